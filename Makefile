@@ -1,0 +1,83 @@
+# Comity — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+BUF     := tools/node_modules/.bin/buf
+DATA    ?= ./var
+# Every Go module of the workspace; `go test ./...` does not span go.work.
+MODULES := proto services gateway deploy/local
+PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+# Third-party protos, fetched at pinned versions, never committed.
+PROTOVALIDATE_VERSION := v1.2.2
+THIRD_PARTY := build/third_party
+PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2
+# Short fuzzing in `make test`; `make fuzz FUZZTIME=5m` for longer.
+FUZZTIME ?= 10s
+
+.PHONY: help run build test lint generate check-generated tools protos bench fuzz clean
+
+help: ## List the targets.
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+run: build ## Build and start comity-local (the whole suite, data in ./var).
+	$(BIN)/comity-local --data-dir $(DATA)
+
+build: ## Build every binary into bin/.
+	$(GO) build -o $(BIN)/ ./services/cmd/comity-directory ./services/cmd/comity-request ./services/cmd/comity-audit
+	$(GO) build -o $(BIN)/ ./gateway/cmd/comity-gateway ./gateway/cmd/comityctl
+	$(GO) build -o $(BIN)/ ./deploy/local/cmd/comity-local
+
+test: lint check-generated build ## Every check: lint, generated code up to date, tests on SQLite and PostgreSQL.
+	$(GO) test -count=1 -race -timeout 20m $(PKGS)
+
+lint: tools ## buf lint, buf format, gofmt and go vet.
+	$(BUF) lint
+	$(BUF) format --diff --exit-code proto
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+tools: $(BUF) $(addprefix $(BIN)/,$(PLUGINS)) $(THIRD_PARTY)/.stamp ## Install the pinned code-generation tools.
+
+$(BUF): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(addprefix $(BIN)/,$(PLUGINS)) &: tools/go.mod tools/go.sum
+	GOWORK=off $(GO) -C tools build -o $(BIN)/ \
+		google.golang.org/protobuf/cmd/protoc-gen-go \
+		google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
+		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
+
+$(THIRD_PARTY)/.stamp: $(BUF) Makefile
+	rm -rf $(THIRD_PARTY) && mkdir -p $(THIRD_PARTY)/google/api $(THIRD_PARTY)/buf/validate
+	cp tools/node_modules/google-proto-files/google/api/{annotations,http,field_behavior,resource,client,launch_stage,httpbody}.proto $(THIRD_PARTY)/google/api/
+	dir=$$(GOWORK=off GOFLAGS=-mod=mod $(GO) -C tools mod download -json github.com/bufbuild/protovalidate@$(PROTOVALIDATE_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+		test -n "$$dir" && cp "$$dir/proto/protovalidate/buf/validate/validate.proto" $(THIRD_PARTY)/buf/validate/
+	touch $@
+
+generate: tools ## Regenerate Go and OpenAPI code from the protos.
+	find proto -name '*.pb.go' -o -name '*.pb.gw.go' | xargs rm -f
+	rm -rf proto/openapi
+	$(BUF) generate
+
+check-generated: generate ## Fail when the committed generated code is stale.
+	@if ! git diff --quiet -- proto || [ -n "$$(git ls-files --others --exclude-standard proto)" ]; then \
+		echo "generated code is stale: run 'make generate' and commit the result"; \
+		git status --short -- proto; exit 1; fi
+
+bench: ## Run the benchmarks (see docs/benchmarks.md).
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+fuzz: ## Run every fuzz target for FUZZTIME each.
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; done
+
+clean: ## Remove build outputs (not ./var).
+	rm -rf $(BIN) build

@@ -1,0 +1,100 @@
+// Command comity-local runs the whole Comity suite in one process: the
+// directory, request and audit services and the REST gateway, each on its own
+// loopback port and talking real gRPC, with every file under one data
+// directory. It needs no database server and no setup.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/services/audit/auditd"
+	"github.com/comity-mla/comity/services/directory/directoryd"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/cli"
+	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/request/requestd"
+)
+
+func main() {
+	fs := flag.NewFlagSet("comity-local", flag.ContinueOnError)
+	var common cli.Common
+	common.Register(fs, "console", "127.0.0.1:9090")
+	common.RegisterIssuers(fs)
+	dataDir := fs.String("data-dir", "./var", "directory holding every database, key and file of the suite")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "gateway HTTP address")
+	directoryAddr := fs.String("directory-addr", "127.0.0.1:9101", "directory gRPC address")
+	requestAddr := fs.String("request-addr", "127.0.0.1:9102", "request gRPC address")
+	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "audit gRPC address")
+	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest JSON request body the gateway accepts")
+	var origins config.Strings
+	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
+
+	os.Exit(cli.Main("comity-local", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		dev, err := identity.EnsureDevIssuer(*dataDir)
+		if err != nil {
+			return fmt.Errorf("dev issuer: %w", err)
+		}
+		issuers, err := common.IdentityIssuers()
+		if err != nil {
+			return err
+		}
+		issuers = append(issuers, dev)
+
+		// Bind every port before starting anything, so that a port in use
+		// fails the start instead of leaving half a suite running.
+		listen := func(addr string) (net.Listener, error) {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("listen: %w", err)
+			}
+			return l, nil
+		}
+		var ls [4]net.Listener
+		for i, addr := range []string{*directoryAddr, *requestAddr, *auditAddr, *httpAddr} {
+			if ls[i], err = listen(addr); err != nil {
+				for _, l := range ls[:i] {
+					l.Close()
+				}
+				return err
+			}
+		}
+		env.Logger.Info("comity-local starting",
+			zap.String("data_dir", *dataDir), zap.String("gateway", "http://"+ls[3].Addr().String()),
+			zap.String("dev_issuer_jwks", dev.JWKS))
+
+		g, ctx := errgroup.WithContext(ctx)
+		g.Go(func() error {
+			return directoryd.Run(ctx, directoryd.Config{
+				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
+				Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
+				Logger: env.Logger, Metrics: env.Metrics,
+			})
+		})
+		g.Go(func() error {
+			return requestd.Run(ctx, requestd.Config{Listener: ls[1], Logger: env.Logger, Metrics: env.Metrics})
+		})
+		g.Go(func() error {
+			return auditd.Run(ctx, auditd.Config{Listener: ls[2], Logger: env.Logger, Metrics: env.Metrics})
+		})
+		g.Go(func() error {
+			return gateway.Run(ctx, gateway.Config{
+				Listener: ls[3], DirectoryAddr: *directoryAddr, RequestAddr: *requestAddr, AuditAddr: *auditAddr,
+				MaxBodyBytes: *maxBody, CORSOrigins: origins,
+				Logger: env.Logger.With(zap.String("service", "gateway")), Metrics: env.Metrics,
+			})
+		})
+		return g.Wait()
+	}))
+}

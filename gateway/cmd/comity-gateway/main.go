@@ -1,0 +1,38 @@
+// Command comity-gateway exposes the Comity services over REST/JSON.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/services/platform/cli"
+	"github.com/comity-mla/comity/services/platform/config"
+)
+
+func main() {
+	fs := flag.NewFlagSet("comity-gateway", flag.ContinueOnError)
+	var common cli.Common
+	common.Register(fs, "json", ":9110")
+	addr := fs.String("http-addr", ":8080", "HTTP listen address")
+	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
+	request := fs.String("request-addr", "127.0.0.1:9102", "gRPC address of comity-request")
+	audit := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit")
+	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest JSON request body accepted")
+	var origins config.Strings
+	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
+
+	os.Exit(cli.Main("comity-gateway", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		l, err := net.Listen("tcp", *addr)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		return gateway.Run(ctx, gateway.Config{
+			Listener: l, DirectoryAddr: *directory, RequestAddr: *request, AuditAddr: *audit,
+			MaxBodyBytes: *maxBody, CORSOrigins: origins, Logger: env.Logger, Metrics: env.Metrics,
+		})
+	}))
+}

@@ -1,0 +1,142 @@
+// Command comityctl is Comity's command-line tool for operators and
+// developers.
+//
+//	comityctl dev token --agency kz-gpo --role prosecutor [--role …] [--subject S] [--name N] [--ttl 8h] [--data-dir ./var]
+//	comityctl directory import [--database sqlite:./var/directory.db] FILE
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/comity-mla/comity/services/directory/directoryd"
+	"github.com/comity-mla/comity/services/directory/seed"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/config"
+)
+
+const usage = `comityctl: Comity's command-line tool.
+
+Commands:
+  dev token          print a token signed by comity-local's dev issuer
+  directory import   load a directory snapshot (states and agencies) into a database
+
+Run 'comityctl COMMAND -h' for a command's flags. Every flag can also be set
+with its COMITY_… environment variable (--data-dir is COMITY_DATA_DIR).
+`
+
+// errUsage marks an error the user made on the command line (exit code 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "comityctl:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) >= 2 {
+		switch args[0] + " " + args[1] {
+		case "dev token":
+			return devToken(args[2:], stdout, stderr)
+		case "directory import":
+			return directoryImport(ctx, args[2:], stdout, stderr)
+		}
+	}
+	fmt.Fprint(stderr, usage)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		return flag.ErrHelp
+	}
+	return fmt.Errorf("%w: unknown command %q", errUsage, args)
+}
+
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+func devToken(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("comityctl dev token", flag.ContinueOnError)
+	agency := fs.String("agency", "", "agency id the token names, e.g. kz-gpo (required)")
+	var roles config.Strings
+	fs.Var(&roles, "role", "role: prosecutor, central_authority, liaison_officer, auditor or directory_admin (repeatable, at least one)")
+	subject := fs.String("subject", "", "user subject (default dev:<agency>:<first role>)")
+	name := fs.String("name", "", "user display name (default the subject)")
+	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
+	dataDir := fs.String("data-dir", "./var", "comity-local data directory holding the dev issuer key")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	req := identity.TokenRequest{Agency: *agency, Subject: *subject, Name: *name, TTL: *ttl}
+	for _, r := range roles {
+		role, ok := identity.ParseRole(r)
+		if !ok {
+			return fmt.Errorf("%w: unknown role %q; roles are %v", errUsage, r, identity.Roles)
+		}
+		req.Roles = append(req.Roles, role)
+	}
+	tok, err := identity.MintDevToken(*dataDir, req, time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+func directoryImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("comityctl directory import", flag.ContinueOnError)
+	database := fs.String("database", "sqlite:"+filepath.Join("var", "directory.db"), "directory database: sqlite:PATH or a postgres:// URL")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: want exactly one snapshot FILE", errUsage)
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	states, agencies, err := seed.Load(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	store, closeStore, err := directoryd.OpenStore(ctx, *database)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := store.Import(ctx, states, agencies); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "imported %d states and %d agencies\n", len(states), len(agencies))
+	return err
+}

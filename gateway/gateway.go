@@ -1,0 +1,162 @@
+// Package gateway is comity-gateway: it exposes the services' gRPC APIs over
+// REST/JSON with grpc-gateway, forwarding each caller's bearer token so that
+// every service authenticates and authorises the call itself. It also serves
+// /healthz (the process is up) and /readyz (every backend answers its health
+// check).
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/httpserver"
+)
+
+// Config configures the gateway.
+type Config struct {
+	// Listener is where HTTP is served.
+	Listener net.Listener
+	// DirectoryAddr, RequestAddr and AuditAddr are the services' gRPC
+	// addresses (host:port).
+	DirectoryAddr string
+	RequestAddr   string
+	AuditAddr     string
+	// MaxBodyBytes bounds a JSON request body; zero means 1 MiB.
+	MaxBodyBytes int64
+	// CORSOrigins are the browser origins allowed to call the API; empty
+	// disables CORS (the default).
+	CORSOrigins []string
+	// Logger and Metrics receive the gateway's logs and metrics.
+	Logger  *zap.Logger
+	Metrics prometheus.Registerer
+}
+
+// Run serves the gateway until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	h, err := NewHandler(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return httpserver.Serve(ctx, cfg.Listener, h, cfg.Logger, 15*time.Second)
+}
+
+// NewHandler returns the gateway's HTTP handler. Its backend connections
+// close when ctx ends.
+func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		return nil, errors.New("gateway: Logger is required")
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: jsonMarshaler{&runtime.JSONPb{
+				MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
+				// A misspelt field is an error, not silently dropped data.
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			}},
+		}),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithErrorHandler(errorHandler(cfg.Logger)),
+	)
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if err := directoryv1.RegisterDirectoryServiceHandlerFromEndpoint(ctx, mux, cfg.DirectoryAddr, opts); err != nil {
+		return nil, fmt.Errorf("gateway: directory: %w", err)
+	}
+	backends, err := newBackends(ctx, map[string]string{
+		"directory": cfg.DirectoryAddr,
+		"request":   cfg.RequestAddr,
+		"audit":     cfg.AuditAddr,
+	}, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	root.HandleFunc("GET /readyz", backends.readyz)
+	root.Handle("/", limitBody(cfg.MaxBodyBytes, mux))
+
+	var h http.Handler = root
+	if len(cfg.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins:   cfg.CORSOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   []string{"Authorization", "Content-Type", "Content-Disposition", "Repr-Digest", "X-Trace-Id"},
+			ExposedHeaders:   []string{"X-Trace-Id", "Repr-Digest", "Content-Disposition", "Retry-After"},
+			AllowCredentials: false,
+			MaxAge:           600,
+		}).Handler(h)
+	}
+	h = withTrace(h)
+	if cfg.Metrics != nil {
+		if h, err = instrument(cfg.Metrics, h); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// incomingHeader forwards the caller's token (the default behaviour for
+// Authorization) and the trace id to the services; nothing else.
+func incomingHeader(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case grpcserver.TraceHeader:
+		return grpcserver.TraceHeader, true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader keeps service metadata out of HTTP responses; the trace id
+// is already set by withTrace.
+func outgoingHeader(string) (string, bool) { return "", false }
+
+func instrument(reg prometheus.Registerer, h http.Handler) (http.Handler, error) {
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "comity_gateway_http_request_duration_seconds",
+		Help:    "Duration of HTTP requests served by the gateway, by method and status code.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"method", "code"})
+	if err := reg.Register(duration); err != nil {
+		return nil, fmt.Errorf("gateway: metrics: %w", err)
+	}
+	return promhttp.InstrumentHandlerDuration(duration, h), nil
+}
+
+// jsonMarshaler is grpc-gateway's JSON marshaler with decoding errors that
+// say they are about the request body: the decoder's own message ("unexpected
+// EOF") does not tell a user what is wrong.
+type jsonMarshaler struct{ *runtime.JSONPb }
+
+func (m jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
+	d := m.JSONPb.NewDecoder(r)
+	return runtime.DecoderFunc(func(v any) error {
+		err := d.Decode(v)
+		if err == nil || errors.Is(err, io.EOF) {
+			// io.EOF is an empty body, which the generated handlers accept.
+			return err
+		}
+		return fmt.Errorf("request body is not valid JSON for this call: %w", err)
+	})
+}

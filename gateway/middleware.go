@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/comity-mla/comity/services/platform/grpcserver"
+)
+
+var traceIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
+
+// withTrace gives every HTTP request a trace id: the caller's X-Trace-Id
+// when well-formed, else a new one. It reaches the services as metadata and
+// comes back in the X-Trace-Id response header, so that a user can quote it.
+func withTrace(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(grpcserver.TraceHeader)
+		if !traceIDPattern.MatchString(id) {
+			id = grpcserver.NewTraceID()
+			r.Header.Set(grpcserver.TraceHeader, id)
+		}
+		w.Header().Set(grpcserver.TraceHeader, id)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses a request body over limit bytes with 413 before reading
+// more than limit+1 bytes of it. JSON bodies are small, so the accepted body
+// is buffered and handed on whole.
+func limitBody(limit int64, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			h.ServeHTTP(w, r)
+			return
+		}
+		tooLarge := func() {
+			writeStatus(w, r, http.StatusRequestEntityTooLarge,
+				status.New(codes.ResourceExhausted, fmt.Sprintf("request body is larger than the limit of %d bytes", limit)))
+		}
+		if r.ContentLength > limit {
+			tooLarge()
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err != nil {
+			writeStatus(w, r, http.StatusBadRequest, status.New(codes.InvalidArgument, "could not read the request body"))
+			return
+		}
+		if int64(len(body)) > limit {
+			tooLarge()
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// writeStatus writes st as the JSON error body the gateway uses for every
+// error (google.rpc.Status), with the given HTTP status.
+func writeStatus(w http.ResponseWriter, _ *http.Request, httpStatus int, st *status.Status) {
+	body, err := protojson.Marshal(st.Proto())
+	if err != nil {
+		body = []byte(`{"code":13,"message":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	_, _ = w.Write(body)
+}
+
+func writeJSON(w http.ResponseWriter, httpStatus int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// errorHandler is grpc-gateway's default error handler (google.rpc.Status as
+// JSON, HTTP status from the gRPC code), logging calls that a backend could
+// not answer.
+func errorHandler(logger *zap.Logger) runtime.ErrorHandlerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		if c := status.Code(err); c == codes.Unavailable || c == codes.Internal || c == codes.Unknown {
+			logger.Warn("backend call failed", zap.String("trace_id", r.Header.Get(grpcserver.TraceHeader)),
+				zap.String("path", r.URL.Path), zap.Error(err))
+		}
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	}
+}
+
+// backends checks the services' health for /readyz.
+type backends struct {
+	conns map[string]*grpc.ClientConn
+}
+
+func newBackends(ctx context.Context, addrs map[string]string, opts []grpc.DialOption) (*backends, error) {
+	b := &backends{conns: map[string]*grpc.ClientConn{}}
+	for name, addr := range addrs {
+		if addr == "" {
+			continue
+		}
+		conn, err := grpc.NewClient(addr, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %s at %q: %w", name, addr, err)
+		}
+		b.conns[name] = conn
+	}
+	go func() {
+		<-ctx.Done()
+		for _, c := range b.conns {
+			_ = c.Close()
+		}
+	}()
+	return b, nil
+}
+
+func (b *backends) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	result := map[string]string{}
+	ready := true
+	for name, conn := range b.conns {
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		switch {
+		case err != nil:
+			result[name] = "unreachable: " + status.Code(err).String()
+			ready = false
+		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
+			result[name] = resp.GetStatus().String()
+			ready = false
+		default:
+			result[name] = "SERVING"
+		}
+	}
+	code := http.StatusOK
+	if !ready {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"ready": ready, "backends": result})
+}

@@ -1,0 +1,199 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/services/audit/auditd"
+	"github.com/comity-mla/comity/services/directory/directoryd"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/request/requestd"
+)
+
+// suite is the whole Comity suite in this process, each server on its own
+// loopback port talking real gRPC, as comity-local runs it.
+type suite struct {
+	t       *testing.T
+	baseURL string
+	dataDir string
+	stop    func()
+}
+
+type suiteOptions struct {
+	dataDir string
+	// extraIssuers are known to the services (their keys) but trusted by no
+	// state until an administrator says so.
+	extraIssuers []identity.Issuer
+	maxBody      int64
+}
+
+func startSuite(t *testing.T, opt suiteOptions) *suite {
+	t.Helper()
+	if opt.dataDir == "" {
+		opt.dataDir = t.TempDir()
+	}
+	dev, err := identity.EnsureDevIssuer(opt.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls [4]net.Listener
+	for i := range ls {
+		if ls[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := zaptest.NewLogger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return directoryd.Run(ctx, directoryd.Config{
+			Listener: ls[0], Database: "sqlite:" + filepath.Join(opt.dataDir, "directory.db"),
+			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: []string{dev.ID},
+			Logger: logger,
+		})
+	})
+	g.Go(func() error { return requestd.Run(ctx, requestd.Config{Listener: ls[1], Logger: logger}) })
+	g.Go(func() error { return auditd.Run(ctx, auditd.Config{Listener: ls[2], Logger: logger}) })
+	g.Go(func() error {
+		return gateway.Run(ctx, gateway.Config{
+			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
+			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, Logger: logger,
+		})
+	})
+	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir}
+	stopped := false
+	s.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("suite stopped with an error: %v", err)
+		}
+	}
+	t.Cleanup(s.stop)
+	s.waitReady()
+	return s
+}
+
+// waitReady polls /readyz, which succeeds once every backend answers its
+// health check.
+func (s *suite) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for backoff := 5 * time.Millisecond; ; backoff = min(backoff*2, 200*time.Millisecond) {
+		resp, err := http.Get(s.baseURL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("suite not ready after 20s: %v", err)
+		}
+		time.Sleep(backoff)
+	}
+}
+
+// token returns a dev-issuer token for a user of agency with roles.
+func (s *suite) token(agency string, roles ...identity.Role) string {
+	s.t.Helper()
+	tok, err := identity.MintDevToken(s.dataDir, identity.TokenRequest{Agency: agency, Roles: roles}, time.Now())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok
+}
+
+// response is what a call returned: the HTTP status and the JSON body.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// message returns the error message of a google.rpc.Status body.
+func (r response) message() string { s, _ := r.body["message"].(string); return s }
+
+// fieldViolations returns "field: description" of every BadRequest or
+// PreconditionFailure detail.
+func (r response) violations() []string {
+	var out []string
+	details, _ := r.body["details"].([]any)
+	for _, d := range details {
+		m, _ := d.(map[string]any)
+		for _, key := range []string{"fieldViolations", "violations"} {
+			vs, _ := m[key].([]any)
+			for _, v := range vs {
+				vm, _ := v.(map[string]any)
+				field, _ := vm["field"].(string)
+				if field == "" {
+					field, _ = vm["subject"].(string)
+				}
+				desc, _ := vm["description"].(string)
+				out = append(out, field+": "+desc)
+			}
+		}
+	}
+	return out
+}
+
+func (s *suite) do(method, path, token string, body any) response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, s.baseURL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			s.t.Fatalf("%s %s: body is not a JSON object (%v): %q", method, path, err, raw)
+		}
+	}
+	return r
+}

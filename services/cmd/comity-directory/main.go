@@ -1,0 +1,42 @@
+// Command comity-directory serves the agency directory over gRPC.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/comity-mla/comity/services/directory/directoryd"
+	"github.com/comity-mla/comity/services/platform/cli"
+	"github.com/comity-mla/comity/services/platform/config"
+)
+
+func main() {
+	fs := flag.NewFlagSet("comity-directory", flag.ContinueOnError)
+	var common cli.Common
+	common.Register(fs, "json", ":9111")
+	common.RegisterIssuers(fs)
+	addr := fs.String("grpc-addr", ":9101", "gRPC listen address")
+	database := fs.String("database", "sqlite:./var/directory.db", "database: sqlite:PATH or a postgres:// URL")
+	var seedIssuers config.Strings
+	fs.Var(&seedIssuers, "seed-trusted-issuer", "issuer trusted for every state of the default seed (repeatable)")
+	noSeed := fs.Bool("no-seed", false, "do not seed an empty directory with the five participating states")
+
+	os.Exit(cli.Main("comity-directory", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		issuers, err := common.IdentityIssuers()
+		if err != nil {
+			return err
+		}
+		l, err := net.Listen("tcp", *addr)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		return directoryd.Run(ctx, directoryd.Config{
+			Listener: l, Database: *database, Issuers: issuers,
+			SeedTrustedIssuers: seedIssuers, NoSeed: *noSeed,
+			Logger: env.Logger, Metrics: env.Metrics,
+		})
+	}))
+}

@@ -1,0 +1,187 @@
+// Package directory is the agency directory of Comity: the participating
+// states, their agencies and contact points, which token issuers each state
+// trusts, and which agency must receive a cooperation request.
+//
+// This package holds the domain types, the Store interface and the rules; the
+// gRPC API, the SQLite and the PostgreSQL stores are subpackages.
+package directory
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"time"
+
+	"github.com/comity-mla/comity/services/query"
+)
+
+// Kind is the kind of an agency. Values are the proto enum value names.
+type Kind string
+
+// The agency kinds of DESIGN §4.
+const (
+	CentralAuthority    Kind = "CENTRAL_AUTHORITY"
+	Prosecution         Kind = "PROSECUTION"
+	LawEnforcement      Kind = "LAW_ENFORCEMENT"
+	ContactPoint247     Kind = "CONTACT_POINT_24_7"
+	Oversight           Kind = "OVERSIGHT"
+	TrainingInstitution Kind = "TRAINING_INSTITUTION"
+)
+
+// Kinds lists every agency kind.
+var Kinds = []Kind{CentralAuthority, Prosecution, LawEnforcement, ContactPoint247, Oversight, TrainingInstitution}
+
+// RequestType is the kind of cooperation a request asks for.
+type RequestType string
+
+// The request types of DESIGN §5.
+const (
+	DataPreservation      RequestType = "DATA_PRESERVATION"
+	SubscriberInformation RequestType = "SUBSCRIBER_INFORMATION"
+	TrafficData           RequestType = "TRAFFIC_DATA"
+	ContentData           RequestType = "CONTENT_DATA"
+	OtherAssistance       RequestType = "OTHER_ASSISTANCE"
+)
+
+// RequestTypes lists every request type.
+var RequestTypes = []RequestType{DataPreservation, SubscriberInformation, TrafficData, ContentData, OtherAssistance}
+
+// Priority is how fast a request must be handled.
+type Priority string
+
+// The priorities of DESIGN §5.
+const (
+	Routine   Priority = "ROUTINE"
+	Urgent    Priority = "URGENT"
+	Emergency Priority = "EMERGENCY"
+)
+
+// State is a participating state.
+type State struct {
+	// Code is the ISO 3166-1 alpha-2 code, upper case.
+	Code              string
+	DisplayNames      map[string]string
+	OfficialLanguages []string
+	AcceptedLanguages []string
+	// TimeZone is an IANA zone name.
+	TimeZone string
+	// TrustedIssuers are the JWT issuers that may vouch for the state's agencies.
+	TrustedIssuers []string
+	// Version counts changes; the store sets it. The etag derives from it.
+	Version    int64
+	UpdateTime time.Time
+}
+
+// Etag is the opaque concurrency token of the state's current version.
+func (s State) Etag() string { return etag("states/"+s.Code, s.Version) }
+
+// ContactPoint is a person or desk at an agency.
+type ContactPoint struct {
+	Role            string
+	FullName        string
+	Phone           string
+	Email           string
+	Hours           string
+	AlwaysAvailable bool
+}
+
+// Agency is an authority of a participating state.
+type Agency struct {
+	// ID is the slug, e.g. `kz-gpo`.
+	ID                string
+	State             string
+	Kind              Kind
+	DisplayNames      map[string]string
+	Receives          []RequestType
+	AcceptedLanguages []string
+	ContactPoints     []ContactPoint
+	Active            bool
+	// Version counts changes; the store sets it. The etag derives from it.
+	Version    int64
+	UpdateTime time.Time
+}
+
+// Etag is the opaque concurrency token of the agency's current version.
+func (a Agency) Etag() string { return etag("agencies/"+a.ID, a.Version) }
+
+func etag(name string, version int64) string {
+	h := sha256.New()
+	h.Write([]byte(name))
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(version))
+	h.Write(v[:])
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+// AgencySchema declares the fields ListAgencies can filter and order on, and
+// the store columns they map to.
+var AgencySchema = query.Schema{
+	{Name: "name", Kind: query.String, Column: "id"},
+	{Name: "state", Kind: query.String, Column: "state"},
+	{Name: "kind", Kind: query.Enum, Enum: kindNames(), Column: "kind"},
+	{Name: "active", Kind: query.Bool, Column: "active"},
+	{Name: "updateTime", Kind: query.Timestamp, Column: "update_time"},
+}
+
+func kindNames() []string {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return names
+}
+
+// AgencyQuery selects a page of agencies.
+type AgencyQuery struct {
+	// Filter is nil for all agencies; its fields are those of AgencySchema.
+	Filter query.Expr
+	// OrderBy is empty for name order; fields are those of AgencySchema.
+	OrderBy []query.Order
+	Offset  int
+	// Limit is the page size; the store returns at most Limit agencies.
+	Limit int
+}
+
+// AgencyPage is one page of agencies and the number matching the filter.
+type AgencyPage struct {
+	Agencies []Agency
+	Total    int
+}
+
+// Store keeps states and agencies. Implementations must be safe for concurrent
+// use, including by several processes on one database (PostgreSQL).
+type Store interface {
+	// ListStates returns every state ordered by code.
+	ListStates(ctx context.Context) ([]State, error)
+	// GetState returns the state with the code, or an error matching
+	// errs.ErrNotFound.
+	GetState(ctx context.Context, code string) (State, error)
+	// UpdateState reads the state, calls fn on it and writes the result with
+	// Version incremented, in one transaction. An error from fn is returned as
+	// is and nothing is written; a missing state is errs.ErrNotFound.
+	UpdateState(ctx context.Context, code string, fn func(*State) error) (State, error)
+
+	// GetAgency returns the agency, or an error matching errs.ErrNotFound.
+	GetAgency(ctx context.Context, id string) (Agency, error)
+	// ListAgencies returns a page of the agencies matching q.
+	ListAgencies(ctx context.Context, q AgencyQuery) (AgencyPage, error)
+	// CreateAgency stores a new agency with Version 1. An agency with the same
+	// id is errs.ErrAlreadyExists; a state not in the store is
+	// errs.ErrFailedPrecondition.
+	CreateAgency(ctx context.Context, a Agency) (Agency, error)
+	// UpdateAgency reads the agency, calls fn on it and writes the result with
+	// Version incremented, in one transaction; concurrent updates of one
+	// agency are serialised, so fn always sees the latest version. An error
+	// from fn is returned as is and nothing is written; a missing agency is
+	// errs.ErrNotFound. fn must not change ID or State.
+	UpdateAgency(ctx context.Context, id string, fn func(*Agency) error) (Agency, error)
+
+	// Seed stores states and agencies in one transaction if the store holds
+	// no state yet, and reports whether it did. Concurrent callers on one
+	// database seed it once.
+	Seed(ctx context.Context, states []State, agencies []Agency) (bool, error)
+	// Import stores states and agencies in one transaction, replacing those
+	// with the same code or id (their Version is incremented).
+	Import(ctx context.Context, states []State, agencies []Agency) error
+}

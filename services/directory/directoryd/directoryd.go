@@ -1,0 +1,117 @@
+// Package directoryd runs the comity-directory service: it opens the store,
+// seeds an empty directory, and serves the gRPC API until its context ends.
+// The comity-directory binary and comity-local both call Run.
+package directoryd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/directory/grpcapi"
+	"github.com/comity-mla/comity/services/directory/postgres"
+	"github.com/comity-mla/comity/services/directory/seed"
+	"github.com/comity-mla/comity/services/directory/sqlite"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/dburl"
+	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/pgdb"
+	"github.com/comity-mla/comity/services/platform/sqlitedb"
+)
+
+// Config configures the directory service.
+type Config struct {
+	// Listener is where gRPC is served.
+	Listener net.Listener
+	// Database is sqlite:PATH or a postgres:// URL.
+	Database string
+	// Issuers are the token issuers whose keys the service knows. Which of
+	// them a state trusts is directory data.
+	Issuers []identity.Issuer
+	// SeedTrustedIssuers are added to every state of the default seed; the
+	// local deployment passes its dev issuer, as DESIGN §3 says.
+	SeedTrustedIssuers []string
+	// NoSeed leaves an empty directory empty.
+	NoSeed bool
+	// Logger and Metrics receive the service's logs and metrics.
+	Logger  *zap.Logger
+	Metrics prometheus.Registerer
+}
+
+// Run serves the directory until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger.With(zap.String("service", "directory"))
+	store, closeStore, err := OpenStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	svc := directory.NewService(store, nil)
+	if !cfg.NoSeed {
+		states, agencies, err := seed.Default(cfg.SeedTrustedIssuers...)
+		if err != nil {
+			return err
+		}
+		seeded, err := store.Seed(ctx, states, agencies)
+		if err != nil {
+			return fmt.Errorf("seed directory: %w", err)
+		}
+		if seeded {
+			log.Info("seeded an empty directory", zap.Int("states", len(states)), zap.Int("agencies", len(agencies)))
+		}
+	}
+	// The directory answers trust questions from its own database, so a short
+	// cache suffices and a change of trusted issuers takes effect quickly.
+	verifier, err := identity.NewVerifier(cfg.Issuers, svc, identity.WithTrustCacheTTL(2*time.Second))
+	if err != nil {
+		return fmt.Errorf("directory: %w", err)
+	}
+	srv, err := grpcserver.New(grpcserver.Config{
+		Name: "directory", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
+	})
+	if err != nil {
+		return err
+	}
+	directoryv1.RegisterDirectoryServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
+	return srv.Serve(ctx)
+}
+
+// OpenStore opens the directory store at database (sqlite:PATH or a
+// postgres:// URL), applying migrations, and returns it with its closer.
+func OpenStore(ctx context.Context, database string) (directory.Store, func(), error) {
+	engine, dsn, err := dburl.Parse(database)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch engine {
+	case dburl.Postgres:
+		pool, err := pgdb.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("directory database: %w", err)
+		}
+		store, err := postgres.New(ctx, pool)
+		if err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("directory database: %w", err)
+		}
+		return store, pool.Close, nil
+	default:
+		db, err := sqlitedb.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("directory database: %w", err)
+		}
+		store, err := sqlite.New(ctx, db)
+		if err != nil {
+			db.Close()
+			return nil, nil, fmt.Errorf("directory database: %w", err)
+		}
+		return store, func() { db.Close() }, nil
+	}
+}

@@ -1,0 +1,144 @@
+package grpcapi
+
+import (
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/directory"
+)
+
+const (
+	statePrefix  = "states/"
+	agencyPrefix = "agencies/"
+)
+
+// StateToProto converts a domain state to its API form.
+func StateToProto(s directory.State) *directoryv1.State {
+	return &directoryv1.State{
+		Name:              statePrefix + s.Code,
+		Code:              s.Code,
+		DisplayNames:      s.DisplayNames,
+		OfficialLanguages: s.OfficialLanguages,
+		AcceptedLanguages: s.AcceptedLanguages,
+		TimeZone:          s.TimeZone,
+		TrustedIssuers:    s.TrustedIssuers,
+		Etag:              s.Etag(),
+		UpdateTime:        timestamp(s.UpdateTime),
+	}
+}
+
+// StateFromProto converts an API state to the domain; the code comes from
+// the name.
+func StateFromProto(s *directoryv1.State) directory.State {
+	code := strings.ToUpper(strings.TrimPrefix(s.GetName(), statePrefix))
+	if code == "" {
+		code = strings.ToUpper(s.GetCode())
+	}
+	return directory.State{
+		Code:              code,
+		DisplayNames:      s.GetDisplayNames(),
+		OfficialLanguages: s.GetOfficialLanguages(),
+		AcceptedLanguages: s.GetAcceptedLanguages(),
+		TimeZone:          s.GetTimeZone(),
+		TrustedIssuers:    s.GetTrustedIssuers(),
+	}
+}
+
+// AgencyToProto converts a domain agency to its API form.
+func AgencyToProto(a directory.Agency) *directoryv1.Agency {
+	out := &directoryv1.Agency{
+		Name:              agencyPrefix + a.ID,
+		State:             a.State,
+		Kind:              directoryv1.Agency_Kind(directoryv1.Agency_Kind_value[string(a.Kind)]),
+		DisplayNames:      a.DisplayNames,
+		AcceptedLanguages: a.AcceptedLanguages,
+		Active:            a.Active,
+		Etag:              a.Etag(),
+		UpdateTime:        timestamp(a.UpdateTime),
+	}
+	for _, t := range a.Receives {
+		out.Receives = append(out.Receives, RequestTypeToProto(t))
+	}
+	for _, c := range a.ContactPoints {
+		out.ContactPoints = append(out.ContactPoints, &directoryv1.ContactPoint{
+			Role: c.Role, FullName: c.FullName, Phone: c.Phone, Email: c.Email,
+			Hours: c.Hours, AlwaysAvailable: c.AlwaysAvailable,
+		})
+	}
+	return out
+}
+
+// AgencyFromProto converts an API agency to the domain; the id comes from the
+// name. Output-only fields are ignored except Active, which imports keep.
+func AgencyFromProto(a *directoryv1.Agency) directory.Agency {
+	out := directory.Agency{
+		ID:                strings.TrimPrefix(a.GetName(), agencyPrefix),
+		State:             strings.ToUpper(a.GetState()),
+		Kind:              kindFromProto(a.GetKind()),
+		DisplayNames:      a.GetDisplayNames(),
+		Receives:          requestTypesFromProto(a.GetReceives()),
+		AcceptedLanguages: a.GetAcceptedLanguages(),
+		ContactPoints:     contactPointsFromProto(a.GetContactPoints()),
+		Active:            a.GetActive(),
+	}
+	return out
+}
+
+func kindFromProto(k directoryv1.Agency_Kind) directory.Kind {
+	if k == directoryv1.Agency_KIND_UNSPECIFIED {
+		return ""
+	}
+	return directory.Kind(k.String())
+}
+
+func requestTypesFromProto(ts []directoryv1.RequestType) []directory.RequestType {
+	var out []directory.RequestType
+	for _, t := range ts {
+		out = append(out, RequestTypeFromProto(t))
+	}
+	return out
+}
+
+func contactPointsFromProto(cs []*directoryv1.ContactPoint) []directory.ContactPoint {
+	var out []directory.ContactPoint
+	for _, c := range cs {
+		out = append(out, directory.ContactPoint{
+			Role: c.GetRole(), FullName: c.GetFullName(), Phone: c.GetPhone(), Email: c.GetEmail(),
+			Hours: c.GetHours(), AlwaysAvailable: c.GetAlwaysAvailable(),
+		})
+	}
+	return out
+}
+
+// RequestTypeToProto converts a domain request type to the API enum.
+func RequestTypeToProto(t directory.RequestType) directoryv1.RequestType {
+	return directoryv1.RequestType(directoryv1.RequestType_value[string(t)])
+}
+
+// RequestTypeFromProto converts an API request type to the domain; the zero
+// value becomes "".
+func RequestTypeFromProto(t directoryv1.RequestType) directory.RequestType {
+	if t == directoryv1.RequestType_REQUEST_TYPE_UNSPECIFIED {
+		return ""
+	}
+	return directory.RequestType(t.String())
+}
+
+// PriorityFromProto converts an API priority to the domain; the zero value
+// becomes "".
+func PriorityFromProto(p directoryv1.Priority) directory.Priority {
+	if p == directoryv1.Priority_PRIORITY_UNSPECIFIED {
+		return ""
+	}
+	return directory.Priority(p.String())
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

@@ -1,0 +1,288 @@
+// Package grpcapi serves the directory's gRPC API: it checks the shape of
+// each request, converts it to the domain, calls directory.Service and
+// converts the answer back. No rule of the directory lives here.
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.einride.tech/aip/fieldmask"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/paging"
+	"github.com/comity-mla/comity/services/query/aip"
+)
+
+// Server implements directoryv1.DirectoryServiceServer.
+type Server struct {
+	directoryv1.UnimplementedDirectoryServiceServer
+	svc *directory.Service
+}
+
+var _ directoryv1.DirectoryServiceServer = (*Server)(nil)
+
+// NewServer returns a Server over svc.
+func NewServer(svc *directory.Service) *Server { return &Server{svc: svc} }
+
+// principal returns the caller; the auth interceptor guarantees one for
+// every method of this service.
+func principal(ctx context.Context) (identity.Principal, error) {
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		return identity.Principal{}, errs.New(errs.Unauthenticated, "missing credentials")
+	}
+	return p, nil
+}
+
+// ListStates implements directoryv1.DirectoryServiceServer.
+func (s *Server) ListStates(ctx context.Context, _ *directoryv1.ListStatesRequest) (*directoryv1.ListStatesResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	states, err := s.svc.ListStates(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	resp := &directoryv1.ListStatesResponse{}
+	for _, st := range states {
+		resp.States = append(resp.States, StateToProto(st))
+	}
+	return resp, nil
+}
+
+// GetState implements directoryv1.DirectoryServiceServer.
+func (s *Server) GetState(ctx context.Context, req *directoryv1.GetStateRequest) (*directoryv1.GetStateResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.svc.GetState(ctx, p, req.GetName()[len(statePrefix):])
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.GetStateResponse{State: StateToProto(st)}, nil
+}
+
+var stateMaskable = []string{"display_names", "official_languages", "accepted_languages", "time_zone", "trusted_issuers"}
+
+// UpdateState implements directoryv1.DirectoryServiceServer.
+func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRequest) (*directoryv1.UpdateStateResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetState()
+	if len(in.GetName()) <= len(statePrefix) {
+		return nil, (errs.Violations{{Field: "state.name", Description: "required, e.g. states/KZ"}}).Err(errs.Invalid, "invalid state")
+	}
+	paths, err := maskPaths(req.GetUpdateMask(), in, stateMaskable, "name", "code", "etag", "update_time")
+	if err != nil {
+		return nil, err
+	}
+	var ch directory.StateChange
+	for _, path := range paths {
+		switch path {
+		case "display_names":
+			v := in.GetDisplayNames()
+			ch.DisplayNames = &v
+		case "official_languages":
+			v := in.GetOfficialLanguages()
+			ch.OfficialLanguages = &v
+		case "accepted_languages":
+			v := in.GetAcceptedLanguages()
+			ch.AcceptedLanguages = &v
+		case "time_zone":
+			v := in.GetTimeZone()
+			ch.TimeZone = &v
+		case "trusted_issuers":
+			v := in.GetTrustedIssuers()
+			ch.TrustedIssuers = &v
+		}
+	}
+	st, err := s.svc.UpdateState(ctx, p, in.GetName()[len(statePrefix):], in.GetEtag(), ch)
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.UpdateStateResponse{State: StateToProto(st)}, nil
+}
+
+// ListAgencies implements directoryv1.DirectoryServiceServer.
+func (s *Server) ListAgencies(ctx context.Context, req *directoryv1.ListAgenciesRequest) (*directoryv1.ListAgenciesResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := paging.Parse(req, 50, 1000)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := aip.ParseFilter(req.GetFilter(), directory.AgencySchema)
+	if err != nil {
+		return nil, err
+	}
+	order, err := aip.ParseOrderBy(req.GetOrderBy(), directory.AgencySchema)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.svc.ListAgencies(ctx, p, directory.AgencyQuery{Filter: filter, OrderBy: order, Offset: page.Offset, Limit: page.Size})
+	if err != nil {
+		return nil, err
+	}
+	resp := &directoryv1.ListAgenciesResponse{NextPageToken: page.Next(res.Total), TotalSize: int32(res.Total)}
+	for _, a := range res.Agencies {
+		resp.Agencies = append(resp.Agencies, AgencyToProto(a))
+	}
+	return resp, nil
+}
+
+// GetAgency implements directoryv1.DirectoryServiceServer.
+func (s *Server) GetAgency(ctx context.Context, req *directoryv1.GetAgencyRequest) (*directoryv1.GetAgencyResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.svc.GetAgency(ctx, p, req.GetName()[len(agencyPrefix):])
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.GetAgencyResponse{Agency: AgencyToProto(a)}, nil
+}
+
+// CreateAgency implements directoryv1.DirectoryServiceServer.
+func (s *Server) CreateAgency(ctx context.Context, req *directoryv1.CreateAgencyRequest) (*directoryv1.CreateAgencyResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := AgencyFromProto(req.GetAgency())
+	a.ID = req.GetAgencyId()
+	a, err = s.svc.CreateAgency(ctx, p, a)
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.CreateAgencyResponse{Agency: AgencyToProto(a)}, nil
+}
+
+var agencyMaskable = []string{"kind", "display_names", "receives", "accepted_languages", "contact_points"}
+
+// UpdateAgency implements directoryv1.DirectoryServiceServer.
+func (s *Server) UpdateAgency(ctx context.Context, req *directoryv1.UpdateAgencyRequest) (*directoryv1.UpdateAgencyResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetAgency()
+	id := in.GetName()
+	if len(id) <= len(agencyPrefix) || id[:len(agencyPrefix)] != agencyPrefix {
+		return nil, (errs.Violations{{Field: "agency.name", Description: "required, e.g. agencies/kz-gpo"}}).Err(errs.Invalid, "invalid agency")
+	}
+	// The state of an agency cannot change; sending it is allowed (clients
+	// send back what they got) but "active" has its own method.
+	paths, err := maskPaths(req.GetUpdateMask(), in, agencyMaskable, "name", "etag", "update_time", "state")
+	if err != nil {
+		return nil, err
+	}
+	d := AgencyFromProto(in)
+	ch := directory.AgencyChange{State: d.State}
+	for _, path := range paths {
+		switch path {
+		case "kind":
+			ch.Kind = &d.Kind
+		case "display_names":
+			ch.DisplayNames = &d.DisplayNames
+		case "receives":
+			ch.Receives = &d.Receives
+		case "accepted_languages":
+			ch.AcceptedLanguages = &d.AcceptedLanguages
+		case "contact_points":
+			ch.ContactPoints = &d.ContactPoints
+		}
+	}
+	a, err := s.svc.UpdateAgency(ctx, p, id[len(agencyPrefix):], in.GetEtag(), ch)
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.UpdateAgencyResponse{Agency: AgencyToProto(a)}, nil
+}
+
+// DeactivateAgency implements directoryv1.DirectoryServiceServer.
+func (s *Server) DeactivateAgency(ctx context.Context, req *directoryv1.DeactivateAgencyRequest) (*directoryv1.DeactivateAgencyResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.svc.DeactivateAgency(ctx, p, req.GetName()[len(agencyPrefix):], req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.DeactivateAgencyResponse{Agency: AgencyToProto(a)}, nil
+}
+
+// ResolveRoute implements directoryv1.DirectoryServiceServer.
+func (s *Server) ResolveRoute(ctx context.Context, req *directoryv1.ResolveRouteRequest) (*directoryv1.ResolveRouteResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, why, err := s.svc.ResolveRoute(ctx, p, req.GetRequestedState(),
+		RequestTypeFromProto(req.GetRequestType()), PriorityFromProto(req.GetPriority()))
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.ResolveRouteResponse{Agency: AgencyToProto(a), Rationale: why}, nil
+}
+
+// maskPaths returns the updatable paths an update_mask names: all of
+// updatable when the mask is absent or "*". Paths in ignored are dropped
+// (identifiers and output-only fields that clients echo back); any other
+// path is refused.
+func maskPaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []string, ignored ...string) ([]string, error) {
+	if len(mask.GetPaths()) == 0 || fieldmask.IsFullReplacement(mask) {
+		return updatable, nil
+	}
+	invalid := func(format string, args ...any) error {
+		return (errs.Violations{{Field: "update_mask", Description: fmt.Sprintf(format, args...)}}).Err(errs.Invalid, "invalid update mask")
+	}
+	snake := &fieldmaskpb.FieldMask{}
+	for _, p := range mask.GetPaths() {
+		snake.Paths = append(snake.Paths, snakeCase(p))
+	}
+	if err := fieldmask.Validate(snake, msg); err != nil {
+		return nil, invalid("%v", err)
+	}
+	var paths []string
+	for _, path := range mask.GetPaths() {
+		// REST callers write JSON names (trustedIssuers) in ?updateMask=.
+		path = snakeCase(path)
+		switch {
+		case slices.Contains(updatable, path):
+			paths = append(paths, path)
+		case slices.Contains(ignored, path):
+		default:
+			return nil, invalid("%q cannot be updated; updatable fields are %s", path, strings.Join(updatable, ", "))
+		}
+	}
+	return paths, nil
+}
+
+// snakeCase turns a JSON field name (lowerCamelCase) into the proto name.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

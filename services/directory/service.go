@@ -1,0 +1,254 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+)
+
+// Service applies the directory's rules on top of a Store: who may read and
+// write, how agencies are validated, and how requests are routed.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service over store. now is the clock; nil means
+// time.Now.
+func NewService(store Store, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}
+}
+
+var _ identity.TrustSource = (*Service)(nil)
+
+// AgencyTrust tells the identity layer which state an agency belongs to and
+// which issuers that state trusts.
+func (s *Service) AgencyTrust(ctx context.Context, agencyID string) (identity.AgencyTrust, error) {
+	a, err := s.store.GetAgency(ctx, agencyID)
+	if err != nil {
+		return identity.AgencyTrust{}, err
+	}
+	st, err := s.store.GetState(ctx, a.State)
+	if err != nil {
+		return identity.AgencyTrust{}, fmt.Errorf("state of agency %s: %w", agencyID, err)
+	}
+	return identity.AgencyTrust{State: st.Code, Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
+}
+
+// ListStates returns every state.
+func (s *Service) ListStates(ctx context.Context, _ identity.Principal) ([]State, error) {
+	return s.store.ListStates(ctx)
+}
+
+// GetState returns the state with the ISO code (any case).
+func (s *Service) GetState(ctx context.Context, _ identity.Principal, code string) (State, error) {
+	return s.store.GetState(ctx, strings.ToUpper(code))
+}
+
+// StateChange is the part of a state an administrator may change. Nil
+// fields are left alone.
+type StateChange struct {
+	DisplayNames      *map[string]string
+	OfficialLanguages *[]string
+	AcceptedLanguages *[]string
+	TimeZone          *string
+	TrustedIssuers    *[]string
+}
+
+// UpdateState applies change to the state, for a directory_admin of that
+// state. A non-empty etag must match the state's current one.
+func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, etag string, change StateChange) (State, error) {
+	code = strings.ToUpper(code)
+	if err := requireAdminOf(p, code); err != nil {
+		return State{}, err
+	}
+	return s.store.UpdateState(ctx, code, func(st *State) error {
+		if etag != "" && etag != st.Etag() {
+			return errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
+		}
+		next := *st
+		if change.DisplayNames != nil {
+			next.DisplayNames = *change.DisplayNames
+		}
+		if change.OfficialLanguages != nil {
+			next.OfficialLanguages = *change.OfficialLanguages
+		}
+		if change.AcceptedLanguages != nil {
+			next.AcceptedLanguages = *change.AcceptedLanguages
+		}
+		if change.TimeZone != nil {
+			next.TimeZone = *change.TimeZone
+		}
+		if change.TrustedIssuers != nil {
+			next.TrustedIssuers = *change.TrustedIssuers
+		}
+		if err := validateState(next, "state."); err != nil {
+			return err
+		}
+		next.UpdateTime = s.now().UTC()
+		*st = next
+		return nil
+	})
+}
+
+// GetAgency returns the agency with the id.
+func (s *Service) GetAgency(ctx context.Context, _ identity.Principal, id string) (Agency, error) {
+	return s.store.GetAgency(ctx, id)
+}
+
+// ListAgencies returns a page of agencies.
+func (s *Service) ListAgencies(ctx context.Context, _ identity.Principal, q AgencyQuery) (AgencyPage, error) {
+	return s.store.ListAgencies(ctx, q)
+}
+
+// CreateAgency adds an active agency to the caller's state, for a
+// directory_admin of that state. An empty State defaults to the caller's.
+func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agency) (Agency, error) {
+	if a.State == "" {
+		a.State = p.State
+	}
+	if err := requireAdminOf(p, a.State); err != nil {
+		return Agency{}, err
+	}
+	if !strings.HasPrefix(a.ID, strings.ToLower(a.State)+"-") {
+		return Agency{}, (errs.Violations{{Field: "agency_id",
+			Description: fmt.Sprintf("must start with the state code %q", strings.ToLower(a.State)+"-")}}).Err(errs.Invalid, "invalid agency id")
+	}
+	if err := validateAgency(a, "agency."); err != nil {
+		return Agency{}, err
+	}
+	a.Active = true
+	a.UpdateTime = s.now().UTC()
+	return s.store.CreateAgency(ctx, a)
+}
+
+// AgencyChange is the part of an agency an administrator may change. Nil
+// fields are left alone.
+type AgencyChange struct {
+	// State, when not empty, must be the agency's current state: an agency
+	// never moves to another state.
+	State             string
+	Kind              *Kind
+	DisplayNames      *map[string]string
+	Receives          *[]RequestType
+	AcceptedLanguages *[]string
+	ContactPoints     *[]ContactPoint
+}
+
+// UpdateAgency applies change to the agency, for a directory_admin of its
+// state. A non-empty etag must match the agency's current one.
+func (s *Service) UpdateAgency(ctx context.Context, p identity.Principal, id, etag string, change AgencyChange) (Agency, error) {
+	return s.updateAgency(ctx, p, id, etag, func(a *Agency) error {
+		if change.State != "" && change.State != a.State {
+			return (errs.Violations{{Field: "agency.state",
+				Description: fmt.Sprintf("an agency cannot move to another state (it belongs to %s)", a.State)}}).Err(errs.Invalid, "invalid agency")
+		}
+		if change.Kind != nil {
+			a.Kind = *change.Kind
+		}
+		if change.DisplayNames != nil {
+			a.DisplayNames = *change.DisplayNames
+		}
+		if change.Receives != nil {
+			a.Receives = *change.Receives
+		}
+		if change.AcceptedLanguages != nil {
+			a.AcceptedLanguages = *change.AcceptedLanguages
+		}
+		if change.ContactPoints != nil {
+			a.ContactPoints = *change.ContactPoints
+		}
+		return validateAgency(*a, "agency.")
+	})
+}
+
+// DeactivateAgency marks the agency inactive, for a directory_admin of its
+// state. Deactivating an inactive agency changes nothing and succeeds.
+func (s *Service) DeactivateAgency(ctx context.Context, p identity.Principal, id, etag string) (Agency, error) {
+	return s.updateAgency(ctx, p, id, etag, func(a *Agency) error {
+		a.Active = false
+		return nil
+	})
+}
+
+func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, etag string, change func(*Agency) error) (Agency, error) {
+	// Check the role first so that a prosecutor learns nothing from the
+	// store's answer; the state is checked against the stored agency.
+	if !p.HasRole(identity.DirectoryAdmin) {
+		return Agency{}, errs.New(errs.PermissionDenied, "only a directory_admin may change the directory")
+	}
+	return s.store.UpdateAgency(ctx, id, func(a *Agency) error {
+		if err := requireAdminOf(p, a.State); err != nil {
+			return err
+		}
+		if etag != "" && etag != a.Etag() {
+			return errs.New(errs.Conflict, "agency %s was changed by someone else; get it again and retry", id)
+		}
+		next := *a
+		if err := change(&next); err != nil {
+			return err
+		}
+		next.UpdateTime = s.now().UTC()
+		*a = next
+		return nil
+	})
+}
+
+func requireAdminOf(p identity.Principal, state string) error {
+	if !p.HasRole(identity.DirectoryAdmin) {
+		return errs.New(errs.PermissionDenied, "only a directory_admin may change the directory")
+	}
+	if p.State != state {
+		return errs.New(errs.PermissionDenied, "a directory_admin of %s may not change the directory entries of %s", p.State, state)
+	}
+	return nil
+}
+
+// ResolveRoute returns the agency of requestedState that must receive a
+// request of type t and priority pr, with the reason: the state's active 24/7
+// contact point for urgent or emergency preservation, else its active central
+// authority that receives t.
+func (s *Service) ResolveRoute(ctx context.Context, _ identity.Principal, requestedState string, t RequestType, pr Priority) (Agency, string, error) {
+	code := strings.ToUpper(requestedState)
+	if _, err := s.store.GetState(ctx, code); err != nil {
+		if errors.Is(err, errs.ErrNotFound) {
+			return Agency{}, "", (errs.Violations{{Field: "requested_state",
+				Description: fmt.Sprintf("%s is not a participating state", code)}}).Err(errs.Invalid, "unknown state")
+		}
+		return Agency{}, "", err
+	}
+	page, err := s.store.ListAgencies(ctx, AgencyQuery{
+		Filter: activeAgenciesOf(code),
+		Limit:  1000,
+	})
+	if err != nil {
+		return Agency{}, "", err
+	}
+	receiving := func(k Kind) (Agency, bool) {
+		for _, a := range page.Agencies {
+			if a.Kind == k && slices.Contains(a.Receives, t) {
+				return a, true
+			}
+		}
+		return Agency{}, false
+	}
+	if t == DataPreservation && (pr == Urgent || pr == Emergency) {
+		if a, ok := receiving(ContactPoint247); ok {
+			return a, fmt.Sprintf("%s preservation goes to the 24/7 contact point of %s", strings.ToLower(string(pr)), code), nil
+		}
+	}
+	if a, ok := receiving(CentralAuthority); ok {
+		return a, fmt.Sprintf("%s requests go to the central authority of %s", t, code), nil
+	}
+	return Agency{}, "", errs.New(errs.FailedPrecondition,
+		"%s has no active agency that receives %s requests", code, t)
+}

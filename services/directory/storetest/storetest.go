@@ -1,0 +1,999 @@
+// Package storetest is the conformance suite of directory.Store. Every
+// backend runs the same suite, so that the embedded and the scaled-out
+// deployments behave alike for the users of the directory.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/query"
+)
+
+// Run runs the suite. newStore must return an empty store of its own each
+// time it is called (subtests run in parallel) and release it in t.Cleanup.
+func Run(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, newStore func(t *testing.T) directory.Store)
+	}{
+		{"SeedRoundTrip", testSeedRoundTrip},
+		{"SeedOnce", testSeedOnce},
+		{"SeedConcurrent", testSeedConcurrent},
+		{"SeedUnknownState", testSeedUnknownState},
+		{"Filter", testFilter},
+		{"OrderAndPage", testOrderAndPage},
+		{"CreateAgency", testCreateAgency},
+		{"NotFound", testNotFound},
+		{"UpdateAgency", testUpdateAgency},
+		{"UpdateAgencyConcurrent", testUpdateAgencyConcurrent},
+		{"UpdateState", testUpdateState},
+		{"UpdateStateConcurrent", testUpdateStateConcurrent},
+		{"Import", testImport},
+		{"ImportUnknownState", testImportUnknownState},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, newStore)
+		})
+	}
+}
+
+// t0 is the update time of the first fixture agency; the others follow a
+// minute apart, in fixture order. Its microseconds make truncation visible.
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC)
+
+var stateCodes = []string{"KZ", "KG", "TJ", "TM", "UZ"}
+
+// fixtures returns the five states (without update times, which the store
+// then sets) and their four agencies each, in the order of t0's comment:
+// kz-gpo, kz-police-cyber, kz-247, kz-oversight, kg-gpo, … uz-oversight.
+// kg-oversight and tj-police-cyber are inactive. tm-oversight has empty, not
+// nil, maps and slices; the store must return them as nil.
+func fixtures() ([]directory.State, []directory.Agency) {
+	local := map[string]string{"KZ": "kk", "KG": "ky", "TJ": "tg", "TM": "tk", "UZ": "uz"}
+	zones := map[string]string{"KZ": "Asia/Almaty", "KG": "Asia/Bishkek", "TJ": "Asia/Dushanbe", "TM": "Asia/Ashgabat", "UZ": "Asia/Tashkent"}
+	var states []directory.State
+	var agencies []directory.Agency
+	i := 0
+	for _, code := range stateCodes {
+		lc := strings.ToLower(code)
+		st := directory.State{
+			Code:              code,
+			DisplayNames:      map[string]string{"en": "State " + code, "ru": "Государство " + code, local[code]: "Ел " + code},
+			OfficialLanguages: []string{local[code]},
+			AcceptedLanguages: []string{"ru", local[code]},
+			TimeZone:          zones[code],
+			TrustedIssuers:    []string{"https://idp." + lc + ".example/"},
+		}
+		if code == "TM" {
+			st.TrustedIssuers = nil
+			st.OfficialLanguages = []string{}
+		}
+		states = append(states, st)
+		for _, k := range []struct {
+			suffix string
+			kind   directory.Kind
+		}{
+			{"gpo", directory.CentralAuthority},
+			{"police-cyber", directory.LawEnforcement},
+			{"247", directory.ContactPoint247},
+			{"oversight", directory.Oversight},
+		} {
+			a := directory.Agency{
+				ID:                lc + "-" + k.suffix,
+				State:             code,
+				Kind:              k.kind,
+				DisplayNames:      map[string]string{"en": code + " " + k.suffix, "ru": code + " " + k.suffix + " (ru)"},
+				AcceptedLanguages: []string{"ru", local[code]},
+				Active:            true,
+				UpdateTime:        t0.Add(time.Duration(i) * time.Minute),
+			}
+			switch k.kind {
+			case directory.CentralAuthority:
+				a.Receives = slices.Clone(directory.RequestTypes)
+				a.ContactPoints = []directory.ContactPoint{
+					{Role: "head of international cooperation", FullName: "A. " + code, Phone: "+7 700 000 0000", Email: "mla@" + lc + ".example", Hours: "09:00-18:00"},
+					{Role: "duty prosecutor", FullName: "B. " + code, Email: "duty@" + lc + ".example", AlwaysAvailable: true},
+				}
+			case directory.ContactPoint247:
+				a.Receives = []directory.RequestType{directory.DataPreservation}
+				a.ContactPoints = []directory.ContactPoint{{Role: "24/7 desk", Phone: "+1 555 0100", AlwaysAvailable: true}}
+			}
+			if a.ID == "kg-oversight" || a.ID == "tj-police-cyber" {
+				a.Active = false
+			}
+			if a.ID == "tm-oversight" {
+				a.DisplayNames = map[string]string{}
+				a.Receives = []directory.RequestType{}
+				a.AcceptedLanguages = []string{}
+				a.ContactPoints = []directory.ContactPoint{}
+			}
+			agencies = append(agencies, a)
+			i++
+		}
+	}
+	return states, agencies
+}
+
+// seeded returns a store holding the fixtures.
+func seeded(t *testing.T, newStore func(t *testing.T) directory.Store) directory.Store {
+	t.Helper()
+	s := newStore(t)
+	states, agencies := fixtures()
+	ok, err := s.Seed(t.Context(), states, agencies)
+	if err != nil || !ok {
+		t.Fatalf("Seed = %v, %v; want true, nil", ok, err)
+	}
+	return s
+}
+
+// wantAgency is a as a store returns it after writing it as version v: empty
+// maps and slices as nil, the update time in UTC truncated to microseconds.
+func wantAgency(a directory.Agency, v int64) directory.Agency {
+	if len(a.DisplayNames) == 0 {
+		a.DisplayNames = nil
+	}
+	if len(a.Receives) == 0 {
+		a.Receives = nil
+	}
+	if len(a.AcceptedLanguages) == 0 {
+		a.AcceptedLanguages = nil
+	}
+	if len(a.ContactPoints) == 0 {
+		a.ContactPoints = nil
+	}
+	a.Version = v
+	a.UpdateTime = a.UpdateTime.UTC().Truncate(time.Microsecond)
+	return a
+}
+
+// wantState is wantAgency for states; the update time is left to the caller.
+func wantState(s directory.State, v int64) directory.State {
+	if len(s.DisplayNames) == 0 {
+		s.DisplayNames = nil
+	}
+	if len(s.OfficialLanguages) == 0 {
+		s.OfficialLanguages = nil
+	}
+	if len(s.AcceptedLanguages) == 0 {
+		s.AcceptedLanguages = nil
+	}
+	if len(s.TrustedIssuers) == 0 {
+		s.TrustedIssuers = nil
+	}
+	s.Version = v
+	return s
+}
+
+func checkEqual[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+// checkWriteTime checks a time the store chose because none was given: in
+// [before, after], UTC, whole microseconds.
+func checkWriteTime(t *testing.T, what string, got, before, after time.Time) {
+	t.Helper()
+	if got.Location() != time.UTC {
+		t.Errorf("%s: update time %v is not in UTC", what, got)
+	}
+	if got.Nanosecond()%1000 != 0 {
+		t.Errorf("%s: update time %v has sub-microsecond digits", what, got)
+	}
+	if got.Before(before.Truncate(time.Microsecond)) || got.After(after) {
+		t.Errorf("%s: update time %v not within the call [%v, %v]", what, got, before, after)
+	}
+}
+
+func checkCode(t *testing.T, what string, err error, target *errs.Error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: error %v (code %v); want code %v", what, err, errs.CodeOf(err), target.Code)
+	}
+}
+
+func allAgencies(t *testing.T, s directory.Store) []directory.Agency {
+	t.Helper()
+	page, err := s.ListAgencies(t.Context(), directory.AgencyQuery{Limit: 1000})
+	if err != nil {
+		t.Fatalf("ListAgencies: %v", err)
+	}
+	return page.Agencies
+}
+
+func ids(as []directory.Agency) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.ID
+	}
+	return out
+}
+
+func testSeedRoundTrip(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	states, agencies := fixtures()
+	before := time.Now()
+	ok, err := s.Seed(ctx, states, agencies)
+	after := time.Now()
+	if err != nil || !ok {
+		t.Fatalf("Seed = %v, %v; want true, nil", ok, err)
+	}
+
+	gotStates, err := s.ListStates(ctx)
+	if err != nil {
+		t.Fatalf("ListStates: %v", err)
+	}
+	var codes []string
+	for _, st := range gotStates {
+		codes = append(codes, st.Code)
+	}
+	checkEqual(t, "ListStates codes", codes, []string{"KG", "KZ", "TJ", "TM", "UZ"})
+	for _, st := range states {
+		got, err := s.GetState(ctx, st.Code)
+		if err != nil {
+			t.Fatalf("GetState(%s): %v", st.Code, err)
+		}
+		// The fixtures give no update time: the store sets the time of the seed.
+		checkWriteTime(t, "state "+st.Code, got.UpdateTime, before, after)
+		want := wantState(st, 1)
+		want.UpdateTime = got.UpdateTime
+		checkEqual(t, "GetState("+st.Code+")", got, want)
+		if i := slices.IndexFunc(gotStates, func(x directory.State) bool { return x.Code == st.Code }); i >= 0 {
+			checkEqual(t, "ListStates "+st.Code, gotStates[i], got)
+		}
+		if got.Etag() == "" || got.Etag() != want.Etag() {
+			t.Errorf("state %s etag %q; want %q", st.Code, got.Etag(), want.Etag())
+		}
+	}
+
+	byID := map[string]directory.Agency{}
+	for _, a := range allAgencies(t, s) {
+		byID[a.ID] = a
+	}
+	if len(byID) != len(agencies) {
+		t.Errorf("ListAgencies returned %d agencies; want %d", len(byID), len(agencies))
+	}
+	for _, a := range agencies {
+		want := wantAgency(a, 1)
+		got, err := s.GetAgency(ctx, a.ID)
+		if err != nil {
+			t.Fatalf("GetAgency(%s): %v", a.ID, err)
+		}
+		checkEqual(t, "GetAgency("+a.ID+")", got, want)
+		checkEqual(t, "ListAgencies "+a.ID, byID[a.ID], want)
+	}
+}
+
+func testSeedOnce(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	wantStates, err := s.ListStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAgencies := allAgencies(t, s)
+
+	states, agencies := fixtures()
+	states[0].TimeZone = "Europe/Moscow"
+	states = append(states, directory.State{Code: "AZ", TimeZone: "Asia/Baku"})
+	agencies = append(agencies, directory.Agency{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority, Active: true})
+	ok, err := s.Seed(ctx, states, agencies)
+	if err != nil || ok {
+		t.Fatalf("second Seed = %v, %v; want false, nil", ok, err)
+	}
+	gotStates, err := s.ListStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEqual(t, "states after second Seed", gotStates, wantStates)
+	checkEqual(t, "agencies after second Seed", allAgencies(t, s), wantAgencies)
+}
+
+func testSeedConcurrent(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	const n = 8
+	var (
+		wg      sync.WaitGroup
+		results [n]bool
+		errList [n]error
+	)
+	for i := range n {
+		wg.Go(func() {
+			states, agencies := fixtures()
+			results[i], errList[i] = s.Seed(ctx, states, agencies)
+		})
+	}
+	wg.Wait()
+	seededBy := 0
+	for i := range n {
+		if errList[i] != nil {
+			t.Errorf("Seed #%d: %v", i, errList[i])
+		}
+		if results[i] {
+			seededBy++
+		}
+	}
+	if seededBy != 1 {
+		t.Errorf("%d of %d concurrent Seed calls reported seeding; want 1", seededBy, n)
+	}
+	states, err := s.ListStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != len(stateCodes) {
+		t.Errorf("%d states after concurrent Seed; want %d", len(states), len(stateCodes))
+	}
+	for _, a := range allAgencies(t, s) {
+		if a.Version != 1 {
+			t.Errorf("agency %s has version %d after concurrent Seed; want 1", a.ID, a.Version)
+		}
+	}
+	if got := len(allAgencies(t, s)); got != 20 {
+		t.Errorf("%d agencies after concurrent Seed; want 20", got)
+	}
+}
+
+func testSeedUnknownState(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	states, agencies := fixtures()
+	bad := append(slices.Clone(agencies), directory.Agency{ID: "xx-gpo", State: "XX", Kind: directory.CentralAuthority})
+	ok, err := s.Seed(ctx, states, bad)
+	checkCode(t, "Seed with an agency of an unknown state", err, errs.ErrFailedPrecondition)
+	if ok {
+		t.Error("Seed reported seeding although it failed")
+	}
+	if got, err := s.ListStates(ctx); err != nil || len(got) != 0 {
+		t.Errorf("after failed Seed, ListStates = %d states, %v; want none: the seed is one transaction", len(got), err)
+	}
+	// The failed seed must not count as the one seed.
+	if ok, err := s.Seed(ctx, states, agencies); err != nil || !ok {
+		t.Errorf("Seed after a failed Seed = %v, %v; want true, nil", ok, err)
+	}
+}
+
+func testFilter(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	s := seeded(t, newStore)
+	eq := func(field string, v any) query.Expr { return query.Compare{Field: field, Op: query.Eq, Value: v} }
+	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+	plus5 := time.FixedZone("UTC+5", 5*3600)
+	tests := []struct {
+		name   string
+		filter query.Expr
+		want   []string
+	}{
+		{"state", eq("state", "UZ"), []string{"uz-247", "uz-gpo", "uz-oversight", "uz-police-cyber"}},
+		{"kind", eq("kind", "CENTRAL_AUTHORITY"), []string{"kg-gpo", "kz-gpo", "tj-gpo", "tm-gpo", "uz-gpo"}},
+		{"inactive", eq("active", false), []string{"kg-oversight", "tj-police-cyber"}},
+		{"not active", query.Compare{Field: "active", Op: query.Ne, Value: true}, []string{"kg-oversight", "tj-police-cyber"}},
+		{"name", eq("name", "kz-gpo"), []string{"kz-gpo"}},
+		{"no match", eq("state", "XX"), nil},
+		{"and", query.And{Left: eq("state", "KZ"), Right: eq("kind", "LAW_ENFORCEMENT")}, []string{"kz-police-cyber"}},
+		{"or", query.Or{Left: eq("state", "KZ"), Right: eq("state", "KG")},
+			[]string{"kg-247", "kg-gpo", "kg-oversight", "kg-police-cyber", "kz-247", "kz-gpo", "kz-oversight", "kz-police-cyber"}},
+		{"or inside and", query.And{Left: query.Or{Left: eq("state", "KG"), Right: eq("state", "TJ")}, Right: eq("active", false)},
+			[]string{"kg-oversight", "tj-police-cyber"}},
+		{"not", query.And{Left: query.Not{X: query.Or{Left: eq("kind", "CENTRAL_AUTHORITY"), Right: eq("kind", "LAW_ENFORCEMENT")}}, Right: eq("state", "TJ")},
+			[]string{"tj-247", "tj-oversight"}},
+		{"pointer forms", &query.And{Left: &query.Compare{Field: "state", Op: query.Eq, Value: "UZ"}, Right: &query.Not{X: eq("kind", "OVERSIGHT")}},
+			[]string{"uz-247", "uz-gpo", "uz-police-cyber"}},
+		{"updateTime after", query.Compare{Field: "updateTime", Op: query.Gt, Value: at(17)}, []string{"uz-247", "uz-oversight"}},
+		{"updateTime at or after", query.Compare{Field: "updateTime", Op: query.Ge, Value: at(17)}, []string{"uz-247", "uz-oversight", "uz-police-cyber"}},
+		{"updateTime after, other zone", query.Compare{Field: "updateTime", Op: query.Gt, Value: at(17).In(plus5)}, []string{"uz-247", "uz-oversight"}},
+		{"updateTime before", query.Compare{Field: "updateTime", Op: query.Lt, Value: at(1)}, []string{"kz-gpo"}},
+		{"updateTime equal", query.Compare{Field: "updateTime", Op: query.Eq, Value: at(4)}, []string{"kg-gpo"}},
+		{"updateTime range", query.And{
+			Left:  query.Compare{Field: "updateTime", Op: query.Ge, Value: at(4)},
+			Right: query.Compare{Field: "updateTime", Op: query.Le, Value: at(6)},
+		}, []string{"kg-247", "kg-gpo", "kg-police-cyber"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := s.ListAgencies(t.Context(), directory.AgencyQuery{Filter: tc.filter, Limit: 100})
+			if err != nil {
+				t.Fatalf("ListAgencies: %v", err)
+			}
+			if got := ids(page.Agencies); !slices.Equal(got, tc.want) {
+				t.Errorf("agencies %v; want %v", got, tc.want)
+			}
+			if page.Total != len(tc.want) {
+				t.Errorf("Total %d; want %d", page.Total, len(tc.want))
+			}
+		})
+	}
+}
+
+func testOrderAndPage(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	s := seeded(t, newStore)
+	_, fx := fixtures()
+	sorted := func(less func(a, b directory.Agency) int) []string {
+		as := slices.Clone(fx)
+		slices.SortFunc(as, func(a, b directory.Agency) int {
+			if c := less(a, b); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		return ids(as)
+	}
+	tests := []struct {
+		name    string
+		orderBy []query.Order
+		filter  query.Expr
+		want    []string
+	}{
+		{"default is by name", nil, nil, sorted(func(a, b directory.Agency) int { return 0 })},
+		{"state descending", []query.Order{{Field: "state", Desc: true}}, nil,
+			sorted(func(a, b directory.Agency) int { return strings.Compare(b.State, a.State) })},
+		{"kind, ties by name", []query.Order{{Field: "kind"}}, nil,
+			sorted(func(a, b directory.Agency) int { return strings.Compare(string(a.Kind), string(b.Kind)) })},
+		{"updateTime descending", []query.Order{{Field: "updateTime", Desc: true}}, nil,
+			sorted(func(a, b directory.Agency) int { return b.UpdateTime.Compare(a.UpdateTime) })},
+		{"active then state", []query.Order{{Field: "active"}, {Field: "state"}}, nil,
+			sorted(func(a, b directory.Agency) int {
+				if a.Active != b.Active {
+					if !a.Active {
+						return -1
+					}
+					return 1
+				}
+				return strings.Compare(a.State, b.State)
+			})},
+		{"filtered", []query.Order{{Field: "name", Desc: true}}, query.Compare{Field: "kind", Op: query.Ne, Value: "OVERSIGHT"},
+			func() []string {
+				var out []string
+				for _, id := range slices.Backward(sorted(func(a, b directory.Agency) int { return 0 })) {
+					if !strings.HasSuffix(id, "-oversight") {
+						out = append(out, id)
+					}
+				}
+				return out
+			}()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			all, err := s.ListAgencies(ctx, directory.AgencyQuery{Filter: tc.filter, OrderBy: tc.orderBy, Limit: 1000})
+			if err != nil {
+				t.Fatalf("ListAgencies: %v", err)
+			}
+			if got := ids(all.Agencies); !slices.Equal(got, tc.want) {
+				t.Fatalf("order\n got %v\nwant %v", got, tc.want)
+			}
+			// Pages of 3 must add up to the same list: each agency once,
+			// whatever the ties in the requested order.
+			const size = 3
+			var paged []string
+			for offset := 0; ; offset += size {
+				page, err := s.ListAgencies(ctx, directory.AgencyQuery{Filter: tc.filter, OrderBy: tc.orderBy, Offset: offset, Limit: size})
+				if err != nil {
+					t.Fatalf("ListAgencies offset %d: %v", offset, err)
+				}
+				if page.Total != len(tc.want) {
+					t.Errorf("offset %d: Total %d; want %d", offset, page.Total, len(tc.want))
+				}
+				if len(page.Agencies) > size {
+					t.Fatalf("offset %d: %d agencies; want at most %d", offset, len(page.Agencies), size)
+				}
+				if len(page.Agencies) == 0 {
+					break
+				}
+				paged = append(paged, ids(page.Agencies)...)
+			}
+			if !slices.Equal(paged, tc.want) {
+				t.Errorf("pages\n got %v\nwant %v", paged, tc.want)
+			}
+		})
+	}
+}
+
+func testCreateAgency(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	tashkent := time.FixedZone("UZT", 5*3600)
+	tests := []struct {
+		name    string
+		agency  directory.Agency
+		wantErr *errs.Error
+		// wantInMessage must appear in the error, so that the user learns
+		// what to fix.
+		wantInMessage string
+	}{
+		{name: "new", agency: directory.Agency{
+			ID: "uz-academy", State: "UZ", Kind: directory.TrainingInstitution,
+			DisplayNames:      map[string]string{"en": "Academy", "uz": "Akademiya"},
+			Receives:          []directory.RequestType{directory.OtherAssistance},
+			AcceptedLanguages: []string{"uz"},
+			ContactPoints:     []directory.ContactPoint{{Role: "rector", FullName: "R. R.", Hours: "Mon-Fri"}},
+			Active:            true,
+			// Not UTC, with nanoseconds: the store returns UTC microseconds.
+			UpdateTime: time.Date(2026, 4, 2, 15, 4, 5, 987654321, tashkent),
+		}},
+		{name: "minimal", agency: directory.Agency{
+			ID: "kz-prosecution", State: "KZ", Kind: directory.Prosecution,
+			UpdateTime: t0,
+		}},
+		{name: "duplicate", agency: directory.Agency{ID: "kz-gpo", State: "KZ", Kind: directory.Prosecution, UpdateTime: t0},
+			wantErr: errs.ErrAlreadyExists, wantInMessage: "kz-gpo"},
+		{name: "unknown state", agency: directory.Agency{ID: "xx-gpo", State: "XX", Kind: directory.CentralAuthority, UpdateTime: t0},
+			wantErr: errs.ErrFailedPrecondition, wantInMessage: "XX"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := s.GetAgency(ctx, tc.agency.ID)
+			got, err := s.CreateAgency(ctx, tc.agency)
+			if tc.wantErr != nil {
+				checkCode(t, "CreateAgency", err, tc.wantErr)
+				if err != nil && !strings.Contains(err.Error(), tc.wantInMessage) {
+					t.Errorf("error %q does not name %q", err, tc.wantInMessage)
+				}
+				after, _ := s.GetAgency(ctx, tc.agency.ID)
+				checkEqual(t, "agency after failed create", after, before)
+				return
+			}
+			if err != nil {
+				t.Fatalf("CreateAgency: %v", err)
+			}
+			want := wantAgency(tc.agency, 1)
+			checkEqual(t, "CreateAgency result", got, want)
+			if got.UpdateTime.Location() != time.UTC {
+				t.Errorf("update time %v not in UTC", got.UpdateTime)
+			}
+			stored, err := s.GetAgency(ctx, tc.agency.ID)
+			if err != nil {
+				t.Fatalf("GetAgency: %v", err)
+			}
+			checkEqual(t, "GetAgency after create", stored, got)
+		})
+	}
+
+	t.Run("no update time", func(t *testing.T) {
+		before := time.Now()
+		got, err := s.CreateAgency(ctx, directory.Agency{ID: "tj-prosecution", State: "TJ", Kind: directory.Prosecution})
+		after := time.Now()
+		if err != nil {
+			t.Fatalf("CreateAgency: %v", err)
+		}
+		checkWriteTime(t, "created agency", got.UpdateTime, before, after)
+		stored, err := s.GetAgency(ctx, got.ID)
+		if err != nil {
+			t.Fatalf("GetAgency: %v", err)
+		}
+		checkEqual(t, "GetAgency after create", stored, got)
+	})
+}
+
+func testNotFound(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	s := seeded(t, newStore)
+	called := false
+	tests := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"GetAgency", func(ctx context.Context) error { _, err := s.GetAgency(ctx, "kz-nope"); return err }},
+		{"GetState", func(ctx context.Context) error { _, err := s.GetState(ctx, "XX"); return err }},
+		{"GetState lower case", func(ctx context.Context) error { _, err := s.GetState(ctx, "kz"); return err }},
+		{"UpdateAgency", func(ctx context.Context) error {
+			_, err := s.UpdateAgency(ctx, "kz-nope", func(*directory.Agency) error { called = true; return nil })
+			return err
+		}},
+		{"UpdateState", func(ctx context.Context) error {
+			_, err := s.UpdateState(ctx, "XX", func(*directory.State) error { called = true; return nil })
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkCode(t, tc.name, tc.call(t.Context()), errs.ErrNotFound)
+		})
+	}
+	if called {
+		t.Error("an update called fn for a missing row")
+	}
+}
+
+func testUpdateAgency(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	errFn := errors.New("fn refused")
+	later := t0.Add(48*time.Hour + 789) // nanoseconds are truncated
+	tests := []struct {
+		name    string
+		fn      func(*directory.Agency) error
+		wantErr error // matched with errors.Is; nil means success
+		// sameErr means the very error of fn must come back.
+		sameErr bool
+		// change is applied to the stored agency to get the expected one.
+		change func(*directory.Agency)
+	}{
+		{name: "change every field", fn: func(a *directory.Agency) error {
+			a.Kind = directory.Prosecution
+			a.DisplayNames = map[string]string{"en": "Renamed"}
+			a.Receives = []directory.RequestType{directory.TrafficData, directory.ContentData}
+			a.AcceptedLanguages = []string{"en"}
+			a.ContactPoints = append(a.ContactPoints, directory.ContactPoint{Role: "new", Email: "new@kz.example"})
+			a.Active = false
+			a.UpdateTime = later
+			return nil
+		}, change: func(a *directory.Agency) {
+			a.Kind = directory.Prosecution
+			a.DisplayNames = map[string]string{"en": "Renamed"}
+			a.Receives = []directory.RequestType{directory.TrafficData, directory.ContentData}
+			a.AcceptedLanguages = []string{"en"}
+			a.ContactPoints = append(slices.Clone(a.ContactPoints), directory.ContactPoint{Role: "new", Email: "new@kz.example"})
+			a.Active = false
+			a.UpdateTime = later.Truncate(time.Microsecond)
+		}},
+		{name: "clear lists", fn: func(a *directory.Agency) error {
+			a.DisplayNames = map[string]string{}
+			a.Receives = nil
+			a.ContactPoints = []directory.ContactPoint{}
+			return nil
+		}, change: func(a *directory.Agency) {
+			a.DisplayNames, a.Receives, a.ContactPoints = nil, nil, nil
+		}},
+		{name: "version is the store's", fn: func(a *directory.Agency) error {
+			a.Version = 100
+			return nil
+		}, change: func(a *directory.Agency) {}},
+		{name: "fn error", fn: func(a *directory.Agency) error {
+			a.Active = false
+			a.DisplayNames["en"] = "half-done"
+			return errFn
+		}, wantErr: errFn, sameErr: true},
+		{name: "fn domain error", fn: func(a *directory.Agency) error {
+			return errs.New(errs.Conflict, "stale etag")
+		}, wantErr: errs.ErrConflict},
+		{name: "change id", fn: func(a *directory.Agency) error {
+			a.ID = "kz-other"
+			return nil
+		}, wantErr: errs.ErrInvalid},
+		{name: "change state", fn: func(a *directory.Agency) error {
+			a.State = "KG"
+			return nil
+		}, wantErr: errs.ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := seeded(t, newStore)
+			const id = "kz-gpo"
+			before, err := s.GetAgency(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.UpdateAgency(ctx, id, tc.fn)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
+					t.Errorf("UpdateAgency error %v; want %v", err, tc.wantErr)
+				}
+				after, err := s.GetAgency(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkEqual(t, "agency after failed update", after, before)
+				if _, err := s.GetAgency(ctx, "kz-other"); !errors.Is(err, errs.ErrNotFound) {
+					t.Errorf("failed id change left kz-other behind: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("UpdateAgency: %v", err)
+			}
+			want := before
+			want.DisplayNames = maps.Clone(before.DisplayNames)
+			tc.change(&want)
+			want.Version = before.Version + 1
+			checkEqual(t, "UpdateAgency result", got, want)
+			if got.Etag() == before.Etag() {
+				t.Errorf("etag %q did not change", got.Etag())
+			}
+			stored, err := s.GetAgency(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkEqual(t, "GetAgency after update", stored, got)
+			// Only the one agency changed.
+			other, err := s.GetAgency(ctx, "kg-gpo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, fx := fixtures()
+			checkEqual(t, "other agency", other, wantAgency(fx[4], 1))
+		})
+	}
+}
+
+func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	const id, n = "uz-gpo", 20
+	before, err := s.GetAgency(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency) error {
+				a.ContactPoints = append(a.ContactPoints, directory.ContactPoint{Role: "officer", FullName: fmt.Sprintf("officer %d", i)})
+				return nil
+			})
+			if err != nil {
+				t.Errorf("UpdateAgency #%d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.GetAgency(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != before.Version+n {
+		t.Errorf("version %d after %d updates of version %d", got.Version, n, before.Version)
+	}
+	if len(got.ContactPoints) != len(before.ContactPoints)+n {
+		t.Errorf("%d contact points after %d appends to %d: updates were lost", len(got.ContactPoints), n, len(before.ContactPoints))
+	}
+	for i := range n {
+		name := fmt.Sprintf("officer %d", i)
+		if !slices.ContainsFunc(got.ContactPoints, func(c directory.ContactPoint) bool { return c.FullName == name }) {
+			t.Errorf("contact point %q was lost", name)
+		}
+	}
+}
+
+func testUpdateState(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	errFn := errors.New("fn refused")
+	later := t0.Add(72 * time.Hour)
+	tests := []struct {
+		name    string
+		fn      func(*directory.State) error
+		wantErr error
+		sameErr bool
+		change  func(*directory.State)
+	}{
+		{name: "change every field", fn: func(s *directory.State) error {
+			s.DisplayNames = map[string]string{"en": "Kazakhstan"}
+			s.OfficialLanguages = []string{"kk", "ru"}
+			s.AcceptedLanguages = []string{"kk"}
+			s.TimeZone = "Asia/Qostanay"
+			s.TrustedIssuers = append(s.TrustedIssuers, "https://new.example/")
+			s.UpdateTime = later
+			return nil
+		}, change: func(s *directory.State) {
+			s.DisplayNames = map[string]string{"en": "Kazakhstan"}
+			s.OfficialLanguages = []string{"kk", "ru"}
+			s.AcceptedLanguages = []string{"kk"}
+			s.TimeZone = "Asia/Qostanay"
+			s.TrustedIssuers = append(slices.Clone(s.TrustedIssuers), "https://new.example/")
+			s.UpdateTime = later
+		}},
+		{name: "clear lists", fn: func(s *directory.State) error {
+			s.TrustedIssuers = []string{}
+			s.DisplayNames = nil
+			s.UpdateTime = later
+			return nil
+		}, change: func(s *directory.State) {
+			s.TrustedIssuers, s.DisplayNames = nil, nil
+			s.UpdateTime = later
+		}},
+		{name: "fn error", fn: func(s *directory.State) error {
+			s.TimeZone = "UTC"
+			return errFn
+		}, wantErr: errFn, sameErr: true},
+		{name: "change code", fn: func(s *directory.State) error {
+			s.Code = "KG"
+			return nil
+		}, wantErr: errs.ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := seeded(t, newStore)
+			before, err := s.GetState(ctx, "KZ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			otherBefore, err := s.GetState(ctx, "KG")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.UpdateState(ctx, "KZ", tc.fn)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
+					t.Errorf("UpdateState error %v; want %v", err, tc.wantErr)
+				}
+				after, err := s.GetState(ctx, "KZ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkEqual(t, "state after failed update", after, before)
+			} else {
+				if err != nil {
+					t.Fatalf("UpdateState: %v", err)
+				}
+				want := before
+				want.DisplayNames = maps.Clone(before.DisplayNames)
+				tc.change(&want)
+				want.Version = before.Version + 1
+				checkEqual(t, "UpdateState result", got, want)
+				if got.Etag() == before.Etag() {
+					t.Errorf("etag %q did not change", got.Etag())
+				}
+				stored, err := s.GetState(ctx, "KZ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkEqual(t, "GetState after update", stored, got)
+			}
+			otherAfter, err := s.GetState(ctx, "KG")
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkEqual(t, "other state", otherAfter, otherBefore)
+		})
+	}
+}
+
+func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	const code, n = "KG", 20
+	before, err := s.GetState(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := s.UpdateState(ctx, code, func(st *directory.State) error {
+				st.TrustedIssuers = append(st.TrustedIssuers, fmt.Sprintf("https://issuer-%d.example/", i))
+				return nil
+			})
+			if err != nil {
+				t.Errorf("UpdateState #%d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.GetState(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != before.Version+n {
+		t.Errorf("version %d after %d updates of version %d", got.Version, n, before.Version)
+	}
+	if len(got.TrustedIssuers) != len(before.TrustedIssuers)+n {
+		t.Errorf("%d issuers after %d appends to %d: updates were lost", len(got.TrustedIssuers), n, len(before.TrustedIssuers))
+	}
+	for i := range n {
+		if iss := fmt.Sprintf("https://issuer-%d.example/", i); !slices.Contains(got.TrustedIssuers, iss) {
+			t.Errorf("issuer %q was lost", iss)
+		}
+	}
+}
+
+func testImport(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	untouched, err := s.GetAgency(ctx, "uz-gpo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	untouchedState, err := s.GetState(ctx, "UZ")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	later := t0.Add(24 * time.Hour)
+	kz := directory.State{
+		Code: "KZ", DisplayNames: map[string]string{"en": "Kazakhstan"},
+		OfficialLanguages: []string{"kk"}, AcceptedLanguages: []string{"kk", "ru", "en"},
+		TimeZone: "Asia/Almaty", TrustedIssuers: []string{"https://idp.gov.kz/"}, UpdateTime: later,
+	}
+	az := directory.State{Code: "AZ", DisplayNames: map[string]string{"en": "Azerbaijan"}, TimeZone: "Asia/Baku", UpdateTime: later}
+	kzGPO := directory.Agency{
+		ID: "kz-gpo", State: "KZ", Kind: directory.CentralAuthority,
+		DisplayNames:      map[string]string{"en": "Prosecutor General's Office"},
+		Receives:          []directory.RequestType{directory.SubscriberInformation},
+		AcceptedLanguages: []string{"kk"},
+		// Replaces the two seeded contact points: import replaces, never merges.
+		ContactPoints: []directory.ContactPoint{{Role: "desk", Phone: "+7 717 000 0000"}},
+		Active:        false,
+		UpdateTime:    later,
+	}
+	kzNew := directory.Agency{ID: "kz-academy", State: "KZ", Kind: directory.TrainingInstitution, Active: true, UpdateTime: later}
+	azGPO := directory.Agency{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority, Active: true, UpdateTime: later}
+
+	if err := s.Import(ctx, []directory.State{kz, az}, []directory.Agency{kzGPO, kzNew, azGPO}); err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+
+	for _, tc := range []struct {
+		want directory.State
+	}{{wantState(kz, 2)}, {wantState(az, 1)}, {untouchedState}} {
+		got, err := s.GetState(ctx, tc.want.Code)
+		if err != nil {
+			t.Fatalf("GetState(%s): %v", tc.want.Code, err)
+		}
+		checkEqual(t, "state "+tc.want.Code+" after Import", got, tc.want)
+	}
+	for _, want := range []directory.Agency{wantAgency(kzGPO, 2), wantAgency(kzNew, 1), wantAgency(azGPO, 1), untouched} {
+		got, err := s.GetAgency(ctx, want.ID)
+		if err != nil {
+			t.Fatalf("GetAgency(%s): %v", want.ID, err)
+		}
+		checkEqual(t, "agency "+want.ID+" after Import", got, want)
+	}
+	if n := len(allAgencies(t, s)); n != 22 {
+		t.Errorf("%d agencies after Import; want 22", n)
+	}
+
+	// Importing again replaces again.
+	if err := s.Import(ctx, []directory.State{kz}, []directory.Agency{kzGPO}); err != nil {
+		t.Fatalf("second Import: %v", err)
+	}
+	if got, err := s.GetAgency(ctx, "kz-gpo"); err != nil || got.Version != 3 {
+		t.Errorf("kz-gpo after second Import: version %d, %v; want 3", got.Version, err)
+	}
+	if got, err := s.GetState(ctx, "KZ"); err != nil || got.Version != 3 {
+		t.Errorf("KZ after second Import: version %d, %v; want 3", got.Version, err)
+	}
+
+	// Import also fills an empty store.
+	empty := newStore(t)
+	if err := empty.Import(ctx, []directory.State{az}, []directory.Agency{azGPO}); err != nil {
+		t.Fatalf("Import into empty store: %v", err)
+	}
+	if got, err := empty.GetAgency(ctx, "az-gpo"); err != nil {
+		t.Errorf("GetAgency after Import into empty store: %v", err)
+	} else {
+		checkEqual(t, "az-gpo imported into empty store", got, wantAgency(azGPO, 1))
+	}
+}
+
+func testImportUnknownState(t *testing.T, newStore func(t *testing.T) directory.Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	wantStates, err := s.ListStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAgencies := allAgencies(t, s)
+
+	az := directory.State{Code: "AZ", TimeZone: "Asia/Baku"}
+	kz, err := s.GetState(ctx, "KZ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kz.TimeZone = "UTC"
+	err = s.Import(ctx, []directory.State{az, kz}, []directory.Agency{
+		{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority},
+		{ID: "xx-gpo", State: "XX", Kind: directory.CentralAuthority},
+	})
+	checkCode(t, "Import with an agency of an unknown state", err, errs.ErrFailedPrecondition)
+	if err != nil && !strings.Contains(err.Error(), "XX") {
+		t.Errorf("error %q does not name state XX", err)
+	}
+	gotStates, err := s.ListStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEqual(t, "states after failed Import (one transaction)", gotStates, wantStates)
+	checkEqual(t, "agencies after failed Import (one transaction)", allAgencies(t, s), wantAgencies)
+}

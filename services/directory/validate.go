@@ -1,0 +1,84 @@
+package directory
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones are validated on machines without a zoneinfo database
+
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/query"
+)
+
+// validateAgency checks what the proto rules cannot: that required parts are
+// present and that the values are ones the directory knows. prefix is the
+// field path of the agency in the caller's message, e.g. "agency.".
+func validateAgency(a Agency, prefix string) error {
+	var vs errs.Violations
+	if !slices.Contains(Kinds, a.Kind) {
+		vs.Add(prefix+"kind", "must be one of %v", Kinds)
+	}
+	if len(a.DisplayNames) == 0 {
+		vs.Add(prefix+"display_names", "at least one name is required")
+	}
+	for i, t := range a.Receives {
+		if !slices.Contains(RequestTypes, t) {
+			vs.Add(fmt.Sprintf("%sreceives[%d]", prefix, i), "unknown request type %q", t)
+		}
+	}
+	if len(a.Receives) > 0 && len(a.AcceptedLanguages) == 0 {
+		vs.Add(prefix+"accepted_languages", "an agency that receives requests must accept at least one language")
+	}
+	for i, c := range a.ContactPoints {
+		if c.Phone == "" && c.Email == "" {
+			vs.Add(fmt.Sprintf("%scontact_points[%d]", prefix, i), "a phone or an email is required")
+		}
+	}
+	return vs.Err(errs.Invalid, "invalid agency")
+}
+
+func validateState(s State, prefix string) error {
+	var vs errs.Violations
+	if len(s.DisplayNames) == 0 {
+		vs.Add(prefix+"display_names", "at least one name is required")
+	}
+	if len(s.AcceptedLanguages) == 0 {
+		vs.Add(prefix+"accepted_languages", "at least one language is required")
+	}
+	if s.TimeZone == "" {
+		vs.Add(prefix+"time_zone", "required")
+	} else if _, err := time.LoadLocation(s.TimeZone); err != nil {
+		vs.Add(prefix+"time_zone", "%q is not an IANA time zone", s.TimeZone)
+	}
+	return vs.Err(errs.Invalid, "invalid state")
+}
+
+func activeAgenciesOf(state string) query.Expr {
+	return query.And{
+		Left:  query.Compare{Field: "state", Op: query.Eq, Value: state},
+		Right: query.Compare{Field: "active", Op: query.Eq, Value: true},
+	}
+}
+
+// CheckImported checks an agency read from a snapshot file with the rules a
+// created agency must meet, so that imports cannot store what the API would
+// refuse.
+func CheckImported(a Agency) error {
+	var vs errs.Violations
+	if !agencyID.MatchString(a.ID) {
+		vs.Add("name", "must be agencies/<id> with a lower-case id starting with the state code, e.g. agencies/kz-gpo")
+	} else if !strings.HasPrefix(a.ID, strings.ToLower(a.State)+"-") {
+		vs.Add("name", "the id must start with the state code %q", strings.ToLower(a.State)+"-")
+	}
+	if err := vs.Err(errs.Invalid, "invalid agency"); err != nil {
+		return err
+	}
+	return validateAgency(a, "")
+}
+
+// CheckImportedState checks a state read from a snapshot file.
+func CheckImportedState(s State) error { return validateState(s, "") }
+
+var agencyID = regexp.MustCompile(`^[a-z]{2}-[a-z0-9][a-z0-9-]{0,59}$`)

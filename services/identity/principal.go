@@ -1,0 +1,81 @@
+// Package identity authenticates callers: it verifies bearer JWTs against the
+// JWKS of trusted issuers, checks that the issuer is trusted for the state of
+// the agency the token names, and hands the domain code a typed Principal.
+// It also runs the local deployment's dev issuer.
+package identity
+
+import (
+	"context"
+	"slices"
+)
+
+// Role is what a user may do, from the token's `roles` claim.
+type Role string
+
+// The roles of DESIGN §3.
+const (
+	Prosecutor       Role = "prosecutor"
+	CentralAuthority Role = "central_authority"
+	LiaisonOfficer   Role = "liaison_officer"
+	Auditor          Role = "auditor"
+	DirectoryAdmin   Role = "directory_admin"
+)
+
+// Roles lists every role, in a stable order.
+var Roles = []Role{Prosecutor, CentralAuthority, LiaisonOfficer, Auditor, DirectoryAdmin}
+
+// ParseRole returns the role named s, and false when s names none.
+func ParseRole(s string) (Role, bool) {
+	r := Role(s)
+	return r, slices.Contains(Roles, r)
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Subject is the token's `sub`: who the user is at their issuer.
+	Subject string
+	// Name is the user's display name (`name`), possibly empty.
+	Name string
+	// Agency is the agency id the token names, e.g. `kz-gpo`.
+	Agency string
+	// State is the ISO 3166-1 alpha-2 code of the agency's state, from the
+	// directory, not from the token.
+	State string
+	// Roles are the known roles of the token; unknown ones are dropped.
+	Roles []Role
+	// Issuer is the token's `iss`.
+	Issuer string
+}
+
+// HasRole reports whether p holds role r.
+func (p Principal) HasRole(r Role) bool { return slices.Contains(p.Roles, r) }
+
+type principalKey struct{}
+
+// NewContext returns ctx carrying p.
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the principal carried by ctx, if any.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// AgencyTrust is what the directory says about an agency when a token names
+// it: the agency's state, whether it is active, and which issuers that state
+// trusts.
+type AgencyTrust struct {
+	State          string
+	Active         bool
+	TrustedIssuers []string
+}
+
+// TrustSource answers for the directory. The directory service implements it
+// from its own store; other services ask the directory over gRPC.
+type TrustSource interface {
+	// AgencyTrust returns the trust facts of agency id. It returns an error
+	// matching errs.ErrNotFound when the agency is not in the directory.
+	AgencyTrust(ctx context.Context, agencyID string) (AgencyTrust, error)
+}

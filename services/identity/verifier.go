@@ -1,0 +1,422 @@
+package identity
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/comity-mla/comity/services/errs"
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Audience is the `aud` every Comity token must carry, so that a token an
+// issuer minted for another relying party cannot be replayed against Comity.
+const Audience = "comity"
+
+// Issuer is one token issuer the deployment knows, and where its public keys are.
+type Issuer struct {
+	ID   string // the JWT `iss` value
+	JWKS string // a file path, or an http(s) URL serving a JWK Set
+}
+
+// Bounds on what a token may carry. They keep a hostile token from costing
+// more than a legitimate one and keep claims that end up in audit records and
+// logs readable.
+const (
+	maxTokenLen   = 16 << 10
+	maxSubjectLen = 256
+	maxNameLen    = 256
+)
+
+// The defaults of the VerifierOptions.
+const (
+	defaultLeeway        = 30 * time.Second
+	defaultTrustCacheTTL = 30 * time.Second
+	defaultHTTPTimeout   = 10 * time.Second
+)
+
+// agencyIDPattern is the shape of an agency id (DESIGN §4).
+var agencyIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// allowedAlgs are the signature algorithms a token may use. Everything else
+// is refused before a key is looked at: `none` would need no key, and an HMAC
+// algorithm would let anyone who knows an issuer's public key forge tokens.
+var allowedAlgs = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256, jose.PS256}
+
+type verifierOptions struct {
+	now      func() time.Time
+	leeway   time.Duration
+	trustTTL time.Duration
+	client   *http.Client
+}
+
+// VerifierOption tunes a Verifier; the defaults suit production.
+type VerifierOption func(*verifierOptions)
+
+// WithClock makes the Verifier read time from now, so that tests can put a
+// token, and the key and trust caches, at any point of their lives.
+func WithClock(now func() time.Time) VerifierOption {
+	return func(o *verifierOptions) { o.now = now }
+}
+
+// WithLeeway sets how far the clocks of issuers and services may disagree
+// when exp, nbf and iat are checked. The default is 30s.
+func WithLeeway(d time.Duration) VerifierOption {
+	return func(o *verifierOptions) { o.leeway = d }
+}
+
+// WithTrustCacheTTL sets how long what the directory said about an agency
+// (including that it does not exist) is reused, so that the hot path does not
+// ask the directory on every call. A deactivation or a change of trusted
+// issuers takes up to d to be noticed. The default is 30s; 0 disables the
+// cache.
+func WithTrustCacheTTL(d time.Duration) VerifierOption {
+	return func(o *verifierOptions) { o.trustTTL = d }
+}
+
+// WithHTTPClient sets the client that fetches JWK Sets served over HTTP(S),
+// for deployments that need a proxy or a private CA. The default client
+// gives up after 10s.
+func WithHTTPClient(c *http.Client) VerifierOption {
+	return func(o *verifierOptions) { o.client = c }
+}
+
+// Verifier authenticates bearer tokens. It is safe for concurrent use; keys
+// and directory answers are cached so that verifying is CPU work only.
+type Verifier struct {
+	issuers map[string]*issuerKeys
+	trust   *trustCache
+	now     func() time.Time
+	leeway  time.Duration
+}
+
+// NewVerifier returns a Verifier that accepts tokens of issuers, checked
+// against the directory through trust.
+//
+// JWK Sets in files are read now, so that a misconfigured path stops the
+// service at start rather than refusing every caller; JWK Sets served over
+// HTTP(S) are fetched on first use, so that a service can start while its
+// identity provider is briefly unreachable.
+func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*Verifier, error) {
+	o := verifierOptions{
+		now:      time.Now,
+		leeway:   defaultLeeway,
+		trustTTL: defaultTrustCacheTTL,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if trust == nil {
+		return nil, errors.New("identity: NewVerifier needs a TrustSource")
+	}
+	if o.now == nil {
+		return nil, errors.New("identity: WithClock needs a clock")
+	}
+	if o.leeway < 0 {
+		return nil, fmt.Errorf("identity: leeway %v is negative", o.leeway)
+	}
+	if o.trustTTL < 0 {
+		return nil, fmt.Errorf("identity: trust cache TTL %v is negative", o.trustTTL)
+	}
+	if o.client == nil {
+		o.client = &http.Client{Timeout: defaultHTTPTimeout}
+	}
+	if len(issuers) == 0 {
+		return nil, errors.New("identity: NewVerifier needs at least one issuer")
+	}
+
+	v := &Verifier{
+		issuers: make(map[string]*issuerKeys, len(issuers)),
+		trust:   newTrustCache(trust, o.trustTTL),
+		now:     o.now,
+		leeway:  o.leeway,
+	}
+	for _, iss := range issuers {
+		if iss.ID == "" {
+			return nil, errors.New("identity: an issuer has no ID")
+		}
+		if _, dup := v.issuers[iss.ID]; dup {
+			return nil, fmt.Errorf("identity: issuer %q is configured twice", iss.ID)
+		}
+		src, err := newKeySource(iss.JWKS, o.client)
+		if err != nil {
+			return nil, fmt.Errorf("identity: issuer %q: %w", iss.ID, err)
+		}
+		ik := newIssuerKeys(iss.ID, src)
+		if !src.remote() {
+			if err := ik.load(context.Background(), o.now()); err != nil {
+				return nil, fmt.Errorf("identity: issuer %q: %w", iss.ID, err)
+			}
+		}
+		v.issuers[iss.ID] = ik
+	}
+	return v, nil
+}
+
+// Verify checks a raw compact JWT (without the "Bearer " prefix) and returns
+// the principal it authenticates.
+//
+// Every reason to refuse the token is an errs.Unauthenticated error whose
+// message says what is wrong with it. When the directory cannot be asked, or
+// an issuer's keys have never been fetched, the error is errs.Unavailable
+// instead: that is not the caller's fault and retrying may help. A directory
+// that names no state for an agency is an errs.Internal error.
+func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, error) {
+	now := v.now()
+
+	hdr, payload, err := splitToken(rawToken)
+	if err != nil {
+		return Principal{}, err
+	}
+	fields, err := decodeObject(payload)
+	if err != nil {
+		return Principal{}, unauthenticated("token claims are malformed")
+	}
+	// Only the issuer is read before the signature is checked, and only to
+	// choose the keys to check it with.
+	iss, _, err := stringField(fields, "iss")
+	switch {
+	case err != nil:
+		return Principal{}, unauthenticated("token %v", err)
+	case iss == "":
+		return Principal{}, unauthenticated("token has no issuer")
+	}
+	ik, ok := v.issuers[iss]
+	if !ok {
+		return Principal{}, unauthenticated("token issuer %q is not known", clip(iss))
+	}
+	if err := v.checkSignature(ctx, ik, hdr, rawToken, now); err != nil {
+		return Principal{}, err
+	}
+	c, err := claimsFrom(fields)
+	if err != nil {
+		return Principal{}, unauthenticated("token %v", err)
+	}
+	if err := v.checkClaims(c, now); err != nil {
+		return Principal{}, err
+	}
+
+	trust, err := v.trust.get(ctx, c.agency, now)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return Principal{}, unauthenticated("agency %q is not in the directory", c.agency)
+	case err != nil:
+		return Principal{}, errs.Wrap(err, errs.Unavailable, "the agency directory is unavailable")
+	case trust.State == "":
+		// Need-to-know compares states; an empty one would match another.
+		return Principal{}, errs.New(errs.Internal, "the agency directory has no state for agency %s", c.agency)
+	case !trust.Active:
+		return Principal{}, unauthenticated("agency %s is deactivated", c.agency)
+	case !slices.Contains(trust.TrustedIssuers, c.iss):
+		return Principal{}, unauthenticated("token issuer %q is not trusted for state %s", clip(c.iss), trust.State)
+	}
+
+	return Principal{
+		Subject: c.sub,
+		Name:    c.name,
+		Agency:  c.agency,
+		State:   trust.State,
+		Roles:   knownRoles(c.roles),
+		Issuer:  c.iss,
+	}, nil
+}
+
+func (v *Verifier) checkSignature(ctx context.Context, ik *issuerKeys, hdr header, rawToken string, now time.Time) error {
+	keys, err := ik.keysFor(ctx, hdr, now)
+	if err != nil {
+		return err
+	}
+	jws, err := jose.ParseSignedCompact(rawToken, allowedAlgs)
+	if err != nil {
+		return unauthenticated("token is malformed")
+	}
+	for _, k := range keys {
+		if _, err := jws.Verify(k.pub); err == nil {
+			return nil
+		}
+	}
+	return unauthenticated("token signature invalid")
+}
+
+func (v *Verifier) checkClaims(c claims, now time.Time) error {
+	switch {
+	case c.exp == nil:
+		return unauthenticated("token has no expiry")
+	case !now.Before(c.exp.Add(v.leeway)):
+		return unauthenticated("token expired")
+	case c.nbf != nil && now.Add(v.leeway).Before(*c.nbf):
+		return unauthenticated("token is not yet valid")
+	case c.iat != nil && c.iat.After(now.Add(v.leeway)):
+		return unauthenticated("token is issued in the future")
+	case !slices.Contains(c.aud, Audience):
+		return unauthenticated("token audience is not %s", Audience)
+	}
+	if err := checkText("subject", c.sub, maxSubjectLen, true); err != nil {
+		return unauthenticated("token %v", err)
+	}
+	if err := checkText("name", c.name, maxNameLen, false); err != nil {
+		return unauthenticated("token %v", err)
+	}
+	switch {
+	case c.agency == "":
+		return unauthenticated("token has no agency")
+	case !agencyIDPattern.MatchString(c.agency):
+		return unauthenticated("token agency %q is not an agency id", clip(c.agency))
+	}
+	return nil
+}
+
+// checkText refuses text that is missing when required, too long, or not
+// printable: subjects and names end up in audit records and logs.
+func checkText(what, s string, maxLen int, required bool) error {
+	switch {
+	case s == "" && required:
+		return fmt.Errorf("has no %s", what)
+	case len(s) > maxLen:
+		return fmt.Errorf("%s is longer than %d bytes", what, maxLen)
+	case !printable(s):
+		return fmt.Errorf("%s is not printable text", what)
+	}
+	return nil
+}
+
+// knownRoles keeps the roles this version knows, in token order, once each:
+// an issuer may know roles that Comity does not, and they grant nothing here.
+func knownRoles(names []string) []Role {
+	var roles []Role
+	for _, n := range names {
+		if r, ok := ParseRole(n); ok && !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	return roles
+}
+
+// BearerToken extracts the token of an Authorization header of the form
+// "Bearer <token>" (RFC 6750; the scheme is case-insensitive). It returns an
+// errs.Unauthenticated error when there is no token or the scheme is not
+// Bearer, so that an interceptor can hand its error straight to the caller.
+func BearerToken(authorizationHeader string) (string, error) {
+	h := strings.TrimSpace(authorizationHeader)
+	if h == "" {
+		return "", unauthenticated("missing bearer token")
+	}
+	scheme, tok, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", unauthenticated("authorization header is not a bearer token")
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", unauthenticated("missing bearer token")
+	}
+	if strings.ContainsFunc(tok, notB64Token) {
+		return "", unauthenticated("authorization header is not a bearer token")
+	}
+	return tok, nil
+}
+
+// notB64Token reports whether r cannot appear in an RFC 6750 b64token, the
+// character set of every bearer token, JWTs included.
+func notB64Token(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("-._~+/=", r)
+}
+
+func unauthenticated(format string, args ...any) error {
+	return errs.New(errs.Unauthenticated, format, args...)
+}
+
+// clip shortens text taken from a token before it is quoted in an error, so
+// that a hostile token cannot make error messages and logs arbitrarily long.
+func clip(s string) string {
+	const maxLen = 64
+	if len(s) <= maxLen {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxLen], "") + "…"
+}
+
+// header is what Verify reads of the JOSE header before it checks the
+// signature.
+type header struct {
+	alg jose.SignatureAlgorithm
+	kid string
+}
+
+// splitToken checks the shape of a compact JWS strictly, so that one token
+// has exactly one encoding, and returns its header and decoded payload.
+// go-jose checks the signature afterwards; the strict pass keeps what it
+// accepts narrower than what it would tolerate (non-canonical base64,
+// duplicate or differently cased JSON keys, critical extensions).
+func splitToken(raw string) (header, []byte, error) {
+	var h header
+	if raw == "" {
+		return h, nil, unauthenticated("token is empty")
+	}
+	if len(raw) > maxTokenLen {
+		return h, nil, unauthenticated("token is longer than %d bytes", maxTokenLen)
+	}
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return h, nil, unauthenticated("token is not a compact JWS")
+	}
+	dec := base64.RawURLEncoding.Strict()
+	var seg [3][]byte
+	for i, p := range parts {
+		b, err := dec.DecodeString(p)
+		if err != nil || (i != 2 && len(b) == 0) {
+			return h, nil, unauthenticated("token is malformed")
+		}
+		seg[i] = b
+	}
+	fields, err := decodeObject(seg[0])
+	if err != nil {
+		return h, nil, unauthenticated("token header is malformed")
+	}
+	alg, ok, err := stringField(fields, "alg")
+	if err != nil || !ok {
+		return h, nil, unauthenticated("token header has no algorithm")
+	}
+	h.alg = jose.SignatureAlgorithm(alg)
+	if !slices.Contains(allowedAlgs, h.alg) {
+		return h, nil, unauthenticated("token algorithm %q is not allowed", clip(alg))
+	}
+	if h.kid, _, err = stringField(fields, "kid"); err != nil {
+		return h, nil, unauthenticated("token header is malformed")
+	}
+	// Critical extensions (RFC 7515 §4.1.11), such as an unencoded payload,
+	// change what the signature covers; a JWT needs none of them.
+	if _, crit := fields["crit"]; crit {
+		return h, nil, unauthenticated("token header has critical extensions")
+	}
+	if _, b64 := fields["b64"]; b64 {
+		return h, nil, unauthenticated("token header has critical extensions")
+	}
+	return h, seg[1], nil
+}
+
+// newKeySource returns where an issuer's JWK Set is read from.
+func newKeySource(loc string, client *http.Client) (keySource, error) {
+	if loc == "" {
+		return nil, errors.New("no JWKS location")
+	}
+	lower := strings.ToLower(loc)
+	if strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://") {
+		u, err := url.Parse(loc)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("JWKS URL %q is not a URL", loc)
+		}
+		return urlSource{url: u.String(), client: client}, nil
+	}
+	return fileSource{path: loc}, nil
+}

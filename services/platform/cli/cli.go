@@ -1,0 +1,113 @@
+// Package cli is what every Comity binary's main shares: flags bound to
+// COMITY_… variables, the logger, the metrics endpoint, signal handling, and
+// an errgroup that stops every server when one fails or a signal arrives.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/platform/httpserver"
+	"github.com/comity-mla/comity/services/platform/logging"
+)
+
+// Common are the flags of every binary.
+type Common struct {
+	LogFormat   string
+	LogLevel    string
+	MetricsAddr string
+	Issuers     config.Strings
+}
+
+// Register defines the common flags on fs.
+func (c *Common) Register(fs *flag.FlagSet, logFormat, metricsAddr string) {
+	fs.StringVar(&c.LogFormat, "log-format", logFormat, "log format: json or console")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", metricsAddr, "address of the Prometheus /metrics endpoint; empty disables it")
+}
+
+// RegisterIssuers defines --issuer on fs, for binaries that verify tokens.
+func (c *Common) RegisterIssuers(fs *flag.FlagSet) {
+	fs.Var(&c.Issuers, "issuer", "trusted token issuer as ISS=JWKS, where JWKS is a file path or an https URL (repeatable; comma-separated in the environment)")
+}
+
+// IdentityIssuers parses the --issuer flags.
+func (c *Common) IdentityIssuers() ([]identity.Issuer, error) {
+	var out []identity.Issuer
+	for _, s := range c.Issuers {
+		// The issuer itself may contain '=' (rarely) but a JWKS location
+		// never starts with one, so split at the last '='.
+		i := strings.LastIndex(s, "=")
+		if i <= 0 || i == len(s)-1 {
+			return nil, fmt.Errorf("--issuer %q: want ISS=JWKS", s)
+		}
+		out = append(out, identity.Issuer{ID: s[:i], JWKS: s[i+1:]})
+	}
+	return out, nil
+}
+
+// Env is what Main hands a binary's run function.
+type Env struct {
+	Logger  *zap.Logger
+	Metrics prometheus.Registerer
+}
+
+// Main parses args into fs (flags, then COMITY_… variables), builds the
+// logger and metrics registry, and calls run with a context that ends on
+// SIGINT or SIGTERM, serving /metrics beside it. It returns the process exit
+// code.
+func Main(name string, fs *flag.FlagSet, common *Common, args []string, run func(ctx context.Context, env Env) error) int {
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "%s: unexpected arguments %q\n", name, fs.Args())
+		return 2
+	}
+	logger, err := logging.New(common.LogFormat, common.LogLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	defer func() { _ = logger.Sync() }()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, ctx := errgroup.WithContext(ctx)
+	if common.MetricsAddr != "" {
+		l, err := net.Listen("tcp", common.MetricsAddr)
+		if err != nil {
+			logger.Error("metrics listener", zap.Error(err))
+			return 1
+		}
+		g.Go(func() error { return httpserver.ServeMetrics(ctx, l, reg, logger) })
+	}
+	g.Go(func() error { return run(ctx, Env{Logger: logger, Metrics: reg}) })
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error(name+" stopped on an error", zap.Error(err))
+		return 1
+	}
+	logger.Info(name + " stopped")
+	return 0
+}

@@ -1,0 +1,238 @@
+package grpcserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+)
+
+// TraceHeader is the metadata key (and HTTP header) carrying a call's trace
+// id from the gateway to the services and back.
+const TraceHeader = "x-trace-id"
+
+var traceIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
+
+type traceKey struct{}
+
+// TraceID returns the trace id of the call ctx belongs to, or "".
+func TraceID(ctx context.Context) string {
+	id, _ := ctx.Value(traceKey{}).(string)
+	return id
+}
+
+// NewTraceID returns a fresh random trace id.
+func NewTraceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type interceptors struct {
+	logger    *zap.Logger
+	auth      Authenticator
+	validator protovalidate.Validator
+}
+
+// withTrace adopts the caller's trace id when it is well-formed (the gateway
+// sends one) and mints one otherwise, and echoes it in the response header.
+func withTrace(ctx context.Context) context.Context {
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(TraceHeader); len(v) > 0 && traceIDPattern.MatchString(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		id = NewTraceID()
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(TraceHeader, id))
+	return context.WithValue(ctx, traceKey{}, id)
+}
+
+func (ic interceptors) traceUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	return h(withTrace(ctx), req)
+}
+
+func (ic interceptors) traceStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	return h(srv, &ctxStream{ServerStream: ss, ctx: withTrace(ss.Context())})
+}
+
+func (ic interceptors) logCall(ctx context.Context, method string, start time.Time, err error) {
+	code := status.Code(err)
+	fields := []zap.Field{
+		zap.String("trace_id", TraceID(ctx)),
+		zap.String("method", method),
+		zap.String("code", code.String()),
+		zap.Duration("duration", time.Since(start)),
+	}
+	if p, ok := identity.FromContext(ctx); ok {
+		fields = append(fields, zap.String("subject", p.Subject), zap.String("agency", p.Agency))
+	}
+	level := zapcore.DebugLevel
+	switch code {
+	case codes.OK, codes.Canceled:
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		level = zapcore.ErrorLevel
+	default:
+		level = zapcore.InfoLevel
+		fields = append(fields, zap.String("error", status.Convert(err).Message()))
+	}
+	if ce := ic.logger.Check(level, "call"); ce != nil {
+		ce.Write(fields...)
+	}
+}
+
+func (ic interceptors) logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := h(ctx, req)
+	ic.logCall(ctx, info.FullMethod, start, err)
+	return resp, err
+}
+
+func (ic interceptors) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	start := time.Now()
+	err := h(srv, ss)
+	ic.logCall(ss.Context(), info.FullMethod, start, err)
+	return err
+}
+
+func (ic interceptors) mapErrorsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	resp, err := h(ctx, req)
+	if err != nil {
+		return nil, ToStatus(ctx, ic.logger, info.FullMethod, err).Err()
+	}
+	return resp, nil
+}
+
+func (ic interceptors) mapErrorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if err := h(srv, ss); err != nil {
+		return ToStatus(ss.Context(), ic.logger, info.FullMethod, err).Err()
+	}
+	return nil
+}
+
+// panicError carries a recovered panic to the error mapper, which logs it
+// with the stack as an internal error.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v\n%s", p.value, p.stack) }
+
+// recovered turns a panic into an error for the error mapper, which logs it
+// with the stack as an internal error; the caller sees only the trace id.
+func recovered(p any) error { return &panicError{value: p, stack: debug.Stack()} }
+
+// public reports whether a method may be called without a token: health
+// checks and reflection describe the server, not any case.
+func public(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.Health/") ||
+		strings.HasPrefix(method, "/grpc.reflection.")
+}
+
+func (ic interceptors) authenticate(ctx context.Context, method string) (context.Context, error) {
+	if public(method) {
+		return ctx, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	header := ""
+	if v := md.Get("authorization"); len(v) > 0 {
+		header = v[0]
+	}
+	raw, err := identity.BearerToken(header)
+	if err != nil {
+		return nil, err
+	}
+	p, err := ic.auth.Verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewContext(ctx, p), nil
+}
+
+func (ic interceptors) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	ctx, err := ic.authenticate(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+func (ic interceptors) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	ctx, err := ic.authenticate(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+}
+
+func (ic interceptors) validate(msg any) error {
+	m, ok := msg.(proto.Message)
+	if !ok {
+		return nil
+	}
+	err := ic.validator.Validate(m)
+	if err == nil {
+		return nil
+	}
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) {
+		return fmt.Errorf("validate %T: %w", msg, err)
+	}
+	vs := make(errs.Violations, 0, len(verr.Violations))
+	for _, v := range verr.Violations {
+		vs.Add(protovalidate.FieldPathString(v.Proto.GetField()), "%s", v.Proto.GetMessage())
+	}
+	return vs.Err(errs.Invalid, "invalid request")
+}
+
+func (ic interceptors) validateUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if err := ic.validate(req); err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+func (ic interceptors) validateStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	return h(srv, &validatingStream{ServerStream: ss, ic: ic})
+}
+
+// ctxStream replaces a stream's context.
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *ctxStream) Context() context.Context { return s.ctx }
+
+// validatingStream validates every message the client sends.
+type validatingStream struct {
+	grpc.ServerStream
+	ic interceptors
+}
+
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return s.ic.validate(m)
+}
