@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -464,5 +463,4 @@ func TestHealthAndTraceID(t *testing.T) {
 	if id := r.header.Get("X-Trace-Id"); len(id) < 8 {
 		t.Errorf("no trace id on a refused call: %v", r.header)
 	}
-	_ = fmt.Sprint()
 }

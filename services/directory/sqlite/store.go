@@ -183,8 +183,9 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 	return out, nil
 }
 
-// upsertState inserts st with Version 1 and its UpdateTime (t if it has none), or, when upsert is set and the code
-// exists, replaces it and increments its Version.
+// upsertState inserts st with Version 1 and its UpdateTime (t if it has
+// none), or, when upsert is set and the code exists, replaces it and
+// increments its Version.
 func upsertState(ctx context.Context, tx *sql.Tx, st directory.State, t time.Time, upsert bool) error {
 	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, 1, ?)`
 	if upsert {
@@ -305,8 +306,8 @@ const (
 )
 
 // insertAgency writes a with Version 1 (or, replacing, the stored version
-// plus one) and its UpdateTime (t if it has none), and reports whether a row was written. A state not in the store is
-// errs.FailedPrecondition.
+// plus one) and its UpdateTime (t if it has none), and reports whether a row
+// was written. A state not in the store is errs.FailedPrecondition.
 func insertAgency(ctx context.Context, tx *sql.Tx, a directory.Agency, t time.Time, c conflict) (bool, error) {
 	q := `INSERT INTO agencies (` + agencyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`
 	switch c {

@@ -1,0 +1,200 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binaries builds comity-local and comityctl once for the tests of this file.
+func binaries(t *testing.T) (local, ctl string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, pkg := range []string{".", "github.com/comity-mla/comity/gateway/cmd/comityctl"} {
+		cmd := exec.Command("go", "build", "-o", dir+"/", pkg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return filepath.Join(dir, "comity-local"), filepath.Join(dir, "comityctl")
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type process struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+	http string
+}
+
+func start(t *testing.T, bin, dataDir string) *process {
+	t.Helper()
+	p := &process{logs: &bytes.Buffer{}, http: freePort(t)}
+	p.cmd = exec.Command(bin, "--data-dir", dataDir, "--http-addr", p.http,
+		"--directory-addr", freePort(t), "--request-addr", freePort(t), "--audit-addr", freePort(t),
+		"--metrics-addr", freePort(t), "--log-format", "json")
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("comity-local logs:\n%s", p.logs)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 250*time.Millisecond) {
+		resp, err := http.Get("http://" + p.http + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("comity-local not ready after 30s (%v)", err)
+		}
+		time.Sleep(backoff)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("comity-local exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("comity-local did not stop within 30s of SIGTERM")
+	}
+}
+
+func token(t *testing.T, ctl, dataDir, agency, role string) string {
+	t.Helper()
+	out, err := exec.Command(ctl, "dev", "token", "--agency", agency, "--role", role, "--data-dir", dataDir).Output()
+	if err != nil {
+		t.Fatalf("comityctl dev token: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func call(t *testing.T, method, u, tok, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return resp.StatusCode, m
+}
+
+func TestComityLocalServesTheDirectoryAndKeepsItsData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	local, ctl := binaries(t)
+	dataDir := filepath.Join(t.TempDir(), "var")
+
+	p := start(t, local, dataDir)
+	base := "http://" + p.http
+	prosecutor := token(t, ctl, dataDir, "kz-gpo", "prosecutor")
+	status, body := call(t, "GET", base+"/v1/agencies?filter="+url.QueryEscape(`state="UZ"`), prosecutor, "")
+	var got []string
+	for _, a := range body["agencies"].([]any) {
+		got = append(got, a.(map[string]any)["name"].(string))
+	}
+	slices.Sort(got)
+	if status != 200 || !slices.Equal(got, []string{"agencies/uz-247", "agencies/uz-gpo", "agencies/uz-oversight", "agencies/uz-police-cyber"}) {
+		t.Fatalf("agencies of UZ = %d %v", status, got)
+	}
+	for priority, want := range map[string]string{"URGENT": "agencies/uz-247", "ROUTINE": "agencies/uz-gpo"} {
+		status, body = call(t, "GET", base+"/v1/routes:resolve?requestedState=UZ&requestType=DATA_PRESERVATION&priority="+priority, prosecutor, "")
+		if name := body["agency"].(map[string]any)["name"]; status != 200 || name != want {
+			t.Errorf("%s preservation route = %d %v, want %s", priority, status, name, want)
+		}
+	}
+	admin := token(t, ctl, dataDir, "tm-gpo", "directory_admin")
+	status, body = call(t, "POST", base+"/v1/agencies?agencyId=tm-cyber-lab", admin,
+		`{"kind":"TRAINING_INSTITUTION","displayNames":{"en":"Cyber lab"}}`)
+	if status != 200 {
+		t.Fatalf("create agency = %d %v", status, body)
+	}
+	if key, err := os.Stat(filepath.Join(dataDir, "dev-issuer", "signing-key.jwk")); err != nil || key.Mode().Perm() != 0o600 {
+		t.Errorf("dev issuer key: %v %v, want a 0600 file", err, key)
+	}
+	p.stop(t)
+
+	p = start(t, local, dataDir)
+	status, body = call(t, "GET", "http://"+p.http+"/v1/agencies/tm-cyber-lab", prosecutor, "")
+	if status != 200 || body["state"] != "TM" {
+		t.Errorf("agency after SIGTERM and restart = %d %v", status, body)
+	}
+	status, _ = call(t, "GET", "http://"+p.http+"/v1/agencies/tm-cyber-lab", "", "")
+	if status != 401 {
+		t.Errorf("call without a token = %d, want 401", status)
+	}
+	p.stop(t)
+}
+
+func TestComityctlRefusesBadTokenRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	_, ctl := binaries(t)
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		mention string
+	}{
+		{"unknown role", []string{"dev", "token", "--agency", "kz-gpo", "--role", "king", "--data-dir", empty}, "king"},
+		{"no agency", []string{"dev", "token", "--role", "prosecutor", "--data-dir", empty}, "agency"},
+		{"no dev issuer yet", []string{"dev", "token", "--agency", "kz-gpo", "--role", "prosecutor", "--data-dir", empty}, "comity-local"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(ctl, tc.args...).CombinedOutput()
+			if err == nil {
+				t.Fatalf("comityctl %v succeeded: %s", tc.args, out)
+			}
+			if !strings.Contains(string(out), tc.mention) {
+				t.Errorf("comityctl %v said %q, want a mention of %q", tc.args, out, tc.mention)
+			}
+		})
+	}
+}
