@@ -1,0 +1,350 @@
+// Package request is the heart of Comity: cooperation requests from a
+// prosecutor's draft to a closed case across a border. It holds the domain
+// types, the Store interface, the lifecycle with who may do what, the
+// safeguards, the deadlines, and the need-to-know rules. The gRPC API and the
+// SQLite and PostgreSQL stores are subpackages.
+package request
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"io"
+	"time"
+
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/query"
+)
+
+// Status is where a request is in its lifecycle. Values are the proto enum
+// value names.
+type Status string
+
+// The statuses of DESIGN §5.
+const (
+	Draft                  Status = "DRAFT"
+	Submitted              Status = "SUBMITTED"
+	Transmitted            Status = "TRANSMITTED"
+	Acknowledged           Status = "ACKNOWLEDGED"
+	ClarificationRequested Status = "CLARIFICATION_REQUESTED"
+	Accepted               Status = "ACCEPTED"
+	Refused                Status = "REFUSED"
+	Executed               Status = "EXECUTED"
+	Withdrawn              Status = "WITHDRAWN"
+	Closed                 Status = "CLOSED"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{Draft, Submitted, Transmitted, Acknowledged, ClarificationRequested, Accepted, Refused, Executed, Withdrawn, Closed}
+
+// Offence is the offence under investigation.
+type Offence struct {
+	Description           string
+	LegalQualification    string
+	StatuteText           string
+	MaximumPenaltyYears   int32
+	DeathPenaltyPossible  bool
+	DeathPenaltyAssurance string
+}
+
+// Person is a person concerned.
+type Person struct {
+	FullName    string
+	DateOfBirth string
+	Nationality string
+	Role        string
+}
+
+// Identifier is something for which data is sought. Kind is the proto enum
+// value name (IP_ADDRESS, EMAIL, …).
+type Identifier struct {
+	Kind      string
+	Value     string
+	StartTime time.Time
+	EndTime   time.Time
+}
+
+// Deadlines are computed by the Policy at each transition.
+type Deadlines struct {
+	AcknowledgeBy         time.Time
+	AnswerBy              time.Time
+	PreservationExpiresAt time.Time
+}
+
+// Acceptance is the requested side's decision to execute.
+type Acceptance struct {
+	// DualCriminality is MET or NOT_REQUIRED.
+	DualCriminality     string
+	HumanRightsConcerns bool
+	HumanRightsNote     string
+	Conditions          string
+}
+
+// Refusal is the requested side's refusal.
+type Refusal struct {
+	// Grounds are proto enum value names (POLITICAL_OFFENCE, …).
+	Grounds     []string
+	Explanation string
+}
+
+// Execution is the requested side's response.
+type Execution struct {
+	ResponseSummary string
+	Partial         bool
+}
+
+// Request is a cooperation request.
+type Request struct {
+	// ID is the resource id (a UUIDv7); the name is "requests/" + ID.
+	ID string
+	// Reference is e.g. KZ-2026-000042, assigned by the store at creation.
+	Reference        string
+	Type             directory.RequestType
+	Priority         directory.Priority
+	EmergencyReason  string
+	RequestingAgency string
+	RequestingState  string
+	// Owner is the subject of the prosecutor who owns the request.
+	Owner           string
+	RequestedState  string
+	RequestedAgency string
+	// LegalBasis is the proto enum value name, e.g. CHISINAU_CONVENTION_2002.
+	LegalBasis                     string
+	TreatyCitation                 string
+	CaseReference                  string
+	Offence                        Offence
+	FactsSummary                   string
+	Persons                        []Person
+	Identifiers                    []Identifier
+	DataCategories                 []string
+	NecessityAndProportionality    string
+	JudicialAuthorisationReference string
+	Confidential                   bool
+	UseLimitations                 string
+	Language                       string
+	RequestedResponseTime          time.Time
+	// RelatedRequests are request ids.
+	RelatedRequests []string
+
+	Status     Status
+	Deadlines  Deadlines
+	Acceptance *Acceptance
+	Refusal    *Refusal
+	Execution  *Execution
+	// TransmitTime, AcknowledgeTime and AnswerTime (execution or refusal)
+	// feed deadlines and statistics; zero until they happen.
+	TransmitTime    time.Time
+	AcknowledgeTime time.Time
+	AnswerTime      time.Time
+
+	// Version counts changes; the store sets it. The etag derives from it.
+	Version    int64
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// Etag is the opaque concurrency token of the request's current version.
+func (r Request) Etag() string {
+	h := sha256.New()
+	h.Write([]byte("requests/" + r.ID))
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(r.Version))
+	h.Write(v[:])
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+// Actor is who did something.
+type Actor struct {
+	Subject string
+	Name    string
+	Agency  string
+}
+
+// HistoryEntry is one status change of a request.
+type HistoryEntry struct {
+	// Seq orders every history entry of the store; Watch resumes after it.
+	Seq       int64
+	RequestID string
+	Reference string
+	// From is "" for creation.
+	From   Status
+	To     Status
+	Action string
+	Actor  Actor
+	Time   time.Time
+	Reason string
+	// Denormalised parties, so that Watch can decide who may see an entry
+	// without reading the request.
+	RequestingAgency string
+	RequestingState  string
+	RequestedAgency  string
+	RequestedState   string
+	Owner            string
+}
+
+// Message is correspondence on a request.
+type Message struct {
+	ID        string
+	RequestID string
+	Body      string
+	// Visibility is BOTH_SIDES or OWN_AGENCY.
+	Visibility string
+	Author     Actor
+	CreateTime time.Time
+}
+
+// Attachment is a file attached to a request; its content is in the blob
+// store under BlobKey.
+type Attachment struct {
+	ID         string
+	RequestID  string
+	Kind       string
+	Filename   string
+	MediaType  string
+	Language   string
+	SHA256     string
+	SizeBytes  int64
+	BlobKey    string
+	Uploader   Actor
+	CreateTime time.Time
+}
+
+// RequestSchema declares what ListRequests can filter and order on, with the
+// store columns. Visibility conditions built by the Service use the same
+// fields, plus those of visibilitySchema.
+var RequestSchema = query.Schema{
+	{Name: "status", Kind: query.Enum, Enum: statusNames(), Column: "status"},
+	{Name: "type", Kind: query.Enum, Enum: typeNames(), Column: "type"},
+	{Name: "priority", Kind: query.Enum, Enum: []string{string(directory.Routine), string(directory.Urgent), string(directory.Emergency)}, Column: "priority"},
+	{Name: "requestingState", Kind: query.String, Column: "requesting_state"},
+	{Name: "requestedState", Kind: query.String, Column: "requested_state"},
+	{Name: "requestingAgency", Kind: query.String, Column: "requesting_agency"},
+	{Name: "requestedAgency", Kind: query.String, Column: "requested_agency"},
+	{Name: "overdue", Kind: query.Bool, Column: "overdue"},
+	{Name: "createTime", Kind: query.Timestamp, Column: "create_time"},
+	{Name: "updateTime", Kind: query.Timestamp, Column: "update_time"},
+	{Name: "reference", Kind: query.String, Column: "reference"},
+}
+
+// StoreSchema is RequestSchema plus the columns the Service's visibility and
+// overdue conditions use. Stores compile ListQuery with it; "overdue" never
+// reaches them (the Service rewrites it into deadline comparisons).
+var StoreSchema = append(query.Schema{
+	{Name: "owner", Kind: query.String, Column: "owner"},
+	{Name: "transmitted", Kind: query.Bool, Column: "transmitted"},
+	{Name: "acknowledgeBy", Kind: query.Timestamp, Column: "acknowledge_by"},
+	{Name: "answerBy", Kind: query.Timestamp, Column: "answer_by"},
+}, RequestSchema...)
+
+func statusNames() []string {
+	out := make([]string, len(Statuses))
+	for i, s := range Statuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
+func typeNames() []string {
+	out := make([]string, len(directory.RequestTypes))
+	for i, t := range directory.RequestTypes {
+		out[i] = string(t)
+	}
+	return out
+}
+
+// ListQuery selects a page of requests.
+type ListQuery struct {
+	// Filter is nil for all; its fields are those of StoreSchema.
+	Filter  query.Expr
+	OrderBy []query.Order
+	Offset  int
+	// Limit is the page size; 0 means no limit.
+	Limit int
+}
+
+// Page is one page of requests and the number matching.
+type Page struct {
+	Requests []Request
+	Total    int
+}
+
+// Change is what a store writes for one successful state-changing call: the
+// new state of the request, the history entry when the status changed, and
+// the audit event, all in one transaction.
+type Change struct {
+	// History is nil when the status did not change (an Update of a draft).
+	History *HistoryEntry
+	// Event is written to the audit outbox.
+	Event audit.Event
+}
+
+// Store keeps requests, their history, messages, attachment records and the
+// audit outbox. Implementations must be safe for concurrent use, including by
+// several replicas on one PostgreSQL database.
+type Store interface {
+	audit.Recorder
+
+	// Create stores a new request, assigning Reference as
+	// "<RequestingState>-<year of CreateTime>-<6-digit sequence>": unique and
+	// gap-free per requesting state and year, also under concurrent creation
+	// by several processes. It sets Version to 1 and writes the change's
+	// history entry (with RequestID and Reference filled in) and event in
+	// the same transaction. When idempotencyKey is not empty and a request
+	// was already created with the same (Owner, idempotencyKey), it writes
+	// nothing and returns that request with created false.
+	Create(ctx context.Context, r Request, idempotencyKey string, ch Change) (_ Request, created bool, _ error)
+	// Get returns the request, or an error matching errs.ErrNotFound.
+	Get(ctx context.Context, id string) (Request, error)
+	// List returns a page of the requests matching q.
+	List(ctx context.Context, q ListQuery) (Page, error)
+	// Update reads the request, calls fn on it, and when fn returns nil
+	// writes the request with Version incremented together with the Change
+	// fn returned, in one transaction; concurrent updates of one request are
+	// serialised, so fn always sees the latest version and exactly one of two
+	// racing transitions wins. An error from fn is returned as is and nothing
+	// is written. A missing request is errs.ErrNotFound. fn must not call
+	// the store.
+	Update(ctx context.Context, id string, fn func(*Request) (Change, error)) (Request, error)
+
+	// History returns the status changes of a request, oldest first.
+	History(ctx context.Context, id string) ([]HistoryEntry, error)
+	// HistoryAfter returns up to limit history entries of all requests with
+	// Seq > after, in Seq order: the feed Watch follows.
+	HistoryAfter(ctx context.Context, after int64, limit int) ([]HistoryEntry, error)
+	// LastHistorySeq returns the highest Seq written so far (0 if none).
+	LastHistorySeq(ctx context.Context) (int64, error)
+
+	// CreateMessage stores a message and its event in one transaction.
+	CreateMessage(ctx context.Context, m Message, ev audit.Event) (Message, error)
+	// ListMessages returns a request's messages oldest first, from offset,
+	// at most limit (0: all).
+	ListMessages(ctx context.Context, requestID string, offset, limit int) ([]Message, error)
+
+	// CreateAttachment stores an attachment record and its event in one
+	// transaction; the content is already in the blob store.
+	CreateAttachment(ctx context.Context, a Attachment, ev audit.Event) (Attachment, error)
+	// GetAttachment returns an attachment record, or errs.ErrNotFound.
+	GetAttachment(ctx context.Context, requestID, id string) (Attachment, error)
+	// ListAttachments returns a request's attachments oldest first.
+	ListAttachments(ctx context.Context, requestID string) ([]Attachment, error)
+
+	// StatisticsRows returns the fields statistics are computed from, for
+	// every request not in DRAFT.
+	StatisticsRows(ctx context.Context) ([]Request, error)
+}
+
+// Blobs keeps attachment content. Content is immutable once stored.
+type Blobs interface {
+	// Put streams r into a new blob, at most maxBytes long, computing its
+	// SHA-256. When the content is longer than maxBytes it fails with
+	// errs.ResourceExhausted, and when wantSHA256 (lower-case hex) is not
+	// empty and differs from the content's it fails with errs.Invalid; in
+	// both cases nothing is kept. It returns the blob's key, digest and size.
+	Put(ctx context.Context, r io.Reader, maxBytes int64, wantSHA256 string) (key, sha256Hex string, size int64, err error)
+	// Open returns the blob's content, or errs.ErrNotFound.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Delete removes a blob; used only when recording its attachment failed.
+	Delete(ctx context.Context, key string) error
+}
