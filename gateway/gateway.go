@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/httpserver"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	AuditAddr     string
 	// MaxBodyBytes bounds a JSON request body; zero means 1 MiB.
 	MaxBodyBytes int64
+	// MaxAttachmentBytes bounds an uploaded file; zero means 100 MiB. The
+	// request service enforces its own limit too.
+	MaxAttachmentBytes int64
 	// CORSOrigins are the browser origins allowed to call the API; empty
 	// disables CORS (the default).
 	CORSOrigins []string
@@ -63,6 +67,9 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.MaxAttachmentBytes == 0 {
+		cfg.MaxAttachmentBytes = 100 << 20
+	}
 	if cfg.Logger == nil {
 		return nil, errors.New("gateway: Logger is required")
 	}
@@ -82,6 +89,9 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err := directoryv1.RegisterDirectoryServiceHandlerFromEndpoint(ctx, mux, cfg.DirectoryAddr, opts); err != nil {
 		return nil, fmt.Errorf("gateway: directory: %w", err)
 	}
+	if err := requestv1.RegisterRequestServiceHandlerFromEndpoint(ctx, mux, cfg.RequestAddr, opts); err != nil {
+		return nil, fmt.Errorf("gateway: request: %w", err)
+	}
 	backends, err := newBackends(ctx, map[string]string{
 		"directory": cfg.DirectoryAddr,
 		"request":   cfg.RequestAddr,
@@ -96,6 +106,11 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	root.HandleFunc("GET /readyz", backends.readyz)
+	// Files stream through their own handlers, outside the JSON body limit.
+	s := &streams{mux: mux, client: requestv1.NewRequestServiceClient(backends.conns["request"]), maxBytes: cfg.MaxAttachmentBytes}
+	root.HandleFunc("POST /v1/requests/{id}/attachments:upload", s.upload)
+	root.HandleFunc("GET /v1/requests/{id}/attachments/{attachment}", s.download)
+	root.HandleFunc("GET /v1/requests:watch", s.watch)
 	root.Handle("/", limitBody(cfg.MaxBodyBytes, mux))
 
 	var h http.Handler = root

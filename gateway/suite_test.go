@@ -38,6 +38,8 @@ type suiteOptions struct {
 	// state until an administrator says so.
 	extraIssuers []identity.Issuer
 	maxBody      int64
+	// maxAttachment bounds uploads (default 100 MiB).
+	maxAttachment int64
 }
 
 func startSuite(t *testing.T, opt suiteOptions) *suite {
@@ -65,12 +67,19 @@ func startSuite(t *testing.T, opt suiteOptions) *suite {
 			Logger: logger,
 		})
 	})
-	g.Go(func() error { return requestd.Run(ctx, requestd.Config{Listener: ls[1], Logger: logger}) })
+	g.Go(func() error {
+		return requestd.Run(ctx, requestd.Config{
+			Listener: ls[1], Database: "sqlite:" + filepath.Join(opt.dataDir, "request.db"),
+			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
+			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
+			Logger: logger,
+		})
+	})
 	g.Go(func() error { return auditd.Run(ctx, auditd.Config{Listener: ls[2], Logger: logger}) })
 	g.Go(func() error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
-			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, Logger: logger,
+			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment, Logger: logger,
 		})
 	})
 	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir}
@@ -110,10 +119,17 @@ func (s *suite) waitReady() {
 	}
 }
 
-// token returns a dev-issuer token for a user of agency with roles.
+// token returns a dev-issuer token for a user of agency with roles; the
+// subject is dev:<agency>:<first role>.
 func (s *suite) token(agency string, roles ...identity.Role) string {
 	s.t.Helper()
-	tok, err := identity.MintDevToken(s.dataDir, identity.TokenRequest{Agency: agency, Roles: roles}, time.Now())
+	return s.tokenFor("", agency, roles...)
+}
+
+// tokenFor returns a token for a named user.
+func (s *suite) tokenFor(subject, agency string, roles ...identity.Role) string {
+	s.t.Helper()
+	tok, err := identity.MintDevToken(s.dataDir, identity.TokenRequest{Agency: agency, Roles: roles, Subject: subject}, time.Now())
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ func main() {
 	request := fs.String("request-addr", "127.0.0.1:9102", "gRPC address of comity-request")
 	audit := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit")
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest JSON request body accepted")
+	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
 
@@ -32,7 +33,7 @@ func main() {
 		}
 		return gateway.Run(ctx, gateway.Config{
 			Listener: l, DirectoryAddr: *directory, RequestAddr: *request, AuditAddr: *audit,
-			MaxBodyBytes: *maxBody, CORSOrigins: origins, Logger: env.Logger, Metrics: env.Metrics,
+			MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

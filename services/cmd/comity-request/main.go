@@ -1,4 +1,4 @@
-// Command comity-request serves the request service over gRPC.
+// Command comity-request serves cooperation requests over gRPC.
 package main
 
 import (
@@ -16,13 +16,25 @@ func main() {
 	fs := flag.NewFlagSet("comity-request", flag.ContinueOnError)
 	var common cli.Common
 	common.Register(fs, "json", ":9112")
+	common.RegisterIssuers(fs)
 	addr := fs.String("grpc-addr", ":9102", "gRPC listen address")
+	database := fs.String("database", "sqlite:./var/request.db", "database: sqlite:PATH or a postgres:// URL")
+	blobs := fs.String("blob-dir", "./var/attachments", "directory holding attachment content")
+	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
+	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
 
 	os.Exit(cli.Main("comity-request", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		issuers, err := common.IdentityIssuers()
+		if err != nil {
+			return err
+		}
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		return requestd.Run(ctx, requestd.Config{Listener: l, Logger: env.Logger, Metrics: env.Metrics})
+		return requestd.Run(ctx, requestd.Config{
+			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,
+			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, Logger: env.Logger, Metrics: env.Metrics,
+		})
 	}))
 }

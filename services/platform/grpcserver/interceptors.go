@@ -49,6 +49,7 @@ type interceptors struct {
 	logger    *zap.Logger
 	auth      Authenticator
 	validator protovalidate.Validator
+	audit     *AuditConfig
 }
 
 // withTrace adopts the caller's trace id when it is well-formed (the gateway
@@ -166,6 +167,7 @@ func (ic interceptors) authenticate(ctx context.Context, method string) (context
 	if err != nil {
 		return nil, err
 	}
+	setCallPrincipal(ctx, p)
 	return identity.NewContext(ctx, p), nil
 }
 

@@ -45,6 +45,9 @@ type Config struct {
 	// Auth verifies bearer tokens. Every method except health and reflection
 	// requires one; with no Auth, every such method is refused.
 	Auth Authenticator
+	// Audit, when set, records denied calls and attempted changes that the
+	// domain code did not record itself.
+	Audit *AuditConfig
 	// ShutdownGrace bounds how long in-flight calls may finish after the
 	// context ends; zero means 15 seconds.
 	ShutdownGrace time.Duration
@@ -88,7 +91,7 @@ func New(cfg Config) (*Server, error) {
 	if err := prometheus.WrapRegistererWith(prometheus.Labels{"service": cfg.Name}, cfg.Metrics).Register(metrics); err != nil {
 		return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
 	}
-	ic := interceptors{logger: cfg.Logger, auth: cfg.Auth, validator: validator}
+	ic := interceptors{logger: cfg.Logger, auth: cfg.Auth, validator: validator, audit: cfg.Audit}
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
 		// Outermost first: the trace id must exist before anything logs, and
@@ -97,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 			ic.traceUnary,
 			metrics.UnaryServerInterceptor(),
 			ic.logUnary,
+			ic.auditUnary,
 			ic.mapErrorsUnary,
 			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(recovered)),
 			ic.authUnary,
@@ -106,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 			ic.traceStream,
 			metrics.StreamServerInterceptor(),
 			ic.logStream,
+			ic.auditStream,
 			ic.mapErrorsStream,
 			recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(recovered)),
 			ic.authStream,

@@ -1,34 +1,126 @@
-// Package requestd runs the comity-request service. Until its API lands it
-// serves only grpc.health.v1 and reflection, so that deployments, comity-local
-// and readiness checks can already include it.
+// Package requestd runs the comity-request service: it opens the store and
+// the attachment blob store, connects to the directory, and serves the gRPC
+// API until its context ends. The comity-request binary and comity-local
+// both call Run.
 package requestd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/directory/directoryclient"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/pgdb"
+	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/request/fsblob"
+	"github.com/comity-mla/comity/services/request/grpcapi"
+	"github.com/comity-mla/comity/services/request/postgres"
+	"github.com/comity-mla/comity/services/request/sqlite"
 )
 
 // Config configures the request service.
 type Config struct {
 	// Listener is where gRPC is served.
 	Listener net.Listener
+	// Database is sqlite:PATH or a postgres:// URL.
+	Database string
+	// BlobDir is where attachment content is kept.
+	BlobDir string
+	// DirectoryAddr is the directory service's gRPC address.
+	DirectoryAddr string
+	// Issuers are the token issuers whose keys the service knows; which of
+	// them a state trusts is directory data.
+	Issuers []identity.Issuer
+	// MaxAttachmentBytes bounds one attachment; zero means 100 MiB.
+	MaxAttachmentBytes int64
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
 }
 
-// Run serves until ctx ends, then shuts down gracefully.
+// Run serves the request service until ctx ends, then shuts down
+// gracefully.
 func Run(ctx context.Context, cfg Config) error {
-	srv, err := grpcserver.New(grpcserver.Config{
-		Name: "request", Listener: cfg.Listener, Logger: cfg.Logger.With(zap.String("service", "request")), Metrics: cfg.Metrics,
+	if cfg.Database == "" || cfg.BlobDir == "" || cfg.DirectoryAddr == "" {
+		return errors.New("request service: Database, BlobDir and DirectoryAddr are required")
+	}
+	log := cfg.Logger.With(zap.String("service", "request"))
+	store, closeStore, err := OpenStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	blobs, err := fsblob.New(cfg.BlobDir)
+	if err != nil {
+		return fmt.Errorf("request service: attachments: %w", err)
+	}
+	conn, err := grpc.NewClient(cfg.DirectoryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("request service: directory at %q: %w", cfg.DirectoryAddr, err)
+	}
+	defer conn.Close()
+	dir := directoryclient.New(conn)
+	svc, err := request.NewService(request.Config{
+		Store: store, Blobs: blobs, Directory: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
 	})
 	if err != nil {
 		return err
 	}
+	verifier, err := identity.NewVerifier(cfg.Issuers, dir)
+	if err != nil {
+		return fmt.Errorf("request service: %w", err)
+	}
+	srv, err := grpcserver.New(grpcserver.Config{
+		Name: "request", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
+		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store},
+		// Attachments arrive in chunks of at most 1 MiB.
+		MaxRecvBytes: 2 << 20,
+	})
+	if err != nil {
+		return err
+	}
+	requestv1.RegisterRequestServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
 	return srv.Serve(ctx)
+}
+
+// OpenStore opens the request store at database (sqlite:PATH or a
+// postgres:// URL), applying migrations, and returns it with its closer.
+func OpenStore(ctx context.Context, database string) (request.Store, func(), error) {
+	engine, dsn, err := dburl.Parse(database)
+	if err != nil {
+		return nil, nil, err
+	}
+	if engine == dburl.Postgres {
+		pool, err := pgdb.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("request database: %w", err)
+		}
+		store, err := postgres.New(ctx, pool)
+		if err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("request database: %w", err)
+		}
+		return store, pool.Close, nil
+	}
+	db, err := sqlitedb.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("request database: %w", err)
+	}
+	store, err := sqlite.New(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("request database: %w", err)
+	}
+	return store, func() { db.Close() }, nil
 }

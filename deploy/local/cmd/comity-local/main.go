@@ -35,6 +35,7 @@ func main() {
 	requestAddr := fs.String("request-addr", "127.0.0.1:9102", "request gRPC address")
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "audit gRPC address")
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest JSON request body the gateway accepts")
+	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
 
@@ -83,15 +84,19 @@ func main() {
 			})
 		})
 		g.Go(func() error {
-			return requestd.Run(ctx, requestd.Config{Listener: ls[1], Logger: env.Logger, Metrics: env.Metrics})
+			return requestd.Run(ctx, requestd.Config{
+				Listener: ls[1], Database: "sqlite:" + filepath.Join(*dataDir, "request.db"),
+				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
+				Issuers: issuers, MaxAttachmentBytes: *maxAttachment, Logger: env.Logger, Metrics: env.Metrics,
+			})
 		})
 		g.Go(func() error {
 			return auditd.Run(ctx, auditd.Config{Listener: ls[2], Logger: env.Logger, Metrics: env.Metrics})
 		})
 		g.Go(func() error {
 			return gateway.Run(ctx, gateway.Config{
-				Listener: ls[3], DirectoryAddr: *directoryAddr, RequestAddr: *requestAddr, AuditAddr: *auditAddr,
-				MaxBodyBytes: *maxBody, CORSOrigins: origins,
+				Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(), AuditAddr: ls[2].Addr().String(),
+				MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
 				Logger: env.Logger.With(zap.String("service", "gateway")), Metrics: env.Metrics,
 			})
 		})

@@ -591,7 +591,8 @@ type Request struct {
 	Refusal *Refusal `protobuf:"bytes,32,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	// The requested side's response, once executed.
 	Execution *Execution `protobuf:"bytes,33,opt,name=execution,proto3" json:"execution,omitempty"`
-	// Whether the caller sees only the request's metadata (auditors).
+	// Whether this view carries only the request's metadata: always in a list,
+	// and for auditors.
 	MetadataOnly bool `protobuf:"varint,34,opt,name=metadata_only,json=metadataOnly,proto3" json:"metadata_only,omitempty"`
 	// ISO code of the requesting state.
 	RequestingState string `protobuf:"bytes,35,opt,name=requesting_state,json=requestingState,proto3" json:"requesting_state,omitempty"`
@@ -2032,7 +2033,9 @@ func (x *ListRequestsRequest) GetOrderBy() string {
 // Response message for ListRequests.
 type ListRequestsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The page of requests (metadata only for auditors).
+	// The page of requests as metadata (parties, type, status, dates), with
+	// metadata_only set: GetRequest returns a request's full content, and that
+	// read is audited.
 	Requests []*Request `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
 	// Token for the next page; empty on the last.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -4850,11 +4853,11 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"conditions\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\n" +
 	"conditions\"M\n" +
 	"\x15AcceptRequestResponse\x124\n" +
-	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xe3\x01\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xe5\x01\n" +
 	"\x14RefuseRequestRequest\x12;\n" +
 	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\x12N\n" +
-	"\agrounds\x18\x03 \x03(\x0e2!.comity.request.v1.Refusal.GroundB\x11\xbaH\x0e\x92\x01\v\x10\t\x18\x01\"\x05\x82\x01\x02\x10\x01R\agrounds\x12*\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12P\n" +
+	"\agrounds\x18\x03 \x03(\x0e2!.comity.request.v1.Refusal.GroundB\x13\xbaH\x10\x92\x01\r\x10\t\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\agrounds\x12*\n" +
 	"\vexplanation\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\vexplanation\"M\n" +
 	"\x15RefuseRequestResponse\x124\n" +
 	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xe6\x01\n" +

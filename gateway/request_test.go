@@ -1,0 +1,621 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/comity-mla/comity/services/identity"
+)
+
+// preservation is a complete, valid urgent preservation request from KZ to
+// UZ, as a kz-gpo prosecutor would file it.
+func preservation() map[string]any {
+	now := time.Now().UTC()
+	return map[string]any{
+		"type": "DATA_PRESERVATION", "priority": "URGENT", "requestedState": "UZ",
+		"legalBasis": "CIS_IT_CRIME_AGREEMENT_2018", "caseReference": "KZ-CASE-2026-1187",
+		"offence": map[string]any{
+			"description":         "Unauthorised access to the payment system of a regional bank and transfer of funds",
+			"legalQualification":  "Article 205 of the Criminal Code of the Republic of Kazakhstan",
+			"statuteText":         "Unlawful access to information in an information system...",
+			"maximumPenaltyYears": 7,
+		},
+		"factsSummary": "Between 3 and 5 March the bank's payment gateway was accessed from an address hosted in Uzbekistan.",
+		"persons":      []any{map[string]any{"fullName": "Unknown person", "role": "suspect"}},
+		"identifiers": []any{map[string]any{
+			"kind": "IP_ADDRESS", "value": "203.0.113.7:443",
+			"startTime": now.Add(-72 * time.Hour).Format(time.RFC3339), "endTime": now.Add(-24 * time.Hour).Format(time.RFC3339),
+		}},
+		"dataCategories": []string{"connection logs", "subscriber of the address"},
+		"necessityAndProportionality": "The logs are the only way to identify the intruder; they are kept for 30 days only, " +
+			"so preservation is needed now; only the three days of the intrusion are concerned.",
+		"language":       "ru",
+		"useLimitations": "For the criminal proceedings in case KZ-CASE-2026-1187 only.",
+	}
+}
+
+func (s *suite) mustDo(method, path, token string, body any, want int) response {
+	s.t.Helper()
+	r := s.do(method, path, token, body)
+	if r.status != want {
+		s.t.Fatalf("%s %s = %d, want %d: %s", method, path, r.status, want, r.raw)
+	}
+	return r
+}
+
+// upload posts a file as the REST API takes it.
+func (s *suite) upload(path, token, kind, language, filename string, content []byte, digest []byte) response {
+	s.t.Helper()
+	q := url.Values{"kind": {kind}}
+	if language != "" {
+		q.Set("language", language)
+	}
+	req, _ := http.NewRequest("POST", s.baseURL+path+"/attachments:upload?"+q.Encode(), bytes.NewReader(content))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/pdf")
+	req.Header.Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	if digest == nil {
+		sum := sha256.Sum256(content)
+		digest = sum[:]
+	}
+	req.Header.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(digest)+":")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func TestACompleteCaseThroughREST(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	kzCA := s.token("kz-gpo", identity.CentralAuthority)
+	uzCA := s.token("uz-247", identity.CentralAuthority)
+
+	created := s.mustDo("POST", "/v1/requests?requestId=case-1", prosecutor, preservation(), 200)
+	name := created.body["name"].(string)
+	if created.body["requestedAgency"] != "agencies/uz-247" || created.body["status"] != "DRAFT" {
+		t.Fatalf("created = %s", created.raw)
+	}
+	wantRef := "KZ-" + time.Now().UTC().Format("2006") + "-000001"
+	if created.body["reference"] != wantRef {
+		t.Errorf("reference = %v, want %s", created.body["reference"], wantRef)
+	}
+	again := s.mustDo("POST", "/v1/requests?requestId=case-1", prosecutor, preservation(), 200)
+	if again.body["name"] != name {
+		t.Errorf("a retried create made a second request: %v and %v", name, again.body["name"])
+	}
+	path := "/v1/" + name
+	step := func(tok, action string, body map[string]any, wantStatus string) response {
+		t.Helper()
+		if body == nil {
+			body = map[string]any{}
+		}
+		r := s.mustDo("POST", path+":"+action, tok, body, 200)
+		if r.body["status"] != wantStatus {
+			t.Fatalf("%s: status %v, want %s", action, r.body["status"], wantStatus)
+		}
+		return r
+	}
+	step(prosecutor, "submit", nil, "SUBMITTED")
+	transmitted := step(kzCA, "transmit", nil, "TRANSMITTED")
+	ackBy, _ := time.Parse(time.RFC3339, transmitted.body["deadlines"].(map[string]any)["acknowledgeBy"].(string))
+	if d := time.Until(ackBy); d < 23*time.Hour || d > 24*time.Hour {
+		t.Errorf("urgent acknowledgement deadline is %v away, want 24h", d)
+	}
+	step(uzCA, "acknowledge", nil, "ACKNOWLEDGED")
+	step(uzCA, "requestClarification", map[string]any{"questions": "Please provide the translation into Uzbek."}, "CLARIFICATION_REQUESTED")
+
+	translation := []byte("%PDF-1.7 translation into Uzbek")
+	att := s.upload(path, prosecutor, "TRANSLATION", "uz", "tarjima.pdf", translation, nil)
+	if att.status != 200 {
+		t.Fatalf("upload translation = %d %s", att.status, att.raw)
+	}
+	step(prosecutor, "provideClarification", map[string]any{"answers": "Translation attached.", "attachments": []any{att.body["name"]}}, "ACKNOWLEDGED")
+	accepted := step(uzCA, "accept", map[string]any{
+		"dualCriminality": "NOT_REQUIRED", "humanRightsReview": map[string]any{"concerns": false, "note": "No concerns."},
+		"conditions": "Data to be used for these proceedings only.",
+	}, "ACCEPTED")
+	if acc, _ := accepted.body["acceptance"].(map[string]any); acc["dualCriminality"] != "NOT_REQUIRED" {
+		t.Errorf("acceptance not recorded: %s", accepted.raw)
+	}
+	evidence := make([]byte, 3<<20+17)
+	_, _ = rand.Read(evidence)
+	ev := s.upload(path, uzCA, "EVIDENCE", "", "preservation-confirmation.pdf", evidence, nil)
+	if ev.status != 200 {
+		t.Fatalf("upload evidence = %d %s", ev.status, ev.raw)
+	}
+	executed := step(uzCA, "execute", map[string]any{"responseSummary": "Logs of 203.0.113.7 preserved.", "attachments": []any{ev.body["name"]}}, "EXECUTED")
+	expires, _ := time.Parse(time.RFC3339Nano, executed.body["deadlines"].(map[string]any)["preservationExpiresAt"].(string))
+	if d := time.Until(expires); d < 89*24*time.Hour || d > 90*24*time.Hour {
+		t.Errorf("preservation expires in %v, want 90 days", d)
+	}
+	extended := step(uzCA, "extendPreservation", nil, "EXECUTED")
+	expires2, _ := time.Parse(time.RFC3339Nano, extended.body["deadlines"].(map[string]any)["preservationExpiresAt"].(string))
+	if d := expires2.Sub(expires); d != 90*24*time.Hour {
+		t.Errorf("extension added %v, want 90 days", d)
+	}
+
+	// The requesting side downloads the evidence, byte for byte.
+	req, _ := http.NewRequest("GET", s.baseURL+"/v1/"+ev.body["name"].(string)+":download", nil)
+	req.Header.Set("Authorization", "Bearer "+prosecutor)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sum := sha256.Sum256(evidence)
+	if resp.StatusCode != 200 || !bytes.Equal(got, evidence) {
+		t.Fatalf("download = %d, %d bytes, identical %v", resp.StatusCode, len(got), bytes.Equal(got, evidence))
+	}
+	if d := resp.Header.Get("Repr-Digest"); d != "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":" {
+		t.Errorf("Repr-Digest = %q", d)
+	}
+	if cd := resp.Header.Get("Content-Disposition"); !strings.Contains(cd, "preservation-confirmation.pdf") {
+		t.Errorf("Content-Disposition = %q", cd)
+	}
+
+	step(prosecutor, "close", nil, "CLOSED")
+
+	h := s.mustDo("GET", path+"/history", prosecutor, nil, 200)
+	var steps []string
+	for _, c := range h.body["changes"].([]any) {
+		m := c.(map[string]any)
+		actor := m["actor"].(map[string]any)
+		steps = append(steps, m["action"].(string)+" by "+actor["subject"].(string)+"@"+actor["agency"].(string)+" → "+m["toStatus"].(string))
+	}
+	want := []string{
+		"create by dev:kz-gpo:prosecutor@agencies/kz-gpo → DRAFT",
+		"submit by dev:kz-gpo:prosecutor@agencies/kz-gpo → SUBMITTED",
+		"transmit by dev:kz-gpo:central_authority@agencies/kz-gpo → TRANSMITTED",
+		"acknowledge by dev:uz-247:central_authority@agencies/uz-247 → ACKNOWLEDGED",
+		"requestClarification by dev:uz-247:central_authority@agencies/uz-247 → CLARIFICATION_REQUESTED",
+		"provideClarification by dev:kz-gpo:prosecutor@agencies/kz-gpo → ACKNOWLEDGED",
+		"accept by dev:uz-247:central_authority@agencies/uz-247 → ACCEPTED",
+		"execute by dev:uz-247:central_authority@agencies/uz-247 → EXECUTED",
+		"extendPreservation by dev:uz-247:central_authority@agencies/uz-247 → EXECUTED",
+		"close by dev:kz-gpo:prosecutor@agencies/kz-gpo → CLOSED",
+	}
+	if !slices.Equal(steps, want) {
+		t.Errorf("history:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestWhoSeesARequest(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	kzCA := s.token("kz-gpo", identity.CentralAuthority)
+	uzCA := s.token("uz-247", identity.CentralAuthority)
+	uzLiaison := s.token("uz-gpo", identity.LiaisonOfficer)
+	uzProsecutor := s.token("uz-gpo", identity.Prosecutor)
+	tjUsers := []string{
+		s.token("tj-gpo", identity.CentralAuthority), s.token("tj-gpo", identity.LiaisonOfficer),
+		s.token("tj-gpo", identity.Auditor), s.token("tj-247", identity.Prosecutor),
+	}
+	kzAuditor := s.token("kz-oversight", identity.Auditor)
+
+	r := s.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200)
+	path := "/v1/" + r.body["name"].(string)
+	s.mustDo("POST", path+"/messages", prosecutor, map[string]any{"body": "Internal note", "visibility": "OWN_AGENCY"}, 200)
+
+	sees := func(tok string) bool {
+		t.Helper()
+		r := s.do("GET", path, tok, nil)
+		l := s.do("GET", "/v1/requests", tok, nil)
+		inList := slices.Contains(names(t, l, "requests"), strings.TrimPrefix(path, "/v1/"))
+		switch {
+		case r.status == 200 && inList:
+			return true
+		case r.status == 404 && !inList:
+			return false
+		}
+		t.Fatalf("GET = %d but listed %v: %s", r.status, inList, r.raw)
+		return false
+	}
+	checkTJ := func(stage string) {
+		t.Helper()
+		for _, tok := range tjUsers {
+			if sees(tok) {
+				t.Errorf("%s: a TJ user sees a KZ→UZ request", stage)
+			}
+			for _, p := range []string{path + "/history", path + "/messages", path + "/attachments"} {
+				if r := s.do("GET", p, tok, nil); r.status != 404 {
+					t.Errorf("%s: TJ user GET %s = %d, want 404", stage, p, r.status)
+				}
+			}
+			if r := s.do("POST", path+":acknowledge", tok, map[string]any{}); r.status != 404 {
+				t.Errorf("%s: TJ user acknowledge = %d, want 404", stage, r.status)
+			}
+		}
+	}
+
+	for _, who := range []struct {
+		name string
+		tok  string
+	}{{"uz 24/7 central authority", uzCA}, {"uz liaison officer", uzLiaison}, {"uz prosecutor", uzProsecutor}} {
+		if sees(who.tok) {
+			t.Errorf("a %s sees a draft", who.name)
+		}
+	}
+	checkTJ("draft")
+	if !sees(kzCA) || !sees(kzAuditor) {
+		t.Error("the requesting state's central authority or auditor does not see the draft")
+	}
+
+	s.mustDo("POST", path+":submit", prosecutor, map[string]any{}, 200)
+	if sees(uzLiaison) {
+		t.Error("a uz liaison officer sees a submitted, untransmitted request")
+	}
+	s.mustDo("POST", path+":transmit", kzCA, map[string]any{}, 200)
+	if !sees(uzLiaison) || !sees(uzCA) {
+		t.Error("the requested side does not see the transmitted request")
+	}
+	if sees(uzProsecutor) {
+		t.Error("a prosecutor of another uz agency sees the request")
+	}
+	checkTJ("transmitted")
+
+	// The requested side does not read the requesting agency's own notes.
+	m := s.mustDo("GET", path+"/messages", uzCA, nil, 200)
+	if msgs, _ := m.body["messages"].([]any); len(msgs) != 0 {
+		t.Errorf("uz reads kz-gpo's own-agency messages: %s", m.raw)
+	}
+	if m := s.mustDo("GET", path+"/messages", prosecutor, nil, 200); len(m.body["messages"].([]any)) != 1 {
+		t.Errorf("kz-gpo does not read its own note: %s", m.raw)
+	}
+
+	// An auditor sees metadata only.
+	a := s.mustDo("GET", path, kzAuditor, nil, 200)
+	if a.body["metadataOnly"] != true || a.body["reference"] == "" || a.body["status"] != "TRANSMITTED" {
+		t.Errorf("auditor view = %s", a.raw)
+	}
+	for _, field := range []string{"factsSummary", "necessityAndProportionality", "caseReference", "useLimitations"} {
+		if v, _ := a.body[field].(string); v != "" {
+			t.Errorf("auditor sees %s: %q", field, v)
+		}
+	}
+	if ids, _ := a.body["identifiers"].([]any); len(ids) != 0 {
+		t.Errorf("auditor sees identifiers: %v", ids)
+	}
+	if off, _ := a.body["offence"].(map[string]any); off != nil && off["description"] != "" {
+		t.Errorf("auditor sees the offence: %v", off)
+	}
+	for _, p := range []string{path + "/messages", path + "/attachments"} {
+		if r := s.do("GET", p, kzAuditor, nil); r.status != 403 {
+			t.Errorf("auditor GET %s = %d, want 403", p, r.status)
+		}
+	}
+	s.mustDo("POST", path+":acknowledge", uzCA, map[string]any{}, 200)
+	s.mustDo("POST", path+":refuse", uzCA, map[string]any{"grounds": []string{"INSUFFICIENT_INFORMATION"}, "explanation": "The address is not hosted here."}, 200)
+	checkTJ("refused")
+	s.mustDo("POST", path+":close", kzCA, map[string]any{}, 200)
+	checkTJ("closed")
+}
+
+func TestSafeguardsAtSubmit(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+
+	submit := func(draft map[string]any) response {
+		t.Helper()
+		r := s.mustDo("POST", "/v1/requests", prosecutor, draft, 200)
+		return s.do("POST", "/v1/"+r.body["name"].(string)+":submit", prosecutor, map[string]any{})
+	}
+	fields := func(r response) []string {
+		var out []string
+		for _, v := range r.violations() {
+			out = append(out, strings.SplitN(v, ":", 2)[0])
+		}
+		return out
+	}
+
+	// An empty draft gets every missing safeguard at once.
+	empty := submit(map[string]any{"type": "CONTENT_DATA", "priority": "EMERGENCY", "requestedState": "UZ"})
+	if empty.status != 400 {
+		t.Fatalf("empty draft submit = %d %s", empty.status, empty.raw)
+	}
+	for _, f := range []string{"legal_basis", "offence.description", "offence.legal_qualification", "offence.maximum_penalty_years",
+		"facts_summary", "identifiers", "necessity_and_proportionality", "judicial_authorisation_reference", "emergency_reason", "language"} {
+		if !slices.Contains(fields(empty), f) {
+			t.Errorf("empty draft: no violation for %s in %v", f, fields(empty))
+		}
+	}
+
+	with := func(mutate func(map[string]any)) map[string]any {
+		d := preservation()
+		mutate(d)
+		return d
+	}
+	for _, tc := range []struct {
+		name  string
+		draft map[string]any
+		field string
+	}{
+		{"no legal basis", with(func(d map[string]any) { delete(d, "legalBasis") }), "legal_basis"},
+		{"bilateral treaty without citation", with(func(d map[string]any) { d["legalBasis"] = "BILATERAL_TREATY" }), "treaty_citation"},
+		{"no offence description", with(func(d map[string]any) { d["offence"].(map[string]any)["description"] = "" }), "offence.description"},
+		{"no maximum penalty", with(func(d map[string]any) { delete(d["offence"].(map[string]any), "maximumPenaltyYears") }), "offence.maximum_penalty_years"},
+		{"no facts", with(func(d map[string]any) { delete(d, "factsSummary") }), "facts_summary"},
+		{"no identifier", with(func(d map[string]any) { delete(d, "identifiers") }), "identifiers"},
+		{"an IP that does not parse", with(func(d map[string]any) {
+			d["identifiers"].([]any)[0].(map[string]any)["value"] = "203.0.113.999"
+		}), "identifiers[0].value"},
+		{"an e-mail that is not one", with(func(d map[string]any) {
+			d["identifiers"] = []any{map[string]any{"kind": "EMAIL", "value": "someone at example"}}
+		}), "identifiers[0].value"},
+		{"subscriber data without a time range", with(func(d map[string]any) {
+			d["type"] = "SUBSCRIBER_INFORMATION"
+			d["identifiers"] = []any{map[string]any{"kind": "EMAIL", "value": "someone@example.org"}}
+		}), "identifiers[0].start_time"},
+		{"a thin necessity statement", with(func(d map[string]any) { d["necessityAndProportionality"] = "Needed." }), "necessity_and_proportionality"},
+		{"content data without a court order", with(func(d map[string]any) { d["type"] = "CONTENT_DATA" }), "judicial_authorisation_reference"},
+		{"death penalty without assurance", with(func(d map[string]any) { d["offence"].(map[string]any)["deathPenaltyPossible"] = true }), "offence.death_penalty_assurance"},
+		{"a language uz-247 does not accept", with(func(d map[string]any) { d["language"] = "en" }), "language"},
+		{"an emergency without a reason", with(func(d map[string]any) { d["priority"] = "EMERGENCY" }), "emergency_reason"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := submit(tc.draft)
+			if r.status != 400 || !strings.Contains(r.raw, "FAILED_PRECONDITION") && r.body["code"] != float64(9) {
+				t.Fatalf("submit = %d %s, want 400 FAILED_PRECONDITION", r.status, r.raw)
+			}
+			if got := fields(r); !slices.Equal(got, []string{tc.field}) {
+				t.Errorf("violations %v, want exactly %s", r.violations(), tc.field)
+			}
+		})
+	}
+	// A translation into an accepted language satisfies the language rule.
+	r := s.mustDo("POST", "/v1/requests", prosecutor, with(func(d map[string]any) { d["language"] = "en" }), 200)
+	path := "/v1/" + r.body["name"].(string)
+	if up := s.upload(path, prosecutor, "TRANSLATION", "uz", "t.pdf", []byte("tarjima"), nil); up.status != 200 {
+		t.Fatalf("upload = %d %s", up.status, up.raw)
+	}
+	s.mustDo("POST", path+":submit", prosecutor, map[string]any{}, 200)
+}
+
+func TestActionsFromTheWrongStatusOrByTheWrongPerson(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	otherProsecutor := s.tokenFor("another-prosecutor", "kz-gpo", identity.Prosecutor)
+	kzCA := s.token("kz-gpo", identity.CentralAuthority)
+	uzGPOCA := s.token("uz-gpo", identity.CentralAuthority)
+	uzCA := s.token("uz-247", identity.CentralAuthority)
+
+	r := s.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200)
+	path := "/v1/" + r.body["name"].(string)
+	etag := r.body["etag"].(string)
+
+	for _, tc := range []struct {
+		name, tok, action string
+		body              map[string]any
+		want              int
+		mention           string
+	}{
+		{"transmit a draft", kzCA, "transmit", nil, 400, "DRAFT"},
+		{"execute a draft", prosecutor, "close", nil, 400, "DRAFT"},
+		{"submit someone else's draft", otherProsecutor, "submit", nil, 403, "owning prosecutor"},
+		{"a central authority submits", kzCA, "submit", nil, 403, "owning prosecutor"},
+		{"a uz agency acknowledges a draft it cannot see", uzCA, "acknowledge", nil, 404, ""},
+		{"return without a reason", kzCA, "return", map[string]any{"reason": ""}, 400, "reason"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.body
+			if body == nil {
+				body = map[string]any{}
+			}
+			r := s.do("POST", path+":"+tc.action, tc.tok, body)
+			if r.status != tc.want || !strings.Contains(r.raw, tc.mention) {
+				t.Errorf("%s = %d %s, want %d mentioning %q", tc.action, r.status, r.raw, tc.want, tc.mention)
+			}
+		})
+	}
+
+	// A stale etag is a conflict.
+	s.mustDo("PATCH", path, prosecutor, map[string]any{"caseReference": "KZ-CASE-2", "etag": etag}, 200)
+	s.mustDo("PATCH", path, prosecutor, map[string]any{"caseReference": "KZ-CASE-3", "etag": etag}, 409)
+	s.mustDo("POST", path+":submit", prosecutor, map[string]any{"etag": etag}, 409)
+	s.mustDo("POST", path+":submit", prosecutor, map[string]any{}, 200)
+	s.mustDo("PATCH", path, prosecutor, map[string]any{"caseReference": "too late"}, 400)
+	s.mustDo("POST", path+":transmit", kzCA, map[string]any{}, 200)
+	// uz-gpo is not the requested agency (uz-247 is), so the request does
+	// not exist for it.
+	s.mustDo("POST", path+":acknowledge", uzGPOCA, map[string]any{}, 404)
+	// A prosecutor of the requesting agency sees it but may not acknowledge.
+	s.mustDo("POST", path+":acknowledge", otherProsecutor, map[string]any{}, 403)
+
+	// Two acknowledgements race: exactly one wins.
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = s.do("POST", path+":acknowledge", uzCA, map[string]any{}).status
+		}()
+	}
+	wg.Wait()
+	slices.Sort(codes)
+	if codes[0] != 200 || (codes[1] != 400 && codes[1] != 409) {
+		t.Errorf("racing acknowledgements answered %v, want one 200 and one 400 or 409", codes)
+	}
+	// Accepting needs the assessments.
+	r = s.do("POST", path+":accept", uzCA, map[string]any{})
+	if r.status != 400 || !strings.Contains(r.raw, "dual_criminality") || !strings.Contains(r.raw, "human_rights_review") {
+		t.Errorf("accept without assessments = %d %s", r.status, r.raw)
+	}
+	r = s.do("POST", path+":refuse", uzCA, map[string]any{})
+	if r.status != 400 || !strings.Contains(r.raw, "grounds") || !strings.Contains(r.raw, "explanation") {
+		t.Errorf("refuse without grounds = %d %s", r.status, r.raw)
+	}
+}
+
+func TestAttachmentsRefusedLeaveNothing(t *testing.T) {
+	s := startSuite(t, suiteOptions{maxAttachment: 1 << 20})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	r := s.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200)
+	path := "/v1/" + r.body["name"].(string)
+
+	wrong := sha256.Sum256([]byte("something else"))
+	if up := s.upload(path, prosecutor, "EVIDENCE", "", "a.pdf", []byte("the real content"), wrong[:]); up.status != 400 || !strings.Contains(up.raw, "SHA-256") {
+		t.Errorf("wrong digest = %d %s, want 400 naming the digest", up.status, up.raw)
+	}
+	big := make([]byte, 1<<20+1)
+	if up := s.upload(path, prosecutor, "EVIDENCE", "", "big.pdf", big, nil); up.status != 413 {
+		t.Errorf("over-limit upload = %d %s, want 413", up.status, up.raw)
+	}
+	for _, tc := range []struct{ name, header, value string }{
+		{"no digest", "Repr-Digest", ""},
+		{"md5 digest", "Repr-Digest", "md5=:AAAA:"},
+		{"no file name", "Content-Disposition", "attachment"},
+	} {
+		req, _ := http.NewRequest("POST", s.baseURL+path+"/attachments:upload?kind=EVIDENCE", strings.NewReader("x"))
+		req.Header.Set("Authorization", "Bearer "+prosecutor)
+		req.Header.Set("Content-Type", "application/pdf")
+		req.Header.Set("Content-Disposition", `attachment; filename="x.pdf"`)
+		sum := sha256.Sum256([]byte("x"))
+		req.Header.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+		req.Header.Set(tc.header, tc.value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(body), tc.header) {
+			t.Errorf("%s: %d %s, want 400 naming %s", tc.name, resp.StatusCode, body, tc.header)
+		}
+	}
+	if l := s.mustDo("GET", path+"/attachments", prosecutor, nil, 200); len(l.body["attachments"].([]any)) != 0 {
+		t.Errorf("refused uploads left attachments: %s", l.raw)
+	}
+	var files []string
+	_ = filepath.WalkDir(filepath.Join(s.dataDir, "attachments"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("refused uploads left files: %v", files)
+	}
+}
+
+func TestWatchSeesTransitions(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	kzCA := s.token("kz-gpo", identity.CentralAuthority)
+	uzLiaison := s.token("uz-gpo", identity.LiaisonOfficer)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.baseURL+"/v1/requests:watch", nil)
+	req.Header.Set("Authorization", "Bearer "+uzLiaison)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("watch = %d", resp.StatusCode)
+	}
+	events := make(chan map[string]any)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				events <- m
+			}
+		}
+		close(events)
+	}()
+
+	r := s.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200)
+	path := "/v1/" + r.body["name"].(string)
+	s.mustDo("POST", path+":submit", prosecutor, map[string]any{}, 200)
+	s.mustDo("POST", path+":transmit", kzCA, map[string]any{}, 200)
+	// The liaison officer of the requested state sees the request's changes
+	// once it is transmitted to their state, so every change arrives, in
+	// order.
+	var seen []string
+	for len(seen) < 3 {
+		select {
+		case m, ok := <-events:
+			if !ok {
+				t.Fatalf("watch ended after %v", seen)
+			}
+			res, _ := m["result"].(map[string]any)
+			change, _ := res["change"].(map[string]any)
+			seen = append(seen, change["toStatus"].(string))
+		case <-ctx.Done():
+			t.Fatalf("watch saw only %v", seen)
+		}
+	}
+	if !slices.Equal(seen, []string{"DRAFT", "SUBMITTED", "TRANSMITTED"}) {
+		t.Errorf("watch saw %v", seen)
+	}
+}
+
+func TestListFiltersAndStatistics(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	kzCA := s.token("kz-gpo", identity.CentralAuthority)
+	for i := range 3 {
+		r := s.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200)
+		if i > 0 {
+			p := "/v1/" + r.body["name"].(string)
+			s.mustDo("POST", p+":submit", prosecutor, map[string]any{}, 200)
+			s.mustDo("POST", p+":transmit", kzCA, map[string]any{}, 200)
+		}
+	}
+	l := s.mustDo("GET", "/v1/requests?filter="+url.QueryEscape(`status = TRANSMITTED AND requestedState = "UZ"`), kzCA, nil, 200)
+	if got := len(l.body["requests"].([]any)); got != 2 {
+		t.Errorf("transmitted requests = %d, want 2: %s", got, l.raw)
+	}
+	for _, it := range l.body["requests"].([]any) {
+		if v, _ := it.(map[string]any)["factsSummary"].(string); v != "" {
+			t.Errorf("a list carries narratives: %v", it)
+		}
+	}
+	l = s.mustDo("GET", "/v1/requests?filter="+url.QueryEscape(`overdue = true`), kzCA, nil, 200)
+	if got := len(l.body["requests"].([]any)); got != 0 {
+		t.Errorf("overdue requests just after transmission = %d, want 0", got)
+	}
+	l = s.mustDo("GET", "/v1/requests?filter="+url.QueryEscape(`overdue = false`), kzCA, nil, 200)
+	if got := len(l.body["requests"].([]any)); got != 3 {
+		t.Errorf("requests not overdue = %d, want 3", got)
+	}
+	s.mustDo("GET", "/v1/requests?filter="+url.QueryEscape(`status = LOST`), kzCA, nil, 400)
+
+	st := s.mustDo("GET", "/v1/statistics", kzCA, nil, 200)
+	pairs, _ := st.body["pairs"].([]any)
+	if len(pairs) != 1 {
+		t.Fatalf("statistics = %s", st.raw)
+	}
+	p := pairs[0].(map[string]any)
+	if p["requestingState"] != "KZ" || p["requestedState"] != "UZ" || p["byStatus"].(map[string]any)["TRANSMITTED"] != float64(2) {
+		t.Errorf("KZ→UZ statistics = %v", p)
+	}
+	if st := s.mustDo("GET", "/v1/statistics", s.token("tj-gpo", identity.CentralAuthority), nil, 200); len(st.body["pairs"].([]any)) != 0 {
+		t.Errorf("TJ sees statistics of KZ→UZ: %s", st.raw)
+	}
+}

@@ -1,0 +1,230 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+)
+
+// chunkSize is how much of an attachment travels in one gRPC message: large
+// enough to keep per-message overhead low, small enough that the gateway
+// holds only this much of a file at a time.
+const chunkSize = 256 << 10
+
+// streams serves the REST routes that grpc-gateway's mapping cannot: the
+// upload streams a raw HTTP body into UploadAttachment, the download streams
+// DownloadAttachment into a raw HTTP response (neither holds a file in
+// memory), and the watch answers as soon as it has started.
+type streams struct {
+	mux      *runtime.ServeMux
+	client   requestv1.RequestServiceClient
+	maxBytes int64
+}
+
+func (a *streams) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
+		// For a file, the limit is on its size: 413, not 429.
+		writeStatus(w, r, http.StatusRequestEntityTooLarge, st)
+		return
+	}
+	_, m := runtime.MarshalerForRequest(a.mux, r)
+	runtime.HTTPError(r.Context(), a.mux, m, w, r, err)
+}
+
+func invalid(header, format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, "%s: %s", header, fmt.Sprintf(format, args...))
+}
+
+// parseReprDigest reads the sha-256 member of an RFC 9530 Repr-Digest
+// header (`sha-256=:<base64>:`) and returns it as lower-case hex.
+func parseReprDigest(h string) (string, error) {
+	if h == "" {
+		return "", invalid("Repr-Digest", "required, e.g. sha-256=:<base64 of the SHA-256 of the file>:")
+	}
+	for _, member := range strings.Split(h, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(member), "=")
+		if !ok || strings.TrimSpace(k) != "sha-256" {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) < 2 || v[0] != ':' || v[len(v)-1] != ':' {
+			return "", invalid("Repr-Digest", "sha-256 must be a byte sequence, :<base64>:")
+		}
+		sum, err := base64.StdEncoding.DecodeString(v[1 : len(v)-1])
+		if err != nil || len(sum) != 32 {
+			return "", invalid("Repr-Digest", "sha-256 must be the base64 of 32 bytes")
+		}
+		return hex.EncodeToString(sum), nil
+	}
+	return "", invalid("Repr-Digest", "no sha-256 member; only sha-256 is supported")
+}
+
+// reprDigest formats a hex SHA-256 as an RFC 9530 Repr-Digest header.
+func reprDigest(hexSum string) string {
+	sum, err := hex.DecodeString(hexSum)
+	if err != nil {
+		return ""
+	}
+	return "sha-256=:" + base64.StdEncoding.EncodeToString(sum) + ":"
+}
+
+// uploadMetadata reads what the upload's URL and headers say about the file.
+func uploadMetadata(r *http.Request) (*requestv1.AttachmentUpload, error) {
+	kind, ok := requestv1.Attachment_Kind_value[r.URL.Query().Get("kind")]
+	if !ok || kind == 0 {
+		return nil, invalid("kind", "query parameter required: REQUEST_DOCUMENT, TRANSLATION, COURT_ORDER, EVIDENCE or OTHER")
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, invalid("Content-Type", "the file's media type is required, e.g. application/pdf")
+	}
+	disp, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
+	if err != nil || disp != "attachment" || params["filename"] == "" {
+		return nil, invalid("Content-Disposition", `required: attachment; filename="…"`)
+	}
+	sum, err := parseReprDigest(r.Header.Get("Repr-Digest"))
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.AttachmentUpload{
+		Parent: "requests/" + r.PathValue("id"), Kind: requestv1.Attachment_Kind(kind),
+		Filename: params["filename"], MediaType: mediaType, Language: r.URL.Query().Get("language"),
+		Sha256: sum, SizeBytes: r.ContentLength,
+	}, nil
+}
+
+func (a *streams) upload(w http.ResponseWriter, r *http.Request) {
+	meta, err := uploadMetadata(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if r.ContentLength > a.maxBytes {
+		a.fail(w, r, status.Errorf(codes.ResourceExhausted, "attachment of %d bytes is larger than the limit of %d bytes", r.ContentLength, a.maxBytes))
+		return
+	}
+	ctx, err := runtime.AnnotateContext(r.Context(), a.mux, r, "/comity.request.v1.RequestService/UploadAttachment")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	stream, err := a.client.UploadAttachment(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	resp, err := sendUpload(stream, meta, r.Body)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	_, m := runtime.MarshalerForRequest(a.mux, r)
+	body, err := m.Marshal(resp.GetAttachment())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Repr-Digest", reprDigest(resp.GetAttachment().GetSha256()))
+	_, _ = w.Write(body)
+}
+
+// sendUpload streams the metadata and then the body in chunks. When the
+// service ends the stream early (a refusal), its status is what counts.
+func sendUpload(stream grpc.ClientStreamingClient[requestv1.UploadAttachmentRequest, requestv1.UploadAttachmentResponse],
+	meta *requestv1.AttachmentUpload, body io.Reader) (*requestv1.UploadAttachmentResponse, error) {
+	send := func(m *requestv1.UploadAttachmentRequest) error {
+		if err := stream.Send(m); err != nil {
+			if errors.Is(err, io.EOF) {
+				_, err = stream.CloseAndRecv()
+			}
+			return err
+		}
+		return nil
+	}
+	if err := send(&requestv1.UploadAttachmentRequest{Part: &requestv1.UploadAttachmentRequest_Metadata{Metadata: meta}}); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, chunkSize)
+	for {
+		n, rerr := io.ReadFull(body, buf)
+		if n > 0 {
+			// The message is marshalled before Send returns, so buf can be
+			// reused for the next chunk.
+			if err := send(&requestv1.UploadAttachmentRequest{Part: &requestv1.UploadAttachmentRequest_Chunk{Chunk: buf[:n]}}); err != nil {
+				return nil, err
+			}
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "reading the upload: %v", rerr)
+		}
+	}
+	return stream.CloseAndRecv()
+}
+
+func (a *streams) download(w http.ResponseWriter, r *http.Request) {
+	att, ok := strings.CutSuffix(r.PathValue("attachment"), ":download")
+	if !ok {
+		a.fail(w, r, status.Error(codes.NotFound, "not found"))
+		return
+	}
+	ctx, err := runtime.AnnotateContext(r.Context(), a.mux, r, "/comity.request.v1.RequestService/DownloadAttachment")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	stream, err := a.client.DownloadAttachment(ctx, &requestv1.DownloadAttachmentRequest{
+		Name: "requests/" + r.PathValue("id") + "/attachments/" + att,
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	meta := first.GetAttachment()
+	if meta == nil {
+		a.fail(w, r, status.Error(codes.Internal, "download did not start with the attachment's metadata"))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", meta.GetMediaType())
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": meta.GetFilename()}))
+	h.Set("Repr-Digest", reprDigest(meta.GetSha256()))
+	h.Set("Content-Length", strconv.FormatInt(meta.GetSizeBytes(), 10))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			// The status line is sent: all that is left is to cut the
+			// connection so the client sees an incomplete body.
+			panic(http.ErrAbortHandler)
+		}
+		if _, err := w.Write(msg.GetChunk()); err != nil {
+			return
+		}
+	}
+}

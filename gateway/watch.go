@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+)
+
+// watch serves GET /v1/requests:watch as newline-delimited JSON, one
+// {"result": …} object per status change, like grpc-gateway's own streams,
+// but it answers as soon as the service has started watching: grpc-gateway
+// would hold the HTTP response until the first change, so a client could
+// not know when its watch began.
+func (a *streams) watch(w http.ResponseWriter, r *http.Request) {
+	ctx, err := runtime.AnnotateContext(r.Context(), a.mux, r, "/comity.request.v1.RequestService/WatchRequests")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	stream, err := a.client.WatchRequests(ctx, &requestv1.WatchRequestsRequest{})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// The service sends its headers once the watch has its starting point;
+	// a refusal ends the stream without them.
+	if md, err := stream.Header(); err != nil || md == nil {
+		if _, rerr := stream.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+			err = rerr
+		}
+		if err == nil {
+			err = status.Error(codes.Unavailable, "the watch ended before it started")
+		}
+		a.fail(w, r, err)
+		return
+	}
+	_, m := runtime.MarshalerForRequest(a.mux, r)
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && r.Context().Err() == nil {
+				// The status line is out; report the end in the stream, as
+				// grpc-gateway does.
+				body, _ := m.Marshal(map[string]any{"error": status.Convert(err).Proto()})
+				_, _ = w.Write(append(body, '\n'))
+			}
+			return
+		}
+		body, err := m.Marshal(map[string]any{"result": msg})
+		if err != nil {
+			return
+		}
+		if _, err := w.Write(append(body, '\n')); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}

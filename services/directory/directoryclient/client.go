@@ -1,0 +1,187 @@
+// Package directoryclient lets other services ask the agency directory over
+// gRPC: who an agency is, which issuers its state trusts, a state's time zone,
+// and which agency must receive a request.
+//
+// Answers are cached for a short time and shared by every caller, since any
+// authenticated user may read the whole directory. Until services have their
+// own identities (mTLS), each call forwards the end user's `authorization`
+// metadata from the incoming context, and the directory checks it.
+package directoryclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/directory/grpcapi"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+)
+
+const (
+	defaultCacheTTL    = 30 * time.Second
+	defaultCallTimeout = 5 * time.Second
+)
+
+type options struct {
+	cacheTTL    time.Duration
+	callTimeout time.Duration
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+// WithCacheTTL sets how long answers (including "not found") are kept;
+// the default is 30s. Zero or less disables the cache.
+func WithCacheTTL(d time.Duration) Option {
+	return func(o *options) { o.cacheTTL = d }
+}
+
+// WithCallTimeout sets the deadline of every call to the directory; the
+// default is 5s. Zero or less keeps the default: a call is never left without
+// a deadline.
+func WithCallTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.callTimeout = d
+		}
+	}
+}
+
+// Client reads the agency directory over gRPC. It is safe for concurrent use.
+type Client struct {
+	api         directoryv1.DirectoryServiceClient
+	callTimeout time.Duration
+	flights     singleflight.Group
+	agencies    *cache[directory.Agency]
+	states      *cache[directory.State]
+	routes      *cache[directory.Agency]
+}
+
+var _ identity.TrustSource = (*Client)(nil)
+
+// New returns a Client that calls the directory over conn.
+func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
+	o := options{cacheTTL: defaultCacheTTL, callTimeout: defaultCallTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Client{
+		api:         directoryv1.NewDirectoryServiceClient(conn),
+		callTimeout: o.callTimeout,
+		agencies:    newCache("agency", o.cacheTTL, cloneAgency),
+		states:      newCache("state", o.cacheTTL, cloneState),
+		routes:      newCache("route", o.cacheTTL, cloneAgency),
+	}
+}
+
+// AgencyTrust implements identity.TrustSource: the agency's state and active
+// flag, and the issuers its state trusts. An agency the directory does not
+// know, or an id no agency can have, is an error matching errs.ErrNotFound;
+// see Agency for the other errors.
+func (c *Client) AgencyTrust(ctx context.Context, agencyID string) (identity.AgencyTrust, error) {
+	a, err := c.Agency(ctx, agencyID)
+	if errors.Is(err, errs.ErrInvalid) {
+		// The directory refuses a malformed id; for a token naming one, the
+		// answer that matters is that no such agency exists.
+		return identity.AgencyTrust{}, errs.New(errs.NotFound, "agency %q is not in the directory", agencyID)
+	}
+	if err != nil {
+		return identity.AgencyTrust{}, err
+	}
+	st, err := c.State(ctx, a.State)
+	if err != nil {
+		return identity.AgencyTrust{}, fmt.Errorf("state of agency %s: %w", agencyID, err)
+	}
+	return identity.AgencyTrust{State: st.Code, Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
+}
+
+// Agency returns the agency with id, e.g. `kz-gpo`. Errors match
+// errs.ErrNotFound (no such agency), errs.ErrInvalid (a malformed id),
+// errs.ErrUnauthenticated (no credentials in ctx, or credentials the
+// directory refuses), errs.ErrPermissionDenied, or errs.ErrUnavailable (the
+// directory cannot be reached in time); a ctx that ends first gives its error.
+func (c *Client) Agency(ctx context.Context, id string) (directory.Agency, error) {
+	return lookup(ctx, c, c.agencies, id, func(ctx context.Context) (directory.Agency, error) {
+		resp, err := c.api.GetAgency(ctx, &directoryv1.GetAgencyRequest{Name: "agencies/" + id})
+		if err != nil {
+			return directory.Agency{}, err
+		}
+		if resp.GetAgency() == nil {
+			return directory.Agency{}, errEmptyAnswer
+		}
+		return grpcapi.AgencyFromProto(resp.GetAgency()), nil
+	})
+}
+
+// State returns the state with the ISO 3166-1 alpha-2 code (any case). Errors
+// are those of Agency.
+func (c *Client) State(ctx context.Context, code string) (directory.State, error) {
+	code = strings.ToUpper(code)
+	return lookup(ctx, c, c.states, code, func(ctx context.Context) (directory.State, error) {
+		resp, err := c.api.GetState(ctx, &directoryv1.GetStateRequest{Name: "states/" + code})
+		if err != nil {
+			return directory.State{}, err
+		}
+		if resp.GetState() == nil {
+			return directory.State{}, errEmptyAnswer
+		}
+		return grpcapi.StateFromProto(resp.GetState()), nil
+	})
+}
+
+// ResolveRoute returns the agency of requestedState that must receive a
+// request of type t and priority p. A state without an active agency that
+// receives t is an error matching errs.ErrFailedPrecondition, whose message
+// says so; an unknown state, type or priority matches errs.ErrInvalid. The
+// other errors are those of Agency. Only answers are cached, never errors.
+func (c *Client) ResolveRoute(ctx context.Context, requestedState string, t directory.RequestType, p directory.Priority) (directory.Agency, error) {
+	requestedState = strings.ToUpper(requestedState)
+	key := requestedState + "/" + string(t) + "/" + string(p)
+	return lookup(ctx, c, c.routes, key, func(ctx context.Context) (directory.Agency, error) {
+		resp, err := c.api.ResolveRoute(ctx, &directoryv1.ResolveRouteRequest{
+			RequestedState: requestedState,
+			RequestType:    grpcapi.RequestTypeToProto(t),
+			// grpcapi has no PriorityToProto; the enum value names are the
+			// domain values, as for request types.
+			Priority: directoryv1.Priority(directoryv1.Priority_value[string(p)]),
+		})
+		if err != nil {
+			return directory.Agency{}, err
+		}
+		if resp.GetAgency() == nil {
+			return directory.Agency{}, errEmptyAnswer
+		}
+		return grpcapi.AgencyFromProto(resp.GetAgency()), nil
+	})
+}
+
+var errEmptyAnswer = errors.New("directory answered without the resource")
+
+// Cached values are shared by every caller; each gets its own copy so that
+// none sees another's changes.
+
+func cloneAgency(a directory.Agency) directory.Agency {
+	a.DisplayNames = maps.Clone(a.DisplayNames)
+	a.Receives = slices.Clone(a.Receives)
+	a.AcceptedLanguages = slices.Clone(a.AcceptedLanguages)
+	a.ContactPoints = slices.Clone(a.ContactPoints)
+	return a
+}
+
+func cloneState(s directory.State) directory.State {
+	s.DisplayNames = maps.Clone(s.DisplayNames)
+	s.OfficialLanguages = slices.Clone(s.OfficialLanguages)
+	s.AcceptedLanguages = slices.Clone(s.AcceptedLanguages)
+	s.TrustedIssuers = slices.Clone(s.TrustedIssuers)
+	return s
+}

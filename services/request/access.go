@@ -1,0 +1,100 @@
+package request
+
+import (
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/query"
+)
+
+// access is how much of a request a caller may see.
+type access int
+
+const (
+	// noAccess: the request does not exist for the caller (NOT_FOUND).
+	noAccess access = iota
+	// metadataAccess: parties, type, status and dates; no narrative,
+	// identifiers, messages or attachments (auditors).
+	metadataAccess
+	// fullAccess: everything.
+	fullAccess
+)
+
+// caseRoles are the roles that work on cases. A user holding none of them
+// (an auditor, or a directory administrator) never sees case content.
+var caseRoles = []identity.Role{identity.Prosecutor, identity.CentralAuthority, identity.LiaisonOfficer}
+
+func worksOnCases(p identity.Principal) bool {
+	for _, r := range caseRoles {
+		if p.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// accessOf applies the need-to-know rules of DESIGN §3:
+//   - users of the requesting agency, and the requesting state's central
+//     authority and liaison officers, at any status;
+//   - users of the requested agency, and liaison officers of the requested
+//     state, once it has been transmitted (never a draft);
+//   - auditors of either state see metadata only (the requested state's
+//     once transmitted).
+func accessOf(p identity.Principal, r Request) access {
+	transmitted := !r.TransmitTime.IsZero()
+	if worksOnCases(p) {
+		switch {
+		case p.Agency == r.RequestingAgency,
+			p.State == r.RequestingState && (p.HasRole(identity.CentralAuthority) || p.HasRole(identity.LiaisonOfficer)),
+			transmitted && p.Agency == r.RequestedAgency,
+			transmitted && p.State == r.RequestedState && p.HasRole(identity.LiaisonOfficer):
+			return fullAccess
+		}
+	}
+	if p.HasRole(identity.Auditor) && (p.State == r.RequestingState || transmitted && p.State == r.RequestedState) {
+		return metadataAccess
+	}
+	return noAccess
+}
+
+// visibleTo is accessOf as a filter for the store: the requests p may see
+// at all. It must select exactly the requests for which accessOf is not
+// noAccess.
+func visibleTo(p identity.Principal) query.Expr {
+	eq := func(field string, v any) query.Expr { return query.Compare{Field: field, Op: query.Eq, Value: v} }
+	transmittedAnd := func(e query.Expr) query.Expr { return query.And{Left: eq("transmitted", true), Right: e} }
+	var terms []query.Expr
+	if worksOnCases(p) {
+		terms = append(terms, eq("requestingAgency", p.Agency), transmittedAnd(eq("requestedAgency", p.Agency)))
+		if p.HasRole(identity.CentralAuthority) || p.HasRole(identity.LiaisonOfficer) {
+			terms = append(terms, eq("requestingState", p.State))
+		}
+		if p.HasRole(identity.LiaisonOfficer) {
+			terms = append(terms, transmittedAnd(eq("requestedState", p.State)))
+		}
+	}
+	if p.HasRole(identity.Auditor) {
+		terms = append(terms, eq("requestingState", p.State), transmittedAnd(eq("requestedState", p.State)))
+	}
+	if len(terms) == 0 {
+		return nil
+	}
+	e := terms[0]
+	for _, t := range terms[1:] {
+		e = query.Or{Left: e, Right: t}
+	}
+	return e
+}
+
+// redact returns the metadata of r: parties, type, priority, legal basis,
+// status, deadlines and dates.
+func redact(r Request) Request {
+	return Request{
+		ID: r.ID, Reference: r.Reference, Type: r.Type, Priority: r.Priority,
+		RequestingAgency: r.RequestingAgency, RequestingState: r.RequestingState, Owner: r.Owner,
+		RequestedState: r.RequestedState, RequestedAgency: r.RequestedAgency,
+		LegalBasis: r.LegalBasis, Confidential: r.Confidential, Language: r.Language,
+		RequestedResponseTime: r.RequestedResponseTime,
+		Status:                r.Status, Deadlines: r.Deadlines,
+		TransmitTime: r.TransmitTime, AcknowledgeTime: r.AcknowledgeTime, AnswerTime: r.AnswerTime,
+		Version: r.Version, CreateTime: r.CreateTime, UpdateTime: r.UpdateTime,
+	}
+}

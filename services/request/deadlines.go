@@ -1,0 +1,125 @@
+package request
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/query"
+)
+
+// Policy is the deadline policy table of DESIGN §5. Times are absolute
+// (UTC); each party sees them in its own time zone.
+type Policy struct {
+	// Acknowledge is how long after transmission the requested agency has
+	// to acknowledge, by priority.
+	Acknowledge map[directory.Priority]time.Duration
+	// Answer is how long after acknowledgement it has to execute or refuse,
+	// by priority; a requested response date that comes earlier wins.
+	Answer map[directory.Priority]time.Duration
+	// Preservation is how long an executed preservation holds, and how much
+	// each extension adds.
+	Preservation time.Duration
+}
+
+const day = 24 * time.Hour
+
+// DefaultPolicy is the policy of DESIGN §5.
+func DefaultPolicy() Policy {
+	return Policy{
+		Acknowledge: map[directory.Priority]time.Duration{
+			directory.Emergency: 8 * time.Hour, directory.Urgent: 24 * time.Hour, directory.Routine: 5 * day,
+		},
+		Answer: map[directory.Priority]time.Duration{
+			directory.Emergency: 8 * time.Hour, directory.Urgent: 10 * day, directory.Routine: 90 * day,
+		},
+		Preservation: 90 * day,
+	}
+}
+
+// Validate reports a policy that lacks a priority or has a non-positive
+// period.
+func (p Policy) Validate() error {
+	for _, pr := range []directory.Priority{directory.Routine, directory.Urgent, directory.Emergency} {
+		if p.Acknowledge[pr] <= 0 || p.Answer[pr] <= 0 {
+			return fmt.Errorf("deadline policy: %s needs positive acknowledge and answer periods", pr)
+		}
+	}
+	if p.Preservation <= 0 {
+		return fmt.Errorf("deadline policy: preservation period must be positive")
+	}
+	return nil
+}
+
+// awaitingAnswer are the statuses in which the requested side owes an
+// answer (execution or refusal).
+var awaitingAnswer = []Status{Acknowledged, ClarificationRequested, Accepted}
+
+// Overdue reports whether r is past a deadline at now without the expected
+// action: not acknowledged by AcknowledgeBy, or not answered by AnswerBy.
+func Overdue(r Request, now time.Time) bool {
+	switch {
+	case r.Status == Transmitted:
+		return !r.Deadlines.AcknowledgeBy.IsZero() && now.After(r.Deadlines.AcknowledgeBy)
+	case contains(awaitingAnswer, r.Status):
+		return !r.Deadlines.AnswerBy.IsZero() && now.After(r.Deadlines.AnswerBy)
+	}
+	return false
+}
+
+// overdueExpr is Overdue as a store filter at now.
+func overdueExpr(now time.Time) query.Expr {
+	status := func(s Status) query.Expr { return query.Compare{Field: "status", Op: query.Eq, Value: string(s)} }
+	awaiting := status(awaitingAnswer[0])
+	for _, s := range awaitingAnswer[1:] {
+		awaiting = query.Or{Left: awaiting, Right: status(s)}
+	}
+	return query.Or{
+		Left:  query.And{Left: status(Transmitted), Right: query.Compare{Field: "acknowledgeBy", Op: query.Lt, Value: now}},
+		Right: query.And{Left: awaiting, Right: query.Compare{Field: "answerBy", Op: query.Lt, Value: now}},
+	}
+}
+
+// rewriteOverdue replaces every comparison on "overdue" in a user filter by
+// the deadline conditions it stands for, since overdue depends on the time
+// of the query and is not stored.
+func rewriteOverdue(e query.Expr, now time.Time) query.Expr {
+	switch x := e.(type) {
+	case query.And:
+		return query.And{Left: rewriteOverdue(x.Left, now), Right: rewriteOverdue(x.Right, now)}
+	case query.Or:
+		return query.Or{Left: rewriteOverdue(x.Left, now), Right: rewriteOverdue(x.Right, now)}
+	case query.Not:
+		return query.Not{X: rewriteOverdue(x.X, now)}
+	case *query.And:
+		return rewriteOverdue(*x, now)
+	case *query.Or:
+		return rewriteOverdue(*x, now)
+	case *query.Not:
+		return rewriteOverdue(*x, now)
+	case *query.Compare:
+		return rewriteOverdue(*x, now)
+	case query.Compare:
+		if x.Field != "overdue" {
+			return x
+		}
+		want, _ := x.Value.(bool)
+		if x.Op == query.Ne {
+			want = !want
+		}
+		if want {
+			return overdueExpr(now)
+		}
+		return query.Not{X: overdueExpr(now)}
+	}
+	return e
+}
+
+func contains[T comparable](s []T, v T) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,415 @@
+package grpcapi
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/request"
+)
+
+var (
+	t1 = time.Date(2026, 3, 1, 8, 30, 0, 123456000, time.UTC)
+	t2 = time.Date(2026, 3, 4, 17, 0, 0, 0, time.UTC)
+	t3 = time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
+)
+
+// fullRequest returns an API request with every writable field set,
+// nested ones included, and no output-only field.
+func fullRequest() *requestv1.Request {
+	return &requestv1.Request{
+		Type:            directoryv1.RequestType_TRAFFIC_DATA,
+		Priority:        directoryv1.Priority_EMERGENCY,
+		EmergencyReason: "a hostage is held; the kidnappers use this account",
+		RequestedState:  "UZ",
+		RequestedAgency: "agencies/uz-gpo",
+		LegalBasis:      requestv1.Request_BILATERAL_TREATY,
+		TreatyCitation:  "Treaty between KZ and UZ on legal assistance, 1997",
+		CaseReference:   "KZ-CASE-2026-17",
+		Offence: &requestv1.Offence{
+			Description:           "extortion through a messaging account",
+			LegalQualification:    "Article 194 of the Criminal Code",
+			StatuteText:           "Extortion, that is, the demand …",
+			MaximumPenaltyYears:   15,
+			DeathPenaltyPossible:  true,
+			DeathPenaltyAssurance: "the death penalty will not be sought",
+		},
+		FactsSummary: "On 1 March the victim received demands …",
+		Persons: []*requestv1.Person{
+			{FullName: "Aidar Example", DateOfBirth: "1990-05-17", Nationality: "KZ", Role: "victim"},
+			{FullName: "Unknown", DateOfBirth: "1985-01-01", Nationality: "UZ", Role: "suspect"},
+		},
+		Identifiers: []*requestv1.Identifier{
+			{Kind: requestv1.Identifier_IP_ADDRESS, Value: "203.0.113.7:443", StartTime: timestamppb.New(t1), EndTime: timestamppb.New(t2)},
+			{Kind: requestv1.Identifier_EMAIL, Value: "x@example.org", StartTime: timestamppb.New(t1), EndTime: timestamppb.New(t3)},
+		},
+		DataCategories:                 []string{"traffic data", "subscriber name and address"},
+		NecessityAndProportionality:    "The data is the only lead to the kidnappers …",
+		JudicialAuthorisationReference: "Court order 12/2026",
+		Confidential:                   true,
+		UseLimitations:                 "for this investigation only",
+		Language:                       "ru",
+		RequestedResponseTime:          timestamppb.New(t3),
+		RelatedRequests:                []string{"requests/0192f0c4-aaaa", "requests/0192f0c4-bbbb"},
+	}
+}
+
+// assertAllSet fails for every field of m, recursively, that is not set to
+// a non-zero value: a round trip of a message with unset fields proves
+// nothing about them.
+func assertAllSet(t *testing.T, m protoreflect.Message, path string, only []string) {
+	t.Helper()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		name := string(fd.Name())
+		if only != nil && !slices.Contains(only, name) {
+			continue
+		}
+		if !m.Has(fd) {
+			t.Errorf("%s%s is not set in the test request", path, name)
+			continue
+		}
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			l := m.Get(fd).List()
+			for j := range l.Len() {
+				assertAllSet(t, l.Get(j).Message(), path+name+"[].", nil)
+			}
+		case fd.Message() != nil && fd.Message().FullName() != "google.protobuf.Timestamp":
+			assertAllSet(t, m.Get(fd).Message(), path+name+".", nil)
+		}
+	}
+}
+
+// writableOnly clears every field of r that is not writable.
+func writableOnly(r *requestv1.Request) *requestv1.Request {
+	out := proto.Clone(r).(*requestv1.Request)
+	m := out.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		if fd := fields.Get(i); !slices.Contains(requestWritable, string(fd.Name())) {
+			m.Clear(fd)
+		}
+	}
+	return out
+}
+
+func TestFieldListsCoverRequest(t *testing.T) {
+	fields := (&requestv1.Request{}).ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		name := string(fields.Get(i).Name())
+		w, ig := slices.Contains(requestWritable, name), slices.Contains(requestIgnored, name)
+		if w == ig {
+			t.Errorf("field %s must be either writable or ignored by updates (writable %v, ignored %v)", name, w, ig)
+		}
+	}
+	for _, name := range append(slices.Clone(requestWritable), requestIgnored...) {
+		if fields.ByName(protoreflect.Name(name)) == nil {
+			t.Errorf("%s is not a field of Request", name)
+		}
+	}
+}
+
+func TestRequestRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		in   func() *requestv1.Request
+	}{
+		{name: "every writable field", in: fullRequest},
+		{name: "unset enums stay unset", in: func() *requestv1.Request {
+			r := fullRequest()
+			r.Type, r.Priority, r.LegalBasis = 0, 0, 0
+			r.Identifiers[0].Kind = 0
+			return r
+		}},
+		{name: "unset times stay unset, not 1970", in: func() *requestv1.Request {
+			r := fullRequest()
+			r.RequestedResponseTime = nil
+			r.Identifiers[1].StartTime, r.Identifiers[1].EndTime = nil, nil
+			return r
+		}},
+		{name: "no requested agency stays none", in: func() *requestv1.Request {
+			r := fullRequest()
+			r.RequestedAgency = ""
+			return r
+		}},
+		{name: "empty draft", in: func() *requestv1.Request { return &requestv1.Request{} }},
+	}
+	assertAllSet(t, fullRequest().ProtoReflect(), "", requestWritable)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in()
+			d := requestFromProto(in)
+			d.ID = "0192f0c4-cccc"
+			got := writableOnly(RequestToProto(request.View{Request: d}))
+			if !proto.Equal(got, in) {
+				t.Errorf("round trip changed the request\n got: %v\nwant: %v", prototext.Format(got), prototext.Format(in))
+			}
+		})
+	}
+}
+
+func TestRequestFromProtoIgnoresOutputOnly(t *testing.T) {
+	in := fullRequest()
+	in.Name, in.Reference, in.RequestingAgency, in.RequestingState = "requests/x", "KZ-2026-000001", "agencies/kz-gpo", "KZ"
+	in.Owner, in.Status, in.Etag, in.Overdue, in.MetadataOnly = "mallory", requestv1.Request_EXECUTED, "e", true, true
+	in.CreateTime, in.UpdateTime = timestamppb.New(t1), timestamppb.New(t1)
+	in.Deadlines = &requestv1.Deadlines{AnswerBy: timestamppb.New(t2)}
+	in.Acceptance = &requestv1.Acceptance{Conditions: "none"}
+	d := requestFromProto(in)
+	if want := requestFromProto(fullRequest()); !reflect.DeepEqual(d, want) {
+		t.Errorf("output-only fields reached the domain:\n got %+v\nwant %+v", d, want)
+	}
+}
+
+func TestRequestToProtoOutputFields(t *testing.T) {
+	r := request.Request{
+		ID: "0192f0c4-dddd", Reference: "KZ-2026-000042", Type: directory.DataPreservation, Priority: directory.Urgent,
+		RequestingAgency: "kz-gpo", RequestingState: "KZ", Owner: "alice", RequestedState: "UZ", RequestedAgency: "uz-247",
+		Status:     request.Refused,
+		Deadlines:  request.Deadlines{AcknowledgeBy: t1, AnswerBy: t2},
+		Acceptance: &request.Acceptance{DualCriminality: "NOT_REQUIRED", HumanRightsConcerns: true, HumanRightsNote: "n", Conditions: "c"},
+		Refusal:    &request.Refusal{Grounds: []string{"IMMUNITY", "OTHER"}, Explanation: "why"},
+		Execution:  &request.Execution{ResponseSummary: "done", Partial: true},
+		Version:    3, CreateTime: t1, UpdateTime: t2,
+	}
+	got := RequestToProto(request.View{Request: r, Overdue: true, MetadataOnly: true})
+	want := &requestv1.Request{
+		Name: "requests/0192f0c4-dddd", Reference: "KZ-2026-000042",
+		Type: directoryv1.RequestType_DATA_PRESERVATION, Priority: directoryv1.Priority_URGENT,
+		RequestingAgency: "agencies/kz-gpo", RequestingState: "KZ", Owner: "alice",
+		RequestedState: "UZ", RequestedAgency: "agencies/uz-247",
+		Status:    requestv1.Request_REFUSED,
+		Deadlines: &requestv1.Deadlines{AcknowledgeBy: timestamppb.New(t1), AnswerBy: timestamppb.New(t2)},
+		Overdue:   true, Etag: r.Etag(), CreateTime: timestamppb.New(t1), UpdateTime: timestamppb.New(t2),
+		Acceptance: &requestv1.Acceptance{
+			DualCriminality:   requestv1.Acceptance_NOT_REQUIRED,
+			HumanRightsReview: &requestv1.HumanRightsReview{Concerns: true, Note: "n"},
+			Conditions:        "c",
+		},
+		Refusal:      &requestv1.Refusal{Grounds: []requestv1.Refusal_Ground{requestv1.Refusal_IMMUNITY, requestv1.Refusal_OTHER}, Explanation: "why"},
+		Execution:    &requestv1.Execution{ResponseSummary: "done", Partial: true},
+		MetadataOnly: true,
+	}
+	if !proto.Equal(got, want) {
+		t.Errorf("RequestToProto\n got: %v\nwant: %v", prototext.Format(got), prototext.Format(want))
+	}
+	if r.Etag() == (request.Request{ID: r.ID, Version: 4}).Etag() {
+		t.Error("the etag does not change with the version")
+	}
+}
+
+func TestOtherConverters(t *testing.T) {
+	actor := request.Actor{Subject: "bob", Name: "Bob", Agency: "uz-247"}
+	wantActor := &requestv1.Actor{Subject: "bob", DisplayName: "Bob", Agency: "agencies/uz-247"}
+	tests := []struct {
+		name      string
+		got, want proto.Message
+	}{
+		{
+			name: "status change",
+			got:  StatusChangeToProto(request.HistoryEntry{From: request.Acknowledged, To: request.Refused, Action: "refuse", Actor: actor, Time: t1, Reason: "r"}),
+			want: &requestv1.StatusChange{FromStatus: requestv1.Request_ACKNOWLEDGED, ToStatus: requestv1.Request_REFUSED,
+				Action: "refuse", Actor: wantActor, Time: timestamppb.New(t1), Reason: "r"},
+		},
+		{
+			name: "creation",
+			got:  StatusChangeToProto(request.HistoryEntry{To: request.Draft, Action: "create", Actor: request.Actor{Subject: "a"}, Time: t1}),
+			want: &requestv1.StatusChange{ToStatus: requestv1.Request_DRAFT, Action: "create", Actor: &requestv1.Actor{Subject: "a"}, Time: timestamppb.New(t1)},
+		},
+		{
+			name: "message",
+			got:  MessageToProto(request.Message{ID: "m1", RequestID: "r1", Body: "hello", Visibility: request.OwnAgency, Author: actor, CreateTime: t2}),
+			want: &requestv1.Message{Name: "requests/r1/messages/m1", Body: "hello", Visibility: requestv1.Message_OWN_AGENCY,
+				Author: wantActor, CreateTime: timestamppb.New(t2)},
+		},
+		{
+			name: "attachment",
+			got: AttachmentToProto(request.Attachment{ID: "a1", RequestID: "r1", Kind: "TRANSLATION", Filename: "t.pdf", MediaType: "application/pdf",
+				Language: "uz", SHA256: strings.Repeat("ab", 32), SizeBytes: 1234, BlobKey: "secret", Uploader: actor, CreateTime: t3}),
+			want: &requestv1.Attachment{Name: "requests/r1/attachments/a1", Kind: requestv1.Attachment_TRANSLATION, Filename: "t.pdf",
+				MediaType: "application/pdf", Language: "uz", Sha256: strings.Repeat("ab", 32), SizeBytes: 1234, Uploader: wantActor,
+				CreateTime: timestamppb.New(t3)},
+		},
+		{
+			name: "pair statistics",
+			got: PairStatisticsToProto(request.PairStatistics{RequestingState: "KZ", RequestedState: "UZ",
+				ByStatus: map[request.Status]int{request.Refused: 2, request.Executed: 1}, MedianHoursToAcknowledge: 3.5,
+				MedianHoursToAnswer: 40, Overdue: 1, RefusalsByGround: map[string]int{"IMMUNITY": 2}}),
+			want: &requestv1.PairStatistics{RequestingState: "KZ", RequestedState: "UZ",
+				ByStatus: map[string]int32{"REFUSED": 2, "EXECUTED": 1}, MedianHoursToAcknowledge: 3.5,
+				MedianHoursToAnswer: 40, Overdue: 1, RefusalsByGround: map[string]int32{"IMMUNITY": 2}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !proto.Equal(tc.got, tc.want) {
+				t.Errorf("\n got: %v\nwant: %v", prototext.Format(tc.got), prototext.Format(tc.want))
+			}
+		})
+	}
+	if got := messageFromProto(&requestv1.Message{Body: "b", Visibility: requestv1.Message_BOTH_SIDES, Name: "x"}); got != (request.Message{Body: "b", Visibility: request.BothSides}) {
+		t.Errorf("messageFromProto = %+v", got)
+	}
+}
+
+// current is a draft as stored, with values that differ from fullRequest's
+// in every writable field.
+func current() request.Request {
+	return request.Request{
+		ID: "0192f0c4-eeee", Reference: "KZ-2026-000007", Type: directory.SubscriberInformation, Priority: directory.Routine,
+		RequestingAgency: "kz-gpo", RequestingState: "KZ", Owner: "alice", RequestedState: "KG", RequestedAgency: "kg-gpo",
+		LegalBasis: "MINSK_CONVENTION_1993", CaseReference: "old case",
+		Offence: request.Offence{Description: "old description", LegalQualification: "old qualification",
+			StatuteText: "old statute", MaximumPenaltyYears: 3},
+		FactsSummary: "old facts", Persons: []request.Person{{FullName: "Old"}}, Identifiers: []request.Identifier{{Kind: "PHONE", Value: "+7"}},
+		DataCategories: []string{"old"}, NecessityAndProportionality: "old", UseLimitations: "old", Language: "kk",
+		RelatedRequests: []string{"old"}, Status: request.Draft, Version: 2, CreateTime: t1, UpdateTime: t1,
+	}
+}
+
+func TestUpdateMask(t *testing.T) {
+	draft := requestFromProto(fullRequest())
+	withAll := current()
+	for _, f := range requestWritable {
+		copyField(&withAll, &draft, f)
+	}
+	tests := []struct {
+		name        string
+		paths       []string // nil: no mask
+		want        func() request.Request
+		wantTouched []string
+		wantErr     string // a text the violation must contain; "" for success
+	}{
+		{name: "no mask updates every writable field", want: func() request.Request { return withAll }, wantTouched: requestWritable},
+		{name: "star updates every writable field", paths: []string{"*"}, want: func() request.Request { return withAll }, wantTouched: requestWritable},
+		{name: "one field", paths: []string{"facts_summary"},
+			want:        func() request.Request { r := current(); r.FactsSummary = draft.FactsSummary; return r },
+			wantTouched: []string{"facts_summary"}},
+		{name: "camelCase paths from REST", paths: []string{"factsSummary", "requestedResponseTime", "legalBasis"},
+			want: func() request.Request {
+				r := current()
+				r.FactsSummary, r.RequestedResponseTime, r.LegalBasis = draft.FactsSummary, draft.RequestedResponseTime, draft.LegalBasis
+				return r
+			},
+			wantTouched: []string{"facts_summary", "requested_response_time", "legal_basis"}},
+		{name: "field of the offence only", paths: []string{"offence.legalQualification"},
+			want: func() request.Request {
+				r := current()
+				r.Offence.LegalQualification = draft.Offence.LegalQualification
+				return r
+			},
+			wantTouched: []string{"offence"}},
+		{name: "whole offence", paths: []string{"offence", "offence.description"},
+			want:        func() request.Request { r := current(); r.Offence = draft.Offence; return r },
+			wantTouched: []string{"offence"}},
+		{name: "output-only and identifier paths are ignored",
+			paths:       []string{"name", "etag", "createTime", "status", "deadlines.answerBy", "requestingAgency", "metadata_only"},
+			want:        current,
+			wantTouched: nil},
+		{name: "output-only beside a writable path", paths: []string{"etag", "requested_agency"},
+			want:        func() request.Request { r := current(); r.RequestedAgency = draft.RequestedAgency; return r },
+			wantTouched: []string{"requested_agency"}},
+		{name: "unknown path", paths: []string{"facts_summary", "colour"}, wantErr: `"colour"`},
+		{name: "unknown camelCase path named as sent", paths: []string{"factSummary"}, wantErr: `"factSummary"`},
+		{name: "unknown path into the offence", paths: []string{"offence.motive"}, wantErr: `"offence.motive"`},
+		{name: "path into a list", paths: []string{"persons.fullName"}, wantErr: `"persons.fullName"`},
+		{name: "star beside another path", paths: []string{"*", "facts_summary"}, wantErr: `"*"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mask *fieldmaskpb.FieldMask
+			if tc.paths != nil {
+				mask = &fieldmaskpb.FieldMask{Paths: tc.paths}
+			}
+			apply, touched, err := updateFromProto(fullRequest(), mask)
+			if tc.wantErr != "" {
+				var e *errs.Error
+				if !errors.As(err, &e) || e.Code != errs.Invalid || len(e.Violations) != 1 ||
+					e.Violations[0].Field != "update_mask" || !strings.Contains(e.Violations[0].Description, tc.wantErr) {
+					t.Fatalf("err = %v; want an Invalid update_mask violation naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := current()
+			apply(&got)
+			if want := tc.want(); !reflect.DeepEqual(got, want) {
+				t.Errorf("after apply\n got %+v\nwant %+v", got, want)
+			}
+			if !slices.Equal(touched, tc.wantTouched) {
+				t.Errorf("touched = %q, want %q", touched, tc.wantTouched)
+			}
+		})
+	}
+}
+
+func TestResourceNames(t *testing.T) {
+	tests := []struct {
+		name    string
+		atts    []string
+		want    []string
+		wantErr []string // violation fields
+	}{
+		{name: "none"},
+		{name: "own attachments", atts: []string{"requests/r1/attachments/a1", "requests/r1/attachments/a2"}, want: []string{"a1", "a2"}},
+		{name: "another request's", atts: []string{"requests/r1/attachments/a1", "requests/r2/attachments/a2"}, wantErr: []string{"attachments[1]"}},
+		{name: "malformed", atts: []string{"a1", "requests/r1/attachments/", "requests/r1/attachments/a/b"}, wantErr: []string{"attachments[0]", "attachments[1]", "attachments[2]"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := attachmentIDs("r1", tc.atts)
+			if tc.wantErr != nil {
+				var e *errs.Error
+				if !errors.As(err, &e) || e.Code != errs.Invalid {
+					t.Fatalf("err = %v, want Invalid", err)
+				}
+				var fields []string
+				for _, v := range e.Violations {
+					fields = append(fields, v.Field)
+				}
+				if !slices.Equal(fields, tc.wantErr) {
+					t.Errorf("violations on %q, want %q", fields, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("attachmentIDs = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"", "requests/", "requests/a/b", "agencies/x", "requests/" + strings.Repeat("a", 65)} {
+		if _, err := requestID(bad, "name"); errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("requestID(%q) = %v, want Invalid", bad, err)
+		}
+	}
+}
+
+func TestCheckTimes(t *testing.T) {
+	r := fullRequest()
+	if err := checkTimes(r, "request"); err != nil {
+		t.Fatalf("valid times refused: %v", err)
+	}
+	r.Identifiers[1].EndTime = &timestamppb.Timestamp{Seconds: 1 << 50}
+	var e *errs.Error
+	if err := checkTimes(r, "request"); !errors.As(err, &e) || e.Code != errs.Invalid ||
+		len(e.Violations) != 1 || e.Violations[0].Field != "request.identifiers[1].end_time" {
+		t.Errorf("err = %v, want Invalid on request.identifiers[1].end_time", err)
+	}
+}

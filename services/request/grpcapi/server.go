@@ -1,0 +1,820 @@
+// Package grpcapi serves the request service's gRPC API: it checks the shape
+// of each request, converts it to the domain, calls request.Service and
+// converts the answer back. No rule of the workflow lives here.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"go.einride.tech/aip/fieldmask"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/paging"
+	"github.com/comity-mla/comity/services/query/aip"
+	"github.com/comity-mla/comity/services/request"
+)
+
+// Server implements requestv1.RequestServiceServer.
+type Server struct {
+	requestv1.UnimplementedRequestServiceServer
+	svc *request.Service
+}
+
+var _ requestv1.RequestServiceServer = (*Server)(nil)
+
+// NewServer returns a Server over svc.
+func NewServer(svc *request.Service) *Server { return &Server{svc: svc} }
+
+// principal returns the caller; the auth interceptor guarantees one for
+// every method of this service.
+func principal(ctx context.Context) (identity.Principal, error) {
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		return identity.Principal{}, errs.New(errs.Unauthenticated, "missing credentials")
+	}
+	return p, nil
+}
+
+// CreateRequest implements requestv1.RequestServiceServer.
+func (s *Server) CreateRequest(ctx context.Context, req *requestv1.CreateRequestRequest) (*requestv1.CreateRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTimes(req.GetRequest(), "request"); err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Create(ctx, p, requestFromProto(req.GetRequest()), req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.CreateRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// GetRequest implements requestv1.RequestServiceServer.
+func (s *Server) GetRequest(ctx context.Context, req *requestv1.GetRequestRequest) (*requestv1.GetRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Get(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.GetRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// ListRequests implements requestv1.RequestServiceServer.
+func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRequest) (*requestv1.ListRequestsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := paging.Parse(req, 50, 500)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := aip.ParseFilter(req.GetFilter(), request.RequestSchema)
+	if err != nil {
+		return nil, err
+	}
+	order, err := aip.ParseOrderBy(req.GetOrderBy(), request.RequestSchema)
+	if err != nil {
+		return nil, err
+	}
+	views, total, err := s.svc.List(ctx, p, request.ListOptions{Filter: filter, OrderBy: order, Offset: page.Offset, Limit: page.Size})
+	if err != nil {
+		return nil, err
+	}
+	resp := &requestv1.ListRequestsResponse{NextPageToken: page.Next(total), TotalSize: int32(total)}
+	for _, v := range views {
+		resp.Requests = append(resp.Requests, RequestToProto(v))
+	}
+	return resp, nil
+}
+
+// UpdateRequest implements requestv1.RequestServiceServer.
+func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequestRequest) (*requestv1.UpdateRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.GetRequest()
+	id, err := requestID(in.GetName(), "request.name")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTimes(in, "request"); err != nil {
+		return nil, err
+	}
+	apply, touched, err := updateFromProto(in, req.GetUpdateMask())
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Update(ctx, p, id, in.GetEtag(), apply, touched)
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.UpdateRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// SubmitRequest implements requestv1.RequestServiceServer.
+func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequestRequest) (*requestv1.SubmitRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Submit(ctx, p, id, req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.SubmitRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// ReturnRequest implements requestv1.RequestServiceServer.
+func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequestRequest) (*requestv1.ReturnRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Return(ctx, p, id, req.GetEtag(), req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.ReturnRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// TransmitRequest implements requestv1.RequestServiceServer.
+func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitRequestRequest) (*requestv1.TransmitRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Transmit(ctx, p, id, req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.TransmitRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// AcknowledgeRequest implements requestv1.RequestServiceServer.
+func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.AcknowledgeRequestRequest) (*requestv1.AcknowledgeRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Acknowledge(ctx, p, id, req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.AcknowledgeRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// RequestClarification implements requestv1.RequestServiceServer.
+func (s *Server) RequestClarification(ctx context.Context, req *requestv1.RequestClarificationRequest) (*requestv1.RequestClarificationResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.RequestClarification(ctx, p, id, req.GetEtag(), req.GetQuestions())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.RequestClarificationResponse{Request: RequestToProto(v)}, nil
+}
+
+// ProvideClarification implements requestv1.RequestServiceServer.
+func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.ProvideClarificationRequest) (*requestv1.ProvideClarificationResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	atts, err := attachmentIDs(id, req.GetAttachments())
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.ProvideClarification(ctx, p, id, req.GetEtag(), req.GetAnswers(), atts)
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.ProvideClarificationResponse{Request: RequestToProto(v)}, nil
+}
+
+// AcceptRequest implements requestv1.RequestServiceServer.
+func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequestRequest) (*requestv1.AcceptRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	a := request.Acceptance{
+		DualCriminality:     enumName(req.GetDualCriminality()),
+		HumanRightsConcerns: req.GetHumanRightsReview().GetConcerns(),
+		HumanRightsNote:     req.GetHumanRightsReview().GetNote(),
+		Conditions:          req.GetConditions(),
+	}
+	v, err := s.svc.Accept(ctx, p, id, req.GetEtag(), a, req.GetHumanRightsReview() != nil)
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.AcceptRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// RefuseRequest implements requestv1.RequestServiceServer.
+func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	f := request.Refusal{Explanation: req.GetExplanation()}
+	var vs errs.Violations
+	for i, g := range req.GetGrounds() {
+		// An unset enum is refused as input (DESIGN §2); the request
+		// message's validation rules do not exclude it.
+		if g == requestv1.Refusal_GROUND_UNSPECIFIED {
+			vs.Add(fmt.Sprintf("grounds[%d]", i), "%s is not a ground", g)
+			continue
+		}
+		f.Grounds = append(f.Grounds, enumName(g))
+	}
+	if err := vs.Err(errs.Invalid, "invalid refusal"); err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Refuse(ctx, p, id, req.GetEtag(), f)
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.RefuseRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// ExecuteRequest implements requestv1.RequestServiceServer.
+func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteRequestRequest) (*requestv1.ExecuteRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	atts, err := attachmentIDs(id, req.GetAttachments())
+	if err != nil {
+		return nil, err
+	}
+	e := request.Execution{ResponseSummary: req.GetResponseSummary(), Partial: req.GetPartial()}
+	v, err := s.svc.Execute(ctx, p, id, req.GetEtag(), e, atts)
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.ExecuteRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// ExtendPreservation implements requestv1.RequestServiceServer.
+func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPreservationRequest) (*requestv1.ExtendPreservationResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.ExtendPreservation(ctx, p, id, req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.ExtendPreservationResponse{Request: RequestToProto(v)}, nil
+}
+
+// WithdrawRequest implements requestv1.RequestServiceServer.
+func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawRequestRequest) (*requestv1.WithdrawRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Withdraw(ctx, p, id, req.GetEtag(), req.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.WithdrawRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// CloseRequest implements requestv1.RequestServiceServer.
+func (s *Server) CloseRequest(ctx context.Context, req *requestv1.CloseRequestRequest) (*requestv1.CloseRequestResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.svc.Close(ctx, p, id, req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.CloseRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// GetRequestHistory implements requestv1.RequestServiceServer.
+func (s *Server) GetRequestHistory(ctx context.Context, req *requestv1.GetRequestHistoryRequest) (*requestv1.GetRequestHistoryResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetName(), "name")
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.svc.History(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	resp := &requestv1.GetRequestHistoryResponse{}
+	for _, e := range h {
+		resp.Changes = append(resp.Changes, StatusChangeToProto(e))
+	}
+	return resp, nil
+}
+
+// CreateMessage implements requestv1.RequestServiceServer.
+func (s *Server) CreateMessage(ctx context.Context, req *requestv1.CreateMessageRequest) (*requestv1.CreateMessageResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetParent(), "parent")
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.svc.PostMessage(ctx, p, id, messageFromProto(req.GetMessage()))
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.CreateMessageResponse{Message: MessageToProto(m)}, nil
+}
+
+// ListMessages implements requestv1.RequestServiceServer.
+func (s *Server) ListMessages(ctx context.Context, req *requestv1.ListMessagesRequest) (*requestv1.ListMessagesResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetParent(), "parent")
+	if err != nil {
+		return nil, err
+	}
+	page, err := paging.Parse(req, 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	msgs, more, err := s.svc.Messages(ctx, p, id, page.Offset, page.Size)
+	if err != nil {
+		return nil, err
+	}
+	// Next wants a total; "at least one past this page" is all Messages
+	// tells, and all Next needs to issue a token.
+	total := 0
+	if more {
+		total = page.Offset + len(msgs) + 1
+	}
+	resp := &requestv1.ListMessagesResponse{NextPageToken: page.Next(total)}
+	for _, m := range msgs {
+		resp.Messages = append(resp.Messages, MessageToProto(m))
+	}
+	return resp, nil
+}
+
+// UploadAttachment implements requestv1.RequestServiceServer. The content
+// is pulled from the stream as the blob store reads it, never held whole.
+func (s *Server) UploadAttachment(stream grpc.ClientStreamingServer[requestv1.UploadAttachmentRequest, requestv1.UploadAttachmentResponse]) error {
+	ctx := stream.Context()
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return errNoMetadata()
+	}
+	if err != nil {
+		return err
+	}
+	md := first.GetMetadata()
+	if md == nil {
+		return errNoMetadata()
+	}
+	id, err := requestID(md.GetParent(), "metadata.parent")
+	if err != nil {
+		return err
+	}
+	u := request.Upload{
+		RequestID: id,
+		Kind:      enumName(md.GetKind()),
+		Filename:  md.GetFilename(),
+		MediaType: md.GetMediaType(),
+		Language:  md.GetLanguage(),
+		SHA256:    md.GetSha256(),
+		SizeBytes: md.GetSizeBytes(),
+	}
+	a, err := s.svc.Attach(ctx, p, u, &chunkReader{stream: stream})
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(&requestv1.UploadAttachmentResponse{Attachment: AttachmentToProto(a)})
+}
+
+func errNoMetadata() error {
+	return (errs.Violations{{Field: "metadata", Description: "the first message must carry the metadata"}}).Err(errs.Invalid, "invalid upload")
+}
+
+// chunkReader reads the content of an upload: the chunks of the stream's
+// messages after the first, received one at a time as Read needs them.
+type chunkReader struct {
+	stream grpc.ClientStreamingServer[requestv1.UploadAttachmentRequest, requestv1.UploadAttachmentResponse]
+	buf    []byte
+	err    error
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		msg, err := r.stream.Recv()
+		switch {
+		case err != nil:
+			// io.EOF at the end of the stream, as io.Reader wants.
+			r.err = err
+		case msg.GetMetadata() != nil:
+			r.err = (errs.Violations{{Field: "metadata", Description: "only the first message may carry the metadata; later ones carry chunks"}}).Err(errs.Invalid, "invalid upload")
+		default:
+			r.buf = msg.GetChunk()
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// ListAttachments implements requestv1.RequestServiceServer.
+func (s *Server) ListAttachments(ctx context.Context, req *requestv1.ListAttachmentsRequest) (*requestv1.ListAttachmentsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := requestID(req.GetParent(), "parent")
+	if err != nil {
+		return nil, err
+	}
+	atts, err := s.svc.Attachments(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	resp := &requestv1.ListAttachmentsResponse{}
+	for _, a := range atts {
+		resp.Attachments = append(resp.Attachments, AttachmentToProto(a))
+	}
+	return resp, nil
+}
+
+// downloadChunk is the size of each content message of a download.
+const downloadChunk = 256 << 10
+
+// DownloadAttachment implements requestv1.RequestServiceServer: the
+// metadata first, then the content in chunks of 256 KiB.
+func (s *Server) DownloadAttachment(req *requestv1.DownloadAttachmentRequest, stream grpc.ServerStreamingServer[requestv1.DownloadAttachmentResponse]) error {
+	ctx := stream.Context()
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	id, att, err := attachmentName(req.GetName(), "name")
+	if err != nil {
+		return err
+	}
+	a, content, err := s.svc.Download(ctx, p, id, att)
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	if err := stream.Send(&requestv1.DownloadAttachmentResponse{
+		Part: &requestv1.DownloadAttachmentResponse_Attachment{Attachment: AttachmentToProto(a)},
+	}); err != nil {
+		return err
+	}
+	for {
+		// A new slice per message: grpc-go documents that a sent message
+		// must not be modified afterwards (stats handlers may read it
+		// lazily), so one buffer cannot be reused. Memory stays one chunk.
+		chunk := make([]byte, downloadChunk)
+		n, err := io.ReadFull(content, chunk)
+		if n > 0 {
+			if serr := stream.Send(&requestv1.DownloadAttachmentResponse{
+				Part: &requestv1.DownloadAttachmentResponse_Chunk{Chunk: chunk[:n]},
+			}); serr != nil {
+				return serr
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil
+		case err != nil:
+			return fmt.Errorf("attachment %s content: %w", a.ID, err)
+		}
+	}
+}
+
+// WatchRequests implements requestv1.RequestServiceServer.
+func (s *Server) WatchRequests(_ *requestv1.WatchRequestsRequest, stream grpc.ServerStreamingServer[requestv1.WatchRequestsResponse]) error {
+	ctx := stream.Context()
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	// Headers go out once the watch has its starting point, so that a REST
+	// client gets its response as soon as changes will be seen.
+	started := func() error { return stream.SendHeader(metadata.MD{}) }
+	return s.svc.Watch(ctx, p, started, func(e request.HistoryEntry) error {
+		return stream.Send(&requestv1.WatchRequestsResponse{
+			Request:   requestPrefix + e.RequestID,
+			Reference: e.Reference,
+			Change:    StatusChangeToProto(e),
+		})
+	})
+}
+
+// GetStatistics implements requestv1.RequestServiceServer.
+func (s *Server) GetStatistics(ctx context.Context, _ *requestv1.GetStatisticsRequest) (*requestv1.GetStatisticsResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := s.svc.Statistics(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	resp := &requestv1.GetStatisticsResponse{}
+	for _, ps := range stats {
+		resp.Pairs = append(resp.Pairs, PairStatisticsToProto(ps))
+	}
+	return resp, nil
+}
+
+// requestID returns the id of a request name, requests/{id}; field names
+// the input field in the error.
+func requestID(name, field string) (string, error) {
+	id, ok := strings.CutPrefix(name, requestPrefix)
+	if !ok || !validID(id) {
+		return "", (errs.Violations{{Field: field, Description: "must be a request name, requests/{id}"}}).Err(errs.Invalid, "invalid request name")
+	}
+	return id, nil
+}
+
+// attachmentName returns the request and attachment ids of an attachment
+// name, requests/{id}/attachments/{attachment}.
+func attachmentName(name, field string) (requestID, attachmentID string, _ error) {
+	rest, ok := strings.CutPrefix(name, requestPrefix)
+	if ok {
+		requestID, attachmentID, ok = strings.Cut(rest, attachmentsInfix)
+	}
+	if !ok || !validID(requestID) || !validID(attachmentID) {
+		return "", "", (errs.Violations{{Field: field, Description: "must be an attachment name, requests/{id}/attachments/{attachment}"}}).Err(errs.Invalid, "invalid attachment name")
+	}
+	return requestID, attachmentID, nil
+}
+
+// attachmentIDs returns the attachment ids of names, each of which must be
+// an attachment of request id.
+func attachmentIDs(id string, names []string) ([]string, error) {
+	var vs errs.Violations
+	var out []string
+	for i, name := range names {
+		field := fmt.Sprintf("attachments[%d]", i)
+		rid, att, err := attachmentName(name, field)
+		switch {
+		case err != nil:
+			vs.Add(field, "must be an attachment name, requests/{id}/attachments/{attachment}")
+		case rid != id:
+			vs.Add(field, "%s is an attachment of another request", name)
+		default:
+			out = append(out, att)
+		}
+	}
+	if err := vs.Err(errs.Invalid, "invalid attachments"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// validID reports whether id can be the last segment of a resource name:
+// 1 to 64 letters, digits and hyphens, as the API's name patterns say.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// requestWritable are the fields of Request an update can change, in proto
+// order; they are also the paths of an absent or "*" update_mask.
+var requestWritable = []string{
+	"type", "priority", "emergency_reason", "requested_state", "requested_agency", "legal_basis",
+	"treaty_citation", "case_reference", "offence", "facts_summary", "persons", "identifiers",
+	"data_categories", "necessity_and_proportionality", "judicial_authorisation_reference",
+	"confidential", "use_limitations", "language", "requested_response_time", "related_requests",
+}
+
+// requestIgnored are the identifier and output-only fields of Request:
+// clients echo them back in a mask, and they are dropped without error.
+var requestIgnored = []string{
+	"name", "reference", "requesting_agency", "requesting_state", "owner", "status", "deadlines",
+	"overdue", "etag", "create_time", "update_time", "acceptance", "refusal", "execution", "metadata_only",
+}
+
+// updateFromProto reads an update: apply copies to a draft exactly the
+// fields the mask names, from in; touched lists the top-level fields
+// changed, for the Service.
+func updateFromProto(in *requestv1.Request, mask *fieldmaskpb.FieldMask) (apply func(*request.Request), touched []string, _ error) {
+	paths, err := maskPaths(mask)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := requestFromProto(in)
+	for _, path := range paths {
+		top, _, _ := strings.Cut(path, ".")
+		if !slices.Contains(touched, top) {
+			touched = append(touched, top)
+		}
+	}
+	apply = func(r *request.Request) {
+		for _, path := range paths {
+			copyField(r, &d, path)
+		}
+	}
+	return apply, touched, nil
+}
+
+// copyField copies one updatable path (a field of requestWritable, or a
+// field of offence) from src to dst.
+func copyField(dst, src *request.Request, path string) {
+	switch path {
+	case "type":
+		dst.Type = src.Type
+	case "priority":
+		dst.Priority = src.Priority
+	case "emergency_reason":
+		dst.EmergencyReason = src.EmergencyReason
+	case "requested_state":
+		dst.RequestedState = src.RequestedState
+	case "requested_agency":
+		dst.RequestedAgency = src.RequestedAgency
+	case "legal_basis":
+		dst.LegalBasis = src.LegalBasis
+	case "treaty_citation":
+		dst.TreatyCitation = src.TreatyCitation
+	case "case_reference":
+		dst.CaseReference = src.CaseReference
+	case "offence":
+		dst.Offence = src.Offence
+	case "offence.description":
+		dst.Offence.Description = src.Offence.Description
+	case "offence.legal_qualification":
+		dst.Offence.LegalQualification = src.Offence.LegalQualification
+	case "offence.statute_text":
+		dst.Offence.StatuteText = src.Offence.StatuteText
+	case "offence.maximum_penalty_years":
+		dst.Offence.MaximumPenaltyYears = src.Offence.MaximumPenaltyYears
+	case "offence.death_penalty_possible":
+		dst.Offence.DeathPenaltyPossible = src.Offence.DeathPenaltyPossible
+	case "offence.death_penalty_assurance":
+		dst.Offence.DeathPenaltyAssurance = src.Offence.DeathPenaltyAssurance
+	case "facts_summary":
+		dst.FactsSummary = src.FactsSummary
+	case "persons":
+		dst.Persons = src.Persons
+	case "identifiers":
+		dst.Identifiers = src.Identifiers
+	case "data_categories":
+		dst.DataCategories = src.DataCategories
+	case "necessity_and_proportionality":
+		dst.NecessityAndProportionality = src.NecessityAndProportionality
+	case "judicial_authorisation_reference":
+		dst.JudicialAuthorisationReference = src.JudicialAuthorisationReference
+	case "confidential":
+		dst.Confidential = src.Confidential
+	case "use_limitations":
+		dst.UseLimitations = src.UseLimitations
+	case "language":
+		dst.Language = src.Language
+	case "requested_response_time":
+		dst.RequestedResponseTime = src.RequestedResponseTime
+	case "related_requests":
+		dst.RelatedRequests = src.RelatedRequests
+	}
+}
+
+// maskPaths returns the updatable paths (snake_case) an update_mask names:
+// every writable field when the mask is absent or "*". Identifier and
+// output-only paths are dropped; a path into offence (offence.description)
+// changes that field of the offence only; any other path is refused,
+// named as the caller wrote it.
+func maskPaths(mask *fieldmaskpb.FieldMask) ([]string, error) {
+	if len(mask.GetPaths()) == 0 || fieldmask.IsFullReplacement(mask) {
+		return slices.Clone(requestWritable), nil
+	}
+	invalid := func(format string, args ...any) error {
+		return (errs.Violations{{Field: "update_mask", Description: fmt.Sprintf(format, args...)}}).Err(errs.Invalid, "invalid update mask")
+	}
+	var paths []string
+	for _, raw := range mask.GetPaths() {
+		// REST callers write JSON names (factsSummary) in ?updateMask=.
+		path := snakeCase(raw)
+		if path == fieldmask.WildcardPath {
+			return nil, invalid("%q must be the only path of the mask", raw)
+		}
+		if err := fieldmask.Validate(&fieldmaskpb.FieldMask{Paths: []string{path}}, &requestv1.Request{}); err != nil {
+			return nil, invalid("%q is not a field of a request", raw)
+		}
+		top, sub, nested := strings.Cut(path, ".")
+		switch {
+		case slices.Contains(requestIgnored, top):
+		case !nested && slices.Contains(requestWritable, top):
+			paths = append(paths, path)
+		case nested && top == "offence" && !strings.Contains(sub, "."):
+			paths = append(paths, path)
+		case nested:
+			return nil, invalid("%q cannot be updated on its own; update %q whole", raw, top)
+		default:
+			return nil, invalid("%q cannot be updated; updatable fields are %s", raw, strings.Join(requestWritable, ", "))
+		}
+	}
+	return paths, nil
+}
+
+// snakeCase turns a JSON field path (lowerCamelCase) into the proto path.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,348 @@
+package request
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+)
+
+// act is an action on a request: Update, or a lifecycle custom method.
+type act string
+
+const (
+	actUpdate               act = "update"
+	actSubmit               act = "submit"
+	actReturn               act = "return"
+	actTransmit             act = "transmit"
+	actAcknowledge          act = "acknowledge"
+	actRequestClarification act = "requestClarification"
+	actProvideClarification act = "provideClarification"
+	actAccept               act = "accept"
+	actRefuse               act = "refuse"
+	actExecute              act = "execute"
+	actExtendPreservation   act = "extendPreservation"
+	actWithdraw             act = "withdraw"
+	actClose                act = "close"
+)
+
+// rule is one row of the lifecycle table of DESIGN §5.
+type rule struct {
+	from []Status
+	// to is the status after the action; "" leaves it unchanged.
+	to Status
+	// who says who may act, and whoText says it to a refused caller.
+	who     func(p identity.Principal, r Request) bool
+	whoText string
+}
+
+func owningProsecutor(p identity.Principal, r Request) bool {
+	return p.HasRole(identity.Prosecutor) && p.Subject == r.Owner && p.Agency == r.RequestingAgency
+}
+
+func requestingCentralAuthority(p identity.Principal, r Request) bool {
+	return p.HasRole(identity.CentralAuthority) && p.State == r.RequestingState
+}
+
+func requestedCentralAuthority(p identity.Principal, r Request) bool {
+	return p.HasRole(identity.CentralAuthority) && p.Agency == r.RequestedAgency
+}
+
+// lifecycle is the table of DESIGN §5: from which statuses each action may
+// be taken, the status it leads to, and who may take it.
+var lifecycle = map[act]rule{
+	actUpdate:               {from: []Status{Draft}, who: owningProsecutor, whoText: "the owning prosecutor"},
+	actSubmit:               {from: []Status{Draft}, to: Submitted, who: owningProsecutor, whoText: "the owning prosecutor"},
+	actReturn:               {from: []Status{Submitted}, to: Draft, who: requestingCentralAuthority, whoText: "the requesting state's central authority"},
+	actTransmit:             {from: []Status{Submitted}, to: Transmitted, who: requestingCentralAuthority, whoText: "the requesting state's central authority"},
+	actAcknowledge:          {from: []Status{Transmitted}, to: Acknowledged, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
+	actRequestClarification: {from: []Status{Acknowledged}, to: ClarificationRequested, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
+	actProvideClarification: {from: []Status{ClarificationRequested}, to: Acknowledged, who: owningProsecutor, whoText: "the owning prosecutor"},
+	actAccept:               {from: []Status{Acknowledged}, to: Accepted, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
+	actRefuse:               {from: []Status{Acknowledged}, to: Refused, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
+	actExecute:              {from: []Status{Accepted}, to: Executed, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
+	actExtendPreservation:   {from: []Status{Executed}, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
+	actWithdraw: {from: []Status{Draft, Submitted, Transmitted, Acknowledged, ClarificationRequested, Accepted}, to: Withdrawn,
+		who: owningProsecutor, whoText: "the owning prosecutor"},
+	actClose: {from: []Status{Executed, Refused, Withdrawn}, to: Closed,
+		who: func(p identity.Principal, r Request) bool {
+			return requestingCentralAuthority(p, r) || owningProsecutor(p, r)
+		}, whoText: "the requesting state's central authority or the owning prosecutor"},
+}
+
+// authorise checks that p may take action a on r now: the role and agency
+// (PERMISSION_DENIED), the etag (ABORTED) and the status
+// (FAILED_PRECONDITION naming it). The caller has already checked that p
+// may see r.
+func (s *Service) authorise(p identity.Principal, r Request, a act, etag string) error {
+	rl := lifecycle[a]
+	if !rl.who(p, r) {
+		return errs.New(errs.PermissionDenied, "only %s may %s request %s", rl.whoText, a, r.Reference)
+	}
+	if etag != "" && etag != r.Etag() {
+		return errs.New(errs.Conflict, "request %s was changed by someone else; get it again and retry", r.Reference)
+	}
+	if !contains(rl.from, r.Status) {
+		allowed := make([]string, len(rl.from))
+		for i, st := range rl.from {
+			allowed[i] = string(st)
+		}
+		return (errs.Violations{{Field: "status", Description: fmt.Sprintf("request %s is %s; %s needs %s",
+			r.Reference, r.Status, a, strings.Join(allowed, " or "))}}).Err(errs.FailedPrecondition,
+			fmt.Sprintf("cannot %s a request that is %s", a, r.Status))
+	}
+	return nil
+}
+
+// transition is one lifecycle action: it checks visibility, authority,
+// etag and status; runs check (outside the transaction, for what needs the
+// directory or other records); then, in one transaction with the history
+// entry and the audit event, re-checks the status (so that of two racing
+// actions exactly one wins) and applies the change.
+func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag string, a act, reason string,
+	check func(Request) error, apply func(r *Request, now time.Time) error) (View, error) {
+	cur, err := s.visible(ctx, p, id)
+	if err != nil {
+		return View{}, err
+	}
+	if err := s.authorise(p, cur, a, etag); err != nil {
+		return View{}, err
+	}
+	if check != nil {
+		if err := check(cur); err != nil {
+			return View{}, err
+		}
+	}
+	rl := lifecycle[a]
+	updated, err := s.store.Update(ctx, id, func(r *Request) (Change, error) {
+		if err := s.authorise(p, *r, a, etag); err != nil {
+			return Change{}, err
+		}
+		if check != nil && r.Version != cur.Version {
+			// What check approved has changed since.
+			return Change{}, errs.New(errs.Conflict, "request %s was changed by someone else; get it again and retry", r.Reference)
+		}
+		now := s.now()
+		from := r.Status
+		if apply != nil {
+			if err := apply(r, now); err != nil {
+				return Change{}, err
+			}
+		}
+		to := from
+		if rl.to != "" {
+			to = rl.to
+		}
+		r.Status, r.UpdateTime = to, now
+		return Change{
+			History: &HistoryEntry{From: from, To: to, Action: string(a), Actor: actorOf(p), Time: now, Reason: reason},
+			Event:   s.event(ctx, p, *r, from, to),
+		}, nil
+	})
+	if err != nil {
+		return View{}, err
+	}
+	audit.MarkRecorded(ctx)
+	return s.view(p, updated), nil
+}
+
+// checkSafeguards checks every safeguard against the requested agency as the
+// directory has it now and the request's attachments.
+func (s *Service) checkSafeguards(ctx context.Context, r Request) error {
+	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
+	if err != nil {
+		return fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
+	}
+	atts, err := s.store.ListAttachments(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	vs := safeguards(r, receiver, atts)
+	if !receiver.Active {
+		vs.Add("requested_agency", "%s is deactivated", receiver.ID)
+	}
+	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+}
+
+// Submit sends a draft to the requesting state's central authority, once
+// every safeguard is met.
+func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
+	return s.transition(ctx, p, id, etag, actSubmit, "", func(r Request) error { return s.checkSafeguards(ctx, r) }, nil)
+}
+
+// Return sends a submitted request back to its prosecutor with a reason.
+func (s *Service) Return(ctx context.Context, p identity.Principal, id, etag, reason string) (View, error) {
+	if err := required("reason", reason); err != nil {
+		return View{}, err
+	}
+	return s.transition(ctx, p, id, etag, actReturn, reason, nil, nil)
+}
+
+// Transmit sends a submitted request to the requested agency, checking the
+// safeguards again, and starts the acknowledgement deadline.
+func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
+	return s.transition(ctx, p, id, etag, actTransmit, "", func(r Request) error { return s.checkSafeguards(ctx, r) },
+		func(r *Request, now time.Time) error {
+			r.TransmitTime = now
+			r.Deadlines.AcknowledgeBy = now.Add(s.policy.Acknowledge[r.Priority])
+			return nil
+		})
+}
+
+// Acknowledge records receipt by the requested agency and starts the answer
+// deadline.
+func (s *Service) Acknowledge(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
+	return s.transition(ctx, p, id, etag, actAcknowledge, "", nil, func(r *Request, now time.Time) error {
+		r.AcknowledgeTime = now
+		answer := now.Add(s.policy.Answer[r.Priority])
+		if !r.RequestedResponseTime.IsZero() && r.RequestedResponseTime.Before(answer) {
+			answer = r.RequestedResponseTime
+		}
+		r.Deadlines.AnswerBy = answer
+		return nil
+	})
+}
+
+// RequestClarification asks the requesting side questions.
+func (s *Service) RequestClarification(ctx context.Context, p identity.Principal, id, etag, questions string) (View, error) {
+	if err := required("questions", questions); err != nil {
+		return View{}, err
+	}
+	return s.transition(ctx, p, id, etag, actRequestClarification, questions, nil, nil)
+}
+
+// ProvideClarification answers the requested side's questions, with
+// attachments already uploaded to the request.
+func (s *Service) ProvideClarification(ctx context.Context, p identity.Principal, id, etag, answers string, attachmentIDs []string) (View, error) {
+	if err := required("answers", answers); err != nil {
+		return View{}, err
+	}
+	reason := answers
+	if len(attachmentIDs) > 0 {
+		reason += "\n\nAttached: " + strings.Join(attachmentIDs, ", ")
+	}
+	return s.transition(ctx, p, id, etag, actProvideClarification, reason,
+		func(r Request) error { return s.checkAttachments(ctx, r.ID, attachmentIDs) }, nil)
+}
+
+// Accept records the requested side's decision to execute, with its
+// dual-criminality assessment and human-rights review.
+func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag string, a Acceptance, reviewed bool) (View, error) {
+	return s.transition(ctx, p, id, etag, actAccept, a.Conditions, func(r Request) error {
+		var vs errs.Violations
+		switch a.DualCriminality {
+		case "MET":
+		case "NOT_REQUIRED":
+			if r.Type != directory.DataPreservation {
+				vs.Add("dual_criminality", "NOT_REQUIRED applies to preservation only; assess dual criminality for %s", r.Type)
+			}
+		default:
+			vs.Add("dual_criminality", "the dual-criminality assessment is required (MET, or NOT_REQUIRED for preservation)")
+		}
+		if !reviewed {
+			vs.Add("human_rights_review", "the human-rights review is required")
+		} else if a.HumanRightsConcerns && strings.TrimSpace(a.HumanRightsNote) == "" {
+			vs.Add("human_rights_review.note", "concerns need a note saying what they are and why execution is still acceptable")
+		}
+		return vs.Err(errs.FailedPrecondition, "the acceptance lacks its assessments")
+	}, func(r *Request, _ time.Time) error {
+		acc := a
+		r.Acceptance = &acc
+		return nil
+	})
+}
+
+// Refuse records the requested side's refusal with its grounds.
+func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag string, f Refusal) (View, error) {
+	var vs errs.Violations
+	if len(f.Grounds) == 0 {
+		vs.Add("grounds", "at least one ground for refusal is required")
+	}
+	if strings.TrimSpace(f.Explanation) == "" {
+		vs.Add("explanation", "an explanation is required")
+	}
+	if err := vs.Err(errs.FailedPrecondition, "the refusal lacks its grounds"); err != nil {
+		return View{}, err
+	}
+	return s.transition(ctx, p, id, etag, actRefuse, f.Explanation, nil, func(r *Request, now time.Time) error {
+		ref := f
+		r.Refusal, r.AnswerTime = &ref, now
+		return nil
+	})
+}
+
+// Execute records the response; a preservation then holds for the policy's
+// period.
+func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag string, e Execution, attachmentIDs []string) (View, error) {
+	if err := required("response_summary", e.ResponseSummary); err != nil {
+		return View{}, err
+	}
+	return s.transition(ctx, p, id, etag, actExecute, "",
+		func(r Request) error { return s.checkAttachments(ctx, r.ID, attachmentIDs) },
+		func(r *Request, now time.Time) error {
+			ex := e
+			r.Execution, r.AnswerTime = &ex, now
+			if r.Type == directory.DataPreservation {
+				r.Deadlines.PreservationExpiresAt = now.Add(s.policy.Preservation)
+			}
+			return nil
+		})
+}
+
+// ExtendPreservation adds the policy's period to an executed preservation
+// that has not lapsed.
+func (s *Service) ExtendPreservation(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
+	return s.transition(ctx, p, id, etag, actExtendPreservation, "", nil, func(r *Request, now time.Time) error {
+		var vs errs.Violations
+		switch {
+		case r.Type != directory.DataPreservation:
+			vs.Add("type", "only a preservation can be extended, not %s", r.Type)
+		case now.After(r.Deadlines.PreservationExpiresAt):
+			vs.Add("deadlines.preservation_expires_at", "the preservation lapsed on %s", r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
+		}
+		if err := vs.Err(errs.FailedPrecondition, "cannot extend the preservation"); err != nil {
+			return err
+		}
+		r.Deadlines.PreservationExpiresAt = r.Deadlines.PreservationExpiresAt.Add(s.policy.Preservation)
+		return nil
+	})
+}
+
+// Withdraw withdraws a request that has not been answered.
+func (s *Service) Withdraw(ctx context.Context, p identity.Principal, id, etag, reason string) (View, error) {
+	if err := required("reason", reason); err != nil {
+		return View{}, err
+	}
+	return s.transition(ctx, p, id, etag, actWithdraw, reason, nil, nil)
+}
+
+// Close closes an executed, refused or withdrawn request.
+func (s *Service) Close(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
+	return s.transition(ctx, p, id, etag, actClose, "", nil, nil)
+}
+
+// checkAttachments checks that every id names an attachment of the request.
+func (s *Service) checkAttachments(ctx context.Context, requestID string, ids []string) error {
+	var vs errs.Violations
+	for i, id := range ids {
+		if _, err := s.store.GetAttachment(ctx, requestID, id); err != nil {
+			if errs.CodeOf(err) != errs.NotFound {
+				return err
+			}
+			vs.Add(fmt.Sprintf("attachments[%d]", i), "%q is not an attachment of this request; upload it first", id)
+		}
+	}
+	return vs.Err(errs.FailedPrecondition, "unknown attachments")
+}
+
+func required(field, value string) error {
+	if strings.TrimSpace(value) != "" {
+		return nil
+	}
+	return (errs.Violations{{Field: field, Description: "required"}}).Err(errs.Invalid, "invalid request")
+}

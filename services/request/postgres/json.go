@@ -1,0 +1,287 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/request"
+)
+
+// The stored form of a request (the doc column). Its own types, with
+// explicit snake_case names, keep the stored JSON stable when the domain
+// types change; package sqlite stores the same form. Times are UTC
+// RFC 3339 with at most microseconds, and absent when zero.
+
+type requestJSON struct {
+	ID                             string           `json:"id"`
+	Reference                      string           `json:"reference"`
+	Type                           string           `json:"type"`
+	Priority                       string           `json:"priority"`
+	EmergencyReason                string           `json:"emergency_reason"`
+	RequestingAgency               string           `json:"requesting_agency"`
+	RequestingState                string           `json:"requesting_state"`
+	Owner                          string           `json:"owner"`
+	RequestedState                 string           `json:"requested_state"`
+	RequestedAgency                string           `json:"requested_agency"`
+	LegalBasis                     string           `json:"legal_basis"`
+	TreatyCitation                 string           `json:"treaty_citation"`
+	CaseReference                  string           `json:"case_reference"`
+	Offence                        offenceJSON      `json:"offence"`
+	FactsSummary                   string           `json:"facts_summary"`
+	Persons                        []personJSON     `json:"persons,omitempty"`
+	Identifiers                    []identifierJSON `json:"identifiers,omitempty"`
+	DataCategories                 []string         `json:"data_categories,omitempty"`
+	NecessityAndProportionality    string           `json:"necessity_and_proportionality"`
+	JudicialAuthorisationReference string           `json:"judicial_authorisation_reference"`
+	Confidential                   bool             `json:"confidential"`
+	UseLimitations                 string           `json:"use_limitations"`
+	Language                       string           `json:"language"`
+	RequestedResponseTime          time.Time        `json:"requested_response_time,omitzero"`
+	RelatedRequests                []string         `json:"related_requests,omitempty"`
+	Status                         string           `json:"status"`
+	Deadlines                      deadlinesJSON    `json:"deadlines,omitzero"`
+	Acceptance                     *acceptanceJSON  `json:"acceptance,omitempty"`
+	Refusal                        *refusalJSON     `json:"refusal,omitempty"`
+	Execution                      *executionJSON   `json:"execution,omitempty"`
+	TransmitTime                   time.Time        `json:"transmit_time,omitzero"`
+	AcknowledgeTime                time.Time        `json:"acknowledge_time,omitzero"`
+	AnswerTime                     time.Time        `json:"answer_time,omitzero"`
+	Version                        int64            `json:"version"`
+	CreateTime                     time.Time        `json:"create_time,omitzero"`
+	UpdateTime                     time.Time        `json:"update_time,omitzero"`
+}
+
+type offenceJSON struct {
+	Description           string `json:"description"`
+	LegalQualification    string `json:"legal_qualification"`
+	StatuteText           string `json:"statute_text"`
+	MaximumPenaltyYears   int32  `json:"maximum_penalty_years"`
+	DeathPenaltyPossible  bool   `json:"death_penalty_possible"`
+	DeathPenaltyAssurance string `json:"death_penalty_assurance"`
+}
+
+type personJSON struct {
+	FullName    string `json:"full_name"`
+	DateOfBirth string `json:"date_of_birth"`
+	Nationality string `json:"nationality"`
+	Role        string `json:"role"`
+}
+
+type identifierJSON struct {
+	Kind      string    `json:"kind"`
+	Value     string    `json:"value"`
+	StartTime time.Time `json:"start_time,omitzero"`
+	EndTime   time.Time `json:"end_time,omitzero"`
+}
+
+type deadlinesJSON struct {
+	AcknowledgeBy         time.Time `json:"acknowledge_by,omitzero"`
+	AnswerBy              time.Time `json:"answer_by,omitzero"`
+	PreservationExpiresAt time.Time `json:"preservation_expires_at,omitzero"`
+}
+
+type acceptanceJSON struct {
+	DualCriminality     string `json:"dual_criminality"`
+	HumanRightsConcerns bool   `json:"human_rights_concerns"`
+	HumanRightsNote     string `json:"human_rights_note"`
+	Conditions          string `json:"conditions"`
+}
+
+type refusalJSON struct {
+	Grounds     []string `json:"grounds,omitempty"`
+	Explanation string   `json:"explanation"`
+}
+
+type executionJSON struct {
+	ResponseSummary string `json:"response_summary"`
+	Partial         bool   `json:"partial"`
+}
+
+// storedTime is t as both backends keep it: UTC, truncated (not rounded, as
+// PostgreSQL would) to microseconds; the zero time stays zero.
+func storedTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// readTime is a decoded time in UTC (zero stays zero).
+func readTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// encode returns v as JSON text. It cannot fail for the plain structs stored
+// here, so a failure is a programming error.
+func encode(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("request/postgres: encode %T: %v", v, err))
+	}
+	return string(b)
+}
+
+func encodeRequest(r request.Request) string {
+	d := requestJSON{
+		ID:                             r.ID,
+		Reference:                      r.Reference,
+		Type:                           string(r.Type),
+		Priority:                       string(r.Priority),
+		EmergencyReason:                r.EmergencyReason,
+		RequestingAgency:               r.RequestingAgency,
+		RequestingState:                r.RequestingState,
+		Owner:                          r.Owner,
+		RequestedState:                 r.RequestedState,
+		RequestedAgency:                r.RequestedAgency,
+		LegalBasis:                     r.LegalBasis,
+		TreatyCitation:                 r.TreatyCitation,
+		CaseReference:                  r.CaseReference,
+		Offence:                        offenceJSON(r.Offence),
+		FactsSummary:                   r.FactsSummary,
+		DataCategories:                 r.DataCategories,
+		NecessityAndProportionality:    r.NecessityAndProportionality,
+		JudicialAuthorisationReference: r.JudicialAuthorisationReference,
+		Confidential:                   r.Confidential,
+		UseLimitations:                 r.UseLimitations,
+		Language:                       r.Language,
+		RequestedResponseTime:          storedTime(r.RequestedResponseTime),
+		RelatedRequests:                r.RelatedRequests,
+		Status:                         string(r.Status),
+		Deadlines: deadlinesJSON{
+			AcknowledgeBy:         storedTime(r.Deadlines.AcknowledgeBy),
+			AnswerBy:              storedTime(r.Deadlines.AnswerBy),
+			PreservationExpiresAt: storedTime(r.Deadlines.PreservationExpiresAt),
+		},
+		TransmitTime:    storedTime(r.TransmitTime),
+		AcknowledgeTime: storedTime(r.AcknowledgeTime),
+		AnswerTime:      storedTime(r.AnswerTime),
+		Version:         r.Version,
+		CreateTime:      storedTime(r.CreateTime),
+		UpdateTime:      storedTime(r.UpdateTime),
+	}
+	for _, p := range r.Persons {
+		d.Persons = append(d.Persons, personJSON(p))
+	}
+	for _, id := range r.Identifiers {
+		d.Identifiers = append(d.Identifiers, identifierJSON{
+			Kind: id.Kind, Value: id.Value, StartTime: storedTime(id.StartTime), EndTime: storedTime(id.EndTime),
+		})
+	}
+	if a := r.Acceptance; a != nil {
+		d.Acceptance = &acceptanceJSON{DualCriminality: a.DualCriminality, HumanRightsConcerns: a.HumanRightsConcerns,
+			HumanRightsNote: a.HumanRightsNote, Conditions: a.Conditions}
+	}
+	if f := r.Refusal; f != nil {
+		d.Refusal = &refusalJSON{Grounds: f.Grounds, Explanation: f.Explanation}
+	}
+	if e := r.Execution; e != nil {
+		d.Execution = &executionJSON{ResponseSummary: e.ResponseSummary, Partial: e.Partial}
+	}
+	return encode(d)
+}
+
+// decodeRequest returns nil for every empty list: callers see one
+// representation of "none", whichever backend and whatever was written.
+func decodeRequest(s string) (request.Request, error) {
+	var d requestJSON
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return request.Request{}, err
+	}
+	r := request.Request{
+		ID:                             d.ID,
+		Reference:                      d.Reference,
+		Type:                           directory.RequestType(d.Type),
+		Priority:                       directory.Priority(d.Priority),
+		EmergencyReason:                d.EmergencyReason,
+		RequestingAgency:               d.RequestingAgency,
+		RequestingState:                d.RequestingState,
+		Owner:                          d.Owner,
+		RequestedState:                 d.RequestedState,
+		RequestedAgency:                d.RequestedAgency,
+		LegalBasis:                     d.LegalBasis,
+		TreatyCitation:                 d.TreatyCitation,
+		CaseReference:                  d.CaseReference,
+		Offence:                        request.Offence(d.Offence),
+		FactsSummary:                   d.FactsSummary,
+		NecessityAndProportionality:    d.NecessityAndProportionality,
+		JudicialAuthorisationReference: d.JudicialAuthorisationReference,
+		Confidential:                   d.Confidential,
+		UseLimitations:                 d.UseLimitations,
+		Language:                       d.Language,
+		RequestedResponseTime:          readTime(d.RequestedResponseTime),
+		Status:                         request.Status(d.Status),
+		Deadlines: request.Deadlines{
+			AcknowledgeBy:         readTime(d.Deadlines.AcknowledgeBy),
+			AnswerBy:              readTime(d.Deadlines.AnswerBy),
+			PreservationExpiresAt: readTime(d.Deadlines.PreservationExpiresAt),
+		},
+		TransmitTime:    readTime(d.TransmitTime),
+		AcknowledgeTime: readTime(d.AcknowledgeTime),
+		AnswerTime:      readTime(d.AnswerTime),
+		Version:         d.Version,
+		CreateTime:      readTime(d.CreateTime),
+		UpdateTime:      readTime(d.UpdateTime),
+	}
+	if len(d.DataCategories) > 0 {
+		r.DataCategories = d.DataCategories
+	}
+	if len(d.RelatedRequests) > 0 {
+		r.RelatedRequests = d.RelatedRequests
+	}
+	for _, p := range d.Persons {
+		r.Persons = append(r.Persons, request.Person(p))
+	}
+	for _, id := range d.Identifiers {
+		r.Identifiers = append(r.Identifiers, request.Identifier{
+			Kind: id.Kind, Value: id.Value, StartTime: readTime(id.StartTime), EndTime: readTime(id.EndTime),
+		})
+	}
+	if a := d.Acceptance; a != nil {
+		r.Acceptance = &request.Acceptance{DualCriminality: a.DualCriminality, HumanRightsConcerns: a.HumanRightsConcerns,
+			HumanRightsNote: a.HumanRightsNote, Conditions: a.Conditions}
+	}
+	if f := d.Refusal; f != nil {
+		r.Refusal = &request.Refusal{Explanation: f.Explanation}
+		if len(f.Grounds) > 0 {
+			r.Refusal.Grounds = f.Grounds
+		}
+	}
+	if e := d.Execution; e != nil {
+		r.Execution = &request.Execution{ResponseSummary: e.ResponseSummary, Partial: e.Partial}
+	}
+	return r, nil
+}
+
+// stored returns r as a later read returns it: times in UTC truncated to
+// microseconds, empty lists nil, and no slice or pointer shared with r.
+func stored(r request.Request) request.Request {
+	out, err := decodeRequest(encodeRequest(r))
+	if err != nil {
+		panic(fmt.Sprintf("request/postgres: decode what was just encoded: %v", err))
+	}
+	return out
+}
+
+// encodeEvent stores an event as audit.Event's own JSON form, which that
+// package keeps stable because the event is delivered in it; a copy of the
+// type here would silently drop a field added there, and the outbox must not
+// lose any part of an event.
+func encodeEvent(e audit.Event) string {
+	e.Time = storedTime(e.Time)
+	return encode(e)
+}
+
+func decodeEvent(s string) (audit.Event, error) {
+	var e audit.Event
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return audit.Event{}, err
+	}
+	e.Time = readTime(e.Time)
+	return e, nil
+}

@@ -1,0 +1,186 @@
+package request
+
+import (
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
+)
+
+// MinNecessityLength is the least number of characters a necessity and
+// proportionality statement must have to be of real substance.
+const MinNecessityLength = 100
+
+// The legal bases, identifier kinds and the like are proto enum value names.
+const (
+	bilateralTreaty = "BILATERAL_TREATY"
+	translation     = "TRANSLATION"
+)
+
+// Identifier kinds.
+const (
+	IPAddress    = "IP_ADDRESS"
+	Email        = "EMAIL"
+	Phone        = "PHONE"
+	Account      = "ACCOUNT"
+	URL          = "URL"
+	Domain       = "DOMAIN"
+	CryptoWallet = "CRYPTO_WALLET"
+	Device       = "DEVICE"
+)
+
+var (
+	phonePattern  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	domainPattern = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$`)
+	walletPattern = regexp.MustCompile(`^[A-Za-z0-9:_-]{20,128}$`)
+)
+
+// needsTimeRange are the request types whose identifiers must each say for
+// which period data is sought.
+var needsTimeRange = []directory.RequestType{directory.SubscriberInformation, directory.TrafficData, directory.ContentData}
+
+// safeguards checks every safeguard of DESIGN §5 that a request must meet to
+// be submitted or transmitted, and returns all violations at once. receiver
+// is the requested agency as the directory has it now; attachments are the
+// request's attachments (a translation into an accepted language satisfies
+// the language rule).
+func safeguards(r Request, receiver directory.Agency, attachments []Attachment) errs.Violations {
+	var vs errs.Violations
+	blank := func(s string) bool { return strings.TrimSpace(s) == "" }
+
+	if r.LegalBasis == "" {
+		vs.Add("legal_basis", "a legal basis is required")
+	} else if r.LegalBasis == bilateralTreaty && blank(r.TreatyCitation) {
+		vs.Add("treaty_citation", "a bilateral treaty must be cited")
+	}
+	if blank(r.Offence.Description) {
+		vs.Add("offence.description", "the offence must be described")
+	}
+	if blank(r.Offence.LegalQualification) {
+		vs.Add("offence.legal_qualification", "the legal qualification of the offence is required")
+	}
+	if r.Offence.MaximumPenaltyYears <= 0 {
+		vs.Add("offence.maximum_penalty_years", "the maximum penalty is required")
+	}
+	if blank(r.FactsSummary) {
+		vs.Add("facts_summary", "a summary of the facts is required")
+	}
+	if len(r.Identifiers) == 0 {
+		vs.Add("identifiers", "at least one identifier is required")
+	}
+	for i, id := range r.Identifiers {
+		field := fmt.Sprintf("identifiers[%d]", i)
+		if msg := checkIdentifier(id.Kind, id.Value); msg != "" {
+			vs.Add(field+".value", "%s", msg)
+		}
+		if contains(needsTimeRange, r.Type) {
+			switch {
+			case id.StartTime.IsZero() || id.EndTime.IsZero():
+				vs.Add(field+".start_time", "%s requests need a time range (start and end) for each identifier", r.Type)
+			case !id.StartTime.Before(id.EndTime):
+				vs.Add(field+".end_time", "must be after start_time")
+			}
+		} else if !id.StartTime.IsZero() && !id.EndTime.IsZero() && !id.StartTime.Before(id.EndTime) {
+			vs.Add(field+".end_time", "must be after start_time")
+		}
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(r.NecessityAndProportionality)); n < MinNecessityLength {
+		vs.Add("necessity_and_proportionality", "a statement of real substance is required (at least %d characters, not %d)", MinNecessityLength, n)
+	}
+	if r.Type == directory.ContentData && blank(r.JudicialAuthorisationReference) {
+		vs.Add("judicial_authorisation_reference", "content data requires a judicial authorisation")
+	}
+	if r.Offence.DeathPenaltyPossible && blank(r.Offence.DeathPenaltyAssurance) {
+		vs.Add("offence.death_penalty_assurance", "the death penalty is possible: an assurance is required")
+	}
+	if r.Priority == directory.Emergency && blank(r.EmergencyReason) {
+		vs.Add("emergency_reason", "an emergency needs a stated reason (risk to life or safety)")
+	}
+	if !languageAccepted(r.Language, receiver, attachments) {
+		if r.Language == "" {
+			vs.Add("language", "the request language is required")
+		} else {
+			vs.Add("language", "%s does not accept %q and no translation into %s is attached",
+				receiver.ID, r.Language, strings.Join(receiver.AcceptedLanguages, " or "))
+		}
+	}
+	return vs
+}
+
+func languageAccepted(lang string, receiver directory.Agency, attachments []Attachment) bool {
+	accepts := func(l string) bool {
+		for _, a := range receiver.AcceptedLanguages {
+			if l != "" && strings.EqualFold(primaryLanguage(a), primaryLanguage(l)) {
+				return true
+			}
+		}
+		return false
+	}
+	if accepts(lang) {
+		return true
+	}
+	for _, a := range attachments {
+		if a.Kind == translation && accepts(a.Language) {
+			return true
+		}
+	}
+	return false
+}
+
+// primaryLanguage is the language subtag of a BCP-47 tag ("ru" of "ru-KZ").
+func primaryLanguage(tag string) string {
+	if i := strings.IndexByte(tag, '-'); i >= 0 {
+		return tag[:i]
+	}
+	return tag
+}
+
+// checkIdentifier returns why value is not a valid identifier of kind, or "".
+func checkIdentifier(kind, value string) string {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return "a value is required"
+	}
+	switch kind {
+	case IPAddress:
+		if _, err := netip.ParseAddr(v); err == nil {
+			return ""
+		}
+		if _, err := netip.ParseAddrPort(v); err == nil {
+			return ""
+		}
+		return fmt.Sprintf("%q is not an IP address (with an optional port, e.g. 203.0.113.7:443)", v)
+	case Email:
+		a, err := mail.ParseAddress(v)
+		if err != nil || a.Address != v || a.Name != "" {
+			return fmt.Sprintf("%q is not an e-mail address", v)
+		}
+	case Phone:
+		if !phonePattern.MatchString(strings.NewReplacer(" ", "", "-", "", "(", "", ")", "").Replace(v)) {
+			return fmt.Sprintf("%q is not a telephone number in international format (+ and 7 to 15 digits)", v)
+		}
+	case URL:
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Sprintf("%q is not an http or https URL", v)
+		}
+	case Domain:
+		if !domainPattern.MatchString(v) || len(v) > 253 {
+			return fmt.Sprintf("%q is not a domain name", v)
+		}
+	case CryptoWallet:
+		if !walletPattern.MatchString(v) {
+			return fmt.Sprintf("%q is not a wallet address", v)
+		}
+	case Account, Device:
+	default:
+		return "the kind of identifier is required"
+	}
+	return ""
+}

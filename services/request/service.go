@@ -1,0 +1,356 @@
+package request
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/query"
+)
+
+// Directory is what the request service asks the agency directory: which
+// agency receives a request, and what an agency accepts.
+type Directory interface {
+	// Agency returns an agency, or errs.ErrNotFound.
+	Agency(ctx context.Context, id string) (directory.Agency, error)
+	// ResolveRoute returns the agency that must receive a request, or
+	// errs.ErrFailedPrecondition when the state has none.
+	ResolveRoute(ctx context.Context, requestedState string, t directory.RequestType, p directory.Priority) (directory.Agency, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store     Store
+	Blobs     Blobs
+	Directory Directory
+	// Policy is the deadline policy; the zero value means DefaultPolicy.
+	Policy Policy
+	// MaxAttachmentBytes bounds one attachment; zero means 100 MiB.
+	MaxAttachmentBytes int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// WatchPoll is how often Watch looks for new status changes; zero means
+	// 200ms.
+	WatchPoll time.Duration
+}
+
+// Service applies the rules of cooperation requests on top of a Store.
+type Service struct {
+	store     Store
+	blobs     Blobs
+	dir       Directory
+	policy    Policy
+	maxAttach int64
+	now       func() time.Time
+	watchPoll time.Duration
+}
+
+// NewService returns a Service.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.Directory == nil {
+		return nil, errors.New("request: Store, Blobs and Directory are required")
+	}
+	if cfg.Policy.Acknowledge == nil {
+		cfg.Policy = DefaultPolicy()
+	}
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxAttachmentBytes == 0 {
+		cfg.MaxAttachmentBytes = 100 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.WatchPoll == 0 {
+		cfg.WatchPoll = 200 * time.Millisecond
+	}
+	return &Service{
+		store: cfg.Store, blobs: cfg.Blobs, dir: cfg.Directory, policy: cfg.Policy,
+		maxAttach: cfg.MaxAttachmentBytes, now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
+		watchPoll: cfg.WatchPoll,
+	}, nil
+}
+
+// View is a request as one caller may see it.
+type View struct {
+	Request
+	// Overdue is computed at the time of the read.
+	Overdue bool
+	// MetadataOnly is true when the caller sees metadata only (auditors).
+	MetadataOnly bool
+}
+
+func (s *Service) view(p identity.Principal, r Request) View {
+	v := View{Request: r, Overdue: Overdue(r, s.now())}
+	if accessOf(p, r) == metadataAccess {
+		v.Request, v.MetadataOnly = redact(r), true
+	}
+	return v
+}
+
+func notFound(id string) error { return errs.New(errs.NotFound, "request %q not found", id) }
+
+func actorOf(p identity.Principal) Actor {
+	return Actor{Subject: p.Subject, Name: p.Name, Agency: p.Agency}
+}
+
+func auditActor(p identity.Principal) audit.Actor {
+	roles := make([]string, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = string(r)
+	}
+	return audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
+}
+
+// event is the audit event of a successful call on r.
+func (s *Service) event(ctx context.Context, p identity.Principal, r Request, from, to Status) audit.Event {
+	ev := audit.NewEvent(ctx, s.now(), auditActor(p), "OK")
+	ev.Resource = "requests/" + r.ID
+	ev.States = states(r)
+	if to != "" && from != to {
+		ev.Transition = &audit.Transition{From: string(from), To: string(to)}
+	}
+	return ev
+}
+
+func states(r Request) []string {
+	st := []string{r.RequestingState, r.RequestedState}
+	slices.Sort(st)
+	return slices.Compact(st)
+}
+
+// recordRead writes the audit event of a read of full content.
+func (s *Service) recordRead(ctx context.Context, p identity.Principal, r Request, resource string) error {
+	ev := s.event(ctx, p, r, "", "")
+	ev.Resource = resource
+	if err := s.store.RecordEvent(ctx, ev); err != nil {
+		return fmt.Errorf("record read: %w", err)
+	}
+	audit.MarkRecorded(ctx)
+	return nil
+}
+
+// Create stores a new draft for a prosecutor of the caller's agency. The
+// requested agency defaults to the directory's route; a given one must be an
+// active agency of the requested state that receives the type. Retrying with
+// the same idempotencyKey returns the same request.
+func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, idempotencyKey string) (View, error) {
+	if !p.HasRole(identity.Prosecutor) {
+		return View{}, errs.New(errs.PermissionDenied, "only a prosecutor may create a request")
+	}
+	d.RequestedState = strings.ToUpper(d.RequestedState)
+	d.RequestingState = p.State
+	if err := checkShape(d); err != nil {
+		return View{}, err
+	}
+	receiver, err := s.receiver(ctx, d)
+	if err != nil {
+		return View{}, err
+	}
+	now := s.now()
+	id, err := uuid.NewV7()
+	if err != nil {
+		return View{}, fmt.Errorf("request id: %w", err)
+	}
+	r := d
+	r.ID = id.String()
+	r.Reference = ""
+	r.RequestingAgency, r.RequestingState, r.Owner = p.Agency, p.State, p.Subject
+	r.RequestedAgency = receiver.ID
+	r.Status = Draft
+	r.Deadlines, r.Acceptance, r.Refusal, r.Execution = Deadlines{}, nil, nil, nil
+	r.TransmitTime, r.AcknowledgeTime, r.AnswerTime = time.Time{}, time.Time{}, time.Time{}
+	r.CreateTime, r.UpdateTime = now, now
+	ch := Change{
+		History: &HistoryEntry{To: Draft, Action: "create", Actor: actorOf(p), Time: now},
+		Event:   s.event(ctx, p, r, "", Draft),
+	}
+	created, fresh, err := s.store.Create(ctx, r, idempotencyKey, ch)
+	if err != nil {
+		return View{}, err
+	}
+	if fresh {
+		audit.MarkRecorded(ctx)
+	}
+	return s.view(p, created), nil
+}
+
+// receiver returns the agency that will receive d: the one given, checked,
+// or the directory's route.
+func (s *Service) receiver(ctx context.Context, d Request) (directory.Agency, error) {
+	if d.RequestedAgency == "" {
+		a, err := s.dir.ResolveRoute(ctx, d.RequestedState, d.Type, d.Priority)
+		if err != nil {
+			return directory.Agency{}, err
+		}
+		return a, nil
+	}
+	a, err := s.dir.Agency(ctx, d.RequestedAgency)
+	var vs errs.Violations
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		vs.Add("request.requested_agency", "agency %q is not in the directory", d.RequestedAgency)
+	case err != nil:
+		return directory.Agency{}, err
+	case a.State != d.RequestedState:
+		vs.Add("request.requested_agency", "%s is an agency of %s, not of the requested state %s", a.ID, a.State, d.RequestedState)
+	case !a.Active:
+		vs.Add("request.requested_agency", "%s is deactivated", a.ID)
+	case !slices.Contains(a.Receives, d.Type):
+		vs.Add("request.requested_agency", "%s does not receive %s requests", a.ID, d.Type)
+	}
+	if err := vs.Err(errs.FailedPrecondition, "the requested agency cannot receive this request"); err != nil {
+		return directory.Agency{}, err
+	}
+	return a, nil
+}
+
+// Get returns a request the caller may see, and records the read of its
+// full content.
+func (s *Service) Get(ctx context.Context, p identity.Principal, id string) (View, error) {
+	r, err := s.visible(ctx, p, id)
+	if err != nil {
+		return View{}, err
+	}
+	v := s.view(p, r)
+	if !v.MetadataOnly {
+		if err := s.recordRead(ctx, p, r, "requests/"+r.ID); err != nil {
+			return View{}, err
+		}
+	}
+	return v, nil
+}
+
+// visible loads a request and hides it (NOT_FOUND) from a caller with no
+// need to know.
+func (s *Service) visible(ctx context.Context, p identity.Principal, id string) (Request, error) {
+	r, err := s.store.Get(ctx, id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return Request{}, notFound(id)
+	}
+	if err != nil {
+		return Request{}, err
+	}
+	if accessOf(p, r) == noAccess {
+		return Request{}, notFound(id)
+	}
+	return r, nil
+}
+
+// ListOptions is what a caller asks of List: a filter on RequestSchema's
+// fields, an order, and a page.
+type ListOptions struct {
+	Filter  query.Expr
+	OrderBy []query.Order
+	Offset  int
+	Limit   int
+}
+
+// List returns the requests the caller may see that match the options, as
+// metadata: a list never carries narratives, so that only Get (audited)
+// reads full content.
+func (s *Service) List(ctx context.Context, p identity.Principal, o ListOptions) ([]View, int, error) {
+	vis := visibleTo(p)
+	if vis == nil {
+		return nil, 0, nil
+	}
+	filter := vis
+	if o.Filter != nil {
+		filter = query.And{Left: vis, Right: rewriteOverdue(o.Filter, s.now())}
+	}
+	order := o.OrderBy
+	if len(order) == 0 {
+		order = []query.Order{{Field: "createTime", Desc: true}}
+	}
+	page, err := s.store.List(ctx, ListQuery{Filter: filter, OrderBy: order, Offset: o.Offset, Limit: o.Limit})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]View, len(page.Requests))
+	for i, r := range page.Requests {
+		out[i] = View{Request: redact(r), Overdue: Overdue(r, s.now()), MetadataOnly: true}
+	}
+	return out, page.Total, nil
+}
+
+// Update changes a draft, for its owning prosecutor, only in DRAFT. apply
+// sets the fields the caller changes; touched names them (proto field
+// names). When the type, priority, requested state or agency change, the
+// route is checked or resolved again.
+func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag string, apply func(*Request), touched []string) (View, error) {
+	cur, err := s.visible(ctx, p, id)
+	if err != nil {
+		return View{}, err
+	}
+	if err := s.authorise(p, cur, actUpdate, etag); err != nil {
+		return View{}, err
+	}
+	next := cur
+	apply(&next)
+	next.RequestedState = strings.ToUpper(next.RequestedState)
+	// Identity, parties and lifecycle fields are not the drafter's to set.
+	next.ID, next.Reference, next.Status, next.Version = cur.ID, cur.Reference, cur.Status, cur.Version
+	next.RequestingAgency, next.RequestingState, next.Owner = cur.RequestingAgency, cur.RequestingState, cur.Owner
+	next.Deadlines, next.Acceptance, next.Refusal, next.Execution = cur.Deadlines, cur.Acceptance, cur.Refusal, cur.Execution
+	next.TransmitTime, next.AcknowledgeTime, next.AnswerTime = cur.TransmitTime, cur.AcknowledgeTime, cur.AnswerTime
+	next.CreateTime = cur.CreateTime
+	if err := checkShape(next); err != nil {
+		return View{}, err
+	}
+	if slices.ContainsFunc(touched, func(f string) bool {
+		return f == "type" || f == "priority" || f == "requested_state" || f == "requested_agency"
+	}) {
+		if !slices.Contains(touched, "requested_agency") && next.RequestedState != cur.RequestedState {
+			next.RequestedAgency = ""
+		}
+		receiver, err := s.receiver(ctx, next)
+		if err != nil {
+			return View{}, err
+		}
+		next.RequestedAgency = receiver.ID
+	}
+	next.UpdateTime = s.now()
+	updated, err := s.store.Update(ctx, id, func(r *Request) (Change, error) {
+		// The directory was asked outside the transaction: refuse if the
+		// draft changed meanwhile rather than overwrite that change.
+		if r.Version != cur.Version {
+			return Change{}, errs.New(errs.Conflict, "request %s was changed by someone else; get it again and retry", id)
+		}
+		*r = next
+		return Change{Event: s.event(ctx, p, next, Draft, Draft)}, nil
+	})
+	if err != nil {
+		return View{}, err
+	}
+	audit.MarkRecorded(ctx)
+	return s.view(p, updated), nil
+}
+
+// checkShape checks what every draft must have: a type, a priority and a
+// requested state other than the requesting one.
+func checkShape(r Request) error {
+	var vs errs.Violations
+	if !slices.Contains(directory.RequestTypes, r.Type) {
+		vs.Add("request.type", "the request type is required")
+	}
+	if r.Priority != directory.Routine && r.Priority != directory.Urgent && r.Priority != directory.Emergency {
+		vs.Add("request.priority", "the priority is required")
+	}
+	switch {
+	case r.RequestedState == "":
+		vs.Add("request.requested_state", "the requested state is required")
+	case r.RequestedState == r.RequestingState:
+		vs.Add("request.requested_state", "a cooperation request goes to another state than %s", r.RequestingState)
+	}
+	return vs.Err(errs.Invalid, "invalid request")
+}

@@ -1,0 +1,618 @@
+// Package sqlite is the request.Store of the embedded deployment, on one
+// SQLite file opened with package sqlitedb.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/request"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store keeps requests, their history, messages, attachment records and the
+// audit outbox in SQLite.
+//
+// Every write is one IMMEDIATE transaction on the single write connection,
+// which serialises writers within the process and, through SQLite's lock,
+// with other processes on the file. That alone makes reference numbers
+// gap-free, read-modify-write updates race-free, and history sequence numbers
+// commit in order, so that a Watch following HistoryAfter never skips one.
+//
+// Times are stored in UTC truncated to microseconds, as on PostgreSQL, and
+// kept as given: the domain takes them from its own clock. Only a zero
+// CreateTime (and then UpdateTime) of a new request, or CreateTime of a
+// message or attachment, is set to the time of the write.
+type Store struct {
+	db *sqlitedb.DB
+}
+
+var _ request.Store = (*Store)(nil)
+
+// New applies the request service's migrations to db and returns a store on
+// it. The caller keeps ownership of db and closes it after the last use of
+// the store.
+func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("request migrations: %w", err)
+	}
+	if err := sqlitedb.Migrate(ctx, db, sub); err != nil {
+		return nil, fmt.Errorf("migrate requests: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// OutboxEntry is an audit event waiting in the outbox, with its position.
+//
+// It is an alias of an unnamed struct type so that this package and package
+// postgres have PendingEvents methods of one signature, which a relay can
+// take through one interface without importing either.
+type OutboxEntry = struct {
+	// Seq orders the outbox; MarkDelivered takes it.
+	Seq   int64
+	Event audit.Event
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// nullMicros stores a zero time as NULL.
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func isConstraint(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
+}
+
+// collect scans every row with scan; an empty result is nil.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// noLimit turns a limit of 0 (or less), "all", into SQLite's -1.
+func noLimit(limit int) int64 {
+	if limit <= 0 {
+		return -1
+	}
+	return int64(limit)
+}
+
+// Requests.
+
+func scanRequest(row scanner) (request.Request, error) {
+	var doc string
+	if err := row.Scan(&doc); err != nil {
+		return request.Request{}, err
+	}
+	r, err := decodeRequest(doc)
+	if err != nil {
+		return request.Request{}, fmt.Errorf("decode request: %w", err)
+	}
+	return r, nil
+}
+
+func getRequest(ctx context.Context, q querier, id string) (request.Request, error) {
+	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT doc FROM requests WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return request.Request{}, errs.New(errs.NotFound, "request %q not found", id)
+	}
+	if err != nil {
+		return request.Request{}, fmt.Errorf("get request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Create implements request.Store.
+func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey string, ch request.Change) (request.Request, bool, error) {
+	if r.ID == "" {
+		return request.Request{}, false, errors.New("create request: no id")
+	}
+	r.Version = 1
+	if r.CreateTime.IsZero() {
+		r.CreateTime = time.Now()
+	}
+	if r.UpdateTime.IsZero() {
+		r.UpdateTime = r.CreateTime
+	}
+	r = stored(r)
+	var (
+		out     request.Request
+		created bool
+	)
+	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+		if idempotencyKey != "" {
+			res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (owner, key, request_id) VALUES (?, ?, ?)
+				ON CONFLICT (owner, key) DO NOTHING`, r.Owner, idempotencyKey, r.ID)
+			if err != nil {
+				return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
+			} else if n == 0 {
+				var id string
+				if err := tx.QueryRowContext(ctx, `SELECT request_id FROM idempotency_keys WHERE owner = ? AND key = ?`,
+					r.Owner, idempotencyKey).Scan(&id); err != nil {
+					return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
+				}
+				out, err = getRequest(ctx, tx, id)
+				return err
+			}
+		}
+		year := r.CreateTime.Year()
+		var n int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO reference_counters (state, year, last) VALUES (?, ?, 1)
+			ON CONFLICT (state, year) DO UPDATE SET last = reference_counters.last + 1
+			RETURNING last`, r.RequestingState, year).Scan(&n); err != nil {
+			return fmt.Errorf("create request %s: reference: %w", r.ID, err)
+		}
+		r.Reference = fmt.Sprintf("%s-%04d-%06d", r.RequestingState, year, n)
+		_, err := tx.ExecContext(ctx, `INSERT INTO requests (id, reference, type, priority, status,
+			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
+			acknowledge_by, answer_by, create_time, update_time, version, doc)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.Reference, string(r.Type), string(r.Priority), string(r.Status),
+			r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
+			nullMicros(r.Deadlines.AcknowledgeBy), nullMicros(r.Deadlines.AnswerBy), micros(r.CreateTime), micros(r.UpdateTime),
+			r.Version, encodeRequest(r))
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+			return errs.Wrap(err, errs.AlreadyExists, "request %q already exists", r.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("create request %s: %w", r.ID, err)
+		}
+		if err := writeChange(ctx, tx, r, ch); err != nil {
+			return fmt.Errorf("create request %s: %w", r.ID, err)
+		}
+		out, created = r, true
+		return nil
+	})
+	if err != nil {
+		return request.Request{}, false, err
+	}
+	return out, created, nil
+}
+
+// writeChange writes the event and the history entry of a change of r.
+func writeChange(ctx context.Context, tx *sql.Tx, r request.Request, ch request.Change) error {
+	if err := insertEvent(ctx, tx, ch.Event); err != nil {
+		return err
+	}
+	if ch.History == nil {
+		return nil
+	}
+	h := historyOf(r, *ch.History)
+	_, err := tx.ExecContext(ctx, `INSERT INTO history (request_id, reference, from_status, to_status, action,
+		actor_subject, actor_name, actor_agency, time, reason,
+		requesting_agency, requesting_state, requested_agency, requested_state, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.RequestID, h.Reference, string(h.From), string(h.To), h.Action,
+		h.Actor.Subject, h.Actor.Name, h.Actor.Agency, micros(h.Time), h.Reason,
+		h.RequestingAgency, h.RequestingState, h.RequestedAgency, h.RequestedState, h.Owner)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	return nil
+}
+
+// historyOf is h as stored for a change of r: the request's id, reference and
+// parties (as they are after the change), whatever h said.
+func historyOf(r request.Request, h request.HistoryEntry) request.HistoryEntry {
+	h.Seq = 0
+	h.RequestID, h.Reference = r.ID, r.Reference
+	h.RequestingAgency, h.RequestingState = r.RequestingAgency, r.RequestingState
+	h.RequestedAgency, h.RequestedState, h.Owner = r.RequestedAgency, r.RequestedState, r.Owner
+	h.Time = storedTime(h.Time)
+	return h
+}
+
+// Get implements request.Store.
+func (s *Store) Get(ctx context.Context, id string) (request.Request, error) {
+	return getRequest(ctx, s.db.Read, id)
+}
+
+// List implements request.Store. Filters compare columns with SQL's
+// three-valued logic: a deadline not set is NULL and matches no comparison,
+// negated or not. Without OrderBy the order is by id.
+func (s *Store) List(ctx context.Context, q request.ListQuery) (request.Page, error) {
+	where, args, err := query.SQLite.Where(request.StoreSchema, q.Filter, 0)
+	if err != nil {
+		return request.Page{}, fmt.Errorf("list requests: %w", err)
+	}
+	order, err := query.SQLite.OrderBy(request.StoreSchema, q.OrderBy, "id")
+	if err != nil {
+		return request.Page{}, fmt.Errorf("list requests: %w", err)
+	}
+	var page request.Page
+	// One read transaction: the count and the page come from one snapshot.
+	err = sqlitedb.WithTx(ctx, s.db.Read, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE `+where, args...).Scan(&page.Total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT doc FROM requests WHERE `+where+` `+order+` LIMIT ? OFFSET ?`,
+			append(args, noLimit(q.Limit), max(q.Offset, 0))...)
+		page.Requests, err = collect(rows, err, scanRequest)
+		return err
+	})
+	if err != nil {
+		return request.Page{}, fmt.Errorf("list requests: %w", err)
+	}
+	return page, nil
+}
+
+// Update implements request.Store. fn runs while the transaction holds the
+// database's only write connection, which is what serialises updates.
+func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request) (request.Change, error)) (request.Request, error) {
+	var out request.Request
+	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+		cur, err := getRequest(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		r := cur
+		ch, err := fn(&r)
+		if err != nil {
+			return err
+		}
+		if err := checkImmutable(cur, r); err != nil {
+			return err
+		}
+		r.Version = cur.Version + 1
+		r = stored(r)
+		if _, err := tx.ExecContext(ctx, `UPDATE requests SET type = ?, priority = ?, status = ?,
+			requested_agency = ?, requested_state = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
+			create_time = ?, update_time = ?, version = ?, doc = ?
+			WHERE id = ?`,
+			string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState,
+			!r.TransmitTime.IsZero(), nullMicros(r.Deadlines.AcknowledgeBy), nullMicros(r.Deadlines.AnswerBy),
+			micros(r.CreateTime), micros(r.UpdateTime), r.Version, encodeRequest(r), id); err != nil {
+			return fmt.Errorf("update request %s: %w", id, err)
+		}
+		if err := writeChange(ctx, tx, r, ch); err != nil {
+			return fmt.Errorf("update request %s: %w", id, err)
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return request.Request{}, err
+	}
+	return out, nil
+}
+
+// checkImmutable refuses a change of what identifies a request and its
+// owning side.
+func checkImmutable(cur, next request.Request) error {
+	for _, f := range []struct{ name, was, is string }{
+		{"id", cur.ID, next.ID},
+		{"reference", cur.Reference, next.Reference},
+		{"requesting agency", cur.RequestingAgency, next.RequestingAgency},
+		{"requesting state", cur.RequestingState, next.RequestingState},
+		{"owner", cur.Owner, next.Owner},
+	} {
+		if f.was != f.is {
+			return errs.New(errs.Invalid, "the %s of request %s cannot change from %q to %q", f.name, cur.ID, f.was, f.is)
+		}
+	}
+	return nil
+}
+
+// StatisticsRows implements request.Store, oldest first.
+func (s *Store) StatisticsRows(ctx context.Context) ([]request.Request, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT doc FROM requests WHERE status <> ? ORDER BY create_time, id`, string(request.Draft))
+	out, err := collect(rows, err, scanRequest)
+	if err != nil {
+		return nil, fmt.Errorf("statistics rows: %w", err)
+	}
+	return out, nil
+}
+
+// History.
+
+const historyColumns = `seq, request_id, reference, from_status, to_status, action,
+	actor_subject, actor_name, actor_agency, time, reason,
+	requesting_agency, requesting_state, requested_agency, requested_state, owner`
+
+func scanHistory(row scanner) (request.HistoryEntry, error) {
+	var (
+		h        request.HistoryEntry
+		from, to string
+		t        int64
+	)
+	if err := row.Scan(&h.Seq, &h.RequestID, &h.Reference, &from, &to, &h.Action,
+		&h.Actor.Subject, &h.Actor.Name, &h.Actor.Agency, &t, &h.Reason,
+		&h.RequestingAgency, &h.RequestingState, &h.RequestedAgency, &h.RequestedState, &h.Owner); err != nil {
+		return request.HistoryEntry{}, err
+	}
+	h.From, h.To, h.Time = request.Status(from), request.Status(to), fromMicros(t)
+	return h, nil
+}
+
+// History implements request.Store. A request without history, or unknown,
+// has none: nil.
+func (s *Store) History(ctx context.Context, id string) ([]request.HistoryEntry, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+historyColumns+` FROM history WHERE request_id = ? ORDER BY seq`, id)
+	out, err := collect(rows, err, scanHistory)
+	if err != nil {
+		return nil, fmt.Errorf("history of request %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// HistoryAfter implements request.Store. A limit of 0 or less means no limit.
+func (s *Store) HistoryAfter(ctx context.Context, after int64, limit int) ([]request.HistoryEntry, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+historyColumns+` FROM history WHERE seq > ? ORDER BY seq LIMIT ?`,
+		after, noLimit(limit))
+	out, err := collect(rows, err, scanHistory)
+	if err != nil {
+		return nil, fmt.Errorf("history after %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// LastHistorySeq implements request.Store.
+func (s *Store) LastHistorySeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.db.Read.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM history`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("last history seq: %w", err)
+	}
+	return seq, nil
+}
+
+// Messages and attachments.
+
+// requireRequest fails with errs.NotFound when the request does not exist.
+// Checked first, rather than read from the foreign key error, so that the
+// error names the request on both backends.
+func requireRequest(ctx context.Context, tx *sql.Tx, id string) error {
+	var exists bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM requests WHERE id = ?)`, id).Scan(&exists); err != nil {
+		return fmt.Errorf("find request %s: %w", id, err)
+	}
+	if !exists {
+		return errs.New(errs.NotFound, "request %q not found", id)
+	}
+	return nil
+}
+
+// CreateMessage implements request.Store. A message id that exists is
+// errs.AlreadyExists and an unknown request errs.NotFound.
+func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev audit.Event) (request.Message, error) {
+	if m.CreateTime.IsZero() {
+		m.CreateTime = time.Now()
+	}
+	m.CreateTime = storedTime(m.CreateTime)
+	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+		if err := requireRequest(ctx, tx, m.RequestID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO messages (id, request_id, body, visibility,
+			author_subject, author_name, author_agency, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.RequestID, m.Body, m.Visibility, m.Author.Subject, m.Author.Name, m.Author.Agency, micros(m.CreateTime))
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+			return errs.Wrap(err, errs.AlreadyExists, "message %q already exists", m.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("create message %s: %w", m.ID, err)
+		}
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return fmt.Errorf("create message %s: %w", m.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return request.Message{}, err
+	}
+	return m, nil
+}
+
+func scanMessage(row scanner) (request.Message, error) {
+	var (
+		m request.Message
+		t int64
+	)
+	if err := row.Scan(&m.ID, &m.RequestID, &m.Body, &m.Visibility, &m.Author.Subject, &m.Author.Name, &m.Author.Agency, &t); err != nil {
+		return request.Message{}, err
+	}
+	m.CreateTime = fromMicros(t)
+	return m, nil
+}
+
+// ListMessages implements request.Store. Messages created at the same time
+// are in id order.
+func (s *Store) ListMessages(ctx context.Context, requestID string, offset, limit int) ([]request.Message, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT id, request_id, body, visibility, author_subject, author_name,
+		author_agency, create_time FROM messages WHERE request_id = ? ORDER BY create_time, id LIMIT ? OFFSET ?`,
+		requestID, noLimit(limit), max(offset, 0))
+	out, err := collect(rows, err, scanMessage)
+	if err != nil {
+		return nil, fmt.Errorf("list messages of request %s: %w", requestID, err)
+	}
+	return out, nil
+}
+
+const attachmentColumns = `id, request_id, kind, filename, media_type, language, sha256, size_bytes, blob_key,
+	uploader_subject, uploader_name, uploader_agency, create_time`
+
+// CreateAttachment implements request.Store. An attachment id that exists is
+// errs.AlreadyExists and an unknown request errs.NotFound.
+func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev audit.Event) (request.Attachment, error) {
+	if a.CreateTime.IsZero() {
+		a.CreateTime = time.Now()
+	}
+	a.CreateTime = storedTime(a.CreateTime)
+	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+		if err := requireRequest(ctx, tx, a.RequestID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO attachments (`+attachmentColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.RequestID, a.Kind, a.Filename, a.MediaType, a.Language, a.SHA256, a.SizeBytes, a.BlobKey,
+			a.Uploader.Subject, a.Uploader.Name, a.Uploader.Agency, micros(a.CreateTime))
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+			return errs.Wrap(err, errs.AlreadyExists, "attachment %q already exists", a.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("create attachment %s: %w", a.ID, err)
+		}
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return fmt.Errorf("create attachment %s: %w", a.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return request.Attachment{}, err
+	}
+	return a, nil
+}
+
+func scanAttachment(row scanner) (request.Attachment, error) {
+	var (
+		a request.Attachment
+		t int64
+	)
+	if err := row.Scan(&a.ID, &a.RequestID, &a.Kind, &a.Filename, &a.MediaType, &a.Language, &a.SHA256, &a.SizeBytes,
+		&a.BlobKey, &a.Uploader.Subject, &a.Uploader.Name, &a.Uploader.Agency, &t); err != nil {
+		return request.Attachment{}, err
+	}
+	a.CreateTime = fromMicros(t)
+	return a, nil
+}
+
+// GetAttachment implements request.Store. An attachment of another request
+// is not found.
+func (s *Store) GetAttachment(ctx context.Context, requestID, id string) (request.Attachment, error) {
+	a, err := scanAttachment(s.db.Read.QueryRowContext(ctx,
+		`SELECT `+attachmentColumns+` FROM attachments WHERE request_id = ? AND id = ?`, requestID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return request.Attachment{}, errs.New(errs.NotFound, "attachment %q of request %q not found", id, requestID)
+	}
+	if err != nil {
+		return request.Attachment{}, fmt.Errorf("get attachment %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// ListAttachments implements request.Store. Attachments created at the same
+// time are in id order.
+func (s *Store) ListAttachments(ctx context.Context, requestID string) ([]request.Attachment, error) {
+	rows, err := s.db.Read.QueryContext(ctx,
+		`SELECT `+attachmentColumns+` FROM attachments WHERE request_id = ? ORDER BY create_time, id`, requestID)
+	out, err := collect(rows, err, scanAttachment)
+	if err != nil {
+		return nil, fmt.Errorf("list attachments of request %s: %w", requestID, err)
+	}
+	return out, nil
+}
+
+// The audit outbox.
+
+// insertEvent adds e to the outbox unless an event with its id is there.
+func insertEvent(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+	if e.ID == "" {
+		return errors.New("audit event has no id")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_outbox (event_id, event, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (event_id) DO NOTHING`, e.ID, encodeEvent(e), micros(time.Now())); err != nil {
+		return fmt.Errorf("audit outbox: %w", err)
+	}
+	return nil
+}
+
+// RecordEvent implements audit.Recorder: it writes e to the outbox on its
+// own. An event whose id is already in the outbox is not written again, and
+// that is no error, so that a retried call records once.
+func (s *Store) RecordEvent(ctx context.Context, e audit.Event) error {
+	return sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+		return insertEvent(ctx, tx, e)
+	})
+}
+
+// PendingEvents returns up to limit (0 or less: all) events of the outbox not
+// yet marked delivered, oldest first: the work of the relay that delivers
+// them to the audit service.
+func (s *Store) PendingEvents(ctx context.Context, limit int) ([]OutboxEntry, error) {
+	rows, err := s.db.Read.QueryContext(ctx,
+		`SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, noLimit(limit))
+	out, err := collect(rows, err, func(row scanner) (OutboxEntry, error) {
+		var (
+			e   OutboxEntry
+			doc string
+		)
+		if err := row.Scan(&e.Seq, &doc); err != nil {
+			return OutboxEntry{}, err
+		}
+		var err error
+		if e.Event, err = decodeEvent(doc); err != nil {
+			return OutboxEntry{}, fmt.Errorf("outbox entry %d: %w", e.Seq, err)
+		}
+		return e, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending events: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDelivered records that the outbox entries seqs were delivered, so that
+// PendingEvents no longer returns them. Unknown or already delivered seqs
+// are ignored.
+func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE audit_outbox SET delivered_at = ?
+			WHERE delivered_at IS NULL AND seq IN (SELECT value FROM json_each(?))`, micros(time.Now()), encode(seqs))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark events delivered: %w", err)
+	}
+	return nil
+}

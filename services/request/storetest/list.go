@@ -1,0 +1,187 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/request"
+)
+
+// base is the create time of r01 in listed; hours after it those of the
+// others.
+var base = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+
+func hours(n int) time.Time { return base.Add(time.Duration(n) * time.Hour) }
+
+// listed is the fixture of the List tests, created in this order, so that
+// the references of UZ are r04 UZ-2026-000001, r05 -000002, r10 -000003. r05
+// and r11 have the same create time. A zero ackBy or answerBy hour means the
+// deadline is not set.
+var listed = []struct {
+	id, state, agency, owner string
+	toState, toAgency        string
+	status                   request.Status
+	transmitted              bool
+	ackBy, answerBy, created int
+}{
+	{"r01", "KZ", "kz-gpo", "p-kz-1", "UZ", "uz-gpo", request.Draft, false, 0, 0, 0},
+	{"r02", "KZ", "kz-gpo", "p-kz-1", "UZ", "uz-gpo", request.Submitted, false, 0, 0, 1},
+	{"r03", "KZ", "kz-cyber", "p-kz-2", "KG", "kg-gpo", request.Transmitted, true, 24, 0, 2},
+	{"r04", "UZ", "uz-gpo", "p-uz-1", "KZ", "kz-gpo", request.Acknowledged, true, 0, 240, 3},
+	{"r05", "UZ", "uz-gpo", "p-uz-1", "KZ", "kz-gpo", request.Accepted, true, 0, 480, 4},
+	{"r06", "KG", "kg-gpo", "p-kg-1", "KZ", "kz-gpo", request.Executed, true, 0, 120, 5},
+	{"r07", "KZ", "kz-gpo", "p-kz-1", "TJ", "tj-gpo", request.Acknowledged, true, 0, 720, 6},
+	{"r08", "TJ", "tj-gpo", "p-tj-1", "UZ", "uz-gpo", request.Draft, false, 0, 0, 7},
+	{"r09", "KZ", "kz-gpo", "p-kz-2", "UZ", "uz-gpo", request.Refused, true, 0, 192, 8},
+	{"r10", "UZ", "uz-cyber", "p-uz-2", "KZ", "kz-cyber", request.Withdrawn, false, 0, 0, 9},
+	{"r11", "KG", "kg-gpo", "p-kg-1", "KZ", "kz-gpo", request.ClarificationRequested, true, 0, 360, 4},
+}
+
+// withListed returns a store holding listed.
+func withListed(t *testing.T, newStore func(t *testing.T) request.Store) request.Store {
+	t.Helper()
+	s := newStore(t)
+	for _, f := range listed {
+		r := draft(f.id, f.state, hours(f.created))
+		r.RequestingAgency, r.Owner, r.RequestedState, r.RequestedAgency = f.agency, f.owner, f.toState, f.toAgency
+		r.Status = f.status
+		if f.transmitted {
+			r.TransmitTime = hours(f.created + 1)
+		}
+		if f.ackBy != 0 {
+			r.Deadlines.AcknowledgeBy = hours(f.ackBy)
+		}
+		if f.answerBy != 0 {
+			r.Deadlines.AnswerBy = hours(f.answerBy)
+		}
+		create(t, s, r)
+	}
+	return s
+}
+
+func eq(field string, v any) query.Expr { return query.Compare{Field: field, Op: query.Eq, Value: v} }
+
+func testFilter(t *testing.T, newStore func(t *testing.T) request.Store) {
+	s := withListed(t, newStore)
+	status := func(st request.Status) query.Expr { return eq("status", string(st)) }
+	tests := []struct {
+		name   string
+		filter query.Expr
+		want   []string
+	}{
+		{"all", nil, []string{"r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09", "r10", "r11"}},
+		{"status", status(request.Draft), []string{"r01", "r08"}},
+		{"requestingState", eq("requestingState", "KZ"), []string{"r01", "r02", "r03", "r07", "r09"}},
+		{"requestedAgency", eq("requestedAgency", "kz-gpo"), []string{"r04", "r05", "r06", "r11"}},
+		{"requestingAgency", eq("requestingAgency", "uz-cyber"), []string{"r10"}},
+		{"owner", eq("owner", "p-kg-1"), []string{"r06", "r11"}},
+		{"reference", eq("reference", "UZ-2026-000002"), []string{"r05"}},
+		{"transmitted", eq("transmitted", true), []string{"r03", "r04", "r05", "r06", "r07", "r09", "r11"}},
+		{"not transmitted", eq("transmitted", false), []string{"r01", "r02", "r08", "r10"}},
+		// A deadline not set matches no comparison, negated or not.
+		{"answerBy before", query.Compare{Field: "answerBy", Op: query.Lt, Value: hours(200)}, []string{"r06", "r09"}},
+		{"answerBy at or after", query.Compare{Field: "answerBy", Op: query.Ge, Value: hours(240)}, []string{"r04", "r05", "r07", "r11"}},
+		{"not answerBy before", query.Not{X: query.Compare{Field: "answerBy", Op: query.Lt, Value: hours(200)}}, []string{"r04", "r05", "r07", "r11"}},
+		{"answerBy other zone", query.Compare{Field: "answerBy", Op: query.Le, Value: hours(192).In(tashkent)}, []string{"r06", "r09"}},
+		{"acknowledgeBy before", query.Compare{Field: "acknowledgeBy", Op: query.Lt, Value: hours(48)}, []string{"r03"}},
+		{"and", query.And{Left: eq("requestingState", "KZ"), Right: eq("transmitted", true)}, []string{"r03", "r07", "r09"}},
+		{"three conditions", query.And{Left: eq("requestedState", "KZ"), Right: query.And{Left: eq("transmitted", true),
+			Right: query.Compare{Field: "answerBy", Op: query.Lt, Value: hours(400)}}}, []string{"r04", "r06", "r11"}},
+		{"or", query.Or{Left: status(request.Acknowledged), Right: status(request.ClarificationRequested)}, []string{"r04", "r07", "r11"}},
+		// The form of the Service's overdue condition at hour 300.
+		{"overdue", query.Or{
+			Left: query.And{Left: status(request.Transmitted), Right: query.Compare{Field: "acknowledgeBy", Op: query.Lt, Value: hours(300)}},
+			Right: query.And{
+				Left:  query.Or{Left: status(request.Acknowledged), Right: query.Or{Left: status(request.ClarificationRequested), Right: status(request.Accepted)}},
+				Right: query.Compare{Field: "answerBy", Op: query.Lt, Value: hours(300)},
+			},
+		}, []string{"r03", "r04"}},
+		{"createTime range", query.And{Left: query.Compare{Field: "createTime", Op: query.Ge, Value: hours(4)},
+			Right: query.Compare{Field: "createTime", Op: query.Lt, Value: hours(6)}}, []string{"r05", "r06", "r11"}},
+		{"no match", eq("requestingState", "AZ"), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := s.List(t.Context(), request.ListQuery{Filter: tc.filter, Limit: 100})
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			checkEqual(t, "requests", requestIDs(page.Requests), tc.want)
+			if page.Total != len(tc.want) {
+				t.Errorf("Total %d; want %d", page.Total, len(tc.want))
+			}
+		})
+	}
+}
+
+func testOrderAndPage(t *testing.T, newStore func(t *testing.T) request.Store) {
+	s := withListed(t, newStore)
+	tests := []struct {
+		name    string
+		orderBy []query.Order
+		filter  query.Expr
+		want    []string
+	}{
+		{"default is by id", nil, nil, []string{"r01", "r02", "r03", "r04", "r05", "r06", "r07", "r08", "r09", "r10", "r11"}},
+		// r05 and r11 were created at the same time: ties are by id.
+		{"createTime descending", []query.Order{{Field: "createTime", Desc: true}}, nil,
+			[]string{"r10", "r09", "r08", "r07", "r06", "r05", "r11", "r04", "r03", "r02", "r01"}},
+		{"requestingState, then createTime descending", []query.Order{{Field: "requestingState"}, {Field: "createTime", Desc: true}}, nil,
+			[]string{"r06", "r11", "r09", "r07", "r03", "r02", "r01", "r08", "r10", "r05", "r04"}},
+		{"filtered, createTime descending", []query.Order{{Field: "createTime", Desc: true}}, eq("transmitted", true),
+			[]string{"r09", "r07", "r06", "r05", "r11", "r04", "r03"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			all, err := s.List(ctx, request.ListQuery{Filter: tc.filter, OrderBy: tc.orderBy})
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			checkEqual(t, "order", requestIDs(all.Requests), tc.want)
+			// Pages of 3 must add up to the same list: each request once,
+			// whatever the ties in the requested order.
+			const size = 3
+			var paged []string
+			for offset := 0; ; offset += size {
+				page, err := s.List(ctx, request.ListQuery{Filter: tc.filter, OrderBy: tc.orderBy, Offset: offset, Limit: size})
+				if err != nil {
+					t.Fatalf("List offset %d: %v", offset, err)
+				}
+				if page.Total != len(tc.want) {
+					t.Errorf("offset %d: Total %d; want %d", offset, page.Total, len(tc.want))
+				}
+				if len(page.Requests) > size {
+					t.Fatalf("offset %d: %d requests; want at most %d", offset, len(page.Requests), size)
+				}
+				if len(page.Requests) == 0 {
+					break
+				}
+				paged = append(paged, requestIDs(page.Requests)...)
+			}
+			checkEqual(t, "pages", paged, tc.want)
+		})
+	}
+}
+
+func testStatisticsRows(t *testing.T, newStore func(t *testing.T) request.Store) {
+	s := withListed(t, newStore)
+	rows, err := s.StatisticsRows(t.Context())
+	if err != nil {
+		t.Fatalf("StatisticsRows: %v", err)
+	}
+	ids := requestIDs(rows)
+	slices.Sort(ids)
+	checkEqual(t, "requests counted (every one but the drafts r01 and r08)", ids,
+		[]string{"r02", "r03", "r04", "r05", "r06", "r07", "r09", "r10", "r11"})
+	for _, r := range rows {
+		stored, err := s.Get(t.Context(), r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEqual(t, fmt.Sprintf("row %s", r.ID), r, stored)
+	}
+}
