@@ -1,0 +1,98 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/comity-mla/comity/services/query"
+)
+
+// OutboxEntry is an event waiting in a producing service's outbox, with its
+// position there.
+type OutboxEntry struct {
+	Seq   int64
+	Event Event
+}
+
+// Outbox is a producing service's side of delivery: the events written with
+// its changes, not yet acknowledged by the audit service.
+type Outbox interface {
+	// PendingEvents returns up to limit undelivered events, oldest first.
+	PendingEvents(ctx context.Context, limit int) ([]OutboxEntry, error)
+	// MarkDelivered records that the events at seqs are in the log.
+	MarkDelivered(ctx context.Context, seqs []int64) error
+}
+
+// Leaf is the bytes an event is logged as: its JSON encoding, which is
+// deterministic for an Event (struct fields in declaration order, no maps).
+// Anyone holding a leaf can decode the event from it and check its
+// inclusion in the log.
+func Leaf(e Event) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("audit leaf: %w", err)
+	}
+	return b, nil
+}
+
+// ParseLeaf decodes the event a leaf holds.
+func ParseLeaf(leaf []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(leaf, &e); err != nil {
+		return Event{}, fmt.Errorf("audit leaf: %w", err)
+	}
+	return e, nil
+}
+
+// Entry is an event at its place in the log.
+type Entry struct {
+	Index uint64
+	Event Event
+	// Leaf is the logged bytes (Leaf(Event)).
+	Leaf []byte
+}
+
+// EntrySchema declares what ListEntries can filter on, with the index
+// columns.
+var EntrySchema = query.Schema{
+	{Name: "resource", Kind: query.String, Column: "resource"},
+	{Name: "actor", Kind: query.String, Column: "actor_subject"},
+	{Name: "agency", Kind: query.String, Column: "actor_agency"},
+	{Name: "action", Kind: query.String, Column: "action"},
+	{Name: "outcome", Kind: query.String, Column: "outcome"},
+	{Name: "service", Kind: query.String, Column: "service"},
+	{Name: "time", Kind: query.Timestamp, Column: "event_time"},
+}
+
+// EntryQuery selects entries from the index, in log order.
+type EntryQuery struct {
+	// State, when not empty, keeps only events involving that state (an
+	// auditor's scope).
+	State string
+	// Filter is on EntrySchema's fields; nil for all.
+	Filter query.Expr
+	// AfterIndex keeps entries with a greater index; -1 for all.
+	AfterIndex int64
+	// Limit is the most entries returned; 0 means no limit.
+	Limit int
+}
+
+// Index is the audit service's own database of what the log holds, for
+// queries and for idempotent appends. It is derived data: the log is the
+// truth, and the index can be rebuilt from it.
+type Index interface {
+	// Lookup returns the log index of each event id already indexed.
+	Lookup(ctx context.Context, ids []string) (map[string]uint64, error)
+	// Put records entries; an entry already recorded (same index and event
+	// id) is not an error. A different event at a recorded index, or a
+	// recorded event id at another index, is errs.ErrConflict.
+	Put(ctx context.Context, entries []Entry) error
+	// Get returns the entry at index, or errs.ErrNotFound.
+	Get(ctx context.Context, index uint64) (Entry, error)
+	// List returns the entries matching q, in index order.
+	List(ctx context.Context, q EntryQuery) ([]Entry, error)
+	// Size returns one more than the highest index recorded (0 if none):
+	// the log prefix the index covers, when filled in order.
+	Size(ctx context.Context) (uint64, error)
+}
