@@ -92,7 +92,9 @@ type Index interface {
 	Get(ctx context.Context, index uint64) (Entry, error)
 	// List returns the entries matching q, in index order.
 	List(ctx context.Context, q EntryQuery) ([]Entry, error)
-	// Size returns one more than the highest index recorded (0 if none):
-	// the log prefix the index covers, when filled in order.
+	// Size returns one more than the highest index recorded (0 if none).
 	Size(ctx context.Context) (uint64, error)
+	// Count returns how many entries are recorded. Count < Size means the
+	// index has holes (a crash between logging and indexing) to rebuild.
+	Count(ctx context.Context) (uint64, error)
 }

@@ -79,11 +79,7 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 // It is an alias of an unnamed struct type so that this package and package
 // sqlite have PendingEvents methods of one signature, which a relay can take
 // through one interface without importing either.
-type OutboxEntry = struct {
-	// Seq orders the outbox; MarkDelivered takes it.
-	Seq   int64
-	Event audit.Event
-}
+type OutboxEntry = audit.OutboxEntry
 
 // nullTime stores a zero time as NULL.
 func nullTime(t time.Time) any {

@@ -1,8 +1,15 @@
 package postgres_test
 
 import (
+	"context"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/request"
@@ -23,4 +30,120 @@ func TestStore(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// holdKey marks the context of the one Update whose transaction the tracer
+// holds open.
+type holdKey struct{}
+
+// heldInsert marks, in the tracer's context, the history insert to hold.
+type heldInsert struct{}
+
+// holdTracer holds the marked transaction just after its history insert:
+// it has taken its seq and not committed.
+type holdTracer struct {
+	inserted chan struct{} // closed when the marked insert is done
+	release  chan struct{} // closed by the test to let it commit
+}
+
+func (h *holdTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if ctx.Value(holdKey{}) != nil && strings.Contains(data.SQL, "INSERT INTO history") {
+		return context.WithValue(ctx, heldInsert{}, true)
+	}
+	return ctx
+}
+
+func (h *holdTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	if ctx.Value(heldInsert{}) != nil && data.Err == nil {
+		close(h.inserted)
+		<-h.release
+	}
+}
+
+// TestHistoryCommitsInSeqOrder holds a transaction after it took its history
+// seq and runs another change meanwhile: the other change must not commit
+// its (later) seq first, or a Watch following HistoryAfter would resume
+// after it and never see the held one. The interleaving cannot be arranged
+// through request.Store, hence this test beside the suite.
+func TestHistoryCommitsInSeqOrder(t *testing.T) {
+	ctx := t.Context()
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracer := &holdTracer{inserted: make(chan struct{}), release: make(chan struct{})}
+	cfg.ConnConfig.Tracer = tracer
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := postgres.New(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"req-a", "req-b"} {
+		r := request.Request{ID: id, RequestingState: "KZ", Status: request.Draft, CreateTime: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+		if _, _, err := s.Create(ctx, r, "", request.Change{
+			History: &request.HistoryEntry{To: request.Draft}, Event: audit.Event{ID: "ev-create-" + id},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := s.LastHistorySeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit := func(ctx context.Context, id string, done chan<- error) {
+		_, err := s.Update(ctx, id, func(r *request.Request) (request.Change, error) {
+			r.Status = request.Submitted
+			return request.Change{
+				History: &request.HistoryEntry{From: request.Draft, To: request.Submitted},
+				Event:   audit.Event{ID: "ev-submit-" + id},
+			}, nil
+		})
+		done <- err
+	}
+
+	aDone, bDone := make(chan error, 1), make(chan error, 1)
+	go submit(context.WithValue(ctx, holdKey{}, true), "req-a", aDone)
+	select {
+	case <-tracer.inserted:
+	case err := <-aDone:
+		t.Fatalf("Update of req-a ended before it was held: %v", err)
+	}
+	go submit(ctx, "req-b", bDone)
+	// Wait until req-b's update either committed or waits for a lock.
+	for waiting := false; !waiting; {
+		select {
+		case err := <-bDone:
+			h, _ := s.HistoryAfter(ctx, after, 0)
+			close(tracer.release)
+			<-aDone
+			t.Fatalf("Update of req-b ended (%v) while req-a's held an earlier seq; HistoryAfter(%d) = %+v, "+
+				"so a follower would resume after req-b's entry and never see req-a's", err, after, h)
+		default:
+		}
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, err := s.HistoryAfter(ctx, after, 0); err != nil || h != nil {
+		t.Errorf("HistoryAfter(%d) while both are pending = %+v, %v; want nothing", after, h, err)
+	}
+	close(tracer.release)
+	for name, done := range map[string]chan error{"req-a": aDone, "req-b": bDone} {
+		if err := <-done; err != nil {
+			t.Errorf("Update of %s: %v", name, err)
+		}
+	}
+	h, err := s.HistoryAfter(ctx, after, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[0].RequestID != "req-a" || h[1].RequestID != "req-b" || h[0].Seq >= h[1].Seq {
+		t.Errorf("HistoryAfter(%d) = %+v; want req-a's entry, then req-b's", after, h)
+	}
 }

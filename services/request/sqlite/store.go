@@ -62,11 +62,7 @@ func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 // It is an alias of an unnamed struct type so that this package and package
 // postgres have PendingEvents methods of one signature, which a relay can
 // take through one interface without importing either.
-type OutboxEntry = struct {
-	// Seq orders the outbox; MarkDelivered takes it.
-	Seq   int64
-	Event audit.Event
-}
+type OutboxEntry = audit.OutboxEntry
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 

@@ -138,7 +138,7 @@ func testHistory(t *testing.T, newStore func(t *testing.T) request.Store) {
 func testHistoryFollow(t *testing.T, newStore func(t *testing.T) request.Store) {
 	ctx := t.Context()
 	s := newStore(t)
-	const writers, transitions = 16, 12
+	const writers, transitions = 12, 4
 
 	var (
 		seen     []request.HistoryEntry
