@@ -58,7 +58,10 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ request.Store = (*Store)(nil)
+var (
+	_ request.Store = (*Store)(nil)
+	_ audit.Outbox  = (*Store)(nil)
+)
 
 // New applies the request service's migrations to the database of pool and
 // returns a store on it. The caller keeps ownership of pool and closes it
@@ -75,10 +78,6 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 }
 
 // OutboxEntry is an audit event waiting in the outbox, with its position.
-//
-// It is an alias of an unnamed struct type so that this package and package
-// sqlite have PendingEvents methods of one signature, which a relay can take
-// through one interface without importing either.
 type OutboxEntry = audit.OutboxEntry
 
 // nullTime stores a zero time as NULL.

@@ -41,7 +41,10 @@ type Store struct {
 	db *sqlitedb.DB
 }
 
-var _ request.Store = (*Store)(nil)
+var (
+	_ request.Store = (*Store)(nil)
+	_ audit.Outbox  = (*Store)(nil)
+)
 
 // New applies the request service's migrations to db and returns a store on
 // it. The caller keeps ownership of db and closes it after the last use of
@@ -58,10 +61,6 @@ func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 }
 
 // OutboxEntry is an audit event waiting in the outbox, with its position.
-//
-// It is an alias of an unnamed struct type so that this package and package
-// postgres have PendingEvents methods of one signature, which a relay can
-// take through one interface without importing either.
 type OutboxEntry = audit.OutboxEntry
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

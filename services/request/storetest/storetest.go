@@ -21,13 +21,7 @@ import (
 )
 
 // outbox is what the stores offer the audit relay beyond request.Store.
-type outbox interface {
-	PendingEvents(ctx context.Context, limit int) ([]struct {
-		Seq   int64
-		Event audit.Event
-	}, error)
-	MarkDelivered(ctx context.Context, seqs []int64) error
-}
+type outbox = audit.Outbox
 
 // Run runs the suite. newStore must return an empty store of its own each
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
