@@ -15,6 +15,7 @@ import (
 // claims are the JWT claims Verify reads.
 type claims struct {
 	iss, sub, name, agency string
+	service                string
 	aud                    []string
 	roles                  []string
 	exp, nbf, iat          *time.Time
@@ -129,7 +130,7 @@ func claimsFrom(m map[string]json.RawMessage) (claims, error) {
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"iss", &c.iss}, {"sub", &c.sub}, {"name", &c.name}, {"agency", &c.agency}} {
+	}{{"iss", &c.iss}, {"sub", &c.sub}, {"name", &c.name}, {"agency", &c.agency}, {"service", &c.service}} {
 		if *f.dst, _, err = stringField(m, f.name); err != nil {
 			return c, err
 		}

@@ -48,10 +48,16 @@ var devIssuerMu sync.Mutex
 // verify; they rewrite jwks.json only when it no longer matches the key.
 // It returns the issuer to configure a Verifier with.
 func EnsureDevIssuer(dataDir string) (Issuer, error) {
+	return ensureIssuer(dataDir, devIssuerDir, DevIssuerID)
+}
+
+// ensureIssuer creates or loads the signing key of a local issuer under
+// dataDir/dirName and publishes its JWK Set there.
+func ensureIssuer(dataDir, dirName, id string) (Issuer, error) {
 	devIssuerMu.Lock()
 	defer devIssuerMu.Unlock()
 
-	dir, err := filepath.Abs(filepath.Join(dataDir, devIssuerDir))
+	dir, err := filepath.Abs(filepath.Join(dataDir, dirName))
 	if err != nil {
 		return Issuer{}, fmt.Errorf("dev issuer: %w", err)
 	}
@@ -78,7 +84,7 @@ func EnsureDevIssuer(dataDir string) (Issuer, error) {
 			return Issuer{}, fmt.Errorf("dev issuer: %w", err)
 		}
 	}
-	return Issuer{ID: DevIssuerID, JWKS: jwksPath}, nil
+	return Issuer{ID: id, JWKS: jwksPath}, nil
 }
 
 // loadDevKey reads the dev issuer's signing key, refusing a file that is not

@@ -45,6 +45,10 @@ type Principal struct {
 	Roles []Role
 	// Issuer is the token's `iss`.
 	Issuer string
+	// Service is set, instead of Agency, State and Roles, when the caller is
+	// one of Comity's own services (e.g. "comity-request") rather than a
+	// user.
+	Service string
 }
 
 // HasRole reports whether p holds role r.

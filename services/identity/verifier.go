@@ -55,10 +55,19 @@ type verifierOptions struct {
 	leeway   time.Duration
 	trustTTL time.Duration
 	client   *http.Client
+	services []string
 }
 
 // VerifierOption tunes a Verifier; the defaults suit production.
 type VerifierOption func(*verifierOptions)
+
+// WithServiceIssuers names the issuers (among those given to NewVerifier)
+// whose tokens identify Comity's own services rather than users: they carry
+// a `service` claim and no agency, and yield a Principal with Service set.
+// Tokens of other issuers may never claim a service.
+func WithServiceIssuers(ids ...string) VerifierOption {
+	return func(o *verifierOptions) { o.services = append(o.services, ids...) }
+}
 
 // WithClock makes the Verifier read time from now, so that tests can put a
 // token, and the key and trust caches, at any point of their lives.
@@ -91,10 +100,11 @@ func WithHTTPClient(c *http.Client) VerifierOption {
 // Verifier authenticates bearer tokens. It is safe for concurrent use; keys
 // and directory answers are cached so that verifying is CPU work only.
 type Verifier struct {
-	issuers map[string]*issuerKeys
-	trust   *trustCache
-	now     func() time.Time
-	leeway  time.Duration
+	issuers        map[string]*issuerKeys
+	serviceIssuers []string
+	trust          *trustCache
+	now            func() time.Time
+	leeway         time.Duration
 }
 
 // NewVerifier returns a Verifier that accepts tokens of issuers, checked
@@ -133,10 +143,11 @@ func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*
 	}
 
 	v := &Verifier{
-		issuers: make(map[string]*issuerKeys, len(issuers)),
-		trust:   newTrustCache(trust, o.trustTTL),
-		now:     o.now,
-		leeway:  o.leeway,
+		issuers:        make(map[string]*issuerKeys, len(issuers)),
+		serviceIssuers: o.services,
+		trust:          newTrustCache(trust, o.trustTTL),
+		now:            o.now,
+		leeway:         o.leeway,
 	}
 	for _, iss := range issuers {
 		if iss.ID == "" {
@@ -202,6 +213,11 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 	if err := v.checkClaims(c, now); err != nil {
 		return Principal{}, err
 	}
+	if slices.Contains(v.serviceIssuers, c.iss) {
+		// A service speaks for itself, not for an agency of a state: there
+		// is no directory trust to check, and no user role.
+		return Principal{Subject: c.sub, Service: c.service, Issuer: c.iss}, nil
+	}
 
 	trust, err := v.trust.get(ctx, c.agency, now)
 	switch {
@@ -264,7 +280,18 @@ func (v *Verifier) checkClaims(c claims, now time.Time) error {
 	if err := checkText("name", c.name, maxNameLen, false); err != nil {
 		return unauthenticated("token %v", err)
 	}
+	if slices.Contains(v.serviceIssuers, c.iss) {
+		switch {
+		case !slices.Contains(Services, c.service):
+			return unauthenticated("service token names no known service")
+		case c.agency != "" || len(c.roles) > 0:
+			return unauthenticated("a service token names no agency and no roles")
+		}
+		return nil
+	}
 	switch {
+	case c.service != "":
+		return unauthenticated("only the service issuer may vouch for a service")
 	case c.agency == "":
 		return unauthenticated("token has no agency")
 	case !agencyIDPattern.MatchString(c.agency):

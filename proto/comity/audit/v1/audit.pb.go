@@ -983,9 +983,12 @@ type ExportBundleRequest struct {
 	// AIP-160 filter, as in ListEntries.
 	Filter string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
 	// At most this many entries (default and maximum 10000).
-	MaxEntries    int32 `protobuf:"varint,2,opt,name=max_entries,json=maxEntries,proto3" json:"max_entries,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxEntries int32 `protobuf:"varint,2,opt,name=max_entries,json=maxEntries,proto3" json:"max_entries,omitempty"`
+	// Tree size of a checkpoint the auditor kept from before; the bundle then
+	// carries a proof that the log has only grown since.
+	ConsistencyFrom uint64 `protobuf:"varint,3,opt,name=consistency_from,json=consistencyFrom,proto3" json:"consistency_from,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ExportBundleRequest) Reset() {
@@ -1028,6 +1031,13 @@ func (x *ExportBundleRequest) GetFilter() string {
 func (x *ExportBundleRequest) GetMaxEntries() int32 {
 	if x != nil {
 		return x.MaxEntries
+	}
+	return 0
+}
+
+func (x *ExportBundleRequest) GetConsistencyFrom() uint64 {
+	if x != nil {
+		return x.ConsistencyFrom
 	}
 	return 0
 }
@@ -1088,9 +1098,15 @@ type Bundle struct {
 	// The entries with their inclusion proofs against the checkpoint.
 	Entries []*ProvenEntry `protobuf:"bytes,3,rep,name=entries,proto3" json:"entries,omitempty"`
 	// The filter the bundle was made for.
-	Filter        string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Tree size of the earlier checkpoint the consistency proof starts from;
+	// 0 when none was asked for.
+	ConsistencyFrom uint64 `protobuf:"varint,5,opt,name=consistency_from,json=consistencyFrom,proto3" json:"consistency_from,omitempty"`
+	// Proof that the tree of consistency_from entries is a prefix of the
+	// checkpoint's tree (RFC 6962).
+	ConsistencyProof [][]byte `protobuf:"bytes,6,rep,name=consistency_proof,json=consistencyProof,proto3" json:"consistency_proof,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Bundle) Reset() {
@@ -1149,6 +1165,20 @@ func (x *Bundle) GetFilter() string {
 		return x.Filter
 	}
 	return ""
+}
+
+func (x *Bundle) GetConsistencyFrom() uint64 {
+	if x != nil {
+		return x.ConsistencyFrom
+	}
+	return 0
+}
+
+func (x *Bundle) GetConsistencyProof() [][]byte {
+	if x != nil {
+		return x.ConsistencyProof
+	}
+	return nil
 }
 
 // ProvenEntry is an entry with its inclusion proof.
@@ -1287,14 +1317,15 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\x05proof\x18\x03 \x03(\fR\x05proof\x12;\n" +
 	"\n" +
 	"checkpoint\x18\x04 \x01(\v2\x1b.comity.audit.v1.CheckpointR\n" +
-	"checkpoint\"d\n" +
+	"checkpoint\"\x8f\x01\n" +
 	"\x13ExportBundleRequest\x12 \n" +
 	"\x06filter\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12+\n" +
 	"\vmax_entries\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\x90N(\x00R\n" +
-	"maxEntries\"G\n" +
+	"maxEntries\x12)\n" +
+	"\x10consistency_from\x18\x03 \x01(\x04R\x0fconsistencyFrom\"G\n" +
 	"\x14ExportBundleResponse\x12/\n" +
-	"\x06bundle\x18\x01 \x01(\v2\x17.comity.audit.v1.BundleR\x06bundle\"\xb4\x01\n" +
+	"\x06bundle\x18\x01 \x01(\v2\x17.comity.audit.v1.BundleR\x06bundle\"\x8c\x02\n" +
 	"\x06Bundle\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\tR\tpublicKey\x12;\n" +
@@ -1302,7 +1333,9 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"checkpoint\x18\x02 \x01(\v2\x1b.comity.audit.v1.CheckpointR\n" +
 	"checkpoint\x126\n" +
 	"\aentries\x18\x03 \x03(\v2\x1c.comity.audit.v1.ProvenEntryR\aentries\x12\x16\n" +
-	"\x06filter\x18\x04 \x01(\tR\x06filter\"d\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12)\n" +
+	"\x10consistency_from\x18\x05 \x01(\x04R\x0fconsistencyFrom\x12+\n" +
+	"\x11consistency_proof\x18\x06 \x03(\fR\x10consistencyProof\"d\n" +
 	"\vProvenEntry\x12,\n" +
 	"\x05entry\x18\x01 \x01(\v2\x16.comity.audit.v1.EntryR\x05entry\x12'\n" +
 	"\x0finclusion_proof\x18\x02 \x03(\fR\x0einclusionProof2\xd8\x05\n" +

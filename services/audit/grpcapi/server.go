@@ -1,0 +1,192 @@
+// Package grpcapi serves the audit service's gRPC API: it checks the shape
+// of each request, converts it, calls audit.Service and converts back.
+package grpcapi
+
+import (
+	"context"
+	"strconv"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/query/aip"
+)
+
+// Server implements auditv1.AuditServiceServer.
+type Server struct {
+	auditv1.UnimplementedAuditServiceServer
+	svc *audit.Service
+}
+
+var _ auditv1.AuditServiceServer = (*Server)(nil)
+
+// NewServer returns a Server over svc.
+func NewServer(svc *audit.Service) *Server { return &Server{svc: svc} }
+
+func principal(ctx context.Context) (identity.Principal, error) {
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		return identity.Principal{}, errs.New(errs.Unauthenticated, "missing credentials")
+	}
+	return p, nil
+}
+
+// Append implements auditv1.AuditServiceServer.
+func (s *Server) Append(ctx context.Context, req *auditv1.AppendRequest) (*auditv1.AppendResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]audit.Event, len(req.GetEvents()))
+	for i, e := range req.GetEvents() {
+		events[i] = EventFromProto(e)
+	}
+	indexes, err := s.svc.Append(ctx, p, events)
+	if err != nil {
+		return nil, err
+	}
+	return &auditv1.AppendResponse{Indexes: indexes}, nil
+}
+
+// GetCheckpoint implements auditv1.AuditServiceServer.
+func (s *Server) GetCheckpoint(ctx context.Context, _ *auditv1.GetCheckpointRequest) (*auditv1.GetCheckpointResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp, key, err := s.svc.Checkpoint(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &auditv1.GetCheckpointResponse{Checkpoint: CheckpointToProto(cp), PublicKey: key}, nil
+}
+
+// ListEntries implements auditv1.AuditServiceServer. The page token is the
+// last index of the previous page, so pages stay stable while the log grows.
+func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesRequest) (*auditv1.ListEntriesResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := aip.ParseFilter(req.GetFilter(), audit.EntrySchema)
+	if err != nil {
+		return nil, err
+	}
+	after := int64(-1)
+	if t := req.GetPageToken(); t != "" {
+		if after, err = strconv.ParseInt(t, 10, 64); err != nil || after < 0 {
+			return nil, (errs.Violations{{Field: "page_token", Description: "not a page token of this list"}}).Err(errs.Invalid, "invalid page token")
+		}
+	}
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = 100
+	}
+	entries, err := s.svc.Entries(ctx, p, filter, after, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &auditv1.ListEntriesResponse{}
+	if len(entries) > size {
+		entries = entries[:size]
+		resp.NextPageToken = strconv.FormatUint(entries[size-1].Index, 10)
+	}
+	for _, e := range entries {
+		resp.Entries = append(resp.Entries, EntryToProto(e))
+	}
+	return resp, nil
+}
+
+// GetEntry implements auditv1.AuditServiceServer.
+func (s *Server) GetEntry(ctx context.Context, req *auditv1.GetEntryRequest) (*auditv1.GetEntryResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, proof, size, cp, err := s.svc.EntryProof(ctx, p, req.GetIndex(), req.GetTreeSize())
+	if err != nil {
+		return nil, err
+	}
+	return &auditv1.GetEntryResponse{Entry: EntryToProto(e), TreeSize: size, InclusionProof: proof, Checkpoint: CheckpointToProto(cp)}, nil
+}
+
+// GetConsistencyProof implements auditv1.AuditServiceServer.
+func (s *Server) GetConsistencyProof(ctx context.Context, req *auditv1.GetConsistencyProofRequest) (*auditv1.GetConsistencyProofResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	proof, to, cp, err := s.svc.ConsistencyProof(ctx, p, req.GetFrom(), req.GetTo())
+	if err != nil {
+		return nil, err
+	}
+	return &auditv1.GetConsistencyProofResponse{From: req.GetFrom(), To: to, Proof: proof, Checkpoint: CheckpointToProto(cp)}, nil
+}
+
+// ExportBundle implements auditv1.AuditServiceServer.
+func (s *Server) ExportBundle(ctx context.Context, req *auditv1.ExportBundleRequest) (*auditv1.ExportBundleResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := aip.ParseFilter(req.GetFilter(), audit.EntrySchema)
+	if err != nil {
+		return nil, err
+	}
+	limit := int(req.GetMaxEntries())
+	if limit == 0 {
+		limit = 10000
+	}
+	b, err := s.svc.Export(ctx, p, filter, limit, req.GetConsistencyFrom())
+	if err != nil {
+		return nil, err
+	}
+	out := &auditv1.Bundle{
+		PublicKey: b.PublicKey, Checkpoint: CheckpointToProto(b.Checkpoint), Filter: req.GetFilter(),
+		ConsistencyFrom: b.ConsistencyFrom, ConsistencyProof: b.ConsistencyProof,
+	}
+	for _, e := range b.Entries {
+		out.Entries = append(out.Entries, &auditv1.ProvenEntry{Entry: EntryToProto(e.Entry), InclusionProof: e.Proof})
+	}
+	return &auditv1.ExportBundleResponse{Bundle: out}, nil
+}
+
+// EventToProto converts an event to its API form.
+func EventToProto(e audit.Event) *auditv1.Event {
+	out := &auditv1.Event{
+		Id: e.ID, Time: timestamppb.New(e.Time), Service: e.Service, Action: e.Action, Resource: e.Resource,
+		States: e.States, Outcome: e.Outcome, RequestSha256: e.RequestSHA256,
+		Actor: &auditv1.Actor{Subject: e.Actor.Subject, Agency: e.Actor.Agency, Roles: e.Actor.Roles, Issuer: e.Actor.Issuer},
+	}
+	if e.Transition != nil {
+		out.Transition = &auditv1.Transition{From: e.Transition.From, To: e.Transition.To}
+	}
+	return out
+}
+
+// EventFromProto converts an API event to the domain.
+func EventFromProto(e *auditv1.Event) audit.Event {
+	out := audit.Event{
+		ID: e.GetId(), Time: e.GetTime().AsTime().UTC(), Service: e.GetService(), Action: e.GetAction(),
+		Resource: e.GetResource(), States: e.GetStates(), Outcome: e.GetOutcome(), RequestSHA256: e.GetRequestSha256(),
+		Actor: audit.Actor{Subject: e.GetActor().GetSubject(), Agency: e.GetActor().GetAgency(),
+			Roles: e.GetActor().GetRoles(), Issuer: e.GetActor().GetIssuer()},
+	}
+	if t := e.GetTransition(); t != nil {
+		out.Transition = &audit.Transition{From: t.GetFrom(), To: t.GetTo()}
+	}
+	return out
+}
+
+// EntryToProto converts an entry to its API form.
+func EntryToProto(e audit.Entry) *auditv1.Entry {
+	return &auditv1.Entry{Index: e.Index, Event: EventToProto(e.Event), Leaf: e.Leaf}
+}
+
+// CheckpointToProto converts a checkpoint to its API form.
+func CheckpointToProto(c audit.Checkpoint) *auditv1.Checkpoint {
+	return &auditv1.Checkpoint{Note: string(c.Note), Origin: c.Origin, Size: c.Size, RootHash: c.RootHash}
+}

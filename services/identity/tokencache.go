@@ -1,0 +1,102 @@
+package identity
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// defaultTokenCacheTTL is how long a verified token is remembered by
+// default: a caller sends the same token on every call for as long as it
+// lives, and checking its signature again each time is most of the cost of
+// authenticating a call.
+const defaultTokenCacheTTL = time.Minute
+
+// maxTokenEntries bounds the token cache. Only tokens with a valid signature
+// of a known issuer get in, so a hostile caller cannot fill it faster than
+// its identity provider mints tokens; when full, expired entries go, and
+// everything goes when none had expired.
+const maxTokenEntries = 10000
+
+// tokenCache remembers the claims of tokens whose signature and claims were
+// checked, keyed by the SHA-256 of the raw token, so that the hot path does
+// not parse and verify the same token on every call.
+//
+// An entry answers only while nothing that the full check depends on can
+// have changed: until the token expires, the cache TTL passes, or the keys
+// it was checked with are due to be read again (keyMaxAge), and only while
+// the issuer's keys are the very set it was checked with (a rotation
+// noticed through another token ends it). Whether the agency exists, is
+// active and trusts the issuer is not cached here: Verify asks the trust
+// cache on every call, hit or not.
+type tokenCache struct {
+	ttl time.Duration
+
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]tokenEntry
+}
+
+type tokenEntry struct {
+	claims  claims
+	issuer  *issuerKeys
+	keys    *keySet
+	expires time.Time
+}
+
+func newTokenCache(ttl time.Duration) *tokenCache {
+	return &tokenCache{ttl: ttl, entries: make(map[[sha256.Size]byte]tokenEntry)}
+}
+
+// enabled reports whether the cache is in use; callers skip hashing when it
+// is not.
+func (c *tokenCache) enabled() bool { return c.ttl > 0 }
+
+// get returns the claims of the token whose hash is key, when an entry for
+// it is still good at now.
+func (c *tokenCache) get(key [sha256.Size]byte, now time.Time) (claims, bool) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if !ok || !now.Before(e.expires) || e.issuer.set.Load() != e.keys {
+		return claims{}, false
+	}
+	return e.claims, true
+}
+
+// put remembers the claims of a token verified at now with the key set ks
+// of issuer ik; validUntil is when the token stops passing checkClaims.
+func (c *tokenCache) put(key [sha256.Size]byte, cl claims, ik *issuerKeys, ks *keySet, validUntil, now time.Time) {
+	expires := earliest(validUntil, now.Add(c.ttl), ks.fetched.Add(keyMaxAge))
+	if !now.Before(expires) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxTokenEntries {
+		for k, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxTokenEntries {
+			clear(c.entries)
+		}
+	}
+	c.entries[key] = tokenEntry{claims: cl, issuer: ik, keys: ks, expires: expires}
+}
+
+// len returns the number of entries, expired or not.
+func (c *tokenCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+func earliest(t time.Time, ts ...time.Time) time.Time {
+	for _, u := range ts {
+		if u.Before(t) {
+			t = u
+		}
+	}
+	return t
+}
