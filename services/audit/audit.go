@@ -53,7 +53,7 @@ type Entry struct {
 	Leaf []byte
 }
 
-// EntrySchema declares what ListEntries can filter on, with the index
+// EntrySchema declares what Index.List (and ListEntries) can filter on, with the index
 // columns.
 var EntrySchema = query.Schema{
 	{Name: "resource", Kind: query.String, Column: "resource"},
@@ -65,6 +65,9 @@ var EntrySchema = query.Schema{
 	{Name: "time", Kind: query.Timestamp, Column: "event_time"},
 }
 
+// FromStart is the AfterIndex of a query from the first entry.
+const FromStart = -1
+
 // EntryQuery selects entries from the index, in log order.
 type EntryQuery struct {
 	// State, when not empty, keeps only events involving that state (an
@@ -72,7 +75,8 @@ type EntryQuery struct {
 	State string
 	// Filter is on EntrySchema's fields; nil for all.
 	Filter query.Expr
-	// AfterIndex keeps entries with a greater index; -1 for all.
+	// AfterIndex keeps entries with a greater index; FromStart (-1) for
+	// all. Beware: the zero value skips entry 0.
 	AfterIndex int64
 	// Limit is the most entries returned; 0 means no limit.
 	Limit int

@@ -109,7 +109,7 @@ func Recorded(ctx context.Context) bool {
 func NewEvent(ctx context.Context, now time.Time, actor Actor, outcome string) Event {
 	c, _ := CallFrom(ctx)
 	return Event{
-		ID: NewID(), Time: now.UTC(), Actor: actor, Service: c.Service, Action: c.Action,
+		ID: NewID(), Time: now.UTC().Truncate(time.Microsecond), Actor: actor, Service: c.Service, Action: c.Action,
 		Resource: c.Resource, Outcome: outcome, RequestSHA256: c.RequestSHA256,
 	}
 }

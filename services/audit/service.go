@@ -444,7 +444,7 @@ func (s *Service) Export(ctx context.Context, p identity.Principal, filter query
 			return Bundle{}, err
 		}
 	}
-	entries, err := s.index.List(ctx, EntryQuery{State: p.State, Filter: filter, AfterIndex: -1, Limit: limit})
+	entries, err := s.index.List(ctx, EntryQuery{State: p.State, Filter: filter, AfterIndex: FromStart, Limit: limit})
 	if err != nil {
 		return Bundle{}, err
 	}
