@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
@@ -91,6 +92,10 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	}
 	if err := requestv1.RegisterRequestServiceHandlerFromEndpoint(ctx, mux, cfg.RequestAddr, opts); err != nil {
 		return nil, fmt.Errorf("gateway: request: %w", err)
+	}
+	// Append has no REST route: only services append, over gRPC.
+	if err := auditv1.RegisterAuditServiceHandlerFromEndpoint(ctx, mux, cfg.AuditAddr, opts); err != nil {
+		return nil, fmt.Errorf("gateway: audit: %w", err)
 	}
 	backends, err := newBackends(ctx, map[string]string{
 		"directory": cfg.DirectoryAddr,

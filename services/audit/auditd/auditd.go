@@ -1,34 +1,156 @@
-// Package auditd runs the comity-audit service. Until its API lands it
-// serves only grpc.health.v1 and reflection, so that deployments, comity-local
-// and readiness checks can already include it.
+// Package auditd runs the comity-audit service: it opens the transparency
+// log and its index, brings the index up to date with the log, and serves
+// the gRPC API until its context ends. The comity-audit binary and
+// comity-local both call Run.
 package auditd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/audit/grpcapi"
+	"github.com/comity-mla/comity/services/audit/postgres"
+	"github.com/comity-mla/comity/services/audit/sqlite"
+	"github.com/comity-mla/comity/services/audit/tlog"
+	"github.com/comity-mla/comity/services/directory/directoryclient"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/pgdb"
+	"github.com/comity-mla/comity/services/platform/sqlitedb"
 )
 
 // Config configures the audit service.
 type Config struct {
 	// Listener is where gRPC is served.
 	Listener net.Listener
+	// Database holds the index: sqlite:PATH or a postgres:// URL.
+	Database string
+	// LogDir holds the transparency log (tlog-tiles files under LogDir/log)
+	// and its keys (LogDir/public.key is the key to publish).
+	LogDir string
+	// Origin names the log, and so the deployment, e.g. "comity.local/audit".
+	Origin string
+	// DirectoryAddr is the directory's gRPC address: auditors' tokens are
+	// checked against the issuers their state trusts.
+	DirectoryAddr string
+	// Issuers are the token issuers whose keys the service knows, the
+	// service issuer among them.
+	Issuers []identity.Issuer
+	// ServiceIssuer is the issuer of the services' own tokens; only they
+	// may append.
+	ServiceIssuer string
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
 }
 
-// Run serves until ctx ends, then shuts down gracefully.
+// Run serves the audit service until ctx ends, then shuts down gracefully:
+// entries already accepted are integrated into the log before it returns.
 func Run(ctx context.Context, cfg Config) error {
+	if cfg.Database == "" || cfg.LogDir == "" || cfg.Origin == "" || cfg.DirectoryAddr == "" {
+		return errors.New("audit service: Database, LogDir, Origin and DirectoryAddr are required")
+	}
+	log := cfg.Logger.With(zap.String("service", "audit"))
+	index, closeIndex, err := OpenIndex(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer closeIndex()
+	tl, err := tlog.Open(ctx, cfg.LogDir, tlog.Options{Origin: cfg.Origin})
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := tl.Close(sctx); err != nil {
+			log.Error("closing the audit log", zap.Error(err))
+		}
+	}()
+	svc := audit.NewService(LogAdapter{tl}, index, nil)
+	if err := svc.Recover(ctx); err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(cfg.DirectoryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("audit service: directory at %q: %w", cfg.DirectoryAddr, err)
+	}
+	defer conn.Close()
+	var opts []identity.VerifierOption
+	if cfg.ServiceIssuer != "" {
+		opts = append(opts, identity.WithServiceIssuers(cfg.ServiceIssuer))
+	}
+	verifier, err := identity.NewVerifier(cfg.Issuers, directoryclient.New(conn), opts...)
+	if err != nil {
+		return fmt.Errorf("audit service: %w", err)
+	}
 	srv, err := grpcserver.New(grpcserver.Config{
-		Name: "audit", Listener: cfg.Listener, Logger: cfg.Logger.With(zap.String("service", "audit")), Metrics: cfg.Metrics,
+		Name: "audit", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
+		// The audit service records its own denied calls straight into
+		// the log.
+		Audit: &grpcserver.AuditConfig{Service: "comity-audit", Recorder: svc},
+		// An Append carries up to 1000 events.
+		MaxRecvBytes: 8 << 20,
 	})
 	if err != nil {
 		return err
 	}
+	auditv1.RegisterAuditServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
 	return srv.Serve(ctx)
+}
+
+// LogAdapter presents a tlog.Log as the audit.Log the domain uses.
+type LogAdapter struct{ *tlog.Log }
+
+var _ audit.Log = LogAdapter{}
+
+// Checkpoint returns the latest checkpoint.
+func (a LogAdapter) Checkpoint(ctx context.Context) (audit.Checkpoint, error) {
+	cp, err := a.Log.Checkpoint(ctx)
+	if err != nil {
+		return audit.Checkpoint{}, err
+	}
+	return audit.Checkpoint{Note: cp.Note, Origin: cp.Origin, Size: cp.Size, RootHash: cp.RootHash}, nil
+}
+
+// OpenIndex opens the audit index at database (sqlite:PATH or a postgres://
+// URL), applying migrations, and returns it with its closer.
+func OpenIndex(ctx context.Context, database string) (audit.Index, func(), error) {
+	engine, dsn, err := dburl.Parse(database)
+	if err != nil {
+		return nil, nil, err
+	}
+	if engine == dburl.Postgres {
+		pool, err := pgdb.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit index: %w", err)
+		}
+		store, err := postgres.New(ctx, pool)
+		if err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("audit index: %w", err)
+		}
+		return store, pool.Close, nil
+	}
+	db, err := sqlitedb.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit index: %w", err)
+	}
+	store, err := sqlite.New(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("audit index: %w", err)
+	}
+	return store, func() { db.Close() }, nil
 }

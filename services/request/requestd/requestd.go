@@ -12,10 +12,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
@@ -44,6 +49,11 @@ type Config struct {
 	Issuers []identity.Issuer
 	// MaxAttachmentBytes bounds one attachment; zero means 100 MiB.
 	MaxAttachmentBytes int64
+	// AuditAddr is the audit service's gRPC address; the outbox relay
+	// delivers audit events there. Empty leaves them in the outbox.
+	AuditAddr string
+	// ServiceCredentials identify this service to the audit service.
+	ServiceCredentials credentials.PerRPCCredentials
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -91,12 +101,40 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	requestv1.RegisterRequestServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
-	return srv.Serve(ctx)
+	return serveWithRelay(ctx, srv, store, cfg.AuditAddr, cfg.ServiceCredentials, log)
+}
+
+// serveWithRelay serves srv and, when an audit service is configured, runs
+// the relay that delivers the outbox to it, until ctx ends.
+func serveWithRelay(ctx context.Context, srv *grpcserver.Server, outbox audit.Outbox, auditAddr string,
+	creds credentials.PerRPCCredentials, log *zap.Logger) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(ctx) })
+	if auditAddr != "" {
+		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		if creds != nil {
+			opts = append(opts, grpc.WithPerRPCCredentials(creds))
+		}
+		conn, err := grpc.NewClient(auditAddr, opts...)
+		if err != nil {
+			return fmt.Errorf("audit service at %q: %w", auditAddr, err)
+		}
+		defer conn.Close()
+		r := relay.New(outbox, auditv1.NewAuditServiceClient(conn), relay.Options{Logger: log})
+		g.Go(func() error { return r.Run(ctx) })
+	}
+	return g.Wait()
+}
+
+// Store is the request store with the outbox its relay drains.
+type Store interface {
+	request.Store
+	audit.Outbox
 }
 
 // OpenStore opens the request store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
-func OpenStore(ctx context.Context, database string) (request.Store, func(), error) {
+func OpenStore(ctx context.Context, database string) (Store, func(), error) {
 	engine, dsn, err := dburl.Parse(database)
 	if err != nil {
 		return nil, nil, err

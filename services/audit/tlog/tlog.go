@@ -1,0 +1,524 @@
+// Package tlog is the audit service's transparency log: a Tessera log on the
+// POSIX driver, laid out as C2SP tlog-tiles, with checkpoints signed by an
+// Ed25519 note key (C2SP tlog-checkpoint, signed-note format). Because the
+// files are the standard layout, standard tlog tools (Tessera's fsck, any
+// tlog-tiles client) can verify the log by reading them, with no help from
+// the service.
+package tlog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/storage/posix"
+
+	"github.com/comity-mla/comity/services/audit/bundle"
+	"github.com/comity-mla/comity/services/errs"
+)
+
+// Defaults for Options. They favour latency over file count: an audit event
+// is waited for by the relay that delivers it, and the audit load is small.
+const (
+	DefaultBatchMaxSize       = 256
+	DefaultBatchMaxAge        = 50 * time.Millisecond
+	DefaultCheckpointInterval = 200 * time.Millisecond
+
+	// MinCheckpointInterval is the smallest interval Tessera's POSIX
+	// driver accepts (storage/posix minCheckpointInterval); checked here
+	// so that the error is the caller's, with a code.
+	MinCheckpointInterval = 100 * time.Millisecond
+
+	// MaxLeafSize is the largest leaf an entry bundle can hold: C2SP
+	// tlog-tiles prefixes each entry with a 16-bit length.
+	MaxLeafSize = 1<<16 - 1
+
+	// awaitPoll is how often AwaitIntegration looks for a new checkpoint.
+	// Reading a small local file this often costs nothing and adds at most
+	// this much to an append's latency.
+	awaitPoll = 10 * time.Millisecond
+)
+
+// Options configures a Log.
+type Options struct {
+	// Origin names the log's deployment, e.g. "comity.local/audit". It is
+	// the first line of every checkpoint and the name of the signing key,
+	// so it cannot change once the log exists. Required.
+	Origin string
+	// BatchMaxSize is the most entries sequenced together; 0 means
+	// DefaultBatchMaxSize.
+	BatchMaxSize uint
+	// BatchMaxAge is the longest an entry waits for its batch to fill;
+	// 0 means DefaultBatchMaxAge.
+	BatchMaxAge time.Duration
+	// CheckpointInterval is the least time between two checkpoints; 0 means
+	// DefaultCheckpointInterval. At least MinCheckpointInterval.
+	CheckpointInterval time.Duration
+}
+
+func (o Options) withDefaults() (Options, error) {
+	var vs errs.Violations
+	if !validOrigin(o.Origin) {
+		vs.Add("origin", "must be a non-empty note key name: no spaces, no '+' (got %q)", o.Origin)
+	}
+	if o.BatchMaxSize == 0 {
+		o.BatchMaxSize = DefaultBatchMaxSize
+	}
+	if o.BatchMaxAge == 0 {
+		o.BatchMaxAge = DefaultBatchMaxAge
+	}
+	if o.BatchMaxAge < 0 {
+		vs.Add("batch_max_age", "must not be negative")
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if o.CheckpointInterval < MinCheckpointInterval {
+		vs.Add("checkpoint_interval", "must be at least %v (got %v)", MinCheckpointInterval, o.CheckpointInterval)
+	}
+	return o, vs.Err(errs.Invalid, "invalid audit log options")
+}
+
+// validOrigin is the rule of golang.org/x/mod/sumdb/note for key names,
+// which GenerateKey does not check itself.
+func validOrigin(s string) bool {
+	return s != "" && utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsSpace) < 0 && !strings.Contains(s, "+")
+}
+
+// Checkpoint is a signed checkpoint of the log with what it commits to.
+type Checkpoint struct {
+	// Note is the checkpoint as published, signature included: what an
+	// auditor keeps and verifies with bundle.VerifyCheckpoint.
+	Note []byte
+	// Checkpoint is the verified content of Note.
+	bundle.Checkpoint
+}
+
+// Log is an open transparency log. Its methods are safe for concurrent use.
+//
+// Only one Log may write a log directory at a time: Open takes an exclusive
+// lock on it and fails while another Log, in this or another process, holds
+// it. (Tessera's POSIX driver locks each sequencing and publishing step, but
+// the design gives the log a single writer; a standby takes over the volume
+// only once the writer is gone.)
+type Log struct {
+	dir       string
+	publicKey string
+	lock      *os.File
+
+	appender *tessera.Appender
+	shutdown func(context.Context) error
+	reader   tessera.LogReader
+	awaiter  *tessera.PublicationAwaiter
+	// stop ends Tessera's background work (batching, publishing, garbage
+	// collection), once shutdown has flushed it.
+	stop context.CancelFunc
+
+	// mu guards closed; appends hold it shared while they add to the
+	// queue, so that Close waits for every add it has not refused.
+	mu       sync.RWMutex
+	closed   bool
+	inflight sync.WaitGroup
+
+	// cpMu guards the last checkpoint verified, so that reading the same
+	// checkpoint again does not verify its signature again.
+	cpMu  sync.Mutex
+	cpRaw []byte
+	cp    bundle.Checkpoint
+}
+
+// Open opens the log under dir, creating it on first start:
+//
+//   - dir/log holds the tlog-tiles files (checkpoint, tile/…, tile/entries/…)
+//     and Tessera's private state (.state/); serve dir/log read-only to let
+//     clients fetch the log;
+//   - dir/signing.key is the checkpoint signing key (note signer key, mode
+//     0600), generated on first start;
+//   - dir/public.key is its verifier key (mode 0644), for operators and
+//     auditors;
+//   - dir/writer.lock is held while the Log is open: only one Log writes a
+//     log (see Log).
+//
+// Reopening keeps the key, the entries and the tree; o.Origin must be the
+// origin the log was created with (errs.FailedPrecondition otherwise).
+// Invalid options are errs.Invalid.
+func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
+	o, err = o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = lock.Close()
+		}
+	}()
+	signer, vkey, err := loadOrCreateKeys(dir, o.Origin)
+	if err != nil {
+		return nil, err
+	}
+	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, "log")})
+	if err != nil {
+		return nil, fmt.Errorf("audit log: posix storage: %w", err)
+	}
+	// Tessera's background tasks live as long as the Log, not as long as
+	// the call that opened it; Close ends them.
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	opts := tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithBatching(o.BatchMaxSize, o.BatchMaxAge).
+		WithCheckpointInterval(o.CheckpointInterval)
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, opts)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: tessera: %w", err)
+	}
+	l := &Log{
+		dir:       dir,
+		publicKey: vkey,
+		lock:      lock,
+		appender:  appender,
+		shutdown:  shutdown,
+		reader:    reader,
+		awaiter:   tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, awaitPoll),
+		stop:      stop,
+	}
+	// A log whose published checkpoint does not verify with its own key
+	// (files from another log, a replaced key) must not grow further.
+	// (No checkpoint at all is only a crash between Tessera creating the
+	// tree and publishing its first checkpoint; the next publish mends it.)
+	if _, err := l.Checkpoint(ctx); err != nil && !errors.Is(err, errs.ErrUnavailable) {
+		_ = shutdown(ctx)
+		return nil, errs.Wrap(err, errs.FailedPrecondition,
+			"the checkpoint of the audit log in %s does not verify with %s", dir, publicKeyFile)
+	}
+	return l, nil
+}
+
+// PublicKey returns the note verifier key of the log's checkpoints,
+// "<origin>+<hash>+<base64>", as in dir/public.key.
+func (l *Log) PublicKey() string { return l.publicKey }
+
+// errClosed is returned by calls on a closed Log: the service is shutting
+// down, and the caller should retry against the next writer.
+var errClosed = errs.New(errs.Unavailable, "the audit log is closed")
+
+// Append adds leaves to the log and returns their indexes, in the order of
+// leaves, once they are sequenced (and, with the POSIX driver, integrated
+// into the tree); it does not wait for a checkpoint to commit to them: see
+// AwaitIntegration. The leaves are queued one after the other before any is
+// awaited, so they share batches and land in the log in order, though not
+// necessarily contiguously when others append at the same time.
+//
+// A leaf over MaxLeafSize is errs.Invalid and nothing is appended. When ctx
+// ends first, Append returns its error but the leaves may still be logged:
+// sequencing cannot be recalled, and the index, derived from the log, will
+// show them.
+func (l *Log) Append(ctx context.Context, leaves [][]byte) ([]uint64, error) {
+	for i, leaf := range leaves {
+		if len(leaf) > MaxLeafSize {
+			return nil, errs.New(errs.Invalid, "leaf %d has %d bytes, more than %d", i, len(leaf), MaxLeafSize)
+		}
+	}
+	if len(leaves) == 0 {
+		return nil, nil
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return nil, errClosed
+	}
+	l.inflight.Add(1)
+	futures := make([]tessera.IndexFuture, len(leaves))
+	for i, leaf := range leaves {
+		// Cloned because the entry's hash is computed now but its data is
+		// written later: a caller reusing its buffer after a cancelled
+		// Append must not change what is logged.
+		futures[i] = l.appender.Add(ctx, tessera.NewEntry(bytes.Clone(leaf)))
+	}
+	l.mu.RUnlock()
+
+	type result struct {
+		indexes []uint64
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Resolved even if the caller leaves, so that Close can wait for
+		// every queued leaf.
+		defer l.inflight.Done()
+		indexes := make([]uint64, len(futures))
+		for i, f := range futures {
+			idx, err := f()
+			if err != nil {
+				if errors.Is(err, tessera.ErrPushback) {
+					err = errs.Wrap(err, errs.Unavailable, "the audit log is overloaded; retry later")
+				} else {
+					err = fmt.Errorf("audit log: append: %w", err)
+				}
+				done <- result{err: err}
+				return
+			}
+			indexes[i] = idx.Index
+		}
+		done <- result{indexes: indexes}
+	}()
+	select {
+	case r := <-done:
+		return r.indexes, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("audit log: append: %w", ctx.Err())
+	}
+}
+
+// AwaitIntegration blocks until a published checkpoint covers at least size
+// entries, that is until entries [0, size) can be proven. It waits for ever
+// (until ctx ends) for a size nobody appends.
+func (l *Log) AwaitIntegration(ctx context.Context, size uint64) error {
+	if size == 0 {
+		return nil
+	}
+	// The awaiter waits for an index; the last entry of the tree is it.
+	last := func() (tessera.Index, error) { return tessera.Index{Index: size - 1}, nil }
+	if _, _, err := l.awaiter.Await(ctx, last); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("audit log: await size %d: %w", size, ctx.Err())
+		case l.isClosed():
+			return errClosed
+		default:
+			return fmt.Errorf("audit log: await size %d: %w", size, err)
+		}
+	}
+	return nil
+}
+
+func (l *Log) isClosed() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.closed
+}
+
+// Checkpoint reads the latest published checkpoint and verifies it with the
+// log's own key, as an auditor would. A checkpoint that does not verify is
+// an internal error: the files were changed behind the log's back.
+func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	raw, err := l.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Tessera publishes an empty checkpoint when it creates the
+			// log, so this is a transient state at most.
+			return Checkpoint{}, errs.Wrap(err, errs.Unavailable, "the audit log has no checkpoint yet")
+		}
+		return Checkpoint{}, fmt.Errorf("audit log: read checkpoint: %w", err)
+	}
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	if !bytes.Equal(raw, l.cpRaw) {
+		cp, err := bundle.VerifyCheckpoint(raw, l.publicKey)
+		if err != nil {
+			return Checkpoint{}, fmt.Errorf("audit log: own checkpoint: %w", err)
+		}
+		l.cpRaw, l.cp = raw, cp
+	}
+	// Copies, so that a caller cannot alter the cached checkpoint.
+	cp := l.cp
+	cp.RootHash = bytes.Clone(cp.RootHash)
+	return Checkpoint{Note: bytes.Clone(l.cpRaw), Checkpoint: cp}, nil
+}
+
+// checkTreeSize returns the latest checkpoint's size after checking that a
+// tree of treeSize entries can be proven: it has been checkpointed.
+func (l *Log) checkTreeSize(ctx context.Context, treeSize uint64) (uint64, error) {
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if treeSize > cp.Size {
+		return 0, errs.New(errs.FailedPrecondition,
+			"tree size %d is beyond the latest checkpoint (size %d)", treeSize, cp.Size)
+	}
+	return cp.Size, nil
+}
+
+// Leaves returns the leaf data of entries [from, to) of the tree of
+// treeSize entries, read back from the entry bundles, e.g. to rebuild the
+// index. treeSize must be checkpointed (errs.FailedPrecondition) and
+// from <= to <= treeSize (errs.Invalid). Each leaf is checked against the
+// hashes of the tree, so that a damaged bundle is an error rather than a
+// wrong event in the index.
+func (l *Log) Leaves(ctx context.Context, from, to, treeSize uint64) ([][]byte, error) {
+	cpSize, err := l.checkTreeSize(ctx, treeSize)
+	if err != nil {
+		return nil, err
+	}
+	if from > to || to > treeSize {
+		return nil, errs.New(errs.Invalid, "entries [%d, %d) are not a range of a tree of size %d", from, to, treeSize)
+	}
+	leaves := make([][]byte, 0, to-from)
+	for ri := range layout.Range(from, to-from, treeSize) {
+		// Read at the latest checkpoint's size rather than treeSize: the
+		// bundle of a size that was never integrated may not exist, while
+		// the latest one does and starts with the same entries.
+		p := layout.PartialTileSize(0, ri.Index, cpSize)
+		raw, err := l.reader.ReadEntryBundle(ctx, ri.Index, p)
+		if err != nil {
+			return nil, fmt.Errorf("audit log: entry bundle %d: %w", ri.Index, err)
+		}
+		var b api.EntryBundle
+		if err := b.UnmarshalText(raw); err != nil {
+			return nil, fmt.Errorf("audit log: entry bundle %d: %w", ri.Index, err)
+		}
+		hashes, err := l.readTile(ctx, 0, ri.Index, cpSize)
+		if err != nil {
+			return nil, err
+		}
+		end := ri.First + ri.N
+		if uint(len(b.Entries)) < end || uint(len(hashes.Nodes)) < end {
+			return nil, fmt.Errorf("audit log: entry bundle %d is short: %d entries, %d hashes, want %d",
+				ri.Index, len(b.Entries), len(hashes.Nodes), end)
+		}
+		for i := ri.First; i < end; i++ {
+			if !bytes.Equal(rfc6962.DefaultHasher.HashLeaf(b.Entries[i]), hashes.Nodes[i]) {
+				return nil, fmt.Errorf("audit log: entry %d does not match its hash in the tree: the log files are damaged",
+					ri.Index*layout.EntryBundleWidth+uint64(i))
+			}
+			leaves = append(leaves, b.Entries[i])
+		}
+	}
+	return leaves, nil
+}
+
+func (l *Log) readTile(ctx context.Context, level, index, cpSize uint64) (api.HashTile, error) {
+	var t api.HashTile
+	raw, err := l.tileFetcher(cpSize)(ctx, level, index, 0)
+	if err != nil {
+		return t, fmt.Errorf("audit log: tile %d/%d: %w", level, index, err)
+	}
+	if err := t.UnmarshalText(raw); err != nil {
+		return t, fmt.Errorf("audit log: tile %d/%d: %w", level, index, err)
+	}
+	return t, nil
+}
+
+// tileFetcher reads tiles as of the latest checkpoint's size, whatever
+// partial width the caller asks for. A proof for an older tree size asks
+// for partial tiles of that size, which exist only if a batch happened to
+// end there; the tile of the latest size does exist (its parts for the full
+// subtrees are garbage collected only once the full tile is written, which
+// the driver falls back to) and holds the same hashes first.
+func (l *Log) tileFetcher(cpSize uint64) client.TileFetcherFunc {
+	return func(ctx context.Context, level, index uint64, _ uint8) ([]byte, error) {
+		return l.reader.ReadTile(ctx, level, index, layout.PartialTileSize(level, index, cpSize))
+	}
+}
+
+// InclusionProof returns the proof that entry index is in the tree of
+// treeSize entries, to be verified with bundle.VerifyInclusion against a
+// checkpoint of that size. treeSize beyond the latest checkpoint is
+// errs.FailedPrecondition; an index the log does not have is
+// errs.NotFound, and one it has but not in a tree of treeSize is
+// errs.Invalid.
+func (l *Log) InclusionProof(ctx context.Context, index, treeSize uint64) ([][]byte, error) {
+	cpSize, err := l.checkTreeSize(ctx, treeSize)
+	if err != nil {
+		return nil, err
+	}
+	if index >= cpSize {
+		return nil, errs.New(errs.NotFound, "no entry %d: the log has %d entries", index, cpSize)
+	}
+	if index >= treeSize {
+		return nil, errs.New(errs.Invalid, "entry %d is not in a tree of size %d", index, treeSize)
+	}
+	pb, err := client.NewProofBuilder(ctx, treeSize, l.tileFetcher(cpSize))
+	if err != nil {
+		return nil, fmt.Errorf("audit log: proof builder: %w", err)
+	}
+	p, err := pb.InclusionProof(ctx, index)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: inclusion proof of %d in %d: %w", index, treeSize, err)
+	}
+	return p, nil
+}
+
+// ConsistencyProof returns the proof that the tree of to entries extends
+// the tree of from entries, to be verified with bundle.VerifyConsistency.
+// to beyond the latest checkpoint is errs.FailedPrecondition; from > to is
+// errs.Invalid.
+func (l *Log) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error) {
+	cpSize, err := l.checkTreeSize(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	if from > to {
+		return nil, errs.New(errs.Invalid, "tree size %d is larger than %d", from, to)
+	}
+	pb, err := client.NewProofBuilder(ctx, to, l.tileFetcher(cpSize))
+	if err != nil {
+		return nil, fmt.Errorf("audit log: proof builder: %w", err)
+	}
+	p, err := pb.ConsistencyProof(ctx, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: consistency proof %d to %d: %w", from, to, err)
+	}
+	return p, nil
+}
+
+// Close stops the log: new appends are refused (errs.Unavailable), the
+// leaves already queued are sequenced, and Tessera's shutdown waits until a
+// checkpoint covers all of them, so that nothing acknowledged is left
+// unproven. Then it releases the writer lock. If ctx ends first, Close
+// still stops the log and returns ctx's error: some leaves may then lack a
+// checkpoint until the next Open publishes one.
+func (l *Log) Close(ctx context.Context) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+
+	var errList []error
+	drained := make(chan struct{})
+	go func() {
+		l.inflight.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+		if err := l.shutdown(ctx); err != nil {
+			errList = append(errList, fmt.Errorf("audit log: shutdown: %w", err))
+		}
+	case <-ctx.Done():
+		errList = append(errList, fmt.Errorf("audit log: close: %w", ctx.Err()))
+	}
+	l.stop()
+	if err := l.lock.Close(); err != nil {
+		errList = append(errList, fmt.Errorf("audit log: unlock: %w", err))
+	}
+	return errors.Join(errList...)
+}
