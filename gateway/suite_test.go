@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sync/errgroup"
 
@@ -20,16 +21,20 @@ import (
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
 // suite is the whole Comity suite in this process, each server on its own
 // loopback port talking real gRPC, as comity-local runs it.
 type suite struct {
-	t       *testing.T
+	t       testing.TB
 	baseURL string
 	dataDir string
-	stop    func()
+	// requestAddr is the request service's gRPC address, for calls that
+	// bypass the gateway.
+	requestAddr string
+	stop        func()
 }
 
 type suiteOptions struct {
@@ -40,14 +45,40 @@ type suiteOptions struct {
 	maxBody      int64
 	// maxAttachment bounds uploads (default 100 MiB).
 	maxAttachment int64
+	// postgres keeps the directory's and the request service's data in
+	// PostgreSQL, each in a fresh database of its own (their migration
+	// records would clash in one), instead of SQLite files in dataDir. The
+	// test is skipped without COMITY_TEST_POSTGRES.
+	postgres bool
+	// quiet discards the servers' logs. Benchmarks need it: the test logger
+	// buffers every line for the whole run.
+	quiet bool
 }
 
-func startSuite(t *testing.T, opt suiteOptions) *suite {
+func startSuite(t testing.TB, opt suiteOptions) *suite {
 	t.Helper()
 	if opt.dataDir == "" {
 		opt.dataDir = t.TempDir()
 	}
+	directoryDB := "sqlite:" + filepath.Join(opt.dataDir, "directory.db")
+	requestDB := "sqlite:" + filepath.Join(opt.dataDir, "request.db")
+	auditDB := "sqlite:" + filepath.Join(opt.dataDir, "audit.db")
+	if opt.postgres {
+		directoryDB, requestDB, auditDB = pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+	}
 	dev, err := identity.EnsureDevIssuer(opt.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcIssuer, err := identity.EnsureServiceIssuer(opt.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirCreds, err := identity.NewServiceCredentials(opt.dataDir, "comity-directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqCreds, err := identity.NewServiceCredentials(opt.dataDir, "comity-request")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,32 +88,43 @@ func startSuite(t *testing.T, opt suiteOptions) *suite {
 			t.Fatal(err)
 		}
 	}
-	logger := zaptest.NewLogger(t)
+	logger := zap.NewNop()
+	if !opt.quiet {
+		logger = zaptest.NewLogger(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return directoryd.Run(ctx, directoryd.Config{
-			Listener: ls[0], Database: "sqlite:" + filepath.Join(opt.dataDir, "directory.db"),
+			Listener: ls[0], Database: directoryDB,
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: []string{dev.ID},
+			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds,
 			Logger: logger,
 		})
 	})
 	g.Go(func() error {
 		return requestd.Run(ctx, requestd.Config{
-			Listener: ls[1], Database: "sqlite:" + filepath.Join(opt.dataDir, "request.db"),
+			Listener: ls[1], Database: requestDB,
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
+			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds,
 			Logger: logger,
 		})
 	})
-	g.Go(func() error { return auditd.Run(ctx, auditd.Config{Listener: ls[2], Logger: logger}) })
+	g.Go(func() error {
+		return auditd.Run(ctx, auditd.Config{
+			Listener: ls[2], Database: auditDB, LogDir: filepath.Join(opt.dataDir, "audit"), Origin: "comity.test/audit",
+			DirectoryAddr: ls[0].Addr().String(), Issuers: append([]identity.Issuer{dev, svcIssuer}, opt.extraIssuers...),
+			ServiceIssuer: svcIssuer.ID, Logger: logger,
+		})
+	})
 	g.Go(func() error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
 			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment, Logger: logger,
 		})
 	})
-	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir}
+	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, requestAddr: ls[1].Addr().String()}
 	stopped := false
 	s.stop = func() {
 		if stopped {

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"time"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/query"
 )
 
@@ -149,39 +150,62 @@ type AgencyPage struct {
 	Total    int
 }
 
-// Store keeps states and agencies. Implementations must be safe for concurrent
-// use, including by several processes on one database (PostgreSQL).
+// Store keeps states and agencies, and the audit outbox of the changes made
+// to them. Implementations must be safe for concurrent use, including by
+// several processes on one database (PostgreSQL).
+//
+// Every change a user makes (UpdateState, CreateAgency, UpdateAgency) is
+// written together with its audit event, in one transaction: the change is
+// never stored without its event, nor the event without its change. An
+// event must have an ID; a change offered without one is refused and nothing
+// is written. Seed and Import are not user calls and write no events.
+//
+// Implementations also keep the outbox for delivery (audit.Outbox); the
+// directory's domain never reads it, so it is not part of this interface.
 type Store interface {
+	// Recorder writes an event on its own, e.g. a denied call. An event
+	// whose ID is already in the outbox is not written again, and that is
+	// no error.
+	audit.Recorder
+
 	// ListStates returns every state ordered by code.
 	ListStates(ctx context.Context) ([]State, error)
 	// GetState returns the state with the code, or an error matching
 	// errs.ErrNotFound.
 	GetState(ctx context.Context, code string) (State, error)
 	// UpdateState reads the state, calls fn on it and writes the result with
-	// Version incremented, in one transaction. An error from fn is returned as
-	// is and nothing is written; a missing state is errs.ErrNotFound.
-	UpdateState(ctx context.Context, code string, fn func(*State) error) (State, error)
+	// Version incremented, together with the audit event fn returns, in one
+	// transaction. An error from fn is returned as is and nothing is
+	// written; a missing state is errs.ErrNotFound and fn is not called; fn
+	// changing the code is errs.ErrInvalid. fn must not call the store.
+	UpdateState(ctx context.Context, code string, fn func(*State) (audit.Event, error)) (State, error)
 
 	// GetAgency returns the agency, or an error matching errs.ErrNotFound.
 	GetAgency(ctx context.Context, id string) (Agency, error)
 	// ListAgencies returns a page of the agencies matching q.
 	ListAgencies(ctx context.Context, q AgencyQuery) (AgencyPage, error)
-	// CreateAgency stores a new agency with Version 1. An agency with the same
-	// id is errs.ErrAlreadyExists; a state not in the store is
-	// errs.ErrFailedPrecondition.
-	CreateAgency(ctx context.Context, a Agency) (Agency, error)
+	// CreateAgency stores a new agency with Version 1 and its audit event ev,
+	// in one transaction. An agency with the same id is
+	// errs.ErrAlreadyExists; a state not in the store is
+	// errs.ErrFailedPrecondition; in both cases nothing is written.
+	CreateAgency(ctx context.Context, a Agency, ev audit.Event) (Agency, error)
 	// UpdateAgency reads the agency, calls fn on it and writes the result with
-	// Version incremented, in one transaction; concurrent updates of one
-	// agency are serialised, so fn always sees the latest version. An error
-	// from fn is returned as is and nothing is written; a missing agency is
-	// errs.ErrNotFound. fn must not change ID or State.
-	UpdateAgency(ctx context.Context, id string, fn func(*Agency) error) (Agency, error)
+	// Version incremented, together with the audit event fn returns, in one
+	// transaction; concurrent updates of one agency are serialised, so fn
+	// always sees the latest version. An error from fn is returned as is and
+	// nothing is written; a missing agency is errs.ErrNotFound and fn is not
+	// called; fn changing ID or State is errs.ErrInvalid. fn must not call
+	// the store.
+	UpdateAgency(ctx context.Context, id string, fn func(*Agency) (audit.Event, error)) (Agency, error)
 
 	// Seed stores states and agencies in one transaction if the store holds
 	// no state yet, and reports whether it did. Concurrent callers on one
-	// database seed it once.
+	// database seed it once. It writes no audit event: seeding is the
+	// deployment's act, not a user's call.
 	Seed(ctx context.Context, states []State, agencies []Agency) (bool, error)
 	// Import stores states and agencies in one transaction, replacing those
-	// with the same code or id (their Version is incremented).
+	// with the same code or id (their Version is incremented). It writes no
+	// audit event: an import is an operator's act on the database
+	// (comityctl), not a call of the API.
 	Import(ctx context.Context, states []State, agencies []Agency) error
 }

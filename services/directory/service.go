@@ -8,12 +8,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 )
 
 // Service applies the directory's rules on top of a Store: who may read and
 // write, how agencies are validated, and how requests are routed.
+//
+// Each successful change is stored with its audit event (DESIGN §6), built
+// from the call the gRPC server put in the context (audit.Call), and the call
+// is then marked recorded so that the server does not record it again.
 type Service struct {
 	store Store
 	now   func() time.Time
@@ -29,6 +34,20 @@ func NewService(store Store, now func() time.Time) *Service {
 }
 
 var _ identity.TrustSource = (*Service)(nil)
+
+// event is the audit event of a successful change of resource, which
+// involves state.
+func event(ctx context.Context, now time.Time, p identity.Principal, resource, state string) audit.Event {
+	roles := make([]string, len(p.Roles))
+	for i, r := range p.Roles {
+		roles[i] = string(r)
+	}
+	actor := audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
+	ev := audit.NewEvent(ctx, now, actor, "OK")
+	ev.Resource = resource
+	ev.States = []string{state}
+	return ev
+}
 
 // AgencyTrust tells the identity layer which state an agency belongs to and
 // which issuers that state trusts.
@@ -71,9 +90,9 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 	if err := requireAdminOf(p, code); err != nil {
 		return State{}, err
 	}
-	return s.store.UpdateState(ctx, code, func(st *State) error {
+	updated, err := s.store.UpdateState(ctx, code, func(st *State) (audit.Event, error) {
 		if etag != "" && etag != st.Etag() {
-			return errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
+			return audit.Event{}, errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
 		}
 		next := *st
 		if change.DisplayNames != nil {
@@ -92,12 +111,18 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 			next.TrustedIssuers = *change.TrustedIssuers
 		}
 		if err := validateState(next, "state."); err != nil {
-			return err
+			return audit.Event{}, err
 		}
-		next.UpdateTime = s.now().UTC()
+		now := s.now().UTC()
+		next.UpdateTime = now
 		*st = next
-		return nil
+		return event(ctx, now, p, "states/"+code, code), nil
 	})
+	if err != nil {
+		return State{}, err
+	}
+	audit.MarkRecorded(ctx)
+	return updated, nil
 }
 
 // GetAgency returns the agency with the id.
@@ -127,8 +152,14 @@ func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agen
 		return Agency{}, err
 	}
 	a.Active = true
-	a.UpdateTime = s.now().UTC()
-	return s.store.CreateAgency(ctx, a)
+	now := s.now().UTC()
+	a.UpdateTime = now
+	created, err := s.store.CreateAgency(ctx, a, event(ctx, now, p, "agencies/"+a.ID, a.State))
+	if err != nil {
+		return Agency{}, err
+	}
+	audit.MarkRecorded(ctx)
+	return created, nil
 }
 
 // AgencyChange is the part of an agency an administrator may change. Nil
@@ -186,21 +217,27 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 	if !p.HasRole(identity.DirectoryAdmin) {
 		return Agency{}, errs.New(errs.PermissionDenied, "only a directory_admin may change the directory")
 	}
-	return s.store.UpdateAgency(ctx, id, func(a *Agency) error {
+	updated, err := s.store.UpdateAgency(ctx, id, func(a *Agency) (audit.Event, error) {
 		if err := requireAdminOf(p, a.State); err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		if etag != "" && etag != a.Etag() {
-			return errs.New(errs.Conflict, "agency %s was changed by someone else; get it again and retry", id)
+			return audit.Event{}, errs.New(errs.Conflict, "agency %s was changed by someone else; get it again and retry", id)
 		}
 		next := *a
 		if err := change(&next); err != nil {
-			return err
+			return audit.Event{}, err
 		}
-		next.UpdateTime = s.now().UTC()
+		now := s.now().UTC()
+		next.UpdateTime = now
 		*a = next
-		return nil
+		return event(ctx, now, p, "agencies/"+id, a.State), nil
 	})
+	if err != nil {
+		return Agency{}, err
+	}
+	audit.MarkRecorded(ctx)
+	return updated, nil
 }
 
 func requireAdminOf(p identity.Principal, state string) error {

@@ -1,4 +1,5 @@
-// Command comity-audit serves the audit service over gRPC.
+// Command comity-audit serves the audit trail over gRPC: a transparency log
+// with signed checkpoints, its index, and proofs for auditors.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"os"
 
 	"github.com/comity-mla/comity/services/audit/auditd"
+	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 )
 
@@ -16,13 +18,26 @@ func main() {
 	fs := flag.NewFlagSet("comity-audit", flag.ContinueOnError)
 	var common cli.Common
 	common.Register(fs, "json", ":9113")
+	common.RegisterIssuers(fs)
 	addr := fs.String("grpc-addr", ":9103", "gRPC listen address")
+	database := fs.String("database", "sqlite:./var/audit.db", "index database: sqlite:PATH or a postgres:// URL")
+	logDir := fs.String("log-dir", "./var/audit", "directory of the transparency log and its keys (one writer only)")
+	origin := fs.String("origin", "comity.local/audit", "log origin, naming this deployment in signed checkpoints")
+	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
+	serviceIssuer := fs.String("service-issuer", identity.ServiceIssuerID, "issuer of the services' own tokens (its keys given with --issuer)")
 
 	os.Exit(cli.Main("comity-audit", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		issuers, err := common.IdentityIssuers()
+		if err != nil {
+			return err
+		}
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		return auditd.Run(ctx, auditd.Config{Listener: l, Logger: env.Logger, Metrics: env.Metrics})
+		return auditd.Run(ctx, auditd.Config{
+			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, DirectoryAddr: *directory,
+			Issuers: issuers, ServiceIssuer: *serviceIssuer, Logger: env.Logger, Metrics: env.Metrics,
+		})
 	}))
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/comity-mla/comity/services/directory/directoryd"
+	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/config"
 )
@@ -24,10 +25,19 @@ func main() {
 	fs.Var(&seedIssuers, "seed-trusted-issuer", "issuer trusted for every state of the default seed (repeatable)")
 	noSeed := fs.Bool("no-seed", false, "do not seed an empty directory with the five participating states")
 
+	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
+	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
+
 	os.Exit(cli.Main("comity-directory", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		issuers, err := common.IdentityIssuers()
 		if err != nil {
 			return err
+		}
+		var creds *identity.ServiceCredentials
+		if *auditAddr != "" {
+			if creds, err = identity.NewServiceCredentials(*serviceKeys, "comity-directory"); err != nil {
+				return err
+			}
 		}
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
@@ -36,6 +46,7 @@ func main() {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: *database, Issuers: issuers,
 			SeedTrustedIssuers: seedIssuers, NoSeed: *noSeed,
+			AuditAddr: *auditAddr, ServiceCredentials: creds,
 			Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
@@ -23,10 +24,19 @@ func main() {
 	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
 
+	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
+	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
+
 	os.Exit(cli.Main("comity-request", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		issuers, err := common.IdentityIssuers()
 		if err != nil {
 			return err
+		}
+		var creds *identity.ServiceCredentials
+		if *auditAddr != "" {
+			if creds, err = identity.NewServiceCredentials(*serviceKeys, "comity-request"); err != nil {
+				return err
+			}
 		}
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
@@ -34,7 +44,8 @@ func main() {
 		}
 		return requestd.Run(ctx, requestd.Config{
 			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,
-			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, Logger: env.Logger, Metrics: env.Metrics,
+			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds,
+			Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

@@ -11,8 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/credentials"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/grpcapi"
 	"github.com/comity-mla/comity/services/directory/postgres"
@@ -39,12 +42,19 @@ type Config struct {
 	SeedTrustedIssuers []string
 	// NoSeed leaves an empty directory empty.
 	NoSeed bool
+	// AuditAddr is the audit service's gRPC address; the outbox relay
+	// delivers audit events there. Empty leaves them in the outbox.
+	AuditAddr string
+	// ServiceCredentials identify this service to the audit service.
+	ServiceCredentials credentials.PerRPCCredentials
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
 }
 
-// Run serves the directory until ctx ends, then shuts down gracefully.
+// Run serves the directory until ctx ends, then shuts down gracefully. The
+// audit events of its calls go to the store's outbox; Run does not deliver
+// them (a relay over OpenStore's outbox does).
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With(zap.String("service", "directory"))
 	store, closeStore, err := OpenStore(ctx, cfg.Database)
@@ -75,17 +85,27 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv, err := grpcserver.New(grpcserver.Config{
 		Name: "directory", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
+		// The domain records its changes with them; the server records the
+		// denied calls and failed attempts into the same outbox.
+		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store},
 	})
 	if err != nil {
 		return err
 	}
 	directoryv1.RegisterDirectoryServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
-	return srv.Serve(ctx)
+	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr, cfg.ServiceCredentials, log)
+}
+
+// Store is the directory's store with its audit outbox, which a relay
+// (package audit/relay) drains to the audit service.
+type Store interface {
+	directory.Store
+	audit.Outbox
 }
 
 // OpenStore opens the directory store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
-func OpenStore(ctx context.Context, database string) (directory.Store, func(), error) {
+func OpenStore(ctx context.Context, database string) (Store, func(), error) {
 	engine, dsn, err := dburl.Parse(database)
 	if err != nil {
 		return nil, nil, err

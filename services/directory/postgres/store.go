@@ -1,5 +1,6 @@
 // Package postgres is the directory.Store of the scaled-out deployment, on a
-// PostgreSQL database that several replicas share.
+// PostgreSQL database that several replicas share. It is also the
+// directory's audit.Outbox.
 package postgres
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/pgdb"
@@ -40,7 +42,10 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ directory.Store = (*Store)(nil)
+var (
+	_ directory.Store = (*Store)(nil)
+	_ audit.Outbox    = (*Store)(nil)
+)
 
 // New applies the directory's migrations to the database of pool and returns
 // a store on it. The caller keeps ownership of pool and closes it after the
@@ -154,7 +159,7 @@ func (s *Store) GetState(ctx context.Context, code string) (directory.State, err
 }
 
 // UpdateState implements directory.Store. fn runs while the row is locked.
-func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) error) (directory.State, error) {
+func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) (audit.Event, error)) (directory.State, error) {
 	var out directory.State
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st, err := getState(ctx, tx, code, true)
@@ -162,7 +167,8 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 			return err
 		}
 		version := st.Version
-		if err := fn(&st); err != nil {
+		ev, err := fn(&st)
+		if err != nil {
 			return err
 		}
 		if st.Code != code {
@@ -177,6 +183,9 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 			encodeMap(st.DisplayNames), encodeList(st.OfficialLanguages), encodeList(st.AcceptedLanguages),
 			st.TimeZone, encodeList(st.TrustedIssuers), st.Version, st.UpdateTime, code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
+		}
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return err
 		}
 		out = st
 		return nil
@@ -342,7 +351,7 @@ func insertAgency(ctx context.Context, tx pgx.Tx, a directory.Agency, t time.Tim
 }
 
 // CreateAgency implements directory.Store.
-func (s *Store) CreateAgency(ctx context.Context, a directory.Agency) (directory.Agency, error) {
+func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.Event) (directory.Agency, error) {
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		// Checked first, rather than read from the foreign key error, so
 		// that the error names the state on both backends.
@@ -364,7 +373,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency) (directory
 		if !created {
 			return errs.New(errs.AlreadyExists, "agency %q already exists", a.ID)
 		}
-		return nil
+		return insertEvent(ctx, tx, ev)
 	})
 	if err != nil {
 		return directory.Agency{}, err
@@ -374,7 +383,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency) (directory
 }
 
 // UpdateAgency implements directory.Store. fn runs while the row is locked.
-func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.Agency) error) (directory.Agency, error) {
+func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.Agency) (audit.Event, error)) (directory.Agency, error) {
 	var out directory.Agency
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		a, err := getAgency(ctx, tx, id, true)
@@ -382,7 +391,8 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 			return err
 		}
 		state, version := a.State, a.Version
-		if err := fn(&a); err != nil {
+		ev, err := fn(&a)
+		if err != nil {
 			return err
 		}
 		if a.ID != id {
@@ -401,6 +411,9 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 			encodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime, id); err != nil {
 			return fmt.Errorf("update agency %s: %w", id, err)
 		}
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
 		out = a
 		return nil
 	})
@@ -410,7 +423,7 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 	return out, nil
 }
 
-// Seed implements directory.Store. Replicas starting at once all call it; an
+// Seed implements directory.Store; it writes no audit event. Replicas starting at once all call it; an
 // advisory lock makes them take turns, and READ COMMITTED lets each one that
 // waited see the states the first one committed.
 func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []directory.Agency) (bool, error) {
@@ -446,7 +459,7 @@ func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []d
 	return seeded, nil
 }
 
-// Import implements directory.Store. Agencies may name states of the same
+// Import implements directory.Store; it writes no audit event. Agencies may name states of the same
 // import; a state in neither is errs.FailedPrecondition and nothing is stored.
 func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency) error {
 	return pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -463,4 +476,79 @@ func (s *Store) Import(ctx context.Context, states []directory.State, agencies [
 		}
 		return nil
 	})
+}
+
+// The audit outbox.
+
+// insertEvent adds e to the outbox unless an event with its id is there. An
+// event without an id is refused, so that a change cannot be stored without
+// the event that records it.
+func insertEvent(ctx context.Context, tx pgx.Tx, e audit.Event) error {
+	if e.ID == "" {
+		return errors.New("directory/postgres: audit event has no id")
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_outbox (event_id, event) VALUES ($1, $2)
+		ON CONFLICT (event_id) DO NOTHING`, e.ID, encodeEvent(e)); err != nil {
+		return fmt.Errorf("audit outbox: %w", err)
+	}
+	return nil
+}
+
+// RecordEvent implements audit.Recorder: it writes e to the outbox on its
+// own. An event whose id is already in the outbox, delivered or not, is not
+// written again, and that is no error, so that a retried call records once.
+func (s *Store) RecordEvent(ctx context.Context, e audit.Event) error {
+	return pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		return insertEvent(ctx, tx, e)
+	})
+}
+
+// PendingEvents implements audit.Outbox: up to limit (0 or less: all) events
+// not yet marked delivered, in seq order. Transactions of several replicas
+// commit in their own order, so an event may become visible after one with a
+// higher seq; it is then returned by a later call, never skipped. Relays on
+// several replicas may get the same events; delivery is idempotent by event
+// id.
+func (s *Store) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
+	sql := `SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq`
+	if limit > 0 {
+		sql += fmt.Sprintf(` LIMIT %d`, limit)
+	}
+	rows, err := s.pool.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("pending events: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.OutboxEntry
+	for rows.Next() {
+		var (
+			e   audit.OutboxEntry
+			doc string
+		)
+		if err := rows.Scan(&e.Seq, &doc); err != nil {
+			return nil, fmt.Errorf("pending events: %w", err)
+		}
+		if e.Event, err = decodeEvent(doc); err != nil {
+			return nil, fmt.Errorf("pending events: outbox entry %d: %w", e.Seq, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending events: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDelivered implements audit.Outbox: PendingEvents no longer returns the
+// entries seqs. Unknown or already delivered seqs are ignored. Delivered
+// entries are kept, so that RecordEvent stays idempotent for their ids.
+func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE audit_outbox SET delivered_at = now()
+		WHERE delivered_at IS NULL AND seq = ANY($1)`, seqs); err != nil {
+		return fmt.Errorf("mark events delivered: %w", err)
+	}
+	return nil
 }

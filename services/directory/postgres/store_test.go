@@ -12,7 +12,7 @@ import (
 )
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) directory.Store {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
 		pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
 		if err != nil {
 			t.Fatalf("open: %v", err)

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 )
 
@@ -121,4 +123,21 @@ func normalizeAgency(a *directory.Agency) {
 	if len(a.ContactPoints) == 0 {
 		a.ContactPoints = nil
 	}
+}
+
+// encodeEvent returns the stored form of an outbox event: audit.Event's own
+// JSON, which the audit log also uses, with the time in UTC truncated to
+// microseconds as every stored time is.
+func encodeEvent(e audit.Event) string {
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	return encode(e)
+}
+
+func decodeEvent(s string) (audit.Event, error) {
+	var e audit.Event
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return audit.Event{}, err
+	}
+	e.Time = e.Time.UTC()
+	return e, nil
 }

@@ -1,5 +1,6 @@
 // Package sqlite is the directory.Store of the embedded deployment, on one
-// SQLite file opened with package sqlitedb.
+// SQLite file opened with package sqlitedb. It is also the directory's
+// audit.Outbox.
 package sqlite
 
 import (
@@ -14,6 +15,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
@@ -34,7 +36,10 @@ type Store struct {
 	db *sqlitedb.DB
 }
 
-var _ directory.Store = (*Store)(nil)
+var (
+	_ directory.Store = (*Store)(nil)
+	_ audit.Outbox    = (*Store)(nil)
+)
 
 // New applies the directory's migrations to db and returns a store on it. The
 // caller keeps ownership of db and closes it after the last use of the store.
@@ -150,7 +155,7 @@ func (s *Store) GetState(ctx context.Context, code string) (directory.State, err
 // UpdateState implements directory.Store. fn runs while the transaction holds
 // the database's only write connection, so it must not write through this
 // store.
-func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) error) (directory.State, error) {
+func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) (audit.Event, error)) (directory.State, error) {
 	var out directory.State
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		st, err := getState(ctx, tx, code)
@@ -158,7 +163,8 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 			return err
 		}
 		version := st.Version
-		if err := fn(&st); err != nil {
+		ev, err := fn(&st)
+		if err != nil {
 			return err
 		}
 		if st.Code != code {
@@ -173,6 +179,9 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 			encodeMap(st.DisplayNames), encodeList(st.OfficialLanguages), encodeList(st.AcceptedLanguages),
 			st.TimeZone, encodeList(st.TrustedIssuers), st.Version, st.UpdateTime.UnixMicro(), code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
+		}
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return err
 		}
 		out = st
 		return nil
@@ -338,7 +347,7 @@ func insertAgency(ctx context.Context, tx *sql.Tx, a directory.Agency, t time.Ti
 }
 
 // CreateAgency implements directory.Store.
-func (s *Store) CreateAgency(ctx context.Context, a directory.Agency) (directory.Agency, error) {
+func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.Event) (directory.Agency, error) {
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		// Checked first, rather than read from the foreign key error, so
 		// that the error names the state on both backends.
@@ -358,7 +367,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency) (directory
 		if !created {
 			return errs.New(errs.AlreadyExists, "agency %q already exists", a.ID)
 		}
-		return nil
+		return insertEvent(ctx, tx, ev)
 	})
 	if err != nil {
 		return directory.Agency{}, err
@@ -370,7 +379,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency) (directory
 // UpdateAgency implements directory.Store. fn runs while the transaction holds
 // the database's only write connection, so it must not write through this
 // store.
-func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.Agency) error) (directory.Agency, error) {
+func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.Agency) (audit.Event, error)) (directory.Agency, error) {
 	var out directory.Agency
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		a, err := getAgency(ctx, tx, id)
@@ -378,7 +387,8 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 			return err
 		}
 		state, version := a.State, a.Version
-		if err := fn(&a); err != nil {
+		ev, err := fn(&a)
+		if err != nil {
 			return err
 		}
 		if a.ID != id {
@@ -397,6 +407,9 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 			encodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime.UnixMicro(), id); err != nil {
 			return fmt.Errorf("update agency %s: %w", id, err)
 		}
+		if err := insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
 		out = a
 		return nil
 	})
@@ -406,7 +419,7 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 	return out, nil
 }
 
-// Seed implements directory.Store. The IMMEDIATE transaction holds the write
+// Seed implements directory.Store; it writes no audit event. The IMMEDIATE transaction holds the write
 // lock from its first statement, so a concurrent seeder, in this process or
 // another, waits and then finds the states written.
 func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []directory.Agency) (bool, error) {
@@ -439,7 +452,7 @@ func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []d
 	return seeded, nil
 }
 
-// Import implements directory.Store. Agencies may name states of the same
+// Import implements directory.Store; it writes no audit event. Agencies may name states of the same
 // import; a state in neither is errs.FailedPrecondition and nothing is stored.
 func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency) error {
 	return sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
@@ -456,4 +469,81 @@ func (s *Store) Import(ctx context.Context, states []directory.State, agencies [
 		}
 		return nil
 	})
+}
+
+// The audit outbox.
+
+// insertEvent adds e to the outbox unless an event with its id is there. An
+// event without an id is refused, so that a change cannot be stored without
+// the event that records it.
+func insertEvent(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+	if e.ID == "" {
+		return errors.New("directory/sqlite: audit event has no id")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_outbox (event_id, event, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (event_id) DO NOTHING`, e.ID, encodeEvent(e), time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("audit outbox: %w", err)
+	}
+	return nil
+}
+
+// RecordEvent implements audit.Recorder: it writes e to the outbox on its
+// own. An event whose id is already in the outbox, delivered or not, is not
+// written again, and that is no error, so that a retried call records once.
+func (s *Store) RecordEvent(ctx context.Context, e audit.Event) error {
+	return sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+		return insertEvent(ctx, tx, e)
+	})
+}
+
+// PendingEvents implements audit.Outbox: up to limit (0 or less: all) events
+// not yet marked delivered, in the order they were written. Writes are
+// serialised, so that order is also the order of their commits.
+func (s *Store) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.db.Read.QueryContext(ctx,
+		`SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending events: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.OutboxEntry
+	for rows.Next() {
+		var (
+			e   audit.OutboxEntry
+			doc string
+		)
+		if err := rows.Scan(&e.Seq, &doc); err != nil {
+			return nil, fmt.Errorf("pending events: %w", err)
+		}
+		if e.Event, err = decodeEvent(doc); err != nil {
+			return nil, fmt.Errorf("pending events: outbox entry %d: %w", e.Seq, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending events: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDelivered implements audit.Outbox: PendingEvents no longer returns the
+// entries seqs. Unknown or already delivered seqs are ignored. Delivered
+// entries are kept, so that RecordEvent stays idempotent for their ids.
+func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE audit_outbox SET delivered_at = ?
+			WHERE delivered_at IS NULL AND seq IN (SELECT value FROM json_each(?))`,
+			time.Now().UnixMicro(), encode(seqs))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark events delivered: %w", err)
+	}
+	return nil
 }

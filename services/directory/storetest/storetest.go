@@ -1,6 +1,7 @@
-// Package storetest is the conformance suite of directory.Store. Every
-// backend runs the same suite, so that the embedded and the scaled-out
-// deployments behave alike for the users of the directory.
+// Package storetest is the conformance suite of directory.Store and of the
+// directory's audit outbox. Every backend runs the same suite, so that the
+// embedded and the scaled-out deployments behave alike for the users of the
+// directory and for the relay that delivers its audit events.
 package storetest
 
 import (
@@ -15,17 +16,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
 )
 
+// Store is what a backend offers: the directory's Store and the outbox its
+// relay drains.
+type Store interface {
+	directory.Store
+	audit.Outbox
+}
+
 // Run runs the suite. newStore must return an empty store of its own each
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
-func Run(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, newStore func(t *testing.T) directory.Store)
+		run  func(t *testing.T, newStore func(t *testing.T) Store)
 	}{
 		{"SeedRoundTrip", testSeedRoundTrip},
 		{"SeedOnce", testSeedOnce},
@@ -41,6 +50,13 @@ func Run(t *testing.T, newStore func(t *testing.T) directory.Store) {
 		{"UpdateStateConcurrent", testUpdateStateConcurrent},
 		{"Import", testImport},
 		{"ImportUnknownState", testImportUnknownState},
+		{"OutboxWithChange", testOutboxWithChange},
+		{"OutboxChangeWithoutEvent", testOutboxChangeWithoutEvent},
+		{"OutboxEventRoundTrip", testOutboxEventRoundTrip},
+		{"OutboxRecordEvent", testOutboxRecordEvent},
+		{"OutboxOrderAndLimit", testOutboxOrderAndLimit},
+		{"OutboxMarkDelivered", testOutboxMarkDelivered},
+		{"OutboxNotForSeedAndImport", testOutboxNotForSeedAndImport},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +144,7 @@ func fixtures() ([]directory.State, []directory.Agency) {
 }
 
 // seeded returns a store holding the fixtures.
-func seeded(t *testing.T, newStore func(t *testing.T) directory.Store) directory.Store {
+func seeded(t *testing.T, newStore func(t *testing.T) Store) Store {
 	t.Helper()
 	s := newStore(t)
 	states, agencies := fixtures()
@@ -223,7 +239,7 @@ func ids(as []directory.Agency) []string {
 	return out
 }
 
-func testSeedRoundTrip(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testSeedRoundTrip(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := newStore(t)
 	states, agencies := fixtures()
@@ -279,7 +295,7 @@ func testSeedRoundTrip(t *testing.T, newStore func(t *testing.T) directory.Store
 	}
 }
 
-func testSeedOnce(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testSeedOnce(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	wantStates, err := s.ListStates(ctx)
@@ -304,7 +320,7 @@ func testSeedOnce(t *testing.T, newStore func(t *testing.T) directory.Store) {
 	checkEqual(t, "agencies after second Seed", allAgencies(t, s), wantAgencies)
 }
 
-func testSeedConcurrent(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testSeedConcurrent(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := newStore(t)
 	const n = 8
@@ -349,7 +365,7 @@ func testSeedConcurrent(t *testing.T, newStore func(t *testing.T) directory.Stor
 	}
 }
 
-func testSeedUnknownState(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testSeedUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := newStore(t)
 	states, agencies := fixtures()
@@ -368,7 +384,7 @@ func testSeedUnknownState(t *testing.T, newStore func(t *testing.T) directory.St
 	}
 }
 
-func testFilter(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testFilter(t *testing.T, newStore func(t *testing.T) Store) {
 	s := seeded(t, newStore)
 	eq := func(field string, v any) query.Expr { return query.Compare{Field: field, Op: query.Eq, Value: v} }
 	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
@@ -419,7 +435,7 @@ func testFilter(t *testing.T, newStore func(t *testing.T) directory.Store) {
 	}
 }
 
-func testOrderAndPage(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testOrderAndPage(t *testing.T, newStore func(t *testing.T) Store) {
 	s := seeded(t, newStore)
 	_, fx := fixtures()
 	sorted := func(less func(a, b directory.Agency) int) []string {
@@ -503,7 +519,7 @@ func testOrderAndPage(t *testing.T, newStore func(t *testing.T) directory.Store)
 	}
 }
 
-func testCreateAgency(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testCreateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	tashkent := time.FixedZone("UZT", 5*3600)
@@ -537,7 +553,8 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) directory.Store)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := s.GetAgency(ctx, tc.agency.ID)
-			got, err := s.CreateAgency(ctx, tc.agency)
+			ev := newEvent("agencies/"+tc.agency.ID, tc.agency.State)
+			got, err := s.CreateAgency(ctx, tc.agency, ev)
 			if tc.wantErr != nil {
 				checkCode(t, "CreateAgency", err, tc.wantErr)
 				if err != nil && !strings.Contains(err.Error(), tc.wantInMessage) {
@@ -545,11 +562,13 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) directory.Store)
 				}
 				after, _ := s.GetAgency(ctx, tc.agency.ID)
 				checkEqual(t, "agency after failed create", after, before)
+				checkNotPending(t, s, ev.ID)
 				return
 			}
 			if err != nil {
 				t.Fatalf("CreateAgency: %v", err)
 			}
+			checkPending(t, s, ev.ID)
 			want := wantAgency(tc.agency, 1)
 			checkEqual(t, "CreateAgency result", got, want)
 			if got.UpdateTime.Location() != time.UTC {
@@ -565,7 +584,8 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) directory.Store)
 
 	t.Run("no update time", func(t *testing.T) {
 		before := time.Now()
-		got, err := s.CreateAgency(ctx, directory.Agency{ID: "tj-prosecution", State: "TJ", Kind: directory.Prosecution})
+		got, err := s.CreateAgency(ctx, directory.Agency{ID: "tj-prosecution", State: "TJ", Kind: directory.Prosecution},
+			newEvent("agencies/tj-prosecution", "TJ"))
 		after := time.Now()
 		if err != nil {
 			t.Fatalf("CreateAgency: %v", err)
@@ -579,7 +599,7 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) directory.Store)
 	})
 }
 
-func testNotFound(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testNotFound(t *testing.T, newStore func(t *testing.T) Store) {
 	s := seeded(t, newStore)
 	called := false
 	tests := []struct {
@@ -590,11 +610,17 @@ func testNotFound(t *testing.T, newStore func(t *testing.T) directory.Store) {
 		{"GetState", func(ctx context.Context) error { _, err := s.GetState(ctx, "XX"); return err }},
 		{"GetState lower case", func(ctx context.Context) error { _, err := s.GetState(ctx, "kz"); return err }},
 		{"UpdateAgency", func(ctx context.Context) error {
-			_, err := s.UpdateAgency(ctx, "kz-nope", func(*directory.Agency) error { called = true; return nil })
+			_, err := s.UpdateAgency(ctx, "kz-nope", func(*directory.Agency) (audit.Event, error) {
+				called = true
+				return newEvent("agencies/kz-nope", "KZ"), nil
+			})
 			return err
 		}},
 		{"UpdateState", func(ctx context.Context) error {
-			_, err := s.UpdateState(ctx, "XX", func(*directory.State) error { called = true; return nil })
+			_, err := s.UpdateState(ctx, "XX", func(*directory.State) (audit.Event, error) {
+				called = true
+				return newEvent("states/XX", "XX"), nil
+			})
 			return err
 		}},
 	}
@@ -606,9 +632,12 @@ func testNotFound(t *testing.T, newStore func(t *testing.T) directory.Store) {
 	if called {
 		t.Error("an update called fn for a missing row")
 	}
+	if got := pending(t, s); len(got) != 0 {
+		t.Errorf("updates of missing rows left %d events in the outbox; want none", len(got))
+	}
 }
 
-func testUpdateAgency(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 	errFn := errors.New("fn refused")
 	later := t0.Add(48*time.Hour + 789) // nanoseconds are truncated
 	tests := []struct {
@@ -676,8 +705,10 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) directory.Store)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.UpdateAgency(ctx, id, tc.fn)
+			ev := newEvent("agencies/"+id, "KZ")
+			got, err := s.UpdateAgency(ctx, id, withEvent(tc.fn, ev))
 			if tc.wantErr != nil {
+				checkNotPending(t, s, ev.ID)
 				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
 					t.Errorf("UpdateAgency error %v; want %v", err, tc.wantErr)
 				}
@@ -694,6 +725,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) directory.Store)
 			if err != nil {
 				t.Fatalf("UpdateAgency: %v", err)
 			}
+			checkPending(t, s, ev.ID)
 			want := before
 			want.DisplayNames = maps.Clone(before.DisplayNames)
 			tc.change(&want)
@@ -718,7 +750,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) directory.Store)
 	}
 }
 
-func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	const id, n = "uz-gpo", 20
@@ -729,9 +761,9 @@ func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) direct
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency) error {
+			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency) (audit.Event, error) {
 				a.ContactPoints = append(a.ContactPoints, directory.ContactPoint{Role: "officer", FullName: fmt.Sprintf("officer %d", i)})
-				return nil
+				return newEvent("agencies/"+id, a.State), nil
 			})
 			if err != nil {
 				t.Errorf("UpdateAgency #%d: %v", i, err)
@@ -755,9 +787,12 @@ func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) direct
 			t.Errorf("contact point %q was lost", name)
 		}
 	}
+	if got := pending(t, s); len(got) != n {
+		t.Errorf("%d events in the outbox after %d updates; want one each", len(got), n)
+	}
 }
 
-func testUpdateState(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 	errFn := errors.New("fn refused")
 	later := t0.Add(72 * time.Hour)
 	tests := []struct {
@@ -813,8 +848,10 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) directory.Store) 
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.UpdateState(ctx, "KZ", tc.fn)
+			ev := newEvent("states/KZ", "KZ")
+			got, err := s.UpdateState(ctx, "KZ", withEvent(tc.fn, ev))
 			if tc.wantErr != nil {
+				checkNotPending(t, s, ev.ID)
 				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
 					t.Errorf("UpdateState error %v; want %v", err, tc.wantErr)
 				}
@@ -827,6 +864,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) directory.Store) 
 				if err != nil {
 					t.Fatalf("UpdateState: %v", err)
 				}
+				checkPending(t, s, ev.ID)
 				want := before
 				want.DisplayNames = maps.Clone(before.DisplayNames)
 				tc.change(&want)
@@ -850,7 +888,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) directory.Store) 
 	}
 }
 
-func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	const code, n = "KG", 20
@@ -861,9 +899,9 @@ func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) directo
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.UpdateState(ctx, code, func(st *directory.State) error {
+			_, err := s.UpdateState(ctx, code, func(st *directory.State) (audit.Event, error) {
 				st.TrustedIssuers = append(st.TrustedIssuers, fmt.Sprintf("https://issuer-%d.example/", i))
-				return nil
+				return newEvent("states/"+code, code), nil
 			})
 			if err != nil {
 				t.Errorf("UpdateState #%d: %v", i, err)
@@ -886,9 +924,12 @@ func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) directo
 			t.Errorf("issuer %q was lost", iss)
 		}
 	}
+	if got := pending(t, s); len(got) != n {
+		t.Errorf("%d events in the outbox after %d updates; want one each", len(got), n)
+	}
 }
 
-func testImport(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	untouched, err := s.GetAgency(ctx, "uz-gpo")
@@ -967,7 +1008,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) directory.Store) {
 	}
 }
 
-func testImportUnknownState(t *testing.T, newStore func(t *testing.T) directory.Store) {
+func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	wantStates, err := s.ListStates(ctx)

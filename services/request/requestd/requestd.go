@@ -12,12 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
-	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/relay"
@@ -101,29 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	requestv1.RegisterRequestServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
-	return serveWithRelay(ctx, srv, store, cfg.AuditAddr, cfg.ServiceCredentials, log)
-}
-
-// serveWithRelay serves srv and, when an audit service is configured, runs
-// the relay that delivers the outbox to it, until ctx ends.
-func serveWithRelay(ctx context.Context, srv *grpcserver.Server, outbox audit.Outbox, auditAddr string,
-	creds credentials.PerRPCCredentials, log *zap.Logger) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Serve(ctx) })
-	if auditAddr != "" {
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-		if creds != nil {
-			opts = append(opts, grpc.WithPerRPCCredentials(creds))
-		}
-		conn, err := grpc.NewClient(auditAddr, opts...)
-		if err != nil {
-			return fmt.Errorf("audit service at %q: %w", auditAddr, err)
-		}
-		defer conn.Close()
-		r := relay.New(outbox, auditv1.NewAuditServiceClient(conn), relay.Options{Logger: log})
-		g.Go(func() error { return r.Run(ctx) })
-	}
-	return g.Wait()
+	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr, cfg.ServiceCredentials, log)
 }
 
 // Store is the request store with the outbox its relay drains.

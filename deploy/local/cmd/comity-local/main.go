@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -35,6 +36,7 @@ func main() {
 	requestAddr := fs.String("request-addr", "127.0.0.1:9102", "request gRPC address")
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "audit gRPC address")
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest JSON request body the gateway accepts")
+	origin := fs.String("audit-origin", "comity.local/audit", "origin of the audit log: names this deployment in its signed checkpoints")
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
@@ -46,6 +48,16 @@ func main() {
 		dev, err := identity.EnsureDevIssuer(*dataDir)
 		if err != nil {
 			return fmt.Errorf("dev issuer: %w", err)
+		}
+		svcIssuer, err := identity.EnsureServiceIssuer(*dataDir)
+		if err != nil {
+			return fmt.Errorf("service issuer: %w", err)
+		}
+		creds := map[string]*identity.ServiceCredentials{}
+		for _, name := range []string{"comity-directory", "comity-request"} {
+			if creds[name], err = identity.NewServiceCredentials(*dataDir, name); err != nil {
+				return err
+			}
 		}
 		issuers, err := common.IdentityIssuers()
 		if err != nil {
@@ -73,13 +85,15 @@ func main() {
 		}
 		env.Logger.Info("comity-local starting",
 			zap.String("data_dir", *dataDir), zap.String("gateway", "http://"+ls[3].Addr().String()),
-			zap.String("dev_issuer_jwks", dev.JWKS))
+			zap.String("dev_issuer_jwks", dev.JWKS),
+			zap.String("audit_public_key", filepath.Join(*dataDir, "audit", "public.key")))
 
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"],
 				Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
@@ -87,11 +101,18 @@ func main() {
 			return requestd.Run(ctx, requestd.Config{
 				Listener: ls[1], Database: "sqlite:" + filepath.Join(*dataDir, "request.db"),
 				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
-				Issuers: issuers, MaxAttachmentBytes: *maxAttachment, Logger: env.Logger, Metrics: env.Metrics,
+				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"],
+				Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
-			return auditd.Run(ctx, auditd.Config{Listener: ls[2], Logger: env.Logger, Metrics: env.Metrics})
+			return auditd.Run(ctx, auditd.Config{
+				Listener: ls[2], Database: "sqlite:" + filepath.Join(*dataDir, "audit.db"),
+				LogDir: filepath.Join(*dataDir, "audit"), Origin: *origin, DirectoryAddr: ls[0].Addr().String(),
+				Issuers: append(slices.Clone(issuers), svcIssuer), ServiceIssuer: svcIssuer.ID,
+				Logger: env.Logger, Metrics: env.Metrics,
+			})
 		})
 		g.Go(func() error {
 			return gateway.Run(ctx, gateway.Config{

@@ -1,0 +1,567 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/audit/relay"
+)
+
+// mode is how the fake audit service answers Append.
+type mode int
+
+const (
+	working   mode = iota
+	failing        // UNAVAILABLE, nothing appended
+	flaky          // every other call UNAVAILABLE, nothing appended
+	lostReply      // every other call appends, then answers UNAVAILABLE
+	hanging        // waits for the caller to give up
+)
+
+// fakeAudit is the audit service: a log that takes each event id once.
+type fakeAudit struct {
+	auditv1.UnimplementedAuditServiceServer
+
+	mu       sync.Mutex
+	mode     mode
+	calls    int
+	failed   int
+	hung     int
+	index    map[string]uint64
+	log      []*auditv1.Event
+	received map[string]int // times an id came in an Append that succeeded
+
+	addr string
+	srv  *grpc.Server
+}
+
+func (f *fakeAudit) Append(ctx context.Context, req *auditv1.AppendRequest) (*auditv1.AppendResponse, error) {
+	f.mu.Lock()
+	f.calls++
+	m := f.mode
+	odd := f.calls%2 == 1
+	switch {
+	case m == failing, m == flaky && odd:
+		f.failed++
+		f.mu.Unlock()
+		return nil, status.Error(codes.Unavailable, "audit log unavailable")
+	case m == hanging:
+		f.hung++
+		f.mu.Unlock()
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	defer f.mu.Unlock()
+	resp := &auditv1.AppendResponse{}
+	for _, ev := range req.GetEvents() {
+		i, ok := f.index[ev.GetId()]
+		if !ok {
+			i = uint64(len(f.log))
+			f.index[ev.GetId()] = i
+			f.log = append(f.log, proto.CloneOf(ev))
+		}
+		resp.Indexes = append(resp.Indexes, i)
+	}
+	if m == lostReply && odd {
+		f.failed++
+		return nil, status.Error(codes.Unavailable, "connection reset")
+	}
+	for _, ev := range req.GetEvents() {
+		f.received[ev.GetId()]++
+	}
+	return resp, nil
+}
+
+func (f *fakeAudit) set(m mode) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mode = m
+}
+
+func (f *fakeAudit) has(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.index[id]
+	return ok
+}
+
+func (f *fakeAudit) logIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, len(f.log))
+	for i, ev := range f.log {
+		out[i] = ev.GetId()
+	}
+	return out
+}
+
+func (f *fakeAudit) receivedTimes(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.received[id]
+}
+
+func (f *fakeAudit) counts() (calls, failed, hung int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.failed, f.hung
+}
+
+// start serves on 127.0.0.1: a new port the first time, the same one after
+// stop, as a restarted audit service would.
+func (f *fakeAudit) start(t *testing.T) {
+	t.Helper()
+	addr := f.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	f.addr = l.Addr().String()
+	srv := grpc.NewServer()
+	auditv1.RegisterAuditServiceServer(srv, f)
+	go srv.Serve(l)
+	f.mu.Lock()
+	f.srv = srv
+	f.mu.Unlock()
+}
+
+func (f *fakeAudit) stop() {
+	f.mu.Lock()
+	srv := f.srv
+	f.srv = nil
+	f.mu.Unlock()
+	if srv != nil {
+		srv.Stop()
+	}
+}
+
+// newAudit starts a fake audit service and returns it with a client of it.
+func newAudit(t *testing.T) (*fakeAudit, auditv1.AuditServiceClient) {
+	t.Helper()
+	f := &fakeAudit{index: map[string]uint64{}, received: map[string]int{}}
+	f.start(t)
+	t.Cleanup(f.stop)
+	conn, err := grpc.NewClient(f.addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Reconnect quickly once a stopped service is back.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 100 * time.Millisecond},
+			MinConnectTimeout: time.Second,
+		}))
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return f, auditv1.NewAuditServiceClient(conn)
+}
+
+// fakeOutbox is an outbox in memory. It checks that MarkDelivered names only
+// events the audit service holds.
+type fakeOutbox struct {
+	audit *fakeAudit
+
+	mu          sync.Mutex
+	entries     []audit.OutboxEntry // in seq order
+	delivered   map[int64]bool
+	seq         int64
+	reads       int
+	failReads   int // the next reads fail
+	failMarks   int // the next marks fail
+	marks       int
+	violations  []string
+	markedTwice []int64
+}
+
+func newOutbox(a *fakeAudit) *fakeOutbox {
+	return &fakeOutbox{audit: a, delivered: map[int64]bool{}}
+}
+
+var errDB = errors.New("database is locked")
+
+// add writes n events and returns their ids.
+func (o *fakeOutbox) add(n int) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var ids []string
+	for range n {
+		o.seq += 3 // seqs need not be dense
+		ev := audit.Event{
+			ID: audit.NewID(), Time: time.Now().UTC(), Service: "comity-directory",
+			Action: "/comity.directory.v1.DirectoryService/UpdateAgency", Resource: "agencies/kz-gpo",
+			States: []string{"KZ"}, Outcome: "OK",
+		}
+		o.entries = append(o.entries, audit.OutboxEntry{Seq: o.seq, Event: ev})
+		ids = append(ids, ev.ID)
+	}
+	return ids
+}
+
+func (o *fakeOutbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.reads++
+	if o.failReads > 0 {
+		o.failReads--
+		return nil, errDB
+	}
+	var out []audit.OutboxEntry
+	for _, e := range o.entries {
+		if !o.delivered[e.Seq] && (limit <= 0 || len(out) < limit) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (o *fakeOutbox) MarkDelivered(ctx context.Context, seqs []int64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.marks++
+	for _, s := range seqs {
+		i := slices.IndexFunc(o.entries, func(e audit.OutboxEntry) bool { return e.Seq == s })
+		if i < 0 {
+			o.violations = append(o.violations, fmt.Sprintf("unknown seq %d", s))
+			continue
+		}
+		if id := o.entries[i].Event.ID; !o.audit.has(id) {
+			o.violations = append(o.violations, fmt.Sprintf("seq %d (%s) marked delivered but not in the log", s, id))
+		}
+	}
+	if o.failMarks > 0 {
+		o.failMarks--
+		return errDB
+	}
+	for _, s := range seqs {
+		if o.delivered[s] {
+			o.markedTwice = append(o.markedTwice, s)
+		}
+		o.delivered[s] = true
+	}
+	return nil
+}
+
+func (o *fakeOutbox) pending() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.entries) - len(o.delivered)
+}
+
+func (o *fakeOutbox) stats() (reads, marks int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reads, o.marks
+}
+
+// check checks what must hold whatever happened: MarkDelivered named only
+// logged events, and none twice.
+func (o *fakeOutbox) check(t *testing.T) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, v := range o.violations {
+		t.Error(v)
+	}
+	if len(o.markedTwice) > 0 {
+		t.Errorf("seqs %v marked delivered twice", o.markedTwice)
+	}
+}
+
+// waitFor polls cond with backoff until it holds, or fails the test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for d := time.Millisecond; !cond(); d = min(2*d, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(d)
+	}
+}
+
+// fast are options for tests: short waits, small batches.
+func fast(t *testing.T) relay.Options {
+	return relay.Options{
+		BatchSize: 7, Poll: 5 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Logger: zaptest.NewLogger(t),
+	}
+}
+
+// running is a relay's Run in its goroutine.
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run returned
+	err    error         // what Run returned, once done
+}
+
+// run runs r until the test ends.
+func run(t *testing.T, r *relay.Relay) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rn := &running{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		rn.err = r.Run(ctx)
+		close(rn.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-rn.done:
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return within 10s of its context ending")
+		}
+	})
+	return rn
+}
+
+// checkDelivered checks that the log holds want, in order, and that the
+// outbox has nothing pending.
+func checkDelivered(t *testing.T, a *fakeAudit, o *fakeOutbox, want []string) {
+	t.Helper()
+	if got := a.logIDs(); !slices.Equal(got, want) {
+		t.Errorf("log holds %d events, not the %d of the outbox in order:\n got %v\nwant %v", len(got), len(want), got, want)
+	}
+	if n := o.pending(); n != 0 {
+		t.Errorf("%d events still pending", n)
+	}
+	o.check(t)
+}
+
+func TestDeliversEverythingInOrder(t *testing.T) {
+	a, client := newAudit(t)
+	o := newOutbox(a)
+	want := o.add(30) // several full batches and a partial one
+	r := relay.New(o, client, fast(t))
+	run(t, r)
+	waitFor(t, "the first events to be delivered", func() bool { return o.pending() == 0 })
+	// Events written while the relay runs follow.
+	for range 5 {
+		want = append(want, o.add(3)...)
+	}
+	waitFor(t, "the later events to be delivered", func() bool { return o.pending() == 0 && len(a.logIDs()) == len(want) })
+	checkDelivered(t, a, o, want)
+	for _, id := range want {
+		if n := a.receivedTimes(id); n != 1 {
+			t.Errorf("event %s sent %d times; want once: the relay sends delivered events again", id, n)
+		}
+	}
+	waitFor(t, "Backlog to be 0", func() bool { return r.Backlog() == 0 })
+}
+
+func TestConvertsEveryField(t *testing.T) {
+	a, client := newAudit(t)
+	o := newOutbox(a)
+	at := time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)
+	full := audit.Event{
+		ID: audit.NewID(), Time: at,
+		Actor:   audit.Actor{Subject: "u-1", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"},
+		Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest",
+		Resource: "requests/r-1", States: []string{"KZ", "UZ"}, Outcome: "OK",
+		Transition:    &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
+		RequestSHA256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+	}
+	denied := audit.Event{ID: audit.NewID(), Time: at, Service: "comity-directory",
+		Action: "/comity.directory.v1.DirectoryService/CreateAgency", Outcome: "UNAUTHENTICATED"}
+	o.entries = []audit.OutboxEntry{{Seq: 1, Event: full}, {Seq: 2, Event: denied}}
+	want := []*auditv1.Event{
+		{
+			Id: full.ID, Time: timestamppb.New(at),
+			Actor:   &auditv1.Actor{Subject: "u-1", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"},
+			Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest",
+			Resource: "requests/r-1", States: []string{"KZ", "UZ"}, Outcome: "OK",
+			Transition:    &auditv1.Transition{From: "DRAFT", To: "SUBMITTED"},
+			RequestSha256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+		},
+		{
+			Id: denied.ID, Time: timestamppb.New(at), Actor: &auditv1.Actor{}, Service: "comity-directory",
+			Action: "/comity.directory.v1.DirectoryService/CreateAgency", Outcome: "UNAUTHENTICATED",
+		},
+	}
+	run(t, relay.New(o, client, fast(t)))
+	waitFor(t, "delivery", func() bool { return o.pending() == 0 })
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.log) != len(want) {
+		t.Fatalf("log holds %d events; want %d", len(a.log), len(want))
+	}
+	for i := range want {
+		if !proto.Equal(a.log[i], want[i]) {
+			t.Errorf("event %d:\n got %v\nwant %v", i, a.log[i], want[i])
+		}
+	}
+}
+
+func TestKeepsBacklogWhileAuditIsDown(t *testing.T) {
+	tests := []struct {
+		name string
+		down func(a *fakeAudit)
+		up   func(t *testing.T, a *fakeAudit)
+		// retried tells that the relay has tried several times.
+		retried func(a *fakeAudit, o *fakeOutbox) bool
+	}{
+		{
+			name: "unavailable",
+			down: func(a *fakeAudit) { a.set(failing) },
+			up:   func(t *testing.T, a *fakeAudit) { a.set(working) },
+			retried: func(a *fakeAudit, o *fakeOutbox) bool {
+				_, failed, _ := a.counts()
+				return failed >= 5
+			},
+		},
+		{
+			name: "stopped",
+			down: func(a *fakeAudit) { a.stop() },
+			up:   func(t *testing.T, a *fakeAudit) { a.start(t) },
+			retried: func(a *fakeAudit, o *fakeOutbox) bool {
+				reads, _ := o.stats()
+				return reads >= 5
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, client := newAudit(t)
+			o := newOutbox(a)
+			tc.down(a)
+			want := o.add(20)
+			opts := fast(t)
+			opts.BatchSize = 50
+			r := relay.New(o, client, opts)
+			run(t, r)
+			waitFor(t, "the relay to retry", func() bool { return tc.retried(a, o) })
+			// The producing service keeps writing.
+			want = append(want, o.add(10)...)
+			waitFor(t, "the relay to retry with the new events", func() bool { return r.Backlog() == 30 })
+
+			if _, marks := o.stats(); marks != 0 {
+				t.Errorf("MarkDelivered called %d times while the audit service was down", marks)
+			}
+			if n := o.pending(); n != 30 {
+				t.Errorf("%d events pending; want all 30", n)
+			}
+			if got := a.logIDs(); len(got) != 0 {
+				t.Errorf("log holds %v while down", got)
+			}
+
+			tc.up(t, a)
+			waitFor(t, "the backlog to drain", func() bool { return o.pending() == 0 })
+			checkDelivered(t, a, o, want)
+			for _, id := range want {
+				if n := a.receivedTimes(id); n != 1 {
+					t.Errorf("event %s accepted %d times; want once", id, n)
+				}
+			}
+		})
+	}
+}
+
+func TestRetriesWithoutLosingOrRepeating(t *testing.T) {
+	tests := []struct {
+		name string
+		mode mode
+		// failReads and failMarks are failures of the outbox's database.
+		failReads, failMarks int
+	}{
+		{name: "flaky audit service", mode: flaky},
+		// The events are logged but the relay does not learn it: it sends
+		// them again and the log keeps them once.
+		{name: "lost replies", mode: lostReply},
+		{name: "outbox read fails", failReads: 3},
+		// The events are logged but not marked: sent again, logged once.
+		{name: "outbox mark fails", failMarks: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, client := newAudit(t)
+			a.set(tc.mode)
+			o := newOutbox(a)
+			o.failReads, o.failMarks = tc.failReads, tc.failMarks
+			want := o.add(40)
+			run(t, relay.New(o, client, fast(t)))
+			waitFor(t, "delivery", func() bool { return o.pending() == 0 })
+			checkDelivered(t, a, o, want)
+			if tc.mode != working {
+				if _, failed, _ := a.counts(); failed == 0 {
+					t.Error("the audit service never failed: the test tests nothing")
+				}
+			}
+		})
+	}
+}
+
+func TestRunReturnsWhenContextEnds(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(a *fakeAudit, o *fakeOutbox, opts *relay.Options)
+		// busy tells that the relay is where the case wants it.
+		busy func(a *fakeAudit, o *fakeOutbox) bool
+	}{
+		{
+			name: "idle",
+			setup: func(a *fakeAudit, o *fakeOutbox, opts *relay.Options) {
+				opts.Poll = time.Hour
+			},
+			busy: func(a *fakeAudit, o *fakeOutbox) bool { reads, _ := o.stats(); return reads >= 1 },
+		},
+		{
+			name: "backing off",
+			setup: func(a *fakeAudit, o *fakeOutbox, opts *relay.Options) {
+				a.set(failing)
+				o.add(3)
+				opts.MinBackoff, opts.MaxBackoff = time.Hour, time.Hour
+			},
+			busy: func(a *fakeAudit, o *fakeOutbox) bool { _, failed, _ := a.counts(); return failed >= 1 },
+		},
+		{
+			name: "in Append",
+			setup: func(a *fakeAudit, o *fakeOutbox, opts *relay.Options) {
+				a.set(hanging)
+				o.add(3)
+				opts.CallTimeout = time.Hour
+			},
+			busy: func(a *fakeAudit, o *fakeOutbox) bool { _, _, hung := a.counts(); return hung >= 1 },
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, client := newAudit(t)
+			o := newOutbox(a)
+			opts := fast(t)
+			tc.setup(a, o, &opts)
+			rn := run(t, relay.New(o, client, opts))
+			waitFor(t, "the relay to be busy", func() bool { return tc.busy(a, o) })
+			rn.cancel()
+			select {
+			case <-rn.done:
+				if rn.err != nil {
+					t.Errorf("Run = %v after its context ended; want nil", rn.err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Run did not return within 5s of its context ending")
+			}
+			if _, marks := o.stats(); marks != 0 {
+				t.Errorf("MarkDelivered called %d times; nothing was delivered", marks)
+			}
+			o.check(t)
+		})
+	}
+}
