@@ -3,6 +3,8 @@
 //
 //	comityctl dev token --agency kz-gpo --role prosecutor [--role …] [--subject S] [--name N] [--ttl 8h] [--data-dir ./var]
 //	comityctl directory import [--database sqlite:./var/directory.db] FILE
+//	comityctl audit export --token T [--gateway URL] [--filter F] [--since OLD] --out FILE
+//	comityctl audit verify [--public-key KEY|FILE] [--since OLD] FILE
 package main
 
 import (
@@ -27,6 +29,8 @@ const usage = `comityctl: Comity's command-line tool.
 Commands:
   dev token          print a token signed by comity-local's dev issuer
   directory import   load a directory snapshot (states and agencies) into a database
+  audit export       save the audit entries an auditor may see, with proofs, to a bundle file
+  audit verify       check a bundle offline: signature, inclusion proofs, consistency
 
 Run 'comityctl COMMAND -h' for a command's flags. Every flag can also be set
 with its COMITY_… environment variable (--data-dir is COMITY_DATA_DIR).
@@ -57,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return devToken(args[2:], stdout, stderr)
 		case "directory import":
 			return directoryImport(ctx, args[2:], stdout, stderr)
+		case "audit export":
+			return auditExport(ctx, args[2:], stdout, stderr)
+		case "audit verify":
+			return auditVerify(args[2:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, usage)
