@@ -76,6 +76,9 @@ type Call struct {
 	// recorded is set once an event of this call is written, so that the
 	// server does not record the call a second time.
 	recorded *bool
+	// states collects the states the domain found involved (NoteStates), so
+	// that a denied call is on the trail of the states it concerned.
+	states *[]string
 }
 
 type callKey struct{}
@@ -83,6 +86,7 @@ type callKey struct{}
 // WithCall returns ctx carrying c.
 func WithCall(ctx context.Context, c Call) context.Context {
 	c.recorded = new(bool)
+	c.states = new([]string)
 	return context.WithValue(ctx, callKey{}, c)
 }
 
@@ -103,6 +107,24 @@ func MarkRecorded(ctx context.Context) {
 func Recorded(ctx context.Context) bool {
 	c, ok := CallFrom(ctx)
 	return ok && *c.recorded
+}
+
+// NoteStates records that the call of ctx concerns states (e.g. the parties
+// of the request it names), whatever its outcome: when the call is denied,
+// the server's event of it carries them, so that those states' auditors see
+// the attempt.
+func NoteStates(ctx context.Context, states ...string) {
+	if c, ok := CallFrom(ctx); ok {
+		*c.states = append(*c.states, states...)
+	}
+}
+
+// NotedStates returns the states noted for the call of ctx.
+func NotedStates(ctx context.Context) []string {
+	if c, ok := CallFrom(ctx); ok {
+		return *c.states
+	}
+	return nil
 }
 
 // NewEvent returns an event for the call of ctx, with a new id and time.

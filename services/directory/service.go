@@ -87,6 +87,7 @@ type StateChange struct {
 // state. A non-empty etag must match the state's current one.
 func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, etag string, change StateChange) (State, error) {
 	code = strings.ToUpper(code)
+	audit.NoteStates(ctx, code)
 	if err := requireAdminOf(p, code); err != nil {
 		return State{}, err
 	}
@@ -141,6 +142,7 @@ func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agen
 	if a.State == "" {
 		a.State = p.State
 	}
+	audit.NoteStates(ctx, a.State)
 	if err := requireAdminOf(p, a.State); err != nil {
 		return Agency{}, err
 	}
@@ -218,6 +220,7 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 		return Agency{}, errs.New(errs.PermissionDenied, "only a directory_admin may change the directory")
 	}
 	updated, err := s.store.UpdateAgency(ctx, id, func(a *Agency) (audit.Event, error) {
+		audit.NoteStates(ctx, a.State)
 		if err := requireAdminOf(p, a.State); err != nil {
 			return audit.Event{}, err
 		}

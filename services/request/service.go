@@ -241,6 +241,9 @@ func (s *Service) visible(ctx context.Context, p identity.Principal, id string) 
 	if err != nil {
 		return Request{}, err
 	}
+	// The parties' auditors see every attempt on the request, including
+	// the ones refused below.
+	audit.NoteStates(ctx, states(r)...)
 	if accessOf(p, r) == noAccess {
 		return Request{}, notFound(id)
 	}

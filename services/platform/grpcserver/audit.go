@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,9 +120,12 @@ func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, meth
 		actor = audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
 	}
 	ev := audit.NewEvent(ctx, time.Now(), actor, code.String())
+	states := audit.NotedStates(ctx)
 	if st.principal != nil && st.principal.State != "" {
-		ev.States = []string{st.principal.State}
+		states = append(states, st.principal.State)
 	}
+	slices.Sort(states)
+	ev.States = slices.Compact(states)
 	// The call may have been cut short; the event must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
