@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"k8s.io/klog/v2"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	"github.com/comity-mla/comity/services/audit"
@@ -62,6 +64,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("audit service: Database, LogDir, Origin and DirectoryAddr are required")
 	}
 	log := cfg.Logger.With(zap.String("service", "audit"))
+	// Tessera logs through klog; send it to this service's logger, where
+	// its progress lines are debug detail.
+	klog.LogToStderr(false)
+	klog.SetOutput(klogWriter{log.With(zap.String("component", "tessera"))})
 	index, closeIndex, err := OpenIndex(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -108,6 +114,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	auditv1.RegisterAuditServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
 	return srv.Serve(ctx)
+}
+
+// klogWriter turns klog's formatted lines into zap debug entries.
+type klogWriter struct{ log *zap.Logger }
+
+func (w klogWriter) Write(p []byte) (int, error) {
+	w.log.Debug(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // LogAdapter presents a tlog.Log as the audit.Log the domain uses.

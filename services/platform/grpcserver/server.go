@@ -136,7 +136,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(s.cfg.Listener) }()
-	s.cfg.Logger.Info("gRPC server listening", zap.String("service", s.cfg.Name), zap.String("addr", s.cfg.Listener.Addr().String()))
+	s.cfg.Logger.Info("gRPC server listening", zap.String("addr", s.cfg.Listener.Addr().String()))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", s.cfg.Name, err)
@@ -148,10 +148,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-time.After(s.cfg.ShutdownGrace):
-		s.cfg.Logger.Warn("grace period over; closing remaining calls", zap.String("service", s.cfg.Name))
+		s.cfg.Logger.Warn("grace period over; closing remaining calls")
 		s.grpc.Stop()
 	}
-	s.cfg.Logger.Info("gRPC server stopped", zap.String("service", s.cfg.Name))
+	s.cfg.Logger.Info("gRPC server stopped")
 	return nil
 }
 
