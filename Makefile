@@ -14,10 +14,13 @@ PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 PROTOVALIDATE_VERSION := v1.2.2
 THIRD_PARTY := build/third_party
 PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2
-# Short fuzzing in `make test`; `make fuzz FUZZTIME=5m` for longer.
+# Tessera's own log checker, for the tests that check our log with it.
+TESSERA_VERSION := v1.0.4
+FSCK := $(BIN)/fsck
+# How long `make fuzz` runs each fuzz target, e.g. `make fuzz FUZZTIME=5m`.
 FUZZTIME ?= 10s
 
-.PHONY: help run build test lint generate check-generated tools protos bench fuzz clean
+.PHONY: help run build test lint generate check-generated tools protos bench fuzz fsck-log clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,8 +33,14 @@ build: ## Build every binary into bin/.
 	$(GO) build -o $(BIN)/ ./gateway/cmd/comity-gateway ./gateway/cmd/comityctl
 	$(GO) build -o $(BIN)/ ./deploy/local/cmd/comity-local
 
-test: lint check-generated build ## Every check: lint, generated code up to date, tests on SQLite and PostgreSQL.
-	$(GO) test -count=1 -race -timeout 20m $(PKGS)
+test: lint check-generated build $(FSCK) ## Every check: lint, generated code up to date, tests on SQLite and PostgreSQL.
+	COMITY_TESSERA_FSCK=$(FSCK) $(GO) test -count=1 -race -timeout 20m $(PKGS)
+
+$(FSCK):
+	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/transparency-dev/tessera/cmd/fsck@$(TESSERA_VERSION)
+
+fsck-log: $(FSCK) ## Check the audit log of ./var with Tessera's fsck.
+	$(FSCK) --storage_url=file://$(abspath $(DATA))/audit/log/ --public_key=$(DATA)/audit/public.key --ui=false -N=4
 
 lint: tools ## buf lint, buf format, gofmt and go vet.
 	$(BUF) lint
@@ -69,8 +78,15 @@ check-generated: generate ## Fail when the committed generated code is stale.
 		echo "generated code is stale: run 'make generate' and commit the result"; \
 		git status --short -- proto; exit 1; fi
 
-bench: ## Run the benchmarks (see docs/benchmarks.md).
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+# PostgreSQL figures need a server; the local one unless told otherwise.
+bench: export COMITY_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+# Operations per gateway sub-benchmark: a fixed count keeps a run bounded
+# (about 4 minutes on 2 cores) however slow an engine is.
+bench: BENCH_OPS ?= 3000
+bench: ## Run the benchmarks (see docs/benchmarks.md); results also in build/bench.txt.
+	@mkdir -p build
+	{ $(GO) test -run '^$$' -bench . -benchmem -timeout 10m $(filter-out ./gateway/...,$(PKGS)) && \
+	  $(GO) test -run '^$$' -bench . -benchtime $(BENCH_OPS)x -timeout 12m ./gateway/...; } 2>&1 | tee build/bench.txt
 
 fuzz: ## Run every fuzz target for FUZZTIME each.
 	@for pkg in $$($(GO) list $(PKGS)); do \
