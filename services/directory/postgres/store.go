@@ -17,6 +17,7 @@ import (
 
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/directory/storedoc"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/query"
@@ -100,16 +101,16 @@ func scanState(row pgx.Row) (directory.State, error) {
 		return directory.State{}, err
 	}
 	var err error
-	if s.DisplayNames, err = decodeMap(names); err != nil {
+	if s.DisplayNames, err = storedoc.DecodeMap(names); err != nil {
 		return directory.State{}, fmt.Errorf("state %s display_names: %w", s.Code, err)
 	}
-	if s.OfficialLanguages, err = decodeList[string](official); err != nil {
+	if s.OfficialLanguages, err = storedoc.DecodeList[string](official); err != nil {
 		return directory.State{}, fmt.Errorf("state %s official_languages: %w", s.Code, err)
 	}
-	if s.AcceptedLanguages, err = decodeList[string](accepted); err != nil {
+	if s.AcceptedLanguages, err = storedoc.DecodeList[string](accepted); err != nil {
 		return directory.State{}, fmt.Errorf("state %s accepted_languages: %w", s.Code, err)
 	}
-	if s.TrustedIssuers, err = decodeList[string](issuers); err != nil {
+	if s.TrustedIssuers, err = storedoc.DecodeList[string](issuers); err != nil {
 		return directory.State{}, fmt.Errorf("state %s trusted_issuers: %w", s.Code, err)
 	}
 	s.UpdateTime = updated.UTC()
@@ -176,12 +177,12 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 		}
 		st.Version = version + 1
 		st.UpdateTime = updateTime(st.UpdateTime, time.Now())
-		normalizeState(&st)
+		storedoc.NormalizeState(&st)
 		if _, err := tx.Exec(ctx, `UPDATE states SET display_names = $1, official_languages = $2,
 			accepted_languages = $3, time_zone = $4, trusted_issuers = $5, version = $6, update_time = $7
 			WHERE code = $8`,
-			encodeMap(st.DisplayNames), encodeList(st.OfficialLanguages), encodeList(st.AcceptedLanguages),
-			st.TimeZone, encodeList(st.TrustedIssuers), st.Version, st.UpdateTime, code); err != nil {
+			storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages), storedoc.EncodeList(st.AcceptedLanguages),
+			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), st.Version, st.UpdateTime, code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
 		if err := insertEvent(ctx, tx, ev); err != nil {
@@ -207,8 +208,8 @@ func upsertState(ctx context.Context, tx pgx.Tx, st directory.State, t time.Time
 			time_zone = excluded.time_zone, trusted_issuers = excluded.trusted_issuers,
 			version = states.version + 1, update_time = excluded.update_time`
 	}
-	_, err := tx.Exec(ctx, q, st.Code, encodeMap(st.DisplayNames), encodeList(st.OfficialLanguages),
-		encodeList(st.AcceptedLanguages), st.TimeZone, encodeList(st.TrustedIssuers), updateTime(st.UpdateTime, t))
+	_, err := tx.Exec(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
+		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), updateTime(st.UpdateTime, t))
 	if pgCode(err) == uniqueViolation {
 		return errs.Wrap(err, errs.Invalid, "state %q is given twice", st.Code)
 	}
@@ -232,16 +233,16 @@ func scanAgency(row pgx.Row) (directory.Agency, error) {
 		return directory.Agency{}, err
 	}
 	var err error
-	if a.DisplayNames, err = decodeMap(names); err != nil {
+	if a.DisplayNames, err = storedoc.DecodeMap(names); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s display_names: %w", a.ID, err)
 	}
-	if a.Receives, err = decodeList[directory.RequestType](receives); err != nil {
+	if a.Receives, err = storedoc.DecodeList[directory.RequestType](receives); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s receives: %w", a.ID, err)
 	}
-	if a.AcceptedLanguages, err = decodeList[string](accepted); err != nil {
+	if a.AcceptedLanguages, err = storedoc.DecodeList[string](accepted); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s accepted_languages: %w", a.ID, err)
 	}
-	if a.ContactPoints, err = decodeContactPoints(contactPoints); err != nil {
+	if a.ContactPoints, err = storedoc.DecodeContactPoints(contactPoints); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s contact_points: %w", a.ID, err)
 	}
 	a.UpdateTime = updated.UTC()
@@ -336,8 +337,8 @@ func insertAgency(ctx context.Context, tx pgx.Tx, a directory.Agency, t time.Tim
 			accepted_languages = excluded.accepted_languages, contact_points = excluded.contact_points,
 			active = excluded.active, version = agencies.version + 1, update_time = excluded.update_time`
 	}
-	tag, err := tx.Exec(ctx, q, a.ID, a.State, string(a.Kind), encodeMap(a.DisplayNames),
-		encodeList(a.Receives), encodeList(a.AcceptedLanguages), encodeContactPoints(a.ContactPoints),
+	tag, err := tx.Exec(ctx, q, a.ID, a.State, string(a.Kind), storedoc.EncodeMap(a.DisplayNames),
+		storedoc.EncodeList(a.Receives), storedoc.EncodeList(a.AcceptedLanguages), storedoc.EncodeContactPoints(a.ContactPoints),
 		a.Active, updateTime(a.UpdateTime, t))
 	switch {
 	case pgCode(err) == foreignKeyViolation:
@@ -378,7 +379,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.E
 	if err != nil {
 		return directory.Agency{}, err
 	}
-	normalizeAgency(&a)
+	storedoc.NormalizeAgency(&a)
 	return a, nil
 }
 
@@ -403,12 +404,12 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 		}
 		a.Version = version + 1
 		a.UpdateTime = updateTime(a.UpdateTime, time.Now())
-		normalizeAgency(&a)
+		storedoc.NormalizeAgency(&a)
 		if _, err := tx.Exec(ctx, `UPDATE agencies SET kind = $1, display_names = $2, receives = $3,
 			accepted_languages = $4, contact_points = $5, active = $6, version = $7, update_time = $8
 			WHERE id = $9`,
-			string(a.Kind), encodeMap(a.DisplayNames), encodeList(a.Receives), encodeList(a.AcceptedLanguages),
-			encodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime, id); err != nil {
+			string(a.Kind), storedoc.EncodeMap(a.DisplayNames), storedoc.EncodeList(a.Receives), storedoc.EncodeList(a.AcceptedLanguages),
+			storedoc.EncodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime, id); err != nil {
 			return fmt.Errorf("update agency %s: %w", id, err)
 		}
 		if err := insertEvent(ctx, tx, ev); err != nil {
@@ -488,7 +489,7 @@ func insertEvent(ctx context.Context, tx pgx.Tx, e audit.Event) error {
 		return errors.New("directory/postgres: audit event has no id")
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_outbox (event_id, event) VALUES ($1, $2)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, encodeEvent(e)); err != nil {
+		ON CONFLICT (event_id) DO NOTHING`, e.ID, storedoc.EncodeEvent(e)); err != nil {
 		return fmt.Errorf("audit outbox: %w", err)
 	}
 	return nil
@@ -528,7 +529,7 @@ func (s *Store) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEnt
 		if err := rows.Scan(&e.Seq, &doc); err != nil {
 			return nil, fmt.Errorf("pending events: %w", err)
 		}
-		if e.Event, err = decodeEvent(doc); err != nil {
+		if e.Event, err = storedoc.DecodeEvent(doc); err != nil {
 			return nil, fmt.Errorf("pending events: outbox entry %d: %w", e.Seq, err)
 		}
 		out = append(out, e)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/directory/storedoc"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
@@ -99,16 +100,16 @@ func scanState(row scanner) (directory.State, error) {
 		return directory.State{}, err
 	}
 	var err error
-	if s.DisplayNames, err = decodeMap(names); err != nil {
+	if s.DisplayNames, err = storedoc.DecodeMap(names); err != nil {
 		return directory.State{}, fmt.Errorf("state %s display_names: %w", s.Code, err)
 	}
-	if s.OfficialLanguages, err = decodeList[string](official); err != nil {
+	if s.OfficialLanguages, err = storedoc.DecodeList[string](official); err != nil {
 		return directory.State{}, fmt.Errorf("state %s official_languages: %w", s.Code, err)
 	}
-	if s.AcceptedLanguages, err = decodeList[string](accepted); err != nil {
+	if s.AcceptedLanguages, err = storedoc.DecodeList[string](accepted); err != nil {
 		return directory.State{}, fmt.Errorf("state %s accepted_languages: %w", s.Code, err)
 	}
-	if s.TrustedIssuers, err = decodeList[string](issuers); err != nil {
+	if s.TrustedIssuers, err = storedoc.DecodeList[string](issuers); err != nil {
 		return directory.State{}, fmt.Errorf("state %s trusted_issuers: %w", s.Code, err)
 	}
 	s.UpdateTime = fromMicros(updated)
@@ -172,12 +173,12 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 		}
 		st.Version = version + 1
 		st.UpdateTime = updateTime(st.UpdateTime, time.Now())
-		normalizeState(&st)
+		storedoc.NormalizeState(&st)
 		if _, err := tx.ExecContext(ctx, `UPDATE states SET display_names = ?, official_languages = ?,
 			accepted_languages = ?, time_zone = ?, trusted_issuers = ?, version = ?, update_time = ?
 			WHERE code = ?`,
-			encodeMap(st.DisplayNames), encodeList(st.OfficialLanguages), encodeList(st.AcceptedLanguages),
-			st.TimeZone, encodeList(st.TrustedIssuers), st.Version, st.UpdateTime.UnixMicro(), code); err != nil {
+			storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages), storedoc.EncodeList(st.AcceptedLanguages),
+			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), st.Version, st.UpdateTime.UnixMicro(), code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
 		if err := insertEvent(ctx, tx, ev); err != nil {
@@ -203,8 +204,8 @@ func upsertState(ctx context.Context, tx *sql.Tx, st directory.State, t time.Tim
 			time_zone = excluded.time_zone, trusted_issuers = excluded.trusted_issuers,
 			version = states.version + 1, update_time = excluded.update_time`
 	}
-	_, err := tx.ExecContext(ctx, q, st.Code, encodeMap(st.DisplayNames), encodeList(st.OfficialLanguages),
-		encodeList(st.AcceptedLanguages), st.TimeZone, encodeList(st.TrustedIssuers), updateTime(st.UpdateTime, t).UnixMicro())
+	_, err := tx.ExecContext(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
+		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), updateTime(st.UpdateTime, t).UnixMicro())
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 		return errs.Wrap(err, errs.Invalid, "state %q is given twice", st.Code)
 	}
@@ -229,16 +230,16 @@ func scanAgency(row scanner) (directory.Agency, error) {
 		return directory.Agency{}, err
 	}
 	var err error
-	if a.DisplayNames, err = decodeMap(names); err != nil {
+	if a.DisplayNames, err = storedoc.DecodeMap(names); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s display_names: %w", a.ID, err)
 	}
-	if a.Receives, err = decodeList[directory.RequestType](receives); err != nil {
+	if a.Receives, err = storedoc.DecodeList[directory.RequestType](receives); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s receives: %w", a.ID, err)
 	}
-	if a.AcceptedLanguages, err = decodeList[string](accepted); err != nil {
+	if a.AcceptedLanguages, err = storedoc.DecodeList[string](accepted); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s accepted_languages: %w", a.ID, err)
 	}
-	if a.ContactPoints, err = decodeContactPoints(contactPoints); err != nil {
+	if a.ContactPoints, err = storedoc.DecodeContactPoints(contactPoints); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s contact_points: %w", a.ID, err)
 	}
 	a.Active = active != 0
@@ -328,8 +329,8 @@ func insertAgency(ctx context.Context, tx *sql.Tx, a directory.Agency, t time.Ti
 			accepted_languages = excluded.accepted_languages, contact_points = excluded.contact_points,
 			active = excluded.active, version = agencies.version + 1, update_time = excluded.update_time`
 	}
-	res, err := tx.ExecContext(ctx, q, a.ID, a.State, string(a.Kind), encodeMap(a.DisplayNames),
-		encodeList(a.Receives), encodeList(a.AcceptedLanguages), encodeContactPoints(a.ContactPoints),
+	res, err := tx.ExecContext(ctx, q, a.ID, a.State, string(a.Kind), storedoc.EncodeMap(a.DisplayNames),
+		storedoc.EncodeList(a.Receives), storedoc.EncodeList(a.AcceptedLanguages), storedoc.EncodeContactPoints(a.ContactPoints),
 		a.Active, updateTime(a.UpdateTime, t).UnixMicro())
 	switch {
 	case isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY):
@@ -372,7 +373,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.E
 	if err != nil {
 		return directory.Agency{}, err
 	}
-	normalizeAgency(&a)
+	storedoc.NormalizeAgency(&a)
 	return a, nil
 }
 
@@ -399,12 +400,12 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 		}
 		a.Version = version + 1
 		a.UpdateTime = updateTime(a.UpdateTime, time.Now())
-		normalizeAgency(&a)
+		storedoc.NormalizeAgency(&a)
 		if _, err := tx.ExecContext(ctx, `UPDATE agencies SET kind = ?, display_names = ?, receives = ?,
 			accepted_languages = ?, contact_points = ?, active = ?, version = ?, update_time = ?
 			WHERE id = ?`,
-			string(a.Kind), encodeMap(a.DisplayNames), encodeList(a.Receives), encodeList(a.AcceptedLanguages),
-			encodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime.UnixMicro(), id); err != nil {
+			string(a.Kind), storedoc.EncodeMap(a.DisplayNames), storedoc.EncodeList(a.Receives), storedoc.EncodeList(a.AcceptedLanguages),
+			storedoc.EncodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime.UnixMicro(), id); err != nil {
 			return fmt.Errorf("update agency %s: %w", id, err)
 		}
 		if err := insertEvent(ctx, tx, ev); err != nil {
@@ -481,7 +482,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e audit.Event) error {
 		return errors.New("directory/sqlite: audit event has no id")
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_outbox (event_id, event, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, encodeEvent(e), time.Now().UnixMicro()); err != nil {
+		ON CONFLICT (event_id) DO NOTHING`, e.ID, storedoc.EncodeEvent(e), time.Now().UnixMicro()); err != nil {
 		return fmt.Errorf("audit outbox: %w", err)
 	}
 	return nil
@@ -518,7 +519,7 @@ func (s *Store) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEnt
 		if err := rows.Scan(&e.Seq, &doc); err != nil {
 			return nil, fmt.Errorf("pending events: %w", err)
 		}
-		if e.Event, err = decodeEvent(doc); err != nil {
+		if e.Event, err = storedoc.DecodeEvent(doc); err != nil {
 			return nil, fmt.Errorf("pending events: outbox entry %d: %w", e.Seq, err)
 		}
 		out = append(out, e)
@@ -539,7 +540,7 @@ func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE audit_outbox SET delivered_at = ?
 			WHERE delivered_at IS NULL AND seq IN (SELECT value FROM json_each(?))`,
-			time.Now().UnixMicro(), encode(seqs))
+			time.Now().UnixMicro(), storedoc.Encode(seqs))
 		return err
 	})
 	if err != nil {

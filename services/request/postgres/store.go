@@ -19,6 +19,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/request/storedoc"
 )
 
 //go:embed migrations/*.sql
@@ -138,7 +139,7 @@ func scanRequest(row pgx.Row) (request.Request, error) {
 	if err := row.Scan(&doc); err != nil {
 		return request.Request{}, err
 	}
-	r, err := decodeRequest(doc)
+	r, err := storedoc.DecodeRequest(doc)
 	if err != nil {
 		return request.Request{}, fmt.Errorf("decode request: %w", err)
 	}
@@ -180,7 +181,7 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 	if r.UpdateTime.IsZero() {
 		r.UpdateTime = r.CreateTime
 	}
-	r = stored(r)
+	r = storedoc.Stored(r)
 	var (
 		out     request.Request
 		created bool
@@ -217,7 +218,7 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 			r.ID, r.Reference, string(r.Type), string(r.Priority), string(r.Status),
 			r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
 			nullTime(r.Deadlines.AcknowledgeBy), nullTime(r.Deadlines.AnswerBy), r.CreateTime, r.UpdateTime,
-			r.Version, encodeRequest(r))
+			r.Version, storedoc.EncodeRequest(r))
 		if violated(err) == "requests_pkey" {
 			return errs.Wrap(err, errs.AlreadyExists, "request %q already exists", r.ID)
 		}
@@ -270,7 +271,7 @@ func historyOf(r request.Request, h request.HistoryEntry) request.HistoryEntry {
 	h.RequestID, h.Reference = r.ID, r.Reference
 	h.RequestingAgency, h.RequestingState = r.RequestingAgency, r.RequestingState
 	h.RequestedAgency, h.RequestedState, h.Owner = r.RequestedAgency, r.RequestedState, r.Owner
-	h.Time = storedTime(h.Time)
+	h.Time = storedoc.StoredTime(h.Time)
 	return h
 }
 
@@ -326,14 +327,14 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request)
 			return err
 		}
 		r.Version = cur.Version + 1
-		r = stored(r)
+		r = storedoc.Stored(r)
 		if _, err := tx.Exec(ctx, `UPDATE requests SET type = $1, priority = $2, status = $3,
 			requested_agency = $4, requested_state = $5, transmitted = $6, acknowledge_by = $7, answer_by = $8,
 			create_time = $9, update_time = $10, version = $11, doc = $12
 			WHERE id = $13`,
 			string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState,
 			!r.TransmitTime.IsZero(), nullTime(r.Deadlines.AcknowledgeBy), nullTime(r.Deadlines.AnswerBy),
-			r.CreateTime, r.UpdateTime, r.Version, encodeRequest(r), id); err != nil {
+			r.CreateTime, r.UpdateTime, r.Version, storedoc.EncodeRequest(r), id); err != nil {
 			return fmt.Errorf("update request %s: %w", id, err)
 		}
 		if err := writeChange(ctx, tx, r, ch); err != nil {
@@ -448,7 +449,7 @@ func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev audit.E
 	if m.CreateTime.IsZero() {
 		m.CreateTime = time.Now()
 	}
-	m.CreateTime = storedTime(m.CreateTime)
+	m.CreateTime = storedoc.StoredTime(m.CreateTime)
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := requireRequest(ctx, tx, m.RequestID); err != nil {
 			return err
@@ -504,7 +505,7 @@ func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev a
 	if a.CreateTime.IsZero() {
 		a.CreateTime = time.Now()
 	}
-	a.CreateTime = storedTime(a.CreateTime)
+	a.CreateTime = storedoc.StoredTime(a.CreateTime)
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := requireRequest(ctx, tx, a.RequestID); err != nil {
 			return err
@@ -574,7 +575,7 @@ func insertEvent(ctx context.Context, tx pgx.Tx, e audit.Event) error {
 		return errors.New("audit event has no id")
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_outbox (event_id, event) VALUES ($1, $2)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, encodeEvent(e)); err != nil {
+		ON CONFLICT (event_id) DO NOTHING`, e.ID, storedoc.EncodeEvent(e)); err != nil {
 		return fmt.Errorf("audit outbox: %w", err)
 	}
 	return nil
@@ -605,7 +606,7 @@ func (s *Store) PendingEvents(ctx context.Context, limit int) ([]OutboxEntry, er
 			return OutboxEntry{}, err
 		}
 		var err error
-		if e.Event, err = decodeEvent(doc); err != nil {
+		if e.Event, err = storedoc.DecodeEvent(doc); err != nil {
 			return OutboxEntry{}, fmt.Errorf("outbox entry %d: %w", e.Seq, err)
 		}
 		return e, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/request/storedoc"
 )
 
 //go:embed migrations/*.sql
@@ -125,7 +126,7 @@ func scanRequest(row scanner) (request.Request, error) {
 	if err := row.Scan(&doc); err != nil {
 		return request.Request{}, err
 	}
-	r, err := decodeRequest(doc)
+	r, err := storedoc.DecodeRequest(doc)
 	if err != nil {
 		return request.Request{}, fmt.Errorf("decode request: %w", err)
 	}
@@ -155,7 +156,7 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 	if r.UpdateTime.IsZero() {
 		r.UpdateTime = r.CreateTime
 	}
-	r = stored(r)
+	r = storedoc.Stored(r)
 	var (
 		out     request.Request
 		created bool
@@ -194,7 +195,7 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 			r.ID, r.Reference, string(r.Type), string(r.Priority), string(r.Status),
 			r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
 			nullMicros(r.Deadlines.AcknowledgeBy), nullMicros(r.Deadlines.AnswerBy), micros(r.CreateTime), micros(r.UpdateTime),
-			r.Version, encodeRequest(r))
+			r.Version, storedoc.EncodeRequest(r))
 		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 			return errs.Wrap(err, errs.AlreadyExists, "request %q already exists", r.ID)
 		}
@@ -242,7 +243,7 @@ func historyOf(r request.Request, h request.HistoryEntry) request.HistoryEntry {
 	h.RequestID, h.Reference = r.ID, r.Reference
 	h.RequestingAgency, h.RequestingState = r.RequestingAgency, r.RequestingState
 	h.RequestedAgency, h.RequestedState, h.Owner = r.RequestedAgency, r.RequestedState, r.Owner
-	h.Time = storedTime(h.Time)
+	h.Time = storedoc.StoredTime(h.Time)
 	return h
 }
 
@@ -298,14 +299,14 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request)
 			return err
 		}
 		r.Version = cur.Version + 1
-		r = stored(r)
+		r = storedoc.Stored(r)
 		if _, err := tx.ExecContext(ctx, `UPDATE requests SET type = ?, priority = ?, status = ?,
 			requested_agency = ?, requested_state = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
 			create_time = ?, update_time = ?, version = ?, doc = ?
 			WHERE id = ?`,
 			string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState,
 			!r.TransmitTime.IsZero(), nullMicros(r.Deadlines.AcknowledgeBy), nullMicros(r.Deadlines.AnswerBy),
-			micros(r.CreateTime), micros(r.UpdateTime), r.Version, encodeRequest(r), id); err != nil {
+			micros(r.CreateTime), micros(r.UpdateTime), r.Version, storedoc.EncodeRequest(r), id); err != nil {
 			return fmt.Errorf("update request %s: %w", id, err)
 		}
 		if err := writeChange(ctx, tx, r, ch); err != nil {
@@ -421,7 +422,7 @@ func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev audit.E
 	if m.CreateTime.IsZero() {
 		m.CreateTime = time.Now()
 	}
-	m.CreateTime = storedTime(m.CreateTime)
+	m.CreateTime = storedoc.StoredTime(m.CreateTime)
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		if err := requireRequest(ctx, tx, m.RequestID); err != nil {
 			return err
@@ -480,7 +481,7 @@ func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev a
 	if a.CreateTime.IsZero() {
 		a.CreateTime = time.Now()
 	}
-	a.CreateTime = storedTime(a.CreateTime)
+	a.CreateTime = storedoc.StoredTime(a.CreateTime)
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		if err := requireRequest(ctx, tx, a.RequestID); err != nil {
 			return err
@@ -553,7 +554,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e audit.Event) error {
 		return errors.New("audit event has no id")
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_outbox (event_id, event, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, encodeEvent(e), micros(time.Now())); err != nil {
+		ON CONFLICT (event_id) DO NOTHING`, e.ID, storedoc.EncodeEvent(e), micros(time.Now())); err != nil {
 		return fmt.Errorf("audit outbox: %w", err)
 	}
 	return nil
@@ -583,7 +584,7 @@ func (s *Store) PendingEvents(ctx context.Context, limit int) ([]OutboxEntry, er
 			return OutboxEntry{}, err
 		}
 		var err error
-		if e.Event, err = decodeEvent(doc); err != nil {
+		if e.Event, err = storedoc.DecodeEvent(doc); err != nil {
 			return OutboxEntry{}, fmt.Errorf("outbox entry %d: %w", e.Seq, err)
 		}
 		return e, nil
@@ -603,7 +604,7 @@ func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
 	}
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE audit_outbox SET delivered_at = ?
-			WHERE delivered_at IS NULL AND seq IN (SELECT value FROM json_each(?))`, micros(time.Now()), encode(seqs))
+			WHERE delivered_at IS NULL AND seq IN (SELECT value FROM json_each(?))`, micros(time.Now()), storedoc.Encode(seqs))
 		return err
 	})
 	if err != nil {

@@ -1,4 +1,7 @@
-package sqlite
+// Package storedoc is the JSON form in which the SQLite and the PostgreSQL
+// request stores keep a request document and an audit event, so that both
+// backends store, and read back, exactly the same thing.
+package storedoc
 
 import (
 	"encoding/json"
@@ -12,7 +15,7 @@ import (
 
 // The stored form of a request (the doc column). Its own types, with
 // explicit snake_case names, keep the stored JSON stable when the domain
-// types change; package postgres stores the same form. Times are UTC
+// types change; both stores keep this same form. Times are UTC
 // RFC 3339 with at most microseconds, and absent when zero.
 
 type requestJSON struct {
@@ -100,34 +103,35 @@ type executionJSON struct {
 	Partial         bool   `json:"partial"`
 }
 
-// storedTime is t as both backends keep it: UTC, truncated (not rounded, as
+// StoredTime is t as both backends keep it: UTC, truncated (not rounded, as
 // PostgreSQL would) to microseconds; the zero time stays zero.
-func storedTime(t time.Time) time.Time {
+func StoredTime(t time.Time) time.Time {
 	if t.IsZero() {
 		return time.Time{}
 	}
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-// readTime is a decoded time in UTC (zero stays zero).
-func readTime(t time.Time) time.Time {
+// ReadTime is a decoded time in UTC (zero stays zero).
+func ReadTime(t time.Time) time.Time {
 	if t.IsZero() {
 		return time.Time{}
 	}
 	return t.UTC()
 }
 
-// encode returns v as JSON text. It cannot fail for the plain structs stored
+// Encode returns v as JSON text. It cannot fail for the plain structs stored
 // here, so a failure is a programming error.
-func encode(v any) string {
+func Encode(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("request/sqlite: encode %T: %v", v, err))
+		panic(fmt.Sprintf("request/storedoc: encode %T: %v", v, err))
 	}
 	return string(b)
 }
 
-func encodeRequest(r request.Request) string {
+// EncodeRequest returns the stored form of r.
+func EncodeRequest(r request.Request) string {
 	d := requestJSON{
 		ID:                             r.ID,
 		Reference:                      r.Reference,
@@ -150,27 +154,27 @@ func encodeRequest(r request.Request) string {
 		Confidential:                   r.Confidential,
 		UseLimitations:                 r.UseLimitations,
 		Language:                       r.Language,
-		RequestedResponseTime:          storedTime(r.RequestedResponseTime),
+		RequestedResponseTime:          StoredTime(r.RequestedResponseTime),
 		RelatedRequests:                r.RelatedRequests,
 		Status:                         string(r.Status),
 		Deadlines: deadlinesJSON{
-			AcknowledgeBy:         storedTime(r.Deadlines.AcknowledgeBy),
-			AnswerBy:              storedTime(r.Deadlines.AnswerBy),
-			PreservationExpiresAt: storedTime(r.Deadlines.PreservationExpiresAt),
+			AcknowledgeBy:         StoredTime(r.Deadlines.AcknowledgeBy),
+			AnswerBy:              StoredTime(r.Deadlines.AnswerBy),
+			PreservationExpiresAt: StoredTime(r.Deadlines.PreservationExpiresAt),
 		},
-		TransmitTime:    storedTime(r.TransmitTime),
-		AcknowledgeTime: storedTime(r.AcknowledgeTime),
-		AnswerTime:      storedTime(r.AnswerTime),
+		TransmitTime:    StoredTime(r.TransmitTime),
+		AcknowledgeTime: StoredTime(r.AcknowledgeTime),
+		AnswerTime:      StoredTime(r.AnswerTime),
 		Version:         r.Version,
-		CreateTime:      storedTime(r.CreateTime),
-		UpdateTime:      storedTime(r.UpdateTime),
+		CreateTime:      StoredTime(r.CreateTime),
+		UpdateTime:      StoredTime(r.UpdateTime),
 	}
 	for _, p := range r.Persons {
 		d.Persons = append(d.Persons, personJSON(p))
 	}
 	for _, id := range r.Identifiers {
 		d.Identifiers = append(d.Identifiers, identifierJSON{
-			Kind: id.Kind, Value: id.Value, StartTime: storedTime(id.StartTime), EndTime: storedTime(id.EndTime),
+			Kind: id.Kind, Value: id.Value, StartTime: StoredTime(id.StartTime), EndTime: StoredTime(id.EndTime),
 		})
 	}
 	if a := r.Acceptance; a != nil {
@@ -183,12 +187,12 @@ func encodeRequest(r request.Request) string {
 	if e := r.Execution; e != nil {
 		d.Execution = &executionJSON{ResponseSummary: e.ResponseSummary, Partial: e.Partial}
 	}
-	return encode(d)
+	return Encode(d)
 }
 
-// decodeRequest returns nil for every empty list: callers see one
+// DecodeRequest returns nil for every empty list: callers see one
 // representation of "none", whichever backend and whatever was written.
-func decodeRequest(s string) (request.Request, error) {
+func DecodeRequest(s string) (request.Request, error) {
 	var d requestJSON
 	if err := json.Unmarshal([]byte(s), &d); err != nil {
 		return request.Request{}, err
@@ -214,19 +218,19 @@ func decodeRequest(s string) (request.Request, error) {
 		Confidential:                   d.Confidential,
 		UseLimitations:                 d.UseLimitations,
 		Language:                       d.Language,
-		RequestedResponseTime:          readTime(d.RequestedResponseTime),
+		RequestedResponseTime:          ReadTime(d.RequestedResponseTime),
 		Status:                         request.Status(d.Status),
 		Deadlines: request.Deadlines{
-			AcknowledgeBy:         readTime(d.Deadlines.AcknowledgeBy),
-			AnswerBy:              readTime(d.Deadlines.AnswerBy),
-			PreservationExpiresAt: readTime(d.Deadlines.PreservationExpiresAt),
+			AcknowledgeBy:         ReadTime(d.Deadlines.AcknowledgeBy),
+			AnswerBy:              ReadTime(d.Deadlines.AnswerBy),
+			PreservationExpiresAt: ReadTime(d.Deadlines.PreservationExpiresAt),
 		},
-		TransmitTime:    readTime(d.TransmitTime),
-		AcknowledgeTime: readTime(d.AcknowledgeTime),
-		AnswerTime:      readTime(d.AnswerTime),
+		TransmitTime:    ReadTime(d.TransmitTime),
+		AcknowledgeTime: ReadTime(d.AcknowledgeTime),
+		AnswerTime:      ReadTime(d.AnswerTime),
 		Version:         d.Version,
-		CreateTime:      readTime(d.CreateTime),
-		UpdateTime:      readTime(d.UpdateTime),
+		CreateTime:      ReadTime(d.CreateTime),
+		UpdateTime:      ReadTime(d.UpdateTime),
 	}
 	if len(d.DataCategories) > 0 {
 		r.DataCategories = d.DataCategories
@@ -239,7 +243,7 @@ func decodeRequest(s string) (request.Request, error) {
 	}
 	for _, id := range d.Identifiers {
 		r.Identifiers = append(r.Identifiers, request.Identifier{
-			Kind: id.Kind, Value: id.Value, StartTime: readTime(id.StartTime), EndTime: readTime(id.EndTime),
+			Kind: id.Kind, Value: id.Value, StartTime: ReadTime(id.StartTime), EndTime: ReadTime(id.EndTime),
 		})
 	}
 	if a := d.Acceptance; a != nil {
@@ -258,30 +262,30 @@ func decodeRequest(s string) (request.Request, error) {
 	return r, nil
 }
 
-// stored returns r as a later read returns it: times in UTC truncated to
+// Stored returns r as a later read returns it: times in UTC truncated to
 // microseconds, empty lists nil, and no slice or pointer shared with r.
-func stored(r request.Request) request.Request {
-	out, err := decodeRequest(encodeRequest(r))
+func Stored(r request.Request) request.Request {
+	out, err := DecodeRequest(EncodeRequest(r))
 	if err != nil {
-		panic(fmt.Sprintf("request/sqlite: decode what was just encoded: %v", err))
+		panic(fmt.Sprintf("request/storedoc: decode what was just encoded: %v", err))
 	}
 	return out
 }
 
-// encodeEvent stores an event as audit.Event's own JSON form, which that
+// EncodeEvent stores an event as audit.Event's own JSON form, which that
 // package keeps stable because the event is delivered in it; a copy of the
 // type here would silently drop a field added there, and the outbox must not
 // lose any part of an event.
-func encodeEvent(e audit.Event) string {
-	e.Time = storedTime(e.Time)
-	return encode(e)
+func EncodeEvent(e audit.Event) string {
+	e.Time = StoredTime(e.Time)
+	return Encode(e)
 }
 
-func decodeEvent(s string) (audit.Event, error) {
+func DecodeEvent(s string) (audit.Event, error) {
 	var e audit.Event
 	if err := json.Unmarshal([]byte(s), &e); err != nil {
 		return audit.Event{}, err
 	}
-	e.Time = readTime(e.Time)
+	e.Time = ReadTime(e.Time)
 	return e, nil
 }

@@ -1,4 +1,7 @@
-package sqlite
+// Package storedoc is the JSON form in which the SQLite and the PostgreSQL
+// directory stores keep maps, lists, contact points and audit events, so
+// that both backends store, and read back, exactly the same thing.
+package storedoc
 
 import (
 	"encoding/json"
@@ -11,7 +14,7 @@ import (
 
 // contactPointJSON is the stored form of a contact point. Its own type, with
 // explicit names, keeps the stored JSON stable when the domain type changes;
-// package postgres stores the same form.
+// both stores keep this same form.
 type contactPointJSON struct {
 	Role            string `json:"role"`
 	FullName        string `json:"full_name"`
@@ -21,43 +24,43 @@ type contactPointJSON struct {
 	AlwaysAvailable bool   `json:"always_available"`
 }
 
-// encode returns v as JSON text. It cannot fail for the maps and slices of
+// Encode returns v as JSON text. It cannot fail for the maps and slices of
 // strings and plain structs stored here, so a failure is a programming error.
-func encode(v any) string {
+func Encode(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("directory/sqlite: encode %T: %v", v, err))
+		panic(fmt.Sprintf("directory/storedoc: encode %T: %v", v, err))
 	}
 	return string(b)
 }
 
-// encodeMap stores a nil map as {} so that the column is never NULL.
-func encodeMap(m map[string]string) string {
+// EncodeMap stores a nil map as {} so that the column is never NULL.
+func EncodeMap(m map[string]string) string {
 	if m == nil {
 		return "{}"
 	}
-	return encode(m)
+	return Encode(m)
 }
 
-// encodeList stores a nil slice as [] so that the column is never NULL.
-func encodeList[T any](s []T) string {
+// EncodeList stores a nil slice as [] so that the column is never NULL.
+func EncodeList[T any](s []T) string {
 	if s == nil {
 		return "[]"
 	}
-	return encode(s)
+	return Encode(s)
 }
 
-func encodeContactPoints(cps []directory.ContactPoint) string {
+func EncodeContactPoints(cps []directory.ContactPoint) string {
 	out := make([]contactPointJSON, len(cps))
 	for i, c := range cps {
 		out[i] = contactPointJSON(c)
 	}
-	return encode(out)
+	return Encode(out)
 }
 
-// decodeMap returns nil for an empty object: callers see one representation
+// DecodeMap returns nil for an empty object: callers see one representation
 // of "none", whichever backend and whatever was written.
-func decodeMap(s string) (map[string]string, error) {
+func DecodeMap(s string) (map[string]string, error) {
 	var m map[string]string
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
 		return nil, err
@@ -68,8 +71,8 @@ func decodeMap(s string) (map[string]string, error) {
 	return m, nil
 }
 
-// decodeList returns nil for an empty array, as decodeMap does.
-func decodeList[T any](s string) ([]T, error) {
+// DecodeList returns nil for an empty array, as decodeMap does.
+func DecodeList[T any](s string) ([]T, error) {
 	var l []T
 	if err := json.Unmarshal([]byte(s), &l); err != nil {
 		return nil, err
@@ -80,8 +83,8 @@ func decodeList[T any](s string) ([]T, error) {
 	return l, nil
 }
 
-func decodeContactPoints(s string) ([]directory.ContactPoint, error) {
-	l, err := decodeList[contactPointJSON](s)
+func DecodeContactPoints(s string) ([]directory.ContactPoint, error) {
+	l, err := DecodeList[contactPointJSON](s)
 	if err != nil || l == nil {
 		return nil, err
 	}
@@ -92,9 +95,9 @@ func decodeContactPoints(s string) ([]directory.ContactPoint, error) {
 	return out, nil
 }
 
-// normalizeState gives a state the form a read returns, so that what a write
+// NormalizeState gives a state the form a read returns, so that what a write
 // returns equals what a later read returns.
-func normalizeState(s *directory.State) {
+func NormalizeState(s *directory.State) {
 	if len(s.DisplayNames) == 0 {
 		s.DisplayNames = nil
 	}
@@ -109,8 +112,8 @@ func normalizeState(s *directory.State) {
 	}
 }
 
-// normalizeAgency is normalizeState for agencies.
-func normalizeAgency(a *directory.Agency) {
+// NormalizeAgency is normalizeState for agencies.
+func NormalizeAgency(a *directory.Agency) {
 	if len(a.DisplayNames) == 0 {
 		a.DisplayNames = nil
 	}
@@ -125,15 +128,15 @@ func normalizeAgency(a *directory.Agency) {
 	}
 }
 
-// encodeEvent returns the stored form of an outbox event: audit.Event's own
+// EncodeEvent returns the stored form of an outbox event: audit.Event's own
 // JSON, which the audit log also uses, with the time in UTC truncated to
 // microseconds as every stored time is.
-func encodeEvent(e audit.Event) string {
+func EncodeEvent(e audit.Event) string {
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
-	return encode(e)
+	return Encode(e)
 }
 
-func decodeEvent(s string) (audit.Event, error) {
+func DecodeEvent(s string) (audit.Event, error) {
 	var e audit.Event
 	if err := json.Unmarshal([]byte(s), &e); err != nil {
 		return audit.Event{}, err
