@@ -7,6 +7,8 @@ package identity
 import (
 	"context"
 	"slices"
+
+	"github.com/comity-mla/comity/services/errs"
 )
 
 // Role is what a user may do, from the token's `roles` claim.
@@ -59,6 +61,17 @@ type principalKey struct{}
 // NewContext returns ctx carrying p.
 func NewContext(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// Require returns the principal carried by ctx, or an errs.Unauthenticated
+// error: the gRPC server authenticates every call before a handler runs, so
+// handlers take the caller from here.
+func Require(ctx context.Context) (Principal, error) {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return Principal{}, errs.New(errs.Unauthenticated, "missing credentials")
+	}
+	return p, nil
 }
 
 // FromContext returns the principal carried by ctx, if any.

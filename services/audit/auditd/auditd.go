@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -28,7 +29,6 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
-	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 )
 
@@ -141,30 +141,11 @@ func (a LogAdapter) Checkpoint(ctx context.Context) (audit.Checkpoint, error) {
 // OpenIndex opens the audit index at database (sqlite:PATH or a postgres://
 // URL), applying migrations, and returns it with its closer.
 func OpenIndex(ctx context.Context, database string) (audit.Index, func(), error) {
-	engine, dsn, err := dburl.Parse(database)
-	if err != nil {
-		return nil, nil, err
-	}
-	if engine == dburl.Postgres {
-		pool, err := pgdb.Open(ctx, dsn)
-		if err != nil {
-			return nil, nil, fmt.Errorf("audit index: %w", err)
-		}
-		store, err := postgres.New(ctx, pool)
-		if err != nil {
-			pool.Close()
-			return nil, nil, fmt.Errorf("audit index: %w", err)
-		}
-		return store, pool.Close, nil
-	}
-	db, err := sqlitedb.Open(ctx, dsn)
+	store, closeDB, err := dburl.Open(ctx, database,
+		func(ctx context.Context, db *sqlitedb.DB) (audit.Index, error) { return sqlite.New(ctx, db) },
+		func(ctx context.Context, pool *pgxpool.Pool) (audit.Index, error) { return postgres.New(ctx, pool) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit index: %w", err)
 	}
-	store, err := sqlite.New(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("audit index: %w", err)
-	}
-	return store, func() { db.Close() }, nil
+	return store, closeDB, nil
 }

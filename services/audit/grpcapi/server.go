@@ -26,17 +26,9 @@ var _ auditv1.AuditServiceServer = (*Server)(nil)
 // NewServer returns a Server over svc.
 func NewServer(svc *audit.Service) *Server { return &Server{svc: svc} }
 
-func principal(ctx context.Context) (identity.Principal, error) {
-	p, ok := identity.FromContext(ctx)
-	if !ok {
-		return identity.Principal{}, errs.New(errs.Unauthenticated, "missing credentials")
-	}
-	return p, nil
-}
-
 // Append implements auditv1.AuditServiceServer.
 func (s *Server) Append(ctx context.Context, req *auditv1.AppendRequest) (*auditv1.AppendResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +45,7 @@ func (s *Server) Append(ctx context.Context, req *auditv1.AppendRequest) (*audit
 
 // GetCheckpoint implements auditv1.AuditServiceServer.
 func (s *Server) GetCheckpoint(ctx context.Context, _ *auditv1.GetCheckpointRequest) (*auditv1.GetCheckpointResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +59,7 @@ func (s *Server) GetCheckpoint(ctx context.Context, _ *auditv1.GetCheckpointRequ
 // ListEntries implements auditv1.AuditServiceServer. The page token is the
 // last index of the previous page, so pages stay stable while the log grows.
 func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesRequest) (*auditv1.ListEntriesResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +94,7 @@ func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesReques
 
 // GetEntry implements auditv1.AuditServiceServer.
 func (s *Server) GetEntry(ctx context.Context, req *auditv1.GetEntryRequest) (*auditv1.GetEntryResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +107,7 @@ func (s *Server) GetEntry(ctx context.Context, req *auditv1.GetEntryRequest) (*a
 
 // GetConsistencyProof implements auditv1.AuditServiceServer.
 func (s *Server) GetConsistencyProof(ctx context.Context, req *auditv1.GetConsistencyProofRequest) (*auditv1.GetConsistencyProofResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +120,7 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *auditv1.GetConsis
 
 // ExportBundle implements auditv1.AuditServiceServer.
 func (s *Server) ExportBundle(ctx context.Context, req *auditv1.ExportBundleRequest) (*auditv1.ExportBundleResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/credentials"
@@ -24,7 +25,6 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
-	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 )
 
@@ -106,32 +106,11 @@ type Store interface {
 // OpenStore opens the directory store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
 func OpenStore(ctx context.Context, database string) (Store, func(), error) {
-	engine, dsn, err := dburl.Parse(database)
+	store, closeDB, err := dburl.Open(ctx, database,
+		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
+		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("directory database: %w", err)
 	}
-	switch engine {
-	case dburl.Postgres:
-		pool, err := pgdb.Open(ctx, dsn)
-		if err != nil {
-			return nil, nil, fmt.Errorf("directory database: %w", err)
-		}
-		store, err := postgres.New(ctx, pool)
-		if err != nil {
-			pool.Close()
-			return nil, nil, fmt.Errorf("directory database: %w", err)
-		}
-		return store, pool.Close, nil
-	default:
-		db, err := sqlitedb.Open(ctx, dsn)
-		if err != nil {
-			return nil, nil, fmt.Errorf("directory database: %w", err)
-		}
-		store, err := sqlite.New(ctx, db)
-		if err != nil {
-			db.Close()
-			return nil, nil, fmt.Errorf("directory database: %w", err)
-		}
-		return store, func() { db.Close() }, nil
-	}
+	return store, closeDB, nil
 }

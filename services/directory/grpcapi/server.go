@@ -32,19 +32,9 @@ var _ directoryv1.DirectoryServiceServer = (*Server)(nil)
 // NewServer returns a Server over svc.
 func NewServer(svc *directory.Service) *Server { return &Server{svc: svc} }
 
-// principal returns the caller; the auth interceptor guarantees one for
-// every method of this service.
-func principal(ctx context.Context) (identity.Principal, error) {
-	p, ok := identity.FromContext(ctx)
-	if !ok {
-		return identity.Principal{}, errs.New(errs.Unauthenticated, "missing credentials")
-	}
-	return p, nil
-}
-
 // ListStates implements directoryv1.DirectoryServiceServer.
 func (s *Server) ListStates(ctx context.Context, _ *directoryv1.ListStatesRequest) (*directoryv1.ListStatesResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +51,7 @@ func (s *Server) ListStates(ctx context.Context, _ *directoryv1.ListStatesReques
 
 // GetState implements directoryv1.DirectoryServiceServer.
 func (s *Server) GetState(ctx context.Context, req *directoryv1.GetStateRequest) (*directoryv1.GetStateResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +66,7 @@ var stateMaskable = []string{"display_names", "official_languages", "accepted_la
 
 // UpdateState implements directoryv1.DirectoryServiceServer.
 func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRequest) (*directoryv1.UpdateStateResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +107,7 @@ func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRe
 
 // ListAgencies implements directoryv1.DirectoryServiceServer.
 func (s *Server) ListAgencies(ctx context.Context, req *directoryv1.ListAgenciesRequest) (*directoryv1.ListAgenciesResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +136,7 @@ func (s *Server) ListAgencies(ctx context.Context, req *directoryv1.ListAgencies
 
 // GetAgency implements directoryv1.DirectoryServiceServer.
 func (s *Server) GetAgency(ctx context.Context, req *directoryv1.GetAgencyRequest) (*directoryv1.GetAgencyResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +149,7 @@ func (s *Server) GetAgency(ctx context.Context, req *directoryv1.GetAgencyReques
 
 // CreateAgency implements directoryv1.DirectoryServiceServer.
 func (s *Server) CreateAgency(ctx context.Context, req *directoryv1.CreateAgencyRequest) (*directoryv1.CreateAgencyResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +166,7 @@ var agencyMaskable = []string{"kind", "display_names", "receives", "accepted_lan
 
 // UpdateAgency implements directoryv1.DirectoryServiceServer.
 func (s *Server) UpdateAgency(ctx context.Context, req *directoryv1.UpdateAgencyRequest) (*directoryv1.UpdateAgencyResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +206,7 @@ func (s *Server) UpdateAgency(ctx context.Context, req *directoryv1.UpdateAgency
 
 // DeactivateAgency implements directoryv1.DirectoryServiceServer.
 func (s *Server) DeactivateAgency(ctx context.Context, req *directoryv1.DeactivateAgencyRequest) (*directoryv1.DeactivateAgencyResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +219,7 @@ func (s *Server) DeactivateAgency(ctx context.Context, req *directoryv1.Deactiva
 
 // ResolveRoute implements directoryv1.DirectoryServiceServer.
 func (s *Server) ResolveRoute(ctx context.Context, req *directoryv1.ResolveRouteRequest) (*directoryv1.ResolveRouteResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,14 @@
 package dburl
 
 import (
+	"context"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/comity-mla/comity/services/platform/pgdb"
+	"github.com/comity-mla/comity/services/platform/sqlitedb"
 )
 
 // Engine is a storage engine.
@@ -31,4 +37,40 @@ func Parse(s string) (Engine, string, error) {
 		return SQLite, path, nil
 	}
 	return "", "", fmt.Errorf("database %q: want postgres://… or sqlite:PATH", s)
+}
+
+// Open opens the database named by database and builds a store on it with
+// newSQLite or newPostgres (which apply the store's migrations). It returns
+// the store and a function that closes the database; on error nothing stays
+// open. Every service opens its store this way.
+func Open[S any](ctx context.Context, database string,
+	newSQLite func(context.Context, *sqlitedb.DB) (S, error),
+	newPostgres func(context.Context, *pgxpool.Pool) (S, error)) (S, func(), error) {
+	var zero S
+	engine, dsn, err := Parse(database)
+	if err != nil {
+		return zero, nil, err
+	}
+	if engine == Postgres {
+		pool, err := pgdb.Open(ctx, dsn)
+		if err != nil {
+			return zero, nil, err
+		}
+		store, err := newPostgres(ctx, pool)
+		if err != nil {
+			pool.Close()
+			return zero, nil, err
+		}
+		return store, pool.Close, nil
+	}
+	db, err := sqlitedb.Open(ctx, dsn)
+	if err != nil {
+		return zero, nil, err
+	}
+	store, err := newSQLite(ctx, db)
+	if err != nil {
+		db.Close()
+		return zero, nil, err
+	}
+	return store, func() { db.Close() }, nil
 }

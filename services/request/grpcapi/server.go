@@ -35,19 +35,9 @@ var _ requestv1.RequestServiceServer = (*Server)(nil)
 // NewServer returns a Server over svc.
 func NewServer(svc *request.Service) *Server { return &Server{svc: svc} }
 
-// principal returns the caller; the auth interceptor guarantees one for
-// every method of this service.
-func principal(ctx context.Context) (identity.Principal, error) {
-	p, ok := identity.FromContext(ctx)
-	if !ok {
-		return identity.Principal{}, errs.New(errs.Unauthenticated, "missing credentials")
-	}
-	return p, nil
-}
-
 // CreateRequest implements requestv1.RequestServiceServer.
 func (s *Server) CreateRequest(ctx context.Context, req *requestv1.CreateRequestRequest) (*requestv1.CreateRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +53,7 @@ func (s *Server) CreateRequest(ctx context.Context, req *requestv1.CreateRequest
 
 // GetRequest implements requestv1.RequestServiceServer.
 func (s *Server) GetRequest(ctx context.Context, req *requestv1.GetRequestRequest) (*requestv1.GetRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +70,7 @@ func (s *Server) GetRequest(ctx context.Context, req *requestv1.GetRequestReques
 
 // ListRequests implements requestv1.RequestServiceServer.
 func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRequest) (*requestv1.ListRequestsResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +99,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRe
 
 // UpdateRequest implements requestv1.RequestServiceServer.
 func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequestRequest) (*requestv1.UpdateRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +124,7 @@ func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequest
 
 // SubmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequestRequest) (*requestv1.SubmitRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +141,7 @@ func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequest
 
 // ReturnRequest implements requestv1.RequestServiceServer.
 func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequestRequest) (*requestv1.ReturnRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +158,7 @@ func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequest
 
 // TransmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitRequestRequest) (*requestv1.TransmitRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +175,7 @@ func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitReq
 
 // AcknowledgeRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.AcknowledgeRequestRequest) (*requestv1.AcknowledgeRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +192,7 @@ func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.Acknowle
 
 // RequestClarification implements requestv1.RequestServiceServer.
 func (s *Server) RequestClarification(ctx context.Context, req *requestv1.RequestClarificationRequest) (*requestv1.RequestClarificationResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +209,7 @@ func (s *Server) RequestClarification(ctx context.Context, req *requestv1.Reques
 
 // ProvideClarification implements requestv1.RequestServiceServer.
 func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.ProvideClarificationRequest) (*requestv1.ProvideClarificationResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +230,7 @@ func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.Provid
 
 // AcceptRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequestRequest) (*requestv1.AcceptRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +253,7 @@ func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequest
 
 // RefuseRequest implements requestv1.RequestServiceServer.
 func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +284,7 @@ func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequest
 
 // ExecuteRequest implements requestv1.RequestServiceServer.
 func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteRequestRequest) (*requestv1.ExecuteRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +306,7 @@ func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteReque
 
 // ExtendPreservation implements requestv1.RequestServiceServer.
 func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPreservationRequest) (*requestv1.ExtendPreservationResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +323,7 @@ func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPr
 
 // WithdrawRequest implements requestv1.RequestServiceServer.
 func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawRequestRequest) (*requestv1.WithdrawRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -350,7 +340,7 @@ func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawReq
 
 // CloseRequest implements requestv1.RequestServiceServer.
 func (s *Server) CloseRequest(ctx context.Context, req *requestv1.CloseRequestRequest) (*requestv1.CloseRequestResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +357,7 @@ func (s *Server) CloseRequest(ctx context.Context, req *requestv1.CloseRequestRe
 
 // GetRequestHistory implements requestv1.RequestServiceServer.
 func (s *Server) GetRequestHistory(ctx context.Context, req *requestv1.GetRequestHistoryRequest) (*requestv1.GetRequestHistoryResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +378,7 @@ func (s *Server) GetRequestHistory(ctx context.Context, req *requestv1.GetReques
 
 // CreateMessage implements requestv1.RequestServiceServer.
 func (s *Server) CreateMessage(ctx context.Context, req *requestv1.CreateMessageRequest) (*requestv1.CreateMessageResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +395,7 @@ func (s *Server) CreateMessage(ctx context.Context, req *requestv1.CreateMessage
 
 // ListMessages implements requestv1.RequestServiceServer.
 func (s *Server) ListMessages(ctx context.Context, req *requestv1.ListMessagesRequest) (*requestv1.ListMessagesResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +428,7 @@ func (s *Server) ListMessages(ctx context.Context, req *requestv1.ListMessagesRe
 // is pulled from the stream as the blob store reads it, never held whole.
 func (s *Server) UploadAttachment(stream grpc.ClientStreamingServer[requestv1.UploadAttachmentRequest, requestv1.UploadAttachmentResponse]) error {
 	ctx := stream.Context()
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return err
 	}
@@ -508,7 +498,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 // ListAttachments implements requestv1.RequestServiceServer.
 func (s *Server) ListAttachments(ctx context.Context, req *requestv1.ListAttachmentsRequest) (*requestv1.ListAttachmentsResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -534,7 +524,7 @@ const downloadChunk = 256 << 10
 // metadata first, then the content in chunks of 256 KiB.
 func (s *Server) DownloadAttachment(req *requestv1.DownloadAttachmentRequest, stream grpc.ServerStreamingServer[requestv1.DownloadAttachmentResponse]) error {
 	ctx := stream.Context()
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return err
 	}
@@ -577,7 +567,7 @@ func (s *Server) DownloadAttachment(req *requestv1.DownloadAttachmentRequest, st
 // WatchRequests implements requestv1.RequestServiceServer.
 func (s *Server) WatchRequests(_ *requestv1.WatchRequestsRequest, stream grpc.ServerStreamingServer[requestv1.WatchRequestsResponse]) error {
 	ctx := stream.Context()
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return err
 	}
@@ -595,7 +585,7 @@ func (s *Server) WatchRequests(_ *requestv1.WatchRequestsRequest, stream grpc.Se
 
 // GetStatistics implements requestv1.RequestServiceServer.
 func (s *Server) GetStatistics(ctx context.Context, _ *requestv1.GetStatisticsRequest) (*requestv1.GetStatisticsResponse, error) {
-	p, err := principal(ctx)
+	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -23,7 +24,6 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
-	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/fsblob"
@@ -111,30 +111,11 @@ type Store interface {
 // OpenStore opens the request store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
 func OpenStore(ctx context.Context, database string) (Store, func(), error) {
-	engine, dsn, err := dburl.Parse(database)
-	if err != nil {
-		return nil, nil, err
-	}
-	if engine == dburl.Postgres {
-		pool, err := pgdb.Open(ctx, dsn)
-		if err != nil {
-			return nil, nil, fmt.Errorf("request database: %w", err)
-		}
-		store, err := postgres.New(ctx, pool)
-		if err != nil {
-			pool.Close()
-			return nil, nil, fmt.Errorf("request database: %w", err)
-		}
-		return store, pool.Close, nil
-	}
-	db, err := sqlitedb.Open(ctx, dsn)
+	store, closeDB, err := dburl.Open(ctx, database,
+		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
+		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("request database: %w", err)
 	}
-	store, err := sqlite.New(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("request database: %w", err)
-	}
-	return store, func() { db.Close() }, nil
+	return store, closeDB, nil
 }
