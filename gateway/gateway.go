@@ -21,6 +21,7 @@ import (
 	"github.com/rs/cors"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -86,7 +87,16 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(errorHandler(cfg.Logger)),
 	)
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Reconnect quickly to a restarted service: the REST handlers and
+		// /readyz hold connections of their own, and a long backoff would
+		// leave the handlers failing after /readyz says ready again.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		}),
+	}
 	if err := directoryv1.RegisterDirectoryServiceHandlerFromEndpoint(ctx, mux, cfg.DirectoryAddr, opts); err != nil {
 		return nil, fmt.Errorf("gateway: directory: %w", err)
 	}

@@ -35,6 +35,9 @@ type suite struct {
 	// bypass the gateway.
 	requestAddr string
 	stop        func()
+	// stopAudit takes only the audit service down; restartAudit brings it
+	// back on the same address and waits until the suite is ready again.
+	stopAudit, restartAudit func()
 }
 
 type suiteOptions struct {
@@ -111,13 +114,32 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Logger: logger,
 		})
 	})
-	g.Go(func() error {
-		return auditd.Run(ctx, auditd.Config{
-			Listener: ls[2], Database: auditDB, LogDir: filepath.Join(opt.dataDir, "audit"), Origin: "comity.test/audit",
-			DirectoryAddr: ls[0].Addr().String(), Issuers: append([]identity.Issuer{dev, svcIssuer}, opt.extraIssuers...),
-			ServiceIssuer: svcIssuer.ID, Logger: logger,
+	// The audit service runs under a context of its own, so that a test can
+	// stop it alone (an outage) and start it again.
+	var stopAudit func()
+	runAudit := func(l net.Listener) {
+		actx, acancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		g.Go(func() error {
+			err := auditd.Run(actx, auditd.Config{
+				Listener: l, Database: auditDB, LogDir: filepath.Join(opt.dataDir, "audit"), Origin: "comity.test/audit",
+				DirectoryAddr: ls[0].Addr().String(), Issuers: append([]identity.Issuer{dev, svcIssuer}, opt.extraIssuers...),
+				ServiceIssuer: svcIssuer.ID, Logger: logger,
+			})
+			done <- err
+			if ctx.Err() == nil && actx.Err() != nil {
+				return nil // stopped alone: stopAudit reports err
+			}
+			return err
 		})
-	})
+		stopAudit = func() {
+			acancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("audit service stopped with an error: %v", err)
+			}
+		}
+	}
+	runAudit(ls[2])
 	g.Go(func() error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
@@ -125,6 +147,16 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		})
 	})
 	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, requestAddr: ls[1].Addr().String()}
+	s.stopAudit = func() { stopAudit() }
+	s.restartAudit = func() {
+		t.Helper()
+		l, err := net.Listen("tcp", ls[2].Addr().String())
+		if err != nil {
+			t.Fatalf("audit service address: %v", err)
+		}
+		runAudit(l)
+		s.waitReady()
+	}
 	stopped := false
 	s.stop = func() {
 		if stopped {

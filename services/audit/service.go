@@ -138,7 +138,13 @@ func (s *Service) Append(ctx context.Context, p identity.Principal, events []Eve
 	if !isProducer(p) {
 		return nil, errs.New(errs.PermissionDenied, "only the Comity services may append to the audit log")
 	}
-	return s.appendEvents(ctx, events)
+	indexes, err := s.appendEvents(ctx, events)
+	if err == nil {
+		// The events appended are the record; an event about the delivery
+		// itself would only double the log.
+		MarkRecorded(ctx)
+	}
+	return indexes, err
 }
 
 // RecordEvent logs an event of the audit service itself (an auditor's read,

@@ -123,7 +123,13 @@ func (s *Service) event(ctx context.Context, p identity.Principal, r Request, fr
 	return ev
 }
 
+// states are the states whose auditors see events on r: the requesting
+// state always, the requested state once r has been transmitted to it (a
+// draft is none of its business, DESIGN §3).
 func states(r Request) []string {
+	if r.TransmitTime.IsZero() {
+		return []string{r.RequestingState}
+	}
 	st := []string{r.RequestingState, r.RequestedState}
 	slices.Sort(st)
 	return slices.Compact(st)
@@ -179,9 +185,13 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, i
 	if err != nil {
 		return View{}, err
 	}
-	if fresh {
-		audit.MarkRecorded(ctx)
+	if !fresh {
+		// A retry changed nothing, but it is a call on that request.
+		if err := s.store.RecordEvent(ctx, s.event(ctx, p, created, "", "")); err != nil {
+			return View{}, fmt.Errorf("record retried create: %w", err)
+		}
 	}
+	audit.MarkRecorded(ctx)
 	return s.view(p, created), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -119,7 +120,8 @@ func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, meth
 		}
 		actor = audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
 	}
-	ev := audit.NewEvent(ctx, time.Now(), actor, code.String())
+	// Events name outcomes as gRPC's canonical code names (PERMISSION_DENIED).
+	ev := audit.NewEvent(ctx, time.Now(), actor, rpccode.Code(code).String())
 	states := audit.NotedStates(ctx)
 	if st.principal != nil && st.principal.State != "" {
 		states = append(states, st.principal.State)

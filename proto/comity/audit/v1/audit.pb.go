@@ -1338,14 +1338,14 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\x11consistency_proof\x18\x06 \x03(\fR\x10consistencyProof\"d\n" +
 	"\vProvenEntry\x12,\n" +
 	"\x05entry\x18\x01 \x01(\v2\x16.comity.audit.v1.EntryR\x05entry\x12'\n" +
-	"\x0finclusion_proof\x18\x02 \x03(\fR\x0einclusionProof2\xd8\x05\n" +
+	"\x0finclusion_proof\x18\x02 \x03(\fR\x0einclusionProof2\xe1\x05\n" +
 	"\fAuditService\x12I\n" +
 	"\x06Append\x12\x1e.comity.audit.v1.AppendRequest\x1a\x1f.comity.audit.v1.AppendResponse\x12|\n" +
 	"\rGetCheckpoint\x12%.comity.audit.v1.GetCheckpointRequest\x1a&.comity.audit.v1.GetCheckpointResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/audit/checkpoint\x12s\n" +
 	"\vListEntries\x12#.comity.audit.v1.ListEntriesRequest\x1a$.comity.audit.v1.ListEntriesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/audit/entries\x12r\n" +
 	"\bGetEntry\x12 .comity.audit.v1.GetEntryRequest\x1a!.comity.audit.v1.GetEntryResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/audit/entries/{index}\x12\x96\x01\n" +
-	"\x13GetConsistencyProof\x12+.comity.audit.v1.GetConsistencyProofRequest\x1a,.comity.audit.v1.GetConsistencyProofResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/audit/proofs:consistency\x12}\n" +
-	"\fExportBundle\x12$.comity.audit.v1.ExportBundleRequest\x1a%.comity.audit.v1.ExportBundleResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/audit/entries:exportB<Z:github.com/comity-mla/comity/proto/comity/audit/v1;auditv1b\x06proto3"
+	"\x13GetConsistencyProof\x12+.comity.audit.v1.GetConsistencyProofRequest\x1a,.comity.audit.v1.GetConsistencyProofResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/audit/proofs:consistency\x12\x85\x01\n" +
+	"\fExportBundle\x12$.comity.audit.v1.ExportBundleRequest\x1a%.comity.audit.v1.ExportBundleResponse\"(\x82\xd3\xe4\x93\x02\"b\x06bundle\x12\x18/v1/audit/entries:exportB<Z:github.com/comity-mla/comity/proto/comity/audit/v1;auditv1b\x06proto3"
 
 var (
 	file_comity_audit_v1_audit_proto_rawDescOnce sync.Once

@@ -318,7 +318,7 @@ func RegisterAuditServiceHandlerServer(ctx context.Context, mux *runtime.ServeMu
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_AuditService_ExportBundle_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_AuditService_ExportBundle_0(annotatedContext, mux, outboundMarshaler, w, req, response_AuditService_ExportBundle_0{resp.(*ExportBundleResponse)}, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -443,9 +443,18 @@ func RegisterAuditServiceHandlerClient(ctx context.Context, mux *runtime.ServeMu
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_AuditService_ExportBundle_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+		forward_AuditService_ExportBundle_0(annotatedContext, mux, outboundMarshaler, w, req, response_AuditService_ExportBundle_0{resp.(*ExportBundleResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	return nil
+}
+
+type response_AuditService_ExportBundle_0 struct {
+	*ExportBundleResponse
+}
+
+func (m response_AuditService_ExportBundle_0) XXX_ResponseBody() interface{} {
+	response := m.ExportBundleResponse
+	return response.Bundle
 }
 
 var (
