@@ -40,6 +40,7 @@ const (
 // own clock, and uses the time of the write only when it is zero. Times are
 // stored truncated to microseconds, timestamptz's precision, and read in UTC.
 type Store struct {
+	pgdb.Outbox
 	pool *pgxpool.Pool
 }
 
@@ -59,7 +60,7 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if err := pgdb.Migrate(ctx, pool, sub); err != nil {
 		return nil, fmt.Errorf("migrate directory: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{Outbox: pgdb.Outbox{Pool: pool}, pool: pool}, nil
 }
 
 // updateTime is the update time to store for t: t itself or, when t is zero
@@ -185,7 +186,7 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), st.Version, st.UpdateTime, code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
+		if err := pgdb.InsertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		out = st
@@ -374,7 +375,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.E
 		if !created {
 			return errs.New(errs.AlreadyExists, "agency %q already exists", a.ID)
 		}
-		return insertEvent(ctx, tx, ev)
+		return pgdb.InsertEvent(ctx, tx, ev)
 	})
 	if err != nil {
 		return directory.Agency{}, err
@@ -412,7 +413,7 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 			storedoc.EncodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime, id); err != nil {
 			return fmt.Errorf("update agency %s: %w", id, err)
 		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
+		if err := pgdb.InsertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		out = a
@@ -477,79 +478,4 @@ func (s *Store) Import(ctx context.Context, states []directory.State, agencies [
 		}
 		return nil
 	})
-}
-
-// The audit outbox.
-
-// insertEvent adds e to the outbox unless an event with its id is there. An
-// event without an id is refused, so that a change cannot be stored without
-// the event that records it.
-func insertEvent(ctx context.Context, tx pgx.Tx, e audit.Event) error {
-	if e.ID == "" {
-		return errors.New("directory/postgres: audit event has no id")
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_outbox (event_id, event) VALUES ($1, $2)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, storedoc.EncodeEvent(e)); err != nil {
-		return fmt.Errorf("audit outbox: %w", err)
-	}
-	return nil
-}
-
-// RecordEvent implements audit.Recorder: it writes e to the outbox on its
-// own. An event whose id is already in the outbox, delivered or not, is not
-// written again, and that is no error, so that a retried call records once.
-func (s *Store) RecordEvent(ctx context.Context, e audit.Event) error {
-	return pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		return insertEvent(ctx, tx, e)
-	})
-}
-
-// PendingEvents implements audit.Outbox: up to limit (0 or less: all) events
-// not yet marked delivered, in seq order. Transactions of several replicas
-// commit in their own order, so an event may become visible after one with a
-// higher seq; it is then returned by a later call, never skipped. Relays on
-// several replicas may get the same events; delivery is idempotent by event
-// id.
-func (s *Store) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
-	sql := `SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq`
-	if limit > 0 {
-		sql += fmt.Sprintf(` LIMIT %d`, limit)
-	}
-	rows, err := s.pool.Query(ctx, sql)
-	if err != nil {
-		return nil, fmt.Errorf("pending events: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.OutboxEntry
-	for rows.Next() {
-		var (
-			e   audit.OutboxEntry
-			doc string
-		)
-		if err := rows.Scan(&e.Seq, &doc); err != nil {
-			return nil, fmt.Errorf("pending events: %w", err)
-		}
-		if e.Event, err = storedoc.DecodeEvent(doc); err != nil {
-			return nil, fmt.Errorf("pending events: outbox entry %d: %w", e.Seq, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pending events: %w", err)
-	}
-	return out, nil
-}
-
-// MarkDelivered implements audit.Outbox: PendingEvents no longer returns the
-// entries seqs. Unknown or already delivered seqs are ignored. Delivered
-// entries are kept, so that RecordEvent stays idempotent for their ids.
-func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	if _, err := s.pool.Exec(ctx, `UPDATE audit_outbox SET delivered_at = now()
-		WHERE delivered_at IS NULL AND seq = ANY($1)`, seqs); err != nil {
-		return fmt.Errorf("mark events delivered: %w", err)
-	}
-	return nil
 }

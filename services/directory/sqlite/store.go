@@ -34,6 +34,7 @@ var migrations embed.FS
 // own clock, and uses the time of the write only when it is zero. Times are
 // stored in UTC truncated to microseconds, as on PostgreSQL.
 type Store struct {
+	sqlitedb.Outbox
 	db *sqlitedb.DB
 }
 
@@ -52,7 +53,7 @@ func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 	if err := sqlitedb.Migrate(ctx, db, sub); err != nil {
 		return nil, fmt.Errorf("migrate directory: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{Outbox: sqlitedb.Outbox{DB: db}, db: db}, nil
 }
 
 // updateTime is the update time to store for t: t itself, because the
@@ -181,7 +182,7 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), st.Version, st.UpdateTime.UnixMicro(), code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
+		if err := sqlitedb.InsertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		out = st
@@ -368,7 +369,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.E
 		if !created {
 			return errs.New(errs.AlreadyExists, "agency %q already exists", a.ID)
 		}
-		return insertEvent(ctx, tx, ev)
+		return sqlitedb.InsertEvent(ctx, tx, ev)
 	})
 	if err != nil {
 		return directory.Agency{}, err
@@ -408,7 +409,7 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.
 			storedoc.EncodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime.UnixMicro(), id); err != nil {
 			return fmt.Errorf("update agency %s: %w", id, err)
 		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
+		if err := sqlitedb.InsertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		out = a
@@ -470,81 +471,4 @@ func (s *Store) Import(ctx context.Context, states []directory.State, agencies [
 		}
 		return nil
 	})
-}
-
-// The audit outbox.
-
-// insertEvent adds e to the outbox unless an event with its id is there. An
-// event without an id is refused, so that a change cannot be stored without
-// the event that records it.
-func insertEvent(ctx context.Context, tx *sql.Tx, e audit.Event) error {
-	if e.ID == "" {
-		return errors.New("directory/sqlite: audit event has no id")
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_outbox (event_id, event, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, storedoc.EncodeEvent(e), time.Now().UnixMicro()); err != nil {
-		return fmt.Errorf("audit outbox: %w", err)
-	}
-	return nil
-}
-
-// RecordEvent implements audit.Recorder: it writes e to the outbox on its
-// own. An event whose id is already in the outbox, delivered or not, is not
-// written again, and that is no error, so that a retried call records once.
-func (s *Store) RecordEvent(ctx context.Context, e audit.Event) error {
-	return sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
-		return insertEvent(ctx, tx, e)
-	})
-}
-
-// PendingEvents implements audit.Outbox: up to limit (0 or less: all) events
-// not yet marked delivered, in the order they were written. Writes are
-// serialised, so that order is also the order of their commits.
-func (s *Store) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	rows, err := s.db.Read.QueryContext(ctx,
-		`SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("pending events: %w", err)
-	}
-	defer rows.Close()
-	var out []audit.OutboxEntry
-	for rows.Next() {
-		var (
-			e   audit.OutboxEntry
-			doc string
-		)
-		if err := rows.Scan(&e.Seq, &doc); err != nil {
-			return nil, fmt.Errorf("pending events: %w", err)
-		}
-		if e.Event, err = storedoc.DecodeEvent(doc); err != nil {
-			return nil, fmt.Errorf("pending events: outbox entry %d: %w", e.Seq, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pending events: %w", err)
-	}
-	return out, nil
-}
-
-// MarkDelivered implements audit.Outbox: PendingEvents no longer returns the
-// entries seqs. Unknown or already delivered seqs are ignored. Delivered
-// entries are kept, so that RecordEvent stays idempotent for their ids.
-func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE audit_outbox SET delivered_at = ?
-			WHERE delivered_at IS NULL AND seq IN (SELECT value FROM json_each(?))`,
-			time.Now().UnixMicro(), storedoc.Encode(seqs))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("mark events delivered: %w", err)
-	}
-	return nil
 }

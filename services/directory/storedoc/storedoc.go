@@ -6,9 +6,7 @@ package storedoc
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 )
 
@@ -126,21 +124,4 @@ func NormalizeAgency(a *directory.Agency) {
 	if len(a.ContactPoints) == 0 {
 		a.ContactPoints = nil
 	}
-}
-
-// EncodeEvent returns the stored form of an outbox event: audit.Event's own
-// JSON, which the audit log also uses, with the time in UTC truncated to
-// microseconds as every stored time is.
-func EncodeEvent(e audit.Event) string {
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
-	return Encode(e)
-}
-
-func DecodeEvent(s string) (audit.Event, error) {
-	var e audit.Event
-	if err := json.Unmarshal([]byte(s), &e); err != nil {
-		return audit.Event{}, err
-	}
-	e.Time = e.Time.UTC()
-	return e, nil
 }

@@ -56,6 +56,7 @@ const historyLockKey int64 = 0x636f6d6974793a68
 // clock. Only a zero CreateTime (and then UpdateTime) of a new request, or
 // CreateTime of a message or attachment, is set to the time of the write.
 type Store struct {
+	pgdb.Outbox
 	pool *pgxpool.Pool
 }
 
@@ -75,7 +76,7 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 	if err := pgdb.Migrate(ctx, pool, sub); err != nil {
 		return nil, fmt.Errorf("migrate requests: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{Outbox: pgdb.Outbox{Pool: pool}, pool: pool}, nil
 }
 
 // OutboxEntry is an audit event waiting in the outbox, with its position.
@@ -241,7 +242,7 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 // must be the last write of the transaction: the history insert takes
 // historyLockKey, held until the commit.
 func writeChange(ctx context.Context, tx pgx.Tx, r request.Request, ch request.Change) error {
-	if err := insertEvent(ctx, tx, ch.Event); err != nil {
+	if err := pgdb.InsertEvent(ctx, tx, ch.Event); err != nil {
 		return err
 	}
 	if ch.History == nil {
@@ -463,7 +464,7 @@ func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev audit.E
 		if err != nil {
 			return fmt.Errorf("create message %s: %w", m.ID, err)
 		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
+		if err := pgdb.InsertEvent(ctx, tx, ev); err != nil {
 			return fmt.Errorf("create message %s: %w", m.ID, err)
 		}
 		return nil
@@ -520,7 +521,7 @@ func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev a
 		if err != nil {
 			return fmt.Errorf("create attachment %s: %w", a.ID, err)
 		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
+		if err := pgdb.InsertEvent(ctx, tx, ev); err != nil {
 			return fmt.Errorf("create attachment %s: %w", a.ID, err)
 		}
 		return nil
@@ -565,68 +566,4 @@ func (s *Store) ListAttachments(ctx context.Context, requestID string) ([]reques
 		return nil, fmt.Errorf("list attachments of request %s: %w", requestID, err)
 	}
 	return out, nil
-}
-
-// The audit outbox.
-
-// insertEvent adds e to the outbox unless an event with its id is there.
-func insertEvent(ctx context.Context, tx pgx.Tx, e audit.Event) error {
-	if e.ID == "" {
-		return errors.New("audit event has no id")
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_outbox (event_id, event) VALUES ($1, $2)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, storedoc.EncodeEvent(e)); err != nil {
-		return fmt.Errorf("audit outbox: %w", err)
-	}
-	return nil
-}
-
-// RecordEvent implements audit.Recorder: it writes e to the outbox on its
-// own. An event whose id is already in the outbox is not written again, and
-// that is no error, so that a retried call records once.
-func (s *Store) RecordEvent(ctx context.Context, e audit.Event) error {
-	return pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		return insertEvent(ctx, tx, e)
-	})
-}
-
-// PendingEvents returns up to limit (0 or less: all) events of the outbox not
-// yet marked delivered, oldest first: the work of the relay that delivers
-// them to the audit service. Relays on several replicas may get the same
-// events; delivery is idempotent by event id.
-func (s *Store) PendingEvents(ctx context.Context, limit int) ([]OutboxEntry, error) {
-	rows, err := s.pool.Query(ctx,
-		`SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq `+limitClause(limit))
-	out, err := collect(rows, err, func(row pgx.Row) (OutboxEntry, error) {
-		var (
-			e   OutboxEntry
-			doc string
-		)
-		if err := row.Scan(&e.Seq, &doc); err != nil {
-			return OutboxEntry{}, err
-		}
-		var err error
-		if e.Event, err = storedoc.DecodeEvent(doc); err != nil {
-			return OutboxEntry{}, fmt.Errorf("outbox entry %d: %w", e.Seq, err)
-		}
-		return e, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pending events: %w", err)
-	}
-	return out, nil
-}
-
-// MarkDelivered records that the outbox entries seqs were delivered, so that
-// PendingEvents no longer returns them. Unknown or already delivered seqs
-// are ignored.
-func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	if _, err := s.pool.Exec(ctx, `UPDATE audit_outbox SET delivered_at = now()
-		WHERE delivered_at IS NULL AND seq = ANY($1)`, seqs); err != nil {
-		return fmt.Errorf("mark events delivered: %w", err)
-	}
-	return nil
 }

@@ -39,6 +39,7 @@ var migrations embed.FS
 // CreateTime (and then UpdateTime) of a new request, or CreateTime of a
 // message or attachment, is set to the time of the write.
 type Store struct {
+	sqlitedb.Outbox
 	db *sqlitedb.DB
 }
 
@@ -58,7 +59,7 @@ func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 	if err := sqlitedb.Migrate(ctx, db, sub); err != nil {
 		return nil, fmt.Errorf("migrate requests: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{Outbox: sqlitedb.Outbox{DB: db}, db: db}, nil
 }
 
 // OutboxEntry is an audit event waiting in the outbox, with its position.
@@ -216,7 +217,7 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 
 // writeChange writes the event and the history entry of a change of r.
 func writeChange(ctx context.Context, tx *sql.Tx, r request.Request, ch request.Change) error {
-	if err := insertEvent(ctx, tx, ch.Event); err != nil {
+	if err := sqlitedb.InsertEvent(ctx, tx, ch.Event); err != nil {
 		return err
 	}
 	if ch.History == nil {
@@ -436,7 +437,7 @@ func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev audit.E
 		if err != nil {
 			return fmt.Errorf("create message %s: %w", m.ID, err)
 		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
+		if err := sqlitedb.InsertEvent(ctx, tx, ev); err != nil {
 			return fmt.Errorf("create message %s: %w", m.ID, err)
 		}
 		return nil
@@ -496,7 +497,7 @@ func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev a
 		if err != nil {
 			return fmt.Errorf("create attachment %s: %w", a.ID, err)
 		}
-		if err := insertEvent(ctx, tx, ev); err != nil {
+		if err := sqlitedb.InsertEvent(ctx, tx, ev); err != nil {
 			return fmt.Errorf("create attachment %s: %w", a.ID, err)
 		}
 		return nil
@@ -544,71 +545,4 @@ func (s *Store) ListAttachments(ctx context.Context, requestID string) ([]reques
 		return nil, fmt.Errorf("list attachments of request %s: %w", requestID, err)
 	}
 	return out, nil
-}
-
-// The audit outbox.
-
-// insertEvent adds e to the outbox unless an event with its id is there.
-func insertEvent(ctx context.Context, tx *sql.Tx, e audit.Event) error {
-	if e.ID == "" {
-		return errors.New("audit event has no id")
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_outbox (event_id, event, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (event_id) DO NOTHING`, e.ID, storedoc.EncodeEvent(e), micros(time.Now())); err != nil {
-		return fmt.Errorf("audit outbox: %w", err)
-	}
-	return nil
-}
-
-// RecordEvent implements audit.Recorder: it writes e to the outbox on its
-// own. An event whose id is already in the outbox is not written again, and
-// that is no error, so that a retried call records once.
-func (s *Store) RecordEvent(ctx context.Context, e audit.Event) error {
-	return sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
-		return insertEvent(ctx, tx, e)
-	})
-}
-
-// PendingEvents returns up to limit (0 or less: all) events of the outbox not
-// yet marked delivered, oldest first: the work of the relay that delivers
-// them to the audit service.
-func (s *Store) PendingEvents(ctx context.Context, limit int) ([]OutboxEntry, error) {
-	rows, err := s.db.Read.QueryContext(ctx,
-		`SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, noLimit(limit))
-	out, err := collect(rows, err, func(row scanner) (OutboxEntry, error) {
-		var (
-			e   OutboxEntry
-			doc string
-		)
-		if err := row.Scan(&e.Seq, &doc); err != nil {
-			return OutboxEntry{}, err
-		}
-		var err error
-		if e.Event, err = storedoc.DecodeEvent(doc); err != nil {
-			return OutboxEntry{}, fmt.Errorf("outbox entry %d: %w", e.Seq, err)
-		}
-		return e, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pending events: %w", err)
-	}
-	return out, nil
-}
-
-// MarkDelivered records that the outbox entries seqs were delivered, so that
-// PendingEvents no longer returns them. Unknown or already delivered seqs
-// are ignored.
-func (s *Store) MarkDelivered(ctx context.Context, seqs []int64) error {
-	if len(seqs) == 0 {
-		return nil
-	}
-	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE audit_outbox SET delivered_at = ?
-			WHERE delivered_at IS NULL AND seq IN (SELECT value FROM json_each(?))`, micros(time.Now()), storedoc.Encode(seqs))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("mark events delivered: %w", err)
-	}
-	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/request"
 )
@@ -270,22 +269,4 @@ func Stored(r request.Request) request.Request {
 		panic(fmt.Sprintf("request/storedoc: decode what was just encoded: %v", err))
 	}
 	return out
-}
-
-// EncodeEvent stores an event as audit.Event's own JSON form, which that
-// package keeps stable because the event is delivered in it; a copy of the
-// type here would silently drop a field added there, and the outbox must not
-// lose any part of an event.
-func EncodeEvent(e audit.Event) string {
-	e.Time = StoredTime(e.Time)
-	return Encode(e)
-}
-
-func DecodeEvent(s string) (audit.Event, error) {
-	var e audit.Event
-	if err := json.Unmarshal([]byte(s), &e); err != nil {
-		return audit.Event{}, err
-	}
-	e.Time = ReadTime(e.Time)
-	return e, nil
 }

@@ -1,0 +1,101 @@
+package pgdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/comity-mla/comity/services/audit"
+)
+
+// Outbox is the audit outbox of a service's database: the table
+// audit_outbox(seq bigint identity PRIMARY KEY, event_id text UNIQUE, event
+// jsonb, created_at timestamptz, delivered_at timestamptz), which each store
+// creates in its migrations. Stores embed it to implement audit.Recorder and
+// audit.Outbox, and call InsertEvent inside their own transactions.
+type Outbox struct{ Pool *pgxpool.Pool }
+
+var (
+	_ audit.Recorder = Outbox{}
+	_ audit.Outbox   = Outbox{}
+)
+
+// InsertEvent adds e to the outbox in tx unless an event with its id is
+// there. An event without an id is refused, so that a change cannot be
+// stored without the event that records it.
+func InsertEvent(ctx context.Context, tx pgx.Tx, e audit.Event) error {
+	if e.ID == "" {
+		return errors.New("audit event has no id")
+	}
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	doc, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("audit outbox: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_outbox (event_id, event) VALUES ($1, $2)
+		ON CONFLICT (event_id) DO NOTHING`, e.ID, string(doc)); err != nil {
+		return fmt.Errorf("audit outbox: %w", err)
+	}
+	return nil
+}
+
+// RecordEvent implements audit.Recorder: it writes e to the outbox on its
+// own. An event whose id is already there, delivered or not, is not written
+// again, and that is no error, so that a retried call records once.
+func (o Outbox) RecordEvent(ctx context.Context, e audit.Event) error {
+	return WithTx(ctx, o.Pool, func(tx pgx.Tx) error { return InsertEvent(ctx, tx, e) })
+}
+
+// PendingEvents implements audit.Outbox: up to limit (0 or less: all) events
+// not yet delivered, in seq order. Transactions of several replicas commit
+// in their own order, so an event may become visible after one with a higher
+// seq; it is then returned by a later call, never skipped. Relays on several
+// replicas may get the same events; delivery is idempotent by event id.
+func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
+	query := `SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq`
+	if limit > 0 {
+		query += fmt.Sprintf(` LIMIT %d`, limit)
+	}
+	rows, err := o.Pool.Query(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("pending events: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.OutboxEntry
+	for rows.Next() {
+		var (
+			e   audit.OutboxEntry
+			doc string
+		)
+		if err := rows.Scan(&e.Seq, &doc); err != nil {
+			return nil, fmt.Errorf("pending events: %w", err)
+		}
+		if err := json.Unmarshal([]byte(doc), &e.Event); err != nil {
+			return nil, fmt.Errorf("pending events: outbox entry %d: %w", e.Seq, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending events: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDelivered implements audit.Outbox: PendingEvents no longer returns the
+// entries seqs. Unknown or already delivered seqs are ignored. Delivered
+// entries are kept, so that RecordEvent stays idempotent for their ids.
+func (o Outbox) MarkDelivered(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	if _, err := o.Pool.Exec(ctx, `UPDATE audit_outbox SET delivered_at = now()
+		WHERE delivered_at IS NULL AND seq = ANY($1)`, seqs); err != nil {
+		return fmt.Errorf("mark events delivered: %w", err)
+	}
+	return nil
+}
