@@ -464,3 +464,42 @@ func TestHealthAndTraceID(t *testing.T) {
 		t.Errorf("no trace id on a refused call: %v", r.header)
 	}
 }
+
+func TestCORSIsOffUnlessConfigured(t *testing.T) {
+	preflight := func(s *suite, origin string) http.Header {
+		t.Helper()
+		req, _ := http.NewRequest("OPTIONS", s.baseURL+"/v1/agencies", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	off := startSuite(t, suiteOptions{})
+	if h := preflight(off, "https://portal.gpo.kz.example"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("CORS answered without being configured: %v", h)
+	}
+	on := startSuite(t, suiteOptions{corsOrigins: []string{"https://portal.gpo.kz.example"}})
+	if h := preflight(on, "https://portal.gpo.kz.example"); h.Get("Access-Control-Allow-Origin") != "https://portal.gpo.kz.example" {
+		t.Errorf("an allowed origin's preflight: %v", h)
+	}
+	if h := preflight(on, "https://elsewhere.example"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("another origin was allowed: %v", h)
+	}
+	// A real call from the allowed origin carries the header, and the
+	// token is still required.
+	req, _ := http.NewRequest("GET", on.baseURL+"/v1/agencies/kz-gpo", nil)
+	req.Header.Set("Origin", "https://portal.gpo.kz.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || resp.Header.Get("Access-Control-Allow-Origin") != "https://portal.gpo.kz.example" {
+		t.Errorf("cross-origin call without a token = %d %v", resp.StatusCode, resp.Header)
+	}
+}

@@ -53,6 +53,8 @@ type suiteOptions struct {
 	// records would clash in one), instead of SQLite files in dataDir. The
 	// test is skipped without COMITY_TEST_POSTGRES.
 	postgres bool
+	// corsOrigins are the browser origins allowed (CORS is off without).
+	corsOrigins []string
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
@@ -143,7 +145,8 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	g.Go(func() error {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
-			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment, Logger: logger,
+			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment,
+			CORSOrigins: opt.corsOrigins, Logger: logger,
 		})
 	})
 	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, requestAddr: ls[1].Addr().String()}
