@@ -81,12 +81,13 @@ check-generated: generate ## Fail when the committed generated code is stale.
 # PostgreSQL figures need a server; the local one unless told otherwise.
 bench: export COMITY_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 # Operations per gateway sub-benchmark: a fixed count keeps a run bounded
-# (about 4 minutes on 2 cores) however slow an engine is.
+# (about 4 minutes on 2 cores) however slow an engine is. -p 1: benchmarks of
+# two packages running at once would share the cores and spoil both.
 bench: BENCH_OPS ?= 3000
 bench: ## Run the benchmarks (see docs/benchmarks.md); results also in build/bench.txt.
 	@mkdir -p build
-	{ $(GO) test -run '^$$' -bench . -benchmem -timeout 10m $(filter-out ./gateway/...,$(PKGS)) && \
-	  $(GO) test -run '^$$' -bench . -benchtime $(BENCH_OPS)x -timeout 12m ./gateway/...; } 2>&1 | tee build/bench.txt
+	{ $(GO) test -p 1 -run '^$$' -bench . -benchmem -timeout 10m $(filter-out ./gateway/...,$(PKGS)) && \
+	  $(GO) test -p 1 -run '^$$' -bench . -benchtime $(BENCH_OPS)x -timeout 12m ./gateway/...; } 2>&1 | tee build/bench.txt
 
 fuzz: ## Run every fuzz target for FUZZTIME each.
 	@for pkg in $$($(GO) list $(PKGS)); do \

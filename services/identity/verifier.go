@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ type verifierOptions struct {
 	now      func() time.Time
 	leeway   time.Duration
 	trustTTL time.Duration
+	tokenTTL time.Duration
 	client   *http.Client
 	services []string
 }
@@ -90,6 +92,16 @@ func WithTrustCacheTTL(d time.Duration) VerifierOption {
 	return func(o *verifierOptions) { o.trustTTL = d }
 }
 
+// WithTokenCacheTTL sets how long a token whose signature and claims were
+// checked is accepted again without checking them, so that a caller's
+// every call does not cost a signature verification. An entry never
+// outlives the token, nor the issuer keys it was checked with; the
+// agency's trust is checked on every call regardless. The default is 1m;
+// 0 disables the cache.
+func WithTokenCacheTTL(d time.Duration) VerifierOption {
+	return func(o *verifierOptions) { o.tokenTTL = d }
+}
+
 // WithHTTPClient sets the client that fetches JWK Sets served over HTTP(S),
 // for deployments that need a proxy or a private CA. The default client
 // gives up after 10s.
@@ -103,6 +115,7 @@ type Verifier struct {
 	issuers        map[string]*issuerKeys
 	serviceIssuers []string
 	trust          *trustCache
+	tokens         *tokenCache
 	now            func() time.Time
 	leeway         time.Duration
 }
@@ -119,6 +132,7 @@ func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*
 		now:      time.Now,
 		leeway:   defaultLeeway,
 		trustTTL: defaultTrustCacheTTL,
+		tokenTTL: defaultTokenCacheTTL,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -135,6 +149,9 @@ func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*
 	if o.trustTTL < 0 {
 		return nil, fmt.Errorf("identity: trust cache TTL %v is negative", o.trustTTL)
 	}
+	if o.tokenTTL < 0 {
+		return nil, fmt.Errorf("identity: token cache TTL %v is negative", o.tokenTTL)
+	}
 	if o.client == nil {
 		o.client = &http.Client{Timeout: defaultHTTPTimeout}
 	}
@@ -146,6 +163,7 @@ func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*
 		issuers:        make(map[string]*issuerKeys, len(issuers)),
 		serviceIssuers: o.services,
 		trust:          newTrustCache(trust, o.trustTTL),
+		tokens:         newTokenCache(o.tokenTTL),
 		now:            o.now,
 		leeway:         o.leeway,
 	}
@@ -182,35 +200,8 @@ func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*
 func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, error) {
 	now := v.now()
 
-	hdr, payload, err := splitToken(rawToken)
+	c, err := v.verifiedClaims(ctx, rawToken, now)
 	if err != nil {
-		return Principal{}, err
-	}
-	fields, err := decodeObject(payload)
-	if err != nil {
-		return Principal{}, unauthenticated("token claims are malformed")
-	}
-	// Only the issuer is read before the signature is checked, and only to
-	// choose the keys to check it with.
-	iss, _, err := stringField(fields, "iss")
-	switch {
-	case err != nil:
-		return Principal{}, unauthenticated("token %v", err)
-	case iss == "":
-		return Principal{}, unauthenticated("token has no issuer")
-	}
-	ik, ok := v.issuers[iss]
-	if !ok {
-		return Principal{}, unauthenticated("token issuer %q is not known", clip(iss))
-	}
-	if err := v.checkSignature(ctx, ik, hdr, rawToken, now); err != nil {
-		return Principal{}, err
-	}
-	c, err := claimsFrom(fields)
-	if err != nil {
-		return Principal{}, unauthenticated("token %v", err)
-	}
-	if err := v.checkClaims(c, now); err != nil {
 		return Principal{}, err
 	}
 	if slices.Contains(v.serviceIssuers, c.iss) {
@@ -244,21 +235,90 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 	}, nil
 }
 
-func (v *Verifier) checkSignature(ctx context.Context, ik *issuerKeys, hdr header, rawToken string, now time.Time) error {
+// verifiedClaims returns the claims of a token whose shape, issuer,
+// signature and claims are valid, from the token cache when it holds them.
+func (v *Verifier) verifiedClaims(ctx context.Context, rawToken string, now time.Time) (claims, error) {
+	if !v.tokens.enabled() || len(rawToken) > maxTokenLen {
+		c, _, _, err := v.checkToken(ctx, rawToken, now)
+		return c, err
+	}
+	key := sha256.Sum256([]byte(rawToken))
+	if c, ok := v.tokens.get(key, now); ok {
+		return c, nil
+	}
+	c, ik, ks, err := v.checkToken(ctx, rawToken, now)
+	if err != nil {
+		return claims{}, err
+	}
+	if ks != nil {
+		v.tokens.put(key, c, ik, ks, c.exp.Add(v.leeway), now)
+	}
+	return c, nil
+}
+
+// checkToken checks everything about a token that does not depend on the
+// directory: its shape, issuer, signature and claims. It returns the claims,
+// the issuer's keys, and the key set that checked the signature (nil when
+// a refresh replaced the set meanwhile).
+func (v *Verifier) checkToken(ctx context.Context, rawToken string, now time.Time) (claims, *issuerKeys, *keySet, error) {
+	hdr, payload, err := splitToken(rawToken)
+	if err != nil {
+		return claims{}, nil, nil, err
+	}
+	fields, err := decodeObject(payload)
+	if err != nil {
+		return claims{}, nil, nil, unauthenticated("token claims are malformed")
+	}
+	// Only the issuer is read before the signature is checked, and only to
+	// choose the keys to check it with.
+	iss, _, err := stringField(fields, "iss")
+	switch {
+	case err != nil:
+		return claims{}, nil, nil, unauthenticated("token %v", err)
+	case iss == "":
+		return claims{}, nil, nil, unauthenticated("token has no issuer")
+	}
+	ik, ok := v.issuers[iss]
+	if !ok {
+		return claims{}, nil, nil, unauthenticated("token issuer %q is not known", clip(iss))
+	}
+	ks, err := v.checkSignature(ctx, ik, hdr, rawToken, now)
+	if err != nil {
+		return claims{}, nil, nil, err
+	}
+	c, err := claimsFrom(fields)
+	if err != nil {
+		return claims{}, nil, nil, unauthenticated("token %v", err)
+	}
+	if err := v.checkClaims(c, now); err != nil {
+		return claims{}, nil, nil, err
+	}
+	return c, ik, ks, nil
+}
+
+// checkSignature checks the token's signature with the keys of ik and
+// returns the key set they came from, or nil when a refresh replaced the set
+// during the call, so that which set it was is unknown.
+func (v *Verifier) checkSignature(ctx context.Context, ik *issuerKeys, hdr header, rawToken string, now time.Time) (*keySet, error) {
+	before := ik.set.Load()
 	keys, err := ik.keysFor(ctx, hdr, now)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	used := ik.set.Load()
+	if used != before {
+		used = nil
 	}
 	jws, err := jose.ParseSignedCompact(rawToken, allowedAlgs)
 	if err != nil {
-		return unauthenticated("token is malformed")
+		return nil, unauthenticated("token is malformed")
 	}
 	for _, k := range keys {
 		if _, err := jws.Verify(k.pub); err == nil {
-			return nil
+			return used, nil
 		}
 	}
-	return unauthenticated("token signature invalid")
+	return nil, unauthenticated("token signature invalid")
 }
 
 func (v *Verifier) checkClaims(c claims, now time.Time) error {

@@ -12,6 +12,11 @@
 // since the Unix epoch (UTC). Stores keep timestamps in INTEGER columns of that
 // unit, so that a time.Time in a WHERE clause compares correctly with them and
 // the precision matches PostgreSQL's timestamptz.
+//
+// Every connection keeps the statements it has prepared (see
+// stmtCacheConnector), and WithTx on a Write pool runs transactions in the
+// order they were asked for, committing those that queued together (see
+// writer).
 package sqlitedb
 
 import (
@@ -24,8 +29,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is one SQLite database file, reached through a writer pool and a reader
@@ -38,6 +41,8 @@ type DB struct {
 	Write *sql.DB
 	// Read has several read-only connections for queries that need no lock.
 	Read *sql.DB
+
+	checkpoints *checkpointer
 }
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -70,8 +75,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// journal_mode is a property of the file; setting it on the writer,
 	// which opens first, is enough and the read-only readers could not.
 	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "wal_autocheckpoint("+safetyCheckpointPages+")")
 	wq.Set("_txlock", "immediate")
-	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	write, err := openPool(path + "?" + wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -88,7 +94,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// query_only turns an accidental write on a reader into an error instead
 	// of a second writer competing for the lock.
 	rq.Add("_pragma", "query_only(1)")
-	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	read, err := openPool(path + "?" + rq.Encode())
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -101,7 +107,24 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{Write: write, Read: read}, nil
+	ckpt, err := openPool(path + "?" + common.Encode())
+	if err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	checkpoints := startCheckpointer(ckpt)
+	writers.Store(write, startWriter(write, checkpoints.committed))
+	return &DB{Write: write, Read: read, checkpoints: checkpoints}, nil
+}
+
+func openPool(dsn string) (*sql.DB, error) {
+	c, err := newConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -115,13 +138,28 @@ func cloneValues(v url.Values) url.Values {
 // Close closes both pools, after which the WAL is checkpointed by SQLite when
 // the last connection to the file closes.
 func (db *DB) Close() error {
-	return errors.Join(db.Read.Close(), db.Write.Close())
+	if w, ok := writers.LoadAndDelete(db.Write); ok {
+		w.(*writer).close()
+	}
+	var errs []error
+	if db.checkpoints != nil {
+		errs = append(errs, db.checkpoints.close())
+	}
+	return errors.Join(append(errs, db.Read.Close(), db.Write.Close())...)
 }
 
 // WithTx runs fn in a transaction on db, committing if fn returns nil and
 // rolling back otherwise (also if fn panics). The error of fn is returned as
 // is, so that callers can match domain errors.
+//
+// On the Write pool of a DB, calls run in the order they were made, and
+// calls made while others run share a commit; each still commits or rolls
+// back on its own (see writer). fn must not wait for anything that needs
+// the Write pool: the pool has one connection, which fn is using.
 func WithTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) (err error) {
+	if w, ok := writers.Load(db); ok {
+		return w.(*writer).withTx(ctx, fn)
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

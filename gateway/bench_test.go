@@ -1,0 +1,283 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/identity"
+)
+
+// The throughput benchmark of the request service (docs/benchmarks.md):
+// requests created, or carried from DRAFT to TRANSMITTED, per second, through
+// the gateway and directly over gRPC, by 1, 16 and 64 concurrent clients, on
+// SQLite and on PostgreSQL. `make bench` runs it with a fixed b.N
+// (-benchtime=3000x) so that a run takes a bounded time.
+
+var (
+	benchEngines = []string{"sqlite", "postgres"}
+	benchPaths   = []string{"grpc", "gateway"}
+	benchOps     = []string{"create", "transmit"}
+	benchClients = []int{1, 16, 64}
+)
+
+// benchSuite is a suite with what its clients share: the tokens of the
+// people who act on a request, a draft and, for the direct path, one gRPC
+// connection to the request service.
+type benchSuite struct {
+	*suite
+	prosecutor, centralAuthority string
+	// draftJSON is the REST body of a create, draft the same draft as gRPC
+	// sends it.
+	draftJSON []byte
+	draft     *requestv1.Request
+	grpc      requestv1.RequestServiceClient
+}
+
+func newBenchSuite(tb testing.TB, engine string) *benchSuite {
+	tb.Helper()
+	s := startSuite(tb, suiteOptions{postgres: engine == "postgres", quiet: true})
+	bs := &benchSuite{
+		suite:            s,
+		prosecutor:       s.token("kz-gpo", identity.Prosecutor),
+		centralAuthority: s.token("kz-gpo", identity.CentralAuthority),
+	}
+	var err error
+	if bs.draftJSON, err = json.Marshal(preservation()); err != nil {
+		tb.Fatal(err)
+	}
+	bs.draft = &requestv1.Request{}
+	if err := protojson.Unmarshal(bs.draftJSON, bs.draft); err != nil {
+		tb.Fatal(err)
+	}
+	conn, err := grpc.NewClient(s.requestAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	bs.grpc = requestv1.NewRequestServiceClient(conn)
+	return bs
+}
+
+// operation is one unit of work of a client: it returns the request's
+// status at the end, as the service reported it.
+type operation func(ctx context.Context) (string, error)
+
+// client returns the operation op over path for one client. Clients of the
+// gateway each have their own keep-alive HTTP connection, as separate users
+// would; clients of the direct path share the one gRPC connection, as a
+// service calling another does.
+func (bs *benchSuite) client(path, op string) operation {
+	steps := 1
+	if op == "transmit" {
+		steps = 3
+	}
+	if path == "grpc" {
+		prosecutor := metadata.Pairs("authorization", "Bearer "+bs.prosecutor)
+		ca := metadata.Pairs("authorization", "Bearer "+bs.centralAuthority)
+		return func(ctx context.Context) (string, error) {
+			pctx := metadata.NewOutgoingContext(ctx, prosecutor)
+			r, err := bs.grpc.CreateRequest(pctx, &requestv1.CreateRequestRequest{Request: bs.draft})
+			if err != nil || steps == 1 {
+				return r.GetRequest().GetStatus().String(), err
+			}
+			name := r.GetRequest().GetName()
+			if _, err := bs.grpc.SubmitRequest(pctx, &requestv1.SubmitRequestRequest{Name: name}); err != nil {
+				return "", err
+			}
+			t, err := bs.grpc.TransmitRequest(metadata.NewOutgoingContext(ctx, ca), &requestv1.TransmitRequestRequest{Name: name})
+			return t.GetRequest().GetStatus().String(), err
+		}
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}}
+	post := func(ctx context.Context, path, token string, body []byte) (name, status string, err error) {
+		req, err := http.NewRequestWithContext(ctx, "POST", bs.baseURL+path, bytes.NewReader(body))
+		if err != nil {
+			return "", "", err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return "", "", err
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return "", "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", "", fmt.Errorf("POST %s = %d: %s", path, resp.StatusCode, raw)
+		}
+		var r struct{ Name, Status string }
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return "", "", fmt.Errorf("POST %s: %w", path, err)
+		}
+		return r.Name, r.Status, nil
+	}
+	empty := []byte("{}")
+	return func(ctx context.Context) (string, error) {
+		name, status, err := post(ctx, "/v1/requests", bs.prosecutor, bs.draftJSON)
+		if err != nil || steps == 1 {
+			return status, err
+		}
+		if _, _, err := post(ctx, "/v1/"+name+":submit", bs.prosecutor, empty); err != nil {
+			return "", err
+		}
+		_, status, err = post(ctx, "/v1/"+name+":transmit", bs.centralAuthority, empty)
+		return status, err
+	}
+}
+
+// wantStatus is the status a request has after op.
+func wantStatus(op string) string {
+	if op == "transmit" {
+		return "TRANSMITTED"
+	}
+	return "DRAFT"
+}
+
+// run performs n operations spread over clients goroutines and returns how
+// long each took and how long they all took.
+func (bs *benchSuite) run(ctx context.Context, path, op string, clients, n int) ([]time.Duration, time.Duration, error) {
+	latencies := make([]time.Duration, n)
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	want := wantStatus(op)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	for range clients {
+		do := bs.client(path, op)
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				status, err := do(ctx)
+				latencies[i] = time.Since(t0)
+				if err == nil && status != want {
+					err = fmt.Errorf("%s over %s ended in status %s, want %s", op, path, status, want)
+				}
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return latencies, time.Since(start), firstErr
+}
+
+// percentile returns the nearest-rank p-th percentile (0 < p ≤ 1) of sorted.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkRequests reports, for each engine, path, operation and number of
+// concurrent clients, the operations completed per second (req/s) and the
+// median and 99th percentile latency of one operation (p50-ms, p99-ms).
+// op=create is one CreateRequest; op=transmit is create, submit and transmit,
+// the whole way from DRAFT to TRANSMITTED. One suite per engine serves all
+// of that engine's sub-benchmarks.
+func BenchmarkRequests(b *testing.B) {
+	for _, engine := range benchEngines {
+		b.Run("engine="+engine, func(b *testing.B) {
+			bs := newBenchSuite(b, engine)
+			for _, path := range benchPaths {
+				b.Run("path="+path, func(b *testing.B) {
+					for _, op := range benchOps {
+						b.Run("op="+op, func(b *testing.B) {
+							for _, clients := range benchClients {
+								b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+									bs.bench(b, path, op, clients)
+								})
+							}
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+func (bs *benchSuite) bench(b *testing.B, path, op string, clients int) {
+	// Warm up connections, caches and the database before timing.
+	if _, _, err := bs.run(b.Context(), path, op, clients, max(2*clients, 20)); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+	b.ResetTimer()
+	latencies, elapsed, err := bs.run(b.Context(), path, op, clients, b.N)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(ms(percentile(latencies, 0.50)), "p50-ms")
+	b.ReportMetric(ms(percentile(latencies, 0.99)), "p99-ms")
+}
+
+// TestBenchmarkOperations checks that every operation the benchmark times
+// does what it claims, on every engine and path, so that the figures are of
+// work actually done.
+func TestBenchmarkOperations(t *testing.T) {
+	for _, engine := range benchEngines {
+		t.Run(engine, func(t *testing.T) {
+			bs := newBenchSuite(t, engine)
+			for _, path := range benchPaths {
+				for _, op := range benchOps {
+					latencies, _, err := bs.run(t.Context(), path, op, 4, 8)
+					if err != nil {
+						t.Fatalf("%s over %s: %v", op, path, err)
+					}
+					if slices.Contains(latencies, 0) {
+						t.Errorf("%s over %s: an operation was not timed", op, path)
+					}
+				}
+			}
+			// 2 paths × 2 ops × 8 operations, each creating one request, of
+			// which the transmit ones (16) reached TRANSMITTED.
+			list := bs.mustDo("GET", "/v1/requests?pageSize=100", bs.centralAuthority, nil, 200)
+			var transmitted, total int
+			reqs, _ := list.body["requests"].([]any)
+			for _, r := range reqs {
+				total++
+				if r.(map[string]any)["status"] == "TRANSMITTED" {
+					transmitted++
+				}
+			}
+			if total != 32 || transmitted != 16 {
+				t.Errorf("after the operations: %d requests, %d transmitted; want 32 and 16", total, transmitted)
+			}
+		})
+	}
+}
