@@ -122,8 +122,16 @@ func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequest
 	return &requestv1.UpdateRequestResponse{Request: RequestToProto(v)}, nil
 }
 
-// SubmitRequest implements requestv1.RequestServiceServer.
-func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequestRequest) (*requestv1.SubmitRequestResponse, error) {
+// lifecycleRequest is what every lifecycle action's request message has.
+type lifecycleRequest interface {
+	GetName() string
+	GetEtag() string
+}
+
+// act is what every lifecycle method does around its domain call: take the
+// caller and the request id from the name, call do, and convert the request
+// it returns.
+func act(ctx context.Context, req lifecycleRequest, do func(p identity.Principal, id, etag string) (request.View, error)) (*requestv1.Request, error) {
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
@@ -132,227 +140,172 @@ func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequest
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.svc.Submit(ctx, p, id, req.GetEtag())
+	v, err := do(p, id, req.GetEtag())
 	if err != nil {
 		return nil, err
 	}
-	return &requestv1.SubmitRequestResponse{Request: RequestToProto(v)}, nil
+	return RequestToProto(v), nil
+}
+
+// SubmitRequest implements requestv1.RequestServiceServer.
+func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequestRequest) (*requestv1.SubmitRequestResponse, error) {
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		return s.svc.Submit(ctx, p, id, etag)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.SubmitRequestResponse{Request: r}, nil
 }
 
 // ReturnRequest implements requestv1.RequestServiceServer.
 func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequestRequest) (*requestv1.ReturnRequestResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		return s.svc.Return(ctx, p, id, etag, req.GetReason())
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Return(ctx, p, id, req.GetEtag(), req.GetReason())
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.ReturnRequestResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.ReturnRequestResponse{Request: r}, nil
 }
 
 // TransmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitRequestRequest) (*requestv1.TransmitRequestResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		return s.svc.Transmit(ctx, p, id, etag)
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Transmit(ctx, p, id, req.GetEtag())
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.TransmitRequestResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.TransmitRequestResponse{Request: r}, nil
 }
 
 // AcknowledgeRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.AcknowledgeRequestRequest) (*requestv1.AcknowledgeRequestResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		return s.svc.Acknowledge(ctx, p, id, etag)
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Acknowledge(ctx, p, id, req.GetEtag())
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.AcknowledgeRequestResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.AcknowledgeRequestResponse{Request: r}, nil
 }
 
 // RequestClarification implements requestv1.RequestServiceServer.
 func (s *Server) RequestClarification(ctx context.Context, req *requestv1.RequestClarificationRequest) (*requestv1.RequestClarificationResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		return s.svc.RequestClarification(ctx, p, id, etag, req.GetQuestions())
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.RequestClarification(ctx, p, id, req.GetEtag(), req.GetQuestions())
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.RequestClarificationResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.RequestClarificationResponse{Request: r}, nil
 }
 
 // ProvideClarification implements requestv1.RequestServiceServer.
 func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.ProvideClarificationRequest) (*requestv1.ProvideClarificationResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		atts, err := attachmentIDs(id, req.GetAttachments())
+		if err != nil {
+			return request.View{}, err
+		}
+		return s.svc.ProvideClarification(ctx, p, id, etag, req.GetAnswers(), atts)
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	atts, err := attachmentIDs(id, req.GetAttachments())
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.ProvideClarification(ctx, p, id, req.GetEtag(), req.GetAnswers(), atts)
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.ProvideClarificationResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.ProvideClarificationResponse{Request: r}, nil
 }
 
 // AcceptRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequestRequest) (*requestv1.AcceptRequestResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		a := request.Acceptance{
+			DualCriminality:     enumName(req.GetDualCriminality()),
+			HumanRightsConcerns: req.GetHumanRightsReview().GetConcerns(),
+			HumanRightsNote:     req.GetHumanRightsReview().GetNote(),
+			Conditions:          req.GetConditions(),
+		}
+		return s.svc.Accept(ctx, p, id, etag, a, req.GetHumanRightsReview() != nil)
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	a := request.Acceptance{
-		DualCriminality:     enumName(req.GetDualCriminality()),
-		HumanRightsConcerns: req.GetHumanRightsReview().GetConcerns(),
-		HumanRightsNote:     req.GetHumanRightsReview().GetNote(),
-		Conditions:          req.GetConditions(),
-	}
-	v, err := s.svc.Accept(ctx, p, id, req.GetEtag(), a, req.GetHumanRightsReview() != nil)
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.AcceptRequestResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.AcceptRequestResponse{Request: r}, nil
 }
 
 // RefuseRequest implements requestv1.RequestServiceServer.
 func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
-	p, err := identity.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	f := request.Refusal{Explanation: req.GetExplanation()}
-	var vs errs.Violations
-	for i, g := range req.GetGrounds() {
-		// An unset enum is refused as input (DESIGN §2); the request
-		// message's validation rules do not exclude it.
-		if g == requestv1.Refusal_GROUND_UNSPECIFIED {
-			vs.Add(fmt.Sprintf("grounds[%d]", i), "%s is not a ground", g)
-			continue
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		f := request.Refusal{Explanation: req.GetExplanation()}
+		var vs errs.Violations
+		for i, g := range req.GetGrounds() {
+			// An unset enum is refused as input (DESIGN §2); the request
+			// message's validation rules do not exclude it.
+			if g == requestv1.Refusal_GROUND_UNSPECIFIED {
+				vs.Add(fmt.Sprintf("grounds[%d]", i), "%s is not a ground", g)
+				continue
+			}
+			f.Grounds = append(f.Grounds, enumName(g))
 		}
-		f.Grounds = append(f.Grounds, enumName(g))
-	}
-	if err := vs.Err(errs.Invalid, "invalid refusal"); err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Refuse(ctx, p, id, req.GetEtag(), f)
+		if err := vs.Err(errs.Invalid, "invalid refusal"); err != nil {
+			return request.View{}, err
+		}
+		return s.svc.Refuse(ctx, p, id, etag, f)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &requestv1.RefuseRequestResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.RefuseRequestResponse{Request: r}, nil
 }
 
 // ExecuteRequest implements requestv1.RequestServiceServer.
 func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteRequestRequest) (*requestv1.ExecuteRequestResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		atts, err := attachmentIDs(id, req.GetAttachments())
+		if err != nil {
+			return request.View{}, err
+		}
+		e := request.Execution{ResponseSummary: req.GetResponseSummary(), Partial: req.GetPartial()}
+		return s.svc.Execute(ctx, p, id, etag, e, atts)
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	atts, err := attachmentIDs(id, req.GetAttachments())
-	if err != nil {
-		return nil, err
-	}
-	e := request.Execution{ResponseSummary: req.GetResponseSummary(), Partial: req.GetPartial()}
-	v, err := s.svc.Execute(ctx, p, id, req.GetEtag(), e, atts)
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.ExecuteRequestResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.ExecuteRequestResponse{Request: r}, nil
 }
 
 // ExtendPreservation implements requestv1.RequestServiceServer.
 func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPreservationRequest) (*requestv1.ExtendPreservationResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		return s.svc.ExtendPreservation(ctx, p, id, etag)
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.ExtendPreservation(ctx, p, id, req.GetEtag())
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.ExtendPreservationResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.ExtendPreservationResponse{Request: r}, nil
 }
 
 // WithdrawRequest implements requestv1.RequestServiceServer.
 func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawRequestRequest) (*requestv1.WithdrawRequestResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		return s.svc.Withdraw(ctx, p, id, etag, req.GetReason())
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Withdraw(ctx, p, id, req.GetEtag(), req.GetReason())
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.WithdrawRequestResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.WithdrawRequestResponse{Request: r}, nil
 }
 
 // CloseRequest implements requestv1.RequestServiceServer.
 func (s *Server) CloseRequest(ctx context.Context, req *requestv1.CloseRequestRequest) (*requestv1.CloseRequestResponse, error) {
-	p, err := identity.Require(ctx)
+	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+		return s.svc.Close(ctx, p, id, etag)
+	})
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Close(ctx, p, id, req.GetEtag())
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.CloseRequestResponse{Request: RequestToProto(v)}, nil
+	return &requestv1.CloseRequestResponse{Request: r}, nil
 }
 
 // GetRequestHistory implements requestv1.RequestServiceServer.
