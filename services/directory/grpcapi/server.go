@@ -244,7 +244,7 @@ func maskPaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []strin
 	}
 	snake := &fieldmaskpb.FieldMask{}
 	for _, p := range mask.GetPaths() {
-		snake.Paths = append(snake.Paths, snakeCase(p))
+		snake.Paths = append(snake.Paths, aip.ProtoPath(p))
 	}
 	if err := fieldmask.Validate(snake, msg); err != nil {
 		return nil, invalid("%v", err)
@@ -252,7 +252,7 @@ func maskPaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []strin
 	var paths []string
 	for _, path := range mask.GetPaths() {
 		// REST callers write JSON names (trustedIssuers) in ?updateMask=.
-		path = snakeCase(path)
+		path = aip.ProtoPath(path)
 		switch {
 		case slices.Contains(updatable, path):
 			paths = append(paths, path)
@@ -262,17 +262,4 @@ func maskPaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []strin
 		}
 	}
 	return paths, nil
-}
-
-// snakeCase turns a JSON field name (lowerCamelCase) into the proto name.
-func snakeCase(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if 'A' <= r && r <= 'Z' {
-			b.WriteByte('_')
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -726,7 +726,7 @@ func maskPaths(mask *fieldmaskpb.FieldMask) ([]string, error) {
 	var paths []string
 	for _, raw := range mask.GetPaths() {
 		// REST callers write JSON names (factsSummary) in ?updateMask=.
-		path := snakeCase(raw)
+		path := aip.ProtoPath(raw)
 		if path == fieldmask.WildcardPath {
 			return nil, invalid("%q must be the only path of the mask", raw)
 		}
@@ -747,17 +747,4 @@ func maskPaths(mask *fieldmaskpb.FieldMask) ([]string, error) {
 		}
 	}
 	return paths, nil
-}
-
-// snakeCase turns a JSON field path (lowerCamelCase) into the proto path.
-func snakeCase(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if 'A' <= r && r <= 'Z' {
-			b.WriteByte('_')
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
