@@ -83,7 +83,10 @@ func TestVerifyCheckpoint(t *testing.T) {
 		{name: "signed by another key", note: sign(t, other, body(origin, 10, tr.Hash())), key: k.vkey, wantErr: true},
 		{name: "size edited", note: bytes.Replace(good, []byte("\n10\n"), []byte("\n11\n"), 1), key: k.vkey, wantErr: true},
 		{name: "root edited", note: flip(good, len(origin)+5), key: k.vkey, wantErr: true},
-		{name: "signature edited", note: flip(good, len(good)-3), key: k.vkey, wantErr: true},
+		// Well inside the signature's base64: the last characters before
+		// the padding carry unused bits, and flipping one there may change
+		// nothing.
+		{name: "signature edited", note: flip(good, len(good)-20), key: k.vkey, wantErr: true},
 		{name: "origin other than the key's name", note: sign(t, k, body("elsewhere.test/audit", 10, tr.Hash())), key: k.vkey, wantErr: true},
 		{name: "key of another origin", note: good, key: elsewhere.vkey, wantErr: true},
 		{name: "root not a SHA-256", note: sign(t, k, body(origin, 10, []byte("short"))), key: k.vkey, wantErr: true},
