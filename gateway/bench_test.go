@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -65,12 +63,7 @@ func newBenchSuite(tb testing.TB, engine string) *benchSuite {
 	if err := protojson.Unmarshal(bs.draftJSON, bs.draft); err != nil {
 		tb.Fatal(err)
 	}
-	conn, err := grpc.NewClient(s.requestAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { conn.Close() })
-	bs.grpc = requestv1.NewRequestServiceClient(conn)
+	bs.grpc = requestv1.NewRequestServiceClient(s.grpcConn("request"))
 	return bs
 }
 

@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/services/audit/auditd"
@@ -31,10 +33,10 @@ type suite struct {
 	t       testing.TB
 	baseURL string
 	dataDir string
-	// requestAddr is the request service's gRPC address, for calls that
-	// bypass the gateway.
-	requestAddr string
-	stop        func()
+	// addrs are the gRPC addresses of the services by name ("directory",
+	// "request", "audit"); grpcConn dials them.
+	addrs map[string]string
+	stop  func()
 	// stopAudit takes only the audit service down; restartAudit brings it
 	// back on the same address and waits until the suite is ready again.
 	stopAudit, restartAudit func()
@@ -149,7 +151,8 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			CORSOrigins: opt.corsOrigins, Logger: logger,
 		})
 	})
-	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, requestAddr: ls[1].Addr().String()}
+	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir,
+		addrs: map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
 	s.stopAudit = func() { stopAudit() }
 	s.restartAudit = func() {
 		t.Helper()
@@ -289,4 +292,21 @@ func (s *suite) do(method, path, token string, body any) response {
 		}
 	}
 	return r
+}
+
+// grpcConn is a gRPC connection to one of the suite's services ("directory",
+// "request" or "audit"), for calls that bypass the gateway. It is closed when
+// the test ends.
+func (s *suite) grpcConn(service string) *grpc.ClientConn {
+	s.t.Helper()
+	addr, ok := s.addrs[service]
+	if !ok {
+		s.t.Fatalf("no service %q in the suite", service)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { conn.Close() })
+	return conn
 }
