@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,15 +22,15 @@ import (
 	"github.com/rs/cors"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/httpserver"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 // Config configures the gateway.
@@ -49,6 +50,12 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API; empty
 	// disables CORS (the default).
 	CORSOrigins []string
+	// TLS, when set, is the gateway's mTLS identity, presented to the
+	// services; nil calls them in plaintext.
+	TLS *mtls.Identity
+	// HTTPSCertFile and HTTPSKeyFile, when set, make the gateway serve
+	// HTTPS with this certificate (PEM) instead of HTTP.
+	HTTPSCertFile, HTTPSKeyFile string
 	// Logger and Metrics receive the gateway's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -60,7 +67,19 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	return httpserver.Serve(ctx, cfg.Listener, h, cfg.Logger, 15*time.Second)
+	l := cfg.Listener
+	if cfg.HTTPSCertFile != "" || cfg.HTTPSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.HTTPSCertFile, cfg.HTTPSKeyFile)
+		if err != nil {
+			return fmt.Errorf("gateway: HTTPS certificate: %w", err)
+		}
+		l = tls.NewListener(l, &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		})
+	}
+	return httpserver.Serve(ctx, l, h, cfg.Logger, 15*time.Second)
 }
 
 // NewHandler returns the gateway's HTTP handler. Its backend connections
@@ -87,33 +106,36 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(errorHandler(cfg.Logger)),
 	)
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		// Reconnect quickly to a restarted service: the REST handlers and
-		// /readyz hold connections of their own, and a long backoff would
-		// leave the handlers failing after /readyz says ready again.
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
-			MinConnectTimeout: 2 * time.Second,
-		}),
+	// Each service's address may list several replicas, which calls go to
+	// in turn; the REST handlers and /readyz hold connections of their own.
+	register := []struct {
+		name, addr, identity string
+		fromEndpoint         func(context.Context, *runtime.ServeMux, string, []grpc.DialOption) error
+	}{
+		{"directory", cfg.DirectoryAddr, mtls.Directory, directoryv1.RegisterDirectoryServiceHandlerFromEndpoint},
+		{"request", cfg.RequestAddr, mtls.Request, requestv1.RegisterRequestServiceHandlerFromEndpoint},
+		// Append has no REST route: only services append, over gRPC.
+		{"audit", cfg.AuditAddr, mtls.Audit, auditv1.RegisterAuditServiceHandlerFromEndpoint},
 	}
-	if err := directoryv1.RegisterDirectoryServiceHandlerFromEndpoint(ctx, mux, cfg.DirectoryAddr, opts); err != nil {
-		return nil, fmt.Errorf("gateway: directory: %w", err)
-	}
-	if err := requestv1.RegisterRequestServiceHandlerFromEndpoint(ctx, mux, cfg.RequestAddr, opts); err != nil {
-		return nil, fmt.Errorf("gateway: request: %w", err)
-	}
-	// Append has no REST route: only services append, over gRPC.
-	if err := auditv1.RegisterAuditServiceHandlerFromEndpoint(ctx, mux, cfg.AuditAddr, opts); err != nil {
-		return nil, fmt.Errorf("gateway: audit: %w", err)
-	}
-	backends, err := newBackends(ctx, map[string]string{
-		"directory": cfg.DirectoryAddr,
-		"request":   cfg.RequestAddr,
-		"audit":     cfg.AuditAddr,
-	}, opts)
-	if err != nil {
-		return nil, err
+	backends := &backends{conns: map[string]*grpc.ClientConn{}}
+	go func() {
+		<-ctx.Done()
+		for _, c := range backends.conns {
+			_ = c.Close()
+		}
+	}()
+	for _, b := range register {
+		dial := grpcclient.Options{TLS: cfg.TLS, Server: b.identity}
+		target, opts, err := grpcclient.Dial(b.addr, dial)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
+		}
+		if err := b.fromEndpoint(ctx, mux, target, opts); err != nil {
+			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
+		}
+		if backends.conns[b.name], err = grpcclient.New(b.addr, dial); err != nil {
+			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
+		}
 	}
 
 	root := http.NewServeMux()
@@ -141,6 +163,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	}
 	h = withTrace(h)
 	if cfg.Metrics != nil {
+		var err error
 		if h, err = instrument(cfg.Metrics, h); err != nil {
 			return nil, err
 		}

@@ -106,27 +106,6 @@ type backends struct {
 	conns map[string]*grpc.ClientConn
 }
 
-func newBackends(ctx context.Context, addrs map[string]string, opts []grpc.DialOption) (*backends, error) {
-	b := &backends{conns: map[string]*grpc.ClientConn{}}
-	for name, addr := range addrs {
-		if addr == "" {
-			continue
-		}
-		conn, err := grpc.NewClient(addr, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: %s at %q: %w", name, addr, err)
-		}
-		b.conns[name] = conn
-	}
-	go func() {
-		<-ctx.Done()
-		for _, c := range b.conns {
-			_ = c.Close()
-		}
-	}()
-	return b, nil
-}
-
 func (b *backends) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

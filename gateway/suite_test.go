@@ -17,12 +17,13 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/grpcclient"
+	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
@@ -36,7 +37,9 @@ type suite struct {
 	// addrs are the gRPC addresses of the services by name ("directory",
 	// "request", "audit"); grpcConn dials them.
 	addrs map[string]string
-	stop  func()
+	// ids are the mTLS identities of the suite's parts, by name.
+	ids  map[string]*mtls.Identity
+	stop func()
 	// stopAudit takes only the audit service down; restartAudit brings it
 	// back on the same address and waits until the suite is ready again.
 	stopAudit, restartAudit func()
@@ -89,6 +92,17 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// mTLS between every part, as comity-local runs it.
+	certDir := filepath.Join(opt.dataDir, "certs")
+	if err := mtls.EnsureDev(certDir); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]*mtls.Identity{}
+	for _, name := range mtls.Identities {
+		if ids[name], err = mtls.Load(mtls.FilesIn(certDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var ls [4]net.Listener
 	for i := range ls {
 		if ls[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -105,7 +119,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: ls[0], Database: directoryDB,
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: []string{dev.ID},
-			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds,
+			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
 			Logger: logger,
 		})
 	})
@@ -114,7 +128,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[1], Database: requestDB,
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
-			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds,
+			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
 			Logger: logger,
 		})
 	})
@@ -128,7 +142,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			err := auditd.Run(actx, auditd.Config{
 				Listener: l, Database: auditDB, LogDir: filepath.Join(opt.dataDir, "audit"), Origin: "comity.test/audit",
 				DirectoryAddr: ls[0].Addr().String(), Issuers: append([]identity.Issuer{dev, svcIssuer}, opt.extraIssuers...),
-				ServiceIssuer: svcIssuer.ID, Logger: logger,
+				ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit], Logger: logger,
 			})
 			done <- err
 			if ctx.Err() == nil && actx.Err() != nil {
@@ -148,10 +162,10 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
 			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment,
-			CORSOrigins: opt.corsOrigins, Logger: logger,
+			CORSOrigins: opt.corsOrigins, TLS: ids[mtls.Gateway], Logger: logger,
 		})
 	})
-	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir,
+	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids,
 		addrs: map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
 	s.stopAudit = func() { stopAudit() }
 	s.restartAudit = func() {
@@ -295,15 +309,23 @@ func (s *suite) do(method, path, token string, body any) response {
 }
 
 // grpcConn is a gRPC connection to one of the suite's services ("directory",
-// "request" or "audit"), for calls that bypass the gateway. It is closed when
-// the test ends.
+// "request" or "audit"), for calls that bypass the gateway: it presents the
+// gateway's certificate, as the gateway would. It is closed when the test
+// ends.
 func (s *suite) grpcConn(service string) *grpc.ClientConn {
+	s.t.Helper()
+	return s.grpcConnAs(service, mtls.Gateway)
+}
+
+// grpcConnAs is grpcConn presenting the certificate of identity (one of
+// mtls.Identities).
+func (s *suite) grpcConnAs(service, identity string) *grpc.ClientConn {
 	s.t.Helper()
 	addr, ok := s.addrs[service]
 	if !ok {
 		s.t.Fatalf("no service %q in the suite", service)
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpcclient.New(addr, grpcclient.Options{TLS: s.ids[identity], Server: "comity-" + service})
 	if err != nil {
 		s.t.Fatal(err)
 	}

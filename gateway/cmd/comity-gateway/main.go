@@ -11,12 +11,16 @@ import (
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 func main() {
 	fs := flag.NewFlagSet("comity-gateway", flag.ContinueOnError)
 	var common cli.Common
 	common.Register(fs, "json", ":9110")
+	common.RegisterTLS(fs, "./var/certs")
+	httpsCert := fs.String("https-cert", "", "PEM certificate to serve HTTPS with (with --https-key); HTTP without")
+	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
 	addr := fs.String("http-addr", ":8080", "HTTP listen address")
 	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
 	request := fs.String("request-addr", "127.0.0.1:9102", "gRPC address of comity-request")
@@ -27,13 +31,18 @@ func main() {
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
 
 	os.Exit(cli.Main("comity-gateway", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		tlsID, err := common.TLSIdentity(mtls.Gateway)
+		if err != nil {
+			return err
+		}
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
 		return gateway.Run(ctx, gateway.Config{
 			Listener: l, DirectoryAddr: *directory, RequestAddr: *request, AuditAddr: *audit,
-			MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins, Logger: env.Logger, Metrics: env.Metrics,
+			MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
+			TLS: tlsID, HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

@@ -16,18 +16,21 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/directory/seed"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 const usage = `comityctl: Comity's command-line tool.
 
 Commands:
   dev token          print a token signed by comity-local's dev issuer
+  dev certs          create a development CA and the mTLS certificates of every service
   directory import   load a directory snapshot (states and agencies) into a database
   audit export       save the audit entries an auditor may see, with proofs, to a bundle file
   audit verify       check a bundle offline: signature, inclusion proofs, consistency
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		switch args[0] + " " + args[1] {
 		case "dev token":
 			return devToken(args[2:], stdout, stderr)
+		case "dev certs":
+			return devCerts(args[2:], stdout, stderr)
 		case "directory import":
 			return directoryImport(ctx, args[2:], stdout, stderr)
 		case "audit export":
@@ -116,6 +121,28 @@ func devToken(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+func devCerts(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("comityctl dev certs", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "./var", "data directory; the CA and certificates go to its certs/ folder")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	dir := filepath.Join(*dataDir, "certs")
+	if err := mtls.EnsureDev(dir); err != nil {
+		return err
+	}
+	for _, name := range mtls.Identities {
+		if _, err := mtls.Load(mtls.FilesIn(dir, name)); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(stdout, "development CA and certificates for %s in %s\n", strings.Join(mtls.Identities, ", "), dir)
 	return err
 }
 

@@ -15,8 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"k8s.io/klog/v2"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
@@ -28,7 +26,9 @@ import (
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
+	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 )
 
@@ -52,6 +52,9 @@ type Config struct {
 	// ServiceIssuer is the issuer of the services' own tokens; only they
 	// may append.
 	ServiceIssuer string
+	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
+	// the callers Callers names, and presents it to the directory.
+	TLS *mtls.Identity
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -88,7 +91,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := svc.Recover(ctx); err != nil {
 		return err
 	}
-	conn, err := grpc.NewClient(cfg.DirectoryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpcclient.New(cfg.DirectoryAddr, grpcclient.Options{TLS: cfg.TLS, Server: mtls.Directory})
 	if err != nil {
 		return fmt.Errorf("audit service: directory at %q: %w", cfg.DirectoryAddr, err)
 	}
@@ -108,12 +111,28 @@ func Run(ctx context.Context, cfg Config) error {
 		Audit: &grpcserver.AuditConfig{Service: "comity-audit", Recorder: svc},
 		// An Append carries up to 1000 events.
 		MaxRecvBytes: 8 << 20,
+		TLS:          cfg.TLS, Callers: Callers,
 	})
 	if err != nil {
 		return err
 	}
 	auditv1.RegisterAuditServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
 	return srv.Serve(ctx)
+}
+
+// Callers are who may call the audit service over mTLS: the producing
+// services append (and only append); the gateway calls the auditors'
+// methods on their behalf, never Append.
+var Callers = mtls.Policy{
+	mtls.Request:   {auditv1.AuditService_Append_FullMethodName},
+	mtls.Directory: {auditv1.AuditService_Append_FullMethodName},
+	mtls.Gateway: {
+		auditv1.AuditService_GetCheckpoint_FullMethodName,
+		auditv1.AuditService_ListEntries_FullMethodName,
+		auditv1.AuditService_GetEntry_FullMethodName,
+		auditv1.AuditService_GetConsistencyProof_FullMethodName,
+		auditv1.AuditService_ExportBundle_FullMethodName,
+	},
 }
 
 // klogWriter turns klog's formatted lines into zap debug entries.

@@ -16,14 +16,13 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/grpcapi"
+	"github.com/comity-mla/comity/services/platform/grpcclient"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 // maxBatch is the most events one Append takes (AppendRequest.events).
@@ -201,19 +200,17 @@ func (r *Relay) backoff(n int) time.Duration {
 }
 
 // RunBeside runs serve and, when auditAddr is set, a relay that delivers
-// outbox to the audit service there, identified by creds, until ctx ends or
-// either fails. The producing services serve this way, so that their audit
-// events leave the outbox while they work.
+// outbox to the audit service there, connected with dial (the producer's
+// mTLS identity and service token), until ctx ends or either fails. The
+// producing services serve this way, so that their audit events leave the
+// outbox while they work.
 func RunBeside(ctx context.Context, serve func(context.Context) error, outbox audit.Outbox, auditAddr string,
-	creds credentials.PerRPCCredentials, log *zap.Logger) error {
+	dial grpcclient.Options, log *zap.Logger) error {
 	if auditAddr == "" {
 		return serve(ctx)
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	if creds != nil {
-		opts = append(opts, grpc.WithPerRPCCredentials(creds))
-	}
-	conn, err := grpc.NewClient(auditAddr, opts...)
+	dial.Server = mtls.Audit
+	conn, err := grpcclient.New(auditAddr, dial)
 	if err != nil {
 		return fmt.Errorf("audit service at %q: %w", auditAddr, err)
 	}

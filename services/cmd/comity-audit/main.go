@@ -12,6 +12,7 @@ import (
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 func main() {
@@ -19,6 +20,7 @@ func main() {
 	var common cli.Common
 	common.Register(fs, "json", ":9113")
 	common.RegisterIssuers(fs)
+	common.RegisterTLS(fs, "./var/certs")
 	addr := fs.String("grpc-addr", ":9103", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/audit.db", "index database: sqlite:PATH or a postgres:// URL")
 	logDir := fs.String("log-dir", "./var/audit", "directory of the transparency log and its keys (one writer only)")
@@ -31,13 +33,17 @@ func main() {
 		if err != nil {
 			return err
 		}
+		tlsID, err := common.TLSIdentity(mtls.Audit)
+		if err != nil {
+			return err
+		}
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
 		return auditd.Run(ctx, auditd.Config{
 			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, DirectoryAddr: *directory,
-			Issuers: issuers, ServiceIssuer: *serviceIssuer, Logger: env.Logger, Metrics: env.Metrics,
+			Issuers: issuers, ServiceIssuer: *serviceIssuer, TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

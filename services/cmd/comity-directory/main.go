@@ -12,6 +12,7 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 func main() {
@@ -19,6 +20,7 @@ func main() {
 	var common cli.Common
 	common.Register(fs, "json", ":9111")
 	common.RegisterIssuers(fs)
+	common.RegisterTLS(fs, "./var/certs")
 	addr := fs.String("grpc-addr", ":9101", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/directory.db", "database: sqlite:PATH or a postgres:// URL")
 	var seedIssuers config.Strings
@@ -30,6 +32,10 @@ func main() {
 
 	os.Exit(cli.Main("comity-directory", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		issuers, err := common.IdentityIssuers()
+		if err != nil {
+			return err
+		}
+		tlsID, err := common.TLSIdentity(mtls.Directory)
 		if err != nil {
 			return err
 		}
@@ -47,7 +53,7 @@ func main() {
 			Listener: l, Database: *database, Issuers: issuers,
 			SeedTrustedIssuers: seedIssuers, NoSeed: *noSeed,
 			AuditAddr: *auditAddr, ServiceCredentials: creds,
-			Logger: env.Logger, Metrics: env.Metrics,
+			TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
+	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -18,6 +19,7 @@ func main() {
 	var common cli.Common
 	common.Register(fs, "json", ":9112")
 	common.RegisterIssuers(fs)
+	common.RegisterTLS(fs, "./var/certs")
 	addr := fs.String("grpc-addr", ":9102", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/request.db", "database: sqlite:PATH or a postgres:// URL")
 	blobs := fs.String("blob-dir", "./var/attachments", "directory holding attachment content")
@@ -29,6 +31,10 @@ func main() {
 
 	os.Exit(cli.Main("comity-request", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		issuers, err := common.IdentityIssuers()
+		if err != nil {
+			return err
+		}
+		tlsID, err := common.TLSIdentity(mtls.Request)
 		if err != nil {
 			return err
 		}
@@ -45,7 +51,7 @@ func main() {
 		return requestd.Run(ctx, requestd.Config{
 			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,
 			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds,
-			Logger: env.Logger, Metrics: env.Metrics,
+			TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

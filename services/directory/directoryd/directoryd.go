@@ -24,7 +24,9 @@ import (
 	"github.com/comity-mla/comity/services/directory/sqlite"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
+	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 )
 
@@ -47,6 +49,9 @@ type Config struct {
 	AuditAddr string
 	// ServiceCredentials identify this service to the audit service.
 	ServiceCredentials credentials.PerRPCCredentials
+	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
+	// the callers Callers names, and presents it to the audit service.
+	TLS *mtls.Identity
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -88,12 +93,32 @@ func Run(ctx context.Context, cfg Config) error {
 		// The domain records its changes with them; the server records the
 		// denied calls and failed attempts into the same outbox.
 		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store},
+		TLS:   cfg.TLS, Callers: Callers,
 	})
 	if err != nil {
 		return err
 	}
 	directoryv1.RegisterDirectoryServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
-	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr, cfg.ServiceCredentials, log)
+	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
+		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, log)
+}
+
+// directoryReads are the methods that change nothing.
+var directoryReads = []string{
+	directoryv1.DirectoryService_ListStates_FullMethodName,
+	directoryv1.DirectoryService_GetState_FullMethodName,
+	directoryv1.DirectoryService_ListAgencies_FullMethodName,
+	directoryv1.DirectoryService_GetAgency_FullMethodName,
+	directoryv1.DirectoryService_ResolveRoute_FullMethodName,
+}
+
+// Callers are who may call the directory over mTLS: the gateway on its
+// users' behalf, everything; the request and audit services, which look up
+// agencies, routes and trusted issuers, only the reads.
+var Callers = mtls.Policy{
+	mtls.Gateway: {"/" + directoryv1.DirectoryService_ServiceDesc.ServiceName + "/*"},
+	mtls.Request: directoryReads,
+	mtls.Audit:   directoryReads,
 }
 
 // Store is the directory's store with its audit outbox, which a relay

@@ -23,6 +23,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/logging"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 // Common are the flags of every binary.
@@ -31,6 +32,8 @@ type Common struct {
 	LogLevel    string
 	MetricsAddr string
 	Issuers     config.Strings
+	CertDir     string
+	Plaintext   bool
 }
 
 // Register defines the common flags on fs.
@@ -43,6 +46,29 @@ func (c *Common) Register(fs *flag.FlagSet, logFormat, metricsAddr string) {
 // RegisterIssuers defines --issuer on fs, for binaries that verify tokens.
 func (c *Common) RegisterIssuers(fs *flag.FlagSet) {
 	fs.Var(&c.Issuers, "issuer", "trusted token issuer as ISS=JWKS, where JWKS is a file path or an https URL (repeatable; comma-separated in the environment)")
+}
+
+// RegisterTLS defines --cert-dir and --plaintext on fs, for binaries that
+// talk to the suite's services.
+func (c *Common) RegisterTLS(fs *flag.FlagSet, certDir string) {
+	fs.StringVar(&c.CertDir, "cert-dir", certDir, "directory holding the mTLS files: ca.pem, NAME.pem and NAME-key.pem (`comityctl dev certs` creates them)")
+	fs.BoolVar(&c.Plaintext, "plaintext", false, "talk to the other services without TLS (only where a service mesh provides mTLS)")
+}
+
+// TLSIdentity loads the mTLS identity name from --cert-dir; nil with
+// --plaintext.
+func (c *Common) TLSIdentity(name string) (*mtls.Identity, error) {
+	if c.Plaintext {
+		return nil, nil
+	}
+	id, err := mtls.Load(mtls.FilesIn(c.CertDir, name))
+	if err != nil {
+		return nil, fmt.Errorf("%w (create development certificates with `comityctl dev certs`, point --cert-dir at them, or pass --plaintext)", err)
+	}
+	if id.Name() != name {
+		return nil, fmt.Errorf("the certificate in %s names %s, not %s", c.CertDir, id.Name(), name)
+	}
+	return id, nil
 }
 
 // IdentityIssuers parses the --issuer flags.

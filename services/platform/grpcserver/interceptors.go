@@ -22,6 +22,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 // TraceHeader is the metadata key (and HTTP header) carrying a call's trace
@@ -50,6 +51,9 @@ type interceptors struct {
 	auth      Authenticator
 	validator protovalidate.Validator
 	audit     *AuditConfig
+	// callers, when the server runs on mTLS, says which peer identities
+	// may call which methods; nil when it serves plaintext.
+	callers mtls.Policy
 }
 
 // withTrace adopts the caller's trace id when it is well-formed (the gateway
@@ -151,6 +155,16 @@ func public(method string) bool {
 }
 
 func (ic interceptors) authenticate(ctx context.Context, method string) (context.Context, error) {
+	if ic.callers != nil {
+		// The calling service first: a user's token does not let a
+		// service call what it has no business with.
+		if _, err := ic.callers.Check(ctx, method); err != nil {
+			if errors.Is(err, mtls.ErrNoIdentity) {
+				return nil, errs.New(errs.Unauthenticated, "%s", err)
+			}
+			return nil, errs.New(errs.PermissionDenied, "%s", err)
+		}
+	}
 	if public(method) {
 		return ctx, nil
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 // Authenticator turns a raw bearer token into a principal. *identity.Verifier
@@ -53,6 +54,12 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxRecvBytes bounds one received message; zero means 4 MiB.
 	MaxRecvBytes int
+	// TLS, when set, makes the server serve mTLS with this identity: every
+	// client must present a certificate the same CA signed, and Callers
+	// says which of them may call which method. Nil serves plaintext, for
+	// tests and for deployments whose mesh terminates mTLS.
+	TLS     *mtls.Identity
+	Callers mtls.Policy
 }
 
 // Server is a gRPC server with Comity's interceptors, health and reflection.
@@ -92,8 +99,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
 	}
 	ic := interceptors{logger: cfg.Logger, auth: cfg.Auth, validator: validator, audit: cfg.Audit}
-	s := grpc.NewServer(
-		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRecvBytes)}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(cfg.TLS.ServerCredentials()))
+		ic.callers = cfg.Callers
+		if ic.callers == nil {
+			ic.callers = mtls.Policy{}
+		}
+	}
+	s := grpc.NewServer(append(opts,
 		// Outermost first: the trace id must exist before anything logs, and
 		// errors must be mapped to statuses before metrics and logs see them.
 		grpc.ChainUnaryInterceptor(
@@ -116,7 +130,7 @@ func New(cfg Config) (*Server, error) {
 			ic.authStream,
 			ic.validateStream,
 		),
-	)
+	)...)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)

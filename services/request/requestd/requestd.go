@@ -13,9 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/audit"
@@ -23,7 +21,9 @@ import (
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
+	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/fsblob"
@@ -52,6 +52,10 @@ type Config struct {
 	AuditAddr string
 	// ServiceCredentials identify this service to the audit service.
 	ServiceCredentials credentials.PerRPCCredentials
+	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
+	// the gateway only, and presents it to the directory and the audit
+	// service.
+	TLS *mtls.Identity
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -73,7 +77,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("request service: attachments: %w", err)
 	}
-	conn, err := grpc.NewClient(cfg.DirectoryAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpcclient.New(cfg.DirectoryAddr, grpcclient.Options{TLS: cfg.TLS, Server: mtls.Directory})
 	if err != nil {
 		return fmt.Errorf("request service: directory at %q: %w", cfg.DirectoryAddr, err)
 	}
@@ -94,12 +98,20 @@ func Run(ctx context.Context, cfg Config) error {
 		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store},
 		// Attachments arrive in chunks of at most 1 MiB.
 		MaxRecvBytes: 2 << 20,
+		TLS:          cfg.TLS, Callers: Callers,
 	})
 	if err != nil {
 		return err
 	}
 	requestv1.RegisterRequestServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
-	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr, cfg.ServiceCredentials, log)
+	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
+		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, log)
+}
+
+// Callers are who may call the request service over mTLS: the gateway, on
+// its users' behalf. No other service has business with cases.
+var Callers = mtls.Policy{
+	mtls.Gateway: {"/" + requestv1.RequestService_ServiceDesc.ServiceName + "/*"},
 }
 
 // Store is the request store with the outbox its relay drains.

@@ -22,6 +22,7 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -30,6 +31,9 @@ func main() {
 	var common cli.Common
 	common.Register(fs, "console", "127.0.0.1:9090")
 	common.RegisterIssuers(fs)
+	common.RegisterTLS(fs, "")
+	httpsCert := fs.String("https-cert", "", "PEM certificate for the gateway to serve HTTPS with (with --https-key); HTTP without")
+	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
 	dataDir := fs.String("data-dir", "./var", "directory holding every database, key and file of the suite")
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "gateway HTTP address")
 	directoryAddr := fs.String("directory-addr", "127.0.0.1:9101", "directory gRPC address")
@@ -64,6 +68,23 @@ func main() {
 			return err
 		}
 		issuers = append(issuers, dev)
+		// mTLS between the services by default, with certificates from a
+		// development CA of this data directory unless --cert-dir names
+		// others.
+		if common.CertDir == "" {
+			common.CertDir = filepath.Join(*dataDir, "certs")
+			if !common.Plaintext {
+				if err := mtls.EnsureDev(common.CertDir); err != nil {
+					return err
+				}
+			}
+		}
+		ids := map[string]*mtls.Identity{}
+		for _, name := range mtls.Identities {
+			if ids[name], err = common.TLSIdentity(name); err != nil {
+				return err
+			}
+		}
 
 		// Bind every port before starting anything, so that a port in use
 		// fails the start instead of leaving half a suite running.
@@ -83,8 +104,13 @@ func main() {
 				return err
 			}
 		}
+		scheme := "http://"
+		if *httpsCert != "" {
+			scheme = "https://"
+		}
 		env.Logger.Info("comity-local starting",
-			zap.String("data_dir", *dataDir), zap.String("gateway", "http://"+ls[3].Addr().String()),
+			zap.String("data_dir", *dataDir), zap.String("gateway", scheme+ls[3].Addr().String()),
+			zap.Bool("mtls", !common.Plaintext), zap.String("cert_dir", common.CertDir),
 			zap.String("dev_issuer_jwks", dev.JWKS),
 			zap.String("audit_public_key", filepath.Join(*dataDir, "audit", "public.key")))
 
@@ -93,7 +119,7 @@ func main() {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"],
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], TLS: ids[mtls.Directory],
 				Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
@@ -102,7 +128,7 @@ func main() {
 				Listener: ls[1], Database: "sqlite:" + filepath.Join(*dataDir, "request.db"),
 				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"],
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], TLS: ids[mtls.Request],
 				Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
@@ -110,7 +136,7 @@ func main() {
 			return auditd.Run(ctx, auditd.Config{
 				Listener: ls[2], Database: "sqlite:" + filepath.Join(*dataDir, "audit.db"),
 				LogDir: filepath.Join(*dataDir, "audit"), Origin: *origin, DirectoryAddr: ls[0].Addr().String(),
-				Issuers: append(slices.Clone(issuers), svcIssuer), ServiceIssuer: svcIssuer.ID,
+				Issuers: append(slices.Clone(issuers), svcIssuer), ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit],
 				Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
@@ -118,6 +144,7 @@ func main() {
 			return gateway.Run(ctx, gateway.Config{
 				Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(), AuditAddr: ls[2].Addr().String(),
 				MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
+				TLS: ids[mtls.Gateway], HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey,
 				Logger: env.Logger.With(zap.String("service", "gateway")), Metrics: env.Metrics,
 			})
 		})
