@@ -2,9 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -19,35 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/gateway/gatewaytest"
 	"github.com/comity-mla/comity/services/identity"
 )
 
 // preservation is a complete, valid urgent preservation request from KZ to
 // UZ, as a kz-gpo prosecutor would file it.
-func preservation() map[string]any {
-	now := time.Now().UTC()
-	return map[string]any{
-		"type": "DATA_PRESERVATION", "priority": "URGENT", "requestedState": "UZ",
-		"legalBasis": "CIS_IT_CRIME_AGREEMENT_2018", "caseReference": "KZ-CASE-2026-1187",
-		"offence": map[string]any{
-			"description":         "Unauthorised access to the payment system of a regional bank and transfer of funds",
-			"legalQualification":  "Article 205 of the Criminal Code of the Republic of Kazakhstan",
-			"statuteText":         "Unlawful access to information in an information system...",
-			"maximumPenaltyYears": 7,
-		},
-		"factsSummary": "Between 3 and 5 March the bank's payment gateway was accessed from an address hosted in Uzbekistan.",
-		"persons":      []any{map[string]any{"fullName": "Unknown person", "role": "suspect"}},
-		"identifiers": []any{map[string]any{
-			"kind": "IP_ADDRESS", "value": "203.0.113.7:443",
-			"startTime": now.Add(-72 * time.Hour).Format(time.RFC3339), "endTime": now.Add(-24 * time.Hour).Format(time.RFC3339),
-		}},
-		"dataCategories": []string{"connection logs", "subscriber of the address"},
-		"necessityAndProportionality": "The logs are the only way to identify the intruder; they are kept for 30 days only, " +
-			"so preservation is needed now; only the three days of the intrusion are concerned.",
-		"language":       "ru",
-		"useLimitations": "For the criminal proceedings in case KZ-CASE-2026-1187 only.",
-	}
-}
+func preservation() map[string]any { return gatewaytest.Preservation() }
 
 func (s *suite) mustDo(method, path, token string, body any, want int) response {
 	s.t.Helper()
@@ -61,143 +37,14 @@ func (s *suite) mustDo(method, path, token string, body any, want int) response 
 // upload posts a file as the REST API takes it.
 func (s *suite) upload(path, token, kind, language, filename string, content []byte, digest []byte) response {
 	s.t.Helper()
-	q := url.Values{"kind": {kind}}
-	if language != "" {
-		q.Set("language", language)
-	}
-	req, _ := http.NewRequest("POST", s.baseURL+path+"/attachments:upload?"+q.Encode(), bytes.NewReader(content))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/pdf")
-	req.Header.Set("Content-Disposition", `attachment; filename="`+filename+`"`)
-	if digest == nil {
-		sum := sha256.Sum256(content)
-		digest = sum[:]
-	}
-	req.Header.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(digest)+":")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return fromClient(s.client().Upload(path, token, kind, language, filename, content, digest))
 }
 
 func TestACompleteCaseThroughREST(t *testing.T) {
 	s := startSuite(t, suiteOptions{})
-	prosecutor := s.token("kz-gpo", identity.Prosecutor)
-	kzCA := s.token("kz-gpo", identity.CentralAuthority)
-	uzCA := s.token("uz-247", identity.CentralAuthority)
-
-	created := s.mustDo("POST", "/v1/requests?requestId=case-1", prosecutor, preservation(), 200)
-	name := created.body["name"].(string)
-	if created.body["requestedAgency"] != "agencies/uz-247" || created.body["status"] != "DRAFT" {
-		t.Fatalf("created = %s", created.raw)
-	}
-	wantRef := "KZ-" + time.Now().UTC().Format("2006") + "-000001"
-	if created.body["reference"] != wantRef {
-		t.Errorf("reference = %v, want %s", created.body["reference"], wantRef)
-	}
-	again := s.mustDo("POST", "/v1/requests?requestId=case-1", prosecutor, preservation(), 200)
-	if again.body["name"] != name {
-		t.Errorf("a retried create made a second request: %v and %v", name, again.body["name"])
-	}
-	path := "/v1/" + name
-	step := func(tok, action string, body map[string]any, wantStatus string) response {
-		t.Helper()
-		if body == nil {
-			body = map[string]any{}
-		}
-		r := s.mustDo("POST", path+":"+action, tok, body, 200)
-		if r.body["status"] != wantStatus {
-			t.Fatalf("%s: status %v, want %s", action, r.body["status"], wantStatus)
-		}
-		return r
-	}
-	step(prosecutor, "submit", nil, "SUBMITTED")
-	transmitted := step(kzCA, "transmit", nil, "TRANSMITTED")
-	ackBy, _ := time.Parse(time.RFC3339, transmitted.body["deadlines"].(map[string]any)["acknowledgeBy"].(string))
-	if d := time.Until(ackBy); d < 23*time.Hour || d > 24*time.Hour {
-		t.Errorf("urgent acknowledgement deadline is %v away, want 24h", d)
-	}
-	step(uzCA, "acknowledge", nil, "ACKNOWLEDGED")
-	step(uzCA, "requestClarification", map[string]any{"questions": "Please provide the translation into Uzbek."}, "CLARIFICATION_REQUESTED")
-
-	translation := []byte("%PDF-1.7 translation into Uzbek")
-	att := s.upload(path, prosecutor, "TRANSLATION", "uz", "tarjima.pdf", translation, nil)
-	if att.status != 200 {
-		t.Fatalf("upload translation = %d %s", att.status, att.raw)
-	}
-	step(prosecutor, "provideClarification", map[string]any{"answers": "Translation attached.", "attachments": []any{att.body["name"]}}, "ACKNOWLEDGED")
-	accepted := step(uzCA, "accept", map[string]any{
-		"dualCriminality": "NOT_REQUIRED", "humanRightsReview": map[string]any{"concerns": false, "note": "No concerns."},
-		"conditions": "Data to be used for these proceedings only.",
-	}, "ACCEPTED")
-	if acc, _ := accepted.body["acceptance"].(map[string]any); acc["dualCriminality"] != "NOT_REQUIRED" {
-		t.Errorf("acceptance not recorded: %s", accepted.raw)
-	}
-	evidence := make([]byte, 3<<20+17)
-	_, _ = rand.Read(evidence)
-	ev := s.upload(path, uzCA, "EVIDENCE", "", "preservation-confirmation.pdf", evidence, nil)
-	if ev.status != 200 {
-		t.Fatalf("upload evidence = %d %s", ev.status, ev.raw)
-	}
-	executed := step(uzCA, "execute", map[string]any{"responseSummary": "Logs of 203.0.113.7 preserved.", "attachments": []any{ev.body["name"]}}, "EXECUTED")
-	expires, _ := time.Parse(time.RFC3339Nano, executed.body["deadlines"].(map[string]any)["preservationExpiresAt"].(string))
-	if d := time.Until(expires); d < 89*24*time.Hour || d > 90*24*time.Hour {
-		t.Errorf("preservation expires in %v, want 90 days", d)
-	}
-	extended := step(uzCA, "extendPreservation", nil, "EXECUTED")
-	expires2, _ := time.Parse(time.RFC3339Nano, extended.body["deadlines"].(map[string]any)["preservationExpiresAt"].(string))
-	if d := expires2.Sub(expires); d != 90*24*time.Hour {
-		t.Errorf("extension added %v, want 90 days", d)
-	}
-
-	// The requesting side downloads the evidence, byte for byte.
-	req, _ := http.NewRequest("GET", s.baseURL+"/v1/"+ev.body["name"].(string)+":download", nil)
-	req.Header.Set("Authorization", "Bearer "+prosecutor)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	sum := sha256.Sum256(evidence)
-	if resp.StatusCode != 200 || !bytes.Equal(got, evidence) {
-		t.Fatalf("download = %d, %d bytes, identical %v", resp.StatusCode, len(got), bytes.Equal(got, evidence))
-	}
-	if d := resp.Header.Get("Repr-Digest"); d != "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":" {
-		t.Errorf("Repr-Digest = %q", d)
-	}
-	if cd := resp.Header.Get("Content-Disposition"); !strings.Contains(cd, "preservation-confirmation.pdf") {
-		t.Errorf("Content-Disposition = %q", cd)
-	}
-
-	step(prosecutor, "close", nil, "CLOSED")
-
-	h := s.mustDo("GET", path+"/history", prosecutor, nil, 200)
-	var steps []string
-	for _, c := range h.body["changes"].([]any) {
-		m := c.(map[string]any)
-		actor := m["actor"].(map[string]any)
-		steps = append(steps, m["action"].(string)+" by "+actor["subject"].(string)+"@"+actor["agency"].(string)+" → "+m["toStatus"].(string))
-	}
-	want := []string{
-		"create by dev:kz-gpo:prosecutor@agencies/kz-gpo → DRAFT",
-		"submit by dev:kz-gpo:prosecutor@agencies/kz-gpo → SUBMITTED",
-		"transmit by dev:kz-gpo:central_authority@agencies/kz-gpo → TRANSMITTED",
-		"acknowledge by dev:uz-247:central_authority@agencies/uz-247 → ACKNOWLEDGED",
-		"requestClarification by dev:uz-247:central_authority@agencies/uz-247 → CLARIFICATION_REQUESTED",
-		"provideClarification by dev:kz-gpo:prosecutor@agencies/kz-gpo → ACKNOWLEDGED",
-		"accept by dev:uz-247:central_authority@agencies/uz-247 → ACCEPTED",
-		"execute by dev:uz-247:central_authority@agencies/uz-247 → EXECUTED",
-		"extendPreservation by dev:uz-247:central_authority@agencies/uz-247 → EXECUTED",
-		"close by dev:kz-gpo:prosecutor@agencies/kz-gpo → CLOSED",
-	}
-	if !slices.Equal(steps, want) {
-		t.Errorf("history:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
+	c := gatewaytest.CompleteCase(s.client(), "case-1")
+	if want := "KZ-" + time.Now().UTC().Format("2006") + "-000001"; c.Reference != want {
+		t.Errorf("reference = %v, want %s", c.Reference, want)
 	}
 }
 

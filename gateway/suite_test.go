@@ -1,15 +1,11 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/gateway/gatewaytest"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
@@ -223,11 +220,7 @@ func (s *suite) token(agency string, roles ...identity.Role) string {
 // tokenFor returns a token for a named user.
 func (s *suite) tokenFor(subject, agency string, roles ...identity.Role) string {
 	s.t.Helper()
-	tok, err := identity.MintDevToken(s.dataDir, identity.TokenRequest{Agency: agency, Roles: roles, Subject: subject}, time.Now())
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return tok
+	return s.client().TokenFor(subject, agency, roles...)
 }
 
 // response is what a call returned: the HTTP status and the JSON body.
@@ -266,46 +259,16 @@ func (r response) violations() []string {
 
 func (s *suite) do(method, path, token string, body any) response {
 	s.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, s.baseURL+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			s.t.Fatalf("%s %s: body is not a JSON object (%v): %q", method, path, err, raw)
-		}
-	}
-	return r
+	return fromClient(s.client().Do(method, path, token, body))
+}
+
+// client calls the suite's gateway with the dev issuer's tokens.
+func (s *suite) client() *gatewaytest.Client {
+	return &gatewaytest.Client{TB: s.t, BaseURL: s.baseURL, DataDir: s.dataDir}
+}
+
+func fromClient(r gatewaytest.Response) response {
+	return response{status: r.Status, header: r.Header, body: r.Body, raw: r.Raw}
 }
 
 // grpcConn is a gRPC connection to one of the suite's services ("directory",
