@@ -27,6 +27,8 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/directory/directoryclient"
+	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/httpserver"
@@ -53,6 +55,14 @@ type Config struct {
 	// TLS, when set, is the gateway's mTLS identity, presented to the
 	// services; nil calls them in plaintext.
 	TLS *mtls.Identity
+	// RateLimit bounds each agency's calls to the API; zero PerSecond
+	// means no limit.
+	RateLimit RateLimit
+	// Issuers are the token issuers whose keys the gateway knows; it
+	// verifies a token (as the services do, with the directory's trust) to
+	// learn whose rate limit a call counts against. Without them every call
+	// counts against its client address.
+	Issuers []identity.Issuer
 	// HTTPSCertFile and HTTPSKeyFile, when set, make the gateway serve
 	// HTTPS with this certificate (PEM) instead of HTTP.
 	HTTPSCertFile, HTTPSKeyFile string
@@ -138,6 +148,19 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		}
 	}
 
+	api := func(h http.Handler) http.Handler { return h }
+	if cfg.RateLimit.PerSecond > 0 {
+		var verify tokenVerifier
+		if len(cfg.Issuers) > 0 {
+			v, err := identity.NewVerifier(cfg.Issuers, directoryclient.New(backends.conns["directory"]))
+			if err != nil {
+				return nil, fmt.Errorf("gateway: %w", err)
+			}
+			verify = v
+		}
+		api = newLimiter(cfg.RateLimit, verify).wrap
+	}
+
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
@@ -145,10 +168,10 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	root.HandleFunc("GET /readyz", backends.readyz)
 	// Files stream through their own handlers, outside the JSON body limit.
 	s := &streams{mux: mux, client: requestv1.NewRequestServiceClient(backends.conns["request"]), maxBytes: cfg.MaxAttachmentBytes}
-	root.HandleFunc("POST /v1/requests/{id}/attachments:upload", s.upload)
-	root.HandleFunc("GET /v1/requests/{id}/attachments/{attachment}", s.download)
-	root.HandleFunc("GET /v1/requests:watch", s.watch)
-	root.Handle("/", limitBody(cfg.MaxBodyBytes, mux))
+	root.Handle("POST /v1/requests/{id}/attachments:upload", api(http.HandlerFunc(s.upload)))
+	root.Handle("GET /v1/requests/{id}/attachments/{attachment}", api(http.HandlerFunc(s.download)))
+	root.Handle("GET /v1/requests:watch", api(http.HandlerFunc(s.watch)))
+	root.Handle("/", api(limitBody(cfg.MaxBodyBytes, mux)))
 
 	var h http.Handler = root
 	if len(cfg.CORSOrigins) > 0 {
@@ -161,7 +184,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 			MaxAge:           600,
 		}).Handler(h)
 	}
-	h = withTrace(h)
+	h = withTrace(logRequests(cfg.Logger, h))
 	if cfg.Metrics != nil {
 		var err error
 		if h, err = instrument(cfg.Metrics, h); err != nil {

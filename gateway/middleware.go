@@ -12,6 +12,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -37,6 +38,54 @@ func withTrace(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// logRequests writes one line per HTTP request with its trace id, so that a
+// user quoting the X-Trace-Id of an answer leads to the gateway's line and
+// the services' lines of the same call: debug for answers below 400, info
+// for refusals, warn for failures.
+func logRequests(logger *zap.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		level := zapcore.DebugLevel
+		switch {
+		case sw.status >= 500:
+			level = zapcore.WarnLevel
+		case sw.status >= 400:
+			level = zapcore.InfoLevel
+		}
+		if ce := logger.Check(level, "http request"); ce != nil {
+			ce.Write(
+				zap.String("trace_id", r.Header.Get(grpcserver.TraceHeader)),
+				zap.String("http_method", r.Method),
+				zap.String("path", r.URL.Path),
+				zap.Int("status", sw.status),
+				zap.Duration("duration", time.Since(start)),
+			)
+		}
+	})
+}
+
+// statusWriter remembers the status written; it keeps http.Flusher, which
+// the streaming routes need, and unwraps for http.ResponseController.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // limitBody refuses a request body over limit bytes with 413 before reading
 // more than limit+1 bytes of it. JSON bodies are small, so the accepted body

@@ -57,6 +57,11 @@ type suiteOptions struct {
 	postgres bool
 	// corsOrigins are the browser origins allowed (CORS is off without).
 	corsOrigins []string
+	// rateLimit bounds each agency's calls through the gateway (none
+	// when zero).
+	rateLimit gateway.RateLimit
+	// logger, when set, receives every server's logs.
+	logger *zap.Logger
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
@@ -107,7 +112,10 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		}
 	}
 	logger := zap.NewNop()
-	if !opt.quiet {
+	switch {
+	case opt.logger != nil:
+		logger = opt.logger
+	case !opt.quiet:
 		logger = zaptest.NewLogger(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -160,6 +168,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
 			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment,
 			CORSOrigins: opt.corsOrigins, TLS: ids[mtls.Gateway], Logger: logger,
+			RateLimit: opt.rateLimit, Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...),
 		})
 	})
 	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids,

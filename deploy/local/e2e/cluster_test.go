@@ -158,6 +158,9 @@ type clusterOptions struct {
 	// directories and requests are how many replicas of each run; more
 	// than one needs postgres.
 	directories, requests int
+	// rateLimit is the gateway's --rate-limit per agency; empty keeps its
+	// default.
+	rateLimit string
 }
 
 // cluster is a running deployment: the binaries as separate processes.
@@ -244,7 +247,10 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	gw := freePort(t)
 	c.gateway = &proc{name: "comity-gateway", bin: filepath.Join(bin, "comity-gateway"),
 		args: common("--http-addr", gw, "--directory-addr", directories, "--request-addr", strings.Join(reqAddrs, ","),
-			"--audit-addr", auditAddr)}
+			"--audit-addr", auditAddr, devIssuer)}
+	if opt.rateLimit != "" {
+		c.gateway.args = append(c.gateway.args, "--rate-limit", opt.rateLimit)
+	}
 	c.gateway.start(t)
 	c.gwURL = "http://" + gw
 	c.client = &gatewaytest.Client{TB: t, BaseURL: c.gwURL, DataDir: dataDir}

@@ -30,7 +30,8 @@ import (
 // acknowledged transition; reference numbers are unique and gap-free; the
 // outbox drains and every event is on the audit log once.
 func TestScaleOutOnPostgreSQL(t *testing.T) {
-	c := startCluster(t, clusterOptions{postgres: true, directories: 2, requests: 2})
+	// One agency files the whole load: lift the gateway's per-agency limit.
+	c := startCluster(t, clusterOptions{postgres: true, directories: 2, requests: 2, rateLimit: "100000"})
 	year := time.Now().UTC().Format("2006")
 	kase := gatewaytest.CompleteCase(c.client, "scale-case")
 	if want := "KZ-" + year + "-000001"; kase.Reference != want {

@@ -19,6 +19,9 @@ func main() {
 	var common cli.Common
 	common.Register(fs, "json", ":9110")
 	common.RegisterTLS(fs, "./var/certs")
+	common.RegisterIssuers(fs)
+	perSecond := fs.Float64("rate-limit", 50, "calls a second each agency may make on average (0: no limit)")
+	burst := fs.Int("rate-burst", 100, "calls an agency may make at once above its average")
 	httpsCert := fs.String("https-cert", "", "PEM certificate to serve HTTPS with (with --https-key); HTTP without")
 	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
 	addr := fs.String("http-addr", ":8080", "HTTP listen address")
@@ -35,6 +38,10 @@ func main() {
 		if err != nil {
 			return err
 		}
+		issuers, err := common.IdentityIssuers()
+		if err != nil {
+			return err
+		}
 		l, err := net.Listen("tcp", *addr)
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
@@ -42,6 +49,7 @@ func main() {
 		return gateway.Run(ctx, gateway.Config{
 			Listener: l, DirectoryAddr: *directory, RequestAddr: *request, AuditAddr: *audit,
 			MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
+			RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers,
 			TLS: tlsID, HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

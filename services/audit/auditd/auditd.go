@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// its progress lines are debug detail.
 	klog.LogToStderr(false)
 	klog.SetOutput(klogWriter{log.With(zap.String("component", "tessera"))})
-	index, closeIndex, err := OpenIndex(ctx, cfg.Database)
+	index, closeIndex, ping, err := openIndex(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Audit: &grpcserver.AuditConfig{Service: "comity-audit", Recorder: svc},
 		// An Append carries up to 1000 events.
 		MaxRecvBytes: 8 << 20,
-		TLS:          cfg.TLS, Callers: Callers,
+		TLS:          cfg.TLS, Callers: Callers, Ready: ping,
 	})
 	if err != nil {
 		return err
@@ -160,11 +160,16 @@ func (a LogAdapter) Checkpoint(ctx context.Context) (audit.Checkpoint, error) {
 // OpenIndex opens the audit index at database (sqlite:PATH or a postgres://
 // URL), applying migrations, and returns it with its closer.
 func OpenIndex(ctx context.Context, database string) (audit.Index, func(), error) {
-	store, closeDB, err := dburl.Open(ctx, database,
+	store, closeDB, _, err := openIndex(ctx, database)
+	return store, closeDB, err
+}
+
+func openIndex(ctx context.Context, database string) (audit.Index, func(), func(context.Context) error, error) {
+	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
 		func(ctx context.Context, db *sqlitedb.DB) (audit.Index, error) { return sqlite.New(ctx, db) },
 		func(ctx context.Context, pool *pgxpool.Pool) (audit.Index, error) { return postgres.New(ctx, pool) })
 	if err != nil {
-		return nil, nil, fmt.Errorf("audit index: %w", err)
+		return nil, nil, nil, fmt.Errorf("audit index: %w", err)
 	}
-	return store, closeDB, nil
+	return store, closeDB, ping, nil
 }

@@ -62,7 +62,7 @@ type Config struct {
 // them (a relay over OpenStore's outbox does).
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With(zap.String("service", "directory"))
-	store, closeStore, err := OpenStore(ctx, cfg.Database)
+	store, closeStore, ping, err := openStore(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// The domain records its changes with them; the server records the
 		// denied calls and failed attempts into the same outbox.
 		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store},
-		TLS:   cfg.TLS, Callers: Callers,
+		TLS:   cfg.TLS, Callers: Callers, Ready: ping,
 	})
 	if err != nil {
 		return err
@@ -131,11 +131,16 @@ type Store interface {
 // OpenStore opens the directory store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
 func OpenStore(ctx context.Context, database string) (Store, func(), error) {
-	store, closeDB, err := dburl.Open(ctx, database,
+	store, closeDB, _, err := openStore(ctx, database)
+	return store, closeDB, err
+}
+
+func openStore(ctx context.Context, database string) (Store, func(), func(context.Context) error, error) {
+	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
 		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
 		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
 	if err != nil {
-		return nil, nil, fmt.Errorf("directory database: %w", err)
+		return nil, nil, nil, fmt.Errorf("directory database: %w", err)
 	}
-	return store, closeDB, nil
+	return store, closeDB, ping, nil
 }

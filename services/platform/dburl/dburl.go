@@ -39,38 +39,48 @@ func Parse(s string) (Engine, string, error) {
 	return "", "", fmt.Errorf("database %q: want postgres://… or sqlite:PATH", s)
 }
 
-// Open opens the database named by database and builds a store on it with
-// newSQLite or newPostgres (which apply the store's migrations). It returns
-// the store and a function that closes the database; on error nothing stays
-// open. Every service opens its store this way.
+// Open is OpenPing without the ping.
 func Open[S any](ctx context.Context, database string,
 	newSQLite func(context.Context, *sqlitedb.DB) (S, error),
 	newPostgres func(context.Context, *pgxpool.Pool) (S, error)) (S, func(), error) {
+	store, closeDB, _, err := OpenPing(ctx, database, newSQLite, newPostgres)
+	return store, closeDB, err
+}
+
+// OpenPing opens the database named by database and builds a store on it with
+// newSQLite or newPostgres (which apply the store's migrations). It returns
+// the store and a function that closes the database; on error nothing stays
+// open. Every service opens its store this way.
+//
+// ping checks that the database answers, for the service's readiness.
+func OpenPing[S any](ctx context.Context, database string,
+	newSQLite func(context.Context, *sqlitedb.DB) (S, error),
+	newPostgres func(context.Context, *pgxpool.Pool) (S, error)) (store S, closeDB func(), ping func(context.Context) error, err error) {
 	var zero S
 	engine, dsn, err := Parse(database)
 	if err != nil {
-		return zero, nil, err
+		return zero, nil, nil, err
 	}
 	if engine == Postgres {
 		pool, err := pgdb.Open(ctx, dsn)
 		if err != nil {
-			return zero, nil, err
+			return zero, nil, nil, err
 		}
 		store, err := newPostgres(ctx, pool)
 		if err != nil {
 			pool.Close()
-			return zero, nil, err
+			return zero, nil, nil, err
 		}
-		return store, pool.Close, nil
+		return store, pool.Close, pool.Ping, nil
 	}
 	db, err := sqlitedb.Open(ctx, dsn)
 	if err != nil {
-		return zero, nil, err
+		return zero, nil, nil, err
 	}
-	store, err := newSQLite(ctx, db)
+	store, err = newSQLite(ctx, db)
 	if err != nil {
 		db.Close()
-		return zero, nil, err
+		return zero, nil, nil, err
 	}
-	return store, func() { db.Close() }, nil
+	return store, func() { db.Close() }, db.Read.PingContext, nil
 }

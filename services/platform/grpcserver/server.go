@@ -60,6 +60,12 @@ type Config struct {
 	// tests and for deployments whose mesh terminates mTLS.
 	TLS     *mtls.Identity
 	Callers mtls.Policy
+	// Ready, when set, is asked every ReadyInterval (default 2 s) whether
+	// the server's dependencies (its database) answer; while it fails, the
+	// health service reports NOT_SERVING, so that /readyz and load
+	// balancers stop sending work here.
+	Ready         func(context.Context) error
+	ReadyInterval time.Duration
 }
 
 // Server is a gRPC server with Comity's interceptors, health and reflection.
@@ -148,6 +154,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	monitorCtx, stopMonitor := context.WithCancel(ctx)
+	defer stopMonitor()
+	if s.cfg.Ready != nil {
+		go s.monitor(monitorCtx)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(s.cfg.Listener) }()
 	s.cfg.Logger.Info("gRPC server listening", zap.String("addr", s.cfg.Listener.Addr().String()))
@@ -167,6 +178,46 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.cfg.Logger.Info("gRPC server stopped")
 	return nil
+}
+
+// monitor keeps the health status in step with Ready until ctx ends.
+func (s *Server) monitor(ctx context.Context) {
+	interval := s.cfg.ReadyInterval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	serving := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, interval)
+		err := s.cfg.Ready(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil && serving:
+			s.cfg.Logger.Warn("not ready: a dependency does not answer", zap.Error(err))
+			s.setAll(healthpb.HealthCheckResponse_NOT_SERVING)
+		case err == nil && !serving:
+			s.cfg.Logger.Info("ready again")
+			s.setAll(healthpb.HealthCheckResponse_SERVING)
+		}
+		serving = err == nil
+	}
+}
+
+func (s *Server) setAll(st healthpb.HealthCheckResponse_ServingStatus) {
+	for name := range s.grpc.GetServiceInfo() {
+		s.health.SetServingStatus(name, st)
+	}
+	s.health.SetServingStatus("", st)
 }
 
 type refuseAll struct{}

@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("request service: Database, BlobDir and DirectoryAddr are required")
 	}
 	log := cfg.Logger.With(zap.String("service", "request"))
-	store, closeStore, err := OpenStore(ctx, cfg.Database)
+	store, closeStore, ping, err := openStore(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store},
 		// Attachments arrive in chunks of at most 1 MiB.
 		MaxRecvBytes: 2 << 20,
-		TLS:          cfg.TLS, Callers: Callers,
+		TLS:          cfg.TLS, Callers: Callers, Ready: ping,
 	})
 	if err != nil {
 		return err
@@ -123,11 +123,16 @@ type Store interface {
 // OpenStore opens the request store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
 func OpenStore(ctx context.Context, database string) (Store, func(), error) {
-	store, closeDB, err := dburl.Open(ctx, database,
+	store, closeDB, _, err := openStore(ctx, database)
+	return store, closeDB, err
+}
+
+func openStore(ctx context.Context, database string) (Store, func(), func(context.Context) error, error) {
+	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
 		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
 		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
 	if err != nil {
-		return nil, nil, fmt.Errorf("request database: %w", err)
+		return nil, nil, nil, fmt.Errorf("request database: %w", err)
 	}
-	return store, closeDB, nil
+	return store, closeDB, ping, nil
 }

@@ -34,6 +34,8 @@ func main() {
 	common.RegisterTLS(fs, "")
 	httpsCert := fs.String("https-cert", "", "PEM certificate for the gateway to serve HTTPS with (with --https-key); HTTP without")
 	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
+	perSecond := fs.Float64("rate-limit", 50, "calls a second each agency may make through the gateway on average (0: no limit)")
+	burst := fs.Int("rate-burst", 100, "calls an agency may make at once above its average")
 	dataDir := fs.String("data-dir", "./var", "directory holding every database, key and file of the suite")
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "gateway HTTP address")
 	directoryAddr := fs.String("directory-addr", "127.0.0.1:9101", "directory gRPC address")
@@ -145,6 +147,7 @@ func main() {
 				Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(), AuditAddr: ls[2].Addr().String(),
 				MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
 				TLS: ids[mtls.Gateway], HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey,
+				RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers,
 				Logger: env.Logger.With(zap.String("service", "gateway")), Metrics: env.Metrics,
 			})
 		})
