@@ -50,8 +50,8 @@ func TestScaleOutOnPostgreSQL(t *testing.T) {
 		killOnce  sync.Once
 		// creates the second replica served before it was killed
 		servedBySecond int
-		work      = make(chan int)
-		wg        sync.WaitGroup
+		work           = make(chan int)
+		wg             sync.WaitGroup
 	)
 	for range clients {
 		wg.Go(func() {
