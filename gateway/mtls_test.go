@@ -3,9 +3,12 @@ package gateway_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/gateway/gatewaytest"
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
@@ -221,5 +225,50 @@ func TestAGatewayWithAWrongCertificateIsRefused(t *testing.T) {
 		"authorization", "Bearer "+s.token("kz-gpo", identity.Prosecutor)), &requestv1.ListRequestsRequest{})
 	if status.Code(err) != codes.Unavailable && status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("plaintext ListRequests: got %v, want the connection refused", err)
+	}
+}
+
+// Given a certificate, the gateway serves HTTPS, and only HTTPS.
+func TestTheGatewayServesHTTPSWhenGivenACertificate(t *testing.T) {
+	s := startSuite(t, suiteOptions{quiet: true})
+	certs := mtls.FilesIn(filepath.Join(s.dataDir, "certs"), mtls.Gateway)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- gateway.Run(ctx, gateway.Config{
+			Listener: l, DirectoryAddr: s.addrs["directory"], RequestAddr: s.addrs["request"], AuditAddr: s.addrs["audit"],
+			TLS: s.ids[mtls.Gateway], HTTPSCertFile: certs.Cert, HTTPSKeyFile: certs.Key, Logger: zap.NewNop(),
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	caPEM, err := os.ReadFile(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	https := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	c := &gatewaytest.Client{TB: t, BaseURL: "https://localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), DataDir: s.dataDir, HTTP: https}
+	var r gatewaytest.Response
+	deadline := time.Now().Add(10 * time.Second)
+	for r = c.Do("GET", "/readyz", "", nil); r.Status != http.StatusOK && time.Now().Before(deadline); r = c.Do("GET", "/readyz", "", nil) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /readyz over HTTPS: %d %s", r.Status, r.Raw)
+	}
+	c.MustDo("GET", "/v1/agencies/uz-247", s.token("kz-gpo", identity.Prosecutor), nil, http.StatusOK)
+
+	resp, err := http.Get("http://" + l.Addr().String() + "/healthz")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("the HTTPS gateway answered plain HTTP")
+		}
 	}
 }
