@@ -188,19 +188,7 @@ func TestAGatewayWithAWrongCertificateIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- gateway.Run(ctx, gateway.Config{
-			Listener: l, DirectoryAddr: s.addrs["directory"], RequestAddr: s.addrs["request"], AuditAddr: s.addrs["audit"],
-			TLS: rogue, Logger: zap.NewNop(),
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	l := s.startGateway(gateway.Config{TLS: rogue})
 	other := &suite{t: t, baseURL: "http://" + l.Addr().String(), dataDir: s.dataDir}
 	if r := other.do(http.MethodGet, "/readyz", "", nil); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz of the rogue gateway: %d %v, want 503", r.status, r.body)
@@ -232,19 +220,7 @@ func TestAGatewayWithAWrongCertificateIsRefused(t *testing.T) {
 func TestTheGatewayServesHTTPSWhenGivenACertificate(t *testing.T) {
 	s := startSuite(t, suiteOptions{quiet: true})
 	certs := mtls.FilesIn(filepath.Join(s.dataDir, "certs"), mtls.Gateway)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- gateway.Run(ctx, gateway.Config{
-			Listener: l, DirectoryAddr: s.addrs["directory"], RequestAddr: s.addrs["request"], AuditAddr: s.addrs["audit"],
-			TLS: s.ids[mtls.Gateway], HTTPSCertFile: certs.Cert, HTTPSKeyFile: certs.Key, Logger: zap.NewNop(),
-		})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	l := s.startGateway(gateway.Config{TLS: s.ids[mtls.Gateway], HTTPSCertFile: certs.Cert, HTTPSKeyFile: certs.Key})
 
 	caPEM, err := os.ReadFile(certs.CA)
 	if err != nil {
@@ -271,4 +247,21 @@ func TestTheGatewayServesHTTPSWhenGivenACertificate(t *testing.T) {
 			t.Fatal("the HTTPS gateway answered plain HTTP")
 		}
 	}
+}
+
+// startGateway runs a second gateway, configured as cfg says, in front of
+// the suite's services until the test ends, and returns its listener.
+func (s *suite) startGateway(cfg gateway.Config) net.Listener {
+	s.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cfg.Listener, cfg.Logger = l, zap.NewNop()
+	cfg.DirectoryAddr, cfg.RequestAddr, cfg.AuditAddr = s.addrs["directory"], s.addrs["request"], s.addrs["audit"]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gateway.Run(ctx, cfg) }()
+	s.t.Cleanup(func() { cancel(); <-done })
+	return l
 }

@@ -27,11 +27,7 @@ func preservation() map[string]any { return gatewaytest.Preservation() }
 
 func (s *suite) mustDo(method, path, token string, body any, want int) response {
 	s.t.Helper()
-	r := s.do(method, path, token, body)
-	if r.status != want {
-		s.t.Fatalf("%s %s = %d, want %d: %s", method, path, r.status, want, r.raw)
-	}
-	return r
+	return fromClient(s.client().MustDo(method, path, token, body, want))
 }
 
 // upload posts a file as the REST API takes it.
