@@ -20,7 +20,6 @@ import (
 
 	"github.com/comity-mla/comity/gateway/gatewaytest"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 )
 
@@ -224,13 +223,10 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 		p := &proc{name: fmt.Sprintf("comity-directory-%d", i+1), bin: filepath.Join(bin, "comity-directory"),
 			args: common("--grpc-addr", addr, "--database", directoryDB, devIssuer, "--seed-trusted-issuer", dev.ID,
 				"--audit-addr", auditAddr, "--service-key-dir", dataDir)}
+		// Replicas start together, as an orchestrator starts them: the
+		// migrations and the seeding of the empty directory take turns.
 		p.start(t)
 		c.dirs = append(c.dirs, p)
-		if i == 0 && len(dirAddrs) > 1 {
-			// The first replica seeds the empty directory; the others
-			// start once it has.
-			waitHealthy(t, p, addr, mtls.Directory, dataDir)
-		}
 	}
 	c.audit = &proc{name: "comity-audit", bin: filepath.Join(bin, "comity-audit"),
 		args: common("--grpc-addr", auditAddr, "--database", auditDB, "--log-dir", filepath.Join(dataDir, "audit"),
@@ -332,27 +328,4 @@ func (c *cluster) ctl(args ...string) (string, int) {
 	}
 	c.t.Fatalf("comityctl %v: %v", args, err)
 	return "", 0
-}
-
-// waitHealthy waits until the service at addr answers its gRPC health
-// check over mTLS, presenting the gateway's certificate.
-func waitHealthy(t *testing.T, p *proc, addr, identityName, dataDir string) {
-	t.Helper()
-	id, err := mtls.Load(mtls.FilesIn(filepath.Join(dataDir, "certs"), mtls.Gateway))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if !p.running() {
-			t.Fatalf("%s exited while starting", p.name)
-		}
-		if healthy(addr, identityName, id) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not healthy after 60s", p.name)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"net/url"
@@ -11,12 +10,8 @@ import (
 	"testing"
 	"time"
 
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
 	"github.com/comity-mla/comity/gateway/gatewaytest"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/platform/grpcclient"
-	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 const requestService = "/comity.request.v1.RequestService/"
@@ -170,18 +165,4 @@ func (c *cluster) checkUniqueEventIDs(token string) {
 		slices.Sort(twice)
 		c.t.Errorf("%d of %d events are on the log more than once: %v", len(twice), len(all), twice)
 	}
-}
-
-// healthy reports whether the service at addr answers its health check over
-// mTLS.
-func healthy(addr, server string, id *mtls.Identity) bool {
-	conn, err := grpcclient.New(addr, grpcclient.Options{TLS: id, Server: server})
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-	return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
 }
