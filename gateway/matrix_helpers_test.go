@@ -568,24 +568,28 @@ func (e *matrixEnv) settle(t *testing.T) {
 // watched is what a caller's watch delivered on a request: "NF" nothing,
 // "OK" changes with their reasons, "SEEN" changes without reasons (as
 // both a full and a metadata-only view may show), or the stream's error.
-func (e *matrixEnv) watched(t *testing.T, key, name string) (string, error) {
+func (e *matrixEnv) watched(t *testing.T, key, name, want string) (string, error) {
 	w := e.watchers[key]
 	e.settle(t)
-	select {
-	case <-w.ended:
-		return "", w.err
-	case <-time.After(10 * time.Millisecond):
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-w.ended:
+			return "", w.err
+		case <-time.After(10 * time.Millisecond):
+		}
+		w.mu.Lock()
+		cs := slices.Clone(w.changes[name])
+		w.mu.Unlock()
+		switch {
+		case slices.ContainsFunc(cs, func(c *requestv1.StatusChange) bool { return c.GetReason() != "" }):
+			return "OK", nil
+		case len(cs) > 0:
+			return "SEEN", nil
+		case want == "NF" || time.Now().After(deadline):
+			return "NF", nil
+		}
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	cs := w.changes[name]
-	if len(cs) == 0 {
-		return "NF", nil
-	}
-	if slices.ContainsFunc(cs, func(c *requestv1.StatusChange) bool { return c.GetReason() != "" }) {
-		return "OK", nil
-	}
-	return "SEEN", nil
 }
 
 // matrixKind says how a method treats the request a cell is tried on.
@@ -606,6 +610,9 @@ type matrixCell struct {
 	stage  stage
 	fx     *matrixFixture // nil when the call involves no request
 	caller matrixCaller
+	// want is the outcome expected; only WatchRequests looks at it, to wait
+	// for an event that is due rather than conclude from its absence.
+	want string
 }
 
 // matrixMethod calls a method for a cell and says what came back: an
@@ -762,7 +769,7 @@ var matrixMethods = map[string]matrixMethod{
 		return "OK", nil
 	}},
 	"WatchRequests": {kind: reads, call: func(_ context.Context, e *matrixEnv, c matrixCell) (string, error) {
-		return e.watched(c.t, c.caller.key, c.fx.name)
+		return e.watched(c.t, c.caller.key, c.fx.name, c.want)
 	}},
 	"GetStatistics": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		resp, err := e.req.GetStatistics(ctx, &requestv1.GetStatisticsRequest{})
@@ -926,7 +933,7 @@ func outcomeOf(err error) string {
 // runCell makes the call of one cell and compares its outcome with want.
 func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCaller, want string) {
 	m := matrixMethods[method]
-	cell := matrixCell{t: t, stage: st, caller: c}
+	cell := matrixCell{t: t, stage: st, caller: c, want: want}
 	shared := false
 	if slices.Contains(allStages, st) {
 		if m.kind == moves && want == "OK" {
@@ -934,6 +941,10 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 		} else {
 			cell.fx, shared = e.shared[st], true
 		}
+	}
+	before := ""
+	if shared && m.kind == moves {
+		before = e.etag(t, cell.fx)
 	}
 	got, err := m.call(e.ctx(t, c.key), e, cell)
 	detail := ""
@@ -947,9 +958,22 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 		}
 		t.Errorf("%s%s by %s (%s) = %s%s; want %s", method, on, c.key, c.about, got, detail, want)
 	}
-	if shared && m.kind == moves && err == nil {
-		// A call that should have been refused changed the shared
-		// request: replace it for the cells after this one.
-		e.shared[st] = e.build(t, st, true)
+	// A refused action must leave the shared request as it was, so that the
+	// cells after this one find it as a fresh request at this stage would
+	// be. If it changed, say so and replace it.
+	if before != "" {
+		if after := e.etag(t, cell.fx); after != before {
+			if err != nil {
+				t.Errorf("%s by %s was refused (%s) but changed the request", method, c.key, outcomeOf(err))
+			}
+			e.shared[st] = e.build(t, st, true)
+		}
 	}
+}
+
+// etag returns the current etag of a request, read by its owner.
+func (e *matrixEnv) etag(t *testing.T, fx *matrixFixture) string {
+	resp, err := e.req.GetRequest(e.ctx(t, "own"), &requestv1.GetRequestRequest{Name: fx.name})
+	must(t, err, "get "+fx.name)
+	return resp.GetRequest().GetEtag()
 }

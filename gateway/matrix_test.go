@@ -62,11 +62,12 @@ import (
 // answering "wrong status" to someone who may not act would tell them about
 // the workflow of a case that is not theirs.
 //
-// Cells that change a request's status (the lifecycle actions) and are
-// expected to succeed run on a fresh request brought to the stage; every
-// other cell runs on one shared request per stage. A denied call must change
-// nothing, so a cell that unexpectedly succeeds on a shared request fails,
-// and the shared request is rebuilt for the cells after it.
+// Cells of the lifecycle actions that are expected to succeed run on a
+// fresh request brought to the stage; every other cell runs on one shared
+// request per stage. A refused action must change nothing, and each such
+// cell checks that the shared request's etag is the same after it as
+// before, so the next cell finds it as a fresh request at that stage would
+// be; a request that did change is replaced (and the cell fails).
 const accessMatrix = `
 # method             on                            own  kzPr kzCA kzAd kzPP kzLO k247 kzAu | uzCA uzPr uzGC uzLO uzAu uzAd | tjCA tjLO tjAu tjAd | anon svc
 
