@@ -30,12 +30,22 @@ import (
 //
 // How to read it. Each line is a method, the stages of a request it is
 // tried on, and one outcome per caller, in the column order of the header
-// line (matrixCallers describes each caller). The request is always KZ→UZ:
-// an URGENT preservation filed by a kz-gpo prosecutor ("own"), which the
-// directory routes to uz-247. The stages are the statuses of the lifecycle,
-// plus WITHDRAWN_DRAFT and CLOSED_DRAFT: a request withdrawn (and closed)
-// before it was ever transmitted, which the requested side must never see.
-// Stage groups:
+// line. The request is always KZ→UZ: an URGENT preservation filed by a
+// kz-gpo prosecutor ("own"), which the directory routes to uz-247. The
+// callers (matrixCallers has them as code):
+//
+//	own   kz-gpo prosecutor who owns it   uzCA  uz-247 central_authority (requested agency)
+//	kzPr  kz-gpo prosecutor, not owner    uzPr  uz-247 prosecutor
+//	kzCA  kz-gpo central_authority        uzGC  uz-gpo central_authority (not the requested agency)
+//	kzAd  kz-gpo directory_admin          uzLO  uz-gpo liaison_officer
+//	kzPP  kz-police-cyber prosecutor      uzAu  uz-oversight auditor
+//	kzLO  kz-police-cyber liaison_officer uzAd  uz-gpo directory_admin
+//	k247  kz-247 central_authority        tjCA tjLO tjAu tjAd  the same roles in TJ, uninvolved
+//	kzAu  kz-oversight auditor            anon  no token; svc  comity-request service identity
+//
+// The stages are the statuses of the lifecycle, plus WITHDRAWN_DRAFT and
+// CLOSED_DRAFT: a request withdrawn (and closed) before it was ever
+// transmitted, which the requested side must never see. Stage groups:
 //
 //	pre    DRAFT SUBMITTED WITHDRAWN_DRAFT CLOSED_DRAFT (never transmitted)
 //	post   TRANSMITTED ACKNOWLEDGED CLARIFICATION_REQUESTED ACCEPTED
@@ -48,7 +58,7 @@ import (
 //
 //	OK  the call succeeds (GetRequest, GetRequestHistory, WatchRequests: with
 //	    the full content; ListRequests, WatchRequests: the request is in
-//	    the answer; GetStatistics: the KZ→UZ pair is in the answer)
+//	    the answer; GetStatistics: see its row)
 //	MD  the call succeeds with metadata only: no narrative, no reasons
 //	NF  NOT_FOUND (ListRequests, WatchRequests, GetStatistics: the call
 //	    succeeds but the request, or the KZ→UZ pair, is not in the answer)
