@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,12 +96,28 @@ type matrixRow struct {
 
 // matrixCaller is one column of the access matrix.
 type matrixCaller struct {
-	key     string
+	group   string // relation of the caller's agency to the request
+	label   string // the column's header
 	agency  string
 	role    identity.Role
 	subject string // empty: the dev token's default
 	service string // a service identity instead of a user
-	about   string
+}
+
+// key names the caller in subtests and tokens, e.g. requestedAgency.CA.
+func (c matrixCaller) key() string { return c.group + "." + c.label }
+
+// about describes the caller in failures.
+func (c matrixCaller) about() string {
+	switch {
+	case c.service != "":
+		return "service identity " + c.service
+	case c.agency == "":
+		return "no token"
+	case c.subject != "":
+		return fmt.Sprintf("%s %s of %s", c.subject, c.role, c.agency)
+	}
+	return fmt.Sprintf("%s of %s", c.role, c.agency)
 }
 
 func (c matrixCaller) state() string {
@@ -108,6 +125,15 @@ func (c matrixCaller) state() string {
 		return ""
 	}
 	return strings.ToUpper(c.agency[:2])
+}
+
+func matrixCallerOf(key string) matrixCaller {
+	for _, c := range matrixCallers {
+		if c.key() == key {
+			return c
+		}
+	}
+	panic("no caller " + key)
 }
 
 // parseMatrix reads the table: comments and blank lines aside, each line is
@@ -119,12 +145,12 @@ func parseMatrix(text string) ([]matrixRow, error) {
 	for n, line := range strings.Split(text, "\n") {
 		fields := slices.DeleteFunc(strings.Fields(line), func(f string) bool { return f == "|" })
 		if len(fields) >= 3 && fields[0] == "#" && fields[1] == "method" {
-			var keys []string
+			var labels []string
 			for _, c := range matrixCallers {
-				keys = append(keys, c.key)
+				labels = append(labels, c.label)
 			}
-			if !slices.Equal(fields[3:], keys) {
-				return nil, fmt.Errorf("line %d: the header names %v, the callers are %v", n, fields[3:], keys)
+			if !slices.Equal(fields[3:], labels) {
+				return nil, fmt.Errorf("line %d: the header names %v, the callers are %v", n, fields[3:], labels)
 			}
 			header = true
 			continue
@@ -208,7 +234,7 @@ type matrixEnv struct {
 	stopWatch   context.CancelFunc
 	settleWatch sync.Once
 
-	seq int
+	seq atomic.Int64
 }
 
 func newMatrixEnv(t *testing.T) *matrixEnv {
@@ -226,11 +252,11 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e.tokens[c.key], err = creds.Token(); err != nil {
+			if e.tokens[c.key()], err = creds.Token(); err != nil {
 				t.Fatal(err)
 			}
 		case c.agency != "":
-			e.tokens[c.key] = s.tokenFor(c.subject, c.agency, c.role)
+			e.tokens[c.key()] = s.tokenFor(c.subject, c.agency, c.role)
 		}
 	}
 	e.startWatchers(t)
@@ -238,7 +264,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 		e.shared[st] = e.build(t, st, true)
 	}
 	e.findAuditEntries(t)
-	ctx := e.ctx(t, "kzCA")
+	ctx := e.ctx(t, requestingCA)
 	st, err := e.dir.GetState(ctx, &directoryv1.GetStateRequest{Name: "states/KZ"})
 	must(t, err, "get states/KZ")
 	e.kzState = st.GetState()
@@ -249,16 +275,16 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 }
 
 // ctx is a call context with the caller's token.
-func (e *matrixEnv) ctx(t *testing.T, key string) context.Context {
+func (e *matrixEnv) ctx(t *testing.T, c matrixCaller) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
-	if tok := e.tokens[key]; tok != "" {
+	if tok := e.tokens[c.key()]; tok != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	}
 	return ctx
 }
 
-func (e *matrixEnv) next() int { e.seq++; return e.seq }
+func (e *matrixEnv) next() int64 { return e.seq.Add(1) }
 
 func must(t *testing.T, err error, what string) {
 	t.Helper()
@@ -289,59 +315,59 @@ func preservationProto(t *testing.T, requestedState string) *requestv1.Request {
 // that its history has a reason for metadata-only views to hide.
 func (e *matrixEnv) build(t *testing.T, st stage, withContent bool) *matrixFixture {
 	t.Helper()
-	r, err := e.req.CreateRequest(e.ctx(t, "own"), &requestv1.CreateRequestRequest{Request: preservationProto(t, "UZ")})
+	r, err := e.req.CreateRequest(e.ctx(t, owner), &requestv1.CreateRequestRequest{Request: preservationProto(t, "UZ")})
 	must(t, err, "create a request")
 	fx := &matrixFixture{name: r.GetRequest().GetName()}
-	do := func(key, method string) {
+	do := func(c matrixCaller, method string) {
 		t.Helper()
-		must(t, lifecycleCalls[method](e.ctx(t, key), e.req, fx.name), fmt.Sprintf("building a %s request: %s by %s", st, method, key))
+		must(t, lifecycleCalls[method](e.ctx(t, c), e.req, fx.name), fmt.Sprintf("building a %s request: %s by %s", st, method, c.key()))
 	}
 	if withContent {
-		a, err := e.upload(e.ctx(t, "own"), fx.name)
+		a, err := e.upload(e.ctx(t, owner), fx.name)
 		must(t, err, "upload an attachment")
 		fx.attachment = a.GetName()
 		for _, v := range []requestv1.Message_Visibility{requestv1.Message_OWN_AGENCY, requestv1.Message_BOTH_SIDES} {
-			_, err := e.req.CreateMessage(e.ctx(t, "own"), &requestv1.CreateMessageRequest{Parent: fx.name,
+			_, err := e.req.CreateMessage(e.ctx(t, owner), &requestv1.CreateMessageRequest{Parent: fx.name,
 				Message: &requestv1.Message{Body: "A note of the prosecutor (" + v.String() + ").", Visibility: v}})
 			must(t, err, "post a message")
 		}
-		do("own", "SubmitRequest")
-		do("kzCA", "ReturnRequest")
+		do(owner, "SubmitRequest")
+		do(requestingCA, "ReturnRequest")
 	}
 	switch st {
 	case draft:
 		return fx
 	case withdrawnDraft, closedDraft:
-		do("own", "WithdrawRequest")
+		do(owner, "WithdrawRequest")
 		if st == closedDraft {
-			do("kzCA", "CloseRequest")
+			do(requestingCA, "CloseRequest")
 		}
 		return fx
 	}
-	do("own", "SubmitRequest")
+	do(owner, "SubmitRequest")
 	if st == submitted {
 		return fx
 	}
-	do("kzCA", "TransmitRequest")
+	do(requestingCA, "TransmitRequest")
 	if st == transmitted {
 		return fx
 	}
-	do("uzCA", "AcknowledgeRequest")
+	do(requestedCA, "AcknowledgeRequest")
 	switch st {
 	case clarification:
-		do("uzCA", "RequestClarification")
+		do(requestedCA, "RequestClarification")
 	case accepted:
-		do("uzCA", "AcceptRequest")
+		do(requestedCA, "AcceptRequest")
 	case refused:
-		do("uzCA", "RefuseRequest")
+		do(requestedCA, "RefuseRequest")
 	case executed, closed:
-		do("uzCA", "AcceptRequest")
-		do("uzCA", "ExecuteRequest")
+		do(requestedCA, "AcceptRequest")
+		do(requestedCA, "ExecuteRequest")
 		if st == closed {
-			do("kzCA", "CloseRequest")
+			do(requestingCA, "CloseRequest")
 		}
 	case withdrawn:
-		do("own", "WithdrawRequest")
+		do(owner, "WithdrawRequest")
 	}
 	return fx
 }
@@ -439,7 +465,7 @@ func (e *matrixEnv) findAuditEntries(t *testing.T) {
 	find := func(st stage, want []string) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			resp, err := e.aud.ListEntries(e.ctx(t, "kzAu"), &auditv1.ListEntriesRequest{
+			resp, err := e.aud.ListEntries(e.ctx(t, requestingAuditor), &auditv1.ListEntriesRequest{
 				Filter: fmt.Sprintf("resource = %q", e.shared[st].name), PageSize: 100})
 			must(t, err, "list audit entries")
 			for _, en := range resp.GetEntries() {
@@ -464,7 +490,7 @@ func (e *matrixEnv) findAuditEntries(t *testing.T) {
 	for _, st := range []stage{entryOfKZ, entryOfKZUZ} {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			_, err := e.aud.GetEntry(e.ctx(t, "kzAu"), &auditv1.GetEntryRequest{Index: e.entries[st]})
+			_, err := e.aud.GetEntry(e.ctx(t, requestingAuditor), &auditv1.GetEntryRequest{Index: e.entries[st]})
 			if status.Code(err) != codes.Unavailable { // not yet under a checkpoint
 				must(t, err, "get audit entry")
 				break
@@ -496,9 +522,9 @@ func (e *matrixEnv) startWatchers(t *testing.T) {
 			continue
 		}
 		w := &matrixWatcher{changes: map[string][]*requestv1.StatusChange{}, ended: make(chan struct{})}
-		e.watchers[c.key] = w
+		e.watchers[c.key()] = w
 		wctx := ctx
-		if tok := e.tokens[c.key]; tok != "" {
+		if tok := e.tokens[c.key()]; tok != "" {
 			wctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 		}
 		stream, err := e.req.WatchRequests(wctx, &requestv1.WatchRequestsRequest{})
@@ -540,7 +566,7 @@ func (e *matrixEnv) stopWatchers() {
 // Only the absence of an event needs this; a presence is waited for.
 func (e *matrixEnv) settle(t *testing.T) {
 	e.settleWatch.Do(func() {
-		w := e.watchers["kzCA"]
+		w := e.watchers[requestingCA.key()]
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			w.mu.Lock()
@@ -568,8 +594,8 @@ func (e *matrixEnv) settle(t *testing.T) {
 // watched is what a caller's watch delivered on a request: "NF" nothing,
 // "OK" changes with their reasons, "SEEN" changes without reasons (as
 // both a full and a metadata-only view may show), or the stream's error.
-func (e *matrixEnv) watched(t *testing.T, key, name, want string) (string, error) {
-	w := e.watchers[key]
+func (e *matrixEnv) watched(t *testing.T, c matrixCaller, name, want string) (string, error) {
+	w := e.watchers[c.key()]
 	e.settle(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -596,7 +622,8 @@ func (e *matrixEnv) watched(t *testing.T, key, name, want string) (string, error
 type matrixKind int
 
 const (
-	// reads leave the request as it is; cells share a fixture per stage.
+	// reads leave the request's status as it is: the callers of a stage
+	// share its fixture, and run in parallel.
 	reads matrixKind = iota
 	// moves change the request (its status, or a preservation's term);
 	// a cell expected to succeed gets a fresh request.
@@ -769,7 +796,7 @@ var matrixMethods = map[string]matrixMethod{
 		return "OK", nil
 	}},
 	"WatchRequests": {kind: reads, call: func(_ context.Context, e *matrixEnv, c matrixCell) (string, error) {
-		return e.watched(c.t, c.caller.key, c.fx.name, c.want)
+		return e.watched(c.t, c.caller, c.fx.name, c.want)
 	}},
 	"GetStatistics": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		resp, err := e.req.GetStatistics(ctx, &requestv1.GetStatisticsRequest{})
@@ -830,7 +857,7 @@ var matrixMethods = map[string]matrixMethod{
 	}},
 	"DeactivateAgency": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		// A throwaway agency, created by the KZ administrator.
-		a, err := e.dir.CreateAgency(e.ctx(c.t, "kzAd"), newMatrixAgency(e))
+		a, err := e.dir.CreateAgency(e.ctx(c.t, requestingAdmin), newMatrixAgency(e))
 		must(c.t, err, "create a throwaway agency")
 		_, err = e.dir.DeactivateAgency(ctx, &directoryv1.DeactivateAgencyRequest{Name: a.GetAgency().GetName()})
 		return "OK", err
@@ -887,13 +914,13 @@ var matrixMethods = map[string]matrixMethod{
 // requesting state's at any status, the requested state's once
 // transmitted). Statistics may count no more.
 func (e *matrixEnv) knownCounts(t *testing.T, state string) map[string]int32 {
-	liaison := map[string]string{"KZ": "kzLO", "UZ": "uzLO"}[state]
-	if liaison == "" {
+	liaison, ok := map[string]matrixCaller{"KZ": requestingLiaison, "UZ": requestedLiaison}[state]
+	if !ok {
 		t.Fatalf("no liaison officer of %s among the callers", state)
 	}
 	resp, err := e.req.ListRequests(e.ctx(t, liaison), &requestv1.ListRequestsRequest{
 		Filter: `requestingState = "KZ" AND requestedState = "UZ"`, PageSize: 500})
-	must(t, err, "list requests as "+liaison)
+	must(t, err, "list requests as "+liaison.key())
 	if resp.GetNextPageToken() != "" {
 		t.Fatal("more than 500 requests: page through them")
 	}
@@ -908,7 +935,7 @@ func (e *matrixEnv) knownCounts(t *testing.T, state string) map[string]int32 {
 
 func newMatrixAgency(e *matrixEnv) *directoryv1.CreateAgencyRequest {
 	return &directoryv1.CreateAgencyRequest{
-		AgencyId: "kz-matrix-" + strconv.Itoa(e.next()),
+		AgencyId: "kz-matrix-" + strconv.FormatInt(e.next(), 10),
 		Agency: &directoryv1.Agency{State: "KZ", Kind: directoryv1.Agency_LAW_ENFORCEMENT,
 			DisplayNames: map[string]string{"en": "Access matrix test unit"}},
 	}
@@ -946,7 +973,7 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 	if shared && m.kind == moves {
 		before = e.etag(t, cell.fx)
 	}
-	got, err := m.call(e.ctx(t, c.key), e, cell)
+	got, err := m.call(e.ctx(t, c), e, cell)
 	detail := ""
 	if err != nil {
 		got, detail = outcomeOf(err), ": "+status.Convert(err).Message()
@@ -956,7 +983,7 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 		if cell.fx != nil {
 			on = " on the " + string(st) + " request"
 		}
-		t.Errorf("%s%s by %s (%s) = %s%s; want %s", method, on, c.key, c.about, got, detail, want)
+		t.Errorf("%s%s by %s (%s) = %s%s; want %s", method, on, c.key(), c.about(), got, detail, want)
 	}
 	// A refused action must leave the shared request as it was, so that the
 	// cells after this one find it as a fresh request at this stage would
@@ -964,7 +991,7 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 	if before != "" {
 		if after := e.etag(t, cell.fx); after != before {
 			if err != nil {
-				t.Errorf("%s by %s was refused (%s) but changed the request", method, c.key, outcomeOf(err))
+				t.Errorf("%s by %s was refused (%s) but changed the request", method, c.key(), outcomeOf(err))
 			}
 			e.shared[st] = e.build(t, st, true)
 		}
@@ -973,7 +1000,7 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 
 // etag returns the current etag of a request, read by its owner.
 func (e *matrixEnv) etag(t *testing.T, fx *matrixFixture) string {
-	resp, err := e.req.GetRequest(e.ctx(t, "own"), &requestv1.GetRequestRequest{Name: fx.name})
+	resp, err := e.req.GetRequest(e.ctx(t, owner), &requestv1.GetRequestRequest{Name: fx.name})
 	must(t, err, "get "+fx.name)
 	return resp.GetRequest().GetEtag()
 }
