@@ -219,7 +219,6 @@ type matrixFixture struct {
 
 // matrixEnv is the suite, a token per caller, and the shared fixtures.
 type matrixEnv struct {
-	s      *suite
 	req    requestv1.RequestServiceClient
 	dir    directoryv1.DirectoryServiceClient
 	aud    auditv1.AuditServiceClient
@@ -240,7 +239,7 @@ type matrixEnv struct {
 func newMatrixEnv(t *testing.T) *matrixEnv {
 	s := startSuite(t, suiteOptions{quiet: true})
 	e := &matrixEnv{
-		s: s, tokens: map[string]string{}, shared: map[stage]*matrixFixture{}, entries: map[stage]uint64{},
+		tokens: map[string]string{}, shared: map[stage]*matrixFixture{}, entries: map[stage]uint64{},
 		req: requestv1.NewRequestServiceClient(s.grpcConn("request")),
 		dir: directoryv1.NewDirectoryServiceClient(s.grpcConn("directory")),
 		aud: auditv1.NewAuditServiceClient(s.grpcConn("audit")),
@@ -308,7 +307,7 @@ func preservationProto(t *testing.T, requestedState string) *requestv1.Request {
 	return &r
 }
 
-// build files a request as "own" and takes it to st through the lifecycle,
+// build files a request as the owner and takes it to st through the lifecycle,
 // each step by the party DESIGN §5 names. A shared fixture (withContent)
 // also gets an attachment, a message for both sides, a note for the own
 // agency only, and a return with a reason before it is submitted again, so
