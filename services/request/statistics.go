@@ -22,7 +22,10 @@ type PairStatistics struct {
 // Statistics returns aggregates per pair of states that involve the
 // caller's state: counts by status (drafts excluded), median times to
 // acknowledge and to answer, overdue requests and refusals by ground. It
-// holds no case data.
+// holds no case data, and counts only the requests the caller's state may
+// know of (DESIGN §3): its own outgoing ones, and incoming ones once
+// transmitted to it, so that no count tells the requested state of a request
+// still being prepared.
 func (s *Service) Statistics(ctx context.Context, p identity.Principal) ([]PairStatistics, error) {
 	rows, err := s.store.StatisticsRows(ctx)
 	if err != nil {
@@ -34,7 +37,8 @@ func (s *Service) Statistics(ctx context.Context, p identity.Principal) ([]PairS
 	ack := map[key][]float64{}
 	answer := map[key][]float64{}
 	for _, r := range rows {
-		if r.Status == Draft || (r.RequestingState != p.State && r.RequestedState != p.State) {
+		known := r.RequestingState == p.State || r.RequestedState == p.State && !r.TransmitTime.IsZero()
+		if r.Status == Draft || !known {
 			continue
 		}
 		k := key{r.RequestingState, r.RequestedState}

@@ -1,0 +1,351 @@
+package gateway_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/identity"
+)
+
+// The access matrix: who may call which method of which service, on a
+// request at which stage, and what everyone else gets. The expectations
+// come from DESIGN, not from the code:
+//   - §3 Identity and access: who may see a request (need to know; anything
+//     else is NOT_FOUND), auditors see metadata only, Append is for service
+//     identities only, no token is UNAUTHENTICATED;
+//   - §4: the directory is readable by every authenticated user and
+//     writable only by a directory_admin of the same state;
+//   - §5 Lifecycle: who may take each action from which status; "an action
+//     not allowed from the current status → FAILED_PRECONDITION; by the
+//     wrong role or agency → PERMISSION_DENIED (or NOT_FOUND where the
+//     caller may not see it)";
+//   - §6: the audit API is for auditors, scoped to events involving their
+//     state.
+//
+// How to read it. Each line is a method, the stages of a request it is
+// tried on, and one outcome per caller, in the column order of the header.
+// The request is always KZ→UZ: an URGENT preservation filed by a kz-gpo
+// prosecutor, which the directory routes to uz-247. The callers are a user
+// of each role (Pr prosecutor, CA central_authority, LO liaison_officer, Au
+// auditor, Ad directory_admin) at
+//
+//	the requesting agency      kz-gpo, plus Ow: the prosecutor who owns the request
+//	another agency of KZ       kz-police-cyber (Pr, LO), kz-247 (CA), kz-oversight (Au, Ad)
+//	the requested agency       uz-247
+//	another agency of UZ       uz-gpo (Pr, CA, LO, Ad), uz-oversight (Au)
+//	an agency of TJ            tj-gpo (Pr, CA, LO, Ad), tj-oversight (Au)
+//
+// and "no", a call without a token, and "sv", the comity-request service
+// identity. matrixCallers has them as code; a cell's subtest is named
+// method/stage/group.role, e.g. AcknowledgeRequest/TRANSMITTED/requestedAgency.CA.
+//
+// The stages are the statuses of the lifecycle, plus WITHDRAWN_DRAFT and
+// CLOSED_DRAFT: a request withdrawn (and closed) before it was ever
+// transmitted, which the requested side must never see. Stage groups:
+//
+//	pre    DRAFT SUBMITTED WITHDRAWN_DRAFT CLOSED_DRAFT (never transmitted)
+//	post   TRANSMITTED ACKNOWLEDGED CLARIFICATION_REQUESTED ACCEPTED
+//	       REFUSED EXECUTED WITHDRAWN CLOSED
+//	open   TRANSMITTED ACKNOWLEDGED CLARIFICATION_REQUESTED ACCEPTED
+//	ended  REFUSED EXECUTED WITHDRAWN CLOSED
+//	any    no request involved
+//
+// "a,b" is both, "a-b" is a without b. Outcomes:
+//
+//	OK  the call succeeds (GetRequest, GetRequestHistory, WatchRequests: with
+//	    the full content; ListRequests, WatchRequests: the request is in
+//	    the answer; GetStatistics: see its row)
+//	MD  the call succeeds with metadata only: no narrative, no reasons
+//	NF  NOT_FOUND (ListRequests, WatchRequests, GetStatistics: the call
+//	    succeeds but the request, or the KZ→UZ pair, is not in the answer)
+//	PD  PERMISSION_DENIED
+//	FP  FAILED_PRECONDITION
+//	UA  UNAUTHENTICATED
+//	-   not tried
+//
+// Where a caller is both the wrong person and at the wrong status, the
+// matrix wants PERMISSION_DENIED: DESIGN does not order the two checks, and
+// answering "wrong status" to someone who may not act would tell them about
+// the workflow of a case that is not theirs.
+//
+// Cells of the lifecycle actions that are expected to succeed run on a
+// fresh request brought to the stage; every other cell runs on one shared
+// request per stage. A refused action must change nothing, and each such
+// cell checks that the shared request's etag is the same after it as
+// before, so the next cell finds it as a fresh request at that stage would
+// be; a request that did change is replaced (and the cell fails).
+const accessMatrix = `
+#                                                  requesting        | requesting     | requested      | requested      | uninvolved     |
+#                                                  agency kz-gpo     | state KZ       | agency uz-247  | state UZ       | state TJ       |
+# method             on                            Ow Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | no sv
+
+# comity.request.v1: reading a request (§3 need to know).
+# Ad: §3 says "users of the requesting agency" (and "of the requested
+#   agency"), but a directory_admin has no case role and no need to know: the
+#   matrix takes need to know. An auditor, even of the requesting agency,
+#   sees metadata only.
+# Au of UZ: §3 says "auditors of either state"; for the requested state it
+#   is read with "never a draft": its auditors see the request once
+#   transmitted.
+GetRequest           pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+GetRequest           post                          OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
+ListRequests         pre                           OK OK OK OK OK NF | NF OK OK OK NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+ListRequests         post                          OK OK OK OK OK NF | NF OK OK OK NF | OK OK OK OK NF | NF NF OK OK NF | NF NF NF NF NF | UA -
+GetRequestHistory    pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+GetRequestHistory    post                          OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
+WatchRequests        pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+WatchRequests        post                          OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
+# Correspondence and evidence: not for auditors (§3), who know the
+# request exists, hence PERMISSION_DENIED. ListMessages also checks that
+# OWN_AGENCY notes reach only the author's agency (§5). DESIGN is silent
+# on a closed request: a message may still be added (a closing note),
+# evidence may not.
+CreateMessage        pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+CreateMessage        post                          OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
+ListMessages         pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+ListMessages         post                          OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
+UploadAttachment     pre-CLOSED_DRAFT              OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+UploadAttachment     CLOSED_DRAFT                  FP FP FP FP PD NF | NF FP FP PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+UploadAttachment     post-CLOSED                   OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
+UploadAttachment     CLOSED                        FP FP FP FP PD NF | NF FP FP PD NF | FP FP FP PD NF | NF NF FP PD NF | NF NF NF NF NF | UA -
+ListAttachments      pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+ListAttachments      post                          OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
+DownloadAttachment   pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+DownloadAttachment   post                          OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
+
+# Create: "prosecutor (own agency)": any prosecutor, filing for their own
+# agency, to another state (UZ callers file UZ→KZ, the others to UZ).
+CreateRequest        any                           OK OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | UA -
+# Aggregates only (§5), for every user, on the pairs of their own state;
+# OK: the KZ→UZ pair counts by status exactly the requests the caller's
+# state may know of (§3: the requested state only once transmitted), as its
+# liaison officer lists them, drafts aside.
+GetStatistics        any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | NF NF NF NF NF | UA -
+
+# The lifecycle (§5). The owning prosecutor: Update, submit,
+# provideClarification, withdraw.
+UpdateRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+UpdateRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+UpdateRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+SubmitRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+SubmitRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+SubmitRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+ProvideClarification pre                           FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+ProvideClarification CLARIFICATION_REQUESTED       OK PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+ProvideClarification post-CLARIFICATION_REQUESTED  FP PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+WithdrawRequest      DRAFT,SUBMITTED               OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+WithdrawRequest      WITHDRAWN_DRAFT,CLOSED_DRAFT  FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+WithdrawRequest      open                          OK PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+WithdrawRequest      ended                         FP PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+# The requesting state's central authority: return, transmit. Any
+# central_authority of KZ, also the one at kz-247: §1 says a central
+# authority is "usually a prosecutor general's office, or a 24/7 contact
+# point".
+ReturnRequest        SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+ReturnRequest        pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+ReturnRequest        post                          PD PD FP PD PD NF | NF FP PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+TransmitRequest      SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+TransmitRequest      pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+TransmitRequest      post                          PD PD FP PD PD NF | NF FP PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+# The requested agency's central authority (uz-247, not uz-gpo):
+# acknowledge, requestClarification, accept, refuse, execute,
+# extendPreservation.
+AcknowledgeRequest   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+AcknowledgeRequest   TRANSMITTED                   PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+AcknowledgeRequest   post-TRANSMITTED              PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+RequestClarification pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+RequestClarification ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+RequestClarification post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+AcceptRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+AcceptRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+AcceptRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+RefuseRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+RefuseRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+RefuseRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+ExecuteRequest       pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+ExecuteRequest       ACCEPTED                      PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+ExecuteRequest       post-ACCEPTED                 PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+ExtendPreservation   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+ExtendPreservation   EXECUTED                      PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+ExtendPreservation   post-EXECUTED                 PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+# Close: the requesting state's central authority or the owning
+# prosecutor, once executed, refused or withdrawn.
+CloseRequest         WITHDRAWN_DRAFT               OK PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+CloseRequest         DRAFT,SUBMITTED,CLOSED_DRAFT  FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
+CloseRequest         ended-CLOSED                  OK PD OK PD PD NF | NF OK PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+CloseRequest         open,CLOSED                   FP PD FP PD PD NF | NF FP PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+
+# comity.directory.v1 (§4): reads for every authenticated user; writes
+# (here on KZ: its state, a new agency, kz-police-cyber, a throwaway
+# agency) only for a directory_admin of KZ, whatever their agency.
+ListStates           any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
+GetState             any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
+ListAgencies         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
+GetAgency            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
+ResolveRoute         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
+UpdateState          any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
+CreateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
+UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
+DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
+
+# comity.audit.v1 (§3, §6): Append only for service identities (here
+# comity-request, with a service-issuer token as the relay presents it);
+# the rest for auditors, scoped to their state: an entry of another
+# state is NOT_FOUND, and lists and bundles hold only their state's.
+Append               any                           PD PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA OK
+GetCheckpoint        any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA PD
+ListEntries          any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA PD
+GetEntry             KZ_ENTRY                      PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | PD PD PD NF PD | PD PD PD NF PD | UA PD
+GetEntry             KZ_UZ_ENTRY                   PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | UA PD
+GetConsistencyProof  any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA PD
+ExportBundle         any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA PD
+`
+
+// matrixCallers are the columns of accessMatrix, in order.
+var matrixCallers = []matrixCaller{
+	{group: "requestingAgency", label: "Ow", agency: "kz-gpo", role: identity.Prosecutor, subject: "kz-gpo-owner"},
+	{group: "requestingAgency", label: "Pr", agency: "kz-gpo", role: identity.Prosecutor, subject: "kz-gpo-colleague"},
+	{group: "requestingAgency", label: "CA", agency: "kz-gpo", role: identity.CentralAuthority},
+	{group: "requestingAgency", label: "LO", agency: "kz-gpo", role: identity.LiaisonOfficer},
+	{group: "requestingAgency", label: "Au", agency: "kz-gpo", role: identity.Auditor},
+	{group: "requestingAgency", label: "Ad", agency: "kz-gpo", role: identity.DirectoryAdmin},
+	{group: "requestingState", label: "Pr", agency: "kz-police-cyber", role: identity.Prosecutor},
+	{group: "requestingState", label: "CA", agency: "kz-247", role: identity.CentralAuthority},
+	{group: "requestingState", label: "LO", agency: "kz-police-cyber", role: identity.LiaisonOfficer},
+	{group: "requestingState", label: "Au", agency: "kz-oversight", role: identity.Auditor},
+	{group: "requestingState", label: "Ad", agency: "kz-oversight", role: identity.DirectoryAdmin},
+	{group: "requestedAgency", label: "Pr", agency: "uz-247", role: identity.Prosecutor},
+	{group: "requestedAgency", label: "CA", agency: "uz-247", role: identity.CentralAuthority},
+	{group: "requestedAgency", label: "LO", agency: "uz-247", role: identity.LiaisonOfficer},
+	{group: "requestedAgency", label: "Au", agency: "uz-247", role: identity.Auditor},
+	{group: "requestedAgency", label: "Ad", agency: "uz-247", role: identity.DirectoryAdmin},
+	{group: "requestedState", label: "Pr", agency: "uz-gpo", role: identity.Prosecutor},
+	{group: "requestedState", label: "CA", agency: "uz-gpo", role: identity.CentralAuthority},
+	{group: "requestedState", label: "LO", agency: "uz-gpo", role: identity.LiaisonOfficer},
+	{group: "requestedState", label: "Au", agency: "uz-oversight", role: identity.Auditor},
+	{group: "requestedState", label: "Ad", agency: "uz-gpo", role: identity.DirectoryAdmin},
+	{group: "uninvolved", label: "Pr", agency: "tj-gpo", role: identity.Prosecutor},
+	{group: "uninvolved", label: "CA", agency: "tj-gpo", role: identity.CentralAuthority},
+	{group: "uninvolved", label: "LO", agency: "tj-gpo", role: identity.LiaisonOfficer},
+	{group: "uninvolved", label: "Au", agency: "tj-oversight", role: identity.Auditor},
+	{group: "uninvolved", label: "Ad", agency: "tj-gpo", role: identity.DirectoryAdmin},
+	{group: "noToken", label: "no"},
+	{group: "service", label: "sv", service: "comity-request"},
+}
+
+// The callers the fixtures and checks act as.
+var (
+	owner             = matrixCallerOf("requestingAgency.Ow")
+	requestingCA      = matrixCallerOf("requestingAgency.CA")
+	requestingLiaison = matrixCallerOf("requestingAgency.LO")
+	requestingAuditor = matrixCallerOf("requestingAgency.Au")
+	requestingAdmin   = matrixCallerOf("requestingAgency.Ad")
+	requestedCA       = matrixCallerOf("requestedAgency.CA")
+	requestedLiaison  = matrixCallerOf("requestedState.LO")
+)
+
+// TestAccessMatrix runs every cell of accessMatrix against the whole suite,
+// over gRPC, each cell as the subtest method/stage/caller.
+func TestAccessMatrix(t *testing.T) {
+	rows, err := parseMatrix(accessMatrix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("every method has rows", func(t *testing.T) {
+		checkMatrixCoverage(t, rows, []grpc.ServiceDesc{
+			requestv1.RequestService_ServiceDesc, directoryv1.DirectoryService_ServiceDesc, auditv1.AuditService_ServiceDesc,
+		})
+	})
+	if t.Failed() {
+		return
+	}
+	start := time.Now()
+	e := newMatrixEnv(t)
+	t.Logf("suite and fixtures ready in %v", time.Since(start).Round(time.Millisecond))
+	var methods []string
+	for _, row := range rows {
+		if !slices.Contains(methods, row.method) {
+			methods = append(methods, row.method)
+		}
+	}
+	for _, method := range methods {
+		t.Run(method, func(t *testing.T) {
+			for _, row := range rows {
+				if row.method != method {
+					continue
+				}
+				for _, st := range row.on {
+					t.Run(string(st), func(t *testing.T) {
+						for i, c := range matrixCallers {
+							if row.cells[i] != notTried {
+								t.Run(c.key(), func(t *testing.T) {
+									if matrixMethods[method].kind == reads {
+										t.Parallel() // with the other callers of this method and stage
+									}
+									e.runCell(t, method, st, c, row.cells[i])
+								})
+							}
+						}
+					})
+				}
+			}
+		})
+		if method == "WatchRequests" {
+			e.stopWatchers()
+		}
+	}
+	t.Logf("matrix ran in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// checkMatrixCoverage fails for a method of the services that has no row
+// or no way to call it, and for a row of a method the services do not have.
+func checkMatrixCoverage(t *testing.T, rows []matrixRow, services []grpc.ServiceDesc) {
+	served := map[string]string{}
+	for _, sd := range services {
+		var names []string
+		for _, m := range sd.Methods {
+			names = append(names, m.MethodName)
+		}
+		for _, s := range sd.Streams {
+			names = append(names, s.StreamName)
+		}
+		for _, n := range names {
+			if other, dup := served[n]; dup {
+				t.Fatalf("method %s is in both %s and %s: the matrix names methods without their service", n, other, sd.ServiceName)
+			}
+			served[n] = sd.ServiceName
+		}
+	}
+	stagesOf := map[string][]stage{}
+	for _, row := range rows {
+		if _, ok := served[row.method]; !ok {
+			t.Errorf("line %d: no service has a method %s", row.line, row.method)
+		}
+		for _, st := range row.on {
+			if slices.Contains(stagesOf[row.method], st) {
+				t.Errorf("line %d: %s on %s has another row", row.line, row.method, st)
+			}
+			stagesOf[row.method] = append(stagesOf[row.method], st)
+		}
+	}
+	for n, svc := range served {
+		if _, ok := stagesOf[n]; !ok {
+			t.Errorf("%s/%s has no row in the access matrix: add one", svc, n)
+		}
+		if _, ok := matrixMethods[n]; !ok {
+			t.Errorf("%s/%s has no entry in matrixMethods: say how to call it", svc, n)
+		}
+	}
+	// A method tried on a request is tried on every stage of one.
+	for n, stages := range stagesOf {
+		if slices.ContainsFunc(stages, func(st stage) bool { return slices.Contains(allStages, st) }) && len(stages) != len(allStages) {
+			t.Errorf("%s is tried on %v, not on every stage of %v", n, stages, allStages)
+		}
+	}
+}
