@@ -29,6 +29,7 @@ import (
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 // This file is the machinery of TestAccessMatrix: parsing the table,
@@ -219,10 +220,14 @@ type matrixFixture struct {
 
 // matrixEnv is the suite, a token per caller, and the shared fixtures.
 type matrixEnv struct {
-	req    requestv1.RequestServiceClient
-	dir    directoryv1.DirectoryServiceClient
-	aud    auditv1.AuditServiceClient
-	tokens map[string]string
+	req requestv1.RequestServiceClient
+	dir directoryv1.DirectoryServiceClient
+	aud auditv1.AuditServiceClient
+	// appender reaches the audit service over the request service's mTLS
+	// identity, the only kind of peer it takes Append from: the cells of
+	// Append are then about the token alone.
+	appender auditv1.AuditServiceClient
+	tokens   map[string]string
 
 	shared   map[stage]*matrixFixture
 	entries  map[stage]uint64 // audit entry index for entryOfKZ, entryOfKZUZ
@@ -240,9 +245,10 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	s := startSuite(t, suiteOptions{quiet: true})
 	e := &matrixEnv{
 		tokens: map[string]string{}, shared: map[stage]*matrixFixture{}, entries: map[stage]uint64{},
-		req: requestv1.NewRequestServiceClient(s.grpcConn("request")),
-		dir: directoryv1.NewDirectoryServiceClient(s.grpcConn("directory")),
-		aud: auditv1.NewAuditServiceClient(s.grpcConn("audit")),
+		req:      requestv1.NewRequestServiceClient(s.grpcConn("request")),
+		dir:      directoryv1.NewDirectoryServiceClient(s.grpcConn("directory")),
+		aud:      auditv1.NewAuditServiceClient(s.grpcConn("audit")),
+		appender: auditv1.NewAuditServiceClient(s.grpcConnAs("audit", mtls.Request)),
 	}
 	for _, c := range matrixCallers {
 		switch {
@@ -864,7 +870,7 @@ var matrixMethods = map[string]matrixMethod{
 
 	// comity.audit.v1
 	"Append": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
-		_, err := e.aud.Append(ctx, &auditv1.AppendRequest{Events: []*auditv1.Event{{
+		_, err := e.appender.Append(ctx, &auditv1.AppendRequest{Events: []*auditv1.Event{{
 			Id: audit.NewID(), Time: timestamppb.Now(), Service: "comity-request",
 			Action: "/comity.request.v1.RequestService/GetRequest", Resource: "requests/access-matrix",
 			States: []string{"KZ"}, Outcome: "OK", Actor: &auditv1.Actor{Subject: "access-matrix", Agency: "kz-gpo"},

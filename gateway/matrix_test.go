@@ -195,7 +195,10 @@ UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD 
 DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
 
 # comity.audit.v1 (§3, §6): Append only for service identities (here
-# comity-request, with a service-issuer token as the relay presents it);
+# comity-request, with a service-issuer token as the relay presents it;
+# every Append cell is called over comity-request's mTLS certificate, so
+# that the token alone decides — TestServiceIdentitiesCallOnlyWhatTheyNeed
+# shows the gateway's certificate may not append at all);
 # the rest for auditors, scoped to their state: an entry of another
 # state is NOT_FOUND, and lists and bundles hold only their state's.
 Append               any                           PD PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA OK
