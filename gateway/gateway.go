@@ -73,7 +73,11 @@ type Config struct {
 
 // Run serves the gateway until ctx ends, then shuts down gracefully.
 func Run(ctx context.Context, cfg Config) error {
-	h, err := NewHandler(ctx, cfg)
+	// The backend connections outlive ctx until the HTTP server has let
+	// the calls in flight finish.
+	backendCtx, closeBackends := context.WithCancel(context.WithoutCancel(ctx))
+	defer closeBackends()
+	h, err := NewHandler(backendCtx, cfg)
 	if err != nil {
 		return err
 	}
@@ -128,14 +132,15 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		{"audit", cfg.AuditAddr, mtls.Audit, auditv1.RegisterAuditServiceHandlerFromEndpoint},
 	}
 	backends := &backends{conns: map[string]*grpc.ClientConn{}}
-	go func() {
-		<-ctx.Done()
+	closeAll := func() {
 		for _, c := range backends.conns {
 			_ = c.Close()
 		}
-	}()
+	}
 	for _, b := range register {
-		dial := grpcclient.Options{TLS: cfg.TLS, Server: b.identity}
+		// Exports of many entries take a while: a gateway call may run
+		// for two minutes, unless the caller's Grpc-Timeout says less.
+		dial := grpcclient.Options{TLS: cfg.TLS, Server: b.identity, Timeout: 2 * time.Minute}
 		target, opts, err := grpcclient.Dial(b.addr, dial)
 		if err != nil {
 			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
@@ -144,14 +149,21 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
 		}
 		if backends.conns[b.name], err = grpcclient.New(b.addr, dial); err != nil {
+			closeAll()
 			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
 		}
 	}
+	go func() {
+		<-ctx.Done()
+		closeAll()
+	}()
 
 	api := func(h http.Handler) http.Handler { return h }
 	if cfg.RateLimit.PerSecond > 0 {
 		var verify tokenVerifier
-		if len(cfg.Issuers) > 0 {
+		if len(cfg.Issuers) == 0 {
+			cfg.Logger.Warn("rate limit without token issuers: every call counts against its client address, not its agency")
+		} else {
 			v, err := identity.NewVerifier(cfg.Issuers, directoryclient.New(backends.conns["directory"]))
 			if err != nil {
 				return nil, fmt.Errorf("gateway: %w", err)

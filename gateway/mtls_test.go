@@ -201,18 +201,30 @@ func TestAGatewayWithAWrongCertificateIsRefused(t *testing.T) {
 	if r := s.do(http.MethodGet, "/v1/agencies/uz-247", s.token("kz-gpo", identity.Prosecutor), nil); r.status != http.StatusOK {
 		t.Fatalf("GET /v1/agencies/uz-247 through the suite's gateway: %d %v", r.status, r.body)
 	}
-	// And a client with the right CA but presenting no certificate can't
-	// pretend to be the gateway either (grpcclient with no identity dials
-	// plaintext, which the services refuse).
-	conn, err := grpcclient.New(s.addrs["request"], grpcclient.Options{Timeout: 3 * time.Second})
+}
+
+// A client checks that it reached the service it meant to: the directory's
+// certificate, though signed by the same CA, does not pass for the audit
+// service's, so the relays' events and service tokens never go astray.
+func TestClientsRefuseAServerWithAnotherIdentity(t *testing.T) {
+	s := startSuite(t, suiteOptions{quiet: true})
+	conn, err := grpcclient.New(s.addrs["directory"], grpcclient.Options{TLS: s.ids[mtls.Request], Server: mtls.Audit, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_, err = requestv1.NewRequestServiceClient(conn).ListRequests(metadata.AppendToOutgoingContext(context.Background(),
-		"authorization", "Bearer "+s.token("kz-gpo", identity.Prosecutor)), &requestv1.ListRequestsRequest{})
-	if status.Code(err) != codes.Unavailable && status.Code(err) != codes.DeadlineExceeded {
-		t.Fatalf("plaintext ListRequests: got %v, want the connection refused", err)
+	_, err = healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "comity-audit") {
+		t.Fatalf("health check of the directory taken for the audit service: got %v, want the handshake refused", err)
+	}
+	// The same client, meaning the directory, gets through.
+	conn, err = grpcclient.New(s.addrs["directory"], grpcclient.Options{TLS: s.ids[mtls.Request], Server: mtls.Directory, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("health check of the directory: %v", err)
 	}
 }
 

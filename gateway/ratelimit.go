@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 )
 
@@ -33,8 +35,12 @@ type tokenVerifier interface {
 
 // limiter keeps one bucket per agency. The agency is taken from the token
 // only once the gateway has verified it, so that nobody can spend another
-// agency's budget with a forged token; calls without a token that verifies
-// share a bucket per client address (the services refuse them anyway).
+// agency's budget with a forged token. Calls without a token, or with one
+// that is refused, share a bucket per client address (per /64 for IPv6),
+// the services refuse them anyway; behind a proxy that address is the
+// proxy's. A call whose token could not be checked for now (the directory
+// did not answer) is not counted: the services, which check it too, will
+// answer it.
 type limiter struct {
 	limit  rate.Limit
 	burst  int
@@ -49,6 +55,9 @@ type bucket struct {
 	lim      *rate.Limiter
 	lastSeen time.Time
 }
+
+// maxBuckets bounds how many buckets the limiter keeps.
+const maxBuckets = 100_000
 
 // idleBucket is how long an unused bucket is kept; a bucket idle that long
 // is full again anyway.
@@ -65,6 +74,10 @@ func newLimiter(rl RateLimit, verify tokenVerifier) *limiter {
 func (l *limiter) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, who := l.key(r)
+		if key == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
 		now := time.Now()
 		res := l.bucket(key, now).ReserveN(now, 1)
 		if delay := res.DelayFrom(now); delay > 0 {
@@ -86,14 +99,24 @@ func (l *limiter) key(r *http.Request) (key, who string) {
 			// The verifier's trust lookups forward the caller's token, as
 			// they do inside a service.
 			ctx := metadata.NewIncomingContext(r.Context(), metadata.Pairs("authorization", "Bearer "+raw))
-			if p, err := l.verify.Verify(ctx, raw); err == nil {
+			p, err := l.verify.Verify(ctx, raw)
+			switch {
+			case err == nil:
 				return "agency:" + p.Agency, "agency " + p.Agency
+			case errs.CodeOf(err) != errs.Unauthenticated:
+				return "", ""
 			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() {
+		// One IPv6 client holds a whole /64.
+		if prefix, err := ip.Prefix(64); err == nil {
+			host = prefix.String()
+		}
 	}
 	return "addr:" + host, "this address"
 }
@@ -110,6 +133,16 @@ func (l *limiter) bucket(key string, now time.Time) *rate.Limiter {
 		l.lastSweep = now
 	}
 	b, ok := l.buckets[key]
+	if !ok && len(l.buckets) >= maxBuckets {
+		// Bounded memory, whatever the number of addresses: forget some
+		// buckets (each then starts full again).
+		for k := range l.buckets {
+			delete(l.buckets, k)
+			if len(l.buckets) < maxBuckets*9/10 {
+				break
+			}
+		}
+	}
 	if !ok {
 		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
 		l.buckets[key] = b

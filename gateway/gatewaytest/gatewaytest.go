@@ -109,7 +109,13 @@ func (c *Client) send(req *http.Request) Response {
 		c.TB.Fatal(err)
 	}
 	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.Body)
+	// Every answer of the JSON API, errors included (google.rpc.Status),
+	// is a JSON object.
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			c.TB.Fatalf("%s %s = %d with a body that is not a JSON object (%v): %.300s", req.Method, req.URL.Path, resp.StatusCode, err, raw)
+		}
+	}
 	return r
 }
 

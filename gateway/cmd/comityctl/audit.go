@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,8 +35,21 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	filter := fs.String("filter", "", `AIP-160 filter, e.g. resource = "requests/…"`)
 	out := fs.String("out", "", "file to write the bundle to (required)")
 	since := fs.String("since", "", "an earlier bundle or checkpoint file: the bundle then proves the log only grew since")
+	caFile := fs.String("ca", "", "PEM file of the CA that signed an https --gateway's certificate, when the system does not trust it (e.g. var/certs/ca.pem)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	client := http.DefaultClient
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return err
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%w: --ca %s holds no PEM certificate", errUsage, *caFile)
+		}
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
 	}
 	if *out == "" || *token == "" || fs.NArg() > 0 {
 		return fmt.Errorf("%w: --out and --token are required", errUsage)
@@ -61,7 +76,7 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+*token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -82,5 +82,10 @@ func OpenPing[S any](ctx context.Context, database string,
 		db.Close()
 		return zero, nil, nil, err
 	}
-	return store, func() { db.Close() }, db.Read.PingContext, nil
+	ping = func(ctx context.Context) error {
+		// Read the schema from the file, not only the connection.
+		var n int
+		return db.Read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&n)
+	}
+	return store, func() { db.Close() }, ping, nil
 }

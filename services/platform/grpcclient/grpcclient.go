@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/health" // client-side health checking
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
 
@@ -44,8 +45,14 @@ type Options struct {
 
 var resolverSeq atomic.Int64
 
-// New connects to target: one host:port, or several separated by commas
-// (the replicas of one service), which calls go to in turn.
+// serviceConfig spreads calls over the replicas in turn, and leaves out a
+// replica whose health check says it is not serving (its database is down,
+// or it is shutting down), not only one that cannot be reached.
+const serviceConfig = `{"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}}`
+
+// New connects to target: one host:port, several separated by commas (the
+// replicas of one service), or a gRPC target URI such as dns:///name:port,
+// whose resolver finds the replicas; calls go to them in turn.
 func New(target string, o Options) (*grpc.ClientConn, error) {
 	t, opts, err := Dial(target, o)
 	if err != nil {
@@ -62,15 +69,6 @@ func New(target string, o Options) (*grpc.ClientConn, error) {
 // themselves (grpc-gateway's Register…HandlerFromEndpoint). Each call is for
 // one connection: the target names a resolver of that connection's own.
 func Dial(target string, o Options) (string, []grpc.DialOption, error) {
-	var addrs []resolver.Address
-	for a := range strings.SplitSeq(target, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, resolver.Address{Addr: a})
-		}
-	}
-	if len(addrs) == 0 {
-		return "", nil, errors.New("grpcclient: no address to connect to")
-	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -81,13 +79,9 @@ func Dial(target string, o Options) (string, []grpc.DialOption, error) {
 		}
 		creds = o.TLS.ClientCredentials(o.Server)
 	}
-	// A resolver of this connection's own, holding its fixed addresses.
-	r := manual.NewBuilderWithScheme(fmt.Sprintf("comity-static-%d", resolverSeq.Add(1)))
-	r.InitialState(resolver.State{Addresses: addrs})
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
-		grpc.WithResolvers(r),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+		grpc.WithDefaultServiceConfig(serviceConfig),
 		// Reconnect quickly to a restarted service: a long backoff would
 		// leave calls failing after the service is back.
 		grpc.WithConnectParams(grpc.ConnectParams{
@@ -99,6 +93,22 @@ func Dial(target string, o Options) (string, []grpc.DialOption, error) {
 	if o.PerRPC != nil {
 		opts = append(opts, grpc.WithPerRPCCredentials(o.PerRPC))
 	}
+	if strings.Contains(target, "://") {
+		return target, append(opts, o.Extra...), nil
+	}
+	var addrs []resolver.Address
+	for a := range strings.SplitSeq(target, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, resolver.Address{Addr: a})
+		}
+	}
+	if len(addrs) == 0 {
+		return "", nil, errors.New("grpcclient: no address to connect to")
+	}
+	// A resolver of this connection's own, holding its fixed addresses.
+	r := manual.NewBuilderWithScheme(fmt.Sprintf("comity-static-%d", resolverSeq.Add(1)))
+	r.InitialState(resolver.State{Addresses: addrs})
+	opts = append(opts, grpc.WithResolvers(r))
 	return r.Scheme() + ":///" + addrs[0].Addr, append(opts, o.Extra...), nil
 }
 

@@ -158,10 +158,12 @@ func (ic interceptors) authenticate(ctx context.Context, method string) (context
 	if ic.callers != nil {
 		// The calling service first: a user's token does not let a
 		// service call what it has no business with.
-		if _, err := ic.callers.Check(ctx, method); err != nil {
+		if peer, err := ic.callers.Check(ctx, method); err != nil {
 			if errors.Is(err, mtls.ErrNoIdentity) {
 				return nil, errs.New(errs.Unauthenticated, "%s", err)
 			}
+			// The refusal is audited with the calling service as actor.
+			setCallPrincipal(ctx, identity.Principal{Subject: peer, Service: peer})
 			return nil, errs.New(errs.PermissionDenied, "%s", err)
 		}
 	}

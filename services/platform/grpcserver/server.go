@@ -61,9 +61,10 @@ type Config struct {
 	TLS     *mtls.Identity
 	Callers mtls.Policy
 	// Ready, when set, is asked every ReadyInterval (default 2 s) whether
-	// the server's dependencies (its database) answer; while it fails, the
-	// health service reports NOT_SERVING, so that /readyz and load
-	// balancers stop sending work here.
+	// the server's dependencies (its database) answer; after three failures
+	// in a row, and until it answers again, the health service reports
+	// NOT_SERVING, so that clients and /readyz leave this replica out. One
+	// slow answer under load does not take a replica out.
 	Ready         func(context.Context) error
 	ReadyInterval time.Duration
 }
@@ -186,30 +187,37 @@ func (s *Server) monitor(ctx context.Context) {
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
+	const failuresToLeave = 3
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	serving := true
+	serving, failures := true, 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		cctx, cancel := context.WithTimeout(ctx, interval)
+		cctx, cancel := context.WithTimeout(ctx, max(interval, 5*time.Second))
 		err := s.cfg.Ready(cctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		switch {
-		case err != nil && serving:
-			s.cfg.Logger.Warn("not ready: a dependency does not answer", zap.Error(err))
-			s.setAll(healthpb.HealthCheckResponse_NOT_SERVING)
-		case err == nil && !serving:
-			s.cfg.Logger.Info("ready again")
-			s.setAll(healthpb.HealthCheckResponse_SERVING)
+		if err != nil {
+			failures++
+		} else {
+			failures = 0
 		}
-		serving = err == nil
+		switch {
+		case failures >= failuresToLeave && serving:
+			s.cfg.Logger.Warn("not serving: a dependency does not answer", zap.Error(err))
+			s.setAll(healthpb.HealthCheckResponse_NOT_SERVING)
+			serving = false
+		case failures == 0 && !serving:
+			s.cfg.Logger.Info("serving again: the dependencies answer")
+			s.setAll(healthpb.HealthCheckResponse_SERVING)
+			serving = true
+		}
 	}
 }
 

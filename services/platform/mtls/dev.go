@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -25,9 +26,10 @@ const (
 )
 
 // EnsureDev makes dir hold a development CA and a certificate for every
-// identity of the suite, creating what is missing and keeping what exists: a
-// second run changes nothing, and a deleted service certificate is issued
-// again by the same CA. The certificates name their identity, "localhost",
+// identity of the suite, creating what is missing and keeping what is valid:
+// a second run changes nothing, and a service certificate that is missing,
+// expires within 30 days, or was not signed by the CA in dir (say, after the
+// CA was made anew) is issued again. The certificates name their identity, "localhost",
 // 127.0.0.1 and ::1, so that they serve on loopback. Private keys are
 // written readable by the owner only.
 //
@@ -41,9 +43,11 @@ func EnsureDev(dir string) error {
 	if err != nil {
 		return err
 	}
+	roots := x509.NewCertPool()
+	roots.AddCert(caCert)
 	for _, name := range Identities {
 		f := FilesIn(dir, name)
-		if exists(f.Cert) && exists(f.Key) {
+		if valid(f, name, roots) {
 			continue
 		}
 		if err := issue(f, name, caCert, caKey); err != nil {
@@ -53,8 +57,24 @@ func EnsureDev(dir string) error {
 	return nil
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
+// renewBefore is how long before its expiry EnsureDev replaces a certificate.
+const renewBefore = 30 * 24 * time.Hour
+
+// valid reports whether f holds a certificate for name, with its key, that
+// roots signed and that is good for another renewBefore.
+func valid(f Files, name string, roots *x509.CertPool) bool {
+	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		return false
+	}
+	got, ok := nameOf(cert.Leaf)
+	if !ok || got != name {
+		return false
+	}
+	_, err = cert.Leaf.Verify(x509.VerifyOptions{
+		Roots: roots, CurrentTime: time.Now().Add(renewBefore),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	})
 	return err == nil
 }
 
@@ -65,16 +85,17 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	switch {
 	case certErr == nil && keyErr == nil:
 		return parseCA(certPath, certPEM, keyPEM)
-	case errors.Is(certErr, fs.ErrNotExist) && errors.Is(keyErr, fs.ErrNotExist):
 	case certErr != nil && !errors.Is(certErr, fs.ErrNotExist):
 		return nil, nil, fmt.Errorf("mtls: %w", certErr)
 	case keyErr != nil && !errors.Is(keyErr, fs.ErrNotExist):
 		return nil, nil, fmt.Errorf("mtls: %w", keyErr)
-	default:
-		// One without the other: issuing a new CA would orphan every
-		// certificate the old one signed, so say so instead.
-		return nil, nil, fmt.Errorf("mtls: %s and %s must both exist or both be absent", certPath, keyPath)
+	case certErr == nil:
+		// A CA certificate without its key may be a deployment's CA whose
+		// key is kept elsewhere: not ours to replace.
+		return nil, nil, fmt.Errorf("mtls: %s has no key beside it (%s); development certificates need both, or neither", certPath, keyPath)
 	}
+	// Neither, or a key whose certificate was never written (an
+	// interrupted first run): a new CA, which signed nothing yet.
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mtls: CA key: %w", err)
@@ -99,7 +120,7 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 		return nil, nil, fmt.Errorf("mtls: CA certificate: %w", err)
 	}
 	// The key first: a CA certificate without its key would block the
-	// next run, a key without its certificate is replaced by it.
+	// next run, while a key without its certificate is replaced.
 	if err := writeKey(keyPath, key); err != nil {
 		return nil, nil, err
 	}

@@ -137,6 +137,18 @@ func (id *Identity) ClientCredentials(server string) credentials.TransportCreden
 		RootCAs:      id.roots,
 		ServerName:   server,
 		MinVersion:   tls.VersionTLS13,
+		// The DNS name is checked against the CA above; the identity the
+		// servers authorise by must match too, so that a certificate the
+		// same CA issued for a mere host name cannot pose as a service.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("mtls: the server presented no certificate")
+			}
+			if name, ok := nameOf(cs.PeerCertificates[0]); !ok || name != server {
+				return fmt.Errorf("mtls: the server's certificate names identity %q, want %s", name, server)
+			}
+			return nil
+		},
 	})
 }
 

@@ -76,8 +76,59 @@ func TestEnsureDevRefusesACAWithoutItsKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := EnsureDev(dir)
-	if err == nil || !strings.Contains(err.Error(), "both exist or both be absent") {
-		t.Fatalf("got %v, want a refusal to replace half a CA", err)
+	if err == nil || !strings.Contains(err.Error(), "has no key beside it") {
+		t.Fatalf("got %v, want a refusal to replace a CA whose key is elsewhere", err)
+	}
+}
+
+// A CA made anew (its files deleted, or only its key left by an interrupted
+// run) signs new certificates for every identity: none of the old ones is
+// kept, since the new CA would not vouch for them.
+func TestEnsureDevReissuesWhatTheCADoesNotVouchFor(t *testing.T) {
+	for _, remove := range [][]string{{"ca.pem", "ca-key.pem"}, {"ca.pem"}} {
+		dir := t.TempDir()
+		if err := EnsureDev(dir); err != nil {
+			t.Fatal(err)
+		}
+		old, _ := os.ReadFile(FilesIn(dir, Request).Cert)
+		for _, f := range remove {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := EnsureDev(dir); err != nil {
+			t.Fatalf("after removing %v: %v", remove, err)
+		}
+		for _, name := range Identities {
+			if _, err := Load(FilesIn(dir, name)); err != nil {
+				t.Errorf("after removing %v, %s: %v", remove, name, err)
+			}
+		}
+		if now, _ := os.ReadFile(FilesIn(dir, Request).Cert); bytes.Equal(old, now) {
+			t.Errorf("after removing %v the old certificate of %s was kept", remove, Request)
+		}
+	}
+	// A certificate another CA signed is replaced too.
+	ours, theirs := t.TempDir(), t.TempDir()
+	for _, d := range []string{ours, theirs} {
+		if err := EnsureDev(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{FilesIn(theirs, Audit).Cert, FilesIn(theirs, Audit).Key} {
+		data, _ := os.ReadFile(f)
+		if err := os.WriteFile(filepath.Join(ours, filepath.Base(f)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Load(FilesIn(ours, Audit)); err == nil {
+		t.Fatal("the foreign certificate loads")
+	}
+	if err := EnsureDev(ours); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(FilesIn(ours, Audit)); err != nil {
+		t.Errorf("the foreign certificate was not replaced: %v", err)
 	}
 }
 
@@ -123,11 +174,21 @@ func TestPolicyCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	as := func(name string) context.Context {
-		id, err := Load(FilesIn(dir, name))
-		if err != nil {
-			t.Fatal(err)
+		var leaf *x509.Certificate
+		if name == "ca" {
+			ca, _, err := ensureCA(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaf = ca
+		} else {
+			id, err := Load(FilesIn(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaf = id.cert.Leaf
 		}
-		info := credentials.TLSInfo{State: tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{id.cert.Leaf}}}}
+		info := credentials.TLSInfo{State: tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{leaf}}}}
 		return peer.NewContext(t.Context(), &peer.Peer{AuthInfo: info})
 	}
 	for _, c := range []struct {
@@ -145,9 +206,12 @@ func TestPolicyCheck(t *testing.T) {
 		{Directory, "/grpc.health.v1.Health/Check", nil},
 		// A method name that merely starts like an allowed service.
 		{Gateway, "/comity.request.v1.RequestServiceX/GetRequest", ErrNotAllowed},
+		// A certificate the CA signed that names no identity (here the
+		// CA's own) is nobody.
+		{"ca", "/grpc.health.v1.Health/Check", ErrNoIdentity},
 	} {
 		name, err := p.Check(as(c.peer), c.method)
-		if name != c.peer {
+		if name != c.peer && c.want != ErrNoIdentity {
 			t.Errorf("%s: peer name %q", c.peer, name)
 		}
 		if !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
