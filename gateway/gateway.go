@@ -86,6 +86,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(errorHandler(cfg.Logger)),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -128,7 +129,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	root.HandleFunc("GET /v1/requests:watch", s.watch)
 	root.Handle("/", limitBody(cfg.MaxBodyBytes, mux))
 
-	var h http.Handler = root
+	var h http.Handler = utf8URL(root)
 	if len(cfg.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   cfg.CORSOrigins,
