@@ -221,6 +221,19 @@ func FuzzListQueries(f *testing.F) {
 			f.Add(uint8(i), sd.filter, sd.orderBy, sd.pageToken, sd.pageSize, sd.key, sd.value)
 		}
 	}
+	// Every field the request and agency lists declare, to order by and
+	// in a filter. (Ordering requests by overdue, which has no column, was
+	// a 500.)
+	for i, fields := range [][]string{
+		{"status", "type", "priority", "requestingState", "requestedState", "requestingAgency", "requestedAgency",
+			"overdue", "createTime", "updateTime", "reference"},
+		{"name", "state", "kind", "active", "updateTime", "update_time"},
+	} {
+		for _, field := range fields {
+			f.Add(uint8(i), field+` != "x"`, "", "", "", "", "")
+			f.Add(uint8(i), "", field+" desc", "", "", "", "")
+		}
+	}
 	f.Fuzz(func(t *testing.T, route uint8, filter, orderBy, pageToken, pageSize, key, value string) {
 		r := routes[int(route)%len(routes)]
 		q := url.Values{}
