@@ -2,17 +2,33 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/identity"
 )
 
@@ -385,4 +401,135 @@ func FuzzHeaders(f *testing.F) {
 			t.Fatalf("X-Trace-Id %q came back as %q", traceID, got)
 		}
 	})
+}
+
+// rawCodec sends a fuzz input as the encoded request message as it is, so
+// that the service's own decoding sees it, and keeps the answer's bytes.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *v.(*[]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*v.(*[]byte) = append([]byte(nil), data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+// FuzzGRPC calls every method of the three services directly over gRPC, as
+// a client that bypasses the gateway may, with arbitrary bytes as the
+// request message and one of several callers. Whatever the bytes, the
+// answer is a result or an error of the caller's making: never INTERNAL,
+// UNKNOWN, UNAVAILABLE (a crashed server) or a call left hanging, except for
+// grpc-go's INTERNAL for bytes that do not decode as the request message.
+func FuzzGRPC(f *testing.F) {
+	s := startFuzzSuite(f)
+	type method struct {
+		service string // the suite's name for the server
+		desc    protoreflect.MethodDescriptor
+	}
+	var methods []method
+	for name, sd := range map[string]protoreflect.ServiceDescriptor{
+		"directory": directoryv1.File_comity_directory_v1_directory_proto.Services().Get(0),
+		"request":   requestv1.File_comity_request_v1_request_proto.Services().Get(0),
+		"audit":     auditv1.File_comity_audit_v1_audit_proto.Services().Get(0),
+	} {
+		for i := range sd.Methods().Len() {
+			methods = append(methods, method{name, sd.Methods().Get(i)})
+		}
+	}
+	// A fixed order, so that a stored input calls the same method.
+	slices.SortFunc(methods, func(a, b method) int { return strings.Compare(string(a.desc.FullName()), string(b.desc.FullName())) })
+	callers := []string{s.prosecutor, s.uzCA, s.kzAdmin, s.kzAuditor, "", "not.a.token"}
+	conns := map[string]*grpc.ClientConn{}
+	for _, name := range []string{"directory", "request", "audit"} {
+		conns[name] = s.grpcConn(name)
+	}
+
+	// Seeds: for each method an empty message, and one naming a resource
+	// of the suite in each of its name, parent or request fields.
+	var full requestv1.Request
+	if err := protojson.Unmarshal(mustJSON(f, preservation()), &full); err != nil {
+		f.Fatal(err)
+	}
+	for i, m := range methods {
+		f.Add(uint8(i), uint8(0), []byte{})
+		msg := dynamicpb.NewMessage(m.desc.Input())
+		fields := m.desc.Input().Fields()
+		for name, value := range map[protoreflect.Name]string{
+			"name": s.draft, "parent": s.draft, "agency": "agencies/kz-gpo", "requested_state": "UZ", "filter": `state = "KZ"`,
+		} {
+			if fd := fields.ByName(name); fd != nil && fd.Kind() == protoreflect.StringKind && !fd.IsList() {
+				msg.Set(fd, protoreflect.ValueOfString(value))
+			}
+		}
+		if fd := fields.ByName("request"); fd != nil && fd.Message() != nil && fd.Message().FullName() == full.ProtoReflect().Descriptor().FullName() {
+			msg.Set(fd, protoreflect.ValueOfMessage(full.ProtoReflect()))
+		}
+		b, err := proto.Marshal(msg)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for c := range callers {
+			f.Add(uint8(i), uint8(c), b)
+		}
+	}
+	f.Add(uint8(0), uint8(0), []byte("\x0a\x02\xff\xfe"))         // field 1 as a string that is not UTF-8
+	f.Add(uint8(0), uint8(0), []byte("\x0a\xff\xff\xff\xff\x0f")) // a length beyond the message
+	f.Add(uint8(0), uint8(0), []byte("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
+
+	f.Fuzz(func(t *testing.T, mi, ci uint8, in []byte) {
+		m := methods[int(mi)%len(methods)]
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if m.desc.IsStreamingServer() && m.desc.Name() == "WatchRequests" {
+			// A watch streams until the caller leaves.
+			ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+		}
+		defer cancel()
+		if tok := callers[int(ci)%len(callers)]; tok != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+		}
+		path := "/" + string(m.desc.Parent().FullName()) + "/" + string(m.desc.Name())
+		stream, err := conns[m.service].NewStream(ctx,
+			&grpc.StreamDesc{ServerStreams: m.desc.IsStreamingServer(), ClientStreams: m.desc.IsStreamingClient()},
+			path, grpc.ForceCodec(rawCodec{}))
+		if err == nil {
+			if err = stream.SendMsg(&in); err == nil || errors.Is(err, io.EOF) {
+				err = stream.CloseSend()
+				for err == nil {
+					var out []byte
+					err = stream.RecvMsg(&out)
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		st := status.Convert(err)
+		if st.Code() == codes.Internal && strings.HasPrefix(st.Message(), "grpc: failed to unmarshal the received message") {
+			// grpc-go's own answer to bytes that are not the method's
+			// message (malformed wire format, a string field that is not
+			// UTF-8), before any of the services' code runs: it offers no
+			// way to answer INVALID_ARGUMENT instead.
+			return
+		}
+		switch st.Code() {
+		case codes.Internal, codes.Unknown, codes.Unavailable, codes.DataLoss, codes.Unimplemented:
+			t.Fatalf("%s(%x) by caller %d: %v", path, in, int(ci)%len(callers), err)
+		case codes.DeadlineExceeded:
+			if m.desc.Name() != "WatchRequests" {
+				t.Fatalf("%s(%x) by caller %d: no answer in 10s", path, in, int(ci)%len(callers))
+			}
+		default:
+			if st.Message() == "" {
+				t.Fatalf("%s(%x): %v without a message", path, in, st.Code())
+			}
+		}
+	})
+}
+
+func mustJSON(f *testing.F, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
 }
