@@ -6,7 +6,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -177,17 +179,28 @@ func instrument(reg prometheus.Registerer, h http.Handler) (http.Handler, error)
 
 // jsonMarshaler is grpc-gateway's JSON marshaler with decoding errors that
 // say they are about the request body: the decoder's own message ("unexpected
-// EOF") does not tell a user what is wrong.
+// EOF") does not tell a user what is wrong. It also refuses what follows the
+// JSON value, which grpc-gateway's decoder leaves unread: `{…} junk` is not
+// a body to act on.
 type jsonMarshaler struct{ *runtime.JSONPb }
 
 func (m jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
-	d := m.JSONPb.NewDecoder(r)
 	return runtime.DecoderFunc(func(v any) error {
-		err := d.Decode(v)
-		if err == nil || errors.Is(err, io.EOF) {
-			// io.EOF is an empty body, which the generated handlers accept.
-			return err
+		// limitBody has bounded the body already.
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("reading the request body: %w", err)
 		}
-		return fmt.Errorf("request body is not valid JSON for this call: %w", err)
+		if len(bytes.TrimSpace(data)) == 0 {
+			// An empty body, which the generated handlers accept.
+			return io.EOF
+		}
+		if err := m.Unmarshal(data, v); err != nil {
+			return fmt.Errorf("request body is not valid JSON for this call: %w", err)
+		}
+		if !json.Valid(data) {
+			return errors.New("request body is not valid JSON for this call: something follows the JSON object")
+		}
+		return nil
 	})
 }
