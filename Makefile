@@ -17,10 +17,12 @@ PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-o
 # Tessera's own log checker, for the tests that check our log with it.
 TESSERA_VERSION := v1.0.4
 FSCK := $(BIN)/fsck
-# How long `make fuzz` runs each fuzz target, e.g. `make fuzz FUZZTIME=5m`.
+# How long `make fuzz` runs each fuzz target, e.g. `make fuzz FUZZTIME=5m`,
+# and how long `make test` runs each (fuzz-short).
 FUZZTIME ?= 10s
+FUZZTIME_SHORT ?= 3s
 
-.PHONY: help run build test lint generate check-generated tools protos bench fuzz fsck-log clean
+.PHONY: help run build test lint generate check-generated tools protos bench fuzz fuzz-short fsck-log clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,8 +35,9 @@ build: ## Build every binary into bin/.
 	$(GO) build -o $(BIN)/ ./gateway/cmd/comity-gateway ./gateway/cmd/comityctl
 	$(GO) build -o $(BIN)/ ./deploy/local/cmd/comity-local
 
-test: lint check-generated build $(FSCK) ## Every check: lint, generated code up to date, tests on SQLite and PostgreSQL.
+test: lint check-generated build $(FSCK) ## Every check: lint, generated code up to date, tests on SQLite and PostgreSQL, a short fuzz run.
 	COMITY_TESSERA_FSCK=$(FSCK) $(GO) test -count=1 -race -timeout 20m $(PKGS)
+	$(call run-fuzz,$(FUZZTIME_SHORT))
 
 $(FSCK):
 	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/transparency-dev/tessera/cmd/fsck@$(TESSERA_VERSION)
@@ -89,12 +92,32 @@ bench: ## Run the benchmarks (see docs/benchmarks.md); results also in build/ben
 	{ $(GO) test -p 1 -run '^$$' -bench . -benchmem -timeout 10m $(filter-out ./gateway/...,$(PKGS)) && \
 	  $(GO) test -p 1 -run '^$$' -bench . -benchtime $(BENCH_OPS)x -timeout 12m ./gateway/...; } 2>&1 | tee build/bench.txt
 
-fuzz: ## Run every fuzz target for FUZZTIME each.
-	@for pkg in $$($(GO) list $(PKGS)); do \
-		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-		for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
-		done; done
+fuzz: ## Run every fuzz target for FUZZTIME each (`make fuzz FUZZTIME=5m`).
+	$(call run-fuzz,$(FUZZTIME))
+
+fuzz-short: ## Run every fuzz target for FUZZTIME_SHORT each (part of `make test`).
+	$(call run-fuzz,$(FUZZTIME_SHORT))
+
+# run-fuzz runs every fuzz target of every package of every module for $(1),
+# one `go test -fuzz` each (it takes one package and one target), and fails
+# when any of them fails; a failing input is kept in the package's
+# testdata/fuzz/<FuzzName>, to commit with the fix. The targets are found in
+# the test files, so a new one is never left out.
+define run-fuzz
+	@targets=$$($(GO) list -f '{{.ImportPath}} {{.Dir}}' $(PKGS) | while read -r pkg dir; do \
+		for f in "$$dir"/*_test.go; do \
+			[ -e "$$f" ] || continue; \
+			sed -nE "s|^func (Fuzz([A-Z0-9_][A-Za-z0-9_]*)?)\(\w+ \*testing\.F\).*|$$pkg \1|p" "$$f"; \
+		done; done); \
+	if [ -z "$$targets" ]; then echo "no fuzz targets found"; exit 1; fi; \
+	failed=""; start=$$SECONDS; \
+	while read -r pkg target; do \
+		echo "== $$pkg $$target ($(1))"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(1) "$$pkg" </dev/null || failed="$$failed $$pkg.$$target"; \
+	done <<< "$$targets"; \
+	echo "$$(wc -l <<< "$$targets") fuzz targets, $$((SECONDS - start))s"; \
+	if [ -n "$$failed" ]; then echo "failed fuzz targets:$$failed"; exit 1; fi
+endef
 
 clean: ## Remove build outputs (not ./var).
 	rm -rf $(BIN) build

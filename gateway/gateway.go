@@ -6,8 +6,10 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +121,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(errorHandler(cfg.Logger)),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	// Each service's address may list several replicas, which calls go to
 	// in turn; the REST handlers and /readyz hold connections of their own.
@@ -185,7 +188,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	root.Handle("GET /v1/requests:watch", api(http.HandlerFunc(s.watch)))
 	root.Handle("/", api(limitBody(cfg.MaxBodyBytes, mux)))
 
-	var h http.Handler = root
+	var h http.Handler = utf8URL(root)
 	if len(cfg.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   cfg.CORSOrigins,
@@ -234,17 +237,28 @@ func instrument(reg prometheus.Registerer, h http.Handler) (http.Handler, error)
 
 // jsonMarshaler is grpc-gateway's JSON marshaler with decoding errors that
 // say they are about the request body: the decoder's own message ("unexpected
-// EOF") does not tell a user what is wrong.
+// EOF") does not tell a user what is wrong. It also refuses what follows the
+// JSON value, which grpc-gateway's decoder leaves unread: `{…} junk` is not
+// a body to act on.
 type jsonMarshaler struct{ *runtime.JSONPb }
 
 func (m jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
-	d := m.JSONPb.NewDecoder(r)
 	return runtime.DecoderFunc(func(v any) error {
-		err := d.Decode(v)
-		if err == nil || errors.Is(err, io.EOF) {
-			// io.EOF is an empty body, which the generated handlers accept.
-			return err
+		// limitBody has bounded the body already.
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("reading the request body: %w", err)
 		}
-		return fmt.Errorf("request body is not valid JSON for this call: %w", err)
+		if len(bytes.TrimSpace(data)) == 0 {
+			// An empty body, which the generated handlers accept.
+			return io.EOF
+		}
+		if err := m.Unmarshal(data, v); err != nil {
+			return fmt.Errorf("request body is not valid JSON for this call: %w", err)
+		}
+		if !json.Valid(data) {
+			return errors.New("request body is not valid JSON for this call: something follows the JSON object")
+		}
+		return nil
 	})
 }

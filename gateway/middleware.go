@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
@@ -87,6 +89,36 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// utf8URL refuses a URL whose path or query parameters are not UTF-8 text
+// (once %-decoded). They become string fields of gRPC messages, which must be
+// UTF-8: the call would otherwise fail to marshal, as an internal error.
+func utf8URL(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(what string) {
+			writeStatus(w, r, http.StatusBadRequest, status.New(codes.InvalidArgument, what+" is not valid UTF-8 text"))
+		}
+		if !utf8.ValidString(r.URL.Path) {
+			refuse("the URL path")
+			return
+		}
+		// A query that does not parse is left to the handlers to refuse.
+		q, _ := url.ParseQuery(r.URL.RawQuery)
+		for k, vs := range q {
+			if !utf8.ValidString(k) {
+				refuse(fmt.Sprintf("query parameter name %q", k))
+				return
+			}
+			for _, v := range vs {
+				if !utf8.ValidString(v) {
+					refuse(fmt.Sprintf("query parameter %q", k))
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // limitBody refuses a request body over limit bytes with 413 before reading
 // more than limit+1 bytes of it. JSON bodies are small, so the accepted body
 // is buffered and handed on whole.
@@ -148,6 +180,24 @@ func errorHandler(logger *zap.Logger) runtime.ErrorHandlerFunc {
 		}
 		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 	}
+}
+
+// routingError answers a URL that matches no route, or not with this method,
+// with the router's HTTP status (404, 405 or 400). grpc-gateway's default
+// answers 405 with 501 and anything else with 500: a 5xx for a caller's
+// mistake.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	code := codes.NotFound
+	switch httpStatus {
+	case http.StatusBadRequest:
+		code = codes.InvalidArgument
+	case http.StatusMethodNotAllowed:
+		code = codes.Unimplemented
+	default:
+		httpStatus = http.StatusNotFound
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r,
+		&runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: status.Error(code, http.StatusText(httpStatus))})
 }
 
 // backends checks the services' health for /readyz.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -94,6 +95,10 @@ func uploadMetadata(r *http.Request) (*requestv1.AttachmentUpload, error) {
 	disp, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
 	if err != nil || disp != "attachment" || params["filename"] == "" {
 		return nil, invalid("Content-Disposition", `required: attachment; filename="…"`)
+	}
+	if !utf8.ValidString(params["filename"]) {
+		// RFC 2231's filename*=UTF-8''%FF decodes to any bytes.
+		return nil, invalid("Content-Disposition", "the file name is not valid UTF-8 text")
 	}
 	sum, err := parseReprDigest(r.Header.Get("Repr-Digest"))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
@@ -227,6 +228,10 @@ var RequestSchema = query.Schema{
 	{Name: "updateTime", Kind: query.Timestamp, Column: "update_time"},
 	{Name: "reference", Kind: query.String, Column: "reference"},
 }
+
+// OrderSchema declares what ListRequests can order on: RequestSchema but
+// overdue, which is computed at the time of the read and has no column.
+var OrderSchema = slices.DeleteFunc(slices.Clone(RequestSchema), func(f query.Field) bool { return f.Name == "overdue" })
 
 // StoreSchema is RequestSchema plus the columns the Service's visibility and
 // overdue conditions use. Stores compile ListQuery with it; "overdue" never

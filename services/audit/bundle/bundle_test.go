@@ -20,7 +20,7 @@ const origin = "comity.test/audit"
 // keyPair is a note key, as the log makes it.
 type keyPair struct{ skey, vkey string }
 
-func newKey(t *testing.T, name string) keyPair {
+func newKey(t testing.TB, name string) keyPair {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, name)
 	if err != nil {
@@ -31,7 +31,7 @@ func newKey(t *testing.T, name string) keyPair {
 
 // sign makes a checkpoint note the way Tessera does: the C2SP body signed
 // by the key.
-func sign(t *testing.T, k keyPair, body []byte) []byte {
+func sign(t testing.TB, k keyPair, body []byte) []byte {
 	t.Helper()
 	s, err := note.NewSigner(k.skey)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
@@ -116,6 +117,60 @@ func FuzzParseOrderBy(f *testing.F) {
 		for _, d := range []query.Dialect{query.SQLite, query.Postgres} {
 			if _, err := d.OrderBy(fuzzSchema, orders, "id"); err != nil {
 				t.Fatalf("%q: %v: OrderBy: %v", orderBy, d, err)
+			}
+		}
+	})
+}
+
+// camel is the inverse of ProtoPath for paths without underscores: "_x"
+// becomes "X".
+func camel(path string) string {
+	var b strings.Builder
+	up := false
+	for _, r := range path {
+		switch {
+		case r == '_':
+			up = true
+			continue
+		case up && 'a' <= r && r <= 'z':
+			r -= 'a' - 'A'
+		}
+		up = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func FuzzProtoPath(f *testing.F) {
+	for _, seed := range []string{
+		``,
+		`factsSummary`,
+		`facts_summary`,
+		`offence.legalQualification`,
+		`trustedIssuers`,
+		`*`,
+		`Name`,
+		`ABC`,
+		`a..b`,
+		`_x`,
+		`displayNames.en`,
+		`ünïcodeÜ`,
+		"bad\xffutf8",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, jsonPath string) {
+		p := ProtoPath(jsonPath)
+		if strings.ContainsFunc(p, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+			t.Fatalf("ProtoPath(%q) = %q has upper-case letters", jsonPath, p)
+		}
+		if again := ProtoPath(p); again != p {
+			t.Fatalf("ProtoPath(%q) = %q, but ProtoPath(%q) = %q: a proto path must map to itself", jsonPath, p, p, again)
+		}
+		// A JSON name maps to the one proto name whose JSON name it is.
+		if utf8.ValidString(jsonPath) && !strings.Contains(jsonPath, "_") {
+			if back := camel(p); back != jsonPath {
+				t.Fatalf("ProtoPath(%q) = %q, whose JSON name is %q", jsonPath, p, back)
 			}
 		}
 	})

@@ -82,7 +82,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRe
 	if err != nil {
 		return nil, err
 	}
-	order, err := aip.ParseOrderBy(req.GetOrderBy(), request.RequestSchema)
+	order, err := aip.ParseOrderBy(req.GetOrderBy(), request.OrderSchema)
 	if err != nil {
 		return nil, err
 	}
