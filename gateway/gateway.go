@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -151,8 +150,8 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 // incomingHeader forwards the caller's token (the default behaviour for
 // Authorization) and the trace id to the services; nothing else.
 func incomingHeader(key string) (string, bool) {
-	switch strings.ToLower(key) {
-	case grpcserver.TraceHeader:
+	// EqualFold, not ToLower: this runs for every header of every call.
+	if strings.EqualFold(key, grpcserver.TraceHeader) {
 		return grpcserver.TraceHeader, true
 	}
 	return runtime.DefaultHeaderMatcher(key)
@@ -172,21 +171,4 @@ func instrument(reg prometheus.Registerer, h http.Handler) (http.Handler, error)
 		return nil, fmt.Errorf("gateway: metrics: %w", err)
 	}
 	return promhttp.InstrumentHandlerDuration(duration, h), nil
-}
-
-// jsonMarshaler is grpc-gateway's JSON marshaler with decoding errors that
-// say they are about the request body: the decoder's own message ("unexpected
-// EOF") does not tell a user what is wrong.
-type jsonMarshaler struct{ *runtime.JSONPb }
-
-func (m jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
-	d := m.JSONPb.NewDecoder(r)
-	return runtime.DecoderFunc(func(v any) error {
-		err := d.Decode(v)
-		if err == nil || errors.Is(err, io.EOF) {
-			// io.EOF is an empty body, which the generated handlers accept.
-			return err
-		}
-		return fmt.Errorf("request body is not valid JSON for this call: %w", err)
-	})
 }
