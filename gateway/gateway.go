@@ -147,14 +147,17 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	return h, nil
 }
 
-// incomingHeader forwards the caller's token (the default behaviour for
-// Authorization) and the trace id to the services; nothing else.
+// incomingHeader forwards the trace id to the services; nothing else.
+// grpc-gateway forwards the caller's token (Authorization) whatever the
+// matcher says, and adds x-forwarded-for and x-forwarded-host. Its default
+// matcher would also send most standard headers as grpcgateway-* metadata,
+// the token a second time among them, which no service reads.
 func incomingHeader(key string) (string, bool) {
 	// EqualFold, not ToLower: this runs for every header of every call.
 	if strings.EqualFold(key, grpcserver.TraceHeader) {
 		return grpcserver.TraceHeader, true
 	}
-	return runtime.DefaultHeaderMatcher(key)
+	return "", false
 }
 
 // outgoingHeader keeps service metadata out of HTTP responses; the trace id
