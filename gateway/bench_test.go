@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,9 +196,19 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// processCPU returns the CPU time (user and system) this process has used.
+func processCPU() (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+}
+
 // BenchmarkRequests reports, for each engine, path, operation and number of
-// concurrent clients, the operations completed per second (req/s) and the
-// median and 99th percentile latency of one operation (p50-ms, p99-ms).
+// concurrent clients, the operations completed per second (req/s), the
+// median and 99th percentile latency of one operation (p50-ms, p99-ms) and
+// the CPU time the whole process spent per operation (cpu-us/op).
 // op=create is one CreateRequest; op=transmit is create, submit and transmit,
 // the whole way from DRAFT to TRANSMITTED. One suite per engine serves all
 // of that engine's sub-benchmarks.
@@ -228,7 +239,9 @@ func (bs *benchSuite) bench(b *testing.B, path, op string, clients int) {
 		b.Fatalf("warm-up: %v", err)
 	}
 	b.ResetTimer()
+	cpu0, cpuOK := processCPU()
 	latencies, elapsed, err := bs.run(b.Context(), path, op, clients, b.N)
+	cpu1, _ := processCPU()
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
@@ -237,6 +250,12 @@ func (bs *benchSuite) bench(b *testing.B, path, op string, clients int) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(ms(percentile(latencies, 0.50)), "p50-ms")
 	b.ReportMetric(ms(percentile(latencies, 0.99)), "p99-ms")
+	if cpuOK {
+		// The CPU time of the whole process (clients, services, gateway)
+		// per operation: it depends much less than req/s on how much of
+		// the machine other processes take.
+		b.ReportMetric(float64(cpu1-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-us/op")
+	}
 }
 
 // TestBenchmarkOperations checks that every operation the benchmark times

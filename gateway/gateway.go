@@ -6,13 +6,10 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -209,14 +206,17 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	return h, nil
 }
 
-// incomingHeader forwards the caller's token (the default behaviour for
-// Authorization) and the trace id to the services; nothing else.
+// incomingHeader forwards the trace id to the services; nothing else.
+// grpc-gateway forwards the caller's token (Authorization) whatever the
+// matcher says, and adds x-forwarded-for and x-forwarded-host. Its default
+// matcher would also send most standard headers as grpcgateway-* metadata,
+// the token a second time among them, which no service reads.
 func incomingHeader(key string) (string, bool) {
-	switch strings.ToLower(key) {
-	case grpcserver.TraceHeader:
+	// EqualFold, not ToLower: this runs for every header of every call.
+	if strings.EqualFold(key, grpcserver.TraceHeader) {
 		return grpcserver.TraceHeader, true
 	}
-	return runtime.DefaultHeaderMatcher(key)
+	return "", false
 }
 
 // outgoingHeader keeps service metadata out of HTTP responses; the trace id
@@ -233,32 +233,4 @@ func instrument(reg prometheus.Registerer, h http.Handler) (http.Handler, error)
 		return nil, fmt.Errorf("gateway: metrics: %w", err)
 	}
 	return promhttp.InstrumentHandlerDuration(duration, h), nil
-}
-
-// jsonMarshaler is grpc-gateway's JSON marshaler with decoding errors that
-// say they are about the request body: the decoder's own message ("unexpected
-// EOF") does not tell a user what is wrong. It also refuses what follows the
-// JSON value, which grpc-gateway's decoder leaves unread: `{…} junk` is not
-// a body to act on.
-type jsonMarshaler struct{ *runtime.JSONPb }
-
-func (m jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
-	return runtime.DecoderFunc(func(v any) error {
-		// limitBody has bounded the body already.
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return fmt.Errorf("reading the request body: %w", err)
-		}
-		if len(bytes.TrimSpace(data)) == 0 {
-			// An empty body, which the generated handlers accept.
-			return io.EOF
-		}
-		if err := m.Unmarshal(data, v); err != nil {
-			return fmt.Errorf("request body is not valid JSON for this call: %w", err)
-		}
-		if !json.Valid(data) {
-			return errors.New("request body is not valid JSON for this call: something follows the JSON object")
-		}
-		return nil
-	})
 }
