@@ -1,0 +1,244 @@
+// Package spool is the audit.Spool of the audit service: a file beside the
+// log that keeps the service's own events (auditors' reads) from the moment
+// a read is answered until the event is in the log.
+//
+// The file is a sequence of records, each a 4-byte big-endian length, the
+// 4-byte CRC-32 (IEEE) of the data and the data, the event as audit.Leaf
+// encodes it. Add appends and syncs; a record cut short by a crash was never
+// acknowledged, and Open drops it.
+package spool
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/comity-mla/comity/services/audit"
+)
+
+// Spool is an open spool file. Its methods are safe for concurrent use; one
+// process opens a file at a time (the audit log's writer lock covers it).
+type Spool struct {
+	path string
+
+	mu     sync.Mutex
+	f      *os.File
+	events []audit.Event
+	// records are the encoded records of events, for rewriting the file.
+	records [][]byte
+}
+
+var _ audit.Spool = (*Spool)(nil)
+
+// Open opens the spool at path, creating it if need be, and reads the
+// events it holds.
+func Open(path string) (*Spool, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit spool: %w", err)
+	}
+	s := &Spool{path: path, f: f}
+	if err := s.load(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The file's own entry in its directory must outlast a crash too.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// load reads the records of the file and cuts off a torn last one.
+func (s *Spool) load() error {
+	data, err := io.ReadAll(s.f)
+	if err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	off := 0
+	for off+8 <= len(data) {
+		n := int(binary.BigEndian.Uint32(data[off:]))
+		sum := binary.BigEndian.Uint32(data[off+4:])
+		if n > len(data)-off-8 || crc32.ChecksumIEEE(data[off+8:off+8+n]) != sum {
+			break
+		}
+		leaf := data[off+8 : off+8+n]
+		ev, err := audit.ParseLeaf(leaf)
+		if err != nil {
+			return fmt.Errorf("audit spool %s: record at %d: %w", s.path, off, err)
+		}
+		s.events = append(s.events, ev)
+		s.records = append(s.records, bytes.Clone(data[off:off+8+n]))
+		off += 8 + n
+	}
+	if off < len(data) {
+		// Only the last record can be torn: Add syncs each write before
+		// the next.
+		if err := s.f.Truncate(int64(off)); err != nil {
+			return fmt.Errorf("audit spool: %w", err)
+		}
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("audit spool: %w", err)
+		}
+	}
+	if _, err := s.f.Seek(int64(off), io.SeekStart); err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	return nil
+}
+
+func record(ev audit.Event) ([]byte, error) {
+	leaf, err := audit.Leaf(ev)
+	if err != nil {
+		return nil, err
+	}
+	rec := make([]byte, 8, 8+len(leaf))
+	binary.BigEndian.PutUint32(rec, uint32(len(leaf)))
+	binary.BigEndian.PutUint32(rec[4:], crc32.ChecksumIEEE(leaf))
+	return append(rec, leaf...), nil
+}
+
+// Add implements audit.Spool: the events are on disk when it returns nil.
+func (s *Spool) Add(_ context.Context, events []audit.Event) error {
+	var buf []byte
+	recs := make([][]byte, len(events))
+	for i, ev := range events {
+		rec, err := record(ev)
+		if err != nil {
+			return fmt.Errorf("audit spool: %w", err)
+		}
+		recs[i] = rec
+		buf = append(buf, rec...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return errors.New("audit spool: closed")
+	}
+	if _, err := s.f.Write(buf); err != nil {
+		return s.fail(err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return s.fail(err)
+	}
+	s.events = append(s.events, events...)
+	s.records = append(s.records, recs...)
+	return nil
+}
+
+// fail puts the file back as the records in memory say after a failed
+// write, so that a partial record does not sit before the next one.
+func (s *Spool) fail(err error) error {
+	if rerr := s.rewrite(); rerr != nil {
+		return fmt.Errorf("audit spool: %w (and restoring the file: %w)", err, rerr)
+	}
+	return fmt.Errorf("audit spool: %w", err)
+}
+
+// Pending implements audit.Spool.
+func (s *Spool) Pending(context.Context) ([]audit.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events), nil
+}
+
+// Remove implements audit.Spool. The file is emptied, or rewritten with the
+// events left; a crash meanwhile leaves removed events in it, which the
+// service then finds in the log.
+func (s *Spool) Remove(_ context.Context, ids []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return errors.New("audit spool: closed")
+	}
+	gone := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		gone[id] = true
+	}
+	var events []audit.Event
+	var records [][]byte
+	for i, ev := range s.events {
+		if !gone[ev.ID] {
+			events = append(events, ev)
+			records = append(records, s.records[i])
+		}
+	}
+	if len(events) == len(s.events) {
+		return nil
+	}
+	s.events, s.records = events, records
+	if err := s.rewrite(); err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	return nil
+}
+
+// rewrite makes the file hold s.records: truncated when there are none
+// (the usual case), else replaced by a new file with them. s.mu is held.
+func (s *Spool) rewrite() error {
+	if len(s.records) == 0 {
+		if err := s.f.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		return s.f.Sync()
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, bytes.Join(s.records, nil), 0o600); err != nil {
+		return err
+	}
+	t, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := t.Sync(); err != nil {
+		t.Close()
+		return err
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		t.Close()
+		return err
+	}
+	if _, err := t.Seek(0, io.SeekEnd); err != nil {
+		t.Close()
+		return err
+	}
+	s.f.Close()
+	s.f = t
+	return syncDir(filepath.Dir(s.path))
+}
+
+// Close closes the file; the events in it stay for the next Open.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	return nil
+}
