@@ -6,6 +6,12 @@
 // 4-byte CRC-32 (IEEE) of the data and the data, the event as audit.Leaf
 // encodes it. Add appends and syncs; a record cut short by a crash was never
 // acknowledged, and Open drops it.
+//
+// Remove costs no sync, so that it does not hold up the reads being
+// answered: the file is truncated once every event in it is removed, and
+// otherwise rewritten only once it exceeds compactBytes. Removed events may
+// therefore come back after a crash; the audit service finds them in its
+// index and does not log them again.
 package spool
 
 import (
@@ -34,7 +40,13 @@ type Spool struct {
 	events []audit.Event
 	// records are the encoded records of events, for rewriting the file.
 	records [][]byte
+	// size is the file's length, removed records included.
+	size int64
 }
+
+// compactBytes is the size past which Remove rewrites the file without the
+// removed records, when some are left. A variable for the tests.
+var compactBytes int64 = 1 << 20
 
 var _ audit.Spool = (*Spool)(nil)
 
@@ -93,6 +105,7 @@ func (s *Spool) load() error {
 	if _, err := s.f.Seek(int64(off), io.SeekStart); err != nil {
 		return fmt.Errorf("audit spool: %w", err)
 	}
+	s.size = int64(off)
 	return nil
 }
 
@@ -130,6 +143,7 @@ func (s *Spool) Add(_ context.Context, events []audit.Event) error {
 	if err := s.f.Sync(); err != nil {
 		return s.fail(err)
 	}
+	s.size += int64(len(buf))
 	s.events = append(s.events, events...)
 	s.records = append(s.records, recs...)
 	return nil
@@ -151,9 +165,8 @@ func (s *Spool) Pending(context.Context) ([]audit.Event, error) {
 	return slices.Clone(s.events), nil
 }
 
-// Remove implements audit.Spool. The file is emptied, or rewritten with the
-// events left; a crash meanwhile leaves removed events in it, which the
-// service then finds in the log.
+// Remove implements audit.Spool. The events are gone from Pending at once;
+// from the file when it is emptied or compacted (see the package comment).
 func (s *Spool) Remove(_ context.Context, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,6 +189,9 @@ func (s *Spool) Remove(_ context.Context, ids []string) error {
 		return nil
 	}
 	s.events, s.records = events, records
+	if len(records) > 0 && s.size <= compactBytes {
+		return nil
+	}
 	if err := s.rewrite(); err != nil {
 		return fmt.Errorf("audit spool: %w", err)
 	}
@@ -186,13 +202,17 @@ func (s *Spool) Remove(_ context.Context, ids []string) error {
 // (the usual case), else replaced by a new file with them. s.mu is held.
 func (s *Spool) rewrite() error {
 	if len(s.records) == 0 {
+		// Not synced: should a crash undo the truncation, the events come
+		// back, and are found in the log. The next Add's sync makes it
+		// durable.
 		if err := s.f.Truncate(0); err != nil {
 			return err
 		}
 		if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		return s.f.Sync()
+		s.size = 0
+		return nil
 	}
 	tmp := s.path + ".tmp"
 	if err := os.WriteFile(tmp, bytes.Join(s.records, nil), 0o600); err != nil {
@@ -216,6 +236,10 @@ func (s *Spool) rewrite() error {
 	}
 	s.f.Close()
 	s.f = t
+	s.size = 0
+	for _, r := range s.records {
+		s.size += int64(len(r))
+	}
 	return syncDir(filepath.Dir(s.path))
 }
 

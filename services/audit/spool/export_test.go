@@ -1,0 +1,9 @@
+package spool
+
+// SetCompactBytes sets the size past which Remove compacts the file, until
+// the test ends.
+func SetCompactBytes(cleanup func(func()), n int64) {
+	old := compactBytes
+	compactBytes = n
+	cleanup(func() { compactBytes = old })
+}
