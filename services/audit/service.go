@@ -44,11 +44,12 @@ type Log interface {
 	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
 }
 
-// Spool keeps the audit service's own events (auditors' reads) durably
-// until they are in the log, so that a read is answered without waiting for
-// the log, and its record still reaches the log after a crash.
+// Spool keeps the audit service's own events (auditors' reads) until they
+// are in the log, so that a read is answered without waiting for the log,
+// and its record still reaches the log after a crash of the service.
 type Spool interface {
-	// Add keeps events; they are durable when it returns nil.
+	// Add keeps events; when it returns nil they outlast the process (how
+	// they fare if the machine stops is the implementation's to say).
 	Add(ctx context.Context, events []Event) error
 	// Pending returns the events kept, oldest first.
 	Pending(ctx context.Context) ([]Event, error)
@@ -479,9 +480,9 @@ func involves(e Event, state string) bool { return slices.Contains(e.States, sta
 // With a spool, the read is answered once its event is in the spool, and
 // logged in the background: within a Tessera batch, or at the next start
 // after a crash. An auditor's read is then on the trail a moment after the
-// answer rather than before it; what cannot happen is an answer whose read
-// is never logged, for the answer waits for the spool's sync, and an error
-// of the spool fails the read.
+// answer rather than before it. An answer whose read is never logged takes
+// the machine stopping within that moment, and the spool then says so (see
+// package spool); an error of the spool fails the read.
 func (s *Service) recordRead(ctx context.Context, p identity.Principal, resource string) error {
 	ev := NewEvent(ctx, s.now(), Actor{Subject: p.Subject, Agency: p.Agency, Roles: roleNames(p), Issuer: p.Issuer}, "OK")
 	ev.Resource, ev.States = resource, []string{p.State}

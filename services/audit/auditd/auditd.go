@@ -97,7 +97,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	defer sp.Close()
+	defer func() {
+		if err := sp.Close(); err != nil {
+			log.Error("closing the auditors' reads spool", zap.Error(err))
+		}
+	}()
+	if sp.MachineStopped() {
+		log.Error("the machine stopped while the audit service ran: auditors' reads answered in the moments " +
+			"before it may be missing from the audit trail (they were written to " + ReadsSpoolFile + " but not yet synced)")
+	}
 	svc := audit.NewService(LogAdapter{tl}, index, nil, audit.WithSpool(sp))
 	if err := svc.Recover(ctx); err != nil {
 		return err

@@ -7,3 +7,6 @@ func SetCompactBytes(cleanup func(func()), n int64) {
 	compactBytes = n
 	cleanup(func() { compactBytes = old })
 }
+
+// MarkerSuffix names the marker beside an open spool.
+const MarkerSuffix = markerSuffix

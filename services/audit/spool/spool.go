@@ -4,14 +4,22 @@
 //
 // The file is a sequence of records, each a 4-byte big-endian length, the
 // 4-byte CRC-32 (IEEE) of the data and the data, the event as audit.Leaf
-// encodes it. Add appends and syncs; a record cut short by a crash was never
-// acknowledged, and Open drops it.
+// encodes it. A record cut short by a crash was never acknowledged, and Open
+// drops it.
 //
-// Remove costs no sync, so that it does not hold up the reads being
-// answered: the file is truncated once every event in it is removed, and
-// otherwise rewritten only once it exceeds compactBytes. Removed events may
-// therefore come back after a crash; the audit service finds them in its
-// index and does not log them again.
+// Add writes without syncing: a read's answer waits for the write into the
+// operating system's page cache, not for the disk, which on a busy machine
+// takes milliseconds to tens of them. The events survive a crash of the
+// process; only a stop of the machine itself (power, kernel) within the
+// moments before the drain logs them, or Close syncs them, can lose them.
+// That is not silent: Open leaves a marker naming the machine's boot, Close
+// removes it, and the next Open reports (MachineStopped) when the last one
+// ended with the machine rather than with Close or a process crash.
+//
+// Remove costs no sync either: the file is truncated once every event in it
+// is removed, and otherwise rewritten only once it exceeds compactBytes.
+// Removed events may therefore come back after a crash; the audit service
+// finds them in its index and does not log them again.
 package spool
 
 import (
@@ -42,6 +50,23 @@ type Spool struct {
 	records [][]byte
 	// size is the file's length, removed records included.
 	size int64
+	// machineStopped reports the last opening ended with the machine.
+	machineStopped bool
+}
+
+// markerSuffix names the marker file beside the spool that is there while a
+// process has the spool open: it holds the boot id of the machine.
+const markerSuffix = ".open"
+
+// bootIDFile identifies the running boot of a Linux machine.
+var bootIDFile = "/proc/sys/kernel/random/boot_id"
+
+func bootID() string {
+	b, err := os.ReadFile(bootIDFile)
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
 }
 
 // compactBytes is the size past which Remove rewrites the file without the
@@ -62,12 +87,51 @@ func Open(path string) (*Spool, error) {
 		f.Close()
 		return nil, err
 	}
-	// The file's own entry in its directory must outlast a crash too.
+	// The marker of an opening that did not end with Close: the process
+	// died (nothing lost: its writes were in the page cache), or the
+	// machine stopped, if it was another boot (or one cannot tell).
+	marker := path + markerSuffix
+	boot := bootID()
+	if was, err := os.ReadFile(marker); err == nil {
+		s.machineStopped = boot == "" || string(was) != boot
+	} else if !errors.Is(err, os.ErrNotExist) {
+		f.Close()
+		return nil, fmt.Errorf("audit spool: %w", err)
+	}
+	if err := writeSynced(marker, []byte(boot)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// The files' entries in their directory must outlast a crash too.
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// MachineStopped reports whether the spool was last open when the machine
+// stopped (or restarted) under it, rather than closed or left by a process
+// that died: events added in the moments before may then be lost, and the
+// caller should say so.
+func (s *Spool) MachineStopped() bool { return s.machineStopped }
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	return nil
 }
 
 // load reads the records of the file and cuts off a torn last one.
@@ -120,7 +184,8 @@ func record(ev audit.Event) ([]byte, error) {
 	return append(rec, leaf...), nil
 }
 
-// Add implements audit.Spool: the events are on disk when it returns nil.
+// Add implements audit.Spool: the events are written (not synced: see the
+// package comment) when it returns nil.
 func (s *Spool) Add(_ context.Context, events []audit.Event) error {
 	var buf []byte
 	recs := make([][]byte, len(events))
@@ -138,9 +203,6 @@ func (s *Spool) Add(_ context.Context, events []audit.Event) error {
 		return errors.New("audit spool: closed")
 	}
 	if _, err := s.f.Write(buf); err != nil {
-		return s.fail(err)
-	}
-	if err := s.f.Sync(); err != nil {
 		return s.fail(err)
 	}
 	s.size += int64(len(buf))
@@ -243,16 +305,27 @@ func (s *Spool) rewrite() error {
 	return syncDir(filepath.Dir(s.path))
 }
 
-// Close closes the file; the events in it stay for the next Open.
+// Close syncs and closes the file, whose events stay for the next Open, and
+// then removes the marker: the spool was closed, not cut off.
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
 		return nil
 	}
-	err := s.f.Close()
+	err := s.f.Sync()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
 	s.f = nil
-	return err
+	if err != nil {
+		// The marker stays: the next Open cannot count on the file.
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	if err := os.Remove(s.path + markerSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -165,3 +165,49 @@ func TestSpoolCompactsPastItsLimit(t *testing.T) {
 		t.Errorf("reopened: %d events ending in %v; want the last ten, and not all", len(got), got[len(got)-1:])
 	}
 }
+
+func TestSpoolTellsAMachineStopFromAProcessCrash(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// end ends the first opening, given the spool's path.
+		end  func(t *testing.T, s *spool.Spool, path string)
+		want bool
+	}{
+		{"closed", func(t *testing.T, s *spool.Spool, _ string) {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		// The process died: the spool was never closed, on this boot.
+		{"process crash", func(*testing.T, *spool.Spool, string) {}, false},
+		// The machine restarted under it: the marker names another boot.
+		{"machine stop", func(t *testing.T, _ *spool.Spool, path string) {
+			if err := os.WriteFile(path+spool.MarkerSuffix, []byte("00000000-0000-0000-0000-000000000000"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "reads.spool")
+			s, err := spool.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.MachineStopped() {
+				t.Error("a new spool reports a machine stop")
+			}
+			if err := s.Add(t.Context(), []audit.Event{read(1)}); err != nil {
+				t.Fatal(err)
+			}
+			tc.end(t, s, path)
+			again := open(t, path)
+			if got := again.MachineStopped(); got != tc.want {
+				t.Errorf("MachineStopped after %s = %v, want %v", tc.name, got, tc.want)
+			}
+			if got := fmt.Sprint(ids(t, again)); got != "[audit/entries/1]" {
+				t.Errorf("after %s the spool holds %s, want the event added", tc.name, got)
+			}
+			s.Close()
+		})
+	}
+}
