@@ -300,11 +300,11 @@ const relayBatch = 500
 //
 // Beside it, raw Tessera does the same on a bare Tessera POSIX log with the
 // same options: the same producers, each adding one call's worth of leaves
-// and awaiting them all. The two take turns, pairRounds rounds each of b.N
-// / pairRounds events, so that both see the same share of whatever else the
+// and awaiting them all. The two take turns, pairRounds turns of
+// pairRoundTime each, so that both see the same share of whatever else the
 // machine is doing. It reports events/s (the service's), raw-events/s and
-// ratio = events/s over raw-events/s. Each side appends at least b.N
-// events, and at least one call per producer and round; there is no ns/op.
+// ratio = events/s over raw-events/s. The run time is fixed: b.N is
+// ignored, and there is no ns/op.
 func BenchmarkAppendThroughService(b *testing.B) {
 	quietTessera()
 	for _, ix := range indexes {
@@ -315,22 +315,21 @@ func BenchmarkAppendThroughService(b *testing.B) {
 			for _, shape := range appendShapes {
 				for _, producers := range shape.producers {
 					b.Run(fmt.Sprintf("events=%d/producers=%d", shape.perCall, producers), func(b *testing.B) {
+						var rawEvents, svcEvents int
 						var rawTime, svcTime time.Duration
-						events := 0
 						for range pairRounds {
-							// At least a call per producer and round.
-							n := max(b.N/pairRounds, producers*shape.perCall)
-							events += n
-							rawTime += runCalls(b, producers, n, shape.perCall, func(i, n int) error {
+							n, d := runFor(b, producers, shape.perCall, pairRoundTime, func(i, n int) error {
 								return raw.appendBatch(ctx, i, n)
 							})
-							svcTime += runCalls(b, producers, n, shape.perCall, func(i, n int) error {
+							rawEvents, rawTime = rawEvents+n, rawTime+d
+							n, d = runFor(b, producers, shape.perCall, pairRoundTime, func(i, n int) error {
 								_, err := svc.appendBatch(ctx, i, n)
 								return err
 							})
+							svcEvents, svcTime = svcEvents+n, svcTime+d
 						}
 						b.ReportMetric(0, "ns/op")
-						rate, rawRate := float64(events)/svcTime.Seconds(), float64(events)/rawTime.Seconds()
+						rate, rawRate := float64(svcEvents)/svcTime.Seconds(), float64(rawEvents)/rawTime.Seconds()
 						b.ReportMetric(rate, "events/s")
 						b.ReportMetric(rawRate, "raw-events/s")
 						b.ReportMetric(rate/rawRate, "ratio")
@@ -355,17 +354,35 @@ var appendShapes = []struct {
 }
 
 // pairRounds is how many turns the service and raw Tessera take in a
-// throughput benchmark.
-const pairRounds = 4
+// throughput benchmark, and pairRoundTime how long each turn lasts.
+const (
+	pairRounds    = 4
+	pairRoundTime = 1500 * time.Millisecond
+)
 
-// runCalls sends n events in calls of up to perCall, spread over producers
-// goroutines, and returns how long it took.
-func runCalls(b *testing.B, producers, n, perCall int, call func(i, n int) error) time.Duration {
-	calls := (n + perCall - 1) / perCall
-	return runProducers(b, producers, calls, func(c int) error {
-		return call(c*perCall, min(perCall, n-c*perCall))
-	})
+// runFor has producers goroutines send calls of perCall events for d, each
+// waiting for its call's answer before the next, and returns how many
+// events were appended and how long it took, until the last call
+// answered.
+func runFor(b *testing.B, producers, perCall int, d time.Duration, call func(i, n int) error) (int, time.Duration) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range producers {
+		wg.Go(func() {
+			for time.Since(start) < d {
+				i := int(next.Add(int64(perCall))) - perCall
+				if err := call(i, perCall); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return int(next.Load()), time.Since(start)
 }
+
 
 // indexes are the audit index backends; PostgreSQL's sub-benchmarks skip
 // without a server (pgtest).
