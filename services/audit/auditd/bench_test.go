@@ -383,7 +383,6 @@ func runFor(b *testing.B, producers, perCall int, d time.Duration, call func(i, 
 	return int(next.Load()), time.Since(start)
 }
 
-
 // indexes are the audit index backends; PostgreSQL's sub-benchmarks skip
 // without a server (pgtest).
 var indexes = []struct {
