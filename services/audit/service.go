@@ -44,23 +44,68 @@ type Log interface {
 	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
 }
 
+// Spool keeps the audit service's own events (auditors' reads) until they
+// are in the log, so that a read is answered without waiting for the log,
+// and its record still reaches the log after a crash of the service.
+type Spool interface {
+	// Add keeps events; when it returns nil they outlast the process (how
+	// they fare if the machine stops is the implementation's to say).
+	Add(ctx context.Context, events []Event) error
+	// Pending returns the events kept, oldest first.
+	Pending(ctx context.Context) ([]Event, error)
+	// Remove forgets the events of ids, which are in the log.
+	Remove(ctx context.Context, ids []string) error
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithSpool has the Service keep auditors' reads in sp and log them in the
+// background, instead of logging each before answering it. Without a spool,
+// a read waits for its event to be logged (a Tessera batch, up to
+// tlog.DefaultBatchMaxAge).
+func WithSpool(sp Spool) Option { return func(s *Service) { s.spool = sp } }
+
 // Producers are the service identities allowed to append.
 var Producers = []string{"comity-directory", "comity-request"}
 
 // Service is the audit trail: it appends events to the log exactly once per
 // event id, keeps the index, and answers auditors with proofs.
+//
+// Concurrent Appends share their index work: their lookups of event ids run
+// as one query, and the entries they log are indexed in one Put (group
+// commit), while Tessera gathers their leaves into its batches.
 type Service struct {
 	log   Log
 	index Index
 	now   func() time.Time
 
+	lookups group[[]string, map[string]uint64]
+	puts    group[[]Entry, struct{}]
+
 	mu sync.Mutex
-	// pending holds the events being logged, so that a concurrent Append of
-	// the same event waits for the first instead of logging it twice.
+	// pending holds the events being looked up, logged or indexed, so that
+	// a concurrent Append of the same event waits for the first (or, once
+	// it is logged, gets its index at once) instead of logging it twice. An
+	// event leaves it only once it is indexed (or failed to be logged):
+	// from then on the index finds it.
 	pending map[string]*pendingEvent
 	// unindexed holds events that are in the log but whose index write
 	// failed; they are retried before anything else is indexed.
 	unindexed []Entry
+	// indexing counts the entries logged whose index write is queued or
+	// running; indexed is signalled when it drops. writers tracks those
+	// writes, for Flush.
+	indexing int
+	indexed  *sync.Cond
+	writers  sync.WaitGroup
+
+	spool Spool
+	// draining is set while a goroutine logs the spool's events; again
+	// asks it for another pass, for events spooled meanwhile. drainers
+	// tracks it, for Flush.
+	draining, again bool
+	drainers        sync.WaitGroup
 }
 
 type pendingEvent struct {
@@ -69,13 +114,63 @@ type pendingEvent struct {
 	err   error
 }
 
+// maxGroup bounds the ids of one grouped lookup and the entries of one
+// grouped index write: a run of producers sending full relay batches still
+// writes in transactions of a few thousand rows.
+const maxGroup = 4096
+
+// maxIndexBacklog is how many logged entries may wait for their index write
+// before Appends wait for it too.
+const maxIndexBacklog = 1 << 16
+
 // NewService returns a Service over a log and its index. Call Recover
 // before serving.
-func NewService(log Log, index Index, now func() time.Time) *Service {
+func NewService(log Log, index Index, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{log: log, index: index, now: now, pending: map[string]*pendingEvent{}}
+	s := &Service{log: log, index: index, now: now, pending: map[string]*pendingEvent{}}
+	for _, o := range opts {
+		o(s)
+	}
+	s.indexed = sync.NewCond(&s.mu)
+	s.lookups = group[[]string, map[string]uint64]{run: s.lookupGroup, size: func(ids []string) int { return len(ids) }, max: maxGroup}
+	s.puts = group[[]Entry, struct{}]{run: s.putGroup, size: func(es []Entry) int { return len(es) }, max: maxGroup}
+	return s
+}
+
+// lookupGroup looks up the ids of every request in one query; they share
+// the answer.
+func (s *Service) lookupGroup(ctx context.Context, reqs [][]string) []groupResult[map[string]uint64] {
+	var ids []string
+	for _, r := range reqs {
+		ids = append(ids, r...)
+	}
+	known, err := s.index.Lookup(ctx, ids)
+	out := make([]groupResult[map[string]uint64], len(reqs))
+	for i := range out {
+		out[i] = groupResult[map[string]uint64]{resp: known, err: err}
+	}
+	return out
+}
+
+// putGroup indexes the entries of every request in one Put. Should it fail,
+// each request is tried on its own, so that one bad request fails alone.
+func (s *Service) putGroup(ctx context.Context, reqs [][]Entry) []groupResult[struct{}] {
+	out := make([]groupResult[struct{}], len(reqs))
+	if len(reqs) > 1 {
+		var all []Entry
+		for _, r := range reqs {
+			all = append(all, r...)
+		}
+		if s.index.Put(ctx, all) == nil {
+			return out
+		}
+	}
+	for i, r := range reqs {
+		out[i].err = s.index.Put(ctx, r)
+	}
+	return out
 }
 
 // Recover brings the index up to date with the log after a restart: it waits
@@ -126,6 +221,14 @@ func (s *Service) Recover(ctx context.Context) error {
 			return fmt.Errorf("recover: index %d-%d: %w", lo, hi, err)
 		}
 	}
+	// Reads answered before a crash but not yet logged: logged now (those
+	// that were are found by the index, not logged again).
+	if err := s.drainSpool(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
 	return nil
 }
 
@@ -166,9 +269,15 @@ func (s *Service) appendEvents(ctx context.Context, events []Event) ([]uint64, e
 	if err := vs.Err(errs.Invalid, "invalid events"); err != nil {
 		return nil, err
 	}
-	ids := make([]string, 0, len(events))
-	for _, e := range events {
-		ids = append(ids, e.ID)
+	// Encoded before anything is registered, so that an event that cannot
+	// be logged fails the call alone.
+	leaves := make([][]byte, len(events))
+	for i, e := range events {
+		leaf, err := Leaf(e)
+		if err != nil {
+			return nil, errs.Wrap(err, errs.Invalid, "events[%d] cannot be logged", i)
+		}
+		leaves[i] = leaf
 	}
 
 	s.mu.Lock()
@@ -176,45 +285,31 @@ func (s *Service) appendEvents(ctx context.Context, events []Event) ([]uint64, e
 		s.mu.Unlock()
 		return nil, err
 	}
-	known, err := s.index.Lookup(ctx, ids)
-	if err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
+	// Each event is either pending already (another call, or an earlier
+	// copy in this one, is on it) or becomes this call's to resolve.
 	waits := make([]*pendingEvent, len(events))
 	var mine []Entry
 	var minePending []*pendingEvent
 	for i, e := range events {
-		if _, ok := known[e.ID]; ok {
-			continue
-		}
 		if pe, ok := s.pending[e.ID]; ok {
 			waits[i] = pe
 			continue
 		}
-		leaf, err := Leaf(e)
-		if err != nil {
-			s.mu.Unlock()
-			return nil, err
-		}
 		pe := &pendingEvent{done: make(chan struct{})}
 		s.pending[e.ID] = pe
 		waits[i] = pe
-		mine = append(mine, Entry{Event: e, Leaf: leaf})
+		mine = append(mine, Entry{Event: e, Leaf: leaves[i]})
 		minePending = append(minePending, pe)
 	}
 	s.mu.Unlock()
 
 	if len(mine) > 0 {
-		s.logAndIndex(ctx, mine, minePending)
+		// Others may be waiting for these events: see them through even
+		// if the caller goes away.
+		s.resolve(context.WithoutCancel(ctx), mine, minePending)
 	}
 	out := make([]uint64, len(events))
-	for i, e := range events {
-		if idx, ok := known[e.ID]; ok {
-			out[i] = idx
-			continue
-		}
-		pe := waits[i]
+	for i, pe := range waits {
 		select {
 		case <-pe.done:
 		case <-ctx.Done():
@@ -228,42 +323,129 @@ func (s *Service) appendEvents(ctx context.Context, events []Event) ([]uint64, e
 	return out, nil
 }
 
-// logAndIndex appends the leaves of entries, indexes them, and resolves
-// their pending events.
+// resolve settles the pending events of entries, registered by the caller:
+// those the index knows get their index; the others are logged and indexed.
+//
+// The lookup runs after the events were registered as pending, and an event
+// leaves pending only once it is indexed: so an event logged by an earlier
+// call is either still pending (and waited for, not looked up) or found by
+// the lookup. It cannot be logged twice.
+func (s *Service) resolve(ctx context.Context, entries []Entry, pes []*pendingEvent) {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.Event.ID
+	}
+	known, err := s.lookups.do(ctx, ids)
+	if err != nil {
+		s.settle(entries, pes, fmt.Errorf("look up audit events: %w", err))
+		return
+	}
+	var found, fresh []Entry
+	var foundPending, freshPending []*pendingEvent
+	for i, e := range entries {
+		if idx, ok := known[e.Event.ID]; ok {
+			e.Index = idx
+			found = append(found, e)
+			foundPending = append(foundPending, pes[i])
+		} else {
+			fresh = append(fresh, e)
+			freshPending = append(freshPending, pes[i])
+		}
+	}
+	if len(found) > 0 {
+		s.settle(found, foundPending, nil)
+	}
+	if len(fresh) > 0 {
+		s.logAndIndex(ctx, fresh, freshPending)
+	}
+}
+
+// logAndIndex appends the leaves of entries, settles their pending events
+// and queues them for the index.
+//
+// An event is acknowledged once it is in the log: the index is written
+// behind (maxIndexBacklog bounds how far), and the event stays pending, so
+// found without the index, until it is indexed. A crash before that loses
+// nothing: Recover indexes the log's tail before the service serves again.
 func (s *Service) logAndIndex(ctx context.Context, entries []Entry, pes []*pendingEvent) {
 	leaves := make([][]byte, len(entries))
 	for i, e := range entries {
 		leaves[i] = e.Leaf
 	}
-	// Once leaves are handed to the log they will be logged: finish the
-	// bookkeeping even if the caller goes away.
-	wctx := context.WithoutCancel(ctx)
-	indexes, err := s.log.Append(wctx, leaves)
-	if err == nil {
-		for i := range entries {
-			entries[i].Index = indexes[i]
-		}
-		if perr := s.index.Put(wctx, entries); perr != nil {
-			// Logged but not indexed: keep them so that neither a retry
-			// nor a concurrent call logs them again.
-			s.mu.Lock()
+	indexes, err := s.log.Append(ctx, leaves)
+	if err != nil {
+		s.settle(entries, pes, fmt.Errorf("append to the audit log: %w", err))
+		return
+	}
+	s.mu.Lock()
+	for i := range entries {
+		entries[i].Index = indexes[i]
+		pes[i].index = indexes[i]
+		close(pes[i].done)
+	}
+	// The caller's answer waits here while the index lags too far behind,
+	// so that producers cannot outrun it.
+	for s.indexing >= maxIndexBacklog {
+		s.indexed.Wait()
+	}
+	s.indexing += len(entries)
+	s.writers.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.writers.Done()
+		_, err := s.puts.do(ctx, entries)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.indexing -= len(entries)
+		s.indexed.Broadcast()
+		if err != nil {
+			// Logged but not indexed: they stay pending, so that neither
+			// a retry nor a concurrent call logs them again, and the next
+			// Append (or Flush) indexes them.
 			s.unindexed = append(s.unindexed, entries...)
-			s.mu.Unlock()
+			return
 		}
+		for _, e := range entries {
+			delete(s.pending, e.Event.ID)
+		}
+	}()
+}
+
+// Flush waits until the spool's events being logged are, and every event
+// logged so far is indexed (or its index write has failed), and retries the
+// failed index writes: a service about to stop calls it before closing its
+// log and index. Nothing is lost without it: Recover indexes what the index
+// lacks from the log, and logs what the spool holds.
+func (s *Service) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.drainers.Wait() // which may start index writes
+		s.writers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.flushUnindexed(ctx)
+}
+
+// settle resolves the pending events of entries with their indexes, or
+// with err, and forgets them.
+func (s *Service) settle(entries []Entry, pes []*pendingEvent, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for i, e := range entries {
-		pe := pes[i]
 		if err != nil {
-			pe.err = fmt.Errorf("append to the audit log: %w", err)
+			pes[i].err = err
 		} else {
-			pe.index = entries[i].Index
+			pes[i].index = e.Index
 		}
-		close(pe.done)
-		if err != nil || !slices.ContainsFunc(s.unindexed, func(u Entry) bool { return u.Event.ID == e.Event.ID }) {
-			delete(s.pending, e.Event.ID)
-		}
+		close(pes[i].done)
+		delete(s.pending, e.Event.ID)
 	}
 }
 
@@ -294,14 +476,77 @@ func involves(e Event, state string) bool { return slices.Contains(e.States, sta
 
 // recordRead logs an auditor's read: reads of the trail are themselves on
 // the trail.
+//
+// With a spool, the read is answered once its event is in the spool, and
+// logged in the background: within a Tessera batch, or at the next start
+// after a crash. An auditor's read is then on the trail a moment after the
+// answer rather than before it. An answer whose read is never logged takes
+// the machine stopping within that moment, and the spool then says so (see
+// package spool); an error of the spool fails the read.
 func (s *Service) recordRead(ctx context.Context, p identity.Principal, resource string) error {
 	ev := NewEvent(ctx, s.now(), Actor{Subject: p.Subject, Agency: p.Agency, Roles: roleNames(p), Issuer: p.Issuer}, "OK")
 	ev.Resource, ev.States = resource, []string{p.State}
-	if err := s.RecordEvent(ctx, ev); err != nil {
+	if s.spool != nil {
+		if err := s.spool.Add(ctx, []Event{ev}); err != nil {
+			return fmt.Errorf("record the read: %w", err)
+		}
+		s.startDrain(ctx)
+	} else if err := s.RecordEvent(ctx, ev); err != nil {
 		return err
 	}
 	MarkRecorded(ctx)
 	return nil
+}
+
+// startDrain has the spool's events logged in the background, unless a
+// drain is on already, in which case it goes round again.
+func (s *Service) startDrain(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		s.again = true
+		return
+	}
+	s.draining = true
+	s.drainers.Add(1)
+	go func() {
+		defer s.drainers.Done()
+		ctx := context.WithoutCancel(ctx)
+		for {
+			err := s.drainSpool(ctx)
+			s.mu.Lock()
+			if err != nil || !s.again {
+				// On an error (the log closing, the index down) the
+				// events stay spooled: the next read, or the next
+				// start, tries again.
+				s.draining, s.again = false, false
+				s.mu.Unlock()
+				return
+			}
+			s.again = false
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// drainSpool logs the spool's events (once each: Append is idempotent) and
+// removes them from it.
+func (s *Service) drainSpool(ctx context.Context) error {
+	if s.spool == nil {
+		return nil
+	}
+	events, err := s.spool.Pending(ctx)
+	if err != nil || len(events) == 0 {
+		return err
+	}
+	if _, err := s.appendEvents(ctx, events); err != nil {
+		return fmt.Errorf("log the spooled reads: %w", err)
+	}
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	return s.spool.Remove(ctx, ids)
 }
 
 func roleNames(p identity.Principal) []string {

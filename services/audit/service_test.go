@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/audit/bundle"
+	"github.com/comity-mla/comity/services/audit/spool"
 	"github.com/comity-mla/comity/services/audit/sqlite"
 	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/errs"
@@ -23,11 +25,12 @@ import (
 // trail is an audit service over a real log and a real SQLite index, which
 // a test can close and reopen (or reopen without its index).
 type trail struct {
-	t   *testing.T
-	dir string
-	svc *audit.Service
-	log *tlog.Log
-	db  *sqlitedb.DB
+	t     *testing.T
+	dir   string
+	svc   *audit.Service
+	log   *tlog.Log
+	db    *sqlitedb.DB
+	spool *spool.Spool
 }
 
 func openTrail(t *testing.T, dir string) *trail {
@@ -45,7 +48,11 @@ func openTrail(t *testing.T, dir string) *trail {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &trail{t: t, dir: dir, svc: audit.NewService(auditd.LogAdapter{Log: l}, idx, nil), log: l, db: db}
+	sp, err := spool.Open(filepath.Join(dir, "reads.spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &trail{t: t, dir: dir, svc: audit.NewService(auditd.LogAdapter{Log: l}, idx, nil, audit.WithSpool(sp)), log: l, db: db, spool: sp}
 	if err := tr.svc.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +64,14 @@ func (tr *trail) close() {
 	if tr.log == nil {
 		return
 	}
+	if err := tr.svc.Flush(context.Background()); err != nil {
+		tr.t.Error(err)
+	}
 	if err := tr.log.Close(context.Background()); err != nil {
 		tr.t.Error(err)
 	}
 	tr.db.Close()
+	tr.spool.Close()
 	tr.log = nil
 }
 
@@ -149,7 +160,7 @@ func TestRecoverRebuildsALostIndex(t *testing.T) {
 	if fmt.Sprint(again) != fmt.Sprint(idx) {
 		t.Errorf("after losing the index, re-appended events got %v, want %v", again, idx)
 	}
-	auditor := identity.Principal{Subject: "a", Agency: "uz-oversight", State: "UZ", Roles: []identity.Role{identity.Auditor}}
+	auditor := uzAuditor
 	entries, err := tr.svc.Entries(ctx, auditor, nil, audit.FromStart, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -180,5 +191,86 @@ func TestRecoverRebuildsALostIndex(t *testing.T) {
 	}
 	if _, _, _, _, err := tr.svc.EntryProof(ctx, auditor, idx[0], 0); errs.CodeOf(err) != errs.NotFound {
 		t.Errorf("a UZ auditor got a KZ-only entry: %v", err)
+	}
+}
+
+var uzAuditor = identity.Principal{Subject: "a", Agency: "uz-oversight", State: "UZ", Roles: []identity.Role{identity.Auditor}}
+
+// readsOf returns the resources of the auditors' reads on the trail, in log
+// order, as a UZ auditor lists them (a read of the list is itself spooled).
+func readsOf(t *testing.T, tr *trail) []string {
+	t.Helper()
+	entries, err := tr.svc.Entries(t.Context(), uzAuditor, nil, audit.FromStart, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Event.Resource, "audit/") {
+			out = append(out, e.Event.Resource)
+		}
+	}
+	return out
+}
+
+func TestAuditorsReadsAreLoggedOnce(t *testing.T) {
+	dir := t.TempDir()
+	tr := openTrail(t, dir)
+	ctx := t.Context()
+	idx, err := tr.svc.Append(ctx, producer, []audit.Event{event(1, "UZ")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.log.AwaitIntegration(ctx, idx[0]+1); err != nil {
+		t.Fatal(err)
+	}
+	// The answer does not wait for the log; the read reaches it after.
+	if _, _, _, _, err := tr.svc.EntryProof(ctx, uzAuditor, idx[0], 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tr.svc.Checkpoint(ctx, uzAuditor); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(readsOf(t, tr)), fmt.Sprintf("[audit/entries/%d audit/checkpoint]", idx[0]); got != want {
+		t.Errorf("reads on the trail: %s, want %s", got, want)
+	}
+	tr.close() // the Entries read of readsOf is logged too
+
+	// A crash after answering two reads: one of them was logged but not
+	// yet removed from the spool, the other was not logged.
+	logged, unlogged := event(2, "UZ"), event(3, "UZ")
+	logged.Resource, unlogged.Resource = "audit/entries/998", "audit/entries/999"
+	tr = openTrail(t, dir)
+	if _, err := tr.svc.Append(ctx, producer, []audit.Event{logged}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := tr.log.NextIndex(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.spool.Add(ctx, []audit.Event{logged, unlogged}); err != nil {
+		t.Fatal(err)
+	}
+	// Not drained: as if the process died here (the spool is closed by
+	// close; Flush does not log what no read started draining).
+	tr.close()
+
+	tr = openTrail(t, dir) // Recover logs the spool
+	after, err := tr.log.NextIndex(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != next+1 {
+		t.Errorf("after the restart the log grew from %d to %d entries, want one more (the unlogged read)", next, after)
+	}
+	if pending, err := tr.spool.Pending(ctx); err != nil || len(pending) != 0 {
+		t.Errorf("the spool after Recover holds %v (%v), want nothing", pending, err)
+	}
+	got := readsOf(t, tr)
+	if n := len(got); n < 2 || got[n-2] != "audit/entries/998" || got[n-1] != "audit/entries/999" {
+		t.Errorf("reads on the trail after the restart: %v, want it to end with entries 998 and 999", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/grpcapi"
 	"github.com/comity-mla/comity/services/audit/postgres"
+	"github.com/comity-mla/comity/services/audit/spool"
 	"github.com/comity-mla/comity/services/audit/sqlite"
 	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
@@ -38,8 +40,9 @@ type Config struct {
 	Listener net.Listener
 	// Database holds the index: sqlite:PATH or a postgres:// URL.
 	Database string
-	// LogDir holds the transparency log (tlog-tiles files under LogDir/log)
-	// and its keys (LogDir/public.key is the key to publish).
+	// LogDir holds the transparency log (tlog-tiles files under LogDir/log),
+	// its keys (LogDir/public.key is the key to publish) and the auditors'
+	// reads not yet logged (LogDir/ReadsSpoolFile).
 	LogDir string
 	// Origin names the log, and so the deployment, e.g. "comity.local/audit".
 	Origin string
@@ -59,6 +62,11 @@ type Config struct {
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
 }
+
+// ReadsSpoolFile is the file under Config.LogDir that keeps auditors'
+// reads from their answer until they are in the log (package spool). It
+// moves with the log's volume.
+const ReadsSpoolFile = "reads.spool"
 
 // Run serves the audit service until ctx ends, then shuts down gracefully:
 // entries already accepted are integrated into the log before it returns.
@@ -87,10 +95,34 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("closing the audit log", zap.Error(err))
 		}
 	}()
-	svc := audit.NewService(LogAdapter{tl}, index, nil)
+	// Under the log's writer lock, which covers it too.
+	sp, err := spool.Open(filepath.Join(cfg.LogDir, ReadsSpoolFile))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := sp.Close(); err != nil {
+			log.Error("closing the auditors' reads spool", zap.Error(err))
+		}
+	}()
+	if sp.MachineStopped() {
+		log.Error("the machine stopped while the audit service ran: auditors' reads answered in the moments " +
+			"before it may be missing from the audit trail (they were written to " + ReadsSpoolFile + " but not yet synced)")
+	}
+	svc := audit.NewService(LogAdapter{tl}, index, nil, audit.WithSpool(sp))
 	if err := svc.Recover(ctx); err != nil {
 		return err
 	}
+	// Before the log and the index close (deferred calls run last first):
+	// the index writes still queued finish, so that the next start has
+	// nothing to rebuild.
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := svc.Flush(fctx); err != nil {
+			log.Error("indexing the last audit events; the next start indexes them from the log", zap.Error(err))
+		}
+	}()
 	conn, err := grpcclient.New(cfg.DirectoryAddr, grpcclient.Options{TLS: cfg.TLS, Server: mtls.Directory})
 	if err != nil {
 		return fmt.Errorf("audit service: directory at %q: %w", cfg.DirectoryAddr, err)

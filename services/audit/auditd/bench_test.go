@@ -34,6 +34,7 @@ import (
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/audit/grpcapi"
+	"github.com/comity-mla/comity/services/audit/spool"
 	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
@@ -190,11 +191,28 @@ func startService(b *testing.B, database string) *service {
 
 // append appends one event and returns its index.
 func (s *service) append(ctx context.Context, i int) (uint64, error) {
-	resp, err := s.client.Append(ctx, &auditv1.AppendRequest{Events: []*auditv1.Event{grpcapi.EventToProto(benchEvent(i))}})
+	indexes, err := s.appendBatch(ctx, i, 1)
 	if err != nil {
 		return 0, err
 	}
-	return resp.GetIndexes()[0], nil
+	return indexes[0], nil
+}
+
+// appendBatch appends events i to i+n-1 in one call, as a relay delivers a
+// batch of its outbox, and returns their indexes.
+func (s *service) appendBatch(ctx context.Context, i, n int) ([]uint64, error) {
+	req := &auditv1.AppendRequest{Events: make([]*auditv1.Event, n)}
+	for j := range n {
+		req.Events[j] = grpcapi.EventToProto(benchEvent(i + j))
+	}
+	resp, err := s.client.Append(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.GetIndexes()) != n {
+		return nil, fmt.Errorf("append of %d events returned %d indexes", n, len(resp.GetIndexes()))
+	}
+	return resp.GetIndexes(), nil
 }
 
 // rawLog is a bare Tessera POSIX log with tlog's default options: what the
@@ -251,11 +269,42 @@ func (r *rawLog) append(ctx context.Context, i int) (uint64, error) {
 	return idx.Index, err
 }
 
-// BenchmarkAppendThroughService measures events appended per second through
-// the Append RPC, one event per call, at each producer count: the
-// sub-benchmark service. Just before it, raw-tessera adds the same events'
-// leaves to a bare Tessera POSIX log with the same options, and service
-// reports its throughput over raw-tessera's as ratio.
+// appendBatch adds the leaves of events i to i+n-1, all of them before
+// awaiting any, as tlog.Log.Append does with a call's leaves.
+func (r *rawLog) appendBatch(ctx context.Context, i, n int) error {
+	futures := make([]tessera.IndexFuture, n)
+	for j := range n {
+		leaf, err := audit.Leaf(benchEvent(i + j))
+		if err != nil {
+			return err
+		}
+		futures[j] = r.appender.Add(ctx, tessera.NewEntry(leaf))
+	}
+	for _, f := range futures {
+		if _, err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relayBatch is the number of events a relay sends per Append when its
+// outbox has a backlog (relay.Options.BatchSize's default).
+const relayBatch = 500
+
+// BenchmarkAppendThroughService measures events appended per second
+// through the Append RPC (appendShapes): events=1, one event per call, at
+// each producer count, and events=500, calls of relayBatch events, as a
+// relay with a backlog sends them. Each producer waits for its call's answer
+// before sending the next.
+//
+// Beside it, raw Tessera does the same on a bare Tessera POSIX log with the
+// same options: the same producers, each adding one call's worth of leaves
+// and awaiting them all. The two take turns, pairRounds turns of
+// pairRoundTime each, so that both see the same share of whatever else the
+// machine is doing. It reports events/s (the service's), raw-events/s and
+// ratio = events/s over raw-events/s. The run time is fixed: b.N is
+// ignored, and there is no ns/op.
 func BenchmarkAppendThroughService(b *testing.B) {
 	quietTessera()
 	for _, ix := range indexes {
@@ -263,34 +312,75 @@ func BenchmarkAppendThroughService(b *testing.B) {
 			svc := startService(b, ix.database(b))
 			raw := newRawLog(b)
 			ctx := context.Background()
-			for _, producers := range producerCounts {
-				b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
-					// Of the last (longest) run of raw-tessera; 0 when
-					// it was not run.
-					var rawRate float64
-					b.Run("raw-tessera", func(b *testing.B) {
-						d := runProducers(b, producers, b.N, func(i int) error {
-							_, err := raw.append(ctx, i)
-							return err
-						})
-						rawRate = float64(b.N) / d.Seconds()
-						b.ReportMetric(rawRate, "events/s")
-					})
-					b.Run("service", func(b *testing.B) {
-						d := runProducers(b, producers, b.N, func(i int) error {
-							_, err := svc.append(ctx, i)
-							return err
-						})
-						rate := float64(b.N) / d.Seconds()
-						b.ReportMetric(rate, "events/s")
-						if rawRate > 0 {
-							b.ReportMetric(rate/rawRate, "ratio")
+			for _, shape := range appendShapes {
+				for _, producers := range shape.producers {
+					b.Run(fmt.Sprintf("events=%d/producers=%d", shape.perCall, producers), func(b *testing.B) {
+						var rawEvents, svcEvents int
+						var rawTime, svcTime time.Duration
+						for range pairRounds {
+							n, d := runFor(b, producers, shape.perCall, pairRoundTime, func(i, n int) error {
+								return raw.appendBatch(ctx, i, n)
+							})
+							rawEvents, rawTime = rawEvents+n, rawTime+d
+							n, d = runFor(b, producers, shape.perCall, pairRoundTime, func(i, n int) error {
+								_, err := svc.appendBatch(ctx, i, n)
+								return err
+							})
+							svcEvents, svcTime = svcEvents+n, svcTime+d
 						}
+						b.ReportMetric(0, "ns/op")
+						rate, rawRate := float64(svcEvents)/svcTime.Seconds(), float64(rawEvents)/rawTime.Seconds()
+						b.ReportMetric(rate, "events/s")
+						b.ReportMetric(rawRate, "raw-events/s")
+						b.ReportMetric(rate/rawRate, "ratio")
 					})
-				})
+				}
 			}
 		})
 	}
+}
+
+// appendShapes are the calls BenchmarkAppendThroughService makes: single
+// events at every producer count, and relay batches from one relay and from
+// sixteen (256 relays with 500 events each would put 128,000 events in every
+// round, minutes per run; a deployment has a relay per producing service
+// replica).
+var appendShapes = []struct {
+	perCall   int
+	producers []int
+}{
+	{1, producerCounts},
+	{relayBatch, []int{1, 16}},
+}
+
+// pairRounds is how many turns the service and raw Tessera take in a
+// throughput benchmark, and pairRoundTime how long each turn lasts.
+const (
+	pairRounds    = 4
+	pairRoundTime = 1500 * time.Millisecond
+)
+
+// runFor has producers goroutines send calls of perCall events for d, each
+// waiting for its call's answer before the next, and returns how many
+// events were appended and how long it took, until the last call
+// answered.
+func runFor(b *testing.B, producers, perCall int, d time.Duration, call func(i, n int) error) (int, time.Duration) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range producers {
+		wg.Go(func() {
+			for time.Since(start) < d {
+				i := int(next.Add(int64(perCall))) - perCall
+				if err := call(i, perCall); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return int(next.Load()), time.Since(start)
 }
 
 // indexes are the audit index backends; PostgreSQL's sub-benchmarks skip
@@ -436,8 +526,8 @@ type bigLog struct {
 
 // newBigLog builds a log of size events through audit.Service.Append in
 // chunks of 65,536 (one Tessera batch, one index transaction each), then
-// reopens it with the default options, as auditd.Run opens it, for the
-// reads to measure.
+// reopens it with the default options and the reads spool, as auditd.Run
+// opens it, for the reads to measure.
 func newBigLog(b *testing.B, size int) *bigLog {
 	b.Helper()
 	ctx := context.Background()
@@ -465,14 +555,27 @@ func newBigLog(b *testing.B, size int) *bigLog {
 			b.Fatal(err)
 		}
 	}
+	if err := svc.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
 	if err := l.Close(ctx); err != nil {
 		b.Fatal(err)
 	}
 	if l, err = tlog.Open(ctx, logDir, tlog.Options{Origin: benchOrigin}); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = l.Close(ctx) })
-	svc = audit.NewService(auditd.LogAdapter{Log: l}, index, nil)
+	sp, err := spool.Open(filepath.Join(logDir, auditd.ReadsSpoolFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc = audit.NewService(auditd.LogAdapter{Log: l}, index, nil, audit.WithSpool(sp))
+	b.Cleanup(func() {
+		if err := svc.Flush(ctx); err != nil {
+			b.Error(err)
+		}
+		_ = sp.Close()
+		_ = l.Close(ctx)
+	})
 	if err := svc.Recover(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -486,8 +589,8 @@ func newBigLog(b *testing.B, size int) *bigLog {
 // needs the directory):
 //
 //   - EntryProof is audit.Service.EntryProof, all GetEntry does: read the
-//     entry from the index, prove it, and log the auditor's read, which
-//     waits for the read's event to be sequenced;
+//     entry from the index, prove it, and record the auditor's read in the
+//     spool (a synced write), from which it is logged in the background;
 //   - proof is EntryProof without logging the read: index read,
 //     checkpoint, inclusion proof;
 //   - raw-tessera is the inclusion proof alone, built by Tessera's client

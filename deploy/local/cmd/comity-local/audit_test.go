@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -331,25 +333,74 @@ func TestAuditBundleVerifiesOffline(t *testing.T) {
 		})
 	}
 
-	t.Run("Tessera fsck", func(t *testing.T) {
+	t.Run("Tessera fsck of the running log", func(t *testing.T) {
 		fsck := os.Getenv("COMITY_TESSERA_FSCK")
 		if fsck == "" {
 			t.Skip("COMITY_TESSERA_FSCK not set: go install github.com/transparency-dev/tessera/cmd/fsck@v1.0.4 and point it at the binary")
 		}
-		p.stop(t)
 		logDir := filepath.Join(dataDir, "audit", "log")
-		cp, err := os.ReadFile(filepath.Join(logDir, "checkpoint"))
-		if err != nil {
-			t.Fatal(err)
+		// comity-local keeps serving and growing its log while fsck reads
+		// it: an auditor reads the checkpoint every 10ms, and each read is
+		// an entry.
+		stop, stopped, served := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		var reads, failed int
+		go func() {
+			defer close(stopped)
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				req, _ := http.NewRequest("GET", base+"/v1/audit/checkpoint", nil)
+				req.Header.Set("Authorization", "Bearer "+auditor)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != 200 {
+					failed++
+				} else if reads++; reads == 1 {
+					close(served)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		select {
+		case <-served:
+		case <-stopped:
 		}
-		size, err := strconv.ParseUint(strings.Split(string(cp), "\n")[1], 10, 64)
-		if err != nil || size == 0 || size >= 256*1000 {
-			t.Fatalf("checkpoint size %d (%v): want a small log", size, err)
-		}
-		if ok, out := runFsck(t, fsck, dataDir, size); !ok {
-			t.Fatalf("fsck of the log comity-local left = failed:\n%s", out)
-		} else {
+		// fsck takes milliseconds on a log this small: three runs, each on
+		// a larger checkpoint than the last, as the reads grow the log.
+		var checked uint64
+		for range 3 {
+			before := awaitCheckpointOver(t, logDir, checked)
+			var ok bool
+			var out string
+			checked, ok, out = runFsck(t, fsck, dataDir)
+			after := checkpointSize(t, logDir)
 			t.Logf("%s", out)
+			t.Logf("checkpoint size %d before fsck, %d after; fsck checked %d", before, after, checked)
+			if !ok || checked < before || checked > after {
+				t.Errorf("fsck of the running log = failed or checked size %d, not within [%d, %d]:\n%s", checked, before, after, out)
+			}
+		}
+		close(stop)
+		<-stopped
+		if failed > 0 || reads == 0 {
+			t.Errorf("while fsck ran, comity-local served %d reads and failed %d; want it serving", reads, failed)
+		}
+		if t.Failed() {
+			return
+		}
+
+		// Settled: the reads above are logged (the spool is empty) and the
+		// published checkpoint covers everything integrated, so that
+		// nothing rewrites the last entry bundle behind the edit below.
+		size := awaitSettledLog(t, dataDir)
+		if size == 0 || size >= 256*1000 {
+			t.Fatalf("checkpoint size %d: want a small log", size)
 		}
 		// The entry bundle holding the last entries, partial or full
 		// (C2SP tlog-tiles).
@@ -372,12 +423,83 @@ func TestAuditBundleVerifiesOffline(t *testing.T) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if ok, out := runFsck(t, fsck, dataDir, size); ok || !strings.Contains(out, "fsck failed") {
+		if _, ok, out := runFsck(t, fsck, dataDir); ok || !strings.Contains(out, "fsck failed") {
 			t.Errorf("fsck of a log with a flipped byte in %s passed:\n%s", bundle, out)
 		} else {
 			t.Logf("%s", out)
 		}
+		if resp, err := http.Get(base + "/readyz"); err != nil || resp.StatusCode != 200 {
+			t.Errorf("comity-local after the checks: %v %v; want it still ready", resp, err)
+		}
 	})
+}
+
+// checkpointSize returns the size of the checkpoint published in logDir.
+func checkpointSize(t *testing.T, logDir string) uint64 {
+	t.Helper()
+	cp, err := os.ReadFile(filepath.Join(logDir, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(cp), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("checkpoint: %q", cp)
+	}
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	return size
+}
+
+// awaitCheckpointOver waits until the checkpoint published in logDir is
+// larger than size, and returns its size.
+func awaitCheckpointOver(t *testing.T, logDir string, size uint64) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 250*time.Millisecond) {
+		if got := checkpointSize(t, logDir); got > size {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the checkpoint did not grow past %d in 30s", size)
+		}
+		time.Sleep(backoff)
+	}
+}
+
+// awaitSettledLog waits until the audit log under dataDir has nothing in
+// flight: no auditor's read waits in the spool, and the published
+// checkpoint is as large as the tree Tessera has integrated (its private
+// .state/treeState). It returns the checkpoint's size.
+func awaitSettledLog(t *testing.T, dataDir string) uint64 {
+	t.Helper()
+	logDir := filepath.Join(dataDir, "audit", "log")
+	deadline := time.Now().Add(30 * time.Second)
+	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, 250*time.Millisecond) {
+		fi, err := os.Stat(filepath.Join(dataDir, "audit", "reads.spool"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(logDir, ".state", "treeState"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tree struct {
+			Size uint64 `json:"size"`
+		}
+		if err := json.Unmarshal(raw, &tree); err != nil {
+			t.Fatalf("treeState: %v", err)
+		}
+		size := checkpointSize(t, logDir)
+		if fi.Size() == 0 && size == tree.Size {
+			return size
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the audit log did not settle in 30s: spool %d bytes, checkpoint %d, tree %d", fi.Size(), size, tree.Size)
+		}
+		time.Sleep(backoff)
+	}
 }
 
 // entry returns the i-th entry of a bundle (cyclically).
@@ -435,10 +557,10 @@ func awaitNonEmptyLog(t *testing.T, base, tok string) {
 	}
 }
 
-// runFsck runs Tessera's fsck on the log under dataDir/audit and reports
-// whether it passed for a log of size entries. fsck v1.0.4 exits 0 even when
-// the check fails: its verdict is in its output.
-func runFsck(t *testing.T, bin, dataDir string, size uint64) (bool, string) {
+// runFsck runs Tessera's fsck on the log under dataDir/audit and returns
+// the size of the checkpoint it checked and whether the check passed. fsck
+// v1.0.4 exits 0 even when the check fails: its verdict is in its output.
+func runFsck(t *testing.T, bin, dataDir string) (uint64, bool, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -450,7 +572,10 @@ func runFsck(t *testing.T, bin, dataDir string, size uint64) (bool, string) {
 	if ctx.Err() != nil {
 		t.Fatalf("fsck did not finish in 60s:\n%s", out)
 	}
-	ok := err == nil && strings.Contains(string(out), fmt.Sprintf("Successfully fsck'd log with size %d", size)) &&
-		!strings.Contains(string(out), "fsck failed")
-	return ok, string(out)
+	m := regexp.MustCompile(`Successfully fsck'd log with size (\d+) `).FindSubmatch(out)
+	if err != nil || m == nil || strings.Contains(string(out), "fsck failed") {
+		return 0, false, string(out)
+	}
+	size, err := strconv.ParseUint(string(m[1]), 10, 64)
+	return size, err == nil, string(out)
 }
