@@ -34,7 +34,7 @@ import (
 // is waited for by the relay that delivers it, and the audit load is small.
 const (
 	DefaultBatchMaxSize       = 256
-	DefaultBatchMaxAge        = 50 * time.Millisecond
+	DefaultBatchMaxAge        = 10 * time.Millisecond
 	DefaultCheckpointInterval = 200 * time.Millisecond
 
 	// MinCheckpointInterval is the smallest interval Tessera's POSIX
