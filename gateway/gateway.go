@@ -160,7 +160,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 
 	api := func(h http.Handler) http.Handler { return h }
 	if cfg.RateLimit.PerSecond > 0 {
-		var verify tokenVerifier
+		var verify grpcserver.Authenticator
 		if len(cfg.Issuers) == 0 {
 			cfg.Logger.Warn("rate limit without token issuers: every call counts against its client address, not its agency")
 		} else {

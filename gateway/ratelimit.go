@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/grpcserver"
 )
 
 // RateLimit bounds how fast each agency may call the API: a token bucket of
@@ -26,11 +26,6 @@ import (
 type RateLimit struct {
 	PerSecond float64
 	Burst     int
-}
-
-// tokenVerifier checks a bearer token; *identity.Verifier is one.
-type tokenVerifier interface {
-	Verify(ctx context.Context, rawToken string) (identity.Principal, error)
 }
 
 // limiter keeps one bucket per agency. The agency is taken from the token
@@ -44,7 +39,7 @@ type tokenVerifier interface {
 type limiter struct {
 	limit  rate.Limit
 	burst  int
-	verify tokenVerifier // nil: every call is keyed by client address
+	verify grpcserver.Authenticator // nil: every call is keyed by client address
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
@@ -63,7 +58,7 @@ const maxBuckets = 100_000
 // is full again anyway.
 const idleBucket = 10 * time.Minute
 
-func newLimiter(rl RateLimit, verify tokenVerifier) *limiter {
+func newLimiter(rl RateLimit, verify grpcserver.Authenticator) *limiter {
 	burst := rl.Burst
 	if burst < 1 {
 		burst = max(1, int(math.Ceil(rl.PerSecond)))
