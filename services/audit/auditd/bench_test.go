@@ -3,7 +3,6 @@ package auditd_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -21,9 +20,7 @@ import (
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/client"
-	"github.com/transparency-dev/tessera/storage/posix"
 	"go.uber.org/zap"
-	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -36,6 +33,7 @@ import (
 	"github.com/comity-mla/comity/services/audit/grpcapi"
 	"github.com/comity-mla/comity/services/audit/spool"
 	"github.com/comity-mla/comity/services/audit/tlog"
+	"github.com/comity-mla/comity/services/audit/tlog/tlogtest"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 )
@@ -215,8 +213,9 @@ func (s *service) appendBatch(ctx context.Context, i, n int) ([]uint64, error) {
 	return resp.GetIndexes(), nil
 }
 
-// rawLog is a bare Tessera POSIX log with tlog's default options: what the
-// audit service would do if it only appended.
+// rawLog is a bare Tessera POSIX log with the options tlog.Open gives
+// Tessera (tlogtest.NewRaw): what the audit service would do if it only
+// appended.
 type rawLog struct {
 	appender  *tessera.Appender
 	log       client.FileFetcher
@@ -225,37 +224,8 @@ type rawLog struct {
 
 func newRawLog(b *testing.B) *rawLog {
 	b.Helper()
-	ctx := context.Background()
-	skey, vkey, err := note.GenerateKey(rand.Reader, benchOrigin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := b.TempDir()
-	driver, err := posix.New(ctx, posix.Config{Path: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bg, stop := context.WithCancel(ctx)
-	opts := tessera.NewAppendOptions().
-		WithCheckpointSigner(signer).
-		WithBatching(tlog.DefaultBatchMaxSize, tlog.DefaultBatchMaxAge).
-		WithCheckpointInterval(tlog.DefaultCheckpointInterval)
-	appender, shutdown, _, err := tessera.NewAppender(bg, driver, opts)
-	if err != nil {
-		stop()
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := shutdown(ctx); err != nil {
-			b.Error(err)
-		}
-		stop()
-	})
-	return &rawLog{appender: appender, log: client.FileFetcher{Root: dir}, publicKey: vkey}
+	raw := tlogtest.NewRaw(b, benchOrigin)
+	return &rawLog{appender: raw.Appender, log: client.FileFetcher{Root: raw.Dir}, publicKey: raw.PublicKey}
 }
 
 // append appends the leaf of one event, as the service would log it, and

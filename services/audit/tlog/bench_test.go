@@ -2,7 +2,6 @@ package tlog_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -13,11 +12,10 @@ import (
 	"time"
 
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/storage/posix"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/audit/tlog"
+	"github.com/comity-mla/comity/services/audit/tlog/tlogtest"
 )
 
 // The whole set takes about a minute with the default -benchtime, most of
@@ -81,37 +79,11 @@ func BenchmarkAppend(b *testing.B) {
 // with the same options, to show what Log adds.
 func BenchmarkRawTessera(b *testing.B) {
 	ctx := context.Background()
-	skey, _, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		b.Fatal(err)
-	}
 	for _, producers := range producerCounts {
 		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
-			driver, err := posix.New(ctx, posix.Config{Path: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			bg, stop := context.WithCancel(ctx)
-			opts := tessera.NewAppendOptions().
-				WithCheckpointSigner(signer).
-				WithBatching(tlog.DefaultBatchMaxSize, tlog.DefaultBatchMaxAge).
-				WithCheckpointInterval(tlog.DefaultCheckpointInterval)
-			appender, shutdown, _, err := tessera.NewAppender(bg, driver, opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() {
-				if err := shutdown(ctx); err != nil {
-					b.Error(err)
-				}
-				stop()
-			})
+			raw := tlogtest.NewRaw(b, origin)
 			runProducers(b, producers, func(i int) error {
-				_, err := appender.Add(ctx, tessera.NewEntry(benchLeaf(i)))()
+				_, err := raw.Appender.Add(ctx, tessera.NewEntry(benchLeaf(i)))()
 				return err
 			})
 		})

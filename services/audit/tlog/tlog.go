@@ -25,6 +25,7 @@ import (
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/errs"
@@ -188,11 +189,7 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 			stop()
 		}
 	}()
-	opts := tessera.NewAppendOptions().
-		WithCheckpointSigner(signer).
-		WithBatching(o.BatchMaxSize, o.BatchMaxAge).
-		WithCheckpointInterval(o.CheckpointInterval)
-	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, opts)
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, o.tesseraOptions(signer))
 	if err != nil {
 		return nil, fmt.Errorf("audit log: tessera: %w", err)
 	}
@@ -216,6 +213,26 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 			"the checkpoint of the audit log in %s does not verify with %s", dir, publicKeyFile)
 	}
 	return l, nil
+}
+
+// TesseraOptions returns the options Open gives Tessera's appender for a
+// log signed by signer, with o's defaults: a bare Tessera log made with them
+// is the baseline the audit benchmarks compare Log and the audit service
+// with (tlogtest.NewRaw). Invalid options are errs.Invalid.
+func (o Options) TesseraOptions(signer note.Signer) (*tessera.AppendOptions, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return o.tesseraOptions(signer), nil
+}
+
+// tesseraOptions is TesseraOptions for options with their defaults.
+func (o Options) tesseraOptions(signer note.Signer) *tessera.AppendOptions {
+	return tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithBatching(o.BatchMaxSize, o.BatchMaxAge).
+		WithCheckpointInterval(o.CheckpointInterval)
 }
 
 // PublicKey returns the note verifier key of the log's checkpoints,

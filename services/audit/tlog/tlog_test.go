@@ -681,6 +681,46 @@ func TestOpen(t *testing.T) {
 	}
 }
 
+// The raw Tessera baseline of the benchmarks is built from TesseraOptions:
+// it refuses what Open refuses, and takes Open's defaults.
+func TestTesseraOptions(t *testing.T) {
+	skey, _, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		opts    tlog.Options
+		mention string
+	}{
+		{tlog.Options{}, "origin"},
+		{tlog.Options{Origin: "comity audit"}, "origin"},
+		{tlog.Options{Origin: origin, CheckpointInterval: 50 * time.Millisecond}, "checkpoint_interval"},
+	} {
+		opts, err := tc.opts.TesseraOptions(signer)
+		if opts != nil {
+			t.Errorf("TesseraOptions(%+v) = %v, want nothing", tc.opts, opts)
+		}
+		wantCode(t, err, errs.Invalid, tc.mention)
+	}
+	opts, err := tlog.Options{Origin: origin}.TesseraOptions(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := opts.BatchMaxSize(); got != tlog.DefaultBatchMaxSize {
+		t.Errorf("batch size %d, want %d", got, tlog.DefaultBatchMaxSize)
+	}
+	if got := opts.BatchMaxAge(); got != tlog.DefaultBatchMaxAge {
+		t.Errorf("batch age %v, want %v", got, tlog.DefaultBatchMaxAge)
+	}
+	if got := opts.CheckpointInterval(); got != tlog.DefaultCheckpointInterval {
+		t.Errorf("checkpoint interval %v, want %v", got, tlog.DefaultCheckpointInterval)
+	}
+}
+
 // bundlePath is the first entry bundle, full once 256 entries are in.
 func bundlePath(dir string) string { return filepath.Join(dir, "log", "tile", "entries", "000") }
 
