@@ -1,0 +1,31 @@
+package gateway
+
+import (
+	"net/http"
+
+	"go.uber.org/zap"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/gateway/console"
+)
+
+// mountConsole serves the console beside the API on the same origin,
+// calling the services through the gateway's own backend connections and
+// with the same body limit as the API.
+func mountConsole(root *http.ServeMux, cfg Config, be *backends) error {
+	if cfg.Console == nil {
+		return nil
+	}
+	c, err := console.New(*cfg.Console, console.Backends{
+		Directory: directoryv1.NewDirectoryServiceClient(be.conns["directory"]),
+		Requests:  requestv1.NewRequestServiceClient(be.conns["request"]),
+	}, cfg.Logger.With(zap.String("part", "console")))
+	if err != nil {
+		return err
+	}
+	for pattern, h := range c.Routes() {
+		root.Handle(pattern, limitBody(cfg.MaxBodyBytes, h))
+	}
+	return nil
+}
