@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/gatewaytest"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
@@ -62,6 +64,12 @@ type suiteOptions struct {
 	rateLimit gateway.RateLimit
 	// logger, when set, receives every server's logs.
 	logger *zap.Logger
+	// trustedIssuers are known to the services and trusted by every state
+	// of the seed, as the dev issuer is.
+	trustedIssuers []identity.Issuer
+	// console, when set, gives the gateway's console configuration for the
+	// suite's base URL.
+	console func(baseURL string) *console.Config
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
@@ -82,6 +90,11 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seedIssuers := []string{dev.ID}
+	for _, iss := range opt.trustedIssuers {
+		seedIssuers = append(seedIssuers, iss.ID)
+	}
+	opt.extraIssuers = append(slices.Clone(opt.trustedIssuers), opt.extraIssuers...)
 	svcIssuer, err := identity.EnsureServiceIssuer(opt.dataDir)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +136,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	g.Go(func() error {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: ls[0], Database: directoryDB,
-			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: []string{dev.ID},
+			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: seedIssuers,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
 			Logger: logger,
 		})
@@ -163,8 +176,13 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		}
 	}
 	runAudit(ls[2])
+	var consoleCfg *console.Config
+	if opt.console != nil {
+		consoleCfg = opt.console("http://" + ls[3].Addr().String())
+	}
 	g.Go(func() error {
 		return gateway.Run(ctx, gateway.Config{
+			Console:  consoleCfg,
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
 			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment,
 			CORSOrigins: opt.corsOrigins, TLS: ids[mtls.Gateway], Logger: logger,

@@ -59,7 +59,10 @@ type Provider struct {
 	// provider. The services still check, on every call, that the
 	// directory trusts the token's issuer for the user's state.
 	States []string
-	// Scopes are asked for besides openid, profile and offline_access.
+	// Scopes are asked for besides openid; nil means profile and
+	// offline_access (a refresh token, so that a session outlives its
+	// first access token). Providers that refuse offline_access are
+	// given the scopes they know, e.g. profile and email.
 	Scopes []string
 }
 
@@ -185,15 +188,15 @@ func (c *Console) Routes() map[string]http.Handler {
 	cop := http.NewCrossOriginProtection()
 	h := func(f http.HandlerFunc) http.Handler { return c.secure(cop.Handler(f)) }
 	return map[string]http.Handler{
-		"GET /{$}":                   h(c.dashboard),
-		"GET /requests/{id}":         h(c.requestPage),
-		"GET /signin":                h(c.signin),
-		"GET /signin/start":          h(c.signinStart),
-		"GET /signin/callback":       h(c.signinCallback),
-		"POST /signout":              h(c.signout),
-		"POST /language":             h(c.setLanguage),
-		"GET /static/{file...}":      c.secure(http.HandlerFunc(c.serveStatic)),
-		"GET /favicon.ico":           c.secure(http.NotFoundHandler()),
+		"GET /{$}":              h(c.dashboard),
+		"GET /requests/{id}":    h(c.requestPage),
+		"GET /signin":           h(c.signin),
+		"GET /signin/start":     h(c.signinStart),
+		"GET /signin/callback":  h(c.signinCallback),
+		"POST /signout":         h(c.signout),
+		"POST /language":        h(c.setLanguage),
+		"GET /static/{file...}": c.secure(http.HandlerFunc(c.serveStatic)),
+		"GET /favicon.ico":      c.secure(http.NotFoundHandler()),
 	}
 }
 

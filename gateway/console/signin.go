@@ -55,10 +55,14 @@ func (rp *relyingParty) discover(ctx context.Context) (*oauth2.Config, *oidc.IDT
 	if err != nil {
 		return nil, nil, fmt.Errorf("the identity provider %s cannot be reached: %w", rp.cfg.Issuer, err)
 	}
+	scopes := rp.cfg.Scopes
+	if scopes == nil {
+		scopes = []string{"profile", oidc.ScopeOfflineAccess}
+	}
 	rp.oauth = &oauth2.Config{
 		ClientID: rp.cfg.ClientID, ClientSecret: rp.cfg.ClientSecret,
 		Endpoint: p.Endpoint(), RedirectURL: rp.callback,
-		Scopes: append([]string{oidc.ScopeOpenID, "profile", oidc.ScopeOfflineAccess}, rp.cfg.Scopes...),
+		Scopes: append([]string{oidc.ScopeOpenID}, scopes...),
 	}
 	rp.verifier = p.Verifier(&oidc.Config{ClientID: rp.cfg.ClientID})
 	return rp.oauth, rp.verifier, nil

@@ -31,18 +31,18 @@ type authRequest struct {
 
 var _ op.AuthRequest = (*authRequest)(nil)
 
-func (a *authRequest) GetID() string           { return a.id }
-func (a *authRequest) GetACR() string          { return "" }
-func (a *authRequest) GetAMR() []string        { return []string{"pwd"} }
-func (a *authRequest) GetAudience() []string   { return audience(a.req.ClientID) }
-func (a *authRequest) GetAuthTime() time.Time  { return a.authTime }
-func (a *authRequest) GetClientID() string     { return a.req.ClientID }
-func (a *authRequest) GetNonce() string        { return a.req.Nonce }
-func (a *authRequest) GetRedirectURI() string  { return a.req.RedirectURI }
-func (a *authRequest) GetScopes() []string     { return a.req.Scopes }
-func (a *authRequest) GetState() string        { return a.req.State }
-func (a *authRequest) GetSubject() string      { return a.subject }
-func (a *authRequest) Done() bool              { return a.done }
+func (a *authRequest) GetID() string          { return a.id }
+func (a *authRequest) GetACR() string         { return "" }
+func (a *authRequest) GetAMR() []string       { return []string{"pwd"} }
+func (a *authRequest) GetAudience() []string  { return audience(a.req.ClientID) }
+func (a *authRequest) GetAuthTime() time.Time { return a.authTime }
+func (a *authRequest) GetClientID() string    { return a.req.ClientID }
+func (a *authRequest) GetNonce() string       { return a.req.Nonce }
+func (a *authRequest) GetRedirectURI() string { return a.req.RedirectURI }
+func (a *authRequest) GetScopes() []string    { return a.req.Scopes }
+func (a *authRequest) GetState() string       { return a.req.State }
+func (a *authRequest) GetSubject() string     { return a.subject }
+func (a *authRequest) Done() bool             { return a.done }
 func (a *authRequest) GetResponseType() oidc.ResponseType {
 	return a.req.ResponseType
 }
@@ -72,12 +72,12 @@ type refreshToken struct {
 
 var _ op.RefreshTokenRequest = (*refreshToken)(nil)
 
-func (r *refreshToken) GetAMR() []string          { return []string{"pwd"} }
-func (r *refreshToken) GetAudience() []string     { return audience(r.clientID) }
-func (r *refreshToken) GetAuthTime() time.Time    { return r.authTime }
-func (r *refreshToken) GetClientID() string       { return r.clientID }
-func (r *refreshToken) GetScopes() []string       { return r.scopes }
-func (r *refreshToken) GetSubject() string        { return r.subject }
+func (r *refreshToken) GetAMR() []string            { return []string{"pwd"} }
+func (r *refreshToken) GetAudience() []string       { return audience(r.clientID) }
+func (r *refreshToken) GetAuthTime() time.Time      { return r.authTime }
+func (r *refreshToken) GetClientID() string         { return r.clientID }
+func (r *refreshToken) GetScopes() []string         { return r.scopes }
+func (r *refreshToken) GetSubject() string          { return r.subject }
 func (r *refreshToken) SetCurrentScopes(s []string) { r.scopes = s }
 
 // accessToken records an access token the provider issued.
@@ -402,22 +402,24 @@ type client struct {
 
 var _ op.Client = (*client)(nil)
 
-func (c *client) GetID() string                      { return c.id }
-func (c *client) RedirectURIs() []string             { return c.redirectURIs }
-func (c *client) PostLogoutRedirectURIs() []string   { return nil }
+func (c *client) GetID() string                       { return c.id }
+func (c *client) RedirectURIs() []string              { return c.redirectURIs }
+func (c *client) PostLogoutRedirectURIs() []string    { return nil }
 func (c *client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
-func (c *client) AuthMethod() oidc.AuthMethod        { return oidc.AuthMethodBasic }
-func (c *client) ResponseTypes() []oidc.ResponseType { return []oidc.ResponseType{oidc.ResponseTypeCode} }
+func (c *client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
 func (c *client) GrantTypes() []oidc.GrantType {
 	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 }
-func (c *client) LoginURL(id string) string                 { return c.loginURL(id) }
-func (c *client) AccessTokenType() op.AccessTokenType        { return op.AccessTokenTypeJWT }
-func (c *client) IDTokenLifetime() time.Duration             { return c.idTokenTTL }
-func (c *client) DevMode() bool                              { return true }
-func (c *client) IsScopeAllowed(string) bool                 { return false }
-func (c *client) IDTokenUserinfoClaimsAssertion() bool       { return true }
-func (c *client) ClockSkew() time.Duration                   { return 0 }
+func (c *client) LoginURL(id string) string            { return c.loginURL(id) }
+func (c *client) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
+func (c *client) IDTokenLifetime() time.Duration       { return c.idTokenTTL }
+func (c *client) DevMode() bool                        { return true }
+func (c *client) IsScopeAllowed(string) bool           { return false }
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *client) ClockSkew() time.Duration             { return 0 }
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
