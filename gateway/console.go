@@ -11,9 +11,10 @@ import (
 )
 
 // mountConsole serves the console beside the API on the same origin,
-// calling the services through the gateway's own backend connections and
-// with the same body limit as the API.
-func mountConsole(root *http.ServeMux, cfg Config, be *backends) error {
+// calling the services through the gateway's own backend connections, under
+// the API's rate limit (limit; a browser's calls carry no bearer token, so
+// they count against its address) and body limit.
+func mountConsole(root *http.ServeMux, cfg Config, be *backends, limit func(http.Handler) http.Handler) error {
 	if cfg.Console == nil {
 		return nil
 	}
@@ -25,7 +26,7 @@ func mountConsole(root *http.ServeMux, cfg Config, be *backends) error {
 		return err
 	}
 	for pattern, h := range c.Routes() {
-		root.Handle(pattern, limitBody(cfg.MaxBodyBytes, h))
+		root.Handle(pattern, limit(limitBody(cfg.MaxBodyBytes, h)))
 	}
 	return nil
 }

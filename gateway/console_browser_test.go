@@ -214,6 +214,25 @@ func (b *browser) checkAxe(page string) {
 	}
 }
 
+// checkNoInlineCode fails when the page has an inline script or style
+// (which the CSP would block: htmx must be configured not to inject its
+// indicator style) or when htmx did not load.
+func (b *browser) checkNoInlineCode(page string) {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("style, [style], script:not([src])").length`))
+	if err != nil {
+		b.t.Fatalf("%s: %v", page, err)
+	}
+	if n != 0 {
+		html, _ := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS("head")))
+		b.t.Errorf("%s has %d inline scripts or styles: %s", page, n, html)
+	}
+	loaded, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`typeof htmx === "object" && htmx.config.includeIndicatorStyles === false`))
+	if err != nil || !loaded {
+		b.t.Errorf("%s: htmx is not loaded with includeIndicatorStyles false (%v)", page, err)
+	}
+}
+
 // messageIDPattern matches a message id of the console's catalogue shown
 // as such, i.e. untranslated.
 var messageIDPattern = regexp.MustCompile(`\b(common|dashboard|deadline|error|field|layout|request|signin|status|type|priority|role|state|legal_basis)\.[A-Za-z_]+`)
@@ -277,6 +296,7 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("the dashboard row of %s reads %q, want its type, status and parties", ref, got)
 		}
 		b.checkAxe("the dashboard")
+		b.checkNoInlineCode("the dashboard")
 
 		b.do(chromedp.Click(chromedp.CSS(row+` a`)), chromedp.WaitVisible(chromedp.CSS(`ol.timeline, .fields`)))
 		if loc := b.location(); !strings.HasSuffix(loc, "/requests/"+id) {

@@ -188,7 +188,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	root.Handle("GET /v1/requests/{id}/attachments/{attachment}", api(http.HandlerFunc(s.download)))
 	root.Handle("GET /v1/requests:watch", api(http.HandlerFunc(s.watch)))
 	root.Handle("/", api(limitBody(cfg.MaxBodyBytes, mux)))
-	if err := mountConsole(root, cfg, backends); err != nil {
+	if err := mountConsole(root, cfg, backends, api); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
