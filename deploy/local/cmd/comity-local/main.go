@@ -198,6 +198,15 @@ func main() {
 			g.Go(func() error {
 				return httpserver.Serve(ctx, ls[4], devOP, env.Logger.With(zap.String("service", "dev-oidc")), 5*time.Second)
 			})
+			g.Go(func() error {
+				// Not fatal: the console still works for a state whose
+				// administrator adds the issuer by hand.
+				if err := trustDevOIDC(ctx, *dataDir, ls[0].Addr().String(), ids[mtls.Gateway], devOP.Issuer(), env.Logger); err != nil && ctx.Err() == nil {
+					env.Logger.Warn("could not make every state trust the development OpenID provider; the console's sign-in will be refused for those states",
+						zap.String("issuer", devOP.Issuer()), zap.Error(err))
+				}
+				return nil
+			})
 		}
 		return g.Wait()
 	}))
