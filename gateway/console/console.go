@@ -214,6 +214,11 @@ func (c *Console) secure(h http.Handler) http.Handler {
 }
 
 func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("file") == "" || strings.HasSuffix(r.URL.Path, "/") {
+		// No directory listings.
+		http.NotFound(w, r)
+		return
+	}
 	// The files are embedded in the binary: they change only with it.
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	c.static.ServeHTTP(w, r)

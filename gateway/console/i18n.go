@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -117,7 +118,7 @@ func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.bad_language"))
 		return
 	}
-	http.SetCookie(w, c.cookies.cookie(c.cookies.lang, lang, 365*24*60*60*1e9))
+	http.SetCookie(w, c.cookies.cookie(c.cookies.lang, lang, 365*24*time.Hour))
 	http.Redirect(w, r, localPath(r.PostFormValue("return")), http.StatusSeeOther)
 }
 

@@ -199,3 +199,22 @@ func TestSessionRefresh(t *testing.T) {
 		t.Error("a session older than its maximum age is still open")
 	}
 }
+
+func TestCookieNames(t *testing.T) {
+	for _, tc := range []struct {
+		secure     bool
+		wantPrefix string
+	}{{true, "__Host-"}, {false, "comity-"}} {
+		n := newCookieNames(tc.secure)
+		for _, name := range []string{n.session, n.signin, n.lang} {
+			c := n.cookie(name, "v", time.Hour)
+			switch {
+			case !strings.HasPrefix(c.Name, tc.wantPrefix):
+				t.Errorf("secure=%v: cookie %q lacks the prefix %q", tc.secure, c.Name, tc.wantPrefix)
+			case c.Secure != tc.secure, !c.HttpOnly, c.SameSite != http.SameSiteLaxMode, c.Path != "/", c.Domain != "":
+				// __Host- cookies must be Secure, Path=/ and without Domain.
+				t.Errorf("secure=%v: cookie %s is %+v", tc.secure, c.Name, c)
+			}
+		}
+	}
+}
