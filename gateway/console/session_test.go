@@ -173,13 +173,48 @@ func TestSessionRefresh(t *testing.T) {
 		t.Error("the rotated refresh token was not stored in the cookie")
 	}
 
-	// A provider that no longer knows the refresh token (here: restarted)
-	// ends the session; the next page asks the user to sign in.
-	opSrv.Config.Handler = newOP()
-	if s := probe(); s != nil {
-		t.Error("a session whose refresh token was refused is still open")
+	// Two pages at once: the one that comes second with the same cookie
+	// finds its refresh token spent; its access token is still valid, so
+	// it is served and leaves the cookie alone.
+	u, _ := url.Parse(consoleURL)
+	var before *http.Cookie
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == c.cookies.session {
+			before = ck
+		}
 	}
-	resp, err := client.Get(consoleURL + "/")
+	if before == nil {
+		t.Fatal("no session cookie in the jar")
+	}
+	probe() // the first page: refreshes, rotates
+	got = nil
+	req, _ := http.NewRequest(http.MethodGet, consoleURL+"/probe", nil)
+	req.AddCookie(before)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got == nil {
+		t.Error("a page racing a refresh lost its session")
+	}
+	if sc := resp.Header.Get("Set-Cookie"); sc != "" {
+		t.Errorf("a page racing a refresh set %q", sc)
+	}
+
+	// A provider that no longer knows the refresh token (here: restarted)
+	// ends the session once its access token expired; the next page asks
+	// the user to sign in.
+	opSrv.Config.Handler = newOP()
+	if s := probe(); s == nil {
+		t.Error("a session whose access token is still valid ended when its refresh was refused")
+	}
+	c.now = func() time.Time { return time.Now().Add(time.Minute) }
+	if s := probe(); s != nil {
+		t.Error("a session whose token expired and whose refresh was refused is still open")
+	}
+	c.now = time.Now
+	resp, err = client.Get(consoleURL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

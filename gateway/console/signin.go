@@ -284,6 +284,13 @@ func (c *Console) session(w http.ResponseWriter, r *http.Request) (*session, err
 	tok, err := oc.TokenSource(rp.ctx(r.Context()), &oauth2.Token{RefreshToken: s.Refresh, Expiry: time.Unix(1, 0)}).Token()
 	if err != nil || tok.AccessToken == "" {
 		c.log.Info("token refresh refused", zap.String("provider", s.Provider), zap.Error(err))
+		if now.Before(time.Unix(s.Expiry, 0)) {
+			// Two pages of one browser may refresh at once, and a provider
+			// that rotates refresh tokens accepts only the first: the other
+			// keeps its still valid token and leaves the cookie alone, so
+			// that it does not end the session the first one renewed.
+			return &s, nil
+		}
 		return end("refresh refused")
 	}
 	s.Access = tok.AccessToken
