@@ -186,6 +186,10 @@ func (c *Console) Routes() map[string]http.Handler {
 	// (Sec-Fetch-Site, then Origin against Host); the session cookie is
 	// SameSite=Lax as well.
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pg := c.page(w, r, nil)
+		c.renderError(w, r, pg, http.StatusForbidden, pg.T("error.cross_origin"))
+	}))
 	h := func(f http.HandlerFunc) http.Handler { return c.secure(cop.Handler(f)) }
 	return map[string]http.Handler{
 		"GET /{$}":              h(c.dashboard),
