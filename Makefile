@@ -22,7 +22,7 @@ FSCK := $(BIN)/fsck
 FUZZTIME ?= 10s
 FUZZTIME_SHORT ?= 3s
 
-.PHONY: help run build test lint generate check-generated tools protos bench fuzz fuzz-short fsck-log clean
+.PHONY: help run build test lint generate check-generated tools protos bench fuzz fuzz-short fsck-log console-screenshots clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -141,6 +141,10 @@ define run-fuzz
 	echo "$$(wc -l <<< "$$targets") fuzz targets, $$((SECONDS - start))s"; \
 	if [ -n "$$failed" ]; then echo "failed fuzz targets:$$failed"; exit 1; fi
 endef
+
+console-screenshots: tools ## Screenshots of the console's pages (English and Russian) into docs/console/, from its browser test.
+	COMITY_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console COMITY_TEST_BROWSER_REQUIRED=1 \
+		$(GO) test -count=1 -run '^TestConsoleBrowser$$' ./gateway/
 
 clean: ## Remove build outputs (not ./var).
 	rm -rf $(BIN) build

@@ -233,6 +233,27 @@ func (b *browser) checkNoInlineCode(page string) {
 	}
 }
 
+// screenshot saves a full-page PNG of the page as dir/name.png when
+// COMITY_CONSOLE_SCREENSHOTS names a directory (make console-screenshots).
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("COMITY_CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	b.do(chromedp.EmulateViewport(1280, 800))
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 // messageIDPattern matches a message id of the console's catalogue shown
 // as such, i.e. untranslated.
 var messageIDPattern = regexp.MustCompile(`\b(common|dashboard|deadline|error|field|layout|request|signin|status|type|priority|role|state|legal_basis)\.[A-Za-z_]+`)
@@ -277,6 +298,7 @@ func TestConsoleBrowser(t *testing.T) {
 		b.checkAxe("the sign-in page")
 		b.do(chromedp.Click(chromedp.CSS(`a[data-state="KZ"]`)), chromedp.WaitVisible(chromedp.CSS(`a[data-provider="dev"]`)))
 		b.checkAxe("the provider choice")
+		b.screenshot("signin-en")
 	})
 
 	t.Run("KZ prosecutor", func(t *testing.T) {
@@ -297,6 +319,7 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		b.checkAxe("the dashboard")
 		b.checkNoInlineCode("the dashboard")
+		b.screenshot("dashboard-en")
 
 		b.do(chromedp.Click(chromedp.CSS(row+` a`)), chromedp.WaitVisible(chromedp.CSS(`ol.timeline, .fields`)))
 		if loc := b.location(); !strings.HasSuffix(loc, "/requests/"+id) {
@@ -309,6 +332,7 @@ func TestConsoleBrowser(t *testing.T) {
 			}
 		}
 		b.checkAxe("the request's page")
+		b.screenshot("request-en")
 
 		// Russian, chosen with the language menu (a same-origin POST).
 		b.do(chromedp.SetValue(chromedp.CSS(`#lang`), "ru"), chromedp.Click(chromedp.CSS(`.language button`)),
@@ -321,10 +345,13 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		b.checkTranslated("the Russian request page")
 		b.checkAxe("the Russian request page")
+		b.screenshot("request-ru")
 		b.do(chromedp.Navigate(cs.baseURL+"/"), chromedp.WaitVisible(chromedp.CSS(row)))
 		b.checkTranslated("the Russian dashboard")
+		b.screenshot("dashboard-ru")
 		b.do(chromedp.Navigate(cs.baseURL+"/signin?state=KZ"), chromedp.WaitVisible(chromedp.CSS(`a[data-provider="dev"]`)))
 		b.checkTranslated("the Russian sign-in page")
+		b.screenshot("signin-ru")
 
 		// A form on another origin posting to the console is refused, and
 		// the session survives it.

@@ -358,9 +358,14 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, ch := range hist.GetChanges() {
+		fromStatus := ""
+		if ch.GetFromStatus() != requestv1.Request_STATUS_UNSPECIFIED {
+			// The first change creates the request: it comes from nothing.
+			fromStatus = pg.T("status." + ch.GetFromStatus().String())
+		}
 		v.History = append(v.History, historyEntry{
 			At:     z.at(ch.GetTime(), from, to),
-			From:   pg.T("status." + ch.GetFromStatus().String()),
+			From:   fromStatus,
 			To:     pg.T("status." + ch.GetToStatus().String()),
 			Action: ch.GetAction(), Reason: ch.GetReason(),
 			Actor:  firstNonEmpty(ch.GetActor().GetDisplayName(), ch.GetActor().GetSubject()),
