@@ -356,8 +356,10 @@ func TestConsoleBrowser(t *testing.T) {
 		// A form on another origin posting to the console is refused, and
 		// the session survives it.
 		evil := startCrossSite(t, cs.baseURL+"/signout")
+		// The console's pages have an alert role where the hostile page has
+		// none: waiting for it waits for the answer to the post.
 		b.do(chromedp.Navigate(evil), chromedp.WaitVisible(chromedp.CSS(`#go`)), chromedp.Click(chromedp.CSS(`#go`)),
-			chromedp.WaitVisible(chromedp.CSS(`body`)))
+			chromedp.WaitVisible(chromedp.CSS(`[role="alert"], [data-who]`)))
 		if body := b.text("body"); !strings.Contains(body, "Запрос пришёл с другого сайта и отклонён") {
 			t.Errorf("a cross-site post to /signout was not refused: the browser shows %q at %s", body, b.location())
 		}
