@@ -97,12 +97,8 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 	if err := requireAdminOf(p, code); err != nil {
 		return State{}, err
 	}
-	if etag == "" {
-		return State{}, (errs.Violations{{Field: "state.etag",
-			Description: "required: send the etag you read, so that a concurrent change is not overwritten"}}).Err(errs.Invalid, "etag required")
-	}
 	updated, err := s.store.UpdateState(ctx, code, func(st *State) (audit.Event, error) {
-		if etag != st.Etag() {
+		if etag != "" && etag != st.Etag() {
 			return audit.Event{}, errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
 		}
 		next := *st
@@ -128,6 +124,12 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 			if err := checkTrustKept(*st, next, p); err != nil {
 				return audit.Event{}, err
 			}
+		}
+		// Checked last, so that a change that must never be made says
+		// why, not only that the etag is missing.
+		if etag == "" {
+			return audit.Event{}, (errs.Violations{{Field: "state.etag",
+				Description: "required: send the etag you read, so that a concurrent change is not overwritten"}}).Err(errs.Invalid, "etag required")
 		}
 		now := s.now().UTC()
 		next.UpdateTime = now

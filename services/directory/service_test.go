@@ -160,6 +160,8 @@ func TestUpdateStateKeepsTrust(t *testing.T) {
 	}{
 		{name: "no etag", noEtag: true, change: directory.StateChange{TimeZone: &tz}, wantErr: errs.ErrInvalid,
 			field: "state.etag", words: "send the etag you read"},
+		{name: "own issuer replaced, no etag", noEtag: true, change: directory.StateChange{TrustedIssuers: issuers("urn:evil")},
+			wantErr: errs.ErrFailedPrecondition, field: "state.trusted_issuers", words: "the issuer of your own token"},
 		{name: "no issuer left", change: directory.StateChange{TrustedIssuers: issuers()}, wantErr: errs.ErrFailedPrecondition,
 			field: "state.trusted_issuers", words: "would leave KZ with no trusted token issuer"},
 		{name: "own issuer replaced", change: directory.StateChange{TrustedIssuers: issuers("urn:evil")}, wantErr: errs.ErrFailedPrecondition,
