@@ -126,21 +126,29 @@ func TestHostileDirectoryImport(t *testing.T) {
 	kzAdmin := s.token("kz-gpo", identity.DirectoryAdmin)
 	kzAuditor := s.token("kz-oversight", identity.Auditor)
 
-	t.Run("into the live database, as the README writes it", func(t *testing.T) {
-		out, ok := runCtl(t, bin, "directory", "import", shipped, "--database", db)
-		if ok {
-			t.Fatal("the import into a running suite's database succeeded")
-		}
-		for _, want := range []string{"directory.db.lock", "comity-directory pid", "--gateway"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("the refusal does not name %q", want)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"as the README writes it", []string{"directory", "import", shipped, "--database", db}},
+		{"flags first", []string{"directory", "import", "--database", db, shipped}},
+	} {
+		t.Run("into the live database, "+tc.name, func(t *testing.T) {
+			out, ok := runCtl(t, bin, tc.args...)
+			if ok {
+				t.Fatal("the import into a running suite's database succeeded")
 			}
-		}
-		st := s.mustDo("GET", "/v1/states/KZ", prosecutor, nil, http.StatusOK)
-		if v, _ := st.body["trustedIssuers"].([]any); !slices.Contains(v, any(identity.DevIssuerID)) {
-			t.Errorf("KZ after the refused import: %s", st.raw)
-		}
-	})
+			for _, want := range []string{"directory.db.lock", "comity-directory pid", "--gateway"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the refusal does not name %q", want)
+				}
+			}
+			st := s.mustDo("GET", "/v1/states/KZ", prosecutor, nil, http.StatusOK)
+			if v, _ := st.body["trustedIssuers"].([]any); !slices.Contains(v, any(identity.DevIssuerID)) {
+				t.Errorf("KZ after the refused import: %s", st.raw)
+			}
+		})
+	}
 
 	t.Run("through the gateway, as KZ's directory_admin", func(t *testing.T) {
 		// A whole-directory snapshot: KZ's entries changed, a new KZ
