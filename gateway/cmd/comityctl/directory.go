@@ -118,7 +118,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) (posit
 }
 
 func importIntoDatabase(ctx context.Context, database, file string, states []directory.State, agencies []directory.Agency, stdout io.Writer) error {
-	unlock, err := directoryd.Lock(ctx, database, true)
+	unlock, err := directoryd.Lock(ctx, database, true, nil)
 	if err != nil {
 		if errors.Is(err, dburl.ErrLocked) {
 			return fmt.Errorf("refusing to import into a database a running service uses: %w.\n"+

@@ -67,7 +67,16 @@ type Config struct {
 // does not start while an import holds the lock.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With(zap.String("service", "directory"))
-	unlock, err := Lock(ctx, cfg.Database, false)
+	unlock, err := Lock(ctx, cfg.Database, false, func(err error) {
+		switch {
+		case err == nil:
+			log.Info("took the directory database's service lock again")
+		case errors.Is(err, dburl.ErrLocked):
+			log.Error("an import holds the directory database's service lock while this service runs; restart the service once it ends, so that it serves what the import wrote", zap.Error(err))
+		default:
+			log.Error("the directory database's service lock is lost: an import could run behind this service until it is taken again", zap.Error(err))
+		}
+	})
 	if err != nil {
 		if errors.Is(err, dburl.ErrLocked) {
 			return fmt.Errorf("directory database is being changed offline (%w); start the service when that ends", err)
@@ -168,11 +177,12 @@ const lockKey int64 = 0x636f6d6974793a64
 // it, or exclusive, as an offline import needs it, refused with an error
 // matching dburl.ErrLocked and naming the holder while a service runs on the
 // database. On SQLite it is an flock on the file beside the database
-// (directory.db.lock); on PostgreSQL a session advisory lock.
-func Lock(ctx context.Context, database string, exclusive bool) (release func(), err error) {
+// (directory.db.lock); on PostgreSQL a session advisory lock, taken again
+// when its connection is lost, which report (may be nil) hears of.
+func Lock(ctx context.Context, database string, exclusive bool, report func(error)) (release func(), err error) {
 	name := "comity-directory"
 	if exclusive {
 		name = "comityctl directory import"
 	}
-	return dburl.Lock(ctx, database, lockKey, exclusive, name)
+	return dburl.Lock(ctx, database, lockKey, exclusive, name, report)
 }

@@ -53,7 +53,7 @@ func TestImportWaitsForTheService(t *testing.T) {
 			}()
 			waitServing(t, l.Addr().String(), done)
 
-			_, err = directoryd.Lock(t.Context(), db, true)
+			_, err = directoryd.Lock(t.Context(), db, true, nil)
 			if !errors.Is(err, dburl.ErrLocked) || !strings.Contains(err.Error(), "comity-directory pid") || !strings.Contains(err.Error(), tc.holder) {
 				t.Errorf("import lock while the service runs: %v; want it refused naming comity-directory and the %s", err, tc.holder)
 			}
@@ -61,7 +61,7 @@ func TestImportWaitsForTheService(t *testing.T) {
 			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 				t.Fatalf("service: %v", err)
 			}
-			release, err := directoryd.Lock(t.Context(), db, true)
+			release, err := directoryd.Lock(t.Context(), db, true, nil)
 			if err != nil {
 				t.Fatalf("import lock once the service stopped: %v", err)
 			}

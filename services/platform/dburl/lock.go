@@ -24,8 +24,9 @@ var ErrLocked = errors.New("database locked")
 // on PostgreSQL, the session advisory lock key on a connection of its own.
 // name says who takes it (e.g. comity-directory); the process id, host and
 // time are added, and the lock carries them so that a refused caller can
-// name the holder.
-func Lock(ctx context.Context, database string, key int64, exclusive bool, name string) (release func(), err error) {
+// name the holder. A PostgreSQL lock lost with its connection is taken again
+// (see pgdb.AdvisoryLock); report, which may be nil, hears of it.
+func Lock(ctx context.Context, database string, key int64, exclusive bool, name string, report func(error)) (release func(), err error) {
 	engine, dsn, err := Parse(database)
 	if err != nil {
 		return nil, err
@@ -33,7 +34,7 @@ func Lock(ctx context.Context, database string, key int64, exclusive bool, name 
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s pid %d on %s since %s", name, os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
 	if engine == Postgres {
-		release, err = pgdb.AdvisoryLock(ctx, dsn, key, exclusive, holder)
+		release, err = pgdb.AdvisoryLock(ctx, dsn, key, exclusive, holder, report)
 		if errors.Is(err, pgdb.ErrLocked) {
 			err = lockedError{err}
 		}

@@ -30,7 +30,7 @@ func TestLock(t *testing.T) {
 			ctx := t.Context()
 			db := tc.database(t)
 			lock := func(exclusive bool, name string) (func(), error) {
-				release, err := dburl.Lock(ctx, db, key, exclusive, name)
+				release, err := dburl.Lock(ctx, db, key, exclusive, name, nil)
 				if err == nil {
 					t.Cleanup(release)
 				}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,10 @@ import (
 // session holds the lock.
 var ErrLocked = errors.New("locked")
 
+// keepEvery is how often a held lock's connection is checked, and how often
+// a lost lock is taken again.
+var keepEvery = 5 * time.Second
+
 // AdvisoryLock takes the session advisory lock key on a connection of its
 // own to the database at url, without waiting: shared, which every replica
 // of a service holds at once while it runs, or exclusive, which an offline
@@ -21,13 +26,42 @@ var ErrLocked = errors.New("locked")
 // holder, so that a refused caller can name the sessions holding the lock.
 // release closes the connection, which releases the lock; so does the
 // holder's end, however it happens.
-func AdvisoryLock(ctx context.Context, url string, key int64, exclusive bool, holder string) (release func(), err error) {
+//
+// A session lock ends with its connection (a server restart, a network
+// failure, an administrator's pg_terminate_backend), and then nothing keeps
+// the other side out. So the connection is checked every few seconds; once
+// it is gone, the lock is taken again on a new one, retrying until it is or
+// release is called. report (which may be nil) hears of it: an error for the
+// loss and for each failed attempt (matching ErrLocked when another holder
+// got the lock meanwhile), nil once the lock is held again.
+func AdvisoryLock(ctx context.Context, url string, key int64, exclusive bool, holder string, report func(error)) (release func(), err error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("lock postgres: %w", err)
 	}
 	// PostgreSQL keeps 63 bytes of it.
 	cfg.RuntimeParams["application_name"] = truncate(holder, 63)
+	conn, err := takeLock(ctx, cfg, key, exclusive)
+	if err != nil {
+		return nil, err
+	}
+	if report == nil {
+		report = func(error) {}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go keepLock(cfg, key, exclusive, conn, report, stop, done)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+		})
+	}, nil
+}
+
+// takeLock connects and takes the lock, returning the connection that holds
+// it.
+func takeLock(ctx context.Context, cfg *pgx.ConnConfig, key int64, exclusive bool) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("lock postgres %s/%s: %w", cfg.Host, cfg.Database, err)
@@ -38,19 +72,61 @@ func AdvisoryLock(ctx context.Context, url string, key int64, exclusive bool, ho
 	}
 	var ok bool
 	if err := conn.QueryRow(ctx, `SELECT `+fn+`($1)`, key).Scan(&ok); err != nil {
-		conn.Close(context.Background())
+		closeConn(conn)
 		return nil, fmt.Errorf("lock postgres %s/%s: %w", cfg.Host, cfg.Database, err)
 	}
 	if !ok {
 		who := holders(ctx, conn, key)
-		conn.Close(context.Background())
+		closeConn(conn)
 		return nil, &lockedError{fmt.Sprintf("%s holds advisory lock %d of database %s", who, key, cfg.Database)}
 	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn.Close(ctx)
-	}, nil
+	return conn, nil
+}
+
+// keepLock checks conn every keepEvery and takes the lock again when conn
+// is gone, until stop is closed; then it closes the connection (releasing
+// the lock) and closes done.
+func keepLock(cfg *pgx.ConnConfig, key int64, exclusive bool, conn *pgx.Conn, report func(error), stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	defer func() {
+		if conn != nil {
+			closeConn(conn)
+		}
+	}()
+	tick := time.NewTicker(keepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), keepEvery)
+		if conn != nil {
+			err := conn.Ping(ctx)
+			if err == nil {
+				cancel()
+				continue
+			}
+			closeConn(conn)
+			conn = nil
+			report(fmt.Errorf("lost advisory lock %d of database %s with its connection: %w", key, cfg.Database, err))
+		}
+		c, err := takeLock(ctx, cfg, key, exclusive)
+		cancel()
+		if err != nil {
+			report(err)
+			continue
+		}
+		conn = c
+		report(nil)
+	}
+}
+
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn.Close(ctx)
 }
 
 // holders names the sessions that hold the advisory lock key in conn's
