@@ -845,8 +845,14 @@ var matrixMethods = map[string]matrixMethod{
 	// The writes set what is already there, so that a success changes
 	// nothing another cell depends on.
 	"UpdateState": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
-		_, err := e.dir.UpdateState(ctx, &directoryv1.UpdateStateRequest{
-			State:      &directoryv1.State{Name: "states/KZ", TimeZone: e.kzState.GetTimeZone()},
+		// The etag is required, and each success changes it: read it first
+		// (every signed-in caller may).
+		cur, err := e.dir.GetState(ctx, &directoryv1.GetStateRequest{Name: "states/KZ"})
+		if err != nil {
+			return "OK", err
+		}
+		_, err = e.dir.UpdateState(ctx, &directoryv1.UpdateStateRequest{
+			State:      &directoryv1.State{Name: "states/KZ", TimeZone: e.kzState.GetTimeZone(), Etag: cur.GetState().GetEtag()},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"time_zone"}}})
 		return "OK", err
 	}},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +75,7 @@ func TestChangesAreAudited(t *testing.T) {
 			return err
 		}, resource: "agencies/kz-gpo", state: "KZ"},
 		{name: "update state", method: "UpdateState", call: func(ctx context.Context, s *directory.Service) error {
-			_, err := s.UpdateState(ctx, admin, "kz", "", directory.StateChange{TimeZone: &tz})
+			_, err := s.UpdateState(ctx, admin, "kz", directory.State{Code: "KZ", Version: 1}.Etag(), directory.StateChange{TimeZone: &tz})
 			return err
 		}, resource: "states/KZ", state: "KZ"},
 		{name: "agency of another state", method: "UpdateAgency", call: func(ctx context.Context, s *directory.Service) error {
@@ -132,6 +134,83 @@ func TestChangesAreAudited(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("event\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestUpdateStateKeepsTrust checks the safeguards of a state's trusted
+// issuers: a change must be made knowingly (with the etag), must leave the
+// state an issuer, and must not remove the issuer of the caller's own token;
+// a refused change leaves the state as it was.
+func TestUpdateStateKeepsTrust(t *testing.T) {
+	const own, other = "urn:comity:dev-issuer", "https://idp.kz.example/"
+	admin := identity.Principal{Subject: "admin-1", Agency: "kz-gpo", State: "KZ",
+		Roles: []identity.Role{identity.DirectoryAdmin}, Issuer: own}
+	issuers := func(v ...string) *[]string { return &v }
+	tz := "Asia/Qostanay"
+	for _, tc := range []struct {
+		name    string
+		noEtag  bool
+		change  directory.StateChange
+		wantErr *errs.Error
+		// field and words must appear in the violation of a refusal.
+		field, words string
+		want         []string
+	}{
+		{name: "no etag", noEtag: true, change: directory.StateChange{TimeZone: &tz}, wantErr: errs.ErrInvalid,
+			field: "state.etag", words: "send the etag you read"},
+		{name: "own issuer replaced, no etag", noEtag: true, change: directory.StateChange{TrustedIssuers: issuers("urn:evil")},
+			wantErr: errs.ErrFailedPrecondition, field: "state.trusted_issuers", words: "the issuer of your own token"},
+		{name: "no issuer left", change: directory.StateChange{TrustedIssuers: issuers()}, wantErr: errs.ErrFailedPrecondition,
+			field: "state.trusted_issuers", words: "would leave KZ with no trusted token issuer"},
+		{name: "own issuer replaced", change: directory.StateChange{TrustedIssuers: issuers("urn:evil")}, wantErr: errs.ErrFailedPrecondition,
+			field: "state.trusted_issuers", words: "removes urn:comity:dev-issuer, the issuer of your own token"},
+		{name: "own issuer removed, another kept", change: directory.StateChange{TrustedIssuers: issuers(other)}, wantErr: errs.ErrFailedPrecondition,
+			field: "state.trusted_issuers", words: "ask another administrator"},
+		{name: "issuer added", change: directory.StateChange{TrustedIssuers: issuers(own, other, "urn:new")},
+			want: []string{own, other, "urn:new"}},
+		{name: "another issuer removed", change: directory.StateChange{TrustedIssuers: issuers(own)}, want: []string{own}},
+		{name: "issuers untouched", change: directory.StateChange{TimeZone: &tz}, want: []string{own, other}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, store := newService(t, time.Now())
+			before, err := store.UpdateState(t.Context(), "KZ", func(st *directory.State) (audit.Event, error) {
+				st.TrustedIssuers = []string{own, other}
+				return audit.Event{ID: "setup"}, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			etag := before.Etag()
+			if tc.noEtag {
+				etag = ""
+			}
+			got, err := svc.UpdateState(t.Context(), admin, "KZ", etag, tc.change)
+			if tc.wantErr != nil {
+				var e *errs.Error
+				if !errors.Is(err, tc.wantErr) || !errors.As(err, &e) {
+					t.Fatalf("error %v; want %v", err, tc.wantErr)
+				}
+				if !slices.ContainsFunc(e.Violations, func(v errs.Violation) bool {
+					return v.Field == tc.field && strings.Contains(v.Description, tc.words)
+				}) {
+					t.Errorf("violations %+v; want one of %s saying %q", e.Violations, tc.field, tc.words)
+				}
+				after, err := store.GetState(t.Context(), "KZ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(after, before) {
+					t.Errorf("a refused change changed the state:\n got %+v\nwant %+v", after, before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("UpdateState: %v", err)
+			}
+			if !slices.Equal(got.TrustedIssuers, tc.want) {
+				t.Errorf("trusted issuers %q; want %q", got.TrustedIssuers, tc.want)
 			}
 		})
 	}

@@ -2,7 +2,8 @@
 // developers.
 //
 //	comityctl dev token --agency kz-gpo --role prosecutor [--role …] [--subject S] [--name N] [--ttl 8h] [--data-dir ./var]
-//	comityctl directory import [--database sqlite:./var/directory.db] FILE
+//	comityctl directory import FILE [--database sqlite:./var/directory.db]
+//	comityctl directory import FILE --gateway URL --token T [--ca FILE]
 //	comityctl audit export --token T [--gateway URL] [--filter F] [--since OLD] --out FILE
 //	comityctl audit verify [--public-key KEY|FILE] [--since OLD] FILE
 package main
@@ -19,8 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory/directoryd"
-	"github.com/comity-mla/comity/services/directory/seed"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/mtls"
@@ -31,7 +30,9 @@ const usage = `comityctl: Comity's command-line tool.
 Commands:
   dev token          print a token signed by comity-local's dev issuer
   dev certs          create a development CA and the mTLS certificates of every service
-  directory import   load a directory snapshot (states and agencies) into a database
+  directory import   load a directory snapshot (states and agencies): into a running
+                     directory through the gateway, as a directory_admin (--gateway),
+                     or into a database no service is using (--database)
   audit export       save the audit entries an auditor may see, with proofs, to a bundle file
   audit verify       check a bundle offline: signature, inclusion proofs, consistency
 
@@ -143,35 +144,5 @@ func devCerts(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	_, err := fmt.Fprintf(stdout, "development CA and certificates for %s in %s\n", strings.Join(mtls.Identities, ", "), dir)
-	return err
-}
-
-func directoryImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl directory import", flag.ContinueOnError)
-	database := fs.String("database", "sqlite:"+filepath.Join("var", "directory.db"), "directory database: sqlite:PATH or a postgres:// URL")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: want exactly one snapshot FILE", errUsage)
-	}
-	f, err := os.Open(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	states, agencies, err := seed.Load(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
-	}
-	store, closeStore, err := directoryd.OpenStore(ctx, *database)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	if err := store.Import(ctx, states, agencies); err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	_, err = fmt.Fprintf(stdout, "imported %d states and %d agencies\n", len(states), len(agencies))
 	return err
 }

@@ -410,7 +410,7 @@ func testOutboxNotForSeedAndImport(t *testing.T, newStore func(t *testing.T) Sto
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	states, agencies := fixtures()
-	if err := s.Import(ctx, states[:1], agencies[:2]); err != nil {
+	if err := s.Import(ctx, states[:1], agencies[:2], nil); err != nil {
 		t.Fatalf("Import: %v", err)
 	}
 	if got := pending(t, s); len(got) != 0 {
