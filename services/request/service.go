@@ -149,8 +149,10 @@ func (s *Service) recordRead(ctx context.Context, p identity.Principal, r Reques
 // Create stores a new draft for a prosecutor of the caller's agency. The
 // requested agency defaults to the directory's route; a given one must be an
 // active agency of the requested state that receives the type. Retrying with
-// the same idempotencyKey returns the same request.
-func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, idempotencyKey string) (View, error) {
+// the same requestID and the same body returns the same request; the same
+// requestID with another body is refused (AIP-155). A requestID belongs to
+// the caller alone: issuer, subject and agency.
+func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, requestID string) (View, error) {
 	if !p.HasRole(identity.Prosecutor) {
 		return View{}, errs.New(errs.PermissionDenied, "only a prosecutor may create a request")
 	}
@@ -158,6 +160,17 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, i
 	d.RequestingState = p.State
 	if err := checkShape(d); err != nil {
 		return View{}, err
+	}
+	key := IdempotencyKey{Issuer: p.Issuer, Subject: p.Subject, Agency: p.Agency, Key: requestID}
+	if requestID != "" {
+		// The digest is of the body as the caller sent it, before the
+		// route is resolved: a retry after the directory changed is still
+		// the same request.
+		sum, err := BodyDigest(d)
+		if err != nil {
+			return View{}, err
+		}
+		key.BodySHA256 = sum
 	}
 	receiver, err := s.receiver(ctx, d)
 	if err != nil {
@@ -181,9 +194,16 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, i
 		History: &HistoryEntry{To: Draft, Action: "create", Actor: actorOf(p), Time: now},
 		Event:   s.event(ctx, p, r, "", Draft),
 	}
-	created, fresh, err := s.store.Create(ctx, r, idempotencyKey, ch)
+	created, fresh, err := s.store.Create(ctx, r, key, ch)
 	if err != nil {
 		return View{}, err
+	}
+	if !fresh && accessOf(p, created) != fullAccess {
+		// A replay answers with the whole request: the caller must be
+		// entitled to read it, like any read. The key is the caller's own,
+		// so this holds unless their roles changed since; say only that
+		// the key is taken.
+		return View{}, KeyReused(requestID)
 	}
 	if !fresh {
 		// A retry changed nothing, but it is a call on that request.
