@@ -534,7 +534,10 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 			key:  func(k request.IdempotencyKey) request.IdempotencyKey { k.Subject += "-2"; return k },
 			want: "KZ-2026-000002"},
 		{name: "same key and subject, other issuer", r: draft("req-other-issuer", "KZ", t0),
-			key:  func(k request.IdempotencyKey) request.IdempotencyKey { k.Issuer = "https://idp.other.example/"; return k },
+			key: func(k request.IdempotencyKey) request.IdempotencyKey {
+				k.Issuer = "https://idp.other.example/"
+				return k
+			},
 			want: "KZ-2026-000003"},
 		{name: "same key, subject and issuer, other agency", r: draft("req-other-agency", "KZ", t0),
 			key:  func(k request.IdempotencyKey) request.IdempotencyKey { k.Agency = "kz-247"; return k },
