@@ -164,7 +164,7 @@ func getRequest(ctx context.Context, q querier, id string, lock bool) (request.R
 }
 
 // findKey returns the request and body digest stored with the caller's key
-// under issuer (the caller's, or ” for a key carried over from before keys
+// under issuer (the caller's, or empty for a key carried over from before keys
 // named the issuer).
 func findKey(ctx context.Context, tx pgx.Tx, key request.IdempotencyKey, issuer string) (id, sum string, err error) {
 	err = tx.QueryRow(ctx, `SELECT request_id, body_sha256 FROM create_keys

@@ -217,7 +217,7 @@ func (s *Store) Create(ctx context.Context, r request.Request, key request.Idemp
 }
 
 // findKey returns the request and body digest of the caller's key: their
-// own, or one carried over from before keys named the issuer (issuer ”).
+// own, or one carried over from before keys named the issuer (empty issuer).
 func findKey(ctx context.Context, tx *sql.Tx, key request.IdempotencyKey) (id, sum string, err error) {
 	err = tx.QueryRowContext(ctx, `SELECT request_id, body_sha256 FROM create_keys
 		WHERE subject = ? AND agency = ? AND key = ? AND issuer IN (?, '')
