@@ -37,7 +37,10 @@ func (a *streams) watch(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = status.Error(codes.Unavailable, "the watch ended before it started")
 		}
-		a.fail(w, r, err)
+		// Not a.fail: a watch refused for the bound on open streams is a
+		// 429 (too many requests), not a file too large.
+		_, m := runtime.MarshalerForRequest(a.mux, r)
+		runtime.HTTPError(r.Context(), a.mux, m, w, r, err)
 		return
 	}
 	_, m := runtime.MarshalerForRequest(a.mux, r)

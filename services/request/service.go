@@ -36,11 +36,13 @@ type Config struct {
 	Policy Policy
 	// MaxAttachmentBytes bounds one attachment; zero means 100 MiB.
 	MaxAttachmentBytes int64
+	// Trust says whether an agency is still active and which issuers its
+	// state trusts: open watch streams are ended when that changes.
+	Trust identity.TrustSource
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// WatchPoll is how often Watch looks for new status changes; zero means
-	// 200ms.
-	WatchPoll time.Duration
+	// Watch bounds the watch streams.
+	Watch WatchLimits
 }
 
 // Service applies the rules of cooperation requests on top of a Store.
@@ -51,13 +53,13 @@ type Service struct {
 	policy    Policy
 	maxAttach int64
 	now       func() time.Time
-	watchPoll time.Duration
+	feed      *feed
 }
 
 // NewService returns a Service.
 func NewService(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Blobs == nil || cfg.Directory == nil {
-		return nil, errors.New("request: Store, Blobs and Directory are required")
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.Directory == nil || cfg.Trust == nil {
+		return nil, errors.New("request: Store, Blobs, Directory and Trust are required")
 	}
 	if cfg.Policy.Acknowledge == nil {
 		cfg.Policy = DefaultPolicy()
@@ -71,13 +73,14 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.WatchPoll == 0 {
-		cfg.WatchPoll = 200 * time.Millisecond
+	limits, err := cfg.Watch.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	return &Service{
 		store: cfg.Store, blobs: cfg.Blobs, dir: cfg.Directory, policy: cfg.Policy,
 		maxAttach: cfg.MaxAttachmentBytes, now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
-		watchPoll: cfg.WatchPoll,
+		feed: newFeed(cfg.Store, cfg.Trust, limits),
 	}, nil
 }
 
