@@ -94,6 +94,9 @@ type userKey struct{ issuer, subject string }
 // subscription is one watch stream as the feed sees it.
 type subscription struct {
 	p identity.Principal
+	// ctx is the stream's: the directory is asked about p's agency with
+	// the credentials it carries.
+	ctx context.Context
 	// start is the seq after which the stream wants changes.
 	start int64
 	ch    chan HistoryEntry
@@ -134,7 +137,7 @@ func (f *feed) subscribe(ctx context.Context, p identity.Principal) (*subscripti
 		f.after, f.running = after, true
 		go f.run()
 	}
-	s := &subscription{p: p, start: f.after, ch: make(chan HistoryEntry, f.limits.Buffer), done: make(chan struct{})}
+	s := &subscription{p: p, ctx: ctx, start: f.after, ch: make(chan HistoryEntry, f.limits.Buffer), done: make(chan struct{})}
 	f.subs[s] = struct{}{}
 	f.perUser[u]++
 	f.perAgency[p.Agency]++
@@ -185,10 +188,12 @@ func (f *feed) run() {
 			return
 		}
 		after := f.after
-		var agencies []string
+		var agencies map[string]*subscription
 		if time.Since(lastCheck) >= f.limits.AgencyCheck {
-			for a := range f.perAgency {
-				agencies = append(agencies, a)
+			// One stream of each agency, whose credentials ask for all.
+			agencies = map[string]*subscription{}
+			for s := range f.subs {
+				agencies[s.p.Agency] = s
 			}
 			lastCheck = time.Now()
 		}
@@ -264,19 +269,26 @@ func (f *feed) endAll(err error) {
 }
 
 // checkAgencies asks the directory about each agency that has streams, once
-// for all of them, and ends the streams of users whose calls it would now
-// refuse: the agency is deactivated or gone, or its state no longer trusts
-// the user's issuer. When the directory cannot be asked, the streams go on
-// and the next check asks again: new calls are refused meanwhile anyway.
-func (f *feed) checkAgencies(agencies []string) {
-	for _, a := range agencies {
-		ctx, cancel := context.WithTimeout(context.Background(), feedCallTimeout)
+// for all of them, with the credentials of one of its streams (by), and
+// ends the streams of users whose calls it would now refuse: the agency is
+// deactivated or gone, or its state no longer trusts the user's issuer. A
+// directory that refuses by's credentials ends by's stream with its reason.
+// When the directory cannot be asked, the streams go on and the next check
+// asks again: new calls are refused meanwhile anyway.
+func (f *feed) checkAgencies(agencies map[string]*subscription) {
+	for a, by := range agencies {
+		ctx, cancel := context.WithTimeout(by.ctx, feedCallTimeout)
 		trust, err := f.trust.AgencyTrust(ctx, a)
 		cancel()
 		var gone error
 		switch {
 		case errors.Is(err, errs.ErrNotFound):
 			gone = errs.New(errs.Unauthenticated, "agency %s is no longer in the directory, so this watch has ended", a)
+		case errors.Is(err, errs.ErrUnauthenticated):
+			f.mu.Lock()
+			f.end(by, errs.Wrap(err, errs.Unauthenticated, "the directory no longer accepts your token (%v), so this watch has ended; sign in again", err))
+			f.mu.Unlock()
+			continue
 		case err != nil:
 			continue
 		case !trust.Active:

@@ -87,7 +87,11 @@ func Run(ctx context.Context, cfg Config) error {
 	defer conn.Close()
 	dir := directoryclient.New(conn)
 	svc, err := request.NewService(request.Config{
-		Store: store, Blobs: blobs, Directory: dir, Trust: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
+		// Watch streams ask about their agencies at most once per check
+		// interval each, and must not get the answer of the last 30s: their
+		// own client keeps nothing.
+		Trust: directoryclient.New(conn, directoryclient.WithCacheTTL(0)),
+		Store: store, Blobs: blobs, Directory: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
 		Watch: cfg.Watch,
 	})
 	if err != nil {
