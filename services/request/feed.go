@@ -22,8 +22,8 @@ type WatchLimits struct {
 	// default 64.
 	PerAgency int
 	// Buffer is how many changes may wait for one stream's client; a
-	// stream further behind is ended (it would otherwise miss changes or
-	// hold the others back). Default 256.
+	// stream further behind, still after a short grace, is ended (it would
+	// otherwise miss changes or hold the others back). Default 256.
 	Buffer int
 	// Poll is how often the feed reads the store's history; default 200ms.
 	Poll time.Duration
@@ -237,6 +237,11 @@ func (f *feed) deliver(after int64) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// A burst of changes may fill the buffer of a client that keeps up:
+	// it gets a moment to take them. That moment is shared by every stream
+	// of the round, so that slow clients, which are ended, hold the others
+	// back by at most slowGrace.
+	deadline := time.Now().Add(slowGrace)
 	for _, e := range entries {
 		r := reqs[e.RequestID]
 		for s := range f.subs {
@@ -245,10 +250,7 @@ func (f *feed) deliver(after int64) (int, error) {
 			}
 			out := e
 			out.Reason = reasonFor(s.p, r, e)
-			select {
-			case s.ch <- out:
-			default:
-				// Never wait for one client: the others would wait too.
+			if !offer(s.ch, out, deadline) {
 				f.end(s, errs.New(errs.Unavailable,
 					"this watch fell more than %d changes behind and was ended so that no change is silently lost; watch again and list the requests to catch up",
 					f.limits.Buffer))
@@ -257,6 +259,32 @@ func (f *feed) deliver(after int64) (int, error) {
 		f.after = e.Seq
 	}
 	return len(entries), nil
+}
+
+// slowGrace is how long, at most, one round of the feed waits for clients
+// whose buffers are full.
+const slowGrace = time.Second
+
+// offer puts e in ch, waiting for room until deadline at most, and reports
+// whether it did.
+func offer(ch chan<- HistoryEntry, e HistoryEntry, deadline time.Time) bool {
+	select {
+	case ch <- e:
+		return true
+	default:
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case ch <- e:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // endAll ends every stream with err.
