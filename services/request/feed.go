@@ -42,6 +42,9 @@ const (
 	defaultAgencyCheck    = 10 * time.Second
 	// feedBatch is how many history entries the feed reads at a time.
 	feedBatch = 500
+	// feedFailureBound is how long the feed tries to read the history
+	// again before it ends every stream with the error.
+	feedFailureBound = 10 * time.Second
 	// feedCallTimeout bounds one call of the feed to the store or the
 	// directory, so that a stuck dependency cannot stall it for ever.
 	feedCallTimeout = 10 * time.Second
@@ -179,7 +182,7 @@ func (f *feed) remove(s *subscription) bool {
 func (f *feed) run() {
 	tick := time.NewTicker(f.limits.Poll)
 	defer tick.Stop()
-	var lastCheck time.Time
+	var lastCheck, failingSince time.Time
 	for {
 		f.mu.Lock()
 		if len(f.subs) == 0 {
@@ -201,8 +204,16 @@ func (f *feed) run() {
 
 		f.checkAgencies(agencies)
 		n, err := f.deliver(after)
-		if err != nil {
+		switch {
+		case err == nil:
+			failingSince = time.Time{}
+		case failingSince.IsZero():
+			// A blip of the database is waited out: the streams are
+			// behind, not wrong.
+			failingSince = time.Now()
+		case time.Since(failingSince) >= feedFailureBound:
 			f.endAll(errs.Wrap(err, errs.Unavailable, "the request history cannot be read now, so this watch has ended; watch again"))
+			failingSince = time.Time{}
 		}
 		if n == feedBatch {
 			continue
@@ -230,7 +241,11 @@ func (f *feed) deliver(after int64) (int, error) {
 			continue
 		}
 		r, err := f.store.Get(ctx, e.RequestID)
-		if err != nil {
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+			// A request that is gone is no one's to see: the zero
+			// Request gives everyone noAccess.
+		case err != nil:
 			return 0, err
 		}
 		reqs[e.RequestID] = r
