@@ -98,7 +98,11 @@ GetRequest           post                          OK OK OK OK MD NF | NF OK OK 
 ListRequests         pre                           OK OK OK OK OK NF | NF OK OK OK NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
 ListRequests         post                          OK OK OK OK OK NF | NF OK OK OK NF | OK OK OK OK NF | NF NF OK OK NF | NF NF NF NF NF | UA -
 GetRequestHistory    pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-GetRequestHistory    post                          OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
+GetRequestHistory    post-TRANSMITTED-ACKNOWLEDGED OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
+# The only reason of a TRANSMITTED or ACKNOWLEDGED request is the requesting
+#   side's return before transmission, its own business (issue 10): the
+#   requested side reads that history without reasons, as metadata does.
+GetRequestHistory    TRANSMITTED,ACKNOWLEDGED      OK OK OK OK MD NF | NF OK OK MD NF | MD MD MD MD NF | NF NF MD MD NF | NF NF NF NF NF | UA -
 WatchRequests        pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
 WatchRequests        post                          OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
 # Correspondence and evidence: not for auditors (§3), who know the

@@ -22,6 +22,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -62,6 +63,9 @@ type suiteOptions struct {
 	rateLimit gateway.RateLimit
 	// logger, when set, receives every server's logs.
 	logger *zap.Logger
+	// watch bounds the request service's watch streams (defaults when
+	// zero).
+	watch request.WatchLimits
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
@@ -133,6 +137,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[1], Database: requestDB,
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
+			Watch:     opt.watch,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
 			Logger: logger,
 		})

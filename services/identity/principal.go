@@ -7,6 +7,7 @@ package identity
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/comity-mla/comity/services/errs"
 )
@@ -47,6 +48,11 @@ type Principal struct {
 	Roles []Role
 	// Issuer is the token's `iss`.
 	Issuer string
+	// Expiry is when the verifier stops accepting the token: its `exp` plus
+	// the clock leeway. Zero for a principal made from no user token. A
+	// call that lasts (a watch stream) ends then, as a new call would be
+	// refused.
+	Expiry time.Time
 	// Service is set, instead of Agency, State and Roles, when the caller is
 	// one of Comity's own services (e.g. "comity-request") rather than a
 	// user.

@@ -232,6 +232,7 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 		State:   trust.State,
 		Roles:   knownRoles(c.roles),
 		Issuer:  c.iss,
+		Expiry:  c.exp.Add(v.leeway),
 	}, nil
 }
 

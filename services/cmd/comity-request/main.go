@@ -11,6 +11,7 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -25,6 +26,8 @@ func main() {
 	blobs := fs.String("blob-dir", "./var/attachments", "directory holding attachment content")
 	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
+	watchPerUser := fs.Int("watch-streams-per-user", request.DefaultWatchPerUser, "open watch streams (GET /v1/requests:watch) one user may hold at once")
+	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
 	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
@@ -51,7 +54,8 @@ func main() {
 		return requestd.Run(ctx, requestd.Config{
 			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,
 			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds,
-			TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
+			Watch: request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
+			TLS:   tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

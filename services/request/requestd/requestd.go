@@ -47,6 +47,9 @@ type Config struct {
 	Issuers []identity.Issuer
 	// MaxAttachmentBytes bounds one attachment; zero means 100 MiB.
 	MaxAttachmentBytes int64
+	// Watch bounds the watch streams (per user, per agency); the zero
+	// value means the defaults.
+	Watch request.WatchLimits
 	// AuditAddr is the audit service's gRPC address; the outbox relay
 	// delivers audit events there. Empty leaves them in the outbox.
 	AuditAddr string
@@ -84,7 +87,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer conn.Close()
 	dir := directoryclient.New(conn)
 	svc, err := request.NewService(request.Config{
+		// Watch streams ask about their agencies at most once per check
+		// interval each, and must not get the answer of the last 30s: their
+		// own client keeps nothing.
+		Trust: directoryclient.New(conn, directoryclient.WithCacheTTL(0)),
 		Store: store, Blobs: blobs, Directory: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
+		Watch: cfg.Watch,
 	})
 	if err != nil {
 		return err

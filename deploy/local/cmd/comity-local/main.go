@@ -23,6 +23,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -44,6 +45,8 @@ func main() {
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest JSON request body the gateway accepts")
 	origin := fs.String("audit-origin", "comity.local/audit", "origin of the audit log: names this deployment in its signed checkpoints")
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
+	watchPerUser := fs.Int("watch-streams-per-user", request.DefaultWatchPerUser, "open watch streams (GET /v1/requests:watch) one user may hold at once")
+	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
 
@@ -130,6 +133,7 @@ func main() {
 				Listener: ls[1], Database: "sqlite:" + filepath.Join(*dataDir, "request.db"),
 				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
+				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], TLS: ids[mtls.Request],
 				Logger: env.Logger, Metrics: env.Metrics,
 			})
