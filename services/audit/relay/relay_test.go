@@ -48,7 +48,7 @@ const maxResource = 300
 type fakeAudit struct {
 	auditv1.UnimplementedAuditServiceServer
 
-	mu       sync.Mutex
+	mu   sync.Mutex
 	mode mode
 	// failWith is the code of a failing call; UNAVAILABLE when zero.
 	failWith codes.Code
