@@ -53,10 +53,11 @@ type Outbox interface {
 	// got them in). Unknown or already delivered seqs are ignored; it
 	// returns only errors of the database.
 	MarkDelivered(ctx context.Context, seqs []int64) error
-	// DeadLetter sets the pending event at seq aside with reason (which
-	// must not be empty), now. An unknown, delivered or already
-	// dead-lettered seq is left as it is and reported as errs.ErrNotFound;
-	// other errors are the database's.
+	// DeadLetter sets the pending event at seq aside with reason, now. An
+	// unknown, delivered or already dead-lettered seq is left as it is and
+	// reported as errs.ErrNotFound (another relay got to it first); an
+	// empty reason is refused with a plain error, since a dead letter must
+	// say why; other errors are the database's.
 	DeadLetter(ctx context.Context, seq int64, reason string) error
 	// DeadLetters returns up to limit (0 or less: all) dead-lettered events,
 	// in outbox order. It returns only errors of the database.
