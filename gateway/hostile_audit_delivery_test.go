@@ -21,21 +21,47 @@ import (
 
 // TestHostileAuditDeliveryAfterLongNameProbe is the exact attack: an
 // anonymous :submit of a 300-character name, then a normal create, whose
-// event must reach the log within seconds.
+// event must reach the log within seconds; and the same against the
+// directory (an anonymous :deactivate of a 400-character agency name, then
+// a real deactivation).
 func TestHostileAuditDeliveryAfterLongNameProbe(t *testing.T) {
-	s := startSuite(t, suiteOptions{})
-	r := s.do("POST", "/v1/requests/"+strings.Repeat("A", 300)+":submit", "", map[string]any{})
-	if r.status != 401 {
-		t.Fatalf("anonymous :submit of a 300-character name = %d %s; want 401", r.status, r.raw)
+	tests := []struct {
+		name  string
+		probe string
+		// change makes a change as a legitimate user and returns the
+		// resource and action of its event.
+		change func(s *suite) (resource, action string)
+	}{
+		{
+			name:  "request service",
+			probe: "/v1/requests/" + strings.Repeat("A", 300) + ":submit",
+			change: func(s *suite) (string, string) {
+				created := s.mustDo("POST", "/v1/requests", s.token("kz-gpo", identity.Prosecutor), preservation(), 200)
+				return created.body["name"].(string), requestService + "CreateRequest"
+			},
+		},
+		{
+			name:  "directory",
+			probe: "/v1/agencies/" + strings.Repeat("A", 400) + ":deactivate",
+			change: func(s *suite) (string, string) {
+				s.mustDo("POST", "/v1/agencies/kz-police-cyber:deactivate", s.token("kz-gpo", identity.DirectoryAdmin), map[string]any{}, 200)
+				return "agencies/kz-police-cyber", "/comity.directory.v1.DirectoryService/DeactivateAgency"
+			},
+		},
 	}
-	created := s.mustDo("POST", "/v1/requests", s.token("kz-gpo", identity.Prosecutor), preservation(), 200)
-	name := created.body["name"].(string)
-	auditor := s.token("kz-oversight", identity.Auditor)
-	s.awaitEntries(auditor, resourceFilter(name), 15*time.Second, func(es []auditEntry) bool {
-		return slices.ContainsFunc(es, func(e auditEntry) bool {
-			return e.Event.Action == requestService+"CreateRequest" && e.Event.Outcome == "OK"
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSuite(t, suiteOptions{})
+			if r := s.do("POST", tc.probe, "", map[string]any{}); r.status != 401 {
+				t.Fatalf("anonymous POST %s = %d %s; want 401", tc.probe, r.status, r.raw)
+			}
+			resource, action := tc.change(s)
+			auditor := s.token("kz-oversight", identity.Auditor)
+			s.awaitEntries(auditor, resourceFilter(resource), 15*time.Second, func(es []auditEntry) bool {
+				return slices.ContainsFunc(es, func(e auditEntry) bool { return e.Event.Action == action && e.Event.Outcome == "OK" })
+			})
 		})
-	})
+	}
 }
 
 // TestHostileAuditDeliveryDeadLetter puts an event that Append refuses (a

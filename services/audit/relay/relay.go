@@ -382,7 +382,7 @@ func (r *Relay) deadLetter(ctx context.Context, e audit.OutboxEntry, refusal err
 	}
 	r.m.deadLettered.Inc()
 	r.log.Error("audit event refused by the audit service and set aside (dead-lettered); the events behind it go on. "+
-		"Fix the cause, then: comityctl audit outbox redeliver --id "+e.Event.ID,
+		"Fix the cause, then: comityctl audit outbox redeliver --database DB --id "+e.Event.ID,
 		zap.String("event_id", e.Event.ID), zap.Int64("outbox_seq", e.Seq), zap.String("action", e.Event.Action),
 		zap.Time("event_time", e.Event.Time), zap.String("reason", reason))
 	select {
