@@ -2,7 +2,7 @@
 // REST/JSON with grpc-gateway, forwarding each caller's bearer token so that
 // every service authenticates and authorises the call itself. It also serves
 // /healthz (the process is up) and /readyz (every backend answers its health
-// check).
+// check; the body also says whether each producer's audit delivery keeps up).
 package gateway
 
 import (
@@ -131,7 +131,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		// Append has no REST route: only services append, over gRPC.
 		{"audit", cfg.AuditAddr, mtls.Audit, auditv1.RegisterAuditServiceHandlerFromEndpoint},
 	}
-	backends := &backends{conns: map[string]*grpc.ClientConn{}}
+	backends := &backends{conns: map[string]*grpc.ClientConn{}, log: cfg.Logger}
 	closeAll := func() {
 		for _, c := range backends.conns {
 			_ = c.Close()

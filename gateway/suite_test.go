@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sync/errgroup"
@@ -36,8 +37,11 @@ type suite struct {
 	// "request", "audit"); grpcConn dials them.
 	addrs map[string]string
 	// ids are the mTLS identities of the suite's parts, by name.
-	ids  map[string]*mtls.Identity
-	stop func()
+	ids map[string]*mtls.Identity
+	// databases are the services' --database settings by name, for tests
+	// that open a service's store beside it (as an operator's tool would).
+	databases map[string]string
+	stop      func()
 	// stopAudit takes only the audit service down; restartAudit brings it
 	// back on the same address and waits until the suite is ready again.
 	stopAudit, restartAudit func()
@@ -69,6 +73,11 @@ type suiteOptions struct {
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
+	// metrics, when set, receives the directory's and the request
+	// service's metrics, as comity-local's registry does.
+	metrics prometheus.Registerer
+	// backlogAlarm is the producers' --audit-backlog-alarm (default 5m).
+	backlogAlarm time.Duration
 }
 
 func startSuite(t testing.TB, opt suiteOptions) *suite {
@@ -129,7 +138,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[0], Database: directoryDB,
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: []string{dev.ID},
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
-			Logger: logger,
+			AuditBacklogAlarm: opt.backlogAlarm, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	g.Go(func() error {
@@ -139,7 +148,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
 			Watch:     opt.watch,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
-			Logger: logger,
+			AuditBacklogAlarm: opt.backlogAlarm, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	// The audit service runs under a context of its own, so that a test can
@@ -177,7 +186,8 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		})
 	})
 	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids,
-		addrs: map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
+		databases: map[string]string{"directory": directoryDB, "request": requestDB, "audit": auditDB},
+		addrs:     map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
 	s.stopAudit = func() { stopAudit() }
 	s.restartAudit = func() {
 		t.Helper()

@@ -6,6 +6,8 @@
 //	comityctl directory import FILE --gateway URL --token T [--ca FILE]
 //	comityctl audit export --token T [--gateway URL] [--filter F] [--since OLD] --out FILE
 //	comityctl audit verify [--public-key KEY|FILE] [--since OLD] FILE
+//	comityctl audit outbox list --database DB [--limit N]
+//	comityctl audit outbox redeliver --database DB (--id ID … | --all)
 package main
 
 import (
@@ -35,6 +37,9 @@ Commands:
                      or into a database no service is using (--database)
   audit export       save the audit entries an auditor may see, with proofs, to a bundle file
   audit verify       check a bundle offline: signature, inclusion proofs, consistency
+  audit outbox list  show the audit events a service set aside (dead letters): refused by the audit service
+  audit outbox redeliver
+                     put dead-lettered audit events back in the delivery queue, once the cause is fixed
 
 Run 'comityctl COMMAND -h' for a command's flags. Every flag can also be set
 with its COMITY_… environment variable (--data-dir is COMITY_DATA_DIR).
@@ -71,6 +76,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return auditExport(ctx, args[2:], stdout, stderr)
 		case "audit verify":
 			return auditVerify(args[2:], stdout, stderr)
+		}
+	}
+	if len(args) >= 3 && args[0] == "audit" && args[1] == "outbox" {
+		switch args[2] {
+		case "list":
+			return auditOutboxList(ctx, args[3:], stdout, stderr)
+		case "redeliver":
+			return auditOutboxRedeliver(ctx, args[3:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, usage)

@@ -53,14 +53,18 @@ type Config struct {
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the callers Callers names, and presents it to the audit service.
 	TLS *mtls.Identity
+	// AuditBacklogAlarm is how old the oldest undelivered audit event may
+	// get before the service reports its delivery behind (health detail
+	// audit.DeliveryHealthService, a log line); zero means 5 minutes.
+	AuditBacklogAlarm time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
 }
 
 // Run serves the directory until ctx ends, then shuts down gracefully. The
-// audit events of its calls go to the store's outbox; Run does not deliver
-// them (a relay over OpenStore's outbox does).
+// audit events of its calls go to the store's outbox, which a relay beside
+// the server delivers to the audit service at AuditAddr.
 //
 // While it runs it holds the database's service lock (see Lock), shared with
 // its other replicas, so that no import changes the database behind it; it
@@ -121,8 +125,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	directoryv1.RegisterDirectoryServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
+	outboxMetrics, err := relay.NewMetrics(cfg.Metrics, "directory")
+	if err != nil {
+		return err
+	}
 	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
-		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, log)
+		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
+			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
+			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(audit.DeliveryHealthService, ok) },
+		})
 }
 
 // directoryReads are the methods that change nothing.

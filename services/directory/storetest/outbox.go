@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/audit/outboxtest"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 )
@@ -416,4 +417,10 @@ func testOutboxNotForSeedAndImport(t *testing.T, newStore func(t *testing.T) Sto
 	if got := pending(t, s); len(got) != 0 {
 		t.Errorf("Seed and Import left %d events in the outbox; want none: they are not user calls", len(got))
 	}
+}
+
+// testOutboxDeadLetters runs the outbox's dead-letter suite, shared with the
+// request service's stores.
+func testOutboxDeadLetters(t *testing.T, newStore func(t *testing.T) Store) {
+	outboxtest.Run(t, "comity-directory", func(t *testing.T) outboxtest.Store { return newStore(t) })
 }

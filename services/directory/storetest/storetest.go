@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"OutboxOrderAndLimit", testOutboxOrderAndLimit},
 		{"OutboxMarkDelivered", testOutboxMarkDelivered},
 		{"OutboxNotForSeedAndImport", testOutboxNotForSeedAndImport},
+		{"OutboxDeadLetters", testOutboxDeadLetters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -34,6 +35,8 @@ type Common struct {
 	Issuers     config.Strings
 	CertDir     string
 	Plaintext   bool
+	// AuditBacklogAlarm is --audit-backlog-alarm (RegisterAuditBacklogAlarm).
+	AuditBacklogAlarm time.Duration
 }
 
 // Register defines the common flags on fs.
@@ -53,6 +56,34 @@ func (c *Common) RegisterIssuers(fs *flag.FlagSet) {
 func (c *Common) RegisterTLS(fs *flag.FlagSet, certDir string) {
 	fs.StringVar(&c.CertDir, "cert-dir", certDir, "directory holding the mTLS files: ca.pem, NAME.pem and NAME-key.pem (`comityctl dev certs` creates them)")
 	fs.BoolVar(&c.Plaintext, "plaintext", false, "talk to the other services without TLS (only where a service mesh provides mTLS)")
+}
+
+// RegisterAuditBacklogAlarm defines --audit-backlog-alarm on fs, for binaries
+// that run a service producing audit events: how old its oldest undelivered
+// audit event may get before the delivery is reported behind (a health
+// detail, /readyz's auditDelivery, and a log line; the service keeps serving).
+func (c *Common) RegisterAuditBacklogAlarm(fs *flag.FlagSet) {
+	c.AuditBacklogAlarm = 5 * time.Minute
+	fs.Var((*positiveDuration)(&c.AuditBacklogAlarm), "audit-backlog-alarm",
+		"report audit delivery behind (health detail comity.audit.v1.Delivery, /readyz) when the oldest undelivered audit event is older than this")
+}
+
+// positiveDuration is a duration flag that refuses zero and negative values.
+type positiveDuration time.Duration
+
+func (d *positiveDuration) String() string { return time.Duration(*d).String() }
+
+// Set parses a Go duration (90s, 5m, 1h30m) greater than zero.
+func (d *positiveDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a duration such as 90s, 5m or 1h: %q", s)
+	}
+	if v <= 0 {
+		return fmt.Errorf("must be more than zero, e.g. 5m; got %s", v)
+	}
+	*d = positiveDuration(v)
+	return nil
 }
 
 // TLSIdentity loads the mTLS identity name from --cert-dir; nil with

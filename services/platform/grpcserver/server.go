@@ -144,6 +144,19 @@ func New(cfg Config) (*Server, error) {
 	return &Server{cfg: cfg, grpc: s, health: hs}, nil
 }
 
+// SetHealth sets the grpc.health.v1 status of service, a name apart from the
+// registered services (e.g. audit.DeliveryHealthService): a health detail
+// that neither the readiness monitor nor the service's own status touches,
+// and that takes no replica out of rotation. Once Serve has shut down, it
+// stays NOT_SERVING.
+func (s *Server) SetHealth(service string, serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus(service, st)
+}
+
 // GRPC returns the underlying server, to register services on.
 func (s *Server) GRPC() *grpc.Server { return s.grpc }
 

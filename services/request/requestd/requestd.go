@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,10 @@ type Config struct {
 	// the gateway only, and presents it to the directory and the audit
 	// service.
 	TLS *mtls.Identity
+	// AuditBacklogAlarm is how old the oldest undelivered audit event may
+	// get before the service reports its delivery behind (health detail
+	// audit.DeliveryHealthService, a log line); zero means 5 minutes.
+	AuditBacklogAlarm time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -112,8 +117,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	requestv1.RegisterRequestServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
+	outboxMetrics, err := relay.NewMetrics(cfg.Metrics, "request")
+	if err != nil {
+		return err
+	}
 	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
-		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, log)
+		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
+			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
+			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(audit.DeliveryHealthService, ok) },
+		})
 }
 
 // Callers are who may call the request service over mTLS: the gateway, on

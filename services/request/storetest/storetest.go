@@ -26,8 +26,7 @@ type outbox = audit.Outbox
 
 // Run runs the suite. newStore must return an empty store of its own each
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
-// The store must also have the outbox methods PendingEvents and
-// MarkDelivered.
+// The store must also have the methods of audit.Outbox.
 func Run(t *testing.T, newStore func(t *testing.T) request.Store) {
 	tests := []struct {
 		name string
@@ -50,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) request.Store) {
 		{"Attachments", testAttachments},
 		{"RecordEvent", testRecordEvent},
 		{"Outbox", testOutbox},
+		{"OutboxDeadLetters", testOutboxDeadLetters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ func main() {
 	common.Register(fs, "console", "127.0.0.1:9090")
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "")
+	common.RegisterAuditBacklogAlarm(fs)
 	httpsCert := fs.String("https-cert", "", "PEM certificate for the gateway to serve HTTPS with (with --https-key); HTTP without")
 	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
 	perSecond := fs.Float64("rate-limit", 50, "calls a second each agency may make through the gateway on average (0: no limit)")
@@ -124,7 +125,7 @@ func main() {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], TLS: ids[mtls.Directory],
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Directory],
 				Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
@@ -134,7 +135,7 @@ func main() {
 				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
 				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], TLS: ids[mtls.Request],
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Request],
 				Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
