@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sync/errgroup"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/gateway/gatewaytest"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
@@ -65,6 +67,9 @@ type suiteOptions struct {
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
+	// metrics, when set, receives the directory's and the request
+	// service's metrics.
+	metrics prometheus.Registerer
 }
 
 func startSuite(t testing.TB, opt suiteOptions) *suite {
@@ -91,6 +96,10 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		t.Fatal(err)
 	}
 	reqCreds, err := identity.NewServiceCredentials(opt.dataDir, "comity-request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digestKey, err := audit.EnsureDigestKey(filepath.Join(opt.dataDir, "audit", "digest.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +134,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[0], Database: directoryDB,
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: []string{dev.ID},
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
-			Logger: logger,
+			AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	g.Go(func() error {
@@ -134,7 +143,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
-			Logger: logger,
+			AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	// The audit service runs under a context of its own, so that a test can

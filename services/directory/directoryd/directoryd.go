@@ -5,6 +5,7 @@ package directoryd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -49,6 +50,10 @@ type Config struct {
 	AuditAddr string
 	// ServiceCredentials identify this service to the audit service.
 	ServiceCredentials credentials.PerRPCCredentials
+	// AuditDigestKey keys the request digests of the service's audit
+	// events; every producing service of a deployment holds the same one.
+	// Required.
+	AuditDigestKey audit.DigestKey
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the callers Callers names, and presents it to the audit service.
 	TLS *mtls.Identity
@@ -61,6 +66,9 @@ type Config struct {
 // audit events of its calls go to the store's outbox; Run does not deliver
 // them (a relay over OpenStore's outbox does).
 func Run(ctx context.Context, cfg Config) error {
+	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+		return errors.New("directory service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
+	}
 	log := cfg.Logger.With(zap.String("service", "directory"))
 	store, closeStore, ping, err := openStore(ctx, cfg.Database)
 	if err != nil {
@@ -92,7 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Name: "directory", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
 		// The domain records its changes with them; the server records the
 		// denied calls and failed attempts into the same outbox.
-		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store},
+		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store, DigestKey: cfg.AuditDigestKey},
 		TLS:   cfg.TLS, Callers: Callers, Ready: ping,
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
@@ -58,6 +59,12 @@ func main() {
 		svcIssuer, err := identity.EnsureServiceIssuer(*dataDir)
 		if err != nil {
 			return fmt.Errorf("service issuer: %w", err)
+		}
+		// The producing services key the request digests of their audit
+		// events with one secret of the deployment.
+		digestKey, err := audit.EnsureDigestKey(filepath.Join(*dataDir, "audit", "digest.key"))
+		if err != nil {
+			return err
 		}
 		creds := map[string]*identity.ServiceCredentials{}
 		for _, name := range []string{"comity-directory", "comity-request"} {
@@ -122,7 +129,7 @@ func main() {
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
 				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], TLS: ids[mtls.Directory],
-				Logger: env.Logger, Metrics: env.Metrics,
+				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
@@ -131,7 +138,7 @@ func main() {
 				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
 				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], TLS: ids[mtls.Request],
-				Logger: env.Logger, Metrics: env.Metrics,
+				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
