@@ -209,13 +209,14 @@ var (
 // and a mark carrying a digest of the whole (see Cut), so that it stays
 // useful to an auditor and tells different names apart; roles are
 // de-duplicated and at most 10; states keep only well-formed ISO codes,
-// sorted, without repeats; a request digest that is not one is dropped.
+// sorted, without repeats; a request digest that is not one is dropped; an
+// empty service, action or outcome (which no server makes) is "unknown".
 // Bounded of a bounded event is the event itself.
 func Bounded(e Event) Event {
-	e.Service = Cut(e.Service, maxService)
-	e.Action = Cut(e.Action, maxAction)
+	e.Service = required(Cut(e.Service, maxService))
+	e.Action = required(Cut(e.Action, maxAction))
 	e.Resource = Cut(e.Resource, maxResource)
-	e.Outcome = Cut(e.Outcome, maxOutcome)
+	e.Outcome = required(Cut(e.Outcome, maxOutcome))
 	e.Actor.Subject = Cut(e.Actor.Subject, maxSubject)
 	e.Actor.Agency = Cut(e.Actor.Agency, maxAgency)
 	e.Actor.Issuer = Cut(e.Actor.Issuer, maxIssuer)
@@ -279,6 +280,14 @@ func Cut(s string, limit int) string {
 		n++
 	}
 	return b.String() + mark
+}
+
+// required returns s, or "unknown" for a field Append requires.
+func required(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 func clean(s string) bool {
