@@ -26,7 +26,8 @@ type DigestKey []byte
 // EnsureDigestKey writes it.
 func LoadDigestKey(path string) (DigestKey, error) {
 	if path == "" {
-		return nil, errors.New("no audit digest key: give --audit-digest-key FILE (32 random bytes, e.g. `head -c 32 /dev/urandom > FILE`), the same file for every producing service of the deployment")
+		return nil, errors.New("no audit digest key: give --audit-digest-key FILE (or COMITY_AUDIT_DIGEST_KEY), a file of 32 random bytes " +
+			"(e.g. `head -c 32 /dev/urandom > FILE`), the same for comity-request and comity-directory")
 	}
 	key, err := os.ReadFile(path)
 	if err != nil {
