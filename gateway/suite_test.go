@@ -17,6 +17,7 @@ import (
 
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/gateway/gatewaytest"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
@@ -107,6 +108,10 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
+	digestKey, err := audit.EnsureDigestKey(filepath.Join(opt.dataDir, "audit", "digest.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// mTLS between every part, as comity-local runs it.
 	certDir := filepath.Join(opt.dataDir, "certs")
 	if err := mtls.EnsureDev(certDir); err != nil {
@@ -138,7 +143,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[0], Database: directoryDB,
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: []string{dev.ID},
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
-			AuditBacklogAlarm: opt.backlogAlarm, Logger: logger, Metrics: opt.metrics,
+			AuditBacklogAlarm: opt.backlogAlarm, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	g.Go(func() error {
@@ -148,7 +153,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
 			Watch:     opt.watch,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
-			AuditBacklogAlarm: opt.backlogAlarm, Logger: logger, Metrics: opt.metrics,
+			AuditBacklogAlarm: opt.backlogAlarm, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	// The audit service runs under a context of its own, so that a test can

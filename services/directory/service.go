@@ -43,10 +43,7 @@ func event(ctx context.Context, now time.Time, p identity.Principal, resource, s
 		roles[i] = string(r)
 	}
 	actor := audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
-	ev := audit.NewEvent(ctx, now, actor, "OK")
-	ev.Resource = resource
-	ev.States = []string{state}
-	return ev
+	return audit.NewEvent(ctx, now, actor, "OK", audit.Details{Resource: resource, States: []string{state}})
 }
 
 // AgencyTrust tells the identity layer which state an agency belongs to and

@@ -95,7 +95,7 @@ func TestChangesAreAudited(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			svc, store := newService(t, now)
 			call := audit.Call{Service: "comity-directory", Action: "/comity.directory.v1.DirectoryService/" + tc.method,
-				RequestSHA256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"}
+				RequestHMAC: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"}
 			ctx := audit.WithCall(t.Context(), call)
 			err := tc.call(ctx, svc)
 			pending, perr := store.PendingEvents(t.Context(), 0)
@@ -127,7 +127,7 @@ func TestChangesAreAudited(t *testing.T) {
 			want := audit.Event{
 				ID: got.ID, Time: now, Service: call.Service, Action: call.Action,
 				Actor:    audit.Actor{Subject: "admin-1", Agency: "kz-gpo", Roles: []string{"directory_admin"}, Issuer: "https://idp.kz.example/"},
-				Resource: tc.resource, States: []string{tc.state}, Outcome: "OK", RequestSHA256: call.RequestSHA256,
+				Resource: tc.resource, States: []string{tc.state}, Outcome: "OK", RequestHMAC: call.RequestHMAC,
 			}
 			if got.ID == "" {
 				t.Error("event has no id")

@@ -56,8 +56,7 @@ func (s *Service) PostMessage(ctx context.Context, p identity.Principal, request
 		return Message{}, err
 	}
 	m.ID, m.RequestID, m.Author, m.CreateTime = id.String(), r.ID, actorOf(p), s.now()
-	ev := s.event(ctx, p, r, "", "")
-	ev.Resource = "requests/" + r.ID + "/messages/" + m.ID
+	ev := s.eventOn(ctx, p, r, "requests/"+r.ID+"/messages/"+m.ID, "", "")
 	out, err := s.store.CreateMessage(ctx, m, ev)
 	if err != nil {
 		return Message{}, err
@@ -160,8 +159,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 		ID: id.String(), RequestID: r.ID, Kind: u.Kind, Filename: name, MediaType: u.MediaType, Language: u.Language,
 		SHA256: sum, SizeBytes: size, BlobKey: key, Uploader: actorOf(p), CreateTime: s.now(),
 	}
-	ev := s.event(ctx, p, r, "", "")
-	ev.Resource = "requests/" + r.ID + "/attachments/" + a.ID
+	ev := s.eventOn(ctx, p, r, "requests/"+r.ID+"/attachments/"+a.ID, "", "")
 	out, err := s.store.CreateAttachment(ctx, a, ev)
 	if err != nil {
 		// The record is what makes the content reachable; without it the

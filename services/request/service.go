@@ -117,13 +117,17 @@ func auditActor(p identity.Principal) audit.Actor {
 
 // event is the audit event of a successful call on r.
 func (s *Service) event(ctx context.Context, p identity.Principal, r Request, from, to Status) audit.Event {
-	ev := audit.NewEvent(ctx, s.now(), auditActor(p), "OK")
-	ev.Resource = "requests/" + r.ID
-	ev.States = states(r)
+	return s.eventOn(ctx, p, r, "requests/"+r.ID, from, to)
+}
+
+// eventOn is the audit event of a successful call on resource, which is r
+// or under it.
+func (s *Service) eventOn(ctx context.Context, p identity.Principal, r Request, resource string, from, to Status) audit.Event {
+	d := audit.Details{Resource: resource, States: states(r)}
 	if to != "" && from != to {
-		ev.Transition = &audit.Transition{From: string(from), To: string(to)}
+		d.Transition = &audit.Transition{From: string(from), To: string(to)}
 	}
-	return ev
+	return audit.NewEvent(ctx, s.now(), auditActor(p), "OK", d)
 }
 
 // states are the states whose auditors see events on r: the requesting
@@ -140,9 +144,7 @@ func states(r Request) []string {
 
 // recordRead writes the audit event of a read of full content.
 func (s *Service) recordRead(ctx context.Context, p identity.Principal, r Request, resource string) error {
-	ev := s.event(ctx, p, r, "", "")
-	ev.Resource = resource
-	if err := s.store.RecordEvent(ctx, ev); err != nil {
+	if err := s.store.RecordEvent(ctx, s.eventOn(ctx, p, r, resource, "", "")); err != nil {
 		return fmt.Errorf("record read: %w", err)
 	}
 	audit.MarkRecorded(ctx)

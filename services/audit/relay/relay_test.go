@@ -500,8 +500,8 @@ func TestConvertsEveryField(t *testing.T) {
 		Actor:   audit.Actor{Subject: "u-1", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"},
 		Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest",
 		Resource: "requests/r-1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-		Transition:    &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
-		RequestSHA256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+		Transition:  &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
+		RequestHMAC: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
 	}
 	denied := audit.Event{ID: audit.NewID(), Time: at, Service: "comity-directory",
 		Action: "/comity.directory.v1.DirectoryService/CreateAgency", Outcome: "UNAUTHENTICATED"}
@@ -512,8 +512,8 @@ func TestConvertsEveryField(t *testing.T) {
 			Actor:   &auditv1.Actor{Subject: "u-1", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"},
 			Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest",
 			Resource: "requests/r-1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-			Transition:    &auditv1.Transition{From: "DRAFT", To: "SUBMITTED"},
-			RequestSha256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+			Transition:  &auditv1.Transition{From: "DRAFT", To: "SUBMITTED"},
+			RequestHmac: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
 		},
 		{
 			Id: denied.ID, Time: timestamppb.New(at), Actor: &auditv1.Actor{}, Service: "comity-directory",

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
@@ -29,9 +30,14 @@ func main() {
 	noSeed := fs.Bool("no-seed", false, "do not seed an empty directory with the five participating states")
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
+	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request and comity-directory), which keys the request digests in audit events; required")
 	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
 
 	os.Exit(cli.Main("comity-directory", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		key, err := audit.LoadDigestKey(*digestKey)
+		if err != nil {
+			return err
+		}
 		issuers, err := common.IdentityIssuers()
 		if err != nil {
 			return err
@@ -53,7 +59,7 @@ func main() {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: *database, Issuers: issuers,
 			SeedTrustedIssuers: seedIssuers, NoSeed: *noSeed,
-			AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm,
+			AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditDigestKey: key,
 			TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

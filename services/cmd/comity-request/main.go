@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/mtls"
@@ -31,9 +32,14 @@ func main() {
 	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
+	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request and comity-directory), which keys the request digests in audit events; required")
 	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
 
 	os.Exit(cli.Main("comity-request", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		key, err := audit.LoadDigestKey(*digestKey)
+		if err != nil {
+			return err
+		}
 		issuers, err := common.IdentityIssuers()
 		if err != nil {
 			return err
@@ -54,7 +60,7 @@ func main() {
 		}
 		return requestd.Run(ctx, requestd.Config{
 			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,
-			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm,
+			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditDigestKey: key,
 			Watch: request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 			TLS:   tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})

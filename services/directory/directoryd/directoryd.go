@@ -50,6 +50,10 @@ type Config struct {
 	AuditAddr string
 	// ServiceCredentials identify this service to the audit service.
 	ServiceCredentials credentials.PerRPCCredentials
+	// AuditDigestKey keys the request digests of the service's audit
+	// events; every producing service of a deployment holds the same one.
+	// Required.
+	AuditDigestKey audit.DigestKey
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the callers Callers names, and presents it to the audit service.
 	TLS *mtls.Identity
@@ -70,6 +74,9 @@ type Config struct {
 // its other replicas, so that no import changes the database behind it; it
 // does not start while an import holds the lock.
 func Run(ctx context.Context, cfg Config) error {
+	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+		return errors.New("directory service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
+	}
 	log := cfg.Logger.With(zap.String("service", "directory"))
 	unlock, err := Lock(ctx, cfg.Database, false, func(err error) {
 		switch {
@@ -118,7 +125,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Name: "directory", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
 		// The domain records its changes with them; the server records the
 		// denied calls and failed attempts into the same outbox.
-		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store},
+		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store, DigestKey: cfg.AuditDigestKey},
 		TLS:   cfg.TLS, Callers: Callers, Ready: ping,
 	})
 	if err != nil {

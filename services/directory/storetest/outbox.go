@@ -22,12 +22,12 @@ func newEvent(resource, state string) audit.Event {
 		Time: time.Now().UTC(),
 		Actor: audit.Actor{Subject: "admin-1", Agency: "kz-gpo", Roles: []string{"directory_admin"},
 			Issuer: "https://idp.kz.example/"},
-		Service:       "comity-directory",
-		Action:        "/comity.directory.v1.DirectoryService/UpdateAgency",
-		Resource:      resource,
-		States:        []string{state},
-		Outcome:       "OK",
-		RequestSHA256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+		Service:     "comity-directory",
+		Action:      "/comity.directory.v1.DirectoryService/UpdateAgency",
+		Resource:    resource,
+		States:      []string{state},
+		Outcome:     "OK",
+		RequestHMAC: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
 	}
 }
 

@@ -51,6 +51,8 @@ type interceptors struct {
 	auth      Authenticator
 	validator protovalidate.Validator
 	audit     *AuditConfig
+	// anonymous counts the unauthenticated calls; set with audit.
+	anonymous *anonymous
 	// callers, when the server runs on mTLS, says which peer identities
 	// may call which methods; nil when it serves plaintext.
 	callers mtls.Policy

@@ -74,6 +74,9 @@ type Server struct {
 	cfg    Config
 	grpc   *grpc.Server
 	health *health.Server
+	// anonymous, with Audit, counts the unauthenticated calls and records
+	// them a minute at a time.
+	anonymous *anonymous
 }
 
 // New builds a Server. Register services on GRPC() before calling Serve.
@@ -106,6 +109,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
 	}
 	ic := interceptors{logger: cfg.Logger, auth: cfg.Auth, validator: validator, audit: cfg.Audit}
+	if cfg.Audit != nil {
+		reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": cfg.Name}, cfg.Metrics)
+		if ic.anonymous, err = newAnonymous(cfg.Audit, cfg.Logger, reg); err != nil {
+			return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
+		}
+	}
 	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRecvBytes)}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(cfg.TLS.ServerCredentials()))
@@ -141,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)
-	return &Server{cfg: cfg, grpc: s, health: hs}, nil
+	return &Server{cfg: cfg, grpc: s, health: hs, anonymous: ic.anonymous}, nil
 }
 
 // SetHealth sets the grpc.health.v1 status of service, a name apart from the
@@ -172,6 +181,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stopMonitor()
 	if s.cfg.Ready != nil {
 		go s.monitor(monitorCtx)
+	}
+	if s.anonymous != nil {
+		go s.anonymous.run(monitorCtx)
+		// Once no call is left, the minute under way is recorded too.
+		defer s.anonymous.flush(time.Time{})
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(s.cfg.Listener) }()

@@ -56,6 +56,10 @@ type Config struct {
 	AuditAddr string
 	// ServiceCredentials identify this service to the audit service.
 	ServiceCredentials credentials.PerRPCCredentials
+	// AuditDigestKey keys the request digests of the service's audit
+	// events; every producing service of a deployment holds the same one.
+	// Required.
+	AuditDigestKey audit.DigestKey
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the gateway only, and presents it to the directory and the audit
 	// service.
@@ -74,6 +78,9 @@ type Config struct {
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Database == "" || cfg.BlobDir == "" || cfg.DirectoryAddr == "" {
 		return errors.New("request service: Database, BlobDir and DirectoryAddr are required")
+	}
+	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+		return errors.New("request service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
 	}
 	log := cfg.Logger.With(zap.String("service", "request"))
 	store, closeStore, ping, err := openStore(ctx, cfg.Database)
@@ -108,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv, err := grpcserver.New(grpcserver.Config{
 		Name: "request", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
-		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store},
+		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store, DigestKey: cfg.AuditDigestKey},
 		// Attachments arrive in chunks of at most 1 MiB.
 		MaxRecvBytes: 2 << 20,
 		TLS:          cfg.TLS, Callers: Callers, Ready: ping,

@@ -70,15 +70,15 @@ var prosecutor = request.Actor{Subject: "https://idp.kz.example/#p-kz-1", Name: 
 // event returns a fully filled audit event.
 func event(id, action string) audit.Event {
 	return audit.Event{
-		ID:            id,
-		Time:          t0,
-		Actor:         audit.Actor{Subject: prosecutor.Subject, Agency: "kz-gpo", Roles: []string{"PROSECUTOR"}, Issuer: "https://idp.kz.example/"},
-		Service:       "comity-request",
-		Action:        "/comity.request.v1.RequestService/" + action,
-		Resource:      "requests/" + id,
-		States:        []string{"KZ", "UZ"},
-		Outcome:       "OK",
-		RequestSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		ID:          id,
+		Time:        t0,
+		Actor:       audit.Actor{Subject: prosecutor.Subject, Agency: "kz-gpo", Roles: []string{"PROSECUTOR"}, Issuer: "https://idp.kz.example/"},
+		Service:     "comity-request",
+		Action:      "/comity.request.v1.RequestService/" + action,
+		Resource:    "requests/" + id,
+		States:      []string{"KZ", "UZ"},
+		Outcome:     "OK",
+		RequestHMAC: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
@@ -62,6 +63,12 @@ func main() {
 		svcIssuer, err := identity.EnsureServiceIssuer(*dataDir)
 		if err != nil {
 			return fmt.Errorf("service issuer: %w", err)
+		}
+		// The producing services key the request digests of their audit
+		// events with one secret of the deployment.
+		digestKey, err := audit.EnsureDigestKey(filepath.Join(*dataDir, "audit", "digest.key"))
+		if err != nil {
+			return err
 		}
 		creds := map[string]*identity.ServiceCredentials{}
 		for _, name := range []string{"comity-directory", "comity-request"} {
@@ -126,7 +133,7 @@ func main() {
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
 				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Directory],
-				Logger: env.Logger, Metrics: env.Metrics,
+				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
@@ -136,7 +143,7 @@ func main() {
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
 				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Request],
-				Logger: env.Logger, Metrics: env.Metrics,
+				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
