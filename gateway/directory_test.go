@@ -439,7 +439,7 @@ func TestCreatedAgencySurvivesARestart(t *testing.T) {
 	s.stop()
 
 	s = startSuite(t, suiteOptions{dataDir: dataDir})
-	r = s.do("GET", "/v1/agencies/kg-bishkek-cyber", s.token("kz-gpo", identity.Auditor), nil)
+	r = s.do("GET", "/v1/agencies/kg-bishkek-cyber", s.token("kz-oversight", identity.Auditor), nil)
 	if r.status != http.StatusOK || r.body["state"] != "KG" {
 		t.Errorf("after restart: %d %s", r.status, r.raw)
 	}

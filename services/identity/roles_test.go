@@ -154,3 +154,34 @@ func TestVerifyNoticesAKindChange(t *testing.T) {
 	_, err := f.v.Verify(t.Context(), tok)
 	wantCode(t, err, errs.Unauthenticated, `role "central_authority" cannot be held at agency "kz-gpo" (OVERSIGHT)`)
 }
+
+// TestVerifyRemembersTheDirectorysRefusal: a token the directory refused is
+// refused again without asking it, until the trust cache's TTL has passed,
+// so that repeating it costs the directory (which records every refusal)
+// nothing more.
+func TestVerifyRemembersTheDirectorysRefusal(t *testing.T) {
+	f := newFixture(t, WithTrustCacheTTL(30*time.Second))
+	f.trust.err = errs.New(errs.Unauthenticated, `agency "xx-nowhere" is not in the directory`)
+	tok := f.token(t, map[string]any{"agency": "xx-nowhere"})
+	for range 5 {
+		_, err := f.v.Verify(t.Context(), tok)
+		wantCode(t, err, errs.Unauthenticated, `agency "xx-nowhere" is not in the directory`)
+	}
+	if n := f.trust.callCount(); n != 1 {
+		t.Errorf("the directory was asked %d times, want once", n)
+	}
+	// Another token is asked about: the refusal was of that token only.
+	_, err := f.v.Verify(t.Context(), f.token(t, map[string]any{"agency": "xx-nowhere", "sub": "u-2"}))
+	wantCode(t, err, errs.Unauthenticated, "not in the directory")
+	if n := f.trust.callCount(); n != 2 {
+		t.Errorf("the directory was asked %d times, want twice", n)
+	}
+	f.clock.Advance(31 * time.Second)
+	f.trust.mu.Lock()
+	f.trust.err = nil
+	f.trust.agencies["xx-nowhere"] = AgencyTrust{State: "KZ", Kind: "CENTRAL_AUTHORITY", Active: true, TrustedIssuers: []string{testIssuer}}
+	f.trust.mu.Unlock()
+	if _, err := f.v.Verify(t.Context(), tok); err != nil {
+		t.Errorf("after the TTL, with the agency created: %v", err)
+	}
+}

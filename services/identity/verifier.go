@@ -116,6 +116,7 @@ type Verifier struct {
 	serviceIssuers []string
 	trust          *trustCache
 	tokens         *tokenCache
+	refusals       *refusalCache
 	now            func() time.Time
 	leeway         time.Duration
 }
@@ -164,6 +165,7 @@ func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*
 		serviceIssuers: o.services,
 		trust:          newTrustCache(trust, o.trustTTL),
 		tokens:         newTokenCache(o.tokenTTL),
+		refusals:       newRefusalCache(o.trustTTL),
 		now:            o.now,
 		leeway:         o.leeway,
 	}
@@ -227,6 +229,17 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 		Issuer:  c.iss,
 		Expiry:  *c.exp,
 	}
+	// A refusal the directory gave is remembered per token like the
+	// directory's answers per agency: a caller repeating a refused token
+	// (each call counted and refused) must not make every service ask the
+	// directory, which records each time it refuses, again on every call.
+	var key [sha256.Size]byte
+	if v.refusals.enabled() {
+		key = sha256.Sum256([]byte(rawToken))
+		if r, ok := v.refusals.get(key, now); ok {
+			return Principal{}, r
+		}
+	}
 	trust, err := v.trust.get(ctx, c.agency, now)
 	var dirRefused *RefusedError
 	var dirErr *errs.Error
@@ -237,9 +250,13 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 		// The directory, asked with this very token, refused it with the
 		// same rules: pass its reason on, with the state it knows.
 		claimed.State = dirRefused.Claimed.State
-		return Principal{}, &RefusedError{Claimed: claimed, Err: dirRefused.Err}
+		r := &RefusedError{Claimed: claimed, Err: dirRefused.Err}
+		v.refusals.put(key, r, now)
+		return Principal{}, r
 	case errors.As(err, &dirErr) && dirErr.Code == errs.Unauthenticated:
-		return Principal{}, &RefusedError{Claimed: claimed, Err: errs.New(errs.Unauthenticated, "%s", dirErr.Error())}
+		r := &RefusedError{Claimed: claimed, Err: errs.New(errs.Unauthenticated, "%s", dirErr.Error())}
+		v.refusals.put(key, r, now)
+		return Principal{}, r
 	case err != nil:
 		return Principal{}, errs.Wrap(err, errs.Unavailable, "the agency directory is unavailable")
 	case trust.State == "":
