@@ -15,10 +15,10 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/comity-mla/comity/gateway"
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/services/audit"
 	auditsqlite "github.com/comity-mla/comity/services/audit/sqlite"
 	"github.com/comity-mla/comity/services/identity"
