@@ -39,7 +39,9 @@ var grpcCodes = map[errs.Code]codes.Code{
 }
 
 // ToStatus maps an error returned by domain code to the status the caller
-// sees: an *errs.Error keeps its code, message and violations (as BadRequest
+// sees: an *identity.RefusedError is UNAUTHENTICATED with the state of the
+// token's agency as an ErrorInfo detail (RefusedFromStatus reads it back);
+// an *errs.Error keeps its code, message and violations (as BadRequest
 // or PreconditionFailure details); a context error keeps its meaning; a
 // status from a gRPC client call made on the caller's behalf is passed on;
 // anything else is logged with the trace id and becomes "internal error".
