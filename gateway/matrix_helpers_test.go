@@ -218,6 +218,9 @@ type matrixFixture struct {
 	attachment string
 }
 
+// matrixAcademy is a KZ TRAINING_INSTITUTION agency newMatrixEnv creates.
+const matrixAcademy = "kz-matrix-academy"
+
 // matrixEnv is the suite, a token per caller, and the shared fixtures.
 type matrixEnv struct {
 	req requestv1.RequestServiceClient
@@ -264,6 +267,14 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 			e.tokens[c.key()] = s.tokenFor(c.subject, c.agency, c.role)
 		}
 	}
+	// The training institution whose central_authority tokens the matrix
+	// expects refused: a kind of agency the seed does not have.
+	_, err := e.dir.CreateAgency(e.ctx(t, requestingAdmin), &directoryv1.CreateAgencyRequest{
+		AgencyId: matrixAcademy,
+		Agency: &directoryv1.Agency{State: "KZ", Kind: directoryv1.Agency_TRAINING_INSTITUTION,
+			DisplayNames: map[string]string{"en": "Access matrix training institution"}},
+	})
+	must(t, err, "create "+matrixAcademy)
 	e.startWatchers(t)
 	for _, st := range allStages {
 		e.shared[st] = e.build(t, st, true)

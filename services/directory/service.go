@@ -46,8 +46,9 @@ func event(ctx context.Context, now time.Time, p identity.Principal, resource, s
 	return audit.NewEvent(ctx, now, actor, "OK", audit.Details{Resource: resource, States: []string{state}})
 }
 
-// AgencyTrust tells the identity layer which state an agency belongs to and
-// which issuers that state trusts.
+// AgencyTrust tells the identity layer which state an agency belongs to, its
+// kind (which decides the roles that count there), and which issuers that
+// state trusts.
 func (s *Service) AgencyTrust(ctx context.Context, agencyID string) (identity.AgencyTrust, error) {
 	a, err := s.store.GetAgency(ctx, agencyID)
 	if err != nil {
@@ -57,7 +58,7 @@ func (s *Service) AgencyTrust(ctx context.Context, agencyID string) (identity.Ag
 	if err != nil {
 		return identity.AgencyTrust{}, fmt.Errorf("state of agency %s: %w", agencyID, err)
 	}
-	return identity.AgencyTrust{State: st.Code, Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
+	return identity.AgencyTrust{State: st.Code, Kind: string(a.Kind), Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
 }
 
 // ListStates returns every state.

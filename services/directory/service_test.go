@@ -215,3 +215,20 @@ func TestUpdateStateKeepsTrust(t *testing.T) {
 		})
 	}
 }
+
+// TestAgencyTrust: what the identity layer is told about an agency, the
+// kind included (it decides which roles count there), and that an agency
+// not in the directory is not found.
+func TestAgencyTrust(t *testing.T) {
+	svc, _ := newService(t, time.Now())
+	got, err := svc.AgencyTrust(t.Context(), "kz-gpo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (identity.AgencyTrust{State: "KZ", Kind: "CENTRAL_AUTHORITY", Active: true}); !reflect.DeepEqual(got, want) {
+		t.Errorf("AgencyTrust(kz-gpo) = %+v, want %+v", got, want)
+	}
+	if _, err := svc.AgencyTrust(t.Context(), "xx-nowhere"); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("AgencyTrust(xx-nowhere) = %v, want not found", err)
+	}
+}

@@ -44,7 +44,8 @@ type Principal struct {
 	// State is the ISO 3166-1 alpha-2 code of the agency's state, from the
 	// directory, not from the token.
 	State string
-	// Roles are the known roles of the token; unknown ones are dropped.
+	// Roles are the known roles of the token, each one its agency's kind may
+	// hold (RoleAllowedAt); unknown role names are dropped.
 	Roles []Role
 	// Issuer is the token's `iss`.
 	Issuer string
@@ -87,10 +88,14 @@ func FromContext(ctx context.Context) (Principal, bool) {
 }
 
 // AgencyTrust is what the directory says about an agency when a token names
-// it: the agency's state, whether it is active, and which issuers that state
-// trusts.
+// it: the agency's state and kind, whether it is active, and which issuers
+// that state trusts.
 type AgencyTrust struct {
-	State          string
+	State string
+	// Kind is the agency's kind as the directory names it
+	// (CENTRAL_AUTHORITY, PROSECUTION, …): it decides which roles count
+	// there (RoleAllowedAt).
+	Kind           string
 	Active         bool
 	TrustedIssuers []string
 }
@@ -99,6 +104,11 @@ type AgencyTrust struct {
 // from its own store; other services ask the directory over gRPC.
 type TrustSource interface {
 	// AgencyTrust returns the trust facts of agency id. It returns an error
-	// matching errs.ErrNotFound when the agency is not in the directory.
+	// matching errs.ErrNotFound when the agency is not in the directory. A
+	// source that asks the directory with the caller's own token returns the
+	// directory's refusal of that token as an error matching
+	// errs.ErrUnauthenticated, a *RefusedError when the directory said who
+	// the token claimed to be; any other error means the directory could not
+	// answer.
 	AgencyTrust(ctx context.Context, agencyID string) (AgencyTrust, error)
 }

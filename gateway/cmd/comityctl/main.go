@@ -111,7 +111,9 @@ func devToken(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("comityctl dev token", flag.ContinueOnError)
 	agency := fs.String("agency", "", "agency id the token names, e.g. kz-gpo (required)")
 	var roles config.Strings
-	fs.Var(&roles, "role", "role: prosecutor, central_authority, liaison_officer, auditor or directory_admin (repeatable, at least one)")
+	fs.Var(&roles, "role", "role: prosecutor, central_authority, liaison_officer, auditor or directory_admin (repeatable, at least one). "+
+		"A role counts only at an agency of a kind that may hold it ("+roleKinds()+"): the services refuse (401) a token "+
+		"claiming another. Such a token is minted all the same, so that tests can try it")
 	subject := fs.String("subject", "", "user subject (default dev:<agency>:<first role>)")
 	name := fs.String("name", "", "user display name (default the subject)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
@@ -136,6 +138,16 @@ func devToken(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
+}
+
+// roleKinds says, for the help text, at which agency kinds each role
+// counts: the verifier's table, not a copy of it.
+func roleKinds() string {
+	var parts []string
+	for _, r := range identity.Roles {
+		parts = append(parts, string(r)+" at "+strings.Join(identity.RoleKinds(r), " or "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func devCerts(args []string, stdout, stderr io.Writer) error {

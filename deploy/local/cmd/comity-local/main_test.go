@@ -139,7 +139,7 @@ func TestComityLocalServesTheDirectoryAndKeepsItsData(t *testing.T) {
 		got = append(got, a.(map[string]any)["name"].(string))
 	}
 	slices.Sort(got)
-	if status != 200 || !slices.Equal(got, []string{"agencies/uz-247", "agencies/uz-gpo", "agencies/uz-oversight", "agencies/uz-police-cyber"}) {
+	if status != 200 || !slices.Equal(got, []string{"agencies/uz-247", "agencies/uz-city-prosecutor", "agencies/uz-gpo", "agencies/uz-oversight", "agencies/uz-police-cyber"}) {
 		t.Fatalf("agencies of UZ = %d %v", status, got)
 	}
 	for priority, want := range map[string]string{"URGENT": "agencies/uz-247", "ROUTINE": "agencies/uz-gpo"} {
