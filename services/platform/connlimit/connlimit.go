@@ -182,13 +182,13 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		key := clientKey(c.RemoteAddr())
 		if bound := l.admit(key); bound != "" {
-			_ = c.Close()
 			l.g.refused.WithLabelValues(l.name, bound).Inc()
 			if bound == "total" {
 				l.g.refusedTotal.Add(1)
 			} else {
 				l.g.refusedClient.Add(1)
 			}
+			_ = c.Close()
 			l.noteRefused(bound, key)
 			continue
 		}
