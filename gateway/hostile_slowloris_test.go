@@ -264,3 +264,36 @@ func TestHostileSlowHonestUploadPasses(t *testing.T) {
 		t.Errorf("the stored attachment does not have the file's %d bytes: %s", len(content), body)
 	}
 }
+
+// The services' gRPC ports are bounded by the same guard: connections from
+// one address beyond the per-client bound are refused at once, and the
+// gateway, whose connections to the service are already open, keeps
+// serving.
+func TestHostileConnectionsToAServiceAreBounded(t *testing.T) {
+	const perClient, attackers = 20, 100
+	s := startSuite(t, suiteOptions{quiet: true, maxConnsPerClient: perClient})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	s.mustDo("POST", "/v1/requests", prosecutor, preservation(), http.StatusOK)
+	_, before := s.conns.Refused()
+	for range attackers {
+		c, err := net.Dial("tcp", s.addrs["request"])
+		if err != nil {
+			continue // a full backlog refuses too
+		}
+		defer c.Close()
+	}
+	// The guard refuses as it accepts, after the dials returned.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, after := s.conns.Refused()
+		if after-before >= attackers-perClient {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d connections from one address to the request service were refused, want at least %d (per-client bound %d)",
+				after-before, attackers, attackers-perClient, perClient)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mustDo("POST", "/v1/requests", prosecutor, preservation(), http.StatusOK)
+}
