@@ -36,8 +36,12 @@ import (
 
 // Config configures the gateway.
 type Config struct {
-	// Listener is where HTTP is served.
+	// Listener is where HTTP is served. Bound its connections with a
+	// connlimit.Guard (cli.Env.Conns).
 	Listener net.Listener
+	// HTTP bounds how slowly a client may send its request (headers, body
+	// rate, idle time); zero fields take httpserver's defaults.
+	HTTP httpserver.Options
 	// DirectoryAddr, RequestAddr and AuditAddr are the services' gRPC
 	// addresses (host:port).
 	DirectoryAddr string
@@ -92,7 +96,7 @@ func Run(ctx context.Context, cfg Config) error {
 			NextProtos:   []string{"h2", "http/1.1"},
 		})
 	}
-	return httpserver.Serve(ctx, l, h, cfg.Logger, 15*time.Second)
+	return httpserver.Serve(ctx, l, h, cfg.Logger, 15*time.Second, cfg.HTTP)
 }
 
 // NewHandler returns the gateway's HTTP handler. Its backend connections

@@ -21,7 +21,9 @@ import (
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/connlimit"
 	"github.com/comity-mla/comity/services/platform/grpcclient"
+	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/request"
@@ -43,6 +45,9 @@ type suite struct {
 	// that open a service's store beside it (as an operator's tool would).
 	databases map[string]string
 	stop      func()
+	// conns bounds the connections of the suite's four listeners, as
+	// comity-local's does.
+	conns *connlimit.Guard
 	// stopAudit takes only the audit service down; restartAudit brings it
 	// back on the same address and waits until the suite is ready again.
 	stopAudit, restartAudit func()
@@ -71,6 +76,13 @@ type suiteOptions struct {
 	// watch bounds the request service's watch streams (defaults when
 	// zero).
 	watch request.WatchLimits
+	// http bounds slow HTTP clients as comity-local's flags do (defaults
+	// when zero).
+	http httpserver.Options
+	// maxConns and maxConnsPerClient bound the suite's connections as
+	// comity-local's --max-conns and --max-conns-per-client do (0: the
+	// defaults of the flags).
+	maxConns, maxConnsPerClient int
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
@@ -123,18 +135,27 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			t.Fatal(err)
 		}
 	}
-	var ls [4]net.Listener
-	for i := range ls {
-		if ls[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	logger := zap.NewNop()
 	switch {
 	case opt.logger != nil:
 		logger = opt.logger
 	case !opt.quiet:
 		logger = zaptest.NewLogger(t)
+	}
+	// The listeners and their bounds are comity-local's (cli.Main builds
+	// the Guard there).
+	if opt.maxConnsPerClient == 0 {
+		opt.maxConnsPerClient = 512
+	}
+	conns, err := connlimit.New(connlimit.Config{MaxConns: opt.maxConns, MaxConnsPerClient: opt.maxConnsPerClient, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls [4]net.Listener
+	for i, name := range []string{"directory", "request", "audit", "gateway"} {
+		if ls[i], err = conns.Listen("127.0.0.1:0", name); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g, ctx := errgroup.WithContext(ctx)
@@ -187,16 +208,16 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
 			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment,
 			CORSOrigins: opt.corsOrigins, TLS: ids[mtls.Gateway], Logger: logger,
-			RateLimit: opt.rateLimit, Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...),
+			RateLimit: opt.rateLimit, Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), HTTP: opt.http,
 		})
 	})
-	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids,
+	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids, conns: conns,
 		databases: map[string]string{"directory": directoryDB, "request": requestDB, "audit": auditDB},
 		addrs:     map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
 	s.stopAudit = func() { stopAudit() }
 	s.restartAudit = func() {
 		t.Helper()
-		l, err := net.Listen("tcp", ls[2].Addr().String())
+		l, err := conns.Listen(ls[2].Addr().String(), "audit")
 		if err != nil {
 			t.Fatalf("audit service address: %v", err)
 		}

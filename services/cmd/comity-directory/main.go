@@ -4,8 +4,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"net"
 	"os"
 
 	"github.com/comity-mla/comity/services/audit"
@@ -52,9 +50,9 @@ func main() {
 				return err
 			}
 		}
-		l, err := net.Listen("tcp", *addr)
+		l, err := env.Conns.Listen(*addr, "grpc")
 		if err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return err
 		}
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: *database, Issuers: issuers,

@@ -4,8 +4,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"net"
 	"os"
 
 	"github.com/comity-mla/comity/services/audit"
@@ -54,9 +52,9 @@ func main() {
 				return err
 			}
 		}
-		l, err := net.Listen("tcp", *addr)
+		l, err := env.Conns.Listen(*addr, "grpc")
 		if err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return err
 		}
 		return requestd.Run(ctx, requestd.Config{
 			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/comity-mla/comity/services/errs"
@@ -115,7 +116,25 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
 		}
 	}
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRecvBytes)}
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
+		// A client that connects and never completes the TLS and HTTP/2
+		// handshakes holds a descriptor for at most this long (gRPC's
+		// default is two minutes). The listener's connlimit.Guard bounds
+		// how many connections there are.
+		grpc.ConnectionTimeout(10 * time.Second),
+		// Each watch stream through the gateway is a stream of one of its
+		// connections, so the bound is high; it stops a client from
+		// opening streams without end on one connection.
+		grpc.MaxConcurrentStreams(16384),
+		// Ping a connection idle for a minute and drop it if no answer
+		// comes within 20 s, so that a vanished peer does not keep its
+		// descriptor; refuse pings more often than every 10 s, which only
+		// a misbehaving client sends (gRPC's default allows one every 5
+		// minutes, which would cut clients that keep a NAT open).
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(cfg.TLS.ServerCredentials()))
 		ic.callers = cfg.Callers

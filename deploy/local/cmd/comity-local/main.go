@@ -35,6 +35,7 @@ func main() {
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "")
 	common.RegisterAuditBacklogAlarm(fs)
+	common.RegisterHTTP(fs)
 	httpsCert := fs.String("https-cert", "", "PEM certificate for the gateway to serve HTTPS with (with --https-key); HTTP without")
 	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
 	perSecond := fs.Float64("rate-limit", 50, "calls a second each agency may make through the gateway on average (0: no limit)")
@@ -101,16 +102,16 @@ func main() {
 
 		// Bind every port before starting anything, so that a port in use
 		// fails the start instead of leaving half a suite running.
-		listen := func(addr string) (net.Listener, error) {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				return nil, fmt.Errorf("listen: %w", err)
-			}
-			return l, nil
-		}
+		// Every listener draws on the one bound of the process's
+		// connections (env.Conns), which keeps descriptors free for the
+		// databases and the audit log; each has its own bound per client,
+		// so that clients of the gateway, all on 127.0.0.1 here, cannot
+		// take the places of the gateway's own connections to the
+		// services.
 		var ls [4]net.Listener
+		names := []string{"directory", "request", "audit", "gateway"}
 		for i, addr := range []string{*directoryAddr, *requestAddr, *auditAddr, *httpAddr} {
-			if ls[i], err = listen(addr); err != nil {
+			if ls[i], err = env.Conns.Listen(addr, names[i]); err != nil {
 				for _, l := range ls[:i] {
 					l.Close()
 				}
@@ -159,7 +160,7 @@ func main() {
 				Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(), AuditAddr: ls[2].Addr().String(),
 				MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
 				TLS: ids[mtls.Gateway], HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey,
-				RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers,
+				RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers, HTTP: common.HTTP,
 				Logger: env.Logger.With(zap.String("service", "gateway")), Metrics: env.Metrics,
 			})
 		})
