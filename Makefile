@@ -22,7 +22,7 @@ FSCK := $(BIN)/fsck
 FUZZTIME ?= 10s
 FUZZTIME_SHORT ?= 3s
 
-.PHONY: help run build test lint generate check-generated tools protos bench fuzz fuzz-short fsck-log console-screenshots clean
+.PHONY: help run build test lint generate check-generated tools protos bench slowloris fuzz fuzz-short fsck-log console-screenshots clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -103,6 +103,22 @@ bench: ## Run the benchmarks (see docs/benchmarks.md); results also in build/ben
 	@mkdir -p build
 	{ $(GO) test -p 1 -run '^$$' -bench . -benchmem -timeout 10m $(filter-out ./gateway/...,$(PKGS)) && \
 	  $(GO) test -p 1 -run '^$$' -bench . -benchtime $(BENCH_OPS)x -timeout 12m ./gateway/...; } 2>&1 | tee build/bench.txt
+
+# The load test of slow clients: a fresh comity-local on ports of its own
+# (data in build/slowloris), comity-slowloris against it, then the server is
+# stopped. SLOWLORIS_FLAGS passes flags on, e.g. "--conns 2000 --duration 30s".
+SLOWLORIS_DIR ?= build/slowloris
+slowloris: build ## Load test (docs/benchmarks.md): 5,000 slow connections from 127.0.0.1 for 2 minutes while creates from 127.0.0.2 keep running.
+	$(GO) build -o $(BIN)/ ./deploy/local/cmd/comity-slowloris
+	rm -rf $(SLOWLORIS_DIR) && mkdir -p $(SLOWLORIS_DIR)
+	ulimit -n $$(ulimit -Hn); \
+	$(BIN)/comity-local --data-dir $(SLOWLORIS_DIR) --http-addr 127.0.0.1:18080 --metrics-addr 127.0.0.1:19090 \
+	  --directory-addr 127.0.0.1:19101 --request-addr 127.0.0.1:19102 --audit-addr 127.0.0.1:19103 --log-level warn \
+	  >$(SLOWLORIS_DIR)/comity-local.log 2>&1 & pid=$$!; \
+	for i in $$(seq 150); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.2; done; \
+	$(BIN)/comity-slowloris --gateway http://127.0.0.1:18080 --metrics http://127.0.0.1:19090/metrics \
+	  --data-dir $(SLOWLORIS_DIR) --pid $$pid $(SLOWLORIS_FLAGS); rc=$$?; \
+	kill $$pid; wait $$pid; exit $$rc
 
 fuzz: ## Run every fuzz target for FUZZTIME each (`make fuzz FUZZTIME=5m`).
 	$(call run-fuzz,$(FUZZTIME))

@@ -43,7 +43,7 @@ func TestAgenciesOfAState(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d: %s", r.status, r.raw)
 	}
-	want := []string{"agencies/uz-247", "agencies/uz-gpo", "agencies/uz-oversight", "agencies/uz-police-cyber"}
+	want := []string{"agencies/uz-247", "agencies/uz-city-prosecutor", "agencies/uz-gpo", "agencies/uz-oversight", "agencies/uz-police-cyber"}
 	if got := names(t, r, "agencies"); !slices.Equal(got, want) {
 		t.Errorf("agencies of UZ = %v, want %v", got, want)
 	}
@@ -94,8 +94,8 @@ func TestListPagesThroughEveryAgency(t *testing.T) {
 		}
 	}
 	sort.Strings(seen)
-	if len(seen) != 20 || len(slices.Compact(slices.Clone(seen))) != 20 {
-		t.Errorf("paged through %d agencies (%v), want the 20 seeded ones once each", len(seen), seen)
+	if len(seen) != 25 || len(slices.Compact(slices.Clone(seen))) != 25 {
+		t.Errorf("paged through %d agencies (%v), want the 25 seeded ones once each", len(seen), seen)
 	}
 }
 
@@ -439,13 +439,13 @@ func TestCreatedAgencySurvivesARestart(t *testing.T) {
 	s.stop()
 
 	s = startSuite(t, suiteOptions{dataDir: dataDir})
-	r = s.do("GET", "/v1/agencies/kg-bishkek-cyber", s.token("kz-gpo", identity.Auditor), nil)
+	r = s.do("GET", "/v1/agencies/kg-bishkek-cyber", s.token("kz-oversight", identity.Auditor), nil)
 	if r.status != http.StatusOK || r.body["state"] != "KG" {
 		t.Errorf("after restart: %d %s", r.status, r.raw)
 	}
 	r = s.do("GET", "/v1/agencies?filter="+url.QueryEscape(`state = "KG"`), admin, nil)
-	if n := len(names(t, r, "agencies")); n != 5 {
-		t.Errorf("KG has %d agencies after restart, want 4 seeded + 1 created (seeding must not run twice)", n)
+	if n := len(names(t, r, "agencies")); n != 6 {
+		t.Errorf("KG has %d agencies after restart, want 5 seeded + 1 created (seeding must not run twice)", n)
 	}
 }
 

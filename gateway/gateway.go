@@ -2,7 +2,7 @@
 // REST/JSON with grpc-gateway, forwarding each caller's bearer token so that
 // every service authenticates and authorises the call itself. It also serves
 // /healthz (the process is up) and /readyz (every backend answers its health
-// check).
+// check; the body also says whether each producer's audit delivery keeps up).
 package gateway
 
 import (
@@ -37,8 +37,12 @@ import (
 
 // Config configures the gateway.
 type Config struct {
-	// Listener is where HTTP is served.
+	// Listener is where HTTP is served. Bound its connections with a
+	// connlimit.Guard (cli.Env.Conns).
 	Listener net.Listener
+	// HTTP bounds how slowly a client may send its request (headers, body
+	// rate, idle time); zero fields take httpserver's defaults.
+	HTTP httpserver.Options
 	// DirectoryAddr, RequestAddr and AuditAddr are the services' gRPC
 	// addresses (host:port).
 	DirectoryAddr string
@@ -96,7 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 			NextProtos:   []string{"h2", "http/1.1"},
 		})
 	}
-	return httpserver.Serve(ctx, l, h, cfg.Logger, 15*time.Second)
+	return httpserver.Serve(ctx, l, h, cfg.Logger, 15*time.Second, cfg.HTTP)
 }
 
 // NewHandler returns the gateway's HTTP handler. Its backend connections
@@ -135,7 +139,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		// Append has no REST route: only services append, over gRPC.
 		{"audit", cfg.AuditAddr, mtls.Audit, auditv1.RegisterAuditServiceHandlerFromEndpoint},
 	}
-	backends := &backends{conns: map[string]*grpc.ClientConn{}}
+	backends := &backends{conns: map[string]*grpc.ClientConn{}, log: cfg.Logger}
 	closeAll := func() {
 		for _, c := range backends.conns {
 			_ = c.Close()

@@ -35,14 +35,24 @@ import (
 // of each role (Pr prosecutor, CA central_authority, LO liaison_officer, Au
 // auditor, Ad directory_admin) at
 //
-//	the requesting agency      kz-gpo, plus Ow: the prosecutor who owns the request
-//	another agency of KZ       kz-police-cyber (Pr, LO), kz-247 (CA), kz-oversight (Au, Ad)
-//	the requested agency       uz-247
+//	the requesting agency      kz-gpo, plus Ow: the prosecutor who owns the request;
+//	                           Au at kz-oversight (no auditor at a central authority)
+//	another agency of KZ       kz-city-prosecutor (Pr), kz-police-cyber (LO), kz-247 (CA),
+//	                           kz-oversight (Au, Ad)
+//	the requested agency       uz-247 (CA, LO); the roles a 24/7 contact point may not
+//	                           hold at UZ agencies that may: uz-city-prosecutor (Pr),
+//	                           uz-oversight (Au, Ad)
 //	another agency of UZ       uz-gpo (Pr, CA, LO, Ad), uz-oversight (Au)
 //	an agency of TJ            tj-gpo (Pr, CA, LO, Ad), tj-oversight (Au)
 //
-// and "no", a call without a token, and "sv", the comity-request service
-// identity. matrixCallers has them as code; a cell's subtest is named
+// since a role counts only at an agency of a kind that may hold it (§3's
+// table). Tokens claiming a role their agency may not hold are refused
+// (UNAUTHENTICATED) by every service, whatever the method: gAu an auditor
+// of kz-gpo, pPr a prosecutor of kz-police-cyber, oCA a central authority
+// of kz-oversight, tCA one of a KZ training institution (matrixAcademy),
+// and a prosecutor, an auditor and a directory_admin of uz-247 (2Pr, 2Au,
+// 2Ad). Then "no", a call without a token, and "sv", the comity-request
+// service identity. matrixCallers has them as code; a cell's subtest is named
 // method/stage/group.role, e.g. AcknowledgeRequest/TRANSMITTED/requestedAgency.CA.
 //
 // The stages are the statuses of the lifecycle, plus WITHDRAWN_DRAFT and
@@ -81,9 +91,9 @@ import (
 // before, so the next cell finds it as a fresh request at that stage would
 // be; a request that did change is replaced (and the cell fails).
 const accessMatrix = `
-#                                                  requesting        | requesting     | requested      | requested      | uninvolved     |
-#                                                  agency kz-gpo     | state KZ       | agency uz-247  | state UZ       | state TJ       |
-# method             on                            Ow Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | no sv
+#                                                  requesting        | requesting     | requested      | requested      | uninvolved     | a role its agency may not |
+#                                                  agency kz-gpo     | state KZ       | agency uz-247  | state UZ       | state TJ       | hold (§3): refused        |
+# method             on                            Ow Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | gAu pPr oCA tCA 2Pr 2Au 2Ad | no sv
 
 # comity.request.v1: reading a request (§3 need to know).
 # Ad: §3 says "users of the requesting agency" (and "of the requested
@@ -93,106 +103,110 @@ const accessMatrix = `
 # Au of UZ: §3 says "auditors of either state"; for the requested state it
 #   is read with "never a draft": its auditors see the request once
 #   transmitted.
-GetRequest           pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-GetRequest           post                          OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
-ListRequests         pre                           OK OK OK OK OK NF | NF OK OK OK NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-ListRequests         post                          OK OK OK OK OK NF | NF OK OK OK NF | OK OK OK OK NF | NF NF OK OK NF | NF NF NF NF NF | UA -
-GetRequestHistory    pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-GetRequestHistory    post                          OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
-WatchRequests        pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-WatchRequests        post                          OK OK OK OK MD NF | NF OK OK MD NF | OK OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA -
+GetRequest           pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetRequest           post                          OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListRequests         pre                           OK OK OK OK OK NF | NF OK OK OK NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListRequests         post                          OK OK OK OK OK NF | NF OK OK OK NF | NF OK OK OK NF | NF NF OK OK NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetRequestHistory    pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetRequestHistory    post-TRANSMITTED-ACKNOWLEDGED OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+# The only reason of a TRANSMITTED or ACKNOWLEDGED request is the requesting
+#   side's return before transmission, its own business (issue 10): the
+#   requested side reads that history without reasons, as metadata does.
+GetRequestHistory    TRANSMITTED,ACKNOWLEDGED      OK OK OK OK MD NF | NF OK OK MD NF | NF MD MD MD NF | NF NF MD MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WatchRequests        pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WatchRequests        post                          OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # Correspondence and evidence: not for auditors (§3), who know the
 # request exists, hence PERMISSION_DENIED. ListMessages also checks that
 # OWN_AGENCY notes reach only the author's agency (§5). DESIGN is silent
 # on a closed request: a message may still be added (a closing note),
 # evidence may not.
-CreateMessage        pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-CreateMessage        post                          OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
-ListMessages         pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-ListMessages         post                          OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
-UploadAttachment     pre-CLOSED_DRAFT              OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-UploadAttachment     CLOSED_DRAFT                  FP FP FP FP PD NF | NF FP FP PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-UploadAttachment     post-CLOSED                   OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
-UploadAttachment     CLOSED                        FP FP FP FP PD NF | NF FP FP PD NF | FP FP FP PD NF | NF NF FP PD NF | NF NF NF NF NF | UA -
-ListAttachments      pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-ListAttachments      post                          OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
-DownloadAttachment   pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-DownloadAttachment   post                          OK OK OK OK PD NF | NF OK OK PD NF | OK OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA -
+CreateMessage        pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CreateMessage        post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListMessages         pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListMessages         post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UploadAttachment     pre-CLOSED_DRAFT              OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UploadAttachment     CLOSED_DRAFT                  FP FP FP FP PD NF | NF FP FP PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UploadAttachment     post-CLOSED                   OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UploadAttachment     CLOSED                        FP FP FP FP PD NF | NF FP FP PD NF | NF FP FP PD NF | NF NF FP PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListAttachments      pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListAttachments      post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+DownloadAttachment   pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+DownloadAttachment   post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # Create: "prosecutor (own agency)": any prosecutor, filing for their own
 # agency, to another state (UZ callers file UZ→KZ, the others to UZ).
-CreateRequest        any                           OK OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | UA -
+CreateRequest        any                           OK OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 # Aggregates only (§5), for every user, on the pairs of their own state;
 # OK: the KZ→UZ pair counts by status exactly the requests the caller's
 # state may know of (§3: the requested state only once transmitted), as its
 # liaison officer lists them, drafts aside.
-GetStatistics        any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | NF NF NF NF NF | UA -
+GetStatistics        any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # The lifecycle (§5). The owning prosecutor: Update, submit,
 # provideClarification, withdraw.
-UpdateRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-UpdateRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-UpdateRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-SubmitRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-SubmitRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-SubmitRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-ProvideClarification pre                           FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-ProvideClarification CLARIFICATION_REQUESTED       OK PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-ProvideClarification post-CLARIFICATION_REQUESTED  FP PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-WithdrawRequest      DRAFT,SUBMITTED               OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-WithdrawRequest      WITHDRAWN_DRAFT,CLOSED_DRAFT  FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-WithdrawRequest      open                          OK PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-WithdrawRequest      ended                         FP PD PD PD PD NF | NF PD PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+UpdateRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+SubmitRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+SubmitRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+SubmitRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ProvideClarification pre                           FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ProvideClarification CLARIFICATION_REQUESTED       OK PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ProvideClarification post-CLARIFICATION_REQUESTED  FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WithdrawRequest      DRAFT,SUBMITTED               OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WithdrawRequest      WITHDRAWN_DRAFT,CLOSED_DRAFT  FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WithdrawRequest      open                          OK PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WithdrawRequest      ended                         FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # The requesting state's central authority: return, transmit. Any
 # central_authority of KZ, also the one at kz-247: §1 says a central
 # authority is "usually a prosecutor general's office, or a 24/7 contact
 # point".
-ReturnRequest        SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-ReturnRequest        pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-ReturnRequest        post                          PD PD FP PD PD NF | NF FP PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-TransmitRequest      SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-TransmitRequest      pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-TransmitRequest      post                          PD PD FP PD PD NF | NF FP PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+ReturnRequest        SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ReturnRequest        pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ReturnRequest        post                          PD PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+TransmitRequest      SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+TransmitRequest      pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+TransmitRequest      post                          PD PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # The requested agency's central authority (uz-247, not uz-gpo):
 # acknowledge, requestClarification, accept, refuse, execute,
 # extendPreservation.
-AcknowledgeRequest   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-AcknowledgeRequest   TRANSMITTED                   PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-AcknowledgeRequest   post-TRANSMITTED              PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-RequestClarification pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-RequestClarification ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-RequestClarification post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-AcceptRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-AcceptRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-AcceptRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-RefuseRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-RefuseRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-RefuseRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-ExecuteRequest       pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-ExecuteRequest       ACCEPTED                      PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-ExecuteRequest       post-ACCEPTED                 PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-ExtendPreservation   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-ExtendPreservation   EXECUTED                      PD PD PD PD PD NF | NF PD PD PD NF | PD OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-ExtendPreservation   post-EXECUTED                 PD PD PD PD PD NF | NF PD PD PD NF | PD FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+AcknowledgeRequest   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcknowledgeRequest   TRANSMITTED                   PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcknowledgeRequest   post-TRANSMITTED              PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestClarification pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestClarification ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestClarification post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcceptRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcceptRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcceptRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExecuteRequest       pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExecuteRequest       ACCEPTED                      PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExecuteRequest       post-ACCEPTED                 PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExtendPreservation   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExtendPreservation   EXECUTED                      PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExtendPreservation   post-EXECUTED                 PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # Close: the requesting state's central authority or the owning
 # prosecutor, once executed, refused or withdrawn.
-CloseRequest         WITHDRAWN_DRAFT               OK PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-CloseRequest         DRAFT,SUBMITTED,CLOSED_DRAFT  FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA -
-CloseRequest         ended-CLOSED                  OK PD OK PD PD NF | NF OK PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
-CloseRequest         open,CLOSED                   FP PD FP PD PD NF | NF FP PD PD NF | PD PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA -
+CloseRequest         WITHDRAWN_DRAFT               OK PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CloseRequest         DRAFT,SUBMITTED,CLOSED_DRAFT  FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CloseRequest         ended-CLOSED                  OK PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CloseRequest         open,CLOSED                   FP PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # comity.directory.v1 (§4): reads for every authenticated user; writes
 # (here on KZ: its state, a new agency, kz-police-cyber, a throwaway
 # agency) only for a directory_admin of KZ, whatever their agency.
-ListStates           any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
-GetState             any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
-ListAgencies         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
-GetAgency            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
-ResolveRoute         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA -
-UpdateState          any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
-CreateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
-UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
-DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA -
+ListStates           any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+GetState             any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+ListAgencies         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+GetAgency            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+ResolveRoute         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateState          any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+CreateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # comity.audit.v1 (§3, §6): Append only for service identities (here
 # comity-request, with a service-issuer token as the relay presents it;
@@ -201,13 +215,13 @@ DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD 
 # shows the gateway's certificate may not append at all);
 # the rest for auditors, scoped to their state: an entry of another
 # state is NOT_FOUND, and lists and bundles hold only their state's.
-Append               any                           PD PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA OK
-GetCheckpoint        any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA PD
-ListEntries          any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA PD
-GetEntry             KZ_ENTRY                      PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | PD PD PD NF PD | PD PD PD NF PD | UA PD
-GetEntry             KZ_UZ_ENTRY                   PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | UA PD
-GetConsistencyProof  any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA PD
-ExportBundle         any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA PD
+Append               any                           PD PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA OK
+GetCheckpoint        any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+ListEntries          any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+GetEntry             KZ_ENTRY                      PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | PD PD PD NF PD | PD PD PD NF PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+GetEntry             KZ_UZ_ENTRY                   PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+GetConsistencyProof  any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+ExportBundle         any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
 `
 
 // matrixCallers are the columns of accessMatrix, in order.
@@ -216,18 +230,18 @@ var matrixCallers = []matrixCaller{
 	{group: "requestingAgency", label: "Pr", agency: "kz-gpo", role: identity.Prosecutor, subject: "kz-gpo-colleague"},
 	{group: "requestingAgency", label: "CA", agency: "kz-gpo", role: identity.CentralAuthority},
 	{group: "requestingAgency", label: "LO", agency: "kz-gpo", role: identity.LiaisonOfficer},
-	{group: "requestingAgency", label: "Au", agency: "kz-gpo", role: identity.Auditor},
+	{group: "requestingAgency", label: "Au", agency: "kz-oversight", role: identity.Auditor, subject: "kz-oversight-auditor"},
 	{group: "requestingAgency", label: "Ad", agency: "kz-gpo", role: identity.DirectoryAdmin},
-	{group: "requestingState", label: "Pr", agency: "kz-police-cyber", role: identity.Prosecutor},
+	{group: "requestingState", label: "Pr", agency: "kz-city-prosecutor", role: identity.Prosecutor},
 	{group: "requestingState", label: "CA", agency: "kz-247", role: identity.CentralAuthority},
 	{group: "requestingState", label: "LO", agency: "kz-police-cyber", role: identity.LiaisonOfficer},
 	{group: "requestingState", label: "Au", agency: "kz-oversight", role: identity.Auditor},
 	{group: "requestingState", label: "Ad", agency: "kz-oversight", role: identity.DirectoryAdmin},
-	{group: "requestedAgency", label: "Pr", agency: "uz-247", role: identity.Prosecutor},
+	{group: "requestedAgency", label: "Pr", agency: "uz-city-prosecutor", role: identity.Prosecutor},
 	{group: "requestedAgency", label: "CA", agency: "uz-247", role: identity.CentralAuthority},
 	{group: "requestedAgency", label: "LO", agency: "uz-247", role: identity.LiaisonOfficer},
-	{group: "requestedAgency", label: "Au", agency: "uz-247", role: identity.Auditor},
-	{group: "requestedAgency", label: "Ad", agency: "uz-247", role: identity.DirectoryAdmin},
+	{group: "requestedAgency", label: "Au", agency: "uz-oversight", role: identity.Auditor, subject: "uz-oversight-auditor"},
+	{group: "requestedAgency", label: "Ad", agency: "uz-oversight", role: identity.DirectoryAdmin},
 	{group: "requestedState", label: "Pr", agency: "uz-gpo", role: identity.Prosecutor},
 	{group: "requestedState", label: "CA", agency: "uz-gpo", role: identity.CentralAuthority},
 	{group: "requestedState", label: "LO", agency: "uz-gpo", role: identity.LiaisonOfficer},
@@ -238,6 +252,13 @@ var matrixCallers = []matrixCaller{
 	{group: "uninvolved", label: "LO", agency: "tj-gpo", role: identity.LiaisonOfficer},
 	{group: "uninvolved", label: "Au", agency: "tj-oversight", role: identity.Auditor},
 	{group: "uninvolved", label: "Ad", agency: "tj-gpo", role: identity.DirectoryAdmin},
+	{group: "refused", label: "gAu", agency: "kz-gpo", role: identity.Auditor},
+	{group: "refused", label: "pPr", agency: "kz-police-cyber", role: identity.Prosecutor},
+	{group: "refused", label: "oCA", agency: "kz-oversight", role: identity.CentralAuthority},
+	{group: "refused", label: "tCA", agency: matrixAcademy, role: identity.CentralAuthority},
+	{group: "refused", label: "2Pr", agency: "uz-247", role: identity.Prosecutor},
+	{group: "refused", label: "2Au", agency: "uz-247", role: identity.Auditor},
+	{group: "refused", label: "2Ad", agency: "uz-247", role: identity.DirectoryAdmin},
 	{group: "noToken", label: "no"},
 	{group: "service", label: "sv", service: "comity-request"},
 }

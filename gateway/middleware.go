@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 )
 
@@ -203,29 +205,84 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 // backends checks the services' health for /readyz.
 type backends struct {
 	conns map[string]*grpc.ClientConn
+	log   *zap.Logger
+
+	mu sync.Mutex
+	// behind are the backends whose audit delivery was last seen behind,
+	// so that a change is logged once, not at every probe.
+	behind map[string]bool
 }
 
+// Values of /readyz's auditDelivery.
+const (
+	deliveryOK     = "delivering"
+	deliveryBehind = "behind: the oldest undelivered audit event is older than the alarm bound"
+)
+
+// readyz answers 200 when every backend serves, 503 otherwise. Its body
+// also says, under auditDelivery, whether each backend that produces audit
+// events delivers them in time (audit.DeliveryHealthService). A delivery
+// behind is reported, and logged, but leaves the status 200: /readyz means
+// "can serve", and a service whose audit events wait still serves (DESIGN
+// §6); taking it out of rotation would stop the suite for an audit outage.
 func (b *backends) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	result := map[string]string{}
+	delivery := map[string]string{}
 	ready := true
 	for name, conn := range b.conns {
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		hc := healthpb.NewHealthClient(conn)
+		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
 		switch {
 		case err != nil:
 			result[name] = "unreachable: " + status.Code(err).String()
 			ready = false
+			continue
 		case resp.GetStatus() != healthpb.HealthCheckResponse_SERVING:
 			result[name] = resp.GetStatus().String()
 			ready = false
 		default:
 			result[name] = "SERVING"
 		}
+		// NOT_FOUND: the backend produces no audit events (the audit
+		// service) or has not read its outbox yet.
+		resp, err = hc.Check(ctx, &healthpb.HealthCheckRequest{Service: audit.DeliveryHealthService})
+		if err != nil {
+			continue
+		}
+		behind := resp.GetStatus() != healthpb.HealthCheckResponse_SERVING
+		delivery[name] = deliveryOK
+		if behind {
+			delivery[name] = deliveryBehind
+		}
+		b.noteDelivery(name, behind)
 	}
 	code := http.StatusOK
 	if !ready {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"ready": ready, "backends": result})
+	body := map[string]any{"ready": ready, "backends": result}
+	if len(delivery) > 0 {
+		body["auditDelivery"] = delivery
+	}
+	writeJSON(w, code, body)
+}
+
+// noteDelivery logs a change of a backend's audit delivery.
+func (b *backends) noteDelivery(name string, behind bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.behind == nil {
+		b.behind = map[string]bool{}
+	}
+	was, seen := b.behind[name]
+	b.behind[name] = behind
+	switch {
+	case behind && !was:
+		b.log.Warn("audit delivery behind: the backend's oldest undelivered audit event is older than its --audit-backlog-alarm; it keeps serving",
+			zap.String("backend", name))
+	case !behind && was && seen:
+		b.log.Info("audit delivery caught up", zap.String("backend", name))
+	}
 }

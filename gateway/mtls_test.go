@@ -99,7 +99,7 @@ func rogueCert(t *testing.T, dir string) []tls.Certificate {
 func TestServiceIdentitiesCallOnlyWhatTheyNeed(t *testing.T) {
 	s := startSuite(t, suiteOptions{quiet: true})
 	admin := s.token("kz-gpo", identity.DirectoryAdmin)
-	auditor := s.token("kz-gpo", identity.Auditor)
+	auditor := s.token("kz-oversight", identity.Auditor)
 	prosecutor := s.token("kz-gpo", identity.Prosecutor)
 	call := func(token string) context.Context {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -31,11 +31,13 @@ type RateLimit struct {
 // limiter keeps one bucket per agency. The agency is taken from the token
 // only once the gateway has verified it, so that nobody can spend another
 // agency's budget with a forged token. Calls without a token, or with one
-// that is refused, share a bucket per client address (per /64 for IPv6),
-// the services refuse them anyway; behind a proxy that address is the
-// proxy's. A call whose token could not be checked for now (the directory
-// did not answer) is not counted: the services, which check it too, will
-// answer it.
+// that is refused (UNAUTHENTICATED: forged, expired, or genuine but naming
+// an agency that is unknown or deactivated, or a role it may not hold),
+// share a bucket per client address (per /64 for IPv6), the services
+// refuse them anyway; behind a proxy that address is the proxy's. Only a
+// call whose token could not be checked for now (the directory did not
+// answer: UNAVAILABLE) is not counted: that is no fault of the caller's, and
+// the services, which check it too, will answer it.
 type limiter struct {
 	limit  rate.Limit
 	burst  int

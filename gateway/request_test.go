@@ -53,7 +53,7 @@ func TestWhoSeesARequest(t *testing.T) {
 	uzProsecutor := s.token("uz-gpo", identity.Prosecutor)
 	tjUsers := []string{
 		s.token("tj-gpo", identity.CentralAuthority), s.token("tj-gpo", identity.LiaisonOfficer),
-		s.token("tj-gpo", identity.Auditor), s.token("tj-247", identity.Prosecutor),
+		s.token("tj-oversight", identity.Auditor), s.token("tj-city-prosecutor", identity.Prosecutor),
 	}
 	kzAuditor := s.token("kz-oversight", identity.Auditor)
 

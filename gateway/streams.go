@@ -213,7 +213,14 @@ func (a *streams) download(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", meta.GetMediaType())
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": meta.GetFilename()}))
+	// Always an attachment, never inline: a file from the other side of a
+	// case is saved, not rendered by the browser in the API's origin. A
+	// name the header cannot carry still leaves "attachment".
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": meta.GetFilename()})
+	if disp == "" {
+		disp = "attachment"
+	}
+	h.Set("Content-Disposition", disp)
 	h.Set("Repr-Digest", reprDigest(meta.GetSha256()))
 	h.Set("Content-Length", strconv.FormatInt(meta.GetSizeBytes(), 10))
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sync/errgroup"
@@ -18,12 +19,16 @@ import (
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/gatewaytest"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/connlimit"
 	"github.com/comity-mla/comity/services/platform/grpcclient"
+	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -37,8 +42,14 @@ type suite struct {
 	// "request", "audit"); grpcConn dials them.
 	addrs map[string]string
 	// ids are the mTLS identities of the suite's parts, by name.
-	ids  map[string]*mtls.Identity
-	stop func()
+	ids map[string]*mtls.Identity
+	// databases are the services' --database settings by name, for tests
+	// that open a service's store beside it (as an operator's tool would).
+	databases map[string]string
+	stop      func()
+	// conns bounds the connections of the suite's four listeners, as
+	// comity-local's does.
+	conns *connlimit.Guard
 	// stopAudit takes only the audit service down; restartAudit brings it
 	// back on the same address and waits until the suite is ready again.
 	stopAudit, restartAudit func()
@@ -64,6 +75,16 @@ type suiteOptions struct {
 	rateLimit gateway.RateLimit
 	// logger, when set, receives every server's logs.
 	logger *zap.Logger
+	// watch bounds the request service's watch streams (defaults when
+	// zero).
+	watch request.WatchLimits
+	// http bounds slow HTTP clients as comity-local's flags do (defaults
+	// when zero).
+	http httpserver.Options
+	// maxConns and maxConnsPerClient bound the suite's connections as
+	// comity-local's --max-conns and --max-conns-per-client do (0: the
+	// defaults of the flags).
+	maxConns, maxConnsPerClient int
 	// trustedIssuers are known to the services and trusted by every state
 	// of the seed, as the dev issuer is.
 	trustedIssuers []identity.Issuer
@@ -73,6 +94,11 @@ type suiteOptions struct {
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
+	// metrics, when set, receives the directory's and the request
+	// service's metrics, as comity-local's registry does.
+	metrics prometheus.Registerer
+	// backlogAlarm is the producers' --audit-backlog-alarm (default 5m).
+	backlogAlarm time.Duration
 }
 
 func startSuite(t testing.TB, opt suiteOptions) *suite {
@@ -107,6 +133,10 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
+	digestKey, err := audit.EnsureDigestKey(filepath.Join(opt.dataDir, "audit", "digest.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// mTLS between every part, as comity-local runs it.
 	certDir := filepath.Join(opt.dataDir, "certs")
 	if err := mtls.EnsureDev(certDir); err != nil {
@@ -118,18 +148,27 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			t.Fatal(err)
 		}
 	}
-	var ls [4]net.Listener
-	for i := range ls {
-		if ls[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	}
 	logger := zap.NewNop()
 	switch {
 	case opt.logger != nil:
 		logger = opt.logger
 	case !opt.quiet:
 		logger = zaptest.NewLogger(t)
+	}
+	// The listeners and their bounds are comity-local's (cli.Main builds
+	// the Guard there).
+	if opt.maxConnsPerClient == 0 {
+		opt.maxConnsPerClient = 512
+	}
+	conns, err := connlimit.New(connlimit.Config{MaxConns: opt.maxConns, MaxConnsPerClient: opt.maxConnsPerClient, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls [4]net.Listener
+	for i, name := range []string{"directory", "request", "audit", "gateway"} {
+		if ls[i], err = conns.Listen("127.0.0.1:0", name); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g, ctx := errgroup.WithContext(ctx)
@@ -138,7 +177,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[0], Database: directoryDB,
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: seedIssuers,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
-			Logger: logger,
+			AuditBacklogAlarm: opt.backlogAlarm, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	g.Go(func() error {
@@ -146,8 +185,9 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[1], Database: requestDB,
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
+			Watch:     opt.watch,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
-			Logger: logger,
+			AuditBacklogAlarm: opt.backlogAlarm, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	// The audit service runs under a context of its own, so that a test can
@@ -186,15 +226,16 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
 			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment,
 			CORSOrigins: opt.corsOrigins, TLS: ids[mtls.Gateway], Logger: logger,
-			RateLimit: opt.rateLimit, Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...),
+			RateLimit: opt.rateLimit, Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), HTTP: opt.http,
 		})
 	})
-	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids,
-		addrs: map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
+	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids, conns: conns,
+		databases: map[string]string{"directory": directoryDB, "request": requestDB, "audit": auditDB},
+		addrs:     map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
 	s.stopAudit = func() { stopAudit() }
 	s.restartAudit = func() {
 		t.Helper()
-		l, err := net.Listen("tcp", ls[2].Addr().String())
+		l, err := conns.Listen(ls[2].Addr().String(), "audit")
 		if err != nil {
 			t.Fatalf("audit service address: %v", err)
 		}

@@ -12,6 +12,10 @@ import (
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
 
+// watchStartedHeader is grpcapi.WatchStartedHeader, which the gateway does
+// not import: the request service's header saying its watch has started.
+const watchStartedHeader = "comity-watch-started"
+
 // watch serves GET /v1/requests:watch as newline-delimited JSON, one
 // {"result": …} object per status change, like grpc-gateway's own streams,
 // but it answers as soon as the service has started watching: grpc-gateway
@@ -28,16 +32,19 @@ func (a *streams) watch(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	// The service sends its headers once the watch has its starting point;
-	// a refusal ends the stream without them.
-	if md, err := stream.Header(); err != nil || md == nil {
+	// The service sends its headers, saying it started, once the watch has
+	// its starting point; a refusal ends the stream without that header.
+	if md, err := stream.Header(); err != nil || len(md.Get(watchStartedHeader)) == 0 {
 		if _, rerr := stream.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
 			err = rerr
 		}
 		if err == nil {
 			err = status.Error(codes.Unavailable, "the watch ended before it started")
 		}
-		a.fail(w, r, err)
+		// Not a.fail: a watch refused for the bound on open streams is a
+		// 429 (too many requests), not a file too large.
+		_, m := runtime.MarshalerForRequest(a.mux, r)
+		runtime.HTTPError(r.Context(), a.mux, m, w, r, err)
 		return
 	}
 	_, m := runtime.MarshalerForRequest(a.mux, r)

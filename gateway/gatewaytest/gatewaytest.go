@@ -207,12 +207,15 @@ func CompleteCase(c *Client, requestID string) Case {
 	kzCA := c.Token("kz-gpo", identity.CentralAuthority)
 	uzCA := c.Token("uz-247", identity.CentralAuthority)
 
-	created := c.MustDo("POST", "/v1/requests?requestId="+url.QueryEscape(requestID), prosecutor, Preservation(), 200)
+	// A retry sends the very same body (AIP-155): another body under the
+	// same request id is refused.
+	body := Preservation()
+	created := c.MustDo("POST", "/v1/requests?requestId="+url.QueryEscape(requestID), prosecutor, body, 200)
 	name, _ := created.Body["name"].(string)
 	if created.Body["requestedAgency"] != "agencies/uz-247" || created.Body["status"] != "DRAFT" || name == "" {
 		t.Fatalf("created = %s", created.Raw)
 	}
-	again := c.MustDo("POST", "/v1/requests?requestId="+url.QueryEscape(requestID), prosecutor, Preservation(), 200)
+	again := c.MustDo("POST", "/v1/requests?requestId="+url.QueryEscape(requestID), prosecutor, body, 200)
 	if again.Body["name"] != name {
 		t.Fatalf("a retried create made a second request: %v and %v", name, again.Body["name"])
 	}

@@ -8,7 +8,14 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -34,10 +41,16 @@ type Event struct {
 	Outcome string `json:"outcome"`
 	// Transition is the status change, when there is one.
 	Transition *Transition `json:"transition,omitempty"`
-	// RequestSHA256 is the hex SHA-256 of the call's request message in
-	// deterministic protobuf encoding: proof of what was asked without
-	// holding it.
-	RequestSHA256 string `json:"request_sha256,omitempty"`
+	// RequestHMAC is the hex HMAC-SHA256 of the call's request message in
+	// deterministic protobuf encoding, keyed with the producing services'
+	// per-deployment digest key: it proves "this exact call" to whoever
+	// holds the key. A plain hash would not do: the messages are short and
+	// predictable, and an auditor could brute-force the identifiers in them.
+	RequestHMAC string `json:"request_hmac,omitempty"`
+	// Count is the number of calls an aggregate event stands for (the
+	// unauthenticated calls of one client address in one minute); zero for
+	// the event of one call.
+	Count uint64 `json:"count,omitempty"`
 }
 
 // Actor is the caller of an audited call.
@@ -46,6 +59,9 @@ type Actor struct {
 	Agency  string   `json:"agency,omitempty"`
 	Roles   []string `json:"roles,omitempty"`
 	Issuer  string   `json:"issuer,omitempty"`
+	// Address is the network address of a caller known by nothing else:
+	// set on the aggregate events of unauthenticated calls only.
+	Address string `json:"address,omitempty"`
 }
 
 // Transition is a status change.
@@ -65,13 +81,13 @@ func NewID() string {
 }
 
 // Call is what the transport knows about the call being served: the method,
-// the digest of its request message and the resource it names. The gRPC
-// server puts it in the context; domain code copies it into events.
+// the keyed digest of its request message and the resource it names. The
+// gRPC server puts it in the context; NewEvent copies it into events.
 type Call struct {
-	Service       string
-	Action        string
-	Resource      string
-	RequestSHA256 string
+	Service     string
+	Action      string
+	Resource    string
+	RequestHMAC string
 
 	// recorded is set once an event of this call is written, so that the
 	// server does not record the call a second time.
@@ -111,8 +127,10 @@ func Recorded(ctx context.Context) bool {
 
 // NoteStates records that the call of ctx concerns states (e.g. the parties
 // of the request it names), whatever its outcome: when the call is denied,
-// the server's event of it carries them, so that those states' auditors see
-// the attempt.
+// the server records it on those states' trail too, so that their auditors
+// see the attempt. A call refused as NOT_FOUND is then recorded twice: once
+// for the caller's state with only what the caller sent, exactly as for a
+// name that does not exist, and once for the noted states (DESIGN §6).
 func NoteStates(ctx context.Context, states ...string) {
 	if c, ok := CallFrom(ctx); ok {
 		*c.states = append(*c.states, states...)
@@ -127,13 +145,33 @@ func NotedStates(ctx context.Context) []string {
 	return nil
 }
 
-// NewEvent returns an event for the call of ctx, with a new id and time.
-func NewEvent(ctx context.Context, now time.Time, actor Actor, outcome string) Event {
+// Details are what the recording code adds to the call's event.
+type Details struct {
+	// Resource, when not empty, replaces the resource the call names
+	// (e.g. the attachment read rather than the request it is under).
+	Resource string
+	// States are the states involved, whose auditors see the event.
+	States     []string
+	Transition *Transition
+	// Count is the number of calls an aggregate event stands for.
+	Count uint64
+}
+
+// NewEvent returns the event of the call of ctx, with a new id and time.
+// It is the one place events are made, and it bounds every field to what
+// AuditService.Append accepts (see Bounded): whatever a caller sends, the
+// event can be logged, so that no call can stop delivery.
+func NewEvent(ctx context.Context, now time.Time, actor Actor, outcome string, d Details) Event {
 	c, _ := CallFrom(ctx)
-	return Event{
+	e := Event{
 		ID: NewID(), Time: now.UTC().Truncate(time.Microsecond), Actor: actor, Service: c.Service, Action: c.Action,
-		Resource: c.Resource, Outcome: outcome, RequestSHA256: c.RequestSHA256,
+		Resource: c.Resource, States: d.States, Outcome: outcome, Transition: d.Transition,
+		RequestHMAC: c.RequestHMAC, Count: d.Count,
 	}
+	if d.Resource != "" {
+		e.Resource = d.Resource
+	}
+	return Bounded(e)
 }
 
 // Recorder writes an event on its own, outside any change: a denied call, a
@@ -141,4 +179,132 @@ func NewEvent(ctx context.Context, now time.Time, actor Actor, outcome string) E
 // outbox.
 type Recorder interface {
 	RecordEvent(ctx context.Context, e Event) error
+}
+
+// The bounds of an event's fields, as AuditService.Append checks them
+// (proto/comity/audit/v1/audit.proto); lengths are in characters.
+const (
+	maxService  = 100
+	maxAction   = 300
+	maxResource = 300
+	maxSubject  = 300
+	maxAgency   = 100
+	maxIssuer   = 300
+	maxAddress  = 100
+	maxRole     = 100
+	maxRoles    = 10
+	maxStates   = 10
+	maxOutcome  = 40
+	maxStatus   = 40
+)
+
+var (
+	stateCode = regexp.MustCompile(`^[A-Z]{2}$`)
+	hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// Bounded returns e with every field within what AuditService.Append
+// accepts. A text that is too long, not valid UTF-8 or holds control or
+// bidirectional formatting characters is replaced by its cleaned beginning
+// and a mark carrying a digest of the whole (see Cut), so that it stays
+// useful to an auditor and tells different names apart; roles are
+// de-duplicated and at most 10; states keep only well-formed ISO codes,
+// sorted, without repeats; a request digest that is not one is dropped; an
+// empty service, action or outcome (which no server makes) is "unknown".
+// Bounded of a bounded event is the event itself.
+func Bounded(e Event) Event {
+	e.Service = required(Cut(e.Service, maxService))
+	e.Action = required(Cut(e.Action, maxAction))
+	e.Resource = Cut(e.Resource, maxResource)
+	e.Outcome = required(Cut(e.Outcome, maxOutcome))
+	e.Actor.Subject = Cut(e.Actor.Subject, maxSubject)
+	e.Actor.Agency = Cut(e.Actor.Agency, maxAgency)
+	e.Actor.Issuer = Cut(e.Actor.Issuer, maxIssuer)
+	e.Actor.Address = Cut(e.Actor.Address, maxAddress)
+	if e.Actor.Roles != nil {
+		roles := make([]string, 0, min(len(e.Actor.Roles), maxRoles))
+		for _, r := range e.Actor.Roles {
+			if r = Cut(r, maxRole); r != "" && !slices.Contains(roles, r) && len(roles) < maxRoles {
+				roles = append(roles, r)
+			}
+		}
+		e.Actor.Roles = roles
+	}
+	if e.States != nil {
+		states := make([]string, 0, len(e.States))
+		for _, s := range e.States {
+			if stateCode.MatchString(s) {
+				states = append(states, s)
+			}
+		}
+		slices.Sort(states)
+		states = slices.Compact(states)
+		e.States = states[:min(len(states), maxStates)]
+	}
+	if e.Transition != nil {
+		e.Transition = &Transition{From: Cut(e.Transition.From, maxStatus), To: Cut(e.Transition.To, maxStatus)}
+	}
+	if !hexDigest.MatchString(e.RequestHMAC) {
+		e.RequestHMAC = ""
+	}
+	return e
+}
+
+// Cut returns s if it is valid UTF-8, at most limit characters and free of
+// control and bidirectional formatting characters. Otherwise it returns the
+// beginning of s, with every invalid byte and such character replaced by
+// U+FFFD, followed by "…[cut sha256:<32 hex digits>]": the first half of the
+// SHA-256 of s as given, which tells different names apart without holding
+// them. The result is at most limit characters, and Cut leaves it as it is.
+func Cut(s string, limit int) string {
+	if clean(s) && utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	mark := "…[cut sha256:" + hex.EncodeToString(sum[:16]) + "]"
+	keep := limit - utf8.RuneCountInString(mark)
+	if keep < 0 {
+		// Too small a bound for the mark: as much of the digest as fits.
+		return hex.EncodeToString(sum[:])[:min(limit, 2*sha256.Size)]
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range strings.ToValidUTF8(s, string(utf8.RuneError)) {
+		if n == keep {
+			break
+		}
+		if forbidden(r) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String() + mark
+}
+
+// required returns s, or "unknown" for a field Append requires.
+func required(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func clean(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if forbidden(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// forbidden reports whether r has no place in an event's text: control
+// characters, and the bidirectional formatting ones that make a name show
+// as another (U+202E turns "fdp.exe" into "exe.pdf").
+func forbidden(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }

@@ -18,7 +18,7 @@ func FuzzParseLeaf(f *testing.F) {
 		Actor:   audit.Actor{Subject: "dev:kz-gpo:prosecutor", Agency: "kz-gpo", Roles: []string{"prosecutor"}, Issuer: "comity-dev"},
 		Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest", Resource: "requests/x",
 		States: []string{"KZ", "UZ"}, Outcome: "OK", Transition: &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
-		RequestSHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		RequestHMAC: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	}
 	leaf, err := audit.Leaf(e)
 	if err != nil {

@@ -484,8 +484,8 @@ func involves(e Event, state string) bool { return slices.Contains(e.States, sta
 // the machine stopping within that moment, and the spool then says so (see
 // package spool); an error of the spool fails the read.
 func (s *Service) recordRead(ctx context.Context, p identity.Principal, resource string) error {
-	ev := NewEvent(ctx, s.now(), Actor{Subject: p.Subject, Agency: p.Agency, Roles: roleNames(p), Issuer: p.Issuer}, "OK")
-	ev.Resource, ev.States = resource, []string{p.State}
+	ev := NewEvent(ctx, s.now(), Actor{Subject: p.Subject, Agency: p.Agency, Roles: roleNames(p), Issuer: p.Issuer}, "OK",
+		Details{Resource: resource, States: []string{p.State}})
 	if s.spool != nil {
 		if err := s.spool.Add(ctx, []Event{ev}); err != nil {
 			return fmt.Errorf("record the read: %w", err)

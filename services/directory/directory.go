@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
@@ -204,8 +205,51 @@ type Store interface {
 	// deployment's act, not a user's call.
 	Seed(ctx context.Context, states []State, agencies []Agency) (bool, error)
 	// Import stores states and agencies in one transaction, replacing those
-	// with the same code or id (their Version is incremented). It writes no
-	// audit event: an import is an operator's act on the database
-	// (comityctl), not a call of the API.
-	Import(ctx context.Context, states []State, agencies []Agency) error
+	// with the same code or id (their Version is incremented). For each
+	// given state that is already stored, keep is called first, inside the
+	// transaction, with the stored state and the one to store, which it may
+	// change (but not its code); keep may be nil and must not call the
+	// store. It writes no audit event: an import is an operator's act on the
+	// database (comityctl), not a call of the API. Use the Import function,
+	// which applies the directory's rules, rather than this method.
+	Import(ctx context.Context, states []State, agencies []Agency, keep func(stored State, imported *State)) error
+}
+
+// ImportReport says what an import did that its snapshot did not say.
+type ImportReport struct {
+	// KeptIssuers are the states whose snapshot listed no trusted issuer and
+	// that kept the issuers they had.
+	KeptIssuers []string
+	// NoIssuer are the states stored with no trusted issuer: new states the
+	// snapshot lists without one, or states that had none. None of their
+	// users can sign in until one is added.
+	NoIssuer []string
+}
+
+// Import stores a snapshot's states and agencies in one transaction (see
+// Store.Import). A state the snapshot lists with no trusted issuer keeps the
+// issuers it has: a snapshot that leaves a state with none would lock all of
+// its users out, and the shipped seed lists none. Only a snapshot naming
+// issuers changes them.
+func Import(ctx context.Context, store Store, states []State, agencies []Agency) (ImportReport, error) {
+	var r ImportReport
+	kept := map[string]bool{}
+	err := store.Import(ctx, states, agencies, func(stored State, imported *State) {
+		if len(imported.TrustedIssuers) == 0 && len(stored.TrustedIssuers) > 0 {
+			imported.TrustedIssuers = slices.Clone(stored.TrustedIssuers)
+			kept[imported.Code] = true
+		}
+	})
+	if err != nil {
+		return ImportReport{}, err
+	}
+	for _, st := range states {
+		switch {
+		case kept[st.Code]:
+			r.KeptIssuers = append(r.KeptIssuers, st.Code)
+		case len(st.TrustedIssuers) == 0:
+			r.NoIssuer = append(r.NoIssuer, st.Code)
+		}
+	}
+	return r, nil
 }

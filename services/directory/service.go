@@ -43,14 +43,12 @@ func event(ctx context.Context, now time.Time, p identity.Principal, resource, s
 		roles[i] = string(r)
 	}
 	actor := audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
-	ev := audit.NewEvent(ctx, now, actor, "OK")
-	ev.Resource = resource
-	ev.States = []string{state}
-	return ev
+	return audit.NewEvent(ctx, now, actor, "OK", audit.Details{Resource: resource, States: []string{state}})
 }
 
-// AgencyTrust tells the identity layer which state an agency belongs to and
-// which issuers that state trusts.
+// AgencyTrust tells the identity layer which state an agency belongs to, its
+// kind (which decides the roles that count there), and which issuers that
+// state trusts.
 func (s *Service) AgencyTrust(ctx context.Context, agencyID string) (identity.AgencyTrust, error) {
 	a, err := s.store.GetAgency(ctx, agencyID)
 	if err != nil {
@@ -60,7 +58,7 @@ func (s *Service) AgencyTrust(ctx context.Context, agencyID string) (identity.Ag
 	if err != nil {
 		return identity.AgencyTrust{}, fmt.Errorf("state of agency %s: %w", agencyID, err)
 	}
-	return identity.AgencyTrust{State: st.Code, Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
+	return identity.AgencyTrust{State: st.Code, Kind: string(a.Kind), Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
 }
 
 // ListStates returns every state.
@@ -84,7 +82,13 @@ type StateChange struct {
 }
 
 // UpdateState applies change to the state, for a directory_admin of that
-// state. A non-empty etag must match the state's current one.
+// state. etag is required and must match the state's current one: a state
+// holds the trust of all its users, so a change made blind to a concurrent
+// one (an issuer added by a colleague, then dropped by a stale full list)
+// could lock them out. A change that would leave the state with no trusted
+// issuer, or that removes the issuer of the caller's own token, is refused
+// (errs.FailedPrecondition): both are how an administrator locks a state out,
+// and only an administrator signed in through another issuer may drop one.
 func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, etag string, change StateChange) (State, error) {
 	code = strings.ToUpper(code)
 	audit.NoteStates(ctx, code)
@@ -113,6 +117,17 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 		}
 		if err := validateState(next, "state."); err != nil {
 			return audit.Event{}, err
+		}
+		if change.TrustedIssuers != nil {
+			if err := checkTrustKept(*st, next, p); err != nil {
+				return audit.Event{}, err
+			}
+		}
+		// Checked last, so that a change that must never be made says
+		// why, not only that the etag is missing.
+		if etag == "" {
+			return audit.Event{}, (errs.Violations{{Field: "state.etag",
+				Description: "required: send the etag you read, so that a concurrent change is not overwritten"}}).Err(errs.Invalid, "etag required")
 		}
 		now := s.now().UTC()
 		next.UpdateTime = now
@@ -241,6 +256,28 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 	}
 	audit.MarkRecorded(ctx)
 	return updated, nil
+}
+
+// checkTrustKept refuses a change of a state's trusted issuers from old to
+// next that would lock its users out: none left, or the issuer vouching for
+// the caller's own token removed (the caller could not undo it).
+func checkTrustKept(old, next State, p identity.Principal) error {
+	var vs errs.Violations
+	switch {
+	case len(next.TrustedIssuers) == 0:
+		vs.Add("state.trusted_issuers", "this change would leave %s with no trusted token issuer: none of its users could sign in", stateName(old))
+	case p.Issuer != "" && slices.Contains(old.TrustedIssuers, p.Issuer) && !slices.Contains(next.TrustedIssuers, p.Issuer):
+		vs.Add("state.trusted_issuers", "this change removes %s, the issuer of your own token; ask another administrator, signed in through another issuer, to remove it", p.Issuer)
+	}
+	return vs.Err(errs.FailedPrecondition, "the trusted issuers of "+old.Code+" were not changed")
+}
+
+// stateName is the state's English name, else its code.
+func stateName(st State) string {
+	if n := st.DisplayNames["en"]; n != "" {
+		return n
+	}
+	return st.Code
 }
 
 func requireAdminOf(p identity.Principal, state string) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +75,7 @@ func TestChangesAreAudited(t *testing.T) {
 			return err
 		}, resource: "agencies/kz-gpo", state: "KZ"},
 		{name: "update state", method: "UpdateState", call: func(ctx context.Context, s *directory.Service) error {
-			_, err := s.UpdateState(ctx, admin, "kz", "", directory.StateChange{TimeZone: &tz})
+			_, err := s.UpdateState(ctx, admin, "kz", directory.State{Code: "KZ", Version: 1}.Etag(), directory.StateChange{TimeZone: &tz})
 			return err
 		}, resource: "states/KZ", state: "KZ"},
 		{name: "agency of another state", method: "UpdateAgency", call: func(ctx context.Context, s *directory.Service) error {
@@ -93,7 +95,7 @@ func TestChangesAreAudited(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			svc, store := newService(t, now)
 			call := audit.Call{Service: "comity-directory", Action: "/comity.directory.v1.DirectoryService/" + tc.method,
-				RequestSHA256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"}
+				RequestHMAC: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"}
 			ctx := audit.WithCall(t.Context(), call)
 			err := tc.call(ctx, svc)
 			pending, perr := store.PendingEvents(t.Context(), 0)
@@ -125,7 +127,7 @@ func TestChangesAreAudited(t *testing.T) {
 			want := audit.Event{
 				ID: got.ID, Time: now, Service: call.Service, Action: call.Action,
 				Actor:    audit.Actor{Subject: "admin-1", Agency: "kz-gpo", Roles: []string{"directory_admin"}, Issuer: "https://idp.kz.example/"},
-				Resource: tc.resource, States: []string{tc.state}, Outcome: "OK", RequestSHA256: call.RequestSHA256,
+				Resource: tc.resource, States: []string{tc.state}, Outcome: "OK", RequestHMAC: call.RequestHMAC,
 			}
 			if got.ID == "" {
 				t.Error("event has no id")
@@ -134,5 +136,99 @@ func TestChangesAreAudited(t *testing.T) {
 				t.Errorf("event\n got %+v\nwant %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestUpdateStateKeepsTrust checks the safeguards of a state's trusted
+// issuers: a change must be made knowingly (with the etag), must leave the
+// state an issuer, and must not remove the issuer of the caller's own token;
+// a refused change leaves the state as it was.
+func TestUpdateStateKeepsTrust(t *testing.T) {
+	const own, other = "urn:comity:dev-issuer", "https://idp.kz.example/"
+	admin := identity.Principal{Subject: "admin-1", Agency: "kz-gpo", State: "KZ",
+		Roles: []identity.Role{identity.DirectoryAdmin}, Issuer: own}
+	issuers := func(v ...string) *[]string { return &v }
+	tz := "Asia/Qostanay"
+	for _, tc := range []struct {
+		name    string
+		noEtag  bool
+		change  directory.StateChange
+		wantErr *errs.Error
+		// field and words must appear in the violation of a refusal.
+		field, words string
+		want         []string
+	}{
+		{name: "no etag", noEtag: true, change: directory.StateChange{TimeZone: &tz}, wantErr: errs.ErrInvalid,
+			field: "state.etag", words: "send the etag you read"},
+		{name: "own issuer replaced, no etag", noEtag: true, change: directory.StateChange{TrustedIssuers: issuers("urn:evil")},
+			wantErr: errs.ErrFailedPrecondition, field: "state.trusted_issuers", words: "the issuer of your own token"},
+		{name: "no issuer left", change: directory.StateChange{TrustedIssuers: issuers()}, wantErr: errs.ErrFailedPrecondition,
+			field: "state.trusted_issuers", words: "would leave KZ with no trusted token issuer"},
+		{name: "own issuer replaced", change: directory.StateChange{TrustedIssuers: issuers("urn:evil")}, wantErr: errs.ErrFailedPrecondition,
+			field: "state.trusted_issuers", words: "removes urn:comity:dev-issuer, the issuer of your own token"},
+		{name: "own issuer removed, another kept", change: directory.StateChange{TrustedIssuers: issuers(other)}, wantErr: errs.ErrFailedPrecondition,
+			field: "state.trusted_issuers", words: "ask another administrator"},
+		{name: "issuer added", change: directory.StateChange{TrustedIssuers: issuers(own, other, "urn:new")},
+			want: []string{own, other, "urn:new"}},
+		{name: "another issuer removed", change: directory.StateChange{TrustedIssuers: issuers(own)}, want: []string{own}},
+		{name: "issuers untouched", change: directory.StateChange{TimeZone: &tz}, want: []string{own, other}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, store := newService(t, time.Now())
+			before, err := store.UpdateState(t.Context(), "KZ", func(st *directory.State) (audit.Event, error) {
+				st.TrustedIssuers = []string{own, other}
+				return audit.Event{ID: "setup"}, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			etag := before.Etag()
+			if tc.noEtag {
+				etag = ""
+			}
+			got, err := svc.UpdateState(t.Context(), admin, "KZ", etag, tc.change)
+			if tc.wantErr != nil {
+				var e *errs.Error
+				if !errors.Is(err, tc.wantErr) || !errors.As(err, &e) {
+					t.Fatalf("error %v; want %v", err, tc.wantErr)
+				}
+				if !slices.ContainsFunc(e.Violations, func(v errs.Violation) bool {
+					return v.Field == tc.field && strings.Contains(v.Description, tc.words)
+				}) {
+					t.Errorf("violations %+v; want one of %s saying %q", e.Violations, tc.field, tc.words)
+				}
+				after, err := store.GetState(t.Context(), "KZ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(after, before) {
+					t.Errorf("a refused change changed the state:\n got %+v\nwant %+v", after, before)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("UpdateState: %v", err)
+			}
+			if !slices.Equal(got.TrustedIssuers, tc.want) {
+				t.Errorf("trusted issuers %q; want %q", got.TrustedIssuers, tc.want)
+			}
+		})
+	}
+}
+
+// TestAgencyTrust: what the identity layer is told about an agency, the
+// kind included (it decides which roles count there), and that an agency
+// not in the directory is not found.
+func TestAgencyTrust(t *testing.T) {
+	svc, _ := newService(t, time.Now())
+	got, err := svc.AgencyTrust(t.Context(), "kz-gpo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (identity.AgencyTrust{State: "KZ", Kind: "CENTRAL_AUTHORITY", Active: true}); !reflect.DeepEqual(got, want) {
+		t.Errorf("AgencyTrust(kz-gpo) = %+v, want %+v", got, want)
+	}
+	if _, err := svc.AgencyTrust(t.Context(), "xx-nowhere"); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("AgencyTrust(xx-nowhere) = %v, want not found", err)
 	}
 }

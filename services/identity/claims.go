@@ -108,6 +108,12 @@ func dateField(m map[string]json.RawMessage, name string) (*time.Time, error) {
 	if !ok || isNull(v) {
 		return nil, nil
 	}
+	// RFC 7519 NumericDate is a JSON number. encoding/json would also take a
+	// string holding one into a json.Number; an issuer that sends that is
+	// not following the standard, and two readers could disagree on it.
+	if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+		return nil, fmt.Errorf("claim %q is not a date: it must be a JSON number of seconds since 1970-01-01 UTC", name)
+	}
 	var n json.Number
 	if err := json.Unmarshal(v, &n); err != nil {
 		return nil, fmt.Errorf("claim %q is not a date", name)

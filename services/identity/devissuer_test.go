@@ -147,9 +147,9 @@ func TestMintDevTokenVerifies(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			req:  TokenRequest{Agency: "kz-gpo", Roles: []Role{Prosecutor, Auditor}},
+			req:  TokenRequest{Agency: "kz-gpo", Roles: []Role{Prosecutor, LiaisonOfficer}},
 			want: Principal{Subject: "dev:kz-gpo:prosecutor", Name: "dev:kz-gpo:prosecutor", Agency: "kz-gpo",
-				State: "KZ", Roles: []Role{Prosecutor, Auditor}, Issuer: DevIssuerID},
+				State: "KZ", Roles: []Role{Prosecutor, LiaisonOfficer}, Issuer: DevIssuerID},
 		},
 		{
 			name: "subject and name",

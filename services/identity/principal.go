@@ -7,6 +7,7 @@ package identity
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/comity-mla/comity/services/errs"
 )
@@ -43,10 +44,16 @@ type Principal struct {
 	// State is the ISO 3166-1 alpha-2 code of the agency's state, from the
 	// directory, not from the token.
 	State string
-	// Roles are the known roles of the token; unknown ones are dropped.
+	// Roles are the known roles of the token, each one its agency's kind may
+	// hold (RoleAllowedAt); unknown role names are dropped.
 	Roles []Role
 	// Issuer is the token's `iss`.
 	Issuer string
+	// Expiry is when the verifier stops accepting the token: its `exp` plus
+	// the clock leeway. Zero for a principal made from no user token. A
+	// call that lasts (a watch stream) ends then, as a new call would be
+	// refused.
+	Expiry time.Time
 	// Service is set, instead of Agency, State and Roles, when the caller is
 	// one of Comity's own services (e.g. "comity-request") rather than a
 	// user.
@@ -81,10 +88,14 @@ func FromContext(ctx context.Context) (Principal, bool) {
 }
 
 // AgencyTrust is what the directory says about an agency when a token names
-// it: the agency's state, whether it is active, and which issuers that state
-// trusts.
+// it: the agency's state and kind, whether it is active, and which issuers
+// that state trusts.
 type AgencyTrust struct {
-	State          string
+	State string
+	// Kind is the agency's kind as the directory names it
+	// (CENTRAL_AUTHORITY, PROSECUTION, …): it decides which roles count
+	// there (RoleAllowedAt).
+	Kind           string
 	Active         bool
 	TrustedIssuers []string
 }
@@ -93,6 +104,11 @@ type AgencyTrust struct {
 // from its own store; other services ask the directory over gRPC.
 type TrustSource interface {
 	// AgencyTrust returns the trust facts of agency id. It returns an error
-	// matching errs.ErrNotFound when the agency is not in the directory.
+	// matching errs.ErrNotFound when the agency is not in the directory. A
+	// source that asks the directory with the caller's own token returns the
+	// directory's refusal of that token as an error matching
+	// errs.ErrUnauthenticated, a *RefusedError when the directory said who
+	// the token claimed to be; any other error means the directory could not
+	// answer.
 	AgencyTrust(ctx context.Context, agencyID string) (AgencyTrust, error)
 }

@@ -100,3 +100,58 @@ func earliest(t time.Time, ts ...time.Time) time.Time {
 	}
 	return t
 }
+
+// refusalCache remembers, for as long as the trust cache keeps the
+// directory's answers, the tokens the directory refused when asked with
+// them (see TrustSource): the refusal is as much the directory's answer
+// about the token as an agency's facts are about the agency. Keyed like
+// tokenCache, bounded like it.
+type refusalCache struct {
+	ttl time.Duration
+
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]refusalEntry
+}
+
+type refusalEntry struct {
+	err     *RefusedError
+	expires time.Time
+}
+
+func newRefusalCache(ttl time.Duration) *refusalCache {
+	return &refusalCache{ttl: ttl, entries: make(map[[sha256.Size]byte]refusalEntry)}
+}
+
+func (c *refusalCache) enabled() bool { return c.ttl > 0 }
+
+func (c *refusalCache) get(key [sha256.Size]byte, now time.Time) (*RefusedError, bool) {
+	if !c.enabled() {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	return e.err, true
+}
+
+func (c *refusalCache) put(key [sha256.Size]byte, r *RefusedError, now time.Time) {
+	if !c.enabled() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= maxTokenEntries {
+		for k, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= maxTokenEntries {
+			clear(c.entries)
+		}
+	}
+	c.entries[key] = refusalEntry{err: r, expires: now.Add(c.ttl)}
+}

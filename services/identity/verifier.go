@@ -116,6 +116,7 @@ type Verifier struct {
 	serviceIssuers []string
 	trust          *trustCache
 	tokens         *tokenCache
+	refusals       *refusalCache
 	now            func() time.Time
 	leeway         time.Duration
 }
@@ -164,6 +165,7 @@ func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*
 		serviceIssuers: o.services,
 		trust:          newTrustCache(trust, o.trustTTL),
 		tokens:         newTokenCache(o.tokenTTL),
+		refusals:       newRefusalCache(o.trustTTL),
 		now:            o.now,
 		leeway:         o.leeway,
 	}
@@ -193,7 +195,13 @@ func NewVerifier(issuers []Issuer, trust TrustSource, opts ...VerifierOption) (*
 // the principal it authenticates.
 //
 // Every reason to refuse the token is an errs.Unauthenticated error whose
-// message says what is wrong with it. When the directory cannot be asked, or
+// message says what is wrong with it. When the token is genuine (an issuer
+// Comity knows signed it) but the directory refuses what it claims — its
+// agency is unknown or deactivated, its issuer is not trusted for the
+// agency's state, it grants no Comity role, or a role its agency's kind may
+// not hold (RoleAllowedAt) — the error is a *RefusedError naming who the
+// token claimed to be, so that the refusal can be recorded with that actor.
+// Unknown role names are ignored. When the directory cannot be asked, or
 // an issuer's keys have never been fetched, the error is errs.Unavailable
 // instead: that is not the caller's fault and retrying may help. A directory
 // that names no state for an agency is an errs.Internal error.
@@ -207,32 +215,68 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 	if slices.Contains(v.serviceIssuers, c.iss) {
 		// A service speaks for itself, not for an agency of a state: there
 		// is no directory trust to check, and no user role.
-		return Principal{Subject: c.sub, Service: c.service, Issuer: c.iss}, nil
+		return Principal{Subject: c.sub, Service: c.service, Issuer: c.iss, Expiry: c.exp.Add(v.leeway)}, nil
 	}
 
+	// From here on the token is genuine: an issuer Comity knows signed it.
+	// What it claims is refused or not by what the directory says, and a
+	// refusal names who it claimed to be, so that the call is recorded.
+	claimed := Principal{
+		Subject: c.sub,
+		Name:    c.name,
+		Agency:  c.agency,
+		Roles:   knownRoles(c.roles),
+		Issuer:  c.iss,
+		Expiry:  c.exp.Add(v.leeway),
+	}
+	// A refusal the directory gave is remembered per token like the
+	// directory's answers per agency: a caller repeating a refused token
+	// (each call counted and refused) must not make every service ask the
+	// directory, which records each time it refuses, again on every call.
+	var key [sha256.Size]byte
+	if v.refusals.enabled() {
+		key = sha256.Sum256([]byte(rawToken))
+		if r, ok := v.refusals.get(key, now); ok {
+			return Principal{}, r
+		}
+	}
 	trust, err := v.trust.get(ctx, c.agency, now)
+	var dirRefused *RefusedError
+	var dirErr *errs.Error
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return Principal{}, unauthenticated("agency %q is not in the directory", c.agency)
+		return Principal{}, refused(claimed, "agency %q is not in the directory", c.agency)
+	case errors.As(err, &dirRefused):
+		// The directory, asked with this very token, refused it with the
+		// same rules: pass its reason on, with the state it knows.
+		claimed.State = dirRefused.Claimed.State
+		r := &RefusedError{Claimed: claimed, Err: dirRefused.Err}
+		v.refusals.put(key, r, now)
+		return Principal{}, r
+	case errors.As(err, &dirErr) && dirErr.Code == errs.Unauthenticated:
+		r := &RefusedError{Claimed: claimed, Err: errs.New(errs.Unauthenticated, "%s", dirErr.Error())}
+		v.refusals.put(key, r, now)
+		return Principal{}, r
 	case err != nil:
 		return Principal{}, errs.Wrap(err, errs.Unavailable, "the agency directory is unavailable")
 	case trust.State == "":
 		// Need-to-know compares states; an empty one would match another.
 		return Principal{}, errs.New(errs.Internal, "the agency directory has no state for agency %s", c.agency)
-	case !trust.Active:
-		return Principal{}, unauthenticated("agency %s is deactivated", c.agency)
-	case !slices.Contains(trust.TrustedIssuers, c.iss):
-		return Principal{}, unauthenticated("token issuer %q is not trusted for state %s", clip(c.iss), trust.State)
+	case trust.Kind == "":
+		// Which roles count depends on it.
+		return Principal{}, errs.New(errs.Internal, "the agency directory has no kind for agency %s", c.agency)
 	}
-
-	return Principal{
-		Subject: c.sub,
-		Name:    c.name,
-		Agency:  c.agency,
-		State:   trust.State,
-		Roles:   knownRoles(c.roles),
-		Issuer:  c.iss,
-	}, nil
+	claimed.State = trust.State
+	switch {
+	case !trust.Active:
+		return Principal{}, refused(claimed, "agency %q is deactivated", c.agency)
+	case !slices.Contains(trust.TrustedIssuers, c.iss):
+		return Principal{}, refused(claimed, "token issuer %q is not trusted for state %s", clip(c.iss), trust.State)
+	}
+	if err := checkRoles(claimed, trust.Kind); err != nil {
+		return Principal{}, err
+	}
+	return claimed, nil
 }
 
 // verifiedClaims returns the claims of a token whose shape, issuer,

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,10 +66,16 @@ func (f *fakeTrust) callCount() int {
 
 func newFakeTrust() *fakeTrust {
 	return &fakeTrust{agencies: map[string]AgencyTrust{
-		"kz-gpo":     {State: "KZ", Active: true, TrustedIssuers: []string{testIssuer, DevIssuerID}},
-		"uz-gp":      {State: "UZ", Active: true, TrustedIssuers: []string{otherIssuer}},
-		"kz-retired": {State: "KZ", Active: false, TrustedIssuers: []string{testIssuer}},
-		"xx-broken":  {Active: true, TrustedIssuers: []string{testIssuer}},
+		"kz-gpo":             {State: "KZ", Kind: "CENTRAL_AUTHORITY", Active: true, TrustedIssuers: []string{testIssuer, DevIssuerID}},
+		"kz-city-prosecutor": {State: "KZ", Kind: "PROSECUTION", Active: true, TrustedIssuers: []string{testIssuer}},
+		"kz-police-cyber":    {State: "KZ", Kind: "LAW_ENFORCEMENT", Active: true, TrustedIssuers: []string{testIssuer}},
+		"kz-247":             {State: "KZ", Kind: "CONTACT_POINT_24_7", Active: true, TrustedIssuers: []string{testIssuer}},
+		"kz-oversight":       {State: "KZ", Kind: "OVERSIGHT", Active: true, TrustedIssuers: []string{testIssuer}},
+		"kz-academy":         {State: "KZ", Kind: "TRAINING_INSTITUTION", Active: true, TrustedIssuers: []string{testIssuer}},
+		"uz-gp":              {State: "UZ", Kind: "CENTRAL_AUTHORITY", Active: true, TrustedIssuers: []string{otherIssuer}},
+		"kz-retired":         {State: "KZ", Kind: "CENTRAL_AUTHORITY", Active: false, TrustedIssuers: []string{testIssuer}},
+		"xx-broken":          {Kind: "CENTRAL_AUTHORITY", Active: true, TrustedIssuers: []string{testIssuer}},
+		"xx-kindless":        {State: "KZ", Active: true, TrustedIssuers: []string{testIssuer}},
 	}}
 }
 
@@ -302,17 +309,32 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 				Roles: []Role{Prosecutor}, Issuer: testIssuer},
 		},
 		{
-			name:  "unknown roles dropped, duplicates removed, order kept",
-			key:   edKey,
-			claim: map[string]any{"roles": []string{"auditor", "janitor", "prosecutor", "auditor", "ADMIN"}},
+			name: "unknown roles ignored (case-sensitive), duplicates removed, order kept",
+			key:  edKey,
+			claim: map[string]any{"roles": []string{"liaison_officer", "janitor", "prosecutor", "liaison_officer",
+				"ADMIN", "PROSECUTOR", "Auditor"}},
 			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Auditor, Prosecutor}, Issuer: testIssuer},
+				Roles: []Role{LiaisonOfficer, Prosecutor}, Issuer: testIssuer},
 		},
 		{
-			name:  "no name, no roles, audience as a string",
+			name:  "no name, audience as a string",
 			key:   edKey,
-			claim: map[string]any{"name": nil, "roles": nil, "aud": "comity"},
-			want:  Principal{Subject: "u-1842", Agency: "kz-gpo", State: "KZ", Issuer: testIssuer},
+			claim: map[string]any{"name": nil, "aud": "comity"},
+			want:  Principal{Subject: "u-1842", Agency: "kz-gpo", State: "KZ", Roles: []Role{Prosecutor}, Issuer: testIssuer},
+		},
+		{
+			name:  "every role a prosecution agency may hold",
+			key:   edKey,
+			claim: map[string]any{"agency": "kz-city-prosecutor", "roles": []string{"prosecutor", "liaison_officer"}},
+			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-city-prosecutor", State: "KZ",
+				Roles: []Role{Prosecutor, LiaisonOfficer}, Issuer: testIssuer},
+		},
+		{
+			name:  "every role an oversight agency may hold",
+			key:   edKey,
+			claim: map[string]any{"agency": "kz-oversight", "roles": []string{"auditor", "directory_admin"}},
+			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-oversight", State: "KZ",
+				Roles: []Role{Auditor, DirectoryAdmin}, Issuer: testIssuer},
 		},
 		{
 			name:  "several audiences",
@@ -352,6 +374,18 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 			}
 			if !principalsEqual(got, tc.want) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			// Expiry is when the verifier stops accepting the token: its
+			// exp, to the nanosecond a NumericDate can say, plus the
+			// (default) leeway.
+			exp, _ := with(base, tc.claim)["exp"].(int64)
+			wantExp := time.Unix(exp, 0)
+			if f, ok := with(base, tc.claim)["exp"].(float64); ok {
+				wantExp = time.Unix(0, int64(f*1e9))
+			}
+			wantExp = wantExp.Add(defaultLeeway)
+			if !got.Expiry.Equal(wantExp) {
+				t.Errorf("Expiry = %v, want %v", got.Expiry, wantExp)
 			}
 		})
 	}
@@ -441,6 +475,11 @@ func TestVerifyRefuses(t *testing.T) {
 		{"issued in the future", f.token(t, map[string]any{"iat": t0.Add(2 * time.Minute).Unix()}), "issued in the future"},
 		{"no exp", f.token(t, map[string]any{"exp": nil}), "no expiry"},
 		{"exp as a string", f.token(t, map[string]any{"exp": "tomorrow"}), `claim "exp" is not a date`},
+		{"exp as a string of digits", f.token(t, map[string]any{"exp": strconv.FormatInt(t0.Add(time.Hour).Unix(), 10)}),
+			`claim "exp" is not a date: it must be a JSON number`},
+		{"nbf as a string of digits", f.token(t, map[string]any{"nbf": strconv.FormatInt(t0.Unix(), 10)}), `claim "nbf" is not a date`},
+		{"iat as a string of digits", f.token(t, map[string]any{"iat": strconv.FormatInt(t0.Unix(), 10)}), `claim "iat" is not a date`},
+		{"exp as a boolean", f.token(t, map[string]any{"exp": true}), `claim "exp" is not a date`},
 		{"payload changed after signing", tamperedPayload, "token signature invalid"},
 		{"signature changed", tamperedSignature, "token signature invalid"},
 		{"signature removed", parts[0] + "." + parts[1] + ".", "token signature invalid"},
@@ -456,7 +495,21 @@ func TestVerifyRefuses(t *testing.T) {
 		{"issuer not trusted for the agency's state", f.token(t, map[string]any{"agency": "uz-gp"}),
 			`token issuer "` + testIssuer + `" is not trusted for state UZ`},
 		{"unknown agency", f.token(t, map[string]any{"agency": "xx-nobody"}), `agency "xx-nobody" is not in the directory`},
-		{"deactivated agency", f.token(t, map[string]any{"agency": "kz-retired"}), "agency kz-retired is deactivated"},
+		{"deactivated agency", f.token(t, map[string]any{"agency": "kz-retired"}), `agency "kz-retired" is deactivated`},
+		{"no roles", f.token(t, map[string]any{"roles": nil}), "the token grants no Comity role"},
+		{"an empty list of roles", f.token(t, map[string]any{"roles": []string{}}), "the token grants no Comity role"},
+		{"only an unknown role", f.token(t, map[string]any{"roles": []string{"admin"}}), "the token grants no Comity role"},
+		{"a role in capitals", f.token(t, map[string]any{"roles": []string{"PROSECUTOR"}}), "the token grants no Comity role"},
+		{"central_authority at an oversight agency", f.token(t, map[string]any{"agency": "kz-oversight", "roles": []string{"central_authority"}}),
+			`role "central_authority" cannot be held at agency "kz-oversight" (OVERSIGHT)`},
+		{"central_authority at a training institution", f.token(t, map[string]any{"agency": "kz-academy", "roles": []string{"central_authority"}}),
+			`role "central_authority" cannot be held at agency "kz-academy" (TRAINING_INSTITUTION)`},
+		{"auditor at the central authority", f.token(t, map[string]any{"roles": []string{"auditor"}}),
+			`role "auditor" cannot be held at agency "kz-gpo" (CENTRAL_AUTHORITY)`},
+		{"prosecutor at law enforcement", f.token(t, map[string]any{"agency": "kz-police-cyber", "roles": []string{"liaison_officer", "prosecutor"}}),
+			`role "prosecutor" cannot be held at agency "kz-police-cyber" (LAW_ENFORCEMENT)`},
+		{"prosecutor at the 24/7 contact point", f.token(t, map[string]any{"agency": "kz-247", "roles": []string{"prosecutor"}}),
+			`role "prosecutor" cannot be held at agency "kz-247" (CONTACT_POINT_24_7)`},
 		{"malformed agency", f.token(t, map[string]any{"agency": "KZ GPO"}), "is not an agency id"},
 		{"no agency", f.token(t, map[string]any{"agency": nil}), "no agency"},
 		{"no subject", f.token(t, map[string]any{"sub": ""}), "no subject"},
@@ -523,6 +576,8 @@ func TestVerifyRefusesAgencyWithoutState(t *testing.T) {
 	f := newFixture(t)
 	_, err := f.v.Verify(t.Context(), f.token(t, map[string]any{"agency": "xx-broken"}))
 	wantCode(t, err, errs.Internal, "no state")
+	_, err = f.v.Verify(t.Context(), f.token(t, map[string]any{"agency": "xx-kindless"}))
+	wantCode(t, err, errs.Internal, "no kind")
 }
 
 func TestVerifyCachesTrust(t *testing.T) {

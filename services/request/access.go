@@ -98,3 +98,31 @@ func redact(r Request) Request {
 		Version: r.Version, CreateTime: r.CreateTime, UpdateTime: r.UpdateTime,
 	}
 }
+
+// reasonFor is the reason of history entry e of r as p may read it. Reasons
+// are case content: metadata-only callers get none. What the requesting side
+// said before it transmitted the request (why a central authority returned
+// a draft to its prosecutor, why a prosecutor withdrew a submission) is its
+// internal business: the requested side, which sees the history once the
+// request is transmitted, does not get those reasons.
+func reasonFor(p identity.Principal, r Request, e HistoryEntry) string {
+	switch {
+	case accessOf(p, r) != fullAccess:
+		return ""
+	case beforeTransmission(e) && p.State != r.RequestingState:
+		return ""
+	}
+	return e.Reason
+}
+
+// beforeTransmission reports whether e happened while the request was still
+// with the requesting side: a change from no status, DRAFT or SUBMITTED to
+// anything but TRANSMITTED. A request is transmitted once (nothing leads back
+// to SUBMITTED), so every later entry starts from a later status.
+func beforeTransmission(e HistoryEntry) bool {
+	switch e.From {
+	case "", Draft, Submitted:
+		return e.To != Transmitted
+	}
+	return false
+}

@@ -92,3 +92,36 @@ func TestRedactKeepsNoNarrative(t *testing.T) {
 		t.Errorf("redact kept content: %+v", got)
 	}
 }
+
+func TestReasonFor(t *testing.T) {
+	r := Request{RequestingAgency: "kz-gpo", RequestingState: "KZ", RequestedAgency: "uz-247", RequestedState: "UZ", Owner: "p1",
+		TransmitTime: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	returned := HistoryEntry{From: Submitted, To: Draft, Action: "return", Reason: "internal"}
+	withdrawnEarly := HistoryEntry{From: Submitted, To: Withdrawn, Action: "withdraw", Reason: "internal"}
+	asked := HistoryEntry{From: Acknowledged, To: ClarificationRequested, Action: "requestClarification", Reason: "shared"}
+	kzCA := identity.Principal{Agency: "kz-gpo", State: "KZ", Roles: []identity.Role{identity.CentralAuthority}}
+	uzCA := identity.Principal{Agency: "uz-247", State: "UZ", Roles: []identity.Role{identity.CentralAuthority}}
+	uzLO := identity.Principal{Agency: "uz-gpo", State: "UZ", Roles: []identity.Role{identity.LiaisonOfficer}}
+	kzAu := identity.Principal{Agency: "kz-oversight", State: "KZ", Roles: []identity.Role{identity.Auditor}}
+	tests := []struct {
+		name string
+		p    identity.Principal
+		e    HistoryEntry
+		want string
+	}{
+		{"requesting side, its own return", kzCA, returned, "internal"},
+		{"requested agency, the other side's return", uzCA, returned, ""},
+		{"requested state's liaison, the other side's return", uzLO, returned, ""},
+		{"requested agency, a withdrawal before transmission", uzCA, withdrawnEarly, ""},
+		{"requested agency, a question after transmission", uzCA, asked, "shared"},
+		{"requesting side, a question after transmission", kzCA, asked, "shared"},
+		{"auditor, any reason", kzAu, returned, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := reasonFor(tc.p, r, tc.e); got != tc.want {
+				t.Errorf("reasonFor = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -56,8 +56,7 @@ func (s *Service) PostMessage(ctx context.Context, p identity.Principal, request
 		return Message{}, err
 	}
 	m.ID, m.RequestID, m.Author, m.CreateTime = id.String(), r.ID, actorOf(p), s.now()
-	ev := s.event(ctx, p, r, "", "")
-	ev.Resource = "requests/" + r.ID + "/messages/" + m.ID
+	ev := s.eventOn(ctx, p, r, "requests/"+r.ID+"/messages/"+m.ID, "", "")
 	out, err := s.store.CreateMessage(ctx, m, ev)
 	if err != nil {
 		return Message{}, err
@@ -132,9 +131,9 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 	if !contains(attachmentKinds, u.Kind) {
 		vs.Add("metadata.kind", "must be one of %s", strings.Join(attachmentKinds, ", "))
 	}
-	name, ok := cleanFilename(u.Filename)
-	if !ok {
-		vs.Add("metadata.filename", "a file name without directories or control characters is required")
+	name, problem := cleanFilename(u.Filename)
+	if problem != "" {
+		vs.Add("metadata.filename", "%s", problem)
 	}
 	if u.Kind == translation && u.Language == "" {
 		vs.Add("metadata.language", "a translation must say its language")
@@ -160,8 +159,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 		ID: id.String(), RequestID: r.ID, Kind: u.Kind, Filename: name, MediaType: u.MediaType, Language: u.Language,
 		SHA256: sum, SizeBytes: size, BlobKey: key, Uploader: actorOf(p), CreateTime: s.now(),
 	}
-	ev := s.event(ctx, p, r, "", "")
-	ev.Resource = "requests/" + r.ID + "/attachments/" + a.ID
+	ev := s.eventOn(ctx, p, r, "requests/"+r.ID+"/attachments/"+a.ID, "", "")
 	out, err := s.store.CreateAttachment(ctx, a, ev)
 	if err != nil {
 		// The record is what makes the content reachable; without it the
@@ -175,20 +173,89 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 	return out, nil
 }
 
-// cleanFilename keeps the last element of a path and refuses control
-// characters, so that a name is safe in a Content-Disposition header and on
-// any file system.
-func cleanFilename(name string) (string, bool) {
+// cleanFilename keeps the last element of a path and refuses characters
+// that are not what they seem, so that a name is safe in a
+// Content-Disposition header, on any file system, and shows a reader what
+// the file is: no control characters, no quote, and no invisible format
+// characters (Unicode category Cf, which holds every bidirectional control:
+// U+202E makes "\u202Efdp.exe" show as "exe.pdf"). It returns the name, or
+// what is wrong with it in words the uploader can act on.
+func cleanFilename(name string) (string, string) {
 	name = path.Base(strings.ReplaceAll(name, "\\", "/"))
 	if name == "." || name == "/" || name == ".." || name == "" {
-		return "", false
+		return "", "a file name without directories is required"
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) || r == '"' {
-			return "", false
+		switch {
+		case r == '"':
+			return "", `the file name contains a double quote ("); rename the file`
+		case unicode.IsControl(r):
+			return "", fmt.Sprintf("the file name contains the control character %U; rename the file", r)
+		case hiddenRune(r):
+			return "", fmt.Sprintf("the file name contains the invisible control character %s; rename the file", runeName(r))
 		}
 	}
-	return name, true
+	return name, ""
+}
+
+// hiddenRune reports whether r is an invisible character that changes how
+// the text around it shows: a format character (category Cf, which holds
+// all of Bidi_Control, the zero-width characters and the byte order mark)
+// or a line or paragraph separator.
+func hiddenRune(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r)
+}
+
+// formatNames are the Unicode names of the format characters a file name is
+// most likely to carry: every Bidi_Control character and the zero-width
+// ones. Others are named by code point alone.
+var formatNames = map[rune]string{
+	0x00AD: "SOFT HYPHEN",
+	0x061C: "ARABIC LETTER MARK",
+	0x200B: "ZERO WIDTH SPACE",
+	0x200C: "ZERO WIDTH NON-JOINER",
+	0x200D: "ZERO WIDTH JOINER",
+	0x200E: "LEFT-TO-RIGHT MARK",
+	0x200F: "RIGHT-TO-LEFT MARK",
+	0x2028: "LINE SEPARATOR",
+	0x2029: "PARAGRAPH SEPARATOR",
+	0x202A: "LEFT-TO-RIGHT EMBEDDING",
+	0x202B: "RIGHT-TO-LEFT EMBEDDING",
+	0x202C: "POP DIRECTIONAL FORMATTING",
+	0x202D: "LEFT-TO-RIGHT OVERRIDE",
+	0x202E: "RIGHT-TO-LEFT OVERRIDE",
+	0x2060: "WORD JOINER",
+	0x2066: "LEFT-TO-RIGHT ISOLATE",
+	0x2067: "RIGHT-TO-LEFT ISOLATE",
+	0x2068: "FIRST STRONG ISOLATE",
+	0x2069: "POP DIRECTIONAL ISOLATE",
+	0xFEFF: "ZERO WIDTH NO-BREAK SPACE",
+}
+
+// runeName is "U+202E (RIGHT-TO-LEFT OVERRIDE)", or "U+XXXX" for a
+// character formatNames does not name.
+func runeName(r rune) string {
+	if n, ok := formatNames[r]; ok {
+		return fmt.Sprintf("%U (%s)", r, n)
+	}
+	return fmt.Sprintf("%U", r)
+}
+
+// shownFilename is a stored file name as it is handed out: names stored
+// before uploads refused hidden characters still carry them, so every
+// control, quote and hidden character is removed from what a client shows
+// or saves; nothing left gives "attachment".
+func shownFilename(name string) string {
+	out := strings.Map(func(r rune) rune {
+		if r == '"' || unicode.IsControl(r) || hiddenRune(r) {
+			return -1
+		}
+		return r
+	}, name)
+	if strings.Trim(out, ". ") == "" {
+		return "attachment"
+	}
+	return out
 }
 
 // Attachments lists the attachments of a request.
@@ -197,7 +264,14 @@ func (s *Service) Attachments(ctx context.Context, p identity.Principal, request
 	if err != nil {
 		return nil, err
 	}
-	return s.store.ListAttachments(ctx, r.ID)
+	atts, err := s.store.ListAttachments(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range atts {
+		atts[i].Filename = shownFilename(atts[i].Filename)
+	}
+	return atts, nil
 }
 
 // Download returns an attachment and its content, recording the download.
@@ -219,5 +293,6 @@ func (s *Service) Download(ctx context.Context, p identity.Principal, requestID,
 		content.Close()
 		return Attachment{}, nil, err
 	}
+	a.Filename = shownFilename(a.Filename)
 	return a, content, nil
 }

@@ -10,12 +10,17 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
 )
 
@@ -285,6 +290,53 @@ type Change struct {
 	Event audit.Event
 }
 
+// IdempotencyKey makes a create safe to retry (AIP-155): a second create
+// with the same key returns the request the first one made. A user is known
+// by issuer and subject together (a `sub` is unique only at its issuer), and
+// acts for one agency, so all three scope the caller's key: no one else's
+// key can ever name that user's request.
+type IdempotencyKey struct {
+	Issuer  string
+	Subject string
+	Agency  string
+	// Key is the caller's request_id; empty means the create is not
+	// idempotent.
+	Key string
+	// BodySHA256 is the hex SHA-256 of the create's canonical body (see
+	// BodyDigest), stored with the key so that the key reused for another
+	// request is refused rather than answered with the first one.
+	BodySHA256 string
+}
+
+// KeyReused is the error of a create whose request_id was already used by
+// the same user for a different request.
+func KeyReused(key string) error {
+	var vs errs.Violations
+	vs.Add("request_id", "%q was already used for a different request: send the same request to get the request it created, or use a new request_id", clipKey(key))
+	return vs.Err(errs.AlreadyExists, "request_id reused for a different request")
+}
+
+// clipKey shortens a caller's key before it is quoted in an error.
+func clipKey(k string) string {
+	const maxLen = 64
+	if len(k) <= maxLen {
+		return k
+	}
+	return strings.ToValidUTF8(k[:maxLen], "") + "…"
+}
+
+// BodyDigest returns the hex SHA-256 of the canonical form of a create's
+// body d: its JSON encoding, whose field order is fixed by the struct. It
+// stays in the service's own database, with the key it belongs to.
+func BodyDigest(d Request) (string, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("request body digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // Store keeps requests, their history, messages, attachment records and the
 // audit outbox. Implementations must be safe for concurrent use, including by
 // several replicas on one PostgreSQL database.
@@ -296,10 +348,12 @@ type Store interface {
 	// gap-free per requesting state and year, also under concurrent creation
 	// by several processes. It sets Version to 1 and writes the change's
 	// history entry (with RequestID and Reference filled in) and event in
-	// the same transaction. When idempotencyKey is not empty and a request
-	// was already created with the same (Owner, idempotencyKey), it writes
-	// nothing and returns that request with created false.
-	Create(ctx context.Context, r Request, idempotencyKey string, ch Change) (_ Request, created bool, _ error)
+	// the same transaction. When key.Key is not empty and a request was
+	// already created with the same key (see IdempotencyKey), it writes
+	// nothing and returns that request with created false, or, when the
+	// body digest stored with the key differs from key.BodySHA256, the
+	// error of KeyReused.
+	Create(ctx context.Context, r Request, key IdempotencyKey, ch Change) (_ Request, created bool, _ error)
 	// Get returns the request, or an error matching errs.ErrNotFound.
 	Get(ctx context.Context, id string) (Request, error)
 	// List returns a page of the requests matching q.

@@ -36,11 +36,13 @@ type Config struct {
 	Policy Policy
 	// MaxAttachmentBytes bounds one attachment; zero means 100 MiB.
 	MaxAttachmentBytes int64
+	// Trust says whether an agency is still active and which issuers its
+	// state trusts: open watch streams are ended when that changes.
+	Trust identity.TrustSource
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// WatchPoll is how often Watch looks for new status changes; zero means
-	// 200ms.
-	WatchPoll time.Duration
+	// Watch bounds the watch streams.
+	Watch WatchLimits
 }
 
 // Service applies the rules of cooperation requests on top of a Store.
@@ -51,13 +53,13 @@ type Service struct {
 	policy    Policy
 	maxAttach int64
 	now       func() time.Time
-	watchPoll time.Duration
+	feed      *feed
 }
 
 // NewService returns a Service.
 func NewService(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Blobs == nil || cfg.Directory == nil {
-		return nil, errors.New("request: Store, Blobs and Directory are required")
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.Directory == nil || cfg.Trust == nil {
+		return nil, errors.New("request: Store, Blobs, Directory and Trust are required")
 	}
 	if cfg.Policy.Acknowledge == nil {
 		cfg.Policy = DefaultPolicy()
@@ -71,13 +73,14 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.WatchPoll == 0 {
-		cfg.WatchPoll = 200 * time.Millisecond
+	limits, err := cfg.Watch.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	return &Service{
 		store: cfg.Store, blobs: cfg.Blobs, dir: cfg.Directory, policy: cfg.Policy,
 		maxAttach: cfg.MaxAttachmentBytes, now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
-		watchPoll: cfg.WatchPoll,
+		feed: newFeed(cfg.Store, cfg.Trust, limits),
 	}, nil
 }
 
@@ -114,13 +117,17 @@ func auditActor(p identity.Principal) audit.Actor {
 
 // event is the audit event of a successful call on r.
 func (s *Service) event(ctx context.Context, p identity.Principal, r Request, from, to Status) audit.Event {
-	ev := audit.NewEvent(ctx, s.now(), auditActor(p), "OK")
-	ev.Resource = "requests/" + r.ID
-	ev.States = states(r)
+	return s.eventOn(ctx, p, r, "requests/"+r.ID, from, to)
+}
+
+// eventOn is the audit event of a successful call on resource, which is r
+// or under it.
+func (s *Service) eventOn(ctx context.Context, p identity.Principal, r Request, resource string, from, to Status) audit.Event {
+	d := audit.Details{Resource: resource, States: states(r)}
 	if to != "" && from != to {
-		ev.Transition = &audit.Transition{From: string(from), To: string(to)}
+		d.Transition = &audit.Transition{From: string(from), To: string(to)}
 	}
-	return ev
+	return audit.NewEvent(ctx, s.now(), auditActor(p), "OK", d)
 }
 
 // states are the states whose auditors see events on r: the requesting
@@ -137,9 +144,7 @@ func states(r Request) []string {
 
 // recordRead writes the audit event of a read of full content.
 func (s *Service) recordRead(ctx context.Context, p identity.Principal, r Request, resource string) error {
-	ev := s.event(ctx, p, r, "", "")
-	ev.Resource = resource
-	if err := s.store.RecordEvent(ctx, ev); err != nil {
+	if err := s.store.RecordEvent(ctx, s.eventOn(ctx, p, r, resource, "", "")); err != nil {
 		return fmt.Errorf("record read: %w", err)
 	}
 	audit.MarkRecorded(ctx)
@@ -149,8 +154,10 @@ func (s *Service) recordRead(ctx context.Context, p identity.Principal, r Reques
 // Create stores a new draft for a prosecutor of the caller's agency. The
 // requested agency defaults to the directory's route; a given one must be an
 // active agency of the requested state that receives the type. Retrying with
-// the same idempotencyKey returns the same request.
-func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, idempotencyKey string) (View, error) {
+// the same requestID and the same body returns the same request; the same
+// requestID with another body is refused (AIP-155). A requestID belongs to
+// the caller alone: issuer, subject and agency.
+func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, requestID string) (View, error) {
 	if !p.HasRole(identity.Prosecutor) {
 		return View{}, errs.New(errs.PermissionDenied, "only a prosecutor may create a request")
 	}
@@ -158,6 +165,17 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, i
 	d.RequestingState = p.State
 	if err := checkShape(d); err != nil {
 		return View{}, err
+	}
+	key := IdempotencyKey{Issuer: p.Issuer, Subject: p.Subject, Agency: p.Agency, Key: requestID}
+	if requestID != "" {
+		// The digest is of the body as the caller sent it, before the
+		// route is resolved: a retry after the directory changed is still
+		// the same request.
+		sum, err := BodyDigest(d)
+		if err != nil {
+			return View{}, err
+		}
+		key.BodySHA256 = sum
 	}
 	receiver, err := s.receiver(ctx, d)
 	if err != nil {
@@ -181,9 +199,16 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, i
 		History: &HistoryEntry{To: Draft, Action: "create", Actor: actorOf(p), Time: now},
 		Event:   s.event(ctx, p, r, "", Draft),
 	}
-	created, fresh, err := s.store.Create(ctx, r, idempotencyKey, ch)
+	created, fresh, err := s.store.Create(ctx, r, key, ch)
 	if err != nil {
 		return View{}, err
+	}
+	if !fresh && accessOf(p, created) != fullAccess {
+		// A replay answers with the whole request: the caller must be
+		// entitled to read it, like any read. The key is the caller's own,
+		// so this holds unless their roles changed since; say only that
+		// the key is taken.
+		return View{}, KeyReused(requestID)
 	}
 	if !fresh {
 		// A retry changed nothing, but it is a call on that request.

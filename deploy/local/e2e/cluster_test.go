@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/gateway/gatewaytest"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 )
@@ -196,6 +197,12 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The secret the producing services key their audit digests with: one
+	// file for every replica of both.
+	digestKey := filepath.Join(dataDir, "digest.key")
+	if _, err := audit.EnsureDigestKey(digestKey); err != nil {
+		t.Fatal(err)
+	}
 	directoryDB := "sqlite:" + filepath.Join(dataDir, "directory.db")
 	c.requestDB = "sqlite:" + filepath.Join(dataDir, "request.db")
 	auditDB := "sqlite:" + filepath.Join(dataDir, "audit.db")
@@ -222,7 +229,7 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	for i, addr := range dirAddrs {
 		p := &proc{name: fmt.Sprintf("comity-directory-%d", i+1), bin: filepath.Join(bin, "comity-directory"),
 			args: common("--grpc-addr", addr, "--database", directoryDB, devIssuer, "--seed-trusted-issuer", dev.ID,
-				"--audit-addr", auditAddr, "--service-key-dir", dataDir)}
+				"--audit-addr", auditAddr, "--service-key-dir", dataDir, "--audit-digest-key", digestKey)}
 		// Replicas start together, as an orchestrator starts them: the
 		// migrations and the seeding of the empty directory take turns.
 		p.start(t)
@@ -236,7 +243,8 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	for i, addr := range reqAddrs {
 		p := &proc{name: fmt.Sprintf("comity-request-%d", i+1), bin: filepath.Join(bin, "comity-request"),
 			args: common("--grpc-addr", addr, "--database", c.requestDB, "--blob-dir", filepath.Join(dataDir, "attachments"),
-				"--directory-addr", directories, "--audit-addr", auditAddr, "--service-key-dir", dataDir, devIssuer)}
+				"--directory-addr", directories, "--audit-addr", auditAddr, "--service-key-dir", dataDir, devIssuer,
+				"--audit-digest-key", digestKey)}
 		p.start(t)
 		c.reqs = append(c.reqs, p)
 	}

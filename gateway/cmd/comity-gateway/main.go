@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 
 	"github.com/comity-mla/comity/gateway"
@@ -21,6 +20,7 @@ func main() {
 	common.Register(fs, "json", ":9110")
 	common.RegisterTLS(fs, "./var/certs")
 	common.RegisterIssuers(fs)
+	common.RegisterHTTP(fs)
 	perSecond := fs.Float64("rate-limit", 50, "calls a second each agency may make on average (0: no limit)")
 	burst := fs.Int("rate-burst", 100, "calls an agency may make at once above its average")
 	httpsCert := fs.String("https-cert", "", "PEM certificate to serve HTTPS with (with --https-key); HTTP without")
@@ -66,15 +66,15 @@ func main() {
 				consoleCfg.Providers = append(consoleCfg.Providers, pr)
 			}
 		}
-		l, err := net.Listen("tcp", *addr)
+		l, err := env.Conns.Listen(*addr, "http")
 		if err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return err
 		}
 		return gateway.Run(ctx, gateway.Config{
 			Listener: l, DirectoryAddr: *directory, RequestAddr: *request, AuditAddr: *audit,
 			MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
 			RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers,
-			TLS: tlsID, HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey, Console: consoleCfg,
+			TLS: tlsID, HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey, HTTP: common.HTTP, Console: consoleCfg,
 			Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

@@ -2,9 +2,12 @@
 // developers.
 //
 //	comityctl dev token --agency kz-gpo --role prosecutor [--role …] [--subject S] [--name N] [--ttl 8h] [--data-dir ./var]
-//	comityctl directory import [--database sqlite:./var/directory.db] FILE
+//	comityctl directory import FILE [--database sqlite:./var/directory.db]
+//	comityctl directory import FILE --gateway URL --token T [--ca FILE]
 //	comityctl audit export --token T [--gateway URL] [--filter F] [--since OLD] --out FILE
 //	comityctl audit verify [--public-key KEY|FILE] [--since OLD] FILE
+//	comityctl audit outbox list --database DB [--limit N]
+//	comityctl audit outbox redeliver --database DB (--id ID … | --all)
 package main
 
 import (
@@ -19,8 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory/directoryd"
-	"github.com/comity-mla/comity/services/directory/seed"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/mtls"
@@ -31,9 +32,14 @@ const usage = `comityctl: Comity's command-line tool.
 Commands:
   dev token          print a token signed by comity-local's dev issuer
   dev certs          create a development CA and the mTLS certificates of every service
-  directory import   load a directory snapshot (states and agencies) into a database
+  directory import   load a directory snapshot (states and agencies): into a running
+                     directory through the gateway, as a directory_admin (--gateway),
+                     or into a database no service is using (--database)
   audit export       save the audit entries an auditor may see, with proofs, to a bundle file
   audit verify       check a bundle offline: signature, inclusion proofs, consistency
+  audit outbox list  show the audit events a service set aside (dead letters): refused by the audit service
+  audit outbox redeliver
+                     put dead-lettered audit events back in the delivery queue, once the cause is fixed
 
 Run 'comityctl COMMAND -h' for a command's flags. Every flag can also be set
 with its COMITY_… environment variable (--data-dir is COMITY_DATA_DIR).
@@ -72,6 +78,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return auditVerify(args[2:], stdout, stderr)
 		}
 	}
+	if len(args) >= 3 && args[0] == "audit" && args[1] == "outbox" {
+		switch args[2] {
+		case "list":
+			return auditOutboxList(ctx, args[3:], stdout, stderr)
+		case "redeliver":
+			return auditOutboxRedeliver(ctx, args[3:], stdout, stderr)
+		}
+	}
 	fmt.Fprint(stderr, usage)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		return flag.ErrHelp
@@ -97,7 +111,9 @@ func devToken(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("comityctl dev token", flag.ContinueOnError)
 	agency := fs.String("agency", "", "agency id the token names, e.g. kz-gpo (required)")
 	var roles config.Strings
-	fs.Var(&roles, "role", "role: prosecutor, central_authority, liaison_officer, auditor or directory_admin (repeatable, at least one)")
+	fs.Var(&roles, "role", "role: prosecutor, central_authority, liaison_officer, auditor or directory_admin (repeatable, at least one). "+
+		"A role counts only at an agency of a kind that may hold it ("+roleKinds()+"): the services refuse (401) a token "+
+		"claiming another. Such a token is minted all the same, so that tests can try it")
 	subject := fs.String("subject", "", "user subject (default dev:<agency>:<first role>)")
 	name := fs.String("name", "", "user display name (default the subject)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
@@ -124,6 +140,16 @@ func devToken(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// roleKinds says, for the help text, at which agency kinds each role
+// counts: the verifier's table, not a copy of it.
+func roleKinds() string {
+	var parts []string
+	for _, r := range identity.Roles {
+		parts = append(parts, string(r)+" at "+strings.Join(identity.RoleKinds(r), " or "))
+	}
+	return strings.Join(parts, "; ")
+}
+
 func devCerts(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("comityctl dev certs", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./var", "data directory; the CA and certificates go to its certs/ folder")
@@ -143,35 +169,5 @@ func devCerts(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	_, err := fmt.Fprintf(stdout, "development CA and certificates for %s in %s\n", strings.Join(mtls.Identities, ", "), dir)
-	return err
-}
-
-func directoryImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl directory import", flag.ContinueOnError)
-	database := fs.String("database", "sqlite:"+filepath.Join("var", "directory.db"), "directory database: sqlite:PATH or a postgres:// URL")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: want exactly one snapshot FILE", errUsage)
-	}
-	f, err := os.Open(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	states, agencies, err := seed.Load(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
-	}
-	store, closeStore, err := directoryd.OpenStore(ctx, *database)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	if err := store.Import(ctx, states, agencies); err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	_, err = fmt.Fprintf(stdout, "imported %d states and %d agencies\n", len(states), len(agencies))
 	return err
 }

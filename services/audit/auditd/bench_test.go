@@ -68,13 +68,13 @@ func benchEvent(i int) audit.Event {
 		Time: time.Now().UTC().Truncate(time.Microsecond),
 		Actor: audit.Actor{Subject: fmt.Sprintf("user-%d", i%97), Agency: "fr-moj",
 			Roles: []string{"prosecutor"}, Issuer: "https://idp.justice.example"},
-		Service:       "comity-request",
-		Action:        "/comity.request.v1.RequestService/SubmitRequest",
-		Resource:      fmt.Sprintf("requests/0195b3c2-7e4f-7a1b-9c3d-%012d", i),
-		States:        []string{"DE", "FR"},
-		Outcome:       "OK",
-		Transition:    &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
-		RequestSHA256: hex.EncodeToString(sum[:]),
+		Service:     "comity-request",
+		Action:      "/comity.request.v1.RequestService/SubmitRequest",
+		Resource:    fmt.Sprintf("requests/0195b3c2-7e4f-7a1b-9c3d-%012d", i),
+		States:      []string{"DE", "FR"},
+		Outcome:     "OK",
+		Transition:  &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
+		RequestHMAC: hex.EncodeToString(sum[:]),
 	}
 }
 

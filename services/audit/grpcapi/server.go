@@ -159,8 +159,9 @@ func (s *Server) ExportBundle(ctx context.Context, req *auditv1.ExportBundleRequ
 func EventToProto(e audit.Event) *auditv1.Event {
 	out := &auditv1.Event{
 		Id: e.ID, Time: timestamppb.New(e.Time), Service: e.Service, Action: e.Action, Resource: e.Resource,
-		States: e.States, Outcome: e.Outcome, RequestSha256: e.RequestSHA256,
-		Actor: &auditv1.Actor{Subject: e.Actor.Subject, Agency: e.Actor.Agency, Roles: e.Actor.Roles, Issuer: e.Actor.Issuer},
+		States: e.States, Outcome: e.Outcome, RequestHmac: e.RequestHMAC, Count: e.Count,
+		Actor: &auditv1.Actor{Subject: e.Actor.Subject, Agency: e.Actor.Agency, Roles: e.Actor.Roles, Issuer: e.Actor.Issuer,
+			Address: e.Actor.Address},
 	}
 	if e.Transition != nil {
 		out.Transition = &auditv1.Transition{From: e.Transition.From, To: e.Transition.To}
@@ -172,9 +173,10 @@ func EventToProto(e audit.Event) *auditv1.Event {
 func EventFromProto(e *auditv1.Event) audit.Event {
 	out := audit.Event{
 		ID: e.GetId(), Time: e.GetTime().AsTime().UTC(), Service: e.GetService(), Action: e.GetAction(),
-		Resource: e.GetResource(), States: e.GetStates(), Outcome: e.GetOutcome(), RequestSHA256: e.GetRequestSha256(),
+		Resource: e.GetResource(), States: e.GetStates(), Outcome: e.GetOutcome(), RequestHMAC: e.GetRequestHmac(),
+		Count: e.GetCount(),
 		Actor: audit.Actor{Subject: e.GetActor().GetSubject(), Agency: e.GetActor().GetAgency(),
-			Roles: e.GetActor().GetRoles(), Issuer: e.GetActor().GetIssuer()},
+			Roles: e.GetActor().GetRoles(), Issuer: e.GetActor().GetIssuer(), Address: e.GetActor().GetAddress()},
 	}
 	if t := e.GetTransition(); t != nil {
 		out.Transition = &audit.Transition{From: t.GetFrom(), To: t.GetTo()}

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
@@ -22,6 +25,7 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/relay"
+	"github.com/comity-mla/comity/services/errs"
 )
 
 // mode is how the fake audit service answers Append.
@@ -35,15 +39,28 @@ const (
 	hanging        // waits for the caller to give up
 )
 
-// fakeAudit is the audit service: a log that takes each event id once.
+// maxResource is the longest resource the fake audit service takes, as the
+// real one's validation.
+const maxResource = 300
+
+// fakeAudit is the audit service: a log that takes each event id once, and
+// refuses events with a resource longer than maxResource.
 type fakeAudit struct {
 	auditv1.UnimplementedAuditServiceServer
 
-	mu       sync.Mutex
-	mode     mode
+	mu   sync.Mutex
+	mode mode
+	// failWith is the code of a failing call; UNAVAILABLE when zero.
+	failWith codes.Code
+	// noDetails refuses invalid events without BadRequest details;
+	// misreport shifts the event positions the details name by that much.
+	noDetails bool
+	misreport int
+
 	calls    int
 	failed   int
 	hung     int
+	refused  int // invalid events refused, counted once per call
 	index    map[string]uint64
 	log      []*auditv1.Event
 	received map[string]int // times an id came in an Append that succeeded
@@ -58,6 +75,10 @@ func (f *fakeAudit) Append(ctx context.Context, req *auditv1.AppendRequest) (*au
 	m := f.mode
 	odd := f.calls%2 == 1
 	switch {
+	case m == failing && f.failWith != codes.OK:
+		f.failed++
+		f.mu.Unlock()
+		return nil, status.Error(f.failWith, "audit log failed")
 	case m == failing, m == flaky && odd:
 		f.failed++
 		f.mu.Unlock()
@@ -69,6 +90,25 @@ func (f *fakeAudit) Append(ctx context.Context, req *auditv1.AppendRequest) (*au
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	defer f.mu.Unlock()
+	// As the real one: a batch with an invalid event is refused whole.
+	br := &errdetails.BadRequest{}
+	for i, ev := range req.GetEvents() {
+		if len(ev.GetResource()) > maxResource {
+			f.refused++
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+				Field:       fmt.Sprintf("events[%d].resource", i+f.misreport),
+				Description: "value length must be at most 300 characters",
+			})
+		}
+	}
+	if len(br.FieldViolations) > 0 {
+		msg := fmt.Sprintf("invalid request: %s: %s", br.FieldViolations[0].Field, br.FieldViolations[0].Description)
+		st := status.New(codes.InvalidArgument, msg)
+		if !f.noDetails {
+			st, _ = st.WithDetails(br)
+		}
+		return nil, st.Err()
+	}
 	resp := &auditv1.AppendResponse{}
 	for _, ev := range req.GetEvents() {
 		i, ok := f.index[ev.GetId()]
@@ -183,6 +223,7 @@ type fakeOutbox struct {
 	mu          sync.Mutex
 	entries     []audit.OutboxEntry // in seq order
 	delivered   map[int64]bool
+	dead        map[int64]string // reasons of the dead letters
 	seq         int64
 	reads       int
 	failReads   int // the next reads fail
@@ -193,13 +234,21 @@ type fakeOutbox struct {
 }
 
 func newOutbox(a *fakeAudit) *fakeOutbox {
-	return &fakeOutbox{audit: a, delivered: map[int64]bool{}}
+	return &fakeOutbox{audit: a, delivered: map[int64]bool{}, dead: map[int64]string{}}
 }
 
 var errDB = errors.New("database is locked")
 
 // add writes n events and returns their ids.
-func (o *fakeOutbox) add(n int) []string {
+func (o *fakeOutbox) add(n int) []string { return o.addWith(n, "agencies/kz-gpo") }
+
+// addBad writes n events the audit service refuses (their resource is too
+// long) and returns their ids.
+func (o *fakeOutbox) addBad(n int) []string {
+	return o.addWith(n, "agencies/"+strings.Repeat("A", maxResource))
+}
+
+func (o *fakeOutbox) addWith(n int, resource string) []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var ids []string
@@ -207,7 +256,7 @@ func (o *fakeOutbox) add(n int) []string {
 		o.seq += 3 // seqs need not be dense
 		ev := audit.Event{
 			ID: audit.NewID(), Time: time.Now().UTC(), Service: "comity-directory",
-			Action: "/comity.directory.v1.DirectoryService/UpdateAgency", Resource: "agencies/kz-gpo",
+			Action: "/comity.directory.v1.DirectoryService/UpdateAgency", Resource: resource,
 			States: []string{"KZ"}, Outcome: "OK",
 		}
 		o.entries = append(o.entries, audit.OutboxEntry{Seq: o.seq, Event: ev})
@@ -226,7 +275,7 @@ func (o *fakeOutbox) PendingEvents(ctx context.Context, limit int) ([]audit.Outb
 	}
 	var out []audit.OutboxEntry
 	for _, e := range o.entries {
-		if !o.delivered[e.Seq] && (limit <= 0 || len(out) < limit) {
+		if !o.delivered[e.Seq] && o.dead[e.Seq] == "" && (limit <= 0 || len(out) < limit) {
 			out = append(out, e)
 		}
 	}
@@ -263,7 +312,82 @@ func (o *fakeOutbox) MarkDelivered(ctx context.Context, seqs []int64) error {
 func (o *fakeOutbox) pending() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.entries) - len(o.delivered)
+	return len(o.entries) - len(o.delivered) - len(o.dead)
+}
+
+func (o *fakeOutbox) DeadLetter(ctx context.Context, seq int64, reason string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if reason == "" {
+		o.violations = append(o.violations, fmt.Sprintf("seq %d dead-lettered without a reason", seq))
+	}
+	if o.delivered[seq] || o.dead[seq] != "" || !slices.ContainsFunc(o.entries, func(e audit.OutboxEntry) bool { return e.Seq == seq }) {
+		return errs.New(errs.NotFound, "no pending event at seq %d", seq)
+	}
+	o.dead[seq] = reason
+	return nil
+}
+
+func (o *fakeOutbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []audit.DeadLetter
+	for _, e := range o.entries {
+		if r := o.dead[e.Seq]; r != "" && (limit <= 0 || len(out) < limit) {
+			out = append(out, audit.DeadLetter{OutboxEntry: e, Reason: r})
+		}
+	}
+	return out, nil
+}
+
+func (o *fakeOutbox) Redeliver(ctx context.Context, ids []string) ([]string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var back []string
+	for _, e := range o.entries {
+		if o.dead[e.Seq] != "" && slices.Contains(ids, e.Event.ID) {
+			delete(o.dead, e.Seq)
+			back = append(back, e.Event.ID)
+		}
+	}
+	return back, nil
+}
+
+func (o *fakeOutbox) RedeliverAll(ctx context.Context) (int64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := int64(len(o.dead))
+	clear(o.dead)
+	return n, nil
+}
+
+func (o *fakeOutbox) Stats(ctx context.Context) (audit.OutboxStats, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := audit.OutboxStats{DeadLetters: int64(len(o.dead))}
+	for _, e := range o.entries {
+		if !o.delivered[e.Seq] && o.dead[e.Seq] == "" {
+			if st.Backlog == 0 {
+				st.Oldest = e.Event.Time
+			}
+			st.Backlog++
+		}
+	}
+	return st, nil
+}
+
+// deadIDs returns the ids of the dead letters, in outbox order, with their
+// reasons.
+func (o *fakeOutbox) deadIDs() (ids, reasons []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, e := range o.entries {
+		if r := o.dead[e.Seq]; r != "" {
+			ids = append(ids, e.Event.ID)
+			reasons = append(reasons, r)
+		}
+	}
+	return ids, reasons
 }
 
 func (o *fakeOutbox) stats() (reads, marks int) {
@@ -376,8 +500,8 @@ func TestConvertsEveryField(t *testing.T) {
 		Actor:   audit.Actor{Subject: "u-1", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"},
 		Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest",
 		Resource: "requests/r-1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-		Transition:    &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
-		RequestSHA256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+		Transition:  &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
+		RequestHMAC: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
 	}
 	denied := audit.Event{ID: audit.NewID(), Time: at, Service: "comity-directory",
 		Action: "/comity.directory.v1.DirectoryService/CreateAgency", Outcome: "UNAUTHENTICATED"}
@@ -388,8 +512,8 @@ func TestConvertsEveryField(t *testing.T) {
 			Actor:   &auditv1.Actor{Subject: "u-1", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"},
 			Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest",
 			Resource: "requests/r-1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-			Transition:    &auditv1.Transition{From: "DRAFT", To: "SUBMITTED"},
-			RequestSha256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+			Transition:  &auditv1.Transition{From: "DRAFT", To: "SUBMITTED"},
+			RequestHmac: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
 		},
 		{
 			Id: denied.ID, Time: timestamppb.New(at), Actor: &auditv1.Actor{}, Service: "comity-directory",
@@ -563,5 +687,198 @@ func TestRunReturnsWhenContextEnds(t *testing.T) {
 			}
 			o.check(t)
 		})
+	}
+}
+
+// withMetrics returns opts with metrics registered on a registry of their
+// own, and the registry.
+func withMetrics(t *testing.T, opts relay.Options) (relay.Options, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := relay.NewMetrics(reg, "directory")
+	if err != nil {
+		t.Fatalf("NewMetrics: %v", err)
+	}
+	opts.Metrics = m
+	opts.StatsInterval = 5 * time.Millisecond
+	return opts, reg
+}
+
+// metric returns the value of the outbox metric name (of service
+// "directory") in reg, or -1 if it is not there.
+func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "service" && l.GetValue() == "directory" {
+					if c := m.GetCounter(); c != nil {
+						return c.GetValue()
+					}
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
+}
+
+func TestSetsAsideOnlyRefusedEvents(t *testing.T) {
+	tests := []struct {
+		name string
+		// noDetails and misreport shape the refusal (fakeAudit).
+		noDetails bool
+		misreport int
+	}{
+		{name: "refusal names the events"},
+		{name: "refusal without details", noDetails: true},
+		// An audit service that names the wrong events must not get a good
+		// event set aside.
+		{name: "refusal names good events", misreport: -1},
+		{name: "refusal names events beyond the batch", misreport: 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, client := newAudit(t)
+			a.noDetails, a.misreport = tc.noDetails, tc.misreport
+			o := newOutbox(a)
+			// Batches of 7: bad events first, in the middle, twice in one
+			// batch, last.
+			var want, bad []string
+			bad = append(bad, o.addBad(1)...)
+			want = append(want, o.add(3)...)
+			bad = append(bad, o.addBad(1)...)
+			want = append(want, o.add(1)...)
+			bad = append(bad, o.addBad(1)...)
+			want = append(want, o.add(10)...)
+			bad = append(bad, o.addBad(1)...)
+			opts, reg := withMetrics(t, fast(t))
+			run(t, relay.New(o, client, opts))
+			waitFor(t, "the good events to be delivered and the bad set aside", func() bool { return o.pending() == 0 })
+
+			// Every good event in the log, in order; no bad one.
+			checkDelivered(t, a, o, want)
+			gotBad, reasons := o.deadIDs()
+			if !slices.Equal(gotBad, bad) {
+				t.Errorf("dead letters %v; want exactly the refused events %v", gotBad, bad)
+			}
+			for i, r := range reasons {
+				if !strings.HasPrefix(r, "InvalidArgument: ") || !strings.Contains(r, "resource") {
+					t.Errorf("dead letter %d reason %q; want the refusal's code and message (naming the resource)", i, r)
+				}
+			}
+			if n := metric(t, reg, "comity_audit_outbox_dead_lettered_total"); n != float64(len(bad)) {
+				t.Errorf("comity_audit_outbox_dead_lettered_total = %v; want %d", n, len(bad))
+			}
+			waitFor(t, "the dead-letter gauge", func() bool {
+				return metric(t, reg, "comity_audit_outbox_dead_letters") == float64(len(bad)) &&
+					metric(t, reg, "comity_audit_outbox_backlog") == 0
+			})
+
+			// Events written after keep flowing.
+			later := o.add(5)
+			waitFor(t, "later events", func() bool { return o.pending() == 0 })
+			checkDelivered(t, a, o, append(want, later...))
+
+			// Put back, a dead letter is sent again, and set aside again
+			// since the audit service still refuses it.
+			if back, _ := o.Redeliver(t.Context(), bad[:1]); len(back) != 1 {
+				t.Fatalf("Redeliver = %v", back)
+			}
+			waitFor(t, "the redelivered event to be refused again", func() bool {
+				return metric(t, reg, "comity_audit_outbox_dead_lettered_total") == float64(len(bad)+1)
+			})
+			if gotBad, _ := o.deadIDs(); !slices.Equal(gotBad, bad) {
+				t.Errorf("dead letters after a redelivery %v; want %v", gotBad, bad)
+			}
+		})
+	}
+}
+
+func TestTransientFailuresSetNothingAside(t *testing.T) {
+	for _, code := range []codes.Code{codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Unknown,
+		codes.ResourceExhausted, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition, codes.Aborted} {
+		t.Run(code.String(), func(t *testing.T) {
+			a, client := newAudit(t)
+			a.failWith = code
+			a.set(failing)
+			o := newOutbox(a)
+			want := o.add(2)
+			bad := o.addBad(1)
+			want = append(want, o.add(2)...)
+			opts, reg := withMetrics(t, fast(t))
+			run(t, relay.New(o, client, opts))
+			waitFor(t, "the relay to retry", func() bool { _, failed, _ := a.counts(); return failed >= 5 })
+			if ids, _ := o.deadIDs(); len(ids) != 0 {
+				t.Fatalf("dead letters %v after %s failures; want none: a retry may succeed", ids, code)
+			}
+			if n := o.pending(); n != 5 {
+				t.Errorf("%d events pending; want all 5", n)
+			}
+			if n := metric(t, reg, "comity_audit_outbox_dead_lettered_total"); n != 0 {
+				t.Errorf("comity_audit_outbox_dead_lettered_total = %v; want 0", n)
+			}
+
+			// Once the audit service answers, only the invalid one is set aside.
+			a.set(working)
+			waitFor(t, "delivery", func() bool { return o.pending() == 0 })
+			checkDelivered(t, a, o, want)
+			if ids, _ := o.deadIDs(); !slices.Equal(ids, bad) {
+				t.Errorf("dead letters %v; want %v", ids, bad)
+			}
+		})
+	}
+}
+
+func TestReportsBacklogOlderThanAlarm(t *testing.T) {
+	a, client := newAudit(t)
+	a.set(failing)
+	o := newOutbox(a)
+	o.add(4)
+	var (
+		mu      sync.Mutex
+		reports []bool
+	)
+	last := func() (bool, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(reports) == 0 {
+			return true, 0
+		}
+		return reports[len(reports)-1], len(reports)
+	}
+	opts, reg := withMetrics(t, fast(t))
+	opts.BacklogAlarm = 200 * time.Millisecond
+	opts.SetDeliveryHealthy = func(ok bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, ok)
+	}
+	run(t, relay.New(o, client, opts))
+	waitFor(t, "the delivery to be reported behind", func() bool { ok, n := last(); return n > 0 && !ok })
+	if n := metric(t, reg, "comity_audit_outbox_backlog"); n != 4 {
+		t.Errorf("comity_audit_outbox_backlog = %v; want 4", n)
+	}
+	if age := metric(t, reg, "comity_audit_outbox_oldest_age_seconds"); age < 0.2 {
+		t.Errorf("comity_audit_outbox_oldest_age_seconds = %v; want at least the alarm's 0.2", age)
+	}
+	a.set(working)
+	waitFor(t, "the delivery to be reported healthy again", func() bool { ok, _ := last(); return ok })
+	waitFor(t, "the gauges to drop", func() bool {
+		return metric(t, reg, "comity_audit_outbox_backlog") == 0 && metric(t, reg, "comity_audit_outbox_oldest_age_seconds") == 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	// First healthy (nothing old yet), then behind, then healthy: each
+	// change reported once.
+	if !slices.Equal(reports, []bool{true, false, true}) {
+		t.Errorf("reports %v; want [true false true]", reports)
 	}
 }

@@ -84,18 +84,18 @@ func fixtures() []audit.Event {
 	return []audit.Event{
 		{ID: eventID(0), Time: at(0), Actor: kzAlice, Service: "comity-request", Action: submit,
 			Resource: "requests/r1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-			Transition: &audit.Transition{From: "DRAFT", To: "SUBMITTED"}, RequestSHA256: digest(0)},
+			Transition: &audit.Transition{From: "DRAFT", To: "SUBMITTED"}, RequestHMAC: digest(0)},
 		{ID: eventID(1), Time: at(1), Actor: uzBob, Service: "comity-request", Action: attachment,
-			Resource: "requests/r1/attachments/a1", States: []string{"KZ", "UZ"}, Outcome: "OK", RequestSHA256: digest(1)},
+			Resource: "requests/r1/attachments/a1", States: []string{"KZ", "UZ"}, Outcome: "OK", RequestHMAC: digest(1)},
 		{ID: eventID(2), Time: at(2), Service: "comity-directory", Action: updateAgency,
-			Resource: "agencies/tj-gpo", States: []string{"TJ"}, Outcome: "UNAUTHENTICATED", RequestSHA256: digest(2)},
+			Resource: "agencies/tj-gpo", States: []string{"TJ"}, Outcome: "UNAUTHENTICATED", RequestHMAC: digest(2)},
 		{ID: eventID(3), Time: at(3), Actor: tjCarol, Service: "comity-request", Action: submit,
-			Resource: "requests/r2", States: []string{"KG", "TJ"}, Outcome: "PERMISSION_DENIED", RequestSHA256: digest(3)},
+			Resource: "requests/r2", States: []string{"KG", "TJ"}, Outcome: "PERMISSION_DENIED", RequestHMAC: digest(3)},
 		{ID: eventID(4), Time: at(4), Actor: admin, Service: "comity-directory", Action: importDir,
-			Outcome: "OK", RequestSHA256: digest(4)},
+			Outcome: "OK", RequestHMAC: digest(4)},
 		{ID: eventID(5), Time: at(5).In(plus5), Actor: uzBob, Service: "comity-request", Action: accept,
 			Resource: "requests/r1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-			Transition: &audit.Transition{From: "SUBMITTED", To: "ACCEPTED"}, RequestSHA256: digest(5)},
+			Transition: &audit.Transition{From: "SUBMITTED", To: "ACCEPTED"}, RequestHMAC: digest(5)},
 	}
 }
 

@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"net"
 	"os"
 
 	"github.com/comity-mla/comity/services/audit/auditd"
@@ -37,9 +35,9 @@ func main() {
 		if err != nil {
 			return err
 		}
-		l, err := net.Listen("tcp", *addr)
+		l, err := env.Conns.Listen(*addr, "grpc")
 		if err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return err
 		}
 		return auditd.Run(ctx, auditd.Config{
 			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, DirectoryAddr: *directory,

@@ -4,10 +4,9 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
-	"net"
 	"os"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
@@ -21,6 +20,7 @@ func main() {
 	common.Register(fs, "json", ":9111")
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "./var/certs")
+	common.RegisterAuditBacklogAlarm(fs)
 	addr := fs.String("grpc-addr", ":9101", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/directory.db", "database: sqlite:PATH or a postgres:// URL")
 	var seedIssuers config.Strings
@@ -28,9 +28,14 @@ func main() {
 	noSeed := fs.Bool("no-seed", false, "do not seed an empty directory with the five participating states")
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
+	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request and comity-directory), which keys the request digests in audit events; required")
 	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
 
 	os.Exit(cli.Main("comity-directory", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		key, err := audit.LoadDigestKey(*digestKey)
+		if err != nil {
+			return err
+		}
 		issuers, err := common.IdentityIssuers()
 		if err != nil {
 			return err
@@ -45,14 +50,14 @@ func main() {
 				return err
 			}
 		}
-		l, err := net.Listen("tcp", *addr)
+		l, err := env.Conns.Listen(*addr, "grpc")
 		if err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return err
 		}
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: *database, Issuers: issuers,
 			SeedTrustedIssuers: seedIssuers, NoSeed: *noSeed,
-			AuditAddr: *auditAddr, ServiceCredentials: creds,
+			AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditDigestKey: key,
 			TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

@@ -84,10 +84,14 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 	}
 }
 
-// AgencyTrust implements identity.TrustSource: the agency's state and active
-// flag, and the issuers its state trusts. An agency the directory does not
-// know, or an id no agency can have, is an error matching errs.ErrNotFound;
-// see Agency for the other errors.
+// AgencyTrust implements identity.TrustSource: the agency's state, kind and
+// active flag, and the issuers its state trusts. An agency the directory
+// does not know, or an id no agency can have, is an error matching
+// errs.ErrNotFound. The directory is asked with the caller's token and
+// checks it with the same rules: when it refuses a genuine token (its
+// agency unknown or deactivated, a role its agency may not hold, …) the
+// error is an *identity.RefusedError with the agency's state when the
+// directory knows it. See Agency for the other errors.
 func (c *Client) AgencyTrust(ctx context.Context, agencyID string) (identity.AgencyTrust, error) {
 	a, err := c.Agency(ctx, agencyID)
 	if errors.Is(err, errs.ErrInvalid) {
@@ -102,7 +106,7 @@ func (c *Client) AgencyTrust(ctx context.Context, agencyID string) (identity.Age
 	if err != nil {
 		return identity.AgencyTrust{}, fmt.Errorf("state of agency %s: %w", agencyID, err)
 	}
-	return identity.AgencyTrust{State: st.Code, Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
+	return identity.AgencyTrust{State: st.Code, Kind: string(a.Kind), Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
 }
 
 // Agency returns the agency with id, e.g. `kz-gpo`. Errors match

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/directory/directoryd"
@@ -54,7 +55,7 @@ func startDirectory(t *testing.T) *env {
 		done <- directoryd.Run(ctx, directoryd.Config{
 			Listener: lis, Database: "sqlite:" + filepath.Join(e.dataDir, "directory.db"),
 			Issuers: []identity.Issuer{dev}, SeedTrustedIssuers: []string{dev.ID},
-			Logger: zaptest.NewLogger(t),
+			AuditDigestKey: make(audit.DigestKey, audit.DigestKeySize), Logger: zaptest.NewLogger(t),
 		})
 	}()
 	stopped := false
@@ -441,5 +442,45 @@ func TestClientDirectoryHangs(t *testing.T) {
 	wantCode(t, err, errs.Unavailable)
 	if elapsed < timeout || elapsed > timeout+time.Second {
 		t.Errorf("the call took %v, want about the call timeout %v", elapsed, timeout)
+	}
+}
+
+// TestAgencyTrustPassesOnTheDirectorysRefusal: asked with a genuine token
+// the directory refuses (a role its agency may not hold, an unknown
+// agency), AgencyTrust says so as the caller's fault, with the state of the
+// token's agency when the directory knows it, so that the asking service
+// records the refusal for that state's auditors; never as an outage.
+func TestAgencyTrustPassesOnTheDirectorysRefusal(t *testing.T) {
+	e := startDirectory(t)
+	c := directoryclient.New(e.conn)
+	tests := []struct {
+		name, agency string
+		role         identity.Role
+		msg, state   string
+	}{
+		{"central_authority at an oversight agency", "kz-oversight", identity.CentralAuthority,
+			`role "central_authority" cannot be held at agency "kz-oversight" (OVERSIGHT)`, "KZ"},
+		{"an agency not in the directory", "xx-nowhere", identity.Prosecutor, `agency "xx-nowhere" is not in the directory`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.AgencyTrust(as(e.token(tc.agency, tc.role)), tc.agency)
+			wantCode(t, err, errs.Unauthenticated)
+			if !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q, want it to say %q", err, tc.msg)
+			}
+			var r *identity.RefusedError
+			switch {
+			case tc.state != "" && !errors.As(err, &r):
+				t.Errorf("error %v does not say the agency's state", err)
+			case tc.state != "" && r.Claimed.State != tc.state:
+				t.Errorf("refusal names state %q, want %q", r.Claimed.State, tc.state)
+			}
+		})
+	}
+	// The kind is the directory's, for the verifier to decide by.
+	got, err := c.AgencyTrust(as(e.token("kz-oversight", identity.Auditor)), "kz-city-prosecutor")
+	if err != nil || got.Kind != "PROSECUTION" || got.State != "KZ" {
+		t.Errorf("AgencyTrust(kz-city-prosecutor) = %+v, %v; want a PROSECUTION agency of KZ", got, err)
 	}
 }

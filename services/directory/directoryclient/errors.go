@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/platform/grpcserver"
 )
 
 // fromStatus maps the status of a failed directory call to the error table.
@@ -23,6 +24,11 @@ func fromStatus(err error) error {
 	case codes.NotFound:
 		return errs.New(errs.NotFound, "%s", st.Message())
 	case codes.Unauthenticated:
+		if r, ok := grpcserver.RefusedFromStatus(st); ok {
+			// The directory refused the token it was asked with, and said
+			// the state of the agency it names.
+			return r
+		}
 		return errs.New(errs.Unauthenticated, "%s", st.Message())
 	case codes.PermissionDenied:
 		return errs.New(errs.PermissionDenied, "%s", st.Message())

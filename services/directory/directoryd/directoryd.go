@@ -5,6 +5,7 @@ package directoryd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -49,19 +50,51 @@ type Config struct {
 	AuditAddr string
 	// ServiceCredentials identify this service to the audit service.
 	ServiceCredentials credentials.PerRPCCredentials
+	// AuditDigestKey keys the request digests of the service's audit
+	// events; every producing service of a deployment holds the same one.
+	// Required.
+	AuditDigestKey audit.DigestKey
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the callers Callers names, and presents it to the audit service.
 	TLS *mtls.Identity
+	// AuditBacklogAlarm is how old the oldest undelivered audit event may
+	// get before the service reports its delivery behind (health detail
+	// audit.DeliveryHealthService, a log line); zero means 5 minutes.
+	AuditBacklogAlarm time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
 }
 
 // Run serves the directory until ctx ends, then shuts down gracefully. The
-// audit events of its calls go to the store's outbox; Run does not deliver
-// them (a relay over OpenStore's outbox does).
+// audit events of its calls go to the store's outbox, which a relay beside
+// the server delivers to the audit service at AuditAddr.
+//
+// While it runs it holds the database's service lock (see Lock), shared with
+// its other replicas, so that no import changes the database behind it; it
+// does not start while an import holds the lock.
 func Run(ctx context.Context, cfg Config) error {
+	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+		return errors.New("directory service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
+	}
 	log := cfg.Logger.With(zap.String("service", "directory"))
+	unlock, err := Lock(ctx, cfg.Database, false, func(err error) {
+		switch {
+		case err == nil:
+			log.Info("took the directory database's service lock again")
+		case errors.Is(err, dburl.ErrLocked):
+			log.Error("an import holds the directory database's service lock while this service runs; restart the service once it ends, so that it serves what the import wrote", zap.Error(err))
+		default:
+			log.Error("the directory database's service lock is lost: an import could run behind this service until it is taken again", zap.Error(err))
+		}
+	})
+	if err != nil {
+		if errors.Is(err, dburl.ErrLocked) {
+			return fmt.Errorf("directory database is being changed offline (%w); start the service when that ends", err)
+		}
+		return fmt.Errorf("directory database: %w", err)
+	}
+	defer unlock()
 	store, closeStore, ping, err := openStore(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -92,15 +125,22 @@ func Run(ctx context.Context, cfg Config) error {
 		Name: "directory", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
 		// The domain records its changes with them; the server records the
 		// denied calls and failed attempts into the same outbox.
-		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store},
+		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store, DigestKey: cfg.AuditDigestKey},
 		TLS:   cfg.TLS, Callers: Callers, Ready: ping,
 	})
 	if err != nil {
 		return err
 	}
 	directoryv1.RegisterDirectoryServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
+	outboxMetrics, err := relay.NewMetrics(cfg.Metrics, "directory")
+	if err != nil {
+		return err
+	}
 	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
-		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, log)
+		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
+			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
+			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(audit.DeliveryHealthService, ok) },
+		})
 }
 
 // directoryReads are the methods that change nothing.
@@ -143,4 +183,24 @@ func openStore(ctx context.Context, database string) (Store, func(), func(contex
 		return nil, nil, nil, fmt.Errorf("directory database: %w", err)
 	}
 	return store, closeDB, ping, nil
+}
+
+// lockKey is the PostgreSQL advisory lock of a directory database's users:
+// fixed for the suite so that it can never collide with another lock Comity
+// takes (pgdb's migration lock spells "comity:m"); it spells "comity:d".
+const lockKey int64 = 0x636f6d6974793a64
+
+// Lock takes the lock of the directory database at database without
+// waiting: shared (exclusive false), as every running comity-directory holds
+// it, or exclusive, as an offline import needs it, refused with an error
+// matching dburl.ErrLocked and naming the holder while a service runs on the
+// database. On SQLite it is an flock on the file beside the database
+// (directory.db.lock); on PostgreSQL a session advisory lock, taken again
+// when its connection is lost, which report (may be nil) hears of.
+func Lock(ctx context.Context, database string, exclusive bool, report func(error)) (release func(), err error) {
+	name := "comity-directory"
+	if exclusive {
+		name = "comityctl directory import"
+	}
+	return dburl.Lock(ctx, database, lockKey, exclusive, name, report)
 }

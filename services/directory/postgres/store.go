@@ -463,10 +463,25 @@ func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []d
 
 // Import implements directory.Store; it writes no audit event. Agencies may name states of the same
 // import; a state in neither is errs.FailedPrecondition and nothing is stored.
-func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency) error {
+func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency, keep func(stored directory.State, imported *directory.State)) error {
 	return pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		t := time.Now()
 		for _, st := range states {
+			if keep != nil {
+				// FOR UPDATE: a concurrent change of the state waits, so
+				// that keep sees what the import replaces.
+				stored, err := getState(ctx, tx, st.Code, true)
+				switch {
+				case err == nil:
+					code := st.Code
+					keep(stored, &st)
+					if st.Code != code {
+						return errs.New(errs.Invalid, "state code cannot change from %q to %q", code, st.Code)
+					}
+				case !errors.Is(err, errs.ErrNotFound):
+					return err
+				}
+			}
 			if err := upsertState(ctx, tx, st, t, true); err != nil {
 				return err
 			}

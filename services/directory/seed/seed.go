@@ -27,9 +27,9 @@ var defaultSnapshot []byte
 const maxSnapshotBytes = 16 << 20
 
 // Default returns the seed of DESIGN §4: for each of KZ, KG, TJ, TM and UZ,
-// the state and its XX-gpo, XX-police-cyber, XX-247 and XX-oversight
-// agencies. Each state also trusts extraIssuers (the local deployment passes
-// its dev issuer).
+// the state and its XX-gpo, XX-police-cyber, XX-247, XX-oversight and
+// XX-city-prosecutor agencies. Each state also trusts extraIssuers (the
+// local deployment passes its dev issuer).
 func Default(extraIssuers ...string) ([]directory.State, []directory.Agency, error) {
 	states, agencies, err := Load(bytes.NewReader(defaultSnapshot))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/audit/outboxtest"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 )
@@ -21,12 +22,12 @@ func newEvent(resource, state string) audit.Event {
 		Time: time.Now().UTC(),
 		Actor: audit.Actor{Subject: "admin-1", Agency: "kz-gpo", Roles: []string{"directory_admin"},
 			Issuer: "https://idp.kz.example/"},
-		Service:       "comity-directory",
-		Action:        "/comity.directory.v1.DirectoryService/UpdateAgency",
-		Resource:      resource,
-		States:        []string{state},
-		Outcome:       "OK",
-		RequestSHA256: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+		Service:     "comity-directory",
+		Action:      "/comity.directory.v1.DirectoryService/UpdateAgency",
+		Resource:    resource,
+		States:      []string{state},
+		Outcome:     "OK",
+		RequestHMAC: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
 	}
 }
 
@@ -410,10 +411,16 @@ func testOutboxNotForSeedAndImport(t *testing.T, newStore func(t *testing.T) Sto
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	states, agencies := fixtures()
-	if err := s.Import(ctx, states[:1], agencies[:2]); err != nil {
+	if err := s.Import(ctx, states[:1], agencies[:2], nil); err != nil {
 		t.Fatalf("Import: %v", err)
 	}
 	if got := pending(t, s); len(got) != 0 {
 		t.Errorf("Seed and Import left %d events in the outbox; want none: they are not user calls", len(got))
 	}
+}
+
+// testOutboxDeadLetters runs the outbox's dead-letter suite, shared with the
+// request service's stores.
+func testOutboxDeadLetters(t *testing.T, newStore func(t *testing.T) Store) {
+	outboxtest.Run(t, "comity-directory", func(t *testing.T) outboxtest.Store { return newStore(t) })
 }

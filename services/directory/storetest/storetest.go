@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"UpdateStateConcurrent", testUpdateStateConcurrent},
 		{"Import", testImport},
 		{"ImportUnknownState", testImportUnknownState},
+		{"ImportKeep", testImportKeep},
+		{"ImportKeepsIssuers", testImportKeepsIssuers},
 		{"OutboxWithChange", testOutboxWithChange},
 		{"OutboxChangeWithoutEvent", testOutboxChangeWithoutEvent},
 		{"OutboxEventRoundTrip", testOutboxEventRoundTrip},
@@ -57,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"OutboxOrderAndLimit", testOutboxOrderAndLimit},
 		{"OutboxMarkDelivered", testOutboxMarkDelivered},
 		{"OutboxNotForSeedAndImport", testOutboxNotForSeedAndImport},
+		{"OutboxDeadLetters", testOutboxDeadLetters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -961,7 +964,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	kzNew := directory.Agency{ID: "kz-academy", State: "KZ", Kind: directory.TrainingInstitution, Active: true, UpdateTime: later}
 	azGPO := directory.Agency{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority, Active: true, UpdateTime: later}
 
-	if err := s.Import(ctx, []directory.State{kz, az}, []directory.Agency{kzGPO, kzNew, azGPO}); err != nil {
+	if err := s.Import(ctx, []directory.State{kz, az}, []directory.Agency{kzGPO, kzNew, azGPO}, nil); err != nil {
 		t.Fatalf("Import: %v", err)
 	}
 
@@ -986,7 +989,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 
 	// Importing again replaces again.
-	if err := s.Import(ctx, []directory.State{kz}, []directory.Agency{kzGPO}); err != nil {
+	if err := s.Import(ctx, []directory.State{kz}, []directory.Agency{kzGPO}, nil); err != nil {
 		t.Fatalf("second Import: %v", err)
 	}
 	if got, err := s.GetAgency(ctx, "kz-gpo"); err != nil || got.Version != 3 {
@@ -998,7 +1001,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 
 	// Import also fills an empty store.
 	empty := newStore(t)
-	if err := empty.Import(ctx, []directory.State{az}, []directory.Agency{azGPO}); err != nil {
+	if err := empty.Import(ctx, []directory.State{az}, []directory.Agency{azGPO}, nil); err != nil {
 		t.Fatalf("Import into empty store: %v", err)
 	}
 	if got, err := empty.GetAgency(ctx, "az-gpo"); err != nil {
@@ -1026,7 +1029,7 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	err = s.Import(ctx, []directory.State{az, kz}, []directory.Agency{
 		{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority},
 		{ID: "xx-gpo", State: "XX", Kind: directory.CentralAuthority},
-	})
+	}, nil)
 	checkCode(t, "Import with an agency of an unknown state", err, errs.ErrFailedPrecondition)
 	if err != nil && !strings.Contains(err.Error(), "XX") {
 		t.Errorf("error %q does not name state XX", err)
@@ -1037,4 +1040,91 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	checkEqual(t, "states after failed Import (one transaction)", gotStates, wantStates)
 	checkEqual(t, "agencies after failed Import (one transaction)", allAgencies(t, s), wantAgencies)
+}
+
+// testImportKeep checks the keep hook of Import: called with the stored
+// version of each state already stored, and only those; what it changes is
+// stored; a change of code is refused and nothing is stored.
+func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	stored, err := s.GetState(ctx, "KZ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kz := stored
+	kz.TimeZone, kz.TrustedIssuers = "Asia/Aqtobe", nil
+	az := directory.State{Code: "AZ", DisplayNames: map[string]string{"en": "Azerbaijan"}, TimeZone: "Asia/Baku"}
+	var seen []directory.State
+	err = s.Import(ctx, []directory.State{kz, az}, nil, func(old directory.State, imported *directory.State) {
+		seen = append(seen, old)
+		imported.TrustedIssuers = []string{"urn:kept"}
+	})
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	checkEqual(t, "states keep was called with", seen, []directory.State{stored})
+	got, err := s.GetState(ctx, "KZ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TimeZone != "Asia/Aqtobe" || !slices.Equal(got.TrustedIssuers, []string{"urn:kept"}) {
+		t.Errorf("KZ after Import: time zone %q, issuers %q; want the import's zone and keep's issuers", got.TimeZone, got.TrustedIssuers)
+	}
+	if got, err := s.GetState(ctx, "AZ"); err != nil || len(got.TrustedIssuers) != 0 {
+		t.Errorf("AZ after Import: %+v, %v; want stored as imported (keep is not called for a new state)", got, err)
+	}
+
+	before, err := s.ListStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uz := before[len(before)-1]
+	uz.TimeZone = "UTC"
+	err = s.Import(ctx, []directory.State{uz}, nil, func(_ directory.State, imported *directory.State) { imported.Code = "TM" })
+	checkCode(t, "Import whose keep changes the code", err, errs.ErrInvalid)
+	after, err := s.ListStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEqual(t, "states after the refused Import", after, before)
+}
+
+// testImportKeepsIssuers checks directory.Import on the store: a state the
+// snapshot lists with no trusted issuer keeps the ones it has, and the report
+// names it; issuers the snapshot names replace the stored ones.
+func testImportKeepsIssuers(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	states, _ := fixtures()
+	byCode := map[string]directory.State{}
+	for _, st := range states {
+		byCode[st.Code] = st
+	}
+	kz, uz, tm := byCode["KZ"], byCode["UZ"], byCode["TM"]
+	kz.TrustedIssuers, kz.TimeZone = nil, "Asia/Aqtobe"
+	uz.TrustedIssuers = []string{"https://idp.new.uz.example/"}
+	az := directory.State{Code: "AZ", DisplayNames: map[string]string{"en": "Azerbaijan"}, TimeZone: "Asia/Baku"}
+	report, err := directory.Import(ctx, s, []directory.State{kz, uz, tm, az}, nil)
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	checkEqual(t, "report", report, directory.ImportReport{KeptIssuers: []string{"KZ"}, NoIssuer: []string{"TM", "AZ"}})
+	for _, tc := range []struct {
+		code, zone string
+		issuers    []string
+	}{
+		{"KZ", "Asia/Aqtobe", []string{"https://idp.kz.example/"}},
+		{"UZ", uz.TimeZone, []string{"https://idp.new.uz.example/"}},
+		{"TM", tm.TimeZone, nil},
+		{"AZ", "Asia/Baku", nil},
+	} {
+		got, err := s.GetState(ctx, tc.code)
+		if err != nil {
+			t.Fatalf("GetState(%s): %v", tc.code, err)
+		}
+		if got.TimeZone != tc.zone || !slices.Equal(got.TrustedIssuers, tc.issuers) {
+			t.Errorf("%s after Import: time zone %q, issuers %q; want %q, %q", tc.code, got.TimeZone, got.TrustedIssuers, tc.zone, tc.issuers)
+		}
+	}
 }

@@ -8,11 +8,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/platform/connlimit"
 	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/logging"
 	"github.com/comity-mla/comity/services/platform/mtls"
@@ -34,6 +35,15 @@ type Common struct {
 	Issuers     config.Strings
 	CertDir     string
 	Plaintext   bool
+	// AuditBacklogAlarm is --audit-backlog-alarm (RegisterAuditBacklogAlarm).
+	AuditBacklogAlarm time.Duration
+	// MaxConns and MaxConnsPerClient bound the connections of every
+	// listener of the process (see connlimit.Config).
+	MaxConns          int
+	MaxConnsPerClient int
+	// HTTP bounds slow HTTP clients, for binaries that serve HTTP
+	// (RegisterHTTP).
+	HTTP httpserver.Options
 }
 
 // Register defines the common flags on fs.
@@ -41,6 +51,14 @@ func (c *Common) Register(fs *flag.FlagSet, logFormat, metricsAddr string) {
 	fs.StringVar(&c.LogFormat, "log-format", logFormat, "log format: json or console")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", metricsAddr, "address of the Prometheus /metrics endpoint; empty disables it")
+	fs.IntVar(&c.MaxConns, "max-conns", 0, "most connections open at once over all of this process's listeners; 0: half of what the file-descriptor limit leaves after a reserve of a quarter (at least 1,024) for the databases and the audit log")
+	fs.IntVar(&c.MaxConnsPerClient, "max-conns-per-client", 512, "most connections one client address (IPv6: one /64) may hold open at once on each listener; 0: no bound. Behind a proxy, every client has the proxy's address")
+}
+
+// RegisterHTTP defines the flags bounding slow HTTP clients on fs
+// (httpserver.Options.RegisterFlags), for binaries that serve HTTP.
+func (c *Common) RegisterHTTP(fs *flag.FlagSet) {
+	c.HTTP.RegisterFlags(fs)
 }
 
 // RegisterIssuers defines --issuer on fs, for binaries that verify tokens.
@@ -53,6 +71,34 @@ func (c *Common) RegisterIssuers(fs *flag.FlagSet) {
 func (c *Common) RegisterTLS(fs *flag.FlagSet, certDir string) {
 	fs.StringVar(&c.CertDir, "cert-dir", certDir, "directory holding the mTLS files: ca.pem, NAME.pem and NAME-key.pem (`comityctl dev certs` creates them)")
 	fs.BoolVar(&c.Plaintext, "plaintext", false, "talk to the other services without TLS (only where a service mesh provides mTLS)")
+}
+
+// RegisterAuditBacklogAlarm defines --audit-backlog-alarm on fs, for binaries
+// that run a service producing audit events: how old its oldest undelivered
+// audit event may get before the delivery is reported behind (a health
+// detail, /readyz's auditDelivery, and a log line; the service keeps serving).
+func (c *Common) RegisterAuditBacklogAlarm(fs *flag.FlagSet) {
+	c.AuditBacklogAlarm = 5 * time.Minute
+	fs.Var((*positiveDuration)(&c.AuditBacklogAlarm), "audit-backlog-alarm",
+		"report audit delivery behind (health detail comity.audit.v1.Delivery, /readyz) when the oldest undelivered audit event is older than this")
+}
+
+// positiveDuration is a duration flag that refuses zero and negative values.
+type positiveDuration time.Duration
+
+func (d *positiveDuration) String() string { return time.Duration(*d).String() }
+
+// Set parses a Go duration (90s, 5m, 1h30m) greater than zero.
+func (d *positiveDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a duration such as 90s, 5m or 1h: %q", s)
+	}
+	if v <= 0 {
+		return fmt.Errorf("must be more than zero, e.g. 5m; got %s", v)
+	}
+	*d = positiveDuration(v)
+	return nil
 }
 
 // TLSIdentity loads the mTLS identity name from --cert-dir; nil with
@@ -90,6 +136,9 @@ func (c *Common) IdentityIssuers() ([]identity.Issuer, error) {
 type Env struct {
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
+	// Conns bounds the connections of the process: open every listener
+	// with Conns.Listen.
+	Conns *connlimit.Guard
 }
 
 // Main parses args into fs (flags, then COMITY_… variables), builds the
@@ -118,22 +167,50 @@ func Main(name string, fs *flag.FlagSet, common *Common, args []string, run func
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	conns, err := guard(common, logger, reg)
+	if err != nil {
+		logger.Error("connection bounds", zap.Error(err))
+		return 2
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	g, ctx := errgroup.WithContext(ctx)
 	if common.MetricsAddr != "" {
-		l, err := net.Listen("tcp", common.MetricsAddr)
+		l, err := conns.Listen(common.MetricsAddr, "metrics")
 		if err != nil {
 			logger.Error("metrics listener", zap.Error(err))
 			return 1
 		}
 		g.Go(func() error { return httpserver.ServeMetrics(ctx, l, reg, logger) })
 	}
-	g.Go(func() error { return run(ctx, Env{Logger: logger, Metrics: reg}) })
+	g.Go(func() error { return run(ctx, Env{Logger: logger, Metrics: reg, Conns: conns}) })
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error(name+" stopped on an error", zap.Error(err))
 		return 1
 	}
 	logger.Info(name + " stopped")
 	return 0
+}
+
+// guard raises the soft descriptor limit to the hard one and builds the
+// process's connection Guard from it and the flags, logging the figures.
+func guard(common *Common, logger *zap.Logger, reg prometheus.Registerer) (*connlimit.Guard, error) {
+	before, soft, hard, err := connlimit.RaiseFileLimit()
+	if err != nil {
+		// Not fatal: the bound is sized from the limit as it is.
+		logger.Warn("could not raise the file-descriptor limit", zap.Error(err))
+	}
+	g, err := connlimit.New(connlimit.Config{
+		MaxConns: common.MaxConns, MaxConnsPerClient: common.MaxConnsPerClient, FileLimit: soft,
+		Logger: logger, Metrics: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("connection bounds",
+		zap.Uint64("fd_limit_before", before), zap.Uint64("fd_limit", soft), zap.Uint64("fd_limit_hard", hard),
+		zap.Uint64("fd_reserve", connlimit.Reserve(soft)),
+		zap.Int("max_conns", g.MaxConns()), zap.Int("max_conns_per_client", g.MaxConnsPerClient()))
+	return g, nil
 }

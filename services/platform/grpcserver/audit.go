@@ -2,8 +2,6 @@ package grpcserver
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -25,10 +23,27 @@ import (
 // record itself but that the trail must hold: every denied call
 // (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) and every attempt at a
 // state-changing method, whatever its outcome.
+//
+// Calls refused as UNAUTHENTICATED with no principal at all (no token, a
+// malformed or badly signed one, no client certificate) are not recorded one
+// by one, so that an anonymous caller cannot grow the permanent log at will:
+// they are counted (metric comity_unauthenticated_calls_total) and recorded
+// as one aggregate event per client address and minute (see
+// UnauthenticatedCallsAction). A token whose signature verified but whose
+// claims are refused names its caller, and its calls are recorded one by
+// one like any other denied call.
 type AuditConfig struct {
 	// Service names the producing service in events, e.g. "comity-request".
 	Service  string
 	Recorder audit.Recorder
+	// DigestKey keys the digests of request messages in events
+	// (Event.RequestHMAC). Without one, events carry no digest: never a
+	// plain hash, which an auditor could brute-force.
+	DigestKey audit.DigestKey
+	// MaxAnonymousAddresses bounds the client addresses counted apart in
+	// one minute; the calls of any further address are counted together
+	// under the address "other". Zero means 1000.
+	MaxAnonymousAddresses int
 }
 
 // callState lets the auth interceptor, which runs inside the audit one,
@@ -82,21 +97,22 @@ func resourceOf(m proto.Message) string {
 	return ""
 }
 
-func digest(m any) string {
+// digest returns the keyed digest of a request message in deterministic
+// encoding, or "" without a key or a message.
+func digest(key audit.DigestKey, m any) string {
 	pm, ok := m.(proto.Message)
-	if !ok {
+	if !ok || len(key) == 0 {
 		return ""
 	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(pm)
 	if err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
+	return key.Sum(data)
 }
 
 func (ic interceptors) auditCall(ctx context.Context, method string, req any) (context.Context, *callState) {
-	c := audit.Call{Service: ic.audit.Service, Action: method, RequestSHA256: digest(req)}
+	c := audit.Call{Service: ic.audit.Service, Action: method, RequestHMAC: digest(ic.audit.DigestKey, req)}
 	if pm, ok := req.(proto.Message); ok {
 		c.Resource = resourceOf(pm)
 	}
@@ -105,13 +121,28 @@ func (ic interceptors) auditCall(ctx context.Context, method string, req any) (c
 }
 
 // recordUnrecorded writes the event of a call the domain did not record.
+//
+// A call refused as NOT_FOUND names something the caller may not know
+// exists. Its caller's state's auditors see it with only what the caller
+// sent (their state, the name asked for), exactly as for a name that does
+// not exist; when the domain noted the states of what the name does name,
+// a second event puts the probe, and who made it, on those states' trail.
+// The caller's state is on that second event only when it is itself a party
+// (then its auditors see that resource's trail anyway, and one event is
+// enough). Other denied calls name something the caller could see, and one
+// event carries the caller's state and the noted ones.
 func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, method string, err error) {
 	code := status.Code(err)
 	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
 	if audit.Recorded(ctx) || (!denied && readOnly(method)) || code == codes.Canceled {
 		return
 	}
+	if code == codes.Unauthenticated && st.principal == nil {
+		ic.anonymous.add(ctx, method, anonymousReason(ctx, ic.callers != nil), time.Now())
+		return
+	}
 	var actor audit.Actor
+	callerState := ""
 	if st.principal != nil {
 		p := st.principal
 		roles := make([]string, len(p.Roles))
@@ -119,22 +150,37 @@ func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, meth
 			roles[i] = string(r)
 		}
 		actor = audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
+		callerState = p.State
 	}
 	// Events name outcomes as gRPC's canonical code names (PERMISSION_DENIED).
-	ev := audit.NewEvent(ctx, time.Now(), actor, rpccode.Code(code).String())
-	states := audit.NotedStates(ctx)
-	if st.principal != nil && st.principal.State != "" {
-		states = append(states, st.principal.State)
+	outcome := rpccode.Code(code).String()
+	now := time.Now()
+	noted := audit.NotedStates(ctx)
+	var events []audit.Event
+	if code == codes.NotFound && len(noted) > 0 && !slices.Contains(noted, callerState) {
+		events = append(events,
+			audit.NewEvent(ctx, now, actor, outcome, audit.Details{States: nonEmpty(callerState)}),
+			audit.NewEvent(ctx, now, actor, outcome, audit.Details{States: noted}))
+	} else {
+		events = append(events, audit.NewEvent(ctx, now, actor, outcome,
+			audit.Details{States: append(slices.Clone(noted), nonEmpty(callerState)...)}))
 	}
-	slices.Sort(states)
-	ev.States = slices.Compact(states)
 	// The call may have been cut short; the event must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if rerr := ic.audit.Recorder.RecordEvent(wctx, ev); rerr != nil {
-		ic.logger.Error("audit event not recorded", zap.String("trace_id", TraceID(ctx)),
-			zap.String("method", method), zap.String("outcome", code.String()), zap.Error(rerr))
+	for _, ev := range events {
+		if rerr := ic.audit.Recorder.RecordEvent(wctx, ev); rerr != nil {
+			ic.logger.Error("audit event not recorded", zap.String("trace_id", TraceID(ctx)),
+				zap.String("method", method), zap.String("outcome", code.String()), zap.Error(rerr))
+		}
 	}
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 func (ic interceptors) auditUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {

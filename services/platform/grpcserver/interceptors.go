@@ -51,6 +51,8 @@ type interceptors struct {
 	auth      Authenticator
 	validator protovalidate.Validator
 	audit     *AuditConfig
+	// anonymous counts the unauthenticated calls; set with audit.
+	anonymous *anonymous
 	// callers, when the server runs on mTLS, says which peer identities
 	// may call which methods; nil when it serves plaintext.
 	callers mtls.Policy
@@ -180,6 +182,13 @@ func (ic interceptors) authenticate(ctx context.Context, method string) (context
 		return nil, err
 	}
 	p, err := ic.auth.Verify(ctx, raw)
+	var refused *identity.RefusedError
+	if errors.As(err, &refused) {
+		// A genuine token whose claims are refused: the refusal is audited
+		// with who the token claimed to be. The claimed principal never
+		// reaches a handler.
+		setCallPrincipal(ctx, refused.Claimed)
+	}
 	if err != nil {
 		return nil, err
 	}

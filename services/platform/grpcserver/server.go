@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/comity-mla/comity/services/errs"
@@ -74,6 +75,9 @@ type Server struct {
 	cfg    Config
 	grpc   *grpc.Server
 	health *health.Server
+	// anonymous, with Audit, counts the unauthenticated calls and records
+	// them a minute at a time.
+	anonymous *anonymous
 }
 
 // New builds a Server. Register services on GRPC() before calling Serve.
@@ -106,7 +110,31 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
 	}
 	ic := interceptors{logger: cfg.Logger, auth: cfg.Auth, validator: validator, audit: cfg.Audit}
-	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(cfg.MaxRecvBytes)}
+	if cfg.Audit != nil {
+		reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": cfg.Name}, cfg.Metrics)
+		if ic.anonymous, err = newAnonymous(cfg.Audit, cfg.Logger, reg); err != nil {
+			return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
+		}
+	}
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
+		// A client that connects and never completes the TLS and HTTP/2
+		// handshakes holds a descriptor for at most this long (gRPC's
+		// default is two minutes). The listener's connlimit.Guard bounds
+		// how many connections there are.
+		grpc.ConnectionTimeout(10 * time.Second),
+		// Each watch stream through the gateway is a stream of one of its
+		// connections, so the bound is high; it stops a client from
+		// opening streams without end on one connection.
+		grpc.MaxConcurrentStreams(16384),
+		// Ping a connection idle for a minute and drop it if no answer
+		// comes within 20 s, so that a vanished peer does not keep its
+		// descriptor; refuse pings more often than every 10 s, which only
+		// a misbehaving client sends (gRPC's default allows one every 5
+		// minutes, which would cut clients that keep a NAT open).
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(cfg.TLS.ServerCredentials()))
 		ic.callers = cfg.Callers
@@ -141,7 +169,20 @@ func New(cfg Config) (*Server, error) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)
-	return &Server{cfg: cfg, grpc: s, health: hs}, nil
+	return &Server{cfg: cfg, grpc: s, health: hs, anonymous: ic.anonymous}, nil
+}
+
+// SetHealth sets the grpc.health.v1 status of service, a name apart from the
+// registered services (e.g. audit.DeliveryHealthService): a health detail
+// that neither the readiness monitor nor the service's own status touches,
+// and that takes no replica out of rotation. Once Serve has shut down, it
+// stays NOT_SERVING.
+func (s *Server) SetHealth(service string, serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus(service, st)
 }
 
 // GRPC returns the underlying server, to register services on.
@@ -159,6 +200,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stopMonitor()
 	if s.cfg.Ready != nil {
 		go s.monitor(monitorCtx)
+	}
+	if s.anonymous != nil {
+		go s.anonymous.run(monitorCtx)
+		// Once no call is left, the minute under way is recorded too.
+		defer s.anonymous.flush(time.Time{})
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(s.cfg.Listener) }()

@@ -10,6 +10,19 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+)
+
+// The ErrorInfo detail of an UNAUTHENTICATED status that refuses a genuine
+// token (identity.RefusedError): it carries the state of the agency the
+// token named, when the directory knows it, so that a service that asked
+// the directory with the caller's token records the refusal for that
+// state's auditors as the directory itself would. The state of an agency
+// is directory data every user may read.
+const (
+	refusalDomain   = "identity.comity"
+	refusalReason   = "TOKEN_REFUSED"
+	refusalStateKey = "agency_state"
 )
 
 var grpcCodes = map[errs.Code]codes.Code{
@@ -26,13 +39,18 @@ var grpcCodes = map[errs.Code]codes.Code{
 }
 
 // ToStatus maps an error returned by domain code to the status the caller
-// sees: an *errs.Error keeps its code, message and violations (as BadRequest
+// sees: an *identity.RefusedError is UNAUTHENTICATED with the state of the
+// token's agency as an ErrorInfo detail (RefusedFromStatus reads it back);
+// an *errs.Error keeps its code, message and violations (as BadRequest
 // or PreconditionFailure details); a context error keeps its meaning; a
 // status from a gRPC client call made on the caller's behalf is passed on;
 // anything else is logged with the trace id and becomes "internal error".
 func ToStatus(ctx context.Context, logger *zap.Logger, method string, err error) *status.Status {
 	var e *errs.Error
+	var refused *identity.RefusedError
 	switch {
+	case errors.As(err, &refused):
+		return refusedStatus(refused)
 	case errors.As(err, &e) && e.Code != errs.Internal:
 		if e.Err != nil && e.Code == errs.Unavailable {
 			logger.Warn("dependency unavailable", zap.String("trace_id", TraceID(ctx)),
@@ -79,4 +97,36 @@ func domainStatus(e *errs.Error) *status.Status {
 		return withDetails
 	}
 	return st
+}
+
+func refusedStatus(r *identity.RefusedError) *status.Status {
+	st := status.New(codes.Unauthenticated, r.Err.Error())
+	if r.Claimed.State == "" {
+		return st
+	}
+	info := &errdetails.ErrorInfo{Domain: refusalDomain, Reason: refusalReason,
+		Metadata: map[string]string{refusalStateKey: r.Claimed.State}}
+	if withDetails, err := st.WithDetails(info); err == nil {
+		return withDetails
+	}
+	return st
+}
+
+// RefusedFromStatus returns the refusal of a genuine token that a Comity
+// service answered with st (an UNAUTHENTICATED status; see ToStatus), with
+// the state of the token's agency as Claimed.State when the service knew it.
+// It returns false for any other status.
+func RefusedFromStatus(st *status.Status) (*identity.RefusedError, bool) {
+	if st.Code() != codes.Unauthenticated {
+		return nil, false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == refusalDomain && info.GetReason() == refusalReason {
+			return &identity.RefusedError{
+				Claimed: identity.Principal{State: info.GetMetadata()[refusalStateKey]},
+				Err:     errs.New(errs.Unauthenticated, "%s", st.Message()),
+			}, true
+		}
+	}
+	return nil, false
 }

@@ -1,22 +1,26 @@
 package sqlitedb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/errs"
 )
 
 // Outbox is the audit outbox of a service's database: the table
 // audit_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT UNIQUE,
-// event TEXT, created_at INTEGER, delivered_at INTEGER), which each store
-// creates in its migrations. Stores embed it to implement audit.Recorder and
+// event TEXT, created_at INTEGER, delivered_at INTEGER, dead_letter_time
+// INTEGER, dead_letter_reason TEXT), which each store creates in its
+// migrations. Stores embed it to implement audit.Recorder and
 // audit.Outbox, and call InsertEvent inside their own transactions.
 type Outbox struct{ DB *DB }
 
@@ -52,14 +56,14 @@ func (o Outbox) RecordEvent(ctx context.Context, e audit.Event) error {
 }
 
 // PendingEvents implements audit.Outbox: up to limit (0 or less: all) events
-// not yet delivered, in the order they were written. Writes are serialised,
+// neither delivered nor dead-lettered, in the order they were written. Writes are serialised,
 // so that is also the order of their commits.
 func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
 	rows, err := o.DB.Read.QueryContext(ctx,
-		`SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, limit)
+		`SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL AND dead_letter_time IS NULL ORDER BY seq LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending events: %w", err)
 	}
@@ -105,4 +109,148 @@ func (o Outbox) MarkDelivered(ctx context.Context, seqs []int64) error {
 		return fmt.Errorf("mark events delivered: %w", err)
 	}
 	return nil
+}
+
+// DeadLetter implements audit.Outbox.
+func (o Outbox) DeadLetter(ctx context.Context, seq int64, reason string) error {
+	if reason == "" {
+		return errors.New("dead letter: no reason given")
+	}
+	var n int64
+	err := WithTx(ctx, o.DB.Write, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE audit_outbox SET dead_letter_time = ?, dead_letter_reason = ?
+			WHERE seq = ? AND delivered_at IS NULL AND dead_letter_time IS NULL`, time.Now().UnixMicro(), reason, seq)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("dead letter %d: %w", seq, err)
+	}
+	if n == 0 {
+		return errs.New(errs.NotFound, "dead letter: no pending event at outbox seq %d", seq)
+	}
+	return nil
+}
+
+// DeadLetters implements audit.Outbox.
+func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := o.DB.Read.QueryContext(ctx, `SELECT seq, event, dead_letter_time, dead_letter_reason FROM audit_outbox
+		WHERE dead_letter_time IS NOT NULL AND delivered_at IS NULL ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.DeadLetter
+	for rows.Next() {
+		var (
+			d    audit.DeadLetter
+			doc  string
+			when int64
+		)
+		if err := rows.Scan(&d.Seq, &doc, &when, &d.Reason); err != nil {
+			return nil, fmt.Errorf("dead letters: %w", err)
+		}
+		if err := json.Unmarshal([]byte(doc), &d.Event); err != nil {
+			return nil, fmt.Errorf("dead letters: outbox entry %d: %w", d.Seq, err)
+		}
+		d.Time = time.UnixMicro(when).UTC()
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	return out, nil
+}
+
+// Redeliver implements audit.Outbox.
+func (o Outbox) Redeliver(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("redeliver: %w", err)
+	}
+	var back []string
+	err = WithTx(ctx, o.DB.Write, func(tx *sql.Tx) error {
+		back = nil
+		rows, err := tx.QueryContext(ctx, `UPDATE audit_outbox SET dead_letter_time = NULL, dead_letter_reason = NULL
+			WHERE dead_letter_time IS NOT NULL AND delivered_at IS NULL AND event_id IN (SELECT value FROM json_each(?))
+			RETURNING seq, event_id`, string(list))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var got []audit.OutboxEntry
+		for rows.Next() {
+			var e audit.OutboxEntry
+			if err := rows.Scan(&e.Seq, &e.Event.ID); err != nil {
+				return err
+			}
+			got = append(got, e)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		back = sortedIDs(got)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redeliver: %w", err)
+	}
+	return back, nil
+}
+
+// sortedIDs returns the event ids of entries in seq order: RETURNING gives
+// rows in no promised order.
+func sortedIDs(entries []audit.OutboxEntry) []string {
+	slices.SortFunc(entries, func(a, b audit.OutboxEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.Event.ID
+	}
+	return ids
+}
+
+// RedeliverAll implements audit.Outbox.
+func (o Outbox) RedeliverAll(ctx context.Context) (int64, error) {
+	var n int64
+	err := WithTx(ctx, o.DB.Write, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE audit_outbox SET dead_letter_time = NULL, dead_letter_reason = NULL
+			WHERE dead_letter_time IS NOT NULL AND delivered_at IS NULL`)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("redeliver all: %w", err)
+	}
+	return n, nil
+}
+
+// Stats implements audit.Outbox.
+func (o Outbox) Stats(ctx context.Context) (audit.OutboxStats, error) {
+	var (
+		st     audit.OutboxStats
+		oldest sql.NullInt64
+	)
+	err := o.DB.Read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM audit_outbox WHERE delivered_at IS NULL AND dead_letter_time IS NULL),
+		(SELECT min(created_at) FROM audit_outbox WHERE delivered_at IS NULL AND dead_letter_time IS NULL),
+		(SELECT count(*) FROM audit_outbox WHERE dead_letter_time IS NOT NULL AND delivered_at IS NULL)`).Scan(&st.Backlog, &oldest, &st.DeadLetters)
+	if err != nil {
+		return audit.OutboxStats{}, fmt.Errorf("outbox stats: %w", err)
+	}
+	if oldest.Valid {
+		st.Oldest = time.UnixMicro(oldest.Int64).UTC()
+	}
+	return st, nil
 }

@@ -517,6 +517,11 @@ func (s *Server) DownloadAttachment(req *requestv1.DownloadAttachmentRequest, st
 	}
 }
 
+// WatchStartedHeader is the response header a watch sends once it has its
+// starting point: every later change reaches the stream. A watch refused
+// (bounds, credentials) ends without it.
+const WatchStartedHeader = "comity-watch-started"
+
 // WatchRequests implements requestv1.RequestServiceServer.
 func (s *Server) WatchRequests(_ *requestv1.WatchRequestsRequest, stream grpc.ServerStreamingServer[requestv1.WatchRequestsResponse]) error {
 	ctx := stream.Context()
@@ -525,8 +530,9 @@ func (s *Server) WatchRequests(_ *requestv1.WatchRequestsRequest, stream grpc.Se
 		return err
 	}
 	// Headers go out once the watch has its starting point, so that a REST
-	// client gets its response as soon as changes will be seen.
-	started := func() error { return stream.SendHeader(metadata.MD{}) }
+	// client gets its response as soon as changes will be seen. They say so
+	// (WatchStartedHeader): a refusal sends headers too (the trace id).
+	started := func() error { return stream.SendHeader(metadata.Pairs(WatchStartedHeader, "true")) }
 	return s.svc.Watch(ctx, p, started, func(e request.HistoryEntry) error {
 		return stream.Send(&requestv1.WatchRequestsResponse{
 			Request:   requestPrefix + e.RequestID,

@@ -163,6 +163,16 @@ func getRequest(ctx context.Context, q querier, id string, lock bool) (request.R
 	return r, nil
 }
 
+// findKey returns the request and body digest stored with the caller's key
+// under issuer (the caller's, or empty for a key carried over from before keys
+// named the issuer).
+func findKey(ctx context.Context, tx pgx.Tx, key request.IdempotencyKey, issuer string) (id, sum string, err error) {
+	err = tx.QueryRow(ctx, `SELECT request_id, body_sha256 FROM create_keys
+		WHERE issuer = $1 AND subject = $2 AND agency = $3 AND key = $4`,
+		issuer, key.Subject, key.Agency, key.Key).Scan(&id, &sum)
+	return id, sum, err
+}
+
 // Create implements request.Store.
 //
 // The idempotency key is inserted first, with ON CONFLICT DO NOTHING: a
@@ -171,7 +181,7 @@ func getRequest(ctx context.Context, q querier, id string, lock bool) (request.R
 // a new snapshot) then reads the winner's request, before this transaction
 // has taken a reference number or written anything. If the first rolled
 // back, the waiting one inserts the key and goes on.
-func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey string, ch request.Change) (request.Request, bool, error) {
+func (s *Store) Create(ctx context.Context, r request.Request, key request.IdempotencyKey, ch request.Change) (request.Request, bool, error) {
 	if r.ID == "" {
 		return request.Request{}, false, errors.New("create request: no id")
 	}
@@ -188,18 +198,28 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 		created bool
 	)
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if idempotencyKey != "" {
-			tag, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (owner, key, request_id) VALUES ($1, $2, $3)
-				ON CONFLICT (owner, key) DO NOTHING`, r.Owner, idempotencyKey, r.ID)
-			if err != nil {
-				return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
-			}
-			if tag.RowsAffected() == 0 {
-				var id string
-				if err := tx.QueryRow(ctx, `SELECT request_id FROM idempotency_keys WHERE owner = $1 AND key = $2`,
-					r.Owner, idempotencyKey).Scan(&id); err != nil {
-					return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
+		if key.Key != "" {
+			// A key carried over from before keys named the issuer is
+			// never inserted again, so reading it first races with nothing.
+			id, sum, err := findKey(ctx, tx, key, "")
+			if errors.Is(err, pgx.ErrNoRows) {
+				var tag pgconn.CommandTag
+				tag, err = tx.Exec(ctx, `INSERT INTO create_keys (issuer, subject, agency, key, body_sha256, request_id)
+					VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (issuer, subject, agency, key) DO NOTHING`,
+					key.Issuer, key.Subject, key.Agency, key.Key, key.BodySHA256, r.ID)
+				if err == nil && tag.RowsAffected() == 0 {
+					// A concurrent create with the key committed first.
+					id, sum, err = findKey(ctx, tx, key, key.Issuer)
 				}
+			}
+			switch {
+			case err != nil:
+				return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
+			case id == "":
+				// The key is this create's: go on.
+			case sum != "" && sum != key.BodySHA256:
+				return request.KeyReused(key.Key)
+			default:
 				out, err = getRequest(ctx, tx, id, false)
 				return err
 			}

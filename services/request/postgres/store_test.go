@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,8 +16,49 @@ import (
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/postgres"
+	"github.com/comity-mla/comity/services/request/storedoc"
 	"github.com/comity-mla/comity/services/request/storetest"
 )
+
+// TestLegacyKeys migrates a database whose idempotency key predates
+// 0002_create_keys (it knew only the owner's subject) and checks what
+// became of the key.
+func TestLegacyKeys(t *testing.T) {
+	ctx := t.Context()
+	pool, err := pgdb.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	first, err := os.ReadFile("migrations/0001_requests.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgdb.Migrate(ctx, pool, fstest.MapFS{"0001_requests.sql": {Data: first}}); err != nil {
+		t.Fatal(err)
+	}
+	r := storedoc.Stored(storetest.LegacyKeyRequest())
+	if _, err := pool.Exec(ctx, `INSERT INTO requests (id, reference, type, priority, status,
+		requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
+		create_time, update_time, version, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, false, $11, $12, $13, $14)`,
+		r.ID, r.Reference, string(r.Type), string(r.Priority), string(r.Status), r.RequestingAgency, r.RequestingState,
+		r.RequestedAgency, r.RequestedState, r.Owner, r.CreateTime, r.UpdateTime, r.Version,
+		storedoc.EncodeRequest(r)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO reference_counters (state, year, last) VALUES ('KZ', 2026, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO idempotency_keys (owner, key, request_id) VALUES ($1, $2, $3)`,
+		r.Owner, storetest.LegacyKey, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.New(ctx, pool)
+	if err != nil {
+		t.Fatalf("New on a database at 0001: %v", err)
+	}
+	storetest.CheckLegacyKey(t, s)
+}
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) request.Store {
@@ -85,7 +128,7 @@ func TestHistoryCommitsInSeqOrder(t *testing.T) {
 	}
 	for _, id := range []string{"req-a", "req-b"} {
 		r := request.Request{ID: id, RequestingState: "KZ", Status: request.Draft, CreateTime: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-		if _, _, err := s.Create(ctx, r, "", request.Change{
+		if _, _, err := s.Create(ctx, r, request.IdempotencyKey{}, request.Change{
 			History: &request.HistoryEntry{To: request.Draft}, Event: audit.Event{ID: "ev-create-" + id},
 		}); err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,15 +48,26 @@ type Config struct {
 	Issuers []identity.Issuer
 	// MaxAttachmentBytes bounds one attachment; zero means 100 MiB.
 	MaxAttachmentBytes int64
+	// Watch bounds the watch streams (per user, per agency); the zero
+	// value means the defaults.
+	Watch request.WatchLimits
 	// AuditAddr is the audit service's gRPC address; the outbox relay
 	// delivers audit events there. Empty leaves them in the outbox.
 	AuditAddr string
 	// ServiceCredentials identify this service to the audit service.
 	ServiceCredentials credentials.PerRPCCredentials
+	// AuditDigestKey keys the request digests of the service's audit
+	// events; every producing service of a deployment holds the same one.
+	// Required.
+	AuditDigestKey audit.DigestKey
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the gateway only, and presents it to the directory and the audit
 	// service.
 	TLS *mtls.Identity
+	// AuditBacklogAlarm is how old the oldest undelivered audit event may
+	// get before the service reports its delivery behind (health detail
+	// audit.DeliveryHealthService, a log line); zero means 5 minutes.
+	AuditBacklogAlarm time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -66,6 +78,9 @@ type Config struct {
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Database == "" || cfg.BlobDir == "" || cfg.DirectoryAddr == "" {
 		return errors.New("request service: Database, BlobDir and DirectoryAddr are required")
+	}
+	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+		return errors.New("request service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
 	}
 	log := cfg.Logger.With(zap.String("service", "request"))
 	store, closeStore, ping, err := openStore(ctx, cfg.Database)
@@ -84,7 +99,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer conn.Close()
 	dir := directoryclient.New(conn)
 	svc, err := request.NewService(request.Config{
+		// Watch streams ask about their agencies at most once per check
+		// interval each, and must not get the answer of the last 30s: their
+		// own client keeps nothing.
+		Trust: directoryclient.New(conn, directoryclient.WithCacheTTL(0)),
 		Store: store, Blobs: blobs, Directory: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
+		Watch: cfg.Watch,
 	})
 	if err != nil {
 		return err
@@ -95,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv, err := grpcserver.New(grpcserver.Config{
 		Name: "request", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
-		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store},
+		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store, DigestKey: cfg.AuditDigestKey},
 		// Attachments arrive in chunks of at most 1 MiB.
 		MaxRecvBytes: 2 << 20,
 		TLS:          cfg.TLS, Callers: Callers, Ready: ping,
@@ -104,8 +124,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	requestv1.RegisterRequestServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
+	outboxMetrics, err := relay.NewMetrics(cfg.Metrics, "request")
+	if err != nil {
+		return err
+	}
 	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
-		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, log)
+		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
+			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
+			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(audit.DeliveryHealthService, ok) },
+		})
 }
 
 // Callers are who may call the request service over mTLS: the gateway, on

@@ -146,7 +146,7 @@ func getRequest(ctx context.Context, q querier, id string) (request.Request, err
 }
 
 // Create implements request.Store.
-func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey string, ch request.Change) (request.Request, bool, error) {
+func (s *Store) Create(ctx context.Context, r request.Request, key request.IdempotencyKey, ch request.Change) (request.Request, bool, error) {
 	if r.ID == "" {
 		return request.Request{}, false, errors.New("create request: no id")
 	}
@@ -163,20 +163,21 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 		created bool
 	)
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
-		if idempotencyKey != "" {
-			res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (owner, key, request_id) VALUES (?, ?, ?)
-				ON CONFLICT (owner, key) DO NOTHING`, r.Owner, idempotencyKey, r.ID)
-			if err != nil {
-				return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
-			} else if n == 0 {
-				var id string
-				if err := tx.QueryRowContext(ctx, `SELECT request_id FROM idempotency_keys WHERE owner = ? AND key = ?`,
-					r.Owner, idempotencyKey).Scan(&id); err != nil {
+		if key.Key != "" {
+			// The write transaction is IMMEDIATE: no other create can take
+			// the key between this read and the insert.
+			id, sum, err := findKey(ctx, tx, key)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				if _, err := tx.ExecContext(ctx, `INSERT INTO create_keys (issuer, subject, agency, key, body_sha256, request_id)
+					VALUES (?, ?, ?, ?, ?, ?)`, key.Issuer, key.Subject, key.Agency, key.Key, key.BodySHA256, r.ID); err != nil {
 					return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
 				}
+			case err != nil:
+				return fmt.Errorf("create request %s: idempotency key: %w", r.ID, err)
+			case sum != "" && sum != key.BodySHA256:
+				return request.KeyReused(key.Key)
+			default:
 				out, err = getRequest(ctx, tx, id)
 				return err
 			}
@@ -213,6 +214,15 @@ func (s *Store) Create(ctx context.Context, r request.Request, idempotencyKey st
 		return request.Request{}, false, err
 	}
 	return out, created, nil
+}
+
+// findKey returns the request and body digest of the caller's key: their
+// own, or one carried over from before keys named the issuer (empty issuer).
+func findKey(ctx context.Context, tx *sql.Tx, key request.IdempotencyKey) (id, sum string, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT request_id, body_sha256 FROM create_keys
+		WHERE subject = ? AND agency = ? AND key = ? AND issuer IN (?, '')
+		ORDER BY issuer DESC LIMIT 1`, key.Subject, key.Agency, key.Key, key.Issuer).Scan(&id, &sum)
+	return id, sum, err
 }
 
 // writeChange writes the event and the history entry of a change of r.

@@ -1,12 +1,15 @@
 package sqlite_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/sqlite"
+	"github.com/comity-mla/comity/services/request/storedoc"
 	"github.com/comity-mla/comity/services/request/storetest"
 )
 
@@ -23,4 +26,44 @@ func TestStore(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestLegacyKeys migrates a database whose idempotency key predates
+// 0002_create_keys (it knew only the owner's subject) and checks what
+// became of the key.
+func TestLegacyKeys(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "requests.db"))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	first, err := os.ReadFile("migrations/0001_requests.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitedb.Migrate(ctx, db, fstest.MapFS{"0001_requests.sql": {Data: first}}); err != nil {
+		t.Fatal(err)
+	}
+	r := storedoc.Stored(storetest.LegacyKeyRequest())
+	if _, err := db.Write.ExecContext(ctx, `INSERT INTO requests (id, reference, type, priority, status,
+		requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
+		create_time, update_time, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+		r.ID, r.Reference, string(r.Type), string(r.Priority), string(r.Status), r.RequestingAgency, r.RequestingState,
+		r.RequestedAgency, r.RequestedState, r.Owner, r.CreateTime.UnixMicro(), r.UpdateTime.UnixMicro(), r.Version,
+		storedoc.EncodeRequest(r)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Write.ExecContext(ctx, `INSERT INTO reference_counters (state, year, last) VALUES ('KZ', 2026, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Write.ExecContext(ctx, `INSERT INTO idempotency_keys (owner, key, request_id) VALUES (?, ?, ?)`,
+		r.Owner, storetest.LegacyKey, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.New(ctx, db)
+	if err != nil {
+		t.Fatalf("New on a database at 0001: %v", err)
+	}
+	storetest.CheckLegacyKey(t, s)
 }

@@ -180,7 +180,7 @@ func testHistoryFollow(t *testing.T, newStore func(t *testing.T) request.Store) 
 		wg.Go(func() {
 			id := fmt.Sprintf("req-%02d", i)
 			r := draft(id, "KZ", t0)
-			if _, _, err := s.Create(ctx, r, "", creation(r)); err != nil {
+			if _, _, err := s.Create(ctx, r, request.IdempotencyKey{}, creation(r)); err != nil {
 				t.Errorf("Create %s: %v", id, err)
 				return
 			}

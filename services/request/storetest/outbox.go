@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/audit/outboxtest"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
 )
@@ -283,4 +284,17 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if got := pendingEvents(t, s, 0); got != nil {
 		t.Errorf("pending after delivering everything: %v; want nil", got)
 	}
+}
+
+// testOutboxDeadLetters runs the outbox's dead-letter suite, shared with the
+// directory's stores.
+func testOutboxDeadLetters(t *testing.T, newStore func(t *testing.T) request.Store) {
+	outboxtest.Run(t, "comity-request", func(t *testing.T) outboxtest.Store {
+		s := newStore(t)
+		o, ok := s.(outboxtest.Store)
+		if !ok {
+			t.Fatalf("%T is not an audit.Outbox", s)
+		}
+		return o
+	})
 }

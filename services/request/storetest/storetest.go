@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"reflect"
@@ -25,8 +26,7 @@ type outbox = audit.Outbox
 
 // Run runs the suite. newStore must return an empty store of its own each
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
-// The store must also have the outbox methods PendingEvents and
-// MarkDelivered.
+// The store must also have the methods of audit.Outbox.
 func Run(t *testing.T, newStore func(t *testing.T) request.Store) {
 	tests := []struct {
 		name string
@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) request.Store) {
 		{"Attachments", testAttachments},
 		{"RecordEvent", testRecordEvent},
 		{"Outbox", testOutbox},
+		{"OutboxDeadLetters", testOutboxDeadLetters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,15 +70,15 @@ var prosecutor = request.Actor{Subject: "https://idp.kz.example/#p-kz-1", Name: 
 // event returns a fully filled audit event.
 func event(id, action string) audit.Event {
 	return audit.Event{
-		ID:            id,
-		Time:          t0,
-		Actor:         audit.Actor{Subject: prosecutor.Subject, Agency: "kz-gpo", Roles: []string{"PROSECUTOR"}, Issuer: "https://idp.kz.example/"},
-		Service:       "comity-request",
-		Action:        "/comity.request.v1.RequestService/" + action,
-		Resource:      "requests/" + id,
-		States:        []string{"KZ", "UZ"},
-		Outcome:       "OK",
-		RequestSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		ID:          id,
+		Time:        t0,
+		Actor:       audit.Actor{Subject: prosecutor.Subject, Agency: "kz-gpo", Roles: []string{"PROSECUTOR"}, Issuer: "https://idp.kz.example/"},
+		Service:     "comity-request",
+		Action:      "/comity.request.v1.RequestService/" + action,
+		Resource:    "requests/" + id,
+		States:      []string{"KZ", "UZ"},
+		Outcome:     "OK",
+		RequestHMAC: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 	}
 }
 
@@ -102,7 +103,7 @@ func creation(r request.Request) request.Change {
 
 func create(t *testing.T, s request.Store, r request.Request) request.Request {
 	t.Helper()
-	got, created, err := s.Create(t.Context(), r, "", creation(r))
+	got, created, err := s.Create(t.Context(), r, request.IdempotencyKey{}, creation(r))
 	if err != nil || !created {
 		t.Fatalf("Create(%s) = %v, %v; want created", r.ID, created, err)
 	}
@@ -296,7 +297,7 @@ func testRoundTrip(t *testing.T, newStore func(t *testing.T) request.Store) {
 			wantR := want(tc.r, "KZ-2026-000001", 1)
 			if !tc.viaUpdate {
 				var created bool
-				got, created, err = s.Create(ctx, tc.r, "", creation(tc.r))
+				got, created, err = s.Create(ctx, tc.r, request.IdempotencyKey{}, creation(tc.r))
 				if err != nil || !created {
 					t.Fatalf("Create = %v, %v; want created", created, err)
 				}
@@ -334,7 +335,7 @@ func testRoundTrip(t *testing.T, newStore func(t *testing.T) request.Store) {
 		r := draft("req-now", "KZ", time.Time{})
 		r.UpdateTime = time.Time{}
 		before := time.Now()
-		got, _, err := s.Create(t.Context(), r, "", creation(r))
+		got, _, err := s.Create(t.Context(), r, request.IdempotencyKey{}, creation(r))
 		after := time.Now()
 		if err != nil {
 			t.Fatalf("Create: %v", err)
@@ -382,7 +383,7 @@ func testReferences(t *testing.T, newStore func(t *testing.T) request.Store) {
 			r := draft(st.id, st.state, st.created)
 			ch := creation(r)
 			ch.Event.ID = "ev-" + st.name // a failed create must not be kept from failing by its event
-			got, _, err := s.Create(t.Context(), r, "", ch)
+			got, _, err := s.Create(t.Context(), r, request.IdempotencyKey{}, ch)
 			if st.wantErr != nil {
 				checkCode(t, "Create", err, st.wantErr)
 				if err != nil && !strings.Contains(err.Error(), st.id) {
@@ -426,7 +427,7 @@ func testReferencesConcurrent(t *testing.T, newStore func(t *testing.T) request.
 	for i := range n {
 		wg.Go(func() {
 			r := draft(fmt.Sprintf("req-%02d", i), "KZ", t0)
-			got, _, err := s.Create(ctx, r, "", creation(r))
+			got, _, err := s.Create(ctx, r, request.IdempotencyKey{}, creation(r))
 			if err != nil {
 				t.Errorf("Create #%d: %v", i, err)
 			}
@@ -444,8 +445,17 @@ func testReferencesConcurrent(t *testing.T, newStore func(t *testing.T) request.
 		t.Errorf("%d requests stored; want %d", got, n)
 	}
 	r := draft("req-after", "KZ", t0)
-	if got, _, err := s.Create(ctx, r, "", creation(r)); err != nil || got.Reference != fmt.Sprintf("KZ-2026-%06d", n+1) {
+	if got, _, err := s.Create(ctx, r, request.IdempotencyKey{}, creation(r)); err != nil || got.Reference != fmt.Sprintf("KZ-2026-%06d", n+1) {
 		t.Errorf("next Create: %s, %v; want KZ-2026-%06d", got.Reference, err, n+1)
+	}
+}
+
+// keyOf is the idempotency key of r's owner at r's agency, as the Service
+// builds it, with the digest of a body named body.
+func keyOf(r request.Request, key, body string) request.IdempotencyKey {
+	return request.IdempotencyKey{
+		Issuer: "https://idp." + strings.ToLower(r.RequestingState) + ".example/", Subject: r.Owner,
+		Agency: r.RequestingAgency, Key: key, BodySHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(body))),
 	}
 }
 
@@ -454,7 +464,7 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 	s := newStore(t)
 	const key = "0c1d5f6e-retry-key"
 	first := draft("req-first", "KZ", t0)
-	got, created, err := s.Create(ctx, first, key, creation(first))
+	got, created, err := s.Create(ctx, first, keyOf(first, key, "body"), creation(first))
 	if err != nil || !created {
 		t.Fatalf("first Create = %v, %v; want created", created, err)
 	}
@@ -465,22 +475,37 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 		t.Fatal(err)
 	}
 	events := pendingIDs(t, s)
+	// nothingWritten checks that a call wrote no request, history or event.
+	nothingWritten := func(t *testing.T, r request.Request) {
+		t.Helper()
+		if _, err := s.Get(ctx, r.ID); !errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("Get(%s): %v; want not found: the call must write nothing", r.ID, err)
+		}
+		if after, err := s.LastHistorySeq(ctx); err != nil || after != seq {
+			t.Errorf("LastHistorySeq %d, %v; want %d", after, err, seq)
+		}
+		checkEqual(t, "outbox", pendingIDs(t, s), events)
+	}
 
-	// A retry carries a new id (and here other content): it gets the first.
+	// A retry carries a new id and the same body: it gets the first.
 	retry := draft("req-retry", "KZ", t0.Add(time.Minute))
-	retry.FactsSummary = "changed"
-	got, created, err = s.Create(ctx, retry, key, creation(retry))
+	got, created, err = s.Create(ctx, retry, keyOf(retry, key, "body"), creation(retry))
 	if err != nil || created {
 		t.Fatalf("retried Create = %v, %v; want not created", created, err)
 	}
 	checkEqual(t, "retried Create", got, wantFirst)
-	if _, err := s.Get(ctx, retry.ID); !errors.Is(err, errs.ErrNotFound) {
-		t.Errorf("Get(retry id): %v; want not found: the retry must write nothing", err)
+	nothingWritten(t, retry)
+
+	// The same key with another body is refused, naming request_id.
+	other := draft("req-other-body", "KZ", t0.Add(time.Minute))
+	other.FactsSummary = "changed"
+	_, created, err = s.Create(ctx, other, keyOf(other, key, "another body"), creation(other))
+	checkCode(t, "Create with the key and another body", err, errs.ErrAlreadyExists)
+	var e *errs.Error
+	if !errors.As(err, &e) || len(e.Violations) != 1 || e.Violations[0].Field != "request_id" || created {
+		t.Errorf("Create with the key and another body = %v, %v; want a violation of request_id", created, err)
 	}
-	if after, err := s.LastHistorySeq(ctx); err != nil || after != seq {
-		t.Errorf("LastHistorySeq %d, %v after the retry; want %d", after, err, seq)
-	}
-	checkEqual(t, "outbox after the retry", pendingIDs(t, s), events)
+	nothingWritten(t, other)
 
 	// The key is remembered after the request changed: the retry sees that.
 	updated, err := s.Update(ctx, first.ID, func(r *request.Request) (request.Change, error) {
@@ -490,30 +515,46 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, created, err := s.Create(ctx, retry, key, creation(retry)); err != nil || created {
+	seq, events = mustLastSeq(t, s), pendingIDs(t, s)
+	if got, created, err := s.Create(ctx, retry, keyOf(retry, key, "body"), creation(retry)); err != nil || created {
 		t.Errorf("Create after Update = %v, %v; want not created", created, err)
 	} else {
 		checkEqual(t, "Create after Update", got, updated)
 	}
 
+	// The key is the user's alone: a user is an issuer's subject at an
+	// agency, and a subject is unique only at its issuer.
 	tests := []struct {
-		name  string
-		r     request.Request
-		key   string
-		owner string
-		want  string // reference
+		name string
+		r    request.Request
+		key  func(request.IdempotencyKey) request.IdempotencyKey
+		want string // reference
 	}{
-		{name: "same key, other owner", r: draft("req-other-owner", "KZ", t0), key: key, owner: "https://idp.kz.example/#p-kz-2", want: "KZ-2026-000002"},
-		{name: "no key", r: draft("req-no-key-1", "KZ", t0), want: "KZ-2026-000003"},
-		{name: "no key again", r: draft("req-no-key-2", "KZ", t0), want: "KZ-2026-000004"},
-		{name: "another key", r: draft("req-key-2", "KZ", t0), key: "key-2", want: "KZ-2026-000005"},
+		{name: "same key, other subject", r: draft("req-other-subject", "KZ", t0),
+			key:  func(k request.IdempotencyKey) request.IdempotencyKey { k.Subject += "-2"; return k },
+			want: "KZ-2026-000002"},
+		{name: "same key and subject, other issuer", r: draft("req-other-issuer", "KZ", t0),
+			key: func(k request.IdempotencyKey) request.IdempotencyKey {
+				k.Issuer = "https://idp.other.example/"
+				return k
+			},
+			want: "KZ-2026-000003"},
+		{name: "same key, subject and issuer, other agency", r: draft("req-other-agency", "KZ", t0),
+			key:  func(k request.IdempotencyKey) request.IdempotencyKey { k.Agency = "kz-247"; return k },
+			want: "KZ-2026-000004"},
+		{name: "no key", r: draft("req-no-key-1", "KZ", t0),
+			key:  func(request.IdempotencyKey) request.IdempotencyKey { return request.IdempotencyKey{} },
+			want: "KZ-2026-000005"},
+		{name: "no key again", r: draft("req-no-key-2", "KZ", t0),
+			key:  func(request.IdempotencyKey) request.IdempotencyKey { return request.IdempotencyKey{} },
+			want: "KZ-2026-000006"},
+		{name: "another key", r: draft("req-key-2", "KZ", t0),
+			key:  func(k request.IdempotencyKey) request.IdempotencyKey { k.Key = "key-2"; return k },
+			want: "KZ-2026-000007"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.owner != "" {
-				tc.r.Owner = tc.owner
-			}
-			got, created, err := s.Create(ctx, tc.r, tc.key, creation(tc.r))
+			got, created, err := s.Create(ctx, tc.r, tc.key(keyOf(tc.r, key, "body")), creation(tc.r))
 			if err != nil || !created || got.ID != tc.r.ID || got.Reference != tc.want {
 				t.Errorf("Create = %s %s, %v, %v; want %s %s created", got.ID, got.Reference, created, err, tc.r.ID, tc.want)
 			}
@@ -524,15 +565,24 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 		dup := draft(first.ID, "KZ", t0)
 		ch := creation(dup)
 		ch.Event.ID = "ev-dup"
-		_, _, err := s.Create(ctx, dup, "key-3", ch)
+		_, _, err := s.Create(ctx, dup, keyOf(dup, "key-3", "body"), ch)
 		checkCode(t, "Create with an existing id", err, errs.ErrAlreadyExists)
 		r := draft("req-key-3", "KZ", t0)
-		got, created, err := s.Create(ctx, r, "key-3", creation(r))
-		if err != nil || !created || got.ID != r.ID || got.Reference != "KZ-2026-000006" {
-			t.Errorf("Create with the key of a failed create = %s %s, %v, %v; want %s KZ-2026-000006 created",
+		got, created, err := s.Create(ctx, r, keyOf(r, "key-3", "another body"), creation(r))
+		if err != nil || !created || got.ID != r.ID || got.Reference != "KZ-2026-000008" {
+			t.Errorf("Create with the key of a failed create = %s %s, %v, %v; want %s KZ-2026-000008 created",
 				got.ID, got.Reference, created, err, r.ID)
 		}
 	})
+}
+
+func mustLastSeq(t *testing.T, s request.Store) int64 {
+	t.Helper()
+	seq, err := s.LastHistorySeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
 }
 
 func testIdempotentConcurrent(t *testing.T, newStore func(t *testing.T) request.Store) {
@@ -548,7 +598,9 @@ func testIdempotentConcurrent(t *testing.T, newStore func(t *testing.T) request.
 		wg.Go(func() {
 			r := draft(fmt.Sprintf("req-%02d", i), "KZ", t0)
 			var err error
-			results[i], fresh[i], err = s.Create(ctx, r, "same-key", creation(r))
+			// The same user's key: one Service stamps every request of
+			// that user with the same issuer, subject and agency.
+			results[i], fresh[i], err = s.Create(ctx, r, keyOf(r, "same-key", "body"), creation(r))
 			if err != nil {
 				t.Errorf("Create #%d: %v", i, err)
 			}
@@ -574,7 +626,7 @@ func testIdempotentConcurrent(t *testing.T, newStore func(t *testing.T) request.
 	}
 	checkEqual(t, "outbox", pendingIDs(t, s), []string{"ev-create-" + results[winner].ID})
 	r := draft("req-next", "KZ", t0)
-	if got, _, err := s.Create(ctx, r, "", creation(r)); err != nil || got.Reference != "KZ-2026-000002" {
+	if got, _, err := s.Create(ctx, r, request.IdempotencyKey{}, creation(r)); err != nil || got.Reference != "KZ-2026-000002" {
 		t.Errorf("next Create: %s, %v; want KZ-2026-000002: the losers must not take numbers", got.Reference, err)
 	}
 }
@@ -811,4 +863,44 @@ func testNotFound(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if h, err := s.History(t.Context(), "req-nope"); err != nil || h != nil {
 		t.Errorf("History of a missing request = %v, %v; want nil, nil", h, err)
 	}
+}
+
+// LegacyKeyRequest is the request a store's test writes, with the key
+// LegacyKey of its owner, into a database at migration 0001, before keys
+// named the issuer, the agency and the body; CheckLegacyKey then checks what
+// the later migrations made of that key.
+func LegacyKeyRequest() request.Request {
+	r := want(draft("req-legacy", "KZ", t0), "KZ-2026-000001", 1)
+	return r
+}
+
+// LegacyKey is the key stored with LegacyKeyRequest.
+const LegacyKey = "legacy-retry-key"
+
+// CheckLegacyKey checks a store whose database had, before it was migrated,
+// LegacyKeyRequest and its owner's LegacyKey: a retry by that subject at that
+// agency still finds the request, whatever its issuer and body (neither was
+// recorded); at another agency the key names nothing.
+func CheckLegacyKey(t *testing.T, s request.Store) {
+	t.Helper()
+	ctx := t.Context()
+	old := LegacyKeyRequest()
+	retry := draft("req-retry", "KZ", t0)
+	got, created, err := s.Create(ctx, retry, keyOf(retry, LegacyKey, "body"), creation(retry))
+	if err != nil || created {
+		t.Fatalf("retry with the carried-over key = %v, %v; want its request", created, err)
+	}
+	checkEqual(t, "retry with the carried-over key", got, old)
+
+	elsewhere := draft("req-elsewhere", "KZ", t0)
+	elsewhere.RequestingAgency = "kz-247"
+	got, created, err = s.Create(ctx, elsewhere, keyOf(elsewhere, LegacyKey, "body"), creation(elsewhere))
+	if err != nil || !created || got.ID != elsewhere.ID {
+		t.Errorf("the carried-over key at another agency = %s, %v, %v; want a new request", got.ID, created, err)
+	}
+	// The new key is the caller's own from now on, with its body.
+	other := draft("req-other", "KZ", t0)
+	other.RequestingAgency = "kz-247"
+	_, _, err = s.Create(ctx, other, keyOf(other, LegacyKey, "another body"), creation(other))
+	checkCode(t, "the new key with another body", err, errs.ErrAlreadyExists)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/console/devprovider"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
@@ -29,6 +30,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -38,6 +40,8 @@ func main() {
 	common.Register(fs, "console", "127.0.0.1:9090")
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "")
+	common.RegisterAuditBacklogAlarm(fs)
+	common.RegisterHTTP(fs)
 	httpsCert := fs.String("https-cert", "", "PEM certificate for the gateway to serve HTTPS with (with --https-key); HTTP without")
 	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
 	perSecond := fs.Float64("rate-limit", 50, "calls a second each agency may make through the gateway on average (0: no limit)")
@@ -51,6 +55,8 @@ func main() {
 	origin := fs.String("audit-origin", "comity.local/audit", "origin of the audit log: names this deployment in its signed checkpoints")
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
 	devOIDCAddr := fs.String("dev-oidc-addr", "127.0.0.1:8079", "address of the DEVELOPMENT-ONLY OpenID provider the console signs in with (empty: no console)")
+	watchPerUser := fs.Int("watch-streams-per-user", request.DefaultWatchPerUser, "open watch streams (GET /v1/requests:watch) one user may hold at once")
+	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
 
@@ -65,6 +71,12 @@ func main() {
 		svcIssuer, err := identity.EnsureServiceIssuer(*dataDir)
 		if err != nil {
 			return fmt.Errorf("service issuer: %w", err)
+		}
+		// The producing services key the request digests of their audit
+		// events with one secret of the deployment.
+		digestKey, err := audit.EnsureDigestKey(filepath.Join(*dataDir, "audit", "digest.key"))
+		if err != nil {
+			return err
 		}
 		creds := map[string]*identity.ServiceCredentials{}
 		for _, name := range []string{"comity-directory", "comity-request"} {
@@ -98,20 +110,20 @@ func main() {
 
 		// Bind every port before starting anything, so that a port in use
 		// fails the start instead of leaving half a suite running.
-		listen := func(addr string) (net.Listener, error) {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				return nil, fmt.Errorf("listen: %w", err)
-			}
-			return l, nil
-		}
+		// Every listener draws on the one bound of the process's
+		// connections (env.Conns), which keeps descriptors free for the
+		// databases and the audit log; each has its own bound per client,
+		// so that clients of the gateway, all on 127.0.0.1 here, cannot
+		// take the places of the gateway's own connections to the
+		// services.
 		addrs := []string{*directoryAddr, *requestAddr, *auditAddr, *httpAddr}
+		names := []string{"directory", "request", "audit", "gateway"}
 		if *devOIDCAddr != "" {
-			addrs = append(addrs, *devOIDCAddr)
+			addrs, names = append(addrs, *devOIDCAddr), append(names, "dev-oidc")
 		}
 		ls := make([]net.Listener, len(addrs))
 		for i, addr := range addrs {
-			if ls[i], err = listen(addr); err != nil {
+			if ls[i], err = env.Conns.Listen(addr, names[i]); err != nil {
 				for _, l := range ls[:i] {
 					l.Close()
 				}
@@ -164,8 +176,8 @@ func main() {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: seedIssuers,
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], TLS: ids[mtls.Directory],
-				Logger: env.Logger, Metrics: env.Metrics,
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Directory],
+				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
@@ -173,8 +185,9 @@ func main() {
 				Listener: ls[1], Database: "sqlite:" + filepath.Join(*dataDir, "request.db"),
 				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], TLS: ids[mtls.Request],
-				Logger: env.Logger, Metrics: env.Metrics,
+				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Request],
+				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
@@ -190,13 +203,13 @@ func main() {
 				Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(), AuditAddr: ls[2].Addr().String(),
 				MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
 				TLS: ids[mtls.Gateway], HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey,
-				RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers, Console: consoleCfg,
+				RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers, HTTP: common.HTTP, Console: consoleCfg,
 				Logger: env.Logger.With(zap.String("service", "gateway")), Metrics: env.Metrics,
 			})
 		})
 		if devOP != nil {
 			g.Go(func() error {
-				return httpserver.Serve(ctx, ls[4], devOP, env.Logger.With(zap.String("service", "dev-oidc")), 5*time.Second)
+				return httpserver.Serve(ctx, ls[4], devOP, env.Logger.With(zap.String("service", "dev-oidc")), 5*time.Second, common.HTTP)
 			})
 			g.Go(func() error {
 				// Not fatal: the console still works for a state whose

@@ -140,7 +140,7 @@ func TestComityLocalServesTheDirectoryAndKeepsItsData(t *testing.T) {
 		got = append(got, a.(map[string]any)["name"].(string))
 	}
 	slices.Sort(got)
-	if status != 200 || !slices.Equal(got, []string{"agencies/uz-247", "agencies/uz-gpo", "agencies/uz-oversight", "agencies/uz-police-cyber"}) {
+	if status != 200 || !slices.Equal(got, []string{"agencies/uz-247", "agencies/uz-city-prosecutor", "agencies/uz-gpo", "agencies/uz-oversight", "agencies/uz-police-cyber"}) {
 		t.Fatalf("agencies of UZ = %d %v", status, got)
 	}
 	for priority, want := range map[string]string{"URGENT": "agencies/uz-247", "ROUTINE": "agencies/uz-gpo"} {
@@ -158,6 +158,13 @@ func TestComityLocalServesTheDirectoryAndKeepsItsData(t *testing.T) {
 	if key, err := os.Stat(filepath.Join(dataDir, "dev-issuer", "signing-key.jwk")); err != nil || key.Mode().Perm() != 0o600 {
 		t.Errorf("dev issuer key: %v %v, want a 0600 file", err, key)
 	}
+	// The producing services' audit digest key: made on first start, kept
+	// across restarts (a new one would make every earlier digest unprovable).
+	digestKey := filepath.Join(dataDir, "audit", "digest.key")
+	firstKey, err := os.ReadFile(digestKey)
+	if info, serr := os.Stat(digestKey); err != nil || serr != nil || len(firstKey) != 32 || info.Mode().Perm() != 0o600 {
+		t.Errorf("audit digest key: %v, %d bytes, %v; want 32 bytes in a 0600 file", err, len(firstKey), info)
+	}
 	p.stop(t)
 
 	p = start(t, local, dataDir)
@@ -168,6 +175,9 @@ func TestComityLocalServesTheDirectoryAndKeepsItsData(t *testing.T) {
 	status, _ = call(t, "GET", "http://"+p.http+"/v1/agencies/tm-cyber-lab", "", "")
 	if status != 401 {
 		t.Errorf("call without a token = %d, want 401", status)
+	}
+	if again, err := os.ReadFile(digestKey); err != nil || string(again) != string(firstKey) {
+		t.Errorf("audit digest key after a restart: %v; want the key of the first start", err)
 	}
 	p.stop(t)
 }

@@ -45,8 +45,14 @@ type Event struct {
 	Outcome string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// Status transition, when there is one.
 	Transition *Transition `protobuf:"bytes,9,opt,name=transition,proto3" json:"transition,omitempty"`
-	// Hex SHA-256 of the call's request message (deterministic encoding).
-	RequestSha256 string `protobuf:"bytes,10,opt,name=request_sha256,json=requestSha256,proto3" json:"request_sha256,omitempty"`
+	// Hex HMAC-SHA256 of the call's request message (deterministic
+	// encoding), keyed with the producing services' per-deployment secret: it
+	// proves the exact call to whoever holds the key and reveals nothing to
+	// anyone else.
+	RequestHmac string `protobuf:"bytes,10,opt,name=request_hmac,json=requestHmac,proto3" json:"request_hmac,omitempty"`
+	// Number of calls an aggregate event stands for (the unauthenticated calls
+	// of one client address in one minute); 0 for the event of one call.
+	Count         uint64 `protobuf:"varint,11,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -144,11 +150,18 @@ func (x *Event) GetTransition() *Transition {
 	return nil
 }
 
-func (x *Event) GetRequestSha256() string {
+func (x *Event) GetRequestHmac() string {
 	if x != nil {
-		return x.RequestSha256
+		return x.RequestHmac
 	}
 	return ""
+}
+
+func (x *Event) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 // Actor is the caller of an audited call.
@@ -161,7 +174,10 @@ type Actor struct {
 	// Roles.
 	Roles []string `protobuf:"bytes,3,rep,name=roles,proto3" json:"roles,omitempty"`
 	// Token issuer.
-	Issuer        string `protobuf:"bytes,4,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	Issuer string `protobuf:"bytes,4,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// Network address of a caller known by nothing else: set on the
+	// aggregate events of unauthenticated calls only.
+	Address       string `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -220,6 +236,13 @@ func (x *Actor) GetRoles() []string {
 func (x *Actor) GetIssuer() string {
 	if x != nil {
 		return x.Issuer
+	}
+	return ""
+}
+
+func (x *Actor) GetAddress() string {
+	if x != nil {
+		return x.Address
 	}
 	return ""
 }
@@ -1240,7 +1263,7 @@ var File_comity_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x03\n" +
+	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x03\n" +
 	"\x05Event\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x126\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x04time\x12,\n" +
@@ -1255,15 +1278,17 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\aoutcome\x18\b \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18(R\aoutcome\x12;\n" +
 	"\n" +
 	"transition\x18\t \x01(\v2\x1b.comity.audit.v1.TransitionR\n" +
-	"transition\x12?\n" +
-	"\x0erequest_sha256\x18\n" +
-	" \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\rrequestSha256\"\x8e\x01\n" +
+	"transition\x12;\n" +
+	"\frequest_hmac\x18\n" +
+	" \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\vrequestHmac\x12\x14\n" +
+	"\x05count\x18\v \x01(\x04R\x05count\"\xb1\x01\n" +
 	"\x05Actor\x12\"\n" +
 	"\asubject\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\asubject\x12\x1f\n" +
 	"\x06agency\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06agency\x12\x1e\n" +
 	"\x05roles\x18\x03 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10\n" +
 	"R\x05roles\x12 \n" +
-	"\x06issuer\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\x06issuer\"B\n" +
+	"\x06issuer\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\x06issuer\x12!\n" +
+	"\aaddress\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18dR\aaddress\"B\n" +
 	"\n" +
 	"Transition\x12\x1b\n" +
 	"\x04from\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18(R\x04from\x12\x17\n" +

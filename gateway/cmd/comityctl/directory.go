@@ -1,0 +1,468 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/directory/directoryd"
+	"github.com/comity-mla/comity/services/directory/grpcapi"
+	"github.com/comity-mla/comity/services/directory/seed"
+	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/platform/dburl"
+)
+
+// directoryImport loads a snapshot in one of two ways. With --gateway it
+// changes a running deployment's directory through its API, as the
+// directory_admin whose token it sends: validated, scoped to that admin's
+// state and audited like any change. Without, it writes the snapshot into a
+// database directly, which it refuses while a comity-directory uses the
+// database (the service's lock): a change behind a running service's back is
+// neither audited nor seen by its caches, and one such import once locked
+// every user out.
+func directoryImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("comityctl directory import", flag.ContinueOnError)
+	database := fs.String("database", "sqlite:"+filepath.Join("var", "directory.db"),
+		"directory database that no running service uses: sqlite:PATH or a postgres:// URL")
+	gateway := fs.String("gateway", "", "URL of a running deployment's comity-gateway: change its directory through the API, for the --token's state only")
+	token := fs.String("token", "", "with --gateway: a directory_admin's bearer token (or COMITY_TOKEN)")
+	caFile := fs.String("ca", "", "with --gateway: PEM file of the CA that signed an https gateway's certificate, when the system does not trust it (e.g. var/certs/ca.pem)")
+	files, given, err := parseInterspersed(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return fmt.Errorf("%w: want exactly one snapshot FILE, got %d arguments %q", errUsage, len(files), files)
+	}
+	if *gateway != "" && given["database"] {
+		return fmt.Errorf("%w: --gateway and --database exclude each other: a running directory is changed through its gateway, a stopped one in its database", errUsage)
+	}
+	if *gateway == "" && (given["token"] || given["ca"]) {
+		return fmt.Errorf("%w: --token and --ca go with --gateway", errUsage)
+	}
+	file := files[0]
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	states, agencies, err := seed.Load(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if *gateway != "" {
+		if *token == "" {
+			return fmt.Errorf("%w: --gateway needs --token (or COMITY_TOKEN): a directory_admin's token", errUsage)
+		}
+		client, err := newHTTPClient(*caFile)
+		if err != nil {
+			return err
+		}
+		c := &restClient{base: strings.TrimSuffix(*gateway, "/"), token: *token, http: client}
+		return importThroughGateway(ctx, c, states, agencies, stdout)
+	}
+	return importIntoDatabase(ctx, *database, file, states, agencies, stdout)
+}
+
+// parseInterspersed parses flags given before and after the positional
+// arguments (`import FILE --database …`, as the README writes it; Go's flag
+// package alone stops at the first positional argument), then the
+// environment. It returns the positional arguments and the flags given on the
+// command line. Everything after "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) (positional []string, given map[string]bool, err error) {
+	fs.SetOutput(stderr)
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, nil, err
+			}
+			return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return positional, given, nil
+}
+
+func importIntoDatabase(ctx context.Context, database, file string, states []directory.State, agencies []directory.Agency, stdout io.Writer) error {
+	unlock, err := directoryd.Lock(ctx, database, true, nil)
+	if err != nil {
+		if errors.Is(err, dburl.ErrLocked) {
+			return fmt.Errorf("refusing to import into a database a running service uses: %w.\n"+
+				"Change a running directory through it, as a directory_admin: comityctl directory import %s --gateway URL --token TOKEN; "+
+				"or stop every comity-directory on this database first", err, file)
+		}
+		return err
+	}
+	defer unlock()
+	store, closeStore, err := directoryd.OpenStore(ctx, database)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	report, err := directory.Import(ctx, store, states, agencies)
+	if err != nil {
+		return fmt.Errorf("import (nothing was stored): %w", err)
+	}
+	if _, err := fmt.Fprintf(stdout, "imported %d states and %d agencies\n", len(states), len(agencies)); err != nil {
+		return err
+	}
+	if len(report.KeptIssuers) > 0 {
+		fmt.Fprintf(stdout, "kept the trusted issuers of %s: the snapshot lists none for them\n", strings.Join(report.KeptIssuers, ", "))
+	}
+	if len(report.NoIssuer) > 0 {
+		fmt.Fprintf(stdout, "warning: %s trust no token issuer: none of their users can sign in until a snapshot names one\n", strings.Join(report.NoIssuer, ", "))
+	}
+	return nil
+}
+
+// The outcomes of one snapshot entry imported through the gateway.
+const (
+	created   = "created"
+	updated   = "updated"
+	unchanged = "unchanged"
+	skipped   = "skipped"
+	failed    = "FAILED"
+)
+
+// entryResult is what became of one entry of the snapshot.
+type entryResult struct {
+	name, outcome string
+	// notes say why, or what else the reader should know.
+	notes []string
+}
+
+// importThroughGateway applies the part of the snapshot that concerns the
+// token's state through the API: each entry is one call (two for an agency
+// that also gets deactivated), made with the etag just read, so that each
+// entry is applied whole or not at all and a concurrent change is not
+// overwritten. Entries of other states are skipped and reported, not an
+// error: a directory_admin imports a whole-directory snapshot (such as the
+// shipped seed) to apply their own state's part of it.
+func importThroughGateway(ctx context.Context, c *restClient, states []directory.State, agencies []directory.Agency, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	mine, err := c.adminState(ctx)
+	if err != nil {
+		return err
+	}
+	var results []entryResult
+	for _, st := range states {
+		if st.Code != mine {
+			results = append(results, entryResult{"states/" + st.Code, skipped, []string{"not your state (you administer " + mine + ")"}})
+			continue
+		}
+		results = append(results, c.importState(ctx, st))
+	}
+	for _, a := range agencies {
+		if a.State != mine {
+			results = append(results, entryResult{"agencies/" + a.ID, skipped, []string{"an agency of " + a.State + ", not of your state (" + mine + ")"}})
+			continue
+		}
+		results = append(results, c.importAgency(ctx, a))
+	}
+	counts := map[string]int{}
+	width := 0
+	for _, r := range results {
+		width = max(width, len(r.name))
+	}
+	for _, r := range results {
+		counts[r.outcome]++
+		line := fmt.Sprintf("%-*s  %s", width, r.name, r.outcome)
+		if len(r.notes) > 0 {
+			line += ": " + strings.Join(r.notes, "; ")
+		}
+		if _, err := fmt.Fprintln(stdout, line); err != nil {
+			return err
+		}
+	}
+	if _, err := fmt.Fprintf(stdout, "%s: created %d, updated %d, unchanged %d, skipped %d, failed %d\n", mine,
+		counts[created], counts[updated], counts[unchanged], counts[skipped], counts[failed]); err != nil {
+		return err
+	}
+	if counts[failed] > 0 {
+		return fmt.Errorf("%d of %d entries failed (listed above); the others were applied", counts[failed], len(results))
+	}
+	return nil
+}
+
+// importState brings the state to what the snapshot says, in one PATCH with
+// the etag just read. A snapshot listing no trusted issuer leaves them as
+// they are: it would otherwise lock every user of the state out.
+func (c *restClient) importState(ctx context.Context, want directory.State) entryResult {
+	res := entryResult{name: "states/" + want.Code}
+	var got directoryv1.State
+	if err := c.call(ctx, http.MethodGet, "/v1/states/"+want.Code, nil, &got); err != nil {
+		return res.fail(err)
+	}
+	cur := grpcapi.StateFromProto(&got)
+	if len(want.TrustedIssuers) == 0 && len(cur.TrustedIssuers) > 0 {
+		want.TrustedIssuers = cur.TrustedIssuers
+		res.notes = append(res.notes, "kept its trusted issuers (the snapshot lists none)")
+	}
+	patch := &directoryv1.State{Name: "states/" + want.Code, Etag: got.GetEtag()}
+	var mask []string
+	if !maps.Equal(cur.DisplayNames, want.DisplayNames) {
+		mask, patch.DisplayNames = append(mask, "displayNames"), want.DisplayNames
+	}
+	if !slices.Equal(cur.OfficialLanguages, want.OfficialLanguages) {
+		mask, patch.OfficialLanguages = append(mask, "officialLanguages"), want.OfficialLanguages
+	}
+	if !slices.Equal(cur.AcceptedLanguages, want.AcceptedLanguages) {
+		mask, patch.AcceptedLanguages = append(mask, "acceptedLanguages"), want.AcceptedLanguages
+	}
+	if cur.TimeZone != want.TimeZone {
+		mask, patch.TimeZone = append(mask, "timeZone"), want.TimeZone
+	}
+	if !slices.Equal(cur.TrustedIssuers, want.TrustedIssuers) {
+		mask, patch.TrustedIssuers = append(mask, "trustedIssuers"), want.TrustedIssuers
+	}
+	if len(mask) == 0 {
+		res.outcome = unchanged
+		return res
+	}
+	if err := c.call(ctx, http.MethodPatch, "/v1/states/"+want.Code+"?updateMask="+strings.Join(mask, ","), patch, &got); err != nil {
+		return res.fail(err)
+	}
+	res.outcome = updated
+	res.notes = append([]string{strings.Join(mask, ", ")}, res.notes...)
+	return res
+}
+
+// importAgency creates the agency (POST) or brings it to what the snapshot
+// says (PATCH with the etag just read, then :deactivate when the snapshot
+// says it is inactive).
+func (c *restClient) importAgency(ctx context.Context, want directory.Agency) entryResult {
+	res := entryResult{name: "agencies/" + want.ID}
+	var got directoryv1.Agency
+	err := c.call(ctx, http.MethodGet, "/v1/agencies/"+want.ID, nil, &got)
+	var apiErr *apiError
+	if errors.As(err, &apiErr) && apiErr.status == http.StatusNotFound {
+		if !want.Active {
+			res.outcome = skipped
+			res.notes = append(res.notes, "inactive in the snapshot and not in the directory: nothing to create")
+			return res
+		}
+		body := grpcapi.AgencyToProto(want)
+		body.Name, body.Etag, body.Active, body.UpdateTime = "", "", false, nil
+		if err := c.call(ctx, http.MethodPost, "/v1/agencies?agencyId="+url.QueryEscape(want.ID), body, &got); err != nil {
+			return res.fail(err)
+		}
+		res.outcome = created
+		return res
+	}
+	if err != nil {
+		return res.fail(err)
+	}
+	cur := grpcapi.AgencyFromProto(&got)
+	wantProto := grpcapi.AgencyToProto(want)
+	patch := &directoryv1.Agency{Name: "agencies/" + want.ID, Etag: got.GetEtag()}
+	var mask []string
+	if cur.Kind != want.Kind {
+		mask, patch.Kind = append(mask, "kind"), wantProto.GetKind()
+	}
+	if !maps.Equal(cur.DisplayNames, want.DisplayNames) {
+		mask, patch.DisplayNames = append(mask, "displayNames"), want.DisplayNames
+	}
+	if !slices.Equal(cur.Receives, want.Receives) {
+		mask, patch.Receives = append(mask, "receives"), wantProto.GetReceives()
+	}
+	if !slices.Equal(cur.AcceptedLanguages, want.AcceptedLanguages) {
+		mask, patch.AcceptedLanguages = append(mask, "acceptedLanguages"), want.AcceptedLanguages
+	}
+	if !slices.Equal(cur.ContactPoints, want.ContactPoints) {
+		mask, patch.ContactPoints = append(mask, "contactPoints"), wantProto.GetContactPoints()
+	}
+	deactivate := cur.Active && !want.Active
+	if len(mask) == 0 && !deactivate {
+		res.outcome = unchanged
+		if !cur.Active && want.Active {
+			res.notes = append(res.notes, "stays inactive: the API cannot reactivate an agency")
+		}
+		return res
+	}
+	if len(mask) > 0 {
+		if err := c.call(ctx, http.MethodPatch, "/v1/agencies/"+want.ID+"?updateMask="+strings.Join(mask, ","), patch, &got); err != nil {
+			return res.fail(err)
+		}
+		res.outcome = updated
+		res.notes = append(res.notes, strings.Join(mask, ", "))
+	}
+	if !cur.Active && want.Active {
+		res.notes = append(res.notes, "stays inactive: the API cannot reactivate an agency")
+	}
+	if deactivate {
+		body := &directoryv1.DeactivateAgencyRequest{Etag: got.GetEtag()}
+		if err := c.call(ctx, http.MethodPost, "/v1/agencies/"+want.ID+":deactivate", body, &got); err != nil {
+			// An update made just before stands on its own (its fields are
+			// listed); say plainly what did not happen.
+			return res.fail(fmt.Errorf("NOT deactivated: %w", err))
+		}
+		res.outcome = updated
+		res.notes = append(res.notes, "deactivated")
+	}
+	return res
+}
+
+func (r entryResult) fail(err error) entryResult {
+	r.outcome = failed
+	r.notes = append(r.notes, err.Error())
+	return r
+}
+
+// restClient calls a comity-gateway with a bearer token.
+type restClient struct {
+	base, token string
+	http        *http.Client
+}
+
+// maxAnswerBytes bounds an answer of the directory API read by comityctl.
+const maxAnswerBytes = 4 << 20
+
+// apiError is an answer other than 2xx: the status and the google.rpc.Status
+// message with its field violations.
+type apiError struct {
+	status  int
+	message string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.message)
+}
+
+// call sends body (a proto message, as JSON) and reads a 2xx answer into
+// out; any other answer is an *apiError.
+func (c *restClient) call(ctx context.Context, method, path string, body, out proto.Message) error {
+	var rd io.Reader
+	if body != nil {
+		data, err := protojson.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return &apiError{status: resp.StatusCode, message: statusMessage(data)}
+	}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: the answer is not what the directory API sends: %w", method, path, err)
+	}
+	return nil
+}
+
+// statusMessage is the message of a google.rpc.Status answer with every
+// field violation, or the raw answer when it is not one.
+func statusMessage(data []byte) string {
+	var st struct {
+		Message string `json:"message"`
+		Details []struct {
+			FieldViolations []struct{ Field, Description string }   `json:"fieldViolations"`
+			Violations      []struct{ Subject, Description string } `json:"violations"`
+		} `json:"details"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil || st.Message == "" {
+		return strings.TrimSpace(string(data))
+	}
+	parts := []string{st.Message}
+	for _, d := range st.Details {
+		for _, v := range d.FieldViolations {
+			parts = append(parts, v.Field+": "+v.Description)
+		}
+		for _, v := range d.Violations {
+			parts = append(parts, v.Subject+": "+v.Description)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// adminState is the state whose directory the token's holder administers:
+// that of the agency the token names. The token is read, not verified, only
+// to learn which agency to ask about; the gateway verifies it on every call.
+func (c *restClient) adminState(ctx context.Context) (string, error) {
+	parts := strings.Split(c.token, ".")
+	var claims struct {
+		Agency string   `json:"agency"`
+		Roles  []string `json:"roles"`
+	}
+	if len(parts) != 3 {
+		return "", fmt.Errorf("%w: --token is not a JWT", errUsage)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.Agency == "" {
+		return "", fmt.Errorf("%w: --token is not a JWT naming an agency", errUsage)
+	}
+	if !slices.Contains(claims.Roles, "directory_admin") {
+		return "", fmt.Errorf("%w: --token is not a directory_admin's (its roles are %q): only a directory_admin may change the directory", errUsage, claims.Roles)
+	}
+	var a directoryv1.Agency
+	if err := c.call(ctx, http.MethodGet, "/v1/agencies/"+url.PathEscape(claims.Agency), nil, &a); err != nil {
+		return "", fmt.Errorf("look up your agency %s: %w", claims.Agency, err)
+	}
+	return a.GetState(), nil
+}
+
+// newHTTPClient is the default client, or one trusting only the CA in caFile.
+func newHTTPClient(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return http.DefaultClient, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: --ca %s holds no PEM certificate", errUsage, caFile)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}, nil
+}

@@ -1,0 +1,353 @@
+package request
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+)
+
+// WatchLimits bound the watch streams of one Service. The zero value of a
+// field means its default.
+type WatchLimits struct {
+	// PerUser bounds the open streams of one user (issuer and subject);
+	// default 8.
+	PerUser int
+	// PerAgency bounds the open streams of the users of one agency;
+	// default 64.
+	PerAgency int
+	// Buffer is how many changes may wait for one stream's client; a
+	// stream further behind, still after a short grace, is ended (it would
+	// otherwise miss changes or hold the others back). Default 256.
+	Buffer int
+	// Poll is how often the feed reads the store's history; default 200ms.
+	Poll time.Duration
+	// AgencyCheck is how often the directory is asked again whether the
+	// agencies with open streams are still active and still trust their
+	// users' issuers; default 10s.
+	AgencyCheck time.Duration
+}
+
+// The defaults of WatchLimits.
+const (
+	DefaultWatchPerUser   = 8
+	DefaultWatchPerAgency = 64
+	defaultWatchBuffer    = 256
+	defaultWatchPoll      = 200 * time.Millisecond
+	defaultAgencyCheck    = 10 * time.Second
+	// feedBatch is how many history entries the feed reads at a time.
+	feedBatch = 500
+	// feedFailureBound is how long the feed tries to read the history
+	// again before it ends every stream with the error.
+	feedFailureBound = 10 * time.Second
+	// feedCallTimeout bounds one call of the feed to the store or the
+	// directory, so that a stuck dependency cannot stall it for ever.
+	feedCallTimeout = 10 * time.Second
+)
+
+func (l WatchLimits) withDefaults() (WatchLimits, error) {
+	set := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	set(&l.PerUser, DefaultWatchPerUser)
+	set(&l.PerAgency, DefaultWatchPerAgency)
+	set(&l.Buffer, defaultWatchBuffer)
+	if l.Poll == 0 {
+		l.Poll = defaultWatchPoll
+	}
+	if l.AgencyCheck == 0 {
+		l.AgencyCheck = defaultAgencyCheck
+	}
+	if l.PerUser < 0 || l.PerAgency < 0 || l.Buffer < 0 || l.Poll < 0 || l.AgencyCheck < 0 {
+		return l, fmt.Errorf("request: watch limits must not be negative: %+v", l)
+	}
+	return l, nil
+}
+
+// feed follows the store's history for every watch stream of one Service:
+// one reader polls the store, so that it sees the changes of every replica,
+// and hands each change to the streams whose caller may see it. An idle
+// stream costs a map entry and a channel; the store is read at the same
+// rate for one stream as for a thousand, and not at all for none.
+type feed struct {
+	store  Store
+	trust  identity.TrustSource
+	limits WatchLimits
+
+	mu sync.Mutex
+	// running is true while the reader goroutine runs; it stops when the
+	// last stream leaves.
+	running bool
+	// after is the seq of the last history entry handed out.
+	after     int64
+	subs      map[*subscription]struct{}
+	perUser   map[userKey]int
+	perAgency map[string]int
+}
+
+type userKey struct{ issuer, subject string }
+
+// subscription is one watch stream as the feed sees it.
+type subscription struct {
+	p identity.Principal
+	// ctx is the stream's: the directory is asked about p's agency with
+	// the credentials it carries.
+	ctx context.Context
+	// start is the seq after which the stream wants changes.
+	start int64
+	ch    chan HistoryEntry
+	// done is closed, with err set, when the feed ends the stream.
+	done chan struct{}
+	err  error
+}
+
+func newFeed(store Store, trust identity.TrustSource, limits WatchLimits) *feed {
+	return &feed{
+		store: store, trust: trust, limits: limits,
+		subs: map[*subscription]struct{}{}, perUser: map[userKey]int{}, perAgency: map[string]int{},
+	}
+}
+
+// subscribe opens a stream for p from the current end of the history, or
+// refuses it (RESOURCE_EXHAUSTED) when p's user or agency has as many
+// streams open as the limits allow.
+func (f *feed) subscribe(ctx context.Context, p identity.Principal) (*subscription, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := userKey{p.Issuer, p.Subject}
+	if n := f.perUser[u]; n >= f.limits.PerUser {
+		return nil, errs.New(errs.ResourceExhausted,
+			"you already have %d open watch streams, the most allowed per user (--watch-streams-per-user); close one and watch again", n)
+	}
+	if n := f.perAgency[p.Agency]; n >= f.limits.PerAgency {
+		return nil, errs.New(errs.ResourceExhausted,
+			"agency %s already has %d open watch streams, the most allowed per agency (--watch-streams-per-agency); close one and watch again", p.Agency, n)
+	}
+	if !f.running {
+		// The first stream fixes where the feed starts; later ones start
+		// where it is.
+		after, err := f.store.LastHistorySeq(ctx)
+		if err != nil {
+			return nil, err
+		}
+		f.after, f.running = after, true
+		go f.run()
+	}
+	s := &subscription{p: p, ctx: ctx, start: f.after, ch: make(chan HistoryEntry, f.limits.Buffer), done: make(chan struct{})}
+	f.subs[s] = struct{}{}
+	f.perUser[u]++
+	f.perAgency[p.Agency]++
+	return s, nil
+}
+
+// unsubscribe removes a stream that ended on its own.
+func (f *feed) unsubscribe(s *subscription) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.remove(s)
+}
+
+// end ends a stream with err, which its Watch returns. f.mu is held.
+func (f *feed) end(s *subscription, err error) {
+	if f.remove(s) {
+		s.err = err
+		close(s.done)
+	}
+}
+
+// remove forgets s and reports whether it was there. f.mu is held.
+func (f *feed) remove(s *subscription) bool {
+	if _, ok := f.subs[s]; !ok {
+		return false
+	}
+	delete(f.subs, s)
+	u := userKey{s.p.Issuer, s.p.Subject}
+	if f.perUser[u]--; f.perUser[u] <= 0 {
+		delete(f.perUser, u)
+	}
+	if f.perAgency[s.p.Agency]--; f.perAgency[s.p.Agency] <= 0 {
+		delete(f.perAgency, s.p.Agency)
+	}
+	return true
+}
+
+// run is the reader: it polls the history until no stream is left.
+func (f *feed) run() {
+	tick := time.NewTicker(f.limits.Poll)
+	defer tick.Stop()
+	var lastCheck, failingSince time.Time
+	for {
+		f.mu.Lock()
+		if len(f.subs) == 0 {
+			f.running = false
+			f.mu.Unlock()
+			return
+		}
+		after := f.after
+		var agencies map[string]*subscription
+		if time.Since(lastCheck) >= f.limits.AgencyCheck {
+			// One stream of each agency, whose credentials ask for all.
+			agencies = map[string]*subscription{}
+			for s := range f.subs {
+				agencies[s.p.Agency] = s
+			}
+			lastCheck = time.Now()
+		}
+		f.mu.Unlock()
+
+		f.checkAgencies(agencies)
+		n, err := f.deliver(after)
+		switch {
+		case err == nil:
+			failingSince = time.Time{}
+		case failingSince.IsZero():
+			// A blip of the database is waited out: the streams are
+			// behind, not wrong.
+			failingSince = time.Now()
+		case time.Since(failingSince) >= feedFailureBound:
+			f.endAll(errs.Wrap(err, errs.Unavailable, "the request history cannot be read now, so this watch has ended; watch again"))
+			failingSince = time.Time{}
+		}
+		if n == feedBatch {
+			continue
+		}
+		<-tick.C
+	}
+}
+
+// deliver reads the history entries after seq after and hands each to the
+// streams whose caller may see it, with the reason they may read. It
+// returns how many entries it read.
+func (f *feed) deliver(after int64) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), feedCallTimeout)
+	defer cancel()
+	entries, err := f.store.HistoryAfter(ctx, after, feedBatch)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	// Who may see an entry is decided on its request as it is now (a
+	// requested agency sees a request's history once it has been
+	// transmitted), read once for every stream.
+	reqs := map[string]Request{}
+	for _, e := range entries {
+		if _, ok := reqs[e.RequestID]; ok {
+			continue
+		}
+		r, err := f.store.Get(ctx, e.RequestID)
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+			// A request that is gone is no one's to see: the zero
+			// Request gives everyone noAccess.
+		case err != nil:
+			return 0, err
+		}
+		reqs[e.RequestID] = r
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// A burst of changes may fill the buffer of a client that keeps up:
+	// it gets a moment to take them. That moment is shared by every stream
+	// of the round, so that slow clients, which are ended, hold the others
+	// back by at most slowGrace.
+	deadline := time.Now().Add(slowGrace)
+	for _, e := range entries {
+		r := reqs[e.RequestID]
+		for s := range f.subs {
+			if e.Seq <= s.start || accessOf(s.p, r) == noAccess {
+				continue
+			}
+			out := e
+			out.Reason = reasonFor(s.p, r, e)
+			if !offer(s.ch, out, deadline) {
+				f.end(s, errs.New(errs.Unavailable,
+					"this watch fell more than %d changes behind and was ended so that no change is silently lost; watch again and list the requests to catch up",
+					f.limits.Buffer))
+			}
+		}
+		f.after = e.Seq
+	}
+	return len(entries), nil
+}
+
+// slowGrace is how long, at most, one round of the feed waits for clients
+// whose buffers are full.
+const slowGrace = time.Second
+
+// offer puts e in ch, waiting for room until deadline at most, and reports
+// whether it did.
+func offer(ch chan<- HistoryEntry, e HistoryEntry, deadline time.Time) bool {
+	select {
+	case ch <- e:
+		return true
+	default:
+	}
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case ch <- e:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// endAll ends every stream with err.
+func (f *feed) endAll(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		f.end(s, err)
+	}
+}
+
+// checkAgencies asks the directory about each agency that has streams, once
+// for all of them, with the credentials of one of its streams (by), and
+// ends the streams of users whose calls it would now refuse: the agency is
+// deactivated or gone, or its state no longer trusts the user's issuer. A
+// directory that refuses by's credentials ends by's stream with its reason.
+// When the directory cannot be asked, the streams go on and the next check
+// asks again: new calls are refused meanwhile anyway.
+func (f *feed) checkAgencies(agencies map[string]*subscription) {
+	for a, by := range agencies {
+		ctx, cancel := context.WithTimeout(by.ctx, feedCallTimeout)
+		trust, err := f.trust.AgencyTrust(ctx, a)
+		cancel()
+		var gone error
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+			gone = errs.New(errs.Unauthenticated, "agency %s is no longer in the directory, so this watch has ended", a)
+		case errors.Is(err, errs.ErrUnauthenticated):
+			f.mu.Lock()
+			f.end(by, errs.Wrap(err, errs.Unauthenticated, "the directory no longer accepts your token (%v), so this watch has ended; sign in again", err))
+			f.mu.Unlock()
+			continue
+		case err != nil:
+			continue
+		case !trust.Active:
+			gone = errs.New(errs.Unauthenticated, "agency %s was deactivated, so this watch has ended", a)
+		}
+		f.mu.Lock()
+		for s := range f.subs {
+			switch {
+			case s.p.Agency != a:
+			case gone != nil:
+				f.end(s, gone)
+			case !slices.Contains(trust.TrustedIssuers, s.p.Issuer):
+				f.end(s, errs.New(errs.Unauthenticated,
+					"state %s no longer trusts the issuer of your token, so this watch has ended", trust.State))
+			}
+		}
+		f.mu.Unlock()
+	}
+}

@@ -1,0 +1,223 @@
+package request_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/request/fsblob"
+	"github.com/comity-mla/comity/services/request/sqlite"
+)
+
+const testIssuer = "https://idp.example/"
+
+// countingStore is a real store that counts the reads a watch makes.
+type countingStore struct {
+	request.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) HistoryAfter(ctx context.Context, after int64, limit int) ([]request.HistoryEntry, error) {
+	c.reads.Add(1)
+	return c.Store.HistoryAfter(ctx, after, limit)
+}
+
+func (c *countingStore) Get(ctx context.Context, id string) (request.Request, error) {
+	c.reads.Add(1)
+	return c.Store.Get(ctx, id)
+}
+
+func (c *countingStore) LastHistorySeq(ctx context.Context) (int64, error) {
+	c.reads.Add(1)
+	return c.Store.LastHistorySeq(ctx)
+}
+
+// agencies is a fixed directory of two states' agencies, every one active
+// and trusting testIssuer unless deactivated.
+type agencies struct{ inactive atomic.Value }
+
+func (a *agencies) Agency(_ context.Context, id string) (directory.Agency, error) {
+	st := strings.ToUpper(id[:2])
+	return directory.Agency{ID: id, State: st, Active: a.inactive.Load() != id, Receives: directory.RequestTypes}, nil
+}
+
+func (a *agencies) ResolveRoute(ctx context.Context, st string, _ directory.RequestType, _ directory.Priority) (directory.Agency, error) {
+	return a.Agency(ctx, strings.ToLower(st)+"-247")
+}
+
+func (a *agencies) AgencyTrust(ctx context.Context, id string) (identity.AgencyTrust, error) {
+	ag, _ := a.Agency(ctx, id)
+	return identity.AgencyTrust{State: ag.State, Active: ag.Active, TrustedIssuers: []string{testIssuer}}, nil
+}
+
+func newService(tb testing.TB, limits request.WatchLimits) (*request.Service, *countingStore, *agencies) {
+	tb.Helper()
+	db, err := sqlitedb.Open(context.Background(), filepath.Join(tb.TempDir(), "requests.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	st, err := sqlite.New(context.Background(), db)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	blobs, err := fsblob.New(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, dir := &countingStore{Store: st}, &agencies{}
+	svc, err := request.NewService(request.Config{Store: store, Blobs: blobs, Directory: dir, Trust: dir, Watch: limits})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return svc, store, dir
+}
+
+func user(subject, agency string, role identity.Role) identity.Principal {
+	return identity.Principal{Subject: subject, Agency: agency, State: strings.ToUpper(agency[:2]),
+		Roles: []identity.Role{role}, Issuer: testIssuer}
+}
+
+var kzProsecutor = user("p-kz", "kz-gpo", identity.Prosecutor)
+
+func draftToUZ() request.Request {
+	return request.Request{Type: directory.DataPreservation, Priority: directory.Routine, RequestedState: "UZ"}
+}
+
+// watcher runs a Watch and reports how it ended on done.
+type watcher struct {
+	got  chan request.HistoryEntry
+	done chan error
+}
+
+// watch starts a Watch for p whose client takes changes as fast as block
+// lets it, and waits until it has started.
+func watch(tb testing.TB, ctx context.Context, svc *request.Service, p identity.Principal, block <-chan struct{}) watcher {
+	tb.Helper()
+	w := watcher{got: make(chan request.HistoryEntry, 1000), done: make(chan error, 1)}
+	started := make(chan struct{})
+	go func() {
+		w.done <- svc.Watch(ctx, p, func() error { close(started); return nil }, func(e request.HistoryEntry) error {
+			if block != nil {
+				<-block
+			}
+			w.got <- e
+			return nil
+		})
+	}()
+	select {
+	case <-started:
+	case err := <-w.done:
+		tb.Fatalf("watch of %s did not start: %v", p.Subject, err)
+	}
+	return w
+}
+
+func create(tb testing.TB, svc *request.Service) {
+	tb.Helper()
+	if _, err := svc.Create(context.Background(), kzProsecutor, draftToUZ(), ""); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestWatchEnds checks each way a watch ends with an error a user can act
+// on.
+func TestWatchEnds(t *testing.T) {
+	tests := []struct {
+		name string
+		// run opens the watch and does what ends it; it returns the watch.
+		run     func(t *testing.T, ctx context.Context, svc *request.Service, dir *agencies) watcher
+		code    *errs.Error
+		message string
+	}{
+		{name: "token expired", code: errs.ErrUnauthenticated, message: "your token expired",
+			run: func(t *testing.T, ctx context.Context, svc *request.Service, _ *agencies) watcher {
+				p := kzProsecutor
+				p.Expiry = time.Now().Add(300 * time.Millisecond)
+				return watch(t, ctx, svc, p, nil)
+			}},
+		{name: "agency deactivated", code: errs.ErrUnauthenticated, message: "agency kz-gpo was deactivated",
+			run: func(t *testing.T, ctx context.Context, svc *request.Service, dir *agencies) watcher {
+				w := watch(t, ctx, svc, kzProsecutor, nil)
+				dir.inactive.Store("kz-gpo")
+				return w
+			}},
+		{name: "client too slow", code: errs.ErrUnavailable, message: "fell more than 2 changes behind",
+			run: func(t *testing.T, ctx context.Context, svc *request.Service, _ *agencies) watcher {
+				block := make(chan struct{})
+				slow := watch(t, ctx, svc, kzProsecutor, block)
+				fast := watch(t, ctx, svc, user("ca-kz", "kz-gpo", identity.CentralAuthority), nil)
+				for range 6 {
+					create(t, svc)
+				}
+				// The slow client holds no one back: the other gets all.
+				for i := range 6 {
+					select {
+					case <-fast.got:
+					case <-time.After(10 * time.Second):
+						t.Fatalf("the other watch got %d of 6 changes", i)
+					}
+				}
+				// Let the slow client go on: it gets what was queued for it,
+				// then the error.
+				close(block)
+				return slow
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, _, dir := newService(t, request.WatchLimits{Buffer: 2, Poll: 10 * time.Millisecond, AgencyCheck: 50 * time.Millisecond})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w := tc.run(t, ctx, svc, dir)
+			select {
+			case err := <-w.done:
+				if !errors.Is(err, tc.code) || !strings.Contains(err.Error(), tc.message) {
+					t.Errorf("watch ended with %v; want %v saying %q", err, tc.code.Code, tc.message)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the watch did not end in 10s")
+			}
+		})
+	}
+}
+
+// BenchmarkWatchFanOut measures what a status change costs with idle
+// watches open beside the one that sees it: the store reads per change and
+// per second. The idle watches (another state's prosecutors) see nothing;
+// they must cost no reads of their own, where one poll loop per watch used
+// to read the store five times a second each.
+func BenchmarkWatchFanOut(b *testing.B) {
+	for _, idle := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("idle=%d", idle), func(b *testing.B) {
+			svc, store, _ := newService(b, request.WatchLimits{PerAgency: idle + 1, Poll: 10 * time.Millisecond})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for i := range idle {
+				watch(b, ctx, svc, user(fmt.Sprintf("p-tj-%d", i), "tj-gpo", identity.Prosecutor), nil)
+			}
+			active := watch(b, ctx, svc, kzProsecutor, nil)
+			store.reads.Store(0)
+			start := time.Now()
+			b.ResetTimer()
+			for range b.N {
+				create(b, svc)
+				<-active.got
+			}
+			b.StopTimer()
+			reads := float64(store.reads.Load())
+			b.ReportMetric(reads/float64(b.N), "store-reads/op")
+			b.ReportMetric(reads/time.Since(start).Seconds(), "store-reads/s")
+		})
+	}
+}
