@@ -22,12 +22,16 @@ FSCK := $(BIN)/fsck
 FUZZTIME ?= 10s
 FUZZTIME_SHORT ?= 3s
 
-.PHONY: help run build test lint generate check-generated tools protos bench slowloris fuzz fuzz-short fsck-log clean
+.PHONY: help run build test lint generate check-generated tools protos bench slowloris fuzz fuzz-short fsck-log console-screenshots clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-run: build ## Build and start comity-local (the whole suite, data in ./var).
+run: build ## Build and start comity-local (the whole suite, data in ./var); prints the console's URL.
+	@echo
+	@echo "  Comity console: http://127.0.0.1:8080/  (sign in with the DEVELOPMENT-ONLY provider at http://127.0.0.1:8079)"
+	@echo "  REST API:       http://127.0.0.1:8080/v1/"
+	@echo
 	$(BIN)/comity-local --data-dir $(DATA)
 
 build: ## Build every binary into bin/.
@@ -71,15 +75,23 @@ $(THIRD_PARTY)/.stamp: $(BUF) Makefile
 		test -n "$$dir" && cp "$$dir/proto/protovalidate/buf/validate/validate.proto" $(THIRD_PARTY)/buf/validate/
 	touch $@
 
-generate: tools ## Regenerate Go and OpenAPI code from the protos.
+generate: tools ## Regenerate Go and OpenAPI code from the protos, the console's templ code and its vendored htmx.
 	find proto -name '*.pb.go' -o -name '*.pb.gw.go' | xargs rm -f
 	rm -rf proto/openapi
 	$(BUF) generate
+	find gateway/console -name '*_templ.go' | xargs rm -f
+	$(GO) -C gateway tool templ generate -path console -log-level warn
+	cp tools/node_modules/htmx.org/dist/htmx.min.js $(CONSOLE_STATIC)/htmx.min.js
+	cp tools/node_modules/htmx.org/LICENSE $(CONSOLE_STATIC)/htmx.LICENSE
+
+# What make generate writes: the protobuf code and the console's.
+GENERATED := proto gateway/console
+CONSOLE_STATIC := gateway/console/static
 
 check-generated: generate ## Fail when the committed generated code is stale.
-	@if ! git diff --quiet -- proto || [ -n "$$(git ls-files --others --exclude-standard proto)" ]; then \
+	@if ! git diff --quiet -- $(GENERATED) || [ -n "$$(git ls-files --others --exclude-standard $(GENERATED))" ]; then \
 		echo "generated code is stale: run 'make generate' and commit the result"; \
-		git status --short -- proto; exit 1; fi
+		git status --short -- $(GENERATED); exit 1; fi
 
 # PostgreSQL figures need a server; the local one unless told otherwise.
 bench: export COMITY_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
@@ -145,6 +157,10 @@ define run-fuzz
 	echo "$$(wc -l <<< "$$targets") fuzz targets, $$((SECONDS - start))s"; \
 	if [ -n "$$failed" ]; then echo "failed fuzz targets:$$failed"; exit 1; fi
 endef
+
+console-screenshots: tools ## Screenshots of the console's pages (English and Russian) into docs/console/, from its browser test.
+	COMITY_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console COMITY_TEST_BROWSER_REQUIRED=1 \
+		$(GO) test -count=1 -run '^TestConsoleBrowser$$' ./gateway/
 
 clean: ## Remove build outputs (not ./var).
 	rm -rf $(BIN) build

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/comity-mla/comity/gateway/console"
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
@@ -69,6 +70,9 @@ type Config struct {
 	// HTTPSCertFile and HTTPSKeyFile, when set, make the gateway serve
 	// HTTPS with this certificate (PEM) instead of HTTP.
 	HTTPSCertFile, HTTPSKeyFile string
+	// Console, when set, serves the web console at / (see package
+	// console); nil serves the API alone.
+	Console *console.Config
 	// Logger and Metrics receive the gateway's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -188,6 +192,10 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	root.Handle("GET /v1/requests/{id}/attachments/{attachment}", api(http.HandlerFunc(s.download)))
 	root.Handle("GET /v1/requests:watch", api(http.HandlerFunc(s.watch)))
 	root.Handle("/", api(limitBody(cfg.MaxBodyBytes, mux)))
+	if err := mountConsole(root, cfg, backends, api); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 
 	var h http.Handler = utf8URL(root)
 	if len(cfg.CORSOrigins) > 0 {

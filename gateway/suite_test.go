@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/gatewaytest"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
@@ -83,6 +85,12 @@ type suiteOptions struct {
 	// comity-local's --max-conns and --max-conns-per-client do (0: the
 	// defaults of the flags).
 	maxConns, maxConnsPerClient int
+	// trustedIssuers are known to the services and trusted by every state
+	// of the seed, as the dev issuer is.
+	trustedIssuers []identity.Issuer
+	// console, when set, gives the gateway's console configuration for the
+	// suite's base URL.
+	console func(baseURL string) *console.Config
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
@@ -108,6 +116,11 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seedIssuers := []string{dev.ID}
+	for _, iss := range opt.trustedIssuers {
+		seedIssuers = append(seedIssuers, iss.ID)
+	}
+	opt.extraIssuers = append(slices.Clone(opt.trustedIssuers), opt.extraIssuers...)
 	svcIssuer, err := identity.EnsureServiceIssuer(opt.dataDir)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +175,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	g.Go(func() error {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: ls[0], Database: directoryDB,
-			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: []string{dev.ID},
+			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: seedIssuers,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
 			AuditBacklogAlarm: opt.backlogAlarm, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
@@ -203,8 +216,13 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		}
 	}
 	runAudit(ls[2])
+	var consoleCfg *console.Config
+	if opt.console != nil {
+		consoleCfg = opt.console("http://" + ls[3].Addr().String())
+	}
 	g.Go(func() error {
 		return gateway.Run(ctx, gateway.Config{
+			Console:  consoleCfg,
 			Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(),
 			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment,
 			CORSOrigins: opt.corsOrigins, TLS: ids[mtls.Gateway], Logger: logger,

@@ -4,9 +4,11 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/mtls"
@@ -31,6 +33,11 @@ func main() {
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
+	consoleURL := fs.String("console-url", "", "the console's public URL as browsers reach it, e.g. https://comity.example.org (empty: no console)")
+	sessionKey := fs.String("console-session-key-file", os.Getenv("COMITY_CONSOLE_SESSION_KEY"),
+		"file holding the secret (at least 32 random bytes) that seals console sessions; every replica needs the same (env COMITY_CONSOLE_SESSION_KEY)")
+	var providers config.Strings
+	fs.Var(&providers, "console-provider", "an OpenID provider of the console (repeatable): id=…,issuer=…,client-id=…,client-secret-file=…,states=KZ[/KG],name=…,scopes=…")
 
 	os.Exit(cli.Main("comity-gateway", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		tlsID, err := common.TLSIdentity(mtls.Gateway)
@@ -41,6 +48,24 @@ func main() {
 		if err != nil {
 			return err
 		}
+		var consoleCfg *console.Config
+		if *consoleURL != "" {
+			if *sessionKey == "" {
+				return fmt.Errorf("--console-url needs --console-session-key-file (or COMITY_CONSOLE_SESSION_KEY)")
+			}
+			secret, err := console.ReadSessionSecret(*sessionKey)
+			if err != nil {
+				return err
+			}
+			consoleCfg = &console.Config{PublicURL: *consoleURL, SessionSecret: secret}
+			for _, p := range providers {
+				pr, err := console.ParseProvider(p)
+				if err != nil {
+					return err
+				}
+				consoleCfg.Providers = append(consoleCfg.Providers, pr)
+			}
+		}
 		l, err := env.Conns.Listen(*addr, "http")
 		if err != nil {
 			return err
@@ -49,7 +74,8 @@ func main() {
 			Listener: l, DirectoryAddr: *directory, RequestAddr: *request, AuditAddr: *audit,
 			MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
 			RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers,
-			TLS: tlsID, HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey, HTTP: common.HTTP, Logger: env.Logger, Metrics: env.Metrics,
+			TLS: tlsID, HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey, HTTP: common.HTTP, Console: consoleCfg,
+			Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

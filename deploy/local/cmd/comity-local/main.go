@@ -6,23 +6,29 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/gateway/console"
+	"github.com/comity-mla/comity/gateway/console/devprovider"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
@@ -48,6 +54,7 @@ func main() {
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest JSON request body the gateway accepts")
 	origin := fs.String("audit-origin", "comity.local/audit", "origin of the audit log: names this deployment in its signed checkpoints")
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
+	devOIDCAddr := fs.String("dev-oidc-addr", "127.0.0.1:8079", "address of the DEVELOPMENT-ONLY OpenID provider the console signs in with (empty: no console)")
 	watchPerUser := fs.Int("watch-streams-per-user", request.DefaultWatchPerUser, "open watch streams (GET /v1/requests:watch) one user may hold at once")
 	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
 	var origins config.Strings
@@ -82,6 +89,7 @@ func main() {
 			return err
 		}
 		issuers = append(issuers, dev)
+		seedIssuers := []string{dev.ID}
 		// mTLS between the services by default, with certificates from a
 		// development CA of this data directory unless --cert-dir names
 		// others.
@@ -108,9 +116,13 @@ func main() {
 		// so that clients of the gateway, all on 127.0.0.1 here, cannot
 		// take the places of the gateway's own connections to the
 		// services.
-		var ls [4]net.Listener
+		addrs := []string{*directoryAddr, *requestAddr, *auditAddr, *httpAddr}
 		names := []string{"directory", "request", "audit", "gateway"}
-		for i, addr := range []string{*directoryAddr, *requestAddr, *auditAddr, *httpAddr} {
+		if *devOIDCAddr != "" {
+			addrs, names = append(addrs, *devOIDCAddr), append(names, "dev-oidc")
+		}
+		ls := make([]net.Listener, len(addrs))
+		for i, addr := range addrs {
 			if ls[i], err = env.Conns.Listen(addr, names[i]); err != nil {
 				for _, l := range ls[:i] {
 					l.Close()
@@ -122,8 +134,39 @@ func main() {
 		if *httpsCert != "" {
 			scheme = "https://"
 		}
+		// The console signs users in with a development OpenID provider on
+		// its own port, whose issuer every state of a new directory trusts
+		// and whose tokens the dev issuer's key signs.
+		consoleURL := scheme + ls[3].Addr().String() + "/"
+		var consoleCfg *console.Config
+		var devOP *devprovider.Provider
+		if *devOIDCAddr != "" {
+			opIssuer := "http://" + ls[4].Addr().String()
+			issuers = append(issuers, identity.Issuer{ID: opIssuer, JWKS: dev.JWKS})
+			seedIssuers = append(seedIssuers, opIssuer)
+			secret, err := console.EnsureSessionSecret(filepath.Join(*dataDir, "console-session.key"))
+			if err != nil {
+				return err
+			}
+			clientSecret := fmt.Sprintf("%x", sha256.Sum256(append([]byte("comity-local console client\x00"), secret...)))
+			devOP, err = devprovider.New(devprovider.Config{
+				Issuer: opIssuer, SigningKeyFile: filepath.Join(filepath.Dir(dev.JWKS), "signing-key.jwk"),
+				Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{strings.TrimSuffix(consoleURL, "/") + "/signin/callback"}}},
+			})
+			if err != nil {
+				return err
+			}
+			consoleCfg = &console.Config{
+				PublicURL: strings.TrimSuffix(consoleURL, "/"), SessionSecret: secret,
+				Providers: []console.Provider{{
+					ID: "dev", Name: "Comity development provider (DEVELOPMENT ONLY)", Issuer: opIssuer,
+					ClientID: "comity-console", ClientSecret: clientSecret, States: []string{"KG", "KZ", "TJ", "TM", "UZ"},
+				}},
+			}
+			env.Logger.Warn("DEVELOPMENT ONLY: an OpenID provider that lets anyone sign in as anyone is serving", zap.String("issuer", opIssuer))
+		}
 		env.Logger.Info("comity-local starting",
-			zap.String("data_dir", *dataDir), zap.String("gateway", scheme+ls[3].Addr().String()),
+			zap.String("console", consoleURL), zap.String("data_dir", *dataDir), zap.String("gateway", scheme+ls[3].Addr().String()),
 			zap.Bool("mtls", !common.Plaintext), zap.String("cert_dir", common.CertDir),
 			zap.String("dev_issuer_jwks", dev.JWKS),
 			zap.String("audit_public_key", filepath.Join(*dataDir, "audit", "public.key")))
@@ -132,7 +175,7 @@ func main() {
 		g.Go(func() error {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
-				Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
+				Issuers: issuers, SeedTrustedIssuers: seedIssuers,
 				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Directory],
 				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
@@ -160,10 +203,24 @@ func main() {
 				Listener: ls[3], DirectoryAddr: ls[0].Addr().String(), RequestAddr: ls[1].Addr().String(), AuditAddr: ls[2].Addr().String(),
 				MaxBodyBytes: *maxBody, MaxAttachmentBytes: *maxAttachment, CORSOrigins: origins,
 				TLS: ids[mtls.Gateway], HTTPSCertFile: *httpsCert, HTTPSKeyFile: *httpsKey,
-				RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers, HTTP: common.HTTP,
+				RateLimit: gateway.RateLimit{PerSecond: *perSecond, Burst: *burst}, Issuers: issuers, HTTP: common.HTTP, Console: consoleCfg,
 				Logger: env.Logger.With(zap.String("service", "gateway")), Metrics: env.Metrics,
 			})
 		})
+		if devOP != nil {
+			g.Go(func() error {
+				return httpserver.Serve(ctx, ls[4], devOP, env.Logger.With(zap.String("service", "dev-oidc")), 5*time.Second, common.HTTP)
+			})
+			g.Go(func() error {
+				// Not fatal: the console still works for a state whose
+				// administrator adds the issuer by hand.
+				if err := trustDevOIDC(ctx, *dataDir, ls[0].Addr().String(), ids[mtls.Gateway], devOP.Issuer(), env.Logger); err != nil && ctx.Err() == nil {
+					env.Logger.Warn("could not make every state trust the development OpenID provider; the console's sign-in will be refused for those states",
+						zap.String("issuer", devOP.Issuer()), zap.Error(err))
+				}
+				return nil
+			})
+		}
 		return g.Wait()
 	}))
 }

@@ -41,16 +41,17 @@ func freePort(t *testing.T) string {
 }
 
 type process struct {
-	cmd  *exec.Cmd
-	logs *bytes.Buffer
-	http string
+	cmd     *exec.Cmd
+	logs    *bytes.Buffer
+	http    string
+	devOIDC string
 }
 
 func start(t *testing.T, bin, dataDir string) *process {
 	t.Helper()
-	p := &process{logs: &bytes.Buffer{}, http: freePort(t)}
+	p := &process{logs: &bytes.Buffer{}, http: freePort(t), devOIDC: freePort(t)}
 	p.cmd = exec.Command(bin, "--data-dir", dataDir, "--http-addr", p.http,
-		"--directory-addr", freePort(t), "--request-addr", freePort(t), "--audit-addr", freePort(t),
+		"--directory-addr", freePort(t), "--request-addr", freePort(t), "--audit-addr", freePort(t), "--dev-oidc-addr", p.devOIDC,
 		"--metrics-addr", freePort(t), "--log-format", "json")
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -1,0 +1,32 @@
+package gateway
+
+import (
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/comity-mla/comity/gateway/console"
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+)
+
+// mountConsole serves the console beside the API on the same origin,
+// calling the services through the gateway's own backend connections, under
+// the API's rate limit (limit; a browser's calls carry no bearer token, so
+// they count against its address) and body limit.
+func mountConsole(root *http.ServeMux, cfg Config, be *backends, limit func(http.Handler) http.Handler) error {
+	if cfg.Console == nil {
+		return nil
+	}
+	c, err := console.New(*cfg.Console, console.Backends{
+		Directory: directoryv1.NewDirectoryServiceClient(be.conns["directory"]),
+		Requests:  requestv1.NewRequestServiceClient(be.conns["request"]),
+	}, cfg.Logger.With(zap.String("part", "console")))
+	if err != nil {
+		return err
+	}
+	for pattern, h := range c.Routes() {
+		root.Handle(pattern, limit(limitBody(cfg.MaxBodyBytes, h)))
+	}
+	return nil
+}

@@ -1,0 +1,340 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+)
+
+// signinFlowTTL is how long a user may take at the provider's sign-in page.
+const signinFlowTTL = 10 * time.Minute
+
+// refreshMargin renews an access token this long before it expires, so that
+// a call made with it does not reach a service after it expired.
+const refreshMargin = 30 * time.Second
+
+// relyingParty is the console as a client of one OpenID provider. Discovery
+// happens on first use and is retried after a failure.
+type relyingParty struct {
+	cfg      Provider
+	callback string
+	client   *http.Client
+
+	mu       sync.Mutex
+	oauth    *oauth2.Config
+	verifier *oidc.IDTokenVerifier
+}
+
+func newRelyingParty(p Provider, callback string, client *http.Client) *relyingParty {
+	return &relyingParty{cfg: p, callback: callback, client: client}
+}
+
+// ctx makes the OIDC and OAuth libraries use the configured HTTP client.
+func (rp *relyingParty) ctx(ctx context.Context) context.Context {
+	return oidc.ClientContext(ctx, rp.client)
+}
+
+// discover fetches the provider's discovery document once it succeeds.
+func (rp *relyingParty) discover(ctx context.Context) (*oauth2.Config, *oidc.IDTokenVerifier, error) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if rp.oauth != nil {
+		return rp.oauth, rp.verifier, nil
+	}
+	p, err := oidc.NewProvider(rp.ctx(ctx), rp.cfg.Issuer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the identity provider %s cannot be reached: %w", rp.cfg.Issuer, err)
+	}
+	scopes := rp.cfg.Scopes
+	if scopes == nil {
+		scopes = []string{"profile", oidc.ScopeOfflineAccess}
+	}
+	rp.oauth = &oauth2.Config{
+		ClientID: rp.cfg.ClientID, ClientSecret: rp.cfg.ClientSecret,
+		Endpoint: p.Endpoint(), RedirectURL: rp.callback,
+		Scopes: append([]string{oidc.ScopeOpenID}, scopes...),
+	}
+	rp.verifier = p.Verifier(&oidc.Config{ClientID: rp.cfg.ClientID})
+	return rp.oauth, rp.verifier, nil
+}
+
+// signin lets the user pick their state, then a provider of that state.
+func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
+	pg := c.page(w, r, nil)
+	v := signinView{States: c.statesOffered(), Error: r.URL.Query().Get("error")}
+	if st := r.URL.Query().Get("state"); st != "" {
+		if !stateCodePattern.MatchString(st) {
+			c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.bad_state"))
+			return
+		}
+		v.State = st
+		for _, id := range c.order {
+			p := c.providers[id].cfg
+			for _, s := range p.States {
+				if s == st {
+					v.Providers = append(v.Providers, providerChoice{ID: p.ID, Name: p.Name, Issuer: p.Issuer})
+				}
+			}
+		}
+	}
+	pg.Title = pg.T("signin.title")
+	c.render(w, r, http.StatusOK, SigninPage(pg, v))
+}
+
+// signinStart sends the user to the provider with a fresh state, nonce and
+// PKCE verifier, which a sealed cookie keeps until the provider answers.
+func (c *Console) signinStart(w http.ResponseWriter, r *http.Request) {
+	pg := c.page(w, r, nil)
+	rp, ok := c.providers[r.URL.Query().Get("provider")]
+	if !ok {
+		c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.bad_provider"))
+		return
+	}
+	oc, _, err := rp.discover(r.Context())
+	if err != nil {
+		c.log.Warn("identity provider discovery failed", zap.String("provider", rp.cfg.ID), zap.Error(err))
+		c.renderError(w, r, pg, http.StatusBadGateway, pg.T("error.provider_unreachable"))
+		return
+	}
+	flow := signinFlow{
+		Provider: rp.cfg.ID, State: randomString(24), Nonce: randomString(24),
+		Verifier: oauth2.GenerateVerifier(), Expires: c.now().Add(signinFlowTTL).Unix(),
+	}
+	sealed, err := c.sealer.seal(c.cookies.signin, flow)
+	if err != nil {
+		c.fail(w, r, pg, err)
+		return
+	}
+	http.SetCookie(w, c.cookies.cookie(c.cookies.signin, sealed, signinFlowTTL))
+	http.Redirect(w, r, oc.AuthCodeURL(flow.State, oidc.Nonce(flow.Nonce), oauth2.S256ChallengeOption(flow.Verifier)), http.StatusSeeOther)
+}
+
+// idClaims are what the console reads of an ID token, for its header only:
+// what a user may do is decided by the services from the access token.
+type idClaims struct {
+	Name              string   `json:"name"`
+	PreferredUsername string   `json:"preferred_username"`
+	Email             string   `json:"email"`
+	Agency            string   `json:"agency"`
+	Roles             []string `json:"roles"`
+}
+
+// signinCallback completes the flow: it checks the state, exchanges the
+// code with the PKCE verifier, verifies the ID token and its nonce, and
+// starts the session.
+func (c *Console) signinCallback(w http.ResponseWriter, r *http.Request) {
+	pg := c.page(w, r, nil)
+	q := r.URL.Query()
+	var flow signinFlow
+	ck, err := r.Cookie(c.cookies.signin)
+	if err == nil {
+		err = c.sealer.open(c.cookies.signin, ck.Value, &flow)
+	}
+	// The flow is used once, whatever happens next.
+	http.SetCookie(w, c.cookies.cookie(c.cookies.signin, "", -1))
+	switch {
+	case err != nil:
+		c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.signin_expired"))
+		return
+	case c.now().Unix() > flow.Expires:
+		c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.signin_expired"))
+		return
+	case q.Get("state") != flow.State:
+		c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.signin_state"))
+		return
+	case q.Get("error") != "":
+		c.log.Info("identity provider refused the sign-in", zap.String("provider", flow.Provider),
+			zap.String("error", q.Get("error")), zap.String("description", q.Get("error_description")))
+		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.provider_refused")+" ("+clipText(q.Get("error"), 64)+")")
+		return
+	}
+	rp, ok := c.providers[flow.Provider]
+	if !ok {
+		c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.bad_provider"))
+		return
+	}
+	oc, verifier, err := rp.discover(r.Context())
+	if err != nil {
+		c.renderError(w, r, pg, http.StatusBadGateway, pg.T("error.provider_unreachable"))
+		return
+	}
+	ctx := rp.ctx(r.Context())
+	tok, err := oc.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(flow.Verifier))
+	if err != nil {
+		c.log.Info("code exchange failed", zap.String("provider", flow.Provider), zap.Error(err))
+		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.provider_refused"))
+		return
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	idt, err := verifier.Verify(ctx, rawID)
+	if err != nil {
+		c.log.Info("ID token refused", zap.String("provider", flow.Provider), zap.Error(err))
+		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.id_token"))
+		return
+	}
+	if idt.Nonce != flow.Nonce {
+		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.id_token"))
+		return
+	}
+	var cl idClaims
+	if err := idt.Claims(&cl); err != nil {
+		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.id_token"))
+		return
+	}
+	s := &session{
+		Provider: flow.Provider, Access: tok.AccessToken, Refresh: tok.RefreshToken,
+		Expiry: tokenExpiry(tok, idt).Unix(), Started: c.now().Unix(),
+		Name: firstNonEmpty(cl.Name, cl.PreferredUsername, cl.Email, idt.Subject), Agency: cl.Agency, Roles: cl.Roles,
+	}
+	if s.Access == "" {
+		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.id_token"))
+		return
+	}
+	// The agency's state, from the directory with the user's own token.
+	// A refusal here is shown on the pages, where the services refuse the
+	// same way, rather than hidden behind a failed sign-in.
+	if s.Agency != "" && providerIDPattern.MatchString(s.Agency) {
+		ag, err := c.be.Directory.GetAgency(outgoing(r.Context(), r, s), &directoryv1.GetAgencyRequest{Name: "agencies/" + s.Agency})
+		if err == nil {
+			s.State = ag.GetAgency().GetState()
+		} else {
+			c.log.Info("the directory refused the signed-in user's token", zap.String("provider", flow.Provider), zap.Error(err))
+		}
+	}
+	if err := c.saveSession(w, s); err != nil {
+		c.fail(w, r, pg, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// tokenExpiry is when the access token expires: as the token response
+// says, else as the ID token says.
+func tokenExpiry(tok *oauth2.Token, idt *oidc.IDToken) time.Time {
+	if !tok.Expiry.IsZero() {
+		return tok.Expiry
+	}
+	return idt.Expiry
+}
+
+// signout ends the session.
+func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, c.cookies.cookie(c.cookies.session, "", -1))
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+func (c *Console) saveSession(w http.ResponseWriter, s *session) error {
+	sealed, err := c.sealer.seal(c.cookies.session, s)
+	if err != nil {
+		return err
+	}
+	// The cookie lives as long as the session may; the tokens inside are
+	// checked on every request.
+	left := time.Unix(s.Started, 0).Add(c.cfg.MaxSessionAge).Sub(c.now())
+	http.SetCookie(w, c.cookies.cookie(c.cookies.session, sealed, max(left, time.Second)))
+	return nil
+}
+
+// errNoSession means the user must sign in (again).
+var errNoSession = errors.New("no session")
+
+// session returns the user's session, refreshing its access token when it
+// is about to expire and the provider gave a refresh token. A session past
+// its maximum age, whose token expired without a way to renew it, or that
+// this deployment did not seal, is ended.
+func (c *Console) session(w http.ResponseWriter, r *http.Request) (*session, error) {
+	ck, err := r.Cookie(c.cookies.session)
+	if err != nil {
+		return nil, errNoSession
+	}
+	var s session
+	end := func(reason string) (*session, error) {
+		c.log.Debug("console session ended", zap.String("reason", reason))
+		http.SetCookie(w, c.cookies.cookie(c.cookies.session, "", -1))
+		return nil, errNoSession
+	}
+	if err := c.sealer.open(c.cookies.session, ck.Value, &s); err != nil {
+		return end(err.Error())
+	}
+	now := c.now()
+	if now.After(time.Unix(s.Started, 0).Add(c.cfg.MaxSessionAge)) {
+		return end("maximum session age")
+	}
+	if now.Add(refreshMargin).Before(time.Unix(s.Expiry, 0)) {
+		return &s, nil
+	}
+	rp, ok := c.providers[s.Provider]
+	if !ok || s.Refresh == "" {
+		return end("token expired")
+	}
+	oc, _, err := rp.discover(r.Context())
+	if err != nil {
+		return end("provider unreachable for refresh")
+	}
+	tok, err := oc.TokenSource(rp.ctx(r.Context()), &oauth2.Token{RefreshToken: s.Refresh, Expiry: time.Unix(1, 0)}).Token()
+	if err != nil || tok.AccessToken == "" {
+		c.log.Info("token refresh refused", zap.String("provider", s.Provider), zap.Error(err))
+		if now.Before(time.Unix(s.Expiry, 0)) {
+			// Two pages of one browser may refresh at once, and a provider
+			// that rotates refresh tokens accepts only the first: the other
+			// keeps its still valid token and leaves the cookie alone, so
+			// that it does not end the session the first one renewed.
+			return &s, nil
+		}
+		return end("refresh refused")
+	}
+	s.Access = tok.AccessToken
+	if tok.RefreshToken != "" {
+		s.Refresh = tok.RefreshToken
+	}
+	s.Expiry = tok.Expiry.Unix()
+	if tok.Expiry.IsZero() {
+		// No lifetime said: ask again at the next page.
+		s.Expiry = now.Unix()
+	}
+	if err := c.saveSession(w, &s); err != nil {
+		return end(err.Error())
+	}
+	return &s, nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// clipText shortens text from outside (a provider's error code) before it
+// is shown.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// signinView is what the sign-in page shows.
+type signinView struct {
+	States    []string
+	State     string
+	Providers []providerChoice
+	Error     string
+}
+
+// providerChoice is a provider the user may pick.
+type providerChoice struct {
+	ID, Name, Issuer string
+}
