@@ -268,9 +268,24 @@ func (f *feed) deliver(after int64) (int, error) {
 	}
 	// Who may see an entry is decided on its request as it is now (a
 	// requested agency sees a request's history once it has been
-	// transmitted), read once for every stream.
+	// transmitted), read once for every stream. What happened before a
+	// request's transmission reaches the requested side with the
+	// transmission, whenever the feed read those entries, so the request's
+	// history is read for each transmission.
 	reqs := map[string]Request{}
+	before := map[string][]HistoryEntry{}
 	for _, e := range entries {
+		if e.To == Transmitted {
+			h, err := f.store.History(ctx, e.RequestID)
+			if err != nil && !errors.Is(err, errs.ErrNotFound) {
+				return 0, err
+			}
+			for _, x := range h {
+				if x.Seq < e.Seq {
+					before[e.RequestID] = append(before[e.RequestID], x)
+				}
+			}
+		}
 		if _, ok := reqs[e.RequestID]; ok {
 			continue
 		}
@@ -291,23 +306,54 @@ func (f *feed) deliver(after int64) (int, error) {
 	// of the round, so that slow clients, which are ended, hold the others
 	// back by at most slowGrace.
 	deadline := time.Now().Add(slowGrace)
+	give := func(s *subscription, r Request, e HistoryEntry) bool {
+		out := e
+		out.Reason = reasonFor(s.p, r, e)
+		if offer(s.ch, out, deadline) {
+			return true
+		}
+		f.end(s, errs.New(errs.Unavailable,
+			"this watch fell more than %d changes behind and was ended so that no change is silently lost; watch again and list the requests to catch up",
+			f.limits.Buffer))
+		return false
+	}
 	for _, e := range entries {
 		r := reqs[e.RequestID]
 		for s := range f.subs {
 			if e.Seq <= s.start || accessOf(s.p, r) == noAccess {
 				continue
 			}
-			out := e
-			out.Reason = reasonFor(s.p, r, e)
-			if !offer(s.ch, out, deadline) {
-				f.end(s, errs.New(errs.Unavailable,
-					"this watch fell more than %d changes behind and was ended so that no change is silently lost; watch again and list the requests to catch up",
-					f.limits.Buffer))
+			if requestedSide(s.p, r) {
+				if beforeTransmission(e) {
+					// It comes with the transmission.
+					continue
+				}
+				if e.To == Transmitted {
+					caughtUp := true
+					for _, x := range before[r.ID] {
+						if x.Seq > s.start {
+							if caughtUp = give(s, r, x); !caughtUp {
+								break
+							}
+						}
+					}
+					if !caughtUp {
+						continue
+					}
+				}
 			}
+			give(s, r, e)
 		}
 		f.after = e.Seq
 	}
 	return len(entries), nil
+}
+
+// requestedSide reports whether p sees r only because it has been
+// transmitted to p's agency or state.
+func requestedSide(p identity.Principal, r Request) bool {
+	r.TransmitTime = time.Time{}
+	return accessOf(p, r) == noAccess
 }
 
 // slowGrace is how long, at most, one round of the feed waits for clients

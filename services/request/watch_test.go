@@ -53,7 +53,7 @@ type agencies struct {
 
 func (a *agencies) Agency(_ context.Context, id string) (directory.Agency, error) {
 	st := strings.ToUpper(id[:2])
-	return directory.Agency{ID: id, State: st, Active: a.inactive.Load() != id, Receives: directory.RequestTypes}, nil
+	return directory.Agency{ID: id, State: st, Active: a.inactive.Load() != id, Receives: directory.RequestTypes, AcceptedLanguages: []string{"ru"}}, nil
 }
 
 func (a *agencies) ResolveRoute(ctx context.Context, st string, _ directory.RequestType, _ directory.Priority) (directory.Agency, error) {
@@ -314,5 +314,58 @@ func TestWatchStuckSendKeepsPlace(t *testing.T) {
 			t.Fatalf("a watch once the stuck send returned = %v; want it accepted", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatchRequestedSideGetsEarlierChanges: a liaison officer of the
+// requested state sees a request's history once it is transmitted, so the
+// watch gives the changes made before the transmission with it, in order,
+// however the feed's reads fell; it used to drop those it had read while
+// the request was not yet transmitted.
+func TestWatchRequestedSideGetsEarlierChanges(t *testing.T) {
+	svc, _, _ := newService(t, request.WatchLimits{Poll: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
+	requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
+	requesting := watch(t, ctx, svc, ca, nil)
+	next := func(w watcher, who string) request.HistoryEntry {
+		t.Helper()
+		select {
+		case e := <-w.got:
+			return e
+		case err := <-w.done:
+			t.Fatalf("the watch of %s ended: %v", who, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the watch of %s got nothing in 10s", who)
+		}
+		return request.HistoryEntry{}
+	}
+	d := draftToUZ()
+	d.LegalBasis, d.Language = "CHISINAU_CONVENTION_2002", "ru"
+	d.Offence = request.Offence{Description: "Intrusion into a bank's systems", LegalQualification: "Article 205", MaximumPenaltyYears: 5}
+	d.FactsSummary = "Accounts were emptied through a compromised server."
+	d.Identifiers = []request.Identifier{{Kind: "IP_ADDRESS", Value: "192.0.2.10"}}
+	d.NecessityAndProportionality = strings.Repeat("The logs are the only record of who reached the server, and they are overwritten weekly. ", 2)
+	v, err := svc.Create(ctx, kzProsecutor, d, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Submit(ctx, kzProsecutor, v.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Once the requesting side has both changes, the feed has read them.
+	for _, want := range []request.Status{request.Draft, request.Submitted} {
+		if e := next(requesting, "the requesting side"); e.To != want {
+			t.Fatalf("the requesting side got a change to %s; want %s", e.To, want)
+		}
+	}
+	if _, err := svc.Transmit(ctx, ca, v.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []request.Status{request.Draft, request.Submitted, request.Transmitted} {
+		if e := next(requested, "the requested side"); e.To != want || e.RequestID != v.ID {
+			t.Fatalf("the requested side got a change of %s to %s; want %s to %s", e.RequestID, e.To, v.ID, want)
+		}
 	}
 }
