@@ -145,6 +145,29 @@ func TestHostileWatchOutlivesAgency(t *testing.T) {
 	}
 }
 
+// TestHostileWatchOutlivesAgencyKind: a watch of a user whose agency a
+// directory administrator changes to a kind where the user's role does not
+// count (DESIGN §3's table) must end, saying so; the watch used to go on,
+// though every new call of that user is refused.
+func TestHostileWatchOutlivesAgencyKind(t *testing.T) {
+	t.Parallel()
+	s := startSuite(t, suiteOptions{watch: request.WatchLimits{AgencyCheck: 200 * time.Millisecond}})
+	liaison := s.token("kz-police-cyber", identity.LiaisonOfficer)
+	admin := s.token("kz-gpo", identity.DirectoryAdmin)
+	w := openWatch(t, s, liaison)
+	if w.status != http.StatusOK {
+		t.Fatalf("watch = %d %v", w.status, w.refusal)
+	}
+	if r := s.do("PATCH", "/v1/agencies/kz-police-cyber?updateMask=kind", admin, map[string]any{"kind": "OVERSIGHT"}); r.status != http.StatusOK {
+		t.Fatalf("make kz-police-cyber an OVERSIGHT agency = %d %s", r.status, r.raw)
+	}
+	e, _ := w.end(t, time.Now().Add(30*time.Second))
+	msg, _ := e["message"].(string)
+	if e["code"] != float64(16) || !strings.Contains(msg, "kz-police-cyber is now of kind OVERSIGHT") || !strings.Contains(msg, `"liaison_officer"`) {
+		t.Errorf("the watch ended with %v; want UNAUTHENTICATED (16) saying kz-police-cyber is now of kind OVERSIGHT, where liaison_officer does not count", e)
+	}
+}
+
 // TestHostileWatchBounds: the open watches of a user and of an agency are
 // bounded (1,000 from one agency used to be accepted); the watch over the
 // bound is refused with 429 naming the bound, and a closed watch frees its
