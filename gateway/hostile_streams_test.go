@@ -299,14 +299,21 @@ func TestHostileWatchStuckClient(t *testing.T) {
 			time.Now().Format(time.TimeOnly), noLongerAccepted.Format(time.TimeOnly))
 	}
 	// Reading it now, the client gets what was sent, then why it ended.
-	for {
-		_, err := stuck.Recv()
-		if err == nil {
-			continue
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := stuck.Recv(); err != nil {
+				ended <- err
+				return
+			}
 		}
+	}()
+	select {
+	case err := <-ended:
 		if status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), "no longer accepted") {
 			t.Errorf("the stuck watch ended with %v; want UNAUTHENTICATED saying the token is no longer accepted", err)
 		}
-		break
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stuck watch, read at last, had not ended 30s later")
 	}
 }
