@@ -103,6 +103,10 @@ type matrixCaller struct {
 	role    identity.Role
 	subject string // empty: the dev token's default
 	service string // a service identity instead of a user
+	// routedTo is the requested agency of the requests the caller's cells
+	// are tried on: matrixGPO for the column of the requested agency's
+	// prosecutor, empty for the others' (uz-247).
+	routedTo string
 }
 
 // key names the caller in subtests and tokens, e.g. requestedAgency.CA.
@@ -232,7 +236,9 @@ type matrixEnv struct {
 	appender auditv1.AuditServiceClient
 	tokens   map[string]string
 
-	shared   map[stage]*matrixFixture
+	// shared are the shared fixtures by where they are routed (a
+	// matrixCaller's routedTo) and stage.
+	shared   map[string]map[stage]*matrixFixture
 	entries  map[stage]uint64 // audit entry index for entryOfKZ, entryOfKZUZ
 	kzState  *directoryv1.State
 	kzPolice *directoryv1.Agency
@@ -247,7 +253,7 @@ type matrixEnv struct {
 func newMatrixEnv(t *testing.T) *matrixEnv {
 	s := startSuite(t, suiteOptions{quiet: true})
 	e := &matrixEnv{
-		tokens: map[string]string{}, shared: map[stage]*matrixFixture{}, entries: map[stage]uint64{},
+		tokens: map[string]string{}, shared: map[string]map[stage]*matrixFixture{"": {}, matrixGPO: {}}, entries: map[stage]uint64{},
 		req:      requestv1.NewRequestServiceClient(s.grpcConn("request")),
 		dir:      directoryv1.NewDirectoryServiceClient(s.grpcConn("directory")),
 		aud:      auditv1.NewAuditServiceClient(s.grpcConn("audit")),
@@ -276,8 +282,10 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	})
 	must(t, err, "create "+matrixAcademy)
 	e.startWatchers(t)
-	for _, st := range allStages {
-		e.shared[st] = e.build(t, st, true)
+	for route, fixtures := range e.shared {
+		for _, st := range allStages {
+			fixtures[st] = e.build(t, st, true, route)
+		}
 	}
 	e.findAuditEntries(t)
 	ctx := e.ctx(t, requestingCA)
@@ -324,15 +332,32 @@ func preservationProto(t *testing.T, requestedState string) *requestv1.Request {
 	return &r
 }
 
+// matrixGPO is the requested agency of the requests of the requested
+// agency's prosecutor column: UZ's prosecutor general's office, a central
+// authority, which the directory routes a ROUTINE preservation to.
+const matrixGPO = "uz-gpo"
+
 // build files a request as the owner and takes it to st through the lifecycle,
 // each step by the party DESIGN §5 names. A shared fixture (withContent)
 // also gets an attachment, a message for both sides, a note for the own
 // agency only, and a return with a reason before it is submitted again, so
-// that its history has a reason for metadata-only views to hide.
-func (e *matrixEnv) build(t *testing.T, st stage, withContent bool) *matrixFixture {
+// that its history has a reason for metadata-only views to hide. routedTo
+// is a matrixCaller's: empty for the URGENT preservation the directory
+// routes to uz-247, matrixGPO for the same request made ROUTINE, which it
+// routes to uz-gpo (whose central authority then acts for the requested
+// agency).
+func (e *matrixEnv) build(t *testing.T, st stage, withContent bool, routedTo string) *matrixFixture {
 	t.Helper()
-	r, err := e.req.CreateRequest(e.ctx(t, owner), &requestv1.CreateRequestRequest{Request: preservationProto(t, "UZ")})
+	draftReq, requestedCA, wantAgency := preservationProto(t, "UZ"), requestedCA, "agencies/uz-247"
+	if routedTo == matrixGPO {
+		draftReq.Priority = directoryv1.Priority_ROUTINE
+		requestedCA, wantAgency = matrixCallerOf("requestedState.CA"), "agencies/"+matrixGPO
+	}
+	r, err := e.req.CreateRequest(e.ctx(t, owner), &requestv1.CreateRequestRequest{Request: draftReq})
 	must(t, err, "create a request")
+	if got := r.GetRequest().GetRequestedAgency(); got != wantAgency {
+		t.Fatalf("a request meant for %s was routed to %q", wantAgency, got)
+	}
 	fx := &matrixFixture{name: r.GetRequest().GetName()}
 	do := func(c matrixCaller, method string) {
 		t.Helper()
@@ -486,7 +511,7 @@ func (e *matrixEnv) findAuditEntries(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			resp, err := e.aud.ListEntries(e.ctx(t, requestingAuditor), &auditv1.ListEntriesRequest{
-				Filter: fmt.Sprintf("resource = %q", e.shared[st].name), PageSize: 100})
+				Filter: fmt.Sprintf("resource = %q", e.shared[""][st].name), PageSize: 100})
 			must(t, err, "list audit entries")
 			for _, en := range resp.GetEntries() {
 				states := slices.Sorted(slices.Values(en.GetEvent().GetStates()))
@@ -500,7 +525,7 @@ func (e *matrixEnv) findAuditEntries(t *testing.T) {
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no audit entry of %s involving %v after 30s", e.shared[st].name, want)
+				t.Fatalf("no audit entry of %s involving %v after 30s", e.shared[""][st].name, want)
 			}
 			time.Sleep(50 * time.Millisecond) // the relay delivers asynchronously
 		}
@@ -591,10 +616,12 @@ func (e *matrixEnv) settle(t *testing.T) {
 		for {
 			w.mu.Lock()
 			done := true
-			for _, st := range allStages {
-				cs := w.changes[e.shared[st].name]
-				if len(cs) == 0 || cs[len(cs)-1].GetToStatus() != st.status() {
-					done = false
+			for _, fixtures := range e.shared {
+				for _, st := range allStages {
+					cs := w.changes[fixtures[st].name]
+					if len(cs) == 0 || cs[len(cs)-1].GetToStatus() != st.status() {
+						done = false
+					}
 				}
 			}
 			w.mu.Unlock()
@@ -926,7 +953,7 @@ var matrixMethods = map[string]matrixMethod{
 	"ExportBundle": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		// The entries of the transmitted request: KZ's and UZ's.
 		resp, err := e.aud.ExportBundle(ctx, &auditv1.ExportBundleRequest{
-			Filter: fmt.Sprintf("resource = %q", e.shared[transmitted].name), MaxEntries: 100})
+			Filter: fmt.Sprintf("resource = %q", e.shared[""][transmitted].name), MaxEntries: 100})
 		if err != nil {
 			return "", err
 		}
@@ -996,9 +1023,9 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 	shared := false
 	if slices.Contains(allStages, st) {
 		if m.kind == moves && want == "OK" {
-			cell.fx = e.build(t, st, false)
+			cell.fx = e.build(t, st, false, c.routedTo)
 		} else {
-			cell.fx, shared = e.shared[st], true
+			cell.fx, shared = e.shared[c.routedTo][st], true
 		}
 	}
 	before := ""
@@ -1025,7 +1052,7 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 			if err != nil {
 				t.Errorf("%s by %s was refused (%s) but changed the request", method, c.key(), outcomeOf(err))
 			}
-			e.shared[st] = e.build(t, st, true)
+			e.shared[c.routedTo][st] = e.build(t, st, true, c.routedTo)
 		}
 	}
 }

@@ -31,7 +31,8 @@ import (
 // How to read it. Each line is a method, the stages of a request it is
 // tried on, and one outcome per caller, in the column order of the header.
 // The request is always KZ→UZ: an URGENT preservation filed by a kz-gpo
-// prosecutor, which the directory routes to uz-247. The callers are a user
+// prosecutor, which the directory routes to uz-247 (but for the uz-gpo
+// column, below). The callers are a user
 // of each role (Pr prosecutor, CA central_authority, LO liaison_officer, Au
 // auditor, Ad directory_admin) at
 //
@@ -42,6 +43,13 @@ import (
 //	the requested agency       uz-247 (CA, LO); the roles a 24/7 contact point may not
 //	                           hold at UZ agencies that may: uz-city-prosecutor (Pr),
 //	                           uz-oversight (Au, Ad)
+//	the requested agency       uz-gpo (Pr), on requests of its own: a prosecutor may not
+//	  uz-gpo                   count at uz-247, so this column's cells are tried on the
+//	                           same request made ROUTINE, which the directory routes to
+//	                           uz-gpo (built the same way, with uz-gpo's central
+//	                           authority acting for the requested agency): §3's "users
+//	                           of the requested agency … once it is transmitted" for a
+//	                           prosecutor
 //	another agency of UZ       uz-gpo (Pr, CA, LO, Ad), uz-oversight (Au)
 //	an agency of TJ            tj-gpo (Pr, CA, LO, Ad), tj-oversight (Au)
 //
@@ -91,9 +99,9 @@ import (
 // before, so the next cell finds it as a fresh request at that stage would
 // be; a request that did change is replaced (and the cell fails).
 const accessMatrix = `
-#                                                  requesting        | requesting     | requested      | requested      | uninvolved     | a role its agency may not |
-#                                                  agency kz-gpo     | state KZ       | agency uz-247  | state UZ       | state TJ       | hold (§3): refused        |
-# method             on                            Ow Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | gAu pPr oCA tCA 2Pr 2Au 2Ad | no sv
+#                                                  requesting        | requesting     | requested      | requested     | requested      | uninvolved     | a role its agency may not |
+#                                                  agency kz-gpo     | state KZ       | agency uz-247  | agency uz-gpo | state UZ       | state TJ       | hold (§3): refused        |
+# method             on                            Ow Pr CA LO Au Ad | Pr CA LO Au Ad | Pr CA LO Au Ad | Pr            | Pr CA LO Au Ad | Pr CA LO Au Ad | gAu pPr oCA tCA 2Pr 2Au 2Ad | no sv
 
 # comity.request.v1: reading a request (§3 need to know).
 # Ad: §3 says "users of the requesting agency" (and "of the requested
@@ -103,110 +111,110 @@ const accessMatrix = `
 # Au of UZ: §3 says "auditors of either state"; for the requested state it
 #   is read with "never a draft": its auditors see the request once
 #   transmitted.
-GetRequest           pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-GetRequest           post                          OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ListRequests         pre                           OK OK OK OK OK NF | NF OK OK OK NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ListRequests         post                          OK OK OK OK OK NF | NF OK OK OK NF | NF OK OK OK NF | NF NF OK OK NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-GetRequestHistory    pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-GetRequestHistory    post-TRANSMITTED-ACKNOWLEDGED OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetRequest           pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetRequest           post                          OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | OK            | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListRequests         pre                           OK OK OK OK OK NF | NF OK OK OK NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListRequests         post                          OK OK OK OK OK NF | NF OK OK OK NF | NF OK OK OK NF | OK            | NF NF OK OK NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetRequestHistory    pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetRequestHistory    post-TRANSMITTED-ACKNOWLEDGED OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | OK            | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # The only reason of a TRANSMITTED or ACKNOWLEDGED request is the requesting
 #   side's return before transmission, its own business (issue 10): the
 #   requested side reads that history without reasons, as metadata does.
-GetRequestHistory    TRANSMITTED,ACKNOWLEDGED      OK OK OK OK MD NF | NF OK OK MD NF | NF MD MD MD NF | NF NF MD MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-WatchRequests        pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-WatchRequests        post                          OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetRequestHistory    TRANSMITTED,ACKNOWLEDGED      OK OK OK OK MD NF | NF OK OK MD NF | NF MD MD MD NF | MD            | NF NF MD MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WatchRequests        pre                           OK OK OK OK MD NF | NF OK OK MD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WatchRequests        post                          OK OK OK OK MD NF | NF OK OK MD NF | NF OK OK MD NF | OK            | NF NF OK MD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # Correspondence and evidence: not for auditors (§3), who know the
 # request exists, hence PERMISSION_DENIED. ListMessages also checks that
 # OWN_AGENCY notes reach only the author's agency (§5). DESIGN is silent
 # on a closed request: a message may still be added (a closing note),
 # evidence may not.
-CreateMessage        pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-CreateMessage        post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ListMessages         pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ListMessages         post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-UploadAttachment     pre-CLOSED_DRAFT              OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-UploadAttachment     CLOSED_DRAFT                  FP FP FP FP PD NF | NF FP FP PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-UploadAttachment     post-CLOSED                   OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-UploadAttachment     CLOSED                        FP FP FP FP PD NF | NF FP FP PD NF | NF FP FP PD NF | NF NF FP PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ListAttachments      pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ListAttachments      post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-DownloadAttachment   pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-DownloadAttachment   post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CreateMessage        pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CreateMessage        post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | OK            | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListMessages         pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListMessages         post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | OK            | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UploadAttachment     pre-CLOSED_DRAFT              OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UploadAttachment     CLOSED_DRAFT                  FP FP FP FP PD NF | NF FP FP PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UploadAttachment     post-CLOSED                   OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | OK            | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UploadAttachment     CLOSED                        FP FP FP FP PD NF | NF FP FP PD NF | NF FP FP PD NF | FP            | NF NF FP PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListAttachments      pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListAttachments      post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | OK            | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+DownloadAttachment   pre                           OK OK OK OK PD NF | NF OK OK PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+DownloadAttachment   post                          OK OK OK OK PD NF | NF OK OK PD NF | NF OK OK PD NF | OK            | NF NF OK PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # Create: "prosecutor (own agency)": any prosecutor, filing for their own
 # agency, to another state (UZ callers file UZ→KZ, the others to UZ).
-CreateRequest        any                           OK OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+CreateRequest        any                           OK OK PD PD PD PD | OK PD PD PD PD | OK PD PD PD PD | OK            | OK PD PD PD PD | OK PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 # Aggregates only (§5), for every user, on the pairs of their own state;
 # OK: the KZ→UZ pair counts by status exactly the requests the caller's
 # state may know of (§3: the requested state only once transmitted), as its
 # liaison officer lists them, drafts aside.
-GetStatistics        any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GetStatistics        any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # The lifecycle (§5). The owning prosecutor: Update, submit,
 # provideClarification, withdraw.
-UpdateRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-UpdateRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-UpdateRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-SubmitRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-SubmitRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-SubmitRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ProvideClarification pre                           FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ProvideClarification CLARIFICATION_REQUESTED       OK PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ProvideClarification post-CLARIFICATION_REQUESTED  FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-WithdrawRequest      DRAFT,SUBMITTED               OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-WithdrawRequest      WITHDRAWN_DRAFT,CLOSED_DRAFT  FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-WithdrawRequest      open                          OK PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-WithdrawRequest      ended                         FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+SubmitRequest        DRAFT                         OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+SubmitRequest        pre-DRAFT                     FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+SubmitRequest        post                          FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ProvideClarification pre                           FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ProvideClarification CLARIFICATION_REQUESTED       OK PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ProvideClarification post-CLARIFICATION_REQUESTED  FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WithdrawRequest      DRAFT,SUBMITTED               OK PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WithdrawRequest      WITHDRAWN_DRAFT,CLOSED_DRAFT  FP PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WithdrawRequest      open                          OK PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+WithdrawRequest      ended                         FP PD PD PD PD NF | NF PD PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # The requesting state's central authority: return, transmit. Any
 # central_authority of KZ, also the one at kz-247: §1 says a central
 # authority is "usually a prosecutor general's office, or a 24/7 contact
 # point".
-ReturnRequest        SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ReturnRequest        pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ReturnRequest        post                          PD PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-TransmitRequest      SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-TransmitRequest      pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-TransmitRequest      post                          PD PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ReturnRequest        SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ReturnRequest        pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ReturnRequest        post                          PD PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+TransmitRequest      SUBMITTED                     PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+TransmitRequest      pre-SUBMITTED                 PD PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+TransmitRequest      post                          PD PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # The requested agency's central authority (uz-247, not uz-gpo):
 # acknowledge, requestClarification, accept, refuse, execute,
 # extendPreservation.
-AcknowledgeRequest   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-AcknowledgeRequest   TRANSMITTED                   PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-AcknowledgeRequest   post-TRANSMITTED              PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-RequestClarification pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-RequestClarification ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-RequestClarification post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-AcceptRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-AcceptRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-AcceptRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-RefuseRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-RefuseRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-RefuseRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ExecuteRequest       pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ExecuteRequest       ACCEPTED                      PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ExecuteRequest       post-ACCEPTED                 PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ExtendPreservation   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ExtendPreservation   EXECUTED                      PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-ExtendPreservation   post-EXECUTED                 PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcknowledgeRequest   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcknowledgeRequest   TRANSMITTED                   PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcknowledgeRequest   post-TRANSMITTED              PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestClarification pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestClarification ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestClarification post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcceptRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcceptRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcceptRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseRequest        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseRequest        ACKNOWLEDGED                  PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseRequest        post-ACKNOWLEDGED             PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExecuteRequest       pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExecuteRequest       ACCEPTED                      PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExecuteRequest       post-ACCEPTED                 PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExtendPreservation   pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExtendPreservation   EXECUTED                      PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ExtendPreservation   post-EXECUTED                 PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 # Close: the requesting state's central authority or the owning
 # prosecutor, once executed, refused or withdrawn.
-CloseRequest         WITHDRAWN_DRAFT               OK PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-CloseRequest         DRAFT,SUBMITTED,CLOSED_DRAFT  FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-CloseRequest         ended-CLOSED                  OK PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
-CloseRequest         open,CLOSED                   FP PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CloseRequest         WITHDRAWN_DRAFT               OK PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CloseRequest         DRAFT,SUBMITTED,CLOSED_DRAFT  FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CloseRequest         ended-CLOSED                  OK PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+CloseRequest         open,CLOSED                   FP PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # comity.directory.v1 (§4): reads for every authenticated user; writes
 # (here on KZ: its state, a new agency, kz-police-cyber, a throwaway
 # agency) only for a directory_admin of KZ, whatever their agency.
-ListStates           any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
-GetState             any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
-ListAgencies         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
-GetAgency            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
-ResolveRoute         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
-UpdateState          any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
-CreateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
-UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
-DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+ListStates           any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+GetState             any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+ListAgencies         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+GetAgency            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+ResolveRoute         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateState          any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+CreateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # comity.audit.v1 (§3, §6): Append only for service identities (here
 # comity-request, with a service-issuer token as the relay presents it;
@@ -215,13 +223,13 @@ DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD 
 # shows the gateway's certificate may not append at all);
 # the rest for auditors, scoped to their state: an entry of another
 # state is NOT_FOUND, and lists and bundles hold only their state's.
-Append               any                           PD PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA OK
-GetCheckpoint        any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
-ListEntries          any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
-GetEntry             KZ_ENTRY                      PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | PD PD PD NF PD | PD PD PD NF PD | UA  UA  UA  UA  UA  UA  UA | UA PD
-GetEntry             KZ_UZ_ENTRY                   PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | UA  UA  UA  UA  UA  UA  UA | UA PD
-GetConsistencyProof  any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
-ExportBundle         any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+Append               any                           PD PD PD PD PD PD | PD PD PD PD PD | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA OK
+GetCheckpoint        any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD            | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+ListEntries          any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD            | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+GetEntry             KZ_ENTRY                      PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD NF PD | PD            | PD PD PD NF PD | PD PD PD NF PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+GetEntry             KZ_UZ_ENTRY                   PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD            | PD PD PD OK PD | PD PD PD NF PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+GetConsistencyProof  any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD            | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
+ExportBundle         any                           PD PD PD PD OK PD | PD PD PD OK PD | PD PD PD OK PD | PD            | PD PD PD OK PD | PD PD PD OK PD | UA  UA  UA  UA  UA  UA  UA | UA PD
 `
 
 // matrixCallers are the columns of accessMatrix, in order.
@@ -242,6 +250,7 @@ var matrixCallers = []matrixCaller{
 	{group: "requestedAgency", label: "LO", agency: "uz-247", role: identity.LiaisonOfficer},
 	{group: "requestedAgency", label: "Au", agency: "uz-oversight", role: identity.Auditor, subject: "uz-oversight-auditor"},
 	{group: "requestedAgency", label: "Ad", agency: "uz-oversight", role: identity.DirectoryAdmin},
+	{group: "requestedGPO", label: "Pr", agency: matrixGPO, role: identity.Prosecutor, subject: "uz-gpo-prosecutor", routedTo: matrixGPO},
 	{group: "requestedState", label: "Pr", agency: "uz-gpo", role: identity.Prosecutor},
 	{group: "requestedState", label: "CA", agency: "uz-gpo", role: identity.CentralAuthority},
 	{group: "requestedState", label: "LO", agency: "uz-gpo", role: identity.LiaisonOfficer},

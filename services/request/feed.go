@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,10 @@ type feed struct {
 	// last stream leaves.
 	running bool
 	// after is the seq of the last history entry handed out.
-	after     int64
+	after int64
+	// subs are the streams the feed hands changes to; one it ends leaves
+	// subs at once, but is still counted in perUser and perAgency until
+	// its Watch is over (unsubscribe).
 	subs      map[*subscription]struct{}
 	perUser   map[userKey]int
 	perAgency map[string]int
@@ -117,56 +121,75 @@ func newFeed(store Store, trust identity.TrustSource, limits WatchLimits) *feed 
 
 // subscribe opens a stream for p from the current end of the history, or
 // refuses it (RESOURCE_EXHAUSTED) when p's user or agency has as many
-// streams open as the limits allow.
+// streams open as the limits allow. The stream holds its place until
+// unsubscribe, even once the feed has ended it.
 func (f *feed) subscribe(ctx context.Context, p identity.Principal) (*subscription, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u := userKey{p.Issuer, p.Subject}
-	if n := f.perUser[u]; n >= f.limits.PerUser {
-		return nil, errs.New(errs.ResourceExhausted,
-			"you already have %d open watch streams, the most allowed per user (--watch-streams-per-user); close one and watch again", n)
-	}
-	if n := f.perAgency[p.Agency]; n >= f.limits.PerAgency {
-		return nil, errs.New(errs.ResourceExhausted,
-			"agency %s already has %d open watch streams, the most allowed per agency (--watch-streams-per-agency); close one and watch again", p.Agency, n)
-	}
-	if !f.running {
+	for {
+		f.mu.Lock()
+		if err := f.admit(p); err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+		if f.running {
+			s := f.add(ctx, p)
+			f.mu.Unlock()
+			return s, nil
+		}
+		f.mu.Unlock()
 		// The first stream fixes where the feed starts; later ones start
-		// where it is.
+		// where it is. The store is read without the feed's lock, which
+		// the reader and every other stream need meanwhile.
 		after, err := f.store.LastHistorySeq(ctx)
 		if err != nil {
 			return nil, err
 		}
+		f.mu.Lock()
+		if f.running {
+			// Another stream started the feed meanwhile: join it.
+			f.mu.Unlock()
+			continue
+		}
+		if err := f.admit(p); err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
 		f.after, f.running = after, true
 		go f.run()
+		s := f.add(ctx, p)
+		f.mu.Unlock()
+		return s, nil
 	}
-	s := &subscription{p: p, ctx: ctx, start: f.after, ch: make(chan HistoryEntry, f.limits.Buffer), done: make(chan struct{})}
-	f.subs[s] = struct{}{}
-	f.perUser[u]++
-	f.perAgency[p.Agency]++
-	return s, nil
 }
 
-// unsubscribe removes a stream that ended on its own.
+// admit refuses a new stream of p when p's user or agency has as many
+// streams as the limits allow. f.mu is held.
+func (f *feed) admit(p identity.Principal) error {
+	if n := f.perUser[userKey{p.Issuer, p.Subject}]; n >= f.limits.PerUser {
+		return errs.New(errs.ResourceExhausted,
+			"you already have %d open watch streams, the most allowed per user (--watch-streams-per-user); close one and watch again", n)
+	}
+	if n := f.perAgency[p.Agency]; n >= f.limits.PerAgency {
+		return errs.New(errs.ResourceExhausted,
+			"agency %s already has %d open watch streams, the most allowed per agency (--watch-streams-per-agency); close one and watch again", p.Agency, n)
+	}
+	return nil
+}
+
+// add opens a stream for p where the feed is, and counts it. f.mu is held.
+func (f *feed) add(ctx context.Context, p identity.Principal) *subscription {
+	s := &subscription{p: p, ctx: ctx, start: f.after, ch: make(chan HistoryEntry, f.limits.Buffer), done: make(chan struct{})}
+	f.subs[s] = struct{}{}
+	f.perUser[userKey{p.Issuer, p.Subject}]++
+	f.perAgency[p.Agency]++
+	return s
+}
+
+// unsubscribe forgets a stream whose Watch has returned and whose client is
+// no longer being sent to, and frees its place. It is called once for each
+// subscription.
 func (f *feed) unsubscribe(s *subscription) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.remove(s)
-}
-
-// end ends a stream with err, which its Watch returns. f.mu is held.
-func (f *feed) end(s *subscription, err error) {
-	if f.remove(s) {
-		s.err = err
-		close(s.done)
-	}
-}
-
-// remove forgets s and reports whether it was there. f.mu is held.
-func (f *feed) remove(s *subscription) bool {
-	if _, ok := f.subs[s]; !ok {
-		return false
-	}
 	delete(f.subs, s)
 	u := userKey{s.p.Issuer, s.p.Subject}
 	if f.perUser[u]--; f.perUser[u] <= 0 {
@@ -175,7 +198,18 @@ func (f *feed) remove(s *subscription) bool {
 	if f.perAgency[s.p.Agency]--; f.perAgency[s.p.Agency] <= 0 {
 		delete(f.perAgency, s.p.Agency)
 	}
-	return true
+}
+
+// end ends a stream with err, which its Watch returns: the feed hands it no
+// more changes. Its place is freed by unsubscribe, once its Watch is over.
+// f.mu is held.
+func (f *feed) end(s *subscription, err error) {
+	if _, ok := f.subs[s]; !ok {
+		return
+	}
+	delete(f.subs, s)
+	s.err = err
+	close(s.done)
 }
 
 // run is the reader: it polls the history until no stream is left.
@@ -234,9 +268,24 @@ func (f *feed) deliver(after int64) (int, error) {
 	}
 	// Who may see an entry is decided on its request as it is now (a
 	// requested agency sees a request's history once it has been
-	// transmitted), read once for every stream.
+	// transmitted), read once for every stream. What happened before a
+	// request's transmission reaches the requested side with the
+	// transmission, whenever the feed read those entries, so the request's
+	// history is read for each transmission.
 	reqs := map[string]Request{}
+	before := map[string][]HistoryEntry{}
 	for _, e := range entries {
+		if e.To == Transmitted {
+			h, err := f.store.History(ctx, e.RequestID)
+			if err != nil && !errors.Is(err, errs.ErrNotFound) {
+				return 0, err
+			}
+			for _, x := range h {
+				if x.Seq < e.Seq {
+					before[e.RequestID] = append(before[e.RequestID], x)
+				}
+			}
+		}
 		if _, ok := reqs[e.RequestID]; ok {
 			continue
 		}
@@ -257,23 +306,54 @@ func (f *feed) deliver(after int64) (int, error) {
 	// of the round, so that slow clients, which are ended, hold the others
 	// back by at most slowGrace.
 	deadline := time.Now().Add(slowGrace)
+	give := func(s *subscription, r Request, e HistoryEntry) bool {
+		out := e
+		out.Reason = reasonFor(s.p, r, e)
+		if offer(s.ch, out, deadline) {
+			return true
+		}
+		f.end(s, errs.New(errs.Unavailable,
+			"this watch fell more than %d changes behind and was ended so that no change is silently lost; watch again and list the requests to catch up",
+			f.limits.Buffer))
+		return false
+	}
 	for _, e := range entries {
 		r := reqs[e.RequestID]
 		for s := range f.subs {
 			if e.Seq <= s.start || accessOf(s.p, r) == noAccess {
 				continue
 			}
-			out := e
-			out.Reason = reasonFor(s.p, r, e)
-			if !offer(s.ch, out, deadline) {
-				f.end(s, errs.New(errs.Unavailable,
-					"this watch fell more than %d changes behind and was ended so that no change is silently lost; watch again and list the requests to catch up",
-					f.limits.Buffer))
+			if requestedSide(s.p, r) {
+				if beforeTransmission(e) {
+					// It comes with the transmission.
+					continue
+				}
+				if e.To == Transmitted {
+					caughtUp := true
+					for _, x := range before[r.ID] {
+						if x.Seq > s.start {
+							if caughtUp = give(s, r, x); !caughtUp {
+								break
+							}
+						}
+					}
+					if !caughtUp {
+						continue
+					}
+				}
 			}
+			give(s, r, e)
 		}
 		f.after = e.Seq
 	}
 	return len(entries), nil
+}
+
+// requestedSide reports whether p sees r only because it has been
+// transmitted to p's agency or state.
+func requestedSide(p identity.Principal, r Request) bool {
+	r.TransmitTime = time.Time{}
+	return accessOf(p, r) == noAccess
 }
 
 // slowGrace is how long, at most, one round of the feed waits for clients
@@ -314,10 +394,12 @@ func (f *feed) endAll(err error) {
 // checkAgencies asks the directory about each agency that has streams, once
 // for all of them, with the credentials of one of its streams (by), and
 // ends the streams of users whose calls it would now refuse: the agency is
-// deactivated or gone, or its state no longer trusts the user's issuer. A
-// directory that refuses by's credentials ends by's stream with its reason.
-// When the directory cannot be asked, the streams go on and the next check
-// asks again: new calls are refused meanwhile anyway.
+// deactivated or gone, its state no longer trusts the user's issuer, or its
+// kind has changed to one where a role of the user does not count
+// (identity.RoleAllowedAt). A directory that refuses by's credentials ends
+// by's stream with its reason. When the directory cannot be asked, or
+// answers without the agency's state or kind, the streams go on and the
+// next check asks again: new calls are refused meanwhile anyway.
 func (f *feed) checkAgencies(agencies map[string]*subscription) {
 	for a, by := range agencies {
 		ctx, cancel := context.WithTimeout(by.ctx, feedCallTimeout)
@@ -332,7 +414,7 @@ func (f *feed) checkAgencies(agencies map[string]*subscription) {
 			f.end(by, errs.Wrap(err, errs.Unauthenticated, "the directory no longer accepts your token (%v), so this watch has ended; sign in again", err))
 			f.mu.Unlock()
 			continue
-		case err != nil:
+		case err != nil, trust.State == "", trust.Kind == "":
 			continue
 		case !trust.Active:
 			gone = errs.New(errs.Unauthenticated, "agency %s was deactivated, so this watch has ended", a)
@@ -346,8 +428,33 @@ func (f *feed) checkAgencies(agencies map[string]*subscription) {
 			case !slices.Contains(trust.TrustedIssuers, s.p.Issuer):
 				f.end(s, errs.New(errs.Unauthenticated,
 					"state %s no longer trusts the issuer of your token, so this watch has ended", trust.State))
+			default:
+				if r, ok := roleNotAllowed(s.p.Roles, trust.Kind); ok {
+					f.end(s, errs.New(errs.Unauthenticated,
+						"agency %s is now of kind %s, where role %q does not count (it counts at: %s), so this watch has ended; sign in again with a role that counts there",
+						a, trust.Kind, r, strings.Join(kindsOf(r), ", ")))
+				}
 			}
 		}
 		f.mu.Unlock()
 	}
+}
+
+// roleNotAllowed returns the first of roles that does not count at an agency
+// of kind.
+func roleNotAllowed(roles []identity.Role, kind string) (identity.Role, bool) {
+	for _, r := range roles {
+		if !identity.RoleAllowedAt(r, kind) {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// kindsOf names the agency kinds where r counts, or says there are none.
+func kindsOf(r identity.Role) []string {
+	if k := identity.RoleKinds(r); len(k) > 0 {
+		return k
+	}
+	return []string{"no kind of agency"}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,13 +43,17 @@ func (c *countingStore) LastHistorySeq(ctx context.Context) (int64, error) {
 	return c.Store.LastHistorySeq(ctx)
 }
 
-// agencies is a fixed directory of two states' agencies, every one active
-// and trusting testIssuer unless deactivated.
-type agencies struct{ inactive atomic.Value }
+// agencies is a fixed directory of two states' agencies, every one active,
+// of kind CENTRAL_AUTHORITY and trusting testIssuer unless deactivated or
+// given another kind (kinds: agency id to kind).
+type agencies struct {
+	inactive atomic.Value
+	kinds    sync.Map
+}
 
 func (a *agencies) Agency(_ context.Context, id string) (directory.Agency, error) {
 	st := strings.ToUpper(id[:2])
-	return directory.Agency{ID: id, State: st, Active: a.inactive.Load() != id, Receives: directory.RequestTypes}, nil
+	return directory.Agency{ID: id, State: st, Active: a.inactive.Load() != id, Receives: directory.RequestTypes, AcceptedLanguages: []string{"ru"}}, nil
 }
 
 func (a *agencies) ResolveRoute(ctx context.Context, st string, _ directory.RequestType, _ directory.Priority) (directory.Agency, error) {
@@ -57,7 +62,11 @@ func (a *agencies) ResolveRoute(ctx context.Context, st string, _ directory.Requ
 
 func (a *agencies) AgencyTrust(ctx context.Context, id string) (identity.AgencyTrust, error) {
 	ag, _ := a.Agency(ctx, id)
-	return identity.AgencyTrust{State: ag.State, Active: ag.Active, TrustedIssuers: []string{testIssuer}}, nil
+	kind := "CENTRAL_AUTHORITY"
+	if k, ok := a.kinds.Load(id); ok {
+		kind = k.(string)
+	}
+	return identity.AgencyTrust{State: ag.State, Kind: kind, Active: ag.Active, TrustedIssuers: []string{testIssuer}}, nil
 }
 
 func newService(tb testing.TB, limits request.WatchLimits) (*request.Service, *countingStore, *agencies) {
@@ -96,18 +105,21 @@ func draftToUZ() request.Request {
 
 // watcher runs a Watch and reports how it ended on done.
 type watcher struct {
-	got  chan request.HistoryEntry
-	done chan error
+	got chan request.HistoryEntry
+	// sending receives when a send starts.
+	sending chan struct{}
+	done    chan error
 }
 
 // watch starts a Watch for p whose client takes changes as fast as block
 // lets it, and waits until it has started.
 func watch(tb testing.TB, ctx context.Context, svc *request.Service, p identity.Principal, block <-chan struct{}) watcher {
 	tb.Helper()
-	w := watcher{got: make(chan request.HistoryEntry, 1000), done: make(chan error, 1)}
+	w := watcher{got: make(chan request.HistoryEntry, 1000), sending: make(chan struct{}, 1000), done: make(chan error, 1)}
 	started := make(chan struct{})
 	go func() {
 		w.done <- svc.Watch(ctx, p, func() error { close(started); return nil }, func(e request.HistoryEntry) error {
+			w.sending <- struct{}{}
 			if block != nil {
 				<-block
 			}
@@ -121,6 +133,16 @@ func watch(tb testing.TB, ctx context.Context, svc *request.Service, p identity.
 		tb.Fatalf("watch of %s did not start: %v", p.Subject, err)
 	}
 	return w
+}
+
+// waitSending waits until w has started a send.
+func waitSending(tb testing.TB, w watcher) {
+	tb.Helper()
+	select {
+	case <-w.sending:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("the watch sent nothing in 10s")
+	}
 }
 
 func create(tb testing.TB, svc *request.Service) {
@@ -140,7 +162,7 @@ func TestWatchEnds(t *testing.T) {
 		code    *errs.Error
 		message string
 	}{
-		{name: "token expired", code: errs.ErrUnauthenticated, message: "your token expired",
+		{name: "token expired", code: errs.ErrUnauthenticated, message: "your token has expired and is no longer accepted since",
 			run: func(t *testing.T, ctx context.Context, svc *request.Service, _ *agencies) watcher {
 				p := kzProsecutor
 				p.Expiry = time.Now().Add(300 * time.Millisecond)
@@ -149,6 +171,33 @@ func TestWatchEnds(t *testing.T) {
 		{name: "agency deactivated", code: errs.ErrUnauthenticated, message: "agency kz-gpo was deactivated",
 			run: func(t *testing.T, ctx context.Context, svc *request.Service, dir *agencies) watcher {
 				w := watch(t, ctx, svc, kzProsecutor, nil)
+				dir.inactive.Store("kz-gpo")
+				return w
+			}},
+		{name: "agency's kind changed", code: errs.ErrUnauthenticated,
+			message: `agency kz-gpo is now of kind LAW_ENFORCEMENT, where role "prosecutor" does not count`,
+			run: func(t *testing.T, ctx context.Context, svc *request.Service, dir *agencies) watcher {
+				w := watch(t, ctx, svc, kzProsecutor, nil)
+				dir.kinds.Store("kz-gpo", "LAW_ENFORCEMENT")
+				return w
+			}},
+		// A client that stops reading blocks send; the ends below must
+		// not wait for it.
+		{name: "token expired, client not reading", code: errs.ErrUnauthenticated, message: "no longer accepted",
+			run: func(t *testing.T, ctx context.Context, svc *request.Service, _ *agencies) watcher {
+				p := kzProsecutor
+				p.Expiry = time.Now().Add(time.Second)
+				w := watch(t, ctx, svc, p, ctx.Done())
+				create(t, svc)
+				waitSending(t, w)
+				return w
+			}},
+		{name: "agency deactivated, client not reading", code: errs.ErrUnauthenticated, message: "agency kz-gpo was deactivated",
+			run: func(t *testing.T, ctx context.Context, svc *request.Service, dir *agencies) watcher {
+				w := watch(t, ctx, svc, kzProsecutor, ctx.Done())
+				create(t, svc)
+				// The send of the change is under way before the end.
+				waitSending(t, w)
 				dir.inactive.Store("kz-gpo")
 				return w
 			}},
@@ -219,5 +268,104 @@ func BenchmarkWatchFanOut(b *testing.B) {
 			b.ReportMetric(reads/float64(b.N), "store-reads/op")
 			b.ReportMetric(reads/time.Since(start).Seconds(), "store-reads/s")
 		})
+	}
+}
+
+// TestWatchStuckSendKeepsPlace: a stream whose client stopped reading (its
+// send is blocked) still counts against its user's bound after its Watch
+// has returned, until the send returns; then its place is free. Freeing it
+// earlier let a client pile up stuck streams beyond the bound.
+func TestWatchStuckSendKeepsPlace(t *testing.T) {
+	svc, _, _ := newService(t, request.WatchLimits{PerUser: 1, Buffer: 1, Poll: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	unblock := make(chan struct{})
+	stuck := watch(t, ctx, svc, kzProsecutor, unblock)
+	// One change blocks the send; more fill the buffer, and the feed ends
+	// the stream as too slow.
+	for range 4 {
+		create(t, svc)
+	}
+	waitSending(t, stuck)
+	select {
+	case err := <-stuck.done:
+		if !errors.Is(err, errs.ErrUnavailable) || !strings.Contains(err.Error(), "fell more than 1 changes behind") {
+			t.Fatalf("the stuck watch ended with %v; want UNAVAILABLE saying it fell behind", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck watch did not end in 10s")
+	}
+	noop := func() error { return nil }
+	send := func(request.HistoryEntry) error { return nil }
+	err := svc.Watch(ctx, kzProsecutor, noop, send)
+	if !errors.Is(err, errs.ErrResourceExhausted) || !strings.Contains(err.Error(), "--watch-streams-per-user") {
+		t.Fatalf("a second watch while the first one's send is stuck = %v; want RESOURCE_EXHAUSTED naming the bound", err)
+	}
+	close(unblock)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		wctx, wcancel := context.WithCancel(ctx)
+		err := svc.Watch(wctx, kzProsecutor, func() error { wcancel(); return nil }, send)
+		wcancel()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errs.ErrResourceExhausted) || time.Now().After(deadline) {
+			t.Fatalf("a watch once the stuck send returned = %v; want it accepted", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatchRequestedSideGetsEarlierChanges: a liaison officer of the
+// requested state sees a request's history once it is transmitted, so the
+// watch gives the changes made before the transmission with it, in order,
+// however the feed's reads fell; it used to drop those it had read while
+// the request was not yet transmitted.
+func TestWatchRequestedSideGetsEarlierChanges(t *testing.T) {
+	svc, _, _ := newService(t, request.WatchLimits{Poll: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
+	requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
+	requesting := watch(t, ctx, svc, ca, nil)
+	next := func(w watcher, who string) request.HistoryEntry {
+		t.Helper()
+		select {
+		case e := <-w.got:
+			return e
+		case err := <-w.done:
+			t.Fatalf("the watch of %s ended: %v", who, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the watch of %s got nothing in 10s", who)
+		}
+		return request.HistoryEntry{}
+	}
+	d := draftToUZ()
+	d.LegalBasis, d.Language = "CHISINAU_CONVENTION_2002", "ru"
+	d.Offence = request.Offence{Description: "Intrusion into a bank's systems", LegalQualification: "Article 205", MaximumPenaltyYears: 5}
+	d.FactsSummary = "Accounts were emptied through a compromised server."
+	d.Identifiers = []request.Identifier{{Kind: "IP_ADDRESS", Value: "192.0.2.10"}}
+	d.NecessityAndProportionality = strings.Repeat("The logs are the only record of who reached the server, and they are overwritten weekly. ", 2)
+	v, err := svc.Create(ctx, kzProsecutor, d, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Submit(ctx, kzProsecutor, v.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Once the requesting side has both changes, the feed has read them.
+	for _, want := range []request.Status{request.Draft, request.Submitted} {
+		if e := next(requesting, "the requesting side"); e.To != want {
+			t.Fatalf("the requesting side got a change to %s; want %s", e.To, want)
+		}
+	}
+	if _, err := svc.Transmit(ctx, ca, v.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []request.Status{request.Draft, request.Submitted, request.Transmitted} {
+		if e := next(requested, "the requested side"); e.To != want || e.RequestID != v.ID {
+			t.Fatalf("the requested side got a change of %s to %s; want %s to %s", e.RequestID, e.To, v.ID, want)
+		}
 	}
 }
