@@ -251,3 +251,92 @@ func TestHostileDirectoryImport(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileDirectoryAdminCannotLockOutThroughAgencies: a role counts only
+// at an active agency of a kind that may hold it, so a KZ directory
+// administrator could silence KZ's oversight by making kz-oversight a
+// LAW_ENFORCEMENT agency (every KZ auditor's token refused), or lock
+// themselves and KZ out by deactivating their own agency, with no etag. Each
+// such change must be refused, saying why in words the administrator can act
+// on, and change nothing; KZ's auditors and the administrator still sign in
+// afterwards; a harmless change still works, with the etag.
+func TestHostileDirectoryAdminCannotLockOutThroughAgencies(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	admin := s.token("kz-gpo", identity.DirectoryAdmin)
+	auditor := s.token("kz-oversight", identity.Auditor)
+	s.mustDo("GET", "/v1/audit/checkpoint", auditor, nil, http.StatusOK)
+	etagOf := func(id string) any {
+		return s.mustDo("GET", "/v1/agencies/"+id, admin, nil, http.StatusOK).body["etag"]
+	}
+	oversightEtag, gpoEtag := etagOf("kz-oversight"), etagOf("kz-gpo")
+	const (
+		silenced = "kz-oversight is Kazakhstan's only active oversight body (OVERSIGHT): changing its kind to LAW_ENFORCEMENT " +
+			"would leave Kazakhstan's auditors unable to sign in; create another OVERSIGHT agency first"
+		ownRole = "this change would stop your own role directory_admin from counting at kz-gpo " +
+			"(it counts only at an active CENTRAL_AUTHORITY or OVERSIGHT agency); ask another administrator"
+	)
+	for _, tc := range []struct {
+		name, method, path string
+		body               map[string]any
+		// id is the agency that must be left as it was.
+		id string
+		// status, field and words are the refusal: the field violation
+		// must say words.
+		status       int
+		field, words string
+	}{
+		{"the attack: kz-oversight made law enforcement, no etag", "PATCH", "/v1/agencies/kz-oversight?updateMask=kind",
+			map[string]any{"kind": "LAW_ENFORCEMENT"}, "kz-oversight", http.StatusBadRequest, "agency.kind", silenced},
+		{"kz-oversight made law enforcement, with the etag", "PATCH", "/v1/agencies/kz-oversight?updateMask=kind",
+			map[string]any{"kind": "LAW_ENFORCEMENT", "etag": oversightEtag}, "kz-oversight", http.StatusBadRequest, "agency.kind", silenced},
+		{"kz-oversight deactivated", "POST", "/v1/agencies/kz-oversight:deactivate",
+			map[string]any{"etag": oversightEtag}, "kz-oversight", http.StatusBadRequest, "name",
+			"kz-oversight is Kazakhstan's only active oversight body (OVERSIGHT): deactivating it would leave Kazakhstan's auditors unable to sign in"},
+		{"the attack: own agency deactivated, no etag", "POST", "/v1/agencies/kz-gpo:deactivate",
+			map[string]any{}, "kz-gpo", http.StatusBadRequest, "name", ownRole},
+		{"own agency deactivated, with the etag", "POST", "/v1/agencies/kz-gpo:deactivate",
+			map[string]any{"etag": gpoEtag}, "kz-gpo", http.StatusBadRequest, "name", ownRole},
+		{"own agency made law enforcement", "PATCH", "/v1/agencies/kz-gpo?updateMask=kind",
+			map[string]any{"kind": "LAW_ENFORCEMENT", "etag": gpoEtag}, "kz-gpo", http.StatusBadRequest, "agency.kind", ownRole},
+		{"a harmless change without the etag", "PATCH", "/v1/agencies/kz-police-cyber?updateMask=kind",
+			map[string]any{"kind": "PROSECUTION"}, "kz-police-cyber", http.StatusBadRequest, "agency.etag",
+			"send the etag you read, so that a concurrent change is not overwritten"},
+		{"a deactivation without the etag", "POST", "/v1/agencies/kz-police-cyber:deactivate",
+			map[string]any{}, "kz-police-cyber", http.StatusBadRequest, "etag", "send the etag you read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.mustDo("GET", "/v1/agencies/"+tc.id, admin, nil, http.StatusOK)
+			r := s.do(tc.method, tc.path, admin, tc.body)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+			if !slices.ContainsFunc(r.violations(), func(v string) bool {
+				return strings.HasPrefix(v, tc.field+": ") && strings.Contains(v, tc.words)
+			}) {
+				t.Errorf("violations %q; want one of %s saying %q", r.violations(), tc.field, tc.words)
+			}
+			if after := s.mustDo("GET", "/v1/agencies/"+tc.id, admin, nil, http.StatusOK); after.body["etag"] != before.body["etag"] ||
+				after.body["kind"] != before.body["kind"] || after.body["active"] != true {
+				t.Errorf("the refused change changed %s:\n before %s\n after  %s", tc.id, before.raw, after.raw)
+			}
+		})
+	}
+
+	// KZ's auditors and its administrator still sign in, also once the
+	// directory's trust cache (2 s) has expired: a lock-out would show
+	// only then (on the directory's endpoints first; the other services
+	// keep the directory's answers longer).
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		s.mustDo("GET", "/v1/agencies/kz-oversight", auditor, nil, http.StatusOK)
+		s.mustDo("GET", "/v1/audit/checkpoint", auditor, nil, http.StatusOK)
+		s.mustDo("GET", "/v1/states/KZ", admin, nil, http.StatusOK)
+	}
+
+	// A harmless change made knowingly still works: another agency's kind,
+	// with the etag.
+	r := s.do("PATCH", "/v1/agencies/kz-police-cyber?updateMask=kind", admin,
+		map[string]any{"kind": "PROSECUTION", "etag": etagOf("kz-police-cyber")})
+	if r.status != http.StatusOK || r.body["kind"] != "PROSECUTION" {
+		t.Errorf("changing kz-police-cyber's kind with the etag: %d %s", r.status, r.raw)
+	}
+}
