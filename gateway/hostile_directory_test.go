@@ -340,3 +340,90 @@ func TestHostileDirectoryAdminCannotLockOutThroughAgencies(t *testing.T) {
 		t.Errorf("changing kz-police-cyber's kind with the etag: %d %s", r.status, r.raw)
 	}
 }
+
+// TestHostileDirectoryImportCannotLockOut: `comityctl directory import` must
+// not be a way around the rules of agency changes. Through the gateway, each
+// entry is a call of the API and is refused like one, saying why; into a
+// stopped suite's database, an agency whose snapshot kind or active flag
+// would leave its state with no agency where auditor (or directory_admin)
+// counts keeps its own, as a state listed with no trusted issuer keeps its
+// issuers, and the import says so; after it, KZ's auditor still signs in.
+func TestHostileDirectoryImportCannotLockOut(t *testing.T) {
+	bin := comityctl(t)
+	s := startSuite(t, suiteOptions{})
+	admin := s.token("kz-gpo", identity.DirectoryAdmin)
+	auditor := s.token("kz-oversight", identity.Auditor)
+	agency := func(id string, set map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range s.mustDo("GET", "/v1/agencies/"+id, admin, nil, http.StatusOK).body {
+			if k != "etag" && k != "updateTime" {
+				out[k] = v
+			}
+		}
+		for k, v := range set {
+			out[k] = v
+		}
+		return out
+	}
+	// KZ as it is: the snapshot must list the state of its agencies.
+	kz := map[string]any{}
+	for k, v := range s.mustDo("GET", "/v1/states/KZ", admin, nil, http.StatusOK).body {
+		if k != "etag" && k != "updateTime" && k != "code" {
+			kz[k] = v
+		}
+	}
+	snapshot := func(t *testing.T, agencies ...any) string {
+		file := filepath.Join(t.TempDir(), "snapshot.json")
+		data, _ := json.Marshal(map[string]any{"states": []any{kz}, "agencies": agencies})
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	oversightAsPolice := agency("kz-oversight", map[string]any{"kind": "LAW_ENFORCEMENT"})
+	gpoInactive := agency("kz-gpo", map[string]any{"active": false})
+
+	t.Run("through the gateway, as KZ's directory_admin", func(t *testing.T) {
+		before := map[string]response{}
+		for _, id := range []string{"kz-oversight", "kz-gpo"} {
+			before[id] = s.mustDo("GET", "/v1/agencies/"+id, admin, nil, http.StatusOK)
+		}
+		out, ok := runCtl(t, bin, "directory", "import", snapshot(t, oversightAsPolice, gpoInactive), "--gateway", s.baseURL, "--token", admin)
+		if ok {
+			t.Error("an import whose every entry was refused succeeded")
+		}
+		for _, want := range []string{
+			"agencies/kz-oversight", "agency.kind: kz-oversight is Kazakhstan's only active oversight body (OVERSIGHT): changing its kind to LAW_ENFORCEMENT would leave Kazakhstan's auditors unable to sign in",
+			"agencies/kz-gpo", "NOT deactivated", "this change would stop your own role directory_admin from counting at kz-gpo",
+			"KZ: created 0, updated 0, unchanged 1, skipped 0, failed 2",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the summary does not say %q", want)
+			}
+		}
+		for id, b := range before {
+			if a := s.mustDo("GET", "/v1/agencies/"+id, admin, nil, http.StatusOK); a.body["etag"] != b.body["etag"] {
+				t.Errorf("%s changed by a refused import:\n before %s\n after  %s", id, b.raw, a.raw)
+			}
+		}
+	})
+
+	t.Run("into a stopped suite's database", func(t *testing.T) {
+		s.stop()
+		db := "sqlite:" + filepath.Join(s.dataDir, "directory.db")
+		out, ok := runCtl(t, bin, "directory", "import", snapshot(t, oversightAsPolice), "--database", db)
+		if !ok {
+			t.Fatal("the import failed")
+		}
+		if want := "kept kz-oversight as active OVERSIGHT: the snapshot's active LAW_ENFORCEMENT would leave KZ with no active agency where auditor counts (OVERSIGHT)"; !strings.Contains(out, want) {
+			t.Errorf("the import does not say %q", want)
+		}
+		again := startSuite(t, suiteOptions{dataDir: s.dataDir})
+		if r := again.do("GET", "/v1/audit/checkpoint", auditor, nil); r.status != http.StatusOK {
+			t.Errorf("a KZ auditor after the import: %d %s", r.status, r.raw)
+		}
+		if a := again.mustDo("GET", "/v1/agencies/kz-oversight", auditor, nil, http.StatusOK); a.body["kind"] != "OVERSIGHT" {
+			t.Errorf("kz-oversight after the import: %s", a.raw)
+		}
+	})
+}

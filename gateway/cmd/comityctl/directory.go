@@ -428,12 +428,19 @@ func statusMessage(data []byte) string {
 		return strings.TrimSpace(string(data))
 	}
 	parts := []string{st.Message}
+	// The services' messages already name their violations; each is said
+	// once.
+	add := func(v string) {
+		if !strings.Contains(st.Message, v) {
+			parts = append(parts, v)
+		}
+	}
 	for _, d := range st.Details {
 		for _, v := range d.FieldViolations {
-			parts = append(parts, v.Field+": "+v.Description)
+			add(v.Field + ": " + v.Description)
 		}
 		for _, v := range d.Violations {
-			parts = append(parts, v.Subject+": "+v.Description)
+			add(v.Subject + ": " + v.Description)
 		}
 	}
 	return strings.Join(parts, "; ")
