@@ -1,8 +1,12 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
@@ -89,5 +93,72 @@ func testImportKeepAgencies(t *testing.T, newStore func(t *testing.T) Store) {
 		err := s.Import(ctx, nil, []directory.Agency{imported}, nil, func(_, agencies []directory.Agency) { change(&agencies[0]) })
 		checkCode(t, "Import whose keepAgencies changes the "+name, err, errs.ErrInvalid)
 		checkEqual(t, "agencies after a refused Import", allAgencies(t, s), before)
+	}
+}
+
+// testUpdateAgencyPeersSerialised checks that updates of different agencies
+// of one state take turns, so that what fn saw of the peers is still true
+// when its change is written: each active KZ agency at once deactivates
+// itself only if all its peers are active. Exactly one may succeed; two
+// would mean a rule looking at the whole state (the last agency where a role
+// counts) could be beaten by two administrators acting together.
+func testUpdateAgencyPeersSerialised(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := t.Context()
+	s := seeded(t, newStore)
+	var ids []string
+	for _, a := range stateAgenciesOf(allAgencies(t, s), "KZ", "") {
+		if a.Active {
+			ids = append(ids, a.ID)
+		}
+	}
+	if len(ids) < 2 {
+		t.Fatalf("the fixtures have %d active KZ agencies; the test needs two or more", len(ids))
+	}
+	var (
+		wg                 sync.WaitGroup
+		succeeded, arrived atomic.Int32
+		all                = make(chan struct{})
+	)
+	for _, id := range ids {
+		wg.Go(func() {
+			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, peers []directory.Agency) (audit.Event, error) {
+				if slices.ContainsFunc(peers, func(p directory.Agency) bool { return !p.Active }) {
+					return audit.Event{}, errs.New(errs.FailedPrecondition, "a peer is inactive")
+				}
+				// Wait until every update has read its peers, or a while:
+				// a store that serialises them lets only one in at a time
+				// (and this wait then only slows the test), while one that
+				// does not lets them all read the same peers, so that the
+				// check below cannot pass by luck.
+				if arrived.Add(1) == int32(len(ids)) {
+					close(all)
+				}
+				select {
+				case <-all:
+				case <-time.After(200 * time.Millisecond):
+				}
+				a.Active = false
+				return newEvent("agencies/"+id, a.State), nil
+			})
+			switch {
+			case err == nil:
+				succeeded.Add(1)
+			case !errors.Is(err, errs.ErrFailedPrecondition):
+				t.Errorf("UpdateAgency %s: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := succeeded.Load(); n != 1 {
+		t.Errorf("%d of %d concurrent updates each saw every peer active and wrote; want exactly 1", n, len(ids))
+	}
+	inactive := 0
+	for _, a := range stateAgenciesOf(allAgencies(t, s), "KZ", "") {
+		if slices.Contains(ids, a.ID) && !a.Active {
+			inactive++
+		}
+	}
+	if inactive != 1 {
+		t.Errorf("%d KZ agencies inactive after the race; want 1", inactive)
 	}
 }

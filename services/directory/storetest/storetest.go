@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"UpdateAgency", testUpdateAgency},
 		{"UpdateAgencyConcurrent", testUpdateAgencyConcurrent},
 		{"UpdateAgencyPeers", testUpdateAgencyPeers},
+		{"UpdateAgencyPeersSerialised", testUpdateAgencyPeersSerialised},
 		{"UpdateState", testUpdateState},
 		{"UpdateStateConcurrent", testUpdateStateConcurrent},
 		{"Import", testImport},
