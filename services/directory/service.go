@@ -153,6 +153,10 @@ func (s *Service) ListAgencies(ctx context.Context, _ identity.Principal, q Agen
 
 // CreateAgency adds an active agency to the caller's state, for a
 // directory_admin of that state. An empty State defaults to the caller's.
+// A new agency can only add places where a role counts, never take one
+// away, so the lock-out rules of UpdateAgency have nothing to refuse here;
+// it is how an administrator makes the replacement those rules ask for.
+// (There is no reactivation: an agency once deactivated stays so.)
 func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agency) (Agency, error) {
 	if a.State == "" {
 		a.State = p.State
