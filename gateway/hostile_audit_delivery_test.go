@@ -44,7 +44,8 @@ func TestHostileAuditDeliveryAfterLongNameProbe(t *testing.T) {
 			name:  "directory",
 			probe: "/v1/agencies/" + strings.Repeat("A", 400) + ":deactivate",
 			change: func(s *suite) (string, string) {
-				s.mustDo("POST", "/v1/agencies/kz-police-cyber:deactivate", s.token("kz-gpo", identity.DirectoryAdmin), map[string]any{}, 200)
+				admin := s.token("kz-gpo", identity.DirectoryAdmin)
+				s.mustDo("POST", "/v1/agencies/kz-police-cyber:deactivate", admin, s.withEtag("kz-police-cyber", admin, nil), 200)
 				return "agencies/kz-police-cyber", "/comity.directory.v1.DirectoryService/DeactivateAgency"
 			},
 		},

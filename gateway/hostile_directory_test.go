@@ -251,3 +251,179 @@ func TestHostileDirectoryImport(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileDirectoryAdminCannotLockOutThroughAgencies: a role counts only
+// at an active agency of a kind that may hold it, so a KZ directory
+// administrator could silence KZ's oversight by making kz-oversight a
+// LAW_ENFORCEMENT agency (every KZ auditor's token refused), or lock
+// themselves and KZ out by deactivating their own agency, with no etag. Each
+// such change must be refused, saying why in words the administrator can act
+// on, and change nothing; KZ's auditors and the administrator still sign in
+// afterwards; a harmless change still works, with the etag.
+func TestHostileDirectoryAdminCannotLockOutThroughAgencies(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	admin := s.token("kz-gpo", identity.DirectoryAdmin)
+	auditor := s.token("kz-oversight", identity.Auditor)
+	s.mustDo("GET", "/v1/audit/checkpoint", auditor, nil, http.StatusOK)
+	etagOf := func(id string) any {
+		return s.mustDo("GET", "/v1/agencies/"+id, admin, nil, http.StatusOK).body["etag"]
+	}
+	oversightEtag, gpoEtag := etagOf("kz-oversight"), etagOf("kz-gpo")
+	const (
+		silenced = "kz-oversight is Kazakhstan's only active oversight body (OVERSIGHT): changing its kind to LAW_ENFORCEMENT " +
+			"would leave Kazakhstan's auditors unable to sign in; create another OVERSIGHT agency first"
+		ownRole = "this change would stop your own role directory_admin from counting at kz-gpo " +
+			"(it counts only at an active CENTRAL_AUTHORITY or OVERSIGHT agency); ask another administrator"
+	)
+	for _, tc := range []struct {
+		name, method, path string
+		body               map[string]any
+		// id is the agency that must be left as it was.
+		id string
+		// status, field and words are the refusal: the field violation
+		// must say words.
+		status       int
+		field, words string
+	}{
+		{"the attack: kz-oversight made law enforcement, no etag", "PATCH", "/v1/agencies/kz-oversight?updateMask=kind",
+			map[string]any{"kind": "LAW_ENFORCEMENT"}, "kz-oversight", http.StatusBadRequest, "agency.kind", silenced},
+		{"kz-oversight made law enforcement, with the etag", "PATCH", "/v1/agencies/kz-oversight?updateMask=kind",
+			map[string]any{"kind": "LAW_ENFORCEMENT", "etag": oversightEtag}, "kz-oversight", http.StatusBadRequest, "agency.kind", silenced},
+		{"kz-oversight deactivated", "POST", "/v1/agencies/kz-oversight:deactivate",
+			map[string]any{"etag": oversightEtag}, "kz-oversight", http.StatusBadRequest, "name",
+			"kz-oversight is Kazakhstan's only active oversight body (OVERSIGHT): deactivating it would leave Kazakhstan's auditors unable to sign in"},
+		{"the attack: own agency deactivated, no etag", "POST", "/v1/agencies/kz-gpo:deactivate",
+			map[string]any{}, "kz-gpo", http.StatusBadRequest, "name", ownRole},
+		{"own agency deactivated, with the etag", "POST", "/v1/agencies/kz-gpo:deactivate",
+			map[string]any{"etag": gpoEtag}, "kz-gpo", http.StatusBadRequest, "name", ownRole},
+		{"own agency made law enforcement", "PATCH", "/v1/agencies/kz-gpo?updateMask=kind",
+			map[string]any{"kind": "LAW_ENFORCEMENT", "etag": gpoEtag}, "kz-gpo", http.StatusBadRequest, "agency.kind", ownRole},
+		{"a harmless change without the etag", "PATCH", "/v1/agencies/kz-police-cyber?updateMask=kind",
+			map[string]any{"kind": "PROSECUTION"}, "kz-police-cyber", http.StatusBadRequest, "agency.etag",
+			"send the etag you read, so that a concurrent change is not overwritten"},
+		{"a deactivation without the etag", "POST", "/v1/agencies/kz-police-cyber:deactivate",
+			map[string]any{}, "kz-police-cyber", http.StatusBadRequest, "etag", "send the etag you read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.mustDo("GET", "/v1/agencies/"+tc.id, admin, nil, http.StatusOK)
+			r := s.do(tc.method, tc.path, admin, tc.body)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+			if !slices.ContainsFunc(r.violations(), func(v string) bool {
+				return strings.HasPrefix(v, tc.field+": ") && strings.Contains(v, tc.words)
+			}) {
+				t.Errorf("violations %q; want one of %s saying %q", r.violations(), tc.field, tc.words)
+			}
+			if after := s.mustDo("GET", "/v1/agencies/"+tc.id, admin, nil, http.StatusOK); after.body["etag"] != before.body["etag"] ||
+				after.body["kind"] != before.body["kind"] || after.body["active"] != true {
+				t.Errorf("the refused change changed %s:\n before %s\n after  %s", tc.id, before.raw, after.raw)
+			}
+		})
+	}
+
+	// KZ's auditors and its administrator still sign in, also once the
+	// directory's trust cache (2 s) has expired: a lock-out would show
+	// only then (on the directory's endpoints first; the other services
+	// keep the directory's answers longer).
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		s.mustDo("GET", "/v1/agencies/kz-oversight", auditor, nil, http.StatusOK)
+		s.mustDo("GET", "/v1/audit/checkpoint", auditor, nil, http.StatusOK)
+		s.mustDo("GET", "/v1/states/KZ", admin, nil, http.StatusOK)
+	}
+
+	// A harmless change made knowingly still works: another agency's kind,
+	// with the etag.
+	r := s.do("PATCH", "/v1/agencies/kz-police-cyber?updateMask=kind", admin,
+		map[string]any{"kind": "PROSECUTION", "etag": etagOf("kz-police-cyber")})
+	if r.status != http.StatusOK || r.body["kind"] != "PROSECUTION" {
+		t.Errorf("changing kz-police-cyber's kind with the etag: %d %s", r.status, r.raw)
+	}
+}
+
+// TestHostileDirectoryImportCannotLockOut: `comityctl directory import` must
+// not be a way around the rules of agency changes. Through the gateway, each
+// entry is a call of the API and is refused like one, saying why; into a
+// stopped suite's database, an agency whose snapshot kind or active flag
+// would leave its state with no agency where auditor (or directory_admin)
+// counts keeps its own, as a state listed with no trusted issuer keeps its
+// issuers, and the import says so; after it, KZ's auditor still signs in.
+func TestHostileDirectoryImportCannotLockOut(t *testing.T) {
+	bin := comityctl(t)
+	s := startSuite(t, suiteOptions{})
+	admin := s.token("kz-gpo", identity.DirectoryAdmin)
+	auditor := s.token("kz-oversight", identity.Auditor)
+	agency := func(id string, set map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range s.mustDo("GET", "/v1/agencies/"+id, admin, nil, http.StatusOK).body {
+			if k != "etag" && k != "updateTime" {
+				out[k] = v
+			}
+		}
+		for k, v := range set {
+			out[k] = v
+		}
+		return out
+	}
+	// KZ as it is: the snapshot must list the state of its agencies.
+	kz := map[string]any{}
+	for k, v := range s.mustDo("GET", "/v1/states/KZ", admin, nil, http.StatusOK).body {
+		if k != "etag" && k != "updateTime" && k != "code" {
+			kz[k] = v
+		}
+	}
+	snapshot := func(t *testing.T, agencies ...any) string {
+		file := filepath.Join(t.TempDir(), "snapshot.json")
+		data, _ := json.Marshal(map[string]any{"states": []any{kz}, "agencies": agencies})
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	oversightAsPolice := agency("kz-oversight", map[string]any{"kind": "LAW_ENFORCEMENT"})
+	gpoInactive := agency("kz-gpo", map[string]any{"active": false})
+
+	t.Run("through the gateway, as KZ's directory_admin", func(t *testing.T) {
+		before := map[string]response{}
+		for _, id := range []string{"kz-oversight", "kz-gpo"} {
+			before[id] = s.mustDo("GET", "/v1/agencies/"+id, admin, nil, http.StatusOK)
+		}
+		out, ok := runCtl(t, bin, "directory", "import", snapshot(t, oversightAsPolice, gpoInactive), "--gateway", s.baseURL, "--token", admin)
+		if ok {
+			t.Error("an import whose every entry was refused succeeded")
+		}
+		for _, want := range []string{
+			"agencies/kz-oversight", "agency.kind: kz-oversight is Kazakhstan's only active oversight body (OVERSIGHT): changing its kind to LAW_ENFORCEMENT would leave Kazakhstan's auditors unable to sign in",
+			"agencies/kz-gpo", "NOT deactivated", "this change would stop your own role directory_admin from counting at kz-gpo",
+			"KZ: created 0, updated 0, unchanged 1, skipped 0, failed 2",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the summary does not say %q", want)
+			}
+		}
+		for id, b := range before {
+			if a := s.mustDo("GET", "/v1/agencies/"+id, admin, nil, http.StatusOK); a.body["etag"] != b.body["etag"] {
+				t.Errorf("%s changed by a refused import:\n before %s\n after  %s", id, b.raw, a.raw)
+			}
+		}
+	})
+
+	t.Run("into a stopped suite's database", func(t *testing.T) {
+		s.stop()
+		db := "sqlite:" + filepath.Join(s.dataDir, "directory.db")
+		out, ok := runCtl(t, bin, "directory", "import", snapshot(t, oversightAsPolice), "--database", db)
+		if !ok {
+			t.Fatal("the import failed")
+		}
+		if want := "kept kz-oversight as active OVERSIGHT: the snapshot's active LAW_ENFORCEMENT would leave KZ with no active agency where auditor counts (OVERSIGHT)"; !strings.Contains(out, want) {
+			t.Errorf("the import does not say %q", want)
+		}
+		again := startSuite(t, suiteOptions{dataDir: s.dataDir})
+		if r := again.do("GET", "/v1/audit/checkpoint", auditor, nil); r.status != http.StatusOK {
+			t.Errorf("a KZ auditor after the import: %d %s", r.status, r.raw)
+		}
+		if a := again.mustDo("GET", "/v1/agencies/kz-oversight", auditor, nil, http.StatusOK); a.body["kind"] != "OVERSIGHT" {
+			t.Errorf("kz-oversight after the import: %s", a.raw)
+		}
+	})
+}

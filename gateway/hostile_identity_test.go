@@ -86,7 +86,7 @@ func TestHostileIdentityUnknownAndDeactivatedAgencies(t *testing.T) {
 	admin := s.token("kz-gpo", identity.DirectoryAdmin)
 	s.mustDo("POST", "/v1/agencies?agencyId=kz-disbanded-unit", admin, map[string]any{
 		"kind": "LAW_ENFORCEMENT", "displayNames": map[string]string{"en": "Disbanded cyber unit"}}, 200)
-	s.mustDo("POST", "/v1/agencies/kz-disbanded-unit:deactivate", admin, map[string]any{}, 200)
+	s.mustDo("POST", "/v1/agencies/kz-disbanded-unit:deactivate", admin, s.withEtag("kz-disbanded-unit", admin, nil), 200)
 
 	unknown := s.tokenFor("hostile-unknown", "xx-nowhere", identity.Prosecutor)
 	deactivated := s.tokenFor("hostile-deactivated", "kz-disbanded-unit", identity.LiaisonOfficer)

@@ -135,7 +135,7 @@ func TestHostileWatchOutlivesAgency(t *testing.T) {
 	if w.status != http.StatusOK {
 		t.Fatalf("watch = %d %v", w.status, w.refusal)
 	}
-	if r := s.do("POST", "/v1/agencies/kz-police-cyber:deactivate", admin, map[string]any{}); r.status != http.StatusOK {
+	if r := s.do("POST", "/v1/agencies/kz-police-cyber:deactivate", admin, s.withEtag("kz-police-cyber", admin, nil)); r.status != http.StatusOK {
 		t.Fatalf("deactivate kz-police-cyber = %d %s", r.status, r.raw)
 	}
 	e, _ := w.end(t, time.Now().Add(30*time.Second))

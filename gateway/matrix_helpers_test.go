@@ -908,9 +908,14 @@ var matrixMethods = map[string]matrixMethod{
 		_, err := e.dir.CreateAgency(ctx, newMatrixAgency(e))
 		return "OK", err
 	}},
-	"UpdateAgency": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
-		_, err := e.dir.UpdateAgency(ctx, &directoryv1.UpdateAgencyRequest{
-			Agency:     &directoryv1.Agency{Name: e.kzPolice.GetName(), DisplayNames: e.kzPolice.GetDisplayNames()},
+	"UpdateAgency": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		// With the current etag (required), read by the KZ administrator:
+		// earlier cells may have changed the agency.
+		cur, err := e.dir.GetAgency(e.ctx(c.t, requestingAdmin), &directoryv1.GetAgencyRequest{Name: e.kzPolice.GetName()})
+		must(c.t, err, "read the agency's etag")
+		_, err = e.dir.UpdateAgency(ctx, &directoryv1.UpdateAgencyRequest{
+			Agency: &directoryv1.Agency{Name: e.kzPolice.GetName(), DisplayNames: e.kzPolice.GetDisplayNames(),
+				Etag: cur.GetAgency().GetEtag()},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_names"}}})
 		return "OK", err
 	}},
@@ -918,7 +923,7 @@ var matrixMethods = map[string]matrixMethod{
 		// A throwaway agency, created by the KZ administrator.
 		a, err := e.dir.CreateAgency(e.ctx(c.t, requestingAdmin), newMatrixAgency(e))
 		must(c.t, err, "create a throwaway agency")
-		_, err = e.dir.DeactivateAgency(ctx, &directoryv1.DeactivateAgencyRequest{Name: a.GetAgency().GetName()})
+		_, err = e.dir.DeactivateAgency(ctx, &directoryv1.DeactivateAgencyRequest{Name: a.GetAgency().GetName(), Etag: a.GetAgency().GetEtag()})
 		return "OK", err
 	}},
 

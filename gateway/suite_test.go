@@ -325,6 +325,18 @@ func (r response) violations() []string {
 	return out
 }
 
+// withEtag returns body (a JSON object) with the current etag of the
+// agency id, read as token: an agency is only changed by someone who sends
+// the etag they read.
+func (s *suite) withEtag(id, token string, body map[string]any) map[string]any {
+	s.t.Helper()
+	out := map[string]any{"etag": s.mustDo("GET", "/v1/agencies/"+id, token, nil, http.StatusOK).body["etag"]}
+	for k, v := range body {
+		out[k] = v
+	}
+	return out
+}
+
 func (s *suite) do(method, path, token string, body any) response {
 	s.t.Helper()
 	return fromClient(s.client().Do(method, path, token, body))

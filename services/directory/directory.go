@@ -192,12 +192,15 @@ type Store interface {
 	CreateAgency(ctx context.Context, a Agency, ev audit.Event) (Agency, error)
 	// UpdateAgency reads the agency, calls fn on it and writes the result with
 	// Version incremented, together with the audit event fn returns, in one
-	// transaction; concurrent updates of one agency are serialised, so fn
-	// always sees the latest version. An error from fn is returned as is and
-	// nothing is written; a missing agency is errs.ErrNotFound and fn is not
-	// called; fn changing ID or State is errs.ErrInvalid. fn must not call
-	// the store.
-	UpdateAgency(ctx context.Context, id string, fn func(*Agency) (audit.Event, error)) (Agency, error)
+	// transaction. fn is also given the other agencies of the agency's state
+	// (peers, ordered by id), read in the same transaction; concurrent
+	// updates of the agencies of one state are serialised, so fn always sees
+	// the latest version of the agency and of its peers (the directory's
+	// rules look at the whole state: which agencies are left where a role
+	// counts). An error from fn is returned as is and nothing is written; a
+	// missing agency is errs.ErrNotFound and fn is not called; fn changing
+	// ID or State is errs.ErrInvalid. fn must not call the store.
+	UpdateAgency(ctx context.Context, id string, fn func(a *Agency, peers []Agency) (audit.Event, error)) (Agency, error)
 
 	// Seed stores states and agencies in one transaction if the store holds
 	// no state yet, and reports whether it did. Concurrent callers on one
@@ -208,11 +211,16 @@ type Store interface {
 	// with the same code or id (their Version is incremented). For each
 	// given state that is already stored, keep is called first, inside the
 	// transaction, with the stored state and the one to store, which it may
-	// change (but not its code); keep may be nil and must not call the
-	// store. It writes no audit event: an import is an operator's act on the
-	// database (comityctl), not a call of the API. Use the Import function,
-	// which applies the directory's rules, rather than this method.
-	Import(ctx context.Context, states []State, agencies []Agency, keep func(stored State, imported *State)) error
+	// change (but not its code). Then keepAgencies is called once, inside
+	// the transaction, with every stored agency of the states the given
+	// agencies belong to (ordered by id) and the agencies to store, which it
+	// may change in place (but not their id or state); agency updates of
+	// those states wait meanwhile. keep and keepAgencies may be nil and
+	// must not call the store. It writes no audit event: an import is an
+	// operator's act on the database (comityctl), not a call of the API.
+	// Use the Import function, which applies the directory's rules, rather
+	// than this method.
+	Import(ctx context.Context, states []State, agencies []Agency, keep func(stored State, imported *State), keepAgencies func(stored, imported []Agency)) error
 }
 
 // ImportReport says what an import did that its snapshot did not say.
@@ -224,13 +232,20 @@ type ImportReport struct {
 	// snapshot lists without one, or states that had none. None of their
 	// users can sign in until one is added.
 	NoIssuer []string
+	// KeptAgencies are the agencies whose snapshot kind or active flag
+	// would have left their state with no active agency where
+	// directory_admin (or auditor) counts, and that kept theirs.
+	KeptAgencies []KeptAgency
 }
 
 // Import stores a snapshot's states and agencies in one transaction (see
 // Store.Import). A state the snapshot lists with no trusted issuer keeps the
 // issuers it has: a snapshot that leaves a state with none would lock all of
 // its users out, and the shipped seed lists none. Only a snapshot naming
-// issuers changes them.
+// issuers changes them. Likewise an agency whose snapshot kind or active
+// flag would leave its state with no active agency where directory_admin
+// counts, or none where auditor counts, keeps its own (the rule the API
+// enforces on administrators, see Service.UpdateAgency).
 func Import(ctx context.Context, store Store, states []State, agencies []Agency) (ImportReport, error) {
 	var r ImportReport
 	kept := map[string]bool{}
@@ -239,6 +254,10 @@ func Import(ctx context.Context, store Store, states []State, agencies []Agency)
 			imported.TrustedIssuers = slices.Clone(stored.TrustedIssuers)
 			kept[imported.Code] = true
 		}
+	}, func(stored, imported []Agency) {
+		// Called once per transaction attempt: only the last one's
+		// report counts.
+		r.KeptAgencies = keepAgencies(stored, imported)
 	})
 	if err != nil {
 		return ImportReport{}, err

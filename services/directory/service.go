@@ -153,6 +153,10 @@ func (s *Service) ListAgencies(ctx context.Context, _ identity.Principal, q Agen
 
 // CreateAgency adds an active agency to the caller's state, for a
 // directory_admin of that state. An empty State defaults to the caller's.
+// A new agency can only add places where a role counts, never take one
+// away, so the lock-out rules of UpdateAgency have nothing to refuse here;
+// it is how an administrator makes the replacement those rules ask for.
+// (There is no reactivation: an agency once deactivated stays so.)
 func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agency) (Agency, error) {
 	if a.State == "" {
 		a.State = p.State
@@ -193,9 +197,12 @@ type AgencyChange struct {
 }
 
 // UpdateAgency applies change to the agency, for a directory_admin of its
-// state. A non-empty etag must match the agency's current one.
+// state. etag is required and must match the agency's current one, as for a
+// state: an agency's kind decides which roles count there, so a change made
+// blind to a concurrent one could lock its users out. A change of kind that
+// would lock users out is refused (see checkAgencyKept).
 func (s *Service) UpdateAgency(ctx context.Context, p identity.Principal, id, etag string, change AgencyChange) (Agency, error) {
-	return s.updateAgency(ctx, p, id, etag, func(a *Agency) error {
+	return s.updateAgency(ctx, p, id, etag, "agency.", func(a *Agency) error {
 		if change.State != "" && change.State != a.State {
 			return (errs.Violations{{Field: "agency.state",
 				Description: fmt.Sprintf("an agency cannot move to another state (it belongs to %s)", a.State)}}).Err(errs.Invalid, "invalid agency")
@@ -220,21 +227,34 @@ func (s *Service) UpdateAgency(ctx context.Context, p identity.Principal, id, et
 }
 
 // DeactivateAgency marks the agency inactive, for a directory_admin of its
-// state. Deactivating an inactive agency changes nothing and succeeds.
+// state, with the agency's current etag (required, as for UpdateAgency).
+// Deactivating an inactive agency changes nothing and succeeds. A
+// deactivation that would lock users out is refused (see checkAgencyKept).
 func (s *Service) DeactivateAgency(ctx context.Context, p identity.Principal, id, etag string) (Agency, error) {
-	return s.updateAgency(ctx, p, id, etag, func(a *Agency) error {
+	return s.updateAgency(ctx, p, id, etag, "", func(a *Agency) error {
 		a.Active = false
 		return nil
 	})
 }
 
-func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, etag string, change func(*Agency) error) (Agency, error) {
+// updateAgency applies change to the agency id in one store transaction,
+// then the rules every agency change obeys: the lockout checks, then the
+// etag. prefix is where the request keeps the etag ("agency." in an
+// UpdateAgencyRequest, "" in a DeactivateAgencyRequest).
+func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, etag, prefix string, change func(*Agency) error) (Agency, error) {
 	// Check the role first so that a prosecutor learns nothing from the
 	// store's answer; the state is checked against the stored agency.
 	if !p.HasRole(identity.DirectoryAdmin) {
 		return Agency{}, errs.New(errs.PermissionDenied, "only a directory_admin may change the directory")
 	}
-	updated, err := s.store.UpdateAgency(ctx, id, func(a *Agency) (audit.Event, error) {
+	// The name of the caller's state, for the refusals below: an agency
+	// the caller may change belongs to it. Read before the transaction,
+	// since fn must not call the store.
+	name := p.State
+	if st, err := s.store.GetState(ctx, p.State); err == nil {
+		name = stateName(st)
+	}
+	updated, err := s.store.UpdateAgency(ctx, id, func(a *Agency, peers []Agency) (audit.Event, error) {
 		audit.NoteStates(ctx, a.State)
 		if err := requireAdminOf(p, a.State); err != nil {
 			return audit.Event{}, err
@@ -245,6 +265,15 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 		next := *a
 		if err := change(&next); err != nil {
 			return audit.Event{}, err
+		}
+		if err := checkAgencyKept(name, *a, next, peers, p, prefix); err != nil {
+			return audit.Event{}, err
+		}
+		// Checked last, so that a change that must never be made says
+		// why, not only that the etag is missing.
+		if etag == "" {
+			return audit.Event{}, (errs.Violations{{Field: prefix + "etag",
+				Description: "required: send the etag you read, so that a concurrent change is not overwritten"}}).Err(errs.Invalid, "etag required")
 		}
 		now := s.now().UTC()
 		next.UpdateTime = now

@@ -34,13 +34,19 @@ func newService(t *testing.T, now time.Time) (*directory.Service, *sqlite.Store)
 		return directory.State{Code: code, DisplayNames: map[string]string{"en": code},
 			AcceptedLanguages: []string{"ru"}, TimeZone: "Asia/Almaty"}
 	}
-	agency := directory.Agency{ID: "kz-gpo", State: "KZ", Kind: directory.CentralAuthority,
-		DisplayNames: map[string]string{"en": "GPO"}, Active: true}
-	if _, err := store.Seed(t.Context(), []directory.State{state("KZ"), state("UZ")}, []directory.Agency{agency}); err != nil {
+	agency := func(id string, k directory.Kind) directory.Agency {
+		return directory.Agency{ID: id, State: "KZ", Kind: k, DisplayNames: map[string]string{"en": id}, Active: true}
+	}
+	agencies := []directory.Agency{agency("kz-gpo", directory.CentralAuthority), agency("kz-police-cyber", directory.LawEnforcement),
+		agency("kz-247", directory.ContactPoint247), agency("kz-oversight", directory.Oversight)}
+	if _, err := store.Seed(t.Context(), []directory.State{state("KZ"), state("UZ")}, agencies); err != nil {
 		t.Fatal(err)
 	}
 	return directory.NewService(store, func() time.Time { return now }), store
 }
+
+// firstEtag is the etag of the seeded agency id (version 1).
+func firstEtag(id string) string { return directory.Agency{ID: id, Version: 1}.Etag() }
 
 // TestChangesAreAudited checks the event each change writes and that the
 // call is marked recorded, so that the server does not record it again; and
@@ -67,13 +73,13 @@ func TestChangesAreAudited(t *testing.T) {
 		}, resource: "agencies/kz-academy", state: "KZ"},
 		{name: "update agency", method: "UpdateAgency", call: func(ctx context.Context, s *directory.Service) error {
 			names := map[string]string{"en": "Prosecutor General"}
-			_, err := s.UpdateAgency(ctx, admin, "kz-gpo", "", directory.AgencyChange{DisplayNames: &names})
+			_, err := s.UpdateAgency(ctx, admin, "kz-gpo", firstEtag("kz-gpo"), directory.AgencyChange{DisplayNames: &names})
 			return err
 		}, resource: "agencies/kz-gpo", state: "KZ"},
 		{name: "deactivate agency", method: "DeactivateAgency", call: func(ctx context.Context, s *directory.Service) error {
-			_, err := s.DeactivateAgency(ctx, admin, "kz-gpo", "")
+			_, err := s.DeactivateAgency(ctx, admin, "kz-police-cyber", firstEtag("kz-police-cyber"))
 			return err
-		}, resource: "agencies/kz-gpo", state: "KZ"},
+		}, resource: "agencies/kz-police-cyber", state: "KZ"},
 		{name: "update state", method: "UpdateState", call: func(ctx context.Context, s *directory.Service) error {
 			_, err := s.UpdateState(ctx, admin, "kz", directory.State{Code: "KZ", Version: 1}.Etag(), directory.StateChange{TimeZone: &tz})
 			return err

@@ -28,6 +28,7 @@ import (
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/directory/grpcapi"
 	"github.com/comity-mla/comity/services/directory/seed"
+	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/dburl"
 )
@@ -146,7 +147,20 @@ func importIntoDatabase(ctx context.Context, database, file string, states []dir
 	if len(report.NoIssuer) > 0 {
 		fmt.Fprintf(stdout, "warning: %s trust no token issuer: none of their users can sign in until a snapshot names one\n", strings.Join(report.NoIssuer, ", "))
 	}
+	for _, k := range report.KeptAgencies {
+		fmt.Fprintf(stdout, "kept %s as %s: the snapshot's %s would leave %s with no active agency where %s counts (%s); create or change another agency first\n",
+			k.ID, agencyState(k.Kind, k.Active), agencyState(k.SnapshotKind, k.SnapshotActive), k.State, k.Role, strings.Join(identity.RoleKinds(k.Role), " or "))
+	}
 	return nil
+}
+
+// agencyState is how an import's report shows an agency's kind and active
+// flag.
+func agencyState(k directory.Kind, active bool) string {
+	if active {
+		return "active " + string(k)
+	}
+	return "inactive " + string(k)
 }
 
 // The outcomes of one snapshot entry imported through the gateway.
@@ -414,12 +428,19 @@ func statusMessage(data []byte) string {
 		return strings.TrimSpace(string(data))
 	}
 	parts := []string{st.Message}
+	// The services' messages already name their violations; each is said
+	// once.
+	add := func(v string) {
+		if !strings.Contains(st.Message, v) {
+			parts = append(parts, v)
+		}
+	}
 	for _, d := range st.Details {
 		for _, v := range d.FieldViolations {
-			parts = append(parts, v.Field+": "+v.Description)
+			add(v.Field + ": " + v.Description)
 		}
 		for _, v := range d.Violations {
-			parts = append(parts, v.Subject+": "+v.Description)
+			add(v.Subject + ": " + v.Description)
 		}
 	}
 	return strings.Join(parts, "; ")

@@ -243,9 +243,16 @@ func TestClient(t *testing.T) {
 	})
 
 	t.Run("no receiving agency is a failed precondition, not cached", func(t *testing.T) {
-		admin := metadata.AppendToOutgoingContext(context.Background(), "authorization", e.token("tm-gpo", identity.DirectoryAdmin))
-		if _, err := directoryv1.NewDirectoryServiceClient(e.conn).DeactivateAgency(admin,
-			&directoryv1.DeactivateAgencyRequest{Name: "agencies/tm-gpo"}); err != nil {
+		// An administrator of tm-oversight: one of tm-gpo may not
+		// deactivate their own agency.
+		admin := metadata.AppendToOutgoingContext(context.Background(), "authorization", e.token("tm-oversight", identity.DirectoryAdmin))
+		api := directoryv1.NewDirectoryServiceClient(e.conn)
+		gpo, err := api.GetAgency(admin, &directoryv1.GetAgencyRequest{Name: "agencies/tm-gpo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := api.DeactivateAgency(admin,
+			&directoryv1.DeactivateAgencyRequest{Name: "agencies/tm-gpo", Etag: gpo.GetAgency().GetEtag()}); err != nil {
 			t.Fatal(err)
 		}
 		c := directoryclient.New(e.conn)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -266,6 +267,39 @@ func getAgency(ctx context.Context, q querier, id string, lock bool) (directory.
 	return a, nil
 }
 
+// lockStateAgencies takes the lock that serialises the changes of the
+// agencies of the states codes (their rows, FOR NO KEY UPDATE), in code
+// order so that two transactions never wait for each other.
+func lockStateAgencies(ctx context.Context, tx pgx.Tx, codes []string) error {
+	codes = slices.Sorted(slices.Values(codes))
+	if _, err := tx.Exec(ctx, `SELECT code FROM states WHERE code = ANY($1) ORDER BY code FOR NO KEY UPDATE`, codes); err != nil {
+		return fmt.Errorf("lock the agencies of %v: %w", codes, err)
+	}
+	return nil
+}
+
+// stateAgencies returns the agencies of the states codes, ordered by id,
+// but the one with id except (none if empty).
+func stateAgencies(ctx context.Context, q querier, codes []string, except string) ([]directory.Agency, error) {
+	rows, err := q.Query(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE state = ANY($1) AND id <> $2 ORDER BY id`, codes, except)
+	if err != nil {
+		return nil, fmt.Errorf("agencies of %v: %w", codes, err)
+	}
+	defer rows.Close()
+	var out []directory.Agency
+	for rows.Next() {
+		a, err := scanAgency(rows)
+		if err != nil {
+			return nil, fmt.Errorf("agencies of %v: %w", codes, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("agencies of %v: %w", codes, err)
+	}
+	return out, nil
+}
+
 // GetAgency implements directory.Store.
 func (s *Store) GetAgency(ctx context.Context, id string) (directory.Agency, error) {
 	return getAgency(ctx, s.pool, id, false)
@@ -385,15 +419,29 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.E
 }
 
 // UpdateAgency implements directory.Store. fn runs while the row is locked.
-func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.Agency) (audit.Event, error)) (directory.Agency, error) {
+func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *directory.Agency, peers []directory.Agency) (audit.Event, error)) (directory.Agency, error) {
 	var out directory.Agency
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		a, err := getAgency(ctx, tx, id, true)
+		a, err := getAgency(ctx, tx, id, false)
+		if err != nil {
+			return err
+		}
+		// The state's row is the lock of its agencies: updates of any
+		// agency of one state take turns, so that fn's view of the peers
+		// stays true until this one commits. NO KEY UPDATE leaves
+		// the foreign-key checks of a concurrent create free.
+		if err := lockStateAgencies(ctx, tx, []string{a.State}); err != nil {
+			return err
+		}
+		if a, err = getAgency(ctx, tx, id, true); err != nil {
+			return err
+		}
+		peers, err := stateAgencies(ctx, tx, []string{a.State}, id)
 		if err != nil {
 			return err
 		}
 		state, version := a.State, a.Version
-		ev, err := fn(&a)
+		ev, err := fn(&a, peers)
 		if err != nil {
 			return err
 		}
@@ -463,7 +511,7 @@ func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []d
 
 // Import implements directory.Store; it writes no audit event. Agencies may name states of the same
 // import; a state in neither is errs.FailedPrecondition and nothing is stored.
-func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency, keep func(stored directory.State, imported *directory.State)) error {
+func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency, keep func(stored directory.State, imported *directory.State), keepAgencies func(stored, imported []directory.Agency)) error {
 	return pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		t := time.Now()
 		for _, st := range states {
@@ -483,6 +531,25 @@ func (s *Store) Import(ctx context.Context, states []directory.State, agencies [
 				}
 			}
 			if err := upsertState(ctx, tx, st, t, true); err != nil {
+				return err
+			}
+		}
+		if keepAgencies != nil && len(agencies) > 0 {
+			var codes []string
+			for _, a := range agencies {
+				if !slices.Contains(codes, a.State) {
+					codes = append(codes, a.State)
+				}
+			}
+			if err := lockStateAgencies(ctx, tx, codes); err != nil {
+				return err
+			}
+			stored, err := stateAgencies(ctx, tx, codes, "")
+			if err != nil {
+				return err
+			}
+			agencies = slices.Clone(agencies)
+			if err := storedoc.KeepAgencies(agencies, func() { keepAgencies(stored, agencies) }); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -259,6 +261,33 @@ func getAgency(ctx context.Context, q querier, id string) (directory.Agency, err
 	return a, nil
 }
 
+// stateAgencies returns the agencies of the states codes, ordered by id,
+// but the one with id except (none if empty).
+func stateAgencies(ctx context.Context, q querier, codes []string, except string) ([]directory.Agency, error) {
+	var out []directory.Agency
+	for _, code := range codes {
+		rows, err := q.QueryContext(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE state = ? AND id <> ? ORDER BY id`, code, except)
+		if err != nil {
+			return nil, fmt.Errorf("agencies of %s: %w", code, err)
+		}
+		for rows.Next() {
+			a, err := scanAgency(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("agencies of %s: %w", code, err)
+			}
+			out = append(out, a)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("agencies of %s: %w", code, err)
+		}
+	}
+	slices.SortFunc(out, func(a, b directory.Agency) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
 // GetAgency implements directory.Store.
 func (s *Store) GetAgency(ctx context.Context, id string) (directory.Agency, error) {
 	return getAgency(ctx, s.db.Read, id)
@@ -381,15 +410,21 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.E
 // UpdateAgency implements directory.Store. fn runs while the transaction holds
 // the database's only write connection, so it must not write through this
 // store.
-func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(*directory.Agency) (audit.Event, error)) (directory.Agency, error) {
+func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *directory.Agency, peers []directory.Agency) (audit.Event, error)) (directory.Agency, error) {
 	var out directory.Agency
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		a, err := getAgency(ctx, tx, id)
 		if err != nil {
 			return err
 		}
+		// The write transaction is the only writer of the database, so
+		// the peers stay as read until it commits.
+		peers, err := stateAgencies(ctx, tx, []string{a.State}, id)
+		if err != nil {
+			return err
+		}
 		state, version := a.State, a.Version
-		ev, err := fn(&a)
+		ev, err := fn(&a, peers)
 		if err != nil {
 			return err
 		}
@@ -456,7 +491,7 @@ func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []d
 
 // Import implements directory.Store; it writes no audit event. Agencies may name states of the same
 // import; a state in neither is errs.FailedPrecondition and nothing is stored.
-func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency, keep func(stored directory.State, imported *directory.State)) error {
+func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency, keep func(stored directory.State, imported *directory.State), keepAgencies func(stored, imported []directory.Agency)) error {
 	return sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		t := time.Now()
 		for _, st := range states {
@@ -474,6 +509,22 @@ func (s *Store) Import(ctx context.Context, states []directory.State, agencies [
 				}
 			}
 			if err := upsertState(ctx, tx, st, t, true); err != nil {
+				return err
+			}
+		}
+		if keepAgencies != nil && len(agencies) > 0 {
+			var codes []string
+			for _, a := range agencies {
+				if !slices.Contains(codes, a.State) {
+					codes = append(codes, a.State)
+				}
+			}
+			stored, err := stateAgencies(ctx, tx, codes, "")
+			if err != nil {
+				return err
+			}
+			agencies = slices.Clone(agencies)
+			if err := storedoc.KeepAgencies(agencies, func() { keepAgencies(stored, agencies) }); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
 )
 
 // contactPointJSON is the stored form of a contact point. Its own type, with
@@ -124,4 +125,23 @@ func NormalizeAgency(a *directory.Agency) {
 	if len(a.ContactPoints) == 0 {
 		a.ContactPoints = nil
 	}
+}
+
+// KeepAgencies calls keep, which may change agencies in place (the import's
+// keepAgencies hook, see directory.Store.Import), and refuses a change of an
+// agency's id or state: the hook may keep an agency's stored values, not
+// make it another agency.
+func KeepAgencies(agencies []directory.Agency, keep func()) error {
+	type key struct{ id, state string }
+	before := make([]key, len(agencies))
+	for i, a := range agencies {
+		before[i] = key{a.ID, a.State}
+	}
+	keep()
+	for i, a := range agencies {
+		if (key{a.ID, a.State}) != before[i] {
+			return errs.New(errs.Invalid, "an import cannot change agency %q of %s into %q of %s", before[i].id, before[i].state, a.ID, a.State)
+		}
+	}
+	return nil
 }

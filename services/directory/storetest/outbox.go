@@ -42,6 +42,12 @@ func withEvent[T any](fn func(*T) error, ev audit.Event) func(*T) (audit.Event, 
 	}
 }
 
+// peerless adapts fn, an UpdateAgency function that does not look at the
+// agency's peers, to Store.UpdateAgency.
+func peerless(fn func(*directory.Agency) (audit.Event, error)) func(*directory.Agency, []directory.Agency) (audit.Event, error) {
+	return func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) { return fn(a) }
+}
+
 // stored is e as PendingEvents returns it: the time in UTC, truncated to
 // microseconds.
 func stored(e audit.Event) audit.Event {
@@ -111,14 +117,14 @@ func testOutboxWithChange(t *testing.T, newStore func(t *testing.T) Store) {
 			return err
 		}, errs.ErrFailedPrecondition},
 		{"UpdateAgency", "agencies/kz-gpo", func(t *testing.T, s Store, ev audit.Event) error {
-			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency) (audit.Event, error) {
+			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
 				a.Active = false
 				return ev, nil
 			})
 			return err
 		}, nil},
 		{"UpdateAgency fn error", "agencies/kz-gpo", func(t *testing.T, s Store, ev audit.Event) error {
-			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency) (audit.Event, error) {
+			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
 				a.Active = false
 				// An event with an error is still no change.
 				return ev, errFn
@@ -126,7 +132,7 @@ func testOutboxWithChange(t *testing.T, newStore func(t *testing.T) Store) {
 			return err
 		}, errFn},
 		{"UpdateAgency refused by the store", "agencies/kz-gpo", func(t *testing.T, s Store, ev audit.Event) error {
-			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency) (audit.Event, error) {
+			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
 				a.State = "KG"
 				return ev, nil
 			})
@@ -191,7 +197,7 @@ func testOutboxChangeWithoutEvent(t *testing.T, newStore func(t *testing.T) Stor
 	if _, err := s.GetAgency(ctx, "kz-academy"); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("agency created without its event: GetAgency error %v; want not found", err)
 	}
-	if _, err := s.UpdateAgency(ctx, "kz-gpo", func(a *directory.Agency) (audit.Event, error) {
+	if _, err := s.UpdateAgency(ctx, "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
 		a.Active = false
 		return audit.Event{}, nil
 	}); err == nil {
@@ -322,7 +328,7 @@ func testOutboxOrderAndLimit(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		want = append(want, ev.ID)
 		ev = newEvent("agencies/"+id, "KZ")
-		if _, err := s.UpdateAgency(ctx, id, withEvent(func(a *directory.Agency) error { a.Active = false; return nil }, ev)); err != nil {
+		if _, err := s.UpdateAgency(ctx, id, peerless(withEvent(func(a *directory.Agency) error { a.Active = false; return nil }, ev))); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, ev.ID)
@@ -411,7 +417,7 @@ func testOutboxNotForSeedAndImport(t *testing.T, newStore func(t *testing.T) Sto
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	states, agencies := fixtures()
-	if err := s.Import(ctx, states[:1], agencies[:2], nil); err != nil {
+	if err := s.Import(ctx, states[:1], agencies[:2], nil, nil); err != nil {
 		t.Fatalf("Import: %v", err)
 	}
 	if got := pending(t, s); len(got) != 0 {

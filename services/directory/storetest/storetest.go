@@ -46,12 +46,15 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"NotFound", testNotFound},
 		{"UpdateAgency", testUpdateAgency},
 		{"UpdateAgencyConcurrent", testUpdateAgencyConcurrent},
+		{"UpdateAgencyPeers", testUpdateAgencyPeers},
+		{"UpdateAgencyPeersSerialised", testUpdateAgencyPeersSerialised},
 		{"UpdateState", testUpdateState},
 		{"UpdateStateConcurrent", testUpdateStateConcurrent},
 		{"Import", testImport},
 		{"ImportUnknownState", testImportUnknownState},
 		{"ImportKeep", testImportKeep},
 		{"ImportKeepsIssuers", testImportKeepsIssuers},
+		{"ImportKeepAgencies", testImportKeepAgencies},
 		{"OutboxWithChange", testOutboxWithChange},
 		{"OutboxChangeWithoutEvent", testOutboxChangeWithoutEvent},
 		{"OutboxEventRoundTrip", testOutboxEventRoundTrip},
@@ -613,7 +616,7 @@ func testNotFound(t *testing.T, newStore func(t *testing.T) Store) {
 		{"GetState", func(ctx context.Context) error { _, err := s.GetState(ctx, "XX"); return err }},
 		{"GetState lower case", func(ctx context.Context) error { _, err := s.GetState(ctx, "kz"); return err }},
 		{"UpdateAgency", func(ctx context.Context) error {
-			_, err := s.UpdateAgency(ctx, "kz-nope", func(*directory.Agency) (audit.Event, error) {
+			_, err := s.UpdateAgency(ctx, "kz-nope", func(*directory.Agency, []directory.Agency) (audit.Event, error) {
 				called = true
 				return newEvent("agencies/kz-nope", "KZ"), nil
 			})
@@ -709,7 +712,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 				t.Fatal(err)
 			}
 			ev := newEvent("agencies/"+id, "KZ")
-			got, err := s.UpdateAgency(ctx, id, withEvent(tc.fn, ev))
+			got, err := s.UpdateAgency(ctx, id, peerless(withEvent(tc.fn, ev)))
 			if tc.wantErr != nil {
 				checkNotPending(t, s, ev.ID)
 				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
@@ -764,7 +767,7 @@ func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) Store)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency) (audit.Event, error) {
+			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
 				a.ContactPoints = append(a.ContactPoints, directory.ContactPoint{Role: "officer", FullName: fmt.Sprintf("officer %d", i)})
 				return newEvent("agencies/"+id, a.State), nil
 			})
@@ -964,7 +967,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	kzNew := directory.Agency{ID: "kz-academy", State: "KZ", Kind: directory.TrainingInstitution, Active: true, UpdateTime: later}
 	azGPO := directory.Agency{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority, Active: true, UpdateTime: later}
 
-	if err := s.Import(ctx, []directory.State{kz, az}, []directory.Agency{kzGPO, kzNew, azGPO}, nil); err != nil {
+	if err := s.Import(ctx, []directory.State{kz, az}, []directory.Agency{kzGPO, kzNew, azGPO}, nil, nil); err != nil {
 		t.Fatalf("Import: %v", err)
 	}
 
@@ -989,7 +992,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 
 	// Importing again replaces again.
-	if err := s.Import(ctx, []directory.State{kz}, []directory.Agency{kzGPO}, nil); err != nil {
+	if err := s.Import(ctx, []directory.State{kz}, []directory.Agency{kzGPO}, nil, nil); err != nil {
 		t.Fatalf("second Import: %v", err)
 	}
 	if got, err := s.GetAgency(ctx, "kz-gpo"); err != nil || got.Version != 3 {
@@ -1001,7 +1004,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 
 	// Import also fills an empty store.
 	empty := newStore(t)
-	if err := empty.Import(ctx, []directory.State{az}, []directory.Agency{azGPO}, nil); err != nil {
+	if err := empty.Import(ctx, []directory.State{az}, []directory.Agency{azGPO}, nil, nil); err != nil {
 		t.Fatalf("Import into empty store: %v", err)
 	}
 	if got, err := empty.GetAgency(ctx, "az-gpo"); err != nil {
@@ -1029,7 +1032,7 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	err = s.Import(ctx, []directory.State{az, kz}, []directory.Agency{
 		{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority},
 		{ID: "xx-gpo", State: "XX", Kind: directory.CentralAuthority},
-	}, nil)
+	}, nil, nil)
 	checkCode(t, "Import with an agency of an unknown state", err, errs.ErrFailedPrecondition)
 	if err != nil && !strings.Contains(err.Error(), "XX") {
 		t.Errorf("error %q does not name state XX", err)
@@ -1059,7 +1062,7 @@ func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
 	err = s.Import(ctx, []directory.State{kz, az}, nil, func(old directory.State, imported *directory.State) {
 		seen = append(seen, old)
 		imported.TrustedIssuers = []string{"urn:kept"}
-	})
+	}, nil)
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
@@ -1081,7 +1084,7 @@ func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	uz := before[len(before)-1]
 	uz.TimeZone = "UTC"
-	err = s.Import(ctx, []directory.State{uz}, nil, func(_ directory.State, imported *directory.State) { imported.Code = "TM" })
+	err = s.Import(ctx, []directory.State{uz}, nil, func(_ directory.State, imported *directory.State) { imported.Code = "TM" }, nil)
 	checkCode(t, "Import whose keep changes the code", err, errs.ErrInvalid)
 	after, err := s.ListStates(ctx)
 	if err != nil {

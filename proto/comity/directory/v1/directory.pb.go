@@ -1039,7 +1039,7 @@ type DeactivateAgencyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name, e.g. `agencies/kz-gpo`.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Current etag of the agency; when set, a stale value is refused.
+	// Current etag of the agency, required; a stale value is refused.
 	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

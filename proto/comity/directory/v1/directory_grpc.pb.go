@@ -52,9 +52,15 @@ type DirectoryServiceClient interface {
 	GetAgency(ctx context.Context, in *GetAgencyRequest, opts ...grpc.CallOption) (*GetAgencyResponse, error)
 	// Creates an agency in the caller's state.
 	CreateAgency(ctx context.Context, in *CreateAgencyRequest, opts ...grpc.CallOption) (*CreateAgencyResponse, error)
-	// Updates the fields of an agency named by update_mask.
+	// Updates the fields of an agency named by update_mask, given its current
+	// etag (agency.etag, required). A change of kind that would leave the
+	// state with no active agency where directory_admin or auditor counts, or
+	// stop a role of the caller's own from counting at the caller's agency, is
+	// refused (FAILED_PRECONDITION).
 	UpdateAgency(ctx context.Context, in *UpdateAgencyRequest, opts ...grpc.CallOption) (*UpdateAgencyResponse, error)
-	// Marks an agency inactive: it no longer receives requests.
+	// Marks an agency inactive: it no longer receives requests and its users'
+	// tokens are refused. The etag is required; a deactivation that would lock
+	// users out, as for UpdateAgency, is refused (FAILED_PRECONDITION).
 	DeactivateAgency(ctx context.Context, in *DeactivateAgencyRequest, opts ...grpc.CallOption) (*DeactivateAgencyResponse, error)
 	// Tells which agency of a state must receive a request of a given type and
 	// priority.
@@ -181,9 +187,15 @@ type DirectoryServiceServer interface {
 	GetAgency(context.Context, *GetAgencyRequest) (*GetAgencyResponse, error)
 	// Creates an agency in the caller's state.
 	CreateAgency(context.Context, *CreateAgencyRequest) (*CreateAgencyResponse, error)
-	// Updates the fields of an agency named by update_mask.
+	// Updates the fields of an agency named by update_mask, given its current
+	// etag (agency.etag, required). A change of kind that would leave the
+	// state with no active agency where directory_admin or auditor counts, or
+	// stop a role of the caller's own from counting at the caller's agency, is
+	// refused (FAILED_PRECONDITION).
 	UpdateAgency(context.Context, *UpdateAgencyRequest) (*UpdateAgencyResponse, error)
-	// Marks an agency inactive: it no longer receives requests.
+	// Marks an agency inactive: it no longer receives requests and its users'
+	// tokens are refused. The etag is required; a deactivation that would lock
+	// users out, as for UpdateAgency, is refused (FAILED_PRECONDITION).
 	DeactivateAgency(context.Context, *DeactivateAgencyRequest) (*DeactivateAgencyResponse, error)
 	// Tells which agency of a state must receive a request of a given type and
 	// priority.
