@@ -71,10 +71,16 @@ func (t *timelyWriter) write(p []byte, flush bool) error {
 	if err == nil && flush {
 		err = t.rc.Flush()
 	}
-	if derr := t.rc.SetWriteDeadline(time.Time{}); err == nil && derr != nil && !errors.Is(derr, http.ErrNotSupported) {
-		err = derr
+	if err != nil {
+		// The deadline stays: what the server still writes of this
+		// response (its end, a flush) fails at once too, and the
+		// connection closes instead of waiting for ever on the client.
+		return err
 	}
-	return err
+	if err := t.rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }
 
 // retryLater reports whether st refuses a transfer for the bound on
