@@ -105,8 +105,8 @@ func untilRefused(t *testing.T, s *suite, path, token, want string) {
 	for {
 		r := s.upload(path, token, "EVIDENCE", "", "probe.pdf", []byte("%PDF-1.7 probe"), nil)
 		if r.status == http.StatusTooManyRequests {
-			if !strings.Contains(r.message(), want) || !strings.Contains(r.message(), "retry") {
-				t.Fatalf("upload refused with 429 %q; want it to name %q and ask to retry", r.message(), want)
+			if !strings.Contains(r.message(), want) || !strings.Contains(r.message(), "retry") || r.header.Get("Retry-After") == "" {
+				t.Fatalf("upload refused with 429 %q (Retry-After %q); want it to name %q and ask to retry", r.message(), r.header.Get("Retry-After"), want)
 			}
 			return
 		}

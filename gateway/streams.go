@@ -99,11 +99,15 @@ func retryLater(st *status.Status) bool {
 }
 
 func (a *streams) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted && !retryLater(st) {
-		// For a file, the limit is on its size: 413, not 429. The bound
-		// on transfers at once is a 429 (grpc-gateway's mapping).
-		writeStatus(w, r, http.StatusRequestEntityTooLarge, st)
-		return
+	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
+		if !retryLater(st) {
+			// For a file, the limit is on its size: 413, not 429.
+			writeStatus(w, r, http.StatusRequestEntityTooLarge, st)
+			return
+		}
+		// The bound on transfers at once: 429 (grpc-gateway's mapping),
+		// worth trying again shortly.
+		w.Header().Set("Retry-After", "1")
 	}
 	_, m := runtime.MarshalerForRequest(a.mux, r)
 	runtime.HTTPError(r.Context(), a.mux, m, w, r, err)
