@@ -187,7 +187,12 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	})
 	root.HandleFunc("GET /readyz", backends.readyz)
 	// Files stream through their own handlers, outside the JSON body limit.
-	s := &streams{mux: mux, client: requestv1.NewRequestServiceClient(backends.conns["request"]), maxBytes: cfg.MaxAttachmentBytes}
+	httpOpts, err := cfg.HTTP.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &streams{mux: mux, client: requestv1.NewRequestServiceClient(backends.conns["request"]), maxBytes: cfg.MaxAttachmentBytes,
+		writeProgress: httpOpts.WriteProgress}
 	root.Handle("POST /v1/requests/{id}/attachments:upload", api(http.HandlerFunc(s.upload)))
 	root.Handle("GET /v1/requests/{id}/attachments/{attachment}", api(http.HandlerFunc(s.download)))
 	root.Handle("GET /v1/requests:watch", api(http.HandlerFunc(s.watch)))

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -33,13 +35,79 @@ type streams struct {
 	mux      *runtime.ServeMux
 	client   requestv1.RequestServiceClient
 	maxBytes int64
+	// writeProgress bounds one write of a download or a watch stream
+	// (httpserver.Options.WriteProgress).
+	writeProgress time.Duration
+}
+
+// transferBoundField is request.TransferBoundField, which the gateway does
+// not import: the violation that makes a RESOURCE_EXHAUSTED "too many
+// transfers at once, retry" (429) rather than "file too large" (413).
+const transferBoundField = "attachment_transfers"
+
+// timelyWriter writes a long response under a deadline per write: a client
+// that reads nothing for writeProgress is cut (the write fails and the
+// handler returns, which ends the call to the service and frees what it
+// held: the blob file of a download, the place of a watch), however long
+// the response as a whole lasts. The deadline is cleared after each write,
+// since on HTTP/2 a deadline that passes while nothing is written resets
+// the stream too, and an idle watch must live on.
+type timelyWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (a *streams) timely(w http.ResponseWriter) *timelyWriter {
+	return &timelyWriter{w: w, rc: http.NewResponseController(w), d: a.writeProgress}
+}
+
+// write writes p and, with flush, sends it to the client at once.
+func (t *timelyWriter) write(p []byte, flush bool) error {
+	if err := t.rc.SetWriteDeadline(time.Now().Add(t.d)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	_, err := t.w.Write(p)
+	if err == nil && flush {
+		err = t.rc.Flush()
+	}
+	if err != nil {
+		// The deadline stays: what the server still writes of this
+		// response (its end, a flush) fails at once too, and the
+		// connection closes instead of waiting for ever on the client.
+		return err
+	}
+	if err := t.rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// retryLater reports whether st refuses a transfer for the bound on
+// transfers in progress.
+func retryLater(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == transferBoundField {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func (a *streams) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
-		// For a file, the limit is on its size: 413, not 429.
-		writeStatus(w, r, http.StatusRequestEntityTooLarge, st)
-		return
+		if !retryLater(st) {
+			// For a file, the limit is on its size: 413, not 429.
+			writeStatus(w, r, http.StatusRequestEntityTooLarge, st)
+			return
+		}
+		// The bound on transfers at once: 429 (grpc-gateway's mapping),
+		// worth trying again shortly.
+		w.Header().Set("Retry-After", "1")
 	}
 	_, m := runtime.MarshalerForRequest(a.mux, r)
 	runtime.HTTPError(r.Context(), a.mux, m, w, r, err)
@@ -225,6 +293,7 @@ func (a *streams) download(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.FormatInt(meta.GetSizeBytes(), 10))
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+	out := a.timely(w)
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -235,7 +304,9 @@ func (a *streams) download(w http.ResponseWriter, r *http.Request) {
 			// connection so the client sees an incomplete body.
 			panic(http.ErrAbortHandler)
 		}
-		if _, err := w.Write(msg.GetChunk()); err != nil {
+		if err := out.write(msg.GetChunk(), false); err != nil {
+			// The client stopped reading (or left): returning cancels
+			// the service's call, which closes the file.
 			return
 		}
 	}

@@ -2,9 +2,12 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -53,6 +56,9 @@ type suite struct {
 	// stopAudit takes only the audit service down; restartAudit brings it
 	// back on the same address and waits until the suite is ready again.
 	stopAudit, restartAudit func()
+	// http is the client of the gateway: http.DefaultClient, or over HTTPS
+	// one that trusts the gateway's certificate and speaks HTTP/2.
+	http *http.Client
 }
 
 type suiteOptions struct {
@@ -91,6 +97,15 @@ type suiteOptions struct {
 	// console, when set, gives the gateway's console configuration for the
 	// suite's base URL.
 	console func(baseURL string) *console.Config
+	// internalReserve is comity-local's --internal-conns-reserve: places
+	// of maxConns the gateway (a public listener) may not take (0: 64).
+	internalReserve int
+	// transfers bounds the request service's attachment transfers
+	// (defaults when zero).
+	transfers request.TransferLimits
+	// httpsCert and httpsKey make the gateway serve HTTPS (and HTTP/2) with
+	// this certificate; baseURL is then https://.
+	httpsCert, httpsKey string
 	// quiet discards the servers' logs. Benchmarks need it: the test logger
 	// buffers every line for the whole run.
 	quiet bool
@@ -160,13 +175,21 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	if opt.maxConnsPerClient == 0 {
 		opt.maxConnsPerClient = 512
 	}
-	conns, err := connlimit.New(connlimit.Config{MaxConns: opt.maxConns, MaxConnsPerClient: opt.maxConnsPerClient, Logger: logger})
+	if opt.internalReserve == 0 {
+		opt.internalReserve = 64
+	}
+	conns, err := connlimit.New(connlimit.Config{MaxConns: opt.maxConns, MaxConnsPerClient: opt.maxConnsPerClient,
+		InternalReserve: opt.internalReserve, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ls [4]net.Listener
 	for i, name := range []string{"directory", "request", "audit", "gateway"} {
-		if ls[i], err = conns.Listen("127.0.0.1:0", name); err != nil {
+		listen := conns.Listen
+		if name == "gateway" {
+			listen = conns.ListenPublic
+		}
+		if ls[i], err = listen("127.0.0.1:0", name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -185,7 +208,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[1], Database: requestDB,
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
-			Watch:     opt.watch,
+			Watch: opt.watch, Transfers: opt.transfers,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
 			AuditBacklogAlarm: opt.backlogAlarm, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
@@ -227,11 +250,27 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			AuditAddr: ls[2].Addr().String(), MaxBodyBytes: opt.maxBody, MaxAttachmentBytes: opt.maxAttachment,
 			CORSOrigins: opt.corsOrigins, TLS: ids[mtls.Gateway], Logger: logger,
 			RateLimit: opt.rateLimit, Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), HTTP: opt.http,
+			HTTPSCertFile: opt.httpsCert, HTTPSKeyFile: opt.httpsKey,
 		})
 	})
-	s := &suite{t: t, baseURL: "http://" + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids, conns: conns,
+	scheme := "http://"
+	if opt.httpsCert != "" {
+		scheme = "https://"
+	}
+	s := &suite{t: t, baseURL: scheme + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids, conns: conns,
 		databases: map[string]string{"directory": directoryDB, "request": requestDB, "audit": auditDB},
 		addrs:     map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
+	s.http = http.DefaultClient
+	if opt.httpsCert != "" {
+		pem, err := os.ReadFile(opt.httpsCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		s.http = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
+		t.Cleanup(s.http.CloseIdleConnections)
+	}
 	s.stopAudit = func() { stopAudit() }
 	s.restartAudit = func() {
 		t.Helper()
@@ -264,7 +303,7 @@ func (s *suite) waitReady() {
 	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for backoff := 5 * time.Millisecond; ; backoff = min(backoff*2, 200*time.Millisecond) {
-		resp, err := http.Get(s.baseURL + "/readyz")
+		resp, err := s.http.Get(s.baseURL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -344,7 +383,7 @@ func (s *suite) do(method, path, token string, body any) response {
 
 // client calls the suite's gateway with the dev issuer's tokens.
 func (s *suite) client() *gatewaytest.Client {
-	return &gatewaytest.Client{TB: s.t, BaseURL: s.baseURL, DataDir: s.dataDir}
+	return &gatewaytest.Client{TB: s.t, BaseURL: s.baseURL, DataDir: s.dataDir, HTTP: s.http}
 }
 
 func fromClient(r gatewaytest.Response) response {

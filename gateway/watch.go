@@ -48,11 +48,11 @@ func (a *streams) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, m := runtime.MarshalerForRequest(a.mux, r)
-	flusher, _ := w.(http.Flusher)
+	out := a.timely(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
-	if flusher != nil {
-		flusher.Flush()
+	if err := out.write(nil, true); err != nil {
+		return
 	}
 	for {
 		msg, err := stream.Recv()
@@ -61,7 +61,7 @@ func (a *streams) watch(w http.ResponseWriter, r *http.Request) {
 				// The status line is out; report the end in the stream, as
 				// grpc-gateway does.
 				body, _ := m.Marshal(map[string]any{"error": status.Convert(err).Proto()})
-				_, _ = w.Write(append(body, '\n'))
+				_ = out.write(append(body, '\n'), true)
 			}
 			return
 		}
@@ -69,11 +69,10 @@ func (a *streams) watch(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		if _, err := w.Write(append(body, '\n')); err != nil {
+		// A client that stops reading is cut after --write-progress-timeout,
+		// which ends the service's stream and frees its place.
+		if err := out.write(append(body, '\n'), true); err != nil {
 			return
-		}
-		if flusher != nil {
-			flusher.Flush()
 		}
 	}
 }

@@ -117,7 +117,8 @@ var attachmentKinds = []string{"REQUEST_DOCUMENT", translation, "COURT_ORDER", "
 // Attach stores content as an attachment of a request. Access is checked
 // before any content is read; the content is streamed to the blob store,
 // its SHA-256 and size computed and checked against the declared digest and
-// the size limit, and on any failure nothing is kept.
+// the size limit, and on any failure nothing is kept. It is refused with
+// RESOURCE_EXHAUSTED when TransferLimits are reached.
 func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, content io.Reader) (Attachment, error) {
 	r, err := s.caseContent(ctx, p, u.RequestID)
 	if err != nil {
@@ -147,7 +148,13 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 	if u.SizeBytes > s.maxAttach {
 		return Attachment{}, errs.New(errs.ResourceExhausted, "attachment of %d bytes is larger than the limit of %d bytes", u.SizeBytes, s.maxAttach)
 	}
+	// The upload holds a blob file until its client has sent it all.
+	release, err := s.transfers.acquire(p)
+	if err != nil {
+		return Attachment{}, err
+	}
 	key, sum, size, err := s.blobs.Put(ctx, content, s.maxAttach, u.SHA256)
+	release()
 	if err != nil {
 		return Attachment{}, err
 	}
@@ -275,7 +282,8 @@ func (s *Service) Attachments(ctx context.Context, p identity.Principal, request
 }
 
 // Download returns an attachment and its content, recording the download.
-// The caller closes the content.
+// The caller closes the content, which ends the transfer: it is refused
+// with RESOURCE_EXHAUSTED while TransferLimits are reached, as Attach is.
 func (s *Service) Download(ctx context.Context, p identity.Principal, requestID, attachmentID string) (Attachment, io.ReadCloser, error) {
 	r, err := s.caseContent(ctx, p, requestID)
 	if err != nil {
@@ -285,10 +293,18 @@ func (s *Service) Download(ctx context.Context, p identity.Principal, requestID,
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	content, err := s.blobs.Open(ctx, a.BlobKey)
+	// The download holds its blob file open until the caller closes it,
+	// which gives its transfer place back.
+	release, err := s.transfers.acquire(p)
 	if err != nil {
+		return Attachment{}, nil, err
+	}
+	blob, err := s.blobs.Open(ctx, a.BlobKey)
+	if err != nil {
+		release()
 		return Attachment{}, nil, fmt.Errorf("attachment %s content: %w", a.ID, err)
 	}
+	content := releasingReader{ReadCloser: blob, release: release}
 	if err := s.recordRead(ctx, p, r, "requests/"+r.ID+"/attachments/"+a.ID); err != nil {
 		content.Close()
 		return Attachment{}, nil, err

@@ -43,6 +43,8 @@ type Config struct {
 	Now func() time.Time
 	// Watch bounds the watch streams.
 	Watch WatchLimits
+	// Transfers bounds the attachment uploads and downloads in progress.
+	Transfers TransferLimits
 }
 
 // Service applies the rules of cooperation requests on top of a Store.
@@ -54,6 +56,7 @@ type Service struct {
 	maxAttach int64
 	now       func() time.Time
 	feed      *feed
+	transfers *transfers
 }
 
 // NewService returns a Service.
@@ -77,10 +80,14 @@ func NewService(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	tl, err := cfg.Transfers.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	return &Service{
 		store: cfg.Store, blobs: cfg.Blobs, dir: cfg.Directory, policy: cfg.Policy,
 		maxAttach: cfg.MaxAttachmentBytes, now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
-		feed: newFeed(cfg.Store, cfg.Trust, limits),
+		feed: newFeed(cfg.Store, cfg.Trust, limits), transfers: newTransfers(tl),
 	}, nil
 }
 

@@ -28,6 +28,8 @@ func main() {
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
 	watchPerUser := fs.Int("watch-streams-per-user", request.DefaultWatchPerUser, "open watch streams (GET /v1/requests:watch) one user may hold at once")
 	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
+	var transfers request.TransferLimits
+	transfers.RegisterFlags(fs)
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
 	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request and comity-directory), which keys the request digests in audit events; required")
@@ -52,6 +54,9 @@ func main() {
 				return err
 			}
 		}
+		if err := transfers.Fit(env.Conns.Spare()); err != nil {
+			return err
+		}
 		l, err := env.Conns.Listen(*addr, "grpc")
 		if err != nil {
 			return err
@@ -59,8 +64,9 @@ func main() {
 		return requestd.Run(ctx, requestd.Config{
 			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,
 			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditDigestKey: key,
-			Watch: request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
-			TLS:   tlsID, Logger: env.Logger, Metrics: env.Metrics,
+			Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
+			Transfers: transfers,
+			TLS:       tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

@@ -41,6 +41,10 @@ type Common struct {
 	// listener of the process (see connlimit.Config).
 	MaxConns          int
 	MaxConnsPerClient int
+	// InternalConnsReserve is how many of MaxConns only the process's
+	// internal listeners may take (RegisterInternalReserve; see
+	// connlimit.Config.InternalReserve).
+	InternalConnsReserve int
 	// HTTP bounds slow HTTP clients, for binaries that serve HTTP
 	// (RegisterHTTP).
 	HTTP httpserver.Options
@@ -53,6 +57,14 @@ func (c *Common) Register(fs *flag.FlagSet, logFormat, metricsAddr string) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", metricsAddr, "address of the Prometheus /metrics endpoint; empty disables it")
 	fs.IntVar(&c.MaxConns, "max-conns", 0, "most connections open at once over all of this process's listeners; 0: half of what the file-descriptor limit leaves after a reserve of a quarter (at least 1,024) for the databases and the audit log")
 	fs.IntVar(&c.MaxConnsPerClient, "max-conns-per-client", 512, "most connections one client address (IPv6: one /64) may hold open at once on each listener; 0: no bound. Behind a proxy, every client has the proxy's address")
+}
+
+// RegisterInternalReserve defines --internal-conns-reserve, for binaries
+// whose public listeners share the process's connection bound with
+// internal ones (comity-local: the gateway beside the services' own gRPC
+// listeners); they open the public ones with Conns.ListenPublic.
+func (c *Common) RegisterInternalReserve(fs *flag.FlagSet) {
+	fs.IntVar(&c.InternalConnsReserve, "internal-conns-reserve", 64, "how many of --max-conns public listeners (the gateway) may not take, kept for the services' own gRPC connections to each other and /metrics")
 }
 
 // RegisterHTTP defines the flags bounding slow HTTP clients on fs
@@ -202,7 +214,7 @@ func guard(common *Common, logger *zap.Logger, reg prometheus.Registerer) (*conn
 		logger.Warn("could not raise the file-descriptor limit", zap.Error(err))
 	}
 	g, err := connlimit.New(connlimit.Config{
-		MaxConns: common.MaxConns, MaxConnsPerClient: common.MaxConnsPerClient, FileLimit: soft,
+		MaxConns: common.MaxConns, MaxConnsPerClient: common.MaxConnsPerClient, InternalReserve: common.InternalConnsReserve, FileLimit: soft,
 		Logger: logger, Metrics: reg,
 	})
 	if err != nil {
@@ -211,6 +223,7 @@ func guard(common *Common, logger *zap.Logger, reg prometheus.Registerer) (*conn
 	logger.Info("connection bounds",
 		zap.Uint64("fd_limit_before", before), zap.Uint64("fd_limit", soft), zap.Uint64("fd_limit_hard", hard),
 		zap.Uint64("fd_reserve", connlimit.Reserve(soft)),
-		zap.Int("max_conns", g.MaxConns()), zap.Int("max_conns_per_client", g.MaxConnsPerClient()))
+		zap.Int("max_conns", g.MaxConns()), zap.Int("max_public_conns", g.MaxPublicConns()),
+		zap.Int("max_conns_per_client", g.MaxConnsPerClient()), zap.Int("fd_spare", g.Spare()))
 	return g, nil
 }

@@ -40,6 +40,14 @@ type Config struct {
 	// zero means the current one. MaxConns must leave Reserve(FileLimit)
 	// descriptors free.
 	FileLimit uint64
+	// InternalReserve is how many of MaxConns only internal listeners
+	// (Listen, Wrap) may take: public ones (ListenPublic, WrapPublic) are
+	// refused once MaxConns − InternalReserve connections are open, so that
+	// a flood on a public listener cannot take the places of the
+	// process's own connections (in comity-local, the services' gRPC
+	// connections to each other and /metrics). Zero means none; it must be
+	// below MaxConns.
+	InternalReserve int
 	// Logger receives a line when connections are refused, at most one per
 	// listener every LogEvery (default 10 s), with the count since.
 	Logger   *zap.Logger
@@ -58,9 +66,11 @@ func Reserve(limit uint64) uint64 {
 }
 
 // DefaultMaxConns returns the connection bound for a descriptor limit: half
-// of what the reserve leaves, because one connection can hold a second
-// descriptor while it is served (the attachment file it uploads or
-// downloads).
+// of what the reserve leaves. A connection holds one descriptor however
+// many HTTP/2 streams it carries; the other half (Guard.Spare) is for the
+// files those streams may open, the attachments uploaded and downloaded,
+// which the request service bounds on their own (--max-transfers) because
+// one connection can carry many of them at once.
 func DefaultMaxConns(limit uint64) int {
 	return int((limit - Reserve(limit)) / 2)
 }
@@ -68,6 +78,8 @@ func DefaultMaxConns(limit uint64) int {
 // Guard counts the connections of every listener it wraps.
 type Guard struct {
 	max       int64
+	public    int64
+	spare     int
 	perClient int
 	logger    *zap.Logger
 	logEvery  time.Duration
@@ -82,8 +94,8 @@ type Guard struct {
 // New returns a Guard, or an error naming the bound that would leave too few
 // descriptors free.
 func New(cfg Config) (*Guard, error) {
-	if cfg.MaxConns < 0 || cfg.MaxConnsPerClient < 0 {
-		return nil, errors.New("connlimit: --max-conns and --max-conns-per-client must not be negative")
+	if cfg.MaxConns < 0 || cfg.MaxConnsPerClient < 0 || cfg.InternalReserve < 0 {
+		return nil, errors.New("connlimit: --max-conns, --max-conns-per-client and the internal reserve must not be negative")
 	}
 	limit := cfg.FileLimit
 	if limit == 0 {
@@ -102,6 +114,9 @@ func New(cfg Config) (*Guard, error) {
 		return nil, fmt.Errorf("connlimit: --max-conns %d would leave fewer than %d of the process's %d file descriptors for its databases and log; use at most %d, or raise the descriptor limit (ulimit -Hn)",
 			cfg.MaxConns, Reserve(limit), limit, free)
 	}
+	if cfg.InternalReserve >= cfg.MaxConns {
+		return nil, fmt.Errorf("connlimit: --max-conns %d leaves no connection for public listeners beside the %d kept for internal ones; raise --max-conns", cfg.MaxConns, cfg.InternalReserve)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -109,7 +124,9 @@ func New(cfg Config) (*Guard, error) {
 		cfg.LogEvery = 10 * time.Second
 	}
 	g := &Guard{
-		max: int64(cfg.MaxConns), perClient: cfg.MaxConnsPerClient, logger: cfg.Logger, logEvery: cfg.LogEvery,
+		max: int64(cfg.MaxConns), public: int64(cfg.MaxConns - cfg.InternalReserve),
+		spare:     int(limit - min(limit, Reserve(limit)) - uint64(cfg.MaxConns)),
+		perClient: cfg.MaxConnsPerClient, logger: cfg.Logger, logEvery: cfg.LogEvery,
 		openGauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "comity_connections_open",
 			Help: "Connections open, by listener.",
@@ -131,6 +148,14 @@ func New(cfg Config) (*Guard, error) {
 
 // MaxConns returns the bound on connections over every listener.
 func (g *Guard) MaxConns() int { return int(g.max) }
+
+// MaxPublicConns returns the bound on connections of public listeners:
+// MaxConns less the internal reserve.
+func (g *Guard) MaxPublicConns() int { return int(g.public) }
+
+// Spare returns the descriptors left beside the reserve and MaxConns: what
+// the files that requests open (attachment transfers) may hold at most.
+func (g *Guard) Spare() int { return g.spare }
 
 // MaxConnsPerClient returns the bound per client address and listener (0:
 // none).
@@ -155,17 +180,38 @@ func (g *Guard) Listen(addr, name string) (net.Listener, error) {
 	return g.Wrap(l, name), nil
 }
 
+// ListenPublic is Listen for a listener open to outside clients: its
+// connections may not take the internal reserve.
+func (g *Guard) ListenPublic(addr, name string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return g.WrapPublic(l, name), nil
+}
+
 // Wrap returns l with the Guard's bounds: a connection over a bound is
 // accepted and closed at once, so that it costs nothing while it waits,
 // counted and logged (at a bounded rate); Accept then waits for the next.
+// Its connections may take every place, the internal reserve included.
 func (g *Guard) Wrap(l net.Listener, name string) net.Listener {
-	return &listener{Listener: l, g: g, name: name, byClient: map[string]int{}}
+	return &listener{Listener: l, g: g, name: name, limit: g.max, byClient: map[string]int{}}
+}
+
+// WrapPublic is Wrap for a listener open to outside clients: it is refused
+// connections once MaxPublicConns are open over every listener, so the
+// internal reserve stays free for the internal listeners.
+func (g *Guard) WrapPublic(l net.Listener, name string) net.Listener {
+	return &listener{Listener: l, g: g, name: name, limit: g.public, byClient: map[string]int{}}
 }
 
 type listener struct {
 	net.Listener
 	g    *Guard
 	name string
+	// limit is the count of open connections (over every listener) at
+	// which this one refuses: MaxConns, or MaxPublicConns.
+	limit int64
 
 	mu       sync.Mutex
 	byClient map[string]int
@@ -200,7 +246,7 @@ func (l *listener) Accept() (net.Conn, error) {
 // admit takes a place for a connection of client key; it returns the bound
 // that refuses it, or "".
 func (l *listener) admit(key string) string {
-	if l.g.open.Add(1) > l.g.max {
+	if l.g.open.Add(1) > l.limit {
 		l.g.open.Add(-1)
 		return "total"
 	}
@@ -248,7 +294,7 @@ func (l *listener) noteRefused(bound, key string) {
 	l.g.logger.Warn("connections refused: bound reached",
 		zap.String("listener", l.name), zap.String("last_client", key),
 		zap.Int("over_total_bound", total), zap.Int("over_per_client_bound", client),
-		zap.Int("max_conns", int(l.g.max)), zap.Int("max_conns_per_client", l.g.perClient))
+		zap.Int("max_conns", int(l.limit)), zap.Int("max_conns_per_client", l.g.perClient))
 }
 
 // conn gives its place back once, when closed.

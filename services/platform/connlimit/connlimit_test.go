@@ -2,6 +2,7 @@ package connlimit
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -39,6 +40,8 @@ func TestNewRefusesABoundThatEatsTheReserve(t *testing.T) {
 		{"explicit within", Config{FileLimit: 20000, MaxConns: 15000}, 15000, ""},
 		{"explicit over", Config{FileLimit: 20000, MaxConns: 15001}, 0, "use at most 15000"},
 		{"negative", Config{FileLimit: 20000, MaxConnsPerClient: -1}, 0, "must not be negative"},
+		{"reserve within", Config{FileLimit: 20000, MaxConns: 100, InternalReserve: 99}, 100, ""},
+		{"reserve takes all", Config{FileLimit: 20000, MaxConns: 100, InternalReserve: 100}, 0, "leaves no connection for public listeners"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := New(tc.cfg)
@@ -127,5 +130,77 @@ func TestBounds(t *testing.T) {
 	}
 	if _, kept := dial(t, l, "127.0.0.3"); !kept {
 		t.Error("a place given back was not taken by the next client")
+	}
+}
+
+// The files of requests have the descriptors the connections leave: with
+// the default bound, as many as the connections.
+func TestSpare(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want int
+	}{
+		{Config{FileLimit: 20000}, 7500},
+		{Config{FileLimit: 1024}, 256},
+		{Config{FileLimit: 20000, MaxConns: 15000}, 0},
+	} {
+		t.Run(fmt.Sprint(tc.cfg.FileLimit, "/", tc.cfg.MaxConns), func(t *testing.T) {
+			g, err := New(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Spare() != tc.want {
+				t.Errorf("Spare = %d, want %d", g.Spare(), tc.want)
+			}
+		})
+	}
+}
+
+// A public listener stops at MaxConns less the internal reserve, from any
+// number of addresses; an internal listener still gets the reserved places.
+func TestInternalReserve(t *testing.T) {
+	g, err := New(Config{FileLimit: 20000, MaxConns: 3, InternalReserve: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(l net.Listener) {
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				t.Cleanup(func() { c.Close() })
+			}
+		}()
+	}
+	listen := func(wrap func(net.Listener, string) net.Listener) net.Listener {
+		raw, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := wrap(raw, "test")
+		t.Cleanup(func() { l.Close() })
+		serve(l)
+		return l
+	}
+	public, internal := listen(g.WrapPublic), listen(g.Wrap)
+	for i, st := range []struct {
+		l    net.Listener
+		from string
+		kept bool
+	}{
+		{public, "127.0.0.1", true},
+		{public, "127.0.0.2", true},
+		{public, "127.0.0.3", false}, // the public share is taken
+		{internal, "127.0.0.1", true},
+		{internal, "127.0.0.1", false}, // the total
+	} {
+		if _, kept := dial(t, st.l, st.from); kept != st.kept {
+			t.Fatalf("step %d from %s: kept = %v, want %v", i, st.from, kept, st.kept)
+		}
+	}
+	if g.MaxPublicConns() != 2 {
+		t.Errorf("MaxPublicConns = %d, want 2", g.MaxPublicConns())
 	}
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// Watch bounds the watch streams (per user, per agency); the zero
 	// value means the defaults.
 	Watch request.WatchLimits
+	// Transfers bounds the attachment uploads and downloads in progress
+	// (total, per agency); the zero value means the defaults.
+	Transfers request.TransferLimits
 	// AuditAddr is the audit service's gRPC address; the outbox relay
 	// delivers audit events there. Empty leaves them in the outbox.
 	AuditAddr string
@@ -104,7 +107,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// own client keeps nothing.
 		Trust: directoryclient.New(conn, directoryclient.WithCacheTTL(0)),
 		Store: store, Blobs: blobs, Directory: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
-		Watch: cfg.Watch,
+		Watch: cfg.Watch, Transfers: cfg.Transfers,
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ func main() {
 	common.RegisterTLS(fs, "")
 	common.RegisterAuditBacklogAlarm(fs)
 	common.RegisterHTTP(fs)
+	common.RegisterInternalReserve(fs)
 	httpsCert := fs.String("https-cert", "", "PEM certificate for the gateway to serve HTTPS with (with --https-key); HTTP without")
 	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
 	perSecond := fs.Float64("rate-limit", 50, "calls a second each agency may make through the gateway on average (0: no limit)")
@@ -57,6 +58,8 @@ func main() {
 	devOIDCAddr := fs.String("dev-oidc-addr", "127.0.0.1:8079", "address of the DEVELOPMENT-ONLY OpenID provider the console signs in with (empty: no console)")
 	watchPerUser := fs.Int("watch-streams-per-user", request.DefaultWatchPerUser, "open watch streams (GET /v1/requests:watch) one user may hold at once")
 	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
+	var transfers request.TransferLimits
+	transfers.RegisterFlags(fs)
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
 
@@ -108,14 +111,23 @@ func main() {
 			}
 		}
 
+		// The attachment files in transfer must fit beside the
+		// connections.
+		if err := transfers.Fit(env.Conns.Spare()); err != nil {
+			return err
+		}
 		// Bind every port before starting anything, so that a port in use
 		// fails the start instead of leaving half a suite running.
 		// Every listener draws on the one bound of the process's
 		// connections (env.Conns), which keeps descriptors free for the
-		// databases and the audit log; each has its own bound per client,
-		// so that clients of the gateway, all on 127.0.0.1 here, cannot
-		// take the places of the gateway's own connections to the
-		// services.
+		// databases and the audit log. The gateway's and the development
+		// OpenID provider's are public: they may not take the last
+		// --internal-conns-reserve places, which only the services'
+		// listeners (and /metrics) may, so that a flood of the gateway from
+		// any number of addresses cannot block the services' gRPC
+		// connections to each other. Each listener also has its own bound
+		// per client address, so that one address cannot take the places
+		// of every other on the gateway.
 		addrs := []string{*directoryAddr, *requestAddr, *auditAddr, *httpAddr}
 		names := []string{"directory", "request", "audit", "gateway"}
 		if *devOIDCAddr != "" {
@@ -123,7 +135,11 @@ func main() {
 		}
 		ls := make([]net.Listener, len(addrs))
 		for i, addr := range addrs {
-			if ls[i], err = env.Conns.Listen(addr, names[i]); err != nil {
+			listen := env.Conns.Listen
+			if names[i] == "gateway" || names[i] == "dev-oidc" {
+				listen = env.Conns.ListenPublic
+			}
+			if ls[i], err = listen(addr, names[i]); err != nil {
 				for _, l := range ls[:i] {
 					l.Close()
 				}
@@ -186,6 +202,7 @@ func main() {
 				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
 				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
+				Transfers: transfers,
 				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Request],
 				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
