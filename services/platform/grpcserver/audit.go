@@ -28,7 +28,7 @@ import (
 // malformed or badly signed one, no client certificate) are not recorded one
 // by one, so that an anonymous caller cannot grow the permanent log at will:
 // they are counted (metric comity_unauthenticated_calls_total) and recorded
-// as one aggregate event per client address and minute (see
+// as one aggregate event per client (IPv4 address or IPv6 /64) and minute (see
 // UnauthenticatedCallsAction). A token whose signature verified but whose
 // claims are refused names its caller, and its calls are recorded one by
 // one like any other denied call.
@@ -40,10 +40,15 @@ type AuditConfig struct {
 	// (Event.RequestHMAC). Without one, events carry no digest: never a
 	// plain hash, which an auditor could brute-force.
 	DigestKey audit.DigestKey
-	// MaxAnonymousAddresses bounds the client addresses counted apart in
-	// one minute; the calls of any further address are counted together
-	// under the address "other". Zero means 1000.
+	// MaxAnonymousAddresses bounds the clients (IPv4 addresses, IPv6 /64s)
+	// whose unauthenticated calls are counted apart in one minute; the
+	// calls of any further client are counted together under the address
+	// "other". Zero means DefaultMaxAnonymousAddresses.
 	MaxAnonymousAddresses int
+	// AnonymousWindow is the span of time one aggregate event of
+	// unauthenticated calls covers; zero means a minute. Tests shorten it
+	// to see the aggregates written.
+	AnonymousWindow time.Duration
 }
 
 // callState lets the auth interceptor, which runs inside the audit one,
