@@ -21,6 +21,7 @@ func main() {
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "./var/certs")
 	common.RegisterAuditBacklogAlarm(fs)
+	common.RegisterAuditAnonymousClients(fs)
 	addr := fs.String("grpc-addr", ":9101", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/directory.db", "database: sqlite:PATH or a postgres:// URL")
 	var seedIssuers config.Strings
@@ -57,7 +58,7 @@ func main() {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: *database, Issuers: issuers,
 			SeedTrustedIssuers: seedIssuers, NoSeed: *noSeed,
-			AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditDigestKey: key,
+			AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, AuditDigestKey: key,
 			TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

@@ -21,6 +21,7 @@ func main() {
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "./var/certs")
 	common.RegisterAuditBacklogAlarm(fs)
+	common.RegisterAuditAnonymousClients(fs)
 	addr := fs.String("grpc-addr", ":9102", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/request.db", "database: sqlite:PATH or a postgres:// URL")
 	blobs := fs.String("blob-dir", "./var/attachments", "directory holding attachment content")
@@ -58,7 +59,7 @@ func main() {
 		}
 		return requestd.Run(ctx, requestd.Config{
 			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,
-			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditDigestKey: key,
+			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, AuditDigestKey: key,
 			Watch: request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 			TLS:   tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})

@@ -35,6 +35,7 @@ func main() {
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "")
 	common.RegisterAuditBacklogAlarm(fs)
+	common.RegisterAuditAnonymousClients(fs)
 	common.RegisterHTTP(fs)
 	httpsCert := fs.String("https-cert", "", "PEM certificate for the gateway to serve HTTPS with (with --https-key); HTTP without")
 	httpsKey := fs.String("https-key", "", "PEM private key of --https-cert")
@@ -133,7 +134,7 @@ func main() {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Directory],
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, TLS: ids[mtls.Directory],
 				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
@@ -143,7 +144,7 @@ func main() {
 				BlobDir: filepath.Join(*dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
 				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Request],
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, TLS: ids[mtls.Request],
 				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
