@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 )
 
@@ -177,7 +178,9 @@ func mac(key, message []byte) string {
 // the requests that exist (issue 10, item 5). The parties' auditors see the
 // probe of what is theirs, and who made it: KZ both, UZ the transmitted
 // request only, since a draft is not yet the requested state's business
-// (DESIGN §3; its auditors see no event of a draft).
+// (DESIGN §3; its auditors see no event of a draft). Nor does the log's
+// size tell: each probe adds the same number of entries, a random id's
+// second one a stand-in on no state's trail.
 func TestHostileNotFoundRevealsNothing(t *testing.T) {
 	s := startSuite(t, suiteOptions{})
 	transmitted := s.fileAndTransmit("kz-gpo", "UZ")
@@ -259,5 +262,30 @@ func TestHostileNotFoundRevealsNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// The log as a whole: as many entries for each probe, whether its name
+	// exists or not.
+	probe := func(e audit.Event) bool { return e.Actor.Agency == "tj-gpo" && e.Action == get }
+	trail := s.awaitTrail("the TJ probes", probe, func(es []audit.Event) bool {
+		n := 0
+		for _, e := range es {
+			if e.Resource == transmitted {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	perName := map[string]int{}
+	for _, e := range trail {
+		perName[e.Resource]++
+		if e.Resource == random && len(e.States) > 0 && !slices.Equal(e.States, []string{"TJ"}) {
+			t.Errorf("an event of the probe of a random id names states %v", e.States)
+		}
+	}
+	for _, name := range probes {
+		if perName[name] != perName[random] {
+			t.Errorf("the probe of %s added %d entries to the log, that of a random id %d: the log's size tells them apart", name, perName[name], perName[random])
+		}
 	}
 }
