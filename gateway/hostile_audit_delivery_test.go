@@ -89,9 +89,10 @@ func TestHostileAuditDeliveryAfterLongNameProbe(t *testing.T) {
 	}
 }
 
-// TestHostileAuditDeliveryDeadLetter puts an event that Append refuses (a
-// 400-character resource) straight into the request service's outbox, as a
-// bug of a future version could: the events behind it are delivered, it is
+// TestHostileAuditDeliveryDeadLetter puts an event that Append refuses (an
+// id that is not a UUID, which the relay's bounding of events cannot mend)
+// straight into the request service's outbox, as a bug of a future version
+// could: the events behind it are delivered, it is
 // set aside with the refusal as its reason, the metric counts it, and
 // Redeliver puts it back in the queue (where it is refused and set aside
 // again, since nothing fixed it). On SQLite and on PostgreSQL.
@@ -111,7 +112,7 @@ func TestHostileAuditDeliveryDeadLetter(t *testing.T) {
 
 			before := outboxMetric(t, reg, "comity_audit_outbox_dead_lettered_total", "request")
 			bad := audit.Event{
-				ID: audit.NewID(), Time: time.Now().UTC(), Service: "comity-request",
+				ID: "bug-" + audit.NewID(), Time: time.Now().UTC(), Service: "comity-request",
 				Action:   requestService + "GetRequest",
 				Resource: "requests/" + strings.Repeat("B", 400), States: []string{"KZ"}, Outcome: "NOT_FOUND",
 			}
@@ -126,8 +127,8 @@ func TestHostileAuditDeliveryDeadLetter(t *testing.T) {
 			s.awaitEntries(auditor, resourceFilter(name), 15*time.Second, func(es []auditEntry) bool { return len(es) > 0 })
 
 			dead := awaitDeadLetter(t, store, bad.ID)
-			if !strings.Contains(dead.Reason, "InvalidArgument") || !strings.Contains(dead.Reason, "resource") {
-				t.Errorf("dead letter reason %q; want the audit service's refusal (InvalidArgument, naming the resource)", dead.Reason)
+			if !strings.Contains(dead.Reason, "InvalidArgument") || !strings.Contains(dead.Reason, "id") {
+				t.Errorf("dead letter reason %q; want the audit service's refusal (InvalidArgument, naming the id)", dead.Reason)
 			}
 			if dead.Event.ID != bad.ID || dead.Event.Resource != bad.Resource || dead.Time.IsZero() {
 				t.Errorf("dead letter %+v; want the event as written, with the time it was set aside", dead)
