@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
@@ -287,5 +288,39 @@ func TestHostileNotFoundRevealsNothing(t *testing.T) {
 		if perName[name] != perName[random] {
 			t.Errorf("the probe of %s added %d entries to the log, that of a random id %d: the log's size tells them apart", name, perName[name], perName[random])
 		}
+	}
+}
+
+// The audit service's own events (an auditor's read of an entry) carry the
+// request digest too, keyed like the producers' with the deployment's key
+// (DESIGN §7: every event carries it): the read of entry N proves "this
+// read of N" to whoever holds the key; they used to carry none.
+func TestHostileAuditServiceEventsAreKeyed(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	auditor := s.token("kz-oversight", identity.Auditor)
+	name := s.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200).body["name"].(string)
+	es := s.awaitEntries(auditor, resourceFilter(name), 30*time.Second, func(es []auditEntry) bool { return len(es) > 0 })
+	index := es[0].Index
+	s.awaitCheckpoint(auditor, index+1)
+	s.mustDo("GET", fmt.Sprintf("/v1/audit/entries/%d", index), auditor, nil, 200)
+
+	const getEntry = "/comity.audit.v1.AuditService/GetEntry"
+	filter := fmt.Sprintf("action = %q AND agency = %q", getEntry, "kz-oversight")
+	s.awaitEntries(auditor, filter, 30*time.Second, func(es []auditEntry) bool { return len(es) >= 1 })
+	reads := s.privateEntries(auditor, filter)
+	if len(reads) != 1 {
+		t.Fatalf("%d events of the auditor's read of entry %d; want 1", len(reads), index)
+	}
+	key, err := os.ReadFile(filepath.Join(s.dataDir, "audit", "digest.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	message, err := proto.MarshalOptions{Deterministic: true}.Marshal(&auditv1.GetEntryRequest{Index: index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reads[0].RequestHMAC, mac(key, message); got != want {
+		t.Errorf("the read's event carries request digest %q; want the HMAC of GetEntry(%d) under the deployment's key, %s", got, index, want)
 	}
 }

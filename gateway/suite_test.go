@@ -191,7 +191,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			err := auditd.Run(actx, auditd.Config{
 				Listener: l, Database: auditDB, LogDir: filepath.Join(opt.dataDir, "audit"), Origin: "comity.test/audit",
 				DirectoryAddr: ls[0].Addr().String(), Issuers: append([]identity.Issuer{dev, svcIssuer}, opt.extraIssuers...),
-				ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit], Logger: logger,
+				ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit], AuditDigestKey: digestKey, Logger: logger,
 			})
 			done <- err
 			if ctx.Err() == nil && actx.Err() != nil {

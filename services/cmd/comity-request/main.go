@@ -31,7 +31,7 @@ func main() {
 	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
-	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request and comity-directory), which keys the request digests in audit events; required")
+	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request, comity-directory and comity-audit), which keys the request digests in audit events; required")
 	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
 
 	os.Exit(cli.Main("comity-request", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {

@@ -153,7 +153,7 @@ func main() {
 				Listener: ls[2], Database: "sqlite:" + filepath.Join(*dataDir, "audit.db"),
 				LogDir: filepath.Join(*dataDir, "audit"), Origin: *origin, DirectoryAddr: ls[0].Addr().String(),
 				Issuers: append(slices.Clone(issuers), svcIssuer), ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit],
-				Logger: env.Logger, Metrics: env.Metrics,
+				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
