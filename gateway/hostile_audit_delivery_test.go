@@ -11,6 +11,7 @@ import (
 
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -23,7 +24,9 @@ import (
 // anonymous :submit of a 300-character name, then a normal create, whose
 // event must reach the log within seconds; and the same against the
 // directory (an anonymous :deactivate of a 400-character agency name, then
-// a real deactivation).
+// a real deactivation). The probe itself is on the log too, in the
+// aggregate event of the client's unauthenticated calls (a window of a
+// second here), with the name cut and marked, and nothing is set aside.
 func TestHostileAuditDeliveryAfterLongNameProbe(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -52,7 +55,8 @@ func TestHostileAuditDeliveryAfterLongNameProbe(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startSuite(t, suiteOptions{})
+			reg := prometheus.NewRegistry()
+			s := startSuite(t, suiteOptions{metrics: reg, anonymousWindow: time.Second})
 			if r := s.do("POST", tc.probe, "", map[string]any{}); r.status != 401 {
 				t.Fatalf("anonymous POST %s = %d %s; want 401", tc.probe, r.status, r.raw)
 			}
@@ -61,13 +65,35 @@ func TestHostileAuditDeliveryAfterLongNameProbe(t *testing.T) {
 			s.awaitEntries(auditor, resourceFilter(resource), 15*time.Second, func(es []auditEntry) bool {
 				return slices.ContainsFunc(es, func(e auditEntry) bool { return e.Event.Action == action && e.Event.Outcome == "OK" })
 			})
+
+			// The aggregate event of the probe, on no state's trail: read
+			// as the operator would.
+			probed := strings.TrimPrefix(tc.probe[:strings.LastIndexByte(tc.probe, ':')], "/v1/")
+			cut := audit.Bounded(audit.Event{Resource: probed}).Resource
+			if cut == probed || !strings.Contains(cut, "[cut sha256:") {
+				t.Fatalf("Bounded left the probed name as it is: %q", cut)
+			}
+			s.awaitTrail("the aggregate event of the probe", func(e audit.Event) bool {
+				return e.Action == grpcserver.UnauthenticatedCallsAction
+			}, func(es []audit.Event) bool {
+				return slices.ContainsFunc(es, func(e audit.Event) bool { return e.Resource == cut && e.Count == 1 })
+			})
+			for _, service := range []string{"request", "directory"} {
+				if n := outboxMetric(t, reg, "comity_audit_outbox_dead_lettered_total", service); n != 0 {
+					t.Errorf("the %s service set %v audit events aside; want none", service, n)
+				}
+				if n := outboxMetric(t, reg, "comity_audit_outbox_dead_letters", service); n != 0 {
+					t.Errorf("the %s service's outbox holds %v dead letters; want none", service, n)
+				}
+			}
 		})
 	}
 }
 
-// TestHostileAuditDeliveryDeadLetter puts an event that Append refuses (a
-// 400-character resource) straight into the request service's outbox, as a
-// bug of a future version could: the events behind it are delivered, it is
+// TestHostileAuditDeliveryDeadLetter puts an event that Append refuses (an
+// id that is not a UUID, which the relay's bounding of events cannot mend)
+// straight into the request service's outbox, as a bug of a future version
+// could: the events behind it are delivered, it is
 // set aside with the refusal as its reason, the metric counts it, and
 // Redeliver puts it back in the queue (where it is refused and set aside
 // again, since nothing fixed it). On SQLite and on PostgreSQL.
@@ -87,7 +113,7 @@ func TestHostileAuditDeliveryDeadLetter(t *testing.T) {
 
 			before := outboxMetric(t, reg, "comity_audit_outbox_dead_lettered_total", "request")
 			bad := audit.Event{
-				ID: audit.NewID(), Time: time.Now().UTC(), Service: "comity-request",
+				ID: "bug-" + audit.NewID(), Time: time.Now().UTC(), Service: "comity-request",
 				Action:   requestService + "GetRequest",
 				Resource: "requests/" + strings.Repeat("B", 400), States: []string{"KZ"}, Outcome: "NOT_FOUND",
 			}
@@ -102,8 +128,8 @@ func TestHostileAuditDeliveryDeadLetter(t *testing.T) {
 			s.awaitEntries(auditor, resourceFilter(name), 15*time.Second, func(es []auditEntry) bool { return len(es) > 0 })
 
 			dead := awaitDeadLetter(t, store, bad.ID)
-			if !strings.Contains(dead.Reason, "InvalidArgument") || !strings.Contains(dead.Reason, "resource") {
-				t.Errorf("dead letter reason %q; want the audit service's refusal (InvalidArgument, naming the resource)", dead.Reason)
+			if !strings.Contains(dead.Reason, "InvalidArgument") || !strings.Contains(dead.Reason, "id") {
+				t.Errorf("dead letter reason %q; want the audit service's refusal (InvalidArgument, naming the id)", dead.Reason)
 			}
 			if dead.Event.ID != bad.ID || dead.Event.Resource != bad.Resource || dead.Time.IsZero() {
 				t.Errorf("dead letter %+v; want the event as written, with the time it was set aside", dead)

@@ -21,7 +21,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 )
 
@@ -177,7 +179,9 @@ func mac(key, message []byte) string {
 // the requests that exist (issue 10, item 5). The parties' auditors see the
 // probe of what is theirs, and who made it: KZ both, UZ the transmitted
 // request only, since a draft is not yet the requested state's business
-// (DESIGN §3; its auditors see no event of a draft).
+// (DESIGN §3; its auditors see no event of a draft). Nor does the log's
+// size tell: each probe adds the same number of entries, a random id's
+// second one a stand-in on no state's trail.
 func TestHostileNotFoundRevealsNothing(t *testing.T) {
 	s := startSuite(t, suiteOptions{})
 	transmitted := s.fileAndTransmit("kz-gpo", "UZ")
@@ -259,5 +263,64 @@ func TestHostileNotFoundRevealsNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// The log as a whole: as many entries for each probe, whether its name
+	// exists or not.
+	probe := func(e audit.Event) bool { return e.Actor.Agency == "tj-gpo" && e.Action == get }
+	trail := s.awaitTrail("the TJ probes", probe, func(es []audit.Event) bool {
+		n := 0
+		for _, e := range es {
+			if e.Resource == transmitted {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	perName := map[string]int{}
+	for _, e := range trail {
+		perName[e.Resource]++
+		if e.Resource == random && len(e.States) > 0 && !slices.Equal(e.States, []string{"TJ"}) {
+			t.Errorf("an event of the probe of a random id names states %v", e.States)
+		}
+	}
+	for _, name := range probes {
+		if perName[name] != perName[random] {
+			t.Errorf("the probe of %s added %d entries to the log, that of a random id %d: the log's size tells them apart", name, perName[name], perName[random])
+		}
+	}
+}
+
+// The audit service's own events (an auditor's read of an entry) carry the
+// request digest too, keyed like the producers' with the deployment's key
+// (DESIGN §7: every event carries it): the read of entry N proves "this
+// read of N" to whoever holds the key; they used to carry none.
+func TestHostileAuditServiceEventsAreKeyed(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.token("kz-gpo", identity.Prosecutor)
+	auditor := s.token("kz-oversight", identity.Auditor)
+	name := s.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200).body["name"].(string)
+	es := s.awaitEntries(auditor, resourceFilter(name), 30*time.Second, func(es []auditEntry) bool { return len(es) > 0 })
+	index := es[0].Index
+	s.awaitCheckpoint(auditor, index+1)
+	s.mustDo("GET", fmt.Sprintf("/v1/audit/entries/%d", index), auditor, nil, 200)
+
+	const getEntry = "/comity.audit.v1.AuditService/GetEntry"
+	filter := fmt.Sprintf("action = %q AND agency = %q", getEntry, "kz-oversight")
+	s.awaitEntries(auditor, filter, 30*time.Second, func(es []auditEntry) bool { return len(es) >= 1 })
+	reads := s.privateEntries(auditor, filter)
+	if len(reads) != 1 {
+		t.Fatalf("%d events of the auditor's read of entry %d; want 1", len(reads), index)
+	}
+	key, err := os.ReadFile(filepath.Join(s.dataDir, "audit", "digest.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	message, err := proto.MarshalOptions{Deterministic: true}.Marshal(&auditv1.GetEntryRequest{Index: index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reads[0].RequestHMAC, mac(key, message); got != want {
+		t.Errorf("the read's event carries request digest %q; want the HMAC of GetEntry(%d) under the deployment's key, %s", got, index, want)
 	}
 }

@@ -114,6 +114,10 @@ type suiteOptions struct {
 	metrics prometheus.Registerer
 	// backlogAlarm is the producers' --audit-backlog-alarm (default 5m).
 	backlogAlarm time.Duration
+	// anonymousWindow is the span of the producers' aggregate events of
+	// unauthenticated calls (default a minute): shortened, a test sees
+	// them written and delivered.
+	anonymousWindow time.Duration
 }
 
 func startSuite(t testing.TB, opt suiteOptions) *suite {
@@ -200,7 +204,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[0], Database: directoryDB,
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: seedIssuers,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
-			AuditBacklogAlarm: opt.backlogAlarm, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
+			AuditBacklogAlarm: opt.backlogAlarm, AuditAnonymousWindow: opt.anonymousWindow, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	g.Go(func() error {
@@ -210,7 +214,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
 			Watch: opt.watch, Transfers: opt.transfers,
 			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
-			AuditBacklogAlarm: opt.backlogAlarm, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
+			AuditBacklogAlarm: opt.backlogAlarm, AuditAnonymousWindow: opt.anonymousWindow, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	// The audit service runs under a context of its own, so that a test can
@@ -223,7 +227,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			err := auditd.Run(actx, auditd.Config{
 				Listener: l, Database: auditDB, LogDir: filepath.Join(opt.dataDir, "audit"), Origin: "comity.test/audit",
 				DirectoryAddr: ls[0].Addr().String(), Issuers: append([]identity.Issuer{dev, svcIssuer}, opt.extraIssuers...),
-				ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit], Logger: logger,
+				ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit], AuditDigestKey: digestKey, Logger: logger,
 			})
 			done <- err
 			if ctx.Err() == nil && actx.Err() != nil {

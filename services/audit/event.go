@@ -41,6 +41,13 @@ type Event struct {
 	Outcome string `json:"outcome"`
 	// Transition is the status change, when there is one.
 	Transition *Transition `json:"transition,omitempty"`
+	// LegacyRequestSHA256 is the plain hex SHA-256 of the request message
+	// that events logged before the keyed digest carry (JSON
+	// request_sha256). It is kept as the leaf holds it, so that such a
+	// leaf decodes to what it says and encodes back to the same bytes; no
+	// event is built with it, the API does not carry it, and it is not to
+	// be read as keyed: for a short identifier it can be brute-forced.
+	LegacyRequestSHA256 string `json:"request_sha256,omitempty"`
 	// RequestHMAC is the hex HMAC-SHA256 of the call's request message in
 	// deterministic protobuf encoding, keyed with the producing services'
 	// per-deployment digest key: it proves "this exact call" to whoever

@@ -197,8 +197,9 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The secret the producing services key their audit digests with: one
-	// file for every replica of both.
+	// The secret the services key their audit digests with: one file for
+	// every replica of the directory, the request service and the audit
+	// service.
 	digestKey := filepath.Join(dataDir, "digest.key")
 	if _, err := audit.EnsureDigestKey(digestKey); err != nil {
 		t.Fatal(err)
@@ -238,7 +239,7 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	c.audit = &proc{name: "comity-audit", bin: filepath.Join(bin, "comity-audit"),
 		args: common("--grpc-addr", auditAddr, "--database", auditDB, "--log-dir", filepath.Join(dataDir, "audit"),
 			"--origin", "comity.e2e/audit", "--directory-addr", directories,
-			devIssuer, "--issuer="+svc.ID+"="+svc.JWKS, "--service-issuer", svc.ID)}
+			devIssuer, "--issuer="+svc.ID+"="+svc.JWKS, "--service-issuer", svc.ID, "--audit-digest-key", digestKey)}
 	c.audit.start(t)
 	for i, addr := range reqAddrs {
 		p := &proc{name: fmt.Sprintf("comity-request-%d", i+1), bin: filepath.Join(bin, "comity-request"),

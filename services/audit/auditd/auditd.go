@@ -58,6 +58,10 @@ type Config struct {
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the callers Callers names, and presents it to the directory.
 	TLS *mtls.Identity
+	// AuditDigestKey keys the request digests of the service's own events
+	// (auditors' reads, denied calls), as the producing services key
+	// theirs: the deployment's one key. Required.
+	AuditDigestKey audit.DigestKey
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -73,6 +77,9 @@ const ReadsSpoolFile = "reads.spool"
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Database == "" || cfg.LogDir == "" || cfg.Origin == "" || cfg.DirectoryAddr == "" {
 		return errors.New("audit service: Database, LogDir, Origin and DirectoryAddr are required")
+	}
+	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+		return errors.New("audit service: AuditDigestKey is required (32 random bytes, the same as the producing services')")
 	}
 	log := cfg.Logger.With(zap.String("service", "audit"))
 	// Tessera logs through klog; send it to this service's logger, where
@@ -140,7 +147,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Name: "audit", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
 		// The audit service records its own denied calls straight into
 		// the log.
-		Audit: &grpcserver.AuditConfig{Service: "comity-audit", Recorder: svc},
+		Audit: &grpcserver.AuditConfig{Service: "comity-audit", Recorder: svc, DigestKey: cfg.AuditDigestKey},
 		// An Append carries up to 1000 events.
 		MaxRecvBytes: 8 << 20,
 		TLS:          cfg.TLS, Callers: Callers, Ready: ping,

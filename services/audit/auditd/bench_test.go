@@ -140,7 +140,8 @@ func startService(b *testing.B, database string) *service {
 			// directory, and no user calls.
 			DirectoryAddr: "127.0.0.1:1",
 			Issuers:       []identity.Issuer{issuer}, ServiceIssuer: issuer.ID,
-			Logger: zap.NewNop(),
+			AuditDigestKey: bytes.Repeat([]byte{7}, audit.DigestKeySize),
+			Logger:         zap.NewNop(),
 		})
 	}()
 	b.Cleanup(func() {

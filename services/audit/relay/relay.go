@@ -14,7 +14,13 @@
 // each by sending it alone, or else by sending the batch one event at a time.
 // Any other failure (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, …) is retried
 // and sets nothing aside. `comityctl audit outbox` lists and redelivers the
-// dead letters.
+// dead letters. Events are bounded (audit.Bounded) as they are sent, so that
+// events written by an older producer that did not bound them are delivered
+// cut rather than refused. An audit service that refuses event after event
+// (a stricter version, a wrong configuration) would have the whole backlog
+// set aside and the log lose its order: after MaxRefusalsInRow refusals in a
+// row the relay stops setting events aside, retries with backoff and
+// reports the delivery unhealthy until an event is accepted again.
 //
 // The relay also watches the queue: the metrics comity_audit_outbox_* (backlog,
 // age of the oldest undelivered event, dead letters) and a delivery health
@@ -57,6 +63,13 @@ const logEvery = 30 * time.Second
 // DefaultBacklogAlarm is the default Options.BacklogAlarm.
 const DefaultBacklogAlarm = 5 * time.Minute
 
+// DefaultMaxRefusalsInRow is the default Options.MaxRefusalsInRow.
+const DefaultMaxRefusalsInRow = 20
+
+// errRefusesEverything is the failure of a delivery stopped because the
+// audit service refused MaxRefusalsInRow events in a row.
+var errRefusesEverything = errors.New("the audit service refuses every event; check its version/config")
+
 // Options configures a Relay. A zero or negative field takes its default.
 type Options struct {
 	// BatchSize is the most events read and appended at once; default 500,
@@ -78,9 +91,16 @@ type Options struct {
 	// StatsInterval is how often the relay reads the outbox's Stats for the
 	// metrics and the alarm; default 5s.
 	StatsInterval time.Duration
+	// MaxRefusalsInRow is how many events the audit service may refuse in
+	// a row, set aside one by one, before the relay takes it for an audit
+	// service that refuses every event: it then sets no more aside, retries
+	// with backoff, logs an error and reports the delivery unhealthy until
+	// an event is accepted; default 20.
+	MaxRefusalsInRow int
 	// SetDeliveryHealthy, when set, is told whether the delivery keeps up:
-	// false while the oldest undelivered event is older than BacklogAlarm,
-	// true otherwise. It is called once the outbox is first read, then on
+	// false while the oldest undelivered event is older than BacklogAlarm
+	// or the audit service refuses every event (MaxRefusalsInRow), true
+	// otherwise. It is called once the outbox is first read, then on
 	// every change.
 	SetDeliveryHealthy func(healthy bool)
 	// Metrics, when set, receives the outbox metrics (NewMetrics).
@@ -160,6 +180,12 @@ type Relay struct {
 	backlog atomic.Int64
 	// refresh asks the watcher for fresh Stats (after a dead letter).
 	refresh chan struct{}
+	// refusalsInRow counts the events set aside since the audit service
+	// last accepted one; only the delivery goroutine uses it.
+	refusalsInRow int
+	// refusing is set while the delivery is stopped on an audit service
+	// that refuses every event; Watch reports it unhealthy.
+	refusing atomic.Bool
 }
 
 // New returns a relay from outbox to client. The client carries the relay's
@@ -188,6 +214,9 @@ func New(outbox audit.Outbox, client auditv1.AuditServiceClient, o Options) *Rel
 	}
 	if o.StatsInterval <= 0 {
 		o.StatsInterval = 5 * time.Second
+	}
+	if o.MaxRefusalsInRow <= 0 {
+		o.MaxRefusalsInRow = DefaultMaxRefusalsInRow
 	}
 	log := o.Logger
 	if log == nil {
@@ -240,7 +269,12 @@ func (r *Relay) deliverLoop(ctx context.Context) {
 			}
 			wait = r.backoff(failures)
 			if now := time.Now(); failures == 1 || now.Sub(lastLog) >= logEvery {
-				r.log.Warn("audit delivery failed; retrying", zap.Error(err), zap.String("code", status.Code(err).String()),
+				log := r.log.Warn
+				msg := "audit delivery failed; retrying"
+				if errors.Is(err, errRefusesEverything) {
+					log, msg = r.log.Error, errRefusesEverything.Error()+"; no more events are set aside, retrying"
+				}
+				log(msg, zap.Error(err), zap.String("code", status.Code(err).String()),
 					zap.Int("failures", failures), zap.Int("failures_since_last_log", unlogged),
 					zap.Int("backlog_at_least", r.Backlog()), zap.Duration("retry_in", wait))
 				lastLog, unlogged = now, 0
@@ -300,7 +334,10 @@ func (r *Relay) send(ctx context.Context, entries []audit.OutboxEntry) error {
 	req := &auditv1.AppendRequest{Events: make([]*auditv1.Event, len(entries))}
 	seqs := make([]int64, len(entries))
 	for i, e := range entries {
-		req.Events[i] = grpcapi.EventToProto(e.Event)
+		// Bounded leaves a bounded event as it is; it cuts the fields of
+		// one an older producer wrote unbounded, which the audit service
+		// would refuse.
+		req.Events[i] = grpcapi.EventToProto(audit.Bounded(e.Event))
 		seqs[i] = e.Seq
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.o.CallTimeout)
@@ -308,6 +345,11 @@ func (r *Relay) send(ctx context.Context, entries []audit.OutboxEntry) error {
 	cancel()
 	if err != nil {
 		return err
+	}
+	r.refusalsInRow = 0
+	if r.refusing.Swap(false) {
+		r.log.Info("the audit service accepts events again; refused events are set aside again")
+		r.poke()
 	}
 	// Should this fail, the batch stays pending and is sent again: Append
 	// keeps the first copy.
@@ -373,6 +415,13 @@ func (r *Relay) oneByOne(ctx context.Context, entries []audit.OutboxEntry) error
 func (r *Relay) deadLetter(ctx context.Context, e audit.OutboxEntry, refusal error) error {
 	s := status.Convert(refusal)
 	reason := s.Code().String() + ": " + s.Message()
+	if r.refusalsInRow >= r.o.MaxRefusalsInRow {
+		if !r.refusing.Swap(true) {
+			r.poke()
+		}
+		return fmt.Errorf("%w: %d events refused in a row, the last event %s (outbox seq %d): %s",
+			errRefusesEverything, r.refusalsInRow+1, e.Event.ID, e.Seq, reason)
+	}
 	switch err := r.outbox.DeadLetter(ctx, e.Seq, reason); {
 	case errors.Is(err, errs.ErrNotFound):
 		// Another relay delivered or set it aside meanwhile.
@@ -380,16 +429,22 @@ func (r *Relay) deadLetter(ctx context.Context, e audit.OutboxEntry, refusal err
 	case err != nil:
 		return fmt.Errorf("set aside event %s (outbox seq %d): %w", e.Event.ID, e.Seq, err)
 	}
+	r.refusalsInRow++
 	r.m.deadLettered.Inc()
 	r.log.Error("audit event refused by the audit service and set aside (dead-lettered); the events behind it go on. "+
 		"Fix the cause, then: comityctl audit outbox redeliver --database DB --id "+e.Event.ID,
 		zap.String("event_id", e.Event.ID), zap.Int64("outbox_seq", e.Seq), zap.String("action", e.Event.Action),
 		zap.Time("event_time", e.Event.Time), zap.String("reason", reason))
+	r.poke()
+	return nil
+}
+
+// poke asks Watch for fresh Stats and health.
+func (r *Relay) poke() {
 	select {
 	case r.refresh <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // eventField is the field path of a violation about one event of a batch.
@@ -425,7 +480,8 @@ func firstRefused(refusal error, n int) int {
 // Watch reads the outbox's Stats every StatsInterval (and after each dead
 // letter) until ctx ends, then returns nil: it keeps the metrics current and
 // reports, through SetDeliveryHealthy and the log, a backlog whose oldest
-// event is older than BacklogAlarm. It runs apart from delivery, so that it
+// event is older than BacklogAlarm, or an audit service that refuses every
+// event. It runs apart from delivery, so that it
 // reports a relay stuck in a call too. Run calls it; a service without an
 // audit service to deliver to calls it alone, since its events wait too.
 func (r *Relay) Watch(ctx context.Context) error {
@@ -457,10 +513,15 @@ func (r *Relay) Watch(ctx context.Context) error {
 			} else {
 				r.m.oldest.Store(0)
 			}
-			now := st.Backlog > 0 && age > r.o.BacklogAlarm
+			refusing := r.refusing.Load()
+			now := st.Backlog > 0 && age > r.o.BacklogAlarm || refusing
 			switch {
 			case now && (!behind || !known):
-				r.log.Warn("audit delivery is behind: the oldest undelivered event is older than the alarm bound",
+				msg := "audit delivery is behind: the oldest undelivered event is older than the alarm bound"
+				if refusing {
+					msg = "audit delivery is stopped: " + errRefusesEverything.Error()
+				}
+				r.log.Warn(msg,
 					zap.Duration("age", age.Round(time.Second)), zap.Duration("alarm", r.o.BacklogAlarm),
 					zap.Int64("backlog", st.Backlog), zap.Time("oldest", st.Oldest))
 			case !now && behind && known:

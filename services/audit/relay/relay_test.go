@@ -10,9 +10,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -40,11 +43,16 @@ const (
 )
 
 // maxResource is the longest resource the fake audit service takes, as the
-// real one's validation.
+// real one's validation (in characters).
 const maxResource = 300
 
+// refusedPrefix starts the resources the fake audit service refuses.
+const refusedPrefix = "refused/"
+
 // fakeAudit is the audit service: a log that takes each event id once, and
-// refuses events with a resource longer than maxResource.
+// refuses events with a resource longer than maxResource, as the real one,
+// or under refusedPrefix, as a stricter version might (the relay cannot
+// bound those away), or every event with refuseAll.
 type fakeAudit struct {
 	auditv1.UnimplementedAuditServiceServer
 
@@ -56,6 +64,9 @@ type fakeAudit struct {
 	// misreport shifts the event positions the details name by that much.
 	noDetails bool
 	misreport int
+	// refuseAll refuses every event, as an audit service of another
+	// version or configuration might.
+	refuseAll bool
 
 	calls    int
 	failed   int
@@ -93,7 +104,7 @@ func (f *fakeAudit) Append(ctx context.Context, req *auditv1.AppendRequest) (*au
 	// As the real one: a batch with an invalid event is refused whole.
 	br := &errdetails.BadRequest{}
 	for i, ev := range req.GetEvents() {
-		if len(ev.GetResource()) > maxResource {
+		if utf8.RuneCountInString(ev.GetResource()) > maxResource || strings.HasPrefix(ev.GetResource(), refusedPrefix) || f.refuseAll {
 			f.refused++
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
 				Field:       fmt.Sprintf("events[%d].resource", i+f.misreport),
@@ -127,6 +138,22 @@ func (f *fakeAudit) Append(ctx context.Context, req *auditv1.AppendRequest) (*au
 		f.received[ev.GetId()]++
 	}
 	return resp, nil
+}
+
+func (f *fakeAudit) setRefuseAll(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refuseAll = on
+}
+
+func (f *fakeAudit) resources() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, len(f.log))
+	for i, ev := range f.log {
+		out[i] = ev.GetResource()
+	}
+	return out
 }
 
 func (f *fakeAudit) set(m mode) {
@@ -242,9 +269,16 @@ var errDB = errors.New("database is locked")
 // add writes n events and returns their ids.
 func (o *fakeOutbox) add(n int) []string { return o.addWith(n, "agencies/kz-gpo") }
 
-// addBad writes n events the audit service refuses (their resource is too
-// long) and returns their ids.
+// addBad writes n events the audit service refuses (their resource is
+// under refusedPrefix) and returns their ids.
 func (o *fakeOutbox) addBad(n int) []string {
+	return o.addWith(n, refusedPrefix+"agencies/kz-gpo")
+}
+
+// addLong writes n events with a resource too long for the audit service,
+// as producers wrote them before events were bounded where they are built,
+// and returns their ids.
+func (o *fakeOutbox) addLong(n int) []string {
 	return o.addWith(n, "agencies/"+strings.Repeat("A", maxResource))
 }
 
@@ -880,5 +914,116 @@ func TestReportsBacklogOlderThanAlarm(t *testing.T) {
 	// change reported once.
 	if !slices.Equal(reports, []bool{true, false, true}) {
 		t.Errorf("reports %v; want [true false true]", reports)
+	}
+}
+
+// Events an older producer wrote unbounded (a 309-character resource, which
+// the audit service refuses) are delivered bounded, in order, and none is
+// set aside; a redelivered dead letter of that kind is delivered too.
+func TestDeliversUnboundedEventsBounded(t *testing.T) {
+	a, client := newAudit(t)
+	o := newOutbox(a)
+	var want []string
+	want = append(want, o.add(2)...)
+	long := o.addLong(3)
+	want = append(want, long...)
+	want = append(want, o.add(2)...)
+	// One was set aside before the relay bounded events.
+	old := o.addLong(1)
+	if err := o.DeadLetter(t.Context(), o.seq, "InvalidArgument: resource too long"); err != nil {
+		t.Fatal(err)
+	}
+	opts, reg := withMetrics(t, fast(t))
+	run(t, relay.New(o, client, opts))
+	waitFor(t, "delivery", func() bool { return o.pending() == 0 })
+	checkDelivered(t, a, o, want)
+	if ids, _ := o.deadIDs(); !slices.Equal(ids, old) {
+		t.Errorf("dead letters %v; want only the one set aside before, %v", ids, old)
+	}
+	if n := metric(t, reg, "comity_audit_outbox_dead_lettered_total"); n != 0 {
+		t.Errorf("comity_audit_outbox_dead_lettered_total = %v; want 0", n)
+	}
+	bounded := audit.Bounded(audit.Event{Resource: "agencies/" + strings.Repeat("A", maxResource)}).Resource
+	logged := a.resources()
+	if len(logged) != len(want) {
+		t.FailNow()
+	}
+	for i, r := range logged[2:5] {
+		if r != bounded {
+			t.Errorf("logged resource of event %s: %q; want it cut and marked: %q", long[i], r, bounded)
+		}
+	}
+
+	// `redeliver` of the old dead letter now gets it logged.
+	if back, _ := o.Redeliver(t.Context(), old); !slices.Equal(back, old) {
+		t.Fatalf("Redeliver = %v", back)
+	}
+	waitFor(t, "the redelivered event", func() bool { return o.pending() == 0 && a.has(old[0]) })
+	if ids, _ := o.deadIDs(); len(ids) != 0 {
+		t.Errorf("dead letters after the redelivery: %v", ids)
+	}
+}
+
+// An audit service that refuses every event gets MaxRefusalsInRow events set
+// aside, then no more: the relay keeps the rest of the backlog, in order,
+// retries with backoff, reports the delivery unhealthy and says why in the
+// log; once the audit service accepts events again, the backlog drains in
+// order and the delivery is healthy again.
+func TestStopsSettingAsideWhenEveryEventIsRefused(t *testing.T) {
+	a, client := newAudit(t)
+	a.setRefuseAll(true)
+	o := newOutbox(a)
+	all := o.add(60)
+	var (
+		mu      sync.Mutex
+		reports []bool
+	)
+	last := func() (bool, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(reports) == 0 {
+			return true, 0
+		}
+		return reports[len(reports)-1], len(reports)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	opts, reg := withMetrics(t, fast(t))
+	opts.Logger = zap.New(core)
+	opts.MaxRefusalsInRow = 5
+	opts.SetDeliveryHealthy = func(ok bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, ok)
+	}
+	run(t, relay.New(o, client, opts))
+	waitFor(t, "the delivery to be reported unhealthy", func() bool { ok, n := last(); return n > 0 && !ok })
+	// Let it retry a while: still no more set aside.
+	calls, _, _ := a.counts()
+	waitFor(t, "retries", func() bool { c, _, _ := a.counts(); return c >= calls+10 })
+	dead, _ := o.deadIDs()
+	if !slices.Equal(dead, all[:5]) {
+		t.Errorf("dead letters %v; want the first 5 (MaxRefusalsInRow) only, %v", dead, all[:5])
+	}
+	if n := o.pending(); n != 55 {
+		t.Errorf("%d events pending; want the 55 not set aside", n)
+	}
+	if n := metric(t, reg, "comity_audit_outbox_dead_lettered_total"); n != 5 {
+		t.Errorf("comity_audit_outbox_dead_lettered_total = %v; want 5", n)
+	}
+	if n := logs.FilterMessageSnippet("the audit service refuses every event; check its version/config").FilterLevelExact(zap.ErrorLevel).Len(); n == 0 {
+		t.Errorf("no error logged saying the audit service refuses every event; logs: %v", logs.All())
+	}
+
+	a.setRefuseAll(false)
+	waitFor(t, "the backlog to drain", func() bool { return o.pending() == 0 })
+	checkDelivered(t, a, o, all[5:])
+	waitFor(t, "the delivery to be reported healthy again", func() bool { ok, _ := last(); return ok })
+	// A refusal after the recovery is set aside again.
+	bad := o.addBad(1)
+	want := o.add(1)
+	waitFor(t, "the next refusal set aside", func() bool { return o.pending() == 0 })
+	checkDelivered(t, a, o, append(all[5:], want...))
+	if dead, _ := o.deadIDs(); !slices.Equal(dead, append(all[:5:5], bad...)) {
+		t.Errorf("dead letters %v; want the first 5 and the new refused one", dead)
 	}
 }

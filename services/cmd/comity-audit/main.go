@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 
+	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
@@ -25,8 +26,13 @@ func main() {
 	origin := fs.String("origin", "comity.local/audit", "log origin, naming this deployment in signed checkpoints")
 	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
 	serviceIssuer := fs.String("service-issuer", identity.ServiceIssuerID, "issuer of the services' own tokens (its keys given with --issuer)")
+	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request, comity-directory and comity-audit), which keys the request digests in the audit service's own events (auditors' reads); required")
 
 	os.Exit(cli.Main("comity-audit", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		key, err := audit.LoadDigestKey(*digestKey)
+		if err != nil {
+			return err
+		}
 		issuers, err := common.IdentityIssuers()
 		if err != nil {
 			return err
@@ -41,7 +47,7 @@ func main() {
 		}
 		return auditd.Run(ctx, auditd.Config{
 			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, DirectoryAddr: *directory,
-			Issuers: issuers, ServiceIssuer: *serviceIssuer, TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
+			Issuers: issuers, ServiceIssuer: *serviceIssuer, TLS: tlsID, AuditDigestKey: key, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

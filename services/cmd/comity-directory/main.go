@@ -21,6 +21,7 @@ func main() {
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "./var/certs")
 	common.RegisterAuditBacklogAlarm(fs)
+	common.RegisterAuditAnonymousClients(fs)
 	addr := fs.String("grpc-addr", ":9101", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/directory.db", "database: sqlite:PATH or a postgres:// URL")
 	var seedIssuers config.Strings
@@ -28,7 +29,7 @@ func main() {
 	noSeed := fs.Bool("no-seed", false, "do not seed an empty directory with the five participating states")
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
-	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request and comity-directory), which keys the request digests in audit events; required")
+	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request, comity-directory and comity-audit), which keys the request digests in audit events; required")
 	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
 
 	os.Exit(cli.Main("comity-directory", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
@@ -57,7 +58,7 @@ func main() {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: *database, Issuers: issuers,
 			SeedTrustedIssuers: seedIssuers, NoSeed: *noSeed,
-			AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditDigestKey: key,
+			AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, AuditDigestKey: key,
 			TLS: tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

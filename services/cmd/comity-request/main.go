@@ -21,6 +21,7 @@ func main() {
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "./var/certs")
 	common.RegisterAuditBacklogAlarm(fs)
+	common.RegisterAuditAnonymousClients(fs)
 	addr := fs.String("grpc-addr", ":9102", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/request.db", "database: sqlite:PATH or a postgres:// URL")
 	blobs := fs.String("blob-dir", "./var/attachments", "directory holding attachment content")
@@ -32,7 +33,7 @@ func main() {
 	transfers.RegisterFlags(fs)
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
-	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request and comity-directory), which keys the request digests in audit events; required")
+	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request, comity-directory and comity-audit), which keys the request digests in audit events; required")
 	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
 
 	os.Exit(cli.Main("comity-request", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
@@ -63,7 +64,7 @@ func main() {
 		}
 		return requestd.Run(ctx, requestd.Config{
 			Listener: l, Database: *database, BlobDir: *blobs, DirectoryAddr: *directory,
-			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditDigestKey: key,
+			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, AuditDigestKey: key,
 			Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 			Transfers: transfers,
 			TLS:       tlsID, Logger: env.Logger, Metrics: env.Metrics,

@@ -61,6 +61,13 @@ type Config struct {
 	// get before the service reports its delivery behind (health detail
 	// audit.DeliveryHealthService, a log line); zero means 5 minutes.
 	AuditBacklogAlarm time.Duration
+	// AuditAnonymousClients bounds the clients whose unauthenticated calls
+	// get an aggregate audit event of their own per minute
+	// (grpcserver.AuditConfig.MaxAnonymousAddresses); zero means 100.
+	AuditAnonymousClients int
+	// AuditAnonymousWindow is the span one aggregate event of
+	// unauthenticated calls covers; zero means a minute.
+	AuditAnonymousWindow time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -125,8 +132,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Name: "directory", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
 		// The domain records its changes with them; the server records the
 		// denied calls and failed attempts into the same outbox.
-		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store, DigestKey: cfg.AuditDigestKey},
-		TLS:   cfg.TLS, Callers: Callers, Ready: ping,
+		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store, DigestKey: cfg.AuditDigestKey,
+			MaxAnonymousAddresses: cfg.AuditAnonymousClients, AnonymousWindow: cfg.AuditAnonymousWindow},
+		TLS: cfg.TLS, Callers: Callers, Ready: ping,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/connlimit"
+	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/logging"
 	"github.com/comity-mla/comity/services/platform/mtls"
@@ -37,6 +39,9 @@ type Common struct {
 	Plaintext   bool
 	// AuditBacklogAlarm is --audit-backlog-alarm (RegisterAuditBacklogAlarm).
 	AuditBacklogAlarm time.Duration
+	// AuditAnonymousClients is --audit-anonymous-clients
+	// (RegisterAuditAnonymousClients).
+	AuditAnonymousClients int
 	// MaxConns and MaxConnsPerClient bound the connections of every
 	// listener of the process (see connlimit.Config).
 	MaxConns          int
@@ -93,6 +98,36 @@ func (c *Common) RegisterAuditBacklogAlarm(fs *flag.FlagSet) {
 	c.AuditBacklogAlarm = 5 * time.Minute
 	fs.Var((*positiveDuration)(&c.AuditBacklogAlarm), "audit-backlog-alarm",
 		"report audit delivery behind (health detail comity.audit.v1.Delivery, /readyz) when the oldest undelivered audit event is older than this")
+}
+
+// RegisterAuditAnonymousClients defines --audit-anonymous-clients on fs, for
+// binaries that serve gRPC with an audit trail: how many clients (IPv4
+// addresses, IPv6 /64s) get an aggregate audit event of their own for their
+// unauthenticated calls of a minute, per service; the calls of any further
+// client are counted in one event under "other". It bounds what anonymous
+// callers can add to the permanent log.
+func (c *Common) RegisterAuditAnonymousClients(fs *flag.FlagSet) {
+	c.AuditAnonymousClients = grpcserver.DefaultMaxAnonymousAddresses
+	fs.Var((*positiveInt)(&c.AuditAnonymousClients), "audit-anonymous-clients",
+		"most clients (IPv4 addresses, IPv6 /64s) whose unauthenticated calls get an audit event of their own per minute and service; the calls of the others are counted together in one event")
+}
+
+// positiveInt is an integer flag that refuses zero and negative values.
+type positiveInt int
+
+func (n *positiveInt) String() string { return strconv.Itoa(int(*n)) }
+
+// Set parses a whole number greater than zero.
+func (n *positiveInt) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("not a whole number such as 100: %q", s)
+	}
+	if v <= 0 {
+		return fmt.Errorf("must be more than zero, e.g. 100; got %d", v)
+	}
+	*n = positiveInt(v)
+	return nil
 }
 
 // positiveDuration is a duration flag that refuses zero and negative values.

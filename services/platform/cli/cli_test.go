@@ -48,3 +48,42 @@ func TestAuditBacklogAlarm(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditAnonymousClients(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    int
+		wantErr string
+	}{
+		{name: "default", want: 100},
+		{name: "flag", args: []string{"--audit-anonymous-clients", "20"}, want: 20},
+		{name: "environment", env: map[string]string{"COMITY_AUDIT_ANONYMOUS_CLIENTS": "500"}, want: 500},
+		{name: "flag wins", args: []string{"--audit-anonymous-clients=30"}, env: map[string]string{"COMITY_AUDIT_ANONYMOUS_CLIENTS": "500"}, want: 30},
+		{name: "zero", args: []string{"--audit-anonymous-clients", "0"}, wantErr: "must be more than zero"},
+		{name: "negative", args: []string{"--audit-anonymous-clients", "-1"}, wantErr: "must be more than zero"},
+		{name: "not a number", args: []string{"--audit-anonymous-clients", "lots"}, wantErr: "not a whole number"},
+		{name: "bad environment", env: map[string]string{"COMITY_AUDIT_ANONYMOUS_CLIENTS": "1e3"}, wantErr: "COMITY_AUDIT_ANONYMOUS_CLIENTS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			var c Common
+			c.RegisterAuditAnonymousClients(fs)
+			err := fs.Parse(tc.args)
+			if err == nil {
+				err = config.ApplyEnv(fs, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			}
+			switch {
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v; want one saying %q", err, tc.wantErr)
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tc.wantErr == "" && c.AuditAnonymousClients != tc.want:
+				t.Errorf("clients %d; want %d", c.AuditAnonymousClients, tc.want)
+			}
+		})
+	}
+}

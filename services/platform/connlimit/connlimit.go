@@ -311,8 +311,8 @@ func (c *conn) Close() error {
 	return err
 }
 
-// clientKey is the address a connection counts against: its IP, or the /64
-// of an IPv6 address, since one IPv6 client commonly holds a whole /64.
+// clientKey is the address a connection counts against (ClientKey), or
+// the whole address when it is not an IP one.
 func clientKey(a net.Addr) string {
 	var ip netip.Addr
 	switch a := a.(type) {
@@ -323,10 +323,20 @@ func clientKey(a net.Addr) string {
 			ip = ap.Addr()
 		}
 	}
-	ip = ip.Unmap()
 	if !ip.IsValid() {
 		return a.String()
 	}
+	return ClientKey(ip)
+}
+
+// ClientKey is the key under which Comity bounds what one client may do
+// (connections here, the gateway's rate, the aggregate audit events of
+// anonymous calls): an IPv4 address itself, an IPv6 one by its /64, since
+// one IPv6 client commonly holds a whole /64 and could otherwise rotate
+// through its addresses to count as many clients. An IPv4-mapped IPv6
+// address counts as its IPv4 address.
+func ClientKey(ip netip.Addr) string {
+	ip = ip.Unmap()
 	if ip.Is6() {
 		if p, err := ip.Prefix(64); err == nil {
 			return p.String()

@@ -14,18 +14,19 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/platform/connlimit"
 	"github.com/comity-mla/comity/services/platform/mtls"
 )
 
 // UnauthenticatedCallsAction is the action of the aggregate events that
-// stand for a minute of unauthenticated calls from one client address: the
-// event's Count says how many, its Actor.Address from where, its Resource
-// names one of the resources asked for (the first), and its Time is the
-// start of the minute.
+// stand for a minute of unauthenticated calls from one client (an IPv4
+// address, or an IPv6 /64: connlimit.ClientKey): the event's Count says how
+// many, its Actor.Address from where, its Resource names one of the
+// resources asked for (the first), and its Time is the start of the minute.
 const UnauthenticatedCallsAction = "/comity.audit.v1/UnauthenticatedCalls"
 
 // OtherAddresses is the client address of the aggregate event counting the
-// calls of every address beyond AuditConfig.MaxAnonymousAddresses in a
+// calls of every client beyond AuditConfig.MaxAnonymousAddresses in a
 // minute.
 const OtherAddresses = "other"
 
@@ -35,16 +36,26 @@ const OtherAddresses = "other"
 // the client claimed.
 const forwardedFor = "x-forwarded-for"
 
+// DefaultMaxAnonymousAddresses is the default AuditConfig.MaxAnonymousAddresses:
+// at most this many aggregate events, plus one for "other", per service and
+// minute, however many addresses call.
+const DefaultMaxAnonymousAddresses = 100
+
 // anonymous counts the unauthenticated calls of one server and records them
-// as one aggregate event per client address and minute.
+// as one aggregate event per client and minute.
 type anonymous struct {
 	service  string
 	recorder audit.Recorder
 	logger   *zap.Logger
 	calls    *prometheus.CounterVec
 	maxAddrs int
+	// window is the span each aggregate covers: a minute but in tests.
+	window time.Duration
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// minute is the start of the window being counted. It only moves
+	// forward: a call timed in an earlier window (it took the lock late)
+	// counts into this one, so that a window's events are written once.
 	minute time.Time
 	counts map[string]*anonymousCount
 	// flushing is held while a minute's events are written, so that Flush
@@ -67,18 +78,23 @@ func newAnonymous(cfg *AuditConfig, logger *zap.Logger, reg prometheus.Registere
 	if err := reg.Register(calls); err != nil {
 		return nil, err
 	}
-	a := &anonymous{calls: calls, logger: logger, counts: map[string]*anonymousCount{}, maxAddrs: 1000}
+	a := &anonymous{calls: calls, logger: logger, counts: map[string]*anonymousCount{},
+		maxAddrs: DefaultMaxAnonymousAddresses, window: time.Minute}
 	if cfg != nil {
 		a.service, a.recorder = cfg.Service, cfg.Recorder
 		if cfg.MaxAnonymousAddresses > 0 {
 			a.maxAddrs = cfg.MaxAnonymousAddresses
+		}
+		if cfg.AnonymousWindow > 0 {
+			a.window = cfg.AnonymousWindow
 		}
 	}
 	return a, nil
 }
 
 // add counts one unauthenticated call of ctx, made at now. A call of a new
-// minute first flushes the minute before.
+// minute first flushes the minute before; a call of a minute already over
+// counts into the current one.
 func (a *anonymous) add(ctx context.Context, method, reason string, now time.Time) {
 	a.calls.WithLabelValues(method, reason).Inc()
 	resource := ""
@@ -86,11 +102,11 @@ func (a *anonymous) add(ctx context.Context, method, reason string, now time.Tim
 		resource = c.Resource
 	}
 	addr := clientAddress(ctx)
-	minute := now.UTC().Truncate(time.Minute)
+	minute := now.UTC().Truncate(a.window)
 	a.mu.Lock()
 	var done map[string]*anonymousCount
 	var doneMinute time.Time
-	if !minute.Equal(a.minute) {
+	if minute.After(a.minute) {
 		done, doneMinute = a.counts, a.minute
 		a.counts, a.minute = map[string]*anonymousCount{}, minute
 	}
@@ -114,20 +130,26 @@ func (a *anonymous) add(ctx context.Context, method, reason string, now time.Tim
 	}
 }
 
-// flush records the counts of every minute over by now; at shutdown, with
-// the zero time, of the current one too.
+// flush records the counts of every minute over by now, and makes now's
+// minute the current one; at shutdown, with the zero time, it records the
+// current minute's too.
 func (a *anonymous) flush(now time.Time) {
 	a.flushing.Lock()
 	defer a.flushing.Unlock()
 	a.mu.Lock()
-	if len(a.counts) == 0 || !now.IsZero() && now.UTC().Truncate(time.Minute).Equal(a.minute) {
-		a.mu.Unlock()
-		return
-	}
 	done, minute := a.counts, a.minute
-	a.counts = map[string]*anonymousCount{}
+	switch m := now.UTC().Truncate(a.window); {
+	case now.IsZero():
+		a.counts = map[string]*anonymousCount{}
+	case m.After(a.minute):
+		a.counts, a.minute = map[string]*anonymousCount{}, m
+	default:
+		done = nil
+	}
 	a.mu.Unlock()
-	a.write(minute, done)
+	if len(done) > 0 {
+		a.write(minute, done)
+	}
 }
 
 // write records one aggregate event per address of a minute, and logs it.
@@ -149,10 +171,11 @@ func (a *anonymous) write(minute time.Time, counts map[string]*anonymousCount) {
 	}
 }
 
-// run flushes each minute soon after it ends, until ctx does. The server
-// flushes the minute under way once it has stopped.
+// run flushes each minute soon after it ends (within a twelfth of it),
+// until ctx does. The server flushes the minute under way once it has
+// stopped.
 func (a *anonymous) run(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(max(a.window/12, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -164,16 +187,18 @@ func (a *anonymous) run(ctx context.Context) {
 	}
 }
 
-// clientAddress is the address a call came from: the HTTP client's as the
-// gateway forwards it, when the peer is the gateway by its mTLS identity (a
-// plaintext peer could claim any address), else the peer's own.
+// clientAddress is the client a call came from, by connlimit.ClientKey (an
+// IPv6 client by its /64, as the connection bound and the gateway's rate
+// limit count it): the HTTP client's address as the gateway forwards it,
+// when the peer is the gateway by its mTLS identity (a plaintext peer could
+// claim any address), else the peer's own.
 func clientAddress(ctx context.Context) string {
 	if name, ok := mtls.PeerName(ctx); ok && name == mtls.Gateway {
 		if md, ok := metadata.FromIncomingContext(ctx); ok {
 			if v := md.Get(forwardedFor); len(v) > 0 {
 				list := strings.Split(v[len(v)-1], ",")
 				if ip, err := netip.ParseAddr(strings.TrimSpace(list[len(list)-1])); err == nil {
-					return ip.String()
+					return connlimit.ClientKey(ip)
 				}
 			}
 		}
@@ -182,6 +207,9 @@ func clientAddress(ctx context.Context) string {
 		host, _, err := net.SplitHostPort(p.Addr.String())
 		if err != nil {
 			host = p.Addr.String()
+		}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			return connlimit.ClientKey(ip)
 		}
 		return host
 	}

@@ -56,3 +56,111 @@ func TestAnonymousCallsAggregate(t *testing.T) {
 		t.Errorf("the flush at shutdown wrote %d events, the last %+v; want the second minute's one call", len(rec.events)-4, last)
 	}
 }
+
+// Calls that straddle a minute's end, some timed before it but counted
+// after a call of the next minute (they took the lock late), make one event
+// per client and minute: the late ones count into the current minute.
+func TestAnonymousCallsAcrossAMinuteMakeOneEventPerMinute(t *testing.T) {
+	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
+	boundary := minute.Add(time.Minute)
+	tests := []struct {
+		name string
+		// offsets from the boundary, in the order the calls take the lock
+		calls []time.Duration
+		// flushAt, when not zero, is a ticker flush after the calls, from
+		// the boundary; the flush at shutdown follows
+		flushAt time.Duration
+		// the events' counts by minute
+		want map[time.Time]uint64
+	}{
+		{"late calls after the new minute's first", []time.Duration{-time.Millisecond, time.Millisecond, -2 * time.Millisecond, 2 * time.Millisecond},
+			0, map[time.Time]uint64{minute: 1, boundary: 3}},
+		{"alternating", []time.Duration{-3 * time.Millisecond, 1, -2 * time.Millisecond, 2, -time.Millisecond, 3},
+			0, map[time.Time]uint64{minute: 1, boundary: 5}},
+		{"all calls in one minute", []time.Duration{-2 * time.Millisecond, -time.Millisecond},
+			0, map[time.Time]uint64{minute: 2}},
+		{"the ticker flushes, then a late call", []time.Duration{-2 * time.Millisecond},
+			time.Second, map[time.Time]uint64{minute: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &captured{}
+			a, err := newAnonymous(&AuditConfig{Service: "comity-request", Recorder: rec}, zap.NewNop(), prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr("192.0.2.7:5000")})
+			ctx = audit.WithCall(ctx, audit.Call{Service: "comity-request", Resource: "requests/x"})
+			for _, d := range tc.calls {
+				a.add(ctx, "/comity.request.v1.RequestService/GetRequest", "no_token", boundary.Add(d))
+			}
+			if tc.flushAt != 0 {
+				a.flush(boundary.Add(tc.flushAt))
+				// A call timed before the boundary that comes only now.
+				a.add(ctx, "/comity.request.v1.RequestService/GetRequest", "no_token", boundary.Add(-time.Millisecond))
+				tc.want[boundary]++
+			}
+			a.flush(time.Time{})
+			got := map[time.Time]uint64{}
+			for _, e := range rec.events {
+				if _, dup := got[e.Time]; dup {
+					t.Errorf("two events for client %s and minute %s", e.Actor.Address, e.Time)
+				}
+				got[e.Time] += e.Count
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("events count %v by minute; want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// A client is an IPv4 address or an IPv6 /64, as the connection bound and
+// the gateway's rate limit count it: an IPv6 client rotating through the
+// addresses of its /64 makes one aggregate event a minute, not one per
+// address.
+func TestAnonymousCallsAreCountedPerIPv6Slash64(t *testing.T) {
+	rec := &captured{}
+	a, err := newAnonymous(&AuditConfig{Service: "comity-request", Recorder: rec}, zap.NewNop(), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
+	for i := range 500 {
+		addr := fmt.Sprintf("[2001:db8:1:2:%x:%x::1]:5000", i, i*7)
+		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
+		a.add(audit.WithCall(ctx, audit.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+	}
+	for _, addr := range []string{"[2001:db8:1:3::1]:5000", "[::ffff:192.0.2.9]:5000", "192.0.2.9:6000"} {
+		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
+		a.add(audit.WithCall(ctx, audit.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+	}
+	a.flush(time.Time{})
+	got := map[string]uint64{}
+	for _, e := range rec.events {
+		got[e.Actor.Address] += e.Count
+	}
+	want := map[string]uint64{"2001:db8:1:2::/64": 500, "2001:db8:1:3::/64": 1, "192.0.2.9": 2}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(rec.events) != len(want) {
+		t.Errorf("%d events counting %v; want one per client: %v", len(rec.events), got, want)
+	}
+}
+
+// Without a bound configured, at most DefaultMaxAnonymousAddresses clients
+// (plus "other") get an event of their own per minute.
+func TestAnonymousCallsDefaultBound(t *testing.T) {
+	rec := &captured{}
+	a, err := newAnonymous(&AuditConfig{Service: "comity-request", Recorder: rec}, zap.NewNop(), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
+	for i := range 1000 {
+		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(fmt.Sprintf("10.0.%d.%d:5000", i/250, i%250))})
+		a.add(audit.WithCall(ctx, audit.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+	}
+	a.flush(time.Time{})
+	if len(rec.events) != DefaultMaxAnonymousAddresses+1 {
+		t.Errorf("1,000 clients in a minute made %d events; want %d", len(rec.events), DefaultMaxAnonymousAddresses+1)
+	}
+}

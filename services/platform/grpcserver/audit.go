@@ -28,7 +28,7 @@ import (
 // malformed or badly signed one, no client certificate) are not recorded one
 // by one, so that an anonymous caller cannot grow the permanent log at will:
 // they are counted (metric comity_unauthenticated_calls_total) and recorded
-// as one aggregate event per client address and minute (see
+// as one aggregate event per client (IPv4 address or IPv6 /64) and minute (see
 // UnauthenticatedCallsAction). A token whose signature verified but whose
 // claims are refused names its caller, and its calls are recorded one by
 // one like any other denied call.
@@ -40,10 +40,15 @@ type AuditConfig struct {
 	// (Event.RequestHMAC). Without one, events carry no digest: never a
 	// plain hash, which an auditor could brute-force.
 	DigestKey audit.DigestKey
-	// MaxAnonymousAddresses bounds the client addresses counted apart in
-	// one minute; the calls of any further address are counted together
-	// under the address "other". Zero means 1000.
+	// MaxAnonymousAddresses bounds the clients (IPv4 addresses, IPv6 /64s)
+	// whose unauthenticated calls are counted apart in one minute; the
+	// calls of any further client are counted together under the address
+	// "other". Zero means DefaultMaxAnonymousAddresses.
 	MaxAnonymousAddresses int
+	// AnonymousWindow is the span of time one aggregate event of
+	// unauthenticated calls covers; zero means a minute. Tests shorten it
+	// to see the aggregates written.
+	AnonymousWindow time.Duration
 }
 
 // callState lets the auth interceptor, which runs inside the audit one,
@@ -122,15 +127,17 @@ func (ic interceptors) auditCall(ctx context.Context, method string, req any) (c
 
 // recordUnrecorded writes the event of a call the domain did not record.
 //
-// A call refused as NOT_FOUND names something the caller may not know
-// exists. Its caller's state's auditors see it with only what the caller
-// sent (their state, the name asked for), exactly as for a name that does
-// not exist; when the domain noted the states of what the name does name,
-// a second event puts the probe, and who made it, on those states' trail.
-// The caller's state is on that second event only when it is itself a party
-// (then its auditors see that resource's trail anyway, and one event is
-// enough). Other denied calls name something the caller could see, and one
-// event carries the caller's state and the noted ones.
+// A call of an authenticated caller refused as NOT_FOUND names something
+// the caller may not know exists, and is recorded as two events whether it
+// exists or not, so that neither what the caller's auditors see nor the
+// size of the log tells the two apart: the caller's view, on their state's
+// trail with only what the caller sent (their state, the name asked for),
+// and the resource's view, on the trail of the states the domain noted as
+// the name's parties (the caller's among them when it is a party: then its
+// auditors see that trail anyway) or, for a name that names nothing, a
+// stand-in with no state, which no auditor's view shows. Other denied calls
+// name something the caller could see, and one event carries the caller's
+// state and the noted ones.
 func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, method string, err error) {
 	code := status.Code(err)
 	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
@@ -157,7 +164,7 @@ func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, meth
 	now := time.Now()
 	noted := audit.NotedStates(ctx)
 	var events []audit.Event
-	if code == codes.NotFound && len(noted) > 0 && !slices.Contains(noted, callerState) {
+	if code == codes.NotFound && st.principal != nil {
 		events = append(events,
 			audit.NewEvent(ctx, now, actor, outcome, audit.Details{States: nonEmpty(callerState)}),
 			audit.NewEvent(ctx, now, actor, outcome, audit.Details{States: noted}))

@@ -71,6 +71,13 @@ type Config struct {
 	// get before the service reports its delivery behind (health detail
 	// audit.DeliveryHealthService, a log line); zero means 5 minutes.
 	AuditBacklogAlarm time.Duration
+	// AuditAnonymousClients bounds the clients whose unauthenticated calls
+	// get an aggregate audit event of their own per minute
+	// (grpcserver.AuditConfig.MaxAnonymousAddresses); zero means 100.
+	AuditAnonymousClients int
+	// AuditAnonymousWindow is the span one aggregate event of
+	// unauthenticated calls covers; zero means a minute.
+	AuditAnonymousWindow time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -118,7 +125,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv, err := grpcserver.New(grpcserver.Config{
 		Name: "request", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
-		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store, DigestKey: cfg.AuditDigestKey},
+		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store, DigestKey: cfg.AuditDigestKey,
+			MaxAnonymousAddresses: cfg.AuditAnonymousClients, AnonymousWindow: cfg.AuditAnonymousWindow},
 		// Attachments arrive in chunks of at most 1 MiB.
 		MaxRecvBytes: 2 << 20,
 		TLS:          cfg.TLS, Callers: Callers, Ready: ping,

@@ -41,6 +41,7 @@ func main() {
 	common.RegisterIssuers(fs)
 	common.RegisterTLS(fs, "")
 	common.RegisterAuditBacklogAlarm(fs)
+	common.RegisterAuditAnonymousClients(fs)
 	common.RegisterHTTP(fs)
 	common.RegisterInternalReserve(fs)
 	httpsCert := fs.String("https-cert", "", "PEM certificate for the gateway to serve HTTPS with (with --https-key); HTTP without")
@@ -192,7 +193,7 @@ func main() {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: seedIssuers,
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Directory],
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, TLS: ids[mtls.Directory],
 				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
@@ -203,7 +204,7 @@ func main() {
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
 				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 				Transfers: transfers,
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, TLS: ids[mtls.Request],
+				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, TLS: ids[mtls.Request],
 				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
@@ -212,7 +213,7 @@ func main() {
 				Listener: ls[2], Database: "sqlite:" + filepath.Join(*dataDir, "audit.db"),
 				LogDir: filepath.Join(*dataDir, "audit"), Origin: *origin, DirectoryAddr: ls[0].Addr().String(),
 				Issuers: append(slices.Clone(issuers), svcIssuer), ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit],
-				Logger: env.Logger, Metrics: env.Metrics,
+				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {

@@ -49,9 +49,10 @@ type Event struct {
 	// encoding), keyed with the producing services' per-deployment secret: it
 	// proves the exact call to whoever holds the key and reveals nothing to
 	// anyone else.
-	RequestHmac string `protobuf:"bytes,10,opt,name=request_hmac,json=requestHmac,proto3" json:"request_hmac,omitempty"`
+	RequestHmac string `protobuf:"bytes,12,opt,name=request_hmac,json=requestHmac,proto3" json:"request_hmac,omitempty"`
 	// Number of calls an aggregate event stands for (the unauthenticated calls
-	// of one client address in one minute); 0 for the event of one call.
+	// of one client, an IPv4 address or an IPv6 /64, in one minute); 0 for the
+	// event of one call.
 	Count         uint64 `protobuf:"varint,11,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1263,7 +1264,7 @@ var File_comity_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x03\n" +
+	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x03\n" +
 	"\x05Event\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x126\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x04time\x12,\n" +
@@ -1279,9 +1280,9 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
 	"transition\x18\t \x01(\v2\x1b.comity.audit.v1.TransitionR\n" +
 	"transition\x12;\n" +
-	"\frequest_hmac\x18\n" +
-	" \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\vrequestHmac\x12\x14\n" +
-	"\x05count\x18\v \x01(\x04R\x05count\"\xb1\x01\n" +
+	"\frequest_hmac\x18\f \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\vrequestHmac\x12\x14\n" +
+	"\x05count\x18\v \x01(\x04R\x05countJ\x04\b\n" +
+	"\x10\vR\x0erequest_sha256\"\xb1\x01\n" +
 	"\x05Actor\x12\"\n" +
 	"\asubject\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\asubject\x12\x1f\n" +
 	"\x06agency\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06agency\x12\x1e\n" +
