@@ -17,6 +17,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/connlimit"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 )
 
@@ -109,11 +110,10 @@ func (l *limiter) key(r *http.Request) (key, who string) {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() {
-		// One IPv6 client holds a whole /64.
-		if prefix, err := ip.Prefix(64); err == nil {
-			host = prefix.String()
-		}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		// One IPv6 client holds a whole /64: the same key as the
+		// connection bounds and the audit trail's anonymous counts.
+		host = connlimit.ClientKey(ip)
 	}
 	return "addr:" + host, "this address"
 }
