@@ -6,7 +6,24 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
+)
+
+// Lingering on a refused body: before a response that the handler begins
+// without having read its request's body (a refusal: 429, 401, 413, …), the
+// server reads and drops what the client is still sending, for at most
+// lingerTime and lingerBytes. Most clients write their whole body before
+// they read the answer; closing on them mid-body resets the connection, and
+// they report "connection reset" instead of the refusal and its reason. The
+// bounds keep a trickling or endless body from holding the connection: past
+// them the answer goes out with Connection: close, and the server lingers
+// once more, within the same bounds, while the client reads it, before it
+// ends the connection. A refused body thus holds its connection for at most
+// twice lingerTime.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 4 << 20
 )
 
 // guardBodies enforces the minimum body rate of opts on every request with a
@@ -18,9 +35,10 @@ import (
 // the connection), and when it closes the body after the handler (the same).
 // Neither read has a deadline, so a refusal (429, 401, 413) of a body
 // trickling a byte at a time would hold its connection for ever. A response
-// written before the body's end therefore says Connection: close, which skips
-// the first read, and the read deadline is set to now after the handler,
-// which ends the second at once.
+// begun before the body's end therefore first lingers on the body (bounded,
+// see lingerTime), and when the body still has not ended says
+// Connection: close, which skips the first read; the read deadline is set to
+// now after the handler, which ends the second at once.
 func guardBodies(opts Options, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
@@ -31,10 +49,18 @@ func guardBodies(opts Options, h http.Handler) http.Handler {
 		b := &rateBody{src: r.Body, rc: rc, min: opts.BodyMinBytes, window: opts.BodyWindow}
 		r.Body = b
 		http1 := r.ProtoMajor == 1
-		h.ServeHTTP(&closeWriter{ResponseWriter: w, body: b, http1: http1}, r)
+		// A client that asked for 100 Continue has sent nothing yet and
+		// sends nothing on a refusal: reading would ask it for the body.
+		expectContinue := strings.EqualFold(r.Header.Get("Expect"), "100-continue")
+		h.ServeHTTP(&closeWriter{ResponseWriter: w, body: b, http1: http1, expectContinue: expectContinue}, r)
 		if !b.eof && http1 {
-			// HTTP/2 resets the stream of an unread body by itself; it has
-			// no Connection header.
+			// The answer says Connection: close. Send it now and keep
+			// dropping what the client still sends, within the same
+			// bounds, so that it reads the answer before the connection
+			// ends; then end the reads at once. (HTTP/2 resets the stream
+			// of an unread body by itself; it has no Connection header.)
+			_ = rc.Flush()
+			b.linger()
 			_ = rc.SetReadDeadline(time.Now())
 		}
 	})
@@ -52,6 +78,7 @@ type rateBody struct {
 
 	got    int64         // bytes since the window began
 	waited time.Duration // time spent in Read since the window began
+	read   int64         // bytes in all
 	eof    bool
 }
 
@@ -65,6 +92,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	start := time.Now()
 	_ = b.rc.SetReadDeadline(start.Add(b.window - b.waited))
 	n, err := b.src.Read(p)
+	b.read += int64(n)
 	b.waited += time.Since(start)
 	if b.got += int64(n); b.got >= b.min {
 		b.got, b.waited = 0, 0
@@ -84,13 +112,30 @@ func (b *rateBody) Read(p []byte) (int, error) {
 
 func (b *rateBody) Close() error { return b.src.Close() }
 
+// linger reads and drops the rest of the body for at most lingerTime and
+// lingerBytes, and reports whether the body ended meanwhile.
+func (b *rateBody) linger() bool {
+	if b.eof {
+		return true
+	}
+	_ = b.rc.SetReadDeadline(time.Now().Add(lingerTime))
+	n, err := io.CopyN(io.Discard, b.src, lingerBytes)
+	b.read += n
+	if err == io.EOF {
+		b.eof = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return b.eof
+}
+
 // closeWriter adds Connection: close to a response begun before its
 // request's body was read to the end (HTTP/1 only).
 type closeWriter struct {
 	http.ResponseWriter
-	body    *rateBody
-	http1   bool
-	started bool
+	body           *rateBody
+	http1          bool
+	expectContinue bool
+	started        bool
 }
 
 func (w *closeWriter) begin() {
@@ -98,7 +143,14 @@ func (w *closeWriter) begin() {
 		return
 	}
 	w.started = true
-	if w.http1 && !w.body.eof {
+	if !w.http1 || w.body.eof {
+		return
+	}
+	if w.expectContinue && w.body.read == 0 {
+		w.Header().Set("Connection", "close")
+		return
+	}
+	if !w.body.linger() {
 		w.Header().Set("Connection", "close")
 	}
 }

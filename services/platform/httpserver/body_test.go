@@ -32,16 +32,21 @@ func serve(t *testing.T, h http.Handler, opts Options) string {
 	return "http://" + l.Addr().String()
 }
 
-// A handler that reads its body to the end keeps the connection alive; one
-// that answers without reading it closes the connection.
+// A handler that reads its body to the end keeps the connection alive. One
+// that answers without reading it gets the rest of the body read and dropped
+// first, within bounds, so that the client reads the answer rather than a
+// reset connection; past those bounds the connection closes after the
+// answer.
 func TestConnectionKeptOnlyWhenTheBodyWasRead(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		read      bool
+		size      int
 		wantClose bool
 	}{
-		{"body read", true, false},
-		{"body left unread", false, true},
+		{"body read", true, 10_000, false},
+		{"body left unread, sent at once", false, 10_000, false},
+		{"body left unread, more than the server lingers on", false, lingerBytes + 1<<20, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -60,10 +65,13 @@ func TestConnectionKeptOnlyWhenTheBodyWasRead(t *testing.T) {
 						}
 					},
 				})
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(strings.Repeat("x", 10_000)))
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(strings.Repeat("x", tc.size)))
 				resp, err := client.Do(req)
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("the client got no answer: %v", err)
+				}
+				if resp.StatusCode != http.StatusAccepted {
+					t.Errorf("status %d, want the handler's 202", resp.StatusCode)
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
