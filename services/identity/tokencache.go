@@ -72,16 +72,7 @@ func (c *tokenCache) put(key [sha256.Size]byte, cl claims, ik *issuerKeys, ks *k
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= maxTokenEntries {
-		for k, e := range c.entries {
-			if !now.Before(e.expires) {
-				delete(c.entries, k)
-			}
-		}
-		if len(c.entries) >= maxTokenEntries {
-			clear(c.entries)
-		}
-	}
+	makeRoom(c.entries, now, func(e tokenEntry) time.Time { return e.expires })
 	c.entries[key] = tokenEntry{claims: cl, issuer: ik, keys: ks, expires: expires}
 }
 
@@ -143,15 +134,24 @@ func (c *refusalCache) put(key [sha256.Size]byte, r *RefusedError, now time.Time
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= maxTokenEntries {
-		for k, e := range c.entries {
-			if !now.Before(e.expires) {
-				delete(c.entries, k)
-			}
-		}
-		if len(c.entries) >= maxTokenEntries {
-			clear(c.entries)
+	makeRoom(c.entries, now, func(e refusalEntry) time.Time { return e.expires })
+	c.entries[key] = refusalEntry{err: r, expires: now.Add(c.ttl)}
+}
+
+// makeRoom keeps a cache of tokens under maxTokenEntries before an insert:
+// it drops the entries expired at now and, when that is not enough (a flood
+// of distinct live tokens), all of them, since a cache miss costs only a
+// verification.
+func makeRoom[V any](m map[[sha256.Size]byte]V, now time.Time, expires func(V) time.Time) {
+	if len(m) < maxTokenEntries {
+		return
+	}
+	for k, v := range m {
+		if !now.Before(expires(v)) {
+			delete(m, k)
 		}
 	}
-	c.entries[key] = refusalEntry{err: r, expires: now.Add(c.ttl)}
+	if len(m) >= maxTokenEntries {
+		clear(m)
+	}
 }
