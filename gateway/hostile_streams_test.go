@@ -158,7 +158,7 @@ func TestHostileWatchOutlivesAgencyKind(t *testing.T) {
 	if w.status != http.StatusOK {
 		t.Fatalf("watch = %d %v", w.status, w.refusal)
 	}
-	if r := s.do("PATCH", "/v1/agencies/kz-police-cyber?updateMask=kind", admin, map[string]any{"kind": "OVERSIGHT"}); r.status != http.StatusOK {
+	if r := s.do("PATCH", "/v1/agencies/kz-police-cyber?updateMask=kind", admin, s.withEtag("kz-police-cyber", admin, map[string]any{"kind": "OVERSIGHT"})); r.status != http.StatusOK {
 		t.Fatalf("make kz-police-cyber an OVERSIGHT agency = %d %s", r.status, r.raw)
 	}
 	e, _ := w.end(t, time.Now().Add(30*time.Second))

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,16 +41,35 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// logBuffer collects a process's output; tests read it while the process
+// still writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 type process struct {
 	cmd     *exec.Cmd
-	logs    *bytes.Buffer
+	logs    *logBuffer
 	http    string
 	devOIDC string
 }
 
 func start(t *testing.T, bin, dataDir string) *process {
 	t.Helper()
-	p := &process{logs: &bytes.Buffer{}, http: freePort(t), devOIDC: freePort(t)}
+	p := &process{logs: &logBuffer{}, http: freePort(t), devOIDC: freePort(t)}
 	p.cmd = exec.Command(bin, "--data-dir", dataDir, "--http-addr", p.http,
 		"--directory-addr", freePort(t), "--request-addr", freePort(t), "--audit-addr", freePort(t), "--dev-oidc-addr", p.devOIDC,
 		"--metrics-addr", freePort(t), "--log-format", "json")
@@ -63,7 +83,7 @@ func start(t *testing.T, bin, dataDir string) *process {
 			_ = p.cmd.Wait()
 		}
 		if t.Failed() {
-			t.Logf("comity-local logs:\n%s", p.logs)
+			t.Logf("comity-local logs:\n%s", p.logs.String())
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
