@@ -123,13 +123,14 @@ func (s *Service) precheck(ctx context.Context, p identity.Principal, id, etag s
 // transition's before the change, and no change at all (no status, no
 // history entry, no deadline, no audit event), so that a form can ask
 // whether the action would succeed as often as it likes. On success it
-// returns the request as it is now.
+// returns the request as it is now as metadata, like List: a read of full
+// content must leave an audit event (DESIGN §6), and this call leaves none.
 func (s *Service) validate(ctx context.Context, p identity.Principal, id, etag string, a act, check func(Request) error) (View, error) {
 	cur, err := s.precheck(ctx, p, id, etag, a, check)
 	if err != nil {
 		return View{}, err
 	}
-	return s.view(p, cur), nil
+	return View{Request: redact(cur), Overdue: Overdue(cur, s.now()), MetadataOnly: true}, nil
 }
 
 // transition is one lifecycle action: it runs precheck; then, in one

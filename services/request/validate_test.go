@@ -136,6 +136,10 @@ func TestValidateOnly(t *testing.T) {
 	if got.Status != request.Draft || got.Etag() != fixed.Etag() {
 		t.Errorf("validate-only submit answered %s etag %s; want the draft as it is (DRAFT, %s)", got.Status, got.Etag(), fixed.Etag())
 	}
+	// No audit event, so no content: the answer is the metadata, as in a list.
+	if !got.MetadataOnly || got.NecessityAndProportionality != "" || got.FactsSummary != "" || len(got.Identifiers) != 0 {
+		t.Errorf("validate-only submit answered content (metadata only %v, facts %q); want metadata only", got.MetadataOnly, got.FactsSummary)
+	}
 	before.same(t, traceOf(t, store, v.ID))
 	if _, err := svc.Transmit(ctx, ca, v.ID, "", true); errs.CodeOf(err) != errs.FailedPrecondition || !slices.Contains(violationFields(err), "status") {
 		t.Errorf("validate-only transmit of a draft = %v; want FAILED_PRECONDITION naming the status", err)

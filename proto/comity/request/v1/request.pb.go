@@ -591,8 +591,8 @@ type Request struct {
 	Refusal *Refusal `protobuf:"bytes,32,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	// The requested side's response, once executed.
 	Execution *Execution `protobuf:"bytes,33,opt,name=execution,proto3" json:"execution,omitempty"`
-	// Whether this view carries only the request's metadata: always in a list,
-	// and for auditors.
+	// Whether this view carries only the request's metadata: always in a list
+	// and in a validate-only answer, and for auditors.
 	MetadataOnly bool `protobuf:"varint,34,opt,name=metadata_only,json=metadataOnly,proto3" json:"metadata_only,omitempty"`
 	// ISO code of the requesting state.
 	RequestingState string `protobuf:"bytes,35,opt,name=requesting_state,json=requestingState,proto3" json:"requesting_state,omitempty"`
@@ -2209,7 +2209,9 @@ type SubmitRequestRequest struct {
 	// every safeguard, all unmet safeguards at once as field violations)
 	// and nothing is changed: no status change, no history entry, no
 	// deadline, no audit event for a success. A validate-only call changes
-	// no state; on success it returns the request as it is now.
+	// no state; on success it returns the request as it is now, as metadata
+	// (metadata_only set, as in a list): full content is read through
+	// GetRequest, whose read is audited.
 	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2434,7 +2436,9 @@ type TransmitRequestRequest struct {
 	// every safeguard, all unmet safeguards at once as field violations)
 	// and nothing is changed: no status change, no history entry, no
 	// deadline, no audit event for a success. A validate-only call changes
-	// no state; on success it returns the request as it is now.
+	// no state; on success it returns the request as it is now, as metadata
+	// (metadata_only set, as in a list): full content is read through
+	// GetRequest, whose read is audited.
 	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
