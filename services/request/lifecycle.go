@@ -99,24 +99,49 @@ func (s *Service) authorise(p identity.Principal, r Request, a act, etag string)
 	return nil
 }
 
-// transition is one lifecycle action: it checks visibility, authority,
-// etag and status; runs check (outside the transaction, for what needs the
-// directory or other records); then, in one transaction with the history
-// entry and the audit event, re-checks the status (so that of two racing
-// actions exactly one wins) and applies the change.
-func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag string, a act, reason string,
-	check func(Request) error, apply func(r *Request, now time.Time) error) (View, error) {
+// precheck runs every check of action a that comes before the change:
+// visibility (NOT_FOUND), authority, etag and status (authorise), then check
+// (outside the transaction, for what needs the directory or other records).
+// It returns the request as it is now.
+func (s *Service) precheck(ctx context.Context, p identity.Principal, id, etag string, a act, check func(Request) error) (Request, error) {
 	cur, err := s.visible(ctx, p, id)
 	if err != nil {
-		return View{}, err
+		return Request{}, err
 	}
 	if err := s.authorise(p, cur, a, etag); err != nil {
-		return View{}, err
+		return Request{}, err
 	}
 	if check != nil {
 		if err := check(cur); err != nil {
-			return View{}, err
+			return Request{}, err
 		}
+	}
+	return cur, nil
+}
+
+// validate is a validate-only action (AIP-163): the same checks as
+// transition's before the change, and no change at all (no status, no
+// history entry, no deadline, no audit event), so that a form can ask
+// whether the action would succeed as often as it likes. On success it
+// returns the request as it is now as metadata, like List: a read of full
+// content must leave an audit event (DESIGN §6), and this call leaves none.
+func (s *Service) validate(ctx context.Context, p identity.Principal, id, etag string, a act, check func(Request) error) (View, error) {
+	cur, err := s.precheck(ctx, p, id, etag, a, check)
+	if err != nil {
+		return View{}, err
+	}
+	return View{Request: redact(cur), Overdue: Overdue(cur, s.now()), MetadataOnly: true}, nil
+}
+
+// transition is one lifecycle action: it runs precheck; then, in one
+// transaction with the history entry and the audit event, re-checks the
+// status (so that of two racing actions exactly one wins) and applies the
+// change.
+func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag string, a act, reason string,
+	check func(Request) error, apply func(r *Request, now time.Time) error) (View, error) {
+	cur, err := s.precheck(ctx, p, id, etag, a, check)
+	if err != nil {
+		return View{}, err
 	}
 	rl := lifecycle[a]
 	updated, err := s.store.Update(ctx, id, func(r *Request) (Change, error) {
@@ -170,9 +195,14 @@ func (s *Service) checkSafeguards(ctx context.Context, r Request) error {
 }
 
 // Submit sends a draft to the requesting state's central authority, once
-// every safeguard is met.
-func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
-	return s.transition(ctx, p, id, etag, actSubmit, "", func(r Request) error { return s.checkSafeguards(ctx, r) }, nil)
+// every safeguard is met. With validateOnly it only says whether it would:
+// every check runs, nothing changes.
+func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
+	check := func(r Request) error { return s.checkSafeguards(ctx, r) }
+	if validateOnly {
+		return s.validate(ctx, p, id, etag, actSubmit, check)
+	}
+	return s.transition(ctx, p, id, etag, actSubmit, "", check, nil)
 }
 
 // Return sends a submitted request back to its prosecutor with a reason.
@@ -184,9 +214,15 @@ func (s *Service) Return(ctx context.Context, p identity.Principal, id, etag, re
 }
 
 // Transmit sends a submitted request to the requested agency, checking the
-// safeguards again, and starts the acknowledgement deadline.
-func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
-	return s.transition(ctx, p, id, etag, actTransmit, "", func(r Request) error { return s.checkSafeguards(ctx, r) },
+// safeguards again, and starts the acknowledgement deadline. With
+// validateOnly it only says whether it would: every check runs, nothing
+// changes and no deadline starts.
+func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
+	check := func(r Request) error { return s.checkSafeguards(ctx, r) }
+	if validateOnly {
+		return s.validate(ctx, p, id, etag, actTransmit, check)
+	}
+	return s.transition(ctx, p, id, etag, actTransmit, "", check,
 		func(r *Request, now time.Time) error {
 			r.TransmitTime = now
 			r.Deadlines.AcknowledgeBy = now.Add(s.policy.Acknowledge[r.Priority])

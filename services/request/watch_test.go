@@ -351,7 +351,7 @@ func TestWatchRequestedSideGetsEarlierChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Submit(ctx, kzProsecutor, v.ID, ""); err != nil {
+	if _, err := svc.Submit(ctx, kzProsecutor, v.ID, "", false); err != nil {
 		t.Fatal(err)
 	}
 	// Once the requesting side has both changes, the feed has read them.
@@ -360,7 +360,7 @@ func TestWatchRequestedSideGetsEarlierChanges(t *testing.T) {
 			t.Fatalf("the requesting side got a change to %s; want %s", e.To, want)
 		}
 	}
-	if _, err := svc.Transmit(ctx, ca, v.ID, ""); err != nil {
+	if _, err := svc.Transmit(ctx, ca, v.ID, "", false); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []request.Status{request.Draft, request.Submitted, request.Transmitted} {

@@ -22,7 +22,8 @@ import (
 // and record, through Recorder, each call that the domain code did not
 // record itself but that the trail must hold: every denied call
 // (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) and every attempt at a
-// state-changing method, whatever its outcome.
+// state-changing method, whatever its outcome (a validate-only call,
+// AIP-163, changes nothing and is recorded only when denied).
 //
 // Calls refused as UNAUTHENTICATED with no principal at all (no token, a
 // malformed or badly signed one, no client certificate) are not recorded one
@@ -53,7 +54,16 @@ type AuditConfig struct {
 
 // callState lets the auth interceptor, which runs inside the audit one,
 // tell it who the caller turned out to be.
-type callState struct{ principal *identity.Principal }
+type callState struct {
+	principal *identity.Principal
+	// readOnly is set for a call that changes nothing whatever its outcome:
+	// a read method, or a validate-only call (AIP-163). Such a call is
+	// recorded only when denied. A validate-only call refused for its
+	// content (FAILED_PRECONDITION, ABORTED, INVALID_ARGUMENT) is not
+	// recorded: it is a question, asked by the console as a form is filled,
+	// and recording each answer would bury real attempts under non-actions.
+	readOnly bool
+}
 
 type callStateKey struct{}
 
@@ -73,6 +83,18 @@ func readOnly(method string) bool {
 		}
 	}
 	return false
+}
+
+// validateOnly reports whether a request message asks only to validate
+// (AIP-163's validate_only set), so that the call changes nothing.
+func validateOnly(m any) bool {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return false
+	}
+	msg := pm.ProtoReflect()
+	f := msg.Descriptor().Fields().ByName("validate_only")
+	return f != nil && f.Kind() == protoreflect.BoolKind && msg.Get(f).Bool()
 }
 
 // resourceOf returns the resource a request message names: its `name` or
@@ -121,7 +143,7 @@ func (ic interceptors) auditCall(ctx context.Context, method string, req any) (c
 	if pm, ok := req.(proto.Message); ok {
 		c.Resource = resourceOf(pm)
 	}
-	st := &callState{}
+	st := &callState{readOnly: readOnly(method) || validateOnly(req)}
 	return context.WithValue(audit.WithCall(ctx, c), callStateKey{}, st), st
 }
 
@@ -141,7 +163,7 @@ func (ic interceptors) auditCall(ctx context.Context, method string, req any) (c
 func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, method string, err error) {
 	code := status.Code(err)
 	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
-	if audit.Recorded(ctx) || (!denied && readOnly(method)) || code == codes.Canceled {
+	if audit.Recorded(ctx) || (!denied && st.readOnly) || code == codes.Canceled {
 		return
 	}
 	if code == codes.Unauthenticated && st.principal == nil {

@@ -150,7 +150,7 @@ func act(ctx context.Context, req lifecycleRequest, do func(p identity.Principal
 // SubmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequestRequest) (*requestv1.SubmitRequestResponse, error) {
 	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.Submit(ctx, p, id, etag)
+		return s.svc.Submit(ctx, p, id, etag, req.GetValidateOnly())
 	})
 	if err != nil {
 		return nil, err
@@ -172,7 +172,7 @@ func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequest
 // TransmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitRequestRequest) (*requestv1.TransmitRequestResponse, error) {
 	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.Transmit(ctx, p, id, etag)
+		return s.svc.Transmit(ctx, p, id, etag, req.GetValidateOnly())
 	})
 	if err != nil {
 		return nil, err

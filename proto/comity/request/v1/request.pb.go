@@ -591,8 +591,8 @@ type Request struct {
 	Refusal *Refusal `protobuf:"bytes,32,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	// The requested side's response, once executed.
 	Execution *Execution `protobuf:"bytes,33,opt,name=execution,proto3" json:"execution,omitempty"`
-	// Whether this view carries only the request's metadata: always in a list,
-	// and for auditors.
+	// Whether this view carries only the request's metadata: always in a list
+	// and in a validate-only answer, and for auditors.
 	MetadataOnly bool `protobuf:"varint,34,opt,name=metadata_only,json=metadataOnly,proto3" json:"metadata_only,omitempty"`
 	// ISO code of the requesting state.
 	RequestingState string `protobuf:"bytes,35,opt,name=requesting_state,json=requestingState,proto3" json:"requesting_state,omitempty"`
@@ -2203,7 +2203,16 @@ type SubmitRequestRequest struct {
 	// Resource name.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Current etag; when set, a stale one is refused.
-	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When true (AIP-163), the request is checked exactly as a real submit
+	// would check it (visibility, who may act, the etag, the status and
+	// every safeguard, all unmet safeguards at once as field violations)
+	// and nothing is changed: no status change, no history entry, no
+	// deadline, no audit event for a success. A validate-only call changes
+	// no state; on success it returns the request as it is now, as metadata
+	// (metadata_only set, as in a list): full content is read through
+	// GetRequest, whose read is audited.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2250,6 +2259,13 @@ func (x *SubmitRequestRequest) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *SubmitRequestRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // Response message for SubmitRequest.
@@ -2414,7 +2430,16 @@ type TransmitRequestRequest struct {
 	// Resource name.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Current etag; when set, a stale one is refused.
-	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// When true (AIP-163), the request is checked exactly as a real transmit
+	// would check it (visibility, who may act, the etag, the status and
+	// every safeguard, all unmet safeguards at once as field violations)
+	// and nothing is changed: no status change, no history entry, no
+	// deadline, no audit event for a success. A validate-only call changes
+	// no state; on success it returns the request as it is now, as metadata
+	// (metadata_only set, as in a list): full content is read through
+	// GetRequest, whose read is audited.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2461,6 +2486,13 @@ func (x *TransmitRequestRequest) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *TransmitRequestRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 // Response message for TransmitRequest.
@@ -4806,10 +4838,11 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"M\n" +
 	"\x15UpdateRequestResponse\x124\n" +
-	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"g\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x8c\x01\n" +
 	"\x14SubmitRequestRequest\x12;\n" +
 	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"M\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"M\n" +
 	"\x15SubmitRequestResponse\x124\n" +
 	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x8b\x01\n" +
 	"\x14ReturnRequestRequest\x12;\n" +
@@ -4818,10 +4851,11 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\"M\n" +
 	"\x15ReturnRequestResponse\x124\n" +
-	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"i\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x8e\x01\n" +
 	"\x16TransmitRequestRequest\x12;\n" +
 	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"O\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"O\n" +
 	"\x17TransmitRequestResponse\x124\n" +
 	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"l\n" +
 	"\x19AcknowledgeRequestRequest\x12;\n" +
