@@ -341,13 +341,7 @@ func TestWatchRequestedSideGetsEarlierChanges(t *testing.T) {
 		}
 		return request.HistoryEntry{}
 	}
-	d := draftToUZ()
-	d.LegalBasis, d.Language = "CHISINAU_CONVENTION_2002", "ru"
-	d.Offence = request.Offence{Description: "Intrusion into a bank's systems", LegalQualification: "Article 205", MaximumPenaltyYears: 5}
-	d.FactsSummary = "Accounts were emptied through a compromised server."
-	d.Identifiers = []request.Identifier{{Kind: "IP_ADDRESS", Value: "192.0.2.10"}}
-	d.NecessityAndProportionality = strings.Repeat("The logs are the only record of who reached the server, and they are overwritten weekly. ", 2)
-	v, err := svc.Create(ctx, kzProsecutor, d, "")
+	v, err := svc.Create(ctx, kzProsecutor, completeDraft(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
