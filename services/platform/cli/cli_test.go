@@ -29,14 +29,7 @@ func TestAuditBacklogAlarm(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			var c Common
-			c.RegisterAuditBacklogAlarm(fs)
-			err := fs.Parse(tc.args)
-			if err == nil {
-				err = config.ApplyEnv(fs, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
-			}
+			c, err := parseCommon((*Common).RegisterAuditBacklogAlarm, tc.args, tc.env)
 			switch {
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("error %v; want one saying %q", err, tc.wantErr)
@@ -68,14 +61,7 @@ func TestAuditAnonymousClients(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			var c Common
-			c.RegisterAuditAnonymousClients(fs)
-			err := fs.Parse(tc.args)
-			if err == nil {
-				err = config.ApplyEnv(fs, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
-			}
+			c, err := parseCommon((*Common).RegisterAuditAnonymousClients, tc.args, tc.env)
 			switch {
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("error %v; want one saying %q", err, tc.wantErr)
@@ -86,4 +72,18 @@ func TestAuditAnonymousClients(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseCommon registers one group of Common's flags, as a binary does, and
+// reads args, then the environment env, as config.ApplyEnv does at start.
+func parseCommon(register func(*Common, *flag.FlagSet), args []string, env map[string]string) (Common, error) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var c Common
+	register(&c, fs)
+	err := fs.Parse(args)
+	if err == nil {
+		err = config.ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	}
+	return c, err
 }
