@@ -6,6 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/comity-mla/comity/gateway/console"
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
@@ -21,6 +22,7 @@ func mountConsole(root *http.ServeMux, cfg Config, be *backends, limit func(http
 	c, err := console.New(*cfg.Console, console.Backends{
 		Directory: directoryv1.NewDirectoryServiceClient(be.conns["directory"]),
 		Requests:  requestv1.NewRequestServiceClient(be.conns["request"]),
+		Audit:     auditv1.NewAuditServiceClient(be.conns["audit"]),
 	}, cfg.Logger.With(zap.String("part", "console")))
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/metadata"
 
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
@@ -89,6 +90,7 @@ type Config struct {
 type Backends struct {
 	Directory directoryv1.DirectoryServiceClient
 	Requests  requestv1.RequestServiceClient
+	Audit     auditv1.AuditServiceClient
 }
 
 // Console serves the console's pages.
@@ -118,8 +120,8 @@ func New(cfg Config, be Backends, log *zap.Logger) (*Console, error) {
 	if log == nil {
 		return nil, errors.New("console: a logger is required")
 	}
-	if be.Directory == nil || be.Requests == nil {
-		return nil, errors.New("console: the directory and request clients are required")
+	if be.Directory == nil || be.Requests == nil || be.Audit == nil {
+		return nil, errors.New("console: the directory, request and audit clients are required")
 	}
 	u, err := url.Parse(cfg.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {

@@ -279,6 +279,8 @@ type historyEntry struct {
 // requestView is what a request's page shows.
 type requestView struct {
 	Row     requestRow
+	// Actions are the actions the user may find here (actionsFor).
+	Actions []actionLink
 	Fields  []field
 	History []historyEntry
 }
@@ -313,7 +315,7 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from, to := req.GetRequestingState(), req.GetRequestedState()
-	v := requestView{Row: c.row(pg, z, req)}
+	v := requestView{Row: c.row(pg, z, req), Actions: actionsFor(pg, s, req)}
 	yesNo := func(b bool) string {
 		if b {
 			return pg.T("common.yes")

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/comity-mla/comity/gateway/console/devprovider"
+	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/identity"
@@ -103,7 +104,7 @@ func TestSessionRefresh(t *testing.T) {
 	opSrv.Config.Handler = newOP()
 	c, err := New(Config{PublicURL: consoleURL, SessionSecret: testSecret, Providers: []Provider{{
 		ID: "dev", Issuer: opSrv.URL, ClientID: "console", ClientSecret: "secret", States: []string{"KZ"},
-	}}}, Backends{Directory: directoryv1.NewDirectoryServiceClient(conn), Requests: requestv1.NewRequestServiceClient(conn)}, zaptest.NewLogger(t))
+	}}}, Backends{Directory: directoryv1.NewDirectoryServiceClient(conn), Requests: requestv1.NewRequestServiceClient(conn), Audit: auditv1.NewAuditServiceClient(conn)}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
