@@ -37,6 +37,13 @@ type consoleSuite struct {
 
 func startConsoleSuite(t *testing.T) *consoleSuite {
 	t.Helper()
+	return startConsoleSuiteWith(t, suiteOptions{})
+}
+
+// startConsoleSuiteWith is startConsoleSuite with the suite's options (its
+// data directory, trusted issuers and console are set here).
+func startConsoleSuiteWith(t testing.TB, opt suiteOptions) *consoleSuite {
+	t.Helper()
 	dataDir := t.TempDir()
 	dev, err := identity.EnsureDevIssuer(dataDir)
 	if err != nil {
@@ -59,23 +66,22 @@ func startConsoleSuite(t *testing.T) *consoleSuite {
 
 	secret := []byte(strings.Repeat("0123456789abcdef", 4))
 	const clientSecret = "console-dev-secret"
-	s := startSuite(t, suiteOptions{
-		dataDir: dataDir,
-		// The development provider signs with the dev issuer's key.
-		trustedIssuers: []identity.Issuer{{ID: opIssuer, JWKS: dev.JWKS}, mockIssuer},
-		console: func(base string) *console.Config {
-			return &console.Config{
-				PublicURL: base, SessionSecret: secret,
-				Providers: []console.Provider{
-					{ID: "dev", Name: "Comity development provider", Issuer: opIssuer,
-						ClientID: "comity-console", ClientSecret: clientSecret, States: []string{"KG", "KZ", "TJ", "TM", "UZ"}},
-					{ID: "mock", Name: "Independent test provider", Issuer: mock.Issuer(),
-						ClientID: mock.Config().ClientID, ClientSecret: mock.Config().ClientSecret, States: []string{"KG"},
-						Scopes: []string{"profile", "email"}},
-				},
-			}
-		},
-	})
+	opt.dataDir = dataDir
+	// The development provider signs with the dev issuer's key.
+	opt.trustedIssuers = []identity.Issuer{{ID: opIssuer, JWKS: dev.JWKS}, mockIssuer}
+	opt.console = func(base string) *console.Config {
+		return &console.Config{
+			PublicURL: base, SessionSecret: secret,
+			Providers: []console.Provider{
+				{ID: "dev", Name: "Comity development provider", Issuer: opIssuer,
+					ClientID: "comity-console", ClientSecret: clientSecret, States: []string{"KG", "KZ", "TJ", "TM", "UZ"}},
+				{ID: "mock", Name: "Independent test provider", Issuer: mock.Issuer(),
+					ClientID: mock.Config().ClientID, ClientSecret: mock.Config().ClientSecret, States: []string{"KG"},
+					Scopes: []string{"profile", "email"}},
+			},
+		}
+	}
+	s := startSuite(t, opt)
 	p, err := devprovider.New(devprovider.Config{
 		Issuer: opIssuer, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"),
 		Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{s.baseURL + "/signin/callback"}}},

@@ -272,12 +272,20 @@ type ListQuery struct {
 	Offset  int
 	// Limit is the page size; 0 means no limit.
 	Limit int
+	// CountLimit bounds the count of matching requests (Page.Total): a
+	// list of a large store must not cost the whole store's size on every
+	// page. 0 means an exact count.
+	CountLimit int
 }
 
 // Page is one page of requests and the number matching.
 type Page struct {
 	Requests []Request
-	Total    int
+	// Total is the number of requests matching; with a CountLimit, at most
+	// CountLimit+1, which means "more than CountLimit".
+	Total int
+	// More says that requests match beyond this page (with a Limit).
+	More bool
 }
 
 // Change is what a store writes for one successful state-changing call: the

@@ -301,13 +301,30 @@ type ListOptions struct {
 	Limit   int
 }
 
+// ListCountLimit is how far past a page's end a list counts the requests
+// matching: counting every match would make each page of a large store cost
+// the whole store (a dashboard of 50 rows over 100,000 requests). Beyond it,
+// the total says "more than" (ListResult.Total).
+const ListCountLimit = 1000
+
+// ListResult is a page of a list.
+type ListResult struct {
+	Views []View
+	// Total is the number of requests matching, counted up to
+	// ListCountLimit past the page's end: when more match, it is that
+	// point plus one, a lower bound.
+	Total int
+	// More says that another page follows.
+	More bool
+}
+
 // List returns the requests the caller may see that match the options, as
 // metadata: a list never carries narratives, so that only Get (audited)
 // reads full content.
-func (s *Service) List(ctx context.Context, p identity.Principal, o ListOptions) ([]View, int, error) {
+func (s *Service) List(ctx context.Context, p identity.Principal, o ListOptions) (ListResult, error) {
 	vis := visibleTo(p)
 	if vis == nil {
-		return nil, 0, nil
+		return ListResult{}, nil
 	}
 	filter := vis
 	if o.Filter != nil {
@@ -317,15 +334,19 @@ func (s *Service) List(ctx context.Context, p identity.Principal, o ListOptions)
 	if len(order) == 0 {
 		order = []query.Order{{Field: "createTime", Desc: true}}
 	}
-	page, err := s.store.List(ctx, ListQuery{Filter: filter, OrderBy: order, Offset: o.Offset, Limit: o.Limit})
+	q := ListQuery{Filter: filter, OrderBy: order, Offset: o.Offset, Limit: o.Limit}
+	if o.Limit > 0 {
+		q.CountLimit = max(o.Offset, 0) + o.Limit + ListCountLimit
+	}
+	page, err := s.store.List(ctx, q)
 	if err != nil {
-		return nil, 0, err
+		return ListResult{}, err
 	}
 	out := make([]View, len(page.Requests))
 	for i, r := range page.Requests {
 		out[i] = View{Request: redact(r), Overdue: Overdue(r, s.now()), MetadataOnly: true}
 	}
-	return out, page.Total, nil
+	return ListResult{Views: out, Total: page.Total, More: page.More}, nil
 }
 
 // Update changes a draft, for its owning prosecutor, only in DRAFT. apply

@@ -38,6 +38,18 @@ func Parse(req pagination.Request, defaultSize, maxSize int) (Page, error) {
 	return Page{Offset: int(tok.Offset), Size: size, token: tok}, nil
 }
 
+// NextIf returns the token of the page after p when more items follow, or
+// "": for lists that know whether a next page exists without counting
+// every item.
+func (p Page) NextIf(more bool) string {
+	if !more {
+		return ""
+	}
+	t := p.token
+	t.Offset = int64(p.Offset + p.Size)
+	return t.String()
+}
+
 // Next returns the token of the page after p, or "" when p is the last page
 // of total items.
 func (p Page) Next(total int) string {

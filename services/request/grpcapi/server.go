@@ -86,12 +86,12 @@ func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRe
 	if err != nil {
 		return nil, err
 	}
-	views, total, err := s.svc.List(ctx, p, request.ListOptions{Filter: filter, OrderBy: order, Offset: page.Offset, Limit: page.Size})
+	res, err := s.svc.List(ctx, p, request.ListOptions{Filter: filter, OrderBy: order, Offset: page.Offset, Limit: page.Size})
 	if err != nil {
 		return nil, err
 	}
-	resp := &requestv1.ListRequestsResponse{NextPageToken: page.Next(total), TotalSize: int32(total)}
-	for _, v := range views {
+	resp := &requestv1.ListRequestsResponse{NextPageToken: page.NextIf(res.More), TotalSize: int32(res.Total)}
+	for _, v := range res.Views {
 		resp.Requests = append(resp.Requests, RequestToProto(v))
 	}
 	return resp, nil

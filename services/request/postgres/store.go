@@ -313,12 +313,21 @@ func (s *Store) List(ctx context.Context, q request.ListQuery) (request.Page, er
 	if err != nil {
 		return request.Page{}, fmt.Errorf("list requests: %w", err)
 	}
-	sql := fmt.Sprintf(`SELECT doc FROM requests WHERE %s %s %s OFFSET %d`, where, order, limitClause(q.Limit), max(q.Offset, 0))
+	// One more row than the page tells whether another page follows.
+	limit := q.Limit
+	if limit > 0 {
+		limit++
+	}
+	sql := fmt.Sprintf(`SELECT doc FROM requests WHERE %s %s %s OFFSET %d`, where, order, limitClause(limit), max(q.Offset, 0))
+	count := `SELECT COUNT(*) FROM requests WHERE ` + where
+	if q.CountLimit > 0 {
+		count = fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM requests WHERE %s LIMIT %d) AS matching`, where, q.CountLimit+1)
+	}
 	var page request.Page
 	// REPEATABLE READ: the count and the page come from one snapshot, so
 	// Total agrees with the rows even while another replica writes.
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM requests WHERE `+where, args...).Scan(&page.Total); err != nil {
+		if err := tx.QueryRow(ctx, count, args...).Scan(&page.Total); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, sql, args...)
@@ -327,6 +336,9 @@ func (s *Store) List(ctx context.Context, q request.ListQuery) (request.Page, er
 	})
 	if err != nil {
 		return request.Page{}, fmt.Errorf("list requests: %w", err)
+	}
+	if q.Limit > 0 && len(page.Requests) > q.Limit {
+		page.Requests, page.More = page.Requests[:q.Limit], true
 	}
 	return page, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"modernc.org/sqlite"
@@ -275,19 +276,33 @@ func (s *Store) List(ctx context.Context, q request.ListQuery) (request.Page, er
 	if err != nil {
 		return request.Page{}, fmt.Errorf("list requests: %w", err)
 	}
+	count := `SELECT COUNT(*) FROM requests WHERE ` + where
+	countArgs := args
+	if q.CountLimit > 0 {
+		count = `SELECT COUNT(*) FROM (SELECT 1 FROM requests WHERE ` + where + ` LIMIT ?)`
+		countArgs = append(slices.Clone(args), q.CountLimit+1)
+	}
+	// One more row than the page tells whether another page follows.
+	limit := q.Limit
+	if limit > 0 {
+		limit++
+	}
 	var page request.Page
 	// One read transaction: the count and the page come from one snapshot.
 	err = sqlitedb.WithTx(ctx, s.db.Read, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE `+where, args...).Scan(&page.Total); err != nil {
+		if err := tx.QueryRowContext(ctx, count, countArgs...).Scan(&page.Total); err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT doc FROM requests WHERE `+where+` `+order+` LIMIT ? OFFSET ?`,
-			append(args, noLimit(q.Limit), max(q.Offset, 0))...)
+			append(args, noLimit(limit), max(q.Offset, 0))...)
 		page.Requests, err = collect(rows, err, scanRequest)
 		return err
 	})
 	if err != nil {
 		return request.Page{}, fmt.Errorf("list requests: %w", err)
+	}
+	if q.Limit > 0 && len(page.Requests) > q.Limit {
+		page.Requests, page.More = page.Requests[:q.Limit], true
 	}
 	return page, nil
 }

@@ -157,12 +157,26 @@ func testOrderAndPage(t *testing.T, newStore func(t *testing.T) request.Store) {
 				if len(page.Requests) > size {
 					t.Fatalf("offset %d: %d requests; want at most %d", offset, len(page.Requests), size)
 				}
+				if more := offset+size < len(tc.want); page.More != more {
+					t.Errorf("offset %d: More %v; want %v (%d match)", offset, page.More, more, len(tc.want))
+				}
 				if len(page.Requests) == 0 {
 					break
 				}
 				paged = append(paged, requestIDs(page.Requests)...)
 			}
 			checkEqual(t, "pages", paged, tc.want)
+			// A bounded count says "more than" rather than counting on.
+			if len(tc.want) > 2 {
+				page, err := s.List(ctx, request.ListQuery{Filter: tc.filter, OrderBy: tc.orderBy, Limit: 1, CountLimit: 2})
+				if err != nil {
+					t.Fatalf("List with a count limit: %v", err)
+				}
+				if page.Total != 3 || !page.More || len(page.Requests) != 1 {
+					t.Errorf("count limit 2 over %d matches: Total %d, More %v, %d requests; want 3, true, 1",
+						len(tc.want), page.Total, page.More, len(page.Requests))
+				}
+			}
 		})
 	}
 }

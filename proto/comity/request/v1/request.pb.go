@@ -2039,7 +2039,9 @@ type ListRequestsResponse struct {
 	Requests []*Request `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
 	// Token for the next page; empty on the last.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// Number of requests matching.
+	// Number of requests matching, counted up to 1,000 past the end of this
+	// page: when more match, it is that point plus one (a lower bound), so
+	// that a page of a large store does not cost the whole store.
 	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
