@@ -278,7 +278,7 @@ type historyEntry struct {
 
 // requestView is what a request's page shows.
 type requestView struct {
-	Row     requestRow
+	Row requestRow
 	// Actions are the actions the user may find here (actionsFor).
 	Actions []actionLink
 	Fields  []field

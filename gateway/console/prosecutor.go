@@ -72,26 +72,26 @@ type draftForm struct {
 	// creates one draft.
 	RequestID string
 
-	Type, Priority, EmergencyReason    string
-	RequestedState, RequestedAgency    string
-	LegalBasis, TreatyCitation         string
-	CaseReference                      string
-	OffenceDescription                 string
-	LegalQualification, StatuteText    string
-	MaximumPenaltyYears                string
-	DeathPenaltyPossible               bool
-	DeathPenaltyAssurance              string
-	FactsSummary                       string
-	Persons                            []personRow
-	Identifiers                        []identifierRow
-	DataCategories                     string
-	NecessityAndProportionality        string
-	JudicialAuthorisationReference     string
-	UseLimitations                     string
-	Confidential                       bool
-	Language                           string
-	RequestedResponseTime              string
-	RelatedRequests                    string
+	Type, Priority, EmergencyReason string
+	RequestedState, RequestedAgency string
+	LegalBasis, TreatyCitation      string
+	CaseReference                   string
+	OffenceDescription              string
+	LegalQualification, StatuteText string
+	MaximumPenaltyYears             string
+	DeathPenaltyPossible            bool
+	DeathPenaltyAssurance           string
+	FactsSummary                    string
+	Persons                         []personRow
+	Identifiers                     []identifierRow
+	DataCategories                  string
+	NecessityAndProportionality     string
+	JudicialAuthorisationReference  string
+	UseLimitations                  string
+	Confidential                    bool
+	Language                        string
+	RequestedResponseTime           string
+	RelatedRequests                 string
 }
 
 // newRequestID is a fresh idempotency key for a create.
