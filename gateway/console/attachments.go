@@ -118,7 +118,8 @@ func (c *Console) upload(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) || status.Code(err) == codes.ResourceExhausted {
 		msg := pg.T("attachment.too_large", map[string]any{"Size": byteSize(c.maxAttachment())})
-		if status.Code(err) == codes.ResourceExhausted {
+		if busy(err) {
+			w.Header().Set("Retry-After", "1")
 			msg = pg.T("attachment.busy_or_large")
 		}
 		err = status.Error(codes.InvalidArgument, msg)
@@ -133,6 +134,26 @@ func (c *Console) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.uploadRefused(w, r, live, http.StatusBadRequest, fe)
+}
+
+// transferBoundField is the violation of a refusal for the bound on
+// transfers in progress (services/request.TransferBoundField): worth trying
+// again shortly, unlike a file over the limit.
+const transferBoundField = "attachment_transfers"
+
+// busy says whether the service refused the upload for its bound on
+// transfers in progress rather than for the file's size.
+func busy(err error) bool {
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == transferBoundField {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // uploadRefused shows the request's page with the upload's complaints. An

@@ -379,7 +379,7 @@ func requestAttachments(p page, v requestView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if v.Talk.UploadErrors.Has("metadata.kind") {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, " aria-invalid")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, " aria-invalid=\"true\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -512,7 +512,7 @@ func requestAttachments(p page, v requestView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if v.Talk.UploadErrors.Has("metadata.language") {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, " aria-invalid")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, " aria-invalid=\"true\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
