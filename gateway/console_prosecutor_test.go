@@ -135,9 +135,9 @@ func draftValues(requestID, necessity string) url.Values {
 	return url.Values{
 		"request_id": {requestID}, "type": {"DATA_PRESERVATION"}, "priority": {"URGENT"},
 		"requested_state": {"UZ"}, "legal_basis": {"CIS_IT_CRIME_AGREEMENT_2018"},
-		"case_reference":              {"KZ-CASE-2026-2001"},
-		"offence.description":         {"Unauthorised access to the payment system of a regional bank"},
-		"offence.legal_qualification": {"Article 205 of the Criminal Code of the Republic of Kazakhstan"},
+		"case_reference":                {"KZ-CASE-2026-2001"},
+		"offence.description":           {"Unauthorised access to the payment system of a regional bank"},
+		"offence.legal_qualification":   {"Article 205 of the Criminal Code of the Republic of Kazakhstan"},
 		"offence.maximum_penalty_years": {"7"},
 		"facts_summary":                 {"The bank's payment gateway was accessed from an address hosted in Uzbekistan."},
 		"identifier_rows":               {"1"}, "person_rows": {"1"},
