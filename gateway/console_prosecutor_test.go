@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/comity-mla/comity/services/identity"
 )
 
 // consoleUser is a signed-in console session driven without a browser.
@@ -364,6 +366,56 @@ func TestConsoleProsecutor(t *testing.T) {
 		}
 		if page := u.get("/requests/" + id); !strings.Contains(page.body, "Withdrawn") || !strings.Contains(page.body, "Filed by mistake.") {
 			t.Error("the withdrawn request's page does not say so")
+		}
+		if page := u.get("/requests/" + id); !strings.Contains(page.body, `data-action="close"`) || strings.Contains(page.body, `data-action="withdraw"`) {
+			t.Error("the withdrawn request's page does not offer to close it, or still offers to withdraw it")
+		}
+		closed := u.post("/requests/"+id+"/close", url.Values{}, nil)
+		if closed.status != http.StatusSeeOther {
+			t.Fatalf("close: %d %s", closed.status, closed.body)
+		}
+		if page := u.get(closed.location); !strings.Contains(page.body, "The case was closed.") || !strings.Contains(page.body, "Closed") {
+			t.Error("the closed request's page does not say so")
+		}
+	})
+
+	t.Run("answer the requested side's questions", func(t *testing.T) {
+		p := u.post("/requests/new", draftValues("answer-1", goodNecessity), nil)
+		m := draftIDPattern.FindStringSubmatch(p.location)
+		if m == nil {
+			t.Fatalf("create: %d %s", p.status, p.body)
+		}
+		if p := u.post("/requests/"+m[1]+"/submit", url.Values{}, nil); p.status != http.StatusSeeOther {
+			t.Fatalf("submit: %d %s", p.status, p.body)
+		}
+		path := "/v1/requests/" + m[1]
+		kzCA, uzCA := cs.token("kz-gpo", identity.CentralAuthority), cs.token("uz-247", identity.CentralAuthority)
+		cs.mustDo("POST", path+":transmit", kzCA, map[string]any{}, http.StatusOK)
+		cs.mustDo("POST", path+":acknowledge", uzCA, map[string]any{}, http.StatusOK)
+		cs.mustDo("POST", path+":requestClarification", uzCA, map[string]any{"questions": "Which time zone are the times in?"}, http.StatusOK)
+
+		page := u.get("/requests/" + m[1])
+		if !strings.Contains(page.body, `data-action="answer"`) {
+			t.Error("the request's page does not offer to answer the questions")
+		}
+		form := u.get("/requests/" + m[1] + "/answer")
+		if form.status != http.StatusOK || !strings.Contains(form.body, "Which time zone are the times in?") {
+			t.Fatalf("the answer page does not show the questions asked: %d", form.status)
+		}
+		etag := regexp.MustCompile(`name="etag" value="([^"]*)"`).FindStringSubmatch(form.body)
+		if etag == nil {
+			t.Fatal("the answer form has no etag")
+		}
+		empty := u.post("/requests/"+m[1]+"/answer", url.Values{"etag": {html.UnescapeString(etag[1])}, "text": {""}}, nil)
+		if empty.status != http.StatusBadRequest || fieldComplaint(empty.body, "text") == "" || !strings.Contains(empty.body, "Which time zone") {
+			t.Errorf("an empty answer answered %d without a complaint next to it or without the questions", empty.status)
+		}
+		done := u.post("/requests/"+m[1]+"/answer", url.Values{"etag": {html.UnescapeString(etag[1])}, "text": {"All times are in UTC."}}, nil)
+		if done.status != http.StatusSeeOther {
+			t.Fatalf("answer: %d %s", done.status, done.body)
+		}
+		if page := u.get(done.location); !strings.Contains(page.body, "Your answers were sent.") || !strings.Contains(page.body, "All times are in UTC.") {
+			t.Error("the request's page does not show the answer")
 		}
 	})
 }

@@ -272,14 +272,13 @@ func (f draftForm) toRequest(pg page) (*requestv1.Request, []violation) {
 	for _, l := range lines(f.RelatedRequests) {
 		req.RelatedRequests = append(req.RelatedRequests, "requests/"+strings.TrimPrefix(l, "requests/"))
 	}
-	for i, p := range f.Persons {
+	for _, p := range f.Persons {
 		if p == (personRow{}) {
 			continue
 		}
 		req.Persons = append(req.Persons, &requestv1.Person{
 			FullName: p.FullName, DateOfBirth: p.DateOfBirth, Nationality: strings.ToUpper(p.Nationality), Role: p.Role,
 		})
-		_ = i
 	}
 	for i, id := range f.Identifiers {
 		if id == (identifierRow{}) {
@@ -707,8 +706,12 @@ func (c *Console) saveDraft(w http.ResponseWriter, r *http.Request) {
 		}
 		fe := draftErrors(pg, f, err, bad)
 		if live {
-			c.render(w, r, http.StatusOK, draftLive(pg, f, fe, checklist(pg, nil, false), false,
-				pg.T("prosecutor.not_saved")))
+			notice := pg.T("prosecutor.not_saved")
+			if c := status.Code(err); c == codes.Aborted || c == codes.AlreadyExists {
+				// Nothing to mark on a field: say why.
+				notice = fe.Message
+			}
+			c.render(w, r, http.StatusOK, draftLive(pg, f, fe, checklist(pg, nil, false), false, notice))
 			return
 		}
 		code := http.StatusBadRequest
@@ -906,7 +909,7 @@ func (c *Console) doAction(action string) http.HandlerFunc {
 		if status.Code(err) == codes.Aborted {
 			code = http.StatusConflict
 		}
-		if action == "submit" && status.Code(err) != codes.Aborted {
+		if action == "submit" && status.Code(err) != codes.Aborted && !aboutStatus(violationsOf(pg, err)) {
 			// The refused safeguards next to their fields: the draft's form.
 			f := draftFormOf(req)
 			vs := violationsOf(pg, err)
@@ -931,6 +934,17 @@ func (c *Console) doAction(action string) http.HandlerFunc {
 		v.Errors = fe
 		c.render(w, r, code, ActionPage(pg, v))
 	}
+}
+
+// aboutStatus says whether a refusal is about the request's status rather
+// than its content: then the draft's form has nothing to show.
+func aboutStatus(vs []violation) bool {
+	for _, v := range vs {
+		if v.Field == "status" {
+			return true
+		}
+	}
+	return false
 }
 
 // prosecutorRoutes are the routes of this file, for Routes.
