@@ -116,6 +116,9 @@ func TestConsoleBrowserProsecutor(t *testing.T) {
 	if got := b.text(`#necessity_and_proportionality-error`); !strings.Contains(got, "too short to be of real substance") {
 		t.Errorf("the complaint next to the necessity statement reads %q", got)
 	}
+	if inv, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector("#necessity_and_proportionality").getAttribute("aria-invalid") || ""`)); inv != "true" {
+		t.Errorf("the necessity statement with a complaint has aria-invalid %q, want true", inv)
+	}
 	for _, item := range []string{"legal_basis", "offence", "identifiers", "language"} {
 		b.waitFor(item+" met", `document.querySelector('[data-check="`+item+`"]').dataset.state === "met"`)
 	}
@@ -131,6 +134,9 @@ func TestConsoleBrowserProsecutor(t *testing.T) {
 		"so preservation is needed now; only the three days of the intrusion are concerned.")
 	b.waitFor("the checklist to mark the necessity met",
 		`document.querySelector('[data-check="necessity"]').dataset.state === "met" && !document.querySelector("#necessity_and_proportionality-error")`)
+	if inv, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector("#necessity_and_proportionality").getAttribute("aria-invalid") || ""`)); inv != "" {
+		t.Errorf("the fixed necessity statement still has aria-invalid %q", inv)
+	}
 	b.waitFor("every safeguard met", `document.querySelector("#draft-status").textContent.includes("Every safeguard is met")`)
 	if mark, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`window.comityMark || ""`)); mark != "kept" {
 		t.Error("the page was reloaded while the form was filled")
