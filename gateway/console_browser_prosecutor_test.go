@@ -189,7 +189,7 @@ func TestConsoleBrowserProsecutor(t *testing.T) {
 	b.fill("#type", "SUBSCRIBER_INFORMATION")
 	b.fill("#priority", "ROUTINE")
 	b.fill("#requested_state", "UZ")
-	b.step("step 8", chromedp.Click(chromedp.CSS(`.form-actions button[type="submit"]`)))
+	b.step("step 8", chromedp.Click(chromedp.CSS(`#draft-form > .form-actions:last-of-type button[type="submit"]`)))
 	b.step("the second draft's page", chromedp.WaitVisible(chromedp.CSS(`#draft-form[action$="/edit"]`)))
 	id, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS(`#draft-id`)))
 	if err != nil || id == "" {
