@@ -40,6 +40,7 @@ const multipartSlack = 64 << 10
 // maxFieldBytes bounds a small field of the upload form.
 const maxFieldBytes = 1 << 10
 
+// The ids and digests the console accepts in its addresses and forms.
 var (
 	attachmentIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 	sha256Pattern       = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -165,6 +166,7 @@ func (c *Console) uploadRefused(w http.ResponseWriter, r *http.Request, live boo
 	c.renderRequest(w, r, code, func(co *correspondence) { co.UploadErrors = fe })
 }
 
+// maxAttachment is the largest file the console streams through.
 func (c *Console) maxAttachment() int64 {
 	if c.cfg.MaxAttachmentBytes > 0 {
 		return c.cfg.MaxAttachmentBytes

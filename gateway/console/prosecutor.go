@@ -336,6 +336,8 @@ func draftFormOf(req *requestv1.Request) draftForm {
 	return f
 }
 
+// enumName is an enum value's name for a select, "" when unset (the
+// select's empty choice).
 func enumName(name string, unset bool) string {
 	if unset {
 		return ""
