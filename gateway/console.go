@@ -14,12 +14,17 @@ import (
 // mountConsole serves the console beside the API on the same origin,
 // calling the services through the gateway's own backend connections, under
 // the API's rate limit (limit; a browser's calls carry no bearer token, so
-// they count against its address) and body limit.
+// they count against its address) and body limit; its uploads stream
+// under the attachment limit instead.
 func mountConsole(root *http.ServeMux, cfg Config, be *backends, limit func(http.Handler) http.Handler) error {
 	if cfg.Console == nil {
 		return nil
 	}
-	c, err := console.New(*cfg.Console, console.Backends{
+	ccfg := *cfg.Console
+	if ccfg.MaxAttachmentBytes == 0 {
+		ccfg.MaxAttachmentBytes = cfg.MaxAttachmentBytes
+	}
+	c, err := console.New(ccfg, console.Backends{
 		Directory: directoryv1.NewDirectoryServiceClient(be.conns["directory"]),
 		Requests:  requestv1.NewRequestServiceClient(be.conns["request"]),
 		Audit:     auditv1.NewAuditServiceClient(be.conns["audit"]),
@@ -29,6 +34,11 @@ func mountConsole(root *http.ServeMux, cfg Config, be *backends, limit func(http
 	}
 	for pattern, h := range c.Routes() {
 		root.Handle(pattern, limit(limitBody(cfg.MaxBodyBytes, h)))
+	}
+	// Uploads stream through, outside the JSON body limit (which reads a
+	// body whole): the console bounds them to the attachment limit.
+	for pattern, h := range c.StreamRoutes() {
+		root.Handle(pattern, limit(h))
 	}
 	return nil
 }

@@ -81,6 +81,9 @@ type Config struct {
 	Providers []Provider
 	// MaxSessionAge bounds a session; zero means DefaultMaxSessionAge.
 	MaxSessionAge time.Duration
+	// MaxAttachmentBytes bounds a file uploaded through the console (the
+	// gateway's attachment limit); zero means DefaultMaxAttachmentBytes.
+	MaxAttachmentBytes int64
 	// HTTPClient talks to the providers; nil means a client that gives up
 	// after 10s.
 	HTTPClient *http.Client
@@ -184,16 +187,9 @@ func New(cfg Config, be Backends, log *zap.Logger) (*Console, error) {
 // Routes are the paths the console serves, for the gateway to mount beside
 // /v1 on the same origin.
 func (c *Console) Routes() map[string]http.Handler {
-	// Every state-changing route is behind Go's cross-origin protection
-	// (Sec-Fetch-Site, then Origin against Host); the session cookie is
-	// SameSite=Lax as well.
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pg := c.page(w, r, nil)
-		c.renderError(w, r, pg, http.StatusForbidden, pg.T("error.cross_origin"))
-	}))
-	h := func(f http.HandlerFunc) http.Handler { return c.secure(cop.Handler(f)) }
-	return map[string]http.Handler{
+	// Every state-changing route is behind the cross-origin protection.
+	h := c.protect()
+	routes := map[string]http.Handler{
 		"GET /{$}":              h(c.dashboard),
 		"GET /requests/{id}":    h(c.requestPage),
 		"GET /signin":           h(c.signin),
@@ -204,6 +200,34 @@ func (c *Console) Routes() map[string]http.Handler {
 		"GET /static/{file...}": c.secure(http.HandlerFunc(c.serveStatic)),
 		"GET /favicon.ico":      c.secure(http.NotFoundHandler()),
 	}
+	c.prosecutorRoutes(h, routes)
+	routes["POST /requests/{id}/messages"] = h(c.postMessage)
+	routes["GET /requests/{id}/attachments/{att}"] = h(c.download)
+	return routes
+}
+
+// StreamRoutes are the console's routes whose bodies are files: the gateway
+// mounts them outside the JSON body limit (which reads a body whole), as it
+// mounts the API's uploads; they bound their bodies to the attachment limit
+// themselves and stream them through.
+func (c *Console) StreamRoutes() map[string]http.Handler {
+	h := c.protect()
+	return map[string]http.Handler{
+		"POST /requests/{id}/attachments": h(c.upload),
+	}
+}
+
+// protect wraps a handler in the security headers and Go's cross-origin
+// protection (Sec-Fetch-Site, then Origin against Host), which refuses a
+// state-changing request from another site; the session cookie is
+// SameSite=Lax as well.
+func (c *Console) protect() func(http.HandlerFunc) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pg := c.page(w, r, nil)
+		c.renderError(w, r, pg, http.StatusForbidden, pg.T("error.cross_origin"))
+	}))
+	return func(f http.HandlerFunc) http.Handler { return c.secure(cop.Handler(f)) }
 }
 
 // secure sets the security headers of every console answer.

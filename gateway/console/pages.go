@@ -283,10 +283,19 @@ type requestView struct {
 	Actions []actionLink
 	Fields  []field
 	History []historyEntry
+	// Talk is the request's messages and attachments (messages.go).
+	Talk correspondence
 }
 
 // requestPage shows a request read-only with its timeline.
 func (c *Console) requestPage(w http.ResponseWriter, r *http.Request) {
+	c.requestPageWith(w, r, http.StatusOK, nil)
+}
+
+// requestPageWith renders the request's page with status code; change, when
+// set, alters what the page shows of messages and attachments (a refused
+// form's input and complaints).
+func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code int, change func(*correspondence)) {
 	s, ok := c.signedIn(w, r)
 	if !ok {
 		return
@@ -374,8 +383,12 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request) {
 			Agency: strings.TrimPrefix(ch.GetActor().GetAgency(), "agencies/"),
 		})
 	}
+	v.Talk = c.correspondence(ctx, pg, z, req, hist.GetChanges(), v.History)
+	if change != nil {
+		change(&v.Talk)
+	}
 	pg.Title = pg.T("request.title", map[string]any{"Reference": v.Row.Reference})
-	c.render(w, r, http.StatusOK, RequestPage(pg, v))
+	c.render(w, r, code, RequestPage(pg, v))
 }
 
 func legalBasis(pg page, b requestv1.Request_LegalBasis) string {

@@ -70,6 +70,12 @@ func (c Code) String() string {
 type Violation struct {
 	Field       string
 	Description string
+	// Reason is a machine-readable code of the complaint in UPPER_SNAKE_CASE
+	// (e.g. LEGAL_BASIS_REQUIRED), so that a client can say it in its
+	// user's language; empty when the description is all there is. It is
+	// carried as the BadRequest field violation's reason or the
+	// PreconditionFailure violation's type.
+	Reason string
 }
 
 // Error is a domain error: a code, a message safe to show to the caller, and
@@ -138,6 +144,13 @@ type Violations []Violation
 // Add records that field is wrong, with a description.
 func (vs *Violations) Add(field, format string, args ...any) {
 	*vs = append(*vs, Violation{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+// AddReason records that field is wrong, with a machine-readable reason code
+// for clients that show the complaint in their user's language, and a
+// description for everyone else.
+func (vs *Violations) AddReason(field, reason, format string, args ...any) {
+	*vs = append(*vs, Violation{Field: field, Reason: reason, Description: fmt.Sprintf(format, args...)})
 }
 
 // Err returns nil when nothing was recorded, else an error of the code with

@@ -55,58 +55,59 @@ func safeguards(r Request, receiver directory.Agency, attachments []Attachment) 
 	blank := func(s string) bool { return strings.TrimSpace(s) == "" }
 
 	if r.LegalBasis == "" {
-		vs.Add("legal_basis", "a legal basis is required")
+		vs.AddReason("legal_basis", "LEGAL_BASIS_REQUIRED", "a legal basis is required")
 	} else if r.LegalBasis == bilateralTreaty && blank(r.TreatyCitation) {
-		vs.Add("treaty_citation", "a bilateral treaty must be cited")
+		vs.AddReason("treaty_citation", "TREATY_CITATION_REQUIRED", "a bilateral treaty must be cited")
 	}
 	if blank(r.Offence.Description) {
-		vs.Add("offence.description", "the offence must be described")
+		vs.AddReason("offence.description", "OFFENCE_DESCRIPTION_REQUIRED", "the offence must be described")
 	}
 	if blank(r.Offence.LegalQualification) {
-		vs.Add("offence.legal_qualification", "the legal qualification of the offence is required")
+		vs.AddReason("offence.legal_qualification", "LEGAL_QUALIFICATION_REQUIRED", "the legal qualification of the offence is required")
 	}
 	if r.Offence.MaximumPenaltyYears <= 0 {
-		vs.Add("offence.maximum_penalty_years", "the maximum penalty is required")
+		vs.AddReason("offence.maximum_penalty_years", "MAXIMUM_PENALTY_REQUIRED", "the maximum penalty is required")
 	}
 	if blank(r.FactsSummary) {
-		vs.Add("facts_summary", "a summary of the facts is required")
+		vs.AddReason("facts_summary", "FACTS_SUMMARY_REQUIRED", "a summary of the facts is required")
 	}
 	if len(r.Identifiers) == 0 {
-		vs.Add("identifiers", "at least one identifier is required")
+		vs.AddReason("identifiers", "IDENTIFIER_REQUIRED", "at least one identifier is required")
 	}
 	for i, id := range r.Identifiers {
 		field := fmt.Sprintf("identifiers[%d]", i)
 		if msg := checkIdentifier(id.Kind, id.Value); msg != "" {
-			vs.Add(field+".value", "%s", msg)
+			reason := identifierReason(id.Kind, id.Value)
+			vs.AddReason(field+".value", reason, "%s", msg)
 		}
 		if contains(needsTimeRange, r.Type) {
 			switch {
 			case id.StartTime.IsZero() || id.EndTime.IsZero():
-				vs.Add(field+".start_time", "%s requests need a time range (start and end) for each identifier", r.Type)
+				vs.AddReason(field+".start_time", "TIME_RANGE_REQUIRED", "%s requests need a time range (start and end) for each identifier", r.Type)
 			case !id.StartTime.Before(id.EndTime):
-				vs.Add(field+".end_time", "must be after start_time")
+				vs.AddReason(field+".end_time", "TIME_RANGE_INVERTED", "must be after start_time")
 			}
 		} else if !id.StartTime.IsZero() && !id.EndTime.IsZero() && !id.StartTime.Before(id.EndTime) {
-			vs.Add(field+".end_time", "must be after start_time")
+			vs.AddReason(field+".end_time", "TIME_RANGE_INVERTED", "must be after start_time")
 		}
 	}
 	if n := utf8.RuneCountInString(strings.TrimSpace(r.NecessityAndProportionality)); n < MinNecessityLength {
-		vs.Add("necessity_and_proportionality", "a statement of real substance is required (at least %d characters, not %d)", MinNecessityLength, n)
+		vs.AddReason("necessity_and_proportionality", "NECESSITY_TOO_SHORT", "a statement of real substance is required (at least %d characters, not %d)", MinNecessityLength, n)
 	}
 	if r.Type == directory.ContentData && blank(r.JudicialAuthorisationReference) {
-		vs.Add("judicial_authorisation_reference", "content data requires a judicial authorisation")
+		vs.AddReason("judicial_authorisation_reference", "JUDICIAL_AUTHORISATION_REQUIRED", "content data requires a judicial authorisation")
 	}
 	if r.Offence.DeathPenaltyPossible && blank(r.Offence.DeathPenaltyAssurance) {
-		vs.Add("offence.death_penalty_assurance", "the death penalty is possible: an assurance is required")
+		vs.AddReason("offence.death_penalty_assurance", "DEATH_PENALTY_ASSURANCE_REQUIRED", "the death penalty is possible: an assurance is required")
 	}
 	if r.Priority == directory.Emergency && blank(r.EmergencyReason) {
-		vs.Add("emergency_reason", "an emergency needs a stated reason (risk to life or safety)")
+		vs.AddReason("emergency_reason", "EMERGENCY_REASON_REQUIRED", "an emergency needs a stated reason (risk to life or safety)")
 	}
 	if !languageAccepted(r.Language, receiver, attachments) {
 		if r.Language == "" {
-			vs.Add("language", "the request language is required")
+			vs.AddReason("language", "LANGUAGE_REQUIRED", "the request language is required")
 		} else {
-			vs.Add("language", "%s does not accept %q and no translation into %s is attached",
+			vs.AddReason("language", "LANGUAGE_NOT_ACCEPTED", "%s does not accept %q and no translation into %s is attached",
 				receiver.ID, r.Language, strings.Join(receiver.AcceptedLanguages, " or "))
 		}
 	}
@@ -140,6 +141,21 @@ func primaryLanguage(tag string) string {
 	}
 	return tag
 }
+
+// identifierReason is the reason code of checkIdentifier's complaint about
+// an identifier: no value, no kind, or a value that is not of its kind.
+func identifierReason(kind, value string) string {
+	switch {
+	case strings.TrimSpace(value) == "":
+		return "IDENTIFIER_VALUE_REQUIRED"
+	case !contains(identifierKinds, kind):
+		return "IDENTIFIER_KIND_REQUIRED"
+	}
+	return "IDENTIFIER_INVALID"
+}
+
+// identifierKinds are the kinds of identifier checkIdentifier knows.
+var identifierKinds = []string{IPAddress, Email, Phone, Account, URL, Domain, CryptoWallet, Device}
 
 // checkIdentifier returns why value is not a valid identifier of kind, or "".
 func checkIdentifier(kind, value string) string {

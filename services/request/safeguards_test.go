@@ -89,3 +89,43 @@ func TestDefaultPolicyIsTheDesignsTable(t *testing.T) {
 		t.Errorf("preservation %v, want 90 days", p.Preservation)
 	}
 }
+
+// TestSafeguardReasons: every safeguard violation carries a reason code, so
+// that a client can say it in its user's language; an empty draft breaks
+// each safeguard that applies to it, and a content-data emergency with a
+// death penalty the rest.
+func TestSafeguardReasons(t *testing.T) {
+	receiver := directory.Agency{ID: "uz-247", AcceptedLanguages: []string{"uz", "ru"}}
+	empty := safeguards(Request{Type: directory.ContentData, Priority: directory.Emergency,
+		Offence: Offence{DeathPenaltyPossible: true}}, receiver, nil)
+	odd := safeguards(Request{Type: directory.TrafficData, LegalBasis: bilateralTreaty, Language: "en",
+		Identifiers: []Identifier{
+			{Kind: Email, Value: "not an address"},
+			{Kind: Email, Value: "a@example.org"},
+			{Kind: "", Value: "x"},
+			{Kind: Email, Value: " "},
+			{Kind: Account, Value: "x", StartTime: time.Unix(2, 0), EndTime: time.Unix(1, 0)},
+		}}, receiver, nil)
+	got := map[string]string{}
+	for _, v := range append(empty, odd...) {
+		if v.Reason == "" {
+			t.Errorf("violation of %s (%s) has no reason", v.Field, v.Description)
+		}
+		got[v.Reason] = v.Field
+	}
+	for reason, field := range map[string]string{
+		"LEGAL_BASIS_REQUIRED": "legal_basis", "TREATY_CITATION_REQUIRED": "treaty_citation",
+		"OFFENCE_DESCRIPTION_REQUIRED": "offence.description", "LEGAL_QUALIFICATION_REQUIRED": "offence.legal_qualification",
+		"MAXIMUM_PENALTY_REQUIRED": "offence.maximum_penalty_years", "FACTS_SUMMARY_REQUIRED": "facts_summary",
+		"IDENTIFIER_REQUIRED": "identifiers", "IDENTIFIER_INVALID": "identifiers[0].value",
+		"IDENTIFIER_KIND_REQUIRED": "identifiers[2].value", "IDENTIFIER_VALUE_REQUIRED": "identifiers[3].value",
+		"TIME_RANGE_REQUIRED": "identifiers[3].start_time", "TIME_RANGE_INVERTED": "identifiers[4].end_time",
+		"NECESSITY_TOO_SHORT": "necessity_and_proportionality", "JUDICIAL_AUTHORISATION_REQUIRED": "judicial_authorisation_reference",
+		"DEATH_PENALTY_ASSURANCE_REQUIRED": "offence.death_penalty_assurance", "EMERGENCY_REASON_REQUIRED": "emergency_reason",
+		"LANGUAGE_REQUIRED": "language", "LANGUAGE_NOT_ACCEPTED": "language",
+	} {
+		if _, ok := got[reason]; !ok {
+			t.Errorf("no violation with reason %s (of %s)", reason, field)
+		}
+	}
+}

@@ -78,8 +78,14 @@ func domainStatus(e *errs.Error) *status.Status {
 	if e.Code == errs.FailedPrecondition {
 		pf := &errdetails.PreconditionFailure{}
 		for _, v := range e.Violations {
+			// The type is the violation's reason code when it has one, so
+			// that clients can word it in their user's language.
+			typ := v.Reason
+			if typ == "" {
+				typ = "FAILED_PRECONDITION"
+			}
 			pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{
-				Type: "FAILED_PRECONDITION", Subject: v.Field, Description: v.Description,
+				Type: typ, Subject: v.Field, Description: v.Description,
 			})
 		}
 		if withDetails, err := st.WithDetails(pf); err == nil {
@@ -90,7 +96,7 @@ func domainStatus(e *errs.Error) *status.Status {
 	br := &errdetails.BadRequest{}
 	for _, v := range e.Violations {
 		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
-			Field: v.Field, Description: v.Description,
+			Field: v.Field, Description: v.Description, Reason: v.Reason,
 		})
 	}
 	if withDetails, err := st.WithDetails(br); err == nil {

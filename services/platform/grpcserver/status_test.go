@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -52,5 +53,37 @@ func TestRefusedTokenStatusRoundTrip(t *testing.T) {
 	}
 	if _, ok := RefusedFromStatus(status.New(codes.PermissionDenied, msg)); ok {
 		t.Error("a PERMISSION_DENIED status read as a refused token")
+	}
+}
+
+// TestViolationReasons: a violation's reason code travels as the
+// BadRequest field violation's reason and as the PreconditionFailure
+// violation's type; without one the type stays FAILED_PRECONDITION.
+func TestViolationReasons(t *testing.T) {
+	var vs errs.Violations
+	vs.AddReason("legal_basis", "LEGAL_BASIS_REQUIRED", "a legal basis is required")
+	vs.Add("status", "request is DRAFT")
+	for _, code := range []errs.Code{errs.Invalid, errs.FailedPrecondition} {
+		st := ToStatus(context.Background(), zap.NewNop(), "/m", vs.Err(code, "refused"))
+		var reasons []string
+		for _, d := range st.Details() {
+			switch d := d.(type) {
+			case *errdetails.BadRequest:
+				for _, v := range d.GetFieldViolations() {
+					reasons = append(reasons, v.GetField()+"="+v.GetReason())
+				}
+			case *errdetails.PreconditionFailure:
+				for _, v := range d.GetViolations() {
+					reasons = append(reasons, v.GetSubject()+"="+v.GetType())
+				}
+			}
+		}
+		want := "[legal_basis=LEGAL_BASIS_REQUIRED status=]"
+		if code == errs.FailedPrecondition {
+			want = "[legal_basis=LEGAL_BASIS_REQUIRED status=FAILED_PRECONDITION]"
+		}
+		if got := fmt.Sprint(reasons); got != want {
+			t.Errorf("%v: reasons %s, want %s", code, got, want)
+		}
 	}
 }

@@ -1,0 +1,962 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+)
+
+// The prosecutor's actions on a request of their own agency. The services
+// decide whether the user may take one; these lists only keep the request's
+// page from offering what its status rules out (services/request/lifecycle.go).
+func init() {
+	before := []requestv1.Request_Status{
+		requestv1.Request_DRAFT, requestv1.Request_SUBMITTED, requestv1.Request_TRANSMITTED,
+		requestv1.Request_ACKNOWLEDGED, requestv1.Request_CLARIFICATION_REQUESTED, requestv1.Request_ACCEPTED,
+	}
+	registerActions(
+		requestAction{ID: "edit", Label: "action.edit", Roles: []string{"prosecutor"}, Side: requestingSide,
+			Statuses: []requestv1.Request_Status{requestv1.Request_DRAFT}},
+		requestAction{ID: "submit", Label: "action.submit", Roles: []string{"prosecutor"}, Side: requestingSide,
+			Statuses: []requestv1.Request_Status{requestv1.Request_DRAFT}},
+		requestAction{ID: "answer", Label: "action.answer", Roles: []string{"prosecutor"}, Side: requestingSide,
+			Statuses: []requestv1.Request_Status{requestv1.Request_CLARIFICATION_REQUESTED}},
+		requestAction{ID: "withdraw", Label: "action.withdraw", Roles: []string{"prosecutor"}, Side: requestingSide,
+			Statuses: before, Danger: true},
+		requestAction{ID: "close", Label: "action.close", Roles: []string{"prosecutor", "central_authority"}, Side: requestingSide,
+			Statuses: []requestv1.Request_Status{requestv1.Request_EXECUTED, requestv1.Request_REFUSED, requestv1.Request_WITHDRAWN}},
+	)
+}
+
+// Bounds of the repeatable rows of the form, as the API bounds them.
+const (
+	maxIdentifierRows = 500
+	maxPersonRows     = 100
+)
+
+// formTimeLayout is how datetime-local inputs send a moment; the form says
+// it is UTC.
+const formTimeLayout = "2006-01-02T15:04"
+
+// identifierRow is one identifier as the form holds it.
+type identifierRow struct {
+	Kind, Value, Start, End string
+}
+
+// personRow is one person as the form holds it.
+type personRow struct {
+	FullName, DateOfBirth, Nationality, Role string
+}
+
+// draftForm is the new-request form as the user filled it, kept as text so
+// that a refused form comes back exactly as it was sent.
+type draftForm struct {
+	// ID is the draft's id once it is saved; empty for a new one.
+	ID   string
+	Etag string
+	// RequestID is the idempotency key of the create: a form posted twice
+	// creates one draft.
+	RequestID string
+
+	Type, Priority, EmergencyReason string
+	RequestedState, RequestedAgency string
+	LegalBasis, TreatyCitation      string
+	CaseReference                   string
+	OffenceDescription              string
+	LegalQualification, StatuteText string
+	MaximumPenaltyYears             string
+	DeathPenaltyPossible            bool
+	DeathPenaltyAssurance           string
+	FactsSummary                    string
+	Persons                         []personRow
+	Identifiers                     []identifierRow
+	DataCategories                  string
+	NecessityAndProportionality     string
+	JudicialAuthorisationReference  string
+	UseLimitations                  string
+	Confidential                    bool
+	Language                        string
+	RequestedResponseTime           string
+	RelatedRequests                 string
+}
+
+// newRequestID is a fresh idempotency key for a create.
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// formFields are the field paths of the form, as the service names them,
+// most specific first so that a complaint lands on its row.
+func (f draftForm) formFields() []string {
+	var fields []string
+	for i := range f.Identifiers {
+		for _, k := range []string{"kind", "value", "start_time", "end_time"} {
+			fields = append(fields, fmt.Sprintf("identifiers[%d].%s", i, k))
+		}
+		fields = append(fields, fmt.Sprintf("identifiers[%d]", i))
+	}
+	for i := range f.Persons {
+		for _, k := range []string{"full_name", "date_of_birth", "nationality", "role"} {
+			fields = append(fields, fmt.Sprintf("persons[%d].%s", i, k))
+		}
+		fields = append(fields, fmt.Sprintf("persons[%d]", i))
+	}
+	return append(fields, draftFieldPaths...)
+}
+
+// draftFieldPaths are the form's single fields.
+var draftFieldPaths = []string{
+	"type", "priority", "emergency_reason", "requested_state", "requested_agency", "legal_basis",
+	"treaty_citation", "case_reference", "offence.description", "offence.legal_qualification",
+	"offence.statute_text", "offence.maximum_penalty_years", "offence.death_penalty_possible",
+	"offence.death_penalty_assurance", "offence", "facts_summary", "persons", "identifiers", "data_categories",
+	"necessity_and_proportionality", "judicial_authorisation_reference", "use_limitations", "confidential",
+	"language", "requested_response_time", "related_requests",
+}
+
+// inputID is the HTML id of a field path: "identifiers[0].value" is
+// "identifiers-0-value".
+func inputID(field string) string {
+	return strings.NewReplacer(".", "-", "[", "-", "]", "").Replace(field)
+}
+
+// parseDraftForm reads the form. It does not check the content: the
+// service does.
+func parseDraftForm(r *http.Request) draftForm {
+	g := func(k string) string { return strings.TrimRight(r.PostFormValue(k), "\r\n") }
+	f := draftForm{
+		ID: g("id"), Etag: g("etag"), RequestID: g("request_id"),
+		Type: g("type"), Priority: g("priority"), EmergencyReason: g("emergency_reason"),
+		RequestedState: g("requested_state"), RequestedAgency: g("requested_agency"),
+		LegalBasis: g("legal_basis"), TreatyCitation: g("treaty_citation"), CaseReference: g("case_reference"),
+		OffenceDescription: g("offence.description"), LegalQualification: g("offence.legal_qualification"),
+		StatuteText: g("offence.statute_text"), MaximumPenaltyYears: strings.TrimSpace(g("offence.maximum_penalty_years")),
+		DeathPenaltyPossible:  g("offence.death_penalty_possible") == "true",
+		DeathPenaltyAssurance: g("offence.death_penalty_assurance"), FactsSummary: g("facts_summary"),
+		DataCategories: g("data_categories"), NecessityAndProportionality: g("necessity_and_proportionality"),
+		JudicialAuthorisationReference: g("judicial_authorisation_reference"), UseLimitations: g("use_limitations"),
+		Confidential: g("confidential") == "true", Language: strings.TrimSpace(g("language")),
+		RequestedResponseTime: g("requested_response_time"), RelatedRequests: g("related_requests"),
+	}
+	if !requestIDPattern.MatchString(f.ID) {
+		f.ID = ""
+	}
+	rows := func(key string, max int) int {
+		n, err := strconv.Atoi(r.PostFormValue(key))
+		if err != nil || n < 0 {
+			return 0
+		}
+		return min(n, max)
+	}
+	for i := range rows("identifier_rows", maxIdentifierRows) {
+		k := func(s string) string { return g(fmt.Sprintf("identifiers[%d].%s", i, s)) }
+		f.Identifiers = append(f.Identifiers, identifierRow{Kind: k("kind"), Value: k("value"), Start: k("start_time"), End: k("end_time")})
+	}
+	for i := range rows("person_rows", maxPersonRows) {
+		k := func(s string) string { return g(fmt.Sprintf("persons[%d].%s", i, s)) }
+		f.Persons = append(f.Persons, personRow{FullName: k("full_name"), DateOfBirth: k("date_of_birth"), Nationality: k("nationality"), Role: k("role")})
+	}
+	switch r.PostFormValue("add") {
+	case "identifier":
+		if len(f.Identifiers) < maxIdentifierRows {
+			f.Identifiers = append(f.Identifiers, identifierRow{})
+		}
+	case "person":
+		if len(f.Persons) < maxPersonRows {
+			f.Persons = append(f.Persons, personRow{})
+		}
+	}
+	f.ensureRows()
+	return f
+}
+
+// ensureRows leaves at least one row of each repeatable group to fill in.
+func (f *draftForm) ensureRows() {
+	if len(f.Identifiers) == 0 {
+		f.Identifiers = []identifierRow{{}}
+	}
+	if len(f.Persons) == 0 {
+		f.Persons = []personRow{{}}
+	}
+}
+
+// lines are the non-blank lines of s.
+func lines(s string) []string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// formTime reads a datetime-local value as UTC; "" is no time.
+func formTime(s string) (*timestamppb.Timestamp, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, true
+	}
+	for _, layout := range []string{formTimeLayout, formTimeLayout + ":05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return timestamppb.New(t), true
+		}
+	}
+	return nil, false
+}
+
+// showTime is a moment as a datetime-local input shows it, in UTC.
+func showTime(ts *timestamppb.Timestamp) string {
+	if ts == nil {
+		return ""
+	}
+	return ts.AsTime().UTC().Format(formTimeLayout)
+}
+
+// toRequest is the draft the form describes. What the form cannot even
+// read (a number or a date that is none) comes back as complaints about
+// those fields; every rule on the content is the service's.
+func (f draftForm) toRequest(pg page) (*requestv1.Request, []violation) {
+	var bad []violation
+	complain := func(field, id string) {
+		bad = append(bad, violation{Field: field, Text: pg.T(id)})
+	}
+	req := &requestv1.Request{
+		Type:            directoryv1.RequestType(directoryv1.RequestType_value[f.Type]),
+		Priority:        directoryv1.Priority(directoryv1.Priority_value[f.Priority]),
+		EmergencyReason: f.EmergencyReason, RequestedState: f.RequestedState,
+		LegalBasis:     requestv1.Request_LegalBasis(requestv1.Request_LegalBasis_value[f.LegalBasis]),
+		TreatyCitation: f.TreatyCitation, CaseReference: f.CaseReference,
+		Offence: &requestv1.Offence{
+			Description: f.OffenceDescription, LegalQualification: f.LegalQualification,
+			StatuteText: f.StatuteText, DeathPenaltyPossible: f.DeathPenaltyPossible,
+			DeathPenaltyAssurance: f.DeathPenaltyAssurance,
+		},
+		FactsSummary: f.FactsSummary, DataCategories: lines(f.DataCategories),
+		NecessityAndProportionality:    f.NecessityAndProportionality,
+		JudicialAuthorisationReference: f.JudicialAuthorisationReference,
+		UseLimitations:                 f.UseLimitations, Confidential: f.Confidential, Language: f.Language,
+		Etag: f.Etag,
+	}
+	if f.RequestedAgency != "" {
+		req.RequestedAgency = "agencies/" + f.RequestedAgency
+	}
+	if f.MaximumPenaltyYears != "" {
+		n, err := strconv.ParseInt(f.MaximumPenaltyYears, 10, 32)
+		if err != nil {
+			complain("offence.maximum_penalty_years", "prosecutor.parse.number")
+		}
+		req.Offence.MaximumPenaltyYears = int32(n)
+	}
+	if ts, ok := formTime(f.RequestedResponseTime); ok {
+		req.RequestedResponseTime = ts
+	} else {
+		complain("requested_response_time", "prosecutor.parse.time")
+	}
+	for _, l := range lines(f.RelatedRequests) {
+		req.RelatedRequests = append(req.RelatedRequests, "requests/"+strings.TrimPrefix(l, "requests/"))
+	}
+	for _, p := range f.Persons {
+		if p == (personRow{}) {
+			continue
+		}
+		req.Persons = append(req.Persons, &requestv1.Person{
+			FullName: p.FullName, DateOfBirth: p.DateOfBirth, Nationality: strings.ToUpper(p.Nationality), Role: p.Role,
+		})
+	}
+	for i, id := range f.Identifiers {
+		if id == (identifierRow{}) {
+			continue
+		}
+		x := &requestv1.Identifier{Kind: requestv1.Identifier_Kind(requestv1.Identifier_Kind_value[id.Kind]), Value: id.Value}
+		var ok bool
+		if x.StartTime, ok = formTime(id.Start); !ok {
+			complain(fmt.Sprintf("identifiers[%d].start_time", i), "prosecutor.parse.time")
+		}
+		if x.EndTime, ok = formTime(id.End); !ok {
+			complain(fmt.Sprintf("identifiers[%d].end_time", i), "prosecutor.parse.time")
+		}
+		req.Identifiers = append(req.Identifiers, x)
+	}
+	return req, bad
+}
+
+// draftFormOf is the form of a saved draft.
+func draftFormOf(req *requestv1.Request) draftForm {
+	f := draftForm{
+		ID: strings.TrimPrefix(req.GetName(), "requests/"), Etag: req.GetEtag(),
+		Type: enumName(req.GetType().String(), req.GetType() == 0), Priority: enumName(req.GetPriority().String(), req.GetPriority() == 0),
+		EmergencyReason: req.GetEmergencyReason(), RequestedState: req.GetRequestedState(),
+		RequestedAgency: strings.TrimPrefix(req.GetRequestedAgency(), "agencies/"),
+		LegalBasis:      enumName(req.GetLegalBasis().String(), req.GetLegalBasis() == 0),
+		TreatyCitation:  req.GetTreatyCitation(), CaseReference: req.GetCaseReference(),
+		OffenceDescription: req.GetOffence().GetDescription(), LegalQualification: req.GetOffence().GetLegalQualification(),
+		StatuteText:          req.GetOffence().GetStatuteText(),
+		DeathPenaltyPossible: req.GetOffence().GetDeathPenaltyPossible(), DeathPenaltyAssurance: req.GetOffence().GetDeathPenaltyAssurance(),
+		FactsSummary: req.GetFactsSummary(), DataCategories: strings.Join(req.GetDataCategories(), "\n"),
+		NecessityAndProportionality:    req.GetNecessityAndProportionality(),
+		JudicialAuthorisationReference: req.GetJudicialAuthorisationReference(),
+		UseLimitations:                 req.GetUseLimitations(), Confidential: req.GetConfidential(), Language: req.GetLanguage(),
+		RequestedResponseTime: showTime(req.GetRequestedResponseTime()),
+	}
+	if n := req.GetOffence().GetMaximumPenaltyYears(); n != 0 {
+		f.MaximumPenaltyYears = strconv.Itoa(int(n))
+	}
+	var related []string
+	for _, r := range req.GetRelatedRequests() {
+		related = append(related, strings.TrimPrefix(r, "requests/"))
+	}
+	f.RelatedRequests = strings.Join(related, "\n")
+	for _, p := range req.GetPersons() {
+		f.Persons = append(f.Persons, personRow{FullName: p.GetFullName(), DateOfBirth: p.GetDateOfBirth(), Nationality: p.GetNationality(), Role: p.GetRole()})
+	}
+	for _, id := range req.GetIdentifiers() {
+		f.Identifiers = append(f.Identifiers, identifierRow{
+			Kind: enumName(id.GetKind().String(), id.GetKind() == 0), Value: id.GetValue(),
+			Start: showTime(id.GetStartTime()), End: showTime(id.GetEndTime()),
+		})
+	}
+	f.ensureRows()
+	return f
+}
+
+// enumName is an enum value's name for a select, "" when unset (the
+// select's empty choice).
+func enumName(name string, unset bool) string {
+	if unset {
+		return ""
+	}
+	return name
+}
+
+// option is a choice of a select.
+type option struct {
+	Value, Label string
+}
+
+// optionGroup is a labelled group of choices.
+type optionGroup struct {
+	Label   string
+	Options []option
+}
+
+// draftChoices are the choices the form offers, from the API's enums and
+// the directory.
+type draftChoices struct {
+	Types, Priorities, LegalBases, IdentifierKinds []option
+	States                                         []option
+	Agencies                                       []optionGroup
+}
+
+// enumOptions are an enum's defined values but the unspecified one, each
+// labelled by prefix+name.
+func enumOptions(pg page, prefix string, names map[int32]string) []option {
+	var nums []int32
+	for n := range names {
+		if n != 0 {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	out := make([]option, 0, len(nums))
+	for _, n := range nums {
+		out = append(out, option{Value: names[n], Label: pg.T(prefix + names[n])})
+	}
+	return out
+}
+
+// choices reads the states and agencies the request may go to: those of
+// other states than the user's, active, grouped by state. Which of them
+// receives what is the service's to say.
+func (c *Console) choices(ctx context.Context, pg page, own string) (draftChoices, map[string]string, error) {
+	ch := draftChoices{
+		Types:           enumOptions(pg, "type.", directoryv1.RequestType_name),
+		Priorities:      enumOptions(pg, "priority.", directoryv1.Priority_name),
+		LegalBases:      enumOptions(pg, "legal_basis.", requestv1.Request_LegalBasis_name),
+		IdentifierKinds: enumOptions(pg, "field.identifier_kind.", requestv1.Identifier_Kind_name),
+	}
+	states, err := c.be.Directory.ListStates(ctx, &directoryv1.ListStatesRequest{})
+	if err != nil {
+		return ch, nil, err
+	}
+	agencyState := map[string]string{}
+	groups := map[string]*optionGroup{}
+	for _, st := range states.GetStates() {
+		if st.GetCode() == own {
+			continue
+		}
+		ch.States = append(ch.States, option{Value: st.GetCode(), Label: pg.T("state."+st.GetCode()) + " (" + st.GetCode() + ")"})
+		groups[st.GetCode()] = &optionGroup{Label: pg.T("state."+st.GetCode()) + " (" + st.GetCode() + ")"}
+	}
+	token := ""
+	for range 20 {
+		resp, err := c.be.Directory.ListAgencies(ctx, &directoryv1.ListAgenciesRequest{PageSize: 1000, PageToken: token, Filter: "active = true", OrderBy: "state"})
+		if err != nil {
+			return ch, nil, err
+		}
+		for _, a := range resp.GetAgencies() {
+			g := groups[a.GetState()]
+			if g == nil {
+				continue
+			}
+			id := strings.TrimPrefix(a.GetName(), "agencies/")
+			agencyState[id] = a.GetState()
+			label := id
+			if n := displayName(a.GetDisplayNames(), pg.Lang); n != "" {
+				label = n + " (" + id + ")"
+			}
+			g.Options = append(g.Options, option{Value: id, Label: label})
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	for _, st := range ch.States {
+		if g := groups[st.Value]; len(g.Options) > 0 {
+			ch.Agencies = append(ch.Agencies, *g)
+		}
+	}
+	return ch, agencyState, nil
+}
+
+// displayName is an agency's name in the user's language, else in Russian,
+// else in English.
+func displayName(names map[string]string, lang string) string {
+	primary, _, _ := strings.Cut(lang, "-")
+	for _, l := range []string{lang, primary, "ru", "en"} {
+		if n := names[l]; n != "" {
+			return n
+		}
+	}
+	return ""
+}
+
+// checklistItem is a safeguard as the checklist shows it: its label, and
+// whether the service found it unmet. Which fields it covers is all the
+// console knows of it; the rule itself is the service's.
+type checklistItem struct {
+	ID, Label string
+	// State is "met", "unmet" or "unknown" (not checked yet).
+	State string
+}
+
+// safeguardItems are the checklist's items and the field paths whose
+// complaints make each unmet.
+var safeguardItems = []struct {
+	id     string
+	fields []string
+}{
+	{"legal_basis", []string{"legal_basis"}},
+	{"treaty_citation", []string{"treaty_citation"}},
+	{"offence", []string{"offence.description", "offence.legal_qualification"}},
+	{"penalty", []string{"offence.maximum_penalty_years"}},
+	{"death_penalty", []string{"offence.death_penalty_assurance"}},
+	{"facts", []string{"facts_summary"}},
+	{"identifiers", []string{"identifiers"}},
+	{"necessity", []string{"necessity_and_proportionality"}},
+	{"judicial", []string{"judicial_authorisation_reference"}},
+	{"emergency", []string{"emergency_reason"}},
+	{"language", []string{"language"}},
+	{"receiver", []string{"requested_agency", "requested_state"}},
+}
+
+// checklist marks each safeguard met or not from the violations of a
+// validate-only submit; checked false means the service was not asked yet.
+func checklist(pg page, vs []violation, checked bool) []checklistItem {
+	out := make([]checklistItem, 0, len(safeguardItems))
+	for _, it := range safeguardItems {
+		state := "unknown"
+		if checked {
+			state = "met"
+			for _, v := range vs {
+				if placeOf(v.Field, it.fields) != "" {
+					state = "unmet"
+				}
+			}
+		}
+		out = append(out, checklistItem{ID: it.id, Label: pg.T("checklist." + it.id), State: state})
+	}
+	return out
+}
+
+// draftView is what the new-request form shows.
+type draftView struct {
+	Form    draftForm
+	Choices draftChoices
+	Errors  *formErrors
+	// Checklist is the safeguards as the service judged the saved draft.
+	Checklist []checklistItem
+	// Checked says whether the service judged it (the draft is saved).
+	Checked bool
+	// Notice is a status line: "draft saved at …" or why it was not.
+	Notice string
+	// Action is where the form posts.
+	Action string
+}
+
+// violationsOf are the complaints of a refusal, field paths without the
+// "request." prefix that create and update complaints carry.
+func violationsOf(pg page, err error) []violation {
+	vs := violations(pg, status.Convert(err))
+	for i := range vs {
+		vs[i].Field = strings.TrimPrefix(vs[i].Field, "request.")
+	}
+	return vs
+}
+
+// draftErrors places the complaints of a refusal (or of the form's own
+// reading, bad) on the form's fields.
+func draftErrors(pg page, f draftForm, err error, bad []violation) *formErrors {
+	fe := &formErrors{placed: map[string][]violation{}}
+	var vs []violation
+	if err != nil {
+		st := status.Convert(err)
+		fe.Detail = st.Message()
+		switch st.Code() {
+		case codes.Aborted:
+			fe.Message = pg.T("error.conflict")
+		case codes.AlreadyExists:
+			fe.Message = pg.T("error.already_exists")
+		default:
+			fe.Message = pg.T("error.invalid")
+		}
+		vs = violationsOf(pg, err)
+	} else {
+		fe.Message = pg.T("error.invalid")
+	}
+	fields := f.formFields()
+	for _, v := range append(bad, vs...) {
+		if p := placeOf(v.Field, fields); p != "" {
+			fe.placed[p] = append(fe.placed[p], v)
+		} else {
+			fe.Unplaced = append(fe.Unplaced, v)
+		}
+	}
+	return fe
+}
+
+// isFormRefusal says whether err refuses the form's content (rather than
+// the user or the service being unavailable).
+func isFormRefusal(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.AlreadyExists, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// newRequest shows the empty form.
+func (c *Console) newRequest(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	pg := c.page(w, r, s)
+	f := draftForm{RequestID: newRequestID()}
+	f.ensureRows()
+	c.showDraft(w, r, pg, s, http.StatusOK, draftView{Form: f})
+}
+
+// editRequest shows a saved draft in the form, with its checklist.
+func (c *Console) editRequest(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	pg := c.page(w, r, s)
+	id := r.PathValue("id")
+	if !requestIDPattern.MatchString(id) {
+		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
+		return
+	}
+	ctx := outgoing(r.Context(), r, s)
+	resp, err := c.be.Requests.GetRequest(ctx, &requestv1.GetRequestRequest{Name: "requests/" + id})
+	if err != nil {
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	v := draftView{Form: draftFormOf(resp.GetRequest())}
+	if r.URL.Query().Get("saved") == "1" {
+		v.Notice = pg.T("prosecutor.saved_at", map[string]any{"Time": c.now().UTC().Format("15:04") + " UTC"})
+	}
+	vs, err := c.check(ctx, pg, v.Form)
+	if err != nil {
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	v.Checked, v.Checklist = true, checklist(pg, vs, true)
+	if len(vs) > 0 {
+		v.Errors = placeOnly(v.Form, vs)
+	}
+	c.showDraft(w, r, pg, s, http.StatusOK, v)
+}
+
+// placeOnly puts the safeguards' complaints next to their fields, without
+// a general complaint: the draft is saved, it just is not ready yet.
+func placeOnly(f draftForm, vs []violation) *formErrors {
+	fe := &formErrors{placed: map[string][]violation{}}
+	fields := f.formFields()
+	for _, v := range vs {
+		if p := placeOf(v.Field, fields); p != "" {
+			fe.placed[p] = append(fe.placed[p], v)
+		}
+	}
+	return fe
+}
+
+// check asks the service whether the saved draft could be submitted now
+// (validate_only): its complaints, or none.
+func (c *Console) check(ctx context.Context, pg page, f draftForm) ([]violation, error) {
+	_, err := c.be.Requests.SubmitRequest(ctx, &requestv1.SubmitRequestRequest{
+		Name: "requests/" + f.ID, Etag: f.Etag, ValidateOnly: true,
+	})
+	switch {
+	case err == nil:
+		return nil, nil
+	case isFormRefusal(err):
+		return violationsOf(pg, err), nil
+	}
+	return nil, err
+}
+
+// showDraft renders the form with its choices.
+func (c *Console) showDraft(w http.ResponseWriter, r *http.Request, pg page, s *session, code int, v draftView) {
+	ctx := outgoing(r.Context(), r, s)
+	ch, _, err := c.choices(ctx, pg, s.State)
+	if err != nil {
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	v.Choices = ch
+	if v.Form.ID == "" {
+		v.Action = "/requests/new"
+		pg.Title = pg.T("new.title")
+	} else {
+		v.Action = "/requests/" + url.PathEscape(v.Form.ID) + "/edit"
+		pg.Title = pg.T("edit.title")
+	}
+	if !v.Checked {
+		v.Checklist = checklist(pg, nil, false)
+	}
+	c.render(w, r, code, DraftPage(pg, v))
+}
+
+// saveDraft creates the draft (the first save, idempotent by the form's
+// request id) or updates it (with its etag). A plain post then goes to the
+// draft's form; an htmx post (the form saving itself as it is filled)
+// answers the checklist, the field complaints, the new etag and a status
+// line, and leaves the user's input alone.
+func (c *Console) saveDraft(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	pg := c.page(w, r, s)
+	if err := r.ParseForm(); err != nil {
+		c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.invalid"))
+		return
+	}
+	f := parseDraftForm(r)
+	if id := r.PathValue("id"); id != "" {
+		if !requestIDPattern.MatchString(id) {
+			c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
+			return
+		}
+		f.ID = id
+	}
+	live := r.Header.Get("HX-Request") == "true"
+	if r.PostFormValue("add") != "" && !live {
+		// Another row: the same form again, one row longer, nothing saved.
+		c.showDraft(w, r, pg, s, http.StatusOK, draftView{Form: f})
+		return
+	}
+	ctx := outgoing(r.Context(), r, s)
+	ch, agencyState, err := c.choices(ctx, pg, s.State)
+	if err != nil {
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	if f.RequestedState == "" && f.RequestedAgency != "" {
+		// The agency chosen says its state.
+		f.RequestedState = agencyState[f.RequestedAgency]
+	}
+	req, bad := f.toRequest(pg)
+	var saved *requestv1.Request
+	if len(bad) == 0 {
+		saved, err = c.writeDraft(ctx, f, req)
+	}
+	if len(bad) > 0 || err != nil {
+		if err != nil && !isFormRefusal(err) {
+			c.serviceError(w, r, pg, err)
+			return
+		}
+		fe := draftErrors(pg, f, err, bad)
+		if live {
+			notice := pg.T("prosecutor.not_saved")
+			if c := status.Code(err); c == codes.Aborted || c == codes.AlreadyExists {
+				// Nothing to mark on a field: say why.
+				notice = fe.Message
+			}
+			c.render(w, r, http.StatusOK, draftLive(pg, f, fe, checklist(pg, nil, false), false, notice))
+			return
+		}
+		code := http.StatusBadRequest
+		if status.Code(err) == codes.Aborted || status.Code(err) == codes.AlreadyExists {
+			code = http.StatusConflict
+		}
+		c.showDraftWith(w, r, pg, code, draftView{Form: f, Choices: ch, Errors: fe})
+		return
+	}
+	id := strings.TrimPrefix(saved.GetName(), "requests/")
+	if !live {
+		http.Redirect(w, r, "/requests/"+url.PathEscape(id)+"/edit?saved=1", http.StatusSeeOther)
+		return
+	}
+	f.ID, f.Etag = id, saved.GetEtag()
+	vs, err := c.check(ctx, pg, f)
+	if err != nil {
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, draftLive(pg, f, placeOnly(f, vs), checklist(pg, vs, true), true,
+		pg.T("prosecutor.saved_at", map[string]any{"Time": c.now().UTC().Format("15:04") + " UTC"})))
+}
+
+// showDraftWith renders the form with choices already read.
+func (c *Console) showDraftWith(w http.ResponseWriter, r *http.Request, pg page, code int, v draftView) {
+	if v.Form.ID == "" {
+		v.Action = "/requests/new"
+		pg.Title = pg.T("new.title")
+	} else {
+		v.Action = "/requests/" + url.PathEscape(v.Form.ID) + "/edit"
+		pg.Title = pg.T("edit.title")
+	}
+	if v.Checklist == nil {
+		v.Checklist = checklist(pg, nil, false)
+	}
+	c.render(w, r, code, DraftPage(pg, v))
+}
+
+// writeDraft creates or updates the draft.
+func (c *Console) writeDraft(ctx context.Context, f draftForm, req *requestv1.Request) (*requestv1.Request, error) {
+	if f.ID == "" {
+		key := f.RequestID
+		if key == "" {
+			key = newRequestID()
+		}
+		resp, err := c.be.Requests.CreateRequest(ctx, &requestv1.CreateRequestRequest{Request: req, RequestId: key})
+		return resp.GetRequest(), err
+	}
+	req.Name = "requests/" + f.ID
+	resp, err := c.be.Requests.UpdateRequest(ctx, &requestv1.UpdateRequestRequest{Request: req})
+	return resp.GetRequest(), err
+}
+
+// actionView is what an action's page shows.
+type actionView struct {
+	ID, Title string
+	Row       requestRow
+	Href      string // the request's page
+	Etag      string
+	// Questions are the clarification questions the requested side asked
+	// (answer).
+	Questions string
+	// Text is what the user wrote (reason, answers), kept on a refusal.
+	Text string
+	// Attachments are the request's files the answers may refer to.
+	Attachments []option
+	Chosen      []string
+	Checklist   []checklistItem
+	Errors      *formErrors
+}
+
+// actionFields are the field each action's form has, as the service
+// names it.
+var actionFields = map[string][]string{
+	"withdraw": {"reason"}, "answer": {"answers", "attachments"}, "close": nil, "submit": nil,
+}
+
+// loadAction reads the request an action is about.
+func (c *Console) loadAction(w http.ResponseWriter, r *http.Request, action string) (page, *session, context.Context, *requestv1.Request, zones, bool) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return page{}, nil, nil, nil, nil, false
+	}
+	pg := c.page(w, r, s)
+	id := r.PathValue("id")
+	if !requestIDPattern.MatchString(id) {
+		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
+		return pg, s, nil, nil, nil, false
+	}
+	ctx := outgoing(r.Context(), r, s)
+	z, err := c.zones(ctx)
+	if err != nil {
+		c.serviceError(w, r, pg, err)
+		return pg, s, nil, nil, nil, false
+	}
+	resp, err := c.be.Requests.GetRequest(ctx, &requestv1.GetRequestRequest{Name: "requests/" + id})
+	if err != nil {
+		c.serviceError(w, r, pg, err)
+		return pg, s, nil, nil, nil, false
+	}
+	pg.Title = pg.T("action." + action)
+	return pg, s, ctx, resp.GetRequest(), z, true
+}
+
+// actionPage shows an action's form: GET /requests/{id}/{action}.
+func (c *Console) actionPage(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pg, _, ctx, req, z, ok := c.loadAction(w, r, action)
+		if !ok {
+			return
+		}
+		v, err := c.actionView(ctx, pg, z, req, action)
+		if err != nil {
+			c.serviceError(w, r, pg, err)
+			return
+		}
+		if action == "submit" {
+			vs, err := c.check(ctx, pg, draftFormOf(req))
+			if err != nil {
+				c.serviceError(w, r, pg, err)
+				return
+			}
+			v.Checklist = checklist(pg, vs, true)
+			if len(vs) > 0 {
+				v.Errors = &formErrors{Message: pg.T("prosecutor.not_ready"), Unplaced: vs, placed: map[string][]violation{}}
+			}
+		}
+		c.render(w, r, http.StatusOK, ActionPage(pg, v))
+	}
+}
+
+// actionView is the action's page for req.
+func (c *Console) actionView(ctx context.Context, pg page, z zones, req *requestv1.Request, action string) (actionView, error) {
+	v := actionView{ID: action, Title: pg.T("action." + action), Row: c.row(pg, z, req), Etag: req.GetEtag()}
+	v.Href = v.Row.Href
+	if action != "answer" {
+		return v, nil
+	}
+	hist, err := c.be.Requests.GetRequestHistory(ctx, &requestv1.GetRequestHistoryRequest{Name: req.GetName()})
+	if err != nil {
+		return v, err
+	}
+	for _, ch := range hist.GetChanges() {
+		if ch.GetToStatus() == requestv1.Request_CLARIFICATION_REQUESTED {
+			v.Questions = ch.GetReason()
+		}
+	}
+	atts, err := c.be.Requests.ListAttachments(ctx, &requestv1.ListAttachmentsRequest{Parent: req.GetName()})
+	if err != nil {
+		return v, err
+	}
+	for _, a := range atts.GetAttachments() {
+		v.Attachments = append(v.Attachments, option{Value: a.GetName(), Label: a.GetFilename()})
+	}
+	return v, nil
+}
+
+// doAction takes an action: POST /requests/{id}/{action}. Done, it goes
+// to the request's page with a confirmation; refused, the form comes back
+// with the user's input and the service's complaints.
+func (c *Console) doAction(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pg, s, ctx, req, z, ok := c.loadAction(w, r, action)
+		if !ok {
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.invalid"))
+			return
+		}
+		etag, text := r.PostFormValue("etag"), r.PostFormValue("text")
+		var err error
+		switch action {
+		case "submit":
+			_, err = c.be.Requests.SubmitRequest(ctx, &requestv1.SubmitRequestRequest{Name: req.GetName(), Etag: etag})
+		case "withdraw":
+			_, err = c.be.Requests.WithdrawRequest(ctx, &requestv1.WithdrawRequestRequest{Name: req.GetName(), Etag: etag, Reason: text})
+		case "close":
+			_, err = c.be.Requests.CloseRequest(ctx, &requestv1.CloseRequestRequest{Name: req.GetName(), Etag: etag})
+		case "answer":
+			_, err = c.be.Requests.ProvideClarification(ctx, &requestv1.ProvideClarificationRequest{
+				Name: req.GetName(), Etag: etag, Answers: text, Attachments: r.PostForm["attachments"],
+			})
+		}
+		if err == nil {
+			http.Redirect(w, r, "/requests/"+url.PathEscape(strings.TrimPrefix(req.GetName(), "requests/"))+"?done="+action, http.StatusSeeOther)
+			return
+		}
+		if !isFormRefusal(err) {
+			c.serviceError(w, r, pg, err)
+			return
+		}
+		code := http.StatusBadRequest
+		if status.Code(err) == codes.Aborted {
+			code = http.StatusConflict
+		}
+		if action == "submit" && status.Code(err) != codes.Aborted && !aboutStatus(violationsOf(pg, err)) {
+			// The refused safeguards next to their fields: the draft's form.
+			f := draftFormOf(req)
+			vs := violationsOf(pg, err)
+			fe := draftErrors(pg, f, err, nil)
+			fe.Message = pg.T("prosecutor.not_ready")
+			c.showDraft(w, r, pg, s, code, draftView{Form: f, Errors: fe, Checked: true, Checklist: checklist(pg, vs, true)})
+			return
+		}
+		v, verr := c.actionView(ctx, pg, z, req, action)
+		if verr != nil {
+			c.serviceError(w, r, pg, verr)
+			return
+		}
+		v.Etag, v.Text, v.Chosen = etag, text, r.PostForm["attachments"]
+		fe, _ := formError(pg, err, append(actionFields[action], "text")...)
+		// The service calls the text "reason" or "answers": one field here.
+		for _, f := range actionFields[action] {
+			if f != "attachments" {
+				fe.placed["text"] = append(fe.placed["text"], fe.placed[f]...)
+			}
+		}
+		v.Errors = fe
+		c.render(w, r, code, ActionPage(pg, v))
+	}
+}
+
+// aboutStatus says whether a refusal is about the request's status rather
+// than its content: then the draft's form has nothing to show.
+func aboutStatus(vs []violation) bool {
+	for _, v := range vs {
+		if v.Field == "status" {
+			return true
+		}
+	}
+	return false
+}
+
+// prosecutorRoutes are the routes of this file, for Routes.
+func (c *Console) prosecutorRoutes(h func(http.HandlerFunc) http.Handler, routes map[string]http.Handler) {
+	routes["GET /requests/new"] = h(c.newRequest)
+	routes["POST /requests/new"] = h(c.saveDraft)
+	routes["GET /requests/{id}/edit"] = h(c.editRequest)
+	routes["POST /requests/{id}/edit"] = h(c.saveDraft)
+	for _, a := range []string{"submit", "withdraw", "close", "answer"} {
+		routes["GET /requests/{id}/"+a] = h(c.actionPage(a))
+		routes["POST /requests/{id}/"+a] = h(c.doAction(a))
+	}
+}
