@@ -40,6 +40,21 @@ type requestAction struct {
 	Danger bool
 }
 
+// doneMessage is the confirmation the request's page shows after the
+// action named id succeeded (its form redirects to the page with
+// ?done=id): the message "action.<id>.done" when the action is registered
+// and the catalog has it, else nothing.
+func doneMessage(pg page, id string) string {
+	if !slices.ContainsFunc(requestActions, func(a requestAction) bool { return a.ID == id }) {
+		return ""
+	}
+	msg := "action." + id + ".done"
+	if t := pg.T(msg); t != msg {
+		return t
+	}
+	return ""
+}
+
 // requestActions are every action the console offers on a request, in the
 // order the request's page lists them. The files of each user group
 // register theirs (registerActions, from init).

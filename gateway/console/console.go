@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -193,7 +194,7 @@ func (c *Console) Routes() map[string]http.Handler {
 		c.renderError(w, r, pg, http.StatusForbidden, pg.T("error.cross_origin"))
 	}))
 	h := func(f http.HandlerFunc) http.Handler { return c.secure(cop.Handler(f)) }
-	return map[string]http.Handler{
+	routes := map[string]http.Handler{
 		"GET /{$}":              h(c.dashboard),
 		"GET /requests/{id}":    h(c.requestPage),
 		"GET /signin":           h(c.signin),
@@ -204,6 +205,9 @@ func (c *Console) Routes() map[string]http.Handler {
 		"GET /static/{file...}": c.secure(http.HandlerFunc(c.serveStatic)),
 		"GET /favicon.ico":      c.secure(http.NotFoundHandler()),
 	}
+	// The central authority's queues and actions (authority.go).
+	maps.Copy(routes, c.authorityRoutes(h))
+	return routes
 }
 
 // secure sets the security headers of every console answer.

@@ -283,6 +283,8 @@ type requestView struct {
 	Actions []actionLink
 	Fields  []field
 	History []historyEntry
+	// Done confirms the action just taken (doneMessage), if any.
+	Done string
 }
 
 // requestPage shows a request read-only with its timeline.
@@ -315,7 +317,7 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from, to := req.GetRequestingState(), req.GetRequestedState()
-	v := requestView{Row: c.row(pg, z, req), Actions: actionsFor(pg, s, req)}
+	v := requestView{Row: c.row(pg, z, req), Actions: actionsFor(pg, s, req), Done: doneMessage(pg, r.URL.Query().Get("done"))}
 	yesNo := func(b bool) string {
 		if b {
 			return pg.T("common.yes")
