@@ -66,6 +66,7 @@ func authoritySignIn(t *testing.T, cs *consoleSuite, agency, role string) *autho
 // without it the console answers in Russian, its first fallback.
 type authorityLanguage struct{ lang string }
 
+// RoundTrip sends r with the language unless it names one.
 func (l authorityLanguage) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Header.Get("Accept-Language") == "" {
 		r = r.Clone(r.Context())
@@ -74,6 +75,7 @@ func (l authorityLanguage) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
+// readAuthority reads and closes the answer's body.
 func readAuthority(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
@@ -298,6 +300,9 @@ func TestConsoleAuthority(t *testing.T) {
 	})
 
 	t.Run("who may act", func(t *testing.T) {
+		if code, page := kzProsecutor.get("/authority"); code != http.StatusForbidden || !strings.Contains(page, "This page is for central authorities") {
+			t.Errorf("a prosecutor's /authority answered %d: %s", code, authorityMain(page))
+		}
 		if _, page := kzCA.get("/requests/" + id); !strings.Contains(page, `data-action="transmit"`) || !strings.Contains(page, `data-action="return"`) {
 			t.Errorf("the KZ central authority is not offered transmit and return: %s", authorityMain(page))
 		}

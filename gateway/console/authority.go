@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
 
@@ -130,7 +131,8 @@ var authorityActions = []authorityAction{
 	},
 	{
 		requestAction: requestAction{ID: "extend", Label: "action.extend.link", Side: requestedSide,
-			Statuses: []requestv1.Request_Status{requestv1.Request_EXECUTED}},
+			Statuses: []requestv1.Request_Status{requestv1.Request_EXECUTED},
+			Types:    []directoryv1.RequestType{directoryv1.RequestType_DATA_PRESERVATION}},
 		Fields:    []string{"deadlines.preservation_expires_at"},
 		Deadlines: []string{"deadline.preservation_expires_at"},
 		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, _ url.Values) error {
@@ -179,6 +181,13 @@ func (c *Console) authorityQueues(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg := c.page(w, r, s)
+	if !slices.ContainsFunc(authorityRoles, func(role string) bool { return slices.Contains(s.Roles, role) }) {
+		// Like the navigation, which does not link here: the queues are
+		// a central authority's work, and another user would find in them
+		// only a misleading part of what the services show them.
+		c.renderError(w, r, pg, http.StatusForbidden, pg.T("authority.only_central_authority"))
+		return
+	}
 	ctx := outgoing(r.Context(), r, s)
 	z, err := c.zones(ctx)
 	if err != nil {
