@@ -410,13 +410,29 @@ func TestConsoleAuthority(t *testing.T) {
 		if _, page := uzCA.get("/authority"); !strings.Contains(authoritySection(page, "execute"), ref) {
 			t.Errorf("the accepted request is not in the execute queue")
 		}
-		uzCA.act(id, "execute", url.Values{"response_summary": {"Logs of 3 to 5 March preserved."}}, "The execution was recorded.")
+		ev := cs.client().Upload("/v1/requests/"+id, uzToken, "EVIDENCE", "", "preserved-logs.pdf", []byte("%PDF-1.7 preserved logs"), nil)
+		evidence, _ := ev.Body["name"].(string)
+		if ev.Status != http.StatusOK || evidence == "" {
+			t.Fatalf("upload of the evidence: %d %s", ev.Status, ev.Raw)
+		}
+		_, form := uzCA.form(id, "execute")
+		if !strings.Contains(form, `value="`+evidence+`"`) || !strings.Contains(form, "preserved-logs.pdf (evidence)") {
+			t.Errorf("the execute page does not offer the uploaded evidence: %s", authorityMain(form))
+		}
+		page = uzCA.refused(id, "execute", url.Values{"response_summary": {"Kept summary"}, "attachments": {"requests/elsewhere/attachments/x"}}, http.StatusBadRequest)
+		if !strings.Contains(page, `id="attachments-error"`) || !strings.Contains(page, ">Kept summary</textarea>") {
+			t.Errorf("an execution naming another request's attachment is not refused next to the attachments: %s", authorityMain(page))
+		}
+		uzCA.act(id, "execute", url.Values{"response_summary": {"Logs of 3 to 5 March preserved."}, "attachments": {evidence}}, "The execution was recorded.")
+		if got := authorityStatus(t, cs, id); got != "EXECUTED" {
+			t.Fatalf("after the execution the request is %s", got)
+		}
 		before := cs.do(http.MethodGet, "/v1/requests/"+id, uzToken, nil).body["deadlines"].(map[string]any)["preservationExpiresAt"]
 		_, page = uzCA.get("/authority")
 		if !strings.Contains(authoritySection(page, "preservations"), ref) {
 			t.Errorf("the executed preservation is not in the preservations queue: %s", authorityMain(page))
 		}
-		_, form := uzCA.form(id, "extend")
+		_, form = uzCA.form(id, "extend")
 		if !strings.Contains(form, "Preservation holds until") || !strings.Contains(form, "(UZ)") {
 			t.Errorf("the extend page lacks the preservation's expiry: %s", authorityMain(form))
 		}
