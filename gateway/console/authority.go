@@ -3,6 +3,7 @@ package console
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -196,38 +197,48 @@ func (c *Console) authorityQueues(w http.ResponseWriter, r *http.Request) {
 	}
 	var queues []queue
 	for _, q := range authorityQueueSpecs(s) {
-		out := queue{ID: q.id, Title: pg.T("authority." + q.id + ".title"), Hint: pg.T("authority." + q.id + ".hint")}
-		var reqs []*requestv1.Request
-		parts := []string{q.filter + " AND overdue = true", q.filter + " AND overdue = false"}
-		if !q.overdue {
-			parts = []string{q.filter}
-		}
-		for _, f := range parts {
-			resp, err := c.be.Requests.ListRequests(ctx, &requestv1.ListRequestsRequest{
-				PageSize: dashboardPageSize, Filter: f, OrderBy: "updateTime",
-			})
-			if err != nil {
-				c.serviceError(w, r, pg, err)
-				return
-			}
-			reqs = append(reqs, resp.GetRequests()...)
-			out.More = out.More || resp.GetNextPageToken() != ""
-		}
-		if !q.overdue {
-			// Preservations have no overdue: the one that lapses first
-			// comes first.
-			slices.SortStableFunc(reqs, func(a, b *requestv1.Request) int {
-				return cmp.Compare(a.GetDeadlines().GetPreservationExpiresAt().AsTime().UnixNano(),
-					b.GetDeadlines().GetPreservationExpiresAt().AsTime().UnixNano())
-			})
-		}
-		for _, req := range reqs {
-			out.Rows = append(out.Rows, c.row(pg, z, req))
+		out, err := c.loadQueue(ctx, pg, z, q)
+		if err != nil {
+			c.serviceError(w, r, pg, err)
+			return
 		}
 		queues = append(queues, out)
 	}
 	pg.Title = pg.T("authority.title")
 	c.render(w, r, http.StatusOK, AuthorityPage(pg, queues))
+}
+
+// loadQueue asks the service for the queue's requests: its overdue ones
+// first, then the others, each part oldest change first.
+func (c *Console) loadQueue(ctx context.Context, pg page, z zones, q queueSpec) (queue, error) {
+	out := queue{ID: q.id, Title: pg.T("authority." + q.id + ".title"), Hint: pg.T("authority." + q.id + ".hint")}
+	parts := []string{q.filter + " AND overdue = true", q.filter + " AND overdue = false"}
+	if !q.overdue {
+		parts = []string{q.filter}
+	}
+	var reqs []*requestv1.Request
+	for _, f := range parts {
+		resp, err := c.be.Requests.ListRequests(ctx, &requestv1.ListRequestsRequest{
+			PageSize: dashboardPageSize, Filter: f, OrderBy: "updateTime",
+		})
+		if err != nil {
+			return queue{}, fmt.Errorf("queue %s: %w", q.id, err)
+		}
+		reqs = append(reqs, resp.GetRequests()...)
+		out.More = out.More || resp.GetNextPageToken() != ""
+	}
+	if !q.overdue {
+		// Preservations have no overdue: the one that lapses first comes
+		// first.
+		slices.SortStableFunc(reqs, func(a, b *requestv1.Request) int {
+			return cmp.Compare(a.GetDeadlines().GetPreservationExpiresAt().AsTime().UnixNano(),
+				b.GetDeadlines().GetPreservationExpiresAt().AsTime().UnixNano())
+		})
+	}
+	for _, req := range reqs {
+		out.Rows = append(out.Rows, c.row(pg, z, req))
+	}
+	return out, nil
 }
 
 // queueSpec is a queue's filter (AIP-160, as ListRequests takes it).
@@ -306,64 +317,79 @@ func (v actionView) RequestHref() string { return "/requests/" + url.PathEscape(
 // actionForm shows the action's form.
 func (c *Console) actionForm(a authorityAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c.serveAction(w, r, a, false)
+		if call, ok := c.actionCall(w, r); ok {
+			c.showAction(w, r, call, a, http.StatusOK, url.Values{}, nil)
+		}
 	}
 }
 
-// actionPost performs the action.
+// actionPost performs the action with the etag the form was rendered with:
+// on success the user goes back to the request's page with a confirmation
+// (303); on a refusal the form comes back with the input kept and the
+// complaints next to their fields (400, or 409 when someone else acted
+// first); what is no refusal of the form's content is an error page.
 func (c *Console) actionPost(a authorityAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c.serveAction(w, r, a, true)
+		call, ok := c.actionCall(w, r)
+		if !ok {
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			c.renderError(w, r, call.pg, http.StatusBadRequest, call.pg.T("authority.bad_form"))
+			return
+		}
+		in := r.PostForm
+		err := a.Perform(call.ctx, c.be.Requests, "requests/"+call.id, in.Get("etag"), in)
+		if err == nil {
+			http.Redirect(w, r, "/requests/"+url.PathEscape(call.id)+"?done="+a.ID, http.StatusSeeOther)
+			return
+		}
+		fe, shown := formError(call.pg, err, a.Fields...)
+		if !shown {
+			c.serviceError(w, r, call.pg, err)
+			return
+		}
+		code := http.StatusBadRequest
+		if status.Code(err) == codes.Aborted {
+			code = http.StatusConflict
+		}
+		c.showAction(w, r, call, a, code, in, fe)
 	}
 }
 
-// serveAction shows an action's form or, for a POST, performs the action
-// with the etag the form was rendered with: on success the user goes back
-// to the request's page with a confirmation (303); on a refusal the form
-// comes back with the input kept and the complaints next to their fields.
-func (c *Console) serveAction(w http.ResponseWriter, r *http.Request, a authorityAction, post bool) {
+// actionCall is who acts on which request.
+type actionCall struct {
+	pg  page
+	id  string
+	ctx context.Context
+}
+
+// actionCall returns the signed-in user's call on the request of the path,
+// or answers the request itself (sign-in, not found).
+func (c *Console) actionCall(w http.ResponseWriter, r *http.Request) (actionCall, bool) {
 	s, ok := c.signedIn(w, r)
 	if !ok {
-		return
+		return actionCall{}, false
 	}
 	pg := c.page(w, r, s)
 	id := r.PathValue("id")
 	if !requestIDPattern.MatchString(id) {
 		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
-		return
+		return actionCall{}, false
 	}
-	name := "requests/" + id
-	ctx := outgoing(r.Context(), r, s)
-	in := url.Values{}
-	code := http.StatusOK
-	var fe *formErrors
-	if post {
-		if err := r.ParseForm(); err != nil {
-			c.renderError(w, r, pg, http.StatusBadRequest, pg.T("authority.bad_form"))
-			return
-		}
-		in = r.PostForm
-		err := a.Perform(ctx, c.be.Requests, name, in.Get("etag"), in)
-		if err == nil {
-			http.Redirect(w, r, "/requests/"+url.PathEscape(id)+"?done="+a.ID, http.StatusSeeOther)
-			return
-		}
-		var shown bool
-		if fe, shown = formError(pg, err, a.Fields...); !shown {
-			c.serviceError(w, r, pg, err)
-			return
-		}
-		code = http.StatusBadRequest
-		if status.Code(err) == codes.Aborted {
-			code = http.StatusConflict
-		}
-	}
-	v, err := c.actionView(ctx, pg, a, name, in)
+	return actionCall{pg: pg, id: id, ctx: outgoing(r.Context(), r, s)}, true
+}
+
+// showAction renders the action's form with the user's input and the
+// service's complaints, if any.
+func (c *Console) showAction(w http.ResponseWriter, r *http.Request, call actionCall, a authorityAction, code int, in url.Values, fe *formErrors) {
+	pg := call.pg
+	v, err := c.actionView(call.ctx, pg, a, "requests/"+call.id, in)
 	if err != nil {
 		c.serviceError(w, r, pg, err)
 		return
 	}
-	v.ID, v.Errors = id, fe
+	v.ID, v.Errors = call.id, fe
 	if v.Check != nil && fe != nil {
 		// The safeguards check, asked again of the request as it is now,
 		// lists the unmet safeguards: the summary need not repeat them.
