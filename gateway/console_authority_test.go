@@ -293,9 +293,19 @@ func TestConsoleAuthority(t *testing.T) {
 			t.Errorf("the Russian authority page is not in Russian: %s", authorityMain(page))
 		}
 		authorityTranslated(t, "the Russian authority page", page)
-		for _, a := range []string{"transmit", "return"} {
-			_, page := ru.get("/requests/" + id + "/" + a)
-			authorityTranslated(t, "the Russian "+a+" page", page)
+		// Every action's page, whatever the request's status: each shows
+		// its form, whose labels, hints and options are all translated.
+		for _, a := range []string{"transmit", "return", "acknowledge", "clarify", "accept", "refuse", "execute", "extend"} {
+			for lang, u := range map[string]*authorityUser{"Russian": ru, "English": kzCA} {
+				code, page := u.get("/requests/" + id + "/" + a)
+				if code != http.StatusOK {
+					t.Errorf("the %s %s page answered %d: %s", lang, a, code, authorityMain(page))
+				}
+				authorityTranslated(t, "the "+lang+" "+a+" page", page)
+			}
+		}
+		if _, page := ru.get("/requests/" + id + "/refuse"); !strings.Contains(page, "Политическое преступление") {
+			t.Errorf("the Russian refusal does not name its grounds in Russian: %s", authorityMain(page))
 		}
 	})
 
