@@ -27,10 +27,10 @@ func (b *browser) checkAuthorityPage(page string) {
 	}
 }
 
-// takeAction opens the action from the request's page, lets fill complete
+// takeAuthorityAction opens the action from the request's page, lets fill complete
 // the form, sends it and waits for the request's page with its
 // confirmation, which it returns.
-func (b *browser) takeAction(action, page string, fill ...chromedp.Action[chromedp.Void]) string {
+func (b *browser) takeAuthorityAction(action, page string, fill ...chromedp.Action[chromedp.Void]) string {
 	b.t.Helper()
 	b.do(chromedp.Click(chromedp.CSS(`a[data-action="`+action+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[data-action-form="`+action+`"]`)))
@@ -105,10 +105,10 @@ func TestConsoleBrowserAuthority(t *testing.T) {
 		b.checkAuthorityPage("the UZ authority page")
 		b.do(chromedp.Click(chromedp.CSS(queueRow("acknowledge")+` a`)), chromedp.WaitVisible(chromedp.CSS(`a[data-action="acknowledge"]`)))
 		b.checkAuthorityPage("the request's page")
-		if done := b.takeAction("acknowledge", "the acknowledge page"); !strings.Contains(done, "acknowledged") {
+		if done := b.takeAuthorityAction("acknowledge", "the acknowledge page"); !strings.Contains(done, "acknowledged") {
 			t.Errorf("after the acknowledgement the request's page says %q", done)
 		}
-		b.takeAction("clarify", "the clarification page",
+		b.takeAuthorityAction("clarify", "the clarification page",
 			chromedp.SetValue(chromedp.CSS(`#questions`), "In which time zone are the log times?"))
 		if got := b.text(".fields"); !strings.Contains(got, "Clarification requested") {
 			t.Errorf("after the question the request's page reads %q", got)
@@ -121,10 +121,10 @@ func TestConsoleBrowserAuthority(t *testing.T) {
 		}
 		b.do(chromedp.Navigate(cs.baseURL+"/authority"), chromedp.WaitVisible(chromedp.CSS(queueRow("decide"))),
 			chromedp.Click(chromedp.CSS(queueRow("decide")+` a`)), chromedp.WaitVisible(chromedp.CSS(`a[data-action="accept"]`)))
-		b.takeAction("accept", "the accept page",
+		b.takeAuthorityAction("accept", "the accept page",
 			chromedp.Click(chromedp.CSS(`input[name="dual_criminality"][value="NOT_REQUIRED"]`)),
 			chromedp.Click(chromedp.CSS(`input[name="concerns"][value="no"]`)))
-		b.takeAction("execute", "the execute page",
+		b.takeAuthorityAction("execute", "the execute page",
 			chromedp.SetValue(chromedp.CSS(`#response_summary`), "The connection logs of 3 to 5 March are preserved."))
 		if got := b.text(".fields"); !strings.Contains(got, "Executed") {
 			t.Errorf("after the execution the request's page reads %q", got)

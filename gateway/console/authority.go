@@ -155,23 +155,23 @@ func init() {
 func (c *Console) authorityRoutes(h func(http.HandlerFunc) http.Handler) map[string]http.Handler {
 	m := map[string]http.Handler{"GET /authority": h(c.authorityQueues)}
 	for _, a := range authorityActions {
-		m["GET /requests/{id}/"+a.ID] = h(c.actionForm(a))
-		m["POST /requests/{id}/"+a.ID] = h(c.actionPost(a))
+		m["GET /requests/{id}/"+a.ID] = h(c.authorityForm(a))
+		m["POST /requests/{id}/"+a.ID] = h(c.authorityPost(a))
 	}
 	return m
 }
 
-// queue is one of the central authority's work queues.
-type queue struct {
+// authorityQueue is one of the central authority's work queues.
+type authorityQueue struct {
 	ID, Title, Hint string
 	Rows            []requestRow
 	// More says that the queue has requests beyond those shown.
 	More bool
 }
 
-// agencyIDPattern is an agency id as the directory has it, safe to quote
-// in a filter.
-var agencyIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+// authorityAgencyPattern is an agency id as the directory has it, safe
+// to quote in a filter.
+var authorityAgencyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // authorityQueues shows the central authority's queues, overdue requests
 // first in each. The filters only sort what the service shows the user into
@@ -195,9 +195,9 @@ func (c *Console) authorityQueues(w http.ResponseWriter, r *http.Request) {
 		c.serviceError(w, r, pg, err)
 		return
 	}
-	var queues []queue
+	var queues []authorityQueue
 	for _, q := range authorityQueueSpecs(s) {
-		out, err := c.loadQueue(ctx, pg, z, q)
+		out, err := c.loadAuthorityQueue(ctx, pg, z, q)
 		if err != nil {
 			c.serviceError(w, r, pg, err)
 			return
@@ -208,10 +208,10 @@ func (c *Console) authorityQueues(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, AuthorityPage(pg, queues))
 }
 
-// loadQueue asks the service for the queue's requests: its overdue ones
-// first, then the others, each part oldest change first.
-func (c *Console) loadQueue(ctx context.Context, pg page, z zones, q queueSpec) (queue, error) {
-	out := queue{ID: q.id, Title: pg.T("authority." + q.id + ".title"), Hint: pg.T("authority." + q.id + ".hint")}
+// loadAuthorityQueue asks the service for the queue's requests: its
+// overdue ones first, then the others, each part oldest change first.
+func (c *Console) loadAuthorityQueue(ctx context.Context, pg page, z zones, q authorityQueueSpec) (authorityQueue, error) {
+	out := authorityQueue{ID: q.id, Title: pg.T("authority." + q.id + ".title"), Hint: pg.T("authority." + q.id + ".hint")}
 	parts := []string{q.filter + " AND overdue = true", q.filter + " AND overdue = false"}
 	if !q.overdue {
 		parts = []string{q.filter}
@@ -222,7 +222,7 @@ func (c *Console) loadQueue(ctx context.Context, pg page, z zones, q queueSpec) 
 			PageSize: dashboardPageSize, Filter: f, OrderBy: "updateTime",
 		})
 		if err != nil {
-			return queue{}, fmt.Errorf("queue %s: %w", q.id, err)
+			return authorityQueue{}, fmt.Errorf("queue %s: %w", q.id, err)
 		}
 		reqs = append(reqs, resp.GetRequests()...)
 		out.More = out.More || resp.GetNextPageToken() != ""
@@ -241,8 +241,9 @@ func (c *Console) loadQueue(ctx context.Context, pg page, z zones, q queueSpec) 
 	return out, nil
 }
 
-// queueSpec is a queue's filter (AIP-160, as ListRequests takes it).
-type queueSpec struct {
+// authorityQueueSpec is a queue's filter (AIP-160, as ListRequests takes
+// it).
+type authorityQueueSpec struct {
 	id, filter string
 	// overdue says that the queue's requests can be overdue, so that they
 	// are listed first.
@@ -251,38 +252,38 @@ type queueSpec struct {
 
 // authorityQueueSpecs are the queues of the user: outgoing requests of
 // their state, and incoming ones addressed to their agency.
-func authorityQueueSpecs(s *session) []queueSpec {
-	var out []queueSpec
+func authorityQueueSpecs(s *session) []authorityQueueSpec {
+	var out []authorityQueueSpec
 	if stateCodePattern.MatchString(s.State) {
-		out = append(out, queueSpec{"outgoing", `status = SUBMITTED AND requestingState = "` + s.State + `"`, true})
+		out = append(out, authorityQueueSpec{"outgoing", `status = SUBMITTED AND requestingState = "` + s.State + `"`, true})
 	}
 	agency := strings.TrimPrefix(s.Agency, "agencies/")
-	if agencyIDPattern.MatchString(agency) {
+	if authorityAgencyPattern.MatchString(agency) {
 		to := ` AND requestedAgency = "` + agency + `"`
 		out = append(out,
-			queueSpec{"acknowledge", "status = TRANSMITTED" + to, true},
-			queueSpec{"decide", "status = ACKNOWLEDGED" + to, true},
-			queueSpec{"execute", "status = ACCEPTED" + to, true},
-			queueSpec{"preservations", "status = EXECUTED AND type = DATA_PRESERVATION" + to, false},
+			authorityQueueSpec{"acknowledge", "status = TRANSMITTED" + to, true},
+			authorityQueueSpec{"decide", "status = ACKNOWLEDGED" + to, true},
+			authorityQueueSpec{"execute", "status = ACCEPTED" + to, true},
+			authorityQueueSpec{"preservations", "status = EXECUTED AND type = DATA_PRESERVATION" + to, false},
 		)
 	}
 	return out
 }
 
-// choice is an option of a radio group or checkbox list.
-type choice struct {
+// authorityChoice is an option of a radio group or checkbox list.
+type authorityChoice struct {
 	Value, Label string
 	Checked      bool
 }
 
-// attachmentChoice is an attachment the execution may name.
-type attachmentChoice struct {
+// authorityAttachment is an attachment the execution may name.
+type authorityAttachment struct {
 	Name, Label string
 	Checked     bool
 }
 
-// actionView is what an action's page shows.
-type actionView struct {
+// authorityActionView is what an action's page shows.
+type authorityActionView struct {
 	Action    authorityAction
 	ID        string
 	Row       requestRow
@@ -292,15 +293,15 @@ type actionView struct {
 	In     url.Values
 	Errors *formErrors
 	// Check is the safeguards check of a transmission.
-	Check *safeguardCheck
+	Check *authorityCheck
 	// Options of the form's enum fields, translated.
-	DualCriminality, Grounds []choice
-	Attachments              []attachmentChoice
+	DualCriminality, Grounds []authorityChoice
+	Attachments              []authorityAttachment
 }
 
-// safeguardCheck is what the service said of transmitting the request as
+// authorityCheck is what the service said of transmitting the request as
 // it is (TransmitRequest with validate_only).
-type safeguardCheck struct {
+type authorityCheck struct {
 	Passed bool
 	// Message is the refusal's general complaint; Problems are the unmet
 	// safeguards, each with its field's label.
@@ -309,28 +310,30 @@ type safeguardCheck struct {
 }
 
 // Href is the action's own address.
-func (v actionView) Href() string { return "/requests/" + url.PathEscape(v.ID) + "/" + v.Action.ID }
+func (v authorityActionView) Href() string {
+	return "/requests/" + url.PathEscape(v.ID) + "/" + v.Action.ID
+}
 
 // RequestHref is the request's page.
-func (v actionView) RequestHref() string { return "/requests/" + url.PathEscape(v.ID) }
+func (v authorityActionView) RequestHref() string { return "/requests/" + url.PathEscape(v.ID) }
 
-// actionForm shows the action's form.
-func (c *Console) actionForm(a authorityAction) http.HandlerFunc {
+// authorityForm shows the action's form.
+func (c *Console) authorityForm(a authorityAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if call, ok := c.actionCall(w, r); ok {
-			c.showAction(w, r, call, a, http.StatusOK, url.Values{}, nil)
+		if call, ok := c.startAuthorityCall(w, r); ok {
+			c.showAuthorityAction(w, r, call, a, http.StatusOK, url.Values{}, nil)
 		}
 	}
 }
 
-// actionPost performs the action with the etag the form was rendered with:
+// authorityPost performs the action with the etag the form was rendered with:
 // on success the user goes back to the request's page with a confirmation
 // (303); on a refusal the form comes back with the input kept and the
 // complaints next to their fields (400, or 409 when someone else acted
 // first); what is no refusal of the form's content is an error page.
-func (c *Console) actionPost(a authorityAction) http.HandlerFunc {
+func (c *Console) authorityPost(a authorityAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		call, ok := c.actionCall(w, r)
+		call, ok := c.startAuthorityCall(w, r)
 		if !ok {
 			return
 		}
@@ -353,38 +356,38 @@ func (c *Console) actionPost(a authorityAction) http.HandlerFunc {
 		if status.Code(err) == codes.Aborted {
 			code = http.StatusConflict
 		}
-		c.showAction(w, r, call, a, code, in, fe)
+		c.showAuthorityAction(w, r, call, a, code, in, fe)
 	}
 }
 
-// actionCall is who acts on which request.
-type actionCall struct {
+// authorityCall is who acts on which request.
+type authorityCall struct {
 	pg  page
 	id  string
 	ctx context.Context
 }
 
-// actionCall returns the signed-in user's call on the request of the path,
+// startAuthorityCall returns the signed-in user's call on the request of the path,
 // or answers the request itself (sign-in, not found).
-func (c *Console) actionCall(w http.ResponseWriter, r *http.Request) (actionCall, bool) {
+func (c *Console) startAuthorityCall(w http.ResponseWriter, r *http.Request) (authorityCall, bool) {
 	s, ok := c.signedIn(w, r)
 	if !ok {
-		return actionCall{}, false
+		return authorityCall{}, false
 	}
 	pg := c.page(w, r, s)
 	id := r.PathValue("id")
 	if !requestIDPattern.MatchString(id) {
 		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
-		return actionCall{}, false
+		return authorityCall{}, false
 	}
-	return actionCall{pg: pg, id: id, ctx: outgoing(r.Context(), r, s)}, true
+	return authorityCall{pg: pg, id: id, ctx: outgoing(r.Context(), r, s)}, true
 }
 
-// showAction renders the action's form with the user's input and the
+// showAuthorityAction renders the action's form with the user's input and the
 // service's complaints, if any.
-func (c *Console) showAction(w http.ResponseWriter, r *http.Request, call actionCall, a authorityAction, code int, in url.Values, fe *formErrors) {
+func (c *Console) showAuthorityAction(w http.ResponseWriter, r *http.Request, call authorityCall, a authorityAction, code int, in url.Values, fe *formErrors) {
 	pg := call.pg
-	v, err := c.actionView(call.ctx, pg, a, "requests/"+call.id, in)
+	v, err := c.loadAuthorityAction(call.ctx, pg, a, "requests/"+call.id, in)
 	if err != nil {
 		c.serviceError(w, r, pg, err)
 		return
@@ -396,51 +399,51 @@ func (c *Console) showAction(w http.ResponseWriter, r *http.Request, call action
 		fe.Unplaced = nil
 	}
 	pg.Title = pg.T("action."+a.ID+".title", map[string]any{"Reference": v.Row.Reference})
-	c.render(w, r, code, ActionPage(pg, v))
+	c.render(w, r, code, AuthorityActionPage(pg, v))
 }
 
-// actionView reads the request as it is now (so that a form shown again
+// authorityActionView reads the request as it is now (so that a form shown again
 // after a conflict carries the current status and etag) and what the
 // action's form offers.
-func (c *Console) actionView(ctx context.Context, pg page, a authorityAction, name string, in url.Values) (actionView, error) {
+func (c *Console) loadAuthorityAction(ctx context.Context, pg page, a authorityAction, name string, in url.Values) (authorityActionView, error) {
 	z, err := c.zones(ctx)
 	if err != nil {
-		return actionView{}, err
+		return authorityActionView{}, err
 	}
 	resp, err := c.be.Requests.GetRequest(ctx, &requestv1.GetRequestRequest{Name: name})
 	if err != nil {
-		return actionView{}, err
+		return authorityActionView{}, err
 	}
 	req := resp.GetRequest()
-	v := actionView{Action: a, Row: c.row(pg, z, req), Etag: req.GetEtag(), In: in}
-	v.Deadlines = actionDeadlines(pg, z, req, a.Deadlines)
+	v := authorityActionView{Action: a, Row: c.row(pg, z, req), Etag: req.GetEtag(), In: in}
+	v.Deadlines = authorityDeadlines(pg, z, req, a.Deadlines)
 	switch a.ID {
 	case "transmit":
 		_, err := c.be.Requests.TransmitRequest(ctx, &requestv1.TransmitRequestRequest{Name: name, Etag: req.GetEtag(), ValidateOnly: true})
 		if err == nil {
-			v.Check = &safeguardCheck{Passed: true}
+			v.Check = &authorityCheck{Passed: true}
 		} else if fe, ok := formError(pg, err); ok {
-			v.Check = checkOf(pg, fe)
+			v.Check = authorityCheckOf(pg, fe)
 		} else {
-			return actionView{}, err
+			return authorityActionView{}, err
 		}
 	case "accept":
 		for _, dc := range []requestv1.Acceptance_DualCriminality{requestv1.Acceptance_MET, requestv1.Acceptance_NOT_REQUIRED} {
-			v.DualCriminality = append(v.DualCriminality, choice{Value: dc.String(),
+			v.DualCriminality = append(v.DualCriminality, authorityChoice{Value: dc.String(),
 				Label: pg.T("authority.dual_criminality." + dc.String()), Checked: in.Get("dual_criminality") == dc.String()})
 		}
 	case "refuse":
 		for n := int32(1); n < int32(len(requestv1.Refusal_Ground_name)); n++ {
 			g := requestv1.Refusal_Ground(n).String()
-			v.Grounds = append(v.Grounds, choice{Value: g, Label: pg.T("refusal.ground." + g), Checked: slices.Contains(in["grounds"], g)})
+			v.Grounds = append(v.Grounds, authorityChoice{Value: g, Label: pg.T("refusal.ground." + g), Checked: slices.Contains(in["grounds"], g)})
 		}
 	case "execute":
 		atts, err := c.be.Requests.ListAttachments(ctx, &requestv1.ListAttachmentsRequest{Parent: name})
 		if err != nil {
-			return actionView{}, err
+			return authorityActionView{}, err
 		}
 		for _, at := range atts.GetAttachments() {
-			v.Attachments = append(v.Attachments, attachmentChoice{
+			v.Attachments = append(v.Attachments, authorityAttachment{
 				Name:    at.GetName(),
 				Label:   at.GetFilename() + " (" + pg.T("authority.attachment_kind."+at.GetKind().String()) + ")",
 				Checked: slices.Contains(in["attachments"], at.GetName()),
@@ -450,18 +453,18 @@ func (c *Console) actionView(ctx context.Context, pg page, a authorityAction, na
 	return v, nil
 }
 
-// checkOf is a refused transmission as its safeguards check shows it.
-func checkOf(pg page, fe *formErrors) *safeguardCheck {
-	ch := &safeguardCheck{Message: fe.Message}
+// authorityCheckOf is a refused transmission as its safeguards check shows it.
+func authorityCheckOf(pg page, fe *formErrors) *authorityCheck {
+	ch := &authorityCheck{Message: fe.Message}
 	for _, v := range fe.Unplaced {
 		ch.Problems = append(ch.Problems, violation{Field: fieldLabel(pg, v.Field), Text: v.Text})
 	}
 	return ch
 }
 
-// actionDeadlines are the request's deadlines of the given message ids
+// authorityDeadlines are the request's deadlines of the given message ids
 // that are set, in UTC and both parties' zones.
-func actionDeadlines(pg page, z zones, req *requestv1.Request, ids []string) []deadline {
+func authorityDeadlines(pg page, z zones, req *requestv1.Request, ids []string) []deadline {
 	d := req.GetDeadlines()
 	at := map[string]*timestamppb.Timestamp{
 		"deadline.acknowledge_by":          d.GetAcknowledgeBy(),

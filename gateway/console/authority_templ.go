@@ -13,7 +13,7 @@ import "strconv"
 
 // AuthorityPage is the central authority's work queues, overdue requests
 // first in each.
-func AuthorityPage(p page, qs []queue) templ.Component {
+func AuthorityPage(p page, qs []authorityQueue) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -232,10 +232,10 @@ func AuthorityPage(p page, qs []queue) templ.Component {
 	})
 }
 
-// ActionPage is the form of one of the central authority's actions on a
+// AuthorityActionPage is the form of one of the central authority's actions on a
 // request: exactly what the action's API call takes, with the deadlines
 // that matter for it.
-func ActionPage(p page, v actionView) templ.Component {
+func AuthorityActionPage(p page, v authorityActionView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -522,7 +522,7 @@ func ActionPage(p page, v actionView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if v.Check != nil {
-				templ_7745c5c3_Err = safeguardsView(p, v.Check).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = authoritySafeguardsView(p, v.Check).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -581,27 +581,27 @@ func ActionPage(p page, v actionView) templ.Component {
 				}
 				switch v.Action.ID {
 				case "return":
-					templ_7745c5c3_Err = actionText(p, v, "reason", "action.return.reason", "action.return.reason_hint", true).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = authorityText(p, v, "reason", "action.return.reason", "action.return.reason_hint", true).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 				case "clarify":
-					templ_7745c5c3_Err = actionText(p, v, "questions", "action.clarify.questions", "action.clarify.questions_hint", true).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = authorityText(p, v, "questions", "action.clarify.questions", "action.clarify.questions_hint", true).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 				case "accept":
-					templ_7745c5c3_Err = acceptFields(p, v).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = authorityAcceptFields(p, v).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 				case "refuse":
-					templ_7745c5c3_Err = refuseFields(p, v).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = authorityRefuseFields(p, v).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 				case "execute":
-					templ_7745c5c3_Err = executeFields(p, v).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = authorityExecuteFields(p, v).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -731,8 +731,8 @@ func ActionPage(p page, v actionView) templ.Component {
 	})
 }
 
-// safeguardsView is the service's verdict on transmitting the request now.
-func safeguardsView(p page, ch *safeguardCheck) templ.Component {
+// authoritySafeguardsView is the service's verdict on transmitting the request now.
+func authoritySafeguardsView(p page, ch *authorityCheck) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -847,9 +847,9 @@ func safeguardsView(p page, ch *safeguardCheck) templ.Component {
 	})
 }
 
-// describedBy is the ids that describe an input: its hint and, when the
+// authorityDescribedBy is the ids that describe an input: its hint and, when the
 // service complained about its field, the complaints.
-func describedBy(fe *formErrors, field, id string, hint bool) string {
+func authorityDescribedBy(fe *formErrors, field, id string, hint bool) string {
 	ids := ""
 	if hint {
 		ids = id + "-hint"
@@ -863,9 +863,9 @@ func describedBy(fe *formErrors, field, id string, hint bool) string {
 	return ids
 }
 
-// actionText is a labelled text area whose input is named as the service's
+// authorityText is a labelled text area whose input is named as the service's
 // field.
-func actionText(p page, v actionView, field, label, hint string, required bool) templ.Component {
+func authorityText(p page, v authorityActionView, field, label, hint string, required bool) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1014,9 +1014,9 @@ func actionText(p page, v actionView, field, label, hint string, required bool) 
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var57 string
-		templ_7745c5c3_Var57, templ_7745c5c3_Err = templruntime.NewAttributeExpression(describedBy(v.Errors, field, field, hint != "")).Resolve(ctx)
+		templ_7745c5c3_Var57, templ_7745c5c3_Err = templruntime.NewAttributeExpression(authorityDescribedBy(v.Errors, field, field, hint != "")).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 138, Col: 69}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 138, Col: 78}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var57)
 		if templ_7745c5c3_Err != nil {
@@ -1051,8 +1051,8 @@ func actionText(p page, v actionView, field, label, hint string, required bool) 
 	})
 }
 
-// choices are radio buttons or checkboxes of one group.
-func choices(kind, name string, cs []choice) templ.Component {
+// authorityChoices are radio buttons or checkboxes of one group.
+func authorityChoices(kind, name string, cs []authorityChoice) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1141,8 +1141,8 @@ func choices(kind, name string, cs []choice) templ.Component {
 	})
 }
 
-// acceptFields ask for the acceptance's assessments.
-func acceptFields(p page, v actionView) templ.Component {
+// authorityAcceptFields ask for the acceptance's assessments.
+func authorityAcceptFields(p page, v authorityActionView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1164,9 +1164,9 @@ func acceptFields(p page, v actionView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var65 string
-		templ_7745c5c3_Var65, templ_7745c5c3_Err = templruntime.NewAttributeExpression(describedBy(v.Errors, "dual_criminality", "dual-criminality", true)).Resolve(ctx)
+		templ_7745c5c3_Var65, templ_7745c5c3_Err = templruntime.NewAttributeExpression(authorityDescribedBy(v.Errors, "dual_criminality", "dual-criminality", true)).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 153, Col: 97}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 153, Col: 106}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var65)
 		if templ_7745c5c3_Err != nil {
@@ -1215,7 +1215,7 @@ func acceptFields(p page, v actionView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = choices("radio", "dual_criminality", v.DualCriminality).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = authorityChoices("radio", "dual_criminality", v.DualCriminality).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1228,9 +1228,9 @@ func acceptFields(p page, v actionView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var69 string
-		templ_7745c5c3_Var69, templ_7745c5c3_Err = templruntime.NewAttributeExpression(describedBy(v.Errors, "human_rights_review", "review", true)).Resolve(ctx)
+		templ_7745c5c3_Var69, templ_7745c5c3_Err = templruntime.NewAttributeExpression(authorityDescribedBy(v.Errors, "human_rights_review", "review", true)).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 159, Col: 90}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 159, Col: 99}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var69)
 		if templ_7745c5c3_Err != nil {
@@ -1279,7 +1279,7 @@ func acceptFields(p page, v actionView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = choices("radio", "concerns", []choice{
+		templ_7745c5c3_Err = authorityChoices("radio", "concerns", []authorityChoice{
 			{Value: "no", Label: p.T("action.accept.concerns_no"), Checked: v.In.Get("concerns") == "no"},
 			{Value: "yes", Label: p.T("action.accept.concerns_yes"), Checked: v.In.Get("concerns") == "yes"},
 		}).Render(ctx, templ_7745c5c3_Buffer)
@@ -1331,9 +1331,9 @@ func acceptFields(p page, v actionView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var75 string
-		templ_7745c5c3_Var75, templ_7745c5c3_Err = templruntime.NewAttributeExpression(describedBy(v.Errors, "human_rights_review.note", "note", true)).Resolve(ctx)
+		templ_7745c5c3_Var75, templ_7745c5c3_Err = templruntime.NewAttributeExpression(authorityDescribedBy(v.Errors, "human_rights_review.note", "note", true)).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 177, Col: 86}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 177, Col: 95}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var75)
 		if templ_7745c5c3_Err != nil {
@@ -1364,7 +1364,7 @@ func acceptFields(p page, v actionView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = actionText(p, v, "conditions", "action.accept.conditions", "action.accept.conditions_hint", false).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = authorityText(p, v, "conditions", "action.accept.conditions", "action.accept.conditions_hint", false).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1372,8 +1372,8 @@ func acceptFields(p page, v actionView) templ.Component {
 	})
 }
 
-// refuseFields ask for the refusal's grounds and explanation.
-func refuseFields(p page, v actionView) templ.Component {
+// authorityRefuseFields ask for the refusal's grounds and explanation.
+func authorityRefuseFields(p page, v authorityActionView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1395,9 +1395,9 @@ func refuseFields(p page, v actionView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var78 string
-		templ_7745c5c3_Var78, templ_7745c5c3_Err = templruntime.NewAttributeExpression(describedBy(v.Errors, "grounds", "grounds", true)).Resolve(ctx)
+		templ_7745c5c3_Var78, templ_7745c5c3_Err = templruntime.NewAttributeExpression(authorityDescribedBy(v.Errors, "grounds", "grounds", true)).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 187, Col: 79}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 187, Col: 88}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var78)
 		if templ_7745c5c3_Err != nil {
@@ -1446,7 +1446,7 @@ func refuseFields(p page, v actionView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = choices("checkbox", "grounds", v.Grounds).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = authorityChoices("checkbox", "grounds", v.Grounds).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1458,7 +1458,7 @@ func refuseFields(p page, v actionView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = actionText(p, v, "explanation", "action.refuse.explanation", "action.refuse.explanation_hint", true).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = authorityText(p, v, "explanation", "action.refuse.explanation", "action.refuse.explanation_hint", true).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1466,9 +1466,9 @@ func refuseFields(p page, v actionView) templ.Component {
 	})
 }
 
-// executeFields ask for the response, whether it is partial and the
+// authorityExecuteFields ask for the response, whether it is partial and the
 // attachments that carry it.
-func executeFields(p page, v actionView) templ.Component {
+func authorityExecuteFields(p page, v authorityActionView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -1485,7 +1485,7 @@ func executeFields(p page, v actionView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = actionText(p, v, "response_summary", "action.execute.summary", "action.execute.summary_hint", true).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = authorityText(p, v, "response_summary", "action.execute.summary", "action.execute.summary_hint", true).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1525,9 +1525,9 @@ func executeFields(p page, v actionView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var84 string
-		templ_7745c5c3_Var84, templ_7745c5c3_Err = templruntime.NewAttributeExpression(describedBy(v.Errors, "attachments", "attachments", true)).Resolve(ctx)
+		templ_7745c5c3_Var84, templ_7745c5c3_Err = templruntime.NewAttributeExpression(authorityDescribedBy(v.Errors, "attachments", "attachments", true)).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 204, Col: 87}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `authority.templ`, Line: 204, Col: 96}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var84)
 		if templ_7745c5c3_Err != nil {
