@@ -228,6 +228,7 @@ func authorityAPI(t *testing.T, cs *consoleSuite, token, id, action string, body
 // pages shown as such.
 var authorityUntranslated = regexp.MustCompile(`\b(authority|action|refusal|deadline|field|status|error)\.[A-Za-z_.]+[A-Za-z]`)
 
+// authorityTranslated fails when the page's main part shows a message id.
 func authorityTranslated(t *testing.T, what, page string) {
 	t.Helper()
 	if m := authorityUntranslated.FindString(authorityMain(page)); m != "" {

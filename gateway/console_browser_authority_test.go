@@ -27,8 +27,8 @@ func (b *browser) checkAuthorityPage(page string) {
 	}
 }
 
-// takeAuthorityAction opens the action from the request's page, lets fill complete
-// the form, sends it and waits for the request's page with its
+// takeAuthorityAction opens the action from the request's page, lets fill
+// complete the form, sends it and waits for the request's page with its
 // confirmation, which it returns.
 func (b *browser) takeAuthorityAction(action, page string, fill ...chromedp.Action[chromedp.Void]) string {
 	b.t.Helper()
