@@ -32,9 +32,9 @@ const benchConsoleRequests = 100_000
 
 var benchConsoleSessions = []int{1, 32}
 
-// consolePage is a page of the benchmark: its path, relative to the
+// benchPage is a page of the benchmark: its path, relative to the
 // console, and the text that proves it was rendered whole.
-type consolePage struct {
+type benchPage struct {
 	name, path, want string
 }
 
@@ -57,7 +57,7 @@ func BenchmarkConsolePages(b *testing.B) {
 // of the KZ prosecutor, with sessions of that prosecutor signed in.
 type consoleBench struct {
 	cs       *consoleSuite
-	pages    []consolePage
+	pages    []benchPage
 	sessions []*http.Client
 }
 
@@ -75,7 +75,7 @@ func newConsoleBench(b *testing.B, engine string) *consoleBench {
 	start := time.Now()
 	seedCopies(b, cs.suite, engine, id, benchConsoleRequests-1)
 	b.Logf("%s: %d requests seeded in %s", engine, benchConsoleRequests, time.Since(start).Round(time.Millisecond))
-	cb := &consoleBench{cs: cs, pages: []consolePage{
+	cb := &consoleBench{cs: cs, pages: []benchPage{
 		{"dashboard", "/", `data-request=`},
 		{"request", "/requests/" + id, ref},
 	}}
@@ -144,7 +144,7 @@ var assetPattern = regexp.MustCompile(`<(?:link rel="stylesheet" href|script src
 
 // weigh reports the page's weight: its HTML, and the CSS and JavaScript it
 // loads, as a first visit fetches them.
-func (cb *consoleBench) weigh(b *testing.B, pg consolePage) {
+func (cb *consoleBench) weigh(b *testing.B, pg benchPage) {
 	b.Helper()
 	html := cb.get(b, cb.sessions[0], pg)
 	var css, js int
@@ -169,7 +169,7 @@ func (cb *consoleBench) weigh(b *testing.B, pg consolePage) {
 }
 
 // get fetches the page with a session and checks that it is the page.
-func (cb *consoleBench) get(tb testing.TB, c *http.Client, pg consolePage) string {
+func (cb *consoleBench) get(tb testing.TB, c *http.Client, pg benchPage) string {
 	resp, err := c.Get(cb.cs.baseURL + pg.path)
 	if err != nil {
 		tb.Fatal(err)
@@ -187,7 +187,7 @@ func (cb *consoleBench) get(tb testing.TB, c *http.Client, pg consolePage) strin
 
 // bench fetches the page b.N times in all, by sessions sessions at once,
 // and reports the latency's median and 99th percentile.
-func (cb *consoleBench) bench(b *testing.B, pg consolePage, sessions int) {
+func (cb *consoleBench) bench(b *testing.B, pg benchPage, sessions int) {
 	lat := make([]time.Duration, b.N)
 	var next sync.Mutex
 	i := 0

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
 
@@ -38,6 +39,25 @@ type requestAction struct {
 	// Danger marks actions that end or refuse something, for the page to
 	// set them apart.
 	Danger bool
+	// Types, when set, are the only request types it applies to (an
+	// extension, to preservations).
+	Types []directoryv1.RequestType
+}
+
+// doneMessage is the confirmation the request's page shows after the
+// action named id succeeded (its form redirects to the page with
+// ?done=id), and that id: the message "action.<id>.done" when id is a
+// registered action, a posted message or an upload, and the catalog has it;
+// else nothing.
+func doneMessage(pg page, id string) (string, string) {
+	if id != "message" && id != "upload" && !slices.ContainsFunc(requestActions, func(a requestAction) bool { return a.ID == id }) {
+		return "", ""
+	}
+	msg := "action." + id + ".done"
+	if t := pg.T(msg); t != msg {
+		return id, t
+	}
+	return "", ""
 }
 
 // requestActions are every action the console offers on a request, in the
@@ -73,7 +93,8 @@ func actionsFor(pg page, s *session, req *requestv1.Request) []actionLink {
 	var out []actionLink
 	for _, a := range requestActions {
 		if a.Side != userSide || !slices.Contains(a.Statuses, req.GetStatus()) ||
-			!slices.ContainsFunc(a.Roles, func(r string) bool { return slices.Contains(s.Roles, r) }) {
+			!slices.ContainsFunc(a.Roles, func(r string) bool { return slices.Contains(s.Roles, r) }) ||
+			(a.Types != nil && !slices.Contains(a.Types, req.GetType())) {
 			continue
 		}
 		out = append(out, actionLink{

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -203,6 +204,8 @@ func (c *Console) Routes() map[string]http.Handler {
 	c.prosecutorRoutes(h, routes)
 	routes["POST /requests/{id}/messages"] = h(c.postMessage)
 	routes["GET /requests/{id}/attachments/{att}"] = h(c.download)
+	// The central authority's queues and actions (authority.go).
+	maps.Copy(routes, c.authorityRoutes(h))
 	return routes
 }
 

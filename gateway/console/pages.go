@@ -285,6 +285,9 @@ type requestView struct {
 	History []historyEntry
 	// Talk is the request's messages and attachments (messages.go).
 	Talk correspondence
+	// Done confirms the action just taken (doneMessage), if any; DoneID
+	// names it.
+	Done, DoneID string
 }
 
 // requestPage shows a request read-only with its timeline.
@@ -324,7 +327,8 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 		return
 	}
 	from, to := req.GetRequestingState(), req.GetRequestedState()
-	v := requestView{Row: c.row(pg, z, req), Actions: actionsFor(pg, s, req)}
+	v := requestView{Row: c.row(pg, z, req), Actions: actionsFor(pg, s, req), }
+	v.DoneID, v.Done = doneMessage(pg, r.URL.Query().Get("done"))
 	yesNo := func(b bool) string {
 		if b {
 			return pg.T("common.yes")
