@@ -35,8 +35,19 @@ type consoleSuite struct {
 	mock *mockoidc.MockOIDC
 }
 
-func startConsoleSuite(t *testing.T) *consoleSuite {
+// consoleSuiteOptions adjust startConsoleSuite.
+type consoleSuiteOptions struct {
+	// accessTTL is how long the development provider's access tokens
+	// live (its default when zero).
+	accessTTL time.Duration
+}
+
+func startConsoleSuite(t *testing.T, opts ...consoleSuiteOptions) *consoleSuite {
 	t.Helper()
+	var opt consoleSuiteOptions
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
 	dataDir := t.TempDir()
 	dev, err := identity.EnsureDevIssuer(dataDir)
 	if err != nil {
@@ -77,7 +88,7 @@ func startConsoleSuite(t *testing.T) *consoleSuite {
 		},
 	})
 	p, err := devprovider.New(devprovider.Config{
-		Issuer: opIssuer, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"),
+		Issuer: opIssuer, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"), AccessTokenTTL: opt.accessTTL,
 		Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{s.baseURL + "/signin/callback"}}},
 	})
 	if err != nil {
