@@ -108,6 +108,14 @@ func TestConsoleBrowserLiaison(t *testing.T) {
 		t.Errorf("a TJ liaison officer was told %q", said)
 	}
 
+	// The TJ officer's agency is deactivated: the services end its watch
+	// and, once their caches of the directory's answers expire (30s at
+	// most), refuse the reconnection; the open dashboard then says that the
+	// session is over, with a way to sign in again, and stops. The UZ
+	// pages are checked meanwhile.
+	tjAdmin := cs.token("tj-oversight", identity.DirectoryAdmin)
+	cs.mustDo("POST", "/v1/agencies/tj-gpo:deactivate", tjAdmin, cs.withEtag("tj-gpo", tjAdmin, nil), http.StatusOK)
+
 	uz.checkAxe("the liaison dashboard")
 	uz.checkNoInlineCode("the liaison dashboard")
 	uz.checkLiaisonTranslated("the liaison dashboard")
@@ -144,4 +152,12 @@ func TestConsoleBrowserLiaison(t *testing.T) {
 	uz.checkAxe("the Russian liaison dashboard")
 	uz.screenshot("liaison-ru")
 
+	if err := chromedp.Do(tj.ctx, chromedp.Poll[chromedp.Void](`document.getElementById("live").dataset.liveState === "ended"`,
+		chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		t.Fatalf("the dashboard of a deactivated agency's officer did not stop: %v (state %q)", err, tj.text(".live-state"))
+	}
+	if said := tj.text(".live-state"); !strings.Contains(said, "Your session has ended or is no longer accepted") || !strings.Contains(said, "Sign in again") {
+		t.Errorf("the stopped dashboard reads %q", said)
+	}
+	tj.checkAxe("the stopped liaison dashboard")
 }

@@ -196,8 +196,11 @@ func (c *Console) pumpEvents(ctx context.Context, es *eventStream, pg page, s *s
 			}
 		}
 	}()
-	left := max(time.Until(time.Unix(s.Expiry, 0)), liveMinStream)
-	expiry := time.NewTimer(left)
+	// The stream ends with the session's token or with the session
+	// itself, whichever is first: the reconnection renews the one or
+	// finds the other over.
+	left := min(time.Until(time.Unix(s.Expiry, 0)), time.Until(time.Unix(s.Started, 0).Add(c.cfg.MaxSessionAge)))
+	expiry := time.NewTimer(max(left, liveMinStream))
 	defer expiry.Stop()
 	beat := time.NewTicker(liveHeartbeat)
 	defer beat.Stop()
