@@ -84,6 +84,16 @@ func (u *consoleUser) get(path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// mustGet fetches a console page that must be there.
+func (u *consoleUser) mustGet(t *testing.T, path string) string {
+	t.Helper()
+	code, page := u.get(path)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s = %d: %.300s", path, code, page)
+	}
+	return page
+}
+
 var rowPattern = regexp.MustCompile(`<tr data-request="([^"]+)"`)
 
 // rows are the references of the request rows of a page, in order.
@@ -324,14 +334,31 @@ func TestConsoleLiaison(t *testing.T) {
 	})
 
 	t.Run("paging", func(t *testing.T) {
-		// Pages come from the service's page tokens; with five requests
-		// and pages of fifty there is one page, and a token of another
-		// query is refused in words.
-		code, page := kz.get("/liaison")
-		if code != 200 || strings.Contains(page, `data-page="next"`) {
-			t.Errorf("a dashboard of five requests links to a next page")
+		// Pages come from the service's page tokens: with more requests
+		// than a page holds, the next page shows the rest, once each.
+		for len(rows(kz.mustGet(t, "/liaison?status=DRAFT"))) < 50 {
+			create(gatewaytest.Preservation())
 		}
-		code, page = kz.get("/liaison?page=bm90LWEtdG9rZW4")
+		create(gatewaytest.Preservation())
+		first := kz.mustGet(t, "/liaison?status=DRAFT")
+		next := regexp.MustCompile(`href="([^"]+)" data-page="next"`).FindStringSubmatch(first)
+		if len(rows(first)) != 50 || next == nil {
+			t.Fatalf("the first page of 51 drafts shows %d rows and next link %v", len(rows(first)), next)
+		}
+		second := kz.mustGet(t, html.UnescapeString(next[1]))
+		if !strings.Contains(second, `data-page="first"`) || strings.Contains(second, `data-page="next"`) {
+			t.Error("the last page does not link to the first only")
+		}
+		all := append(rows(first), rows(second)...)
+		slices.Sort(all)
+		if len(all) != 51 || len(slices.Compact(slices.Clone(all))) != len(all) {
+			t.Errorf("the two pages show %d rows, %d distinct, want every draft once", len(all), len(slices.Compact(slices.Clone(all))))
+		}
+		if !strings.Contains(first, "51 in all") {
+			t.Error("the dashboard does not say how many requests match")
+		}
+		// A token that is not the service's is refused in its words.
+		code, page := kz.get("/liaison?page=bm90LWEtdG9rZW4")
 		if code != http.StatusBadRequest || !strings.Contains(page, "data-filter-error") || !strings.Contains(page, "not a page token issued for this query") {
 			t.Errorf("a forged page token: %d, want 400 with the service's words; page: %.400s", code, errorPart(page))
 		}

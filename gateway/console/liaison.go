@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"net/url"
@@ -126,48 +127,21 @@ func (c *Console) liaison(w http.ResponseWriter, r *http.Request) {
 		c.serviceError(w, r, pg, err)
 		return
 	}
-	q := r.URL.Query()
-	v := liaisonView{Filter: liaisonFilterOf(q)}
+	v := liaisonView{Filter: liaisonFilterOf(r.URL.Query())}
 	v.options(pg, s, z)
-	parts := []struct {
-		id, heading, param, filter string
-		overdue                    bool
-	}{
-		{"overdue", pg.T("liaison.overdue"), "opage", overdueExpr("true"), true},
-		{"others", pg.T("liaison.others"), "page", overdueExpr("false"), false},
-	}
-	if v.Filter.Overdue != "" {
-		parts = parts[:0]
-		parts = append(parts, struct {
-			id, heading, param, filter string
-			overdue                    bool
-		}{"results", pg.T("liaison.results"), "page", overdueExpr(v.Filter.Overdue), v.Filter.Overdue == "true"})
-	}
 	code := http.StatusOK
-	for _, part := range parts {
-		token := q.Get(part.param)
-		resp, err := c.be.Requests.ListRequests(ctx, &requestv1.ListRequestsRequest{
-			PageSize: liaisonPageSize, PageToken: token,
-			Filter: and(v.Filter.expr(), part.filter), OrderBy: "updateTime desc",
-		})
+	for _, part := range liaisonParts(pg, v.Filter) {
+		sec, err := c.liaisonSection(ctx, pg, z, r.URL, v.Filter, part)
 		if err != nil {
 			fe, ok := formError(pg, err)
 			if !ok {
 				c.serviceError(w, r, pg, err)
 				return
 			}
+			// The service's refusal of the filter or a page token, in
+			// its words beside the form that the user can correct.
 			v.Error, v.Sections, code = fe, nil, http.StatusBadRequest
 			break
-		}
-		sec := liaisonSection{ID: part.id, Heading: part.heading, Total: resp.GetTotalSize(), Overdue: part.overdue}
-		for _, req := range resp.GetRequests() {
-			sec.Rows = append(sec.Rows, c.row(pg, z, req))
-		}
-		if next := resp.GetNextPageToken(); next != "" {
-			sec.Next = withParam(r.URL, part.param, next)
-		}
-		if token != "" {
-			sec.First = withParam(r.URL, part.param, "")
 		}
 		v.Sections = append(v.Sections, sec)
 	}
@@ -178,6 +152,52 @@ func (c *Console) liaison(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, r, code, LiaisonPage(pg, v))
+}
+
+// liaisonPart is a part of the dashboard as it is asked of the service.
+type liaisonPart struct {
+	id, heading string
+	// param is the query parameter holding the part's page token.
+	param string
+	// overdue is the part's condition on overdue.
+	overdue string
+}
+
+// liaisonParts are the parts of the dashboard: overdue requests first,
+// then the others, each paged on its own; or, when the user filtered on
+// overdue, one list.
+func liaisonParts(pg page, f liaisonFilter) []liaisonPart {
+	if f.Overdue != "" {
+		return []liaisonPart{{"results", pg.T("liaison.results"), "page", f.Overdue}}
+	}
+	return []liaisonPart{
+		{"overdue", pg.T("liaison.overdue"), "opage", "true"},
+		{"others", pg.T("liaison.others"), "page", "false"},
+	}
+}
+
+// liaisonSection lists one part's page of requests, most recently changed
+// first.
+func (c *Console) liaisonSection(ctx context.Context, pg page, z zones, u *url.URL, f liaisonFilter, part liaisonPart) (liaisonSection, error) {
+	token := u.Query().Get(part.param)
+	resp, err := c.be.Requests.ListRequests(ctx, &requestv1.ListRequestsRequest{
+		PageSize: liaisonPageSize, PageToken: token,
+		Filter: and(f.expr(), overdueExpr(part.overdue)), OrderBy: "updateTime desc",
+	})
+	if err != nil {
+		return liaisonSection{}, err
+	}
+	sec := liaisonSection{ID: part.id, Heading: part.heading, Total: resp.GetTotalSize(), Overdue: part.overdue == "true"}
+	for _, req := range resp.GetRequests() {
+		sec.Rows = append(sec.Rows, c.row(pg, z, req))
+	}
+	if next := resp.GetNextPageToken(); next != "" {
+		sec.Next = withParam(u, part.param, next)
+	}
+	if token != "" {
+		sec.First = withParam(u, part.param, "")
+	}
+	return sec, nil
 }
 
 // options fills the filter form's choices: the enums of the API in the
