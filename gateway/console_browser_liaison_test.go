@@ -159,5 +159,8 @@ func TestConsoleBrowserLiaison(t *testing.T) {
 	if said := tj.text(".live-state"); !strings.Contains(said, "Your session has ended or is no longer accepted") || !strings.Contains(said, "Sign in again") {
 		t.Errorf("the stopped dashboard reads %q", said)
 	}
+	if said, _ := chromedp.Run(tj.ctx, chromedp.TextContent(chromedp.CSS(`#live-announce`))); !strings.Contains(said, "live updates have stopped") {
+		t.Errorf("the end of the live updates was not announced: %q", said)
+	}
 	tj.checkAxe("the stopped liaison dashboard")
 }

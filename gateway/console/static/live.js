@@ -25,12 +25,21 @@
   var source = null;
   var refreshTimer = null;
 
+  // announced are the states worth telling a screen reader's user at once:
+  // the updates have stopped or are paused. The others (connecting, on,
+  // reconnecting after a token's renewal) come and go by themselves.
+  var announced = {busy: true, unavailable: true, ended: true};
+
   // show displays the message of the stream's state and hides the others.
   function show(state) {
     live.setAttribute("data-live-state", state);
     var messages = live.querySelectorAll("[data-live-message]");
     for (var i = 0; i < messages.length; i++) {
-      messages[i].hidden = messages[i].getAttribute("data-live-message") !== state;
+      var mine = messages[i].getAttribute("data-live-message") === state;
+      messages[i].hidden = !mine;
+      if (mine && announced[state] && announce) {
+        announce.textContent = messages[i].textContent;
+      }
     }
   }
 
