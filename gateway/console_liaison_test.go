@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,6 +119,8 @@ type sseStream struct {
 	done   chan struct{}
 	cancel context.CancelFunc
 	resp   *http.Response
+	// heartbeats counts the comments the server sent.
+	heartbeats atomic.Int32
 }
 
 // events opens the live updates' stream with the client's cookies.
@@ -162,7 +165,7 @@ func (s *sseStream) read() {
 			}
 			ev = sseEvent{}
 		case strings.HasPrefix(line, ":"):
-			// A heartbeat.
+			s.heartbeats.Add(1)
 		case strings.HasPrefix(line, "event: "):
 			ev.name = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: "):
@@ -538,11 +541,12 @@ func section(page, marker string) string {
 }
 
 // TestConsoleLiaisonTokenExpiry shows that the live updates outlive the
-// access token: the stream ends when the session's token expires, and the
-// browser's reconnection, with the cookie, gets a stream again on a token
-// the console renewed with the refresh token.
+// access token: an idle stream sends heartbeats, it ends when the session's
+// token expires, and the browser's reconnection, with the cookie, gets a
+// stream again on a token the console renewed with the refresh token.
 func TestConsoleLiaisonTokenExpiry(t *testing.T) {
-	cs := startConsoleSuite(t, consoleSuiteOptions{accessTTL: 3 * time.Second})
+	const ttl = 20 * time.Second
+	cs := startConsoleSuite(t, consoleSuiteOptions{accessTTL: ttl})
 	uz := cs.signInHTTP(t, "uz-gpo", "liaison_officer")
 	u, _ := url.Parse(cs.baseURL)
 	before := sessionCookie(uz.http.Jar.Cookies(u))
@@ -551,11 +555,14 @@ func TestConsoleLiaisonTokenExpiry(t *testing.T) {
 		t.Fatalf("the stream opened with %+v", ev)
 	}
 	started := time.Now()
-	if !s.ended(30 * time.Second) {
+	if !s.ended(ttl + 15*time.Second) {
 		t.Fatal("the stream did not end when its token expired")
 	}
-	if d := time.Since(started); d < 2*time.Second {
+	if d := time.Since(started); d < ttl-3*time.Second {
 		t.Errorf("the stream ended after %s, before its token expired", d)
+	}
+	if n := s.heartbeats.Load(); n < 1 {
+		t.Errorf("an idle stream of %s sent %d heartbeats, want one every 15s", ttl, n)
 	}
 	after := sessionCookie(uz.http.Jar.Cookies(u))
 	if after == "" || after == before {
