@@ -57,8 +57,8 @@ func (f liaisonFilter) expr() string {
 	return strings.Join(parts, " AND ")
 }
 
-// overdueExpr is the overdue condition of f: true and false are booleans,
-// anything else goes quoted for the service to refuse.
+// overdueExpr is the condition on overdue for the form's value v: true and
+// false are booleans, anything else goes quoted for the service to refuse.
 func overdueExpr(v string) string {
 	if v == "true" || v == "false" {
 		return "overdue = " + v
