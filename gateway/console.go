@@ -24,6 +24,13 @@ func mountConsole(root *http.ServeMux, cfg Config, be *backends, limit func(http
 	if ccfg.MaxAttachmentBytes == 0 {
 		ccfg.MaxAttachmentBytes = cfg.MaxAttachmentBytes
 	}
+	if ccfg.WriteProgress == 0 {
+		// The console's event stream keeps to the server's bound on a
+		// write, as the REST watch does.
+		if o, err := cfg.HTTP.WithDefaults(); err == nil {
+			ccfg.WriteProgress = o.WriteProgress
+		}
+	}
 	c, err := console.New(ccfg, console.Backends{
 		Directory: directoryv1.NewDirectoryServiceClient(be.conns["directory"]),
 		Requests:  requestv1.NewRequestServiceClient(be.conns["request"]),

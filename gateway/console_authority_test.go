@@ -2,9 +2,7 @@ package gateway_test
 
 import (
 	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -18,100 +16,22 @@ import (
 // authorityUser is a console session driven over plain HTTP, as a browser
 // without scripts would: the central authority's pages are forms and links.
 type authorityUser struct {
-	t    *testing.T
-	base string
-	// client follows redirects (the sign-in); noFollow shows them (the
-	// 303 after an action).
-	client, noFollow *http.Client
+	*consoleUser
 }
-
-var authorityLoginID = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
 
 // authoritySignIn signs in to the console through the development provider
-// as a user of agency with role, as TestConsoleBrowser's users do.
+// as a user of agency with role.
 func authoritySignIn(t *testing.T, cs *consoleSuite, agency, role string) *authorityUser {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	english := authorityLanguage{lang: "en"}
-	u := &authorityUser{t: t, base: cs.baseURL,
-		client: &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: english},
-		noFollow: &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: english,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-	}
-	resp, err := u.client.Get(cs.baseURL + "/signin/start?provider=dev")
-	if err != nil {
-		t.Fatalf("sign-in of %s: %v", agency, err)
-	}
-	page := readAuthority(t, resp)
-	m := authorityLoginID.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("sign-in of %s: the provider's page has no sign-in form: %s", agency, page)
-	}
-	resp, err = u.client.PostForm(resp.Request.URL.String(), url.Values{
-		"authRequestID": {html.UnescapeString(m[1])}, "agency": {agency}, "role": {role}, "name": {"Officer " + agency},
-	})
-	if err != nil {
-		t.Fatalf("sign-in of %s: %v", agency, err)
-	}
-	if page := readAuthority(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, `data-who="agency">`+agency+`<`) {
-		t.Fatalf("sign-in of %s ended with %d at %s: %s", agency, resp.StatusCode, resp.Request.URL, page)
-	}
-	return u
-}
-
-// authorityLanguage asks for pages in lang, as a browser set to it would:
-// without it the console answers in Russian, its first fallback.
-type authorityLanguage struct{ lang string }
-
-// RoundTrip sends r with the language unless it names one.
-func (l authorityLanguage) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Header.Get("Accept-Language") == "" {
-		r = r.Clone(r.Context())
-		r.Header.Set("Accept-Language", l.lang)
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-// readAuthority reads and closes the answer's body.
-func readAuthority(t *testing.T, resp *http.Response) string {
-	t.Helper()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// get returns the status and page at path.
-func (u *authorityUser) get(path string) (int, string) {
-	u.t.Helper()
-	resp, err := u.client.Get(u.base + path)
-	if err != nil {
-		u.t.Fatalf("GET %s: %v", path, err)
-	}
-	return resp.StatusCode, readAuthority(u.t, resp)
+	return &authorityUser{cs.signInHTTP(t, agency, role)}
 }
 
 // post sends a form to path as the console's own page would (same
 // origin), without following a redirect.
 func (u *authorityUser) post(path string, form url.Values) (code int, page, location string) {
 	u.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u.base+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", u.base)
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := u.noFollow.Do(req)
-	if err != nil {
-		u.t.Fatalf("POST %s: %v", path, err)
-	}
-	return resp.StatusCode, readAuthority(u.t, resp), resp.Header.Get("Location")
+	p := u.consoleUser.post(path, form, http.Header{"Origin": {u.base}, "Sec-Fetch-Site": {"same-origin"}})
+	return p.status, p.body, p.location
 }
 
 var authorityEtag = regexp.MustCompile(`name="etag" value="([^"]*)"`)
@@ -119,7 +39,7 @@ var authorityEtag = regexp.MustCompile(`name="etag" value="([^"]*)"`)
 // form opens the action's page and returns its etag and page.
 func (u *authorityUser) form(id, action string) (etag, page string) {
 	u.t.Helper()
-	code, page := u.get("/requests/" + id + "/" + action)
+	code, page := u.fetch("/requests/" + id + "/" + action)
 	if code != http.StatusOK {
 		u.t.Fatalf("the %s page of %s answered %d: %s", action, id, code, authorityMain(page))
 	}
@@ -143,7 +63,7 @@ func (u *authorityUser) act(id, action string, form url.Values, confirmation str
 	if code != http.StatusSeeOther || loc != "/requests/"+id+"?done="+action {
 		u.t.Fatalf("%s of %s answered %d to %q: %s", action, id, code, loc, authorityMain(page))
 	}
-	if _, page := u.get(loc); !strings.Contains(page, confirmation) {
+	if _, page := u.fetch(loc); !strings.Contains(page, confirmation) {
 		u.t.Errorf("after %s the request's page does not confirm %q: %s", action, confirmation, authorityMain(page))
 	}
 }
@@ -265,7 +185,7 @@ func TestConsoleAuthority(t *testing.T) {
 	}
 
 	t.Run("queues", func(t *testing.T) {
-		code, page := kzCA.get("/authority")
+		code, page := kzCA.fetch("/authority")
 		if code != http.StatusOK {
 			t.Fatalf("/authority answered %d: %s", code, authorityMain(page))
 		}
@@ -278,7 +198,7 @@ func TestConsoleAuthority(t *testing.T) {
 			}
 		}
 		authorityTranslated(t, "the authority page", page)
-		if _, page := uzCA.get("/authority"); strings.Contains(page, ref) {
+		if _, page := uzCA.fetch("/authority"); strings.Contains(page, ref) {
 			t.Errorf("the UZ central authority's queues show %s before it is transmitted", ref)
 		}
 	})
@@ -289,7 +209,7 @@ func TestConsoleAuthority(t *testing.T) {
 		if code, _, _ := ru.post("/language", url.Values{"lang": {"ru"}, "return": {"/authority"}}); code != http.StatusSeeOther {
 			t.Fatalf("the language choice answered %d", code)
 		}
-		_, page := ru.get("/authority")
+		_, page := ru.fetch("/authority")
 		if !strings.Contains(page, "Исходящие: направить или вернуть") {
 			t.Errorf("the Russian authority page is not in Russian: %s", authorityMain(page))
 		}
@@ -298,26 +218,26 @@ func TestConsoleAuthority(t *testing.T) {
 		// its form, whose labels, hints and options are all translated.
 		for _, a := range []string{"transmit", "return", "acknowledge", "clarify", "accept", "refuse", "execute", "extend"} {
 			for lang, u := range map[string]*authorityUser{"Russian": ru, "English": kzCA} {
-				code, page := u.get("/requests/" + id + "/" + a)
+				code, page := u.fetch("/requests/" + id + "/" + a)
 				if code != http.StatusOK {
 					t.Errorf("the %s %s page answered %d: %s", lang, a, code, authorityMain(page))
 				}
 				authorityTranslated(t, "the "+lang+" "+a+" page", page)
 			}
 		}
-		if _, page := ru.get("/requests/" + id + "/refuse"); !strings.Contains(page, "Политическое преступление") {
+		if _, page := ru.fetch("/requests/" + id + "/refuse"); !strings.Contains(page, "Политическое преступление") {
 			t.Errorf("the Russian refusal does not name its grounds in Russian: %s", authorityMain(page))
 		}
 	})
 
 	t.Run("who may act", func(t *testing.T) {
-		if code, page := kzProsecutor.get("/authority"); code != http.StatusForbidden || !strings.Contains(page, "This page is for central authorities") {
+		if code, page := kzProsecutor.fetch("/authority"); code != http.StatusForbidden || !strings.Contains(page, "This page is for central authorities") {
 			t.Errorf("a prosecutor's /authority answered %d: %s", code, authorityMain(page))
 		}
-		if _, page := kzCA.get("/requests/" + id); !strings.Contains(page, `data-action="transmit"`) || !strings.Contains(page, `data-action="return"`) {
+		if _, page := kzCA.fetch("/requests/" + id); !strings.Contains(page, `data-action="transmit"`) || !strings.Contains(page, `data-action="return"`) {
 			t.Errorf("the KZ central authority is not offered transmit and return: %s", authorityMain(page))
 		}
-		_, page := kzProsecutor.get("/requests/" + id)
+		_, page := kzProsecutor.fetch("/requests/" + id)
 		if strings.Contains(page, `data-action="transmit"`) || strings.Contains(page, `data-action="return"`) {
 			t.Errorf("the prosecutor is offered the central authority's actions: %s", authorityMain(page))
 		}
@@ -328,7 +248,7 @@ func TestConsoleAuthority(t *testing.T) {
 			t.Errorf("a prosecutor's forged transmit answered %d: %s", code, authorityMain(page))
 		}
 		for _, u := range []*authorityUser{tjCA, uzCA} {
-			if code, page := u.get("/requests/" + id); code != http.StatusNotFound || strings.Contains(page, ref) {
+			if code, page := u.fetch("/requests/" + id); code != http.StatusNotFound || strings.Contains(page, ref) {
 				t.Errorf("another state's central authority opens the submitted request: %d", code)
 			}
 			code, page, _ := u.post("/requests/"+id+"/transmit", url.Values{"etag": {etag}})
@@ -353,7 +273,7 @@ func TestConsoleAuthority(t *testing.T) {
 	})
 
 	t.Run("acknowledge", func(t *testing.T) {
-		_, page := uzCA.get("/authority")
+		_, page := uzCA.fetch("/authority")
 		q := authoritySection(page, "acknowledge")
 		if !strings.Contains(q, `data-request="`+ref+`"`) {
 			t.Fatalf("the UZ acknowledge queue lacks %s: %s", ref, authorityMain(page))
@@ -361,7 +281,7 @@ func TestConsoleAuthority(t *testing.T) {
 		if !strings.Contains(q, "Acknowledge by") || !strings.Contains(q, " UTC") || !strings.Contains(q, "(KZ)") || !strings.Contains(q, "(UZ)") {
 			t.Errorf("the queue does not show the acknowledgement deadline in UTC and both zones: %s", q)
 		}
-		if _, page := kzCA.get("/requests/" + id); strings.Contains(page, `data-action="acknowledge"`) {
+		if _, page := kzCA.fetch("/requests/" + id); strings.Contains(page, `data-action="acknowledge"`) {
 			t.Error("the requesting side is offered the acknowledgement")
 		}
 		_, form := uzCA.form(id, "acknowledge")
@@ -383,7 +303,7 @@ func TestConsoleAuthority(t *testing.T) {
 		}
 		uzCA.act(id, "clarify", url.Values{"questions": {"Which time zone are the log times in?"}}, "Your questions were sent")
 		authorityAPI(t, cs, cs.token("kz-gpo", identity.Prosecutor), id, "provideClarification", map[string]any{"answers": "UTC+5."})
-		if _, page := uzCA.get("/authority"); !strings.Contains(authoritySection(page, "decide"), ref) {
+		if _, page := uzCA.fetch("/authority"); !strings.Contains(authoritySection(page, "decide"), ref) {
 			t.Errorf("the answered request is not in the decide queue: %s", authorityMain(page))
 		}
 	})
@@ -418,7 +338,7 @@ func TestConsoleAuthority(t *testing.T) {
 		if !strings.Contains(page, `id="response_summary-error"`) || !strings.Contains(page, `name="partial" value="true" checked`) {
 			t.Errorf("an execution without a summary is not refused next to it with the input kept: %s", authorityMain(page))
 		}
-		if _, page := uzCA.get("/authority"); !strings.Contains(authoritySection(page, "execute"), ref) {
+		if _, page := uzCA.fetch("/authority"); !strings.Contains(authoritySection(page, "execute"), ref) {
 			t.Errorf("the accepted request is not in the execute queue")
 		}
 		ev := cs.client().Upload("/v1/requests/"+id, uzToken, "EVIDENCE", "", "preserved-logs.pdf", []byte("%PDF-1.7 preserved logs"), nil)
@@ -439,7 +359,7 @@ func TestConsoleAuthority(t *testing.T) {
 			t.Fatalf("after the execution the request is %s", got)
 		}
 		before := cs.do(http.MethodGet, "/v1/requests/"+id, uzToken, nil).body["deadlines"].(map[string]any)["preservationExpiresAt"]
-		_, page = uzCA.get("/authority")
+		_, page = uzCA.fetch("/authority")
 		if !strings.Contains(authoritySection(page, "preservations"), ref) {
 			t.Errorf("the executed preservation is not in the preservations queue: %s", authorityMain(page))
 		}
@@ -496,7 +416,7 @@ func TestConsoleAuthority(t *testing.T) {
 		// poll until it sees kg-247's new languages.
 		var page string
 		for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(time.Second) {
-			_, page = kzCA.get("/requests/" + bid + "/transmit")
+			_, page = kzCA.fetch("/requests/" + bid + "/transmit")
 			if strings.Contains(page, `data-check="failed"`) || time.Now().After(deadline) {
 				break
 			}

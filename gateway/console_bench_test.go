@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -63,7 +61,7 @@ type consoleBench struct {
 
 func newConsoleBench(b *testing.B, engine string) *consoleBench {
 	b.Helper()
-	cs := startConsoleSuiteWith(b, suiteOptions{postgres: engine == "postgres", quiet: true})
+	cs := startConsoleSuite(b, consoleSuiteOptions{suite: suiteOptions{postgres: engine == "postgres", quiet: true}})
 	kz := cs.token("kz-gpo", identity.Prosecutor)
 	created := cs.do(http.MethodPost, "/v1/requests", kz, gatewaytest.Preservation())
 	if created.status != http.StatusOK {
@@ -80,7 +78,7 @@ func newConsoleBench(b *testing.B, engine string) *consoleBench {
 		{"request", "/requests/" + id, ref},
 	}}
 	for range slices.Max(benchConsoleSessions) {
-		cb.sessions = append(cb.sessions, cs.httpSignIn(b, "kz-gpo", "prosecutor"))
+		cb.sessions = append(cb.sessions, cs.signInHTTP(b, "kz-gpo", "prosecutor").http)
 	}
 	for _, pg := range cb.pages {
 		cb.weigh(b, pg)
@@ -217,37 +215,4 @@ func (cb *consoleBench) bench(b *testing.B, pg benchPage, sessions int) {
 	b.ReportMetric(ms(percentile(lat, 0.50)), "p50-ms")
 	b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
 	b.ReportMetric(0, "ns/op")
-}
-
-// httpSignIn signs a user of agency with role in through the development
-// provider, over HTTP as a browser would without one, and returns a client
-// that carries the session's cookie.
-func (cs *consoleSuite) httpSignIn(tb testing.TB, agency, role string) *http.Client {
-	tb.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	resp, err := c.Get(cs.baseURL + "/signin/start?provider=dev")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	resp.Body.Close()
-	login := resp.Request.URL
-	if resp.StatusCode != http.StatusOK || !strings.HasSuffix(login.Path, "/login") {
-		tb.Fatalf("sign-in start ended at %s with %d, want the provider's login page", login, resp.StatusCode)
-	}
-	form := url.Values{"authRequestID": {login.Query().Get("authRequestID")}, "agency": {agency},
-		"role": {role}, "name": {"Bench " + agency}}
-	op := login.Scheme + "://" + login.Host
-	req, _ := http.NewRequest(http.MethodPost, op+"/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", op)
-	resp, err = c.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != cs.baseURL+"/" {
-		tb.Fatalf("the sign-in ended at %s with %d, want the console's dashboard", resp.Request.URL, resp.StatusCode)
-	}
-	return c
 }

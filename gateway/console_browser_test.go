@@ -35,15 +35,22 @@ type consoleSuite struct {
 	mock *mockoidc.MockOIDC
 }
 
-func startConsoleSuite(t *testing.T) *consoleSuite {
-	t.Helper()
-	return startConsoleSuiteWith(t, suiteOptions{})
+// consoleSuiteOptions adjust startConsoleSuite.
+type consoleSuiteOptions struct {
+	// accessTTL is how long the development provider's access tokens
+	// live (its default when zero).
+	accessTTL time.Duration
+	// suite are the suite's options; its data directory, trusted issuers
+	// and console are set by startConsoleSuite.
+	suite suiteOptions
 }
 
-// startConsoleSuiteWith is startConsoleSuite with the suite's options (its
-// data directory, trusted issuers and console are set here).
-func startConsoleSuiteWith(t testing.TB, opt suiteOptions) *consoleSuite {
+func startConsoleSuite(t testing.TB, opts ...consoleSuiteOptions) *consoleSuite {
 	t.Helper()
+	var o consoleSuiteOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	dataDir := t.TempDir()
 	dev, err := identity.EnsureDevIssuer(dataDir)
 	if err != nil {
@@ -66,6 +73,7 @@ func startConsoleSuiteWith(t testing.TB, opt suiteOptions) *consoleSuite {
 
 	secret := []byte(strings.Repeat("0123456789abcdef", 4))
 	const clientSecret = "console-dev-secret"
+	opt := o.suite
 	opt.dataDir = dataDir
 	// The development provider signs with the dev issuer's key.
 	opt.trustedIssuers = []identity.Issuer{{ID: opIssuer, JWKS: dev.JWKS}, mockIssuer}
@@ -83,7 +91,7 @@ func startConsoleSuiteWith(t testing.TB, opt suiteOptions) *consoleSuite {
 	}
 	s := startSuite(t, opt)
 	p, err := devprovider.New(devprovider.Config{
-		Issuer: opIssuer, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"),
+		Issuer: opIssuer, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"), AccessTokenTTL: o.accessTTL,
 		Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{s.baseURL + "/signin/callback"}}},
 	})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"runtime"
@@ -21,113 +20,6 @@ import (
 
 	"github.com/comity-mla/comity/services/identity"
 )
-
-// consoleUser is a signed-in console session driven without a browser.
-type consoleUser struct {
-	t    *testing.T
-	base string
-	http *http.Client
-}
-
-var authRequestIDPattern = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
-
-// signInHTTP signs in through the development provider as a user of
-// agency with role, as the browser would: the console's redirect, the
-// provider's sign-in form, the callback that sets the session cookie.
-func signInHTTP(t *testing.T, cs *consoleSuite, agency, role string) *consoleUser {
-	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: english{}}
-	resp, err := c.Get(cs.baseURL + "/signin/start?provider=dev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := authRequestIDPattern.FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("the development provider's sign-in form has no authRequestID: %s", body)
-	}
-	resp, err = c.PostForm(resp.Request.URL.String(), url.Values{
-		"authRequestID": {html.UnescapeString(string(m[1]))}, "agency": {agency}, "role": {role}, "name": {"Test " + agency},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `data-who="agency"`) {
-		t.Fatalf("sign-in as %s %s ended at %s with %d: %s", agency, role, resp.Request.URL, resp.StatusCode, body)
-	}
-	// Redirects are the test's to follow from here on.
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &consoleUser{t: t, base: cs.baseURL, http: c}
-}
-
-// english asks for the console's pages in English.
-type english struct{}
-
-func (english) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	if r.Header.Get("Accept-Language") == "" {
-		r.Header.Set("Accept-Language", "en")
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-// consolePage is a console answer.
-type consolePage struct {
-	status   int
-	header   http.Header
-	body     string
-	location string
-}
-
-func (u *consoleUser) get(path string) consolePage {
-	u.t.Helper()
-	return u.send(http.MethodGet, path, nil, nil)
-}
-
-func (u *consoleUser) post(path string, form url.Values, header http.Header) consolePage {
-	u.t.Helper()
-	return u.send(http.MethodPost, path, form, header)
-}
-
-func (u *consoleUser) send(method, path string, form url.Values, header http.Header) consolePage {
-	u.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, u.base+path, body)
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	return u.do(req)
-}
-
-func (u *consoleUser) do(req *http.Request) consolePage {
-	u.t.Helper()
-	resp, err := u.http.Do(req)
-	if err != nil {
-		u.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		u.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	return consolePage{status: resp.StatusCode, header: resp.Header, body: string(b), location: resp.Header.Get("Location")}
-}
 
 // draftValues is a complete urgent preservation request to UZ, as the
 // form sends it, with necessity as given.
@@ -184,7 +76,7 @@ var draftIDPattern = regexp.MustCompile(`^/requests/([A-Za-z0-9-]+)/edit\?saved=
 // messages, and files uploaded streamed and downloaded as attachments.
 func TestConsoleProsecutor(t *testing.T) {
 	cs := startConsoleSuite(t)
-	u := signInHTTP(t, cs, "kz-gpo", "prosecutor")
+	u := cs.signInHTTP(t, "kz-gpo", "prosecutor")
 
 	t.Run("new form", func(t *testing.T) {
 		p := u.get("/requests/new")
@@ -473,7 +365,7 @@ func (p *pattern) Read(b []byte) (int, error) {
 // upload does not grow the heap by its size.
 func TestConsoleAttachments(t *testing.T) {
 	cs := startConsoleSuite(t)
-	u := signInHTTP(t, cs, "kz-gpo", "prosecutor")
+	u := cs.signInHTTP(t, "kz-gpo", "prosecutor")
 	p := u.post("/requests/new", draftValues("attachments-1", goodNecessity), nil)
 	m := draftIDPattern.FindStringSubmatch(p.location)
 	if m == nil {

@@ -88,6 +88,10 @@ type Config struct {
 	// HTTPClient talks to the providers; nil means a client that gives up
 	// after 10s.
 	HTTPClient *http.Client
+	// WriteProgress bounds one write of a long-lived response (the live
+	// updates' event stream), as the gateway's --write-progress-timeout
+	// bounds its REST streams; zero means 30s.
+	WriteProgress time.Duration
 }
 
 // Backends are the services' clients the console calls.
@@ -193,6 +197,9 @@ func (c *Console) Routes() map[string]http.Handler {
 	routes := map[string]http.Handler{
 		"GET /{$}":              h(c.dashboard),
 		"GET /requests/{id}":    h(c.requestPage),
+		"GET /liaison":          h(c.liaison),
+		"GET /liaison/events":   h(c.liaisonEvents),
+		"GET /statistics":       h(c.statistics),
 		"GET /signin":           h(c.signin),
 		"GET /signin/start":     h(c.signinStart),
 		"GET /signin/callback":  h(c.signinCallback),

@@ -327,7 +327,7 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 		return
 	}
 	from, to := req.GetRequestingState(), req.GetRequestedState()
-	v := requestView{Row: c.row(pg, z, req), Actions: actionsFor(pg, s, req), }
+	v := requestView{Row: c.row(pg, z, req), Actions: actionsFor(pg, s, req)}
 	v.DoneID, v.Done = doneMessage(pg, r.URL.Query().Get("done"))
 	yesNo := func(b bool) string {
 		if b {

@@ -1,0 +1,105 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+)
+
+// statPair is what the statistics page shows of one ordered pair of states.
+type statPair struct {
+	// ID names the pair in the page, e.g. "KZ-UZ".
+	ID       string
+	From, To string
+	// Heading names both states in the user's language.
+	Heading string
+	// Statuses are the counts by status in the order of the lifecycle,
+	// drafts excluded (the service counts none).
+	Statuses barChart
+	Total    int
+	Overdue  int
+	// MedianAck and MedianAnswer are in hours, formatted for the user.
+	MedianAck, MedianAnswer string
+	// Refusals are the refusals by ground; no bars when there are none.
+	Refusals barChart
+}
+
+// statisticsView is what the statistics page shows.
+type statisticsView struct {
+	Pairs []statPair
+}
+
+// statistics serves GET /statistics: the request service's aggregates for
+// each pair of states that involves the user's state, each drawn as charts
+// with the figures beside them. The service decides which requests count;
+// the API takes no period or pair, so the page asks for none.
+func (c *Console) statistics(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	pg := c.page(w, r, s)
+	resp, err := c.be.Requests.GetStatistics(outgoing(r.Context(), r, s), &requestv1.GetStatisticsRequest{})
+	if err != nil {
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	var v statisticsView
+	for _, ps := range resp.GetPairs() {
+		v.Pairs = append(v.Pairs, statPairOf(pg, ps))
+	}
+	pg.Title = pg.T("statistics.title")
+	c.render(w, r, http.StatusOK, StatisticsPage(pg, v))
+}
+
+// statPairOf lays out one pair's figures and charts.
+func statPairOf(pg page, ps *requestv1.PairStatistics) statPair {
+	from, to := ps.GetRequestingState(), ps.GetRequestedState()
+	sp := statPair{
+		ID: from + "-" + to, From: from, To: to,
+		Heading:      pg.T("statistics.pair", map[string]any{"From": stateName(pg, from), "To": stateName(pg, to)}),
+		Overdue:      int(ps.GetOverdue()),
+		MedianAck:    hours(ps.GetMedianHoursToAcknowledge()),
+		MedianAnswer: hours(ps.GetMedianHoursToAnswer()),
+	}
+	var statuses []chartItem
+	for i := range len(requestv1.Request_Status_name) {
+		st := requestv1.Request_Status(i)
+		if st == requestv1.Request_STATUS_UNSPECIFIED || st == requestv1.Request_DRAFT {
+			continue
+		}
+		n := int(ps.GetByStatus()[st.String()])
+		sp.Total += n
+		statuses = append(statuses, chartItem{Label: pg.T("status." + st.String()), Value: n, Class: "status-" + strings.ToLower(st.String())})
+	}
+	sp.Statuses = newBarChart("chart-status-"+sp.ID, pg.T("statistics.by_status_of", map[string]any{"Pair": sp.Heading}),
+		pg.T("statistics.by_status_desc"), statuses)
+	var grounds []chartItem
+	for i := range len(requestv1.Refusal_Ground_name) {
+		g := requestv1.Refusal_Ground(i)
+		if n := int(ps.GetRefusalsByGround()[g.String()]); n > 0 {
+			grounds = append(grounds, chartItem{Label: pg.T("statistics.ground." + g.String()), Value: n, Class: "ground"})
+		}
+	}
+	if len(grounds) > 0 {
+		sp.Refusals = newBarChart("chart-refusals-"+sp.ID, pg.T("statistics.refusals_of", map[string]any{"Pair": sp.Heading}),
+			pg.T("statistics.refusals_desc"), grounds)
+	}
+	return sp
+}
+
+// stateName is a state's name in the user's language, or its code when the
+// catalog does not know it.
+func stateName(pg page, code string) string {
+	if n := pg.T("state." + code); n != "state."+code {
+		return n
+	}
+	return code
+}
+
+// hours formats a duration in hours with one decimal.
+func hours(h float64) string {
+	return strconv.FormatFloat(h, 'f', 1, 64)
+}
