@@ -46,20 +46,27 @@ func bundleFileName(state string) string {
 var auditOutcomes = []string{"OK", "!OK", "PERMISSION_DENIED", "UNAUTHENTICATED", "NOT_FOUND", "INVALID_ARGUMENT",
 	"FAILED_PRECONDITION", "ABORTED", "ALREADY_EXISTS", "RESOURCE_EXHAUSTED", "INTERNAL", "UNAVAILABLE"}
 
-// auditActions are the full gRPC method names of the suite, which the
-// events' action holds, for the filter's list.
-func auditActions() []string {
-	var out []string
+// auditActions are the gRPC methods of the suite, for the filter's list:
+// the value is the full method name, which the events' action holds; the
+// label the service's and the method's names, e.g. "RequestService ·
+// CreateRequest".
+func auditActions() []choice {
+	var out []choice
 	for _, sd := range []grpc.ServiceDesc{requestv1.RequestService_ServiceDesc, directoryv1.DirectoryService_ServiceDesc,
 		auditv1.AuditService_ServiceDesc} {
+		service := sd.ServiceName[strings.LastIndex(sd.ServiceName, ".")+1:]
+		var names []string
 		for _, m := range sd.Methods {
-			out = append(out, "/"+sd.ServiceName+"/"+m.MethodName)
+			names = append(names, m.MethodName)
 		}
 		for _, st := range sd.Streams {
-			out = append(out, "/"+sd.ServiceName+"/"+st.StreamName)
+			names = append(names, st.StreamName)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			out = append(out, choice{Value: "/" + sd.ServiceName + "/" + n, Label: service + " · " + n})
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -169,7 +176,7 @@ type auditEntryView struct {
 // auditView is what the trail's page shows.
 type auditView struct {
 	Filter  auditFilter
-	Actions []string
+	Actions []choice
 	// Outcomes are the outcome filter's choices, with their labels.
 	Outcomes []choice
 	Entries  []auditEntryView
@@ -353,7 +360,7 @@ func (c *Console) checkpointPage(w http.ResponseWriter, r *http.Request) {
 // exportView is what the export's page shows.
 type exportView struct {
 	Filter                      auditFilter
-	Actions                     []string
+	Actions                     []choice
 	Outcomes                    []choice
 	MaxEntries, ConsistencyFrom string
 	PublicKey                   string
