@@ -160,7 +160,7 @@ endef
 
 console-screenshots: tools ## Screenshots of the console's pages (English and Russian) into docs/console/, from its browser test.
 	COMITY_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console COMITY_TEST_BROWSER_REQUIRED=1 \
-		$(GO) test -count=1 -run '^TestConsoleBrowser$$' ./gateway/
+		$(GO) test -count=1 -run '^TestConsoleBrowser' ./gateway/
 
 clean: ## Remove build outputs (not ./var).
 	rm -rf $(BIN) build

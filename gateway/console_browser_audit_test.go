@@ -167,6 +167,7 @@ func TestConsoleBrowserAudit(t *testing.T) {
 			chromedp.SetValue(chromedp.CSS(`#lang`), "ru"), chromedp.Click(chromedp.CSS(`.language button`)),
 			chromedp.WaitVisible(chromedp.CSS(`html[lang="ru"]`)), chromedp.WaitVisible(chromedp.CSS(row)))
 		b.checkPage("the Russian directory")
+		b.screenshot("directory-ru")
 		b.do(chromedp.Navigate(cs.baseURL+"/directory/agencies/kz-police-cyber/deactivate"), chromedp.WaitVisible(chromedp.CSS(`button[data-confirm]`)))
 		b.checkPage("the Russian deactivation form")
 	})

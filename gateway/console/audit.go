@@ -268,7 +268,8 @@ func statusName(pg page, s string) string {
 	return s
 }
 
-// auditPage shows a page of the trail of the auditor's state.
+// auditPage shows a page of the trail of the auditor's state, newest
+// first.
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 	s, ok := c.signedIn(w, r)
 	if !ok {
@@ -299,7 +300,8 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := q.Get("page")
-	resp, err := c.be.Audit.ListEntries(ctx, &auditv1.ListEntriesRequest{PageSize: auditPageSize, PageToken: token, Filter: filter})
+	resp, err := c.be.Audit.ListEntries(ctx, &auditv1.ListEntriesRequest{PageSize: auditPageSize, PageToken: token,
+		Filter: filter, OrderBy: "index desc"})
 	if err != nil {
 		fe, isForm := formError(pg, err)
 		if !isForm {

@@ -67,7 +67,7 @@ type DirectoryServiceClient interface {
 	// it receives requests again and its users' tokens count again. The etag
 	// is required, as for DeactivateAgency; the permission is the same (a
 	// directory_admin of the agency's state). Activating an active agency
-	// changes nothing and succeeds.
+	// is not an error.
 	ActivateAgency(ctx context.Context, in *ActivateAgencyRequest, opts ...grpc.CallOption) (*ActivateAgencyResponse, error)
 	// Tells which agency of a state must receive a request of a given type and
 	// priority.
@@ -218,7 +218,7 @@ type DirectoryServiceServer interface {
 	// it receives requests again and its users' tokens count again. The etag
 	// is required, as for DeactivateAgency; the permission is the same (a
 	// directory_admin of the agency's state). Activating an active agency
-	// changes nothing and succeeds.
+	// is not an error.
 	ActivateAgency(context.Context, *ActivateAgencyRequest) (*ActivateAgencyResponse, error)
 	// Tells which agency of a state must receive a request of a given type and
 	// priority.
