@@ -153,6 +153,14 @@ func TestConsoleAuditPages(t *testing.T) {
 	if !strings.HasPrefix(name, "requests/") {
 		t.Fatalf("create answered no name: %s", created.raw)
 	}
+	// A translation attached to the draft: its events have the resource
+	// requests/X/attachments/Y, which the request's events include.
+	att := cs.client().Upload("/v1/"+name, kz, "TRANSLATION", "uz", "tarjima.pdf", []byte("%PDF-1.4 tarjima"), nil)
+	attName, _ := att.Body["name"].(string)
+	if att.Status != http.StatusOK || !strings.HasPrefix(attName, name+"/attachments/") {
+		t.Fatalf("upload = %d %s", att.Status, att.Raw)
+	}
+	cs.download("/v1/"+attName+":download", kz, http.StatusOK)
 	// More than a page of events of the request: its reads.
 	for range 55 {
 		cs.mustDo(http.MethodGet, "/v1/"+name, kz, nil, http.StatusOK)
@@ -211,6 +219,9 @@ func TestConsoleAuditPages(t *testing.T) {
 			if all[i] >= all[i-1] {
 				t.Fatalf("entries not newest first across the pages: %v", all)
 			}
+		}
+		if !contains(allSubmatches(resourcePattern, first+second), attName) {
+			t.Errorf("the request's events lack those of its attachment %s", attName)
 		}
 		actions := allSubmatches(actionPattern, first+second)
 		if !contains(actions, "/comity.request.v1.RequestService/CreateRequest") || !contains(actions, "/comity.request.v1.RequestService/GetRequest") {
