@@ -1,7 +1,11 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +79,43 @@ func TestActivateAgencyREST(t *testing.T) {
 			t.Fatalf("a user of the activated agency is still refused after 45 s: %d %s", r.status, r.raw)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestDirectoryImportActivates imports, through the gateway, a snapshot in
+// which an agency the directory holds inactive is active: comityctl
+// activates it (POST :activate with the etag just read) and says so.
+func TestDirectoryImportActivates(t *testing.T) {
+	bin := comityctl(t)
+	s := startSuite(t, suiteOptions{})
+	admin := s.token("kz-gpo", identity.DirectoryAdmin)
+	s.mustDo("POST", "/v1/agencies/kz-police-cyber:deactivate", admin, s.withEtag("kz-police-cyber", admin, nil), http.StatusOK)
+	entry := map[string]any{}
+	for k, v := range s.mustDo("GET", "/v1/agencies/kz-police-cyber", admin, nil, http.StatusOK).body {
+		if k != "etag" && k != "updateTime" {
+			entry[k] = v
+		}
+	}
+	entry["active"] = true
+	state := map[string]any{}
+	for k, v := range s.mustDo("GET", "/v1/states/KZ", admin, nil, http.StatusOK).body {
+		if k != "etag" && k != "updateTime" && k != "code" {
+			state[k] = v
+		}
+	}
+	data, err := json.Marshal(map[string]any{"states": []any{state}, "agencies": []any{entry}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "snapshot.json")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, ok := runCtl(t, bin, "directory", "import", file, "--gateway", s.baseURL, "--token", admin)
+	if !ok || !regexp.MustCompile(`agencies/kz-police-cyber\s+updated: activated`).MatchString(out) {
+		t.Errorf("the import did not say it activated kz-police-cyber: %s", out)
+	}
+	if r := s.mustDo("GET", "/v1/agencies/kz-police-cyber", admin, nil, http.StatusOK); r.body["active"] != true {
+		t.Errorf("kz-police-cyber after the import: %s", r.raw)
 	}
 }
