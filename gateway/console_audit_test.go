@@ -272,8 +272,8 @@ func TestConsoleAuditPages(t *testing.T) {
 		if note == nil || !strings.HasPrefix(html.UnescapeString(note[1]), "comity.test/audit\n") || !strings.Contains(note[1], "— ") {
 			t.Errorf("the checkpoint page shows no signed note of the log: %v", note)
 		}
-		if !strings.Contains(page, "comityctl audit verify --public-key") {
-			t.Error("the checkpoint page does not say how to verify")
+		if !strings.Contains(page, "comityctl audit verify --public-key") || !strings.Contains(page, "comityctl audit export --gateway "+cs.baseURL+" ") {
+			t.Error("the checkpoint page does not say how to verify, with this console's address")
 		}
 	})
 
@@ -428,6 +428,21 @@ func TestConsoleDirectoryPages(t *testing.T) {
 	}
 	if active() != true {
 		t.Fatal("a stale deactivation deactivated the agency")
+	}
+
+	// The state's only oversight body: the directory refuses, and says
+	// why, rather than leave KZ's auditors unable to sign in.
+	_, form = admin.get("/directory/agencies/kz-oversight/deactivate")
+	if m := hiddenEtag.FindStringSubmatch(form); m == nil {
+		t.Fatal("the deactivation form of kz-oversight has no etag")
+	} else {
+		code, page, _ = admin.post("/directory/agencies/kz-oversight/deactivate", url.Values{"etag": {html.UnescapeString(m[1])}})
+		if code != http.StatusBadRequest || !strings.Contains(page, "auditors unable to sign in") || !strings.Contains(page, `role="alert"`) {
+			t.Errorf("deactivating the only oversight body = %d, want 400 with the directory's reason: %s", code, page)
+		}
+		if r := cs.mustDo("GET", "/v1/agencies/kz-oversight", apiAdmin, nil, http.StatusOK); r.body["active"] != true {
+			t.Error("the only oversight body was deactivated")
+		}
 	}
 
 	// An administrator of UZ cannot deactivate it, even with its etag.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -331,6 +332,8 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 
 // checkpointView is what the checkpoint's page shows.
 type checkpointView struct {
+	// Gateway is the console's origin, where comityctl reaches the API.
+	Gateway   string
 	Origin    string
 	Size      uint64
 	RootHex   string
@@ -353,7 +356,7 @@ func (c *Console) checkpointPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cp := resp.GetCheckpoint()
-	v := checkpointView{Origin: cp.GetOrigin(), Size: cp.GetSize(), RootHex: hex.EncodeToString(cp.GetRootHash()),
+	v := checkpointView{Gateway: strings.TrimSuffix(c.cfg.PublicURL, "/"), Origin: cp.GetOrigin(), Size: cp.GetSize(), RootHex: hex.EncodeToString(cp.GetRootHash()),
 		RootB64: base64.StdEncoding.EncodeToString(cp.GetRootHash()), Note: cp.GetNote(), PublicKey: resp.GetPublicKey()}
 	pg.Title = pg.T("audit.checkpoint.title")
 	c.render(w, r, http.StatusOK, CheckpointPage(pg, v))
@@ -371,6 +374,15 @@ type exportView struct {
 	Command string
 	Errors  *formErrors
 	Bad     map[string]string
+}
+
+// numberMax is the max attribute of a number input, none when maxValue
+// is "".
+func numberMax(maxValue string) templ.Attributes {
+	if maxValue == "" {
+		return nil
+	}
+	return templ.Attributes{"max": maxValue}
 }
 
 // verifyCommand is the command that verifies file against the log's key.
