@@ -13,6 +13,8 @@ import (
 
 	"github.com/a-h/templ"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
@@ -30,6 +32,12 @@ import (
 
 // auditPageSize is how many entries a page of the trail shows.
 const auditPageSize = 50
+
+// maxBundleBytes bounds the bundle the console receives from the audit
+// service: the 10,000 entries of the largest export, each with its leaf
+// and proof (about 1.5 KB), fit well within it, where gRPC's default of
+// 4 MiB would refuse a few thousand.
+const maxBundleBytes = 64 << 20
 
 // formTimeLayout is how a datetime-local input sends a moment; the forms
 // take it in UTC.
@@ -376,6 +384,13 @@ type exportView struct {
 	Bad     map[string]string
 }
 
+// tooLarge says that err is gRPC's refusal of an answer larger than the
+// client may receive (4 MiB), which a big bundle meets.
+func tooLarge(err error) bool {
+	st := status.Convert(err)
+	return err != nil && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max")
+}
+
 // numberMax is the max attribute of a number input, none when maxValue
 // is "".
 func numberMax(maxValue string) templ.Attributes {
@@ -449,10 +464,15 @@ func (c *Console) export(w http.ResponseWriter, r *http.Request) {
 	var resp *auditv1.ExportBundleResponse
 	var err error
 	if len(bad) == 0 {
-		resp, err = c.be.Audit.ExportBundle(outgoing(r.Context(), r, s), req)
+		resp, err = c.be.Audit.ExportBundle(outgoing(r.Context(), r, s), req, grpc.MaxCallRecvMsgSize(maxBundleBytes))
 	}
 	if len(bad) > 0 || err != nil {
 		var fe *formErrors
+		if tooLarge(err) {
+			// The bundle exceeds what one gRPC message may carry: the
+			// user can ask for fewer entries.
+			bad["max_entries"], err = "audit.export.too_large", nil
+		}
 		if err != nil {
 			var isForm bool
 			if fe, isForm = formError(pg, err, "max_entries", "consistency_from"); !isForm {
