@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -485,5 +486,48 @@ func TestConsoleDirectoryPages(t *testing.T) {
 	// Once active, the activation form says so and offers nothing.
 	if _, again := admin.get(agencyPath + "/activate"); !strings.Contains(again, "data-already") || strings.Contains(again, `name="etag"`) {
 		t.Error("the activation form of an active agency offers to activate it")
+	}
+}
+
+// TestConsoleAuditLargeExport exports a bundle larger than gRPC's default
+// 4 MiB message through the console: the download holds every entry asked
+// for, rather than a refusal.
+func TestConsoleAuditLargeExport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("thousands of audited calls")
+	}
+	cs := startConsoleSuite(t)
+	kz := cs.token("kz-gpo", identity.Prosecutor)
+	name, _ := cs.mustDo(http.MethodPost, "/v1/requests", kz, gatewaytest.Preservation(), http.StatusOK).body["name"].(string)
+	const calls = 5000
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < calls; i += 8 {
+				if r := cs.do(http.MethodGet, "/v1/"+name, kz, nil); r.status != http.StatusOK {
+					t.Errorf("read %d = %d", i, r.status)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	auditor := signInConsole(t, cs, "kz-oversight", "auditor")
+	form := url.Values{"resource": {name}, "max_entries": {"10000"}}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+		code, bundle, _ := auditor.post("/audit/export", form)
+		if code != http.StatusOK {
+			t.Fatalf("the export = %d: %s", code, bundle)
+		}
+		n := len(regexp.MustCompile(`"inclusionProof":`).FindAllString(bundle, -1))
+		if n > calls {
+			t.Logf("a bundle of %d entries, %d bytes", n, len(bundle))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bundle holds %d entries after 60 s, want all %d", n, calls+1)
+		}
 	}
 }
