@@ -43,9 +43,14 @@ const maxBundleBytes = 64 << 20
 // take it in UTC.
 const formTimeLayout = "2006-01-02T15:04"
 
-// bundleFileName is the name of an exported bundle: always the same, so
-// that the page can show the exact command to verify it.
+// bundleFileName is the name of an exported bundle: always the same for a
+// state, so that the page can show the exact command to verify it. A
+// state that is not a code of two letters (the sign-in says what it is)
+// is left out of the name, which goes into a header.
 func bundleFileName(state string) string {
+	if !stateCodePattern.MatchString(state) {
+		return "comity-audit.bundle"
+	}
 	return "comity-audit-" + strings.ToLower(state) + ".bundle"
 }
 
