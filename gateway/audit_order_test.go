@@ -38,7 +38,7 @@ func TestAuditEntriesNewestFirst(t *testing.T) {
 		var idx []uint64
 		es, _ := r.body["entries"].([]any)
 		for _, e := range es {
-			idx = append(idx, entryIndex(t, e))
+			idx = append(idx, auditEntryIndex(t, e))
 		}
 		next, _ := r.body["nextPageToken"].(string)
 		return idx, next, r
@@ -77,9 +77,9 @@ func TestAuditEntriesNewestFirst(t *testing.T) {
 	}
 }
 
-// entryIndex reads the index of an entry of a JSON answer: a uint64,
+// auditEntryIndex reads the index of an entry of a JSON answer: a uint64,
 // which protojson writes as a string, and leaves out when it is 0.
-func entryIndex(t *testing.T, e any) uint64 {
+func auditEntryIndex(t *testing.T, e any) uint64 {
 	t.Helper()
 	m, _ := e.(map[string]any)
 	v, ok := m["index"].(string)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,33 +20,33 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 )
 
-// consoleUser is a browser without JavaScript: an HTTP client with its own
+// auditUser is a browser without JavaScript: an HTTP client with its own
 // cookies, signed in to the console through the development provider.
-type consoleUser struct {
+type auditUser struct {
 	t    *testing.T
 	base string
 	http *http.Client
 }
 
-var authRequestIDPattern = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
+var auditAuthRequestIDPattern = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
 
-// signInConsole signs in to the console of cs as a user of agency with
+// auditSignIn signs in to the console of cs as a user of agency with
 // role, through the development provider's sign-in form, as a browser
 // would: the console's session cookie ends up in the client's jar.
-func signInConsole(t *testing.T, cs *consoleSuite, agency, role string) *consoleUser {
+func auditSignIn(t *testing.T, cs *consoleSuite, agency, role string) *auditUser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &consoleUser{t: t, base: cs.baseURL, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		Transport: englishTransport{}}}
+	u := &auditUser{t: t, base: cs.baseURL, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		Transport: auditEnglishTransport{}}}
 	resp, err := u.http.Get(cs.baseURL + "/signin/start?provider=dev")
 	if err != nil {
 		t.Fatalf("sign-in: %v", err)
 	}
-	page := readBody(t, resp)
-	m := authRequestIDPattern.FindStringSubmatch(page)
+	page := auditReadBody(t, resp)
+	m := auditAuthRequestIDPattern.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatalf("sign-in: the provider's page at %s has no sign-in form: %s", resp.Request.URL, page)
 	}
@@ -55,24 +56,24 @@ func signInConsole(t *testing.T, cs *consoleSuite, agency, role string) *console
 	if err != nil {
 		t.Fatalf("sign-in: %v", err)
 	}
-	page = readBody(t, resp)
+	page = auditReadBody(t, resp)
 	if !strings.Contains(page, `data-who="agency">`+agency+`<`) {
 		t.Fatalf("sign-in as %s %s did not end signed in (at %s, status %d): %s", agency, role, resp.Request.URL, resp.StatusCode, page)
 	}
 	return u
 }
 
-// englishTransport asks for English pages, as a browser set to English
+// auditEnglishTransport asks for English pages, as a browser set to English
 // does.
-type englishTransport struct{}
+type auditEnglishTransport struct{}
 
-func (englishTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (auditEnglishTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Accept-Language", "en")
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func readBody(t *testing.T, resp *http.Response) string {
+func auditReadBody(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -83,41 +84,41 @@ func readBody(t *testing.T, resp *http.Response) string {
 }
 
 // get fetches a console page and returns its status and HTML.
-func (u *consoleUser) get(path string) (int, string) {
+func (u *auditUser) get(path string) (int, string) {
 	u.t.Helper()
 	resp, err := u.http.Get(u.base + path)
 	if err != nil {
 		u.t.Fatalf("GET %s: %v", path, err)
 	}
-	return resp.StatusCode, readBody(u.t, resp)
+	return resp.StatusCode, auditReadBody(u.t, resp)
 }
 
 // post sends a console form and returns the final status, HTML and
 // address (redirects followed).
-func (u *consoleUser) post(path string, form url.Values) (int, string, *http.Response) {
+func (u *auditUser) post(path string, form url.Values) (int, string, *http.Response) {
 	u.t.Helper()
 	resp, err := u.http.PostForm(u.base+path, form)
 	if err != nil {
 		u.t.Fatalf("POST %s: %v", path, err)
 	}
-	body := readBody(u.t, resp)
+	body := auditReadBody(u.t, resp)
 	return resp.StatusCode, body, resp
 }
 
 var (
-	entryRowPattern  = regexp.MustCompile(`data-entry="(\d+)"`)
-	resourcePattern  = regexp.MustCompile(`data-resource="([^"]*)"`)
-	actionPattern    = regexp.MustCompile(`<span class="action-name" title="([^"]*)"`)
-	nextPagePattern  = regexp.MustCompile(`href="([^"]*)" rel="next"`)
-	hiddenEtag       = regexp.MustCompile(`name="etag" value="([^"]*)"`)
-	verifyCmdPattern = regexp.MustCompile(`<code data-verify-command>([^<]*)</code>`)
+	auditRowPattern      = regexp.MustCompile(`data-entry="(\d+)"`)
+	auditResourcePattern = regexp.MustCompile(`data-resource="([^"]*)"`)
+	auditActionPattern   = regexp.MustCompile(`<span class="action-name" title="([^"]*)"`)
+	auditNextPattern     = regexp.MustCompile(`href="([^"]*)" rel="next"`)
+	auditHiddenEtag      = regexp.MustCompile(`name="etag" value="([^"]*)"`)
+	auditVerifyPattern   = regexp.MustCompile(`<code data-verify-command>([^<]*)</code>`)
 )
 
-// entryIndexes are the leaf indexes of the rows of a trail page, in order.
-func entryIndexes(t *testing.T, page string) []uint64 {
+// auditRowIndexes are the leaf indexes of the rows of a trail page, in order.
+func auditRowIndexes(t *testing.T, page string) []uint64 {
 	t.Helper()
 	var out []uint64
-	for _, m := range entryRowPattern.FindAllStringSubmatch(page, -1) {
+	for _, m := range auditRowPattern.FindAllStringSubmatch(page, -1) {
 		n, err := strconv.ParseUint(m[1], 10, 64)
 		if err != nil {
 			t.Fatal(err)
@@ -127,7 +128,7 @@ func entryIndexes(t *testing.T, page string) []uint64 {
 	return out
 }
 
-func allSubmatches(re *regexp.Regexp, page string) []string {
+func auditSubmatches(re *regexp.Regexp, page string) []string {
 	var out []string
 	for _, m := range re.FindAllStringSubmatch(page, -1) {
 		out = append(out, html.UnescapeString(m[1]))
@@ -167,7 +168,7 @@ func TestConsoleAuditPages(t *testing.T) {
 		cs.mustDo(http.MethodGet, "/v1/"+name, kz, nil, http.StatusOK)
 	}
 
-	auditor := signInConsole(t, cs, "kz-oversight", "auditor")
+	auditor := auditSignIn(t, cs, "kz-oversight", "auditor")
 	requestEvents := "/audit?" + url.Values{"resource": {name}}.Encode()
 	// The events reach the trail through the services' relays: wait for
 	// the 56 of the request.
@@ -190,11 +191,11 @@ func TestConsoleAuditPages(t *testing.T) {
 	pages := []string{first}
 
 	t.Run("the request's events, paged", func(t *testing.T) {
-		idx := entryIndexes(t, first)
+		idx := auditRowIndexes(t, first)
 		if len(idx) != 50 {
 			t.Fatalf("the first page has %d entries, want 50", len(idx))
 		}
-		for _, r := range allSubmatches(resourcePattern, first) {
+		for _, r := range auditSubmatches(auditResourcePattern, first) {
 			if r != name && !strings.HasPrefix(r, name+"/") {
 				t.Errorf("the request's events list an event of %q", r)
 			}
@@ -202,7 +203,7 @@ func TestConsoleAuditPages(t *testing.T) {
 		if !strings.Contains(first, `data-request-events="`+name+`"`) {
 			t.Error("the page does not say whose events it shows")
 		}
-		next := nextPagePattern.FindStringSubmatch(first)
+		next := auditNextPattern.FindStringSubmatch(first)
 		if next == nil {
 			t.Fatal("no link to the next page")
 		}
@@ -211,7 +212,7 @@ func TestConsoleAuditPages(t *testing.T) {
 			t.Fatalf("next page = %d: %s", code, second)
 		}
 		pages = append(pages, second)
-		idx2 := entryIndexes(t, second)
+		idx2 := auditRowIndexes(t, second)
 		if len(idx2) < 6 {
 			t.Errorf("the second page has %d entries, want the remaining ≥ 6", len(idx2))
 		}
@@ -221,19 +222,19 @@ func TestConsoleAuditPages(t *testing.T) {
 				t.Fatalf("entries not newest first across the pages: %v", all)
 			}
 		}
-		if !contains(allSubmatches(resourcePattern, first+second), attName) {
+		if !slices.Contains(auditSubmatches(auditResourcePattern, first+second), attName) {
 			t.Errorf("the request's events lack those of its attachment %s", attName)
 		}
-		actions := allSubmatches(actionPattern, first+second)
-		if !contains(actions, "/comity.request.v1.RequestService/CreateRequest") || !contains(actions, "/comity.request.v1.RequestService/GetRequest") {
+		actions := auditSubmatches(auditActionPattern, first+second)
+		if !slices.Contains(actions, "/comity.request.v1.RequestService/CreateRequest") || !slices.Contains(actions, "/comity.request.v1.RequestService/GetRequest") {
 			t.Errorf("the request's events lack its creation or reads: %v", actions)
 		}
 	})
 
 	t.Run("the whole trail and its filters", func(t *testing.T) {
 		code, trail := auditor.get("/audit")
-		if code != http.StatusOK || len(entryIndexes(t, trail)) == 0 {
-			t.Fatalf("/audit = %d with %d entries", code, len(entryIndexes(t, trail)))
+		if code != http.StatusOK || len(auditRowIndexes(t, trail)) == 0 {
+			t.Fatalf("/audit = %d with %d entries", code, len(auditRowIndexes(t, trail)))
 		}
 		pages = append(pages, trail)
 		if !strings.Contains(trail, `href="/audit?resource=`+url.QueryEscape(name)+`"`) {
@@ -245,7 +246,7 @@ func TestConsoleAuditPages(t *testing.T) {
 			t.Fatalf("filtered by action = %d: %s", code, filtered)
 		}
 		pages = append(pages, filtered)
-		acts := allSubmatches(actionPattern, filtered)
+		acts := auditSubmatches(auditActionPattern, filtered)
 		if len(acts) != 1 || acts[0] != create {
 			t.Errorf("filtered by %s, the trail lists %v; want the one creation", create, acts)
 		}
@@ -287,7 +288,7 @@ func TestConsoleAuditPages(t *testing.T) {
 		if !strings.Contains(page, `value="`+name+`"`) {
 			t.Error("the export form does not carry the trail's filter")
 		}
-		m := verifyCmdPattern.FindStringSubmatch(page)
+		m := auditVerifyPattern.FindStringSubmatch(page)
 		if m == nil {
 			t.Fatalf("the export page shows no verify command: %s", page)
 		}
@@ -354,7 +355,7 @@ func TestConsoleAuditPages(t *testing.T) {
 	})
 
 	t.Run("a prosecutor is refused", func(t *testing.T) {
-		pr := signInConsole(t, cs, "kz-gpo", "prosecutor")
+		pr := auditSignIn(t, cs, "kz-gpo", "prosecutor")
 		for _, p := range []string{"/audit", "/audit/checkpoint", "/audit/export"} {
 			code, page := pr.get(p)
 			if code != http.StatusForbidden || !strings.Contains(page, "You are not allowed to do this.") || strings.Contains(page, "data-entry=") {
@@ -368,15 +369,6 @@ func TestConsoleAuditPages(t *testing.T) {
 	})
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // TestConsoleDirectoryPages drives the directory administrator's pages
 // without a browser: the KZ administrator sees KZ's entry and agencies,
 // deactivates kz-police-cyber and activates it again (each visible on the
@@ -385,7 +377,7 @@ func contains(list []string, s string) bool {
 // another state cannot change it.
 func TestConsoleDirectoryPages(t *testing.T) {
 	cs := startConsoleSuite(t)
-	admin := signInConsole(t, cs, "kz-gpo", "directory_admin")
+	admin := auditSignIn(t, cs, "kz-gpo", "directory_admin")
 	apiAdmin := cs.token("kz-gpo", identity.DirectoryAdmin)
 	const agencyPath = "/directory/agencies/kz-police-cyber"
 	active := func() any {
@@ -412,7 +404,7 @@ func TestConsoleDirectoryPages(t *testing.T) {
 	// A form read, then the agency changed through the API: the form's
 	// etag is stale.
 	_, form := admin.get(agencyPath + "/deactivate")
-	m := hiddenEtag.FindStringSubmatch(form)
+	m := auditHiddenEtag.FindStringSubmatch(form)
 	if m == nil || !strings.Contains(form, "sessions end") || !strings.Contains(form, "can no longer be routed") {
 		t.Fatalf("the deactivation form has no etag or does not say what deactivation does: %s", form)
 	}
@@ -423,7 +415,7 @@ func TestConsoleDirectoryPages(t *testing.T) {
 	if code != http.StatusConflict || !strings.Contains(page, "Someone changed this in the meantime") || !strings.Contains(page, `role="alert"`) {
 		t.Errorf("a stale deactivation = %d, want 409 saying someone changed it: %s", code, page)
 	}
-	fresh := hiddenEtag.FindStringSubmatch(page)
+	fresh := auditHiddenEtag.FindStringSubmatch(page)
 	if fresh == nil || html.UnescapeString(fresh[1]) == stale {
 		t.Fatalf("the form shown again does not carry the current etag")
 	}
@@ -434,7 +426,7 @@ func TestConsoleDirectoryPages(t *testing.T) {
 	// The state's only oversight body: the directory refuses, and says
 	// why, rather than leave KZ's auditors unable to sign in.
 	_, form = admin.get("/directory/agencies/kz-oversight/deactivate")
-	if m := hiddenEtag.FindStringSubmatch(form); m == nil {
+	if m := auditHiddenEtag.FindStringSubmatch(form); m == nil {
 		t.Fatal("the deactivation form of kz-oversight has no etag")
 	} else {
 		code, page, _ = admin.post("/directory/agencies/kz-oversight/deactivate", url.Values{"etag": {html.UnescapeString(m[1])}})
@@ -447,7 +439,7 @@ func TestConsoleDirectoryPages(t *testing.T) {
 	}
 
 	// An administrator of UZ cannot deactivate it, even with its etag.
-	uz := signInConsole(t, cs, "uz-gpo", "directory_admin")
+	uz := auditSignIn(t, cs, "uz-gpo", "directory_admin")
 	code, page, _ = uz.post(agencyPath+"/deactivate", url.Values{"etag": {html.UnescapeString(fresh[1])}})
 	if code != http.StatusForbidden || !strings.Contains(page, "You are not allowed to do this.") {
 		t.Errorf("a UZ administrator's deactivation = %d, want the refusal: %s", code, page)
@@ -472,7 +464,7 @@ func TestConsoleDirectoryPages(t *testing.T) {
 	}
 
 	_, form = admin.get(agencyPath + "/activate")
-	m = hiddenEtag.FindStringSubmatch(form)
+	m = auditHiddenEtag.FindStringSubmatch(form)
 	if m == nil || !strings.Contains(form, "can sign in again") {
 		t.Fatalf("the activation form has no etag or does not say what activation does: %s", form)
 	}
@@ -514,7 +506,7 @@ func TestConsoleAuditLargeExport(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	auditor := signInConsole(t, cs, "kz-oversight", "auditor")
+	auditor := auditSignIn(t, cs, "kz-oversight", "auditor")
 	form := url.Values{"resource": {name}, "max_entries": {"10000"}}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
 		code, bundle, _ := auditor.post("/audit/export", form)

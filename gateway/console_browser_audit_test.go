@@ -19,9 +19,9 @@ import (
 // (checkTranslated knows the older prefixes).
 var auditMessageIDPattern = regexp.MustCompile(`\b(audit|directory|agency|kind)\.[a-z_]+(\.[a-z_]+)?\b`)
 
-// checkPage runs every check a page of the console must pass: axe, no
+// checkAuditPage runs every check a page of the console must pass: axe, no
 // inline code, and no message id left untranslated.
-func (b *browser) checkPage(page string) {
+func (b *browser) checkAuditPage(page string) {
 	b.t.Helper()
 	b.checkAxe(page)
 	b.checkNoInlineCode(page)
@@ -79,7 +79,7 @@ func TestConsoleBrowserAudit(t *testing.T) {
 		link := `a[data-resource="` + name + `"]`
 		b.do(chromedp.WaitVisible(chromedp.CSS(link)))
 		noContent(b, "the trail")
-		b.checkPage("the trail")
+		b.checkAuditPage("the trail")
 		b.screenshot("audit-en")
 
 		b.do(chromedp.Click(chromedp.CSS(link)), chromedp.WaitVisible(chromedp.CSS(`[data-request-events]`)))
@@ -92,19 +92,19 @@ func TestConsoleBrowserAudit(t *testing.T) {
 			}
 		}
 		noContent(b, "the request's events")
-		b.checkPage("the request's events")
+		b.checkAuditPage("the request's events")
 
 		b.do(chromedp.Click(chromedp.CSS(`.subnav a[href="/audit/checkpoint"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-note]`)))
 		if note := b.text(`[data-note]`); !strings.HasPrefix(note, "comity.test/audit") {
 			t.Errorf("the checkpoint's note reads %q", note)
 		}
-		b.checkPage("the checkpoint")
+		b.checkAuditPage("the checkpoint")
 
 		b.do(chromedp.Click(chromedp.CSS(`.subnav a[href="/audit/export"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-verify-command]`)))
 		if cmd := b.text(`[data-verify-command]`); !strings.HasPrefix(cmd, "comityctl audit verify --public-key 'comity.test/audit+") {
 			t.Errorf("the export page's command reads %q", cmd)
 		}
-		b.checkPage("the export")
+		b.checkAuditPage("the export")
 
 		b.do(chromedp.Navigate(cs.baseURL+"/audit"), chromedp.WaitVisible(chromedp.CSS(`#entries`)),
 			chromedp.SetValue(chromedp.CSS(`#lang`), "ru"), chromedp.Click(chromedp.CSS(`.language button`)),
@@ -112,7 +112,7 @@ func TestConsoleBrowserAudit(t *testing.T) {
 		if h := b.text("h1"); h != "Журнал аудита" {
 			t.Errorf("the Russian trail's title is %q", h)
 		}
-		b.checkPage("the Russian trail")
+		b.checkAuditPage("the Russian trail")
 		b.screenshot("audit-ru")
 		for _, p := range []struct{ path, sel string }{
 			{"/audit?resource=" + url.QueryEscape(name), `[data-request-events]`},
@@ -121,7 +121,7 @@ func TestConsoleBrowserAudit(t *testing.T) {
 		} {
 			b.do(chromedp.Navigate(cs.baseURL+p.path), chromedp.WaitVisible(chromedp.CSS(p.sel)))
 			noContent(b, "the Russian "+p.path)
-			b.checkPage("the Russian " + p.path)
+			b.checkAuditPage("the Russian " + p.path)
 		}
 	})
 
@@ -133,28 +133,28 @@ func TestConsoleBrowserAudit(t *testing.T) {
 		if got := b.text(`[data-trusted-issuers]`); !strings.Contains(got, "http") {
 			t.Errorf("the state's trusted issuers read %q", got)
 		}
-		b.checkPage("the directory")
+		b.checkAuditPage("the directory")
 		b.screenshot("directory-en")
 
 		b.do(chromedp.Click(chromedp.CSS(row+` a`)), chromedp.WaitVisible(chromedp.CSS(`a[data-action="deactivate"]`)))
 		if !strings.Contains(b.text("main"), "Cybercrime unit duty desk") {
 			t.Error("the agency's page lacks its contact point")
 		}
-		b.checkPage("the agency")
+		b.checkAuditPage("the agency")
 		b.do(chromedp.Click(chromedp.CSS(`a[data-action="deactivate"]`)), chromedp.WaitVisible(chromedp.CSS(`button[data-confirm="deactivate"]`)))
-		b.checkPage("the deactivation form")
+		b.checkAuditPage("the deactivation form")
 		b.do(chromedp.Click(chromedp.CSS(`button[data-confirm="deactivate"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-done="deactivate"]`)))
 		if got := b.text(`.fields [data-active]`); got != "inactive" {
 			t.Errorf("after the deactivation the agency reads %q", got)
 		}
-		b.checkPage("the deactivated agency")
+		b.checkAuditPage("the deactivated agency")
 		admin := cs.token("kz-gpo", identity.DirectoryAdmin)
 		if r := cs.mustDo("GET", "/v1/agencies/kz-police-cyber", admin, nil, http.StatusOK); r.body["active"] != false {
 			t.Errorf("the API says kz-police-cyber is active after the deactivation: %s", r.raw)
 		}
 
 		b.do(chromedp.Click(chromedp.CSS(`a[data-action="activate"]`)), chromedp.WaitVisible(chromedp.CSS(`button[data-confirm="activate"]`)))
-		b.checkPage("the activation form")
+		b.checkAuditPage("the activation form")
 		b.do(chromedp.Click(chromedp.CSS(`button[data-confirm="activate"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-done="activate"]`)))
 		if got := b.text(`.fields [data-active]`); got != "active" {
 			t.Errorf("after the activation the agency reads %q", got)
@@ -166,9 +166,9 @@ func TestConsoleBrowserAudit(t *testing.T) {
 		b.do(chromedp.Navigate(cs.baseURL+"/directory"), chromedp.WaitVisible(chromedp.CSS(row)),
 			chromedp.SetValue(chromedp.CSS(`#lang`), "ru"), chromedp.Click(chromedp.CSS(`.language button`)),
 			chromedp.WaitVisible(chromedp.CSS(`html[lang="ru"]`)), chromedp.WaitVisible(chromedp.CSS(row)))
-		b.checkPage("the Russian directory")
+		b.checkAuditPage("the Russian directory")
 		b.screenshot("directory-ru")
 		b.do(chromedp.Navigate(cs.baseURL+"/directory/agencies/kz-police-cyber/deactivate"), chromedp.WaitVisible(chromedp.CSS(`button[data-confirm]`)))
-		b.checkPage("the Russian deactivation form")
+		b.checkAuditPage("the Russian deactivation form")
 	})
 }
