@@ -926,6 +926,17 @@ var matrixMethods = map[string]matrixMethod{
 		_, err = e.dir.DeactivateAgency(ctx, &directoryv1.DeactivateAgencyRequest{Name: a.GetAgency().GetName(), Etag: a.GetAgency().GetEtag()})
 		return "OK", err
 	}},
+	"ActivateAgency": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		// A throwaway agency, created and deactivated by the KZ
+		// administrator.
+		admin := e.ctx(c.t, requestingAdmin)
+		a, err := e.dir.CreateAgency(admin, newMatrixAgency(e))
+		must(c.t, err, "create a throwaway agency")
+		off, err := e.dir.DeactivateAgency(admin, &directoryv1.DeactivateAgencyRequest{Name: a.GetAgency().GetName(), Etag: a.GetAgency().GetEtag()})
+		must(c.t, err, "deactivate the throwaway agency")
+		_, err = e.dir.ActivateAgency(ctx, &directoryv1.ActivateAgencyRequest{Name: off.GetAgency().GetName(), Etag: off.GetAgency().GetEtag()})
+		return "OK", err
+	}},
 
 	// comity.audit.v1
 	"Append": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {

@@ -215,6 +215,7 @@ UpdateState          any                           PD PD PD PD PD OK | PD PD PD 
 CreateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 DeactivateAgency     any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+ActivateAgency       any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 
 # comity.audit.v1 (§3, §6): Append only for service identities (here
 # comity-request, with a service-issuer token as the relay presents it;

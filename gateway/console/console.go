@@ -207,6 +207,19 @@ func (c *Console) Routes() map[string]http.Handler {
 		"POST /language":        h(c.setLanguage),
 		"GET /static/{file...}": c.secure(http.HandlerFunc(c.serveStatic)),
 		"GET /favicon.ico":      c.secure(http.NotFoundHandler()),
+
+		// The directory administrator's pages (directory.go) and the
+		// auditor's (audit.go).
+		"GET /directory":                           h(c.directoryPage),
+		"GET /directory/agencies/{id}":             h(c.agencyPage),
+		"GET /directory/agencies/{id}/deactivate":  h(c.agencyChangeForm("deactivate")),
+		"POST /directory/agencies/{id}/deactivate": h(c.agencyChange("deactivate")),
+		"GET /directory/agencies/{id}/activate":    h(c.agencyChangeForm("activate")),
+		"POST /directory/agencies/{id}/activate":   h(c.agencyChange("activate")),
+		"GET /audit":                               h(c.auditPage),
+		"GET /audit/checkpoint":                    h(c.checkpointPage),
+		"GET /audit/export":                        h(c.exportPage),
+		"POST /audit/export":                       h(c.export),
 	}
 	c.prosecutorRoutes(h, routes)
 	routes["POST /requests/{id}/messages"] = h(c.postMessage)

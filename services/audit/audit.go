@@ -140,6 +140,12 @@ type EntryQuery struct {
 	AfterIndex int64
 	// Limit is the most entries returned; 0 means no limit.
 	Limit int
+	// Descending lists the newest entries first (greatest index first).
+	Descending bool
+	// BeforeIndex, when not 0, keeps entries with a smaller index: the
+	// next page of a descending list. (No entry is below 0, so a bound of
+	// 0 would select nothing and is never asked for.)
+	BeforeIndex uint64
 }
 
 // Index is the audit service's own database of what the log holds, for
@@ -154,7 +160,8 @@ type Index interface {
 	Put(ctx context.Context, entries []Entry) error
 	// Get returns the entry at index, or errs.ErrNotFound.
 	Get(ctx context.Context, index uint64) (Entry, error)
-	// List returns the entries matching q, in index order.
+	// List returns the entries matching q, in index order (descending when
+	// q.Descending).
 	List(ctx context.Context, q EntryQuery) ([]Entry, error)
 	// Size returns one more than the highest index recorded (0 if none).
 	Size(ctx context.Context) (uint64, error)

@@ -582,6 +582,21 @@ func (s *Service) Entries(ctx context.Context, p identity.Principal, filter quer
 	return entries, s.recordRead(ctx, p, "audit/entries")
 }
 
+// EntriesNewestFirst lists the entries involving the auditor's state that
+// match filter, newest first, below index beforeIndex (0 for the newest),
+// at most limit.
+func (s *Service) EntriesNewestFirst(ctx context.Context, p identity.Principal, filter query.Expr, beforeIndex uint64, limit int) ([]Entry, error) {
+	if err := requireAuditor(p); err != nil {
+		return nil, err
+	}
+	entries, err := s.index.List(ctx, EntryQuery{State: p.State, Filter: filter, AfterIndex: FromStart, Limit: limit,
+		Descending: true, BeforeIndex: beforeIndex})
+	if err != nil {
+		return nil, err
+	}
+	return entries, s.recordRead(ctx, p, "audit/entries")
+}
+
 // EntryProof returns an entry involving the auditor's state with its
 // inclusion proof against treeSize (0: the latest checkpoint), and the
 // latest checkpoint.

@@ -156,7 +156,7 @@ func (s *Service) ListAgencies(ctx context.Context, _ identity.Principal, q Agen
 // A new agency can only add places where a role counts, never take one
 // away, so the lock-out rules of UpdateAgency have nothing to refuse here;
 // it is how an administrator makes the replacement those rules ask for.
-// (There is no reactivation: an agency once deactivated stays so.)
+// An agency deactivated by mistake is activated again (ActivateAgency).
 func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agency) (Agency, error) {
 	if a.State == "" {
 		a.State = p.State
@@ -233,6 +233,19 @@ func (s *Service) UpdateAgency(ctx context.Context, p identity.Principal, id, et
 func (s *Service) DeactivateAgency(ctx context.Context, p identity.Principal, id, etag string) (Agency, error) {
 	return s.updateAgency(ctx, p, id, etag, "", func(a *Agency) error {
 		a.Active = false
+		return nil
+	})
+}
+
+// ActivateAgency marks an inactive agency active again, the reverse of
+// DeactivateAgency, under the same rules: a directory_admin of its state,
+// with the agency's current etag (required). An activation only gives back
+// places where roles count, never takes one away, so the lockout checks
+// that updateAgency applies have nothing to refuse. Activating an active
+// agency is not an error.
+func (s *Service) ActivateAgency(ctx context.Context, p identity.Principal, id, etag string) (Agency, error) {
+	return s.updateAgency(ctx, p, id, etag, "", func(a *Agency) error {
+		a.Active = true
 		return nil
 	})
 }

@@ -277,8 +277,8 @@ func (c *restClient) importState(ctx context.Context, want directory.State) entr
 }
 
 // importAgency creates the agency (POST) or brings it to what the snapshot
-// says (PATCH with the etag just read, then :deactivate when the snapshot
-// says it is inactive).
+// says (PATCH with the etag just read, then :deactivate or :activate when
+// the snapshot says it is inactive or active and the directory does not).
 func (c *restClient) importAgency(ctx context.Context, want directory.Agency) entryResult {
 	res := entryResult{name: "agencies/" + want.ID}
 	var got directoryv1.Agency
@@ -321,11 +321,9 @@ func (c *restClient) importAgency(ctx context.Context, want directory.Agency) en
 		mask, patch.ContactPoints = append(mask, "contactPoints"), wantProto.GetContactPoints()
 	}
 	deactivate := cur.Active && !want.Active
-	if len(mask) == 0 && !deactivate {
+	activate := !cur.Active && want.Active
+	if len(mask) == 0 && !deactivate && !activate {
 		res.outcome = unchanged
-		if !cur.Active && want.Active {
-			res.notes = append(res.notes, "stays inactive: the API cannot reactivate an agency")
-		}
 		return res
 	}
 	if len(mask) > 0 {
@@ -335,8 +333,13 @@ func (c *restClient) importAgency(ctx context.Context, want directory.Agency) en
 		res.outcome = updated
 		res.notes = append(res.notes, strings.Join(mask, ", "))
 	}
-	if !cur.Active && want.Active {
-		res.notes = append(res.notes, "stays inactive: the API cannot reactivate an agency")
+	if activate {
+		body := &directoryv1.ActivateAgencyRequest{Etag: got.GetEtag()}
+		if err := c.call(ctx, http.MethodPost, "/v1/agencies/"+want.ID+":activate", body, &got); err != nil {
+			return res.fail(fmt.Errorf("NOT activated: %w", err))
+		}
+		res.outcome = updated
+		res.notes = append(res.notes, "activated")
 	}
 	if deactivate {
 		body := &directoryv1.DeactivateAgencyRequest{Etag: got.GetEtag()}

@@ -4,7 +4,9 @@ package grpcapi
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -76,17 +78,29 @@ func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesReques
 	if err != nil {
 		return nil, err
 	}
-	after := int64(-1)
-	if t := req.GetPageToken(); t != "" {
-		if after, err = strconv.ParseInt(t, 10, 64); err != nil || after < 0 {
-			return nil, (errs.Violations{{Field: "page_token", Description: "not a page token of this list"}}).Err(errs.Invalid, "invalid page token")
+	desc, err := newestFirst(req.GetOrderBy())
+	if err != nil {
+		return nil, err
+	}
+	// A token is the last index of the previous page; a newest-first
+	// list's carries a "d", so that it is not taken for the other order's.
+	t, descToken := strings.CutPrefix(req.GetPageToken(), "d")
+	last := int64(-1)
+	if req.GetPageToken() != "" {
+		if last, err = strconv.ParseInt(t, 10, 64); err != nil || last < 0 || descToken != desc || desc && last == 0 {
+			return nil, (errs.Violations{{Field: "page_token", Description: "not a page token of this list (in this order)"}}).Err(errs.Invalid, "invalid page token")
 		}
 	}
 	size := int(req.GetPageSize())
 	if size == 0 {
 		size = 100
 	}
-	entries, err := s.svc.Entries(ctx, p, filter, after, size+1)
+	var entries []audit.Entry
+	if desc {
+		entries, err = s.svc.EntriesNewestFirst(ctx, p, filter, uint64(max(last, 0)), size+1)
+	} else {
+		entries, err = s.svc.Entries(ctx, p, filter, last, size+1)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -94,11 +108,27 @@ func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesReques
 	if len(entries) > size {
 		entries = entries[:size]
 		resp.NextPageToken = strconv.FormatUint(entries[size-1].Index, 10)
+		if desc {
+			resp.NextPageToken = "d" + resp.NextPageToken
+		}
 	}
 	for _, e := range entries {
 		resp.Entries = append(resp.Entries, EntryToProto(e))
 	}
 	return resp, nil
+}
+
+// newestFirst reads a ListEntries order_by: "index" (or nothing) is log
+// order, "index desc" newest first.
+func newestFirst(orderBy string) (bool, error) {
+	switch f := strings.Fields(orderBy); {
+	case len(f) == 0, len(f) == 1 && f[0] == "index", len(f) == 2 && f[0] == "index" && f[1] == "asc":
+		return false, nil
+	case len(f) == 2 && f[0] == "index" && f[1] == "desc":
+		return true, nil
+	}
+	return false, (errs.Violations{{Field: "order_by",
+		Description: fmt.Sprintf("%q is not an order of the audit trail: write index (oldest first) or index desc (newest first)", orderBy)}}).Err(errs.Invalid, "invalid order")
 }
 
 // GetEntry implements auditv1.AuditServiceServer.

@@ -294,7 +294,13 @@ func (s *Store) List(ctx context.Context, q audit.EntryQuery) ([]audit.Entry, er
 		sb.WriteString(` AND ` + where)
 		args = append(args, fargs...)
 	}
+	if q.BeforeIndex > 0 {
+		sb.WriteString(` AND idx < ` + arg(int64(q.BeforeIndex)))
+	}
 	sb.WriteString(` ORDER BY idx`)
+	if q.Descending {
+		sb.WriteString(` DESC`)
+	}
 	if q.Limit > 0 {
 		sb.WriteString(` LIMIT ` + arg(int64(q.Limit)))
 	}

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) audit.Index) {
 		{"ListByState", testListByState},
 		{"ListByFilter", testListByFilter},
 		{"ListPaging", testListPaging},
+		{"ListNewestFirst", testListNewestFirst},
 		{"SizeAndCount", testSizeAndCount},
 	}
 	for _, tc := range tests {
@@ -544,6 +545,74 @@ func testListPaging(t *testing.T, s audit.Index) {
 	})
 	t.Run("after the last", func(t *testing.T) {
 		checkEqual(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: n - 1})), nil)
+	})
+}
+
+// testListNewestFirst pages through the entries newest first, each page
+// below the last index of the one before, with a state and a filter, as
+// an auditor's console lists the trail.
+func testListNewestFirst(t *testing.T, s audit.Index) {
+	const n = 100
+	var es []audit.Entry
+	var kz []uint64 // newest first
+	for i := range n {
+		states := []string{"TJ"}
+		if i%3 == 0 {
+			states = []string{"KZ"}
+			kz = append([]uint64{uint64(i)}, kz...)
+		}
+		es = append(es, newEntry(t, uint64(i), audit.Event{ID: eventID(i), Time: at(i), Service: "comity-request",
+			Action: submit, Resource: fmt.Sprintf("requests/r%d", i), States: states, Outcome: "OK"}))
+	}
+	if err := s.Put(t.Context(), es); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	var kzEarly []uint64 // KZ entries before minute 50, newest first
+	for _, i := range kz {
+		if i < 50 {
+			kzEarly = append(kzEarly, i)
+		}
+	}
+	early := query.Compare{Field: "time", Op: query.Lt, Value: at(50)}
+	for _, tc := range []struct {
+		name   string
+		filter query.Expr
+		limit  int
+		want   []uint64
+	}{
+		{"state by 7", nil, 7, kz},
+		{"state by 34", nil, 34, kz},
+		{"state and time by 5", early, 5, kzEarly},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []uint64
+			var before uint64
+			for pages := 0; ; pages++ {
+				page := list(t, s, audit.EntryQuery{State: "KZ", Filter: tc.filter, AfterIndex: audit.FromStart,
+					Limit: tc.limit, Descending: true, BeforeIndex: before})
+				if len(page) > tc.limit {
+					t.Fatalf("page of %d entries; limit %d", len(page), tc.limit)
+				}
+				if len(page) == 0 {
+					break
+				}
+				for _, e := range page {
+					checkEqual(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
+				}
+				got = append(got, indexes(page)...)
+				before = page[len(page)-1].Index
+				if before == 0 || pages > n {
+					break
+				}
+			}
+			checkEqual(t, "indexes paged through, newest first", got, tc.want)
+		})
+	}
+	t.Run("below 1", func(t *testing.T) {
+		checkEqual(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: audit.FromStart, Descending: true, BeforeIndex: 1})), []uint64{0})
+	})
+	t.Run("between", func(t *testing.T) {
+		checkEqual(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: 10, Descending: true, BeforeIndex: 14})), []uint64{13, 12, 11})
 	})
 }
 

@@ -217,6 +217,19 @@ func (s *Server) DeactivateAgency(ctx context.Context, req *directoryv1.Deactiva
 	return &directoryv1.DeactivateAgencyResponse{Agency: AgencyToProto(a)}, nil
 }
 
+// ActivateAgency implements directoryv1.DirectoryServiceServer.
+func (s *Server) ActivateAgency(ctx context.Context, req *directoryv1.ActivateAgencyRequest) (*directoryv1.ActivateAgencyResponse, error) {
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.svc.ActivateAgency(ctx, p, req.GetName()[len(agencyPrefix):], req.GetEtag())
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.ActivateAgencyResponse{Agency: AgencyToProto(a)}, nil
+}
+
 // ResolveRoute implements directoryv1.DirectoryServiceServer.
 func (s *Server) ResolveRoute(ctx context.Context, req *directoryv1.ResolveRouteRequest) (*directoryv1.ResolveRouteResponse, error) {
 	p, err := identity.Require(ctx)

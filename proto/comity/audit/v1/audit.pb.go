@@ -634,7 +634,11 @@ type ListEntriesRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter on resource, actor, agency, action, outcome and time,
 	// e.g. `resource = "requests/…" AND time >= "2026-01-01T00:00:00Z"`.
-	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Order (AIP-132): `index` (log order, oldest first; the default) or
+	// `index desc` (newest first). A page token holds to the order it was
+	// given with.
+	OrderBy       string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -690,10 +694,17 @@ func (x *ListEntriesRequest) GetFilter() string {
 	return ""
 }
 
+func (x *ListEntriesRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
 // Response message for ListEntries.
 type ListEntriesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Entries, in log order.
+	// Entries, in the order asked for (log order by default).
 	Entries []*Entry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	// Token for the next page; empty on the last.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1314,13 +1325,14 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"checkpoint\x18\x01 \x01(\v2\x1b.comity.audit.v1.CheckpointR\n" +
 	"checkpoint\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x02 \x01(\tR\tpublicKey\"\x88\x01\n" +
+	"public_key\x18\x02 \x01(\tR\tpublicKey\"\xac\x01\n" +
 	"\x12ListEntriesRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12 \n" +
-	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\"o\n" +
+	"\x06filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\x12\"\n" +
+	"\border_by\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\aorderBy\"o\n" +
 	"\x13ListEntriesResponse\x120\n" +
 	"\aentries\x18\x01 \x03(\v2\x16.comity.audit.v1.EntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"D\n" +

@@ -1484,6 +1484,107 @@ func (x *DeactivateAgencyResponse) GetAgency() *Agency {
 	return nil
 }
 
+// Request message for ActivateAgency.
+type ActivateAgencyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, e.g. `agencies/kz-gpo`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag of the agency, required; a stale value is refused.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateAgencyRequest) Reset() {
+	*x = ActivateAgencyRequest{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateAgencyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateAgencyRequest) ProtoMessage() {}
+
+func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateAgencyRequest.ProtoReflect.Descriptor instead.
+func (*ActivateAgencyRequest) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ActivateAgencyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ActivateAgencyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Response message for ActivateAgency; REST returns the agency itself.
+type ActivateAgencyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agency.
+	Agency        *Agency `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateAgencyResponse) Reset() {
+	*x = ActivateAgencyResponse{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateAgencyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateAgencyResponse) ProtoMessage() {}
+
+func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateAgencyResponse.ProtoReflect.Descriptor instead.
+func (*ActivateAgencyResponse) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ActivateAgencyResponse) GetAgency() *Agency {
+	if x != nil {
+		return x.Agency
+	}
+	return nil
+}
+
 // Snapshot is the directory's seed and import file format (`comityctl
 // directory import FILE`): states and agencies as the REST API shows them.
 type Snapshot struct {
@@ -1498,7 +1599,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1611,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1624,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Snapshot) GetStates() []*State {
@@ -1647,6 +1748,12 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\x14UpdateAgencyResponse\x123\n" +
 	"\x06agency\x18\x01 \x01(\v2\x1b.comity.directory.v1.AgencyR\x06agency\"O\n" +
 	"\x18DeactivateAgencyResponse\x123\n" +
+	"\x06agency\x18\x01 \x01(\v2\x1b.comity.directory.v1.AgencyR\x06agency\"\x8c\x01\n" +
+	"\x15ActivateAgencyRequest\x12_\n" +
+	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
+	"\x1acomity.directory.v1/Agency\xbaH&r$2\"^agencies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"M\n" +
+	"\x16ActivateAgencyResponse\x123\n" +
 	"\x06agency\x18\x01 \x01(\v2\x1b.comity.directory.v1.AgencyR\x06agency\"w\n" +
 	"\bSnapshot\x122\n" +
 	"\x06states\x18\x01 \x03(\v2\x1a.comity.directory.v1.StateR\x06states\x127\n" +
@@ -1663,7 +1770,7 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\aROUTINE\x10\x01\x12\n" +
 	"\n" +
 	"\x06URGENT\x10\x02\x12\r\n" +
-	"\tEMERGENCY\x10\x032\xe5\t\n" +
+	"\tEMERGENCY\x10\x032\x84\v\n" +
 	"\x10DirectoryService\x12q\n" +
 	"\n" +
 	"ListStates\x12&.comity.directory.v1.ListStatesRequest\x1a'.comity.directory.v1.ListStatesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
@@ -1674,7 +1781,8 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\tGetAgency\x12%.comity.directory.v1.GetAgencyRequest\x1a&.comity.directory.v1.GetAgencyResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x06agency\x12\x15/v1/{name=agencies/*}\x12\x89\x01\n" +
 	"\fCreateAgency\x12(.comity.directory.v1.CreateAgencyRequest\x1a).comity.directory.v1.CreateAgencyResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x06agencyb\x06agency\"\f/v1/agencies\x12\x99\x01\n" +
 	"\fUpdateAgency\x12(.comity.directory.v1.UpdateAgencyRequest\x1a).comity.directory.v1.UpdateAgencyResponse\"4\x82\xd3\xe4\x93\x02.:\x06agencyb\x06agency2\x1c/v1/{agency.name=agencies/*}\x12\xa4\x01\n" +
-	"\x10DeactivateAgency\x12,.comity.directory.v1.DeactivateAgencyRequest\x1a-.comity.directory.v1.DeactivateAgencyResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x06agency\" /v1/{name=agencies/*}:deactivate\x12\x7f\n" +
+	"\x10DeactivateAgency\x12,.comity.directory.v1.DeactivateAgencyRequest\x1a-.comity.directory.v1.DeactivateAgencyResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x06agency\" /v1/{name=agencies/*}:deactivate\x12\x9c\x01\n" +
+	"\x0eActivateAgency\x12*.comity.directory.v1.ActivateAgencyRequest\x1a+.comity.directory.v1.ActivateAgencyResponse\"1\x82\xd3\xe4\x93\x02+:\x01*b\x06agency\"\x1e/v1/{name=agencies/*}:activate\x12\x7f\n" +
 	"\fResolveRoute\x12(.comity.directory.v1.ResolveRouteRequest\x1a).comity.directory.v1.ResolveRouteResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/routes:resolveBDZBgithub.com/comity-mla/comity/proto/comity/directory/v1;directoryv1b\x06proto3"
 
 var (
@@ -1690,7 +1798,7 @@ func file_comity_directory_v1_directory_proto_rawDescGZIP() []byte {
 }
 
 var file_comity_directory_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_comity_directory_v1_directory_proto_goTypes = []any{
 	(RequestType)(0),                 // 0: comity.directory.v1.RequestType
 	(Priority)(0),                    // 1: comity.directory.v1.Priority
@@ -1716,27 +1824,29 @@ var file_comity_directory_v1_directory_proto_goTypes = []any{
 	(*CreateAgencyResponse)(nil),     // 21: comity.directory.v1.CreateAgencyResponse
 	(*UpdateAgencyResponse)(nil),     // 22: comity.directory.v1.UpdateAgencyResponse
 	(*DeactivateAgencyResponse)(nil), // 23: comity.directory.v1.DeactivateAgencyResponse
-	(*Snapshot)(nil),                 // 24: comity.directory.v1.Snapshot
-	nil,                              // 25: comity.directory.v1.State.DisplayNamesEntry
-	nil,                              // 26: comity.directory.v1.Agency.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),    // 27: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 28: google.protobuf.FieldMask
+	(*ActivateAgencyRequest)(nil),    // 24: comity.directory.v1.ActivateAgencyRequest
+	(*ActivateAgencyResponse)(nil),   // 25: comity.directory.v1.ActivateAgencyResponse
+	(*Snapshot)(nil),                 // 26: comity.directory.v1.Snapshot
+	nil,                              // 27: comity.directory.v1.State.DisplayNamesEntry
+	nil,                              // 28: comity.directory.v1.Agency.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 30: google.protobuf.FieldMask
 }
 var file_comity_directory_v1_directory_proto_depIdxs = []int32{
-	25, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
-	27, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
+	27, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
+	29, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
-	26, // 3: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
+	28, // 3: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
 	0,  // 4: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
 	5,  // 5: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
-	27, // 6: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	29, // 6: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 7: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
 	3,  // 8: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
-	28, // 9: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 9: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 10: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
 	4,  // 11: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
 	4,  // 12: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	28, // 13: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 13: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 14: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
 	1,  // 15: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
 	4,  // 16: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
@@ -1746,31 +1856,34 @@ var file_comity_directory_v1_directory_proto_depIdxs = []int32{
 	4,  // 20: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
 	4,  // 21: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
 	4,  // 22: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	3,  // 23: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
-	4,  // 24: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
-	6,  // 25: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
-	8,  // 26: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
-	9,  // 27: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
-	10, // 28: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
-	12, // 29: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
-	13, // 30: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
-	14, // 31: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
-	15, // 32: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
-	16, // 33: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
-	7,  // 34: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
-	18, // 35: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
-	19, // 36: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
-	11, // 37: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
-	20, // 38: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
-	21, // 39: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
-	22, // 40: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
-	23, // 41: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
-	17, // 42: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
-	34, // [34:43] is the sub-list for method output_type
-	25, // [25:34] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	4,  // 23: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	3,  // 24: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
+	4,  // 25: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
+	6,  // 26: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
+	8,  // 27: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
+	9,  // 28: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
+	10, // 29: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
+	12, // 30: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
+	13, // 31: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
+	14, // 32: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
+	15, // 33: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
+	24, // 34: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
+	16, // 35: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
+	7,  // 36: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
+	18, // 37: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
+	19, // 38: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
+	11, // 39: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
+	20, // 40: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
+	21, // 41: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
+	22, // 42: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
+	23, // 43: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
+	25, // 44: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
+	17, // 45: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_comity_directory_v1_directory_proto_init() }
@@ -1784,7 +1897,7 @@ func file_comity_directory_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_directory_v1_directory_proto_rawDesc), len(file_comity_directory_v1_directory_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

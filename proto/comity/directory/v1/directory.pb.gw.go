@@ -417,6 +417,51 @@ func local_request_DirectoryService_DeactivateAgency_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
+func request_DirectoryService_ActivateAgency_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ActivateAgencyRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ActivateAgency(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_ActivateAgency_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ActivateAgencyRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.ActivateAgency(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_DirectoryService_ResolveRoute_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
 func request_DirectoryService_ResolveRoute_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -618,6 +663,26 @@ func RegisterDirectoryServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_DeactivateAgency_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_DeactivateAgency_0{resp.(*DeactivateAgencyResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DirectoryService_ActivateAgency_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ActivateAgency", runtime.WithHTTPPathPattern("/v1/{name=agencies/*}:activate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_ActivateAgency_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ActivateAgency_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_ActivateAgency_0{resp.(*ActivateAgencyResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_DirectoryService_ResolveRoute_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -814,6 +879,23 @@ func RegisterDirectoryServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_DeactivateAgency_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_DeactivateAgency_0{resp.(*DeactivateAgencyResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_DirectoryService_ActivateAgency_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ActivateAgency", runtime.WithHTTPPathPattern("/v1/{name=agencies/*}:activate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_ActivateAgency_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ActivateAgency_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_ActivateAgency_0{resp.(*ActivateAgencyResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_DirectoryService_ResolveRoute_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -888,6 +970,15 @@ func (m response_DirectoryService_DeactivateAgency_0) XXX_ResponseBody() interfa
 	return response.Agency
 }
 
+type response_DirectoryService_ActivateAgency_0 struct {
+	*ActivateAgencyResponse
+}
+
+func (m response_DirectoryService_ActivateAgency_0) XXX_ResponseBody() interface{} {
+	response := m.ActivateAgencyResponse
+	return response.Agency
+}
+
 var (
 	pattern_DirectoryService_ListStates_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "states"}, ""))
 	pattern_DirectoryService_GetState_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "name"}, ""))
@@ -897,6 +988,7 @@ var (
 	pattern_DirectoryService_CreateAgency_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
 	pattern_DirectoryService_UpdateAgency_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "agency.name"}, ""))
 	pattern_DirectoryService_DeactivateAgency_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "deactivate"))
+	pattern_DirectoryService_ActivateAgency_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "activate"))
 	pattern_DirectoryService_ResolveRoute_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "routes"}, "resolve"))
 )
 
@@ -909,5 +1001,6 @@ var (
 	forward_DirectoryService_CreateAgency_0     = runtime.ForwardResponseMessage
 	forward_DirectoryService_UpdateAgency_0     = runtime.ForwardResponseMessage
 	forward_DirectoryService_DeactivateAgency_0 = runtime.ForwardResponseMessage
+	forward_DirectoryService_ActivateAgency_0   = runtime.ForwardResponseMessage
 	forward_DirectoryService_ResolveRoute_0     = runtime.ForwardResponseMessage
 )

@@ -27,6 +27,7 @@ const (
 	DirectoryService_CreateAgency_FullMethodName     = "/comity.directory.v1.DirectoryService/CreateAgency"
 	DirectoryService_UpdateAgency_FullMethodName     = "/comity.directory.v1.DirectoryService/UpdateAgency"
 	DirectoryService_DeactivateAgency_FullMethodName = "/comity.directory.v1.DirectoryService/DeactivateAgency"
+	DirectoryService_ActivateAgency_FullMethodName   = "/comity.directory.v1.DirectoryService/ActivateAgency"
 	DirectoryService_ResolveRoute_FullMethodName     = "/comity.directory.v1.DirectoryService/ResolveRoute"
 )
 
@@ -62,6 +63,12 @@ type DirectoryServiceClient interface {
 	// tokens are refused. The etag is required; a deactivation that would lock
 	// users out, as for UpdateAgency, is refused (FAILED_PRECONDITION).
 	DeactivateAgency(ctx context.Context, in *DeactivateAgencyRequest, opts ...grpc.CallOption) (*DeactivateAgencyResponse, error)
+	// Marks an inactive agency active again, the reverse of DeactivateAgency:
+	// it receives requests again and its users' tokens count again. The etag
+	// is required, as for DeactivateAgency; the permission is the same (a
+	// directory_admin of the agency's state). Activating an active agency
+	// is not an error.
+	ActivateAgency(ctx context.Context, in *ActivateAgencyRequest, opts ...grpc.CallOption) (*ActivateAgencyResponse, error)
 	// Tells which agency of a state must receive a request of a given type and
 	// priority.
 	ResolveRoute(ctx context.Context, in *ResolveRouteRequest, opts ...grpc.CallOption) (*ResolveRouteResponse, error)
@@ -155,6 +162,16 @@ func (c *directoryServiceClient) DeactivateAgency(ctx context.Context, in *Deact
 	return out, nil
 }
 
+func (c *directoryServiceClient) ActivateAgency(ctx context.Context, in *ActivateAgencyRequest, opts ...grpc.CallOption) (*ActivateAgencyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActivateAgencyResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ActivateAgency_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *directoryServiceClient) ResolveRoute(ctx context.Context, in *ResolveRouteRequest, opts ...grpc.CallOption) (*ResolveRouteResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ResolveRouteResponse)
@@ -197,6 +214,12 @@ type DirectoryServiceServer interface {
 	// tokens are refused. The etag is required; a deactivation that would lock
 	// users out, as for UpdateAgency, is refused (FAILED_PRECONDITION).
 	DeactivateAgency(context.Context, *DeactivateAgencyRequest) (*DeactivateAgencyResponse, error)
+	// Marks an inactive agency active again, the reverse of DeactivateAgency:
+	// it receives requests again and its users' tokens count again. The etag
+	// is required, as for DeactivateAgency; the permission is the same (a
+	// directory_admin of the agency's state). Activating an active agency
+	// is not an error.
+	ActivateAgency(context.Context, *ActivateAgencyRequest) (*ActivateAgencyResponse, error)
 	// Tells which agency of a state must receive a request of a given type and
 	// priority.
 	ResolveRoute(context.Context, *ResolveRouteRequest) (*ResolveRouteResponse, error)
@@ -233,6 +256,9 @@ func (UnimplementedDirectoryServiceServer) UpdateAgency(context.Context, *Update
 }
 func (UnimplementedDirectoryServiceServer) DeactivateAgency(context.Context, *DeactivateAgencyRequest) (*DeactivateAgencyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeactivateAgency not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ActivateAgency(context.Context, *ActivateAgencyRequest) (*ActivateAgencyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ActivateAgency not implemented")
 }
 func (UnimplementedDirectoryServiceServer) ResolveRoute(context.Context, *ResolveRouteRequest) (*ResolveRouteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveRoute not implemented")
@@ -402,6 +428,24 @@ func _DirectoryService_DeactivateAgency_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DirectoryService_ActivateAgency_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ActivateAgencyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ActivateAgency(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ActivateAgency_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ActivateAgency(ctx, req.(*ActivateAgencyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DirectoryService_ResolveRoute_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ResolveRouteRequest)
 	if err := dec(in); err != nil {
@@ -458,6 +502,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeactivateAgency",
 			Handler:    _DirectoryService_DeactivateAgency_Handler,
+		},
+		{
+			MethodName: "ActivateAgency",
+			Handler:    _DirectoryService_ActivateAgency_Handler,
 		},
 		{
 			MethodName: "ResolveRoute",
