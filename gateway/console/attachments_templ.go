@@ -437,7 +437,7 @@ func requestAttachments(p page, v requestView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = fieldErrors(v.Talk.UploadErrors, "metadata.kind", "upload-kind").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = fieldErrors(p, v.Talk.UploadErrors, "metadata.kind", "upload-kind").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -544,7 +544,7 @@ func requestAttachments(p page, v requestView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = fieldErrors(v.Talk.UploadErrors, "metadata.language", "upload-language").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = fieldErrors(p, v.Talk.UploadErrors, "metadata.language", "upload-language").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -605,15 +605,15 @@ func requestAttachments(p page, v requestView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = fieldErrors(v.Talk.UploadErrors, "file", "upload-file").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = fieldErrors(p, v.Talk.UploadErrors, "file", "upload-file").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = fieldErrors(v.Talk.UploadErrors, "metadata.filename", "upload-filename").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = fieldErrors(p, v.Talk.UploadErrors, "metadata.filename", "upload-filename").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = fieldErrors(v.Talk.UploadErrors, "metadata.sha256", "upload-sha").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = fieldErrors(p, v.Talk.UploadErrors, "metadata.sha256", "upload-sha").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

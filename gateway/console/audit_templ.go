@@ -2166,7 +2166,7 @@ func exportNumber(p page, v exportView, name, value, label, hint, maxValue strin
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = fieldErrors(v.Errors, name, "f-"+name).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = fieldErrors(p, v.Errors, name, "f-"+name).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

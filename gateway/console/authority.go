@@ -457,7 +457,7 @@ func (c *Console) loadAuthorityAction(ctx context.Context, pg page, a authorityA
 func authorityCheckOf(pg page, fe *formErrors) *authorityCheck {
 	ch := &authorityCheck{Message: fe.Message}
 	for _, v := range fe.Unplaced {
-		ch.Problems = append(ch.Problems, violation{Field: fieldLabel(pg, v.Field), Text: v.Text})
+		ch.Problems = append(ch.Problems, violation{Field: fieldLabel(pg, v.Field), Text: v.Text, Detail: v.Detail})
 	}
 	return ch
 }

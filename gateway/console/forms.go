@@ -16,6 +16,10 @@ type violation struct {
 	// Text is the complaint in the user's language when the console knows
 	// the service's reason code, else the service's own words.
 	Text string
+	// Detail is the service's own words when Text is the console's: they
+	// may name what the console's text cannot (the languages an agency
+	// accepts, the value refused).
+	Detail string
 }
 
 // formErrors is what a service said was wrong with a form, so that the form
@@ -92,13 +96,13 @@ func placeOf(field string, fields []string) string {
 func violations(pg page, st *status.Status) []violation {
 	var out []violation
 	add := func(field, reason, desc string) {
-		text := desc
+		v := violation{Field: field, Text: desc}
 		if reason != "" {
 			if t := pg.T("violation."+reason, map[string]any{"Field": fieldLabel(pg, field)}); t != "violation."+reason {
-				text = t
+				v.Text, v.Detail = t, desc
 			}
 		}
-		out = append(out, violation{Field: field, Text: text})
+		out = append(out, v)
 	}
 	for _, d := range st.Details() {
 		switch d := d.(type) {

@@ -356,7 +356,7 @@ func requestMessages(p page, v requestView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = fieldErrors(v.Talk.Errors, "message.body", "message-body").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = fieldErrors(p, v.Talk.Errors, "message.body", "message-body").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -489,7 +489,7 @@ func requestMessages(p page, v requestView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = fieldErrors(v.Talk.Errors, "message.visibility", "message-visibility").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = fieldErrors(p, v.Talk.Errors, "message.visibility", "message-visibility").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
