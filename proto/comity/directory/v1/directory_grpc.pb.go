@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	DirectoryService_ListStates_FullMethodName       = "/comity.directory.v1.DirectoryService/ListStates"
 	DirectoryService_GetState_FullMethodName         = "/comity.directory.v1.DirectoryService/GetState"
+	DirectoryService_GetCaller_FullMethodName        = "/comity.directory.v1.DirectoryService/GetCaller"
 	DirectoryService_UpdateState_FullMethodName      = "/comity.directory.v1.DirectoryService/UpdateState"
 	DirectoryService_ListAgencies_FullMethodName     = "/comity.directory.v1.DirectoryService/ListAgencies"
 	DirectoryService_GetAgency_FullMethodName        = "/comity.directory.v1.DirectoryService/GetAgency"
@@ -44,6 +45,9 @@ type DirectoryServiceClient interface {
 	ListStates(ctx context.Context, in *ListStatesRequest, opts ...grpc.CallOption) (*ListStatesResponse, error)
 	// Gets one state.
 	GetState(ctx context.Context, in *GetStateRequest, opts ...grpc.CallOption) (*GetStateResponse, error)
+	// Tells who the caller is, as the services see them: the principal their
+	// token authenticates through its issuer's claim mapping.
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
 	// Updates a state's languages, time zone or trusted token issuers.
 	UpdateState(ctx context.Context, in *UpdateStateRequest, opts ...grpc.CallOption) (*UpdateStateResponse, error)
 	// Lists agencies, optionally filtered by state, kind and active flag.
@@ -89,6 +93,16 @@ func (c *directoryServiceClient) GetState(ctx context.Context, in *GetStateReque
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetStateResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_GetState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_GetCaller_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +193,9 @@ type DirectoryServiceServer interface {
 	ListStates(context.Context, *ListStatesRequest) (*ListStatesResponse, error)
 	// Gets one state.
 	GetState(context.Context, *GetStateRequest) (*GetStateResponse, error)
+	// Tells who the caller is, as the services see them: the principal their
+	// token authenticates through its issuer's claim mapping.
+	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
 	// Updates a state's languages, time zone or trusted token issuers.
 	UpdateState(context.Context, *UpdateStateRequest) (*UpdateStateResponse, error)
 	// Lists agencies, optionally filtered by state, kind and active flag.
@@ -215,6 +232,9 @@ func (UnimplementedDirectoryServiceServer) ListStates(context.Context, *ListStat
 }
 func (UnimplementedDirectoryServiceServer) GetState(context.Context, *GetStateRequest) (*GetStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetState not implemented")
+}
+func (UnimplementedDirectoryServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
 }
 func (UnimplementedDirectoryServiceServer) UpdateState(context.Context, *UpdateStateRequest) (*UpdateStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateState not implemented")
@@ -290,6 +310,24 @@ func _DirectoryService_GetState_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).GetState(ctx, req.(*GetStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -434,6 +472,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetState",
 			Handler:    _DirectoryService_GetState_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _DirectoryService_GetCaller_Handler,
 		},
 		{
 			MethodName: "UpdateState",
