@@ -72,6 +72,7 @@ func (rp *relyingParty) discover(ctx context.Context) (*oauth2.Config, *oidc.IDT
 func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	pg := c.page(w, r, nil)
 	v := signinView{States: c.statesOffered(), Error: r.URL.Query().Get("error")}
+	v.EndedReason, v.Ended = c.endedReason(w, r)
 	if st := r.URL.Query().Get("state"); st != "" {
 		if !stateCodePattern.MatchString(st) {
 			c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.bad_state"))
@@ -119,14 +120,13 @@ func (c *Console) signinStart(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, oc.AuthCodeURL(flow.State, oidc.Nonce(flow.Nonce), oauth2.S256ChallengeOption(flow.Verifier)), http.StatusSeeOther)
 }
 
-// idClaims are what the console reads of an ID token, for its header only:
-// what a user may do is decided by the services from the access token.
+// idClaims are what the console reads of an ID token: a name to show when
+// the issuer's claim mapping gives none. Who the user is (agency, state,
+// roles) is what the services say (GetCaller), never the token.
 type idClaims struct {
-	Name              string   `json:"name"`
-	PreferredUsername string   `json:"preferred_username"`
-	Email             string   `json:"email"`
-	Agency            string   `json:"agency"`
-	Roles             []string `json:"roles"`
+	Name              string `json:"name"`
+	PreferredUsername string `json:"preferred_username"`
+	Email             string `json:"email"`
 }
 
 // signinCallback completes the flow: it checks the state, exchanges the
@@ -194,23 +194,24 @@ func (c *Console) signinCallback(w http.ResponseWriter, r *http.Request) {
 	s := &session{
 		Provider: flow.Provider, Access: tok.AccessToken, Refresh: tok.RefreshToken,
 		Expiry: tokenExpiry(tok, idt).Unix(), Started: c.now().Unix(),
-		Name: firstNonEmpty(cl.Name, cl.PreferredUsername, cl.Email, idt.Subject), Agency: cl.Agency, Roles: cl.Roles,
+	}
+	if rp.cfg.IDTokenBearer {
+		s.Access, s.Expiry = rawID, idt.Expiry.Unix()
 	}
 	if s.Access == "" {
 		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.id_token"))
 		return
 	}
-	// The agency's state, from the directory with the user's own token.
-	// A refusal here is shown on the pages, where the services refuse the
-	// same way, rather than hidden behind a failed sign-in.
-	if s.Agency != "" && providerIDPattern.MatchString(s.Agency) {
-		ag, err := c.be.Directory.GetAgency(outgoing(r.Context(), r, s), &directoryv1.GetAgencyRequest{Name: "agencies/" + s.Agency})
-		if err == nil {
-			s.State = ag.GetAgency().GetState()
-		} else {
-			c.log.Info("the directory refused the signed-in user's token", zap.String("provider", flow.Provider), zap.Error(err))
-		}
+	// Who the user is, as the services see them through the issuer's
+	// claim mapping: the header shows that, not what the token says. A
+	// token the services refuse starts no session.
+	caller, err := c.be.Directory.GetCaller(outgoing(r.Context(), r, s), &directoryv1.GetCallerRequest{Name: "caller"})
+	if err != nil {
+		c.log.Info("the services refused the signed-in user's token", zap.String("provider", flow.Provider), zap.Error(err))
+		c.serviceError(w, r, pg, err)
+		return
 	}
+	s.setCaller(caller.GetCaller(), firstNonEmpty(cl.Name, cl.PreferredUsername, cl.Email, idt.Subject))
 	if err := c.saveSession(w, s); err != nil {
 		c.fail(w, r, pg, err)
 		return
@@ -302,6 +303,16 @@ func (c *Console) session(w http.ResponseWriter, r *http.Request) (*session, err
 		// No lifetime said: ask again at the next page.
 		s.Expiry = now.Unix()
 	}
+	if rp.cfg.IDTokenBearer {
+		raw, _ := tok.Extra("id_token").(string)
+		_, verifier, _ := rp.discover(r.Context())
+		idt, err := verifier.Verify(rp.ctx(r.Context()), raw)
+		if err != nil {
+			c.log.Info("token refresh gave no valid ID token", zap.String("provider", s.Provider), zap.Error(err))
+			return end("refresh gave no ID token")
+		}
+		s.Access, s.Expiry = raw, idt.Expiry.Unix()
+	}
 	if err := c.saveSession(w, &s); err != nil {
 		return end(err.Error())
 	}
@@ -332,9 +343,56 @@ type signinView struct {
 	State     string
 	Providers []providerChoice
 	Error     string
+	// Ended says that the services ended the last session, and
+	// EndedReason what they said.
+	Ended       bool
+	EndedReason string
 }
 
 // providerChoice is a provider the user may pick.
 type providerChoice struct {
 	ID, Name, Issuer string
+}
+
+// maxEndedReason bounds the service's words kept for the sign-in page.
+const maxEndedReason = 300
+
+// sessionEnded is what the ended-session cookie holds until the sign-in
+// page has shown it.
+type sessionEnded struct {
+	Reason string `json:"r"`
+}
+
+// endSession ends the session because the services refused its token,
+// and sends the user to the sign-in page, which says why with the
+// service's words (kept in a short-lived sealed cookie, never in the URL,
+// where anyone could write them).
+func (c *Console) endSession(w http.ResponseWriter, r *http.Request, reason string) {
+	c.log.Info("console session ended: the services refused its token", zap.String("reason", clipText(reason, maxEndedReason)))
+	http.SetCookie(w, c.cookies.cookie(c.cookies.session, "", -1))
+	if sealed, err := c.sealer.seal(c.cookies.ended, sessionEnded{Reason: clipText(reason, maxEndedReason)}); err == nil {
+		http.SetCookie(w, c.cookies.cookie(c.cookies.ended, sealed, time.Minute))
+	}
+	if r.Header.Get("HX-Request") == "true" {
+		// A partial update would put the sign-in page inside the page.
+		w.Header().Set("HX-Redirect", "/signin")
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// endedReason returns, once, why the last session ended, if the services
+// ended it.
+func (c *Console) endedReason(w http.ResponseWriter, r *http.Request) (string, bool) {
+	ck, err := r.Cookie(c.cookies.ended)
+	if err != nil {
+		return "", false
+	}
+	http.SetCookie(w, c.cookies.cookie(c.cookies.ended, "", -1))
+	var e sessionEnded
+	if err := c.sealer.open(c.cookies.ended, ck.Value, &e); err != nil {
+		return "", false
+	}
+	return e.Reason, true
 }
