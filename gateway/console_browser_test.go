@@ -50,8 +50,19 @@ func startConsoleSuite(t *testing.T) *consoleSuite {
 		t.Fatal(err)
 	}
 	opIssuer := "http://" + opL.Addr().String()
-	mock, err := mockoidc.Run()
+	// mockoidc's access tokens carry no user claims: the console presents
+	// its ID tokens (IDTokenBearer), whose audience is the client id, so the
+	// console is its client `comity`, the audience the services require.
+	mock, err := mockoidc.NewServer(nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	mock.ClientID = identity.Audience
+	mockL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mock.Start(mockL, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mock.Shutdown() })
@@ -71,7 +82,7 @@ func startConsoleSuite(t *testing.T) *consoleSuite {
 						ClientID: "comity-console", ClientSecret: clientSecret, States: []string{"KG", "KZ", "TJ", "TM", "UZ"}},
 					{ID: "mock", Name: "Independent test provider", Issuer: mock.Issuer(),
 						ClientID: mock.Config().ClientID, ClientSecret: mock.Config().ClientSecret, States: []string{"KG"},
-						Scopes: []string{"profile", "email"}},
+						Scopes: []string{"profile", "email"}, IDTokenBearer: true},
 				},
 			}
 		},
@@ -86,6 +97,9 @@ func startConsoleSuite(t *testing.T) *consoleSuite {
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(opL)
 	t.Cleanup(func() { srv.Close() })
+	// KG maps the mock issuer's tokens (kgMapping), set before any service
+	// caches what the directory says of KG.
+	setKGMapping(t, s, kgMapping(mock.Issuer()))
 	return &consoleSuite{suite: s, dev: p, mock: mock}
 }
 
@@ -390,33 +404,83 @@ func TestConsoleBrowser(t *testing.T) {
 	})
 
 	t.Run("independent provider", func(t *testing.T) {
-		// mockoidc's user has none of Comity's claims: the sign-in and
-		// the session work, and the services' refusal is shown plainly.
-		cs.mock.QueueUser(&mockoidc.MockUser{Subject: "mock-user-1", Email: "officer@example.kg", PreferredUsername: "officer"})
+		// mockoidc's users carry none of Comity's claims: KG's directory
+		// entry of the mock issuer (set by startConsoleSuite) maps their
+		// organisation code to a KG agency and their groups to Comity
+		// roles (kgMapping).
+		kgTok := cs.token("kg-gpo", identity.Prosecutor)
+		created := cs.do(http.MethodPost, "/v1/requests", kgTok, gatewaytest.Preservation())
+		if created.status != http.StatusOK {
+			t.Fatalf("create a KG request: %d %s", created.status, created.raw)
+		}
+		kgRef, _ := created.body["reference"].(string)
+		signInMock := func(b *browser, claims map[string]any, wait string) {
+			cs.mock.QueueUser(mappedMockUser{subject: "mock-user-1", claims: claims})
+			b.do(
+				chromedp.Navigate(cs.baseURL+"/signin?state=KG"),
+				chromedp.WaitVisible(chromedp.CSS(`a[data-provider="mock"]`)),
+				chromedp.Click(chromedp.CSS(`a[data-provider="mock"]`)),
+				chromedp.WaitVisible(chromedp.CSS(wait)),
+			)
+		}
+
+		// An organisation the mapping does not know starts no session:
+		// the sign-in page names the claim and its value.
 		b := newBrowser(t, root, axe)
-		b.do(
-			chromedp.Navigate(cs.baseURL+"/signin?state=KG"),
-			chromedp.WaitVisible(chromedp.CSS(`a[data-provider="mock"]`)),
-			chromedp.Click(chromedp.CSS(`a[data-provider="mock"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`[data-who="name"]`)),
-		)
-		if got := b.text(`[data-who="name"]`); got != "officer" {
-			t.Errorf("the header names %q, want the provider's preferred_username", got)
+		signInMock(b, kgClaims("KG-MINISTRY", "mla-prosecutors"), `[data-session-ended]`)
+		if said := b.text("[data-service-message]"); !strings.Contains(said, `token claim "kg_org.code" value "KG-MINISTRY" maps to no agency`) {
+			t.Errorf("an unmapped organisation's sign-in reads %q, want the claim and value named", said)
+		}
+		if loc := b.location(); loc != cs.baseURL+"/signin" {
+			t.Errorf("after a refused sign-in the user is at %s, want the sign-in page", loc)
+		}
+		b.checkAxe("the sign-in page after a refusal")
+
+		// A mapped user reaches their dashboard, sees KG's request and is
+		// shown as the services see them.
+		b = newBrowser(t, root, axe)
+		signInMock(b, kgClaims("KG-PROSECUTOR-GENERAL", "staff", "mla-prosecutors", "mla-liaison"), `[data-who="name"]`)
+		for sel, want := range map[string]string{
+			`[data-who="name"]`: "Aidai Bekova", `[data-who="agency"]`: "kg-gpo", `[data-who="state"]`: "KG",
+			`[data-who="roles"]`: "prosecutor, liaison officer",
+		} {
+			if got := b.text(sel); got != want {
+				t.Errorf("header %s = %q, want %q", sel, got, want)
+			}
 		}
 		if loc := b.location(); loc != cs.baseURL+"/" {
 			t.Errorf("after the sign-in the user is at %s, want the dashboard", loc)
 		}
-		if page := b.text("main"); !strings.Contains(page, "The services did not accept your sign-in") {
-			t.Errorf("the dashboard of a user without Comity claims reads %q, want that the services did not accept the sign-in", page)
+		b.do(chromedp.WaitVisible(chromedp.CSS(`tr[data-request="` + kgRef + `"]`)))
+		b.checkAxe("the mapped user's dashboard")
+
+		// KG deactivates the agency: the next page load ends the session
+		// (the directory notices within its 2s trust cache).
+		admin := cs.token("kg-oversight", identity.DirectoryAdmin)
+		if r := cs.do(http.MethodPost, "/v1/agencies/kg-gpo:deactivate", admin, cs.withEtag("kg-gpo", admin, nil)); r.status != http.StatusOK {
+			t.Fatalf("deactivate kg-gpo: %d %s", r.status, r.raw)
 		}
-		if said := b.text("[data-service-message]"); said == "" {
-			t.Error("the refusal does not say what the service said")
-		} else {
-			t.Logf("the services refused the independent provider's token: %s", said)
+		ended := false
+		for deadline := time.Now().Add(10 * time.Second); !ended && time.Now().Before(deadline); {
+			b.do(chromedp.Navigate(cs.baseURL+"/"), chromedp.WaitVisible(chromedp.CSS(`main`)))
+			ended = strings.HasSuffix(b.location(), "/signin")
+			if !ended {
+				time.Sleep(500 * time.Millisecond)
+			}
 		}
-		b.checkAxe("the refusal page")
-		// The session holds: a second page is served without a new sign-in.
-		b.do(chromedp.Navigate(cs.baseURL+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-who="name"]`)))
+		if !ended {
+			t.Fatalf("10s after kg-gpo was deactivated its user is still at %s", b.location())
+		}
+		if said := b.text("[data-session-ended]"); !strings.Contains(said, "Your session has ended") || !strings.Contains(said, `agency "kg-gpo" is deactivated`) {
+			t.Errorf("the sign-in page after the deactivation reads %q, want that the session ended because kg-gpo is deactivated", said)
+		}
+		b.checkAxe("the sign-in page after the session ended")
+		// The session is gone: the dashboard asks for a sign-in again,
+		// without the message.
+		b.do(chromedp.Navigate(cs.baseURL+"/"), chromedp.WaitVisible(chromedp.CSS(`a[data-state="KG"]`)))
+		if n := b.text("main"); strings.Contains(n, "Your session has ended") {
+			t.Errorf("the ended-session message is shown twice: %q", n)
+		}
 	})
 }
 

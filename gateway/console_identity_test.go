@@ -100,7 +100,7 @@ func (ti testIssuer) token(t *testing.T, claims map[string]any) string {
 
 // setKGMapping gives KG's entry of issuer the mapping, as KG's directory
 // administrator does through the REST API.
-func setKGMapping(t *testing.T, s *suite, mapping map[string]any) {
+func setKGMapping(t testing.TB, s *suite, mapping map[string]any) {
 	t.Helper()
 	admin := s.token("kg-gpo", identity.DirectoryAdmin)
 	st := s.mustDo("GET", "/v1/states/KG", admin, nil, http.StatusOK)
