@@ -174,7 +174,7 @@ type signinFlow struct {
 // (bound to this host and path /, never set by a sibling domain).
 type cookieNames struct {
 	session, signin, lang, ended string
-	secure                bool
+	secure                       bool
 }
 
 func newCookieNames(secure bool) cookieNames {
