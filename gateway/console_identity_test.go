@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,9 +14,12 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
 
+	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/services/identity"
 )
 
@@ -229,4 +233,76 @@ func (c mappedMockClaims) MarshalJSON() ([]byte, error) {
 		all[k] = v
 	}
 	return json.Marshal(all)
+}
+
+// TestSigninOffersTrustedProviders: the sign-in page lists for a state only
+// the configured providers whose issuer the directory trusts for it, read
+// without a token (GET /v1/trustedIssuers answers anyone); a configured
+// provider the directory does not trust is left out with a log line
+// saying why.
+func TestSigninOffersTrustedProviders(t *testing.T) {
+	kg := newTestIssuer(t, kgIssuer)
+	core, logs := observer.New(zap.InfoLevel)
+	const untrusted = "https://idp.elsewhere.example/"
+	s := startSuite(t, suiteOptions{
+		trustedIssuers: []identity.Issuer{{ID: kg.id, JWKS: kg.jwks}},
+		logger:         zap.New(core),
+		console: func(base string) *console.Config {
+			return &console.Config{PublicURL: base, SessionSecret: []byte(strings.Repeat("0123456789abcdef", 4)),
+				Providers: []console.Provider{
+					{ID: "kg-idp", Name: "KG prosecution IdP", Issuer: kg.id, ClientID: "comity", ClientSecret: "x", States: []string{"KG", "UZ"}},
+					{ID: "elsewhere", Name: "Untrusted IdP", Issuer: untrusted, ClientID: "comity", ClientSecret: "x", States: []string{"KG"}},
+				}}
+		},
+	})
+
+	r := s.do("GET", "/v1/trustedIssuers", "", nil)
+	if r.status != http.StatusOK || !strings.Contains(r.raw, `"state":"KG"`) || !strings.Contains(r.raw, kg.id) {
+		t.Fatalf("GET /v1/trustedIssuers without a token: %d %s; want every state with its issuers", r.status, r.raw)
+	}
+
+	page := func(state string) string {
+		t.Helper()
+		resp, err := s.http.Get(s.baseURL + "/signin?state=" + state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		if _, err := io.Copy(&b, resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("sign-in page of %s: %d", state, resp.StatusCode)
+		}
+		return b.String()
+	}
+	kgPage := page("KG")
+	if !strings.Contains(kgPage, `data-provider="kg-idp"`) {
+		t.Error("the KG sign-in page does not offer the provider the directory trusts for KG")
+	}
+	if strings.Contains(kgPage, `data-provider="elsewhere"`) {
+		t.Error("the KG sign-in page offers a provider whose issuer the directory does not trust")
+	}
+	said := logs.FilterMessage("console provider not offered: the directory does not trust its issuer for the state").
+		FilterField(zap.String("provider", "elsewhere")).FilterField(zap.String("issuer", untrusted))
+	if said.Len() == 0 {
+		t.Error("leaving out the untrusted provider was not logged with its id and issuer")
+	}
+
+	// UZ stops trusting the KG issuer: it is no longer offered for UZ.
+	admin := s.token("uz-gpo", identity.DirectoryAdmin)
+	st := s.mustDo("GET", "/v1/states/UZ", admin, nil, http.StatusOK)
+	issuers := []any{}
+	for _, iss := range st.body["trustedIssuers"].([]any) {
+		if iss != kg.id {
+			issuers = append(issuers, iss)
+		}
+	}
+	if r := s.do("PATCH", "/v1/states/UZ?updateMask=trustedIssuers", admin, map[string]any{"etag": st.body["etag"], "trustedIssuers": issuers}); r.status != http.StatusOK {
+		t.Fatalf("UZ drops the KG issuer: %d %s", r.status, r.raw)
+	}
+	if strings.Contains(page("UZ"), `data-provider="kg-idp"`) {
+		t.Error("the UZ sign-in page offers a provider UZ no longer trusts")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +14,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
+	"google.golang.org/grpc/metadata"
+
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/platform/grpcserver"
 )
 
 // signinFlowTTL is how long a user may take at the provider's sign-in page.
@@ -79,14 +83,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.State = st
-		for _, id := range c.order {
-			p := c.providers[id].cfg
-			for _, s := range p.States {
-				if s == st {
-					v.Providers = append(v.Providers, providerChoice{ID: p.ID, Name: p.Name, Issuer: p.Issuer})
-				}
-			}
-		}
+		v.Providers, v.DirectoryDown = c.providersFor(r, st)
 	}
 	pg.Title = pg.T("signin.title")
 	c.render(w, r, http.StatusOK, SigninPage(pg, v))
@@ -343,6 +340,9 @@ type signinView struct {
 	State     string
 	Providers []providerChoice
 	Error     string
+	// DirectoryDown says that the directory could not say which providers
+	// the state trusts.
+	DirectoryDown bool
 	// Ended says that the services ended the last session, and
 	// EndedReason what they said.
 	Ended       bool
@@ -395,4 +395,40 @@ func (c *Console) endedReason(w http.ResponseWriter, r *http.Request) (string, b
 		return "", false
 	}
 	return e.Reason, true
+}
+
+// providersFor returns the configured providers of state whose issuer the
+// directory trusts for it (DESIGN §3 federation), asked without a token
+// (ListTrustedIssuers is an anonymous read). A configured provider the
+// directory does not trust for the state is left out with a log line
+// saying why; down is set when the directory could not be asked.
+func (c *Console) providersFor(r *http.Request, state string) (choices []providerChoice, down bool) {
+	ctx := r.Context()
+	if id := r.Header.Get(grpcserver.TraceHeader); id != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, grpcserver.TraceHeader, id)
+	}
+	resp, err := c.be.Directory.ListTrustedIssuers(ctx, &directoryv1.ListTrustedIssuersRequest{})
+	if err != nil {
+		c.log.Warn("the directory cannot say which issuers a state trusts: no provider is offered", zap.String("state", state), zap.Error(err))
+		return nil, true
+	}
+	var trusted []string
+	for _, si := range resp.GetStates() {
+		if si.GetState() == state {
+			trusted = si.GetIssuers()
+		}
+	}
+	for _, id := range c.order {
+		p := c.providers[id].cfg
+		if !slices.Contains(p.States, state) {
+			continue
+		}
+		if !slices.Contains(trusted, p.Issuer) {
+			c.log.Warn("console provider not offered: the directory does not trust its issuer for the state",
+				zap.String("provider", p.ID), zap.String("state", state), zap.String("issuer", p.Issuer))
+			continue
+		}
+		choices = append(choices, providerChoice{ID: p.ID, Name: p.Name, Issuer: p.Issuer})
+	}
+	return choices, false
 }

@@ -294,3 +294,18 @@ func CallerToProto(p identity.Principal) *directoryv1.Caller {
 	}
 	return c
 }
+
+// ListTrustedIssuers implements directoryv1.DirectoryServiceServer. It
+// needs no token (directoryd makes it an anonymous read): issuer URLs are
+// public, and a sign-in page needs them before anyone has signed in.
+func (s *Server) ListTrustedIssuers(ctx context.Context, _ *directoryv1.ListTrustedIssuersRequest) (*directoryv1.ListTrustedIssuersResponse, error) {
+	states, err := s.svc.ListStates(ctx, identity.Principal{})
+	if err != nil {
+		return nil, err
+	}
+	resp := &directoryv1.ListTrustedIssuersResponse{}
+	for _, st := range states {
+		resp.States = append(resp.States, &directoryv1.StateIssuers{State: st.Code, Issuers: st.TrustedIssuers})
+	}
+	return resp, nil
+}

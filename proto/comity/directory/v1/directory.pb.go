@@ -992,6 +992,144 @@ func (x *GetCallerResponse) GetCaller() *Caller {
 	return nil
 }
 
+// Request message for ListTrustedIssuers.
+type ListTrustedIssuersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrustedIssuersRequest) Reset() {
+	*x = ListTrustedIssuersRequest{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrustedIssuersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrustedIssuersRequest) ProtoMessage() {}
+
+func (x *ListTrustedIssuersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrustedIssuersRequest.ProtoReflect.Descriptor instead.
+func (*ListTrustedIssuersRequest) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{10}
+}
+
+// Response message for ListTrustedIssuers.
+type ListTrustedIssuersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every participating state with the issuers it trusts, ordered by code.
+	States        []*StateIssuers `protobuf:"bytes,1,rep,name=states,proto3" json:"states,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrustedIssuersResponse) Reset() {
+	*x = ListTrustedIssuersResponse{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrustedIssuersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrustedIssuersResponse) ProtoMessage() {}
+
+func (x *ListTrustedIssuersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrustedIssuersResponse.ProtoReflect.Descriptor instead.
+func (*ListTrustedIssuersResponse) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListTrustedIssuersResponse) GetStates() []*StateIssuers {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+// StateIssuers are the token issuers one state trusts.
+type StateIssuers struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ISO 3166-1 alpha-2 code, e.g. `KG`.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// The issuers (the JWT `iss`) of the state's trusted_issuers.
+	Issuers       []string `protobuf:"bytes,2,rep,name=issuers,proto3" json:"issuers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateIssuers) Reset() {
+	*x = StateIssuers{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateIssuers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateIssuers) ProtoMessage() {}
+
+func (x *StateIssuers) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateIssuers.ProtoReflect.Descriptor instead.
+func (*StateIssuers) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StateIssuers) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *StateIssuers) GetIssuers() []string {
+	if x != nil {
+		return x.Issuers
+	}
+	return nil
+}
+
 // Request message for UpdateState.
 type UpdateStateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1007,7 +1145,7 @@ type UpdateStateRequest struct {
 
 func (x *UpdateStateRequest) Reset() {
 	*x = UpdateStateRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1157,7 @@ func (x *UpdateStateRequest) String() string {
 func (*UpdateStateRequest) ProtoMessage() {}
 
 func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1170,7 @@ func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateStateRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateStateRequest) GetState() *State {
@@ -1068,7 +1206,7 @@ type ListAgenciesRequest struct {
 
 func (x *ListAgenciesRequest) Reset() {
 	*x = ListAgenciesRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1218,7 @@ func (x *ListAgenciesRequest) String() string {
 func (*ListAgenciesRequest) ProtoMessage() {}
 
 func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1231,7 @@ func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesRequest.ProtoReflect.Descriptor instead.
 func (*ListAgenciesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListAgenciesRequest) GetPageSize() int32 {
@@ -1139,7 +1277,7 @@ type ListAgenciesResponse struct {
 
 func (x *ListAgenciesResponse) Reset() {
 	*x = ListAgenciesResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1289,7 @@ func (x *ListAgenciesResponse) String() string {
 func (*ListAgenciesResponse) ProtoMessage() {}
 
 func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1302,7 @@ func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesResponse.ProtoReflect.Descriptor instead.
 func (*ListAgenciesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListAgenciesResponse) GetAgencies() []*Agency {
@@ -1199,7 +1337,7 @@ type GetAgencyRequest struct {
 
 func (x *GetAgencyRequest) Reset() {
 	*x = GetAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1349,7 @@ func (x *GetAgencyRequest) String() string {
 func (*GetAgencyRequest) ProtoMessage() {}
 
 func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1362,7 @@ func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyRequest.ProtoReflect.Descriptor instead.
 func (*GetAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetAgencyRequest) GetName() string {
@@ -1248,7 +1386,7 @@ type CreateAgencyRequest struct {
 
 func (x *CreateAgencyRequest) Reset() {
 	*x = CreateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1398,7 @@ func (x *CreateAgencyRequest) String() string {
 func (*CreateAgencyRequest) ProtoMessage() {}
 
 func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1411,7 @@ func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateAgencyRequest) GetAgencyId() string {
@@ -1304,7 +1442,7 @@ type UpdateAgencyRequest struct {
 
 func (x *UpdateAgencyRequest) Reset() {
 	*x = UpdateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1454,7 @@ func (x *UpdateAgencyRequest) String() string {
 func (*UpdateAgencyRequest) ProtoMessage() {}
 
 func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1467,7 @@ func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{15}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateAgencyRequest) GetAgency() *Agency {
@@ -1359,7 +1497,7 @@ type DeactivateAgencyRequest struct {
 
 func (x *DeactivateAgencyRequest) Reset() {
 	*x = DeactivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1509,7 @@ func (x *DeactivateAgencyRequest) String() string {
 func (*DeactivateAgencyRequest) ProtoMessage() {}
 
 func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1522,7 @@ func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{16}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeactivateAgencyRequest) GetName() string {
@@ -1416,7 +1554,7 @@ type ResolveRouteRequest struct {
 
 func (x *ResolveRouteRequest) Reset() {
 	*x = ResolveRouteRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1566,7 @@ func (x *ResolveRouteRequest) String() string {
 func (*ResolveRouteRequest) ProtoMessage() {}
 
 func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1579,7 @@ func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteRequest.ProtoReflect.Descriptor instead.
 func (*ResolveRouteRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{17}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResolveRouteRequest) GetRequestedState() string {
@@ -1478,7 +1616,7 @@ type ResolveRouteResponse struct {
 
 func (x *ResolveRouteResponse) Reset() {
 	*x = ResolveRouteResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1628,7 @@ func (x *ResolveRouteResponse) String() string {
 func (*ResolveRouteResponse) ProtoMessage() {}
 
 func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1641,7 @@ func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteResponse.ProtoReflect.Descriptor instead.
 func (*ResolveRouteResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{18}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResolveRouteResponse) GetAgency() *Agency {
@@ -1531,7 +1669,7 @@ type GetStateResponse struct {
 
 func (x *GetStateResponse) Reset() {
 	*x = GetStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1681,7 @@ func (x *GetStateResponse) String() string {
 func (*GetStateResponse) ProtoMessage() {}
 
 func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1694,7 @@ func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateResponse.ProtoReflect.Descriptor instead.
 func (*GetStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{19}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetStateResponse) GetState() *State {
@@ -1577,7 +1715,7 @@ type UpdateStateResponse struct {
 
 func (x *UpdateStateResponse) Reset() {
 	*x = UpdateStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1727,7 @@ func (x *UpdateStateResponse) String() string {
 func (*UpdateStateResponse) ProtoMessage() {}
 
 func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1740,7 @@ func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{20}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateStateResponse) GetState() *State {
@@ -1623,7 +1761,7 @@ type GetAgencyResponse struct {
 
 func (x *GetAgencyResponse) Reset() {
 	*x = GetAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1773,7 @@ func (x *GetAgencyResponse) String() string {
 func (*GetAgencyResponse) ProtoMessage() {}
 
 func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1786,7 @@ func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyResponse.ProtoReflect.Descriptor instead.
 func (*GetAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetAgencyResponse) GetAgency() *Agency {
@@ -1669,7 +1807,7 @@ type CreateAgencyResponse struct {
 
 func (x *CreateAgencyResponse) Reset() {
 	*x = CreateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1819,7 @@ func (x *CreateAgencyResponse) String() string {
 func (*CreateAgencyResponse) ProtoMessage() {}
 
 func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1832,7 @@ func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateAgencyResponse) GetAgency() *Agency {
@@ -1715,7 +1853,7 @@ type UpdateAgencyResponse struct {
 
 func (x *UpdateAgencyResponse) Reset() {
 	*x = UpdateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1865,7 @@ func (x *UpdateAgencyResponse) String() string {
 func (*UpdateAgencyResponse) ProtoMessage() {}
 
 func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1878,7 @@ func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateAgencyResponse) GetAgency() *Agency {
@@ -1761,7 +1899,7 @@ type DeactivateAgencyResponse struct {
 
 func (x *DeactivateAgencyResponse) Reset() {
 	*x = DeactivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1911,7 @@ func (x *DeactivateAgencyResponse) String() string {
 func (*DeactivateAgencyResponse) ProtoMessage() {}
 
 func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1924,7 @@ func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeactivateAgencyResponse) GetAgency() *Agency {
@@ -1810,7 +1948,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +1960,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +1973,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Snapshot) GetStates() []*State {
@@ -1947,7 +2085,13 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"r\b\n" +
 	"\x06callerR\x04name\"H\n" +
 	"\x11GetCallerResponse\x123\n" +
-	"\x06caller\x18\x01 \x01(\v2\x1b.comity.directory.v1.CallerR\x06caller\"\x8e\x01\n" +
+	"\x06caller\x18\x01 \x01(\v2\x1b.comity.directory.v1.CallerR\x06caller\"\x1b\n" +
+	"\x19ListTrustedIssuersRequest\"W\n" +
+	"\x1aListTrustedIssuersResponse\x129\n" +
+	"\x06states\x18\x01 \x03(\v2!.comity.directory.v1.StateIssuersR\x06states\">\n" +
+	"\fStateIssuers\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x18\n" +
+	"\aissuers\x18\x02 \x03(\tR\aissuers\"\x8e\x01\n" +
 	"\x12UpdateStateRequest\x12;\n" +
 	"\x05state\x18\x01 \x01(\v2\x1a.comity.directory.v1.StateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05state\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
@@ -2012,14 +2156,14 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\aROUTINE\x10\x01\x12\n" +
 	"\n" +
 	"\x06URGENT\x10\x02\x12\r\n" +
-	"\tEMERGENCY\x10\x032\xe4\n" +
-	"\n" +
+	"\tEMERGENCY\x10\x032\xf8\v\n" +
 	"\x10DirectoryService\x12q\n" +
 	"\n" +
 	"ListStates\x12&.comity.directory.v1.ListStatesRequest\x1a'.comity.directory.v1.ListStatesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/states\x12{\n" +
 	"\bGetState\x12$.comity.directory.v1.GetStateRequest\x1a%.comity.directory.v1.GetStateResponse\"\"\x82\xd3\xe4\x93\x02\x1cb\x05state\x12\x13/v1/{name=states/*}\x12}\n" +
 	"\tGetCaller\x12%.comity.directory.v1.GetCallerRequest\x1a&.comity.directory.v1.GetCallerResponse\"!\x82\xd3\xe4\x93\x02\x1bb\x06caller\x12\x11/v1/{name=caller}\x12\x91\x01\n" +
+	"\x12ListTrustedIssuers\x12..comity.directory.v1.ListTrustedIssuersRequest\x1a/.comity.directory.v1.ListTrustedIssuersResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/trustedIssuers\x12\x91\x01\n" +
 	"\vUpdateState\x12'.comity.directory.v1.UpdateStateRequest\x1a(.comity.directory.v1.UpdateStateResponse\"/\x82\xd3\xe4\x93\x02):\x05stateb\x05state2\x19/v1/{state.name=states/*}\x12y\n" +
 	"\fListAgencies\x12(.comity.directory.v1.ListAgenciesRequest\x1a).comity.directory.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x81\x01\n" +
 	"\tGetAgency\x12%.comity.directory.v1.GetAgencyRequest\x1a&.comity.directory.v1.GetAgencyResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x06agency\x12\x15/v1/{name=agencies/*}\x12\x89\x01\n" +
@@ -2041,100 +2185,106 @@ func file_comity_directory_v1_directory_proto_rawDescGZIP() []byte {
 }
 
 var file_comity_directory_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_comity_directory_v1_directory_proto_goTypes = []any{
-	(RequestType)(0),                 // 0: comity.directory.v1.RequestType
-	(Priority)(0),                    // 1: comity.directory.v1.Priority
-	(Agency_Kind)(0),                 // 2: comity.directory.v1.Agency.Kind
-	(*State)(nil),                    // 3: comity.directory.v1.State
-	(*ClaimMapping)(nil),             // 4: comity.directory.v1.ClaimMapping
-	(*Agency)(nil),                   // 5: comity.directory.v1.Agency
-	(*ContactPoint)(nil),             // 6: comity.directory.v1.ContactPoint
-	(*ListStatesRequest)(nil),        // 7: comity.directory.v1.ListStatesRequest
-	(*ListStatesResponse)(nil),       // 8: comity.directory.v1.ListStatesResponse
-	(*GetStateRequest)(nil),          // 9: comity.directory.v1.GetStateRequest
-	(*Caller)(nil),                   // 10: comity.directory.v1.Caller
-	(*GetCallerRequest)(nil),         // 11: comity.directory.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),        // 12: comity.directory.v1.GetCallerResponse
-	(*UpdateStateRequest)(nil),       // 13: comity.directory.v1.UpdateStateRequest
-	(*ListAgenciesRequest)(nil),      // 14: comity.directory.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),     // 15: comity.directory.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),         // 16: comity.directory.v1.GetAgencyRequest
-	(*CreateAgencyRequest)(nil),      // 17: comity.directory.v1.CreateAgencyRequest
-	(*UpdateAgencyRequest)(nil),      // 18: comity.directory.v1.UpdateAgencyRequest
-	(*DeactivateAgencyRequest)(nil),  // 19: comity.directory.v1.DeactivateAgencyRequest
-	(*ResolveRouteRequest)(nil),      // 20: comity.directory.v1.ResolveRouteRequest
-	(*ResolveRouteResponse)(nil),     // 21: comity.directory.v1.ResolveRouteResponse
-	(*GetStateResponse)(nil),         // 22: comity.directory.v1.GetStateResponse
-	(*UpdateStateResponse)(nil),      // 23: comity.directory.v1.UpdateStateResponse
-	(*GetAgencyResponse)(nil),        // 24: comity.directory.v1.GetAgencyResponse
-	(*CreateAgencyResponse)(nil),     // 25: comity.directory.v1.CreateAgencyResponse
-	(*UpdateAgencyResponse)(nil),     // 26: comity.directory.v1.UpdateAgencyResponse
-	(*DeactivateAgencyResponse)(nil), // 27: comity.directory.v1.DeactivateAgencyResponse
-	(*Snapshot)(nil),                 // 28: comity.directory.v1.Snapshot
-	nil,                              // 29: comity.directory.v1.State.DisplayNamesEntry
-	nil,                              // 30: comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	nil,                              // 31: comity.directory.v1.ClaimMapping.RoleValuesEntry
-	nil,                              // 32: comity.directory.v1.Agency.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),    // 33: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 34: google.protobuf.FieldMask
+	(RequestType)(0),                   // 0: comity.directory.v1.RequestType
+	(Priority)(0),                      // 1: comity.directory.v1.Priority
+	(Agency_Kind)(0),                   // 2: comity.directory.v1.Agency.Kind
+	(*State)(nil),                      // 3: comity.directory.v1.State
+	(*ClaimMapping)(nil),               // 4: comity.directory.v1.ClaimMapping
+	(*Agency)(nil),                     // 5: comity.directory.v1.Agency
+	(*ContactPoint)(nil),               // 6: comity.directory.v1.ContactPoint
+	(*ListStatesRequest)(nil),          // 7: comity.directory.v1.ListStatesRequest
+	(*ListStatesResponse)(nil),         // 8: comity.directory.v1.ListStatesResponse
+	(*GetStateRequest)(nil),            // 9: comity.directory.v1.GetStateRequest
+	(*Caller)(nil),                     // 10: comity.directory.v1.Caller
+	(*GetCallerRequest)(nil),           // 11: comity.directory.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),          // 12: comity.directory.v1.GetCallerResponse
+	(*ListTrustedIssuersRequest)(nil),  // 13: comity.directory.v1.ListTrustedIssuersRequest
+	(*ListTrustedIssuersResponse)(nil), // 14: comity.directory.v1.ListTrustedIssuersResponse
+	(*StateIssuers)(nil),               // 15: comity.directory.v1.StateIssuers
+	(*UpdateStateRequest)(nil),         // 16: comity.directory.v1.UpdateStateRequest
+	(*ListAgenciesRequest)(nil),        // 17: comity.directory.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),       // 18: comity.directory.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),           // 19: comity.directory.v1.GetAgencyRequest
+	(*CreateAgencyRequest)(nil),        // 20: comity.directory.v1.CreateAgencyRequest
+	(*UpdateAgencyRequest)(nil),        // 21: comity.directory.v1.UpdateAgencyRequest
+	(*DeactivateAgencyRequest)(nil),    // 22: comity.directory.v1.DeactivateAgencyRequest
+	(*ResolveRouteRequest)(nil),        // 23: comity.directory.v1.ResolveRouteRequest
+	(*ResolveRouteResponse)(nil),       // 24: comity.directory.v1.ResolveRouteResponse
+	(*GetStateResponse)(nil),           // 25: comity.directory.v1.GetStateResponse
+	(*UpdateStateResponse)(nil),        // 26: comity.directory.v1.UpdateStateResponse
+	(*GetAgencyResponse)(nil),          // 27: comity.directory.v1.GetAgencyResponse
+	(*CreateAgencyResponse)(nil),       // 28: comity.directory.v1.CreateAgencyResponse
+	(*UpdateAgencyResponse)(nil),       // 29: comity.directory.v1.UpdateAgencyResponse
+	(*DeactivateAgencyResponse)(nil),   // 30: comity.directory.v1.DeactivateAgencyResponse
+	(*Snapshot)(nil),                   // 31: comity.directory.v1.Snapshot
+	nil,                                // 32: comity.directory.v1.State.DisplayNamesEntry
+	nil,                                // 33: comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	nil,                                // 34: comity.directory.v1.ClaimMapping.RoleValuesEntry
+	nil,                                // 35: comity.directory.v1.Agency.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),      // 36: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 37: google.protobuf.FieldMask
 }
 var file_comity_directory_v1_directory_proto_depIdxs = []int32{
-	29, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
-	33, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
+	32, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
+	36, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 2: comity.directory.v1.State.claim_mappings:type_name -> comity.directory.v1.ClaimMapping
-	30, // 3: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	31, // 4: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
+	33, // 3: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	34, // 4: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
 	2,  // 5: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
-	32, // 6: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
+	35, // 6: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
 	0,  // 7: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
 	6,  // 8: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
-	33, // 9: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	36, // 9: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 10: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
-	33, // 11: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 11: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
 	10, // 12: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
-	3,  // 13: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
-	34, // 14: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 15: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
-	5,  // 16: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	5,  // 17: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	34, // 18: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 19: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
-	1,  // 20: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
-	5,  // 21: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
-	3,  // 22: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
-	3,  // 23: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
-	5,  // 24: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 25: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 26: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 27: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	3,  // 28: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
-	5,  // 29: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
-	7,  // 30: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
-	9,  // 31: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
-	11, // 32: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
-	13, // 33: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
-	14, // 34: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
-	16, // 35: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
-	17, // 36: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
-	18, // 37: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
-	19, // 38: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
-	20, // 39: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
-	8,  // 40: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
-	22, // 41: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
-	12, // 42: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
-	23, // 43: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
-	15, // 44: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
-	24, // 45: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
-	25, // 46: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
-	26, // 47: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
-	27, // 48: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
-	21, // 49: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
-	40, // [40:50] is the sub-list for method output_type
-	30, // [30:40] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	15, // 13: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
+	3,  // 14: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
+	37, // 15: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 16: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
+	5,  // 17: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	5,  // 18: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	37, // 19: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 20: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
+	1,  // 21: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
+	5,  // 22: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
+	3,  // 23: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
+	3,  // 24: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
+	5,  // 25: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 26: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 27: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 28: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	3,  // 29: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
+	5,  // 30: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
+	7,  // 31: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
+	9,  // 32: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
+	11, // 33: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
+	13, // 34: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
+	16, // 35: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
+	17, // 36: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
+	19, // 37: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
+	20, // 38: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
+	21, // 39: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
+	22, // 40: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
+	23, // 41: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
+	8,  // 42: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
+	25, // 43: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
+	12, // 44: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
+	14, // 45: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
+	26, // 46: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
+	18, // 47: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
+	27, // 48: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
+	28, // 49: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
+	29, // 50: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
+	30, // 51: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
+	24, // 52: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
+	42, // [42:53] is the sub-list for method output_type
+	31, // [31:42] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_comity_directory_v1_directory_proto_init() }
@@ -2148,7 +2298,7 @@ func file_comity_directory_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_directory_v1_directory_proto_rawDesc), len(file_comity_directory_v1_directory_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   30,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

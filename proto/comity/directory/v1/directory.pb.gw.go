@@ -134,6 +134,27 @@ func local_request_DirectoryService_GetCaller_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+func request_DirectoryService_ListTrustedIssuers_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListTrustedIssuersRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListTrustedIssuers(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_ListTrustedIssuers_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListTrustedIssuersRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.ListTrustedIssuers(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_DirectoryService_UpdateState_0 = &utilities.DoubleArray{Encoding: map[string]int{"state": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
 
 func request_DirectoryService_UpdateState_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -557,6 +578,26 @@ func RegisterDirectoryServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_GetCaller_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_GetCaller_0{resp.(*GetCallerResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_ListTrustedIssuers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ListTrustedIssuers", runtime.WithHTTPPathPattern("/v1/trustedIssuers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_ListTrustedIssuers_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ListTrustedIssuers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPatch, pattern_DirectoryService_UpdateState_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -788,6 +829,23 @@ func RegisterDirectoryServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_GetCaller_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_GetCaller_0{resp.(*GetCallerResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_ListTrustedIssuers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ListTrustedIssuers", runtime.WithHTTPPathPattern("/v1/trustedIssuers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_ListTrustedIssuers_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ListTrustedIssuers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPatch, pattern_DirectoryService_UpdateState_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -974,27 +1032,29 @@ func (m response_DirectoryService_DeactivateAgency_0) XXX_ResponseBody() interfa
 }
 
 var (
-	pattern_DirectoryService_ListStates_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "states"}, ""))
-	pattern_DirectoryService_GetState_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "name"}, ""))
-	pattern_DirectoryService_GetCaller_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "caller", "name"}, ""))
-	pattern_DirectoryService_UpdateState_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "state.name"}, ""))
-	pattern_DirectoryService_ListAgencies_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
-	pattern_DirectoryService_GetAgency_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, ""))
-	pattern_DirectoryService_CreateAgency_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
-	pattern_DirectoryService_UpdateAgency_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "agency.name"}, ""))
-	pattern_DirectoryService_DeactivateAgency_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "deactivate"))
-	pattern_DirectoryService_ResolveRoute_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "routes"}, "resolve"))
+	pattern_DirectoryService_ListStates_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "states"}, ""))
+	pattern_DirectoryService_GetState_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "name"}, ""))
+	pattern_DirectoryService_GetCaller_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "caller", "name"}, ""))
+	pattern_DirectoryService_ListTrustedIssuers_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "trustedIssuers"}, ""))
+	pattern_DirectoryService_UpdateState_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "state.name"}, ""))
+	pattern_DirectoryService_ListAgencies_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
+	pattern_DirectoryService_GetAgency_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, ""))
+	pattern_DirectoryService_CreateAgency_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
+	pattern_DirectoryService_UpdateAgency_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "agency.name"}, ""))
+	pattern_DirectoryService_DeactivateAgency_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "deactivate"))
+	pattern_DirectoryService_ResolveRoute_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "routes"}, "resolve"))
 )
 
 var (
-	forward_DirectoryService_ListStates_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetState_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetCaller_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateState_0      = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListAgencies_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetAgency_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateAgency_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateAgency_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeactivateAgency_0 = runtime.ForwardResponseMessage
-	forward_DirectoryService_ResolveRoute_0     = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListStates_0         = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetState_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetCaller_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListTrustedIssuers_0 = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateState_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListAgencies_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetAgency_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateAgency_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateAgency_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeactivateAgency_0   = runtime.ForwardResponseMessage
+	forward_DirectoryService_ResolveRoute_0       = runtime.ForwardResponseMessage
 )

@@ -19,16 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DirectoryService_ListStates_FullMethodName       = "/comity.directory.v1.DirectoryService/ListStates"
-	DirectoryService_GetState_FullMethodName         = "/comity.directory.v1.DirectoryService/GetState"
-	DirectoryService_GetCaller_FullMethodName        = "/comity.directory.v1.DirectoryService/GetCaller"
-	DirectoryService_UpdateState_FullMethodName      = "/comity.directory.v1.DirectoryService/UpdateState"
-	DirectoryService_ListAgencies_FullMethodName     = "/comity.directory.v1.DirectoryService/ListAgencies"
-	DirectoryService_GetAgency_FullMethodName        = "/comity.directory.v1.DirectoryService/GetAgency"
-	DirectoryService_CreateAgency_FullMethodName     = "/comity.directory.v1.DirectoryService/CreateAgency"
-	DirectoryService_UpdateAgency_FullMethodName     = "/comity.directory.v1.DirectoryService/UpdateAgency"
-	DirectoryService_DeactivateAgency_FullMethodName = "/comity.directory.v1.DirectoryService/DeactivateAgency"
-	DirectoryService_ResolveRoute_FullMethodName     = "/comity.directory.v1.DirectoryService/ResolveRoute"
+	DirectoryService_ListStates_FullMethodName         = "/comity.directory.v1.DirectoryService/ListStates"
+	DirectoryService_GetState_FullMethodName           = "/comity.directory.v1.DirectoryService/GetState"
+	DirectoryService_GetCaller_FullMethodName          = "/comity.directory.v1.DirectoryService/GetCaller"
+	DirectoryService_ListTrustedIssuers_FullMethodName = "/comity.directory.v1.DirectoryService/ListTrustedIssuers"
+	DirectoryService_UpdateState_FullMethodName        = "/comity.directory.v1.DirectoryService/UpdateState"
+	DirectoryService_ListAgencies_FullMethodName       = "/comity.directory.v1.DirectoryService/ListAgencies"
+	DirectoryService_GetAgency_FullMethodName          = "/comity.directory.v1.DirectoryService/GetAgency"
+	DirectoryService_CreateAgency_FullMethodName       = "/comity.directory.v1.DirectoryService/CreateAgency"
+	DirectoryService_UpdateAgency_FullMethodName       = "/comity.directory.v1.DirectoryService/UpdateAgency"
+	DirectoryService_DeactivateAgency_FullMethodName   = "/comity.directory.v1.DirectoryService/DeactivateAgency"
+	DirectoryService_ResolveRoute_FullMethodName       = "/comity.directory.v1.DirectoryService/ResolveRoute"
 )
 
 // DirectoryServiceClient is the client API for DirectoryService service.
@@ -48,6 +49,11 @@ type DirectoryServiceClient interface {
 	// Tells who the caller is, as the services see them: the principal their
 	// token authenticates through its issuer's claim mapping.
 	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
+	// Lists the token issuers each state trusts. Anyone may call it without
+	// a token: the console's sign-in page offers a state's users only the
+	// providers the directory trusts for that state. Such calls are recorded
+	// as the anonymous calls of a client and minute are.
+	ListTrustedIssuers(ctx context.Context, in *ListTrustedIssuersRequest, opts ...grpc.CallOption) (*ListTrustedIssuersResponse, error)
 	// Updates a state's languages, time zone or trusted token issuers.
 	UpdateState(ctx context.Context, in *UpdateStateRequest, opts ...grpc.CallOption) (*UpdateStateResponse, error)
 	// Lists agencies, optionally filtered by state, kind and active flag.
@@ -103,6 +109,16 @@ func (c *directoryServiceClient) GetCaller(ctx context.Context, in *GetCallerReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetCallerResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_GetCaller_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) ListTrustedIssuers(ctx context.Context, in *ListTrustedIssuersRequest, opts ...grpc.CallOption) (*ListTrustedIssuersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTrustedIssuersResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListTrustedIssuers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +212,11 @@ type DirectoryServiceServer interface {
 	// Tells who the caller is, as the services see them: the principal their
 	// token authenticates through its issuer's claim mapping.
 	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
+	// Lists the token issuers each state trusts. Anyone may call it without
+	// a token: the console's sign-in page offers a state's users only the
+	// providers the directory trusts for that state. Such calls are recorded
+	// as the anonymous calls of a client and minute are.
+	ListTrustedIssuers(context.Context, *ListTrustedIssuersRequest) (*ListTrustedIssuersResponse, error)
 	// Updates a state's languages, time zone or trusted token issuers.
 	UpdateState(context.Context, *UpdateStateRequest) (*UpdateStateResponse, error)
 	// Lists agencies, optionally filtered by state, kind and active flag.
@@ -235,6 +256,9 @@ func (UnimplementedDirectoryServiceServer) GetState(context.Context, *GetStateRe
 }
 func (UnimplementedDirectoryServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListTrustedIssuers(context.Context, *ListTrustedIssuersRequest) (*ListTrustedIssuersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTrustedIssuers not implemented")
 }
 func (UnimplementedDirectoryServiceServer) UpdateState(context.Context, *UpdateStateRequest) (*UpdateStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateState not implemented")
@@ -328,6 +352,24 @@ func _DirectoryService_GetCaller_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_ListTrustedIssuers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTrustedIssuersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListTrustedIssuers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListTrustedIssuers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListTrustedIssuers(ctx, req.(*ListTrustedIssuersRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -476,6 +518,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCaller",
 			Handler:    _DirectoryService_GetCaller_Handler,
+		},
+		{
+			MethodName: "ListTrustedIssuers",
+			Handler:    _DirectoryService_ListTrustedIssuers_Handler,
 		},
 		{
 			MethodName: "UpdateState",
