@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ type consoleSuite struct {
 	*suite
 	dev  *devprovider.Provider
 	mock *mockoidc.MockOIDC
+	// endSessions counts the calls of the development provider's
+	// end_session_endpoint (RP-initiated logout).
+	endSessions *atomic.Int64
 }
 
 func startConsoleSuite(t *testing.T) *consoleSuite {
@@ -89,18 +93,25 @@ func startConsoleSuite(t *testing.T) *consoleSuite {
 	})
 	p, err := devprovider.New(devprovider.Config{
 		Issuer: opIssuer, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"),
-		Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{s.baseURL + "/signin/callback"}}},
+		Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{s.baseURL + "/signin/callback"},
+			PostLogoutRedirectURIs: []string{s.baseURL + "/signin"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
+	endSessions := new(atomic.Int64)
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/end_session" {
+			endSessions.Add(1)
+		}
+		p.ServeHTTP(w, r)
+	})}
 	go srv.Serve(opL)
 	t.Cleanup(func() { srv.Close() })
 	// KG maps the mock issuer's tokens (kgMapping), set before any service
 	// caches what the directory says of KG.
 	setKGMapping(t, s, kgMapping(mock.Issuer()))
-	return &consoleSuite{suite: s, dev: p, mock: mock}
+	return &consoleSuite{suite: s, dev: p, mock: mock, endSessions: endSessions}
 }
 
 // chromiumPath finds Debian's chromium, or skips the test with a notice
@@ -453,6 +464,20 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		b.do(chromedp.WaitVisible(chromedp.CSS(`tr[data-request="` + kgRef + `"]`)))
 		b.checkAxe("the mapped user's dashboard")
+
+		// Signing out through the development provider ends the session
+		// there too (RP-initiated logout): the browser is taken from the
+		// console's sign-out page to the provider's end_session_endpoint,
+		// which sends it back to the sign-in page.
+		d := newBrowser(t, root, axe)
+		d.signInDev(cs.baseURL, "KG", "kg-oversight", "auditor")
+		d.do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`a[data-state="KG"]`)))
+		if loc := d.location(); loc != cs.baseURL+"/signin" {
+			t.Errorf("after signing out the user is at %s, want the sign-in page", loc)
+		}
+		if cs.endSessions.Load() == 0 {
+			t.Error("signing out did not go through the provider's end_session_endpoint")
+		}
 
 		// KG deactivates the agency: the next page load ends the session
 		// (the directory notices within its 2s trust cache).

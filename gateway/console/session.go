@@ -108,11 +108,15 @@ func (s *sealer) seal(name string, v any) (string, error) {
 	}
 	out := base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(name)))
 	if len(name)+len(out) > maxCookieLen {
-		return "", fmt.Errorf("console: the %s cookie would be %d bytes, more than browsers keep (%d): the provider's tokens are too large for a cookie session",
-			name, len(name)+len(out), maxCookieLen)
+		return "", fmt.Errorf("console: the %s cookie would be %d bytes, more than browsers keep (%d): the provider's tokens are too large for a cookie session: %w",
+			name, len(name)+len(out), maxCookieLen, errCookieTooLarge)
 	}
 	return out, nil
 }
+
+// errCookieTooLarge is what seal returns when the sealed value would not
+// fit in a cookie.
+var errCookieTooLarge = errors.New("cookie too large")
 
 // open decrypts a value seal made for the cookie name into v. Any
 // tampering, another key or another cookie's value is an error.
@@ -149,6 +153,10 @@ type session struct {
 	Agency string   `json:"g,omitempty"`
 	State  string   `json:"t,omitempty"`
 	Roles  []string `json:"o,omitempty"`
+	// IDToken is the provider's ID token, the id_token_hint of
+	// RP-initiated logout; empty when it did not fit in the cookie, or
+	// when Access is the ID token (Provider.IDTokenBearer).
+	IDToken string `json:"i,omitempty"`
 }
 
 // setCaller keeps who the services say the user is; fallbackName is shown

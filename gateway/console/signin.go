@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ type relyingParty struct {
 	mu       sync.Mutex
 	oauth    *oauth2.Config
 	verifier *oidc.IDTokenVerifier
+	// endSession is the provider's end_session_endpoint (RP-initiated
+	// logout), empty when its discovery document names none.
+	endSession string
 }
 
 func newRelyingParty(p Provider, callback string, client *http.Client) *relyingParty {
@@ -69,6 +73,12 @@ func (rp *relyingParty) discover(ctx context.Context) (*oauth2.Config, *oidc.IDT
 		Scopes: append([]string{oidc.ScopeOpenID}, scopes...),
 	}
 	rp.verifier = p.Verifier(&oidc.Config{ClientID: rp.cfg.ClientID})
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := p.Claims(&meta); err == nil {
+		rp.endSession = meta.EndSession
+	}
 	return rp.oauth, rp.verifier, nil
 }
 
@@ -194,6 +204,9 @@ func (c *Console) signinCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if rp.cfg.IDTokenBearer {
 		s.Access, s.Expiry = rawID, idt.Expiry.Unix()
+	} else {
+		// Kept for the provider's end_session_endpoint (id_token_hint).
+		s.IDToken = rawID
 	}
 	if s.Access == "" {
 		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.id_token"))
@@ -225,14 +238,74 @@ func tokenExpiry(tok *oauth2.Token, idt *oidc.IDToken) time.Time {
 	return idt.Expiry
 }
 
-// signout ends the session.
+// signout ends the session here and, when the provider has an
+// end_session_endpoint and the session kept the ID token, at the provider
+// too (RP-initiated logout), which then sends the user back to the sign-in
+// page. The way there is a page that moves on by itself (a Refresh header
+// and a link), not a redirect: the console's CSP (form-action 'self')
+// forbids a form post from being redirected to another origin.
 func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, c.cookies.cookie(c.cookies.session, "", -1))
-	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	end := c.endSessionURL(r)
+	if end == "" {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	pg := c.page(w, r, nil)
+	pg.Title = pg.T("signout.title")
+	w.Header().Set("Refresh", "0; url="+end)
+	c.render(w, r, http.StatusOK, SignoutPage(pg, end))
 }
 
+// endSessionURL is the provider's end_session_endpoint for the session of
+// r, with its ID token as id_token_hint and the sign-in page to come back
+// to; empty when the provider has none or the session kept no ID token.
+func (c *Console) endSessionURL(r *http.Request) string {
+	ck, err := r.Cookie(c.cookies.session)
+	if err != nil {
+		return ""
+	}
+	var s session
+	if err := c.sealer.open(c.cookies.session, ck.Value, &s); err != nil {
+		return ""
+	}
+	rp, ok := c.providers[s.Provider]
+	if !ok {
+		return ""
+	}
+	hint := s.IDToken
+	if rp.cfg.IDTokenBearer {
+		hint = s.Access
+	}
+	if _, _, err := rp.discover(r.Context()); err != nil || hint == "" {
+		return ""
+	}
+	rp.mu.Lock()
+	endpoint := rp.endSession
+	rp.mu.Unlock()
+	u, err := url.Parse(endpoint)
+	if endpoint == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	q := u.Query()
+	q.Set("id_token_hint", hint)
+	q.Set("client_id", rp.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", strings.TrimSuffix(c.callback, "/callback"))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// saveSession seals s into the session cookie. When the ID token kept for
+// the provider's sign-out makes the cookie too large, it is left out (the
+// sign-out is then local only) and a log line says so.
 func (c *Console) saveSession(w http.ResponseWriter, s *session) error {
 	sealed, err := c.sealer.seal(c.cookies.session, s)
+	if errors.Is(err, errCookieTooLarge) && s.IDToken != "" {
+		c.log.Warn("the ID token does not fit in the session cookie: signing out will end the session here only, not at the provider",
+			zap.String("provider", s.Provider), zap.Int("id_token_bytes", len(s.IDToken)))
+		s.IDToken = ""
+		sealed, err = c.sealer.seal(c.cookies.session, s)
+	}
 	if err != nil {
 		return err
 	}
@@ -309,6 +382,8 @@ func (c *Console) session(w http.ResponseWriter, r *http.Request) (*session, err
 			return end("refresh gave no ID token")
 		}
 		s.Access, s.Expiry = raw, idt.Expiry.Unix()
+	} else if raw, _ := tok.Extra("id_token").(string); raw != "" && s.IDToken != "" {
+		s.IDToken = raw
 	}
 	if err := c.saveSession(w, &s); err != nil {
 		return end(err.Error())
