@@ -14,10 +14,10 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/services/identity"
