@@ -275,6 +275,12 @@ func (v *Verifier) trustFailure(claimed Principal, err error, key [sha256.Size]b
 		// The directory, asked with this very token, refused it with the
 		// same rules: pass its reason on, with the state it knows.
 		claimed.State = dirRefused.Claimed.State
+		if claimed.Agency == "" && agencyIDPattern.MatchString(dirRefused.Claimed.Agency) {
+			// Refused before this service could read the issuer's claim
+			// mapping: who the token claimed to be is what the directory
+			// read through it.
+			claimed.Agency, claimed.Roles = dirRefused.Claimed.Agency, dirRefused.Claimed.Roles
+		}
 		r := &RefusedError{Claimed: claimed, Err: dirRefused.Err}
 		v.refusals.put(key, r, now)
 		return r
