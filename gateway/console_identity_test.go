@@ -16,6 +16,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -243,10 +244,11 @@ func (c mappedMockClaims) MarshalJSON() ([]byte, error) {
 func TestSigninOffersTrustedProviders(t *testing.T) {
 	kg := newTestIssuer(t, kgIssuer)
 	core, logs := observer.New(zap.InfoLevel)
+	reg := prometheus.NewRegistry()
 	const untrusted = "https://idp.elsewhere.example/"
 	s := startSuite(t, suiteOptions{
 		trustedIssuers: []identity.Issuer{{ID: kg.id, JWKS: kg.jwks}},
-		logger:         zap.New(core),
+		logger:         zap.New(core), metrics: reg,
 		console: func(base string) *console.Config {
 			return &console.Config{PublicURL: base, SessionSecret: []byte(strings.Repeat("0123456789abcdef", 4)),
 				Providers: []console.Provider{
@@ -289,6 +291,11 @@ func TestSigninOffersTrustedProviders(t *testing.T) {
 	if said.Len() == 0 {
 		t.Error("leaving out the untrusted provider was not logged with its id and issuer")
 	}
+	// The reads without a token are counted as anonymous calls (and
+	// recorded in their aggregate audit events).
+	if n := anonymousReads(t, reg); n < 2 {
+		t.Errorf("comity_unauthenticated_calls_total counts %v anonymous reads of ListTrustedIssuers, want the API's and the sign-in page's", n)
+	}
 
 	// UZ stops trusting the KG issuer: it is no longer offered for UZ.
 	admin := s.token("uz-gpo", identity.DirectoryAdmin)
@@ -305,4 +312,30 @@ func TestSigninOffersTrustedProviders(t *testing.T) {
 	if strings.Contains(page("UZ"), `data-provider="kg-idp"`) {
 		t.Error("the UZ sign-in page offers a provider UZ no longer trusts")
 	}
+}
+
+// anonymousReads is how many ListTrustedIssuers calls the directory counted
+// as anonymous reads.
+func anonymousReads(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0.0
+	for _, f := range families {
+		if f.GetName() != "comity_unauthenticated_calls_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["reason"] == "anonymous_read" && strings.HasSuffix(labels["method"], "/ListTrustedIssuers") {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
 }
