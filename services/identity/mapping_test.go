@@ -204,3 +204,44 @@ func TestClaimMappingViolationsNameTheField(t *testing.T) {
 		t.Error("IsDefault does not tell the default mapping from another")
 	}
 }
+
+// FuzzClaimMapping reads arbitrary token payloads through a mapping with
+// nested paths and value maps, as a hostile issuer's signed token would
+// reach it: it never panics, an error always has a message, and what it
+// maps is only ever a value the maps list.
+func FuzzClaimMapping(f *testing.F) {
+	for _, seed := range []string{
+		`{"org":{"unit":"GPO-KZ"},"realm_access":{"roles":["mla-prosecutors"]},"display":"A"}`,
+		`{"org":{"unit":"MINISTRY"}}`,
+		`{"org":"GPO-KZ"}`,
+		`{"org":{"unit":7}}`,
+		`{"org":{"unit":"GPO-KZ","unit":"CITY-PROS"}}`,
+		`{"org":{"unit":"GPO-KZ"},"realm_access":{"roles":"mla-officers"}}`,
+		`{"org":{"unit":"GPO-KZ"},"realm_access":{"roles":[null]}}`,
+		`{"org.unit":"CITY-PROS"}`,
+		`{"display":{"x":1}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fields, err := decodeObject(data)
+		if err != nil {
+			return
+		}
+		m, err := keycloakMapping.apply(fields)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatalf("apply(%q): an error without a message", data)
+			}
+			return
+		}
+		if m.agency != "" && m.agency != "kz-gpo" && m.agency != "kz-city-prosecutor" {
+			t.Fatalf("apply(%q) mapped the agency to %q, which the mapping does not list", data, m.agency)
+		}
+		for _, r := range m.roles {
+			if r != "prosecutor" && r != "liaison_officer" {
+				t.Fatalf("apply(%q) mapped a role to %q, which the mapping does not list", data, r)
+			}
+		}
+	})
+}
