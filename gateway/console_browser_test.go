@@ -35,8 +35,11 @@ type consoleSuite struct {
 	dev  *devprovider.Provider
 	mock *mockoidc.MockOIDC
 	// endSessions counts the calls of the development provider's
-	// end_session_endpoint (RP-initiated logout).
-	endSessions *atomic.Int64
+	// end_session_endpoint (RP-initiated logout); while stayOnSignout is
+	// set, those calls are answered 204 No Content, which leaves the
+	// browser on the console's sign-out page.
+	endSessions   *atomic.Int64
+	stayOnSignout *atomic.Bool
 }
 
 func startConsoleSuite(t *testing.T) *consoleSuite {
@@ -99,10 +102,14 @@ func startConsoleSuite(t *testing.T) *consoleSuite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	endSessions := new(atomic.Int64)
+	endSessions, stay := new(atomic.Int64), new(atomic.Bool)
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/end_session" {
 			endSessions.Add(1)
+			if stay.Load() {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
 		}
 		p.ServeHTTP(w, r)
 	})}
@@ -111,7 +118,7 @@ func startConsoleSuite(t *testing.T) *consoleSuite {
 	// KG maps the mock issuer's tokens (kgMapping), set before any service
 	// caches what the directory says of KG.
 	setKGMapping(t, s, kgMapping(mock.Issuer()))
-	return &consoleSuite{suite: s, dev: p, mock: mock, endSessions: endSessions}
+	return &consoleSuite{suite: s, dev: p, mock: mock, endSessions: endSessions, stayOnSignout: stay}
 }
 
 // chromiumPath finds Debian's chromium, or skips the test with a notice
@@ -471,12 +478,30 @@ func TestConsoleBrowser(t *testing.T) {
 		// which sends it back to the sign-in page.
 		d := newBrowser(t, root, axe)
 		d.signInDev(cs.baseURL, "KG", "kg-oversight", "auditor")
-		d.do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`a[data-state="KG"]`)))
+		d.do(chromedp.SetValue(chromedp.CSS(`#lang`), "ru"), chromedp.Click(chromedp.CSS(`.language button`)),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="ru"]`)))
+		// The provider's first answer is empty: the sign-out page stays in
+		// view to be checked; its link then leads on.
+		cs.stayOnSignout.Store(true)
+		before := cs.endSessions.Load()
+		d.do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`[data-signed-out]`)))
+		for deadline := time.Now().Add(5 * time.Second); cs.endSessions.Load() == before && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
+		cs.stayOnSignout.Store(false)
+		link, err := chromedp.Run(d.ctx, chromedp.Evaluate[string](`document.querySelector("a[data-end-session]").href`))
+		if err != nil || !strings.Contains(link, "/end_session?") || !strings.Contains(link, "id_token_hint=") {
+			t.Errorf("the sign-out page links to %q, want the provider's end_session_endpoint with the ID token", link)
+		}
+		d.checkAxe("the sign-out page")
+		d.checkNoInlineCode("the sign-out page")
+		d.checkTranslated("the Russian sign-out page")
+		d.do(chromedp.Click(chromedp.CSS(`a[data-end-session]`)), chromedp.WaitVisible(chromedp.CSS(`a[data-state="KG"]`)))
 		if loc := d.location(); loc != cs.baseURL+"/signin" {
 			t.Errorf("after signing out the user is at %s, want the sign-in page", loc)
 		}
-		if cs.endSessions.Load() == 0 {
-			t.Error("signing out did not go through the provider's end_session_endpoint")
+		if n := cs.endSessions.Load() - before; n != 2 {
+			t.Errorf("the provider's end_session_endpoint was called %d times, want twice (the page's move on, then its link)", n)
 		}
 
 		// KG deactivates the agency: the next page load ends the session
