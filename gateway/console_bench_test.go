@@ -20,7 +20,8 @@ import (
 
 // The console's page benchmark (docs/benchmarks.md): the time the gateway
 // takes to answer the console's main pages, by 1 and 32 signed-in sessions
-// at once, over a request store of 100,000 requests, and each page's weight.
+// at once, over a request store of 100,000 requests (the dashboard, a
+// request's page, the new-request form), and each page's weight.
 // The pages are fetched over HTTP as a browser would (its session cookie,
 // no rendering): what is measured is the server's side, from the request's
 // first byte to the page's last.
@@ -76,6 +77,7 @@ func newConsoleBench(b *testing.B, engine string) *consoleBench {
 	cb := &consoleBench{cs: cs, pages: []benchPage{
 		{"dashboard", "/", `data-request=`},
 		{"request", "/requests/" + id, ref},
+		{"new-request", "/requests/new", `name="necessity_and_proportionality"`},
 	}}
 	for range slices.Max(benchConsoleSessions) {
 		cb.sessions = append(cb.sessions, cs.signInHTTP(b, "kz-gpo", "prosecutor").http)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,12 @@ type consoleSuite struct {
 	*suite
 	dev  *devprovider.Provider
 	mock *mockoidc.MockOIDC
+	// endSessions counts the calls of the development provider's
+	// end_session_endpoint (RP-initiated logout); while stayOnSignout is
+	// set, those calls are answered 204 No Content, which leaves the
+	// browser on the console's sign-out page.
+	endSessions   *atomic.Int64
+	stayOnSignout *atomic.Bool
 }
 
 // consoleSuiteOptions adjust startConsoleSuite.
@@ -64,8 +71,19 @@ func startConsoleSuite(t testing.TB, opts ...consoleSuiteOptions) *consoleSuite 
 		t.Fatal(err)
 	}
 	opIssuer := "http://" + opL.Addr().String()
-	mock, err := mockoidc.Run()
+	// mockoidc's access tokens carry no user claims: the console presents
+	// its ID tokens (IDTokenBearer), whose audience is the client id, so the
+	// console is its client `comity`, the audience the services require.
+	mock, err := mockoidc.NewServer(nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	mock.ClientID = identity.Audience
+	mockL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mock.Start(mockL, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mock.Shutdown() })
@@ -85,22 +103,36 @@ func startConsoleSuite(t testing.TB, opts ...consoleSuiteOptions) *consoleSuite 
 					ClientID: "comity-console", ClientSecret: clientSecret, States: []string{"KG", "KZ", "TJ", "TM", "UZ"}},
 				{ID: "mock", Name: "Independent test provider", Issuer: mock.Issuer(),
 					ClientID: mock.Config().ClientID, ClientSecret: mock.Config().ClientSecret, States: []string{"KG"},
-					Scopes: []string{"profile", "email"}},
+					Scopes: []string{"profile", "email"}, IDTokenBearer: true},
 			},
 		}
 	}
 	s := startSuite(t, opt)
 	p, err := devprovider.New(devprovider.Config{
 		Issuer: opIssuer, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"), AccessTokenTTL: o.accessTTL,
-		Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{s.baseURL + "/signin/callback"}}},
+		Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{s.baseURL + "/signin/callback"},
+			PostLogoutRedirectURIs: []string{s.baseURL + "/signin"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
+	endSessions, stay := new(atomic.Int64), new(atomic.Bool)
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/end_session" {
+			endSessions.Add(1)
+			if stay.Load() {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		p.ServeHTTP(w, r)
+	})}
 	go srv.Serve(opL)
 	t.Cleanup(func() { srv.Close() })
-	return &consoleSuite{suite: s, dev: p, mock: mock}
+	// KG maps the mock issuer's tokens (kgMapping), set before any service
+	// caches what the directory says of KG.
+	setKGMapping(t, s, kgMapping(mock.Issuer()))
+	return &consoleSuite{suite: s, dev: p, mock: mock, endSessions: endSessions, stayOnSignout: stay}
 }
 
 // chromiumPath finds Debian's chromium, or skips the test with a notice
@@ -404,33 +436,115 @@ func TestConsoleBrowser(t *testing.T) {
 	})
 
 	t.Run("independent provider", func(t *testing.T) {
-		// mockoidc's user has none of Comity's claims: the sign-in and
-		// the session work, and the services' refusal is shown plainly.
-		cs.mock.QueueUser(&mockoidc.MockUser{Subject: "mock-user-1", Email: "officer@example.kg", PreferredUsername: "officer"})
+		// mockoidc's users carry none of Comity's claims: KG's directory
+		// entry of the mock issuer (set by startConsoleSuite) maps their
+		// organisation code to a KG agency and their groups to Comity
+		// roles (kgMapping).
+		kgTok := cs.token("kg-gpo", identity.Prosecutor)
+		created := cs.do(http.MethodPost, "/v1/requests", kgTok, gatewaytest.Preservation())
+		if created.status != http.StatusOK {
+			t.Fatalf("create a KG request: %d %s", created.status, created.raw)
+		}
+		kgRef, _ := created.body["reference"].(string)
+		signInMock := func(b *browser, claims map[string]any, wait string) {
+			cs.mock.QueueUser(mappedMockUser{subject: "mock-user-1", claims: claims})
+			b.do(
+				chromedp.Navigate(cs.baseURL+"/signin?state=KG"),
+				chromedp.WaitVisible(chromedp.CSS(`a[data-provider="mock"]`)),
+				chromedp.Click(chromedp.CSS(`a[data-provider="mock"]`)),
+				chromedp.WaitVisible(chromedp.CSS(wait)),
+			)
+		}
+
+		// An organisation the mapping does not know starts no session:
+		// the sign-in page names the claim and its value.
 		b := newBrowser(t, root, axe)
-		b.do(
-			chromedp.Navigate(cs.baseURL+"/signin?state=KG"),
-			chromedp.WaitVisible(chromedp.CSS(`a[data-provider="mock"]`)),
-			chromedp.Click(chromedp.CSS(`a[data-provider="mock"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`[data-who="name"]`)),
-		)
-		if got := b.text(`[data-who="name"]`); got != "officer" {
-			t.Errorf("the header names %q, want the provider's preferred_username", got)
+		signInMock(b, kgClaims("KG-MINISTRY", "mla-prosecutors"), `[data-session-ended]`)
+		if said := b.text("[data-service-message]"); !strings.Contains(said, `token claim "kg_org.code" value "KG-MINISTRY" maps to no agency`) {
+			t.Errorf("an unmapped organisation's sign-in reads %q, want the claim and value named", said)
+		}
+		if loc := b.location(); loc != cs.baseURL+"/signin" {
+			t.Errorf("after a refused sign-in the user is at %s, want the sign-in page", loc)
+		}
+		b.checkAxe("the sign-in page after a refusal")
+
+		// A mapped user reaches their dashboard, sees KG's request and is
+		// shown as the services see them.
+		b = newBrowser(t, root, axe)
+		signInMock(b, kgClaims("KG-PROSECUTOR-GENERAL", "staff", "mla-prosecutors", "mla-liaison"), `[data-who="name"]`)
+		for sel, want := range map[string]string{
+			`[data-who="name"]`: "Aidai Bekova", `[data-who="agency"]`: "kg-gpo", `[data-who="state"]`: "KG",
+			`[data-who="roles"]`: "prosecutor, liaison officer",
+		} {
+			if got := b.text(sel); got != want {
+				t.Errorf("header %s = %q, want %q", sel, got, want)
+			}
 		}
 		if loc := b.location(); loc != cs.baseURL+"/" {
 			t.Errorf("after the sign-in the user is at %s, want the dashboard", loc)
 		}
-		if page := b.text("main"); !strings.Contains(page, "The services did not accept your sign-in") {
-			t.Errorf("the dashboard of a user without Comity claims reads %q, want that the services did not accept the sign-in", page)
+		b.do(chromedp.WaitVisible(chromedp.CSS(`tr[data-request="` + kgRef + `"]`)))
+		b.checkAxe("the mapped user's dashboard")
+
+		// Signing out through the development provider ends the session
+		// there too (RP-initiated logout): the browser is taken from the
+		// console's sign-out page to the provider's end_session_endpoint,
+		// which sends it back to the sign-in page.
+		d := newBrowser(t, root, axe)
+		d.signInDev(cs.baseURL, "KG", "kg-oversight", "auditor")
+		d.do(chromedp.SetValue(chromedp.CSS(`#lang`), "ru"), chromedp.Click(chromedp.CSS(`.language button`)),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="ru"]`)))
+		// The provider's first answer is empty: the sign-out page stays in
+		// view to be checked; its link then leads on.
+		cs.stayOnSignout.Store(true)
+		before := cs.endSessions.Load()
+		d.do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`[data-signed-out]`)))
+		for deadline := time.Now().Add(5 * time.Second); cs.endSessions.Load() == before && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
 		}
-		if said := b.text("[data-service-message]"); said == "" {
-			t.Error("the refusal does not say what the service said")
-		} else {
-			t.Logf("the services refused the independent provider's token: %s", said)
+		cs.stayOnSignout.Store(false)
+		link, err := chromedp.Run(d.ctx, chromedp.Evaluate[string](`document.querySelector("a[data-end-session]").href`))
+		if err != nil || !strings.Contains(link, "/end_session?") || !strings.Contains(link, "id_token_hint=") {
+			t.Errorf("the sign-out page links to %q, want the provider's end_session_endpoint with the ID token", link)
 		}
-		b.checkAxe("the refusal page")
-		// The session holds: a second page is served without a new sign-in.
-		b.do(chromedp.Navigate(cs.baseURL+"/"), chromedp.WaitVisible(chromedp.CSS(`[data-who="name"]`)))
+		d.checkAxe("the sign-out page")
+		d.checkNoInlineCode("the sign-out page")
+		d.checkTranslated("the Russian sign-out page")
+		d.do(chromedp.Click(chromedp.CSS(`a[data-end-session]`)), chromedp.WaitVisible(chromedp.CSS(`a[data-state="KG"]`)))
+		if loc := d.location(); loc != cs.baseURL+"/signin" {
+			t.Errorf("after signing out the user is at %s, want the sign-in page", loc)
+		}
+		if n := cs.endSessions.Load() - before; n != 2 {
+			t.Errorf("the provider's end_session_endpoint was called %d times, want twice (the page's move on, then its link)", n)
+		}
+
+		// KG deactivates the agency: the next page load ends the session
+		// (the directory notices within its 2s trust cache).
+		admin := cs.token("kg-oversight", identity.DirectoryAdmin)
+		if r := cs.do(http.MethodPost, "/v1/agencies/kg-gpo:deactivate", admin, cs.withEtag("kg-gpo", admin, nil)); r.status != http.StatusOK {
+			t.Fatalf("deactivate kg-gpo: %d %s", r.status, r.raw)
+		}
+		ended := false
+		for deadline := time.Now().Add(10 * time.Second); !ended && time.Now().Before(deadline); {
+			b.do(chromedp.Navigate(cs.baseURL+"/"), chromedp.WaitVisible(chromedp.CSS(`main`)))
+			ended = strings.HasSuffix(b.location(), "/signin")
+			if !ended {
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		if !ended {
+			t.Fatalf("10s after kg-gpo was deactivated its user is still at %s", b.location())
+		}
+		if said := b.text("[data-session-ended]"); !strings.Contains(said, "Your session has ended") || !strings.Contains(said, `agency "kg-gpo" is deactivated`) {
+			t.Errorf("the sign-in page after the deactivation reads %q, want that the session ended because kg-gpo is deactivated", said)
+		}
+		b.checkAxe("the sign-in page after the session ended")
+		// The session is gone: the dashboard asks for a sign-in again,
+		// without the message.
+		b.do(chromedp.Navigate(cs.baseURL+"/"), chromedp.WaitVisible(chromedp.CSS(`a[data-state="KG"]`)))
+		if n := b.text("main"); strings.Contains(n, "Your session has ended") {
+			t.Errorf("the ended-session message is shown twice: %q", n)
+		}
 	})
 }
 

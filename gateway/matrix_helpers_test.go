@@ -890,6 +890,28 @@ var matrixMethods = map[string]matrixMethod{
 			RequestType: directoryv1.RequestType_DATA_PRESERVATION, Priority: directoryv1.Priority_URGENT})
 		return "OK", err
 	}},
+	"GetCaller": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		resp, err := e.dir.GetCaller(ctx, &directoryv1.GetCallerRequest{Name: "caller"})
+		if err != nil {
+			return "", err
+		}
+		if got := resp.GetCaller(); got.GetAgency() != "agencies/"+c.caller.agency || !slices.Equal(got.GetRoles(), []string{string(c.caller.role)}) {
+			return fmt.Sprintf("OK but as %s with %v", got.GetAgency(), got.GetRoles()), nil
+		}
+		return "OK", nil
+	}},
+	"ListTrustedIssuers": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
+		resp, err := e.dir.ListTrustedIssuers(ctx, &directoryv1.ListTrustedIssuersRequest{})
+		if err != nil {
+			return "", err
+		}
+		for _, st := range resp.GetStates() {
+			if st.GetState() == "KZ" && len(st.GetIssuers()) > 0 {
+				return "OK", nil
+			}
+		}
+		return "OK but without KZ's issuers", nil
+	}},
 	// The writes set what is already there, so that a success changes
 	// nothing another cell depends on.
 	"UpdateState": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {

@@ -211,6 +211,12 @@ GetState             any                           OK OK OK OK OK OK | OK OK OK 
 ListAgencies         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
 GetAgency            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
 ResolveRoute         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+# Who the caller is, as the services see them: every authenticated user,
+# their own agency and roles.
+GetCaller            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+# The issuers each state trusts: public (the console's sign-in page reads
+# it before anyone signs in), so any token, or none, is not looked at.
+ListTrustedIssuers   any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | OK  OK  OK  OK  OK  OK  OK  | OK -
 UpdateState          any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 CreateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -

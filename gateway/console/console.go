@@ -66,6 +66,12 @@ type Provider struct {
 	// first access token). Providers that refuse offline_access are
 	// given the scopes they know, e.g. profile and email.
 	Scopes []string
+	// IDTokenBearer makes the console present the provider's ID token to
+	// the services instead of its access token, for providers whose access
+	// tokens carry no user claims (or are not JWTs). The ID token's
+	// audience is then the console's client id: register the console as
+	// client `comity` at such a provider, so that the services accept it.
+	IDTokenBearer bool
 }
 
 // Config configures the console.

@@ -12,7 +12,8 @@ import (
 //
 // The client secret is read from a file, never given on the command line
 // where other users of the machine could see it. states and scopes are
-// separated by spaces or slashes; name may not contain a comma.
+// separated by spaces or slashes; name may not contain a comma. bearer is
+// access_token (the default) or id_token (see Provider.IDTokenBearer).
 func ParseProvider(s string) (Provider, error) {
 	var p Provider
 	seen := map[string]bool{}
@@ -20,7 +21,7 @@ func ParseProvider(s string) (Provider, error) {
 		k, v, ok := strings.Cut(part, "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || v == "" {
-			return Provider{}, fmt.Errorf("console provider %q: %q is not key=value (keys: id, issuer, client-id, client-secret-file, states, name, scopes)", s, part)
+			return Provider{}, fmt.Errorf("console provider %q: %q is not key=value (keys: id, issuer, client-id, client-secret-file, states, name, scopes, bearer)", s, part)
 		}
 		if seen[k] {
 			return Provider{}, fmt.Errorf("console provider %q: %s is given twice", s, k)
@@ -51,8 +52,16 @@ func ParseProvider(s string) (Provider, error) {
 			p.Name = v
 		case "scopes":
 			p.Scopes = list()
+		case "bearer":
+			switch v {
+			case "access_token":
+			case "id_token":
+				p.IDTokenBearer = true
+			default:
+				return Provider{}, fmt.Errorf("console provider %q: bearer is access_token (the default) or id_token, not %q", s, v)
+			}
 		default:
-			return Provider{}, fmt.Errorf("console provider %q: unknown key %q (keys: id, issuer, client-id, client-secret-file, states, name, scopes)", s, k)
+			return Provider{}, fmt.Errorf("console provider %q: unknown key %q (keys: id, issuer, client-id, client-secret-file, states, name, scopes, bearer)", s, k)
 		}
 	}
 	for _, k := range []string{"id", "issuer", "client-id", "states"} {

@@ -28,7 +28,14 @@ func TestParseProvider(t *testing.T) {
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("ParseProvider = %+v, want %+v", p, want)
 	}
+	if p, err := ParseProvider("id=x,issuer=https://i,client-id=comity,states=KG,bearer=id_token"); err != nil || !p.IDTokenBearer {
+		t.Errorf("bearer=id_token: %+v, %v; want IDTokenBearer", p, err)
+	}
+	if p, err := ParseProvider("id=x,issuer=https://i,client-id=comity,states=KG,bearer=access_token"); err != nil || p.IDTokenBearer {
+		t.Errorf("bearer=access_token: %+v, %v; want the access token presented", p, err)
+	}
 	for _, tc := range []struct{ in, wantErr string }{
+		{"id=x,issuer=https://i,client-id=c,states=KZ,bearer=jwt", "bearer is access_token (the default) or id_token"},
 		{"id=x,issuer=https://i,client-id=c", "states is missing"},
 		{"id=x,issuer=https://i,client-id=c,states=KZ,secret=abc", `unknown key "secret"`},
 		{"id=x,id=y,issuer=https://i,client-id=c,states=KZ", "id is given twice"},

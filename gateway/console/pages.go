@@ -79,7 +79,10 @@ func (c *Console) serviceError(w http.ResponseWriter, r *http.Request, pg page, 
 	var msg string
 	switch st.Code() {
 	case codes.Unauthenticated:
-		code, msg = http.StatusUnauthorized, pg.T("error.unauthenticated")
+		// The token is refused (the agency deactivated, say): the session
+		// ends, and the sign-in page says why.
+		c.endSession(w, r, st.Message())
+		return
 	case codes.PermissionDenied:
 		code, msg = http.StatusForbidden, pg.T("error.permission_denied")
 	case codes.NotFound:

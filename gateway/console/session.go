@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 )
 
 // MinSessionSecretLen is the shortest session secret accepted: 32 bytes of
@@ -106,11 +108,15 @@ func (s *sealer) seal(name string, v any) (string, error) {
 	}
 	out := base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(name)))
 	if len(name)+len(out) > maxCookieLen {
-		return "", fmt.Errorf("console: the %s cookie would be %d bytes, more than browsers keep (%d): the provider's tokens are too large for a cookie session",
-			name, len(name)+len(out), maxCookieLen)
+		return "", fmt.Errorf("console: the %s cookie would be %d bytes, more than browsers keep (%d): the provider's tokens are too large for a cookie session: %w",
+			name, len(name)+len(out), maxCookieLen, errCookieTooLarge)
 	}
 	return out, nil
 }
+
+// errCookieTooLarge is what seal returns when the sealed value would not
+// fit in a cookie.
+var errCookieTooLarge = errors.New("cookie too large")
 
 // open decrypts a value seal made for the cookie name into v. Any
 // tampering, another key or another cookie's value is an error.
@@ -141,11 +147,25 @@ type session struct {
 	// Started is when the user signed in (Unix seconds); a session ends
 	// after MaxSessionAge whatever the provider says.
 	Started int64 `json:"s"`
-	// Who is signed in, as the provider's ID token says, for the header.
+	// Who is signed in, as the services said at sign-in (GetCaller), for
+	// the header.
 	Name   string   `json:"n,omitempty"`
 	Agency string   `json:"g,omitempty"`
 	State  string   `json:"t,omitempty"`
 	Roles  []string `json:"o,omitempty"`
+	// IDToken is the provider's ID token, the id_token_hint of
+	// RP-initiated logout; empty when it did not fit in the cookie, or
+	// when Access is the ID token (Provider.IDTokenBearer).
+	IDToken string `json:"i,omitempty"`
+}
+
+// setCaller keeps who the services say the user is; fallbackName is shown
+// when the issuer's claim mapping gives no name.
+func (s *session) setCaller(c *directoryv1.Caller, fallbackName string) {
+	s.Name = firstNonEmpty(c.GetDisplayName(), fallbackName)
+	s.Agency = strings.TrimPrefix(c.GetAgency(), "agencies/")
+	s.State = c.GetState()
+	s.Roles = c.GetRoles()
 }
 
 // signinFlow is what the sign-in cookie holds between the redirect to the
@@ -161,15 +181,16 @@ type signinFlow struct {
 // cookieNames are the console's cookies: with the __Host- prefix over HTTPS
 // (bound to this host and path /, never set by a sibling domain).
 type cookieNames struct {
-	session, signin, lang string
-	secure                bool
+	session, signin, lang, ended string
+	secure                       bool
 }
 
 func newCookieNames(secure bool) cookieNames {
 	if secure {
-		return cookieNames{session: "__Host-comity-session", signin: "__Host-comity-signin", lang: "__Host-comity-lang", secure: true}
+		return cookieNames{session: "__Host-comity-session", signin: "__Host-comity-signin", lang: "__Host-comity-lang",
+			ended: "__Host-comity-ended", secure: true}
 	}
-	return cookieNames{session: "comity-session", signin: "comity-signin", lang: "comity-lang"}
+	return cookieNames{session: "comity-session", signin: "comity-signin", lang: "comity-lang", ended: "comity-ended"}
 }
 
 // cookie returns a cookie of the console with value, alive for maxAge

@@ -1,6 +1,8 @@
 package console
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,6 +20,8 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 )
 
@@ -72,7 +76,8 @@ func TestSealer(t *testing.T) {
 // provider no longer knows ends.
 func TestSessionRefresh(t *testing.T) {
 	dataDir := t.TempDir()
-	if _, err := identity.EnsureDevIssuer(dataDir); err != nil {
+	dev, err := identity.EnsureDevIssuer(dataDir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	opSrv := httptest.NewUnstartedServer(nil)
@@ -92,7 +97,9 @@ func TestSessionRefresh(t *testing.T) {
 		return p
 	}
 
-	// The services are not needed here: clients that are never reached.
+	// The directory says who signed in (GetCaller); the other services are
+	// not needed here: clients that are never reached.
+	dirConn := startDirectory(t, dataDir, identity.Issuer{ID: opSrv.URL, JWKS: dev.JWKS})
 	conn, err := grpc.NewClient("127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +111,7 @@ func TestSessionRefresh(t *testing.T) {
 	opSrv.Config.Handler = newOP()
 	c, err := New(Config{PublicURL: consoleURL, SessionSecret: testSecret, Providers: []Provider{{
 		ID: "dev", Issuer: opSrv.URL, ClientID: "console", ClientSecret: "secret", States: []string{"KZ"},
-	}}}, Backends{Directory: directoryv1.NewDirectoryServiceClient(conn), Requests: requestv1.NewRequestServiceClient(conn), Audit: auditv1.NewAuditServiceClient(conn)}, zaptest.NewLogger(t))
+	}}}, Backends{Directory: directoryv1.NewDirectoryServiceClient(dirConn), Requests: requestv1.NewRequestServiceClient(conn), Audit: auditv1.NewAuditServiceClient(conn)}, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +241,37 @@ func TestSessionRefresh(t *testing.T) {
 	if s := probe(); s != nil {
 		t.Error("a session older than its maximum age is still open")
 	}
+}
+
+// startDirectory runs a real directory service on SQLite whose states all
+// trust issuer, and returns a connection to it.
+func startDirectory(t *testing.T, dataDir string, issuer identity.Issuer) *grpc.ClientConn {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- directoryd.Run(ctx, directoryd.Config{
+			Listener: l, Database: "sqlite:" + filepath.Join(dataDir, "directory.db"),
+			Issuers: []identity.Issuer{issuer}, SeedTrustedIssuers: []string{issuer.ID},
+			AuditDigestKey: make(audit.DigestKey, audit.DigestKeySize), Logger: zaptest.NewLogger(t),
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("directory service: %v", err)
+		}
+	})
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 func TestCookieNames(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +15,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
+	"google.golang.org/grpc/metadata"
+
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/platform/grpcserver"
 )
 
 // signinFlowTTL is how long a user may take at the provider's sign-in page.
@@ -33,6 +38,9 @@ type relyingParty struct {
 	mu       sync.Mutex
 	oauth    *oauth2.Config
 	verifier *oidc.IDTokenVerifier
+	// endSession is the provider's end_session_endpoint (RP-initiated
+	// logout), empty when its discovery document names none.
+	endSession string
 }
 
 func newRelyingParty(p Provider, callback string, client *http.Client) *relyingParty {
@@ -65,6 +73,12 @@ func (rp *relyingParty) discover(ctx context.Context) (*oauth2.Config, *oidc.IDT
 		Scopes: append([]string{oidc.ScopeOpenID}, scopes...),
 	}
 	rp.verifier = p.Verifier(&oidc.Config{ClientID: rp.cfg.ClientID})
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := p.Claims(&meta); err == nil {
+		rp.endSession = meta.EndSession
+	}
 	return rp.oauth, rp.verifier, nil
 }
 
@@ -72,20 +86,14 @@ func (rp *relyingParty) discover(ctx context.Context) (*oauth2.Config, *oidc.IDT
 func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	pg := c.page(w, r, nil)
 	v := signinView{States: c.statesOffered(), Error: r.URL.Query().Get("error")}
+	v.EndedReason, v.Ended = c.endedReason(w, r)
 	if st := r.URL.Query().Get("state"); st != "" {
 		if !stateCodePattern.MatchString(st) {
 			c.renderError(w, r, pg, http.StatusBadRequest, pg.T("error.bad_state"))
 			return
 		}
 		v.State = st
-		for _, id := range c.order {
-			p := c.providers[id].cfg
-			for _, s := range p.States {
-				if s == st {
-					v.Providers = append(v.Providers, providerChoice{ID: p.ID, Name: p.Name, Issuer: p.Issuer})
-				}
-			}
-		}
+		v.Providers, v.DirectoryDown = c.providersFor(r, st)
 	}
 	pg.Title = pg.T("signin.title")
 	c.render(w, r, http.StatusOK, SigninPage(pg, v))
@@ -119,14 +127,13 @@ func (c *Console) signinStart(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, oc.AuthCodeURL(flow.State, oidc.Nonce(flow.Nonce), oauth2.S256ChallengeOption(flow.Verifier)), http.StatusSeeOther)
 }
 
-// idClaims are what the console reads of an ID token, for its header only:
-// what a user may do is decided by the services from the access token.
+// idClaims are what the console reads of an ID token: a name to show when
+// the issuer's claim mapping gives none. Who the user is (agency, state,
+// roles) is what the services say (GetCaller), never the token.
 type idClaims struct {
-	Name              string   `json:"name"`
-	PreferredUsername string   `json:"preferred_username"`
-	Email             string   `json:"email"`
-	Agency            string   `json:"agency"`
-	Roles             []string `json:"roles"`
+	Name              string `json:"name"`
+	PreferredUsername string `json:"preferred_username"`
+	Email             string `json:"email"`
 }
 
 // signinCallback completes the flow: it checks the state, exchanges the
@@ -194,23 +201,27 @@ func (c *Console) signinCallback(w http.ResponseWriter, r *http.Request) {
 	s := &session{
 		Provider: flow.Provider, Access: tok.AccessToken, Refresh: tok.RefreshToken,
 		Expiry: tokenExpiry(tok, idt).Unix(), Started: c.now().Unix(),
-		Name: firstNonEmpty(cl.Name, cl.PreferredUsername, cl.Email, idt.Subject), Agency: cl.Agency, Roles: cl.Roles,
+	}
+	if rp.cfg.IDTokenBearer {
+		s.Access, s.Expiry = rawID, idt.Expiry.Unix()
+	} else {
+		// Kept for the provider's end_session_endpoint (id_token_hint).
+		s.IDToken = rawID
 	}
 	if s.Access == "" {
 		c.renderError(w, r, pg, http.StatusUnauthorized, pg.T("error.id_token"))
 		return
 	}
-	// The agency's state, from the directory with the user's own token.
-	// A refusal here is shown on the pages, where the services refuse the
-	// same way, rather than hidden behind a failed sign-in.
-	if s.Agency != "" && providerIDPattern.MatchString(s.Agency) {
-		ag, err := c.be.Directory.GetAgency(outgoing(r.Context(), r, s), &directoryv1.GetAgencyRequest{Name: "agencies/" + s.Agency})
-		if err == nil {
-			s.State = ag.GetAgency().GetState()
-		} else {
-			c.log.Info("the directory refused the signed-in user's token", zap.String("provider", flow.Provider), zap.Error(err))
-		}
+	// Who the user is, as the services see them through the issuer's
+	// claim mapping: the header shows that, not what the token says. A
+	// token the services refuse starts no session.
+	caller, err := c.be.Directory.GetCaller(outgoing(r.Context(), r, s), &directoryv1.GetCallerRequest{Name: "caller"})
+	if err != nil {
+		c.log.Info("the services refused the signed-in user's token", zap.String("provider", flow.Provider), zap.Error(err))
+		c.serviceError(w, r, pg, err)
+		return
 	}
+	s.setCaller(caller.GetCaller(), firstNonEmpty(cl.Name, cl.PreferredUsername, cl.Email, idt.Subject))
 	if err := c.saveSession(w, s); err != nil {
 		c.fail(w, r, pg, err)
 		return
@@ -227,14 +238,74 @@ func tokenExpiry(tok *oauth2.Token, idt *oidc.IDToken) time.Time {
 	return idt.Expiry
 }
 
-// signout ends the session.
+// signout ends the session here and, when the provider has an
+// end_session_endpoint and the session kept the ID token, at the provider
+// too (RP-initiated logout), which then sends the user back to the sign-in
+// page. The way there is a page that moves on by itself (a Refresh header
+// and a link), not a redirect: the console's CSP (form-action 'self')
+// forbids a form post from being redirected to another origin.
 func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, c.cookies.cookie(c.cookies.session, "", -1))
-	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	end := c.endSessionURL(r)
+	if end == "" {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	pg := c.page(w, r, nil)
+	pg.Title = pg.T("signout.title")
+	w.Header().Set("Refresh", "0; url="+end)
+	c.render(w, r, http.StatusOK, SignoutPage(pg, end))
 }
 
+// endSessionURL is the provider's end_session_endpoint for the session of
+// r, with its ID token as id_token_hint and the sign-in page to come back
+// to; empty when the provider has none or the session kept no ID token.
+func (c *Console) endSessionURL(r *http.Request) string {
+	ck, err := r.Cookie(c.cookies.session)
+	if err != nil {
+		return ""
+	}
+	var s session
+	if err := c.sealer.open(c.cookies.session, ck.Value, &s); err != nil {
+		return ""
+	}
+	rp, ok := c.providers[s.Provider]
+	if !ok {
+		return ""
+	}
+	hint := s.IDToken
+	if rp.cfg.IDTokenBearer {
+		hint = s.Access
+	}
+	if _, _, err := rp.discover(r.Context()); err != nil || hint == "" {
+		return ""
+	}
+	rp.mu.Lock()
+	endpoint := rp.endSession
+	rp.mu.Unlock()
+	u, err := url.Parse(endpoint)
+	if endpoint == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	q := u.Query()
+	q.Set("id_token_hint", hint)
+	q.Set("client_id", rp.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", strings.TrimSuffix(c.callback, "/callback"))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// saveSession seals s into the session cookie. When the ID token kept for
+// the provider's sign-out makes the cookie too large, it is left out (the
+// sign-out is then local only) and a log line says so.
 func (c *Console) saveSession(w http.ResponseWriter, s *session) error {
 	sealed, err := c.sealer.seal(c.cookies.session, s)
+	if errors.Is(err, errCookieTooLarge) && s.IDToken != "" {
+		c.log.Warn("the ID token does not fit in the session cookie: signing out will end the session here only, not at the provider",
+			zap.String("provider", s.Provider), zap.Int("id_token_bytes", len(s.IDToken)))
+		s.IDToken = ""
+		sealed, err = c.sealer.seal(c.cookies.session, s)
+	}
 	if err != nil {
 		return err
 	}
@@ -302,6 +373,18 @@ func (c *Console) session(w http.ResponseWriter, r *http.Request) (*session, err
 		// No lifetime said: ask again at the next page.
 		s.Expiry = now.Unix()
 	}
+	if rp.cfg.IDTokenBearer {
+		raw, _ := tok.Extra("id_token").(string)
+		_, verifier, _ := rp.discover(r.Context())
+		idt, err := verifier.Verify(rp.ctx(r.Context()), raw)
+		if err != nil {
+			c.log.Info("token refresh gave no valid ID token", zap.String("provider", s.Provider), zap.Error(err))
+			return end("refresh gave no ID token")
+		}
+		s.Access, s.Expiry = raw, idt.Expiry.Unix()
+	} else if raw, _ := tok.Extra("id_token").(string); raw != "" && s.IDToken != "" {
+		s.IDToken = raw
+	}
 	if err := c.saveSession(w, &s); err != nil {
 		return end(err.Error())
 	}
@@ -332,9 +415,95 @@ type signinView struct {
 	State     string
 	Providers []providerChoice
 	Error     string
+	// DirectoryDown says that the directory could not say which providers
+	// the state trusts.
+	DirectoryDown bool
+	// Ended says that the services ended the last session, and
+	// EndedReason what they said.
+	Ended       bool
+	EndedReason string
 }
 
 // providerChoice is a provider the user may pick.
 type providerChoice struct {
 	ID, Name, Issuer string
+}
+
+// maxEndedReason bounds the service's words kept for the sign-in page.
+const maxEndedReason = 300
+
+// sessionEnded is what the ended-session cookie holds until the sign-in
+// page has shown it.
+type sessionEnded struct {
+	Reason string `json:"r"`
+}
+
+// endSession ends the session because the services refused its token,
+// and sends the user to the sign-in page, which says why with the
+// service's words (kept in a short-lived sealed cookie, never in the URL,
+// where anyone could write them).
+func (c *Console) endSession(w http.ResponseWriter, r *http.Request, reason string) {
+	c.log.Info("console session ended: the services refused its token", zap.String("reason", clipText(reason, maxEndedReason)))
+	http.SetCookie(w, c.cookies.cookie(c.cookies.session, "", -1))
+	if sealed, err := c.sealer.seal(c.cookies.ended, sessionEnded{Reason: clipText(reason, maxEndedReason)}); err == nil {
+		http.SetCookie(w, c.cookies.cookie(c.cookies.ended, sealed, time.Minute))
+	}
+	if r.Header.Get("HX-Request") == "true" {
+		// A partial update would put the sign-in page inside the page.
+		w.Header().Set("HX-Redirect", "/signin")
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// endedReason returns, once, why the last session ended, if the services
+// ended it.
+func (c *Console) endedReason(w http.ResponseWriter, r *http.Request) (string, bool) {
+	ck, err := r.Cookie(c.cookies.ended)
+	if err != nil {
+		return "", false
+	}
+	http.SetCookie(w, c.cookies.cookie(c.cookies.ended, "", -1))
+	var e sessionEnded
+	if err := c.sealer.open(c.cookies.ended, ck.Value, &e); err != nil {
+		return "", false
+	}
+	return e.Reason, true
+}
+
+// providersFor returns the configured providers of state whose issuer the
+// directory trusts for it (DESIGN §3 federation), asked without a token
+// (ListTrustedIssuers is an anonymous read). A configured provider the
+// directory does not trust for the state is left out with a log line
+// saying why; down is set when the directory could not be asked.
+func (c *Console) providersFor(r *http.Request, state string) (choices []providerChoice, down bool) {
+	ctx := r.Context()
+	if id := r.Header.Get(grpcserver.TraceHeader); id != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, grpcserver.TraceHeader, id)
+	}
+	resp, err := c.be.Directory.ListTrustedIssuers(ctx, &directoryv1.ListTrustedIssuersRequest{})
+	if err != nil {
+		c.log.Warn("the directory cannot say which issuers a state trusts: no provider is offered", zap.String("state", state), zap.Error(err))
+		return nil, true
+	}
+	var trusted []string
+	for _, si := range resp.GetStates() {
+		if si.GetState() == state {
+			trusted = si.GetIssuers()
+		}
+	}
+	for _, id := range c.order {
+		p := c.providers[id].cfg
+		if !slices.Contains(p.States, state) {
+			continue
+		}
+		if !slices.Contains(trusted, p.Issuer) {
+			c.log.Warn("console provider not offered: the directory does not trust its issuer for the state",
+				zap.String("provider", p.ID), zap.String("state", state), zap.String("issuer", p.Issuer))
+			continue
+		}
+		choices = append(choices, providerChoice{ID: p.ID, Name: p.Name, Issuer: p.Issuer})
+	}
+	return choices, false
 }

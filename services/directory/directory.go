@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query"
 )
 
@@ -70,6 +71,10 @@ type State struct {
 	TimeZone string
 	// TrustedIssuers are the JWT issuers that may vouch for the state's agencies.
 	TrustedIssuers []string
+	// ClaimMappings say how the tokens of trusted issuers carry the agency,
+	// roles and name; at most one per issuer, each naming one of
+	// TrustedIssuers. An issuer without one has the default mapping.
+	ClaimMappings []identity.ClaimMapping
 	// Version counts changes; the store sets it. The etag derives from it.
 	Version    int64
 	UpdateTime time.Time
@@ -252,6 +257,7 @@ func Import(ctx context.Context, store Store, states []State, agencies []Agency)
 	err := store.Import(ctx, states, agencies, func(stored State, imported *State) {
 		if len(imported.TrustedIssuers) == 0 && len(stored.TrustedIssuers) > 0 {
 			imported.TrustedIssuers = slices.Clone(stored.TrustedIssuers)
+			imported.ClaimMappings = slices.Clone(stored.ClaimMappings)
 			kept[imported.Code] = true
 		}
 	}, func(stored, imported []Agency) {

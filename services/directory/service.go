@@ -61,6 +61,41 @@ func (s *Service) AgencyTrust(ctx context.Context, agencyID string) (identity.Ag
 	return identity.AgencyTrust{State: st.Code, Kind: string(a.Kind), Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
 }
 
+var _ identity.IssuerSource = (*Service)(nil)
+
+// IssuerEntries tells the identity layer which states trust issuer, and
+// through which claim mapping each reads its tokens.
+func (s *Service) IssuerEntries(ctx context.Context, issuer string) ([]identity.IssuerEntry, error) {
+	states, err := s.store.ListStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return IssuerEntries(states, issuer), nil
+}
+
+// IssuerEntries returns the states of states that trust issuer, with the
+// claim mapping each gives it (the default when it lists none).
+func IssuerEntries(states []State, issuer string) []identity.IssuerEntry {
+	var out []identity.IssuerEntry
+	for _, st := range states {
+		if slices.Contains(st.TrustedIssuers, issuer) {
+			out = append(out, identity.IssuerEntry{State: st.Code, Mapping: st.MappingOf(issuer)})
+		}
+	}
+	return out
+}
+
+// MappingOf returns the claim mapping the state gives issuer: its entry in
+// ClaimMappings, else the default.
+func (s State) MappingOf(issuer string) identity.ClaimMapping {
+	for _, m := range s.ClaimMappings {
+		if m.Issuer == issuer {
+			return m.Clone()
+		}
+	}
+	return identity.DefaultMapping(issuer)
+}
+
 // ListStates returns every state.
 func (s *Service) ListStates(ctx context.Context, _ identity.Principal) ([]State, error) {
 	return s.store.ListStates(ctx)
@@ -79,6 +114,7 @@ type StateChange struct {
 	AcceptedLanguages *[]string
 	TimeZone          *string
 	TrustedIssuers    *[]string
+	ClaimMappings     *[]identity.ClaimMapping
 }
 
 // UpdateState applies change to the state, for a directory_admin of that
@@ -114,6 +150,14 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 		}
 		if change.TrustedIssuers != nil {
 			next.TrustedIssuers = *change.TrustedIssuers
+		}
+		if change.ClaimMappings != nil {
+			next.ClaimMappings = *change.ClaimMappings
+		} else if change.TrustedIssuers != nil {
+			// An issuer no longer trusted takes its mapping with it.
+			next.ClaimMappings = slices.DeleteFunc(slices.Clone(next.ClaimMappings), func(m identity.ClaimMapping) bool {
+				return !slices.Contains(next.TrustedIssuers, m.Issuer)
+			})
 		}
 		if err := validateState(next, "state."); err != nil {
 			return audit.Event{}, err

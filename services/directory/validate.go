@@ -52,7 +52,28 @@ func validateState(s State, prefix string) error {
 	} else if _, err := time.LoadLocation(s.TimeZone); err != nil {
 		vs.Add(prefix+"time_zone", "%q is not an IANA time zone", s.TimeZone)
 	}
+	vs = append(vs, mappingViolations(s, prefix)...)
 	return vs.Err(errs.Invalid, "invalid state")
+}
+
+// mappingViolations checks a state's claim mappings: each valid, each for
+// one of the state's trusted issuers, at most one per issuer.
+func mappingViolations(s State, prefix string) errs.Violations {
+	var vs errs.Violations
+	seen := map[string]bool{}
+	for i, m := range s.ClaimMappings {
+		at := fmt.Sprintf("%sclaim_mappings[%d].", prefix, i)
+		vs = append(vs, m.Violations(at)...)
+		switch {
+		case m.Issuer == "":
+		case seen[m.Issuer]:
+			vs.Add(at+"issuer", "%s has another claim mapping above; give each issuer one", m.Issuer)
+		case !slices.Contains(s.TrustedIssuers, m.Issuer):
+			vs.Add(at+"issuer", "%s is not among the state's trusted_issuers; add it there, or remove this mapping", m.Issuer)
+		}
+		seen[m.Issuer] = true
+	}
+	return vs
 }
 
 func activeAgenciesOf(state string) query.Expr {

@@ -12,13 +12,16 @@ import (
 	"unicode/utf8"
 )
 
-// claims are the JWT claims Verify reads.
+// claims are the JWT claims Verify reads. The agency, roles and name are
+// read through the issuer's ClaimMapping (see Verifier.mapClaims), from
+// fields, the whole decoded payload.
 type claims struct {
 	iss, sub, name, agency string
 	service                string
 	aud                    []string
 	roles                  []string
 	exp, nbf, iat          *time.Time
+	fields                 map[string]json.RawMessage
 }
 
 // errMalformedJSON is what decodeObject refuses; callers turn it into a
@@ -127,24 +130,22 @@ func dateField(m map[string]json.RawMessage, name string) (*time.Time, error) {
 	return &t, nil
 }
 
-// claimsFrom reads the claims Verify needs from a decoded payload. It refuses
+// claimsFrom reads the claims every token has from a decoded payload (the
+// agency, roles and name are read later, through the issuer's mapping). It refuses
 // a claim of the wrong type rather than ignoring it: an issuer that sends one
 // is not the issuer Verify was configured for.
 func claimsFrom(m map[string]json.RawMessage) (claims, error) {
-	var c claims
+	c := claims{fields: m}
 	var err error
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"iss", &c.iss}, {"sub", &c.sub}, {"name", &c.name}, {"agency", &c.agency}, {"service", &c.service}} {
+	}{{"iss", &c.iss}, {"sub", &c.sub}, {"service", &c.service}} {
 		if *f.dst, _, err = stringField(m, f.name); err != nil {
 			return c, err
 		}
 	}
 	if c.aud, err = stringsField(m, "aud", true); err != nil {
-		return c, err
-	}
-	if c.roles, err = stringsField(m, "roles", false); err != nil {
 		return c, err
 	}
 	for _, f := range []struct {

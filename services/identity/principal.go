@@ -112,3 +112,21 @@ type TrustSource interface {
 	// answer.
 	AgencyTrust(ctx context.Context, agencyID string) (AgencyTrust, error)
 }
+
+// IssuerEntry is one state's trust in a token issuer: the state, and the
+// claim mapping its directory entry gives the issuer.
+type IssuerEntry struct {
+	State   string
+	Mapping ClaimMapping
+}
+
+// IssuerSource is what a TrustSource implements when it knows the claim
+// mappings of trusted issuers (DESIGN §3); a source that does not gives
+// every issuer the default mapping. The directory implements it from its
+// store, its gRPC client from ListStates.
+type IssuerSource interface {
+	// IssuerEntries returns every state that trusts issuer, with the
+	// mapping it gives it (the default when it lists none). Errors are
+	// those of AgencyTrust.
+	IssuerEntries(ctx context.Context, issuer string) ([]IssuerEntry, error)
+}

@@ -24,6 +24,12 @@ type trustCache struct {
 
 	mu      sync.Mutex
 	entries map[string]trustEntry
+	issuers map[string]issuerEntry
+}
+
+type issuerEntry struct {
+	entries []IssuerEntry
+	expires time.Time
 }
 
 type trustEntry struct {
@@ -33,7 +39,7 @@ type trustEntry struct {
 }
 
 func newTrustCache(src TrustSource, ttl time.Duration) *trustCache {
-	return &trustCache{src: src, ttl: ttl, entries: make(map[string]trustEntry)}
+	return &trustCache{src: src, ttl: ttl, entries: make(map[string]trustEntry), issuers: make(map[string]issuerEntry)}
 }
 
 // get returns the trust facts of agency, or the TrustSource's error.
@@ -76,4 +82,40 @@ func (c *trustCache) evict(now time.Time) {
 	if len(c.entries) >= maxTrustEntries {
 		clear(c.entries)
 	}
+}
+
+// issuer returns the states that trust issuer, with their claim mappings,
+// from the TrustSource when it is an IssuerSource; nil otherwise, which
+// means the default mapping. Only answers are remembered, never errors.
+func (c *trustCache) issuer(ctx context.Context, issuer string, now time.Time) ([]IssuerEntry, error) {
+	src, ok := c.src.(IssuerSource)
+	if !ok {
+		return nil, nil
+	}
+	if c.ttl > 0 {
+		c.mu.Lock()
+		e, ok := c.issuers[issuer]
+		c.mu.Unlock()
+		if ok && now.Before(e.expires) {
+			return e.entries, nil
+		}
+	}
+	entries, err := src.IssuerEntries(ctx, issuer)
+	if err != nil {
+		return nil, err
+	}
+	// Shared by every caller, who only reads it.
+	entries = slices.Clone(entries)
+	for i := range entries {
+		entries[i].Mapping = entries[i].Mapping.Clone()
+	}
+	if c.ttl > 0 {
+		c.mu.Lock()
+		if len(c.issuers) >= maxTrustEntries {
+			clear(c.issuers)
+		}
+		c.issuers[issuer] = issuerEntry{entries: entries, expires: now.Add(c.ttl)}
+		c.mu.Unlock()
+	}
+	return entries, nil
 }

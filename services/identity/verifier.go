@@ -1,9 +1,11 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -221,14 +223,6 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 	// From here on the token is genuine: an issuer Comity knows signed it.
 	// What it claims is refused or not by what the directory says, and a
 	// refusal names who it claimed to be, so that the call is recorded.
-	claimed := Principal{
-		Subject: c.sub,
-		Name:    c.name,
-		Agency:  c.agency,
-		Roles:   knownRoles(c.roles),
-		Issuer:  c.iss,
-		Expiry:  c.exp.Add(v.leeway),
-	}
 	// A refusal the directory gave is remembered per token like the
 	// directory's answers per agency: a caller repeating a refused token
 	// (each call counted and refused) must not make every service ask the
@@ -240,36 +234,27 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 			return Principal{}, r
 		}
 	}
-	trust, err := v.trust.get(ctx, c.agency, now)
-	var dirRefused *RefusedError
-	var dirErr *errs.Error
+	claimed, err := v.mapClaims(ctx, c, key, now)
+	if err != nil {
+		return Principal{}, err
+	}
+	trust, err := v.trust.get(ctx, claimed.Agency, now)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return Principal{}, refused(claimed, "agency %q is not in the directory", c.agency)
-	case errors.As(err, &dirRefused):
-		// The directory, asked with this very token, refused it with the
-		// same rules: pass its reason on, with the state it knows.
-		claimed.State = dirRefused.Claimed.State
-		r := &RefusedError{Claimed: claimed, Err: dirRefused.Err}
-		v.refusals.put(key, r, now)
-		return Principal{}, r
-	case errors.As(err, &dirErr) && dirErr.Code == errs.Unauthenticated:
-		r := &RefusedError{Claimed: claimed, Err: errs.New(errs.Unauthenticated, "%s", dirErr.Error())}
-		v.refusals.put(key, r, now)
-		return Principal{}, r
+		return Principal{}, refused(claimed, "agency %q is not in the directory", claimed.Agency)
 	case err != nil:
-		return Principal{}, errs.Wrap(err, errs.Unavailable, "the agency directory is unavailable")
+		return Principal{}, v.trustFailure(claimed, err, key, now)
 	case trust.State == "":
 		// Need-to-know compares states; an empty one would match another.
-		return Principal{}, errs.New(errs.Internal, "the agency directory has no state for agency %s", c.agency)
+		return Principal{}, errs.New(errs.Internal, "the agency directory has no state for agency %s", claimed.Agency)
 	case trust.Kind == "":
 		// Which roles count depends on it.
-		return Principal{}, errs.New(errs.Internal, "the agency directory has no kind for agency %s", c.agency)
+		return Principal{}, errs.New(errs.Internal, "the agency directory has no kind for agency %s", claimed.Agency)
 	}
 	claimed.State = trust.State
 	switch {
 	case !trust.Active:
-		return Principal{}, refused(claimed, "agency %q is deactivated", c.agency)
+		return Principal{}, refused(claimed, "agency %q is deactivated", claimed.Agency)
 	case !slices.Contains(trust.TrustedIssuers, c.iss):
 		return Principal{}, refused(claimed, "token issuer %q is not trusted for state %s", clip(c.iss), trust.State)
 	}
@@ -277,6 +262,120 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Principal, erro
 		return Principal{}, err
 	}
 	return claimed, nil
+}
+
+// trustFailure is the error of a token when the directory, asked about it,
+// answered err (not "not found"): the directory's own refusal of the token,
+// passed on and remembered under key, or its unavailability.
+func (v *Verifier) trustFailure(claimed Principal, err error, key [sha256.Size]byte, now time.Time) error {
+	var dirRefused *RefusedError
+	var dirErr *errs.Error
+	switch {
+	case errors.As(err, &dirRefused):
+		// The directory, asked with this very token, refused it with the
+		// same rules: pass its reason on, with the state it knows.
+		claimed.State = dirRefused.Claimed.State
+		if claimed.Agency == "" && agencyIDPattern.MatchString(dirRefused.Claimed.Agency) {
+			// Refused before this service could read the issuer's claim
+			// mapping: who the token claimed to be is what the directory
+			// read through it.
+			claimed.Agency, claimed.Roles = dirRefused.Claimed.Agency, dirRefused.Claimed.Roles
+		}
+		r := &RefusedError{Claimed: claimed, Err: dirRefused.Err}
+		v.refusals.put(key, r, now)
+		return r
+	case errors.As(err, &dirErr) && dirErr.Code == errs.Unauthenticated:
+		r := &RefusedError{Claimed: claimed, Err: errs.New(errs.Unauthenticated, "%s", dirErr.Error())}
+		v.refusals.put(key, r, now)
+		return r
+	}
+	return errs.Wrap(err, errs.Unavailable, "the agency directory is unavailable")
+}
+
+// mapClaims reads who a genuine user token claims to be through the claim
+// mapping its issuer's directory entry gives (DESIGN §3): the default one
+// when no state lists the issuer (the directory then refuses the token as
+// untrusted, naming its agency). When states trusting the issuer map its
+// tokens differently, the mapping of the state whose agency the token
+// then names is the one that counts.
+func (v *Verifier) mapClaims(ctx context.Context, c claims, key [sha256.Size]byte, now time.Time) (Principal, error) {
+	base := Principal{Subject: c.sub, Issuer: c.iss, Expiry: c.exp.Add(v.leeway)}
+	entries, err := v.trust.issuer(ctx, c.iss, now)
+	if err != nil {
+		return Principal{}, v.trustFailure(base, err, key, now)
+	}
+	candidates := distinctMappings(entries, c.iss)
+	var mapped *Principal
+	var firstErr error
+	for _, e := range candidates {
+		p, err := applyMapping(base, c, e)
+		if len(candidates) == 1 {
+			return p, err
+		}
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		if t, err := v.trust.get(ctx, p.Agency, now); err == nil && t.State == e.State {
+			return p, nil
+		}
+		if mapped == nil {
+			mapped = &p
+		}
+	}
+	if mapped == nil {
+		return Principal{}, firstErr
+	}
+	return Principal{}, refused(*mapped, "token issuer %q is trusted by several states with different claim mappings, and none of them maps this token to an agency of its own state", clip(c.iss))
+}
+
+// distinctMappings returns the entries whose mappings differ, the first of
+// each; the default mapping when there is none.
+func distinctMappings(entries []IssuerEntry, issuer string) []IssuerEntry {
+	var out []IssuerEntry
+	for _, e := range entries {
+		if !slices.ContainsFunc(out, func(o IssuerEntry) bool { return o.Mapping.Equal(e.Mapping) }) {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		out = []IssuerEntry{{Mapping: DefaultMapping(issuer)}}
+	}
+	return out
+}
+
+// applyMapping returns base with the name, agency and roles the token's
+// claims give through entry's mapping. A claim that is missing or of the
+// wrong type is an errs.Unauthenticated error naming it; a value the
+// mapping does not know is a *RefusedError naming the claim and the value,
+// with the state of the entry, so that the refusal is recorded.
+func applyMapping(base Principal, c claims, e IssuerEntry) (Principal, error) {
+	m, err := e.Mapping.apply(c.fields)
+	var um *unmappedError
+	if errors.As(err, &um) {
+		p := base
+		p.State, p.Name = e.State, m.name
+		if agencyIDPattern.MatchString(m.agency) {
+			p.Agency = m.agency
+		}
+		return Principal{}, refused(p, "%s", um.msg)
+	}
+	if err != nil {
+		return Principal{}, unauthenticated("token %v", err)
+	}
+	if err := checkText("name", m.name, maxNameLen, false); err != nil {
+		return Principal{}, unauthenticated("token %v", err)
+	}
+	agencyClaim := e.Mapping.normalized().AgencyClaim
+	switch {
+	case m.agency == "":
+		return Principal{}, unauthenticated("token has no agency (claim %q)", agencyClaim)
+	case !agencyIDPattern.MatchString(m.agency):
+		return Principal{}, unauthenticated("token agency %q (claim %q) is not an agency id", clip(m.agency), agencyClaim)
+	}
+	p := base
+	p.Name, p.Agency, p.Roles = m.name, m.agency, knownRoles(m.roles)
+	return p, nil
 }
 
 // verifiedClaims returns the claims of a token whose shape, issuer,
@@ -381,27 +480,25 @@ func (v *Verifier) checkClaims(c claims, now time.Time) error {
 	if err := checkText("subject", c.sub, maxSubjectLen, true); err != nil {
 		return unauthenticated("token %v", err)
 	}
-	if err := checkText("name", c.name, maxNameLen, false); err != nil {
-		return unauthenticated("token %v", err)
-	}
 	if slices.Contains(v.serviceIssuers, c.iss) {
 		switch {
 		case !slices.Contains(Services, c.service):
 			return unauthenticated("service token names no known service")
-		case c.agency != "" || len(c.roles) > 0:
+		case present(c.fields, DefaultAgencyClaim) || present(c.fields, DefaultRolesClaim):
 			return unauthenticated("a service token names no agency and no roles")
 		}
 		return nil
 	}
-	switch {
-	case c.service != "":
+	if c.service != "" {
 		return unauthenticated("only the service issuer may vouch for a service")
-	case c.agency == "":
-		return unauthenticated("token has no agency")
-	case !agencyIDPattern.MatchString(c.agency):
-		return unauthenticated("token agency %q is not an agency id", clip(c.agency))
 	}
 	return nil
+}
+
+// present reports whether a token carries claim name with a value.
+func present(fields map[string]json.RawMessage, name string) bool {
+	v, ok := fields[name]
+	return ok && !isNull(v) && string(v) != "[]" && string(v) != `""`
 }
 
 // checkText refuses text that is missing when required, too long, or not

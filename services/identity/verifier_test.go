@@ -515,7 +515,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"no subject", f.token(t, map[string]any{"sub": ""}), "no subject"},
 		{"subject too long", f.token(t, map[string]any{"sub": strings.Repeat("u", 300)}), "subject is longer"},
 		{"subject with a newline", f.token(t, map[string]any{"sub": "u-1\nforged log line"}), "subject is not printable"},
-		{"roles not a list", f.token(t, map[string]any{"roles": "prosecutor"}), `claim "roles" is not a list of strings`},
+		{"roles an object", f.token(t, map[string]any{"roles": map[string]any{"prosecutor": true}}), `claim "roles" is not a list of strings`},
 		{"roles with a number", f.token(t, map[string]any{"roles": []any{"prosecutor", 7}}), `claim "roles" is not a list of strings`},
 		{"name not a string", f.token(t, map[string]any{"name": 42}), `claim "name" is not a string`},
 		{"signed by another key with the same kid", sign(t, otherKeySameKid, validClaims(t0)), "token signature invalid"},

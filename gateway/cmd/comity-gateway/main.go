@@ -37,7 +37,7 @@ func main() {
 	sessionKey := fs.String("console-session-key-file", os.Getenv("COMITY_CONSOLE_SESSION_KEY"),
 		"file holding the secret (at least 32 random bytes) that seals console sessions; every replica needs the same (env COMITY_CONSOLE_SESSION_KEY)")
 	var providers config.Strings
-	fs.Var(&providers, "console-provider", "an OpenID provider of the console (repeatable): id=…,issuer=…,client-id=…,client-secret-file=…,states=KZ[/KG],name=…,scopes=…")
+	fs.Var(&providers, "console-provider", "an OpenID provider of the console (repeatable): id=…,issuer=…,client-id=…,client-secret-file=…,states=KZ[/KG],name=…,scopes=…,bearer=access_token|id_token")
 
 	os.Exit(cli.Main("comity-gateway", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		tlsID, err := common.TLSIdentity(mtls.Gateway)

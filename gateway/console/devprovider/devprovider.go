@@ -40,6 +40,10 @@ const comityAudience = identity.Audience
 type Client struct {
 	ID, Secret   string
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are where the provider may send the user back
+	// after ending their session at its end_session_endpoint
+	// (RP-initiated logout), e.g. the console's sign-in page.
+	PostLogoutRedirectURIs []string
 }
 
 // Config configures the development provider.
@@ -111,7 +115,7 @@ func New(cfg Config) (*Provider, error) {
 			return nil, errors.New("dev provider: a client needs an id, a secret and a redirect URI")
 		}
 		s.clients[c.ID] = &client{
-			id: c.ID, secret: c.Secret, redirectURIs: c.RedirectURIs, idTokenTTL: cfg.AccessTokenTTL,
+			id: c.ID, secret: c.Secret, redirectURIs: c.RedirectURIs, postLogout: c.PostLogoutRedirectURIs, idTokenTTL: cfg.AccessTokenTTL,
 			loginURL: func(id string) string { return issuer + "/login?authRequestID=" + url.QueryEscape(id) },
 		}
 	}
@@ -122,7 +126,10 @@ func New(cfg Config) (*Provider, error) {
 	o, err := op.NewProvider(&op.Config{
 		CryptoKey: cryptoKey, CodeMethodS256: true, AuthMethodPost: true,
 		GrantTypeRefreshToken: true, SupportedUILocales: []language.Tag{language.Russian, language.English},
-	}, s, op.StaticIssuer(issuer), op.WithAllowInsecure())
+	}, s, op.StaticIssuer(issuer), op.WithAllowInsecure(),
+		// RP-initiated logout checks the id_token_hint, signed like every
+		// token here.
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(string(jose.EdDSA))))
 	if err != nil {
 		return nil, fmt.Errorf("dev provider: %w", err)
 	}

@@ -396,6 +396,7 @@ func (s *storage) Health(context.Context) error { return nil }
 type client struct {
 	id, secret   string
 	redirectURIs []string
+	postLogout   []string
 	loginURL     func(string) string
 	idTokenTTL   time.Duration
 }
@@ -404,7 +405,7 @@ var _ op.Client = (*client)(nil)
 
 func (c *client) GetID() string                       { return c.id }
 func (c *client) RedirectURIs() []string              { return c.redirectURIs }
-func (c *client) PostLogoutRedirectURIs() []string    { return nil }
+func (c *client) PostLogoutRedirectURIs() []string    { return c.postLogout }
 func (c *client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
 func (c *client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
 func (c *client) ResponseTypes() []oidc.ResponseType {

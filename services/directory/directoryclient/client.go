@@ -65,9 +65,13 @@ type Client struct {
 	agencies    *cache[directory.Agency]
 	states      *cache[directory.State]
 	routes      *cache[directory.Agency]
+	allStates   *cache[[]directory.State]
 }
 
-var _ identity.TrustSource = (*Client)(nil)
+var (
+	_ identity.TrustSource  = (*Client)(nil)
+	_ identity.IssuerSource = (*Client)(nil)
+)
 
 // New returns a Client that calls the directory over conn.
 func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
@@ -81,6 +85,7 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 		agencies:    newCache("agency", o.cacheTTL, cloneAgency),
 		states:      newCache("state", o.cacheTTL, cloneState),
 		routes:      newCache("route", o.cacheTTL, cloneAgency),
+		allStates:   newCache("states", o.cacheTTL, cloneStates),
 	}
 }
 
@@ -107,6 +112,32 @@ func (c *Client) AgencyTrust(ctx context.Context, agencyID string) (identity.Age
 		return identity.AgencyTrust{}, fmt.Errorf("state of agency %s: %w", agencyID, err)
 	}
 	return identity.AgencyTrust{State: st.Code, Kind: string(a.Kind), Active: a.Active, TrustedIssuers: st.TrustedIssuers}, nil
+}
+
+// IssuerEntries implements identity.IssuerSource: the states that trust
+// issuer, with the claim mapping each gives it, from ListStates asked with
+// the caller's token. Errors are those of AgencyTrust.
+func (c *Client) IssuerEntries(ctx context.Context, issuer string) ([]identity.IssuerEntry, error) {
+	states, err := c.States(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return directory.IssuerEntries(states, issuer), nil
+}
+
+// States returns every participating state. Errors are those of Agency.
+func (c *Client) States(ctx context.Context) ([]directory.State, error) {
+	return lookup(ctx, c, c.allStates, "all", func(ctx context.Context) ([]directory.State, error) {
+		resp, err := c.api.ListStates(ctx, &directoryv1.ListStatesRequest{})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]directory.State, len(resp.GetStates()))
+		for i, st := range resp.GetStates() {
+			out[i] = grpcapi.StateFromProto(st)
+		}
+		return out, nil
+	})
 }
 
 // Agency returns the agency with id, e.g. `kz-gpo`. Errors match
@@ -187,5 +218,17 @@ func cloneState(s directory.State) directory.State {
 	s.OfficialLanguages = slices.Clone(s.OfficialLanguages)
 	s.AcceptedLanguages = slices.Clone(s.AcceptedLanguages)
 	s.TrustedIssuers = slices.Clone(s.TrustedIssuers)
+	s.ClaimMappings = slices.Clone(s.ClaimMappings)
+	for i, m := range s.ClaimMappings {
+		s.ClaimMappings[i] = m.Clone()
+	}
 	return s
+}
+
+func cloneStates(states []directory.State) []directory.State {
+	out := make([]directory.State, len(states))
+	for i, s := range states {
+		out[i] = cloneState(s)
+	}
+	return out
 }

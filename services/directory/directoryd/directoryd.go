@@ -135,6 +135,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store, DigestKey: cfg.AuditDigestKey,
 			MaxAnonymousAddresses: cfg.AuditAnonymousClients, AnonymousWindow: cfg.AuditAnonymousWindow},
 		TLS: cfg.TLS, Callers: Callers, Ready: ping,
+		// The sign-in page lists the providers a state trusts before anyone
+		// has a token.
+		AnonymousReads: []string{directoryv1.DirectoryService_ListTrustedIssuers_FullMethodName},
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"maps"
 	"strings"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/identity"
 )
 
 const (
@@ -25,9 +27,34 @@ func StateToProto(s directory.State) *directoryv1.State {
 		AcceptedLanguages: s.AcceptedLanguages,
 		TimeZone:          s.TimeZone,
 		TrustedIssuers:    s.TrustedIssuers,
+		ClaimMappings:     MappingsToProto(s.ClaimMappings),
 		Etag:              s.Etag(),
 		UpdateTime:        timestamp(s.UpdateTime),
 	}
+}
+
+// MappingsToProto converts a state's claim mappings to their API form.
+func MappingsToProto(ms []identity.ClaimMapping) []*directoryv1.ClaimMapping {
+	var out []*directoryv1.ClaimMapping
+	for _, m := range ms {
+		out = append(out, &directoryv1.ClaimMapping{
+			Issuer: m.Issuer, AgencyClaim: m.AgencyClaim, RolesClaim: m.RolesClaim, NameClaim: m.NameClaim,
+			AgencyValues: maps.Clone(m.AgencyValues), RoleValues: maps.Clone(m.RoleValues),
+		})
+	}
+	return out
+}
+
+// MappingsFromProto converts API claim mappings to the domain.
+func MappingsFromProto(ms []*directoryv1.ClaimMapping) []identity.ClaimMapping {
+	var out []identity.ClaimMapping
+	for _, m := range ms {
+		out = append(out, identity.ClaimMapping{
+			Issuer: m.GetIssuer(), AgencyClaim: m.GetAgencyClaim(), RolesClaim: m.GetRolesClaim(), NameClaim: m.GetNameClaim(),
+			AgencyValues: maps.Clone(m.GetAgencyValues()), RoleValues: maps.Clone(m.GetRoleValues()),
+		})
+	}
+	return out
 }
 
 // StateFromProto converts an API state to the domain; the code comes from
@@ -44,6 +71,7 @@ func StateFromProto(s *directoryv1.State) directory.State {
 		AcceptedLanguages: s.GetAcceptedLanguages(),
 		TimeZone:          s.GetTimeZone(),
 		TrustedIssuers:    s.GetTrustedIssuers(),
+		ClaimMappings:     MappingsFromProto(s.GetClaimMappings()),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.einride.tech/aip/fieldmask"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	"github.com/comity-mla/comity/services/directory"
@@ -62,7 +63,7 @@ func (s *Server) GetState(ctx context.Context, req *directoryv1.GetStateRequest)
 	return &directoryv1.GetStateResponse{State: StateToProto(st)}, nil
 }
 
-var stateMaskable = []string{"display_names", "official_languages", "accepted_languages", "time_zone", "trusted_issuers"}
+var stateMaskable = []string{"display_names", "official_languages", "accepted_languages", "time_zone", "trusted_issuers", "claim_mappings"}
 
 // UpdateState implements directoryv1.DirectoryServiceServer.
 func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRequest) (*directoryv1.UpdateStateResponse, error) {
@@ -96,6 +97,9 @@ func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRe
 		case "trusted_issuers":
 			v := in.GetTrustedIssuers()
 			ch.TrustedIssuers = &v
+		case "claim_mappings":
+			v := MappingsFromProto(in.GetClaimMappings())
+			ch.ClaimMappings = &v
 		}
 	}
 	st, err := s.svc.UpdateState(ctx, p, in.GetName()[len(statePrefix):], in.GetEtag(), ch)
@@ -275,4 +279,46 @@ func maskPaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []strin
 		}
 	}
 	return paths, nil
+}
+
+// GetCaller implements directoryv1.DirectoryServiceServer: the principal
+// the caller's token authenticates, as every service sees it once the
+// issuer's claim mapping has been applied, so that a console shows who is
+// signed in without reading the token itself.
+func (s *Server) GetCaller(ctx context.Context, _ *directoryv1.GetCallerRequest) (*directoryv1.GetCallerResponse, error) {
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.GetCallerResponse{Caller: CallerToProto(p)}, nil
+}
+
+// CallerToProto converts a principal to its API form.
+func CallerToProto(p identity.Principal) *directoryv1.Caller {
+	c := &directoryv1.Caller{Name: "caller", Subject: p.Subject, DisplayName: p.Name, State: p.State, Issuer: p.Issuer}
+	if p.Agency != "" {
+		c.Agency = agencyPrefix + p.Agency
+	}
+	for _, r := range p.Roles {
+		c.Roles = append(c.Roles, string(r))
+	}
+	if !p.Expiry.IsZero() {
+		c.ExpireTime = timestamppb.New(p.Expiry)
+	}
+	return c
+}
+
+// ListTrustedIssuers implements directoryv1.DirectoryServiceServer. It
+// needs no token (directoryd makes it an anonymous read): issuer URLs are
+// public, and a sign-in page needs them before anyone has signed in.
+func (s *Server) ListTrustedIssuers(ctx context.Context, _ *directoryv1.ListTrustedIssuersRequest) (*directoryv1.ListTrustedIssuersResponse, error) {
+	states, err := s.svc.ListStates(ctx, identity.Principal{})
+	if err != nil {
+		return nil, err
+	}
+	resp := &directoryv1.ListTrustedIssuersResponse{}
+	for _, st := range states {
+		resp.States = append(resp.States, &directoryv1.StateIssuers{State: st.Code, Issuers: st.TrustedIssuers})
+	}
+	return resp, nil
 }

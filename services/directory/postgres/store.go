@@ -91,15 +91,15 @@ func pgCode(err error) string {
 
 // States.
 
-const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, version, update_time`
+const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time`
 
 func scanState(row pgx.Row) (directory.State, error) {
 	var (
-		s                                  directory.State
-		names, official, accepted, issuers string
-		updated                            time.Time
+		s                                            directory.State
+		names, official, accepted, issuers, mappings string
+		updated                                      time.Time
 	)
-	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &s.Version, &updated); err != nil {
+	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, &updated); err != nil {
 		return directory.State{}, err
 	}
 	var err error
@@ -114,6 +114,9 @@ func scanState(row pgx.Row) (directory.State, error) {
 	}
 	if s.TrustedIssuers, err = storedoc.DecodeList[string](issuers); err != nil {
 		return directory.State{}, fmt.Errorf("state %s trusted_issuers: %w", s.Code, err)
+	}
+	if s.ClaimMappings, err = storedoc.DecodeClaimMappings(mappings); err != nil {
+		return directory.State{}, fmt.Errorf("state %s claim_mappings: %w", s.Code, err)
 	}
 	s.UpdateTime = updated.UTC()
 	return s, nil
@@ -181,10 +184,10 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 		st.UpdateTime = updateTime(st.UpdateTime, time.Now())
 		storedoc.NormalizeState(&st)
 		if _, err := tx.Exec(ctx, `UPDATE states SET display_names = $1, official_languages = $2,
-			accepted_languages = $3, time_zone = $4, trusted_issuers = $5, version = $6, update_time = $7
-			WHERE code = $8`,
+			accepted_languages = $3, time_zone = $4, trusted_issuers = $5, claim_mappings = $6, version = $7, update_time = $8
+			WHERE code = $9`,
 			storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages), storedoc.EncodeList(st.AcceptedLanguages),
-			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), st.Version, st.UpdateTime, code); err != nil {
+			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), st.Version, st.UpdateTime, code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
 		if err := pgdb.InsertEvent(ctx, tx, ev); err != nil {
@@ -203,15 +206,15 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 // or, when upsert is set and the code exists, replaces it and increments its
 // Version.
 func upsertState(ctx context.Context, tx pgx.Tx, st directory.State, t time.Time, upsert bool) error {
-	q := `INSERT INTO states (` + stateColumns + `) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)`
+	q := `INSERT INTO states (` + stateColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)`
 	if upsert {
 		q += ` ON CONFLICT (code) DO UPDATE SET display_names = excluded.display_names,
 			official_languages = excluded.official_languages, accepted_languages = excluded.accepted_languages,
 			time_zone = excluded.time_zone, trusted_issuers = excluded.trusted_issuers,
-			version = states.version + 1, update_time = excluded.update_time`
+			claim_mappings = excluded.claim_mappings, version = states.version + 1, update_time = excluded.update_time`
 	}
 	_, err := tx.Exec(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
-		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), updateTime(st.UpdateTime, t))
+		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), updateTime(st.UpdateTime, t))
 	if pgCode(err) == uniqueViolation {
 		return errs.Wrap(err, errs.Invalid, "state %q is given twice", st.Code)
 	}

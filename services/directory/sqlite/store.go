@@ -91,15 +91,15 @@ func isConstraint(err error, code int) bool {
 
 // States.
 
-const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, version, update_time`
+const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time`
 
 func scanState(row scanner) (directory.State, error) {
 	var (
-		s                                  directory.State
-		names, official, accepted, issuers string
-		updated                            int64
+		s                                            directory.State
+		names, official, accepted, issuers, mappings string
+		updated                                      int64
 	)
-	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &s.Version, &updated); err != nil {
+	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, &updated); err != nil {
 		return directory.State{}, err
 	}
 	var err error
@@ -114,6 +114,9 @@ func scanState(row scanner) (directory.State, error) {
 	}
 	if s.TrustedIssuers, err = storedoc.DecodeList[string](issuers); err != nil {
 		return directory.State{}, fmt.Errorf("state %s trusted_issuers: %w", s.Code, err)
+	}
+	if s.ClaimMappings, err = storedoc.DecodeClaimMappings(mappings); err != nil {
+		return directory.State{}, fmt.Errorf("state %s claim_mappings: %w", s.Code, err)
 	}
 	s.UpdateTime = fromMicros(updated)
 	return s, nil
@@ -178,10 +181,10 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 		st.UpdateTime = updateTime(st.UpdateTime, time.Now())
 		storedoc.NormalizeState(&st)
 		if _, err := tx.ExecContext(ctx, `UPDATE states SET display_names = ?, official_languages = ?,
-			accepted_languages = ?, time_zone = ?, trusted_issuers = ?, version = ?, update_time = ?
+			accepted_languages = ?, time_zone = ?, trusted_issuers = ?, claim_mappings = ?, version = ?, update_time = ?
 			WHERE code = ?`,
 			storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages), storedoc.EncodeList(st.AcceptedLanguages),
-			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), st.Version, st.UpdateTime.UnixMicro(), code); err != nil {
+			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), st.Version, st.UpdateTime.UnixMicro(), code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
 		if err := sqlitedb.InsertEvent(ctx, tx, ev); err != nil {
@@ -200,15 +203,15 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 // none), or, when upsert is set and the code exists, replaces it and
 // increments its Version.
 func upsertState(ctx context.Context, tx *sql.Tx, st directory.State, t time.Time, upsert bool) error {
-	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, 1, ?)`
+	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)`
 	if upsert {
 		q += ` ON CONFLICT (code) DO UPDATE SET display_names = excluded.display_names,
 			official_languages = excluded.official_languages, accepted_languages = excluded.accepted_languages,
 			time_zone = excluded.time_zone, trusted_issuers = excluded.trusted_issuers,
-			version = states.version + 1, update_time = excluded.update_time`
+			claim_mappings = excluded.claim_mappings, version = states.version + 1, update_time = excluded.update_time`
 	}
 	_, err := tx.ExecContext(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
-		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), updateTime(st.UpdateTime, t).UnixMicro())
+		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), updateTime(st.UpdateTime, t).UnixMicro())
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 		return errs.Wrap(err, errs.Invalid, "state %q is given twice", st.Code)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
 )
 
 // contactPointJSON is the stored form of a contact point. Its own type, with
@@ -21,6 +22,45 @@ type contactPointJSON struct {
 	Email           string `json:"email"`
 	Hours           string `json:"hours"`
 	AlwaysAvailable bool   `json:"always_available"`
+}
+
+// claimMappingJSON is the stored form of a claim mapping, with explicit
+// names like contactPointJSON.
+type claimMappingJSON struct {
+	Issuer       string            `json:"issuer"`
+	AgencyClaim  string            `json:"agency_claim,omitempty"`
+	RolesClaim   string            `json:"roles_claim,omitempty"`
+	NameClaim    string            `json:"name_claim,omitempty"`
+	AgencyValues map[string]string `json:"agency_values,omitempty"`
+	RoleValues   map[string]string `json:"role_values,omitempty"`
+}
+
+// EncodeClaimMappings stores a state's claim mappings as a JSON array.
+func EncodeClaimMappings(ms []identity.ClaimMapping) string {
+	out := make([]claimMappingJSON, len(ms))
+	for i, m := range ms {
+		out[i] = claimMappingJSON(m)
+	}
+	return Encode(out)
+}
+
+// DecodeClaimMappings reads what EncodeClaimMappings stored; nil for none.
+func DecodeClaimMappings(s string) ([]identity.ClaimMapping, error) {
+	l, err := DecodeList[claimMappingJSON](s)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	out := make([]identity.ClaimMapping, len(l))
+	for i, m := range l {
+		out[i] = identity.ClaimMapping(m)
+		if len(m.AgencyValues) == 0 {
+			out[i].AgencyValues = nil
+		}
+		if len(m.RoleValues) == 0 {
+			out[i].RoleValues = nil
+		}
+	}
+	return out, nil
 }
 
 // Encode returns v as JSON text. It cannot fail for the maps and slices of
@@ -108,6 +148,17 @@ func NormalizeState(s *directory.State) {
 	}
 	if len(s.TrustedIssuers) == 0 {
 		s.TrustedIssuers = nil
+	}
+	if len(s.ClaimMappings) == 0 {
+		s.ClaimMappings = nil
+	}
+	for i, m := range s.ClaimMappings {
+		if len(m.AgencyValues) == 0 {
+			s.ClaimMappings[i].AgencyValues = nil
+		}
+		if len(m.RoleValues) == 0 {
+			s.ClaimMappings[i].RoleValues = nil
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query"
 )
 
@@ -98,6 +99,14 @@ func fixtures() ([]directory.State, []directory.Agency) {
 			AcceptedLanguages: []string{"ru", local[code]},
 			TimeZone:          zones[code],
 			TrustedIssuers:    []string{"https://idp." + lc + ".example/"},
+		}
+		if code == "KG" {
+			// An issuer whose tokens are shaped otherwise: its claim
+			// mapping is stored and read back whole.
+			st.ClaimMappings = []identity.ClaimMapping{{
+				Issuer: st.TrustedIssuers[0], AgencyClaim: "org.unit", RolesClaim: "realm_access.roles", NameClaim: "display",
+				AgencyValues: map[string]string{"GPO": "kg-gpo"}, RoleValues: map[string]string{"mla-prosecutors": "prosecutor"},
+			}}
 		}
 		if code == "TM" {
 			st.TrustedIssuers = nil
@@ -814,6 +823,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 			s.AcceptedLanguages = []string{"kk"}
 			s.TimeZone = "Asia/Qostanay"
 			s.TrustedIssuers = append(s.TrustedIssuers, "https://new.example/")
+			s.ClaimMappings = []identity.ClaimMapping{{Issuer: "https://new.example/", RolesClaim: "groups", RoleValues: map[string]string{"mla": "prosecutor"}}}
 			s.UpdateTime = later
 			return nil
 		}, change: func(s *directory.State) {
@@ -822,6 +832,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 			s.AcceptedLanguages = []string{"kk"}
 			s.TimeZone = "Asia/Qostanay"
 			s.TrustedIssuers = append(slices.Clone(s.TrustedIssuers), "https://new.example/")
+			s.ClaimMappings = []identity.ClaimMapping{{Issuer: "https://new.example/", RolesClaim: "groups", RoleValues: map[string]string{"mla": "prosecutor"}}}
 			s.UpdateTime = later
 		}},
 		{name: "clear lists", fn: func(s *directory.State) error {

@@ -73,7 +73,7 @@ type anonymousCount struct {
 func newAnonymous(cfg *AuditConfig, logger *zap.Logger, reg prometheus.Registerer) (*anonymous, error) {
 	calls := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "comity_unauthenticated_calls_total",
-		Help: "Calls refused as UNAUTHENTICATED with no principal (no token, a malformed or badly signed one, no client certificate), by method and reason.",
+		Help: "Calls with no principal, by method and reason: refused as UNAUTHENTICATED (no token, a malformed or badly signed one, no client certificate), or anonymous reads (reason anonymous_read).",
 	}, []string{"method", "reason"})
 	if err := reg.Register(calls); err != nil {
 		return nil, err

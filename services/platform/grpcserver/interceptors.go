@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,8 @@ type interceptors struct {
 	// callers, when the server runs on mTLS, says which peer identities
 	// may call which methods; nil when it serves plaintext.
 	callers mtls.Policy
+	// anonymousReads may be called without a token (Config.AnonymousReads).
+	anonymousReads []string
 }
 
 // withTrace adopts the caller's trace id when it is well-formed (the gateway
@@ -169,7 +172,7 @@ func (ic interceptors) authenticate(ctx context.Context, method string) (context
 			return nil, errs.New(errs.PermissionDenied, "%s", err)
 		}
 	}
-	if public(method) {
+	if public(method) || slices.Contains(ic.anonymousReads, method) {
 		return ctx, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)

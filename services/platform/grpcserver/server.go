@@ -68,6 +68,11 @@ type Config struct {
 	// slow answer under load does not take a replica out.
 	Ready         func(context.Context) error
 	ReadyInterval time.Duration
+	// AnonymousReads are full method names anyone may call without a token
+	// (e.g. a list of public facts a sign-in page needs). With Audit set
+	// they are recorded as unauthenticated calls are: one aggregate event
+	// per client and minute.
+	AnonymousReads []string
 }
 
 // Server is a gRPC server with Comity's interceptors, health and reflection.
@@ -109,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 	if err := prometheus.WrapRegistererWith(prometheus.Labels{"service": cfg.Name}, cfg.Metrics).Register(metrics); err != nil {
 		return nil, fmt.Errorf("grpcserver: register metrics: %w", err)
 	}
-	ic := interceptors{logger: cfg.Logger, auth: cfg.Auth, validator: validator, audit: cfg.Audit}
+	ic := interceptors{logger: cfg.Logger, auth: cfg.Auth, validator: validator, audit: cfg.Audit, anonymousReads: cfg.AnonymousReads}
 	if cfg.Audit != nil {
 		reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": cfg.Name}, cfg.Metrics)
 		if ic.anonymous, err = newAnonymous(cfg.Audit, cfg.Logger, reg); err != nil {

@@ -3,6 +3,7 @@ package grpcserver
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -18,11 +19,17 @@ import (
 // token named, when the directory knows it, so that a service that asked
 // the directory with the caller's token records the refusal for that
 // state's auditors as the directory itself would. The state of an agency
-// is directory data every user may read.
+// is directory data every user may read. It also carries the agency and
+// roles the token claimed through its issuer's claim mapping, which a
+// service that cannot read the mapping itself (the directory refused the
+// token) records as who the token claimed to be; the caller, who holds the
+// token, learns nothing new from them.
 const (
-	refusalDomain   = "identity.comity"
-	refusalReason   = "TOKEN_REFUSED"
-	refusalStateKey = "agency_state"
+	refusalDomain    = "identity.comity"
+	refusalReason    = "TOKEN_REFUSED"
+	refusalStateKey  = "agency_state"
+	refusalAgencyKey = "agency"
+	refusalRolesKey  = "roles"
 )
 
 var grpcCodes = map[errs.Code]codes.Code{
@@ -107,11 +114,16 @@ func domainStatus(e *errs.Error) *status.Status {
 
 func refusedStatus(r *identity.RefusedError) *status.Status {
 	st := status.New(codes.Unauthenticated, r.Err.Error())
-	if r.Claimed.State == "" {
+	if r.Claimed.State == "" && r.Claimed.Agency == "" {
 		return st
 	}
+	roles := make([]string, len(r.Claimed.Roles))
+	for i, role := range r.Claimed.Roles {
+		roles[i] = string(role)
+	}
 	info := &errdetails.ErrorInfo{Domain: refusalDomain, Reason: refusalReason,
-		Metadata: map[string]string{refusalStateKey: r.Claimed.State}}
+		Metadata: map[string]string{refusalStateKey: r.Claimed.State, refusalAgencyKey: r.Claimed.Agency,
+			refusalRolesKey: strings.Join(roles, ",")}}
 	if withDetails, err := st.WithDetails(info); err == nil {
 		return withDetails
 	}
@@ -128,8 +140,15 @@ func RefusedFromStatus(st *status.Status) (*identity.RefusedError, bool) {
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == refusalDomain && info.GetReason() == refusalReason {
+			md := info.GetMetadata()
+			var roles []identity.Role
+			for _, name := range strings.Split(md[refusalRolesKey], ",") {
+				if r, ok := identity.ParseRole(name); ok {
+					roles = append(roles, r)
+				}
+			}
 			return &identity.RefusedError{
-				Claimed: identity.Principal{State: info.GetMetadata()[refusalStateKey]},
+				Claimed: identity.Principal{State: md[refusalStateKey], Agency: md[refusalAgencyKey], Roles: roles},
 				Err:     errs.New(errs.Unauthenticated, "%s", st.Message()),
 			}, true
 		}

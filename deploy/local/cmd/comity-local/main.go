@@ -168,7 +168,9 @@ func main() {
 			clientSecret := fmt.Sprintf("%x", sha256.Sum256(append([]byte("comity-local console client\x00"), secret...)))
 			devOP, err = devprovider.New(devprovider.Config{
 				Issuer: opIssuer, SigningKeyFile: filepath.Join(filepath.Dir(dev.JWKS), "signing-key.jwk"),
-				Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret, RedirectURIs: []string{strings.TrimSuffix(consoleURL, "/") + "/signin/callback"}}},
+				Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret,
+					RedirectURIs:           []string{strings.TrimSuffix(consoleURL, "/") + "/signin/callback"},
+					PostLogoutRedirectURIs: []string{strings.TrimSuffix(consoleURL, "/") + "/signin"}}},
 			})
 			if err != nil {
 				return err

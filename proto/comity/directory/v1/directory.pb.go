@@ -213,7 +213,7 @@ func (x Agency_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Agency_Kind.Descriptor instead.
 func (Agency_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1, 0}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2, 0}
 }
 
 // State is a participating state.
@@ -236,7 +236,12 @@ type State struct {
 	// Changes whenever the state changes; send it back on update.
 	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Last change.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// How the tokens of each trusted issuer carry the agency, roles and name
+	// (DESIGN §3). Each entry names one of trusted_issuers, at most once; an
+	// issuer without an entry has the default mapping (the claims `agency`,
+	// `roles` and `name`, values as they are).
+	ClaimMappings []*ClaimMapping `protobuf:"bytes,10,rep,name=claim_mappings,json=claimMappings,proto3" json:"claim_mappings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -334,6 +339,110 @@ func (x *State) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *State) GetClaimMappings() []*ClaimMapping {
+	if x != nil {
+		return x.ClaimMappings
+	}
+	return nil
+}
+
+// ClaimMapping says where one issuer's tokens carry what Comity needs. Real
+// identity providers do not emit Comity's `agency` and `roles` claims: the
+// services read them through this mapping when they verify a token.
+type ClaimMapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The token issuer (the JWT `iss`), one of the state's trusted_issuers.
+	Issuer string `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// The claim holding the agency; a dotted path reads nested JSON objects
+	// (`org.agency`). Empty means `agency`.
+	AgencyClaim string `protobuf:"bytes,2,opt,name=agency_claim,json=agencyClaim,proto3" json:"agency_claim,omitempty"`
+	// The claim holding the roles, a string or a list of strings; a dotted
+	// path as for agency_claim (`realm_access.roles`). Empty means `roles`.
+	RolesClaim string `protobuf:"bytes,3,opt,name=roles_claim,json=rolesClaim,proto3" json:"roles_claim,omitempty"`
+	// The claim holding the user's display name. Empty means `name`.
+	NameClaim string `protobuf:"bytes,4,opt,name=name_claim,json=nameClaim,proto3" json:"name_claim,omitempty"`
+	// Provider value of agency_claim -> Comity agency id. When set, a token
+	// with a value it does not list is refused.
+	AgencyValues map[string]string `protobuf:"bytes,5,rep,name=agency_values,json=agencyValues,proto3" json:"agency_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Provider value of roles_claim (a group name, say) -> Comity role. When
+	// set, values it does not list grant nothing.
+	RoleValues    map[string]string `protobuf:"bytes,6,rep,name=role_values,json=roleValues,proto3" json:"role_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimMapping) Reset() {
+	*x = ClaimMapping{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimMapping) ProtoMessage() {}
+
+func (x *ClaimMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimMapping.ProtoReflect.Descriptor instead.
+func (*ClaimMapping) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ClaimMapping) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *ClaimMapping) GetAgencyClaim() string {
+	if x != nil {
+		return x.AgencyClaim
+	}
+	return ""
+}
+
+func (x *ClaimMapping) GetRolesClaim() string {
+	if x != nil {
+		return x.RolesClaim
+	}
+	return ""
+}
+
+func (x *ClaimMapping) GetNameClaim() string {
+	if x != nil {
+		return x.NameClaim
+	}
+	return ""
+}
+
+func (x *ClaimMapping) GetAgencyValues() map[string]string {
+	if x != nil {
+		return x.AgencyValues
+	}
+	return nil
+}
+
+func (x *ClaimMapping) GetRoleValues() map[string]string {
+	if x != nil {
+		return x.RoleValues
+	}
+	return nil
+}
+
 // Agency is an authority of a participating state.
 type Agency struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -363,7 +472,7 @@ type Agency struct {
 
 func (x *Agency) Reset() {
 	*x = Agency{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +484,7 @@ func (x *Agency) String() string {
 func (*Agency) ProtoMessage() {}
 
 func (x *Agency) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +497,7 @@ func (x *Agency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Agency.ProtoReflect.Descriptor instead.
 func (*Agency) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Agency) GetName() string {
@@ -482,7 +591,7 @@ type ContactPoint struct {
 
 func (x *ContactPoint) Reset() {
 	*x = ContactPoint{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +603,7 @@ func (x *ContactPoint) String() string {
 func (*ContactPoint) ProtoMessage() {}
 
 func (x *ContactPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +616,7 @@ func (x *ContactPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactPoint.ProtoReflect.Descriptor instead.
 func (*ContactPoint) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ContactPoint) GetRole() string {
@@ -561,7 +670,7 @@ type ListStatesRequest struct {
 
 func (x *ListStatesRequest) Reset() {
 	*x = ListStatesRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +682,7 @@ func (x *ListStatesRequest) String() string {
 func (*ListStatesRequest) ProtoMessage() {}
 
 func (x *ListStatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +695,7 @@ func (x *ListStatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatesRequest.ProtoReflect.Descriptor instead.
 func (*ListStatesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{3}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{4}
 }
 
 // Response message for ListStates.
@@ -600,7 +709,7 @@ type ListStatesResponse struct {
 
 func (x *ListStatesResponse) Reset() {
 	*x = ListStatesResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +721,7 @@ func (x *ListStatesResponse) String() string {
 func (*ListStatesResponse) ProtoMessage() {}
 
 func (x *ListStatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +734,7 @@ func (x *ListStatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatesResponse.ProtoReflect.Descriptor instead.
 func (*ListStatesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{4}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListStatesResponse) GetStates() []*State {
@@ -646,7 +755,7 @@ type GetStateRequest struct {
 
 func (x *GetStateRequest) Reset() {
 	*x = GetStateRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +767,7 @@ func (x *GetStateRequest) String() string {
 func (*GetStateRequest) ProtoMessage() {}
 
 func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +780,7 @@ func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateRequest.ProtoReflect.Descriptor instead.
 func (*GetStateRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{5}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetStateRequest) GetName() string {
@@ -681,13 +790,354 @@ func (x *GetStateRequest) GetName() string {
 	return ""
 }
 
+// Caller is who a call is made by, as the services see them once they have
+// verified the token and applied its issuer's claim mapping.
+type Caller struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name: always `caller`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Who the user is at their issuer (the token's `sub`).
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The user's display name, possibly empty.
+	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// Resource name of the user's agency, e.g. `agencies/kz-gpo`.
+	Agency string `protobuf:"bytes,4,opt,name=agency,proto3" json:"agency,omitempty"`
+	// ISO 3166-1 alpha-2 code of the agency's state, from the directory.
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// The Comity roles that count, e.g. `prosecutor`.
+	Roles []string `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
+	// The token issuer (the JWT `iss`).
+	Issuer string `protobuf:"bytes,7,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// When the token stops being accepted.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Caller) Reset() {
+	*x = Caller{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Caller) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Caller) ProtoMessage() {}
+
+func (x *Caller) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Caller.ProtoReflect.Descriptor instead.
+func (*Caller) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Caller) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Caller) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Caller) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Caller) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *Caller) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Caller) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Caller) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *Caller) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+// Request message for GetCaller.
+type GetCallerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name: `caller`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetCallerRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Response message for GetCaller; REST returns the caller itself.
+type GetCallerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller.
+	Caller        *Caller `protobuf:"bytes,1,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerResponse) Reset() {
+	*x = GetCallerResponse{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerResponse) ProtoMessage() {}
+
+func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
+func (*GetCallerResponse) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetCallerResponse) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+// Request message for ListTrustedIssuers.
+type ListTrustedIssuersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrustedIssuersRequest) Reset() {
+	*x = ListTrustedIssuersRequest{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrustedIssuersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrustedIssuersRequest) ProtoMessage() {}
+
+func (x *ListTrustedIssuersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrustedIssuersRequest.ProtoReflect.Descriptor instead.
+func (*ListTrustedIssuersRequest) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{10}
+}
+
+// Response message for ListTrustedIssuers.
+type ListTrustedIssuersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every participating state with the issuers it trusts, ordered by code.
+	States        []*StateIssuers `protobuf:"bytes,1,rep,name=states,proto3" json:"states,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrustedIssuersResponse) Reset() {
+	*x = ListTrustedIssuersResponse{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrustedIssuersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrustedIssuersResponse) ProtoMessage() {}
+
+func (x *ListTrustedIssuersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrustedIssuersResponse.ProtoReflect.Descriptor instead.
+func (*ListTrustedIssuersResponse) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListTrustedIssuersResponse) GetStates() []*StateIssuers {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+// StateIssuers are the token issuers one state trusts.
+type StateIssuers struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ISO 3166-1 alpha-2 code, e.g. `KG`.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// The issuers (the JWT `iss`) of the state's trusted_issuers.
+	Issuers       []string `protobuf:"bytes,2,rep,name=issuers,proto3" json:"issuers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateIssuers) Reset() {
+	*x = StateIssuers{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateIssuers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateIssuers) ProtoMessage() {}
+
+func (x *StateIssuers) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateIssuers.ProtoReflect.Descriptor instead.
+func (*StateIssuers) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StateIssuers) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *StateIssuers) GetIssuers() []string {
+	if x != nil {
+		return x.Issuers
+	}
+	return nil
+}
+
 // Request message for UpdateState.
 type UpdateStateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The state with its name set; only the fields in update_mask change.
 	State *State `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
 	// Fields to change: display_names, official_languages, accepted_languages,
-	// time_zone, trusted_issuers. Absent or `*` means all of them.
+	// time_zone, trusted_issuers, claim_mappings. Absent or `*` means all of
+	// them.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -695,7 +1145,7 @@ type UpdateStateRequest struct {
 
 func (x *UpdateStateRequest) Reset() {
 	*x = UpdateStateRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +1157,7 @@ func (x *UpdateStateRequest) String() string {
 func (*UpdateStateRequest) ProtoMessage() {}
 
 func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +1170,7 @@ func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateStateRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{6}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateStateRequest) GetState() *State {
@@ -756,7 +1206,7 @@ type ListAgenciesRequest struct {
 
 func (x *ListAgenciesRequest) Reset() {
 	*x = ListAgenciesRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +1218,7 @@ func (x *ListAgenciesRequest) String() string {
 func (*ListAgenciesRequest) ProtoMessage() {}
 
 func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +1231,7 @@ func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesRequest.ProtoReflect.Descriptor instead.
 func (*ListAgenciesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{7}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListAgenciesRequest) GetPageSize() int32 {
@@ -827,7 +1277,7 @@ type ListAgenciesResponse struct {
 
 func (x *ListAgenciesResponse) Reset() {
 	*x = ListAgenciesResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1289,7 @@ func (x *ListAgenciesResponse) String() string {
 func (*ListAgenciesResponse) ProtoMessage() {}
 
 func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1302,7 @@ func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesResponse.ProtoReflect.Descriptor instead.
 func (*ListAgenciesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{8}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListAgenciesResponse) GetAgencies() []*Agency {
@@ -887,7 +1337,7 @@ type GetAgencyRequest struct {
 
 func (x *GetAgencyRequest) Reset() {
 	*x = GetAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1349,7 @@ func (x *GetAgencyRequest) String() string {
 func (*GetAgencyRequest) ProtoMessage() {}
 
 func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1362,7 @@ func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyRequest.ProtoReflect.Descriptor instead.
 func (*GetAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{9}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetAgencyRequest) GetName() string {
@@ -936,7 +1386,7 @@ type CreateAgencyRequest struct {
 
 func (x *CreateAgencyRequest) Reset() {
 	*x = CreateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1398,7 @@ func (x *CreateAgencyRequest) String() string {
 func (*CreateAgencyRequest) ProtoMessage() {}
 
 func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1411,7 @@ func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateAgencyRequest) GetAgencyId() string {
@@ -992,7 +1442,7 @@ type UpdateAgencyRequest struct {
 
 func (x *UpdateAgencyRequest) Reset() {
 	*x = UpdateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1454,7 @@ func (x *UpdateAgencyRequest) String() string {
 func (*UpdateAgencyRequest) ProtoMessage() {}
 
 func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1467,7 @@ func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateAgencyRequest) GetAgency() *Agency {
@@ -1047,7 +1497,7 @@ type DeactivateAgencyRequest struct {
 
 func (x *DeactivateAgencyRequest) Reset() {
 	*x = DeactivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1509,7 @@ func (x *DeactivateAgencyRequest) String() string {
 func (*DeactivateAgencyRequest) ProtoMessage() {}
 
 func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1522,7 @@ func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeactivateAgencyRequest) GetName() string {
@@ -1104,7 +1554,7 @@ type ResolveRouteRequest struct {
 
 func (x *ResolveRouteRequest) Reset() {
 	*x = ResolveRouteRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1566,7 @@ func (x *ResolveRouteRequest) String() string {
 func (*ResolveRouteRequest) ProtoMessage() {}
 
 func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1579,7 @@ func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteRequest.ProtoReflect.Descriptor instead.
 func (*ResolveRouteRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResolveRouteRequest) GetRequestedState() string {
@@ -1166,7 +1616,7 @@ type ResolveRouteResponse struct {
 
 func (x *ResolveRouteResponse) Reset() {
 	*x = ResolveRouteResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1628,7 @@ func (x *ResolveRouteResponse) String() string {
 func (*ResolveRouteResponse) ProtoMessage() {}
 
 func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1641,7 @@ func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteResponse.ProtoReflect.Descriptor instead.
 func (*ResolveRouteResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResolveRouteResponse) GetAgency() *Agency {
@@ -1219,7 +1669,7 @@ type GetStateResponse struct {
 
 func (x *GetStateResponse) Reset() {
 	*x = GetStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1231,7 +1681,7 @@ func (x *GetStateResponse) String() string {
 func (*GetStateResponse) ProtoMessage() {}
 
 func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1244,7 +1694,7 @@ func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateResponse.ProtoReflect.Descriptor instead.
 func (*GetStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{15}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetStateResponse) GetState() *State {
@@ -1265,7 +1715,7 @@ type UpdateStateResponse struct {
 
 func (x *UpdateStateResponse) Reset() {
 	*x = UpdateStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1727,7 @@ func (x *UpdateStateResponse) String() string {
 func (*UpdateStateResponse) ProtoMessage() {}
 
 func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1740,7 @@ func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{16}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateStateResponse) GetState() *State {
@@ -1311,7 +1761,7 @@ type GetAgencyResponse struct {
 
 func (x *GetAgencyResponse) Reset() {
 	*x = GetAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1773,7 @@ func (x *GetAgencyResponse) String() string {
 func (*GetAgencyResponse) ProtoMessage() {}
 
 func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1786,7 @@ func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyResponse.ProtoReflect.Descriptor instead.
 func (*GetAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{17}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetAgencyResponse) GetAgency() *Agency {
@@ -1357,7 +1807,7 @@ type CreateAgencyResponse struct {
 
 func (x *CreateAgencyResponse) Reset() {
 	*x = CreateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1819,7 @@ func (x *CreateAgencyResponse) String() string {
 func (*CreateAgencyResponse) ProtoMessage() {}
 
 func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1832,7 @@ func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{18}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateAgencyResponse) GetAgency() *Agency {
@@ -1403,7 +1853,7 @@ type UpdateAgencyResponse struct {
 
 func (x *UpdateAgencyResponse) Reset() {
 	*x = UpdateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1865,7 @@ func (x *UpdateAgencyResponse) String() string {
 func (*UpdateAgencyResponse) ProtoMessage() {}
 
 func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1878,7 @@ func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{19}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateAgencyResponse) GetAgency() *Agency {
@@ -1449,7 +1899,7 @@ type DeactivateAgencyResponse struct {
 
 func (x *DeactivateAgencyResponse) Reset() {
 	*x = DeactivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1911,7 @@ func (x *DeactivateAgencyResponse) String() string {
 func (*DeactivateAgencyResponse) ProtoMessage() {}
 
 func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1924,7 @@ func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{20}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeactivateAgencyResponse) GetAgency() *Agency {
@@ -1497,7 +1947,7 @@ type ActivateAgencyRequest struct {
 
 func (x *ActivateAgencyRequest) Reset() {
 	*x = ActivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1959,7 @@ func (x *ActivateAgencyRequest) String() string {
 func (*ActivateAgencyRequest) ProtoMessage() {}
 
 func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1972,7 @@ func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*ActivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ActivateAgencyRequest) GetName() string {
@@ -1550,7 +2000,7 @@ type ActivateAgencyResponse struct {
 
 func (x *ActivateAgencyResponse) Reset() {
 	*x = ActivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +2012,7 @@ func (x *ActivateAgencyResponse) String() string {
 func (*ActivateAgencyResponse) ProtoMessage() {}
 
 func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +2025,7 @@ func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*ActivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ActivateAgencyResponse) GetAgency() *Agency {
@@ -1599,7 +2049,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +2061,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +2074,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Snapshot) GetStates() []*State {
@@ -1645,7 +2095,7 @@ var File_comity_directory_v1_directory_proto protoreflect.FileDescriptor
 
 const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x05\n" +
+	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x06\n" +
 	"\x05State\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
 	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x03R\x04code\x12\x8a\x01\n" +
@@ -1656,11 +2106,30 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\x0ftrusted_issuers\x18\a \x03(\tB\x13\xbaH\x10\x92\x01\r\x10 \x18\x01\"\ar\x05\x10\x01\x18\xac\x02R\x0etrustedIssuers\x12\x12\n" +
 	"\x04etag\x18\b \x01(\tR\x04etag\x12@\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\x1a?\n" +
+	"updateTime\x12R\n" +
+	"\x0eclaim_mappings\x18\n" +
+	" \x03(\v2!.comity.directory.v1.ClaimMappingB\b\xbaH\x05\x92\x01\x02\x10 R\rclaimMappings\x1a?\n" +
 	"\x11DisplayNamesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01:=\xeaA:\n" +
-	"\x19comity.directory.v1/State\x12\x0estates/{state}*\x06states2\x05state\"\xbb\a\n" +
+	"\x19comity.directory.v1/State\x12\x0estates/{state}*\x06states2\x05state\"\xf7\x03\n" +
+	"\fClaimMapping\x12\"\n" +
+	"\x06issuer\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\x06issuer\x12+\n" +
+	"\fagency_claim\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\vagencyClaim\x12)\n" +
+	"\vroles_claim\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
+	"rolesClaim\x12'\n" +
+	"\n" +
+	"name_claim\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tnameClaim\x12c\n" +
+	"\ragency_values\x18\x05 \x03(\v23.comity.directory.v1.ClaimMapping.AgencyValuesEntryB\t\xbaH\x06\x9a\x01\x03\x10\xf4\x03R\fagencyValues\x12]\n" +
+	"\vrole_values\x18\x06 \x03(\v21.comity.directory.v1.ClaimMapping.RoleValuesEntryB\t\xbaH\x06\x9a\x01\x03\x10\xf4\x03R\n" +
+	"roleValues\x1a?\n" +
+	"\x11AgencyValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
+	"\x0fRoleValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbb\a\n" +
 	"\x06Agency\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12-\n" +
 	"\x05state\x18\x02 \x01(\tB\x17\xe0A\x05\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\x05state\x12>\n" +
@@ -1699,7 +2168,31 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\x06states\x18\x01 \x03(\v2\x1a.comity.directory.v1.StateR\x06states\"c\n" +
 	"\x0fGetStateRequest\x12P\n" +
 	"\x04name\x18\x01 \x01(\tB<\xe0A\x02\xfaA\x1b\n" +
-	"\x19comity.directory.v1/State\xbaH\x18r\x162\x14^states/[A-Za-z]{2}$R\x04name\"\x8e\x01\n" +
+	"\x19comity.directory.v1/State\xbaH\x18r\x162\x14^states/[A-Za-z]{2}$R\x04name\"\xd4\x02\n" +
+	"\x06Caller\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x1d\n" +
+	"\asubject\x18\x02 \x01(\tB\x03\xe0A\x03R\asubject\x12&\n" +
+	"\fdisplay_name\x18\x03 \x01(\tB\x03\xe0A\x03R\vdisplayName\x12\x1b\n" +
+	"\x06agency\x18\x04 \x01(\tB\x03\xe0A\x03R\x06agency\x12\x19\n" +
+	"\x05state\x18\x05 \x01(\tB\x03\xe0A\x03R\x05state\x12\x19\n" +
+	"\x05roles\x18\x06 \x03(\tB\x03\xe0A\x03R\x05roles\x12\x1b\n" +
+	"\x06issuer\x18\a \x01(\tB\x03\xe0A\x03R\x06issuer\x12@\n" +
+	"\vexpire_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"expireTime:8\xeaA5\n" +
+	"\x1acomity.directory.v1/Caller\x12\x06caller*\acallers2\x06caller\"W\n" +
+	"\x10GetCallerRequest\x12C\n" +
+	"\x04name\x18\x01 \x01(\tB/\xe0A\x02\xfaA\x1c\n" +
+	"\x1acomity.directory.v1/Caller\xbaH\n" +
+	"r\b\n" +
+	"\x06callerR\x04name\"H\n" +
+	"\x11GetCallerResponse\x123\n" +
+	"\x06caller\x18\x01 \x01(\v2\x1b.comity.directory.v1.CallerR\x06caller\"\x1b\n" +
+	"\x19ListTrustedIssuersRequest\"W\n" +
+	"\x1aListTrustedIssuersResponse\x129\n" +
+	"\x06states\x18\x01 \x03(\v2!.comity.directory.v1.StateIssuersR\x06states\">\n" +
+	"\fStateIssuers\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x18\n" +
+	"\aissuers\x18\x02 \x03(\tR\aissuers\"\x8e\x01\n" +
 	"\x12UpdateStateRequest\x12;\n" +
 	"\x05state\x18\x01 \x01(\v2\x1a.comity.directory.v1.StateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05state\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
@@ -1770,12 +2263,14 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\aROUTINE\x10\x01\x12\n" +
 	"\n" +
 	"\x06URGENT\x10\x02\x12\r\n" +
-	"\tEMERGENCY\x10\x032\x84\v\n" +
+	"\tEMERGENCY\x10\x032\x97\r\n" +
 	"\x10DirectoryService\x12q\n" +
 	"\n" +
 	"ListStates\x12&.comity.directory.v1.ListStatesRequest\x1a'.comity.directory.v1.ListStatesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/states\x12{\n" +
-	"\bGetState\x12$.comity.directory.v1.GetStateRequest\x1a%.comity.directory.v1.GetStateResponse\"\"\x82\xd3\xe4\x93\x02\x1cb\x05state\x12\x13/v1/{name=states/*}\x12\x91\x01\n" +
+	"\bGetState\x12$.comity.directory.v1.GetStateRequest\x1a%.comity.directory.v1.GetStateResponse\"\"\x82\xd3\xe4\x93\x02\x1cb\x05state\x12\x13/v1/{name=states/*}\x12}\n" +
+	"\tGetCaller\x12%.comity.directory.v1.GetCallerRequest\x1a&.comity.directory.v1.GetCallerResponse\"!\x82\xd3\xe4\x93\x02\x1bb\x06caller\x12\x11/v1/{name=caller}\x12\x91\x01\n" +
+	"\x12ListTrustedIssuers\x12..comity.directory.v1.ListTrustedIssuersRequest\x1a/.comity.directory.v1.ListTrustedIssuersResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/trustedIssuers\x12\x91\x01\n" +
 	"\vUpdateState\x12'.comity.directory.v1.UpdateStateRequest\x1a(.comity.directory.v1.UpdateStateResponse\"/\x82\xd3\xe4\x93\x02):\x05stateb\x05state2\x19/v1/{state.name=states/*}\x12y\n" +
 	"\fListAgencies\x12(.comity.directory.v1.ListAgenciesRequest\x1a).comity.directory.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x81\x01\n" +
 	"\tGetAgency\x12%.comity.directory.v1.GetAgencyRequest\x1a&.comity.directory.v1.GetAgencyResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x06agency\x12\x15/v1/{name=agencies/*}\x12\x89\x01\n" +
@@ -1798,92 +2293,111 @@ func file_comity_directory_v1_directory_proto_rawDescGZIP() []byte {
 }
 
 var file_comity_directory_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_comity_directory_v1_directory_proto_goTypes = []any{
-	(RequestType)(0),                 // 0: comity.directory.v1.RequestType
-	(Priority)(0),                    // 1: comity.directory.v1.Priority
-	(Agency_Kind)(0),                 // 2: comity.directory.v1.Agency.Kind
-	(*State)(nil),                    // 3: comity.directory.v1.State
-	(*Agency)(nil),                   // 4: comity.directory.v1.Agency
-	(*ContactPoint)(nil),             // 5: comity.directory.v1.ContactPoint
-	(*ListStatesRequest)(nil),        // 6: comity.directory.v1.ListStatesRequest
-	(*ListStatesResponse)(nil),       // 7: comity.directory.v1.ListStatesResponse
-	(*GetStateRequest)(nil),          // 8: comity.directory.v1.GetStateRequest
-	(*UpdateStateRequest)(nil),       // 9: comity.directory.v1.UpdateStateRequest
-	(*ListAgenciesRequest)(nil),      // 10: comity.directory.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),     // 11: comity.directory.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),         // 12: comity.directory.v1.GetAgencyRequest
-	(*CreateAgencyRequest)(nil),      // 13: comity.directory.v1.CreateAgencyRequest
-	(*UpdateAgencyRequest)(nil),      // 14: comity.directory.v1.UpdateAgencyRequest
-	(*DeactivateAgencyRequest)(nil),  // 15: comity.directory.v1.DeactivateAgencyRequest
-	(*ResolveRouteRequest)(nil),      // 16: comity.directory.v1.ResolveRouteRequest
-	(*ResolveRouteResponse)(nil),     // 17: comity.directory.v1.ResolveRouteResponse
-	(*GetStateResponse)(nil),         // 18: comity.directory.v1.GetStateResponse
-	(*UpdateStateResponse)(nil),      // 19: comity.directory.v1.UpdateStateResponse
-	(*GetAgencyResponse)(nil),        // 20: comity.directory.v1.GetAgencyResponse
-	(*CreateAgencyResponse)(nil),     // 21: comity.directory.v1.CreateAgencyResponse
-	(*UpdateAgencyResponse)(nil),     // 22: comity.directory.v1.UpdateAgencyResponse
-	(*DeactivateAgencyResponse)(nil), // 23: comity.directory.v1.DeactivateAgencyResponse
-	(*ActivateAgencyRequest)(nil),    // 24: comity.directory.v1.ActivateAgencyRequest
-	(*ActivateAgencyResponse)(nil),   // 25: comity.directory.v1.ActivateAgencyResponse
-	(*Snapshot)(nil),                 // 26: comity.directory.v1.Snapshot
-	nil,                              // 27: comity.directory.v1.State.DisplayNamesEntry
-	nil,                              // 28: comity.directory.v1.Agency.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 30: google.protobuf.FieldMask
+	(RequestType)(0),                   // 0: comity.directory.v1.RequestType
+	(Priority)(0),                      // 1: comity.directory.v1.Priority
+	(Agency_Kind)(0),                   // 2: comity.directory.v1.Agency.Kind
+	(*State)(nil),                      // 3: comity.directory.v1.State
+	(*ClaimMapping)(nil),               // 4: comity.directory.v1.ClaimMapping
+	(*Agency)(nil),                     // 5: comity.directory.v1.Agency
+	(*ContactPoint)(nil),               // 6: comity.directory.v1.ContactPoint
+	(*ListStatesRequest)(nil),          // 7: comity.directory.v1.ListStatesRequest
+	(*ListStatesResponse)(nil),         // 8: comity.directory.v1.ListStatesResponse
+	(*GetStateRequest)(nil),            // 9: comity.directory.v1.GetStateRequest
+	(*Caller)(nil),                     // 10: comity.directory.v1.Caller
+	(*GetCallerRequest)(nil),           // 11: comity.directory.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),          // 12: comity.directory.v1.GetCallerResponse
+	(*ListTrustedIssuersRequest)(nil),  // 13: comity.directory.v1.ListTrustedIssuersRequest
+	(*ListTrustedIssuersResponse)(nil), // 14: comity.directory.v1.ListTrustedIssuersResponse
+	(*StateIssuers)(nil),               // 15: comity.directory.v1.StateIssuers
+	(*UpdateStateRequest)(nil),         // 16: comity.directory.v1.UpdateStateRequest
+	(*ListAgenciesRequest)(nil),        // 17: comity.directory.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),       // 18: comity.directory.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),           // 19: comity.directory.v1.GetAgencyRequest
+	(*CreateAgencyRequest)(nil),        // 20: comity.directory.v1.CreateAgencyRequest
+	(*UpdateAgencyRequest)(nil),        // 21: comity.directory.v1.UpdateAgencyRequest
+	(*DeactivateAgencyRequest)(nil),    // 22: comity.directory.v1.DeactivateAgencyRequest
+	(*ResolveRouteRequest)(nil),        // 23: comity.directory.v1.ResolveRouteRequest
+	(*ResolveRouteResponse)(nil),       // 24: comity.directory.v1.ResolveRouteResponse
+	(*GetStateResponse)(nil),           // 25: comity.directory.v1.GetStateResponse
+	(*UpdateStateResponse)(nil),        // 26: comity.directory.v1.UpdateStateResponse
+	(*GetAgencyResponse)(nil),          // 27: comity.directory.v1.GetAgencyResponse
+	(*CreateAgencyResponse)(nil),       // 28: comity.directory.v1.CreateAgencyResponse
+	(*UpdateAgencyResponse)(nil),       // 29: comity.directory.v1.UpdateAgencyResponse
+	(*DeactivateAgencyResponse)(nil),   // 30: comity.directory.v1.DeactivateAgencyResponse
+	(*ActivateAgencyRequest)(nil),      // 31: comity.directory.v1.ActivateAgencyRequest
+	(*ActivateAgencyResponse)(nil),     // 32: comity.directory.v1.ActivateAgencyResponse
+	(*Snapshot)(nil),                   // 33: comity.directory.v1.Snapshot
+	nil,                                // 34: comity.directory.v1.State.DisplayNamesEntry
+	nil,                                // 35: comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	nil,                                // 36: comity.directory.v1.ClaimMapping.RoleValuesEntry
+	nil,                                // 37: comity.directory.v1.Agency.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),      // 38: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 39: google.protobuf.FieldMask
 }
 var file_comity_directory_v1_directory_proto_depIdxs = []int32{
-	27, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
-	29, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
-	28, // 3: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
-	0,  // 4: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
-	5,  // 5: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
-	29, // 6: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 7: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
-	3,  // 8: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
-	30, // 9: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 10: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
-	4,  // 11: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	4,  // 12: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	30, // 13: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 14: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
-	1,  // 15: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
-	4,  // 16: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
-	3,  // 17: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
-	3,  // 18: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
-	4,  // 19: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	4,  // 20: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	4,  // 21: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	4,  // 22: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	4,  // 23: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	3,  // 24: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
-	4,  // 25: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
-	6,  // 26: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
-	8,  // 27: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
-	9,  // 28: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
-	10, // 29: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
-	12, // 30: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
-	13, // 31: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
-	14, // 32: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
-	15, // 33: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
-	24, // 34: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
-	16, // 35: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
-	7,  // 36: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
-	18, // 37: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
-	19, // 38: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
-	11, // 39: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
-	20, // 40: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
-	21, // 41: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
-	22, // 42: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
-	23, // 43: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
-	25, // 44: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
-	17, // 45: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	34, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
+	38, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 2: comity.directory.v1.State.claim_mappings:type_name -> comity.directory.v1.ClaimMapping
+	35, // 3: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	36, // 4: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
+	2,  // 5: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
+	37, // 6: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
+	0,  // 7: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
+	6,  // 8: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
+	38, // 9: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 10: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
+	38, // 11: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
+	10, // 12: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
+	15, // 13: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
+	3,  // 14: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
+	39, // 15: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 16: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
+	5,  // 17: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	5,  // 18: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	39, // 19: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 20: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
+	1,  // 21: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
+	5,  // 22: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
+	3,  // 23: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
+	3,  // 24: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
+	5,  // 25: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 26: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 27: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 28: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 29: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	3,  // 30: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
+	5,  // 31: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
+	7,  // 32: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
+	9,  // 33: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
+	11, // 34: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
+	13, // 35: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
+	16, // 36: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
+	17, // 37: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
+	19, // 38: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
+	20, // 39: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
+	21, // 40: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
+	22, // 41: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
+	31, // 42: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
+	23, // 43: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
+	8,  // 44: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
+	25, // 45: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
+	12, // 46: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
+	14, // 47: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
+	26, // 48: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
+	18, // 49: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
+	27, // 50: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
+	28, // 51: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
+	29, // 52: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
+	30, // 53: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
+	32, // 54: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
+	24, // 55: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
+	44, // [44:56] is the sub-list for method output_type
+	32, // [32:44] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_comity_directory_v1_directory_proto_init() }
@@ -1897,7 +2411,7 @@ func file_comity_directory_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_directory_v1_directory_proto_rawDesc), len(file_comity_directory_v1_directory_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

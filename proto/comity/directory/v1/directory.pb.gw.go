@@ -95,6 +95,66 @@ func local_request_DirectoryService_GetState_0(ctx context.Context, marshaler ru
 	return msg, metadata, err
 }
 
+func request_DirectoryService_GetCaller_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCallerRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetCaller(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_GetCaller_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCallerRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.GetCaller(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_DirectoryService_ListTrustedIssuers_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListTrustedIssuersRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListTrustedIssuers(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_ListTrustedIssuers_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListTrustedIssuersRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.ListTrustedIssuers(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_DirectoryService_UpdateState_0 = &utilities.DoubleArray{Encoding: map[string]int{"state": 0, "name": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 2, 2, 3}}
 
 func request_DirectoryService_UpdateState_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -543,6 +603,46 @@ func RegisterDirectoryServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_GetState_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_GetState_0{resp.(*GetStateResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_GetCaller_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/GetCaller", runtime.WithHTTPPathPattern("/v1/{name=caller}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_GetCaller_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_GetCaller_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_GetCaller_0{resp.(*GetCallerResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_ListTrustedIssuers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ListTrustedIssuers", runtime.WithHTTPPathPattern("/v1/trustedIssuers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_ListTrustedIssuers_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ListTrustedIssuers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPatch, pattern_DirectoryService_UpdateState_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -777,6 +877,40 @@ func RegisterDirectoryServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_GetState_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_GetState_0{resp.(*GetStateResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_GetCaller_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/GetCaller", runtime.WithHTTPPathPattern("/v1/{name=caller}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_GetCaller_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_GetCaller_0(annotatedContext, mux, outboundMarshaler, w, req, response_DirectoryService_GetCaller_0{resp.(*GetCallerResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_ListTrustedIssuers_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ListTrustedIssuers", runtime.WithHTTPPathPattern("/v1/trustedIssuers"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_ListTrustedIssuers_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ListTrustedIssuers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPatch, pattern_DirectoryService_UpdateState_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -925,6 +1059,15 @@ func (m response_DirectoryService_GetState_0) XXX_ResponseBody() interface{} {
 	return response.State
 }
 
+type response_DirectoryService_GetCaller_0 struct {
+	*GetCallerResponse
+}
+
+func (m response_DirectoryService_GetCaller_0) XXX_ResponseBody() interface{} {
+	response := m.GetCallerResponse
+	return response.Caller
+}
+
 type response_DirectoryService_UpdateState_0 struct {
 	*UpdateStateResponse
 }
@@ -980,27 +1123,31 @@ func (m response_DirectoryService_ActivateAgency_0) XXX_ResponseBody() interface
 }
 
 var (
-	pattern_DirectoryService_ListStates_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "states"}, ""))
-	pattern_DirectoryService_GetState_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "name"}, ""))
-	pattern_DirectoryService_UpdateState_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "state.name"}, ""))
-	pattern_DirectoryService_ListAgencies_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
-	pattern_DirectoryService_GetAgency_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, ""))
-	pattern_DirectoryService_CreateAgency_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
-	pattern_DirectoryService_UpdateAgency_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "agency.name"}, ""))
-	pattern_DirectoryService_DeactivateAgency_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "deactivate"))
-	pattern_DirectoryService_ActivateAgency_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "activate"))
-	pattern_DirectoryService_ResolveRoute_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "routes"}, "resolve"))
+	pattern_DirectoryService_ListStates_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "states"}, ""))
+	pattern_DirectoryService_GetState_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "name"}, ""))
+	pattern_DirectoryService_GetCaller_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "caller", "name"}, ""))
+	pattern_DirectoryService_ListTrustedIssuers_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "trustedIssuers"}, ""))
+	pattern_DirectoryService_UpdateState_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "state.name"}, ""))
+	pattern_DirectoryService_ListAgencies_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
+	pattern_DirectoryService_GetAgency_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, ""))
+	pattern_DirectoryService_CreateAgency_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
+	pattern_DirectoryService_UpdateAgency_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "agency.name"}, ""))
+	pattern_DirectoryService_DeactivateAgency_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "deactivate"))
+	pattern_DirectoryService_ActivateAgency_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "activate"))
+	pattern_DirectoryService_ResolveRoute_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "routes"}, "resolve"))
 )
 
 var (
-	forward_DirectoryService_ListStates_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetState_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateState_0      = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListAgencies_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetAgency_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateAgency_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateAgency_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeactivateAgency_0 = runtime.ForwardResponseMessage
-	forward_DirectoryService_ActivateAgency_0   = runtime.ForwardResponseMessage
-	forward_DirectoryService_ResolveRoute_0     = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListStates_0         = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetState_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetCaller_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListTrustedIssuers_0 = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateState_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListAgencies_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetAgency_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateAgency_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateAgency_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeactivateAgency_0   = runtime.ForwardResponseMessage
+	forward_DirectoryService_ActivateAgency_0     = runtime.ForwardResponseMessage
+	forward_DirectoryService_ResolveRoute_0       = runtime.ForwardResponseMessage
 )

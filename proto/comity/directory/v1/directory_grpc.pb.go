@@ -19,16 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DirectoryService_ListStates_FullMethodName       = "/comity.directory.v1.DirectoryService/ListStates"
-	DirectoryService_GetState_FullMethodName         = "/comity.directory.v1.DirectoryService/GetState"
-	DirectoryService_UpdateState_FullMethodName      = "/comity.directory.v1.DirectoryService/UpdateState"
-	DirectoryService_ListAgencies_FullMethodName     = "/comity.directory.v1.DirectoryService/ListAgencies"
-	DirectoryService_GetAgency_FullMethodName        = "/comity.directory.v1.DirectoryService/GetAgency"
-	DirectoryService_CreateAgency_FullMethodName     = "/comity.directory.v1.DirectoryService/CreateAgency"
-	DirectoryService_UpdateAgency_FullMethodName     = "/comity.directory.v1.DirectoryService/UpdateAgency"
-	DirectoryService_DeactivateAgency_FullMethodName = "/comity.directory.v1.DirectoryService/DeactivateAgency"
-	DirectoryService_ActivateAgency_FullMethodName   = "/comity.directory.v1.DirectoryService/ActivateAgency"
-	DirectoryService_ResolveRoute_FullMethodName     = "/comity.directory.v1.DirectoryService/ResolveRoute"
+	DirectoryService_ListStates_FullMethodName         = "/comity.directory.v1.DirectoryService/ListStates"
+	DirectoryService_GetState_FullMethodName           = "/comity.directory.v1.DirectoryService/GetState"
+	DirectoryService_GetCaller_FullMethodName          = "/comity.directory.v1.DirectoryService/GetCaller"
+	DirectoryService_ListTrustedIssuers_FullMethodName = "/comity.directory.v1.DirectoryService/ListTrustedIssuers"
+	DirectoryService_UpdateState_FullMethodName        = "/comity.directory.v1.DirectoryService/UpdateState"
+	DirectoryService_ListAgencies_FullMethodName       = "/comity.directory.v1.DirectoryService/ListAgencies"
+	DirectoryService_GetAgency_FullMethodName          = "/comity.directory.v1.DirectoryService/GetAgency"
+	DirectoryService_CreateAgency_FullMethodName       = "/comity.directory.v1.DirectoryService/CreateAgency"
+	DirectoryService_UpdateAgency_FullMethodName       = "/comity.directory.v1.DirectoryService/UpdateAgency"
+	DirectoryService_DeactivateAgency_FullMethodName   = "/comity.directory.v1.DirectoryService/DeactivateAgency"
+	DirectoryService_ActivateAgency_FullMethodName     = "/comity.directory.v1.DirectoryService/ActivateAgency"
+	DirectoryService_ResolveRoute_FullMethodName       = "/comity.directory.v1.DirectoryService/ResolveRoute"
 )
 
 // DirectoryServiceClient is the client API for DirectoryService service.
@@ -45,6 +47,14 @@ type DirectoryServiceClient interface {
 	ListStates(ctx context.Context, in *ListStatesRequest, opts ...grpc.CallOption) (*ListStatesResponse, error)
 	// Gets one state.
 	GetState(ctx context.Context, in *GetStateRequest, opts ...grpc.CallOption) (*GetStateResponse, error)
+	// Tells who the caller is, as the services see them: the principal their
+	// token authenticates through its issuer's claim mapping.
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
+	// Lists the token issuers each state trusts. Anyone may call it without
+	// a token: the console's sign-in page offers a state's users only the
+	// providers the directory trusts for that state. Such calls are recorded
+	// as the anonymous calls of a client and minute are.
+	ListTrustedIssuers(ctx context.Context, in *ListTrustedIssuersRequest, opts ...grpc.CallOption) (*ListTrustedIssuersResponse, error)
 	// Updates a state's languages, time zone or trusted token issuers.
 	UpdateState(ctx context.Context, in *UpdateStateRequest, opts ...grpc.CallOption) (*UpdateStateResponse, error)
 	// Lists agencies, optionally filtered by state, kind and active flag.
@@ -96,6 +106,26 @@ func (c *directoryServiceClient) GetState(ctx context.Context, in *GetStateReque
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetStateResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_GetState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_GetCaller_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) ListTrustedIssuers(ctx context.Context, in *ListTrustedIssuersRequest, opts ...grpc.CallOption) (*ListTrustedIssuersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTrustedIssuersResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListTrustedIssuers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +226,14 @@ type DirectoryServiceServer interface {
 	ListStates(context.Context, *ListStatesRequest) (*ListStatesResponse, error)
 	// Gets one state.
 	GetState(context.Context, *GetStateRequest) (*GetStateResponse, error)
+	// Tells who the caller is, as the services see them: the principal their
+	// token authenticates through its issuer's claim mapping.
+	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
+	// Lists the token issuers each state trusts. Anyone may call it without
+	// a token: the console's sign-in page offers a state's users only the
+	// providers the directory trusts for that state. Such calls are recorded
+	// as the anonymous calls of a client and minute are.
+	ListTrustedIssuers(context.Context, *ListTrustedIssuersRequest) (*ListTrustedIssuersResponse, error)
 	// Updates a state's languages, time zone or trusted token issuers.
 	UpdateState(context.Context, *UpdateStateRequest) (*UpdateStateResponse, error)
 	// Lists agencies, optionally filtered by state, kind and active flag.
@@ -238,6 +276,12 @@ func (UnimplementedDirectoryServiceServer) ListStates(context.Context, *ListStat
 }
 func (UnimplementedDirectoryServiceServer) GetState(context.Context, *GetStateRequest) (*GetStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetState not implemented")
+}
+func (UnimplementedDirectoryServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListTrustedIssuers(context.Context, *ListTrustedIssuersRequest) (*ListTrustedIssuersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTrustedIssuers not implemented")
 }
 func (UnimplementedDirectoryServiceServer) UpdateState(context.Context, *UpdateStateRequest) (*UpdateStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateState not implemented")
@@ -316,6 +360,42 @@ func _DirectoryService_GetState_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).GetState(ctx, req.(*GetStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_ListTrustedIssuers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTrustedIssuersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListTrustedIssuers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListTrustedIssuers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListTrustedIssuers(ctx, req.(*ListTrustedIssuersRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -478,6 +558,14 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetState",
 			Handler:    _DirectoryService_GetState_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _DirectoryService_GetCaller_Handler,
+		},
+		{
+			MethodName: "ListTrustedIssuers",
+			Handler:    _DirectoryService_ListTrustedIssuers_Handler,
 		},
 		{
 			MethodName: "UpdateState",

@@ -1,0 +1,8 @@
+-- Claim mappings of a state's trusted issuers (DESIGN §3): for each issuer
+-- that does not emit Comity's own claims, where its tokens carry the agency,
+-- the roles and the name, and how its values translate into Comity's. A JSON
+-- array of objects; an issuer it does not list has the default mapping, so
+-- existing states keep verifying tokens as before.
+
+ALTER TABLE states ADD COLUMN claim_mappings TEXT NOT NULL DEFAULT '[]'
+	CHECK (json_type(claim_mappings) = 'array');
