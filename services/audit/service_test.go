@@ -224,6 +224,11 @@ func TestAuditorsReadsAreLoggedOnce(t *testing.T) {
 	if err := tr.log.AwaitIntegration(ctx, idx[0]+1); err != nil {
 		t.Fatal(err)
 	}
+	// Append answers before the entry is indexed: wait for the index
+	// too, or the read below may not find it on a busy machine.
+	if err := tr.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	// The answer does not wait for the log; the read reaches it after.
 	if _, _, _, _, err := tr.svc.EntryProof(ctx, uzAuditor, idx[0], 0); err != nil {
 		t.Fatal(err)
