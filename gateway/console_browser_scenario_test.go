@@ -44,6 +44,16 @@ func (b *browser) eval(js string) string {
 	return s
 }
 
+// signInChecked signs in as signInDev does and checks the page the user
+// lands on, as every page of the scenario is checked.
+func (b *browser) signInChecked(base, state, agency, role string) {
+	b.t.Helper()
+	b.signInDev(base, state, agency, role)
+	b.checkAxe("the landing page of " + agency + " " + role)
+	b.checkNoInlineCode("the landing page of " + agency + " " + role)
+	b.checkTranslated("the landing page of " + agency + " " + role)
+}
+
 // TestConsoleBrowserScenario is the console issue's whole scenario in
 // Chromium, each user in a browser context of their own and every step
 // through the console's pages: a UZ and a TJ liaison officer keep their
@@ -65,14 +75,14 @@ func TestConsoleBrowserScenario(t *testing.T) {
 
 	// 1. The liaison officers open their dashboards and keep them open.
 	uzLiaison := newBrowser(t, root, axe)
-	uzLiaison.signInDev(cs.baseURL, "UZ", "uz-gpo", "liaison_officer")
+	uzLiaison.signInChecked(cs.baseURL, "UZ", "uz-gpo", "liaison_officer")
 	uzLiaison.step("the UZ dashboard", chromedp.Click(chromedp.CSS(`.main-nav a[href="/liaison"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#live[data-live-state="on"]`)))
 	uzLiaison.checkAxe("the UZ liaison dashboard")
 	uzLiaison.checkNoInlineCode("the UZ liaison dashboard")
 	uzLiaison.checkLiaisonTranslated("the UZ liaison dashboard")
 	tjLiaison := newBrowser(t, root, axe)
-	tjLiaison.signInDev(cs.baseURL, "TJ", "tj-gpo", "liaison_officer")
+	tjLiaison.signInChecked(cs.baseURL, "TJ", "tj-gpo", "liaison_officer")
 	tjLiaison.step("the TJ dashboard", chromedp.Click(chromedp.CSS(`.main-nav a[href="/liaison"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#live[data-live-state="on"]`)))
 	tjLiaison.checkAxe("the TJ liaison dashboard")
@@ -85,8 +95,7 @@ func TestConsoleBrowserScenario(t *testing.T) {
 
 	// 2. The KZ prosecutor drafts, errs, fixes and submits.
 	prosecutor := newBrowser(t, root, axe)
-	prosecutor.signInDev(cs.baseURL, "KZ", "kz-gpo", "prosecutor")
-	prosecutor.checkPage("the prosecutor's dashboard")
+	prosecutor.signInChecked(cs.baseURL, "KZ", "kz-gpo", "prosecutor")
 	prosecutor.step("the new-request form", chromedp.Click(chromedp.CSS(`.main-nav a[href="/requests/new"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#draft-form`)))
 	prosecutor.checkPage("the new-request form")
@@ -133,6 +142,7 @@ func TestConsoleBrowserScenario(t *testing.T) {
 	}
 	prosecutor.checkPage("the submitted request's page")
 	prosecutor.step("the dashboard", chromedp.Navigate(cs.baseURL+"/"), chromedp.WaitVisible(chromedp.CSS(`a[href="/requests/`+id+`"]`)))
+	prosecutor.checkPage("the prosecutor's dashboard")
 	ref := prosecutor.eval(`document.querySelector('a[href="/requests/` + id + `"]').closest("tr").dataset.request`)
 	if ref == "" {
 		t.Fatal("the prosecutor's dashboard names no reference for the request")
@@ -163,7 +173,7 @@ func TestConsoleBrowserScenario(t *testing.T) {
 
 	// 3. The KZ central authority transmits it from its queue.
 	kzAuthority := newBrowser(t, root, axe)
-	kzAuthority.signInDev(cs.baseURL, "KZ", "kz-gpo", "central_authority")
+	kzAuthority.signInChecked(cs.baseURL, "KZ", "kz-gpo", "central_authority")
 	outgoing := `section[data-queue="outgoing"] ` + row
 	kzAuthority.step("the KZ queue", chromedp.Click(chromedp.CSS(`.main-nav a[href="/authority"]`)), chromedp.WaitVisible(chromedp.CSS(outgoing)))
 	kzAuthority.checkAuthorityPage("the KZ authority page")
@@ -183,7 +193,7 @@ func TestConsoleBrowserScenario(t *testing.T) {
 
 	// 4. The UZ 24/7 central authority acknowledges and asks.
 	uzAuthority := newBrowser(t, root, axe)
-	uzAuthority.signInDev(cs.baseURL, "UZ", "uz-247", "central_authority")
+	uzAuthority.signInChecked(cs.baseURL, "UZ", "uz-247", "central_authority")
 	acknowledge := `section[data-queue="acknowledge"] ` + row
 	uzAuthority.step("the UZ queue", chromedp.Click(chromedp.CSS(`.main-nav a[href="/authority"]`)), chromedp.WaitVisible(chromedp.CSS(acknowledge)))
 	uzAuthority.checkAuthorityPage("the UZ authority page")
@@ -288,7 +298,7 @@ func TestConsoleBrowserScenario(t *testing.T) {
 
 	// 6. The KZ auditor sees the request's events and none of its content.
 	auditor := newBrowser(t, root, axe)
-	auditor.signInDev(cs.baseURL, "KZ", "kz-oversight", "auditor")
+	auditor.signInChecked(cs.baseURL, "KZ", "kz-oversight", "auditor")
 	noContent := func(page string) {
 		t.Helper()
 		body := auditor.eval(`document.body.textContent`)
@@ -327,7 +337,7 @@ func TestConsoleBrowserScenario(t *testing.T) {
 
 	// 7. TJ: the dashboard never showed it; a TJ prosecutor cannot open it.
 	tjProsecutor := newBrowser(t, root, axe)
-	tjProsecutor.signInDev(cs.baseURL, "TJ", "tj-gpo", "prosecutor")
+	tjProsecutor.signInChecked(cs.baseURL, "TJ", "tj-gpo", "prosecutor")
 	tjProsecutor.step("the request's address", chromedp.Navigate(cs.baseURL+"/requests/"+id), chromedp.WaitVisible(chromedp.CSS(`[role="alert"]`)))
 	if page := tjProsecutor.text("main"); !strings.Contains(page, "does not exist or is not visible to you") ||
 		strings.Contains(page, ref) || strings.Contains(page, "Heron-Lantern-5521") {
