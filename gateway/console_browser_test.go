@@ -171,10 +171,18 @@ type browser struct {
 	axe string
 }
 
+// newBrowserRoot starts Chromium for a test within browserBudget.
 func newBrowserRoot(t *testing.T) context.Context {
 	t.Helper()
+	return newBrowserRootWithin(t, browserBudget)
+}
+
+// newBrowserRootWithin starts Chromium for a test that may take budget,
+// longer than browserBudget (a scenario of many users).
+func newBrowserRootWithin(t *testing.T, budget time.Duration) context.Context {
+	t.Helper()
 	path := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), browserBudget)
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	t.Cleanup(cancel)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Flag("lang", "en-US"))
