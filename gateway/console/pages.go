@@ -124,10 +124,10 @@ type moment struct {
 	Set   bool
 }
 
-// deadline is a labelled moment.
+// deadline is a labelled moment; ID is its label's message id.
 type deadline struct {
-	Label string
-	At    moment
+	ID, Label string
+	At        moment
 }
 
 // requestRow is a request as a list shows it.
@@ -213,7 +213,7 @@ func deadlines(pg page, z zones, req *requestv1.Request) []deadline {
 		{"deadline.preservation_expires_at", d.GetPreservationExpiresAt()},
 	} {
 		if x.ts != nil {
-			out = append(out, deadline{Label: pg.T(x.id), At: z.at(x.ts, from, to)})
+			out = append(out, deadline{ID: x.id, Label: pg.T(x.id), At: z.at(x.ts, from, to)})
 		}
 	}
 	return out
