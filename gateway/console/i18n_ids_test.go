@@ -8,6 +8,7 @@ import (
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/request"
 )
 
 // TestComposedMessageIDsExist checks the message ids the code composes at
@@ -92,5 +93,24 @@ func TestComposedMessageIDsExist(t *testing.T) {
 	}
 	for _, st := range []string{"KG", "KZ", "TJ", "TM", "UZ"} {
 		need("state." + st)
+	}
+}
+
+// TestCountTextAtTheServiceBound: a part of the liaison dashboard whose
+// total is the request service's counting bound (it counts 1,000 past the
+// page's end, then stops) says "at least", not that this is all of them.
+func TestCountTextAtTheServiceBound(t *testing.T) {
+	if serviceCountLimit != request.ListCountLimit {
+		t.Fatalf("serviceCountLimit is %d, the request service counts %d past a page", serviceCountLimit, request.ListCountLimit)
+	}
+	pg := page{T: mustCatalog(t).localizer("en"), Lang: "en"}
+	for total, want := range map[int32]string{
+		37:   "37 in all",
+		1050: "1050 in all",
+		1051: "at least 1051",
+	} {
+		if got := countText(pg, total); got != want {
+			t.Errorf("countText(%d) = %q, want %q", total, got, want)
+		}
 	}
 }

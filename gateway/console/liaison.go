@@ -71,6 +71,22 @@ func and(exprs ...string) string {
 	return strings.Join(slices.DeleteFunc(exprs, func(e string) bool { return e == "" }), " AND ")
 }
 
+// serviceCountLimit is how far past a page's end the request service
+// counts the requests matching (request.ListCountLimit): beyond it, its
+// total_size is a lower bound.
+const serviceCountLimit = 1000
+
+// countText says how many requests a part of the dashboard holds: "at
+// least" when total may be the service's bound rather than the count (a
+// dashboard of a large store), so that 1,051 is not shown as the total of
+// 100,000.
+func countText(pg page, total int32) string {
+	if total > liaisonPageSize+serviceCountLimit {
+		return pg.T("liaison.count_at_least", map[string]any{"Count": total})
+	}
+	return pg.T("liaison.count", map[string]any{"Count": total})
+}
+
 // liaisonSection is one part of the dashboard: the overdue requests, the
 // others, or (when the user filtered on overdue) the one list.
 type liaisonSection struct {
