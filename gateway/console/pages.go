@@ -102,10 +102,18 @@ func (c *Console) serviceError(w http.ResponseWriter, r *http.Request, pg page, 
 	c.render(w, r, code, ServiceErrorPage(pg, msg, st.Message()))
 }
 
-// signedIn returns the session, or sends the user to sign in.
+// signedIn returns the session, or sends the user to sign in. An htmx
+// request is told to go there (HX-Redirect): its XMLHttpRequest would
+// follow a redirect and swap the sign-in page into the part of the page it
+// updates.
 func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*session, bool) {
 	s, err := c.session(w, r)
 	if err != nil {
+		if r.Header.Get("HX-Request") == "true" {
+			w.Header().Set("HX-Redirect", "/signin")
+			w.WriteHeader(http.StatusUnauthorized)
+			return nil, false
+		}
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return nil, false
 	}
