@@ -135,6 +135,16 @@ func violations(pg page, st *status.Status) []violation {
 // message "field.<path>" with indexes dropped ("identifiers[0].value" is
 // "field.identifiers.value"), else the path itself.
 func fieldLabel(pg page, path string) string {
+	id := "field." + indexless(path)
+	if t := pg.T(id); t != id {
+		return t
+	}
+	return path
+}
+
+// indexless drops the indexes of a field path: "identifiers[0].value" is
+// "identifiers.value".
+func indexless(path string) string {
 	var b strings.Builder
 	skip := false
 	for _, r := range path {
@@ -147,9 +157,5 @@ func fieldLabel(pg page, path string) string {
 			b.WriteRune(r)
 		}
 	}
-	id := "field." + b.String()
-	if t := pg.T(id); t != id {
-		return t
-	}
-	return path
+	return b.String()
 }
