@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -107,7 +108,8 @@ func (c *Console) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, c.maxAttachment()+multipartSlack)
 	live := r.Header.Get("HX-Request") == "true"
-	name, err := c.receiveUpload(outgoing(r.Context(), r, s), r, id)
+	var form uploadForm
+	name, err := c.receiveUpload(outgoing(r.Context(), r, s), r, id, &form)
 	if err == nil {
 		if live {
 			c.renderRequest(w, r, http.StatusOK, func(co *correspondence) { co.Uploaded = name })
@@ -126,7 +128,7 @@ func (c *Console) upload(w http.ResponseWriter, r *http.Request) {
 		err = status.Error(codes.InvalidArgument, msg)
 		fe, _ := formError(pg, err, uploadFields...)
 		fe.Message, fe.Detail = msg, ""
-		c.uploadRefused(w, r, live, http.StatusRequestEntityTooLarge, fe)
+		c.uploadRefused(w, r, live, http.StatusRequestEntityTooLarge, form, fe)
 		return
 	}
 	fe, ok := formError(pg, err, uploadFields...)
@@ -134,8 +136,18 @@ func (c *Console) upload(w http.ResponseWriter, r *http.Request) {
 		c.serviceError(w, r, pg, err)
 		return
 	}
-	c.uploadRefused(w, r, live, http.StatusBadRequest, fe)
+	c.uploadRefused(w, r, live, http.StatusBadRequest, form, fe)
 }
+
+// uploadForm is what the user chose in the upload form besides the file,
+// kept when the upload is refused (a browser cannot be given the file back).
+type uploadForm struct {
+	Kind, Language string
+}
+
+// uploadFormFields are the upload form's small fields, with the field each
+// is in the service's complaints.
+var uploadFormFields = map[string]string{"kind": "metadata.kind", "language": "metadata.language", "sha256": "metadata.sha256"}
 
 // transferBoundField is the violation of a refusal for the bound on
 // transfers in progress (services/request.TransferBoundField): worth trying
@@ -159,11 +171,11 @@ func busy(err error) bool {
 
 // uploadRefused shows the request's page with the upload's complaints. An
 // htmx post is answered 200, for htmx to show it in place of the section.
-func (c *Console) uploadRefused(w http.ResponseWriter, r *http.Request, live bool, code int, fe *formErrors) {
+func (c *Console) uploadRefused(w http.ResponseWriter, r *http.Request, live bool, code int, form uploadForm, fe *formErrors) {
 	if live {
 		code = http.StatusOK
 	}
-	c.renderRequest(w, r, code, func(co *correspondence) { co.UploadErrors = fe })
+	c.renderRequest(w, r, code, func(co *correspondence) { co.UploadErrors, co.UploadForm = fe, form })
 }
 
 // maxAttachment is the largest file the console streams through.
@@ -174,18 +186,18 @@ func (c *Console) maxAttachment() int64 {
 	return DefaultMaxAttachmentBytes
 }
 
-// receiveUpload reads the multipart form and streams its file to the
-// service; it returns the stored file's name.
-func (c *Console) receiveUpload(ctx context.Context, r *http.Request, id string) (string, error) {
+// receiveUpload reads the multipart form into form and streams its file
+// to the service; it returns the stored file's name.
+func (c *Console) receiveUpload(ctx context.Context, r *http.Request, id string, form *uploadForm) (string, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return "", status.Error(codes.InvalidArgument, "the upload is not a multipart form")
+		return "", fieldRefusal("file", "UPLOAD_NOT_MULTIPART")
 	}
 	meta := &requestv1.AttachmentUpload{Parent: "requests/" + id}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return "", fieldRefusal("file", "no file was sent")
+			return "", fieldRefusal("file", "UPLOAD_NO_FILE")
 		}
 		if err != nil {
 			return "", readError(err)
@@ -196,13 +208,15 @@ func (c *Console) receiveUpload(ctx context.Context, r *http.Request, id string)
 				return "", readError(err)
 			}
 			if len(b) > maxFieldBytes {
-				return "", fieldRefusal(part.FormName(), "too long")
+				return "", fieldRefusal(cmp.Or(uploadFormFields[part.FormName()], part.FormName()), "UPLOAD_FIELD_TOO_LONG")
 			}
 			v := strings.TrimSpace(string(b))
 			switch part.FormName() {
 			case "kind":
+				form.Kind = v
 				meta.Kind = requestv1.Attachment_Kind(requestv1.Attachment_Kind_value[v])
 			case "language":
+				form.Language = v
 				meta.Language = v
 			case "sha256":
 				meta.Sha256 = strings.ToLower(v)
@@ -211,7 +225,7 @@ func (c *Console) receiveUpload(ctx context.Context, r *http.Request, id string)
 		}
 		meta.Filename = baseName(part.FileName())
 		if meta.Filename == "" {
-			return "", fieldRefusal("file", "no file was chosen")
+			return "", fieldRefusal("file", "UPLOAD_NO_FILE")
 		}
 		meta.MediaType = "application/octet-stream"
 		if mt, _, err := mime.ParseMediaType(part.Header.Get("Content-Type")); err == nil && strings.Contains(mt, "/") {
@@ -299,15 +313,17 @@ func readError(err error) error {
 	if errors.As(err, &tooLarge) {
 		return err
 	}
-	return fieldRefusal("file", "the upload was cut short: "+err.Error())
+	return fieldRefusal("file", "UPLOAD_CUT_SHORT")
 }
 
-// fieldRefusal is a refusal of one field of the upload form, shaped as the
-// services shape theirs.
-func fieldRefusal(field, desc string) error {
-	st := status.New(codes.InvalidArgument, desc)
+// fieldRefusal is the console's own refusal of one field of the upload
+// form, shaped as the services shape theirs: its reason code is worded in
+// the user's language by the catalog ("violation.<reason>"), and it has no
+// message of its own, since no service said anything.
+func fieldRefusal(field, reason string) error {
+	st := status.New(codes.InvalidArgument, "")
 	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-		{Field: field, Description: desc},
+		{Field: field, Reason: reason},
 	}}); err == nil {
 		st = d
 	}

@@ -60,8 +60,8 @@ var auditOutcomes = []string{"OK", "!OK", "PERMISSION_DENIED", "UNAUTHENTICATED"
 // the value is the full method name, which the events' action holds; the
 // label the service's and the method's names, e.g. "RequestService ·
 // CreateRequest".
-func auditActions() []choice {
-	var out []choice
+func auditActions() []option {
+	var out []option
 	for _, sd := range []grpc.ServiceDesc{requestv1.RequestService_ServiceDesc, directoryv1.DirectoryService_ServiceDesc,
 		auditv1.AuditService_ServiceDesc} {
 		service := sd.ServiceName[strings.LastIndex(sd.ServiceName, ".")+1:]
@@ -74,7 +74,7 @@ func auditActions() []choice {
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			out = append(out, choice{Value: "/" + sd.ServiceName + "/" + n, Label: service + " · " + n})
+			out = append(out, option{Value: "/" + sd.ServiceName + "/" + n, Label: service + " · " + n})
 		}
 	}
 	return out
@@ -186,9 +186,9 @@ type auditEntryView struct {
 // auditView is what the trail's page shows.
 type auditView struct {
 	Filter  auditFilter
-	Actions []choice
+	Actions []option
 	// Outcomes are the outcome filter's choices, with their labels.
-	Outcomes []choice
+	Outcomes []option
 	Entries  []auditEntryView
 	// Request is the request whose events the page shows, when the
 	// filter is on one.
@@ -205,14 +205,9 @@ type auditView struct {
 	Bad map[string]string
 }
 
-// choice is an option of a select.
-type choice struct {
-	Value, Label string
-}
-
 // outcomeChoices are the outcome filter's options.
-func outcomeChoices(pg page) []choice {
-	out := []choice{{"", pg.T("audit.outcome_any")}}
+func outcomeChoices(pg page) []option {
+	out := []option{{"", pg.T("audit.outcome_any")}}
 	for _, o := range auditOutcomes {
 		label := o
 		switch o {
@@ -221,7 +216,7 @@ func outcomeChoices(pg page) []choice {
 		case "!OK":
 			label = pg.T("audit.outcome_failed")
 		}
-		out = append(out, choice{o, label})
+		out = append(out, option{o, label})
 	}
 	return out
 }
@@ -374,8 +369,8 @@ func (c *Console) checkpointPage(w http.ResponseWriter, r *http.Request) {
 // exportView is what the export's page shows.
 type exportView struct {
 	Filter                      auditFilter
-	Actions                     []choice
-	Outcomes                    []choice
+	Actions                     []option
+	Outcomes                    []option
 	MaxEntries, ConsistencyFrom string
 	PublicKey                   string
 	FileName                    string

@@ -154,7 +154,7 @@ func subnavLink(href string, current bool, label string) templ.Component {
 
 // auditFilterInputs are the filter's fields, shared by the trail's form
 // and the export's.
-func auditFilterInputs(p page, f auditFilter, actions []choice, outcomes []choice, bad map[string]string) templ.Component {
+func auditFilterInputs(p page, f auditFilter, actions []option, outcomes []option, bad map[string]string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
@@ -169,10 +167,6 @@ type authorityQueue struct {
 	More bool
 }
 
-// authorityAgencyPattern is an agency id as the directory has it, safe
-// to quote in a filter.
-var authorityAgencyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
 // authorityQueues shows the central authority's queues, overdue requests
 // first in each. The filters only sort what the service shows the user into
 // queues: which requests those are is the service's decision.
@@ -258,7 +252,7 @@ func authorityQueueSpecs(s *session) []authorityQueueSpec {
 		out = append(out, authorityQueueSpec{"outgoing", `status = SUBMITTED AND requestingState = "` + s.State + `"`, true})
 	}
 	agency := strings.TrimPrefix(s.Agency, "agencies/")
-	if authorityAgencyPattern.MatchString(agency) {
+	if agencyIDPattern.MatchString(agency) {
 		to := ` AND requestedAgency = "` + agency + `"`
 		out = append(out,
 			authorityQueueSpec{"acknowledge", "status = TRANSMITTED" + to, true},
@@ -465,16 +459,10 @@ func authorityCheckOf(pg page, fe *formErrors) *authorityCheck {
 // authorityDeadlines are the request's deadlines of the given message ids
 // that are set, in UTC and both parties' zones.
 func authorityDeadlines(pg page, z zones, req *requestv1.Request, ids []string) []deadline {
-	d := req.GetDeadlines()
-	at := map[string]*timestamppb.Timestamp{
-		"deadline.acknowledge_by":          d.GetAcknowledgeBy(),
-		"deadline.answer_by":               d.GetAnswerBy(),
-		"deadline.preservation_expires_at": d.GetPreservationExpiresAt(),
-	}
 	var out []deadline
-	for _, id := range ids {
-		if ts := at[id]; ts != nil {
-			out = append(out, deadline{Label: pg.T(id), At: z.at(ts, req.GetRequestingState(), req.GetRequestedState())})
+	for _, d := range deadlines(pg, z, req) {
+		if slices.Contains(ids, d.ID) {
+			out = append(out, d)
 		}
 	}
 	return out

@@ -308,9 +308,12 @@ func (c *Console) statesOffered() []string {
 }
 
 // localPath returns p when it is a path of this site, else "/": a return
-// address from a form must not send the user elsewhere.
+// address from a form must not send the user elsewhere. Controls are
+// refused anywhere, since browsers strip tabs and newlines from a URL, so
+// that "/\t/evil.example" would lead to //evil.example.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return p

@@ -40,21 +40,11 @@ type formErrors struct {
 // goes to the first of fields that is the field itself or contains it
 // ("identifiers" holds "identifiers[0].value").
 func formError(pg page, err error, fields ...string) (*formErrors, bool) {
-	st := status.Convert(err)
-	switch st.Code() {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.AlreadyExists, codes.Aborted:
-	default:
+	if !isFormRefusal(err) {
 		return nil, false
 	}
-	fe := &formErrors{Detail: st.Message(), placed: map[string][]violation{}}
-	switch st.Code() {
-	case codes.Aborted:
-		fe.Message = pg.T("error.conflict")
-	case codes.AlreadyExists:
-		fe.Message = pg.T("error.already_exists")
-	default:
-		fe.Message = pg.T("error.invalid")
-	}
+	st := status.Convert(err)
+	fe := &formErrors{Message: refusalMessage(pg, st.Code()), Detail: st.Message(), placed: map[string][]violation{}}
 	for _, v := range violations(pg, st) {
 		if f := placeOf(v.Field, fields); f != "" {
 			fe.placed[f] = append(fe.placed[f], v)
@@ -63,6 +53,28 @@ func formError(pg page, err error, fields ...string) (*formErrors, bool) {
 		}
 	}
 	return fe, true
+}
+
+// isFormRefusal says whether err refuses the form's content (rather than
+// the user or the service being unavailable).
+func isFormRefusal(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.AlreadyExists, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// refusalMessage is the general complaint above a form the service refused
+// with code.
+func refusalMessage(pg page, code codes.Code) string {
+	switch code {
+	case codes.Aborted:
+		return pg.T("error.conflict")
+	case codes.AlreadyExists:
+		return pg.T("error.already_exists")
+	}
+	return pg.T("error.invalid")
 }
 
 // For returns the complaints about the form's field.
@@ -123,6 +135,16 @@ func violations(pg page, st *status.Status) []violation {
 // message "field.<path>" with indexes dropped ("identifiers[0].value" is
 // "field.identifiers.value"), else the path itself.
 func fieldLabel(pg page, path string) string {
+	id := "field." + indexless(path)
+	if t := pg.T(id); t != id {
+		return t
+	}
+	return path
+}
+
+// indexless drops the indexes of a field path: "identifiers[0].value" is
+// "identifiers.value".
+func indexless(path string) string {
 	var b strings.Builder
 	skip := false
 	for _, r := range path {
@@ -135,9 +157,5 @@ func fieldLabel(pg page, path string) string {
 			b.WriteRune(r)
 		}
 	}
-	id := "field." + b.String()
-	if t := pg.T(id); t != id {
-		return t
-	}
-	return path
+	return b.String()
 }

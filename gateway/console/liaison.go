@@ -71,6 +71,22 @@ func and(exprs ...string) string {
 	return strings.Join(slices.DeleteFunc(exprs, func(e string) bool { return e == "" }), " AND ")
 }
 
+// serviceCountLimit is how far past a page's end the request service
+// counts the requests matching (request.ListCountLimit): beyond it, its
+// total_size is a lower bound.
+const serviceCountLimit = 1000
+
+// countText says how many requests a part of the dashboard holds: "at
+// least" when total may be the service's bound rather than the count (a
+// dashboard of a large store), so that 1,051 is not shown as the total of
+// 100,000.
+func countText(pg page, total int32) string {
+	if total > liaisonPageSize+serviceCountLimit {
+		return pg.T("liaison.count_at_least", map[string]any{"Count": total})
+	}
+	return pg.T("liaison.count", map[string]any{"Count": total})
+}
+
 // liaisonSection is one part of the dashboard: the overdue requests, the
 // others, or (when the user filtered on overdue) the one list.
 type liaisonSection struct {
@@ -199,34 +215,14 @@ func (c *Console) liaisonSection(ctx context.Context, pg page, z zones, u *url.U
 // user's language, and the states of the directory but the user's own.
 func (v *liaisonView) options(pg page, s *session, z zones) {
 	anyOpt := option{Value: "", Label: pg.T("liaison.any")}
-	v.Statuses = []option{anyOpt}
-	for i := range len(requestv1.Request_Status_name) {
-		if st := requestv1.Request_Status(i); st != requestv1.Request_STATUS_UNSPECIFIED {
-			v.Statuses = append(v.Statuses, option{st.String(), pg.T("status." + st.String())})
-		}
-	}
-	v.Types = []option{anyOpt}
-	for i := range len(directoryv1.RequestType_name) {
-		if t := directoryv1.RequestType(i); t != directoryv1.RequestType_REQUEST_TYPE_UNSPECIFIED {
-			v.Types = append(v.Types, option{t.String(), pg.T("type." + t.String())})
-		}
-	}
-	v.Priorities = []option{anyOpt}
-	for i := range len(directoryv1.Priority_name) {
-		if p := directoryv1.Priority(i); p != directoryv1.Priority_PRIORITY_UNSPECIFIED {
-			v.Priorities = append(v.Priorities, option{p.String(), pg.T("priority." + p.String())})
-		}
-	}
+	v.Statuses = append([]option{anyOpt}, enumOptions(pg, "status.", requestv1.Request_Status_name)...)
+	v.Types = append([]option{anyOpt}, enumOptions(pg, "type.", directoryv1.RequestType_name)...)
+	v.Priorities = append([]option{anyOpt}, enumOptions(pg, "priority.", directoryv1.Priority_name)...)
 	v.States = []option{anyOpt}
 	for _, code := range slices.Sorted(maps.Keys(z)) {
-		if code == s.State {
-			continue
+		if code != s.State {
+			v.States = append(v.States, option{code, stateName(pg, code) + " (" + code + ")"})
 		}
-		label := pg.T("state." + code)
-		if label == "state."+code {
-			label = code
-		}
-		v.States = append(v.States, option{code, label + " (" + code + ")"})
 	}
 	v.Dues = []option{anyOpt, {"true", pg.T("liaison.overdue_only")}, {"false", pg.T("liaison.not_overdue")}}
 }

@@ -48,7 +48,10 @@ type correspondence struct {
 	Form         messageForm
 	Errors       *formErrors
 	UploadErrors *formErrors
-	UploadKinds  []option
+	// UploadForm is what the user chose in the upload form, kept on a
+	// refusal.
+	UploadForm  uploadForm
+	UploadKinds []option
 	// Uploaded is the file just uploaded (htmx answer), for the notice.
 	Uploaded string
 }

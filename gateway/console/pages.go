@@ -102,10 +102,18 @@ func (c *Console) serviceError(w http.ResponseWriter, r *http.Request, pg page, 
 	c.render(w, r, code, ServiceErrorPage(pg, msg, st.Message()))
 }
 
-// signedIn returns the session, or sends the user to sign in.
+// signedIn returns the session, or sends the user to sign in. An htmx
+// request is told to go there (HX-Redirect): its XMLHttpRequest would
+// follow a redirect and swap the sign-in page into the part of the page it
+// updates.
 func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*session, bool) {
 	s, err := c.session(w, r)
 	if err != nil {
+		if r.Header.Get("HX-Request") == "true" {
+			w.Header().Set("HX-Redirect", "/signin")
+			w.WriteHeader(http.StatusUnauthorized)
+			return nil, false
+		}
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return nil, false
 	}
@@ -124,10 +132,10 @@ type moment struct {
 	Set   bool
 }
 
-// deadline is a labelled moment.
+// deadline is a labelled moment; ID is its label's message id.
 type deadline struct {
-	Label string
-	At    moment
+	ID, Label string
+	At        moment
 }
 
 // requestRow is a request as a list shows it.
@@ -213,7 +221,7 @@ func deadlines(pg page, z zones, req *requestv1.Request) []deadline {
 		{"deadline.preservation_expires_at", d.GetPreservationExpiresAt()},
 	} {
 		if x.ts != nil {
-			out = append(out, deadline{Label: pg.T(x.id), At: z.at(x.ts, from, to)})
+			out = append(out, deadline{ID: x.id, Label: pg.T(x.id), At: z.at(x.ts, from, to)})
 		}
 	}
 	return out

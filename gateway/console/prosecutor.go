@@ -418,7 +418,7 @@ func (c *Console) choices(ctx context.Context, pg page, own string) (draftChoice
 			id := strings.TrimPrefix(a.GetName(), "agencies/")
 			agencyState[id] = a.GetState()
 			label := id
-			if n := displayName(a.GetDisplayNames(), pg.Lang); n != "" {
+			if n := localName(a.GetDisplayNames(), pg.Lang, ""); n != "" {
 				label = n + " (" + id + ")"
 			}
 			g.Options = append(g.Options, option{Value: id, Label: label})
@@ -433,18 +433,6 @@ func (c *Console) choices(ctx context.Context, pg page, own string) (draftChoice
 		}
 	}
 	return ch, agencyState, nil
-}
-
-// displayName is an agency's name in the user's language, else in Russian,
-// else in English.
-func displayName(names map[string]string, lang string) string {
-	primary, _, _ := strings.Cut(lang, "-")
-	for _, l := range []string{lang, primary, "ru", "en"} {
-		if n := names[l]; n != "" {
-			return n
-		}
-	}
-	return ""
 }
 
 // checklistItem is a safeguard as the checklist shows it: its label, and
@@ -527,15 +515,7 @@ func draftErrors(pg page, f draftForm, err error, bad []violation) *formErrors {
 	var vs []violation
 	if err != nil {
 		st := status.Convert(err)
-		fe.Detail = st.Message()
-		switch st.Code() {
-		case codes.Aborted:
-			fe.Message = pg.T("error.conflict")
-		case codes.AlreadyExists:
-			fe.Message = pg.T("error.already_exists")
-		default:
-			fe.Message = pg.T("error.invalid")
-		}
+		fe.Detail, fe.Message = st.Message(), refusalMessage(pg, st.Code())
 		vs = violationsOf(pg, err)
 	} else {
 		fe.Message = pg.T("error.invalid")
@@ -549,16 +529,6 @@ func draftErrors(pg page, f draftForm, err error, bad []violation) *formErrors {
 		}
 	}
 	return fe
-}
-
-// isFormRefusal says whether err refuses the form's content (rather than
-// the user or the service being unavailable).
-func isFormRefusal(err error) bool {
-	switch status.Code(err) {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange, codes.AlreadyExists, codes.Aborted:
-		return true
-	}
-	return false
 }
 
 // newRequest shows the empty form.

@@ -245,3 +245,26 @@ func FuzzClaimMapping(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyMappingChoiceWithDirectoryDown: when several states map one
+// issuer differently, the directory being unreachable while the console
+// asks which state the mapped agency is in is the directory's outage
+// (Unavailable, try again), not a refusal of the token, which would end the
+// user's session.
+func TestVerifyMappingChoiceWithDirectoryDown(t *testing.T) {
+	f, trust := newMappedFixture(t, keycloakMapping)
+	uz := ClaimMapping{Issuer: testIssuer, AgencyClaim: "uz_agency"}
+	trust.entries[testIssuer] = append(trust.entries[testIssuer], IssuerEntry{State: "UZ", Mapping: uz})
+	trust.agencies["uz-gp"] = AgencyTrust{State: "UZ", Kind: "CENTRAL_AUTHORITY", Active: true, TrustedIssuers: []string{testIssuer}}
+	// The issuer's mappings are known (cached by a first call); then the
+	// directory goes down.
+	if _, err := f.v.Verify(t.Context(), sign(t, f.key, keycloakClaims(nil))); err != nil {
+		t.Fatal(err)
+	}
+	trust.mu.Lock()
+	trust.err = errors.New("dial tcp 10.0.0.7:443: connection refused")
+	trust.mu.Unlock()
+
+	_, err := f.v.Verify(t.Context(), f.token(t, map[string]any{"agency": nil, "uz_agency": "uz-gp"}))
+	wantCode(t, err, errs.Unavailable, "directory")
+}

@@ -316,8 +316,14 @@ func (v *Verifier) mapClaims(ctx context.Context, c claims, key [sha256.Size]byt
 			firstErr = cmp.Or(firstErr, err)
 			continue
 		}
-		if t, err := v.trust.get(ctx, p.Agency, now); err == nil && t.State == e.State {
+		t, err := v.trust.get(ctx, p.Agency, now)
+		switch {
+		case err == nil && t.State == e.State:
 			return p, nil
+		case err != nil && !errors.Is(err, errs.ErrNotFound):
+			// The directory could not say (or refused the token): that
+			// is its answer, not this mapping's mismatch.
+			return Principal{}, v.trustFailure(p, err, key, now)
 		}
 		if mapped == nil {
 			mapped = &p
