@@ -222,11 +222,29 @@ func (c *Console) signinCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCaller(caller.GetCaller(), firstNonEmpty(cl.Name, cl.PreferredUsername, cl.Email, idt.Subject))
-	if err := c.saveSession(w, s); err != nil {
-		c.fail(w, r, pg, err)
+	if !c.keepSession(w, r, pg, s) {
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// keepSession saves the new session, or says why it cannot: tokens too
+// large for the session cookie are the provider's configuration, which
+// the user cannot change but their administrator can.
+func (c *Console) keepSession(w http.ResponseWriter, r *http.Request, pg page, s *session) bool {
+	err := c.saveSession(w, s)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, errCookieTooLarge):
+		c.log.Error("the provider's tokens do not fit in the session cookie: its users cannot sign in to the console",
+			zap.String("provider", s.Provider), zap.Int("access_token_bytes", len(s.Access)),
+			zap.Int("refresh_token_bytes", len(s.Refresh)), zap.Error(err))
+		c.renderError(w, r, pg, http.StatusBadGateway, pg.T("error.tokens_too_large"))
+	default:
+		c.fail(w, r, pg, err)
+	}
+	return false
 }
 
 // tokenExpiry is when the access token expires: as the token response

@@ -166,3 +166,38 @@ func TestSessionWithoutRoomForTheIDToken(t *testing.T) {
 		t.Error("leaving the ID token out was not logged")
 	}
 }
+
+// TestSessionTokensTooLarge: a provider whose access and refresh tokens do
+// not fit in the session cookie even without the ID token does not sign
+// its user in with an internal error: the page says what to tell the
+// administrator, and the log names the provider and the sizes.
+func TestSessionTokensTooLarge(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := newSealer(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := loadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Console{log: zap.New(core), sealer: s, cookies: newCookieNames(false), now: time.Now, i18n: cat,
+		cfg: Config{MaxSessionAge: DefaultMaxSessionAge}}
+	sess := &session{Provider: "big-idp", Access: strings.Repeat("a", 3000), Refresh: strings.Repeat("r", 2000),
+		Expiry: time.Now().Add(time.Hour).Unix(), Started: time.Now().Unix()}
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "/signin/callback", nil)
+	r.Header.Set("Accept-Language", "en")
+	if c.keepSession(rec, r, c.page(rec, r, nil), sess) {
+		t.Fatal("a session too large for its cookie was kept")
+	}
+	if rec.Code != http.StatusBadGateway || !strings.Contains(rec.Body.String(), "too large for the console to keep") {
+		t.Errorf("the user was answered %d: %.400s", rec.Code, rec.Body.String())
+	}
+	if len(rec.Result().Header.Values("Set-Cookie")) != 0 {
+		t.Error("a session cookie was set anyway")
+	}
+	if logs.FilterMessageSnippet("do not fit in the session cookie").FilterField(zap.String("provider", "big-idp")).Len() != 1 {
+		t.Error("the refusal was not logged with the provider")
+	}
+}
