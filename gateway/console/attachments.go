@@ -96,14 +96,8 @@ var uploadFields = []string{"metadata.kind", "metadata.language", "metadata.file
 // browser did not send one (no JavaScript), the file is first spooled to
 // a temporary file while it is hashed, and then sent from there.
 func (c *Console) upload(w http.ResponseWriter, r *http.Request) {
-	s, ok := c.signedIn(w, r)
+	s, pg, id, ok := c.requestVisit(w, r)
 	if !ok {
-		return
-	}
-	pg := c.page(w, r, s)
-	id := r.PathValue("id")
-	if !requestIDPattern.MatchString(id) {
-		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, c.maxAttachment()+multipartSlack)

@@ -364,14 +364,8 @@ type authorityCall struct {
 // startAuthorityCall returns the signed-in user's call on the request of the path,
 // or answers the request itself (sign-in, not found).
 func (c *Console) startAuthorityCall(w http.ResponseWriter, r *http.Request) (authorityCall, bool) {
-	s, ok := c.signedIn(w, r)
+	s, pg, id, ok := c.requestVisit(w, r)
 	if !ok {
-		return authorityCall{}, false
-	}
-	pg := c.page(w, r, s)
-	id := r.PathValue("id")
-	if !requestIDPattern.MatchString(id) {
-		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
 		return authorityCall{}, false
 	}
 	return authorityCall{pg: pg, id: id, ctx: outgoing(r.Context(), r, s)}, true

@@ -115,14 +115,8 @@ func (c *Console) correspondence(ctx context.Context, pg page, z zones, req *req
 // postMessage adds a message to a request: POST /requests/{id}/messages.
 // Refused, the request's page comes back with the text kept.
 func (c *Console) postMessage(w http.ResponseWriter, r *http.Request) {
-	s, ok := c.signedIn(w, r)
+	s, pg, id, ok := c.requestVisit(w, r)
 	if !ok {
-		return
-	}
-	pg := c.page(w, r, s)
-	id := r.PathValue("id")
-	if !requestIDPattern.MatchString(id) {
-		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
 		return
 	}
 	if err := r.ParseForm(); err != nil {

@@ -120,6 +120,23 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*session, bo
 	return s, true
 }
 
+// requestVisit begins a signed-in user's page about the request named in
+// the path ({id}), or answers for it: the sign-in page without a session,
+// not-found for an id no request can have (as the service would say).
+func (c *Console) requestVisit(w http.ResponseWriter, r *http.Request) (*session, page, string, bool) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return nil, page{}, "", false
+	}
+	pg := c.page(w, r, s)
+	id := r.PathValue("id")
+	if !requestIDPattern.MatchString(id) {
+		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
+		return nil, page{}, "", false
+	}
+	return s, pg, id, true
+}
+
 // zoneTime is a moment in one party's time zone.
 type zoneTime struct {
 	State, Zone, Time string
@@ -310,14 +327,8 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request) {
 // set, alters what the page shows of messages and attachments (a refused
 // form's input and complaints).
 func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code int, change func(*correspondence)) {
-	s, ok := c.signedIn(w, r)
+	s, pg, id, ok := c.requestVisit(w, r)
 	if !ok {
-		return
-	}
-	pg := c.page(w, r, s)
-	id := r.PathValue("id")
-	if !requestIDPattern.MatchString(id) {
-		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
 		return
 	}
 	ctx := outgoing(r.Context(), r, s)

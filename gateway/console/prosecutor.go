@@ -545,14 +545,8 @@ func (c *Console) newRequest(w http.ResponseWriter, r *http.Request) {
 
 // editRequest shows a saved draft in the form, with its checklist.
 func (c *Console) editRequest(w http.ResponseWriter, r *http.Request) {
-	s, ok := c.signedIn(w, r)
+	s, pg, id, ok := c.requestVisit(w, r)
 	if !ok {
-		return
-	}
-	pg := c.page(w, r, s)
-	id := r.PathValue("id")
-	if !requestIDPattern.MatchString(id) {
-		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
 		return
 	}
 	ctx := outgoing(r.Context(), r, s)
@@ -764,15 +758,9 @@ var actionFields = map[string][]string{
 
 // loadAction reads the request an action is about.
 func (c *Console) loadAction(w http.ResponseWriter, r *http.Request, action string) (page, *session, context.Context, *requestv1.Request, zones, bool) {
-	s, ok := c.signedIn(w, r)
+	s, pg, id, ok := c.requestVisit(w, r)
 	if !ok {
 		return page{}, nil, nil, nil, nil, false
-	}
-	pg := c.page(w, r, s)
-	id := r.PathValue("id")
-	if !requestIDPattern.MatchString(id) {
-		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
-		return pg, s, nil, nil, nil, false
 	}
 	ctx := outgoing(r.Context(), r, s)
 	z, err := c.zones(ctx)
