@@ -15,17 +15,12 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/comity-mla/comity/gateway/uploadstream"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
-
-// chunkSize is how much of an attachment travels in one gRPC message: large
-// enough to keep per-message overhead low, small enough that the gateway
-// holds only this much of a file at a time.
-const chunkSize = 256 << 10
 
 // streams serves the REST routes that grpc-gateway's mapping cannot: the
 // upload streams a raw HTTP body into UploadAttachment, the download streams
@@ -199,7 +194,10 @@ func (a *streams) upload(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	resp, err := sendUpload(stream, meta, r.Body)
+	resp, err := uploadstream.Send(stream, meta, r.Body)
+	if re := (*uploadstream.ReadError)(nil); errors.As(err, &re) {
+		err = status.Errorf(codes.InvalidArgument, "reading the upload: %v", re.Err)
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -213,42 +211,6 @@ func (a *streams) upload(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Repr-Digest", reprDigest(resp.GetAttachment().GetSha256()))
 	_, _ = w.Write(body)
-}
-
-// sendUpload streams the metadata and then the body in chunks. When the
-// service ends the stream early (a refusal), its status is what counts.
-func sendUpload(stream grpc.ClientStreamingClient[requestv1.UploadAttachmentRequest, requestv1.UploadAttachmentResponse],
-	meta *requestv1.AttachmentUpload, body io.Reader) (*requestv1.UploadAttachmentResponse, error) {
-	send := func(m *requestv1.UploadAttachmentRequest) error {
-		if err := stream.Send(m); err != nil {
-			if errors.Is(err, io.EOF) {
-				_, err = stream.CloseAndRecv()
-			}
-			return err
-		}
-		return nil
-	}
-	if err := send(&requestv1.UploadAttachmentRequest{Part: &requestv1.UploadAttachmentRequest_Metadata{Metadata: meta}}); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, chunkSize)
-	for {
-		n, rerr := io.ReadFull(body, buf)
-		if n > 0 {
-			// The message is marshalled before Send returns, so buf can be
-			// reused for the next chunk.
-			if err := send(&requestv1.UploadAttachmentRequest{Part: &requestv1.UploadAttachmentRequest_Chunk{Chunk: buf[:n]}}); err != nil {
-				return nil, err
-			}
-		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			break
-		}
-		if rerr != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "reading the upload: %v", rerr)
-		}
-	}
-	return stream.CloseAndRecv()
 }
 
 func (a *streams) download(w http.ResponseWriter, r *http.Request) {

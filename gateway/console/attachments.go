@@ -19,16 +19,12 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/comity-mla/comity/gateway/uploadstream"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
-
-// uploadChunk is how much of a file travels in one message to the
-// service: the console holds no more of an upload than this at a time.
-const uploadChunk = 256 << 10
 
 // DefaultMaxAttachmentBytes bounds an upload through the console when
 // Config.MaxAttachmentBytes is zero, as the gateway's own default does.
@@ -259,45 +255,14 @@ func (c *Console) send(ctx context.Context, meta *requestv1.AttachmentUpload, bo
 	if err != nil {
 		return "", err
 	}
-	resp, err := sendChunks(stream, meta, body)
+	resp, err := uploadstream.Send(stream, meta, body)
+	if re := (*uploadstream.ReadError)(nil); errors.As(err, &re) {
+		return "", readError(re.Err)
+	}
 	if err != nil {
 		return "", err
 	}
 	return resp.GetAttachment().GetFilename(), nil
-}
-
-// sendChunks sends the upload; when the service ends the stream early (a
-// refusal), its status is what counts.
-func sendChunks(stream grpc.ClientStreamingClient[requestv1.UploadAttachmentRequest, requestv1.UploadAttachmentResponse],
-	meta *requestv1.AttachmentUpload, body io.Reader) (*requestv1.UploadAttachmentResponse, error) {
-	send := func(m *requestv1.UploadAttachmentRequest) error {
-		err := stream.Send(m)
-		if errors.Is(err, io.EOF) {
-			_, err = stream.CloseAndRecv()
-		}
-		return err
-	}
-	if err := send(&requestv1.UploadAttachmentRequest{Part: &requestv1.UploadAttachmentRequest_Metadata{Metadata: meta}}); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, uploadChunk)
-	for {
-		n, rerr := io.ReadFull(body, buf)
-		if n > 0 {
-			// Send marshals the message before it returns: buf is free again.
-			if err := send(&requestv1.UploadAttachmentRequest{Part: &requestv1.UploadAttachmentRequest_Chunk{Chunk: buf[:n]}}); err != nil {
-				return nil, err
-			}
-		}
-		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-			break
-		}
-		if rerr != nil {
-			stream.CloseSend()
-			return nil, readError(rerr)
-		}
-	}
-	return stream.CloseAndRecv()
 }
 
 // readError is a failure to read the browser's upload: too large (the
