@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -120,6 +121,11 @@ type Console struct {
 	callback  string
 	static    http.Handler
 	now       func() time.Time
+	// untrusted are the "provider state" pairs whose distrust by the
+	// directory has been logged: the anonymous sign-in page asks on every
+	// visit, and the log says it once, again only after the pair was
+	// trusted in between.
+	untrusted sync.Map
 }
 
 //go:embed static

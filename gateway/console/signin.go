@@ -516,12 +516,26 @@ func (c *Console) providersFor(r *http.Request, state string) (choices []provide
 		if !slices.Contains(p.States, state) {
 			continue
 		}
-		if !slices.Contains(trusted, p.Issuer) {
-			c.log.Warn("console provider not offered: the directory does not trust its issuer for the state",
-				zap.String("provider", p.ID), zap.String("state", state), zap.String("issuer", p.Issuer))
+		if !c.noteTrust(p, state, slices.Contains(trusted, p.Issuer)) {
 			continue
 		}
 		choices = append(choices, providerChoice{ID: p.ID, Name: p.Name, Issuer: p.Issuer})
 	}
 	return choices, false
+}
+
+// noteTrust returns trusted, and logs once that the directory does not trust
+// provider p's issuer for state: the sign-in page, which anyone may load,
+// must not let a visitor grow the log at will.
+func (c *Console) noteTrust(p Provider, state string, trusted bool) bool {
+	key := p.ID + " " + state
+	if trusted {
+		c.untrusted.Delete(key)
+		return true
+	}
+	if _, logged := c.untrusted.LoadOrStore(key, struct{}{}); !logged {
+		c.log.Warn("console provider not offered: the directory does not trust its issuer for the state",
+			zap.String("provider", p.ID), zap.String("state", state), zap.String("issuer", p.Issuer))
+	}
+	return false
 }

@@ -201,3 +201,28 @@ func TestSessionTokensTooLarge(t *testing.T) {
 		t.Error("the refusal was not logged with the provider")
 	}
 }
+
+// TestUntrustedProviderLoggedOnce: the anonymous sign-in page asks the
+// directory on every visit; that a configured provider is not trusted for
+// a state is logged once, not once a visit, and again only after it was
+// trusted in between.
+func TestUntrustedProviderLoggedOnce(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	c := &Console{log: zap.New(core)}
+	p := Provider{ID: "kz-idp", Issuer: "https://idp.example.kz"}
+	for range 1000 {
+		if c.noteTrust(p, "KZ", false) {
+			t.Fatal("an untrusted provider was offered")
+		}
+	}
+	if !c.noteTrust(p, "KG", true) || c.noteTrust(p, "KG", false) {
+		t.Fatal("the trust of another state decided this one")
+	}
+	if !c.noteTrust(p, "KZ", true) {
+		t.Fatal("a trusted provider was not offered")
+	}
+	c.noteTrust(p, "KZ", false)
+	if n := logs.FilterMessageSnippet("does not trust its issuer").Len(); n != 3 {
+		t.Errorf("%d log lines, want 3: KZ once, KG once, KZ again after it was trusted in between", n)
+	}
+}
