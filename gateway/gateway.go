@@ -129,15 +129,19 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		runtime.WithRoutingErrorHandler(routingError),
 	)
 	// Each service's address may list several replicas, which calls go to
-	// in turn; the REST handlers and /readyz hold connections of their own.
+	// in turn. The REST handlers, the console and /readyz share one
+	// connection per service, so that /readyz says whether the connection
+	// the calls use is up (after a service restarts, a connection of the
+	// REST handlers' own could still be waiting to redial while /readyz
+	// already answered ready).
 	register := []struct {
 		name, addr, identity string
-		fromEndpoint         func(context.Context, *runtime.ServeMux, string, []grpc.DialOption) error
+		handler              func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
 	}{
-		{"directory", cfg.DirectoryAddr, mtls.Directory, directoryv1.RegisterDirectoryServiceHandlerFromEndpoint},
-		{"request", cfg.RequestAddr, mtls.Request, requestv1.RegisterRequestServiceHandlerFromEndpoint},
+		{"directory", cfg.DirectoryAddr, mtls.Directory, directoryv1.RegisterDirectoryServiceHandler},
+		{"request", cfg.RequestAddr, mtls.Request, requestv1.RegisterRequestServiceHandler},
 		// Append has no REST route: only services append, over gRPC.
-		{"audit", cfg.AuditAddr, mtls.Audit, auditv1.RegisterAuditServiceHandlerFromEndpoint},
+		{"audit", cfg.AuditAddr, mtls.Audit, auditv1.RegisterAuditServiceHandler},
 	}
 	backends := &backends{conns: map[string]*grpc.ClientConn{}, log: cfg.Logger}
 	closeAll := func() {
@@ -149,14 +153,13 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		// Exports of many entries take a while: a gateway call may run
 		// for two minutes, unless the caller's Grpc-Timeout says less.
 		dial := grpcclient.Options{TLS: cfg.TLS, Server: b.identity, Timeout: 2 * time.Minute}
-		target, opts, err := grpcclient.Dial(b.addr, dial)
+		conn, err := grpcclient.New(b.addr, dial)
 		if err != nil {
+			closeAll()
 			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
 		}
-		if err := b.fromEndpoint(ctx, mux, target, opts); err != nil {
-			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
-		}
-		if backends.conns[b.name], err = grpcclient.New(b.addr, dial); err != nil {
+		backends.conns[b.name] = conn
+		if err := b.handler(ctx, mux, conn); err != nil {
 			closeAll()
 			return nil, fmt.Errorf("gateway: %s: %w", b.name, err)
 		}
