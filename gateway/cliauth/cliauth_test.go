@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -29,10 +28,14 @@ func startProvider(t *testing.T, codeTTL time.Duration) string {
 	if _, err := identity.EnsureDevIssuer(dataDir); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(nil)
-	t.Cleanup(srv.Close)
+	// The issuer is the provider's address: listen first, serve later.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + l.Addr().String()
 	p, err := devprovider.New(devprovider.Config{
-		Issuer: srv.URL, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"),
+		Issuer: issuer, SigningKeyFile: filepath.Join(dataDir, "dev-issuer", "signing-key.jwk"),
 		DevicePollInterval: time.Second, DeviceCodeTTL: codeTTL,
 		Clients: []devprovider.Client{
 			{ID: "comity-console", Secret: "secret", RedirectURIs: []string{"http://127.0.0.1:1/signin/callback"}},
@@ -42,8 +45,10 @@ func startProvider(t *testing.T, codeTTL time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = p
-	return srv.URL
+	srv := &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return issuer
 }
 
 func testContext(t *testing.T) context.Context {
@@ -91,11 +96,17 @@ func TestLoginExpired(t *testing.T) {
 	issuer := startProvider(t, 2*time.Second)
 	ctx := testContext(t)
 	address, _, done := gatewaytest.StartLogin(t, ctx, cliauth.Options{Issuer: issuer, ClientID: cliauth.DefaultClientID})
+	// The provider made the code before Login printed it.
+	expired := time.Now().Add(2 * time.Second)
 	r := result(t, ctx, done)
 	if !errors.Is(r.Err, cliauth.ErrExpired) || !strings.Contains(r.Err.Error(), "the code expired before the sign-in was approved") ||
 		!strings.Contains(r.Err.Error(), "within 2 seconds") {
 		t.Errorf("Login whose code expired: %v; want the code expired, approve within 2 seconds", r.Err)
 	}
+	// Login stops polling at the code's expiry as it measured it, which
+	// may come a few milliseconds before the provider's own: the page is
+	// tried once the code has expired at the provider for sure.
+	time.Sleep(time.Until(expired))
 	page := gatewaytest.OpenDevicePage(t, address)
 	if late := page.Submit(t, "approve", kzProsecutor); late.Status != http.StatusBadRequest || !strings.Contains(late.Body, "unknown, expired or already used") {
 		t.Errorf("approving an expired code: %d %.300s; want 400 saying the code expired", late.Status, late.Body)
