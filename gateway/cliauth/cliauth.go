@@ -229,11 +229,11 @@ func (o Options) instruct(da *oauth2.DeviceAuthResponse, validity time.Duration)
 	}
 	code := printable(da.UserCode)
 	if da.VerificationURIComplete != "" {
-		fmt.Fprintf(o.Out, "To sign in, open this address in a browser:\n\n    %s\n\ncheck that the page shows the code %s, choose who you are and approve.\nWaiting for the sign-in%s...\n",
+		fmt.Fprintf(o.Out, "To sign in, open this address in a browser:\n\n    %s\n\ncheck that the page shows the code %s, sign in there and approve.\nWaiting for the sign-in%s...\n",
 			printable(da.VerificationURIComplete), code, expires)
 		return
 	}
-	fmt.Fprintf(o.Out, "To sign in, open this address in a browser:\n\n    %s\n\nenter the code %s, choose who you are and approve.\nWaiting for the sign-in%s...\n",
+	fmt.Fprintf(o.Out, "To sign in, open this address in a browser:\n\n    %s\n\nenter the code %s, sign in there and approve.\nWaiting for the sign-in%s...\n",
 		printable(da.VerificationURI), code, expires)
 }
 
