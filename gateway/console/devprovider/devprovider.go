@@ -5,6 +5,11 @@
 // library (github.com/zitadel/oidc/v3/pkg/op), and the console signs in with
 // it through the same relying-party code as with any other provider.
 //
+// It offers the device authorization grant (RFC 8628) to public clients
+// (Client.Device; comity-local registers comityctl): its device page, at
+// /device, takes the code the command line printed and the same choice of
+// agency and roles, and approves or denies the sign-in.
+//
 // Its tokens carry Comity's own claims (agency, roles, name; aud comity)
 // and are signed with the dev issuer's Ed25519 key (see
 // identity.EnsureDevIssuer), so that the services verify them with the
@@ -44,6 +49,11 @@ type Client struct {
 	// after ending their session at its end_session_endpoint
 	// (RP-initiated logout), e.g. the console's sign-in page.
 	PostLogoutRedirectURIs []string
+	// Device makes the client a public client (no secret, no redirect
+	// URI) of the device authorization grant (RFC 8628), as comityctl
+	// login is: a command line cannot keep a secret, and the user signs
+	// in on the provider's device page instead of being redirected.
+	Device bool
 }
 
 // Config configures the development provider.
@@ -60,6 +70,14 @@ type Config struct {
 	// AccessTokenTTL is how long an access token lives; zero means 1 hour.
 	// The console refreshes it with the refresh token.
 	AccessTokenTTL time.Duration
+	// DeviceCodeTTL is how long a device client's user code may wait for
+	// the user at the device page; zero means 10 minutes. Whole seconds:
+	// the grant counts in seconds.
+	DeviceCodeTTL time.Duration
+	// DevicePollInterval is how often a device client is told to poll the
+	// token endpoint; zero means 5 seconds (RFC 8628's default). Whole
+	// seconds.
+	DevicePollInterval time.Duration
 }
 
 // Provider is the development OpenID provider, an http.Handler.
@@ -93,6 +111,17 @@ func New(cfg Config) (*Provider, error) {
 	if len(cfg.Clients) == 0 {
 		return nil, errors.New("dev provider: no client is configured")
 	}
+	if cfg.DeviceCodeTTL == 0 {
+		cfg.DeviceCodeTTL = 10 * time.Minute
+	}
+	if cfg.DevicePollInterval == 0 {
+		cfg.DevicePollInterval = 5 * time.Second
+	}
+	for _, d := range []time.Duration{cfg.DeviceCodeTTL, cfg.DevicePollInterval} {
+		if d < time.Second || d%time.Second != 0 {
+			return nil, fmt.Errorf("dev provider: device code lifetime and poll interval are whole seconds, not %v", d)
+		}
+	}
 	_, agencies, err := seed.Default()
 	if err != nil {
 		return nil, fmt.Errorf("dev provider: %w", err)
@@ -109,14 +138,21 @@ func New(cfg Config) (*Provider, error) {
 		accessTTL: cfg.AccessTokenTTL, refreshTTL: 24 * time.Hour, now: time.Now,
 		requests: map[string]*authRequest{}, codes: map[string]string{},
 		tokens: map[string]*accessToken{}, refresh: map[string]*refreshToken{}, users: map[string]*user{},
+		devices: map[string]*deviceAuth{}, userCodes: map[string]string{},
 	}
 	for _, c := range cfg.Clients {
-		if c.ID == "" || c.Secret == "" || len(c.RedirectURIs) == 0 {
+		switch {
+		case c.ID == "":
+			return nil, errors.New("dev provider: a client needs an id")
+		case c.Device && (c.Secret != "" || len(c.RedirectURIs) != 0):
+			return nil, fmt.Errorf("dev provider: device client %q is public: it has no secret and no redirect URI", c.ID)
+		case !c.Device && (c.Secret == "" || len(c.RedirectURIs) == 0):
 			return nil, errors.New("dev provider: a client needs an id, a secret and a redirect URI")
 		}
 		s.clients[c.ID] = &client{
 			id: c.ID, secret: c.Secret, redirectURIs: c.RedirectURIs, postLogout: c.PostLogoutRedirectURIs, idTokenTTL: cfg.AccessTokenTTL,
 			loginURL: func(id string) string { return issuer + "/login?authRequestID=" + url.QueryEscape(id) },
+			device:   c.Device,
 		}
 	}
 	// Access tokens of the provider are JWTs it signs; the key encrypting
@@ -126,6 +162,10 @@ func New(cfg Config) (*Provider, error) {
 	o, err := op.NewProvider(&op.Config{
 		CryptoKey: cryptoKey, CodeMethodS256: true, AuthMethodPost: true,
 		GrantTypeRefreshToken: true, SupportedUILocales: []language.Tag{language.Russian, language.English},
+		DeviceAuthorization: op.DeviceAuthorizationConfig{
+			Lifetime: cfg.DeviceCodeTTL, PollInterval: cfg.DevicePollInterval,
+			UserFormPath: prefix + devicePath, UserCode: op.UserCodeBase20,
+		},
 	}, s, op.StaticIssuer(issuer), op.WithAllowInsecure(),
 		// RP-initiated logout checks the id_token_hint, signed like every
 		// token here.
@@ -139,6 +179,8 @@ func New(cfg Config) (*Provider, error) {
 	cop := http.NewCrossOriginProtection()
 	mux.Handle("GET "+prefix+"/login", http.HandlerFunc(p.loginPage))
 	mux.Handle("POST "+prefix+"/login", cop.Handler(http.HandlerFunc(p.login)))
+	mux.Handle("GET "+prefix+devicePath, http.HandlerFunc(p.devicePage))
+	mux.Handle("POST "+prefix+devicePath, cop.Handler(http.HandlerFunc(p.device)))
 	if prefix == "" {
 		mux.Handle("/", o)
 	} else {
@@ -209,36 +251,42 @@ func roleNames() []string {
 	return names
 }
 
+// chosenUser is who the sign-in form (the login page's or the device
+// page's) says to be, or what is wrong with the choice.
+func (p *Provider) chosenUser(form url.Values) (user, string) {
+	agency := form.Get("agency")
+	roles := form["role"]
+	name := strings.TrimSpace(form.Get("name"))
+	switch {
+	case !slices.ContainsFunc(p.choices, func(c agencyChoice) bool { return c.ID == agency }):
+		return user{}, "Pick an agency of the list."
+	case len(roles) == 0:
+		return user{}, "Pick at least one role."
+	case slices.ContainsFunc(roles, func(r string) bool { return !slices.Contains(roleNames(), r) }):
+		return user{}, "Pick roles of the list only."
+	case len(name) > 200:
+		return user{}, "The name is longer than 200 characters."
+	}
+	if name == "" {
+		name = "Dev user (" + agency + ")"
+	}
+	return user{Name: name, Agency: agency, Roles: roles}, ""
+}
+
 func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "the form could not be read", http.StatusBadRequest)
 		return
 	}
 	id := r.PostForm.Get("authRequestID")
-	agency := r.PostForm.Get("agency")
-	roles := r.PostForm["role"]
-	name := strings.TrimSpace(r.PostForm.Get("name"))
-	var problem string
-	switch {
-	case !slices.ContainsFunc(p.choices, func(c agencyChoice) bool { return c.ID == agency }):
-		problem = "Pick an agency of the list."
-	case len(roles) == 0:
-		problem = "Pick at least one role."
-	case slices.ContainsFunc(roles, func(r string) bool { return !slices.Contains(roleNames(), r) }):
-		problem = "Pick roles of the list only."
-	case len(name) > 200:
-		problem = "The name is longer than 200 characters."
-	}
+	u, problem := p.chosenUser(r.PostForm)
 	if problem != "" {
 		pageHeaders(w)
 		w.WriteHeader(http.StatusBadRequest)
 		loginForm(id, p.choices, roleNames(), problem).Render(r.Context(), w)
 		return
 	}
-	if name == "" {
-		name = "Dev user (" + agency + ")"
-	}
-	if err := p.storage.complete(id, user{Name: name, Agency: agency, Roles: roles}); err != nil {
+	if err := p.storage.complete(id, u); err != nil {
 		pageHeaders(w)
 		w.WriteHeader(http.StatusBadRequest)
 		loginError("This sign-in request is unknown or expired: go back to the console and start again.").Render(r.Context(), w)

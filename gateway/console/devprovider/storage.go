@@ -104,6 +104,14 @@ type storage struct {
 	tokens   map[string]*accessToken
 	refresh  map[string]*refreshToken
 	users    map[string]*user
+	// devices are the device authorizations by device code, userCodes
+	// their device codes by normalized user code.
+	devices   map[string]*deviceAuth
+	userCodes map[string]string
+	// codeFailures counts the wrong user codes entered at the device page
+	// since failuresSince, which bounds how fast anyone may guess.
+	codeFailures  int
+	failuresSince time.Time
 }
 
 var _ op.Storage = (*storage)(nil)
@@ -195,6 +203,8 @@ func clientOf(req op.TokenRequest) string {
 		return r.GetClientID()
 	case op.RefreshTokenRequest:
 		return r.GetClientID()
+	case *op.DeviceAuthorizationState:
+		return r.GetClientID()
 	}
 	return ""
 }
@@ -203,8 +213,11 @@ func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRe
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	authTime := s.now()
-	if rt, ok := req.(*refreshToken); ok {
-		authTime = rt.authTime
+	switch r := req.(type) {
+	case *refreshToken:
+		authTime = r.authTime
+	case *op.DeviceAuthorizationState:
+		authTime = r.AuthTime
 	}
 	if current != "" {
 		// Rotation: the refresh token used is spent.
@@ -312,7 +325,9 @@ func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, 
 
 func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
 	c, ok := s.clients[id]
-	if !ok || subtle.ConstantTimeCompare([]byte(c.secret), []byte(secret)) != 1 {
+	// A public client has no secret to present: an empty one must not
+	// pass for it.
+	if !ok || c.secret == "" || subtle.ConstantTimeCompare([]byte(c.secret), []byte(secret)) != 1 {
 		return oidc.ErrInvalidClient().WithDescription("wrong client id or secret")
 	}
 	return nil
@@ -399,19 +414,43 @@ type client struct {
 	postLogout   []string
 	loginURL     func(string) string
 	idTokenTTL   time.Duration
+	// device makes it a public client of the device authorization grant.
+	device bool
 }
 
 var _ op.Client = (*client)(nil)
 
-func (c *client) GetID() string                       { return c.id }
-func (c *client) RedirectURIs() []string              { return c.redirectURIs }
-func (c *client) PostLogoutRedirectURIs() []string    { return c.postLogout }
-func (c *client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
-func (c *client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
+func (c *client) GetID() string                    { return c.id }
+func (c *client) RedirectURIs() []string           { return c.redirectURIs }
+func (c *client) PostLogoutRedirectURIs() []string { return c.postLogout }
+
+// ApplicationType is native for a device client: op treats a web client
+// as confidential and would ask it for a secret it does not have.
+func (c *client) ApplicationType() op.ApplicationType {
+	if c.device {
+		return op.ApplicationTypeNative
+	}
+	return op.ApplicationTypeWeb
+}
+func (c *client) AuthMethod() oidc.AuthMethod {
+	if c.device {
+		return oidc.AuthMethodNone
+	}
+	return oidc.AuthMethodBasic
+}
 func (c *client) ResponseTypes() []oidc.ResponseType {
+	if c.device {
+		return nil
+	}
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
+
+// GrantTypes keep each kind of client to its own flow: the console cannot
+// start a device sign-in, nor comityctl an authorization code flow.
 func (c *client) GrantTypes() []oidc.GrantType {
+	if c.device {
+		return []oidc.GrantType{oidc.GrantTypeDeviceCode, oidc.GrantTypeRefreshToken}
+	}
 	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 }
 func (c *client) LoginURL(id string) string            { return c.loginURL(id) }

@@ -1,15 +1,24 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/comity-mla/comity/gateway/cliauth"
+	"github.com/comity-mla/comity/gateway/gatewaytest"
 )
 
 // TestComityLocalServesTheConsole: comity-local serves the console at / with
 // its security headers, and the development OpenID provider it signs in
-// with, whose issuer every state of the directory trusts.
+// with, whose issuer every state of the directory trusts; comityctl login's
+// device sign-in there, as client comityctl, gives a token the gateway
+// accepts.
 func TestComityLocalServesTheConsole(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
@@ -66,6 +75,27 @@ func TestComityLocalServesTheConsole(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("KZ trusts %v, not the development provider %s", issuers, disc.Issuer)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	address, _, done := gatewaytest.StartLogin(t, ctx, cliauth.Options{Issuer: disc.Issuer, ClientID: cliauth.DefaultClientID})
+	page := gatewaytest.OpenDevicePage(t, address)
+	if ok := page.Submit(t, "approve", url.Values{"agency": {"kz-gpo"}, "role": {"prosecutor"}}); ok.Status != http.StatusOK {
+		t.Fatalf("approving comityctl login at the development provider's device page: %d %.300s", ok.Status, ok.Body)
+	}
+	select {
+	case r := <-done:
+		if r.Err != nil {
+			t.Fatalf("comityctl login's sign-in at the development provider: %v", r.Err)
+		}
+		code, caller := call(t, http.MethodGet, "http://"+p.http+"/v1/caller", r.Token.Token, "")
+		roles, _ := caller["roles"].([]any)
+		if code != http.StatusOK || caller["agency"] != "agencies/kz-gpo" || !slices.Equal(roles, []any{"prosecutor"}) {
+			t.Errorf("GET /v1/caller with comityctl login's token: %d %v; want kz-gpo, prosecutor", code, caller)
+		}
+	case <-ctx.Done():
+		t.Fatal("comityctl login's sign-in did not end after the approval")
 	}
 	if !strings.Contains(p.logs.String(), "DEVELOPMENT ONLY") {
 		t.Error("comity-local does not warn that the development provider is serving")

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/comity-mla/comity/gateway"
+	"github.com/comity-mla/comity/gateway/cliauth"
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/console/devprovider"
 	"github.com/comity-mla/comity/services/audit"
@@ -170,7 +171,9 @@ func main() {
 				Issuer: opIssuer, SigningKeyFile: filepath.Join(filepath.Dir(dev.JWKS), "signing-key.jwk"),
 				Clients: []devprovider.Client{{ID: "comity-console", Secret: clientSecret,
 					RedirectURIs:           []string{strings.TrimSuffix(consoleURL, "/") + "/signin/callback"},
-					PostLogoutRedirectURIs: []string{strings.TrimSuffix(consoleURL, "/") + "/signin"}}},
+					PostLogoutRedirectURIs: []string{strings.TrimSuffix(consoleURL, "/") + "/signin"}},
+					// comityctl login signs in here by the device grant.
+					{ID: cliauth.DefaultClientID, Device: true}},
 			})
 			if err != nil {
 				return err
