@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -28,65 +27,152 @@ import (
 // maxBundleBytes bounds a bundle file read by verify.
 const maxBundleBytes = 1 << 30
 
-func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl audit export", flag.ContinueOnError)
-	gateway := fs.String("gateway", "http://127.0.0.1:8080", "URL of comity-gateway")
-	token := fs.String("token", "", "an auditor's bearer token (or COMITY_TOKEN)")
-	filter := fs.String("filter", "", `AIP-160 filter, e.g. resource = "requests/…"`)
-	out := fs.String("out", "", "file to write the bundle to (required)")
-	since := fs.String("since", "", "an earlier bundle or checkpoint file: the bundle then proves the log only grew since")
-	caFile := fs.String("ca", "", "PEM file of the CA that signed an https --gateway's certificate, when the system does not trust it (e.g. var/certs/ca.pem)")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
+func newAuditCmd(g *globals) *cobra.Command {
+	c := group("audit", "The audit trail: entries with proofs, bundles checked offline, the services' outboxes",
+		`  comityctl audit list --filter 'resource:"requests/…"'
+  comityctl audit export --filter 'resource = "requests/…"' --out case.bundle
+  comityctl audit verify --public-key var/audit/public.key case.bundle`,
+		newAuditListCmd(g), newAuditGetCmd(g), newAuditCheckpointCmd(g), newAuditExportCmd(g), newAuditVerifyCmd(g),
+		newAuditOutboxCmd(g))
+	return c
+}
+
+var auditColumns = []column{
+	{header: "INDEX", path: "index"}, {header: "TIME", path: "event.time"}, {header: "ACTOR", path: "event.actor.subject"},
+	{header: "AGENCY", path: "event.actor.agency"}, {header: "ACTION", path: "event.action", width: 60},
+	{header: "RESOURCE", path: "event.resource", width: 70}, {header: "OUTCOME", path: "event.outcome"},
+}
+
+func newAuditListCmd(g *globals) *cobra.Command {
+	var l listFlags
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List the audit entries you may see (an auditor)",
+		Long: `List the audit entries that involve your state, in log order (--order-by 'index desc' for the
+newest first). Filter on the event's fields, e.g. resource, action, outcome, time.`,
+		Example: "  comityctl audit list --filter 'resource = \"requests/…\"'\n  comityctl audit list --order-by 'index desc' --page-size 20",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			data, err := l.list(c.Context(), cl, "/v1/audit/entries", "entries")
+			if err != nil {
+				return err
+			}
+			return g.print(data, listView{key: "entries", columns: auditColumns})
+		},
 	}
-	client := http.DefaultClient
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			return err
-		}
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("%w: --ca %s holds no PEM certificate", errUsage, *caFile)
-		}
-		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+	l.register(c, true, true)
+	return c
+}
+
+func newAuditGetCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "get INDEX",
+		Short:   "Show an audit entry with its inclusion proof",
+		Example: "  comityctl audit get 42",
+		Args:    args(1, "one INDEX"),
+		RunE: func(c *cobra.Command, a []string) error {
+			if _, err := strconv.ParseUint(a[0], 10, 64); err != nil {
+				return fmt.Errorf("%w: %q is not an entry's index (a number, as 'comityctl audit list' shows)", errUsage, a[0])
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			data, err := cl.callRaw(c.Context(), http.MethodGet, "/v1/audit/entries/"+a[0], nil)
+			if err != nil {
+				return err
+			}
+			return g.print(data, objectView{skip: []string{"inclusionProof"}})
+		},
 	}
-	if *out == "" || *token == "" || fs.NArg() > 0 {
-		return fmt.Errorf("%w: --out and --token are required", errUsage)
+}
+
+func newAuditCheckpointCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Show the log's latest signed checkpoint and the public key it is signed with",
+		Long: `Show the log's latest signed checkpoint and the public key the gateway says it is signed with.
+To verify bundles, compare that key once with the one the operator publishes (for comity-local,
+var/audit/public.key) and keep it: a key is worth only as much as where it comes from.`,
+		Example: "  comityctl audit checkpoint\n  comityctl audit checkpoint -o json | jq -r .publicKey > audit.key",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			data, err := cl.callRaw(c.Context(), http.MethodGet, "/v1/audit/checkpoint", nil)
+			if err != nil {
+				return err
+			}
+			return g.print(data, objectView{})
+		},
 	}
+}
+
+func newAuditExportCmd(g *globals) *cobra.Command {
+	var filter, out, since string
+	c := &cobra.Command{
+		Use:   "export",
+		Short: "Save the audit entries an auditor may see, with proofs, to a bundle file",
+		Long: `Save the audit entries you may see (all, or those --filter selects) with their inclusion proofs
+under one signed checkpoint, to a bundle file that 'comityctl audit verify' checks offline.
+--since an earlier bundle or checkpoint file adds the proof that the log only grew since.`,
+		Example: `  comityctl audit export --filter 'resource = "requests/…"' --out case.bundle
+  comityctl audit export --since case.bundle --out later.bundle`,
+		Args:        noArgs,
+		Annotations: map[string]string{envAnnotation: "all"},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if out == "" {
+				return fmt.Errorf("%w: --out is required", errUsage)
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			return auditExport(c.Context(), cl, filter, since, out, g.stdout)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&filter, "filter", "", `AIP-160 filter, e.g. resource = "requests/…"`)
+	f.StringVar(&out, "out", "", "file to write the bundle to (required)")
+	f.StringVar(&since, "since", "", "an earlier bundle or checkpoint file: the bundle then proves the log only grew since")
+	return c
+}
+
+func auditExport(ctx context.Context, c *restClient, filter, since, out string, stdout io.Writer) error {
 	q := url.Values{}
-	if *filter != "" {
-		q.Set("filter", *filter)
+	if filter != "" {
+		q.Set("filter", filter)
 	}
-	if *since != "" {
-		old, err := readCheckpointFile(*since)
+	if since != "" {
+		old, err := readCheckpointFile(since)
 		if err != nil {
 			return err
 		}
 		size, err := noteSize(old)
 		if err != nil {
-			return fmt.Errorf("%s: %w", *since, err)
+			return fmt.Errorf("%s: %w", since, err)
 		}
 		q.Set("consistencyFrom", strconv.FormatUint(size, 10))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(*gateway, "/")+"/v1/audit/entries:export?"+q.Encode(), nil)
+	resp, err := c.stream(ctx, http.MethodGet, "/v1/audit/entries:export?"+q.Encode(), nil, http.Header{"Accept": {"application/json"}})
 	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+*token)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
+		return fmt.Errorf("export: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBundleBytes))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBundleBytes+1))
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("export: %s: %s", resp.Status, bytes.TrimSpace(body))
+	if len(body) > maxBundleBytes {
+		return fmt.Errorf("export: the bundle is larger than %d bytes: narrow it with --filter", maxBundleBytes)
 	}
 	var b auditv1.Bundle
 	if err := protojson.Unmarshal(body, &b); err != nil {
@@ -96,45 +182,81 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, append(data, '\n'), 0o600); err != nil {
+	if err := os.WriteFile(out, append(data, '\n'), 0o600); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "exported %d entries under checkpoint %d of %s to %s\n",
-		len(b.GetEntries()), b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin(), *out)
+		len(b.GetEntries()), b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin(), out)
 	return err
 }
 
-func auditVerify(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl audit verify", flag.ContinueOnError)
-	key := fs.String("public-key", "", "the log's published public key, or a file holding it (e.g. var/audit/public.key); without it the key inside the bundle is used")
-	since := fs.String("since", "", "an earlier bundle or checkpoint file; the bundle must prove the log only grew since")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
+// untrustedKeyHelp says why a bundle's own key proves nothing and where
+// the trusted one comes from.
+const untrustedKeyHelp = `a bundle carries the public key it was signed with, so whoever made the bundle chose that
+key: checked against it alone, a forged bundle verifies too. Give the log's key from a source
+you trust with --public-key KEY|FILE: the operator's published key (for comity-local, the file
+audit/public.key in its data directory, e.g. var/audit/public.key), or the key
+'comityctl audit checkpoint' shows, once compared with the published one. To check only that the
+bundle is consistent with its own key, knowing that this proves nothing, add --insecure-bundle-key`
+
+func newAuditVerifyCmd(g *globals) *cobra.Command {
+	var key, since string
+	var insecure bool
+	c := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Check a bundle offline: signature, inclusion proofs, consistency",
+		Long: `Check a bundle offline against the log's public key: the checkpoint's signature, every entry's
+inclusion proof, that each event is exactly the logged one, and with --since that the log only
+grew since an earlier bundle or checkpoint. --public-key is required: ` + untrustedKeyHelp + `.`,
+		Example: `  comityctl audit verify --public-key var/audit/public.key case.bundle
+  comityctl audit verify --public-key var/audit/public.key --since case.bundle later.bundle`,
+		Args:        args(1, "exactly one bundle FILE"),
+		Annotations: map[string]string{envAnnotation: "all"},
+		RunE: func(c *cobra.Command, a []string) error {
+			return auditVerify(a[0], key, since, insecure, g.stdout, g.stderr)
+		},
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: want exactly one bundle FILE", errUsage)
+	f := c.Flags()
+	f.StringVar(&key, "public-key", "", "the log's published public key, or a file holding it (e.g. var/audit/public.key)")
+	f.StringVar(&since, "since", "", "an earlier bundle or checkpoint file; the bundle must prove the log only grew since")
+	f.BoolVar(&insecure, "insecure-bundle-key", false, "without --public-key, check the bundle against the key inside it: this proves nothing about the log")
+	noEnv(c, "insecure-bundle-key")
+	return c
+}
+
+func auditVerify(file, key, since string, insecure bool, stdout, stderr io.Writer) error {
+	pub := strings.TrimSpace(key)
+	if data, err := os.ReadFile(pub); pub != "" && err == nil {
+		pub = strings.TrimSpace(string(data))
 	}
-	b, err := readBundle(fs.Arg(0))
+	if pub == "" && !insecure {
+		return fmt.Errorf("%w: --public-key is required: %s", errUsage, untrustedKeyHelp)
+	}
+	if pub != "" && insecure {
+		return fmt.Errorf("%w: --insecure-bundle-key goes without --public-key", errUsage)
+	}
+	b, err := readBundle(file)
 	if err != nil {
 		return err
 	}
-	pub := strings.TrimSpace(*key)
-	if data, err := os.ReadFile(pub); err == nil {
-		pub = strings.TrimSpace(string(data))
-	}
 	if pub == "" {
-		fmt.Fprintln(stderr, "comityctl: warning: no --public-key given; trusting the key inside the bundle")
 		pub = b.GetPublicKey()
 	}
 	var old []byte
-	if *since != "" {
-		if old, err = readCheckpointFile(*since); err != nil {
+	if since != "" {
+		if old, err = readCheckpointFile(since); err != nil {
 			return err
 		}
 	}
 	n, err := verifyBundle(b, pub, old)
 	if err != nil {
-		return fmt.Errorf("%s: NOT VERIFIED: %w", fs.Arg(0), err)
+		return fmt.Errorf("%s: NOT VERIFIED: %w", file, err)
+	}
+	if insecure {
+		_, err = fmt.Fprintf(stdout, "consistent with its own key only: %d entries in checkpoint %d of %s. "+
+			"This proves NOTHING about the log: anyone can make a bundle with a key of their own. Verify with --public-key.\n",
+			n, b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin())
+		return err
 	}
 	_, err = fmt.Fprintf(stdout, "verified: %d entries included in checkpoint %d of %s\n", n, b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin())
 	return err

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -20,8 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
+	"github.com/spf13/cobra"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	"github.com/comity-mla/comity/services/directory"
@@ -29,39 +24,60 @@ import (
 	"github.com/comity-mla/comity/services/directory/grpcapi"
 	"github.com/comity-mla/comity/services/directory/seed"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/dburl"
 )
 
-// directoryImport loads a snapshot in one of two ways. With --gateway it
-// changes a running deployment's directory through its API, as the
-// directory_admin whose token it sends: validated, scoped to that admin's
-// state and audited like any change. Without, it writes the snapshot into a
-// database directly, which it refuses while a comity-directory uses the
-// database (the service's lock): a change behind a running service's back is
-// neither audited nor seen by its caches, and one such import once locked
-// every user out.
-func directoryImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl directory import", flag.ContinueOnError)
-	database := fs.String("database", "sqlite:"+filepath.Join("var", "directory.db"),
+func newDirectoryCmd(g *globals) *cobra.Command {
+	return group("directory", "Load a directory snapshot (states and agencies)",
+		"  comityctl directory import snapshot.json --gateway https://comity.example.kz --token \"$ADMIN\"",
+		newDirectoryImportCmd(g))
+}
+
+// newDirectoryImportCmd loads a snapshot in one of two ways. With
+// --gateway it changes a running deployment's directory through its API,
+// as the directory_admin whose token it sends: validated, scoped to that
+// admin's state and audited like any change. Without, it writes the
+// snapshot into a database directly, which it refuses while a
+// comity-directory uses the database (the service's lock): a change behind
+// a running service's back is neither audited nor seen by its caches, and
+// one such import once locked every user out.
+//
+// Here --gateway means what it says on the command line or in
+// COMITY_GATEWAY: the config file's gateway does not turn an offline
+// import into one through the API.
+func newDirectoryImportCmd(g *globals) *cobra.Command {
+	var database string
+	c := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Load a directory snapshot into a running directory (--gateway) or a stopped one's database (--database)",
+		Long: `Load a directory snapshot (states and agencies, JSON of comity.directory.v1.Snapshot, the shape of
+services/directory/seed/default.json).
+
+With --gateway, into a running directory through the gateway, as a directory_admin (--token or
+COMITY_TOKEN): only the entries of the admin's own state, each updated with its etag or created,
+validated and audited; it prints what became of each entry. Without --gateway, into a database
+no running service uses (--database).`,
+		Example: `  comityctl directory import snapshot.json --gateway https://comity.example.kz --token "$ADMIN"
+  comityctl directory import services/directory/seed/default.json --database sqlite:./var/directory.db`,
+		Args:        args(1, "exactly one snapshot FILE"),
+		Annotations: map[string]string{envAnnotation: "all"},
+		RunE: func(c *cobra.Command, a []string) error {
+			return g.directoryImport(c.Context(), a[0], database)
+		},
+	}
+	c.Flags().StringVar(&database, "database", "sqlite:"+filepath.Join("var", "directory.db"),
 		"directory database that no running service uses: sqlite:PATH or a postgres:// URL")
-	gateway := fs.String("gateway", "", "URL of a running deployment's comity-gateway: change its directory through the API, for the --token's state only")
-	token := fs.String("token", "", "with --gateway: a directory_admin's bearer token (or COMITY_TOKEN)")
-	caFile := fs.String("ca", "", "with --gateway: PEM file of the CA that signed an https gateway's certificate, when the system does not trust it (e.g. var/certs/ca.pem)")
-	files, given, err := parseInterspersed(fs, args, stderr)
-	if err != nil {
-		return err
-	}
-	if len(files) != 1 {
-		return fmt.Errorf("%w: want exactly one snapshot FILE, got %d arguments %q", errUsage, len(files), files)
-	}
-	if *gateway != "" && given["database"] {
+	return c
+}
+
+func (g *globals) directoryImport(ctx context.Context, file, database string) error {
+	throughGateway := g.given["gateway"] || g.envSet["gateway"]
+	if throughGateway && g.given["database"] {
 		return fmt.Errorf("%w: --gateway and --database exclude each other: a running directory is changed through its gateway, a stopped one in its database", errUsage)
 	}
-	if *gateway == "" && (given["token"] || given["ca"]) {
+	if !throughGateway && (g.given["token"] || g.given["ca"]) {
 		return fmt.Errorf("%w: --token and --ca go with --gateway", errUsage)
 	}
-	file := files[0]
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -71,51 +87,17 @@ func directoryImport(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	if *gateway != "" {
-		if *token == "" {
+	if throughGateway {
+		if g.token == "" {
 			return fmt.Errorf("%w: --gateway needs --token (or COMITY_TOKEN): a directory_admin's token", errUsage)
 		}
-		client, err := newHTTPClient(*caFile)
+		c, err := g.client()
 		if err != nil {
 			return err
 		}
-		c := &restClient{base: strings.TrimSuffix(*gateway, "/"), token: *token, http: client}
-		return importThroughGateway(ctx, c, states, agencies, stdout)
+		return importThroughGateway(ctx, c, states, agencies, g.stdout)
 	}
-	return importIntoDatabase(ctx, *database, file, states, agencies, stdout)
-}
-
-// parseInterspersed parses flags given before and after the positional
-// arguments (`import FILE --database …`, as the README writes it; Go's flag
-// package alone stops at the first positional argument), then the
-// environment. It returns the positional arguments and the flags given on the
-// command line. Everything after "--" is positional.
-func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) (positional []string, given map[string]bool, err error) {
-	fs.SetOutput(stderr)
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, nil, err
-			}
-			return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			positional = append(positional, rest...)
-			break
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
-	given = map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return positional, given, nil
+	return importIntoDatabase(ctx, database, file, states, agencies, g.stdout)
 }
 
 func importIntoDatabase(ctx context.Context, database, file string, states []directory.State, agencies []directory.Agency, stdout io.Writer) error {
@@ -360,95 +342,6 @@ func (r entryResult) fail(err error) entryResult {
 	return r
 }
 
-// restClient calls a comity-gateway with a bearer token.
-type restClient struct {
-	base, token string
-	http        *http.Client
-}
-
-// maxAnswerBytes bounds an answer of the directory API read by comityctl.
-const maxAnswerBytes = 4 << 20
-
-// apiError is an answer other than 2xx: the status and the google.rpc.Status
-// message with its field violations.
-type apiError struct {
-	status  int
-	message string
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.message)
-}
-
-// call sends body (a proto message, as JSON) and reads a 2xx answer into
-// out; any other answer is an *apiError.
-func (c *restClient) call(ctx context.Context, method, path string, body, out proto.Message) error {
-	var rd io.Reader
-	if body != nil {
-		data, err := protojson.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return &apiError{status: resp.StatusCode, message: statusMessage(data)}
-	}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: the answer is not what the directory API sends: %w", method, path, err)
-	}
-	return nil
-}
-
-// statusMessage is the message of a google.rpc.Status answer with every
-// field violation, or the raw answer when it is not one.
-func statusMessage(data []byte) string {
-	var st struct {
-		Message string `json:"message"`
-		Details []struct {
-			FieldViolations []struct{ Field, Description string }   `json:"fieldViolations"`
-			Violations      []struct{ Subject, Description string } `json:"violations"`
-		} `json:"details"`
-	}
-	if err := json.Unmarshal(data, &st); err != nil || st.Message == "" {
-		return strings.TrimSpace(string(data))
-	}
-	parts := []string{st.Message}
-	// The services' messages already name their violations; each is said
-	// once.
-	add := func(v string) {
-		if !strings.Contains(st.Message, v) {
-			parts = append(parts, v)
-		}
-	}
-	for _, d := range st.Details {
-		for _, v := range d.FieldViolations {
-			add(v.Field + ": " + v.Description)
-		}
-		for _, v := range d.Violations {
-			add(v.Subject + ": " + v.Description)
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
 // adminState is the state whose directory the token's holder administers:
 // that of the agency the token names. The token is read, not verified, only
 // to learn which agency to ask about; the gateway verifies it on every call.
@@ -473,20 +366,4 @@ func (c *restClient) adminState(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("look up your agency %s: %w", claims.Agency, err)
 	}
 	return a.GetState(), nil
-}
-
-// newHTTPClient is the default client, or one trusting only the CA in caFile.
-func newHTTPClient(caFile string) (*http.Client, error) {
-	if caFile == "" {
-		return http.DefaultClient, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%w: --ca %s holds no PEM certificate", errUsage, caFile)
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}, nil
 }

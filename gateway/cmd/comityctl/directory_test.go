@@ -3,17 +3,18 @@ package main
 import (
 	"encoding/base64"
 	"errors"
-	"flag"
 	"io"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // Flags may follow the snapshot FILE, as the README writes the command, or
 // precede it; "--" ends the flags.
-func TestParseInterspersed(t *testing.T) {
+func TestDirectoryImportFlagsAnywhere(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		args     []string
@@ -27,16 +28,34 @@ func TestParseInterspersed(t *testing.T) {
 		{"no flag", []string{"snap.json"}, "default", []string{"snap.json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			database := fs.String("database", "default", "")
-			files, given, err := parseInterspersed(fs, tc.args, io.Discard)
+			root := newRootCmd(io.Discard, io.Discard, func(string) (string, bool) { return "", false })
+			imp, _, err := root.Find([]string{"directory", "import"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if *database != tc.database || !slices.Equal(files, tc.files) {
-				t.Errorf("database %q, files %q; want %q, %q", *database, files, tc.database, tc.files)
+			var (
+				files    []string
+				database = "default"
+				given    bool
+			)
+			// Only the parsing is under test: the command's own run is
+			// replaced by one that records what it was given.
+			imp.Args = cobra.ArbitraryArgs
+			imp.RunE = func(c *cobra.Command, a []string) error {
+				files, given = a, c.Flags().Changed("database")
+				if given {
+					database, _ = c.Flags().GetString("database")
+				}
+				return nil
 			}
-			if given["database"] != (tc.database != "default") {
+			root.SetArgs(append([]string{"directory", "import"}, tc.args...))
+			if err := root.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			if database != tc.database || !slices.Equal(files, tc.files) {
+				t.Errorf("database %q, files %q; want %q, %q", database, files, tc.database, tc.files)
+			}
+			if given != (tc.database != "default") {
 				t.Errorf("given = %v", given)
 			}
 		})

@@ -102,7 +102,7 @@ func newFuzzLog(f *testing.F) *fuzzLog {
 	if err := os.WriteFile(since, l.note2, 0o600); err != nil {
 		f.Fatal(err)
 	}
-	if err := auditVerify([]string{"--public-key", vkey, "--since", since, path}, io.Discard, io.Discard); err != nil {
+	if err := auditVerify(path, vkey, since, false, io.Discard, io.Discard); err != nil {
 		f.Fatalf("the fixture bundle does not verify: %v", err)
 	}
 	return l
@@ -139,16 +139,15 @@ func FuzzAuditVerify(f *testing.F) {
 		if err := os.WriteFile(path, bundleFile, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		args := []string{"--public-key", l.vkey}
+		since := ""
 		if sinceFile != nil {
-			since := filepath.Join(dir, "since")
+			since = filepath.Join(dir, "since")
 			if err := os.WriteFile(since, sinceFile, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			args = append(args, "--since", since)
 		}
 		var stdout bytes.Buffer
-		err := auditVerify(append(args, path), &stdout, io.Discard)
+		err := auditVerify(path, l.vkey, since, false, &stdout, io.Discard)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("audit verify failed without a message")

@@ -1,173 +1,236 @@
-// Command comityctl is Comity's command-line tool for operators and
-// developers.
+// Command comityctl is Comity's command-line tool: every task of the API's
+// users (requests, messages, attachments, the directory, statistics, the
+// audit trail) from a terminal or a script, plus the operators' and
+// developers' tools (dev tokens and certificates, directory import, the
+// audit outbox).
 //
-//	comityctl dev token --agency kz-gpo --role prosecutor [--role …] [--subject S] [--name N] [--ttl 8h] [--data-dir ./var]
-//	comityctl directory import FILE [--database sqlite:./var/directory.db]
-//	comityctl directory import FILE --gateway URL --token T [--ca FILE]
-//	comityctl audit export --token T [--gateway URL] [--filter F] [--since OLD] --out FILE
-//	comityctl audit verify [--public-key KEY|FILE] [--since OLD] FILE
-//	comityctl audit outbox list --database DB [--limit N]
-//	comityctl audit outbox redeliver --database DB (--id ID … | --all)
+//	comityctl requests create --from-file draft.yaml --request-id case-1187
+//	comityctl requests submit KZ-2026-000001
+//	comityctl attachments upload requests/ID confirmation.pdf --kind EVIDENCE
+//	comityctl audit export --filter 'resource = "requests/ID"' --out case.bundle
+//	comityctl audit verify --public-key var/audit/public.key case.bundle
+//
+// `comityctl help` and `comityctl COMMAND -h` describe every command.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/comity-mla/comity/services/identity"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/comity-mla/comity/services/platform/config"
-	"github.com/comity-mla/comity/services/platform/mtls"
 )
-
-const usage = `comityctl: Comity's command-line tool.
-
-Commands:
-  dev token          print a token signed by comity-local's dev issuer
-  dev certs          create a development CA and the mTLS certificates of every service
-  directory import   load a directory snapshot (states and agencies): into a running
-                     directory through the gateway, as a directory_admin (--gateway),
-                     or into a database no service is using (--database)
-  audit export       save the audit entries an auditor may see, with proofs, to a bundle file
-  audit verify       check a bundle offline: signature, inclusion proofs, consistency
-  audit outbox list  show the audit events a service set aside (dead letters): refused by the audit service
-  audit outbox redeliver
-                     put dead-lettered audit events back in the delivery queue, once the cause is fixed
-
-Run 'comityctl COMMAND -h' for a command's flags. Every flag can also be set
-with its COMITY_… environment variable (--data-dir is COMITY_DATA_DIR).
-`
 
 // errUsage marks an error the user made on the command line (exit code 2).
 var errUsage = errors.New("usage")
 
+// errNoCommand is a command group run without a subcommand: its help is
+// printed, and the exit code says that nothing was done (2).
+var errNoCommand = errors.New("no command given")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "comityctl:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
 }
 
+// exitCode reports err on stderr and returns the process's exit code: 0
+// for success, 2 for a usage error, 1 for anything else (a call that
+// failed).
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errNoCommand):
+		return 2
+	}
+	fmt.Fprintln(stderr, "comityctl:", describe(err))
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+// run executes the command line args, writing to stdout and stderr. The
+// process's exit code is exitCode(run(…)).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) >= 2 {
-		switch args[0] + " " + args[1] {
-		case "dev token":
-			return devToken(args[2:], stdout, stderr)
-		case "dev certs":
-			return devCerts(args[2:], stdout, stderr)
-		case "directory import":
-			return directoryImport(ctx, args[2:], stdout, stderr)
-		case "audit export":
-			return auditExport(ctx, args[2:], stdout, stderr)
-		case "audit verify":
-			return auditVerify(args[2:], stdout, stderr)
-		}
-	}
-	if len(args) >= 3 && args[0] == "audit" && args[1] == "outbox" {
-		switch args[2] {
-		case "list":
-			return auditOutboxList(ctx, args[3:], stdout, stderr)
-		case "redeliver":
-			return auditOutboxRedeliver(ctx, args[3:], stdout, stderr)
-		}
-	}
-	fmt.Fprint(stderr, usage)
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		return flag.ErrHelp
-	}
-	return fmt.Errorf("%w: unknown command %q", errUsage, args)
+	root := newRootCmd(stdout, stderr, os.LookupEnv)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
 }
 
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+// envAnnotation marks a command whose every flag may also come from its
+// COMITY_… environment variable, as the flags of the commands that came
+// before cobra did. The other commands read only the global flags from the
+// environment: a stray COMITY_FORCE or COMITY_ALL must not change what
+// `attachments download` or `requests list` does.
+const envAnnotation = "comity-env"
+
+// noEnvAnnotation marks a flag that never comes from the environment
+// (--insecure-bundle-key: a setting that weakens a check must be typed).
+const noEnvAnnotation = "comity-no-env"
+
+// globals are the settings every command shares, and what the command line
+// gave.
+type globals struct {
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+
+	output     string
+	gateway    string
+	token      string
+	caFile     string
+	configPath string
+
+	// given are the flags given on the command line itself (not from the
+	// environment), by name.
+	given map[string]bool
+	// envSet are the flags set from their environment variable.
+	envSet map[string]bool
+}
+
+func newRootCmd(stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	root := &cobra.Command{
+		Use:   "comityctl",
+		Short: "Comity's command-line tool",
+		Long: `comityctl is Comity's command-line tool: every task of a prosecutor, a central authority,
+a liaison officer, an auditor or a directory administrator, through a comity-gateway's REST API,
+and the operators' tools.
+
+The gateway is --gateway, else COMITY_GATEWAY, else the config file's "gateway", else
+http://127.0.0.1:8080. The token is --token, else COMITY_TOKEN, else the config file's (which
+'comityctl login' writes). The config file is --config, else COMITY_CONFIG, else
+` + "`" + `comity/config.json` + "`" + ` in the user's configuration directory.
+
+The operators' commands (dev, directory import, audit export, verify and outbox) also read each
+flag from its COMITY_… environment variable (--data-dir is COMITY_DATA_DIR).
+
+Exit codes: 0 success, 1 a call that failed, 2 a command line that is wrong.`,
+		Example: `  comityctl config set gateway https://comity.example.kz
+  TOKEN=$(comityctl dev token --agency kz-gpo --role prosecutor)
+  comityctl requests list --token "$TOKEN" --filter 'status = DRAFT'
+  comityctl requests get KZ-2026-000002 --output yaml`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		Args:              cobra.ArbitraryArgs,
+		RunE:              groupRunE,
+		PersistentPreRunE: g.prepare,
 	}
-	if err := config.ApplyEnv(fs, os.LookupEnv); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %v (see '%s -h')", errUsage, err, c.CommandPath())
+	})
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.output, "output", "o", "", "output format: table, json or yaml (default table on a terminal, json otherwise)")
+	pf.StringVar(&g.gateway, "gateway", "", "URL of comity-gateway (or COMITY_GATEWAY, or the config file; default http://127.0.0.1:8080)")
+	pf.StringVar(&g.token, "token", "", "bearer token (or COMITY_TOKEN, or the config file's, which 'comityctl login' writes)")
+	pf.StringVar(&g.caFile, "ca", "", "PEM file of the CA that signed an https gateway's certificate, when the system does not trust it (e.g. var/certs/ca.pem)")
+	pf.StringVar(&g.configPath, "config", "", "config file (or COMITY_CONFIG; default "+defaultConfigHint()+")")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+
+	root.AddCommand(
+		newRequestsCmd(g), newMessagesCmd(g), newAttachmentsCmd(g),
+		newAgenciesCmd(g), newStatesCmd(g), newRoutesCmd(g), newStatisticsCmd(g),
+		newAuditCmd(g), newDirectoryCmd(g), newDevCmd(g), newConfigCmd(g), newLoginCmd(g),
+	)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Example = "  source <(comityctl completion bash)\n  comityctl completion zsh > \"${fpath[1]}/_comityctl\""
+		}
+	}
+	return root
+}
+
+// groupRunE runs a command that only groups others: without arguments it
+// prints the help and exits 2; with an unknown one it says so and suggests
+// the nearest command.
+func groupRunE(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		c.SetOut(c.ErrOrStderr())
+		_ = c.Help()
+		return errNoCommand
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // cobra's own default, set only where cobra looks itself
+	}
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return fmt.Errorf("%w: %s\nRun '%s --help' for its commands", errUsage, msg, c.CommandPath())
+}
+
+// group makes a command that only holds others.
+func group(use, short, example string, cmds ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short, Example: example, Args: cobra.ArbitraryArgs, RunE: groupRunE}
+	c.AddCommand(cmds...)
+	return c
+}
+
+// prepare records which flags the command line gave, then sets those it
+// did not give from the environment.
+func (g *globals) prepare(c *cobra.Command, _ []string) error {
+	g.given, g.envSet = map[string]bool{}, map[string]bool{}
+	fs := c.Flags()
+	fs.Visit(func(f *pflag.Flag) { g.given[f.Name] = true })
+	allFlags := c.Annotations[envAnnotation] != ""
+	global := c.Root().PersistentFlags()
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || g.given[f.Name] || f.Annotations[noEnvAnnotation] != nil {
+			return
+		}
+		if !allFlags && global.Lookup(f.Name) == nil {
+			return
+		}
+		if v, ok := g.lookupEnv(config.EnvName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%w: %s=%q: %v", errUsage, config.EnvName(f.Name), v, e)
+			}
+			g.envSet[f.Name] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	switch g.output {
+	case "", "table", "json", "yaml":
+	default:
+		return fmt.Errorf("%w: --output %q: want table, json or yaml", errUsage, g.output)
 	}
 	return nil
 }
 
-func devToken(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl dev token", flag.ContinueOnError)
-	agency := fs.String("agency", "", "agency id the token names, e.g. kz-gpo (required)")
-	var roles config.Strings
-	fs.Var(&roles, "role", "role: prosecutor, central_authority, liaison_officer, auditor or directory_admin (repeatable, at least one). "+
-		"A role counts only at an agency of a kind that may hold it ("+roleKinds()+"): the services refuse (401) a token "+
-		"claiming another. Such a token is minted all the same, so that tests can try it")
-	subject := fs.String("subject", "", "user subject (default dev:<agency>:<first role>)")
-	name := fs.String("name", "", "user display name (default the subject)")
-	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
-	dataDir := fs.String("data-dir", "./var", "comity-local data directory holding the dev issuer key")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	req := identity.TokenRequest{Agency: *agency, Subject: *subject, Name: *name, TTL: *ttl}
-	for _, r := range roles {
-		role, ok := identity.ParseRole(r)
-		if !ok {
-			return fmt.Errorf("%w: unknown role %q; roles are %v", errUsage, r, identity.Roles)
-		}
-		req.Roles = append(req.Roles, role)
-	}
-	tok, err := identity.MintDevToken(*dataDir, req, time.Now())
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(stdout, tok)
-	return err
+// noEnv marks the flag name of c as one never read from the environment.
+func noEnv(c *cobra.Command, name string) {
+	_ = c.Flags().SetAnnotation(name, noEnvAnnotation, []string{"true"})
 }
 
-// roleKinds says, for the help text, at which agency kinds each role
-// counts: the verifier's table, not a copy of it.
-func roleKinds() string {
-	var parts []string
-	for _, r := range identity.Roles {
-		parts = append(parts, string(r)+" at "+strings.Join(identity.RoleKinds(r), " or "))
+// args returns a positional-argument check that names what is expected and
+// counts as a usage error.
+func args(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, a []string) error {
+		if len(a) != n {
+			return fmt.Errorf("%w: %s: want %s, got %d arguments %q (see '%s -h')", errUsage, c.CommandPath(), what, len(a), a, c.CommandPath())
+		}
+		return nil
 	}
-	return strings.Join(parts, "; ")
 }
 
-func devCerts(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl dev certs", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "./var", "data directory; the CA and certificates go to its certs/ folder")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
+// noArgs refuses positional arguments.
+func noArgs(c *cobra.Command, a []string) error {
+	if len(a) > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q (see '%s -h')", errUsage, a, c.CommandPath())
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	dir := filepath.Join(*dataDir, "certs")
-	if err := mtls.EnsureDev(dir); err != nil {
-		return err
-	}
-	for _, name := range mtls.Identities {
-		if _, err := mtls.Load(mtls.FilesIn(dir, name)); err != nil {
-			return err
-		}
-	}
-	_, err := fmt.Fprintf(stdout, "development CA and certificates for %s in %s\n", strings.Join(mtls.Identities, ", "), dir)
-	return err
+	return nil
 }

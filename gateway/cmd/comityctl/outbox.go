@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +13,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/spf13/cobra"
+
 	"github.com/comity-mla/comity/services/audit"
-	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
@@ -68,33 +68,47 @@ func openOutbox(ctx context.Context, database string) (audit.Outbox, func(), err
 	return o, closeDB, nil
 }
 
-func auditOutboxList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl audit outbox list", flag.ContinueOnError)
-	database := fs.String("database", "", databaseHelp)
-	limit := fs.Int("limit", 0, "show at most this many dead letters, oldest first (0: all)")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
+func newAuditOutboxCmd(g *globals) *cobra.Command {
+	return group("outbox", "The audit events a service set aside (dead letters), and putting them back",
+		"  comityctl audit outbox list --database sqlite:./var/request.db\n  comityctl audit outbox redeliver --database sqlite:./var/request.db --all",
+		newAuditOutboxListCmd(g), newAuditOutboxRedeliverCmd(g))
+}
+
+func newAuditOutboxListCmd(g *globals) *cobra.Command {
+	var (
+		database string
+		limit    int
+	)
+	c := &cobra.Command{
+		Use:         "list",
+		Short:       "Show the audit events a service set aside (dead letters): refused by the audit service",
+		Example:     "  comityctl audit outbox list --database sqlite:./var/request.db",
+		Args:        noArgs,
+		Annotations: map[string]string{envAnnotation: "all"},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if limit < 0 {
+				return fmt.Errorf("%w: --limit %d: must be 0 (all) or more", errUsage, limit)
+			}
+			ctx := c.Context()
+			o, closeDB, err := openOutbox(ctx, database)
+			if err != nil {
+				return err
+			}
+			defer closeDB()
+			dead, err := o.DeadLetters(ctx, limit)
+			if err != nil {
+				return err
+			}
+			st, err := o.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			return writeDeadLetters(g.stdout, dead, st, time.Now())
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	if *limit < 0 {
-		return fmt.Errorf("%w: --limit %d: must be 0 (all) or more", errUsage, *limit)
-	}
-	o, closeDB, err := openOutbox(ctx, *database)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	dead, err := o.DeadLetters(ctx, *limit)
-	if err != nil {
-		return err
-	}
-	st, err := o.Stats(ctx)
-	if err != nil {
-		return err
-	}
-	return writeDeadLetters(stdout, dead, st, time.Now())
+	c.Flags().StringVar(&database, "database", "", databaseHelp)
+	c.Flags().IntVar(&limit, "limit", 0, "show at most this many dead letters, oldest first (0: all)")
+	return c
 }
 
 // writeDeadLetters prints the dead letters as a table, then the state of the
@@ -154,27 +168,38 @@ func printable(s string, max int) string {
 	return b.String()
 }
 
-func auditOutboxRedeliver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("comityctl audit outbox redeliver", flag.ContinueOnError)
-	database := fs.String("database", "", databaseHelp)
-	var ids config.Strings
-	fs.Var(&ids, "id", "event id of a dead letter to put back in the queue (repeatable; 'audit outbox list' shows them)")
-	all := fs.Bool("all", false, "put every dead letter back in the queue")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
+func newAuditOutboxRedeliverCmd(g *globals) *cobra.Command {
+	var (
+		database string
+		ids      []string
+		all      bool
+	)
+	c := &cobra.Command{
+		Use:         "redeliver",
+		Short:       "Put dead-lettered audit events back in the delivery queue, once the cause is fixed",
+		Example:     "  comityctl audit outbox redeliver --database sqlite:./var/request.db --id ID\n  comityctl audit outbox redeliver --database sqlite:./var/request.db --all",
+		Args:        noArgs,
+		Annotations: map[string]string{envAnnotation: "all"},
+		RunE: func(c *cobra.Command, _ []string) error {
+			if (len(ids) == 0) == !all {
+				return fmt.Errorf("%w: give either --id ID (repeatable) or --all", errUsage)
+			}
+			return auditOutboxRedeliver(c.Context(), database, ids, all, g.stdout)
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	if (len(ids) == 0) == !*all {
-		return fmt.Errorf("%w: give either --id ID (repeatable) or --all", errUsage)
-	}
-	o, closeDB, err := openOutbox(ctx, *database)
+	c.Flags().StringVar(&database, "database", "", databaseHelp)
+	c.Flags().StringSliceVar(&ids, "id", nil, "event id of a dead letter to put back in the queue (repeatable; 'audit outbox list' shows them)")
+	c.Flags().BoolVar(&all, "all", false, "put every dead letter back in the queue")
+	return c
+}
+
+func auditOutboxRedeliver(ctx context.Context, database string, ids []string, all bool, stdout io.Writer) error {
+	o, closeDB, err := openOutbox(ctx, database)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	if *all {
+	if all {
 		n, err := o.RedeliverAll(ctx)
 		if err != nil {
 			return err
