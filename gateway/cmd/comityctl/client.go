@@ -49,6 +49,14 @@ func (g *globals) client() (*restClient, error) {
 			gateway = cfg.Gateway
 		}
 		if token == "" && cfg.Token != "" {
+			// A token about to expire is renewed with its refresh token
+			// (comityctl login saved both).
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			cfg, err = refreshSaved(ctx, path, cfg)
+			cancel()
+			if err != nil {
+				return nil, err
+			}
 			if cfg.TokenExpiry != "" {
 				exp, _ := time.Parse(time.RFC3339, cfg.TokenExpiry) // loadConfig checked it
 				if !time.Now().Before(exp) {
