@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
 
@@ -20,7 +22,8 @@ type statPair struct {
 	Statuses barChart
 	Total    int
 	Overdue  int
-	// MedianAck and MedianAnswer are in hours, formatted for the user.
+	// MedianAck and MedianAnswer are in hours, formatted for the user, or
+	// say that there is no sample yet.
 	MedianAck, MedianAnswer string
 	// Refusals are the refusals by ground; no bars when there are none.
 	Refusals barChart
@@ -28,13 +31,16 @@ type statPair struct {
 
 // statisticsView is what the statistics page shows.
 type statisticsView struct {
-	Pairs []statPair
+	// Period is the period counted, as the service applied its defaults.
+	Period string
+	Pairs  []statPair
 }
 
 // statistics serves GET /statistics: the request service's aggregates for
 // each pair of states that involves the user's state, each drawn as charts
 // with the figures beside them. The service decides which requests count;
-// the API takes no period or pair, so the page asks for none.
+// the page asks for its default period, the year up to now, and says which
+// period that was.
 func (c *Console) statistics(w http.ResponseWriter, r *http.Request) {
 	s, ok := c.signedIn(w, r)
 	if !ok {
@@ -46,7 +52,8 @@ func (c *Console) statistics(w http.ResponseWriter, r *http.Request) {
 		c.serviceError(w, r, pg, err)
 		return
 	}
-	var v statisticsView
+	v := statisticsView{Period: pg.T("statistics.period", map[string]any{
+		"From": resp.GetPeriodStart().AsTime().Format(periodLayout), "To": resp.GetPeriodEnd().AsTime().Format(periodLayout)})}
 	for _, ps := range resp.GetPairs() {
 		v.Pairs = append(v.Pairs, statPairOf(pg, ps))
 	}
@@ -61,8 +68,8 @@ func statPairOf(pg page, ps *requestv1.PairStatistics) statPair {
 		ID: from + "-" + to, From: from, To: to,
 		Heading:      pg.T("statistics.pair", map[string]any{"From": stateName(pg, from), "To": stateName(pg, to)}),
 		Overdue:      int(ps.GetOverdue()),
-		MedianAck:    hours(ps.GetMedianHoursToAcknowledge()),
-		MedianAnswer: hours(ps.GetMedianHoursToAnswer()),
+		MedianAck:    medianOf(pg, ps.GetMedianTimeToAcknowledge()),
+		MedianAnswer: medianOf(pg, ps.GetMedianTimeToAnswer()),
 	}
 	var statuses []chartItem
 	for i := range len(requestv1.Request_Status_name) {
@@ -99,7 +106,15 @@ func stateName(pg page, code string) string {
 	return code
 }
 
-// hours formats a duration in hours with one decimal.
-func hours(h float64) string {
-	return strconv.FormatFloat(h, 'f', 1, 64)
+// periodLayout shows the bounds of the period counted, in UTC.
+const periodLayout = "2006-01-02 15:04"
+
+// medianOf formats a median in hours with one decimal; the service leaves
+// it out when no request has got that far, which the page says in words
+// rather than as 0.0 h.
+func medianOf(pg page, d *durationpb.Duration) string {
+	if d == nil {
+		return pg.T("statistics.no_median")
+	}
+	return pg.T("statistics.hours", map[string]any{"Hours": strconv.FormatFloat(d.AsDuration().Hours(), 'f', 1, 64)})
 }
