@@ -5064,8 +5064,8 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\fperiod_start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
 	"\n" +
 	"period_end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\x122\n" +
-	"\x10requesting_state\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18\bR\x0frequestingState\x120\n" +
-	"\x0frequested_state\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18\bR\x0erequestedState\"\xca\x01\n" +
+	"\x10requesting_state\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0frequestingState\x120\n" +
+	"\x0frequested_state\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0erequestedState\"\xca\x01\n" +
 	"\x15GetStatisticsResponse\x127\n" +
 	"\x05pairs\x18\x01 \x03(\v2!.comity.request.v1.PairStatisticsR\x05pairs\x12=\n" +
 	"\fperiod_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
