@@ -457,6 +457,29 @@ func TestConsoleLiaison(t *testing.T) {
 		if !strings.Contains(page, "<p data-period>Requests created from ") {
 			t.Errorf("the statistics page does not say which period it counts: %.800s", page)
 		}
+		// The period form: days in UTC, the last one included. Today holds
+		// the requests just filed; tomorrow none.
+		today := time.Now().UTC()
+		day := func(t time.Time) string { return t.Format("2006-01-02") }
+		if code, page := kz.fetch("/statistics?from=" + day(today)); code != 200 || section(page, `data-pair="KZ-UZ"`) == "" {
+			t.Errorf("/statistics from today = %d without KZ → UZ: %.500s", code, page)
+		}
+		tomorrow := today.AddDate(0, 0, 1)
+		code, page = kz.fetch("/statistics?from=" + day(tomorrow) + "&to=" + day(tomorrow))
+		if want := "Requests created from " + day(tomorrow) + " 00:00 to " + day(tomorrow.AddDate(0, 0, 1)) + " 00:00 (UTC)."; code != 200 ||
+			!strings.Contains(page, want) || !strings.Contains(page, "<p data-empty>") || strings.Contains(page, `data-pair=`) {
+			t.Errorf("/statistics of tomorrow = %d, want no pair and %q: %.800s", code, want, page)
+		}
+		for _, tc := range []struct{ query, want string }{
+			{"from=2026-02-30", "Enter a date such as 2026-01-31."},
+			{"from=2026-03-02&to=2026-03-01", "The period cannot end before the day it starts."},
+			{"from=2000-01-01&to=2025-12-31", "is longer than 10 years"},
+		} {
+			code, page := kz.fetch("/statistics?" + tc.query)
+			if code != 400 || !strings.Contains(html.UnescapeString(page), tc.want) || strings.Contains(page, "<p data-period>") {
+				t.Errorf("/statistics?%s = %d, want 400 saying %q: %.1500s", tc.query, code, tc.want, page)
+			}
+		}
 		// KZ → TJ holds no transmitted request, so no pair yet; TJ sees
 		// no pair of KZ → UZ.
 		if _, page := cs.signInHTTP(t, "tj-gpo", "liaison_officer").fetch("/statistics"); strings.Contains(page, `data-pair="KZ-UZ"`) {

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
@@ -31,33 +33,88 @@ type statPair struct {
 
 // statisticsView is what the statistics page shows.
 type statisticsView struct {
+	// From and To are the period form's days as typed (UTC, To included).
+	From, To string
+	// Bad are the form's fields the console could not read, with the
+	// message id of the complaint; Errors what the service refused.
+	Bad    map[string]string
+	Errors *formErrors
 	// Period is the period counted, as the service applied its defaults.
 	Period string
 	Pairs  []statPair
 }
 
+// periodDay is the layout of the period form's days.
+const periodDay = "2006-01-02"
+
+// statisticsRequest reads the period form: from and to are UTC days, to
+// included (so the period ends at the next midnight), each optional, as
+// the service's defaults fill in. A value that is not a day, or a to
+// before from, is refused here, in the user's language.
+func statisticsRequest(v *statisticsView, get func(string) string) *requestv1.GetStatisticsRequest {
+	v.From, v.To = strings.TrimSpace(get("from")), strings.TrimSpace(get("to"))
+	req := &requestv1.GetStatisticsRequest{}
+	bad := map[string]string{}
+	var from, to time.Time
+	var err error
+	if v.From != "" {
+		if from, err = time.Parse(periodDay, v.From); err != nil {
+			bad["from"] = "statistics.bad_date"
+		} else {
+			req.PeriodStart = timestamppb.New(from)
+		}
+	}
+	if v.To != "" {
+		if to, err = time.Parse(periodDay, v.To); err != nil {
+			bad["to"] = "statistics.bad_date"
+		} else {
+			req.PeriodEnd = timestamppb.New(to.AddDate(0, 0, 1))
+		}
+	}
+	if req.PeriodStart != nil && req.PeriodEnd != nil && to.Before(from) {
+		bad["to"] = "statistics.bad_order"
+	}
+	if len(bad) > 0 {
+		v.Bad = bad
+		return nil
+	}
+	return req
+}
+
 // statistics serves GET /statistics: the request service's aggregates for
 // each pair of states that involves the user's state, each drawn as charts
 // with the figures beside them. The service decides which requests count;
-// the page asks for its default period, the year up to now, and says which
-// period that was.
+// the page asks for the period its form gives, by default the service's
+// (the year up to now), and says which period was counted.
 func (c *Console) statistics(w http.ResponseWriter, r *http.Request) {
 	s, ok := c.signedIn(w, r)
 	if !ok {
 		return
 	}
 	pg := c.page(w, r, s)
-	resp, err := c.be.Requests.GetStatistics(outgoing(r.Context(), r, s), &requestv1.GetStatisticsRequest{})
-	if err != nil {
-		c.serviceError(w, r, pg, err)
+	pg.Title = pg.T("statistics.title")
+	var v statisticsView
+	req := statisticsRequest(&v, r.URL.Query().Get)
+	if req == nil {
+		c.render(w, r, http.StatusBadRequest, StatisticsPage(pg, v))
 		return
 	}
-	v := statisticsView{Period: pg.T("statistics.period", map[string]any{
-		"From": resp.GetPeriodStart().AsTime().Format(periodLayout), "To": resp.GetPeriodEnd().AsTime().Format(periodLayout)})}
+	resp, err := c.be.Requests.GetStatistics(outgoing(r.Context(), r, s), req)
+	if err != nil {
+		fe, isForm := formError(pg, err)
+		if !isForm {
+			c.serviceError(w, r, pg, err)
+			return
+		}
+		v.Errors = fe
+		c.render(w, r, http.StatusBadRequest, StatisticsPage(pg, v))
+		return
+	}
+	v.Period = pg.T("statistics.period", map[string]any{
+		"From": resp.GetPeriodStart().AsTime().Format(periodLayout), "To": resp.GetPeriodEnd().AsTime().Format(periodLayout)})
 	for _, ps := range resp.GetPairs() {
 		v.Pairs = append(v.Pairs, statPairOf(pg, ps))
 	}
-	pg.Title = pg.T("statistics.title")
 	c.render(w, r, http.StatusOK, StatisticsPage(pg, v))
 }
 
