@@ -449,6 +449,9 @@ func TestConsoleLiaison(t *testing.T) {
 					t.Fatalf("%s = %q: %v", m.field, d, err)
 				}
 				want = strconv.FormatFloat(dur.Hours(), 'f', 1, 64) + " h"
+				if dur < time.Hour {
+					want = strconv.FormatFloat(dur.Minutes(), 'f', 0, 64) + " min"
+				}
 			}
 			if got := figure(pair, m.figure); got != want {
 				t.Errorf("the page shows %s %q where the API's %s is %v: want %q", m.figure, got, m.field, kzUZ[m.field], want)

@@ -166,12 +166,16 @@ func stateName(pg page, code string) string {
 // periodLayout shows the bounds of the period counted, in UTC.
 const periodLayout = "2006-01-02 15:04"
 
-// medianOf formats a median in hours with one decimal; the service leaves
-// it out when no request has got that far, which the page says in words
-// rather than as 0.0 h.
+// medianOf formats a median: in whole minutes below an hour (a median of
+// 20 minutes is not "0.3 h"), else in hours with one decimal. The service
+// leaves it out when no request has got that far, which the page says in
+// words rather than as 0.
 func medianOf(pg page, d *durationpb.Duration) string {
 	if d == nil {
 		return pg.T("statistics.no_median")
+	}
+	if dur := d.AsDuration(); dur < time.Hour {
+		return pg.T("statistics.minutes", map[string]any{"Minutes": strconv.FormatFloat(dur.Minutes(), 'f', 0, 64)})
 	}
 	return pg.T("statistics.hours", map[string]any{"Hours": strconv.FormatFloat(d.AsDuration().Hours(), 'f', 1, 64)})
 }
