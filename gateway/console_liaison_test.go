@@ -397,9 +397,11 @@ func TestConsoleLiaison(t *testing.T) {
 	t.Run("statistics", func(t *testing.T) {
 		api := cs.mustDo("GET", "/v1/statistics", prosecutor, nil, 200)
 		var transmittedN, acknowledgedN float64
+		var kzUZ map[string]any
 		for _, p := range api.body["pairs"].([]any) {
 			p := p.(map[string]any)
 			if p["requestingState"] == "KZ" && p["requestedState"] == "UZ" {
+				kzUZ = p
 				by := p["byStatus"].(map[string]any)
 				transmittedN, _ = by["TRANSMITTED"].(float64)
 				acknowledgedN, _ = by["ACKNOWLEDGED"].(float64)
@@ -434,6 +436,52 @@ func TestConsoleLiaison(t *testing.T) {
 		table := fmt.Sprintf(`<tr><th scope="row">Transmitted</th><td>%d</td></tr>`, int(transmittedN))
 		if !strings.Contains(pair, table) {
 			t.Errorf("the figures beside the chart lack %s", table)
+		}
+		// The medians are the API's durations in hours, and a median of no
+		// request (nothing answered yet) says so rather than 0.0 h.
+		for _, m := range []struct{ field, figure string }{
+			{"medianTimeToAcknowledge", "median-ack"}, {"medianTimeToAnswer", "median-answer"},
+		} {
+			want := "none yet"
+			if d, ok := kzUZ[m.field].(string); ok {
+				dur, err := time.ParseDuration(d)
+				if err != nil {
+					t.Fatalf("%s = %q: %v", m.field, d, err)
+				}
+				want = strconv.FormatFloat(dur.Hours(), 'f', 1, 64) + " h"
+				if dur < time.Hour {
+					want = strconv.FormatFloat(dur.Minutes(), 'f', 0, 64) + " min"
+				}
+			}
+			if got := figure(pair, m.figure); got != want {
+				t.Errorf("the page shows %s %q where the API's %s is %v: want %q", m.figure, got, m.field, kzUZ[m.field], want)
+			}
+		}
+		if !strings.Contains(page, "<p data-period>Requests created from ") {
+			t.Errorf("the statistics page does not say which period it counts: %.800s", page)
+		}
+		// The period form: days in UTC, the last one included. Today holds
+		// the requests just filed; tomorrow none.
+		today := time.Now().UTC()
+		day := func(t time.Time) string { return t.Format("2006-01-02") }
+		if code, page := kz.fetch("/statistics?from=" + day(today)); code != 200 || section(page, `data-pair="KZ-UZ"`) == "" {
+			t.Errorf("/statistics from today = %d without KZ → UZ: %.500s", code, page)
+		}
+		tomorrow := today.AddDate(0, 0, 1)
+		code, page = kz.fetch("/statistics?from=" + day(tomorrow) + "&to=" + day(tomorrow))
+		if want := "Requests created from " + day(tomorrow) + " 00:00 to " + day(tomorrow.AddDate(0, 0, 1)) + " 00:00 (UTC)."; code != 200 ||
+			!strings.Contains(page, want) || !strings.Contains(page, "<p data-empty>") || strings.Contains(page, `data-pair=`) {
+			t.Errorf("/statistics of tomorrow = %d, want no pair and %q: %.800s", code, want, page)
+		}
+		for _, tc := range []struct{ query, want string }{
+			{"from=2026-02-30", "Enter a date such as 2026-01-31."},
+			{"from=2026-03-02&to=2026-03-01", "The period cannot end before the day it starts."},
+			{"from=2000-01-01&to=2025-12-31", "is longer than 10 years"},
+		} {
+			code, page := kz.fetch("/statistics?" + tc.query)
+			if code != 400 || !strings.Contains(html.UnescapeString(page), tc.want) || strings.Contains(page, "<p data-period>") {
+				t.Errorf("/statistics?%s = %d, want 400 saying %q: %.1500s", tc.query, code, tc.want, page)
+			}
 		}
 		// KZ → TJ holds no transmitted request, so no pair yet; TJ sees
 		// no pair of KZ → UZ.
@@ -516,4 +564,14 @@ func sessionCookie(cs []*http.Cookie) string {
 		}
 	}
 	return ""
+}
+
+// figure returns the text of the statistics figure named name (its dd's
+// data-figure), unescaped, or "".
+func figure(pair, name string) string {
+	m := regexp.MustCompile(`<dd data-figure="` + regexp.QuoteMeta(name) + `">([^<]*)</dd>`).FindStringSubmatch(pair)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
 }

@@ -241,6 +241,11 @@ func FuzzListQueries(f *testing.F) {
 		{key: "colour", value: "red"},
 		{key: "filter.x", value: "1"},
 		{key: "pageToken", value: "a"},
+		{filter: `resource:"requests/x_%\\" AND NOT resource:"requests/x/attachments/y"`},
+		{filter: `resource:""`},
+		{key: "periodStart", value: "0001-01-01T00:00:00Z"},
+		{key: "periodEnd", value: "9999-12-31T23:59:59.999999999Z"},
+		{key: "requestingState", value: "kz"},
 	}
 	// Each route once as is, and each seed on one route: seeds are replayed
 	// before any fuzzing, and the short run (make fuzz-short) is short.

@@ -112,11 +112,9 @@ func (f auditFilter) Empty() bool { return len(f.values()) == 0 }
 
 // aip is the filter in the audit service's AIP-160 syntax, or the fields
 // whose value is not a moment (as message ids by field), which the form
-// shows next to them. A resource selects itself and everything under it:
-// a request's events and its attachments' (requests/X/attachments/Y). The
-// service compares resources as bytes (its index uses the "C" collation),
-// so the range ["X/", "X0") holds exactly the names that start with "X/",
-// '0' being the byte after '/'.
+// shows next to them. A resource selects itself and everything under it,
+// by the service's has operator: a request's events and its attachments'
+// (requests/X/attachments/Y), not requests/X2's.
 func (f auditFilter) aip() (string, map[string]string) {
 	var terms []string
 	bad := map[string]string{}
@@ -153,9 +151,8 @@ func (f auditFilter) aip() (string, map[string]string) {
 	default:
 		eq("outcome", f.Outcome)
 	}
-	if r := strings.TrimSuffix(f.Resource, "/"); r != "" {
-		terms = append(terms, fmt.Sprintf("(resource = %s OR (resource >= %s AND resource < %s))",
-			strconv.Quote(r), strconv.Quote(r+"/"), strconv.Quote(r+"0")))
+	if r := strings.TrimRight(f.Resource, "/"); r != "" {
+		terms = append(terms, "resource:"+strconv.Quote(r))
 	}
 	return strings.Join(terms, " AND "), bad
 }

@@ -4,6 +4,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
@@ -20,7 +24,8 @@ type statPair struct {
 	Statuses barChart
 	Total    int
 	Overdue  int
-	// MedianAck and MedianAnswer are in hours, formatted for the user.
+	// MedianAck and MedianAnswer are in hours, formatted for the user, or
+	// say that there is no sample yet.
 	MedianAck, MedianAnswer string
 	// Refusals are the refusals by ground; no bars when there are none.
 	Refusals barChart
@@ -28,29 +33,88 @@ type statPair struct {
 
 // statisticsView is what the statistics page shows.
 type statisticsView struct {
-	Pairs []statPair
+	// From and To are the period form's days as typed (UTC, To included).
+	From, To string
+	// Bad are the form's fields the console could not read, with the
+	// message id of the complaint; Errors what the service refused.
+	Bad    map[string]string
+	Errors *formErrors
+	// Period is the period counted, as the service applied its defaults.
+	Period string
+	Pairs  []statPair
+}
+
+// periodDay is the layout of the period form's days.
+const periodDay = "2006-01-02"
+
+// statisticsRequest reads the period form: from and to are UTC days, to
+// included (so the period ends at the next midnight), each optional, as
+// the service's defaults fill in. A value that is not a day, or a to
+// before from, is refused here, in the user's language.
+func statisticsRequest(v *statisticsView, get func(string) string) *requestv1.GetStatisticsRequest {
+	v.From, v.To = strings.TrimSpace(get("from")), strings.TrimSpace(get("to"))
+	req := &requestv1.GetStatisticsRequest{}
+	bad := map[string]string{}
+	var from, to time.Time
+	var err error
+	if v.From != "" {
+		if from, err = time.Parse(periodDay, v.From); err != nil {
+			bad["from"] = "statistics.bad_date"
+		} else {
+			req.PeriodStart = timestamppb.New(from)
+		}
+	}
+	if v.To != "" {
+		if to, err = time.Parse(periodDay, v.To); err != nil {
+			bad["to"] = "statistics.bad_date"
+		} else {
+			req.PeriodEnd = timestamppb.New(to.AddDate(0, 0, 1))
+		}
+	}
+	if req.PeriodStart != nil && req.PeriodEnd != nil && to.Before(from) {
+		bad["to"] = "statistics.bad_order"
+	}
+	if len(bad) > 0 {
+		v.Bad = bad
+		return nil
+	}
+	return req
 }
 
 // statistics serves GET /statistics: the request service's aggregates for
 // each pair of states that involves the user's state, each drawn as charts
 // with the figures beside them. The service decides which requests count;
-// the API takes no period or pair, so the page asks for none.
+// the page asks for the period its form gives, by default the service's
+// (the year up to now), and says which period was counted.
 func (c *Console) statistics(w http.ResponseWriter, r *http.Request) {
 	s, ok := c.signedIn(w, r)
 	if !ok {
 		return
 	}
 	pg := c.page(w, r, s)
-	resp, err := c.be.Requests.GetStatistics(outgoing(r.Context(), r, s), &requestv1.GetStatisticsRequest{})
-	if err != nil {
-		c.serviceError(w, r, pg, err)
+	pg.Title = pg.T("statistics.title")
+	var v statisticsView
+	req := statisticsRequest(&v, r.URL.Query().Get)
+	if req == nil {
+		c.render(w, r, http.StatusBadRequest, StatisticsPage(pg, v))
 		return
 	}
-	var v statisticsView
+	resp, err := c.be.Requests.GetStatistics(outgoing(r.Context(), r, s), req)
+	if err != nil {
+		fe, isForm := formError(pg, err)
+		if !isForm {
+			c.serviceError(w, r, pg, err)
+			return
+		}
+		v.Errors = fe
+		c.render(w, r, http.StatusBadRequest, StatisticsPage(pg, v))
+		return
+	}
+	v.Period = pg.T("statistics.period", map[string]any{
+		"From": resp.GetPeriodStart().AsTime().Format(periodLayout), "To": resp.GetPeriodEnd().AsTime().Format(periodLayout)})
 	for _, ps := range resp.GetPairs() {
 		v.Pairs = append(v.Pairs, statPairOf(pg, ps))
 	}
-	pg.Title = pg.T("statistics.title")
 	c.render(w, r, http.StatusOK, StatisticsPage(pg, v))
 }
 
@@ -61,8 +125,8 @@ func statPairOf(pg page, ps *requestv1.PairStatistics) statPair {
 		ID: from + "-" + to, From: from, To: to,
 		Heading:      pg.T("statistics.pair", map[string]any{"From": stateName(pg, from), "To": stateName(pg, to)}),
 		Overdue:      int(ps.GetOverdue()),
-		MedianAck:    hours(ps.GetMedianHoursToAcknowledge()),
-		MedianAnswer: hours(ps.GetMedianHoursToAnswer()),
+		MedianAck:    medianOf(pg, ps.GetMedianTimeToAcknowledge()),
+		MedianAnswer: medianOf(pg, ps.GetMedianTimeToAnswer()),
 	}
 	var statuses []chartItem
 	for i := range len(requestv1.Request_Status_name) {
@@ -99,7 +163,19 @@ func stateName(pg page, code string) string {
 	return code
 }
 
-// hours formats a duration in hours with one decimal.
-func hours(h float64) string {
-	return strconv.FormatFloat(h, 'f', 1, 64)
+// periodLayout shows the bounds of the period counted, in UTC.
+const periodLayout = "2006-01-02 15:04"
+
+// medianOf formats a median: in whole minutes below an hour (a median of
+// 20 minutes is not "0.3 h"), else in hours with one decimal. The service
+// leaves it out when no request has got that far, which the page says in
+// words rather than as 0.
+func medianOf(pg page, d *durationpb.Duration) string {
+	if d == nil {
+		return pg.T("statistics.no_median")
+	}
+	if dur := d.AsDuration(); dur < time.Hour {
+		return pg.T("statistics.minutes", map[string]any{"Minutes": strconv.FormatFloat(dur.Minutes(), 'f', 0, 64)})
+	}
+	return pg.T("statistics.hours", map[string]any{"Hours": strconv.FormatFloat(d.AsDuration().Hours(), 'f', 1, 64)})
 }

@@ -116,7 +116,9 @@ type Entry struct {
 // EntrySchema declares what Index.List (and ListEntries) can filter on, with the index
 // columns.
 var EntrySchema = query.Schema{
-	{Name: "resource", Kind: query.String, Column: "resource"},
+	// resource:"requests/X" selects a request and everything under it
+	// (its attachments' events); the columns use a bytewise collation.
+	{Name: "resource", Kind: query.String, Column: "resource", Path: true},
 	{Name: "actor", Kind: query.String, Column: "actor_subject"},
 	{Name: "agency", Kind: query.String, Column: "actor_agency"},
 	{Name: "action", Kind: query.String, Column: "action"},

@@ -37,12 +37,16 @@ const (
 	Le Op = "<="
 	Gt Op = ">"
 	Ge Op = ">="
+	// Has, on a Path field only, holds when the field is Value or a name
+	// under it: Value followed by "/" and anything. "requests/X" has
+	// requests/X and requests/X/attachments/Y, but not requests/X2.
+	Has Op = ":"
 )
 
-// valid reports whether op is one of the six operators.
+// valid reports whether op is one of the seven operators.
 func (op Op) valid() bool {
 	switch op {
-	case Eq, Ne, Lt, Le, Gt, Ge:
+	case Eq, Ne, Lt, Le, Gt, Ge, Has:
 		return true
 	}
 	return false
@@ -111,6 +115,12 @@ type Field struct {
 	// Column is the SQL expression for the field, e.g. "create_time". It is
 	// written into the SQL as is, so it must come from code, never from input.
 	Column string
+	// Path says that a String field holds slash-separated names, such as
+	// "requests/X/attachments/Y", and takes Has. The column must compare
+	// bytes (SQLite's default BINARY collation, PostgreSQL's COLLATE "C"):
+	// Has is compiled to a range of bytes, which no wildcard in a value can
+	// widen and which an index on the column serves.
+	Path bool
 }
 
 // Schema is the set of fields a list method can filter and order by.
@@ -154,6 +164,8 @@ func (s Schema) Validate() error {
 			return fmt.Errorf("query: enum field %q lists no values", f.Name)
 		case f.Kind != Enum && len(f.Enum) != 0:
 			return fmt.Errorf("query: field %q of kind %v lists enum values", f.Name, f.Kind)
+		case f.Path && f.Kind != String:
+			return fmt.Errorf("query: path field %q is of kind %v, not string", f.Name, f.Kind)
 		case f.Kind == Enum && slices.Contains(f.Enum, ""):
 			return fmt.Errorf("query: enum field %q lists an empty value", f.Name)
 		}

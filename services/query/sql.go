@@ -50,8 +50,8 @@ func (d Dialect) String() string {
 //     column was written through the same driver with the same options, as UTC
 //     time.Time values, which the stores must do.
 //
-// Fields are looked up in s. An unknown field, an operator other than the six,
-// an ordering operator on a Bool or Enum field, a value whose type does not
+// Fields are looked up in s. An unknown field, an operator other than the
+// seven, Has on a field that is not a Path, an ordering operator on a Bool or Enum field, a value whose type does not
 // match the field, or an enum value not in Field.Enum is an error. Such errors
 // are programming errors (package aip refuses bad input before it gets here),
 // so they are not *errs.Error values.
@@ -205,6 +205,9 @@ func (c *compiler) compare(e Compare) (string, error) {
 	if !e.Op.valid() {
 		return "", fmt.Errorf("query: unknown operator %q on field %q", e.Op, e.Field)
 	}
+	if e.Op == Has {
+		return c.has(f, e)
+	}
 	if (f.Kind == Bool || f.Kind == Enum) && e.Op != Eq && e.Op != Ne {
 		return "", fmt.Errorf("query: operator %q on %v field %q", e.Op, f.Kind, e.Field)
 	}
@@ -218,6 +221,29 @@ func (c *compiler) compare(e Compare) (string, error) {
 		op = "<>"
 	}
 	return f.Column + " " + op + " " + c.placeholder(), nil
+}
+
+// has compiles Has: the name itself, or a name in the range of the bytes
+// that start with name + "/", which ends before name + "0" ('0' is the byte
+// after '/'). A range rather than LIKE: a "%" or "_" in the value is then
+// just a byte, with nothing to escape, and SQLite's LIKE, which ignores
+// case, is kept out of it.
+func (c *compiler) has(f Field, e Compare) (string, error) {
+	if !f.Path {
+		return "", fmt.Errorf("query: operator %q on field %q, which is not a path", e.Op, e.Field)
+	}
+	v, err := bindValue(f, e.Value)
+	if err != nil {
+		return "", err
+	}
+	name := v.(string)
+	c.args = append(c.args, name)
+	self := c.placeholder()
+	c.args = append(c.args, name+"/")
+	from := c.placeholder()
+	c.args = append(c.args, name+"0")
+	to := c.placeholder()
+	return "(" + f.Column + " = " + self + " OR (" + f.Column + " >= " + from + " AND " + f.Column + " < " + to + "))", nil
 }
 
 // placeholder returns the placeholder of the argument appended last.

@@ -186,6 +186,8 @@ func TestWhereErrors(t *testing.T) {
 		{"nil NOT operand", query.SQLite, query.Not{}, 0, "nil operand"},
 		{"zero dialect", query.Dialect(0), cmp("name", query.Eq, "a"), 0, "unknown dialect"},
 		{"negative offset", query.Postgres, cmp("name", query.Eq, "a"), -1, "negative argument offset"},
+		{"has on a field that is not a path", query.SQLite, cmp("name", query.Has, "a"), 0, `operator ":" on field "name", which is not a path`},
+		{"has on an enum", query.Postgres, cmp("kind", query.Has, "COURT"), 0, `which is not a path`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sql, args, err := tc.dialect.Where(schema, tc.expr, tc.offset)
@@ -265,6 +267,7 @@ func TestSchemaValidate(t *testing.T) {
 		{"enum without values", query.Schema{{Name: "a", Kind: query.Enum, Column: "c"}}, "lists no values"},
 		{"values on a string", query.Schema{{Name: "a", Kind: query.String, Enum: []string{"X"}, Column: "c"}}, "lists enum values"},
 		{"empty enum value", query.Schema{{Name: "a", Kind: query.Enum, Enum: []string{"X", ""}, Column: "c"}}, "empty value"},
+		{"path of ints", query.Schema{{Name: "a", Kind: query.Int, Column: "c", Path: true}}, `path field "a" is of kind int`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.schema.Validate()

@@ -397,9 +397,9 @@ type Store interface {
 	// ListAttachments returns a request's attachments oldest first.
 	ListAttachments(ctx context.Context, requestID string) ([]Attachment, error)
 
-	// StatisticsRows returns the fields statistics are computed from, for
-	// every request not in DRAFT.
-	StatisticsRows(ctx context.Context) ([]Request, error)
+	// StatisticsRows returns the requests statistics are computed from:
+	// those not in DRAFT that q selects, oldest first.
+	StatisticsRows(ctx context.Context, q StatisticsRowsQuery) ([]Request, error)
 }
 
 // Blobs keeps attachment content. Content is immutable once stored.

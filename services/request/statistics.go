@@ -4,38 +4,86 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 
+	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 )
 
 // PairStatistics aggregates the requests from one state to another.
 type PairStatistics struct {
-	RequestingState          string
-	RequestedState           string
-	ByStatus                 map[Status]int
-	MedianHoursToAcknowledge float64
-	MedianHoursToAnswer      float64
-	Overdue                  int
-	RefusalsByGround         map[string]int
+	RequestingState string
+	RequestedState  string
+	ByStatus        map[Status]int
+	// MedianToAcknowledge is the median time from transmission to
+	// acknowledgement over the Acknowledged requests; 0 when there are none.
+	MedianToAcknowledge time.Duration
+	Acknowledged        int
+	// MedianToAnswer is the median time from acknowledgement to execution
+	// or refusal over the Answered requests; 0 when there are none.
+	MedianToAnswer   time.Duration
+	Answered         int
+	Overdue          int
+	RefusalsByGround map[string]int
 }
 
+// StatisticsQuery says which requests statistics count, as the caller asks.
+type StatisticsQuery struct {
+	// Start and End bound the period in which the counted requests were
+	// created, Start inclusive, End exclusive. A zero End is now; a zero
+	// Start is one year before End.
+	Start, End time.Time
+	// RequestingState and RequestedState keep one side of the pair, or
+	// both; "" for any. Lower case is accepted.
+	RequestingState, RequestedState string
+}
+
+// StatisticsRowsQuery is what the store selects for statistics: the
+// requests not in DRAFT created in [Start, End), and of the pairs asked
+// for. The service decides which of them the caller's state may know of.
+type StatisticsRowsQuery struct {
+	Start, End time.Time
+	// Involving keeps the requests from or to this state; "" for all.
+	Involving string
+	// RequestingState and RequestedState are exact upper-case codes; ""
+	// for any.
+	RequestingState, RequestedState string
+}
+
+// StatisticsResult is the period counted, defaults applied, and its pairs.
+type StatisticsResult struct {
+	Start, End time.Time
+	Pairs      []PairStatistics
+}
+
+// maxStatisticsYears bounds the period of one GetStatistics: the service
+// reads every request of the period to compute medians, so a caller may not
+// make it read the whole store by asking for the year 1 to 9999. Ten years
+// cover any report a central authority makes.
+const maxStatisticsYears = 10
+
 // Statistics returns aggregates per pair of states that involve the
-// caller's state: counts by status (drafts excluded), median times to
-// acknowledge and to answer, overdue requests and refusals by ground. It
-// holds no case data, and counts only the requests the caller's state may
-// know of (DESIGN §3): its own outgoing ones, and incoming ones once
-// transmitted to it, so that no count tells the requested state of a request
-// still being prepared.
-func (s *Service) Statistics(ctx context.Context, p identity.Principal) ([]PairStatistics, error) {
-	rows, err := s.store.StatisticsRows(ctx)
-	if err != nil {
-		return nil, err
-	}
+// caller's state, over the requests created in the period asked for: counts
+// by status (drafts excluded), median times to acknowledge and to answer,
+// overdue requests and refusals by ground. It holds no case data, and
+// counts only the requests the caller's state may know of (DESIGN §3): its
+// own outgoing ones, and incoming ones once transmitted to it, so that no
+// count tells the requested state of a request still being prepared.
+func (s *Service) Statistics(ctx context.Context, p identity.Principal, q StatisticsQuery) (StatisticsResult, error) {
 	now := s.now()
+	rq, err := statisticsRowsQuery(q, p, now)
+	if err != nil {
+		return StatisticsResult{}, err
+	}
+	rows, err := s.store.StatisticsRows(ctx, rq)
+	if err != nil {
+		return StatisticsResult{}, err
+	}
 	type key struct{ from, to string }
 	pairs := map[key]*PairStatistics{}
-	ack := map[key][]float64{}
-	answer := map[key][]float64{}
+	ack := map[key][]time.Duration{}
+	answer := map[key][]time.Duration{}
 	for _, r := range rows {
 		known := r.RequestingState == p.State || r.RequestedState == p.State && !r.TransmitTime.IsZero()
 		if r.Status == Draft || !known {
@@ -57,35 +105,92 @@ func (s *Service) Statistics(ctx context.Context, p identity.Principal) ([]PairS
 			}
 		}
 		if !r.TransmitTime.IsZero() && !r.AcknowledgeTime.IsZero() {
-			ack[k] = append(ack[k], r.AcknowledgeTime.Sub(r.TransmitTime).Hours())
+			ack[k] = append(ack[k], r.AcknowledgeTime.Sub(r.TransmitTime))
 		}
 		if !r.AcknowledgeTime.IsZero() && !r.AnswerTime.IsZero() {
-			answer[k] = append(answer[k], r.AnswerTime.Sub(r.AcknowledgeTime).Hours())
+			answer[k] = append(answer[k], r.AnswerTime.Sub(r.AcknowledgeTime))
 		}
 	}
-	out := make([]PairStatistics, 0, len(pairs))
+	out := StatisticsResult{Start: rq.Start, End: rq.End, Pairs: make([]PairStatistics, 0, len(pairs))}
 	for k, ps := range pairs {
-		ps.MedianHoursToAcknowledge = median(ack[k])
-		ps.MedianHoursToAnswer = median(answer[k])
-		out = append(out, *ps)
+		ps.MedianToAcknowledge, ps.Acknowledged = median(ack[k]), len(ack[k])
+		ps.MedianToAnswer, ps.Answered = median(answer[k]), len(answer[k])
+		out.Pairs = append(out.Pairs, *ps)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].RequestingState != out[j].RequestingState {
-			return out[i].RequestingState < out[j].RequestingState
+	sort.Slice(out.Pairs, func(i, j int) bool {
+		if out.Pairs[i].RequestingState != out.Pairs[j].RequestingState {
+			return out.Pairs[i].RequestingState < out.Pairs[j].RequestingState
 		}
-		return out[i].RequestedState < out[j].RequestedState
+		return out.Pairs[i].RequestedState < out.Pairs[j].RequestedState
 	})
 	return out, nil
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
+// statisticsRowsQuery checks what the caller asked for, applies the
+// defaults and says what the store must read. The field names of the
+// violations are the API's.
+func statisticsRowsQuery(q StatisticsQuery, p identity.Principal, now time.Time) (StatisticsRowsQuery, error) {
+	var vs errs.Violations
+	rfc := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	end, endSaid := q.End, rfc(q.End)
+	if end.IsZero() {
+		end, endSaid = now, "now ("+rfc(now)+")"
+	}
+	start := q.Start
+	if start.IsZero() {
+		start = end.AddDate(-1, 0, 0)
+	}
+	switch {
+	case !end.After(start) && q.End.IsZero():
+		vs.Add("period_start", "period_start %s is not in the past: without period_end the period ends now", rfc(start))
+	case !end.After(start):
+		vs.Add("period_end", "the period must end after it starts: period_end %s is not after period_start %s", rfc(end), rfc(start))
+	case end.After(start.AddDate(maxStatisticsYears, 0, 0)):
+		vs.Add("period_start", "the period from %s to %s is longer than %d years; ask for %d years or less",
+			rfc(start), endSaid, maxStatisticsYears, maxStatisticsYears)
+	}
+	from := stateCode(&vs, "requesting_state", q.RequestingState)
+	to := stateCode(&vs, "requested_state", q.RequestedState)
+	if from != "" && from == to {
+		vs.Add("requested_state", "requesting_state and requested_state are both %s: a request goes from one state to another", from)
+	}
+	if err := vs.Err(errs.Invalid, "invalid statistics query"); err != nil {
+		return StatisticsRowsQuery{}, err
+	}
+	if from != "" && to != "" && from != p.State && to != p.State {
+		return StatisticsRowsQuery{}, errs.New(errs.PermissionDenied,
+			"statistics cover only the pairs of states that involve your state, %s, and %s → %s does not; "+
+				"give %s as requesting_state or requested_state, or leave one of them out", p.State, from, to, p.State)
+	}
+	return StatisticsRowsQuery{Start: start.UTC(), End: end.UTC(), Involving: p.State, RequestingState: from, RequestedState: to}, nil
+}
+
+// stateCode returns the upper-case ISO 3166-1 alpha-2 code of v, "" for
+// none; anything else is a violation of field.
+func stateCode(vs *errs.Violations, field, v string) string {
+	code := strings.ToUpper(v)
+	if code == "" {
+		return ""
+	}
+	if len(code) != 2 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' || code[1] > 'Z' {
+		vs.Add(field, "%q is not a state's two-letter ISO code, such as KZ", v)
+		return ""
+	}
+	return code
+}
+
+// median is the median of ds, the mean of the middle two when there are an
+// even number; 0 for none. It sorts ds.
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
 		return 0
 	}
-	slices.Sort(xs)
-	n := len(xs)
+	slices.Sort(ds)
+	n := len(ds)
 	if n%2 == 1 {
-		return xs[n/2]
+		return ds[n/2]
 	}
-	return (xs[n/2-1] + xs[n/2]) / 2
+	// a + (b-a)/2 rather than (a+b)/2, which could overflow.
+	a, b := ds[n/2-1], ds[n/2]
+	return a + (b-a)/2
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) audit.Index) {
 		{"Lookup", testLookup},
 		{"ListByState", testListByState},
 		{"ListByFilter", testListByFilter},
+		{"ListUnderResource", testListUnderResource},
 		{"ListPaging", testListPaging},
 		{"ListNewestFirst", testListNewestFirst},
 		{"SizeAndCount", testSizeAndCount},
@@ -456,6 +457,69 @@ func testListByFilter(t *testing.T, s audit.Index) {
 			for _, e := range got {
 				checkEqual(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
 			}
+		})
+	}
+}
+
+// testListUnderResource checks the has operator on resource: a name and
+// every name under it, by path segment, and nothing that merely starts
+// with the same characters. The names hold the wildcards of LIKE (% and
+// _), its usual escape character and a different case, which a LIKE
+// pattern built from the value would get wrong.
+func testListUnderResource(t *testing.T, s audit.Index) {
+	resources := []string{
+		0:  "requests/X",
+		1:  "requests/X/attachments/Y",
+		2:  "requests/X2",
+		3:  "requests/X0",
+		4:  "requests/X-1",
+		5:  "requests/X/attachments/Y/versions/2",
+		6:  "requests/x/attachments/Y",
+		7:  "requests/a_b%c",
+		8:  "requests/a_b%c/attachments/1",
+		9:  "requests/aXbYYc",
+		10: "requests/aXb%c/attachments/1",
+		11: "requests/a_b%cd/attachments/1",
+		12: `requests/a\b`,
+		13: `requests/a\b/attachments/1`,
+		14: "requests/aXb",
+		15: "agencies/requests/X",
+	}
+	var es []audit.Entry
+	for i, r := range resources {
+		es = append(es, newEntry(t, uint64(i), audit.Event{ID: eventID(i), Time: at(i), Service: "comity-request",
+			Action: attachment, Resource: r, States: []string{"KZ"}, Outcome: "OK", RequestHMAC: digest(i)}))
+	}
+	if err := s.Put(t.Context(), es); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	has := func(v string) query.Expr { return query.Compare{Field: "resource", Op: query.Has, Value: v} }
+	tests := []struct {
+		name   string
+		state  string
+		filter query.Expr
+		want   []uint64
+	}{
+		{"a request and what is under it", "KZ", has("requests/X"), []uint64{0, 1, 5}},
+		{"an attachment and what is under it", "", has("requests/X/attachments/Y"), []uint64{1, 5}},
+		{"% and _ are characters", "", has("requests/a_b%c"), []uint64{7, 8}},
+		{"the escape character of LIKE is a character", "", has(`requests/a\b`), []uint64{12, 13}},
+		{"nothing under a name of no event", "", has("requests/Z"), nil},
+		{"another state's scope", "UZ", has("requests/X"), nil},
+		{"NOT", "", query.And{Left: query.Not{X: has("requests/X")}, Right: has("requests/X/attachments/Y")}, nil},
+		{"OR", "", query.Or{Left: has("requests/X2"), Right: has("requests/X0")}, []uint64{2, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := list(t, s, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1})
+			checkEqual(t, "indexes", indexes(got), tc.want)
+			for _, e := range got {
+				checkEqual(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
+			}
+			// Newest first, the same entries.
+			desc := list(t, s, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1, Descending: true})
+			slices.Reverse(desc)
+			checkEqual(t, "indexes newest first, reversed", indexes(desc), tc.want)
 		})
 	}
 }

@@ -308,3 +308,69 @@ func TestParseOrderByErrors(t *testing.T) {
 		})
 	}
 }
+
+// pathSchema has a Path field, which takes the has operator.
+var pathSchema = query.Schema{
+	{Name: "resource", Kind: query.String, Column: "resource", Path: true},
+	{Name: "actor", Kind: query.String, Column: "actor"},
+}
+
+// TestParseHas checks resource:"requests/X": the name itself or a name in
+// the byte range under "requests/X/", whatever the value holds ("%" and "_"
+// are bytes like any other, bound, never written into the SQL).
+func TestParseHas(t *testing.T) {
+	for _, tc := range []struct {
+		name, filter     string
+		sqlite, postgres string
+		args             []any
+	}{
+		{"has", `resource:"requests/X"`,
+			"(resource = ? OR (resource >= ? AND resource < ?))", "(resource = $1 OR (resource >= $2 AND resource < $3))",
+			[]any{"requests/X", "requests/X/", "requests/X0"}},
+		{"wildcards of LIKE are bytes", `resource : "requests/a_b%c\\"`,
+			"(resource = ? OR (resource >= ? AND resource < ?))", "(resource = $1 OR (resource >= $2 AND resource < $3))",
+			[]any{`requests/a_b%c\`, `requests/a_b%c\/`, `requests/a_b%c\0`}},
+		{"NOT and AND", `NOT resource:"requests/X" AND actor = "a"`,
+			"(NOT ((resource = ? OR (resource >= ? AND resource < ?))) AND actor = ?)",
+			"(NOT ((resource = $1 OR (resource >= $2 AND resource < $3))) AND actor = $4)",
+			[]any{"requests/X", "requests/X/", "requests/X0", "a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := aip.ParseFilter(tc.filter, pathSchema)
+			if err != nil {
+				t.Fatalf("ParseFilter(%q): %v", tc.filter, err)
+			}
+			for _, d := range []struct {
+				dialect query.Dialect
+				want    string
+			}{{query.SQLite, tc.sqlite}, {query.Postgres, tc.postgres}} {
+				sql, args, err := d.dialect.Where(pathSchema, e, 0)
+				if err != nil {
+					t.Fatalf("%v: Where: %v", d.dialect, err)
+				}
+				if sql != d.want || !reflect.DeepEqual(args, tc.args) {
+					t.Errorf("%v: %q %#v, want %q %#v", d.dialect, sql, args, d.want, tc.args)
+				}
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, filter string
+		want         []string
+	}{
+		{"on a field that is not a path", `actor:"a"`, []string{`only resource takes it`, `compare field "actor" with =`}},
+		{"unknown field", `name:"x"`, []string{`unknown field "name"`, "resource, actor"}},
+		{"empty name", `resource:""`, []string{`resource:"" names nothing`, `resource:"requests/…"`}},
+		{"a slash alone", `resource:"/"`, []string{`resource:"/" names nothing`}},
+		{"final slash", `resource:"requests/X/"`, []string{`write resource:"requests/X" without the final "/"`}},
+		{"number", `resource:5`, []string{`field "resource" takes a quoted string, not the integer 5`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := aip.ParseFilter(tc.filter, pathSchema)
+			if err == nil {
+				t.Fatalf("ParseFilter(%q) = %#v, want an error", tc.filter, e)
+			}
+			wantInvalid(t, err, "filter", tc.want...)
+		})
+	}
+}

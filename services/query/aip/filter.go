@@ -314,7 +314,10 @@ func (p *filterParser) cond(e *expr.Expr) (query.Expr, error) {
 		}
 		return p.compare(query.Op(fn), args[0], args[1])
 	case filtering.FunctionHas:
-		return nil, invalid(filterField, `the has operator ":" is not supported; compare with =, !=, <, <=, >, or >=`)
+		if len(args) != 2 {
+			return nil, invalid(filterField, `the has operator ":" needs a field on its left and a value on its right`)
+		}
+		return p.has(args[0], args[1])
 	case filtering.FunctionTimestamp:
 		return nil, invalid(filterField, "timestamp(…) can only be the value compared with a timestamp field")
 	default:
@@ -354,6 +357,50 @@ func (p *filterParser) compare(op query.Op, lhs, rhs *expr.Expr) (query.Expr, er
 		return nil, err
 	}
 	return query.Compare{Field: f.Name, Op: op, Value: v}, nil
+}
+
+// has converts lhs:rhs, which only a Path field takes: the name rhs and
+// every name under it.
+func (p *filterParser) has(lhs, rhs *expr.Expr) (query.Expr, error) {
+	var paths []string
+	for _, f := range p.schema {
+		if f.Path {
+			paths = append(paths, f.Name)
+		}
+	}
+	if len(paths) == 0 {
+		return nil, invalid(filterField, `the has operator ":" is not supported; compare with =, !=, <, <=, >, or >=`)
+	}
+	name, ok := qualifiedName(lhs)
+	if !ok {
+		return nil, invalid(filterField, `the left side of ":" must be a field name, not %s`, describe(lhs))
+	}
+	f, ok := p.schema.Lookup(name)
+	if !ok {
+		return nil, invalid(filterField, "unknown field %q; the fields you can filter by are %s",
+			name, list(p.schema.Names()))
+	}
+	if !f.Path {
+		return nil, invalid(filterField, `the has operator ":" matches a name and everything under it, and only %s takes it; `+
+			`compare field %q with =, !=, <, <=, >, or >=`, list(paths), f.Name)
+	}
+	if ident := rhs.GetIdentExpr(); ident != nil {
+		return nil, invalid(filterField, "field %q takes a quoted string, not the bare word %s; write %s:%s",
+			f.Name, quote(ident.GetName()), f.Name, strconv.Quote(ident.GetName()))
+	}
+	v, err := p.value(f, rhs)
+	if err != nil {
+		return nil, err
+	}
+	s := v.(string)
+	switch {
+	case strings.TrimRight(s, "/") == "":
+		return nil, invalid(filterField, `%s:%s names nothing; give the name to match, such as %s:"requests/…"`, f.Name, strconv.Quote(s), f.Name)
+	case strings.HasSuffix(s, "/"):
+		return nil, invalid(filterField, `write %s:%s without the final "/": ":" already matches everything under the name`,
+			f.Name, strconv.Quote(strings.TrimRight(s, "/")))
+	}
+	return query.Compare{Field: f.Name, Op: query.Has, Value: s}, nil
 }
 
 // value converts rhs to the Go value of f's kind. A bare enum value is

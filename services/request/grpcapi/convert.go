@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
@@ -223,13 +224,21 @@ func AttachmentToProto(a request.Attachment) *requestv1.Attachment {
 // their API form.
 func PairStatisticsToProto(s request.PairStatistics) *requestv1.PairStatistics {
 	out := &requestv1.PairStatistics{
-		RequestingState:          s.RequestingState,
-		RequestedState:           s.RequestedState,
-		ByStatus:                 make(map[string]int32, len(s.ByStatus)),
-		MedianHoursToAcknowledge: s.MedianHoursToAcknowledge,
-		MedianHoursToAnswer:      s.MedianHoursToAnswer,
-		Overdue:                  int32(s.Overdue),
-		RefusalsByGround:         make(map[string]int32, len(s.RefusalsByGround)),
+		RequestingState:   s.RequestingState,
+		RequestedState:    s.RequestedState,
+		ByStatus:          make(map[string]int32, len(s.ByStatus)),
+		AcknowledgedCount: int32(s.Acknowledged),
+		AnsweredCount:     int32(s.Answered),
+		Overdue:           int32(s.Overdue),
+		RefusalsByGround:  make(map[string]int32, len(s.RefusalsByGround)),
+	}
+	// A median of no sample is absent, not zero: nothing was acknowledged
+	// is not everything was acknowledged at once.
+	if s.Acknowledged > 0 {
+		out.MedianTimeToAcknowledge = durationpb.New(s.MedianToAcknowledge)
+	}
+	if s.Answered > 0 {
+		out.MedianTimeToAnswer = durationpb.New(s.MedianToAnswer)
 	}
 	for st, n := range s.ByStatus {
 		out.ByStatus[string(st)] = int32(n)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -248,11 +249,22 @@ func TestOtherConverters(t *testing.T) {
 		{
 			name: "pair statistics",
 			got: PairStatisticsToProto(request.PairStatistics{RequestingState: "KZ", RequestedState: "UZ",
-				ByStatus: map[request.Status]int{request.Refused: 2, request.Executed: 1}, MedianHoursToAcknowledge: 3.5,
-				MedianHoursToAnswer: 40, Overdue: 1, RefusalsByGround: map[string]int{"IMMUNITY": 2}}),
+				ByStatus:            map[request.Status]int{request.Refused: 2, request.Executed: 1},
+				MedianToAcknowledge: 3*time.Hour + 30*time.Minute, Acknowledged: 3,
+				MedianToAnswer: 40 * time.Hour, Answered: 3, Overdue: 1, RefusalsByGround: map[string]int{"IMMUNITY": 2}}),
 			want: &requestv1.PairStatistics{RequestingState: "KZ", RequestedState: "UZ",
-				ByStatus: map[string]int32{"REFUSED": 2, "EXECUTED": 1}, MedianHoursToAcknowledge: 3.5,
-				MedianHoursToAnswer: 40, Overdue: 1, RefusalsByGround: map[string]int32{"IMMUNITY": 2}},
+				ByStatus:                map[string]int32{"REFUSED": 2, "EXECUTED": 1},
+				MedianTimeToAcknowledge: durationpb.New(3*time.Hour + 30*time.Minute), AcknowledgedCount: 3,
+				MedianTimeToAnswer: durationpb.New(40 * time.Hour), AnsweredCount: 3, Overdue: 1,
+				RefusalsByGround: map[string]int32{"IMMUNITY": 2}},
+		},
+		{
+			// Nothing acknowledged yet: no median, rather than a median of 0s.
+			name: "pair statistics without samples",
+			got: PairStatisticsToProto(request.PairStatistics{RequestingState: "KZ", RequestedState: "UZ",
+				ByStatus: map[request.Status]int{request.Transmitted: 1}}),
+			want: &requestv1.PairStatistics{RequestingState: "KZ", RequestedState: "UZ",
+				ByStatus: map[string]int32{"TRANSMITTED": 1}, RefusalsByGround: map[string]int32{}},
 		},
 	}
 	for _, tc := range tests {

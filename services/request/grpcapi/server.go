@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/errs"
@@ -543,17 +544,33 @@ func (s *Server) WatchRequests(_ *requestv1.WatchRequestsRequest, stream grpc.Se
 }
 
 // GetStatistics implements requestv1.RequestServiceServer.
-func (s *Server) GetStatistics(ctx context.Context, _ *requestv1.GetStatisticsRequest) (*requestv1.GetStatisticsResponse, error) {
+func (s *Server) GetStatistics(ctx context.Context, req *requestv1.GetStatisticsRequest) (*requestv1.GetStatisticsResponse, error) {
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
-	stats, err := s.svc.Statistics(ctx, p)
+	var vs errs.Violations
+	check := func(field string, ts *timestamppb.Timestamp) {
+		if err := ts.CheckValid(); ts != nil && err != nil {
+			vs.Add(field, "not a valid timestamp: %v", err)
+		}
+	}
+	check("period_start", req.GetPeriodStart())
+	check("period_end", req.GetPeriodEnd())
+	if err := vs.Err(errs.Invalid, "invalid statistics query"); err != nil {
+		return nil, err
+	}
+	stats, err := s.svc.Statistics(ctx, p, request.StatisticsQuery{
+		Start:           timeOf(req.GetPeriodStart()),
+		End:             timeOf(req.GetPeriodEnd()),
+		RequestingState: req.GetRequestingState(),
+		RequestedState:  req.GetRequestedState(),
+	})
 	if err != nil {
 		return nil, err
 	}
-	resp := &requestv1.GetStatisticsResponse{}
-	for _, ps := range stats {
+	resp := &requestv1.GetStatisticsResponse{PeriodStart: timestamppb.New(stats.Start), PeriodEnd: timestamppb.New(stats.End)}
+	for _, ps := range stats.Pairs {
 		resp.Pairs = append(resp.Pairs, PairStatisticsToProto(ps))
 	}
 	return resp, nil

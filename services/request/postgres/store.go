@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -400,8 +402,26 @@ func checkImmutable(cur, next request.Request) error {
 }
 
 // StatisticsRows implements request.Store, oldest first.
-func (s *Store) StatisticsRows(ctx context.Context) ([]request.Request, error) {
-	rows, err := s.pool.Query(ctx, `SELECT doc FROM requests WHERE status <> $1 ORDER BY create_time, id`, string(request.Draft))
+func (s *Store) StatisticsRows(ctx context.Context, q request.StatisticsRowsQuery) ([]request.Request, error) {
+	var sb strings.Builder
+	args := []any{string(request.Draft), q.Start.UTC(), q.End.UTC()}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	sb.WriteString(`SELECT doc FROM requests WHERE status <> $1 AND create_time >= $2 AND create_time < $3`)
+	if q.Involving != "" {
+		p := arg(q.Involving)
+		sb.WriteString(` AND (requesting_state = ` + p + ` OR requested_state = ` + p + `)`)
+	}
+	if q.RequestingState != "" {
+		sb.WriteString(` AND requesting_state = ` + arg(q.RequestingState))
+	}
+	if q.RequestedState != "" {
+		sb.WriteString(` AND requested_state = ` + arg(q.RequestedState))
+	}
+	sb.WriteString(` ORDER BY create_time, id`)
+	rows, err := s.pool.Query(ctx, sb.String(), args...)
 	out, err := collect(rows, err, scanRequest)
 	if err != nil {
 		return nil, fmt.Errorf("statistics rows: %w", err)

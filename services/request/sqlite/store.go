@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -365,8 +366,24 @@ func checkImmutable(cur, next request.Request) error {
 }
 
 // StatisticsRows implements request.Store, oldest first.
-func (s *Store) StatisticsRows(ctx context.Context) ([]request.Request, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT doc FROM requests WHERE status <> ? ORDER BY create_time, id`, string(request.Draft))
+func (s *Store) StatisticsRows(ctx context.Context, q request.StatisticsRowsQuery) ([]request.Request, error) {
+	var sb strings.Builder
+	args := []any{string(request.Draft), micros(q.Start), micros(q.End)}
+	sb.WriteString(`SELECT doc FROM requests WHERE status <> ? AND create_time >= ? AND create_time < ?`)
+	if q.Involving != "" {
+		sb.WriteString(` AND (requesting_state = ? OR requested_state = ?)`)
+		args = append(args, q.Involving, q.Involving)
+	}
+	if q.RequestingState != "" {
+		sb.WriteString(` AND requesting_state = ?`)
+		args = append(args, q.RequestingState)
+	}
+	if q.RequestedState != "" {
+		sb.WriteString(` AND requested_state = ?`)
+		args = append(args, q.RequestedState)
+	}
+	sb.WriteString(` ORDER BY create_time, id`)
+	rows, err := s.db.Read.QueryContext(ctx, sb.String(), args...)
 	out, err := collect(rows, err, scanRequest)
 	if err != nil {
 		return nil, fmt.Errorf("statistics rows: %w", err)

@@ -183,19 +183,65 @@ func testOrderAndPage(t *testing.T, newStore func(t *testing.T) request.Store) {
 
 func testStatisticsRows(t *testing.T, newStore func(t *testing.T) request.Store) {
 	s := withListed(t, newStore)
-	rows, err := s.StatisticsRows(t.Context())
-	if err != nil {
-		t.Fatalf("StatisticsRows: %v", err)
+	all := request.StatisticsRowsQuery{Start: hours(0), End: hours(100)}
+	tests := []struct {
+		name string
+		q    func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery
+		want []string
+	}{
+		{"every one but the drafts r01 and r08", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery { return q },
+			[]string{"r02", "r03", "r04", "r05", "r06", "r07", "r09", "r10", "r11"}},
+		// r04 is created at hour 3, r05 and r11 at hour 4, r06 at 5: the
+		// start is inclusive and the end exclusive, to the microsecond.
+		{"created in [hour 3, hour 5)", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery {
+			q.Start, q.End = hours(3), hours(5)
+			return q
+		}, []string{"r04", "r05", "r11"}},
+		{"created in [hour 3 + 1µs, hour 5 + 1µs)", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery {
+			q.Start, q.End = hours(3).Add(time.Microsecond), hours(5).Add(time.Microsecond)
+			return q
+		}, []string{"r05", "r06", "r11"}},
+		{"a period before every request", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery {
+			q.Start, q.End = hours(-10), hours(0)
+			return q
+		}, nil},
+		{"involving KG", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery {
+			q.Involving = "KG"
+			return q
+		}, []string{"r03", "r06", "r11"}},
+		{"involving KZ, requested from UZ", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery {
+			q.Involving, q.RequestedState = "KZ", "UZ"
+			return q
+		}, []string{"r02", "r09"}},
+		{"involving KZ, requesting state UZ", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery {
+			q.Involving, q.RequestingState = "KZ", "UZ"
+			return q
+		}, []string{"r04", "r05", "r10"}},
+		{"the pair KG → KZ", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery {
+			q.RequestingState, q.RequestedState = "KG", "KZ"
+			return q
+		}, []string{"r06", "r11"}},
+		{"involving TJ: r08 is a draft", func(q request.StatisticsRowsQuery) request.StatisticsRowsQuery {
+			q.Involving = "TJ"
+			return q
+		}, []string{"r07"}},
 	}
-	ids := requestIDs(rows)
-	slices.Sort(ids)
-	checkEqual(t, "requests counted (every one but the drafts r01 and r08)", ids,
-		[]string{"r02", "r03", "r04", "r05", "r06", "r07", "r09", "r10", "r11"})
-	for _, r := range rows {
-		stored, err := s.Get(t.Context(), r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkEqual(t, fmt.Sprintf("row %s", r.ID), r, stored)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := s.StatisticsRows(t.Context(), tc.q(all))
+			if err != nil {
+				t.Fatalf("StatisticsRows: %v", err)
+			}
+			ids := requestIDs(rows)
+			slices.Sort(ids)
+			checkEqual(t, "requests counted", ids, tc.want)
+			for _, r := range rows {
+				stored, err := s.Get(t.Context(), r.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkEqual(t, fmt.Sprintf("row %s", r.ID), r, stored)
+			}
+		})
 	}
 }

@@ -634,6 +634,9 @@ type ListEntriesRequest struct {
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// AIP-160 filter on resource, actor, agency, action, outcome and time,
 	// e.g. `resource = "requests/…" AND time >= "2026-01-01T00:00:00Z"`.
+	// `resource:"requests/X"` (the has operator) matches requests/X and every
+	// resource under it, such as requests/X/attachments/Y, but not
+	// requests/X2: a request and everything under it, for a case.
 	Filter string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// Order (AIP-132): `index` (log order, oldest first; the default) or
 	// `index desc` (newest first). A page token holds to the order it was

@@ -12,6 +12,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -4435,11 +4436,24 @@ func (x *WatchRequestsResponse) GetChange() *StatusChange {
 	return nil
 }
 
-// Request message for GetStatistics.
+// Request message for GetStatistics: which requests to count. A request
+// counts in the period in which it was created (its create_time, which the
+// list's filter offers too, so that the requests behind a figure can be
+// listed), whatever has happened to it since.
 type GetStatisticsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Start of the period, inclusive. Default: one year before period_end.
+	PeriodStart *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	// End of the period, exclusive; after period_start, and at most ten years
+	// after it. Default: now.
+	PeriodEnd *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
+	// ISO code of the requesting state (upper or lower case); empty for any.
+	RequestingState string `protobuf:"bytes,3,opt,name=requesting_state,json=requestingState,proto3" json:"requesting_state,omitempty"`
+	// ISO code of the requested state (upper or lower case); empty for any.
+	// When both are given, one of them must be the caller's state.
+	RequestedState string `protobuf:"bytes,4,opt,name=requested_state,json=requestedState,proto3" json:"requested_state,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetStatisticsRequest) Reset() {
@@ -4472,11 +4486,43 @@ func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
 	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{60}
 }
 
+func (x *GetStatisticsRequest) GetPeriodStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return nil
+}
+
+func (x *GetStatisticsRequest) GetPeriodEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return nil
+}
+
+func (x *GetStatisticsRequest) GetRequestingState() string {
+	if x != nil {
+		return x.RequestingState
+	}
+	return ""
+}
+
+func (x *GetStatisticsRequest) GetRequestedState() string {
+	if x != nil {
+		return x.RequestedState
+	}
+	return ""
+}
+
 // Response message for GetStatistics.
 type GetStatisticsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// One entry per ordered pair of states with requests.
-	Pairs         []*PairStatistics `protobuf:"bytes,1,rep,name=pairs,proto3" json:"pairs,omitempty"`
+	// One entry per ordered pair of states with requests in the period.
+	Pairs []*PairStatistics `protobuf:"bytes,1,rep,name=pairs,proto3" json:"pairs,omitempty"`
+	// The period counted, defaults applied.
+	PeriodStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	// End of the period counted, exclusive.
+	PeriodEnd     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4518,6 +4564,20 @@ func (x *GetStatisticsResponse) GetPairs() []*PairStatistics {
 	return nil
 }
 
+func (x *GetStatisticsResponse) GetPeriodStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodStart
+	}
+	return nil
+}
+
+func (x *GetStatisticsResponse) GetPeriodEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodEnd
+	}
+	return nil
+}
+
 // PairStatistics aggregates the requests from one state to another.
 type PairStatistics struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4527,16 +4587,24 @@ type PairStatistics struct {
 	RequestedState string `protobuf:"bytes,2,opt,name=requested_state,json=requestedState,proto3" json:"requested_state,omitempty"`
 	// Number of requests by status name (DRAFT excluded).
 	ByStatus map[string]int32 `protobuf:"bytes,3,rep,name=by_status,json=byStatus,proto3" json:"by_status,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// Median hours from transmission to acknowledgement.
-	MedianHoursToAcknowledge float64 `protobuf:"fixed64,4,opt,name=median_hours_to_acknowledge,json=medianHoursToAcknowledge,proto3" json:"median_hours_to_acknowledge,omitempty"`
-	// Median hours from acknowledgement to execution or refusal.
-	MedianHoursToAnswer float64 `protobuf:"fixed64,5,opt,name=median_hours_to_answer,json=medianHoursToAnswer,proto3" json:"median_hours_to_answer,omitempty"`
 	// Number of requests now overdue.
 	Overdue int32 `protobuf:"varint,6,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	// Number of refusals by ground name.
 	RefusalsByGround map[string]int32 `protobuf:"bytes,7,rep,name=refusals_by_ground,json=refusalsByGround,proto3" json:"refusals_by_ground,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Median time from transmission to acknowledgement, over the
+	// acknowledged_count requests acknowledged; absent when there are none.
+	MedianTimeToAcknowledge *durationpb.Duration `protobuf:"bytes,8,opt,name=median_time_to_acknowledge,json=medianTimeToAcknowledge,proto3" json:"median_time_to_acknowledge,omitempty"`
+	// Number of requests acknowledged, which median_time_to_acknowledge is
+	// the median of.
+	AcknowledgedCount int32 `protobuf:"varint,9,opt,name=acknowledged_count,json=acknowledgedCount,proto3" json:"acknowledged_count,omitempty"`
+	// Median time from acknowledgement to execution or refusal, over the
+	// answered_count requests answered; absent when there are none.
+	MedianTimeToAnswer *durationpb.Duration `protobuf:"bytes,10,opt,name=median_time_to_answer,json=medianTimeToAnswer,proto3" json:"median_time_to_answer,omitempty"`
+	// Number of requests executed or refused after acknowledgement, which
+	// median_time_to_answer is the median of.
+	AnsweredCount int32 `protobuf:"varint,11,opt,name=answered_count,json=answeredCount,proto3" json:"answered_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PairStatistics) Reset() {
@@ -4590,20 +4658,6 @@ func (x *PairStatistics) GetByStatus() map[string]int32 {
 	return nil
 }
 
-func (x *PairStatistics) GetMedianHoursToAcknowledge() float64 {
-	if x != nil {
-		return x.MedianHoursToAcknowledge
-	}
-	return 0
-}
-
-func (x *PairStatistics) GetMedianHoursToAnswer() float64 {
-	if x != nil {
-		return x.MedianHoursToAnswer
-	}
-	return 0
-}
-
 func (x *PairStatistics) GetOverdue() int32 {
 	if x != nil {
 		return x.Overdue
@@ -4618,11 +4672,39 @@ func (x *PairStatistics) GetRefusalsByGround() map[string]int32 {
 	return nil
 }
 
+func (x *PairStatistics) GetMedianTimeToAcknowledge() *durationpb.Duration {
+	if x != nil {
+		return x.MedianTimeToAcknowledge
+	}
+	return nil
+}
+
+func (x *PairStatistics) GetAcknowledgedCount() int32 {
+	if x != nil {
+		return x.AcknowledgedCount
+	}
+	return 0
+}
+
+func (x *PairStatistics) GetMedianTimeToAnswer() *durationpb.Duration {
+	if x != nil {
+		return x.MedianTimeToAnswer
+	}
+	return nil
+}
+
+func (x *PairStatistics) GetAnsweredCount() int32 {
+	if x != nil {
+		return x.AnsweredCount
+	}
+	return 0
+}
+
 var File_comity_request_v1_request_proto protoreflect.FileDescriptor
 
 const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x14\n" +
+	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x14\n" +
 	"\aRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12!\n" +
 	"\treference\x18\x02 \x01(\tB\x03\xe0A\x03R\treference\x12>\n" +
@@ -4977,24 +5059,35 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x15WatchRequestsResponse\x12\x18\n" +
 	"\arequest\x18\x01 \x01(\tR\arequest\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x127\n" +
-	"\x06change\x18\x03 \x01(\v2\x1f.comity.request.v1.StatusChangeR\x06change\"\x16\n" +
-	"\x14GetStatisticsRequest\"P\n" +
+	"\x06change\x18\x03 \x01(\v2\x1f.comity.request.v1.StatusChangeR\x06change\"\xf6\x01\n" +
+	"\x14GetStatisticsRequest\x12=\n" +
+	"\fperiod_start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
+	"\n" +
+	"period_end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\x122\n" +
+	"\x10requesting_state\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0frequestingState\x120\n" +
+	"\x0frequested_state\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0erequestedState\"\xca\x01\n" +
 	"\x15GetStatisticsResponse\x127\n" +
-	"\x05pairs\x18\x01 \x03(\v2!.comity.request.v1.PairStatisticsR\x05pairs\"\xa9\x04\n" +
+	"\x05pairs\x18\x01 \x03(\v2!.comity.request.v1.PairStatisticsR\x05pairs\x12=\n" +
+	"\fperiod_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
+	"\n" +
+	"period_end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\"\xf2\x05\n" +
 	"\x0ePairStatistics\x12)\n" +
 	"\x10requesting_state\x18\x01 \x01(\tR\x0frequestingState\x12'\n" +
 	"\x0frequested_state\x18\x02 \x01(\tR\x0erequestedState\x12L\n" +
-	"\tby_status\x18\x03 \x03(\v2/.comity.request.v1.PairStatistics.ByStatusEntryR\bbyStatus\x12=\n" +
-	"\x1bmedian_hours_to_acknowledge\x18\x04 \x01(\x01R\x18medianHoursToAcknowledge\x123\n" +
-	"\x16median_hours_to_answer\x18\x05 \x01(\x01R\x13medianHoursToAnswer\x12\x18\n" +
+	"\tby_status\x18\x03 \x03(\v2/.comity.request.v1.PairStatistics.ByStatusEntryR\bbyStatus\x12\x18\n" +
 	"\aoverdue\x18\x06 \x01(\x05R\aoverdue\x12e\n" +
-	"\x12refusals_by_ground\x18\a \x03(\v27.comity.request.v1.PairStatistics.RefusalsByGroundEntryR\x10refusalsByGround\x1a;\n" +
+	"\x12refusals_by_ground\x18\a \x03(\v27.comity.request.v1.PairStatistics.RefusalsByGroundEntryR\x10refusalsByGround\x12V\n" +
+	"\x1amedian_time_to_acknowledge\x18\b \x01(\v2\x19.google.protobuf.DurationR\x17medianTimeToAcknowledge\x12-\n" +
+	"\x12acknowledged_count\x18\t \x01(\x05R\x11acknowledgedCount\x12L\n" +
+	"\x15median_time_to_answer\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x12medianTimeToAnswer\x12%\n" +
+	"\x0eanswered_count\x18\v \x01(\x05R\ransweredCount\x1a;\n" +
 	"\rByStatusEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15RefusalsByGroundEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\x8f\x1c\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x1bmedian_hours_to_acknowledgeR\x16median_hours_to_answer2\x8f\x1c\n" +
 	"\x0eRequestService\x12\x8a\x01\n" +
 	"\rCreateRequest\x12'.comity.request.v1.CreateRequestRequest\x1a(.comity.request.v1.CreateRequestResponse\"&\x82\xd3\xe4\x93\x02 :\arequestb\arequest\"\f/v1/requests\x12\x81\x01\n" +
 	"\n" +
@@ -5113,6 +5206,7 @@ var file_comity_request_v1_request_proto_goTypes = []any{
 	(v1.Priority)(0),                     // 73: comity.directory.v1.Priority
 	(*timestamppb.Timestamp)(nil),        // 74: google.protobuf.Timestamp
 	(*fieldmaskpb.FieldMask)(nil),        // 75: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),          // 76: google.protobuf.Duration
 }
 var file_comity_request_v1_request_proto_depIdxs = []int32{
 	72, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
@@ -5180,62 +5274,68 @@ var file_comity_request_v1_request_proto_depIdxs = []int32{
 	19, // 62: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
 	19, // 63: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
 	17, // 64: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
-	69, // 65: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
-	70, // 66: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
-	71, // 67: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	20, // 68: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
-	22, // 69: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
-	24, // 70: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
-	26, // 71: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
-	28, // 72: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
-	30, // 73: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
-	32, // 74: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
-	34, // 75: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
-	36, // 76: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
-	38, // 77: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
-	40, // 78: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
-	42, // 79: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
-	44, // 80: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
-	46, // 81: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
-	48, // 82: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
-	50, // 83: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
-	52, // 84: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
-	54, // 85: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
-	56, // 86: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
-	58, // 87: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
-	61, // 88: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
-	63, // 89: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
-	65, // 90: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
-	67, // 91: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
-	21, // 92: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
-	23, // 93: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
-	25, // 94: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
-	27, // 95: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
-	29, // 96: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
-	31, // 97: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
-	33, // 98: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
-	35, // 99: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
-	37, // 100: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
-	39, // 101: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
-	41, // 102: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
-	43, // 103: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
-	45, // 104: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
-	47, // 105: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
-	49, // 106: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
-	51, // 107: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
-	53, // 108: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
-	55, // 109: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
-	57, // 110: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
-	60, // 111: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
-	62, // 112: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
-	64, // 113: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
-	66, // 114: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
-	68, // 115: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
-	92, // [92:116] is the sub-list for method output_type
-	68, // [68:92] is the sub-list for method input_type
-	68, // [68:68] is the sub-list for extension type_name
-	68, // [68:68] is the sub-list for extension extendee
-	0,  // [0:68] is the sub-list for field type_name
+	74, // 65: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
+	74, // 66: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
+	69, // 67: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
+	74, // 68: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
+	74, // 69: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
+	70, // 70: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
+	71, // 71: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	76, // 72: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
+	76, // 73: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
+	20, // 74: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
+	22, // 75: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
+	24, // 76: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
+	26, // 77: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
+	28, // 78: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
+	30, // 79: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
+	32, // 80: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
+	34, // 81: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
+	36, // 82: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
+	38, // 83: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
+	40, // 84: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
+	42, // 85: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
+	44, // 86: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
+	46, // 87: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
+	48, // 88: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
+	50, // 89: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
+	52, // 90: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
+	54, // 91: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
+	56, // 92: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
+	58, // 93: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
+	61, // 94: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
+	63, // 95: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
+	65, // 96: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
+	67, // 97: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
+	21, // 98: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
+	23, // 99: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
+	25, // 100: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
+	27, // 101: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
+	29, // 102: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
+	31, // 103: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
+	33, // 104: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
+	35, // 105: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
+	37, // 106: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
+	39, // 107: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
+	41, // 108: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
+	43, // 109: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
+	45, // 110: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
+	47, // 111: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
+	49, // 112: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
+	51, // 113: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
+	53, // 114: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
+	55, // 115: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
+	57, // 116: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
+	60, // 117: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
+	62, // 118: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
+	64, // 119: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
+	66, // 120: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
+	68, // 121: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
+	98, // [98:122] is the sub-list for method output_type
+	74, // [74:98] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_comity_request_v1_request_proto_init() }

@@ -110,7 +110,8 @@ type RequestServiceClient interface {
 	// Streams the status changes of the requests the caller may see, from the
 	// moment of the call.
 	WatchRequests(ctx context.Context, in *WatchRequestsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRequestsResponse], error)
-	// Aggregates per pair of states involving the caller's state; no case data.
+	// Aggregates per pair of states involving the caller's state, over the
+	// requests created in a period; no case data.
 	GetStatistics(ctx context.Context, in *GetStatisticsRequest, opts ...grpc.CallOption) (*GetStatisticsResponse, error)
 }
 
@@ -448,7 +449,8 @@ type RequestServiceServer interface {
 	// Streams the status changes of the requests the caller may see, from the
 	// moment of the call.
 	WatchRequests(*WatchRequestsRequest, grpc.ServerStreamingServer[WatchRequestsResponse]) error
-	// Aggregates per pair of states involving the caller's state; no case data.
+	// Aggregates per pair of states involving the caller's state, over the
+	// requests created in a period; no case data.
 	GetStatistics(context.Context, *GetStatisticsRequest) (*GetStatisticsResponse, error)
 	mustEmbedUnimplementedRequestServiceServer()
 }
