@@ -224,25 +224,31 @@ func TestDownloadFromAHostileServer(t *testing.T) {
 }
 
 func TestStatisticsPairAndDurations(t *testing.T) {
-	answer := []byte(`{"pairs":[{"requestingState":"KZ","requestedState":"UZ","byStatus":{"CLOSED":2},"medianHoursToAcknowledge":2.9e-05,"medianToAnswer":"5400s"},
-		{"requestingState":"UZ","requestedState":"KZ","byStatus":{"REFUSED":1}}]}`)
-	got, err := statisticsQuery{requestingState: "KZ"}.pick(answer)
-	if err != nil || strings.Contains(string(got), `"requestingState":"UZ"`) || !strings.Contains(string(got), `"requestedState":"UZ"`) {
-		t.Errorf("pick KZ→*: %s, %v", got, err)
+	q, err := statisticsQuery{from: "2026-01-01", to: "2026-06-30", requestingState: "kz"}.values()
+	if err != nil {
+		t.Fatal(err)
 	}
+	// The --to day is included: the period ends at the next midnight.
+	if got, want := q.Encode(), "periodEnd=2026-07-01T00%3A00%3A00Z&periodStart=2026-01-01T00%3A00%3A00Z&requestingState=KZ"; got != want {
+		t.Errorf("the query of --from 2026-01-01 --to 2026-06-30 --requesting-state kz: %s; want %s", got, want)
+	}
+	answer := `{"pairs":[{"requestingState":"KZ","requestedState":"UZ","byStatus":{"CLOSED":2},"medianTimeToAcknowledge":"0.104s","acknowledgedCount":2,"medianTimeToAnswer":"5400s","answeredCount":1},
+		{"requestingState":"UZ","requestedState":"KZ","byStatus":{"REFUSED":1},"medianTimeToAcknowledge":null,"acknowledgedCount":0}]}`
 	var m any
-	_ = json.Unmarshal(got, &m)
+	_ = json.Unmarshal([]byte(answer), &m)
 	var out bytes.Buffer
 	if err := (statisticsView{}).table(&out, m); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CLOSED=2", "104ms", "1h30m0s"} {
+	for _, want := range []string{"CLOSED=2", "104ms (of 2)", "1h30m0s (of 1)", "REFUSED=1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the statistics table lacks %q:\n%s", want, out.String())
 		}
 	}
-	if _, err := ctl(t, "", "statistics", "--from", "2026-01-01"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "all time") {
-		t.Errorf("--from today: %v; want a usage error saying the period is not supported yet", err)
+	for _, bad := range [][]string{{"--from", "yesterday"}, {"--requested-state", "UZB"}} {
+		if _, err := ctl(t, "", append([]string{"statistics"}, bad...)...); !errors.Is(err, errUsage) {
+			t.Errorf("statistics %v: %v; want a usage error", bad, err)
+		}
 	}
 }
 

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,59 +12,76 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// statisticsQuery holds what the statistics command asks for. The
-// gateway of this version gives statistics over all time for every pair
-// of states involving the caller's: the pair is chosen here, from the
-// answer, and a period cannot be asked for yet (statisticsPeriodSupported).
+// statisticsQuery holds what the statistics command asks for: a period
+// (requests created in it count) and a pair of states, each optional.
 type statisticsQuery struct {
 	from, to                        string
 	requestingState, requestedState string
 }
 
-// statisticsPeriodSupported says whether the gateway takes a period. Issue
-// 12 item 8 adds it; until then --from and --to are refused rather than
-// silently ignored.
-const statisticsPeriodSupported = false
+// values are the query parameters of GET /v1/statistics. A date as --to
+// means the whole of that day (UTC): the period ends at the next midnight.
+func (q statisticsQuery) values() (url.Values, error) {
+	v := url.Values{}
+	for _, f := range []struct{ flag, value, param string }{{"from", q.from, "periodStart"}, {"to", q.to, "periodEnd"}} {
+		if f.value == "" {
+			continue
+		}
+		ts, err := parseTime(f.flag, f.value)
+		if err != nil {
+			return nil, err
+		}
+		t := ts.AsTime()
+		if _, err := time.Parse(time.DateOnly, f.value); err == nil && f.flag == "to" {
+			t = t.AddDate(0, 0, 1)
+		}
+		v.Set(f.param, t.UTC().Format(time.RFC3339Nano))
+	}
+	for _, f := range []struct{ flag, value, param string }{
+		{"requesting-state", q.requestingState, "requestingState"}, {"requested-state", q.requestedState, "requestedState"},
+	} {
+		s := strings.ToUpper(strings.TrimSpace(f.value))
+		if s == "" {
+			continue
+		}
+		if len(s) != 2 {
+			return nil, fmt.Errorf("%w: --%s %q is not a state's ISO code, e.g. UZ", errUsage, f.flag, f.value)
+		}
+		v.Set(f.param, s)
+	}
+	return v, nil
+}
 
 func newStatisticsCmd(g *globals) *cobra.Command {
 	var q statisticsQuery
 	c := &cobra.Command{
 		Use:   "statistics",
 		Short: "Aggregates per pair of states involving yours: counts by status, times to answer, overdue, refusals",
-		Long: `Aggregates per ordered pair of states involving your state (no case data): the number of
-requests by status, the median time to acknowledge and to answer, how many are overdue, and the
-refusals by ground. --requesting-state and --requested-state choose a pair; --from and --to a
-period (dates or RFC 3339 times).`,
-		Example: "  comityctl statistics\n  comityctl statistics --requesting-state KZ --requested-state UZ --output json",
+		Long: `Aggregates per ordered pair of states involving your state (no case data) over the requests
+created in a period: the number of requests by status, the median time to acknowledge and to
+answer (with how many requests each median is taken over), how many are overdue, and the
+refusals by ground. --from and --to choose the period (dates, the --to day included, or RFC 3339
+times; by default the year up to now); --requesting-state and --requested-state a pair.`,
+		Example: "  comityctl statistics\n" +
+			"  comityctl statistics --from 2026-01-01 --to 2026-06-30\n" +
+			"  comityctl statistics --requesting-state KZ --requested-state UZ --output json",
 		Aliases: []string{"stats"},
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			for _, f := range []struct{ flag, v string }{{"from", q.from}, {"to", q.to}} {
-				if f.v == "" {
-					continue
-				}
-				if _, err := parseTime(f.flag, f.v); err != nil {
-					return err
-				}
-				if !statisticsPeriodSupported {
-					return fmt.Errorf("%w: --%s: this gateway gives statistics over all time only (a period comes with issue 12 item 8); leave out --from and --to", errUsage, f.flag)
-				}
-			}
-			for _, s := range []*string{&q.requestingState, &q.requestedState} {
-				*s = strings.ToUpper(strings.TrimSpace(*s))
-				if *s != "" && len(*s) != 2 {
-					return fmt.Errorf("%w: %q is not a state's ISO code, e.g. UZ", errUsage, *s)
-				}
+			v, err := q.values()
+			if err != nil {
+				return err
 			}
 			cl, err := g.client()
 			if err != nil {
 				return err
 			}
-			data, err := cl.callRaw(c.Context(), http.MethodGet, "/v1/statistics", nil)
-			if err != nil {
-				return err
+			path := "/v1/statistics"
+			if len(v) > 0 {
+				path += "?" + v.Encode()
 			}
-			if data, err = q.pick(data); err != nil {
+			data, err := cl.callRaw(c.Context(), http.MethodGet, path, nil)
+			if err != nil {
 				return err
 			}
 			return g.print(data, statisticsView{})
@@ -73,45 +89,10 @@ period (dates or RFC 3339 times).`,
 	}
 	f := c.Flags()
 	f.StringVar(&q.from, "from", "", "start of the period (a date, 2026-01-01, or an RFC 3339 time)")
-	f.StringVar(&q.to, "to", "", "end of the period (a date or an RFC 3339 time)")
-	f.StringVar(&q.requestingState, "requesting-state", "", "only the pairs from this state, e.g. KZ")
-	f.StringVar(&q.requestedState, "requested-state", "", "only the pairs to this state, e.g. UZ")
+	f.StringVar(&q.to, "to", "", "end of the period (a date, which is included, or an RFC 3339 time)")
+	f.StringVar(&q.requestingState, "requesting-state", "", "only the requests from this state, e.g. KZ")
+	f.StringVar(&q.requestedState, "requested-state", "", "only the requests to this state, e.g. UZ")
 	return c
-}
-
-// pick keeps the pairs the state flags choose, every field of them as the
-// gateway sent it.
-func (q statisticsQuery) pick(data []byte) ([]byte, error) {
-	if q.requestingState == "" && q.requestedState == "" {
-		return data, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("the answer is not statistics: %w", err)
-	}
-	var pairs []json.RawMessage
-	if raw, ok := m["pairs"]; ok {
-		if err := json.Unmarshal(raw, &pairs); err != nil {
-			return nil, fmt.Errorf("the answer is not statistics: %w", err)
-		}
-	}
-	kept := []json.RawMessage{}
-	for _, p := range pairs {
-		var s struct{ RequestingState, RequestedState string }
-		if err := json.Unmarshal(p, &s); err != nil {
-			return nil, fmt.Errorf("the answer is not statistics: %w", err)
-		}
-		if (q.requestingState == "" || strings.EqualFold(s.RequestingState, q.requestingState)) &&
-			(q.requestedState == "" || strings.EqualFold(s.RequestedState, q.requestedState)) {
-			kept = append(kept, p)
-		}
-	}
-	out, err := json.Marshal(kept)
-	if err != nil {
-		return nil, err
-	}
-	m["pairs"] = out
-	return json.Marshal(m)
 }
 
 // statisticsView shows one row per pair; the counts by status and the
@@ -125,14 +106,14 @@ func (statisticsView) table(w io.Writer, v any) error {
 	fmt.Fprintln(tw, "FROM\tTO\tBY STATUS\tTO ACKNOWLEDGE (MEDIAN)\tTO ANSWER (MEDIAN)\tOVERDUE\tREFUSALS")
 	for _, p := range pairs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(lookup(p, "requestingState"), 0), printable(lookup(p, "requestedState"), 0),
-			printable(counts(p, "byStatus"), 0), durationOf(p, "medianToAcknowledge", "medianHoursToAcknowledge"),
-			durationOf(p, "medianToAnswer", "medianHoursToAnswer"), printable(lookup(p, "overdue"), 0), printable(counts(p, "refusalsByGround"), 0))
+			printable(counts(p, "byStatus"), 0), medianOf(p, "medianTimeToAcknowledge", "acknowledgedCount"),
+			medianOf(p, "medianTimeToAnswer", "answeredCount"), printable(lookup(p, "overdue"), 0), printable(counts(p, "refusalsByGround"), 0))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if len(pairs) == 0 {
-		_, err := fmt.Fprintln(w, "(no requests between these states)")
+		_, err := fmt.Fprintln(w, "(no requests between these states in the period)")
 		return err
 	}
 	return nil
@@ -149,29 +130,28 @@ func counts(v any, key string) string {
 	return strings.Join(parts, " ")
 }
 
-// durationOf shows a median time: a protobuf Duration ("7200s") under
-// durationKey, or else a number of hours under hoursKey (what this
-// version of the API sends), as a rounded duration.
-func durationOf(v any, durationKey, hoursKey string) string {
+// medianOf shows a median time (a protobuf Duration, "7200s") with the
+// number of requests it is taken over; "-" when there are none.
+func medianOf(v any, durationKey, countKey string) string {
 	m, _ := v.(map[string]any)
-	if s, ok := m[durationKey].(string); ok {
-		if d, err := time.ParseDuration(s); err == nil {
-			return roundDuration(d)
-		}
-		return printable(s, 0)
+	s, ok := m[durationKey].(string)
+	if !ok {
+		return "-"
 	}
-	if h := scalar(m[hoursKey]); h != "" {
-		if f, err := strconv.ParseFloat(h, 64); err == nil {
-			return roundDuration(time.Duration(f * float64(time.Hour)))
-		}
+	shown := printable(s, 0)
+	if d, err := time.ParseDuration(s); err == nil {
+		shown = roundDuration(d)
 	}
-	return "-"
+	if n := scalar(m[countKey]); n != "" {
+		shown += " (of " + n + ")"
+	}
+	return shown
 }
 
 func roundDuration(d time.Duration) string {
 	switch {
 	case d == 0:
-		return "-"
+		return "0s"
 	case d >= time.Hour:
 		return d.Round(time.Minute).String()
 	case d >= time.Minute:
