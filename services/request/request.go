@@ -151,6 +151,16 @@ type Request struct {
 	UpdateTime time.Time
 }
 
+// KeepServerFields sets in r the fields of cur that are not the drafter's
+// to set: identity, parties and lifecycle, and the times.
+func (r *Request) KeepServerFields(cur Request) {
+	r.ID, r.Reference, r.Status, r.Version = cur.ID, cur.Reference, cur.Status, cur.Version
+	r.RequestingAgency, r.RequestingState, r.Owner = cur.RequestingAgency, cur.RequestingState, cur.Owner
+	r.Deadlines, r.Acceptance, r.Refusal, r.Execution = cur.Deadlines, cur.Acceptance, cur.Refusal, cur.Execution
+	r.TransmitTime, r.AcknowledgeTime, r.AnswerTime = cur.TransmitTime, cur.AcknowledgeTime, cur.AnswerTime
+	r.CreateTime, r.UpdateTime = cur.CreateTime, cur.UpdateTime
+}
+
 // Etag is the opaque concurrency token of the request's current version.
 func (r Request) Etag() string {
 	h := sha256.New()

@@ -364,12 +364,7 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	next := cur
 	apply(&next)
 	next.RequestedState = strings.ToUpper(next.RequestedState)
-	// Identity, parties and lifecycle fields are not the drafter's to set.
-	next.ID, next.Reference, next.Status, next.Version = cur.ID, cur.Reference, cur.Status, cur.Version
-	next.RequestingAgency, next.RequestingState, next.Owner = cur.RequestingAgency, cur.RequestingState, cur.Owner
-	next.Deadlines, next.Acceptance, next.Refusal, next.Execution = cur.Deadlines, cur.Acceptance, cur.Refusal, cur.Execution
-	next.TransmitTime, next.AcknowledgeTime, next.AnswerTime = cur.TransmitTime, cur.AcknowledgeTime, cur.AnswerTime
-	next.CreateTime = cur.CreateTime
+	next.KeepServerFields(cur)
 	if err := checkShape(next); err != nil {
 		return View{}, err
 	}
