@@ -111,6 +111,11 @@ type Field struct {
 	// Column is the SQL expression for the field, e.g. "create_time". It is
 	// written into the SQL as is, so it must come from code, never from input.
 	Column string
+	// Upper says that the field's values are upper case (state codes,
+	// references): a filter's value for it is upper-cased before the
+	// comparison, so that "uz" finds UZ as a body's "uz" is taken as UZ.
+	// String fields only.
+	Upper bool
 }
 
 // Schema is the set of fields a list method can filter and order by.
@@ -154,6 +159,8 @@ func (s Schema) Validate() error {
 			return fmt.Errorf("query: enum field %q lists no values", f.Name)
 		case f.Kind != Enum && len(f.Enum) != 0:
 			return fmt.Errorf("query: field %q of kind %v lists enum values", f.Name, f.Kind)
+		case f.Upper && f.Kind != String:
+			return fmt.Errorf("query: field %q of kind %v is upper-cased", f.Name, f.Kind)
 		case f.Kind == Enum && slices.Contains(f.Enum, ""):
 			return fmt.Errorf("query: enum field %q lists an empty value", f.Name)
 		}

@@ -234,14 +234,14 @@ var RequestSchema = query.Schema{
 	{Name: "status", Kind: query.Enum, Enum: statusNames(), Column: "status"},
 	{Name: "type", Kind: query.Enum, Enum: typeNames(), Column: "type"},
 	{Name: "priority", Kind: query.Enum, Enum: []string{string(directory.Routine), string(directory.Urgent), string(directory.Emergency)}, Column: "priority"},
-	{Name: "requestingState", Kind: query.String, Column: "requesting_state"},
-	{Name: "requestedState", Kind: query.String, Column: "requested_state"},
+	{Name: "requestingState", Kind: query.String, Column: "requesting_state", Upper: true},
+	{Name: "requestedState", Kind: query.String, Column: "requested_state", Upper: true},
 	{Name: "requestingAgency", Kind: query.String, Column: "requesting_agency"},
 	{Name: "requestedAgency", Kind: query.String, Column: "requested_agency"},
 	{Name: "overdue", Kind: query.Bool, Column: "overdue"},
 	{Name: "createTime", Kind: query.Timestamp, Column: "create_time"},
 	{Name: "updateTime", Kind: query.Timestamp, Column: "update_time"},
-	{Name: "reference", Kind: query.String, Column: "reference"},
+	{Name: "reference", Kind: query.String, Column: "reference", Upper: true},
 }
 
 // OrderSchema declares what ListRequests can order on: RequestSchema but

@@ -6,6 +6,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -249,6 +250,46 @@ func (s *Server) ResolveRoute(ctx context.Context, req *directoryv1.ResolveRoute
 // without its case above.
 func unmapped(what, path string) error {
 	return fmt.Errorf("update of %s: writable field %q has no domain mapping", what, path)
+}
+
+// Preauthorize implements grpcserver.Preauthorizer: the directory's writes
+// check the caller's role and state before the shape of what they send,
+// so that a PATCH by someone who may not make it is refused as such, not
+// for its body.
+func (s *Server) Preauthorize(ctx context.Context, _ string, req any) error {
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	switch r := req.(type) {
+	case *directoryv1.UpdateStateRequest:
+		code, ok := strings.CutPrefix(r.GetState().GetName(), statePrefix)
+		if !ok {
+			return nil
+		}
+		return s.svc.MayChangeState(p, code)
+	case *directoryv1.CreateAgencyRequest:
+		state := r.GetAgency().GetState()
+		if state == "" {
+			state = p.State
+		}
+		return s.svc.MayChangeState(p, state)
+	case *directoryv1.UpdateAgencyRequest:
+		return s.mayChangeAgency(ctx, p, r.GetAgency().GetName())
+	case *directoryv1.DeactivateAgencyRequest:
+		return s.mayChangeAgency(ctx, p, r.GetName())
+	case *directoryv1.ActivateAgencyRequest:
+		return s.mayChangeAgency(ctx, p, r.GetName())
+	}
+	return nil
+}
+
+func (s *Server) mayChangeAgency(ctx context.Context, p identity.Principal, name string) error {
+	id, ok := strings.CutPrefix(name, agencyPrefix)
+	if !ok || id == "" {
+		return nil
+	}
+	return s.svc.MayChangeAgency(ctx, p, id)
 }
 
 // GetCaller implements directoryv1.DirectoryServiceServer: the principal

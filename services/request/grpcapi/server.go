@@ -123,6 +123,26 @@ func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequest
 	return &requestv1.UpdateRequestResponse{Request: RequestToProto(v)}, nil
 }
 
+// Preauthorize implements grpcserver.Preauthorizer: an update of a draft
+// checks who the caller is before the shape of what they send, so that
+// someone who may not update it is refused as such (or told it does not
+// exist), not for its body.
+func (s *Server) Preauthorize(ctx context.Context, _ string, req any) error {
+	r, ok := req.(*requestv1.UpdateRequestRequest)
+	if !ok {
+		return nil
+	}
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	id, err := requestID(r.GetRequest().GetName(), "request.name")
+	if err != nil {
+		return nil
+	}
+	return s.svc.MayUpdate(ctx, p, id)
+}
+
 // lifecycleRequest is what every lifecycle action's request message has.
 type lifecycleRequest interface {
 	GetName() string

@@ -1865,7 +1865,11 @@ func (x *CreateRequestResponse) GetRequest() *Request {
 // Request message for GetRequest.
 type GetRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource name.
+	// Resource name, `requests/{id}`. The request's reference may stand in
+	// for the id (`requests/KZ-2026-000042`, in any case): the answer is the
+	// request under its canonical name, as the caller may see it by id
+	// (NOT_FOUND otherwise). Only GetRequest takes a reference; every other
+	// method takes the name.
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
