@@ -270,14 +270,13 @@ func (s *Service) receiver(ctx context.Context, d Request) (directory.Agency, er
 // reference is an alias of the name for reading only. The answer is the
 // same as by id, NOT_FOUND included for a request p may not see.
 func (s *Service) Get(ctx context.Context, p identity.Principal, id string) (View, error) {
+	var r Request
+	var err error
 	if IsReference(id) {
-		resolved, err := s.idOfReference(ctx, id)
-		if err != nil {
-			return View{}, err
-		}
-		id = resolved
+		r, err = s.visibleByReference(ctx, p, id)
+	} else {
+		r, err = s.visible(ctx, p, id)
 	}
-	r, err := s.visible(ctx, p, id)
 	if err != nil {
 		return View{}, err
 	}
@@ -299,18 +298,23 @@ var referencePattern = regexp.MustCompile(`^[A-Za-z]{2}-[0-9]{4}-[0-9]{6,}$`)
 // rather than of an id.
 func IsReference(s string) bool { return referencePattern.MatchString(s) }
 
-// idOfReference returns the id of the request with reference ref (any
-// case), or NOT_FOUND naming ref.
-func (s *Service) idOfReference(ctx context.Context, ref string) (string, error) {
+// visibleByReference is visible for the request with reference ref (any
+// case). NOT_FOUND names ref, never the id: a caller who may not see the
+// request learns nothing a reference that does not exist would not tell.
+func (s *Service) visibleByReference(ctx context.Context, p identity.Principal, ref string) (Request, error) {
 	ref = strings.ToUpper(ref)
 	page, err := s.store.List(ctx, ListQuery{Filter: query.Compare{Field: "reference", Op: query.Eq, Value: ref}, Limit: 1})
 	if err != nil {
-		return "", err
+		return Request{}, err
 	}
 	if len(page.Requests) == 0 {
-		return "", notFound(ref)
+		return Request{}, notFound(ref)
 	}
-	return page.Requests[0].ID, nil
+	r, err := s.visible(ctx, p, page.Requests[0].ID)
+	if errs.CodeOf(err) == errs.NotFound {
+		return Request{}, notFound(ref)
+	}
+	return r, err
 }
 
 // visible loads a request and hides it (NOT_FOUND) from a caller with no
