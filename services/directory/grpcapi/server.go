@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"strings"
 
+	"go.einride.tech/aip/fieldbehavior"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
@@ -153,7 +156,11 @@ func (s *Server) CreateAgency(ctx context.Context, req *directoryv1.CreateAgency
 	if err != nil {
 		return nil, err
 	}
-	a := AgencyFromProto(req.GetAgency())
+	// What the directory sets (active, update_time) is not the caller's
+	// to give: a new agency is active.
+	in := proto.Clone(req.GetAgency()).(*directoryv1.Agency)
+	fieldbehavior.ClearFields(in, annotations.FieldBehavior_OUTPUT_ONLY, annotations.FieldBehavior_IDENTIFIER)
+	a := AgencyFromProto(in)
 	a.ID = req.GetAgencyId()
 	a, err = s.svc.CreateAgency(ctx, p, a)
 	if err != nil {

@@ -337,6 +337,9 @@ func TestUpdateMask(t *testing.T) {
 		{name: "unknown camelCase path named as sent", paths: []string{"factSummary"}, wantErr: `"factSummary"`},
 		{name: "unknown path into the offence", paths: []string{"offence.motive"}, wantErr: `"offence.motive"`},
 		{name: "path into a list", paths: []string{"persons.fullName"}, wantErr: `"persons.fullName"`},
+		{name: "path into a list names the list", paths: []string{"identifiers.value"}, wantErr: `update "identifiers" whole`},
+		{name: "path into a timestamp", paths: []string{"requestedResponseTime.seconds"}, wantErr: `update "requested_response_time" whole`},
+		{name: "unknown path under an output-only field", paths: []string{"deadlines.colour"}, wantErr: `"deadlines.colour" is not a field of a request`},
 		{name: "star beside another path", paths: []string{"*", "facts_summary"}, wantErr: `"*"`},
 	}
 	for _, tc := range tests {

@@ -2107,7 +2107,11 @@ type UpdateRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The draft with its name and etag.
 	Request *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
-	// Fields to change; absent or `*` means every writable field.
+	// Fields to change; absent or `*` means every writable field (REST
+	// infers it from the body). Output-only and identifier fields, in the
+	// mask or the body, are ignored, so that what GetRequest answered can be
+	// sent back changed. A path into offence changes that field of it only;
+	// a list is replaced whole.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
