@@ -369,8 +369,11 @@ func stateName(st State) string {
 // MayChangeState says whether p may change the state code or its
 // agencies: the permission UpdateState and CreateAgency check, for a check
 // made before the input is looked at.
-func (s *Service) MayChangeState(p identity.Principal, code string) error {
-	return requireAdminOf(p, strings.ToUpper(code))
+func (s *Service) MayChangeState(ctx context.Context, p identity.Principal, code string) error {
+	code = strings.ToUpper(code)
+	// The state's auditors see the refused attempts too, as UpdateState's.
+	audit.NoteStates(ctx, code)
+	return requireAdminOf(p, code)
 }
 
 // MayChangeAgency says whether p may change agency id: the permission
@@ -378,6 +381,7 @@ func (s *Service) MayChangeState(p identity.Principal, code string) error {
 // before the input is looked at. An agency that does not exist is left for
 // the change itself to report.
 func (s *Service) MayChangeAgency(ctx context.Context, p identity.Principal, id string) error {
+	// The role first, as updateAgency checks it.
 	if !p.HasRole(identity.DirectoryAdmin) {
 		return requireAdminOf(p, "")
 	}
@@ -388,6 +392,9 @@ func (s *Service) MayChangeAgency(ctx context.Context, p identity.Principal, id 
 		}
 		return err
 	}
+	// The agency's state's auditors see the refused attempts too, as
+	// updateAgency's.
+	audit.NoteStates(ctx, a.State)
 	return requireAdminOf(p, a.State)
 }
 

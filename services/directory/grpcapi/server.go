@@ -274,13 +274,13 @@ func (s *Server) Preauthorize(ctx context.Context, _ string, req any) error {
 		if !ok {
 			return nil
 		}
-		return s.svc.MayChangeState(p, code)
+		return s.svc.MayChangeState(ctx, p, code)
 	case *directoryv1.CreateAgencyRequest:
 		state := r.GetAgency().GetState()
 		if state == "" {
 			state = p.State
 		}
-		return s.svc.MayChangeState(p, state)
+		return s.svc.MayChangeState(ctx, p, state)
 	case *directoryv1.UpdateAgencyRequest:
 		return s.mayChangeAgency(ctx, p, r.GetAgency().GetName())
 	case *directoryv1.DeactivateAgencyRequest:
