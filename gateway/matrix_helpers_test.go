@@ -242,6 +242,12 @@ type matrixEnv struct {
 	entries  map[stage]uint64 // audit entry index for entryOfKZ, entryOfKZUZ
 	kzState  *directoryv1.State
 	kzPolice *directoryv1.Agency
+	// kzWrite serialises the cells that read the etag of KZ or of
+	// kz-police-cyber and write with it. The callers of a method run in
+	// parallel: the two administrators allowed to write would otherwise
+	// race for the etag, and one of them get a conflict, which is not what
+	// the cell is about.
+	kzWrite sync.Mutex
 
 	watchers    map[string]*matrixWatcher
 	stopWatch   context.CancelFunc
@@ -917,6 +923,8 @@ var matrixMethods = map[string]matrixMethod{
 	"UpdateState": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
 		// The etag is required, and each success changes it: read it first
 		// (every signed-in caller may).
+		e.kzWrite.Lock()
+		defer e.kzWrite.Unlock()
 		cur, err := e.dir.GetState(ctx, &directoryv1.GetStateRequest{Name: "states/KZ"})
 		if err != nil {
 			return "OK", err
@@ -933,6 +941,8 @@ var matrixMethods = map[string]matrixMethod{
 	"UpdateAgency": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		// With the current etag (required), read by the KZ administrator:
 		// earlier cells may have changed the agency.
+		e.kzWrite.Lock()
+		defer e.kzWrite.Unlock()
 		cur, err := e.dir.GetAgency(e.ctx(c.t, requestingAdmin), &directoryv1.GetAgencyRequest{Name: e.kzPolice.GetName()})
 		must(c.t, err, "read the agency's etag")
 		_, err = e.dir.UpdateAgency(ctx, &directoryv1.UpdateAgencyRequest{

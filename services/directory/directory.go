@@ -125,7 +125,7 @@ func etag(name string, version int64) string {
 // the store columns they map to.
 var AgencySchema = query.Schema{
 	{Name: "name", Kind: query.String, Column: "id"},
-	{Name: "state", Kind: query.String, Column: "state"},
+	{Name: "state", Kind: query.String, Column: "state", Upper: true},
 	{Name: "kind", Kind: query.Enum, Enum: kindNames(), Column: "kind"},
 	{Name: "active", Kind: query.Bool, Column: "active"},
 	{Name: "updateTime", Kind: query.Timestamp, Column: "update_time"},

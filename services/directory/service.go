@@ -366,6 +366,38 @@ func stateName(st State) string {
 	return st.Code
 }
 
+// MayChangeState says whether p may change the state code or its
+// agencies: the permission UpdateState and CreateAgency check, for a check
+// made before the input is looked at.
+func (s *Service) MayChangeState(ctx context.Context, p identity.Principal, code string) error {
+	code = strings.ToUpper(code)
+	// The state's auditors see the refused attempts too, as UpdateState's.
+	audit.NoteStates(ctx, code)
+	return requireAdminOf(p, code)
+}
+
+// MayChangeAgency says whether p may change agency id: the permission
+// UpdateAgency, DeactivateAgency and ActivateAgency check, for a check made
+// before the input is looked at. An agency that does not exist is left for
+// the change itself to report.
+func (s *Service) MayChangeAgency(ctx context.Context, p identity.Principal, id string) error {
+	// The role first, as updateAgency checks it.
+	if !p.HasRole(identity.DirectoryAdmin) {
+		return requireAdminOf(p, "")
+	}
+	a, err := s.store.GetAgency(ctx, id)
+	if err != nil {
+		if errors.Is(err, errs.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	// The agency's state's auditors see the refused attempts too, as
+	// updateAgency's.
+	audit.NoteStates(ctx, a.State)
+	return requireAdminOf(p, a.State)
+}
+
 func requireAdminOf(p identity.Principal, state string) error {
 	if !p.HasRole(identity.DirectoryAdmin) {
 		return errs.New(errs.PermissionDenied, "only a directory_admin may change the directory")

@@ -121,6 +121,11 @@ type Field struct {
 	// Has is compiled to a range of bytes, which no wildcard in a value can
 	// widen and which an index on the column serves.
 	Path bool
+	// Upper says that the field's values are upper case (state codes,
+	// references): a filter's value for it is upper-cased before the
+	// comparison, so that "uz" finds UZ as a body's "uz" is taken as UZ.
+	// String fields only.
+	Upper bool
 }
 
 // Schema is the set of fields a list method can filter and order by.
@@ -166,6 +171,8 @@ func (s Schema) Validate() error {
 			return fmt.Errorf("query: field %q of kind %v lists enum values", f.Name, f.Kind)
 		case f.Path && f.Kind != String:
 			return fmt.Errorf("query: path field %q is of kind %v, not string", f.Name, f.Kind)
+		case f.Upper && f.Kind != String:
+			return fmt.Errorf("query: field %q of kind %v is upper-cased", f.Name, f.Kind)
 		case f.Kind == Enum && slices.Contains(f.Enum, ""):
 			return fmt.Errorf("query: enum field %q lists an empty value", f.Name)
 		}

@@ -176,9 +176,25 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 	return s.view(p, updated), nil
 }
 
+// ResponseTimePast is the reason code of a requested response time that has
+// passed: the requested side cannot meet it.
+const ResponseTimePast = "REQUESTED_RESPONSE_TIME_PAST"
+
+// checkResponseTime adds to vs, under field, a requested response time that
+// is no longer in the future. A request does not wait for a date that has
+// passed to be refused: it is refused when it is drafted with one, updated
+// to one, and submitted after its date has passed.
+func (s *Service) checkResponseTime(r Request, field string, vs *errs.Violations) {
+	if t := r.RequestedResponseTime; !t.IsZero() && !t.After(s.now()) {
+		vs.AddReason(field, ResponseTimePast, "the requested response time %s is in the past: the requested side cannot meet it; "+
+			"set a later date, or none", t.UTC().Format(time.RFC3339))
+	}
+}
+
 // checkSafeguards checks every safeguard against the requested agency as the
-// directory has it now and the request's attachments.
-func (s *Service) checkSafeguards(ctx context.Context, r Request) error {
+// directory has it now and the request's attachments; at submission, also
+// that the requested response time has not passed.
+func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) error {
 	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
 	if err != nil {
 		return fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
@@ -188,6 +204,9 @@ func (s *Service) checkSafeguards(ctx context.Context, r Request) error {
 		return err
 	}
 	vs := safeguards(r, receiver, atts)
+	if a == actSubmit {
+		s.checkResponseTime(r, "requested_response_time", &vs)
+	}
 	if !receiver.Active {
 		vs.Add("requested_agency", "%s is deactivated", receiver.ID)
 	}
@@ -198,7 +217,7 @@ func (s *Service) checkSafeguards(ctx context.Context, r Request) error {
 // every safeguard is met. With validateOnly it only says whether it would:
 // every check runs, nothing changes.
 func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguards(ctx, r) }
+	check := func(r Request) error { return s.checkSafeguards(ctx, r, actSubmit) }
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actSubmit, check)
 	}
@@ -218,7 +237,7 @@ func (s *Service) Return(ctx context.Context, p identity.Principal, id, etag, re
 // validateOnly it only says whether it would: every check runs, nothing
 // changes and no deadline starts.
 func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguards(ctx, r) }
+	check := func(r Request) error { return s.checkSafeguards(ctx, r, actTransmit) }
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actTransmit, check)
 	}

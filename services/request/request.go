@@ -151,6 +151,16 @@ type Request struct {
 	UpdateTime time.Time
 }
 
+// KeepServerFields sets in r the fields of cur that are not the drafter's
+// to set: identity, parties and lifecycle, and the times.
+func (r *Request) KeepServerFields(cur Request) {
+	r.ID, r.Reference, r.Status, r.Version = cur.ID, cur.Reference, cur.Status, cur.Version
+	r.RequestingAgency, r.RequestingState, r.Owner = cur.RequestingAgency, cur.RequestingState, cur.Owner
+	r.Deadlines, r.Acceptance, r.Refusal, r.Execution = cur.Deadlines, cur.Acceptance, cur.Refusal, cur.Execution
+	r.TransmitTime, r.AcknowledgeTime, r.AnswerTime = cur.TransmitTime, cur.AcknowledgeTime, cur.AnswerTime
+	r.CreateTime, r.UpdateTime = cur.CreateTime, cur.UpdateTime
+}
+
 // Etag is the opaque concurrency token of the request's current version.
 func (r Request) Etag() string {
 	h := sha256.New()
@@ -224,14 +234,14 @@ var RequestSchema = query.Schema{
 	{Name: "status", Kind: query.Enum, Enum: statusNames(), Column: "status"},
 	{Name: "type", Kind: query.Enum, Enum: typeNames(), Column: "type"},
 	{Name: "priority", Kind: query.Enum, Enum: []string{string(directory.Routine), string(directory.Urgent), string(directory.Emergency)}, Column: "priority"},
-	{Name: "requestingState", Kind: query.String, Column: "requesting_state"},
-	{Name: "requestedState", Kind: query.String, Column: "requested_state"},
+	{Name: "requestingState", Kind: query.String, Column: "requesting_state", Upper: true},
+	{Name: "requestedState", Kind: query.String, Column: "requested_state", Upper: true},
 	{Name: "requestingAgency", Kind: query.String, Column: "requesting_agency"},
 	{Name: "requestedAgency", Kind: query.String, Column: "requested_agency"},
 	{Name: "overdue", Kind: query.Bool, Column: "overdue"},
 	{Name: "createTime", Kind: query.Timestamp, Column: "create_time"},
 	{Name: "updateTime", Kind: query.Timestamp, Column: "update_time"},
-	{Name: "reference", Kind: query.String, Column: "reference"},
+	{Name: "reference", Kind: query.String, Column: "reference", Upper: true},
 }
 
 // OrderSchema declares what ListRequests can order on: RequestSchema but

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -173,6 +174,11 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 	if err := checkShape(d); err != nil {
 		return View{}, err
 	}
+	var vs errs.Violations
+	s.checkResponseTime(d, "request.requested_response_time", &vs)
+	if err := vs.Err(errs.Invalid, "invalid request"); err != nil {
+		return View{}, err
+	}
 	key := IdempotencyKey{Issuer: p.Issuer, Subject: p.Subject, Agency: p.Agency, Key: requestID}
 	if requestID != "" {
 		// The digest is of the body as the caller sent it, before the
@@ -259,8 +265,18 @@ func (s *Service) receiver(ctx context.Context, d Request) (directory.Agency, er
 
 // Get returns a request the caller may see, and records the read of its
 // full content.
+//
+// id may also be the request's reference (KZ-2026-000042, in any case): the
+// reference is an alias of the name for reading only. The answer is the
+// same as by id, NOT_FOUND included for a request p may not see.
 func (s *Service) Get(ctx context.Context, p identity.Principal, id string) (View, error) {
-	r, err := s.visible(ctx, p, id)
+	var r Request
+	var err error
+	if IsReference(id) {
+		r, err = s.visibleByReference(ctx, p, id)
+	} else {
+		r, err = s.visible(ctx, p, id)
+	}
 	if err != nil {
 		return View{}, err
 	}
@@ -273,10 +289,43 @@ func (s *Service) Get(ctx context.Context, p identity.Principal, id string) (Vie
 	return v, nil
 }
 
+// referencePattern is a request's reference: requesting state, year and
+// per-state sequence (KZ-2026-000042). No id matches it: ids are UUIDs,
+// whose first group has eight characters.
+var referencePattern = regexp.MustCompile(`^[A-Za-z]{2}-[0-9]{4}-[0-9]{6,}$`)
+
+// IsReference reports whether s has the form of a request's reference
+// rather than of an id.
+func IsReference(s string) bool { return referencePattern.MatchString(s) }
+
+// visibleByReference is visible for the request with reference ref (any
+// case). NOT_FOUND names ref, never the id: a caller who may not see the
+// request learns nothing a reference that does not exist would not tell.
+func (s *Service) visibleByReference(ctx context.Context, p identity.Principal, ref string) (Request, error) {
+	ref = strings.ToUpper(ref)
+	page, err := s.store.List(ctx, ListQuery{Filter: query.Compare{Field: "reference", Op: query.Eq, Value: ref}, Limit: 1})
+	if err != nil {
+		return Request{}, err
+	}
+	if len(page.Requests) == 0 {
+		return Request{}, notFound(ref)
+	}
+	r, err := s.visible(ctx, p, page.Requests[0].ID)
+	if errs.CodeOf(err) == errs.NotFound {
+		return Request{}, notFound(ref)
+	}
+	return r, err
+}
+
 // visible loads a request and hides it (NOT_FOUND) from a caller with no
 // need to know.
 func (s *Service) visible(ctx context.Context, p identity.Principal, id string) (Request, error) {
 	r, err := s.store.Get(ctx, id)
+	if errors.Is(err, errs.ErrNotFound) && IsReference(id) {
+		// Whether or not the reference exists: only GetRequest takes one.
+		return Request{}, errs.New(errs.NotFound, "request %q not found: a reference names a request only to get it "+
+			"(GET /v1/requests/%s); this method takes the request's name, requests/{id}", id, id)
+	}
 	if errors.Is(err, errs.ErrNotFound) {
 		return Request{}, notFound(id)
 	}
@@ -364,14 +413,18 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	next := cur
 	apply(&next)
 	next.RequestedState = strings.ToUpper(next.RequestedState)
-	// Identity, parties and lifecycle fields are not the drafter's to set.
-	next.ID, next.Reference, next.Status, next.Version = cur.ID, cur.Reference, cur.Status, cur.Version
-	next.RequestingAgency, next.RequestingState, next.Owner = cur.RequestingAgency, cur.RequestingState, cur.Owner
-	next.Deadlines, next.Acceptance, next.Refusal, next.Execution = cur.Deadlines, cur.Acceptance, cur.Refusal, cur.Execution
-	next.TransmitTime, next.AcknowledgeTime, next.AnswerTime = cur.TransmitTime, cur.AcknowledgeTime, cur.AnswerTime
-	next.CreateTime = cur.CreateTime
+	next.KeepServerFields(cur)
 	if err := checkShape(next); err != nil {
 		return View{}, err
+	}
+	if slices.Contains(touched, "requested_response_time") {
+		// A date that has passed since it was set is left for the
+		// submission to refuse; one set now must be to come.
+		var vs errs.Violations
+		s.checkResponseTime(next, "request.requested_response_time", &vs)
+		if err := vs.Err(errs.Invalid, "invalid request"); err != nil {
+			return View{}, err
+		}
 	}
 	if slices.ContainsFunc(touched, func(f string) bool {
 		return f == "type" || f == "priority" || f == "requested_state" || f == "requested_agency"
@@ -400,6 +453,18 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	}
 	audit.MarkRecorded(ctx)
 	return s.view(p, updated), nil
+}
+
+// MayUpdate says whether p may update request id now: the checks of
+// Update that come before the draft's content (NOT_FOUND for a request p
+// may not see, then who may update it and in which status), for a check
+// made before the input is looked at.
+func (s *Service) MayUpdate(ctx context.Context, p identity.Principal, id string) error {
+	cur, err := s.visible(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	return s.authorise(p, cur, actUpdate, "")
 }
 
 // checkShape checks what every draft must have: a type, a priority and a

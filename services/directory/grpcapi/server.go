@@ -6,12 +6,11 @@ package grpcapi
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
-	"go.einride.tech/aip/fieldmask"
+	"go.einride.tech/aip/fieldbehavior"
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
@@ -63,8 +62,6 @@ func (s *Server) GetState(ctx context.Context, req *directoryv1.GetStateRequest)
 	return &directoryv1.GetStateResponse{State: StateToProto(st)}, nil
 }
 
-var stateMaskable = []string{"display_names", "official_languages", "accepted_languages", "time_zone", "trusted_issuers", "claim_mappings"}
-
 // UpdateState implements directoryv1.DirectoryServiceServer.
 func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRequest) (*directoryv1.UpdateStateResponse, error) {
 	p, err := identity.Require(ctx)
@@ -75,7 +72,7 @@ func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRe
 	if len(in.GetName()) <= len(statePrefix) {
 		return nil, (errs.Violations{{Field: "state.name", Description: "required, e.g. states/KZ"}}).Err(errs.Invalid, "invalid state")
 	}
-	paths, err := maskPaths(req.GetUpdateMask(), in, stateMaskable, "name", "code", "etag", "update_time")
+	paths, err := aip.UpdatePaths(req.GetUpdateMask(), in, "a state")
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +97,8 @@ func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRe
 		case "claim_mappings":
 			v := MappingsFromProto(in.GetClaimMappings())
 			ch.ClaimMappings = &v
+		default:
+			return nil, unmapped("state", path)
 		}
 	}
 	st, err := s.svc.UpdateState(ctx, p, in.GetName()[len(statePrefix):], in.GetEtag(), ch)
@@ -157,7 +156,11 @@ func (s *Server) CreateAgency(ctx context.Context, req *directoryv1.CreateAgency
 	if err != nil {
 		return nil, err
 	}
-	a := AgencyFromProto(req.GetAgency())
+	// What the directory sets (active, update_time) is not the caller's
+	// to give: a new agency is active.
+	in := proto.Clone(req.GetAgency()).(*directoryv1.Agency)
+	fieldbehavior.ClearFields(in, annotations.FieldBehavior_OUTPUT_ONLY, annotations.FieldBehavior_IDENTIFIER)
+	a := AgencyFromProto(in)
 	a.ID = req.GetAgencyId()
 	a, err = s.svc.CreateAgency(ctx, p, a)
 	if err != nil {
@@ -165,8 +168,6 @@ func (s *Server) CreateAgency(ctx context.Context, req *directoryv1.CreateAgency
 	}
 	return &directoryv1.CreateAgencyResponse{Agency: AgencyToProto(a)}, nil
 }
-
-var agencyMaskable = []string{"kind", "display_names", "receives", "accepted_languages", "contact_points"}
 
 // UpdateAgency implements directoryv1.DirectoryServiceServer.
 func (s *Server) UpdateAgency(ctx context.Context, req *directoryv1.UpdateAgencyRequest) (*directoryv1.UpdateAgencyResponse, error) {
@@ -179,9 +180,10 @@ func (s *Server) UpdateAgency(ctx context.Context, req *directoryv1.UpdateAgency
 	if len(id) <= len(agencyPrefix) || id[:len(agencyPrefix)] != agencyPrefix {
 		return nil, (errs.Violations{{Field: "agency.name", Description: "required, e.g. agencies/kz-gpo"}}).Err(errs.Invalid, "invalid agency")
 	}
-	// The state of an agency cannot change; sending it is allowed (clients
-	// send back what they got) but "active" has its own method.
-	paths, err := maskPaths(req.GetUpdateMask(), in, agencyMaskable, "name", "etag", "update_time", "state")
+	// The state of an agency cannot change (IMMUTABLE): sending it is
+	// allowed, clients send back what they got, and the service refuses a
+	// different one. "active" (OUTPUT_ONLY) has its own methods.
+	paths, err := aip.UpdatePaths(req.GetUpdateMask(), in, "an agency")
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +201,8 @@ func (s *Server) UpdateAgency(ctx context.Context, req *directoryv1.UpdateAgency
 			ch.AcceptedLanguages = &d.AcceptedLanguages
 		case "contact_points":
 			ch.ContactPoints = &d.ContactPoints
+		default:
+			return nil, unmapped("agency", path)
 		}
 	}
 	a, err := s.svc.UpdateAgency(ctx, p, id[len(agencyPrefix):], in.GetEtag(), ch)
@@ -248,37 +252,51 @@ func (s *Server) ResolveRoute(ctx context.Context, req *directoryv1.ResolveRoute
 	return &directoryv1.ResolveRouteResponse{Agency: AgencyToProto(a), Rationale: why}, nil
 }
 
-// maskPaths returns the updatable paths an update_mask names: all of
-// updatable when the mask is absent or "*". Paths in ignored are dropped
-// (identifiers and output-only fields that clients echo back); any other
-// path is refused.
-func maskPaths(mask *fieldmaskpb.FieldMask, msg proto.Message, updatable []string, ignored ...string) ([]string, error) {
-	if len(mask.GetPaths()) == 0 || fieldmask.IsFullReplacement(mask) {
-		return updatable, nil
+// unmapped is the error for a writable field (by its field_behavior) that
+// the update does not carry to the domain: a field added to the proto
+// without its case above.
+func unmapped(what, path string) error {
+	return fmt.Errorf("update of %s: writable field %q has no domain mapping", what, path)
+}
+
+// Preauthorize implements grpcserver.Preauthorizer: the directory's writes
+// check the caller's role and state before the shape of what they send,
+// so that a PATCH by someone who may not make it is refused as such, not
+// for its body.
+func (s *Server) Preauthorize(ctx context.Context, _ string, req any) error {
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		return nil
 	}
-	invalid := func(format string, args ...any) error {
-		return (errs.Violations{{Field: "update_mask", Description: fmt.Sprintf(format, args...)}}).Err(errs.Invalid, "invalid update mask")
-	}
-	snake := &fieldmaskpb.FieldMask{}
-	for _, p := range mask.GetPaths() {
-		snake.Paths = append(snake.Paths, aip.ProtoPath(p))
-	}
-	if err := fieldmask.Validate(snake, msg); err != nil {
-		return nil, invalid("%v", err)
-	}
-	var paths []string
-	for _, path := range mask.GetPaths() {
-		// REST callers write JSON names (trustedIssuers) in ?updateMask=.
-		path = aip.ProtoPath(path)
-		switch {
-		case slices.Contains(updatable, path):
-			paths = append(paths, path)
-		case slices.Contains(ignored, path):
-		default:
-			return nil, invalid("%q cannot be updated; updatable fields are %s", path, strings.Join(updatable, ", "))
+	switch r := req.(type) {
+	case *directoryv1.UpdateStateRequest:
+		code, ok := strings.CutPrefix(r.GetState().GetName(), statePrefix)
+		if !ok {
+			return nil
 		}
+		return s.svc.MayChangeState(ctx, p, code)
+	case *directoryv1.CreateAgencyRequest:
+		state := r.GetAgency().GetState()
+		if state == "" {
+			state = p.State
+		}
+		return s.svc.MayChangeState(ctx, p, state)
+	case *directoryv1.UpdateAgencyRequest:
+		return s.mayChangeAgency(ctx, p, r.GetAgency().GetName())
+	case *directoryv1.DeactivateAgencyRequest:
+		return s.mayChangeAgency(ctx, p, r.GetName())
+	case *directoryv1.ActivateAgencyRequest:
+		return s.mayChangeAgency(ctx, p, r.GetName())
 	}
-	return paths, nil
+	return nil
+}
+
+func (s *Server) mayChangeAgency(ctx context.Context, p identity.Principal, name string) error {
+	id, ok := strings.CutPrefix(name, agencyPrefix)
+	if !ok || id == "" {
+		return nil
+	}
+	return s.svc.MayChangeAgency(ctx, p, id)
 }
 
 // GetCaller implements directoryv1.DirectoryServiceServer: the principal

@@ -235,7 +235,23 @@ func (ic interceptors) validate(msg any) error {
 	return vs.Err(errs.Invalid, "invalid request")
 }
 
-func (ic interceptors) validateUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+// Preauthorizer is implemented by a service that checks who may make some
+// of its calls before their input is looked at: the validation below asks
+// it first, so that a caller who may not make the call is told so
+// (PERMISSION_DENIED, or NOT_FOUND for what they may not see), never what
+// is wrong with input they may not send. Preauthorize returns nil for the
+// methods it does not check, and for what the handler reports itself (a
+// resource that does not exist).
+type Preauthorizer interface {
+	Preauthorize(ctx context.Context, fullMethod string, req any) error
+}
+
+func (ic interceptors) validateUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if pa, ok := info.Server.(Preauthorizer); ok {
+		if err := pa.Preauthorize(ctx, info.FullMethod, req); err != nil {
+			return nil, err
+		}
+	}
 	if err := ic.validate(req); err != nil {
 		return nil, err
 	}

@@ -374,3 +374,25 @@ func TestParseHas(t *testing.T) {
 		})
 	}
 }
+
+// TestUpperFieldsIgnoreCase: a field declared Upper (state codes) compares
+// the filter's value in upper case, so that "uz" finds UZ; other string
+// fields compare exactly; and only a string field can be declared so.
+func TestUpperFieldsIgnoreCase(t *testing.T) {
+	s := query.Schema{
+		{Name: "state", Kind: query.String, Column: "state", Upper: true},
+		{Name: "name", Kind: query.String, Column: "name"},
+	}
+	got, err := aip.ParseFilter(`state = "uz" AND name = "uz"`, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := query.And{Left: query.Compare{Field: "state", Op: query.Eq, Value: "UZ"}, Right: query.Compare{Field: "name", Op: query.Eq, Value: "uz"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("filter = %#v, want %#v", got, want)
+	}
+	bad := query.Schema{{Name: "active", Kind: query.Bool, Column: "active", Upper: true}}
+	if err := bad.Validate(); err == nil {
+		t.Error("a Bool field declared Upper was accepted")
+	}
+}

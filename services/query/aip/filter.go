@@ -439,6 +439,9 @@ func (p *filterParser) value(f query.Field, rhs *expr.Expr) (any, error) {
 	ident := rhs.GetIdentExpr()
 	switch f.Kind {
 	case query.String:
+		if str != nil && f.Upper {
+			return strings.ToUpper(*str), nil
+		}
 		if str != nil {
 			return *str, nil
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.einride.tech/aip/fieldmask"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -109,20 +110,29 @@ func writableOnly(r *requestv1.Request) *requestv1.Request {
 	return out
 }
 
-func TestFieldListsCoverRequest(t *testing.T) {
-	fields := (&requestv1.Request{}).ProtoReflect().Descriptor().Fields()
-	for i := range fields.Len() {
-		name := string(fields.Get(i).Name())
-		w, ig := slices.Contains(requestWritable, name), slices.Contains(requestIgnored, name)
-		if w == ig {
-			t.Errorf("field %s must be either writable or ignored by updates (writable %v, ignored %v)", name, w, ig)
-		}
+// TestWritableFieldsOfRequest checks the field_behavior annotations the
+// updates read: exactly these fields are writable, every other one is
+// output-only or an identifier (or the etag).
+func TestWritableFieldsOfRequest(t *testing.T) {
+	want := []string{
+		"type", "priority", "emergency_reason", "requested_state", "requested_agency", "legal_basis",
+		"treaty_citation", "case_reference", "offence", "facts_summary", "persons", "identifiers",
+		"data_categories", "necessity_and_proportionality", "judicial_authorisation_reference",
+		"confidential", "use_limitations", "language", "requested_response_time", "related_requests",
 	}
-	for _, name := range append(slices.Clone(requestWritable), requestIgnored...) {
-		if fields.ByName(protoreflect.Name(name)) == nil {
-			t.Errorf("%s is not a field of Request", name)
-		}
+	if !slices.Equal(requestWritable, want) {
+		t.Errorf("writable fields of Request = %q\nwant %q", requestWritable, want)
 	}
+}
+
+// copyField copies one writable path from src to dst, as an update naming
+// only that path does.
+func copyField(dst, src *request.Request, path string) {
+	d, s := RequestToProto(request.View{Request: *dst}), RequestToProto(request.View{Request: *src})
+	fieldmask.Update(&fieldmaskpb.FieldMask{Paths: []string{path}}, d, s)
+	next := requestFromProto(d)
+	next.KeepServerFields(*dst)
+	*dst = next
 }
 
 func TestRequestRoundTrip(t *testing.T) {
@@ -296,10 +306,9 @@ func current() request.Request {
 
 func TestUpdateMask(t *testing.T) {
 	draft := requestFromProto(fullRequest())
-	withAll := current()
-	for _, f := range requestWritable {
-		copyField(&withAll, &draft, f)
-	}
+	// Every writable field from the update, every other from the draft.
+	withAll := draft
+	withAll.KeepServerFields(current())
 	tests := []struct {
 		name        string
 		paths       []string // nil: no mask
@@ -340,6 +349,9 @@ func TestUpdateMask(t *testing.T) {
 		{name: "unknown camelCase path named as sent", paths: []string{"factSummary"}, wantErr: `"factSummary"`},
 		{name: "unknown path into the offence", paths: []string{"offence.motive"}, wantErr: `"offence.motive"`},
 		{name: "path into a list", paths: []string{"persons.fullName"}, wantErr: `"persons.fullName"`},
+		{name: "path into a list names the list", paths: []string{"identifiers.value"}, wantErr: `update "identifiers" whole`},
+		{name: "path into a timestamp", paths: []string{"requestedResponseTime.seconds"}, wantErr: `update "requested_response_time" whole`},
+		{name: "unknown path under an output-only field", paths: []string{"deadlines.colour"}, wantErr: `"deadlines.colour" is not a field of a request`},
 		{name: "star beside another path", paths: []string{"*", "facts_summary"}, wantErr: `"*"`},
 	}
 	for _, tc := range tests {

@@ -14,6 +14,7 @@ import (
 	"go.einride.tech/aip/fieldmask"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -121,6 +122,26 @@ func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequest
 		return nil, err
 	}
 	return &requestv1.UpdateRequestResponse{Request: RequestToProto(v)}, nil
+}
+
+// Preauthorize implements grpcserver.Preauthorizer: an update of a draft
+// checks who the caller is before the shape of what they send, so that
+// someone who may not update it is refused as such (or told it does not
+// exist), not for its body.
+func (s *Server) Preauthorize(ctx context.Context, _ string, req any) error {
+	r, ok := req.(*requestv1.UpdateRequestRequest)
+	if !ok {
+		return nil
+	}
+	p, ok := identity.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	id, err := requestID(r.GetRequest().GetName(), "request.name")
+	if err != nil {
+		return nil
+	}
+	return s.svc.MayUpdate(ctx, p, id)
 }
 
 // lifecycleRequest is what every lifecycle action's request message has.
@@ -637,137 +658,40 @@ func validID(id string) bool {
 }
 
 // requestWritable are the fields of Request an update can change, in proto
-// order; they are also the paths of an absent or "*" update_mask.
-var requestWritable = []string{
-	"type", "priority", "emergency_reason", "requested_state", "requested_agency", "legal_basis",
-	"treaty_citation", "case_reference", "offence", "facts_summary", "persons", "identifiers",
-	"data_categories", "necessity_and_proportionality", "judicial_authorisation_reference",
-	"confidential", "use_limitations", "language", "requested_response_time", "related_requests",
-}
-
-// requestIgnored are the identifier and output-only fields of Request:
-// clients echo them back in a mask, and they are dropped without error.
-var requestIgnored = []string{
-	"name", "reference", "requesting_agency", "requesting_state", "owner", "status", "deadlines",
-	"overdue", "etag", "create_time", "update_time", "acceptance", "refusal", "execution", "metadata_only",
-}
+// order, as the field_behavior annotations say (aip.WritableFields): they
+// are also the paths of an absent or "*" update_mask.
+var requestWritable = aip.WritableFields((&requestv1.Request{}).ProtoReflect().Descriptor())
 
 // updateFromProto reads an update: apply copies to a draft exactly the
-// fields the mask names, from in; touched lists the top-level fields
-// changed, for the Service.
+// fields the mask names, from in (fieldmask.Update on the draft's API form);
+// touched lists the top-level fields changed, for the Service. Output-only
+// and identifier fields are ignored, in the mask as in the body
+// (aip.UpdatePaths).
 func updateFromProto(in *requestv1.Request, mask *fieldmaskpb.FieldMask) (apply func(*request.Request), touched []string, _ error) {
-	paths, err := maskPaths(mask)
+	paths, err := aip.UpdatePaths(mask, in, "a request")
 	if err != nil {
 		return nil, nil, err
 	}
-	d := requestFromProto(in)
 	for _, path := range paths {
 		top, _, _ := strings.Cut(path, ".")
 		if !slices.Contains(touched, top) {
 			touched = append(touched, top)
 		}
 	}
+	// The source is a copy: fieldmask.Update allocates the nested messages
+	// a path goes through in the source as well as in the destination.
+	src := proto.Clone(in).(*requestv1.Request)
 	apply = func(r *request.Request) {
-		for _, path := range paths {
-			copyField(r, &d, path)
+		if len(paths) == 0 {
+			// Only ignored fields: nothing changes. (An empty mask
+			// means "every field set in src" to fieldmask.Update.)
+			return
 		}
+		draft := RequestToProto(request.View{Request: *r})
+		fieldmask.Update(&fieldmaskpb.FieldMask{Paths: paths}, draft, src)
+		next := requestFromProto(draft)
+		next.KeepServerFields(*r)
+		*r = next
 	}
 	return apply, touched, nil
-}
-
-// copyField copies one updatable path (a field of requestWritable, or a
-// field of offence) from src to dst.
-func copyField(dst, src *request.Request, path string) {
-	switch path {
-	case "type":
-		dst.Type = src.Type
-	case "priority":
-		dst.Priority = src.Priority
-	case "emergency_reason":
-		dst.EmergencyReason = src.EmergencyReason
-	case "requested_state":
-		dst.RequestedState = src.RequestedState
-	case "requested_agency":
-		dst.RequestedAgency = src.RequestedAgency
-	case "legal_basis":
-		dst.LegalBasis = src.LegalBasis
-	case "treaty_citation":
-		dst.TreatyCitation = src.TreatyCitation
-	case "case_reference":
-		dst.CaseReference = src.CaseReference
-	case "offence":
-		dst.Offence = src.Offence
-	case "offence.description":
-		dst.Offence.Description = src.Offence.Description
-	case "offence.legal_qualification":
-		dst.Offence.LegalQualification = src.Offence.LegalQualification
-	case "offence.statute_text":
-		dst.Offence.StatuteText = src.Offence.StatuteText
-	case "offence.maximum_penalty_years":
-		dst.Offence.MaximumPenaltyYears = src.Offence.MaximumPenaltyYears
-	case "offence.death_penalty_possible":
-		dst.Offence.DeathPenaltyPossible = src.Offence.DeathPenaltyPossible
-	case "offence.death_penalty_assurance":
-		dst.Offence.DeathPenaltyAssurance = src.Offence.DeathPenaltyAssurance
-	case "facts_summary":
-		dst.FactsSummary = src.FactsSummary
-	case "persons":
-		dst.Persons = src.Persons
-	case "identifiers":
-		dst.Identifiers = src.Identifiers
-	case "data_categories":
-		dst.DataCategories = src.DataCategories
-	case "necessity_and_proportionality":
-		dst.NecessityAndProportionality = src.NecessityAndProportionality
-	case "judicial_authorisation_reference":
-		dst.JudicialAuthorisationReference = src.JudicialAuthorisationReference
-	case "confidential":
-		dst.Confidential = src.Confidential
-	case "use_limitations":
-		dst.UseLimitations = src.UseLimitations
-	case "language":
-		dst.Language = src.Language
-	case "requested_response_time":
-		dst.RequestedResponseTime = src.RequestedResponseTime
-	case "related_requests":
-		dst.RelatedRequests = src.RelatedRequests
-	}
-}
-
-// maskPaths returns the updatable paths (snake_case) an update_mask names:
-// every writable field when the mask is absent or "*". Identifier and
-// output-only paths are dropped; a path into offence (offence.description)
-// changes that field of the offence only; any other path is refused,
-// named as the caller wrote it.
-func maskPaths(mask *fieldmaskpb.FieldMask) ([]string, error) {
-	if len(mask.GetPaths()) == 0 || fieldmask.IsFullReplacement(mask) {
-		return slices.Clone(requestWritable), nil
-	}
-	invalid := func(format string, args ...any) error {
-		return (errs.Violations{{Field: "update_mask", Description: fmt.Sprintf(format, args...)}}).Err(errs.Invalid, "invalid update mask")
-	}
-	var paths []string
-	for _, raw := range mask.GetPaths() {
-		// REST callers write JSON names (factsSummary) in ?updateMask=.
-		path := aip.ProtoPath(raw)
-		if path == fieldmask.WildcardPath {
-			return nil, invalid("%q must be the only path of the mask", raw)
-		}
-		if err := fieldmask.Validate(&fieldmaskpb.FieldMask{Paths: []string{path}}, &requestv1.Request{}); err != nil {
-			return nil, invalid("%q is not a field of a request", raw)
-		}
-		top, sub, nested := strings.Cut(path, ".")
-		switch {
-		case slices.Contains(requestIgnored, top):
-		case !nested && slices.Contains(requestWritable, top):
-			paths = append(paths, path)
-		case nested && top == "offence" && !strings.Contains(sub, "."):
-			paths = append(paths, path)
-		case nested:
-			return nil, invalid("%q cannot be updated on its own; update %q whole", raw, top)
-		default:
-			return nil, invalid("%q cannot be updated; updatable fields are %s", raw, strings.Join(requestWritable, ", "))
-		}
-	}
-	return paths, nil
 }

@@ -1137,7 +1137,10 @@ type UpdateStateRequest struct {
 	State *State `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
 	// Fields to change: display_names, official_languages, accepted_languages,
 	// time_zone, trusted_issuers, claim_mappings. Absent or `*` means all of
-	// them.
+	// them (REST infers it from the body). Output-only and identifier fields
+	// (name, code, update_time), in the mask or the body, are ignored, so that
+	// what GetState answered can be sent back changed. A list or map is
+	// replaced whole.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1434,7 +1437,11 @@ type UpdateAgencyRequest struct {
 	// The agency with its name set; only the fields in update_mask change.
 	Agency *Agency `protobuf:"bytes,1,opt,name=agency,proto3" json:"agency,omitempty"`
 	// Fields to change: kind, display_names, receives, accepted_languages,
-	// contact_points. Absent or `*` means all of them.
+	// contact_points. Absent or `*` means all of them (REST infers it from the
+	// body). Output-only, identifier and immutable fields (name, active,
+	// update_time, state), in the mask or the body, are ignored, so that what
+	// GetAgency answered can be sent back changed; a state other than the
+	// agency's is refused. A list or map is replaced whole.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

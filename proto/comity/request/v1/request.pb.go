@@ -1866,7 +1866,11 @@ func (x *CreateRequestResponse) GetRequest() *Request {
 // Request message for GetRequest.
 type GetRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource name.
+	// Resource name, `requests/{id}`. The request's reference may stand in
+	// for the id (`requests/KZ-2026-000042`, in any case): the answer is the
+	// request under its canonical name, as the caller may see it by id
+	// (NOT_FOUND otherwise). Only GetRequest takes a reference; every other
+	// method takes the name.
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2104,7 +2108,11 @@ type UpdateRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The draft with its name and etag.
 	Request *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
-	// Fields to change; absent or `*` means every writable field.
+	// Fields to change; absent or `*` means every writable field (REST
+	// infers it from the body). Output-only and identifier fields, in the
+	// mask or the body, are ignored, so that what GetRequest answered can be
+	// sent back changed. A path into offence changes that field of it only;
+	// a list is replaced whole.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

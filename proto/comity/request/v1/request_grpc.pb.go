@@ -57,7 +57,8 @@ type RequestServiceClient interface {
 	// Creates a draft in the caller's agency. Retrying with the same request_id
 	// returns the same request.
 	CreateRequest(ctx context.Context, in *CreateRequestRequest, opts ...grpc.CallOption) (*CreateRequestResponse, error)
-	// Gets a request. Auditors get its metadata only.
+	// Gets a request, by name or by reference (see GetRequestRequest.name).
+	// Auditors get its metadata only.
 	GetRequest(ctx context.Context, in *GetRequestRequest, opts ...grpc.CallOption) (*GetRequestResponse, error)
 	// Lists the requests the caller may see.
 	ListRequests(ctx context.Context, in *ListRequestsRequest, opts ...grpc.CallOption) (*ListRequestsResponse, error)
@@ -396,7 +397,8 @@ type RequestServiceServer interface {
 	// Creates a draft in the caller's agency. Retrying with the same request_id
 	// returns the same request.
 	CreateRequest(context.Context, *CreateRequestRequest) (*CreateRequestResponse, error)
-	// Gets a request. Auditors get its metadata only.
+	// Gets a request, by name or by reference (see GetRequestRequest.name).
+	// Auditors get its metadata only.
 	GetRequest(context.Context, *GetRequestRequest) (*GetRequestResponse, error)
 	// Lists the requests the caller may see.
 	ListRequests(context.Context, *ListRequestsRequest) (*ListRequestsResponse, error)
