@@ -263,7 +263,7 @@ func (x Identifier_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Identifier_Kind.Descriptor instead.
 func (Identifier_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{3, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4, 0}
 }
 
 // Dual criminality assessment.
@@ -316,7 +316,7 @@ func (x Acceptance_DualCriminality) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Acceptance_DualCriminality.Descriptor instead.
 func (Acceptance_DualCriminality) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6, 0}
 }
 
 // Grounds for refusal.
@@ -397,7 +397,7 @@ func (x Refusal_Ground) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Refusal_Ground.Descriptor instead.
 func (Refusal_Ground) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8, 0}
 }
 
 // Who may read a message.
@@ -450,7 +450,7 @@ func (x Message_Visibility) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Message_Visibility.Descriptor instead.
 func (Message_Visibility) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12, 0}
 }
 
 // What a file is.
@@ -515,7 +515,7 @@ func (x Attachment_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Attachment_Kind.Descriptor instead.
 func (Attachment_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13, 0}
 }
 
 // Request is a cooperation request.
@@ -596,8 +596,12 @@ type Request struct {
 	MetadataOnly bool `protobuf:"varint,34,opt,name=metadata_only,json=metadataOnly,proto3" json:"metadata_only,omitempty"`
 	// ISO code of the requesting state.
 	RequestingState string `protobuf:"bytes,35,opt,name=requesting_state,json=requestingState,proto3" json:"requesting_state,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The requested side's questions and the requesting side's answers, oldest
+	// first; the last one is unanswered while the request is
+	// CLARIFICATION_REQUESTED. Case content: absent when metadata_only is set.
+	Clarifications []*Clarification `protobuf:"bytes,36,rep,name=clarifications,proto3" json:"clarifications,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
@@ -875,6 +879,115 @@ func (x *Request) GetRequestingState() string {
 	return ""
 }
 
+func (x *Request) GetClarifications() []*Clarification {
+	if x != nil {
+		return x.Clarifications
+	}
+	return nil
+}
+
+// Clarification is one round of questions from the requested side
+// (`:requestClarification`) and the requesting side's answers
+// (`:provideClarification`).
+type Clarification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The questions.
+	Question string `protobuf:"bytes,1,opt,name=question,proto3" json:"question,omitempty"`
+	// Who asked.
+	AskedBy *Actor `protobuf:"bytes,2,opt,name=asked_by,json=askedBy,proto3" json:"asked_by,omitempty"`
+	// When they asked.
+	AskTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=ask_time,json=askTime,proto3" json:"ask_time,omitempty"`
+	// The answers; empty until answered.
+	Answer string `protobuf:"bytes,4,opt,name=answer,proto3" json:"answer,omitempty"`
+	// Who answered; absent until answered.
+	AnsweredBy *Actor `protobuf:"bytes,5,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	// When they answered; absent until answered.
+	AnswerTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=answer_time,json=answerTime,proto3" json:"answer_time,omitempty"`
+	// Attachments given with the answers, e.g. `requests/…/attachments/…`.
+	AnswerAttachments []string `protobuf:"bytes,7,rep,name=answer_attachments,json=answerAttachments,proto3" json:"answer_attachments,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Clarification) Reset() {
+	*x = Clarification{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Clarification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Clarification) ProtoMessage() {}
+
+func (x *Clarification) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Clarification.ProtoReflect.Descriptor instead.
+func (*Clarification) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Clarification) GetQuestion() string {
+	if x != nil {
+		return x.Question
+	}
+	return ""
+}
+
+func (x *Clarification) GetAskedBy() *Actor {
+	if x != nil {
+		return x.AskedBy
+	}
+	return nil
+}
+
+func (x *Clarification) GetAskTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AskTime
+	}
+	return nil
+}
+
+func (x *Clarification) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+func (x *Clarification) GetAnsweredBy() *Actor {
+	if x != nil {
+		return x.AnsweredBy
+	}
+	return nil
+}
+
+func (x *Clarification) GetAnswerTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnswerTime
+	}
+	return nil
+}
+
+func (x *Clarification) GetAnswerAttachments() []string {
+	if x != nil {
+		return x.AnswerAttachments
+	}
+	return nil
+}
+
 // Offence is the offence under investigation.
 type Offence struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -897,7 +1010,7 @@ type Offence struct {
 
 func (x *Offence) Reset() {
 	*x = Offence{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	mi := &file_comity_request_v1_request_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +1022,7 @@ func (x *Offence) String() string {
 func (*Offence) ProtoMessage() {}
 
 func (x *Offence) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	mi := &file_comity_request_v1_request_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +1035,7 @@ func (x *Offence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offence.ProtoReflect.Descriptor instead.
 func (*Offence) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{1}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Offence) GetDescription() string {
@@ -984,7 +1097,7 @@ type Person struct {
 
 func (x *Person) Reset() {
 	*x = Person{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[2]
+	mi := &file_comity_request_v1_request_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1109,7 @@ func (x *Person) String() string {
 func (*Person) ProtoMessage() {}
 
 func (x *Person) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[2]
+	mi := &file_comity_request_v1_request_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1122,7 @@ func (x *Person) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Person.ProtoReflect.Descriptor instead.
 func (*Person) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{2}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Person) GetFullName() string {
@@ -1057,7 +1170,7 @@ type Identifier struct {
 
 func (x *Identifier) Reset() {
 	*x = Identifier{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[3]
+	mi := &file_comity_request_v1_request_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1182,7 @@ func (x *Identifier) String() string {
 func (*Identifier) ProtoMessage() {}
 
 func (x *Identifier) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[3]
+	mi := &file_comity_request_v1_request_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1195,7 @@ func (x *Identifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Identifier.ProtoReflect.Descriptor instead.
 func (*Identifier) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{3}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Identifier) GetKind() Identifier_Kind {
@@ -1128,7 +1241,7 @@ type Deadlines struct {
 
 func (x *Deadlines) Reset() {
 	*x = Deadlines{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[4]
+	mi := &file_comity_request_v1_request_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1253,7 @@ func (x *Deadlines) String() string {
 func (*Deadlines) ProtoMessage() {}
 
 func (x *Deadlines) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[4]
+	mi := &file_comity_request_v1_request_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1266,7 @@ func (x *Deadlines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deadlines.ProtoReflect.Descriptor instead.
 func (*Deadlines) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Deadlines) GetAcknowledgeBy() *timestamppb.Timestamp {
@@ -1192,7 +1305,7 @@ type Acceptance struct {
 
 func (x *Acceptance) Reset() {
 	*x = Acceptance{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[5]
+	mi := &file_comity_request_v1_request_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1317,7 @@ func (x *Acceptance) String() string {
 func (*Acceptance) ProtoMessage() {}
 
 func (x *Acceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[5]
+	mi := &file_comity_request_v1_request_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1330,7 @@ func (x *Acceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acceptance.ProtoReflect.Descriptor instead.
 func (*Acceptance) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Acceptance) GetDualCriminality() Acceptance_DualCriminality {
@@ -1254,7 +1367,7 @@ type HumanRightsReview struct {
 
 func (x *HumanRightsReview) Reset() {
 	*x = HumanRightsReview{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[6]
+	mi := &file_comity_request_v1_request_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1379,7 @@ func (x *HumanRightsReview) String() string {
 func (*HumanRightsReview) ProtoMessage() {}
 
 func (x *HumanRightsReview) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[6]
+	mi := &file_comity_request_v1_request_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1392,7 @@ func (x *HumanRightsReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HumanRightsReview.ProtoReflect.Descriptor instead.
 func (*HumanRightsReview) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HumanRightsReview) GetConcerns() bool {
@@ -1309,7 +1422,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[7]
+	mi := &file_comity_request_v1_request_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1434,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[7]
+	mi := &file_comity_request_v1_request_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1447,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Refusal) GetGrounds() []Refusal_Ground {
@@ -1364,7 +1477,7 @@ type Execution struct {
 
 func (x *Execution) Reset() {
 	*x = Execution{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[8]
+	mi := &file_comity_request_v1_request_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1489,7 @@ func (x *Execution) String() string {
 func (*Execution) ProtoMessage() {}
 
 func (x *Execution) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[8]
+	mi := &file_comity_request_v1_request_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1502,7 @@ func (x *Execution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Execution.ProtoReflect.Descriptor instead.
 func (*Execution) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Execution) GetResponseSummary() string {
@@ -1421,7 +1534,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[9]
+	mi := &file_comity_request_v1_request_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1546,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[9]
+	mi := &file_comity_request_v1_request_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1559,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{9}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Actor) GetSubject() string {
@@ -1491,7 +1604,7 @@ type StatusChange struct {
 
 func (x *StatusChange) Reset() {
 	*x = StatusChange{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[10]
+	mi := &file_comity_request_v1_request_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1616,7 @@ func (x *StatusChange) String() string {
 func (*StatusChange) ProtoMessage() {}
 
 func (x *StatusChange) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[10]
+	mi := &file_comity_request_v1_request_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1629,7 @@ func (x *StatusChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusChange.ProtoReflect.Descriptor instead.
 func (*StatusChange) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{10}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatusChange) GetFromStatus() Request_Status {
@@ -1580,7 +1693,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[11]
+	mi := &file_comity_request_v1_request_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1705,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[11]
+	mi := &file_comity_request_v1_request_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1718,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Message) GetName() string {
@@ -1670,7 +1783,7 @@ type Attachment struct {
 
 func (x *Attachment) Reset() {
 	*x = Attachment{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[12]
+	mi := &file_comity_request_v1_request_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1682,7 +1795,7 @@ func (x *Attachment) String() string {
 func (*Attachment) ProtoMessage() {}
 
 func (x *Attachment) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[12]
+	mi := &file_comity_request_v1_request_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1695,7 +1808,7 @@ func (x *Attachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
 func (*Attachment) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Attachment) GetName() string {
@@ -1774,7 +1887,7 @@ type CreateRequestRequest struct {
 
 func (x *CreateRequestRequest) Reset() {
 	*x = CreateRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[13]
+	mi := &file_comity_request_v1_request_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +1899,7 @@ func (x *CreateRequestRequest) String() string {
 func (*CreateRequestRequest) ProtoMessage() {}
 
 func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[13]
+	mi := &file_comity_request_v1_request_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +1912,7 @@ func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateRequestRequest) GetRequest() *Request {
@@ -1827,7 +1940,7 @@ type CreateRequestResponse struct {
 
 func (x *CreateRequestResponse) Reset() {
 	*x = CreateRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[14]
+	mi := &file_comity_request_v1_request_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1952,7 @@ func (x *CreateRequestResponse) String() string {
 func (*CreateRequestResponse) ProtoMessage() {}
 
 func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[14]
+	mi := &file_comity_request_v1_request_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1965,7 @@ func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{14}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateRequestResponse) GetRequest() *Request {
@@ -1873,7 +1986,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[15]
+	mi := &file_comity_request_v1_request_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +1998,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[15]
+	mi := &file_comity_request_v1_request_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +2011,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{15}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRequestRequest) GetName() string {
@@ -1919,7 +2032,7 @@ type GetRequestResponse struct {
 
 func (x *GetRequestResponse) Reset() {
 	*x = GetRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[16]
+	mi := &file_comity_request_v1_request_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2044,7 @@ func (x *GetRequestResponse) String() string {
 func (*GetRequestResponse) ProtoMessage() {}
 
 func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[16]
+	mi := &file_comity_request_v1_request_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2057,7 @@ func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{16}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRequestResponse) GetRequest() *Request {
@@ -1974,7 +2087,7 @@ type ListRequestsRequest struct {
 
 func (x *ListRequestsRequest) Reset() {
 	*x = ListRequestsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[17]
+	mi := &file_comity_request_v1_request_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +2099,7 @@ func (x *ListRequestsRequest) String() string {
 func (*ListRequestsRequest) ProtoMessage() {}
 
 func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[17]
+	mi := &file_comity_request_v1_request_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +2112,7 @@ func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{17}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRequestsRequest) GetPageSize() int32 {
@@ -2049,7 +2162,7 @@ type ListRequestsResponse struct {
 
 func (x *ListRequestsResponse) Reset() {
 	*x = ListRequestsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[18]
+	mi := &file_comity_request_v1_request_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2174,7 @@ func (x *ListRequestsResponse) String() string {
 func (*ListRequestsResponse) ProtoMessage() {}
 
 func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[18]
+	mi := &file_comity_request_v1_request_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2187,7 @@ func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{18}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRequestsResponse) GetRequests() []*Request {
@@ -2111,7 +2224,7 @@ type UpdateRequestRequest struct {
 
 func (x *UpdateRequestRequest) Reset() {
 	*x = UpdateRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[19]
+	mi := &file_comity_request_v1_request_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2123,7 +2236,7 @@ func (x *UpdateRequestRequest) String() string {
 func (*UpdateRequestRequest) ProtoMessage() {}
 
 func (x *UpdateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[19]
+	mi := &file_comity_request_v1_request_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2136,7 +2249,7 @@ func (x *UpdateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{19}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateRequestRequest) GetRequest() *Request {
@@ -2164,7 +2277,7 @@ type UpdateRequestResponse struct {
 
 func (x *UpdateRequestResponse) Reset() {
 	*x = UpdateRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[20]
+	mi := &file_comity_request_v1_request_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2289,7 @@ func (x *UpdateRequestResponse) String() string {
 func (*UpdateRequestResponse) ProtoMessage() {}
 
 func (x *UpdateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[20]
+	mi := &file_comity_request_v1_request_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2302,7 @@ func (x *UpdateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{20}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateRequestResponse) GetRequest() *Request {
@@ -2221,7 +2334,7 @@ type SubmitRequestRequest struct {
 
 func (x *SubmitRequestRequest) Reset() {
 	*x = SubmitRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[21]
+	mi := &file_comity_request_v1_request_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2346,7 @@ func (x *SubmitRequestRequest) String() string {
 func (*SubmitRequestRequest) ProtoMessage() {}
 
 func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[21]
+	mi := &file_comity_request_v1_request_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2359,7 @@ func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{21}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubmitRequestRequest) GetName() string {
@@ -2281,7 +2394,7 @@ type SubmitRequestResponse struct {
 
 func (x *SubmitRequestResponse) Reset() {
 	*x = SubmitRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[22]
+	mi := &file_comity_request_v1_request_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2406,7 @@ func (x *SubmitRequestResponse) String() string {
 func (*SubmitRequestResponse) ProtoMessage() {}
 
 func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[22]
+	mi := &file_comity_request_v1_request_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2419,7 @@ func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestResponse.ProtoReflect.Descriptor instead.
 func (*SubmitRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{22}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubmitRequestResponse) GetRequest() *Request {
@@ -2331,7 +2444,7 @@ type ReturnRequestRequest struct {
 
 func (x *ReturnRequestRequest) Reset() {
 	*x = ReturnRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[23]
+	mi := &file_comity_request_v1_request_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2343,7 +2456,7 @@ func (x *ReturnRequestRequest) String() string {
 func (*ReturnRequestRequest) ProtoMessage() {}
 
 func (x *ReturnRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[23]
+	mi := &file_comity_request_v1_request_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2356,7 +2469,7 @@ func (x *ReturnRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnRequestRequest.ProtoReflect.Descriptor instead.
 func (*ReturnRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{23}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReturnRequestRequest) GetName() string {
@@ -2391,7 +2504,7 @@ type ReturnRequestResponse struct {
 
 func (x *ReturnRequestResponse) Reset() {
 	*x = ReturnRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[24]
+	mi := &file_comity_request_v1_request_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +2516,7 @@ func (x *ReturnRequestResponse) String() string {
 func (*ReturnRequestResponse) ProtoMessage() {}
 
 func (x *ReturnRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[24]
+	mi := &file_comity_request_v1_request_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +2529,7 @@ func (x *ReturnRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnRequestResponse.ProtoReflect.Descriptor instead.
 func (*ReturnRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{24}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReturnRequestResponse) GetRequest() *Request {
@@ -2448,7 +2561,7 @@ type TransmitRequestRequest struct {
 
 func (x *TransmitRequestRequest) Reset() {
 	*x = TransmitRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[25]
+	mi := &file_comity_request_v1_request_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2573,7 @@ func (x *TransmitRequestRequest) String() string {
 func (*TransmitRequestRequest) ProtoMessage() {}
 
 func (x *TransmitRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[25]
+	mi := &file_comity_request_v1_request_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2586,7 @@ func (x *TransmitRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitRequestRequest.ProtoReflect.Descriptor instead.
 func (*TransmitRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{25}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TransmitRequestRequest) GetName() string {
@@ -2508,7 +2621,7 @@ type TransmitRequestResponse struct {
 
 func (x *TransmitRequestResponse) Reset() {
 	*x = TransmitRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[26]
+	mi := &file_comity_request_v1_request_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2633,7 @@ func (x *TransmitRequestResponse) String() string {
 func (*TransmitRequestResponse) ProtoMessage() {}
 
 func (x *TransmitRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[26]
+	mi := &file_comity_request_v1_request_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2646,7 @@ func (x *TransmitRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitRequestResponse.ProtoReflect.Descriptor instead.
 func (*TransmitRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{26}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TransmitRequestResponse) GetRequest() *Request {
@@ -2556,7 +2669,7 @@ type AcknowledgeRequestRequest struct {
 
 func (x *AcknowledgeRequestRequest) Reset() {
 	*x = AcknowledgeRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[27]
+	mi := &file_comity_request_v1_request_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2568,7 +2681,7 @@ func (x *AcknowledgeRequestRequest) String() string {
 func (*AcknowledgeRequestRequest) ProtoMessage() {}
 
 func (x *AcknowledgeRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[27]
+	mi := &file_comity_request_v1_request_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2581,7 +2694,7 @@ func (x *AcknowledgeRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeRequestRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{27}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AcknowledgeRequestRequest) GetName() string {
@@ -2609,7 +2722,7 @@ type AcknowledgeRequestResponse struct {
 
 func (x *AcknowledgeRequestResponse) Reset() {
 	*x = AcknowledgeRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[28]
+	mi := &file_comity_request_v1_request_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2734,7 @@ func (x *AcknowledgeRequestResponse) String() string {
 func (*AcknowledgeRequestResponse) ProtoMessage() {}
 
 func (x *AcknowledgeRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[28]
+	mi := &file_comity_request_v1_request_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2747,7 @@ func (x *AcknowledgeRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeRequestResponse.ProtoReflect.Descriptor instead.
 func (*AcknowledgeRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{28}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AcknowledgeRequestResponse) GetRequest() *Request {
@@ -2659,7 +2772,7 @@ type RequestClarificationRequest struct {
 
 func (x *RequestClarificationRequest) Reset() {
 	*x = RequestClarificationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[29]
+	mi := &file_comity_request_v1_request_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2671,7 +2784,7 @@ func (x *RequestClarificationRequest) String() string {
 func (*RequestClarificationRequest) ProtoMessage() {}
 
 func (x *RequestClarificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[29]
+	mi := &file_comity_request_v1_request_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2684,7 +2797,7 @@ func (x *RequestClarificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestClarificationRequest.ProtoReflect.Descriptor instead.
 func (*RequestClarificationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{29}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RequestClarificationRequest) GetName() string {
@@ -2719,7 +2832,7 @@ type RequestClarificationResponse struct {
 
 func (x *RequestClarificationResponse) Reset() {
 	*x = RequestClarificationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[30]
+	mi := &file_comity_request_v1_request_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2731,7 +2844,7 @@ func (x *RequestClarificationResponse) String() string {
 func (*RequestClarificationResponse) ProtoMessage() {}
 
 func (x *RequestClarificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[30]
+	mi := &file_comity_request_v1_request_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2744,7 +2857,7 @@ func (x *RequestClarificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestClarificationResponse.ProtoReflect.Descriptor instead.
 func (*RequestClarificationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{30}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RequestClarificationResponse) GetRequest() *Request {
@@ -2772,7 +2885,7 @@ type ProvideClarificationRequest struct {
 
 func (x *ProvideClarificationRequest) Reset() {
 	*x = ProvideClarificationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[31]
+	mi := &file_comity_request_v1_request_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2784,7 +2897,7 @@ func (x *ProvideClarificationRequest) String() string {
 func (*ProvideClarificationRequest) ProtoMessage() {}
 
 func (x *ProvideClarificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[31]
+	mi := &file_comity_request_v1_request_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2797,7 +2910,7 @@ func (x *ProvideClarificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvideClarificationRequest.ProtoReflect.Descriptor instead.
 func (*ProvideClarificationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{31}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ProvideClarificationRequest) GetName() string {
@@ -2839,7 +2952,7 @@ type ProvideClarificationResponse struct {
 
 func (x *ProvideClarificationResponse) Reset() {
 	*x = ProvideClarificationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[32]
+	mi := &file_comity_request_v1_request_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2851,7 +2964,7 @@ func (x *ProvideClarificationResponse) String() string {
 func (*ProvideClarificationResponse) ProtoMessage() {}
 
 func (x *ProvideClarificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[32]
+	mi := &file_comity_request_v1_request_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2864,7 +2977,7 @@ func (x *ProvideClarificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvideClarificationResponse.ProtoReflect.Descriptor instead.
 func (*ProvideClarificationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{32}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ProvideClarificationResponse) GetRequest() *Request {
@@ -2893,7 +3006,7 @@ type AcceptRequestRequest struct {
 
 func (x *AcceptRequestRequest) Reset() {
 	*x = AcceptRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[33]
+	mi := &file_comity_request_v1_request_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2905,7 +3018,7 @@ func (x *AcceptRequestRequest) String() string {
 func (*AcceptRequestRequest) ProtoMessage() {}
 
 func (x *AcceptRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[33]
+	mi := &file_comity_request_v1_request_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2918,7 +3031,7 @@ func (x *AcceptRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptRequestRequest.ProtoReflect.Descriptor instead.
 func (*AcceptRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{33}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AcceptRequestRequest) GetName() string {
@@ -2967,7 +3080,7 @@ type AcceptRequestResponse struct {
 
 func (x *AcceptRequestResponse) Reset() {
 	*x = AcceptRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[34]
+	mi := &file_comity_request_v1_request_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2979,7 +3092,7 @@ func (x *AcceptRequestResponse) String() string {
 func (*AcceptRequestResponse) ProtoMessage() {}
 
 func (x *AcceptRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[34]
+	mi := &file_comity_request_v1_request_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2992,7 +3105,7 @@ func (x *AcceptRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptRequestResponse.ProtoReflect.Descriptor instead.
 func (*AcceptRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{34}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AcceptRequestResponse) GetRequest() *Request {
@@ -3019,7 +3132,7 @@ type RefuseRequestRequest struct {
 
 func (x *RefuseRequestRequest) Reset() {
 	*x = RefuseRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[35]
+	mi := &file_comity_request_v1_request_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3031,7 +3144,7 @@ func (x *RefuseRequestRequest) String() string {
 func (*RefuseRequestRequest) ProtoMessage() {}
 
 func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[35]
+	mi := &file_comity_request_v1_request_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3044,7 +3157,7 @@ func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestRequest.ProtoReflect.Descriptor instead.
 func (*RefuseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{35}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RefuseRequestRequest) GetName() string {
@@ -3086,7 +3199,7 @@ type RefuseRequestResponse struct {
 
 func (x *RefuseRequestResponse) Reset() {
 	*x = RefuseRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[36]
+	mi := &file_comity_request_v1_request_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3098,7 +3211,7 @@ func (x *RefuseRequestResponse) String() string {
 func (*RefuseRequestResponse) ProtoMessage() {}
 
 func (x *RefuseRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[36]
+	mi := &file_comity_request_v1_request_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3111,7 +3224,7 @@ func (x *RefuseRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestResponse.ProtoReflect.Descriptor instead.
 func (*RefuseRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{36}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RefuseRequestResponse) GetRequest() *Request {
@@ -3140,7 +3253,7 @@ type ExecuteRequestRequest struct {
 
 func (x *ExecuteRequestRequest) Reset() {
 	*x = ExecuteRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[37]
+	mi := &file_comity_request_v1_request_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3152,7 +3265,7 @@ func (x *ExecuteRequestRequest) String() string {
 func (*ExecuteRequestRequest) ProtoMessage() {}
 
 func (x *ExecuteRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[37]
+	mi := &file_comity_request_v1_request_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3165,7 +3278,7 @@ func (x *ExecuteRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequestRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{37}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExecuteRequestRequest) GetName() string {
@@ -3214,7 +3327,7 @@ type ExecuteRequestResponse struct {
 
 func (x *ExecuteRequestResponse) Reset() {
 	*x = ExecuteRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[38]
+	mi := &file_comity_request_v1_request_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3226,7 +3339,7 @@ func (x *ExecuteRequestResponse) String() string {
 func (*ExecuteRequestResponse) ProtoMessage() {}
 
 func (x *ExecuteRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[38]
+	mi := &file_comity_request_v1_request_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3239,7 +3352,7 @@ func (x *ExecuteRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequestResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{38}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ExecuteRequestResponse) GetRequest() *Request {
@@ -3262,7 +3375,7 @@ type ExtendPreservationRequest struct {
 
 func (x *ExtendPreservationRequest) Reset() {
 	*x = ExtendPreservationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[39]
+	mi := &file_comity_request_v1_request_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3274,7 +3387,7 @@ func (x *ExtendPreservationRequest) String() string {
 func (*ExtendPreservationRequest) ProtoMessage() {}
 
 func (x *ExtendPreservationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[39]
+	mi := &file_comity_request_v1_request_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3287,7 +3400,7 @@ func (x *ExtendPreservationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendPreservationRequest.ProtoReflect.Descriptor instead.
 func (*ExtendPreservationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{39}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ExtendPreservationRequest) GetName() string {
@@ -3315,7 +3428,7 @@ type ExtendPreservationResponse struct {
 
 func (x *ExtendPreservationResponse) Reset() {
 	*x = ExtendPreservationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[40]
+	mi := &file_comity_request_v1_request_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3440,7 @@ func (x *ExtendPreservationResponse) String() string {
 func (*ExtendPreservationResponse) ProtoMessage() {}
 
 func (x *ExtendPreservationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[40]
+	mi := &file_comity_request_v1_request_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3453,7 @@ func (x *ExtendPreservationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendPreservationResponse.ProtoReflect.Descriptor instead.
 func (*ExtendPreservationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{40}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ExtendPreservationResponse) GetRequest() *Request {
@@ -3365,7 +3478,7 @@ type WithdrawRequestRequest struct {
 
 func (x *WithdrawRequestRequest) Reset() {
 	*x = WithdrawRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[41]
+	mi := &file_comity_request_v1_request_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3377,7 +3490,7 @@ func (x *WithdrawRequestRequest) String() string {
 func (*WithdrawRequestRequest) ProtoMessage() {}
 
 func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[41]
+	mi := &file_comity_request_v1_request_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3390,7 +3503,7 @@ func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{41}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WithdrawRequestRequest) GetName() string {
@@ -3425,7 +3538,7 @@ type WithdrawRequestResponse struct {
 
 func (x *WithdrawRequestResponse) Reset() {
 	*x = WithdrawRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[42]
+	mi := &file_comity_request_v1_request_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3550,7 @@ func (x *WithdrawRequestResponse) String() string {
 func (*WithdrawRequestResponse) ProtoMessage() {}
 
 func (x *WithdrawRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[42]
+	mi := &file_comity_request_v1_request_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3563,7 @@ func (x *WithdrawRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{42}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WithdrawRequestResponse) GetRequest() *Request {
@@ -3473,7 +3586,7 @@ type CloseRequestRequest struct {
 
 func (x *CloseRequestRequest) Reset() {
 	*x = CloseRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[43]
+	mi := &file_comity_request_v1_request_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3485,7 +3598,7 @@ func (x *CloseRequestRequest) String() string {
 func (*CloseRequestRequest) ProtoMessage() {}
 
 func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[43]
+	mi := &file_comity_request_v1_request_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3498,7 +3611,7 @@ func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{43}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CloseRequestRequest) GetName() string {
@@ -3526,7 +3639,7 @@ type CloseRequestResponse struct {
 
 func (x *CloseRequestResponse) Reset() {
 	*x = CloseRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[44]
+	mi := &file_comity_request_v1_request_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3538,7 +3651,7 @@ func (x *CloseRequestResponse) String() string {
 func (*CloseRequestResponse) ProtoMessage() {}
 
 func (x *CloseRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[44]
+	mi := &file_comity_request_v1_request_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3551,7 +3664,7 @@ func (x *CloseRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestResponse.ProtoReflect.Descriptor instead.
 func (*CloseRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{44}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CloseRequestResponse) GetRequest() *Request {
@@ -3572,7 +3685,7 @@ type GetRequestHistoryRequest struct {
 
 func (x *GetRequestHistoryRequest) Reset() {
 	*x = GetRequestHistoryRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[45]
+	mi := &file_comity_request_v1_request_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3584,7 +3697,7 @@ func (x *GetRequestHistoryRequest) String() string {
 func (*GetRequestHistoryRequest) ProtoMessage() {}
 
 func (x *GetRequestHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[45]
+	mi := &file_comity_request_v1_request_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3597,7 +3710,7 @@ func (x *GetRequestHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{45}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetRequestHistoryRequest) GetName() string {
@@ -3618,7 +3731,7 @@ type GetRequestHistoryResponse struct {
 
 func (x *GetRequestHistoryResponse) Reset() {
 	*x = GetRequestHistoryResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[46]
+	mi := &file_comity_request_v1_request_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3630,7 +3743,7 @@ func (x *GetRequestHistoryResponse) String() string {
 func (*GetRequestHistoryResponse) ProtoMessage() {}
 
 func (x *GetRequestHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[46]
+	mi := &file_comity_request_v1_request_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3643,7 +3756,7 @@ func (x *GetRequestHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{46}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetRequestHistoryResponse) GetChanges() []*StatusChange {
@@ -3666,7 +3779,7 @@ type CreateMessageRequest struct {
 
 func (x *CreateMessageRequest) Reset() {
 	*x = CreateMessageRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[47]
+	mi := &file_comity_request_v1_request_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3678,7 +3791,7 @@ func (x *CreateMessageRequest) String() string {
 func (*CreateMessageRequest) ProtoMessage() {}
 
 func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[47]
+	mi := &file_comity_request_v1_request_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3691,7 +3804,7 @@ func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMessageRequest.ProtoReflect.Descriptor instead.
 func (*CreateMessageRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{47}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateMessageRequest) GetParent() string {
@@ -3719,7 +3832,7 @@ type CreateMessageResponse struct {
 
 func (x *CreateMessageResponse) Reset() {
 	*x = CreateMessageResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[48]
+	mi := &file_comity_request_v1_request_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +3844,7 @@ func (x *CreateMessageResponse) String() string {
 func (*CreateMessageResponse) ProtoMessage() {}
 
 func (x *CreateMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[48]
+	mi := &file_comity_request_v1_request_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +3857,7 @@ func (x *CreateMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMessageResponse.ProtoReflect.Descriptor instead.
 func (*CreateMessageResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{48}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateMessageResponse) GetMessage() *Message {
@@ -3769,7 +3882,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[49]
+	mi := &file_comity_request_v1_request_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3781,7 +3894,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[49]
+	mi := &file_comity_request_v1_request_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3794,7 +3907,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{49}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListMessagesRequest) GetParent() string {
@@ -3831,7 +3944,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[50]
+	mi := &file_comity_request_v1_request_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3843,7 +3956,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[50]
+	mi := &file_comity_request_v1_request_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3856,7 +3969,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{50}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -3890,7 +4003,7 @@ type UploadAttachmentRequest struct {
 
 func (x *UploadAttachmentRequest) Reset() {
 	*x = UploadAttachmentRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[51]
+	mi := &file_comity_request_v1_request_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3902,7 +4015,7 @@ func (x *UploadAttachmentRequest) String() string {
 func (*UploadAttachmentRequest) ProtoMessage() {}
 
 func (x *UploadAttachmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[51]
+	mi := &file_comity_request_v1_request_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3915,7 +4028,7 @@ func (x *UploadAttachmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAttachmentRequest.ProtoReflect.Descriptor instead.
 func (*UploadAttachmentRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{51}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *UploadAttachmentRequest) GetPart() isUploadAttachmentRequest_Part {
@@ -3985,7 +4098,7 @@ type AttachmentUpload struct {
 
 func (x *AttachmentUpload) Reset() {
 	*x = AttachmentUpload{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[52]
+	mi := &file_comity_request_v1_request_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3997,7 +4110,7 @@ func (x *AttachmentUpload) String() string {
 func (*AttachmentUpload) ProtoMessage() {}
 
 func (x *AttachmentUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[52]
+	mi := &file_comity_request_v1_request_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4010,7 +4123,7 @@ func (x *AttachmentUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentUpload.ProtoReflect.Descriptor instead.
 func (*AttachmentUpload) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{52}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AttachmentUpload) GetParent() string {
@@ -4073,7 +4186,7 @@ type UploadAttachmentResponse struct {
 
 func (x *UploadAttachmentResponse) Reset() {
 	*x = UploadAttachmentResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[53]
+	mi := &file_comity_request_v1_request_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4085,7 +4198,7 @@ func (x *UploadAttachmentResponse) String() string {
 func (*UploadAttachmentResponse) ProtoMessage() {}
 
 func (x *UploadAttachmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[53]
+	mi := &file_comity_request_v1_request_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4098,7 +4211,7 @@ func (x *UploadAttachmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAttachmentResponse.ProtoReflect.Descriptor instead.
 func (*UploadAttachmentResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{53}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *UploadAttachmentResponse) GetAttachment() *Attachment {
@@ -4119,7 +4232,7 @@ type ListAttachmentsRequest struct {
 
 func (x *ListAttachmentsRequest) Reset() {
 	*x = ListAttachmentsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[54]
+	mi := &file_comity_request_v1_request_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4131,7 +4244,7 @@ func (x *ListAttachmentsRequest) String() string {
 func (*ListAttachmentsRequest) ProtoMessage() {}
 
 func (x *ListAttachmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[54]
+	mi := &file_comity_request_v1_request_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4144,7 +4257,7 @@ func (x *ListAttachmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttachmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAttachmentsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{54}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListAttachmentsRequest) GetParent() string {
@@ -4165,7 +4278,7 @@ type ListAttachmentsResponse struct {
 
 func (x *ListAttachmentsResponse) Reset() {
 	*x = ListAttachmentsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[55]
+	mi := &file_comity_request_v1_request_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4177,7 +4290,7 @@ func (x *ListAttachmentsResponse) String() string {
 func (*ListAttachmentsResponse) ProtoMessage() {}
 
 func (x *ListAttachmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[55]
+	mi := &file_comity_request_v1_request_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4190,7 +4303,7 @@ func (x *ListAttachmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttachmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAttachmentsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{55}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListAttachmentsResponse) GetAttachments() []*Attachment {
@@ -4211,7 +4324,7 @@ type DownloadAttachmentRequest struct {
 
 func (x *DownloadAttachmentRequest) Reset() {
 	*x = DownloadAttachmentRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[56]
+	mi := &file_comity_request_v1_request_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4223,7 +4336,7 @@ func (x *DownloadAttachmentRequest) String() string {
 func (*DownloadAttachmentRequest) ProtoMessage() {}
 
 func (x *DownloadAttachmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[56]
+	mi := &file_comity_request_v1_request_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4236,7 +4349,7 @@ func (x *DownloadAttachmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadAttachmentRequest.ProtoReflect.Descriptor instead.
 func (*DownloadAttachmentRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{56}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *DownloadAttachmentRequest) GetName() string {
@@ -4263,7 +4376,7 @@ type DownloadAttachmentResponse struct {
 
 func (x *DownloadAttachmentResponse) Reset() {
 	*x = DownloadAttachmentResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[57]
+	mi := &file_comity_request_v1_request_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4275,7 +4388,7 @@ func (x *DownloadAttachmentResponse) String() string {
 func (*DownloadAttachmentResponse) ProtoMessage() {}
 
 func (x *DownloadAttachmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[57]
+	mi := &file_comity_request_v1_request_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4288,7 +4401,7 @@ func (x *DownloadAttachmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadAttachmentResponse.ProtoReflect.Descriptor instead.
 func (*DownloadAttachmentResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{57}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DownloadAttachmentResponse) GetPart() isDownloadAttachmentResponse_Part {
@@ -4336,14 +4449,18 @@ func (*DownloadAttachmentResponse_Chunk) isDownloadAttachmentResponse_Part() {}
 
 // Request message for WatchRequests.
 type WatchRequestsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// AIP-160 filter, as ListRequests takes it, e.g. `status = TRANSMITTED`:
+	// a change is sent when the request as it was right after the change
+	// matches (overdue as at the time of the change).
+	Filter        string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchRequestsRequest) Reset() {
 	*x = WatchRequestsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[58]
+	mi := &file_comity_request_v1_request_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4355,7 +4472,7 @@ func (x *WatchRequestsRequest) String() string {
 func (*WatchRequestsRequest) ProtoMessage() {}
 
 func (x *WatchRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[58]
+	mi := &file_comity_request_v1_request_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4368,7 +4485,14 @@ func (x *WatchRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequestsRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{58}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *WatchRequestsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
 }
 
 // Response message for WatchRequests: one status change.
@@ -4379,14 +4503,18 @@ type WatchRequestsResponse struct {
 	// Its reference.
 	Reference string `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
 	// The change.
-	Change        *StatusChange `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	Change *StatusChange `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	// The request as it was right after the change, as a list shows it
+	// (metadata_only set), with its clarifications for those who may read its
+	// content. Absent for changes recorded before the service kept snapshots.
+	Snapshot      *Request `protobuf:"bytes,4,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchRequestsResponse) Reset() {
 	*x = WatchRequestsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[59]
+	mi := &file_comity_request_v1_request_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4398,7 +4526,7 @@ func (x *WatchRequestsResponse) String() string {
 func (*WatchRequestsResponse) ProtoMessage() {}
 
 func (x *WatchRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[59]
+	mi := &file_comity_request_v1_request_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4411,7 +4539,7 @@ func (x *WatchRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequestsResponse.ProtoReflect.Descriptor instead.
 func (*WatchRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{59}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *WatchRequestsResponse) GetRequest() string {
@@ -4435,6 +4563,13 @@ func (x *WatchRequestsResponse) GetChange() *StatusChange {
 	return nil
 }
 
+func (x *WatchRequestsResponse) GetSnapshot() *Request {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
 // Request message for GetStatistics.
 type GetStatisticsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -4444,7 +4579,7 @@ type GetStatisticsRequest struct {
 
 func (x *GetStatisticsRequest) Reset() {
 	*x = GetStatisticsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[60]
+	mi := &file_comity_request_v1_request_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4456,7 +4591,7 @@ func (x *GetStatisticsRequest) String() string {
 func (*GetStatisticsRequest) ProtoMessage() {}
 
 func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[60]
+	mi := &file_comity_request_v1_request_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4469,7 +4604,7 @@ func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{60}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{61}
 }
 
 // Response message for GetStatistics.
@@ -4483,7 +4618,7 @@ type GetStatisticsResponse struct {
 
 func (x *GetStatisticsResponse) Reset() {
 	*x = GetStatisticsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[61]
+	mi := &file_comity_request_v1_request_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4495,7 +4630,7 @@ func (x *GetStatisticsResponse) String() string {
 func (*GetStatisticsResponse) ProtoMessage() {}
 
 func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[61]
+	mi := &file_comity_request_v1_request_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4508,7 +4643,7 @@ func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{61}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetStatisticsResponse) GetPairs() []*PairStatistics {
@@ -4541,7 +4676,7 @@ type PairStatistics struct {
 
 func (x *PairStatistics) Reset() {
 	*x = PairStatistics{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[62]
+	mi := &file_comity_request_v1_request_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4553,7 +4688,7 @@ func (x *PairStatistics) String() string {
 func (*PairStatistics) ProtoMessage() {}
 
 func (x *PairStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[62]
+	mi := &file_comity_request_v1_request_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4566,7 +4701,7 @@ func (x *PairStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairStatistics.ProtoReflect.Descriptor instead.
 func (*PairStatistics) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{62}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *PairStatistics) GetRequestingState() string {
@@ -4622,7 +4757,7 @@ var File_comity_request_v1_request_proto protoreflect.FileDescriptor
 
 const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x14\n" +
+	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x14\n" +
 	"\aRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12!\n" +
 	"\treference\x18\x02 \x01(\tB\x03\xe0A\x03R\treference\x12>\n" +
@@ -4664,7 +4799,8 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\arefusal\x18  \x01(\v2\x1a.comity.request.v1.RefusalB\x03\xe0A\x03R\arefusal\x12?\n" +
 	"\texecution\x18! \x01(\v2\x1c.comity.request.v1.ExecutionB\x03\xe0A\x03R\texecution\x12(\n" +
 	"\rmetadata_only\x18\" \x01(\bB\x03\xe0A\x03R\fmetadataOnly\x12.\n" +
-	"\x10requesting_state\x18# \x01(\tB\x03\xe0A\x03R\x0frequestingState\"\xbe\x01\n" +
+	"\x10requesting_state\x18# \x01(\tB\x03\xe0A\x03R\x0frequestingState\x12M\n" +
+	"\x0eclarifications\x18$ \x03(\v2 .comity.request.v1.ClarificationB\x03\xe0A\x03R\x0eclarifications\"\xbe\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05DRAFT\x10\x01\x12\r\n" +
@@ -4691,7 +4827,17 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x13BUDAPEST_CONVENTION\x10\x06\x12\x14\n" +
 	"\x10BILATERAL_TREATY\x10\a\x12\x0f\n" +
 	"\vRECIPROCITY\x10\b:E\xeaAB\n" +
-	"\x19comity.request.v1/Request\x12\x12requests/{request}*\brequests2\arequest\"\xd5\x02\n" +
+	"\x19comity.request.v1/Request\x12\x12requests/{request}*\brequests2\arequest\"\xd6\x02\n" +
+	"\rClarification\x12\x1a\n" +
+	"\bquestion\x18\x01 \x01(\tR\bquestion\x123\n" +
+	"\basked_by\x18\x02 \x01(\v2\x18.comity.request.v1.ActorR\aaskedBy\x125\n" +
+	"\bask_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aaskTime\x12\x16\n" +
+	"\x06answer\x18\x04 \x01(\tR\x06answer\x129\n" +
+	"\vanswered_by\x18\x05 \x01(\v2\x18.comity.request.v1.ActorR\n" +
+	"answeredBy\x12;\n" +
+	"\vanswer_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"answerTime\x12-\n" +
+	"\x12answer_attachments\x18\a \x03(\tR\x11answerAttachments\"\xd5\x02\n" +
 	"\aOffence\x12*\n" +
 	"\vdescription\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\vdescription\x129\n" +
 	"\x13legal_qualification\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x12legalQualification\x12,\n" +
@@ -4972,12 +5118,14 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"attachment\x18\x01 \x01(\v2\x1d.comity.request.v1.AttachmentH\x00R\n" +
 	"attachment\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
-	"\x04part\"\x16\n" +
-	"\x14WatchRequestsRequest\"\x88\x01\n" +
+	"\x04part\"8\n" +
+	"\x14WatchRequestsRequest\x12 \n" +
+	"\x06filter\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\"\xc0\x01\n" +
 	"\x15WatchRequestsResponse\x12\x18\n" +
 	"\arequest\x18\x01 \x01(\tR\arequest\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x127\n" +
-	"\x06change\x18\x03 \x01(\v2\x1f.comity.request.v1.StatusChangeR\x06change\"\x16\n" +
+	"\x06change\x18\x03 \x01(\v2\x1f.comity.request.v1.StatusChangeR\x06change\x126\n" +
+	"\bsnapshot\x18\x04 \x01(\v2\x1a.comity.request.v1.RequestR\bsnapshot\"\x16\n" +
 	"\x14GetStatisticsRequest\"P\n" +
 	"\x15GetStatisticsResponse\x127\n" +
 	"\x05pairs\x18\x01 \x03(\v2!.comity.request.v1.PairStatisticsR\x05pairs\"\xa9\x04\n" +
@@ -5035,7 +5183,7 @@ func file_comity_request_v1_request_proto_rawDescGZIP() []byte {
 }
 
 var file_comity_request_v1_request_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_comity_request_v1_request_proto_goTypes = []any{
 	(Request_Status)(0),                  // 0: comity.request.v1.Request.Status
 	(Request_LegalBasis)(0),              // 1: comity.request.v1.Request.LegalBasis
@@ -5045,197 +5193,204 @@ var file_comity_request_v1_request_proto_goTypes = []any{
 	(Message_Visibility)(0),              // 5: comity.request.v1.Message.Visibility
 	(Attachment_Kind)(0),                 // 6: comity.request.v1.Attachment.Kind
 	(*Request)(nil),                      // 7: comity.request.v1.Request
-	(*Offence)(nil),                      // 8: comity.request.v1.Offence
-	(*Person)(nil),                       // 9: comity.request.v1.Person
-	(*Identifier)(nil),                   // 10: comity.request.v1.Identifier
-	(*Deadlines)(nil),                    // 11: comity.request.v1.Deadlines
-	(*Acceptance)(nil),                   // 12: comity.request.v1.Acceptance
-	(*HumanRightsReview)(nil),            // 13: comity.request.v1.HumanRightsReview
-	(*Refusal)(nil),                      // 14: comity.request.v1.Refusal
-	(*Execution)(nil),                    // 15: comity.request.v1.Execution
-	(*Actor)(nil),                        // 16: comity.request.v1.Actor
-	(*StatusChange)(nil),                 // 17: comity.request.v1.StatusChange
-	(*Message)(nil),                      // 18: comity.request.v1.Message
-	(*Attachment)(nil),                   // 19: comity.request.v1.Attachment
-	(*CreateRequestRequest)(nil),         // 20: comity.request.v1.CreateRequestRequest
-	(*CreateRequestResponse)(nil),        // 21: comity.request.v1.CreateRequestResponse
-	(*GetRequestRequest)(nil),            // 22: comity.request.v1.GetRequestRequest
-	(*GetRequestResponse)(nil),           // 23: comity.request.v1.GetRequestResponse
-	(*ListRequestsRequest)(nil),          // 24: comity.request.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),         // 25: comity.request.v1.ListRequestsResponse
-	(*UpdateRequestRequest)(nil),         // 26: comity.request.v1.UpdateRequestRequest
-	(*UpdateRequestResponse)(nil),        // 27: comity.request.v1.UpdateRequestResponse
-	(*SubmitRequestRequest)(nil),         // 28: comity.request.v1.SubmitRequestRequest
-	(*SubmitRequestResponse)(nil),        // 29: comity.request.v1.SubmitRequestResponse
-	(*ReturnRequestRequest)(nil),         // 30: comity.request.v1.ReturnRequestRequest
-	(*ReturnRequestResponse)(nil),        // 31: comity.request.v1.ReturnRequestResponse
-	(*TransmitRequestRequest)(nil),       // 32: comity.request.v1.TransmitRequestRequest
-	(*TransmitRequestResponse)(nil),      // 33: comity.request.v1.TransmitRequestResponse
-	(*AcknowledgeRequestRequest)(nil),    // 34: comity.request.v1.AcknowledgeRequestRequest
-	(*AcknowledgeRequestResponse)(nil),   // 35: comity.request.v1.AcknowledgeRequestResponse
-	(*RequestClarificationRequest)(nil),  // 36: comity.request.v1.RequestClarificationRequest
-	(*RequestClarificationResponse)(nil), // 37: comity.request.v1.RequestClarificationResponse
-	(*ProvideClarificationRequest)(nil),  // 38: comity.request.v1.ProvideClarificationRequest
-	(*ProvideClarificationResponse)(nil), // 39: comity.request.v1.ProvideClarificationResponse
-	(*AcceptRequestRequest)(nil),         // 40: comity.request.v1.AcceptRequestRequest
-	(*AcceptRequestResponse)(nil),        // 41: comity.request.v1.AcceptRequestResponse
-	(*RefuseRequestRequest)(nil),         // 42: comity.request.v1.RefuseRequestRequest
-	(*RefuseRequestResponse)(nil),        // 43: comity.request.v1.RefuseRequestResponse
-	(*ExecuteRequestRequest)(nil),        // 44: comity.request.v1.ExecuteRequestRequest
-	(*ExecuteRequestResponse)(nil),       // 45: comity.request.v1.ExecuteRequestResponse
-	(*ExtendPreservationRequest)(nil),    // 46: comity.request.v1.ExtendPreservationRequest
-	(*ExtendPreservationResponse)(nil),   // 47: comity.request.v1.ExtendPreservationResponse
-	(*WithdrawRequestRequest)(nil),       // 48: comity.request.v1.WithdrawRequestRequest
-	(*WithdrawRequestResponse)(nil),      // 49: comity.request.v1.WithdrawRequestResponse
-	(*CloseRequestRequest)(nil),          // 50: comity.request.v1.CloseRequestRequest
-	(*CloseRequestResponse)(nil),         // 51: comity.request.v1.CloseRequestResponse
-	(*GetRequestHistoryRequest)(nil),     // 52: comity.request.v1.GetRequestHistoryRequest
-	(*GetRequestHistoryResponse)(nil),    // 53: comity.request.v1.GetRequestHistoryResponse
-	(*CreateMessageRequest)(nil),         // 54: comity.request.v1.CreateMessageRequest
-	(*CreateMessageResponse)(nil),        // 55: comity.request.v1.CreateMessageResponse
-	(*ListMessagesRequest)(nil),          // 56: comity.request.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),         // 57: comity.request.v1.ListMessagesResponse
-	(*UploadAttachmentRequest)(nil),      // 58: comity.request.v1.UploadAttachmentRequest
-	(*AttachmentUpload)(nil),             // 59: comity.request.v1.AttachmentUpload
-	(*UploadAttachmentResponse)(nil),     // 60: comity.request.v1.UploadAttachmentResponse
-	(*ListAttachmentsRequest)(nil),       // 61: comity.request.v1.ListAttachmentsRequest
-	(*ListAttachmentsResponse)(nil),      // 62: comity.request.v1.ListAttachmentsResponse
-	(*DownloadAttachmentRequest)(nil),    // 63: comity.request.v1.DownloadAttachmentRequest
-	(*DownloadAttachmentResponse)(nil),   // 64: comity.request.v1.DownloadAttachmentResponse
-	(*WatchRequestsRequest)(nil),         // 65: comity.request.v1.WatchRequestsRequest
-	(*WatchRequestsResponse)(nil),        // 66: comity.request.v1.WatchRequestsResponse
-	(*GetStatisticsRequest)(nil),         // 67: comity.request.v1.GetStatisticsRequest
-	(*GetStatisticsResponse)(nil),        // 68: comity.request.v1.GetStatisticsResponse
-	(*PairStatistics)(nil),               // 69: comity.request.v1.PairStatistics
-	nil,                                  // 70: comity.request.v1.PairStatistics.ByStatusEntry
-	nil,                                  // 71: comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	(v1.RequestType)(0),                  // 72: comity.directory.v1.RequestType
-	(v1.Priority)(0),                     // 73: comity.directory.v1.Priority
-	(*timestamppb.Timestamp)(nil),        // 74: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 75: google.protobuf.FieldMask
+	(*Clarification)(nil),                // 8: comity.request.v1.Clarification
+	(*Offence)(nil),                      // 9: comity.request.v1.Offence
+	(*Person)(nil),                       // 10: comity.request.v1.Person
+	(*Identifier)(nil),                   // 11: comity.request.v1.Identifier
+	(*Deadlines)(nil),                    // 12: comity.request.v1.Deadlines
+	(*Acceptance)(nil),                   // 13: comity.request.v1.Acceptance
+	(*HumanRightsReview)(nil),            // 14: comity.request.v1.HumanRightsReview
+	(*Refusal)(nil),                      // 15: comity.request.v1.Refusal
+	(*Execution)(nil),                    // 16: comity.request.v1.Execution
+	(*Actor)(nil),                        // 17: comity.request.v1.Actor
+	(*StatusChange)(nil),                 // 18: comity.request.v1.StatusChange
+	(*Message)(nil),                      // 19: comity.request.v1.Message
+	(*Attachment)(nil),                   // 20: comity.request.v1.Attachment
+	(*CreateRequestRequest)(nil),         // 21: comity.request.v1.CreateRequestRequest
+	(*CreateRequestResponse)(nil),        // 22: comity.request.v1.CreateRequestResponse
+	(*GetRequestRequest)(nil),            // 23: comity.request.v1.GetRequestRequest
+	(*GetRequestResponse)(nil),           // 24: comity.request.v1.GetRequestResponse
+	(*ListRequestsRequest)(nil),          // 25: comity.request.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),         // 26: comity.request.v1.ListRequestsResponse
+	(*UpdateRequestRequest)(nil),         // 27: comity.request.v1.UpdateRequestRequest
+	(*UpdateRequestResponse)(nil),        // 28: comity.request.v1.UpdateRequestResponse
+	(*SubmitRequestRequest)(nil),         // 29: comity.request.v1.SubmitRequestRequest
+	(*SubmitRequestResponse)(nil),        // 30: comity.request.v1.SubmitRequestResponse
+	(*ReturnRequestRequest)(nil),         // 31: comity.request.v1.ReturnRequestRequest
+	(*ReturnRequestResponse)(nil),        // 32: comity.request.v1.ReturnRequestResponse
+	(*TransmitRequestRequest)(nil),       // 33: comity.request.v1.TransmitRequestRequest
+	(*TransmitRequestResponse)(nil),      // 34: comity.request.v1.TransmitRequestResponse
+	(*AcknowledgeRequestRequest)(nil),    // 35: comity.request.v1.AcknowledgeRequestRequest
+	(*AcknowledgeRequestResponse)(nil),   // 36: comity.request.v1.AcknowledgeRequestResponse
+	(*RequestClarificationRequest)(nil),  // 37: comity.request.v1.RequestClarificationRequest
+	(*RequestClarificationResponse)(nil), // 38: comity.request.v1.RequestClarificationResponse
+	(*ProvideClarificationRequest)(nil),  // 39: comity.request.v1.ProvideClarificationRequest
+	(*ProvideClarificationResponse)(nil), // 40: comity.request.v1.ProvideClarificationResponse
+	(*AcceptRequestRequest)(nil),         // 41: comity.request.v1.AcceptRequestRequest
+	(*AcceptRequestResponse)(nil),        // 42: comity.request.v1.AcceptRequestResponse
+	(*RefuseRequestRequest)(nil),         // 43: comity.request.v1.RefuseRequestRequest
+	(*RefuseRequestResponse)(nil),        // 44: comity.request.v1.RefuseRequestResponse
+	(*ExecuteRequestRequest)(nil),        // 45: comity.request.v1.ExecuteRequestRequest
+	(*ExecuteRequestResponse)(nil),       // 46: comity.request.v1.ExecuteRequestResponse
+	(*ExtendPreservationRequest)(nil),    // 47: comity.request.v1.ExtendPreservationRequest
+	(*ExtendPreservationResponse)(nil),   // 48: comity.request.v1.ExtendPreservationResponse
+	(*WithdrawRequestRequest)(nil),       // 49: comity.request.v1.WithdrawRequestRequest
+	(*WithdrawRequestResponse)(nil),      // 50: comity.request.v1.WithdrawRequestResponse
+	(*CloseRequestRequest)(nil),          // 51: comity.request.v1.CloseRequestRequest
+	(*CloseRequestResponse)(nil),         // 52: comity.request.v1.CloseRequestResponse
+	(*GetRequestHistoryRequest)(nil),     // 53: comity.request.v1.GetRequestHistoryRequest
+	(*GetRequestHistoryResponse)(nil),    // 54: comity.request.v1.GetRequestHistoryResponse
+	(*CreateMessageRequest)(nil),         // 55: comity.request.v1.CreateMessageRequest
+	(*CreateMessageResponse)(nil),        // 56: comity.request.v1.CreateMessageResponse
+	(*ListMessagesRequest)(nil),          // 57: comity.request.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),         // 58: comity.request.v1.ListMessagesResponse
+	(*UploadAttachmentRequest)(nil),      // 59: comity.request.v1.UploadAttachmentRequest
+	(*AttachmentUpload)(nil),             // 60: comity.request.v1.AttachmentUpload
+	(*UploadAttachmentResponse)(nil),     // 61: comity.request.v1.UploadAttachmentResponse
+	(*ListAttachmentsRequest)(nil),       // 62: comity.request.v1.ListAttachmentsRequest
+	(*ListAttachmentsResponse)(nil),      // 63: comity.request.v1.ListAttachmentsResponse
+	(*DownloadAttachmentRequest)(nil),    // 64: comity.request.v1.DownloadAttachmentRequest
+	(*DownloadAttachmentResponse)(nil),   // 65: comity.request.v1.DownloadAttachmentResponse
+	(*WatchRequestsRequest)(nil),         // 66: comity.request.v1.WatchRequestsRequest
+	(*WatchRequestsResponse)(nil),        // 67: comity.request.v1.WatchRequestsResponse
+	(*GetStatisticsRequest)(nil),         // 68: comity.request.v1.GetStatisticsRequest
+	(*GetStatisticsResponse)(nil),        // 69: comity.request.v1.GetStatisticsResponse
+	(*PairStatistics)(nil),               // 70: comity.request.v1.PairStatistics
+	nil,                                  // 71: comity.request.v1.PairStatistics.ByStatusEntry
+	nil,                                  // 72: comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	(v1.RequestType)(0),                  // 73: comity.directory.v1.RequestType
+	(v1.Priority)(0),                     // 74: comity.directory.v1.Priority
+	(*timestamppb.Timestamp)(nil),        // 75: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 76: google.protobuf.FieldMask
 }
 var file_comity_request_v1_request_proto_depIdxs = []int32{
-	72, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
-	73, // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
+	73, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
+	74, // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
 	1,  // 2: comity.request.v1.Request.legal_basis:type_name -> comity.request.v1.Request.LegalBasis
-	8,  // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
-	9,  // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
-	10, // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
-	74, // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
+	10, // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
+	11, // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
+	75, // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
 	0,  // 7: comity.request.v1.Request.status:type_name -> comity.request.v1.Request.Status
-	11, // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
-	74, // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
-	74, // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
-	12, // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
-	14, // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
-	15, // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
-	2,  // 14: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
-	74, // 15: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
-	74, // 16: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
-	74, // 17: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
-	74, // 18: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
-	74, // 19: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 20: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
-	13, // 21: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
-	4,  // 22: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
-	0,  // 23: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
-	0,  // 24: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
-	16, // 25: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
-	74, // 26: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
-	5,  // 27: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
-	16, // 28: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
-	74, // 29: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 30: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
-	16, // 31: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
-	74, // 32: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 33: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
-	7,  // 34: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 35: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 36: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
-	7,  // 37: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
-	75, // 38: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 39: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 40: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 41: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 42: comity.request.v1.TransmitRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 43: comity.request.v1.AcknowledgeRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 44: comity.request.v1.RequestClarificationResponse.request:type_name -> comity.request.v1.Request
-	7,  // 45: comity.request.v1.ProvideClarificationResponse.request:type_name -> comity.request.v1.Request
-	3,  // 46: comity.request.v1.AcceptRequestRequest.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
-	13, // 47: comity.request.v1.AcceptRequestRequest.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
-	7,  // 48: comity.request.v1.AcceptRequestResponse.request:type_name -> comity.request.v1.Request
-	4,  // 49: comity.request.v1.RefuseRequestRequest.grounds:type_name -> comity.request.v1.Refusal.Ground
-	7,  // 50: comity.request.v1.RefuseRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 51: comity.request.v1.ExecuteRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 52: comity.request.v1.ExtendPreservationResponse.request:type_name -> comity.request.v1.Request
-	7,  // 53: comity.request.v1.WithdrawRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 54: comity.request.v1.CloseRequestResponse.request:type_name -> comity.request.v1.Request
-	17, // 55: comity.request.v1.GetRequestHistoryResponse.changes:type_name -> comity.request.v1.StatusChange
-	18, // 56: comity.request.v1.CreateMessageRequest.message:type_name -> comity.request.v1.Message
-	18, // 57: comity.request.v1.CreateMessageResponse.message:type_name -> comity.request.v1.Message
-	18, // 58: comity.request.v1.ListMessagesResponse.messages:type_name -> comity.request.v1.Message
-	59, // 59: comity.request.v1.UploadAttachmentRequest.metadata:type_name -> comity.request.v1.AttachmentUpload
-	6,  // 60: comity.request.v1.AttachmentUpload.kind:type_name -> comity.request.v1.Attachment.Kind
-	19, // 61: comity.request.v1.UploadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
-	19, // 62: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
-	19, // 63: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
-	17, // 64: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
-	69, // 65: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
-	70, // 66: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
-	71, // 67: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	20, // 68: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
-	22, // 69: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
-	24, // 70: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
-	26, // 71: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
-	28, // 72: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
-	30, // 73: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
-	32, // 74: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
-	34, // 75: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
-	36, // 76: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
-	38, // 77: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
-	40, // 78: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
-	42, // 79: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
-	44, // 80: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
-	46, // 81: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
-	48, // 82: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
-	50, // 83: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
-	52, // 84: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
-	54, // 85: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
-	56, // 86: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
-	58, // 87: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
-	61, // 88: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
-	63, // 89: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
-	65, // 90: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
-	67, // 91: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
-	21, // 92: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
-	23, // 93: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
-	25, // 94: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
-	27, // 95: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
-	29, // 96: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
-	31, // 97: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
-	33, // 98: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
-	35, // 99: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
-	37, // 100: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
-	39, // 101: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
-	41, // 102: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
-	43, // 103: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
-	45, // 104: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
-	47, // 105: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
-	49, // 106: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
-	51, // 107: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
-	53, // 108: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
-	55, // 109: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
-	57, // 110: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
-	60, // 111: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
-	62, // 112: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
-	64, // 113: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
-	66, // 114: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
-	68, // 115: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
-	92, // [92:116] is the sub-list for method output_type
-	68, // [68:92] is the sub-list for method input_type
-	68, // [68:68] is the sub-list for extension type_name
-	68, // [68:68] is the sub-list for extension extendee
-	0,  // [0:68] is the sub-list for field type_name
+	12, // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
+	75, // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
+	75, // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
+	13, // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
+	15, // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
+	16, // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
+	8,  // 14: comity.request.v1.Request.clarifications:type_name -> comity.request.v1.Clarification
+	17, // 15: comity.request.v1.Clarification.asked_by:type_name -> comity.request.v1.Actor
+	75, // 16: comity.request.v1.Clarification.ask_time:type_name -> google.protobuf.Timestamp
+	17, // 17: comity.request.v1.Clarification.answered_by:type_name -> comity.request.v1.Actor
+	75, // 18: comity.request.v1.Clarification.answer_time:type_name -> google.protobuf.Timestamp
+	2,  // 19: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
+	75, // 20: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
+	75, // 21: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
+	75, // 22: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
+	75, // 23: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
+	75, // 24: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
+	3,  // 25: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
+	14, // 26: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
+	4,  // 27: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
+	0,  // 28: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
+	0,  // 29: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
+	17, // 30: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
+	75, // 31: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	5,  // 32: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
+	17, // 33: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
+	75, // 34: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 35: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
+	17, // 36: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
+	75, // 37: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 38: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
+	7,  // 39: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 40: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 41: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
+	7,  // 42: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
+	76, // 43: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 44: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 45: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 46: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 47: comity.request.v1.TransmitRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 48: comity.request.v1.AcknowledgeRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 49: comity.request.v1.RequestClarificationResponse.request:type_name -> comity.request.v1.Request
+	7,  // 50: comity.request.v1.ProvideClarificationResponse.request:type_name -> comity.request.v1.Request
+	3,  // 51: comity.request.v1.AcceptRequestRequest.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
+	14, // 52: comity.request.v1.AcceptRequestRequest.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
+	7,  // 53: comity.request.v1.AcceptRequestResponse.request:type_name -> comity.request.v1.Request
+	4,  // 54: comity.request.v1.RefuseRequestRequest.grounds:type_name -> comity.request.v1.Refusal.Ground
+	7,  // 55: comity.request.v1.RefuseRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 56: comity.request.v1.ExecuteRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 57: comity.request.v1.ExtendPreservationResponse.request:type_name -> comity.request.v1.Request
+	7,  // 58: comity.request.v1.WithdrawRequestResponse.request:type_name -> comity.request.v1.Request
+	7,  // 59: comity.request.v1.CloseRequestResponse.request:type_name -> comity.request.v1.Request
+	18, // 60: comity.request.v1.GetRequestHistoryResponse.changes:type_name -> comity.request.v1.StatusChange
+	19, // 61: comity.request.v1.CreateMessageRequest.message:type_name -> comity.request.v1.Message
+	19, // 62: comity.request.v1.CreateMessageResponse.message:type_name -> comity.request.v1.Message
+	19, // 63: comity.request.v1.ListMessagesResponse.messages:type_name -> comity.request.v1.Message
+	60, // 64: comity.request.v1.UploadAttachmentRequest.metadata:type_name -> comity.request.v1.AttachmentUpload
+	6,  // 65: comity.request.v1.AttachmentUpload.kind:type_name -> comity.request.v1.Attachment.Kind
+	20, // 66: comity.request.v1.UploadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
+	20, // 67: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
+	20, // 68: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
+	18, // 69: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
+	7,  // 70: comity.request.v1.WatchRequestsResponse.snapshot:type_name -> comity.request.v1.Request
+	70, // 71: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
+	71, // 72: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
+	72, // 73: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	21, // 74: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
+	23, // 75: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
+	25, // 76: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
+	27, // 77: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
+	29, // 78: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
+	31, // 79: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
+	33, // 80: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
+	35, // 81: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
+	37, // 82: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
+	39, // 83: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
+	41, // 84: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
+	43, // 85: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
+	45, // 86: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
+	47, // 87: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
+	49, // 88: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
+	51, // 89: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
+	53, // 90: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
+	55, // 91: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
+	57, // 92: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
+	59, // 93: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
+	62, // 94: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
+	64, // 95: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
+	66, // 96: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
+	68, // 97: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
+	22, // 98: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
+	24, // 99: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
+	26, // 100: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
+	28, // 101: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
+	30, // 102: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
+	32, // 103: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
+	34, // 104: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
+	36, // 105: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
+	38, // 106: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
+	40, // 107: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
+	42, // 108: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
+	44, // 109: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
+	46, // 110: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
+	48, // 111: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
+	50, // 112: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
+	52, // 113: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
+	54, // 114: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
+	56, // 115: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
+	58, // 116: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
+	61, // 117: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
+	63, // 118: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
+	65, // 119: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
+	67, // 120: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
+	69, // 121: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
+	98, // [98:122] is the sub-list for method output_type
+	74, // [74:98] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_comity_request_v1_request_proto_init() }
@@ -5243,11 +5398,11 @@ func file_comity_request_v1_request_proto_init() {
 	if File_comity_request_v1_request_proto != nil {
 		return
 	}
-	file_comity_request_v1_request_proto_msgTypes[51].OneofWrappers = []any{
+	file_comity_request_v1_request_proto_msgTypes[52].OneofWrappers = []any{
 		(*UploadAttachmentRequest_Metadata)(nil),
 		(*UploadAttachmentRequest_Chunk)(nil),
 	}
-	file_comity_request_v1_request_proto_msgTypes[57].OneofWrappers = []any{
+	file_comity_request_v1_request_proto_msgTypes[58].OneofWrappers = []any{
 		(*DownloadAttachmentResponse_Attachment)(nil),
 		(*DownloadAttachmentResponse_Chunk)(nil),
 	}
@@ -5257,7 +5412,7 @@ func file_comity_request_v1_request_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_request_v1_request_proto_rawDesc), len(file_comity_request_v1_request_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   65,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
