@@ -46,6 +46,7 @@ rounds AS (
 				AND n.action = 'requestClarification' AND n.seq > q.seq AND n.seq < x.seq))
 	WHERE q.action = 'requestClarification'
 )
+-- json() again: a subquery's result is text to json_set, not JSON.
 UPDATE requests SET doc = json_set(doc, '$.clarifications',
-	(SELECT json_group_array(json(round) ORDER BY seq) FROM rounds WHERE rounds.request_id = requests.id))
+	json((SELECT json_group_array(json(round) ORDER BY seq) FROM rounds WHERE rounds.request_id = requests.id)))
 WHERE id IN (SELECT request_id FROM rounds);
