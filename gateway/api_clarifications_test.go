@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,4 +144,32 @@ func stringsOf(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// TestConsoleShowsClarifications: the console's page of a request lists its
+// questions and answers in order, with the open question marked as not
+// answered yet, to the requested state's liaison officer.
+func TestConsoleShowsClarifications(t *testing.T) {
+	cs := startConsoleSuite(t)
+	prosecutor := cs.token("kz-gpo", identity.Prosecutor)
+	uzCA := cs.token("uz-247", identity.CentralAuthority)
+	name := cs.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200).body["name"].(string)
+	path := "/v1/" + name
+	cs.mustDo("POST", path+":submit", prosecutor, map[string]any{}, 200)
+	cs.mustDo("POST", path+":transmit", cs.token("kz-gpo", identity.CentralAuthority), map[string]any{}, 200)
+	cs.mustDo("POST", path+":acknowledge", uzCA, map[string]any{}, 200)
+	cs.mustDo("POST", path+":requestClarification", uzCA, map[string]any{"questions": "Which time zone are the logs in?"}, 200)
+	cs.mustDo("POST", path+":provideClarification", prosecutor, map[string]any{"answers": "Tashkent time (UTC+5)."}, 200)
+	cs.mustDo("POST", path+":requestClarification", uzCA, map[string]any{"questions": "Which port?"}, 200)
+
+	page := cs.signInHTTP(t, "uz-gpo", "liaison_officer").mustGet(t, "/"+name)
+	i := strings.Index(page, `id="clarifications-h">Clarifications<`)
+	q1 := strings.Index(page, `data-question>Which time zone are the logs in?<`)
+	a1 := strings.Index(page, `data-answer>Tashkent time (UTC+5).<`)
+	q2 := strings.Index(page, `data-question>Which port?<`)
+	open := strings.Index(page, `data-unanswered>Not answered yet.<`)
+	if i < 0 || !(i < q1 && q1 < a1 && a1 < q2 && q2 < open) {
+		t.Errorf("the request's page does not list the questions and answers in order (heading %d, question %d, answer %d, question %d, open %d): %.3000s",
+			i, q1, a1, q2, open, page)
+	}
 }
