@@ -14,11 +14,14 @@ import (
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/pgdb"
+	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/fsblob"
+	"github.com/comity-mla/comity/services/request/postgres"
 	"github.com/comity-mla/comity/services/request/sqlite"
 )
 
@@ -72,15 +75,31 @@ func (a *agencies) AgencyTrust(ctx context.Context, id string) (identity.AgencyT
 }
 
 func newService(tb testing.TB, limits request.WatchLimits) (*request.Service, *countingStore, *agencies) {
+	return newServiceOn(tb, "sqlite", limits)
+}
+
+// newServiceOn is newService on the store of engine, sqlite or postgres.
+func newServiceOn(tb testing.TB, engine string, limits request.WatchLimits) (*request.Service, *countingStore, *agencies) {
 	tb.Helper()
-	db, err := sqlitedb.Open(context.Background(), filepath.Join(tb.TempDir(), "requests.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	st, err := sqlite.New(context.Background(), db)
-	if err != nil {
-		tb.Fatal(err)
+	var st request.Store
+	if engine == "postgres" {
+		pool, err := pgdb.Open(context.Background(), pgtest.NewDatabase(tb))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(pool.Close)
+		if st, err = postgres.New(context.Background(), pool); err != nil {
+			tb.Fatal(err)
+		}
+	} else {
+		db, err := sqlitedb.Open(context.Background(), filepath.Join(tb.TempDir(), "requests.db"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { db.Close() })
+		if st, err = sqlite.New(context.Background(), db); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	blobs, err := fsblob.New(tb.TempDir())
 	if err != nil {
@@ -332,9 +351,12 @@ func TestWatchStuckSendKeepsPlace(t *testing.T) {
 // changes start with the transmission, however the feed's reads fall. The
 // requesting side still gets every change.
 func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
-	for _, poll := range []time.Duration{10 * time.Millisecond, 500 * time.Millisecond} {
-		t.Run(fmt.Sprintf("poll=%v", poll), func(t *testing.T) {
-			svc, _, _ := newService(t, request.WatchLimits{Poll: poll})
+	for _, tc := range []struct {
+		engine string
+		poll   time.Duration
+	}{{"sqlite", 10 * time.Millisecond}, {"sqlite", 500 * time.Millisecond}, {"postgres", 500 * time.Millisecond}} {
+		t.Run(fmt.Sprintf("%s/poll=%v", tc.engine, tc.poll), func(t *testing.T) {
+			svc, _, _ := newServiceOn(t, tc.engine, request.WatchLimits{Poll: tc.poll})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
@@ -372,7 +394,13 @@ func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
 // right after each change, so that `status = TRANSMITTED` gives the
 // transmission of a request already acknowledged when the feed reads it.
 func TestWatchFilter(t *testing.T) {
-	svc, _, _ := newService(t, request.WatchLimits{Poll: 300 * time.Millisecond})
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) { testWatchFilter(t, engine) })
+	}
+}
+
+func testWatchFilter(t *testing.T, engine string) {
+	svc, _, _ := newServiceOn(t, engine, request.WatchLimits{Poll: 300 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
