@@ -644,6 +644,7 @@ var requestWritable = []string{
 var requestIgnored = []string{
 	"name", "reference", "requesting_agency", "requesting_state", "owner", "status", "deadlines",
 	"overdue", "etag", "create_time", "update_time", "acceptance", "refusal", "execution", "metadata_only",
+	"clarifications",
 }
 
 // updateFromProto reads an update: apply copies to a draft exactly the
