@@ -172,4 +172,10 @@ func TestConsoleShowsClarifications(t *testing.T) {
 		t.Errorf("the request's page does not list the questions and answers in order (heading %d, question %d, answer %d, question %d, open %d): %.3000s",
 			i, q1, a1, q2, open, page)
 	}
+	// The prosecutor's answer form quotes the open question, from the
+	// request's clarifications.
+	form := cs.signInHTTP(t, "kz-gpo", "prosecutor").mustGet(t, "/"+name+"/answer")
+	if !strings.Contains(form, `data-questions>Which port?<`) {
+		t.Errorf("the answer form does not quote the open question: %.3000s", form)
+	}
 }
