@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -27,7 +28,14 @@ func (a *streams) watch(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	stream, err := a.client.WatchRequests(ctx, &requestv1.WatchRequestsRequest{})
+	// The query parameters as grpc-gateway reads them for its own GETs
+	// (the filter), so that they are read the same way as everywhere else.
+	in := &requestv1.WatchRequestsRequest{}
+	if err := runtime.PopulateQueryParameters(in, r.URL.Query(), utilities.NewDoubleArray(nil)); err != nil {
+		a.fail(w, r, status.Errorf(codes.InvalidArgument, "%v", err))
+		return
+	}
+	stream, err := a.client.WatchRequests(ctx, in)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -304,6 +304,17 @@ type historyEntry struct {
 	Actor, Agency  string
 }
 
+// clarificationView is one round of questions and answers as a request's
+// page shows it; the answer's fields are empty until it is answered.
+type clarificationView struct {
+	Question, AskedBy, AskedAgency string
+	AskAt                          moment
+	Answered                       bool
+	Answer, AnsweredBy             string
+	AnsweredAgency                 string
+	AnswerAt                       moment
+}
+
 // requestView is what a request's page shows.
 type requestView struct {
 	Row requestRow
@@ -311,6 +322,9 @@ type requestView struct {
 	Actions []actionLink
 	Fields  []field
 	History []historyEntry
+	// Clarifications are the request's rounds of questions and answers,
+	// oldest first.
+	Clarifications []clarificationView
 	// Talk is the request's messages and attachments (messages.go).
 	Talk correspondence
 	// Done confirms the action just taken (doneMessage), if any; DoneID
@@ -408,6 +422,18 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 			Actor:  firstNonEmpty(ch.GetActor().GetDisplayName(), ch.GetActor().GetSubject()),
 			Agency: strings.TrimPrefix(ch.GetActor().GetAgency(), "agencies/"),
 		})
+	}
+	actor := func(a *requestv1.Actor) (name, agency string) {
+		return firstNonEmpty(a.GetDisplayName(), a.GetSubject()), strings.TrimPrefix(a.GetAgency(), "agencies/")
+	}
+	for _, q := range req.GetClarifications() {
+		cv := clarificationView{Question: q.GetQuestion(), AskAt: z.at(q.GetAskTime(), from, to), Answered: q.GetAnswerTime() != nil}
+		cv.AskedBy, cv.AskedAgency = actor(q.GetAskedBy())
+		if cv.Answered {
+			cv.Answer, cv.AnswerAt = q.GetAnswer(), z.at(q.GetAnswerTime(), from, to)
+			cv.AnsweredBy, cv.AnsweredAgency = actor(q.GetAnsweredBy())
+		}
+		v.Clarifications = append(v.Clarifications, cv)
 	}
 	v.Talk = c.correspondence(ctx, pg, z, req, hist.GetChanges(), v.History)
 	if change != nil {

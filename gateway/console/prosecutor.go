@@ -811,14 +811,10 @@ func (c *Console) actionView(ctx context.Context, pg page, z zones, req *request
 	if action != "answer" {
 		return v, nil
 	}
-	hist, err := c.be.Requests.GetRequestHistory(ctx, &requestv1.GetRequestHistoryRequest{Name: req.GetName()})
-	if err != nil {
-		return v, err
-	}
-	for _, ch := range hist.GetChanges() {
-		if ch.GetToStatus() == requestv1.Request_CLARIFICATION_REQUESTED {
-			v.Questions = ch.GetReason()
-		}
+	// The questions being answered are the last round's, kept on the
+	// request.
+	if qs := req.GetClarifications(); len(qs) > 0 {
+		v.Questions = qs[len(qs)-1].GetQuestion()
 	}
 	atts, err := c.be.Requests.ListAttachments(ctx, &requestv1.ListAttachmentsRequest{Parent: req.GetName()})
 	if err != nil {

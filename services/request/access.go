@@ -1,6 +1,8 @@
 package request
 
 import (
+	"slices"
+
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query"
 )
@@ -125,4 +127,15 @@ func beforeTransmission(e HistoryEntry) bool {
 		return e.To != Transmitted
 	}
 	return false
+}
+
+// Snapshot is what a history entry keeps of r as it is right after the
+// change: its metadata (redact), on which Watch decides who may see the
+// change and applies its filter, and its clarifications, which the watch
+// sends to those who may read them. No narrative: the history outlives
+// nothing that the request's own row does not, and carries no more of it.
+func Snapshot(r Request) *Request {
+	s := redact(r)
+	s.Clarifications = slices.Clone(r.Clarifications)
+	return &s
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/query"
 )
 
 // WatchLimits bound the watch streams of one Service. The zero value of a
@@ -106,7 +107,10 @@ type subscription struct {
 	ctx context.Context
 	// start is the seq after which the stream wants changes.
 	start int64
-	ch    chan HistoryEntry
+	// filter selects the changes the stream wants (RequestSchema's fields,
+	// see Matches); nil for all.
+	filter query.Expr
+	ch     chan HistoryEntry
 	// done is closed, with err set, when the feed ends the stream.
 	done chan struct{}
 	err  error
@@ -123,7 +127,7 @@ func newFeed(store Store, trust identity.TrustSource, limits WatchLimits) *feed 
 // refuses it (RESOURCE_EXHAUSTED) when p's user or agency has as many
 // streams open as the limits allow. The stream holds its place until
 // unsubscribe, even once the feed has ended it.
-func (f *feed) subscribe(ctx context.Context, p identity.Principal) (*subscription, error) {
+func (f *feed) subscribe(ctx context.Context, p identity.Principal, filter query.Expr) (*subscription, error) {
 	for {
 		f.mu.Lock()
 		if err := f.admit(p); err != nil {
@@ -131,7 +135,7 @@ func (f *feed) subscribe(ctx context.Context, p identity.Principal) (*subscripti
 			return nil, err
 		}
 		if f.running {
-			s := f.add(ctx, p)
+			s := f.add(ctx, p, filter)
 			f.mu.Unlock()
 			return s, nil
 		}
@@ -155,7 +159,7 @@ func (f *feed) subscribe(ctx context.Context, p identity.Principal) (*subscripti
 		}
 		f.after, f.running = after, true
 		go f.run()
-		s := f.add(ctx, p)
+		s := f.add(ctx, p, filter)
 		f.mu.Unlock()
 		return s, nil
 	}
@@ -175,9 +179,9 @@ func (f *feed) admit(p identity.Principal) error {
 	return nil
 }
 
-// add opens a stream for p where the feed is, and counts it. f.mu is held.
-func (f *feed) add(ctx context.Context, p identity.Principal) *subscription {
-	s := &subscription{p: p, ctx: ctx, start: f.after, ch: make(chan HistoryEntry, f.limits.Buffer), done: make(chan struct{})}
+// add opens a stream for p with filter where the feed is, and counts it. f.mu is held.
+func (f *feed) add(ctx context.Context, p identity.Principal, filter query.Expr) *subscription {
+	s := &subscription{p: p, ctx: ctx, start: f.after, filter: filter, ch: make(chan HistoryEntry, f.limits.Buffer), done: make(chan struct{})}
 	f.subs[s] = struct{}{}
 	f.perUser[userKey{p.Issuer, p.Subject}]++
 	f.perAgency[p.Agency]++
@@ -257,8 +261,16 @@ func (f *feed) run() {
 }
 
 // deliver reads the history entries after seq after and hands each to the
-// streams whose caller may see it, with the reason they may read. It
-// returns how many entries it read.
+// streams whose caller may see it and whose filter it matches, with the
+// reason they may read. It returns how many entries it read.
+//
+// Both are decided on the request as it was right after the change (the
+// entry's snapshot), not as it is when the feed reads the entry: a request
+// created, submitted and transmitted within one poll used to be read
+// transmitted for all three entries, so that the requested side was sent the
+// draft and the submission, which were never its to see. The requested
+// side's changes start with the transmission; the history (History) gives
+// it what came before, without the requesting side's reasons.
 func (f *feed) deliver(after int64) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), feedCallTimeout)
 	defer cancel()
@@ -266,38 +278,33 @@ func (f *feed) deliver(after int64) (int, error) {
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
-	// Who may see an entry is decided on its request as it is now (a
-	// requested agency sees a request's history once it has been
-	// transmitted), read once for every stream. What happened before a
-	// request's transmission reaches the requested side with the
-	// transmission, whenever the feed read those entries, so the request's
-	// history is read for each transmission.
-	reqs := map[string]Request{}
-	before := map[string][]HistoryEntry{}
-	for _, e := range entries {
-		if e.To == Transmitted {
-			h, err := f.store.History(ctx, e.RequestID)
-			if err != nil && !errors.Is(err, errs.ErrNotFound) {
-				return 0, err
-			}
-			for _, x := range h {
-				if x.Seq < e.Seq {
-					before[e.RequestID] = append(before[e.RequestID], x)
-				}
-			}
-		}
-		if _, ok := reqs[e.RequestID]; ok {
+	snaps := make([]Request, len(entries))
+	current := map[string]*Request{}
+	for i, e := range entries {
+		if e.Snapshot != nil {
+			snaps[i] = *e.Snapshot
 			continue
 		}
-		r, err := f.store.Get(ctx, e.RequestID)
-		switch {
-		case errors.Is(err, errs.ErrNotFound):
-			// A request that is gone is no one's to see: the zero
-			// Request gives everyone noAccess.
-		case err != nil:
-			return 0, err
+		// An entry written before the store kept snapshots (an older
+		// replica during an upgrade): the parties and status are the
+		// entry's own, the other fields the request's now.
+		r, ok := current[e.RequestID]
+		if !ok {
+			got, err := f.store.Get(ctx, e.RequestID)
+			switch {
+			case errors.Is(err, errs.ErrNotFound):
+			case err != nil:
+				return 0, err
+			default:
+				r = &got
+			}
+			current[e.RequestID] = r
 		}
-		reqs[e.RequestID] = r
+		if r != nil {
+			snaps[i] = legacySnapshot(*r, e)
+		}
+		// A request that is gone is no one's to see: the zero Request
+		// gives everyone noAccess.
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -306,54 +313,57 @@ func (f *feed) deliver(after int64) (int, error) {
 	// of the round, so that slow clients, which are ended, hold the others
 	// back by at most slowGrace.
 	deadline := time.Now().Add(slowGrace)
-	give := func(s *subscription, r Request, e HistoryEntry) bool {
-		out := e
-		out.Reason = reasonFor(s.p, r, e)
-		if offer(s.ch, out, deadline) {
-			return true
+	for i, e := range entries {
+		r := &snaps[i]
+		// What the stream is sent of the request: its metadata, and its
+		// clarifications for those who may read its content. Shared by
+		// the streams, which only read it.
+		var meta, full *Request
+		if e.Snapshot != nil {
+			m := redact(*r)
+			meta, full = &m, r
 		}
-		f.end(s, errs.New(errs.Unavailable,
-			"this watch fell more than %d changes behind and was ended so that no change is silently lost; watch again and list the requests to catch up",
-			f.limits.Buffer))
-		return false
-	}
-	for _, e := range entries {
-		r := reqs[e.RequestID]
 		for s := range f.subs {
-			if e.Seq <= s.start || accessOf(s.p, r) == noAccess {
+			if e.Seq <= s.start {
 				continue
 			}
-			if requestedSide(s.p, r) {
-				if beforeTransmission(e) {
-					// It comes with the transmission.
-					continue
-				}
-				if e.To == Transmitted {
-					caughtUp := true
-					for _, x := range before[r.ID] {
-						if x.Seq > s.start {
-							if caughtUp = give(s, r, x); !caughtUp {
-								break
-							}
-						}
-					}
-					if !caughtUp {
-						continue
-					}
-				}
+			acc := accessOf(s.p, *r)
+			if acc == noAccess {
+				continue
 			}
-			give(s, r, e)
+			if ok, err := Matches(s.filter, *r, e.Time); err != nil || !ok {
+				// The filter was parsed against RequestSchema when the
+				// stream opened; an error here matches nothing.
+				continue
+			}
+			out := e
+			out.Reason = reasonFor(s.p, *r, e)
+			out.Snapshot = meta
+			if acc == fullAccess {
+				out.Snapshot = full
+			}
+			if !offer(s.ch, out, deadline) {
+				f.end(s, errs.New(errs.Unavailable,
+					"this watch fell more than %d changes behind and was ended so that no change is silently lost; watch again and list the requests to catch up",
+					f.limits.Buffer))
+			}
 		}
 		f.after = e.Seq
 	}
 	return len(entries), nil
 }
 
-// requestedSide reports whether p sees r only because it has been
-// transmitted to p's agency or state.
-func requestedSide(p identity.Principal, r Request) bool {
-	r.TransmitTime = time.Time{}
-	return accessOf(p, r) == noAccess
+// legacySnapshot is the best account of a request right after history entry
+// e when the entry has no snapshot: r (the request now) with the entry's
+// parties and status, transmitted only when e came at or after the
+// transmission.
+func legacySnapshot(r Request, e HistoryEntry) Request {
+	r.RequestingAgency, r.RequestingState, r.Owner = e.RequestingAgency, e.RequestingState, e.Owner
+	r.RequestedAgency, r.RequestedState, r.Status = e.RequestedAgency, e.RequestedState, e.To
+	if beforeTransmission(e) {
+		r.TransmitTime = time.Time{}
+	}
+	return r
 }
 
 // slowGrace is how long, at most, one round of the feed waits for clients

@@ -3,6 +3,7 @@ package request
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,7 +269,11 @@ func (s *Service) RequestClarification(ctx context.Context, p identity.Principal
 	if err := required("questions", questions); err != nil {
 		return View{}, err
 	}
-	return s.transition(ctx, p, id, etag, actRequestClarification, questions, nil, nil)
+	return s.transition(ctx, p, id, etag, actRequestClarification, questions, nil,
+		func(r *Request, now time.Time) error {
+			r.Clarifications = append(slices.Clip(r.Clarifications), Clarification{Question: questions, AskedBy: actorOf(p), AskTime: now})
+			return nil
+		})
 }
 
 // ProvideClarification answers the requested side's questions, with
@@ -282,7 +287,25 @@ func (s *Service) ProvideClarification(ctx context.Context, p identity.Principal
 		reason += "\n\nAttached: " + strings.Join(attachmentIDs, ", ")
 	}
 	return s.transition(ctx, p, id, etag, actProvideClarification, reason,
-		func(r Request) error { return s.checkAttachments(ctx, r.ID, attachmentIDs) }, nil)
+		func(r Request) error { return s.checkAttachments(ctx, r.ID, attachmentIDs) },
+		func(r *Request, now time.Time) error {
+			// The lifecycle allows an answer only in CLARIFICATION_REQUESTED,
+			// which only a question leads to; a request asked before
+			// clarifications were kept on it (and not backfilled) gets a
+			// round without its question rather than losing the answer.
+			r.Clarifications = slices.Clone(r.Clarifications)
+			n := len(r.Clarifications)
+			if n == 0 || !r.Clarifications[n-1].AnswerTime.IsZero() {
+				r.Clarifications = append(r.Clarifications, Clarification{})
+				n++
+			}
+			c := &r.Clarifications[n-1]
+			c.Answer, c.AnsweredBy, c.AnswerTime = answers, actorOf(p), now
+			if len(attachmentIDs) > 0 {
+				c.AnswerAttachments = slices.Clone(attachmentIDs)
+			}
+			return nil
+		})
 }
 
 // Accept records the requested side's decision to execute, with its

@@ -144,6 +144,10 @@ type Request struct {
 	TransmitTime    time.Time
 	AcknowledgeTime time.Time
 	AnswerTime      time.Time
+	// Clarifications are the rounds of questions and answers, oldest
+	// first; while the request is CLARIFICATION_REQUESTED the last one is
+	// unanswered.
+	Clarifications []Clarification
 
 	// Version counts changes; the store sets it. The etag derives from it.
 	Version    int64
@@ -178,6 +182,20 @@ type Actor struct {
 	Agency  string
 }
 
+// Clarification is one round of the requested side's questions and the
+// requesting side's answers.
+type Clarification struct {
+	Question string
+	AskedBy  Actor
+	AskTime  time.Time
+	// Answer, AnsweredBy, AnswerTime and AnswerAttachments (attachment ids)
+	// are zero until the answer.
+	Answer            string
+	AnsweredBy        Actor
+	AnswerTime        time.Time
+	AnswerAttachments []string
+}
+
 // HistoryEntry is one status change of a request.
 type HistoryEntry struct {
 	// Seq orders every history entry of the store; Watch resumes after it.
@@ -198,6 +216,10 @@ type HistoryEntry struct {
 	RequestedAgency  string
 	RequestedState   string
 	Owner            string
+	// Snapshot is the request's metadata (redact) and clarifications right
+	// after the change, what Watch decides and filters on; nil for entries
+	// written before the store kept snapshots.
+	Snapshot *Request
 }
 
 // Message is correspondence on a request.

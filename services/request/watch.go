@@ -6,6 +6,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/query"
 )
 
 // History returns the status changes of a request the caller may see, with
@@ -25,8 +26,12 @@ func (s *Service) History(ctx context.Context, p identity.Principal, id string) 
 	return h, nil
 }
 
-// Watch calls send with every status change that p may see, from now until
-// ctx ends or send fails, with the reasons p may read. It calls started once
+// Watch calls send with every status change that p may see and that matches
+// filter (see Matches; nil for all), from now until ctx ends or send fails,
+// with the reasons p may read and the request as it was right after the
+// change as p may see it (HistoryEntry.Snapshot: metadata, and the
+// clarifications when p may read the request's content). Both who may see a
+// change and whether it matches are decided on the request as it was then. It calls started once
 // it has fixed "now", so that a caller can tell its client that every later
 // change will arrive. It follows the store's history through the Service's
 // one feed, so it sees changes made by every replica.
@@ -44,7 +49,7 @@ func (s *Service) History(ctx context.Context, p identity.Principal, id string) 
 // agency's streams until both Watch has returned and no send is under way:
 // a stream whose send is stuck still counts, so that stuck streams cannot
 // pile up beyond the limits.
-func (s *Service) Watch(ctx context.Context, p identity.Principal, started func() error, send func(HistoryEntry) error) error {
+func (s *Service) Watch(ctx context.Context, p identity.Principal, filter query.Expr, started func() error, send func(HistoryEntry) error) error {
 	var expired <-chan time.Time
 	if !p.Expiry.IsZero() {
 		left := time.Until(p.Expiry)
@@ -55,7 +60,7 @@ func (s *Service) Watch(ctx context.Context, p identity.Principal, started func(
 		defer t.Stop()
 		expired = t.C
 	}
-	sub, err := s.feed.subscribe(ctx, p)
+	sub, err := s.feed.subscribe(ctx, p, filter)
 	if err != nil {
 		return err
 	}

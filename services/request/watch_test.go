@@ -14,9 +14,14 @@ import (
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/pgdb"
+	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/fsblob"
+	"github.com/comity-mla/comity/services/request/postgres"
 	"github.com/comity-mla/comity/services/request/sqlite"
 )
 
@@ -70,15 +75,31 @@ func (a *agencies) AgencyTrust(ctx context.Context, id string) (identity.AgencyT
 }
 
 func newService(tb testing.TB, limits request.WatchLimits) (*request.Service, *countingStore, *agencies) {
+	return newServiceOn(tb, "sqlite", limits)
+}
+
+// newServiceOn is newService on the store of engine, sqlite or postgres.
+func newServiceOn(tb testing.TB, engine string, limits request.WatchLimits) (*request.Service, *countingStore, *agencies) {
 	tb.Helper()
-	db, err := sqlitedb.Open(context.Background(), filepath.Join(tb.TempDir(), "requests.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	st, err := sqlite.New(context.Background(), db)
-	if err != nil {
-		tb.Fatal(err)
+	var st request.Store
+	if engine == "postgres" {
+		pool, err := pgdb.Open(context.Background(), pgtest.NewDatabase(tb))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(pool.Close)
+		if st, err = postgres.New(context.Background(), pool); err != nil {
+			tb.Fatal(err)
+		}
+	} else {
+		db, err := sqlitedb.Open(context.Background(), filepath.Join(tb.TempDir(), "requests.db"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { db.Close() })
+		if st, err = sqlite.New(context.Background(), db); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	blobs, err := fsblob.New(tb.TempDir())
 	if err != nil {
@@ -114,11 +135,16 @@ type watcher struct {
 // watch starts a Watch for p whose client takes changes as fast as block
 // lets it, and waits until it has started.
 func watch(tb testing.TB, ctx context.Context, svc *request.Service, p identity.Principal, block <-chan struct{}) watcher {
+	return watchFiltered(tb, ctx, svc, p, nil, block)
+}
+
+// watchFiltered is watch with a filter.
+func watchFiltered(tb testing.TB, ctx context.Context, svc *request.Service, p identity.Principal, filter query.Expr, block <-chan struct{}) watcher {
 	tb.Helper()
 	w := watcher{got: make(chan request.HistoryEntry, 1000), sending: make(chan struct{}, 1000), done: make(chan error, 1)}
 	started := make(chan struct{})
 	go func() {
-		w.done <- svc.Watch(ctx, p, func() error { close(started); return nil }, func(e request.HistoryEntry) error {
+		w.done <- svc.Watch(ctx, p, filter, func() error { close(started); return nil }, func(e request.HistoryEntry) error {
 			w.sending <- struct{}{}
 			if block != nil {
 				<-block
@@ -297,7 +323,7 @@ func TestWatchStuckSendKeepsPlace(t *testing.T) {
 	}
 	noop := func() error { return nil }
 	send := func(request.HistoryEntry) error { return nil }
-	err := svc.Watch(ctx, kzProsecutor, noop, send)
+	err := svc.Watch(ctx, kzProsecutor, nil, noop, send)
 	if !errors.Is(err, errs.ErrResourceExhausted) || !strings.Contains(err.Error(), "--watch-streams-per-user") {
 		t.Fatalf("a second watch while the first one's send is stuck = %v; want RESOURCE_EXHAUSTED naming the bound", err)
 	}
@@ -305,7 +331,7 @@ func TestWatchStuckSendKeepsPlace(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		wctx, wcancel := context.WithCancel(ctx)
-		err := svc.Watch(wctx, kzProsecutor, func() error { wcancel(); return nil }, send)
+		err := svc.Watch(wctx, kzProsecutor, nil, func() error { wcancel(); return nil }, send)
 		wcancel()
 		if err == nil {
 			break
@@ -317,30 +343,72 @@ func TestWatchStuckSendKeepsPlace(t *testing.T) {
 	}
 }
 
-// TestWatchRequestedSideGetsEarlierChanges: a liaison officer of the
-// requested state sees a request's history once it is transmitted, so the
-// watch gives the changes made before the transmission with it, in order,
-// however the feed's reads fell; it used to drop those it had read while
-// the request was not yet transmitted.
-func TestWatchRequestedSideGetsEarlierChanges(t *testing.T) {
-	svc, _, _ := newService(t, request.WatchLimits{Poll: 10 * time.Millisecond})
+// TestWatchDecidesOnTheRequestAsItWas: whether a watcher may see a change is
+// decided on the request as it was right after that change. A request
+// created, submitted and transmitted before the feed reads any of it used
+// to be read as transmitted for all three, and the requested state's liaison
+// officer was sent the draft and the submission; the requested side's
+// changes start with the transmission, however the feed's reads fall. The
+// requesting side still gets every change.
+func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
+	for _, tc := range []struct {
+		engine string
+		poll   time.Duration
+	}{{"sqlite", 10 * time.Millisecond}, {"sqlite", 500 * time.Millisecond}, {"postgres", 500 * time.Millisecond}} {
+		t.Run(fmt.Sprintf("%s/poll=%v", tc.engine, tc.poll), func(t *testing.T) {
+			svc, _, _ := newServiceOn(t, tc.engine, request.WatchLimits{Poll: tc.poll})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
+			requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
+			requesting := watch(t, ctx, svc, ca, nil)
+			v, err := svc.Create(ctx, kzProsecutor, completeDraft(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Submit(ctx, kzProsecutor, v.ID, "", false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Transmit(ctx, ca, v.ID, "", false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Acknowledge(ctx, user("ca-uz", "uz-247", identity.CentralAuthority), v.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged} {
+				e := next(t, requesting, "the requesting side")
+				if e.To != want || e.Snapshot == nil || e.Snapshot.Status != want {
+					t.Fatalf("the requesting side got a change to %s (snapshot %+v); want %s", e.To, e.Snapshot, want)
+				}
+			}
+			for _, want := range []request.Status{request.Transmitted, request.Acknowledged} {
+				if e := next(t, requested, "the requested side"); e.To != want || e.RequestID != v.ID {
+					t.Fatalf("the requested side got a change of %s to %s; want %s to %s (nothing from before the transmission)", e.RequestID, e.To, v.ID, want)
+				}
+			}
+		})
+	}
+}
+
+// TestWatchFilter: a watch's filter is applied to the request as it was
+// right after each change, so that `status = TRANSMITTED` gives the
+// transmission of a request already acknowledged when the feed reads it.
+func TestWatchFilter(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) { testWatchFilter(t, engine) })
+	}
+}
+
+func testWatchFilter(t *testing.T, engine string) {
+	svc, _, _ := newServiceOn(t, engine, request.WatchLimits{Poll: 300 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
-	requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
-	requesting := watch(t, ctx, svc, ca, nil)
-	next := func(w watcher, who string) request.HistoryEntry {
-		t.Helper()
-		select {
-		case e := <-w.got:
-			return e
-		case err := <-w.done:
-			t.Fatalf("the watch of %s ended: %v", who, err)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("the watch of %s got nothing in 10s", who)
-		}
-		return request.HistoryEntry{}
+	filter, err := aip.ParseFilter(`status = TRANSMITTED OR status = ACKNOWLEDGED AND requestedState = "UZ"`, request.RequestSchema)
+	if err != nil {
+		t.Fatal(err)
 	}
+	w := watchFiltered(t, ctx, svc, ca, filter, nil)
 	v, err := svc.Create(ctx, kzProsecutor, completeDraft(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -348,18 +416,37 @@ func TestWatchRequestedSideGetsEarlierChanges(t *testing.T) {
 	if _, err := svc.Submit(ctx, kzProsecutor, v.ID, "", false); err != nil {
 		t.Fatal(err)
 	}
-	// Once the requesting side has both changes, the feed has read them.
-	for _, want := range []request.Status{request.Draft, request.Submitted} {
-		if e := next(requesting, "the requesting side"); e.To != want {
-			t.Fatalf("the requesting side got a change to %s; want %s", e.To, want)
-		}
-	}
 	if _, err := svc.Transmit(ctx, ca, v.ID, "", false); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []request.Status{request.Draft, request.Submitted, request.Transmitted} {
-		if e := next(requested, "the requested side"); e.To != want || e.RequestID != v.ID {
-			t.Fatalf("the requested side got a change of %s to %s; want %s to %s", e.RequestID, e.To, v.ID, want)
+	if _, err := svc.Acknowledge(ctx, user("ca-uz", "uz-247", identity.CentralAuthority), v.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RequestClarification(ctx, user("ca-uz", "uz-247", identity.CentralAuthority), v.ID, "", "Which port?"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []request.Status{request.Transmitted, request.Acknowledged} {
+		if e := next(t, w, "the filtered watch"); e.To != want {
+			t.Fatalf("the filtered watch got a change to %s; want %s", e.To, want)
 		}
 	}
+	select {
+	case e := <-w.got:
+		t.Fatalf("the filtered watch got a change to %s, which its filter excludes", e.To)
+	case <-time.After(time.Second):
+	}
+}
+
+// next returns w's next change, failing when none comes in 10s.
+func next(t *testing.T, w watcher, who string) request.HistoryEntry {
+	t.Helper()
+	select {
+	case e := <-w.got:
+		return e
+	case err := <-w.done:
+		t.Fatalf("the watch of %s ended: %v", who, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the watch of %s got nothing in 10s", who)
+	}
+	return request.HistoryEntry{}
 }

@@ -103,6 +103,28 @@ func RequestToProto(v request.View) *requestv1.Request {
 	if e := r.Execution; e != nil {
 		out.Execution = &requestv1.Execution{ResponseSummary: e.ResponseSummary, Partial: e.Partial}
 	}
+	for _, c := range r.Clarifications {
+		out.Clarifications = append(out.Clarifications, clarificationToProto(r.ID, c))
+	}
+	return out
+}
+
+// clarificationToProto converts one round of questions of request id; who
+// answered is absent until someone has.
+func clarificationToProto(id string, c request.Clarification) *requestv1.Clarification {
+	out := &requestv1.Clarification{
+		Question: c.Question, AskTime: timestamp(c.AskTime),
+		Answer: c.Answer, AnswerTime: timestamp(c.AnswerTime),
+	}
+	if c.AskedBy != (request.Actor{}) {
+		out.AskedBy = actorToProto(c.AskedBy)
+	}
+	if c.AnsweredBy != (request.Actor{}) {
+		out.AnsweredBy = actorToProto(c.AnsweredBy)
+	}
+	for _, a := range c.AnswerAttachments {
+		out.AnswerAttachments = append(out.AnswerAttachments, requestPrefix+id+attachmentsInfix+a)
+	}
 	return out
 }
 

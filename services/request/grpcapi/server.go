@@ -545,9 +545,14 @@ func (s *Server) DownloadAttachment(req *requestv1.DownloadAttachmentRequest, st
 const WatchStartedHeader = "comity-watch-started"
 
 // WatchRequests implements requestv1.RequestServiceServer.
-func (s *Server) WatchRequests(_ *requestv1.WatchRequestsRequest, stream grpc.ServerStreamingServer[requestv1.WatchRequestsResponse]) error {
+func (s *Server) WatchRequests(req *requestv1.WatchRequestsRequest, stream grpc.ServerStreamingServer[requestv1.WatchRequestsResponse]) error {
 	ctx := stream.Context()
 	p, err := identity.Require(ctx)
+	if err != nil {
+		return err
+	}
+	// The list's filter, with the list's words for a bad one.
+	filter, err := aip.ParseFilter(req.GetFilter(), request.RequestSchema)
 	if err != nil {
 		return err
 	}
@@ -555,12 +560,18 @@ func (s *Server) WatchRequests(_ *requestv1.WatchRequestsRequest, stream grpc.Se
 	// client gets its response as soon as changes will be seen. They say so
 	// (WatchStartedHeader): a refusal sends headers too (the trace id).
 	started := func() error { return stream.SendHeader(metadata.Pairs(WatchStartedHeader, "true")) }
-	return s.svc.Watch(ctx, p, started, func(e request.HistoryEntry) error {
-		return stream.Send(&requestv1.WatchRequestsResponse{
+	return s.svc.Watch(ctx, p, filter, started, func(e request.HistoryEntry) error {
+		resp := &requestv1.WatchRequestsResponse{
 			Request:   requestPrefix + e.RequestID,
 			Reference: e.Reference,
 			Change:    StatusChangeToProto(e),
-		})
+		}
+		if r := e.Snapshot; r != nil {
+			// As a list shows a request: metadata, overdue as at the
+			// change; clarifications only when the service left them in.
+			resp.Snapshot = RequestToProto(request.View{Request: *r, Overdue: request.Overdue(*r, e.Time), MetadataOnly: true})
+		}
+		return stream.Send(resp)
 	})
 }
 

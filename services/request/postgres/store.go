@@ -276,25 +276,27 @@ func writeChange(ctx context.Context, tx pgx.Tx, r request.Request, ch request.C
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO history (request_id, reference, from_status, to_status, action,
 		actor_subject, actor_name, actor_agency, time, reason,
-		requesting_agency, requesting_state, requested_agency, requested_state, owner)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		requesting_agency, requesting_state, requested_agency, requested_state, owner, snapshot)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		h.RequestID, h.Reference, string(h.From), string(h.To), h.Action,
 		h.Actor.Subject, h.Actor.Name, h.Actor.Agency, h.Time, h.Reason,
-		h.RequestingAgency, h.RequestingState, h.RequestedAgency, h.RequestedState, h.Owner)
+		h.RequestingAgency, h.RequestingState, h.RequestedAgency, h.RequestedState, h.Owner,
+		storedoc.EncodeRequest(*h.Snapshot))
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	return nil
 }
 
-// historyOf is h as stored for a change of r: the request's id, reference and
-// parties (as they are after the change), whatever h said.
+// historyOf is h as stored for a change of r: the request's id, reference,
+// parties and snapshot (as they are after the change), whatever h said.
 func historyOf(r request.Request, h request.HistoryEntry) request.HistoryEntry {
 	h.Seq = 0
 	h.RequestID, h.Reference = r.ID, r.Reference
 	h.RequestingAgency, h.RequestingState = r.RequestingAgency, r.RequestingState
 	h.RequestedAgency, h.RequestedState, h.Owner = r.RequestedAgency, r.RequestedState, r.Owner
 	h.Time = storedoc.StoredTime(h.Time)
+	h.Snapshot = request.Snapshot(r)
 	return h
 }
 
@@ -433,17 +435,26 @@ func (s *Store) StatisticsRows(ctx context.Context, q request.StatisticsRowsQuer
 
 const historyColumns = `seq, request_id, reference, from_status, to_status, action,
 	actor_subject, actor_name, actor_agency, time, reason,
-	requesting_agency, requesting_state, requested_agency, requested_state, owner`
+	requesting_agency, requesting_state, requested_agency, requested_state, owner, snapshot`
 
 func scanHistory(row pgx.Row) (request.HistoryEntry, error) {
 	var (
 		h        request.HistoryEntry
 		from, to string
+		snapshot *string
 	)
 	if err := row.Scan(&h.Seq, &h.RequestID, &h.Reference, &from, &to, &h.Action,
 		&h.Actor.Subject, &h.Actor.Name, &h.Actor.Agency, &h.Time, &h.Reason,
-		&h.RequestingAgency, &h.RequestingState, &h.RequestedAgency, &h.RequestedState, &h.Owner); err != nil {
+		&h.RequestingAgency, &h.RequestingState, &h.RequestedAgency, &h.RequestedState, &h.Owner, &snapshot); err != nil {
 		return request.HistoryEntry{}, err
+	}
+	// Entries written before migration 0005 have none.
+	if snapshot != nil {
+		r, err := storedoc.DecodeRequest(*snapshot)
+		if err != nil {
+			return request.HistoryEntry{}, fmt.Errorf("history entry %d: snapshot: %w", h.Seq, err)
+		}
+		h.Snapshot = &r
 	}
 	h.From, h.To, h.Time = request.Status(from), request.Status(to), h.Time.UTC()
 	return h, nil

@@ -190,3 +190,52 @@ func TestHistoryCommitsInSeqOrder(t *testing.T) {
 		t.Errorf("HistoryAfter(%d) = %+v; want req-a's entry, then req-b's", after, h)
 	}
 }
+
+// TestClarificationsBackfill migrates a database at 0004, whose questions and
+// answers are only in the history, and checks what 0005 made of them.
+func TestClarificationsBackfill(t *testing.T) {
+	ctx := t.Context()
+	pool, err := pgdb.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	before := fstest.MapFS{}
+	for _, name := range []string{"0001_requests.sql", "0002_create_keys.sql", "0003_audit_dead_letters.sql", "0004_requests_update_time.sql"} {
+		b, err := os.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[name] = &fstest.MapFile{Data: b}
+	}
+	if err := pgdb.Migrate(ctx, pool, before); err != nil {
+		t.Fatal(err)
+	}
+	asked, quiet := storetest.LegacyAsked()
+	for _, r := range []request.Request{asked, quiet} {
+		if _, err := pool.Exec(ctx, `INSERT INTO requests (id, reference, type, priority, status,
+			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
+			create_time, update_time, version, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			r.ID, r.Reference, string(r.Type), string(r.Priority), string(r.Status), r.RequestingAgency, r.RequestingState,
+			r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(), r.CreateTime, r.UpdateTime, r.Version,
+			storedoc.EncodeRequest(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range storetest.LegacyAskedHistory() {
+		if _, err := pool.Exec(ctx, `INSERT INTO history (request_id, reference, from_status, to_status, action,
+			actor_subject, actor_name, actor_agency, time, reason,
+			requesting_agency, requesting_state, requested_agency, requested_state, owner)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			h.RequestID, h.Reference, string(h.From), string(h.To), h.Action,
+			h.Actor.Subject, h.Actor.Name, h.Actor.Agency, h.Time, h.Reason,
+			h.RequestingAgency, h.RequestingState, h.RequestedAgency, h.RequestedState, h.Owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := postgres.New(ctx, pool)
+	if err != nil {
+		t.Fatalf("New on a database at 0004: %v", err)
+	}
+	storetest.CheckBackfilledClarifications(t, s)
+}

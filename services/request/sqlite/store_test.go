@@ -67,3 +67,52 @@ func TestLegacyKeys(t *testing.T) {
 	}
 	storetest.CheckLegacyKey(t, s)
 }
+
+// TestClarificationsBackfill migrates a database at 0004, whose questions and
+// answers are only in the history, and checks what 0005 made of them.
+func TestClarificationsBackfill(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "requests.db"))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	before := fstest.MapFS{}
+	for _, name := range []string{"0001_requests.sql", "0002_create_keys.sql", "0003_audit_dead_letters.sql", "0004_requests_update_time.sql"} {
+		b, err := os.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[name] = &fstest.MapFile{Data: b}
+	}
+	if err := sqlitedb.Migrate(ctx, db, before); err != nil {
+		t.Fatal(err)
+	}
+	asked, quiet := storetest.LegacyAsked()
+	for _, r := range []request.Request{asked, quiet} {
+		if _, err := db.Write.ExecContext(ctx, `INSERT INTO requests (id, reference, type, priority, status,
+			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
+			create_time, update_time, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.Reference, string(r.Type), string(r.Priority), string(r.Status), r.RequestingAgency, r.RequestingState,
+			r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(), r.CreateTime.UnixMicro(), r.UpdateTime.UnixMicro(), r.Version,
+			storedoc.EncodeRequest(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range storetest.LegacyAskedHistory() {
+		if _, err := db.Write.ExecContext(ctx, `INSERT INTO history (request_id, reference, from_status, to_status, action,
+			actor_subject, actor_name, actor_agency, time, reason,
+			requesting_agency, requesting_state, requested_agency, requested_state, owner)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			h.RequestID, h.Reference, string(h.From), string(h.To), h.Action,
+			h.Actor.Subject, h.Actor.Name, h.Actor.Agency, h.Time.UnixMicro(), h.Reason,
+			h.RequestingAgency, h.RequestingState, h.RequestedAgency, h.RequestedState, h.Owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := sqlite.New(ctx, db)
+	if err != nil {
+		t.Fatalf("New on a database at 0004: %v", err)
+	}
+	storetest.CheckBackfilledClarifications(t, s)
+}

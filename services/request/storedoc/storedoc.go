@@ -18,42 +18,61 @@ import (
 // RFC 3339 with at most microseconds, and absent when zero.
 
 type requestJSON struct {
-	ID                             string           `json:"id"`
-	Reference                      string           `json:"reference"`
-	Type                           string           `json:"type"`
-	Priority                       string           `json:"priority"`
-	EmergencyReason                string           `json:"emergency_reason"`
-	RequestingAgency               string           `json:"requesting_agency"`
-	RequestingState                string           `json:"requesting_state"`
-	Owner                          string           `json:"owner"`
-	RequestedState                 string           `json:"requested_state"`
-	RequestedAgency                string           `json:"requested_agency"`
-	LegalBasis                     string           `json:"legal_basis"`
-	TreatyCitation                 string           `json:"treaty_citation"`
-	CaseReference                  string           `json:"case_reference"`
-	Offence                        offenceJSON      `json:"offence"`
-	FactsSummary                   string           `json:"facts_summary"`
-	Persons                        []personJSON     `json:"persons,omitempty"`
-	Identifiers                    []identifierJSON `json:"identifiers,omitempty"`
-	DataCategories                 []string         `json:"data_categories,omitempty"`
-	NecessityAndProportionality    string           `json:"necessity_and_proportionality"`
-	JudicialAuthorisationReference string           `json:"judicial_authorisation_reference"`
-	Confidential                   bool             `json:"confidential"`
-	UseLimitations                 string           `json:"use_limitations"`
-	Language                       string           `json:"language"`
-	RequestedResponseTime          time.Time        `json:"requested_response_time,omitzero"`
-	RelatedRequests                []string         `json:"related_requests,omitempty"`
-	Status                         string           `json:"status"`
-	Deadlines                      deadlinesJSON    `json:"deadlines,omitzero"`
-	Acceptance                     *acceptanceJSON  `json:"acceptance,omitempty"`
-	Refusal                        *refusalJSON     `json:"refusal,omitempty"`
-	Execution                      *executionJSON   `json:"execution,omitempty"`
-	TransmitTime                   time.Time        `json:"transmit_time,omitzero"`
-	AcknowledgeTime                time.Time        `json:"acknowledge_time,omitzero"`
-	AnswerTime                     time.Time        `json:"answer_time,omitzero"`
-	Version                        int64            `json:"version"`
-	CreateTime                     time.Time        `json:"create_time,omitzero"`
-	UpdateTime                     time.Time        `json:"update_time,omitzero"`
+	ID                             string              `json:"id"`
+	Reference                      string              `json:"reference"`
+	Type                           string              `json:"type"`
+	Priority                       string              `json:"priority"`
+	EmergencyReason                string              `json:"emergency_reason"`
+	RequestingAgency               string              `json:"requesting_agency"`
+	RequestingState                string              `json:"requesting_state"`
+	Owner                          string              `json:"owner"`
+	RequestedState                 string              `json:"requested_state"`
+	RequestedAgency                string              `json:"requested_agency"`
+	LegalBasis                     string              `json:"legal_basis"`
+	TreatyCitation                 string              `json:"treaty_citation"`
+	CaseReference                  string              `json:"case_reference"`
+	Offence                        offenceJSON         `json:"offence"`
+	FactsSummary                   string              `json:"facts_summary"`
+	Persons                        []personJSON        `json:"persons,omitempty"`
+	Identifiers                    []identifierJSON    `json:"identifiers,omitempty"`
+	DataCategories                 []string            `json:"data_categories,omitempty"`
+	NecessityAndProportionality    string              `json:"necessity_and_proportionality"`
+	JudicialAuthorisationReference string              `json:"judicial_authorisation_reference"`
+	Confidential                   bool                `json:"confidential"`
+	UseLimitations                 string              `json:"use_limitations"`
+	Language                       string              `json:"language"`
+	RequestedResponseTime          time.Time           `json:"requested_response_time,omitzero"`
+	RelatedRequests                []string            `json:"related_requests,omitempty"`
+	Status                         string              `json:"status"`
+	Deadlines                      deadlinesJSON       `json:"deadlines,omitzero"`
+	Acceptance                     *acceptanceJSON     `json:"acceptance,omitempty"`
+	Refusal                        *refusalJSON        `json:"refusal,omitempty"`
+	Execution                      *executionJSON      `json:"execution,omitempty"`
+	TransmitTime                   time.Time           `json:"transmit_time,omitzero"`
+	AcknowledgeTime                time.Time           `json:"acknowledge_time,omitzero"`
+	AnswerTime                     time.Time           `json:"answer_time,omitzero"`
+	Version                        int64               `json:"version"`
+	CreateTime                     time.Time           `json:"create_time,omitzero"`
+	UpdateTime                     time.Time           `json:"update_time,omitzero"`
+	Clarifications                 []clarificationJSON `json:"clarifications,omitempty"`
+}
+
+// clarificationJSON is also what migration 0005 writes when it carries the
+// questions and answers over from the history: keep the two in step.
+type clarificationJSON struct {
+	Question          string    `json:"question"`
+	AskedBy           actorJSON `json:"asked_by,omitzero"`
+	AskTime           time.Time `json:"ask_time,omitzero"`
+	Answer            string    `json:"answer,omitempty"`
+	AnsweredBy        actorJSON `json:"answered_by,omitzero"`
+	AnswerTime        time.Time `json:"answer_time,omitzero"`
+	AnswerAttachments []string  `json:"answer_attachments,omitempty"`
+}
+
+type actorJSON struct {
+	Subject string `json:"subject"`
+	Name    string `json:"name"`
+	Agency  string `json:"agency"`
 }
 
 type offenceJSON struct {
@@ -186,6 +205,13 @@ func EncodeRequest(r request.Request) string {
 	if e := r.Execution; e != nil {
 		d.Execution = &executionJSON{ResponseSummary: e.ResponseSummary, Partial: e.Partial}
 	}
+	for _, c := range r.Clarifications {
+		d.Clarifications = append(d.Clarifications, clarificationJSON{
+			Question: c.Question, AskedBy: actorJSON(c.AskedBy), AskTime: StoredTime(c.AskTime),
+			Answer: c.Answer, AnsweredBy: actorJSON(c.AnsweredBy), AnswerTime: StoredTime(c.AnswerTime),
+			AnswerAttachments: c.AnswerAttachments,
+		})
+	}
 	return Encode(d)
 }
 
@@ -257,6 +283,16 @@ func DecodeRequest(s string) (request.Request, error) {
 	}
 	if e := d.Execution; e != nil {
 		r.Execution = &request.Execution{ResponseSummary: e.ResponseSummary, Partial: e.Partial}
+	}
+	for _, c := range d.Clarifications {
+		x := request.Clarification{
+			Question: c.Question, AskedBy: request.Actor(c.AskedBy), AskTime: ReadTime(c.AskTime),
+			Answer: c.Answer, AnsweredBy: request.Actor(c.AnsweredBy), AnswerTime: ReadTime(c.AnswerTime),
+		}
+		if len(c.AnswerAttachments) > 0 {
+			x.AnswerAttachments = c.AnswerAttachments
+		}
+		r.Clarifications = append(r.Clarifications, x)
 	}
 	return r, nil
 }

@@ -59,7 +59,7 @@ func testHistory(t *testing.T, newStore func(t *testing.T) request.Store) {
 		t.Errorf("HistoryAfter of an empty store = %v, %v; want nil", h, err)
 	}
 
-	create(t, s, draft("req-a", "KZ", t0))
+	createdA := create(t, s, draft("req-a", "KZ", t0))
 	create(t, s, draft("req-b", "UZ", t0))
 	transition(t, s, "req-a", request.Draft, request.Submitted, t0.Add(1*time.Hour))
 	transition(t, s, "req-b", request.Draft, request.Submitted, t0.Add(2*time.Hour))
@@ -81,8 +81,11 @@ func testHistory(t *testing.T, newStore func(t *testing.T) request.Store) {
 			Seq: ha[0].Seq, RequestID: "req-a", Reference: "KZ-2026-000001", To: request.Draft, Action: "create",
 			Actor: prosecutor, Time: t0.Truncate(time.Microsecond),
 			RequestingAgency: "kz-gpo", RequestingState: "KZ", RequestedAgency: "uz-gpo", RequestedState: "UZ",
-			Owner: "https://idp.kz.example/#p-kz-1",
+			Owner: "https://idp.kz.example/#p-kz-1", Snapshot: request.Snapshot(createdA),
 		})
+		if ha[2].Snapshot == nil || ha[2].Snapshot.Status != request.Transmitted || ha[2].Snapshot.CaseReference != "" {
+			t.Errorf("snapshot of the transmission = %+v; want the request's metadata as TRANSMITTED", ha[2].Snapshot)
+		}
 		checkEqual(t, "time of the last entry", ha[3].Time, t0.Add(4*time.Hour).Truncate(time.Microsecond))
 	}
 

@@ -159,12 +159,18 @@ func rich(id string) request.Request {
 		Acceptance:                     &request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: "Fair trial assured", Conditions: "Use for this case only"},
 		Refusal:                        &request.Refusal{Grounds: []string{"ESSENTIAL_INTERESTS", "OTHER"}, Explanation: "Partly refused"},
 		Execution:                      &request.Execution{ResponseSummary: "Subscriber data attached", Partial: true},
-		TransmitTime:                   at(2, 9),
-		AcknowledgeTime:                at(2, 10),
-		AnswerTime:                     at(3, 11),
-		Version:                        42, // the store sets it
-		CreateTime:                     at(2, 8),
-		UpdateTime:                     at(3, 12),
+		Clarifications: []request.Clarification{
+			{Question: "Which time zone are the times in?", AskedBy: request.Actor{Subject: "ca-uz", Name: "UZ CA", Agency: "uz-gpo"}, AskTime: at(2, 11),
+				Answer: "Tashkent time.", AnsweredBy: request.Actor{Subject: "p-kz-1", Name: "KZ P", Agency: "kz-gpo"}, AnswerTime: at(2, 12),
+				AnswerAttachments: []string{"0195f0c2-0000-7000-8000-00000000bbbb"}},
+			{Question: "And the port?", AskedBy: request.Actor{Subject: "ca-uz", Name: "UZ CA", Agency: "uz-gpo"}, AskTime: at(2, 13)},
+		},
+		TransmitTime:    at(2, 9),
+		AcknowledgeTime: at(2, 10),
+		AnswerTime:      at(3, 11),
+		Version:         42, // the store sets it
+		CreateTime:      at(2, 8),
+		UpdateTime:      at(3, 12),
 	}
 }
 
@@ -191,6 +197,13 @@ func want(r request.Request, ref string, v int64) request.Request {
 	r.DataCategories, r.RelatedRequests = nilIfEmpty(r.DataCategories), nilIfEmpty(r.RelatedRequests)
 	if len(r.Persons) == 0 {
 		r.Persons = nil
+	}
+	cs := r.Clarifications
+	r.Clarifications = nil
+	for _, c := range cs {
+		c.AskTime, c.AnswerTime = tm(c.AskTime), tm(c.AnswerTime)
+		c.AnswerAttachments = nilIfEmpty(c.AnswerAttachments)
+		r.Clarifications = append(r.Clarifications, c)
 	}
 	ids := r.Identifiers
 	r.Identifiers = nil
@@ -741,6 +754,9 @@ func testUpdate(t *testing.T, newStore func(t *testing.T) request.Store) {
 					}
 					w := *tc.wantHistory
 					w.Seq = last.Seq
+					// The request right after the change, as a watch
+					// needs it: metadata, no narrative.
+					w.Snapshot = request.Snapshot(stored)
 					checkEqual(t, "history entry", last, w)
 				}
 				checkEqual(t, "outbox", pendingIDs(t, s), append(eventsBefore, tc.wantEvent))

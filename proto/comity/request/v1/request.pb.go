@@ -264,7 +264,7 @@ func (x Identifier_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Identifier_Kind.Descriptor instead.
 func (Identifier_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{3, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4, 0}
 }
 
 // Dual criminality assessment.
@@ -317,7 +317,7 @@ func (x Acceptance_DualCriminality) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Acceptance_DualCriminality.Descriptor instead.
 func (Acceptance_DualCriminality) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6, 0}
 }
 
 // Grounds for refusal.
@@ -398,7 +398,7 @@ func (x Refusal_Ground) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Refusal_Ground.Descriptor instead.
 func (Refusal_Ground) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8, 0}
 }
 
 // Who may read a message.
@@ -451,7 +451,7 @@ func (x Message_Visibility) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Message_Visibility.Descriptor instead.
 func (Message_Visibility) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12, 0}
 }
 
 // What a file is.
@@ -516,7 +516,7 @@ func (x Attachment_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Attachment_Kind.Descriptor instead.
 func (Attachment_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13, 0}
 }
 
 // Request is a cooperation request.
@@ -597,8 +597,12 @@ type Request struct {
 	MetadataOnly bool `protobuf:"varint,34,opt,name=metadata_only,json=metadataOnly,proto3" json:"metadata_only,omitempty"`
 	// ISO code of the requesting state.
 	RequestingState string `protobuf:"bytes,35,opt,name=requesting_state,json=requestingState,proto3" json:"requesting_state,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The requested side's questions and the requesting side's answers, oldest
+	// first; the last one is unanswered while the request is
+	// CLARIFICATION_REQUESTED. Case content: absent when metadata_only is set.
+	Clarifications []*Clarification `protobuf:"bytes,36,rep,name=clarifications,proto3" json:"clarifications,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
@@ -876,6 +880,115 @@ func (x *Request) GetRequestingState() string {
 	return ""
 }
 
+func (x *Request) GetClarifications() []*Clarification {
+	if x != nil {
+		return x.Clarifications
+	}
+	return nil
+}
+
+// Clarification is one round of questions from the requested side
+// (`:requestClarification`) and the requesting side's answers
+// (`:provideClarification`).
+type Clarification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The questions.
+	Question string `protobuf:"bytes,1,opt,name=question,proto3" json:"question,omitempty"`
+	// Who asked.
+	AskedBy *Actor `protobuf:"bytes,2,opt,name=asked_by,json=askedBy,proto3" json:"asked_by,omitempty"`
+	// When they asked.
+	AskTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=ask_time,json=askTime,proto3" json:"ask_time,omitempty"`
+	// The answers; empty until answered.
+	Answer string `protobuf:"bytes,4,opt,name=answer,proto3" json:"answer,omitempty"`
+	// Who answered; absent until answered.
+	AnsweredBy *Actor `protobuf:"bytes,5,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	// When they answered; absent until answered.
+	AnswerTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=answer_time,json=answerTime,proto3" json:"answer_time,omitempty"`
+	// Attachments given with the answers, e.g. `requests/…/attachments/…`.
+	AnswerAttachments []string `protobuf:"bytes,7,rep,name=answer_attachments,json=answerAttachments,proto3" json:"answer_attachments,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Clarification) Reset() {
+	*x = Clarification{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Clarification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Clarification) ProtoMessage() {}
+
+func (x *Clarification) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Clarification.ProtoReflect.Descriptor instead.
+func (*Clarification) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Clarification) GetQuestion() string {
+	if x != nil {
+		return x.Question
+	}
+	return ""
+}
+
+func (x *Clarification) GetAskedBy() *Actor {
+	if x != nil {
+		return x.AskedBy
+	}
+	return nil
+}
+
+func (x *Clarification) GetAskTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AskTime
+	}
+	return nil
+}
+
+func (x *Clarification) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+func (x *Clarification) GetAnsweredBy() *Actor {
+	if x != nil {
+		return x.AnsweredBy
+	}
+	return nil
+}
+
+func (x *Clarification) GetAnswerTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnswerTime
+	}
+	return nil
+}
+
+func (x *Clarification) GetAnswerAttachments() []string {
+	if x != nil {
+		return x.AnswerAttachments
+	}
+	return nil
+}
+
 // Offence is the offence under investigation.
 type Offence struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -898,7 +1011,7 @@ type Offence struct {
 
 func (x *Offence) Reset() {
 	*x = Offence{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	mi := &file_comity_request_v1_request_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1023,7 @@ func (x *Offence) String() string {
 func (*Offence) ProtoMessage() {}
 
 func (x *Offence) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	mi := &file_comity_request_v1_request_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1036,7 @@ func (x *Offence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offence.ProtoReflect.Descriptor instead.
 func (*Offence) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{1}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Offence) GetDescription() string {
@@ -985,7 +1098,7 @@ type Person struct {
 
 func (x *Person) Reset() {
 	*x = Person{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[2]
+	mi := &file_comity_request_v1_request_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1110,7 @@ func (x *Person) String() string {
 func (*Person) ProtoMessage() {}
 
 func (x *Person) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[2]
+	mi := &file_comity_request_v1_request_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1123,7 @@ func (x *Person) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Person.ProtoReflect.Descriptor instead.
 func (*Person) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{2}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Person) GetFullName() string {
@@ -1058,7 +1171,7 @@ type Identifier struct {
 
 func (x *Identifier) Reset() {
 	*x = Identifier{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[3]
+	mi := &file_comity_request_v1_request_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1183,7 @@ func (x *Identifier) String() string {
 func (*Identifier) ProtoMessage() {}
 
 func (x *Identifier) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[3]
+	mi := &file_comity_request_v1_request_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1196,7 @@ func (x *Identifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Identifier.ProtoReflect.Descriptor instead.
 func (*Identifier) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{3}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Identifier) GetKind() Identifier_Kind {
@@ -1129,7 +1242,7 @@ type Deadlines struct {
 
 func (x *Deadlines) Reset() {
 	*x = Deadlines{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[4]
+	mi := &file_comity_request_v1_request_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1254,7 @@ func (x *Deadlines) String() string {
 func (*Deadlines) ProtoMessage() {}
 
 func (x *Deadlines) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[4]
+	mi := &file_comity_request_v1_request_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1267,7 @@ func (x *Deadlines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deadlines.ProtoReflect.Descriptor instead.
 func (*Deadlines) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Deadlines) GetAcknowledgeBy() *timestamppb.Timestamp {
@@ -1193,7 +1306,7 @@ type Acceptance struct {
 
 func (x *Acceptance) Reset() {
 	*x = Acceptance{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[5]
+	mi := &file_comity_request_v1_request_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1318,7 @@ func (x *Acceptance) String() string {
 func (*Acceptance) ProtoMessage() {}
 
 func (x *Acceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[5]
+	mi := &file_comity_request_v1_request_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1331,7 @@ func (x *Acceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acceptance.ProtoReflect.Descriptor instead.
 func (*Acceptance) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Acceptance) GetDualCriminality() Acceptance_DualCriminality {
@@ -1255,7 +1368,7 @@ type HumanRightsReview struct {
 
 func (x *HumanRightsReview) Reset() {
 	*x = HumanRightsReview{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[6]
+	mi := &file_comity_request_v1_request_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1380,7 @@ func (x *HumanRightsReview) String() string {
 func (*HumanRightsReview) ProtoMessage() {}
 
 func (x *HumanRightsReview) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[6]
+	mi := &file_comity_request_v1_request_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1393,7 @@ func (x *HumanRightsReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HumanRightsReview.ProtoReflect.Descriptor instead.
 func (*HumanRightsReview) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HumanRightsReview) GetConcerns() bool {
@@ -1310,7 +1423,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[7]
+	mi := &file_comity_request_v1_request_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1435,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[7]
+	mi := &file_comity_request_v1_request_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1448,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Refusal) GetGrounds() []Refusal_Ground {
@@ -1365,7 +1478,7 @@ type Execution struct {
 
 func (x *Execution) Reset() {
 	*x = Execution{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[8]
+	mi := &file_comity_request_v1_request_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1490,7 @@ func (x *Execution) String() string {
 func (*Execution) ProtoMessage() {}
 
 func (x *Execution) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[8]
+	mi := &file_comity_request_v1_request_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1503,7 @@ func (x *Execution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Execution.ProtoReflect.Descriptor instead.
 func (*Execution) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Execution) GetResponseSummary() string {
@@ -1422,7 +1535,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[9]
+	mi := &file_comity_request_v1_request_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1547,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[9]
+	mi := &file_comity_request_v1_request_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1560,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{9}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Actor) GetSubject() string {
@@ -1492,7 +1605,7 @@ type StatusChange struct {
 
 func (x *StatusChange) Reset() {
 	*x = StatusChange{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[10]
+	mi := &file_comity_request_v1_request_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1617,7 @@ func (x *StatusChange) String() string {
 func (*StatusChange) ProtoMessage() {}
 
 func (x *StatusChange) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[10]
+	mi := &file_comity_request_v1_request_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1630,7 @@ func (x *StatusChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusChange.ProtoReflect.Descriptor instead.
 func (*StatusChange) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{10}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatusChange) GetFromStatus() Request_Status {
@@ -1581,7 +1694,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[11]
+	mi := &file_comity_request_v1_request_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1706,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[11]
+	mi := &file_comity_request_v1_request_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1719,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Message) GetName() string {
@@ -1671,7 +1784,7 @@ type Attachment struct {
 
 func (x *Attachment) Reset() {
 	*x = Attachment{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[12]
+	mi := &file_comity_request_v1_request_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1796,7 @@ func (x *Attachment) String() string {
 func (*Attachment) ProtoMessage() {}
 
 func (x *Attachment) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[12]
+	mi := &file_comity_request_v1_request_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1809,7 @@ func (x *Attachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
 func (*Attachment) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Attachment) GetName() string {
@@ -1775,7 +1888,7 @@ type CreateRequestRequest struct {
 
 func (x *CreateRequestRequest) Reset() {
 	*x = CreateRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[13]
+	mi := &file_comity_request_v1_request_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1900,7 @@ func (x *CreateRequestRequest) String() string {
 func (*CreateRequestRequest) ProtoMessage() {}
 
 func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[13]
+	mi := &file_comity_request_v1_request_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1913,7 @@ func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateRequestRequest) GetRequest() *Request {
@@ -1828,7 +1941,7 @@ type CreateRequestResponse struct {
 
 func (x *CreateRequestResponse) Reset() {
 	*x = CreateRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[14]
+	mi := &file_comity_request_v1_request_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +1953,7 @@ func (x *CreateRequestResponse) String() string {
 func (*CreateRequestResponse) ProtoMessage() {}
 
 func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[14]
+	mi := &file_comity_request_v1_request_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +1966,7 @@ func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{14}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateRequestResponse) GetRequest() *Request {
@@ -1878,7 +1991,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[15]
+	mi := &file_comity_request_v1_request_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2003,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[15]
+	mi := &file_comity_request_v1_request_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2016,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{15}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRequestRequest) GetName() string {
@@ -1924,7 +2037,7 @@ type GetRequestResponse struct {
 
 func (x *GetRequestResponse) Reset() {
 	*x = GetRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[16]
+	mi := &file_comity_request_v1_request_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2049,7 @@ func (x *GetRequestResponse) String() string {
 func (*GetRequestResponse) ProtoMessage() {}
 
 func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[16]
+	mi := &file_comity_request_v1_request_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2062,7 @@ func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{16}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRequestResponse) GetRequest() *Request {
@@ -1979,7 +2092,7 @@ type ListRequestsRequest struct {
 
 func (x *ListRequestsRequest) Reset() {
 	*x = ListRequestsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[17]
+	mi := &file_comity_request_v1_request_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2104,7 @@ func (x *ListRequestsRequest) String() string {
 func (*ListRequestsRequest) ProtoMessage() {}
 
 func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[17]
+	mi := &file_comity_request_v1_request_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2117,7 @@ func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{17}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRequestsRequest) GetPageSize() int32 {
@@ -2054,7 +2167,7 @@ type ListRequestsResponse struct {
 
 func (x *ListRequestsResponse) Reset() {
 	*x = ListRequestsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[18]
+	mi := &file_comity_request_v1_request_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +2179,7 @@ func (x *ListRequestsResponse) String() string {
 func (*ListRequestsResponse) ProtoMessage() {}
 
 func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[18]
+	mi := &file_comity_request_v1_request_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +2192,7 @@ func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{18}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRequestsResponse) GetRequests() []*Request {
@@ -2120,7 +2233,7 @@ type UpdateRequestRequest struct {
 
 func (x *UpdateRequestRequest) Reset() {
 	*x = UpdateRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[19]
+	mi := &file_comity_request_v1_request_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2245,7 @@ func (x *UpdateRequestRequest) String() string {
 func (*UpdateRequestRequest) ProtoMessage() {}
 
 func (x *UpdateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[19]
+	mi := &file_comity_request_v1_request_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2258,7 @@ func (x *UpdateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{19}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateRequestRequest) GetRequest() *Request {
@@ -2173,7 +2286,7 @@ type UpdateRequestResponse struct {
 
 func (x *UpdateRequestResponse) Reset() {
 	*x = UpdateRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[20]
+	mi := &file_comity_request_v1_request_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2185,7 +2298,7 @@ func (x *UpdateRequestResponse) String() string {
 func (*UpdateRequestResponse) ProtoMessage() {}
 
 func (x *UpdateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[20]
+	mi := &file_comity_request_v1_request_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2198,7 +2311,7 @@ func (x *UpdateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{20}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateRequestResponse) GetRequest() *Request {
@@ -2230,7 +2343,7 @@ type SubmitRequestRequest struct {
 
 func (x *SubmitRequestRequest) Reset() {
 	*x = SubmitRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[21]
+	mi := &file_comity_request_v1_request_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2355,7 @@ func (x *SubmitRequestRequest) String() string {
 func (*SubmitRequestRequest) ProtoMessage() {}
 
 func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[21]
+	mi := &file_comity_request_v1_request_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2368,7 @@ func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{21}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubmitRequestRequest) GetName() string {
@@ -2290,7 +2403,7 @@ type SubmitRequestResponse struct {
 
 func (x *SubmitRequestResponse) Reset() {
 	*x = SubmitRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[22]
+	mi := &file_comity_request_v1_request_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +2415,7 @@ func (x *SubmitRequestResponse) String() string {
 func (*SubmitRequestResponse) ProtoMessage() {}
 
 func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[22]
+	mi := &file_comity_request_v1_request_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2428,7 @@ func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestResponse.ProtoReflect.Descriptor instead.
 func (*SubmitRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{22}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubmitRequestResponse) GetRequest() *Request {
@@ -2340,7 +2453,7 @@ type ReturnRequestRequest struct {
 
 func (x *ReturnRequestRequest) Reset() {
 	*x = ReturnRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[23]
+	mi := &file_comity_request_v1_request_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2465,7 @@ func (x *ReturnRequestRequest) String() string {
 func (*ReturnRequestRequest) ProtoMessage() {}
 
 func (x *ReturnRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[23]
+	mi := &file_comity_request_v1_request_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2478,7 @@ func (x *ReturnRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnRequestRequest.ProtoReflect.Descriptor instead.
 func (*ReturnRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{23}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReturnRequestRequest) GetName() string {
@@ -2400,7 +2513,7 @@ type ReturnRequestResponse struct {
 
 func (x *ReturnRequestResponse) Reset() {
 	*x = ReturnRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[24]
+	mi := &file_comity_request_v1_request_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2525,7 @@ func (x *ReturnRequestResponse) String() string {
 func (*ReturnRequestResponse) ProtoMessage() {}
 
 func (x *ReturnRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[24]
+	mi := &file_comity_request_v1_request_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2538,7 @@ func (x *ReturnRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnRequestResponse.ProtoReflect.Descriptor instead.
 func (*ReturnRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{24}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReturnRequestResponse) GetRequest() *Request {
@@ -2457,7 +2570,7 @@ type TransmitRequestRequest struct {
 
 func (x *TransmitRequestRequest) Reset() {
 	*x = TransmitRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[25]
+	mi := &file_comity_request_v1_request_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2582,7 @@ func (x *TransmitRequestRequest) String() string {
 func (*TransmitRequestRequest) ProtoMessage() {}
 
 func (x *TransmitRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[25]
+	mi := &file_comity_request_v1_request_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2595,7 @@ func (x *TransmitRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitRequestRequest.ProtoReflect.Descriptor instead.
 func (*TransmitRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{25}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TransmitRequestRequest) GetName() string {
@@ -2517,7 +2630,7 @@ type TransmitRequestResponse struct {
 
 func (x *TransmitRequestResponse) Reset() {
 	*x = TransmitRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[26]
+	mi := &file_comity_request_v1_request_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2642,7 @@ func (x *TransmitRequestResponse) String() string {
 func (*TransmitRequestResponse) ProtoMessage() {}
 
 func (x *TransmitRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[26]
+	mi := &file_comity_request_v1_request_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2655,7 @@ func (x *TransmitRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitRequestResponse.ProtoReflect.Descriptor instead.
 func (*TransmitRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{26}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TransmitRequestResponse) GetRequest() *Request {
@@ -2565,7 +2678,7 @@ type AcknowledgeRequestRequest struct {
 
 func (x *AcknowledgeRequestRequest) Reset() {
 	*x = AcknowledgeRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[27]
+	mi := &file_comity_request_v1_request_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2690,7 @@ func (x *AcknowledgeRequestRequest) String() string {
 func (*AcknowledgeRequestRequest) ProtoMessage() {}
 
 func (x *AcknowledgeRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[27]
+	mi := &file_comity_request_v1_request_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2703,7 @@ func (x *AcknowledgeRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeRequestRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{27}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AcknowledgeRequestRequest) GetName() string {
@@ -2618,7 +2731,7 @@ type AcknowledgeRequestResponse struct {
 
 func (x *AcknowledgeRequestResponse) Reset() {
 	*x = AcknowledgeRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[28]
+	mi := &file_comity_request_v1_request_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2630,7 +2743,7 @@ func (x *AcknowledgeRequestResponse) String() string {
 func (*AcknowledgeRequestResponse) ProtoMessage() {}
 
 func (x *AcknowledgeRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[28]
+	mi := &file_comity_request_v1_request_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2643,7 +2756,7 @@ func (x *AcknowledgeRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeRequestResponse.ProtoReflect.Descriptor instead.
 func (*AcknowledgeRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{28}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AcknowledgeRequestResponse) GetRequest() *Request {
@@ -2668,7 +2781,7 @@ type RequestClarificationRequest struct {
 
 func (x *RequestClarificationRequest) Reset() {
 	*x = RequestClarificationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[29]
+	mi := &file_comity_request_v1_request_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +2793,7 @@ func (x *RequestClarificationRequest) String() string {
 func (*RequestClarificationRequest) ProtoMessage() {}
 
 func (x *RequestClarificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[29]
+	mi := &file_comity_request_v1_request_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2693,7 +2806,7 @@ func (x *RequestClarificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestClarificationRequest.ProtoReflect.Descriptor instead.
 func (*RequestClarificationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{29}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RequestClarificationRequest) GetName() string {
@@ -2728,7 +2841,7 @@ type RequestClarificationResponse struct {
 
 func (x *RequestClarificationResponse) Reset() {
 	*x = RequestClarificationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[30]
+	mi := &file_comity_request_v1_request_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2740,7 +2853,7 @@ func (x *RequestClarificationResponse) String() string {
 func (*RequestClarificationResponse) ProtoMessage() {}
 
 func (x *RequestClarificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[30]
+	mi := &file_comity_request_v1_request_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2753,7 +2866,7 @@ func (x *RequestClarificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestClarificationResponse.ProtoReflect.Descriptor instead.
 func (*RequestClarificationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{30}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RequestClarificationResponse) GetRequest() *Request {
@@ -2781,7 +2894,7 @@ type ProvideClarificationRequest struct {
 
 func (x *ProvideClarificationRequest) Reset() {
 	*x = ProvideClarificationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[31]
+	mi := &file_comity_request_v1_request_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2793,7 +2906,7 @@ func (x *ProvideClarificationRequest) String() string {
 func (*ProvideClarificationRequest) ProtoMessage() {}
 
 func (x *ProvideClarificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[31]
+	mi := &file_comity_request_v1_request_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2806,7 +2919,7 @@ func (x *ProvideClarificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvideClarificationRequest.ProtoReflect.Descriptor instead.
 func (*ProvideClarificationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{31}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ProvideClarificationRequest) GetName() string {
@@ -2848,7 +2961,7 @@ type ProvideClarificationResponse struct {
 
 func (x *ProvideClarificationResponse) Reset() {
 	*x = ProvideClarificationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[32]
+	mi := &file_comity_request_v1_request_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2860,7 +2973,7 @@ func (x *ProvideClarificationResponse) String() string {
 func (*ProvideClarificationResponse) ProtoMessage() {}
 
 func (x *ProvideClarificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[32]
+	mi := &file_comity_request_v1_request_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2873,7 +2986,7 @@ func (x *ProvideClarificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvideClarificationResponse.ProtoReflect.Descriptor instead.
 func (*ProvideClarificationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{32}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ProvideClarificationResponse) GetRequest() *Request {
@@ -2902,7 +3015,7 @@ type AcceptRequestRequest struct {
 
 func (x *AcceptRequestRequest) Reset() {
 	*x = AcceptRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[33]
+	mi := &file_comity_request_v1_request_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +3027,7 @@ func (x *AcceptRequestRequest) String() string {
 func (*AcceptRequestRequest) ProtoMessage() {}
 
 func (x *AcceptRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[33]
+	mi := &file_comity_request_v1_request_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2927,7 +3040,7 @@ func (x *AcceptRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptRequestRequest.ProtoReflect.Descriptor instead.
 func (*AcceptRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{33}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AcceptRequestRequest) GetName() string {
@@ -2976,7 +3089,7 @@ type AcceptRequestResponse struct {
 
 func (x *AcceptRequestResponse) Reset() {
 	*x = AcceptRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[34]
+	mi := &file_comity_request_v1_request_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2988,7 +3101,7 @@ func (x *AcceptRequestResponse) String() string {
 func (*AcceptRequestResponse) ProtoMessage() {}
 
 func (x *AcceptRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[34]
+	mi := &file_comity_request_v1_request_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3001,7 +3114,7 @@ func (x *AcceptRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptRequestResponse.ProtoReflect.Descriptor instead.
 func (*AcceptRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{34}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AcceptRequestResponse) GetRequest() *Request {
@@ -3028,7 +3141,7 @@ type RefuseRequestRequest struct {
 
 func (x *RefuseRequestRequest) Reset() {
 	*x = RefuseRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[35]
+	mi := &file_comity_request_v1_request_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3040,7 +3153,7 @@ func (x *RefuseRequestRequest) String() string {
 func (*RefuseRequestRequest) ProtoMessage() {}
 
 func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[35]
+	mi := &file_comity_request_v1_request_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3053,7 +3166,7 @@ func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestRequest.ProtoReflect.Descriptor instead.
 func (*RefuseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{35}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RefuseRequestRequest) GetName() string {
@@ -3095,7 +3208,7 @@ type RefuseRequestResponse struct {
 
 func (x *RefuseRequestResponse) Reset() {
 	*x = RefuseRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[36]
+	mi := &file_comity_request_v1_request_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3107,7 +3220,7 @@ func (x *RefuseRequestResponse) String() string {
 func (*RefuseRequestResponse) ProtoMessage() {}
 
 func (x *RefuseRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[36]
+	mi := &file_comity_request_v1_request_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3120,7 +3233,7 @@ func (x *RefuseRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestResponse.ProtoReflect.Descriptor instead.
 func (*RefuseRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{36}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RefuseRequestResponse) GetRequest() *Request {
@@ -3149,7 +3262,7 @@ type ExecuteRequestRequest struct {
 
 func (x *ExecuteRequestRequest) Reset() {
 	*x = ExecuteRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[37]
+	mi := &file_comity_request_v1_request_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3161,7 +3274,7 @@ func (x *ExecuteRequestRequest) String() string {
 func (*ExecuteRequestRequest) ProtoMessage() {}
 
 func (x *ExecuteRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[37]
+	mi := &file_comity_request_v1_request_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3174,7 +3287,7 @@ func (x *ExecuteRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequestRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{37}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExecuteRequestRequest) GetName() string {
@@ -3223,7 +3336,7 @@ type ExecuteRequestResponse struct {
 
 func (x *ExecuteRequestResponse) Reset() {
 	*x = ExecuteRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[38]
+	mi := &file_comity_request_v1_request_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3235,7 +3348,7 @@ func (x *ExecuteRequestResponse) String() string {
 func (*ExecuteRequestResponse) ProtoMessage() {}
 
 func (x *ExecuteRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[38]
+	mi := &file_comity_request_v1_request_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3248,7 +3361,7 @@ func (x *ExecuteRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequestResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{38}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ExecuteRequestResponse) GetRequest() *Request {
@@ -3271,7 +3384,7 @@ type ExtendPreservationRequest struct {
 
 func (x *ExtendPreservationRequest) Reset() {
 	*x = ExtendPreservationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[39]
+	mi := &file_comity_request_v1_request_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +3396,7 @@ func (x *ExtendPreservationRequest) String() string {
 func (*ExtendPreservationRequest) ProtoMessage() {}
 
 func (x *ExtendPreservationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[39]
+	mi := &file_comity_request_v1_request_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +3409,7 @@ func (x *ExtendPreservationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendPreservationRequest.ProtoReflect.Descriptor instead.
 func (*ExtendPreservationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{39}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ExtendPreservationRequest) GetName() string {
@@ -3324,7 +3437,7 @@ type ExtendPreservationResponse struct {
 
 func (x *ExtendPreservationResponse) Reset() {
 	*x = ExtendPreservationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[40]
+	mi := &file_comity_request_v1_request_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3336,7 +3449,7 @@ func (x *ExtendPreservationResponse) String() string {
 func (*ExtendPreservationResponse) ProtoMessage() {}
 
 func (x *ExtendPreservationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[40]
+	mi := &file_comity_request_v1_request_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3349,7 +3462,7 @@ func (x *ExtendPreservationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendPreservationResponse.ProtoReflect.Descriptor instead.
 func (*ExtendPreservationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{40}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ExtendPreservationResponse) GetRequest() *Request {
@@ -3374,7 +3487,7 @@ type WithdrawRequestRequest struct {
 
 func (x *WithdrawRequestRequest) Reset() {
 	*x = WithdrawRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[41]
+	mi := &file_comity_request_v1_request_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3499,7 @@ func (x *WithdrawRequestRequest) String() string {
 func (*WithdrawRequestRequest) ProtoMessage() {}
 
 func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[41]
+	mi := &file_comity_request_v1_request_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3512,7 @@ func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{41}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WithdrawRequestRequest) GetName() string {
@@ -3434,7 +3547,7 @@ type WithdrawRequestResponse struct {
 
 func (x *WithdrawRequestResponse) Reset() {
 	*x = WithdrawRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[42]
+	mi := &file_comity_request_v1_request_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3446,7 +3559,7 @@ func (x *WithdrawRequestResponse) String() string {
 func (*WithdrawRequestResponse) ProtoMessage() {}
 
 func (x *WithdrawRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[42]
+	mi := &file_comity_request_v1_request_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3459,7 +3572,7 @@ func (x *WithdrawRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{42}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WithdrawRequestResponse) GetRequest() *Request {
@@ -3482,7 +3595,7 @@ type CloseRequestRequest struct {
 
 func (x *CloseRequestRequest) Reset() {
 	*x = CloseRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[43]
+	mi := &file_comity_request_v1_request_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3494,7 +3607,7 @@ func (x *CloseRequestRequest) String() string {
 func (*CloseRequestRequest) ProtoMessage() {}
 
 func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[43]
+	mi := &file_comity_request_v1_request_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3507,7 +3620,7 @@ func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{43}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CloseRequestRequest) GetName() string {
@@ -3535,7 +3648,7 @@ type CloseRequestResponse struct {
 
 func (x *CloseRequestResponse) Reset() {
 	*x = CloseRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[44]
+	mi := &file_comity_request_v1_request_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3547,7 +3660,7 @@ func (x *CloseRequestResponse) String() string {
 func (*CloseRequestResponse) ProtoMessage() {}
 
 func (x *CloseRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[44]
+	mi := &file_comity_request_v1_request_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3560,7 +3673,7 @@ func (x *CloseRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestResponse.ProtoReflect.Descriptor instead.
 func (*CloseRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{44}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CloseRequestResponse) GetRequest() *Request {
@@ -3581,7 +3694,7 @@ type GetRequestHistoryRequest struct {
 
 func (x *GetRequestHistoryRequest) Reset() {
 	*x = GetRequestHistoryRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[45]
+	mi := &file_comity_request_v1_request_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3593,7 +3706,7 @@ func (x *GetRequestHistoryRequest) String() string {
 func (*GetRequestHistoryRequest) ProtoMessage() {}
 
 func (x *GetRequestHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[45]
+	mi := &file_comity_request_v1_request_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3606,7 +3719,7 @@ func (x *GetRequestHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{45}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetRequestHistoryRequest) GetName() string {
@@ -3627,7 +3740,7 @@ type GetRequestHistoryResponse struct {
 
 func (x *GetRequestHistoryResponse) Reset() {
 	*x = GetRequestHistoryResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[46]
+	mi := &file_comity_request_v1_request_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3639,7 +3752,7 @@ func (x *GetRequestHistoryResponse) String() string {
 func (*GetRequestHistoryResponse) ProtoMessage() {}
 
 func (x *GetRequestHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[46]
+	mi := &file_comity_request_v1_request_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3652,7 +3765,7 @@ func (x *GetRequestHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{46}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetRequestHistoryResponse) GetChanges() []*StatusChange {
@@ -3675,7 +3788,7 @@ type CreateMessageRequest struct {
 
 func (x *CreateMessageRequest) Reset() {
 	*x = CreateMessageRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[47]
+	mi := &file_comity_request_v1_request_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3687,7 +3800,7 @@ func (x *CreateMessageRequest) String() string {
 func (*CreateMessageRequest) ProtoMessage() {}
 
 func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[47]
+	mi := &file_comity_request_v1_request_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3700,7 +3813,7 @@ func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMessageRequest.ProtoReflect.Descriptor instead.
 func (*CreateMessageRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{47}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateMessageRequest) GetParent() string {
@@ -3728,7 +3841,7 @@ type CreateMessageResponse struct {
 
 func (x *CreateMessageResponse) Reset() {
 	*x = CreateMessageResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[48]
+	mi := &file_comity_request_v1_request_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3740,7 +3853,7 @@ func (x *CreateMessageResponse) String() string {
 func (*CreateMessageResponse) ProtoMessage() {}
 
 func (x *CreateMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[48]
+	mi := &file_comity_request_v1_request_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3753,7 +3866,7 @@ func (x *CreateMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMessageResponse.ProtoReflect.Descriptor instead.
 func (*CreateMessageResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{48}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateMessageResponse) GetMessage() *Message {
@@ -3778,7 +3891,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[49]
+	mi := &file_comity_request_v1_request_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3790,7 +3903,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[49]
+	mi := &file_comity_request_v1_request_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3803,7 +3916,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{49}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListMessagesRequest) GetParent() string {
@@ -3840,7 +3953,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[50]
+	mi := &file_comity_request_v1_request_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3852,7 +3965,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[50]
+	mi := &file_comity_request_v1_request_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3865,7 +3978,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{50}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -3899,7 +4012,7 @@ type UploadAttachmentRequest struct {
 
 func (x *UploadAttachmentRequest) Reset() {
 	*x = UploadAttachmentRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[51]
+	mi := &file_comity_request_v1_request_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +4024,7 @@ func (x *UploadAttachmentRequest) String() string {
 func (*UploadAttachmentRequest) ProtoMessage() {}
 
 func (x *UploadAttachmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[51]
+	mi := &file_comity_request_v1_request_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +4037,7 @@ func (x *UploadAttachmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAttachmentRequest.ProtoReflect.Descriptor instead.
 func (*UploadAttachmentRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{51}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *UploadAttachmentRequest) GetPart() isUploadAttachmentRequest_Part {
@@ -3994,7 +4107,7 @@ type AttachmentUpload struct {
 
 func (x *AttachmentUpload) Reset() {
 	*x = AttachmentUpload{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[52]
+	mi := &file_comity_request_v1_request_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4006,7 +4119,7 @@ func (x *AttachmentUpload) String() string {
 func (*AttachmentUpload) ProtoMessage() {}
 
 func (x *AttachmentUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[52]
+	mi := &file_comity_request_v1_request_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4019,7 +4132,7 @@ func (x *AttachmentUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentUpload.ProtoReflect.Descriptor instead.
 func (*AttachmentUpload) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{52}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AttachmentUpload) GetParent() string {
@@ -4082,7 +4195,7 @@ type UploadAttachmentResponse struct {
 
 func (x *UploadAttachmentResponse) Reset() {
 	*x = UploadAttachmentResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[53]
+	mi := &file_comity_request_v1_request_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4094,7 +4207,7 @@ func (x *UploadAttachmentResponse) String() string {
 func (*UploadAttachmentResponse) ProtoMessage() {}
 
 func (x *UploadAttachmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[53]
+	mi := &file_comity_request_v1_request_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4107,7 +4220,7 @@ func (x *UploadAttachmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAttachmentResponse.ProtoReflect.Descriptor instead.
 func (*UploadAttachmentResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{53}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *UploadAttachmentResponse) GetAttachment() *Attachment {
@@ -4128,7 +4241,7 @@ type ListAttachmentsRequest struct {
 
 func (x *ListAttachmentsRequest) Reset() {
 	*x = ListAttachmentsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[54]
+	mi := &file_comity_request_v1_request_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4140,7 +4253,7 @@ func (x *ListAttachmentsRequest) String() string {
 func (*ListAttachmentsRequest) ProtoMessage() {}
 
 func (x *ListAttachmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[54]
+	mi := &file_comity_request_v1_request_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4153,7 +4266,7 @@ func (x *ListAttachmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttachmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAttachmentsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{54}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListAttachmentsRequest) GetParent() string {
@@ -4174,7 +4287,7 @@ type ListAttachmentsResponse struct {
 
 func (x *ListAttachmentsResponse) Reset() {
 	*x = ListAttachmentsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[55]
+	mi := &file_comity_request_v1_request_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4186,7 +4299,7 @@ func (x *ListAttachmentsResponse) String() string {
 func (*ListAttachmentsResponse) ProtoMessage() {}
 
 func (x *ListAttachmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[55]
+	mi := &file_comity_request_v1_request_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4199,7 +4312,7 @@ func (x *ListAttachmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttachmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAttachmentsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{55}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListAttachmentsResponse) GetAttachments() []*Attachment {
@@ -4220,7 +4333,7 @@ type DownloadAttachmentRequest struct {
 
 func (x *DownloadAttachmentRequest) Reset() {
 	*x = DownloadAttachmentRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[56]
+	mi := &file_comity_request_v1_request_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4232,7 +4345,7 @@ func (x *DownloadAttachmentRequest) String() string {
 func (*DownloadAttachmentRequest) ProtoMessage() {}
 
 func (x *DownloadAttachmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[56]
+	mi := &file_comity_request_v1_request_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4245,7 +4358,7 @@ func (x *DownloadAttachmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadAttachmentRequest.ProtoReflect.Descriptor instead.
 func (*DownloadAttachmentRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{56}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *DownloadAttachmentRequest) GetName() string {
@@ -4272,7 +4385,7 @@ type DownloadAttachmentResponse struct {
 
 func (x *DownloadAttachmentResponse) Reset() {
 	*x = DownloadAttachmentResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[57]
+	mi := &file_comity_request_v1_request_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4284,7 +4397,7 @@ func (x *DownloadAttachmentResponse) String() string {
 func (*DownloadAttachmentResponse) ProtoMessage() {}
 
 func (x *DownloadAttachmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[57]
+	mi := &file_comity_request_v1_request_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4297,7 +4410,7 @@ func (x *DownloadAttachmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadAttachmentResponse.ProtoReflect.Descriptor instead.
 func (*DownloadAttachmentResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{57}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DownloadAttachmentResponse) GetPart() isDownloadAttachmentResponse_Part {
@@ -4345,14 +4458,18 @@ func (*DownloadAttachmentResponse_Chunk) isDownloadAttachmentResponse_Part() {}
 
 // Request message for WatchRequests.
 type WatchRequestsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// AIP-160 filter, as ListRequests takes it, e.g. `status = TRANSMITTED`:
+	// a change is sent when the request as it was right after the change
+	// matches (overdue as at the time of the change).
+	Filter        string `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchRequestsRequest) Reset() {
 	*x = WatchRequestsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[58]
+	mi := &file_comity_request_v1_request_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4364,7 +4481,7 @@ func (x *WatchRequestsRequest) String() string {
 func (*WatchRequestsRequest) ProtoMessage() {}
 
 func (x *WatchRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[58]
+	mi := &file_comity_request_v1_request_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4377,7 +4494,14 @@ func (x *WatchRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequestsRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{58}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *WatchRequestsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
 }
 
 // Response message for WatchRequests: one status change.
@@ -4388,14 +4512,18 @@ type WatchRequestsResponse struct {
 	// Its reference.
 	Reference string `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
 	// The change.
-	Change        *StatusChange `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	Change *StatusChange `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	// The request as it was right after the change, as a list shows it
+	// (metadata_only set), with its clarifications for those who may read its
+	// content. Absent for changes recorded before the service kept snapshots.
+	Snapshot      *Request `protobuf:"bytes,4,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchRequestsResponse) Reset() {
 	*x = WatchRequestsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[59]
+	mi := &file_comity_request_v1_request_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4407,7 +4535,7 @@ func (x *WatchRequestsResponse) String() string {
 func (*WatchRequestsResponse) ProtoMessage() {}
 
 func (x *WatchRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[59]
+	mi := &file_comity_request_v1_request_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4420,7 +4548,7 @@ func (x *WatchRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequestsResponse.ProtoReflect.Descriptor instead.
 func (*WatchRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{59}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *WatchRequestsResponse) GetRequest() string {
@@ -4440,6 +4568,13 @@ func (x *WatchRequestsResponse) GetReference() string {
 func (x *WatchRequestsResponse) GetChange() *StatusChange {
 	if x != nil {
 		return x.Change
+	}
+	return nil
+}
+
+func (x *WatchRequestsResponse) GetSnapshot() *Request {
+	if x != nil {
+		return x.Snapshot
 	}
 	return nil
 }
@@ -4466,7 +4601,7 @@ type GetStatisticsRequest struct {
 
 func (x *GetStatisticsRequest) Reset() {
 	*x = GetStatisticsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[60]
+	mi := &file_comity_request_v1_request_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4478,7 +4613,7 @@ func (x *GetStatisticsRequest) String() string {
 func (*GetStatisticsRequest) ProtoMessage() {}
 
 func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[60]
+	mi := &file_comity_request_v1_request_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4491,7 +4626,7 @@ func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{60}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetStatisticsRequest) GetPeriodStart() *timestamppb.Timestamp {
@@ -4537,7 +4672,7 @@ type GetStatisticsResponse struct {
 
 func (x *GetStatisticsResponse) Reset() {
 	*x = GetStatisticsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[61]
+	mi := &file_comity_request_v1_request_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4549,7 +4684,7 @@ func (x *GetStatisticsResponse) String() string {
 func (*GetStatisticsResponse) ProtoMessage() {}
 
 func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[61]
+	mi := &file_comity_request_v1_request_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4562,7 +4697,7 @@ func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{61}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetStatisticsResponse) GetPairs() []*PairStatistics {
@@ -4617,7 +4752,7 @@ type PairStatistics struct {
 
 func (x *PairStatistics) Reset() {
 	*x = PairStatistics{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[62]
+	mi := &file_comity_request_v1_request_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4629,7 +4764,7 @@ func (x *PairStatistics) String() string {
 func (*PairStatistics) ProtoMessage() {}
 
 func (x *PairStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[62]
+	mi := &file_comity_request_v1_request_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4642,7 +4777,7 @@ func (x *PairStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairStatistics.ProtoReflect.Descriptor instead.
 func (*PairStatistics) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{62}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *PairStatistics) GetRequestingState() string {
@@ -4712,7 +4847,7 @@ var File_comity_request_v1_request_proto protoreflect.FileDescriptor
 
 const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x14\n" +
+	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x14\n" +
 	"\aRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12!\n" +
 	"\treference\x18\x02 \x01(\tB\x03\xe0A\x03R\treference\x12>\n" +
@@ -4754,7 +4889,8 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\arefusal\x18  \x01(\v2\x1a.comity.request.v1.RefusalB\x03\xe0A\x03R\arefusal\x12?\n" +
 	"\texecution\x18! \x01(\v2\x1c.comity.request.v1.ExecutionB\x03\xe0A\x03R\texecution\x12(\n" +
 	"\rmetadata_only\x18\" \x01(\bB\x03\xe0A\x03R\fmetadataOnly\x12.\n" +
-	"\x10requesting_state\x18# \x01(\tB\x03\xe0A\x03R\x0frequestingState\"\xbe\x01\n" +
+	"\x10requesting_state\x18# \x01(\tB\x03\xe0A\x03R\x0frequestingState\x12M\n" +
+	"\x0eclarifications\x18$ \x03(\v2 .comity.request.v1.ClarificationB\x03\xe0A\x03R\x0eclarifications\"\xbe\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05DRAFT\x10\x01\x12\r\n" +
@@ -4781,7 +4917,17 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x13BUDAPEST_CONVENTION\x10\x06\x12\x14\n" +
 	"\x10BILATERAL_TREATY\x10\a\x12\x0f\n" +
 	"\vRECIPROCITY\x10\b:E\xeaAB\n" +
-	"\x19comity.request.v1/Request\x12\x12requests/{request}*\brequests2\arequest\"\xd5\x02\n" +
+	"\x19comity.request.v1/Request\x12\x12requests/{request}*\brequests2\arequest\"\xd6\x02\n" +
+	"\rClarification\x12\x1a\n" +
+	"\bquestion\x18\x01 \x01(\tR\bquestion\x123\n" +
+	"\basked_by\x18\x02 \x01(\v2\x18.comity.request.v1.ActorR\aaskedBy\x125\n" +
+	"\bask_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aaskTime\x12\x16\n" +
+	"\x06answer\x18\x04 \x01(\tR\x06answer\x129\n" +
+	"\vanswered_by\x18\x05 \x01(\v2\x18.comity.request.v1.ActorR\n" +
+	"answeredBy\x12;\n" +
+	"\vanswer_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"answerTime\x12-\n" +
+	"\x12answer_attachments\x18\a \x03(\tR\x11answerAttachments\"\xd5\x02\n" +
 	"\aOffence\x12*\n" +
 	"\vdescription\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\vdescription\x129\n" +
 	"\x13legal_qualification\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x12legalQualification\x12,\n" +
@@ -5062,12 +5208,14 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"attachment\x18\x01 \x01(\v2\x1d.comity.request.v1.AttachmentH\x00R\n" +
 	"attachment\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
-	"\x04part\"\x16\n" +
-	"\x14WatchRequestsRequest\"\x88\x01\n" +
+	"\x04part\"8\n" +
+	"\x14WatchRequestsRequest\x12 \n" +
+	"\x06filter\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06filter\"\xc0\x01\n" +
 	"\x15WatchRequestsResponse\x12\x18\n" +
 	"\arequest\x18\x01 \x01(\tR\arequest\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x127\n" +
-	"\x06change\x18\x03 \x01(\v2\x1f.comity.request.v1.StatusChangeR\x06change\"\xf6\x01\n" +
+	"\x06change\x18\x03 \x01(\v2\x1f.comity.request.v1.StatusChangeR\x06change\x126\n" +
+	"\bsnapshot\x18\x04 \x01(\v2\x1a.comity.request.v1.RequestR\bsnapshot\"\xf6\x01\n" +
 	"\x14GetStatisticsRequest\x12=\n" +
 	"\fperiod_start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
 	"\n" +
@@ -5136,7 +5284,7 @@ func file_comity_request_v1_request_proto_rawDescGZIP() []byte {
 }
 
 var file_comity_request_v1_request_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_comity_request_v1_request_proto_goTypes = []any{
 	(Request_Status)(0),                  // 0: comity.request.v1.Request.Status
 	(Request_LegalBasis)(0),              // 1: comity.request.v1.Request.LegalBasis
@@ -5146,204 +5294,211 @@ var file_comity_request_v1_request_proto_goTypes = []any{
 	(Message_Visibility)(0),              // 5: comity.request.v1.Message.Visibility
 	(Attachment_Kind)(0),                 // 6: comity.request.v1.Attachment.Kind
 	(*Request)(nil),                      // 7: comity.request.v1.Request
-	(*Offence)(nil),                      // 8: comity.request.v1.Offence
-	(*Person)(nil),                       // 9: comity.request.v1.Person
-	(*Identifier)(nil),                   // 10: comity.request.v1.Identifier
-	(*Deadlines)(nil),                    // 11: comity.request.v1.Deadlines
-	(*Acceptance)(nil),                   // 12: comity.request.v1.Acceptance
-	(*HumanRightsReview)(nil),            // 13: comity.request.v1.HumanRightsReview
-	(*Refusal)(nil),                      // 14: comity.request.v1.Refusal
-	(*Execution)(nil),                    // 15: comity.request.v1.Execution
-	(*Actor)(nil),                        // 16: comity.request.v1.Actor
-	(*StatusChange)(nil),                 // 17: comity.request.v1.StatusChange
-	(*Message)(nil),                      // 18: comity.request.v1.Message
-	(*Attachment)(nil),                   // 19: comity.request.v1.Attachment
-	(*CreateRequestRequest)(nil),         // 20: comity.request.v1.CreateRequestRequest
-	(*CreateRequestResponse)(nil),        // 21: comity.request.v1.CreateRequestResponse
-	(*GetRequestRequest)(nil),            // 22: comity.request.v1.GetRequestRequest
-	(*GetRequestResponse)(nil),           // 23: comity.request.v1.GetRequestResponse
-	(*ListRequestsRequest)(nil),          // 24: comity.request.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),         // 25: comity.request.v1.ListRequestsResponse
-	(*UpdateRequestRequest)(nil),         // 26: comity.request.v1.UpdateRequestRequest
-	(*UpdateRequestResponse)(nil),        // 27: comity.request.v1.UpdateRequestResponse
-	(*SubmitRequestRequest)(nil),         // 28: comity.request.v1.SubmitRequestRequest
-	(*SubmitRequestResponse)(nil),        // 29: comity.request.v1.SubmitRequestResponse
-	(*ReturnRequestRequest)(nil),         // 30: comity.request.v1.ReturnRequestRequest
-	(*ReturnRequestResponse)(nil),        // 31: comity.request.v1.ReturnRequestResponse
-	(*TransmitRequestRequest)(nil),       // 32: comity.request.v1.TransmitRequestRequest
-	(*TransmitRequestResponse)(nil),      // 33: comity.request.v1.TransmitRequestResponse
-	(*AcknowledgeRequestRequest)(nil),    // 34: comity.request.v1.AcknowledgeRequestRequest
-	(*AcknowledgeRequestResponse)(nil),   // 35: comity.request.v1.AcknowledgeRequestResponse
-	(*RequestClarificationRequest)(nil),  // 36: comity.request.v1.RequestClarificationRequest
-	(*RequestClarificationResponse)(nil), // 37: comity.request.v1.RequestClarificationResponse
-	(*ProvideClarificationRequest)(nil),  // 38: comity.request.v1.ProvideClarificationRequest
-	(*ProvideClarificationResponse)(nil), // 39: comity.request.v1.ProvideClarificationResponse
-	(*AcceptRequestRequest)(nil),         // 40: comity.request.v1.AcceptRequestRequest
-	(*AcceptRequestResponse)(nil),        // 41: comity.request.v1.AcceptRequestResponse
-	(*RefuseRequestRequest)(nil),         // 42: comity.request.v1.RefuseRequestRequest
-	(*RefuseRequestResponse)(nil),        // 43: comity.request.v1.RefuseRequestResponse
-	(*ExecuteRequestRequest)(nil),        // 44: comity.request.v1.ExecuteRequestRequest
-	(*ExecuteRequestResponse)(nil),       // 45: comity.request.v1.ExecuteRequestResponse
-	(*ExtendPreservationRequest)(nil),    // 46: comity.request.v1.ExtendPreservationRequest
-	(*ExtendPreservationResponse)(nil),   // 47: comity.request.v1.ExtendPreservationResponse
-	(*WithdrawRequestRequest)(nil),       // 48: comity.request.v1.WithdrawRequestRequest
-	(*WithdrawRequestResponse)(nil),      // 49: comity.request.v1.WithdrawRequestResponse
-	(*CloseRequestRequest)(nil),          // 50: comity.request.v1.CloseRequestRequest
-	(*CloseRequestResponse)(nil),         // 51: comity.request.v1.CloseRequestResponse
-	(*GetRequestHistoryRequest)(nil),     // 52: comity.request.v1.GetRequestHistoryRequest
-	(*GetRequestHistoryResponse)(nil),    // 53: comity.request.v1.GetRequestHistoryResponse
-	(*CreateMessageRequest)(nil),         // 54: comity.request.v1.CreateMessageRequest
-	(*CreateMessageResponse)(nil),        // 55: comity.request.v1.CreateMessageResponse
-	(*ListMessagesRequest)(nil),          // 56: comity.request.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),         // 57: comity.request.v1.ListMessagesResponse
-	(*UploadAttachmentRequest)(nil),      // 58: comity.request.v1.UploadAttachmentRequest
-	(*AttachmentUpload)(nil),             // 59: comity.request.v1.AttachmentUpload
-	(*UploadAttachmentResponse)(nil),     // 60: comity.request.v1.UploadAttachmentResponse
-	(*ListAttachmentsRequest)(nil),       // 61: comity.request.v1.ListAttachmentsRequest
-	(*ListAttachmentsResponse)(nil),      // 62: comity.request.v1.ListAttachmentsResponse
-	(*DownloadAttachmentRequest)(nil),    // 63: comity.request.v1.DownloadAttachmentRequest
-	(*DownloadAttachmentResponse)(nil),   // 64: comity.request.v1.DownloadAttachmentResponse
-	(*WatchRequestsRequest)(nil),         // 65: comity.request.v1.WatchRequestsRequest
-	(*WatchRequestsResponse)(nil),        // 66: comity.request.v1.WatchRequestsResponse
-	(*GetStatisticsRequest)(nil),         // 67: comity.request.v1.GetStatisticsRequest
-	(*GetStatisticsResponse)(nil),        // 68: comity.request.v1.GetStatisticsResponse
-	(*PairStatistics)(nil),               // 69: comity.request.v1.PairStatistics
-	nil,                                  // 70: comity.request.v1.PairStatistics.ByStatusEntry
-	nil,                                  // 71: comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	(v1.RequestType)(0),                  // 72: comity.directory.v1.RequestType
-	(v1.Priority)(0),                     // 73: comity.directory.v1.Priority
-	(*timestamppb.Timestamp)(nil),        // 74: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 75: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),          // 76: google.protobuf.Duration
+	(*Clarification)(nil),                // 8: comity.request.v1.Clarification
+	(*Offence)(nil),                      // 9: comity.request.v1.Offence
+	(*Person)(nil),                       // 10: comity.request.v1.Person
+	(*Identifier)(nil),                   // 11: comity.request.v1.Identifier
+	(*Deadlines)(nil),                    // 12: comity.request.v1.Deadlines
+	(*Acceptance)(nil),                   // 13: comity.request.v1.Acceptance
+	(*HumanRightsReview)(nil),            // 14: comity.request.v1.HumanRightsReview
+	(*Refusal)(nil),                      // 15: comity.request.v1.Refusal
+	(*Execution)(nil),                    // 16: comity.request.v1.Execution
+	(*Actor)(nil),                        // 17: comity.request.v1.Actor
+	(*StatusChange)(nil),                 // 18: comity.request.v1.StatusChange
+	(*Message)(nil),                      // 19: comity.request.v1.Message
+	(*Attachment)(nil),                   // 20: comity.request.v1.Attachment
+	(*CreateRequestRequest)(nil),         // 21: comity.request.v1.CreateRequestRequest
+	(*CreateRequestResponse)(nil),        // 22: comity.request.v1.CreateRequestResponse
+	(*GetRequestRequest)(nil),            // 23: comity.request.v1.GetRequestRequest
+	(*GetRequestResponse)(nil),           // 24: comity.request.v1.GetRequestResponse
+	(*ListRequestsRequest)(nil),          // 25: comity.request.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),         // 26: comity.request.v1.ListRequestsResponse
+	(*UpdateRequestRequest)(nil),         // 27: comity.request.v1.UpdateRequestRequest
+	(*UpdateRequestResponse)(nil),        // 28: comity.request.v1.UpdateRequestResponse
+	(*SubmitRequestRequest)(nil),         // 29: comity.request.v1.SubmitRequestRequest
+	(*SubmitRequestResponse)(nil),        // 30: comity.request.v1.SubmitRequestResponse
+	(*ReturnRequestRequest)(nil),         // 31: comity.request.v1.ReturnRequestRequest
+	(*ReturnRequestResponse)(nil),        // 32: comity.request.v1.ReturnRequestResponse
+	(*TransmitRequestRequest)(nil),       // 33: comity.request.v1.TransmitRequestRequest
+	(*TransmitRequestResponse)(nil),      // 34: comity.request.v1.TransmitRequestResponse
+	(*AcknowledgeRequestRequest)(nil),    // 35: comity.request.v1.AcknowledgeRequestRequest
+	(*AcknowledgeRequestResponse)(nil),   // 36: comity.request.v1.AcknowledgeRequestResponse
+	(*RequestClarificationRequest)(nil),  // 37: comity.request.v1.RequestClarificationRequest
+	(*RequestClarificationResponse)(nil), // 38: comity.request.v1.RequestClarificationResponse
+	(*ProvideClarificationRequest)(nil),  // 39: comity.request.v1.ProvideClarificationRequest
+	(*ProvideClarificationResponse)(nil), // 40: comity.request.v1.ProvideClarificationResponse
+	(*AcceptRequestRequest)(nil),         // 41: comity.request.v1.AcceptRequestRequest
+	(*AcceptRequestResponse)(nil),        // 42: comity.request.v1.AcceptRequestResponse
+	(*RefuseRequestRequest)(nil),         // 43: comity.request.v1.RefuseRequestRequest
+	(*RefuseRequestResponse)(nil),        // 44: comity.request.v1.RefuseRequestResponse
+	(*ExecuteRequestRequest)(nil),        // 45: comity.request.v1.ExecuteRequestRequest
+	(*ExecuteRequestResponse)(nil),       // 46: comity.request.v1.ExecuteRequestResponse
+	(*ExtendPreservationRequest)(nil),    // 47: comity.request.v1.ExtendPreservationRequest
+	(*ExtendPreservationResponse)(nil),   // 48: comity.request.v1.ExtendPreservationResponse
+	(*WithdrawRequestRequest)(nil),       // 49: comity.request.v1.WithdrawRequestRequest
+	(*WithdrawRequestResponse)(nil),      // 50: comity.request.v1.WithdrawRequestResponse
+	(*CloseRequestRequest)(nil),          // 51: comity.request.v1.CloseRequestRequest
+	(*CloseRequestResponse)(nil),         // 52: comity.request.v1.CloseRequestResponse
+	(*GetRequestHistoryRequest)(nil),     // 53: comity.request.v1.GetRequestHistoryRequest
+	(*GetRequestHistoryResponse)(nil),    // 54: comity.request.v1.GetRequestHistoryResponse
+	(*CreateMessageRequest)(nil),         // 55: comity.request.v1.CreateMessageRequest
+	(*CreateMessageResponse)(nil),        // 56: comity.request.v1.CreateMessageResponse
+	(*ListMessagesRequest)(nil),          // 57: comity.request.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),         // 58: comity.request.v1.ListMessagesResponse
+	(*UploadAttachmentRequest)(nil),      // 59: comity.request.v1.UploadAttachmentRequest
+	(*AttachmentUpload)(nil),             // 60: comity.request.v1.AttachmentUpload
+	(*UploadAttachmentResponse)(nil),     // 61: comity.request.v1.UploadAttachmentResponse
+	(*ListAttachmentsRequest)(nil),       // 62: comity.request.v1.ListAttachmentsRequest
+	(*ListAttachmentsResponse)(nil),      // 63: comity.request.v1.ListAttachmentsResponse
+	(*DownloadAttachmentRequest)(nil),    // 64: comity.request.v1.DownloadAttachmentRequest
+	(*DownloadAttachmentResponse)(nil),   // 65: comity.request.v1.DownloadAttachmentResponse
+	(*WatchRequestsRequest)(nil),         // 66: comity.request.v1.WatchRequestsRequest
+	(*WatchRequestsResponse)(nil),        // 67: comity.request.v1.WatchRequestsResponse
+	(*GetStatisticsRequest)(nil),         // 68: comity.request.v1.GetStatisticsRequest
+	(*GetStatisticsResponse)(nil),        // 69: comity.request.v1.GetStatisticsResponse
+	(*PairStatistics)(nil),               // 70: comity.request.v1.PairStatistics
+	nil,                                  // 71: comity.request.v1.PairStatistics.ByStatusEntry
+	nil,                                  // 72: comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	(v1.RequestType)(0),                  // 73: comity.directory.v1.RequestType
+	(v1.Priority)(0),                     // 74: comity.directory.v1.Priority
+	(*timestamppb.Timestamp)(nil),        // 75: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),        // 76: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),          // 77: google.protobuf.Duration
 }
 var file_comity_request_v1_request_proto_depIdxs = []int32{
-	72, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
-	73, // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
-	1,  // 2: comity.request.v1.Request.legal_basis:type_name -> comity.request.v1.Request.LegalBasis
-	8,  // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
-	9,  // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
-	10, // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
-	74, // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
-	0,  // 7: comity.request.v1.Request.status:type_name -> comity.request.v1.Request.Status
-	11, // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
-	74, // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
-	74, // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
-	12, // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
-	14, // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
-	15, // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
-	2,  // 14: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
-	74, // 15: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
-	74, // 16: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
-	74, // 17: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
-	74, // 18: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
-	74, // 19: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 20: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
-	13, // 21: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
-	4,  // 22: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
-	0,  // 23: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
-	0,  // 24: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
-	16, // 25: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
-	74, // 26: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
-	5,  // 27: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
-	16, // 28: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
-	74, // 29: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 30: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
-	16, // 31: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
-	74, // 32: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 33: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
-	7,  // 34: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 35: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 36: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
-	7,  // 37: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
-	75, // 38: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 39: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 40: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 41: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 42: comity.request.v1.TransmitRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 43: comity.request.v1.AcknowledgeRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 44: comity.request.v1.RequestClarificationResponse.request:type_name -> comity.request.v1.Request
-	7,  // 45: comity.request.v1.ProvideClarificationResponse.request:type_name -> comity.request.v1.Request
-	3,  // 46: comity.request.v1.AcceptRequestRequest.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
-	13, // 47: comity.request.v1.AcceptRequestRequest.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
-	7,  // 48: comity.request.v1.AcceptRequestResponse.request:type_name -> comity.request.v1.Request
-	4,  // 49: comity.request.v1.RefuseRequestRequest.grounds:type_name -> comity.request.v1.Refusal.Ground
-	7,  // 50: comity.request.v1.RefuseRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 51: comity.request.v1.ExecuteRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 52: comity.request.v1.ExtendPreservationResponse.request:type_name -> comity.request.v1.Request
-	7,  // 53: comity.request.v1.WithdrawRequestResponse.request:type_name -> comity.request.v1.Request
-	7,  // 54: comity.request.v1.CloseRequestResponse.request:type_name -> comity.request.v1.Request
-	17, // 55: comity.request.v1.GetRequestHistoryResponse.changes:type_name -> comity.request.v1.StatusChange
-	18, // 56: comity.request.v1.CreateMessageRequest.message:type_name -> comity.request.v1.Message
-	18, // 57: comity.request.v1.CreateMessageResponse.message:type_name -> comity.request.v1.Message
-	18, // 58: comity.request.v1.ListMessagesResponse.messages:type_name -> comity.request.v1.Message
-	59, // 59: comity.request.v1.UploadAttachmentRequest.metadata:type_name -> comity.request.v1.AttachmentUpload
-	6,  // 60: comity.request.v1.AttachmentUpload.kind:type_name -> comity.request.v1.Attachment.Kind
-	19, // 61: comity.request.v1.UploadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
-	19, // 62: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
-	19, // 63: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
-	17, // 64: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
-	74, // 65: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
-	74, // 66: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
-	69, // 67: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
-	74, // 68: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
-	74, // 69: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
-	70, // 70: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
-	71, // 71: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	76, // 72: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
-	76, // 73: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
-	20, // 74: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
-	22, // 75: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
-	24, // 76: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
-	26, // 77: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
-	28, // 78: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
-	30, // 79: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
-	32, // 80: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
-	34, // 81: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
-	36, // 82: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
-	38, // 83: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
-	40, // 84: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
-	42, // 85: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
-	44, // 86: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
-	46, // 87: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
-	48, // 88: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
-	50, // 89: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
-	52, // 90: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
-	54, // 91: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
-	56, // 92: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
-	58, // 93: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
-	61, // 94: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
-	63, // 95: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
-	65, // 96: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
-	67, // 97: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
-	21, // 98: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
-	23, // 99: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
-	25, // 100: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
-	27, // 101: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
-	29, // 102: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
-	31, // 103: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
-	33, // 104: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
-	35, // 105: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
-	37, // 106: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
-	39, // 107: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
-	41, // 108: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
-	43, // 109: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
-	45, // 110: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
-	47, // 111: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
-	49, // 112: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
-	51, // 113: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
-	53, // 114: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
-	55, // 115: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
-	57, // 116: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
-	60, // 117: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
-	62, // 118: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
-	64, // 119: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
-	66, // 120: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
-	68, // 121: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
-	98, // [98:122] is the sub-list for method output_type
-	74, // [74:98] is the sub-list for method input_type
-	74, // [74:74] is the sub-list for extension type_name
-	74, // [74:74] is the sub-list for extension extendee
-	0,  // [0:74] is the sub-list for field type_name
+	73,  // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
+	74,  // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
+	1,   // 2: comity.request.v1.Request.legal_basis:type_name -> comity.request.v1.Request.LegalBasis
+	9,   // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
+	10,  // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
+	11,  // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
+	75,  // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
+	0,   // 7: comity.request.v1.Request.status:type_name -> comity.request.v1.Request.Status
+	12,  // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
+	75,  // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
+	75,  // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
+	13,  // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
+	15,  // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
+	16,  // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
+	8,   // 14: comity.request.v1.Request.clarifications:type_name -> comity.request.v1.Clarification
+	17,  // 15: comity.request.v1.Clarification.asked_by:type_name -> comity.request.v1.Actor
+	75,  // 16: comity.request.v1.Clarification.ask_time:type_name -> google.protobuf.Timestamp
+	17,  // 17: comity.request.v1.Clarification.answered_by:type_name -> comity.request.v1.Actor
+	75,  // 18: comity.request.v1.Clarification.answer_time:type_name -> google.protobuf.Timestamp
+	2,   // 19: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
+	75,  // 20: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
+	75,  // 21: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
+	75,  // 22: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
+	75,  // 23: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
+	75,  // 24: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
+	3,   // 25: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
+	14,  // 26: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
+	4,   // 27: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
+	0,   // 28: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
+	0,   // 29: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
+	17,  // 30: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
+	75,  // 31: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	5,   // 32: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
+	17,  // 33: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
+	75,  // 34: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	6,   // 35: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
+	17,  // 36: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
+	75,  // 37: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	7,   // 38: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
+	7,   // 39: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 40: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 41: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
+	7,   // 42: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
+	76,  // 43: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,   // 44: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 45: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 46: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 47: comity.request.v1.TransmitRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 48: comity.request.v1.AcknowledgeRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 49: comity.request.v1.RequestClarificationResponse.request:type_name -> comity.request.v1.Request
+	7,   // 50: comity.request.v1.ProvideClarificationResponse.request:type_name -> comity.request.v1.Request
+	3,   // 51: comity.request.v1.AcceptRequestRequest.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
+	14,  // 52: comity.request.v1.AcceptRequestRequest.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
+	7,   // 53: comity.request.v1.AcceptRequestResponse.request:type_name -> comity.request.v1.Request
+	4,   // 54: comity.request.v1.RefuseRequestRequest.grounds:type_name -> comity.request.v1.Refusal.Ground
+	7,   // 55: comity.request.v1.RefuseRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 56: comity.request.v1.ExecuteRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 57: comity.request.v1.ExtendPreservationResponse.request:type_name -> comity.request.v1.Request
+	7,   // 58: comity.request.v1.WithdrawRequestResponse.request:type_name -> comity.request.v1.Request
+	7,   // 59: comity.request.v1.CloseRequestResponse.request:type_name -> comity.request.v1.Request
+	18,  // 60: comity.request.v1.GetRequestHistoryResponse.changes:type_name -> comity.request.v1.StatusChange
+	19,  // 61: comity.request.v1.CreateMessageRequest.message:type_name -> comity.request.v1.Message
+	19,  // 62: comity.request.v1.CreateMessageResponse.message:type_name -> comity.request.v1.Message
+	19,  // 63: comity.request.v1.ListMessagesResponse.messages:type_name -> comity.request.v1.Message
+	60,  // 64: comity.request.v1.UploadAttachmentRequest.metadata:type_name -> comity.request.v1.AttachmentUpload
+	6,   // 65: comity.request.v1.AttachmentUpload.kind:type_name -> comity.request.v1.Attachment.Kind
+	20,  // 66: comity.request.v1.UploadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
+	20,  // 67: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
+	20,  // 68: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
+	18,  // 69: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
+	7,   // 70: comity.request.v1.WatchRequestsResponse.snapshot:type_name -> comity.request.v1.Request
+	75,  // 71: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
+	75,  // 72: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
+	70,  // 73: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
+	75,  // 74: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
+	75,  // 75: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
+	71,  // 76: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
+	72,  // 77: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	77,  // 78: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
+	77,  // 79: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
+	21,  // 80: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
+	23,  // 81: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
+	25,  // 82: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
+	27,  // 83: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
+	29,  // 84: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
+	31,  // 85: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
+	33,  // 86: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
+	35,  // 87: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
+	37,  // 88: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
+	39,  // 89: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
+	41,  // 90: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
+	43,  // 91: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
+	45,  // 92: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
+	47,  // 93: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
+	49,  // 94: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
+	51,  // 95: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
+	53,  // 96: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
+	55,  // 97: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
+	57,  // 98: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
+	59,  // 99: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
+	62,  // 100: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
+	64,  // 101: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
+	66,  // 102: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
+	68,  // 103: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
+	22,  // 104: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
+	24,  // 105: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
+	26,  // 106: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
+	28,  // 107: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
+	30,  // 108: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
+	32,  // 109: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
+	34,  // 110: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
+	36,  // 111: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
+	38,  // 112: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
+	40,  // 113: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
+	42,  // 114: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
+	44,  // 115: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
+	46,  // 116: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
+	48,  // 117: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
+	50,  // 118: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
+	52,  // 119: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
+	54,  // 120: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
+	56,  // 121: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
+	58,  // 122: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
+	61,  // 123: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
+	63,  // 124: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
+	65,  // 125: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
+	67,  // 126: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
+	69,  // 127: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
+	104, // [104:128] is the sub-list for method output_type
+	80,  // [80:104] is the sub-list for method input_type
+	80,  // [80:80] is the sub-list for extension type_name
+	80,  // [80:80] is the sub-list for extension extendee
+	0,   // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_comity_request_v1_request_proto_init() }
@@ -5351,11 +5506,11 @@ func file_comity_request_v1_request_proto_init() {
 	if File_comity_request_v1_request_proto != nil {
 		return
 	}
-	file_comity_request_v1_request_proto_msgTypes[51].OneofWrappers = []any{
+	file_comity_request_v1_request_proto_msgTypes[52].OneofWrappers = []any{
 		(*UploadAttachmentRequest_Metadata)(nil),
 		(*UploadAttachmentRequest_Chunk)(nil),
 	}
-	file_comity_request_v1_request_proto_msgTypes[57].OneofWrappers = []any{
+	file_comity_request_v1_request_proto_msgTypes[58].OneofWrappers = []any{
 		(*DownloadAttachmentResponse_Attachment)(nil),
 		(*DownloadAttachmentResponse_Chunk)(nil),
 	}
@@ -5365,7 +5520,7 @@ func file_comity_request_v1_request_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_request_v1_request_proto_rawDesc), len(file_comity_request_v1_request_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   65,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

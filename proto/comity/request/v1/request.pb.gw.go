@@ -947,11 +947,19 @@ func local_request_RequestService_ListAttachments_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
+var filter_RequestService_WatchRequests_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
 func request_RequestService_WatchRequests_0(ctx context.Context, marshaler runtime.Marshaler, client RequestServiceClient, req *http.Request, pathParams map[string]string) (RequestService_WatchRequestsClient, runtime.ServerMetadata, error) {
 	var (
 		protoReq WatchRequestsRequest
 		metadata runtime.ServerMetadata
 	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_RequestService_WatchRequests_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
 	}
