@@ -38,7 +38,7 @@ help: ## List the targets.
 run: build ## Build and start comity-local (the whole suite, data in ./var); prints the console's URL.
 	@echo
 	@echo "  Comity console: http://127.0.0.1:8080/  (sign in with the DEVELOPMENT-ONLY provider at http://127.0.0.1:8079)"
-	@echo "  REST API:       http://127.0.0.1:8080/v1/"
+	@echo "  REST API:       http://127.0.0.1:8080/v1/  (reference: http://127.0.0.1:8080/api)"
 	@echo
 	$(BIN)/comity-local --data-dir $(DATA)
 

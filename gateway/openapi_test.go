@@ -20,6 +20,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/comity-mla/comity/gateway/openapi"
 )
 
 // get fetches a path of the suite's gateway, failing unless it answers 200
@@ -59,6 +61,9 @@ func TestOpenAPIDocuments(t *testing.T) {
 	var v2 openapi2.T
 	if err := json.Unmarshal(s.get("/openapi.json", "application/json"), &v2); err != nil {
 		t.Fatalf("/openapi.json: %v", err)
+	}
+	if openapi.Version != strings.TrimSpace(string(version)) {
+		t.Errorf("openapi.Version = %q, want VERSION's %q", openapi.Version, version)
 	}
 	if v2.Swagger != "2.0" || v2.Info.Title != "Comity" || v2.Info.Version != strings.TrimSpace(string(version)) {
 		t.Errorf("/openapi.json is %q titled %q version %q, want 2.0 Comity %s", v2.Swagger, v2.Info.Title, v2.Info.Version, version)

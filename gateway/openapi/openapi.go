@@ -11,6 +11,8 @@ package openapi
 
 import (
 	"embed"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -25,6 +27,19 @@ var (
 	Swagger2 = mustRead("openapi.json")
 	V3       = mustRead("openapi.v3.json")
 )
+
+// Version is the release version the document carries: VERSION's, put
+// there by `make generate` (and kept so by check-generated), for a binary
+// to report without a second copy of it.
+var Version = func() string {
+	var doc struct {
+		Info struct{ Version string } `json:"info"`
+	}
+	if err := json.Unmarshal(Swagger2, &doc); err != nil || doc.Info.Version == "" {
+		panic(fmt.Sprintf("openapi.json has no info.version: %v", err))
+	}
+	return doc.Info.Version
+}()
 
 func mustRead(name string) []byte {
 	b, err := files.ReadFile(name)
