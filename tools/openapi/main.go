@@ -32,8 +32,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// routes are the paths and definitions the gateway serves outside
-// grpc-gateway's mapping.
+// routes are the paths the gateway serves outside grpc-gateway's mapping,
+// with their tag and definitions.
 //
 //go:embed routes.json
 var routes []byte
@@ -111,6 +111,7 @@ func addRoutes(doc *openapi2.T) error {
 	var extra struct {
 		Paths       map[string]*openapi2.PathItem  `json:"paths"`
 		Definitions map[string]*openapi2.SchemaRef `json:"definitions"`
+		Tags        openapi3.Tags                  `json:"tags"`
 	}
 	if err := json.Unmarshal(routes, &extra); err != nil {
 		return fmt.Errorf("routes.json: %w", err)
@@ -121,6 +122,7 @@ func addRoutes(doc *openapi2.T) error {
 		}
 		doc.Paths[path] = item
 	}
+	doc.Tags = append(doc.Tags, extra.Tags...)
 	for name, def := range extra.Definitions {
 		if _, dup := doc.Definitions[name]; dup {
 			return fmt.Errorf("routes.json: definition %s is already generated from the protos", name)
