@@ -59,7 +59,7 @@ $(SWAGGER):
 
 # go-swagger's validation of the served Swagger 2.0 document; a warning
 # (an unused definition, a required parameter with a default) fails it too.
-# kin-openapi checks both documents in gateway's TestOpenAPI.
+# kin-openapi checks both documents in gateway's TestOpenAPIDocuments.
 openapi-validate: $(SWAGGER) ## Validate the OpenAPI document with go-swagger.
 	@out=$$($(SWAGGER) validate $(OPENAPI)/openapi.json 2>&1) || { echo "$$out"; exit 1; }; \
 		if grep -q WARNING <<< "$$out"; then echo "$$out"; echo "swagger validate warns about $(OPENAPI)/openapi.json"; exit 1; fi; \
