@@ -8,21 +8,29 @@ BIN     := $(CURDIR)/bin
 BUF     := tools/node_modules/.bin/buf
 DATA    ?= ./var
 # Every Go module of the workspace; `go test ./...` does not span go.work.
-MODULES := proto services gateway deploy/local
+MODULES := proto services gateway deploy/local clients/go
 PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 # Third-party protos, fetched at pinned versions, never committed.
 PROTOVALIDATE_VERSION := v1.2.2
+# protoc-gen-openapiv2's options protos come from the module of the plugin
+# itself (tools/go.mod), so annotations and generator always agree.
+GRPC_GATEWAY_VERSION := $(shell sed -n 's|^\t*github.com/grpc-ecosystem/grpc-gateway/v2 \(v[^ ]*\).*|\1|p' tools/go.mod)
 THIRD_PARTY := build/third_party
 PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2
 # Tessera's own log checker, for the tests that check our log with it.
 TESSERA_VERSION := v1.0.4
 FSCK := $(BIN)/fsck
+# go-swagger: validates the OpenAPI document (make test) and generates the Go
+# client in clients/go from it (make generate). A generator nobody here
+# wrote: the client shows that the document describes the API as it is.
+SWAGGER_VERSION := v0.36.7
+SWAGGER := $(BIN)/swagger
 # How long `make fuzz` runs each fuzz target, e.g. `make fuzz FUZZTIME=5m`,
 # and how long `make test` runs each (fuzz-short).
 FUZZTIME ?= 10s
 FUZZTIME_SHORT ?= 3s
 
-.PHONY: help run build test lint generate check-generated tools protos bench slowloris fuzz fuzz-short fsck-log console-screenshots clean
+.PHONY: help run build test lint generate check-generated openapi-validate tools protos bench slowloris fuzz fuzz-short fsck-log console-screenshots clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,7 +38,7 @@ help: ## List the targets.
 run: build ## Build and start comity-local (the whole suite, data in ./var); prints the console's URL.
 	@echo
 	@echo "  Comity console: http://127.0.0.1:8080/  (sign in with the DEVELOPMENT-ONLY provider at http://127.0.0.1:8079)"
-	@echo "  REST API:       http://127.0.0.1:8080/v1/"
+	@echo "  REST API:       http://127.0.0.1:8080/v1/  (reference: http://127.0.0.1:8080/api)"
 	@echo
 	$(BIN)/comity-local --data-dir $(DATA)
 
@@ -39,12 +47,23 @@ build: ## Build every binary into bin/.
 	$(GO) build -o $(BIN)/ ./gateway/cmd/comity-gateway ./gateway/cmd/comityctl
 	$(GO) build -o $(BIN)/ ./deploy/local/cmd/comity-local
 
-test: lint check-generated build $(FSCK) ## Every check: lint, generated code up to date, tests on SQLite and PostgreSQL, a short fuzz run.
+test: lint check-generated openapi-validate build $(FSCK) ## Every check: lint, generated code up to date, the OpenAPI document valid, tests on SQLite and PostgreSQL, a short fuzz run.
 	COMITY_TESSERA_FSCK=$(FSCK) $(GO) test -count=1 -race -timeout 20m $(PKGS)
 	$(call run-fuzz,$(FUZZTIME_SHORT))
 
 $(FSCK):
 	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/transparency-dev/tessera/cmd/fsck@$(TESSERA_VERSION)
+
+$(SWAGGER):
+	GOBIN=$(BIN) GOWORK=off $(GO) install github.com/go-swagger/go-swagger/cmd/swagger@$(SWAGGER_VERSION)
+
+# go-swagger's validation of the served Swagger 2.0 document; a warning
+# (an unused definition, a required parameter with a default) fails it too.
+# kin-openapi checks both documents in gateway's TestOpenAPIDocuments.
+openapi-validate: $(SWAGGER) ## Validate the OpenAPI document with go-swagger.
+	@out=$$($(SWAGGER) validate $(OPENAPI)/openapi.json 2>&1) || { echo "$$out"; exit 1; }; \
+		if grep -q WARNING <<< "$$out"; then echo "$$out"; echo "swagger validate warns about $(OPENAPI)/openapi.json"; exit 1; fi; \
+		echo "swagger validate: $(OPENAPI)/openapi.json is valid"
 
 fsck-log: $(FSCK) ## Check the audit log of ./var with Tessera's fsck.
 	$(FSCK) --storage_url=file://$(abspath $(DATA))/audit/log/ --public_key=$(DATA)/audit/public.key --ui=false -N=4
@@ -55,10 +74,10 @@ lint: tools ## buf lint, buf format, gofmt and go vet.
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-tools: $(BUF) $(addprefix $(BIN)/,$(PLUGINS)) $(THIRD_PARTY)/.stamp ## Install the pinned code-generation tools.
+tools: $(BUF) $(addprefix $(BIN)/,$(PLUGINS)) $(SWAGGER) $(THIRD_PARTY)/.stamp ## Install the pinned code-generation tools.
 
 $(BUF): tools/package.json tools/package-lock.json
-	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	cd tools && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(addprefix $(BIN)/,$(PLUGINS)) &: tools/go.mod tools/go.sum
@@ -69,23 +88,35 @@ $(addprefix $(BIN)/,$(PLUGINS)) &: tools/go.mod tools/go.sum
 		github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2
 
 $(THIRD_PARTY)/.stamp: $(BUF) Makefile
-	rm -rf $(THIRD_PARTY) && mkdir -p $(THIRD_PARTY)/google/api $(THIRD_PARTY)/buf/validate
+	rm -rf $(THIRD_PARTY) && mkdir -p $(THIRD_PARTY)/google/api $(THIRD_PARTY)/buf/validate $(THIRD_PARTY)/protoc-gen-openapiv2/options
 	cp tools/node_modules/google-proto-files/google/api/{annotations,http,field_behavior,resource,client,launch_stage,httpbody}.proto $(THIRD_PARTY)/google/api/
 	dir=$$(GOWORK=off GOFLAGS=-mod=mod $(GO) -C tools mod download -json github.com/bufbuild/protovalidate@$(PROTOVALIDATE_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
 		test -n "$$dir" && cp "$$dir/proto/protovalidate/buf/validate/validate.proto" $(THIRD_PARTY)/buf/validate/
+	dir=$$(GOWORK=off GOFLAGS=-mod=mod $(GO) -C tools mod download -json github.com/grpc-ecosystem/grpc-gateway/v2@$(GRPC_GATEWAY_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+		test -n "$$dir" && cp "$$dir"/protoc-gen-openapiv2/options/{annotations,openapiv2}.proto $(THIRD_PARTY)/protoc-gen-openapiv2/options/ && \
+		chmod u+w $(THIRD_PARTY)/protoc-gen-openapiv2/options/*.proto
 	touch $@
 
-generate: tools ## Regenerate Go and OpenAPI code from the protos, the console's templ code and its vendored htmx.
+generate: tools ## Regenerate Go and OpenAPI code from the protos, the Go client, the console's templ code and its vendored assets.
 	find proto -name '*.pb.go' -o -name '*.pb.gw.go' | xargs rm -f
-	rm -rf proto/openapi
+	rm -rf build/openapi $(OPENAPI)/*.json
 	$(BUF) generate
+	GOWORK=off $(GO) -C tools run ./openapi -in $(CURDIR)/build/openapi/comity.swagger.json \
+		-version-file $(CURDIR)/VERSION -out $(CURDIR)/$(OPENAPI)
+	rm -rf $(CLIENT)/client $(CLIENT)/models
+	$(SWAGGER) generate client --quiet -f $(OPENAPI)/openapi.json -t $(CLIENT) -A comity
+	rm -rf $(OPENAPI)/swagger-ui && mkdir -p $(OPENAPI)/swagger-ui
+	cp tools/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui-bundle.js.LICENSE.txt,swagger-ui.css,LICENSE,NOTICE} $(OPENAPI)/swagger-ui/
 	find gateway/console -name '*_templ.go' | xargs rm -f
 	$(GO) -C gateway tool templ generate -path console -log-level warn
 	cp tools/node_modules/htmx.org/dist/htmx.min.js $(CONSOLE_STATIC)/htmx.min.js
 	cp tools/node_modules/htmx.org/LICENSE $(CONSOLE_STATIC)/htmx.LICENSE
 
-# What make generate writes: the protobuf code and the console's.
-GENERATED := proto gateway/console
+# What make generate writes: the protobuf code, the OpenAPI document with
+# its reference page's vendored viewer, the Go client, and the console's.
+OPENAPI := gateway/openapi
+CLIENT := clients/go
+GENERATED := proto gateway/console $(OPENAPI) $(CLIENT)
 CONSOLE_STATIC := gateway/console/static
 
 check-generated: generate ## Fail when the committed generated code is stale.

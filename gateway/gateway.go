@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/comity-mla/comity/gateway/console"
+	"github.com/comity-mla/comity/gateway/openapi"
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
@@ -189,6 +190,10 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	root.HandleFunc("GET /readyz", backends.readyz)
+	// The API's description and its reference page, for anyone.
+	for pattern, h := range openapi.Routes() {
+		root.Handle(pattern, h)
+	}
 	// Files stream through their own handlers, outside the JSON body limit.
 	httpOpts, err := cfg.HTTP.WithDefaults()
 	if err != nil {

@@ -8,6 +8,7 @@ package auditv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1278,7 +1279,7 @@ var File_comity_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x03\n" +
+	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf3\x03\n" +
 	"\x05Event\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x126\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x04time\x12,\n" +
@@ -1379,14 +1380,16 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\x11consistency_proof\x18\x06 \x03(\fR\x10consistencyProof\"d\n" +
 	"\vProvenEntry\x12,\n" +
 	"\x05entry\x18\x01 \x01(\v2\x16.comity.audit.v1.EntryR\x05entry\x12'\n" +
-	"\x0finclusion_proof\x18\x02 \x03(\fR\x0einclusionProof2\xe1\x05\n" +
+	"\x0finclusion_proof\x18\x02 \x03(\fR\x0einclusionProof2\xed\x05\n" +
 	"\fAuditService\x12I\n" +
 	"\x06Append\x12\x1e.comity.audit.v1.AppendRequest\x1a\x1f.comity.audit.v1.AppendResponse\x12|\n" +
 	"\rGetCheckpoint\x12%.comity.audit.v1.GetCheckpointRequest\x1a&.comity.audit.v1.GetCheckpointResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/audit/checkpoint\x12s\n" +
 	"\vListEntries\x12#.comity.audit.v1.ListEntriesRequest\x1a$.comity.audit.v1.ListEntriesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/audit/entries\x12r\n" +
 	"\bGetEntry\x12 .comity.audit.v1.GetEntryRequest\x1a!.comity.audit.v1.GetEntryResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/audit/entries/{index}\x12\x96\x01\n" +
 	"\x13GetConsistencyProof\x12+.comity.audit.v1.GetConsistencyProofRequest\x1a,.comity.audit.v1.GetConsistencyProofResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/audit/proofs:consistency\x12\x85\x01\n" +
-	"\fExportBundle\x12$.comity.audit.v1.ExportBundleRequest\x1a%.comity.audit.v1.ExportBundleResponse\"(\x82\xd3\xe4\x93\x02\"b\x06bundle\x12\x18/v1/audit/entries:exportB<Z:github.com/comity-mla/comity/proto/comity/audit/v1;auditv1b\x06proto3"
+	"\fExportBundle\x12$.comity.audit.v1.ExportBundleRequest\x1a%.comity.audit.v1.ExportBundleResponse\"(\x82\xd3\xe4\x93\x02\"b\x06bundle\x12\x18/v1/audit/entries:export\x1a\n" +
+	"\x92A\a\n" +
+	"\x05AuditB<Z:github.com/comity-mla/comity/proto/comity/audit/v1;auditv1b\x06proto3"
 
 var (
 	file_comity_audit_v1_audit_proto_rawDescOnce sync.Once

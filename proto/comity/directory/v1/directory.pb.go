@@ -8,6 +8,7 @@ package directoryv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -2102,7 +2103,7 @@ var File_comity_directory_v1_directory_proto protoreflect.FileDescriptor
 
 const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x06\n" +
+	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x96\x06\n" +
 	"\x05State\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
 	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x03R\x04code\x12\x8a\x01\n" +
@@ -2270,14 +2271,14 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\aROUTINE\x10\x01\x12\n" +
 	"\n" +
 	"\x06URGENT\x10\x02\x12\r\n" +
-	"\tEMERGENCY\x10\x032\x97\r\n" +
+	"\tEMERGENCY\x10\x032\xac\r\n" +
 	"\x10DirectoryService\x12q\n" +
 	"\n" +
 	"ListStates\x12&.comity.directory.v1.ListStatesRequest\x1a'.comity.directory.v1.ListStatesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/states\x12{\n" +
 	"\bGetState\x12$.comity.directory.v1.GetStateRequest\x1a%.comity.directory.v1.GetStateResponse\"\"\x82\xd3\xe4\x93\x02\x1cb\x05state\x12\x13/v1/{name=states/*}\x12}\n" +
-	"\tGetCaller\x12%.comity.directory.v1.GetCallerRequest\x1a&.comity.directory.v1.GetCallerResponse\"!\x82\xd3\xe4\x93\x02\x1bb\x06caller\x12\x11/v1/{name=caller}\x12\x91\x01\n" +
-	"\x12ListTrustedIssuers\x12..comity.directory.v1.ListTrustedIssuersRequest\x1a/.comity.directory.v1.ListTrustedIssuersResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/trustedIssuers\x12\x91\x01\n" +
+	"\tGetCaller\x12%.comity.directory.v1.GetCallerRequest\x1a&.comity.directory.v1.GetCallerResponse\"!\x82\xd3\xe4\x93\x02\x1bb\x06caller\x12\x11/v1/{name=caller}\x12\x96\x01\n" +
+	"\x12ListTrustedIssuers\x12..comity.directory.v1.ListTrustedIssuersRequest\x1a/.comity.directory.v1.ListTrustedIssuersResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/trustedIssuers\x12\x91\x01\n" +
 	"\vUpdateState\x12'.comity.directory.v1.UpdateStateRequest\x1a(.comity.directory.v1.UpdateStateResponse\"/\x82\xd3\xe4\x93\x02):\x05stateb\x05state2\x19/v1/{state.name=states/*}\x12y\n" +
 	"\fListAgencies\x12(.comity.directory.v1.ListAgenciesRequest\x1a).comity.directory.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x81\x01\n" +
 	"\tGetAgency\x12%.comity.directory.v1.GetAgencyRequest\x1a&.comity.directory.v1.GetAgencyResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x06agency\x12\x15/v1/{name=agencies/*}\x12\x89\x01\n" +
@@ -2285,7 +2286,8 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\fUpdateAgency\x12(.comity.directory.v1.UpdateAgencyRequest\x1a).comity.directory.v1.UpdateAgencyResponse\"4\x82\xd3\xe4\x93\x02.:\x06agencyb\x06agency2\x1c/v1/{agency.name=agencies/*}\x12\xa4\x01\n" +
 	"\x10DeactivateAgency\x12,.comity.directory.v1.DeactivateAgencyRequest\x1a-.comity.directory.v1.DeactivateAgencyResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x06agency\" /v1/{name=agencies/*}:deactivate\x12\x9c\x01\n" +
 	"\x0eActivateAgency\x12*.comity.directory.v1.ActivateAgencyRequest\x1a+.comity.directory.v1.ActivateAgencyResponse\"1\x82\xd3\xe4\x93\x02+:\x01*b\x06agency\"\x1e/v1/{name=agencies/*}:activate\x12\x7f\n" +
-	"\fResolveRoute\x12(.comity.directory.v1.ResolveRouteRequest\x1a).comity.directory.v1.ResolveRouteResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/routes:resolveBDZBgithub.com/comity-mla/comity/proto/comity/directory/v1;directoryv1b\x06proto3"
+	"\fResolveRoute\x12(.comity.directory.v1.ResolveRouteRequest\x1a).comity.directory.v1.ResolveRouteResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/routes:resolve\x1a\x0e\x92A\v\n" +
+	"\tDirectoryBDZBgithub.com/comity-mla/comity/proto/comity/directory/v1;directoryv1b\x06proto3"
 
 var (
 	file_comity_directory_v1_directory_proto_rawDescOnce sync.Once

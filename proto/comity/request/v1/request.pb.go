@@ -9,6 +9,7 @@ package requestv1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	v1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -4847,7 +4848,7 @@ var File_comity_request_v1_request_proto protoreflect.FileDescriptor
 
 const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x14\n" +
+	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xda\x14\n" +
 	"\aRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12!\n" +
 	"\treference\x18\x02 \x01(\tB\x03\xe0A\x03R\treference\x12>\n" +
@@ -5243,7 +5244,7 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15RefusalsByGroundEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x1bmedian_hours_to_acknowledgeR\x16median_hours_to_answer2\x8f\x1c\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x1bmedian_hours_to_acknowledgeR\x16median_hours_to_answer2\x9e\x1c\n" +
 	"\x0eRequestService\x12\x8a\x01\n" +
 	"\rCreateRequest\x12'.comity.request.v1.CreateRequestRequest\x1a(.comity.request.v1.CreateRequestResponse\"&\x82\xd3\xe4\x93\x02 :\arequestb\arequest\"\f/v1/requests\x12\x81\x01\n" +
 	"\n" +
@@ -5269,7 +5270,9 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x0fListAttachments\x12).comity.request.v1.ListAttachmentsRequest\x1a*.comity.request.v1.ListAttachmentsResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=requests/*}/attachments\x12s\n" +
 	"\x12DownloadAttachment\x12,.comity.request.v1.DownloadAttachmentRequest\x1a-.comity.request.v1.DownloadAttachmentResponse0\x01\x12\x80\x01\n" +
 	"\rWatchRequests\x12'.comity.request.v1.WatchRequestsRequest\x1a(.comity.request.v1.WatchRequestsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/requests:watch0\x01\x12z\n" +
-	"\rGetStatistics\x12'.comity.request.v1.GetStatisticsRequest\x1a(.comity.request.v1.GetStatisticsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statisticsB@Z>github.com/comity-mla/comity/proto/comity/request/v1;requestv1b\x06proto3"
+	"\rGetStatistics\x12'.comity.request.v1.GetStatisticsRequest\x1a(.comity.request.v1.GetStatisticsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statistics\x1a\r\x92A\n" +
+	"\n" +
+	"\bRequestsB@Z>github.com/comity-mla/comity/proto/comity/request/v1;requestv1b\x06proto3"
 
 var (
 	file_comity_request_v1_request_proto_rawDescOnce sync.Once
