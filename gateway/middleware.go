@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -149,7 +151,9 @@ func limitBody(limit int64, h http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		h.ServeHTTP(w, r)
+		// Kept for the error handler, to say where a body that does not
+		// decode goes wrong.
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyKey{}, body)))
 	})
 }
 
@@ -180,15 +184,46 @@ func errorHandler(logger *zap.Logger) runtime.ErrorHandlerFunc {
 			logger.Warn("backend call failed", zap.String("trace_id", r.Header.Get(grpcserver.TraceHeader)),
 				zap.String("path", r.URL.Path), zap.Error(err))
 		}
-		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, explainBody(ctx, err))
 	}
+}
+
+// explainBody replaces the decoder's refusal of a request body (which
+// grpc-gateway turns into a status of its text alone) with one that says
+// where the body goes wrong and names the field in details.
+func explainBody(ctx context.Context, err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), bodyDecodeError) || len(st.Details()) > 0 {
+		return err
+	}
+	rt := routeOf(ctx)
+	body, _ := ctx.Value(bodyKey{}).([]byte)
+	if rt == nil {
+		return err
+	}
+	if better := bodyError(rt, body); better != nil {
+		return better
+	}
+	field := rt.body
+	if field == "*" || field == "" {
+		field = "body"
+	}
+	return badRequest("invalid request body", []*errdetails.BadRequest_FieldViolation{{Field: field,
+		Description: strings.TrimPrefix(strings.TrimPrefix(st.Message(), bodyDecodeError), ": ")}})
 }
 
 // routingError answers a URL that matches no route, or not with this method,
 // with the router's HTTP status (404, 405 or 400). grpc-gateway's default
 // answers 405 with 501 and anything else with 500: a 5xx for a caller's
-// mistake.
-func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+// mistake. A custom method the resource does not have, or has for another
+// HTTP method, is said so, with the methods it has.
+func (t *routeTable) routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusNotFound || httpStatus == http.StatusMethodNotAllowed {
+		if err := t.verbError(w, r, httpStatus); err != nil {
+			runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+			return
+		}
+	}
 	code := codes.NotFound
 	switch httpStatus {
 	case http.StatusBadRequest:
