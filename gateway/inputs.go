@@ -163,21 +163,20 @@ func bodyError(rt *route, body []byte) error {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		off := int64(len(body))
-		what := "the body ends before its JSON value does"
 		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &se):
-			off, what = se.Offset-1, se.Error()
+			line, col := lineCol(body, se.Offset-1)
+			return notJSON(at, fmt.Sprintf("not valid JSON at line %d, column %d: %s", line, col, se))
 		case errors.Is(err, io.EOF):
 			return nil // an empty body is no body
 		}
-		line, col := lineCol(body, off)
-		return invalidBody(at, fmt.Sprintf("not valid JSON at line %d, column %d: %s", line, col, what))
+		line, col := lineCol(body, int64(len(body)))
+		return notJSON(at, fmt.Sprintf("not valid JSON: it ends at line %d, column %d, before its JSON value does", line, col))
 	}
 	if dec.More() {
 		line, col := lineCol(body, dec.InputOffset())
-		return invalidBody(at, fmt.Sprintf("something follows the JSON value at line %d, column %d", line, col))
+		return notJSON(at, fmt.Sprintf("not valid JSON: something follows the JSON value at line %d, column %d", line, col))
 	}
 	if p, d := checkJSON(v, md, field); d != "" {
 		if p == "" {
@@ -186,6 +185,17 @@ func bodyError(rt *route, body []byte) error {
 		return invalidBody(p, d)
 	}
 	return nil
+}
+
+// notJSON refuses a body that is not JSON, saying where it breaks.
+func notJSON(field, desc string) error {
+	st := status.New(codes.InvalidArgument, "request body is "+desc)
+	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: field, Description: desc},
+	}}); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 func invalidBody(field, desc string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -180,7 +181,11 @@ func writeJSON(w http.ResponseWriter, httpStatus int, v any) {
 // not answer.
 func errorHandler(logger *zap.Logger) runtime.ErrorHandlerFunc {
 	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-		if c := status.Code(err); c == codes.Unavailable || c == codes.Internal || c == codes.Unknown {
+		c := status.Code(err)
+		if hs := (*runtime.HTTPStatusError)(nil); errors.As(err, &hs) {
+			c = status.Code(hs.Err)
+		}
+		if c == codes.Unavailable || c == codes.Internal || c == codes.Unknown {
 			logger.Warn("backend call failed", zap.String("trace_id", r.Header.Get(grpcserver.TraceHeader)),
 				zap.String("path", r.URL.Path), zap.Error(err))
 		}

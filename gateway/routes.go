@@ -42,6 +42,9 @@ type route struct {
 	// body is the field the body binds: "", "*" or a proto path.
 	body string
 	rpc  protoreflect.MethodDescriptor
+	// in is the message whose fields the query sets: the RPC's request
+	// message, unless a hand-written handler says otherwise.
+	in protoreflect.MessageDescriptor
 	// query is the proto path of every field a query parameter may set.
 	query map[string]protoreflect.FieldDescriptor
 	// listed is the resource of a list (a call that takes a filter), whose
@@ -156,13 +159,16 @@ func (rt *route) parse() error {
 	if rt.verb != "" {
 		rt.key += ":" + rt.verb
 	}
+	if rt.in == nil {
+		rt.in = rt.rpc.Input()
+	}
 	if rt.query != nil {
 		return nil // set by the route's hand-written handler
 	}
 	rt.query = map[string]protoreflect.FieldDescriptor{}
 	if rt.body != "*" {
 		bound := append(slices.Clone(rt.vars), rt.body)
-		queryFields(rt.rpc.Input(), "", bound, rt.query, 0)
+		queryFields(rt.in, "", bound, rt.query, 0)
 	}
 	if _, ok := rt.query["filter"]; ok {
 		out := rt.rpc.Output().Fields()
@@ -250,7 +256,7 @@ func jsonPath(md protoreflect.MessageDescriptor, path string) string {
 func (rt *route) params() []string {
 	var out []string
 	for p := range rt.query {
-		out = append(out, jsonPath(rt.rpc.Input(), p))
+		out = append(out, jsonPath(rt.in, p))
 	}
 	sort.Strings(out)
 	return out
@@ -266,7 +272,7 @@ func (rt *route) resolve(param string) (string, protoreflect.FieldDescriptor) {
 	if m := mapKeyParam.FindStringSubmatch(param); m != nil {
 		name, isMapKey = m[1], true
 	}
-	md := rt.rpc.Input()
+	md := rt.in
 	var path []string
 	for _, part := range strings.Split(name, ".") {
 		if md == nil {
@@ -326,7 +332,7 @@ func (rt *route) checkQuery(q url.Values) error {
 		}
 		for _, v := range q[k] {
 			if d := checkText(f, v); d != "" {
-				vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: jsonPath(rt.rpc.Input(), p), Description: d})
+				vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: jsonPath(rt.in, p), Description: d})
 				break
 			}
 		}
@@ -348,7 +354,7 @@ func (rt *route) unknownParam(name string, values []string) string {
 	if ps := rt.params(); len(ps) > 0 {
 		takes = "takes " + strings.Join(ps, ", ")
 	}
-	desc := fmt.Sprintf("unknown query parameter: %s %s", rt.rpc.Name(), takes)
+	desc := fmt.Sprintf("not a parameter of %s, which %s", rt.rpc.Name(), takes)
 	if rt.listed == nil {
 		return desc
 	}
@@ -471,12 +477,12 @@ func (t *routeTable) middleware(next runtime.HandlerFunc) runtime.HandlerFunc {
 func (rt *route) checkPath(params map[string]string) error {
 	var vs []*errdetails.BadRequest_FieldViolation
 	for _, v := range rt.vars {
-		f := fieldAt(rt.rpc.Input(), v)
+		f := fieldAt(rt.in, v)
 		if f == nil {
 			continue
 		}
 		if d := checkText(f, params[v]); d != "" {
-			vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: jsonPath(rt.rpc.Input(), v), Description: d})
+			vs = append(vs, &errdetails.BadRequest_FieldViolation{Field: jsonPath(rt.in, v), Description: d})
 		}
 	}
 	if len(vs) == 0 {
@@ -548,7 +554,7 @@ func (t *routeTable) verbError(w http.ResponseWriter, r *http.Request, httpStatu
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		return &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed, Err: status.Errorf(codes.Unimplemented,
-			"%s :%s takes %s, not %s", resource, verb, strings.Join(allow, ", "), r.Method)}
+			"%s:%s takes %s, not %s", resource, verb, strings.Join(allow, ", "), r.Method)}
 	}
 	has := "it has no custom methods"
 	if len(verbs) > 0 {

@@ -51,11 +51,11 @@ const (
 // their query parameters, and their verbs among a resource's methods.
 func streamRoutes() []*route {
 	svc := requestv1.File_comity_request_v1_request_proto.Services().ByName("RequestService")
-	meta := (&requestv1.AttachmentUpload{}).ProtoReflect().Descriptor().Fields()
+	meta := (&requestv1.AttachmentUpload{}).ProtoReflect().Descriptor()
 	return []*route{
 		// The upload's metadata comes from its headers, except these.
-		{httpMethod: http.MethodPost, template: uploadTemplate, rpc: svc.Methods().ByName("UploadAttachment"),
-			query: map[string]protoreflect.FieldDescriptor{"kind": meta.ByName("kind"), "language": meta.ByName("language")}},
+		{httpMethod: http.MethodPost, template: uploadTemplate, rpc: svc.Methods().ByName("UploadAttachment"), in: meta,
+			query: map[string]protoreflect.FieldDescriptor{"kind": meta.Fields().ByName("kind"), "language": meta.Fields().ByName("language")}},
 		{httpMethod: http.MethodGet, template: downloadTemplate, rpc: svc.Methods().ByName("DownloadAttachment")},
 	}
 }
