@@ -3,8 +3,8 @@ package gateway_test
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"encoding/base64"
+	"encoding/json"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -164,11 +164,11 @@ func TestEnumErrorsListTheValues(t *testing.T) {
 			token: admin, want: 400, field: "requestType", words: []string{`"GOSSIP" is not one of DATA_PRESERVATION, SUBSCRIBER_INFORMATION`}},
 		{name: "the upload's kind", method: "POST", path: "/v1/" + name + "/attachments:upload?kind=evidence", token: prosecutor, body: "x",
 			header: http.Header{"Content-Type": {"application/pdf"}},
-			want: 400, field: "kind", words: []string{`"evidence" is not one of REQUEST_DOCUMENT, TRANSLATION, COURT_ORDER, EVIDENCE, OTHER`, "write EVIDENCE"},
+			want:   400, field: "kind", words: []string{`"evidence" is not one of REQUEST_DOCUMENT, TRANSLATION, COURT_ORDER, EVIDENCE, OTHER`, "write EVIDENCE"},
 			not: []string{"required"}},
 		{name: "the upload's kind left out", method: "POST", path: "/v1/" + name + "/attachments:upload", token: prosecutor, body: "x",
 			header: http.Header{"Content-Type": {"application/pdf"}},
-			want: 400, field: "kind", words: []string{"required", "REQUEST_DOCUMENT, TRANSLATION, COURT_ORDER, EVIDENCE, OTHER"}},
+			want:   400, field: "kind", words: []string{"required", "REQUEST_DOCUMENT, TRANSLATION, COURT_ORDER, EVIDENCE, OTHER"}},
 		{name: "an enum left unset", method: "GET", path: "/v1/routes:resolve?requestedState=UZ&requestType=DATA_PRESERVATION",
 			token: admin, want: 400, field: "priority", words: []string{"is required: one of ROUTINE, URGENT"}, not: []string{"in list"}},
 		{name: "a message's visibility left unset", method: "POST", path: "/v1/" + name + "/messages", token: prosecutor,
@@ -308,7 +308,7 @@ func TestEvery400NamesItsField(t *testing.T) {
 			body: `{"kind":"PROSECUTION","displayNames":{"en":"X"}}`, want: 400, field: "agency_id", words: []string{"must be an agency id"}},
 		{name: "an upload header", method: "POST", path: "/v1/" + name + "/attachments:upload?kind=EVIDENCE", token: prosecutor, body: "x",
 			header: http.Header{"Content-Type": {"application/pdf"}, "Content-Disposition": {`attachment; filename="x.pdf"`}},
-			want: 400, field: "Repr-Digest", words: []string{"required"}},
+			want:   400, field: "Repr-Digest", words: []string{"required"}},
 	})
 }
 
