@@ -151,7 +151,13 @@ func (a *streams) fail(w http.ResponseWriter, r *http.Request, err error) {
 // it in details as the mux's refusals name their fields.
 func invalid(header, format string, args ...any) error {
 	desc := fmt.Sprintf(format, args...)
-	return badRequest("invalid request", []*errdetails.BadRequest_FieldViolation{{Field: header, Description: desc}})
+	st := status.New(codes.InvalidArgument, header+": "+desc)
+	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: header, Description: desc},
+	}}); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // parseReprDigest reads the sha-256 member of an RFC 9530 Repr-Digest
@@ -201,13 +207,7 @@ func uploadMetadata(r *http.Request) (*requestv1.AttachmentUpload, error) {
 	if err != nil {
 		return nil, invalid("Content-Type", "the file's media type is required, e.g. application/pdf")
 	}
-	if mediaType == "multipart/form-data" || mediaType == "application/x-www-form-urlencoded" {
-		// curl -F sends a form with the file inside; curl --data-binary
-		// without -H labels the file a form. Either would be kept as a
-		// file of that media type.
-		return nil, unsupportedMedia("the upload takes the file itself as the body, with its media type as Content-Type " +
-			"(curl --data-binary @file.pdf -H 'Content-Type: application/pdf'), not a form (curl -F or -d)")
-	}
+
 	disp, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
 	if err != nil || disp != "attachment" || params["filename"] == "" {
 		return nil, invalid("Content-Disposition", `required: attachment; filename="…"`)
@@ -229,6 +229,14 @@ func uploadMetadata(r *http.Request) (*requestv1.AttachmentUpload, error) {
 
 func (a *streams) upload(w http.ResponseWriter, r *http.Request) {
 	if !a.checkQuery(w, r, http.MethodPost, uploadTemplate) {
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" || mt == "application/x-www-form-urlencoded" {
+		// curl -F sends a form with the file inside; curl --data-binary
+		// without -H labels the file a form. Either would be kept as a
+		// file of that media type.
+		a.fail(w, r, unsupportedMedia("the upload takes the file itself as the body, with its media type as Content-Type "+
+			"(curl --data-binary @file.pdf -H 'Content-Type: application/pdf'), not a form (curl -F or -d)"))
 		return
 	}
 	meta, err := uploadMetadata(r)
