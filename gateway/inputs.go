@@ -174,8 +174,10 @@ func bodyError(rt *route, body []byte) error {
 		line, col := lineCol(body, int64(len(body)))
 		return notJSON(at, fmt.Sprintf("not valid JSON: it ends at line %d, column %d, before its JSON value does", line, col))
 	}
-	if dec.More() {
-		line, col := lineCol(body, dec.InputOffset())
+	// (Not dec.More, which at the top level takes a stray } or ] for the end.)
+	if rest := body[dec.InputOffset():]; len(bytes.TrimSpace(rest)) > 0 {
+		off := dec.InputOffset() + int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n")))
+		line, col := lineCol(body, off)
 		return notJSON(at, fmt.Sprintf("not valid JSON: something follows the JSON value at line %d, column %d", line, col))
 	}
 	if p, d := checkJSON(v, md, field); d != "" {
