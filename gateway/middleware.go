@@ -99,23 +99,25 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // UTF-8: the call would otherwise fail to marshal, as an internal error.
 func utf8URL(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		refuse := func(what string) {
-			writeStatus(w, r, http.StatusBadRequest, status.New(codes.InvalidArgument, what+" is not valid UTF-8 text"))
+		refuse := func(field, what string) {
+			writeStatus(w, r, http.StatusBadRequest, status.Convert(badRequest(what+" is not valid UTF-8 text",
+				[]*errdetails.BadRequest_FieldViolation{{Field: field, Description: "is not valid UTF-8 text"}})))
 		}
 		if !utf8.ValidString(r.URL.Path) {
-			refuse("the URL path")
+			refuse("path", "the URL path")
 			return
 		}
 		// A query that does not parse is left to the handlers to refuse.
 		q, _ := url.ParseQuery(r.URL.RawQuery)
 		for k, vs := range q {
 			if !utf8.ValidString(k) {
-				refuse(fmt.Sprintf("query parameter name %q", k))
+				// The name itself cannot be a field name (details are UTF-8).
+				refuse(strings.ToValidUTF8(k, "\uFFFD"), fmt.Sprintf("query parameter name %q", k))
 				return
 			}
 			for _, v := range vs {
 				if !utf8.ValidString(v) {
-					refuse(fmt.Sprintf("query parameter %q", k))
+					refuse(k, fmt.Sprintf("query parameter %q", k))
 					return
 				}
 			}
@@ -143,7 +145,8 @@ func limitBody(limit int64, h http.Handler) http.Handler {
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {
-			writeStatus(w, r, http.StatusBadRequest, status.New(codes.InvalidArgument, "could not read the request body"))
+			writeStatus(w, r, http.StatusBadRequest, status.Convert(badRequest("could not read the request body",
+				[]*errdetails.BadRequest_FieldViolation{{Field: "body", Description: "could not be read whole"}})))
 			return
 		}
 		if int64(len(body)) > limit {
