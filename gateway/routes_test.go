@@ -7,10 +7,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
@@ -80,4 +87,63 @@ func TestEveryRouteKnowsItsCall(t *testing.T) {
 	for _, e := range logs.FilterMessageSnippet("without a known request message").All() {
 		t.Errorf("a route the table does not know: %v", e.ContextMap())
 	}
+}
+
+// FuzzBodyError: bodyError, which explains why a body does not decode,
+// never refuses a body protojson takes (it would blame the wrong thing),
+// and its refusals are INVALID_ARGUMENT naming a field, in UTF-8 (or they
+// could not be sent).
+func FuzzBodyError(f *testing.F) {
+	routes, err := newRouteTable([]protoreflect.ServiceDescriptor{
+		directoryv1.File_comity_directory_v1_directory_proto.Services().Get(0),
+		requestv1.File_comity_request_v1_request_proto.Services().Get(0),
+	}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var withBody []*route
+	for _, rt := range routes.routes {
+		if rt.body != "" {
+			withBody = append(withBody, rt)
+		}
+	}
+	for _, b := range []string{`{}`, `{"type":"DATA_PRESERVATION","identifiers":[{"kind":"PHONE"}]}`, `{"priority":1}`,
+		`{"identifiers":[{"startTime":"2026-01-01T00:00:00Z"}]}`, `{"offence":{"maximumPenaltyYears":"7"}}`, `{"x":1}`, "{\n\"a\":}",
+		`{"displayNames":{"ru":"x"}}`, `{"receives":["DATA_PRESERVATION"]}`, `[]`, `1`, `{"etag":null}`, "{\"body\":\"\xff\"}"} {
+		for i := range withBody {
+			f.Add(uint8(i), []byte(b))
+		}
+	}
+	f.Fuzz(func(t *testing.T, i uint8, body []byte) {
+		rt := withBody[int(i)%len(withBody)]
+		err := bodyError(rt, body)
+		msg := rt.rpc.Input()
+		target := dynamicpb.NewMessage(msg)
+		var into proto.Message = target
+		if rt.body != "*" {
+			into = target.Mutable(fieldAt(msg, rt.body)).Message().Interface()
+		}
+		if protojson.Unmarshal(body, into) == nil && json.Valid(body) {
+			if err != nil {
+				t.Fatalf("%s: protojson takes %q, bodyError refuses it: %v", rt.template, body, err)
+			}
+			return
+		}
+		if err == nil {
+			return
+		}
+		st := status.Convert(err)
+		if st.Code() != codes.InvalidArgument || !utf8.ValidString(st.Message()) {
+			t.Fatalf("%q: %v", body, err)
+		}
+		if _, merr := protojson.Marshal(st.Proto()); merr != nil {
+			t.Fatalf("%q: the refusal cannot be sent: %v", body, merr)
+		}
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) == 1 && br.GetFieldViolations()[0].GetField() != "" {
+				return
+			}
+		}
+		t.Fatalf("%q: the refusal names no field: %v", body, err)
+	})
 }
