@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/openapi"
@@ -116,6 +117,15 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		return nil, errors.New("gateway: Logger is required")
 	}
+	routes, err := newRouteTable([]protoreflect.ServiceDescriptor{
+		directoryv1.File_comity_directory_v1_directory_proto.Services().ByName("DirectoryService"),
+		requestv1.File_comity_request_v1_request_proto.Services().ByName("RequestService"),
+		auditv1.File_comity_audit_v1_audit_proto.Services().ByName("AuditService"),
+	}, streamRoutes())
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	routes.log = cfg.Logger
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: jsonMarshaler{&runtime.JSONPb{
@@ -127,8 +137,10 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(errorHandler(cfg.Logger)),
-		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithRoutingErrorHandler(routes.routingError),
+		runtime.WithMiddlewares(routes.middleware),
 	)
+	routes.mux = mux
 	// Each service's address may list several replicas, which calls go to
 	// in turn. The REST handlers, the console and /readyz share one
 	// connection per service, so that /readyz says whether the connection
@@ -200,7 +212,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	s := &streams{mux: mux, client: requestv1.NewRequestServiceClient(backends.conns["request"]), maxBytes: cfg.MaxAttachmentBytes,
-		writeProgress: httpOpts.WriteProgress}
+		writeProgress: httpOpts.WriteProgress, routes: routes}
 	root.Handle("POST /v1/requests/{id}/attachments:upload", api(http.HandlerFunc(s.upload)))
 	root.Handle("GET /v1/requests/{id}/attachments/{attachment}", api(http.HandlerFunc(s.download)))
 	root.Handle("GET /v1/requests:watch", api(http.HandlerFunc(s.watch)))

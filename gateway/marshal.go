@@ -50,6 +50,10 @@ func (m jsonMarshaler) Marshal(v any) ([]byte, error) {
 	return out, err
 }
 
+// bodyDecodeError begins the decoder's errors, by which the error handler
+// knows them (grpc-gateway keeps only their text).
+const bodyDecodeError = "request body is not valid JSON for this call"
+
 // NewDecoder returns a decoder of the request body r.
 func (m jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 	var rest runtime.Decoder // decodes what follows the first value
@@ -64,7 +68,7 @@ func (m jsonMarshaler) NewDecoder(r io.Reader) runtime.Decoder {
 			// io.EOF is an empty body, which the generated handlers accept.
 			return err
 		}
-		return fmt.Errorf("request body is not valid JSON for this call: %w", err)
+		return fmt.Errorf("%s: %w", bodyDecodeError, err)
 	})
 }
 

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -16,6 +18,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -96,23 +99,25 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // UTF-8: the call would otherwise fail to marshal, as an internal error.
 func utf8URL(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		refuse := func(what string) {
-			writeStatus(w, r, http.StatusBadRequest, status.New(codes.InvalidArgument, what+" is not valid UTF-8 text"))
+		refuse := func(field, what string) {
+			writeStatus(w, r, http.StatusBadRequest, status.Convert(badRequest(what+" is not valid UTF-8 text",
+				[]*errdetails.BadRequest_FieldViolation{{Field: field, Description: "is not valid UTF-8 text"}})))
 		}
 		if !utf8.ValidString(r.URL.Path) {
-			refuse("the URL path")
+			refuse("path", "the URL path")
 			return
 		}
 		// A query that does not parse is left to the handlers to refuse.
 		q, _ := url.ParseQuery(r.URL.RawQuery)
 		for k, vs := range q {
 			if !utf8.ValidString(k) {
-				refuse(fmt.Sprintf("query parameter name %q", k))
+				// The name itself cannot be a field name (details are UTF-8).
+				refuse(strings.ToValidUTF8(k, "\uFFFD"), fmt.Sprintf("query parameter name %q", k))
 				return
 			}
 			for _, v := range vs {
 				if !utf8.ValidString(v) {
-					refuse(fmt.Sprintf("query parameter %q", k))
+					refuse(k, fmt.Sprintf("query parameter %q", k))
 					return
 				}
 			}
@@ -140,7 +145,8 @@ func limitBody(limit int64, h http.Handler) http.Handler {
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {
-			writeStatus(w, r, http.StatusBadRequest, status.New(codes.InvalidArgument, "could not read the request body"))
+			writeStatus(w, r, http.StatusBadRequest, status.Convert(badRequest("could not read the request body",
+				[]*errdetails.BadRequest_FieldViolation{{Field: "body", Description: "could not be read whole"}})))
 			return
 		}
 		if int64(len(body)) > limit {
@@ -149,7 +155,9 @@ func limitBody(limit int64, h http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		h.ServeHTTP(w, r)
+		// Kept for the error handler, to say where a body that does not
+		// decode goes wrong.
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyKey{}, body)))
 	})
 }
 
@@ -176,19 +184,54 @@ func writeJSON(w http.ResponseWriter, httpStatus int, v any) {
 // not answer.
 func errorHandler(logger *zap.Logger) runtime.ErrorHandlerFunc {
 	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-		if c := status.Code(err); c == codes.Unavailable || c == codes.Internal || c == codes.Unknown {
+		c := status.Code(err)
+		if hs := (*runtime.HTTPStatusError)(nil); errors.As(err, &hs) {
+			c = status.Code(hs.Err)
+		}
+		if c == codes.Unavailable || c == codes.Internal || c == codes.Unknown {
 			logger.Warn("backend call failed", zap.String("trace_id", r.Header.Get(grpcserver.TraceHeader)),
 				zap.String("path", r.URL.Path), zap.Error(err))
 		}
-		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, explainBody(ctx, err))
 	}
+}
+
+// explainBody replaces the decoder's refusal of a request body (which
+// grpc-gateway turns into a status of its text alone) with one that says
+// where the body goes wrong and names the field in details.
+func explainBody(ctx context.Context, err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), bodyDecodeError) || len(st.Details()) > 0 {
+		return err
+	}
+	rt := routeOf(ctx)
+	body, _ := ctx.Value(bodyKey{}).([]byte)
+	if rt == nil {
+		return err
+	}
+	if better := bodyError(rt, body); better != nil {
+		return better
+	}
+	field := rt.body
+	if field == "*" || field == "" {
+		field = "body"
+	}
+	return badRequest("invalid request body", []*errdetails.BadRequest_FieldViolation{{Field: field,
+		Description: strings.TrimPrefix(strings.TrimPrefix(st.Message(), bodyDecodeError), ": ")}})
 }
 
 // routingError answers a URL that matches no route, or not with this method,
 // with the router's HTTP status (404, 405 or 400). grpc-gateway's default
 // answers 405 with 501 and anything else with 500: a 5xx for a caller's
-// mistake.
-func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+// mistake. A custom method the resource does not have, or has for another
+// HTTP method, is said so, with the methods it has.
+func (t *routeTable) routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusNotFound || httpStatus == http.StatusMethodNotAllowed {
+		if err := t.verbError(w, r, httpStatus); err != nil {
+			runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+			return
+		}
+	}
 	code := codes.NotFound
 	switch httpStatus {
 	case http.StatusBadRequest:

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/comity-mla/comity/gateway/uploadstream"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
@@ -33,6 +34,44 @@ type streams struct {
 	// writeProgress bounds one write of a download or a watch stream
 	// (httpserver.Options.WriteProgress).
 	writeProgress time.Duration
+	// routes checks the query parameters of these routes as the mux's.
+	routes *routeTable
+}
+
+// The templates of the routes served here, as google.api.http would write
+// them: the file transfers have no annotation, since grpc-gateway cannot
+// map a stream of a raw body.
+const (
+	uploadTemplate   = "/v1/{parent=requests/*}/attachments:upload"
+	downloadTemplate = "/v1/{name=requests/*/attachments/*}:download"
+	watchTemplate    = "/v1/requests:watch"
+)
+
+// streamRoutes are the routes of the file transfers, for the route table:
+// their query parameters, and their verbs among a resource's methods.
+func streamRoutes() []*route {
+	svc := requestv1.File_comity_request_v1_request_proto.Services().ByName("RequestService")
+	meta := (&requestv1.AttachmentUpload{}).ProtoReflect().Descriptor()
+	return []*route{
+		// The upload's metadata comes from its headers, except these.
+		{httpMethod: http.MethodPost, template: uploadTemplate, rpc: svc.Methods().ByName("UploadAttachment"), in: meta,
+			query: map[string]protoreflect.FieldDescriptor{"kind": meta.Fields().ByName("kind"), "language": meta.Fields().ByName("language")}},
+		{httpMethod: http.MethodGet, template: downloadTemplate, rpc: svc.Methods().ByName("DownloadAttachment")},
+	}
+}
+
+// checkQuery refuses the query parameters of r that the route does not
+// take, or a value its field cannot hold, as the mux's routes do.
+func (a *streams) checkQuery(w http.ResponseWriter, r *http.Request, method, template string) bool {
+	rt := a.routes.find(method, template)
+	if rt == nil {
+		return true
+	}
+	if err := rt.checkQuery(r.URL.Query()); err != nil {
+		a.fail(w, r, err)
+		return false
+	}
+	return true
 }
 
 // transferBoundField is request.TransferBoundField, which the gateway does
@@ -108,8 +147,17 @@ func (a *streams) fail(w http.ResponseWriter, r *http.Request, err error) {
 	runtime.HTTPError(r.Context(), a.mux, m, w, r, err)
 }
 
+// invalid refuses a header or query parameter of a file transfer, naming
+// it in details as the mux's refusals name their fields.
 func invalid(header, format string, args ...any) error {
-	return status.Errorf(codes.InvalidArgument, "%s: %s", header, fmt.Sprintf(format, args...))
+	desc := fmt.Sprintf(format, args...)
+	st := status.New(codes.InvalidArgument, header+": "+desc)
+	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: header, Description: desc},
+	}}); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // parseReprDigest reads the sha-256 member of an RFC 9530 Repr-Digest
@@ -147,14 +195,19 @@ func reprDigest(hexSum string) string {
 
 // uploadMetadata reads what the upload's URL and headers say about the file.
 func uploadMetadata(r *http.Request) (*requestv1.AttachmentUpload, error) {
+	kinds := requestv1.Attachment_Kind(0).Descriptor()
 	kind, ok := requestv1.Attachment_Kind_value[r.URL.Query().Get("kind")]
-	if !ok || kind == 0 {
-		return nil, invalid("kind", "query parameter required: REQUEST_DOCUMENT, TRANSLATION, COURT_ORDER, EVIDENCE or OTHER")
+	switch {
+	case r.URL.Query().Get("kind") == "":
+		return nil, invalid("kind", "query parameter required: one of %s", strings.Join(enumValues(kinds), ", "))
+	case !ok || kind == 0:
+		return nil, invalid("kind", "%s", notOneOf(kinds, r.URL.Query().Get("kind")))
 	}
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, invalid("Content-Type", "the file's media type is required, e.g. application/pdf")
 	}
+
 	disp, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
 	if err != nil || disp != "attachment" || params["filename"] == "" {
 		return nil, invalid("Content-Disposition", `required: attachment; filename="…"`)
@@ -175,6 +228,17 @@ func uploadMetadata(r *http.Request) (*requestv1.AttachmentUpload, error) {
 }
 
 func (a *streams) upload(w http.ResponseWriter, r *http.Request) {
+	if !a.checkQuery(w, r, http.MethodPost, uploadTemplate) {
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" || mt == "application/x-www-form-urlencoded" {
+		// curl -F sends a form with the file inside; curl --data-binary
+		// without -H labels the file a form. Either would be kept as a
+		// file of that media type.
+		a.fail(w, r, unsupportedMedia("the upload takes the file itself as the body, with its media type as Content-Type "+
+			"(curl --data-binary @file.pdf -H 'Content-Type: application/pdf'), not a form (curl -F or -d)"))
+		return
+	}
 	meta, err := uploadMetadata(r)
 	if err != nil {
 		a.fail(w, r, err)
@@ -216,7 +280,14 @@ func (a *streams) upload(w http.ResponseWriter, r *http.Request) {
 func (a *streams) download(w http.ResponseWriter, r *http.Request) {
 	att, ok := strings.CutSuffix(r.PathValue("attachment"), ":download")
 	if !ok {
-		a.fail(w, r, status.Error(codes.NotFound, "not found"))
+		err := a.routes.verbError(w, r, http.StatusNotFound)
+		if err == nil {
+			err = status.Error(codes.NotFound, "not found")
+		}
+		a.fail(w, r, err)
+		return
+	}
+	if !a.checkQuery(w, r, http.MethodGet, downloadTemplate) {
 		return
 	}
 	ctx, err := runtime.AnnotateContext(r.Context(), a.mux, r, "/comity.request.v1.RequestService/DownloadAttachment")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -29,7 +30,13 @@ func checkInvalid(t *testing.T, err error, names ...string) {
 	}
 	for _, n := range names {
 		if strings.HasPrefix(st.Message(), n+": ") {
-			return
+			// And in details, as every 400 names its field.
+			for _, d := range st.Details() {
+				if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) == 1 && br.GetFieldViolations()[0].GetField() == n {
+					return
+				}
+			}
+			t.Fatalf("error %q does not name %s in its details: %v", st.Message(), n, st.Details())
 		}
 	}
 	t.Fatalf("error %q names none of %q", st.Message(), names)

@@ -23,6 +23,9 @@ const watchStartedHeader = "comity-watch-started"
 // would hold the HTTP response until the first change, so a client could
 // not know when its watch began.
 func (a *streams) watch(w http.ResponseWriter, r *http.Request) {
+	if !a.checkQuery(w, r, http.MethodGet, watchTemplate) {
+		return
+	}
 	ctx, err := runtime.AnnotateContext(r.Context(), a.mux, r, "/comity.request.v1.RequestService/WatchRequests")
 	if err != nil {
 		a.fail(w, r, err)

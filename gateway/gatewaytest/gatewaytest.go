@@ -97,6 +97,13 @@ func (c *Client) Do(method, path, token string, body any) Response {
 	return c.send(req)
 }
 
+// Send sends req as it is (the caller sets its headers) and reads the
+// answer as Do does.
+func (c *Client) Send(req *http.Request) Response {
+	c.TB.Helper()
+	return c.send(req)
+}
+
 func (c *Client) send(req *http.Request) Response {
 	c.TB.Helper()
 	resp, err := c.http().Do(req)

@@ -84,9 +84,10 @@ func (c *Common) RegisterIssuers(fs *flag.FlagSet) {
 }
 
 // RegisterTLS defines --cert-dir and --plaintext on fs, for binaries that
-// talk to the suite's services.
+// talk to the suite's services. (No back quotes in a usage: the flag
+// package shows a back-quoted word as the flag's argument name.)
 func (c *Common) RegisterTLS(fs *flag.FlagSet, certDir string) {
-	fs.StringVar(&c.CertDir, "cert-dir", certDir, "directory holding the mTLS files: ca.pem, NAME.pem and NAME-key.pem (`comityctl dev certs` creates them)")
+	fs.StringVar(&c.CertDir, "cert-dir", certDir, "directory holding the mTLS files: ca.pem, NAME.pem and NAME-key.pem (\"comityctl dev certs\" creates them)")
 	fs.BoolVar(&c.Plaintext, "plaintext", false, "talk to the other services without TLS (only where a service mesh provides mTLS)")
 }
 

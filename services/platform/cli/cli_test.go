@@ -87,3 +87,38 @@ func parseCommon(register func(*Common, *flag.FlagSet), args []string, env map[s
 	}
 	return c, err
 }
+
+// TestHelp: -h of a binary shows each common flag with its type as the
+// argument name (a back-quoted word in a usage would take its place:
+// "-cert-dir comityctl dev certs") and the usage in full.
+func TestHelp(t *testing.T) {
+	var c Common
+	fs := flag.NewFlagSet("comity-x", flag.ContinueOnError)
+	var out strings.Builder
+	fs.SetOutput(&out)
+	c.Register(fs, "json", ":9110")
+	c.RegisterIssuers(fs)
+	c.RegisterTLS(fs, "./var/certs")
+	c.RegisterAuditBacklogAlarm(fs)
+	c.RegisterAuditAnonymousClients(fs)
+	c.RegisterHTTP(fs)
+	c.RegisterInternalReserve(fs)
+	if err := fs.Parse([]string{"-h"}); err != flag.ErrHelp {
+		t.Fatalf("-h: %v", err)
+	}
+	help := out.String()
+	for _, want := range []string{
+		"  -cert-dir string\n",
+		`ca.pem, NAME.pem and NAME-key.pem ("comityctl dev certs" creates them)`,
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("-h does not show %q:\n%s", want, help)
+		}
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.Contains(f.Usage, "`") {
+			name, _ := flag.UnquoteUsage(f)
+			t.Errorf("-%s: its usage has a back quote, shown as the argument name %q", f.Name, name)
+		}
+	})
+}

@@ -230,7 +230,7 @@ func (ic interceptors) validate(msg any) error {
 	}
 	vs := make(errs.Violations, 0, len(verr.Violations))
 	for _, v := range verr.Violations {
-		vs.Add(protovalidate.FieldPathString(v.Proto.GetField()), "%s", v.Proto.GetMessage())
+		vs.Add(protovalidate.FieldPathString(v.Proto.GetField()), "%s", describe(v))
 	}
 	return vs.Err(errs.Invalid, "invalid request")
 }

@@ -119,7 +119,8 @@ func (s *Store) Put(ctx context.Context, r io.Reader, maxBytes int64, wantSHA256
 	}
 	if wantSHA256 != "" && !isLowerHex(wantSHA256, sha256.Size*2) {
 		// Fail before reading anything: no content can match this.
-		return "", "", 0, errs.New(errs.Invalid, "declared SHA-256 %q is not 64 lower-case hex characters", wantSHA256)
+		return "", "", 0, (errs.Violations{{Field: "sha256", Description: fmt.Sprintf("%q is not 64 lower-case hex characters", wantSHA256)}}).Err(
+			errs.Invalid, "invalid declared SHA-256")
 	}
 	if err := ctx.Err(); err != nil {
 		return "", "", 0, err
@@ -153,7 +154,10 @@ func (s *Store) Put(ctx context.Context, r io.Reader, maxBytes int64, wantSHA256
 	}
 	got := hex.EncodeToString(w.h.Sum(nil))
 	if wantSHA256 != "" && got != wantSHA256 {
-		return "", "", 0, errs.New(errs.Invalid, "attachment SHA-256 is %s, but %s was declared", got, wantSHA256)
+		// Named as the upload's field, so that a client knows which of its
+		// inputs to check.
+		return "", "", 0, (errs.Violations{{Field: "sha256", Description: fmt.Sprintf("the file's SHA-256 is %s, but %s was declared", got, wantSHA256)}}).Err(
+			errs.Invalid, "attachment SHA-256 does not match")
 	}
 
 	// Read-only so that nothing in this process can change evidence once

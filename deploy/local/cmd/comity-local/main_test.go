@@ -229,3 +229,18 @@ func TestComityctlRefusesBadTokenRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpNamesEachFlagsArgument: comity-local -h shows -cert-dir with its
+// type as the argument name; a back-quoted command in its usage once took
+// that place ("-cert-dir comityctl dev certs").
+func TestHelpNamesEachFlagsArgument(t *testing.T) {
+	local, _ := binaries(t)
+	out, _ := exec.Command(local, "-h").CombinedOutput()
+	help := string(out)
+	if !strings.Contains(help, "  -cert-dir string\n") || !strings.Contains(help, `"comityctl dev certs" creates them`) {
+		t.Errorf("comity-local -h does not show -cert-dir string and its usage:\n%s", help)
+	}
+	if strings.Contains(help, "-cert-dir comityctl") {
+		t.Errorf("comity-local -h shows a command as -cert-dir's argument:\n%s", help)
+	}
+}
