@@ -52,10 +52,21 @@ func TestReadmeWorkedExample(t *testing.T) {
 	}
 	p := start(t, local, filepath.Join(work, "var"))
 
+	// A block that shows a refusal says so in a comment ("# 400 {…"): its
+	// calls must answer that status, which the script checks instead.
+	refusal := regexp.MustCompile(`(?m)^# ([45]\d\d) `)
 	var script strings.Builder
-	script.WriteString("set -euo pipefail\ncurl() { command curl --fail-with-body \"$@\"; }\n")
+	script.WriteString("set -euo pipefail\n")
+	var refusals []string
 	for _, b := range blocks {
-		script.WriteString(strings.ReplaceAll(b[1], "http://127.0.0.1:8080", "http://"+p.http))
+		block := strings.ReplaceAll(b[1], "http://127.0.0.1:8080", "http://"+p.http)
+		if m := refusal.FindStringSubmatch(block); m != nil {
+			refusals = append(refusals, m[1])
+			script.WriteString("curl() { command curl -w '\\nHTTP %{http_code}\\n' \"$@\"; }\n")
+		} else {
+			script.WriteString("curl() { command curl --fail-with-body \"$@\"; }\n")
+		}
+		script.WriteString(block)
 		script.WriteString("\necho\n")
 	}
 	cmd := exec.Command("bash", "-c", script.String())
@@ -67,6 +78,11 @@ func TestReadmeWorkedExample(t *testing.T) {
 		t.Fatalf("the README's worked example failed: %v\n…%s", err, tailOf(string(out), 4000))
 	}
 	text := string(out)
+	for _, code := range refusals {
+		if !strings.Contains(text, "HTTP "+code+"\n") {
+			t.Errorf("a refusal the README shows did not answer %s:\n…%s", code, tailOf(text, 4000))
+		}
+	}
 	for _, want := range []string{
 		"received intact",      // the evidence downloaded is what was uploaded
 		`"status":"CLOSED"`,    // the first case ends closed
