@@ -222,6 +222,8 @@ func TestMistypedCustomMethods(t *testing.T) {
 			want: 404, words: []string{"method :downlod does not exist", ":download"}},
 		{name: "the upload with GET", method: "GET", path: "/v1/" + name + "/attachments:upload", token: prosecutor,
 			want: 405, words: []string{":upload takes POST, not GET"}},
+		{name: "an attachment read at its name", method: "GET", path: "/v1/" + name + "/attachments/abc", token: prosecutor,
+			want: 404, words: []string{"GET /v1/" + name + "/attachments/abc:download for its content", "GET /v1/" + name + "/attachments for"}},
 		{name: "a collection's verb misspelt", method: "GET", path: "/v1/requests:wacth", token: prosecutor,
 			want: 404, words: []string{"method :wacth does not exist for requests", ":watch"}},
 	})

@@ -282,7 +282,11 @@ func (a *streams) download(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		err := a.routes.verbError(w, r, http.StatusNotFound)
 		if err == nil {
-			err = status.Error(codes.NotFound, "not found")
+			// The attachment's own name, as listed: its content is at
+			// :download, its metadata in the request's list.
+			name := "requests/" + r.PathValue("id") + "/attachments/" + r.PathValue("attachment")
+			err = status.Errorf(codes.NotFound, "an attachment is not read at its name: GET /v1/%s:download for its content, "+
+				"or GET /v1/requests/%s/attachments for the attachments' names, sizes and digests", name, r.PathValue("id"))
 		}
 		a.fail(w, r, err)
 		return
