@@ -196,23 +196,7 @@ func (c *restClient) streamSized(ctx context.Context, method, path string, body 
 	if size == 0 {
 		req.Body = http.NoBody
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, unreachable(c.base, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, newAPIError(resp, data)
-	}
-	return resp, nil
+	return c.send(ctx, req, header)
 }
 
 // progress wraps r to show on a terminal (standard error) how much of

@@ -37,11 +37,7 @@ const callTimeout = 2 * time.Minute
 func (g *globals) client() (*restClient, error) {
 	gateway, token := g.gateway, g.token
 	if gateway == "" || token == "" {
-		path, err := g.configFile()
-		if err != nil {
-			return nil, err
-		}
-		cfg, err := loadConfig(path)
+		path, cfg, err := g.loadConfigFile()
 		if err != nil {
 			return nil, err
 		}
@@ -275,6 +271,12 @@ func (c *restClient) stream(ctx context.Context, method, path string, body io.Re
 	if err != nil {
 		return nil, err
 	}
+	return c.send(ctx, req, header)
+}
+
+// send adds header and the token to req and sends it; a non-2xx answer
+// is an *apiError, its body read and closed.
+func (c *restClient) send(ctx context.Context, req *http.Request, header http.Header) (*http.Response, error) {
 	for k, v := range header {
 		req.Header[k] = v
 	}
@@ -305,4 +307,17 @@ func unreachable(base string, err error) error {
 		return err
 	}
 	return fmt.Errorf("cannot reach the gateway at %s (set it with --gateway, COMITY_GATEWAY or 'comityctl config set gateway URL'): %w", base, err)
+}
+
+// show gets the resource at name (agencies/…, requests/…) and prints it.
+func (g *globals) show(ctx context.Context, name string) error {
+	cl, err := g.client()
+	if err != nil {
+		return err
+	}
+	data, err := cl.callRaw(ctx, http.MethodGet, "/v1/"+name, nil)
+	if err != nil {
+		return err
+	}
+	return g.print(data, objectView{})
 }

@@ -124,6 +124,17 @@ func (g *globals) configFile() (string, error) {
 	return defaultConfigPath()
 }
 
+// loadConfigFile reads the config file, returning its path too (to save it
+// back or to name it in a message).
+func (g *globals) loadConfigFile() (string, cliConfig, error) {
+	path, err := g.configFile()
+	if err != nil {
+		return "", cliConfig{}, err
+	}
+	cfg, err := loadConfig(path)
+	return path, cfg, err
+}
+
 func newConfigCmd(g *globals) *cobra.Command {
 	set := &cobra.Command{
 		Use:   "set KEY VALUE",
@@ -147,11 +158,7 @@ comity-gateway every command talks to; 'comityctl login' writes the token.`,
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return fmt.Errorf("%w: gateway %q is not an http:// or https:// URL, e.g. https://comity.example.kz", errUsage, value)
 			}
-			path, err := g.configFile()
-			if err != nil {
-				return err
-			}
-			cfg, err := loadConfig(path)
+			path, cfg, err := g.loadConfigFile()
 			if err != nil {
 				return err
 			}
@@ -169,11 +176,7 @@ comity-gateway every command talks to; 'comityctl login' writes the token.`,
 		Example: "  comityctl config view\n  comityctl config view --output json",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			path, err := g.configFile()
-			if err != nil {
-				return err
-			}
-			cfg, err := loadConfig(path)
+			path, cfg, err := g.loadConfigFile()
 			if err != nil {
 				return err
 			}

@@ -36,11 +36,7 @@ the device grant; if it does not, pass a token with --token or COMITY_TOKEN inst
 			"  comityctl whoami",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			path, err := g.configFile()
-			if err != nil {
-				return err
-			}
-			cfg, err := loadConfig(path)
+			path, cfg, err := g.loadConfigFile()
 			if err != nil {
 				return err
 			}
@@ -92,11 +88,7 @@ func newLogoutCmd(g *globals) *cobra.Command {
 		Example: "  comityctl logout",
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			path, err := g.configFile()
-			if err != nil {
-				return err
-			}
-			cfg, err := loadConfig(path)
+			path, cfg, err := g.loadConfigFile()
 			if err != nil {
 				return err
 			}

@@ -106,15 +106,7 @@ func newRequestsGetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			data, err := cl.callRaw(c.Context(), http.MethodGet, "/v1/"+name, nil)
-			if err != nil {
-				return err
-			}
-			return g.print(data, objectView{})
+			return g.show(c.Context(), name)
 		},
 	}
 }
