@@ -37,11 +37,19 @@ func TestAuditForACase(t *testing.T) {
 	s.mustDo("GET", "/v1/"+probe, prosecutor, nil, 404)
 	s.awaitEntries(kzAuditor, `resource = "`+probe+`"`, 15*time.Second, func(es []auditEntry) bool { return len(es) > 0 })
 
+	// A probe by reference from a state with no part in the request: 404,
+	// and on the parties' trail under the request's name, where their
+	// auditors look for the case.
+	ref := s.mustDo("GET", "/v1/"+name, prosecutor, nil, 200).body["reference"].(string)
+	s.mustDo("GET", "/v1/requests/"+strings.ToLower(ref), s.token("tj-gpo", identity.Prosecutor), nil, 404)
+	byReference := func(e auditEntry) bool { return e.Event.Actor.Agency == "tj-gpo" && e.Event.Outcome == "NOT_FOUND" }
+
 	caseFilter := `resource:"` + name + `"`
 	var got []auditEntry
 	got = s.awaitEntries(kzAuditor, caseFilter, 15*time.Second, func(es []auditEntry) bool {
 		return slices.ContainsFunc(es, func(e auditEntry) bool { return e.Event.Resource == attName }) &&
-			slices.ContainsFunc(es, func(e auditEntry) bool { return e.Event.Transition != nil && e.Event.Transition.To == "TRANSMITTED" })
+			slices.ContainsFunc(es, func(e auditEntry) bool { return e.Event.Transition != nil && e.Event.Transition.To == "TRANSMITTED" }) &&
+			slices.ContainsFunc(es, byReference)
 	})
 	for _, e := range got {
 		if r := e.Event.Resource; r != name && !strings.HasPrefix(r, name+"/") {

@@ -229,6 +229,15 @@ func TestRequestedResponseTimeInThePast(t *testing.T) {
 	if sub := s.do("POST", path+":submit", prosecutor, map[string]any{"etag": r.body["etag"]}); !isPast(sub, "requested_response_time") {
 		t.Errorf("submission after the date passed = %d %s; want 400 saying it is in the past", sub.status, sub.raw)
 	}
+	// Read-modify-write of another field sends the passed date back
+	// unchanged: the draft is still saved (the date is for the submission
+	// to refuse, as above).
+	read := s.mustDo("GET", path, prosecutor, nil, http.StatusOK).body
+	read["factsSummary"] = "The gateway was accessed from an address hosted in Uzbekistan, twice."
+	r = s.mustDo("PATCH", path, prosecutor, read, http.StatusOK)
+	if r.body["factsSummary"] != read["factsSummary"] {
+		t.Errorf("GET then PATCH after the date passed did not save the change: %.300s", r.raw)
+	}
 	later := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
 	r = s.mustDo("PATCH", path, prosecutor, map[string]any{"etag": r.body["etag"], "requestedResponseTime": later}, http.StatusOK)
 	if sub := s.mustDo("POST", path+":submit", prosecutor, map[string]any{"etag": r.body["etag"]}, http.StatusOK); sub.body["status"] != "SUBMITTED" {

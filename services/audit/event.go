@@ -102,6 +102,9 @@ type Call struct {
 	// states collects the states the domain found involved (NoteStates), so
 	// that a denied call is on the trail of the states it concerned.
 	states *[]string
+	// resource is the canonical name of what the call named another way
+	// (NoteResource), e.g. the request a reference stands for.
+	resource *string
 }
 
 type callKey struct{}
@@ -110,6 +113,7 @@ type callKey struct{}
 func WithCall(ctx context.Context, c Call) context.Context {
 	c.recorded = new(bool)
 	c.states = new([]string)
+	c.resource = new(string)
 	return context.WithValue(ctx, callKey{}, c)
 }
 
@@ -142,6 +146,25 @@ func NoteStates(ctx context.Context, states ...string) {
 	if c, ok := CallFrom(ctx); ok {
 		*c.states = append(*c.states, states...)
 	}
+}
+
+// NoteResource records the canonical name of the resource the call named
+// another way (a request by its reference): the event on the noted states'
+// trail names it, so that their auditors find a denied attempt under the
+// name they ask for (resource:"requests/X"); the caller's own event keeps
+// what the caller sent.
+func NoteResource(ctx context.Context, name string) {
+	if c, ok := CallFrom(ctx); ok {
+		*c.resource = name
+	}
+}
+
+// NotedResource returns the resource noted for the call of ctx, or "".
+func NotedResource(ctx context.Context) string {
+	if c, ok := CallFrom(ctx); ok && c.resource != nil {
+		return *c.resource
+	}
+	return ""
 }
 
 // NotedStates returns the states noted for the call of ctx.

@@ -310,6 +310,8 @@ func (s *Service) visibleByReference(ctx context.Context, p identity.Principal, 
 	if len(page.Requests) == 0 {
 		return Request{}, notFound(ref)
 	}
+	// A refusal is on the parties' trail under the request's name.
+	audit.NoteResource(ctx, "requests/"+page.Requests[0].ID)
 	r, err := s.visible(ctx, p, page.Requests[0].ID)
 	if errs.CodeOf(err) == errs.NotFound {
 		return Request{}, notFound(ref)
@@ -417,9 +419,10 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	if err := checkShape(next); err != nil {
 		return View{}, err
 	}
-	if slices.Contains(touched, "requested_response_time") {
+	if slices.Contains(touched, "requested_response_time") && !next.RequestedResponseTime.Equal(cur.RequestedResponseTime) {
 		// A date that has passed since it was set is left for the
-		// submission to refuse; one set now must be to come.
+		// submission to refuse (a GET then PATCH sends it back unchanged);
+		// one set now must be to come.
 		var vs errs.Violations
 		s.checkResponseTime(next, "request.requested_response_time", &vs)
 		if err := vs.Err(errs.Invalid, "invalid request"); err != nil {

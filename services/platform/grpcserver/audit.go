@@ -189,7 +189,7 @@ func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, meth
 	if code == codes.NotFound && st.principal != nil {
 		events = append(events,
 			audit.NewEvent(ctx, now, actor, outcome, audit.Details{States: nonEmpty(callerState)}),
-			audit.NewEvent(ctx, now, actor, outcome, audit.Details{States: noted}))
+			audit.NewEvent(ctx, now, actor, outcome, audit.Details{Resource: audit.NotedResource(ctx), States: noted}))
 	} else {
 		events = append(events, audit.NewEvent(ctx, now, actor, outcome,
 			audit.Details{States: append(slices.Clone(noted), nonEmpty(callerState)...)}))
