@@ -48,7 +48,7 @@ func LegacyAskedHistory() []request.HistoryEntry {
 		entry(asked, cr, ack, "provideClarification", kzP, 4,
 			"Tashkent time.\n\nAttached: 0195f0c2-0000-7000-8000-00000000000a, 0195f0c2-0000-7000-8000-00000000000b"),
 		entry(asked, ack, cr, "requestClarification", uzCA, 5, "Which port?"),
-		entry(asked, cr, ack, "provideClarification", kzP, 6, "Port 443.\n\nAttached: see our letter of 3 March."),
+		entry(asked, cr, ack, "provideClarification", kzP, 6, "Port 443.\n\nAttached: see our letter of 3 March"),
 		entry(asked, ack, cr, "requestClarification", uzCA, 7, "Who runs the server?"),
 		entry(quiet, "", request.Draft, "create", kzP, 8, ""),
 	}
@@ -68,7 +68,7 @@ func CheckBackfilledClarifications(t *testing.T, s request.Store) {
 			Answer: "Tashkent time.", AnsweredBy: kzP, AnswerTime: at(4),
 			AnswerAttachments: []string{"0195f0c2-0000-7000-8000-00000000000a", "0195f0c2-0000-7000-8000-00000000000b"}},
 		{Question: "Which port?", AskedBy: uzCA, AskTime: at(5),
-			Answer: "Port 443.\n\nAttached: see our letter of 3 March.", AnsweredBy: kzP, AnswerTime: at(6)},
+			Answer: "Port 443.\n\nAttached: see our letter of 3 March", AnsweredBy: kzP, AnswerTime: at(6)},
 		{Question: "Who runs the server?", AskedBy: uzCA, AskTime: at(7)},
 	}
 	for _, w := range []request.Request{asked, quiet} {

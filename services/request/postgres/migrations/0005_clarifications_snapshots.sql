@@ -17,9 +17,11 @@ ALTER TABLE history ADD COLUMN snapshot jsonb CHECK (snapshot IS NULL OR jsonb_t
 WITH answers AS (
 	SELECT seq, request_id, reason, actor_subject, actor_name, actor_agency, time,
 		-- Where the list of attachments starts, or 0: only a tail that is
-		-- nothing but ids is taken for one, so that an answer that
-		-- happens to say "Attached: " stays whole.
-		CASE WHEN p > 0 AND substr(reason, p + 12) <> '' AND substr(reason, p + 12) !~ '[^A-Za-z0-9, -]'
+		-- nothing but attachment ids (UUIDs joined by ", ") is taken for
+		-- one, so that an answer that happens to say "Attached: see our
+		-- letter" stays whole.
+		CASE WHEN p > 0 AND substr(reason, p + 12) ~
+				'^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(, [0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})*$'
 			THEN p ELSE 0 END AS cut
 	FROM (SELECT *, strpos(reason, E'\n\nAttached: ') AS p FROM history
 		WHERE action = 'provideClarification') h

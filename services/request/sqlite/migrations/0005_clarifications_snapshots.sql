@@ -17,12 +17,16 @@ ALTER TABLE history ADD COLUMN snapshot TEXT CHECK (snapshot IS NULL OR json_typ
 WITH answers AS (
 	SELECT seq, request_id, reason, actor_subject, actor_name, actor_agency, time,
 		-- Where the list of attachments starts, or 0: only a tail that is
-		-- nothing but ids is taken for one, so that an answer that
-		-- happens to say "Attached: " stays whole.
-		CASE WHEN p > 0 AND substr(reason, p + 12) <> '' AND NOT substr(reason, p + 12) GLOB '*[^A-Za-z0-9, -]*'
+		-- nothing but attachment ids (UUIDs, 36 characters with 4 dashes,
+		-- joined by ", ") is taken for one, so that an answer that happens
+		-- to say "Attached: see our letter" stays whole.
+		CASE WHEN p > 0 AND t <> '' AND NOT t GLOB '*[^0-9A-Fa-f,-]*' AND (length(t) + 1) % 37 = 0
+				AND length(t) - length(replace(t, '-', '')) = 4 * ((length(t) + 1) / 37)
+				AND length(t) - length(replace(t, ',', '')) = (length(t) + 1) / 37 - 1
 			THEN p ELSE 0 END AS cut
-	FROM (SELECT *, instr(reason, char(10) || char(10) || 'Attached: ') AS p FROM history
-		WHERE action = 'provideClarification')
+	FROM (SELECT *, replace(substr(reason, p + 12), ', ', ',') AS t
+		FROM (SELECT *, instr(reason, char(10) || char(10) || 'Attached: ') AS p FROM history
+			WHERE action = 'provideClarification'))
 ),
 rounds AS (
 	SELECT q.request_id, q.seq,
