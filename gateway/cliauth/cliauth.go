@@ -207,13 +207,15 @@ func checkIssuer(issuer string) error {
 	if issuer == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("the issuer %q is not the URL of an identity provider (e.g. https://idp.example.org/realms/comity, or %s locally)", issuer, DevIssuer)
 	}
-	if u.Scheme == "http" && !loopback(u.Hostname()) {
+	if u.Scheme == "http" && !Loopback(u.Hostname()) {
 		return fmt.Errorf("the issuer %s is plain http: tokens would cross the network unencrypted; use https (http only for a provider on this computer)", issuer)
 	}
 	return nil
 }
 
-func loopback(host string) bool {
+// Loopback reports whether host is this computer (localhost or a loopback
+// address): the one place a token may travel over plain http.
+func Loopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

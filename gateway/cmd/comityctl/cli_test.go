@@ -293,3 +293,25 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// A token goes over plain http only to a gateway on this computer: any
+// other http gateway is refused before anything is sent, and cannot be
+// saved in the config file.
+func TestTokenNeverOverPlainHTTPOnTheNetwork(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "config.json")
+	for _, gw := range []string{"http://comity.example.kz", "http://10.0.0.5:8080"} {
+		if _, err := ctl(t, config, "requests", "list", "--gateway", gw, "--token", "secret"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "plain http") {
+			t.Errorf("requests list --gateway %s: %v; want a refusal saying the gateway is plain http", gw, err)
+		}
+		if _, err := ctl(t, config, "config", "set", "gateway", gw); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "plain http") {
+			t.Errorf("config set gateway %s: %v; want a refusal", gw, err)
+		}
+	}
+	if _, err := os.Stat(config); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused gateway was saved: %v", err)
+	}
+	// On this computer, plain http is fine (the call itself fails: nothing listens).
+	if _, err := ctl(t, config, "requests", "list", "--gateway", "http://127.0.0.1:1", "--token", "secret"); err == nil || strings.Contains(err.Error(), "plain http") {
+		t.Errorf("requests list --gateway http://127.0.0.1:1: %v; want it tried", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/comity-mla/comity/gateway/cliauth"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -71,6 +72,9 @@ func (g *globals) client() (*restClient, error) {
 	u, err := url.Parse(gateway)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: gateway %q is not an http:// or https:// URL", errUsage, gateway)
+	}
+	if u.Scheme == "http" && !cliauth.Loopback(u.Hostname()) {
+		return nil, fmt.Errorf("%w: gateway %s is plain http: your token would cross the network unencrypted; use its https:// URL (plain http is for a gateway on this computer only)", errUsage, gateway)
 	}
 	hc, err := newHTTPClient(g.caFile)
 	if err != nil {

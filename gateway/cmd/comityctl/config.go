@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/comity-mla/comity/gateway/cliauth"
 	"github.com/spf13/cobra"
 )
 
@@ -157,6 +158,9 @@ comity-gateway every command talks to; 'comityctl login' writes the token.`,
 			u, err := url.Parse(value)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return fmt.Errorf("%w: gateway %q is not an http:// or https:// URL, e.g. https://comity.example.kz", errUsage, value)
+			}
+			if u.Scheme == "http" && !cliauth.Loopback(u.Hostname()) {
+				return fmt.Errorf("%w: gateway %s is plain http: tokens would cross the network unencrypted; give its https:// URL", errUsage, value)
 			}
 			path, cfg, err := g.loadConfigFile()
 			if err != nil {

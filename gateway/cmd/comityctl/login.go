@@ -144,6 +144,13 @@ func refreshSaved(ctx context.Context, path string, cfg cliConfig) (cliConfig, e
 	}
 	tok, err := cliauth.Refresh(ctx, cliauth.Options{Issuer: cfg.Issuer, ClientID: cfg.ClientID}, cfg.RefreshToken)
 	if errors.Is(err, cliauth.ErrRefreshRefused) {
+		// Another comityctl may have renewed it a moment ago, spending
+		// the refresh token this one read: its token is in the file now.
+		if fresh, ferr := loadConfig(path); ferr == nil && fresh.Token != cfg.Token && fresh.TokenExpiry != "" {
+			if exp, perr := time.Parse(time.RFC3339, fresh.TokenExpiry); perr == nil && time.Until(exp) > refreshMargin {
+				return fresh, nil
+			}
+		}
 		return cfg, fmt.Errorf("the session at %s has ended (the refresh token was refused): run 'comityctl login' again", cfg.Issuer)
 	}
 	if err != nil {
