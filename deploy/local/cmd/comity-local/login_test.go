@@ -100,6 +100,28 @@ func TestComityctlLogin(t *testing.T) {
 		t.Errorf("comityctl requests list with the saved token: %v\n%s", err, out)
 	}
 
+	// A saved token at its expiry is renewed with the refresh token, and
+	// the new one saved.
+	var saved map[string]any
+	data, _ := os.ReadFile(config)
+	if err := json.Unmarshal(data, &saved); err != nil || saved["refreshToken"] == "" {
+		t.Fatalf("the config file holds no refresh token: %s (%v)", data, err)
+	}
+	old := saved["token"]
+	saved["tokenExpiry"] = time.Now().Add(10 * time.Second).UTC().Format(time.RFC3339)
+	data, _ = json.Marshal(saved)
+	if err := os.WriteFile(config, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("whoami"); err != nil {
+		t.Fatalf("whoami with a token about to expire: %v\n%s", err, out)
+	}
+	data, _ = os.ReadFile(config)
+	_ = json.Unmarshal(data, &saved)
+	if saved["token"] == old || saved["token"] == "" {
+		t.Error("a token about to expire was not renewed in the config file")
+	}
+
 	if out, err := run("logout"); err != nil || !strings.Contains(out, "removed") {
 		t.Fatalf("comityctl logout: %v\n%s", err, out)
 	}
