@@ -32,18 +32,19 @@ var File_comity_api_v1_api_proto protoreflect.FileDescriptor
 
 const file_comity_api_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x17comity/api/v1/api.proto\x12\rcomity.api.v1\x1a.protoc-gen-openapiv2/options/annotations.protoB\xf5\v\x92A\xb9\v\x12\xcb\t\n" +
-	"\x06Comity\x12\xc0\tComity carries requests for mutual legal assistance in cybercrime cases between the agencies of the CIS states: a prosecutor's draft, its transmission by the central authorities, clarification, acceptance or refusal, execution with evidence, and the closure of the case, each step kept in a verifiable audit log.\n" +
+	"\x17comity/api/v1/api.proto\x12\rcomity.api.v1\x1a.protoc-gen-openapiv2/options/annotations.protoB\x84\r\x92A\xc8\f\x12\x82\n" +
+	"\n" +
+	"\x06Comity\x12\xf7\tComity carries requests for mutual legal assistance in cybercrime cases between the agencies of the CIS states: a prosecutor's draft, its transmission by the central authorities, clarification, acceptance or refusal, execution with evidence, and the closure of the case, each step kept in a verifiable audit log.\n" +
 	"\n" +
 	"**Calls.** Resources have names (`requests/{request}`, `agencies/{agency}`, `states/{state}`); custom methods are a POST on `name:verb`. Bodies are JSON with lowerCamelCase fields; enums are written as their names, e.g. `\"URGENT\"`. Lists take `pageSize` and `pageToken` and answer `nextPageToken`; `filter` takes the subset of AIP-160 each list describes.\n" +
 	"\n" +
-	"**Authentication.** Every call but the list of trusted issuers needs `Authorization: Bearer <JWT>`, an ID token of an identity provider the caller's state trusts (locally: `comityctl dev token`).\n" +
+	"**Authentication.** Every call but the list of trusted issuers needs `Authorization: Bearer <JWT>`, a token (with audience `comity`) of an identity provider the caller's state trusts, as `comityctl login` obtains (locally also `comityctl dev token`).\n" +
 	"\n" +
 	"**Errors** are a `google.rpc.Status` object with an HTTP status: `message` says what is wrong, `details` names the fields (`google.rpc.BadRequest`).\n" +
 	"\n" +
-	"**Files.** An attachment is uploaded as the raw bytes of the file (`POST /v1/requests/{request}/attachments:upload`) and downloaded likewise, each checked by its SHA-256 in `Repr-Digest` (RFC 9530).*\x02\x01\x022\x10application/json:\x10application/jsonZ\xb2\x01\n" +
-	"\xaf\x01\n" +
-	"\x06bearer\x12\xa4\x01\b\x02\x12\x8e\x01An OpenID Connect ID token (a JWT) of an issuer the caller's state trusts, sent as `Bearer <token>`. Locally, `comityctl dev token` mints one.\x1a\rAuthorization \x02b\f\n" +
+	"**Files.** An attachment is uploaded as the raw bytes of the file (`POST /v1/requests/{request}/attachments:upload`) and downloaded likewise, each checked by its SHA-256 in `Repr-Digest` (RFC 9530).*\x02\x01\x022\x10application/json:\x10application/jsonZ\x8a\x02\n" +
+	"\x87\x02\n" +
+	"\x06bearer\x12\xfc\x01\b\x02\x12\xe6\x01A JWT (an access token, or an ID token for providers configured so) with audience `comity`, of an issuer the caller's state trusts, sent as `Bearer <token>`. `comityctl login` obtains one; locally, `comityctl dev token` mints one.\x1a\rAuthorization \x02b\f\n" +
 	"\n" +
 	"\n" +
 	"\x06bearer\x12\x00Z6github.com/comity-mla/comity/proto/comity/api/v1;apiv1b\x06proto3"
