@@ -210,6 +210,45 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	if opt.postgres {
 		directoryDB, c.requestDB, auditDB = pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
 	}
+	t.Cleanup(func() {
+		for _, p := range c.all() {
+			if p.running() {
+				p.kill(t)
+			}
+		}
+		if t.Failed() {
+			for _, p := range c.all() {
+				t.Logf("--- logs of %s (last 6000 bytes):\n%s", p.name, tail(p.logs.String(), 6000))
+			}
+		}
+	})
+	// The ports are picked free, then bound by the processes: another test
+	// running meanwhile may take one in between. A process that found its
+	// port taken ends at once; the whole deployment is then started again
+	// on other ports (same data), at most three times.
+	for attempt := 1; ; attempt++ {
+		c.launch(opt, dev, svc, digestKey, directoryDB, auditDB)
+		err := c.awaitReady()
+		if err == nil {
+			return c
+		}
+		if attempt == 3 || !c.portTaken() {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: %v (a port was taken meanwhile); starting again on other ports", attempt, err)
+		for _, p := range c.all() {
+			if p.running() {
+				p.kill(t)
+			}
+		}
+		c.dirs, c.reqs, c.audit, c.gateway = nil, nil, nil, nil
+	}
+}
+
+// launch picks ports and starts every process of the deployment.
+func (c *cluster) launch(opt clusterOptions, dev, svc identity.Issuer, digestKey, directoryDB, auditDB string) {
+	t, bin, dataDir := c.t, c.bin, c.dataDir
+	t.Helper()
 	common := func(extra ...string) []string {
 		return append([]string{
 			"--cert-dir", filepath.Join(dataDir, "certs"), "--metrics-addr", freePort(t), "--log-format", "json",
@@ -259,20 +298,6 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	c.gateway.start(t)
 	c.gwURL = "http://" + gw
 	c.client = &gatewaytest.Client{TB: t, BaseURL: c.gwURL, DataDir: dataDir}
-	t.Cleanup(func() {
-		for _, p := range c.all() {
-			if p.running() {
-				p.kill(t)
-			}
-		}
-		if t.Failed() {
-			for _, p := range c.all() {
-				t.Logf("--- logs of %s (last 6000 bytes):\n%s", p.name, tail(p.logs.String(), 6000))
-			}
-		}
-	})
-	c.waitReady()
-	return c
 }
 
 func tail(s string, n int) string {
@@ -284,28 +309,51 @@ func tail(s string, n int) string {
 
 func (c *cluster) all() []*proc {
 	out := append(append([]*proc{}, c.dirs...), c.reqs...)
-	return append(out, c.audit, c.gateway)
+	for _, p := range []*proc{c.audit, c.gateway} {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// portTaken reports whether a process ended because its address was in use.
+func (c *cluster) portTaken() bool {
+	for _, p := range c.all() {
+		if !p.running() && strings.Contains(p.logs.String(), "address already in use") {
+			return true
+		}
+	}
+	return false
 }
 
 // waitReady polls the gateway's /readyz until every backend answers.
 func (c *cluster) waitReady() {
 	c.t.Helper()
+	if err := c.awaitReady(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// awaitReady is waitReady's poll: an error when a process exits or the
+// suite is not ready within a minute.
+func (c *cluster) awaitReady() error {
 	deadline := time.Now().Add(60 * time.Second)
 	for backoff := 20 * time.Millisecond; ; backoff = min(2*backoff, 250*time.Millisecond) {
 		for _, p := range c.all() {
 			if !p.running() {
-				c.t.Fatalf("%s exited while the suite started", p.name)
+				return fmt.Errorf("%s exited while the suite started", p.name)
 			}
 		}
 		resp, err := http.Get(c.gwURL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("suite not ready after 60s (%v)", err)
+			return fmt.Errorf("suite not ready after 60s (%v)", err)
 		}
 		time.Sleep(backoff)
 	}

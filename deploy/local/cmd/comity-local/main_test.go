@@ -65,9 +65,33 @@ type process struct {
 	logs    *logBuffer
 	http    string
 	devOIDC string
+	// exited is closed once the process has ended and been waited for;
+	// err is then how it ended.
+	exited chan struct{}
+	err    error
 }
 
 func start(t *testing.T, bin, dataDir string) *process {
+	t.Helper()
+	// The ports are picked free, then bound by comity-local: another test
+	// running meanwhile may take one in between. comity-local then ends at
+	// once, and is started again on other ports (same data), at most three
+	// times.
+	for attempt := 1; ; attempt++ {
+		p, exited := launch(t, bin, dataDir)
+		if !exited {
+			return p
+		}
+		if attempt == 3 || !strings.Contains(p.logs.String(), "address already in use") {
+			t.Fatalf("comity-local exited while starting:\n%s", p.logs.String())
+		}
+		t.Logf("attempt %d: a port was taken meanwhile; starting comity-local again on other ports", attempt)
+	}
+}
+
+// launch starts comity-local on free ports and waits until it is ready;
+// exited says it ended first.
+func launch(t *testing.T, bin, dataDir string) (_ *process, exited bool) {
 	t.Helper()
 	p := &process{logs: &logBuffer{}, http: freePort(t), devOIDC: freePort(t)}
 	p.cmd = exec.Command(bin, "--data-dir", dataDir, "--http-addr", p.http,
@@ -77,10 +101,17 @@ func start(t *testing.T, bin, dataDir string) *process {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	p.exited = make(chan struct{})
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		select {
+		case <-p.exited:
+		default:
 			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
+			<-p.exited
 		}
 		if t.Failed() {
 			t.Logf("comity-local logs:\n%s", p.logs.String())
@@ -92,8 +123,13 @@ func start(t *testing.T, bin, dataDir string) *process {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return p, false
 			}
+		}
+		select {
+		case <-p.exited:
+			return p, true
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("comity-local not ready after 30s (%v)", err)
@@ -108,12 +144,10 @@ func (p *process) stop(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("comity-local exited with %v after SIGTERM", err)
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("comity-local exited with %v after SIGTERM", p.err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("comity-local did not stop within 30s of SIGTERM")
