@@ -17,8 +17,6 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -124,13 +122,8 @@ func checkMediaType(r *http.Request) error {
 }
 
 func unsupportedMedia(msg string) error {
-	st := status.New(codes.InvalidArgument, msg)
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-		{Field: "Content-Type", Description: msg, Reason: "UNSUPPORTED_MEDIA_TYPE"},
-	}}); err == nil {
-		st = d
-	}
-	return &runtime.HTTPStatusError{HTTPStatus: http.StatusUnsupportedMediaType, Err: st.Err()}
+	return &runtime.HTTPStatusError{HTTPStatus: http.StatusUnsupportedMediaType,
+		Err: refusal(msg, &errdetails.BadRequest_FieldViolation{Field: "Content-Type", Description: msg, Reason: "UNSUPPORTED_MEDIA_TYPE"})}
 }
 
 type bodyKey struct{}
@@ -191,13 +184,7 @@ func bodyError(rt *route, body []byte) error {
 
 // notJSON refuses a body that is not JSON, saying where it breaks.
 func notJSON(field, desc string) error {
-	st := status.New(codes.InvalidArgument, "request body is "+desc)
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-		{Field: field, Description: desc},
-	}}); err == nil {
-		st = d
-	}
-	return st.Err()
+	return refusal("request body is "+desc, &errdetails.BadRequest_FieldViolation{Field: field, Description: desc})
 }
 
 func invalidBody(field, desc string) error {

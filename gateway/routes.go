@@ -387,7 +387,13 @@ func badRequest(message string, vs []*errdetails.BadRequest_FieldViolation) erro
 	for _, v := range vs {
 		parts = append(parts, v.GetField()+": "+v.GetDescription())
 	}
-	st := status.New(codes.InvalidArgument, message+": "+strings.Join(parts, "; "))
+	return refusal(message+": "+strings.Join(parts, "; "), vs...)
+}
+
+// refusal is an INVALID_ARGUMENT error with message and a BadRequest
+// detail holding vs: how every refusal of the gateway names its fields.
+func refusal(message string, vs ...*errdetails.BadRequest_FieldViolation) error {
+	st := status.New(codes.InvalidArgument, message)
 	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: vs}); err == nil {
 		st = d
 	}

@@ -151,13 +151,7 @@ func (a *streams) fail(w http.ResponseWriter, r *http.Request, err error) {
 // it in details as the mux's refusals name their fields.
 func invalid(header, format string, args ...any) error {
 	desc := fmt.Sprintf(format, args...)
-	st := status.New(codes.InvalidArgument, header+": "+desc)
-	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-		{Field: header, Description: desc},
-	}}); err == nil {
-		st = d
-	}
-	return st.Err()
+	return refusal(header+": "+desc, &errdetails.BadRequest_FieldViolation{Field: header, Description: desc})
 }
 
 // parseReprDigest reads the sha-256 member of an RFC 9530 Repr-Digest
