@@ -17,9 +17,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // 2,000 refused calls with no token or a token that does not verify, from
@@ -186,7 +186,7 @@ func TestHostileAnonymousCallsAreAggregated(t *testing.T) {
 }
 
 // outboxEvents returns every event of a service's SQLite outbox.
-func outboxEvents(t *testing.T, path string) []audit.Event {
+func outboxEvents(t *testing.T, path string) []trail.Event {
 	t.Helper()
 	db, err := sqlitedb.Open(context.Background(), path)
 	if err != nil {
@@ -198,10 +198,10 @@ func outboxEvents(t *testing.T, path string) []audit.Event {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []audit.Event
+	var out []trail.Event
 	for rows.Next() {
 		var doc string
-		var e audit.Event
+		var e trail.Event
 		if err := rows.Scan(&doc); err != nil {
 			t.Fatal(err)
 		}

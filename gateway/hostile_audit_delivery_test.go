@@ -9,10 +9,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/request/requestd"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Issue 10, item 1: one unauthenticated call with a long name used to stop
@@ -69,14 +69,14 @@ func TestHostileAuditDeliveryAfterLongNameProbe(t *testing.T) {
 			// The aggregate event of the probe, on no state's trail: read
 			// as the operator would.
 			probed := strings.TrimPrefix(tc.probe[:strings.LastIndexByte(tc.probe, ':')], "/v1/")
-			cut := audit.Bounded(audit.Event{Resource: probed}).Resource
+			cut := trail.Bounded(trail.Event{Resource: probed}).Resource
 			if cut == probed || !strings.Contains(cut, "[cut sha256:") {
 				t.Fatalf("Bounded left the probed name as it is: %q", cut)
 			}
-			s.awaitTrail("the aggregate event of the probe", func(e audit.Event) bool {
+			s.awaitTrail("the aggregate event of the probe", func(e trail.Event) bool {
 				return e.Action == grpcserver.UnauthenticatedCallsAction
-			}, func(es []audit.Event) bool {
-				return slices.ContainsFunc(es, func(e audit.Event) bool { return e.Resource == cut && e.Count == 1 })
+			}, func(es []trail.Event) bool {
+				return slices.ContainsFunc(es, func(e trail.Event) bool { return e.Resource == cut && e.Count == 1 })
 			})
 			for _, service := range []string{"request", "directory"} {
 				if n := outboxMetric(t, reg, "comity_audit_outbox_dead_lettered_total", service); n != 0 {
@@ -112,8 +112,8 @@ func TestHostileAuditDeliveryDeadLetter(t *testing.T) {
 			defer closeStore()
 
 			before := outboxMetric(t, reg, "comity_audit_outbox_dead_lettered_total", "request")
-			bad := audit.Event{
-				ID: "bug-" + audit.NewID(), Time: time.Now().UTC(), Service: "comity-request",
+			bad := trail.Event{
+				ID: "bug-" + trail.NewID(), Time: time.Now().UTC(), Service: "comity-request",
 				Action:   requestService + "GetRequest",
 				Resource: "requests/" + strings.Repeat("B", 400), States: []string{"KZ"}, Outcome: "NOT_FOUND",
 			}
@@ -134,7 +134,7 @@ func TestHostileAuditDeliveryDeadLetter(t *testing.T) {
 			if dead.Event.ID != bad.ID || dead.Event.Resource != bad.Resource || dead.Time.IsZero() {
 				t.Errorf("dead letter %+v; want the event as written, with the time it was set aside", dead)
 			}
-			if pending, err := store.PendingEvents(ctx, 0); err != nil || slices.ContainsFunc(pending, func(e audit.OutboxEntry) bool { return e.Event.ID == bad.ID }) {
+			if pending, err := store.PendingEvents(ctx, 0); err != nil || slices.ContainsFunc(pending, func(e trail.OutboxEntry) bool { return e.Event.ID == bad.ID }) {
 				t.Errorf("the dead letter is still pending (%v)", err)
 			}
 			awaitMetric(t, reg, "comity_audit_outbox_dead_lettered_total", "request", before+1)
@@ -199,15 +199,15 @@ func TestHostileAuditDeliveryBacklogAlarm(t *testing.T) {
 }
 
 // awaitDeadLetter polls the store's dead letters until id is among them.
-func awaitDeadLetter(t *testing.T, store requestd.Store, id string) audit.DeadLetter {
+func awaitDeadLetter(t *testing.T, store requestd.Store, id string) trail.DeadLetter {
 	t.Helper()
-	var found audit.DeadLetter
+	var found trail.DeadLetter
 	awaitCondition(t, "event "+id+" to be set aside", 15*time.Second, func() bool {
 		dead, err := store.DeadLetters(t.Context(), 0)
 		if err != nil {
 			t.Fatalf("DeadLetters: %v", err)
 		}
-		i := slices.IndexFunc(dead, func(d audit.DeadLetter) bool { return d.Event.ID == id })
+		i := slices.IndexFunc(dead, func(d trail.DeadLetter) bool { return d.Event.ID == id })
 		if i >= 0 {
 			found = dead[i]
 		}

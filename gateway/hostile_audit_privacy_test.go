@@ -23,8 +23,8 @@ import (
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // privateEvent is an audit event as an auditor reads it, with the fields
@@ -267,8 +267,8 @@ func TestHostileNotFoundRevealsNothing(t *testing.T) {
 
 	// The log as a whole: as many entries for each probe, whether its name
 	// exists or not.
-	probe := func(e audit.Event) bool { return e.Actor.Agency == "tj-gpo" && e.Action == get }
-	trail := s.awaitTrail("the TJ probes", probe, func(es []audit.Event) bool {
+	probe := func(e trail.Event) bool { return e.Actor.Agency == "tj-gpo" && e.Action == get }
+	trail := s.awaitTrail("the TJ probes", probe, func(es []trail.Event) bool {
 		n := 0
 		for _, e := range es {
 			if e.Resource == transmitted {

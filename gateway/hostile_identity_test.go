@@ -23,6 +23,7 @@ import (
 	auditsqlite "github.com/comity-mla/comity/services/audit/sqlite"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // The attacks of issue 10 on identity (items 7, 8 and 11): genuine tokens
@@ -35,7 +36,7 @@ import (
 // trailEvents returns the events of the audit log's index that match keep,
 // read from the audit service's database as the operator could: events of
 // an agency that is in no state are in no auditor's scope.
-func (s *suite) trailEvents(keep func(audit.Event) bool) []audit.Event {
+func (s *suite) trailEvents(keep func(trail.Event) bool) []trail.Event {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -52,7 +53,7 @@ func (s *suite) trailEvents(keep func(audit.Event) bool) []audit.Event {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	var out []audit.Event
+	var out []trail.Event
 	for _, e := range entries {
 		if keep(e.Event) {
 			out = append(out, e.Event)
@@ -62,7 +63,7 @@ func (s *suite) trailEvents(keep func(audit.Event) bool) []audit.Event {
 }
 
 // awaitTrail polls trailEvents until done holds of what keep selects.
-func (s *suite) awaitTrail(what string, keep func(audit.Event) bool, done func([]audit.Event) bool) []audit.Event {
+func (s *suite) awaitTrail(what string, keep func(trail.Event) bool, done func([]trail.Event) bool) []trail.Event {
 	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -133,8 +134,8 @@ func TestHostileIdentityUnknownAndDeactivatedAgencies(t *testing.T) {
 	// Every refused call that reached the request service is recorded there,
 	// with the actor the token claimed; KZ's auditors see those of the KZ
 	// agency.
-	fromRequest := func(subject string) func(audit.Event) bool {
-		return func(e audit.Event) bool {
+	fromRequest := func(subject string) func(trail.Event) bool {
+		return func(e trail.Event) bool {
 			return e.Service == "comity-request" && e.Actor.Subject == subject && e.Action == requestService+"ListRequests"
 		}
 	}
@@ -143,7 +144,7 @@ func TestHostileIdentityUnknownAndDeactivatedAgencies(t *testing.T) {
 		agency := []string{"xx-nowhere", "kz-disbanded-unit"}[i]
 		role := []string{"prosecutor", "liaison_officer"}[i]
 		states := [][]string{nil, {"KZ"}}[i]
-		evs := s.awaitTrail(subject+"'s refused calls", fromRequest(subject), func(es []audit.Event) bool { return len(es) >= c.refused })
+		evs := s.awaitTrail(subject+"'s refused calls", fromRequest(subject), func(es []trail.Event) bool { return len(es) >= c.refused })
 		if len(evs) != c.refused {
 			t.Errorf("%d events of %s's calls, want one per refused call: %d", len(evs), subject, c.refused)
 		}

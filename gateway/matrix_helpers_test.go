@@ -27,9 +27,9 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // This file is the machinery of TestAccessMatrix: parsing the table,
@@ -973,7 +973,7 @@ var matrixMethods = map[string]matrixMethod{
 	// comity.audit.v1
 	"Append": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
 		_, err := e.appender.Append(ctx, &auditv1.AppendRequest{Events: []*auditv1.Event{{
-			Id: audit.NewID(), Time: timestamppb.Now(), Service: "comity-request",
+			Id: trail.NewID(), Time: timestamppb.Now(), Service: "comity-request",
 			Action: "/comity.request.v1.RequestService/GetRequest", Resource: "requests/access-matrix",
 			States: []string{"KZ"}, Outcome: "OK", Actor: &auditv1.Actor{Subject: "access-matrix", Agency: "kz-gpo"},
 		}}})

@@ -25,8 +25,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 var traceIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
@@ -264,7 +264,7 @@ const (
 
 // readyz answers 200 when every backend serves, 503 otherwise. Its body
 // also says, under auditDelivery, whether each backend that produces audit
-// events delivers them in time (audit.DeliveryHealthService). A delivery
+// events delivers them in time (trail.DeliveryHealthService). A delivery
 // behind is reported, and logged, but leaves the status 200: /readyz means
 // "can serve", and a service whose audit events wait still serves (DESIGN
 // §6); taking it out of rotation would stop the suite for an audit outage.
@@ -290,7 +290,7 @@ func (b *backends) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		// NOT_FOUND: the backend produces no audit events (the audit
 		// service) or has not read its outbox yet.
-		resp, err = hc.Check(ctx, &healthpb.HealthCheckRequest{Service: audit.DeliveryHealthService})
+		resp, err = hc.Check(ctx, &healthpb.HealthCheckRequest{Service: trail.DeliveryHealthService})
 		if err != nil {
 			continue
 		}

@@ -22,7 +22,6 @@ import (
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/gatewaytest"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
@@ -33,6 +32,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // suite is the whole Comity suite in this process, each server on its own
@@ -152,7 +152,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digestKey, err := audit.EnsureDigestKey(filepath.Join(opt.dataDir, "audit", "digest.key"))
+	digestKey, err := trail.EnsureDigestKey(filepath.Join(opt.dataDir, "audit", "digest.key"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,9 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 var testSecret = []byte(strings.Repeat("k", MinSessionSecretLen))
@@ -257,7 +257,7 @@ func startDirectory(t *testing.T, dataDir string, issuer identity.Issuer) *grpc.
 		done <- directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: "sqlite:" + filepath.Join(dataDir, "directory.db"),
 			Issuers: []identity.Issuer{issuer}, SeedTrustedIssuers: []string{issuer.ID},
-			AuditDigestKey: make(audit.DigestKey, audit.DigestKeySize), Logger: zaptest.NewLogger(t),
+			AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize), Logger: zaptest.NewLogger(t),
 		})
 	}()
 	t.Cleanup(func() {

@@ -13,12 +13,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/comity-mla/comity/gateway"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/request/requestd"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Suite is a whole Comity suite started by StartSuite.
@@ -53,7 +53,7 @@ func StartSuite(t testing.TB) *Suite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digestKey, err := audit.EnsureDigestKey(filepath.Join(dir, "audit", "digest.key"))
+	digestKey, err := trail.EnsureDigestKey(filepath.Join(dir, "audit", "digest.key"))
 	if err != nil {
 		t.Fatal(err)
 	}

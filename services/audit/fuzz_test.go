@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // FuzzParseLeaf feeds ParseLeaf arbitrary logged leaves, as an auditor's
@@ -13,11 +14,11 @@ import (
 // leaf encoding is a fixed point: encoding it, decoding and encoding again
 // gives the same bytes, so that the event a verifier shows is the one logged.
 func FuzzParseLeaf(f *testing.F) {
-	e := audit.Event{
+	e := trail.Event{
 		ID: "0192f0c4-0000-7000-8000-000000000001", Time: time.Date(2026, 3, 1, 8, 30, 0, 123456789, time.UTC),
-		Actor:   audit.Actor{Subject: "dev:kz-gpo:prosecutor", Agency: "kz-gpo", Roles: []string{"prosecutor"}, Issuer: "comity-dev"},
+		Actor:   trail.Actor{Subject: "dev:kz-gpo:prosecutor", Agency: "kz-gpo", Roles: []string{"prosecutor"}, Issuer: "comity-dev"},
 		Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest", Resource: "requests/x",
-		States: []string{"KZ", "UZ"}, Outcome: "OK", Transition: &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
+		States: []string{"KZ", "UZ"}, Outcome: "OK", Transition: &trail.Transition{From: "DRAFT", To: "SUBMITTED"},
 		RequestHMAC: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	}
 	leaf, err := audit.Leaf(e)

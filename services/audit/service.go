@@ -11,6 +11,7 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Checkpoint is a signed statement of the log's size and root hash.
@@ -50,9 +51,9 @@ type Log interface {
 type Spool interface {
 	// Add keeps events; when it returns nil they outlast the process (how
 	// they fare if the machine stops is the implementation's to say).
-	Add(ctx context.Context, events []Event) error
+	Add(ctx context.Context, events []trail.Event) error
 	// Pending returns the events kept, oldest first.
-	Pending(ctx context.Context) ([]Event, error)
+	Pending(ctx context.Context) ([]trail.Event, error)
 	// Remove forgets the events of ids, which are in the log.
 	Remove(ctx context.Context, ids []string) error
 }
@@ -237,7 +238,7 @@ func isProducer(p identity.Principal) bool { return slices.Contains(Producers, p
 // Append logs events for a producing service and returns their indexes in
 // order. An event already logged (same id) keeps its index and is not logged
 // again, also when two calls race.
-func (s *Service) Append(ctx context.Context, p identity.Principal, events []Event) ([]uint64, error) {
+func (s *Service) Append(ctx context.Context, p identity.Principal, events []trail.Event) ([]uint64, error) {
 	if !isProducer(p) {
 		return nil, errs.New(errs.PermissionDenied, "only the Comity services may append to the audit log")
 	}
@@ -245,21 +246,21 @@ func (s *Service) Append(ctx context.Context, p identity.Principal, events []Eve
 	if err == nil {
 		// The events appended are the record; an event about the delivery
 		// itself would only double the log.
-		MarkRecorded(ctx)
+		trail.MarkRecorded(ctx)
 	}
 	return indexes, err
 }
 
 // RecordEvent logs an event of the audit service itself (an auditor's read,
 // a denied call). It implements Recorder.
-func (s *Service) RecordEvent(ctx context.Context, e Event) error {
-	_, err := s.appendEvents(ctx, []Event{e})
+func (s *Service) RecordEvent(ctx context.Context, e trail.Event) error {
+	_, err := s.appendEvents(ctx, []trail.Event{e})
 	return err
 }
 
-var _ Recorder = (*Service)(nil)
+var _ trail.Recorder = (*Service)(nil)
 
-func (s *Service) appendEvents(ctx context.Context, events []Event) ([]uint64, error) {
+func (s *Service) appendEvents(ctx context.Context, events []trail.Event) ([]uint64, error) {
 	var vs errs.Violations
 	for i, e := range events {
 		if e.ID == "" {
@@ -472,7 +473,7 @@ func requireAuditor(p identity.Principal) error {
 }
 
 // involves reports whether an event concerns state.
-func involves(e Event, state string) bool { return slices.Contains(e.States, state) }
+func involves(e trail.Event, state string) bool { return slices.Contains(e.States, state) }
 
 // recordRead logs an auditor's read: reads of the trail are themselves on
 // the trail.
@@ -484,17 +485,17 @@ func involves(e Event, state string) bool { return slices.Contains(e.States, sta
 // the machine stopping within that moment, and the spool then says so (see
 // package spool); an error of the spool fails the read.
 func (s *Service) recordRead(ctx context.Context, p identity.Principal, resource string) error {
-	ev := NewEvent(ctx, s.now(), Actor{Subject: p.Subject, Agency: p.Agency, Roles: roleNames(p), Issuer: p.Issuer}, "OK",
-		Details{Resource: resource, States: []string{p.State}})
+	ev := trail.NewEvent(ctx, s.now(), trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roleNames(p), Issuer: p.Issuer}, "OK",
+		trail.Details{Resource: resource, States: []string{p.State}})
 	if s.spool != nil {
-		if err := s.spool.Add(ctx, []Event{ev}); err != nil {
+		if err := s.spool.Add(ctx, []trail.Event{ev}); err != nil {
 			return fmt.Errorf("record the read: %w", err)
 		}
 		s.startDrain(ctx)
 	} else if err := s.RecordEvent(ctx, ev); err != nil {
 		return err
 	}
-	MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return nil
 }
 

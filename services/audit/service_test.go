@@ -20,11 +20,12 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/trail"
 )
 
-// trail is an audit service over a real log and a real SQLite index, which
+// testTrail is an audit service over a real log and a real SQLite index, which
 // a test can close and reopen (or reopen without its index).
-type trail struct {
+type testTrail struct {
 	t     *testing.T
 	dir   string
 	svc   *audit.Service
@@ -33,7 +34,7 @@ type trail struct {
 	spool *spool.Spool
 }
 
-func openTrail(t *testing.T, dir string) *trail {
+func openTrail(t *testing.T, dir string) *testTrail {
 	t.Helper()
 	ctx := t.Context()
 	l, err := tlog.Open(ctx, filepath.Join(dir, "log"), tlog.Options{Origin: "comity.test/audit"})
@@ -52,7 +53,7 @@ func openTrail(t *testing.T, dir string) *trail {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &trail{t: t, dir: dir, svc: audit.NewService(auditd.LogAdapter{Log: l}, idx, nil, audit.WithSpool(sp)), log: l, db: db, spool: sp}
+	tr := &testTrail{t: t, dir: dir, svc: audit.NewService(auditd.LogAdapter{Log: l}, idx, nil, audit.WithSpool(sp)), log: l, db: db, spool: sp}
 	if err := tr.svc.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func openTrail(t *testing.T, dir string) *trail {
 	return tr
 }
 
-func (tr *trail) close() {
+func (tr *testTrail) close() {
 	if tr.log == nil {
 		return
 	}
@@ -77,23 +78,23 @@ func (tr *trail) close() {
 
 var producer = identity.Principal{Subject: "service:comity-request", Service: "comity-request"}
 
-func event(n int, states ...string) audit.Event {
-	return audit.Event{
-		ID: audit.NewID(), Time: time.Date(2026, 11, 28, 10, 0, n, 0, time.UTC), Service: "comity-request",
+func event(n int, states ...string) trail.Event {
+	return trail.Event{
+		ID: trail.NewID(), Time: time.Date(2026, 11, 28, 10, 0, n, 0, time.UTC), Service: "comity-request",
 		Action: "/comity.request.v1.RequestService/SubmitRequest", Resource: fmt.Sprintf("requests/r%d", n),
-		States: states, Outcome: "OK", Actor: audit.Actor{Subject: "p", Agency: "kz-gpo", Roles: []string{"prosecutor"}},
+		States: states, Outcome: "OK", Actor: trail.Actor{Subject: "p", Agency: "kz-gpo", Roles: []string{"prosecutor"}},
 	}
 }
 
 func TestAppendIsExactlyOncePerEvent(t *testing.T) {
 	tr := openTrail(t, t.TempDir())
 	ctx := t.Context()
-	evs := []audit.Event{event(1, "KZ", "UZ"), event(2, "KZ", "UZ"), event(3, "TJ")}
+	evs := []trail.Event{event(1, "KZ", "UZ"), event(2, "KZ", "UZ"), event(3, "TJ")}
 	first, err := tr.svc.Append(ctx, producer, evs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := tr.svc.Append(ctx, producer, append([]audit.Event{evs[2], event(4, "KZ")}, evs...))
+	again, err := tr.svc.Append(ctx, producer, append([]trail.Event{evs[2], event(4, "KZ")}, evs...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestAppendIsExactlyOncePerEvent(t *testing.T) {
 		t.Errorf("re-appended events got new indexes: first %v, again %v", first, again)
 	}
 	// Sixteen producers race to append the same 50 events.
-	racers := make([]audit.Event, 50)
+	racers := make([]trail.Event, 50)
 	for i := range racers {
 		racers[i] = event(100+i, "KZ")
 	}
@@ -139,7 +140,7 @@ func TestRecoverRebuildsALostIndex(t *testing.T) {
 	dir := t.TempDir()
 	tr := openTrail(t, dir)
 	ctx := t.Context()
-	evs := []audit.Event{event(1, "KZ"), event(2, "UZ"), event(3, "KZ", "UZ")}
+	evs := []trail.Event{event(1, "KZ"), event(2, "UZ"), event(3, "KZ", "UZ")}
 	idx, err := tr.svc.Append(ctx, producer, evs)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +199,7 @@ var uzAuditor = identity.Principal{Subject: "a", Agency: "uz-oversight", State: 
 
 // readsOf returns the resources of the auditors' reads on the trail, in log
 // order, as a UZ auditor lists them (a read of the list is itself spooled).
-func readsOf(t *testing.T, tr *trail) []string {
+func readsOf(t *testing.T, tr *testTrail) []string {
 	t.Helper()
 	entries, err := tr.svc.Entries(t.Context(), uzAuditor, nil, audit.FromStart, 0)
 	if err != nil {
@@ -217,7 +218,7 @@ func TestAuditorsReadsAreLoggedOnce(t *testing.T) {
 	dir := t.TempDir()
 	tr := openTrail(t, dir)
 	ctx := t.Context()
-	idx, err := tr.svc.Append(ctx, producer, []audit.Event{event(1, "UZ")})
+	idx, err := tr.svc.Append(ctx, producer, []trail.Event{event(1, "UZ")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,14 +250,14 @@ func TestAuditorsReadsAreLoggedOnce(t *testing.T) {
 	logged, unlogged := event(2, "UZ"), event(3, "UZ")
 	logged.Resource, unlogged.Resource = "audit/entries/998", "audit/entries/999"
 	tr = openTrail(t, dir)
-	if _, err := tr.svc.Append(ctx, producer, []audit.Event{logged}); err != nil {
+	if _, err := tr.svc.Append(ctx, producer, []trail.Event{logged}); err != nil {
 		t.Fatal(err)
 	}
 	next, err := tr.log.NextIndex(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.spool.Add(ctx, []audit.Event{logged, unlogged}); err != nil {
+	if err := tr.spool.Add(ctx, []trail.Event{logged, unlogged}); err != nil {
 		t.Fatal(err)
 	}
 	// Not drained: as if the process died here (the spool is closed by

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/postgres"
 	"github.com/comity-mla/comity/services/directory/sqlite"
@@ -16,6 +15,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // activationStore is a store the activation test runs on: the directory's
@@ -23,7 +23,7 @@ import (
 type activationStore interface {
 	directory.Store
 	Seed(ctx context.Context, states []directory.State, agencies []directory.Agency) (bool, error)
-	PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error)
+	PendingEvents(ctx context.Context, limit int) ([]trail.OutboxEntry, error)
 }
 
 // activationBackends open an empty store of each backend: the embedded
@@ -93,7 +93,7 @@ func testActivateAgency(t *testing.T, store activationStore) {
 		Roles: []identity.Role{identity.Prosecutor}, Issuer: "https://idp.example/"}
 	const id = "kz-police-cyber"
 	call := func(method string) context.Context {
-		return audit.WithCall(t.Context(), audit.Call{Service: "comity-directory",
+		return trail.WithCall(t.Context(), trail.Call{Service: "comity-directory",
 			Action: "/comity.directory.v1.DirectoryService/" + method})
 	}
 	events := func() int {
@@ -134,7 +134,7 @@ func testActivateAgency(t *testing.T, store activationStore) {
 		if _, err := svc.ActivateAgency(ctx, r.p, id, r.etag); !errors.Is(err, r.want) {
 			t.Errorf("%s: activate answered %v; want %v", r.name, err, r.want)
 		}
-		if audit.Recorded(ctx) {
+		if trail.Recorded(ctx) {
 			t.Errorf("%s: a refused activation is marked recorded: the server would not record it", r.name)
 		}
 	}
@@ -160,7 +160,7 @@ func testActivateAgency(t *testing.T, store activationStore) {
 	if trust, err := svc.AgencyTrust(t.Context(), id); err != nil || !trust.Active {
 		t.Errorf("AgencyTrust after the activation: %+v, %v; want active", trust, err)
 	}
-	if !audit.Recorded(ctx) {
+	if !trail.Recorded(ctx) {
 		t.Error("the activation is not marked recorded: the server would record it a second time")
 	}
 	evs, err := store.PendingEvents(t.Context(), 0)

@@ -14,9 +14,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Kind is the kind of an agency. Values are the proto enum value names.
@@ -166,13 +166,13 @@ type AgencyPage struct {
 // event must have an ID; a change offered without one is refused and nothing
 // is written. Seed and Import are not user calls and write no events.
 //
-// Implementations also keep the outbox for delivery (audit.Outbox); the
+// Implementations also keep the outbox for delivery (trail.Outbox); the
 // directory's domain never reads it, so it is not part of this interface.
 type Store interface {
 	// Recorder writes an event on its own, e.g. a denied call. An event
 	// whose ID is already in the outbox is not written again, and that is
 	// no error.
-	audit.Recorder
+	trail.Recorder
 
 	// ListStates returns every state ordered by code.
 	ListStates(ctx context.Context) ([]State, error)
@@ -184,7 +184,7 @@ type Store interface {
 	// transaction. An error from fn is returned as is and nothing is
 	// written; a missing state is errs.ErrNotFound and fn is not called; fn
 	// changing the code is errs.ErrInvalid. fn must not call the store.
-	UpdateState(ctx context.Context, code string, fn func(*State) (audit.Event, error)) (State, error)
+	UpdateState(ctx context.Context, code string, fn func(*State) (trail.Event, error)) (State, error)
 
 	// GetAgency returns the agency, or an error matching errs.ErrNotFound.
 	GetAgency(ctx context.Context, id string) (Agency, error)
@@ -194,7 +194,7 @@ type Store interface {
 	// in one transaction. An agency with the same id is
 	// errs.ErrAlreadyExists; a state not in the store is
 	// errs.ErrFailedPrecondition; in both cases nothing is written.
-	CreateAgency(ctx context.Context, a Agency, ev audit.Event) (Agency, error)
+	CreateAgency(ctx context.Context, a Agency, ev trail.Event) (Agency, error)
 	// UpdateAgency reads the agency, calls fn on it and writes the result with
 	// Version incremented, together with the audit event fn returns, in one
 	// transaction. fn is also given the other agencies of the agency's state
@@ -205,7 +205,7 @@ type Store interface {
 	// counts). An error from fn is returned as is and nothing is written; a
 	// missing agency is errs.ErrNotFound and fn is not called; fn changing
 	// ID or State is errs.ErrInvalid. fn must not call the store.
-	UpdateAgency(ctx context.Context, id string, fn func(a *Agency, peers []Agency) (audit.Event, error)) (Agency, error)
+	UpdateAgency(ctx context.Context, id string, fn func(a *Agency, peers []Agency) (trail.Event, error)) (Agency, error)
 
 	// Seed stores states and agencies in one transaction if the store holds
 	// no state yet, and reports whether it did. Concurrent callers on one

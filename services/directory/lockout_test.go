@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/sqlite"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // agenciesOf returns every agency in the store.
@@ -46,9 +46,9 @@ func TestAgencyChangesKeepSignIn(t *testing.T) {
 	// kz-oversight OVERSIGHT, all active) before the call.
 	deactivated := func(id string) func(*testing.T, *sqlite.Store) {
 		return func(t *testing.T, store *sqlite.Store) {
-			if _, err := store.UpdateAgency(t.Context(), id, func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
+			if _, err := store.UpdateAgency(t.Context(), id, func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) {
 				a.Active = false
-				return audit.Event{ID: "setup-" + id}, nil
+				return trail.Event{ID: "setup-" + id}, nil
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestAgencyChangesKeepSignIn(t *testing.T) {
 	ombudsman := func(active bool) func(*testing.T, *sqlite.Store) {
 		return func(t *testing.T, store *sqlite.Store) {
 			if _, err := store.CreateAgency(t.Context(), directory.Agency{ID: "kz-ombudsman", State: "KZ", Kind: directory.Oversight,
-				DisplayNames: map[string]string{"en": "Ombudsman"}, Active: true}, audit.Event{ID: "setup-ombudsman"}); err != nil {
+				DisplayNames: map[string]string{"en": "Ombudsman"}, Active: true}, trail.Event{ID: "setup-ombudsman"}); err != nil {
 				t.Fatal(err)
 			}
 			if !active {

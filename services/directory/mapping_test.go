@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // TestClaimMappings: an administrator gives a trusted issuer a claim
@@ -86,9 +86,9 @@ func TestClaimMappings(t *testing.T) {
 // trustBoth makes KZ trust issuers and returns the state.
 func trustBoth(t *testing.T, store directory.Store, issuers ...string) directory.State {
 	t.Helper()
-	st, err := store.UpdateState(t.Context(), "KZ", func(st *directory.State) (audit.Event, error) {
+	st, err := store.UpdateState(t.Context(), "KZ", func(st *directory.State) (trail.Event, error) {
 		st.TrustedIssuers = issuers
-		return audit.Event{ID: "setup"}, nil
+		return trail.Event{ID: "setup"}, nil
 	})
 	if err != nil {
 		t.Fatal(err)

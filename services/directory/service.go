@@ -8,16 +8,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Service applies the directory's rules on top of a Store: who may read and
 // write, how agencies are validated, and how requests are routed.
 //
 // Each successful change is stored with its audit event (DESIGN §6), built
-// from the call the gRPC server put in the context (audit.Call), and the call
+// from the call the gRPC server put in the context (trail.Call), and the call
 // is then marked recorded so that the server does not record it again.
 type Service struct {
 	store Store
@@ -37,13 +37,13 @@ var _ identity.TrustSource = (*Service)(nil)
 
 // event is the audit event of a successful change of resource, which
 // involves state.
-func event(ctx context.Context, now time.Time, p identity.Principal, resource, state string) audit.Event {
+func event(ctx context.Context, now time.Time, p identity.Principal, resource, state string) trail.Event {
 	roles := make([]string, len(p.Roles))
 	for i, r := range p.Roles {
 		roles[i] = string(r)
 	}
-	actor := audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
-	return audit.NewEvent(ctx, now, actor, "OK", audit.Details{Resource: resource, States: []string{state}})
+	actor := trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
+	return trail.NewEvent(ctx, now, actor, "OK", trail.Details{Resource: resource, States: []string{state}})
 }
 
 // AgencyTrust tells the identity layer which state an agency belongs to, its
@@ -127,13 +127,13 @@ type StateChange struct {
 // and only an administrator signed in through another issuer may drop one.
 func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, etag string, change StateChange) (State, error) {
 	code = strings.ToUpper(code)
-	audit.NoteStates(ctx, code)
+	trail.NoteStates(ctx, code)
 	if err := requireAdminOf(p, code); err != nil {
 		return State{}, err
 	}
-	updated, err := s.store.UpdateState(ctx, code, func(st *State) (audit.Event, error) {
+	updated, err := s.store.UpdateState(ctx, code, func(st *State) (trail.Event, error) {
 		if etag != "" && etag != st.Etag() {
-			return audit.Event{}, errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
+			return trail.Event{}, errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
 		}
 		next := *st
 		if change.DisplayNames != nil {
@@ -160,17 +160,17 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 			})
 		}
 		if err := validateState(next, "state."); err != nil {
-			return audit.Event{}, err
+			return trail.Event{}, err
 		}
 		if change.TrustedIssuers != nil {
 			if err := checkTrustKept(*st, next, p); err != nil {
-				return audit.Event{}, err
+				return trail.Event{}, err
 			}
 		}
 		// Checked last, so that a change that must never be made says
 		// why, not only that the etag is missing.
 		if etag == "" {
-			return audit.Event{}, (errs.Violations{{Field: "state.etag",
+			return trail.Event{}, (errs.Violations{{Field: "state.etag",
 				Description: "required: send the etag you read, so that a concurrent change is not overwritten"}}).Err(errs.Invalid, "etag required")
 		}
 		now := s.now().UTC()
@@ -181,7 +181,7 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 	if err != nil {
 		return State{}, err
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return updated, nil
 }
 
@@ -205,7 +205,7 @@ func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agen
 	if a.State == "" {
 		a.State = p.State
 	}
-	audit.NoteStates(ctx, a.State)
+	trail.NoteStates(ctx, a.State)
 	if err := requireAdminOf(p, a.State); err != nil {
 		return Agency{}, err
 	}
@@ -223,7 +223,7 @@ func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agen
 	if err != nil {
 		return Agency{}, err
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return created, nil
 }
 
@@ -311,25 +311,25 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 	if st, err := s.store.GetState(ctx, p.State); err == nil {
 		name = stateName(st)
 	}
-	updated, err := s.store.UpdateAgency(ctx, id, func(a *Agency, peers []Agency) (audit.Event, error) {
-		audit.NoteStates(ctx, a.State)
+	updated, err := s.store.UpdateAgency(ctx, id, func(a *Agency, peers []Agency) (trail.Event, error) {
+		trail.NoteStates(ctx, a.State)
 		if err := requireAdminOf(p, a.State); err != nil {
-			return audit.Event{}, err
+			return trail.Event{}, err
 		}
 		if etag != "" && etag != a.Etag() {
-			return audit.Event{}, errs.New(errs.Conflict, "agency %s was changed by someone else; get it again and retry", id)
+			return trail.Event{}, errs.New(errs.Conflict, "agency %s was changed by someone else; get it again and retry", id)
 		}
 		next := *a
 		if err := change(&next); err != nil {
-			return audit.Event{}, err
+			return trail.Event{}, err
 		}
 		if err := checkAgencyKept(name, *a, next, peers, p, prefix); err != nil {
-			return audit.Event{}, err
+			return trail.Event{}, err
 		}
 		// Checked last, so that a change that must never be made says
 		// why, not only that the etag is missing.
 		if etag == "" {
-			return audit.Event{}, (errs.Violations{{Field: prefix + "etag",
+			return trail.Event{}, (errs.Violations{{Field: prefix + "etag",
 				Description: "required: send the etag you read, so that a concurrent change is not overwritten"}}).Err(errs.Invalid, "etag required")
 		}
 		now := s.now().UTC()
@@ -340,7 +340,7 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 	if err != nil {
 		return Agency{}, err
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return updated, nil
 }
 
@@ -372,7 +372,7 @@ func stateName(st State) string {
 func (s *Service) MayChangeState(ctx context.Context, p identity.Principal, code string) error {
 	code = strings.ToUpper(code)
 	// The state's auditors see the refused attempts too, as UpdateState's.
-	audit.NoteStates(ctx, code)
+	trail.NoteStates(ctx, code)
 	return requireAdminOf(p, code)
 }
 
@@ -394,7 +394,7 @@ func (s *Service) MayChangeAgency(ctx context.Context, p identity.Principal, id 
 	}
 	// The agency's state's auditors see the refused attempts too, as
 	// updateAgency's.
-	audit.NoteStates(ctx, a.State)
+	trail.NoteStates(ctx, a.State)
 	return requireAdminOf(p, a.State)
 }
 

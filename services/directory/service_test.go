@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/sqlite"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // newService returns a service over a seeded SQLite store, and the store.
@@ -100,9 +100,9 @@ func TestChangesAreAudited(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			svc, store := newService(t, now)
-			call := audit.Call{Service: "comity-directory", Action: "/comity.directory.v1.DirectoryService/" + tc.method,
+			call := trail.Call{Service: "comity-directory", Action: "/comity.directory.v1.DirectoryService/" + tc.method,
 				RequestHMAC: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"}
-			ctx := audit.WithCall(t.Context(), call)
+			ctx := trail.WithCall(t.Context(), call)
 			err := tc.call(ctx, svc)
 			pending, perr := store.PendingEvents(t.Context(), 0)
 			if perr != nil {
@@ -115,7 +115,7 @@ func TestChangesAreAudited(t *testing.T) {
 				if len(pending) != 0 {
 					t.Errorf("a refused change wrote %d events", len(pending))
 				}
-				if audit.Recorded(ctx) {
+				if trail.Recorded(ctx) {
 					t.Error("a refused change is marked recorded: the server would not record it")
 				}
 				return
@@ -123,16 +123,16 @@ func TestChangesAreAudited(t *testing.T) {
 			if err != nil {
 				t.Fatalf("call: %v", err)
 			}
-			if !audit.Recorded(ctx) {
+			if !trail.Recorded(ctx) {
 				t.Error("the call is not marked recorded: the server would record it a second time")
 			}
 			if len(pending) != 1 {
 				t.Fatalf("%d events written; want 1", len(pending))
 			}
 			got := pending[0].Event
-			want := audit.Event{
+			want := trail.Event{
 				ID: got.ID, Time: now, Service: call.Service, Action: call.Action,
-				Actor:    audit.Actor{Subject: "admin-1", Agency: "kz-gpo", Roles: []string{"directory_admin"}, Issuer: "https://idp.kz.example/"},
+				Actor:    trail.Actor{Subject: "admin-1", Agency: "kz-gpo", Roles: []string{"directory_admin"}, Issuer: "https://idp.kz.example/"},
 				Resource: tc.resource, States: []string{tc.state}, Outcome: "OK", RequestHMAC: call.RequestHMAC,
 			}
 			if got.ID == "" {
@@ -181,9 +181,9 @@ func TestUpdateStateKeepsTrust(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc, store := newService(t, time.Now())
-			before, err := store.UpdateState(t.Context(), "KZ", func(st *directory.State) (audit.Event, error) {
+			before, err := store.UpdateState(t.Context(), "KZ", func(st *directory.State) (trail.Event, error) {
 				st.TrustedIssuers = []string{own, other}
-				return audit.Event{ID: "setup"}, nil
+				return trail.Event{ID: "setup"}, nil
 			})
 			if err != nil {
 				t.Fatal(err)

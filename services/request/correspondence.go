@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Message visibilities.
@@ -61,7 +61,7 @@ func (s *Service) PostMessage(ctx context.Context, p identity.Principal, request
 	if err != nil {
 		return Message{}, err
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return out, nil
 }
 
@@ -176,7 +176,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 		}
 		return Attachment{}, err
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return out, nil
 }
 

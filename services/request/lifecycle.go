@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // act is an action on a request: Update, or a lifecycle custom method.
@@ -173,7 +173,7 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 	if err != nil {
 		return View{}, err
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return s.view(p, updated), nil
 }
 

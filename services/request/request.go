@@ -18,10 +18,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Status is where a request is in its lifecycle. Values are the proto enum
@@ -327,7 +327,7 @@ type Change struct {
 	// History is nil when the status did not change (an Update of a draft).
 	History *HistoryEntry
 	// Event is written to the audit outbox.
-	Event audit.Event
+	Event trail.Event
 }
 
 // IdempotencyKey makes a create safe to retry (AIP-155): a second create
@@ -381,7 +381,7 @@ func BodyDigest(d Request) (string, error) {
 // audit outbox. Implementations must be safe for concurrent use, including by
 // several replicas on one PostgreSQL database.
 type Store interface {
-	audit.Recorder
+	trail.Recorder
 
 	// Create stores a new request, assigning Reference as
 	// "<RequestingState>-<year of CreateTime>-<6-digit sequence>": unique and
@@ -416,14 +416,14 @@ type Store interface {
 	LastHistorySeq(ctx context.Context) (int64, error)
 
 	// CreateMessage stores a message and its event in one transaction.
-	CreateMessage(ctx context.Context, m Message, ev audit.Event) (Message, error)
+	CreateMessage(ctx context.Context, m Message, ev trail.Event) (Message, error)
 	// ListMessages returns a request's messages oldest first, from offset,
 	// at most limit (0: all).
 	ListMessages(ctx context.Context, requestID string, offset, limit int) ([]Message, error)
 
 	// CreateAttachment stores an attachment record and its event in one
 	// transaction; the content is already in the blob store.
-	CreateAttachment(ctx context.Context, a Attachment, ev audit.Event) (Attachment, error)
+	CreateAttachment(ctx context.Context, a Attachment, ev trail.Event) (Attachment, error)
 	// GetAttachment returns an attachment record, or errs.ErrNotFound.
 	GetAttachment(ctx context.Context, requestID, id string) (Attachment, error)
 	// ListAttachments returns a request's attachments oldest first.

@@ -11,11 +11,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Directory is what the request service asks the agency directory: which
@@ -115,27 +115,27 @@ func actorOf(p identity.Principal) Actor {
 	return Actor{Subject: p.Subject, Name: p.Name, Agency: p.Agency}
 }
 
-func auditActor(p identity.Principal) audit.Actor {
+func auditActor(p identity.Principal) trail.Actor {
 	roles := make([]string, len(p.Roles))
 	for i, r := range p.Roles {
 		roles[i] = string(r)
 	}
-	return audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
+	return trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
 }
 
 // event is the audit event of a successful call on r.
-func (s *Service) event(ctx context.Context, p identity.Principal, r Request, from, to Status) audit.Event {
+func (s *Service) event(ctx context.Context, p identity.Principal, r Request, from, to Status) trail.Event {
 	return s.eventOn(ctx, p, r, "requests/"+r.ID, from, to)
 }
 
 // eventOn is the audit event of a successful call on resource, which is r
 // or under it.
-func (s *Service) eventOn(ctx context.Context, p identity.Principal, r Request, resource string, from, to Status) audit.Event {
-	d := audit.Details{Resource: resource, States: states(r)}
+func (s *Service) eventOn(ctx context.Context, p identity.Principal, r Request, resource string, from, to Status) trail.Event {
+	d := trail.Details{Resource: resource, States: states(r)}
 	if to != "" && from != to {
-		d.Transition = &audit.Transition{From: string(from), To: string(to)}
+		d.Transition = &trail.Transition{From: string(from), To: string(to)}
 	}
-	return audit.NewEvent(ctx, s.now(), auditActor(p), "OK", d)
+	return trail.NewEvent(ctx, s.now(), auditActor(p), "OK", d)
 }
 
 // states are the states whose auditors see events on r: the requesting
@@ -155,7 +155,7 @@ func (s *Service) recordRead(ctx context.Context, p identity.Principal, r Reques
 	if err := s.store.RecordEvent(ctx, s.eventOn(ctx, p, r, resource, "", "")); err != nil {
 		return fmt.Errorf("record read: %w", err)
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return nil
 }
 
@@ -229,7 +229,7 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 			return View{}, fmt.Errorf("record retried create: %w", err)
 		}
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return s.view(p, created), nil
 }
 
@@ -311,7 +311,7 @@ func (s *Service) visibleByReference(ctx context.Context, p identity.Principal, 
 		return Request{}, notFound(ref)
 	}
 	// A refusal is on the parties' trail under the request's name.
-	audit.NoteResource(ctx, "requests/"+page.Requests[0].ID)
+	trail.NoteResource(ctx, "requests/"+page.Requests[0].ID)
 	r, err := s.visible(ctx, p, page.Requests[0].ID)
 	if errs.CodeOf(err) == errs.NotFound {
 		return Request{}, notFound(ref)
@@ -336,7 +336,7 @@ func (s *Service) visible(ctx context.Context, p identity.Principal, id string) 
 	}
 	// The parties' auditors see every attempt on the request, including
 	// the ones refused below.
-	audit.NoteStates(ctx, states(r)...)
+	trail.NoteStates(ctx, states(r)...)
 	if accessOf(p, r) == noAccess {
 		return Request{}, notFound(id)
 	}
@@ -454,7 +454,7 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	if err != nil {
 		return View{}, err
 	}
-	audit.MarkRecorded(ctx)
+	trail.MarkRecorded(ctx)
 	return s.view(p, updated), nil
 }
 

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // completeDraft returns a draft to UZ that meets every safeguard.
@@ -42,7 +42,7 @@ func traceOf(t *testing.T, store *countingStore, id string) trace {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := store.Store.(audit.Outbox).PendingEvents(ctx, 1000)
+	o, err := store.Store.(trail.Outbox).PendingEvents(ctx, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/gateway/gatewaytest"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 var (
@@ -201,7 +201,7 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	// every replica of the directory, the request service and the audit
 	// service.
 	digestKey := filepath.Join(dataDir, "digest.key")
-	if _, err := audit.EnsureDigestKey(digestKey); err != nil {
+	if _, err := trail.EnsureDigestKey(digestKey); err != nil {
 		t.Fatal(err)
 	}
 	directoryDB := "sqlite:" + filepath.Join(dataDir, "directory.db")

@@ -19,6 +19,7 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/grpcapi"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 const fuzzOrigin = "comity.test/audit"
@@ -63,12 +64,12 @@ func newFuzzLog(f *testing.F) *fuzzLog {
 		return n
 	}
 	b := &auditv1.Bundle{PublicKey: vkey, Filter: `resource = "requests/x"`}
-	var events []audit.Event
+	var events []trail.Event
 	var hashes [][]byte
 	for i := range 4 {
-		e := audit.Event{
+		e := trail.Event{
 			ID: fmt.Sprintf("0192f0c4-0000-7000-8000-00000000000%d", i), Time: time.Date(2026, 3, 1, 8, i, 0, 0, time.UTC),
-			Actor:   audit.Actor{Subject: "dev:kz-gpo:prosecutor", Agency: "kz-gpo", Roles: []string{"prosecutor"}},
+			Actor:   trail.Actor{Subject: "dev:kz-gpo:prosecutor", Agency: "kz-gpo", Roles: []string{"prosecutor"}},
 			Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest", Resource: "requests/x",
 			States: []string{"KZ", "UZ"}, Outcome: "OK",
 		}

@@ -15,10 +15,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // databaseHelp is the --database flag of the outbox commands: the producing
@@ -29,7 +29,7 @@ const databaseHelp = "database of the service whose audit outbox to read: comity
 // openOutbox opens the audit outbox in the database named by database,
 // without migrating anything: the tool runs beside the service that owns
 // the database. It checks that the outbox is there, with dead letters.
-func openOutbox(ctx context.Context, database string) (audit.Outbox, func(), error) {
+func openOutbox(ctx context.Context, database string) (trail.Outbox, func(), error) {
 	if database == "" {
 		return nil, nil, fmt.Errorf("%w: --database is required: %s", errUsage, databaseHelp)
 	}
@@ -38,7 +38,7 @@ func openOutbox(ctx context.Context, database string) (audit.Outbox, func(), err
 		return nil, nil, fmt.Errorf("%w: --database: %v", errUsage, err)
 	}
 	var (
-		o       audit.Outbox
+		o       trail.Outbox
 		closeDB func()
 	)
 	switch engine {
@@ -115,7 +115,7 @@ func newAuditOutboxListCmd(g *globals) *cobra.Command {
 // queue. Every field of an event may come from a caller: control and
 // invisible characters are escaped, so that none can rewrite the
 // operator's terminal.
-func writeDeadLetters(w io.Writer, dead []audit.DeadLetter, st audit.OutboxStats, now time.Time) error {
+func writeDeadLetters(w io.Writer, dead []trail.DeadLetter, st trail.OutboxStats, now time.Time) error {
 	if len(dead) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "EVENT ID\tEVENT TIME\tSET ASIDE\tACTION\tRESOURCE\tREASON")

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/request/requestd"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // An operator lists the events a running service set aside and puts them
@@ -30,9 +30,9 @@ func TestAuditOutboxListAndRedeliver(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer closeStore()
-			var events []audit.Event
+			var events []trail.Event
 			for i, resource := range []string{"requests/ok", "requests/" + strings.Repeat("A", 400), "requests/\x1b[2Jcleared\u202egpj.exe"} {
-				ev := audit.Event{ID: audit.NewID(), Time: time.Date(2026, 3, 1, 10, i, 0, 0, time.UTC), Service: "comity-request",
+				ev := trail.Event{ID: trail.NewID(), Time: time.Date(2026, 3, 1, 10, i, 0, 0, time.UTC), Service: "comity-request",
 					Action: "/comity.request.v1.RequestService/SubmitRequest", Resource: resource, Outcome: "UNAUTHENTICATED"}
 				if err := store.RecordEvent(ctx, ev); err != nil {
 					t.Fatal(err)

@@ -32,6 +32,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Config configures the audit service.
@@ -61,7 +62,7 @@ type Config struct {
 	// AuditDigestKey keys the request digests of the service's own events
 	// (auditors' reads, denied calls), as the producing services key
 	// theirs: the deployment's one key. Required.
-	AuditDigestKey audit.DigestKey
+	AuditDigestKey trail.DigestKey
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -78,7 +79,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Database == "" || cfg.LogDir == "" || cfg.Origin == "" || cfg.DirectoryAddr == "" {
 		return errors.New("audit service: Database, LogDir, Origin and DirectoryAddr are required")
 	}
-	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+	if len(cfg.AuditDigestKey) < trail.DigestKeySize {
 		return errors.New("audit service: AuditDigestKey is required (32 random bytes, the same as the producing services')")
 	}
 	log := cfg.Logger.With(zap.String("service", "audit"))

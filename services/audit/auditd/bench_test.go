@@ -36,6 +36,7 @@ import (
 	"github.com/comity-mla/comity/services/audit/tlog/tlogtest"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // The benchmarks of the audit service as a whole, each beside a bare Tessera
@@ -61,19 +62,19 @@ var quietTessera = sync.OnceFunc(func() {
 
 // benchEvent is an event as the request service records it: every field
 // set, about 450 bytes as a leaf.
-func benchEvent(i int) audit.Event {
+func benchEvent(i int) trail.Event {
 	sum := sha256.Sum256(fmt.Appendf(nil, "request %d", i))
-	return audit.Event{
-		ID:   audit.NewID(),
+	return trail.Event{
+		ID:   trail.NewID(),
 		Time: time.Now().UTC().Truncate(time.Microsecond),
-		Actor: audit.Actor{Subject: fmt.Sprintf("user-%d", i%97), Agency: "fr-moj",
+		Actor: trail.Actor{Subject: fmt.Sprintf("user-%d", i%97), Agency: "fr-moj",
 			Roles: []string{"prosecutor"}, Issuer: "https://idp.justice.example"},
 		Service:     "comity-request",
 		Action:      "/comity.request.v1.RequestService/SubmitRequest",
 		Resource:    fmt.Sprintf("requests/0195b3c2-7e4f-7a1b-9c3d-%012d", i),
 		States:      []string{"DE", "FR"},
 		Outcome:     "OK",
-		Transition:  &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
+		Transition:  &trail.Transition{From: "DRAFT", To: "SUBMITTED"},
 		RequestHMAC: hex.EncodeToString(sum[:]),
 	}
 }
@@ -140,7 +141,7 @@ func startService(b *testing.B, database string) *service {
 			// directory, and no user calls.
 			DirectoryAddr: "127.0.0.1:1",
 			Issuers:       []identity.Issuer{issuer}, ServiceIssuer: issuer.ID,
-			AuditDigestKey: bytes.Repeat([]byte{7}, audit.DigestKeySize),
+			AuditDigestKey: bytes.Repeat([]byte{7}, trail.DigestKeySize),
 			Logger:         zap.NewNop(),
 		})
 	}()
@@ -518,7 +519,7 @@ func newBigLog(b *testing.B, size int) *bigLog {
 	svc := audit.NewService(auditd.LogAdapter{Log: l}, index, nil)
 	producer := identity.Principal{Service: "comity-request"}
 	for n := 0; n < size; n += chunk {
-		events := make([]audit.Event, min(chunk, size-n))
+		events := make([]trail.Event, min(chunk, size-n))
 		for i := range events {
 			events[i] = benchEvent(n + i)
 		}

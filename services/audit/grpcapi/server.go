@@ -16,6 +16,7 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/query/aip"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Server implements auditv1.AuditServiceServer.
@@ -40,7 +41,7 @@ func (s *Server) Append(ctx context.Context, req *auditv1.AppendRequest) (*audit
 	if peer, ok := mtls.PeerName(ctx); ok && p.Service != "" && peer != p.Service {
 		return nil, errs.New(errs.PermissionDenied, "the token names %s but the certificate %s", p.Service, peer)
 	}
-	events := make([]audit.Event, len(req.GetEvents()))
+	events := make([]trail.Event, len(req.GetEvents()))
 	for i, e := range req.GetEvents() {
 		events[i] = EventFromProto(e)
 		if p.Service != "" && events[i].Service != p.Service {
@@ -186,7 +187,7 @@ func (s *Server) ExportBundle(ctx context.Context, req *auditv1.ExportBundleRequ
 }
 
 // EventToProto converts an event to its API form.
-func EventToProto(e audit.Event) *auditv1.Event {
+func EventToProto(e trail.Event) *auditv1.Event {
 	out := &auditv1.Event{
 		Id: e.ID, Time: timestamppb.New(e.Time), Service: e.Service, Action: e.Action, Resource: e.Resource,
 		States: e.States, Outcome: e.Outcome, RequestHmac: e.RequestHMAC, Count: e.Count,
@@ -200,16 +201,16 @@ func EventToProto(e audit.Event) *auditv1.Event {
 }
 
 // EventFromProto converts an API event to the domain.
-func EventFromProto(e *auditv1.Event) audit.Event {
-	out := audit.Event{
+func EventFromProto(e *auditv1.Event) trail.Event {
+	out := trail.Event{
 		ID: e.GetId(), Time: e.GetTime().AsTime().UTC(), Service: e.GetService(), Action: e.GetAction(),
 		Resource: e.GetResource(), States: e.GetStates(), Outcome: e.GetOutcome(), RequestHMAC: e.GetRequestHmac(),
 		Count: e.GetCount(),
-		Actor: audit.Actor{Subject: e.GetActor().GetSubject(), Agency: e.GetActor().GetAgency(),
+		Actor: trail.Actor{Subject: e.GetActor().GetSubject(), Agency: e.GetActor().GetAgency(),
 			Roles: e.GetActor().GetRoles(), Issuer: e.GetActor().GetIssuer(), Address: e.GetActor().GetAddress()},
 	}
 	if t := e.GetTransition(); t != nil {
-		out.Transition = &audit.Transition{From: t.GetFrom(), To: t.GetTo()}
+		out.Transition = &trail.Transition{From: t.GetFrom(), To: t.GetTo()}
 	}
 	return out
 }

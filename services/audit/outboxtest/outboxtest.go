@@ -1,5 +1,5 @@
 // Package outboxtest is the conformance suite of the dead letters of an audit
-// outbox (audit.Outbox's DeadLetter, DeadLetters, Redeliver, RedeliverAll and
+// outbox (trail.Outbox's DeadLetter, DeadLetters, Redeliver, RedeliverAll and
 // Stats). Each producing service's store suite runs it, on SQLite and on
 // PostgreSQL alike, so that an event the audit service refuses is set aside,
 // shown and put back the same way whatever the deployment.
@@ -14,15 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Store is what the suite needs of a backend: the outbox, and a way to write
 // events into it.
 type Store interface {
-	audit.Outbox
-	audit.Recorder
+	trail.Outbox
+	trail.Recorder
 }
 
 // Run runs the suite. newStore must return an empty store of its own each
@@ -50,16 +50,16 @@ func Run(t *testing.T, service string, newStore func(t *testing.T) Store) {
 
 // record writes n events of service and returns them as PendingEvents
 // returns them, oldest first.
-func record(t *testing.T, s Store, service string, n int) []audit.OutboxEntry {
+func record(t *testing.T, s Store, service string, n int) []trail.OutboxEntry {
 	t.Helper()
 	before, err := s.PendingEvents(t.Context(), 0)
 	if err != nil {
 		t.Fatalf("PendingEvents: %v", err)
 	}
 	for i := range n {
-		ev := audit.Event{
-			ID: audit.NewID(), Time: time.Now().UTC(), Service: service,
-			Actor:    audit.Actor{Subject: "sub-1", Agency: "kz-gpo", Roles: []string{"prosecutor"}, Issuer: "https://idp.kz.example/"},
+		ev := trail.Event{
+			ID: trail.NewID(), Time: time.Now().UTC(), Service: service,
+			Actor:    trail.Actor{Subject: "sub-1", Agency: "kz-gpo", Roles: []string{"prosecutor"}, Issuer: "https://idp.kz.example/"},
 			Action:   "/comity.test.v1.TestService/Call",
 			Resource: fmt.Sprintf("things/%d", i), States: []string{"KZ"}, Outcome: "OK",
 		}
@@ -86,7 +86,7 @@ func pendingIDs(t *testing.T, s Store) []string {
 	return entryIDs(got)
 }
 
-func deadLetters(t *testing.T, s Store, limit int) []audit.DeadLetter {
+func deadLetters(t *testing.T, s Store, limit int) []trail.DeadLetter {
 	t.Helper()
 	got, err := s.DeadLetters(t.Context(), limit)
 	if err != nil {
@@ -104,7 +104,7 @@ func deadIDs(t *testing.T, s Store) []string {
 	return out
 }
 
-func entryIDs(es []audit.OutboxEntry) []string {
+func entryIDs(es []trail.OutboxEntry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.Event.ID
@@ -117,7 +117,7 @@ func without(ids []string, drop ...string) []string {
 	return slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return slices.Contains(drop, id) })
 }
 
-func stats(t *testing.T, s Store) audit.OutboxStats {
+func stats(t *testing.T, s Store) trail.OutboxStats {
 	t.Helper()
 	st, err := s.Stats(t.Context())
 	if err != nil {
@@ -171,7 +171,7 @@ func testDeadLetterSetsAside(t *testing.T, service string, newStore func(t *test
 
 // eventsEqual compares events as PendingEvents and DeadLetters return them;
 // times compare as instants.
-func eventsEqual(a, b audit.Event) bool {
+func eventsEqual(a, b trail.Event) bool {
 	if !a.Time.Equal(b.Time) {
 		return false
 	}
@@ -319,7 +319,7 @@ func testDeliveredIsNoDeadLetter(t *testing.T, service string, newStore func(t *
 
 func testStats(t *testing.T, service string, newStore func(t *testing.T) Store) {
 	s := newStore(t)
-	if st := stats(t, s); st != (audit.OutboxStats{}) {
+	if st := stats(t, s); st != (trail.OutboxStats{}) {
 		t.Errorf("Stats of an empty outbox = %+v; want zero", st)
 	}
 	before := time.Now()

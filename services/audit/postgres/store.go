@@ -22,6 +22,7 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 //go:embed migrations/*.sql
@@ -59,7 +60,7 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 // what reads return.
 type row struct {
 	idx   int64
-	event audit.Event
+	event trail.Event
 	leaf  []byte
 }
 

@@ -14,7 +14,7 @@
 // each by sending it alone, or else by sending the batch one event at a time.
 // Any other failure (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, …) is retried
 // and sets nothing aside. `comityctl audit outbox` lists and redelivers the
-// dead letters. Events are bounded (audit.Bounded) as they are sent, so that
+// dead letters. Events are bounded (trail.Bounded) as they are sent, so that
 // events written by an older producer that did not bound them are delivered
 // cut rather than refused. An audit service that refuses event after event
 // (a stricter version, a wrong configuration) would have the whole backlog
@@ -24,7 +24,7 @@
 //
 // The relay also watches the queue: the metrics comity_audit_outbox_* (backlog,
 // age of the oldest undelivered event, dead letters) and a delivery health
-// (audit.DeliveryHealthService) that turns NOT_SERVING while the oldest
+// (trail.DeliveryHealthService) that turns NOT_SERVING while the oldest
 // undelivered event is older than the alarm bound.
 package relay
 
@@ -46,11 +46,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/grpcapi"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // maxBatch is the most events one Append takes (AppendRequest.events).
@@ -171,7 +171,7 @@ func NewMetrics(reg prometheus.Registerer, service string) (*Metrics, error) {
 // one PostgreSQL database): they may send the same events, which Append
 // takes once.
 type Relay struct {
-	outbox audit.Outbox
+	outbox trail.Outbox
 	client auditv1.AuditServiceClient
 	o      Options
 	log    *zap.Logger
@@ -191,7 +191,7 @@ type Relay struct {
 // New returns a relay from outbox to client. The client carries the relay's
 // credentials (per-RPC credentials of its connection): the relay knows
 // nothing of tokens.
-func New(outbox audit.Outbox, client auditv1.AuditServiceClient, o Options) *Relay {
+func New(outbox trail.Outbox, client auditv1.AuditServiceClient, o Options) *Relay {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 500
 	}
@@ -330,14 +330,14 @@ func (r *Relay) deliver(ctx context.Context) (more bool, err error) {
 
 // send appends entries and marks them delivered. A refusal of Append is
 // returned as the status error itself, so that refused can read it.
-func (r *Relay) send(ctx context.Context, entries []audit.OutboxEntry) error {
+func (r *Relay) send(ctx context.Context, entries []trail.OutboxEntry) error {
 	req := &auditv1.AppendRequest{Events: make([]*auditv1.Event, len(entries))}
 	seqs := make([]int64, len(entries))
 	for i, e := range entries {
 		// Bounded leaves a bounded event as it is; it cuts the fields of
 		// one an older producer wrote unbounded, which the audit service
 		// would refuse.
-		req.Events[i] = grpcapi.EventToProto(audit.Bounded(e.Event))
+		req.Events[i] = grpcapi.EventToProto(trail.Bounded(e.Event))
 		seqs[i] = e.Seq
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.o.CallTimeout)
@@ -372,7 +372,7 @@ func refused(err error) bool {
 // delivers or sets aside at least one event, or returns an error (then
 // nothing is set aside that Append did not refuse alone), so that the
 // relay always makes progress past a bad event.
-func (r *Relay) setAsideRefused(ctx context.Context, entries []audit.OutboxEntry, batchErr error) error {
+func (r *Relay) setAsideRefused(ctx context.Context, entries []trail.OutboxEntry, batchErr error) error {
 	k := firstRefused(batchErr, len(entries))
 	if k < 0 {
 		// The refusal does not say which: find out one event at a time.
@@ -396,9 +396,9 @@ func (r *Relay) setAsideRefused(ctx context.Context, entries []audit.OutboxEntry
 
 // oneByOne sends entries one at a time, in order, and dead-letters each
 // that Append refuses alone. It stops at the first other failure.
-func (r *Relay) oneByOne(ctx context.Context, entries []audit.OutboxEntry) error {
+func (r *Relay) oneByOne(ctx context.Context, entries []trail.OutboxEntry) error {
 	for _, e := range entries {
-		err := r.send(ctx, []audit.OutboxEntry{e})
+		err := r.send(ctx, []trail.OutboxEntry{e})
 		switch {
 		case err == nil:
 		case refused(err):
@@ -412,7 +412,7 @@ func (r *Relay) oneByOne(ctx context.Context, entries []audit.OutboxEntry) error
 	return nil
 }
 
-func (r *Relay) deadLetter(ctx context.Context, e audit.OutboxEntry, refusal error) error {
+func (r *Relay) deadLetter(ctx context.Context, e trail.OutboxEntry, refusal error) error {
 	s := status.Convert(refusal)
 	reason := s.Code().String() + ": " + s.Message()
 	if r.refusalsInRow >= r.o.MaxRefusalsInRow {
@@ -564,7 +564,7 @@ func (r *Relay) backoff(n int) time.Duration {
 // auditAddr the outbox is only watched (its events wait, and the metrics
 // and the alarm say so). The producing services serve this way, so that
 // their audit events leave the outbox while they work.
-func RunBeside(ctx context.Context, serve func(context.Context) error, outbox audit.Outbox, auditAddr string,
+func RunBeside(ctx context.Context, serve func(context.Context) error, outbox trail.Outbox, auditAddr string,
 	dial grpcclient.Options, o Options) error {
 	var r *Relay
 	if auditAddr != "" {

@@ -26,9 +26,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // mode is how the fake audit service answers Append.
@@ -248,7 +248,7 @@ type fakeOutbox struct {
 	audit *fakeAudit
 
 	mu          sync.Mutex
-	entries     []audit.OutboxEntry // in seq order
+	entries     []trail.OutboxEntry // in seq order
 	delivered   map[int64]bool
 	dead        map[int64]string // reasons of the dead letters
 	seq         int64
@@ -288,18 +288,18 @@ func (o *fakeOutbox) addWith(n int, resource string) []string {
 	var ids []string
 	for range n {
 		o.seq += 3 // seqs need not be dense
-		ev := audit.Event{
-			ID: audit.NewID(), Time: time.Now().UTC(), Service: "comity-directory",
+		ev := trail.Event{
+			ID: trail.NewID(), Time: time.Now().UTC(), Service: "comity-directory",
 			Action: "/comity.directory.v1.DirectoryService/UpdateAgency", Resource: resource,
 			States: []string{"KZ"}, Outcome: "OK",
 		}
-		o.entries = append(o.entries, audit.OutboxEntry{Seq: o.seq, Event: ev})
+		o.entries = append(o.entries, trail.OutboxEntry{Seq: o.seq, Event: ev})
 		ids = append(ids, ev.ID)
 	}
 	return ids
 }
 
-func (o *fakeOutbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
+func (o *fakeOutbox) PendingEvents(ctx context.Context, limit int) ([]trail.OutboxEntry, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.reads++
@@ -307,7 +307,7 @@ func (o *fakeOutbox) PendingEvents(ctx context.Context, limit int) ([]audit.Outb
 		o.failReads--
 		return nil, errDB
 	}
-	var out []audit.OutboxEntry
+	var out []trail.OutboxEntry
 	for _, e := range o.entries {
 		if !o.delivered[e.Seq] && o.dead[e.Seq] == "" && (limit <= 0 || len(out) < limit) {
 			out = append(out, e)
@@ -321,7 +321,7 @@ func (o *fakeOutbox) MarkDelivered(ctx context.Context, seqs []int64) error {
 	defer o.mu.Unlock()
 	o.marks++
 	for _, s := range seqs {
-		i := slices.IndexFunc(o.entries, func(e audit.OutboxEntry) bool { return e.Seq == s })
+		i := slices.IndexFunc(o.entries, func(e trail.OutboxEntry) bool { return e.Seq == s })
 		if i < 0 {
 			o.violations = append(o.violations, fmt.Sprintf("unknown seq %d", s))
 			continue
@@ -355,20 +355,20 @@ func (o *fakeOutbox) DeadLetter(ctx context.Context, seq int64, reason string) e
 	if reason == "" {
 		o.violations = append(o.violations, fmt.Sprintf("seq %d dead-lettered without a reason", seq))
 	}
-	if o.delivered[seq] || o.dead[seq] != "" || !slices.ContainsFunc(o.entries, func(e audit.OutboxEntry) bool { return e.Seq == seq }) {
+	if o.delivered[seq] || o.dead[seq] != "" || !slices.ContainsFunc(o.entries, func(e trail.OutboxEntry) bool { return e.Seq == seq }) {
 		return errs.New(errs.NotFound, "no pending event at seq %d", seq)
 	}
 	o.dead[seq] = reason
 	return nil
 }
 
-func (o *fakeOutbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter, error) {
+func (o *fakeOutbox) DeadLetters(ctx context.Context, limit int) ([]trail.DeadLetter, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []audit.DeadLetter
+	var out []trail.DeadLetter
 	for _, e := range o.entries {
 		if r := o.dead[e.Seq]; r != "" && (limit <= 0 || len(out) < limit) {
-			out = append(out, audit.DeadLetter{OutboxEntry: e, Reason: r})
+			out = append(out, trail.DeadLetter{OutboxEntry: e, Reason: r})
 		}
 	}
 	return out, nil
@@ -395,10 +395,10 @@ func (o *fakeOutbox) RedeliverAll(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-func (o *fakeOutbox) Stats(ctx context.Context) (audit.OutboxStats, error) {
+func (o *fakeOutbox) Stats(ctx context.Context) (trail.OutboxStats, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	st := audit.OutboxStats{DeadLetters: int64(len(o.dead))}
+	st := trail.OutboxStats{DeadLetters: int64(len(o.dead))}
 	for _, e := range o.entries {
 		if !o.delivered[e.Seq] && o.dead[e.Seq] == "" {
 			if st.Backlog == 0 {
@@ -529,17 +529,17 @@ func TestConvertsEveryField(t *testing.T) {
 	a, client := newAudit(t)
 	o := newOutbox(a)
 	at := time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)
-	full := audit.Event{
-		ID: audit.NewID(), Time: at,
-		Actor:   audit.Actor{Subject: "u-1", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"},
+	full := trail.Event{
+		ID: trail.NewID(), Time: at,
+		Actor:   trail.Actor{Subject: "u-1", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"},
 		Service: "comity-request", Action: "/comity.request.v1.RequestService/SubmitRequest",
 		Resource: "requests/r-1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-		Transition:  &audit.Transition{From: "DRAFT", To: "SUBMITTED"},
+		Transition:  &trail.Transition{From: "DRAFT", To: "SUBMITTED"},
 		RequestHMAC: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
 	}
-	denied := audit.Event{ID: audit.NewID(), Time: at, Service: "comity-directory",
+	denied := trail.Event{ID: trail.NewID(), Time: at, Service: "comity-directory",
 		Action: "/comity.directory.v1.DirectoryService/CreateAgency", Outcome: "UNAUTHENTICATED"}
-	o.entries = []audit.OutboxEntry{{Seq: 1, Event: full}, {Seq: 2, Event: denied}}
+	o.entries = []trail.OutboxEntry{{Seq: 1, Event: full}, {Seq: 2, Event: denied}}
 	want := []*auditv1.Event{
 		{
 			Id: full.ID, Time: timestamppb.New(at),
@@ -943,7 +943,7 @@ func TestDeliversUnboundedEventsBounded(t *testing.T) {
 	if n := metric(t, reg, "comity_audit_outbox_dead_lettered_total"); n != 0 {
 		t.Errorf("comity_audit_outbox_dead_lettered_total = %v; want 0", n)
 	}
-	bounded := audit.Bounded(audit.Event{Resource: "agencies/" + strings.Repeat("A", maxResource)}).Resource
+	bounded := trail.Bounded(trail.Event{Resource: "agencies/" + strings.Repeat("A", maxResource)}).Resource
 	logged := a.resources()
 	if len(logged) != len(want) {
 		t.FailNow()

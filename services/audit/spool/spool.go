@@ -36,6 +36,7 @@ import (
 	"sync"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Spool is an open spool file. Its methods are safe for concurrent use; one
@@ -45,7 +46,7 @@ type Spool struct {
 
 	mu     sync.Mutex
 	f      *os.File
-	events []audit.Event
+	events []trail.Event
 	// records are the encoded records of events, for rewriting the file.
 	records [][]byte
 	// size is the file's length, removed records included.
@@ -173,7 +174,7 @@ func (s *Spool) load() error {
 	return nil
 }
 
-func record(ev audit.Event) ([]byte, error) {
+func record(ev trail.Event) ([]byte, error) {
 	leaf, err := audit.Leaf(ev)
 	if err != nil {
 		return nil, err
@@ -186,7 +187,7 @@ func record(ev audit.Event) ([]byte, error) {
 
 // Add implements audit.Spool: the events are written (not synced: see the
 // package comment) when it returns nil.
-func (s *Spool) Add(_ context.Context, events []audit.Event) error {
+func (s *Spool) Add(_ context.Context, events []trail.Event) error {
 	var buf []byte
 	recs := make([][]byte, len(events))
 	for i, ev := range events {
@@ -221,7 +222,7 @@ func (s *Spool) fail(err error) error {
 }
 
 // Pending implements audit.Spool.
-func (s *Spool) Pending(context.Context) ([]audit.Event, error) {
+func (s *Spool) Pending(context.Context) ([]trail.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.events), nil
@@ -239,7 +240,7 @@ func (s *Spool) Remove(_ context.Context, ids []string) error {
 	for _, id := range ids {
 		gone[id] = true
 	}
-	var events []audit.Event
+	var events []trail.Event
 	var records [][]byte
 	for i, ev := range s.events {
 		if !gone[ev.ID] {

@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/spool"
+	"github.com/comity-mla/comity/services/trail"
 )
 
-func read(n int) audit.Event {
-	return audit.Event{ID: fmt.Sprintf("0195a3c4-5e00-7000-8000-%012d", n), Time: time.Date(2026, 11, 28, 9, 0, n, 0, time.UTC),
-		Actor: audit.Actor{Subject: "auditor", Agency: "kz-oversight", Roles: []string{"auditor"}}, Service: "comity-audit",
+func read(n int) trail.Event {
+	return trail.Event{ID: fmt.Sprintf("0195a3c4-5e00-7000-8000-%012d", n), Time: time.Date(2026, 11, 28, 9, 0, n, 0, time.UTC),
+		Actor: trail.Actor{Subject: "auditor", Agency: "kz-oversight", Roles: []string{"auditor"}}, Service: "comity-audit",
 		Action: "/comity.audit.v1.AuditService/GetEntry", Resource: fmt.Sprintf("audit/entries/%d", n), States: []string{"KZ"}, Outcome: "OK"}
 }
 
@@ -47,7 +47,7 @@ func TestSpoolKeepsEventsUntilRemoved(t *testing.T) {
 	if got := ids(t, s); got != nil {
 		t.Fatalf("a new spool holds %v", got)
 	}
-	for _, evs := range [][]audit.Event{{read(1)}, {read(2), read(3)}, {read(4)}} {
+	for _, evs := range [][]trail.Event{{read(1)}, {read(2), read(3)}, {read(4)}} {
 		if err := s.Add(ctx, evs); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func TestSpoolKeepsEventsUntilRemoved(t *testing.T) {
 	if evs[0].Time != read(1).Time || evs[0].States[0] != "KZ" {
 		t.Errorf("reopened event %+v, want %+v", evs[0], read(1))
 	}
-	if err := s.Add(ctx, []audit.Event{read(5)}); err != nil {
+	if err := s.Add(ctx, []trail.Event{read(5)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Remove(ctx, []string{read(1).ID, read(2).ID, read(3).ID, read(4).ID, read(5).ID}); err != nil {
@@ -89,7 +89,7 @@ func TestSpoolKeepsEventsUntilRemoved(t *testing.T) {
 func TestSpoolDropsATornRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reads.spool")
 	s := open(t, path)
-	if err := s.Add(t.Context(), []audit.Event{read(1), read(2)}); err != nil {
+	if err := s.Add(t.Context(), []trail.Event{read(1), read(2)}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -117,7 +117,7 @@ func TestSpoolDropsATornRecord(t *testing.T) {
 				t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 			}
 			// A record added after the cut is read back after it.
-			if err := s.Add(t.Context(), []audit.Event{read(9)}); err != nil {
+			if err := s.Add(t.Context(), []trail.Event{read(9)}); err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
@@ -138,7 +138,7 @@ func TestSpoolCompactsPastItsLimit(t *testing.T) {
 	// A steady stream of reads: each drain leaves the last one behind, so
 	// the file never empties; it must not grow for ever.
 	for i := 0; i < 1000; i += 10 {
-		var batch []audit.Event
+		var batch []trail.Event
 		var drained []string
 		for j := range 10 {
 			batch = append(batch, read(i+j))
@@ -196,7 +196,7 @@ func TestSpoolTellsAMachineStopFromAProcessCrash(t *testing.T) {
 			if s.MachineStopped() {
 				t.Error("a new spool reports a machine stop")
 			}
-			if err := s.Add(t.Context(), []audit.Event{read(1)}); err != nil {
+			if err := s.Add(t.Context(), []trail.Event{read(1)}); err != nil {
 				t.Fatal(err)
 			}
 			tc.end(t, s, path)

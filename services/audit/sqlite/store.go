@@ -17,6 +17,7 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 //go:embed migrations/*.sql
@@ -53,7 +54,7 @@ func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 // what reads return.
 type row struct {
 	idx   int64
-	event audit.Event
+	event trail.Event
 	leaf  []byte
 }
 

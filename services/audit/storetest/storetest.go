@@ -16,6 +16,7 @@ import (
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Run runs the suite. newStore must return an empty index of its own each
@@ -78,15 +79,15 @@ func digest(n int) string { return fmt.Sprintf("%064x", n) }
 //	3 tj-carol is refused a submission of requests/r2 (KG, TJ)
 //	4 ops-admin imports the directory: no agency, resource or states
 //	5 uz-bob accepts requests/r1 (KZ, UZ), its time written in UTC+5
-func fixtures() []audit.Event {
-	kzAlice := audit.Actor{Subject: "kz-alice", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"}
-	uzBob := audit.Actor{Subject: "uz-bob", Agency: "uz-gpo", Roles: []string{"prosecutor"}, Issuer: "https://idp.uz.example/"}
-	tjCarol := audit.Actor{Subject: "tj-carol", Agency: "tj-gpo", Roles: []string{"investigator"}, Issuer: "https://idp.tj.example/"}
-	admin := audit.Actor{Subject: "ops-admin", Roles: []string{"admin"}, Issuer: "https://idp.comity.example/"}
-	return []audit.Event{
+func fixtures() []trail.Event {
+	kzAlice := trail.Actor{Subject: "kz-alice", Agency: "kz-gpo", Roles: []string{"prosecutor", "supervisor"}, Issuer: "https://idp.kz.example/"}
+	uzBob := trail.Actor{Subject: "uz-bob", Agency: "uz-gpo", Roles: []string{"prosecutor"}, Issuer: "https://idp.uz.example/"}
+	tjCarol := trail.Actor{Subject: "tj-carol", Agency: "tj-gpo", Roles: []string{"investigator"}, Issuer: "https://idp.tj.example/"}
+	admin := trail.Actor{Subject: "ops-admin", Roles: []string{"admin"}, Issuer: "https://idp.comity.example/"}
+	return []trail.Event{
 		{ID: eventID(0), Time: at(0), Actor: kzAlice, Service: "comity-request", Action: submit,
 			Resource: "requests/r1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-			Transition: &audit.Transition{From: "DRAFT", To: "SUBMITTED"}, RequestHMAC: digest(0)},
+			Transition: &trail.Transition{From: "DRAFT", To: "SUBMITTED"}, RequestHMAC: digest(0)},
 		{ID: eventID(1), Time: at(1), Actor: uzBob, Service: "comity-request", Action: attachment,
 			Resource: "requests/r1/attachments/a1", States: []string{"KZ", "UZ"}, Outcome: "OK", RequestHMAC: digest(1)},
 		{ID: eventID(2), Time: at(2), Service: "comity-directory", Action: updateAgency,
@@ -97,12 +98,12 @@ func fixtures() []audit.Event {
 			Outcome: "OK", RequestHMAC: digest(4)},
 		{ID: eventID(5), Time: at(5).In(plus5), Actor: uzBob, Service: "comity-request", Action: accept,
 			Resource: "requests/r1", States: []string{"KZ", "UZ"}, Outcome: "OK",
-			Transition: &audit.Transition{From: "SUBMITTED", To: "ACCEPTED"}, RequestHMAC: digest(5)},
+			Transition: &trail.Transition{From: "SUBMITTED", To: "ACCEPTED"}, RequestHMAC: digest(5)},
 	}
 }
 
 // newEntry returns e logged at index.
-func newEntry(t *testing.T, index uint64, e audit.Event) audit.Entry {
+func newEntry(t *testing.T, index uint64, e trail.Event) audit.Entry {
 	t.Helper()
 	leaf, err := audit.Leaf(e)
 	if err != nil {
@@ -277,9 +278,9 @@ func testPutConflict(t *testing.T, s audit.Index) {
 	es := seeded(t, s)
 	// fresh is a new event at the next index: valid on its own, so that a
 	// refused call shows whether it was written.
-	fresh := newEntry(t, 6, audit.Event{ID: eventID(6), Time: at(6), Service: "comity-request",
+	fresh := newEntry(t, 6, trail.Event{ID: eventID(6), Time: at(6), Service: "comity-request",
 		Action: submit, Resource: "requests/r3", States: []string{"AZ"}, Outcome: "OK"})
-	other := audit.Event{ID: eventID(7), Time: at(7), Service: "comity-request", Action: submit, States: []string{"AZ"}, Outcome: "OK"}
+	other := trail.Event{ID: eventID(7), Time: at(7), Service: "comity-request", Action: submit, States: []string{"AZ"}, Outcome: "OK"}
 	tests := []struct {
 		name  string
 		entry audit.Entry
@@ -309,9 +310,9 @@ func testPutConflict(t *testing.T, s audit.Index) {
 
 func testPutInvalid(t *testing.T, s audit.Index) {
 	es := seeded(t, s)
-	fresh := newEntry(t, 6, audit.Event{ID: eventID(6), Time: at(6), Service: "comity-request",
+	fresh := newEntry(t, 6, trail.Event{ID: eventID(6), Time: at(6), Service: "comity-request",
 		Action: submit, States: []string{"AZ"}, Outcome: "OK"})
-	mismatched := newEntry(t, 7, audit.Event{ID: eventID(7), Time: at(7), Service: "comity-request", Outcome: "OK"})
+	mismatched := newEntry(t, 7, trail.Event{ID: eventID(7), Time: at(7), Service: "comity-request", Outcome: "OK"})
 	mismatched.Event.ID = eventID(8)
 	tests := []struct {
 		name  string
@@ -321,7 +322,7 @@ func testPutInvalid(t *testing.T, s audit.Index) {
 		{"leaf not an event", audit.Entry{Index: 7, Leaf: []byte("not json")}},
 		{"leaf without an event id", audit.Entry{Index: 7, Leaf: []byte(`{"service":"comity-request"}`)}},
 		{"event not the leaf's", mismatched},
-		{"index beyond int64", newEntry(t, math.MaxInt64+1, audit.Event{ID: eventID(9), Time: at(9), Outcome: "OK"})},
+		{"index beyond int64", newEntry(t, math.MaxInt64+1, trail.Event{ID: eventID(9), Time: at(9), Outcome: "OK"})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -487,7 +488,7 @@ func testListUnderResource(t *testing.T, s audit.Index) {
 	}
 	var es []audit.Entry
 	for i, r := range resources {
-		es = append(es, newEntry(t, uint64(i), audit.Event{ID: eventID(i), Time: at(i), Service: "comity-request",
+		es = append(es, newEntry(t, uint64(i), trail.Event{ID: eventID(i), Time: at(i), Service: "comity-request",
 			Action: attachment, Resource: r, States: []string{"KZ"}, Outcome: "OK", RequestHMAC: digest(i)}))
 	}
 	if err := s.Put(t.Context(), es); err != nil {
@@ -534,7 +535,7 @@ func testListPaging(t *testing.T, s audit.Index) {
 			states = []string{"KZ", "UZ"}
 			kz = append(kz, uint64(i))
 		}
-		es = append(es, newEntry(t, uint64(i), audit.Event{ID: eventID(i), Time: at(i), Service: "comity-request",
+		es = append(es, newEntry(t, uint64(i), trail.Event{ID: eventID(i), Time: at(i), Service: "comity-request",
 			Action: submit, Resource: fmt.Sprintf("requests/r%d", i), States: states, Outcome: "OK"}))
 	}
 	// The later half first: the index fills out of order.
@@ -625,7 +626,7 @@ func testListNewestFirst(t *testing.T, s audit.Index) {
 			states = []string{"KZ"}
 			kz = append([]uint64{uint64(i)}, kz...)
 		}
-		es = append(es, newEntry(t, uint64(i), audit.Event{ID: eventID(i), Time: at(i), Service: "comity-request",
+		es = append(es, newEntry(t, uint64(i), trail.Event{ID: eventID(i), Time: at(i), Service: "comity-request",
 			Action: submit, Resource: fmt.Sprintf("requests/r%d", i), States: states, Outcome: "OK"}))
 	}
 	if err := s.Put(t.Context(), es); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 const origin = "comity.test/audit"
@@ -45,10 +46,10 @@ func openLog(t testing.TB, dir string) *tlog.Log {
 // leaf returns a realistic, distinct leaf: an audit event's encoding.
 func leaf(t testing.TB, tag string, i int) []byte {
 	t.Helper()
-	b, err := audit.Leaf(audit.Event{
+	b, err := audit.Leaf(trail.Event{
 		ID:      fmt.Sprintf("%s-%06d", tag, i),
 		Time:    time.Date(2025, 1, 2, 3, 4, 5, i, time.UTC),
-		Actor:   audit.Actor{Subject: "user-" + strconv.Itoa(i%17), Agency: "FR-MOJ", Roles: []string{"caseworker"}},
+		Actor:   trail.Actor{Subject: "user-" + strconv.Itoa(i%17), Agency: "FR-MOJ", Roles: []string{"caseworker"}},
 		Service: "comity-request",
 		Action:  "/comity.request.v1.RequestService/SubmitRequest",
 		Outcome: "OK",

@@ -7,11 +7,11 @@ import (
 	"flag"
 	"os"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 func main() {
@@ -29,7 +29,7 @@ func main() {
 	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request, comity-directory and comity-audit), which keys the request digests in the audit service's own events (auditors' reads); required")
 
 	os.Exit(cli.Main("comity-audit", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
-		key, err := audit.LoadDigestKey(*digestKey)
+		key, err := trail.LoadDigestKey(*digestKey)
 		if err != nil {
 			return err
 		}

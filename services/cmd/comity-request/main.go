@@ -6,12 +6,12 @@ import (
 	"flag"
 	"os"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 func main() {
@@ -37,7 +37,7 @@ func main() {
 	serviceKeys := fs.String("service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
 
 	os.Exit(cli.Main("comity-request", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
-		key, err := audit.LoadDigestKey(*digestKey)
+		key, err := trail.LoadDigestKey(*digestKey)
 		if err != nil {
 			return err
 		}

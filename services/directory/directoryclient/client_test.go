@@ -18,12 +18,12 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // env is a real directory server on a loopback port and a connection to it
@@ -55,7 +55,7 @@ func startDirectory(t *testing.T) *env {
 		done <- directoryd.Run(ctx, directoryd.Config{
 			Listener: lis, Database: "sqlite:" + filepath.Join(e.dataDir, "directory.db"),
 			Issuers: []identity.Issuer{dev}, SeedTrustedIssuers: []string{dev.ID},
-			AuditDigestKey: make(audit.DigestKey, audit.DigestKeySize), Logger: zaptest.NewLogger(t),
+			AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize), Logger: zaptest.NewLogger(t),
 		})
 	}()
 	stopped := false

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/grpcapi"
@@ -29,6 +28,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Config configures the directory service.
@@ -53,13 +53,13 @@ type Config struct {
 	// AuditDigestKey keys the request digests of the service's audit
 	// events; every producing service of a deployment holds the same one.
 	// Required.
-	AuditDigestKey audit.DigestKey
+	AuditDigestKey trail.DigestKey
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the callers Callers names, and presents it to the audit service.
 	TLS *mtls.Identity
 	// AuditBacklogAlarm is how old the oldest undelivered audit event may
 	// get before the service reports its delivery behind (health detail
-	// audit.DeliveryHealthService, a log line); zero means 5 minutes.
+	// trail.DeliveryHealthService, a log line); zero means 5 minutes.
 	AuditBacklogAlarm time.Duration
 	// AuditAnonymousClients bounds the clients whose unauthenticated calls
 	// get an aggregate audit event of their own per minute
@@ -81,7 +81,7 @@ type Config struct {
 // its other replicas, so that no import changes the database behind it; it
 // does not start while an import holds the lock.
 func Run(ctx context.Context, cfg Config) error {
-	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+	if len(cfg.AuditDigestKey) < trail.DigestKeySize {
 		return errors.New("directory service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
 	}
 	log := cfg.Logger.With(zap.String("service", "directory"))
@@ -150,7 +150,7 @@ func Run(ctx context.Context, cfg Config) error {
 	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
 		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
 			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
-			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(audit.DeliveryHealthService, ok) },
+			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(trail.DeliveryHealthService, ok) },
 		})
 }
 
@@ -176,7 +176,7 @@ var Callers = mtls.Policy{
 // (package audit/relay) drains to the audit service.
 type Store interface {
 	directory.Store
-	audit.Outbox
+	trail.Outbox
 }
 
 // OpenStore opens the directory store at database (sqlite:PATH or a

@@ -14,11 +14,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // TestImportWaitsForTheService runs comity-directory on each engine and
@@ -42,7 +42,7 @@ func TestImportWaitsForTheService(t *testing.T) {
 			}
 			cfg := func(l net.Listener) directoryd.Config {
 				return directoryd.Config{Listener: l, Database: db, Issuers: []identity.Issuer{dev}, Logger: zap.NewNop(),
-					AuditDigestKey: make(audit.DigestKey, audit.DigestKeySize)}
+					AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)}
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			l, err := net.Listen("tcp", "127.0.0.1:0")

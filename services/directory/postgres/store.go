@@ -1,6 +1,6 @@
 // Package postgres is the directory.Store of the scaled-out deployment, on a
 // PostgreSQL database that several replicas share. It is also the
-// directory's audit.Outbox.
+// directory's trail.Outbox.
 package postgres
 
 import (
@@ -16,12 +16,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/storedoc"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 //go:embed migrations/*.sql
@@ -47,7 +47,7 @@ type Store struct {
 
 var (
 	_ directory.Store = (*Store)(nil)
-	_ audit.Outbox    = (*Store)(nil)
+	_ trail.Outbox    = (*Store)(nil)
 )
 
 // New applies the directory's migrations to the database of pool and returns
@@ -165,7 +165,7 @@ func (s *Store) GetState(ctx context.Context, code string) (directory.State, err
 }
 
 // UpdateState implements directory.Store. fn runs while the row is locked.
-func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) (audit.Event, error)) (directory.State, error) {
+func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) (trail.Event, error)) (directory.State, error) {
 	var out directory.State
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		st, err := getState(ctx, tx, code, true)
@@ -390,7 +390,7 @@ func insertAgency(ctx context.Context, tx pgx.Tx, a directory.Agency, t time.Tim
 }
 
 // CreateAgency implements directory.Store.
-func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.Event) (directory.Agency, error) {
+func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev trail.Event) (directory.Agency, error) {
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		// Checked first, rather than read from the foreign key error, so
 		// that the error names the state on both backends.
@@ -422,7 +422,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.E
 }
 
 // UpdateAgency implements directory.Store. fn runs while the row is locked.
-func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *directory.Agency, peers []directory.Agency) (audit.Event, error)) (directory.Agency, error) {
+func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *directory.Agency, peers []directory.Agency) (trail.Event, error)) (directory.Agency, error) {
 	var out directory.Agency
 	err := pgdb.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		a, err := getAgency(ctx, tx, id, false)

@@ -1,6 +1,6 @@
 // Package sqlite is the directory.Store of the embedded deployment, on one
 // SQLite file opened with package sqlitedb. It is also the directory's
-// audit.Outbox.
+// trail.Outbox.
 package sqlite
 
 import (
@@ -17,12 +17,12 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/storedoc"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 //go:embed migrations/*.sql
@@ -42,7 +42,7 @@ type Store struct {
 
 var (
 	_ directory.Store = (*Store)(nil)
-	_ audit.Outbox    = (*Store)(nil)
+	_ trail.Outbox    = (*Store)(nil)
 )
 
 // New applies the directory's migrations to db and returns a store on it. The
@@ -162,7 +162,7 @@ func (s *Store) GetState(ctx context.Context, code string) (directory.State, err
 // UpdateState implements directory.Store. fn runs while the transaction holds
 // the database's only write connection, so it must not write through this
 // store.
-func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) (audit.Event, error)) (directory.State, error) {
+func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) (trail.Event, error)) (directory.State, error) {
 	var out directory.State
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		st, err := getState(ctx, tx, code)
@@ -381,7 +381,7 @@ func insertAgency(ctx context.Context, tx *sql.Tx, a directory.Agency, t time.Ti
 }
 
 // CreateAgency implements directory.Store.
-func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.Event) (directory.Agency, error) {
+func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev trail.Event) (directory.Agency, error) {
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		// Checked first, rather than read from the foreign key error, so
 		// that the error names the state on both backends.
@@ -413,7 +413,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev audit.E
 // UpdateAgency implements directory.Store. fn runs while the transaction holds
 // the database's only write connection, so it must not write through this
 // store.
-func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *directory.Agency, peers []directory.Agency) (audit.Event, error)) (directory.Agency, error) {
+func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *directory.Agency, peers []directory.Agency) (trail.Event, error)) (directory.Agency, error) {
 	var out directory.Agency
 	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
 		a, err := getAgency(ctx, tx, id)

@@ -8,19 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/outboxtest"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // newEvent returns an event with a new id and every field set, as the
 // directory's service would write for a change of resource.
-func newEvent(resource, state string) audit.Event {
-	return audit.Event{
-		ID:   audit.NewID(),
+func newEvent(resource, state string) trail.Event {
+	return trail.Event{
+		ID:   trail.NewID(),
 		Time: time.Now().UTC(),
-		Actor: audit.Actor{Subject: "admin-1", Agency: "kz-gpo", Roles: []string{"directory_admin"},
+		Actor: trail.Actor{Subject: "admin-1", Agency: "kz-gpo", Roles: []string{"directory_admin"},
 			Issuer: "https://idp.kz.example/"},
 		Service:     "comity-directory",
 		Action:      "/comity.directory.v1.DirectoryService/UpdateAgency",
@@ -33,10 +33,10 @@ func newEvent(resource, state string) audit.Event {
 
 // withEvent turns a change of the old form into one that returns ev when the
 // change succeeds.
-func withEvent[T any](fn func(*T) error, ev audit.Event) func(*T) (audit.Event, error) {
-	return func(x *T) (audit.Event, error) {
+func withEvent[T any](fn func(*T) error, ev trail.Event) func(*T) (trail.Event, error) {
+	return func(x *T) (trail.Event, error) {
 		if err := fn(x); err != nil {
-			return audit.Event{}, err
+			return trail.Event{}, err
 		}
 		return ev, nil
 	}
@@ -44,18 +44,18 @@ func withEvent[T any](fn func(*T) error, ev audit.Event) func(*T) (audit.Event, 
 
 // peerless adapts fn, an UpdateAgency function that does not look at the
 // agency's peers, to Store.UpdateAgency.
-func peerless(fn func(*directory.Agency) (audit.Event, error)) func(*directory.Agency, []directory.Agency) (audit.Event, error) {
-	return func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) { return fn(a) }
+func peerless(fn func(*directory.Agency) (trail.Event, error)) func(*directory.Agency, []directory.Agency) (trail.Event, error) {
+	return func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) { return fn(a) }
 }
 
 // stored is e as PendingEvents returns it: the time in UTC, truncated to
 // microseconds.
-func stored(e audit.Event) audit.Event {
+func stored(e trail.Event) trail.Event {
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
 	return e
 }
 
-func pending(t *testing.T, s Store) []audit.OutboxEntry {
+func pending(t *testing.T, s Store) []trail.OutboxEntry {
 	t.Helper()
 	got, err := s.PendingEvents(t.Context(), 0)
 	if err != nil {
@@ -64,7 +64,7 @@ func pending(t *testing.T, s Store) []audit.OutboxEntry {
 	return got
 }
 
-func eventIDs(es []audit.OutboxEntry) []string {
+func eventIDs(es []trail.OutboxEntry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.Event.ID
@@ -87,7 +87,7 @@ func checkNotPending(t *testing.T, s Store, id string) {
 }
 
 // checkSeqs checks that seqs increase along the list.
-func checkSeqs(t *testing.T, es []audit.OutboxEntry) {
+func checkSeqs(t *testing.T, es []trail.OutboxEntry) {
 	t.Helper()
 	for i := 1; i < len(es); i++ {
 		if es[i].Seq <= es[i-1].Seq {
@@ -101,52 +101,52 @@ func testOutboxWithChange(t *testing.T, newStore func(t *testing.T) Store) {
 	tests := []struct {
 		name     string
 		resource string
-		change   func(t *testing.T, s Store, ev audit.Event) error
+		change   func(t *testing.T, s Store, ev trail.Event) error
 		wantErr  error
 	}{
-		{"CreateAgency", "agencies/kz-academy", func(t *testing.T, s Store, ev audit.Event) error {
+		{"CreateAgency", "agencies/kz-academy", func(t *testing.T, s Store, ev trail.Event) error {
 			_, err := s.CreateAgency(t.Context(), directory.Agency{ID: "kz-academy", State: "KZ", Kind: directory.TrainingInstitution}, ev)
 			return err
 		}, nil},
-		{"CreateAgency existing", "agencies/kz-gpo", func(t *testing.T, s Store, ev audit.Event) error {
+		{"CreateAgency existing", "agencies/kz-gpo", func(t *testing.T, s Store, ev trail.Event) error {
 			_, err := s.CreateAgency(t.Context(), directory.Agency{ID: "kz-gpo", State: "KZ", Kind: directory.CentralAuthority}, ev)
 			return err
 		}, errs.ErrAlreadyExists},
-		{"CreateAgency unknown state", "agencies/xx-gpo", func(t *testing.T, s Store, ev audit.Event) error {
+		{"CreateAgency unknown state", "agencies/xx-gpo", func(t *testing.T, s Store, ev trail.Event) error {
 			_, err := s.CreateAgency(t.Context(), directory.Agency{ID: "xx-gpo", State: "XX", Kind: directory.CentralAuthority}, ev)
 			return err
 		}, errs.ErrFailedPrecondition},
-		{"UpdateAgency", "agencies/kz-gpo", func(t *testing.T, s Store, ev audit.Event) error {
-			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
+		{"UpdateAgency", "agencies/kz-gpo", func(t *testing.T, s Store, ev trail.Event) error {
+			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) {
 				a.Active = false
 				return ev, nil
 			})
 			return err
 		}, nil},
-		{"UpdateAgency fn error", "agencies/kz-gpo", func(t *testing.T, s Store, ev audit.Event) error {
-			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
+		{"UpdateAgency fn error", "agencies/kz-gpo", func(t *testing.T, s Store, ev trail.Event) error {
+			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) {
 				a.Active = false
 				// An event with an error is still no change.
 				return ev, errFn
 			})
 			return err
 		}, errFn},
-		{"UpdateAgency refused by the store", "agencies/kz-gpo", func(t *testing.T, s Store, ev audit.Event) error {
-			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
+		{"UpdateAgency refused by the store", "agencies/kz-gpo", func(t *testing.T, s Store, ev trail.Event) error {
+			_, err := s.UpdateAgency(t.Context(), "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) {
 				a.State = "KG"
 				return ev, nil
 			})
 			return err
 		}, errs.ErrInvalid},
-		{"UpdateState", "states/KZ", func(t *testing.T, s Store, ev audit.Event) error {
-			_, err := s.UpdateState(t.Context(), "KZ", func(st *directory.State) (audit.Event, error) {
+		{"UpdateState", "states/KZ", func(t *testing.T, s Store, ev trail.Event) error {
+			_, err := s.UpdateState(t.Context(), "KZ", func(st *directory.State) (trail.Event, error) {
 				st.TimeZone = "UTC"
 				return ev, nil
 			})
 			return err
 		}, nil},
-		{"UpdateState fn error", "states/KZ", func(t *testing.T, s Store, ev audit.Event) error {
-			_, err := s.UpdateState(t.Context(), "KZ", func(st *directory.State) (audit.Event, error) {
+		{"UpdateState fn error", "states/KZ", func(t *testing.T, s Store, ev trail.Event) error {
+			_, err := s.UpdateState(t.Context(), "KZ", func(st *directory.State) (trail.Event, error) {
 				st.TimeZone = "UTC"
 				return ev, errFn
 			})
@@ -191,15 +191,15 @@ func testOutboxChangeWithoutEvent(t *testing.T, newStore func(t *testing.T) Stor
 		t.Fatal(err)
 	}
 
-	if _, err := s.CreateAgency(ctx, directory.Agency{ID: "kz-academy", State: "KZ", Kind: directory.TrainingInstitution}, audit.Event{}); err == nil {
+	if _, err := s.CreateAgency(ctx, directory.Agency{ID: "kz-academy", State: "KZ", Kind: directory.TrainingInstitution}, trail.Event{}); err == nil {
 		t.Error("CreateAgency without an event succeeded")
 	}
 	if _, err := s.GetAgency(ctx, "kz-academy"); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("agency created without its event: GetAgency error %v; want not found", err)
 	}
-	if _, err := s.UpdateAgency(ctx, "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
+	if _, err := s.UpdateAgency(ctx, "kz-gpo", func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) {
 		a.Active = false
-		return audit.Event{}, nil
+		return trail.Event{}, nil
 	}); err == nil {
 		t.Error("UpdateAgency without an event succeeded")
 	}
@@ -208,9 +208,9 @@ func testOutboxChangeWithoutEvent(t *testing.T, newStore func(t *testing.T) Stor
 	} else {
 		checkEqual(t, "agency after an update without event", got, agencyBefore)
 	}
-	if _, err := s.UpdateState(ctx, "KZ", func(st *directory.State) (audit.Event, error) {
+	if _, err := s.UpdateState(ctx, "KZ", func(st *directory.State) (trail.Event, error) {
 		st.TimeZone = "UTC"
-		return audit.Event{}, nil
+		return trail.Event{}, nil
 	}); err == nil {
 		t.Error("UpdateState without an event succeeded")
 	}
@@ -229,16 +229,16 @@ func testOutboxEventRoundTrip(t *testing.T, newStore func(t *testing.T) Store) {
 	full := newEvent("requests/0190a0b0-0000-7000-8000-000000000000", "KZ")
 	full.States = []string{"KZ", "UZ"}
 	full.Actor.Roles = []string{"prosecutor", "directory_admin"}
-	full.Transition = &audit.Transition{From: "DRAFT", To: "SUBMITTED"}
+	full.Transition = &trail.Transition{From: "DRAFT", To: "SUBMITTED"}
 	// Not UTC, with nanoseconds: the outbox returns UTC microseconds.
 	full.Time = time.Date(2026, 4, 2, 15, 4, 5, 987654321, tashkent)
-	minimal := audit.Event{
-		ID: audit.NewID(), Time: t0, Service: "comity-directory",
+	minimal := trail.Event{
+		ID: trail.NewID(), Time: t0, Service: "comity-directory",
 		Action: "/comity.directory.v1.DirectoryService/GetAgency", Outcome: "PERMISSION_DENIED",
 	}
 	tests := []struct {
 		name string
-		ev   audit.Event
+		ev   trail.Event
 	}{
 		{"every field", full},
 		{"unauthenticated denial", minimal},
@@ -305,7 +305,7 @@ func testOutboxRecordEvent(t *testing.T, newStore func(t *testing.T) Store) {
 		t.Errorf("a delivered event recorded again is pending again: %v", eventIDs(got))
 	}
 
-	if err := s.RecordEvent(ctx, audit.Event{Service: "comity-directory", Outcome: "OK"}); err == nil {
+	if err := s.RecordEvent(ctx, trail.Event{Service: "comity-directory", Outcome: "OK"}); err == nil {
 		t.Error("RecordEvent of an event without id succeeded")
 	}
 }

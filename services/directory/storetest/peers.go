@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // stateAgenciesOf returns the agencies of state in all, but the one with id
@@ -35,9 +35,9 @@ func testUpdateAgencyPeers(t *testing.T, newStore func(t *testing.T) Store) {
 	all := allAgencies(t, s)
 	for _, id := range []string{"kz-oversight", "kg-gpo"} {
 		var got []directory.Agency
-		_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, peers []directory.Agency) (audit.Event, error) {
+		_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, peers []directory.Agency) (trail.Event, error) {
 			got = peers
-			return audit.Event{}, errs.New(errs.FailedPrecondition, "look only")
+			return trail.Event{}, errs.New(errs.FailedPrecondition, "look only")
 		})
 		checkCode(t, "UpdateAgency refused by fn", err, errs.ErrFailedPrecondition)
 		a, err := s.GetAgency(ctx, id)
@@ -121,9 +121,9 @@ func testUpdateAgencyPeersSerialised(t *testing.T, newStore func(t *testing.T) S
 	)
 	for _, id := range ids {
 		wg.Go(func() {
-			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, peers []directory.Agency) (audit.Event, error) {
+			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, peers []directory.Agency) (trail.Event, error) {
 				if slices.ContainsFunc(peers, func(p directory.Agency) bool { return !p.Active }) {
-					return audit.Event{}, errs.New(errs.FailedPrecondition, "a peer is inactive")
+					return trail.Event{}, errs.New(errs.FailedPrecondition, "a peer is inactive")
 				}
 				// Wait until every update has read its peers, or a while:
 				// a store that serialises them lets only one in at a time

@@ -16,18 +16,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Store is what a backend offers: the directory's Store and the outbox its
 // relay drains.
 type Store interface {
 	directory.Store
-	audit.Outbox
+	trail.Outbox
 }
 
 // Run runs the suite. newStore must return an empty store of its own each
@@ -625,14 +625,14 @@ func testNotFound(t *testing.T, newStore func(t *testing.T) Store) {
 		{"GetState", func(ctx context.Context) error { _, err := s.GetState(ctx, "XX"); return err }},
 		{"GetState lower case", func(ctx context.Context) error { _, err := s.GetState(ctx, "kz"); return err }},
 		{"UpdateAgency", func(ctx context.Context) error {
-			_, err := s.UpdateAgency(ctx, "kz-nope", func(*directory.Agency, []directory.Agency) (audit.Event, error) {
+			_, err := s.UpdateAgency(ctx, "kz-nope", func(*directory.Agency, []directory.Agency) (trail.Event, error) {
 				called = true
 				return newEvent("agencies/kz-nope", "KZ"), nil
 			})
 			return err
 		}},
 		{"UpdateState", func(ctx context.Context) error {
-			_, err := s.UpdateState(ctx, "XX", func(*directory.State) (audit.Event, error) {
+			_, err := s.UpdateState(ctx, "XX", func(*directory.State) (trail.Event, error) {
 				called = true
 				return newEvent("states/XX", "XX"), nil
 			})
@@ -776,7 +776,7 @@ func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) Store)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, _ []directory.Agency) (audit.Event, error) {
+			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) {
 				a.ContactPoints = append(a.ContactPoints, directory.ContactPoint{Role: "officer", FullName: fmt.Sprintf("officer %d", i)})
 				return newEvent("agencies/"+id, a.State), nil
 			})
@@ -916,7 +916,7 @@ func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) Store) 
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.UpdateState(ctx, code, func(st *directory.State) (audit.Event, error) {
+			_, err := s.UpdateState(ctx, code, func(st *directory.State) (trail.Event, error) {
 				st.TrustedIssuers = append(st.TrustedIssuers, fmt.Sprintf("https://issuer-%d.example/", i))
 				return newEvent("states/"+code, code), nil
 			})

@@ -13,9 +13,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/platform/connlimit"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // UnauthenticatedCallsAction is the action of the aggregate events that
@@ -45,7 +45,7 @@ const DefaultMaxAnonymousAddresses = 100
 // as one aggregate event per client and minute.
 type anonymous struct {
 	service  string
-	recorder audit.Recorder
+	recorder trail.Recorder
 	logger   *zap.Logger
 	calls    *prometheus.CounterVec
 	maxAddrs int
@@ -98,7 +98,7 @@ func newAnonymous(cfg *AuditConfig, logger *zap.Logger, reg prometheus.Registere
 func (a *anonymous) add(ctx context.Context, method, reason string, now time.Time) {
 	a.calls.WithLabelValues(method, reason).Inc()
 	resource := ""
-	if c, ok := audit.CallFrom(ctx); ok {
+	if c, ok := trail.CallFrom(ctx); ok {
 		resource = c.Resource
 	}
 	addr := clientAddress(ctx)
@@ -160,8 +160,8 @@ func (a *anonymous) write(minute time.Time, counts map[string]*anonymousCount) {
 		if a.recorder == nil {
 			continue
 		}
-		ctx := audit.WithCall(context.Background(), audit.Call{Service: a.service, Action: UnauthenticatedCallsAction, Resource: c.resource})
-		ev := audit.NewEvent(ctx, minute, audit.Actor{Address: addr}, "UNAUTHENTICATED", audit.Details{Count: c.calls})
+		ctx := trail.WithCall(context.Background(), trail.Call{Service: a.service, Action: UnauthenticatedCallsAction, Resource: c.resource})
+		ev := trail.NewEvent(ctx, minute, trail.Actor{Address: addr}, "UNAUTHENTICATED", trail.Details{Count: c.calls})
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := a.recorder.RecordEvent(wctx, ev); err != nil {
 			a.logger.Error("audit event of unauthenticated calls not recorded", zap.String("client", addr),

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/trail"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/peer"
-
-	"github.com/comity-mla/comity/services/audit"
 )
 
 // The unauthenticated calls of a minute are recorded when the next minute's
@@ -26,7 +25,7 @@ func TestAnonymousCallsAggregate(t *testing.T) {
 	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
 	call := func(addr string, at time.Time) {
 		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr + ":5000")})
-		ctx = audit.WithCall(ctx, audit.Call{Service: "comity-request", Resource: "requests/" + addr})
+		ctx = trail.WithCall(ctx, trail.Call{Service: "comity-request", Resource: "requests/" + addr})
 		a.add(ctx, "/comity.request.v1.RequestService/GetRequest", "no_token", at)
 	}
 	for i := range 10 {
@@ -90,7 +89,7 @@ func TestAnonymousCallsAcrossAMinuteMakeOneEventPerMinute(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr("192.0.2.7:5000")})
-			ctx = audit.WithCall(ctx, audit.Call{Service: "comity-request", Resource: "requests/x"})
+			ctx = trail.WithCall(ctx, trail.Call{Service: "comity-request", Resource: "requests/x"})
 			for _, d := range tc.calls {
 				a.add(ctx, "/comity.request.v1.RequestService/GetRequest", "no_token", boundary.Add(d))
 			}
@@ -129,11 +128,11 @@ func TestAnonymousCallsAreCountedPerIPv6Slash64(t *testing.T) {
 	for i := range 500 {
 		addr := fmt.Sprintf("[2001:db8:1:2:%x:%x::1]:5000", i, i*7)
 		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
-		a.add(audit.WithCall(ctx, audit.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+		a.add(trail.WithCall(ctx, trail.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
 	}
 	for _, addr := range []string{"[2001:db8:1:3::1]:5000", "[::ffff:192.0.2.9]:5000", "192.0.2.9:6000"} {
 		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
-		a.add(audit.WithCall(ctx, audit.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+		a.add(trail.WithCall(ctx, trail.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
 	}
 	a.flush(time.Time{})
 	got := map[string]uint64{}
@@ -157,7 +156,7 @@ func TestAnonymousCallsDefaultBound(t *testing.T) {
 	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
 	for i := range 1000 {
 		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(fmt.Sprintf("10.0.%d.%d:5000", i/250, i%250))})
-		a.add(audit.WithCall(ctx, audit.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+		a.add(trail.WithCall(ctx, trail.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
 	}
 	a.flush(time.Time{})
 	if len(rec.events) != DefaultMaxAnonymousAddresses+1 {

@@ -14,11 +14,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
-// AuditConfig makes the server put an audit.Call in every call's context
+// AuditConfig makes the server put an trail.Call in every call's context
 // and record, through Recorder, each call that the domain code did not
 // record itself but that the trail must hold: every denied call
 // (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) and every attempt at a
@@ -36,11 +36,11 @@ import (
 type AuditConfig struct {
 	// Service names the producing service in events, e.g. "comity-request".
 	Service  string
-	Recorder audit.Recorder
+	Recorder trail.Recorder
 	// DigestKey keys the digests of request messages in events
 	// (Event.RequestHMAC). Without one, events carry no digest: never a
 	// plain hash, which an auditor could brute-force.
-	DigestKey audit.DigestKey
+	DigestKey trail.DigestKey
 	// MaxAnonymousAddresses bounds the clients (IPv4 addresses, IPv6 /64s)
 	// whose unauthenticated calls are counted apart in one minute; the
 	// calls of any further client are counted together under the address
@@ -126,7 +126,7 @@ func resourceOf(m proto.Message) string {
 
 // digest returns the keyed digest of a request message in deterministic
 // encoding, or "" without a key or a message.
-func digest(key audit.DigestKey, m any) string {
+func digest(key trail.DigestKey, m any) string {
 	pm, ok := m.(proto.Message)
 	if !ok || len(key) == 0 {
 		return ""
@@ -139,12 +139,12 @@ func digest(key audit.DigestKey, m any) string {
 }
 
 func (ic interceptors) auditCall(ctx context.Context, method string, req any) (context.Context, *callState) {
-	c := audit.Call{Service: ic.audit.Service, Action: method, RequestHMAC: digest(ic.audit.DigestKey, req)}
+	c := trail.Call{Service: ic.audit.Service, Action: method, RequestHMAC: digest(ic.audit.DigestKey, req)}
 	if pm, ok := req.(proto.Message); ok {
 		c.Resource = resourceOf(pm)
 	}
 	st := &callState{readOnly: readOnly(method) || validateOnly(req)}
-	return context.WithValue(audit.WithCall(ctx, c), callStateKey{}, st), st
+	return context.WithValue(trail.WithCall(ctx, c), callStateKey{}, st), st
 }
 
 // recordUnrecorded writes the event of a call the domain did not record.
@@ -163,14 +163,14 @@ func (ic interceptors) auditCall(ctx context.Context, method string, req any) (c
 func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, method string, err error) {
 	code := status.Code(err)
 	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
-	if audit.Recorded(ctx) || (!denied && st.readOnly) || code == codes.Canceled {
+	if trail.Recorded(ctx) || (!denied && st.readOnly) || code == codes.Canceled {
 		return
 	}
 	if code == codes.Unauthenticated && st.principal == nil {
 		ic.anonymous.add(ctx, method, anonymousReason(ctx, ic.callers != nil), time.Now())
 		return
 	}
-	var actor audit.Actor
+	var actor trail.Actor
 	callerState := ""
 	if st.principal != nil {
 		p := st.principal
@@ -178,21 +178,21 @@ func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, meth
 		for i, r := range p.Roles {
 			roles[i] = string(r)
 		}
-		actor = audit.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
+		actor = trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
 		callerState = p.State
 	}
 	// Events name outcomes as gRPC's canonical code names (PERMISSION_DENIED).
 	outcome := rpccode.Code(code).String()
 	now := time.Now()
-	noted := audit.NotedStates(ctx)
-	var events []audit.Event
+	noted := trail.NotedStates(ctx)
+	var events []trail.Event
 	if code == codes.NotFound && st.principal != nil {
 		events = append(events,
-			audit.NewEvent(ctx, now, actor, outcome, audit.Details{States: nonEmpty(callerState)}),
-			audit.NewEvent(ctx, now, actor, outcome, audit.Details{Resource: audit.NotedResource(ctx), States: noted}))
+			trail.NewEvent(ctx, now, actor, outcome, trail.Details{States: nonEmpty(callerState)}),
+			trail.NewEvent(ctx, now, actor, outcome, trail.Details{Resource: trail.NotedResource(ctx), States: noted}))
 	} else {
-		events = append(events, audit.NewEvent(ctx, now, actor, outcome,
-			audit.Details{States: append(slices.Clone(noted), nonEmpty(callerState)...)}))
+		events = append(events, trail.NewEvent(ctx, now, actor, outcome,
+			trail.Details{States: append(slices.Clone(noted), nonEmpty(callerState)...)}))
 	}
 	// The call may have been cut short; the event must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -22,15 +22,16 @@ import (
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/grpcapi"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
-// captured is an audit.Recorder that keeps what it is given.
+// captured is an trail.Recorder that keeps what it is given.
 type captured struct {
 	mu     sync.Mutex
-	events []audit.Event
+	events []trail.Event
 }
 
-func (c *captured) RecordEvent(_ context.Context, e audit.Event) error {
+func (c *captured) RecordEvent(_ context.Context, e trail.Event) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.events = append(c.events, e)
@@ -49,7 +50,7 @@ var _ net.Addr = anyAddr("")
 // through the server's own path (the audit interceptor's call, a principal
 // as the auth interceptor sets it, states the domain notes, the outcome the
 // handler returns, the aggregate of unauthenticated calls) and through
-// audit.NewEvent as the domain calls it, and checks that the audit service's
+// trail.NewEvent as the domain calls it, and checks that the audit service's
 // Append accepts every one: the protovalidate rules of its AppendRequest (as
 // the audit service's server applies them), the proto encoding (strings must
 // be UTF-8) and the log's leaf encoding. An event Append refused would stop
@@ -59,7 +60,7 @@ func FuzzEventsAppendable(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	key := make(audit.DigestKey, audit.DigestKeySize)
+	key := make(trail.DigestKey, trail.DigestKeySize)
 	long := strings.Repeat("A", 300)
 	f.Add("/comity.request.v1.RequestService/SubmitRequest", "requests/"+long+":submit", "", "", "", "", "", "", "", []byte(nil), uint8(0))
 	f.Add("/comity.directory.v1.DirectoryService/DeactivateAgency", "agencies/"+strings.Repeat("x", 400), "dev:kz-gpo:directory_admin",
@@ -99,21 +100,21 @@ func FuzzEventsAppendable(f *testing.F) {
 			}
 			setCallPrincipal(ctx, identity.Principal{Subject: subject, Agency: agency, Roles: rs, Issuer: issuer, State: state})
 		}
-		audit.NoteStates(ctx, strings.Split(noted, ",")...)
+		trail.NoteStates(ctx, strings.Split(noted, ",")...)
 		ic.recordUnrecorded(ctx, st, method, status.Error(code, "refused"))
 		ic.anonymous.flush(time.Time{})
 		// The domain's own events, with what it adds.
-		actor := audit.Actor{Subject: subject, Agency: agency, Roles: strings.Split(roles, ","), Issuer: issuer, Address: addr}
-		rec.events = append(rec.events, audit.NewEvent(ctx, time.Now(), actor, "OK", audit.Details{
+		actor := trail.Actor{Subject: subject, Agency: agency, Roles: strings.Split(roles, ","), Issuer: issuer, Address: addr}
+		rec.events = append(rec.events, trail.NewEvent(ctx, time.Now(), actor, "OK", trail.Details{
 			Resource: resource, States: strings.Split(state+","+noted, ","),
-			Transition: &audit.Transition{From: subject, To: agency},
+			Transition: &trail.Transition{From: subject, To: agency},
 		}))
 		if len(rec.events) < 2 {
 			t.Fatalf("%s of %s on %q recorded %d events; want the call's and the domain's", code, method, resource, len(rec.events))
 		}
 		for _, e := range rec.events {
 			appendable(t, validator, e)
-			if again := audit.Bounded(e); !equalEvents(again, e) {
+			if again := trail.Bounded(e); !equalEvents(again, e) {
 				t.Errorf("Bounded changes a bounded event:\n%+v\n%+v", e, again)
 			}
 		}
@@ -121,7 +122,7 @@ func FuzzEventsAppendable(f *testing.F) {
 }
 
 // appendable fails t unless Append would accept e.
-func appendable(t *testing.T, validator protovalidate.Validator, e audit.Event) {
+func appendable(t *testing.T, validator protovalidate.Validator, e trail.Event) {
 	t.Helper()
 	req := &auditv1.AppendRequest{Events: []*auditv1.Event{grpcapi.EventToProto(e)}}
 	if err := validator.Validate(req); err != nil {
@@ -139,7 +140,7 @@ func appendable(t *testing.T, validator protovalidate.Validator, e audit.Event) 
 	}
 }
 
-func equalEvents(a, b audit.Event) bool {
+func equalEvents(a, b trail.Event) bool {
 	x, _ := audit.Leaf(a)
 	y, _ := audit.Leaf(b)
 	return string(x) == string(y)

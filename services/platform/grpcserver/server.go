@@ -178,7 +178,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // SetHealth sets the grpc.health.v1 status of service, a name apart from the
-// registered services (e.g. audit.DeliveryHealthService): a health detail
+// registered services (e.g. trail.DeliveryHealthService): a health detail
 // that neither the readiness monitor nor the service's own status touches,
 // and that takes no replica out of rotation. Once Serve has shut down, it
 // stays NOT_SERVING.

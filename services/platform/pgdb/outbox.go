@@ -10,27 +10,27 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Outbox is the audit outbox of a service's database: the table
 // audit_outbox(seq bigint identity PRIMARY KEY, event_id text UNIQUE, event
 // jsonb, created_at timestamptz, delivered_at timestamptz, dead_letter_time
 // timestamptz, dead_letter_reason text), which each store creates in its
-// migrations. Stores embed it to implement audit.Recorder and
-// audit.Outbox, and call InsertEvent inside their own transactions.
+// migrations. Stores embed it to implement trail.Recorder and
+// trail.Outbox, and call InsertEvent inside their own transactions.
 type Outbox struct{ Pool *pgxpool.Pool }
 
 var (
-	_ audit.Recorder = Outbox{}
-	_ audit.Outbox   = Outbox{}
+	_ trail.Recorder = Outbox{}
+	_ trail.Outbox   = Outbox{}
 )
 
 // InsertEvent adds e to the outbox in tx unless an event with its id is
 // there. An event without an id is refused, so that a change cannot be
 // stored without the event that records it.
-func InsertEvent(ctx context.Context, tx pgx.Tx, e audit.Event) error {
+func InsertEvent(ctx context.Context, tx pgx.Tx, e trail.Event) error {
 	if e.ID == "" {
 		return errors.New("audit event has no id")
 	}
@@ -46,19 +46,19 @@ func InsertEvent(ctx context.Context, tx pgx.Tx, e audit.Event) error {
 	return nil
 }
 
-// RecordEvent implements audit.Recorder: it writes e to the outbox on its
+// RecordEvent implements trail.Recorder: it writes e to the outbox on its
 // own. An event whose id is already there, delivered or not, is not written
 // again, and that is no error, so that a retried call records once.
-func (o Outbox) RecordEvent(ctx context.Context, e audit.Event) error {
+func (o Outbox) RecordEvent(ctx context.Context, e trail.Event) error {
 	return WithTx(ctx, o.Pool, func(tx pgx.Tx) error { return InsertEvent(ctx, tx, e) })
 }
 
-// PendingEvents implements audit.Outbox: up to limit (0 or less: all) events
+// PendingEvents implements trail.Outbox: up to limit (0 or less: all) events
 // neither delivered nor dead-lettered, in seq order. Transactions of several replicas commit
 // in their own order, so an event may become visible after one with a higher
 // seq; it is then returned by a later call, never skipped. Relays on several
 // replicas may get the same events; delivery is idempotent by event id.
-func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
+func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]trail.OutboxEntry, error) {
 	query := `SELECT seq, event FROM audit_outbox WHERE delivered_at IS NULL AND dead_letter_time IS NULL ORDER BY seq`
 	if limit > 0 {
 		query += fmt.Sprintf(` LIMIT %d`, limit)
@@ -68,10 +68,10 @@ func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEnt
 		return nil, fmt.Errorf("pending events: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.OutboxEntry
+	var out []trail.OutboxEntry
 	for rows.Next() {
 		var (
-			e   audit.OutboxEntry
+			e   trail.OutboxEntry
 			doc string
 		)
 		if err := rows.Scan(&e.Seq, &doc); err != nil {
@@ -88,7 +88,7 @@ func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEnt
 	return out, nil
 }
 
-// MarkDelivered implements audit.Outbox: PendingEvents no longer returns the
+// MarkDelivered implements trail.Outbox: PendingEvents no longer returns the
 // entries seqs. Unknown or already delivered seqs are ignored. Delivered
 // entries are kept, so that RecordEvent stays idempotent for their ids.
 func (o Outbox) MarkDelivered(ctx context.Context, seqs []int64) error {
@@ -102,7 +102,7 @@ func (o Outbox) MarkDelivered(ctx context.Context, seqs []int64) error {
 	return nil
 }
 
-// DeadLetter implements audit.Outbox.
+// DeadLetter implements trail.Outbox.
 func (o Outbox) DeadLetter(ctx context.Context, seq int64, reason string) error {
 	if reason == "" {
 		return errors.New("dead letter: no reason given")
@@ -118,8 +118,8 @@ func (o Outbox) DeadLetter(ctx context.Context, seq int64, reason string) error 
 	return nil
 }
 
-// DeadLetters implements audit.Outbox.
-func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter, error) {
+// DeadLetters implements trail.Outbox.
+func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]trail.DeadLetter, error) {
 	query := `SELECT seq, event, dead_letter_time, dead_letter_reason FROM audit_outbox
 		WHERE dead_letter_time IS NOT NULL AND delivered_at IS NULL ORDER BY seq`
 	if limit > 0 {
@@ -130,10 +130,10 @@ func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter,
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.DeadLetter
+	var out []trail.DeadLetter
 	for rows.Next() {
 		var (
-			d   audit.DeadLetter
+			d   trail.DeadLetter
 			doc string
 		)
 		if err := rows.Scan(&d.Seq, &doc, &d.Time, &d.Reason); err != nil {
@@ -151,7 +151,7 @@ func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter,
 	return out, nil
 }
 
-// Redeliver implements audit.Outbox.
+// Redeliver implements trail.Outbox.
 func (o Outbox) Redeliver(ctx context.Context, ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -171,7 +171,7 @@ func (o Outbox) Redeliver(ctx context.Context, ids []string) ([]string, error) {
 	return back, nil
 }
 
-// RedeliverAll implements audit.Outbox.
+// RedeliverAll implements trail.Outbox.
 func (o Outbox) RedeliverAll(ctx context.Context) (int64, error) {
 	tag, err := o.Pool.Exec(ctx, `UPDATE audit_outbox SET dead_letter_time = NULL, dead_letter_reason = NULL
 		WHERE dead_letter_time IS NOT NULL AND delivered_at IS NULL`)
@@ -181,10 +181,10 @@ func (o Outbox) RedeliverAll(ctx context.Context) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// Stats implements audit.Outbox.
-func (o Outbox) Stats(ctx context.Context) (audit.OutboxStats, error) {
+// Stats implements trail.Outbox.
+func (o Outbox) Stats(ctx context.Context) (trail.OutboxStats, error) {
 	var (
-		st     audit.OutboxStats
+		st     trail.OutboxStats
 		oldest *time.Time
 	)
 	err := o.Pool.QueryRow(ctx, `SELECT
@@ -192,7 +192,7 @@ func (o Outbox) Stats(ctx context.Context) (audit.OutboxStats, error) {
 		(SELECT min(created_at) FROM audit_outbox WHERE delivered_at IS NULL AND dead_letter_time IS NULL),
 		(SELECT count(*) FROM audit_outbox WHERE dead_letter_time IS NOT NULL AND delivered_at IS NULL)`).Scan(&st.Backlog, &oldest, &st.DeadLetters)
 	if err != nil {
-		return audit.OutboxStats{}, fmt.Errorf("outbox stats: %w", err)
+		return trail.OutboxStats{}, fmt.Errorf("outbox stats: %w", err)
 	}
 	if oldest != nil {
 		st.Oldest = oldest.UTC()

@@ -12,27 +12,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Outbox is the audit outbox of a service's database: the table
 // audit_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT UNIQUE,
 // event TEXT, created_at INTEGER, delivered_at INTEGER, dead_letter_time
 // INTEGER, dead_letter_reason TEXT), which each store creates in its
-// migrations. Stores embed it to implement audit.Recorder and
-// audit.Outbox, and call InsertEvent inside their own transactions.
+// migrations. Stores embed it to implement trail.Recorder and
+// trail.Outbox, and call InsertEvent inside their own transactions.
 type Outbox struct{ DB *DB }
 
 var (
-	_ audit.Recorder = Outbox{}
-	_ audit.Outbox   = Outbox{}
+	_ trail.Recorder = Outbox{}
+	_ trail.Outbox   = Outbox{}
 )
 
 // InsertEvent adds e to the outbox in tx unless an event with its id is
 // there. An event without an id is refused, so that a change cannot be
 // stored without the event that records it.
-func InsertEvent(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+func InsertEvent(ctx context.Context, tx *sql.Tx, e trail.Event) error {
 	if e.ID == "" {
 		return errors.New("audit event has no id")
 	}
@@ -48,17 +48,17 @@ func InsertEvent(ctx context.Context, tx *sql.Tx, e audit.Event) error {
 	return nil
 }
 
-// RecordEvent implements audit.Recorder: it writes e to the outbox on its
+// RecordEvent implements trail.Recorder: it writes e to the outbox on its
 // own. An event whose id is already there, delivered or not, is not written
 // again, and that is no error, so that a retried call records once.
-func (o Outbox) RecordEvent(ctx context.Context, e audit.Event) error {
+func (o Outbox) RecordEvent(ctx context.Context, e trail.Event) error {
 	return WithTx(ctx, o.DB.Write, func(tx *sql.Tx) error { return InsertEvent(ctx, tx, e) })
 }
 
-// PendingEvents implements audit.Outbox: up to limit (0 or less: all) events
+// PendingEvents implements trail.Outbox: up to limit (0 or less: all) events
 // neither delivered nor dead-lettered, in the order they were written. Writes are serialised,
 // so that is also the order of their commits.
-func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEntry, error) {
+func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]trail.OutboxEntry, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -68,10 +68,10 @@ func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEnt
 		return nil, fmt.Errorf("pending events: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.OutboxEntry
+	var out []trail.OutboxEntry
 	for rows.Next() {
 		var (
-			e   audit.OutboxEntry
+			e   trail.OutboxEntry
 			doc string
 		)
 		if err := rows.Scan(&e.Seq, &doc); err != nil {
@@ -88,7 +88,7 @@ func (o Outbox) PendingEvents(ctx context.Context, limit int) ([]audit.OutboxEnt
 	return out, nil
 }
 
-// MarkDelivered implements audit.Outbox: PendingEvents no longer returns the
+// MarkDelivered implements trail.Outbox: PendingEvents no longer returns the
 // entries seqs. Unknown or already delivered seqs are ignored. Delivered
 // entries are kept, so that RecordEvent stays idempotent for their ids.
 func (o Outbox) MarkDelivered(ctx context.Context, seqs []int64) error {
@@ -111,7 +111,7 @@ func (o Outbox) MarkDelivered(ctx context.Context, seqs []int64) error {
 	return nil
 }
 
-// DeadLetter implements audit.Outbox.
+// DeadLetter implements trail.Outbox.
 func (o Outbox) DeadLetter(ctx context.Context, seq int64, reason string) error {
 	if reason == "" {
 		return errors.New("dead letter: no reason given")
@@ -135,8 +135,8 @@ func (o Outbox) DeadLetter(ctx context.Context, seq int64, reason string) error 
 	return nil
 }
 
-// DeadLetters implements audit.Outbox.
-func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter, error) {
+// DeadLetters implements trail.Outbox.
+func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]trail.DeadLetter, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -146,10 +146,10 @@ func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter,
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.DeadLetter
+	var out []trail.DeadLetter
 	for rows.Next() {
 		var (
-			d    audit.DeadLetter
+			d    trail.DeadLetter
 			doc  string
 			when int64
 		)
@@ -168,7 +168,7 @@ func (o Outbox) DeadLetters(ctx context.Context, limit int) ([]audit.DeadLetter,
 	return out, nil
 }
 
-// Redeliver implements audit.Outbox.
+// Redeliver implements trail.Outbox.
 func (o Outbox) Redeliver(ctx context.Context, ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -187,9 +187,9 @@ func (o Outbox) Redeliver(ctx context.Context, ids []string) ([]string, error) {
 			return err
 		}
 		defer rows.Close()
-		var got []audit.OutboxEntry
+		var got []trail.OutboxEntry
 		for rows.Next() {
-			var e audit.OutboxEntry
+			var e trail.OutboxEntry
 			if err := rows.Scan(&e.Seq, &e.Event.ID); err != nil {
 				return err
 			}
@@ -209,8 +209,8 @@ func (o Outbox) Redeliver(ctx context.Context, ids []string) ([]string, error) {
 
 // sortedIDs returns the event ids of entries in seq order: RETURNING gives
 // rows in no promised order.
-func sortedIDs(entries []audit.OutboxEntry) []string {
-	slices.SortFunc(entries, func(a, b audit.OutboxEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+func sortedIDs(entries []trail.OutboxEntry) []string {
+	slices.SortFunc(entries, func(a, b trail.OutboxEntry) int { return cmp.Compare(a.Seq, b.Seq) })
 	ids := make([]string, len(entries))
 	for i, e := range entries {
 		ids[i] = e.Event.ID
@@ -218,7 +218,7 @@ func sortedIDs(entries []audit.OutboxEntry) []string {
 	return ids
 }
 
-// RedeliverAll implements audit.Outbox.
+// RedeliverAll implements trail.Outbox.
 func (o Outbox) RedeliverAll(ctx context.Context) (int64, error) {
 	var n int64
 	err := WithTx(ctx, o.DB.Write, func(tx *sql.Tx) error {
@@ -236,10 +236,10 @@ func (o Outbox) RedeliverAll(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// Stats implements audit.Outbox.
-func (o Outbox) Stats(ctx context.Context) (audit.OutboxStats, error) {
+// Stats implements trail.Outbox.
+func (o Outbox) Stats(ctx context.Context) (trail.OutboxStats, error) {
 	var (
-		st     audit.OutboxStats
+		st     trail.OutboxStats
 		oldest sql.NullInt64
 	)
 	err := o.DB.Read.QueryRowContext(ctx, `SELECT
@@ -247,7 +247,7 @@ func (o Outbox) Stats(ctx context.Context) (audit.OutboxStats, error) {
 		(SELECT min(created_at) FROM audit_outbox WHERE delivered_at IS NULL AND dead_letter_time IS NULL),
 		(SELECT count(*) FROM audit_outbox WHERE dead_letter_time IS NOT NULL AND delivered_at IS NULL)`).Scan(&st.Backlog, &oldest, &st.DeadLetters)
 	if err != nil {
-		return audit.OutboxStats{}, fmt.Errorf("outbox stats: %w", err)
+		return trail.OutboxStats{}, fmt.Errorf("outbox stats: %w", err)
 	}
 	if oldest.Valid {
 		st.Oldest = time.UnixMicro(oldest.Int64).UTC()

@@ -16,12 +16,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/storedoc"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 //go:embed migrations/*.sql
@@ -64,7 +64,7 @@ type Store struct {
 
 var (
 	_ request.Store = (*Store)(nil)
-	_ audit.Outbox  = (*Store)(nil)
+	_ trail.Outbox  = (*Store)(nil)
 )
 
 // New applies the request service's migrations to the database of pool and
@@ -82,7 +82,7 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Store, error) {
 }
 
 // OutboxEntry is an audit event waiting in the outbox, with its position.
-type OutboxEntry = audit.OutboxEntry
+type OutboxEntry = trail.OutboxEntry
 
 // nullTime stores a zero time as NULL.
 func nullTime(t time.Time) any {
@@ -509,7 +509,7 @@ func requireRequest(ctx context.Context, tx pgx.Tx, id string) error {
 
 // CreateMessage implements request.Store. A message id that exists is
 // errs.AlreadyExists and an unknown request errs.NotFound.
-func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev audit.Event) (request.Message, error) {
+func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev trail.Event) (request.Message, error) {
 	if m.CreateTime.IsZero() {
 		m.CreateTime = time.Now()
 	}
@@ -565,7 +565,7 @@ const attachmentColumns = `id, request_id, kind, filename, media_type, language,
 
 // CreateAttachment implements request.Store. An attachment id that exists is
 // errs.AlreadyExists and an unknown request errs.NotFound.
-func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev audit.Event) (request.Attachment, error) {
+func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev trail.Event) (request.Attachment, error) {
 	if a.CreateTime.IsZero() {
 		a.CreateTime = time.Now()
 	}

@@ -11,13 +11,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/postgres"
 	"github.com/comity-mla/comity/services/request/storedoc"
 	"github.com/comity-mla/comity/services/request/storetest"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // TestLegacyKeys migrates a database whose idempotency key predates
@@ -129,7 +129,7 @@ func TestHistoryCommitsInSeqOrder(t *testing.T) {
 	for _, id := range []string{"req-a", "req-b"} {
 		r := request.Request{ID: id, RequestingState: "KZ", Status: request.Draft, CreateTime: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 		if _, _, err := s.Create(ctx, r, request.IdempotencyKey{}, request.Change{
-			History: &request.HistoryEntry{To: request.Draft}, Event: audit.Event{ID: "ev-create-" + id},
+			History: &request.HistoryEntry{To: request.Draft}, Event: trail.Event{ID: "ev-create-" + id},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +143,7 @@ func TestHistoryCommitsInSeqOrder(t *testing.T) {
 			r.Status = request.Submitted
 			return request.Change{
 				History: &request.HistoryEntry{From: request.Draft, To: request.Submitted},
-				Event:   audit.Event{ID: "ev-submit-" + id},
+				Event:   trail.Event{ID: "ev-submit-" + id},
 			}, nil
 		})
 		done <- err

@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/identity"
@@ -31,6 +30,7 @@ import (
 	"github.com/comity-mla/comity/services/request/grpcapi"
 	"github.com/comity-mla/comity/services/request/postgres"
 	"github.com/comity-mla/comity/services/request/sqlite"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Config configures the request service.
@@ -62,14 +62,14 @@ type Config struct {
 	// AuditDigestKey keys the request digests of the service's audit
 	// events; every producing service of a deployment holds the same one.
 	// Required.
-	AuditDigestKey audit.DigestKey
+	AuditDigestKey trail.DigestKey
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the gateway only, and presents it to the directory and the audit
 	// service.
 	TLS *mtls.Identity
 	// AuditBacklogAlarm is how old the oldest undelivered audit event may
 	// get before the service reports its delivery behind (health detail
-	// audit.DeliveryHealthService, a log line); zero means 5 minutes.
+	// trail.DeliveryHealthService, a log line); zero means 5 minutes.
 	AuditBacklogAlarm time.Duration
 	// AuditAnonymousClients bounds the clients whose unauthenticated calls
 	// get an aggregate audit event of their own per minute
@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Database == "" || cfg.BlobDir == "" || cfg.DirectoryAddr == "" {
 		return errors.New("request service: Database, BlobDir and DirectoryAddr are required")
 	}
-	if len(cfg.AuditDigestKey) < audit.DigestKeySize {
+	if len(cfg.AuditDigestKey) < trail.DigestKeySize {
 		return errors.New("request service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
 	}
 	log := cfg.Logger.With(zap.String("service", "request"))
@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
 		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
 			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
-			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(audit.DeliveryHealthService, ok) },
+			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(trail.DeliveryHealthService, ok) },
 		})
 }
 
@@ -155,7 +155,7 @@ var Callers = mtls.Policy{
 // Store is the request store with the outbox its relay drains.
 type Store interface {
 	request.Store
-	audit.Outbox
+	trail.Outbox
 }
 
 // OpenStore opens the request store at database (sqlite:PATH or a

@@ -16,12 +16,12 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/storedoc"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 //go:embed migrations/*.sql
@@ -47,7 +47,7 @@ type Store struct {
 
 var (
 	_ request.Store = (*Store)(nil)
-	_ audit.Outbox  = (*Store)(nil)
+	_ trail.Outbox  = (*Store)(nil)
 )
 
 // New applies the request service's migrations to db and returns a store on
@@ -65,7 +65,7 @@ func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 }
 
 // OutboxEntry is an audit event waiting in the outbox, with its position.
-type OutboxEntry = audit.OutboxEntry
+type OutboxEntry = trail.OutboxEntry
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -472,7 +472,7 @@ func requireRequest(ctx context.Context, tx *sql.Tx, id string) error {
 
 // CreateMessage implements request.Store. A message id that exists is
 // errs.AlreadyExists and an unknown request errs.NotFound.
-func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev audit.Event) (request.Message, error) {
+func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev trail.Event) (request.Message, error) {
 	if m.CreateTime.IsZero() {
 		m.CreateTime = time.Now()
 	}
@@ -531,7 +531,7 @@ const attachmentColumns = `id, request_id, kind, filename, media_type, language,
 
 // CreateAttachment implements request.Store. An attachment id that exists is
 // errs.AlreadyExists and an unknown request errs.NotFound.
-func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev audit.Event) (request.Attachment, error) {
+func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev trail.Event) (request.Attachment, error) {
 	if a.CreateTime.IsZero() {
 		a.CreateTime = time.Now()
 	}

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/outboxtest"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 var liaison = request.Actor{Subject: "https://idp.uz.example/#ca-uz-1", Name: "B. Liaison", Agency: "uz-gpo"}
@@ -169,18 +169,18 @@ func testAttachments(t *testing.T, newStore func(t *testing.T) request.Store) {
 }
 
 // wantEvent is e as the outbox returns it.
-func wantEvent(e audit.Event) audit.Event {
+func wantEvent(e trail.Event) trail.Event {
 	e.Time = utcMicros(e.Time)
 	return e
 }
 
-func pendingEvents(t *testing.T, s request.Store, limit int) []audit.Event {
+func pendingEvents(t *testing.T, s request.Store, limit int) []trail.Event {
 	t.Helper()
 	entries, err := outboxOf(t, s).PendingEvents(t.Context(), limit)
 	if err != nil {
 		t.Fatalf("PendingEvents: %v", err)
 	}
-	var out []audit.Event
+	var out []trail.Event
 	for _, e := range entries {
 		out = append(out, e.Event)
 	}
@@ -193,18 +193,18 @@ func testRecordEvent(t *testing.T, newStore func(t *testing.T) request.Store) {
 	denied := event("ev-denied", "GetRequest")
 	denied.Time = time.Date(2026, 3, 2, 15, 4, 5, 987654321, tashkent)
 	denied.Outcome = "PERMISSION_DENIED"
-	denied.Transition = &audit.Transition{From: "SUBMITTED", To: "TRANSMITTED"}
+	denied.Transition = &trail.Transition{From: "SUBMITTED", To: "TRANSMITTED"}
 	// Only what an unauthenticated, resource-less call has.
-	minimal := audit.Event{ID: "ev-minimal", Time: t0, Service: "comity-request", Action: "/comity.request.v1.RequestService/ListRequests", Outcome: "UNAUTHENTICATED"}
+	minimal := trail.Event{ID: "ev-minimal", Time: t0, Service: "comity-request", Action: "/comity.request.v1.RequestService/ListRequests", Outcome: "UNAUTHENTICATED"}
 
 	retried := denied
 	retried.Outcome = "OK" // the same id again: the first stays
-	for _, e := range []audit.Event{denied, denied, retried, minimal} {
+	for _, e := range []trail.Event{denied, denied, retried, minimal} {
 		if err := s.RecordEvent(ctx, e); err != nil {
 			t.Fatalf("RecordEvent(%s): %v", e.ID, err)
 		}
 	}
-	checkEqual(t, "outbox", pendingEvents(t, s, 0), []audit.Event{wantEvent(denied), wantEvent(minimal)})
+	checkEqual(t, "outbox", pendingEvents(t, s, 0), []trail.Event{wantEvent(denied), wantEvent(minimal)})
 
 	// An id already written with a change is not written again either.
 	r := create(t, s, draft("req-1", "KZ", t0))
@@ -250,7 +250,7 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if len(entries) != 2 || entries[0].Seq >= entries[1].Seq {
 		t.Fatalf("PendingEvents(2) = %+v; want the 2 oldest in seq order", entries)
 	}
-	checkEqual(t, "the 2 oldest", []audit.Event{entries[0].Event, entries[1].Event}, all[:2])
+	checkEqual(t, "the 2 oldest", []trail.Event{entries[0].Event, entries[1].Event}, all[:2])
 	if err := o.MarkDelivered(ctx, []int64{entries[0].Seq, entries[1].Seq}); err != nil {
 		t.Fatalf("MarkDelivered: %v", err)
 	}
@@ -293,7 +293,7 @@ func testOutboxDeadLetters(t *testing.T, newStore func(t *testing.T) request.Sto
 		s := newStore(t)
 		o, ok := s.(outboxtest.Store)
 		if !ok {
-			t.Fatalf("%T is not an audit.Outbox", s)
+			t.Fatalf("%T is not an trail.Outbox", s)
 		}
 		return o
 	})

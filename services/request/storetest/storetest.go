@@ -15,18 +15,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // outbox is what the stores offer the audit relay beyond request.Store.
-type outbox = audit.Outbox
+type outbox = trail.Outbox
 
 // Run runs the suite. newStore must return an empty store of its own each
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
-// The store must also have the methods of audit.Outbox.
+// The store must also have the methods of trail.Outbox.
 func Run(t *testing.T, newStore func(t *testing.T) request.Store) {
 	tests := []struct {
 		name string
@@ -68,11 +68,11 @@ var tashkent = time.FixedZone("UZT", 5*3600)
 var prosecutor = request.Actor{Subject: "https://idp.kz.example/#p-kz-1", Name: "A. Prosecutor", Agency: "kz-gpo"}
 
 // event returns a fully filled audit event.
-func event(id, action string) audit.Event {
-	return audit.Event{
+func event(id, action string) trail.Event {
+	return trail.Event{
 		ID:          id,
 		Time:        t0,
-		Actor:       audit.Actor{Subject: prosecutor.Subject, Agency: "kz-gpo", Roles: []string{"PROSECUTOR"}, Issuer: "https://idp.kz.example/"},
+		Actor:       trail.Actor{Subject: prosecutor.Subject, Agency: "kz-gpo", Roles: []string{"PROSECUTOR"}, Issuer: "https://idp.kz.example/"},
 		Service:     "comity-request",
 		Action:      "/comity.request.v1.RequestService/" + action,
 		Resource:    "requests/" + id,

@@ -23,7 +23,6 @@ import (
 	"github.com/comity-mla/comity/gateway/cliauth"
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/console/devprovider"
-	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
@@ -33,6 +32,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 func main() {
@@ -79,7 +79,7 @@ func main() {
 		}
 		// The producing services key the request digests of their audit
 		// events with one secret of the deployment.
-		digestKey, err := audit.EnsureDigestKey(filepath.Join(*dataDir, "audit", "digest.key"))
+		digestKey, err := trail.EnsureDigestKey(filepath.Join(*dataDir, "audit", "digest.key"))
 		if err != nil {
 			return err
 		}

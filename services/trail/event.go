@@ -1,10 +1,14 @@
-// Package audit is Comity's audit trail: the events every service records,
-// and (in its subpackages) the transparency log that keeps them.
+// Package trail is the contract of Comity's audit trail that every
+// producing service and the platform share: the Event a call leaves, who
+// made it (Actor), how a service records one (Recorder) and the outbox an
+// event waits in until the audit service has it in its log. It imports no
+// service: the audit service (package audit) consumes what this package
+// describes.
 //
 // Producing services write each Event in the same database transaction as
 // the change it records (an outbox); a relay delivers the outbox to the audit
 // service. Events carry no case content: no narratives, identifiers or files.
-package audit
+package trail
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package audit_test
+package trail_test
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 func TestCut(t *testing.T) {
@@ -28,7 +28,7 @@ func TestCut(t *testing.T) {
 		{"bound below the mark", long, 10, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := audit.Cut(tc.in, tc.limit)
+			got := trail.Cut(tc.in, tc.limit)
 			if tc.same {
 				if got != tc.in {
 					t.Fatalf("Cut(%q) = %q; want it unchanged", tc.in, got)
@@ -41,19 +41,19 @@ func TestCut(t *testing.T) {
 			if n := utf8.RuneCountInString(got); n > tc.limit || !utf8.ValidString(got) {
 				t.Errorf("Cut(%q, %d) = %q: %d characters, valid UTF-8 %v", tc.in, tc.limit, got, n, utf8.ValidString(got))
 			}
-			if again := audit.Cut(got, tc.limit); again != got {
+			if again := trail.Cut(got, tc.limit); again != got {
 				t.Errorf("Cut changes its own result %q into %q", got, again)
 			}
 		})
 	}
-	if a, b := audit.Cut(long+"x", 300), audit.Cut(long+"y", 300); a == b {
+	if a, b := trail.Cut(long+"x", 300), trail.Cut(long+"y", 300); a == b {
 		t.Errorf("two long names differing at their end are cut alike: %q", a)
 	}
 }
 
 func TestBoundedRolesAndStates(t *testing.T) {
-	e := audit.Bounded(audit.Event{
-		Actor:  audit.Actor{Roles: []string{"auditor", "auditor", "", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"}},
+	e := trail.Bounded(trail.Event{
+		Actor:  trail.Actor{Roles: []string{"auditor", "auditor", "", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"}},
 		States: []string{"UZ", "KZ", "kz", "KZZ", "", "KZ", "\u212aZ"}, RequestHMAC: "not a digest",
 	})
 	if got := strings.Join(e.Actor.Roles, ","); got != "auditor,a,b,c,d,e,f,g,h,i" {
@@ -70,7 +70,7 @@ func TestBoundedRolesAndStates(t *testing.T) {
 func TestDigestKey(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit", "digest.key")
-	key, err := audit.EnsureDigestKey(path)
+	key, err := trail.EnsureDigestKey(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +78,14 @@ func TestDigestKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(key) != audit.DigestKeySize || info.Mode().Perm() != 0o600 {
+	if len(key) != trail.DigestKeySize || info.Mode().Perm() != 0o600 {
 		t.Errorf("EnsureDigestKey made a key of %d bytes, mode %v; want 32 bytes, 0600", len(key), info.Mode().Perm())
 	}
-	again, err := audit.EnsureDigestKey(path)
+	again, err := trail.EnsureDigestKey(path)
 	if err != nil || string(again) != string(key) {
 		t.Errorf("EnsureDigestKey a second time = %x, %v; want the same key", again, err)
 	}
-	if a, b := key.Sum([]byte("m")), audit.DigestKey(make([]byte, 32)).Sum([]byte("m")); a == b || len(a) != 64 {
+	if a, b := key.Sum([]byte("m")), trail.DigestKey(make([]byte, 32)).Sum([]byte("m")); a == b || len(a) != 64 {
 		t.Errorf("Sum under two keys = %s, %s", a, b)
 	}
 	short := filepath.Join(dir, "short.key")
@@ -98,7 +98,7 @@ func TestDigestKey(t *testing.T) {
 		{"too short", short, "holds 7 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := audit.LoadDigestKey(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := trail.LoadDigestKey(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("LoadDigestKey(%q) = %v; want an error saying %q", tc.path, err, tc.want)
 			}
 		})
