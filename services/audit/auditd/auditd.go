@@ -206,8 +206,12 @@ func OpenIndex(ctx context.Context, database string) (audit.Index, func(), error
 
 func openIndex(ctx context.Context, database string) (audit.Index, func(), func(context.Context) error, error) {
 	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
-		func(ctx context.Context, db *sqlitedb.DB) (audit.Index, error) { return store.New(ctx, sqldb.FromSQLite(db)) },
-		func(ctx context.Context, pool *pgxpool.Pool) (audit.Index, error) { return store.New(ctx, sqldb.FromPostgres(pool)) })
+		func(ctx context.Context, db *sqlitedb.DB) (audit.Index, error) {
+			return store.New(ctx, sqldb.FromSQLite(db))
+		},
+		func(ctx context.Context, pool *pgxpool.Pool) (audit.Index, error) {
+			return store.New(ctx, sqldb.FromPostgres(pool))
+		})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit index: %w", err)
 	}
