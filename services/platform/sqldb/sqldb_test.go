@@ -1,8 +1,8 @@
 package sqldb_test
 
 import (
-	"context"
 	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -359,44 +359,46 @@ func TestMigrate(t *testing.T) {
 
 // A database that the engine packages' own Migrate set up (every database
 // before this package) opens with the same recorded versions and applies
-// only what is new.
+// nothing again.
 func TestMigrateExisting(t *testing.T) {
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "old.db")
-		lite, err := sqlitedb.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lite.Close()
-		sub, _ := fsSub(t, "sqlite")
-		if err := sqlitedb.Migrate(ctx, lite, sub); err != nil {
-			t.Fatalf("old Migrate: %v", err)
-		}
-		migrated(t, sqldb.FromSQLite(lite))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		pool, err := pgdb.Open(ctx, pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
-		sub, _ := fsSub(t, "postgres")
-		if err := pgdb.Migrate(ctx, pool, sub); err != nil {
-			t.Fatalf("old Migrate: %v", err)
-		}
-		migrated(t, sqldb.FromPostgres(pool))
-	})
+	oldMigrate := map[string]func(t *testing.T, fsys fs.FS) (*sqldb.DB, error){
+		"sqlite": func(t *testing.T, fsys fs.FS) (*sqldb.DB, error) {
+			lite, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "old.db"))
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(func() { lite.Close() })
+			return sqldb.FromSQLite(lite), sqlitedb.Migrate(t.Context(), lite, fsys)
+		},
+		"postgres": func(t *testing.T, fsys fs.FS) (*sqldb.DB, error) {
+			db := openPostgres(t)
+			return db, pgdb.Migrate(t.Context(), db.Pool(), fsys)
+		},
+	}
+	for engine, migrate := range oldMigrate {
+		t.Run(engine, func(t *testing.T) {
+			db, err := migrate(t, fsSub(engine))
+			if err != nil {
+				t.Fatalf("the engine's Migrate: %v", err)
+			}
+			migrated(t, db)
+			names, err := collect(scanString)(db.Query(t.Context(), `SELECT name FROM schema_migrations ORDER BY version`))
+			if err != nil || strings.Join(names, ",") != "0001_things.sql" {
+				t.Errorf("recorded: %v, %v; want 0001_things.sql once", names, err)
+			}
+		})
+	}
 }
 
-func fsSub(t *testing.T, dir string) (fstest.MapFS, error) {
+// fsSub is the folder dir of schema.
+func fsSub(dir string) fstest.MapFS {
 	out := fstest.MapFS{}
 	for k, v := range schema {
 		if name, ok := strings.CutPrefix(k, dir+"/"); ok {
 			out[name] = v
 		}
 	}
-	return out, nil
+	return out
 }
 
 func TestSQL(t *testing.T) {
