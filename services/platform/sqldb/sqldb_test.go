@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -49,6 +50,8 @@ func openPostgres(t *testing.T) *sqldb.DB {
 // schema is a table with each kind of column the stores use, in each
 // engine's types.
 var schema = fstest.MapFS{
+	"sqlite/README.md":   {Data: []byte(`not a migration`)},
+	"postgres/README.md": {Data: []byte(`not a migration`)},
 	"sqlite/0001_things.sql": {Data: []byte(`
 		CREATE TABLE parents (id TEXT PRIMARY KEY) STRICT;
 		CREATE TABLE things (
@@ -355,6 +358,62 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("no migrations for the engine: %v", err)
 		}
 	})
+}
+
+// TestMigrateConcurrently starts processes (SQLite: several DBs on one
+// file) or replicas (PostgreSQL: several pools) at once on an empty
+// database: each migration is applied and recorded exactly once.
+func TestMigrateConcurrently(t *testing.T) {
+	url := ""
+	path := filepath.Join(t.TempDir(), "shared.db")
+	opens := map[string]func(t *testing.T) (*sqldb.DB, func(), error){
+		"sqlite": func(t *testing.T) (*sqldb.DB, func(), error) {
+			lite, err := sqlitedb.Open(t.Context(), path)
+			if err != nil {
+				return nil, nil, err
+			}
+			return sqldb.FromSQLite(lite), func() { lite.Close() }, nil
+		},
+		"postgres": func(t *testing.T) (*sqldb.DB, func(), error) {
+			if url == "" {
+				url = pgtest.NewDatabase(t)
+			}
+			pool, err := pgdb.Open(t.Context(), url)
+			if err != nil {
+				return nil, nil, err
+			}
+			return sqldb.FromPostgres(pool), pool.Close, nil
+		},
+	}
+	for engine, open := range opens {
+		t.Run(engine, func(t *testing.T) {
+			first, closeFirst, err := open(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeFirst()
+			const n = 6
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					db, closeDB, err := open(t)
+					if err != nil {
+						t.Errorf("open #%d: %v", i, err)
+						return
+					}
+					defer closeDB()
+					if err := sqldb.Migrate(t.Context(), db, schema); err != nil {
+						t.Errorf("Migrate #%d: %v", i, err)
+					}
+				})
+			}
+			wg.Wait()
+			names, err := collect(scanString)(first.Query(t.Context(), `SELECT name FROM schema_migrations ORDER BY version`))
+			if err != nil || strings.Join(names, ",") != "0001_things.sql" {
+				t.Errorf("recorded: %v, %v; want 0001_things.sql once", names, err)
+			}
+		})
+	}
 }
 
 // A database that the engine packages' own Migrate set up (every database
