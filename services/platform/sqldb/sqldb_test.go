@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -474,6 +475,12 @@ func TestSQL(t *testing.T) {
 		}
 		if got := db.SQL(q); got != want {
 			t.Errorf("SQL(%q) the second time = %q, want %q", q, got, want)
+		}
+	}
+	// Past the cache's bound texts are still numbered.
+	for i := range 5000 {
+		if got, want := db.SQL(fmt.Sprintf(`SELECT ? + %d`, i)), fmt.Sprintf(`SELECT $1 + %d`, i); got != want {
+			t.Fatalf("SQL of text %d = %q, want %q", i, got, want)
 		}
 	}
 	if got := openSQLite(t).SQL(`SELECT ?`); got != `SELECT ?` {
