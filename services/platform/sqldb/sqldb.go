@@ -18,7 +18,6 @@ package sqldb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -406,7 +405,7 @@ func (s timeScanner) Scan(src any) error {
 	case time.Time:
 		*s.t = v.UTC()
 	default:
-		return errors.New("sqldb: scan time: unsupported type " + fmt.Sprintf("%T", src))
+		return fmt.Errorf("sqldb: scan time: unsupported type %T", src)
 	}
 	return nil
 }
