@@ -20,8 +20,9 @@ import (
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/audit"
-	auditsqlite "github.com/comity-mla/comity/services/audit/sqlite"
+	auditstore "github.com/comity-mla/comity/services/audit/store"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -45,7 +46,7 @@ func (s *suite) trailEvents(keep func(trail.Event) bool) []trail.Event {
 		s.t.Fatal(err)
 	}
 	defer db.Close()
-	idx, err := auditsqlite.New(ctx, db)
+	idx, err := auditstore.New(ctx, sqldb.FromSQLite(db))
 	if err != nil {
 		s.t.Fatal(err)
 	}

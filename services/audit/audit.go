@@ -38,18 +38,18 @@ type Entry struct {
 	Leaf []byte
 }
 
-// EntrySchema declares what Index.List (and ListEntries) can filter on, with the index
-// columns.
+// EntrySchema declares what Index.List (and ListEntries) can filter on, in
+// the domain's names; the index store maps them to its columns.
 var EntrySchema = query.Schema{
 	// resource:"requests/X" selects a request and everything under it
-	// (its attachments' events); the columns use a bytewise collation.
-	{Name: "resource", Kind: query.String, Column: "resource", Path: true},
-	{Name: "actor", Kind: query.String, Column: "actor_subject"},
-	{Name: "agency", Kind: query.String, Column: "actor_agency"},
-	{Name: "action", Kind: query.String, Column: "action"},
-	{Name: "outcome", Kind: query.String, Column: "outcome"},
-	{Name: "service", Kind: query.String, Column: "service"},
-	{Name: "time", Kind: query.Timestamp, Column: "event_time"},
+	// (its attachments' events).
+	{Name: "resource", Kind: query.String, Path: true},
+	{Name: "actor", Kind: query.String},
+	{Name: "agency", Kind: query.String},
+	{Name: "action", Kind: query.String},
+	{Name: "outcome", Kind: query.String},
+	{Name: "service", Kind: query.String},
+	{Name: "time", Kind: query.Timestamp},
 }
 
 // FromStart is the AfterIndex of a query from the first entry.

@@ -15,10 +15,11 @@ import (
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/audit/spool"
-	"github.com/comity-mla/comity/services/audit/sqlite"
+	"github.com/comity-mla/comity/services/audit/store"
 	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -45,7 +46,7 @@ func openTrail(t *testing.T, dir string) *testTrail {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := sqlite.New(ctx, db)
+	idx, err := store.New(ctx, sqldb.FromSQLite(db))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,6 +114,9 @@ type Field struct {
 	Enum []string
 	// Column is the SQL expression for the field, e.g. "create_time". It is
 	// written into the SQL as is, so it must come from code, never from input.
+	// A domain package declares its schema without columns, in its own
+	// names; the store that compiles filters supplies them with WithColumns,
+	// so that the mapping of a name to a column lives in the store.
 	Column string
 	// Path says that a String field holds slash-separated names, such as
 	// "requests/X/attachments/Y", and takes Has. The column must compare
@@ -151,8 +154,10 @@ func (s Schema) Names() []string {
 }
 
 // Validate reports a mistake in the declaration of s: an empty or repeated
-// name, an unknown Kind, an empty Column, or Enum values on the wrong Kind. The
-// error is a programming error, not the caller's.
+// name, an unknown Kind, or Enum values on the wrong Kind. The error is a
+// programming error, not the caller's. Columns may be missing: a domain
+// declares none, and Where and OrderBy refuse a field that has none (see
+// WithColumns).
 func (s Schema) Validate() error {
 	seen := make(map[string]bool, len(s))
 	for i, f := range s {
@@ -163,8 +168,6 @@ func (s Schema) Validate() error {
 			return fmt.Errorf("query: field %q is declared twice", f.Name)
 		case f.Kind < String || f.Kind > Enum:
 			return fmt.Errorf("query: field %q has invalid kind %v", f.Name, f.Kind)
-		case f.Column == "":
-			return fmt.Errorf("query: field %q has no column", f.Name)
 		case f.Kind == Enum && len(f.Enum) == 0:
 			return fmt.Errorf("query: enum field %q lists no values", f.Name)
 		case f.Kind != Enum && len(f.Enum) != 0:
@@ -179,6 +182,32 @@ func (s Schema) Validate() error {
 		seen[f.Name] = true
 	}
 	return nil
+}
+
+// WithColumns returns a copy of s whose fields take their Column from
+// columns, keyed by field name; s is left as it is. It is how a store maps a
+// domain's schema onto its tables. A key that names no field of s, and a
+// field left without a column, are errors (programming errors, as with
+// Validate), so that a store and its domain cannot drift apart silently.
+func (s Schema) WithColumns(columns map[string]string) (Schema, error) {
+	for name := range columns {
+		if _, ok := s.Lookup(name); !ok {
+			return nil, fmt.Errorf("query: column for unknown field %q", name)
+		}
+	}
+	out := slices.Clone(s)
+	for i := range out {
+		if c, ok := columns[out[i].Name]; ok {
+			out[i].Column = c
+		}
+		if out[i].Column == "" {
+			return nil, fmt.Errorf("query: field %q has no column", out[i].Name)
+		}
+	}
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Order sorts by one field, ascending unless Desc.

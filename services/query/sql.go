@@ -96,6 +96,9 @@ func (d Dialect) OrderBy(s Schema, orders []Order, tiebreak string) (string, err
 			return "", fmt.Errorf("query: field %q ordered twice", o.Field)
 		}
 		seen[o.Field] = true
+		if f.Column == "" {
+			return "", errNoColumn(f)
+		}
 		term := f.Column
 		if o.Desc {
 			term += " DESC"
@@ -205,6 +208,9 @@ func (c *compiler) compare(e Compare) (string, error) {
 	if !e.Op.valid() {
 		return "", fmt.Errorf("query: unknown operator %q on field %q", e.Op, e.Field)
 	}
+	if f.Column == "" {
+		return "", errNoColumn(f)
+	}
 	if e.Op == Has {
 		return c.has(f, e)
 	}
@@ -244,6 +250,12 @@ func (c *compiler) has(f Field, e Compare) (string, error) {
 	c.args = append(c.args, name+"0")
 	to := c.placeholder()
 	return "(" + f.Column + " = " + self + " OR (" + f.Column + " >= " + from + " AND " + f.Column + " < " + to + "))", nil
+}
+
+// errNoColumn is the error for a field compiled before a store gave it a
+// column (see Schema.WithColumns).
+func errNoColumn(f Field) error {
+	return fmt.Errorf("query: field %q has no column", f.Name)
 }
 
 // placeholder returns the placeholder of the argument appended last.

@@ -263,7 +263,6 @@ func TestSchemaValidate(t *testing.T) {
 		{"no name", query.Schema{{Kind: query.String, Column: "c"}}, "has no name"},
 		{"twice", query.Schema{{Name: "a", Kind: query.String, Column: "c"}, {Name: "a", Kind: query.Int, Column: "d"}}, "declared twice"},
 		{"zero kind", query.Schema{{Name: "a", Column: "c"}}, "invalid kind"},
-		{"no column", query.Schema{{Name: "a", Kind: query.Int}}, "has no column"},
 		{"enum without values", query.Schema{{Name: "a", Kind: query.Enum, Column: "c"}}, "lists no values"},
 		{"values on a string", query.Schema{{Name: "a", Kind: query.String, Enum: []string{"X"}, Column: "c"}}, "lists enum values"},
 		{"empty enum value", query.Schema{{Name: "a", Kind: query.Enum, Enum: []string{"X", ""}, Column: "c"}}, "empty value"},
@@ -273,6 +272,55 @@ func TestSchemaValidate(t *testing.T) {
 			err := tc.schema.Validate()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Validate = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A field without a column passes Validate (a domain declares none) but
+// cannot be compiled until a store gives it one.
+func TestNoColumn(t *testing.T) {
+	bare := query.Schema{{Name: "a", Kind: query.Int}}
+	if err := bare.Validate(); err != nil {
+		t.Fatalf("Validate of a schema without columns: %v", err)
+	}
+	for _, d := range []query.Dialect{query.SQLite, query.Postgres} {
+		if sql, _, err := d.Where(bare, query.Compare{Field: "a", Op: query.Eq, Value: 1}, 0); err == nil || !strings.Contains(err.Error(), `field "a" has no column`) {
+			t.Errorf("%v: Where = %q, %v; want an error saying a has no column", d, sql, err)
+		}
+		if sql, err := d.OrderBy(bare, []query.Order{{Field: "a"}}, ""); err == nil || !strings.Contains(err.Error(), `field "a" has no column`) {
+			t.Errorf("%v: OrderBy = %q, %v; want an error saying a has no column", d, sql, err)
+		}
+	}
+}
+
+func TestWithColumns(t *testing.T) {
+	bare := query.Schema{{Name: "a", Kind: query.Int}, {Name: "b", Kind: query.String, Column: "kept"}}
+	got, err := bare.WithColumns(map[string]string{"a": "col_a"})
+	if err != nil {
+		t.Fatalf("WithColumns: %v", err)
+	}
+	if got[0].Column != "col_a" || got[1].Column != "kept" {
+		t.Errorf("WithColumns = %+v; want a→col_a, b kept", got)
+	}
+	if bare[0].Column != "" {
+		t.Errorf("WithColumns changed its receiver: %+v", bare)
+	}
+	sql, args, err := query.Postgres.Where(got, query.Compare{Field: "a", Op: query.Eq, Value: 1}, 0)
+	if err != nil || sql != "col_a = $1" || len(args) != 1 {
+		t.Errorf("Where on the mapped schema = %q, %v, %v; want col_a = $1", sql, args, err)
+	}
+	for _, tc := range []struct {
+		name    string
+		columns map[string]string
+		want    string
+	}{
+		{"unknown field", map[string]string{"a": "c", "zz": "c"}, `unknown field "zz"`},
+		{"field left without column", map[string]string{"b": "c"}, `field "a" has no column`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := bare.WithColumns(tc.columns); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("WithColumns = %v, want an error containing %q", err, tc.want)
 			}
 		})
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"k8s.io/klog/v2"
@@ -21,9 +20,8 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/grpcapi"
-	"github.com/comity-mla/comity/services/audit/postgres"
 	"github.com/comity-mla/comity/services/audit/spool"
-	"github.com/comity-mla/comity/services/audit/sqlite"
+	"github.com/comity-mla/comity/services/audit/store"
 	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/identity"
@@ -31,7 +29,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -205,11 +203,10 @@ func OpenIndex(ctx context.Context, database string) (audit.Index, func(), error
 }
 
 func openIndex(ctx context.Context, database string) (audit.Index, func(), func(context.Context) error, error) {
-	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
-		func(ctx context.Context, db *sqlitedb.DB) (audit.Index, error) { return sqlite.New(ctx, db) },
-		func(ctx context.Context, pool *pgxpool.Pool) (audit.Index, error) { return postgres.New(ctx, pool) })
+	idx, closeDB, ping, err := dburl.OpenStore(ctx, database,
+		func(ctx context.Context, db *sqldb.DB) (audit.Index, error) { return store.New(ctx, db) })
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("audit index: %w", err)
 	}
-	return store, closeDB, ping, nil
+	return idx, closeDB, ping, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comity-mla/comity/services/platform/pgdb"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 )
 
@@ -45,6 +46,17 @@ func Open[S any](ctx context.Context, database string,
 	newPostgres func(context.Context, *pgxpool.Pool) (S, error)) (S, func(), error) {
 	store, closeDB, _, err := OpenPing(ctx, database, newSQLite, newPostgres)
 	return store, closeDB, err
+}
+
+// OpenStore is OpenPing for a store written once over package sqldb:
+// newStore gets the database of either engine.
+func OpenStore[S any](ctx context.Context, database string,
+	newStore func(context.Context, *sqldb.DB) (S, error)) (store S, closeDB func(), ping func(context.Context) error, err error) {
+	return OpenPing(ctx, database,
+		func(ctx context.Context, db *sqlitedb.DB) (S, error) { return newStore(ctx, sqldb.FromSQLite(db)) },
+		func(ctx context.Context, pool *pgxpool.Pool) (S, error) {
+			return newStore(ctx, sqldb.FromPostgres(pool))
+		})
 }
 
 // OpenPing opens the database named by database and builds a store on it with
