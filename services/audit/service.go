@@ -242,13 +242,9 @@ func (s *Service) Append(ctx context.Context, p identity.Principal, events []tra
 	if !isProducer(p) {
 		return nil, errs.New(errs.PermissionDenied, "only the Comity services may append to the audit log")
 	}
-	indexes, err := s.appendEvents(ctx, events)
-	if err == nil {
-		// The events appended are the record; an event about the delivery
-		// itself would only double the log.
-		trail.MarkRecorded(ctx)
-	}
-	return indexes, err
+	// The events appended are the record; an event about the delivery
+	// itself would only double the log.
+	return s.appendEvents(ctx, events)
 }
 
 // RecordEvent logs an event of the audit service itself (an auditor's read,
@@ -485,18 +481,16 @@ func involves(e trail.Event, state string) bool { return slices.Contains(e.State
 // the machine stopping within that moment, and the spool then says so (see
 // package spool); an error of the spool fails the read.
 func (s *Service) recordRead(ctx context.Context, p identity.Principal, resource string) error {
-	ev := trail.NewEvent(ctx, s.now(), trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roleNames(p), Issuer: p.Issuer}, "OK",
+	ev := trail.NewEvent(ctx, s.now(), trail.ActorOf(p), "OK",
 		trail.Details{Resource: resource, States: []string{p.State}})
 	if s.spool != nil {
 		if err := s.spool.Add(ctx, []trail.Event{ev}); err != nil {
 			return fmt.Errorf("record the read: %w", err)
 		}
 		s.startDrain(ctx)
-	} else if err := s.RecordEvent(ctx, ev); err != nil {
-		return err
+		return nil
 	}
-	trail.MarkRecorded(ctx)
-	return nil
+	return s.RecordEvent(ctx, ev)
 }
 
 // startDrain has the spool's events logged in the background, unless a
@@ -548,14 +542,6 @@ func (s *Service) drainSpool(ctx context.Context) error {
 		ids[i] = e.ID
 	}
 	return s.spool.Remove(ctx, ids)
-}
-
-func roleNames(p identity.Principal) []string {
-	out := make([]string, len(p.Roles))
-	for i, r := range p.Roles {
-		out[i] = string(r)
-	}
-	return out
 }
 
 // Checkpoint returns the latest checkpoint and the public key, for auditors.

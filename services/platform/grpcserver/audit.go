@@ -18,10 +18,11 @@ import (
 	"github.com/comity-mla/comity/services/trail"
 )
 
-// AuditConfig makes the server put an trail.Call in every call's context
-// and record, through Recorder, each call that the domain code did not
-// record itself but that the trail must hold: every denied call
-// (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) and every attempt at a
+// AuditConfig makes the server put a trail.Call in every call's context
+// and record, through Recorder, each refused call that the trail must hold
+// (the domain records its successful calls itself, in the transaction of
+// the change they make): every denied call (UNAUTHENTICATED,
+// PERMISSION_DENIED, NOT_FOUND) and every failed attempt at a
 // state-changing method, whatever its outcome (a validate-only call,
 // AIP-163, changes nothing and is recorded only when denied).
 //
@@ -147,53 +148,25 @@ func (ic interceptors) auditCall(ctx context.Context, method string, req any) (c
 	return context.WithValue(trail.WithCall(ctx, c), callStateKey{}, st), st
 }
 
-// recordUnrecorded writes the event of a call the domain did not record.
-//
-// A call of an authenticated caller refused as NOT_FOUND names something
-// the caller may not know exists, and is recorded as two events whether it
-// exists or not, so that neither what the caller's auditors see nor the
-// size of the log tells the two apart: the caller's view, on their state's
-// trail with only what the caller sent (their state, the name asked for),
-// and the resource's view, on the trail of the states the domain noted as
-// the name's parties (the caller's among them when it is a party: then its
-// auditors see that trail anyway) or, for a name that names nothing, a
-// stand-in with no state, which no auditor's view shows. Other denied calls
-// name something the caller could see, and one event carries the caller's
-// state and the noted ones.
-func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, method string, err error) {
+// recordRefused writes the events of a refused call that the trail must
+// hold (see AuditConfig): the domain records its successful calls itself,
+// with the change they make, and says in the error it refuses a call with
+// which states the call concerned (trail.Refusal); a call refused before
+// the domain (authentication, preauthorization, validation) concerns the
+// caller's state only. trail.RefusalEvents says what events a refusal
+// leaves.
+func (ic interceptors) recordRefused(ctx context.Context, st *callState, method string, err error) {
 	code := status.Code(err)
 	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
-	if trail.Recorded(ctx) || (!denied && st.readOnly) || code == codes.Canceled {
+	if err == nil || (!denied && st.readOnly) || code == codes.Canceled {
 		return
 	}
 	if code == codes.Unauthenticated && st.principal == nil {
 		ic.anonymous.add(ctx, method, anonymousReason(ctx, ic.callers != nil), time.Now())
 		return
 	}
-	var actor trail.Actor
-	callerState := ""
-	if st.principal != nil {
-		p := st.principal
-		roles := make([]string, len(p.Roles))
-		for i, r := range p.Roles {
-			roles[i] = string(r)
-		}
-		actor = trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
-		callerState = p.State
-	}
 	// Events name outcomes as gRPC's canonical code names (PERMISSION_DENIED).
-	outcome := rpccode.Code(code).String()
-	now := time.Now()
-	noted := trail.NotedStates(ctx)
-	var events []trail.Event
-	if code == codes.NotFound && st.principal != nil {
-		events = append(events,
-			trail.NewEvent(ctx, now, actor, outcome, trail.Details{States: nonEmpty(callerState)}),
-			trail.NewEvent(ctx, now, actor, outcome, trail.Details{Resource: trail.NotedResource(ctx), States: noted}))
-	} else {
-		events = append(events, trail.NewEvent(ctx, now, actor, outcome,
-			trail.Details{States: append(slices.Clone(noted), nonEmpty(callerState)...)}))
-	}
+	events := trail.RefusalEvents(ctx, time.Now(), st.principal, rpccode.Code(code).String(), err)
 	// The call may have been cut short; the event must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -205,35 +178,40 @@ func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, meth
 	}
 }
 
-func nonEmpty(s string) []string {
-	if s == "" {
-		return nil
+// statusOnly returns the status a call ended with, without the
+// trail.Refusal that mapError kept for recordRefused: the caller sees the
+// status as ToStatus made it.
+func statusOnly(err error) error {
+	if r, ok := err.(*trail.Refusal); ok {
+		return r.Err
 	}
-	return []string{s}
+	return err
 }
 
 func (ic interceptors) auditUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	if ic.audit == nil || public(info.FullMethod) {
-		return h(ctx, req)
+		resp, err := h(ctx, req)
+		return resp, statusOnly(err)
 	}
 	if slices.Contains(ic.anonymousReads, info.FullMethod) {
 		// Nobody to name: counted with the client's other anonymous calls.
 		ctx, _ = ic.auditCall(ctx, info.FullMethod, req)
 		ic.anonymous.add(ctx, info.FullMethod, "anonymous_read", time.Now())
-		return h(ctx, req)
+		resp, err := h(ctx, req)
+		return resp, statusOnly(err)
 	}
 	ctx, st := ic.auditCall(ctx, info.FullMethod, req)
 	resp, err := h(ctx, req)
-	ic.recordUnrecorded(ctx, st, info.FullMethod, err)
-	return resp, err
+	ic.recordRefused(ctx, st, info.FullMethod, err)
+	return resp, statusOnly(err)
 }
 
 func (ic interceptors) auditStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if ic.audit == nil || public(info.FullMethod) {
-		return h(srv, ss)
+		return statusOnly(h(srv, ss))
 	}
 	ctx, st := ic.auditCall(ss.Context(), info.FullMethod, nil)
 	err := h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
-	ic.recordUnrecorded(ctx, st, info.FullMethod, err)
-	return err
+	ic.recordRefused(ctx, st, info.FullMethod, err)
+	return statusOnly(err)
 }

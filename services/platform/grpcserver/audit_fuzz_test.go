@@ -100,8 +100,7 @@ func FuzzEventsAppendable(f *testing.F) {
 			}
 			setCallPrincipal(ctx, identity.Principal{Subject: subject, Agency: agency, Roles: rs, Issuer: issuer, State: state})
 		}
-		trail.NoteStates(ctx, strings.Split(noted, ",")...)
-		ic.recordUnrecorded(ctx, st, method, status.Error(code, "refused"))
+		ic.recordRefused(ctx, st, method, trail.Concerning(status.Error(code, "refused"), "", strings.Split(noted, ",")...))
 		ic.anonymous.flush(time.Time{})
 		// The domain's own events, with what it adds.
 		actor := trail.Actor{Subject: subject, Agency: agency, Roles: strings.Split(roles, ","), Issuer: issuer, Address: addr}

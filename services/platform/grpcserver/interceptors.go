@@ -24,6 +24,7 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // TraceHeader is the metadata key (and HTTP header) carrying a call's trace
@@ -127,14 +128,25 @@ func (ic interceptors) logStream(srv any, ss grpc.ServerStream, info *grpc.Strea
 func (ic interceptors) mapErrorsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	resp, err := h(ctx, req)
 	if err != nil {
-		return nil, ToStatus(ctx, ic.logger, info.FullMethod, err).Err()
+		return nil, mapError(ctx, ic.logger, info.FullMethod, err)
 	}
 	return resp, nil
 }
 
+// mapError is ToStatus's status as an error that keeps the trail.Refusal
+// err carries, so that the audit interceptor records the refusal on the
+// trail of the states it concerned.
+func mapError(ctx context.Context, logger *zap.Logger, method string, err error) error {
+	st := ToStatus(ctx, logger, method, err).Err()
+	if r, ok := trail.RefusalOf(err); ok {
+		return &trail.Refusal{Err: st, States: r.States, Resource: r.Resource}
+	}
+	return st
+}
+
 func (ic interceptors) mapErrorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if err := h(srv, ss); err != nil {
-		return ToStatus(ss.Context(), ic.logger, info.FullMethod, err).Err()
+		return mapError(ss.Context(), ic.logger, info.FullMethod, err)
 	}
 	return nil
 }
