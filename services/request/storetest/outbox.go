@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit/outboxtest"
+	"github.com/comity-mla/comity/services/trail/outboxtest"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/trail"
