@@ -75,6 +75,13 @@ type Actor struct {
 	Address string `json:"address,omitempty"`
 }
 
+// UnauthenticatedCallsAction is the action of the aggregate events that
+// stand for a minute of unauthenticated calls from one client (an IPv4
+// address, or an IPv6 /64: connlimit.ClientKey): the event's Count says how
+// many, its Actor.Address from where, its Resource names one of the
+// resources asked for (the first), and its Time is the start of the minute.
+const UnauthenticatedCallsAction = "/comity.audit.v1/UnauthenticatedCalls"
+
 // Transition is a status change.
 type Transition struct {
 	From string `json:"from,omitempty"`

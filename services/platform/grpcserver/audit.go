@@ -31,7 +31,7 @@ import (
 // by one, so that an anonymous caller cannot grow the permanent log at will:
 // they are counted (metric comity_unauthenticated_calls_total) and recorded
 // as one aggregate event per client (IPv4 address or IPv6 /64) and minute (see
-// UnauthenticatedCallsAction). A token whose signature verified but whose
+// trail.UnauthenticatedCallsAction). A token whose signature verified but whose
 // claims are refused names its caller, and its calls are recorded one by
 // one like any other denied call.
 type AuditConfig struct {

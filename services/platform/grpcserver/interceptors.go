@@ -2,11 +2,8 @@ package grpcserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -24,14 +21,9 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/platform/traceid"
 	"github.com/comity-mla/comity/services/trail"
 )
-
-// TraceHeader is the metadata key (and HTTP header) carrying a call's trace
-// id from the gateway to the services and back.
-const TraceHeader = "x-trace-id"
-
-var traceIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
 
 type traceKey struct{}
 
@@ -39,13 +31,6 @@ type traceKey struct{}
 func TraceID(ctx context.Context) string {
 	id, _ := ctx.Value(traceKey{}).(string)
 	return id
-}
-
-// NewTraceID returns a fresh random trace id.
-func NewTraceID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 type interceptors struct {
@@ -67,14 +52,14 @@ type interceptors struct {
 func withTrace(ctx context.Context) context.Context {
 	id := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(TraceHeader); len(v) > 0 && traceIDPattern.MatchString(v[0]) {
+		if v := md.Get(traceid.Header); len(v) > 0 && traceid.Valid(v[0]) {
 			id = v[0]
 		}
 	}
 	if id == "" {
-		id = NewTraceID()
+		id = traceid.New()
 	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs(TraceHeader, id))
+	_ = grpc.SetHeader(ctx, metadata.Pairs(traceid.Header, id))
 	return context.WithValue(ctx, traceKey{}, id)
 }
 
