@@ -48,7 +48,7 @@ var _ net.Addr = anyAddr("")
 
 // FuzzEventsAppendable builds audit events from arbitrary call inputs
 // through the server's own path (the audit interceptor's call, a principal
-// as the auth interceptor sets it, states the domain notes, the outcome the
+// as the auth interceptor sets it, states a refusal carries, the outcome the
 // handler returns, the aggregate of unauthenticated calls) and through
 // trail.NewEvent as the domain calls it, and checks that the audit service's
 // Append accepts every one: the protovalidate rules of its AppendRequest (as
