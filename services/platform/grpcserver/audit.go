@@ -2,6 +2,7 @@ package grpcserver
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -53,25 +54,57 @@ type AuditConfig struct {
 	AnonymousWindow time.Duration
 }
 
-// callState lets the auth interceptor, which runs inside the audit one,
-// tell it who the caller turned out to be.
-type callState struct {
-	principal *identity.Principal
-	// readOnly is set for a call that changes nothing whatever its outcome:
-	// a read method, or a validate-only call (AIP-163). Such a call is
-	// recorded only when denied. A validate-only call refused for its
-	// content (FAILED_PRECONDITION, ABORTED, INVALID_ARGUMENT) is not
-	// recorded: it is a question, asked by the console as a form is filled,
-	// and recording each answer would bury real attempts under non-actions.
-	readOnly bool
+// A refused call's error reaches the audit interceptor as a refusedCall,
+// which mapErrors, inside it, makes of the error the call ended with: the
+// status the caller gets, the error itself, which may carry what the domain
+// said the call concerned (trail.Refusal), and who the caller was when the
+// auth interceptor knew (callerError). The audit interceptor passes on only
+// the status.
+type refusedCall struct {
+	status error
+	cause  error
+	caller *identity.Principal
 }
 
-type callStateKey struct{}
+func (r *refusedCall) Error() string { return r.status.Error() }
 
-func setCallPrincipal(ctx context.Context, p identity.Principal) {
-	if st, ok := ctx.Value(callStateKey{}).(*callState); ok {
-		st.principal = &p
+// callerError is an error of a call whose caller the auth interceptor
+// knows: the refusal is recorded with who made it, also when the caller was
+// refused (a genuine token with refused claims, a service calling what it
+// may not).
+type callerError struct {
+	err    error
+	caller identity.Principal
+}
+
+func (e *callerError) Error() string { return e.err.Error() }
+func (e *callerError) Unwrap() error { return e.err }
+
+// withCaller returns err as an error of a call by p; nil for nil.
+func withCaller(err error, p identity.Principal) error {
+	if err == nil {
+		return nil
 	}
+	return &callerError{err: err, caller: p}
+}
+
+// refused returns what mapErrors passes to the audit interceptor for err,
+// a call's error, of which st is the status.
+func refused(st, err error) error {
+	rc := &refusedCall{status: st, cause: err}
+	var ce *callerError
+	if errors.As(err, &ce) {
+		rc.caller = &ce.caller
+	}
+	return rc
+}
+
+// statusOnly returns the status a call ended with, as the caller sees it.
+func statusOnly(err error) error {
+	if rc, ok := err.(*refusedCall); ok {
+		return rc.status
+	}
+	return err
 }
 
 // readOnly reports whether a method only reads, by the AIP method names
@@ -139,13 +172,19 @@ func digest(key trail.DigestKey, m any) string {
 	return key.Sum(data)
 }
 
-func (ic interceptors) auditCall(ctx context.Context, method string, req any) (context.Context, *callState) {
+// auditCall returns ctx with the trail.Call of the call, and whether the
+// call changes nothing whatever its outcome: a read method, or a
+// validate-only call (AIP-163). Such a call is recorded only when denied. A
+// validate-only call refused for its content (FAILED_PRECONDITION,
+// ABORTED, INVALID_ARGUMENT) is not recorded: it is a question, asked by the
+// console as a form is filled, and recording each answer would bury real
+// attempts under non-actions.
+func (ic interceptors) auditCall(ctx context.Context, method string, req any) (context.Context, bool) {
 	c := trail.Call{Service: ic.audit.Service, Action: method, RequestHMAC: digest(ic.audit.DigestKey, req)}
 	if pm, ok := req.(proto.Message); ok {
 		c.Resource = resourceOf(pm)
 	}
-	st := &callState{readOnly: readOnly(method) || validateOnly(req)}
-	return context.WithValue(trail.WithCall(ctx, c), callStateKey{}, st), st
+	return trail.WithCall(ctx, c), readOnly(method) || validateOnly(req)
 }
 
 // recordRefused writes the events of a refused call that the trail must
@@ -155,18 +194,25 @@ func (ic interceptors) auditCall(ctx context.Context, method string, req any) (c
 // the domain (authentication, preauthorization, validation) concerns the
 // caller's state only. trail.RefusalEvents says what events a refusal
 // leaves.
-func (ic interceptors) recordRefused(ctx context.Context, st *callState, method string, err error) {
-	code := status.Code(err)
-	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
-	if err == nil || (!denied && st.readOnly) || code == codes.Canceled {
+func (ic interceptors) recordRefused(ctx context.Context, readOnly bool, method string, err error) {
+	if err == nil {
 		return
 	}
-	if code == codes.Unauthenticated && st.principal == nil {
+	rc, ok := err.(*refusedCall)
+	if !ok {
+		rc = &refusedCall{status: err, cause: err}
+	}
+	code := status.Code(rc.status)
+	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
+	if (!denied && readOnly) || code == codes.Canceled {
+		return
+	}
+	if code == codes.Unauthenticated && rc.caller == nil {
 		ic.anonymous.add(ctx, method, anonymousReason(ctx, ic.callers != nil), time.Now())
 		return
 	}
 	// Events name outcomes as gRPC's canonical code names (PERMISSION_DENIED).
-	events := trail.RefusalEvents(ctx, time.Now(), st.principal, rpccode.Code(code).String(), err)
+	events := trail.RefusalEvents(ctx, time.Now(), rc.caller, rpccode.Code(code).String(), rc.cause)
 	// The call may have been cut short; the event must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -176,16 +222,6 @@ func (ic interceptors) recordRefused(ctx context.Context, st *callState, method 
 				zap.String("method", method), zap.String("outcome", code.String()), zap.Error(rerr))
 		}
 	}
-}
-
-// statusOnly returns the status a call ended with, without the
-// trail.Refusal that mapError kept for recordRefused: the caller sees the
-// status as ToStatus made it.
-func statusOnly(err error) error {
-	if r, ok := err.(*trail.Refusal); ok {
-		return r.Err
-	}
-	return err
 }
 
 func (ic interceptors) auditUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -200,9 +236,9 @@ func (ic interceptors) auditUnary(ctx context.Context, req any, info *grpc.Unary
 		resp, err := h(ctx, req)
 		return resp, statusOnly(err)
 	}
-	ctx, st := ic.auditCall(ctx, info.FullMethod, req)
+	ctx, readOnly := ic.auditCall(ctx, info.FullMethod, req)
 	resp, err := h(ctx, req)
-	ic.recordRefused(ctx, st, info.FullMethod, err)
+	ic.recordRefused(ctx, readOnly, info.FullMethod, err)
 	return resp, statusOnly(err)
 }
 
@@ -210,8 +246,8 @@ func (ic interceptors) auditStream(srv any, ss grpc.ServerStream, info *grpc.Str
 	if ic.audit == nil || public(info.FullMethod) {
 		return statusOnly(h(srv, ss))
 	}
-	ctx, st := ic.auditCall(ss.Context(), info.FullMethod, nil)
+	ctx, readOnly := ic.auditCall(ss.Context(), info.FullMethod, nil)
 	err := h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
-	ic.recordRefused(ctx, st, info.FullMethod, err)
+	ic.recordRefused(ctx, readOnly, info.FullMethod, err)
 	return statusOnly(err)
 }

@@ -89,18 +89,19 @@ func FuzzEventsAppendable(f *testing.F) {
 			msg.Request.Name = resource
 		}
 		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
-		ctx, st := ic.auditCall(ctx, method, msg)
+		ctx, readOnly := ic.auditCall(ctx, method, msg)
 		// The last outcome is an anonymous caller's: no principal.
 		outcomes := []codes.Code{codes.NotFound, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition, codes.Unauthenticated}
 		code := outcomes[int(outcome)%len(outcomes)]
+		err = trail.Concerning(status.Error(code, "refused"), "", strings.Split(noted, ",")...)
 		if int(outcome)%len(outcomes) != len(outcomes)-1 {
 			var rs []identity.Role
 			for _, r := range strings.Split(roles, ",") {
 				rs = append(rs, identity.Role(r))
 			}
-			setCallPrincipal(ctx, identity.Principal{Subject: subject, Agency: agency, Roles: rs, Issuer: issuer, State: state})
+			err = withCaller(err, identity.Principal{Subject: subject, Agency: agency, Roles: rs, Issuer: issuer, State: state})
 		}
-		ic.recordRefused(ctx, st, method, trail.Concerning(status.Error(code, "refused"), "", strings.Split(noted, ",")...))
+		ic.recordRefused(ctx, readOnly, method, mapError(ctx, zap.NewNop(), method, err))
 		ic.anonymous.flush(time.Time{})
 		// The domain's own events, with what it adds.
 		actor := trail.Actor{Subject: subject, Agency: agency, Roles: strings.Split(roles, ","), Issuer: issuer, Address: addr}

@@ -22,7 +22,6 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/traceid"
-	"github.com/comity-mla/comity/services/trail"
 )
 
 type traceKey struct{}
@@ -118,15 +117,11 @@ func (ic interceptors) mapErrorsUnary(ctx context.Context, req any, info *grpc.U
 	return resp, nil
 }
 
-// mapError is ToStatus's status as an error that keeps the trail.Refusal
-// err carries, so that the audit interceptor records the refusal on the
-// trail of the states it concerned.
+// mapError maps err, the error a call ended with, to the status the
+// caller gets (ToStatus), and keeps err for the audit interceptor, which
+// strips it (refusedCall).
 func mapError(ctx context.Context, logger *zap.Logger, method string, err error) error {
-	st := ToStatus(ctx, logger, method, err).Err()
-	if r, ok := trail.RefusalOf(err); ok {
-		return &trail.Refusal{Err: st, States: r.States, Resource: r.Resource}
-	}
-	return st
+	return refused(ToStatus(ctx, logger, method, err).Err(), err)
 }
 
 func (ic interceptors) mapErrorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
@@ -165,8 +160,7 @@ func (ic interceptors) authenticate(ctx context.Context, method string) (context
 				return nil, errs.New(errs.Unauthenticated, "%s", err)
 			}
 			// The refusal is audited with the calling service as actor.
-			setCallPrincipal(ctx, identity.Principal{Subject: peer, Service: peer})
-			return nil, errs.New(errs.PermissionDenied, "%s", err)
+			return nil, withCaller(errs.New(errs.PermissionDenied, "%s", err), identity.Principal{Subject: peer, Service: peer})
 		}
 	}
 	if public(method) || slices.Contains(ic.anonymousReads, method) {
@@ -182,18 +176,26 @@ func (ic interceptors) authenticate(ctx context.Context, method string) (context
 		return nil, err
 	}
 	p, err := ic.auth.Verify(ctx, raw)
-	var refused *identity.RefusedError
-	if errors.As(err, &refused) {
+	var refusal *identity.RefusedError
+	if errors.As(err, &refusal) {
 		// A genuine token whose claims are refused: the refusal is audited
 		// with who the token claimed to be. The claimed principal never
 		// reaches a handler.
-		setCallPrincipal(ctx, refused.Claimed)
+		return nil, withCaller(err, refusal.Claimed)
 	}
 	if err != nil {
 		return nil, err
 	}
-	setCallPrincipal(ctx, p)
 	return identity.NewContext(ctx, p), nil
+}
+
+// ofCaller returns err, a handler's error, as an error of the caller ctx
+// was authenticated as, if any.
+func ofCaller(ctx context.Context, err error) error {
+	if p, ok := identity.FromContext(ctx); ok {
+		return withCaller(err, p)
+	}
+	return err
 }
 
 func (ic interceptors) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -201,7 +203,8 @@ func (ic interceptors) authUnary(ctx context.Context, req any, info *grpc.UnaryS
 	if err != nil {
 		return nil, err
 	}
-	return h(ctx, req)
+	resp, err := h(ctx, req)
+	return resp, ofCaller(ctx, err)
 }
 
 func (ic interceptors) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
@@ -209,7 +212,7 @@ func (ic interceptors) authStream(srv any, ss grpc.ServerStream, info *grpc.Stre
 	if err != nil {
 		return err
 	}
-	return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+	return ofCaller(ctx, h(srv, &ctxStream{ServerStream: ss, ctx: ctx}))
 }
 
 func (ic interceptors) validate(msg any) error {

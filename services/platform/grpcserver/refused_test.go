@@ -18,8 +18,8 @@ import (
 	"github.com/comity-mla/comity/services/trail"
 )
 
-// TestRefusedCallsRecordedOnce runs calls through the audit, error-mapping
-// and (as the auth interceptor does) principal-setting path, with a handler
+// TestRefusedCallsRecordedOnce runs calls through the audit and
+// error-mapping interceptors, with a handler
 // that answers as the domain would, and checks what the trail gets: each
 // refusal exactly once (twice for NOT_FOUND, the caller's view and the
 // resource's) on the trail of the states the refusal carries, nothing for
@@ -70,14 +70,17 @@ func TestRefusedCallsRecordedOnce(t *testing.T) {
 			}
 			ic.anonymous = anon
 			info := &grpc.UnaryServerInfo{FullMethod: tc.method}
+			// The handler as the auth interceptor runs it: in the context of
+			// the caller it authenticated.
 			domain := func(ctx context.Context, _ any) (any, error) {
-				if tc.principal != nil {
-					setCallPrincipal(ctx, *tc.principal)
-				}
+				err := tc.err
 				if tc.name == "a canceled change" {
-					return nil, context.Canceled
+					err = context.Canceled
 				}
-				return nil, tc.err
+				if tc.principal != nil {
+					ctx = identity.NewContext(ctx, *tc.principal)
+				}
+				return nil, ofCaller(ctx, err)
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
