@@ -3,6 +3,7 @@ package request_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,46 +38,53 @@ func TestRefusalsCarryTheParties(t *testing.T) {
 		call   func() error
 		code   errs.Code
 		states []string // nil: no Refusal
+		// resource is the canonical name the refusal gives, when the call
+		// named the request another way.
+		resource string
 	}{
 		{"a request of a state the caller is not party to", func() error {
 			_, err := svc.Get(ctx, uzProsecutor, id)
 			return err
-		}, errs.NotFound, kzParties},
+		}, errs.NotFound, kzParties, ""},
+		{"a request by its reference, of a state the caller is not party to", func() error {
+			_, err := svc.Get(ctx, uzProsecutor, strings.ToLower(draft.Reference))
+			return err
+		}, errs.NotFound, kzParties, "requests/" + id},
 		{"an update by another prosecutor", func() error {
 			_, err := svc.Update(ctx, other, id, "", noChange, nil)
 			return err
-		}, errs.PermissionDenied, kzParties},
+		}, errs.PermissionDenied, kzParties, ""},
 		{"an update with a stale etag", func() error {
 			_, err := svc.Update(ctx, kzProsecutor, id, "stale", noChange, nil)
 			return err
-		}, errs.Conflict, kzParties},
+		}, errs.Conflict, kzParties, ""},
 		{"a check before the update", func() error {
 			return svc.MayUpdate(ctx, other, id)
-		}, errs.PermissionDenied, kzParties},
+		}, errs.PermissionDenied, kzParties, ""},
 		{"a lifecycle action out of turn", func() error {
 			_, err := svc.Acknowledge(ctx, kzProsecutor, id, "")
 			return err
-		}, errs.PermissionDenied, kzParties},
+		}, errs.PermissionDenied, kzParties, ""},
 		{"the history of a request the caller may not see", func() error {
 			_, err := svc.History(ctx, uzProsecutor, id)
 			return err
-		}, errs.NotFound, kzParties},
+		}, errs.NotFound, kzParties, ""},
 		{"a message the caller may not post", func() error {
 			_, err := svc.PostMessage(ctx, uzProsecutor, id, request.Message{Body: "hello", Visibility: request.BothSides})
 			return err
-		}, errs.NotFound, kzParties},
+		}, errs.NotFound, kzParties, ""},
 		{"an invalid message on a request the caller sees", func() error {
 			_, err := svc.PostMessage(ctx, kzProsecutor, id, request.Message{})
 			return err
-		}, errs.Invalid, kzParties},
+		}, errs.Invalid, kzParties, ""},
 		{"a name that names nothing", func() error {
 			_, err := svc.Get(ctx, kzProsecutor, "0190f3a4-0000-7000-8000-000000000000")
 			return err
-		}, errs.NotFound, nil},
+		}, errs.NotFound, nil, ""},
 		{"a refusal before the request is read", func() error {
 			_, err := svc.Create(ctx, uzProsecutor, request.Request{}, "")
 			return err
-		}, errs.Invalid, nil},
+		}, errs.Invalid, nil, ""},
 	} {
 		before, err := outbox.PendingEvents(t.Context(), 1000)
 		if err != nil {
@@ -89,8 +97,8 @@ func TestRefusalsCarryTheParties(t *testing.T) {
 		var states []string
 		if r, ok := trail.RefusalOf(err); ok {
 			states = r.States
-			if r.Resource != "" {
-				t.Errorf("%s: the refusal names %q; want the name the call sent", tc.name, r.Resource)
+			if r.Resource != tc.resource {
+				t.Errorf("%s: the refusal names %q; want %q", tc.name, r.Resource, tc.resource)
 			}
 			if !errors.Is(err, &errs.Error{Code: tc.code}) {
 				t.Errorf("%s: the refusal hides its code from errors.Is", tc.name)
