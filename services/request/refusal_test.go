@@ -2,7 +2,7 @@ package request_test
 
 import (
 	"errors"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,7 +104,7 @@ func TestRefusalsCarryTheParties(t *testing.T) {
 				t.Errorf("%s: the refusal hides its code from errors.Is", tc.name)
 			}
 		}
-		if !reflect.DeepEqual(states, tc.states) {
+		if !slices.Equal(states, tc.states) || (states == nil) != (tc.states == nil) {
 			t.Errorf("%s: the refusal concerns %v; want %v", tc.name, states, tc.states)
 		}
 		if after, err := outbox.PendingEvents(t.Context(), 1000); err != nil || len(after) != len(before) {
