@@ -32,9 +32,9 @@ import (
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/grpcclient"
-	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/platform/traceid"
 )
 
 // Config configures the gateway.
@@ -184,7 +184,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 
 	api := func(h http.Handler) http.Handler { return h }
 	if cfg.RateLimit.PerSecond > 0 {
-		var verify grpcserver.Authenticator
+		var verify tokenVerifier
 		if len(cfg.Issuers) == 0 {
 			cfg.Logger.Warn("rate limit without token issuers: every call counts against its client address, not its agency")
 		} else {
@@ -250,8 +250,8 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 // the token a second time among them, which no service reads.
 func incomingHeader(key string) (string, bool) {
 	// EqualFold, not ToLower: this runs for every header of every call.
-	if strings.EqualFold(key, grpcserver.TraceHeader) {
-		return grpcserver.TraceHeader, true
+	if strings.EqualFold(key, traceid.Header) {
+		return traceid.Header, true
 	}
 	return "", false
 }

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -150,7 +149,7 @@ func TestHostileAnonymousCallsAreAggregated(t *testing.T) {
 				continue
 			}
 			events++
-			if e.Action != grpcserver.UnauthenticatedCallsAction || e.Count == 0 {
+			if e.Action != trail.UnauthenticatedCallsAction || e.Count == 0 {
 				if single++; single == 1 {
 					t.Errorf("%s recorded an unauthenticated call on its own: %+v", e.Service, e)
 				}

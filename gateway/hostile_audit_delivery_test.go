@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/request/requestd"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -74,7 +73,7 @@ func TestHostileAuditDeliveryAfterLongNameProbe(t *testing.T) {
 				t.Fatalf("Bounded left the probed name as it is: %q", cut)
 			}
 			s.awaitTrail("the aggregate event of the probe", func(e trail.Event) bool {
-				return e.Action == grpcserver.UnauthenticatedCallsAction
+				return e.Action == trail.UnauthenticatedCallsAction
 			}, func(es []trail.Event) bool {
 				return slices.ContainsFunc(es, func(e trail.Event) bool { return e.Resource == cut && e.Count == 1 })
 			})

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -25,23 +24,21 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/traceid"
 	"github.com/comity-mla/comity/services/trail"
 )
-
-var traceIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
 
 // withTrace gives every HTTP request a trace id: the caller's X-Trace-Id
 // when well-formed, else a new one. It reaches the services as metadata and
 // comes back in the X-Trace-Id response header, so that a user can quote it.
 func withTrace(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(grpcserver.TraceHeader)
-		if !traceIDPattern.MatchString(id) {
-			id = grpcserver.NewTraceID()
-			r.Header.Set(grpcserver.TraceHeader, id)
+		id := r.Header.Get(traceid.Header)
+		if !traceid.Valid(id) {
+			id = traceid.New()
+			r.Header.Set(traceid.Header, id)
 		}
-		w.Header().Set(grpcserver.TraceHeader, id)
+		w.Header().Set(traceid.Header, id)
 		h.ServeHTTP(w, r)
 	})
 }
@@ -64,7 +61,7 @@ func logRequests(logger *zap.Logger, h http.Handler) http.Handler {
 		}
 		if ce := logger.Check(level, "http request"); ce != nil {
 			ce.Write(
-				zap.String("trace_id", r.Header.Get(grpcserver.TraceHeader)),
+				zap.String("trace_id", r.Header.Get(traceid.Header)),
 				zap.String("http_method", r.Method),
 				zap.String("path", r.URL.Path),
 				zap.Int("status", sw.status),
@@ -189,7 +186,7 @@ func errorHandler(logger *zap.Logger) runtime.ErrorHandlerFunc {
 			c = status.Code(hs.Err)
 		}
 		if c == codes.Unavailable || c == codes.Internal || c == codes.Unknown {
-			logger.Warn("backend call failed", zap.String("trace_id", r.Header.Get(grpcserver.TraceHeader)),
+			logger.Warn("backend call failed", zap.String("trace_id", r.Header.Get(traceid.Header)),
 				zap.String("path", r.URL.Path), zap.Error(err))
 		}
 		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, explainBody(ctx, err))

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net"
@@ -18,7 +19,6 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/connlimit"
-	"github.com/comity-mla/comity/services/platform/grpcserver"
 )
 
 // RateLimit bounds how fast each agency may call the API: a token bucket of
@@ -42,7 +42,7 @@ type RateLimit struct {
 type limiter struct {
 	limit  rate.Limit
 	burst  int
-	verify grpcserver.Authenticator // nil: every call is keyed by client address
+	verify tokenVerifier // nil: every call is keyed by client address
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
@@ -61,7 +61,12 @@ const maxBuckets = 100_000
 // is full again anyway.
 const idleBucket = 10 * time.Minute
 
-func newLimiter(rl RateLimit, verify grpcserver.Authenticator) *limiter {
+// tokenVerifier turns a bearer token into its principal (identity.Verifier).
+type tokenVerifier interface {
+	Verify(ctx context.Context, rawToken string) (identity.Principal, error)
+}
+
+func newLimiter(rl RateLimit, verify tokenVerifier) *limiter {
 	burst := rl.Burst
 	if burst < 1 {
 		burst = max(1, int(math.Ceil(rl.PerSecond)))

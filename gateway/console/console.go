@@ -32,7 +32,7 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/traceid"
 )
 
 // Security headers of every console answer. The policy allows no inline
@@ -293,8 +293,8 @@ func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 // as gRPC metadata, as the REST routes forward them.
 func outgoing(ctx context.Context, r *http.Request, s *session) context.Context {
 	md := metadata.Pairs("authorization", "Bearer "+s.Access)
-	if id := r.Header.Get(grpcserver.TraceHeader); id != "" {
-		md.Set(grpcserver.TraceHeader, id)
+	if id := r.Header.Get(traceid.Header); id != "" {
+		md.Set(traceid.Header, id)
 	}
 	return metadata.NewOutgoingContext(ctx, md)
 }

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
-	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/traceid"
 )
 
 // signinFlowTTL is how long a user may take at the provider's sign-in page.
@@ -497,8 +497,8 @@ func (c *Console) endedReason(w http.ResponseWriter, r *http.Request) (string, b
 // saying why; down is set when the directory could not be asked.
 func (c *Console) providersFor(r *http.Request, state string) (choices []providerChoice, down bool) {
 	ctx := r.Context()
-	if id := r.Header.Get(grpcserver.TraceHeader); id != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, grpcserver.TraceHeader, id)
+	if id := r.Header.Get(traceid.Header); id != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, traceid.Header, id)
 	}
 	resp, err := c.be.Directory.ListTrustedIssuers(ctx, &directoryv1.ListTrustedIssuersRequest{})
 	if err != nil {

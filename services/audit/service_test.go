@@ -91,11 +91,11 @@ func TestAppendIsExactlyOncePerEvent(t *testing.T) {
 	tr := openTrail(t, t.TempDir())
 	ctx := t.Context()
 	evs := []trail.Event{event(1, "KZ", "UZ"), event(2, "KZ", "UZ"), event(3, "TJ")}
-	first, err := tr.svc.Append(ctx, producer, evs)
+	first, err := tr.svc.Append(ctx, producer, "", evs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := tr.svc.Append(ctx, producer, append([]trail.Event{evs[2], event(4, "KZ")}, evs...))
+	again, err := tr.svc.Append(ctx, producer, "", append([]trail.Event{evs[2], event(4, "KZ")}, evs...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestAppendIsExactlyOncePerEvent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var err error
-			if results[i], err = tr.svc.Append(ctx, producer, racers); err != nil {
+			if results[i], err = tr.svc.Append(ctx, producer, "", racers); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -132,7 +132,7 @@ func TestAppendIsExactlyOncePerEvent(t *testing.T) {
 	if want := uint64(3 + 1 + 50); next != want {
 		t.Errorf("the log holds %d entries, want %d (each event once)", next, want)
 	}
-	if _, err := tr.svc.Append(ctx, identity.Principal{Subject: "u", Agency: "kz-gpo", State: "KZ", Roles: []identity.Role{identity.Auditor}}, evs); errs.CodeOf(err) != errs.PermissionDenied {
+	if _, err := tr.svc.Append(ctx, identity.Principal{Subject: "u", Agency: "kz-gpo", State: "KZ", Roles: []identity.Role{identity.Auditor}}, "", evs); errs.CodeOf(err) != errs.PermissionDenied {
 		t.Errorf("a user appended: %v", err)
 	}
 }
@@ -142,7 +142,7 @@ func TestRecoverRebuildsALostIndex(t *testing.T) {
 	tr := openTrail(t, dir)
 	ctx := t.Context()
 	evs := []trail.Event{event(1, "KZ"), event(2, "UZ"), event(3, "KZ", "UZ")}
-	idx, err := tr.svc.Append(ctx, producer, evs)
+	idx, err := tr.svc.Append(ctx, producer, "", evs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestRecoverRebuildsALostIndex(t *testing.T) {
 	tr = openTrail(t, dir)
 	// The relays send again what they were not sure of: nothing is logged
 	// twice.
-	again, err := tr.svc.Append(ctx, producer, evs)
+	again, err := tr.svc.Append(ctx, producer, "", evs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestAuditorsReadsAreLoggedOnce(t *testing.T) {
 	dir := t.TempDir()
 	tr := openTrail(t, dir)
 	ctx := t.Context()
-	idx, err := tr.svc.Append(ctx, producer, []trail.Event{event(1, "UZ")})
+	idx, err := tr.svc.Append(ctx, producer, "", []trail.Event{event(1, "UZ")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestAuditorsReadsAreLoggedOnce(t *testing.T) {
 	logged, unlogged := event(2, "UZ"), event(3, "UZ")
 	logged.Resource, unlogged.Resource = "audit/entries/998", "audit/entries/999"
 	tr = openTrail(t, dir)
-	if _, err := tr.svc.Append(ctx, producer, []trail.Event{logged}); err != nil {
+	if _, err := tr.svc.Append(ctx, producer, "", []trail.Event{logged}); err != nil {
 		t.Fatal(err)
 	}
 	next, err := tr.log.NextIndex(ctx)

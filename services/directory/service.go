@@ -38,13 +38,13 @@ var _ identity.TrustSource = (*Service)(nil)
 // event is the audit event of a successful change of resource, which
 // involves state.
 func event(ctx context.Context, now time.Time, p identity.Principal, resource, state string) trail.Event {
-	roles := make([]string, len(p.Roles))
-	for i, r := range p.Roles {
-		roles[i] = string(r)
-	}
-	actor := trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
-	return trail.NewEvent(ctx, now, actor, "OK", trail.Details{Resource: resource, States: []string{state}})
+	return trail.NewEvent(ctx, now, trail.ActorOf(p), "OK", trail.Details{Resource: resource, States: []string{state}})
 }
+
+// concerning makes *err a refusal of a call that concerned state, whose
+// auditors see every attempt at changing its directory entries, refused
+// ones included (trail.Refusal).
+func concerning(err *error, state string) { *err = trail.Concerning(*err, "", state) }
 
 // AgencyTrust tells the identity layer which state an agency belongs to, its
 // kind (which decides the roles that count there), and which issuers that
@@ -125,9 +125,9 @@ type StateChange struct {
 // issuer, or that removes the issuer of the caller's own token, is refused
 // (errs.FailedPrecondition): both are how an administrator locks a state out,
 // and only an administrator signed in through another issuer may drop one.
-func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, etag string, change StateChange) (State, error) {
+func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, etag string, change StateChange) (_ State, err error) {
 	code = strings.ToUpper(code)
-	trail.NoteStates(ctx, code)
+	defer concerning(&err, code)
 	if err := requireAdminOf(p, code); err != nil {
 		return State{}, err
 	}
@@ -181,7 +181,6 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 	if err != nil {
 		return State{}, err
 	}
-	trail.MarkRecorded(ctx)
 	return updated, nil
 }
 
@@ -201,11 +200,11 @@ func (s *Service) ListAgencies(ctx context.Context, _ identity.Principal, q Agen
 // away, so the lock-out rules of UpdateAgency have nothing to refuse here;
 // it is how an administrator makes the replacement those rules ask for.
 // An agency deactivated by mistake is activated again (ActivateAgency).
-func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agency) (Agency, error) {
+func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agency) (_ Agency, err error) {
 	if a.State == "" {
 		a.State = p.State
 	}
-	trail.NoteStates(ctx, a.State)
+	defer concerning(&err, a.State)
 	if err := requireAdminOf(p, a.State); err != nil {
 		return Agency{}, err
 	}
@@ -223,7 +222,6 @@ func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agen
 	if err != nil {
 		return Agency{}, err
 	}
-	trail.MarkRecorded(ctx)
 	return created, nil
 }
 
@@ -311,8 +309,10 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 	if st, err := s.store.GetState(ctx, p.State); err == nil {
 		name = stateName(st)
 	}
+	// The agency's state, once read: its auditors see the refusals below.
+	state := ""
 	updated, err := s.store.UpdateAgency(ctx, id, func(a *Agency, peers []Agency) (trail.Event, error) {
-		trail.NoteStates(ctx, a.State)
+		state = a.State
 		if err := requireAdminOf(p, a.State); err != nil {
 			return trail.Event{}, err
 		}
@@ -338,9 +338,9 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 		return event(ctx, now, p, "agencies/"+id, a.State), nil
 	})
 	if err != nil {
+		concerning(&err, state)
 		return Agency{}, err
 	}
-	trail.MarkRecorded(ctx)
 	return updated, nil
 }
 
@@ -372,8 +372,7 @@ func stateName(st State) string {
 func (s *Service) MayChangeState(ctx context.Context, p identity.Principal, code string) error {
 	code = strings.ToUpper(code)
 	// The state's auditors see the refused attempts too, as UpdateState's.
-	trail.NoteStates(ctx, code)
-	return requireAdminOf(p, code)
+	return trail.Concerning(requireAdminOf(p, code), "", code)
 }
 
 // MayChangeAgency says whether p may change agency id: the permission
@@ -394,8 +393,7 @@ func (s *Service) MayChangeAgency(ctx context.Context, p identity.Principal, id 
 	}
 	// The agency's state's auditors see the refused attempts too, as
 	// updateAgency's.
-	trail.NoteStates(ctx, a.State)
-	return requireAdminOf(p, a.State)
+	return trail.Concerning(requireAdminOf(p, a.State), "", a.State)
 }
 
 func requireAdminOf(p identity.Principal, state string) error {

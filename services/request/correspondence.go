@@ -12,7 +12,6 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/trail"
 )
 
 // Message visibilities.
@@ -30,17 +29,18 @@ func (s *Service) caseContent(ctx context.Context, p identity.Principal, id stri
 		return Request{}, err
 	}
 	if accessOf(p, r) != fullAccess {
-		return Request{}, errs.New(errs.PermissionDenied, "auditors see a request's metadata, not its correspondence or attachments")
+		return Request{}, concerns(r, errs.New(errs.PermissionDenied, "auditors see a request's metadata, not its correspondence or attachments"))
 	}
 	return r, nil
 }
 
 // PostMessage adds a message to a request's correspondence.
-func (s *Service) PostMessage(ctx context.Context, p identity.Principal, requestID string, m Message) (Message, error) {
+func (s *Service) PostMessage(ctx context.Context, p identity.Principal, requestID string, m Message) (_ Message, err error) {
 	r, err := s.caseContent(ctx, p, requestID)
 	if err != nil {
 		return Message{}, err
 	}
+	defer func() { err = concerns(r, err) }()
 	var vs errs.Violations
 	if strings.TrimSpace(m.Body) == "" {
 		vs.Add("message.body", "required")
@@ -61,17 +61,17 @@ func (s *Service) PostMessage(ctx context.Context, p identity.Principal, request
 	if err != nil {
 		return Message{}, err
 	}
-	trail.MarkRecorded(ctx)
 	return out, nil
 }
 
 // Messages returns the messages of a request p may read: those for both
 // sides, and those of p's own agency. The read is audited.
-func (s *Service) Messages(ctx context.Context, p identity.Principal, requestID string, offset, limit int) ([]Message, bool, error) {
+func (s *Service) Messages(ctx context.Context, p identity.Principal, requestID string, offset, limit int) (_ []Message, _ bool, err error) {
 	r, err := s.caseContent(ctx, p, requestID)
 	if err != nil {
 		return nil, false, err
 	}
+	defer func() { err = concerns(r, err) }()
 	// Messages of one request are few (correspondence, not a feed), and
 	// which of them p may read is decided per message, so page in memory.
 	all, err := s.store.ListMessages(ctx, r.ID, 0, 0)
@@ -119,11 +119,12 @@ var attachmentKinds = []string{"REQUEST_DOCUMENT", translation, "COURT_ORDER", "
 // its SHA-256 and size computed and checked against the declared digest and
 // the size limit, and on any failure nothing is kept. It is refused with
 // RESOURCE_EXHAUSTED when TransferLimits are reached.
-func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, content io.Reader) (Attachment, error) {
+func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, content io.Reader) (_ Attachment, err error) {
 	r, err := s.caseContent(ctx, p, u.RequestID)
 	if err != nil {
 		return Attachment{}, err
 	}
+	defer func() { err = concerns(r, err) }()
 	if r.Status == Closed {
 		return Attachment{}, (errs.Violations{{Field: "status", Description: "request " + r.Reference + " is CLOSED"}}).Err(
 			errs.FailedPrecondition, "cannot attach to a closed request")
@@ -176,7 +177,6 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 		}
 		return Attachment{}, err
 	}
-	trail.MarkRecorded(ctx)
 	return out, nil
 }
 
@@ -266,11 +266,12 @@ func shownFilename(name string) string {
 }
 
 // Attachments lists the attachments of a request.
-func (s *Service) Attachments(ctx context.Context, p identity.Principal, requestID string) ([]Attachment, error) {
+func (s *Service) Attachments(ctx context.Context, p identity.Principal, requestID string) (_ []Attachment, err error) {
 	r, err := s.caseContent(ctx, p, requestID)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { err = concerns(r, err) }()
 	atts, err := s.store.ListAttachments(ctx, r.ID)
 	if err != nil {
 		return nil, err
@@ -284,11 +285,12 @@ func (s *Service) Attachments(ctx context.Context, p identity.Principal, request
 // Download returns an attachment and its content, recording the download.
 // The caller closes the content, which ends the transfer: it is refused
 // with RESOURCE_EXHAUSTED while TransferLimits are reached, as Attach is.
-func (s *Service) Download(ctx context.Context, p identity.Principal, requestID, attachmentID string) (Attachment, io.ReadCloser, error) {
+func (s *Service) Download(ctx context.Context, p identity.Principal, requestID, attachmentID string) (_ Attachment, _ io.ReadCloser, err error) {
 	r, err := s.caseContent(ctx, p, requestID)
 	if err != nil {
 		return Attachment{}, nil, err
 	}
+	defer func() { err = concerns(r, err) }()
 	a, err := s.store.GetAttachment(ctx, r.ID, attachmentID)
 	if err != nil {
 		return Attachment{}, nil, err

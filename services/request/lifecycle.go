@@ -10,7 +10,6 @@ import (
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/trail"
 )
 
 // act is an action on a request: Update, or a lifecycle custom method.
@@ -110,11 +109,11 @@ func (s *Service) precheck(ctx context.Context, p identity.Principal, id, etag s
 		return Request{}, err
 	}
 	if err := s.authorise(p, cur, a, etag); err != nil {
-		return Request{}, err
+		return Request{}, concerns(cur, err)
 	}
 	if check != nil {
 		if err := check(cur); err != nil {
-			return Request{}, err
+			return Request{}, concerns(cur, err)
 		}
 	}
 	return cur, nil
@@ -171,9 +170,8 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 		}, nil
 	})
 	if err != nil {
-		return View{}, err
+		return View{}, concerns(cur, err)
 	}
-	trail.MarkRecorded(ctx)
 	return s.view(p, updated), nil
 }
 

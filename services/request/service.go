@@ -115,14 +115,6 @@ func actorOf(p identity.Principal) Actor {
 	return Actor{Subject: p.Subject, Name: p.Name, Agency: p.Agency}
 }
 
-func auditActor(p identity.Principal) trail.Actor {
-	roles := make([]string, len(p.Roles))
-	for i, r := range p.Roles {
-		roles[i] = string(r)
-	}
-	return trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
-}
-
 // event is the audit event of a successful call on r.
 func (s *Service) event(ctx context.Context, p identity.Principal, r Request, from, to Status) trail.Event {
 	return s.eventOn(ctx, p, r, "requests/"+r.ID, from, to)
@@ -135,7 +127,7 @@ func (s *Service) eventOn(ctx context.Context, p identity.Principal, r Request, 
 	if to != "" && from != to {
 		d.Transition = &trail.Transition{From: string(from), To: string(to)}
 	}
-	return trail.NewEvent(ctx, s.now(), auditActor(p), "OK", d)
+	return trail.NewEvent(ctx, s.now(), trail.ActorOf(p), "OK", d)
 }
 
 // states are the states whose auditors see events on r: the requesting
@@ -155,7 +147,6 @@ func (s *Service) recordRead(ctx context.Context, p identity.Principal, r Reques
 	if err := s.store.RecordEvent(ctx, s.eventOn(ctx, p, r, resource, "", "")); err != nil {
 		return fmt.Errorf("record read: %w", err)
 	}
-	trail.MarkRecorded(ctx)
 	return nil
 }
 
@@ -229,7 +220,6 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 			return View{}, fmt.Errorf("record retried create: %w", err)
 		}
 	}
-	trail.MarkRecorded(ctx)
 	return s.view(p, created), nil
 }
 
@@ -310,11 +300,10 @@ func (s *Service) visibleByReference(ctx context.Context, p identity.Principal, 
 	if len(page.Requests) == 0 {
 		return Request{}, notFound(ref)
 	}
-	// A refusal is on the parties' trail under the request's name.
-	trail.NoteResource(ctx, "requests/"+page.Requests[0].ID)
 	r, err := s.visible(ctx, p, page.Requests[0].ID)
 	if errs.CodeOf(err) == errs.NotFound {
-		return Request{}, notFound(ref)
+		// A refusal is on the parties' trail under the request's name.
+		return Request{}, trail.Concerning(notFound(ref), "requests/"+page.Requests[0].ID, states(page.Requests[0])...)
 	}
 	return r, err
 }
@@ -334,14 +323,17 @@ func (s *Service) visible(ctx context.Context, p identity.Principal, id string) 
 	if err != nil {
 		return Request{}, err
 	}
-	// The parties' auditors see every attempt on the request, including
-	// the ones refused below.
-	trail.NoteStates(ctx, states(r)...)
 	if accessOf(p, r) == noAccess {
-		return Request{}, notFound(id)
+		return Request{}, concerns(r, notFound(id))
 	}
 	return r, nil
 }
+
+// concerns returns err as a refusal of a call on r: the parties' auditors
+// see every attempt on the request, refused ones included (trail.Refusal).
+// Every error a method returns once it has read the request it acts on
+// goes through it.
+func concerns(r Request, err error) error { return trail.Concerning(err, "", states(r)...) }
 
 // ListOptions is what a caller asks of List: a filter on RequestSchema's
 // fields, an order, and a page.
@@ -404,11 +396,12 @@ func (s *Service) List(ctx context.Context, p identity.Principal, o ListOptions)
 // sets the fields the caller changes; touched names them (proto field
 // names). When the type, priority, requested state or agency change, the
 // route is checked or resolved again.
-func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag string, apply func(*Request), touched []string) (View, error) {
+func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag string, apply func(*Request), touched []string) (_ View, err error) {
 	cur, err := s.visible(ctx, p, id)
 	if err != nil {
 		return View{}, err
 	}
+	defer func() { err = concerns(cur, err) }()
 	if err := s.authorise(p, cur, actUpdate, etag); err != nil {
 		return View{}, err
 	}
@@ -454,7 +447,6 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	if err != nil {
 		return View{}, err
 	}
-	trail.MarkRecorded(ctx)
 	return s.view(p, updated), nil
 }
 
@@ -467,7 +459,7 @@ func (s *Service) MayUpdate(ctx context.Context, p identity.Principal, id string
 	if err != nil {
 		return err
 	}
-	return s.authorise(p, cur, actUpdate, "")
+	return concerns(cur, s.authorise(p, cur, actUpdate, ""))
 }
 
 // checkShape checks what every draft must have: a type, a priority and a

@@ -11,11 +11,12 @@ import (
 
 // History returns the status changes of a request the caller may see, with
 // the reasons the caller may read (reasonFor).
-func (s *Service) History(ctx context.Context, p identity.Principal, id string) ([]HistoryEntry, error) {
+func (s *Service) History(ctx context.Context, p identity.Principal, id string) (_ []HistoryEntry, err error) {
 	r, err := s.visible(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { err = concerns(r, err) }()
 	h, err := s.store.History(ctx, r.ID)
 	if err != nil {
 		return nil, err

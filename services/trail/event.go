@@ -75,6 +75,13 @@ type Actor struct {
 	Address string `json:"address,omitempty"`
 }
 
+// UnauthenticatedCallsAction is the action of the aggregate events that
+// stand for a minute of unauthenticated calls from one client (an IPv4
+// address, or an IPv6 /64: connlimit.ClientKey): the event's Count says how
+// many, its Actor.Address from where, its Resource names one of the
+// resources asked for (the first), and its Time is the start of the minute.
+const UnauthenticatedCallsAction = "/comity.audit.v1/UnauthenticatedCalls"
+
 // Transition is a status change.
 type Transition struct {
 	From string `json:"from,omitempty"`
@@ -99,25 +106,12 @@ type Call struct {
 	Action      string
 	Resource    string
 	RequestHMAC string
-
-	// recorded is set once an event of this call is written, so that the
-	// server does not record the call a second time.
-	recorded *bool
-	// states collects the states the domain found involved (NoteStates), so
-	// that a denied call is on the trail of the states it concerned.
-	states *[]string
-	// resource is the canonical name of what the call named another way
-	// (NoteResource), e.g. the request a reference stands for.
-	resource *string
 }
 
 type callKey struct{}
 
 // WithCall returns ctx carrying c.
 func WithCall(ctx context.Context, c Call) context.Context {
-	c.recorded = new(bool)
-	c.states = new([]string)
-	c.resource = new(string)
 	return context.WithValue(ctx, callKey{}, c)
 }
 
@@ -125,58 +119,6 @@ func WithCall(ctx context.Context, c Call) context.Context {
 func CallFrom(ctx context.Context) (Call, bool) {
 	c, ok := ctx.Value(callKey{}).(Call)
 	return c, ok
-}
-
-// MarkRecorded notes that an event for the call of ctx has been written.
-func MarkRecorded(ctx context.Context) {
-	if c, ok := CallFrom(ctx); ok {
-		*c.recorded = true
-	}
-}
-
-// Recorded reports whether an event for the call of ctx has been written.
-func Recorded(ctx context.Context) bool {
-	c, ok := CallFrom(ctx)
-	return ok && *c.recorded
-}
-
-// NoteStates records that the call of ctx concerns states (e.g. the parties
-// of the request it names), whatever its outcome: when the call is denied,
-// the server records it on those states' trail too, so that their auditors
-// see the attempt. A call refused as NOT_FOUND is then recorded twice: once
-// for the caller's state with only what the caller sent, exactly as for a
-// name that does not exist, and once for the noted states (DESIGN §6).
-func NoteStates(ctx context.Context, states ...string) {
-	if c, ok := CallFrom(ctx); ok {
-		*c.states = append(*c.states, states...)
-	}
-}
-
-// NoteResource records the canonical name of the resource the call named
-// another way (a request by its reference): the event on the noted states'
-// trail names it, so that their auditors find a denied attempt under the
-// name they ask for (resource:"requests/X"); the caller's own event keeps
-// what the caller sent.
-func NoteResource(ctx context.Context, name string) {
-	if c, ok := CallFrom(ctx); ok {
-		*c.resource = name
-	}
-}
-
-// NotedResource returns the resource noted for the call of ctx, or "".
-func NotedResource(ctx context.Context) string {
-	if c, ok := CallFrom(ctx); ok && c.resource != nil {
-		return *c.resource
-	}
-	return ""
-}
-
-// NotedStates returns the states noted for the call of ctx.
-func NotedStates(ctx context.Context) []string {
-	if c, ok := CallFrom(ctx); ok {
-		return *c.states
-	}
-	return nil
 }
 
 // Details are what the recording code adds to the call's event.

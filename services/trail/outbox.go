@@ -79,4 +79,3 @@ type Outbox interface {
 // older. It is kept apart from the service's own health (the empty name),
 // because a service whose events wait still serves its users (DESIGN §6).
 const DeliveryHealthService = "comity.audit.v1.Delivery"
-

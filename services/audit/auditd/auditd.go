@@ -159,11 +159,9 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // Callers are who may call the audit service over mTLS: the producing
-// services append (and only append); the gateway calls the auditors'
-// methods on their behalf, never Append.
-var Callers = mtls.Policy{
-	mtls.Request:   {auditv1.AuditService_Append_FullMethodName},
-	mtls.Directory: {auditv1.AuditService_Append_FullMethodName},
+// services (audit.Producers) append, and only append; the gateway calls the
+// auditors' methods on their behalf, never Append.
+var Callers = producersAppend(mtls.Policy{
 	mtls.Gateway: {
 		auditv1.AuditService_GetCheckpoint_FullMethodName,
 		auditv1.AuditService_ListEntries_FullMethodName,
@@ -171,6 +169,15 @@ var Callers = mtls.Policy{
 		auditv1.AuditService_GetConsistencyProof_FullMethodName,
 		auditv1.AuditService_ExportBundle_FullMethodName,
 	},
+})
+
+// producersAppend returns p with each of audit.Producers allowed to call
+// Append and nothing else.
+func producersAppend(p mtls.Policy) mtls.Policy {
+	for _, name := range audit.Producers {
+		p[name] = []string{auditv1.AuditService_Append_FullMethodName}
+	}
+	return p
 }
 
 // klogWriter turns klog's formatted lines into zap debug entries.

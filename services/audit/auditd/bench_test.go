@@ -523,7 +523,7 @@ func newBigLog(b *testing.B, size int) *bigLog {
 		for i := range events {
 			events[i] = benchEvent(n + i)
 		}
-		if _, err := svc.Append(ctx, producer, events); err != nil {
+		if _, err := svc.Append(ctx, producer, "", events); err != nil {
 			b.Fatal(err)
 		}
 	}

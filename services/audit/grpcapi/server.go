@@ -36,19 +36,12 @@ func (s *Server) Append(ctx context.Context, req *auditv1.AppendRequest) (*audit
 	if err != nil {
 		return nil, err
 	}
-	// A service appends its own events only: the service its token names,
-	// and over mTLS the one its certificate names, must be the events'.
-	if peer, ok := mtls.PeerName(ctx); ok && p.Service != "" && peer != p.Service {
-		return nil, errs.New(errs.PermissionDenied, "the token names %s but the certificate %s", p.Service, peer)
-	}
 	events := make([]trail.Event, len(req.GetEvents()))
 	for i, e := range req.GetEvents() {
 		events[i] = EventFromProto(e)
-		if p.Service != "" && events[i].Service != p.Service {
-			return nil, errs.New(errs.PermissionDenied, "events[%d] is of %q: %s may append only its own events", i, events[i].Service, p.Service)
-		}
 	}
-	indexes, err := s.svc.Append(ctx, p, events)
+	peer, _ := mtls.PeerName(ctx)
+	indexes, err := s.svc.Append(ctx, p, peer, events)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/comity-mla/comity/services/errs"
-	"github.com/comity-mla/comity/services/platform/grpcserver"
+	"github.com/comity-mla/comity/services/platform/refusal"
 )
 
 // fromStatus maps the status of a failed directory call to the error table.
@@ -24,7 +24,7 @@ func fromStatus(err error) error {
 	case codes.NotFound:
 		return errs.New(errs.NotFound, "%s", st.Message())
 	case codes.Unauthenticated:
-		if r, ok := grpcserver.RefusedFromStatus(st); ok {
+		if r, ok := refusal.FromStatus(st); ok {
 			// The directory refused the token it was asked with, and said
 			// the state of the agency it names.
 			return r

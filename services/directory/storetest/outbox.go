@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit/outboxtest"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/trail"
+	"github.com/comity-mla/comity/services/trail/outboxtest"
 )
 
 // newEvent returns an event with a new id and every field set, as the

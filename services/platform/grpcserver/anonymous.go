@@ -18,13 +18,6 @@ import (
 	"github.com/comity-mla/comity/services/trail"
 )
 
-// UnauthenticatedCallsAction is the action of the aggregate events that
-// stand for a minute of unauthenticated calls from one client (an IPv4
-// address, or an IPv6 /64: connlimit.ClientKey): the event's Count says how
-// many, its Actor.Address from where, its Resource names one of the
-// resources asked for (the first), and its Time is the start of the minute.
-const UnauthenticatedCallsAction = "/comity.audit.v1/UnauthenticatedCalls"
-
 // OtherAddresses is the client address of the aggregate event counting the
 // calls of every client beyond AuditConfig.MaxAnonymousAddresses in a
 // minute.
@@ -160,7 +153,7 @@ func (a *anonymous) write(minute time.Time, counts map[string]*anonymousCount) {
 		if a.recorder == nil {
 			continue
 		}
-		ctx := trail.WithCall(context.Background(), trail.Call{Service: a.service, Action: UnauthenticatedCallsAction, Resource: c.resource})
+		ctx := trail.WithCall(context.Background(), trail.Call{Service: a.service, Action: trail.UnauthenticatedCallsAction, Resource: c.resource})
 		ev := trail.NewEvent(ctx, minute, trail.Actor{Address: addr}, "UNAUTHENTICATED", trail.Details{Count: c.calls})
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := a.recorder.RecordEvent(wctx, ev); err != nil {

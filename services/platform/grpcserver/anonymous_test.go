@@ -37,8 +37,8 @@ func TestAnonymousCallsAggregate(t *testing.T) {
 	call("192.0.2.0", minute.Add(time.Minute))
 	got := map[string]uint64{}
 	for _, e := range rec.events {
-		if !e.Time.Equal(minute) || e.Action != UnauthenticatedCallsAction || e.Outcome != "UNAUTHENTICATED" {
-			t.Errorf("aggregate event %+v; want the minute's start, %s, UNAUTHENTICATED", e, UnauthenticatedCallsAction)
+		if !e.Time.Equal(minute) || e.Action != trail.UnauthenticatedCallsAction || e.Outcome != "UNAUTHENTICATED" {
+			t.Errorf("aggregate event %+v; want the minute's start, %s, UNAUTHENTICATED", e, trail.UnauthenticatedCallsAction)
 		}
 		got[e.Actor.Address] += e.Count
 	}

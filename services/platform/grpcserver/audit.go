@@ -2,6 +2,7 @@ package grpcserver
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -18,10 +19,11 @@ import (
 	"github.com/comity-mla/comity/services/trail"
 )
 
-// AuditConfig makes the server put an trail.Call in every call's context
-// and record, through Recorder, each call that the domain code did not
-// record itself but that the trail must hold: every denied call
-// (UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND) and every attempt at a
+// AuditConfig makes the server put a trail.Call in every call's context
+// and record, through Recorder, each refused call that the trail must hold
+// (the domain records its successful calls itself, in the transaction of
+// the change they make): every denied call (UNAUTHENTICATED,
+// PERMISSION_DENIED, NOT_FOUND) and every failed attempt at a
 // state-changing method, whatever its outcome (a validate-only call,
 // AIP-163, changes nothing and is recorded only when denied).
 //
@@ -30,7 +32,7 @@ import (
 // by one, so that an anonymous caller cannot grow the permanent log at will:
 // they are counted (metric comity_unauthenticated_calls_total) and recorded
 // as one aggregate event per client (IPv4 address or IPv6 /64) and minute (see
-// UnauthenticatedCallsAction). A token whose signature verified but whose
+// trail.UnauthenticatedCallsAction). A token whose signature verified but whose
 // claims are refused names its caller, and its calls are recorded one by
 // one like any other denied call.
 type AuditConfig struct {
@@ -52,25 +54,57 @@ type AuditConfig struct {
 	AnonymousWindow time.Duration
 }
 
-// callState lets the auth interceptor, which runs inside the audit one,
-// tell it who the caller turned out to be.
-type callState struct {
-	principal *identity.Principal
-	// readOnly is set for a call that changes nothing whatever its outcome:
-	// a read method, or a validate-only call (AIP-163). Such a call is
-	// recorded only when denied. A validate-only call refused for its
-	// content (FAILED_PRECONDITION, ABORTED, INVALID_ARGUMENT) is not
-	// recorded: it is a question, asked by the console as a form is filled,
-	// and recording each answer would bury real attempts under non-actions.
-	readOnly bool
+// A refused call's error reaches the audit interceptor as a refusedCall,
+// which mapErrors, inside it, makes of the error the call ended with: the
+// status the caller gets, the error itself, which may carry what the domain
+// said the call concerned (trail.Refusal), and who the caller was when the
+// auth interceptor knew (callerError). The audit interceptor passes on only
+// the status.
+type refusedCall struct {
+	status error
+	cause  error
+	caller *identity.Principal
 }
 
-type callStateKey struct{}
+func (r *refusedCall) Error() string { return r.status.Error() }
 
-func setCallPrincipal(ctx context.Context, p identity.Principal) {
-	if st, ok := ctx.Value(callStateKey{}).(*callState); ok {
-		st.principal = &p
+// callerError is an error of a call whose caller the auth interceptor
+// knows: the refusal is recorded with who made it, also when the caller was
+// refused (a genuine token with refused claims, a service calling what it
+// may not).
+type callerError struct {
+	err    error
+	caller identity.Principal
+}
+
+func (e *callerError) Error() string { return e.err.Error() }
+func (e *callerError) Unwrap() error { return e.err }
+
+// withCaller returns err as an error of a call by p; nil for nil.
+func withCaller(err error, p identity.Principal) error {
+	if err == nil {
+		return nil
 	}
+	return &callerError{err: err, caller: p}
+}
+
+// refused returns what mapErrors passes to the audit interceptor for err,
+// a call's error, of which st is the status.
+func refused(st, err error) error {
+	rc := &refusedCall{status: st, cause: err}
+	var ce *callerError
+	if errors.As(err, &ce) {
+		rc.caller = &ce.caller
+	}
+	return rc
+}
+
+// statusOnly returns the status a call ended with, as the caller sees it.
+func statusOnly(err error) error {
+	if rc, ok := err.(*refusedCall); ok {
+		return rc.status
+	}
+	return err
 }
 
 // readOnly reports whether a method only reads, by the AIP method names
@@ -138,62 +172,47 @@ func digest(key trail.DigestKey, m any) string {
 	return key.Sum(data)
 }
 
-func (ic interceptors) auditCall(ctx context.Context, method string, req any) (context.Context, *callState) {
+// auditCall returns ctx with the trail.Call of the call, and whether the
+// call changes nothing whatever its outcome: a read method, or a
+// validate-only call (AIP-163). Such a call is recorded only when denied. A
+// validate-only call refused for its content (FAILED_PRECONDITION,
+// ABORTED, INVALID_ARGUMENT) is not recorded: it is a question, asked by the
+// console as a form is filled, and recording each answer would bury real
+// attempts under non-actions.
+func (ic interceptors) auditCall(ctx context.Context, method string, req any) (context.Context, bool) {
 	c := trail.Call{Service: ic.audit.Service, Action: method, RequestHMAC: digest(ic.audit.DigestKey, req)}
 	if pm, ok := req.(proto.Message); ok {
 		c.Resource = resourceOf(pm)
 	}
-	st := &callState{readOnly: readOnly(method) || validateOnly(req)}
-	return context.WithValue(trail.WithCall(ctx, c), callStateKey{}, st), st
+	return trail.WithCall(ctx, c), readOnly(method) || validateOnly(req)
 }
 
-// recordUnrecorded writes the event of a call the domain did not record.
-//
-// A call of an authenticated caller refused as NOT_FOUND names something
-// the caller may not know exists, and is recorded as two events whether it
-// exists or not, so that neither what the caller's auditors see nor the
-// size of the log tells the two apart: the caller's view, on their state's
-// trail with only what the caller sent (their state, the name asked for),
-// and the resource's view, on the trail of the states the domain noted as
-// the name's parties (the caller's among them when it is a party: then its
-// auditors see that trail anyway) or, for a name that names nothing, a
-// stand-in with no state, which no auditor's view shows. Other denied calls
-// name something the caller could see, and one event carries the caller's
-// state and the noted ones.
-func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, method string, err error) {
-	code := status.Code(err)
-	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
-	if trail.Recorded(ctx) || (!denied && st.readOnly) || code == codes.Canceled {
+// recordRefused writes the events of a refused call that the trail must
+// hold (see AuditConfig): the domain records its successful calls itself,
+// with the change they make, and says in the error it refuses a call with
+// which states the call concerned (trail.Refusal); a call refused before
+// the domain (authentication, preauthorization, validation) concerns the
+// caller's state only. trail.RefusalEvents says what events a refusal
+// leaves.
+func (ic interceptors) recordRefused(ctx context.Context, readOnly bool, method string, err error) {
+	if err == nil {
 		return
 	}
-	if code == codes.Unauthenticated && st.principal == nil {
+	rc, ok := err.(*refusedCall)
+	if !ok {
+		rc = &refusedCall{status: err, cause: err}
+	}
+	code := status.Code(rc.status)
+	denied := code == codes.Unauthenticated || code == codes.PermissionDenied || code == codes.NotFound
+	if (!denied && readOnly) || code == codes.Canceled {
+		return
+	}
+	if code == codes.Unauthenticated && rc.caller == nil {
 		ic.anonymous.add(ctx, method, anonymousReason(ctx, ic.callers != nil), time.Now())
 		return
 	}
-	var actor trail.Actor
-	callerState := ""
-	if st.principal != nil {
-		p := st.principal
-		roles := make([]string, len(p.Roles))
-		for i, r := range p.Roles {
-			roles[i] = string(r)
-		}
-		actor = trail.Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
-		callerState = p.State
-	}
 	// Events name outcomes as gRPC's canonical code names (PERMISSION_DENIED).
-	outcome := rpccode.Code(code).String()
-	now := time.Now()
-	noted := trail.NotedStates(ctx)
-	var events []trail.Event
-	if code == codes.NotFound && st.principal != nil {
-		events = append(events,
-			trail.NewEvent(ctx, now, actor, outcome, trail.Details{States: nonEmpty(callerState)}),
-			trail.NewEvent(ctx, now, actor, outcome, trail.Details{Resource: trail.NotedResource(ctx), States: noted}))
-	} else {
-		events = append(events, trail.NewEvent(ctx, now, actor, outcome,
-			trail.Details{States: append(slices.Clone(noted), nonEmpty(callerState)...)}))
-	}
+	events := trail.RefusalEvents(ctx, time.Now(), rc.caller, rpccode.Code(code).String(), rc.cause)
 	// The call may have been cut short; the event must still be written.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -205,35 +224,30 @@ func (ic interceptors) recordUnrecorded(ctx context.Context, st *callState, meth
 	}
 }
 
-func nonEmpty(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return []string{s}
-}
-
 func (ic interceptors) auditUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	if ic.audit == nil || public(info.FullMethod) {
-		return h(ctx, req)
+		resp, err := h(ctx, req)
+		return resp, statusOnly(err)
 	}
 	if slices.Contains(ic.anonymousReads, info.FullMethod) {
 		// Nobody to name: counted with the client's other anonymous calls.
 		ctx, _ = ic.auditCall(ctx, info.FullMethod, req)
 		ic.anonymous.add(ctx, info.FullMethod, "anonymous_read", time.Now())
-		return h(ctx, req)
+		resp, err := h(ctx, req)
+		return resp, statusOnly(err)
 	}
-	ctx, st := ic.auditCall(ctx, info.FullMethod, req)
+	ctx, readOnly := ic.auditCall(ctx, info.FullMethod, req)
 	resp, err := h(ctx, req)
-	ic.recordUnrecorded(ctx, st, info.FullMethod, err)
-	return resp, err
+	ic.recordRefused(ctx, readOnly, info.FullMethod, err)
+	return resp, statusOnly(err)
 }
 
 func (ic interceptors) auditStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if ic.audit == nil || public(info.FullMethod) {
-		return h(srv, ss)
+		return statusOnly(h(srv, ss))
 	}
-	ctx, st := ic.auditCall(ss.Context(), info.FullMethod, nil)
+	ctx, readOnly := ic.auditCall(ss.Context(), info.FullMethod, nil)
 	err := h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
-	ic.recordUnrecorded(ctx, st, info.FullMethod, err)
-	return err
+	ic.recordRefused(ctx, readOnly, info.FullMethod, err)
+	return statusOnly(err)
 }

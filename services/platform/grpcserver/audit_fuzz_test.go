@@ -48,7 +48,7 @@ var _ net.Addr = anyAddr("")
 
 // FuzzEventsAppendable builds audit events from arbitrary call inputs
 // through the server's own path (the audit interceptor's call, a principal
-// as the auth interceptor sets it, states the domain notes, the outcome the
+// as the auth interceptor sets it, states a refusal carries, the outcome the
 // handler returns, the aggregate of unauthenticated calls) and through
 // trail.NewEvent as the domain calls it, and checks that the audit service's
 // Append accepts every one: the protovalidate rules of its AppendRequest (as
@@ -89,19 +89,19 @@ func FuzzEventsAppendable(f *testing.F) {
 			msg.Request.Name = resource
 		}
 		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
-		ctx, st := ic.auditCall(ctx, method, msg)
+		ctx, readOnly := ic.auditCall(ctx, method, msg)
 		// The last outcome is an anonymous caller's: no principal.
 		outcomes := []codes.Code{codes.NotFound, codes.PermissionDenied, codes.Unauthenticated, codes.FailedPrecondition, codes.Unauthenticated}
 		code := outcomes[int(outcome)%len(outcomes)]
+		err = trail.Concerning(status.Error(code, "refused"), "", strings.Split(noted, ",")...)
 		if int(outcome)%len(outcomes) != len(outcomes)-1 {
 			var rs []identity.Role
 			for _, r := range strings.Split(roles, ",") {
 				rs = append(rs, identity.Role(r))
 			}
-			setCallPrincipal(ctx, identity.Principal{Subject: subject, Agency: agency, Roles: rs, Issuer: issuer, State: state})
+			err = withCaller(err, identity.Principal{Subject: subject, Agency: agency, Roles: rs, Issuer: issuer, State: state})
 		}
-		trail.NoteStates(ctx, strings.Split(noted, ",")...)
-		ic.recordUnrecorded(ctx, st, method, status.Error(code, "refused"))
+		ic.recordRefused(ctx, readOnly, method, mapError(ctx, zap.NewNop(), method, err))
 		ic.anonymous.flush(time.Time{})
 		// The domain's own events, with what it adds.
 		actor := trail.Actor{Subject: subject, Agency: agency, Roles: strings.Split(roles, ","), Issuer: issuer, Address: addr}

@@ -2,11 +2,8 @@ package grpcserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -24,13 +21,8 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/platform/traceid"
 )
-
-// TraceHeader is the metadata key (and HTTP header) carrying a call's trace
-// id from the gateway to the services and back.
-const TraceHeader = "x-trace-id"
-
-var traceIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
 
 type traceKey struct{}
 
@@ -38,13 +30,6 @@ type traceKey struct{}
 func TraceID(ctx context.Context) string {
 	id, _ := ctx.Value(traceKey{}).(string)
 	return id
-}
-
-// NewTraceID returns a fresh random trace id.
-func NewTraceID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 type interceptors struct {
@@ -66,14 +51,14 @@ type interceptors struct {
 func withTrace(ctx context.Context) context.Context {
 	id := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(TraceHeader); len(v) > 0 && traceIDPattern.MatchString(v[0]) {
+		if v := md.Get(traceid.Header); len(v) > 0 && traceid.Valid(v[0]) {
 			id = v[0]
 		}
 	}
 	if id == "" {
-		id = NewTraceID()
+		id = traceid.New()
 	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs(TraceHeader, id))
+	_ = grpc.SetHeader(ctx, metadata.Pairs(traceid.Header, id))
 	return context.WithValue(ctx, traceKey{}, id)
 }
 
@@ -127,14 +112,21 @@ func (ic interceptors) logStream(srv any, ss grpc.ServerStream, info *grpc.Strea
 func (ic interceptors) mapErrorsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	resp, err := h(ctx, req)
 	if err != nil {
-		return nil, ToStatus(ctx, ic.logger, info.FullMethod, err).Err()
+		return nil, mapError(ctx, ic.logger, info.FullMethod, err)
 	}
 	return resp, nil
 }
 
+// mapError maps err, the error a call ended with, to the status the
+// caller gets (ToStatus), and keeps err for the audit interceptor, which
+// strips it (refusedCall).
+func mapError(ctx context.Context, logger *zap.Logger, method string, err error) error {
+	return refused(ToStatus(ctx, logger, method, err).Err(), err)
+}
+
 func (ic interceptors) mapErrorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if err := h(srv, ss); err != nil {
-		return ToStatus(ss.Context(), ic.logger, info.FullMethod, err).Err()
+		return mapError(ss.Context(), ic.logger, info.FullMethod, err)
 	}
 	return nil
 }
@@ -168,8 +160,7 @@ func (ic interceptors) authenticate(ctx context.Context, method string) (context
 				return nil, errs.New(errs.Unauthenticated, "%s", err)
 			}
 			// The refusal is audited with the calling service as actor.
-			setCallPrincipal(ctx, identity.Principal{Subject: peer, Service: peer})
-			return nil, errs.New(errs.PermissionDenied, "%s", err)
+			return nil, withCaller(errs.New(errs.PermissionDenied, "%s", err), identity.Principal{Subject: peer, Service: peer})
 		}
 	}
 	if public(method) || slices.Contains(ic.anonymousReads, method) {
@@ -185,18 +176,26 @@ func (ic interceptors) authenticate(ctx context.Context, method string) (context
 		return nil, err
 	}
 	p, err := ic.auth.Verify(ctx, raw)
-	var refused *identity.RefusedError
-	if errors.As(err, &refused) {
+	var refusal *identity.RefusedError
+	if errors.As(err, &refusal) {
 		// A genuine token whose claims are refused: the refusal is audited
 		// with who the token claimed to be. The claimed principal never
 		// reaches a handler.
-		setCallPrincipal(ctx, refused.Claimed)
+		return nil, withCaller(err, refusal.Claimed)
 	}
 	if err != nil {
 		return nil, err
 	}
-	setCallPrincipal(ctx, p)
 	return identity.NewContext(ctx, p), nil
+}
+
+// ofCaller returns err, a handler's error, as an error of the caller ctx
+// was authenticated as, if any.
+func ofCaller(ctx context.Context, err error) error {
+	if p, ok := identity.FromContext(ctx); ok {
+		return withCaller(err, p)
+	}
+	return err
 }
 
 func (ic interceptors) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -204,7 +203,8 @@ func (ic interceptors) authUnary(ctx context.Context, req any, info *grpc.UnaryS
 	if err != nil {
 		return nil, err
 	}
-	return h(ctx, req)
+	resp, err := h(ctx, req)
+	return resp, ofCaller(ctx, err)
 }
 
 func (ic interceptors) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
@@ -212,7 +212,7 @@ func (ic interceptors) authStream(srv any, ss grpc.ServerStream, info *grpc.Stre
 	if err != nil {
 		return err
 	}
-	return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+	return ofCaller(ctx, h(srv, &ctxStream{ServerStream: ss, ctx: ctx}))
 }
 
 func (ic interceptors) validate(msg any) error {

@@ -47,8 +47,8 @@ type Config struct {
 	// Auth verifies bearer tokens. Every method except health and reflection
 	// requires one; with no Auth, every such method is refused.
 	Auth Authenticator
-	// Audit, when set, records denied calls and attempted changes that the
-	// domain code did not record itself.
+	// Audit, when set, records refused calls: denied calls and failed
+	// attempts at changes (the domain records its successful ones).
 	Audit *AuditConfig
 	// ShutdownGrace bounds how long in-flight calls may finish after the
 	// context ends; zero means 15 seconds.
@@ -158,6 +158,9 @@ func New(cfg Config) (*Server, error) {
 			ic.mapErrorsUnary,
 			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(recovered)),
 			ic.authUnary,
+			// Again inside auth, so that a handler's panic is an error of
+			// its caller, whom the audit interceptor then names.
+			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(recovered)),
 			ic.validateUnary,
 		),
 		grpc.ChainStreamInterceptor(
@@ -168,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 			ic.mapErrorsStream,
 			recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(recovered)),
 			ic.authStream,
+			recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(recovered)),
 			ic.validateStream,
 		),
 	)...)

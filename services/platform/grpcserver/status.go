@@ -3,7 +3,6 @@ package grpcserver
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -12,24 +11,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
-)
-
-// The ErrorInfo detail of an UNAUTHENTICATED status that refuses a genuine
-// token (identity.RefusedError): it carries the state of the agency the
-// token named, when the directory knows it, so that a service that asked
-// the directory with the caller's token records the refusal for that
-// state's auditors as the directory itself would. The state of an agency
-// is directory data every user may read. It also carries the agency and
-// roles the token claimed through its issuer's claim mapping, which a
-// service that cannot read the mapping itself (the directory refused the
-// token) records as who the token claimed to be; the caller, who holds the
-// token, learns nothing new from them.
-const (
-	refusalDomain    = "identity.comity"
-	refusalReason    = "TOKEN_REFUSED"
-	refusalStateKey  = "agency_state"
-	refusalAgencyKey = "agency"
-	refusalRolesKey  = "roles"
+	"github.com/comity-mla/comity/services/platform/refusal"
 )
 
 var grpcCodes = map[errs.Code]codes.Code{
@@ -47,7 +29,7 @@ var grpcCodes = map[errs.Code]codes.Code{
 
 // ToStatus maps an error returned by domain code to the status the caller
 // sees: an *identity.RefusedError is UNAUTHENTICATED with the state of the
-// token's agency as an ErrorInfo detail (RefusedFromStatus reads it back);
+// token's agency as an ErrorInfo detail (refusal.Status);
 // an *errs.Error keeps its code, message and violations (as BadRequest
 // or PreconditionFailure details); a context error keeps its meaning; a
 // status from a gRPC client call made on the caller's behalf is passed on;
@@ -57,7 +39,7 @@ func ToStatus(ctx context.Context, logger *zap.Logger, method string, err error)
 	var refused *identity.RefusedError
 	switch {
 	case errors.As(err, &refused):
-		return refusedStatus(refused)
+		return refusal.Status(refused)
 	case errors.As(err, &e) && e.Code != errs.Internal:
 		if e.Err != nil && e.Code == errs.Unavailable {
 			logger.Warn("dependency unavailable", zap.String("trace_id", TraceID(ctx)),
@@ -110,48 +92,4 @@ func domainStatus(e *errs.Error) *status.Status {
 		return withDetails
 	}
 	return st
-}
-
-func refusedStatus(r *identity.RefusedError) *status.Status {
-	st := status.New(codes.Unauthenticated, r.Err.Error())
-	if r.Claimed.State == "" && r.Claimed.Agency == "" {
-		return st
-	}
-	roles := make([]string, len(r.Claimed.Roles))
-	for i, role := range r.Claimed.Roles {
-		roles[i] = string(role)
-	}
-	info := &errdetails.ErrorInfo{Domain: refusalDomain, Reason: refusalReason,
-		Metadata: map[string]string{refusalStateKey: r.Claimed.State, refusalAgencyKey: r.Claimed.Agency,
-			refusalRolesKey: strings.Join(roles, ",")}}
-	if withDetails, err := st.WithDetails(info); err == nil {
-		return withDetails
-	}
-	return st
-}
-
-// RefusedFromStatus returns the refusal of a genuine token that a Comity
-// service answered with st (an UNAUTHENTICATED status; see ToStatus), with
-// the state of the token's agency as Claimed.State when the service knew it.
-// It returns false for any other status.
-func RefusedFromStatus(st *status.Status) (*identity.RefusedError, bool) {
-	if st.Code() != codes.Unauthenticated {
-		return nil, false
-	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == refusalDomain && info.GetReason() == refusalReason {
-			md := info.GetMetadata()
-			var roles []identity.Role
-			for _, name := range strings.Split(md[refusalRolesKey], ",") {
-				if r, ok := identity.ParseRole(name); ok {
-					roles = append(roles, r)
-				}
-			}
-			return &identity.RefusedError{
-				Claimed: identity.Principal{State: md[refusalStateKey], Agency: md[refusalAgencyKey], Roles: roles},
-				Err:     errs.New(errs.Unauthenticated, "%s", st.Message()),
-			}, true
-		}
-	}
-	return nil, false
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/refusal"
 )
 
 // TestRefusedTokenStatusRoundTrip: a refused genuine token is
@@ -42,16 +43,16 @@ func TestRefusedTokenStatusRoundTrip(t *testing.T) {
 			}
 			// As a client sees it, after the wire.
 			back := status.Convert(st.Err())
-			r, ok := RefusedFromStatus(back)
+			r, ok := refusal.FromStatus(back)
 			if ok != tc.wantOK {
-				t.Fatalf("RefusedFromStatus ok = %v, want %v", ok, tc.wantOK)
+				t.Fatalf("refusal.FromStatus ok = %v, want %v", ok, tc.wantOK)
 			}
 			if ok && (r.Claimed.State != tc.wantState || r.Error() != msg || errs.CodeOf(r) != errs.Unauthenticated) {
 				t.Errorf("read back %+v %q, want state %s and the message", r.Claimed, r.Error(), tc.wantState)
 			}
 		})
 	}
-	if _, ok := RefusedFromStatus(status.New(codes.PermissionDenied, msg)); ok {
+	if _, ok := refusal.FromStatus(status.New(codes.PermissionDenied, msg)); ok {
 		t.Error("a PERMISSION_DENIED status read as a refused token")
 	}
 }

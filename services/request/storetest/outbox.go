@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/audit/outboxtest"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/trail"
+	"github.com/comity-mla/comity/services/trail/outboxtest"
 )
 
 var liaison = request.Actor{Subject: "https://idp.uz.example/#ca-uz-1", Name: "B. Liaison", Agency: "uz-gpo"}
