@@ -39,12 +39,22 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// Validate reports a policy that lacks a priority or has a non-positive
-// period.
+// priorities are the priorities a policy gives periods for.
+var priorities = []directory.Priority{directory.Emergency, directory.Urgent, directory.Routine}
+
+// Validate reports a policy that lacks a priority, names an unknown one, or
+// has a non-positive period.
 func (p Policy) Validate() error {
-	for _, pr := range []directory.Priority{directory.Routine, directory.Urgent, directory.Emergency} {
+	for _, pr := range priorities {
 		if p.Acknowledge[pr] <= 0 || p.Answer[pr] <= 0 {
 			return fmt.Errorf("deadline policy: %s needs positive acknowledge and answer periods", pr)
+		}
+	}
+	for _, periods := range []map[directory.Priority]time.Duration{p.Acknowledge, p.Answer} {
+		for pr := range periods {
+			if !slices.Contains(priorities, pr) {
+				return fmt.Errorf("deadline policy: unknown priority %q", pr)
+			}
 		}
 	}
 	if p.Preservation <= 0 {

@@ -1,0 +1,408 @@
+package request_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/request/fsblob"
+)
+
+// The tests of this file check the rules where they live, in the domain,
+// on hand-written fakes: memStore for the Store and agencies (watch_test.go)
+// for the Directory. Expected deadlines are the DESIGN §5 table written
+// out, not DefaultPolicy read back.
+
+const day = 24 * time.Hour
+
+// clock is the domain's clock in these tests; it moves only when told.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// domain is a Service on the fakes, with its clock at t0.
+type domain struct {
+	svc   *request.Service
+	store *memStore
+	dir   *agencies
+	clock *clock
+}
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func newDomain(t *testing.T, policy request.Policy) domain {
+	t.Helper()
+	blobs, err := fsblob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := domain{store: newMemStore(), dir: &agencies{}, clock: &clock{t: t0}}
+	d.svc, err = request.NewService(request.Config{Store: d.store, Blobs: blobs, Directory: d.dir, Trust: d.dir,
+		Policy: policy, Now: d.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+var (
+	ctx       = context.Background()
+	kzCA      = user("ca-kz", "kz-gpo", identity.CentralAuthority)
+	uzCA      = user("ca-uz", "uz-247", identity.CentralAuthority)
+	kzOtherPr = user("p-kz-2", "kz-gpo", identity.Prosecutor)
+)
+
+// ok returns a function that fails t on an error and returns the view:
+// ok(t)(svc.Submit(…)).
+func ok(t *testing.T) func(request.View, error) request.View {
+	return func(v request.View, err error) request.View {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// violation is one field violation as a test expects it.
+type violation struct{ field, reason string }
+
+// refusal returns err's code and violations.
+func refusal(err error) (errs.Code, []violation) {
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		return errs.CodeOf(err), nil
+	}
+	var vs []violation
+	for _, v := range e.Violations {
+		vs = append(vs, violation{v.Field, v.Reason})
+	}
+	return e.Code, vs
+}
+
+// transmitted creates d, submits it, transmits it an hour later and returns
+// it as transmitted.
+func (dm domain) transmitted(t *testing.T, d request.Request) request.View {
+	t.Helper()
+	v := ok(t)(dm.svc.Create(ctx, kzProsecutor, d, ""))
+	ok(t)(dm.svc.Submit(ctx, kzProsecutor, v.ID, "", false))
+	dm.clock.advance(time.Hour)
+	return ok(t)(dm.svc.Transmit(ctx, kzCA, v.ID, "", false))
+}
+
+// TestDeadlines: every row of the deadline table, computed by the lifecycle
+// as a request goes through it: acknowledge within 8 h, 24 h or 5 days of
+// transmission; answer within 8 h, 10 days or 90 days of acknowledgement,
+// or by the requested response date if that is earlier.
+func TestDeadlines(t *testing.T) {
+	for _, tc := range []struct {
+		priority    directory.Priority
+		ack, answer time.Duration
+	}{
+		{directory.Emergency, 8 * time.Hour, 8 * time.Hour},
+		{directory.Urgent, 24 * time.Hour, 10 * day},
+		{directory.Routine, 5 * day, 90 * day},
+	} {
+		for _, requested := range []struct {
+			name string
+			// after is how long after acknowledgement the requested
+			// response date is; 0 is none.
+			after time.Duration
+		}{{"no requested date", 0}, {"requested date earlier", tc.answer / 2}, {"requested date later", tc.answer + time.Hour}} {
+			t.Run(string(tc.priority)+"/"+requested.name, func(t *testing.T) {
+				dm := newDomain(t, request.Policy{})
+				d := completeDraft()
+				d.Priority, d.EmergencyReason = tc.priority, "A child is missing."
+				ackTime := t0.Add(3 * time.Hour)
+				if requested.after != 0 {
+					d.RequestedResponseTime = ackTime.Add(requested.after)
+				}
+				v := dm.transmitted(t, d)
+				if want := t0.Add(time.Hour).Add(tc.ack); !v.Deadlines.AcknowledgeBy.Equal(want) || !v.TransmitTime.Equal(t0.Add(time.Hour)) {
+					t.Errorf("acknowledge by %v (transmitted %v), want %v", v.Deadlines.AcknowledgeBy, v.TransmitTime, want)
+				}
+				if !v.Deadlines.AnswerBy.IsZero() {
+					t.Errorf("answer by %v before acknowledgement, want none", v.Deadlines.AnswerBy)
+				}
+				dm.clock.advance(2 * time.Hour)
+				v = ok(t)(dm.svc.Acknowledge(ctx, uzCA, v.ID, ""))
+				want := ackTime.Add(tc.answer)
+				if requested.after != 0 && requested.after < tc.answer {
+					want = d.RequestedResponseTime
+				}
+				if !v.Deadlines.AnswerBy.Equal(want) {
+					t.Errorf("answer by %v, want %v", v.Deadlines.AnswerBy, want)
+				}
+				if v.Deadlines.AcknowledgeBy != t0.Add(time.Hour).Add(tc.ack) || !v.Deadlines.PreservationExpiresAt.IsZero() {
+					t.Errorf("deadlines after acknowledgement %+v: acknowledge by changed or a preservation expiry set", v.Deadlines)
+				}
+			})
+		}
+	}
+}
+
+// executedPreservation takes a routine preservation to EXECUTED, executed
+// at the returned time.
+func (dm domain) executedPreservation(t *testing.T) (request.View, time.Time) {
+	t.Helper()
+	v := dm.transmitted(t, completeDraft())
+	ok(t)(dm.svc.Acknowledge(ctx, uzCA, v.ID, ""))
+	ok(t)(dm.svc.Accept(ctx, uzCA, v.ID, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true))
+	executed := dm.clock.advance(day)
+	return ok(t)(dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "Preserved."}, nil)), executed
+}
+
+// TestPreservationDeadlines: a preservation holds 90 days from execution;
+// each extension adds 90 days to the expiry (not to the time of the
+// extension); a lapsed preservation, or a request of another type, cannot
+// be extended.
+func TestPreservationDeadlines(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	v, executed := dm.executedPreservation(t)
+	if want := executed.Add(90 * day); !v.Deadlines.PreservationExpiresAt.Equal(want) {
+		t.Fatalf("preservation expires at %v, want %v", v.Deadlines.PreservationExpiresAt, want)
+	}
+	for i, at := range []time.Duration{10 * day, 150 * day} {
+		dm.clock.advance(at - 10*day*time.Duration(i))
+		v = ok(t)(dm.svc.ExtendPreservation(ctx, uzCA, v.ID, ""))
+		if want := executed.Add(time.Duration(i+2) * 90 * day); !v.Deadlines.PreservationExpiresAt.Equal(want) {
+			t.Errorf("after extension %d the preservation expires at %v, want %v", i+1, v.Deadlines.PreservationExpiresAt, want)
+		}
+		if v.Status != request.Executed {
+			t.Errorf("after extension %d the status is %s, want EXECUTED", i+1, v.Status)
+		}
+	}
+	dm.clock.t = v.Deadlines.PreservationExpiresAt.Add(time.Second)
+	_, err := dm.svc.ExtendPreservation(ctx, uzCA, v.ID, "")
+	if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"deadlines.preservation_expires_at", ""}}) {
+		t.Errorf("extending a lapsed preservation: %v %v, want FAILED_PRECONDITION on deadlines.preservation_expires_at", code, vs)
+	}
+
+	traffic := seeded(request.Executed)
+	traffic.Type = directory.TrafficData
+	dm.store.put(traffic)
+	_, err = dm.svc.ExtendPreservation(ctx, uzCA, traffic.ID, "")
+	if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"type", ""}}) {
+		t.Errorf("extending a traffic-data request: %v %v, want FAILED_PRECONDITION on type", code, vs)
+	}
+}
+
+// TestPolicyFileSetsTheDeadlines: a policy file's periods are the deadlines
+// a request then gets; the entries it does not name keep the defaults.
+func TestPolicyFileSetsTheDeadlines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(path, []byte(`{"acknowledge": {"ROUTINE": "36h"}, "answer": {"ROUTINE": "30d"}, "preservation": "60d"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policy, err := request.LoadPolicy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if policy.Acknowledge[directory.Urgent] != 24*time.Hour || policy.Answer[directory.Emergency] != 8*time.Hour {
+		t.Errorf("entries the file does not name: %+v, want the defaults", policy)
+	}
+	dm := newDomain(t, policy)
+	v, executed := dm.executedPreservation(t)
+	transmit := t0.Add(time.Hour)
+	if want := transmit.Add(36 * time.Hour); !v.Deadlines.AcknowledgeBy.Equal(want) {
+		t.Errorf("acknowledge by %v, want %v (36h of transmission)", v.Deadlines.AcknowledgeBy, want)
+	}
+	if want := v.AcknowledgeTime.Add(30 * day); !v.Deadlines.AnswerBy.Equal(want) {
+		t.Errorf("answer by %v, want %v (30 days of acknowledgement)", v.Deadlines.AnswerBy, want)
+	}
+	if want := executed.Add(60 * day); !v.Deadlines.PreservationExpiresAt.Equal(want) {
+		t.Errorf("preservation expires at %v, want %v (60 days of execution)", v.Deadlines.PreservationExpiresAt, want)
+	}
+	v = ok(t)(dm.svc.ExtendPreservation(ctx, uzCA, v.ID, ""))
+	if want := executed.Add(120 * day); !v.Deadlines.PreservationExpiresAt.Equal(want) {
+		t.Errorf("extended preservation expires at %v, want %v", v.Deadlines.PreservationExpiresAt, want)
+	}
+}
+
+// seeded is a request KZ's prosecutor p-kz owns, to UZ's 24/7 contact
+// point, that meets every safeguard, put in status st as its lifecycle
+// would have left it: transmitted unless a draft or submitted, and if
+// executed, a preservation that holds for another 30 days.
+func seeded(st request.Status) request.Request {
+	r := completeDraft()
+	r.ID, r.Reference, r.Version = "req-"+strings.ToLower(string(st)), "KZ-2026-000001", 1
+	r.RequestingAgency, r.RequestingState, r.Owner, r.RequestedAgency = "kz-gpo", "KZ", "p-kz", "uz-247"
+	r.Status, r.CreateTime, r.UpdateTime = st, t0, t0
+	if st != request.Draft && st != request.Submitted {
+		r.TransmitTime = t0
+	}
+	r.Deadlines.PreservationExpiresAt = t0.Add(30 * day)
+	return r
+}
+
+// TestLifecycle: every row of the lifecycle table. From each status, the
+// allowed actor's action succeeds with the row's new status where the
+// table allows it, and elsewhere is refused FAILED_PRECONDITION naming the
+// status (NOT_FOUND where the actor may not yet see the request); callers
+// who see the request but are not the row's actor are refused
+// PERMISSION_DENIED.
+func TestLifecycle(t *testing.T) {
+	do := map[string]func(svc *request.Service, p identity.Principal, id string) (request.View, error){
+		"update": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Update(ctx, p, id, "", func(r *request.Request) { r.CaseReference = "KZ-CASE-2" }, []string{"case_reference"})
+		},
+		"submit": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Submit(ctx, p, id, "", false)
+		},
+		"return": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Return(ctx, p, id, "", "Cite the statute.")
+		},
+		"transmit": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Transmit(ctx, p, id, "", false)
+		},
+		"acknowledge": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Acknowledge(ctx, p, id, "")
+		},
+		"requestClarification": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.RequestClarification(ctx, p, id, "", "Which server?")
+		},
+		"provideClarification": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.ProvideClarification(ctx, p, id, "", "The one at 192.0.2.10.", nil)
+		},
+		"accept": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Accept(ctx, p, id, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true)
+		},
+		"refuse": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Refuse(ctx, p, id, "", request.Refusal{Grounds: []string{"ESSENTIAL_INTERESTS"}, Explanation: "Security."})
+		},
+		"execute": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Execute(ctx, p, id, "", request.Execution{ResponseSummary: "Preserved."}, nil)
+		},
+		"extendPreservation": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.ExtendPreservation(ctx, p, id, "")
+		},
+		"withdraw": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Withdraw(ctx, p, id, "", "No longer needed.")
+		},
+		"close": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Close(ctx, p, id, "")
+		},
+	}
+	S := request.Statuses
+	for _, row := range []struct {
+		action string
+		from   []request.Status
+		// to is the new status; "" leaves it unchanged.
+		to     request.Status
+		who    []identity.Principal
+		others []identity.Principal
+	}{
+		{"update", S[0:1], "", []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA}},
+		{"submit", S[0:1], request.Submitted, []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA}},
+		{"return", S[1:2], request.Draft, []identity.Principal{kzCA}, []identity.Principal{kzProsecutor}},
+		{"transmit", S[1:2], request.Transmitted, []identity.Principal{kzCA}, []identity.Principal{kzProsecutor}},
+		{"acknowledge", S[2:3], request.Acknowledged, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"requestClarification", S[3:4], request.ClarificationRequested, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"provideClarification", S[4:5], request.Acknowledged, []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA, uzCA}},
+		{"accept", S[3:4], request.Accepted, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"refuse", S[3:4], request.Refused, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"execute", []request.Status{request.Accepted}, request.Executed, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"extendPreservation", []request.Status{request.Executed}, "", []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"withdraw", []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged, request.ClarificationRequested, request.Accepted},
+			request.Withdrawn, []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA, uzCA}},
+		{"close", []request.Status{request.Executed, request.Refused, request.Withdrawn}, request.Closed,
+			[]identity.Principal{kzCA, kzProsecutor}, []identity.Principal{kzOtherPr, uzCA}},
+	} {
+		for _, st := range request.Statuses {
+			for _, p := range row.who {
+				t.Run(row.action+"/"+string(st)+"/"+p.Subject, func(t *testing.T) {
+					dm := newDomain(t, request.Policy{})
+					r := seeded(st)
+					dm.store.put(r)
+					v, err := do[row.action](dm.svc, p, r.ID)
+					code, vs := refusal(err)
+					switch {
+					case slices.Contains(row.from, st):
+						want := cmpOr(row.to, st)
+						if err != nil || v.Status != want {
+							t.Fatalf("= %s, %v; want %s", v.Status, err, want)
+						}
+						got, _ := dm.store.Get(ctx, r.ID)
+						if got.Status != want || got.Version != 2 {
+							t.Errorf("stored as %s version %d, want %s version 2", got.Status, got.Version, want)
+						}
+					case r.TransmitTime.IsZero() && p.Agency == "uz-247":
+						if code != errs.NotFound {
+							t.Errorf("= %v; want NOT_FOUND: the requested side may not see a request not transmitted", err)
+						}
+					default:
+						if code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"status", ""}}) || !strings.Contains(err.Error(), string(st)) {
+							t.Errorf("= %v %v (%v); want FAILED_PRECONDITION on status naming %s", code, vs, err, st)
+						}
+					}
+				})
+			}
+		}
+		// The last status a row allows is one where every wrong actor
+		// sees the request.
+		last := row.from[len(row.from)-1]
+		for _, p := range row.others {
+			t.Run(row.action+"/"+string(last)+"/wrong actor "+p.Subject, func(t *testing.T) {
+				dm := newDomain(t, request.Policy{})
+				r := seeded(last)
+				dm.store.put(r)
+				_, err := do[row.action](dm.svc, p, r.ID)
+				if code, _ := refusal(err); code != errs.PermissionDenied {
+					t.Errorf("= %v; want PERMISSION_DENIED", err)
+				}
+				if got, _ := dm.store.Get(ctx, r.ID); got.Status != r.Status || got.Version != 1 {
+					t.Errorf("a refused %s changed the request: %s version %d", row.action, got.Status, got.Version)
+				}
+			})
+		}
+	}
+}
+
+func cmpOr(to, st request.Status) request.Status {
+	if to == "" {
+		return st
+	}
+	return to
+}
+
+// TestCreateIsTheFirstRow: a prosecutor creates a DRAFT of their own
+// agency, numbered per state and year; no one else creates.
+func TestCreateIsTheFirstRow(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	for i, want := range []string{"KZ-2026-000001", "KZ-2026-000002"} {
+		v := ok(t)(dm.svc.Create(ctx, kzProsecutor, completeDraft(), ""))
+		if v.Status != request.Draft || v.Reference != want || v.Owner != "p-kz" || v.RequestingAgency != "kz-gpo" || v.RequestedAgency != "uz-247" {
+			t.Errorf("create %d: %s %s owner %s from %s to %s; want DRAFT %s of p-kz from kz-gpo to uz-247",
+				i+1, v.Status, v.Reference, v.Owner, v.RequestingAgency, v.RequestedAgency, want)
+		}
+	}
+	for _, p := range []identity.Principal{kzCA, user("lo-kz", "kz-gpo", identity.LiaisonOfficer)} {
+		if _, err := dm.svc.Create(ctx, p, completeDraft(), ""); errs.CodeOf(err) != errs.PermissionDenied {
+			t.Errorf("create by %s = %v; want PERMISSION_DENIED", p.Subject, err)
+		}
+	}
+}
