@@ -406,3 +406,190 @@ func TestCreateIsTheFirstRow(t *testing.T) {
 		}
 	}
 }
+
+// TestSafeguards: every safeguard of safeguards.go, each on its own, refuses
+// the submission (and the transmission) FAILED_PRECONDITION with exactly its
+// field and reason code, and leaves the request as it was.
+func TestSafeguards(t *testing.T) {
+	timed := func(r *request.Request) {
+		for i := range r.Identifiers {
+			r.Identifiers[i].StartTime, r.Identifiers[i].EndTime = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(r *request.Request)
+		// translation attaches a translation into this language.
+		translation string
+		inactive    bool
+		want        []violation
+	}{
+		{"complete", func(*request.Request) {}, "", false, nil},
+		{"no legal basis", func(r *request.Request) { r.LegalBasis = "" }, "", false, []violation{{"legal_basis", "LEGAL_BASIS_REQUIRED"}}},
+		{"bilateral treaty not cited", func(r *request.Request) { r.LegalBasis = "BILATERAL_TREATY" }, "", false,
+			[]violation{{"treaty_citation", "TREATY_CITATION_REQUIRED"}}},
+		{"bilateral treaty cited", func(r *request.Request) { r.LegalBasis, r.TreatyCitation = "BILATERAL_TREATY", "KZ-UZ 1998 art. 3" }, "", false, nil},
+		{"no offence description", func(r *request.Request) { r.Offence.Description = " " }, "", false,
+			[]violation{{"offence.description", "OFFENCE_DESCRIPTION_REQUIRED"}}},
+		{"no legal qualification", func(r *request.Request) { r.Offence.LegalQualification = "" }, "", false,
+			[]violation{{"offence.legal_qualification", "LEGAL_QUALIFICATION_REQUIRED"}}},
+		{"no maximum penalty", func(r *request.Request) { r.Offence.MaximumPenaltyYears = 0 }, "", false,
+			[]violation{{"offence.maximum_penalty_years", "MAXIMUM_PENALTY_REQUIRED"}}},
+		{"no facts", func(r *request.Request) { r.FactsSummary = "" }, "", false, []violation{{"facts_summary", "FACTS_SUMMARY_REQUIRED"}}},
+		{"no identifier", func(r *request.Request) { r.Identifiers = nil }, "", false, []violation{{"identifiers", "IDENTIFIER_REQUIRED"}}},
+		{"identifier not of its kind", func(r *request.Request) { r.Identifiers[0].Kind = request.Email }, "", false,
+			[]violation{{"identifiers[0].value", "IDENTIFIER_INVALID"}}},
+		{"identifier without kind", func(r *request.Request) { r.Identifiers[0].Kind = "" }, "", false,
+			[]violation{{"identifiers[0].value", "IDENTIFIER_KIND_REQUIRED"}}},
+		{"identifier without value", func(r *request.Request) { r.Identifiers[0].Value = " " }, "", false,
+			[]violation{{"identifiers[0].value", "IDENTIFIER_VALUE_REQUIRED"}}},
+		{"traffic data without time range", func(r *request.Request) { r.Type = directory.TrafficData }, "", false,
+			[]violation{{"identifiers[0].start_time", "TIME_RANGE_REQUIRED"}}},
+		{"traffic data with time range", func(r *request.Request) { r.Type = directory.TrafficData; timed(r) }, "", false, nil},
+		{"time range inverted", func(r *request.Request) {
+			r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-time.Hour), t0.Add(-2*time.Hour)
+		}, "", false, []violation{{"identifiers[0].end_time", "TIME_RANGE_INVERTED"}}},
+		{"necessity too short", func(r *request.Request) { r.NecessityAndProportionality = strings.Repeat("x", request.MinNecessityLength-1) }, "", false,
+			[]violation{{"necessity_and_proportionality", "NECESSITY_TOO_SHORT"}}},
+		{"necessity just long enough", func(r *request.Request) { r.NecessityAndProportionality = strings.Repeat("я", request.MinNecessityLength) }, "", false, nil},
+		{"content data without judicial authorisation", func(r *request.Request) { r.Type = directory.ContentData; timed(r) }, "", false,
+			[]violation{{"judicial_authorisation_reference", "JUDICIAL_AUTHORISATION_REQUIRED"}}},
+		{"content data with judicial authorisation", func(r *request.Request) {
+			r.Type, r.JudicialAuthorisationReference = directory.ContentData, "Court order 12/2026"
+			timed(r)
+		}, "", false, nil},
+		{"death penalty without assurance", func(r *request.Request) { r.Offence.DeathPenaltyPossible = true }, "", false,
+			[]violation{{"offence.death_penalty_assurance", "DEATH_PENALTY_ASSURANCE_REQUIRED"}}},
+		{"emergency without reason", func(r *request.Request) { r.Priority = directory.Emergency }, "", false,
+			[]violation{{"emergency_reason", "EMERGENCY_REASON_REQUIRED"}}},
+		{"no language", func(r *request.Request) { r.Language = "" }, "", false, []violation{{"language", "LANGUAGE_REQUIRED"}}},
+		{"language not accepted", func(r *request.Request) { r.Language = "en" }, "", false, []violation{{"language", "LANGUAGE_NOT_ACCEPTED"}}},
+		{"language not accepted, translation attached", func(r *request.Request) { r.Language = "en" }, "ru-RU", false, nil},
+		{"language not accepted, other translation", func(r *request.Request) { r.Language = "en" }, "de", false,
+			[]violation{{"language", "LANGUAGE_NOT_ACCEPTED"}}},
+		{"requested agency deactivated", func(*request.Request) {}, "", true, []violation{{"requested_agency", ""}}},
+	} {
+		for _, at := range []request.Status{request.Draft, request.Submitted} {
+			t.Run(tc.name+"/"+string(at), func(t *testing.T) {
+				dm := newDomain(t, request.Policy{})
+				r := seeded(at)
+				tc.change(&r)
+				dm.store.put(r)
+				if tc.translation != "" {
+					dm.store.attachments = append(dm.store.attachments, request.Attachment{ID: "att-1", RequestID: r.ID, Kind: "TRANSLATION", Language: tc.translation})
+				}
+				if tc.inactive {
+					dm.dir.inactive.Store("uz-247")
+				}
+				var err error
+				if at == request.Draft {
+					_, err = dm.svc.Submit(ctx, kzProsecutor, r.ID, "", false)
+				} else {
+					_, err = dm.svc.Transmit(ctx, kzCA, r.ID, "", false)
+				}
+				code, vs := refusal(err)
+				if tc.want == nil {
+					if err != nil {
+						t.Fatalf("refused: %v", err)
+					}
+					return
+				}
+				if code != errs.FailedPrecondition || !slices.Equal(vs, tc.want) {
+					t.Errorf("= %v %v (%v); want FAILED_PRECONDITION %v", code, vs, err, tc.want)
+				}
+				if got, _ := dm.store.Get(ctx, r.ID); got.Status != at || got.Version != 1 {
+					t.Errorf("a refused request changed: %s version %d", got.Status, got.Version)
+				}
+			})
+		}
+	}
+}
+
+// TestRequestedResponseTimeAtSubmission: a requested response time that
+// has passed refuses the submission; the transmission does not look at it
+// again (the requesting CA cannot change the date).
+func TestRequestedResponseTimeAtSubmission(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	for _, st := range []request.Status{request.Draft, request.Submitted} {
+		r := seeded(st)
+		r.RequestedResponseTime = t0.Add(-time.Minute)
+		dm.store.put(r)
+	}
+	_, err := dm.svc.Submit(ctx, kzProsecutor, seeded(request.Draft).ID, "", false)
+	if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"requested_response_time", request.ResponseTimePast}}) {
+		t.Errorf("submit = %v %v; want FAILED_PRECONDITION on requested_response_time, %s", code, vs, request.ResponseTimePast)
+	}
+	ok(t)(dm.svc.Transmit(ctx, kzCA, seeded(request.Submitted).ID, "", false))
+}
+
+// TestAcceptanceAndRefusalSafeguards: the assessments :accept records and
+// the grounds :refuse gives.
+func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		typ      directory.RequestType
+		a        request.Acceptance
+		reviewed bool
+		want     []violation
+	}{
+		{"met, no concerns", directory.TrafficData, request.Acceptance{DualCriminality: "MET"}, true, nil},
+		{"not required for preservation", directory.DataPreservation, request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true, nil},
+		{"not required for production", directory.TrafficData, request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true, []violation{{"dual_criminality", ""}}},
+		{"no assessment", directory.DataPreservation, request.Acceptance{}, true, []violation{{"dual_criminality", ""}}},
+		{"no review", directory.DataPreservation, request.Acceptance{DualCriminality: "MET"}, false, []violation{{"human_rights_review", ""}}},
+		{"concerns without note", directory.DataPreservation, request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: " "}, true,
+			[]violation{{"human_rights_review.note", ""}}},
+		{"concerns with note", directory.DataPreservation, request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: "Detention conditions; assurance received."}, true, nil},
+		{"nothing", directory.TrafficData, request.Acceptance{}, false, []violation{{"dual_criminality", ""}, {"human_rights_review", ""}}},
+	} {
+		t.Run("accept/"+tc.name, func(t *testing.T) {
+			dm := newDomain(t, request.Policy{})
+			r := seeded(request.Acknowledged)
+			r.Type = tc.typ
+			dm.store.put(r)
+			v, err := dm.svc.Accept(ctx, uzCA, r.ID, "", tc.a, tc.reviewed)
+			if tc.want == nil {
+				if err != nil || v.Status != request.Accepted || v.Acceptance == nil || *v.Acceptance != tc.a {
+					t.Errorf("= %s %+v, %v; want ACCEPTED with %+v", v.Status, v.Acceptance, err, tc.a)
+				}
+				return
+			}
+			if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, tc.want) {
+				t.Errorf("= %v %v; want FAILED_PRECONDITION %v", code, vs, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		f    request.Refusal
+		// code is the refusal's code; unused when want is nil.
+		code errs.Code
+		want []violation
+	}{
+		{"every ground", request.Refusal{Grounds: request.RefusalGrounds, Explanation: "All of them."}, errs.Internal, nil},
+		{"unset ground", request.Refusal{Grounds: []string{"OTHER", "GROUND_UNSPECIFIED"}, Explanation: "x"}, errs.Invalid, []violation{{"grounds[1]", ""}}},
+		{"unknown ground, no explanation", request.Refusal{Grounds: []string{"BORED"}}, errs.Invalid, []violation{{"grounds[0]", ""}}},
+		{"no ground", request.Refusal{Explanation: "x"}, errs.FailedPrecondition, []violation{{"grounds", ""}}},
+		{"no explanation", request.Refusal{Grounds: []string{"OTHER"}, Explanation: "  "}, errs.FailedPrecondition, []violation{{"explanation", ""}}},
+		{"neither", request.Refusal{}, errs.FailedPrecondition, []violation{{"grounds", ""}, {"explanation", ""}}},
+	} {
+		t.Run("refuse/"+tc.name, func(t *testing.T) {
+			dm := newDomain(t, request.Policy{})
+			r := seeded(request.Acknowledged)
+			dm.store.put(r)
+			v, err := dm.svc.Refuse(ctx, uzCA, r.ID, "", tc.f)
+			if tc.want == nil {
+				if err != nil || v.Status != request.Refused || v.Refusal == nil || !slices.Equal(v.Refusal.Grounds, tc.f.Grounds) || !v.AnswerTime.Equal(t0) {
+					t.Errorf("= %s %+v answered %v, %v; want REFUSED with %+v at %v", v.Status, v.Refusal, v.AnswerTime, err, tc.f, t0)
+				}
+				return
+			}
+			if code, vs := refusal(err); code != tc.code || !slices.Equal(vs, tc.want) {
+				t.Errorf("= %v %v; want %v %v", code, vs, tc.code, tc.want)
+			}
+			if got, _ := dm.store.Get(ctx, r.ID); got.Status != request.Acknowledged || got.Version != 1 {
+				t.Errorf("a refused refusal changed the request: %s version %d", got.Status, got.Version)
+			}
+		})
+	}
+}
