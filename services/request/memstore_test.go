@@ -116,28 +116,28 @@ func (m *memStore) Update(_ context.Context, id string, fn func(*request.Request
 	return next, nil
 }
 
+// those returns the elements of xs that keep keeps, in order.
+func those[T any](xs []T, keep func(T) bool) []T {
+	var out []T
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 func (m *memStore) History(_ context.Context, id string) ([]request.HistoryEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []request.HistoryEntry
-	for _, h := range m.history {
-		if h.RequestID == id {
-			out = append(out, h)
-		}
-	}
-	return out, nil
+	return those(m.history, func(h request.HistoryEntry) bool { return h.RequestID == id }), nil
 }
 
 func (m *memStore) HistoryAfter(_ context.Context, after int64, limit int) ([]request.HistoryEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []request.HistoryEntry
-	for _, h := range m.history {
-		if h.Seq > after && len(out) < limit {
-			out = append(out, h)
-		}
-	}
-	return out, nil
+	out := those(m.history, func(h request.HistoryEntry) bool { return h.Seq > after })
+	return out[:min(limit, len(out))], nil
 }
 
 func (m *memStore) LastHistorySeq(context.Context) (int64, error) {
@@ -156,12 +156,7 @@ func (m *memStore) CreateMessage(_ context.Context, msg request.Message, ev trai
 func (m *memStore) ListMessages(_ context.Context, requestID string, offset, limit int) ([]request.Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []request.Message
-	for _, msg := range m.messages {
-		if msg.RequestID == requestID {
-			out = append(out, msg)
-		}
-	}
+	out := those(m.messages, func(msg request.Message) bool { return msg.RequestID == requestID })
 	out = out[min(offset, len(out)):]
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
@@ -189,13 +184,7 @@ func (m *memStore) GetAttachment(_ context.Context, requestID, id string) (reque
 func (m *memStore) ListAttachments(_ context.Context, requestID string) ([]request.Attachment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []request.Attachment
-	for _, a := range m.attachments {
-		if a.RequestID == requestID {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return those(m.attachments, func(a request.Attachment) bool { return a.RequestID == requestID }), nil
 }
 
 func (m *memStore) StatisticsRows(context.Context, request.StatisticsRowsQuery) ([]request.Request, error) {

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,23 +25,16 @@ import (
 
 const day = 24 * time.Hour
 
-// clock is the domain's clock in these tests; it moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the domain's clock in these tests, in Unix microseconds; it
+// moves only when told.
+type clock struct{ micros atomic.Int64 }
 
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func (c *clock) now() time.Time { return time.UnixMicro(c.micros.Load()).UTC() }
+
+func (c *clock) set(t time.Time) { c.micros.Store(t.UnixMicro()) }
 
 func (c *clock) advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
+	return time.UnixMicro(c.micros.Add(d.Microseconds())).UTC()
 }
 
 // domain is a Service on the fakes, with its clock at t0.
@@ -60,7 +53,8 @@ func newDomain(t *testing.T, policy request.Policy) domain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := domain{store: newMemStore(), dir: &agencies{}, clock: &clock{t: t0}}
+	d := domain{store: newMemStore(), dir: &agencies{}, clock: &clock{}}
+	d.clock.set(t0)
 	d.svc, err = request.NewService(request.Config{Store: d.store, Blobs: blobs, Directory: d.dir, Trust: d.dir,
 		Policy: policy, Now: d.clock.now})
 	if err != nil {
@@ -119,14 +113,17 @@ func (dm domain) transmitted(t *testing.T, d request.Request) request.View {
 // transmission; answer within 8 h, 10 days or 90 days of acknowledgement,
 // or by the requested response date if that is earlier.
 func TestDeadlines(t *testing.T) {
-	for _, tc := range []struct {
-		priority    directory.Priority
-		ack, answer time.Duration
-	}{
-		{directory.Emergency, 8 * time.Hour, 8 * time.Hour},
-		{directory.Urgent, 24 * time.Hour, 10 * day},
-		{directory.Routine, 5 * day, 90 * day},
-	} {
+	// The periods to acknowledge and to answer, by priority.
+	table := map[directory.Priority][2]time.Duration{
+		directory.Emergency: {8 * time.Hour, 8 * time.Hour},
+		directory.Urgent:    {24 * time.Hour, 10 * day},
+		directory.Routine:   {5 * day, 90 * day},
+	}
+	for priority, periods := range table {
+		tc := struct {
+			priority    directory.Priority
+			ack, answer time.Duration
+		}{priority, periods[0], periods[1]}
 		for _, requested := range []struct {
 			name string
 			// after is how long after acknowledgement the requested
@@ -196,7 +193,7 @@ func TestPreservationDeadlines(t *testing.T) {
 			t.Errorf("after extension %d the status is %s, want EXECUTED", i+1, v.Status)
 		}
 	}
-	dm.clock.t = v.Deadlines.PreservationExpiresAt.Add(time.Second)
+	dm.clock.set(v.Deadlines.PreservationExpiresAt.Add(time.Second))
 	_, err := dm.svc.ExtendPreservation(ctx, uzCA, v.ID, "")
 	if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"deadlines.preservation_expires_at", ""}}) {
 		t.Errorf("extending a lapsed preservation: %v %v, want FAILED_PRECONDITION on deadlines.preservation_expires_at", code, vs)
@@ -257,6 +254,15 @@ func seeded(st request.Status) request.Request {
 	}
 	r.Deadlines.PreservationExpiresAt = t0.Add(30 * day)
 	return r
+}
+
+// seed is a domain holding seeded(st).
+func seed(t *testing.T, st request.Status) (domain, request.Request) {
+	t.Helper()
+	dm := newDomain(t, request.Policy{})
+	r := seeded(st)
+	dm.store.put(r)
+	return dm, r
 }
 
 // TestLifecycle: every row of the lifecycle table. From each status, the
@@ -335,9 +341,7 @@ func TestLifecycle(t *testing.T) {
 		for _, st := range request.Statuses {
 			for _, p := range row.who {
 				t.Run(row.action+"/"+string(st)+"/"+p.Subject, func(t *testing.T) {
-					dm := newDomain(t, request.Policy{})
-					r := seeded(st)
-					dm.store.put(r)
+					dm, r := seed(t, st)
 					v, err := do[row.action](dm.svc, p, r.ID)
 					code, vs := refusal(err)
 					switch {
@@ -367,9 +371,7 @@ func TestLifecycle(t *testing.T) {
 		last := row.from[len(row.from)-1]
 		for _, p := range row.others {
 			t.Run(row.action+"/"+string(last)+"/wrong actor "+p.Subject, func(t *testing.T) {
-				dm := newDomain(t, request.Policy{})
-				r := seeded(last)
-				dm.store.put(r)
+				dm, r := seed(t, last)
 				_, err := do[row.action](dm.svc, p, r.ID)
 				if code, _ := refusal(err); code != errs.PermissionDenied {
 					t.Errorf("= %v; want PERMISSION_DENIED", err)
@@ -449,9 +451,13 @@ func TestSafeguards(t *testing.T) {
 		{"time range inverted", func(r *request.Request) {
 			r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-time.Hour), t0.Add(-2*time.Hour)
 		}, "", false, []violation{{"identifiers[0].end_time", "TIME_RANGE_INVERTED"}}},
-		{"necessity too short", func(r *request.Request) { r.NecessityAndProportionality = strings.Repeat("x", request.MinNecessityLength-1) }, "", false,
+		{"necessity too short", func(r *request.Request) {
+			r.NecessityAndProportionality = strings.Repeat("x", request.MinNecessityLength-1)
+		}, "", false,
 			[]violation{{"necessity_and_proportionality", "NECESSITY_TOO_SHORT"}}},
-		{"necessity just long enough", func(r *request.Request) { r.NecessityAndProportionality = strings.Repeat("я", request.MinNecessityLength) }, "", false, nil},
+		{"necessity just long enough", func(r *request.Request) {
+			r.NecessityAndProportionality = strings.Repeat("я", request.MinNecessityLength)
+		}, "", false, nil},
 		{"content data without judicial authorisation", func(r *request.Request) { r.Type = directory.ContentData; timed(r) }, "", false,
 			[]violation{{"judicial_authorisation_reference", "JUDICIAL_AUTHORISATION_REQUIRED"}}},
 		{"content data with judicial authorisation", func(r *request.Request) {
@@ -526,9 +532,10 @@ func TestRequestedResponseTimeAtSubmission(t *testing.T) {
 // the grounds :refuse gives.
 func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		typ      directory.RequestType
-		a        request.Acceptance
+		name string
+		typ  directory.RequestType
+		a    request.Acceptance
+		// reviewed says that a human-rights review was given.
 		reviewed bool
 		want     []violation
 	}{
@@ -574,9 +581,7 @@ func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 		{"neither", request.Refusal{}, errs.FailedPrecondition, []violation{{"grounds", ""}, {"explanation", ""}}},
 	} {
 		t.Run("refuse/"+tc.name, func(t *testing.T) {
-			dm := newDomain(t, request.Policy{})
-			r := seeded(request.Acknowledged)
-			dm.store.put(r)
+			dm, r := seed(t, request.Acknowledged)
 			v, err := dm.svc.Refuse(ctx, uzCA, r.ID, "", tc.f)
 			if tc.want == nil {
 				if err != nil || v.Status != request.Refused || v.Refusal == nil || !slices.Equal(v.Refusal.Grounds, tc.f.Grounds) || !v.AnswerTime.Equal(t0) {
