@@ -1,6 +1,7 @@
 package requestd_test
 
 import (
+	"context"
 	"flag"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // parse parses args, then the environment env, into a flag set with
@@ -101,5 +103,23 @@ func TestDeadlinePolicyFlagReadsAGoodFile(t *testing.T) {
 	}
 	if p, err := parse(nil, nil); err != nil || p.Acknowledge != nil {
 		t.Errorf("without the flag: %+v, %v; want the zero policy (the service's default)", p, err)
+	}
+}
+
+// TestRunRefusesABadPolicy: a policy given in Config (not from a file) is
+// checked before the service opens anything.
+func TestRunRefusesABadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	bad := request.DefaultPolicy()
+	bad.Answer["SOON"] = time.Hour
+	err := requestd.Run(context.Background(), requestd.Config{
+		Database: "sqlite:" + filepath.Join(dir, "request.db"), BlobDir: filepath.Join(dir, "attachments"),
+		DirectoryAddr: "127.0.0.1:1", AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize), Policy: bad,
+	})
+	if err == nil || !strings.Contains(err.Error(), `unknown priority "SOON"`) {
+		t.Errorf("Run = %v; want the unknown priority named", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Run refused, yet made %v", entries)
 	}
 }
