@@ -161,7 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 // the binary before it starts anything, with the entry at fault named.
 // Without the flag *p is left as it is.
 func RegisterDeadlinePolicy(fs *flag.FlagSet, p *request.Policy) {
-	fs.Func("deadline-policy", "JSON `file` of deadline periods by priority (acknowledge, answer) and the preservation period, e.g. {\"acknowledge\": {\"URGENT\": \"12h\"}, \"preservation\": \"60d\"}; entries it does not name keep the defaults of DESIGN §5",
+	fs.Func("deadline-policy", "JSON `file` of deadline periods by priority (acknowledge, answer) and the preservation period, e.g. {\"acknowledge\": {\"URGENT\": \"12h\"}, \"preservation\": \"60d\"}; entries it does not name keep their defaults (README: The deadline policy)",
 		func(path string) error {
 			loaded, err := request.LoadPolicy(path)
 			if err != nil {
