@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -130,7 +131,7 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 			errs.FailedPrecondition, "cannot attach to a closed request")
 	}
 	var vs errs.Violations
-	if !contains(attachmentKinds, u.Kind) {
+	if !slices.Contains(attachmentKinds, u.Kind) {
 		vs.Add("metadata.kind", "must be one of %s", strings.Join(attachmentKinds, ", "))
 	}
 	name, problem := cleanFilename(u.Filename)

@@ -2,9 +2,11 @@ package request
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
 )
 
@@ -37,18 +39,67 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// Validate reports a policy that lacks a priority or has a non-positive
-// period.
+// priorities are the priorities a policy gives periods for.
+var priorities = []directory.Priority{directory.Emergency, directory.Urgent, directory.Routine}
+
+// Validate reports a policy that lacks a priority, names an unknown one, or
+// has a non-positive period.
 func (p Policy) Validate() error {
-	for _, pr := range []directory.Priority{directory.Routine, directory.Urgent, directory.Emergency} {
+	for _, pr := range priorities {
 		if p.Acknowledge[pr] <= 0 || p.Answer[pr] <= 0 {
 			return fmt.Errorf("deadline policy: %s needs positive acknowledge and answer periods", pr)
+		}
+	}
+	for _, periods := range []map[directory.Priority]time.Duration{p.Acknowledge, p.Answer} {
+		for pr := range periods {
+			if !slices.Contains(priorities, pr) {
+				return fmt.Errorf("deadline policy: unknown priority %q", pr)
+			}
 		}
 	}
 	if p.Preservation <= 0 {
 		return fmt.Errorf("deadline policy: preservation period must be positive")
 	}
 	return nil
+}
+
+// acknowledgeBy is when the requested agency must have acknowledged a
+// request of priority pr transmitted at transmit.
+func (p Policy) acknowledgeBy(transmit time.Time, pr directory.Priority) time.Time {
+	return transmit.Add(p.Acknowledge[pr])
+}
+
+// answerBy is when the requested side must have executed or refused a
+// request of priority pr acknowledged at ack: the policy's period, or the
+// requested response time (zero: none) if that comes earlier.
+func (p Policy) answerBy(ack time.Time, pr directory.Priority, requested time.Time) time.Time {
+	answer := ack.Add(p.Answer[pr])
+	if !requested.IsZero() && requested.Before(answer) {
+		return requested
+	}
+	return answer
+}
+
+// preservationExpiry is when a preservation executed at executed lapses.
+func (p Policy) preservationExpiry(executed time.Time) time.Time {
+	return executed.Add(p.Preservation)
+}
+
+// extendedPreservation is the expiry of r's preservation after one more
+// extension at now: the current expiry plus the policy's period. Only a
+// preservation that has not lapsed can be extended.
+func (p Policy) extendedPreservation(r Request, now time.Time) (time.Time, error) {
+	var vs errs.Violations
+	switch {
+	case r.Type != directory.DataPreservation:
+		vs.Add("type", "only a preservation can be extended, not %s", r.Type)
+	case now.After(r.Deadlines.PreservationExpiresAt):
+		vs.Add("deadlines.preservation_expires_at", "the preservation lapsed on %s", r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
+	}
+	if err := vs.Err(errs.FailedPrecondition, "cannot extend the preservation"); err != nil {
+		return time.Time{}, err
+	}
+	return r.Deadlines.PreservationExpiresAt.Add(p.Preservation), nil
 }
 
 // awaitingAnswer are the statuses in which the requested side owes an
@@ -61,7 +112,7 @@ func Overdue(r Request, now time.Time) bool {
 	switch {
 	case r.Status == Transmitted:
 		return !r.Deadlines.AcknowledgeBy.IsZero() && now.After(r.Deadlines.AcknowledgeBy)
-	case contains(awaitingAnswer, r.Status):
+	case slices.Contains(awaitingAnswer, r.Status):
 		return !r.Deadlines.AnswerBy.IsZero() && now.After(r.Deadlines.AnswerBy)
 	}
 	return false
@@ -113,13 +164,4 @@ func rewriteOverdue(e query.Expr, now time.Time) query.Expr {
 		return query.Not{X: overdueExpr(now)}
 	}
 	return e
-}
-
-func contains[T comparable](s []T, v T) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

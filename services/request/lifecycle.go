@@ -87,7 +87,7 @@ func (s *Service) authorise(p identity.Principal, r Request, a act, etag string)
 	if etag != "" && etag != r.Etag() {
 		return errs.New(errs.Conflict, "request %s was changed by someone else; get it again and retry", r.Reference)
 	}
-	if !contains(rl.from, r.Status) {
+	if !slices.Contains(rl.from, r.Status) {
 		allowed := make([]string, len(rl.from))
 		for i, st := range rl.from {
 			allowed[i] = string(st)
@@ -175,43 +175,6 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 	return s.view(p, updated), nil
 }
 
-// ResponseTimePast is the reason code of a requested response time that has
-// passed: the requested side cannot meet it.
-const ResponseTimePast = "REQUESTED_RESPONSE_TIME_PAST"
-
-// checkResponseTime adds to vs, under field, a requested response time that
-// is no longer in the future. A request does not wait for a date that has
-// passed to be refused: it is refused when it is drafted with one, updated
-// to one, and submitted after its date has passed.
-func (s *Service) checkResponseTime(r Request, field string, vs *errs.Violations) {
-	if t := r.RequestedResponseTime; !t.IsZero() && !t.After(s.now()) {
-		vs.AddReason(field, ResponseTimePast, "the requested response time %s is in the past: the requested side cannot meet it; "+
-			"set a later date, or none", t.UTC().Format(time.RFC3339))
-	}
-}
-
-// checkSafeguards checks every safeguard against the requested agency as the
-// directory has it now and the request's attachments; at submission, also
-// that the requested response time has not passed.
-func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) error {
-	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
-	if err != nil {
-		return fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
-	}
-	atts, err := s.store.ListAttachments(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	vs := safeguards(r, receiver, atts)
-	if a == actSubmit {
-		s.checkResponseTime(r, "requested_response_time", &vs)
-	}
-	if !receiver.Active {
-		vs.Add("requested_agency", "%s is deactivated", receiver.ID)
-	}
-	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
-}
-
 // Submit sends a draft to the requesting state's central authority, once
 // every safeguard is met. With validateOnly it only says whether it would:
 // every check runs, nothing changes.
@@ -243,7 +206,7 @@ func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag s
 	return s.transition(ctx, p, id, etag, actTransmit, "", check,
 		func(r *Request, now time.Time) error {
 			r.TransmitTime = now
-			r.Deadlines.AcknowledgeBy = now.Add(s.policy.Acknowledge[r.Priority])
+			r.Deadlines.AcknowledgeBy = s.policy.acknowledgeBy(now, r.Priority)
 			return nil
 		})
 }
@@ -253,11 +216,7 @@ func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag s
 func (s *Service) Acknowledge(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
 	return s.transition(ctx, p, id, etag, actAcknowledge, "", nil, func(r *Request, now time.Time) error {
 		r.AcknowledgeTime = now
-		answer := now.Add(s.policy.Answer[r.Priority])
-		if !r.RequestedResponseTime.IsZero() && r.RequestedResponseTime.Before(answer) {
-			answer = r.RequestedResponseTime
-		}
-		r.Deadlines.AnswerBy = answer
+		r.Deadlines.AnswerBy = s.policy.answerBy(now, r.Priority, r.RequestedResponseTime)
 		return nil
 	})
 }
@@ -310,22 +269,7 @@ func (s *Service) ProvideClarification(ctx context.Context, p identity.Principal
 // dual-criminality assessment and human-rights review.
 func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag string, a Acceptance, reviewed bool) (View, error) {
 	return s.transition(ctx, p, id, etag, actAccept, a.Conditions, func(r Request) error {
-		var vs errs.Violations
-		switch a.DualCriminality {
-		case "MET":
-		case "NOT_REQUIRED":
-			if r.Type != directory.DataPreservation {
-				vs.Add("dual_criminality", "NOT_REQUIRED applies to preservation only; assess dual criminality for %s", r.Type)
-			}
-		default:
-			vs.Add("dual_criminality", "the dual-criminality assessment is required (MET, or NOT_REQUIRED for preservation)")
-		}
-		if !reviewed {
-			vs.Add("human_rights_review", "the human-rights review is required")
-		} else if a.HumanRightsConcerns && strings.TrimSpace(a.HumanRightsNote) == "" {
-			vs.Add("human_rights_review.note", "concerns need a note saying what they are and why execution is still acceptable")
-		}
-		return vs.Err(errs.FailedPrecondition, "the acceptance lacks its assessments")
+		return checkAcceptance(r, a, reviewed)
 	}, func(r *Request, _ time.Time) error {
 		acc := a
 		r.Acceptance = &acc
@@ -333,16 +277,10 @@ func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag str
 	})
 }
 
-// Refuse records the requested side's refusal with its grounds.
+// Refuse records the requested side's refusal with its grounds (each one of
+// RefusalGrounds).
 func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag string, f Refusal) (View, error) {
-	var vs errs.Violations
-	if len(f.Grounds) == 0 {
-		vs.Add("grounds", "at least one ground for refusal is required")
-	}
-	if strings.TrimSpace(f.Explanation) == "" {
-		vs.Add("explanation", "an explanation is required")
-	}
-	if err := vs.Err(errs.FailedPrecondition, "the refusal lacks its grounds"); err != nil {
+	if err := checkRefusal(f); err != nil {
 		return View{}, err
 	}
 	return s.transition(ctx, p, id, etag, actRefuse, f.Explanation, nil, func(r *Request, now time.Time) error {
@@ -364,7 +302,7 @@ func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag st
 			ex := e
 			r.Execution, r.AnswerTime = &ex, now
 			if r.Type == directory.DataPreservation {
-				r.Deadlines.PreservationExpiresAt = now.Add(s.policy.Preservation)
+				r.Deadlines.PreservationExpiresAt = s.policy.preservationExpiry(now)
 			}
 			return nil
 		})
@@ -374,17 +312,11 @@ func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag st
 // that has not lapsed.
 func (s *Service) ExtendPreservation(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
 	return s.transition(ctx, p, id, etag, actExtendPreservation, "", nil, func(r *Request, now time.Time) error {
-		var vs errs.Violations
-		switch {
-		case r.Type != directory.DataPreservation:
-			vs.Add("type", "only a preservation can be extended, not %s", r.Type)
-		case now.After(r.Deadlines.PreservationExpiresAt):
-			vs.Add("deadlines.preservation_expires_at", "the preservation lapsed on %s", r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
-		}
-		if err := vs.Err(errs.FailedPrecondition, "cannot extend the preservation"); err != nil {
+		expiry, err := s.policy.extendedPreservation(*r, now)
+		if err != nil {
 			return err
 		}
-		r.Deadlines.PreservationExpiresAt = r.Deadlines.PreservationExpiresAt.Add(s.policy.Preservation)
+		r.Deadlines.PreservationExpiresAt = expiry
 		return nil
 	})
 }

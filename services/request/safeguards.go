@@ -1,12 +1,15 @@
 package request
 
 import (
+	"context"
 	"fmt"
 	"net/mail"
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/comity-mla/comity/services/directory"
@@ -80,7 +83,7 @@ func safeguards(r Request, receiver directory.Agency, attachments []Attachment) 
 			reason := identifierReason(id.Kind, id.Value)
 			vs.AddReason(field+".value", reason, "%s", msg)
 		}
-		if contains(needsTimeRange, r.Type) {
+		if slices.Contains(needsTimeRange, r.Type) {
 			switch {
 			case id.StartTime.IsZero() || id.EndTime.IsZero():
 				vs.AddReason(field+".start_time", "TIME_RANGE_REQUIRED", "%s requests need a time range (start and end) for each identifier", r.Type)
@@ -148,7 +151,7 @@ func identifierReason(kind, value string) string {
 	switch {
 	case strings.TrimSpace(value) == "":
 		return "IDENTIFIER_VALUE_REQUIRED"
-	case !contains(identifierKinds, kind):
+	case !slices.Contains(identifierKinds, kind):
 		return "IDENTIFIER_KIND_REQUIRED"
 	}
 	return "IDENTIFIER_INVALID"
@@ -199,4 +202,101 @@ func checkIdentifier(kind, value string) string {
 		return "the kind of identifier is required"
 	}
 	return ""
+}
+
+// ResponseTimePast is the reason code of a requested response time that has
+// passed: the requested side cannot meet it.
+const ResponseTimePast = "REQUESTED_RESPONSE_TIME_PAST"
+
+// checkResponseTime adds to vs, under field, a requested response time that
+// is no longer in the future. A request does not wait for a date that has
+// passed to be refused: it is refused when it is drafted with one, updated
+// to one, and submitted after its date has passed.
+func (s *Service) checkResponseTime(r Request, field string, vs *errs.Violations) {
+	if t := r.RequestedResponseTime; !t.IsZero() && !t.After(s.now()) {
+		vs.AddReason(field, ResponseTimePast, "the requested response time %s is in the past: the requested side cannot meet it; "+
+			"set a later date, or none", t.UTC().Format(time.RFC3339))
+	}
+}
+
+// checkSafeguards checks every safeguard against the requested agency as the
+// directory has it now and the request's attachments; at submission, also
+// that the requested response time has not passed.
+func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) error {
+	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
+	if err != nil {
+		return fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
+	}
+	atts, err := s.store.ListAttachments(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	vs := safeguards(r, receiver, atts)
+	if a == actSubmit {
+		s.checkResponseTime(r, "requested_response_time", &vs)
+	}
+	checkReceiverActive(receiver, &vs)
+	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+}
+
+// checkReceiverActive adds to vs a requested agency the directory has
+// deactivated since the request was drafted: nobody there would receive it.
+func checkReceiverActive(receiver directory.Agency, vs *errs.Violations) {
+	if !receiver.Active {
+		vs.Add("requested_agency", "%s is deactivated", receiver.ID)
+	}
+}
+
+// checkAcceptance checks the assessments the requested side records when it
+// accepts r: dual criminality (MET, or NOT_REQUIRED for a preservation) and
+// the human-rights review, with a note when it found concerns. reviewed says
+// whether a review was given at all.
+func checkAcceptance(r Request, a Acceptance, reviewed bool) error {
+	var vs errs.Violations
+	switch a.DualCriminality {
+	case "MET":
+	case "NOT_REQUIRED":
+		if r.Type != directory.DataPreservation {
+			vs.Add("dual_criminality", "NOT_REQUIRED applies to preservation only; assess dual criminality for %s", r.Type)
+		}
+	default:
+		vs.Add("dual_criminality", "the dual-criminality assessment is required (MET, or NOT_REQUIRED for preservation)")
+	}
+	if !reviewed {
+		vs.Add("human_rights_review", "the human-rights review is required")
+	} else if a.HumanRightsConcerns && strings.TrimSpace(a.HumanRightsNote) == "" {
+		vs.Add("human_rights_review.note", "concerns need a note saying what they are and why execution is still acceptable")
+	}
+	return vs.Err(errs.FailedPrecondition, "the acceptance lacks its assessments")
+}
+
+// RefusalGrounds are the grounds a refusal may give (DESIGN §5), as proto
+// enum value names.
+var RefusalGrounds = []string{
+	"POLITICAL_OFFENCE", "ESSENTIAL_INTERESTS", "DUAL_CRIMINALITY_NOT_MET", "HUMAN_RIGHTS_CONCERNS",
+	"DEATH_PENALTY_NO_ASSURANCE", "NE_BIS_IN_IDEM", "IMMUNITY", "INSUFFICIENT_INFORMATION", "OTHER",
+}
+
+// checkRefusal checks a refusal: a ground that is not one of
+// RefusalGrounds (an unset enum among them) is bad input
+// (INVALID_ARGUMENT); no ground at all, or no explanation, is a refusal that
+// does not say why (FAILED_PRECONDITION).
+func checkRefusal(f Refusal) error {
+	var bad errs.Violations
+	for i, g := range f.Grounds {
+		if !slices.Contains(RefusalGrounds, g) {
+			bad.Add(fmt.Sprintf("grounds[%d]", i), "%s is not a ground", g)
+		}
+	}
+	if err := bad.Err(errs.Invalid, "invalid refusal"); err != nil {
+		return err
+	}
+	var vs errs.Violations
+	if len(f.Grounds) == 0 {
+		vs.Add("grounds", "at least one ground for refusal is required")
+	}
+	if strings.TrimSpace(f.Explanation) == "" {
+		vs.Add("explanation", "an explanation is required")
+	}
+	return vs.Err(errs.FailedPrecondition, "the refusal lacks its grounds")
 }

@@ -31,6 +31,8 @@ func main() {
 	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
 	var transfers request.TransferLimits
 	transfers.RegisterFlags(fs)
+	var policy request.Policy
+	requestd.RegisterDeadlinePolicy(fs, &policy)
 
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
 	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request, comity-directory and comity-audit), which keys the request digests in audit events; required")
@@ -67,6 +69,7 @@ func main() {
 			Issuers: issuers, MaxAttachmentBytes: *maxAttachment, AuditAddr: *auditAddr, ServiceCredentials: creds, AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, AuditDigestKey: key,
 			Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 			Transfers: transfers,
+			Policy:    policy,
 			TLS:       tlsID, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

@@ -23,9 +23,9 @@ var errClosed = errors.New("sqlitedb: database is closed")
 // BEGIN and COMMIT: the commit writes every page the transaction changed to
 // the WAL, one system call each. Concurrent transactions mostly change the
 // same pages (the last leaf of each table and index), so committing a group
-// of them writes each page once for the group. With 64 concurrent callers
-// this took the request service from about 2,000 to about 2,900 creates per
-// second on two cores (docs/benchmarks.md).
+// of them writes each page once for the group, which raises the request
+// service's create throughput under many concurrent callers (the measured
+// figures are in docs/benchmarks.md).
 //
 // Each call still runs on its own: fn runs in the caller's goroutine inside
 // a SAVEPOINT of the group's transaction, and a call whose fn fails (or

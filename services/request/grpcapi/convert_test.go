@@ -437,3 +437,19 @@ func TestCheckTimes(t *testing.T) {
 		t.Errorf("err = %v, want Invalid on request.identifiers[1].end_time", err)
 	}
 }
+
+// TestRefusalGroundsAreTheProtos: the domain's refusal grounds are exactly
+// the proto's set values, so that no ground the API takes is refused as
+// unknown and none the domain stores lacks a proto value.
+func TestRefusalGroundsAreTheProtos(t *testing.T) {
+	var protos []string
+	values := requestv1.Refusal_GROUND_UNSPECIFIED.Descriptor().Values()
+	for i := range values.Len() {
+		if v := values.Get(i); v.Number() != 0 {
+			protos = append(protos, string(v.Name()))
+		}
+	}
+	if !slices.Equal(protos, request.RefusalGrounds) {
+		t.Errorf("request.RefusalGrounds = %v, the proto's grounds %v", request.RefusalGrounds, protos)
+	}
+}

@@ -260,18 +260,10 @@ func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequest
 func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
 	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		f := request.Refusal{Explanation: req.GetExplanation()}
-		var vs errs.Violations
-		for i, g := range req.GetGrounds() {
-			// An unset enum is refused as input (DESIGN §2); the request
-			// message's validation rules do not exclude it.
-			if g == requestv1.Refusal_GROUND_UNSPECIFIED {
-				vs.Add(fmt.Sprintf("grounds[%d]", i), "%s is not a ground", g)
-				continue
-			}
-			f.Grounds = append(f.Grounds, enumName(g))
-		}
-		if err := vs.Err(errs.Invalid, "invalid refusal"); err != nil {
-			return request.View{}, err
+		for _, g := range req.GetGrounds() {
+			// Every ground as it came, GROUND_UNSPECIFIED included: the
+			// domain refuses what is not a ground, naming it.
+			f.Grounds = append(f.Grounds, g.String())
 		}
 		return s.svc.Refuse(ctx, p, id, etag, f)
 	})

@@ -7,6 +7,7 @@ package requestd
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"time"
@@ -54,6 +55,9 @@ type Config struct {
 	// Transfers bounds the attachment uploads and downloads in progress
 	// (total, per agency); the zero value means the defaults.
 	Transfers request.TransferLimits
+	// Policy is the deadline policy (RegisterDeadlinePolicy); the zero
+	// value means request.DefaultPolicy.
+	Policy request.Policy
 	// AuditAddr is the audit service's gRPC address; the outbox relay
 	// delivers audit events there. Empty leaves them in the outbox.
 	AuditAddr string
@@ -92,6 +96,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if len(cfg.AuditDigestKey) < trail.DigestKeySize {
 		return errors.New("request service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
 	}
+	if cfg.Policy.Acknowledge != nil {
+		if err := cfg.Policy.Validate(); err != nil {
+			return fmt.Errorf("request service: %w", err)
+		}
+	}
 	log := cfg.Logger.With(zap.String("service", "request"))
 	store, closeStore, ping, err := openStore(ctx, cfg.Database)
 	if err != nil {
@@ -114,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// own client keeps nothing.
 		Trust: directoryclient.New(conn, directoryclient.WithCacheTTL(0)),
 		Store: store, Blobs: blobs, Directory: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
-		Watch: cfg.Watch, Transfers: cfg.Transfers,
+		Watch: cfg.Watch, Transfers: cfg.Transfers, Policy: cfg.Policy,
 	})
 	if err != nil {
 		return err
@@ -143,6 +152,23 @@ func Run(ctx context.Context, cfg Config) error {
 		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
 			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
 			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(trail.DeliveryHealthService, ok) },
+		})
+}
+
+// RegisterDeadlinePolicy defines --deadline-policy on fs (and so
+// COMITY_DEADLINE_POLICY): a deadline policy file (request.ParsePolicy says
+// its format) read into *p when the flag is parsed, so that a bad file stops
+// the binary before it starts anything, with the entry at fault named.
+// Without the flag *p is left as it is.
+func RegisterDeadlinePolicy(fs *flag.FlagSet, p *request.Policy) {
+	fs.Func("deadline-policy", "JSON `file` of deadline periods by priority (acknowledge, answer) and the preservation period, e.g. {\"acknowledge\": {\"URGENT\": \"12h\"}, \"preservation\": \"60d\"}; entries it does not name keep their defaults (README: The deadline policy)",
+		func(path string) error {
+			loaded, err := request.LoadPolicy(path)
+			if err != nil {
+				return err
+			}
+			*p = loaded
+			return nil
 		})
 }
 

@@ -62,6 +62,8 @@ func main() {
 	watchPerAgency := fs.Int("watch-streams-per-agency", request.DefaultWatchPerAgency, "open watch streams the users of one agency may hold at once")
 	var transfers request.TransferLimits
 	transfers.RegisterFlags(fs)
+	var policy request.Policy
+	requestd.RegisterDeadlinePolicy(fs, &policy)
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
 
@@ -209,6 +211,7 @@ func main() {
 				Issuers: issuers, MaxAttachmentBytes: *maxAttachment,
 				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 				Transfers: transfers,
+				Policy:    policy,
 				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, TLS: ids[mtls.Request],
 				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})

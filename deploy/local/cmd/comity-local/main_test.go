@@ -71,14 +71,14 @@ type process struct {
 	err    error
 }
 
-func start(t *testing.T, bin, dataDir string) *process {
+func start(t *testing.T, bin, dataDir string, flags ...string) *process {
 	t.Helper()
 	// The ports are picked free, then bound by comity-local: another test
 	// running meanwhile may take one in between. comity-local then ends at
 	// once, and is started again on other ports (same data), at most three
 	// times.
 	for attempt := 1; ; attempt++ {
-		p, exited := launch(t, bin, dataDir)
+		p, exited := launch(t, bin, dataDir, flags...)
 		if !exited {
 			return p
 		}
@@ -89,14 +89,15 @@ func start(t *testing.T, bin, dataDir string) *process {
 	}
 }
 
-// launch starts comity-local on free ports and waits until it is ready;
-// exited says it ended first.
-func launch(t *testing.T, bin, dataDir string) (_ *process, exited bool) {
+// launch starts comity-local on free ports, with flags besides, and waits
+// until it is ready; exited says it ended first.
+func launch(t *testing.T, bin, dataDir string, flags ...string) (_ *process, exited bool) {
 	t.Helper()
 	p := &process{logs: &logBuffer{}, http: freePort(t), devOIDC: freePort(t)}
 	p.cmd = exec.Command(bin, "--data-dir", dataDir, "--http-addr", p.http,
 		"--directory-addr", freePort(t), "--request-addr", freePort(t), "--audit-addr", freePort(t), "--dev-oidc-addr", p.devOIDC,
 		"--metrics-addr", freePort(t), "--log-format", "json")
+	p.cmd.Args = append(p.cmd.Args, flags...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

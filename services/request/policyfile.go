@@ -1,0 +1,173 @@
+package request
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/comity-mla/comity/services/directory"
+)
+
+// A deadline policy file is a JSON object that changes entries of
+// DefaultPolicy; an entry it does not name keeps its default:
+//
+//	{
+//	  "acknowledge": {"EMERGENCY": "8h", "URGENT": "24h", "ROUTINE": "5d"},
+//	  "answer": {"EMERGENCY": "8h", "URGENT": "10d", "ROUTINE": "90d"},
+//	  "preservation": "90d"
+//	}
+//
+// acknowledge is counted from transmission, answer from acknowledgement
+// (a requested response date that comes earlier still wins), preservation
+// from execution and again for each extension. A period is a whole number
+// of days ("5d") or a Go duration ("36h", "90m"), and must be positive.
+// Anything else (an unknown key or priority, a period that does not parse)
+// is refused, naming the entry.
+
+// policyKeys are the keys of a policy file, in the order errors list them.
+var policyKeys = []string{"acknowledge", "answer", "preservation"}
+
+// LoadPolicy reads the deadline policy file at path; an empty path is
+// DefaultPolicy.
+func LoadPolicy(path string) (Policy, error) {
+	if path == "" {
+		return DefaultPolicy(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Policy{}, fmt.Errorf("deadline policy: %w", err)
+	}
+	p, err := parsePolicy(data)
+	if err != nil {
+		return Policy{}, fmt.Errorf("deadline policy %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// ParsePolicy parses a deadline policy file (see the format above) into
+// DefaultPolicy with the file's entries changed. An error names the entry
+// at fault.
+func ParsePolicy(data []byte) (Policy, error) {
+	p, err := parsePolicy(data)
+	if err != nil {
+		return Policy{}, fmt.Errorf("deadline policy: %w", err)
+	}
+	return p, nil
+}
+
+func parsePolicy(data []byte) (Policy, error) {
+	var top map[string]json.RawMessage
+	if err := strictJSON(data, &top); err != nil || top == nil {
+		if err == nil {
+			err = fmt.Errorf("null")
+		}
+		return Policy{}, fmt.Errorf("want a JSON object with %s: %w", strings.Join(policyKeys, ", "), err)
+	}
+	p := DefaultPolicy()
+	keys := make([]string, 0, len(top))
+	for k := range top {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		var err error
+		switch k {
+		case "acknowledge":
+			err = parsePeriods(k, top[k], p.Acknowledge)
+		case "answer":
+			err = parsePeriods(k, top[k], p.Answer)
+		case "preservation":
+			p.Preservation, err = parsePeriod(k, top[k])
+		default:
+			err = fmt.Errorf("unknown key %q (known: %s)", k, strings.Join(policyKeys, ", "))
+		}
+		if err != nil {
+			return Policy{}, err
+		}
+	}
+	return p, nil
+}
+
+// parsePeriods sets into periods the periods by priority of entry key.
+func parsePeriods(key string, raw json.RawMessage, periods map[directory.Priority]time.Duration) error {
+	var byPriority map[string]json.RawMessage
+	if err := strictJSON(raw, &byPriority); err != nil || byPriority == nil {
+		if err == nil {
+			err = fmt.Errorf("null")
+		}
+		return fmt.Errorf("%s: want an object of periods by priority: %w", key, err)
+	}
+	for pr, v := range byPriority {
+		name := key + "." + pr
+		if !slices.Contains(priorities, directory.Priority(pr)) {
+			return fmt.Errorf("%s: unknown priority %q (known: %s)", name, pr, priorityList())
+		}
+		d, err := parsePeriod(name, v)
+		if err != nil {
+			return err
+		}
+		periods[directory.Priority(pr)] = d
+	}
+	return nil
+}
+
+// parsePeriod parses the period of entry name: a JSON string holding a
+// whole number of days ("5d") or a Go duration, greater than zero.
+func parsePeriod(name string, raw json.RawMessage) (time.Duration, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, fmt.Errorf("%s: want a period as a string such as \"5d\" or \"36h\", not %s", name, raw)
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a period such as \"5d\" or \"36h\"", name, s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s: the period must be positive, not %q", name, s)
+	}
+	return d, nil
+}
+
+// maxPolicyDays is the longest period in days a time.Duration holds.
+const maxPolicyDays = int64(1<<63-1) / int64(day)
+
+// parseDuration parses a whole number of days ("5d") or a Go duration.
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		if n > maxPolicyDays {
+			return 0, fmt.Errorf("more than %d days", maxPolicyDays)
+		}
+		return time.Duration(n) * day, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// strictJSON decodes one JSON value of data into v, refusing anything
+// after it.
+func strictJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("more than one JSON value")
+	}
+	return nil
+}
+
+func priorityList() string {
+	names := make([]string, len(priorities))
+	for i, p := range priorities {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
+}
