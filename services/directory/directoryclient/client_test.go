@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/directory/directoryd"
@@ -55,7 +56,7 @@ func startDirectory(t *testing.T) *env {
 		done <- directoryd.Run(ctx, directoryd.Config{
 			Listener: lis, Database: "sqlite:" + filepath.Join(e.dataDir, "directory.db"),
 			Issuers: []identity.Issuer{dev}, SeedTrustedIssuers: []string{dev.ID},
-			AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize), Logger: zaptest.NewLogger(t),
+			Producer: relay.Producer{AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)}, Logger: zaptest.NewLogger(t),
 		})
 	}()
 	stopped := false

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
@@ -42,7 +43,7 @@ func TestImportWaitsForTheService(t *testing.T) {
 			}
 			cfg := func(l net.Listener) directoryd.Config {
 				return directoryd.Config{Listener: l, Database: db, Issuers: []identity.Issuer{dev}, Logger: zap.NewNop(),
-					AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)}
+					Producer: relay.Producer{AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)}}
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/credentials"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/audit/relay"
@@ -54,30 +52,14 @@ type Config struct {
 	// Transfers bounds the attachment uploads and downloads in progress
 	// (total, per agency); the zero value means the defaults.
 	Transfers request.TransferLimits
-	// AuditAddr is the audit service's gRPC address; the outbox relay
-	// delivers audit events there. Empty leaves them in the outbox.
-	AuditAddr string
-	// ServiceCredentials identify this service to the audit service.
-	ServiceCredentials credentials.PerRPCCredentials
-	// AuditDigestKey keys the request digests of the service's audit
-	// events; every producing service of a deployment holds the same one.
-	// Required.
-	AuditDigestKey trail.DigestKey
+	// Producer sets up the service's audit trail: its digest key (required),
+	// the delivery of its outbox to the audit service, the aggregation of
+	// unauthenticated calls.
+	relay.Producer
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the gateway only, and presents it to the directory and the audit
 	// service.
 	TLS *mtls.Identity
-	// AuditBacklogAlarm is how old the oldest undelivered audit event may
-	// get before the service reports its delivery behind (health detail
-	// trail.DeliveryHealthService, a log line); zero means 5 minutes.
-	AuditBacklogAlarm time.Duration
-	// AuditAnonymousClients bounds the clients whose unauthenticated calls
-	// get an aggregate audit event of their own per minute
-	// (grpcserver.AuditConfig.MaxAnonymousAddresses); zero means 100.
-	AuditAnonymousClients int
-	// AuditAnonymousWindow is the span one aggregate event of
-	// unauthenticated calls covers; zero means a minute.
-	AuditAnonymousWindow time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -125,8 +107,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv, err := grpcserver.New(grpcserver.Config{
 		Name: "request", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
-		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store, DigestKey: cfg.AuditDigestKey,
-			MaxAnonymousAddresses: cfg.AuditAnonymousClients, AnonymousWindow: cfg.AuditAnonymousWindow},
+		Audit: cfg.AuditConfig("comity-request", store),
 		// Attachments arrive in chunks of at most 1 MiB.
 		MaxRecvBytes: 2 << 20,
 		TLS:          cfg.TLS, Callers: Callers, Ready: ping,
@@ -135,15 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	requestv1.RegisterRequestServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
-	outboxMetrics, err := relay.NewMetrics(cfg.Metrics, "request")
-	if err != nil {
-		return err
-	}
-	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
-		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
-			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
-			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(trail.DeliveryHealthService, ok) },
-		})
+	return cfg.Serve(ctx, srv, store, "request", cfg.TLS, log, cfg.Metrics)
 }
 
 // Callers are who may call the request service over mTLS: the gateway, on
