@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"os"
 
 	"github.com/comity-mla/comity/services/audit/auditd"
@@ -14,11 +13,7 @@ import (
 )
 
 func main() {
-	fs := flag.NewFlagSet("comity-audit", flag.ContinueOnError)
-	var common cli.Common
-	common.Register(fs, "json", ":9113")
-	common.RegisterIssuers(fs)
-	common.RegisterTLS(fs, "./var/certs")
+	fs, common := cli.ServiceFlags("comity-audit", ":9113")
 	addr := fs.String("grpc-addr", ":9103", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/audit.db", "index database: sqlite:PATH or a postgres:// URL")
 	logDir := fs.String("log-dir", "./var/audit", "directory of the transparency log and its keys (one writer only)")
@@ -27,7 +22,7 @@ func main() {
 	serviceIssuer := fs.String("service-issuer", identity.ServiceIssuerID, "issuer of the services' own tokens (its keys given with --issuer)")
 	common.RegisterDigestKey(fs, "the audit service's own events (auditors' reads)")
 
-	os.Exit(cli.Main("comity-audit", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+	os.Exit(cli.Main(fs.Name(), fs, common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		svc, err := common.LoadService(mtls.Audit, "comity-audit")
 		if err != nil {
 			return err

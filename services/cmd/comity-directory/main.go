@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"os"
 
 	"github.com/comity-mla/comity/services/audit/relay"
@@ -14,11 +13,7 @@ import (
 )
 
 func main() {
-	fs := flag.NewFlagSet("comity-directory", flag.ContinueOnError)
-	var common cli.Common
-	common.Register(fs, "json", ":9111")
-	common.RegisterIssuers(fs)
-	common.RegisterTLS(fs, "./var/certs")
+	fs, common := cli.ServiceFlags("comity-directory", ":9111")
 	common.RegisterProducer(fs)
 	addr := fs.String("grpc-addr", ":9101", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/directory.db", "database: sqlite:PATH or a postgres:// URL")
@@ -26,7 +21,7 @@ func main() {
 	fs.Var(&seedIssuers, "seed-trusted-issuer", "issuer trusted for every state of the default seed (repeatable)")
 	noSeed := fs.Bool("no-seed", false, "do not seed an empty directory with the five participating states")
 
-	os.Exit(cli.Main("comity-directory", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+	os.Exit(cli.Main(fs.Name(), fs, common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		svc, err := common.LoadService(mtls.Directory, "comity-directory")
 		if err != nil {
 			return err

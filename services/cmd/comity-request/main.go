@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"os"
 
 	"github.com/comity-mla/comity/services/audit/relay"
@@ -14,11 +13,7 @@ import (
 )
 
 func main() {
-	fs := flag.NewFlagSet("comity-request", flag.ContinueOnError)
-	var common cli.Common
-	common.Register(fs, "json", ":9112")
-	common.RegisterIssuers(fs)
-	common.RegisterTLS(fs, "./var/certs")
+	fs, common := cli.ServiceFlags("comity-request", ":9112")
 	common.RegisterProducer(fs)
 	addr := fs.String("grpc-addr", ":9102", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/request.db", "database: sqlite:PATH or a postgres:// URL")
@@ -30,7 +25,7 @@ func main() {
 	var transfers request.TransferLimits
 	transfers.RegisterFlags(fs)
 
-	os.Exit(cli.Main("comity-request", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+	os.Exit(cli.Main(fs.Name(), fs, common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		svc, err := common.LoadService(mtls.Request, "comity-request")
 		if err != nil {
 			return err

@@ -65,6 +65,19 @@ type Common struct {
 	producer bool
 }
 
+// ServiceFlags returns the flag set of the service binary name (e.g.
+// comity-request) with the flags every service binary takes: the common
+// ones (json logs, /metrics at metricsAddr), --issuer, and --cert-dir
+// (./var/certs) with --plaintext.
+func ServiceFlags(name, metricsAddr string) (*flag.FlagSet, *Common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	c := new(Common)
+	c.Register(fs, "json", metricsAddr)
+	c.RegisterIssuers(fs)
+	c.RegisterTLS(fs, "./var/certs")
+	return fs, c
+}
+
 // Register defines the common flags on fs.
 func (c *Common) Register(fs *flag.FlagSet, logFormat, metricsAddr string) {
 	fs.StringVar(&c.LogFormat, "log-format", logFormat, "log format: json or console")
