@@ -278,6 +278,17 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 	}
 
 	base := validClaims(t0)
+	// aigerim is the principal base names; at is she with other roles, at
+	// another agency.
+	aigerim := Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
+		Roles: []Role{Prosecutor}, Issuer: testIssuer}
+	at := func(agency string, roles ...Role) Principal {
+		p := aigerim
+		p.Agency, p.Roles = agency, roles
+		return p
+	}
+	unnamed := aigerim
+	unnamed.Name = ""
 	tests := []struct {
 		name  string
 		key   testKey
@@ -287,82 +298,71 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 		{
 			name: "EdDSA",
 			key:  edKey,
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want: aigerim,
 		},
 		{
 			name: "ES256",
 			key:  ecKey,
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want: aigerim,
 		},
 		{
 			name: "RS256",
 			key:  rsKey,
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want: aigerim,
 		},
 		{
 			name: "PS256 with the RSA key",
 			key:  psKey,
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want: aigerim,
 		},
 		{
 			name: "unknown roles ignored (case-sensitive), duplicates removed, order kept",
 			key:  edKey,
 			claim: map[string]any{"roles": []string{"liaison_officer", "janitor", "prosecutor", "liaison_officer",
 				"ADMIN", "PROSECUTOR", "Auditor"}},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{LiaisonOfficer, Prosecutor}, Issuer: testIssuer},
+			want: at("kz-gpo", LiaisonOfficer, Prosecutor),
 		},
 		{
 			name:  "no name, audience as a string",
 			key:   edKey,
 			claim: map[string]any{"name": nil, "aud": "comity"},
-			want:  Principal{Subject: "u-1842", Agency: "kz-gpo", State: "KZ", Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  unnamed,
 		},
 		{
 			name:  "every role a prosecution agency may hold",
 			key:   edKey,
 			claim: map[string]any{"agency": "kz-city-prosecutor", "roles": []string{"prosecutor", "liaison_officer"}},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-city-prosecutor", State: "KZ",
-				Roles: []Role{Prosecutor, LiaisonOfficer}, Issuer: testIssuer},
+			want:  at("kz-city-prosecutor", Prosecutor, LiaisonOfficer),
 		},
 		{
 			name:  "every role an oversight agency may hold",
 			key:   edKey,
 			claim: map[string]any{"agency": "kz-oversight", "roles": []string{"auditor", "directory_admin"}},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-oversight", State: "KZ",
-				Roles: []Role{Auditor, DirectoryAdmin}, Issuer: testIssuer},
+			want:  at("kz-oversight", Auditor, DirectoryAdmin),
 		},
 		{
 			name:  "several audiences",
 			key:   edKey,
 			claim: map[string]any{"aud": []string{"account", "comity"}},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  aigerim,
 		},
 		{
 			name:  "expired within the leeway",
 			key:   edKey,
 			claim: map[string]any{"exp": t0.Add(-20 * time.Second).Unix()},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  aigerim,
 		},
 		{
 			name:  "issued slightly in the future, within the leeway",
 			key:   edKey,
 			claim: map[string]any{"iat": t0.Add(20 * time.Second).Unix(), "nbf": t0.Add(20 * time.Second).Unix()},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  aigerim,
 		},
 		{
 			name:  "fractional dates",
 			key:   edKey,
 			claim: map[string]any{"exp": float64(t0.Unix()) + 3600.5, "iat": float64(t0.Unix()) - 0.25},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  aigerim,
 		},
 	}
 	for _, tc := range tests {
