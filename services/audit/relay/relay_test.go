@@ -146,12 +146,17 @@ func (f *fakeAudit) setRefuseAll(on bool) {
 	f.refuseAll = on
 }
 
-func (f *fakeAudit) resources() []string {
+func (f *fakeAudit) resources() []string { return f.logged((*auditv1.Event).GetResource) }
+
+func (f *fakeAudit) logIDs() []string { return f.logged((*auditv1.Event).GetId) }
+
+// logged is field of each event in the log, in order.
+func (f *fakeAudit) logged(field func(*auditv1.Event) string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]string, len(f.log))
 	for i, ev := range f.log {
-		out[i] = ev.GetResource()
+		out[i] = field(ev)
 	}
 	return out
 }
@@ -167,16 +172,6 @@ func (f *fakeAudit) has(id string) bool {
 	defer f.mu.Unlock()
 	_, ok := f.index[id]
 	return ok
-}
-
-func (f *fakeAudit) logIDs() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, len(f.log))
-	for i, ev := range f.log {
-		out[i] = ev.GetId()
-	}
-	return out
 }
 
 func (f *fakeAudit) receivedTimes(id string) int {
