@@ -3,18 +3,15 @@ package directory_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/postgres"
-	"github.com/comity-mla/comity/services/directory/sqlite"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -29,18 +26,7 @@ type activationStore interface {
 // activationBackends open an empty store of each backend: the embedded
 // (SQLite) and the scaled-out (PostgreSQL) deployment obey the same rules.
 var activationBackends = map[string]func(t *testing.T) activationStore{
-	"sqlite": func(t *testing.T) activationStore {
-		db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "directory.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		s, err := sqlite.New(t.Context(), db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	},
+	"sqlite": func(t *testing.T) activationStore { return openSQLite(t) },
 	"postgres": func(t *testing.T) activationStore {
 		pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
 		if err != nil {
