@@ -12,12 +12,12 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
+	"github.com/comity-mla/comity/services/platform/grpcserver/healthtest"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -92,23 +92,5 @@ func waitServing(t *testing.T, addr string, done <-chan error) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	client := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(30 * time.Second)
-	for backoff := 5 * time.Millisecond; ; backoff = min(2*backoff, 200*time.Millisecond) {
-		select {
-		case err := <-done:
-			t.Fatalf("service ended before serving: %v", err)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("service not serving after 30s: %v", err)
-		}
-		time.Sleep(backoff)
-	}
+	healthtest.WaitServing(t, conn, 30*time.Second, done)
 }
