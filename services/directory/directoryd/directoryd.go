@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("directory database: %w", err)
 	}
 	defer unlock()
-	store, closeStore, ping, err := openStore(ctx, cfg.Database)
+	store, closeStore, ping, err := stores.OpenPing(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -155,18 +155,13 @@ type Store interface {
 // OpenStore opens the directory store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
 func OpenStore(ctx context.Context, database string) (Store, func(), error) {
-	store, closeDB, _, err := openStore(ctx, database)
-	return store, closeDB, err
+	return stores.Open(ctx, database)
 }
 
-func openStore(ctx context.Context, database string) (Store, func(), func(context.Context) error, error) {
-	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
-		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
-		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("directory database: %w", err)
-	}
-	return store, closeDB, ping, nil
+// stores opens the directory store on either engine.
+var stores = dburl.Stores[Store]{What: "directory database",
+	SQLite:   func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
+	Postgres: func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) },
 }
 
 // lockKey is the PostgreSQL advisory lock of a directory database's users:

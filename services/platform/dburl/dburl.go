@@ -39,12 +39,30 @@ func Parse(s string) (Engine, string, error) {
 	return "", "", fmt.Errorf("database %q: want postgres://… or sqlite:PATH", s)
 }
 
+// Stores opens a service's store on either engine, as --database names it.
+type Stores[S any] struct {
+	// What names the database in errors, e.g. "request database".
+	What string
+	// SQLite and Postgres build the store on an open database, applying
+	// its migrations.
+	SQLite   func(context.Context, *sqlitedb.DB) (S, error)
+	Postgres func(context.Context, *pgxpool.Pool) (S, error)
+}
+
 // Open is OpenPing without the ping.
-func Open[S any](ctx context.Context, database string,
-	newSQLite func(context.Context, *sqlitedb.DB) (S, error),
-	newPostgres func(context.Context, *pgxpool.Pool) (S, error)) (S, func(), error) {
-	store, closeDB, _, err := OpenPing(ctx, database, newSQLite, newPostgres)
+func (o Stores[S]) Open(ctx context.Context, database string) (S, func(), error) {
+	store, closeDB, _, err := o.OpenPing(ctx, database)
 	return store, closeDB, err
+}
+
+// OpenPing opens the store at database (OpenPing), its errors prefixed with
+// What.
+func (o Stores[S]) OpenPing(ctx context.Context, database string) (S, func(), func(context.Context) error, error) {
+	store, closeDB, ping, err := OpenPing(ctx, database, o.SQLite, o.Postgres)
+	if err != nil {
+		return store, nil, nil, fmt.Errorf("%s: %w", o.What, err)
+	}
+	return store, closeDB, ping, nil
 }
 
 // OpenPing opens the database named by database and builds a store on it with

@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("request service: AuditDigestKey is required (32 random bytes, the same for every producing service)")
 	}
 	log := cfg.Logger.With(zap.String("service", "request"))
-	store, closeStore, ping, err := openStore(ctx, cfg.Database)
+	store, closeStore, ping, err := stores.OpenPing(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -134,16 +134,11 @@ type Store interface {
 // OpenStore opens the request store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
 func OpenStore(ctx context.Context, database string) (Store, func(), error) {
-	store, closeDB, _, err := openStore(ctx, database)
-	return store, closeDB, err
+	return stores.Open(ctx, database)
 }
 
-func openStore(ctx context.Context, database string) (Store, func(), func(context.Context) error, error) {
-	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
-		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
-		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("request database: %w", err)
-	}
-	return store, closeDB, ping, nil
+// stores opens the request store on either engine.
+var stores = dburl.Stores[Store]{What: "request database",
+	SQLite:   func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
+	Postgres: func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) },
 }
