@@ -243,6 +243,26 @@ func newFixture(tb testing.TB, opts ...VerifierOption) *fixture {
 	return f
 }
 
+// accepts fails t at once unless the verifier accepts tok; when, if not
+// empty, says in what situation.
+func (f *fixture) accepts(t *testing.T, tok, when string) {
+	t.Helper()
+	if _, err := f.v.Verify(t.Context(), tok); err != nil {
+		if when != "" {
+			t.Fatalf("%s: %v", when, err)
+		}
+		t.Fatal(err)
+	}
+}
+
+// refuses fails t at once unless the verifier refuses tok as
+// unauthenticated with a message containing msg.
+func (f *fixture) refuses(t *testing.T, tok, msg string) {
+	t.Helper()
+	_, err := f.v.Verify(t.Context(), tok)
+	wantCode(t, err, errs.Unauthenticated, msg)
+}
+
 func (f *fixture) token(tb testing.TB, changes map[string]any) string {
 	tb.Helper()
 	return sign(tb, f.key, with(validClaims(t0), changes))
@@ -544,8 +564,7 @@ func TestVerifyRefusesGarbage(t *testing.T) {
 	for _, s := range []string{"", "a.b", "...", "a.b.c", "a.b.c.d", string(random), "Bearer x.y.z",
 		" " + f.token(t, nil), b64([]byte("{}")) + "." + b64([]byte("{}")) + ".", "eyJ.eyJ.e"} {
 		t.Run(strings.ToValidUTF8(s, "?"), func(t *testing.T) {
-			_, err := f.v.Verify(t.Context(), s)
-			wantCode(t, err, errs.Unauthenticated, "token")
+			f.refuses(t, s, "token")
 		})
 	}
 }
@@ -586,9 +605,7 @@ func TestVerifyCachesTrust(t *testing.T) {
 	unknown := f.token(t, map[string]any{"agency": "xx-nobody"})
 
 	for range 3 {
-		if _, err := f.v.Verify(t.Context(), known); err != nil {
-			t.Fatal(err)
-		}
+		f.accepts(t, known, "")
 		if _, err := f.v.Verify(t.Context(), unknown); err == nil {
 			t.Fatal("unknown agency verified")
 		}
@@ -603,21 +620,16 @@ func TestVerifyCachesTrust(t *testing.T) {
 	a.Active = false
 	f.trust.agencies["kz-gpo"] = a
 	f.trust.mu.Unlock()
-	if _, err := f.v.Verify(t.Context(), known); err != nil {
-		t.Fatalf("deactivation noticed before the TTL passed: %v", err)
-	}
+	f.accepts(t, known, "deactivation noticed before the TTL passed")
 	f.clock.Advance(time.Minute)
-	_, err := f.v.Verify(t.Context(), known)
-	wantCode(t, err, errs.Unauthenticated, "deactivated")
+	f.refuses(t, known, "deactivated")
 }
 
 func TestVerifyWithoutTrustCache(t *testing.T) {
 	f := newFixture(t, WithTrustCacheTTL(0))
 	tok := f.token(t, nil)
 	for range 3 {
-		if _, err := f.v.Verify(t.Context(), tok); err != nil {
-			t.Fatal(err)
-		}
+		f.accepts(t, tok, "")
 	}
 	if got := f.trust.callCount(); got != 3 {
 		t.Fatalf("directory asked %d times with the cache off, want 3", got)
@@ -659,24 +671,18 @@ func TestVerifyKeyRotation(t *testing.T) {
 	newKey := newKey(t, jose.EdDSA, "kz-2026-02")
 	newTok := sign(t, newKey, validClaims(t0))
 
-	if _, err := f.v.Verify(t.Context(), oldTok); err != nil {
-		t.Fatal(err)
-	}
+	f.accepts(t, oldTok, "")
 	writeJWKS(t, f.jwksPath, newKey)
 
 	// The keys were read at start less than 30s ago: an unknown kid does
 	// not make the verifier read them again yet.
 	f.clock.Advance(10 * time.Second)
-	_, err := f.v.Verify(t.Context(), newTok)
-	wantCode(t, err, errs.Unauthenticated, "signing key is not known")
+	f.refuses(t, newTok, "signing key is not known")
 
 	f.clock.Advance(refreshInterval)
-	if _, err := f.v.Verify(t.Context(), newTok); err != nil {
-		t.Fatalf("token of the new key after the refresh: %v", err)
-	}
+	f.accepts(t, newTok, "token of the new key after the refresh")
 	// The withdrawn key is gone with the refresh.
-	_, err = f.v.Verify(t.Context(), oldTok)
-	wantCode(t, err, errs.Unauthenticated, "signing key is not known")
+	f.refuses(t, oldTok, "signing key is not known")
 }
 
 func TestVerifyDropsWithdrawnKeyEventually(t *testing.T) {
@@ -686,12 +692,9 @@ func TestVerifyDropsWithdrawnKeyEventually(t *testing.T) {
 
 	// A token of a known kid never triggers a refresh, but keys older than
 	// keyMaxAge are read again.
-	if _, err := f.v.Verify(t.Context(), tok); err != nil {
-		t.Fatalf("before keyMaxAge: %v", err)
-	}
+	f.accepts(t, tok, "before keyMaxAge")
 	f.clock.Advance(keyMaxAge)
-	_, err := f.v.Verify(t.Context(), tok)
-	wantCode(t, err, errs.Unauthenticated, "signing key is not known")
+	f.refuses(t, tok, "signing key is not known")
 }
 
 func TestVerifyKeepsKeysWhenJWKSBreaks(t *testing.T) {
@@ -701,9 +704,7 @@ func TestVerifyKeepsKeysWhenJWKSBreaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Advance(keyMaxAge)
-	if _, err := f.v.Verify(t.Context(), tok); err != nil {
-		t.Fatalf("a broken JWKS file locked callers out: %v", err)
-	}
+	f.accepts(t, tok, "a broken JWKS file locked callers out")
 }
 
 // jwksServer serves a JWK Set over HTTP and counts the fetches.
