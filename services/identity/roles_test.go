@@ -141,11 +141,7 @@ func TestVerifyNoticesAKindChange(t *testing.T) {
 	f := newFixture(t, WithTrustCacheTTL(time.Minute), WithTokenCacheTTL(time.Hour))
 	tok := f.token(t, map[string]any{"roles": []string{"central_authority"}})
 	f.accepts(t, tok, "")
-	f.trust.mu.Lock()
-	a := f.trust.agencies["kz-gpo"]
-	a.Kind = "OVERSIGHT"
-	f.trust.agencies["kz-gpo"] = a
-	f.trust.mu.Unlock()
+	f.trust.change("kz-gpo", func(a *AgencyTrust) { a.Kind = "OVERSIGHT" })
 	f.clock.Advance(2 * time.Minute)
 	if f.v.tokens.len() != 1 {
 		t.Fatalf("the token cache holds %d entries, want the token", f.v.tokens.len())

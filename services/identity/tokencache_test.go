@@ -61,16 +61,9 @@ func TestTokenCacheRechecksTrustOnEveryCall(t *testing.T) {
 	f := newFixture(t, WithTrustCacheTTL(0))
 	tok := f.token(t, nil)
 	f.accepts(t, tok, "")
-	change := func(fn func(*AgencyTrust)) {
-		f.trust.mu.Lock()
-		defer f.trust.mu.Unlock()
-		a := f.trust.agencies["kz-gpo"]
-		fn(&a)
-		f.trust.agencies["kz-gpo"] = a
-	}
-	change(func(a *AgencyTrust) { a.TrustedIssuers = []string{otherIssuer} })
+	f.trust.change("kz-gpo", func(a *AgencyTrust) { a.TrustedIssuers = []string{otherIssuer} })
 	f.refuses(t, tok, "not trusted")
-	change(func(a *AgencyTrust) { a.TrustedIssuers, a.Active = []string{testIssuer}, false })
+	f.trust.change("kz-gpo", func(a *AgencyTrust) { a.TrustedIssuers, a.Active = []string{testIssuer}, false })
 	f.refuses(t, tok, "deactivated")
 	if got := f.trust.callCount(); got != 3 {
 		t.Errorf("directory asked %d times for 3 calls with its cache off, want 3", got)

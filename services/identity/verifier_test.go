@@ -64,6 +64,15 @@ func (f *fakeTrust) callCount() int {
 	return f.calls
 }
 
+// change edits the trust of agency id as fn says.
+func (f *fakeTrust) change(id string, fn func(*AgencyTrust)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.agencies[id]
+	fn(&a)
+	f.agencies[id] = a
+}
+
 func newFakeTrust() *fakeTrust {
 	return &fakeTrust{agencies: map[string]AgencyTrust{
 		"kz-gpo":             {State: "KZ", Kind: "CENTRAL_AUTHORITY", Active: true, TrustedIssuers: []string{testIssuer, DevIssuerID}},
@@ -615,11 +624,7 @@ func TestVerifyCachesTrust(t *testing.T) {
 	}
 
 	// A deactivation is noticed once the TTL has passed.
-	f.trust.mu.Lock()
-	a := f.trust.agencies["kz-gpo"]
-	a.Active = false
-	f.trust.agencies["kz-gpo"] = a
-	f.trust.mu.Unlock()
+	f.trust.change("kz-gpo", func(a *AgencyTrust) { a.Active = false })
 	f.accepts(t, known, "deactivation noticed before the TTL passed")
 	f.clock.Advance(time.Minute)
 	f.refuses(t, known, "deactivated")
