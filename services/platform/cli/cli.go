@@ -200,14 +200,7 @@ func (n *positiveInt) String() string { return strconv.Itoa(int(*n)) }
 // Set parses a whole number greater than zero.
 func (n *positiveInt) Set(s string) error {
 	v, err := strconv.Atoi(s)
-	if err != nil {
-		return fmt.Errorf("not a whole number such as 100: %q", s)
-	}
-	if v <= 0 {
-		return fmt.Errorf("must be more than zero, e.g. 100; got %d", v)
-	}
-	*n = positiveInt(v)
-	return nil
+	return setPositive((*int)(n), v, err, s, "a whole number such as 100", "100")
 }
 
 // positiveDuration is a duration flag that refuses zero and negative values.
@@ -218,13 +211,20 @@ func (d *positiveDuration) String() string { return time.Duration(*d).String() }
 // Set parses a Go duration (90s, 5m, 1h30m) greater than zero.
 func (d *positiveDuration) Set(s string) error {
 	v, err := time.ParseDuration(s)
+	return setPositive((*time.Duration)(d), v, err, s, "a duration such as 90s, 5m or 1h", "5m")
+}
+
+// setPositive stores v, parsed from s with err, in *dst unless it did not
+// parse (the error says s is not syntax) or is not more than zero (the
+// error gives example).
+func setPositive[T int | time.Duration](dst *T, v T, err error, s, syntax, example string) error {
 	if err != nil {
-		return fmt.Errorf("not a duration such as 90s, 5m or 1h: %q", s)
+		return fmt.Errorf("not %s: %q", syntax, s)
 	}
 	if v <= 0 {
-		return fmt.Errorf("must be more than zero, e.g. 5m; got %s", v)
+		return fmt.Errorf("must be more than zero, e.g. %s; got %v", example, v)
 	}
-	*d = positiveDuration(v)
+	*dst = v
 	return nil
 }
 
