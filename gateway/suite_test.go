@@ -23,6 +23,7 @@ import (
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/gatewaytest"
 	"github.com/comity-mla/comity/services/audit/auditd"
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/connlimit"
@@ -203,8 +204,9 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: ls[0], Database: directoryDB,
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), SeedTrustedIssuers: seedIssuers,
-			AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory],
-			AuditBacklogAlarm: opt.backlogAlarm, AuditAnonymousWindow: opt.anonymousWindow, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
+			Producer: relay.Producer{AuditAddr: ls[2].Addr().String(), ServiceCredentials: dirCreds,
+				AuditBacklogAlarm: opt.backlogAlarm, AuditAnonymousWindow: opt.anonymousWindow, AuditDigestKey: digestKey},
+			TLS: ids[mtls.Directory], Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	g.Go(func() error {
@@ -213,8 +215,9 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
 			Watch: opt.watch, Transfers: opt.transfers,
-			AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds, TLS: ids[mtls.Request],
-			AuditBacklogAlarm: opt.backlogAlarm, AuditAnonymousWindow: opt.anonymousWindow, AuditDigestKey: digestKey, Logger: logger, Metrics: opt.metrics,
+			Producer: relay.Producer{AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds,
+				AuditBacklogAlarm: opt.backlogAlarm, AuditAnonymousWindow: opt.anonymousWindow, AuditDigestKey: digestKey},
+			TLS: ids[mtls.Request], Logger: logger, Metrics: opt.metrics,
 		})
 	})
 	// The audit service runs under a context of its own, so that a test can

@@ -20,6 +20,7 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/trail"
@@ -257,7 +258,7 @@ func startDirectory(t *testing.T, dataDir string, issuer identity.Issuer) *grpc.
 		done <- directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: "sqlite:" + filepath.Join(dataDir, "directory.db"),
 			Issuers: []identity.Issuer{issuer}, SeedTrustedIssuers: []string{issuer.ID},
-			AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize), Logger: zaptest.NewLogger(t),
+			Producer: relay.Producer{AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)}, Logger: zaptest.NewLogger(t),
 		})
 	}()
 	t.Cleanup(func() {

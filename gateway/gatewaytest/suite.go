@@ -14,6 +14,7 @@ import (
 
 	"github.com/comity-mla/comity/gateway"
 	"github.com/comity-mla/comity/services/audit/auditd"
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
@@ -82,14 +83,16 @@ func StartSuite(t testing.TB) *Suite {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: ls[0], Database: "sqlite:" + filepath.Join(dir, "directory.db"),
 			Issuers: issuers, SeedTrustedIssuers: []string{dev.ID},
-			AuditAddr: addr(2), ServiceCredentials: dirCreds, TLS: ids[mtls.Directory], AuditDigestKey: digestKey, Logger: logger,
+			Producer: relay.Producer{AuditAddr: addr(2), ServiceCredentials: dirCreds, AuditDigestKey: digestKey},
+			TLS:      ids[mtls.Directory], Logger: logger,
 		})
 	})
 	g.Go(func() error {
 		return requestd.Run(ctx, requestd.Config{
 			Listener: ls[1], Database: "sqlite:" + filepath.Join(dir, "request.db"),
 			BlobDir: filepath.Join(dir, "attachments"), DirectoryAddr: addr(0), Issuers: issuers,
-			AuditAddr: addr(2), ServiceCredentials: reqCreds, TLS: ids[mtls.Request], AuditDigestKey: digestKey, Logger: logger,
+			Producer: relay.Producer{AuditAddr: addr(2), ServiceCredentials: reqCreds, AuditDigestKey: digestKey},
+			TLS:      ids[mtls.Request], Logger: logger,
 		})
 	})
 	g.Go(func() error {

@@ -3,7 +3,6 @@ package directory_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqldb"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -30,18 +28,7 @@ type activationStore interface {
 // activationBackends open an empty store of each backend: the embedded
 // (SQLite) and the scaled-out (PostgreSQL) deployment obey the same rules.
 var activationBackends = map[string]func(t *testing.T) activationStore{
-	"sqlite": func(t *testing.T) activationStore {
-		db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "directory.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		s, err := dirstore.New(t.Context(), sqldb.FromSQLite(db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	},
+	"sqlite": func(t *testing.T) activationStore { return openSQLite(t) },
 	"postgres": func(t *testing.T) activationStore {
 		pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
 		if err != nil {

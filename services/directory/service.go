@@ -136,21 +136,11 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 			return trail.Event{}, errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
 		}
 		next := *st
-		if change.DisplayNames != nil {
-			next.DisplayNames = *change.DisplayNames
-		}
-		if change.OfficialLanguages != nil {
-			next.OfficialLanguages = *change.OfficialLanguages
-		}
-		if change.AcceptedLanguages != nil {
-			next.AcceptedLanguages = *change.AcceptedLanguages
-		}
-		if change.TimeZone != nil {
-			next.TimeZone = *change.TimeZone
-		}
-		if change.TrustedIssuers != nil {
-			next.TrustedIssuers = *change.TrustedIssuers
-		}
+		setIfGiven(&next.DisplayNames, change.DisplayNames)
+		setIfGiven(&next.OfficialLanguages, change.OfficialLanguages)
+		setIfGiven(&next.AcceptedLanguages, change.AcceptedLanguages)
+		setIfGiven(&next.TimeZone, change.TimeZone)
+		setIfGiven(&next.TrustedIssuers, change.TrustedIssuers)
 		if change.ClaimMappings != nil {
 			next.ClaimMappings = *change.ClaimMappings
 		} else if change.TrustedIssuers != nil {
@@ -238,6 +228,13 @@ type AgencyChange struct {
 	ContactPoints     *[]ContactPoint
 }
 
+// setIfGiven sets *field to the value of a change, when the change gives one.
+func setIfGiven[T any](field *T, change *T) {
+	if change != nil {
+		*field = *change
+	}
+}
+
 // UpdateAgency applies change to the agency, for a directory_admin of its
 // state. etag is required and must match the agency's current one, as for a
 // state: an agency's kind decides which roles count there, so a change made
@@ -249,21 +246,11 @@ func (s *Service) UpdateAgency(ctx context.Context, p identity.Principal, id, et
 			return (errs.Violations{{Field: "agency.state",
 				Description: fmt.Sprintf("an agency cannot move to another state (it belongs to %s)", a.State)}}).Err(errs.Invalid, "invalid agency")
 		}
-		if change.Kind != nil {
-			a.Kind = *change.Kind
-		}
-		if change.DisplayNames != nil {
-			a.DisplayNames = *change.DisplayNames
-		}
-		if change.Receives != nil {
-			a.Receives = *change.Receives
-		}
-		if change.AcceptedLanguages != nil {
-			a.AcceptedLanguages = *change.AcceptedLanguages
-		}
-		if change.ContactPoints != nil {
-			a.ContactPoints = *change.ContactPoints
-		}
+		setIfGiven(&a.Kind, change.Kind)
+		setIfGiven(&a.DisplayNames, change.DisplayNames)
+		setIfGiven(&a.Receives, change.Receives)
+		setIfGiven(&a.AcceptedLanguages, change.AcceptedLanguages)
+		setIfGiven(&a.ContactPoints, change.ContactPoints)
 		return validateAgency(*a, "agency.")
 	})
 }

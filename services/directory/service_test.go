@@ -19,8 +19,8 @@ import (
 	"github.com/comity-mla/comity/services/trail"
 )
 
-// newService returns a service over a seeded SQLite store, and the store.
-func newService(t *testing.T, now time.Time) (*directory.Service, *dirstore.Store) {
+// openSQLite opens an empty SQLite store in a temporary directory.
+func openSQLite(t *testing.T) *dirstore.Store {
 	t.Helper()
 	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "directory.db"))
 	if err != nil {
@@ -31,6 +31,13 @@ func newService(t *testing.T, now time.Time) (*directory.Service, *dirstore.Stor
 	if err != nil {
 		t.Fatal(err)
 	}
+	return store
+}
+
+// newService returns a service over a seeded SQLite store, and the store.
+func newService(t *testing.T, now time.Time) (*directory.Service, *dirstore.Store) {
+	t.Helper()
+	store := openSQLite(t)
 	state := func(code string) directory.State {
 		return directory.State{Code: code, DisplayNames: map[string]string{"en": code},
 			AcceptedLanguages: []string{"ru"}, TimeZone: "Asia/Almaty"}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/platform/syncfile"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -173,15 +174,10 @@ func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
 		return "", err
 	}
 	name := f.Name()
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err = f.Chmod(perm); err != nil {
+		f.Close()
+	} else {
+		err = syncfile.WriteClose(f, data)
 	}
 	if err != nil {
 		os.Remove(name)

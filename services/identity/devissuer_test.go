@@ -129,11 +129,7 @@ func TestEnsureDevIssuerRefusesForeignKey(t *testing.T) {
 }
 
 func TestMintDevTokenVerifies(t *testing.T) {
-	dataDir := t.TempDir()
-	iss, err := EnsureDevIssuer(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dataDir, iss := newDevIssuer(t)
 	clock := &fakeClock{now: t0}
 	v, err := NewVerifier([]Issuer{iss}, newFakeTrust(), WithClock(clock.Now))
 	if err != nil {
@@ -182,11 +178,7 @@ func TestMintDevTokenVerifies(t *testing.T) {
 }
 
 func TestMintDevTokenClaims(t *testing.T) {
-	dataDir := t.TempDir()
-	iss, err := EnsureDevIssuer(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dataDir, iss := newDevIssuer(t)
 	tok, err := MintDevToken(dataDir, TokenRequest{Agency: "kz-gpo", Roles: []Role{Prosecutor}}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -223,11 +215,7 @@ func TestMintDevTokenClaims(t *testing.T) {
 }
 
 func TestMintDevTokenTTL(t *testing.T) {
-	dataDir := t.TempDir()
-	iss, err := EnsureDevIssuer(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dataDir, iss := newDevIssuer(t)
 	tests := []struct {
 		name    string
 		ttl     time.Duration
@@ -261,10 +249,7 @@ func TestMintDevTokenTTL(t *testing.T) {
 }
 
 func TestMintDevTokenRefusesBadRequests(t *testing.T) {
-	dataDir := t.TempDir()
-	if _, err := EnsureDevIssuer(dataDir); err != nil {
-		t.Fatal(err)
-	}
+	dataDir, _ := newDevIssuer(t)
 	tests := []struct {
 		name  string
 		req   TokenRequest
@@ -303,4 +288,16 @@ func TestMintDevTokenWithoutIssuer(t *testing.T) {
 	if _, statErr := os.Stat(dataDir); !os.IsNotExist(statErr) {
 		t.Fatal("MintDevToken created the data directory")
 	}
+}
+
+// newDevIssuer creates the dev issuer in a temporary data directory and
+// returns both.
+func newDevIssuer(t *testing.T) (string, Issuer) {
+	t.Helper()
+	dataDir := t.TempDir()
+	iss, err := EnsureDevIssuer(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dataDir, iss
 }

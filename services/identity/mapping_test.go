@@ -3,12 +3,9 @@ package identity
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/comity-mla/comity/services/errs"
 )
@@ -54,13 +51,8 @@ func keycloakClaims(changes map[string]any) map[string]any {
 // for KZ.
 func newMappedFixture(t *testing.T, m ClaimMapping) (*fixture, *mappedTrust) {
 	t.Helper()
-	f := &fixture{
-		key:      newKey(t, jose.EdDSA, "kz-2026-01"),
-		jwksPath: filepath.Join(t.TempDir(), "jwks.json"),
-		trust:    newFakeTrust(),
-		clock:    &fakeClock{now: t0},
-	}
-	writeJWKS(t, f.jwksPath, f.key)
+	f := newFixture(t)
+	// The same key and clock, seen through the mapping.
 	trust := &mappedTrust{fakeTrust: f.trust, entries: map[string][]IssuerEntry{testIssuer: {{State: "KZ", Mapping: m}}}}
 	v, err := NewVerifier([]Issuer{{ID: testIssuer, JWKS: f.jwksPath}}, trust, WithClock(f.clock.Now))
 	if err != nil {

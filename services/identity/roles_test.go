@@ -140,20 +140,13 @@ func TestVerifyPassesOnTheDirectorysRefusal(t *testing.T) {
 func TestVerifyNoticesAKindChange(t *testing.T) {
 	f := newFixture(t, WithTrustCacheTTL(time.Minute), WithTokenCacheTTL(time.Hour))
 	tok := f.token(t, map[string]any{"roles": []string{"central_authority"}})
-	if _, err := f.v.Verify(t.Context(), tok); err != nil {
-		t.Fatal(err)
-	}
-	f.trust.mu.Lock()
-	a := f.trust.agencies["kz-gpo"]
-	a.Kind = "OVERSIGHT"
-	f.trust.agencies["kz-gpo"] = a
-	f.trust.mu.Unlock()
+	f.accepts(t, tok, "")
+	f.trust.change("kz-gpo", func(a *AgencyTrust) { a.Kind = "OVERSIGHT" })
 	f.clock.Advance(2 * time.Minute)
 	if f.v.tokens.len() != 1 {
 		t.Fatalf("the token cache holds %d entries, want the token", f.v.tokens.len())
 	}
-	_, err := f.v.Verify(t.Context(), tok)
-	wantCode(t, err, errs.Unauthenticated, `role "central_authority" cannot be held at agency "kz-gpo" (OVERSIGHT)`)
+	f.refuses(t, tok, `role "central_authority" cannot be held at agency "kz-gpo" (OVERSIGHT)`)
 }
 
 // TestVerifyRemembersTheDirectorysRefusal: a token the directory refused is
@@ -165,8 +158,7 @@ func TestVerifyRemembersTheDirectorysRefusal(t *testing.T) {
 	f.trust.err = errs.New(errs.Unauthenticated, `agency "xx-nowhere" is not in the directory`)
 	tok := f.token(t, map[string]any{"agency": "xx-nowhere"})
 	for range 5 {
-		_, err := f.v.Verify(t.Context(), tok)
-		wantCode(t, err, errs.Unauthenticated, `agency "xx-nowhere" is not in the directory`)
+		f.refuses(t, tok, `agency "xx-nowhere" is not in the directory`)
 	}
 	if n := f.trust.callCount(); n != 1 {
 		t.Errorf("the directory was asked %d times, want once", n)

@@ -64,6 +64,15 @@ func (f *fakeTrust) callCount() int {
 	return f.calls
 }
 
+// change edits the trust of agency id as fn says.
+func (f *fakeTrust) change(id string, fn func(*AgencyTrust)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.agencies[id]
+	fn(&a)
+	f.agencies[id] = a
+}
+
 func newFakeTrust() *fakeTrust {
 	return &fakeTrust{agencies: map[string]AgencyTrust{
 		"kz-gpo":             {State: "KZ", Kind: "CENTRAL_AUTHORITY", Active: true, TrustedIssuers: []string{testIssuer, DevIssuerID}},
@@ -243,6 +252,26 @@ func newFixture(tb testing.TB, opts ...VerifierOption) *fixture {
 	return f
 }
 
+// accepts fails t at once unless the verifier accepts tok; when, if not
+// empty, says in what situation.
+func (f *fixture) accepts(t *testing.T, tok, when string) {
+	t.Helper()
+	if _, err := f.v.Verify(t.Context(), tok); err != nil {
+		if when != "" {
+			t.Fatalf("%s: %v", when, err)
+		}
+		t.Fatal(err)
+	}
+}
+
+// refuses fails t at once unless the verifier refuses tok as
+// unauthenticated with a message containing msg.
+func (f *fixture) refuses(t *testing.T, tok, msg string) {
+	t.Helper()
+	_, err := f.v.Verify(t.Context(), tok)
+	wantCode(t, err, errs.Unauthenticated, msg)
+}
+
 func (f *fixture) token(tb testing.TB, changes map[string]any) string {
 	tb.Helper()
 	return sign(tb, f.key, with(validClaims(t0), changes))
@@ -278,6 +307,17 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 	}
 
 	base := validClaims(t0)
+	// aigerim is the principal base names; at is she with other roles, at
+	// another agency.
+	aigerim := Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
+		Roles: []Role{Prosecutor}, Issuer: testIssuer}
+	at := func(agency string, roles ...Role) Principal {
+		p := aigerim
+		p.Agency, p.Roles = agency, roles
+		return p
+	}
+	unnamed := aigerim
+	unnamed.Name = ""
 	tests := []struct {
 		name  string
 		key   testKey
@@ -287,82 +327,71 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 		{
 			name: "EdDSA",
 			key:  edKey,
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want: aigerim,
 		},
 		{
 			name: "ES256",
 			key:  ecKey,
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want: aigerim,
 		},
 		{
 			name: "RS256",
 			key:  rsKey,
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want: aigerim,
 		},
 		{
 			name: "PS256 with the RSA key",
 			key:  psKey,
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want: aigerim,
 		},
 		{
 			name: "unknown roles ignored (case-sensitive), duplicates removed, order kept",
 			key:  edKey,
 			claim: map[string]any{"roles": []string{"liaison_officer", "janitor", "prosecutor", "liaison_officer",
 				"ADMIN", "PROSECUTOR", "Auditor"}},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{LiaisonOfficer, Prosecutor}, Issuer: testIssuer},
+			want: at("kz-gpo", LiaisonOfficer, Prosecutor),
 		},
 		{
 			name:  "no name, audience as a string",
 			key:   edKey,
 			claim: map[string]any{"name": nil, "aud": "comity"},
-			want:  Principal{Subject: "u-1842", Agency: "kz-gpo", State: "KZ", Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  unnamed,
 		},
 		{
 			name:  "every role a prosecution agency may hold",
 			key:   edKey,
 			claim: map[string]any{"agency": "kz-city-prosecutor", "roles": []string{"prosecutor", "liaison_officer"}},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-city-prosecutor", State: "KZ",
-				Roles: []Role{Prosecutor, LiaisonOfficer}, Issuer: testIssuer},
+			want:  at("kz-city-prosecutor", Prosecutor, LiaisonOfficer),
 		},
 		{
 			name:  "every role an oversight agency may hold",
 			key:   edKey,
 			claim: map[string]any{"agency": "kz-oversight", "roles": []string{"auditor", "directory_admin"}},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-oversight", State: "KZ",
-				Roles: []Role{Auditor, DirectoryAdmin}, Issuer: testIssuer},
+			want:  at("kz-oversight", Auditor, DirectoryAdmin),
 		},
 		{
 			name:  "several audiences",
 			key:   edKey,
 			claim: map[string]any{"aud": []string{"account", "comity"}},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  aigerim,
 		},
 		{
 			name:  "expired within the leeway",
 			key:   edKey,
 			claim: map[string]any{"exp": t0.Add(-20 * time.Second).Unix()},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  aigerim,
 		},
 		{
 			name:  "issued slightly in the future, within the leeway",
 			key:   edKey,
 			claim: map[string]any{"iat": t0.Add(20 * time.Second).Unix(), "nbf": t0.Add(20 * time.Second).Unix()},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  aigerim,
 		},
 		{
 			name:  "fractional dates",
 			key:   edKey,
 			claim: map[string]any{"exp": float64(t0.Unix()) + 3600.5, "iat": float64(t0.Unix()) - 0.25},
-			want: Principal{Subject: "u-1842", Name: "Aigerim Nurlanovna", Agency: "kz-gpo", State: "KZ",
-				Roles: []Role{Prosecutor}, Issuer: testIssuer},
+			want:  aigerim,
 		},
 	}
 	for _, tc := range tests {
@@ -544,8 +573,7 @@ func TestVerifyRefusesGarbage(t *testing.T) {
 	for _, s := range []string{"", "a.b", "...", "a.b.c", "a.b.c.d", string(random), "Bearer x.y.z",
 		" " + f.token(t, nil), b64([]byte("{}")) + "." + b64([]byte("{}")) + ".", "eyJ.eyJ.e"} {
 		t.Run(strings.ToValidUTF8(s, "?"), func(t *testing.T) {
-			_, err := f.v.Verify(t.Context(), s)
-			wantCode(t, err, errs.Unauthenticated, "token")
+			f.refuses(t, s, "token")
 		})
 	}
 }
@@ -586,9 +614,7 @@ func TestVerifyCachesTrust(t *testing.T) {
 	unknown := f.token(t, map[string]any{"agency": "xx-nobody"})
 
 	for range 3 {
-		if _, err := f.v.Verify(t.Context(), known); err != nil {
-			t.Fatal(err)
-		}
+		f.accepts(t, known, "")
 		if _, err := f.v.Verify(t.Context(), unknown); err == nil {
 			t.Fatal("unknown agency verified")
 		}
@@ -598,26 +624,17 @@ func TestVerifyCachesTrust(t *testing.T) {
 	}
 
 	// A deactivation is noticed once the TTL has passed.
-	f.trust.mu.Lock()
-	a := f.trust.agencies["kz-gpo"]
-	a.Active = false
-	f.trust.agencies["kz-gpo"] = a
-	f.trust.mu.Unlock()
-	if _, err := f.v.Verify(t.Context(), known); err != nil {
-		t.Fatalf("deactivation noticed before the TTL passed: %v", err)
-	}
+	f.trust.change("kz-gpo", func(a *AgencyTrust) { a.Active = false })
+	f.accepts(t, known, "deactivation noticed before the TTL passed")
 	f.clock.Advance(time.Minute)
-	_, err := f.v.Verify(t.Context(), known)
-	wantCode(t, err, errs.Unauthenticated, "deactivated")
+	f.refuses(t, known, "deactivated")
 }
 
 func TestVerifyWithoutTrustCache(t *testing.T) {
 	f := newFixture(t, WithTrustCacheTTL(0))
 	tok := f.token(t, nil)
 	for range 3 {
-		if _, err := f.v.Verify(t.Context(), tok); err != nil {
-			t.Fatal(err)
-		}
+		f.accepts(t, tok, "")
 	}
 	if got := f.trust.callCount(); got != 3 {
 		t.Fatalf("directory asked %d times with the cache off, want 3", got)
@@ -659,24 +676,18 @@ func TestVerifyKeyRotation(t *testing.T) {
 	newKey := newKey(t, jose.EdDSA, "kz-2026-02")
 	newTok := sign(t, newKey, validClaims(t0))
 
-	if _, err := f.v.Verify(t.Context(), oldTok); err != nil {
-		t.Fatal(err)
-	}
+	f.accepts(t, oldTok, "")
 	writeJWKS(t, f.jwksPath, newKey)
 
 	// The keys were read at start less than 30s ago: an unknown kid does
 	// not make the verifier read them again yet.
 	f.clock.Advance(10 * time.Second)
-	_, err := f.v.Verify(t.Context(), newTok)
-	wantCode(t, err, errs.Unauthenticated, "signing key is not known")
+	f.refuses(t, newTok, "signing key is not known")
 
 	f.clock.Advance(refreshInterval)
-	if _, err := f.v.Verify(t.Context(), newTok); err != nil {
-		t.Fatalf("token of the new key after the refresh: %v", err)
-	}
+	f.accepts(t, newTok, "token of the new key after the refresh")
 	// The withdrawn key is gone with the refresh.
-	_, err = f.v.Verify(t.Context(), oldTok)
-	wantCode(t, err, errs.Unauthenticated, "signing key is not known")
+	f.refuses(t, oldTok, "signing key is not known")
 }
 
 func TestVerifyDropsWithdrawnKeyEventually(t *testing.T) {
@@ -686,12 +697,9 @@ func TestVerifyDropsWithdrawnKeyEventually(t *testing.T) {
 
 	// A token of a known kid never triggers a refresh, but keys older than
 	// keyMaxAge are read again.
-	if _, err := f.v.Verify(t.Context(), tok); err != nil {
-		t.Fatalf("before keyMaxAge: %v", err)
-	}
+	f.accepts(t, tok, "before keyMaxAge")
 	f.clock.Advance(keyMaxAge)
-	_, err := f.v.Verify(t.Context(), tok)
-	wantCode(t, err, errs.Unauthenticated, "signing key is not known")
+	f.refuses(t, tok, "signing key is not known")
 }
 
 func TestVerifyKeepsKeysWhenJWKSBreaks(t *testing.T) {
@@ -701,9 +709,7 @@ func TestVerifyKeepsKeysWhenJWKSBreaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Advance(keyMaxAge)
-	if _, err := f.v.Verify(t.Context(), tok); err != nil {
-		t.Fatalf("a broken JWKS file locked callers out: %v", err)
-	}
+	f.accepts(t, tok, "a broken JWKS file locked callers out")
 }
 
 // jwksServer serves a JWK Set over HTTP and counts the fetches.

@@ -301,27 +301,27 @@ func bindValue(f Field, v any) (any, error) {
 	return nil, fmt.Errorf("query: %v field %q compared with a %T", f.Kind, f.Name, v)
 }
 
+// valueOf is what p points to, or e when p is nil.
+func valueOf[T Expr](p *T, e Expr) Expr {
+	if p == nil {
+		return e
+	}
+	return *p
+}
+
 // deref turns the pointer forms of the expression types into values.
 func deref(e Expr) (Expr, error) {
 	switch p := e.(type) {
 	case nil:
 		return nil, fmt.Errorf("query: nil operand")
 	case *And:
-		if p != nil {
-			e = *p
-		}
+		e = valueOf(p, e)
 	case *Or:
-		if p != nil {
-			e = *p
-		}
+		e = valueOf(p, e)
 	case *Not:
-		if p != nil {
-			e = *p
-		}
+		e = valueOf(p, e)
 	case *Compare:
-		if p != nil {
-			e = *p
-		}
+		e = valueOf(p, e)
 	default:
 		return e, nil
 	}

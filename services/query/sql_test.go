@@ -1,21 +1,15 @@
 package query_test
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/query/querytest"
 )
 
-var schema = query.Schema{
-	{Name: "name", Kind: query.String, Column: "display_name"},
-	{Name: "kind", Kind: query.Enum, Enum: []string{"CENTRAL_AUTHORITY", "COURT"}, Column: "kind"},
-	{Name: "archived", Kind: query.Bool, Column: "archived"},
-	{Name: "priority", Kind: query.Int, Column: "priority"},
-	{Name: "createTime", Kind: query.Timestamp, Column: "create_time"},
-}
+var schema = querytest.Schema
 
 func cmp(field string, op query.Op, v any) query.Compare {
 	return query.Compare{Field: field, Op: op, Value: v}
@@ -139,24 +133,12 @@ func TestWhere(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, d := range []struct {
-				dialect query.Dialect
-				want    string
-			}{{query.SQLite, tc.sqlite}, {query.Postgres, tc.postgres}} {
-				sql, args, err := d.dialect.Where(schema, tc.expr, tc.offset)
-				if err != nil {
-					t.Fatalf("%v: Where: %v", d.dialect, err)
-				}
-				if sql != d.want {
-					t.Errorf("%v: sql = %q, want %q", d.dialect, sql, d.want)
-				}
-				if !reflect.DeepEqual(args, tc.args) {
-					t.Errorf("%v: args = %#v, want %#v", d.dialect, args, tc.args)
-				}
+			written := querytest.WantWhere(t, schema, tc.expr, tc.offset, tc.sqlite, tc.postgres, tc.args)
+			for i, args := range written {
 				if tc.wantTimes {
 					tm := args[0].(time.Time)
 					if tm.Location() != time.UTC {
-						t.Errorf("%v: time arg in %v, want UTC", d.dialect, tm.Location())
+						t.Errorf("%v: time arg in %v, want UTC", querytest.Dialects[i], tm.Location())
 					}
 				}
 			}
@@ -215,15 +197,7 @@ func TestOrderBy(t *testing.T) {
 		{"no tiebreak", []query.Order{{Field: "kind", Desc: true}}, "", "ORDER BY kind DESC"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, d := range []query.Dialect{query.SQLite, query.Postgres} {
-				got, err := d.OrderBy(schema, tc.orders, tc.tiebreak)
-				if err != nil {
-					t.Fatalf("%v: OrderBy: %v", d, err)
-				}
-				if got != tc.want {
-					t.Errorf("%v: OrderBy = %q, want %q", d, got, tc.want)
-				}
-			}
+			querytest.WantOrderBy(t, schema, tc.orders, tc.tiebreak, tc.want)
 		})
 	}
 }

@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// its progress lines are debug detail.
 	klog.LogToStderr(false)
 	klog.SetOutput(klogWriter{log.With(zap.String("component", "tessera"))})
-	index, closeIndex, ping, err := openIndex(ctx, cfg.Database)
+	index, closeIndex, ping, err := indexes.OpenPing(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -205,15 +205,10 @@ func (a LogAdapter) Checkpoint(ctx context.Context) (audit.Checkpoint, error) {
 // OpenIndex opens the audit index at database (sqlite:PATH or a postgres://
 // URL), applying migrations, and returns it with its closer.
 func OpenIndex(ctx context.Context, database string) (audit.Index, func(), error) {
-	store, closeDB, _, err := openIndex(ctx, database)
-	return store, closeDB, err
+	return indexes.Open(ctx, database)
 }
 
-func openIndex(ctx context.Context, database string) (audit.Index, func(), func(context.Context) error, error) {
-	idx, closeDB, ping, err := dburl.OpenStore(ctx, database,
-		func(ctx context.Context, db *sqldb.DB) (audit.Index, error) { return store.New(ctx, db) })
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("audit index: %w", err)
-	}
-	return idx, closeDB, ping, nil
+// indexes opens the audit index on either engine.
+var indexes = dburl.Stores[audit.Index]{What: "audit index",
+	New: func(ctx context.Context, db *sqldb.DB) (audit.Index, error) { return store.New(ctx, db) },
 }

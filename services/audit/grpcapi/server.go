@@ -15,6 +15,7 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -64,11 +65,7 @@ func (s *Server) GetCheckpoint(ctx context.Context, _ *auditv1.GetCheckpointRequ
 // ListEntries implements auditv1.AuditServiceServer. The page token is the
 // last index of the previous page, so pages stay stable while the log grows.
 func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesRequest) (*auditv1.ListEntriesResponse, error) {
-	p, err := identity.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	filter, err := aip.ParseFilter(req.GetFilter(), audit.EntrySchema)
+	p, filter, err := callerAndFilter(ctx, req.GetFilter())
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +109,20 @@ func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesReques
 	return resp, nil
 }
 
+// callerAndFilter returns the caller and the parsed AIP-160 filter of a
+// call that reads entries.
+func callerAndFilter(ctx context.Context, filter string) (identity.Principal, query.Expr, error) {
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return identity.Principal{}, nil, err
+	}
+	e, err := aip.ParseFilter(filter, audit.EntrySchema)
+	if err != nil {
+		return identity.Principal{}, nil, err
+	}
+	return p, e, nil
+}
+
 // newestFirst reads a ListEntries order_by: "index" (or nothing) is log
 // order, "index desc" newest first.
 func newestFirst(orderBy string) (bool, error) {
@@ -153,11 +164,7 @@ func (s *Server) GetConsistencyProof(ctx context.Context, req *auditv1.GetConsis
 
 // ExportBundle implements auditv1.AuditServiceServer.
 func (s *Server) ExportBundle(ctx context.Context, req *auditv1.ExportBundleRequest) (*auditv1.ExportBundleResponse, error) {
-	p, err := identity.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	filter, err := aip.ParseFilter(req.GetFilter(), audit.EntrySchema)
+	p, filter, err := callerAndFilter(ctx, req.GetFilter())
 	if err != nil {
 		return nil, err
 	}

@@ -146,12 +146,17 @@ func (f *fakeAudit) setRefuseAll(on bool) {
 	f.refuseAll = on
 }
 
-func (f *fakeAudit) resources() []string {
+func (f *fakeAudit) resources() []string { return f.logged((*auditv1.Event).GetResource) }
+
+func (f *fakeAudit) logIDs() []string { return f.logged((*auditv1.Event).GetId) }
+
+// logged is field of each event in the log, in order.
+func (f *fakeAudit) logged(field func(*auditv1.Event) string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]string, len(f.log))
 	for i, ev := range f.log {
-		out[i] = ev.GetResource()
+		out[i] = field(ev)
 	}
 	return out
 }
@@ -167,16 +172,6 @@ func (f *fakeAudit) has(id string) bool {
 	defer f.mu.Unlock()
 	_, ok := f.index[id]
 	return ok
-}
-
-func (f *fakeAudit) logIDs() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, len(f.log))
-	for i, ev := range f.log {
-		out[i] = ev.GetId()
-	}
-	return out
 }
 
 func (f *fakeAudit) receivedTimes(id string) int {
@@ -876,27 +871,12 @@ func TestReportsBacklogOlderThanAlarm(t *testing.T) {
 	a.set(failing)
 	o := newOutbox(a)
 	o.add(4)
-	var (
-		mu      sync.Mutex
-		reports []bool
-	)
-	last := func() (bool, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(reports) == 0 {
-			return true, 0
-		}
-		return reports[len(reports)-1], len(reports)
-	}
+	var health healthReports
 	opts, reg := withMetrics(t, fast(t))
 	opts.BacklogAlarm = 200 * time.Millisecond
-	opts.SetDeliveryHealthy = func(ok bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		reports = append(reports, ok)
-	}
+	opts.SetDeliveryHealthy = health.set
 	run(t, relay.New(o, client, opts))
-	waitFor(t, "the delivery to be reported behind", func() bool { ok, n := last(); return n > 0 && !ok })
+	waitFor(t, "the delivery to be reported behind", func() bool { ok, n := health.last(); return n > 0 && !ok })
 	if n := metric(t, reg, "comity_audit_outbox_backlog"); n != 4 {
 		t.Errorf("comity_audit_outbox_backlog = %v; want 4", n)
 	}
@@ -904,17 +884,45 @@ func TestReportsBacklogOlderThanAlarm(t *testing.T) {
 		t.Errorf("comity_audit_outbox_oldest_age_seconds = %v; want at least the alarm's 0.2", age)
 	}
 	a.set(working)
-	waitFor(t, "the delivery to be reported healthy again", func() bool { ok, _ := last(); return ok })
+	waitFor(t, "the delivery to be reported healthy again", func() bool { ok, _ := health.last(); return ok })
 	waitFor(t, "the gauges to drop", func() bool {
 		return metric(t, reg, "comity_audit_outbox_backlog") == 0 && metric(t, reg, "comity_audit_outbox_oldest_age_seconds") == 0
 	})
-	mu.Lock()
-	defer mu.Unlock()
 	// First healthy (nothing old yet), then behind, then healthy: each
 	// change reported once.
-	if !slices.Equal(reports, []bool{true, false, true}) {
+	if reports := health.all(); !slices.Equal(reports, []bool{true, false, true}) {
 		t.Errorf("reports %v; want [true false true]", reports)
 	}
+}
+
+// healthReports keeps what a relay reports of its delivery's health
+// (Options.SetDeliveryHealthy).
+type healthReports struct {
+	mu      sync.Mutex
+	reports []bool
+}
+
+func (h *healthReports) set(ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reports = append(h.reports, ok)
+}
+
+// last is the latest report (healthy before any) and how many there were.
+func (h *healthReports) last() (bool, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.reports) == 0 {
+		return true, 0
+	}
+	return h.reports[len(h.reports)-1], len(h.reports)
+}
+
+// all are the reports so far, oldest first.
+func (h *healthReports) all() []bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.reports)
 }
 
 // Events an older producer wrote unbounded (a 309-character resource, which
@@ -974,29 +982,14 @@ func TestStopsSettingAsideWhenEveryEventIsRefused(t *testing.T) {
 	a.setRefuseAll(true)
 	o := newOutbox(a)
 	all := o.add(60)
-	var (
-		mu      sync.Mutex
-		reports []bool
-	)
-	last := func() (bool, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(reports) == 0 {
-			return true, 0
-		}
-		return reports[len(reports)-1], len(reports)
-	}
+	var health healthReports
 	core, logs := observer.New(zap.InfoLevel)
 	opts, reg := withMetrics(t, fast(t))
 	opts.Logger = zap.New(core)
 	opts.MaxRefusalsInRow = 5
-	opts.SetDeliveryHealthy = func(ok bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		reports = append(reports, ok)
-	}
+	opts.SetDeliveryHealthy = health.set
 	run(t, relay.New(o, client, opts))
-	waitFor(t, "the delivery to be reported unhealthy", func() bool { ok, n := last(); return n > 0 && !ok })
+	waitFor(t, "the delivery to be reported unhealthy", func() bool { ok, n := health.last(); return n > 0 && !ok })
 	// Let it retry a while: still no more set aside.
 	calls, _, _ := a.counts()
 	waitFor(t, "retries", func() bool { c, _, _ := a.counts(); return c >= calls+10 })
@@ -1017,7 +1010,7 @@ func TestStopsSettingAsideWhenEveryEventIsRefused(t *testing.T) {
 	a.setRefuseAll(false)
 	waitFor(t, "the backlog to drain", func() bool { return o.pending() == 0 })
 	checkDelivered(t, a, o, all[5:])
-	waitFor(t, "the delivery to be reported healthy again", func() bool { ok, _ := last(); return ok })
+	waitFor(t, "the delivery to be reported healthy again", func() bool { ok, _ := health.last(); return ok })
 	// A refusal after the recovery is set aside again.
 	bad := o.addBad(1)
 	want := o.add(1)

@@ -36,6 +36,7 @@ import (
 	"sync"
 
 	"github.com/comity-mla/comity/services/audit"
+	"github.com/comity-mla/comity/services/platform/syncfile"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -122,14 +123,7 @@ func writeSynced(path string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("audit spool: %w", err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := syncfile.WriteClose(f, data); err != nil {
 		return fmt.Errorf("audit spool: %w", err)
 	}
 	return nil

@@ -3,7 +3,6 @@ package tlog_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/audit/tlog"
+	"github.com/comity-mla/comity/services/audit/tlog/tlogtest"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -398,12 +398,9 @@ func TestLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		own := signer(t, strings.TrimSpace(string(raw)))
-		otherSKey, _, err := note.GenerateKey(rand.Reader, origin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		other := signer(t, otherSKey)
+		own := tlogtest.Signer(t, strings.TrimSpace(string(raw)))
+		otherSKey, _ := tlogtest.NewKey(t, origin)
+		other := tlogtest.Signer(t, otherSKey)
 		body := log.Checkpoint{Origin: origin, Size: cp3.Size, Hash: cp3.RootHash}.Marshal()
 
 		tests := []struct {
@@ -528,15 +525,6 @@ func TestLog(t *testing.T) {
 	})
 }
 
-func signer(t *testing.T, skey string) note.Signer {
-	t.Helper()
-	s, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func signNote(t *testing.T, s note.Signer, body []byte) []byte {
 	t.Helper()
 	n, err := note.Sign(&note.Note{Text: string(body)}, s)
@@ -638,10 +626,7 @@ func TestOpen(t *testing.T) {
 		{"other origin", closedLog, tlog.Options{Origin: "elsewhere.test/audit"}, errs.FailedPrecondition, origin},
 		{"replaced public key", func(t *testing.T) string {
 			dir := closedLog(t)
-			_, vkey, err := note.GenerateKey(rand.Reader, origin)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, vkey := tlogtest.NewKey(t, origin)
 			if err := os.WriteFile(filepath.Join(dir, "public.key"), []byte(vkey+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -656,10 +641,7 @@ func TestOpen(t *testing.T) {
 		}, tlog.Options{Origin: origin}, errs.FailedPrecondition, "restore the key"},
 		{"replaced signing key", func(t *testing.T) string {
 			dir := closedLog(t)
-			skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-			if err != nil {
-				t.Fatal(err)
-			}
+			skey, vkey := tlogtest.NewKey(t, origin)
 			// Both files replaced consistently: the published checkpoint
 			// is still the old key's.
 			if err := os.WriteFile(filepath.Join(dir, "signing.key"), []byte(skey), 0o600); err != nil {
@@ -685,14 +667,8 @@ func TestOpen(t *testing.T) {
 // The raw Tessera baseline of the benchmarks is built from TesseraOptions:
 // it refuses what Open refuses, and takes Open's defaults.
 func TestTesseraOptions(t *testing.T) {
-	skey, _, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	skey, _ := tlogtest.NewKey(t, origin)
+	signer := tlogtest.Signer(t, skey)
 	for _, tc := range []struct {
 		opts    tlog.Options
 		mention string

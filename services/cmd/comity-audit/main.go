@@ -4,40 +4,26 @@ package main
 
 import (
 	"context"
-	"flag"
 	"os"
 
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/mtls"
-	"github.com/comity-mla/comity/services/trail"
 )
 
 func main() {
-	fs := flag.NewFlagSet("comity-audit", flag.ContinueOnError)
-	var common cli.Common
-	common.Register(fs, "json", ":9113")
-	common.RegisterIssuers(fs)
-	common.RegisterTLS(fs, "./var/certs")
+	fs, common := cli.ServiceFlags("comity-audit", ":9113")
 	addr := fs.String("grpc-addr", ":9103", "gRPC listen address")
 	database := fs.String("database", "sqlite:./var/audit.db", "index database: sqlite:PATH or a postgres:// URL")
 	logDir := fs.String("log-dir", "./var/audit", "directory of the transparency log and its keys (one writer only)")
 	origin := fs.String("origin", "comity.local/audit", "log origin, naming this deployment in signed checkpoints")
 	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
 	serviceIssuer := fs.String("service-issuer", identity.ServiceIssuerID, "issuer of the services' own tokens (its keys given with --issuer)")
-	digestKey := fs.String("audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request, comity-directory and comity-audit), which keys the request digests in the audit service's own events (auditors' reads); required")
+	common.RegisterDigestKey(fs, "the audit service's own events (auditors' reads)")
 
-	os.Exit(cli.Main("comity-audit", fs, &common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
-		key, err := trail.LoadDigestKey(*digestKey)
-		if err != nil {
-			return err
-		}
-		issuers, err := common.IdentityIssuers()
-		if err != nil {
-			return err
-		}
-		tlsID, err := common.TLSIdentity(mtls.Audit)
+	os.Exit(cli.Main(fs.Name(), fs, common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
+		svc, err := common.LoadService(mtls.Audit, "comity-audit")
 		if err != nil {
 			return err
 		}
@@ -47,7 +33,7 @@ func main() {
 		}
 		return auditd.Run(ctx, auditd.Config{
 			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, DirectoryAddr: *directory,
-			Issuers: issuers, ServiceIssuer: *serviceIssuer, TLS: tlsID, AuditDigestKey: key, Logger: env.Logger, Metrics: env.Metrics,
+			Issuers: svc.Issuers, ServiceIssuer: *serviceIssuer, TLS: svc.TLS, AuditDigestKey: svc.DigestKey, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

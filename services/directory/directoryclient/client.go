@@ -148,13 +148,7 @@ func (c *Client) States(ctx context.Context) ([]directory.State, error) {
 func (c *Client) Agency(ctx context.Context, id string) (directory.Agency, error) {
 	return lookup(ctx, c, c.agencies, id, func(ctx context.Context) (directory.Agency, error) {
 		resp, err := c.api.GetAgency(ctx, &directoryv1.GetAgencyRequest{Name: "agencies/" + id})
-		if err != nil {
-			return directory.Agency{}, err
-		}
-		if resp.GetAgency() == nil {
-			return directory.Agency{}, errEmptyAnswer
-		}
-		return grpcapi.AgencyFromProto(resp.GetAgency()), nil
+		return answer(resp.GetAgency(), err, grpcapi.AgencyFromProto)
 	})
 }
 
@@ -164,13 +158,7 @@ func (c *Client) State(ctx context.Context, code string) (directory.State, error
 	code = strings.ToUpper(code)
 	return lookup(ctx, c, c.states, code, func(ctx context.Context) (directory.State, error) {
 		resp, err := c.api.GetState(ctx, &directoryv1.GetStateRequest{Name: "states/" + code})
-		if err != nil {
-			return directory.State{}, err
-		}
-		if resp.GetState() == nil {
-			return directory.State{}, errEmptyAnswer
-		}
-		return grpcapi.StateFromProto(resp.GetState()), nil
+		return answer(resp.GetState(), err, grpcapi.StateFromProto)
 	})
 }
 
@@ -190,17 +178,25 @@ func (c *Client) ResolveRoute(ctx context.Context, requestedState string, t dire
 			// domain values, as for request types.
 			Priority: directoryv1.Priority(directoryv1.Priority_value[string(p)]),
 		})
-		if err != nil {
-			return directory.Agency{}, err
-		}
-		if resp.GetAgency() == nil {
-			return directory.Agency{}, errEmptyAnswer
-		}
-		return grpcapi.AgencyFromProto(resp.GetAgency()), nil
+		return answer(resp.GetAgency(), err, grpcapi.AgencyFromProto)
 	})
 }
 
 var errEmptyAnswer = errors.New("directory answered without the resource")
+
+// answer is the resource got of a directory call that failed with err (nil
+// when it did not), converted with from: err, or errEmptyAnswer when the
+// call answered without it.
+func answer[P, T any](got *P, err error, from func(*P) T) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	if got == nil {
+		return zero, errEmptyAnswer
+	}
+	return from(got), nil
+}
 
 // Cached values are shared by every caller; each gets its own copy so that
 // none sees another's changes.

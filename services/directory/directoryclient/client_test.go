@@ -14,15 +14,16 @@ import (
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/grpcserver/healthtest"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -55,7 +56,7 @@ func startDirectory(t *testing.T) *env {
 		done <- directoryd.Run(ctx, directoryd.Config{
 			Listener: lis, Database: "sqlite:" + filepath.Join(e.dataDir, "directory.db"),
 			Issuers: []identity.Issuer{dev}, SeedTrustedIssuers: []string{dev.ID},
-			AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize), Logger: zaptest.NewLogger(t),
+			Producer: relay.Producer{AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)}, Logger: zaptest.NewLogger(t),
 		})
 	}()
 	stopped := false
@@ -92,20 +93,7 @@ func startDirectory(t *testing.T) *env {
 // serves.
 func (e *env) waitReady() {
 	e.t.Helper()
-	health := healthpb.NewHealthClient(e.conn)
-	deadline := time.Now().Add(20 * time.Second)
-	for backoff := 5 * time.Millisecond; ; backoff = min(backoff*2, 200*time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("directory not ready after 20s: %v", err)
-		}
-		time.Sleep(backoff)
-	}
+	healthtest.WaitServing(e.t, e.conn, 20*time.Second, nil)
 }
 
 // token returns a dev-issuer bearer token of a user of agency.

@@ -52,20 +52,26 @@ func agencyAnswer(id string) *directoryv1.GetAgencyResponse {
 	return &directoryv1.GetAgencyResponse{Agency: &directoryv1.Agency{Name: "agencies/" + id, State: "KZ", Active: true}}
 }
 
+// answerOnRelease is a connection whose calls answer kz-gpo once release
+// is closed, or fail when their context ends first, and a client over it.
+func answerOnRelease(release <-chan struct{}) (*fakeConn, *directoryclient.Client) {
+	f := &fakeConn{answer: func(ctx context.Context, _, _ string) (proto.Message, error) {
+		select {
+		case <-release:
+			return agencyAnswer("kz-gpo"), nil
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+	}}
+	return f, directoryclient.New(f)
+}
+
 // TestConcurrentMisses checks that callers missing the cache for one key at
 // once share one call.
 func TestConcurrentMisses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		f := &fakeConn{answer: func(ctx context.Context, _, _ string) (proto.Message, error) {
-			select {
-			case <-release:
-				return agencyAnswer("kz-gpo"), nil
-			case <-ctx.Done():
-				return nil, status.FromContextError(ctx.Err()).Err()
-			}
-		}}
-		c := directoryclient.New(f)
+		f, c := answerOnRelease(release)
 		ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs("authorization", "Bearer a"))
 		var wg sync.WaitGroup
 		got := make([]string, 10)
@@ -170,15 +176,7 @@ func TestCacheTTL(t *testing.T) {
 func TestCallerGivesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		f := &fakeConn{answer: func(ctx context.Context, _, _ string) (proto.Message, error) {
-			select {
-			case <-release:
-				return agencyAnswer("kz-gpo"), nil
-			case <-ctx.Done():
-				return nil, status.FromContextError(ctx.Err()).Err()
-			}
-		}}
-		c := directoryclient.New(f)
+		f, c := answerOnRelease(release)
 		ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs("authorization", "Bearer a"))
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/credentials"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	"github.com/comity-mla/comity/services/audit/relay"
@@ -22,7 +21,6 @@ import (
 	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
-	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/sqldb"
@@ -43,29 +41,13 @@ type Config struct {
 	SeedTrustedIssuers []string
 	// NoSeed leaves an empty directory empty.
 	NoSeed bool
-	// AuditAddr is the audit service's gRPC address; the outbox relay
-	// delivers audit events there. Empty leaves them in the outbox.
-	AuditAddr string
-	// ServiceCredentials identify this service to the audit service.
-	ServiceCredentials credentials.PerRPCCredentials
-	// AuditDigestKey keys the request digests of the service's audit
-	// events; every producing service of a deployment holds the same one.
-	// Required.
-	AuditDigestKey trail.DigestKey
+	// Producer sets up the service's audit trail: its digest key (required),
+	// the delivery of its outbox to the audit service, the aggregation of
+	// unauthenticated calls.
+	relay.Producer
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the callers Callers names, and presents it to the audit service.
 	TLS *mtls.Identity
-	// AuditBacklogAlarm is how old the oldest undelivered audit event may
-	// get before the service reports its delivery behind (health detail
-	// trail.DeliveryHealthService, a log line); zero means 5 minutes.
-	AuditBacklogAlarm time.Duration
-	// AuditAnonymousClients bounds the clients whose unauthenticated calls
-	// get an aggregate audit event of their own per minute
-	// (grpcserver.AuditConfig.MaxAnonymousAddresses); zero means 100.
-	AuditAnonymousClients int
-	// AuditAnonymousWindow is the span one aggregate event of
-	// unauthenticated calls covers; zero means a minute.
-	AuditAnonymousWindow time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -100,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("directory database: %w", err)
 	}
 	defer unlock()
-	store, closeStore, ping, err := openStore(ctx, cfg.Database)
+	store, closeStore, ping, err := stores.OpenPing(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -130,9 +112,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Name: "directory", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
 		// The domain records its changes with them; the server records the
 		// denied calls and failed attempts into the same outbox.
-		Audit: &grpcserver.AuditConfig{Service: "comity-directory", Recorder: store, DigestKey: cfg.AuditDigestKey,
-			MaxAnonymousAddresses: cfg.AuditAnonymousClients, AnonymousWindow: cfg.AuditAnonymousWindow},
-		TLS: cfg.TLS, Callers: Callers, Ready: ping,
+		Audit: cfg.AuditConfig("comity-directory", store),
+		TLS:   cfg.TLS, Callers: Callers, Ready: ping,
 		// The sign-in page lists the providers a state trusts before anyone
 		// has a token.
 		AnonymousReads: []string{directoryv1.DirectoryService_ListTrustedIssuers_FullMethodName},
@@ -141,15 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	directoryv1.RegisterDirectoryServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
-	outboxMetrics, err := relay.NewMetrics(cfg.Metrics, "directory")
-	if err != nil {
-		return err
-	}
-	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
-		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
-			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
-			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(trail.DeliveryHealthService, ok) },
-		})
+	return cfg.Serve(ctx, srv, store, "directory", cfg.TLS, log, cfg.Metrics)
 }
 
 // directoryReads are the methods that change nothing.
@@ -180,17 +153,12 @@ type Store interface {
 // OpenStore opens the directory store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
 func OpenStore(ctx context.Context, database string) (Store, func(), error) {
-	store, closeDB, _, err := openStore(ctx, database)
-	return store, closeDB, err
+	return stores.Open(ctx, database)
 }
 
-func openStore(ctx context.Context, database string) (Store, func(), func(context.Context) error, error) {
-	store, closeDB, ping, err := dburl.OpenStore(ctx, database,
-		func(ctx context.Context, db *sqldb.DB) (Store, error) { return dirstore.New(ctx, db) })
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("directory database: %w", err)
-	}
-	return store, closeDB, ping, nil
+// stores opens the directory store on either engine.
+var stores = dburl.Stores[Store]{What: "directory database",
+	New: func(ctx context.Context, db *sqldb.DB) (Store, error) { return dirstore.New(ctx, db) },
 }
 
 // lockKey is the PostgreSQL advisory lock of a directory database's users:

@@ -12,11 +12,12 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
+	"github.com/comity-mla/comity/services/platform/grpcserver/healthtest"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -42,7 +43,7 @@ func TestImportWaitsForTheService(t *testing.T) {
 			}
 			cfg := func(l net.Listener) directoryd.Config {
 				return directoryd.Config{Listener: l, Database: db, Issuers: []identity.Issuer{dev}, Logger: zap.NewNop(),
-					AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)}
+					Producer: relay.Producer{AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)}}
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -91,23 +92,5 @@ func waitServing(t *testing.T, addr string, done <-chan error) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	client := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(30 * time.Second)
-	for backoff := 5 * time.Millisecond; ; backoff = min(2*backoff, 200*time.Millisecond) {
-		select {
-		case err := <-done:
-			t.Fatalf("service ended before serving: %v", err)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("service not serving after 30s: %v", err)
-		}
-		time.Sleep(backoff)
-	}
+	healthtest.WaitServing(t, conn, 30*time.Second, done)
 }

@@ -35,24 +35,30 @@ func StateToProto(s directory.State) *directoryv1.State {
 
 // MappingsToProto converts a state's claim mappings to their API form.
 func MappingsToProto(ms []identity.ClaimMapping) []*directoryv1.ClaimMapping {
-	var out []*directoryv1.ClaimMapping
-	for _, m := range ms {
-		out = append(out, &directoryv1.ClaimMapping{
+	return convertAll(ms, func(m identity.ClaimMapping) *directoryv1.ClaimMapping {
+		return &directoryv1.ClaimMapping{
 			Issuer: m.Issuer, AgencyClaim: m.AgencyClaim, RolesClaim: m.RolesClaim, NameClaim: m.NameClaim,
 			AgencyValues: maps.Clone(m.AgencyValues), RoleValues: maps.Clone(m.RoleValues),
-		})
-	}
-	return out
+		}
+	})
 }
 
 // MappingsFromProto converts API claim mappings to the domain.
 func MappingsFromProto(ms []*directoryv1.ClaimMapping) []identity.ClaimMapping {
-	var out []identity.ClaimMapping
-	for _, m := range ms {
-		out = append(out, identity.ClaimMapping{
+	return convertAll(ms, func(m *directoryv1.ClaimMapping) identity.ClaimMapping {
+		return identity.ClaimMapping{
 			Issuer: m.GetIssuer(), AgencyClaim: m.GetAgencyClaim(), RolesClaim: m.GetRolesClaim(), NameClaim: m.GetNameClaim(),
 			AgencyValues: maps.Clone(m.GetAgencyValues()), RoleValues: maps.Clone(m.GetRoleValues()),
-		})
+		}
+	})
+}
+
+// convertAll converts each of in with f; nil when in is empty, as the API
+// and the domain leave an empty list.
+func convertAll[S, T any](in []S, f func(S) T) []T {
+	var out []T
+	for _, v := range in {
+		out = append(out, f(v))
 	}
 	return out
 }
@@ -77,7 +83,7 @@ func StateFromProto(s *directoryv1.State) directory.State {
 
 // AgencyToProto converts a domain agency to its API form.
 func AgencyToProto(a directory.Agency) *directoryv1.Agency {
-	out := &directoryv1.Agency{
+	return &directoryv1.Agency{
 		Name:              agencyPrefix + a.ID,
 		State:             a.State,
 		Kind:              directoryv1.Agency_Kind(directoryv1.Agency_Kind_value[string(a.Kind)]),
@@ -86,17 +92,14 @@ func AgencyToProto(a directory.Agency) *directoryv1.Agency {
 		Active:            a.Active,
 		Etag:              a.Etag(),
 		UpdateTime:        timestamp(a.UpdateTime),
+		Receives:          convertAll(a.Receives, RequestTypeToProto),
+		ContactPoints: convertAll(a.ContactPoints, func(c directory.ContactPoint) *directoryv1.ContactPoint {
+			return &directoryv1.ContactPoint{
+				Role: c.Role, FullName: c.FullName, Phone: c.Phone, Email: c.Email,
+				Hours: c.Hours, AlwaysAvailable: c.AlwaysAvailable,
+			}
+		}),
 	}
-	for _, t := range a.Receives {
-		out.Receives = append(out.Receives, RequestTypeToProto(t))
-	}
-	for _, c := range a.ContactPoints {
-		out.ContactPoints = append(out.ContactPoints, &directoryv1.ContactPoint{
-			Role: c.Role, FullName: c.FullName, Phone: c.Phone, Email: c.Email,
-			Hours: c.Hours, AlwaysAvailable: c.AlwaysAvailable,
-		})
-	}
-	return out
 }
 
 // AgencyFromProto converts an API agency to the domain; the id comes from the
@@ -107,7 +110,7 @@ func AgencyFromProto(a *directoryv1.Agency) directory.Agency {
 		State:             strings.ToUpper(a.GetState()),
 		Kind:              kindFromProto(a.GetKind()),
 		DisplayNames:      a.GetDisplayNames(),
-		Receives:          requestTypesFromProto(a.GetReceives()),
+		Receives:          convertAll(a.GetReceives(), RequestTypeFromProto),
 		AcceptedLanguages: a.GetAcceptedLanguages(),
 		ContactPoints:     contactPointsFromProto(a.GetContactPoints()),
 		Active:            a.GetActive(),
@@ -122,23 +125,13 @@ func kindFromProto(k directoryv1.Agency_Kind) directory.Kind {
 	return directory.Kind(k.String())
 }
 
-func requestTypesFromProto(ts []directoryv1.RequestType) []directory.RequestType {
-	var out []directory.RequestType
-	for _, t := range ts {
-		out = append(out, RequestTypeFromProto(t))
-	}
-	return out
-}
-
 func contactPointsFromProto(cs []*directoryv1.ContactPoint) []directory.ContactPoint {
-	var out []directory.ContactPoint
-	for _, c := range cs {
-		out = append(out, directory.ContactPoint{
+	return convertAll(cs, func(c *directoryv1.ContactPoint) directory.ContactPoint {
+		return directory.ContactPoint{
 			Role: c.GetRole(), FullName: c.GetFullName(), Phone: c.GetPhone(), Email: c.GetEmail(),
 			Hours: c.GetHours(), AlwaysAvailable: c.GetAlwaysAvailable(),
-		})
-	}
-	return out
+		}
+	})
 }
 
 // RequestTypeToProto converts a domain request type to the API enum.

@@ -27,6 +27,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/logging"
 	"github.com/comity-mla/comity/services/platform/mtls"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Common are the flags of every binary.
@@ -53,6 +54,28 @@ type Common struct {
 	// HTTP bounds slow HTTP clients, for binaries that serve HTTP
 	// (RegisterHTTP).
 	HTTP httpserver.Options
+	// DigestKeyFile is --audit-digest-key (RegisterDigestKey).
+	DigestKeyFile string
+	// AuditAddr and ServiceKeyDir are --audit-addr and --service-key-dir
+	// (RegisterProducer).
+	AuditAddr     string
+	ServiceKeyDir string
+	// producer is set by RegisterProducer: LoadService loads the service
+	// credentials.
+	producer bool
+}
+
+// ServiceFlags returns the flag set of the service binary name (e.g.
+// comity-request) with the flags every service binary takes: the common
+// ones (json logs, /metrics at metricsAddr), --issuer, and --cert-dir
+// (./var/certs) with --plaintext.
+func ServiceFlags(name, metricsAddr string) (*flag.FlagSet, *Common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	c := new(Common)
+	c.Register(fs, "json", metricsAddr)
+	c.RegisterIssuers(fs)
+	c.RegisterTLS(fs, "./var/certs")
+	return fs, c
 }
 
 // Register defines the common flags on fs.
@@ -113,6 +136,62 @@ func (c *Common) RegisterAuditAnonymousClients(fs *flag.FlagSet) {
 		"most clients (IPv4 addresses, IPv6 /64s) whose unauthenticated calls get an audit event of their own per minute and service; the calls of the others are counted together in one event")
 }
 
+// RegisterDigestKey defines --audit-digest-key on fs, for binaries that run
+// a service writing audit events; keys says which digests it keys.
+func (c *Common) RegisterDigestKey(fs *flag.FlagSet, keys string) {
+	fs.StringVar(&c.DigestKeyFile, "audit-digest-key", "", "file holding the deployment's audit digest key (32 random bytes, the same file for comity-request, comity-directory and comity-audit), which keys the request digests in "+keys+"; required")
+}
+
+// RegisterProducer defines the flags of a binary running a service that
+// produces audit events (request, directory): --audit-addr,
+// --audit-digest-key, --service-key-dir, --audit-backlog-alarm and
+// --audit-anonymous-clients.
+func (c *Common) RegisterProducer(fs *flag.FlagSet) {
+	c.producer = true
+	c.RegisterAuditBacklogAlarm(fs)
+	c.RegisterAuditAnonymousClients(fs)
+	fs.StringVar(&c.AuditAddr, "audit-addr", "127.0.0.1:9103", "gRPC address of comity-audit, where the outbox relay delivers audit events; empty keeps them in the outbox")
+	c.RegisterDigestKey(fs, "audit events")
+	fs.StringVar(&c.ServiceKeyDir, "service-key-dir", "./var", "directory holding service-issuer/signing-key.jwk, the key this service signs its calls to comity-audit with")
+}
+
+// Service is what a service binary loads from its flags before it serves.
+type Service struct {
+	// DigestKey is read from --audit-digest-key.
+	DigestKey trail.DigestKey
+	// Issuers are the --issuer flags.
+	Issuers []identity.Issuer
+	// TLS is the service's mTLS identity; nil with --plaintext.
+	TLS *mtls.Identity
+	// Credentials sign a producer's calls to comity-audit; nil without
+	// --audit-addr, or for a binary that produces no events.
+	Credentials *identity.ServiceCredentials
+}
+
+// LoadService loads, in this order, the audit digest key, the issuers, the
+// mTLS identity tlsName and, for a producer (RegisterProducer) that
+// delivers to an audit service, the credentials of service (the binary's
+// name, one of identity.Services) from --service-key-dir.
+func (c *Common) LoadService(tlsName, service string) (Service, error) {
+	var s Service
+	var err error
+	if s.DigestKey, err = trail.LoadDigestKey(c.DigestKeyFile); err != nil {
+		return Service{}, err
+	}
+	if s.Issuers, err = c.IdentityIssuers(); err != nil {
+		return Service{}, err
+	}
+	if s.TLS, err = c.TLSIdentity(tlsName); err != nil {
+		return Service{}, err
+	}
+	if c.producer && c.AuditAddr != "" {
+		if s.Credentials, err = identity.NewServiceCredentials(c.ServiceKeyDir, service); err != nil {
+			return Service{}, err
+		}
+	}
+	return s, nil
+}
+
 // positiveInt is an integer flag that refuses zero and negative values.
 type positiveInt int
 
@@ -121,14 +200,7 @@ func (n *positiveInt) String() string { return strconv.Itoa(int(*n)) }
 // Set parses a whole number greater than zero.
 func (n *positiveInt) Set(s string) error {
 	v, err := strconv.Atoi(s)
-	if err != nil {
-		return fmt.Errorf("not a whole number such as 100: %q", s)
-	}
-	if v <= 0 {
-		return fmt.Errorf("must be more than zero, e.g. 100; got %d", v)
-	}
-	*n = positiveInt(v)
-	return nil
+	return setPositive((*int)(n), v, err, s, "a whole number such as 100", "100")
 }
 
 // positiveDuration is a duration flag that refuses zero and negative values.
@@ -139,13 +211,20 @@ func (d *positiveDuration) String() string { return time.Duration(*d).String() }
 // Set parses a Go duration (90s, 5m, 1h30m) greater than zero.
 func (d *positiveDuration) Set(s string) error {
 	v, err := time.ParseDuration(s)
+	return setPositive((*time.Duration)(d), v, err, s, "a duration such as 90s, 5m or 1h", "5m")
+}
+
+// setPositive stores v, parsed from s with err, in *dst unless it did not
+// parse (the error says s is not syntax) or is not more than zero (the
+// error gives example).
+func setPositive[T int | time.Duration](dst *T, v T, err error, s, syntax, example string) error {
 	if err != nil {
-		return fmt.Errorf("not a duration such as 90s, 5m or 1h: %q", s)
+		return fmt.Errorf("not %s: %q", syntax, s)
 	}
 	if v <= 0 {
-		return fmt.Errorf("must be more than zero, e.g. 5m; got %s", v)
+		return fmt.Errorf("must be more than zero, e.g. %s; got %v", example, v)
 	}
-	*d = positiveDuration(v)
+	*dst = v
 	return nil
 }
 

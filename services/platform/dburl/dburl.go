@@ -40,23 +40,31 @@ func Parse(s string) (Engine, string, error) {
 	return "", "", fmt.Errorf("database %q: want postgres://… or sqlite:PATH", s)
 }
 
+// Stores opens a service's store on either engine, as --database names it.
+type Stores[S any] struct {
+	// What names the database in errors, e.g. "request database".
+	What string
+	// New builds the store on an open database of either engine (package
+	// sqldb), applying its migrations.
+	New func(context.Context, *sqldb.DB) (S, error)
+}
+
 // Open is OpenPing without the ping.
-func Open[S any](ctx context.Context, database string,
-	newSQLite func(context.Context, *sqlitedb.DB) (S, error),
-	newPostgres func(context.Context, *pgxpool.Pool) (S, error)) (S, func(), error) {
-	store, closeDB, _, err := OpenPing(ctx, database, newSQLite, newPostgres)
+func (o Stores[S]) Open(ctx context.Context, database string) (S, func(), error) {
+	store, closeDB, _, err := o.OpenPing(ctx, database)
 	return store, closeDB, err
 }
 
-// OpenStore is OpenPing for a store written once over package sqldb:
-// newStore gets the database of either engine.
-func OpenStore[S any](ctx context.Context, database string,
-	newStore func(context.Context, *sqldb.DB) (S, error)) (store S, closeDB func(), ping func(context.Context) error, err error) {
-	return OpenPing(ctx, database,
-		func(ctx context.Context, db *sqlitedb.DB) (S, error) { return newStore(ctx, sqldb.FromSQLite(db)) },
-		func(ctx context.Context, pool *pgxpool.Pool) (S, error) {
-			return newStore(ctx, sqldb.FromPostgres(pool))
-		})
+// OpenPing opens the store at database (OpenPing), its errors prefixed with
+// What.
+func (o Stores[S]) OpenPing(ctx context.Context, database string) (S, func(), func(context.Context) error, error) {
+	store, closeDB, ping, err := OpenPing(ctx, database,
+		func(ctx context.Context, db *sqlitedb.DB) (S, error) { return o.New(ctx, sqldb.FromSQLite(db)) },
+		func(ctx context.Context, pool *pgxpool.Pool) (S, error) { return o.New(ctx, sqldb.FromPostgres(pool)) })
+	if err != nil {
+		return store, nil, nil, fmt.Errorf("%s: %w", o.What, err)
+	}
+	return store, closeDB, ping, nil
 }
 
 // OpenPing opens the database named by database and builds a store on it with

@@ -12,22 +12,37 @@ import (
 	"google.golang.org/grpc/peer"
 )
 
+// testMinute is the minute the tests' calls fall in.
+var testMinute = time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
+
+// newTestAnonymous is the aggregate of comity-request's unauthenticated
+// calls, with a bound of max clients (0: the default), and what it records.
+func newTestAnonymous(t *testing.T, max int) (*anonymous, *captured) {
+	t.Helper()
+	rec := &captured{}
+	a, err := newAnonymous(&AuditConfig{Service: "comity-request", Recorder: rec, MaxAnonymousAddresses: max}, zap.NewNop(), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, rec
+}
+
+// callAnonymously counts an unauthenticated GetRequest of resource (may be
+// empty) from addr (host:port) at at.
+func callAnonymously(a *anonymous, addr, resource string, at time.Time) {
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
+	ctx = trail.WithCall(ctx, trail.Call{Service: "comity-request", Resource: resource})
+	a.add(ctx, "/comity.request.v1.RequestService/GetRequest", "no_token", at)
+}
+
 // The unauthenticated calls of a minute are recorded when the next minute's
 // first call comes (or at the flush), one event per address, and addresses
 // beyond the bound are counted together, so that memory and the log stay
 // bounded however many addresses call.
 func TestAnonymousCallsAggregate(t *testing.T) {
-	rec := &captured{}
-	a, err := newAnonymous(&AuditConfig{Service: "comity-request", Recorder: rec, MaxAnonymousAddresses: 3}, zap.NewNop(), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
-	call := func(addr string, at time.Time) {
-		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr + ":5000")})
-		ctx = trail.WithCall(ctx, trail.Call{Service: "comity-request", Resource: "requests/" + addr})
-		a.add(ctx, "/comity.request.v1.RequestService/GetRequest", "no_token", at)
-	}
+	a, rec := newTestAnonymous(t, 3)
+	minute := testMinute
+	call := func(addr string, at time.Time) { callAnonymously(a, addr+":5000", "requests/"+addr, at) }
 	for i := range 10 {
 		call(fmt.Sprintf("192.0.2.%d", i%5), minute.Add(time.Duration(i)*time.Second))
 	}
@@ -60,7 +75,7 @@ func TestAnonymousCallsAggregate(t *testing.T) {
 // after a call of the next minute (they took the lock late), make one event
 // per client and minute: the late ones count into the current minute.
 func TestAnonymousCallsAcrossAMinuteMakeOneEventPerMinute(t *testing.T) {
-	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
+	minute := testMinute
 	boundary := minute.Add(time.Minute)
 	tests := []struct {
 		name string
@@ -83,20 +98,14 @@ func TestAnonymousCallsAcrossAMinuteMakeOneEventPerMinute(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &captured{}
-			a, err := newAnonymous(&AuditConfig{Service: "comity-request", Recorder: rec}, zap.NewNop(), prometheus.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr("192.0.2.7:5000")})
-			ctx = trail.WithCall(ctx, trail.Call{Service: "comity-request", Resource: "requests/x"})
+			a, rec := newTestAnonymous(t, 0)
 			for _, d := range tc.calls {
-				a.add(ctx, "/comity.request.v1.RequestService/GetRequest", "no_token", boundary.Add(d))
+				callAnonymously(a, "192.0.2.7:5000", "requests/x", boundary.Add(d))
 			}
 			if tc.flushAt != 0 {
 				a.flush(boundary.Add(tc.flushAt))
 				// A call timed before the boundary that comes only now.
-				a.add(ctx, "/comity.request.v1.RequestService/GetRequest", "no_token", boundary.Add(-time.Millisecond))
+				callAnonymously(a, "192.0.2.7:5000", "requests/x", boundary.Add(-time.Millisecond))
 				tc.want[boundary]++
 			}
 			a.flush(time.Time{})
@@ -119,20 +128,12 @@ func TestAnonymousCallsAcrossAMinuteMakeOneEventPerMinute(t *testing.T) {
 // addresses of its /64 makes one aggregate event a minute, not one per
 // address.
 func TestAnonymousCallsAreCountedPerIPv6Slash64(t *testing.T) {
-	rec := &captured{}
-	a, err := newAnonymous(&AuditConfig{Service: "comity-request", Recorder: rec}, zap.NewNop(), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
+	a, rec := newTestAnonymous(t, 0)
 	for i := range 500 {
-		addr := fmt.Sprintf("[2001:db8:1:2:%x:%x::1]:5000", i, i*7)
-		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
-		a.add(trail.WithCall(ctx, trail.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+		callAnonymously(a, fmt.Sprintf("[2001:db8:1:2:%x:%x::1]:5000", i, i*7), "", testMinute)
 	}
 	for _, addr := range []string{"[2001:db8:1:3::1]:5000", "[::ffff:192.0.2.9]:5000", "192.0.2.9:6000"} {
-		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(addr)})
-		a.add(trail.WithCall(ctx, trail.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+		callAnonymously(a, addr, "", testMinute)
 	}
 	a.flush(time.Time{})
 	got := map[string]uint64{}
@@ -148,15 +149,9 @@ func TestAnonymousCallsAreCountedPerIPv6Slash64(t *testing.T) {
 // Without a bound configured, at most DefaultMaxAnonymousAddresses clients
 // (plus "other") get an event of their own per minute.
 func TestAnonymousCallsDefaultBound(t *testing.T) {
-	rec := &captured{}
-	a, err := newAnonymous(&AuditConfig{Service: "comity-request", Recorder: rec}, zap.NewNop(), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	minute := time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
+	a, rec := newTestAnonymous(t, 0)
 	for i := range 1000 {
-		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: anyAddr(fmt.Sprintf("10.0.%d.%d:5000", i/250, i%250))})
-		a.add(trail.WithCall(ctx, trail.Call{Service: "comity-request"}), "/comity.request.v1.RequestService/GetRequest", "no_token", minute)
+		callAnonymously(a, fmt.Sprintf("10.0.%d.%d:5000", i/250, i%250), "", testMinute)
 	}
 	a.flush(time.Time{})
 	if len(rec.events) != DefaultMaxAnonymousAddresses+1 {

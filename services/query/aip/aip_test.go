@@ -10,19 +10,13 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/query/aip"
+	"github.com/comity-mla/comity/services/query/querytest"
 )
 
 // schema is the test schema: one field of each kind, and a dotted name.
-var schema = query.Schema{
-	{Name: "name", Kind: query.String, Column: "display_name"},
-	{Name: "kind", Kind: query.Enum, Enum: []string{"CENTRAL_AUTHORITY", "PROSECUTOR", "COURT"}, Column: "kind"},
-	{Name: "archived", Kind: query.Bool, Column: "archived"},
-	{Name: "priority", Kind: query.Int, Column: "priority"},
-	{Name: "createTime", Kind: query.Timestamp, Column: "create_time"},
-	{Name: "sender.country", Kind: query.String, Column: "sender_country"},
-}
+var schema = querytest.Schema
 
-const allFields = "name, kind, archived, priority, createTime, sender.country"
+const allFields = querytest.AllFields
 
 func TestParseFilter(t *testing.T) {
 	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -99,23 +93,21 @@ func TestParseFilter(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseFilter(%q): %v", tc.filter, err)
 			}
-			for _, d := range []struct {
-				dialect query.Dialect
-				want    string
-			}{{query.SQLite, tc.sqlite}, {query.Postgres, tc.postgres}} {
-				sql, args, err := d.dialect.Where(schema, e, 0)
-				if err != nil {
-					t.Fatalf("%v: Where: %v", d.dialect, err)
-				}
-				if sql != d.want {
-					t.Errorf("%v: sql = %q, want %q", d.dialect, sql, d.want)
-				}
-				if !reflect.DeepEqual(args, tc.args) {
-					t.Errorf("%v: args = %#v, want %#v", d.dialect, args, tc.args)
-				}
-			}
+			querytest.WantWhere(t, schema, e, 0, tc.sqlite, tc.postgres, tc.args)
 		})
 	}
+}
+
+// wantFilterRefused asserts that ParseFilter refuses filter under s with
+// the Invalid error of one violation of "filter" whose description
+// contains every one of want.
+func wantFilterRefused(t *testing.T, s query.Schema, filter string, want ...string) {
+	t.Helper()
+	e, err := aip.ParseFilter(filter, s)
+	if err == nil {
+		t.Fatalf("ParseFilter(%q) = %#v, want an error", filter, e)
+	}
+	wantInvalid(t, err, "filter", want...)
 }
 
 // wantInvalid asserts that err is the Invalid error of one violation of field
@@ -209,11 +201,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{"too deep", strings.Repeat("(", aip.MaxDepth+1) + "priority = 1" + strings.Repeat(")", aip.MaxDepth+1), []string{"nested more than 32 deep", "column 33"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := aip.ParseFilter(tc.filter, schema)
-			if err == nil {
-				t.Fatalf("ParseFilter(%q) = %#v, want an error", tc.filter, e)
-			}
-			wantInvalid(t, err, "filter", tc.want...)
+			wantFilterRefused(t, schema, tc.filter, tc.want...)
 		})
 	}
 }
@@ -279,15 +267,7 @@ func TestParseOrderBy(t *testing.T) {
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("ParseOrderBy(%q) = %+v, want %+v", tc.orderBy, got, tc.want)
 			}
-			for _, d := range []query.Dialect{query.SQLite, query.Postgres} {
-				sql, err := d.OrderBy(schema, got, "id")
-				if err != nil {
-					t.Fatalf("%v: OrderBy: %v", d, err)
-				}
-				if sql != tc.sql {
-					t.Errorf("%v: OrderBy = %q, want %q", d, sql, tc.sql)
-				}
-			}
+			querytest.WantOrderBy(t, schema, got, "id", tc.sql)
 		})
 	}
 }
@@ -353,18 +333,7 @@ func TestParseHas(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseFilter(%q): %v", tc.filter, err)
 			}
-			for _, d := range []struct {
-				dialect query.Dialect
-				want    string
-			}{{query.SQLite, tc.sqlite}, {query.Postgres, tc.postgres}} {
-				sql, args, err := d.dialect.Where(pathSchema, e, 0)
-				if err != nil {
-					t.Fatalf("%v: Where: %v", d.dialect, err)
-				}
-				if sql != d.want || !reflect.DeepEqual(args, tc.args) {
-					t.Errorf("%v: %q %#v, want %q %#v", d.dialect, sql, args, d.want, tc.args)
-				}
-			}
+			querytest.WantWhere(t, pathSchema, e, 0, tc.sqlite, tc.postgres, tc.args)
 		})
 	}
 	for _, tc := range []struct {
@@ -379,11 +348,7 @@ func TestParseHas(t *testing.T) {
 		{"number", `resource:5`, []string{`field "resource" takes a quoted string, not the integer 5`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := aip.ParseFilter(tc.filter, pathSchema)
-			if err == nil {
-				t.Fatalf("ParseFilter(%q) = %#v, want an error", tc.filter, e)
-			}
-			wantInvalid(t, err, "filter", tc.want...)
+			wantFilterRefused(t, pathSchema, tc.filter, tc.want...)
 		})
 	}
 }

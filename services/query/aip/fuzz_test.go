@@ -8,16 +8,11 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/query/querytest"
 )
 
-var fuzzSchema = query.Schema{
-	{Name: "name", Kind: query.String, Column: "display_name"},
-	{Name: "kind", Kind: query.Enum, Enum: []string{"CENTRAL_AUTHORITY", "COURT"}, Column: "kind"},
-	{Name: "archived", Kind: query.Bool, Column: "archived"},
-	{Name: "priority", Kind: query.Int, Column: "priority"},
-	{Name: "createTime", Kind: query.Timestamp, Column: "create_time"},
-	{Name: "sender.country", Kind: query.String, Column: "sender_country"},
-}
+// fuzzSchema has a field of each kind, and a dotted name.
+var fuzzSchema = querytest.Schema
 
 // checkRefusal fails unless err is the Invalid error of one violation of
 // field, with a description.

@@ -10,12 +10,10 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/credentials"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/audit/relay"
@@ -58,30 +56,14 @@ type Config struct {
 	// Policy is the deadline policy (RegisterDeadlinePolicy); the zero
 	// value means request.DefaultPolicy.
 	Policy request.Policy
-	// AuditAddr is the audit service's gRPC address; the outbox relay
-	// delivers audit events there. Empty leaves them in the outbox.
-	AuditAddr string
-	// ServiceCredentials identify this service to the audit service.
-	ServiceCredentials credentials.PerRPCCredentials
-	// AuditDigestKey keys the request digests of the service's audit
-	// events; every producing service of a deployment holds the same one.
-	// Required.
-	AuditDigestKey trail.DigestKey
+	// Producer sets up the service's audit trail: its digest key (required),
+	// the delivery of its outbox to the audit service, the aggregation of
+	// unauthenticated calls.
+	relay.Producer
 	// TLS, when set, is the service's mTLS identity: it serves mTLS, to
 	// the gateway only, and presents it to the directory and the audit
 	// service.
 	TLS *mtls.Identity
-	// AuditBacklogAlarm is how old the oldest undelivered audit event may
-	// get before the service reports its delivery behind (health detail
-	// trail.DeliveryHealthService, a log line); zero means 5 minutes.
-	AuditBacklogAlarm time.Duration
-	// AuditAnonymousClients bounds the clients whose unauthenticated calls
-	// get an aggregate audit event of their own per minute
-	// (grpcserver.AuditConfig.MaxAnonymousAddresses); zero means 100.
-	AuditAnonymousClients int
-	// AuditAnonymousWindow is the span one aggregate event of
-	// unauthenticated calls covers; zero means a minute.
-	AuditAnonymousWindow time.Duration
 	// Logger and Metrics receive the service's logs and metrics.
 	Logger  *zap.Logger
 	Metrics prometheus.Registerer
@@ -102,7 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	log := cfg.Logger.With(zap.String("service", "request"))
-	store, closeStore, ping, err := openStore(ctx, cfg.Database)
+	store, closeStore, ping, err := stores.OpenPing(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -134,8 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv, err := grpcserver.New(grpcserver.Config{
 		Name: "request", Listener: cfg.Listener, Logger: log, Metrics: cfg.Metrics, Auth: verifier,
-		Audit: &grpcserver.AuditConfig{Service: "comity-request", Recorder: store, DigestKey: cfg.AuditDigestKey,
-			MaxAnonymousAddresses: cfg.AuditAnonymousClients, AnonymousWindow: cfg.AuditAnonymousWindow},
+		Audit: cfg.AuditConfig("comity-request", store),
 		// Attachments arrive in chunks of at most 1 MiB.
 		MaxRecvBytes: 2 << 20,
 		TLS:          cfg.TLS, Callers: Callers, Ready: ping,
@@ -144,15 +125,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	requestv1.RegisterRequestServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
-	outboxMetrics, err := relay.NewMetrics(cfg.Metrics, "request")
-	if err != nil {
-		return err
-	}
-	return relay.RunBeside(ctx, srv.Serve, store, cfg.AuditAddr,
-		grpcclient.Options{TLS: cfg.TLS, PerRPC: cfg.ServiceCredentials}, relay.Options{
-			BacklogAlarm: cfg.AuditBacklogAlarm, Metrics: outboxMetrics, Logger: log,
-			SetDeliveryHealthy: func(ok bool) { srv.SetHealth(trail.DeliveryHealthService, ok) },
-		})
+	return cfg.Serve(ctx, srv, store, "request", cfg.TLS, log, cfg.Metrics)
 }
 
 // RegisterDeadlinePolicy defines --deadline-policy on fs (and so
@@ -187,16 +160,11 @@ type Store interface {
 // OpenStore opens the request store at database (sqlite:PATH or a
 // postgres:// URL), applying migrations, and returns it with its closer.
 func OpenStore(ctx context.Context, database string) (Store, func(), error) {
-	store, closeDB, _, err := openStore(ctx, database)
-	return store, closeDB, err
+	return stores.Open(ctx, database)
 }
 
-func openStore(ctx context.Context, database string) (Store, func(), func(context.Context) error, error) {
-	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
-		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
-		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("request database: %w", err)
-	}
-	return store, closeDB, ping, nil
+// stores opens the request store on either engine.
+var stores = dburl.Stores[Store]{What: "request database",
+	SQLite:   func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
+	Postgres: func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) },
 }

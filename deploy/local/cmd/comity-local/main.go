@@ -24,6 +24,7 @@ import (
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/console/devprovider"
 	"github.com/comity-mla/comity/services/audit/auditd"
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
@@ -195,13 +196,18 @@ func main() {
 			zap.String("dev_issuer_jwks", dev.JWKS),
 			zap.String("audit_public_key", filepath.Join(*dataDir, "audit", "public.key")))
 
+		// The producing services' audit trail: delivered to the audit
+		// service beside them, signed with each one's own credentials.
+		producer := func(service string) relay.Producer {
+			return relay.Producer{AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds[service], AuditDigestKey: digestKey,
+				AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients}
+		}
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
 				Issuers: issuers, SeedTrustedIssuers: seedIssuers,
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-directory"], AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, TLS: ids[mtls.Directory],
-				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
+				Producer: producer("comity-directory"), TLS: ids[mtls.Directory], Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {
@@ -212,8 +218,7 @@ func main() {
 				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 				Transfers: transfers,
 				Policy:    policy,
-				AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds["comity-request"], AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients, TLS: ids[mtls.Request],
-				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
+				Producer:  producer("comity-request"), TLS: ids[mtls.Request], Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
 		g.Go(func() error {

@@ -24,20 +24,34 @@ type Raw struct {
 	PublicKey string
 }
 
+// NewKey makes a fresh note key pair for origin, as a log makes its own:
+// the signing key and the verifier key.
+func NewKey(tb testing.TB, origin string) (skey, vkey string) {
+	tb.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return skey, vkey
+}
+
+// Signer is the signer of the note signing key skey.
+func Signer(tb testing.TB, skey string) note.Signer {
+	tb.Helper()
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // NewRaw creates a Raw log for origin in a temporary directory of tb, with a
 // fresh signing key, and shuts it down when tb ends.
 func NewRaw(tb testing.TB, origin string) *Raw {
 	tb.Helper()
 	ctx := context.Background()
-	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	opts, err := tlog.Options{Origin: origin}.TesseraOptions(signer)
+	skey, vkey := NewKey(tb, origin)
+	opts, err := tlog.Options{Origin: origin}.TesseraOptions(Signer(tb, skey))
 	if err != nil {
 		tb.Fatal(err)
 	}
