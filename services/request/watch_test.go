@@ -16,13 +16,13 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/fsblob"
-	"github.com/comity-mla/comity/services/request/postgres"
-	"github.com/comity-mla/comity/services/request/sqlite"
+	"github.com/comity-mla/comity/services/request/store"
 )
 
 const testIssuer = "https://idp.example/"
@@ -88,7 +88,7 @@ func newServiceOn(tb testing.TB, engine string, limits request.WatchLimits) (*re
 			tb.Fatal(err)
 		}
 		tb.Cleanup(pool.Close)
-		if st, err = postgres.New(context.Background(), pool); err != nil {
+		if st, err = store.New(context.Background(), sqldb.FromPostgres(pool)); err != nil {
 			tb.Fatal(err)
 		}
 	} else {
@@ -97,7 +97,7 @@ func newServiceOn(tb testing.TB, engine string, limits request.WatchLimits) (*re
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { db.Close() })
-		if st, err = sqlite.New(context.Background(), db); err != nil {
+		if st, err = store.New(context.Background(), sqldb.FromSQLite(db)); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/credentials"
@@ -24,12 +23,11 @@ import (
 	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/fsblob"
 	"github.com/comity-mla/comity/services/request/grpcapi"
-	"github.com/comity-mla/comity/services/request/postgres"
-	"github.com/comity-mla/comity/services/request/sqlite"
+	"github.com/comity-mla/comity/services/request/store"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -166,11 +164,10 @@ func OpenStore(ctx context.Context, database string) (Store, func(), error) {
 }
 
 func openStore(ctx context.Context, database string) (Store, func(), func(context.Context) error, error) {
-	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
-		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
-		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
+	st, closeDB, ping, err := dburl.OpenStore(ctx, database,
+		func(ctx context.Context, db *sqldb.DB) (Store, error) { return store.New(ctx, db) })
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("request database: %w", err)
 	}
-	return store, closeDB, ping, nil
+	return st, closeDB, ping, nil
 }
