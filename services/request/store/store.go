@@ -10,6 +10,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -18,9 +19,11 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/sqldb"
@@ -101,8 +104,9 @@ func storeSchema() (query.Schema, error) {
 // set to the time of the write.
 type Store struct {
 	sqldb.Outbox
-	db     *sqldb.DB
-	schema query.Schema
+	db      *sqldb.DB
+	schema  query.Schema
+	creates creates
 }
 
 var (
@@ -125,7 +129,9 @@ func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 	if err := sqldb.Migrate(ctx, db, sub); err != nil {
 		return nil, fmt.Errorf("migrate requests: %w", err)
 	}
-	return &Store{Outbox: sqldb.Outbox{DB: db}, db: db, schema: schema}, nil
+	st := &Store{Outbox: sqldb.Outbox{DB: db}, db: db, schema: schema}
+	st.creates.cond = sync.NewCond(&st.creates.mu)
+	return st, nil
 }
 
 // stmt is one statement of a write; into, when set, receives the columns of
@@ -263,22 +269,43 @@ func (s *Store) replay(ctx context.Context, key request.IdempotencyKey) (r reque
 }
 
 // referenceOf is the SQL of a new request's reference, "KZ-2026-000042",
-// from the reference_counters row of its state and year.
+// from the columns state, year and n (its number).
 func referenceOf(d sqldb.Dialect) string {
 	if d == sqldb.Postgres {
 		return `state || '-' || lpad(year::text, greatest(4, length(year::text)), '0') || '-' ||
-			lpad(last::text, greatest(6, length(last::text)), '0')`
+			lpad(n::text, greatest(6, length(n::text)), '0')`
 	}
-	return `printf('%s-%04d-%06d', state, year, last)`
+	return `printf('%s-%04d-%06d', state, year, n)`
+}
+
+// maxGroup bounds the creates one transaction writes.
+const maxGroup = 100
+
+// pendingCreate is a Create in its way to the database: r as it is stored
+// (its Reference set by the transaction that writes it), and, once done is
+// true, its outcome.
+type pendingCreate struct {
+	r    request.Request
+	key  request.IdempotencyKey
+	ch   request.Change
+	done bool
+	err  error
+}
+
+// creates queues the Creates of one Store on PostgreSQL (see createAll).
+type creates struct {
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when a group is written
+	queue   []*pendingCreate
+	running bool
 }
 
 // Create implements request.Store.
 //
 // It is one transaction: the idempotency key (if any), the reference
 // counter's upsert, the request with its reference numbered from the
-// counter, the event and the history entry. On PostgreSQL it is one batch,
-// so the counter's row lock, which makes creators of one state and year take
-// turns, is held only while the server runs it.
+// counter, the event and the history entry. On PostgreSQL it is written
+// together with the creates that arrive meanwhile (see createAll).
 //
 // A create whose key is taken answers with the key's request (see replay).
 // Two creates with one key at once: the second's key insert waits for the
@@ -303,36 +330,15 @@ func (s *Store) Create(ctx context.Context, r request.Request, key request.Idemp
 		r.UpdateTime = r.CreateTime
 	}
 	r.Reference = ""
-	r = storedoc.Stored(r)
-	d := s.db.Dialect()
-	var stmts []stmt
-	if key.Key != "" {
-		stmts = append(stmts, stmt{sql: `INSERT INTO create_keys (issuer, subject, agency, key, body_sha256, request_id)
-			VALUES (?, ?, ?, ?, ?, ?)`, args: []any{key.Issuer, key.Subject, key.Agency, key.Key, key.BodySHA256, r.ID}})
-	}
-	year := r.CreateTime.Year()
-	stmts = append(stmts,
-		stmt{sql: `INSERT INTO reference_counters (state, year, last) VALUES (?, ?, 1)
-			ON CONFLICT (state, year) DO UPDATE SET last = reference_counters.last + 1`, args: []any{r.RequestingState, year}},
-		stmt{sql: `INSERT INTO requests (id, reference, type, priority, status,
-			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
-			acknowledge_by, answer_by, create_time, update_time, version, doc)
-			VALUES (?, (SELECT ` + referenceOf(d) + ` FROM reference_counters WHERE state = ? AND year = ?),
-			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			RETURNING reference`,
-			args: []any{r.ID, r.RequestingState, year, string(r.Type), string(r.Priority), string(r.Status),
-				r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
-				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.Time(r.CreateTime), d.Time(r.UpdateTime),
-				r.Version, storedoc.EncodeRequest(r)},
-			into: []any{&r.Reference}})
-	change, err := changeOf(d, r, ch)
-	if err != nil {
+	p := &pendingCreate{r: storedoc.Stored(r), key: key, ch: ch}
+	// The event is checked here, so that a bad one fails its create alone.
+	if _, err := eventOf(s.db.Dialect(), ch.Event); err != nil {
 		return request.Request{}, false, fmt.Errorf("create request %s: %w", r.ID, err)
 	}
-	_, err = s.runAlone(ctx, append(stmts, change...))
+	err := s.createAll(ctx, p)
 	switch {
 	case err == nil:
-		return r, true, nil
+		return p.r, true, nil
 	case key.Key != "" && duplicate(err, "create_keys_pkey", "create_keys.issuer, create_keys.subject, create_keys.agency, create_keys.key"):
 		// A concurrent create with the key committed first.
 		got, found, err := s.replay(ctx, key)
@@ -346,31 +352,158 @@ func (s *Store) Create(ctx context.Context, r request.Request, key request.Idemp
 	return request.Request{}, false, fmt.Errorf("create request %s: %w", r.ID, err)
 }
 
+// createAll writes p, and returns its error.
+//
+// On SQLite it is one transaction of sqlitedb's writer, which commits the
+// transactions of concurrent writes together. On PostgreSQL every create of
+// a state and year takes the row lock of its reference counter and holds it
+// to the commit, its WAL flush included: creates one at a time would take
+// turns at the disk's pace. So the creates that arrive while one transaction
+// runs queue, and the next transaction writes them all (up to maxGroup), as
+// one batch: one round trip, one lock, one flush for the group. Should it
+// fail, each of its creates is written alone, so that one create's error
+// (a taken id or key) is its own.
+func (s *Store) createAll(ctx context.Context, p *pendingCreate) error {
+	pool := s.db.Pool()
+	if pool == nil {
+		_, err := s.runAlone(ctx, createStmts(s.db.Dialect(), []*pendingCreate{p}))
+		return err
+	}
+	// Once queued, p is written whatever becomes of ctx: its group's
+	// transaction may run in another create's call.
+	ctx = context.WithoutCancel(ctx)
+	c := &s.creates
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue = append(c.queue, p)
+	for !p.done {
+		if c.running {
+			c.cond.Wait()
+			continue
+		}
+		group := c.queue[:min(len(c.queue), maxGroup)]
+		c.queue = c.queue[len(group):]
+		c.running = true
+		c.mu.Unlock()
+		s.writeGroup(ctx, pool, group)
+		c.mu.Lock()
+		c.running = false
+		c.cond.Broadcast()
+	}
+	return p.err
+}
+
+// writeGroup writes group in one transaction, or else each create alone,
+// and marks them done.
+func (s *Store) writeGroup(ctx context.Context, pool *pgxpool.Pool, group []*pendingCreate) {
+	_, err := s.batch(ctx, pool, createStmts(sqldb.Postgres, group))
+	for _, p := range group {
+		if err != nil && len(group) > 1 {
+			_, p.err = s.batch(ctx, pool, createStmts(sqldb.Postgres, []*pendingCreate{p}))
+		} else {
+			p.err = err
+		}
+	}
+	s.creates.mu.Lock()
+	for _, p := range group {
+		p.done = true
+	}
+	s.creates.mu.Unlock()
+}
+
+// createStmts is the transaction that writes group: each state and year's
+// reference counter advanced by its number of creates, then for each create
+// its key, its request (numbered in its order within the group) and its
+// event, then the history entries, under historyLockKey on PostgreSQL.
+func createStmts(d sqldb.Dialect, group []*pendingCreate) []stmt {
+	type counter struct {
+		state string
+		year  int
+	}
+	count := map[counter]int{}
+	var counters []counter
+	for _, p := range group {
+		c := counter{p.r.RequestingState, p.r.CreateTime.Year()}
+		if count[c] == 0 {
+			counters = append(counters, c)
+		}
+		count[c]++
+	}
+	// In one order, so that groups of several replicas cannot deadlock.
+	slices.SortFunc(counters, func(a, b counter) int {
+		return cmp.Or(cmp.Compare(a.state, b.state), cmp.Compare(a.year, b.year))
+	})
+	var stmts, history []stmt
+	for _, c := range counters {
+		stmts = append(stmts, stmt{sql: `INSERT INTO reference_counters (state, year, last) VALUES (?, ?, ?)
+			ON CONFLICT (state, year) DO UPDATE SET last = reference_counters.last + excluded.last`,
+			args: []any{c.state, c.year, count[c]}})
+	}
+	for _, p := range group {
+		r, key := &p.r, p.key
+		if key.Key != "" {
+			stmts = append(stmts, stmt{sql: `INSERT INTO create_keys (issuer, subject, agency, key, body_sha256, request_id)
+				VALUES (?, ?, ?, ?, ?, ?)`, args: []any{key.Issuer, key.Subject, key.Agency, key.Key, key.BodySHA256, r.ID}})
+		}
+		c := counter{r.RequestingState, r.CreateTime.Year()}
+		// The last of the counter's numbers is the last create's of c.
+		count[c]--
+		ev, _ := eventOf(d, p.ch.Event) // checked by Create
+		stmts = append(stmts, stmt{sql: `INSERT INTO requests (id, reference, type, priority, status,
+			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
+			acknowledge_by, answer_by, create_time, update_time, version, doc)
+			VALUES (?, (SELECT ` + referenceOf(d) + ` FROM (SELECT state, year, last - ? AS n FROM reference_counters
+				WHERE state = ? AND year = ?) AS c),
+			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING reference`,
+			args: []any{r.ID, count[c], c.state, c.year, string(r.Type), string(r.Priority), string(r.Status),
+				r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
+				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.Time(r.CreateTime), d.Time(r.UpdateTime),
+				r.Version, storedoc.EncodeRequest(*r)},
+			into: []any{&r.Reference}}, ev)
+		if p.ch.History != nil {
+			history = append(history, historyStmt(d, *r, *p.ch.History))
+		}
+	}
+	return append(stmts, lockHistory(d, history)...)
+}
+
 // changeOf is the statements that write the event and the history entry of a
 // change of r, the last of its transaction: on PostgreSQL the history insert
-// takes historyLockKey, held until the commit. The entry's reference is the
-// request's column, which Create numbers in the same transaction.
+// takes historyLockKey, held until the commit.
 func changeOf(d sqldb.Dialect, r request.Request, ch request.Change) ([]stmt, error) {
 	ev, err := eventOf(d, ch.Event)
 	if err != nil {
 		return nil, err
 	}
-	out := []stmt{ev}
 	if ch.History == nil {
-		return out, nil
+		return []stmt{ev}, nil
 	}
-	h := historyOf(r, *ch.History)
-	if d == sqldb.Postgres {
-		out = append(out, stmt{sql: `SELECT pg_advisory_xact_lock(?)`, args: []any{historyLockKey}})
+	return append([]stmt{ev}, lockHistory(d, []stmt{historyStmt(d, r, *ch.History)})...), nil
+}
+
+// lockHistory is history preceded, on PostgreSQL, by the statement that
+// takes historyLockKey; nothing for no history.
+func lockHistory(d sqldb.Dialect, history []stmt) []stmt {
+	if d != sqldb.Postgres || len(history) == 0 {
+		return history
 	}
-	return append(out, stmt{sql: `INSERT INTO history (request_id, reference, from_status, to_status, action,
+	return append([]stmt{{sql: `SELECT pg_advisory_xact_lock(?)`, args: []any{historyLockKey}}}, history...)
+}
+
+// historyStmt inserts the history entry h of a change of r. The entry's
+// reference is the request's column, which Create numbers in the same
+// transaction.
+func historyStmt(d sqldb.Dialect, r request.Request, h request.HistoryEntry) stmt {
+	h = historyOf(r, h)
+	return stmt{sql: `INSERT INTO history (request_id, reference, from_status, to_status, action,
 		actor_subject, actor_name, actor_agency, time, reason,
 		requesting_agency, requesting_state, requested_agency, requested_state, owner, snapshot)
 		SELECT ?, reference, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?`,
 		args: []any{h.RequestID, string(h.From), string(h.To), h.Action,
 			h.Actor.Subject, h.Actor.Name, h.Actor.Agency, d.Time(h.Time), h.Reason,
 			h.RequestingAgency, h.RequestingState, h.RequestedAgency, h.RequestedState, h.Owner,
-			storedoc.EncodeRequest(*h.Snapshot), h.RequestID}}), nil
+			storedoc.EncodeRequest(*h.Snapshot), h.RequestID}}
 }
 
 // eventOf is the statement that adds e to the outbox, as sqldb.InsertEvent

@@ -1,6 +1,10 @@
 package store_test
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+
 	"context"
 	"os"
 	"path/filepath"
@@ -13,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqldb"
@@ -335,5 +340,51 @@ func TestHistoryCommitsInSeqOrder(t *testing.T) {
 	}
 	if len(h) != 2 || h[0].RequestID != "req-a" || h[1].RequestID != "req-b" || h[0].Seq >= h[1].Seq {
 		t.Errorf("HistoryAfter(%d) = %+v; want req-a's entry, then req-b's", after, h)
+	}
+}
+
+// TestConcurrentCreatesWithFailures creates requests at once on PostgreSQL,
+// where the store writes creates that arrive together in one transaction,
+// some of them with an id already taken: those fail alone, with
+// AlreadyExists, and the others get every number from 2 on, once each.
+func TestConcurrentCreatesWithFailures(t *testing.T) {
+	s := newStore(t, sqldb.FromPostgres(tracedPool(t, &roundTrips{})))
+	create(t, s, "taken")
+	const n = 40
+	failures := make(chan error, n)
+	refs := make(chan string, n)
+	for i := range n {
+		go func() {
+			id := fmt.Sprintf("req-%02d", i)
+			if i%10 == 0 {
+				id = "taken"
+			}
+			r, _, err := s.Create(t.Context(), draft(id), request.IdempotencyKey{}, request.Change{
+				History: &request.HistoryEntry{To: request.Draft}, Event: trail.Event{ID: fmt.Sprintf("ev-%02d", i)},
+			})
+			refs <- r.Reference
+			failures <- err
+		}()
+	}
+	var got []string
+	failed := 0
+	for range n {
+		ref, err := <-refs, <-failures
+		switch {
+		case errors.Is(err, errs.ErrAlreadyExists):
+			failed++
+		case err != nil:
+			t.Errorf("Create: %v", err)
+		default:
+			got = append(got, ref)
+		}
+	}
+	slices.Sort(got)
+	var want []string
+	for i := 2; i <= n-n/10+1; i++ {
+		want = append(want, fmt.Sprintf("KZ-2026-%06d", i))
+	}
+	if failed != n/10 || !slices.Equal(got, want) {
+		t.Errorf("%d creates failed, references %v; want %d failed and %v", failed, got, n/10, want)
 	}
 }
