@@ -209,8 +209,9 @@ type HistoryEntry struct {
 	Actor  Actor
 	Time   time.Time
 	Reason string
-	// Denormalised parties, so that Watch can decide who may see an entry
-	// without reading the request.
+	// The parties as they were after the change. Watch decides on Snapshot;
+	// it falls back on these (and the request as it is now) only for an
+	// entry without one.
 	RequestingAgency string
 	RequestingState  string
 	RequestedAgency  string

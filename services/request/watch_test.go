@@ -31,7 +31,13 @@ const testIssuer = "https://idp.example/"
 type countingStore struct {
 	request.Store
 	reads atomic.Int64
+	// feedGets counts the Gets of a context without serviceCall: the
+	// feed's, which are not the reads of a Service method.
+	feedGets atomic.Int64
 }
+
+// serviceCall marks the context of a test's calls of Service methods.
+type serviceCall struct{}
 
 func (c *countingStore) HistoryAfter(ctx context.Context, after int64, limit int) ([]request.HistoryEntry, error) {
 	c.reads.Add(1)
@@ -40,6 +46,9 @@ func (c *countingStore) HistoryAfter(ctx context.Context, after int64, limit int
 
 func (c *countingStore) Get(ctx context.Context, id string) (request.Request, error) {
 	c.reads.Add(1)
+	if ctx.Value(serviceCall{}) == nil {
+		c.feedGets.Add(1)
+	}
 	return c.Store.Get(ctx, id)
 }
 
@@ -385,6 +394,44 @@ func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
 				if e := next(t, requested, "the requested side"); e.To != want || e.RequestID != v.ID {
 					t.Fatalf("the requested side got a change of %s to %s; want %s to %s (nothing from before the transmission)", e.RequestID, e.To, v.ID, want)
 				}
+			}
+		})
+	}
+}
+
+// TestWatchReadsNoRequest: the feed decides who may see a change, and
+// whether it matches a filter, on the entry's snapshot of the request: it
+// reads no request per entry (a store keeping snapshots writes one with every
+// entry).
+func TestWatchReadsNoRequest(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			svc, store, _ := newServiceOn(t, engine, request.WatchLimits{Poll: 10 * time.Millisecond})
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), serviceCall{}, true))
+			defer cancel()
+			ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
+			requesting := watch(t, ctx, svc, ca, nil)
+			requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
+			v, err := svc.Create(ctx, kzProsecutor, completeDraft(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Submit(ctx, kzProsecutor, v.ID, "", false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Transmit(ctx, ca, v.ID, "", false); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []request.Status{request.Draft, request.Submitted, request.Transmitted} {
+				if e := next(t, requesting, "the requesting side"); e.To != want {
+					t.Fatalf("the requesting side got a change to %s; want %s", e.To, want)
+				}
+			}
+			if e := next(t, requested, "the requested side"); e.To != request.Transmitted {
+				t.Fatalf("the requested side got a change to %s; want %s", e.To, request.Transmitted)
+			}
+			if n := store.feedGets.Load(); n != 0 {
+				t.Errorf("the feed read a request %d times for 3 entries with snapshots; want 0", n)
 			}
 		})
 	}
