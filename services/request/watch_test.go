@@ -358,15 +358,16 @@ func TestWatchStuckSendKeepsPlace(t *testing.T) {
 // to be read as transmitted for all three, and the requested state's liaison
 // officer was sent the draft and the submission; the requested side's
 // changes start with the transmission, however the feed's reads fall. The
-// requesting side still gets every change.
+// requesting side still gets every change. The feed decides on the entries'
+// snapshots alone: it reads no request per entry.
 func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
 	for _, tc := range []struct {
 		engine string
 		poll   time.Duration
 	}{{"sqlite", 10 * time.Millisecond}, {"sqlite", 500 * time.Millisecond}, {"postgres", 500 * time.Millisecond}} {
 		t.Run(fmt.Sprintf("%s/poll=%v", tc.engine, tc.poll), func(t *testing.T) {
-			svc, _, _ := newServiceOn(t, tc.engine, request.WatchLimits{Poll: tc.poll})
-			ctx, cancel := context.WithCancel(context.Background())
+			svc, store, _ := newServiceOn(t, tc.engine, request.WatchLimits{Poll: tc.poll})
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), serviceCall{}, true))
 			defer cancel()
 			ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
 			requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
@@ -395,43 +396,8 @@ func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
 					t.Fatalf("the requested side got a change of %s to %s; want %s to %s (nothing from before the transmission)", e.RequestID, e.To, v.ID, want)
 				}
 			}
-		})
-	}
-}
-
-// TestWatchReadsNoRequest: the feed decides who may see a change, and
-// whether it matches a filter, on the entry's snapshot of the request: it
-// reads no request per entry (a store keeping snapshots writes one with every
-// entry).
-func TestWatchReadsNoRequest(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			svc, store, _ := newServiceOn(t, engine, request.WatchLimits{Poll: 10 * time.Millisecond})
-			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), serviceCall{}, true))
-			defer cancel()
-			ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
-			requesting := watch(t, ctx, svc, ca, nil)
-			requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
-			v, err := svc.Create(ctx, kzProsecutor, completeDraft(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.Submit(ctx, kzProsecutor, v.ID, "", false); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.Transmit(ctx, ca, v.ID, "", false); err != nil {
-				t.Fatal(err)
-			}
-			for _, want := range []request.Status{request.Draft, request.Submitted, request.Transmitted} {
-				if e := next(t, requesting, "the requesting side"); e.To != want {
-					t.Fatalf("the requesting side got a change to %s; want %s", e.To, want)
-				}
-			}
-			if e := next(t, requested, "the requested side"); e.To != request.Transmitted {
-				t.Fatalf("the requested side got a change to %s; want %s", e.To, request.Transmitted)
-			}
 			if n := store.feedGets.Load(); n != 0 {
-				t.Errorf("the feed read a request %d times for 3 entries with snapshots; want 0", n)
+				t.Errorf("the feed read a request %d times for 4 entries with snapshots; want 0", n)
 			}
 		})
 	}

@@ -29,24 +29,37 @@ import (
 	"github.com/comity-mla/comity/services/trail"
 )
 
+// openers open an empty database of each engine.
+var openers = []struct {
+	engine string
+	open   func(t *testing.T) *sqldb.DB
+}{{"sqlite", openSQLite}, {"postgres", openPostgres}}
+
 // engines runs f on an empty database of each engine.
 func engines(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
-	t.Run("sqlite", func(t *testing.T) {
-		db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "requests.db"))
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(func() { db.Close() })
-		f(t, sqldb.FromSQLite(db))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(pool.Close)
-		f(t, sqldb.FromPostgres(pool))
-	})
+	for _, o := range openers {
+		t.Run(o.engine, func(t *testing.T) { f(t, o.open(t)) })
+	}
+}
+
+func openSQLite(t *testing.T) *sqldb.DB {
+	t.Helper()
+	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "requests.db"))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return sqldb.FromSQLite(db)
+}
+
+func openPostgres(t *testing.T) *sqldb.DB {
+	t.Helper()
+	pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return sqldb.FromPostgres(pool)
 }
 
 func newStore(t *testing.T, db *sqldb.DB) *store.Store {
@@ -58,26 +71,14 @@ func newStore(t *testing.T, db *sqldb.DB) *store.Store {
 	return s
 }
 
-func TestSQLite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) request.Store {
-		db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "requests.db"))
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return newStore(t, sqldb.FromSQLite(db))
-	})
-}
-
-func TestPostgres(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) request.Store {
-		pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(pool.Close)
-		return newStore(t, sqldb.FromPostgres(pool))
-	})
+// TestStore runs the conformance suite on each engine, on a new database
+// for each of its tests.
+func TestStore(t *testing.T) {
+	for _, o := range openers {
+		t.Run(o.engine, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) request.Store { return newStore(t, o.open(t)) })
+		})
+	}
 }
 
 // migrateTo applies the engine's migrations named, and only those.
