@@ -288,6 +288,7 @@ type pendingCreate struct {
 	r    request.Request
 	key  request.IdempotencyKey
 	ch   request.Change
+	ev   stmt // writes ch.Event
 	done bool
 	err  error
 }
@@ -330,12 +331,13 @@ func (s *Store) Create(ctx context.Context, r request.Request, key request.Idemp
 		r.UpdateTime = r.CreateTime
 	}
 	r.Reference = ""
-	p := &pendingCreate{r: storedoc.Stored(r), key: key, ch: ch}
-	// The event is checked here, so that a bad one fails its create alone.
-	if _, err := eventOf(s.db.Dialect(), ch.Event); err != nil {
+	// The event is built here, so that a bad one fails its create alone.
+	ev, err := eventOf(s.db.Dialect(), ch.Event)
+	if err != nil {
 		return request.Request{}, false, fmt.Errorf("create request %s: %w", r.ID, err)
 	}
-	err := s.createAll(ctx, p)
+	p := &pendingCreate{r: storedoc.Stored(r), key: key, ch: ch, ev: ev}
+	err = s.createAll(ctx, p)
 	switch {
 	case err == nil:
 		return p.r, true, nil
@@ -448,7 +450,6 @@ func createStmts(d sqldb.Dialect, group []*pendingCreate) []stmt {
 		c := counter{r.RequestingState, r.CreateTime.Year()}
 		// The last of the counter's numbers is the last create's of c.
 		count[c]--
-		ev, _ := eventOf(d, p.ch.Event) // checked by Create
 		stmts = append(stmts, stmt{sql: `INSERT INTO requests (id, reference, type, priority, status,
 			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
 			acknowledge_by, answer_by, create_time, update_time, version, doc)
@@ -460,7 +461,7 @@ func createStmts(d sqldb.Dialect, group []*pendingCreate) []stmt {
 				r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
 				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.Time(r.CreateTime), d.Time(r.UpdateTime),
 				r.Version, storedoc.EncodeRequest(*r)},
-			into: []any{&r.Reference}}, ev)
+			into: []any{&r.Reference}}, p.ev)
 		if p.ch.History != nil {
 			history = append(history, historyStmt(d, *r, *p.ch.History))
 		}
