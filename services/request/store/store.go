@@ -281,6 +281,10 @@ func referenceOf(d sqldb.Dialect) string {
 // maxGroup bounds the creates one transaction writes.
 const maxGroup = 100
 
+// groupTimeout bounds the writing of a group of creates, which runs on no
+// caller's context (see createAll).
+const groupTimeout = time.Minute
+
 // pendingCreate is a Create in its way to the database: r as it is stored
 // (its Reference set by the transaction that writes it), and, once done is
 // true, its outcome.
@@ -372,8 +376,10 @@ func (s *Store) createAll(ctx context.Context, p *pendingCreate) error {
 		return err
 	}
 	// Once queued, p is written whatever becomes of ctx: its group's
-	// transaction may run in another create's call.
-	ctx = context.WithoutCancel(ctx)
+	// transaction may run in another create's call. groupTimeout bounds
+	// the wait instead, should the database not answer.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
+	defer cancel()
 	c := &s.creates
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -399,8 +405,11 @@ func (s *Store) createAll(ctx context.Context, p *pendingCreate) error {
 // and marks them done.
 func (s *Store) writeGroup(ctx context.Context, pool *pgxpool.Pool, group []*pendingCreate) {
 	_, err := s.batch(ctx, pool, createStmts(sqldb.Postgres, group))
+	// A database that did not answer in time would not answer each
+	// create alone either.
+	alone := err != nil && len(group) > 1 && ctx.Err() == nil
 	for _, p := range group {
-		if err != nil && len(group) > 1 {
+		if alone {
 			_, p.err = s.batch(ctx, pool, createStmts(sqldb.Postgres, []*pendingCreate{p}))
 		} else {
 			p.err = err
