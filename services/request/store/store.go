@@ -771,13 +771,19 @@ func (s *Store) insertWithEvent(ctx context.Context, requestID, what, id string,
 	})
 }
 
+// stamp sets a zero creation time to the time of the write, and truncates
+// it as it is stored.
+func stamp(t *time.Time) {
+	if t.IsZero() {
+		*t = time.Now()
+	}
+	*t = storedoc.StoredTime(*t)
+}
+
 // CreateMessage implements request.Store. A message id that exists is
 // errs.AlreadyExists and an unknown request errs.NotFound.
 func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev trail.Event) (request.Message, error) {
-	if m.CreateTime.IsZero() {
-		m.CreateTime = time.Now()
-	}
-	m.CreateTime = storedoc.StoredTime(m.CreateTime)
+	stamp(&m.CreateTime)
 	err := s.insertWithEvent(ctx, m.RequestID, "message", m.ID, stmt{sql: `INSERT INTO messages (id, request_id, body, visibility,
 		author_subject, author_name, author_agency, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		args: []any{m.ID, m.RequestID, m.Body, m.Visibility, m.Author.Subject, m.Author.Name, m.Author.Agency, s.db.Dialect().Time(m.CreateTime)}},
@@ -816,10 +822,7 @@ const attachmentColumns = `id, request_id, kind, filename, media_type, language,
 // CreateAttachment implements request.Store. An attachment id that exists is
 // errs.AlreadyExists and an unknown request errs.NotFound.
 func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev trail.Event) (request.Attachment, error) {
-	if a.CreateTime.IsZero() {
-		a.CreateTime = time.Now()
-	}
-	a.CreateTime = storedoc.StoredTime(a.CreateTime)
+	stamp(&a.CreateTime)
 	err := s.insertWithEvent(ctx, a.RequestID, "attachment", a.ID, stmt{sql: `INSERT INTO attachments (` + attachmentColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		args: []any{a.ID, a.RequestID, a.Kind, a.Filename, a.MediaType, a.Language, a.SHA256, a.SizeBytes, a.BlobKey,
