@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/directory"
-	"github.com/comity-mla/comity/services/directory/postgres"
-	"github.com/comity-mla/comity/services/directory/sqlite"
+	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -35,7 +35,7 @@ var activationBackends = map[string]func(t *testing.T) activationStore{
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		s, err := sqlite.New(t.Context(), db)
+		s, err := dirstore.New(t.Context(), sqldb.FromSQLite(db))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ var activationBackends = map[string]func(t *testing.T) activationStore{
 			t.Fatalf("open: %v", err)
 		}
 		t.Cleanup(pool.Close)
-		s, err := postgres.New(t.Context(), pool)
+		s, err := dirstore.New(t.Context(), sqldb.FromPostgres(pool))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -121,14 +121,14 @@ func etag(name string, version int64) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
 
-// AgencySchema declares the fields ListAgencies can filter and order on, and
-// the store columns they map to.
+// AgencySchema declares the fields ListAgencies can filter and order on, in
+// the domain's names; the store maps them to its columns.
 var AgencySchema = query.Schema{
-	{Name: "name", Kind: query.String, Column: "id"},
-	{Name: "state", Kind: query.String, Column: "state", Upper: true},
-	{Name: "kind", Kind: query.Enum, Enum: kindNames(), Column: "kind"},
-	{Name: "active", Kind: query.Bool, Column: "active"},
-	{Name: "updateTime", Kind: query.Timestamp, Column: "update_time"},
+	{Name: "name", Kind: query.String},
+	{Name: "state", Kind: query.String, Upper: true},
+	{Name: "kind", Kind: query.Enum, Enum: kindNames()},
+	{Name: "active", Kind: query.Bool},
+	{Name: "updateTime", Kind: query.Timestamp},
 }
 
 func kindNames() []string {

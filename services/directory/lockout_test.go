@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/directory"
-	"github.com/comity-mla/comity/services/directory/sqlite"
+	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/trail"
 )
 
 // agenciesOf returns every agency in the store.
-func agenciesOf(t *testing.T, store *sqlite.Store) []directory.Agency {
+func agenciesOf(t *testing.T, store *dirstore.Store) []directory.Agency {
 	t.Helper()
 	page, err := store.ListAgencies(t.Context(), directory.AgencyQuery{Limit: 1000})
 	if err != nil {
@@ -44,8 +44,8 @@ func TestAgencyChangesKeepSignIn(t *testing.T) {
 	// setup changes the seeded directory (KZ: kz-gpo CENTRAL_AUTHORITY,
 	// kz-police-cyber LAW_ENFORCEMENT, kz-247 CONTACT_POINT_24_7,
 	// kz-oversight OVERSIGHT, all active) before the call.
-	deactivated := func(id string) func(*testing.T, *sqlite.Store) {
-		return func(t *testing.T, store *sqlite.Store) {
+	deactivated := func(id string) func(*testing.T, *dirstore.Store) {
+		return func(t *testing.T, store *dirstore.Store) {
 			if _, err := store.UpdateAgency(t.Context(), id, func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) {
 				a.Active = false
 				return trail.Event{ID: "setup-" + id}, nil
@@ -54,8 +54,8 @@ func TestAgencyChangesKeepSignIn(t *testing.T) {
 			}
 		}
 	}
-	ombudsman := func(active bool) func(*testing.T, *sqlite.Store) {
-		return func(t *testing.T, store *sqlite.Store) {
+	ombudsman := func(active bool) func(*testing.T, *dirstore.Store) {
+		return func(t *testing.T, store *dirstore.Store) {
 			if _, err := store.CreateAgency(t.Context(), directory.Agency{ID: "kz-ombudsman", State: "KZ", Kind: directory.Oversight,
 				DisplayNames: map[string]string{"en": "Ombudsman"}, Active: true}, trail.Event{ID: "setup-ombudsman"}); err != nil {
 				t.Fatal(err)
@@ -67,7 +67,7 @@ func TestAgencyChangesKeepSignIn(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		setup func(*testing.T, *sqlite.Store)
+		setup func(*testing.T, *dirstore.Store)
 		p     identity.Principal
 		id    string
 		// change is nil for a deactivation.
@@ -112,7 +112,7 @@ func TestAgencyChangesKeepSignIn(t *testing.T) {
 		{name: "central authority made law enforcement by an oversight administrator", p: oversightAdmin, id: "kz-gpo",
 			change: ptr(kind(directory.LawEnforcement))},
 		{name: "own agency, kind unchanged", p: gpoAdmin, id: "kz-gpo", change: ptr(kind(directory.CentralAuthority))},
-		{name: "inactive oversight body's kind", setup: func(t *testing.T, store *sqlite.Store) {
+		{name: "inactive oversight body's kind", setup: func(t *testing.T, store *dirstore.Store) {
 			ombudsman(true)(t, store)
 			deactivated("kz-oversight")(t, store)
 		}, p: gpoAdmin, id: "kz-oversight", change: ptr(kind(directory.LawEnforcement))},

@@ -11,22 +11,23 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/directory"
-	"github.com/comity-mla/comity/services/directory/sqlite"
+	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/trail"
 )
 
 // newService returns a service over a seeded SQLite store, and the store.
-func newService(t *testing.T, now time.Time) (*directory.Service, *sqlite.Store) {
+func newService(t *testing.T, now time.Time) (*directory.Service, *dirstore.Store) {
 	t.Helper()
 	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "directory.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	store, err := sqlite.New(t.Context(), db)
+	store, err := dirstore.New(t.Context(), sqldb.FromSQLite(db))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/pgdb"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -52,13 +53,13 @@ func openOutbox(ctx context.Context, database string) (trail.Outbox, func(), err
 		if err != nil {
 			return nil, nil, err
 		}
-		o, closeDB = sqlitedb.Outbox{DB: db}, func() { _ = db.Close() }
+		o, closeDB = sqldb.Outbox{DB: sqldb.FromSQLite(db)}, func() { _ = db.Close() }
 	default:
 		pool, err := pgdb.Open(ctx, dsn)
 		if err != nil {
 			return nil, nil, err
 		}
-		o, closeDB = pgdb.Outbox{Pool: pool}, pool.Close
+		o, closeDB = sqldb.Outbox{DB: sqldb.FromPostgres(pool)}, pool.Close
 	}
 	if _, err := o.Stats(ctx); err != nil {
 		closeDB()

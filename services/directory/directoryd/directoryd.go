@@ -10,7 +10,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/credentials"
@@ -19,15 +18,14 @@ import (
 	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/grpcapi"
-	"github.com/comity-mla/comity/services/directory/postgres"
 	"github.com/comity-mla/comity/services/directory/seed"
-	"github.com/comity-mla/comity/services/directory/sqlite"
+	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/dburl"
 	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -187,9 +185,8 @@ func OpenStore(ctx context.Context, database string) (Store, func(), error) {
 }
 
 func openStore(ctx context.Context, database string) (Store, func(), func(context.Context) error, error) {
-	store, closeDB, ping, err := dburl.OpenPing(ctx, database,
-		func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
-		func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) })
+	store, closeDB, ping, err := dburl.OpenStore(ctx, database,
+		func(ctx context.Context, db *sqldb.DB) (Store, error) { return dirstore.New(ctx, db) })
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("directory database: %w", err)
 	}

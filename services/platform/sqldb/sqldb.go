@@ -18,10 +18,10 @@ package sqldb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,9 +44,16 @@ type DB struct {
 	d    Dialect
 	lite *sqlitedb.DB
 	pool *pgxpool.Pool
-	// numbered caches the PostgreSQL text of each query text.
-	numbered sync.Map // string → string
+	// numbered caches the PostgreSQL text of each query text, up to
+	// maxNumbered texts: filters from requests make texts of many shapes,
+	// which must not grow it without bound.
+	numbered  sync.Map // string → string
+	nNumbered atomic.Int64
 }
+
+// maxNumbered bounds DB.numbered. The texts written in code are far fewer;
+// past the bound a text is numbered on each use, which costs a scan of it.
+const maxNumbered = 4096
 
 // FromSQLite returns the DB of an open SQLite database.
 func FromSQLite(db *sqlitedb.DB) *DB { return &DB{d: SQLite, lite: db} }
@@ -71,7 +78,11 @@ func (db *DB) SQL(q string) string {
 		return s.(string)
 	}
 	s := number(q)
-	db.numbered.Store(q, s)
+	if db.nNumbered.Load() < maxNumbered {
+		if _, loaded := db.numbered.LoadOrStore(q, s); !loaded {
+			db.nNumbered.Add(1)
+		}
+	}
 	return s
 }
 
@@ -394,7 +405,7 @@ func (s timeScanner) Scan(src any) error {
 	case time.Time:
 		*s.t = v.UTC()
 	default:
-		return errors.New("sqldb: scan time: unsupported type " + fmt.Sprintf("%T", src))
+		return fmt.Errorf("sqldb: scan time: unsupported type %T", src)
 	}
 	return nil
 }

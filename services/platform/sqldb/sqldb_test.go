@@ -1,10 +1,12 @@
 package sqldb_test
 
 import (
-	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -49,6 +51,8 @@ func openPostgres(t *testing.T) *sqldb.DB {
 // schema is a table with each kind of column the stores use, in each
 // engine's types.
 var schema = fstest.MapFS{
+	"sqlite/README.md":   {Data: []byte(`not a migration`)},
+	"postgres/README.md": {Data: []byte(`not a migration`)},
 	"sqlite/0001_things.sql": {Data: []byte(`
 		CREATE TABLE parents (id TEXT PRIMARY KEY) STRICT;
 		CREATE TABLE things (
@@ -357,46 +361,104 @@ func TestMigrate(t *testing.T) {
 	})
 }
 
-// A database that the engine packages' own Migrate set up (every database
-// before this package) opens with the same recorded versions and applies
-// only what is new.
-func TestMigrateExisting(t *testing.T) {
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "old.db")
-		lite, err := sqlitedb.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lite.Close()
-		sub, _ := fsSub(t, "sqlite")
-		if err := sqlitedb.Migrate(ctx, lite, sub); err != nil {
-			t.Fatalf("old Migrate: %v", err)
-		}
-		migrated(t, sqldb.FromSQLite(lite))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		pool, err := pgdb.Open(ctx, pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pool.Close()
-		sub, _ := fsSub(t, "postgres")
-		if err := pgdb.Migrate(ctx, pool, sub); err != nil {
-			t.Fatalf("old Migrate: %v", err)
-		}
-		migrated(t, sqldb.FromPostgres(pool))
-	})
+// TestMigrateConcurrently starts processes (SQLite: several DBs on one
+// file) or replicas (PostgreSQL: several pools) at once on an empty
+// database: each migration is applied and recorded exactly once.
+func TestMigrateConcurrently(t *testing.T) {
+	url := ""
+	path := filepath.Join(t.TempDir(), "shared.db")
+	opens := map[string]func(t *testing.T) (*sqldb.DB, func(), error){
+		"sqlite": func(t *testing.T) (*sqldb.DB, func(), error) {
+			lite, err := sqlitedb.Open(t.Context(), path)
+			if err != nil {
+				return nil, nil, err
+			}
+			return sqldb.FromSQLite(lite), func() { lite.Close() }, nil
+		},
+		"postgres": func(t *testing.T) (*sqldb.DB, func(), error) {
+			if url == "" {
+				url = pgtest.NewDatabase(t)
+			}
+			pool, err := pgdb.Open(t.Context(), url)
+			if err != nil {
+				return nil, nil, err
+			}
+			return sqldb.FromPostgres(pool), pool.Close, nil
+		},
+	}
+	for engine, open := range opens {
+		t.Run(engine, func(t *testing.T) {
+			first, closeFirst, err := open(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeFirst()
+			const n = 6
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					db, closeDB, err := open(t)
+					if err != nil {
+						t.Errorf("open #%d: %v", i, err)
+						return
+					}
+					defer closeDB()
+					if err := sqldb.Migrate(t.Context(), db, schema); err != nil {
+						t.Errorf("Migrate #%d: %v", i, err)
+					}
+				})
+			}
+			wg.Wait()
+			names, err := collect(scanString)(first.Query(t.Context(), `SELECT name FROM schema_migrations ORDER BY version`))
+			if err != nil || strings.Join(names, ",") != "0001_things.sql" {
+				t.Errorf("recorded: %v, %v; want 0001_things.sql once", names, err)
+			}
+		})
+	}
 }
 
-func fsSub(t *testing.T, dir string) (fstest.MapFS, error) {
+// A database that the engine packages' own Migrate set up (every database
+// before this package) opens with the same recorded versions and applies
+// nothing again.
+func TestMigrateExisting(t *testing.T) {
+	oldMigrate := map[string]func(t *testing.T, fsys fs.FS) (*sqldb.DB, error){
+		"sqlite": func(t *testing.T, fsys fs.FS) (*sqldb.DB, error) {
+			lite, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "old.db"))
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(func() { lite.Close() })
+			return sqldb.FromSQLite(lite), sqlitedb.Migrate(t.Context(), lite, fsys)
+		},
+		"postgres": func(t *testing.T, fsys fs.FS) (*sqldb.DB, error) {
+			db := openPostgres(t)
+			return db, pgdb.Migrate(t.Context(), db.Pool(), fsys)
+		},
+	}
+	for engine, migrate := range oldMigrate {
+		t.Run(engine, func(t *testing.T) {
+			db, err := migrate(t, fsSub(engine))
+			if err != nil {
+				t.Fatalf("the engine's Migrate: %v", err)
+			}
+			migrated(t, db)
+			names, err := collect(scanString)(db.Query(t.Context(), `SELECT name FROM schema_migrations ORDER BY version`))
+			if err != nil || strings.Join(names, ",") != "0001_things.sql" {
+				t.Errorf("recorded: %v, %v; want 0001_things.sql once", names, err)
+			}
+		})
+	}
+}
+
+// fsSub is the folder dir of schema.
+func fsSub(dir string) fstest.MapFS {
 	out := fstest.MapFS{}
 	for k, v := range schema {
 		if name, ok := strings.CutPrefix(k, dir+"/"); ok {
 			out[name] = v
 		}
 	}
-	return out, nil
+	return out
 }
 
 func TestSQL(t *testing.T) {
@@ -413,6 +475,12 @@ func TestSQL(t *testing.T) {
 		}
 		if got := db.SQL(q); got != want {
 			t.Errorf("SQL(%q) the second time = %q, want %q", q, got, want)
+		}
+	}
+	// Past the cache's bound texts are still numbered.
+	for i := range 5000 {
+		if got, want := db.SQL(fmt.Sprintf(`SELECT ? + %d`, i)), fmt.Sprintf(`SELECT $1 + %d`, i); got != want {
+			t.Fatalf("SQL of text %d = %q, want %q", i, got, want)
 		}
 	}
 	if got := openSQLite(t).SQL(`SELECT ?`); got != `SELECT ?` {

@@ -230,12 +230,25 @@ func TestParseFilterDepthLimit(t *testing.T) {
 }
 
 func TestBadSchemaIsNotTheCallersFault(t *testing.T) {
-	bad := query.Schema{{Name: "a", Kind: query.String}} // no column
+	// No kind. (No column is no mistake here: a domain declares none, and
+	// its store supplies them.)
+	bad := query.Schema{{Name: "a"}}
 	if _, err := aip.ParseFilter(`a = "x"`, bad); err == nil || errs.CodeOf(err) != errs.Internal {
 		t.Errorf("ParseFilter with a bad schema = %v, want an internal error", err)
 	}
 	if _, err := aip.ParseOrderBy(`a`, bad); err == nil || errs.CodeOf(err) != errs.Internal {
 		t.Errorf("ParseOrderBy with a bad schema = %v, want an internal error", err)
+	}
+}
+
+// A schema without columns, as a domain declares it, parses.
+func TestSchemaWithoutColumns(t *testing.T) {
+	bare := query.Schema{{Name: "a", Kind: query.String}}
+	if _, err := aip.ParseFilter(`a = "x"`, bare); err != nil {
+		t.Errorf("ParseFilter on a schema without columns: %v", err)
+	}
+	if _, err := aip.ParseOrderBy(`a`, bare); err != nil {
+		t.Errorf("ParseOrderBy on a schema without columns: %v", err)
 	}
 }
 

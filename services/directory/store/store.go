@@ -1,43 +1,58 @@
-// Package sqlite is the directory.Store of the embedded deployment, on one
-// SQLite file opened with package sqlitedb. It is also the directory's
-// trail.Outbox.
-package sqlite
+// Package store is the directory.Store, on SQLite (the embedded deployment)
+// or PostgreSQL (the scaled-out one, whose replicas share the database),
+// through the SQL layer of package platform/sqldb. It is also the
+// directory's trail.Outbox.
+//
+// It owns the directory's tables and their migrations (migrations/sqlite,
+// migrations/postgres) and the mapping of directory.AgencySchema's fields to
+// columns. It may import directory and directory/storedoc (the domain types
+// and their stored form), the platform packages sqldb, errs, query and
+// trail.
+package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
-	"strings"
 	"time"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/storedoc"
 	"github.com/comity-mla/comity/services/errs"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations
 var migrations embed.FS
 
-// Store keeps the directory in SQLite. Writes go through the single write
-// connection in IMMEDIATE transactions, which serialises them within the
-// process and, through SQLite's lock, with other processes on the file.
+// agencyFields maps the fields of directory.AgencySchema to the columns of
+// agencies.
+var agencyFields = map[string]string{
+	"name":       "id",
+	"state":      "state",
+	"kind":       "kind",
+	"active":     "active",
+	"updateTime": "update_time",
+}
+
+// Store keeps the directory. Read-modify-write methods read the rows they
+// change with Dialect.ForUpdate: on PostgreSQL that locks them, so that
+// concurrent updates from any replica are serialised and none is lost; on
+// SQLite write transactions run one at a time anyway, within the process
+// and, through SQLite's lock, with other processes on the file.
 //
 // A write keeps the UpdateTime it is given, since the domain takes it from its
 // own clock, and uses the time of the write only when it is zero. Times are
-// stored in UTC truncated to microseconds, as on PostgreSQL.
+// stored in UTC truncated to microseconds, the precision of both engines.
 type Store struct {
-	sqlitedb.Outbox
-	db *sqlitedb.DB
+	sqldb.Outbox
+	db     *sqldb.DB
+	agency query.Schema
 }
 
 var (
@@ -46,22 +61,27 @@ var (
 )
 
 // New applies the directory's migrations to db and returns a store on it. The
-// caller keeps ownership of db and closes it after the last use of the store.
-func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
+// caller keeps ownership of db's engine handle and closes it after the last
+// use of the store.
+func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
+	agency, err := directory.AgencySchema.WithColumns(agencyFields)
+	if err != nil {
+		return nil, fmt.Errorf("directory store: %w", err)
+	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("directory migrations: %w", err)
 	}
-	if err := sqlitedb.Migrate(ctx, db, sub); err != nil {
+	if err := sqldb.Migrate(ctx, db, sub); err != nil {
 		return nil, fmt.Errorf("migrate directory: %w", err)
 	}
-	return &Store{Outbox: sqlitedb.Outbox{DB: db}, db: db}, nil
+	return &Store{Outbox: sqldb.Outbox{DB: db}, db: db, agency: agency}, nil
 }
 
 // updateTime is the update time to store for t: t itself, because the
 // domain sets it from its own clock, or, when t is zero (a seed file without
 // times), the time of the write. It is UTC truncated to microseconds, the
-// precision of both backends, so that what a write returns equals what a
+// precision of both engines, so that what a write returns equals what a
 // later read returns.
 func updateTime(t, write time.Time) time.Time {
 	if t.IsZero() {
@@ -70,36 +90,16 @@ func updateTime(t, write time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
-func fromMicros(us int64) time.Time {
-	return time.UnixMicro(us).UTC()
-}
-
-// querier is what *sql.DB and *sql.Tx have in common.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-type scanner interface {
-	Scan(dest ...any) error
-}
-
-func isConstraint(err error, code int) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == code
-}
-
 // States.
 
 const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time`
 
-func scanState(row scanner) (directory.State, error) {
+func scanState(row sqldb.Scanner) (directory.State, error) {
 	var (
 		s                                            directory.State
 		names, official, accepted, issuers, mappings string
-		updated                                      int64
 	)
-	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, &updated); err != nil {
+	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, sqldb.ScanTime(&s.UpdateTime)); err != nil {
 		return directory.State{}, err
 	}
 	var err error
@@ -118,13 +118,13 @@ func scanState(row scanner) (directory.State, error) {
 	if s.ClaimMappings, err = storedoc.DecodeClaimMappings(mappings); err != nil {
 		return directory.State{}, fmt.Errorf("state %s claim_mappings: %w", s.Code, err)
 	}
-	s.UpdateTime = fromMicros(updated)
 	return s, nil
 }
 
-func getState(ctx context.Context, q querier, code string) (directory.State, error) {
-	s, err := scanState(q.QueryRowContext(ctx, `SELECT `+stateColumns+` FROM states WHERE code = ?`, code))
-	if errors.Is(err, sql.ErrNoRows) {
+// getState reads a state; lock is "" or a Dialect's row lock clause.
+func getState(ctx context.Context, q sqldb.Querier, code, lock string) (directory.State, error) {
+	s, err := scanState(q.QueryRow(ctx, `SELECT `+stateColumns+` FROM states WHERE code = ?`+lock, code))
+	if errors.Is(err, sqldb.ErrNoRows) {
 		return directory.State{}, errs.New(errs.NotFound, "state %q not found", code)
 	}
 	if err != nil {
@@ -135,20 +135,9 @@ func getState(ctx context.Context, q querier, code string) (directory.State, err
 
 // ListStates implements directory.Store.
 func (s *Store) ListStates(ctx context.Context) ([]directory.State, error) {
-	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+stateColumns+` FROM states ORDER BY code`)
+	rows, err := s.db.Query(ctx, `SELECT `+stateColumns+` FROM states ORDER BY code`)
+	out, err := sqldb.Collect(rows, err, scanState)
 	if err != nil {
-		return nil, fmt.Errorf("list states: %w", err)
-	}
-	defer rows.Close()
-	var out []directory.State
-	for rows.Next() {
-		st, err := scanState(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list states: %w", err)
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list states: %w", err)
 	}
 	return out, nil
@@ -156,16 +145,17 @@ func (s *Store) ListStates(ctx context.Context) ([]directory.State, error) {
 
 // GetState implements directory.Store.
 func (s *Store) GetState(ctx context.Context, code string) (directory.State, error) {
-	return getState(ctx, s.db.Read, code)
+	return getState(ctx, s.db, code, "")
 }
 
-// UpdateState implements directory.Store. fn runs while the transaction holds
-// the database's only write connection, so it must not write through this
-// store.
+// UpdateState implements directory.Store. fn runs while the row is locked
+// (on SQLite: while the transaction holds the database's only write
+// connection, so fn must not write through this store).
 func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory.State) (trail.Event, error)) (directory.State, error) {
 	var out directory.State
-	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
-		st, err := getState(ctx, tx, code)
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		d := tx.Dialect()
+		st, err := getState(ctx, tx, code, d.ForUpdate())
 		if err != nil {
 			return err
 		}
@@ -180,14 +170,14 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 		st.Version = version + 1
 		st.UpdateTime = updateTime(st.UpdateTime, time.Now())
 		storedoc.NormalizeState(&st)
-		if _, err := tx.ExecContext(ctx, `UPDATE states SET display_names = ?, official_languages = ?,
+		if _, err := tx.Exec(ctx, `UPDATE states SET display_names = ?, official_languages = ?,
 			accepted_languages = ?, time_zone = ?, trusted_issuers = ?, claim_mappings = ?, version = ?, update_time = ?
 			WHERE code = ?`,
 			storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages), storedoc.EncodeList(st.AcceptedLanguages),
-			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), st.Version, st.UpdateTime.UnixMicro(), code); err != nil {
+			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), st.Version, d.Time(st.UpdateTime), code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
-		if err := sqlitedb.InsertEvent(ctx, tx, ev); err != nil {
+		if err := sqldb.InsertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		out = st
@@ -202,7 +192,7 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 // upsertState inserts st with Version 1 and its UpdateTime (t if it has
 // none), or, when upsert is set and the code exists, replaces it and
 // increments its Version.
-func upsertState(ctx context.Context, tx *sql.Tx, st directory.State, t time.Time, upsert bool) error {
+func upsertState(ctx context.Context, tx *sqldb.Tx, st directory.State, t time.Time, upsert bool) error {
 	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)`
 	if upsert {
 		q += ` ON CONFLICT (code) DO UPDATE SET display_names = excluded.display_names,
@@ -210,9 +200,10 @@ func upsertState(ctx context.Context, tx *sql.Tx, st directory.State, t time.Tim
 			time_zone = excluded.time_zone, trusted_issuers = excluded.trusted_issuers,
 			claim_mappings = excluded.claim_mappings, version = states.version + 1, update_time = excluded.update_time`
 	}
-	_, err := tx.ExecContext(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
-		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), updateTime(st.UpdateTime, t).UnixMicro())
-	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+	_, err := tx.Exec(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
+		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers),
+		storedoc.EncodeClaimMappings(st.ClaimMappings), tx.Dialect().Time(updateTime(st.UpdateTime, t)))
+	if _, dup := sqldb.UniqueViolation(err); dup {
 		return errs.Wrap(err, errs.Invalid, "state %q is given twice", st.Code)
 	}
 	if err != nil {
@@ -225,14 +216,12 @@ func upsertState(ctx context.Context, tx *sql.Tx, st directory.State, t time.Tim
 
 const agencyColumns = `id, state, kind, display_names, receives, accepted_languages, contact_points, active, version, update_time`
 
-func scanAgency(row scanner) (directory.Agency, error) {
+func scanAgency(row sqldb.Scanner) (directory.Agency, error) {
 	var (
 		a                                        directory.Agency
 		names, receives, accepted, contactPoints string
-		active                                   int64
-		updated                                  int64
 	)
-	if err := row.Scan(&a.ID, &a.State, &a.Kind, &names, &receives, &accepted, &contactPoints, &active, &a.Version, &updated); err != nil {
+	if err := row.Scan(&a.ID, &a.State, &a.Kind, &names, &receives, &accepted, &contactPoints, &a.Active, &a.Version, sqldb.ScanTime(&a.UpdateTime)); err != nil {
 		return directory.Agency{}, err
 	}
 	var err error
@@ -248,14 +237,13 @@ func scanAgency(row scanner) (directory.Agency, error) {
 	if a.ContactPoints, err = storedoc.DecodeContactPoints(contactPoints); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s contact_points: %w", a.ID, err)
 	}
-	a.Active = active != 0
-	a.UpdateTime = fromMicros(updated)
 	return a, nil
 }
 
-func getAgency(ctx context.Context, q querier, id string) (directory.Agency, error) {
-	a, err := scanAgency(q.QueryRowContext(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
+// getAgency reads an agency; lock is "" or a Dialect's row lock clause.
+func getAgency(ctx context.Context, q sqldb.Querier, id, lock string) (directory.Agency, error) {
+	a, err := scanAgency(q.QueryRow(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE id = ?`+lock, id))
+	if errors.Is(err, sqldb.ErrNoRows) {
 		return directory.Agency{}, errs.New(errs.NotFound, "agency %q not found", id)
 	}
 	if err != nil {
@@ -264,74 +252,65 @@ func getAgency(ctx context.Context, q querier, id string) (directory.Agency, err
 	return a, nil
 }
 
+// lockStateAgencies takes the lock that serialises the changes of the
+// agencies of the states codes: on PostgreSQL their rows, FOR NO KEY UPDATE,
+// which leaves the foreign-key checks of a concurrent create free, in code
+// order so that two transactions never wait for each other. SQLite's write
+// transactions need none.
+func lockStateAgencies(ctx context.Context, tx *sqldb.Tx, codes []string) error {
+	d := tx.Dialect()
+	lock := d.ForNoKeyUpdate()
+	if lock == "" {
+		return nil
+	}
+	codes = slices.Sorted(slices.Values(codes))
+	if _, err := tx.Exec(ctx, `SELECT code FROM states WHERE `+d.In("code")+` ORDER BY code`+lock, sqldb.List(d, codes)); err != nil {
+		return fmt.Errorf("lock the agencies of %v: %w", codes, err)
+	}
+	return nil
+}
+
 // stateAgencies returns the agencies of the states codes, ordered by id,
 // but the one with id except (none if empty).
-func stateAgencies(ctx context.Context, q querier, codes []string, except string) ([]directory.Agency, error) {
-	var out []directory.Agency
-	for _, code := range codes {
-		rows, err := q.QueryContext(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE state = ? AND id <> ? ORDER BY id`, code, except)
-		if err != nil {
-			return nil, fmt.Errorf("agencies of %s: %w", code, err)
-		}
-		for rows.Next() {
-			a, err := scanAgency(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("agencies of %s: %w", code, err)
-			}
-			out = append(out, a)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("agencies of %s: %w", code, err)
-		}
+func stateAgencies(ctx context.Context, tx *sqldb.Tx, codes []string, except string) ([]directory.Agency, error) {
+	d := tx.Dialect()
+	rows, err := tx.Query(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE `+d.In("state")+` AND id <> ? ORDER BY id`,
+		sqldb.List(d, codes), except)
+	out, err := sqldb.Collect(rows, err, scanAgency)
+	if err != nil {
+		return nil, fmt.Errorf("agencies of %v: %w", codes, err)
 	}
-	slices.SortFunc(out, func(a, b directory.Agency) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
 // GetAgency implements directory.Store.
 func (s *Store) GetAgency(ctx context.Context, id string) (directory.Agency, error) {
-	return getAgency(ctx, s.db.Read, id)
+	return getAgency(ctx, s.db, id, "")
 }
 
 // ListAgencies implements directory.Store. A Limit of zero or less returns
 // every matching agency from Offset on.
 func (s *Store) ListAgencies(ctx context.Context, q directory.AgencyQuery) (directory.AgencyPage, error) {
-	where, args, err := query.SQLite.Where(directory.AgencySchema, q.Filter, 0)
+	d := s.db.Dialect()
+	where, args, err := d.Where(s.agency, q.Filter)
 	if err != nil {
 		return directory.AgencyPage{}, fmt.Errorf("list agencies: %w", err)
 	}
-	order, err := query.SQLite.OrderBy(directory.AgencySchema, q.OrderBy, "id")
+	order, err := d.OrderBy(s.agency, q.OrderBy, "id")
 	if err != nil {
 		return directory.AgencyPage{}, fmt.Errorf("list agencies: %w", err)
-	}
-	limit := int64(q.Limit)
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
 	}
 	var page directory.AgencyPage
-	// One read transaction: the count and the page come from one snapshot.
-	err = sqlitedb.WithTx(ctx, s.db.Read, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM agencies WHERE `+where, args...).Scan(&page.Total); err != nil {
+	// One snapshot: Total agrees with the rows even while another replica
+	// writes.
+	err = s.db.ReadTx(ctx, func(tx *sqldb.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM agencies WHERE `+where, args...).Scan(&page.Total); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx,
-			`SELECT `+agencyColumns+` FROM agencies WHERE `+where+` `+order+` LIMIT ? OFFSET ?`,
-			append(args, limit, max(q.Offset, 0))...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			a, err := scanAgency(rows)
-			if err != nil {
-				return err
-			}
-			page.Agencies = append(page.Agencies, a)
-		}
-		return rows.Err()
+		rows, err := tx.Query(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE `+where+` `+order+` LIMIT ? OFFSET ?`,
+			append(args, d.Limit(q.Limit), max(q.Offset, 0))...)
+		page.Agencies, err = sqldb.Collect(rows, err, scanAgency)
+		return err
 	})
 	if err != nil {
 		return directory.AgencyPage{}, fmt.Errorf("list agencies: %w", err)
@@ -351,7 +330,7 @@ const (
 // insertAgency writes a with Version 1 (or, replacing, the stored version
 // plus one) and its UpdateTime (t if it has none), and reports whether a row
 // was written. A state not in the store is errs.FailedPrecondition.
-func insertAgency(ctx context.Context, tx *sql.Tx, a directory.Agency, t time.Time, c conflict) (bool, error) {
+func insertAgency(ctx context.Context, tx *sqldb.Tx, a directory.Agency, t time.Time, c conflict) (bool, error) {
 	q := `INSERT INTO agencies (` + agencyColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`
 	switch c {
 	case conflictIgnore:
@@ -362,19 +341,16 @@ func insertAgency(ctx context.Context, tx *sql.Tx, a directory.Agency, t time.Ti
 			accepted_languages = excluded.accepted_languages, contact_points = excluded.contact_points,
 			active = excluded.active, version = agencies.version + 1, update_time = excluded.update_time`
 	}
-	res, err := tx.ExecContext(ctx, q, a.ID, a.State, string(a.Kind), storedoc.EncodeMap(a.DisplayNames),
+	n, err := tx.Exec(ctx, q, a.ID, a.State, string(a.Kind), storedoc.EncodeMap(a.DisplayNames),
 		storedoc.EncodeList(a.Receives), storedoc.EncodeList(a.AcceptedLanguages), storedoc.EncodeContactPoints(a.ContactPoints),
-		a.Active, updateTime(a.UpdateTime, t).UnixMicro())
+		a.Active, tx.Dialect().Time(updateTime(a.UpdateTime, t)))
+	_, dup := sqldb.UniqueViolation(err)
 	switch {
-	case isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY):
+	case sqldb.ForeignKeyViolation(err):
 		return false, errs.Wrap(err, errs.FailedPrecondition, "agency %q: state %q not found", a.ID, a.State)
-	case isConstraint(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
+	case dup:
 		return false, errs.Wrap(err, errs.Invalid, "agency %q is given twice", a.ID)
 	case err != nil:
-		return false, fmt.Errorf("store agency %s: %w", a.ID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
 		return false, fmt.Errorf("store agency %s: %w", a.ID, err)
 	}
 	return n > 0, nil
@@ -382,11 +358,11 @@ func insertAgency(ctx context.Context, tx *sql.Tx, a directory.Agency, t time.Ti
 
 // CreateAgency implements directory.Store.
 func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev trail.Event) (directory.Agency, error) {
-	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		// Checked first, rather than read from the foreign key error, so
-		// that the error names the state on both backends.
+		// that the error names the state on both engines.
 		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM states WHERE code = ?)`, a.State).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM states WHERE code = ?)`, a.State).Scan(&exists); err != nil {
 			return fmt.Errorf("create agency %s: %w", a.ID, err)
 		}
 		if !exists {
@@ -394,6 +370,9 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev trail.E
 		}
 		a.Version = 1
 		a.UpdateTime = updateTime(a.UpdateTime, time.Now())
+		// DO NOTHING also covers a concurrent create of the same id on
+		// PostgreSQL: the second insert waits for the first and then
+		// writes nothing.
 		created, err := insertAgency(ctx, tx, a, a.UpdateTime, conflictIgnore)
 		if err != nil {
 			return err
@@ -401,7 +380,7 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev trail.E
 		if !created {
 			return errs.New(errs.AlreadyExists, "agency %q already exists", a.ID)
 		}
-		return sqlitedb.InsertEvent(ctx, tx, ev)
+		return sqldb.InsertEvent(ctx, tx, ev)
 	})
 	if err != nil {
 		return directory.Agency{}, err
@@ -410,18 +389,30 @@ func (s *Store) CreateAgency(ctx context.Context, a directory.Agency, ev trail.E
 	return a, nil
 }
 
-// UpdateAgency implements directory.Store. fn runs while the transaction holds
-// the database's only write connection, so it must not write through this
-// store.
+// UpdateAgency implements directory.Store. fn runs while the agency's row
+// and the lock of its state's agencies are held (on SQLite: while the
+// transaction holds the database's only write connection, so fn must not
+// write through this store).
 func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *directory.Agency, peers []directory.Agency) (trail.Event, error)) (directory.Agency, error) {
 	var out directory.Agency
-	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
-		a, err := getAgency(ctx, tx, id)
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		d := tx.Dialect()
+		a, err := getAgency(ctx, tx, id, "")
 		if err != nil {
 			return err
 		}
-		// The write transaction is the only writer of the database, so
-		// the peers stay as read until it commits.
+		// The state's lock first, then the agency's row, in the order every
+		// writer of the state's agencies takes them: updates of any agency
+		// of one state take turns, so that fn's view of the peers stays
+		// true until this one commits.
+		if lock := d.ForUpdate(); lock != "" {
+			if err := lockStateAgencies(ctx, tx, []string{a.State}); err != nil {
+				return err
+			}
+			if a, err = getAgency(ctx, tx, id, lock); err != nil {
+				return err
+			}
+		}
 		peers, err := stateAgencies(ctx, tx, []string{a.State}, id)
 		if err != nil {
 			return err
@@ -440,14 +431,14 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *director
 		a.Version = version + 1
 		a.UpdateTime = updateTime(a.UpdateTime, time.Now())
 		storedoc.NormalizeAgency(&a)
-		if _, err := tx.ExecContext(ctx, `UPDATE agencies SET kind = ?, display_names = ?, receives = ?,
+		if _, err := tx.Exec(ctx, `UPDATE agencies SET kind = ?, display_names = ?, receives = ?,
 			accepted_languages = ?, contact_points = ?, active = ?, version = ?, update_time = ?
 			WHERE id = ?`,
 			string(a.Kind), storedoc.EncodeMap(a.DisplayNames), storedoc.EncodeList(a.Receives), storedoc.EncodeList(a.AcceptedLanguages),
-			storedoc.EncodeContactPoints(a.ContactPoints), a.Active, a.Version, a.UpdateTime.UnixMicro(), id); err != nil {
+			storedoc.EncodeContactPoints(a.ContactPoints), a.Active, a.Version, d.Time(a.UpdateTime), id); err != nil {
 			return fmt.Errorf("update agency %s: %w", id, err)
 		}
-		if err := sqlitedb.InsertEvent(ctx, tx, ev); err != nil {
+		if err := sqldb.InsertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
 		out = a
@@ -459,14 +450,19 @@ func (s *Store) UpdateAgency(ctx context.Context, id string, fn func(a *director
 	return out, nil
 }
 
-// Seed implements directory.Store; it writes no audit event. The IMMEDIATE transaction holds the write
-// lock from its first statement, so a concurrent seeder, in this process or
-// another, waits and then finds the states written.
+// Seed implements directory.Store; it writes no audit event. Processes or
+// replicas starting at once all call it and take turns: on SQLite the write
+// transaction holds the write lock from its first statement, on PostgreSQL
+// an advisory lock, and READ COMMITTED lets each one that waited see the
+// states the first one committed.
 func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []directory.Agency) (bool, error) {
 	seeded := false
-	err := sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		if err := tx.AdvisoryLockName(ctx, "comity.directory.seed"); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
 		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM states)`).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM states)`).Scan(&exists); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 		if exists {
@@ -495,11 +491,13 @@ func (s *Store) Seed(ctx context.Context, states []directory.State, agencies []d
 // Import implements directory.Store; it writes no audit event. Agencies may name states of the same
 // import; a state in neither is errs.FailedPrecondition and nothing is stored.
 func (s *Store) Import(ctx context.Context, states []directory.State, agencies []directory.Agency, keep func(stored directory.State, imported *directory.State), keepAgencies func(stored, imported []directory.Agency)) error {
-	return sqlitedb.WithTx(ctx, s.db.Write, func(tx *sql.Tx) error {
+	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
 		t := time.Now()
 		for _, st := range states {
 			if keep != nil {
-				stored, err := getState(ctx, tx, st.Code)
+				// Locked: a concurrent change of the state waits, so that
+				// keep sees what the import replaces.
+				stored, err := getState(ctx, tx, st.Code, tx.Dialect().ForUpdate())
 				switch {
 				case err == nil:
 					code := st.Code
@@ -521,6 +519,9 @@ func (s *Store) Import(ctx context.Context, states []directory.State, agencies [
 				if !slices.Contains(codes, a.State) {
 					codes = append(codes, a.State)
 				}
+			}
+			if err := lockStateAgencies(ctx, tx, codes); err != nil {
+				return err
 			}
 			stored, err := stateAgencies(ctx, tx, codes, "")
 			if err != nil {
