@@ -127,7 +127,9 @@ check-generated: generate ## Fail when the committed generated code is stale.
 # PostgreSQL figures need a server; the local one unless told otherwise.
 bench: export COMITY_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 # Operations per gateway sub-benchmark: a fixed count keeps a run bounded
-# (about 4 minutes on 2 cores) however slow an engine is. -p 1: benchmarks of
+# (about 4 minutes on 2 cores) however slow an engine is. The gateway's
+# BenchmarkPgbench adds pgbench simple-update (64 clients, 20 s) beside the
+# PostgreSQL figures; it is skipped without pgbench. -p 1: benchmarks of
 # two packages running at once would share the cores and spoil both.
 bench: BENCH_OPS ?= 3000
 bench: ## Run the benchmarks (see docs/benchmarks.md); results also in build/bench.txt.

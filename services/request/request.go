@@ -209,8 +209,9 @@ type HistoryEntry struct {
 	Actor  Actor
 	Time   time.Time
 	Reason string
-	// Denormalised parties, so that Watch can decide who may see an entry
-	// without reading the request.
+	// The parties as they were after the change. Watch decides on Snapshot;
+	// it falls back on these (and the request as it is now) only for an
+	// entry without one.
 	RequestingAgency string
 	RequestingState  string
 	RequestedAgency  string
@@ -249,35 +250,36 @@ type Attachment struct {
 	CreateTime time.Time
 }
 
-// RequestSchema declares what ListRequests can filter and order on, with the
-// store columns. Visibility conditions built by the Service use the same
-// fields, plus those of visibilitySchema.
+// RequestSchema declares what ListRequests can filter and order on, in the
+// API's names; the store maps them to its columns. Visibility conditions
+// built by the Service use the same fields, plus those StoreSchema adds.
 var RequestSchema = query.Schema{
-	{Name: "status", Kind: query.Enum, Enum: statusNames(), Column: "status"},
-	{Name: "type", Kind: query.Enum, Enum: typeNames(), Column: "type"},
-	{Name: "priority", Kind: query.Enum, Enum: []string{string(directory.Routine), string(directory.Urgent), string(directory.Emergency)}, Column: "priority"},
-	{Name: "requestingState", Kind: query.String, Column: "requesting_state", Upper: true},
-	{Name: "requestedState", Kind: query.String, Column: "requested_state", Upper: true},
-	{Name: "requestingAgency", Kind: query.String, Column: "requesting_agency"},
-	{Name: "requestedAgency", Kind: query.String, Column: "requested_agency"},
-	{Name: "overdue", Kind: query.Bool, Column: "overdue"},
-	{Name: "createTime", Kind: query.Timestamp, Column: "create_time"},
-	{Name: "updateTime", Kind: query.Timestamp, Column: "update_time"},
-	{Name: "reference", Kind: query.String, Column: "reference", Upper: true},
+	{Name: "status", Kind: query.Enum, Enum: statusNames()},
+	{Name: "type", Kind: query.Enum, Enum: typeNames()},
+	{Name: "priority", Kind: query.Enum, Enum: []string{string(directory.Routine), string(directory.Urgent), string(directory.Emergency)}},
+	{Name: "requestingState", Kind: query.String, Upper: true},
+	{Name: "requestedState", Kind: query.String, Upper: true},
+	{Name: "requestingAgency", Kind: query.String},
+	{Name: "requestedAgency", Kind: query.String},
+	{Name: "overdue", Kind: query.Bool},
+	{Name: "createTime", Kind: query.Timestamp},
+	{Name: "updateTime", Kind: query.Timestamp},
+	{Name: "reference", Kind: query.String, Upper: true},
 }
 
 // OrderSchema declares what ListRequests can order on: RequestSchema but
-// overdue, which is computed at the time of the read and has no column.
+// overdue, which is computed at the time of the read and is not stored.
 var OrderSchema = slices.DeleteFunc(slices.Clone(RequestSchema), func(f query.Field) bool { return f.Name == "overdue" })
 
-// StoreSchema is RequestSchema plus the columns the Service's visibility and
-// overdue conditions use. Stores compile ListQuery with it; "overdue" never
-// reaches them (the Service rewrites it into deadline comparisons).
+// StoreSchema is RequestSchema plus the fields the Service's visibility and
+// overdue conditions use. Stores compile ListQuery with it, supplying the
+// columns; "overdue" never reaches them (the Service rewrites it into
+// deadline comparisons).
 var StoreSchema = append(query.Schema{
-	{Name: "owner", Kind: query.String, Column: "owner"},
-	{Name: "transmitted", Kind: query.Bool, Column: "transmitted"},
-	{Name: "acknowledgeBy", Kind: query.Timestamp, Column: "acknowledge_by"},
-	{Name: "answerBy", Kind: query.Timestamp, Column: "answer_by"},
+	{Name: "owner", Kind: query.String},
+	{Name: "transmitted", Kind: query.Bool},
+	{Name: "acknowledgeBy", Kind: query.Timestamp},
+	{Name: "answerBy", Kind: query.Timestamp},
 }, RequestSchema...)
 
 func statusNames() []string {

@@ -16,13 +16,13 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/fsblob"
-	"github.com/comity-mla/comity/services/request/postgres"
-	"github.com/comity-mla/comity/services/request/sqlite"
+	"github.com/comity-mla/comity/services/request/store"
 )
 
 const testIssuer = "https://idp.example/"
@@ -31,7 +31,13 @@ const testIssuer = "https://idp.example/"
 type countingStore struct {
 	request.Store
 	reads atomic.Int64
+	// feedGets counts the Gets of a context without serviceCall: the
+	// feed's, which are not the reads of a Service method.
+	feedGets atomic.Int64
 }
+
+// serviceCall marks the context of a test's calls of Service methods.
+type serviceCall struct{}
 
 func (c *countingStore) HistoryAfter(ctx context.Context, after int64, limit int) ([]request.HistoryEntry, error) {
 	c.reads.Add(1)
@@ -40,6 +46,9 @@ func (c *countingStore) HistoryAfter(ctx context.Context, after int64, limit int
 
 func (c *countingStore) Get(ctx context.Context, id string) (request.Request, error) {
 	c.reads.Add(1)
+	if ctx.Value(serviceCall{}) == nil {
+		c.feedGets.Add(1)
+	}
 	return c.Store.Get(ctx, id)
 }
 
@@ -88,7 +97,7 @@ func newServiceOn(tb testing.TB, engine string, limits request.WatchLimits) (*re
 			tb.Fatal(err)
 		}
 		tb.Cleanup(pool.Close)
-		if st, err = postgres.New(context.Background(), pool); err != nil {
+		if st, err = store.New(context.Background(), sqldb.FromPostgres(pool)); err != nil {
 			tb.Fatal(err)
 		}
 	} else {
@@ -97,7 +106,7 @@ func newServiceOn(tb testing.TB, engine string, limits request.WatchLimits) (*re
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { db.Close() })
-		if st, err = sqlite.New(context.Background(), db); err != nil {
+		if st, err = store.New(context.Background(), sqldb.FromSQLite(db)); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -349,15 +358,16 @@ func TestWatchStuckSendKeepsPlace(t *testing.T) {
 // to be read as transmitted for all three, and the requested state's liaison
 // officer was sent the draft and the submission; the requested side's
 // changes start with the transmission, however the feed's reads fall. The
-// requesting side still gets every change.
+// requesting side still gets every change. The feed decides on the entries'
+// snapshots alone: it reads no request per entry.
 func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
 	for _, tc := range []struct {
 		engine string
 		poll   time.Duration
 	}{{"sqlite", 10 * time.Millisecond}, {"sqlite", 500 * time.Millisecond}, {"postgres", 500 * time.Millisecond}} {
 		t.Run(fmt.Sprintf("%s/poll=%v", tc.engine, tc.poll), func(t *testing.T) {
-			svc, _, _ := newServiceOn(t, tc.engine, request.WatchLimits{Poll: tc.poll})
-			ctx, cancel := context.WithCancel(context.Background())
+			svc, store, _ := newServiceOn(t, tc.engine, request.WatchLimits{Poll: tc.poll})
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), serviceCall{}, true))
 			defer cancel()
 			ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
 			requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
@@ -385,6 +395,9 @@ func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
 				if e := next(t, requested, "the requested side"); e.To != want || e.RequestID != v.ID {
 					t.Fatalf("the requested side got a change of %s to %s; want %s to %s (nothing from before the transmission)", e.RequestID, e.To, v.ID, want)
 				}
+			}
+			if n := store.feedGets.Load(); n != 0 {
+				t.Errorf("the feed read a request %d times for 4 entries with snapshots; want 0", n)
 			}
 		})
 	}

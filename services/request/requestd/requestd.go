@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -23,12 +22,11 @@ import (
 	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/fsblob"
 	"github.com/comity-mla/comity/services/request/grpcapi"
-	"github.com/comity-mla/comity/services/request/postgres"
-	"github.com/comity-mla/comity/services/request/sqlite"
+	"github.com/comity-mla/comity/services/request/store"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -165,6 +163,5 @@ func OpenStore(ctx context.Context, database string) (Store, func(), error) {
 
 // stores opens the request store on either engine.
 var stores = dburl.Stores[Store]{What: "request database",
-	SQLite:   func(ctx context.Context, db *sqlitedb.DB) (Store, error) { return sqlite.New(ctx, db) },
-	Postgres: func(ctx context.Context, pool *pgxpool.Pool) (Store, error) { return postgres.New(ctx, pool) },
+	New: func(ctx context.Context, db *sqldb.DB) (Store, error) { return store.New(ctx, db) },
 }

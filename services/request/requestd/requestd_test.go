@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/audit/relay"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/request"
@@ -114,7 +115,8 @@ func TestRunRefusesABadPolicy(t *testing.T) {
 	bad.Answer["SOON"] = time.Hour
 	err := requestd.Run(context.Background(), requestd.Config{
 		Database: "sqlite:" + filepath.Join(dir, "request.db"), BlobDir: filepath.Join(dir, "attachments"),
-		DirectoryAddr: "127.0.0.1:1", AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize), Policy: bad,
+		DirectoryAddr: "127.0.0.1:1", Policy: bad,
+		Producer: relay.Producer{AuditDigestKey: make(trail.DigestKey, trail.DigestKeySize)},
 	})
 	if err == nil || !strings.Contains(err.Error(), `unknown priority "SOON"`) {
 		t.Errorf("Run = %v; want the unknown priority named", err)
