@@ -200,13 +200,11 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 		return View{}, fmt.Errorf("request id: %w", err)
 	}
 	r := d
+	resetServerFields(&r)
 	r.ID = id.String()
-	r.Reference = ""
 	r.RequestingAgency, r.RequestingState, r.Owner = p.Agency, p.State, p.Subject
 	r.RequestedAgency = receiver.ID
 	r.Status = Draft
-	r.Deadlines, r.Acceptance, r.Refusal, r.Execution = Deadlines{}, nil, nil, nil
-	r.TransmitTime, r.AcknowledgeTime, r.AnswerTime = time.Time{}, time.Time{}, time.Time{}
 	r.CreateTime, r.UpdateTime = now, now
 	ch := Change{
 		History: &HistoryEntry{To: Draft, Action: "create", Actor: actorOf(p), Time: now},
