@@ -175,7 +175,7 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 		return View{}, err
 	}
 	var vs errs.Violations
-	s.checkResponseTime(d, "request.requested_response_time", &vs)
+	s.checkResponseTime(d, "requested_response_time", &vs)
 	if err := vs.Err(errs.Invalid, "invalid request"); err != nil {
 		return View{}, err
 	}
@@ -245,15 +245,15 @@ func (s *Service) receiver(ctx context.Context, d Request) (directory.Agency, er
 	var vs errs.Violations
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		vs.Add("request.requested_agency", "agency %q is not in the directory", d.RequestedAgency)
+		vs.Add("requested_agency", "agency %q is not in the directory", d.RequestedAgency)
 	case err != nil:
 		return directory.Agency{}, err
 	case a.State != d.RequestedState:
-		vs.Add("request.requested_agency", "%s is an agency of %s, not of the requested state %s", a.ID, a.State, d.RequestedState)
+		vs.Add("requested_agency", "%s is an agency of %s, not of the requested state %s", a.ID, a.State, d.RequestedState)
 	case !a.Active:
-		vs.Add("request.requested_agency", "%s is deactivated", a.ID)
+		vs.Add("requested_agency", "%s is deactivated", a.ID)
 	case !slices.Contains(a.Receives, d.Type):
-		vs.Add("request.requested_agency", "%s does not receive %s requests", a.ID, d.Type)
+		vs.Add("requested_agency", "%s does not receive %s requests", a.ID, d.Type)
 	}
 	if err := vs.Err(errs.FailedPrecondition, "the requested agency cannot receive this request"); err != nil {
 		return directory.Agency{}, err
@@ -422,7 +422,7 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 		// submission to refuse (a GET then PATCH sends it back unchanged);
 		// one set now must be to come.
 		var vs errs.Violations
-		s.checkResponseTime(next, "request.requested_response_time", &vs)
+		s.checkResponseTime(next, "requested_response_time", &vs)
 		if err := vs.Err(errs.Invalid, "invalid request"); err != nil {
 			return View{}, err
 		}
@@ -473,16 +473,16 @@ func (s *Service) MayUpdate(ctx context.Context, p identity.Principal, id string
 func checkShape(r Request) error {
 	var vs errs.Violations
 	if !slices.Contains(directory.RequestTypes, r.Type) {
-		vs.Add("request.type", "the request type is required")
+		vs.Add("type", "the request type is required")
 	}
 	if r.Priority != directory.Routine && r.Priority != directory.Urgent && r.Priority != directory.Emergency {
-		vs.Add("request.priority", "the priority is required")
+		vs.Add("priority", "the priority is required")
 	}
 	switch {
 	case r.RequestedState == "":
-		vs.Add("request.requested_state", "the requested state is required")
+		vs.Add("requested_state", "the requested state is required")
 	case r.RequestedState == r.RequestingState:
-		vs.Add("request.requested_state", "a cooperation request goes to another state than %s", r.RequestingState)
+		vs.Add("requested_state", "a cooperation request goes to another state than %s", r.RequestingState)
 	}
 	return vs.Err(errs.Invalid, "invalid request")
 }

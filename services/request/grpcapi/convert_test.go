@@ -437,3 +437,29 @@ func TestCheckTimes(t *testing.T) {
 		t.Errorf("err = %v, want Invalid on request.identifiers[1].end_time", err)
 	}
 }
+
+func TestUnderRequest(t *testing.T) {
+	in := (errs.Violations{
+		{Field: "requested_agency", Description: "a"}, {Field: "identifiers[0].value", Description: "b"},
+		{Field: "offence.description", Description: "c"}, {Field: "request_id", Description: "d"},
+		{Field: "status", Description: "e"},
+	}).Err(errs.FailedPrecondition, "refused")
+	var got *errs.Error
+	if !errors.As(underRequest(in), &got) || got.Code != errs.FailedPrecondition || got.Message != "refused" {
+		t.Fatalf("underRequest = %v", got)
+	}
+	var paths []string
+	for _, v := range got.Violations {
+		paths = append(paths, v.Field)
+	}
+	want := []string{"request.requested_agency", "request.identifiers[0].value", "request.offence.description", "request_id", "status"}
+	if !slices.Equal(paths, want) {
+		t.Errorf("paths = %q, want %q", paths, want)
+	}
+	if in.(*errs.Error).Violations[0].Field != "requested_agency" {
+		t.Error("underRequest changed the domain's error")
+	}
+	if plain := errors.New("x"); underRequest(plain) != plain {
+		t.Error("an error without violations changed")
+	}
+}

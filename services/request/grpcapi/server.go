@@ -48,7 +48,7 @@ func (s *Server) CreateRequest(ctx context.Context, req *requestv1.CreateRequest
 	}
 	v, err := s.svc.Create(ctx, p, requestFromProto(req.GetRequest()), req.GetRequestId())
 	if err != nil {
-		return nil, err
+		return nil, underRequest(err)
 	}
 	return &requestv1.CreateRequestResponse{Request: RequestToProto(v)}, nil
 }
@@ -119,7 +119,7 @@ func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequest
 	}
 	v, err := s.svc.Update(ctx, p, id, in.GetEtag(), apply, touched)
 	if err != nil {
-		return nil, err
+		return nil, underRequest(err)
 	}
 	return &requestv1.UpdateRequestResponse{Request: RequestToProto(v)}, nil
 }
@@ -672,6 +672,28 @@ func validID(id string) bool {
 // order, as the field_behavior annotations say (aip.WritableFields): they
 // are also the paths of an absent or "*" update_mask.
 var requestWritable = aip.WritableFields((&requestv1.Request{}).ProtoReflect().Descriptor())
+
+// underRequest maps the domain's paths of err's violations to those of a
+// create or update call, which carries the request in its field `request`:
+// a path that starts with a writable field of the request (the domain
+// names them as the message does) goes under it; the others (request_id,
+// rules such as status) name something of the call.
+func underRequest(err error) error {
+	var e *errs.Error
+	if !errors.As(err, &e) || len(e.Violations) == 0 {
+		return err
+	}
+	out := *e
+	out.Violations = slices.Clone(e.Violations)
+	for i, v := range out.Violations {
+		top, _, _ := strings.Cut(v.Field, ".")
+		top, _, _ = strings.Cut(top, "[")
+		if slices.Contains(requestWritable, top) {
+			out.Violations[i].Field = "request." + v.Field
+		}
+	}
+	return &out
+}
 
 // updateFromProto reads an update: apply copies to a draft exactly the
 // fields the mask names, from in (fieldmask.Update on the draft's API form);
