@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/query"
 )
 
@@ -13,10 +13,10 @@ import (
 type Policy struct {
 	// Acknowledge is how long after transmission the requested agency has
 	// to acknowledge, by priority.
-	Acknowledge map[directory.Priority]time.Duration
+	Acknowledge map[cooperation.Priority]time.Duration
 	// Answer is how long after acknowledgement it has to execute or refuse,
 	// by priority; a requested response date that comes earlier wins.
-	Answer map[directory.Priority]time.Duration
+	Answer map[cooperation.Priority]time.Duration
 	// Preservation is how long an executed preservation holds, and how much
 	// each extension adds.
 	Preservation time.Duration
@@ -27,11 +27,11 @@ const day = 24 * time.Hour
 // DefaultPolicy is the policy of DESIGN §5.
 func DefaultPolicy() Policy {
 	return Policy{
-		Acknowledge: map[directory.Priority]time.Duration{
-			directory.Emergency: 8 * time.Hour, directory.Urgent: 24 * time.Hour, directory.Routine: 5 * day,
+		Acknowledge: map[cooperation.Priority]time.Duration{
+			cooperation.Emergency: 8 * time.Hour, cooperation.Urgent: 24 * time.Hour, cooperation.Routine: 5 * day,
 		},
-		Answer: map[directory.Priority]time.Duration{
-			directory.Emergency: 8 * time.Hour, directory.Urgent: 10 * day, directory.Routine: 90 * day,
+		Answer: map[cooperation.Priority]time.Duration{
+			cooperation.Emergency: 8 * time.Hour, cooperation.Urgent: 10 * day, cooperation.Routine: 90 * day,
 		},
 		Preservation: 90 * day,
 	}
@@ -40,7 +40,7 @@ func DefaultPolicy() Policy {
 // Validate reports a policy that lacks a priority or has a non-positive
 // period.
 func (p Policy) Validate() error {
-	for _, pr := range []directory.Priority{directory.Routine, directory.Urgent, directory.Emergency} {
+	for _, pr := range []cooperation.Priority{cooperation.Routine, cooperation.Urgent, cooperation.Emergency} {
 		if p.Acknowledge[pr] <= 0 || p.Answer[pr] <= 0 {
 			return fmt.Errorf("deadline policy: %s needs positive acknowledge and answer periods", pr)
 		}

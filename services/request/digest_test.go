@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 )
 
 // TestBodyDigestStable pins the digest of a create body: digests are kept
@@ -12,7 +12,7 @@ import (
 // every retry of a create made before it as a reuse of its key.
 func TestBodyDigestStable(t *testing.T) {
 	d := Request{
-		Type: directory.TrafficData, Priority: directory.Urgent, RequestingState: "KZ", RequestedState: "UZ",
+		Type: cooperation.TrafficData, Priority: cooperation.Urgent, RequestingState: "KZ", RequestedState: "UZ",
 		RequestedAgency: "uz-gpo", LegalBasis: "BILATERAL_TREATY", FactsSummary: "facts",
 		Offence:               Offence{Description: "extortion", MaximumPenaltyYears: 15},
 		Persons:               []Person{{FullName: "A", Role: "victim"}},

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/trail"
@@ -316,7 +316,7 @@ func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag str
 		switch a.DualCriminality {
 		case "MET":
 		case "NOT_REQUIRED":
-			if r.Type != directory.DataPreservation {
+			if r.Type != cooperation.DataPreservation {
 				vs.Add("dual_criminality", "NOT_REQUIRED applies to preservation only; assess dual criminality for %s", r.Type)
 			}
 		default:
@@ -365,7 +365,7 @@ func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag st
 		func(r *Request, now time.Time) error {
 			ex := e
 			r.Execution, r.AnswerTime = &ex, now
-			if r.Type == directory.DataPreservation {
+			if r.Type == cooperation.DataPreservation {
 				r.Deadlines.PreservationExpiresAt = now.Add(s.policy.Preservation)
 			}
 			return nil
@@ -378,7 +378,7 @@ func (s *Service) ExtendPreservation(ctx context.Context, p identity.Principal, 
 	return s.transition(ctx, p, id, etag, actExtendPreservation, "", nil, func(r *Request, now time.Time) error {
 		var vs errs.Violations
 		switch {
-		case r.Type != directory.DataPreservation:
+		case r.Type != cooperation.DataPreservation:
 			vs.Add("type", "only a preservation can be extended, not %s", r.Type)
 		case now.After(r.Deadlines.PreservationExpiresAt):
 			vs.Add("deadlines.preservation_expires_at", "the preservation lapsed on %s", r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))

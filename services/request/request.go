@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
@@ -108,12 +108,12 @@ type Request struct {
 	// ID is the resource id (a UUIDv7); the name is "requests/" + ID.
 	ID string `json:"id" class:"metadata,server,immutable"`
 	// Reference is e.g. KZ-2026-000042, assigned by the store at creation.
-	Reference        string                `json:"reference" class:"metadata,server,immutable"`
-	Type             directory.RequestType `json:"type" class:"metadata"`
-	Priority         directory.Priority    `json:"priority" class:"metadata"`
-	EmergencyReason  string                `json:"emergency_reason" class:"content"`
-	RequestingAgency string                `json:"requesting_agency" class:"metadata,server,immutable"`
-	RequestingState  string                `json:"requesting_state" class:"metadata,server,immutable"`
+	Reference        string                  `json:"reference" class:"metadata,server,immutable"`
+	Type             cooperation.RequestType `json:"type" class:"metadata"`
+	Priority         cooperation.Priority    `json:"priority" class:"metadata"`
+	EmergencyReason  string                  `json:"emergency_reason" class:"content"`
+	RequestingAgency string                  `json:"requesting_agency" class:"metadata,server,immutable"`
+	RequestingState  string                  `json:"requesting_state" class:"metadata,server,immutable"`
 	// Owner is the subject of the prosecutor who owns the request.
 	Owner           string `json:"owner" class:"metadata,server,immutable"`
 	RequestedState  string `json:"requested_state" class:"metadata"`
@@ -247,7 +247,7 @@ type Attachment struct {
 var RequestSchema = query.Schema{
 	{Name: "status", Kind: query.Enum, Enum: statusNames(), Column: "status"},
 	{Name: "type", Kind: query.Enum, Enum: typeNames(), Column: "type"},
-	{Name: "priority", Kind: query.Enum, Enum: []string{string(directory.Routine), string(directory.Urgent), string(directory.Emergency)}, Column: "priority"},
+	{Name: "priority", Kind: query.Enum, Enum: []string{string(cooperation.Routine), string(cooperation.Urgent), string(cooperation.Emergency)}, Column: "priority"},
 	{Name: "requestingState", Kind: query.String, Column: "requesting_state", Upper: true},
 	{Name: "requestedState", Kind: query.String, Column: "requested_state", Upper: true},
 	{Name: "requestingAgency", Kind: query.String, Column: "requesting_agency"},
@@ -281,8 +281,8 @@ func statusNames() []string {
 }
 
 func typeNames() []string {
-	out := make([]string, len(directory.RequestTypes))
-	for i, t := range directory.RequestTypes {
+	out := make([]string, len(cooperation.RequestTypes))
+	for i, t := range cooperation.RequestTypes {
 		out[i] = string(t)
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 )
@@ -43,7 +44,7 @@ var (
 
 // needsTimeRange are the request types whose identifiers must each say for
 // which period data is sought.
-var needsTimeRange = []directory.RequestType{directory.SubscriberInformation, directory.TrafficData, directory.ContentData}
+var needsTimeRange = []cooperation.RequestType{cooperation.SubscriberInformation, cooperation.TrafficData, cooperation.ContentData}
 
 // safeguards checks every safeguard of DESIGN §5 that a request must meet to
 // be submitted or transmitted, and returns all violations at once. receiver
@@ -94,13 +95,13 @@ func safeguards(r Request, receiver directory.Agency, attachments []Attachment) 
 	if n := utf8.RuneCountInString(strings.TrimSpace(r.NecessityAndProportionality)); n < MinNecessityLength {
 		vs.AddReason("necessity_and_proportionality", "NECESSITY_TOO_SHORT", "a statement of real substance is required (at least %d characters, not %d)", MinNecessityLength, n)
 	}
-	if r.Type == directory.ContentData && blank(r.JudicialAuthorisationReference) {
+	if r.Type == cooperation.ContentData && blank(r.JudicialAuthorisationReference) {
 		vs.AddReason("judicial_authorisation_reference", "JUDICIAL_AUTHORISATION_REQUIRED", "content data requires a judicial authorisation")
 	}
 	if r.Offence.DeathPenaltyPossible && blank(r.Offence.DeathPenaltyAssurance) {
 		vs.AddReason("offence.death_penalty_assurance", "DEATH_PENALTY_ASSURANCE_REQUIRED", "the death penalty is possible: an assurance is required")
 	}
-	if r.Priority == directory.Emergency && blank(r.EmergencyReason) {
+	if r.Priority == cooperation.Emergency && blank(r.EmergencyReason) {
 		vs.AddReason("emergency_reason", "EMERGENCY_REASON_REQUIRED", "an emergency needs a stated reason (risk to life or safety)")
 	}
 	if !languageAccepted(r.Language, receiver, attachments) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
@@ -25,7 +26,7 @@ type Directory interface {
 	Agency(ctx context.Context, id string) (directory.Agency, error)
 	// ResolveRoute returns the agency that must receive a request, or
 	// errs.ErrFailedPrecondition when the state has none.
-	ResolveRoute(ctx context.Context, requestedState string, t directory.RequestType, p directory.Priority) (directory.Agency, error)
+	ResolveRoute(ctx context.Context, requestedState string, t cooperation.RequestType, p cooperation.Priority) (directory.Agency, error)
 }
 
 // Config configures a Service.
@@ -472,10 +473,10 @@ func (s *Service) MayUpdate(ctx context.Context, p identity.Principal, id string
 // requested state other than the requesting one.
 func checkShape(r Request) error {
 	var vs errs.Violations
-	if !slices.Contains(directory.RequestTypes, r.Type) {
+	if !slices.Contains(cooperation.RequestTypes, r.Type) {
 		vs.Add("type", "the request type is required")
 	}
-	if r.Priority != directory.Routine && r.Priority != directory.Urgent && r.Priority != directory.Emergency {
+	if r.Priority != cooperation.Routine && r.Priority != cooperation.Urgent && r.Priority != cooperation.Emergency {
 		vs.Add("priority", "the priority is required")
 	}
 	switch {

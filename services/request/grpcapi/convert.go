@@ -10,7 +10,7 @@ import (
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	dirapi "github.com/comity-mla/comity/services/directory/grpcapi"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
@@ -285,7 +285,7 @@ func agencyName(id string) string {
 
 // priorityToProto converts a domain priority to the API enum; the directory's
 // grpcapi has only the other direction.
-func priorityToProto(p directory.Priority) directoryv1.Priority {
+func priorityToProto(p cooperation.Priority) directoryv1.Priority {
 	return directoryv1.Priority(directoryv1.Priority_value[string(p)])
 }
 

@@ -18,7 +18,7 @@ import (
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
 )
@@ -189,7 +189,7 @@ func TestRequestFromProtoIgnoresOutputOnly(t *testing.T) {
 
 func TestRequestToProtoOutputFields(t *testing.T) {
 	r := request.Request{
-		ID: "0192f0c4-dddd", Reference: "KZ-2026-000042", Type: directory.DataPreservation, Priority: directory.Urgent,
+		ID: "0192f0c4-dddd", Reference: "KZ-2026-000042", Type: cooperation.DataPreservation, Priority: cooperation.Urgent,
 		RequestingAgency: "kz-gpo", RequestingState: "KZ", Owner: "alice", RequestedState: "UZ", RequestedAgency: "uz-247",
 		Status:     request.Refused,
 		Deadlines:  request.Deadlines{AcknowledgeBy: t1, AnswerBy: t2},
@@ -293,7 +293,7 @@ func TestOtherConverters(t *testing.T) {
 // in every writable field.
 func current() request.Request {
 	return request.Request{
-		ID: "0192f0c4-eeee", Reference: "KZ-2026-000007", Type: directory.SubscriberInformation, Priority: directory.Routine,
+		ID: "0192f0c4-eeee", Reference: "KZ-2026-000007", Type: cooperation.SubscriberInformation, Priority: cooperation.Routine,
 		RequestingAgency: "kz-gpo", RequestingState: "KZ", Owner: "alice", RequestedState: "KG", RequestedAgency: "kg-gpo",
 		LegalBasis: "MINSK_CONVENTION_1993", CaseReference: "old case",
 		Offence: request.Offence{Description: "old description", LegalQualification: "old qualification",

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/storedoc"
 )
@@ -29,7 +29,7 @@ var (
 var goldenRequests = map[string]request.Request{
 	"full": {
 		ID: "0190c1a2-0000-7000-8000-000000000001", Reference: "KZ-2026-000042",
-		Type: directory.TrafficData, Priority: directory.Emergency, EmergencyReason: "a hostage is held",
+		Type: cooperation.TrafficData, Priority: cooperation.Emergency, EmergencyReason: "a hostage is held",
 		RequestingAgency: "kz-gpo", RequestingState: "KZ", Owner: "prosecutor-1",
 		RequestedState: "UZ", RequestedAgency: "uz-gpo", LegalBasis: "BILATERAL_TREATY",
 		TreatyCitation: "Treaty of 1997", CaseReference: "KZ-CASE-2026-17",
@@ -65,7 +65,7 @@ var goldenRequests = map[string]request.Request{
 	},
 	"draft": {
 		ID: "0190c1a2-0000-7000-8000-000000000003", Reference: "KZ-2026-000043",
-		Type: directory.SubscriberInformation, Priority: directory.Routine,
+		Type: cooperation.SubscriberInformation, Priority: cooperation.Routine,
 		RequestingAgency: "kz-gpo", RequestingState: "KZ", Owner: "prosecutor-1",
 		RequestedState: "UZ", RequestedAgency: "uz-gpo", LegalBasis: "CHISINAU_CONVENTION_2002",
 		FactsSummary: "facts", Status: request.Draft, Version: 1, CreateTime: t2, UpdateTime: t2,
