@@ -150,10 +150,10 @@ type lifecycleRequest interface {
 	GetEtag() string
 }
 
-// act is what every lifecycle method does around its domain call: take the
+// transition is what every lifecycle method does around its domain call: take the
 // caller and the request id from the name, call do, and convert the request
 // it returns.
-func act(ctx context.Context, req lifecycleRequest, do func(p identity.Principal, id, etag string) (request.View, error)) (*requestv1.Request, error) {
+func transition(ctx context.Context, req lifecycleRequest, do func(p identity.Principal, id, etag string) (request.View, error)) (*requestv1.Request, error) {
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func act(ctx context.Context, req lifecycleRequest, do func(p identity.Principal
 
 // SubmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequestRequest) (*requestv1.SubmitRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Submit(ctx, p, id, etag, req.GetValidateOnly())
 	})
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequest
 
 // ReturnRequest implements requestv1.RequestServiceServer.
 func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequestRequest) (*requestv1.ReturnRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Return(ctx, p, id, etag, req.GetReason())
 	})
 	if err != nil {
@@ -193,7 +193,7 @@ func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequest
 
 // TransmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitRequestRequest) (*requestv1.TransmitRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Transmit(ctx, p, id, etag, req.GetValidateOnly())
 	})
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitReq
 
 // AcknowledgeRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.AcknowledgeRequestRequest) (*requestv1.AcknowledgeRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Acknowledge(ctx, p, id, etag)
 	})
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.Acknowle
 
 // RequestClarification implements requestv1.RequestServiceServer.
 func (s *Server) RequestClarification(ctx context.Context, req *requestv1.RequestClarificationRequest) (*requestv1.RequestClarificationResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.RequestClarification(ctx, p, id, etag, req.GetQuestions())
 	})
 	if err != nil {
@@ -226,7 +226,7 @@ func (s *Server) RequestClarification(ctx context.Context, req *requestv1.Reques
 
 // ProvideClarification implements requestv1.RequestServiceServer.
 func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.ProvideClarificationRequest) (*requestv1.ProvideClarificationResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		atts, err := attachmentIDs(id, req.GetAttachments())
 		if err != nil {
 			return request.View{}, err
@@ -241,7 +241,7 @@ func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.Provid
 
 // AcceptRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequestRequest) (*requestv1.AcceptRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		a := request.Acceptance{
 			DualCriminality:     enumName(req.GetDualCriminality()),
 			HumanRightsConcerns: req.GetHumanRightsReview().GetConcerns(),
@@ -258,7 +258,7 @@ func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequest
 
 // RefuseRequest implements requestv1.RequestServiceServer.
 func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		f := request.Refusal{Explanation: req.GetExplanation()}
 		var vs errs.Violations
 		for i, g := range req.GetGrounds() {
@@ -283,7 +283,7 @@ func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequest
 
 // ExecuteRequest implements requestv1.RequestServiceServer.
 func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteRequestRequest) (*requestv1.ExecuteRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		atts, err := attachmentIDs(id, req.GetAttachments())
 		if err != nil {
 			return request.View{}, err
@@ -299,7 +299,7 @@ func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteReque
 
 // ExtendPreservation implements requestv1.RequestServiceServer.
 func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPreservationRequest) (*requestv1.ExtendPreservationResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.ExtendPreservation(ctx, p, id, etag)
 	})
 	if err != nil {
@@ -310,7 +310,7 @@ func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPr
 
 // WithdrawRequest implements requestv1.RequestServiceServer.
 func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawRequestRequest) (*requestv1.WithdrawRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Withdraw(ctx, p, id, etag, req.GetReason())
 	})
 	if err != nil {
@@ -321,7 +321,7 @@ func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawReq
 
 // CloseRequest implements requestv1.RequestServiceServer.
 func (s *Server) CloseRequest(ctx context.Context, req *requestv1.CloseRequestRequest) (*requestv1.CloseRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Close(ctx, p, id, etag)
 	})
 	if err != nil {
