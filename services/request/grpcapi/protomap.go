@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -30,18 +31,50 @@ func fieldName(f reflect.StructField) protoreflect.Name {
 	return protoreflect.Name(name)
 }
 
+// fieldPair is a field of a domain struct, by index, and the message
+// field of the same name.
+type fieldPair struct {
+	index int
+	fd    protoreflect.FieldDescriptor
+}
+
+// pairsOf is what planOf found for one message: the struct type and its
+// pairs.
+type pairsOf struct {
+	t     reflect.Type
+	pairs []fieldPair
+}
+
+// plans caches planOf by message descriptor: each message converts from and
+// to one domain type, and the pairs of the two never change.
+var plans sync.Map // protoreflect.MessageDescriptor → pairsOf
+
+// planOf returns the fields of struct type t that message md has under
+// the same name, in t's order.
+func planOf(t reflect.Type, md protoreflect.MessageDescriptor) []fieldPair {
+	if p, ok := plans.Load(md); ok && p.(pairsOf).t == t {
+		return p.(pairsOf).pairs
+	}
+	var p []fieldPair
+	for i := range t.NumField() {
+		if fd := md.Fields().ByName(fieldName(t.Field(i))); fd != nil {
+			p = append(p, fieldPair{index: i, fd: fd})
+		}
+	}
+	plans.Store(md, pairsOf{t: t, pairs: p})
+	return p
+}
+
 // toMessage sets in m every field of the domain struct v that has a field
 // of the same name in m, except those skip names. A zero value leaves the
 // field unset: no empty nested message, no 1970 timestamp.
 func toMessage(v reflect.Value, m protoreflect.Message, skip ...protoreflect.Name) {
-	fields := m.Descriptor().Fields()
-	for i := range v.NumField() {
-		name := fieldName(v.Type().Field(i))
-		fd := fields.ByName(name)
-		if fd == nil || slices.Contains(skip, name) {
+	for _, f := range planOf(v.Type(), m.Descriptor()) {
+		fd := f.fd
+		if slices.Contains(skip, fd.Name()) {
 			continue
 		}
-		fv := v.Field(i)
+		fv := v.Field(f.index)
 		if fd.IsList() {
 			if fv.Len() == 0 {
 				continue
@@ -90,14 +123,12 @@ func toValue(v reflect.Value, fd protoreflect.FieldDescriptor, newMessage func()
 // not nil, restricts it to those. An enum's zero value becomes "", so that
 // the domain reports it missing; an empty list stays nil.
 func fromMessage(m protoreflect.Message, v reflect.Value, only []string, skip ...protoreflect.Name) {
-	fields := m.Descriptor().Fields()
-	for i := range v.NumField() {
-		name := fieldName(v.Type().Field(i))
-		fd := fields.ByName(name)
-		if fd == nil || slices.Contains(skip, name) || only != nil && !slices.Contains(only, string(name)) {
+	for _, f := range planOf(v.Type(), m.Descriptor()) {
+		fd := f.fd
+		if slices.Contains(skip, fd.Name()) || only != nil && !slices.Contains(only, string(fd.Name())) {
 			continue
 		}
-		fv := v.Field(i)
+		fv := v.Field(f.index)
 		if fd.IsList() {
 			l := m.Get(fd).List()
 			if l.Len() == 0 {
