@@ -125,3 +125,19 @@ func sameJSON(t *testing.T, a, b string) bool {
 	}
 	return reflect.DeepEqual(x, y)
 }
+
+// TestEncodeLeavesTheRequest checks that encoding changes nothing of what
+// the caller's request shares with the caller: its lists and pointers.
+func TestEncodeLeavesTheRequest(t *testing.T) {
+	r := goldenRequests["full"]
+	storedoc.EncodeRequest(r)
+	if got := r.Identifiers[0].StartTime; got != t1 {
+		t.Errorf("an identifier's start time became %v", got)
+	}
+	if got := r.Clarifications[0].AskTime; got != t1 {
+		t.Errorf("a question's time became %v", got)
+	}
+	if got := goldenRequests["full"].Deadlines.AcknowledgeBy; got != t1 {
+		t.Errorf("a deadline became %v", got)
+	}
+}

@@ -46,7 +46,10 @@ func Encode(v any) string {
 // domain type, whose tags name each member and omit zero times and empty
 // lists, with times as StoredTime keeps them.
 func EncodeRequest(r request.Request) string {
-	return Encode(normalize(reflect.ValueOf(r), StoredTime, false).Interface())
+	// r is a copy, but its pointers and slices are the caller's: normalize
+	// copies those it changes.
+	normalize(reflect.ValueOf(&r).Elem(), StoredTime, false, true)
+	return Encode(r)
 }
 
 // DecodeRequest returns nil for every empty list: callers see one
@@ -56,40 +59,54 @@ func DecodeRequest(s string) (request.Request, error) {
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
 		return request.Request{}, err
 	}
-	return normalize(reflect.ValueOf(r), ReadTime, true).Interface().(request.Request), nil
+	normalize(reflect.ValueOf(&r).Elem(), ReadTime, true, false)
+	return r, nil
 }
 
 var timeType = reflect.TypeFor[time.Time]()
 
-// normalize returns a deep copy of v, a domain value, with every time
-// passed through conv and, when emptyNil, every empty list made nil. The
-// copy shares no slice or pointer with v.
-func normalize(v reflect.Value, conv func(time.Time) time.Time, emptyNil bool) reflect.Value {
-	out := reflect.New(v.Type()).Elem()
-	switch {
-	case v.Type() == timeType:
-		out.Set(reflect.ValueOf(conv(v.Interface().(time.Time))))
-	case v.Kind() == reflect.Struct:
+// normalize passes every time in v, a settable domain value, through conv
+// and, when emptyNil, makes every empty list nil. With copyShared it first
+// copies each pointer and each list of structs it goes into, so that what
+// v shares with another value is left unchanged.
+func normalize(v reflect.Value, conv func(time.Time) time.Time, emptyNil, copyShared bool) {
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == timeType {
+			t := v.Addr().Interface().(*time.Time)
+			*t = conv(*t)
+			return
+		}
 		for i := range v.NumField() {
-			out.Field(i).Set(normalize(v.Field(i), conv, emptyNil))
+			normalize(v.Field(i), conv, emptyNil, copyShared)
 		}
-	case v.Kind() == reflect.Pointer:
-		if !v.IsNil() {
-			out.Set(reflect.New(v.Type().Elem()))
-			out.Elem().Set(normalize(v.Elem(), conv, emptyNil))
+	case reflect.Pointer:
+		if v.IsNil() {
+			return
 		}
-	case v.Kind() == reflect.Slice:
-		if v.IsNil() || emptyNil && v.Len() == 0 {
-			break
+		if copyShared {
+			c := reflect.New(v.Type().Elem())
+			c.Elem().Set(v.Elem())
+			v.Set(c)
 		}
-		out.Set(reflect.MakeSlice(v.Type(), v.Len(), v.Len()))
-		for i := range v.Len() {
-			out.Index(i).Set(normalize(v.Index(i), conv, emptyNil))
+		normalize(v.Elem(), conv, emptyNil, copyShared)
+	case reflect.Slice:
+		switch {
+		case v.Len() == 0 && emptyNil:
+			v.SetZero()
+		case v.Type().Elem().Kind() != reflect.Struct:
+			// A list of names holds no time.
+		default:
+			if copyShared {
+				c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+				reflect.Copy(c, v)
+				v.Set(c)
+			}
+			for i := range v.Len() {
+				normalize(v.Index(i), conv, emptyNil, copyShared)
+			}
 		}
-	default:
-		out.Set(v)
 	}
-	return out
 }
 
 // Stored returns r as a later read returns it: times in UTC truncated to
