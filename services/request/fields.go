@@ -128,10 +128,9 @@ func CheckImmutable(cur, next Request) error {
 		if !f.immutable {
 			continue
 		}
-		was, is := c.Field(f.index).Interface(), n.Field(f.index).Interface()
-		if was != is {
+		if was, is := c.Field(f.index), n.Field(f.index); !was.Equal(is) {
 			return errs.New(errs.Invalid, "the %s of request %s cannot change from %q to %q",
-				strings.ReplaceAll(f.name, "_", " "), cur.ID, was, is)
+				strings.ReplaceAll(f.name, "_", " "), cur.ID, was.Interface(), is.Interface())
 		}
 	}
 	return nil
