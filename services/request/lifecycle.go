@@ -181,13 +181,13 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 // passed: the requested side cannot meet it.
 const ResponseTimePast = "REQUESTED_RESPONSE_TIME_PAST"
 
-// checkResponseTime adds to vs, under field, a requested response time that
+// checkResponseTime adds to vs a requested response time that
 // is no longer in the future. A request does not wait for a date that has
 // passed to be refused: it is refused when it is drafted with one, updated
 // to one, and submitted after its date has passed.
-func (s *Service) checkResponseTime(r Request, field string, vs *errs.Violations) {
+func (s *Service) checkResponseTime(r Request, vs *errs.Violations) {
 	if t := r.RequestedResponseTime; !t.IsZero() && !t.After(s.now()) {
-		vs.AddReason(field, ResponseTimePast, "the requested response time %s is in the past: the requested side cannot meet it; "+
+		vs.AddReason("requested_response_time", ResponseTimePast, "the requested response time %s is in the past: the requested side cannot meet it; "+
 			"set a later date, or none", t.UTC().Format(time.RFC3339))
 	}
 }
@@ -206,7 +206,7 @@ func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) error {
 	}
 	vs := safeguards(r, receiver, atts)
 	if a == actSubmit {
-		s.checkResponseTime(r, "requested_response_time", &vs)
+		s.checkResponseTime(r, &vs)
 	}
 	if !receiver.Active {
 		vs.Add("requested_agency", "%s is deactivated", receiver.ID)

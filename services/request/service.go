@@ -176,7 +176,7 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 		return View{}, err
 	}
 	var vs errs.Violations
-	s.checkResponseTime(d, "requested_response_time", &vs)
+	s.checkResponseTime(d, &vs)
 	if err := vs.Err(errs.Invalid, "invalid request"); err != nil {
 		return View{}, err
 	}
@@ -423,7 +423,7 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 		// submission to refuse (a GET then PATCH sends it back unchanged);
 		// one set now must be to come.
 		var vs errs.Violations
-		s.checkResponseTime(next, "requested_response_time", &vs)
+		s.checkResponseTime(next, &vs)
 		if err := vs.Err(errs.Invalid, "invalid request"); err != nil {
 			return View{}, err
 		}
