@@ -103,7 +103,9 @@ type Execution struct {
 	Partial         bool   `json:"partial"`
 }
 
-// Request is a cooperation request.
+// Request is a cooperation request. Each field's tags say its name (json:
+// the API's and the stored document's) and how the rules treat it (class);
+// see fields.go.
 type Request struct {
 	// ID is the resource id (a UUIDv7); the name is "requests/" + ID.
 	ID string `json:"id" class:"metadata,server,immutable"`
@@ -175,7 +177,9 @@ type Actor struct {
 }
 
 // Clarification is one round of the requested side's questions and the
-// requesting side's answers.
+// requesting side's answers. Migration 0005 of both stores writes its
+// stored form (the json names) when it carries the questions and answers
+// over from the history: keep the two in step.
 type Clarification struct {
 	Question string    `json:"question"`
 	AskedBy  Actor     `json:"asked_by,omitzero"`
