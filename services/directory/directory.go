@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
@@ -34,31 +35,6 @@ const (
 
 // Kinds lists every agency kind.
 var Kinds = []Kind{CentralAuthority, Prosecution, LawEnforcement, ContactPoint247, Oversight, TrainingInstitution}
-
-// RequestType is the kind of cooperation a request asks for.
-type RequestType string
-
-// The request types of DESIGN §5.
-const (
-	DataPreservation      RequestType = "DATA_PRESERVATION"
-	SubscriberInformation RequestType = "SUBSCRIBER_INFORMATION"
-	TrafficData           RequestType = "TRAFFIC_DATA"
-	ContentData           RequestType = "CONTENT_DATA"
-	OtherAssistance       RequestType = "OTHER_ASSISTANCE"
-)
-
-// RequestTypes lists every request type.
-var RequestTypes = []RequestType{DataPreservation, SubscriberInformation, TrafficData, ContentData, OtherAssistance}
-
-// Priority is how fast a request must be handled.
-type Priority string
-
-// The priorities of DESIGN §5.
-const (
-	Routine   Priority = "ROUTINE"
-	Urgent    Priority = "URGENT"
-	Emergency Priority = "EMERGENCY"
-)
 
 // State is a participating state.
 type State struct {
@@ -100,7 +76,7 @@ type Agency struct {
 	State             string
 	Kind              Kind
 	DisplayNames      map[string]string
-	Receives          []RequestType
+	Receives          []cooperation.RequestType
 	AcceptedLanguages []string
 	ContactPoints     []ContactPoint
 	Active            bool

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/trail"
@@ -223,7 +224,7 @@ type AgencyChange struct {
 	State             string
 	Kind              *Kind
 	DisplayNames      *map[string]string
-	Receives          *[]RequestType
+	Receives          *[]cooperation.RequestType
 	AcceptedLanguages *[]string
 	ContactPoints     *[]ContactPoint
 }
@@ -397,7 +398,7 @@ func requireAdminOf(p identity.Principal, state string) error {
 // request of type t and priority pr, with the reason: the state's active 24/7
 // contact point for urgent or emergency preservation, else its active central
 // authority that receives t.
-func (s *Service) ResolveRoute(ctx context.Context, _ identity.Principal, requestedState string, t RequestType, pr Priority) (Agency, string, error) {
+func (s *Service) ResolveRoute(ctx context.Context, _ identity.Principal, requestedState string, t cooperation.RequestType, pr cooperation.Priority) (Agency, string, error) {
 	code := strings.ToUpper(requestedState)
 	if _, err := s.store.GetState(ctx, code); err != nil {
 		if errors.Is(err, errs.ErrNotFound) {
@@ -421,7 +422,7 @@ func (s *Service) ResolveRoute(ctx context.Context, _ identity.Principal, reques
 		}
 		return Agency{}, false
 	}
-	if t == DataPreservation && (pr == Urgent || pr == Emergency) {
+	if t == cooperation.DataPreservation && (pr == cooperation.Urgent || pr == cooperation.Emergency) {
 		if a, ok := receiving(ContactPoint247); ok {
 			return a, fmt.Sprintf("%s preservation goes to the 24/7 contact point of %s", strings.ToLower(string(pr)), code), nil
 		}

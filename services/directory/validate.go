@@ -8,6 +8,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones are validated on machines without a zoneinfo database
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
 )
@@ -24,7 +25,7 @@ func validateAgency(a Agency, prefix string) error {
 		vs.Add(prefix+"display_names", "at least one name is required")
 	}
 	for i, t := range a.Receives {
-		if !slices.Contains(RequestTypes, t) {
+		if !slices.Contains(cooperation.RequestTypes, t) {
 			vs.Add(fmt.Sprintf("%sreceives[%d]", prefix, i), "unknown request type %q", t)
 		}
 	}

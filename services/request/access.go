@@ -86,21 +86,6 @@ func visibleTo(p identity.Principal) query.Expr {
 	return e
 }
 
-// redact returns the metadata of r: parties, type, priority, legal basis,
-// status, deadlines and dates.
-func redact(r Request) Request {
-	return Request{
-		ID: r.ID, Reference: r.Reference, Type: r.Type, Priority: r.Priority,
-		RequestingAgency: r.RequestingAgency, RequestingState: r.RequestingState, Owner: r.Owner,
-		RequestedState: r.RequestedState, RequestedAgency: r.RequestedAgency,
-		LegalBasis: r.LegalBasis, Confidential: r.Confidential, Language: r.Language,
-		RequestedResponseTime: r.RequestedResponseTime,
-		Status:                r.Status, Deadlines: r.Deadlines,
-		TransmitTime: r.TransmitTime, AcknowledgeTime: r.AcknowledgeTime, AnswerTime: r.AnswerTime,
-		Version: r.Version, CreateTime: r.CreateTime, UpdateTime: r.UpdateTime,
-	}
-}
-
 // reasonFor is the reason of history entry e of r as p may read it. Reasons
 // are case content: metadata-only callers get none. What the requesting side
 // said before it transmitted the request (why a central authority returned

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
 )
@@ -15,10 +15,10 @@ import (
 type Policy struct {
 	// Acknowledge is how long after transmission the requested agency has
 	// to acknowledge, by priority.
-	Acknowledge map[directory.Priority]time.Duration
+	Acknowledge map[cooperation.Priority]time.Duration
 	// Answer is how long after acknowledgement it has to execute or refuse,
 	// by priority; a requested response date that comes earlier wins.
-	Answer map[directory.Priority]time.Duration
+	Answer map[cooperation.Priority]time.Duration
 	// Preservation is how long an executed preservation holds, and how much
 	// each extension adds.
 	Preservation time.Duration
@@ -29,18 +29,18 @@ const day = 24 * time.Hour
 // DefaultPolicy is the policy of DESIGN §5.
 func DefaultPolicy() Policy {
 	return Policy{
-		Acknowledge: map[directory.Priority]time.Duration{
-			directory.Emergency: 8 * time.Hour, directory.Urgent: 24 * time.Hour, directory.Routine: 5 * day,
+		Acknowledge: map[cooperation.Priority]time.Duration{
+			cooperation.Emergency: 8 * time.Hour, cooperation.Urgent: 24 * time.Hour, cooperation.Routine: 5 * day,
 		},
-		Answer: map[directory.Priority]time.Duration{
-			directory.Emergency: 8 * time.Hour, directory.Urgent: 10 * day, directory.Routine: 90 * day,
+		Answer: map[cooperation.Priority]time.Duration{
+			cooperation.Emergency: 8 * time.Hour, cooperation.Urgent: 10 * day, cooperation.Routine: 90 * day,
 		},
 		Preservation: 90 * day,
 	}
 }
 
 // priorities are the priorities a policy gives periods for.
-var priorities = []directory.Priority{directory.Emergency, directory.Urgent, directory.Routine}
+var priorities = []cooperation.Priority{cooperation.Emergency, cooperation.Urgent, cooperation.Routine}
 
 // Validate reports a policy that lacks a priority, names an unknown one, or
 // has a non-positive period.
@@ -50,7 +50,7 @@ func (p Policy) Validate() error {
 			return fmt.Errorf("deadline policy: %s needs positive acknowledge and answer periods", pr)
 		}
 	}
-	for _, periods := range []map[directory.Priority]time.Duration{p.Acknowledge, p.Answer} {
+	for _, periods := range []map[cooperation.Priority]time.Duration{p.Acknowledge, p.Answer} {
 		for pr := range periods {
 			if !slices.Contains(priorities, pr) {
 				return fmt.Errorf("deadline policy: unknown priority %q", pr)
@@ -65,14 +65,14 @@ func (p Policy) Validate() error {
 
 // acknowledgeBy is when the requested agency must have acknowledged a
 // request of priority pr transmitted at transmit.
-func (p Policy) acknowledgeBy(transmit time.Time, pr directory.Priority) time.Time {
+func (p Policy) acknowledgeBy(transmit time.Time, pr cooperation.Priority) time.Time {
 	return transmit.Add(p.Acknowledge[pr])
 }
 
 // answerBy is when the requested side must have executed or refused a
 // request of priority pr acknowledged at ack: the policy's period, or the
 // requested response time (zero: none) if that comes earlier.
-func (p Policy) answerBy(ack time.Time, pr directory.Priority, requested time.Time) time.Time {
+func (p Policy) answerBy(ack time.Time, pr cooperation.Priority, requested time.Time) time.Time {
 	answer := ack.Add(p.Answer[pr])
 	if !requested.IsZero() && requested.Before(answer) {
 		return requested
@@ -91,7 +91,7 @@ func (p Policy) preservationExpiry(executed time.Time) time.Time {
 func (p Policy) extendedPreservation(r Request, now time.Time) (time.Time, error) {
 	var vs errs.Violations
 	switch {
-	case r.Type != directory.DataPreservation:
+	case r.Type != cooperation.DataPreservation:
 		vs.Add("type", "only a preservation can be extended, not %s", r.Type)
 	case now.After(r.Deadlines.PreservationExpiresAt):
 		vs.Add("deadlines.preservation_expires_at", "the preservation lapsed on %s", r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))

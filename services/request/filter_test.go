@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/request"
@@ -24,7 +24,7 @@ func TestMatchesAgreesWithList(t *testing.T) {
 		d := completeDraft()
 		d.RequestedState = st
 		if i == 3 {
-			d.Priority = directory.Urgent
+			d.Priority = cooperation.Urgent
 		}
 		v, err := svc.Create(ctx, kzProsecutor, d, "")
 		if err != nil {

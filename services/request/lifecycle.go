@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 )
@@ -301,7 +301,7 @@ func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag st
 		func(r *Request, now time.Time) error {
 			ex := e
 			r.Execution, r.AnswerTime = &ex, now
-			if r.Type == directory.DataPreservation {
+			if r.Type == cooperation.DataPreservation {
 				r.Deadlines.PreservationExpiresAt = s.policy.preservationExpiry(now)
 			}
 			return nil

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 )
 
 // A deadline policy file is a JSON object that changes entries of
@@ -94,7 +94,7 @@ func parsePolicy(data []byte) (Policy, error) {
 }
 
 // parsePeriods sets into periods the periods by priority of entry key.
-func parsePeriods(key string, raw json.RawMessage, periods map[directory.Priority]time.Duration) error {
+func parsePeriods(key string, raw json.RawMessage, periods map[cooperation.Priority]time.Duration) error {
 	var byPriority map[string]json.RawMessage
 	if err := strictJSON(raw, &byPriority); err != nil || byPriority == nil {
 		if err == nil {
@@ -104,14 +104,14 @@ func parsePeriods(key string, raw json.RawMessage, periods map[directory.Priorit
 	}
 	for pr, v := range byPriority {
 		name := key + "." + pr
-		if !slices.Contains(priorities, directory.Priority(pr)) {
+		if !slices.Contains(priorities, cooperation.Priority(pr)) {
 			return fmt.Errorf("%s: unknown priority %q (known: %s)", name, pr, priorityList())
 		}
 		d, err := parsePeriod(name, v)
 		if err != nil {
 			return err
 		}
-		periods[directory.Priority(pr)] = d
+		periods[cooperation.Priority(pr)] = d
 	}
 	return nil
 }

@@ -6,6 +6,7 @@
 package request
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,11 +15,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
@@ -47,122 +49,114 @@ var Statuses = []Status{Draft, Submitted, Transmitted, Acknowledged, Clarificati
 
 // Offence is the offence under investigation.
 type Offence struct {
-	Description           string
-	LegalQualification    string
-	StatuteText           string
-	MaximumPenaltyYears   int32
-	DeathPenaltyPossible  bool
-	DeathPenaltyAssurance string
+	Description           string `json:"description"`
+	LegalQualification    string `json:"legal_qualification"`
+	StatuteText           string `json:"statute_text"`
+	MaximumPenaltyYears   int32  `json:"maximum_penalty_years"`
+	DeathPenaltyPossible  bool   `json:"death_penalty_possible"`
+	DeathPenaltyAssurance string `json:"death_penalty_assurance"`
 }
 
 // Person is a person concerned.
 type Person struct {
-	FullName    string
-	DateOfBirth string
-	Nationality string
-	Role        string
+	FullName    string `json:"full_name"`
+	DateOfBirth string `json:"date_of_birth"`
+	Nationality string `json:"nationality"`
+	Role        string `json:"role"`
 }
 
 // Identifier is something for which data is sought. Kind is the proto enum
 // value name (IP_ADDRESS, EMAIL, …).
 type Identifier struct {
-	Kind      string
-	Value     string
-	StartTime time.Time
-	EndTime   time.Time
+	Kind      string    `json:"kind"`
+	Value     string    `json:"value"`
+	StartTime time.Time `json:"start_time,omitzero"`
+	EndTime   time.Time `json:"end_time,omitzero"`
 }
 
 // Deadlines are computed by the Policy at each transition.
 type Deadlines struct {
-	AcknowledgeBy         time.Time
-	AnswerBy              time.Time
-	PreservationExpiresAt time.Time
+	AcknowledgeBy         time.Time `json:"acknowledge_by,omitzero"`
+	AnswerBy              time.Time `json:"answer_by,omitzero"`
+	PreservationExpiresAt time.Time `json:"preservation_expires_at,omitzero"`
 }
 
 // Acceptance is the requested side's decision to execute.
 type Acceptance struct {
 	// DualCriminality is MET or NOT_REQUIRED.
-	DualCriminality     string
-	HumanRightsConcerns bool
-	HumanRightsNote     string
-	Conditions          string
+	DualCriminality     string `json:"dual_criminality"`
+	HumanRightsConcerns bool   `json:"human_rights_concerns"`
+	HumanRightsNote     string `json:"human_rights_note"`
+	Conditions          string `json:"conditions"`
 }
 
 // Refusal is the requested side's refusal.
 type Refusal struct {
 	// Grounds are proto enum value names (POLITICAL_OFFENCE, …).
-	Grounds     []string
-	Explanation string
+	Grounds     []string `json:"grounds,omitempty"`
+	Explanation string   `json:"explanation"`
 }
 
 // Execution is the requested side's response.
 type Execution struct {
-	ResponseSummary string
-	Partial         bool
+	ResponseSummary string `json:"response_summary"`
+	Partial         bool   `json:"partial"`
 }
 
-// Request is a cooperation request.
+// Request is a cooperation request. Each field's tags say its name (json:
+// the API's and the stored document's) and how the rules treat it (class);
+// see fields.go.
 type Request struct {
 	// ID is the resource id (a UUIDv7); the name is "requests/" + ID.
-	ID string
+	ID string `json:"id" class:"metadata,server,immutable"`
 	// Reference is e.g. KZ-2026-000042, assigned by the store at creation.
-	Reference        string
-	Type             directory.RequestType
-	Priority         directory.Priority
-	EmergencyReason  string
-	RequestingAgency string
-	RequestingState  string
+	Reference        string                  `json:"reference" class:"metadata,server,immutable"`
+	Type             cooperation.RequestType `json:"type" class:"metadata"`
+	Priority         cooperation.Priority    `json:"priority" class:"metadata"`
+	EmergencyReason  string                  `json:"emergency_reason" class:"content"`
+	RequestingAgency string                  `json:"requesting_agency" class:"metadata,server,immutable"`
+	RequestingState  string                  `json:"requesting_state" class:"metadata,server,immutable"`
 	// Owner is the subject of the prosecutor who owns the request.
-	Owner           string
-	RequestedState  string
-	RequestedAgency string
+	Owner           string `json:"owner" class:"metadata,server,immutable"`
+	RequestedState  string `json:"requested_state" class:"metadata"`
+	RequestedAgency string `json:"requested_agency" class:"metadata"`
 	// LegalBasis is the proto enum value name, e.g. CHISINAU_CONVENTION_2002.
-	LegalBasis                     string
-	TreatyCitation                 string
-	CaseReference                  string
-	Offence                        Offence
-	FactsSummary                   string
-	Persons                        []Person
-	Identifiers                    []Identifier
-	DataCategories                 []string
-	NecessityAndProportionality    string
-	JudicialAuthorisationReference string
-	Confidential                   bool
-	UseLimitations                 string
-	Language                       string
-	RequestedResponseTime          time.Time
+	LegalBasis                     string       `json:"legal_basis" class:"metadata"`
+	TreatyCitation                 string       `json:"treaty_citation" class:"content"`
+	CaseReference                  string       `json:"case_reference" class:"content"`
+	Offence                        Offence      `json:"offence" class:"content"`
+	FactsSummary                   string       `json:"facts_summary" class:"content"`
+	Persons                        []Person     `json:"persons,omitempty" class:"content"`
+	Identifiers                    []Identifier `json:"identifiers,omitempty" class:"content"`
+	DataCategories                 []string     `json:"data_categories,omitempty" class:"content"`
+	NecessityAndProportionality    string       `json:"necessity_and_proportionality" class:"content"`
+	JudicialAuthorisationReference string       `json:"judicial_authorisation_reference" class:"content"`
+	Confidential                   bool         `json:"confidential" class:"metadata"`
+	UseLimitations                 string       `json:"use_limitations" class:"content"`
+	Language                       string       `json:"language" class:"metadata"`
+	RequestedResponseTime          time.Time    `json:"requested_response_time,omitzero" class:"metadata"`
 	// RelatedRequests are request ids.
-	RelatedRequests []string
+	RelatedRequests []string `json:"related_requests,omitempty" class:"content"`
 
-	Status     Status
-	Deadlines  Deadlines
-	Acceptance *Acceptance
-	Refusal    *Refusal
-	Execution  *Execution
+	Status     Status      `json:"status" class:"metadata,server"`
+	Deadlines  Deadlines   `json:"deadlines,omitzero" class:"metadata,server"`
+	Acceptance *Acceptance `json:"acceptance,omitempty" class:"content,server"`
+	Refusal    *Refusal    `json:"refusal,omitempty" class:"content,server"`
+	Execution  *Execution  `json:"execution,omitempty" class:"content,server"`
 	// TransmitTime, AcknowledgeTime and AnswerTime (execution or refusal)
 	// feed deadlines and statistics; zero until they happen.
-	TransmitTime    time.Time
-	AcknowledgeTime time.Time
-	AnswerTime      time.Time
+	TransmitTime    time.Time `json:"transmit_time,omitzero" class:"metadata,server"`
+	AcknowledgeTime time.Time `json:"acknowledge_time,omitzero" class:"metadata,server"`
+	AnswerTime      time.Time `json:"answer_time,omitzero" class:"metadata,server"`
 	// Clarifications are the rounds of questions and answers, oldest
 	// first; while the request is CLARIFICATION_REQUESTED the last one is
 	// unanswered.
-	Clarifications []Clarification
+	Clarifications []Clarification `json:"clarifications,omitempty" class:"content,server"`
 
 	// Version counts changes; the store sets it. The etag derives from it.
-	Version    int64
-	CreateTime time.Time
-	UpdateTime time.Time
-}
-
-// KeepServerFields sets in r the fields of cur that are not the drafter's
-// to set: identity, parties and lifecycle, and the times.
-func (r *Request) KeepServerFields(cur Request) {
-	r.ID, r.Reference, r.Status, r.Version = cur.ID, cur.Reference, cur.Status, cur.Version
-	r.RequestingAgency, r.RequestingState, r.Owner = cur.RequestingAgency, cur.RequestingState, cur.Owner
-	r.Deadlines, r.Acceptance, r.Refusal, r.Execution = cur.Deadlines, cur.Acceptance, cur.Refusal, cur.Execution
-	r.TransmitTime, r.AcknowledgeTime, r.AnswerTime = cur.TransmitTime, cur.AcknowledgeTime, cur.AnswerTime
-	r.CreateTime, r.UpdateTime = cur.CreateTime, cur.UpdateTime
+	Version    int64     `json:"version" class:"metadata,server"`
+	CreateTime time.Time `json:"create_time,omitzero" class:"metadata,server"`
+	UpdateTime time.Time `json:"update_time,omitzero" class:"metadata,server"`
 }
 
 // Etag is the opaque concurrency token of the request's current version.
@@ -177,23 +171,25 @@ func (r Request) Etag() string {
 
 // Actor is who did something.
 type Actor struct {
-	Subject string
-	Name    string
-	Agency  string
+	Subject string `json:"subject"`
+	Name    string `json:"name"`
+	Agency  string `json:"agency"`
 }
 
 // Clarification is one round of the requested side's questions and the
-// requesting side's answers.
+// requesting side's answers. Migration 0005 of both stores writes its
+// stored form (the json names) when it carries the questions and answers
+// over from the history: keep the two in step.
 type Clarification struct {
-	Question string
-	AskedBy  Actor
-	AskTime  time.Time
+	Question string    `json:"question"`
+	AskedBy  Actor     `json:"asked_by,omitzero"`
+	AskTime  time.Time `json:"ask_time,omitzero"`
 	// Answer, AnsweredBy, AnswerTime and AnswerAttachments (attachment ids)
 	// are zero until the answer.
-	Answer            string
-	AnsweredBy        Actor
-	AnswerTime        time.Time
-	AnswerAttachments []string
+	Answer            string    `json:"answer,omitempty"`
+	AnsweredBy        Actor     `json:"answered_by,omitzero"`
+	AnswerTime        time.Time `json:"answer_time,omitzero"`
+	AnswerAttachments []string  `json:"answer_attachments,omitempty"`
 }
 
 // HistoryEntry is one status change of a request.
@@ -256,7 +252,7 @@ type Attachment struct {
 var RequestSchema = query.Schema{
 	{Name: "status", Kind: query.Enum, Enum: statusNames()},
 	{Name: "type", Kind: query.Enum, Enum: typeNames()},
-	{Name: "priority", Kind: query.Enum, Enum: []string{string(directory.Routine), string(directory.Urgent), string(directory.Emergency)}},
+	{Name: "priority", Kind: query.Enum, Enum: []string{string(cooperation.Routine), string(cooperation.Urgent), string(cooperation.Emergency)}},
 	{Name: "requestingState", Kind: query.String, Upper: true},
 	{Name: "requestedState", Kind: query.String, Upper: true},
 	{Name: "requestingAgency", Kind: query.String},
@@ -291,8 +287,8 @@ func statusNames() []string {
 }
 
 func typeNames() []string {
-	out := make([]string, len(directory.RequestTypes))
-	for i, t := range directory.RequestTypes {
+	out := make([]string, len(cooperation.RequestTypes))
+	for i, t := range cooperation.RequestTypes {
 		out[i] = string(t)
 	}
 	return out
@@ -368,15 +364,58 @@ func clipKey(k string) string {
 }
 
 // BodyDigest returns the hex SHA-256 of the canonical form of a create's
-// body d: its JSON encoding, whose field order is fixed by the struct. It
-// stays in the service's own database, with the key it belongs to.
+// body d (see canonicalJSON). It stays in the service's own database, with
+// the key it belongs to.
 func BodyDigest(d Request) (string, error) {
-	b, err := json.Marshal(d)
-	if err != nil {
+	var b bytes.Buffer
+	if err := canonicalJSON(&b, reflect.ValueOf(d)); err != nil {
 		return "", fmt.Errorf("request body digest: %w", err)
 	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(b.Bytes())
 	return hex.EncodeToString(sum[:]), nil
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// canonicalJSON writes v as encoding/json wrote the domain types before
+// they had tags: every field under its Go name, in declaration order, none
+// omitted. Digests kept with idempotency keys were made so, and must stay
+// what a retry of the same body computes.
+func canonicalJSON(b *bytes.Buffer, v reflect.Value) error {
+	switch {
+	case v.Type() == timeType:
+	case v.Kind() == reflect.Struct:
+		b.WriteByte('{')
+		for i := range v.NumField() {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(b, "%q:", v.Type().Field(i).Name)
+			if err := canonicalJSON(b, v.Field(i)); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+		return nil
+	case v.Kind() == reflect.Slice && !v.IsNil(), v.Kind() == reflect.Pointer && !v.IsNil():
+		if v.Kind() == reflect.Pointer {
+			return canonicalJSON(b, v.Elem())
+		}
+		b.WriteByte('[')
+		for i := range v.Len() {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := canonicalJSON(b, v.Index(i)); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+		return nil
+	}
+	leaf, err := json.Marshal(v.Interface())
+	b.Write(leaf)
+	return err
 }
 
 // Store keeps requests, their history, messages, attachment records and the

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/request"
@@ -114,14 +114,14 @@ func (dm domain) transmitted(t *testing.T, d request.Request) request.View {
 // or by the requested response date if that is earlier.
 func TestDeadlines(t *testing.T) {
 	// The periods to acknowledge and to answer, by priority.
-	table := map[directory.Priority][2]time.Duration{
-		directory.Emergency: {8 * time.Hour, 8 * time.Hour},
-		directory.Urgent:    {24 * time.Hour, 10 * day},
-		directory.Routine:   {5 * day, 90 * day},
+	table := map[cooperation.Priority][2]time.Duration{
+		cooperation.Emergency: {8 * time.Hour, 8 * time.Hour},
+		cooperation.Urgent:    {24 * time.Hour, 10 * day},
+		cooperation.Routine:   {5 * day, 90 * day},
 	}
 	for priority, periods := range table {
 		tc := struct {
-			priority    directory.Priority
+			priority    cooperation.Priority
 			ack, answer time.Duration
 		}{priority, periods[0], periods[1]}
 		for _, requested := range []struct {
@@ -200,7 +200,7 @@ func TestPreservationDeadlines(t *testing.T) {
 	}
 
 	traffic := seeded(request.Executed)
-	traffic.Type = directory.TrafficData
+	traffic.Type = cooperation.TrafficData
 	dm.store.put(traffic)
 	_, err = dm.svc.ExtendPreservation(ctx, uzCA, traffic.ID, "")
 	if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"type", ""}}) {
@@ -219,7 +219,7 @@ func TestPolicyFileSetsTheDeadlines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if policy.Acknowledge[directory.Urgent] != 24*time.Hour || policy.Answer[directory.Emergency] != 8*time.Hour {
+	if policy.Acknowledge[cooperation.Urgent] != 24*time.Hour || policy.Answer[cooperation.Emergency] != 8*time.Hour {
 		t.Errorf("entries the file does not name: %+v, want the defaults", policy)
 	}
 	dm := newDomain(t, policy)
@@ -445,9 +445,9 @@ func TestSafeguards(t *testing.T) {
 			[]violation{{"identifiers[0].value", "IDENTIFIER_KIND_REQUIRED"}}},
 		{"identifier without value", func(r *request.Request) { r.Identifiers[0].Value = " " }, "", false,
 			[]violation{{"identifiers[0].value", "IDENTIFIER_VALUE_REQUIRED"}}},
-		{"traffic data without time range", func(r *request.Request) { r.Type = directory.TrafficData }, "", false,
+		{"traffic data without time range", func(r *request.Request) { r.Type = cooperation.TrafficData }, "", false,
 			[]violation{{"identifiers[0].start_time", "TIME_RANGE_REQUIRED"}}},
-		{"traffic data with time range", func(r *request.Request) { r.Type = directory.TrafficData; timed(r) }, "", false, nil},
+		{"traffic data with time range", func(r *request.Request) { r.Type = cooperation.TrafficData; timed(r) }, "", false, nil},
 		{"time range inverted", func(r *request.Request) {
 			r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-time.Hour), t0.Add(-2*time.Hour)
 		}, "", false, []violation{{"identifiers[0].end_time", "TIME_RANGE_INVERTED"}}},
@@ -458,15 +458,15 @@ func TestSafeguards(t *testing.T) {
 		{"necessity just long enough", func(r *request.Request) {
 			r.NecessityAndProportionality = strings.Repeat("я", request.MinNecessityLength)
 		}, "", false, nil},
-		{"content data without judicial authorisation", func(r *request.Request) { r.Type = directory.ContentData; timed(r) }, "", false,
+		{"content data without judicial authorisation", func(r *request.Request) { r.Type = cooperation.ContentData; timed(r) }, "", false,
 			[]violation{{"judicial_authorisation_reference", "JUDICIAL_AUTHORISATION_REQUIRED"}}},
 		{"content data with judicial authorisation", func(r *request.Request) {
-			r.Type, r.JudicialAuthorisationReference = directory.ContentData, "Court order 12/2026"
+			r.Type, r.JudicialAuthorisationReference = cooperation.ContentData, "Court order 12/2026"
 			timed(r)
 		}, "", false, nil},
 		{"death penalty without assurance", func(r *request.Request) { r.Offence.DeathPenaltyPossible = true }, "", false,
 			[]violation{{"offence.death_penalty_assurance", "DEATH_PENALTY_ASSURANCE_REQUIRED"}}},
-		{"emergency without reason", func(r *request.Request) { r.Priority = directory.Emergency }, "", false,
+		{"emergency without reason", func(r *request.Request) { r.Priority = cooperation.Emergency }, "", false,
 			[]violation{{"emergency_reason", "EMERGENCY_REASON_REQUIRED"}}},
 		{"no language", func(r *request.Request) { r.Language = "" }, "", false, []violation{{"language", "LANGUAGE_REQUIRED"}}},
 		{"language not accepted", func(r *request.Request) { r.Language = "en" }, "", false, []violation{{"language", "LANGUAGE_NOT_ACCEPTED"}}},
@@ -533,21 +533,21 @@ func TestRequestedResponseTimeAtSubmission(t *testing.T) {
 func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		typ  directory.RequestType
+		typ  cooperation.RequestType
 		a    request.Acceptance
 		// reviewed says that a human-rights review was given.
 		reviewed bool
 		want     []violation
 	}{
-		{"met, no concerns", directory.TrafficData, request.Acceptance{DualCriminality: "MET"}, true, nil},
-		{"not required for preservation", directory.DataPreservation, request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true, nil},
-		{"not required for production", directory.TrafficData, request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true, []violation{{"dual_criminality", ""}}},
-		{"no assessment", directory.DataPreservation, request.Acceptance{}, true, []violation{{"dual_criminality", ""}}},
-		{"no review", directory.DataPreservation, request.Acceptance{DualCriminality: "MET"}, false, []violation{{"human_rights_review", ""}}},
-		{"concerns without note", directory.DataPreservation, request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: " "}, true,
+		{"met, no concerns", cooperation.TrafficData, request.Acceptance{DualCriminality: "MET"}, true, nil},
+		{"not required for preservation", cooperation.DataPreservation, request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true, nil},
+		{"not required for production", cooperation.TrafficData, request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true, []violation{{"dual_criminality", ""}}},
+		{"no assessment", cooperation.DataPreservation, request.Acceptance{}, true, []violation{{"dual_criminality", ""}}},
+		{"no review", cooperation.DataPreservation, request.Acceptance{DualCriminality: "MET"}, false, []violation{{"human_rights_review", ""}}},
+		{"concerns without note", cooperation.DataPreservation, request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: " "}, true,
 			[]violation{{"human_rights_review.note", ""}}},
-		{"concerns with note", directory.DataPreservation, request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: "Detention conditions; assurance received."}, true, nil},
-		{"nothing", directory.TrafficData, request.Acceptance{}, false, []violation{{"dual_criminality", ""}, {"human_rights_review", ""}}},
+		{"concerns with note", cooperation.DataPreservation, request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: "Detention conditions; assurance received."}, true, nil},
+		{"nothing", cooperation.TrafficData, request.Acceptance{}, false, []violation{{"dual_criminality", ""}, {"human_rights_review", ""}}},
 	} {
 		t.Run("accept/"+tc.name, func(t *testing.T) {
 			dm := newDomain(t, request.Policy{})

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 )
@@ -46,7 +47,7 @@ var (
 
 // needsTimeRange are the request types whose identifiers must each say for
 // which period data is sought.
-var needsTimeRange = []directory.RequestType{directory.SubscriberInformation, directory.TrafficData, directory.ContentData}
+var needsTimeRange = []cooperation.RequestType{cooperation.SubscriberInformation, cooperation.TrafficData, cooperation.ContentData}
 
 // safeguards checks every safeguard of DESIGN §5 that a request must meet to
 // be submitted or transmitted, and returns all violations at once. receiver
@@ -97,13 +98,13 @@ func safeguards(r Request, receiver directory.Agency, attachments []Attachment) 
 	if n := utf8.RuneCountInString(strings.TrimSpace(r.NecessityAndProportionality)); n < MinNecessityLength {
 		vs.AddReason("necessity_and_proportionality", "NECESSITY_TOO_SHORT", "a statement of real substance is required (at least %d characters, not %d)", MinNecessityLength, n)
 	}
-	if r.Type == directory.ContentData && blank(r.JudicialAuthorisationReference) {
+	if r.Type == cooperation.ContentData && blank(r.JudicialAuthorisationReference) {
 		vs.AddReason("judicial_authorisation_reference", "JUDICIAL_AUTHORISATION_REQUIRED", "content data requires a judicial authorisation")
 	}
 	if r.Offence.DeathPenaltyPossible && blank(r.Offence.DeathPenaltyAssurance) {
 		vs.AddReason("offence.death_penalty_assurance", "DEATH_PENALTY_ASSURANCE_REQUIRED", "the death penalty is possible: an assurance is required")
 	}
-	if r.Priority == directory.Emergency && blank(r.EmergencyReason) {
+	if r.Priority == cooperation.Emergency && blank(r.EmergencyReason) {
 		vs.AddReason("emergency_reason", "EMERGENCY_REASON_REQUIRED", "an emergency needs a stated reason (risk to life or safety)")
 	}
 	if !languageAccepted(r.Language, receiver, attachments) {
@@ -208,13 +209,13 @@ func checkIdentifier(kind, value string) string {
 // passed: the requested side cannot meet it.
 const ResponseTimePast = "REQUESTED_RESPONSE_TIME_PAST"
 
-// checkResponseTime adds to vs, under field, a requested response time that
+// checkResponseTime adds to vs a requested response time that
 // is no longer in the future. A request does not wait for a date that has
 // passed to be refused: it is refused when it is drafted with one, updated
 // to one, and submitted after its date has passed.
-func (s *Service) checkResponseTime(r Request, field string, vs *errs.Violations) {
+func (s *Service) checkResponseTime(r Request, vs *errs.Violations) {
 	if t := r.RequestedResponseTime; !t.IsZero() && !t.After(s.now()) {
-		vs.AddReason(field, ResponseTimePast, "the requested response time %s is in the past: the requested side cannot meet it; "+
+		vs.AddReason("requested_response_time", ResponseTimePast, "the requested response time %s is in the past: the requested side cannot meet it; "+
 			"set a later date, or none", t.UTC().Format(time.RFC3339))
 	}
 }
@@ -233,7 +234,7 @@ func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) error {
 	}
 	vs := safeguards(r, receiver, atts)
 	if a == actSubmit {
-		s.checkResponseTime(r, "requested_response_time", &vs)
+		s.checkResponseTime(r, &vs)
 	}
 	checkReceiverActive(receiver, &vs)
 	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
@@ -256,7 +257,7 @@ func checkAcceptance(r Request, a Acceptance, reviewed bool) error {
 	switch a.DualCriminality {
 	case "MET":
 	case "NOT_REQUIRED":
-		if r.Type != directory.DataPreservation {
+		if r.Type != cooperation.DataPreservation {
 			vs.Add("dual_criminality", "NOT_REQUIRED applies to preservation only; assess dual criminality for %s", r.Type)
 		}
 	default:

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 )
 
@@ -74,12 +75,12 @@ func TestDefaultPolicyIsTheDesignsTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		pr          directory.Priority
+		pr          cooperation.Priority
 		ack, answer time.Duration
 	}{
-		{directory.Emergency, 8 * time.Hour, 8 * time.Hour},
-		{directory.Urgent, 24 * time.Hour, 10 * day},
-		{directory.Routine, 5 * day, 90 * day},
+		{cooperation.Emergency, 8 * time.Hour, 8 * time.Hour},
+		{cooperation.Urgent, 24 * time.Hour, 10 * day},
+		{cooperation.Routine, 5 * day, 90 * day},
 	} {
 		if p.Acknowledge[tc.pr] != tc.ack || p.Answer[tc.pr] != tc.answer {
 			t.Errorf("%s: acknowledge %v answer %v, want %v and %v", tc.pr, p.Acknowledge[tc.pr], p.Answer[tc.pr], tc.ack, tc.answer)
@@ -96,9 +97,9 @@ func TestDefaultPolicyIsTheDesignsTable(t *testing.T) {
 // death penalty the rest.
 func TestSafeguardReasons(t *testing.T) {
 	receiver := directory.Agency{ID: "uz-247", AcceptedLanguages: []string{"uz", "ru"}}
-	empty := safeguards(Request{Type: directory.ContentData, Priority: directory.Emergency,
+	empty := safeguards(Request{Type: cooperation.ContentData, Priority: cooperation.Emergency,
 		Offence: Offence{DeathPenaltyPossible: true}}, receiver, nil)
-	odd := safeguards(Request{Type: directory.TrafficData, LegalBasis: bilateralTreaty, Language: "en",
+	odd := safeguards(Request{Type: cooperation.TrafficData, LegalBasis: bilateralTreaty, Language: "en",
 		Identifiers: []Identifier{
 			{Kind: Email, Value: "not an address"},
 			{Kind: Email, Value: "a@example.org"},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
@@ -25,7 +26,7 @@ type Directory interface {
 	Agency(ctx context.Context, id string) (directory.Agency, error)
 	// ResolveRoute returns the agency that must receive a request, or
 	// errs.ErrFailedPrecondition when the state has none.
-	ResolveRoute(ctx context.Context, requestedState string, t directory.RequestType, p directory.Priority) (directory.Agency, error)
+	ResolveRoute(ctx context.Context, requestedState string, t cooperation.RequestType, p cooperation.Priority) (directory.Agency, error)
 }
 
 // Config configures a Service.
@@ -166,7 +167,7 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 		return View{}, err
 	}
 	var vs errs.Violations
-	s.checkResponseTime(d, "request.requested_response_time", &vs)
+	s.checkResponseTime(d, &vs)
 	if err := vs.Err(errs.Invalid, "invalid request"); err != nil {
 		return View{}, err
 	}
@@ -191,13 +192,11 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 		return View{}, fmt.Errorf("request id: %w", err)
 	}
 	r := d
+	resetServerFields(&r)
 	r.ID = id.String()
-	r.Reference = ""
 	r.RequestingAgency, r.RequestingState, r.Owner = p.Agency, p.State, p.Subject
 	r.RequestedAgency = receiver.ID
 	r.Status = Draft
-	r.Deadlines, r.Acceptance, r.Refusal, r.Execution = Deadlines{}, nil, nil, nil
-	r.TransmitTime, r.AcknowledgeTime, r.AnswerTime = time.Time{}, time.Time{}, time.Time{}
 	r.CreateTime, r.UpdateTime = now, now
 	ch := Change{
 		History: &HistoryEntry{To: Draft, Action: "create", Actor: actorOf(p), Time: now},
@@ -237,15 +236,15 @@ func (s *Service) receiver(ctx context.Context, d Request) (directory.Agency, er
 	var vs errs.Violations
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		vs.Add("request.requested_agency", "agency %q is not in the directory", d.RequestedAgency)
+		vs.Add("requested_agency", "agency %q is not in the directory", d.RequestedAgency)
 	case err != nil:
 		return directory.Agency{}, err
 	case a.State != d.RequestedState:
-		vs.Add("request.requested_agency", "%s is an agency of %s, not of the requested state %s", a.ID, a.State, d.RequestedState)
+		vs.Add("requested_agency", "%s is an agency of %s, not of the requested state %s", a.ID, a.State, d.RequestedState)
 	case !a.Active:
-		vs.Add("request.requested_agency", "%s is deactivated", a.ID)
+		vs.Add("requested_agency", "%s is deactivated", a.ID)
 	case !slices.Contains(a.Receives, d.Type):
-		vs.Add("request.requested_agency", "%s does not receive %s requests", a.ID, d.Type)
+		vs.Add("requested_agency", "%s does not receive %s requests", a.ID, d.Type)
 	}
 	if err := vs.Err(errs.FailedPrecondition, "the requested agency cannot receive this request"); err != nil {
 		return directory.Agency{}, err
@@ -417,7 +416,7 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 		// submission to refuse (a GET then PATCH sends it back unchanged);
 		// one set now must be to come.
 		var vs errs.Violations
-		s.checkResponseTime(next, "request.requested_response_time", &vs)
+		s.checkResponseTime(next, &vs)
 		if err := vs.Err(errs.Invalid, "invalid request"); err != nil {
 			return View{}, err
 		}
@@ -466,17 +465,17 @@ func (s *Service) MayUpdate(ctx context.Context, p identity.Principal, id string
 // requested state other than the requesting one.
 func checkShape(r Request) error {
 	var vs errs.Violations
-	if !slices.Contains(directory.RequestTypes, r.Type) {
-		vs.Add("request.type", "the request type is required")
+	if !slices.Contains(cooperation.RequestTypes, r.Type) {
+		vs.Add("type", "the request type is required")
 	}
-	if r.Priority != directory.Routine && r.Priority != directory.Urgent && r.Priority != directory.Emergency {
-		vs.Add("request.priority", "the priority is required")
+	if r.Priority != cooperation.Routine && r.Priority != cooperation.Urgent && r.Priority != cooperation.Emergency {
+		vs.Add("priority", "the priority is required")
 	}
 	switch {
 	case r.RequestedState == "":
-		vs.Add("request.requested_state", "the requested state is required")
+		vs.Add("requested_state", "the requested state is required")
 	case r.RequestedState == r.RequestingState:
-		vs.Add("request.requested_state", "a cooperation request goes to another state than %s", r.RequestingState)
+		vs.Add("requested_state", "a cooperation request goes to another state than %s", r.RequestingState)
 	}
 	return vs.Err(errs.Invalid, "invalid request")
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
@@ -67,10 +68,10 @@ type agencies struct {
 
 func (a *agencies) Agency(_ context.Context, id string) (directory.Agency, error) {
 	st := strings.ToUpper(id[:2])
-	return directory.Agency{ID: id, State: st, Active: a.inactive.Load() != id, Receives: directory.RequestTypes, AcceptedLanguages: []string{"ru"}}, nil
+	return directory.Agency{ID: id, State: st, Active: a.inactive.Load() != id, Receives: cooperation.RequestTypes, AcceptedLanguages: []string{"ru"}}, nil
 }
 
-func (a *agencies) ResolveRoute(ctx context.Context, st string, _ directory.RequestType, _ directory.Priority) (directory.Agency, error) {
+func (a *agencies) ResolveRoute(ctx context.Context, st string, _ cooperation.RequestType, _ cooperation.Priority) (directory.Agency, error) {
 	return a.Agency(ctx, strings.ToLower(st)+"-247")
 }
 
@@ -130,7 +131,7 @@ func user(subject, agency string, role identity.Role) identity.Principal {
 var kzProsecutor = user("p-kz", "kz-gpo", identity.Prosecutor)
 
 func draftToUZ() request.Request {
-	return request.Request{Type: directory.DataPreservation, Priority: directory.Routine, RequestedState: "UZ"}
+	return request.Request{Type: cooperation.DataPreservation, Priority: cooperation.Routine, RequestedState: "UZ"}
 }
 
 // watcher runs a Watch and reports how it ended on done.

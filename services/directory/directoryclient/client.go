@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/grpcapi"
 	"github.com/comity-mla/comity/services/errs"
@@ -167,7 +168,7 @@ func (c *Client) State(ctx context.Context, code string) (directory.State, error
 // receives t is an error matching errs.ErrFailedPrecondition, whose message
 // says so; an unknown state, type or priority matches errs.ErrInvalid. The
 // other errors are those of Agency. Only answers are cached, never errors.
-func (c *Client) ResolveRoute(ctx context.Context, requestedState string, t directory.RequestType, p directory.Priority) (directory.Agency, error) {
+func (c *Client) ResolveRoute(ctx context.Context, requestedState string, t cooperation.RequestType, p cooperation.Priority) (directory.Agency, error) {
 	requestedState = strings.ToUpper(requestedState)
 	key := requestedState + "/" + string(t) + "/" + string(p)
 	return lookup(ctx, c, c.routes, key, func(ctx context.Context) (directory.Agency, error) {

@@ -18,6 +18,7 @@ import (
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	"github.com/comity-mla/comity/services/audit/relay"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/directory/directoryd"
@@ -150,7 +151,7 @@ func TestClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		if a.ID != "uz-gpo" || a.State != "UZ" || a.Kind != directory.CentralAuthority || !a.Active ||
-			!slices.Equal(a.AcceptedLanguages, []string{"ru", "uz"}) || !slices.Contains(a.Receives, directory.ContentData) {
+			!slices.Equal(a.AcceptedLanguages, []string{"ru", "uz"}) || !slices.Contains(a.Receives, cooperation.ContentData) {
 			t.Errorf("Agency(uz-gpo) = %+v", a)
 		}
 		st, err := c.State(prosecutor, "uz")
@@ -167,14 +168,14 @@ func TestClient(t *testing.T) {
 		for _, tc := range []struct {
 			name     string
 			state    string
-			typ      directory.RequestType
-			priority directory.Priority
+			typ      cooperation.RequestType
+			priority cooperation.Priority
 			want     string
 		}{
-			{"urgent preservation goes to 24/7", "UZ", directory.DataPreservation, directory.Urgent, "uz-247"},
-			{"emergency preservation goes to 24/7", "uz", directory.DataPreservation, directory.Emergency, "uz-247"},
-			{"routine preservation goes to the central authority", "UZ", directory.DataPreservation, directory.Routine, "uz-gpo"},
-			{"urgent content goes to the central authority", "UZ", directory.ContentData, directory.Urgent, "uz-gpo"},
+			{"urgent preservation goes to 24/7", "UZ", cooperation.DataPreservation, cooperation.Urgent, "uz-247"},
+			{"emergency preservation goes to 24/7", "uz", cooperation.DataPreservation, cooperation.Emergency, "uz-247"},
+			{"routine preservation goes to the central authority", "UZ", cooperation.DataPreservation, cooperation.Routine, "uz-gpo"},
+			{"urgent content goes to the central authority", "UZ", cooperation.ContentData, cooperation.Urgent, "uz-gpo"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a, err := c.ResolveRoute(prosecutor, tc.state, tc.typ, tc.priority)
@@ -190,7 +191,7 @@ func TestClient(t *testing.T) {
 
 	t.Run("unknown state is invalid", func(t *testing.T) {
 		c := directoryclient.New(e.conn)
-		_, err := c.ResolveRoute(prosecutor, "XX", directory.DataPreservation, directory.Routine)
+		_, err := c.ResolveRoute(prosecutor, "XX", cooperation.DataPreservation, cooperation.Routine)
 		wantCode(t, err, errs.Invalid)
 		var de *errs.Error
 		if !errors.As(err, &de) || len(de.Violations) != 1 || de.Violations[0].Field != "requested_state" ||
@@ -246,7 +247,7 @@ func TestClient(t *testing.T) {
 		c := directoryclient.New(e.conn)
 		for range 2 {
 			n := e.callsDuring(func() {
-				_, err := c.ResolveRoute(prosecutor, "TM", directory.SubscriberInformation, directory.Routine)
+				_, err := c.ResolveRoute(prosecutor, "TM", cooperation.SubscriberInformation, cooperation.Routine)
 				wantCode(t, err, errs.FailedPrecondition)
 				if want := "TM has no active agency that receives SUBSCRIBER_INFORMATION requests"; err.Error() != want {
 					t.Errorf("err = %q, want %q", err, want)
@@ -279,7 +280,7 @@ func TestClient(t *testing.T) {
 					wantCode(t, err, errs.Unauthenticated)
 					_, err = c.State(tc.ctx, "KZ")
 					wantCode(t, err, errs.Unauthenticated)
-					_, err = c.ResolveRoute(tc.ctx, "UZ", directory.DataPreservation, directory.Urgent)
+					_, err = c.ResolveRoute(tc.ctx, "UZ", cooperation.DataPreservation, cooperation.Urgent)
 					wantCode(t, err, errs.Unauthenticated)
 				})
 				if n != 0 {
@@ -307,7 +308,7 @@ func TestClient(t *testing.T) {
 			if _, err := c.AgencyTrust(prosecutor, "kz-gpo"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.ResolveRoute(prosecutor, "UZ", directory.DataPreservation, directory.Urgent); err != nil {
+			if _, err := c.ResolveRoute(prosecutor, "UZ", cooperation.DataPreservation, cooperation.Urgent); err != nil {
 				t.Fatal(err)
 			}
 		}); n != 3 {
@@ -329,7 +330,7 @@ func TestClient(t *testing.T) {
 				if err != nil || st.TimeZone != "Asia/Almaty" {
 					t.Fatalf("State(kz) = %+v, %v", st, err)
 				}
-				r, err := c.ResolveRoute(ctx, "uz", directory.DataPreservation, directory.Urgent)
+				r, err := c.ResolveRoute(ctx, "uz", cooperation.DataPreservation, cooperation.Urgent)
 				if err != nil || r.ID != "uz-247" {
 					t.Fatalf("ResolveRoute = %+v, %v", r, err)
 				}

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory/directoryclient"
 	"github.com/comity-mla/comity/services/errs"
 )
@@ -205,7 +205,7 @@ func TestCallTimeout(t *testing.T) {
 		c := directoryclient.New(f, directoryclient.WithCallTimeout(timeout))
 		ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs("authorization", "Bearer a"))
 		start := time.Now()
-		_, err := c.ResolveRoute(ctx, "UZ", directory.DataPreservation, directory.Urgent)
+		_, err := c.ResolveRoute(ctx, "UZ", cooperation.DataPreservation, cooperation.Urgent)
 		if !errors.Is(err, errs.ErrUnavailable) {
 			t.Errorf("err = %v, want unavailable", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/identity"
 )
@@ -135,26 +136,26 @@ func contactPointsFromProto(cs []*directoryv1.ContactPoint) []directory.ContactP
 }
 
 // RequestTypeToProto converts a domain request type to the API enum.
-func RequestTypeToProto(t directory.RequestType) directoryv1.RequestType {
+func RequestTypeToProto(t cooperation.RequestType) directoryv1.RequestType {
 	return directoryv1.RequestType(directoryv1.RequestType_value[string(t)])
 }
 
 // RequestTypeFromProto converts an API request type to the domain; the zero
 // value becomes "".
-func RequestTypeFromProto(t directoryv1.RequestType) directory.RequestType {
+func RequestTypeFromProto(t directoryv1.RequestType) cooperation.RequestType {
 	if t == directoryv1.RequestType_REQUEST_TYPE_UNSPECIFIED {
 		return ""
 	}
-	return directory.RequestType(t.String())
+	return cooperation.RequestType(t.String())
 }
 
 // PriorityFromProto converts an API priority to the domain; the zero value
 // becomes "".
-func PriorityFromProto(p directoryv1.Priority) directory.Priority {
+func PriorityFromProto(p directoryv1.Priority) cooperation.Priority {
 	if p == directoryv1.Priority_PRIORITY_UNSPECIFIED {
 		return ""
 	}
-	return directory.Priority(p.String())
+	return cooperation.Priority(p.String())
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {

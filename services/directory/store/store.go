@@ -19,6 +19,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/directory/storedoc"
 	"github.com/comity-mla/comity/services/errs"
@@ -228,7 +229,7 @@ func scanAgency(row sqldb.Scanner) (directory.Agency, error) {
 	if a.DisplayNames, err = storedoc.DecodeMap(names); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s display_names: %w", a.ID, err)
 	}
-	if a.Receives, err = storedoc.DecodeList[directory.RequestType](receives); err != nil {
+	if a.Receives, err = storedoc.DecodeList[cooperation.RequestType](receives); err != nil {
 		return directory.Agency{}, fmt.Errorf("agency %s receives: %w", a.ID, err)
 	}
 	if a.AcceptedLanguages, err = storedoc.DecodeList[string](accepted); err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
@@ -133,13 +134,13 @@ func fixtures() ([]directory.State, []directory.Agency) {
 			}
 			switch k.kind {
 			case directory.CentralAuthority:
-				a.Receives = slices.Clone(directory.RequestTypes)
+				a.Receives = slices.Clone(cooperation.RequestTypes)
 				a.ContactPoints = []directory.ContactPoint{
 					{Role: "head of international cooperation", FullName: "A. " + code, Phone: "+7 700 000 0000", Email: "mla@" + lc + ".example", Hours: "09:00-18:00"},
 					{Role: "duty prosecutor", FullName: "B. " + code, Email: "duty@" + lc + ".example", AlwaysAvailable: true},
 				}
 			case directory.ContactPoint247:
-				a.Receives = []directory.RequestType{directory.DataPreservation}
+				a.Receives = []cooperation.RequestType{cooperation.DataPreservation}
 				a.ContactPoints = []directory.ContactPoint{{Role: "24/7 desk", Phone: "+1 555 0100", AlwaysAvailable: true}}
 			}
 			if a.ID == "kg-oversight" || a.ID == "tj-police-cyber" {
@@ -147,7 +148,7 @@ func fixtures() ([]directory.State, []directory.Agency) {
 			}
 			if a.ID == "tm-oversight" {
 				a.DisplayNames = map[string]string{}
-				a.Receives = []directory.RequestType{}
+				a.Receives = []cooperation.RequestType{}
 				a.AcceptedLanguages = []string{}
 				a.ContactPoints = []directory.ContactPoint{}
 			}
@@ -549,7 +550,7 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 		{name: "new", agency: directory.Agency{
 			ID: "uz-academy", State: "UZ", Kind: directory.TrainingInstitution,
 			DisplayNames:      map[string]string{"en": "Academy", "uz": "Akademiya"},
-			Receives:          []directory.RequestType{directory.OtherAssistance},
+			Receives:          []cooperation.RequestType{cooperation.OtherAssistance},
 			AcceptedLanguages: []string{"uz"},
 			ContactPoints:     []directory.ContactPoint{{Role: "rector", FullName: "R. R.", Hours: "Mon-Fri"}},
 			Active:            true,
@@ -667,7 +668,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 		{name: "change every field", fn: func(a *directory.Agency) error {
 			a.Kind = directory.Prosecution
 			a.DisplayNames = map[string]string{"en": "Renamed"}
-			a.Receives = []directory.RequestType{directory.TrafficData, directory.ContentData}
+			a.Receives = []cooperation.RequestType{cooperation.TrafficData, cooperation.ContentData}
 			a.AcceptedLanguages = []string{"en"}
 			a.ContactPoints = append(a.ContactPoints, directory.ContactPoint{Role: "new", Email: "new@kz.example"})
 			a.Active = false
@@ -676,7 +677,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 		}, change: func(a *directory.Agency) {
 			a.Kind = directory.Prosecution
 			a.DisplayNames = map[string]string{"en": "Renamed"}
-			a.Receives = []directory.RequestType{directory.TrafficData, directory.ContentData}
+			a.Receives = []cooperation.RequestType{cooperation.TrafficData, cooperation.ContentData}
 			a.AcceptedLanguages = []string{"en"}
 			a.ContactPoints = append(slices.Clone(a.ContactPoints), directory.ContactPoint{Role: "new", Email: "new@kz.example"})
 			a.Active = false
@@ -968,7 +969,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	kzGPO := directory.Agency{
 		ID: "kz-gpo", State: "KZ", Kind: directory.CentralAuthority,
 		DisplayNames:      map[string]string{"en": "Prosecutor General's Office"},
-		Receives:          []directory.RequestType{directory.SubscriberInformation},
+		Receives:          []cooperation.RequestType{cooperation.SubscriberInformation},
 		AcceptedLanguages: []string{"kk"},
 		// Replaces the two seeded contact points: import replaces, never merges.
 		ContactPoints: []directory.ContactPoint{{Role: "desk", Phone: "+7 717 000 0000"}},

@@ -2,16 +2,14 @@ package grpcapi
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/directory"
-	dirapi "github.com/comity-mla/comity/services/directory/grpcapi"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
 )
@@ -24,88 +22,25 @@ const (
 )
 
 // RequestToProto converts a request, as one caller may see it, to its API
-// form.
+// form: toMessage for every field named alike, and by hand the resource
+// names, the human-rights review that the API groups, and what is computed
+// for the caller.
 func RequestToProto(v request.View) *requestv1.Request {
 	r := v.Request
-	out := &requestv1.Request{
-		Name:                           requestPrefix + r.ID,
-		Reference:                      r.Reference,
-		Type:                           dirapi.RequestTypeToProto(r.Type),
-		Priority:                       priorityToProto(r.Priority),
-		EmergencyReason:                r.EmergencyReason,
-		RequestingAgency:               agencyName(r.RequestingAgency),
-		RequestingState:                r.RequestingState,
-		Owner:                          r.Owner,
-		RequestedState:                 r.RequestedState,
-		RequestedAgency:                agencyName(r.RequestedAgency),
-		LegalBasis:                     requestv1.Request_LegalBasis(requestv1.Request_LegalBasis_value[r.LegalBasis]),
-		TreatyCitation:                 r.TreatyCitation,
-		CaseReference:                  r.CaseReference,
-		FactsSummary:                   r.FactsSummary,
-		DataCategories:                 r.DataCategories,
-		NecessityAndProportionality:    r.NecessityAndProportionality,
-		JudicialAuthorisationReference: r.JudicialAuthorisationReference,
-		Confidential:                   r.Confidential,
-		UseLimitations:                 r.UseLimitations,
-		Language:                       r.Language,
-		RequestedResponseTime:          timestamp(r.RequestedResponseTime),
-		Status:                         requestv1.Request_Status(requestv1.Request_Status_value[string(r.Status)]),
-		Overdue:                        v.Overdue,
-		Etag:                           r.Etag(),
-		CreateTime:                     timestamp(r.CreateTime),
-		UpdateTime:                     timestamp(r.UpdateTime),
-		MetadataOnly:                   v.MetadataOnly,
-	}
-	if r.Offence != (request.Offence{}) {
-		o := r.Offence
-		out.Offence = &requestv1.Offence{
-			Description: o.Description, LegalQualification: o.LegalQualification, StatuteText: o.StatuteText,
-			MaximumPenaltyYears: o.MaximumPenaltyYears, DeathPenaltyPossible: o.DeathPenaltyPossible,
-			DeathPenaltyAssurance: o.DeathPenaltyAssurance,
-		}
-	}
-	for _, p := range r.Persons {
-		out.Persons = append(out.Persons, &requestv1.Person{
-			FullName: p.FullName, DateOfBirth: p.DateOfBirth, Nationality: p.Nationality, Role: p.Role,
-		})
-	}
-	for _, id := range r.Identifiers {
-		out.Identifiers = append(out.Identifiers, &requestv1.Identifier{
-			Kind:      requestv1.Identifier_Kind(requestv1.Identifier_Kind_value[id.Kind]),
-			Value:     id.Value,
-			StartTime: timestamp(id.StartTime),
-			EndTime:   timestamp(id.EndTime),
-		})
-	}
+	out := &requestv1.Request{}
+	toMessage(reflect.ValueOf(r), out.ProtoReflect(), "related_requests", "clarifications")
+	out.Name = requestPrefix + r.ID
+	out.RequestingAgency, out.RequestedAgency = agencyName(r.RequestingAgency), agencyName(r.RequestedAgency)
 	for _, id := range r.RelatedRequests {
 		out.RelatedRequests = append(out.RelatedRequests, requestPrefix+id)
 	}
-	if d := r.Deadlines; d != (request.Deadlines{}) {
-		out.Deadlines = &requestv1.Deadlines{
-			AcknowledgeBy:         timestamp(d.AcknowledgeBy),
-			AnswerBy:              timestamp(d.AnswerBy),
-			PreservationExpiresAt: timestamp(d.PreservationExpiresAt),
-		}
-	}
 	if a := r.Acceptance; a != nil {
-		out.Acceptance = &requestv1.Acceptance{
-			DualCriminality:   requestv1.Acceptance_DualCriminality(requestv1.Acceptance_DualCriminality_value[a.DualCriminality]),
-			HumanRightsReview: &requestv1.HumanRightsReview{Concerns: a.HumanRightsConcerns, Note: a.HumanRightsNote},
-			Conditions:        a.Conditions,
-		}
-	}
-	if f := r.Refusal; f != nil {
-		out.Refusal = &requestv1.Refusal{Explanation: f.Explanation}
-		for _, g := range f.Grounds {
-			out.Refusal.Grounds = append(out.Refusal.Grounds, requestv1.Refusal_Ground(requestv1.Refusal_Ground_value[g]))
-		}
-	}
-	if e := r.Execution; e != nil {
-		out.Execution = &requestv1.Execution{ResponseSummary: e.ResponseSummary, Partial: e.Partial}
+		out.Acceptance.HumanRightsReview = &requestv1.HumanRightsReview{Concerns: a.HumanRightsConcerns, Note: a.HumanRightsNote}
 	}
 	for _, c := range r.Clarifications {
 		out.Clarifications = append(out.Clarifications, clarificationToProto(r.ID, c))
 	}
+	out.Overdue, out.Etag, out.MetadataOnly = v.Overdue, r.Etag(), v.MetadataOnly
 	return out
 }
 
@@ -129,53 +64,17 @@ func clarificationToProto(id string, c request.Clarification) *requestv1.Clarifi
 }
 
 // requestFromProto converts the writable fields of an API request to the
-// domain; output-only fields and the name are left out. Enum zero values
-// become "", so that the domain reports them as missing.
+// domain (fromMessage), the resource names by hand; output-only fields and
+// the name are left out. Enum zero values become "", so that the domain
+// reports them as missing.
 func requestFromProto(r *requestv1.Request) request.Request {
-	out := request.Request{
-		Type:                           dirapi.RequestTypeFromProto(r.GetType()),
-		Priority:                       dirapi.PriorityFromProto(r.GetPriority()),
-		EmergencyReason:                r.GetEmergencyReason(),
-		RequestedState:                 r.GetRequestedState(),
-		RequestedAgency:                strings.TrimPrefix(r.GetRequestedAgency(), agencyPrefix),
-		LegalBasis:                     enumName(r.GetLegalBasis()),
-		TreatyCitation:                 r.GetTreatyCitation(),
-		CaseReference:                  r.GetCaseReference(),
-		Offence:                        offenceFromProto(r.GetOffence()),
-		FactsSummary:                   r.GetFactsSummary(),
-		DataCategories:                 r.GetDataCategories(),
-		NecessityAndProportionality:    r.GetNecessityAndProportionality(),
-		JudicialAuthorisationReference: r.GetJudicialAuthorisationReference(),
-		Confidential:                   r.GetConfidential(),
-		UseLimitations:                 r.GetUseLimitations(),
-		Language:                       r.GetLanguage(),
-		RequestedResponseTime:          timeOf(r.GetRequestedResponseTime()),
-	}
-	for _, p := range r.GetPersons() {
-		out.Persons = append(out.Persons, request.Person{
-			FullName: p.GetFullName(), DateOfBirth: p.GetDateOfBirth(), Nationality: p.GetNationality(), Role: p.GetRole(),
-		})
-	}
-	for _, id := range r.GetIdentifiers() {
-		out.Identifiers = append(out.Identifiers, request.Identifier{
-			Kind:      enumName(id.GetKind()),
-			Value:     id.GetValue(),
-			StartTime: timeOf(id.GetStartTime()),
-			EndTime:   timeOf(id.GetEndTime()),
-		})
-	}
+	var out request.Request
+	fromMessage(r.ProtoReflect(), reflect.ValueOf(&out).Elem(), requestWritable, "related_requests")
+	out.RequestedAgency = strings.TrimPrefix(out.RequestedAgency, agencyPrefix)
 	for _, name := range r.GetRelatedRequests() {
 		out.RelatedRequests = append(out.RelatedRequests, strings.TrimPrefix(name, requestPrefix))
 	}
 	return out
-}
-
-func offenceFromProto(o *requestv1.Offence) request.Offence {
-	return request.Offence{
-		Description: o.GetDescription(), LegalQualification: o.GetLegalQualification(), StatuteText: o.GetStatuteText(),
-		MaximumPenaltyYears: o.GetMaximumPenaltyYears(), DeathPenaltyPossible: o.GetDeathPenaltyPossible(),
-		DeathPenaltyAssurance: o.GetDeathPenaltyAssurance(),
-	}
 }
 
 // checkTimes refuses timestamps outside what a time.Time and the stores can
@@ -281,12 +180,6 @@ func agencyName(id string) string {
 		return ""
 	}
 	return agencyPrefix + id
-}
-
-// priorityToProto converts a domain priority to the API enum; the directory's
-// grpcapi has only the other direction.
-func priorityToProto(p directory.Priority) directoryv1.Priority {
-	return directoryv1.Priority(directoryv1.Priority_value[string(p)])
 }
 
 // enumName is the value name of a proto enum, as the domain keeps it; the

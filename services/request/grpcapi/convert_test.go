@@ -18,7 +18,7 @@ import (
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
 )
@@ -189,7 +189,7 @@ func TestRequestFromProtoIgnoresOutputOnly(t *testing.T) {
 
 func TestRequestToProtoOutputFields(t *testing.T) {
 	r := request.Request{
-		ID: "0192f0c4-dddd", Reference: "KZ-2026-000042", Type: directory.DataPreservation, Priority: directory.Urgent,
+		ID: "0192f0c4-dddd", Reference: "KZ-2026-000042", Type: cooperation.DataPreservation, Priority: cooperation.Urgent,
 		RequestingAgency: "kz-gpo", RequestingState: "KZ", Owner: "alice", RequestedState: "UZ", RequestedAgency: "uz-247",
 		Status:     request.Refused,
 		Deadlines:  request.Deadlines{AcknowledgeBy: t1, AnswerBy: t2},
@@ -293,7 +293,7 @@ func TestOtherConverters(t *testing.T) {
 // in every writable field.
 func current() request.Request {
 	return request.Request{
-		ID: "0192f0c4-eeee", Reference: "KZ-2026-000007", Type: directory.SubscriberInformation, Priority: directory.Routine,
+		ID: "0192f0c4-eeee", Reference: "KZ-2026-000007", Type: cooperation.SubscriberInformation, Priority: cooperation.Routine,
 		RequestingAgency: "kz-gpo", RequestingState: "KZ", Owner: "alice", RequestedState: "KG", RequestedAgency: "kg-gpo",
 		LegalBasis: "MINSK_CONVENTION_1993", CaseReference: "old case",
 		Offence: request.Offence{Description: "old description", LegalQualification: "old qualification",
@@ -451,5 +451,31 @@ func TestRefusalGroundsAreTheProtos(t *testing.T) {
 	}
 	if !slices.Equal(protos, request.RefusalGrounds) {
 		t.Errorf("request.RefusalGrounds = %v, the proto's grounds %v", request.RefusalGrounds, protos)
+	}
+}
+
+func TestUnderRequest(t *testing.T) {
+	in := (errs.Violations{
+		{Field: "requested_agency", Description: "a"}, {Field: "identifiers[0].value", Description: "b"},
+		{Field: "offence.description", Description: "c"}, {Field: "request_id", Description: "d"},
+		{Field: "status", Description: "e"},
+	}).Err(errs.FailedPrecondition, "refused")
+	var got *errs.Error
+	if !errors.As(underRequest(in), &got) || got.Code != errs.FailedPrecondition || got.Message != "refused" {
+		t.Fatalf("underRequest = %v", got)
+	}
+	var paths []string
+	for _, v := range got.Violations {
+		paths = append(paths, v.Field)
+	}
+	want := []string{"request.requested_agency", "request.identifiers[0].value", "request.offence.description", "request_id", "status"}
+	if !slices.Equal(paths, want) {
+		t.Errorf("paths = %q, want %q", paths, want)
+	}
+	if in.(*errs.Error).Violations[0].Field != "requested_agency" {
+		t.Error("underRequest changed the domain's error")
+	}
+	if plain := errors.New("x"); underRequest(plain) != plain {
+		t.Error("an error without violations changed")
 	}
 }

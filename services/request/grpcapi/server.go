@@ -48,7 +48,7 @@ func (s *Server) CreateRequest(ctx context.Context, req *requestv1.CreateRequest
 	}
 	v, err := s.svc.Create(ctx, p, requestFromProto(req.GetRequest()), req.GetRequestId())
 	if err != nil {
-		return nil, err
+		return nil, underRequest(err)
 	}
 	return &requestv1.CreateRequestResponse{Request: RequestToProto(v)}, nil
 }
@@ -119,7 +119,7 @@ func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequest
 	}
 	v, err := s.svc.Update(ctx, p, id, in.GetEtag(), apply, touched)
 	if err != nil {
-		return nil, err
+		return nil, underRequest(err)
 	}
 	return &requestv1.UpdateRequestResponse{Request: RequestToProto(v)}, nil
 }
@@ -150,10 +150,10 @@ type lifecycleRequest interface {
 	GetEtag() string
 }
 
-// act is what every lifecycle method does around its domain call: take the
+// transition is what every lifecycle method does around its domain call: take the
 // caller and the request id from the name, call do, and convert the request
 // it returns.
-func act(ctx context.Context, req lifecycleRequest, do func(p identity.Principal, id, etag string) (request.View, error)) (*requestv1.Request, error) {
+func transition(ctx context.Context, req lifecycleRequest, do func(p identity.Principal, id, etag string) (request.View, error)) (*requestv1.Request, error) {
 	p, err := identity.Require(ctx)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func act(ctx context.Context, req lifecycleRequest, do func(p identity.Principal
 
 // SubmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequestRequest) (*requestv1.SubmitRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Submit(ctx, p, id, etag, req.GetValidateOnly())
 	})
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequest
 
 // ReturnRequest implements requestv1.RequestServiceServer.
 func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequestRequest) (*requestv1.ReturnRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Return(ctx, p, id, etag, req.GetReason())
 	})
 	if err != nil {
@@ -193,7 +193,7 @@ func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequest
 
 // TransmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitRequestRequest) (*requestv1.TransmitRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Transmit(ctx, p, id, etag, req.GetValidateOnly())
 	})
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitReq
 
 // AcknowledgeRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.AcknowledgeRequestRequest) (*requestv1.AcknowledgeRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Acknowledge(ctx, p, id, etag)
 	})
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.Acknowle
 
 // RequestClarification implements requestv1.RequestServiceServer.
 func (s *Server) RequestClarification(ctx context.Context, req *requestv1.RequestClarificationRequest) (*requestv1.RequestClarificationResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.RequestClarification(ctx, p, id, etag, req.GetQuestions())
 	})
 	if err != nil {
@@ -226,7 +226,7 @@ func (s *Server) RequestClarification(ctx context.Context, req *requestv1.Reques
 
 // ProvideClarification implements requestv1.RequestServiceServer.
 func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.ProvideClarificationRequest) (*requestv1.ProvideClarificationResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		atts, err := attachmentIDs(id, req.GetAttachments())
 		if err != nil {
 			return request.View{}, err
@@ -241,7 +241,7 @@ func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.Provid
 
 // AcceptRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequestRequest) (*requestv1.AcceptRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		a := request.Acceptance{
 			DualCriminality:     enumName(req.GetDualCriminality()),
 			HumanRightsConcerns: req.GetHumanRightsReview().GetConcerns(),
@@ -258,7 +258,7 @@ func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequest
 
 // RefuseRequest implements requestv1.RequestServiceServer.
 func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		f := request.Refusal{Explanation: req.GetExplanation()}
 		for _, g := range req.GetGrounds() {
 			// Every ground as it came, GROUND_UNSPECIFIED included: the
@@ -275,7 +275,7 @@ func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequest
 
 // ExecuteRequest implements requestv1.RequestServiceServer.
 func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteRequestRequest) (*requestv1.ExecuteRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		atts, err := attachmentIDs(id, req.GetAttachments())
 		if err != nil {
 			return request.View{}, err
@@ -291,7 +291,7 @@ func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteReque
 
 // ExtendPreservation implements requestv1.RequestServiceServer.
 func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPreservationRequest) (*requestv1.ExtendPreservationResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.ExtendPreservation(ctx, p, id, etag)
 	})
 	if err != nil {
@@ -302,7 +302,7 @@ func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPr
 
 // WithdrawRequest implements requestv1.RequestServiceServer.
 func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawRequestRequest) (*requestv1.WithdrawRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Withdraw(ctx, p, id, etag, req.GetReason())
 	})
 	if err != nil {
@@ -313,7 +313,7 @@ func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawReq
 
 // CloseRequest implements requestv1.RequestServiceServer.
 func (s *Server) CloseRequest(ctx context.Context, req *requestv1.CloseRequestRequest) (*requestv1.CloseRequestResponse, error) {
-	r, err := act(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Close(ctx, p, id, etag)
 	})
 	if err != nil {
@@ -664,6 +664,28 @@ func validID(id string) bool {
 // order, as the field_behavior annotations say (aip.WritableFields): they
 // are also the paths of an absent or "*" update_mask.
 var requestWritable = aip.WritableFields((&requestv1.Request{}).ProtoReflect().Descriptor())
+
+// underRequest maps the domain's paths of err's violations to those of a
+// create or update call, which carries the request in its field `request`:
+// a path that starts with a writable field of the request (the domain
+// names them as the message does) goes under it; the others (request_id,
+// rules such as status) name something of the call.
+func underRequest(err error) error {
+	var e *errs.Error
+	if !errors.As(err, &e) || len(e.Violations) == 0 {
+		return err
+	}
+	out := *e
+	out.Violations = slices.Clone(e.Violations)
+	for i, v := range out.Violations {
+		top, _, _ := strings.Cut(v.Field, ".")
+		top, _, _ = strings.Cut(top, "[")
+		if slices.Contains(requestWritable, top) {
+			out.Violations[i].Field = "request." + v.Field
+		}
+	}
+	return &out
+}
 
 // updateFromProto reads an update: apply copies to a draft exactly the
 // fields the mask names, from in (fieldmask.Update on the draft's API form);

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/audit/relay"
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/platform/config"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
@@ -92,9 +92,9 @@ func TestDeadlinePolicyFlagReadsAGoodFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := request.DefaultPolicy()
-	want.Acknowledge[directory.Emergency], want.Acknowledge[directory.Routine] = 2*time.Hour, 72*time.Hour
-	want.Answer[directory.Urgent], want.Preservation = 90*time.Minute, 120*24*time.Hour
-	for _, pr := range []directory.Priority{directory.Emergency, directory.Urgent, directory.Routine} {
+	want.Acknowledge[cooperation.Emergency], want.Acknowledge[cooperation.Routine] = 2*time.Hour, 72*time.Hour
+	want.Answer[cooperation.Urgent], want.Preservation = 90*time.Minute, 120*24*time.Hour
+	for _, pr := range []cooperation.Priority{cooperation.Emergency, cooperation.Urgent, cooperation.Routine} {
 		if p.Acknowledge[pr] != want.Acknowledge[pr] || p.Answer[pr] != want.Answer[pr] {
 			t.Errorf("%s: acknowledge %v answer %v, want %v and %v", pr, p.Acknowledge[pr], p.Answer[pr], want.Acknowledge[pr], want.Answer[pr])
 		}

@@ -608,7 +608,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request)
 		if err != nil {
 			return err
 		}
-		if err := checkImmutable(cur, r); err != nil {
+		if err := request.CheckImmutable(cur, r); err != nil {
 			return err
 		}
 		r.Version = cur.Version + 1
@@ -632,23 +632,6 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request)
 		return request.Request{}, err
 	}
 	return out, nil
-}
-
-// checkImmutable refuses a change of what identifies a request and its
-// owning side.
-func checkImmutable(cur, next request.Request) error {
-	for _, f := range []struct{ name, was, is string }{
-		{"id", cur.ID, next.ID},
-		{"reference", cur.Reference, next.Reference},
-		{"requesting agency", cur.RequestingAgency, next.RequestingAgency},
-		{"requesting state", cur.RequestingState, next.RequestingState},
-		{"owner", cur.Owner, next.Owner},
-	} {
-		if f.was != f.is {
-			return errs.New(errs.Invalid, "the %s of request %s cannot change from %q to %q", f.name, cur.ID, f.was, f.is)
-		}
-	}
-	return nil
 }
 
 // StatisticsRows implements request.Store, oldest first.

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/comity-mla/comity/services/directory"
+	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/trail"
@@ -86,7 +86,7 @@ func event(id, action string) trail.Event {
 func draft(id, state string, created time.Time) request.Request {
 	lc := strings.ToLower(state)
 	return request.Request{
-		ID: id, Type: directory.DataPreservation, Priority: directory.Routine,
+		ID: id, Type: cooperation.DataPreservation, Priority: cooperation.Routine,
 		RequestingAgency: lc + "-gpo", RequestingState: state, Owner: "https://idp." + lc + ".example/#p-" + lc + "-1",
 		RequestedState: "UZ", RequestedAgency: "uz-gpo", Status: request.Draft,
 		CreateTime: created, UpdateTime: created,
@@ -117,8 +117,8 @@ func rich(id string) request.Request {
 	return request.Request{
 		ID:               id,
 		Reference:        "set by the store",
-		Type:             directory.TrafficData,
-		Priority:         directory.Emergency,
+		Type:             cooperation.TrafficData,
+		Priority:         cooperation.Emergency,
 		EmergencyReason:  "Threat to life: a ransom deadline tonight",
 		RequestingAgency: "kz-gpo",
 		RequestingState:  "KZ",
