@@ -115,6 +115,31 @@ var (
 )
 
 // auditRowIndexes are the leaf indexes of the rows of a trail page, in order.
+// waitForCheckpoint waits, at most 30 s, until the latest checkpoint the
+// console shows has at least size entries.
+func waitForCheckpoint(t *testing.T, auditor *auditUser, size uint64) {
+	t.Helper()
+	start := time.Now()
+	for {
+		code, page := auditor.get("/audit/checkpoint")
+		if code != http.StatusOK {
+			t.Fatalf("/audit/checkpoint = %d: %s", code, page)
+		}
+		note := regexp.MustCompile(`(?s)<pre class="note" data-note[^>]*>[^\n]*\n([0-9]+)\n`).FindStringSubmatch(page)
+		if note == nil {
+			t.Fatalf("the checkpoint page shows no signed note of the log: %s", page)
+		}
+		if n, _ := strconv.ParseUint(note[1], 10, 64); n >= size {
+			t.Logf("checkpoint %d covers entry %d after %v", n, size-1, time.Since(start))
+			return
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("no checkpoint covered entry %d within 30 s (the latest has %s entries)", size-1, note[1])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func auditRowIndexes(t *testing.T, page string) []uint64 {
 	t.Helper()
 	var out []uint64
@@ -297,6 +322,10 @@ func TestConsoleAuditPages(t *testing.T) {
 			t.Fatalf("the export page shows no verify command: %s", page)
 		}
 		cmd := html.UnescapeString(m[1])
+		// The bundle holds the entries under the latest checkpoint, and
+		// the log publishes one at an interval, after its index already
+		// lists the entries: wait until one covers the request's first.
+		waitForCheckpoint(t, auditor, slices.Min(auditRowIndexes(t, first))+1)
 		code, bundle, resp := auditor.post("/audit/export", url.Values{"resource": {name}, "max_entries": {"100"}})
 		if code != http.StatusOK {
 			t.Fatalf("POST /audit/export = %d: %s", code, bundle)
