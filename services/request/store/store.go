@@ -95,8 +95,9 @@ func storeSchema() (query.Schema, error) {
 // the commit, not for round trips.
 //
 // A request's reference is its column's: Create numbers it inside the
-// statement that inserts the request, so the document written with it (and
-// its history snapshot) does not carry it, and reads set it from the column.
+// statement that inserts the request, and sets it in the document (and the
+// history snapshot) in SQL, so that every document carries it as before;
+// reads set it from the column.
 //
 // Times are stored in UTC truncated to microseconds, and kept as given: the
 // domain takes them from its own clock. Only a zero CreateTime (and then
@@ -266,6 +267,16 @@ func (s *Store) replay(ctx context.Context, key request.IdempotencyKey) (r reque
 	}
 	r, err = getRequest(ctx, s.db, s.db.Dialect(), id, false)
 	return r, true, err
+}
+
+// withReference is the SQL of the JSON document doc with its reference set
+// to the SQL text value ref: documents carry their reference, as every
+// release before the reference was numbered in SQL read it from there.
+func withReference(d sqldb.Dialect, doc, ref string) string {
+	if d == sqldb.Postgres {
+		return `jsonb_set(` + doc + `::jsonb, '{reference}', to_jsonb(` + ref + `::text))`
+	}
+	return `json_set(` + doc + `, '$.reference', ` + ref + `)`
 }
 
 // referenceOf is the SQL of a new request's reference, "KZ-2026-000042",
@@ -459,17 +470,19 @@ func createStmts(d sqldb.Dialect, group []*pendingCreate) []stmt {
 		c := counter{r.RequestingState, r.CreateTime.Year()}
 		// The last of the counter's numbers is the last create's of c.
 		count[c]--
+		// The reference is numbered here, in the column and in the
+		// document alike (the same subquery twice, in one transaction).
+		ref := `(SELECT ` + referenceOf(d) + ` FROM (SELECT state, year, last - ? AS n FROM reference_counters
+				WHERE state = ? AND year = ?) AS c)`
 		stmts = append(stmts, stmt{sql: `INSERT INTO requests (id, reference, type, priority, status,
 			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
 			acknowledge_by, answer_by, create_time, update_time, version, doc)
-			VALUES (?, (SELECT ` + referenceOf(d) + ` FROM (SELECT state, year, last - ? AS n FROM reference_counters
-				WHERE state = ? AND year = ?) AS c),
-			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ` + ref + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + withReference(d, "?", ref) + `)
 			RETURNING reference`,
 			args: []any{r.ID, count[c], c.state, c.year, string(r.Type), string(r.Priority), string(r.Status),
 				r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
 				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.Time(r.CreateTime), d.Time(r.UpdateTime),
-				r.Version, storedoc.EncodeRequest(*r)},
+				r.Version, storedoc.EncodeRequest(*r), count[c], c.state, c.year},
 			into: []any{&r.Reference}}, p.ev)
 		if p.ch.History != nil {
 			history = append(history, historyStmt(d, *r, *p.ch.History))
@@ -509,7 +522,7 @@ func historyStmt(d sqldb.Dialect, r request.Request, h request.HistoryEntry) stm
 	return stmt{sql: `INSERT INTO history (request_id, reference, from_status, to_status, action,
 		actor_subject, actor_name, actor_agency, time, reason,
 		requesting_agency, requesting_state, requested_agency, requested_state, owner, snapshot)
-		SELECT ?, reference, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM requests WHERE id = ?`,
+		SELECT ?, reference, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+withReference(d, "?", "reference")+` FROM requests WHERE id = ?`,
 		args: []any{h.RequestID, string(h.From), string(h.To), h.Action,
 			h.Actor.Subject, h.Actor.Name, h.Actor.Agency, d.Time(h.Time), h.Reason,
 			h.RequestingAgency, h.RequestingState, h.RequestedAgency, h.RequestedState, h.Owner,

@@ -389,3 +389,34 @@ func TestConcurrentCreatesWithFailures(t *testing.T) {
 		t.Errorf("%d creates failed, references %v; want %d failed and %v", failed, got, n/10, want)
 	}
 }
+
+// TestDocumentsCarryTheReference: the reference is numbered in SQL, yet the
+// stored document and the create's history snapshot carry it, as they did
+// when the store numbered it first: a replica of the release before, which
+// reads the reference from the document, shows it during a rolling upgrade.
+func TestDocumentsCarryTheReference(t *testing.T) {
+	engines(t, func(t *testing.T, db *sqldb.DB) {
+		s := newStore(t, db)
+		create(t, s, "r1")
+		create(t, s, "r2")
+		for _, id := range []string{"r1", "r2"} {
+			var doc, snapshot, ref string
+			if err := db.QueryRow(t.Context(), `SELECT r.doc, h.snapshot, r.reference FROM requests r
+				JOIN history h ON h.request_id = r.id WHERE r.id = ?`, id).Scan(&doc, &snapshot, &ref); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(ref, "KZ-2026-") {
+				t.Fatalf("%s: reference column %q", id, ref)
+			}
+			for what, text := range map[string]string{"document": doc, "history snapshot": snapshot} {
+				r, err := storedoc.DecodeRequest(text)
+				if err != nil {
+					t.Fatalf("%s: %s: %v", id, what, err)
+				}
+				if r.Reference != ref || r.ID != id {
+					t.Errorf("%s: the %s holds reference %q (id %q), want %q", id, what, r.Reference, r.ID, ref)
+				}
+			}
+		}
+	})
+}
