@@ -42,12 +42,20 @@ func DefaultPolicy() Policy {
 // priorities are the priorities a policy gives periods for.
 var priorities = []cooperation.Priority{cooperation.Emergency, cooperation.Urgent, cooperation.Routine}
 
+// MaxPeriod bounds every period of a policy: ten years is more than any
+// treaty allows for an answer or a preservation, and keeps every deadline a
+// date that can be stored and shown.
+const MaxPeriod = 10 * 365 * day
+
 // Validate reports a policy that lacks a priority, names an unknown one, or
-// has a non-positive period.
+// has a period that is not positive or longer than MaxPeriod.
 func (p Policy) Validate() error {
 	for _, pr := range priorities {
 		if p.Acknowledge[pr] <= 0 || p.Answer[pr] <= 0 {
 			return fmt.Errorf("deadline policy: %s needs positive acknowledge and answer periods", pr)
+		}
+		if p.Acknowledge[pr] > MaxPeriod || p.Answer[pr] > MaxPeriod {
+			return fmt.Errorf("deadline policy: the periods of %s must be at most ten years (3650d)", pr)
 		}
 	}
 	for _, periods := range []map[cooperation.Priority]time.Duration{p.Acknowledge, p.Answer} {
@@ -57,8 +65,8 @@ func (p Policy) Validate() error {
 			}
 		}
 	}
-	if p.Preservation <= 0 {
-		return fmt.Errorf("deadline policy: preservation period must be positive")
+	if p.Preservation <= 0 || p.Preservation > MaxPeriod {
+		return fmt.Errorf("deadline policy: preservation period must be positive and at most ten years (3650d)")
 	}
 	return nil
 }
@@ -95,6 +103,9 @@ func (p Policy) extendedPreservation(r Request, now time.Time) (time.Time, error
 		vs.Add("type", "only a preservation can be extended, not %s", r.Type)
 	case now.After(r.Deadlines.PreservationExpiresAt):
 		vs.Add("deadlines.preservation_expires_at", "the preservation lapsed on %s", r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
+	case r.Deadlines.PreservationExpiresAt.Add(p.Preservation).After(now.Add(MaxPeriod)):
+		vs.Add("deadlines.preservation_expires_at", "the preservation holds until %s; it can be extended to at most ten years from now",
+			r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
 	}
 	if err := vs.Err(errs.FailedPrecondition, "cannot extend the preservation"); err != nil {
 		return time.Time{}, err

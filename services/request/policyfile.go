@@ -117,7 +117,8 @@ func parsePeriods(key string, raw json.RawMessage, periods map[cooperation.Prior
 }
 
 // parsePeriod parses the period of entry name: a JSON string holding a
-// whole number of days ("5d") or a Go duration, greater than zero.
+// whole number of days ("5d") or a Go duration, greater than zero and at
+// most MaxPeriod.
 func parsePeriod(name string, raw json.RawMessage) (time.Duration, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -129,6 +130,9 @@ func parsePeriod(name string, raw json.RawMessage) (time.Duration, error) {
 	}
 	if d <= 0 {
 		return 0, fmt.Errorf("%s: the period must be positive, not %q", name, s)
+	}
+	if d > MaxPeriod {
+		return 0, fmt.Errorf("%s: the period must be at most ten years (3650d), not %q", name, s)
 	}
 	return d, nil
 }

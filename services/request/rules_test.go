@@ -193,8 +193,24 @@ func TestPreservationDeadlines(t *testing.T) {
 			t.Errorf("after extension %d the status is %s, want EXECUTED", i+1, v.Status)
 		}
 	}
+	// Extensions add up to at most ten years from now.
+	var err error
+	for range 50 {
+		var next request.View
+		if next, err = dm.svc.ExtendPreservation(ctx, uzCA, v.ID, ""); err != nil {
+			break
+		}
+		v = next
+	}
+	if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"deadlines.preservation_expires_at", ""}}) {
+		t.Errorf("extending a preservation past ten years: %v %v, want FAILED_PRECONDITION on deadlines.preservation_expires_at", code, vs)
+	}
+	if limit := dm.clock.now().Add(request.MaxPeriod); v.Deadlines.PreservationExpiresAt.After(limit) ||
+		v.Deadlines.PreservationExpiresAt.Add(90*day).Before(limit) {
+		t.Errorf("extensions stopped at %v, want the last one within 90 days of %v", v.Deadlines.PreservationExpiresAt, limit)
+	}
 	dm.clock.set(v.Deadlines.PreservationExpiresAt.Add(time.Second))
-	_, err := dm.svc.ExtendPreservation(ctx, uzCA, v.ID, "")
+	_, err = dm.svc.ExtendPreservation(ctx, uzCA, v.ID, "")
 	if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"deadlines.preservation_expires_at", ""}}) {
 		t.Errorf("extending a lapsed preservation: %v %v, want FAILED_PRECONDITION on deadlines.preservation_expires_at", code, vs)
 	}

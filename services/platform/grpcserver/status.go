@@ -51,8 +51,14 @@ func ToStatus(ctx context.Context, logger *zap.Logger, method string, err error)
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.New(codes.DeadlineExceeded, "deadline exceeded")
 	}
-	if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown && s.Code() != codes.Internal {
-		return s
+	// The status itself, not status.FromError's: that one takes the
+	// message of the outermost wrapper (the caller or the states a refusal
+	// carries), where the caller must read the status's own.
+	var carrier interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &carrier) {
+		if s := carrier.GRPCStatus(); s.Code() != codes.Unknown && s.Code() != codes.Internal {
+			return s
+		}
 	}
 	id := TraceID(ctx)
 	logger.Error("internal error", zap.String("trace_id", id), zap.String("method", method), zap.Error(err))

@@ -13,6 +13,7 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/refusal"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // TestRefusedTokenStatusRoundTrip: a refused genuine token is
@@ -85,6 +86,26 @@ func TestViolationReasons(t *testing.T) {
 		}
 		if got := fmt.Sprint(reasons); got != want {
 			t.Errorf("%v: reasons %s, want %s", code, got, want)
+		}
+	}
+}
+
+// TestPassedOnStatusKeepsItsMessage: a status a handler passes on (an
+// upload's stream.Recv refused a message too large) reaches the caller with
+// its own message, though the server wraps the handler's error with the
+// caller and the states the refusal concerned.
+func TestPassedOnStatusKeepsItsMessage(t *testing.T) {
+	inner := status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5000000 vs. 4194304)")
+	caller := identity.Principal{Subject: "u", Agency: "kz-gpo", State: "KZ"}
+	for name, err := range map[string]error{
+		"as returned":         inner,
+		"with its caller":     withCaller(inner, caller),
+		"concerning a state":  withCaller(trail.Concerning(inner, "requests/r1", "UZ"), caller),
+		"wrapped with fmt %w": fmt.Errorf("upload: %w", inner),
+	} {
+		st := ToStatus(context.Background(), zap.NewNop(), "/m", err)
+		if st.Code() != codes.ResourceExhausted || st.Message() != status.Convert(inner).Message() {
+			t.Errorf("%s: %v %q, want RESOURCE_EXHAUSTED with the status's own message", name, st.Code(), st.Message())
 		}
 	}
 }

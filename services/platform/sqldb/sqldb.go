@@ -87,8 +87,10 @@ func (db *DB) SQL(q string) string {
 }
 
 // number rewrites the "?" placeholders of q as $1, $2, … in order. A "?"
-// inside a string literal, a quoted identifier or a comment is left alone;
-// jsonb's "?" operators cannot be written (use jsonb_exists).
+// inside a plain string literal, a quoted identifier or a comment is left
+// alone; jsonb's "?" operators cannot be written (use jsonb_exists), nor can
+// a "?" stand inside an escape string (E'…') or a dollar-quoted one ($$…$$):
+// the stores write neither.
 func number(q string) string {
 	var b strings.Builder
 	b.Grow(len(q) + 8)

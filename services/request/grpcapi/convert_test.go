@@ -21,6 +21,7 @@ import (
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 var (
@@ -477,5 +478,15 @@ func TestUnderRequest(t *testing.T) {
 	}
 	if plain := errors.New("x"); underRequest(plain) != plain {
 		t.Error("an error without violations changed")
+	}
+	// What the refusal concerned stays with it: the parties' auditors see
+	// the refused update.
+	r, ok := trail.RefusalOf(underRequest(trail.Concerning(in, "requests/r1", "KZ", "UZ")))
+	if !ok || r.Resource != "requests/r1" || !slices.Equal(r.States, []string{"KZ", "UZ"}) {
+		t.Errorf("underRequest dropped the states the refusal concerned: %+v", r)
+	}
+	var moved *errs.Error
+	if !errors.As(r, &moved) || moved.Violations[0].Field != "request.requested_agency" {
+		t.Errorf("the refusal's error is not the one with the call's paths: %v", r)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/paging"
 	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/request"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Server implements requestv1.RequestServiceServer.
@@ -669,7 +670,8 @@ var requestWritable = aip.WritableFields((&requestv1.Request{}).ProtoReflect().D
 // create or update call, which carries the request in its field `request`:
 // a path that starts with a writable field of the request (the domain
 // names them as the message does) goes under it; the others (request_id,
-// rules such as status) name something of the call.
+// rules such as status) name something of the call. What err says of the
+// call's trail (a trail.Refusal) stays with it.
 func underRequest(err error) error {
 	var e *errs.Error
 	if !errors.As(err, &e) || len(e.Violations) == 0 {
@@ -683,6 +685,9 @@ func underRequest(err error) error {
 		if slices.Contains(requestWritable, top) {
 			out.Violations[i].Field = "request." + v.Field
 		}
+	}
+	if r, ok := trail.RefusalOf(err); ok {
+		return trail.Concerning(&out, r.Resource, r.States...)
 	}
 	return &out
 }

@@ -50,6 +50,8 @@ func TestDeadlinePolicyFlagRefusesABadFile(t *testing.T) {
 		{"two objects", `{} {}`, []string{"more than one JSON value"}},
 		{"null", `null`, []string{"want a JSON object"}},
 		{"too long", `{"preservation": "999999999d"}`, []string{"preservation", "is not a period"}},
+		{"longer than ten years", `{"answer": {"ROUTINE": "3651d"}}`, []string{"ROUTINE", "at most ten years"}},
+		{"a preservation longer than ten years", `{"preservation": "3651d"}`, []string{"preservation", "at most ten years"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")

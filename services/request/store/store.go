@@ -400,8 +400,8 @@ func (s *Store) createAll(ctx context.Context, p *pendingCreate) error {
 			c.cond.Wait()
 			continue
 		}
-		group := c.queue[:min(len(c.queue), maxGroup)]
-		c.queue = c.queue[len(group):]
+		var group []*pendingCreate
+		group, c.queue = nextGroup(c.queue)
 		c.running = true
 		c.mu.Unlock()
 		s.writeGroup(ctx, pool, group)
@@ -410,6 +410,29 @@ func (s *Store) createAll(ctx context.Context, p *pendingCreate) error {
 		c.cond.Broadcast()
 	}
 	return p.err
+}
+
+// nextGroup splits queue into the next group to write, in arrival order and
+// at most maxGroup, and what stays queued. A create whose idempotency key is
+// already in the group (a client's retry that came while the first was
+// queued) waits for the next one, where it finds the first committed: in
+// one group the two would fail it, and every create of it be written again
+// alone.
+func nextGroup(queue []*pendingCreate) (group, rest []*pendingCreate) {
+	keys := map[request.IdempotencyKey]bool{}
+	for _, p := range queue {
+		k := p.key
+		k.BodySHA256 = ""
+		switch {
+		case len(group) == maxGroup, k.Key != "" && keys[k]:
+			rest = append(rest, p)
+			continue
+		case k.Key != "":
+			keys[k] = true
+		}
+		group = append(group, p)
+	}
+	return group, rest
 }
 
 // writeGroup writes group in one transaction, or else each create alone,
@@ -422,6 +445,10 @@ func (s *Store) writeGroup(ctx context.Context, pool *pgxpool.Pool, group []*pen
 	for _, p := range group {
 		if alone {
 			_, p.err = s.batch(ctx, pool, createStmts(sqldb.Postgres, []*pendingCreate{p}))
+			if duplicate(p.err, "requests_pkey", "") && s.committed(ctx, p) {
+				// The group did commit (its answer was lost): p is written.
+				p.err = nil
+			}
 		} else {
 			p.err = err
 		}
@@ -431,6 +458,14 @@ func (s *Store) writeGroup(ctx context.Context, pool *pgxpool.Pool, group []*pen
 		p.done = true
 	}
 	s.creates.mu.Unlock()
+}
+
+// committed reports whether p's create is in the database with its own
+// event: its id alone could be another create's, its event id is p's.
+func (s *Store) committed(ctx context.Context, p *pendingCreate) bool {
+	err := s.db.QueryRow(ctx, `SELECT r.reference FROM requests r, audit_outbox o
+		WHERE r.id = ? AND o.event_id = ?`, p.r.ID, p.ch.Event.ID).Scan(&p.r.Reference)
+	return err == nil
 }
 
 // createStmts is the transaction that writes group: each state and year's
