@@ -197,11 +197,7 @@ func TestFilter(t *testing.T) {
 			Left:  query.Compare{Field: "flag", Op: query.Eq, Value: true},
 			Right: query.Compare{Field: "at", Op: query.Ge, Value: at},
 		}
-		where, args, err := d.Where(s, filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		order, err := d.OrderBy(s, []query.Order{{Field: "count", Desc: true}}, "id")
+		where, args, order, err := d.Clauses(s, filter, []query.Order{{Field: "count", Desc: true}}, "id")
 		if err != nil {
 			t.Fatal(err)
 		}
