@@ -274,18 +274,13 @@ func testPutConflict(t *testing.T, s audit.Index) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.Put(t.Context(), []audit.Entry{fresh, tc.entry})
-			check.Code(t, "Put", err, errs.ErrConflict)
-			if _, err := s.Get(t.Context(), 6); !errors.Is(err, errs.ErrNotFound) {
-				t.Errorf("Get(6) after the refused Put: %v; want not found: nothing of the call is written", err)
-			}
+			refusedPut(t, s, es, errs.ErrConflict, fresh, tc.entry)
 			if got, err := s.Lookup(t.Context(), []string{fresh.Event.ID, other.ID}); err != nil || len(got) != 0 {
 				t.Errorf("Lookup after the refused Put = %v, %v; want none", got, err)
 			}
 			if got := list(t, s, audit.EntryQuery{State: "AZ", AfterIndex: -1}); len(got) != 0 {
 				t.Errorf("List state AZ after the refused Put = %v; want none", indexes(got))
 			}
-			checkUnchanged(t, s, es)
 		})
 	}
 }
@@ -308,14 +303,21 @@ func testPutInvalid(t *testing.T, s audit.Index) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.Put(t.Context(), []audit.Entry{fresh, tc.entry})
-			check.Code(t, "Put", err, errs.ErrInvalid)
-			if _, err := s.Get(t.Context(), 6); !errors.Is(err, errs.ErrNotFound) {
-				t.Errorf("Get(6) after the refused Put: %v; want not found: nothing of the call is written", err)
-			}
-			checkUnchanged(t, s, es)
+			refusedPut(t, s, es, errs.ErrInvalid, fresh, tc.entry)
 		})
 	}
+}
+
+// refusedPut checks that a Put of the entries fails with code and writes
+// nothing of the call: neither the first entry's index nor any change to es,
+// the entries stored before.
+func refusedPut(t *testing.T, s audit.Index, es []audit.Entry, code *errs.Error, entries ...audit.Entry) {
+	t.Helper()
+	check.Code(t, "Put", s.Put(t.Context(), entries), code)
+	if _, err := s.Get(t.Context(), entries[0].Index); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("Get(%d) after the refused Put: %v; want not found: nothing of the call is written", entries[0].Index, err)
+	}
+	checkUnchanged(t, s, es)
 }
 
 func testGetNotFound(t *testing.T, s audit.Index) {
