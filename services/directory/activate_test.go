@@ -11,9 +11,7 @@ import (
 	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/platform/pgdb"
-	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
-	"github.com/comity-mla/comity/services/platform/sqldb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -30,12 +28,7 @@ type activationStore interface {
 var activationBackends = map[string]func(t *testing.T) activationStore{
 	"sqlite": func(t *testing.T) activationStore { return openSQLite(t) },
 	"postgres": func(t *testing.T) activationStore {
-		pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(pool.Close)
-		s, err := dirstore.New(t.Context(), sqldb.FromPostgres(pool))
+		s, err := dirstore.New(t.Context(), sqldbtest.Postgres(t))
 		if err != nil {
 			t.Fatal(err)
 		}

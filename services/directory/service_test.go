@@ -3,7 +3,6 @@ package directory_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,20 +13,14 @@ import (
 	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/platform/sqldb"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/trail"
 )
 
 // openSQLite opens an empty SQLite store in a temporary directory.
 func openSQLite(t *testing.T) *dirstore.Store {
 	t.Helper()
-	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "directory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store, err := dirstore.New(t.Context(), sqldb.FromSQLite(db))
+	store, err := dirstore.New(t.Context(), sqldbtest.SQLite(t))
 	if err != nil {
 		t.Fatal(err)
 	}

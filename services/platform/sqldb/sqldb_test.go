@@ -13,6 +13,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqldb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
 )
@@ -21,30 +22,12 @@ import (
 func engines(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		f(t, openSQLite(t))
+		f(t, sqldbtest.SQLite(t))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		f(t, openPostgres(t))
+		f(t, sqldbtest.Postgres(t))
 	})
-}
-
-func openSQLite(t *testing.T) *sqldb.DB {
-	lite, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatalf("open sqlite: %v", err)
-	}
-	t.Cleanup(func() { lite.Close() })
-	return sqldb.FromSQLite(lite)
-}
-
-func openPostgres(t *testing.T) *sqldb.DB {
-	pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return sqldb.FromPostgres(pool)
 }
 
 // schema is a table with each kind of column the stores use, in each
@@ -442,16 +425,17 @@ func TestMigrateExisting(t *testing.T) {
 	// Migrate ran a migration: the whole text at once, without arguments.
 	oldDB := map[string]func(t *testing.T, script string) (*sqldb.DB, error){
 		"sqlite": func(t *testing.T, script string) (*sqldb.DB, error) {
-			lite, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "old.db"))
+			path := filepath.Join(t.TempDir(), "old.db")
+			old, err := sqlitedb.Open(t.Context(), path)
 			if err != nil {
 				return nil, err
 			}
-			t.Cleanup(func() { lite.Close() })
-			_, err = lite.Write.ExecContext(t.Context(), script)
-			return sqldb.FromSQLite(lite), err
+			_, err = old.Write.ExecContext(t.Context(), script)
+			old.Close()
+			return sqldbtest.SQLiteAt(t, path), err
 		},
 		"postgres": func(t *testing.T, script string) (*sqldb.DB, error) {
-			db := openPostgres(t)
+			db := sqldbtest.Postgres(t)
 			_, err := db.Pool().Exec(t.Context(), script)
 			return db, err
 		},
@@ -493,7 +477,7 @@ func TestSQL(t *testing.T) {
 			t.Fatalf("SQL of text %d = %q, want %q", i, got, want)
 		}
 	}
-	if got := openSQLite(t).SQL(`SELECT ?`); got != `SELECT ?` {
+	if got := sqldbtest.SQLite(t).SQL(`SELECT ?`); got != `SELECT ?` {
 		t.Errorf("SQLite SQL = %q; want it unchanged", got)
 	}
 }
