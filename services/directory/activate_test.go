@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/directory"
-	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
@@ -26,14 +25,8 @@ type activationStore interface {
 // activationBackends open an empty store of each backend: the embedded
 // (SQLite) and the scaled-out (PostgreSQL) deployment obey the same rules.
 var activationBackends = map[string]func(t *testing.T) activationStore{
-	"sqlite": func(t *testing.T) activationStore { return openSQLite(t) },
-	"postgres": func(t *testing.T) activationStore {
-		s, err := dirstore.New(t.Context(), sqldbtest.Postgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	},
+	"sqlite":   func(t *testing.T) activationStore { return openStore(t, sqldbtest.SQLite(t)) },
+	"postgres": func(t *testing.T) activationStore { return openStore(t, sqldbtest.Postgres(t)) },
 }
 
 // TestActivateAgency checks the reverse of a deactivation on both stores: a

@@ -13,14 +13,15 @@ import (
 	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/trail"
 )
 
-// openSQLite opens an empty SQLite store in a temporary directory.
-func openSQLite(t *testing.T) *dirstore.Store {
+// openStore opens the directory store on db, an empty database.
+func openStore(t *testing.T, db *sqldb.DB) *dirstore.Store {
 	t.Helper()
-	store, err := dirstore.New(t.Context(), sqldbtest.SQLite(t))
+	store, err := dirstore.New(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func openSQLite(t *testing.T) *dirstore.Store {
 // newService returns a service over a seeded SQLite store, and the store.
 func newService(t *testing.T, now time.Time) (*directory.Service, *dirstore.Store) {
 	t.Helper()
-	store := openSQLite(t)
+	store := openStore(t, sqldbtest.SQLite(t))
 	state := func(code string) directory.State {
 		return directory.State{Code: code, DisplayNames: map[string]string{"en": code},
 			AcceptedLanguages: []string{"ru"}, TimeZone: "Asia/Almaty"}

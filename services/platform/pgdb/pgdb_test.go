@@ -8,17 +8,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comity-mla/comity/services/platform/pgdb"
-	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 )
 
+// open opens an empty database of the test's own.
 func open(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return sqldbtest.Postgres(t).Pool()
 }
 
 func TestWithTx(t *testing.T) {
