@@ -21,11 +21,7 @@ import (
 // openStore opens the directory store on db, an empty database.
 func openStore(t *testing.T, db *sqldb.DB) *dirstore.Store {
 	t.Helper()
-	store, err := dirstore.New(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
+	return sqldbtest.New(t, dirstore.New, db)
 }
 
 // newService returns a service over a seeded SQLite store, and the store.

@@ -23,9 +23,6 @@ func TestPostgres(t *testing.T) {
 }
 
 func newStore(t *testing.T, db *sqldb.DB) *store.Store {
-	s, err := store.New(t.Context(), db)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
+	t.Helper()
+	return sqldbtest.New(t, store.New, db)
 }

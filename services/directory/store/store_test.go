@@ -39,11 +39,7 @@ func openPostgres(t *testing.T, url string) *store.Store {
 
 func newStore(t *testing.T, db *sqldb.DB) *store.Store {
 	t.Helper()
-	s, err := store.New(t.Context(), db)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
+	return sqldbtest.New(t, store.New, db)
 }
 
 func TestSQLite(t *testing.T) {

@@ -36,11 +36,7 @@ func engines(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
 
 func newStore(t *testing.T, db *sqldb.DB) *store.Store {
 	t.Helper()
-	s, err := store.New(t.Context(), db)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
+	return sqldbtest.New(t, store.New, db)
 }
 
 // TestStore runs the conformance suite on each engine, on a new database

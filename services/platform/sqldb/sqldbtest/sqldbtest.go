@@ -3,6 +3,7 @@
 package sqldbtest
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -46,3 +47,14 @@ var Engines = []struct {
 	Name string
 	Open func(t testing.TB) *sqldb.DB
 }{{"sqlite", SQLite}, {"postgres", Postgres}}
+
+// New returns the store newStore opens on db (a store package's New),
+// failing t when it fails.
+func New[S any](t testing.TB, newStore func(context.Context, *sqldb.DB) (S, error), db *sqldb.DB) S {
+	t.Helper()
+	s, err := newStore(t.Context(), db)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
