@@ -130,11 +130,19 @@ func want(e audit.Entry) audit.Entry {
 }
 
 func wantAll(es []audit.Entry) []audit.Entry {
-	out := make([]audit.Entry, len(es))
-	for i, e := range es {
-		out[i] = want(e)
+	return check.Each(es, want)
+}
+
+// checkListed checks that List of q returns the entries of es (the entry
+// of index i at es[i]) at the indexes wantIndexes, in that order, as the
+// index returns them.
+func checkListed(t *testing.T, s audit.Index, es []audit.Entry, q audit.EntryQuery, wantIndexes []uint64) {
+	t.Helper()
+	got := list(t, s, q)
+	check.Equal(t, "indexes", indexes(got), wantIndexes)
+	for _, e := range got {
+		check.Equal(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
 	}
-	return out
 }
 
 // seeded puts the fixtures into s.
@@ -437,11 +445,7 @@ func testListByFilter(t *testing.T, s audit.Index) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := list(t, s, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1})
-			check.Equal(t, "indexes", indexes(got), tc.want)
-			for _, e := range got {
-				check.Equal(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
-			}
+			checkListed(t, s, es, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1}, tc.want)
 		})
 	}
 }
@@ -496,11 +500,7 @@ func testListUnderResource(t *testing.T, s audit.Index) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := list(t, s, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1})
-			check.Equal(t, "indexes", indexes(got), tc.want)
-			for _, e := range got {
-				check.Equal(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
-			}
+			checkListed(t, s, es, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1}, tc.want)
 			// Newest first, the same entries.
 			desc := list(t, s, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1, Descending: true})
 			slices.Reverse(desc)
