@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/directory"
-	dirstore "github.com/comity-mla/comity/services/directory/store"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/platform/pgdb"
-	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
-	"github.com/comity-mla/comity/services/platform/sqldb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -28,19 +25,8 @@ type activationStore interface {
 // activationBackends open an empty store of each backend: the embedded
 // (SQLite) and the scaled-out (PostgreSQL) deployment obey the same rules.
 var activationBackends = map[string]func(t *testing.T) activationStore{
-	"sqlite": func(t *testing.T) activationStore { return openSQLite(t) },
-	"postgres": func(t *testing.T) activationStore {
-		pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(pool.Close)
-		s, err := dirstore.New(t.Context(), sqldb.FromPostgres(pool))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	},
+	"sqlite":   func(t *testing.T) activationStore { return openStore(t, sqldbtest.SQLite(t)) },
+	"postgres": func(t *testing.T) activationStore { return openStore(t, sqldbtest.Postgres(t)) },
 }
 
 // TestActivateAgency checks the reverse of a deactivation on both stores: a

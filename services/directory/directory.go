@@ -16,6 +16,7 @@ import (
 
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/internal/enum"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -102,17 +103,9 @@ func etag(name string, version int64) string {
 var AgencySchema = query.Schema{
 	{Name: "name", Kind: query.String},
 	{Name: "state", Kind: query.String, Upper: true},
-	{Name: "kind", Kind: query.Enum, Enum: kindNames()},
+	{Name: "kind", Kind: query.Enum, Enum: enum.Strings(Kinds)},
 	{Name: "active", Kind: query.Bool},
 	{Name: "updateTime", Kind: query.Timestamp},
-}
-
-func kindNames() []string {
-	names := make([]string, len(Kinds))
-	for i, k := range Kinds {
-		names[i] = string(k)
-	}
-	return names
 }
 
 // AgencyQuery selects a page of agencies.

@@ -3,7 +3,6 @@ package directory_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,29 +14,20 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/sqldb"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/trail"
 )
 
-// openSQLite opens an empty SQLite store in a temporary directory.
-func openSQLite(t *testing.T) *dirstore.Store {
+// openStore opens the directory store on db, an empty database.
+func openStore(t *testing.T, db *sqldb.DB) *dirstore.Store {
 	t.Helper()
-	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "directory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store, err := dirstore.New(t.Context(), sqldb.FromSQLite(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
+	return sqldbtest.New(t, dirstore.New, db)
 }
 
 // newService returns a service over a seeded SQLite store, and the store.
 func newService(t *testing.T, now time.Time) (*directory.Service, *dirstore.Store) {
 	t.Helper()
-	store := openSQLite(t)
+	store := openStore(t, sqldbtest.SQLite(t))
 	state := func(code string) directory.State {
 		return directory.State{Code: code, DisplayNames: map[string]string{"en": code},
 			AcceptedLanguages: []string{"ru"}, TimeZone: "Asia/Almaty"}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/enum"
 )
 
 // roleKinds is DESIGN §3's table: the kinds of agency at which each role
@@ -79,9 +80,5 @@ func checkRoles(claimed Principal, kind string) error {
 }
 
 func roleList() string {
-	names := make([]string, len(Roles))
-	for i, r := range Roles {
-		names[i] = string(r)
-	}
-	return strings.Join(names, ", ")
+	return strings.Join(enum.Strings(Roles), ", ")
 }

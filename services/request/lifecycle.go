@@ -10,6 +10,7 @@ import (
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/internal/enum"
 )
 
 // act is an action on a request: Update, or a lifecycle custom method.
@@ -88,12 +89,8 @@ func (s *Service) authorise(p identity.Principal, r Request, a act, etag string)
 		return errs.New(errs.Conflict, "request %s was changed by someone else; get it again and retry", r.Reference)
 	}
 	if !slices.Contains(rl.from, r.Status) {
-		allowed := make([]string, len(rl.from))
-		for i, st := range rl.from {
-			allowed[i] = string(st)
-		}
 		return (errs.Violations{{Field: "status", Description: fmt.Sprintf("request %s is %s; %s needs %s",
-			r.Reference, r.Status, a, strings.Join(allowed, " or "))}}).Err(errs.FailedPrecondition,
+			r.Reference, r.Status, a, strings.Join(enum.Strings(rl.from), " or "))}}).Err(errs.FailedPrecondition,
 			fmt.Sprintf("cannot %s a request that is %s", a, r.Status))
 	}
 	return nil

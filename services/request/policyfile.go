@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/cooperation"
+	"github.com/comity-mla/comity/services/internal/enum"
 )
 
 // A deadline policy file is a JSON object that changes entries of
@@ -169,9 +170,5 @@ func strictJSON(data []byte, v any) error {
 }
 
 func priorityList() string {
-	names := make([]string, len(priorities))
-	for i, p := range priorities {
-		names[i] = string(p)
-	}
-	return strings.Join(names, ", ")
+	return strings.Join(enum.Strings(priorities), ", ")
 }

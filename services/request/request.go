@@ -22,6 +22,7 @@ import (
 
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/enum"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -250,8 +251,8 @@ type Attachment struct {
 // API's names; the store maps them to its columns. Visibility conditions
 // built by the Service use the same fields, plus those StoreSchema adds.
 var RequestSchema = query.Schema{
-	{Name: "status", Kind: query.Enum, Enum: statusNames()},
-	{Name: "type", Kind: query.Enum, Enum: typeNames()},
+	{Name: "status", Kind: query.Enum, Enum: enum.Strings(Statuses)},
+	{Name: "type", Kind: query.Enum, Enum: enum.Strings(cooperation.RequestTypes)},
 	{Name: "priority", Kind: query.Enum, Enum: []string{string(cooperation.Routine), string(cooperation.Urgent), string(cooperation.Emergency)}},
 	{Name: "requestingState", Kind: query.String, Upper: true},
 	{Name: "requestedState", Kind: query.String, Upper: true},
@@ -277,22 +278,6 @@ var StoreSchema = append(query.Schema{
 	{Name: "acknowledgeBy", Kind: query.Timestamp},
 	{Name: "answerBy", Kind: query.Timestamp},
 }, RequestSchema...)
-
-func statusNames() []string {
-	out := make([]string, len(Statuses))
-	for i, s := range Statuses {
-		out[i] = string(s)
-	}
-	return out
-}
-
-func typeNames() []string {
-	out := make([]string, len(cooperation.RequestTypes))
-	for i, t := range cooperation.RequestTypes {
-		out[i] = string(t)
-	}
-	return out
-}
 
 // ListQuery selects a page of requests.
 type ListQuery struct {

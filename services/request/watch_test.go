@@ -373,19 +373,7 @@ func TestWatchDecidesOnTheRequestAsItWas(t *testing.T) {
 			ca := user("ca-kz", "kz-gpo", identity.CentralAuthority)
 			requested := watch(t, ctx, svc, user("l-uz", "uz-gpo", identity.LiaisonOfficer), nil)
 			requesting := watch(t, ctx, svc, ca, nil)
-			v, err := svc.Create(ctx, kzProsecutor, completeDraft(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.Submit(ctx, kzProsecutor, v.ID, "", false); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.Transmit(ctx, ca, v.ID, "", false); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.Acknowledge(ctx, user("ca-uz", "uz-247", identity.CentralAuthority), v.ID, ""); err != nil {
-				t.Fatal(err)
-			}
+			v := acknowledged(t, ctx, svc, ca)
 			for _, want := range []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged} {
 				e := next(t, requesting, "the requesting side")
 				if e.To != want || e.Snapshot == nil || e.Snapshot.Status != want {
@@ -423,19 +411,7 @@ func testWatchFilter(t *testing.T, engine string) {
 		t.Fatal(err)
 	}
 	w := watchFiltered(t, ctx, svc, ca, filter, nil)
-	v, err := svc.Create(ctx, kzProsecutor, completeDraft(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Submit(ctx, kzProsecutor, v.ID, "", false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Transmit(ctx, ca, v.ID, "", false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Acknowledge(ctx, user("ca-uz", "uz-247", identity.CentralAuthority), v.ID, ""); err != nil {
-		t.Fatal(err)
-	}
+	v := acknowledged(t, ctx, svc, ca)
 	if _, err := svc.RequestClarification(ctx, user("ca-uz", "uz-247", identity.CentralAuthority), v.ID, "", "Which port?"); err != nil {
 		t.Fatal(err)
 	}
@@ -452,6 +428,27 @@ func testWatchFilter(t *testing.T, engine string) {
 }
 
 // next returns w's next change, failing when none comes in 10s.
+// acknowledged creates a request from completeDraft as kzProsecutor, who
+// submits it; ca transmits it and the requested agency's central authority
+// acknowledges it: four changes, Draft to Acknowledged.
+func acknowledged(t *testing.T, ctx context.Context, svc *request.Service, ca identity.Principal) request.View {
+	t.Helper()
+	v, err := svc.Create(ctx, kzProsecutor, completeDraft(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Submit(ctx, kzProsecutor, v.ID, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Transmit(ctx, ca, v.ID, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Acknowledge(ctx, user("ca-uz", "uz-247", identity.CentralAuthority), v.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func next(t *testing.T, w watcher, who string) request.HistoryEntry {
 	t.Helper()
 	select {

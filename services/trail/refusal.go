@@ -7,15 +7,12 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/internal/enum"
 )
 
 // ActorOf returns the caller p as events name it.
 func ActorOf(p identity.Principal) Actor {
-	roles := make([]string, len(p.Roles))
-	for i, r := range p.Roles {
-		roles[i] = string(r)
-	}
-	return Actor{Subject: p.Subject, Agency: p.Agency, Roles: roles, Issuer: p.Issuer}
+	return Actor{Subject: p.Subject, Agency: p.Agency, Roles: enum.Strings(p.Roles), Issuer: p.Issuer}
 }
 
 // Refusal is an error a domain refused a call with, carrying what only the

@@ -1,44 +1,28 @@
 package store_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/audit/store"
 	"github.com/comity-mla/comity/services/audit/storetest"
-	"github.com/comity-mla/comity/services/platform/pgdb"
-	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqldb"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 )
 
 func TestSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) audit.Index {
-		db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "audit.db"))
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return newStore(t, sqldb.FromSQLite(db))
+		return newStore(t, sqldbtest.SQLite(t))
 	})
 }
 
 func TestPostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) audit.Index {
-		pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		t.Cleanup(pool.Close)
-		return newStore(t, sqldb.FromPostgres(pool))
+		return newStore(t, sqldbtest.Postgres(t))
 	})
 }
 
 func newStore(t *testing.T, db *sqldb.DB) *store.Store {
-	s, err := store.New(t.Context(), db)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
+	t.Helper()
+	return sqldbtest.New(t, store.New, db)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -130,11 +130,19 @@ func want(e audit.Entry) audit.Entry {
 }
 
 func wantAll(es []audit.Entry) []audit.Entry {
-	out := make([]audit.Entry, len(es))
-	for i, e := range es {
-		out[i] = want(e)
+	return check.Each(es, want)
+}
+
+// checkListed checks that List of q returns the entries of es (the entry
+// of index i at es[i]) at the indexes wantIndexes, in that order, as the
+// index returns them.
+func checkListed(t *testing.T, s audit.Index, es []audit.Entry, q audit.EntryQuery, wantIndexes []uint64) {
+	t.Helper()
+	got := list(t, s, q)
+	check.Equal(t, "indexes", indexes(got), wantIndexes)
+	for _, e := range got {
+		check.Equal(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
 	}
-	return out
 }
 
 // seeded puts the fixtures into s.
@@ -157,25 +165,7 @@ func list(t *testing.T, s audit.Index, q audit.EntryQuery) []audit.Entry {
 }
 
 func indexes(es []audit.Entry) []uint64 {
-	var out []uint64
-	for _, e := range es {
-		out = append(out, e.Index)
-	}
-	return out
-}
-
-func checkEqual[T any](t *testing.T, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
-	}
-}
-
-func checkCode(t *testing.T, what string, err error, target *errs.Error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Errorf("%s: error %v (code %v); want code %v", what, err, errs.CodeOf(err), target.Code)
-	}
+	return check.Each(es, func(e audit.Entry) uint64 { return e.Index })
 }
 
 func checkSize(t *testing.T, s audit.Index, size, count uint64) {
@@ -191,7 +181,7 @@ func checkSize(t *testing.T, s audit.Index, size, count uint64) {
 // checkUnchanged checks that s holds exactly the fixtures es.
 func checkUnchanged(t *testing.T, s audit.Index, es []audit.Entry) {
 	t.Helper()
-	checkEqual(t, "List after the call", list(t, s, audit.EntryQuery{AfterIndex: -1}), wantAll(es))
+	check.Equal(t, "List after the call", list(t, s, audit.EntryQuery{AfterIndex: -1}), wantAll(es))
 	checkSize(t, s, uint64(len(es)), uint64(len(es)))
 	for _, st := range []string{"KZ", "UZ", "TJ", "KG"} {
 		var want []uint64
@@ -200,7 +190,7 @@ func checkUnchanged(t *testing.T, s audit.Index, es []audit.Entry) {
 				want = append(want, e.Index)
 			}
 		}
-		checkEqual(t, "List state "+st+" after the call", indexes(list(t, s, audit.EntryQuery{State: st, AfterIndex: -1})), want)
+		check.Equal(t, "List state "+st+" after the call", indexes(list(t, s, audit.EntryQuery{State: st, AfterIndex: -1})), want)
 	}
 }
 
@@ -211,7 +201,7 @@ func testRoundTrip(t *testing.T, s audit.Index) {
 		if err != nil {
 			t.Fatalf("Get(%d): %v", e.Index, err)
 		}
-		checkEqual(t, fmt.Sprintf("Get(%d)", e.Index), got, want(e))
+		check.Equal(t, fmt.Sprintf("Get(%d)", e.Index), got, want(e))
 		if string(got.Leaf) != string(e.Leaf) {
 			t.Errorf("Get(%d) leaf %s; want the logged bytes %s", e.Index, got.Leaf, e.Leaf)
 		}
@@ -219,7 +209,7 @@ func testRoundTrip(t *testing.T, s audit.Index) {
 			t.Errorf("Get(%d) time %v; want %v in UTC", e.Index, got.Event.Time, e.Event.Time)
 		}
 	}
-	checkEqual(t, "List", list(t, s, audit.EntryQuery{AfterIndex: -1}), wantAll(es))
+	check.Equal(t, "List", list(t, s, audit.EntryQuery{AfterIndex: -1}), wantAll(es))
 }
 
 func testPutIdempotent(t *testing.T, s audit.Index) {
@@ -292,18 +282,13 @@ func testPutConflict(t *testing.T, s audit.Index) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.Put(t.Context(), []audit.Entry{fresh, tc.entry})
-			checkCode(t, "Put", err, errs.ErrConflict)
-			if _, err := s.Get(t.Context(), 6); !errors.Is(err, errs.ErrNotFound) {
-				t.Errorf("Get(6) after the refused Put: %v; want not found: nothing of the call is written", err)
-			}
+			refusedPut(t, s, es, errs.ErrConflict, fresh, tc.entry)
 			if got, err := s.Lookup(t.Context(), []string{fresh.Event.ID, other.ID}); err != nil || len(got) != 0 {
 				t.Errorf("Lookup after the refused Put = %v, %v; want none", got, err)
 			}
 			if got := list(t, s, audit.EntryQuery{State: "AZ", AfterIndex: -1}); len(got) != 0 {
 				t.Errorf("List state AZ after the refused Put = %v; want none", indexes(got))
 			}
-			checkUnchanged(t, s, es)
 		})
 	}
 }
@@ -326,25 +311,32 @@ func testPutInvalid(t *testing.T, s audit.Index) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := s.Put(t.Context(), []audit.Entry{fresh, tc.entry})
-			checkCode(t, "Put", err, errs.ErrInvalid)
-			if _, err := s.Get(t.Context(), 6); !errors.Is(err, errs.ErrNotFound) {
-				t.Errorf("Get(6) after the refused Put: %v; want not found: nothing of the call is written", err)
-			}
-			checkUnchanged(t, s, es)
+			refusedPut(t, s, es, errs.ErrInvalid, fresh, tc.entry)
 		})
 	}
+}
+
+// refusedPut checks that a Put of the entries fails with code and writes
+// nothing of the call: neither the first entry's index nor any change to es,
+// the entries stored before.
+func refusedPut(t *testing.T, s audit.Index, es []audit.Entry, code *errs.Error, entries ...audit.Entry) {
+	t.Helper()
+	check.Code(t, "Put", s.Put(t.Context(), entries), code)
+	if _, err := s.Get(t.Context(), entries[0].Index); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("Get(%d) after the refused Put: %v; want not found: nothing of the call is written", entries[0].Index, err)
+	}
+	checkUnchanged(t, s, es)
 }
 
 func testGetNotFound(t *testing.T, s audit.Index) {
 	for _, index := range []uint64{0, math.MaxUint64} {
 		_, err := s.Get(t.Context(), index)
-		checkCode(t, fmt.Sprintf("Get(%d) on an empty index", index), err, errs.ErrNotFound)
+		check.Code(t, fmt.Sprintf("Get(%d) on an empty index", index), err, errs.ErrNotFound)
 	}
 	seeded(t, s)
 	for _, index := range []uint64{6, math.MaxInt64, math.MaxUint64} {
 		_, err := s.Get(t.Context(), index)
-		checkCode(t, fmt.Sprintf("Get(%d)", index), err, errs.ErrNotFound)
+		check.Code(t, fmt.Sprintf("Get(%d)", index), err, errs.ErrNotFound)
 	}
 }
 
@@ -384,7 +376,7 @@ func testLookup(t *testing.T, s audit.Index) {
 			if err != nil {
 				t.Fatalf("Lookup: %v", err)
 			}
-			checkEqual(t, "Lookup", got, tc.want)
+			check.Equal(t, "Lookup", got, tc.want)
 		})
 	}
 }
@@ -405,7 +397,7 @@ func testListByState(t *testing.T, s audit.Index) {
 	for _, tc := range tests {
 		t.Run("state "+tc.state, func(t *testing.T) {
 			got := list(t, s, audit.EntryQuery{State: tc.state, AfterIndex: -1})
-			checkEqual(t, "indexes", indexes(got), tc.want)
+			check.Equal(t, "indexes", indexes(got), tc.want)
 			for _, e := range got {
 				if tc.state != "" && !slices.Contains(e.Event.States, tc.state) {
 					t.Errorf("entry %d with states %v listed for %s", e.Index, e.Event.States, tc.state)
@@ -453,11 +445,7 @@ func testListByFilter(t *testing.T, s audit.Index) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := list(t, s, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1})
-			checkEqual(t, "indexes", indexes(got), tc.want)
-			for _, e := range got {
-				checkEqual(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
-			}
+			checkListed(t, s, es, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1}, tc.want)
 		})
 	}
 }
@@ -512,15 +500,11 @@ func testListUnderResource(t *testing.T, s audit.Index) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := list(t, s, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1})
-			checkEqual(t, "indexes", indexes(got), tc.want)
-			for _, e := range got {
-				checkEqual(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
-			}
+			checkListed(t, s, es, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1}, tc.want)
 			// Newest first, the same entries.
 			desc := list(t, s, audit.EntryQuery{State: tc.state, Filter: tc.filter, AfterIndex: -1, Descending: true})
 			slices.Reverse(desc)
-			checkEqual(t, "indexes newest first, reversed", indexes(desc), tc.want)
+			check.Equal(t, "indexes newest first, reversed", indexes(desc), tc.want)
 		})
 	}
 }
@@ -588,7 +572,7 @@ func testListPaging(t *testing.T, s audit.Index) {
 				}
 				pages++
 				for _, e := range page {
-					checkEqual(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
+					check.Equal(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
 				}
 				got = append(got, indexes(page)...)
 				after = int64(page[len(page)-1].Index)
@@ -596,20 +580,20 @@ func testListPaging(t *testing.T, s audit.Index) {
 					t.Fatal("paging does not end")
 				}
 			}
-			checkEqual(t, "indexes paged through", got, tc.want)
+			check.Equal(t, "indexes paged through", got, tc.want)
 			if pages != tc.pages {
 				t.Errorf("%d non-empty pages; want %d", pages, tc.pages)
 			}
 		})
 	}
 	t.Run("no limit", func(t *testing.T) {
-		checkEqual(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: -1})), all)
+		check.Equal(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: -1})), all)
 	})
 	t.Run("after 0", func(t *testing.T) {
-		checkEqual(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: 0, Limit: 2})), []uint64{1, 2})
+		check.Equal(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: 0, Limit: 2})), []uint64{1, 2})
 	})
 	t.Run("after the last", func(t *testing.T) {
-		checkEqual(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: n - 1})), nil)
+		check.Equal(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: n - 1})), nil)
 	})
 }
 
@@ -662,7 +646,7 @@ func testListNewestFirst(t *testing.T, s audit.Index) {
 					break
 				}
 				for _, e := range page {
-					checkEqual(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
+					check.Equal(t, fmt.Sprintf("entry %d", e.Index), e, want(es[e.Index]))
 				}
 				got = append(got, indexes(page)...)
 				before = page[len(page)-1].Index
@@ -670,14 +654,14 @@ func testListNewestFirst(t *testing.T, s audit.Index) {
 					break
 				}
 			}
-			checkEqual(t, "indexes paged through, newest first", got, tc.want)
+			check.Equal(t, "indexes paged through, newest first", got, tc.want)
 		})
 	}
 	t.Run("below 1", func(t *testing.T) {
-		checkEqual(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: audit.FromStart, Descending: true, BeforeIndex: 1})), []uint64{0})
+		check.Equal(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: audit.FromStart, Descending: true, BeforeIndex: 1})), []uint64{0})
 	})
 	t.Run("between", func(t *testing.T) {
-		checkEqual(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: 10, Descending: true, BeforeIndex: 14})), []uint64{13, 12, 11})
+		check.Equal(t, "indexes", indexes(list(t, s, audit.EntryQuery{AfterIndex: 10, Descending: true, BeforeIndex: 14})), []uint64{13, 12, 11})
 	})
 }
 

@@ -293,11 +293,7 @@ func (s *Store) GetAgency(ctx context.Context, id string) (directory.Agency, err
 // every matching agency from Offset on.
 func (s *Store) ListAgencies(ctx context.Context, q directory.AgencyQuery) (directory.AgencyPage, error) {
 	d := s.db.Dialect()
-	where, args, err := d.Where(s.agency, q.Filter)
-	if err != nil {
-		return directory.AgencyPage{}, fmt.Errorf("list agencies: %w", err)
-	}
-	order, err := d.OrderBy(s.agency, q.OrderBy, "id")
+	where, args, order, err := d.Clauses(s.agency, q.Filter, q.OrderBy, "id")
 	if err != nil {
 		return directory.AgencyPage{}, fmt.Errorf("list agencies: %w", err)
 	}

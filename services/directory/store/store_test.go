@@ -11,17 +11,12 @@ import (
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqldb"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 )
 
 func openSQLite(t *testing.T, path string) *store.Store {
 	t.Helper()
-	db, err := sqlitedb.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return newStore(t, sqldb.FromSQLite(db))
+	return newStore(t, sqldbtest.SQLiteAt(t, path))
 }
 
 // openPostgres opens a store of its own on the database at url, as a
@@ -44,11 +39,7 @@ func openPostgres(t *testing.T, url string) *store.Store {
 
 func newStore(t *testing.T, db *sqldb.DB) *store.Store {
 	t.Helper()
-	s, err := store.New(t.Context(), db)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
+	return sqldbtest.New(t, store.New, db)
 }
 
 func TestSQLite(t *testing.T) {

@@ -137,44 +137,36 @@ func DecodeContactPoints(s string) ([]directory.ContactPoint, error) {
 // NormalizeState gives a state the form a read returns, so that what a write
 // returns equals what a later read returns.
 func NormalizeState(s *directory.State) {
-	if len(s.DisplayNames) == 0 {
-		s.DisplayNames = nil
-	}
-	if len(s.OfficialLanguages) == 0 {
-		s.OfficialLanguages = nil
-	}
-	if len(s.AcceptedLanguages) == 0 {
-		s.AcceptedLanguages = nil
-	}
-	if len(s.TrustedIssuers) == 0 {
-		s.TrustedIssuers = nil
-	}
-	if len(s.ClaimMappings) == 0 {
-		s.ClaimMappings = nil
-	}
-	for i, m := range s.ClaimMappings {
-		if len(m.AgencyValues) == 0 {
-			s.ClaimMappings[i].AgencyValues = nil
-		}
-		if len(m.RoleValues) == 0 {
-			s.ClaimMappings[i].RoleValues = nil
-		}
+	emptyMapAsNil(&s.DisplayNames)
+	emptyAsNil(&s.OfficialLanguages)
+	emptyAsNil(&s.AcceptedLanguages)
+	emptyAsNil(&s.TrustedIssuers)
+	emptyAsNil(&s.ClaimMappings)
+	for i := range s.ClaimMappings {
+		emptyMapAsNil(&s.ClaimMappings[i].AgencyValues)
+		emptyMapAsNil(&s.ClaimMappings[i].RoleValues)
 	}
 }
 
-// NormalizeAgency is normalizeState for agencies.
+// NormalizeAgency is NormalizeState for agencies.
 func NormalizeAgency(a *directory.Agency) {
-	if len(a.DisplayNames) == 0 {
-		a.DisplayNames = nil
+	emptyMapAsNil(&a.DisplayNames)
+	emptyAsNil(&a.Receives)
+	emptyAsNil(&a.AcceptedLanguages)
+	emptyAsNil(&a.ContactPoints)
+}
+
+// emptyAsNil sets an empty list to nil, as a read returns it.
+func emptyAsNil[S ~[]E, E any](l *S) {
+	if len(*l) == 0 {
+		*l = nil
 	}
-	if len(a.Receives) == 0 {
-		a.Receives = nil
-	}
-	if len(a.AcceptedLanguages) == 0 {
-		a.AcceptedLanguages = nil
-	}
-	if len(a.ContactPoints) == 0 {
-		a.ContactPoints = nil
+}
+
+// emptyMapAsNil is emptyAsNil for maps.
+func emptyMapAsNil[M ~map[K]V, K comparable, V any](m *M) {
+	if len(*m) == 0 {
+		*m = nil
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/trail"
 	"github.com/comity-mla/comity/services/trail/outboxtest"
 )
@@ -65,11 +66,7 @@ func pending(t *testing.T, s Store) []trail.OutboxEntry {
 }
 
 func eventIDs(es []trail.OutboxEntry) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.Event.ID
-	}
-	return out
+	return check.Each(es, func(e trail.OutboxEntry) string { return e.Event.ID })
 }
 
 func checkPending(t *testing.T, s Store, id string) {
@@ -174,7 +171,7 @@ func testOutboxWithChange(t *testing.T, newStore func(t *testing.T) Store) {
 			if len(got) != 1 {
 				t.Fatalf("outbox holds %d events after one change; want 1", len(got))
 			}
-			checkEqual(t, "event in the outbox", got[0].Event, stored(ev))
+			check.Equal(t, "event in the outbox", got[0].Event, stored(ev))
 		})
 	}
 }
@@ -206,7 +203,7 @@ func testOutboxChangeWithoutEvent(t *testing.T, newStore func(t *testing.T) Stor
 	if got, err := s.GetAgency(ctx, "kz-gpo"); err != nil {
 		t.Fatal(err)
 	} else {
-		checkEqual(t, "agency after an update without event", got, agencyBefore)
+		check.Equal(t, "agency after an update without event", got, agencyBefore)
 	}
 	if _, err := s.UpdateState(ctx, "KZ", func(st *directory.State) (trail.Event, error) {
 		st.TimeZone = "UTC"
@@ -217,7 +214,7 @@ func testOutboxChangeWithoutEvent(t *testing.T, newStore func(t *testing.T) Stor
 	if got, err := s.GetState(ctx, "KZ"); err != nil {
 		t.Fatal(err)
 	} else {
-		checkEqual(t, "state after an update without event", got, stateBefore)
+		check.Equal(t, "state after an update without event", got, stateBefore)
 	}
 	if got := pending(t, s); len(got) != 0 {
 		t.Errorf("outbox holds %v; want nothing", eventIDs(got))
@@ -254,7 +251,7 @@ func testOutboxEventRoundTrip(t *testing.T, newStore func(t *testing.T) Store) {
 				t.Fatalf("outbox holds %d events; want 1", len(got))
 			}
 			want := stored(tc.ev)
-			checkEqual(t, "event", got[0].Event, want)
+			check.Equal(t, "event", got[0].Event, want)
 			if got[0].Event.Time.Location() != time.UTC {
 				t.Errorf("event time %v not in UTC", got[0].Event.Time)
 			}
@@ -292,7 +289,7 @@ func testOutboxRecordEvent(t *testing.T, newStore func(t *testing.T) Store) {
 	if len(got) != 1 {
 		t.Fatalf("outbox holds %d events after recording one id 10 times; want 1", len(got))
 	}
-	checkEqual(t, "event kept", got[0].Event, stored(ev))
+	check.Equal(t, "event kept", got[0].Event, stored(ev))
 
 	// Still idempotent once delivered: the event is not queued again.
 	if err := s.MarkDelivered(ctx, []int64{got[0].Seq}); err != nil {

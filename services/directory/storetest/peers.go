@@ -10,6 +10,7 @@ import (
 
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -39,12 +40,12 @@ func testUpdateAgencyPeers(t *testing.T, newStore func(t *testing.T) Store) {
 			got = peers
 			return trail.Event{}, errs.New(errs.FailedPrecondition, "look only")
 		})
-		checkCode(t, "UpdateAgency refused by fn", err, errs.ErrFailedPrecondition)
+		check.Code(t, "UpdateAgency refused by fn", err, errs.ErrFailedPrecondition)
 		a, err := s.GetAgency(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkEqual(t, "peers of "+id, got, stateAgenciesOf(all, a.State, id))
+		check.Equal(t, "peers of "+id, got, stateAgenciesOf(all, a.State, id))
 	}
 }
 
@@ -75,7 +76,7 @@ func testImportKeepAgencies(t *testing.T, newStore func(t *testing.T) Store) {
 	if calls != 1 {
 		t.Errorf("keepAgencies called %d times; want once", calls)
 	}
-	checkEqual(t, "stored agencies keepAgencies was called with", seen, stateAgenciesOf(all, "KZ", ""))
+	check.Equal(t, "stored agencies keepAgencies was called with", seen, stateAgenciesOf(all, "KZ", ""))
 	got, err := s.GetAgency(ctx, "kz-oversight")
 	if err != nil {
 		t.Fatal(err)
@@ -91,8 +92,8 @@ func testImportKeepAgencies(t *testing.T, newStore func(t *testing.T) Store) {
 		"state": func(a *directory.Agency) { a.State = "UZ" },
 	} {
 		err := s.Import(ctx, nil, []directory.Agency{imported}, nil, func(_, agencies []directory.Agency) { change(&agencies[0]) })
-		checkCode(t, "Import whose keepAgencies changes the "+name, err, errs.ErrInvalid)
-		checkEqual(t, "agencies after a refused Import", allAgencies(t, s), before)
+		check.Code(t, "Import whose keepAgencies changes the "+name, err, errs.ErrInvalid)
+		check.Equal(t, "agencies after a refused Import", allAgencies(t, s), before)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -209,13 +209,6 @@ func wantState(s directory.State, v int64) directory.State {
 	return s
 }
 
-func checkEqual[T any](t *testing.T, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
-	}
-}
-
 // checkWriteTime checks a time the store chose because none was given: in
 // [before, after], UTC, whole microseconds.
 func checkWriteTime(t *testing.T, what string, got, before, after time.Time) {
@@ -231,13 +224,6 @@ func checkWriteTime(t *testing.T, what string, got, before, after time.Time) {
 	}
 }
 
-func checkCode(t *testing.T, what string, err error, target *errs.Error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Errorf("%s: error %v (code %v); want code %v", what, err, errs.CodeOf(err), target.Code)
-	}
-}
-
 func allAgencies(t *testing.T, s directory.Store) []directory.Agency {
 	t.Helper()
 	page, err := s.ListAgencies(t.Context(), directory.AgencyQuery{Limit: 1000})
@@ -248,11 +234,7 @@ func allAgencies(t *testing.T, s directory.Store) []directory.Agency {
 }
 
 func ids(as []directory.Agency) []string {
-	out := make([]string, len(as))
-	for i, a := range as {
-		out[i] = a.ID
-	}
-	return out
+	return check.Each(as, func(e directory.Agency) string { return e.ID })
 }
 
 func testSeedRoundTrip(t *testing.T, newStore func(t *testing.T) Store) {
@@ -274,7 +256,7 @@ func testSeedRoundTrip(t *testing.T, newStore func(t *testing.T) Store) {
 	for _, st := range gotStates {
 		codes = append(codes, st.Code)
 	}
-	checkEqual(t, "ListStates codes", codes, []string{"KG", "KZ", "TJ", "TM", "UZ"})
+	check.Equal(t, "ListStates codes", codes, []string{"KG", "KZ", "TJ", "TM", "UZ"})
 	for _, st := range states {
 		got, err := s.GetState(ctx, st.Code)
 		if err != nil {
@@ -284,9 +266,9 @@ func testSeedRoundTrip(t *testing.T, newStore func(t *testing.T) Store) {
 		checkWriteTime(t, "state "+st.Code, got.UpdateTime, before, after)
 		want := wantState(st, 1)
 		want.UpdateTime = got.UpdateTime
-		checkEqual(t, "GetState("+st.Code+")", got, want)
+		check.Equal(t, "GetState("+st.Code+")", got, want)
 		if i := slices.IndexFunc(gotStates, func(x directory.State) bool { return x.Code == st.Code }); i >= 0 {
-			checkEqual(t, "ListStates "+st.Code, gotStates[i], got)
+			check.Equal(t, "ListStates "+st.Code, gotStates[i], got)
 		}
 		if got.Etag() == "" || got.Etag() != want.Etag() {
 			t.Errorf("state %s etag %q; want %q", st.Code, got.Etag(), want.Etag())
@@ -306,8 +288,8 @@ func testSeedRoundTrip(t *testing.T, newStore func(t *testing.T) Store) {
 		if err != nil {
 			t.Fatalf("GetAgency(%s): %v", a.ID, err)
 		}
-		checkEqual(t, "GetAgency("+a.ID+")", got, want)
-		checkEqual(t, "ListAgencies "+a.ID, byID[a.ID], want)
+		check.Equal(t, "GetAgency("+a.ID+")", got, want)
+		check.Equal(t, "ListAgencies "+a.ID, byID[a.ID], want)
 	}
 }
 
@@ -332,8 +314,8 @@ func testSeedOnce(t *testing.T, newStore func(t *testing.T) Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkEqual(t, "states after second Seed", gotStates, wantStates)
-	checkEqual(t, "agencies after second Seed", allAgencies(t, s), wantAgencies)
+	check.Equal(t, "states after second Seed", gotStates, wantStates)
+	check.Equal(t, "agencies after second Seed", allAgencies(t, s), wantAgencies)
 }
 
 func testSeedConcurrent(t *testing.T, newStore func(t *testing.T) Store) {
@@ -387,7 +369,7 @@ func testSeedUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	states, agencies := fixtures()
 	bad := append(slices.Clone(agencies), directory.Agency{ID: "xx-gpo", State: "XX", Kind: directory.CentralAuthority})
 	ok, err := s.Seed(ctx, states, bad)
-	checkCode(t, "Seed with an agency of an unknown state", err, errs.ErrFailedPrecondition)
+	check.Code(t, "Seed with an agency of an unknown state", err, errs.ErrFailedPrecondition)
 	if ok {
 		t.Error("Seed reported seeding although it failed")
 	}
@@ -572,12 +554,12 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			ev := newEvent("agencies/"+tc.agency.ID, tc.agency.State)
 			got, err := s.CreateAgency(ctx, tc.agency, ev)
 			if tc.wantErr != nil {
-				checkCode(t, "CreateAgency", err, tc.wantErr)
+				check.Code(t, "CreateAgency", err, tc.wantErr)
 				if err != nil && !strings.Contains(err.Error(), tc.wantInMessage) {
 					t.Errorf("error %q does not name %q", err, tc.wantInMessage)
 				}
 				after, _ := s.GetAgency(ctx, tc.agency.ID)
-				checkEqual(t, "agency after failed create", after, before)
+				check.Equal(t, "agency after failed create", after, before)
 				checkNotPending(t, s, ev.ID)
 				return
 			}
@@ -586,7 +568,7 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			}
 			checkPending(t, s, ev.ID)
 			want := wantAgency(tc.agency, 1)
-			checkEqual(t, "CreateAgency result", got, want)
+			check.Equal(t, "CreateAgency result", got, want)
 			if got.UpdateTime.Location() != time.UTC {
 				t.Errorf("update time %v not in UTC", got.UpdateTime)
 			}
@@ -594,7 +576,7 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			if err != nil {
 				t.Fatalf("GetAgency: %v", err)
 			}
-			checkEqual(t, "GetAgency after create", stored, got)
+			check.Equal(t, "GetAgency after create", stored, got)
 		})
 	}
 
@@ -611,7 +593,7 @@ func testCreateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 		if err != nil {
 			t.Fatalf("GetAgency: %v", err)
 		}
-		checkEqual(t, "GetAgency after create", stored, got)
+		check.Equal(t, "GetAgency after create", stored, got)
 	})
 }
 
@@ -642,7 +624,7 @@ func testNotFound(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkCode(t, tc.name, tc.call(t.Context()), errs.ErrNotFound)
+			check.Code(t, tc.name, tc.call(t.Context()), errs.ErrNotFound)
 		})
 	}
 	if called {
@@ -732,7 +714,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkEqual(t, "agency after failed update", after, before)
+				check.Equal(t, "agency after failed update", after, before)
 				if _, err := s.GetAgency(ctx, "kz-other"); !errors.Is(err, errs.ErrNotFound) {
 					t.Errorf("failed id change left kz-other behind: %v", err)
 				}
@@ -746,7 +728,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			want.DisplayNames = maps.Clone(before.DisplayNames)
 			tc.change(&want)
 			want.Version = before.Version + 1
-			checkEqual(t, "UpdateAgency result", got, want)
+			check.Equal(t, "UpdateAgency result", got, want)
 			if got.Etag() == before.Etag() {
 				t.Errorf("etag %q did not change", got.Etag())
 			}
@@ -754,14 +736,14 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkEqual(t, "GetAgency after update", stored, got)
+			check.Equal(t, "GetAgency after update", stored, got)
 			// Only the one agency changed.
 			other, err := s.GetAgency(ctx, "kg-gpo")
 			if err != nil {
 				t.Fatal(err)
 			}
 			_, fx := fixtures()
-			checkEqual(t, "other agency", other, wantAgency(fx[4], 1))
+			check.Equal(t, "other agency", other, wantAgency(fx[4], 1))
 		})
 	}
 }
@@ -877,7 +859,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkEqual(t, "state after failed update", after, before)
+				check.Equal(t, "state after failed update", after, before)
 			} else {
 				if err != nil {
 					t.Fatalf("UpdateState: %v", err)
@@ -887,7 +869,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 				want.DisplayNames = maps.Clone(before.DisplayNames)
 				tc.change(&want)
 				want.Version = before.Version + 1
-				checkEqual(t, "UpdateState result", got, want)
+				check.Equal(t, "UpdateState result", got, want)
 				if got.Etag() == before.Etag() {
 					t.Errorf("etag %q did not change", got.Etag())
 				}
@@ -895,13 +877,13 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkEqual(t, "GetState after update", stored, got)
+				check.Equal(t, "GetState after update", stored, got)
 			}
 			otherAfter, err := s.GetState(ctx, "KG")
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkEqual(t, "other state", otherAfter, otherBefore)
+			check.Equal(t, "other state", otherAfter, otherBefore)
 		})
 	}
 }
@@ -990,14 +972,14 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 		if err != nil {
 			t.Fatalf("GetState(%s): %v", tc.want.Code, err)
 		}
-		checkEqual(t, "state "+tc.want.Code+" after Import", got, tc.want)
+		check.Equal(t, "state "+tc.want.Code+" after Import", got, tc.want)
 	}
 	for _, want := range []directory.Agency{wantAgency(kzGPO, 2), wantAgency(kzNew, 1), wantAgency(azGPO, 1), untouched} {
 		got, err := s.GetAgency(ctx, want.ID)
 		if err != nil {
 			t.Fatalf("GetAgency(%s): %v", want.ID, err)
 		}
-		checkEqual(t, "agency "+want.ID+" after Import", got, want)
+		check.Equal(t, "agency "+want.ID+" after Import", got, want)
 	}
 	if n := len(allAgencies(t, s)); n != 22 {
 		t.Errorf("%d agencies after Import; want 22", n)
@@ -1022,7 +1004,7 @@ func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	if got, err := empty.GetAgency(ctx, "az-gpo"); err != nil {
 		t.Errorf("GetAgency after Import into empty store: %v", err)
 	} else {
-		checkEqual(t, "az-gpo imported into empty store", got, wantAgency(azGPO, 1))
+		check.Equal(t, "az-gpo imported into empty store", got, wantAgency(azGPO, 1))
 	}
 }
 
@@ -1045,7 +1027,7 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 		{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority},
 		{ID: "xx-gpo", State: "XX", Kind: directory.CentralAuthority},
 	}, nil, nil)
-	checkCode(t, "Import with an agency of an unknown state", err, errs.ErrFailedPrecondition)
+	check.Code(t, "Import with an agency of an unknown state", err, errs.ErrFailedPrecondition)
 	if err != nil && !strings.Contains(err.Error(), "XX") {
 		t.Errorf("error %q does not name state XX", err)
 	}
@@ -1053,8 +1035,8 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkEqual(t, "states after failed Import (one transaction)", gotStates, wantStates)
-	checkEqual(t, "agencies after failed Import (one transaction)", allAgencies(t, s), wantAgencies)
+	check.Equal(t, "states after failed Import (one transaction)", gotStates, wantStates)
+	check.Equal(t, "agencies after failed Import (one transaction)", allAgencies(t, s), wantAgencies)
 }
 
 // testImportKeep checks the keep hook of Import: called with the stored
@@ -1078,7 +1060,7 @@ func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	checkEqual(t, "states keep was called with", seen, []directory.State{stored})
+	check.Equal(t, "states keep was called with", seen, []directory.State{stored})
 	got, err := s.GetState(ctx, "KZ")
 	if err != nil {
 		t.Fatal(err)
@@ -1097,12 +1079,12 @@ func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
 	uz := before[len(before)-1]
 	uz.TimeZone = "UTC"
 	err = s.Import(ctx, []directory.State{uz}, nil, func(_ directory.State, imported *directory.State) { imported.Code = "TM" }, nil)
-	checkCode(t, "Import whose keep changes the code", err, errs.ErrInvalid)
+	check.Code(t, "Import whose keep changes the code", err, errs.ErrInvalid)
 	after, err := s.ListStates(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkEqual(t, "states after the refused Import", after, before)
+	check.Equal(t, "states after the refused Import", after, before)
 }
 
 // testImportKeepsIssuers checks directory.Import on the store: a state the
@@ -1124,7 +1106,7 @@ func testImportKeepsIssuers(t *testing.T, newStore func(t *testing.T) Store) {
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	checkEqual(t, "report", report, directory.ImportReport{KeptIssuers: []string{"KZ"}, NoIssuer: []string{"TM", "AZ"}})
+	check.Equal(t, "report", report, directory.ImportReport{KeptIssuers: []string{"KZ"}, NoIssuer: []string{"TM", "AZ"}})
 	for _, tc := range []struct {
 		code, zone string
 		issuers    []string

@@ -147,34 +147,35 @@ func New(cfg Config) (*Server, error) {
 			ic.callers = mtls.Policy{}
 		}
 	}
-	s := grpc.NewServer(append(opts,
-		// Outermost first: the trace id must exist before anything logs, and
-		// errors must be mapped to statuses before metrics and logs see them.
-		grpc.ChainUnaryInterceptor(
-			ic.traceUnary,
-			metrics.UnaryServerInterceptor(),
-			ic.logUnary,
-			ic.auditUnary,
-			ic.mapErrorsUnary,
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(recovered)),
-			ic.authUnary,
-			// Again inside auth, so that a handler's panic is an error of
-			// its caller, whom the audit interceptor then names.
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(recovered)),
-			ic.validateUnary,
-		),
-		grpc.ChainStreamInterceptor(
-			ic.traceStream,
-			metrics.StreamServerInterceptor(),
-			ic.logStream,
-			ic.auditStream,
-			ic.mapErrorsStream,
-			recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(recovered)),
-			ic.authStream,
-			recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(recovered)),
-			ic.validateStream,
-		),
-	)...)
+	// Each interceptor in both forms, so that unary and streaming calls pass
+	// the same steps in the same order.
+	type step struct {
+		unary  grpc.UnaryServerInterceptor
+		stream grpc.StreamServerInterceptor
+	}
+	recovering := step{recovery.UnaryServerInterceptor(recovery.WithRecoveryHandler(recovered)),
+		recovery.StreamServerInterceptor(recovery.WithRecoveryHandler(recovered))}
+	// Outermost first: the trace id must exist before anything logs, and
+	// errors must be mapped to statuses before metrics and logs see them.
+	steps := []step{
+		{ic.traceUnary, ic.traceStream},
+		{metrics.UnaryServerInterceptor(), metrics.StreamServerInterceptor()},
+		{ic.logUnary, ic.logStream},
+		{ic.auditUnary, ic.auditStream},
+		{ic.mapErrorsUnary, ic.mapErrorsStream},
+		recovering,
+		{ic.authUnary, ic.authStream},
+		// Again inside auth, so that a handler's panic is an error of its
+		// caller, whom the audit interceptor then names.
+		recovering,
+		{ic.validateUnary, ic.validateStream},
+	}
+	unary := make([]grpc.UnaryServerInterceptor, len(steps))
+	stream := make([]grpc.StreamServerInterceptor, len(steps))
+	for i, st := range steps {
+		unary[i], stream[i] = st.unary, st.stream
+	}
+	s := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	reflection.Register(s)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/internal/enum"
 )
 
 const (
@@ -41,13 +42,9 @@ func Status(r *identity.RefusedError) *status.Status {
 	if r.Claimed.State == "" && r.Claimed.Agency == "" {
 		return st
 	}
-	roles := make([]string, len(r.Claimed.Roles))
-	for i, role := range r.Claimed.Roles {
-		roles[i] = string(role)
-	}
 	info := &errdetails.ErrorInfo{Domain: refusalDomain, Reason: refusalReason,
 		Metadata: map[string]string{refusalStateKey: r.Claimed.State, refusalAgencyKey: r.Claimed.Agency,
-			refusalRolesKey: strings.Join(roles, ",")}}
+			refusalRolesKey: strings.Join(enum.Strings(r.Claimed.Roles), ",")}}
 	if withDetails, err := st.WithDetails(info); err == nil {
 		return withDetails
 	}

@@ -43,9 +43,16 @@ func (d Dialect) Where(s query.Schema, e query.Expr) (string, []any, error) {
 	return query.SQLite.Where(s, e, 0)
 }
 
-// OrderBy compiles an ordering on s (see query.Dialect.OrderBy).
-func (d Dialect) OrderBy(s query.Schema, orders []query.Order, tiebreak string) (string, error) {
-	return d.Query().OrderBy(s, orders, tiebreak)
+// Clauses compiles what a list asks of s: its filter, as Where does, and its
+// ordering, ending with tiebreak (see query.Dialect.OrderBy).
+func (d Dialect) Clauses(s query.Schema, e query.Expr, orders []query.Order, tiebreak string) (where string, args []any, order string, err error) {
+	if where, args, err = d.Where(s, e); err != nil {
+		return "", nil, "", err
+	}
+	if order, err = d.Query().OrderBy(s, orders, tiebreak); err != nil {
+		return "", nil, "", err
+	}
+	return where, args, order, nil
 }
 
 // Limit is the argument of "LIMIT ?" for at most n rows, n of 0 or less

@@ -3,7 +3,6 @@ package sqldb_test
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqldb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/query"
 )
@@ -22,30 +22,12 @@ import (
 func engines(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		f(t, openSQLite(t))
+		f(t, sqldbtest.SQLite(t))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		f(t, openPostgres(t))
+		f(t, sqldbtest.Postgres(t))
 	})
-}
-
-func openSQLite(t *testing.T) *sqldb.DB {
-	lite, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatalf("open sqlite: %v", err)
-	}
-	t.Cleanup(func() { lite.Close() })
-	return sqldb.FromSQLite(lite)
-}
-
-func openPostgres(t *testing.T) *sqldb.DB {
-	pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return sqldb.FromPostgres(pool)
 }
 
 // schema is a table with each kind of column the stores use, in each
@@ -198,11 +180,7 @@ func TestFilter(t *testing.T) {
 			Left:  query.Compare{Field: "flag", Op: query.Eq, Value: true},
 			Right: query.Compare{Field: "at", Op: query.Ge, Value: at},
 		}
-		where, args, err := d.Where(s, filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		order, err := d.OrderBy(s, []query.Order{{Field: "count", Desc: true}}, "id")
+		where, args, order, err := d.Clauses(s, filter, []query.Order{{Field: "count", Desc: true}}, "id")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -417,29 +395,56 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 }
 
-// A database that the engine packages' own Migrate set up (every database
-// before this package) opens with the same recorded versions and applies
-// nothing again.
+// oldBookkeeping is what the engine packages' own Migrate (every database
+// before this package) left beside the tables of 0001_things.sql: its
+// schema_migrations table, in each engine's types, and the row it recorded.
+// SQLite's applied_at was microseconds since the epoch; PostgreSQL's took
+// its default.
+var oldBookkeeping = map[string]string{
+	"sqlite": `
+		CREATE TABLE schema_migrations (
+			version INTEGER PRIMARY KEY,
+			name TEXT NOT NULL,
+			applied_at INTEGER NOT NULL
+		) STRICT;
+		INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, '0001_things.sql', 1767225600000000);`,
+	"postgres": `
+		CREATE TABLE schema_migrations (
+			version bigint PRIMARY KEY,
+			name text NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		);
+		INSERT INTO schema_migrations (version, name) VALUES (1, '0001_things.sql');`,
+}
+
+// A database that the engine packages' own Migrate set up opens with the
+// same recorded versions and applies nothing again (applying 0001_things.sql
+// again would fail: its tables exist).
 func TestMigrateExisting(t *testing.T) {
-	oldMigrate := map[string]func(t *testing.T, fsys fs.FS) (*sqldb.DB, error){
-		"sqlite": func(t *testing.T, fsys fs.FS) (*sqldb.DB, error) {
-			lite, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "old.db"))
+	// oldDB opens a fresh database and runs script on it as the old
+	// Migrate ran a migration: the whole text at once, without arguments.
+	oldDB := map[string]func(t *testing.T, script string) (*sqldb.DB, error){
+		"sqlite": func(t *testing.T, script string) (*sqldb.DB, error) {
+			path := filepath.Join(t.TempDir(), "old.db")
+			old, err := sqlitedb.Open(t.Context(), path)
 			if err != nil {
 				return nil, err
 			}
-			t.Cleanup(func() { lite.Close() })
-			return sqldb.FromSQLite(lite), sqlitedb.Migrate(t.Context(), lite, fsys)
+			_, err = old.Write.ExecContext(t.Context(), script)
+			old.Close()
+			return sqldbtest.SQLiteAt(t, path), err
 		},
-		"postgres": func(t *testing.T, fsys fs.FS) (*sqldb.DB, error) {
-			db := openPostgres(t)
-			return db, pgdb.Migrate(t.Context(), db.Pool(), fsys)
+		"postgres": func(t *testing.T, script string) (*sqldb.DB, error) {
+			db := sqldbtest.Postgres(t)
+			_, err := db.Pool().Exec(t.Context(), script)
+			return db, err
 		},
 	}
-	for engine, migrate := range oldMigrate {
+	for engine, open := range oldDB {
 		t.Run(engine, func(t *testing.T) {
-			db, err := migrate(t, fsSub(engine))
+			db, err := open(t, string(schema[engine+"/0001_things.sql"].Data)+"\n"+oldBookkeeping[engine])
 			if err != nil {
-				t.Fatalf("the engine's Migrate: %v", err)
+				t.Fatalf("the old database: %v", err)
 			}
 			migrated(t, db)
 			names, err := collect(scanString)(db.Query(t.Context(), `SELECT name FROM schema_migrations ORDER BY version`))
@@ -448,17 +453,6 @@ func TestMigrateExisting(t *testing.T) {
 			}
 		})
 	}
-}
-
-// fsSub is the folder dir of schema.
-func fsSub(dir string) fstest.MapFS {
-	out := fstest.MapFS{}
-	for k, v := range schema {
-		if name, ok := strings.CutPrefix(k, dir+"/"); ok {
-			out[name] = v
-		}
-	}
-	return out
 }
 
 func TestSQL(t *testing.T) {
@@ -483,7 +477,7 @@ func TestSQL(t *testing.T) {
 			t.Fatalf("SQL of text %d = %q, want %q", i, got, want)
 		}
 	}
-	if got := openSQLite(t).SQL(`SELECT ?`); got != `SELECT ?` {
+	if got := sqldbtest.SQLite(t).SQL(`SELECT ?`); got != `SELECT ?` {
 		t.Errorf("SQLite SQL = %q; want it unchanged", got)
 	}
 }

@@ -44,15 +44,7 @@ func queued(t *testing.T, db *DB, calls ...func(ctx context.Context, tx *sql.Tx)
 
 func openGroupTest(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Write.ExecContext(t.Context(), `CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT UNIQUE)`); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return openWithTable(t, `CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT UNIQUE)`)
 }
 
 func insert(v string) func(context.Context, *sql.Tx) error {

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/comity-mla/comity/services/platform/sqlitedb"
@@ -124,82 +122,5 @@ func TestWithTx(t *testing.T) {
 	}
 	if sum != 2 {
 		t.Errorf("sum %d; want 2: the failed transaction must be rolled back and the other committed", sum)
-	}
-}
-
-func TestMigrate(t *testing.T) {
-	base := fstest.MapFS{
-		"0001_first.sql":  {Data: []byte(`CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`)},
-		"0002_second.sql": {Data: []byte(`CREATE TABLE b (y INTEGER);`)},
-		"README.md":       {Data: []byte(`not a migration`)},
-	}
-	with := func(extra map[string]string) fstest.MapFS {
-		fsys := fstest.MapFS{}
-		for k, v := range base {
-			fsys[k] = v
-		}
-		for k, v := range extra {
-			fsys[k] = &fstest.MapFile{Data: []byte(v)}
-		}
-		return fsys
-	}
-	tests := []struct {
-		name      string
-		next      fstest.MapFS // applied after base
-		wantErr   string
-		wantTable string // exists afterwards, when set
-		noTable   string // does not exist afterwards, when set
-		versions  int
-	}{
-		{name: "again is a no-op", next: base, versions: 2},
-		{name: "new migration", next: with(map[string]string{"0003_third.sql": `CREATE TABLE c (z INTEGER);`}), wantTable: "c", versions: 3},
-		{name: "failed migration rolls back",
-			next:    with(map[string]string{"0003_bad.sql": `CREATE TABLE c (z INTEGER); INSERT INTO missing VALUES (1);`}),
-			wantErr: "0003_bad.sql", noTable: "c", versions: 2},
-		{name: "renumbered", next: fstest.MapFS{"0001_other.sql": {Data: []byte(`SELECT 1;`)}}, wantErr: "0001_first.sql", versions: 2},
-		{name: "misnamed", next: with(map[string]string{"3_third.sql": `SELECT 1;`}), wantErr: "3_third.sql", versions: 2},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := t.Context()
-			path := filepath.Join(t.TempDir(), "m.db")
-			db := open(t, path)
-			if err := sqlitedb.Migrate(ctx, db, base); err != nil {
-				t.Fatalf("first Migrate: %v", err)
-			}
-			db.Close()
-			// A restart: a new DB on the same file.
-			db = open(t, path)
-			err := sqlitedb.Migrate(ctx, db, tc.next)
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("Migrate: %v", err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("Migrate error %v; want one naming %s", err, tc.wantErr)
-			}
-			var versions, rows int
-			if err := db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil {
-				t.Fatal(err)
-			}
-			if versions != tc.versions {
-				t.Errorf("%d migrations recorded; want %d", versions, tc.versions)
-			}
-			if err := db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM a`).Scan(&rows); err != nil || rows != 1 {
-				t.Errorf("table a has %d rows, %v; want 1: a migration ran twice", rows, err)
-			}
-			exists := func(table string) bool {
-				var n int
-				if err := db.Read.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				return n == 1
-			}
-			if tc.wantTable != "" && !exists(tc.wantTable) {
-				t.Errorf("table %s missing", tc.wantTable)
-			}
-			if tc.noTable != "" && exists(tc.noTable) {
-				t.Errorf("table %s exists after a failed migration", tc.noTable)
-			}
-		})
 	}
 }

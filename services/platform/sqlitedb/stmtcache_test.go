@@ -15,12 +15,19 @@ import (
 
 func openTest(t *testing.T) *DB {
 	t.Helper()
+	return openWithTable(t, `CREATE TABLE t (x INTEGER PRIMARY KEY, s TEXT)`)
+}
+
+// openWithTable opens a new database in t's temporary directory and creates
+// its one table, t, with create.
+func openWithTable(t *testing.T, create string) *DB {
+	t.Helper()
 	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Write.ExecContext(t.Context(), `CREATE TABLE t (x INTEGER PRIMARY KEY, s TEXT)`); err != nil {
+	if _, err := db.Write.ExecContext(t.Context(), create); err != nil {
 		t.Fatal(err)
 	}
 	return db

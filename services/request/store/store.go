@@ -601,11 +601,7 @@ func (s *Store) Get(ctx context.Context, id string) (request.Request, error) {
 // negated or not. Without OrderBy the order is by id.
 func (s *Store) List(ctx context.Context, q request.ListQuery) (request.Page, error) {
 	d := s.db.Dialect()
-	where, args, err := d.Where(s.schema, q.Filter)
-	if err != nil {
-		return request.Page{}, fmt.Errorf("list requests: %w", err)
-	}
-	order, err := d.OrderBy(s.schema, q.OrderBy, "id")
+	where, args, order, err := d.Clauses(s.schema, q.Filter, q.OrderBy, "id")
 	if err != nil {
 		return request.Page{}, fmt.Errorf("list requests: %w", err)
 	}

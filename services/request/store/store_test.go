@@ -7,7 +7,6 @@ import (
 
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,10 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/comity-mla/comity/services/errs"
-	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/platform/sqldb"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
+	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/store"
 	"github.com/comity-mla/comity/services/request/storedoc"
@@ -29,54 +27,24 @@ import (
 	"github.com/comity-mla/comity/services/trail"
 )
 
-// openers open an empty database of each engine.
-var openers = []struct {
-	engine string
-	open   func(t *testing.T) *sqldb.DB
-}{{"sqlite", openSQLite}, {"postgres", openPostgres}}
-
 // engines runs f on an empty database of each engine.
 func engines(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
-	for _, o := range openers {
-		t.Run(o.engine, func(t *testing.T) { f(t, o.open(t)) })
+	for _, o := range sqldbtest.Engines {
+		t.Run(o.Name, func(t *testing.T) { f(t, o.Open(t)) })
 	}
-}
-
-func openSQLite(t *testing.T) *sqldb.DB {
-	t.Helper()
-	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "requests.db"))
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return sqldb.FromSQLite(db)
-}
-
-func openPostgres(t *testing.T) *sqldb.DB {
-	t.Helper()
-	pool, err := pgdb.Open(t.Context(), pgtest.NewDatabase(t))
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return sqldb.FromPostgres(pool)
 }
 
 func newStore(t *testing.T, db *sqldb.DB) *store.Store {
 	t.Helper()
-	s, err := store.New(t.Context(), db)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
+	return sqldbtest.New(t, store.New, db)
 }
 
 // TestStore runs the conformance suite on each engine, on a new database
 // for each of its tests.
 func TestStore(t *testing.T) {
-	for _, o := range openers {
-		t.Run(o.engine, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) request.Store { return newStore(t, o.open(t)) })
+	for _, o := range sqldbtest.Engines {
+		t.Run(o.Name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) request.Store { return newStore(t, o.Open(t)) })
 		})
 	}
 }

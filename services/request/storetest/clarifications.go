@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/request"
 )
 
@@ -76,7 +77,7 @@ func CheckBackfilledClarifications(t *testing.T, s request.Store) {
 		if err != nil {
 			t.Fatalf("Get(%s): %v", w.ID, err)
 		}
-		checkEqual(t, "request "+w.ID+" after migration 0005", got, w)
+		check.Equal(t, "request "+w.ID+" after migration 0005", got, w)
 		h, err := s.History(ctx, w.ID)
 		if err != nil {
 			t.Fatalf("History(%s): %v", w.ID, err)

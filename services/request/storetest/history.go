@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/request"
 )
 
@@ -33,19 +34,11 @@ func transition(t *testing.T, s request.Store, id string, from, to request.Statu
 
 // steps is the From → To of entries, e.g. "→DRAFT" for a creation.
 func steps(h []request.HistoryEntry) []string {
-	var out []string
-	for _, e := range h {
-		out = append(out, fmt.Sprintf("%s %s→%s", e.RequestID, e.From, e.To))
-	}
-	return out
+	return check.Each(h, func(e request.HistoryEntry) string { return fmt.Sprintf("%s %s→%s", e.RequestID, e.From, e.To) })
 }
 
 func seqs(h []request.HistoryEntry) []int64 {
-	var out []int64
-	for _, e := range h {
-		out = append(out, e.Seq)
-	}
-	return out
+	return check.Each(h, func(e request.HistoryEntry) int64 { return e.Seq })
 }
 
 func testHistory(t *testing.T, newStore func(t *testing.T) request.Store) {
@@ -73,11 +66,11 @@ func testHistory(t *testing.T, newStore func(t *testing.T) request.Store) {
 	transition(t, s, "req-a", request.Transmitted, request.Acknowledged, t0.Add(4*time.Hour))
 
 	ha := historyOf(t, s, "req-a")
-	checkEqual(t, "history of req-a", steps(ha),
+	check.Equal(t, "history of req-a", steps(ha),
 		[]string{"req-a →DRAFT", "req-a DRAFT→SUBMITTED", "req-a SUBMITTED→TRANSMITTED", "req-a TRANSMITTED→ACKNOWLEDGED"})
-	checkEqual(t, "history of req-b", steps(historyOf(t, s, "req-b")), []string{"req-b →DRAFT", "req-b DRAFT→SUBMITTED"})
+	check.Equal(t, "history of req-b", steps(historyOf(t, s, "req-b")), []string{"req-b →DRAFT", "req-b DRAFT→SUBMITTED"})
 	if len(ha) == 4 {
-		checkEqual(t, "creation entry", ha[0], request.HistoryEntry{
+		check.Equal(t, "creation entry", ha[0], request.HistoryEntry{
 			Seq: ha[0].Seq, RequestID: "req-a", Reference: "KZ-2026-000001", To: request.Draft, Action: "create",
 			Actor: prosecutor, Time: t0.Truncate(time.Microsecond),
 			RequestingAgency: "kz-gpo", RequestingState: "KZ", RequestedAgency: "uz-gpo", RequestedState: "UZ",
@@ -86,14 +79,14 @@ func testHistory(t *testing.T, newStore func(t *testing.T) request.Store) {
 		if ha[2].Snapshot == nil || ha[2].Snapshot.Status != request.Transmitted || ha[2].Snapshot.CaseReference != "" {
 			t.Errorf("snapshot of the transmission = %+v; want the request's metadata as TRANSMITTED", ha[2].Snapshot)
 		}
-		checkEqual(t, "time of the last entry", ha[3].Time, t0.Add(4*time.Hour).Truncate(time.Microsecond))
+		check.Equal(t, "time of the last entry", ha[3].Time, t0.Add(4*time.Hour).Truncate(time.Microsecond))
 	}
 
 	all, err := s.HistoryAfter(ctx, 0, 0)
 	if err != nil {
 		t.Fatalf("HistoryAfter: %v", err)
 	}
-	checkEqual(t, "HistoryAfter(0)", steps(all), []string{"req-a →DRAFT", "req-b →DRAFT", "req-a DRAFT→SUBMITTED",
+	check.Equal(t, "HistoryAfter(0)", steps(all), []string{"req-a →DRAFT", "req-b →DRAFT", "req-a DRAFT→SUBMITTED",
 		"req-b DRAFT→SUBMITTED", "req-a SUBMITTED→TRANSMITTED", "req-a TRANSMITTED→ACKNOWLEDGED"})
 	if len(all) != 6 {
 		t.FailNow()
@@ -106,7 +99,7 @@ func testHistory(t *testing.T, newStore func(t *testing.T) request.Store) {
 	}
 	for _, e := range all {
 		if i := slices.IndexFunc(ha, func(x request.HistoryEntry) bool { return x.Seq == e.Seq }); i >= 0 {
-			checkEqual(t, fmt.Sprintf("entry %d by HistoryAfter and by History", e.Seq), e, ha[i])
+			check.Equal(t, fmt.Sprintf("entry %d by HistoryAfter and by History", e.Seq), e, ha[i])
 		}
 	}
 	tests := []struct {
@@ -127,7 +120,7 @@ func testHistory(t *testing.T, newStore func(t *testing.T) request.Store) {
 			if err != nil {
 				t.Fatalf("HistoryAfter: %v", err)
 			}
-			checkEqual(t, "entries", got, tc.want)
+			check.Equal(t, "entries", got, tc.want)
 		})
 	}
 	if seq, err := s.LastHistorySeq(ctx); err != nil || seq != all[5].Seq {
@@ -215,5 +208,5 @@ func testHistoryFollow(t *testing.T, newStore func(t *testing.T) request.Store) 
 	if len(all) != writers*(1+transitions) {
 		t.Errorf("%d history entries; want %d", len(all), writers*(1+transitions))
 	}
-	checkEqual(t, "seqs the follower saw", seqs(seen), seqs(all))
+	check.Equal(t, "seqs the follower saw", seqs(seen), seqs(all))
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/request"
 )
@@ -109,7 +110,7 @@ func testFilter(t *testing.T, newStore func(t *testing.T) request.Store) {
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			checkEqual(t, "requests", requestIDs(page.Requests), tc.want)
+			check.Equal(t, "requests", requestIDs(page.Requests), tc.want)
 			if page.Total != len(tc.want) {
 				t.Errorf("Total %d; want %d", page.Total, len(tc.want))
 			}
@@ -141,7 +142,7 @@ func testOrderAndPage(t *testing.T, newStore func(t *testing.T) request.Store) {
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
-			checkEqual(t, "order", requestIDs(all.Requests), tc.want)
+			check.Equal(t, "order", requestIDs(all.Requests), tc.want)
 			// Pages of 3 must add up to the same list: each request once,
 			// whatever the ties in the requested order.
 			const size = 3
@@ -165,7 +166,7 @@ func testOrderAndPage(t *testing.T, newStore func(t *testing.T) request.Store) {
 				}
 				paged = append(paged, requestIDs(page.Requests)...)
 			}
-			checkEqual(t, "pages", paged, tc.want)
+			check.Equal(t, "pages", paged, tc.want)
 			// A bounded count says "more than" rather than counting on.
 			if len(tc.want) > 2 {
 				page, err := s.List(ctx, request.ListQuery{Filter: tc.filter, OrderBy: tc.orderBy, Limit: 1, CountLimit: 2})
@@ -234,13 +235,13 @@ func testStatisticsRows(t *testing.T, newStore func(t *testing.T) request.Store)
 			}
 			ids := requestIDs(rows)
 			slices.Sort(ids)
-			checkEqual(t, "requests counted", ids, tc.want)
+			check.Equal(t, "requests counted", ids, tc.want)
 			for _, r := range rows {
 				stored, err := s.Get(t.Context(), r.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkEqual(t, fmt.Sprintf("row %s", r.ID), r, stored)
+				check.Equal(t, fmt.Sprintf("row %s", r.ID), r, stored)
 			}
 		})
 	}

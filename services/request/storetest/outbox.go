@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/trail"
 	"github.com/comity-mla/comity/services/trail/outboxtest"
@@ -38,7 +39,7 @@ func testMessages(t *testing.T, newStore func(t *testing.T) request.Store) {
 		}
 		w := m
 		w.CreateTime = utcMicros(m.CreateTime)
-		checkEqual(t, "CreateMessage "+m.ID, got, w)
+		check.Equal(t, "CreateMessage "+m.ID, got, w)
 		wantMsg[m.ID] = w
 	}
 	pick := func(ids ...string) []request.Message {
@@ -67,13 +68,13 @@ func testMessages(t *testing.T, newStore func(t *testing.T) request.Store) {
 			if err != nil {
 				t.Fatalf("ListMessages: %v", err)
 			}
-			checkEqual(t, "messages", got, tc.want)
+			check.Equal(t, "messages", got, tc.want)
 		})
 	}
 
 	t.Run("duplicate id", func(t *testing.T) {
 		_, err := s.CreateMessage(ctx, request.Message{ID: "msg-a", RequestID: "req-1", Body: "again"}, event("ev-dup", "CreateMessage"))
-		checkCode(t, "CreateMessage with an existing id", err, errs.ErrAlreadyExists)
+		check.Code(t, "CreateMessage with an existing id", err, errs.ErrAlreadyExists)
 		if got, _ := s.ListMessages(ctx, "req-1", 0, 0); !slices.Equal(got, pick("msg-a", "msg-b", "msg-c")) {
 			t.Errorf("messages after a failed create: %+v", got)
 		}
@@ -91,7 +92,7 @@ func testMessages(t *testing.T, newStore func(t *testing.T) request.Store) {
 			t.Errorf("listed %+v; want %+v", l, got)
 		}
 	})
-	checkEqual(t, "outbox: each message with its event, none for the failure", pendingIDs(t, s),
+	check.Equal(t, "outbox: each message with its event, none for the failure", pendingIDs(t, s),
 		[]string{"ev-create-req-1", "ev-create-req-2", "ev-msg-b", "ev-msg-a", "ev-msg-c", "ev-msg-x", "ev-msg-now"})
 }
 
@@ -119,7 +120,7 @@ func testAttachments(t *testing.T, newStore func(t *testing.T) request.Store) {
 		}
 		w := a
 		w.CreateTime = utcMicros(a.CreateTime)
-		checkEqual(t, "CreateAttachment "+a.ID, got, w)
+		check.Equal(t, "CreateAttachment "+a.ID, got, w)
 		wantAtt[a.ID] = w
 	}
 	for _, tc := range []struct {
@@ -134,13 +135,13 @@ func testAttachments(t *testing.T, newStore func(t *testing.T) request.Store) {
 		t.Run("GetAttachment "+tc.name, func(t *testing.T) {
 			got, err := s.GetAttachment(t.Context(), tc.requestID, tc.id)
 			if tc.wantErr != nil {
-				checkCode(t, "GetAttachment", err, tc.wantErr)
+				check.Code(t, "GetAttachment", err, tc.wantErr)
 				return
 			}
 			if err != nil {
 				t.Fatalf("GetAttachment: %v", err)
 			}
-			checkEqual(t, "attachment", got, wantAtt[tc.id])
+			check.Equal(t, "attachment", got, wantAtt[tc.id])
 		})
 	}
 	for _, tc := range []struct {
@@ -156,15 +157,15 @@ func testAttachments(t *testing.T, newStore func(t *testing.T) request.Store) {
 			if err != nil {
 				t.Fatalf("ListAttachments: %v", err)
 			}
-			checkEqual(t, "attachments, oldest first", got, tc.want)
+			check.Equal(t, "attachments, oldest first", got, tc.want)
 		})
 	}
 	_, err := s.CreateAttachment(ctx, request.Attachment{ID: "att-1", RequestID: "req-2", Kind: "OTHER"}, event("ev-dup", "UploadAttachment"))
-	checkCode(t, "CreateAttachment with an existing id", err, errs.ErrAlreadyExists)
+	check.Code(t, "CreateAttachment with an existing id", err, errs.ErrAlreadyExists)
 	if got, err := s.GetAttachment(ctx, "req-1", "att-1"); err != nil || got != wantAtt["att-1"] {
 		t.Errorf("att-1 after a failed create: %+v, %v", got, err)
 	}
-	checkEqual(t, "outbox: each attachment with its event, none for the failure", pendingIDs(t, s),
+	check.Equal(t, "outbox: each attachment with its event, none for the failure", pendingIDs(t, s),
 		[]string{"ev-create-req-1", "ev-create-req-2", "ev-att-2", "ev-att-1", "ev-att-3"})
 }
 
@@ -180,11 +181,7 @@ func pendingEvents(t *testing.T, s request.Store, limit int) []trail.Event {
 	if err != nil {
 		t.Fatalf("PendingEvents: %v", err)
 	}
-	var out []trail.Event
-	for _, e := range entries {
-		out = append(out, e.Event)
-	}
-	return out
+	return check.Each(entries, func(e trail.OutboxEntry) trail.Event { return e.Event })
 }
 
 func testRecordEvent(t *testing.T, newStore func(t *testing.T) request.Store) {
@@ -204,14 +201,14 @@ func testRecordEvent(t *testing.T, newStore func(t *testing.T) request.Store) {
 			t.Fatalf("RecordEvent(%s): %v", e.ID, err)
 		}
 	}
-	checkEqual(t, "outbox", pendingEvents(t, s, 0), []trail.Event{wantEvent(denied), wantEvent(minimal)})
+	check.Equal(t, "outbox", pendingEvents(t, s, 0), []trail.Event{wantEvent(denied), wantEvent(minimal)})
 
 	// An id already written with a change is not written again either.
 	r := create(t, s, draft("req-1", "KZ", t0))
 	if err := s.RecordEvent(ctx, event("ev-create-"+r.ID, "CreateRequest")); err != nil {
 		t.Fatalf("RecordEvent of the create's event: %v", err)
 	}
-	checkEqual(t, "outbox ids", pendingIDs(t, s), []string{"ev-denied", "ev-minimal", "ev-create-req-1"})
+	check.Equal(t, "outbox ids", pendingIDs(t, s), []string{"ev-denied", "ev-minimal", "ev-create-req-1"})
 }
 
 func testOutbox(t *testing.T, newStore func(t *testing.T) request.Store) {
@@ -240,8 +237,8 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) request.Store) {
 		t.Fatalf("%d pending events; want 5", len(all))
 	}
 	// The events come back as written.
-	checkEqual(t, "create event", all[0], wantEvent(event("ev-create-req-1", "CreateRequest")))
-	checkEqual(t, "recorded event", all[4], wantEvent(read))
+	check.Equal(t, "create event", all[0], wantEvent(event("ev-create-req-1", "CreateRequest")))
+	check.Equal(t, "recorded event", all[4], wantEvent(read))
 
 	entries, err := o.PendingEvents(ctx, 2)
 	if err != nil {
@@ -250,11 +247,11 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if len(entries) != 2 || entries[0].Seq >= entries[1].Seq {
 		t.Fatalf("PendingEvents(2) = %+v; want the 2 oldest in seq order", entries)
 	}
-	checkEqual(t, "the 2 oldest", []trail.Event{entries[0].Event, entries[1].Event}, all[:2])
+	check.Equal(t, "the 2 oldest", []trail.Event{entries[0].Event, entries[1].Event}, all[:2])
 	if err := o.MarkDelivered(ctx, []int64{entries[0].Seq, entries[1].Seq}); err != nil {
 		t.Fatalf("MarkDelivered: %v", err)
 	}
-	checkEqual(t, "pending after delivering the 2 oldest", pendingEvents(t, s, 0), all[2:])
+	check.Equal(t, "pending after delivering the 2 oldest", pendingEvents(t, s, 0), all[2:])
 
 	// Delivered again (a relay that crashed before recording it), unknown
 	// seqs, nothing: no error, no change.
@@ -264,7 +261,7 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if err := o.MarkDelivered(ctx, nil); err != nil {
 		t.Errorf("MarkDelivered(nil): %v", err)
 	}
-	checkEqual(t, "pending after repeated deliveries", pendingEvents(t, s, 0), all[2:])
+	check.Equal(t, "pending after repeated deliveries", pendingEvents(t, s, 0), all[2:])
 
 	transition(t, s, "req-1", request.Submitted, request.Transmitted, t0.Add(3*time.Hour))
 	rest, err := o.PendingEvents(ctx, 0)

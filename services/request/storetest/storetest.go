@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -219,20 +219,6 @@ func want(r request.Request, ref string, v int64) request.Request {
 	return r
 }
 
-func checkEqual[T any](t *testing.T, what string, got, want T) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
-	}
-}
-
-func checkCode(t *testing.T, what string, err error, target *errs.Error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Errorf("%s: error %v (code %v); want code %v", what, err, errs.CodeOf(err), target.Code)
-	}
-}
-
 func outboxOf(t *testing.T, s request.Store) outbox {
 	t.Helper()
 	o, ok := s.(outbox)
@@ -275,11 +261,7 @@ func allRequests(t *testing.T, s request.Store) []request.Request {
 }
 
 func requestIDs(rs []request.Request) []string {
-	var out []string
-	for _, r := range rs {
-		out = append(out, r.ID)
-	}
-	return out
+	return check.Each(rs, func(e request.Request) string { return e.ID })
 }
 
 func testRoundTrip(t *testing.T, newStore func(t *testing.T) request.Store) {
@@ -327,7 +309,7 @@ func testRoundTrip(t *testing.T, newStore func(t *testing.T) request.Store) {
 				}
 				wantR.Version = 2
 			}
-			checkEqual(t, "written request", got, wantR)
+			check.Equal(t, "written request", got, wantR)
 			if got.CreateTime.Location() != time.UTC {
 				t.Errorf("create time %v is not UTC", got.CreateTime)
 			}
@@ -335,8 +317,8 @@ func testRoundTrip(t *testing.T, newStore func(t *testing.T) request.Store) {
 			if err != nil {
 				t.Fatalf("Get: %v", err)
 			}
-			checkEqual(t, "Get", stored, wantR)
-			checkEqual(t, "List", allRequests(t, s), []request.Request{wantR})
+			check.Equal(t, "Get", stored, wantR)
+			check.Equal(t, "List", allRequests(t, s), []request.Request{wantR})
 			if got.Etag() != wantR.Etag() {
 				t.Errorf("etag %q; want %q", got.Etag(), wantR.Etag())
 			}
@@ -367,7 +349,7 @@ func testRoundTrip(t *testing.T, newStore func(t *testing.T) request.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkEqual(t, "Get", stored, got)
+		check.Equal(t, "Get", stored, got)
 	})
 }
 
@@ -398,7 +380,7 @@ func testReferences(t *testing.T, newStore func(t *testing.T) request.Store) {
 			ch.Event.ID = "ev-" + st.name // a failed create must not be kept from failing by its event
 			got, _, err := s.Create(t.Context(), r, request.IdempotencyKey{}, ch)
 			if st.wantErr != nil {
-				checkCode(t, "Create", err, st.wantErr)
+				check.Code(t, "Create", err, st.wantErr)
 				if err != nil && !strings.Contains(err.Error(), st.id) {
 					t.Errorf("error %q does not name request %s", err, st.id)
 				}
@@ -453,7 +435,7 @@ func testReferencesConcurrent(t *testing.T, newStore func(t *testing.T) request.
 		wantRefs = append(wantRefs, fmt.Sprintf("KZ-2026-%06d", i))
 	}
 	slices.Sort(refs)
-	checkEqual(t, "references of concurrent creates (no gap, no duplicate)", refs, wantRefs)
+	check.Equal(t, "references of concurrent creates (no gap, no duplicate)", refs, wantRefs)
 	if got := len(allRequests(t, s)); got != n {
 		t.Errorf("%d requests stored; want %d", got, n)
 	}
@@ -482,7 +464,7 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 		t.Fatalf("first Create = %v, %v; want created", created, err)
 	}
 	wantFirst := want(first, "KZ-2026-000001", 1)
-	checkEqual(t, "first Create", got, wantFirst)
+	check.Equal(t, "first Create", got, wantFirst)
 	seq, err := s.LastHistorySeq(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -497,7 +479,7 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 		if after, err := s.LastHistorySeq(ctx); err != nil || after != seq {
 			t.Errorf("LastHistorySeq %d, %v; want %d", after, err, seq)
 		}
-		checkEqual(t, "outbox", pendingIDs(t, s), events)
+		check.Equal(t, "outbox", pendingIDs(t, s), events)
 	}
 
 	// A retry carries a new id and the same body: it gets the first.
@@ -506,14 +488,14 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if err != nil || created {
 		t.Fatalf("retried Create = %v, %v; want not created", created, err)
 	}
-	checkEqual(t, "retried Create", got, wantFirst)
+	check.Equal(t, "retried Create", got, wantFirst)
 	nothingWritten(t, retry)
 
 	// The same key with another body is refused, naming request_id.
 	other := draft("req-other-body", "KZ", t0.Add(time.Minute))
 	other.FactsSummary = "changed"
 	_, created, err = s.Create(ctx, other, keyOf(other, key, "another body"), creation(other))
-	checkCode(t, "Create with the key and another body", err, errs.ErrAlreadyExists)
+	check.Code(t, "Create with the key and another body", err, errs.ErrAlreadyExists)
 	var e *errs.Error
 	if !errors.As(err, &e) || len(e.Violations) != 1 || e.Violations[0].Field != "request_id" || created {
 		t.Errorf("Create with the key and another body = %v, %v; want a violation of request_id", created, err)
@@ -532,7 +514,7 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if got, created, err := s.Create(ctx, retry, keyOf(retry, key, "body"), creation(retry)); err != nil || created {
 		t.Errorf("Create after Update = %v, %v; want not created", created, err)
 	} else {
-		checkEqual(t, "Create after Update", got, updated)
+		check.Equal(t, "Create after Update", got, updated)
 	}
 
 	// The key is the user's alone: a user is an issuer's subject at an
@@ -579,7 +561,7 @@ func testIdempotent(t *testing.T, newStore func(t *testing.T) request.Store) {
 		ch := creation(dup)
 		ch.Event.ID = "ev-dup"
 		_, _, err := s.Create(ctx, dup, keyOf(dup, "key-3", "body"), ch)
-		checkCode(t, "Create with an existing id", err, errs.ErrAlreadyExists)
+		check.Code(t, "Create with an existing id", err, errs.ErrAlreadyExists)
 		r := draft("req-key-3", "KZ", t0)
 		got, created, err := s.Create(ctx, r, keyOf(r, "key-3", "another body"), creation(r))
 		if err != nil || !created || got.ID != r.ID || got.Reference != "KZ-2026-000008" {
@@ -628,16 +610,16 @@ func testIdempotentConcurrent(t *testing.T, newStore func(t *testing.T) request.
 		t.Fatalf("created flags %v; want exactly one true", fresh)
 	}
 	for i, r := range results {
-		checkEqual(t, fmt.Sprintf("result #%d", i), r, results[winner])
+		check.Equal(t, fmt.Sprintf("result #%d", i), r, results[winner])
 	}
 	if results[winner].Reference != "KZ-2026-000001" {
 		t.Errorf("reference %s; want KZ-2026-000001", results[winner].Reference)
 	}
-	checkEqual(t, "stored requests", requestIDs(allRequests(t, s)), []string{results[winner].ID})
+	check.Equal(t, "stored requests", requestIDs(allRequests(t, s)), []string{results[winner].ID})
 	if seq, err := s.LastHistorySeq(ctx); err != nil || len(historyOf(t, s, results[winner].ID)) != 1 {
 		t.Errorf("history: last seq %d, %v, %d entries; want 1 entry", seq, err, len(historyOf(t, s, results[winner].ID)))
 	}
-	checkEqual(t, "outbox", pendingIDs(t, s), []string{"ev-create-" + results[winner].ID})
+	check.Equal(t, "outbox", pendingIDs(t, s), []string{"ev-create-" + results[winner].ID})
 	r := draft("req-next", "KZ", t0)
 	if got, _, err := s.Create(ctx, r, request.IdempotencyKey{}, creation(r)); err != nil || got.Reference != "KZ-2026-000002" {
 		t.Errorf("next Create: %s, %v; want KZ-2026-000002: the losers must not take numbers", got.Reference, err)
@@ -724,9 +706,9 @@ func testUpdate(t *testing.T, newStore func(t *testing.T) request.Store) {
 				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
 					t.Errorf("Update error %v; want %v", err, tc.wantErr)
 				}
-				checkEqual(t, "request after a failed update", stored, before)
-				checkEqual(t, "history after a failed update", historyOf(t, s, "req-1"), historyBefore)
-				checkEqual(t, "outbox after a failed update", pendingIDs(t, s), eventsBefore)
+				check.Equal(t, "request after a failed update", stored, before)
+				check.Equal(t, "history after a failed update", historyOf(t, s, "req-1"), historyBefore)
+				check.Equal(t, "outbox after a failed update", pendingIDs(t, s), eventsBefore)
 			} else {
 				if err != nil {
 					t.Fatalf("Update: %v", err)
@@ -734,8 +716,8 @@ func testUpdate(t *testing.T, newStore func(t *testing.T) request.Store) {
 				w := before
 				tc.change(&w)
 				w.Version = 2
-				checkEqual(t, "Update result", got, w)
-				checkEqual(t, "Get after Update", stored, w)
+				check.Equal(t, "Update result", got, w)
+				check.Equal(t, "Get after Update", stored, w)
 				if got.Etag() == before.Etag() {
 					t.Errorf("etag %q did not change", got.Etag())
 				}
@@ -757,14 +739,14 @@ func testUpdate(t *testing.T, newStore func(t *testing.T) request.Store) {
 					// The request right after the change, as a watch
 					// needs it: metadata, no narrative.
 					w.Snapshot = request.Snapshot(stored)
-					checkEqual(t, "history entry", last, w)
+					check.Equal(t, "history entry", last, w)
 				}
-				checkEqual(t, "outbox", pendingIDs(t, s), append(eventsBefore, tc.wantEvent))
+				check.Equal(t, "outbox", pendingIDs(t, s), append(eventsBefore, tc.wantEvent))
 			}
 			if o, err := s.Get(ctx, "req-2"); err != nil {
 				t.Fatal(err)
 			} else {
-				checkEqual(t, "other request", o, other)
+				check.Equal(t, "other request", o, other)
 			}
 		})
 	}
@@ -832,7 +814,7 @@ func testUpdateRace(t *testing.T, newStore func(t *testing.T) request.Store) {
 			if len(h) != 2 || h[1].Actor.Subject != fmt.Sprintf("ca-%d", won) {
 				t.Errorf("history %+v; want the creation and the winner's transmit", h)
 			}
-			checkEqual(t, "outbox", pendingIDs(t, s), []string{"ev-create-req-1", fmt.Sprintf("ev-transmit-%d", won)})
+			check.Equal(t, "outbox", pendingIDs(t, s), []string{"ev-create-req-1", fmt.Sprintf("ev-transmit-%d", won)})
 		})
 	}
 }
@@ -866,7 +848,7 @@ func testNotFound(t *testing.T, newStore func(t *testing.T) request.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call(t.Context())
-			checkCode(t, tc.name, err, errs.ErrNotFound)
+			check.Code(t, tc.name, err, errs.ErrNotFound)
 			if err != nil && !strings.Contains(err.Error(), "nope") {
 				t.Errorf("error %q does not name what is missing", err)
 			}
@@ -875,7 +857,7 @@ func testNotFound(t *testing.T, newStore func(t *testing.T) request.Store) {
 	if called {
 		t.Error("Update called fn for a missing request")
 	}
-	checkEqual(t, "outbox", pendingIDs(t, s), []string{"ev-create-req-1"})
+	check.Equal(t, "outbox", pendingIDs(t, s), []string{"ev-create-req-1"})
 	if h, err := s.History(t.Context(), "req-nope"); err != nil || h != nil {
 		t.Errorf("History of a missing request = %v, %v; want nil, nil", h, err)
 	}
@@ -906,7 +888,7 @@ func CheckLegacyKey(t *testing.T, s request.Store) {
 	if err != nil || created {
 		t.Fatalf("retry with the carried-over key = %v, %v; want its request", created, err)
 	}
-	checkEqual(t, "retry with the carried-over key", got, old)
+	check.Equal(t, "retry with the carried-over key", got, old)
 
 	elsewhere := draft("req-elsewhere", "KZ", t0)
 	elsewhere.RequestingAgency = "kz-247"
@@ -918,5 +900,5 @@ func CheckLegacyKey(t *testing.T, s request.Store) {
 	other := draft("req-other", "KZ", t0)
 	other.RequestingAgency = "kz-247"
 	_, _, err = s.Create(ctx, other, keyOf(other, LegacyKey, "another body"), creation(other))
-	checkCode(t, "the new key with another body", err, errs.ErrAlreadyExists)
+	check.Code(t, "the new key with another body", err, errs.ErrAlreadyExists)
 }

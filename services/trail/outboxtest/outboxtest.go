@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/internal/check"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -97,19 +98,11 @@ func deadLetters(t *testing.T, s Store, limit int) []trail.DeadLetter {
 
 func deadIDs(t *testing.T, s Store) []string {
 	t.Helper()
-	var out []string
-	for _, d := range deadLetters(t, s, 0) {
-		out = append(out, d.Event.ID)
-	}
-	return out
+	return check.Each(deadLetters(t, s, 0), func(d trail.DeadLetter) string { return d.Event.ID })
 }
 
 func entryIDs(es []trail.OutboxEntry) []string {
-	out := make([]string, len(es))
-	for i, e := range es {
-		out[i] = e.Event.ID
-	}
-	return out
+	return check.Each(es, func(e trail.OutboxEntry) string { return e.Event.ID })
 }
 
 // without returns ids without the ones of drop, in order.

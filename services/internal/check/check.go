@@ -1,0 +1,42 @@
+// Package check holds the assertions the conformance suites (the storetest
+// packages and trail/outboxtest) share, so that each suite says only what it
+// checks, not again how.
+package check
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/comity-mla/comity/services/errs"
+)
+
+// Equal fails t, naming what, when got and want differ (reflect.DeepEqual:
+// a nil slice is not an empty one).
+func Equal[T any](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+// Code fails t, naming what, when err is not of target's code.
+func Code(t testing.TB, what string, err error, target *errs.Error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: error %v (code %v); want code %v", what, err, errs.CodeOf(err), target.Code)
+	}
+}
+
+// Each returns f of each of xs, in order: the ids, the sequence numbers, …
+// of what a store returned. None is nil.
+func Each[T, U any](xs []T, f func(T) U) []U {
+	if len(xs) == 0 {
+		return nil
+	}
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
