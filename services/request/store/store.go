@@ -557,7 +557,7 @@ func historyStmt(d sqldb.Dialect, r request.Request, h request.HistoryEntry) stm
 	return stmt{sql: `INSERT INTO history (request_id, reference, from_status, to_status, action,
 		actor_subject, actor_name, actor_agency, time, reason,
 		requesting_agency, requesting_state, requested_agency, requested_state, owner, snapshot)
-		SELECT ?, reference, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+withReference(d, "?", "reference")+` FROM requests WHERE id = ?`,
+		SELECT ?, reference, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + withReference(d, "?", "reference") + ` FROM requests WHERE id = ?`,
 		args: []any{h.RequestID, string(h.From), string(h.To), h.Action,
 			h.Actor.Subject, h.Actor.Name, h.Actor.Agency, d.Time(h.Time), h.Reason,
 			h.RequestingAgency, h.RequestingState, h.RequestedAgency, h.RequestedState, h.Owner,
