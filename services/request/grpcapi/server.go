@@ -22,6 +22,7 @@ import (
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/lists"
 	"github.com/comity-mla/comity/services/platform/paging"
 	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/request"
@@ -90,11 +91,11 @@ func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRe
 	if err != nil {
 		return nil, err
 	}
-	resp := &requestv1.ListRequestsResponse{NextPageToken: page.NextIf(res.More), TotalSize: int32(res.Total)}
-	for _, v := range res.Views {
-		resp.Requests = append(resp.Requests, RequestToProto(v))
-	}
-	return resp, nil
+	return &requestv1.ListRequestsResponse{
+		Requests:      lists.Convert(res.Views, RequestToProto),
+		NextPageToken: page.NextIf(res.More),
+		TotalSize:     int32(res.Total),
+	}, nil
 }
 
 // UpdateRequest implements requestv1.RequestServiceServer.
@@ -274,11 +275,7 @@ func (s *Server) GetRequestHistory(ctx context.Context, req *requestv1.GetReques
 	if err != nil {
 		return nil, err
 	}
-	resp := &requestv1.GetRequestHistoryResponse{}
-	for _, e := range h {
-		resp.Changes = append(resp.Changes, StatusChangeToProto(e))
-	}
-	return resp, nil
+	return &requestv1.GetRequestHistoryResponse{Changes: lists.Convert(h, StatusChangeToProto)}, nil
 }
 
 // CreateMessage implements requestv1.RequestServiceServer.
@@ -314,11 +311,7 @@ func (s *Server) ListMessages(ctx context.Context, req *requestv1.ListMessagesRe
 	if more {
 		total = page.Offset + len(msgs) + 1
 	}
-	resp := &requestv1.ListMessagesResponse{NextPageToken: page.Next(total)}
-	for _, m := range msgs {
-		resp.Messages = append(resp.Messages, MessageToProto(m))
-	}
-	return resp, nil
+	return &requestv1.ListMessagesResponse{Messages: lists.Convert(msgs, MessageToProto), NextPageToken: page.Next(total)}, nil
 }
 
 // UploadAttachment implements requestv1.RequestServiceServer. The content
@@ -403,11 +396,7 @@ func (s *Server) ListAttachments(ctx context.Context, req *requestv1.ListAttachm
 	if err != nil {
 		return nil, err
 	}
-	resp := &requestv1.ListAttachmentsResponse{}
-	for _, a := range atts {
-		resp.Attachments = append(resp.Attachments, AttachmentToProto(a))
-	}
-	return resp, nil
+	return &requestv1.ListAttachmentsResponse{Attachments: lists.Convert(atts, AttachmentToProto)}, nil
 }
 
 // downloadChunk is the size of each content message of a download.
@@ -519,11 +508,11 @@ func (s *Server) GetStatistics(ctx context.Context, req *requestv1.GetStatistics
 	if err != nil {
 		return nil, err
 	}
-	resp := &requestv1.GetStatisticsResponse{PeriodStart: timestamppb.New(stats.Start), PeriodEnd: timestamppb.New(stats.End)}
-	for _, ps := range stats.Pairs {
-		resp.Pairs = append(resp.Pairs, PairStatisticsToProto(ps))
-	}
-	return resp, nil
+	return &requestv1.GetStatisticsResponse{
+		PeriodStart: timestamppb.New(stats.Start),
+		PeriodEnd:   timestamppb.New(stats.End),
+		Pairs:       lists.Convert(stats.Pairs, PairStatisticsToProto),
+	}, nil
 }
 
 // callerOn returns the caller and the id of the request that name, the
