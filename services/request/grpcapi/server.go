@@ -58,11 +58,7 @@ func (s *Server) CreateRequest(ctx context.Context, req *requestv1.CreateRequest
 
 // GetRequest implements requestv1.RequestServiceServer.
 func (s *Server) GetRequest(ctx context.Context, req *requestv1.GetRequestRequest) (*requestv1.GetRequestResponse, error) {
-	p, id, err := callerOn(ctx, req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Get(ctx, p, id)
+	v, err := ofRequest(ctx, req.GetName(), "name", s.svc.Get)
 	if err != nil {
 		return nil, err
 	}
@@ -267,11 +263,7 @@ func (s *Server) CloseRequest(ctx context.Context, req *requestv1.CloseRequestRe
 
 // GetRequestHistory implements requestv1.RequestServiceServer.
 func (s *Server) GetRequestHistory(ctx context.Context, req *requestv1.GetRequestHistoryRequest) (*requestv1.GetRequestHistoryResponse, error) {
-	p, id, err := callerOn(ctx, req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	h, err := s.svc.History(ctx, p, id)
+	h, err := ofRequest(ctx, req.GetName(), "name", s.svc.History)
 	if err != nil {
 		return nil, err
 	}
@@ -388,11 +380,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 // ListAttachments implements requestv1.RequestServiceServer.
 func (s *Server) ListAttachments(ctx context.Context, req *requestv1.ListAttachmentsRequest) (*requestv1.ListAttachmentsResponse, error) {
-	p, id, err := callerOn(ctx, req.GetParent(), "parent")
-	if err != nil {
-		return nil, err
-	}
-	atts, err := s.svc.Attachments(ctx, p, id)
+	atts, err := ofRequest(ctx, req.GetParent(), "parent", s.svc.Attachments)
 	if err != nil {
 		return nil, err
 	}
@@ -527,6 +515,17 @@ func callerOn(ctx context.Context, name, field string) (identity.Principal, stri
 		return identity.Principal{}, "", err
 	}
 	return p, id, nil
+}
+
+// ofRequest answers a read of what the caller may see of the request that
+// name, the input field field, names: get's answer.
+func ofRequest[V any](ctx context.Context, name, field string, get func(context.Context, identity.Principal, string) (V, error)) (V, error) {
+	p, id, err := callerOn(ctx, name, field)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return get(ctx, p, id)
 }
 
 // requestID returns the id of a request name, requests/{id}; field names
