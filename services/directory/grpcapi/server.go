@@ -115,11 +115,7 @@ func (s *Server) ListAgencies(ctx context.Context, req *directoryv1.ListAgencies
 	if err != nil {
 		return nil, err
 	}
-	filter, err := aip.ParseFilter(req.GetFilter(), directory.AgencySchema)
-	if err != nil {
-		return nil, err
-	}
-	order, err := aip.ParseOrderBy(req.GetOrderBy(), directory.AgencySchema)
+	filter, order, err := aip.ParseList(req.GetFilter(), req.GetOrderBy(), directory.AgencySchema, directory.AgencySchema)
 	if err != nil {
 		return nil, err
 	}

@@ -75,11 +75,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRe
 	if err != nil {
 		return nil, err
 	}
-	filter, err := aip.ParseFilter(req.GetFilter(), request.RequestSchema)
-	if err != nil {
-		return nil, err
-	}
-	order, err := aip.ParseOrderBy(req.GetOrderBy(), request.OrderSchema)
+	filter, order, err := aip.ParseList(req.GetFilter(), req.GetOrderBy(), request.RequestSchema, request.OrderSchema)
 	if err != nil {
 		return nil, err
 	}
