@@ -14,6 +14,7 @@ import (
 	"github.com/comity-mla/comity/services/audit"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/lists"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/query/aip"
@@ -103,9 +104,7 @@ func (s *Server) ListEntries(ctx context.Context, req *auditv1.ListEntriesReques
 			resp.NextPageToken = "d" + resp.NextPageToken
 		}
 	}
-	for _, e := range entries {
-		resp.Entries = append(resp.Entries, EntryToProto(e))
-	}
+	resp.Entries = lists.Convert(entries, EntryToProto)
 	return resp, nil
 }
 

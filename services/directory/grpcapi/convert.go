@@ -11,6 +11,7 @@ import (
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/lists"
 )
 
 const (
@@ -36,7 +37,7 @@ func StateToProto(s directory.State) *directoryv1.State {
 
 // MappingsToProto converts a state's claim mappings to their API form.
 func MappingsToProto(ms []identity.ClaimMapping) []*directoryv1.ClaimMapping {
-	return convertAll(ms, func(m identity.ClaimMapping) *directoryv1.ClaimMapping {
+	return lists.Convert(ms, func(m identity.ClaimMapping) *directoryv1.ClaimMapping {
 		return &directoryv1.ClaimMapping{
 			Issuer: m.Issuer, AgencyClaim: m.AgencyClaim, RolesClaim: m.RolesClaim, NameClaim: m.NameClaim,
 			AgencyValues: maps.Clone(m.AgencyValues), RoleValues: maps.Clone(m.RoleValues),
@@ -46,22 +47,12 @@ func MappingsToProto(ms []identity.ClaimMapping) []*directoryv1.ClaimMapping {
 
 // MappingsFromProto converts API claim mappings to the domain.
 func MappingsFromProto(ms []*directoryv1.ClaimMapping) []identity.ClaimMapping {
-	return convertAll(ms, func(m *directoryv1.ClaimMapping) identity.ClaimMapping {
+	return lists.Convert(ms, func(m *directoryv1.ClaimMapping) identity.ClaimMapping {
 		return identity.ClaimMapping{
 			Issuer: m.GetIssuer(), AgencyClaim: m.GetAgencyClaim(), RolesClaim: m.GetRolesClaim(), NameClaim: m.GetNameClaim(),
 			AgencyValues: maps.Clone(m.GetAgencyValues()), RoleValues: maps.Clone(m.GetRoleValues()),
 		}
 	})
-}
-
-// convertAll converts each of in with f; nil when in is empty, as the API
-// and the domain leave an empty list.
-func convertAll[S, T any](in []S, f func(S) T) []T {
-	var out []T
-	for _, v := range in {
-		out = append(out, f(v))
-	}
-	return out
 }
 
 // StateFromProto converts an API state to the domain; the code comes from
@@ -93,8 +84,8 @@ func AgencyToProto(a directory.Agency) *directoryv1.Agency {
 		Active:            a.Active,
 		Etag:              a.Etag(),
 		UpdateTime:        timestamp(a.UpdateTime),
-		Receives:          convertAll(a.Receives, RequestTypeToProto),
-		ContactPoints: convertAll(a.ContactPoints, func(c directory.ContactPoint) *directoryv1.ContactPoint {
+		Receives:          lists.Convert(a.Receives, RequestTypeToProto),
+		ContactPoints: lists.Convert(a.ContactPoints, func(c directory.ContactPoint) *directoryv1.ContactPoint {
 			return &directoryv1.ContactPoint{
 				Role: c.Role, FullName: c.FullName, Phone: c.Phone, Email: c.Email,
 				Hours: c.Hours, AlwaysAvailable: c.AlwaysAvailable,
@@ -111,7 +102,7 @@ func AgencyFromProto(a *directoryv1.Agency) directory.Agency {
 		State:             strings.ToUpper(a.GetState()),
 		Kind:              kindFromProto(a.GetKind()),
 		DisplayNames:      a.GetDisplayNames(),
-		Receives:          convertAll(a.GetReceives(), RequestTypeFromProto),
+		Receives:          lists.Convert(a.GetReceives(), RequestTypeFromProto),
 		AcceptedLanguages: a.GetAcceptedLanguages(),
 		ContactPoints:     contactPointsFromProto(a.GetContactPoints()),
 		Active:            a.GetActive(),
@@ -127,7 +118,7 @@ func kindFromProto(k directoryv1.Agency_Kind) directory.Kind {
 }
 
 func contactPointsFromProto(cs []*directoryv1.ContactPoint) []directory.ContactPoint {
-	return convertAll(cs, func(c *directoryv1.ContactPoint) directory.ContactPoint {
+	return lists.Convert(cs, func(c *directoryv1.ContactPoint) directory.ContactPoint {
 		return directory.ContactPoint{
 			Role: c.GetRole(), FullName: c.GetFullName(), Phone: c.GetPhone(), Email: c.GetEmail(),
 			Hours: c.GetHours(), AlwaysAvailable: c.GetAlwaysAvailable(),

@@ -17,6 +17,7 @@ import (
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/lists"
 	"github.com/comity-mla/comity/services/platform/paging"
 	"github.com/comity-mla/comity/services/query/aip"
 )
@@ -42,11 +43,7 @@ func (s *Server) ListStates(ctx context.Context, _ *directoryv1.ListStatesReques
 	if err != nil {
 		return nil, err
 	}
-	resp := &directoryv1.ListStatesResponse{}
-	for _, st := range states {
-		resp.States = append(resp.States, StateToProto(st))
-	}
-	return resp, nil
+	return &directoryv1.ListStatesResponse{States: lists.Convert(states, StateToProto)}, nil
 }
 
 // GetState implements directoryv1.DirectoryServiceServer.
@@ -118,11 +115,7 @@ func (s *Server) ListAgencies(ctx context.Context, req *directoryv1.ListAgencies
 	if err != nil {
 		return nil, err
 	}
-	filter, err := aip.ParseFilter(req.GetFilter(), directory.AgencySchema)
-	if err != nil {
-		return nil, err
-	}
-	order, err := aip.ParseOrderBy(req.GetOrderBy(), directory.AgencySchema)
+	filter, order, err := aip.ParseList(req.GetFilter(), req.GetOrderBy(), directory.AgencySchema, directory.AgencySchema)
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +123,11 @@ func (s *Server) ListAgencies(ctx context.Context, req *directoryv1.ListAgencies
 	if err != nil {
 		return nil, err
 	}
-	resp := &directoryv1.ListAgenciesResponse{NextPageToken: page.Next(res.Total), TotalSize: int32(res.Total)}
-	for _, a := range res.Agencies {
-		resp.Agencies = append(resp.Agencies, AgencyToProto(a))
-	}
-	return resp, nil
+	return &directoryv1.ListAgenciesResponse{
+		Agencies:      lists.Convert(res.Agencies, AgencyToProto),
+		NextPageToken: page.Next(res.Total),
+		TotalSize:     int32(res.Total),
+	}, nil
 }
 
 // GetAgency implements directoryv1.DirectoryServiceServer.

@@ -374,3 +374,17 @@ func TestUpperFieldsIgnoreCase(t *testing.T) {
 		t.Error("a Bool field declared Upper was accepted")
 	}
 }
+
+// TestParseList checks that a list's filter and order_by are both parsed,
+// each against its schema, and that a bad one is refused naming its field,
+// the filter first.
+func TestParseList(t *testing.T) {
+	f, o, err := aip.ParseList(`kind = "COURT"`, "name desc", schema, schema)
+	if err != nil || f == nil || !reflect.DeepEqual(o, []query.Order{{Field: "name", Desc: true}}) {
+		t.Fatalf("ParseList = %v, %+v, %v; want a filter and [name desc]", f, o, err)
+	}
+	_, _, err = aip.ParseList("rank = 1", "rank", schema, schema)
+	wantInvalid(t, err, "filter", `unknown field "rank"`)
+	_, _, err = aip.ParseList("", "name", schema, pathSchema)
+	wantInvalid(t, err, "order_by", `unknown field "name"`)
+}

@@ -73,3 +73,18 @@ func orderBySyntaxError(orderBy string) error {
 	}
 	return invalid(orderByField, `write field names separated by commas, each optionally followed by "desc"`)
 }
+
+// ParseList parses what a List call asks of its items: its filter against
+// s (ParseFilter) and its order_by against order (ParseOrderBy), the
+// filter's error first.
+func ParseList(filter, orderBy string, s, order query.Schema) (query.Expr, []query.Order, error) {
+	f, err := ParseFilter(filter, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := ParseOrderBy(orderBy, order)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, o, nil
+}

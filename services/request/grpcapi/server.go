@@ -15,12 +15,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/lists"
 	"github.com/comity-mla/comity/services/platform/paging"
 	"github.com/comity-mla/comity/services/query/aip"
 	"github.com/comity-mla/comity/services/request"
@@ -56,15 +58,7 @@ func (s *Server) CreateRequest(ctx context.Context, req *requestv1.CreateRequest
 
 // GetRequest implements requestv1.RequestServiceServer.
 func (s *Server) GetRequest(ctx context.Context, req *requestv1.GetRequestRequest) (*requestv1.GetRequestResponse, error) {
-	p, err := identity.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Get(ctx, p, id)
+	v, err := ofRequest(ctx, req.GetName(), "name", s.svc.Get)
 	if err != nil {
 		return nil, err
 	}
@@ -81,11 +75,7 @@ func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRe
 	if err != nil {
 		return nil, err
 	}
-	filter, err := aip.ParseFilter(req.GetFilter(), request.RequestSchema)
-	if err != nil {
-		return nil, err
-	}
-	order, err := aip.ParseOrderBy(req.GetOrderBy(), request.OrderSchema)
+	filter, order, err := aip.ParseList(req.GetFilter(), req.GetOrderBy(), request.RequestSchema, request.OrderSchema)
 	if err != nil {
 		return nil, err
 	}
@@ -93,21 +83,17 @@ func (s *Server) ListRequests(ctx context.Context, req *requestv1.ListRequestsRe
 	if err != nil {
 		return nil, err
 	}
-	resp := &requestv1.ListRequestsResponse{NextPageToken: page.NextIf(res.More), TotalSize: int32(res.Total)}
-	for _, v := range res.Views {
-		resp.Requests = append(resp.Requests, RequestToProto(v))
-	}
-	return resp, nil
+	return &requestv1.ListRequestsResponse{
+		Requests:      lists.Convert(res.Views, RequestToProto),
+		NextPageToken: page.NextIf(res.More),
+		TotalSize:     int32(res.Total),
+	}, nil
 }
 
 // UpdateRequest implements requestv1.RequestServiceServer.
 func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequestRequest) (*requestv1.UpdateRequestResponse, error) {
-	p, err := identity.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
 	in := req.GetRequest()
-	id, err := requestID(in.GetName(), "request.name")
+	p, id, err := callerOn(ctx, in.GetName(), "request.name")
 	if err != nil {
 		return nil, err
 	}
@@ -151,206 +137,138 @@ type lifecycleRequest interface {
 	GetEtag() string
 }
 
-// transition is what every lifecycle method does around its domain call: take the
-// caller and the request id from the name, call do, and convert the request
-// it returns.
-func transition(ctx context.Context, req lifecycleRequest, do func(p identity.Principal, id, etag string) (request.View, error)) (*requestv1.Request, error) {
-	p, err := identity.Require(ctx)
+// action is a lifecycle call of request.Service with all but its common
+// arguments bound.
+type action func(ctx context.Context, p identity.Principal, id, etag string) (request.View, error)
+
+// with binds the one argument past the common ones of a lifecycle call.
+func with[A any](call func(context.Context, identity.Principal, string, string, A) (request.View, error), a A) action {
+	return func(ctx context.Context, p identity.Principal, id, etag string) (request.View, error) {
+		return call(ctx, p, id, etag, a)
+	}
+}
+
+// transition is what every lifecycle method does around its domain call:
+// take the caller and the request id from the name, call do, and answer
+// with the request it returns in the response's field `request`, which
+// every lifecycle response has.
+func transition[R any, PR interface {
+	*R
+	proto.Message
+}](ctx context.Context, req lifecycleRequest, do action) (PR, error) {
+	p, id, err := callerOn(ctx, req.GetName(), "name")
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
+	v, err := do(ctx, p, id, req.GetEtag())
 	if err != nil {
 		return nil, err
 	}
-	v, err := do(p, id, req.GetEtag())
-	if err != nil {
-		return nil, err
-	}
-	return RequestToProto(v), nil
+	resp := PR(new(R))
+	m := resp.ProtoReflect()
+	m.Set(m.Descriptor().Fields().ByName("request"), protoreflect.ValueOfMessage(RequestToProto(v).ProtoReflect()))
+	return resp, nil
 }
 
 // SubmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) SubmitRequest(ctx context.Context, req *requestv1.SubmitRequestRequest) (*requestv1.SubmitRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.Submit(ctx, p, id, etag, req.GetValidateOnly())
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.SubmitRequestResponse{Request: r}, nil
+	return transition[requestv1.SubmitRequestResponse](ctx, req, with(s.svc.Submit, req.GetValidateOnly()))
 }
 
 // ReturnRequest implements requestv1.RequestServiceServer.
 func (s *Server) ReturnRequest(ctx context.Context, req *requestv1.ReturnRequestRequest) (*requestv1.ReturnRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.Return(ctx, p, id, etag, req.GetReason())
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.ReturnRequestResponse{Request: r}, nil
+	return transition[requestv1.ReturnRequestResponse](ctx, req, with(s.svc.Return, req.GetReason()))
 }
 
 // TransmitRequest implements requestv1.RequestServiceServer.
 func (s *Server) TransmitRequest(ctx context.Context, req *requestv1.TransmitRequestRequest) (*requestv1.TransmitRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.Transmit(ctx, p, id, etag, req.GetValidateOnly())
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.TransmitRequestResponse{Request: r}, nil
+	return transition[requestv1.TransmitRequestResponse](ctx, req, with(s.svc.Transmit, req.GetValidateOnly()))
 }
 
 // AcknowledgeRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcknowledgeRequest(ctx context.Context, req *requestv1.AcknowledgeRequestRequest) (*requestv1.AcknowledgeRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.Acknowledge(ctx, p, id, etag)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.AcknowledgeRequestResponse{Request: r}, nil
+	return transition[requestv1.AcknowledgeRequestResponse](ctx, req, s.svc.Acknowledge)
 }
 
 // RequestClarification implements requestv1.RequestServiceServer.
 func (s *Server) RequestClarification(ctx context.Context, req *requestv1.RequestClarificationRequest) (*requestv1.RequestClarificationResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.RequestClarification(ctx, p, id, etag, req.GetQuestions())
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.RequestClarificationResponse{Request: r}, nil
+	return transition[requestv1.RequestClarificationResponse](ctx, req, with(s.svc.RequestClarification, req.GetQuestions()))
 }
 
 // ProvideClarification implements requestv1.RequestServiceServer.
 func (s *Server) ProvideClarification(ctx context.Context, req *requestv1.ProvideClarificationRequest) (*requestv1.ProvideClarificationResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	return transition[requestv1.ProvideClarificationResponse](ctx, req, func(ctx context.Context, p identity.Principal, id, etag string) (request.View, error) {
 		atts, err := attachmentIDs(id, req.GetAttachments())
 		if err != nil {
 			return request.View{}, err
 		}
 		return s.svc.ProvideClarification(ctx, p, id, etag, req.GetAnswers(), atts)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.ProvideClarificationResponse{Request: r}, nil
 }
 
 // AcceptRequest implements requestv1.RequestServiceServer.
 func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequestRequest) (*requestv1.AcceptRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		a := request.Acceptance{
-			DualCriminality:     enumName(req.GetDualCriminality()),
-			HumanRightsConcerns: req.GetHumanRightsReview().GetConcerns(),
-			HumanRightsNote:     req.GetHumanRightsReview().GetNote(),
-			Conditions:          req.GetConditions(),
-		}
+	a := request.Acceptance{
+		DualCriminality:     enumName(req.GetDualCriminality()),
+		HumanRightsConcerns: req.GetHumanRightsReview().GetConcerns(),
+		HumanRightsNote:     req.GetHumanRightsReview().GetNote(),
+		Conditions:          req.GetConditions(),
+	}
+	return transition[requestv1.AcceptRequestResponse](ctx, req, func(ctx context.Context, p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Accept(ctx, p, id, etag, a, req.GetHumanRightsReview() != nil)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.AcceptRequestResponse{Request: r}, nil
 }
 
 // RefuseRequest implements requestv1.RequestServiceServer.
 func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		f := request.Refusal{Explanation: req.GetExplanation()}
-		for _, g := range req.GetGrounds() {
-			// Every ground as it came, GROUND_UNSPECIFIED included: the
-			// domain refuses what is not a ground, naming it.
-			f.Grounds = append(f.Grounds, g.String())
-		}
-		return s.svc.Refuse(ctx, p, id, etag, f)
-	})
-	if err != nil {
-		return nil, err
+	f := request.Refusal{Explanation: req.GetExplanation()}
+	for _, g := range req.GetGrounds() {
+		// Every ground as it came, GROUND_UNSPECIFIED included: the
+		// domain refuses what is not a ground, naming it.
+		f.Grounds = append(f.Grounds, g.String())
 	}
-	return &requestv1.RefuseRequestResponse{Request: r}, nil
+	return transition[requestv1.RefuseRequestResponse](ctx, req, with(s.svc.Refuse, f))
 }
 
 // ExecuteRequest implements requestv1.RequestServiceServer.
 func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteRequestRequest) (*requestv1.ExecuteRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
+	e := request.Execution{ResponseSummary: req.GetResponseSummary(), Partial: req.GetPartial()}
+	return transition[requestv1.ExecuteRequestResponse](ctx, req, func(ctx context.Context, p identity.Principal, id, etag string) (request.View, error) {
 		atts, err := attachmentIDs(id, req.GetAttachments())
 		if err != nil {
 			return request.View{}, err
 		}
-		e := request.Execution{ResponseSummary: req.GetResponseSummary(), Partial: req.GetPartial()}
 		return s.svc.Execute(ctx, p, id, etag, e, atts)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.ExecuteRequestResponse{Request: r}, nil
 }
 
 // ExtendPreservation implements requestv1.RequestServiceServer.
 func (s *Server) ExtendPreservation(ctx context.Context, req *requestv1.ExtendPreservationRequest) (*requestv1.ExtendPreservationResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.ExtendPreservation(ctx, p, id, etag)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.ExtendPreservationResponse{Request: r}, nil
+	return transition[requestv1.ExtendPreservationResponse](ctx, req, s.svc.ExtendPreservation)
 }
 
 // WithdrawRequest implements requestv1.RequestServiceServer.
 func (s *Server) WithdrawRequest(ctx context.Context, req *requestv1.WithdrawRequestRequest) (*requestv1.WithdrawRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.Withdraw(ctx, p, id, etag, req.GetReason())
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.WithdrawRequestResponse{Request: r}, nil
+	return transition[requestv1.WithdrawRequestResponse](ctx, req, with(s.svc.Withdraw, req.GetReason()))
 }
 
 // CloseRequest implements requestv1.RequestServiceServer.
 func (s *Server) CloseRequest(ctx context.Context, req *requestv1.CloseRequestRequest) (*requestv1.CloseRequestResponse, error) {
-	r, err := transition(ctx, req, func(p identity.Principal, id, etag string) (request.View, error) {
-		return s.svc.Close(ctx, p, id, etag)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &requestv1.CloseRequestResponse{Request: r}, nil
+	return transition[requestv1.CloseRequestResponse](ctx, req, s.svc.Close)
 }
 
 // GetRequestHistory implements requestv1.RequestServiceServer.
 func (s *Server) GetRequestHistory(ctx context.Context, req *requestv1.GetRequestHistoryRequest) (*requestv1.GetRequestHistoryResponse, error) {
-	p, err := identity.Require(ctx)
+	h, err := ofRequest(ctx, req.GetName(), "name", s.svc.History)
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetName(), "name")
-	if err != nil {
-		return nil, err
-	}
-	h, err := s.svc.History(ctx, p, id)
-	if err != nil {
-		return nil, err
-	}
-	resp := &requestv1.GetRequestHistoryResponse{}
-	for _, e := range h {
-		resp.Changes = append(resp.Changes, StatusChangeToProto(e))
-	}
-	return resp, nil
+	return &requestv1.GetRequestHistoryResponse{Changes: lists.Convert(h, StatusChangeToProto)}, nil
 }
 
 // CreateMessage implements requestv1.RequestServiceServer.
 func (s *Server) CreateMessage(ctx context.Context, req *requestv1.CreateMessageRequest) (*requestv1.CreateMessageResponse, error) {
-	p, err := identity.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := requestID(req.GetParent(), "parent")
+	p, id, err := callerOn(ctx, req.GetParent(), "parent")
 	if err != nil {
 		return nil, err
 	}
@@ -363,11 +281,7 @@ func (s *Server) CreateMessage(ctx context.Context, req *requestv1.CreateMessage
 
 // ListMessages implements requestv1.RequestServiceServer.
 func (s *Server) ListMessages(ctx context.Context, req *requestv1.ListMessagesRequest) (*requestv1.ListMessagesResponse, error) {
-	p, err := identity.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := requestID(req.GetParent(), "parent")
+	p, id, err := callerOn(ctx, req.GetParent(), "parent")
 	if err != nil {
 		return nil, err
 	}
@@ -385,11 +299,7 @@ func (s *Server) ListMessages(ctx context.Context, req *requestv1.ListMessagesRe
 	if more {
 		total = page.Offset + len(msgs) + 1
 	}
-	resp := &requestv1.ListMessagesResponse{NextPageToken: page.Next(total)}
-	for _, m := range msgs {
-		resp.Messages = append(resp.Messages, MessageToProto(m))
-	}
-	return resp, nil
+	return &requestv1.ListMessagesResponse{Messages: lists.Convert(msgs, MessageToProto), NextPageToken: page.Next(total)}, nil
 }
 
 // UploadAttachment implements requestv1.RequestServiceServer. The content
@@ -466,23 +376,11 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 // ListAttachments implements requestv1.RequestServiceServer.
 func (s *Server) ListAttachments(ctx context.Context, req *requestv1.ListAttachmentsRequest) (*requestv1.ListAttachmentsResponse, error) {
-	p, err := identity.Require(ctx)
+	atts, err := ofRequest(ctx, req.GetParent(), "parent", s.svc.Attachments)
 	if err != nil {
 		return nil, err
 	}
-	id, err := requestID(req.GetParent(), "parent")
-	if err != nil {
-		return nil, err
-	}
-	atts, err := s.svc.Attachments(ctx, p, id)
-	if err != nil {
-		return nil, err
-	}
-	resp := &requestv1.ListAttachmentsResponse{}
-	for _, a := range atts {
-		resp.Attachments = append(resp.Attachments, AttachmentToProto(a))
-	}
-	return resp, nil
+	return &requestv1.ListAttachmentsResponse{Attachments: lists.Convert(atts, AttachmentToProto)}, nil
 }
 
 // downloadChunk is the size of each content message of a download.
@@ -594,11 +492,36 @@ func (s *Server) GetStatistics(ctx context.Context, req *requestv1.GetStatistics
 	if err != nil {
 		return nil, err
 	}
-	resp := &requestv1.GetStatisticsResponse{PeriodStart: timestamppb.New(stats.Start), PeriodEnd: timestamppb.New(stats.End)}
-	for _, ps := range stats.Pairs {
-		resp.Pairs = append(resp.Pairs, PairStatisticsToProto(ps))
+	return &requestv1.GetStatisticsResponse{
+		PeriodStart: timestamppb.New(stats.Start),
+		PeriodEnd:   timestamppb.New(stats.End),
+		Pairs:       lists.Convert(stats.Pairs, PairStatisticsToProto),
+	}, nil
+}
+
+// callerOn returns the caller and the id of the request that name, the
+// input field field, names.
+func callerOn(ctx context.Context, name, field string) (identity.Principal, string, error) {
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return identity.Principal{}, "", err
 	}
-	return resp, nil
+	id, err := requestID(name, field)
+	if err != nil {
+		return identity.Principal{}, "", err
+	}
+	return p, id, nil
+}
+
+// ofRequest answers a read of what the caller may see of the request that
+// name, the input field field, names: get's answer.
+func ofRequest[V any](ctx context.Context, name, field string, get func(context.Context, identity.Principal, string) (V, error)) (V, error) {
+	p, id, err := callerOn(ctx, name, field)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return get(ctx, p, id)
 }
 
 // requestID returns the id of a request name, requests/{id}; field names

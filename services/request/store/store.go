@@ -798,6 +798,16 @@ func (s *Store) insertWithEvent(ctx context.Context, requestID, what, id string,
 	})
 }
 
+// created is what a create returns: the record written, or the zero
+// record and err when the write failed.
+func created[T any](v T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v, nil
+}
+
 // stamp sets a zero creation time to the time of the write, and truncates
 // it as it is stored.
 func stamp(t *time.Time) {
@@ -811,14 +821,10 @@ func stamp(t *time.Time) {
 // errs.AlreadyExists and an unknown request errs.NotFound.
 func (s *Store) CreateMessage(ctx context.Context, m request.Message, ev trail.Event) (request.Message, error) {
 	stamp(&m.CreateTime)
-	err := s.insertWithEvent(ctx, m.RequestID, "message", m.ID, stmt{sql: `INSERT INTO messages (id, request_id, body, visibility,
+	return created(m, s.insertWithEvent(ctx, m.RequestID, "message", m.ID, stmt{sql: `INSERT INTO messages (id, request_id, body, visibility,
 		author_subject, author_name, author_agency, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		args: []any{m.ID, m.RequestID, m.Body, m.Visibility, m.Author.Subject, m.Author.Name, m.Author.Agency, s.db.Dialect().Time(m.CreateTime)}},
-		"messages_pkey", "messages.id", ev)
-	if err != nil {
-		return request.Message{}, err
-	}
-	return m, nil
+		"messages_pkey", "messages.id", ev))
 }
 
 func scanMessage(row sqldb.Scanner) (request.Message, error) {
@@ -850,15 +856,11 @@ const attachmentColumns = `id, request_id, kind, filename, media_type, language,
 // errs.AlreadyExists and an unknown request errs.NotFound.
 func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev trail.Event) (request.Attachment, error) {
 	stamp(&a.CreateTime)
-	err := s.insertWithEvent(ctx, a.RequestID, "attachment", a.ID, stmt{sql: `INSERT INTO attachments (` + attachmentColumns + `)
+	return created(a, s.insertWithEvent(ctx, a.RequestID, "attachment", a.ID, stmt{sql: `INSERT INTO attachments (` + attachmentColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		args: []any{a.ID, a.RequestID, a.Kind, a.Filename, a.MediaType, a.Language, a.SHA256, a.SizeBytes, a.BlobKey,
 			a.Uploader.Subject, a.Uploader.Name, a.Uploader.Agency, s.db.Dialect().Time(a.CreateTime)}},
-		"attachments_pkey", "attachments.id", ev)
-	if err != nil {
-		return request.Attachment{}, err
-	}
-	return a, nil
+		"attachments_pkey", "attachments.id", ev))
 }
 
 func scanAttachment(row sqldb.Scanner) (request.Attachment, error) {

@@ -1,0 +1,32 @@
+package grpcapi
+
+import (
+	"testing"
+
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+)
+
+// TestLifecycleResponsesCarryRequest checks what transition relies on: the
+// response of every lifecycle call (a request message with a name and an
+// etag, as lifecycleRequest) has the request in its field `request`.
+func TestLifecycleResponsesCarryRequest(t *testing.T) {
+	want := (&requestv1.Request{}).ProtoReflect().Descriptor().FullName()
+	methods := requestv1.File_comity_request_v1_request_proto.Services().ByName("RequestService").Methods()
+	lifecycle := 0
+	for i := range methods.Len() {
+		m := methods.Get(i)
+		in := m.Input().Fields()
+		if in.ByName("name") == nil || in.ByName("etag") == nil {
+			continue
+		}
+		lifecycle++
+		f := m.Output().Fields().ByName("request")
+		if f == nil || f.Message() == nil || f.Message().FullName() != want || f.IsList() {
+			t.Errorf("%s: the response %s has no field `request` of type %s", m.Name(), m.Output().FullName(), want)
+		}
+	}
+	// The twelve lifecycle actions, from Submit to Close.
+	if lifecycle != 12 {
+		t.Errorf("%d lifecycle calls found, want 12", lifecycle)
+	}
+}
