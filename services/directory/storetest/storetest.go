@@ -34,44 +34,35 @@ type Store interface {
 // Run runs the suite. newStore must return an empty store of its own each
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, newStore func(t *testing.T) Store)
-	}{
-		{"SeedRoundTrip", testSeedRoundTrip},
-		{"SeedOnce", testSeedOnce},
-		{"SeedConcurrent", testSeedConcurrent},
-		{"SeedUnknownState", testSeedUnknownState},
-		{"Filter", testFilter},
-		{"OrderAndPage", testOrderAndPage},
-		{"CreateAgency", testCreateAgency},
-		{"NotFound", testNotFound},
-		{"UpdateAgency", testUpdateAgency},
-		{"UpdateAgencyConcurrent", testUpdateAgencyConcurrent},
-		{"UpdateAgencyPeers", testUpdateAgencyPeers},
-		{"UpdateAgencyPeersSerialised", testUpdateAgencyPeersSerialised},
-		{"UpdateState", testUpdateState},
-		{"UpdateStateConcurrent", testUpdateStateConcurrent},
-		{"Import", testImport},
-		{"ImportUnknownState", testImportUnknownState},
-		{"ImportKeep", testImportKeep},
-		{"ImportKeepsIssuers", testImportKeepsIssuers},
-		{"ImportKeepAgencies", testImportKeepAgencies},
-		{"OutboxWithChange", testOutboxWithChange},
-		{"OutboxChangeWithoutEvent", testOutboxChangeWithoutEvent},
-		{"OutboxEventRoundTrip", testOutboxEventRoundTrip},
-		{"OutboxRecordEvent", testOutboxRecordEvent},
-		{"OutboxOrderAndLimit", testOutboxOrderAndLimit},
-		{"OutboxMarkDelivered", testOutboxMarkDelivered},
-		{"OutboxNotForSeedAndImport", testOutboxNotForSeedAndImport},
-		{"OutboxDeadLetters", testOutboxDeadLetters},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore)
-		})
-	}
+	check.Suite(t, newStore, []check.Case[func(t *testing.T) Store]{
+		{Name: "SeedRoundTrip", Run: testSeedRoundTrip},
+		{Name: "SeedOnce", Run: testSeedOnce},
+		{Name: "SeedConcurrent", Run: testSeedConcurrent},
+		{Name: "SeedUnknownState", Run: testSeedUnknownState},
+		{Name: "Filter", Run: testFilter},
+		{Name: "OrderAndPage", Run: testOrderAndPage},
+		{Name: "CreateAgency", Run: testCreateAgency},
+		{Name: "NotFound", Run: testNotFound},
+		{Name: "UpdateAgency", Run: testUpdateAgency},
+		{Name: "UpdateAgencyConcurrent", Run: testUpdateAgencyConcurrent},
+		{Name: "UpdateAgencyPeers", Run: testUpdateAgencyPeers},
+		{Name: "UpdateAgencyPeersSerialised", Run: testUpdateAgencyPeersSerialised},
+		{Name: "UpdateState", Run: testUpdateState},
+		{Name: "UpdateStateConcurrent", Run: testUpdateStateConcurrent},
+		{Name: "Import", Run: testImport},
+		{Name: "ImportUnknownState", Run: testImportUnknownState},
+		{Name: "ImportKeep", Run: testImportKeep},
+		{Name: "ImportKeepsIssuers", Run: testImportKeepsIssuers},
+		{Name: "ImportKeepAgencies", Run: testImportKeepAgencies},
+		{Name: "OutboxWithChange", Run: testOutboxWithChange},
+		{Name: "OutboxChangeWithoutEvent", Run: testOutboxChangeWithoutEvent},
+		{Name: "OutboxEventRoundTrip", Run: testOutboxEventRoundTrip},
+		{Name: "OutboxRecordEvent", Run: testOutboxRecordEvent},
+		{Name: "OutboxOrderAndLimit", Run: testOutboxOrderAndLimit},
+		{Name: "OutboxMarkDelivered", Run: testOutboxMarkDelivered},
+		{Name: "OutboxNotForSeedAndImport", Run: testOutboxNotForSeedAndImport},
+		{Name: "OutboxDeadLetters", Run: testOutboxDeadLetters},
+	})
 }
 
 // t0 is the update time of the first fixture agency; the others follow a

@@ -40,3 +40,20 @@ func Each[T, U any](xs []T, f func(T) U) []U {
 	}
 	return out
 }
+
+// Case is one subtest of a conformance suite: its name and its body, which
+// takes what the suite hands every case (a way to make a store, or more).
+type Case[A any] struct {
+	Name string
+	Run  func(t *testing.T, a A)
+}
+
+// Suite runs each case as a parallel subtest of t, handing it arg.
+func Suite[A any](t *testing.T, arg A, cases []Case[A]) {
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			c.Run(t, arg)
+		})
+	}
+}
