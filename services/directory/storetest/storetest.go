@@ -165,18 +165,10 @@ func seeded(t *testing.T, newStore func(t *testing.T) Store) Store {
 // wantAgency is a as a store returns it after writing it as version v: empty
 // maps and slices as nil, the update time in UTC truncated to microseconds.
 func wantAgency(a directory.Agency, v int64) directory.Agency {
-	if len(a.DisplayNames) == 0 {
-		a.DisplayNames = nil
-	}
-	if len(a.Receives) == 0 {
-		a.Receives = nil
-	}
-	if len(a.AcceptedLanguages) == 0 {
-		a.AcceptedLanguages = nil
-	}
-	if len(a.ContactPoints) == 0 {
-		a.ContactPoints = nil
-	}
+	emptyMapAsNil(&a.DisplayNames)
+	emptyAsNil(&a.Receives)
+	emptyAsNil(&a.AcceptedLanguages)
+	emptyAsNil(&a.ContactPoints)
 	a.Version = v
 	a.UpdateTime = a.UpdateTime.UTC().Truncate(time.Microsecond)
 	return a
@@ -184,20 +176,26 @@ func wantAgency(a directory.Agency, v int64) directory.Agency {
 
 // wantState is wantAgency for states; the update time is left to the caller.
 func wantState(s directory.State, v int64) directory.State {
-	if len(s.DisplayNames) == 0 {
-		s.DisplayNames = nil
-	}
-	if len(s.OfficialLanguages) == 0 {
-		s.OfficialLanguages = nil
-	}
-	if len(s.AcceptedLanguages) == 0 {
-		s.AcceptedLanguages = nil
-	}
-	if len(s.TrustedIssuers) == 0 {
-		s.TrustedIssuers = nil
-	}
+	emptyMapAsNil(&s.DisplayNames)
+	emptyAsNil(&s.OfficialLanguages)
+	emptyAsNil(&s.AcceptedLanguages)
+	emptyAsNil(&s.TrustedIssuers)
 	s.Version = v
 	return s
+}
+
+// emptyAsNil sets an empty list to nil, the form a store returns.
+func emptyAsNil[S ~[]E, E any](l *S) {
+	if len(*l) == 0 {
+		*l = nil
+	}
+}
+
+// emptyMapAsNil is emptyAsNil for maps.
+func emptyMapAsNil[M ~map[K]V, K comparable, V any](m *M) {
+	if len(*m) == 0 {
+		*m = nil
+	}
 }
 
 // checkWriteTime checks a time the store chose because none was given: in
