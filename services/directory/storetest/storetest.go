@@ -162,6 +162,26 @@ func seeded(t *testing.T, newStore func(t *testing.T) Store) Store {
 	return s
 }
 
+// getAgency returns the agency id that s holds, failing t if it cannot.
+func getAgency(t *testing.T, s Store, id string) directory.Agency {
+	t.Helper()
+	a, err := s.GetAgency(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetAgency(%s): %v", id, err)
+	}
+	return a
+}
+
+// getState is getAgency for states.
+func getState(t *testing.T, s Store, code string) directory.State {
+	t.Helper()
+	st, err := s.GetState(t.Context(), code)
+	if err != nil {
+		t.Fatalf("GetState(%s): %v", code, err)
+	}
+	return st
+}
+
 // wantAgency is a as a store returns it after writing it as version v: empty
 // maps and slices as nil, the update time in UTC truncated to microseconds.
 func wantAgency(a directory.Agency, v int64) directory.Agency {
@@ -688,10 +708,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			ctx := t.Context()
 			s := seeded(t, newStore)
 			const id = "kz-gpo"
-			before, err := s.GetAgency(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := getAgency(t, s, id)
 			ev := newEvent("agencies/"+id, "KZ")
 			got, err := s.UpdateAgency(ctx, id, peerless(withEvent(tc.fn, ev)))
 			if tc.wantErr != nil {
@@ -699,10 +716,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
 					t.Errorf("UpdateAgency error %v; want %v", err, tc.wantErr)
 				}
-				after, err := s.GetAgency(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
+				after := getAgency(t, s, id)
 				check.Equal(t, "agency after failed update", after, before)
 				if _, err := s.GetAgency(ctx, "kz-other"); !errors.Is(err, errs.ErrNotFound) {
 					t.Errorf("failed id change left kz-other behind: %v", err)
@@ -721,16 +735,10 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			if got.Etag() == before.Etag() {
 				t.Errorf("etag %q did not change", got.Etag())
 			}
-			stored, err := s.GetAgency(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			stored := getAgency(t, s, id)
 			check.Equal(t, "GetAgency after update", stored, got)
 			// Only the one agency changed.
-			other, err := s.GetAgency(ctx, "kg-gpo")
-			if err != nil {
-				t.Fatal(err)
-			}
+			other := getAgency(t, s, "kg-gpo")
 			_, fx := fixtures()
 			check.Equal(t, "other agency", other, wantAgency(fx[4], 1))
 		})
@@ -844,14 +852,8 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
 			s := seeded(t, newStore)
-			before, err := s.GetState(ctx, "KZ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			otherBefore, err := s.GetState(ctx, "KG")
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := getState(t, s, "KZ")
+			otherBefore := getState(t, s, "KG")
 			ev := newEvent("states/KZ", "KZ")
 			got, err := s.UpdateState(ctx, "KZ", withEvent(tc.fn, ev))
 			if tc.wantErr != nil {
@@ -859,10 +861,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
 					t.Errorf("UpdateState error %v; want %v", err, tc.wantErr)
 				}
-				after, err := s.GetState(ctx, "KZ")
-				if err != nil {
-					t.Fatal(err)
-				}
+				after := getState(t, s, "KZ")
 				check.Equal(t, "state after failed update", after, before)
 			} else {
 				if err != nil {
@@ -877,16 +876,10 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 				if got.Etag() == before.Etag() {
 					t.Errorf("etag %q did not change", got.Etag())
 				}
-				stored, err := s.GetState(ctx, "KZ")
-				if err != nil {
-					t.Fatal(err)
-				}
+				stored := getState(t, s, "KZ")
 				check.Equal(t, "GetState after update", stored, got)
 			}
-			otherAfter, err := s.GetState(ctx, "KG")
-			if err != nil {
-				t.Fatal(err)
-			}
+			otherAfter := getState(t, s, "KG")
 			check.Equal(t, "other state", otherAfter, otherBefore)
 		})
 	}
@@ -919,14 +912,8 @@ func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) Store) 
 func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
-	untouched, err := s.GetAgency(ctx, "uz-gpo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	untouchedState, err := s.GetState(ctx, "UZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	untouched := getAgency(t, s, "uz-gpo")
+	untouchedState := getState(t, s, "UZ")
 
 	later := t0.Add(24 * time.Hour)
 	kz := directory.State{
@@ -1005,10 +992,7 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	wantAgencies := allAgencies(t, s)
 
 	az := directory.State{Code: "AZ", TimeZone: "Asia/Baku"}
-	kz, err := s.GetState(ctx, "KZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kz := getState(t, s, "KZ")
 	kz.TimeZone = "UTC"
 	err = s.Import(ctx, []directory.State{az, kz}, []directory.Agency{
 		{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority},
@@ -1032,15 +1016,12 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
-	stored, err := s.GetState(ctx, "KZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	stored := getState(t, s, "KZ")
 	kz := stored
 	kz.TimeZone, kz.TrustedIssuers = "Asia/Aqtobe", nil
 	az := directory.State{Code: "AZ", DisplayNames: map[string]string{"en": "Azerbaijan"}, TimeZone: "Asia/Baku"}
 	var seen []directory.State
-	err = s.Import(ctx, []directory.State{kz, az}, nil, func(old directory.State, imported *directory.State) {
+	err := s.Import(ctx, []directory.State{kz, az}, nil, func(old directory.State, imported *directory.State) {
 		seen = append(seen, old)
 		imported.TrustedIssuers = []string{"urn:kept"}
 	}, nil)
@@ -1048,10 +1029,7 @@ func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
 		t.Fatalf("Import: %v", err)
 	}
 	check.Equal(t, "states keep was called with", seen, []directory.State{stored})
-	got, err := s.GetState(ctx, "KZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := getState(t, s, "KZ")
 	if got.TimeZone != "Asia/Aqtobe" || !slices.Equal(got.TrustedIssuers, []string{"urn:kept"}) {
 		t.Errorf("KZ after Import: time zone %q, issuers %q; want the import's zone and keep's issuers", got.TimeZone, got.TrustedIssuers)
 	}
