@@ -165,21 +165,24 @@ func seeded(t *testing.T, newStore func(t *testing.T) Store) Store {
 // getAgency returns the agency id that s holds, failing t if it cannot.
 func getAgency(t *testing.T, s Store, id string) directory.Agency {
 	t.Helper()
-	a, err := s.GetAgency(t.Context(), id)
-	if err != nil {
-		t.Fatalf("GetAgency(%s): %v", id, err)
-	}
-	return a
+	return mustGet(t, "GetAgency", s.GetAgency, id)
 }
 
 // getState is getAgency for states.
 func getState(t *testing.T, s Store, code string) directory.State {
 	t.Helper()
-	st, err := s.GetState(t.Context(), code)
+	return mustGet(t, "GetState", s.GetState, code)
+}
+
+// mustGet returns what get reads for key, failing t (what names get) if it
+// cannot.
+func mustGet[T any](t *testing.T, what string, get func(context.Context, string) (T, error), key string) T {
+	t.Helper()
+	v, err := get(t.Context(), key)
 	if err != nil {
-		t.Fatalf("GetState(%s): %v", code, err)
+		t.Fatalf("%s(%s): %v", what, key, err)
 	}
-	return st
+	return v
 }
 
 // wantAgency is a as a store returns it after writing it as version v: empty
