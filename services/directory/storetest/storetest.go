@@ -502,29 +502,10 @@ func testOrderAndPage(t *testing.T, newStore func(t *testing.T) Store) {
 			if got := ids(all.Agencies); !slices.Equal(got, tc.want) {
 				t.Fatalf("order\n got %v\nwant %v", got, tc.want)
 			}
-			// Pages of 3 must add up to the same list: each agency once,
-			// whatever the ties in the requested order.
-			const size = 3
-			var paged []string
-			for offset := 0; ; offset += size {
-				page, err := s.ListAgencies(ctx, directory.AgencyQuery{Filter: tc.filter, OrderBy: tc.orderBy, Offset: offset, Limit: size})
-				if err != nil {
-					t.Fatalf("ListAgencies offset %d: %v", offset, err)
-				}
-				if page.Total != len(tc.want) {
-					t.Errorf("offset %d: Total %d; want %d", offset, page.Total, len(tc.want))
-				}
-				if len(page.Agencies) > size {
-					t.Fatalf("offset %d: %d agencies; want at most %d", offset, len(page.Agencies), size)
-				}
-				if len(page.Agencies) == 0 {
-					break
-				}
-				paged = append(paged, ids(page.Agencies)...)
-			}
-			if !slices.Equal(paged, tc.want) {
-				t.Errorf("pages\n got %v\nwant %v", paged, tc.want)
-			}
+			check.Pages(t, "ListAgencies", 3, tc.want, func(offset int) ([]string, int, error) {
+				page, err := s.ListAgencies(ctx, directory.AgencyQuery{Filter: tc.filter, OrderBy: tc.orderBy, Offset: offset, Limit: 3})
+				return ids(page.Agencies), page.Total, err
+			})
 		})
 	}
 }

@@ -57,3 +57,30 @@ func Suite[A any](t *testing.T, arg A, cases []Case[A]) {
 		})
 	}
 }
+
+// Pages reads a listing size items at a time, page(offset) giving the ids on
+// a page and the total the page reports (what names the call in failures),
+// and checks that every page reports len(want) as the total and holds at most
+// size items, and that the pages together are want: each item once, whatever
+// the ties in the order.
+func Pages(t *testing.T, what string, size int, want []string, page func(offset int) (ids []string, total int, err error)) {
+	t.Helper()
+	var paged []string
+	for offset := 0; ; offset += size {
+		ids, total, err := page(offset)
+		if err != nil {
+			t.Fatalf("%s offset %d: %v", what, offset, err)
+		}
+		if total != len(want) {
+			t.Errorf("offset %d: Total %d; want %d", offset, total, len(want))
+		}
+		if len(ids) > size {
+			t.Fatalf("offset %d: %d items; want at most %d", offset, len(ids), size)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		paged = append(paged, ids...)
+	}
+	Equal(t, "pages", paged, want)
+}
