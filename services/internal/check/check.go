@@ -63,7 +63,7 @@ func Suite[A any](t *testing.T, arg A, cases []Case[A]) {
 // and checks that every page reports len(want) as the total and holds at most
 // size items, and that the pages together are want: each item once, whatever
 // the ties in the order.
-func Pages(t *testing.T, what string, size int, want []string, page func(offset int) (ids []string, total int, err error)) {
+func Pages(t testing.TB, what string, size int, want []string, page func(offset int) (ids []string, total int, err error)) {
 	t.Helper()
 	var paged []string
 	for offset := 0; ; offset += size {
