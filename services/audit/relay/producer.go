@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/comity-mla/comity/services/platform/cli"
 	"github.com/comity-mla/comity/services/platform/grpcclient"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
@@ -39,6 +40,14 @@ type Producer struct {
 	// AuditAnonymousWindow is the span one aggregate event of
 	// unauthenticated calls covers; zero means a minute.
 	AuditAnonymousWindow time.Duration
+}
+
+// ProducerOf is the Producer that a service binary's flags
+// (cli.Common.RegisterProducer) and what it loaded from them
+// (cli.Common.LoadService) describe.
+func ProducerOf(c *cli.Common, svc cli.Service) Producer {
+	return Producer{AuditAddr: c.AuditAddr, ServiceCredentials: svc.Credentials, AuditDigestKey: svc.DigestKey,
+		AuditBacklogAlarm: c.AuditBacklogAlarm, AuditAnonymousClients: c.AuditAnonymousClients}
 }
 
 // AuditConfig is the server's audit set-up for the producing service

@@ -22,30 +22,21 @@ import (
 // Run runs the suite. newStore must return an empty index of its own each
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) audit.Index) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s audit.Index)
-	}{
-		{"RoundTrip", testRoundTrip},
-		{"PutIdempotent", testPutIdempotent},
-		{"PutConcurrent", testPutConcurrent},
-		{"PutConflict", testPutConflict},
-		{"PutInvalid", testPutInvalid},
-		{"GetNotFound", testGetNotFound},
-		{"Lookup", testLookup},
-		{"ListByState", testListByState},
-		{"ListByFilter", testListByFilter},
-		{"ListUnderResource", testListUnderResource},
-		{"ListPaging", testListPaging},
-		{"ListNewestFirst", testListNewestFirst},
-		{"SizeAndCount", testSizeAndCount},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore(t))
-		})
-	}
+	check.Suite(t, newStore, []check.Case[func(t *testing.T) audit.Index]{
+		{Name: "RoundTrip", Run: testRoundTrip},
+		{Name: "PutIdempotent", Run: testPutIdempotent},
+		{Name: "PutConcurrent", Run: testPutConcurrent},
+		{Name: "PutConflict", Run: testPutConflict},
+		{Name: "PutInvalid", Run: testPutInvalid},
+		{Name: "GetNotFound", Run: testGetNotFound},
+		{Name: "Lookup", Run: testLookup},
+		{Name: "ListByState", Run: testListByState},
+		{Name: "ListByFilter", Run: testListByFilter},
+		{Name: "ListUnderResource", Run: testListUnderResource},
+		{Name: "ListPaging", Run: testListPaging},
+		{Name: "ListNewestFirst", Run: testListNewestFirst},
+		{Name: "SizeAndCount", Run: testSizeAndCount},
+	})
 }
 
 // t0 is the time of the first fixture event; the others follow a minute
@@ -194,7 +185,8 @@ func checkUnchanged(t *testing.T, s audit.Index, es []audit.Entry) {
 	}
 }
 
-func testRoundTrip(t *testing.T, s audit.Index) {
+func testRoundTrip(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	es := seeded(t, s)
 	for _, e := range es {
 		got, err := s.Get(t.Context(), e.Index)
@@ -212,7 +204,8 @@ func testRoundTrip(t *testing.T, s audit.Index) {
 	check.Equal(t, "List", list(t, s, audit.EntryQuery{AfterIndex: -1}), wantAll(es))
 }
 
-func testPutIdempotent(t *testing.T, s audit.Index) {
+func testPutIdempotent(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	es := seeded(t, s)
 	ctx := t.Context()
 	if err := s.Put(ctx, es); err != nil {
@@ -241,7 +234,8 @@ func testPutIdempotent(t *testing.T, s audit.Index) {
 	}
 }
 
-func testPutConcurrent(t *testing.T, s audit.Index) {
+func testPutConcurrent(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	es := fixtureEntries(t)
 	const n = 8
 	var wg sync.WaitGroup
@@ -264,7 +258,8 @@ func testPutConcurrent(t *testing.T, s audit.Index) {
 	checkUnchanged(t, s, es)
 }
 
-func testPutConflict(t *testing.T, s audit.Index) {
+func testPutConflict(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	es := seeded(t, s)
 	// fresh is a new event at the next index: valid on its own, so that a
 	// refused call shows whether it was written.
@@ -293,7 +288,8 @@ func testPutConflict(t *testing.T, s audit.Index) {
 	}
 }
 
-func testPutInvalid(t *testing.T, s audit.Index) {
+func testPutInvalid(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	es := seeded(t, s)
 	fresh := newEntry(t, 6, trail.Event{ID: eventID(6), Time: at(6), Service: "comity-request",
 		Action: submit, States: []string{"AZ"}, Outcome: "OK"})
@@ -328,7 +324,8 @@ func refusedPut(t *testing.T, s audit.Index, es []audit.Entry, code *errs.Error,
 	checkUnchanged(t, s, es)
 }
 
-func testGetNotFound(t *testing.T, s audit.Index) {
+func testGetNotFound(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	for _, index := range []uint64{0, math.MaxUint64} {
 		_, err := s.Get(t.Context(), index)
 		check.Code(t, fmt.Sprintf("Get(%d) on an empty index", index), err, errs.ErrNotFound)
@@ -340,7 +337,8 @@ func testGetNotFound(t *testing.T, s audit.Index) {
 	}
 }
 
-func testLookup(t *testing.T, s audit.Index) {
+func testLookup(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	ctx := t.Context()
 	if got, err := s.Lookup(ctx, []string{eventID(0)}); err != nil || len(got) != 0 {
 		t.Errorf("Lookup on an empty index = %v, %v; want none", got, err)
@@ -381,7 +379,8 @@ func testLookup(t *testing.T, s audit.Index) {
 	}
 }
 
-func testListByState(t *testing.T, s audit.Index) {
+func testListByState(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	seeded(t, s)
 	tests := []struct {
 		state string
@@ -407,7 +406,8 @@ func testListByState(t *testing.T, s audit.Index) {
 	}
 }
 
-func testListByFilter(t *testing.T, s audit.Index) {
+func testListByFilter(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	es := seeded(t, s)
 	eq := func(field string, v any) query.Expr { return query.Compare{Field: field, Op: query.Eq, Value: v} }
 	cmp := func(field string, op query.Op, v any) query.Expr {
@@ -455,7 +455,8 @@ func testListByFilter(t *testing.T, s audit.Index) {
 // with the same characters. The names hold the wildcards of LIKE (% and
 // _), its usual escape character and a different case, which a LIKE
 // pattern built from the value would get wrong.
-func testListUnderResource(t *testing.T, s audit.Index) {
+func testListUnderResource(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	resources := []string{
 		0:  "requests/X",
 		1:  "requests/X/attachments/Y",
@@ -509,7 +510,8 @@ func testListUnderResource(t *testing.T, s audit.Index) {
 	}
 }
 
-func testListPaging(t *testing.T, s audit.Index) {
+func testListPaging(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	const n = 250
 	var es []audit.Entry
 	var kz []uint64
@@ -600,7 +602,8 @@ func testListPaging(t *testing.T, s audit.Index) {
 // testListNewestFirst pages through the entries newest first, each page
 // below the last index of the one before, with a state and a filter, as
 // an auditor's console lists the trail.
-func testListNewestFirst(t *testing.T, s audit.Index) {
+func testListNewestFirst(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	const n = 100
 	var es []audit.Entry
 	var kz []uint64 // newest first
@@ -665,7 +668,8 @@ func testListNewestFirst(t *testing.T, s audit.Index) {
 	})
 }
 
-func testSizeAndCount(t *testing.T, s audit.Index) {
+func testSizeAndCount(t *testing.T, newStore func(t *testing.T) audit.Index) {
+	s := newStore(t)
 	checkSize(t, s, 0, 0)
 	es := fixtureEntries(t)
 	steps := []struct {

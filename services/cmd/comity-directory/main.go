@@ -33,9 +33,8 @@ func main() {
 		return directoryd.Run(ctx, directoryd.Config{
 			Listener: l, Database: *database, Issuers: svc.Issuers,
 			SeedTrustedIssuers: seedIssuers, NoSeed: *noSeed,
-			Producer: relay.Producer{AuditAddr: common.AuditAddr, ServiceCredentials: svc.Credentials, AuditDigestKey: svc.DigestKey,
-				AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients},
-			TLS: svc.TLS, Logger: env.Logger, Metrics: env.Metrics,
+			Producer: relay.ProducerOf(common, svc),
+			TLS:      svc.TLS, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

@@ -45,9 +45,8 @@ func main() {
 			Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 			Transfers: transfers,
 			Policy:    policy,
-			Producer: relay.Producer{AuditAddr: common.AuditAddr, ServiceCredentials: svc.Credentials, AuditDigestKey: svc.DigestKey,
-				AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients},
-			TLS: svc.TLS, Logger: env.Logger, Metrics: env.Metrics,
+			Producer:  relay.ProducerOf(common, svc),
+			TLS:       svc.TLS, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))
 }

@@ -103,35 +103,55 @@ func scanState(row sqldb.Scanner) (directory.State, error) {
 	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, sqldb.ScanTime(&s.UpdateTime)); err != nil {
 		return directory.State{}, err
 	}
-	var err error
-	if s.DisplayNames, err = storedoc.DecodeMap(names); err != nil {
-		return directory.State{}, fmt.Errorf("state %s display_names: %w", s.Code, err)
-	}
-	if s.OfficialLanguages, err = storedoc.DecodeList[string](official); err != nil {
-		return directory.State{}, fmt.Errorf("state %s official_languages: %w", s.Code, err)
-	}
-	if s.AcceptedLanguages, err = storedoc.DecodeList[string](accepted); err != nil {
-		return directory.State{}, fmt.Errorf("state %s accepted_languages: %w", s.Code, err)
-	}
-	if s.TrustedIssuers, err = storedoc.DecodeList[string](issuers); err != nil {
-		return directory.State{}, fmt.Errorf("state %s trusted_issuers: %w", s.Code, err)
-	}
-	if s.ClaimMappings, err = storedoc.DecodeClaimMappings(mappings); err != nil {
-		return directory.State{}, fmt.Errorf("state %s claim_mappings: %w", s.Code, err)
+	d := columns{row: "state " + s.Code}
+	decode(&d, "display_names", &s.DisplayNames, storedoc.DecodeMap, names)
+	decode(&d, "official_languages", &s.OfficialLanguages, storedoc.DecodeList[string], official)
+	decode(&d, "accepted_languages", &s.AcceptedLanguages, storedoc.DecodeList[string], accepted)
+	decode(&d, "trusted_issuers", &s.TrustedIssuers, storedoc.DecodeList[string], issuers)
+	decode(&d, "claim_mappings", &s.ClaimMappings, storedoc.DecodeClaimMappings, mappings)
+	if d.err != nil {
+		return directory.State{}, d.err
 	}
 	return s, nil
 }
 
-// getState reads a state; lock is "" or a Dialect's row lock clause.
-func getState(ctx context.Context, q sqldb.Querier, code, lock string) (directory.State, error) {
-	s, err := scanState(q.QueryRow(ctx, `SELECT `+stateColumns+` FROM states WHERE code = ?`+lock, code))
+// columns decodes the JSON columns of one row (see decode), keeping the
+// first failure, which names the row and the column.
+type columns struct {
+	row string
+	err error
+}
+
+// decode sets *dst to what dec makes of the column's text src, unless an
+// earlier column of d's row failed.
+func decode[T any](d *columns, column string, dst *T, dec func(string) (T, error), src string) {
+	if d.err != nil {
+		return
+	}
+	v, err := dec(src)
+	if err != nil {
+		d.err = fmt.Errorf("%s %s: %w", d.row, column, err)
+		return
+	}
+	*dst = v
+}
+
+// getOne reads the row of the noun (state, agency) key with query and scan;
+// a missing row is NotFound.
+func getOne[T any](ctx context.Context, q sqldb.Querier, scan func(sqldb.Scanner) (T, error), query, noun, key string) (T, error) {
+	v, err := scan(q.QueryRow(ctx, query, key))
 	if errors.Is(err, sqldb.ErrNoRows) {
-		return directory.State{}, errs.New(errs.NotFound, "state %q not found", code)
+		return v, errs.New(errs.NotFound, "%s %q not found", noun, key)
 	}
 	if err != nil {
-		return directory.State{}, fmt.Errorf("get state %s: %w", code, err)
+		return v, fmt.Errorf("get %s %s: %w", noun, key, err)
 	}
-	return s, nil
+	return v, nil
+}
+
+// getState reads a state; lock is "" or a Dialect's row lock clause.
+func getState(ctx context.Context, q sqldb.Querier, code, lock string) (directory.State, error) {
+	return getOne(ctx, q, scanState, `SELECT `+stateColumns+` FROM states WHERE code = ?`+lock, "state", code)
 }
 
 // ListStates implements directory.Store.
@@ -225,32 +245,20 @@ func scanAgency(row sqldb.Scanner) (directory.Agency, error) {
 	if err := row.Scan(&a.ID, &a.State, &a.Kind, &names, &receives, &accepted, &contactPoints, &a.Active, &a.Version, sqldb.ScanTime(&a.UpdateTime)); err != nil {
 		return directory.Agency{}, err
 	}
-	var err error
-	if a.DisplayNames, err = storedoc.DecodeMap(names); err != nil {
-		return directory.Agency{}, fmt.Errorf("agency %s display_names: %w", a.ID, err)
-	}
-	if a.Receives, err = storedoc.DecodeList[cooperation.RequestType](receives); err != nil {
-		return directory.Agency{}, fmt.Errorf("agency %s receives: %w", a.ID, err)
-	}
-	if a.AcceptedLanguages, err = storedoc.DecodeList[string](accepted); err != nil {
-		return directory.Agency{}, fmt.Errorf("agency %s accepted_languages: %w", a.ID, err)
-	}
-	if a.ContactPoints, err = storedoc.DecodeContactPoints(contactPoints); err != nil {
-		return directory.Agency{}, fmt.Errorf("agency %s contact_points: %w", a.ID, err)
+	d := columns{row: "agency " + a.ID}
+	decode(&d, "display_names", &a.DisplayNames, storedoc.DecodeMap, names)
+	decode(&d, "receives", &a.Receives, storedoc.DecodeList[cooperation.RequestType], receives)
+	decode(&d, "accepted_languages", &a.AcceptedLanguages, storedoc.DecodeList[string], accepted)
+	decode(&d, "contact_points", &a.ContactPoints, storedoc.DecodeContactPoints, contactPoints)
+	if d.err != nil {
+		return directory.Agency{}, d.err
 	}
 	return a, nil
 }
 
 // getAgency reads an agency; lock is "" or a Dialect's row lock clause.
 func getAgency(ctx context.Context, q sqldb.Querier, id, lock string) (directory.Agency, error) {
-	a, err := scanAgency(q.QueryRow(ctx, `SELECT `+agencyColumns+` FROM agencies WHERE id = ?`+lock, id))
-	if errors.Is(err, sqldb.ErrNoRows) {
-		return directory.Agency{}, errs.New(errs.NotFound, "agency %q not found", id)
-	}
-	if err != nil {
-		return directory.Agency{}, fmt.Errorf("get agency %s: %w", id, err)
-	}
-	return a, nil
+	return getOne(ctx, q, scanAgency, `SELECT `+agencyColumns+` FROM agencies WHERE id = ?`+lock, "agency", id)
 }
 
 // lockStateAgencies takes the lock that serialises the changes of the

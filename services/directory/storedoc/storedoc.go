@@ -45,22 +45,14 @@ func EncodeClaimMappings(ms []identity.ClaimMapping) string {
 }
 
 // DecodeClaimMappings reads what EncodeClaimMappings stored; nil for none.
+// Empty value maps come back nil, the one form a read returns.
 func DecodeClaimMappings(s string) ([]identity.ClaimMapping, error) {
-	l, err := DecodeList[claimMappingJSON](s)
-	if err != nil || l == nil {
-		return nil, err
-	}
-	out := make([]identity.ClaimMapping, len(l))
-	for i, m := range l {
-		out[i] = identity.ClaimMapping(m)
-		if len(m.AgencyValues) == 0 {
-			out[i].AgencyValues = nil
-		}
-		if len(m.RoleValues) == 0 {
-			out[i].RoleValues = nil
-		}
-	}
-	return out, nil
+	return decodeListAs(s, func(j claimMappingJSON) identity.ClaimMapping {
+		m := identity.ClaimMapping(j)
+		emptyMapAsNil(&m.AgencyValues)
+		emptyMapAsNil(&m.RoleValues)
+		return m
+	})
 }
 
 // Encode returns v as JSON text. It cannot fail for the maps and slices of
@@ -122,14 +114,21 @@ func DecodeList[T any](s string) ([]T, error) {
 	return l, nil
 }
 
+// DecodeContactPoints reads what EncodeContactPoints stored; nil for none.
 func DecodeContactPoints(s string) ([]directory.ContactPoint, error) {
-	l, err := DecodeList[contactPointJSON](s)
+	return decodeListAs(s, func(j contactPointJSON) directory.ContactPoint { return directory.ContactPoint(j) })
+}
+
+// decodeListAs decodes a JSON array of stored forms J (see DecodeList) and
+// converts each to its domain type T.
+func decodeListAs[J, T any](s string, conv func(J) T) ([]T, error) {
+	l, err := DecodeList[J](s)
 	if err != nil || l == nil {
 		return nil, err
 	}
-	out := make([]directory.ContactPoint, len(l))
-	for i, c := range l {
-		out[i] = directory.ContactPoint(c)
+	out := make([]T, len(l))
+	for i, j := range l {
+		out[i] = conv(j)
 	}
 	return out, nil
 }

@@ -179,14 +179,8 @@ func testOutboxWithChange(t *testing.T, newStore func(t *testing.T) Store) {
 func testOutboxChangeWithoutEvent(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
-	agencyBefore, err := s.GetAgency(ctx, "kz-gpo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stateBefore, err := s.GetState(ctx, "KZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	agencyBefore := getAgency(t, s, "kz-gpo")
+	stateBefore := getState(t, s, "KZ")
 
 	if _, err := s.CreateAgency(ctx, directory.Agency{ID: "kz-academy", State: "KZ", Kind: directory.TrainingInstitution}, trail.Event{}); err == nil {
 		t.Error("CreateAgency without an event succeeded")

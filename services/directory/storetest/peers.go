@@ -41,10 +41,7 @@ func testUpdateAgencyPeers(t *testing.T, newStore func(t *testing.T) Store) {
 			return trail.Event{}, errs.New(errs.FailedPrecondition, "look only")
 		})
 		check.Code(t, "UpdateAgency refused by fn", err, errs.ErrFailedPrecondition)
-		a, err := s.GetAgency(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := getAgency(t, s, id)
 		check.Equal(t, "peers of "+id, got, stateAgenciesOf(all, a.State, id))
 	}
 }
@@ -57,15 +54,12 @@ func testImportKeepAgencies(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	all := allAgencies(t, s)
-	oversight, err := s.GetAgency(ctx, "kz-oversight")
-	if err != nil {
-		t.Fatal(err)
-	}
+	oversight := getAgency(t, s, "kz-oversight")
 	imported := oversight
 	imported.Kind, imported.Active = directory.LawEnforcement, false
 	calls := 0
 	var seen []directory.Agency
-	err = s.Import(ctx, nil, []directory.Agency{imported}, nil, func(stored, agencies []directory.Agency) {
+	err := s.Import(ctx, nil, []directory.Agency{imported}, nil, func(stored, agencies []directory.Agency) {
 		calls++
 		seen = slices.Clone(stored)
 		agencies[0].Kind, agencies[0].Active = directory.Oversight, true
@@ -77,10 +71,7 @@ func testImportKeepAgencies(t *testing.T, newStore func(t *testing.T) Store) {
 		t.Errorf("keepAgencies called %d times; want once", calls)
 	}
 	check.Equal(t, "stored agencies keepAgencies was called with", seen, stateAgenciesOf(all, "KZ", ""))
-	got, err := s.GetAgency(ctx, "kz-oversight")
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := getAgency(t, s, "kz-oversight")
 	if got.Kind != directory.Oversight || !got.Active || got.Version != oversight.Version+1 {
 		t.Errorf("kz-oversight after Import: kind %s, active %t, version %d; want what keepAgencies kept (OVERSIGHT, active), version %d",
 			got.Kind, got.Active, got.Version, oversight.Version+1)

@@ -34,44 +34,35 @@ type Store interface {
 // Run runs the suite. newStore must return an empty store of its own each
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, newStore func(t *testing.T) Store)
-	}{
-		{"SeedRoundTrip", testSeedRoundTrip},
-		{"SeedOnce", testSeedOnce},
-		{"SeedConcurrent", testSeedConcurrent},
-		{"SeedUnknownState", testSeedUnknownState},
-		{"Filter", testFilter},
-		{"OrderAndPage", testOrderAndPage},
-		{"CreateAgency", testCreateAgency},
-		{"NotFound", testNotFound},
-		{"UpdateAgency", testUpdateAgency},
-		{"UpdateAgencyConcurrent", testUpdateAgencyConcurrent},
-		{"UpdateAgencyPeers", testUpdateAgencyPeers},
-		{"UpdateAgencyPeersSerialised", testUpdateAgencyPeersSerialised},
-		{"UpdateState", testUpdateState},
-		{"UpdateStateConcurrent", testUpdateStateConcurrent},
-		{"Import", testImport},
-		{"ImportUnknownState", testImportUnknownState},
-		{"ImportKeep", testImportKeep},
-		{"ImportKeepsIssuers", testImportKeepsIssuers},
-		{"ImportKeepAgencies", testImportKeepAgencies},
-		{"OutboxWithChange", testOutboxWithChange},
-		{"OutboxChangeWithoutEvent", testOutboxChangeWithoutEvent},
-		{"OutboxEventRoundTrip", testOutboxEventRoundTrip},
-		{"OutboxRecordEvent", testOutboxRecordEvent},
-		{"OutboxOrderAndLimit", testOutboxOrderAndLimit},
-		{"OutboxMarkDelivered", testOutboxMarkDelivered},
-		{"OutboxNotForSeedAndImport", testOutboxNotForSeedAndImport},
-		{"OutboxDeadLetters", testOutboxDeadLetters},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore)
-		})
-	}
+	check.Suite(t, newStore, []check.Case[func(t *testing.T) Store]{
+		{Name: "SeedRoundTrip", Run: testSeedRoundTrip},
+		{Name: "SeedOnce", Run: testSeedOnce},
+		{Name: "SeedConcurrent", Run: testSeedConcurrent},
+		{Name: "SeedUnknownState", Run: testSeedUnknownState},
+		{Name: "Filter", Run: testFilter},
+		{Name: "OrderAndPage", Run: testOrderAndPage},
+		{Name: "CreateAgency", Run: testCreateAgency},
+		{Name: "NotFound", Run: testNotFound},
+		{Name: "UpdateAgency", Run: testUpdateAgency},
+		{Name: "UpdateAgencyConcurrent", Run: testUpdateAgencyConcurrent},
+		{Name: "UpdateAgencyPeers", Run: testUpdateAgencyPeers},
+		{Name: "UpdateAgencyPeersSerialised", Run: testUpdateAgencyPeersSerialised},
+		{Name: "UpdateState", Run: testUpdateState},
+		{Name: "UpdateStateConcurrent", Run: testUpdateStateConcurrent},
+		{Name: "Import", Run: testImport},
+		{Name: "ImportUnknownState", Run: testImportUnknownState},
+		{Name: "ImportKeep", Run: testImportKeep},
+		{Name: "ImportKeepsIssuers", Run: testImportKeepsIssuers},
+		{Name: "ImportKeepAgencies", Run: testImportKeepAgencies},
+		{Name: "OutboxWithChange", Run: testOutboxWithChange},
+		{Name: "OutboxChangeWithoutEvent", Run: testOutboxChangeWithoutEvent},
+		{Name: "OutboxEventRoundTrip", Run: testOutboxEventRoundTrip},
+		{Name: "OutboxRecordEvent", Run: testOutboxRecordEvent},
+		{Name: "OutboxOrderAndLimit", Run: testOutboxOrderAndLimit},
+		{Name: "OutboxMarkDelivered", Run: testOutboxMarkDelivered},
+		{Name: "OutboxNotForSeedAndImport", Run: testOutboxNotForSeedAndImport},
+		{Name: "OutboxDeadLetters", Run: testOutboxDeadLetters},
+	})
 }
 
 // t0 is the update time of the first fixture agency; the others follow a
@@ -171,21 +162,36 @@ func seeded(t *testing.T, newStore func(t *testing.T) Store) Store {
 	return s
 }
 
+// getAgency returns the agency id that s holds, failing t if it cannot.
+func getAgency(t *testing.T, s Store, id string) directory.Agency {
+	t.Helper()
+	return mustGet(t, "GetAgency", s.GetAgency, id)
+}
+
+// getState is getAgency for states.
+func getState(t *testing.T, s Store, code string) directory.State {
+	t.Helper()
+	return mustGet(t, "GetState", s.GetState, code)
+}
+
+// mustGet returns what get reads for key, failing t (what names get) if it
+// cannot.
+func mustGet[T any](t *testing.T, what string, get func(context.Context, string) (T, error), key string) T {
+	t.Helper()
+	v, err := get(t.Context(), key)
+	if err != nil {
+		t.Fatalf("%s(%s): %v", what, key, err)
+	}
+	return v
+}
+
 // wantAgency is a as a store returns it after writing it as version v: empty
 // maps and slices as nil, the update time in UTC truncated to microseconds.
 func wantAgency(a directory.Agency, v int64) directory.Agency {
-	if len(a.DisplayNames) == 0 {
-		a.DisplayNames = nil
-	}
-	if len(a.Receives) == 0 {
-		a.Receives = nil
-	}
-	if len(a.AcceptedLanguages) == 0 {
-		a.AcceptedLanguages = nil
-	}
-	if len(a.ContactPoints) == 0 {
-		a.ContactPoints = nil
-	}
+	emptyMapAsNil(&a.DisplayNames)
+	emptyAsNil(&a.Receives)
+	emptyAsNil(&a.AcceptedLanguages)
+	emptyAsNil(&a.ContactPoints)
 	a.Version = v
 	a.UpdateTime = a.UpdateTime.UTC().Truncate(time.Microsecond)
 	return a
@@ -193,20 +199,26 @@ func wantAgency(a directory.Agency, v int64) directory.Agency {
 
 // wantState is wantAgency for states; the update time is left to the caller.
 func wantState(s directory.State, v int64) directory.State {
-	if len(s.DisplayNames) == 0 {
-		s.DisplayNames = nil
-	}
-	if len(s.OfficialLanguages) == 0 {
-		s.OfficialLanguages = nil
-	}
-	if len(s.AcceptedLanguages) == 0 {
-		s.AcceptedLanguages = nil
-	}
-	if len(s.TrustedIssuers) == 0 {
-		s.TrustedIssuers = nil
-	}
+	emptyMapAsNil(&s.DisplayNames)
+	emptyAsNil(&s.OfficialLanguages)
+	emptyAsNil(&s.AcceptedLanguages)
+	emptyAsNil(&s.TrustedIssuers)
 	s.Version = v
 	return s
+}
+
+// emptyAsNil sets an empty list to nil, the form a store returns.
+func emptyAsNil[S ~[]E, E any](l *S) {
+	if len(*l) == 0 {
+		*l = nil
+	}
+}
+
+// emptyMapAsNil is emptyAsNil for maps.
+func emptyMapAsNil[M ~map[K]V, K comparable, V any](m *M) {
+	if len(*m) == 0 {
+		*m = nil
+	}
 }
 
 // checkWriteTime checks a time the store chose because none was given: in
@@ -490,29 +502,10 @@ func testOrderAndPage(t *testing.T, newStore func(t *testing.T) Store) {
 			if got := ids(all.Agencies); !slices.Equal(got, tc.want) {
 				t.Fatalf("order\n got %v\nwant %v", got, tc.want)
 			}
-			// Pages of 3 must add up to the same list: each agency once,
-			// whatever the ties in the requested order.
-			const size = 3
-			var paged []string
-			for offset := 0; ; offset += size {
-				page, err := s.ListAgencies(ctx, directory.AgencyQuery{Filter: tc.filter, OrderBy: tc.orderBy, Offset: offset, Limit: size})
-				if err != nil {
-					t.Fatalf("ListAgencies offset %d: %v", offset, err)
-				}
-				if page.Total != len(tc.want) {
-					t.Errorf("offset %d: Total %d; want %d", offset, page.Total, len(tc.want))
-				}
-				if len(page.Agencies) > size {
-					t.Fatalf("offset %d: %d agencies; want at most %d", offset, len(page.Agencies), size)
-				}
-				if len(page.Agencies) == 0 {
-					break
-				}
-				paged = append(paged, ids(page.Agencies)...)
-			}
-			if !slices.Equal(paged, tc.want) {
-				t.Errorf("pages\n got %v\nwant %v", paged, tc.want)
-			}
+			check.Pages(t, "ListAgencies", 3, tc.want, func(offset int) ([]string, int, error) {
+				page, err := s.ListAgencies(ctx, directory.AgencyQuery{Filter: tc.filter, OrderBy: tc.orderBy, Offset: offset, Limit: 3})
+				return ids(page.Agencies), page.Total, err
+			})
 		})
 	}
 }
@@ -699,10 +692,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			ctx := t.Context()
 			s := seeded(t, newStore)
 			const id = "kz-gpo"
-			before, err := s.GetAgency(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := getAgency(t, s, id)
 			ev := newEvent("agencies/"+id, "KZ")
 			got, err := s.UpdateAgency(ctx, id, peerless(withEvent(tc.fn, ev)))
 			if tc.wantErr != nil {
@@ -710,10 +700,7 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
 					t.Errorf("UpdateAgency error %v; want %v", err, tc.wantErr)
 				}
-				after, err := s.GetAgency(ctx, id)
-				if err != nil {
-					t.Fatal(err)
-				}
+				after := getAgency(t, s, id)
 				check.Equal(t, "agency after failed update", after, before)
 				if _, err := s.GetAgency(ctx, "kz-other"); !errors.Is(err, errs.ErrNotFound) {
 					t.Errorf("failed id change left kz-other behind: %v", err)
@@ -732,16 +719,10 @@ func testUpdateAgency(t *testing.T, newStore func(t *testing.T) Store) {
 			if got.Etag() == before.Etag() {
 				t.Errorf("etag %q did not change", got.Etag())
 			}
-			stored, err := s.GetAgency(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			stored := getAgency(t, s, id)
 			check.Equal(t, "GetAgency after update", stored, got)
 			// Only the one agency changed.
-			other, err := s.GetAgency(ctx, "kg-gpo")
-			if err != nil {
-				t.Fatal(err)
-			}
+			other := getAgency(t, s, "kg-gpo")
 			_, fx := fixtures()
 			check.Equal(t, "other agency", other, wantAgency(fx[4], 1))
 		})
@@ -752,30 +733,16 @@ func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) Store)
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	const id, n = "uz-gpo", 20
-	before, err := s.GetAgency(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
+	before, got := updateConcurrently(t, s, n, "UpdateAgency",
+		func() (directory.Agency, error) { return s.GetAgency(ctx, id) },
+		func(a directory.Agency) int64 { return a.Version },
+		func(i int) error {
 			_, err := s.UpdateAgency(ctx, id, func(a *directory.Agency, _ []directory.Agency) (trail.Event, error) {
 				a.ContactPoints = append(a.ContactPoints, directory.ContactPoint{Role: "officer", FullName: fmt.Sprintf("officer %d", i)})
 				return newEvent("agencies/"+id, a.State), nil
 			})
-			if err != nil {
-				t.Errorf("UpdateAgency #%d: %v", i, err)
-			}
+			return err
 		})
-	}
-	wg.Wait()
-	got, err := s.GetAgency(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Version != before.Version+n {
-		t.Errorf("version %d after %d updates of version %d", got.Version, n, before.Version)
-	}
 	if len(got.ContactPoints) != len(before.ContactPoints)+n {
 		t.Errorf("%d contact points after %d appends to %d: updates were lost", len(got.ContactPoints), n, len(before.ContactPoints))
 	}
@@ -785,9 +752,38 @@ func testUpdateAgencyConcurrent(t *testing.T, newStore func(t *testing.T) Store)
 			t.Errorf("contact point %q was lost", name)
 		}
 	}
+}
+
+// updateConcurrently runs n updates at once (update(i) is the i-th, what
+// names the store method for errors) of the value get reads, and checks that
+// none was lost: the version rose by n and the outbox holds one event each.
+// It returns the value before and after.
+func updateConcurrently[T any](t *testing.T, s Store, n int, what string, get func() (T, error), version func(T) int64, update func(i int) error) (before, after T) {
+	t.Helper()
+	before, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := update(i); err != nil {
+				t.Errorf("%s #%d: %v", what, i, err)
+			}
+		})
+	}
+	wg.Wait()
+	after, err = get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version(after) != version(before)+int64(n) {
+		t.Errorf("version %d after %d updates of version %d", version(after), n, version(before))
+	}
 	if got := pending(t, s); len(got) != n {
 		t.Errorf("%d events in the outbox after %d updates; want one each", len(got), n)
 	}
+	return before, after
 }
 
 func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
@@ -840,14 +836,8 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
 			s := seeded(t, newStore)
-			before, err := s.GetState(ctx, "KZ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			otherBefore, err := s.GetState(ctx, "KG")
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := getState(t, s, "KZ")
+			otherBefore := getState(t, s, "KG")
 			ev := newEvent("states/KZ", "KZ")
 			got, err := s.UpdateState(ctx, "KZ", withEvent(tc.fn, ev))
 			if tc.wantErr != nil {
@@ -855,10 +845,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 				if !errors.Is(err, tc.wantErr) || (tc.sameErr && err != tc.wantErr) {
 					t.Errorf("UpdateState error %v; want %v", err, tc.wantErr)
 				}
-				after, err := s.GetState(ctx, "KZ")
-				if err != nil {
-					t.Fatal(err)
-				}
+				after := getState(t, s, "KZ")
 				check.Equal(t, "state after failed update", after, before)
 			} else {
 				if err != nil {
@@ -873,16 +860,10 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 				if got.Etag() == before.Etag() {
 					t.Errorf("etag %q did not change", got.Etag())
 				}
-				stored, err := s.GetState(ctx, "KZ")
-				if err != nil {
-					t.Fatal(err)
-				}
+				stored := getState(t, s, "KZ")
 				check.Equal(t, "GetState after update", stored, got)
 			}
-			otherAfter, err := s.GetState(ctx, "KG")
-			if err != nil {
-				t.Fatal(err)
-			}
+			otherAfter := getState(t, s, "KG")
 			check.Equal(t, "other state", otherAfter, otherBefore)
 		})
 	}
@@ -892,30 +873,16 @@ func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) Store) 
 	ctx := t.Context()
 	s := seeded(t, newStore)
 	const code, n = "KG", 20
-	before, err := s.GetState(ctx, code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
+	before, got := updateConcurrently(t, s, n, "UpdateState",
+		func() (directory.State, error) { return s.GetState(ctx, code) },
+		func(st directory.State) int64 { return st.Version },
+		func(i int) error {
 			_, err := s.UpdateState(ctx, code, func(st *directory.State) (trail.Event, error) {
 				st.TrustedIssuers = append(st.TrustedIssuers, fmt.Sprintf("https://issuer-%d.example/", i))
 				return newEvent("states/"+code, code), nil
 			})
-			if err != nil {
-				t.Errorf("UpdateState #%d: %v", i, err)
-			}
+			return err
 		})
-	}
-	wg.Wait()
-	got, err := s.GetState(ctx, code)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Version != before.Version+n {
-		t.Errorf("version %d after %d updates of version %d", got.Version, n, before.Version)
-	}
 	if len(got.TrustedIssuers) != len(before.TrustedIssuers)+n {
 		t.Errorf("%d issuers after %d appends to %d: updates were lost", len(got.TrustedIssuers), n, len(before.TrustedIssuers))
 	}
@@ -924,22 +891,13 @@ func testUpdateStateConcurrent(t *testing.T, newStore func(t *testing.T) Store) 
 			t.Errorf("issuer %q was lost", iss)
 		}
 	}
-	if got := pending(t, s); len(got) != n {
-		t.Errorf("%d events in the outbox after %d updates; want one each", len(got), n)
-	}
 }
 
 func testImport(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
-	untouched, err := s.GetAgency(ctx, "uz-gpo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	untouchedState, err := s.GetState(ctx, "UZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	untouched := getAgency(t, s, "uz-gpo")
+	untouchedState := getState(t, s, "UZ")
 
 	later := t0.Add(24 * time.Hour)
 	kz := directory.State{
@@ -1018,10 +976,7 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 	wantAgencies := allAgencies(t, s)
 
 	az := directory.State{Code: "AZ", TimeZone: "Asia/Baku"}
-	kz, err := s.GetState(ctx, "KZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kz := getState(t, s, "KZ")
 	kz.TimeZone = "UTC"
 	err = s.Import(ctx, []directory.State{az, kz}, []directory.Agency{
 		{ID: "az-gpo", State: "AZ", Kind: directory.CentralAuthority},
@@ -1045,15 +1000,12 @@ func testImportUnknownState(t *testing.T, newStore func(t *testing.T) Store) {
 func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
 	ctx := t.Context()
 	s := seeded(t, newStore)
-	stored, err := s.GetState(ctx, "KZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	stored := getState(t, s, "KZ")
 	kz := stored
 	kz.TimeZone, kz.TrustedIssuers = "Asia/Aqtobe", nil
 	az := directory.State{Code: "AZ", DisplayNames: map[string]string{"en": "Azerbaijan"}, TimeZone: "Asia/Baku"}
 	var seen []directory.State
-	err = s.Import(ctx, []directory.State{kz, az}, nil, func(old directory.State, imported *directory.State) {
+	err := s.Import(ctx, []directory.State{kz, az}, nil, func(old directory.State, imported *directory.State) {
 		seen = append(seen, old)
 		imported.TrustedIssuers = []string{"urn:kept"}
 	}, nil)
@@ -1061,10 +1013,7 @@ func testImportKeep(t *testing.T, newStore func(t *testing.T) Store) {
 		t.Fatalf("Import: %v", err)
 	}
 	check.Equal(t, "states keep was called with", seen, []directory.State{stored})
-	got, err := s.GetState(ctx, "KZ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := getState(t, s, "KZ")
 	if got.TimeZone != "Asia/Aqtobe" || !slices.Equal(got.TrustedIssuers, []string{"urn:kept"}) {
 		t.Errorf("KZ after Import: time zone %q, issuers %q; want the import's zone and keep's issuers", got.TimeZone, got.TrustedIssuers)
 	}

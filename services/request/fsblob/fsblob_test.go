@@ -32,6 +32,21 @@ func newStore(t *testing.T) (*fsblob.Store, string) {
 	return s, dir
 }
 
+// read returns the content of the blob key, failing t if it cannot.
+func read(t *testing.T, s *fsblob.Store, key string) []byte {
+	t.Helper()
+	rc, err := s.Open(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("reading blob %s: %v", key, err)
+	}
+	return b
+}
+
 // files lists the regular files under dir, wherever they are.
 func files(t *testing.T, dir string) []string {
 	t.Helper()
@@ -110,15 +125,7 @@ func TestPutRoundTrip(t *testing.T) {
 				t.Errorf("key %s derives from the content", key)
 			}
 
-			rc, err := s.Open(ctx, key)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			got, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				t.Fatalf("reading blob: %v", err)
-			}
+			got := read(t, s, key)
 			if !bytes.Equal(got, tc.data) {
 				t.Errorf("blob content differs: got %d bytes (sha %s), want %d (sha %s)", len(got), hexSHA(got), len(tc.data), want)
 			}
@@ -406,13 +413,7 @@ func TestOpenUnknownAndDeleted(t *testing.T) {
 	}
 
 	// Deleting one blob leaves the other.
-	rc, err := s.Open(ctx, other)
-	if err != nil {
-		t.Fatalf("Open of the other blob: %v", err)
-	}
-	got, _ := io.ReadAll(rc)
-	rc.Close()
-	if string(got) != "translation" {
+	if got := read(t, s, other); string(got) != "translation" {
 		t.Errorf("other blob = %q", got)
 	}
 	if fl := files(t, dir); len(fl) != 1 {
@@ -484,13 +485,7 @@ func TestConcurrentPuts(t *testing.T) {
 	}
 	wg.Wait()
 	for i, k := range keys {
-		rc, err := s.Open(ctx, k)
-		if err != nil {
-			t.Fatalf("Open %d: %v", i, err)
-		}
-		got, _ := io.ReadAll(rc)
-		rc.Close()
-		if !bytes.Equal(got, data[i]) {
+		if got := read(t, s, k); !bytes.Equal(got, data[i]) {
 			t.Errorf("blob %d has other content", i)
 		}
 	}

@@ -17,6 +17,23 @@ var liaison = request.Actor{Subject: "https://idp.uz.example/#ca-uz-1", Name: "B
 
 func utcMicros(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
+// createEach writes items in order with create (what names it in failures)
+// and checks that each comes back as want makes it; it returns those, by id.
+func createEach[T any](t *testing.T, what string, items []T, id func(T) string, create func(T) (T, error), want func(T) T) map[string]T {
+	t.Helper()
+	wants := map[string]T{}
+	for _, it := range items {
+		got, err := create(it)
+		if err != nil {
+			t.Fatalf("%s(%s): %v", what, id(it), err)
+		}
+		w := want(it)
+		check.Equal(t, what+" "+id(it), got, w)
+		wants[id(it)] = w
+	}
+	return wants
+}
+
 func testMessages(t *testing.T, newStore func(t *testing.T) request.Store) {
 	ctx := t.Context()
 	s := newStore(t)
@@ -31,17 +48,11 @@ func testMessages(t *testing.T, newStore func(t *testing.T) request.Store) {
 		{ID: "msg-c", RequestID: "req-1", Body: "Period: 1–3 February.", Visibility: "BOTH_SIDES", Author: prosecutor, CreateTime: later},
 		{ID: "msg-x", RequestID: "req-2", Body: "Other request.", Visibility: "BOTH_SIDES", Author: prosecutor, CreateTime: t0},
 	}
-	wantMsg := map[string]request.Message{}
-	for _, m := range msgs {
-		got, err := s.CreateMessage(ctx, m, event("ev-"+m.ID, "CreateMessage"))
-		if err != nil {
-			t.Fatalf("CreateMessage(%s): %v", m.ID, err)
-		}
-		w := m
-		w.CreateTime = utcMicros(m.CreateTime)
-		check.Equal(t, "CreateMessage "+m.ID, got, w)
-		wantMsg[m.ID] = w
-	}
+	wantMsg := createEach(t, "CreateMessage", msgs, func(m request.Message) string { return m.ID },
+		func(m request.Message) (request.Message, error) {
+			return s.CreateMessage(ctx, m, event("ev-"+m.ID, "CreateMessage"))
+		},
+		func(m request.Message) request.Message { m.CreateTime = utcMicros(m.CreateTime); return m })
 	pick := func(ids ...string) []request.Message {
 		var out []request.Message
 		for _, id := range ids {
@@ -112,17 +123,11 @@ func testAttachments(t *testing.T, newStore func(t *testing.T) request.Store) {
 			SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", BlobKey: "blobs/e3/b0c4",
 			Uploader: liaison, CreateTime: t0},
 	}
-	wantAtt := map[string]request.Attachment{}
-	for _, a := range atts {
-		got, err := s.CreateAttachment(ctx, a, event("ev-"+a.ID, "UploadAttachment"))
-		if err != nil {
-			t.Fatalf("CreateAttachment(%s): %v", a.ID, err)
-		}
-		w := a
-		w.CreateTime = utcMicros(a.CreateTime)
-		check.Equal(t, "CreateAttachment "+a.ID, got, w)
-		wantAtt[a.ID] = w
-	}
+	wantAtt := createEach(t, "CreateAttachment", atts, func(a request.Attachment) string { return a.ID },
+		func(a request.Attachment) (request.Attachment, error) {
+			return s.CreateAttachment(ctx, a, event("ev-"+a.ID, "UploadAttachment"))
+		},
+		func(a request.Attachment) request.Attachment { a.CreateTime = utcMicros(a.CreateTime); return a })
 	for _, tc := range []struct {
 		name, requestID, id string
 		wantErr             *errs.Error

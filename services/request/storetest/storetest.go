@@ -28,35 +28,26 @@ type outbox = trail.Outbox
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
 // The store must also have the methods of trail.Outbox.
 func Run(t *testing.T, newStore func(t *testing.T) request.Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, newStore func(t *testing.T) request.Store)
-	}{
-		{"RoundTrip", testRoundTrip},
-		{"References", testReferences},
-		{"ReferencesConcurrent", testReferencesConcurrent},
-		{"Idempotent", testIdempotent},
-		{"IdempotentConcurrent", testIdempotentConcurrent},
-		{"Update", testUpdate},
-		{"UpdateRace", testUpdateRace},
-		{"NotFound", testNotFound},
-		{"Filter", testFilter},
-		{"OrderAndPage", testOrderAndPage},
-		{"StatisticsRows", testStatisticsRows},
-		{"History", testHistory},
-		{"HistoryFollowedWhileWritten", testHistoryFollow},
-		{"Messages", testMessages},
-		{"Attachments", testAttachments},
-		{"RecordEvent", testRecordEvent},
-		{"Outbox", testOutbox},
-		{"OutboxDeadLetters", testOutboxDeadLetters},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, newStore)
-		})
-	}
+	check.Suite(t, newStore, []check.Case[func(t *testing.T) request.Store]{
+		{Name: "RoundTrip", Run: testRoundTrip},
+		{Name: "References", Run: testReferences},
+		{Name: "ReferencesConcurrent", Run: testReferencesConcurrent},
+		{Name: "Idempotent", Run: testIdempotent},
+		{Name: "IdempotentConcurrent", Run: testIdempotentConcurrent},
+		{Name: "Update", Run: testUpdate},
+		{Name: "UpdateRace", Run: testUpdateRace},
+		{Name: "NotFound", Run: testNotFound},
+		{Name: "Filter", Run: testFilter},
+		{Name: "OrderAndPage", Run: testOrderAndPage},
+		{Name: "StatisticsRows", Run: testStatisticsRows},
+		{Name: "History", Run: testHistory},
+		{Name: "HistoryFollowedWhileWritten", Run: testHistoryFollow},
+		{Name: "Messages", Run: testMessages},
+		{Name: "Attachments", Run: testAttachments},
+		{Name: "RecordEvent", Run: testRecordEvent},
+		{Name: "Outbox", Run: testOutbox},
+		{Name: "OutboxDeadLetters", Run: testOutboxDeadLetters},
+	})
 }
 
 // t0 is a time in 2026 whose nanoseconds make truncation visible.

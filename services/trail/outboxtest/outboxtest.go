@@ -30,23 +30,21 @@ type Store interface {
 // time it is called (subtests run in parallel) and release it in t.Cleanup.
 // service names the producer, as its events do (e.g. "comity-request").
 func Run(t *testing.T, service string, newStore func(t *testing.T) Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, service string, newStore func(t *testing.T) Store)
-	}{
-		{"DeadLetterSetsAside", testDeadLetterSetsAside},
-		{"DeadLetterRefusals", testDeadLetterRefusals},
-		{"Redeliver", testRedeliver},
-		{"RedeliverAll", testRedeliverAll},
-		{"DeliveredIsNoDeadLetter", testDeliveredIsNoDeadLetter},
-		{"Stats", testStats},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, service, newStore)
-		})
-	}
+	check.Suite(t, producer{service, newStore}, []check.Case[producer]{
+		{Name: "DeadLetterSetsAside", Run: testDeadLetterSetsAside},
+		{Name: "DeadLetterRefusals", Run: testDeadLetterRefusals},
+		{Name: "Redeliver", Run: testRedeliver},
+		{Name: "RedeliverAll", Run: testRedeliverAll},
+		{Name: "DeliveredIsNoDeadLetter", Run: testDeliveredIsNoDeadLetter},
+		{Name: "Stats", Run: testStats},
+	})
+}
+
+// producer is what the suite hands every case: the producer's name and a way
+// to make an empty store of its own.
+type producer struct {
+	service  string
+	newStore func(t *testing.T) Store
 }
 
 // record writes n events of service and returns them as PendingEvents
@@ -119,9 +117,9 @@ func stats(t *testing.T, s Store) trail.OutboxStats {
 	return st
 }
 
-func testDeadLetterSetsAside(t *testing.T, service string, newStore func(t *testing.T) Store) {
-	s := newStore(t)
-	es := record(t, s, service, 5)
+func testDeadLetterSetsAside(t *testing.T, p producer) {
+	s := p.newStore(t)
+	es := record(t, s, p.service, 5)
 	all := entryIDs(es)
 	reason := "INVALID_ARGUMENT: invalid request: events[0].resource: value length must be at most 300 characters"
 	before := time.Now()
@@ -172,9 +170,9 @@ func eventsEqual(a, b trail.Event) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-func testDeadLetterRefusals(t *testing.T, service string, newStore func(t *testing.T) Store) {
-	s := newStore(t)
-	es := record(t, s, service, 3)
+func testDeadLetterRefusals(t *testing.T, p producer) {
+	s := p.newStore(t)
+	es := record(t, s, p.service, 3)
 	if err := s.DeadLetter(t.Context(), es[0].Seq, "first reason"); err != nil {
 		t.Fatalf("DeadLetter: %v", err)
 	}
@@ -214,9 +212,9 @@ func testDeadLetterRefusals(t *testing.T, service string, newStore func(t *testi
 	}
 }
 
-func testRedeliver(t *testing.T, service string, newStore func(t *testing.T) Store) {
-	s := newStore(t)
-	es := record(t, s, service, 5)
+func testRedeliver(t *testing.T, p producer) {
+	s := p.newStore(t)
+	es := record(t, s, p.service, 5)
 	all := entryIDs(es)
 	for _, i := range []int{1, 2, 4} {
 		if err := s.DeadLetter(t.Context(), es[i].Seq, "refused"); err != nil {
@@ -255,12 +253,12 @@ func testRedeliver(t *testing.T, service string, newStore func(t *testing.T) Sto
 	}
 }
 
-func testRedeliverAll(t *testing.T, service string, newStore func(t *testing.T) Store) {
-	s := newStore(t)
+func testRedeliverAll(t *testing.T, p producer) {
+	s := p.newStore(t)
 	if n, err := s.RedeliverAll(t.Context()); err != nil || n != 0 {
 		t.Errorf("RedeliverAll of an empty outbox = %d, %v; want 0", n, err)
 	}
-	es := record(t, s, service, 4)
+	es := record(t, s, p.service, 4)
 	all := entryIDs(es)
 	for _, i := range []int{0, 3} {
 		if err := s.DeadLetter(t.Context(), es[i].Seq, "refused"); err != nil {
@@ -287,9 +285,9 @@ func testRedeliverAll(t *testing.T, service string, newStore func(t *testing.T) 
 
 // A dead letter another relay got into the log (it sent the event before
 // this one set it aside) is delivered, not a dead letter.
-func testDeliveredIsNoDeadLetter(t *testing.T, service string, newStore func(t *testing.T) Store) {
-	s := newStore(t)
-	es := record(t, s, service, 2)
+func testDeliveredIsNoDeadLetter(t *testing.T, p producer) {
+	s := p.newStore(t)
+	es := record(t, s, p.service, 2)
 	if err := s.DeadLetter(t.Context(), es[0].Seq, "refused"); err != nil {
 		t.Fatal(err)
 	}
@@ -310,15 +308,15 @@ func testDeliveredIsNoDeadLetter(t *testing.T, service string, newStore func(t *
 	}
 }
 
-func testStats(t *testing.T, service string, newStore func(t *testing.T) Store) {
-	s := newStore(t)
+func testStats(t *testing.T, p producer) {
+	s := p.newStore(t)
 	if st := stats(t, s); st != (trail.OutboxStats{}) {
 		t.Errorf("Stats of an empty outbox = %+v; want zero", st)
 	}
 	before := time.Now()
-	first := record(t, s, service, 1)
+	first := record(t, s, p.service, 1)
 	mid := time.Now()
-	rest := record(t, s, service, 3)
+	rest := record(t, s, p.service, 3)
 	es := append(first, rest...)
 
 	st := stats(t, s)
