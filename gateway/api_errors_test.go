@@ -314,6 +314,8 @@ func TestEvery400NamesItsField(t *testing.T) {
 			body: "x", header: http.Header{"Content-Type": {"application/pdf"}, "Content-Disposition": {`attachment; filename="x.pdf"`},
 				"Repr-Digest": {"sha-256=:" + base64.StdEncoding.EncodeToString(make([]byte, 32)) + ":"}},
 			want: 400, field: "sha256", words: []string{"but 0000000000000000000000000000000000000000000000000000000000000000 was declared"}},
+		{name: "a NUL character in a text", method: "POST", path: "/v1/" + name + "/messages", token: prosecutor,
+			body: `{"body":"see the file\u0000","visibility":"BOTH_SIDES"}`, want: 400, field: "message.body", words: []string{"NUL character"}},
 		{name: "an upload header", method: "POST", path: "/v1/" + name + "/attachments:upload?kind=EVIDENCE", token: prosecutor, body: "x",
 			header: http.Header{"Content-Type": {"application/pdf"}, "Content-Disposition": {`attachment; filename="x.pdf"`}},
 			want:   400, field: "Repr-Digest", words: []string{"required"}},

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
@@ -220,19 +221,71 @@ func (ic interceptors) validate(msg any) error {
 	if !ok {
 		return nil
 	}
+	var vs errs.Violations
+	nulIn(m.ProtoReflect(), "", &vs)
 	err := ic.validator.Validate(m)
-	if err == nil {
-		return nil
-	}
 	var verr *protovalidate.ValidationError
-	if !errors.As(err, &verr) {
+	switch {
+	case errors.As(err, &verr):
+		for _, v := range verr.Violations {
+			vs.Add(protovalidate.FieldPathString(v.Proto.GetField()), "%s", describe(v))
+		}
+	case err != nil:
 		return fmt.Errorf("validate %T: %w", msg, err)
 	}
-	vs := make(errs.Violations, 0, len(verr.Violations))
-	for _, v := range verr.Violations {
-		vs.Add(protovalidate.FieldPathString(v.Proto.GetField()), "%s", describe(v))
-	}
 	return vs.Err(errs.Invalid, "invalid request")
+}
+
+// nulIn adds to vs every text of m, nested ones included, that holds the
+// NUL character, by its field path (request.persons[0].name). The rule is
+// every service's, for every call: no store keeps such a text (a
+// PostgreSQL document or text column refuses it), and no text a person
+// writes needs one.
+func nulIn(m protoreflect.Message, path string, vs *errs.Violations) {
+	join := func(name protoreflect.Name) string {
+		if path == "" {
+			return string(name)
+		}
+		return path + "." + string(name)
+	}
+	text := func(p string, v protoreflect.Value) {
+		if strings.ContainsRune(v.String(), 0) {
+			vs.Add(p, "must not contain the NUL character (U+0000)")
+		}
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		p := join(fd.Name())
+		switch {
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				ep := fmt.Sprintf("%s[%q]", p, k.String())
+				text(ep, protoreflect.ValueOfString(k.String()))
+				switch fd.MapValue().Kind() {
+				case protoreflect.StringKind:
+					text(ep, mv)
+				case protoreflect.MessageKind, protoreflect.GroupKind:
+					nulIn(mv.Message(), ep, vs)
+				}
+				return true
+			})
+		case fd.IsList():
+			l := v.List()
+			for i := range l.Len() {
+				ep := fmt.Sprintf("%s[%d]", p, i)
+				switch fd.Kind() {
+				case protoreflect.StringKind:
+					text(ep, l.Get(i))
+				case protoreflect.MessageKind, protoreflect.GroupKind:
+					nulIn(l.Get(i).Message(), ep, vs)
+				}
+			}
+		case fd.Kind() == protoreflect.StringKind:
+			text(p, v)
+		case fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind:
+			nulIn(v.Message(), p, vs)
+		}
+		return true
+	})
 }
 
 // Preauthorizer is implemented by a service that checks who may make some

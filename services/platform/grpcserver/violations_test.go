@@ -1,6 +1,8 @@
 package grpcserver
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/errs"
 )
 
 // TestPatternWords: every pattern of the protos' validation rules has
@@ -99,6 +102,47 @@ func TestDescribe(t *testing.T) {
 				if strings.Contains(got, internal) {
 					t.Errorf("error %q shows the validator's internals (%q)", got, internal)
 				}
+			}
+		})
+	}
+}
+
+// TestNULRefused: a text holding the NUL character is refused where it is,
+// in any message, nested or listed or in a map, with every other violation
+// of the call, and a text without one passes.
+func TestNULRefused(t *testing.T) {
+	v, err := protovalidate.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := interceptors{validator: v}
+	create := &requestv1.CreateRequestRequest{Request: &requestv1.Request{
+		FactsSummary: "funds\x00moved",
+		Persons:      []*requestv1.Person{{FullName: "Aigerim"}, {FullName: "Bo\x00lat"}},
+	}}
+	agency := &directoryv1.Agency{Name: "agencies/kz-gpo", DisplayNames: map[string]string{"en": "GPO\x00", "kk\x00": "БП"}}
+	for _, tc := range []struct {
+		name string
+		msg  proto.Message
+		want []string
+	}{
+		{"nested and listed", create, []string{"request.facts_summary", "request.persons[1].full_name"}},
+		{"a map's value and key", agency, []string{`display_names["en"]`, `display_names["kk\x00"]`}},
+		{"none", &requestv1.GetRequestRequest{Name: "requests/r1"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			var e *errs.Error
+			if err := ic.validate(tc.msg); errors.As(err, &e) {
+				for _, vi := range e.Violations {
+					if strings.Contains(vi.Description, "NUL character") {
+						got = append(got, vi.Field)
+					}
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("NUL refused at %q, want %q", got, tc.want)
 			}
 		})
 	}
