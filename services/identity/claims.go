@@ -16,12 +16,10 @@ import (
 // read through the issuer's ClaimMapping (see Verifier.mapClaims), from
 // fields, the whole decoded payload.
 type claims struct {
-	iss, sub, name, agency string
-	service                string
-	aud                    []string
-	roles                  []string
-	exp, nbf, iat          *time.Time
-	fields                 map[string]json.RawMessage
+	iss, sub, service string
+	aud               []string
+	exp, nbf, iat     *time.Time
+	fields            map[string]json.RawMessage
 }
 
 // errMalformedJSON is what decodeObject refuses; callers turn it into a
