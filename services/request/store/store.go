@@ -251,10 +251,15 @@ func getRequest(ctx context.Context, q sqldb.Querier, d sqldb.Dialect, id string
 // it created, or KeyReused when the body differs. found is false when the
 // key is free.
 func (s *Store) replay(ctx context.Context, key request.IdempotencyKey) (r request.Request, found bool, err error) {
+	return replayOn(ctx, s.db, s.db.Dialect(), key)
+}
+
+// replayOn is replay, reading through q.
+func replayOn(ctx context.Context, q sqldb.Querier, d sqldb.Dialect, key request.IdempotencyKey) (r request.Request, found bool, err error) {
 	// The caller's own key, or one carried over from before keys named the
 	// issuer (empty issuer).
 	var id, sum string
-	err = s.db.QueryRow(ctx, `SELECT request_id, body_sha256 FROM create_keys
+	err = q.QueryRow(ctx, `SELECT request_id, body_sha256 FROM create_keys
 		WHERE subject = ? AND agency = ? AND key = ? AND issuer IN (?, '')
 		ORDER BY issuer DESC LIMIT 1`, key.Subject, key.Agency, key.Key, key.Issuer).Scan(&id, &sum)
 	switch {
@@ -265,7 +270,7 @@ func (s *Store) replay(ctx context.Context, key request.IdempotencyKey) (r reque
 	case sum != "" && sum != key.BodySHA256:
 		return request.Request{}, true, request.KeyReused(key.Key)
 	}
-	r, err = getRequest(ctx, s.db, s.db.Dialect(), id, false)
+	r, err = getRequest(ctx, q, d, id, false)
 	return r, true, err
 }
 
@@ -357,8 +362,17 @@ func (s *Store) Create(ctx context.Context, r request.Request, key request.Idemp
 	case err == nil:
 		return p.r, true, nil
 	case key.Key != "" && duplicate(err, "create_keys_pkey", "create_keys.issuer, create_keys.subject, create_keys.agency, create_keys.key"):
-		// A concurrent create with the key committed first.
-		got, found, err := s.replay(ctx, key)
+		// A concurrent create with the key was written first. On SQLite
+		// it may be in the group transaction that refused this one, not
+		// yet committed: read the key in a write transaction of its own,
+		// which begins once that group has committed.
+		var got request.Request
+		var found bool
+		err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+			var err error
+			got, found, err = replayOn(ctx, tx, s.db.Dialect(), key)
+			return err
+		})
 		if err == nil && !found {
 			err = fmt.Errorf("create request %s: idempotency key %q taken and not found", r.ID, key.Key)
 		}
