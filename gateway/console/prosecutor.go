@@ -270,7 +270,19 @@ func (f draftForm) toRequest(pg page) (*requestv1.Request, []violation) {
 		complain("requested_response_time", "prosecutor.parse.time")
 	}
 	for _, l := range lines(f.RelatedRequests) {
-		req.RelatedRequests = append(req.RelatedRequests, "requests/"+strings.TrimPrefix(l, "requests/"))
+		// A line is "[KIND ]id": FOLLOW_UP_OF, EXTENSION_OF, SUPERSEDES,
+		// SPAWNED_BY or RELATED (the default).
+		kind, id, ok := strings.Cut(l, " ")
+		if !ok {
+			kind, id = "RELATED", l
+		}
+		k, known := requestv1.RelatedRequest_Kind_value[strings.ToUpper(strings.TrimSpace(kind))]
+		if !known || k == 0 {
+			complain("related_requests", "prosecutor.parse.relation")
+			continue
+		}
+		req.RelatedRequests = append(req.RelatedRequests, &requestv1.RelatedRequest{
+			Kind: requestv1.RelatedRequest_Kind(k), Request: "requests/" + strings.TrimPrefix(strings.TrimSpace(id), "requests/")})
 	}
 	for _, p := range f.Persons {
 		if p == (personRow{}) {
@@ -320,7 +332,7 @@ func draftFormOf(req *requestv1.Request) draftForm {
 	}
 	var related []string
 	for _, r := range req.GetRelatedRequests() {
-		related = append(related, strings.TrimPrefix(r, "requests/"))
+		related = append(related, r.GetKind().String()+" "+strings.TrimPrefix(r.GetRequest(), "requests/"))
 	}
 	f.RelatedRequests = strings.Join(related, "\n")
 	for _, p := range req.GetPersons() {

@@ -19,7 +19,7 @@ func TestBodyDigestStable(t *testing.T) {
 		Identifiers:           []Identifier{{Kind: "EMAIL", Value: "x@example.org", StartTime: time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)}},
 		DataCategories:        []string{"traffic"},
 		RequestedResponseTime: time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC),
-		RelatedRequests:       []string{"0190c1a2-0000-7000-8000-000000000002"},
+		RelatedRequests:       []RelatedRequest{{Kind: Related, Request: "0190c1a2-0000-7000-8000-000000000002"}},
 	}
 	got, err := BodyDigest(d)
 	if err != nil {

@@ -42,12 +42,13 @@ func TestFieldClasses(t *testing.T) {
 	}{
 		{"metadata", isMetadata, []string{"id", "reference", "type", "priority", "requesting_agency", "requesting_state", "owner",
 			"requested_state", "requested_agency", "legal_basis", "confidential", "language", "requested_response_time",
-			"status", "deadlines", "transmit_time", "acknowledge_time", "answer_time", "version", "create_time", "update_time"}},
+			"status", "deadlines", "transmit_time", "acknowledge_time", "answer_time", "legal_basis_unconfirmed", "version", "create_time", "update_time"}},
 		{"server", isServer, []string{"id", "reference", "requesting_agency", "requesting_state", "owner", "status", "deadlines",
 			"acceptance", "refusal", "execution", "transmit_time", "acknowledge_time", "answer_time", "clarifications",
-			"version", "create_time", "update_time"}},
+			"preservation", "chain_disclosures", "deliveries", "impediments", "postponement", "conditions_proposal", "intake",
+			"confidentiality_declaration", "legal_basis_unconfirmed", "version", "create_time", "update_time"}},
 		{"immutable", func(f requestField) bool { return f.immutable },
-			[]string{"id", "reference", "requesting_agency", "requesting_state", "owner"}},
+			[]string{"id", "reference", "requesting_agency", "requesting_state"}},
 	}
 	for _, tc := range tests {
 		if got := fieldNames(tc.sel); !slices.Equal(got, tc.want) {

@@ -30,12 +30,32 @@ const (
 	actExtendPreservation   act = "extendPreservation"
 	actWithdraw             act = "withdraw"
 	actClose                act = "close"
+
+	// The actions of DESIGN §5.1–§5.5.
+	actRequestExtension                 act = "requestExtension"
+	actGrantExtension                   act = "grantExtension"
+	actDeclineExtension                 act = "declineExtension"
+	actReleasePreservation              act = "releasePreservation"
+	actDiscloseChain                    act = "discloseChain"
+	actDraftFollowUp                    act = "draftFollowUp"
+	actNotifyImpediment                 act = "notifyImpediment"
+	actPostpone                         act = "postpone"
+	actResume                           act = "resume"
+	actProposeConditions                act = "proposeConditions"
+	actAcceptConditions                 act = "acceptConditions"
+	actRejectConditions                 act = "rejectConditions"
+	actConfirmInWriting                 act = "confirmInWriting"
+	actDeclareConfidentialityImpossible act = "declareConfidentialityImpossible"
+	actProceed                          act = "proceed"
+	actTransferOwnership                act = "transferOwnership"
 )
 
 // rule is one row of the lifecycle table of DESIGN §5.
 type rule struct {
 	from []Status
-	// to is the status after the action; "" leaves it unchanged.
+	// to is the status after the action; "" leaves it unchanged, or lets
+	// the action's apply set it (:resume and :proceed return to the status
+	// before, :execute with partial leads to PARTIALLY_EXECUTED).
 	to Status
 	// who says who may act, and whoText says it to a refused caller.
 	who     func(p identity.Principal, r Request) bool
@@ -54,26 +74,90 @@ func requestedCentralAuthority(p identity.Principal, r Request) bool {
 	return p.HasRole(identity.CentralAuthority) && p.Agency == r.RequestedAgency
 }
 
+// requestingSide is the owning prosecutor or the requesting state's
+// central authority: who speaks for the requesting state on a request.
+func requestingSide(p identity.Principal, r Request) bool {
+	return owningProsecutor(p, r) || requestingCentralAuthority(p, r)
+}
+
+// requestingProsecutor is any prosecutor of the requesting agency: who may
+// confirm a request recorded from a call (and become its owner) or draft a
+// follow-up (and own the new draft).
+func requestingProsecutor(p identity.Principal, r Request) bool {
+	return p.HasRole(identity.Prosecutor) && p.Agency == r.RequestingAgency
+}
+
+// withdrawer is the owning prosecutor, or, for a request recorded from a
+// call that no prosecutor has confirmed yet (it has no owner), the
+// requesting state's central authority.
+func withdrawer(p identity.Principal, r Request) bool {
+	return owningProsecutor(p, r) || (r.Owner == "" && requestingCentralAuthority(p, r))
+}
+
+const (
+	theOwningProsecutor   = "the owning prosecutor"
+	theRequestingCA       = "the requesting state's central authority"
+	theRequestedCA        = "the requested agency's central authority"
+	theRequestingSide     = "the owning prosecutor or the requesting state's central authority"
+	aRequestingProsecutor = "a prosecutor of the requesting agency"
+)
+
+// answered are the statuses after the requested side's answer, and
+// pending those in which it is still to answer.
+var (
+	pending = []Status{Acknowledged, ClarificationRequested, ConditionsProposed, Postponed, AwaitingRequesterDecision, Accepted, PartiallyExecuted}
+	// afterTransmission are the statuses a transmitted request can be in.
+	afterTransmission = append(slices.Clone(pending), Transmitted, Executed, Refused, Withdrawn, Closed)
+)
+
 // lifecycle is the table of DESIGN §5: from which statuses each action may
 // be taken, the status it leads to, and who may take it.
 var lifecycle = map[act]rule{
-	actUpdate:               {from: []Status{Draft}, who: owningProsecutor, whoText: "the owning prosecutor"},
-	actSubmit:               {from: []Status{Draft}, to: Submitted, who: owningProsecutor, whoText: "the owning prosecutor"},
-	actReturn:               {from: []Status{Submitted}, to: Draft, who: requestingCentralAuthority, whoText: "the requesting state's central authority"},
-	actTransmit:             {from: []Status{Submitted}, to: Transmitted, who: requestingCentralAuthority, whoText: "the requesting state's central authority"},
-	actAcknowledge:          {from: []Status{Transmitted}, to: Acknowledged, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
-	actRequestClarification: {from: []Status{Acknowledged}, to: ClarificationRequested, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
-	actProvideClarification: {from: []Status{ClarificationRequested}, to: Acknowledged, who: owningProsecutor, whoText: "the owning prosecutor"},
-	actAccept:               {from: []Status{Acknowledged}, to: Accepted, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
-	actRefuse:               {from: []Status{Acknowledged}, to: Refused, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
-	actExecute:              {from: []Status{Accepted}, to: Executed, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
-	actExtendPreservation:   {from: []Status{Executed}, who: requestedCentralAuthority, whoText: "the requested agency's central authority"},
-	actWithdraw: {from: []Status{Draft, Submitted, Transmitted, Acknowledged, ClarificationRequested, Accepted}, to: Withdrawn,
-		who: owningProsecutor, whoText: "the owning prosecutor"},
+	actUpdate:               {from: []Status{Draft}, who: owningProsecutor, whoText: theOwningProsecutor},
+	actSubmit:               {from: []Status{Draft}, to: Submitted, who: owningProsecutor, whoText: theOwningProsecutor},
+	actReturn:               {from: []Status{Submitted}, to: Draft, who: requestingCentralAuthority, whoText: theRequestingCA},
+	actTransmit:             {from: []Status{Submitted}, to: Transmitted, who: requestingCentralAuthority, whoText: theRequestingCA},
+	actAcknowledge:          {from: []Status{Transmitted}, to: Acknowledged, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actRequestClarification: {from: []Status{Acknowledged}, to: ClarificationRequested, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actProvideClarification: {from: []Status{ClarificationRequested}, to: Acknowledged, who: owningProsecutor, whoText: theOwningProsecutor},
+	actAccept:               {from: []Status{Acknowledged}, to: Accepted, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actRefuse:               {from: []Status{Acknowledged}, to: Refused, who: requestedCentralAuthority, whoText: theRequestedCA},
+	// :execute leads to EXECUTED, or with partial to PARTIALLY_EXECUTED
+	// (its apply sets which).
+	actExecute:            {from: []Status{Accepted, PartiallyExecuted}, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actExtendPreservation: {from: []Status{Executed}, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actWithdraw: {from: []Status{Draft, Submitted, Transmitted, Acknowledged, ClarificationRequested, Accepted,
+		PartiallyExecuted, Postponed, ConditionsProposed, AwaitingRequesterDecision}, to: Withdrawn,
+		who: withdrawer, whoText: theOwningProsecutor},
 	actClose: {from: []Status{Executed, Refused, Withdrawn}, to: Closed,
 		who: func(p identity.Principal, r Request) bool {
 			return requestingCentralAuthority(p, r) || owningProsecutor(p, r)
 		}, whoText: "the requesting state's central authority or the owning prosecutor"},
+
+	// §5.1 Preservation.
+	actRequestExtension:    {from: []Status{Executed}, who: requestingSide, whoText: theRequestingSide},
+	actGrantExtension:      {from: []Status{Executed}, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actDeclineExtension:    {from: []Status{Executed}, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actReleasePreservation: {from: []Status{Executed}, who: requestingSide, whoText: theRequestingSide},
+	actDiscloseChain:       {from: []Status{Accepted, PartiallyExecuted, Executed}, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actDraftFollowUp:       {from: afterTransmission, who: requestingProsecutor, whoText: aRequestingProsecutor},
+	// §5.2 Execution, postponement, conditions.
+	actNotifyImpediment:  {from: []Status{Acknowledged, Accepted, PartiallyExecuted}, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actPostpone:          {from: []Status{Acknowledged, Accepted}, to: Postponed, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actResume:            {from: []Status{Postponed}, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actProposeConditions: {from: []Status{Acknowledged}, to: ConditionsProposed, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actAcceptConditions:  {from: []Status{ConditionsProposed}, to: Accepted, who: requestingSide, whoText: theRequestingSide},
+	actRejectConditions:  {from: []Status{ConditionsProposed}, to: Acknowledged, who: requestingSide, whoText: theRequestingSide},
+	// §5.3 Urgent requests received by phone.
+	actConfirmInWriting: {from: pending, who: requestingProsecutor, whoText: aRequestingProsecutor},
+	// §5.4 Confidentiality.
+	actDeclareConfidentialityImpossible: {from: []Status{Acknowledged, Accepted, PartiallyExecuted}, to: AwaitingRequesterDecision,
+		who: requestedCentralAuthority, whoText: theRequestedCA},
+	actProceed: {from: []Status{AwaitingRequesterDecision}, who: requestingSide, whoText: theRequestingSide},
+	// §5.5 Ownership.
+	actTransferOwnership: {from: []Status{Draft, Submitted, Transmitted, Acknowledged, ClarificationRequested, ConditionsProposed,
+		Postponed, AwaitingRequesterDecision, Accepted, PartiallyExecuted, Executed, Refused, Withdrawn},
+		who: requestingSide, whoText: theRequestingSide},
 }
 
 // authorise checks that p may take action a on r now: the role and agency
@@ -156,7 +240,8 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 				return Change{}, err
 			}
 		}
-		to := from
+		// The table's status, unless apply chose one (a rule without one).
+		to := r.Status
 		if rl.to != "" {
 			to = rl.to
 		}
@@ -298,6 +383,7 @@ func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag st
 		func(r *Request, now time.Time) error {
 			ex := e
 			r.Execution, r.AnswerTime = &ex, now
+			r.Status = Executed
 			if r.Type == cooperation.DataPreservation {
 				r.Deadlines.PreservationExpiresAt = s.policy.preservationExpiry(now)
 			}

@@ -43,10 +43,17 @@ const (
 	Executed               Status = "EXECUTED"
 	Withdrawn              Status = "WITHDRAWN"
 	Closed                 Status = "CLOSED"
+	// The statuses of DESIGN §5.5a.
+	PartiallyExecuted         Status = "PARTIALLY_EXECUTED"
+	Postponed                 Status = "POSTPONED"
+	ConditionsProposed        Status = "CONDITIONS_PROPOSED"
+	AwaitingRequesterDecision Status = "AWAITING_REQUESTER_DECISION"
 )
 
 // Statuses lists every status in lifecycle order.
-var Statuses = []Status{Draft, Submitted, Transmitted, Acknowledged, ClarificationRequested, Accepted, Refused, Executed, Withdrawn, Closed}
+var Statuses = []Status{Draft, Submitted, Transmitted, Acknowledged, ClarificationRequested,
+	ConditionsProposed, Postponed, AwaitingRequesterDecision, Accepted, PartiallyExecuted,
+	Refused, Executed, Withdrawn, Closed}
 
 // Offence is the offence under investigation.
 type Offence struct {
@@ -58,12 +65,28 @@ type Offence struct {
 	DeathPenaltyAssurance string `json:"death_penalty_assurance"`
 }
 
-// Person is a person concerned.
+// Person is a person concerned (Chisinau 7(1)(d)–(e)).
 type Person struct {
 	FullName    string `json:"full_name"`
 	DateOfBirth string `json:"date_of_birth"`
 	Nationality string `json:"nationality"`
 	Role        string `json:"role"`
+	// Kind is NATURAL or LEGAL; "" is a natural person (persons recorded
+	// before the kind was asked).
+	Kind               string           `json:"kind,omitempty" digest:"omitzero"`
+	PlaceOfBirth       string           `json:"place_of_birth,omitempty" digest:"omitzero"`
+	Residence          string           `json:"residence,omitempty" digest:"omitzero"`
+	Occupation         string           `json:"occupation,omitempty" digest:"omitzero"`
+	RegisteredAddress  string           `json:"registered_address,omitempty" digest:"omitzero"`
+	RegistrationNumber string           `json:"registration_number,omitempty" digest:"omitzero"`
+	Representatives    []Representative `json:"representatives,omitempty" digest:"omitzero"`
+}
+
+// Representative represents a person concerned.
+type Representative struct {
+	FullName string `json:"full_name"`
+	Capacity string `json:"capacity,omitempty"`
+	Address  string `json:"address,omitempty"`
 }
 
 // Identifier is something for which data is sought. Kind is the proto enum
@@ -80,6 +103,12 @@ type Deadlines struct {
 	AcknowledgeBy         time.Time `json:"acknowledge_by,omitzero"`
 	AnswerBy              time.Time `json:"answer_by,omitzero"`
 	PreservationExpiresAt time.Time `json:"preservation_expires_at,omitzero"`
+	// ExtensionRequestBy is when the requesting side should ask to extend
+	// a preservation: expiry less the policy's notice.
+	ExtensionRequestBy time.Time `json:"extension_request_by,omitzero" digest:"omitzero"`
+	// ConfirmationDueBy is when a request recorded from a call must be
+	// confirmed in writing.
+	ConfirmationDueBy time.Time `json:"confirmation_due_by,omitzero" digest:"omitzero"`
 }
 
 // Acceptance is the requested side's decision to execute.
@@ -96,12 +125,258 @@ type Refusal struct {
 	// Grounds are proto enum value names (POLITICAL_OFFENCE, …).
 	Grounds     []string `json:"grounds,omitempty"`
 	Explanation string   `json:"explanation"`
+	// Consultation is required unless the request is a preservation.
+	Consultation *Consultation `json:"consultation,omitempty"`
 }
 
-// Execution is the requested side's response.
+// Consultation records that granting in part or under conditions was
+// considered before a refusal (Budapest 27(6), UNTOC 18(26)).
+type Consultation struct {
+	Note string    `json:"note"`
+	Time time.Time `json:"time,omitzero"`
+}
+
+// Execution is one delivery of the requested side's response.
 type Execution struct {
 	ResponseSummary string `json:"response_summary"`
 	Partial         bool   `json:"partial"`
+	// Items are the outcomes item by item; empty for a delivery recorded
+	// before items were kept.
+	Items []ExecutionItem `json:"items,omitempty"`
+	// Attachments are attachment ids.
+	Attachments []string  `json:"attachments,omitempty"`
+	ExecutedBy  Actor     `json:"executed_by,omitzero"`
+	ExecuteTime time.Time `json:"execute_time,omitzero"`
+}
+
+// ExecutionItem is the outcome for one identifier and data category.
+type ExecutionItem struct {
+	// IdentifierIndex indexes the request's Identifiers.
+	IdentifierIndex int32  `json:"identifier_index"`
+	DataCategory    string `json:"data_category"`
+	// Outcome is PROVIDED, NOT_HELD, NOT_RETAINED, REFUSED, POSTPONED or
+	// IMPOSSIBLE.
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	// Attachments are attachment ids.
+	Attachments []string `json:"attachments,omitempty"`
+}
+
+// RelationKind is the kind of a RelatedRequest: a proto enum value name.
+type RelationKind string
+
+// The relations of DESIGN §5.1.
+const (
+	FollowUpOf  RelationKind = "FOLLOW_UP_OF"
+	ExtensionOf RelationKind = "EXTENSION_OF"
+	Supersedes  RelationKind = "SUPERSEDES"
+	SpawnedBy   RelationKind = "SPAWNED_BY"
+	// Related is a relation without a stated kind: those recorded before
+	// relations were typed.
+	Related RelationKind = "RELATED"
+)
+
+// RelatedRequest is a typed relation to another request.
+type RelatedRequest struct {
+	Kind RelationKind `json:"kind"`
+	// Request is the other request's id.
+	Request string `json:"request"`
+}
+
+// MarshalJSON writes an untyped (RELATED) relation as the bare id that
+// documents held before relations were typed, so that those documents
+// re-encode as they were; any other as {"kind","request"}.
+func (rr RelatedRequest) MarshalJSON() ([]byte, error) {
+	if rr.Kind == Related {
+		return json.Marshal(rr.Request)
+	}
+	type plain RelatedRequest
+	return json.Marshal(plain(rr))
+}
+
+// UnmarshalJSON reads a relation as stored now ({"kind","request"}) or
+// as a bare id, the form of documents written before relations were typed,
+// which becomes a RELATED relation.
+func (rr *RelatedRequest) UnmarshalJSON(b []byte) error {
+	var id string
+	if err := json.Unmarshal(b, &id); err == nil {
+		*rr = RelatedRequest{Kind: Related, Request: id}
+		return nil
+	}
+	type plain RelatedRequest
+	return json.Unmarshal(b, (*plain)(rr))
+}
+
+// Custodian is the provider holding the data to preserve.
+type Custodian struct {
+	Provider         string `json:"provider"`
+	Country          string `json:"country"`
+	Service          string `json:"service"`
+	AccountReference string `json:"account_reference"`
+}
+
+// FollowUpIntended says that a production request will follow a
+// preservation, and its type.
+type FollowUpIntended struct {
+	Intended       bool                    `json:"intended"`
+	ProductionType cooperation.RequestType `json:"production_type,omitempty"`
+}
+
+// PreservationState is the state of an executed preservation: a proto
+// enum value name.
+type PreservationState string
+
+// The preservation states of DESIGN §5.1.
+const (
+	Preserved           PreservationState = "PRESERVED"
+	HeldPendingFollowUp PreservationState = "HELD_PENDING_FOLLOW_UP"
+	Expired             PreservationState = "EXPIRED"
+	Released            PreservationState = "RELEASED"
+)
+
+// Preservation is the state of an executed preservation.
+type Preservation struct {
+	State PreservationState `json:"state"`
+	// ExpiresAt is the one expiry; Deadlines.PreservationExpiresAt mirrors
+	// it.
+	ExpiresAt  time.Time               `json:"expires_at,omitzero"`
+	Extensions []PreservationExtension `json:"extensions,omitempty"`
+	// HeldBy is the id of the follow-up holding it.
+	HeldBy        string `json:"held_by,omitempty"`
+	ReleaseReason string `json:"release_reason,omitempty"`
+}
+
+// PreservationExtension is one extension asked for, granted or declined.
+type PreservationExtension struct {
+	RequestedBy Actor  `json:"requested_by,omitzero"`
+	Days        int32  `json:"days"`
+	Reason      string `json:"reason,omitempty"`
+	// Decision is PENDING, GRANTED or DECLINED.
+	Decision      string    `json:"decision"`
+	DecidedBy     Actor     `json:"decided_by,omitzero"`
+	RequestTime   time.Time `json:"request_time,omitzero"`
+	DecideTime    time.Time `json:"decide_time,omitzero"`
+	DeclineReason string    `json:"decline_reason,omitempty"`
+}
+
+// ChainDisclosure records that preserved traffic data shows another
+// provider in another state (Budapest 30).
+type ChainDisclosure struct {
+	Provider     string    `json:"provider"`
+	Country      string    `json:"country"`
+	Explanation  string    `json:"explanation"`
+	DisclosedBy  Actor     `json:"disclosed_by,omitzero"`
+	DiscloseTime time.Time `json:"disclose_time,omitzero"`
+}
+
+// Impediment is what the requested side reports as impeding execution.
+type Impediment struct {
+	// Kind is INCOMPLETE, MANIFEST_ERROR, DE_FACTO_IMPOSSIBLE or
+	// SIGNIFICANT_DELAY.
+	Kind         string    `json:"kind"`
+	Explanation  string    `json:"explanation"`
+	ExpectedTime time.Time `json:"expected_time,omitzero"`
+	ReportedBy   Actor     `json:"reported_by,omitzero"`
+	ReportTime   time.Time `json:"report_time,omitzero"`
+}
+
+// Postponement is the requested side's postponement of execution.
+type Postponement struct {
+	Until        time.Time `json:"until,omitzero"`
+	Reason       string    `json:"reason"`
+	ResumeStatus Status    `json:"resume_status"`
+	PostponedBy  Actor     `json:"postponed_by,omitzero"`
+	PostponeTime time.Time `json:"postpone_time,omitzero"`
+	ResumeTime   time.Time `json:"resume_time,omitzero"`
+}
+
+// Condition is a condition on the use of what the requested side provides
+// (DESIGN §10).
+type Condition struct {
+	// Kind is USE_ONLY_STATED_PROCEEDINGS, CONFIDENTIAL,
+	// NO_ONWARD_TRANSFER, DELETE_BY, RETURN, REPORT_USE or OTHER.
+	Kind    string    `json:"kind"`
+	Text    string    `json:"text,omitempty"`
+	DueTime time.Time `json:"due_time,omitzero"`
+}
+
+// Cost is what execution costs and who bears it (UNTOC 18(28)).
+type Cost struct {
+	// Kind is ORDINARY or EXTRAORDINARY.
+	Kind     string `json:"kind"`
+	Estimate string `json:"estimate,omitempty"`
+	Currency string `json:"currency,omitempty"`
+	Bearer   string `json:"bearer,omitempty"`
+}
+
+// ConditionsProposal is the requested side's proposal of conditions and
+// costs and the requesting side's decision.
+type ConditionsProposal struct {
+	Conditions  []Condition `json:"conditions,omitempty"`
+	Cost        *Cost       `json:"cost,omitempty"`
+	ProposedBy  Actor       `json:"proposed_by,omitzero"`
+	ProposeTime time.Time   `json:"propose_time,omitzero"`
+	// Decision is PENDING, ACCEPTED or REJECTED.
+	Decision     string    `json:"decision"`
+	DecidedBy    Actor     `json:"decided_by,omitzero"`
+	DecideTime   time.Time `json:"decide_time,omitzero"`
+	RejectReason string    `json:"reject_reason,omitempty"`
+}
+
+// Intake is how a request reached Comity.
+type Intake struct {
+	// Channel is PORTAL, PHONE, EMAIL, INTERPOL, DIPLOMATIC or OTHER.
+	Channel      string    `json:"channel"`
+	ReceivedTime time.Time `json:"received_time,omitzero"`
+	Caller       string    `json:"caller,omitempty"`
+	RecordedBy   Actor     `json:"recorded_by,omitzero"`
+	ConfirmTime  time.Time `json:"confirm_time,omitzero"`
+	ConfirmedBy  Actor     `json:"confirmed_by,omitzero"`
+}
+
+// Oral says whether r was recorded from a call or another channel outside
+// Comity.
+func (r Request) Oral() bool {
+	return r.Intake != nil && r.Intake.Channel != "" && r.Intake.Channel != "PORTAL"
+}
+
+// Confidentiality says what must stay confidential.
+type Confidentiality struct {
+	Request             bool   `json:"request"`
+	ObtainedInformation bool   `json:"obtained_information"`
+	Reason              string `json:"reason,omitempty"`
+}
+
+// ConfidentialityDeclaration is the requested side's declaration that it
+// cannot keep the request confidential.
+type ConfidentialityDeclaration struct {
+	Explanation  string    `json:"explanation"`
+	ResumeStatus Status    `json:"resume_status"`
+	DeclaredBy   Actor     `json:"declared_by,omitzero"`
+	DeclareTime  time.Time `json:"declare_time,omitzero"`
+	ProceedTime  time.Time `json:"proceed_time,omitzero"`
+}
+
+// InvestigatingAuthority is the authority conducting the investigation.
+type InvestigatingAuthority struct {
+	Name       string `json:"name"`
+	CaseNumber string `json:"case_number"`
+}
+
+// RequestedProcedure is how the requesting side wants the procedure
+// carried out.
+type RequestedProcedure struct {
+	Format        string `json:"format"`
+	Certification string `json:"certification"`
+}
+
+// Contact is whom the requested side can reach about a request.
+type Contact struct {
+	FullName string `json:"full_name"`
+	Phone    string `json:"phone"`
+	Email    string `json:"email"`
+	Hours    string `json:"hours"`
+	TimeZone string `json:"time_zone"`
 }
 
 // Request is a cooperation request. Each field's tags say its name (json:
@@ -117,27 +392,28 @@ type Request struct {
 	EmergencyReason  string                  `json:"emergency_reason" class:"content"`
 	RequestingAgency string                  `json:"requesting_agency" class:"metadata,server,immutable"`
 	RequestingState  string                  `json:"requesting_state" class:"metadata,server,immutable"`
-	// Owner is the subject of the prosecutor who owns the request.
-	Owner           string `json:"owner" class:"metadata,server,immutable"`
+	// Owner is the subject of the prosecutor who owns the request; empty
+	// for a request recorded from a call until a prosecutor confirms it.
+	// It changes only by :transferOwnership and :confirmInWriting.
+	Owner           string `json:"owner" class:"metadata,server"`
 	RequestedState  string `json:"requested_state" class:"metadata"`
 	RequestedAgency string `json:"requested_agency" class:"metadata"`
 	// LegalBasis is the proto enum value name, e.g. CHISINAU_CONVENTION_2002.
-	LegalBasis                     string       `json:"legal_basis" class:"metadata"`
-	TreatyCitation                 string       `json:"treaty_citation" class:"content"`
-	CaseReference                  string       `json:"case_reference" class:"content"`
-	Offence                        Offence      `json:"offence" class:"content"`
-	FactsSummary                   string       `json:"facts_summary" class:"content"`
-	Persons                        []Person     `json:"persons,omitempty" class:"content"`
-	Identifiers                    []Identifier `json:"identifiers,omitempty" class:"content"`
-	DataCategories                 []string     `json:"data_categories,omitempty" class:"content"`
-	NecessityAndProportionality    string       `json:"necessity_and_proportionality" class:"content"`
-	JudicialAuthorisationReference string       `json:"judicial_authorisation_reference" class:"content"`
-	Confidential                   bool         `json:"confidential" class:"metadata"`
-	UseLimitations                 string       `json:"use_limitations" class:"content"`
-	Language                       string       `json:"language" class:"metadata"`
-	RequestedResponseTime          time.Time    `json:"requested_response_time,omitzero" class:"metadata"`
-	// RelatedRequests are request ids.
-	RelatedRequests []string `json:"related_requests,omitempty" class:"content"`
+	LegalBasis                     string           `json:"legal_basis" class:"metadata"`
+	TreatyCitation                 string           `json:"treaty_citation" class:"content"`
+	CaseReference                  string           `json:"case_reference" class:"content"`
+	Offence                        Offence          `json:"offence" class:"content"`
+	FactsSummary                   string           `json:"facts_summary" class:"content"`
+	Persons                        []Person         `json:"persons,omitempty" class:"content"`
+	Identifiers                    []Identifier     `json:"identifiers,omitempty" class:"content"`
+	DataCategories                 []string         `json:"data_categories,omitempty" class:"content"`
+	NecessityAndProportionality    string           `json:"necessity_and_proportionality" class:"content"`
+	JudicialAuthorisationReference string           `json:"judicial_authorisation_reference" class:"content"`
+	Confidential                   bool             `json:"confidential" class:"metadata"`
+	UseLimitations                 string           `json:"use_limitations" class:"content"`
+	Language                       string           `json:"language" class:"metadata"`
+	RequestedResponseTime          time.Time        `json:"requested_response_time,omitzero" class:"metadata"`
+	RelatedRequests                []RelatedRequest `json:"related_requests,omitempty" class:"content"`
 
 	Status     Status      `json:"status" class:"metadata,server"`
 	Deadlines  Deadlines   `json:"deadlines,omitzero" class:"metadata,server"`
@@ -153,6 +429,27 @@ type Request struct {
 	// first; while the request is CLARIFICATION_REQUESTED the last one is
 	// unanswered.
 	Clarifications []Clarification `json:"clarifications,omitempty" class:"content,server"`
+
+	// The fields of DESIGN §5.1–§5.5. Each is absent (nil or zero) in a
+	// request stored before them; BodyDigest leaves them out while zero.
+	Custodian                  *Custodian                  `json:"custodian,omitempty" class:"content" digest:"omitzero"`
+	FollowUpIntended           *FollowUpIntended           `json:"follow_up_intended,omitempty" class:"content" digest:"omitzero"`
+	Preservation               *Preservation               `json:"preservation,omitempty" class:"content,server" digest:"omitzero"`
+	ChainDisclosures           []ChainDisclosure           `json:"chain_disclosures,omitempty" class:"content,server" digest:"omitzero"`
+	Deliveries                 []Execution                 `json:"deliveries,omitempty" class:"content,server" digest:"omitzero"`
+	Impediments                []Impediment                `json:"impediments,omitempty" class:"content,server" digest:"omitzero"`
+	Postponement               *Postponement               `json:"postponement,omitempty" class:"content,server" digest:"omitzero"`
+	ConditionsProposal         *ConditionsProposal         `json:"conditions_proposal,omitempty" class:"content,server" digest:"omitzero"`
+	Intake                     *Intake                     `json:"intake,omitempty" class:"content,server" digest:"omitzero"`
+	Confidentiality            *Confidentiality            `json:"confidentiality,omitempty" class:"content" digest:"omitzero"`
+	ConfidentialityDeclaration *ConfidentialityDeclaration `json:"confidentiality_declaration,omitempty" class:"content,server" digest:"omitzero"`
+	InvestigatingAuthority     *InvestigatingAuthority     `json:"investigating_authority,omitempty" class:"content" digest:"omitzero"`
+	Purpose                    string                      `json:"purpose,omitempty" class:"content" digest:"omitzero"`
+	RequestedProcedure         *RequestedProcedure         `json:"requested_procedure,omitempty" class:"content" digest:"omitzero"`
+	Contact                    *Contact                    `json:"contact,omitempty" class:"content" digest:"omitzero"`
+	// LegalBasisUnconfirmed is set at submission when the directory does
+	// not know whether the legal basis is in force between the two states.
+	LegalBasisUnconfirmed bool `json:"legal_basis_unconfirmed,omitempty" class:"metadata,server" digest:"omitzero"`
 
 	// Version counts changes; the store sets it. The etag derives from it.
 	Version    int64     `json:"version" class:"metadata,server"`
@@ -360,22 +657,35 @@ func BodyDigest(d Request) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType    = reflect.TypeFor[time.Time]()
+	relatedType = reflect.TypeFor[RelatedRequest]()
+)
 
 // canonicalJSON writes v as encoding/json wrote the domain types before
 // they had tags: every field under its Go name, in declaration order, none
-// omitted. Digests kept with idempotency keys were made so, and must stay
+// omitted but those added later (tagged digest:"omitzero") while zero, and
+// an untyped relation as the bare id it was. Digests kept with idempotency keys were made so, and must stay
 // what a retry of the same body computes.
 func canonicalJSON(b *bytes.Buffer, v reflect.Value) error {
 	switch {
 	case v.Type() == timeType:
+	case v.Type() == relatedType && v.Interface().(RelatedRequest).Kind == Related:
+		// The form of a relation before relations were typed.
+		v = v.FieldByName("Request")
 	case v.Kind() == reflect.Struct:
 		b.WriteByte('{')
+		first := true
 		for i := range v.NumField() {
-			if i > 0 {
+			sf := v.Type().Field(i)
+			if sf.Tag.Get("digest") == "omitzero" && v.Field(i).IsZero() {
+				continue
+			}
+			if !first {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(b, "%q:", v.Type().Field(i).Name)
+			first = false
+			fmt.Fprintf(b, "%q:", sf.Name)
 			if err := canonicalJSON(b, v.Field(i)); err != nil {
 				return err
 			}

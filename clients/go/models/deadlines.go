@@ -25,6 +25,15 @@ type Deadlines struct {
 	// Format: date-time
 	AnswerBy *strfmt.DateTime `json:"answerBy,omitempty"`
 
+	// When a request recorded from a call must be confirmed in writing.
+	// Format: date-time
+	ConfirmationDueBy *strfmt.DateTime `json:"confirmationDueBy,omitempty"`
+
+	// When the requesting side should ask for an extension of a preservation
+	// (expiry less the policy's notice, 10 days by default).
+	// Format: date-time
+	ExtensionRequestBy *strfmt.DateTime `json:"extensionRequestBy,omitempty"`
+
 	// When an executed preservation lapses.
 	// Format: date-time
 	PreservationExpiresAt *strfmt.DateTime `json:"preservationExpiresAt,omitempty"`
@@ -39,6 +48,14 @@ func (m *Deadlines) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := m.validateAnswerBy(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateConfirmationDueBy(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateExtensionRequestBy(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -70,6 +87,30 @@ func (m *Deadlines) validateAnswerBy(formats strfmt.Registry) error {
 	}
 
 	if err := validate.FormatOf("answerBy", "body", "date-time", m.AnswerBy.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (m *Deadlines) validateConfirmationDueBy(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ConfirmationDueBy) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("confirmationDueBy", "body", "date-time", m.ConfirmationDueBy.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (m *Deadlines) validateExtensionRequestBy(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ExtensionRequestBy) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("extensionRequestBy", "body", "date-time", m.ExtensionRequestBy.String(), formats); err != nil {
 		return err
 	}
 

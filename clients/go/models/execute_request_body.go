@@ -4,9 +4,13 @@ package models
 
 import (
 	"context"
+	stderrors "errors"
+	"strconv"
 
+	"github.com/go-openapi/errors"
 	"github.com/go-openapi/strfmt"
 	"github.com/go-openapi/swag/jsonutils"
+	"github.com/go-openapi/swag/typeutils"
 )
 
 // ExecuteRequestBody Request message for ExecuteRequest.
@@ -20,6 +24,10 @@ type ExecuteRequestBody struct {
 	// Current etag; when set, a stale one is refused.
 	Etag string `json:"etag,omitempty"`
 
+	// The outcome item by item (which identifier and data category, and what
+	// came of it).
+	Items []*ExecutionItem `json:"items,omitempty"`
+
 	// Whether only part of the request was executed.
 	Partial bool `json:"partial,omitempty"`
 
@@ -28,12 +36,89 @@ type ExecuteRequestBody struct {
 }
 
 // Validate validates this execute request body
-func (m *ExecuteRequestBody) Validate(_ strfmt.Registry) error {
+func (m *ExecuteRequestBody) Validate(formats strfmt.Registry) error {
+	var res []error
+
+	if err := m.validateItems(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if len(res) > 0 {
+		return errors.CompositeValidationError(res...)
+	}
 	return nil
 }
 
-// ContextValidate validates this execute request body based on context it is used
-func (m *ExecuteRequestBody) ContextValidate(_ context.Context, _ strfmt.Registry) error {
+func (m *ExecuteRequestBody) validateItems(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Items) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Items); i++ {
+		if typeutils.IsZero(m.Items[i]) { // not required
+			continue
+		}
+
+		if m.Items[i] != nil {
+			if err := m.Items[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("items" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("items" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+// ContextValidate validate this execute request body based on the context it is used
+func (m *ExecuteRequestBody) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
+	var res []error
+
+	if err := m.contextValidateItems(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if len(res) > 0 {
+		return errors.CompositeValidationError(res...)
+	}
+	return nil
+}
+
+func (m *ExecuteRequestBody) contextValidateItems(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(m.Items); i++ {
+
+		if m.Items[i] != nil {
+
+			if typeutils.IsZero(m.Items[i]) { // not required
+				continue
+			}
+
+			if err := m.Items[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("items" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("items" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
 	return nil
 }
 

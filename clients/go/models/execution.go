@@ -4,17 +4,35 @@ package models
 
 import (
 	"context"
+	stderrors "errors"
+	"strconv"
 
+	"github.com/go-openapi/errors"
 	"github.com/go-openapi/strfmt"
 	"github.com/go-openapi/swag/jsonutils"
+	"github.com/go-openapi/swag/typeutils"
+	"github.com/go-openapi/validate"
 )
 
-// Execution Execution is the requested side's response.
+// Execution Execution is one delivery of the requested side's response.
 //
 // swagger:model Execution
 type Execution struct {
 
-	// Whether only part of the request could be executed.
+	// The attachments delivered, e.g. `requests/…/attachments/…`.
+	Attachments []string `json:"attachments,omitempty"`
+
+	// When.
+	// Format: date-time
+	ExecuteTime *strfmt.DateTime `json:"executeTime,omitempty"`
+
+	// executed by
+	ExecutedBy *RequestV1Actor `json:"executedBy,omitempty"`
+
+	// The outcome item by item.
+	Items []*ExecutionItem `json:"items,omitempty"`
+
+	// Whether more deliveries will follow.
 	Partial bool `json:"partial,omitempty"`
 
 	// Summary of what was done and provided.
@@ -22,12 +40,161 @@ type Execution struct {
 }
 
 // Validate validates this execution
-func (m *Execution) Validate(_ strfmt.Registry) error {
+func (m *Execution) Validate(formats strfmt.Registry) error {
+	var res []error
+
+	if err := m.validateExecuteTime(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateExecutedBy(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateItems(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if len(res) > 0 {
+		return errors.CompositeValidationError(res...)
+	}
 	return nil
 }
 
-// ContextValidate validates this execution based on context it is used
-func (m *Execution) ContextValidate(_ context.Context, _ strfmt.Registry) error {
+func (m *Execution) validateExecuteTime(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ExecuteTime) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("executeTime", "body", "date-time", m.ExecuteTime.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (m *Execution) validateExecutedBy(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ExecutedBy) { // not required
+		return nil
+	}
+
+	if m.ExecutedBy != nil {
+		if err := m.ExecutedBy.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("executedBy")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("executedBy")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Execution) validateItems(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Items) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Items); i++ {
+		if typeutils.IsZero(m.Items[i]) { // not required
+			continue
+		}
+
+		if m.Items[i] != nil {
+			if err := m.Items[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("items" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("items" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+// ContextValidate validate this execution based on the context it is used
+func (m *Execution) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
+	var res []error
+
+	if err := m.contextValidateExecutedBy(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateItems(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if len(res) > 0 {
+		return errors.CompositeValidationError(res...)
+	}
+	return nil
+}
+
+func (m *Execution) contextValidateExecutedBy(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.ExecutedBy != nil {
+
+		if typeutils.IsZero(m.ExecutedBy) { // not required
+			return nil
+		}
+
+		if err := m.ExecutedBy.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("executedBy")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("executedBy")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Execution) contextValidateItems(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(m.Items); i++ {
+
+		if m.Items[i] != nil {
+
+			if typeutils.IsZero(m.Items[i]) { // not required
+				continue
+			}
+
+			if err := m.Items[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("items" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("items" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
 	return nil
 }
 

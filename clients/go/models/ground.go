@@ -23,6 +23,13 @@ import (
 //   - IMMUNITY: Immunity.
 //   - INSUFFICIENT_INFORMATION: Not enough information to act.
 //   - OTHER: Another ground, explained.
+//   - NOT_IN_CONFORMITY: The request does not conform to the instrument.
+//   - DOMESTIC_LAW_PROHIBITS: The requested state's law prohibits the measure.
+//   - CONTRARY_TO_LEGAL_SYSTEM: Contrary to the requested state's legal system.
+//   - PERSECUTION: Risk of persecution on account of sex, race, religion, nationality,
+//
+// ethnic origin or political opinions.
+//   - PRESS_FREEDOM: It would infringe freedom of the press or expression.
 //
 // swagger:model Ground
 type Ground string
@@ -67,6 +74,21 @@ const (
 
 	// GroundOTHER captures enum value "OTHER"
 	GroundOTHER Ground = "OTHER"
+
+	// GroundNOTINCONFORMITY captures enum value "NOT_IN_CONFORMITY"
+	GroundNOTINCONFORMITY Ground = "NOT_IN_CONFORMITY"
+
+	// GroundDOMESTICLAWPROHIBITS captures enum value "DOMESTIC_LAW_PROHIBITS"
+	GroundDOMESTICLAWPROHIBITS Ground = "DOMESTIC_LAW_PROHIBITS"
+
+	// GroundCONTRARYTOLEGALSYSTEM captures enum value "CONTRARY_TO_LEGAL_SYSTEM"
+	GroundCONTRARYTOLEGALSYSTEM Ground = "CONTRARY_TO_LEGAL_SYSTEM"
+
+	// GroundPERSECUTION captures enum value "PERSECUTION"
+	GroundPERSECUTION Ground = "PERSECUTION"
+
+	// GroundPRESSFREEDOM captures enum value "PRESS_FREEDOM"
+	GroundPRESSFREEDOM Ground = "PRESS_FREEDOM"
 )
 
 // for schema
@@ -74,7 +96,7 @@ var groundEnum []any
 
 func init() {
 	var res []Ground
-	if err := json.Unmarshal([]byte(`["GROUND_UNSPECIFIED","POLITICAL_OFFENCE","ESSENTIAL_INTERESTS","DUAL_CRIMINALITY_NOT_MET","HUMAN_RIGHTS_CONCERNS","DEATH_PENALTY_NO_ASSURANCE","NE_BIS_IN_IDEM","IMMUNITY","INSUFFICIENT_INFORMATION","OTHER"]`), &res); err != nil {
+	if err := json.Unmarshal([]byte(`["GROUND_UNSPECIFIED","POLITICAL_OFFENCE","ESSENTIAL_INTERESTS","DUAL_CRIMINALITY_NOT_MET","HUMAN_RIGHTS_CONCERNS","DEATH_PENALTY_NO_ASSURANCE","NE_BIS_IN_IDEM","IMMUNITY","INSUFFICIENT_INFORMATION","OTHER","NOT_IN_CONFORMITY","DOMESTIC_LAW_PROHIBITS","CONTRARY_TO_LEGAL_SYSTEM","PERSECUTION","PRESS_FREEDOM"]`), &res); err != nil {
 		panic(err)
 	}
 	for _, v := range res {

@@ -19,7 +19,7 @@ import (
 type ListStatesResponse struct {
 
 	// Every participating state, ordered by code.
-	States []*State `json:"states,omitempty"`
+	States []*V1State `json:"states,omitempty"`
 }
 
 // Validate validates this list states response

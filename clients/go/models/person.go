@@ -4,9 +4,13 @@ package models
 
 import (
 	"context"
+	stderrors "errors"
+	"strconv"
 
+	"github.com/go-openapi/errors"
 	"github.com/go-openapi/strfmt"
 	"github.com/go-openapi/swag/jsonutils"
+	"github.com/go-openapi/swag/typeutils"
 )
 
 // Person Person is a person concerned by the request.
@@ -20,20 +24,174 @@ type Person struct {
 	// Full name.
 	FullName string `json:"fullName,omitempty"`
 
+	// kind
+	Kind *PersonKind `json:"kind,omitempty"`
+
 	// Nationality, ISO 3166-1 alpha-2.
 	Nationality string `json:"nationality,omitempty"`
+
+	// Occupation (natural person).
+	Occupation string `json:"occupation,omitempty"`
+
+	// Place of birth (natural person).
+	PlaceOfBirth string `json:"placeOfBirth,omitempty"`
+
+	// Registered address (legal person).
+	RegisteredAddress string `json:"registeredAddress,omitempty"`
+
+	// Registration number (legal person).
+	RegistrationNumber string `json:"registrationNumber,omitempty"`
+
+	// Representatives, e.g. counsel or a legal person's director.
+	Representatives []*Representative `json:"representatives,omitempty"`
+
+	// Residence (natural person).
+	Residence string `json:"residence,omitempty"`
 
 	// Role, e.g. `suspect`, `victim`, `witness`.
 	Role string `json:"role,omitempty"`
 }
 
 // Validate validates this person
-func (m *Person) Validate(_ strfmt.Registry) error {
+func (m *Person) Validate(formats strfmt.Registry) error {
+	var res []error
+
+	if err := m.validateKind(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateRepresentatives(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if len(res) > 0 {
+		return errors.CompositeValidationError(res...)
+	}
 	return nil
 }
 
-// ContextValidate validates this person based on context it is used
-func (m *Person) ContextValidate(_ context.Context, _ strfmt.Registry) error {
+func (m *Person) validateKind(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Kind) { // not required
+		return nil
+	}
+
+	if m.Kind != nil {
+		if err := m.Kind.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("kind")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("kind")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Person) validateRepresentatives(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Representatives) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Representatives); i++ {
+		if typeutils.IsZero(m.Representatives[i]) { // not required
+			continue
+		}
+
+		if m.Representatives[i] != nil {
+			if err := m.Representatives[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("representatives" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("representatives" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+// ContextValidate validate this person based on the context it is used
+func (m *Person) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
+	var res []error
+
+	if err := m.contextValidateKind(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateRepresentatives(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if len(res) > 0 {
+		return errors.CompositeValidationError(res...)
+	}
+	return nil
+}
+
+func (m *Person) contextValidateKind(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Kind != nil {
+
+		if typeutils.IsZero(m.Kind) { // not required
+			return nil
+		}
+
+		if err := m.Kind.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("kind")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("kind")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Person) contextValidateRepresentatives(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(m.Representatives); i++ {
+
+		if m.Representatives[i] != nil {
+
+			if typeutils.IsZero(m.Representatives[i]) { // not required
+				continue
+			}
+
+			if err := m.Representatives[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("representatives" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("representatives" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
 	return nil
 }
 

@@ -18,6 +18,9 @@ import (
 // swagger:model Refusal
 type Refusal struct {
 
+	// consultation
+	Consultation *Consultation `json:"consultation,omitempty"`
+
 	// The explanation.
 	Explanation string `json:"explanation,omitempty"`
 
@@ -29,6 +32,10 @@ type Refusal struct {
 func (m *Refusal) Validate(formats strfmt.Registry) error {
 	var res []error
 
+	if err := m.validateConsultation(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateGrounds(formats); err != nil {
 		res = append(res, err)
 	}
@@ -36,6 +43,29 @@ func (m *Refusal) Validate(formats strfmt.Registry) error {
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
+	return nil
+}
+
+func (m *Refusal) validateConsultation(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Consultation) { // not required
+		return nil
+	}
+
+	if m.Consultation != nil {
+		if err := m.Consultation.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("consultation")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("consultation")
+			}
+
+			return err
+		}
+	}
+
 	return nil
 }
 
@@ -73,6 +103,10 @@ func (m *Refusal) validateGrounds(formats strfmt.Registry) error {
 func (m *Refusal) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
 
+	if err := m.contextValidateConsultation(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateGrounds(ctx, formats); err != nil {
 		res = append(res, err)
 	}
@@ -80,6 +114,31 @@ func (m *Refusal) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
+	return nil
+}
+
+func (m *Refusal) contextValidateConsultation(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Consultation != nil {
+
+		if typeutils.IsZero(m.Consultation) { // not required
+			return nil
+		}
+
+		if err := m.Consultation.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("consultation")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("consultation")
+			}
+
+			return err
+		}
+	}
+
 	return nil
 }
 

@@ -18,6 +18,9 @@ import (
 // swagger:model RefuseRequestBody
 type RefuseRequestBody struct {
 
+	// consultation
+	Consultation *Consultation `json:"consultation,omitempty"`
+
 	// Current etag; when set, a stale one is refused.
 	Etag string `json:"etag,omitempty"`
 
@@ -32,6 +35,10 @@ type RefuseRequestBody struct {
 func (m *RefuseRequestBody) Validate(formats strfmt.Registry) error {
 	var res []error
 
+	if err := m.validateConsultation(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateGrounds(formats); err != nil {
 		res = append(res, err)
 	}
@@ -39,6 +46,29 @@ func (m *RefuseRequestBody) Validate(formats strfmt.Registry) error {
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
+	return nil
+}
+
+func (m *RefuseRequestBody) validateConsultation(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Consultation) { // not required
+		return nil
+	}
+
+	if m.Consultation != nil {
+		if err := m.Consultation.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("consultation")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("consultation")
+			}
+
+			return err
+		}
+	}
+
 	return nil
 }
 
@@ -76,6 +106,10 @@ func (m *RefuseRequestBody) validateGrounds(formats strfmt.Registry) error {
 func (m *RefuseRequestBody) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
 
+	if err := m.contextValidateConsultation(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateGrounds(ctx, formats); err != nil {
 		res = append(res, err)
 	}
@@ -83,6 +117,31 @@ func (m *RefuseRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
+	return nil
+}
+
+func (m *RefuseRequestBody) contextValidateConsultation(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Consultation != nil {
+
+		if typeutils.IsZero(m.Consultation) { // not required
+			return nil
+		}
+
+		if err := m.Consultation.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("consultation")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("consultation")
+			}
+
+			return err
+		}
+	}
+
 	return nil
 }
 

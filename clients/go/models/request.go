@@ -25,25 +25,51 @@ type Request struct {
 	// The requesting side's case reference.
 	CaseReference string `json:"caseReference,omitempty"`
 
+	// Other providers in other states that the preserved traffic data shows
+	// (`:discloseChain`, Budapest 30), oldest first.
+	// Read Only: true
+	ChainDisclosures []*ChainDisclosure `json:"chainDisclosures,omitempty"`
+
 	// The requested side's questions and the requesting side's answers, oldest
 	// first; the last one is unanswered while the request is
 	// CLARIFICATION_REQUESTED. Case content: absent when metadata_only is set.
 	// Read Only: true
 	Clarifications []*Clarification `json:"clarifications,omitempty"`
 
-	// Whether the request itself is confidential.
+	// conditions proposal
+	ConditionsProposal *ConditionsProposal `json:"conditionsProposal,omitempty"`
+
+	// Whether the request itself is confidential: a mirror of
+	// confidentiality.request, kept for clients written before it. When
+	// confidentiality is sent, it wins.
 	Confidential bool `json:"confidential,omitempty"`
+
+	// confidentiality
+	Confidentiality *Confidentiality `json:"confidentiality,omitempty"`
+
+	// confidentiality declaration
+	ConfidentialityDeclaration *ConfidentialityDeclaration `json:"confidentialityDeclaration,omitempty"`
+
+	// contact
+	Contact *V1Contact `json:"contact,omitempty"`
 
 	// Creation time.
 	// Read Only: true
 	// Format: date-time
 	CreateTime *strfmt.DateTime `json:"createTime,omitempty"`
 
+	// custodian
+	Custodian *Custodian `json:"custodian,omitempty"`
+
 	// Categories of data sought, e.g. `subscriber name and address`.
 	DataCategories []string `json:"dataCategories,omitempty"`
 
 	// deadlines
 	Deadlines *Deadlines `json:"deadlines,omitempty"`
+
+	// Every delivery of `:execute`, oldest first; `execution` is the last.
+	// Read Only: true
+	Deliveries []*Execution `json:"deliveries,omitempty"`
 
 	// Why this is an emergency (risk to life or safety); required for EMERGENCY.
 	EmergencyReason string `json:"emergencyReason,omitempty"`
@@ -57,8 +83,22 @@ type Request struct {
 	// Summary of the facts.
 	FactsSummary string `json:"factsSummary,omitempty"`
 
+	// follow up intended
+	FollowUpIntended *FollowUpIntended `json:"followUpIntended,omitempty"`
+
 	// Identifiers for which data is sought.
 	Identifiers []*Identifier `json:"identifiers,omitempty"`
+
+	// What the requested side reported as impeding execution
+	// (`:notifyImpediment`), oldest first.
+	// Read Only: true
+	Impediments []*Impediment `json:"impediments,omitempty"`
+
+	// intake
+	Intake *Intake `json:"intake,omitempty"`
+
+	// investigating authority
+	InvestigatingAuthority *InvestigatingAuthority `json:"investigatingAuthority,omitempty"`
 
 	// Reference of the court order authorising the measure; required for
 	// CONTENT_DATA.
@@ -69,6 +109,12 @@ type Request struct {
 
 	// legal basis
 	LegalBasis *LegalBasis `json:"legalBasis,omitempty"`
+
+	// Whether the legal basis is not recorded in the directory as in force
+	// between the two states (its status is unknown there): shown to both
+	// sides as unconfirmed.
+	// Read Only: true
+	LegalBasisUnconfirmed *bool `json:"legalBasisUnconfirmed,omitempty"`
 
 	// Whether this view carries only the request's metadata: always in a list
 	// and in a validate-only answer, and for auditors.
@@ -96,8 +142,17 @@ type Request struct {
 	// Persons concerned.
 	Persons []*Person `json:"persons,omitempty"`
 
+	// postponement
+	Postponement *Postponement `json:"postponement,omitempty"`
+
+	// preservation
+	Preservation *Preservation `json:"preservation,omitempty"`
+
 	// priority
 	Priority *Priority `json:"priority,omitempty"`
+
+	// The purpose of the request.
+	Purpose string `json:"purpose,omitempty"`
 
 	// Human reference: requesting state, year and per-state sequence, e.g.
 	// `KZ-2026-000042`.
@@ -107,12 +162,16 @@ type Request struct {
 	// refusal
 	Refusal *Refusal `json:"refusal,omitempty"`
 
-	// Related requests, e.g. the preservation a production request follows.
-	RelatedRequests []string `json:"relatedRequests,omitempty"`
+	// Related requests with the kind of each relation, e.g. the preservation
+	// a production request follows.
+	RelatedRequests []*RelatedRequest `json:"relatedRequests,omitempty"`
 
 	// The requested agency, e.g. `agencies/uz-247`; defaults to the directory's
 	// route for the type and priority.
 	RequestedAgency string `json:"requestedAgency,omitempty"`
+
+	// requested procedure
+	RequestedProcedure *RequestedProcedure `json:"requestedProcedure,omitempty"`
 
 	// Date by which the requesting side needs the answer.
 	// Format: date-time
@@ -155,7 +214,27 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validateChainDisclosures(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateClarifications(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateConditionsProposal(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateConfidentiality(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateConfidentialityDeclaration(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateContact(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -163,7 +242,15 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validateCustodian(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateDeadlines(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateDeliveries(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -171,7 +258,23 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validateFollowUpIntended(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateIdentifiers(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateImpediments(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateIntake(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateInvestigatingAuthority(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -187,11 +290,27 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validatePostponement(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validatePreservation(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validatePriority(formats); err != nil {
 		res = append(res, err)
 	}
 
 	if err := m.validateRefusal(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateRelatedRequests(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateRequestedProcedure(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -240,6 +359,36 @@ func (m *Request) validateAcceptance(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Request) validateChainDisclosures(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ChainDisclosures) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.ChainDisclosures); i++ {
+		if typeutils.IsZero(m.ChainDisclosures[i]) { // not required
+			continue
+		}
+
+		if m.ChainDisclosures[i] != nil {
+			if err := m.ChainDisclosures[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("chainDisclosures" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("chainDisclosures" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (m *Request) validateClarifications(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.Clarifications) { // not required
 		return nil
@@ -270,6 +419,98 @@ func (m *Request) validateClarifications(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Request) validateConditionsProposal(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ConditionsProposal) { // not required
+		return nil
+	}
+
+	if m.ConditionsProposal != nil {
+		if err := m.ConditionsProposal.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("conditionsProposal")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("conditionsProposal")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateConfidentiality(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Confidentiality) { // not required
+		return nil
+	}
+
+	if m.Confidentiality != nil {
+		if err := m.Confidentiality.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("confidentiality")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("confidentiality")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateConfidentialityDeclaration(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ConfidentialityDeclaration) { // not required
+		return nil
+	}
+
+	if m.ConfidentialityDeclaration != nil {
+		if err := m.ConfidentialityDeclaration.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("confidentialityDeclaration")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("confidentialityDeclaration")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateContact(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Contact) { // not required
+		return nil
+	}
+
+	if m.Contact != nil {
+		if err := m.Contact.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("contact")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("contact")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (m *Request) validateCreateTime(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.CreateTime) { // not required
 		return nil
@@ -277,6 +518,29 @@ func (m *Request) validateCreateTime(formats strfmt.Registry) error {
 
 	if err := validate.FormatOf("createTime", "body", "date-time", m.CreateTime.String(), formats); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (m *Request) validateCustodian(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Custodian) { // not required
+		return nil
+	}
+
+	if m.Custodian != nil {
+		if err := m.Custodian.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("custodian")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("custodian")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -305,6 +569,36 @@ func (m *Request) validateDeadlines(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Request) validateDeliveries(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Deliveries) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Deliveries); i++ {
+		if typeutils.IsZero(m.Deliveries[i]) { // not required
+			continue
+		}
+
+		if m.Deliveries[i] != nil {
+			if err := m.Deliveries[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("deliveries" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("deliveries" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (m *Request) validateExecution(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.Execution) { // not required
 		return nil
@@ -319,6 +613,29 @@ func (m *Request) validateExecution(formats strfmt.Registry) error {
 			ce := new(errors.CompositeError)
 			if stderrors.As(err, &ce) {
 				return ce.ValidateName("execution")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateFollowUpIntended(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.FollowUpIntended) { // not required
+		return nil
+	}
+
+	if m.FollowUpIntended != nil {
+		if err := m.FollowUpIntended.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("followUpIntended")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("followUpIntended")
 			}
 
 			return err
@@ -353,6 +670,82 @@ func (m *Request) validateIdentifiers(formats strfmt.Registry) error {
 			}
 		}
 
+	}
+
+	return nil
+}
+
+func (m *Request) validateImpediments(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Impediments) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Impediments); i++ {
+		if typeutils.IsZero(m.Impediments[i]) { // not required
+			continue
+		}
+
+		if m.Impediments[i] != nil {
+			if err := m.Impediments[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("impediments" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("impediments" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (m *Request) validateIntake(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Intake) { // not required
+		return nil
+	}
+
+	if m.Intake != nil {
+		if err := m.Intake.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("intake")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("intake")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateInvestigatingAuthority(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.InvestigatingAuthority) { // not required
+		return nil
+	}
+
+	if m.InvestigatingAuthority != nil {
+		if err := m.InvestigatingAuthority.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("investigatingAuthority")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("investigatingAuthority")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -434,6 +827,52 @@ func (m *Request) validatePersons(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Request) validatePostponement(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Postponement) { // not required
+		return nil
+	}
+
+	if m.Postponement != nil {
+		if err := m.Postponement.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("postponement")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("postponement")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) validatePreservation(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Preservation) { // not required
+		return nil
+	}
+
+	if m.Preservation != nil {
+		if err := m.Preservation.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("preservation")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("preservation")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (m *Request) validatePriority(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.Priority) { // not required
 		return nil
@@ -471,6 +910,59 @@ func (m *Request) validateRefusal(formats strfmt.Registry) error {
 			ce := new(errors.CompositeError)
 			if stderrors.As(err, &ce) {
 				return ce.ValidateName("refusal")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateRelatedRequests(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.RelatedRequests) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.RelatedRequests); i++ {
+		if typeutils.IsZero(m.RelatedRequests[i]) { // not required
+			continue
+		}
+
+		if m.RelatedRequests[i] != nil {
+			if err := m.RelatedRequests[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("relatedRequests" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("relatedRequests" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (m *Request) validateRequestedProcedure(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.RequestedProcedure) { // not required
+		return nil
+	}
+
+	if m.RequestedProcedure != nil {
+		if err := m.RequestedProcedure.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("requestedProcedure")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("requestedProcedure")
 			}
 
 			return err
@@ -558,7 +1050,27 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 		res = append(res, err)
 	}
 
+	if err := m.contextValidateChainDisclosures(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateClarifications(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateConditionsProposal(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateConfidentiality(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateConfidentialityDeclaration(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateContact(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -566,7 +1078,15 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 		res = append(res, err)
 	}
 
+	if err := m.contextValidateCustodian(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateDeadlines(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateDeliveries(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -574,11 +1094,31 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 		res = append(res, err)
 	}
 
+	if err := m.contextValidateFollowUpIntended(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateIdentifiers(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
+	if err := m.contextValidateImpediments(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateIntake(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateInvestigatingAuthority(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateLegalBasis(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateLegalBasisUnconfirmed(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -602,6 +1142,14 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 		res = append(res, err)
 	}
 
+	if err := m.contextValidatePostponement(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidatePreservation(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidatePriority(ctx, formats); err != nil {
 		res = append(res, err)
 	}
@@ -611,6 +1159,14 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 	}
 
 	if err := m.contextValidateRefusal(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateRelatedRequests(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateRequestedProcedure(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -665,6 +1221,39 @@ func (m *Request) contextValidateAcceptance(ctx context.Context, formats strfmt.
 	return nil
 }
 
+func (m *Request) contextValidateChainDisclosures(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "chainDisclosures", "body", m.ChainDisclosures); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(m.ChainDisclosures); i++ {
+
+		if m.ChainDisclosures[i] != nil {
+
+			if typeutils.IsZero(m.ChainDisclosures[i]) { // not required
+				continue
+			}
+
+			if err := m.ChainDisclosures[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("chainDisclosures" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("chainDisclosures" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (m *Request) contextValidateClarifications(ctx context.Context, formats strfmt.Registry) error {
 
 	if err := validate.ReadOnly(ctx, "clarifications", "body", m.Clarifications); err != nil {
@@ -698,10 +1287,135 @@ func (m *Request) contextValidateClarifications(ctx context.Context, formats str
 	return nil
 }
 
+func (m *Request) contextValidateConditionsProposal(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.ConditionsProposal != nil {
+
+		if typeutils.IsZero(m.ConditionsProposal) { // not required
+			return nil
+		}
+
+		if err := m.ConditionsProposal.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("conditionsProposal")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("conditionsProposal")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateConfidentiality(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Confidentiality != nil {
+
+		if typeutils.IsZero(m.Confidentiality) { // not required
+			return nil
+		}
+
+		if err := m.Confidentiality.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("confidentiality")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("confidentiality")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateConfidentialityDeclaration(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.ConfidentialityDeclaration != nil {
+
+		if typeutils.IsZero(m.ConfidentialityDeclaration) { // not required
+			return nil
+		}
+
+		if err := m.ConfidentialityDeclaration.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("confidentialityDeclaration")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("confidentialityDeclaration")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateContact(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Contact != nil {
+
+		if typeutils.IsZero(m.Contact) { // not required
+			return nil
+		}
+
+		if err := m.Contact.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("contact")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("contact")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (m *Request) contextValidateCreateTime(ctx context.Context, formats strfmt.Registry) error {
 
 	if err := validate.ReadOnly(ctx, "createTime", "body", m.CreateTime); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateCustodian(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Custodian != nil {
+
+		if typeutils.IsZero(m.Custodian) { // not required
+			return nil
+		}
+
+		if err := m.Custodian.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("custodian")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("custodian")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -732,6 +1446,39 @@ func (m *Request) contextValidateDeadlines(ctx context.Context, formats strfmt.R
 	return nil
 }
 
+func (m *Request) contextValidateDeliveries(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "deliveries", "body", m.Deliveries); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(m.Deliveries); i++ {
+
+		if m.Deliveries[i] != nil {
+
+			if typeutils.IsZero(m.Deliveries[i]) { // not required
+				continue
+			}
+
+			if err := m.Deliveries[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("deliveries" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("deliveries" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (m *Request) contextValidateExecution(ctx context.Context, formats strfmt.Registry) error {
 
 	if m.Execution != nil {
@@ -748,6 +1495,31 @@ func (m *Request) contextValidateExecution(ctx context.Context, formats strfmt.R
 			ce := new(errors.CompositeError)
 			if stderrors.As(err, &ce) {
 				return ce.ValidateName("execution")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateFollowUpIntended(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.FollowUpIntended != nil {
+
+		if typeutils.IsZero(m.FollowUpIntended) { // not required
+			return nil
+		}
+
+		if err := m.FollowUpIntended.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("followUpIntended")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("followUpIntended")
 			}
 
 			return err
@@ -786,6 +1558,89 @@ func (m *Request) contextValidateIdentifiers(ctx context.Context, formats strfmt
 	return nil
 }
 
+func (m *Request) contextValidateImpediments(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "impediments", "body", m.Impediments); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(m.Impediments); i++ {
+
+		if m.Impediments[i] != nil {
+
+			if typeutils.IsZero(m.Impediments[i]) { // not required
+				continue
+			}
+
+			if err := m.Impediments[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("impediments" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("impediments" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateIntake(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Intake != nil {
+
+		if typeutils.IsZero(m.Intake) { // not required
+			return nil
+		}
+
+		if err := m.Intake.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("intake")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("intake")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateInvestigatingAuthority(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.InvestigatingAuthority != nil {
+
+		if typeutils.IsZero(m.InvestigatingAuthority) { // not required
+			return nil
+		}
+
+		if err := m.InvestigatingAuthority.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("investigatingAuthority")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("investigatingAuthority")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (m *Request) contextValidateLegalBasis(ctx context.Context, formats strfmt.Registry) error {
 
 	if m.LegalBasis != nil {
@@ -806,6 +1661,15 @@ func (m *Request) contextValidateLegalBasis(ctx context.Context, formats strfmt.
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateLegalBasisUnconfirmed(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "legalBasisUnconfirmed", "body", m.LegalBasisUnconfirmed); err != nil {
+		return err
 	}
 
 	return nil
@@ -892,6 +1756,56 @@ func (m *Request) contextValidatePersons(ctx context.Context, formats strfmt.Reg
 	return nil
 }
 
+func (m *Request) contextValidatePostponement(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Postponement != nil {
+
+		if typeutils.IsZero(m.Postponement) { // not required
+			return nil
+		}
+
+		if err := m.Postponement.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("postponement")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("postponement")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidatePreservation(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Preservation != nil {
+
+		if typeutils.IsZero(m.Preservation) { // not required
+			return nil
+		}
+
+		if err := m.Preservation.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("preservation")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("preservation")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (m *Request) contextValidatePriority(ctx context.Context, formats strfmt.Registry) error {
 
 	if m.Priority != nil {
@@ -942,6 +1856,60 @@ func (m *Request) contextValidateRefusal(ctx context.Context, formats strfmt.Reg
 			ce := new(errors.CompositeError)
 			if stderrors.As(err, &ce) {
 				return ce.ValidateName("refusal")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateRelatedRequests(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(m.RelatedRequests); i++ {
+
+		if m.RelatedRequests[i] != nil {
+
+			if typeutils.IsZero(m.RelatedRequests[i]) { // not required
+				continue
+			}
+
+			if err := m.RelatedRequests[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("relatedRequests" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("relatedRequests" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateRequestedProcedure(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.RequestedProcedure != nil {
+
+		if typeutils.IsZero(m.RequestedProcedure) { // not required
+			return nil
+		}
+
+		if err := m.RequestedProcedure.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("requestedProcedure")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("requestedProcedure")
 			}
 
 			return err

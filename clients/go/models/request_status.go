@@ -24,6 +24,18 @@ import (
 //   - EXECUTED: The requested side executed it.
 //   - WITHDRAWN: The requesting side withdrew it.
 //   - CLOSED: The case is closed.
+//   - PARTIALLY_EXECUTED: The requested side delivered part of what was asked and will deliver
+//
+// more (`:execute` with `partial`).
+//   - POSTPONED: The requested side postponed execution until a date (`:postpone`);
+//
+// the answer clock is paused.
+//   - CONDITIONS_PROPOSED: The requested side proposed conditions (and costs) the requesting
+//
+// side must accept or reject.
+//   - AWAITING_REQUESTER_DECISION: The requested side declared that it cannot keep the request
+//
+// confidential; the requesting side decides whether to proceed.
 //
 // swagger:model Request.Status
 type RequestStatus string
@@ -71,6 +83,18 @@ const (
 
 	// RequestStatusCLOSED captures enum value "CLOSED"
 	RequestStatusCLOSED RequestStatus = "CLOSED"
+
+	// RequestStatusPARTIALLYEXECUTED captures enum value "PARTIALLY_EXECUTED"
+	RequestStatusPARTIALLYEXECUTED RequestStatus = "PARTIALLY_EXECUTED"
+
+	// RequestStatusPOSTPONED captures enum value "POSTPONED"
+	RequestStatusPOSTPONED RequestStatus = "POSTPONED"
+
+	// RequestStatusCONDITIONSPROPOSED captures enum value "CONDITIONS_PROPOSED"
+	RequestStatusCONDITIONSPROPOSED RequestStatus = "CONDITIONS_PROPOSED"
+
+	// RequestStatusAWAITINGREQUESTERDECISION captures enum value "AWAITING_REQUESTER_DECISION"
+	RequestStatusAWAITINGREQUESTERDECISION RequestStatus = "AWAITING_REQUESTER_DECISION"
 )
 
 // for schema
@@ -78,7 +102,7 @@ var requestStatusEnum []any
 
 func init() {
 	var res []RequestStatus
-	if err := json.Unmarshal([]byte(`["STATUS_UNSPECIFIED","DRAFT","SUBMITTED","TRANSMITTED","ACKNOWLEDGED","CLARIFICATION_REQUESTED","ACCEPTED","REFUSED","EXECUTED","WITHDRAWN","CLOSED"]`), &res); err != nil {
+	if err := json.Unmarshal([]byte(`["STATUS_UNSPECIFIED","DRAFT","SUBMITTED","TRANSMITTED","ACKNOWLEDGED","CLARIFICATION_REQUESTED","ACCEPTED","REFUSED","EXECUTED","WITHDRAWN","CLOSED","PARTIALLY_EXECUTED","POSTPONED","CONDITIONS_PROPOSED","AWAITING_REQUESTER_DECISION"]`), &res); err != nil {
 		panic(err)
 	}
 	for _, v := range res {

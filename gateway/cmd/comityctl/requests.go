@@ -357,7 +357,7 @@ func (d *draftFlags) register(c *cobra.Command) {
 	f.StringArrayVar(&d.identifiers, "identifier", nil, "KIND=VALUE for which data is sought, e.g. IP_ADDRESS=203.0.113.7:443 (repeatable; replaces the list)")
 	f.StringArrayVar(&d.dataCategories, "data-category", nil, "a category of data sought, e.g. 'connection logs' (repeatable; replaces the list)")
 	f.StringArrayVar(&d.persons, "person", nil, "a person concerned, 'FULL NAME' or 'FULL NAME:ROLE' (repeatable; replaces the list)")
-	f.StringArrayVar(&d.related, "related-request", nil, "a related request (repeatable; replaces the list)")
+	f.StringArrayVar(&d.related, "related-request", nil, "a related request as [KIND:]REQUEST, KIND one of FOLLOW_UP_OF, EXTENSION_OF, SUPERSEDES, SPAWNED_BY, RELATED (the default) (repeatable; replaces the list)")
 }
 
 // apply sets on r the fields whose flags were given and returns their
@@ -474,11 +474,11 @@ func (d *draftFlags) apply(c *cobra.Command, r *requestv1.Request) ([]string, er
 	if changed("related-request", "relatedRequests") {
 		r.RelatedRequests = nil
 		for _, s := range d.related {
-			name, err := requestName(s)
+			rr, err := relatedRequest(s)
 			if err != nil {
 				return nil, err
 			}
-			r.RelatedRequests = append(r.RelatedRequests, name)
+			r.RelatedRequests = append(r.RelatedRequests, rr)
 		}
 	}
 	return mask, nil
@@ -959,4 +959,21 @@ func compact(raw []byte) []byte {
 		return raw
 	}
 	return b.Bytes()
+}
+
+// relatedRequest parses a --related-request value, [KIND:]REQUEST.
+func relatedRequest(s string) (*requestv1.RelatedRequest, error) {
+	kind, ref := "RELATED", s
+	if k, r, ok := strings.Cut(s, ":"); ok && !strings.Contains(k, "/") {
+		kind, ref = strings.ToUpper(k), r
+	}
+	k, ok := requestv1.RelatedRequest_Kind_value[kind]
+	if !ok || k == 0 {
+		return nil, fmt.Errorf("--related-request %q: the relation %q is none of FOLLOW_UP_OF, EXTENSION_OF, SUPERSEDES, SPAWNED_BY, RELATED", s, kind)
+	}
+	name, err := requestName(ref)
+	if err != nil {
+		return nil, err
+	}
+	return &requestv1.RelatedRequest{Kind: requestv1.RelatedRequest_Kind(k), Request: name}, nil
 }

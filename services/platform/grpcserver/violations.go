@@ -31,6 +31,8 @@ var patternWords = map[string]string{
 	`^(\+[0-9][0-9 ()-]{5,30})?$`:                                  "must be empty or a telephone number in international form, e.g. +77172712400",
 	`^([^@\s]+@[^@\s]+\.[^@\s]+)?$`:                                "not an e-mail address: write it as name@example.org",
 	`^([A-Za-z0-9_-]{1,128})?$`:                                    "must be empty or 1 to 128 letters, digits, _ or -",
+	`^([0-9]{1,12}(\.[0-9]{1,2})?)?$`:                              "must be empty or an amount: digits, with at most two after a point, e.g. 1500.00",
+	`^([A-Z]{3})?$`:                                                "must be empty or a currency code in capitals (ISO 4217), e.g. KZT",
 }
 
 // describe words a protovalidate violation for the caller, by its rule id,

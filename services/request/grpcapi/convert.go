@@ -31,8 +31,9 @@ func RequestToProto(v request.View) *requestv1.Request {
 	toMessage(reflect.ValueOf(r), out.ProtoReflect(), "related_requests", "clarifications")
 	out.Name = requestPrefix + r.ID
 	out.RequestingAgency, out.RequestedAgency = agencyName(r.RequestingAgency), agencyName(r.RequestedAgency)
-	for _, id := range r.RelatedRequests {
-		out.RelatedRequests = append(out.RelatedRequests, requestPrefix+id)
+	for _, rr := range r.RelatedRequests {
+		out.RelatedRequests = append(out.RelatedRequests, &requestv1.RelatedRequest{
+			Kind: requestv1.RelatedRequest_Kind(requestv1.RelatedRequest_Kind_value[string(rr.Kind)]), Request: requestPrefix + rr.Request})
 	}
 	if a := r.Acceptance; a != nil {
 		out.Acceptance.HumanRightsReview = &requestv1.HumanRightsReview{Concerns: a.HumanRightsConcerns, Note: a.HumanRightsNote}
@@ -71,8 +72,9 @@ func requestFromProto(r *requestv1.Request) request.Request {
 	var out request.Request
 	fromMessage(r.ProtoReflect(), reflect.ValueOf(&out).Elem(), requestWritable, "related_requests")
 	out.RequestedAgency = strings.TrimPrefix(out.RequestedAgency, agencyPrefix)
-	for _, name := range r.GetRelatedRequests() {
-		out.RelatedRequests = append(out.RelatedRequests, strings.TrimPrefix(name, requestPrefix))
+	for _, rr := range r.GetRelatedRequests() {
+		out.RelatedRequests = append(out.RelatedRequests, request.RelatedRequest{
+			Kind: request.RelationKind(enumName(rr.GetKind())), Request: strings.TrimPrefix(rr.GetRequest(), requestPrefix)})
 	}
 	return out
 }

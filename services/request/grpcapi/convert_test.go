@@ -66,7 +66,8 @@ func fullRequest() *requestv1.Request {
 		UseLimitations:                 "for this investigation only",
 		Language:                       "ru",
 		RequestedResponseTime:          timestamppb.New(t3),
-		RelatedRequests:                []string{"requests/0192f0c4-aaaa", "requests/0192f0c4-bbbb"},
+		RelatedRequests: []*requestv1.RelatedRequest{{Kind: requestv1.RelatedRequest_FOLLOW_UP_OF, Request: "requests/0192f0c4-aaaa"},
+			{Kind: requestv1.RelatedRequest_SUPERSEDES, Request: "requests/0192f0c4-bbbb"}},
 	}
 }
 
@@ -301,7 +302,7 @@ func current() request.Request {
 			StatuteText: "old statute", MaximumPenaltyYears: 3},
 		FactsSummary: "old facts", Persons: []request.Person{{FullName: "Old"}}, Identifiers: []request.Identifier{{Kind: "PHONE", Value: "+7"}},
 		DataCategories: []string{"old"}, NecessityAndProportionality: "old", UseLimitations: "old", Language: "kk",
-		RelatedRequests: []string{"old"}, Status: request.Draft, Version: 2, CreateTime: t1, UpdateTime: t1,
+		RelatedRequests: []request.RelatedRequest{{Kind: request.Related, Request: "old"}}, Status: request.Draft, Version: 2, CreateTime: t1, UpdateTime: t1,
 	}
 }
 

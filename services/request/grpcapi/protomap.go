@@ -10,6 +10,9 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/request"
 )
 
 // The domain types name their fields as the API messages do (their json
@@ -17,11 +20,13 @@ import (
 // fromMessage walk a domain struct and the message's fields of the same
 // names, an enum being its value name in the domain, a Timestamp a
 // time.Time, a nested message a struct (or a pointer to one), a repeated
-// field a slice. What the names do not say (resource names, fields the
+// field a slice, an Actor an Actor (its display name the domain's name,
+// its agency a resource name). What the names do not say (resource names, fields the
 // message groups differently) the callers write by hand.
 
 var (
 	timeType      = reflect.TypeFor[time.Time]()
+	actorType     = reflect.TypeFor[request.Actor]()
 	timestampName = (&timestamppb.Timestamp{}).ProtoReflect().Descriptor().FullName()
 )
 
@@ -108,6 +113,8 @@ func toValue(v reflect.Value, fd protoreflect.FieldDescriptor, newMessage func()
 		return protoreflect.ValueOfEnum(n)
 	case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() == timestampName:
 		return protoreflect.ValueOfMessage(timestamppb.New(v.Interface().(time.Time)).ProtoReflect())
+	case v.Type() == actorType:
+		return protoreflect.ValueOfMessage(actorToProto(v.Interface().(request.Actor)).ProtoReflect())
 	case fd.Kind() == protoreflect.MessageKind:
 		mv := newMessage()
 		toMessage(v, mv.Message())
@@ -161,6 +168,9 @@ func fromValue(pv protoreflect.Value, fd protoreflect.FieldDescriptor, v reflect
 	case fd.Kind() == protoreflect.MessageKind && v.Type() == timeType:
 		ts := pv.Message().Interface().(*timestamppb.Timestamp)
 		v.Set(reflect.ValueOf(ts.AsTime()))
+	case v.Type() == actorType:
+		a := pv.Message().Interface().(*requestv1.Actor)
+		v.Set(reflect.ValueOf(request.Actor{Subject: a.GetSubject(), Name: a.GetDisplayName(), Agency: strings.TrimPrefix(a.GetAgency(), agencyPrefix)}))
 	case fd.Kind() == protoreflect.MessageKind:
 		fromMessage(pv.Message(), v, nil)
 	default:

@@ -676,9 +676,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request)
 			return fmt.Errorf("update request %s: %w", id, err)
 		}
 		if _, err := s.run(ctx, tx, append([]stmt{{sql: `UPDATE requests SET type = ?, priority = ?, status = ?,
-			requested_agency = ?, requested_state = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
+			requested_agency = ?, requested_state = ?, owner = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
 			create_time = ?, update_time = ?, version = ?, doc = ?
-			WHERE id = ?`, args: []any{string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState,
+			WHERE id = ?`, args: []any{string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState, r.Owner,
 			!r.TransmitTime.IsZero(), d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy),
 			d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(r), id}}}, change...)); err != nil {
 			return fmt.Errorf("update request %s: %w", id, err)

@@ -48,7 +48,7 @@ var goldenRequests = map[string]request.Request{
 		NecessityAndProportionality:    "only the account's traffic",
 		JudicialAuthorisationReference: "order 17/2026",
 		Confidential:                   true, UseLimitations: "this case only", Language: "ru",
-		RequestedResponseTime: t3, RelatedRequests: []string{"0190c1a2-0000-7000-8000-000000000002"},
+		RequestedResponseTime: t3, RelatedRequests: []request.RelatedRequest{{Kind: request.Related, Request: "0190c1a2-0000-7000-8000-000000000002"}},
 		Status:       request.Closed,
 		Deadlines:    request.Deadlines{AcknowledgeBy: t1, AnswerBy: t2, PreservationExpiresAt: t3},
 		Acceptance:   &request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: "none", Conditions: "use limited"},

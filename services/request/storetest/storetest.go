@@ -17,6 +17,7 @@ import (
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/internal/check"
+	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/trail"
 )
@@ -144,7 +145,7 @@ func rich(id string) request.Request {
 		UseLimitations:                 "Only for case KZ-CASE-2026/0042",
 		Language:                       "ru",
 		RequestedResponseTime:          at(20, 0),
-		RelatedRequests:                []string{"0195f0c2-0000-7000-8000-00000000aaaa"},
+		RelatedRequests:                []request.RelatedRequest{{Kind: request.FollowUpOf, Request: "0195f0c2-0000-7000-8000-00000000aaaa"}},
 		Status:                         request.Executed,
 		Deadlines:                      request.Deadlines{AcknowledgeBy: at(3, 8), AnswerBy: at(4, 8), PreservationExpiresAt: at(30, 23)},
 		Acceptance:                     &request.Acceptance{DualCriminality: "MET", HumanRightsConcerns: true, HumanRightsNote: "Fair trial assured", Conditions: "Use for this case only"},
@@ -185,7 +186,10 @@ func want(r request.Request, ref string, v int64) request.Request {
 	r.TransmitTime, r.AcknowledgeTime, r.AnswerTime = tm(r.TransmitTime), tm(r.AcknowledgeTime), tm(r.AnswerTime)
 	r.Deadlines = request.Deadlines{AcknowledgeBy: tm(r.Deadlines.AcknowledgeBy), AnswerBy: tm(r.Deadlines.AnswerBy),
 		PreservationExpiresAt: tm(r.Deadlines.PreservationExpiresAt)}
-	r.DataCategories, r.RelatedRequests = nilIfEmpty(r.DataCategories), nilIfEmpty(r.RelatedRequests)
+	r.DataCategories = nilIfEmpty(r.DataCategories)
+	if len(r.RelatedRequests) == 0 {
+		r.RelatedRequests = nil
+	}
 	if len(r.Persons) == 0 {
 		r.Persons = nil
 	}
@@ -258,7 +262,7 @@ func requestIDs(rs []request.Request) []string {
 func testRoundTrip(t *testing.T, newStore func(t *testing.T) request.Store) {
 	empty := draft("req-empty", "KZ", t0)
 	empty.Persons, empty.Identifiers, empty.DataCategories, empty.RelatedRequests =
-		[]request.Person{}, []request.Identifier{}, []string{}, []string{}
+		[]request.Person{}, []request.Identifier{}, []string{}, []request.RelatedRequest{}
 	empty.Refusal = &request.Refusal{Grounds: []string{}}
 	tests := []struct {
 		name string
@@ -672,7 +676,6 @@ func testUpdate(t *testing.T, newStore func(t *testing.T) request.Store) {
 		{"reference", func(r *request.Request) { r.Reference = "KZ-2026-000099" }},
 		{"requesting agency", func(r *request.Request) { r.RequestingAgency = "kz-police-cyber" }},
 		{"requesting state", func(r *request.Request) { r.RequestingState = "KG" }},
-		{"owner", func(r *request.Request) { r.Owner = "https://idp.kz.example/#p-kz-2" }},
 	} {
 		tests = append(tests, updateCase{name: "change " + f.name, fn: func(r *request.Request) (request.Change, error) {
 			f.set(r)
@@ -741,6 +744,30 @@ func testUpdate(t *testing.T, newStore func(t *testing.T) request.Store) {
 			}
 		})
 	}
+
+	// The owner changes (:transferOwnership, :confirmInWriting), and the
+	// owner column that need-to-know filters on follows it.
+	t.Run("owner transferred", func(t *testing.T) {
+		s := newStore(t)
+		create(t, s, draft("req-1", "KZ", t0))
+		const next = "https://idp.kz.example/#p-kz-2"
+		got, err := s.Update(t.Context(), "req-1", func(r *request.Request) (request.Change, error) {
+			r.Owner = next
+			return request.Change{Event: event("ev-transfer", "TransferOwnership")}, nil
+		})
+		if err != nil || got.Owner != next {
+			t.Fatalf("Update: owner %q, %v; want %q", got.Owner, err, next)
+		}
+		for owner, want := range map[string]int{next: 1, "https://idp.kz.example/#p-kz-1": 0} {
+			page, err := s.List(t.Context(), request.ListQuery{Filter: query.Compare{Field: "owner", Op: query.Eq, Value: owner}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Requests) != want {
+				t.Errorf("requests owned by %s: %d; want %d", owner, len(page.Requests), want)
+			}
+		}
+	})
 
 	t.Run("successive updates", func(t *testing.T) {
 		s := newStore(t)

@@ -48,7 +48,7 @@ func NewGetStateOK() *GetStateOK {
 //
 // The state.
 type GetStateOK struct {
-	Payload *models.State
+	Payload *models.V1State
 }
 
 // IsSuccess returns true when this get state o k response has a 2xx status code
@@ -91,13 +91,13 @@ func (o *GetStateOK) String() string {
 	return fmt.Sprintf("[GET /v1/states/{state}][%d] getStateOK %s", 200, payload)
 }
 
-func (o *GetStateOK) GetPayload() *models.State {
+func (o *GetStateOK) GetPayload() *models.V1State {
 	return o.Payload
 }
 
 func (o *GetStateOK) readResponse(response runtime.ClientResponse, consumer runtime.Consumer, formats strfmt.Registry) error {
 
-	o.Payload = new(models.State)
+	o.Payload = new(models.V1State)
 
 	// response payload
 	if err := consumer.Consume(response.Body(), o.Payload); err != nil && !stderrors.Is(err, io.EOF) {

@@ -54,7 +54,7 @@ func NewUpdateStateOK() *UpdateStateOK {
 //
 // The state.
 type UpdateStateOK struct {
-	Payload *models.State
+	Payload *models.V1State
 }
 
 // IsSuccess returns true when this update state o k response has a 2xx status code
@@ -97,13 +97,13 @@ func (o *UpdateStateOK) String() string {
 	return fmt.Sprintf("[PATCH /v1/states/{state}][%d] updateStateOK %s", 200, payload)
 }
 
-func (o *UpdateStateOK) GetPayload() *models.State {
+func (o *UpdateStateOK) GetPayload() *models.V1State {
 	return o.Payload
 }
 
 func (o *UpdateStateOK) readResponse(response runtime.ClientResponse, consumer runtime.Consumer, formats strfmt.Registry) error {
 
-	o.Payload = new(models.State)
+	o.Payload = new(models.V1State)
 
 	// response payload
 	if err := consumer.Consume(response.Body(), o.Payload); err != nil && !stderrors.Is(err, io.EOF) {

@@ -145,6 +145,12 @@ func WithAcceptTextPlain(r *runtime.ClientOperation) {
 // ClientService is the interface for Client methods.
 type ClientService interface {
 
+	// AcceptConditions c o n d i t i o n s p r o p o s e d a c c e p t e d the conditions bind by the owning prosecutor or the requesting state s central authority.
+	AcceptConditions(params *AcceptConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcceptConditionsOK, error)
+
+	// AcceptConditionsContext c o n d i t i o n s p r o p o s e d a c c e p t e d the conditions bind by the owning prosecutor or the requesting state s central authority.
+	AcceptConditionsContext(ctx context.Context, params *AcceptConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcceptConditionsOK, error)
+
 	// AcceptRequest a c k n o w l e d g e d a c c e p t e d with the requested side s assessments.
 	AcceptRequest(params *AcceptRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcceptRequestOK, error)
 
@@ -163,6 +169,12 @@ type ClientService interface {
 	// CloseRequestContext e x e c u t e d r e f u s e d or w i t h d r a w n c l o s e d.
 	CloseRequestContext(ctx context.Context, params *CloseRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CloseRequestOK, error)
 
+	// ConfirmInWriting confirms in writing a request recorded from a call completing its fields the safeguards are checked then and the confirming prosecutor becomes its owner.
+	ConfirmInWriting(params *ConfirmInWritingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ConfirmInWritingOK, error)
+
+	// ConfirmInWritingContext confirms in writing a request recorded from a call completing its fields the safeguards are checked then and the confirming prosecutor becomes its owner.
+	ConfirmInWritingContext(ctx context.Context, params *ConfirmInWritingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ConfirmInWritingOK, error)
+
 	// CreateMessage adds a message to a request s correspondence.
 	CreateMessage(params *CreateMessageParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CreateMessageOK, error)
 
@@ -175,11 +187,35 @@ type ClientService interface {
 	// CreateRequestContext creates a draft in the caller s agency retrying with the same request id returns the same request.
 	CreateRequestContext(ctx context.Context, params *CreateRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CreateRequestOK, error)
 
+	// DeclareConfidentialityImpossible a c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d a w a i t i n g r e q u e s t e r d e c i s i o n the requested side cannot keep the request confidential.
+	DeclareConfidentialityImpossible(params *DeclareConfidentialityImpossibleParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclareConfidentialityImpossibleOK, error)
+
+	// DeclareConfidentialityImpossibleContext a c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d a w a i t i n g r e q u e s t e r d e c i s i o n the requested side cannot keep the request confidential.
+	DeclareConfidentialityImpossibleContext(ctx context.Context, params *DeclareConfidentialityImpossibleParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclareConfidentialityImpossibleOK, error)
+
+	// DeclineExtension declines the pending extension of a preservation by the requested agency s central authority.
+	DeclineExtension(params *DeclineExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclineExtensionOK, error)
+
+	// DeclineExtensionContext declines the pending extension of a preservation by the requested agency s central authority.
+	DeclineExtensionContext(ctx context.Context, params *DeclineExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclineExtensionOK, error)
+
+	// DiscloseChain records that preserved traffic data shows another provider in another state budapest 30 by the requested agency s central authority.
+	DiscloseChain(params *DiscloseChainParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DiscloseChainOK, error)
+
+	// DiscloseChainContext records that preserved traffic data shows another provider in another state budapest 30 by the requested agency s central authority.
+	DiscloseChainContext(ctx context.Context, params *DiscloseChainParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DiscloseChainOK, error)
+
 	// DownloadAttachment downloads an attachment s file.
 	DownloadAttachment(params *DownloadAttachmentParams, authInfo runtime.ClientAuthInfoWriter, writer io.Writer, opts ...ClientOption) (*DownloadAttachmentOK, error)
 
 	// DownloadAttachmentContext downloads an attachment s file.
 	DownloadAttachmentContext(ctx context.Context, params *DownloadAttachmentParams, authInfo runtime.ClientAuthInfoWriter, writer io.Writer, opts ...ClientOption) (*DownloadAttachmentOK, error)
+
+	// DraftFollowUp makes a new draft from a request copying the case s fields related to it f o l l o w u p o f a production after a preservation or s p a w n e d b y a preservation in the next provider s state after a chain disclosure.
+	DraftFollowUp(params *DraftFollowUpParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DraftFollowUpOK, error)
+
+	// DraftFollowUpContext makes a new draft from a request copying the case s fields related to it f o l l o w u p o f a production after a preservation or s p a w n e d b y a preservation in the next provider s state after a chain disclosure.
+	DraftFollowUpContext(ctx context.Context, params *DraftFollowUpParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DraftFollowUpOK, error)
 
 	// ExecuteRequest a c c e p t e d e x e c u t e d with the response.
 	ExecuteRequest(params *ExecuteRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ExecuteRequestOK, error)
@@ -211,6 +247,12 @@ type ClientService interface {
 	// GetStatisticsContext aggregates per pair of states involving the caller s state over the requests created in a period no case data.
 	GetStatisticsContext(ctx context.Context, params *GetStatisticsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GetStatisticsOK, error)
 
+	// GrantExtension grants the pending extension of a preservation its days are added to the expiry by the requested agency s central authority.
+	GrantExtension(params *GrantExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantExtensionOK, error)
+
+	// GrantExtensionContext grants the pending extension of a preservation its days are added to the expiry by the requested agency s central authority.
+	GrantExtensionContext(ctx context.Context, params *GrantExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantExtensionOK, error)
+
 	// ListAttachments lists the attachments of a request.
 	ListAttachments(params *ListAttachmentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListAttachmentsOK, error)
 
@@ -229,11 +271,41 @@ type ClientService interface {
 	// ListRequestsContext lists the requests the caller may see.
 	ListRequestsContext(ctx context.Context, params *ListRequestsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListRequestsOK, error)
 
+	// NotifyImpediment tells the requesting side what impedes execution without a status change from a c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d by the requested agency s central authority.
+	NotifyImpediment(params *NotifyImpedimentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*NotifyImpedimentOK, error)
+
+	// NotifyImpedimentContext tells the requesting side what impedes execution without a status change from a c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d by the requested agency s central authority.
+	NotifyImpedimentContext(ctx context.Context, params *NotifyImpedimentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*NotifyImpedimentOK, error)
+
+	// PostponeRequest a c k n o w l e d g e d or a c c e p t e d p o s t p o n e d until a date with the answer clock paused by the requested agency s central authority.
+	PostponeRequest(params *PostponeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*PostponeRequestOK, error)
+
+	// PostponeRequestContext a c k n o w l e d g e d or a c c e p t e d p o s t p o n e d until a date with the answer clock paused by the requested agency s central authority.
+	PostponeRequestContext(ctx context.Context, params *PostponeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*PostponeRequestOK, error)
+
+	// ProceedRequest a w a i t i n g r e q u e s t e r d e c i s i o n the status before the requesting side proceeds knowing confidentiality cannot be kept.
+	ProceedRequest(params *ProceedRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProceedRequestOK, error)
+
+	// ProceedRequestContext a w a i t i n g r e q u e s t e r d e c i s i o n the status before the requesting side proceeds knowing confidentiality cannot be kept.
+	ProceedRequestContext(ctx context.Context, params *ProceedRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProceedRequestOK, error)
+
+	// ProposeConditions a c k n o w l e d g e d c o n d i t i o n s p r o p o s e d with conditions and costs the requesting side must accept or reject.
+	ProposeConditions(params *ProposeConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProposeConditionsOK, error)
+
+	// ProposeConditionsContext a c k n o w l e d g e d c o n d i t i o n s p r o p o s e d with conditions and costs the requesting side must accept or reject.
+	ProposeConditionsContext(ctx context.Context, params *ProposeConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProposeConditionsOK, error)
+
 	// ProvideClarification c l a r i f i c a t i o n r e q u e s t e d a c k n o w l e d g e d by the owning prosecutor.
 	ProvideClarification(params *ProvideClarificationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProvideClarificationOK, error)
 
 	// ProvideClarificationContext c l a r i f i c a t i o n r e q u e s t e d a c k n o w l e d g e d by the owning prosecutor.
 	ProvideClarificationContext(ctx context.Context, params *ProvideClarificationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProvideClarificationOK, error)
+
+	// RecordOralRequest records an urgent request received by telephone or another channel on behalf of the requesting agency by the requested state s 24 7 contact point or central authority it starts a c k n o w l e d g e d to be confirmed in writing by the requesting side.
+	RecordOralRequest(params *RecordOralRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOralRequestOK, error)
+
+	// RecordOralRequestContext records an urgent request received by telephone or another channel on behalf of the requesting agency by the requested state s 24 7 contact point or central authority it starts a c k n o w l e d g e d to be confirmed in writing by the requesting side.
+	RecordOralRequestContext(ctx context.Context, params *RecordOralRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOralRequestOK, error)
 
 	// RefuseRequest a c k n o w l e d g e d r e f u s e d with grounds and an explanation.
 	RefuseRequest(params *RefuseRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RefuseRequestOK, error)
@@ -241,11 +313,35 @@ type ClientService interface {
 	// RefuseRequestContext a c k n o w l e d g e d r e f u s e d with grounds and an explanation.
 	RefuseRequestContext(ctx context.Context, params *RefuseRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RefuseRequestOK, error)
 
+	// RejectConditions c o n d i t i o n s p r o p o s e d a c k n o w l e d g e d by the owning prosecutor or the requesting state s central authority.
+	RejectConditions(params *RejectConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RejectConditionsOK, error)
+
+	// RejectConditionsContext c o n d i t i o n s p r o p o s e d a c k n o w l e d g e d by the owning prosecutor or the requesting state s central authority.
+	RejectConditionsContext(ctx context.Context, params *RejectConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RejectConditionsOK, error)
+
+	// ReleasePreservation releases an executed preservation the requesting side no longer needs r e l e a s e d the requested side is told.
+	ReleasePreservation(params *ReleasePreservationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReleasePreservationOK, error)
+
+	// ReleasePreservationContext releases an executed preservation the requesting side no longer needs r e l e a s e d the requested side is told.
+	ReleasePreservationContext(ctx context.Context, params *ReleasePreservationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReleasePreservationOK, error)
+
 	// RequestClarification a c k n o w l e d g e d c l a r i f i c a t i o n r e q u e s t e d by the requested central authority.
 	RequestClarification(params *RequestClarificationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestClarificationOK, error)
 
 	// RequestClarificationContext a c k n o w l e d g e d c l a r i f i c a t i o n r e q u e s t e d by the requested central authority.
 	RequestClarificationContext(ctx context.Context, params *RequestClarificationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestClarificationOK, error)
+
+	// RequestExtension asks the requested side to extend an executed preservation that is p r e s e r v e d by up to the policy s period by the owning prosecutor or the requesting state s central authority.
+	RequestExtension(params *RequestExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestExtensionOK, error)
+
+	// RequestExtensionContext asks the requested side to extend an executed preservation that is p r e s e r v e d by up to the policy s period by the owning prosecutor or the requesting state s central authority.
+	RequestExtensionContext(ctx context.Context, params *RequestExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestExtensionOK, error)
+
+	// ResumeRequest p o s t p o n e d the status before the answer clock runs again.
+	ResumeRequest(params *ResumeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ResumeRequestOK, error)
+
+	// ResumeRequestContext p o s t p o n e d the status before the answer clock runs again.
+	ResumeRequestContext(ctx context.Context, params *ResumeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ResumeRequestOK, error)
 
 	// ReturnRequest s u b m i t t e d d r a f t with a reason by the requesting state s central authority.
 	ReturnRequest(params *ReturnRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReturnRequestOK, error)
@@ -258,6 +354,12 @@ type ClientService interface {
 
 	// SubmitRequestContext d r a f t s u b m i t t e d by the owning prosecutor once every safeguard is met.
 	SubmitRequestContext(ctx context.Context, params *SubmitRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*SubmitRequestOK, error)
+
+	// TransferOwnership hands a request to another prosecutor of the requesting agency by the owning prosecutor or the requesting state s central authority.
+	TransferOwnership(params *TransferOwnershipParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*TransferOwnershipOK, error)
+
+	// TransferOwnershipContext hands a request to another prosecutor of the requesting agency by the owning prosecutor or the requesting state s central authority.
+	TransferOwnershipContext(ctx context.Context, params *TransferOwnershipParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*TransferOwnershipOK, error)
 
 	// TransmitRequest s u b m i t t e d t r a n s m i t t e d by the requesting state s central authority checking the safeguards again.
 	TransmitRequest(params *TransmitRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*TransmitRequestOK, error)
@@ -290,6 +392,68 @@ type ClientService interface {
 	WithdrawRequestContext(ctx context.Context, params *WithdrawRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*WithdrawRequestOK, error)
 
 	SetTransport(transport runtime.ContextualTransport)
+}
+
+// AcceptConditions cs o n d i t i o n s p r o p o s e d a c c e p t e d the conditions bind by the owning prosecutor or the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.AcceptConditionsContext] instead.
+func (a *Client) AcceptConditions(params *AcceptConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcceptConditionsOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.AcceptConditionsContext(ctx, params, authInfo, opts...)
+}
+
+// AcceptConditionsContext cs o n d i t i o n s p r o p o s e d a c c e p t e d the conditions bind by the owning prosecutor or the requesting state s central authority.
+//
+// Do not use the deprecated [AcceptConditionsParams.Context] with this method: it would be ignored.
+func (a *Client) AcceptConditionsContext(ctx context.Context, params *AcceptConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcceptConditionsOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewAcceptConditionsParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "AcceptConditions",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:acceptConditions",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &AcceptConditionsReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*AcceptConditionsOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*AcceptConditionsDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
 // AcceptRequest as c k n o w l e d g e d a c c e p t e d with the requested side s assessments.
@@ -478,6 +642,68 @@ func (a *Client) CloseRequestContext(ctx context.Context, params *CloseRequestPa
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// ConfirmInWriting confirms in writing a request recorded from a call completing its fields the safeguards are checked then and the confirming prosecutor becomes its owner.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ConfirmInWritingContext] instead.
+func (a *Client) ConfirmInWriting(params *ConfirmInWritingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ConfirmInWritingOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ConfirmInWritingContext(ctx, params, authInfo, opts...)
+}
+
+// ConfirmInWritingContext confirms in writing a request recorded from a call completing its fields the safeguards are checked then and the confirming prosecutor becomes its owner.
+//
+// Do not use the deprecated [ConfirmInWritingParams.Context] with this method: it would be ignored.
+func (a *Client) ConfirmInWritingContext(ctx context.Context, params *ConfirmInWritingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ConfirmInWritingOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewConfirmInWritingParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ConfirmInWriting",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:confirmInWriting",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ConfirmInWritingReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ConfirmInWritingOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ConfirmInWritingDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // CreateMessage adds a message to a request s correspondence.
 //
 // This method does not support injected context.
@@ -602,6 +828,192 @@ func (a *Client) CreateRequestContext(ctx context.Context, params *CreateRequest
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// DeclareConfidentialityImpossible as c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d a w a i t i n g r e q u e s t e r d e c i s i o n the requested side cannot keep the request confidential.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.DeclareConfidentialityImpossibleContext] instead.
+func (a *Client) DeclareConfidentialityImpossible(params *DeclareConfidentialityImpossibleParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclareConfidentialityImpossibleOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.DeclareConfidentialityImpossibleContext(ctx, params, authInfo, opts...)
+}
+
+// DeclareConfidentialityImpossibleContext as c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d a w a i t i n g r e q u e s t e r d e c i s i o n the requested side cannot keep the request confidential.
+//
+// Do not use the deprecated [DeclareConfidentialityImpossibleParams.Context] with this method: it would be ignored.
+func (a *Client) DeclareConfidentialityImpossibleContext(ctx context.Context, params *DeclareConfidentialityImpossibleParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclareConfidentialityImpossibleOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewDeclareConfidentialityImpossibleParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "DeclareConfidentialityImpossible",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:declareConfidentialityImpossible",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &DeclareConfidentialityImpossibleReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*DeclareConfidentialityImpossibleOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*DeclareConfidentialityImpossibleDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// DeclineExtension declines the pending extension of a preservation by the requested agency s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.DeclineExtensionContext] instead.
+func (a *Client) DeclineExtension(params *DeclineExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclineExtensionOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.DeclineExtensionContext(ctx, params, authInfo, opts...)
+}
+
+// DeclineExtensionContext declines the pending extension of a preservation by the requested agency s central authority.
+//
+// Do not use the deprecated [DeclineExtensionParams.Context] with this method: it would be ignored.
+func (a *Client) DeclineExtensionContext(ctx context.Context, params *DeclineExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclineExtensionOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewDeclineExtensionParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "DeclineExtension",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:declineExtension",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &DeclineExtensionReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*DeclineExtensionOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*DeclineExtensionDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// DiscloseChain records that preserved traffic data shows another provider in another state budapest 30 by the requested agency s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.DiscloseChainContext] instead.
+func (a *Client) DiscloseChain(params *DiscloseChainParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DiscloseChainOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.DiscloseChainContext(ctx, params, authInfo, opts...)
+}
+
+// DiscloseChainContext records that preserved traffic data shows another provider in another state budapest 30 by the requested agency s central authority.
+//
+// Do not use the deprecated [DiscloseChainParams.Context] with this method: it would be ignored.
+func (a *Client) DiscloseChainContext(ctx context.Context, params *DiscloseChainParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DiscloseChainOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewDiscloseChainParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "DiscloseChain",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:discloseChain",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &DiscloseChainReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*DiscloseChainOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*DiscloseChainDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // DownloadAttachment downloads an attachment s file.
 //
 // The answer is the file's bytes as uploaded, always as an attachment to save (Content-Disposition), with the file's media type and its SHA-256 in Repr-Digest to check it by. A transfer that fails once the file has started is cut, so the body is short rather than wrong..
@@ -664,6 +1076,68 @@ func (a *Client) DownloadAttachmentContext(ctx context.Context, params *Download
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*DownloadAttachmentDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// DraftFollowUp makes a new draft from a request copying the case s fields related to it f o l l o w u p o f a production after a preservation or s p a w n e d b y a preservation in the next provider s state after a chain disclosure.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.DraftFollowUpContext] instead.
+func (a *Client) DraftFollowUp(params *DraftFollowUpParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DraftFollowUpOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.DraftFollowUpContext(ctx, params, authInfo, opts...)
+}
+
+// DraftFollowUpContext makes a new draft from a request copying the case s fields related to it f o l l o w u p o f a production after a preservation or s p a w n e d b y a preservation in the next provider s state after a chain disclosure.
+//
+// Do not use the deprecated [DraftFollowUpParams.Context] with this method: it would be ignored.
+func (a *Client) DraftFollowUpContext(ctx context.Context, params *DraftFollowUpParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DraftFollowUpOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewDraftFollowUpParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "DraftFollowUp",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:draftFollowUp",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &DraftFollowUpReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*DraftFollowUpOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*DraftFollowUpDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
@@ -978,6 +1452,68 @@ func (a *Client) GetStatisticsContext(ctx context.Context, params *GetStatistics
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// GrantExtension grants the pending extension of a preservation its days are added to the expiry by the requested agency s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.GrantExtensionContext] instead.
+func (a *Client) GrantExtension(params *GrantExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantExtensionOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.GrantExtensionContext(ctx, params, authInfo, opts...)
+}
+
+// GrantExtensionContext grants the pending extension of a preservation its days are added to the expiry by the requested agency s central authority.
+//
+// Do not use the deprecated [GrantExtensionParams.Context] with this method: it would be ignored.
+func (a *Client) GrantExtensionContext(ctx context.Context, params *GrantExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantExtensionOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewGrantExtensionParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "GrantExtension",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:grantExtension",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &GrantExtensionReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*GrantExtensionOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*GrantExtensionDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // ListAttachments lists the attachments of a request.
 //
 // This method does not support injected context.
@@ -1164,6 +1700,254 @@ func (a *Client) ListRequestsContext(ctx context.Context, params *ListRequestsPa
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// NotifyImpediment tells the requesting side what impedes execution without a status change from a c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d by the requested agency s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.NotifyImpedimentContext] instead.
+func (a *Client) NotifyImpediment(params *NotifyImpedimentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*NotifyImpedimentOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.NotifyImpedimentContext(ctx, params, authInfo, opts...)
+}
+
+// NotifyImpedimentContext tells the requesting side what impedes execution without a status change from a c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d by the requested agency s central authority.
+//
+// Do not use the deprecated [NotifyImpedimentParams.Context] with this method: it would be ignored.
+func (a *Client) NotifyImpedimentContext(ctx context.Context, params *NotifyImpedimentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*NotifyImpedimentOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewNotifyImpedimentParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "NotifyImpediment",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:notifyImpediment",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &NotifyImpedimentReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*NotifyImpedimentOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*NotifyImpedimentDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// PostponeRequest as c k n o w l e d g e d or a c c e p t e d p o s t p o n e d until a date with the answer clock paused by the requested agency s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.PostponeRequestContext] instead.
+func (a *Client) PostponeRequest(params *PostponeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*PostponeRequestOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.PostponeRequestContext(ctx, params, authInfo, opts...)
+}
+
+// PostponeRequestContext as c k n o w l e d g e d or a c c e p t e d p o s t p o n e d until a date with the answer clock paused by the requested agency s central authority.
+//
+// Do not use the deprecated [PostponeRequestParams.Context] with this method: it would be ignored.
+func (a *Client) PostponeRequestContext(ctx context.Context, params *PostponeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*PostponeRequestOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewPostponeRequestParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "PostponeRequest",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:postpone",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &PostponeRequestReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*PostponeRequestOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*PostponeRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// ProceedRequest as w a i t i n g r e q u e s t e r d e c i s i o n the status before the requesting side proceeds knowing confidentiality cannot be kept.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ProceedRequestContext] instead.
+func (a *Client) ProceedRequest(params *ProceedRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProceedRequestOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ProceedRequestContext(ctx, params, authInfo, opts...)
+}
+
+// ProceedRequestContext as w a i t i n g r e q u e s t e r d e c i s i o n the status before the requesting side proceeds knowing confidentiality cannot be kept.
+//
+// Do not use the deprecated [ProceedRequestParams.Context] with this method: it would be ignored.
+func (a *Client) ProceedRequestContext(ctx context.Context, params *ProceedRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProceedRequestOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewProceedRequestParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ProceedRequest",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:proceed",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ProceedRequestReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ProceedRequestOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ProceedRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// ProposeConditions as c k n o w l e d g e d c o n d i t i o n s p r o p o s e d with conditions and costs the requesting side must accept or reject.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ProposeConditionsContext] instead.
+func (a *Client) ProposeConditions(params *ProposeConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProposeConditionsOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ProposeConditionsContext(ctx, params, authInfo, opts...)
+}
+
+// ProposeConditionsContext as c k n o w l e d g e d c o n d i t i o n s p r o p o s e d with conditions and costs the requesting side must accept or reject.
+//
+// Do not use the deprecated [ProposeConditionsParams.Context] with this method: it would be ignored.
+func (a *Client) ProposeConditionsContext(ctx context.Context, params *ProposeConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProposeConditionsOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewProposeConditionsParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ProposeConditions",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:proposeConditions",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ProposeConditionsReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ProposeConditionsOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ProposeConditionsDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // ProvideClarification cs l a r i f i c a t i o n r e q u e s t e d a c k n o w l e d g e d by the owning prosecutor.
 //
 // This method does not support injected context.
@@ -1222,6 +2006,68 @@ func (a *Client) ProvideClarificationContext(ctx context.Context, params *Provid
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*ProvideClarificationDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// RecordOralRequest records an urgent request received by telephone or another channel on behalf of the requesting agency by the requested state s 24 7 contact point or central authority it starts a c k n o w l e d g e d to be confirmed in writing by the requesting side.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.RecordOralRequestContext] instead.
+func (a *Client) RecordOralRequest(params *RecordOralRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOralRequestOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.RecordOralRequestContext(ctx, params, authInfo, opts...)
+}
+
+// RecordOralRequestContext records an urgent request received by telephone or another channel on behalf of the requesting agency by the requested state s 24 7 contact point or central authority it starts a c k n o w l e d g e d to be confirmed in writing by the requesting side.
+//
+// Do not use the deprecated [RecordOralRequestParams.Context] with this method: it would be ignored.
+func (a *Client) RecordOralRequestContext(ctx context.Context, params *RecordOralRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOralRequestOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewRecordOralRequestParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "RecordOralRequest",
+		Method:             "POST",
+		PathPattern:        "/v1/requests:recordOral",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &RecordOralRequestReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*RecordOralRequestOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*RecordOralRequestDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
@@ -1288,6 +2134,130 @@ func (a *Client) RefuseRequestContext(ctx context.Context, params *RefuseRequest
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// RejectConditions cs o n d i t i o n s p r o p o s e d a c k n o w l e d g e d by the owning prosecutor or the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.RejectConditionsContext] instead.
+func (a *Client) RejectConditions(params *RejectConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RejectConditionsOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.RejectConditionsContext(ctx, params, authInfo, opts...)
+}
+
+// RejectConditionsContext cs o n d i t i o n s p r o p o s e d a c k n o w l e d g e d by the owning prosecutor or the requesting state s central authority.
+//
+// Do not use the deprecated [RejectConditionsParams.Context] with this method: it would be ignored.
+func (a *Client) RejectConditionsContext(ctx context.Context, params *RejectConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RejectConditionsOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewRejectConditionsParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "RejectConditions",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:rejectConditions",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &RejectConditionsReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*RejectConditionsOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*RejectConditionsDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// ReleasePreservation releases an executed preservation the requesting side no longer needs r e l e a s e d the requested side is told.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ReleasePreservationContext] instead.
+func (a *Client) ReleasePreservation(params *ReleasePreservationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReleasePreservationOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ReleasePreservationContext(ctx, params, authInfo, opts...)
+}
+
+// ReleasePreservationContext releases an executed preservation the requesting side no longer needs r e l e a s e d the requested side is told.
+//
+// Do not use the deprecated [ReleasePreservationParams.Context] with this method: it would be ignored.
+func (a *Client) ReleasePreservationContext(ctx context.Context, params *ReleasePreservationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReleasePreservationOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewReleasePreservationParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ReleasePreservation",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:releasePreservation",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ReleasePreservationReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ReleasePreservationOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ReleasePreservationDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // RequestClarification as c k n o w l e d g e d c l a r i f i c a t i o n r e q u e s t e d by the requested central authority.
 //
 // This method does not support injected context.
@@ -1346,6 +2316,130 @@ func (a *Client) RequestClarificationContext(ctx context.Context, params *Reques
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*RequestClarificationDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// RequestExtension asks the requested side to extend an executed preservation that is p r e s e r v e d by up to the policy s period by the owning prosecutor or the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.RequestExtensionContext] instead.
+func (a *Client) RequestExtension(params *RequestExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestExtensionOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.RequestExtensionContext(ctx, params, authInfo, opts...)
+}
+
+// RequestExtensionContext asks the requested side to extend an executed preservation that is p r e s e r v e d by up to the policy s period by the owning prosecutor or the requesting state s central authority.
+//
+// Do not use the deprecated [RequestExtensionParams.Context] with this method: it would be ignored.
+func (a *Client) RequestExtensionContext(ctx context.Context, params *RequestExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestExtensionOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewRequestExtensionParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "RequestExtension",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:requestExtension",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &RequestExtensionReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*RequestExtensionOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*RequestExtensionDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// ResumeRequest ps o s t p o n e d the status before the answer clock runs again.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ResumeRequestContext] instead.
+func (a *Client) ResumeRequest(params *ResumeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ResumeRequestOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ResumeRequestContext(ctx, params, authInfo, opts...)
+}
+
+// ResumeRequestContext ps o s t p o n e d the status before the answer clock runs again.
+//
+// Do not use the deprecated [ResumeRequestParams.Context] with this method: it would be ignored.
+func (a *Client) ResumeRequestContext(ctx context.Context, params *ResumeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ResumeRequestOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewResumeRequestParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ResumeRequest",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:resume",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ResumeRequestReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ResumeRequestOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ResumeRequestDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
@@ -1470,6 +2564,68 @@ func (a *Client) SubmitRequestContext(ctx context.Context, params *SubmitRequest
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*SubmitRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// TransferOwnership hands a request to another prosecutor of the requesting agency by the owning prosecutor or the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.TransferOwnershipContext] instead.
+func (a *Client) TransferOwnership(params *TransferOwnershipParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*TransferOwnershipOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.TransferOwnershipContext(ctx, params, authInfo, opts...)
+}
+
+// TransferOwnershipContext hands a request to another prosecutor of the requesting agency by the owning prosecutor or the requesting state s central authority.
+//
+// Do not use the deprecated [TransferOwnershipParams.Context] with this method: it would be ignored.
+func (a *Client) TransferOwnershipContext(ctx context.Context, params *TransferOwnershipParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*TransferOwnershipOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewTransferOwnershipParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "TransferOwnership",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:transferOwnership",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &TransferOwnershipReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*TransferOwnershipOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*TransferOwnershipDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }

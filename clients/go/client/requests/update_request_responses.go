@@ -196,25 +196,51 @@ type UpdateRequestBody struct {
 	// The requesting side's case reference.
 	CaseReference string `json:"caseReference,omitempty"`
 
+	// Other providers in other states that the preserved traffic data shows
+	// (`:discloseChain`, Budapest 30), oldest first.
+	// Read Only: true
+	ChainDisclosures []*models.ChainDisclosure `json:"chainDisclosures,omitempty"`
+
 	// The requested side's questions and the requesting side's answers, oldest
 	// first; the last one is unanswered while the request is
 	// CLARIFICATION_REQUESTED. Case content: absent when metadata_only is set.
 	// Read Only: true
 	Clarifications []*models.Clarification `json:"clarifications,omitempty"`
 
-	// Whether the request itself is confidential.
+	// conditions proposal
+	ConditionsProposal *models.ConditionsProposal `json:"conditionsProposal,omitempty"`
+
+	// Whether the request itself is confidential: a mirror of
+	// confidentiality.request, kept for clients written before it. When
+	// confidentiality is sent, it wins.
 	Confidential bool `json:"confidential,omitempty"`
+
+	// confidentiality
+	Confidentiality *models.Confidentiality `json:"confidentiality,omitempty"`
+
+	// confidentiality declaration
+	ConfidentialityDeclaration *models.ConfidentialityDeclaration `json:"confidentialityDeclaration,omitempty"`
+
+	// contact
+	Contact *models.V1Contact `json:"contact,omitempty"`
 
 	// Creation time.
 	// Read Only: true
 	// Format: date-time
 	CreateTime *strfmt.DateTime `json:"createTime,omitempty"`
 
+	// custodian
+	Custodian *models.Custodian `json:"custodian,omitempty"`
+
 	// Categories of data sought, e.g. `subscriber name and address`.
 	DataCategories []string `json:"dataCategories,omitempty"`
 
 	// deadlines
 	Deadlines *models.Deadlines `json:"deadlines,omitempty"`
+
+	// Every delivery of `:execute`, oldest first; `execution` is the last.
+	// Read Only: true
+	Deliveries []*models.Execution `json:"deliveries,omitempty"`
 
 	// Why this is an emergency (risk to life or safety); required for EMERGENCY.
 	EmergencyReason string `json:"emergencyReason,omitempty"`
@@ -228,8 +254,22 @@ type UpdateRequestBody struct {
 	// Summary of the facts.
 	FactsSummary string `json:"factsSummary,omitempty"`
 
+	// follow up intended
+	FollowUpIntended *models.FollowUpIntended `json:"followUpIntended,omitempty"`
+
 	// Identifiers for which data is sought.
 	Identifiers []*models.Identifier `json:"identifiers,omitempty"`
+
+	// What the requested side reported as impeding execution
+	// (`:notifyImpediment`), oldest first.
+	// Read Only: true
+	Impediments []*models.Impediment `json:"impediments,omitempty"`
+
+	// intake
+	Intake *models.Intake `json:"intake,omitempty"`
+
+	// investigating authority
+	InvestigatingAuthority *models.InvestigatingAuthority `json:"investigatingAuthority,omitempty"`
 
 	// Reference of the court order authorising the measure; required for
 	// CONTENT_DATA.
@@ -240,6 +280,12 @@ type UpdateRequestBody struct {
 
 	// legal basis
 	LegalBasis *models.LegalBasis `json:"legalBasis,omitempty"`
+
+	// Whether the legal basis is not recorded in the directory as in force
+	// between the two states (its status is unknown there): shown to both
+	// sides as unconfirmed.
+	// Read Only: true
+	LegalBasisUnconfirmed *bool `json:"legalBasisUnconfirmed,omitempty"`
 
 	// Whether this view carries only the request's metadata: always in a list
 	// and in a validate-only answer, and for auditors.
@@ -264,8 +310,17 @@ type UpdateRequestBody struct {
 	// Persons concerned.
 	Persons []*models.Person `json:"persons,omitempty"`
 
+	// postponement
+	Postponement *models.Postponement `json:"postponement,omitempty"`
+
+	// preservation
+	Preservation *models.Preservation `json:"preservation,omitempty"`
+
 	// priority
 	Priority *models.Priority `json:"priority,omitempty"`
+
+	// The purpose of the request.
+	Purpose string `json:"purpose,omitempty"`
 
 	// Human reference: requesting state, year and per-state sequence, e.g.
 	// `KZ-2026-000042`.
@@ -275,12 +330,16 @@ type UpdateRequestBody struct {
 	// refusal
 	Refusal *models.Refusal `json:"refusal,omitempty"`
 
-	// Related requests, e.g. the preservation a production request follows.
-	RelatedRequests []string `json:"relatedRequests,omitempty"`
+	// Related requests with the kind of each relation, e.g. the preservation
+	// a production request follows.
+	RelatedRequests []*models.RelatedRequest `json:"relatedRequests,omitempty"`
 
 	// The requested agency, e.g. `agencies/uz-247`; defaults to the directory's
 	// route for the type and priority.
 	RequestedAgency string `json:"requestedAgency,omitempty"`
+
+	// requested procedure
+	RequestedProcedure *models.RequestedProcedure `json:"requestedProcedure,omitempty"`
 
 	// Date by which the requesting side needs the answer.
 	// Format: date-time
@@ -323,7 +382,27 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := o.validateChainDisclosures(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.validateClarifications(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateConditionsProposal(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateConfidentiality(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateConfidentialityDeclaration(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateContact(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -331,7 +410,15 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := o.validateCustodian(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.validateDeadlines(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateDeliveries(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -339,7 +426,23 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := o.validateFollowUpIntended(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.validateIdentifiers(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateImpediments(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateIntake(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateInvestigatingAuthority(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -355,11 +458,27 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := o.validatePostponement(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validatePreservation(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.validatePriority(formats); err != nil {
 		res = append(res, err)
 	}
 
 	if err := o.validateRefusal(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateRelatedRequests(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateRequestedProcedure(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -408,6 +527,36 @@ func (o *UpdateRequestBody) validateAcceptance(formats strfmt.Registry) error {
 	return nil
 }
 
+func (o *UpdateRequestBody) validateChainDisclosures(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.ChainDisclosures) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.ChainDisclosures); i++ {
+		if typeutils.IsZero(o.ChainDisclosures[i]) { // not required
+			continue
+		}
+
+		if o.ChainDisclosures[i] != nil {
+			if err := o.ChainDisclosures[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "chainDisclosures" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "chainDisclosures" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) validateClarifications(formats strfmt.Registry) error {
 	if typeutils.IsZero(o.Clarifications) { // not required
 		return nil
@@ -438,6 +587,98 @@ func (o *UpdateRequestBody) validateClarifications(formats strfmt.Registry) erro
 	return nil
 }
 
+func (o *UpdateRequestBody) validateConditionsProposal(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.ConditionsProposal) { // not required
+		return nil
+	}
+
+	if o.ConditionsProposal != nil {
+		if err := o.ConditionsProposal.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "conditionsProposal")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "conditionsProposal")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateConfidentiality(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Confidentiality) { // not required
+		return nil
+	}
+
+	if o.Confidentiality != nil {
+		if err := o.Confidentiality.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "confidentiality")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "confidentiality")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateConfidentialityDeclaration(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.ConfidentialityDeclaration) { // not required
+		return nil
+	}
+
+	if o.ConfidentialityDeclaration != nil {
+		if err := o.ConfidentialityDeclaration.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "confidentialityDeclaration")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "confidentialityDeclaration")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateContact(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Contact) { // not required
+		return nil
+	}
+
+	if o.Contact != nil {
+		if err := o.Contact.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "contact")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "contact")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) validateCreateTime(formats strfmt.Registry) error {
 	if typeutils.IsZero(o.CreateTime) { // not required
 		return nil
@@ -445,6 +686,29 @@ func (o *UpdateRequestBody) validateCreateTime(formats strfmt.Registry) error {
 
 	if err := validate.FormatOf("body"+"."+"createTime", "body", "date-time", o.CreateTime.String(), formats); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateCustodian(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Custodian) { // not required
+		return nil
+	}
+
+	if o.Custodian != nil {
+		if err := o.Custodian.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "custodian")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "custodian")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -473,6 +737,36 @@ func (o *UpdateRequestBody) validateDeadlines(formats strfmt.Registry) error {
 	return nil
 }
 
+func (o *UpdateRequestBody) validateDeliveries(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Deliveries) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.Deliveries); i++ {
+		if typeutils.IsZero(o.Deliveries[i]) { // not required
+			continue
+		}
+
+		if o.Deliveries[i] != nil {
+			if err := o.Deliveries[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "deliveries" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "deliveries" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) validateExecution(formats strfmt.Registry) error {
 	if typeutils.IsZero(o.Execution) { // not required
 		return nil
@@ -487,6 +781,29 @@ func (o *UpdateRequestBody) validateExecution(formats strfmt.Registry) error {
 			ce := new(errors.CompositeError)
 			if stderrors.As(err, &ce) {
 				return ce.ValidateName("body" + "." + "execution")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateFollowUpIntended(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.FollowUpIntended) { // not required
+		return nil
+	}
+
+	if o.FollowUpIntended != nil {
+		if err := o.FollowUpIntended.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "followUpIntended")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "followUpIntended")
 			}
 
 			return err
@@ -521,6 +838,82 @@ func (o *UpdateRequestBody) validateIdentifiers(formats strfmt.Registry) error {
 			}
 		}
 
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateImpediments(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Impediments) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.Impediments); i++ {
+		if typeutils.IsZero(o.Impediments[i]) { // not required
+			continue
+		}
+
+		if o.Impediments[i] != nil {
+			if err := o.Impediments[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "impediments" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "impediments" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateIntake(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Intake) { // not required
+		return nil
+	}
+
+	if o.Intake != nil {
+		if err := o.Intake.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "intake")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "intake")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateInvestigatingAuthority(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.InvestigatingAuthority) { // not required
+		return nil
+	}
+
+	if o.InvestigatingAuthority != nil {
+		if err := o.InvestigatingAuthority.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "investigatingAuthority")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "investigatingAuthority")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -602,6 +995,52 @@ func (o *UpdateRequestBody) validatePersons(formats strfmt.Registry) error {
 	return nil
 }
 
+func (o *UpdateRequestBody) validatePostponement(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Postponement) { // not required
+		return nil
+	}
+
+	if o.Postponement != nil {
+		if err := o.Postponement.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "postponement")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "postponement")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validatePreservation(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Preservation) { // not required
+		return nil
+	}
+
+	if o.Preservation != nil {
+		if err := o.Preservation.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "preservation")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "preservation")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) validatePriority(formats strfmt.Registry) error {
 	if typeutils.IsZero(o.Priority) { // not required
 		return nil
@@ -639,6 +1078,59 @@ func (o *UpdateRequestBody) validateRefusal(formats strfmt.Registry) error {
 			ce := new(errors.CompositeError)
 			if stderrors.As(err, &ce) {
 				return ce.ValidateName("body" + "." + "refusal")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateRelatedRequests(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.RelatedRequests) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.RelatedRequests); i++ {
+		if typeutils.IsZero(o.RelatedRequests[i]) { // not required
+			continue
+		}
+
+		if o.RelatedRequests[i] != nil {
+			if err := o.RelatedRequests[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "relatedRequests" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "relatedRequests" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateRequestedProcedure(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.RequestedProcedure) { // not required
+		return nil
+	}
+
+	if o.RequestedProcedure != nil {
+		if err := o.RequestedProcedure.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "requestedProcedure")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "requestedProcedure")
 			}
 
 			return err
@@ -726,7 +1218,27 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 		res = append(res, err)
 	}
 
+	if err := o.contextValidateChainDisclosures(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.contextValidateClarifications(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateConditionsProposal(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateConfidentiality(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateConfidentialityDeclaration(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateContact(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -734,7 +1246,15 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 		res = append(res, err)
 	}
 
+	if err := o.contextValidateCustodian(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.contextValidateDeadlines(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateDeliveries(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -742,11 +1262,31 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 		res = append(res, err)
 	}
 
+	if err := o.contextValidateFollowUpIntended(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.contextValidateIdentifiers(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
+	if err := o.contextValidateImpediments(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateIntake(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateInvestigatingAuthority(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.contextValidateLegalBasis(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateLegalBasisUnconfirmed(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -770,6 +1310,14 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 		res = append(res, err)
 	}
 
+	if err := o.contextValidatePostponement(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidatePreservation(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.contextValidatePriority(ctx, formats); err != nil {
 		res = append(res, err)
 	}
@@ -779,6 +1327,14 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 	}
 
 	if err := o.contextValidateRefusal(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateRelatedRequests(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateRequestedProcedure(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -833,6 +1389,39 @@ func (o *UpdateRequestBody) contextValidateAcceptance(ctx context.Context, forma
 	return nil
 }
 
+func (o *UpdateRequestBody) contextValidateChainDisclosures(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"chainDisclosures", "body", o.ChainDisclosures); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(o.ChainDisclosures); i++ {
+
+		if o.ChainDisclosures[i] != nil {
+
+			if typeutils.IsZero(o.ChainDisclosures[i]) { // not required
+				continue
+			}
+
+			if err := o.ChainDisclosures[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "chainDisclosures" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "chainDisclosures" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) contextValidateClarifications(ctx context.Context, formats strfmt.Registry) error {
 
 	if err := validate.ReadOnly(ctx, "body"+"."+"clarifications", "body", o.Clarifications); err != nil {
@@ -866,10 +1455,135 @@ func (o *UpdateRequestBody) contextValidateClarifications(ctx context.Context, f
 	return nil
 }
 
+func (o *UpdateRequestBody) contextValidateConditionsProposal(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.ConditionsProposal != nil {
+
+		if typeutils.IsZero(o.ConditionsProposal) { // not required
+			return nil
+		}
+
+		if err := o.ConditionsProposal.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "conditionsProposal")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "conditionsProposal")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateConfidentiality(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.Confidentiality != nil {
+
+		if typeutils.IsZero(o.Confidentiality) { // not required
+			return nil
+		}
+
+		if err := o.Confidentiality.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "confidentiality")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "confidentiality")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateConfidentialityDeclaration(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.ConfidentialityDeclaration != nil {
+
+		if typeutils.IsZero(o.ConfidentialityDeclaration) { // not required
+			return nil
+		}
+
+		if err := o.ConfidentialityDeclaration.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "confidentialityDeclaration")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "confidentialityDeclaration")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateContact(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.Contact != nil {
+
+		if typeutils.IsZero(o.Contact) { // not required
+			return nil
+		}
+
+		if err := o.Contact.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "contact")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "contact")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) contextValidateCreateTime(ctx context.Context, formats strfmt.Registry) error {
 
 	if err := validate.ReadOnly(ctx, "body"+"."+"createTime", "body", o.CreateTime); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateCustodian(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.Custodian != nil {
+
+		if typeutils.IsZero(o.Custodian) { // not required
+			return nil
+		}
+
+		if err := o.Custodian.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "custodian")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "custodian")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -900,6 +1614,39 @@ func (o *UpdateRequestBody) contextValidateDeadlines(ctx context.Context, format
 	return nil
 }
 
+func (o *UpdateRequestBody) contextValidateDeliveries(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"deliveries", "body", o.Deliveries); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(o.Deliveries); i++ {
+
+		if o.Deliveries[i] != nil {
+
+			if typeutils.IsZero(o.Deliveries[i]) { // not required
+				continue
+			}
+
+			if err := o.Deliveries[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "deliveries" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "deliveries" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) contextValidateExecution(ctx context.Context, formats strfmt.Registry) error {
 
 	if o.Execution != nil {
@@ -916,6 +1663,31 @@ func (o *UpdateRequestBody) contextValidateExecution(ctx context.Context, format
 			ce := new(errors.CompositeError)
 			if stderrors.As(err, &ce) {
 				return ce.ValidateName("body" + "." + "execution")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateFollowUpIntended(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.FollowUpIntended != nil {
+
+		if typeutils.IsZero(o.FollowUpIntended) { // not required
+			return nil
+		}
+
+		if err := o.FollowUpIntended.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "followUpIntended")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "followUpIntended")
 			}
 
 			return err
@@ -954,6 +1726,89 @@ func (o *UpdateRequestBody) contextValidateIdentifiers(ctx context.Context, form
 	return nil
 }
 
+func (o *UpdateRequestBody) contextValidateImpediments(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"impediments", "body", o.Impediments); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(o.Impediments); i++ {
+
+		if o.Impediments[i] != nil {
+
+			if typeutils.IsZero(o.Impediments[i]) { // not required
+				continue
+			}
+
+			if err := o.Impediments[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "impediments" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "impediments" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateIntake(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.Intake != nil {
+
+		if typeutils.IsZero(o.Intake) { // not required
+			return nil
+		}
+
+		if err := o.Intake.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "intake")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "intake")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateInvestigatingAuthority(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.InvestigatingAuthority != nil {
+
+		if typeutils.IsZero(o.InvestigatingAuthority) { // not required
+			return nil
+		}
+
+		if err := o.InvestigatingAuthority.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "investigatingAuthority")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "investigatingAuthority")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) contextValidateLegalBasis(ctx context.Context, formats strfmt.Registry) error {
 
 	if o.LegalBasis != nil {
@@ -974,6 +1829,15 @@ func (o *UpdateRequestBody) contextValidateLegalBasis(ctx context.Context, forma
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateLegalBasisUnconfirmed(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"legalBasisUnconfirmed", "body", o.LegalBasisUnconfirmed); err != nil {
+		return err
 	}
 
 	return nil
@@ -1060,6 +1924,56 @@ func (o *UpdateRequestBody) contextValidatePersons(ctx context.Context, formats 
 	return nil
 }
 
+func (o *UpdateRequestBody) contextValidatePostponement(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.Postponement != nil {
+
+		if typeutils.IsZero(o.Postponement) { // not required
+			return nil
+		}
+
+		if err := o.Postponement.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "postponement")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "postponement")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidatePreservation(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.Preservation != nil {
+
+		if typeutils.IsZero(o.Preservation) { // not required
+			return nil
+		}
+
+		if err := o.Preservation.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "preservation")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "preservation")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) contextValidatePriority(ctx context.Context, formats strfmt.Registry) error {
 
 	if o.Priority != nil {
@@ -1110,6 +2024,60 @@ func (o *UpdateRequestBody) contextValidateRefusal(ctx context.Context, formats 
 			ce := new(errors.CompositeError)
 			if stderrors.As(err, &ce) {
 				return ce.ValidateName("body" + "." + "refusal")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateRelatedRequests(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(o.RelatedRequests); i++ {
+
+		if o.RelatedRequests[i] != nil {
+
+			if typeutils.IsZero(o.RelatedRequests[i]) { // not required
+				continue
+			}
+
+			if err := o.RelatedRequests[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "relatedRequests" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "relatedRequests" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateRequestedProcedure(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.RequestedProcedure != nil {
+
+		if typeutils.IsZero(o.RequestedProcedure) { // not required
+			return nil
+		}
+
+		if err := o.RequestedProcedure.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "requestedProcedure")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "requestedProcedure")
 			}
 
 			return err

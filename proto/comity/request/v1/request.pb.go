@@ -54,6 +54,18 @@ const (
 	Request_WITHDRAWN Request_Status = 9
 	// The case is closed.
 	Request_CLOSED Request_Status = 10
+	// The requested side delivered part of what was asked and will deliver
+	// more (`:execute` with `partial`).
+	Request_PARTIALLY_EXECUTED Request_Status = 11
+	// The requested side postponed execution until a date (`:postpone`);
+	// the answer clock is paused.
+	Request_POSTPONED Request_Status = 12
+	// The requested side proposed conditions (and costs) the requesting
+	// side must accept or reject.
+	Request_CONDITIONS_PROPOSED Request_Status = 13
+	// The requested side declared that it cannot keep the request
+	// confidential; the requesting side decides whether to proceed.
+	Request_AWAITING_REQUESTER_DECISION Request_Status = 14
 )
 
 // Enum value maps for Request_Status.
@@ -70,19 +82,27 @@ var (
 		8:  "EXECUTED",
 		9:  "WITHDRAWN",
 		10: "CLOSED",
+		11: "PARTIALLY_EXECUTED",
+		12: "POSTPONED",
+		13: "CONDITIONS_PROPOSED",
+		14: "AWAITING_REQUESTER_DECISION",
 	}
 	Request_Status_value = map[string]int32{
-		"STATUS_UNSPECIFIED":      0,
-		"DRAFT":                   1,
-		"SUBMITTED":               2,
-		"TRANSMITTED":             3,
-		"ACKNOWLEDGED":            4,
-		"CLARIFICATION_REQUESTED": 5,
-		"ACCEPTED":                6,
-		"REFUSED":                 7,
-		"EXECUTED":                8,
-		"WITHDRAWN":               9,
-		"CLOSED":                  10,
+		"STATUS_UNSPECIFIED":          0,
+		"DRAFT":                       1,
+		"SUBMITTED":                   2,
+		"TRANSMITTED":                 3,
+		"ACKNOWLEDGED":                4,
+		"CLARIFICATION_REQUESTED":     5,
+		"ACCEPTED":                    6,
+		"REFUSED":                     7,
+		"EXECUTED":                    8,
+		"WITHDRAWN":                   9,
+		"CLOSED":                      10,
+		"PARTIALLY_EXECUTED":          11,
+		"POSTPONED":                   12,
+		"CONDITIONS_PROPOSED":         13,
+		"AWAITING_REQUESTER_DECISION": 14,
 	}
 )
 
@@ -190,6 +210,627 @@ func (Request_LegalBasis) EnumDescriptor() ([]byte, []int) {
 	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{0, 1}
 }
 
+// The kind of relation.
+type RelatedRequest_Kind int32
+
+const (
+	// Not set.
+	RelatedRequest_KIND_UNSPECIFIED RelatedRequest_Kind = 0
+	// This request follows up that one (production after preservation).
+	RelatedRequest_FOLLOW_UP_OF RelatedRequest_Kind = 1
+	// This request extends that one.
+	RelatedRequest_EXTENSION_OF RelatedRequest_Kind = 2
+	// This request replaces that one.
+	RelatedRequest_SUPERSEDES RelatedRequest_Kind = 3
+	// This request was made because of that one (a preservation in the
+	// next provider's state after a chain disclosure).
+	RelatedRequest_SPAWNED_BY RelatedRequest_Kind = 4
+	// Related without a stated kind: relations recorded before they were
+	// typed.
+	RelatedRequest_RELATED RelatedRequest_Kind = 5
+)
+
+// Enum value maps for RelatedRequest_Kind.
+var (
+	RelatedRequest_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "FOLLOW_UP_OF",
+		2: "EXTENSION_OF",
+		3: "SUPERSEDES",
+		4: "SPAWNED_BY",
+		5: "RELATED",
+	}
+	RelatedRequest_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"FOLLOW_UP_OF":     1,
+		"EXTENSION_OF":     2,
+		"SUPERSEDES":       3,
+		"SPAWNED_BY":       4,
+		"RELATED":          5,
+	}
+)
+
+func (x RelatedRequest_Kind) Enum() *RelatedRequest_Kind {
+	p := new(RelatedRequest_Kind)
+	*p = x
+	return p
+}
+
+func (x RelatedRequest_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RelatedRequest_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[2].Descriptor()
+}
+
+func (RelatedRequest_Kind) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[2]
+}
+
+func (x RelatedRequest_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RelatedRequest_Kind.Descriptor instead.
+func (RelatedRequest_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{1, 0}
+}
+
+// The preservation's state.
+type Preservation_State int32
+
+const (
+	// Not set.
+	Preservation_STATE_UNSPECIFIED Preservation_State = 0
+	// The data is preserved until expires_at.
+	Preservation_PRESERVED Preservation_State = 1
+	// A follow-up request was transmitted; the data is kept until it is
+	// executed, refused or withdrawn (Budapest 29(7)).
+	Preservation_HELD_PENDING_FOLLOW_UP Preservation_State = 2
+	// The preservation lapsed.
+	Preservation_EXPIRED Preservation_State = 3
+	// The requesting side released it.
+	Preservation_RELEASED Preservation_State = 4
+)
+
+// Enum value maps for Preservation_State.
+var (
+	Preservation_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "PRESERVED",
+		2: "HELD_PENDING_FOLLOW_UP",
+		3: "EXPIRED",
+		4: "RELEASED",
+	}
+	Preservation_State_value = map[string]int32{
+		"STATE_UNSPECIFIED":      0,
+		"PRESERVED":              1,
+		"HELD_PENDING_FOLLOW_UP": 2,
+		"EXPIRED":                3,
+		"RELEASED":               4,
+	}
+)
+
+func (x Preservation_State) Enum() *Preservation_State {
+	p := new(Preservation_State)
+	*p = x
+	return p
+}
+
+func (x Preservation_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Preservation_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[3].Descriptor()
+}
+
+func (Preservation_State) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[3]
+}
+
+func (x Preservation_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Preservation_State.Descriptor instead.
+func (Preservation_State) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4, 0}
+}
+
+// Where it stands.
+type PreservationExtension_Decision int32
+
+const (
+	// Not set.
+	PreservationExtension_DECISION_UNSPECIFIED PreservationExtension_Decision = 0
+	// Asked by the requesting side, not yet decided.
+	PreservationExtension_PENDING PreservationExtension_Decision = 1
+	// Granted: the days were added.
+	PreservationExtension_GRANTED PreservationExtension_Decision = 2
+	// Declined by the requested side.
+	PreservationExtension_DECLINED PreservationExtension_Decision = 3
+)
+
+// Enum value maps for PreservationExtension_Decision.
+var (
+	PreservationExtension_Decision_name = map[int32]string{
+		0: "DECISION_UNSPECIFIED",
+		1: "PENDING",
+		2: "GRANTED",
+		3: "DECLINED",
+	}
+	PreservationExtension_Decision_value = map[string]int32{
+		"DECISION_UNSPECIFIED": 0,
+		"PENDING":              1,
+		"GRANTED":              2,
+		"DECLINED":             3,
+	}
+)
+
+func (x PreservationExtension_Decision) Enum() *PreservationExtension_Decision {
+	p := new(PreservationExtension_Decision)
+	*p = x
+	return p
+}
+
+func (x PreservationExtension_Decision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PreservationExtension_Decision) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[4].Descriptor()
+}
+
+func (PreservationExtension_Decision) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[4]
+}
+
+func (x PreservationExtension_Decision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PreservationExtension_Decision.Descriptor instead.
+func (PreservationExtension_Decision) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5, 0}
+}
+
+// What came of it.
+type ExecutionItem_Outcome int32
+
+const (
+	// Not set.
+	ExecutionItem_OUTCOME_UNSPECIFIED ExecutionItem_Outcome = 0
+	// The data was provided.
+	ExecutionItem_PROVIDED ExecutionItem_Outcome = 1
+	// The provider does not hold such data.
+	ExecutionItem_NOT_HELD ExecutionItem_Outcome = 2
+	// The data was not retained (deleted before the request).
+	ExecutionItem_NOT_RETAINED ExecutionItem_Outcome = 3
+	// This item is refused.
+	ExecutionItem_REFUSED ExecutionItem_Outcome = 4
+	// This item will be delivered later.
+	ExecutionItem_POSTPONED ExecutionItem_Outcome = 5
+	// Impossible to execute.
+	ExecutionItem_IMPOSSIBLE ExecutionItem_Outcome = 6
+)
+
+// Enum value maps for ExecutionItem_Outcome.
+var (
+	ExecutionItem_Outcome_name = map[int32]string{
+		0: "OUTCOME_UNSPECIFIED",
+		1: "PROVIDED",
+		2: "NOT_HELD",
+		3: "NOT_RETAINED",
+		4: "REFUSED",
+		5: "POSTPONED",
+		6: "IMPOSSIBLE",
+	}
+	ExecutionItem_Outcome_value = map[string]int32{
+		"OUTCOME_UNSPECIFIED": 0,
+		"PROVIDED":            1,
+		"NOT_HELD":            2,
+		"NOT_RETAINED":        3,
+		"REFUSED":             4,
+		"POSTPONED":           5,
+		"IMPOSSIBLE":          6,
+	}
+)
+
+func (x ExecutionItem_Outcome) Enum() *ExecutionItem_Outcome {
+	p := new(ExecutionItem_Outcome)
+	*p = x
+	return p
+}
+
+func (x ExecutionItem_Outcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExecutionItem_Outcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[5].Descriptor()
+}
+
+func (ExecutionItem_Outcome) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[5]
+}
+
+func (x ExecutionItem_Outcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExecutionItem_Outcome.Descriptor instead.
+func (ExecutionItem_Outcome) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7, 0}
+}
+
+// What kind.
+type Impediment_Kind int32
+
+const (
+	// Not set.
+	Impediment_KIND_UNSPECIFIED Impediment_Kind = 0
+	// The request is incomplete.
+	Impediment_INCOMPLETE Impediment_Kind = 1
+	// It contains a manifest error.
+	Impediment_MANIFEST_ERROR Impediment_Kind = 2
+	// Execution is impossible de facto.
+	Impediment_DE_FACTO_IMPOSSIBLE Impediment_Kind = 3
+	// Execution will be significantly delayed.
+	Impediment_SIGNIFICANT_DELAY Impediment_Kind = 4
+)
+
+// Enum value maps for Impediment_Kind.
+var (
+	Impediment_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "INCOMPLETE",
+		2: "MANIFEST_ERROR",
+		3: "DE_FACTO_IMPOSSIBLE",
+		4: "SIGNIFICANT_DELAY",
+	}
+	Impediment_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":    0,
+		"INCOMPLETE":          1,
+		"MANIFEST_ERROR":      2,
+		"DE_FACTO_IMPOSSIBLE": 3,
+		"SIGNIFICANT_DELAY":   4,
+	}
+)
+
+func (x Impediment_Kind) Enum() *Impediment_Kind {
+	p := new(Impediment_Kind)
+	*p = x
+	return p
+}
+
+func (x Impediment_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Impediment_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[6].Descriptor()
+}
+
+func (Impediment_Kind) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[6]
+}
+
+func (x Impediment_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Impediment_Kind.Descriptor instead.
+func (Impediment_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8, 0}
+}
+
+// What kind.
+type Condition_Kind int32
+
+const (
+	// Not set.
+	Condition_KIND_UNSPECIFIED Condition_Kind = 0
+	// Use only in the proceedings stated in the request.
+	Condition_USE_ONLY_STATED_PROCEEDINGS Condition_Kind = 1
+	// Keep confidential.
+	Condition_CONFIDENTIAL Condition_Kind = 2
+	// Transfer to no one else without consent.
+	Condition_NO_ONWARD_TRANSFER Condition_Kind = 3
+	// Delete by due_time.
+	Condition_DELETE_BY Condition_Kind = 4
+	// Return by due_time.
+	Condition_RETURN Condition_Kind = 5
+	// Report how it was used.
+	Condition_REPORT_USE Condition_Kind = 6
+	// Another condition, in text.
+	Condition_OTHER Condition_Kind = 7
+)
+
+// Enum value maps for Condition_Kind.
+var (
+	Condition_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "USE_ONLY_STATED_PROCEEDINGS",
+		2: "CONFIDENTIAL",
+		3: "NO_ONWARD_TRANSFER",
+		4: "DELETE_BY",
+		5: "RETURN",
+		6: "REPORT_USE",
+		7: "OTHER",
+	}
+	Condition_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":            0,
+		"USE_ONLY_STATED_PROCEEDINGS": 1,
+		"CONFIDENTIAL":                2,
+		"NO_ONWARD_TRANSFER":          3,
+		"DELETE_BY":                   4,
+		"RETURN":                      5,
+		"REPORT_USE":                  6,
+		"OTHER":                       7,
+	}
+)
+
+func (x Condition_Kind) Enum() *Condition_Kind {
+	p := new(Condition_Kind)
+	*p = x
+	return p
+}
+
+func (x Condition_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Condition_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[7].Descriptor()
+}
+
+func (Condition_Kind) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[7]
+}
+
+func (x Condition_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Condition_Kind.Descriptor instead.
+func (Condition_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{10, 0}
+}
+
+// Ordinary or extraordinary.
+type Cost_Kind int32
+
+const (
+	// Not set.
+	Cost_KIND_UNSPECIFIED Cost_Kind = 0
+	// Ordinary costs, borne by the requested state.
+	Cost_ORDINARY Cost_Kind = 1
+	// Extraordinary costs, to be agreed.
+	Cost_EXTRAORDINARY Cost_Kind = 2
+)
+
+// Enum value maps for Cost_Kind.
+var (
+	Cost_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "ORDINARY",
+		2: "EXTRAORDINARY",
+	}
+	Cost_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"ORDINARY":         1,
+		"EXTRAORDINARY":    2,
+	}
+)
+
+func (x Cost_Kind) Enum() *Cost_Kind {
+	p := new(Cost_Kind)
+	*p = x
+	return p
+}
+
+func (x Cost_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Cost_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[8].Descriptor()
+}
+
+func (Cost_Kind) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[8]
+}
+
+func (x Cost_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Cost_Kind.Descriptor instead.
+func (Cost_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11, 0}
+}
+
+// Where it stands.
+type ConditionsProposal_Decision int32
+
+const (
+	// Not set.
+	ConditionsProposal_DECISION_UNSPECIFIED ConditionsProposal_Decision = 0
+	// Not yet decided.
+	ConditionsProposal_PENDING ConditionsProposal_Decision = 1
+	// Accepted: the conditions bind.
+	ConditionsProposal_ACCEPTED ConditionsProposal_Decision = 2
+	// Rejected.
+	ConditionsProposal_REJECTED ConditionsProposal_Decision = 3
+)
+
+// Enum value maps for ConditionsProposal_Decision.
+var (
+	ConditionsProposal_Decision_name = map[int32]string{
+		0: "DECISION_UNSPECIFIED",
+		1: "PENDING",
+		2: "ACCEPTED",
+		3: "REJECTED",
+	}
+	ConditionsProposal_Decision_value = map[string]int32{
+		"DECISION_UNSPECIFIED": 0,
+		"PENDING":              1,
+		"ACCEPTED":             2,
+		"REJECTED":             3,
+	}
+)
+
+func (x ConditionsProposal_Decision) Enum() *ConditionsProposal_Decision {
+	p := new(ConditionsProposal_Decision)
+	*p = x
+	return p
+}
+
+func (x ConditionsProposal_Decision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConditionsProposal_Decision) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[9].Descriptor()
+}
+
+func (ConditionsProposal_Decision) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[9]
+}
+
+func (x ConditionsProposal_Decision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConditionsProposal_Decision.Descriptor instead.
+func (ConditionsProposal_Decision) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12, 0}
+}
+
+// The channel.
+type Intake_Channel int32
+
+const (
+	// Not set.
+	Intake_CHANNEL_UNSPECIFIED Intake_Channel = 0
+	// Drafted in Comity.
+	Intake_PORTAL Intake_Channel = 1
+	// By telephone.
+	Intake_PHONE Intake_Channel = 2
+	// By e-mail.
+	Intake_EMAIL Intake_Channel = 3
+	// Through INTERPOL.
+	Intake_INTERPOL Intake_Channel = 4
+	// Through diplomatic channels.
+	Intake_DIPLOMATIC Intake_Channel = 5
+	// Another channel.
+	Intake_OTHER Intake_Channel = 6
+)
+
+// Enum value maps for Intake_Channel.
+var (
+	Intake_Channel_name = map[int32]string{
+		0: "CHANNEL_UNSPECIFIED",
+		1: "PORTAL",
+		2: "PHONE",
+		3: "EMAIL",
+		4: "INTERPOL",
+		5: "DIPLOMATIC",
+		6: "OTHER",
+	}
+	Intake_Channel_value = map[string]int32{
+		"CHANNEL_UNSPECIFIED": 0,
+		"PORTAL":              1,
+		"PHONE":               2,
+		"EMAIL":               3,
+		"INTERPOL":            4,
+		"DIPLOMATIC":          5,
+		"OTHER":               6,
+	}
+)
+
+func (x Intake_Channel) Enum() *Intake_Channel {
+	p := new(Intake_Channel)
+	*p = x
+	return p
+}
+
+func (x Intake_Channel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Intake_Channel) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[10].Descriptor()
+}
+
+func (Intake_Channel) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[10]
+}
+
+func (x Intake_Channel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Intake_Channel.Descriptor instead.
+func (Intake_Channel) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{14, 0}
+}
+
+// Natural or legal person.
+type Person_Kind int32
+
+const (
+	// Not set: a natural person.
+	Person_KIND_UNSPECIFIED Person_Kind = 0
+	// A natural person.
+	Person_NATURAL Person_Kind = 1
+	// A legal person (a company, an association).
+	Person_LEGAL Person_Kind = 2
+)
+
+// Enum value maps for Person_Kind.
+var (
+	Person_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "NATURAL",
+		2: "LEGAL",
+	}
+	Person_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"NATURAL":          1,
+		"LEGAL":            2,
+	}
+)
+
+func (x Person_Kind) Enum() *Person_Kind {
+	p := new(Person_Kind)
+	*p = x
+	return p
+}
+
+func (x Person_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Person_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[11].Descriptor()
+}
+
+func (Person_Kind) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[11]
+}
+
+func (x Person_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Person_Kind.Descriptor instead.
+func (Person_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{22, 0}
+}
+
 // What kind of identifier.
 type Identifier_Kind int32
 
@@ -252,11 +893,11 @@ func (x Identifier_Kind) String() string {
 }
 
 func (Identifier_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_comity_request_v1_request_proto_enumTypes[2].Descriptor()
+	return file_comity_request_v1_request_proto_enumTypes[12].Descriptor()
 }
 
 func (Identifier_Kind) Type() protoreflect.EnumType {
-	return &file_comity_request_v1_request_proto_enumTypes[2]
+	return &file_comity_request_v1_request_proto_enumTypes[12]
 }
 
 func (x Identifier_Kind) Number() protoreflect.EnumNumber {
@@ -265,7 +906,7 @@ func (x Identifier_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Identifier_Kind.Descriptor instead.
 func (Identifier_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{24, 0}
 }
 
 // Dual criminality assessment.
@@ -305,11 +946,11 @@ func (x Acceptance_DualCriminality) String() string {
 }
 
 func (Acceptance_DualCriminality) Descriptor() protoreflect.EnumDescriptor {
-	return file_comity_request_v1_request_proto_enumTypes[3].Descriptor()
+	return file_comity_request_v1_request_proto_enumTypes[13].Descriptor()
 }
 
 func (Acceptance_DualCriminality) Type() protoreflect.EnumType {
-	return &file_comity_request_v1_request_proto_enumTypes[3]
+	return &file_comity_request_v1_request_proto_enumTypes[13]
 }
 
 func (x Acceptance_DualCriminality) Number() protoreflect.EnumNumber {
@@ -318,7 +959,7 @@ func (x Acceptance_DualCriminality) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Acceptance_DualCriminality.Descriptor instead.
 func (Acceptance_DualCriminality) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{26, 0}
 }
 
 // Grounds for refusal.
@@ -345,21 +986,37 @@ const (
 	Refusal_INSUFFICIENT_INFORMATION Refusal_Ground = 8
 	// Another ground, explained.
 	Refusal_OTHER Refusal_Ground = 9
+	// The request does not conform to the instrument.
+	Refusal_NOT_IN_CONFORMITY Refusal_Ground = 10
+	// The requested state's law prohibits the measure.
+	Refusal_DOMESTIC_LAW_PROHIBITS Refusal_Ground = 11
+	// Contrary to the requested state's legal system.
+	Refusal_CONTRARY_TO_LEGAL_SYSTEM Refusal_Ground = 12
+	// Risk of persecution on account of sex, race, religion, nationality,
+	// ethnic origin or political opinions.
+	Refusal_PERSECUTION Refusal_Ground = 13
+	// It would infringe freedom of the press or expression.
+	Refusal_PRESS_FREEDOM Refusal_Ground = 14
 )
 
 // Enum value maps for Refusal_Ground.
 var (
 	Refusal_Ground_name = map[int32]string{
-		0: "GROUND_UNSPECIFIED",
-		1: "POLITICAL_OFFENCE",
-		2: "ESSENTIAL_INTERESTS",
-		3: "DUAL_CRIMINALITY_NOT_MET",
-		4: "HUMAN_RIGHTS_CONCERNS",
-		5: "DEATH_PENALTY_NO_ASSURANCE",
-		6: "NE_BIS_IN_IDEM",
-		7: "IMMUNITY",
-		8: "INSUFFICIENT_INFORMATION",
-		9: "OTHER",
+		0:  "GROUND_UNSPECIFIED",
+		1:  "POLITICAL_OFFENCE",
+		2:  "ESSENTIAL_INTERESTS",
+		3:  "DUAL_CRIMINALITY_NOT_MET",
+		4:  "HUMAN_RIGHTS_CONCERNS",
+		5:  "DEATH_PENALTY_NO_ASSURANCE",
+		6:  "NE_BIS_IN_IDEM",
+		7:  "IMMUNITY",
+		8:  "INSUFFICIENT_INFORMATION",
+		9:  "OTHER",
+		10: "NOT_IN_CONFORMITY",
+		11: "DOMESTIC_LAW_PROHIBITS",
+		12: "CONTRARY_TO_LEGAL_SYSTEM",
+		13: "PERSECUTION",
+		14: "PRESS_FREEDOM",
 	}
 	Refusal_Ground_value = map[string]int32{
 		"GROUND_UNSPECIFIED":         0,
@@ -372,6 +1029,11 @@ var (
 		"IMMUNITY":                   7,
 		"INSUFFICIENT_INFORMATION":   8,
 		"OTHER":                      9,
+		"NOT_IN_CONFORMITY":          10,
+		"DOMESTIC_LAW_PROHIBITS":     11,
+		"CONTRARY_TO_LEGAL_SYSTEM":   12,
+		"PERSECUTION":                13,
+		"PRESS_FREEDOM":              14,
 	}
 )
 
@@ -386,11 +1048,11 @@ func (x Refusal_Ground) String() string {
 }
 
 func (Refusal_Ground) Descriptor() protoreflect.EnumDescriptor {
-	return file_comity_request_v1_request_proto_enumTypes[4].Descriptor()
+	return file_comity_request_v1_request_proto_enumTypes[14].Descriptor()
 }
 
 func (Refusal_Ground) Type() protoreflect.EnumType {
-	return &file_comity_request_v1_request_proto_enumTypes[4]
+	return &file_comity_request_v1_request_proto_enumTypes[14]
 }
 
 func (x Refusal_Ground) Number() protoreflect.EnumNumber {
@@ -399,7 +1061,7 @@ func (x Refusal_Ground) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Refusal_Ground.Descriptor instead.
 func (Refusal_Ground) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{28, 0}
 }
 
 // Who may read a message.
@@ -439,11 +1101,11 @@ func (x Message_Visibility) String() string {
 }
 
 func (Message_Visibility) Descriptor() protoreflect.EnumDescriptor {
-	return file_comity_request_v1_request_proto_enumTypes[5].Descriptor()
+	return file_comity_request_v1_request_proto_enumTypes[15].Descriptor()
 }
 
 func (Message_Visibility) Type() protoreflect.EnumType {
-	return &file_comity_request_v1_request_proto_enumTypes[5]
+	return &file_comity_request_v1_request_proto_enumTypes[15]
 }
 
 func (x Message_Visibility) Number() protoreflect.EnumNumber {
@@ -452,7 +1114,7 @@ func (x Message_Visibility) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Message_Visibility.Descriptor instead.
 func (Message_Visibility) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{32, 0}
 }
 
 // What a file is.
@@ -504,11 +1166,11 @@ func (x Attachment_Kind) String() string {
 }
 
 func (Attachment_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_comity_request_v1_request_proto_enumTypes[6].Descriptor()
+	return file_comity_request_v1_request_proto_enumTypes[16].Descriptor()
 }
 
 func (Attachment_Kind) Type() protoreflect.EnumType {
-	return &file_comity_request_v1_request_proto_enumTypes[6]
+	return &file_comity_request_v1_request_proto_enumTypes[16]
 }
 
 func (x Attachment_Kind) Number() protoreflect.EnumNumber {
@@ -517,7 +1179,7 @@ func (x Attachment_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Attachment_Kind.Descriptor instead.
 func (Attachment_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13, 0}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{33, 0}
 }
 
 // Request is a cooperation request.
@@ -565,7 +1227,9 @@ type Request struct {
 	// Reference of the court order authorising the measure; required for
 	// CONTENT_DATA.
 	JudicialAuthorisationReference string `protobuf:"bytes,19,opt,name=judicial_authorisation_reference,json=judicialAuthorisationReference,proto3" json:"judicial_authorisation_reference,omitempty"`
-	// Whether the request itself is confidential.
+	// Whether the request itself is confidential: a mirror of
+	// confidentiality.request, kept for clients written before it. When
+	// confidentiality is sent, it wins.
 	Confidential bool `protobuf:"varint,20,opt,name=confidential,proto3" json:"confidential,omitempty"`
 	// Limits on the use of what is received.
 	UseLimitations string `protobuf:"bytes,21,opt,name=use_limitations,json=useLimitations,proto3" json:"use_limitations,omitempty"`
@@ -573,8 +1237,6 @@ type Request struct {
 	Language string `protobuf:"bytes,22,opt,name=language,proto3" json:"language,omitempty"`
 	// Date by which the requesting side needs the answer.
 	RequestedResponseTime *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=requested_response_time,json=requestedResponseTime,proto3" json:"requested_response_time,omitempty"`
-	// Related requests, e.g. the preservation a production request follows.
-	RelatedRequests []string `protobuf:"bytes,24,rep,name=related_requests,json=relatedRequests,proto3" json:"related_requests,omitempty"`
 	// Lifecycle status.
 	Status Request_Status `protobuf:"varint,25,opt,name=status,proto3,enum=comity.request.v1.Request_Status" json:"status,omitempty"`
 	// Deadlines under the policy.
@@ -602,8 +1264,53 @@ type Request struct {
 	// first; the last one is unanswered while the request is
 	// CLARIFICATION_REQUESTED. Case content: absent when metadata_only is set.
 	Clarifications []*Clarification `protobuf:"bytes,36,rep,name=clarifications,proto3" json:"clarifications,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Who holds the data to preserve; required at submission of a
+	// DATA_PRESERVATION (Budapest 29(2)(d)).
+	Custodian *Custodian `protobuf:"bytes,37,opt,name=custodian,proto3" json:"custodian,omitempty"`
+	// The production request that will follow a preservation; required at
+	// submission of a DATA_PRESERVATION (Budapest 29(2)(f)).
+	FollowUpIntended *FollowUpIntended `protobuf:"bytes,38,opt,name=follow_up_intended,json=followUpIntended,proto3" json:"follow_up_intended,omitempty"`
+	// Related requests with the kind of each relation, e.g. the preservation
+	// a production request follows.
+	RelatedRequests []*RelatedRequest `protobuf:"bytes,39,rep,name=related_requests,json=relatedRequests,proto3" json:"related_requests,omitempty"`
+	// The preservation's own state once a DATA_PRESERVATION is executed.
+	Preservation *Preservation `protobuf:"bytes,40,opt,name=preservation,proto3" json:"preservation,omitempty"`
+	// Other providers in other states that the preserved traffic data shows
+	// (`:discloseChain`, Budapest 30), oldest first.
+	ChainDisclosures []*ChainDisclosure `protobuf:"bytes,41,rep,name=chain_disclosures,json=chainDisclosures,proto3" json:"chain_disclosures,omitempty"`
+	// Every delivery of `:execute`, oldest first; `execution` is the last.
+	Deliveries []*Execution `protobuf:"bytes,42,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// What the requested side reported as impeding execution
+	// (`:notifyImpediment`), oldest first.
+	Impediments []*Impediment `protobuf:"bytes,43,rep,name=impediments,proto3" json:"impediments,omitempty"`
+	// The postponement, while POSTPONED and after (the last one).
+	Postponement *Postponement `protobuf:"bytes,44,opt,name=postponement,proto3" json:"postponement,omitempty"`
+	// The conditions the requested side proposed (`:proposeConditions`) and
+	// what the requesting side decided; the last proposal.
+	ConditionsProposal *ConditionsProposal `protobuf:"bytes,45,opt,name=conditions_proposal,json=conditionsProposal,proto3" json:"conditions_proposal,omitempty"`
+	// How the request reached Comity: PORTAL for one drafted here, or the
+	// channel of an urgent request recorded by the requested side
+	// (`requests:recordOral`).
+	Intake *Intake `protobuf:"bytes,46,opt,name=intake,proto3" json:"intake,omitempty"`
+	// What must stay confidential, and why (Chisinau 7(1)(f)).
+	Confidentiality *Confidentiality `protobuf:"bytes,47,opt,name=confidentiality,proto3" json:"confidentiality,omitempty"`
+	// The requested side's declaration that it cannot keep the request
+	// confidential (`:declareConfidentialityImpossible`); the last one.
+	ConfidentialityDeclaration *ConfidentialityDeclaration `protobuf:"bytes,48,opt,name=confidentiality_declaration,json=confidentialityDeclaration,proto3" json:"confidentiality_declaration,omitempty"`
+	// The authority investigating and its case number.
+	InvestigatingAuthority *InvestigatingAuthority `protobuf:"bytes,49,opt,name=investigating_authority,json=investigatingAuthority,proto3" json:"investigating_authority,omitempty"`
+	// The purpose of the request.
+	Purpose string `protobuf:"bytes,50,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// How the requesting side wants the procedure carried out.
+	RequestedProcedure *RequestedProcedure `protobuf:"bytes,51,opt,name=requested_procedure,json=requestedProcedure,proto3" json:"requested_procedure,omitempty"`
+	// Whom the requested side can contact about the request.
+	Contact *Contact `protobuf:"bytes,52,opt,name=contact,proto3" json:"contact,omitempty"`
+	// Whether the legal basis is not recorded in the directory as in force
+	// between the two states (its status is unknown there): shown to both
+	// sides as unconfirmed.
+	LegalBasisUnconfirmed bool `protobuf:"varint,53,opt,name=legal_basis_unconfirmed,json=legalBasisUnconfirmed,proto3" json:"legal_basis_unconfirmed,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
@@ -797,13 +1504,6 @@ func (x *Request) GetRequestedResponseTime() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *Request) GetRelatedRequests() []string {
-	if x != nil {
-		return x.RelatedRequests
-	}
-	return nil
-}
-
 func (x *Request) GetStatus() Request_Status {
 	if x != nil {
 		return x.Status
@@ -888,6 +1588,1577 @@ func (x *Request) GetClarifications() []*Clarification {
 	return nil
 }
 
+func (x *Request) GetCustodian() *Custodian {
+	if x != nil {
+		return x.Custodian
+	}
+	return nil
+}
+
+func (x *Request) GetFollowUpIntended() *FollowUpIntended {
+	if x != nil {
+		return x.FollowUpIntended
+	}
+	return nil
+}
+
+func (x *Request) GetRelatedRequests() []*RelatedRequest {
+	if x != nil {
+		return x.RelatedRequests
+	}
+	return nil
+}
+
+func (x *Request) GetPreservation() *Preservation {
+	if x != nil {
+		return x.Preservation
+	}
+	return nil
+}
+
+func (x *Request) GetChainDisclosures() []*ChainDisclosure {
+	if x != nil {
+		return x.ChainDisclosures
+	}
+	return nil
+}
+
+func (x *Request) GetDeliveries() []*Execution {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *Request) GetImpediments() []*Impediment {
+	if x != nil {
+		return x.Impediments
+	}
+	return nil
+}
+
+func (x *Request) GetPostponement() *Postponement {
+	if x != nil {
+		return x.Postponement
+	}
+	return nil
+}
+
+func (x *Request) GetConditionsProposal() *ConditionsProposal {
+	if x != nil {
+		return x.ConditionsProposal
+	}
+	return nil
+}
+
+func (x *Request) GetIntake() *Intake {
+	if x != nil {
+		return x.Intake
+	}
+	return nil
+}
+
+func (x *Request) GetConfidentiality() *Confidentiality {
+	if x != nil {
+		return x.Confidentiality
+	}
+	return nil
+}
+
+func (x *Request) GetConfidentialityDeclaration() *ConfidentialityDeclaration {
+	if x != nil {
+		return x.ConfidentialityDeclaration
+	}
+	return nil
+}
+
+func (x *Request) GetInvestigatingAuthority() *InvestigatingAuthority {
+	if x != nil {
+		return x.InvestigatingAuthority
+	}
+	return nil
+}
+
+func (x *Request) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *Request) GetRequestedProcedure() *RequestedProcedure {
+	if x != nil {
+		return x.RequestedProcedure
+	}
+	return nil
+}
+
+func (x *Request) GetContact() *Contact {
+	if x != nil {
+		return x.Contact
+	}
+	return nil
+}
+
+func (x *Request) GetLegalBasisUnconfirmed() bool {
+	if x != nil {
+		return x.LegalBasisUnconfirmed
+	}
+	return false
+}
+
+// RelatedRequest is a relation to another request.
+type RelatedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The kind of relation.
+	Kind RelatedRequest_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=comity.request.v1.RelatedRequest_Kind" json:"kind,omitempty"`
+	// The other request, e.g. `requests/0192f0c4-…`.
+	Request       string `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelatedRequest) Reset() {
+	*x = RelatedRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelatedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelatedRequest) ProtoMessage() {}
+
+func (x *RelatedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelatedRequest.ProtoReflect.Descriptor instead.
+func (*RelatedRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RelatedRequest) GetKind() RelatedRequest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return RelatedRequest_KIND_UNSPECIFIED
+}
+
+func (x *RelatedRequest) GetRequest() string {
+	if x != nil {
+		return x.Request
+	}
+	return ""
+}
+
+// Custodian is the provider holding the data.
+type Custodian struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider, e.g. `Example Telecom LLP`.
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// ISO 3166-1 alpha-2 code of the state where it holds the data.
+	Country string `protobuf:"bytes,2,opt,name=country,proto3" json:"country,omitempty"`
+	// The service concerned, e.g. `mobile internet`.
+	Service string `protobuf:"bytes,3,opt,name=service,proto3" json:"service,omitempty"`
+	// The account or subscription at that provider.
+	AccountReference string `protobuf:"bytes,4,opt,name=account_reference,json=accountReference,proto3" json:"account_reference,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Custodian) Reset() {
+	*x = Custodian{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Custodian) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Custodian) ProtoMessage() {}
+
+func (x *Custodian) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Custodian.ProtoReflect.Descriptor instead.
+func (*Custodian) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Custodian) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *Custodian) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Custodian) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *Custodian) GetAccountReference() string {
+	if x != nil {
+		return x.AccountReference
+	}
+	return ""
+}
+
+// FollowUpIntended says that a production request will follow a
+// preservation, and of which type.
+type FollowUpIntended struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether a request for the data will follow.
+	Intended bool `protobuf:"varint,1,opt,name=intended,proto3" json:"intended,omitempty"`
+	// The type of that request (SUBSCRIBER_INFORMATION, TRAFFIC_DATA,
+	// CONTENT_DATA or OTHER_ASSISTANCE).
+	ProductionType v1.RequestType `protobuf:"varint,2,opt,name=production_type,json=productionType,proto3,enum=comity.directory.v1.RequestType" json:"production_type,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FollowUpIntended) Reset() {
+	*x = FollowUpIntended{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowUpIntended) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowUpIntended) ProtoMessage() {}
+
+func (x *FollowUpIntended) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowUpIntended.ProtoReflect.Descriptor instead.
+func (*FollowUpIntended) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FollowUpIntended) GetIntended() bool {
+	if x != nil {
+		return x.Intended
+	}
+	return false
+}
+
+func (x *FollowUpIntended) GetProductionType() v1.RequestType {
+	if x != nil {
+		return x.ProductionType
+	}
+	return v1.RequestType(0)
+}
+
+// Preservation is the state of an executed preservation.
+type Preservation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The state now.
+	State Preservation_State `protobuf:"varint,1,opt,name=state,proto3,enum=comity.request.v1.Preservation_State" json:"state,omitempty"`
+	// When it lapses, unless held; the same as deadlines.preservation_expires_at.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// The extensions asked for, granted and declined, oldest first.
+	Extensions []*PreservationExtension `protobuf:"bytes,3,rep,name=extensions,proto3" json:"extensions,omitempty"`
+	// The follow-up request holding it, while HELD_PENDING_FOLLOW_UP.
+	HeldBy string `protobuf:"bytes,4,opt,name=held_by,json=heldBy,proto3" json:"held_by,omitempty"`
+	// Why it was released, once RELEASED.
+	ReleaseReason string `protobuf:"bytes,5,opt,name=release_reason,json=releaseReason,proto3" json:"release_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Preservation) Reset() {
+	*x = Preservation{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Preservation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Preservation) ProtoMessage() {}
+
+func (x *Preservation) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Preservation.ProtoReflect.Descriptor instead.
+func (*Preservation) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Preservation) GetState() Preservation_State {
+	if x != nil {
+		return x.State
+	}
+	return Preservation_STATE_UNSPECIFIED
+}
+
+func (x *Preservation) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Preservation) GetExtensions() []*PreservationExtension {
+	if x != nil {
+		return x.Extensions
+	}
+	return nil
+}
+
+func (x *Preservation) GetHeldBy() string {
+	if x != nil {
+		return x.HeldBy
+	}
+	return ""
+}
+
+func (x *Preservation) GetReleaseReason() string {
+	if x != nil {
+		return x.ReleaseReason
+	}
+	return ""
+}
+
+// PreservationExtension is one extension of a preservation.
+type PreservationExtension struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who asked (or, for the requested side's own extension, who extended).
+	RequestedBy *Actor `protobuf:"bytes,1,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	// How many days.
+	Days int32 `protobuf:"varint,2,opt,name=days,proto3" json:"days,omitempty"`
+	// Why.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Granted, declined or pending.
+	Decision PreservationExtension_Decision `protobuf:"varint,4,opt,name=decision,proto3,enum=comity.request.v1.PreservationExtension_Decision" json:"decision,omitempty"`
+	// Who decided.
+	DecidedBy *Actor `protobuf:"bytes,5,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// When it was asked.
+	RequestTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
+	// When it was decided.
+	DecideTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	// Why it was declined.
+	DeclineReason string `protobuf:"bytes,8,opt,name=decline_reason,json=declineReason,proto3" json:"decline_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreservationExtension) Reset() {
+	*x = PreservationExtension{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreservationExtension) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreservationExtension) ProtoMessage() {}
+
+func (x *PreservationExtension) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreservationExtension.ProtoReflect.Descriptor instead.
+func (*PreservationExtension) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PreservationExtension) GetRequestedBy() *Actor {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return nil
+}
+
+func (x *PreservationExtension) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *PreservationExtension) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PreservationExtension) GetDecision() PreservationExtension_Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return PreservationExtension_DECISION_UNSPECIFIED
+}
+
+func (x *PreservationExtension) GetDecidedBy() *Actor {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return nil
+}
+
+func (x *PreservationExtension) GetRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestTime
+	}
+	return nil
+}
+
+func (x *PreservationExtension) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
+func (x *PreservationExtension) GetDeclineReason() string {
+	if x != nil {
+		return x.DeclineReason
+	}
+	return ""
+}
+
+// ChainDisclosure records that preserved traffic data shows another
+// provider in another state (Budapest 30).
+type ChainDisclosure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The other provider.
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// ISO code of its state.
+	Country string `protobuf:"bytes,2,opt,name=country,proto3" json:"country,omitempty"`
+	// What the data shows.
+	Explanation string `protobuf:"bytes,3,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// Who disclosed it.
+	DisclosedBy *Actor `protobuf:"bytes,4,opt,name=disclosed_by,json=disclosedBy,proto3" json:"disclosed_by,omitempty"`
+	// When.
+	DiscloseTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=disclose_time,json=discloseTime,proto3" json:"disclose_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChainDisclosure) Reset() {
+	*x = ChainDisclosure{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChainDisclosure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChainDisclosure) ProtoMessage() {}
+
+func (x *ChainDisclosure) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChainDisclosure.ProtoReflect.Descriptor instead.
+func (*ChainDisclosure) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ChainDisclosure) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *ChainDisclosure) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *ChainDisclosure) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+func (x *ChainDisclosure) GetDisclosedBy() *Actor {
+	if x != nil {
+		return x.DisclosedBy
+	}
+	return nil
+}
+
+func (x *ChainDisclosure) GetDiscloseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DiscloseTime
+	}
+	return nil
+}
+
+// ExecutionItem is the outcome for one identifier and data category.
+type ExecutionItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Index of the identifier in the request's identifiers, from 0.
+	IdentifierIndex int32 `protobuf:"varint,1,opt,name=identifier_index,json=identifierIndex,proto3" json:"identifier_index,omitempty"`
+	// The data category, one of the request's data categories.
+	DataCategory string `protobuf:"bytes,2,opt,name=data_category,json=dataCategory,proto3" json:"data_category,omitempty"`
+	// The outcome.
+	Outcome ExecutionItem_Outcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=comity.request.v1.ExecutionItem_Outcome" json:"outcome,omitempty"`
+	// Why, for any outcome but PROVIDED.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Attachments (already uploaded) carrying this item's data.
+	Attachments   []string `protobuf:"bytes,5,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecutionItem) Reset() {
+	*x = ExecutionItem{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecutionItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecutionItem) ProtoMessage() {}
+
+func (x *ExecutionItem) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecutionItem.ProtoReflect.Descriptor instead.
+func (*ExecutionItem) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ExecutionItem) GetIdentifierIndex() int32 {
+	if x != nil {
+		return x.IdentifierIndex
+	}
+	return 0
+}
+
+func (x *ExecutionItem) GetDataCategory() string {
+	if x != nil {
+		return x.DataCategory
+	}
+	return ""
+}
+
+func (x *ExecutionItem) GetOutcome() ExecutionItem_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ExecutionItem_OUTCOME_UNSPECIFIED
+}
+
+func (x *ExecutionItem) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ExecutionItem) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+// Impediment is what the requested side reports as impeding execution,
+// without a status change.
+type Impediment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What kind.
+	Kind Impediment_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=comity.request.v1.Impediment_Kind" json:"kind,omitempty"`
+	// The explanation.
+	Explanation string `protobuf:"bytes,2,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// When execution is now expected.
+	ExpectedTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expected_time,json=expectedTime,proto3" json:"expected_time,omitempty"`
+	// Who reported it.
+	ReportedBy *Actor `protobuf:"bytes,4,opt,name=reported_by,json=reportedBy,proto3" json:"reported_by,omitempty"`
+	// When.
+	ReportTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=report_time,json=reportTime,proto3" json:"report_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Impediment) Reset() {
+	*x = Impediment{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Impediment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Impediment) ProtoMessage() {}
+
+func (x *Impediment) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Impediment.ProtoReflect.Descriptor instead.
+func (*Impediment) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Impediment) GetKind() Impediment_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Impediment_KIND_UNSPECIFIED
+}
+
+func (x *Impediment) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+func (x *Impediment) GetExpectedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpectedTime
+	}
+	return nil
+}
+
+func (x *Impediment) GetReportedBy() *Actor {
+	if x != nil {
+		return x.ReportedBy
+	}
+	return nil
+}
+
+func (x *Impediment) GetReportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportTime
+	}
+	return nil
+}
+
+// Postponement is the requested side's postponement of execution
+// (Budapest 27(5), UNTOC 18(25)).
+type Postponement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Until when.
+	Until *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=until,proto3" json:"until,omitempty"`
+	// Why.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The status it came from, to which `:resume` returns.
+	ResumeStatus Request_Status `protobuf:"varint,3,opt,name=resume_status,json=resumeStatus,proto3,enum=comity.request.v1.Request_Status" json:"resume_status,omitempty"`
+	// Who postponed it.
+	PostponedBy *Actor `protobuf:"bytes,4,opt,name=postponed_by,json=postponedBy,proto3" json:"postponed_by,omitempty"`
+	// When.
+	PostponeTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=postpone_time,json=postponeTime,proto3" json:"postpone_time,omitempty"`
+	// When it was resumed; absent while POSTPONED.
+	ResumeTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=resume_time,json=resumeTime,proto3" json:"resume_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Postponement) Reset() {
+	*x = Postponement{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Postponement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Postponement) ProtoMessage() {}
+
+func (x *Postponement) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Postponement.ProtoReflect.Descriptor instead.
+func (*Postponement) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Postponement) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *Postponement) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Postponement) GetResumeStatus() Request_Status {
+	if x != nil {
+		return x.ResumeStatus
+	}
+	return Request_STATUS_UNSPECIFIED
+}
+
+func (x *Postponement) GetPostponedBy() *Actor {
+	if x != nil {
+		return x.PostponedBy
+	}
+	return nil
+}
+
+func (x *Postponement) GetPostponeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PostponeTime
+	}
+	return nil
+}
+
+func (x *Postponement) GetResumeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResumeTime
+	}
+	return nil
+}
+
+// Condition is a condition the requested side imposes on the use of what
+// it provides.
+type Condition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What kind.
+	Kind Condition_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=comity.request.v1.Condition_Kind" json:"kind,omitempty"`
+	// The condition in words.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// When, for DELETE_BY and RETURN.
+	DueTime       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Condition) Reset() {
+	*x = Condition{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Condition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Condition) ProtoMessage() {}
+
+func (x *Condition) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Condition.ProtoReflect.Descriptor instead.
+func (*Condition) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Condition) GetKind() Condition_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Condition_KIND_UNSPECIFIED
+}
+
+func (x *Condition) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Condition) GetDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueTime
+	}
+	return nil
+}
+
+// Cost is what execution costs and who bears it (UNTOC 18(28)).
+type Cost struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ordinary or extraordinary.
+	Kind Cost_Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=comity.request.v1.Cost_Kind" json:"kind,omitempty"`
+	// The estimate, in currency, as a decimal, e.g. `1500.00`.
+	Estimate string `protobuf:"bytes,2,opt,name=estimate,proto3" json:"estimate,omitempty"`
+	// ISO 4217 code, e.g. `KZT`.
+	Currency string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	// Who bears it, e.g. `requesting state`.
+	Bearer        string `protobuf:"bytes,4,opt,name=bearer,proto3" json:"bearer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cost) Reset() {
+	*x = Cost{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cost) ProtoMessage() {}
+
+func (x *Cost) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cost.ProtoReflect.Descriptor instead.
+func (*Cost) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Cost) GetKind() Cost_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Cost_KIND_UNSPECIFIED
+}
+
+func (x *Cost) GetEstimate() string {
+	if x != nil {
+		return x.Estimate
+	}
+	return ""
+}
+
+func (x *Cost) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Cost) GetBearer() string {
+	if x != nil {
+		return x.Bearer
+	}
+	return ""
+}
+
+// ConditionsProposal is the requested side's proposal of conditions and
+// costs, and the requesting side's decision.
+type ConditionsProposal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The conditions.
+	Conditions []*Condition `protobuf:"bytes,1,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	// The cost.
+	Cost *Cost `protobuf:"bytes,2,opt,name=cost,proto3" json:"cost,omitempty"`
+	// Who proposed them.
+	ProposedBy *Actor `protobuf:"bytes,3,opt,name=proposed_by,json=proposedBy,proto3" json:"proposed_by,omitempty"`
+	// When.
+	ProposeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=propose_time,json=proposeTime,proto3" json:"propose_time,omitempty"`
+	// The requesting side's decision.
+	Decision ConditionsProposal_Decision `protobuf:"varint,5,opt,name=decision,proto3,enum=comity.request.v1.ConditionsProposal_Decision" json:"decision,omitempty"`
+	// Who decided.
+	DecidedBy *Actor `protobuf:"bytes,6,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// When.
+	DecideTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	// Why they were rejected.
+	RejectReason  string `protobuf:"bytes,8,opt,name=reject_reason,json=rejectReason,proto3" json:"reject_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConditionsProposal) Reset() {
+	*x = ConditionsProposal{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConditionsProposal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConditionsProposal) ProtoMessage() {}
+
+func (x *ConditionsProposal) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConditionsProposal.ProtoReflect.Descriptor instead.
+func (*ConditionsProposal) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConditionsProposal) GetConditions() []*Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *ConditionsProposal) GetCost() *Cost {
+	if x != nil {
+		return x.Cost
+	}
+	return nil
+}
+
+func (x *ConditionsProposal) GetProposedBy() *Actor {
+	if x != nil {
+		return x.ProposedBy
+	}
+	return nil
+}
+
+func (x *ConditionsProposal) GetProposeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ProposeTime
+	}
+	return nil
+}
+
+func (x *ConditionsProposal) GetDecision() ConditionsProposal_Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return ConditionsProposal_DECISION_UNSPECIFIED
+}
+
+func (x *ConditionsProposal) GetDecidedBy() *Actor {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return nil
+}
+
+func (x *ConditionsProposal) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
+func (x *ConditionsProposal) GetRejectReason() string {
+	if x != nil {
+		return x.RejectReason
+	}
+	return ""
+}
+
+// Consultation records that granting in part or under conditions was
+// considered before a refusal (Budapest 27(6), UNTOC 18(26)).
+type Consultation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was considered and with whom.
+	Note string `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	// When the consultation took place.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Consultation) Reset() {
+	*x = Consultation{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Consultation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Consultation) ProtoMessage() {}
+
+func (x *Consultation) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Consultation.ProtoReflect.Descriptor instead.
+func (*Consultation) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Consultation) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Consultation) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// Intake is how a request reached Comity.
+type Intake struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The channel.
+	Channel Intake_Channel `protobuf:"varint,1,opt,name=channel,proto3,enum=comity.request.v1.Intake_Channel" json:"channel,omitempty"`
+	// When the requested side received it.
+	ReceivedTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=received_time,json=receivedTime,proto3" json:"received_time,omitempty"`
+	// Who called or wrote, as they gave their name and office.
+	Caller string `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
+	// Who recorded it at the requested side.
+	RecordedBy *Actor `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When the requesting side confirmed it in writing; absent until then.
+	ConfirmTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=confirm_time,json=confirmTime,proto3" json:"confirm_time,omitempty"`
+	// Who confirmed it.
+	ConfirmedBy   *Actor `protobuf:"bytes,6,opt,name=confirmed_by,json=confirmedBy,proto3" json:"confirmed_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Intake) Reset() {
+	*x = Intake{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Intake) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Intake) ProtoMessage() {}
+
+func (x *Intake) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Intake.ProtoReflect.Descriptor instead.
+func (*Intake) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Intake) GetChannel() Intake_Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Intake_CHANNEL_UNSPECIFIED
+}
+
+func (x *Intake) GetReceivedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceivedTime
+	}
+	return nil
+}
+
+func (x *Intake) GetCaller() string {
+	if x != nil {
+		return x.Caller
+	}
+	return ""
+}
+
+func (x *Intake) GetRecordedBy() *Actor {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return nil
+}
+
+func (x *Intake) GetConfirmTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConfirmTime
+	}
+	return nil
+}
+
+func (x *Intake) GetConfirmedBy() *Actor {
+	if x != nil {
+		return x.ConfirmedBy
+	}
+	return nil
+}
+
+// Confidentiality says what must stay confidential.
+type Confidentiality struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the request itself (its existence and content).
+	Request bool `protobuf:"varint,1,opt,name=request,proto3" json:"request,omitempty"`
+	// Whether the information obtained.
+	ObtainedInformation bool `protobuf:"varint,2,opt,name=obtained_information,json=obtainedInformation,proto3" json:"obtained_information,omitempty"`
+	// Why.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Confidentiality) Reset() {
+	*x = Confidentiality{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Confidentiality) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Confidentiality) ProtoMessage() {}
+
+func (x *Confidentiality) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Confidentiality.ProtoReflect.Descriptor instead.
+func (*Confidentiality) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Confidentiality) GetRequest() bool {
+	if x != nil {
+		return x.Request
+	}
+	return false
+}
+
+func (x *Confidentiality) GetObtainedInformation() bool {
+	if x != nil {
+		return x.ObtainedInformation
+	}
+	return false
+}
+
+func (x *Confidentiality) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ConfidentialityDeclaration is the requested side's declaration that it
+// cannot keep the request confidential (Budapest 27(8), 29(6)).
+type ConfidentialityDeclaration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why.
+	Explanation string `protobuf:"bytes,1,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// The status to which `:proceed` returns.
+	ResumeStatus Request_Status `protobuf:"varint,2,opt,name=resume_status,json=resumeStatus,proto3,enum=comity.request.v1.Request_Status" json:"resume_status,omitempty"`
+	// Who declared it.
+	DeclaredBy *Actor `protobuf:"bytes,3,opt,name=declared_by,json=declaredBy,proto3" json:"declared_by,omitempty"`
+	// When.
+	DeclareTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=declare_time,json=declareTime,proto3" json:"declare_time,omitempty"`
+	// When the requesting side decided to proceed; absent until then.
+	ProceedTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=proceed_time,json=proceedTime,proto3" json:"proceed_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfidentialityDeclaration) Reset() {
+	*x = ConfidentialityDeclaration{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfidentialityDeclaration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfidentialityDeclaration) ProtoMessage() {}
+
+func (x *ConfidentialityDeclaration) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfidentialityDeclaration.ProtoReflect.Descriptor instead.
+func (*ConfidentialityDeclaration) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ConfidentialityDeclaration) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+func (x *ConfidentialityDeclaration) GetResumeStatus() Request_Status {
+	if x != nil {
+		return x.ResumeStatus
+	}
+	return Request_STATUS_UNSPECIFIED
+}
+
+func (x *ConfidentialityDeclaration) GetDeclaredBy() *Actor {
+	if x != nil {
+		return x.DeclaredBy
+	}
+	return nil
+}
+
+func (x *ConfidentialityDeclaration) GetDeclareTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeclareTime
+	}
+	return nil
+}
+
+func (x *ConfidentialityDeclaration) GetProceedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ProceedTime
+	}
+	return nil
+}
+
+// InvestigatingAuthority is the authority conducting the investigation.
+type InvestigatingAuthority struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its case number.
+	CaseNumber    string `protobuf:"bytes,2,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvestigatingAuthority) Reset() {
+	*x = InvestigatingAuthority{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvestigatingAuthority) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvestigatingAuthority) ProtoMessage() {}
+
+func (x *InvestigatingAuthority) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvestigatingAuthority.ProtoReflect.Descriptor instead.
+func (*InvestigatingAuthority) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *InvestigatingAuthority) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InvestigatingAuthority) GetCaseNumber() string {
+	if x != nil {
+		return x.CaseNumber
+	}
+	return ""
+}
+
+// RequestedProcedure is how the requesting side wants the procedure
+// carried out (UNTOC 18(15)(c), 18(17)).
+type RequestedProcedure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The form of the data, e.g. `CSV export with provider certificate`.
+	Format string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	// The certification needed, e.g. `certified by the provider's custodian
+	// of records`.
+	Certification string `protobuf:"bytes,2,opt,name=certification,proto3" json:"certification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestedProcedure) Reset() {
+	*x = RequestedProcedure{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestedProcedure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestedProcedure) ProtoMessage() {}
+
+func (x *RequestedProcedure) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestedProcedure.ProtoReflect.Descriptor instead.
+func (*RequestedProcedure) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RequestedProcedure) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *RequestedProcedure) GetCertification() string {
+	if x != nil {
+		return x.Certification
+	}
+	return ""
+}
+
+// Contact is whom the requested side can reach about a request.
+type Contact struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Full name.
+	FullName string `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	// Telephone in international format.
+	Phone string `protobuf:"bytes,2,opt,name=phone,proto3" json:"phone,omitempty"`
+	// E-mail.
+	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// Working hours, e.g. `09:00–18:00 Mon–Fri`.
+	Hours string `protobuf:"bytes,4,opt,name=hours,proto3" json:"hours,omitempty"`
+	// IANA time zone, e.g. `Asia/Almaty`.
+	TimeZone      string `protobuf:"bytes,5,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Contact) Reset() {
+	*x = Contact{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Contact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Contact) ProtoMessage() {}
+
+func (x *Contact) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Contact.ProtoReflect.Descriptor instead.
+func (*Contact) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Contact) GetFullName() string {
+	if x != nil {
+		return x.FullName
+	}
+	return ""
+}
+
+func (x *Contact) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Contact) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Contact) GetHours() string {
+	if x != nil {
+		return x.Hours
+	}
+	return ""
+}
+
+func (x *Contact) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
 // Clarification is one round of questions from the requested side
 // (`:requestClarification`) and the requesting side's answers
 // (`:provideClarification`).
@@ -913,7 +3184,7 @@ type Clarification struct {
 
 func (x *Clarification) Reset() {
 	*x = Clarification{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	mi := &file_comity_request_v1_request_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +3196,7 @@ func (x *Clarification) String() string {
 func (*Clarification) ProtoMessage() {}
 
 func (x *Clarification) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[1]
+	mi := &file_comity_request_v1_request_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +3209,7 @@ func (x *Clarification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Clarification.ProtoReflect.Descriptor instead.
 func (*Clarification) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{1}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Clarification) GetQuestion() string {
@@ -1012,7 +3283,7 @@ type Offence struct {
 
 func (x *Offence) Reset() {
 	*x = Offence{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[2]
+	mi := &file_comity_request_v1_request_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +3295,7 @@ func (x *Offence) String() string {
 func (*Offence) ProtoMessage() {}
 
 func (x *Offence) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[2]
+	mi := &file_comity_request_v1_request_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +3308,7 @@ func (x *Offence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offence.ProtoReflect.Descriptor instead.
 func (*Offence) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{2}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Offence) GetDescription() string {
@@ -1092,14 +3363,28 @@ type Person struct {
 	// Nationality, ISO 3166-1 alpha-2.
 	Nationality string `protobuf:"bytes,3,opt,name=nationality,proto3" json:"nationality,omitempty"`
 	// Role, e.g. `suspect`, `victim`, `witness`.
-	Role          string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	// Natural or legal person.
+	Kind Person_Kind `protobuf:"varint,5,opt,name=kind,proto3,enum=comity.request.v1.Person_Kind" json:"kind,omitempty"`
+	// Place of birth (natural person).
+	PlaceOfBirth string `protobuf:"bytes,6,opt,name=place_of_birth,json=placeOfBirth,proto3" json:"place_of_birth,omitempty"`
+	// Residence (natural person).
+	Residence string `protobuf:"bytes,7,opt,name=residence,proto3" json:"residence,omitempty"`
+	// Occupation (natural person).
+	Occupation string `protobuf:"bytes,8,opt,name=occupation,proto3" json:"occupation,omitempty"`
+	// Registered address (legal person).
+	RegisteredAddress string `protobuf:"bytes,9,opt,name=registered_address,json=registeredAddress,proto3" json:"registered_address,omitempty"`
+	// Registration number (legal person).
+	RegistrationNumber string `protobuf:"bytes,10,opt,name=registration_number,json=registrationNumber,proto3" json:"registration_number,omitempty"`
+	// Representatives, e.g. counsel or a legal person's director.
+	Representatives []*Representative `protobuf:"bytes,11,rep,name=representatives,proto3" json:"representatives,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Person) Reset() {
 	*x = Person{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[3]
+	mi := &file_comity_request_v1_request_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +3396,7 @@ func (x *Person) String() string {
 func (*Person) ProtoMessage() {}
 
 func (x *Person) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[3]
+	mi := &file_comity_request_v1_request_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +3409,7 @@ func (x *Person) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Person.ProtoReflect.Descriptor instead.
 func (*Person) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{3}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Person) GetFullName() string {
@@ -1155,6 +3440,119 @@ func (x *Person) GetRole() string {
 	return ""
 }
 
+func (x *Person) GetKind() Person_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Person_KIND_UNSPECIFIED
+}
+
+func (x *Person) GetPlaceOfBirth() string {
+	if x != nil {
+		return x.PlaceOfBirth
+	}
+	return ""
+}
+
+func (x *Person) GetResidence() string {
+	if x != nil {
+		return x.Residence
+	}
+	return ""
+}
+
+func (x *Person) GetOccupation() string {
+	if x != nil {
+		return x.Occupation
+	}
+	return ""
+}
+
+func (x *Person) GetRegisteredAddress() string {
+	if x != nil {
+		return x.RegisteredAddress
+	}
+	return ""
+}
+
+func (x *Person) GetRegistrationNumber() string {
+	if x != nil {
+		return x.RegistrationNumber
+	}
+	return ""
+}
+
+func (x *Person) GetRepresentatives() []*Representative {
+	if x != nil {
+		return x.Representatives
+	}
+	return nil
+}
+
+// Representative is who represents a person concerned.
+type Representative struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Full name.
+	FullName string `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	// In what capacity, e.g. `counsel`, `director`.
+	Capacity string `protobuf:"bytes,2,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	// Address or other contact.
+	Address       string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Representative) Reset() {
+	*x = Representative{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Representative) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Representative) ProtoMessage() {}
+
+func (x *Representative) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Representative.ProtoReflect.Descriptor instead.
+func (*Representative) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Representative) GetFullName() string {
+	if x != nil {
+		return x.FullName
+	}
+	return ""
+}
+
+func (x *Representative) GetCapacity() string {
+	if x != nil {
+		return x.Capacity
+	}
+	return ""
+}
+
+func (x *Representative) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 // Identifier is something for which data is sought.
 type Identifier struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1172,7 +3570,7 @@ type Identifier struct {
 
 func (x *Identifier) Reset() {
 	*x = Identifier{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[4]
+	mi := &file_comity_request_v1_request_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +3582,7 @@ func (x *Identifier) String() string {
 func (*Identifier) ProtoMessage() {}
 
 func (x *Identifier) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[4]
+	mi := &file_comity_request_v1_request_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +3595,7 @@ func (x *Identifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Identifier.ProtoReflect.Descriptor instead.
 func (*Identifier) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{4}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Identifier) GetKind() Identifier_Kind {
@@ -1237,13 +3635,18 @@ type Deadlines struct {
 	AnswerBy *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`
 	// When an executed preservation lapses.
 	PreservationExpiresAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=preservation_expires_at,json=preservationExpiresAt,proto3" json:"preservation_expires_at,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// When the requesting side should ask for an extension of a preservation
+	// (expiry less the policy's notice, 10 days by default).
+	ExtensionRequestBy *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=extension_request_by,json=extensionRequestBy,proto3" json:"extension_request_by,omitempty"`
+	// When a request recorded from a call must be confirmed in writing.
+	ConfirmationDueBy *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=confirmation_due_by,json=confirmationDueBy,proto3" json:"confirmation_due_by,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Deadlines) Reset() {
 	*x = Deadlines{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[5]
+	mi := &file_comity_request_v1_request_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +3658,7 @@ func (x *Deadlines) String() string {
 func (*Deadlines) ProtoMessage() {}
 
 func (x *Deadlines) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[5]
+	mi := &file_comity_request_v1_request_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +3671,7 @@ func (x *Deadlines) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deadlines.ProtoReflect.Descriptor instead.
 func (*Deadlines) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{5}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Deadlines) GetAcknowledgeBy() *timestamppb.Timestamp {
@@ -1292,6 +3695,20 @@ func (x *Deadlines) GetPreservationExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Deadlines) GetExtensionRequestBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExtensionRequestBy
+	}
+	return nil
+}
+
+func (x *Deadlines) GetConfirmationDueBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ConfirmationDueBy
+	}
+	return nil
+}
+
 // Acceptance is the requested side's decision to execute a request.
 type Acceptance struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1307,7 +3724,7 @@ type Acceptance struct {
 
 func (x *Acceptance) Reset() {
 	*x = Acceptance{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[6]
+	mi := &file_comity_request_v1_request_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +3736,7 @@ func (x *Acceptance) String() string {
 func (*Acceptance) ProtoMessage() {}
 
 func (x *Acceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[6]
+	mi := &file_comity_request_v1_request_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +3749,7 @@ func (x *Acceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acceptance.ProtoReflect.Descriptor instead.
 func (*Acceptance) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{6}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Acceptance) GetDualCriminality() Acceptance_DualCriminality {
@@ -1369,7 +3786,7 @@ type HumanRightsReview struct {
 
 func (x *HumanRightsReview) Reset() {
 	*x = HumanRightsReview{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[7]
+	mi := &file_comity_request_v1_request_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +3798,7 @@ func (x *HumanRightsReview) String() string {
 func (*HumanRightsReview) ProtoMessage() {}
 
 func (x *HumanRightsReview) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[7]
+	mi := &file_comity_request_v1_request_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +3811,7 @@ func (x *HumanRightsReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HumanRightsReview.ProtoReflect.Descriptor instead.
 func (*HumanRightsReview) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{7}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HumanRightsReview) GetConcerns() bool {
@@ -1417,14 +3834,17 @@ type Refusal struct {
 	// At least one ground.
 	Grounds []Refusal_Ground `protobuf:"varint,1,rep,packed,name=grounds,proto3,enum=comity.request.v1.Refusal_Ground" json:"grounds,omitempty"`
 	// The explanation.
-	Explanation   string `protobuf:"bytes,2,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	Explanation string `protobuf:"bytes,2,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// The consultation held before refusing; required unless the request is
+	// a preservation.
+	Consultation  *Consultation `protobuf:"bytes,3,opt,name=consultation,proto3" json:"consultation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[8]
+	mi := &file_comity_request_v1_request_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +3856,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[8]
+	mi := &file_comity_request_v1_request_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +3869,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{8}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Refusal) GetGrounds() []Refusal_Ground {
@@ -1466,20 +3886,35 @@ func (x *Refusal) GetExplanation() string {
 	return ""
 }
 
-// Execution is the requested side's response.
+func (x *Refusal) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
+// Execution is one delivery of the requested side's response.
 type Execution struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Summary of what was done and provided.
 	ResponseSummary string `protobuf:"bytes,1,opt,name=response_summary,json=responseSummary,proto3" json:"response_summary,omitempty"`
-	// Whether only part of the request could be executed.
-	Partial       bool `protobuf:"varint,2,opt,name=partial,proto3" json:"partial,omitempty"`
+	// Whether more deliveries will follow.
+	Partial bool `protobuf:"varint,2,opt,name=partial,proto3" json:"partial,omitempty"`
+	// The outcome item by item.
+	Items []*ExecutionItem `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	// The attachments delivered, e.g. `requests/…/attachments/…`.
+	Attachments []string `protobuf:"bytes,4,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// Who delivered it.
+	ExecutedBy *Actor `protobuf:"bytes,5,opt,name=executed_by,json=executedBy,proto3" json:"executed_by,omitempty"`
+	// When.
+	ExecuteTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=execute_time,json=executeTime,proto3" json:"execute_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Execution) Reset() {
 	*x = Execution{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[9]
+	mi := &file_comity_request_v1_request_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +3926,7 @@ func (x *Execution) String() string {
 func (*Execution) ProtoMessage() {}
 
 func (x *Execution) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[9]
+	mi := &file_comity_request_v1_request_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +3939,7 @@ func (x *Execution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Execution.ProtoReflect.Descriptor instead.
 func (*Execution) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{9}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Execution) GetResponseSummary() string {
@@ -1519,6 +3954,34 @@ func (x *Execution) GetPartial() bool {
 		return x.Partial
 	}
 	return false
+}
+
+func (x *Execution) GetItems() []*ExecutionItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Execution) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *Execution) GetExecutedBy() *Actor {
+	if x != nil {
+		return x.ExecutedBy
+	}
+	return nil
+}
+
+func (x *Execution) GetExecuteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExecuteTime
+	}
+	return nil
 }
 
 // Actor is who did something.
@@ -1536,7 +3999,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[10]
+	mi := &file_comity_request_v1_request_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +4011,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[10]
+	mi := &file_comity_request_v1_request_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +4024,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{10}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Actor) GetSubject() string {
@@ -1606,7 +4069,7 @@ type StatusChange struct {
 
 func (x *StatusChange) Reset() {
 	*x = StatusChange{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[11]
+	mi := &file_comity_request_v1_request_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +4081,7 @@ func (x *StatusChange) String() string {
 func (*StatusChange) ProtoMessage() {}
 
 func (x *StatusChange) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[11]
+	mi := &file_comity_request_v1_request_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +4094,7 @@ func (x *StatusChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusChange.ProtoReflect.Descriptor instead.
 func (*StatusChange) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{11}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StatusChange) GetFromStatus() Request_Status {
@@ -1695,7 +4158,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[12]
+	mi := &file_comity_request_v1_request_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +4170,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[12]
+	mi := &file_comity_request_v1_request_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +4183,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{12}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Message) GetName() string {
@@ -1785,7 +4248,7 @@ type Attachment struct {
 
 func (x *Attachment) Reset() {
 	*x = Attachment{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[13]
+	mi := &file_comity_request_v1_request_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +4260,7 @@ func (x *Attachment) String() string {
 func (*Attachment) ProtoMessage() {}
 
 func (x *Attachment) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[13]
+	mi := &file_comity_request_v1_request_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +4273,7 @@ func (x *Attachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
 func (*Attachment) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{13}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Attachment) GetName() string {
@@ -1889,7 +4352,7 @@ type CreateRequestRequest struct {
 
 func (x *CreateRequestRequest) Reset() {
 	*x = CreateRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[14]
+	mi := &file_comity_request_v1_request_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +4364,7 @@ func (x *CreateRequestRequest) String() string {
 func (*CreateRequestRequest) ProtoMessage() {}
 
 func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[14]
+	mi := &file_comity_request_v1_request_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +4377,7 @@ func (x *CreateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{14}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateRequestRequest) GetRequest() *Request {
@@ -1942,7 +4405,7 @@ type CreateRequestResponse struct {
 
 func (x *CreateRequestResponse) Reset() {
 	*x = CreateRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[15]
+	mi := &file_comity_request_v1_request_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +4417,7 @@ func (x *CreateRequestResponse) String() string {
 func (*CreateRequestResponse) ProtoMessage() {}
 
 func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[15]
+	mi := &file_comity_request_v1_request_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +4430,7 @@ func (x *CreateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{15}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateRequestResponse) GetRequest() *Request {
@@ -1992,7 +4455,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[16]
+	mi := &file_comity_request_v1_request_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +4467,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[16]
+	mi := &file_comity_request_v1_request_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +4480,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{16}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetRequestRequest) GetName() string {
@@ -2038,7 +4501,7 @@ type GetRequestResponse struct {
 
 func (x *GetRequestResponse) Reset() {
 	*x = GetRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[17]
+	mi := &file_comity_request_v1_request_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +4513,7 @@ func (x *GetRequestResponse) String() string {
 func (*GetRequestResponse) ProtoMessage() {}
 
 func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[17]
+	mi := &file_comity_request_v1_request_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +4526,7 @@ func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{17}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetRequestResponse) GetRequest() *Request {
@@ -2093,7 +4556,7 @@ type ListRequestsRequest struct {
 
 func (x *ListRequestsRequest) Reset() {
 	*x = ListRequestsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[18]
+	mi := &file_comity_request_v1_request_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +4568,7 @@ func (x *ListRequestsRequest) String() string {
 func (*ListRequestsRequest) ProtoMessage() {}
 
 func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[18]
+	mi := &file_comity_request_v1_request_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +4581,7 @@ func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{18}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListRequestsRequest) GetPageSize() int32 {
@@ -2168,7 +4631,7 @@ type ListRequestsResponse struct {
 
 func (x *ListRequestsResponse) Reset() {
 	*x = ListRequestsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[19]
+	mi := &file_comity_request_v1_request_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +4643,7 @@ func (x *ListRequestsResponse) String() string {
 func (*ListRequestsResponse) ProtoMessage() {}
 
 func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[19]
+	mi := &file_comity_request_v1_request_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +4656,7 @@ func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{19}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListRequestsResponse) GetRequests() []*Request {
@@ -2234,7 +4697,7 @@ type UpdateRequestRequest struct {
 
 func (x *UpdateRequestRequest) Reset() {
 	*x = UpdateRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[20]
+	mi := &file_comity_request_v1_request_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +4709,7 @@ func (x *UpdateRequestRequest) String() string {
 func (*UpdateRequestRequest) ProtoMessage() {}
 
 func (x *UpdateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[20]
+	mi := &file_comity_request_v1_request_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2259,7 +4722,7 @@ func (x *UpdateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequestRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{20}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateRequestRequest) GetRequest() *Request {
@@ -2287,7 +4750,7 @@ type UpdateRequestResponse struct {
 
 func (x *UpdateRequestResponse) Reset() {
 	*x = UpdateRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[21]
+	mi := &file_comity_request_v1_request_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +4762,7 @@ func (x *UpdateRequestResponse) String() string {
 func (*UpdateRequestResponse) ProtoMessage() {}
 
 func (x *UpdateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[21]
+	mi := &file_comity_request_v1_request_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +4775,7 @@ func (x *UpdateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequestResponse.ProtoReflect.Descriptor instead.
 func (*UpdateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{21}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateRequestResponse) GetRequest() *Request {
@@ -2344,7 +4807,7 @@ type SubmitRequestRequest struct {
 
 func (x *SubmitRequestRequest) Reset() {
 	*x = SubmitRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[22]
+	mi := &file_comity_request_v1_request_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2356,7 +4819,7 @@ func (x *SubmitRequestRequest) String() string {
 func (*SubmitRequestRequest) ProtoMessage() {}
 
 func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[22]
+	mi := &file_comity_request_v1_request_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +4832,7 @@ func (x *SubmitRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{22}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SubmitRequestRequest) GetName() string {
@@ -2404,7 +4867,7 @@ type SubmitRequestResponse struct {
 
 func (x *SubmitRequestResponse) Reset() {
 	*x = SubmitRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[23]
+	mi := &file_comity_request_v1_request_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +4879,7 @@ func (x *SubmitRequestResponse) String() string {
 func (*SubmitRequestResponse) ProtoMessage() {}
 
 func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[23]
+	mi := &file_comity_request_v1_request_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +4892,7 @@ func (x *SubmitRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequestResponse.ProtoReflect.Descriptor instead.
 func (*SubmitRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{23}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SubmitRequestResponse) GetRequest() *Request {
@@ -2454,7 +4917,7 @@ type ReturnRequestRequest struct {
 
 func (x *ReturnRequestRequest) Reset() {
 	*x = ReturnRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[24]
+	mi := &file_comity_request_v1_request_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +4929,7 @@ func (x *ReturnRequestRequest) String() string {
 func (*ReturnRequestRequest) ProtoMessage() {}
 
 func (x *ReturnRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[24]
+	mi := &file_comity_request_v1_request_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +4942,7 @@ func (x *ReturnRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnRequestRequest.ProtoReflect.Descriptor instead.
 func (*ReturnRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{24}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ReturnRequestRequest) GetName() string {
@@ -2514,7 +4977,7 @@ type ReturnRequestResponse struct {
 
 func (x *ReturnRequestResponse) Reset() {
 	*x = ReturnRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[25]
+	mi := &file_comity_request_v1_request_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +4989,7 @@ func (x *ReturnRequestResponse) String() string {
 func (*ReturnRequestResponse) ProtoMessage() {}
 
 func (x *ReturnRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[25]
+	mi := &file_comity_request_v1_request_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +5002,7 @@ func (x *ReturnRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnRequestResponse.ProtoReflect.Descriptor instead.
 func (*ReturnRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{25}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ReturnRequestResponse) GetRequest() *Request {
@@ -2571,7 +5034,7 @@ type TransmitRequestRequest struct {
 
 func (x *TransmitRequestRequest) Reset() {
 	*x = TransmitRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[26]
+	mi := &file_comity_request_v1_request_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +5046,7 @@ func (x *TransmitRequestRequest) String() string {
 func (*TransmitRequestRequest) ProtoMessage() {}
 
 func (x *TransmitRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[26]
+	mi := &file_comity_request_v1_request_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +5059,7 @@ func (x *TransmitRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitRequestRequest.ProtoReflect.Descriptor instead.
 func (*TransmitRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{26}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *TransmitRequestRequest) GetName() string {
@@ -2631,7 +5094,7 @@ type TransmitRequestResponse struct {
 
 func (x *TransmitRequestResponse) Reset() {
 	*x = TransmitRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[27]
+	mi := &file_comity_request_v1_request_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +5106,7 @@ func (x *TransmitRequestResponse) String() string {
 func (*TransmitRequestResponse) ProtoMessage() {}
 
 func (x *TransmitRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[27]
+	mi := &file_comity_request_v1_request_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +5119,7 @@ func (x *TransmitRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransmitRequestResponse.ProtoReflect.Descriptor instead.
 func (*TransmitRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{27}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TransmitRequestResponse) GetRequest() *Request {
@@ -2679,7 +5142,7 @@ type AcknowledgeRequestRequest struct {
 
 func (x *AcknowledgeRequestRequest) Reset() {
 	*x = AcknowledgeRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[28]
+	mi := &file_comity_request_v1_request_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2691,7 +5154,7 @@ func (x *AcknowledgeRequestRequest) String() string {
 func (*AcknowledgeRequestRequest) ProtoMessage() {}
 
 func (x *AcknowledgeRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[28]
+	mi := &file_comity_request_v1_request_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2704,7 +5167,7 @@ func (x *AcknowledgeRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeRequestRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgeRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{28}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AcknowledgeRequestRequest) GetName() string {
@@ -2732,7 +5195,7 @@ type AcknowledgeRequestResponse struct {
 
 func (x *AcknowledgeRequestResponse) Reset() {
 	*x = AcknowledgeRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[29]
+	mi := &file_comity_request_v1_request_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +5207,7 @@ func (x *AcknowledgeRequestResponse) String() string {
 func (*AcknowledgeRequestResponse) ProtoMessage() {}
 
 func (x *AcknowledgeRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[29]
+	mi := &file_comity_request_v1_request_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +5220,7 @@ func (x *AcknowledgeRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgeRequestResponse.ProtoReflect.Descriptor instead.
 func (*AcknowledgeRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{29}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AcknowledgeRequestResponse) GetRequest() *Request {
@@ -2782,7 +5245,7 @@ type RequestClarificationRequest struct {
 
 func (x *RequestClarificationRequest) Reset() {
 	*x = RequestClarificationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[30]
+	mi := &file_comity_request_v1_request_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2794,7 +5257,7 @@ func (x *RequestClarificationRequest) String() string {
 func (*RequestClarificationRequest) ProtoMessage() {}
 
 func (x *RequestClarificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[30]
+	mi := &file_comity_request_v1_request_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2807,7 +5270,7 @@ func (x *RequestClarificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestClarificationRequest.ProtoReflect.Descriptor instead.
 func (*RequestClarificationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{30}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RequestClarificationRequest) GetName() string {
@@ -2842,7 +5305,7 @@ type RequestClarificationResponse struct {
 
 func (x *RequestClarificationResponse) Reset() {
 	*x = RequestClarificationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[31]
+	mi := &file_comity_request_v1_request_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2854,7 +5317,7 @@ func (x *RequestClarificationResponse) String() string {
 func (*RequestClarificationResponse) ProtoMessage() {}
 
 func (x *RequestClarificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[31]
+	mi := &file_comity_request_v1_request_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2867,7 +5330,7 @@ func (x *RequestClarificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestClarificationResponse.ProtoReflect.Descriptor instead.
 func (*RequestClarificationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{31}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RequestClarificationResponse) GetRequest() *Request {
@@ -2895,7 +5358,7 @@ type ProvideClarificationRequest struct {
 
 func (x *ProvideClarificationRequest) Reset() {
 	*x = ProvideClarificationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[32]
+	mi := &file_comity_request_v1_request_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2907,7 +5370,7 @@ func (x *ProvideClarificationRequest) String() string {
 func (*ProvideClarificationRequest) ProtoMessage() {}
 
 func (x *ProvideClarificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[32]
+	mi := &file_comity_request_v1_request_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2920,7 +5383,7 @@ func (x *ProvideClarificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvideClarificationRequest.ProtoReflect.Descriptor instead.
 func (*ProvideClarificationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{32}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ProvideClarificationRequest) GetName() string {
@@ -2962,7 +5425,7 @@ type ProvideClarificationResponse struct {
 
 func (x *ProvideClarificationResponse) Reset() {
 	*x = ProvideClarificationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[33]
+	mi := &file_comity_request_v1_request_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +5437,7 @@ func (x *ProvideClarificationResponse) String() string {
 func (*ProvideClarificationResponse) ProtoMessage() {}
 
 func (x *ProvideClarificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[33]
+	mi := &file_comity_request_v1_request_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +5450,7 @@ func (x *ProvideClarificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvideClarificationResponse.ProtoReflect.Descriptor instead.
 func (*ProvideClarificationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{33}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ProvideClarificationResponse) GetRequest() *Request {
@@ -3016,7 +5479,7 @@ type AcceptRequestRequest struct {
 
 func (x *AcceptRequestRequest) Reset() {
 	*x = AcceptRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[34]
+	mi := &file_comity_request_v1_request_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3028,7 +5491,7 @@ func (x *AcceptRequestRequest) String() string {
 func (*AcceptRequestRequest) ProtoMessage() {}
 
 func (x *AcceptRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[34]
+	mi := &file_comity_request_v1_request_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3041,7 +5504,7 @@ func (x *AcceptRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptRequestRequest.ProtoReflect.Descriptor instead.
 func (*AcceptRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{34}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AcceptRequestRequest) GetName() string {
@@ -3090,7 +5553,7 @@ type AcceptRequestResponse struct {
 
 func (x *AcceptRequestResponse) Reset() {
 	*x = AcceptRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[35]
+	mi := &file_comity_request_v1_request_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3102,7 +5565,7 @@ func (x *AcceptRequestResponse) String() string {
 func (*AcceptRequestResponse) ProtoMessage() {}
 
 func (x *AcceptRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[35]
+	mi := &file_comity_request_v1_request_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +5578,7 @@ func (x *AcceptRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptRequestResponse.ProtoReflect.Descriptor instead.
 func (*AcceptRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{35}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AcceptRequestResponse) GetRequest() *Request {
@@ -3135,14 +5598,18 @@ type RefuseRequestRequest struct {
 	// At least one ground.
 	Grounds []Refusal_Ground `protobuf:"varint,3,rep,packed,name=grounds,proto3,enum=comity.request.v1.Refusal_Ground" json:"grounds,omitempty"`
 	// The explanation.
-	Explanation   string `protobuf:"bytes,4,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	Explanation string `protobuf:"bytes,4,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// The consultation held before refusing: that granting in part or under
+	// conditions was considered. Required unless the request is a
+	// preservation.
+	Consultation  *Consultation `protobuf:"bytes,5,opt,name=consultation,proto3" json:"consultation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RefuseRequestRequest) Reset() {
 	*x = RefuseRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[36]
+	mi := &file_comity_request_v1_request_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3154,7 +5621,7 @@ func (x *RefuseRequestRequest) String() string {
 func (*RefuseRequestRequest) ProtoMessage() {}
 
 func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[36]
+	mi := &file_comity_request_v1_request_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3167,7 +5634,7 @@ func (x *RefuseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestRequest.ProtoReflect.Descriptor instead.
 func (*RefuseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{36}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RefuseRequestRequest) GetName() string {
@@ -3198,6 +5665,13 @@ func (x *RefuseRequestRequest) GetExplanation() string {
 	return ""
 }
 
+func (x *RefuseRequestRequest) GetConsultation() *Consultation {
+	if x != nil {
+		return x.Consultation
+	}
+	return nil
+}
+
 // Response message for RefuseRequest.
 type RefuseRequestResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3209,7 +5683,7 @@ type RefuseRequestResponse struct {
 
 func (x *RefuseRequestResponse) Reset() {
 	*x = RefuseRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[37]
+	mi := &file_comity_request_v1_request_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3221,7 +5695,7 @@ func (x *RefuseRequestResponse) String() string {
 func (*RefuseRequestResponse) ProtoMessage() {}
 
 func (x *RefuseRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[37]
+	mi := &file_comity_request_v1_request_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3234,7 +5708,7 @@ func (x *RefuseRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseRequestResponse.ProtoReflect.Descriptor instead.
 func (*RefuseRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{37}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RefuseRequestResponse) GetRequest() *Request {
@@ -3256,14 +5730,17 @@ type ExecuteRequestRequest struct {
 	// Whether only part of the request was executed.
 	Partial bool `protobuf:"varint,4,opt,name=partial,proto3" json:"partial,omitempty"`
 	// Attachments (already uploaded) that carry the response.
-	Attachments   []string `protobuf:"bytes,5,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	Attachments []string `protobuf:"bytes,5,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// The outcome item by item (which identifier and data category, and what
+	// came of it).
+	Items         []*ExecutionItem `protobuf:"bytes,6,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExecuteRequestRequest) Reset() {
 	*x = ExecuteRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[38]
+	mi := &file_comity_request_v1_request_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3275,7 +5752,7 @@ func (x *ExecuteRequestRequest) String() string {
 func (*ExecuteRequestRequest) ProtoMessage() {}
 
 func (x *ExecuteRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[38]
+	mi := &file_comity_request_v1_request_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3288,7 +5765,7 @@ func (x *ExecuteRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequestRequest.ProtoReflect.Descriptor instead.
 func (*ExecuteRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{38}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ExecuteRequestRequest) GetName() string {
@@ -3326,6 +5803,13 @@ func (x *ExecuteRequestRequest) GetAttachments() []string {
 	return nil
 }
 
+func (x *ExecuteRequestRequest) GetItems() []*ExecutionItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 // Response message for ExecuteRequest.
 type ExecuteRequestResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3337,7 +5821,7 @@ type ExecuteRequestResponse struct {
 
 func (x *ExecuteRequestResponse) Reset() {
 	*x = ExecuteRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[39]
+	mi := &file_comity_request_v1_request_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3349,7 +5833,7 @@ func (x *ExecuteRequestResponse) String() string {
 func (*ExecuteRequestResponse) ProtoMessage() {}
 
 func (x *ExecuteRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[39]
+	mi := &file_comity_request_v1_request_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3362,7 +5846,7 @@ func (x *ExecuteRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecuteRequestResponse.ProtoReflect.Descriptor instead.
 func (*ExecuteRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{39}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ExecuteRequestResponse) GetRequest() *Request {
@@ -3385,7 +5869,7 @@ type ExtendPreservationRequest struct {
 
 func (x *ExtendPreservationRequest) Reset() {
 	*x = ExtendPreservationRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[40]
+	mi := &file_comity_request_v1_request_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3397,7 +5881,7 @@ func (x *ExtendPreservationRequest) String() string {
 func (*ExtendPreservationRequest) ProtoMessage() {}
 
 func (x *ExtendPreservationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[40]
+	mi := &file_comity_request_v1_request_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3410,7 +5894,7 @@ func (x *ExtendPreservationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendPreservationRequest.ProtoReflect.Descriptor instead.
 func (*ExtendPreservationRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{40}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ExtendPreservationRequest) GetName() string {
@@ -3438,7 +5922,7 @@ type ExtendPreservationResponse struct {
 
 func (x *ExtendPreservationResponse) Reset() {
 	*x = ExtendPreservationResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[41]
+	mi := &file_comity_request_v1_request_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3450,7 +5934,7 @@ func (x *ExtendPreservationResponse) String() string {
 func (*ExtendPreservationResponse) ProtoMessage() {}
 
 func (x *ExtendPreservationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[41]
+	mi := &file_comity_request_v1_request_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3463,7 +5947,7 @@ func (x *ExtendPreservationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendPreservationResponse.ProtoReflect.Descriptor instead.
 func (*ExtendPreservationResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{41}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ExtendPreservationResponse) GetRequest() *Request {
@@ -3488,7 +5972,7 @@ type WithdrawRequestRequest struct {
 
 func (x *WithdrawRequestRequest) Reset() {
 	*x = WithdrawRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[42]
+	mi := &file_comity_request_v1_request_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3500,7 +5984,7 @@ func (x *WithdrawRequestRequest) String() string {
 func (*WithdrawRequestRequest) ProtoMessage() {}
 
 func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[42]
+	mi := &file_comity_request_v1_request_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3513,7 +5997,7 @@ func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{42}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *WithdrawRequestRequest) GetName() string {
@@ -3548,7 +6032,7 @@ type WithdrawRequestResponse struct {
 
 func (x *WithdrawRequestResponse) Reset() {
 	*x = WithdrawRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[43]
+	mi := &file_comity_request_v1_request_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3560,7 +6044,7 @@ func (x *WithdrawRequestResponse) String() string {
 func (*WithdrawRequestResponse) ProtoMessage() {}
 
 func (x *WithdrawRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[43]
+	mi := &file_comity_request_v1_request_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3573,7 +6057,7 @@ func (x *WithdrawRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawRequestResponse.ProtoReflect.Descriptor instead.
 func (*WithdrawRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{43}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *WithdrawRequestResponse) GetRequest() *Request {
@@ -3596,7 +6080,7 @@ type CloseRequestRequest struct {
 
 func (x *CloseRequestRequest) Reset() {
 	*x = CloseRequestRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[44]
+	mi := &file_comity_request_v1_request_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3608,7 +6092,7 @@ func (x *CloseRequestRequest) String() string {
 func (*CloseRequestRequest) ProtoMessage() {}
 
 func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[44]
+	mi := &file_comity_request_v1_request_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3621,7 +6105,7 @@ func (x *CloseRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequestRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{44}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CloseRequestRequest) GetName() string {
@@ -3649,7 +6133,7 @@ type CloseRequestResponse struct {
 
 func (x *CloseRequestResponse) Reset() {
 	*x = CloseRequestResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[45]
+	mi := &file_comity_request_v1_request_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3661,7 +6145,7 @@ func (x *CloseRequestResponse) String() string {
 func (*CloseRequestResponse) ProtoMessage() {}
 
 func (x *CloseRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[45]
+	mi := &file_comity_request_v1_request_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3674,10 +6158,1944 @@ func (x *CloseRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequestResponse.ProtoReflect.Descriptor instead.
 func (*CloseRequestResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{45}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *CloseRequestResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for RequestExtension.
+type RequestExtensionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// How many days, at most the policy's extension period (90 by default).
+	Days          int32 `protobuf:"varint,4,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestExtensionRequest) Reset() {
+	*x = RequestExtensionRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestExtensionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestExtensionRequest) ProtoMessage() {}
+
+func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestExtensionRequest.ProtoReflect.Descriptor instead.
+func (*RequestExtensionRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *RequestExtensionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequestExtensionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RequestExtensionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RequestExtensionRequest) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+// Response message for RequestExtension.
+type RequestExtensionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestExtensionResponse) Reset() {
+	*x = RequestExtensionResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestExtensionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestExtensionResponse) ProtoMessage() {}
+
+func (x *RequestExtensionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestExtensionResponse.ProtoReflect.Descriptor instead.
+func (*RequestExtensionResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *RequestExtensionResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for GrantExtension.
+type GrantExtensionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantExtensionRequest) Reset() {
+	*x = GrantExtensionRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantExtensionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantExtensionRequest) ProtoMessage() {}
+
+func (x *GrantExtensionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantExtensionRequest.ProtoReflect.Descriptor instead.
+func (*GrantExtensionRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *GrantExtensionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GrantExtensionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Response message for GrantExtension.
+type GrantExtensionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantExtensionResponse) Reset() {
+	*x = GrantExtensionResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantExtensionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantExtensionResponse) ProtoMessage() {}
+
+func (x *GrantExtensionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantExtensionResponse.ProtoReflect.Descriptor instead.
+func (*GrantExtensionResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *GrantExtensionResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for DeclineExtension.
+type DeclineExtensionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineExtensionRequest) Reset() {
+	*x = DeclineExtensionRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineExtensionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineExtensionRequest) ProtoMessage() {}
+
+func (x *DeclineExtensionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineExtensionRequest.ProtoReflect.Descriptor instead.
+func (*DeclineExtensionRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *DeclineExtensionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeclineExtensionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeclineExtensionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Response message for DeclineExtension.
+type DeclineExtensionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineExtensionResponse) Reset() {
+	*x = DeclineExtensionResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineExtensionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineExtensionResponse) ProtoMessage() {}
+
+func (x *DeclineExtensionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineExtensionResponse.ProtoReflect.Descriptor instead.
+func (*DeclineExtensionResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *DeclineExtensionResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for ReleasePreservation.
+type ReleasePreservationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasePreservationRequest) Reset() {
+	*x = ReleasePreservationRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasePreservationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasePreservationRequest) ProtoMessage() {}
+
+func (x *ReleasePreservationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasePreservationRequest.ProtoReflect.Descriptor instead.
+func (*ReleasePreservationRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *ReleasePreservationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReleasePreservationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReleasePreservationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Response message for ReleasePreservation.
+type ReleasePreservationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleasePreservationResponse) Reset() {
+	*x = ReleasePreservationResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleasePreservationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleasePreservationResponse) ProtoMessage() {}
+
+func (x *ReleasePreservationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleasePreservationResponse.ProtoReflect.Descriptor instead.
+func (*ReleasePreservationResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *ReleasePreservationResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for DiscloseChain.
+type DiscloseChainRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The other provider.
+	Provider string `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
+	// ISO 3166-1 alpha-2 code of its state.
+	Country string `protobuf:"bytes,4,opt,name=country,proto3" json:"country,omitempty"`
+	// What the data shows.
+	Explanation   string `protobuf:"bytes,5,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscloseChainRequest) Reset() {
+	*x = DiscloseChainRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscloseChainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscloseChainRequest) ProtoMessage() {}
+
+func (x *DiscloseChainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscloseChainRequest.ProtoReflect.Descriptor instead.
+func (*DiscloseChainRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *DiscloseChainRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DiscloseChainRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DiscloseChainRequest) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *DiscloseChainRequest) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *DiscloseChainRequest) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+// Response message for DiscloseChain.
+type DiscloseChainResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscloseChainResponse) Reset() {
+	*x = DiscloseChainResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscloseChainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscloseChainResponse) ProtoMessage() {}
+
+func (x *DiscloseChainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscloseChainResponse.ProtoReflect.Descriptor instead.
+func (*DiscloseChainResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *DiscloseChainResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for NotifyImpediment.
+type NotifyImpedimentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// What kind.
+	Kind Impediment_Kind `protobuf:"varint,3,opt,name=kind,proto3,enum=comity.request.v1.Impediment_Kind" json:"kind,omitempty"`
+	// The explanation.
+	Explanation string `protobuf:"bytes,4,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	// When execution is now expected.
+	ExpectedTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expected_time,json=expectedTime,proto3" json:"expected_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifyImpedimentRequest) Reset() {
+	*x = NotifyImpedimentRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifyImpedimentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifyImpedimentRequest) ProtoMessage() {}
+
+func (x *NotifyImpedimentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifyImpedimentRequest.ProtoReflect.Descriptor instead.
+func (*NotifyImpedimentRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *NotifyImpedimentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NotifyImpedimentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *NotifyImpedimentRequest) GetKind() Impediment_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Impediment_KIND_UNSPECIFIED
+}
+
+func (x *NotifyImpedimentRequest) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+func (x *NotifyImpedimentRequest) GetExpectedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpectedTime
+	}
+	return nil
+}
+
+// Response message for NotifyImpediment.
+type NotifyImpedimentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifyImpedimentResponse) Reset() {
+	*x = NotifyImpedimentResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifyImpedimentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifyImpedimentResponse) ProtoMessage() {}
+
+func (x *NotifyImpedimentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifyImpedimentResponse.ProtoReflect.Descriptor instead.
+func (*NotifyImpedimentResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *NotifyImpedimentResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for PostponeRequest.
+type PostponeRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Until when; in the future.
+	Until *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=until,proto3" json:"until,omitempty"`
+	// Why.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostponeRequestRequest) Reset() {
+	*x = PostponeRequestRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostponeRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostponeRequestRequest) ProtoMessage() {}
+
+func (x *PostponeRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostponeRequestRequest.ProtoReflect.Descriptor instead.
+func (*PostponeRequestRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *PostponeRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PostponeRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *PostponeRequestRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *PostponeRequestRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Response message for PostponeRequest.
+type PostponeRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PostponeRequestResponse) Reset() {
+	*x = PostponeRequestResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PostponeRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PostponeRequestResponse) ProtoMessage() {}
+
+func (x *PostponeRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PostponeRequestResponse.ProtoReflect.Descriptor instead.
+func (*PostponeRequestResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *PostponeRequestResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for ResumeRequest.
+type ResumeRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeRequestRequest) Reset() {
+	*x = ResumeRequestRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeRequestRequest) ProtoMessage() {}
+
+func (x *ResumeRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeRequestRequest.ProtoReflect.Descriptor instead.
+func (*ResumeRequestRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *ResumeRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResumeRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Response message for ResumeRequest.
+type ResumeRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeRequestResponse) Reset() {
+	*x = ResumeRequestResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeRequestResponse) ProtoMessage() {}
+
+func (x *ResumeRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeRequestResponse.ProtoReflect.Descriptor instead.
+func (*ResumeRequestResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *ResumeRequestResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for ProposeConditions.
+type ProposeConditionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The conditions; at least one, or a cost.
+	Conditions []*Condition `protobuf:"bytes,3,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	// The cost.
+	Cost          *Cost `protobuf:"bytes,4,opt,name=cost,proto3" json:"cost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeConditionsRequest) Reset() {
+	*x = ProposeConditionsRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeConditionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeConditionsRequest) ProtoMessage() {}
+
+func (x *ProposeConditionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeConditionsRequest.ProtoReflect.Descriptor instead.
+func (*ProposeConditionsRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *ProposeConditionsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProposeConditionsRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ProposeConditionsRequest) GetConditions() []*Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *ProposeConditionsRequest) GetCost() *Cost {
+	if x != nil {
+		return x.Cost
+	}
+	return nil
+}
+
+// Response message for ProposeConditions.
+type ProposeConditionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeConditionsResponse) Reset() {
+	*x = ProposeConditionsResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeConditionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeConditionsResponse) ProtoMessage() {}
+
+func (x *ProposeConditionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeConditionsResponse.ProtoReflect.Descriptor instead.
+func (*ProposeConditionsResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *ProposeConditionsResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for AcceptConditions.
+type AcceptConditionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptConditionsRequest) Reset() {
+	*x = AcceptConditionsRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptConditionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptConditionsRequest) ProtoMessage() {}
+
+func (x *AcceptConditionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptConditionsRequest.ProtoReflect.Descriptor instead.
+func (*AcceptConditionsRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *AcceptConditionsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AcceptConditionsRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Response message for AcceptConditions.
+type AcceptConditionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptConditionsResponse) Reset() {
+	*x = AcceptConditionsResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptConditionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptConditionsResponse) ProtoMessage() {}
+
+func (x *AcceptConditionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptConditionsResponse.ProtoReflect.Descriptor instead.
+func (*AcceptConditionsResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *AcceptConditionsResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for RejectConditions.
+type RejectConditionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectConditionsRequest) Reset() {
+	*x = RejectConditionsRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectConditionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectConditionsRequest) ProtoMessage() {}
+
+func (x *RejectConditionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectConditionsRequest.ProtoReflect.Descriptor instead.
+func (*RejectConditionsRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *RejectConditionsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RejectConditionsRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RejectConditionsRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Response message for RejectConditions.
+type RejectConditionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectConditionsResponse) Reset() {
+	*x = RejectConditionsResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectConditionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectConditionsResponse) ProtoMessage() {}
+
+func (x *RejectConditionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectConditionsResponse.ProtoReflect.Descriptor instead.
+func (*RejectConditionsResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *RejectConditionsResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for ConfirmInWriting.
+type ConfirmInWritingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The fields that complete the request; only those in update_mask are
+	// applied (all writable fields when it is absent).
+	Request *Request `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
+	// Which fields of request to apply.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmInWritingRequest) Reset() {
+	*x = ConfirmInWritingRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmInWritingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmInWritingRequest) ProtoMessage() {}
+
+func (x *ConfirmInWritingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmInWritingRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmInWritingRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *ConfirmInWritingRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfirmInWritingRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ConfirmInWritingRequest) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *ConfirmInWritingRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Response message for ConfirmInWriting.
+type ConfirmInWritingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmInWritingResponse) Reset() {
+	*x = ConfirmInWritingResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmInWritingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmInWritingResponse) ProtoMessage() {}
+
+func (x *ConfirmInWritingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmInWritingResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmInWritingResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *ConfirmInWritingResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for DeclareConfidentialityImpossible.
+type DeclareConfidentialityImpossibleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why.
+	Explanation   string `protobuf:"bytes,3,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclareConfidentialityImpossibleRequest) Reset() {
+	*x = DeclareConfidentialityImpossibleRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclareConfidentialityImpossibleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclareConfidentialityImpossibleRequest) ProtoMessage() {}
+
+func (x *DeclareConfidentialityImpossibleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclareConfidentialityImpossibleRequest.ProtoReflect.Descriptor instead.
+func (*DeclareConfidentialityImpossibleRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *DeclareConfidentialityImpossibleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeclareConfidentialityImpossibleRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeclareConfidentialityImpossibleRequest) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+// Response message for DeclareConfidentialityImpossible.
+type DeclareConfidentialityImpossibleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclareConfidentialityImpossibleResponse) Reset() {
+	*x = DeclareConfidentialityImpossibleResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclareConfidentialityImpossibleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclareConfidentialityImpossibleResponse) ProtoMessage() {}
+
+func (x *DeclareConfidentialityImpossibleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclareConfidentialityImpossibleResponse.ProtoReflect.Descriptor instead.
+func (*DeclareConfidentialityImpossibleResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *DeclareConfidentialityImpossibleResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for ProceedRequest.
+type ProceedRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProceedRequestRequest) Reset() {
+	*x = ProceedRequestRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProceedRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProceedRequestRequest) ProtoMessage() {}
+
+func (x *ProceedRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProceedRequestRequest.ProtoReflect.Descriptor instead.
+func (*ProceedRequestRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *ProceedRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProceedRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Response message for ProceedRequest.
+type ProceedRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProceedRequestResponse) Reset() {
+	*x = ProceedRequestResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProceedRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProceedRequestResponse) ProtoMessage() {}
+
+func (x *ProceedRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProceedRequestResponse.ProtoReflect.Descriptor instead.
+func (*ProceedRequestResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *ProceedRequestResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for TransferOwnership.
+type TransferOwnershipRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Subject of the new owner: a prosecutor of the requesting agency.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Why (leave, reassignment).
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferOwnershipRequest) Reset() {
+	*x = TransferOwnershipRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferOwnershipRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferOwnershipRequest) ProtoMessage() {}
+
+func (x *TransferOwnershipRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferOwnershipRequest.ProtoReflect.Descriptor instead.
+func (*TransferOwnershipRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *TransferOwnershipRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TransferOwnershipRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *TransferOwnershipRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *TransferOwnershipRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Response message for TransferOwnership.
+type TransferOwnershipResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferOwnershipResponse) Reset() {
+	*x = TransferOwnershipResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferOwnershipResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferOwnershipResponse) ProtoMessage() {}
+
+func (x *TransferOwnershipResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferOwnershipResponse.ProtoReflect.Descriptor instead.
+func (*TransferOwnershipResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *TransferOwnershipResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for DraftFollowUp.
+type DraftFollowUpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name of the request followed up.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The type of the new request.
+	Type v1.RequestType `protobuf:"varint,2,opt,name=type,proto3,enum=comity.directory.v1.RequestType" json:"type,omitempty"`
+	// ISO code of the state the new request goes to; default: the same.
+	RequestedState string `protobuf:"bytes,3,opt,name=requested_state,json=requestedState,proto3" json:"requested_state,omitempty"`
+	// Idempotency key: retrying with the same key returns the same draft.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftFollowUpRequest) Reset() {
+	*x = DraftFollowUpRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftFollowUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftFollowUpRequest) ProtoMessage() {}
+
+func (x *DraftFollowUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftFollowUpRequest.ProtoReflect.Descriptor instead.
+func (*DraftFollowUpRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *DraftFollowUpRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DraftFollowUpRequest) GetType() v1.RequestType {
+	if x != nil {
+		return x.Type
+	}
+	return v1.RequestType(0)
+}
+
+func (x *DraftFollowUpRequest) GetRequestedState() string {
+	if x != nil {
+		return x.RequestedState
+	}
+	return ""
+}
+
+func (x *DraftFollowUpRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Response message for DraftFollowUp.
+type DraftFollowUpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new draft.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DraftFollowUpResponse) Reset() {
+	*x = DraftFollowUpResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DraftFollowUpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DraftFollowUpResponse) ProtoMessage() {}
+
+func (x *DraftFollowUpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DraftFollowUpResponse.ProtoReflect.Descriptor instead.
+func (*DraftFollowUpResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *DraftFollowUpResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for RecordOralRequest.
+type RecordOralRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The fields known so far.
+	Request *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	// The requesting agency, e.g. `agencies/kz-gpo`.
+	RequestingAgency string `protobuf:"bytes,2,opt,name=requesting_agency,json=requestingAgency,proto3" json:"requesting_agency,omitempty"`
+	// How it was received.
+	Intake *Intake `protobuf:"bytes,3,opt,name=intake,proto3" json:"intake,omitempty"`
+	// Idempotency key: retrying with the same key returns the same request.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordOralRequestRequest) Reset() {
+	*x = RecordOralRequestRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOralRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOralRequestRequest) ProtoMessage() {}
+
+func (x *RecordOralRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOralRequestRequest.ProtoReflect.Descriptor instead.
+func (*RecordOralRequestRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *RecordOralRequestRequest) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *RecordOralRequestRequest) GetRequestingAgency() string {
+	if x != nil {
+		return x.RequestingAgency
+	}
+	return ""
+}
+
+func (x *RecordOralRequestRequest) GetIntake() *Intake {
+	if x != nil {
+		return x.Intake
+	}
+	return nil
+}
+
+func (x *RecordOralRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Response message for RecordOralRequest.
+type RecordOralRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordOralRequestResponse) Reset() {
+	*x = RecordOralRequestResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOralRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOralRequestResponse) ProtoMessage() {}
+
+func (x *RecordOralRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOralRequestResponse.ProtoReflect.Descriptor instead.
+func (*RecordOralRequestResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *RecordOralRequestResponse) GetRequest() *Request {
 	if x != nil {
 		return x.Request
 	}
@@ -3695,7 +8113,7 @@ type GetRequestHistoryRequest struct {
 
 func (x *GetRequestHistoryRequest) Reset() {
 	*x = GetRequestHistoryRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[46]
+	mi := &file_comity_request_v1_request_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3707,7 +8125,7 @@ func (x *GetRequestHistoryRequest) String() string {
 func (*GetRequestHistoryRequest) ProtoMessage() {}
 
 func (x *GetRequestHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[46]
+	mi := &file_comity_request_v1_request_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3720,7 +8138,7 @@ func (x *GetRequestHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{46}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *GetRequestHistoryRequest) GetName() string {
@@ -3741,7 +8159,7 @@ type GetRequestHistoryResponse struct {
 
 func (x *GetRequestHistoryResponse) Reset() {
 	*x = GetRequestHistoryResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[47]
+	mi := &file_comity_request_v1_request_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3753,7 +8171,7 @@ func (x *GetRequestHistoryResponse) String() string {
 func (*GetRequestHistoryResponse) ProtoMessage() {}
 
 func (x *GetRequestHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[47]
+	mi := &file_comity_request_v1_request_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3766,7 +8184,7 @@ func (x *GetRequestHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{47}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *GetRequestHistoryResponse) GetChanges() []*StatusChange {
@@ -3789,7 +8207,7 @@ type CreateMessageRequest struct {
 
 func (x *CreateMessageRequest) Reset() {
 	*x = CreateMessageRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[48]
+	mi := &file_comity_request_v1_request_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +8219,7 @@ func (x *CreateMessageRequest) String() string {
 func (*CreateMessageRequest) ProtoMessage() {}
 
 func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[48]
+	mi := &file_comity_request_v1_request_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +8232,7 @@ func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMessageRequest.ProtoReflect.Descriptor instead.
 func (*CreateMessageRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{48}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *CreateMessageRequest) GetParent() string {
@@ -3842,7 +8260,7 @@ type CreateMessageResponse struct {
 
 func (x *CreateMessageResponse) Reset() {
 	*x = CreateMessageResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[49]
+	mi := &file_comity_request_v1_request_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3854,7 +8272,7 @@ func (x *CreateMessageResponse) String() string {
 func (*CreateMessageResponse) ProtoMessage() {}
 
 func (x *CreateMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[49]
+	mi := &file_comity_request_v1_request_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3867,7 +8285,7 @@ func (x *CreateMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMessageResponse.ProtoReflect.Descriptor instead.
 func (*CreateMessageResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{49}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *CreateMessageResponse) GetMessage() *Message {
@@ -3892,7 +8310,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[50]
+	mi := &file_comity_request_v1_request_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3904,7 +8322,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[50]
+	mi := &file_comity_request_v1_request_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3917,7 +8335,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{50}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ListMessagesRequest) GetParent() string {
@@ -3954,7 +8372,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[51]
+	mi := &file_comity_request_v1_request_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3966,7 +8384,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[51]
+	mi := &file_comity_request_v1_request_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3979,7 +8397,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{51}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -4013,7 +8431,7 @@ type UploadAttachmentRequest struct {
 
 func (x *UploadAttachmentRequest) Reset() {
 	*x = UploadAttachmentRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[52]
+	mi := &file_comity_request_v1_request_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4025,7 +8443,7 @@ func (x *UploadAttachmentRequest) String() string {
 func (*UploadAttachmentRequest) ProtoMessage() {}
 
 func (x *UploadAttachmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[52]
+	mi := &file_comity_request_v1_request_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4038,7 +8456,7 @@ func (x *UploadAttachmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAttachmentRequest.ProtoReflect.Descriptor instead.
 func (*UploadAttachmentRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{52}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *UploadAttachmentRequest) GetPart() isUploadAttachmentRequest_Part {
@@ -4108,7 +8526,7 @@ type AttachmentUpload struct {
 
 func (x *AttachmentUpload) Reset() {
 	*x = AttachmentUpload{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[53]
+	mi := &file_comity_request_v1_request_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4120,7 +8538,7 @@ func (x *AttachmentUpload) String() string {
 func (*AttachmentUpload) ProtoMessage() {}
 
 func (x *AttachmentUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[53]
+	mi := &file_comity_request_v1_request_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4133,7 +8551,7 @@ func (x *AttachmentUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachmentUpload.ProtoReflect.Descriptor instead.
 func (*AttachmentUpload) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{53}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *AttachmentUpload) GetParent() string {
@@ -4196,7 +8614,7 @@ type UploadAttachmentResponse struct {
 
 func (x *UploadAttachmentResponse) Reset() {
 	*x = UploadAttachmentResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[54]
+	mi := &file_comity_request_v1_request_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4208,7 +8626,7 @@ func (x *UploadAttachmentResponse) String() string {
 func (*UploadAttachmentResponse) ProtoMessage() {}
 
 func (x *UploadAttachmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[54]
+	mi := &file_comity_request_v1_request_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4221,7 +8639,7 @@ func (x *UploadAttachmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAttachmentResponse.ProtoReflect.Descriptor instead.
 func (*UploadAttachmentResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{54}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *UploadAttachmentResponse) GetAttachment() *Attachment {
@@ -4242,7 +8660,7 @@ type ListAttachmentsRequest struct {
 
 func (x *ListAttachmentsRequest) Reset() {
 	*x = ListAttachmentsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[55]
+	mi := &file_comity_request_v1_request_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4254,7 +8672,7 @@ func (x *ListAttachmentsRequest) String() string {
 func (*ListAttachmentsRequest) ProtoMessage() {}
 
 func (x *ListAttachmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[55]
+	mi := &file_comity_request_v1_request_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4267,7 +8685,7 @@ func (x *ListAttachmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttachmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAttachmentsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{55}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ListAttachmentsRequest) GetParent() string {
@@ -4288,7 +8706,7 @@ type ListAttachmentsResponse struct {
 
 func (x *ListAttachmentsResponse) Reset() {
 	*x = ListAttachmentsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[56]
+	mi := &file_comity_request_v1_request_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4300,7 +8718,7 @@ func (x *ListAttachmentsResponse) String() string {
 func (*ListAttachmentsResponse) ProtoMessage() {}
 
 func (x *ListAttachmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[56]
+	mi := &file_comity_request_v1_request_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4313,7 +8731,7 @@ func (x *ListAttachmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAttachmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAttachmentsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{56}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ListAttachmentsResponse) GetAttachments() []*Attachment {
@@ -4334,7 +8752,7 @@ type DownloadAttachmentRequest struct {
 
 func (x *DownloadAttachmentRequest) Reset() {
 	*x = DownloadAttachmentRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[57]
+	mi := &file_comity_request_v1_request_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4346,7 +8764,7 @@ func (x *DownloadAttachmentRequest) String() string {
 func (*DownloadAttachmentRequest) ProtoMessage() {}
 
 func (x *DownloadAttachmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[57]
+	mi := &file_comity_request_v1_request_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4359,7 +8777,7 @@ func (x *DownloadAttachmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadAttachmentRequest.ProtoReflect.Descriptor instead.
 func (*DownloadAttachmentRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{57}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *DownloadAttachmentRequest) GetName() string {
@@ -4386,7 +8804,7 @@ type DownloadAttachmentResponse struct {
 
 func (x *DownloadAttachmentResponse) Reset() {
 	*x = DownloadAttachmentResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[58]
+	mi := &file_comity_request_v1_request_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4398,7 +8816,7 @@ func (x *DownloadAttachmentResponse) String() string {
 func (*DownloadAttachmentResponse) ProtoMessage() {}
 
 func (x *DownloadAttachmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[58]
+	mi := &file_comity_request_v1_request_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4411,7 +8829,7 @@ func (x *DownloadAttachmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadAttachmentResponse.ProtoReflect.Descriptor instead.
 func (*DownloadAttachmentResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{58}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *DownloadAttachmentResponse) GetPart() isDownloadAttachmentResponse_Part {
@@ -4470,7 +8888,7 @@ type WatchRequestsRequest struct {
 
 func (x *WatchRequestsRequest) Reset() {
 	*x = WatchRequestsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[59]
+	mi := &file_comity_request_v1_request_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4482,7 +8900,7 @@ func (x *WatchRequestsRequest) String() string {
 func (*WatchRequestsRequest) ProtoMessage() {}
 
 func (x *WatchRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[59]
+	mi := &file_comity_request_v1_request_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4495,7 +8913,7 @@ func (x *WatchRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequestsRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{59}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *WatchRequestsRequest) GetFilter() string {
@@ -4524,7 +8942,7 @@ type WatchRequestsResponse struct {
 
 func (x *WatchRequestsResponse) Reset() {
 	*x = WatchRequestsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[60]
+	mi := &file_comity_request_v1_request_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4536,7 +8954,7 @@ func (x *WatchRequestsResponse) String() string {
 func (*WatchRequestsResponse) ProtoMessage() {}
 
 func (x *WatchRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[60]
+	mi := &file_comity_request_v1_request_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4549,7 +8967,7 @@ func (x *WatchRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequestsResponse.ProtoReflect.Descriptor instead.
 func (*WatchRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{60}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *WatchRequestsResponse) GetRequest() string {
@@ -4602,7 +9020,7 @@ type GetStatisticsRequest struct {
 
 func (x *GetStatisticsRequest) Reset() {
 	*x = GetStatisticsRequest{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[61]
+	mi := &file_comity_request_v1_request_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4614,7 +9032,7 @@ func (x *GetStatisticsRequest) String() string {
 func (*GetStatisticsRequest) ProtoMessage() {}
 
 func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[61]
+	mi := &file_comity_request_v1_request_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4627,7 +9045,7 @@ func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{61}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *GetStatisticsRequest) GetPeriodStart() *timestamppb.Timestamp {
@@ -4673,7 +9091,7 @@ type GetStatisticsResponse struct {
 
 func (x *GetStatisticsResponse) Reset() {
 	*x = GetStatisticsResponse{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[62]
+	mi := &file_comity_request_v1_request_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4685,7 +9103,7 @@ func (x *GetStatisticsResponse) String() string {
 func (*GetStatisticsResponse) ProtoMessage() {}
 
 func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[62]
+	mi := &file_comity_request_v1_request_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4698,7 +9116,7 @@ func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{62}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *GetStatisticsResponse) GetPairs() []*PairStatistics {
@@ -4753,7 +9171,7 @@ type PairStatistics struct {
 
 func (x *PairStatistics) Reset() {
 	*x = PairStatistics{}
-	mi := &file_comity_request_v1_request_proto_msgTypes[63]
+	mi := &file_comity_request_v1_request_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4765,7 +9183,7 @@ func (x *PairStatistics) String() string {
 func (*PairStatistics) ProtoMessage() {}
 
 func (x *PairStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_request_v1_request_proto_msgTypes[63]
+	mi := &file_comity_request_v1_request_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4778,7 +9196,7 @@ func (x *PairStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairStatistics.ProtoReflect.Descriptor instead.
 func (*PairStatistics) Descriptor() ([]byte, []int) {
-	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{63}
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PairStatistics) GetRequestingState() string {
@@ -4848,7 +9266,7 @@ var File_comity_request_v1_request_proto protoreflect.FileDescriptor
 
 const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xda\x14\n" +
+	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xee\x1e\n" +
 	"\aRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12!\n" +
 	"\treference\x18\x02 \x01(\tB\x03\xe0A\x03R\treference\x12>\n" +
@@ -4874,8 +9292,7 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\fconfidential\x18\x14 \x01(\bR\fconfidential\x121\n" +
 	"\x0fuse_limitations\x18\x15 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x0euseLimitations\x12F\n" +
 	"\blanguage\x18\x16 \x01(\tB*\xbaH'r%2#^([a-z]{2,3}(-[A-Za-z0-9]{2,8})*)?$R\blanguage\x12R\n" +
-	"\x17requested_response_time\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\x15requestedResponseTime\x12V\n" +
-	"\x10related_requests\x18\x18 \x03(\tB+\xbaH(\x92\x01%\x10\x14\"!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x0frelatedRequests\x12>\n" +
+	"\x17requested_response_time\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\x15requestedResponseTime\x12>\n" +
 	"\x06status\x18\x19 \x01(\x0e2!.comity.request.v1.Request.StatusB\x03\xe0A\x03R\x06status\x12?\n" +
 	"\tdeadlines\x18\x1a \x01(\v2\x1c.comity.request.v1.DeadlinesB\x03\xe0A\x03R\tdeadlines\x12\x1d\n" +
 	"\aoverdue\x18\x1b \x01(\bB\x03\xe0A\x03R\aoverdue\x12\x12\n" +
@@ -4891,7 +9308,26 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\texecution\x18! \x01(\v2\x1c.comity.request.v1.ExecutionB\x03\xe0A\x03R\texecution\x12(\n" +
 	"\rmetadata_only\x18\" \x01(\bB\x03\xe0A\x03R\fmetadataOnly\x12.\n" +
 	"\x10requesting_state\x18# \x01(\tB\x03\xe0A\x03R\x0frequestingState\x12M\n" +
-	"\x0eclarifications\x18$ \x03(\v2 .comity.request.v1.ClarificationB\x03\xe0A\x03R\x0eclarifications\"\xbe\x01\n" +
+	"\x0eclarifications\x18$ \x03(\v2 .comity.request.v1.ClarificationB\x03\xe0A\x03R\x0eclarifications\x12:\n" +
+	"\tcustodian\x18% \x01(\v2\x1c.comity.request.v1.CustodianR\tcustodian\x12Q\n" +
+	"\x12follow_up_intended\x18& \x01(\v2#.comity.request.v1.FollowUpIntendedR\x10followUpIntended\x12V\n" +
+	"\x10related_requests\x18' \x03(\v2!.comity.request.v1.RelatedRequestB\b\xbaH\x05\x92\x01\x02\x10\x14R\x0frelatedRequests\x12H\n" +
+	"\fpreservation\x18( \x01(\v2\x1f.comity.request.v1.PreservationB\x03\xe0A\x03R\fpreservation\x12T\n" +
+	"\x11chain_disclosures\x18) \x03(\v2\".comity.request.v1.ChainDisclosureB\x03\xe0A\x03R\x10chainDisclosures\x12A\n" +
+	"\n" +
+	"deliveries\x18* \x03(\v2\x1c.comity.request.v1.ExecutionB\x03\xe0A\x03R\n" +
+	"deliveries\x12D\n" +
+	"\vimpediments\x18+ \x03(\v2\x1d.comity.request.v1.ImpedimentB\x03\xe0A\x03R\vimpediments\x12H\n" +
+	"\fpostponement\x18, \x01(\v2\x1f.comity.request.v1.PostponementB\x03\xe0A\x03R\fpostponement\x12[\n" +
+	"\x13conditions_proposal\x18- \x01(\v2%.comity.request.v1.ConditionsProposalB\x03\xe0A\x03R\x12conditionsProposal\x126\n" +
+	"\x06intake\x18. \x01(\v2\x19.comity.request.v1.IntakeB\x03\xe0A\x03R\x06intake\x12L\n" +
+	"\x0fconfidentiality\x18/ \x01(\v2\".comity.request.v1.ConfidentialityR\x0fconfidentiality\x12s\n" +
+	"\x1bconfidentiality_declaration\x180 \x01(\v2-.comity.request.v1.ConfidentialityDeclarationB\x03\xe0A\x03R\x1aconfidentialityDeclaration\x12b\n" +
+	"\x17investigating_authority\x181 \x01(\v2).comity.request.v1.InvestigatingAuthorityR\x16investigatingAuthority\x12\"\n" +
+	"\apurpose\x182 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\apurpose\x12V\n" +
+	"\x13requested_procedure\x183 \x01(\v2%.comity.request.v1.RequestedProcedureR\x12requestedProcedure\x124\n" +
+	"\acontact\x184 \x01(\v2\x1a.comity.request.v1.ContactR\acontact\x12;\n" +
+	"\x17legal_basis_unconfirmed\x185 \x01(\bB\x03\xe0A\x03R\x15legalBasisUnconfirmed\"\x9f\x02\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05DRAFT\x10\x01\x12\r\n" +
@@ -4905,7 +9341,11 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\tWITHDRAWN\x10\t\x12\n" +
 	"\n" +
 	"\x06CLOSED\x10\n" +
-	"\"\xf6\x01\n" +
+	"\x12\x16\n" +
+	"\x12PARTIALLY_EXECUTED\x10\v\x12\r\n" +
+	"\tPOSTPONED\x10\f\x12\x17\n" +
+	"\x13CONDITIONS_PROPOSED\x10\r\x12\x1f\n" +
+	"\x1bAWAITING_REQUESTER_DECISION\x10\x0e\"\xf6\x01\n" +
 	"\n" +
 	"LegalBasis\x12\x1b\n" +
 	"\x17LEGAL_BASIS_UNSPECIFIED\x10\x00\x12\x1c\n" +
@@ -4918,7 +9358,194 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x13BUDAPEST_CONVENTION\x10\x06\x12\x14\n" +
 	"\x10BILATERAL_TREATY\x10\a\x12\x0f\n" +
 	"\vRECIPROCITY\x10\b:E\xeaAB\n" +
-	"\x19comity.request.v1/Request\x12\x12requests/{request}*\brequests2\arequest\"\xd6\x02\n" +
+	"\x19comity.request.v1/Request\x12\x12requests/{request}*\brequests2\arequestJ\x04\b\x18\x10\x19\"\x87\x02\n" +
+	"\x0eRelatedRequest\x12F\n" +
+	"\x04kind\x18\x01 \x01(\x0e2&.comity.request.v1.RelatedRequest.KindB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12>\n" +
+	"\arequest\x18\x02 \x01(\tB$\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\arequest\"m\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fFOLLOW_UP_OF\x10\x01\x12\x10\n" +
+	"\fEXTENSION_OF\x10\x02\x12\x0e\n" +
+	"\n" +
+	"SUPERSEDES\x10\x03\x12\x0e\n" +
+	"\n" +
+	"SPAWNED_BY\x10\x04\x12\v\n" +
+	"\aRELATED\x10\x05\"\xbf\x01\n" +
+	"\tCustodian\x12$\n" +
+	"\bprovider\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\bprovider\x121\n" +
+	"\acountry\x18\x02 \x01(\tB\x17\xbaH\x14r\x122\x10^([A-Za-z]{2})?$R\acountry\x12\"\n" +
+	"\aservice\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aservice\x125\n" +
+	"\x11account_reference\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x10accountReference\"\x83\x01\n" +
+	"\x10FollowUpIntended\x12\x1a\n" +
+	"\bintended\x18\x01 \x01(\bR\bintended\x12S\n" +
+	"\x0fproduction_type\x18\x02 \x01(\x0e2 .comity.directory.v1.RequestTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eproductionType\"\xf6\x02\n" +
+	"\fPreservation\x12;\n" +
+	"\x05state\x18\x01 \x01(\x0e2%.comity.request.v1.Preservation.StateR\x05state\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12H\n" +
+	"\n" +
+	"extensions\x18\x03 \x03(\v2(.comity.request.v1.PreservationExtensionR\n" +
+	"extensions\x12\x17\n" +
+	"\aheld_by\x18\x04 \x01(\tR\x06heldBy\x12%\n" +
+	"\x0erelease_reason\x18\x05 \x01(\tR\rreleaseReason\"d\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tPRESERVED\x10\x01\x12\x1a\n" +
+	"\x16HELD_PENDING_FOLLOW_UP\x10\x02\x12\v\n" +
+	"\aEXPIRED\x10\x03\x12\f\n" +
+	"\bRELEASED\x10\x04\"\xf9\x03\n" +
+	"\x15PreservationExtension\x12;\n" +
+	"\frequested_by\x18\x01 \x01(\v2\x18.comity.request.v1.ActorR\vrequestedBy\x12\x12\n" +
+	"\x04days\x18\x02 \x01(\x05R\x04days\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12M\n" +
+	"\bdecision\x18\x04 \x01(\x0e21.comity.request.v1.PreservationExtension.DecisionR\bdecision\x127\n" +
+	"\n" +
+	"decided_by\x18\x05 \x01(\v2\x18.comity.request.v1.ActorR\tdecidedBy\x12=\n" +
+	"\frequest_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x12;\n" +
+	"\vdecide_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\x12%\n" +
+	"\x0edecline_reason\x18\b \x01(\tR\rdeclineReason\"L\n" +
+	"\bDecision\x12\x18\n" +
+	"\x14DECISION_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aPENDING\x10\x01\x12\v\n" +
+	"\aGRANTED\x10\x02\x12\f\n" +
+	"\bDECLINED\x10\x03\"\xe7\x01\n" +
+	"\x0fChainDisclosure\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
+	"\acountry\x18\x02 \x01(\tR\acountry\x12 \n" +
+	"\vexplanation\x18\x03 \x01(\tR\vexplanation\x12;\n" +
+	"\fdisclosed_by\x18\x04 \x01(\v2\x18.comity.request.v1.ActorR\vdisclosedBy\x12?\n" +
+	"\rdisclose_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fdiscloseTime\"\x8f\x03\n" +
+	"\rExecutionItem\x125\n" +
+	"\x10identifier_index\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x10\xf4\x03(\x00R\x0fidentifierIndex\x12-\n" +
+	"\rdata_category\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\fdataCategory\x12L\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2(.comity.request.v1.ExecutionItem.OutcomeB\b\xbaH\x05\x82\x01\x02\x10\x01R\aoutcome\x12 \n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\x12*\n" +
+	"\vattachments\x18\x05 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10dR\vattachments\"|\n" +
+	"\aOutcome\x12\x17\n" +
+	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bPROVIDED\x10\x01\x12\f\n" +
+	"\bNOT_HELD\x10\x02\x12\x10\n" +
+	"\fNOT_RETAINED\x10\x03\x12\v\n" +
+	"\aREFUSED\x10\x04\x12\r\n" +
+	"\tPOSTPONED\x10\x05\x12\x0e\n" +
+	"\n" +
+	"IMPOSSIBLE\x10\x06\"\x91\x03\n" +
+	"\n" +
+	"Impediment\x126\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\".comity.request.v1.Impediment.KindR\x04kind\x12 \n" +
+	"\vexplanation\x18\x02 \x01(\tR\vexplanation\x12?\n" +
+	"\rexpected_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fexpectedTime\x129\n" +
+	"\vreported_by\x18\x04 \x01(\v2\x18.comity.request.v1.ActorR\n" +
+	"reportedBy\x12;\n" +
+	"\vreport_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reportTime\"p\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"INCOMPLETE\x10\x01\x12\x12\n" +
+	"\x0eMANIFEST_ERROR\x10\x02\x12\x17\n" +
+	"\x13DE_FACTO_IMPOSSIBLE\x10\x03\x12\x15\n" +
+	"\x11SIGNIFICANT_DELAY\x10\x04\"\xdb\x02\n" +
+	"\fPostponement\x120\n" +
+	"\x05until\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12F\n" +
+	"\rresume_status\x18\x03 \x01(\x0e2!.comity.request.v1.Request.StatusR\fresumeStatus\x12;\n" +
+	"\fpostponed_by\x18\x04 \x01(\v2\x18.comity.request.v1.ActorR\vpostponedBy\x12?\n" +
+	"\rpostpone_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fpostponeTime\x12;\n" +
+	"\vresume_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"resumeTime\"\xc3\x02\n" +
+	"\tCondition\x12A\n" +
+	"\x04kind\x18\x01 \x01(\x0e2!.comity.request.v1.Condition.KindB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12\x1c\n" +
+	"\x04text\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04text\x125\n" +
+	"\bdue_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\"\x9d\x01\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bUSE_ONLY_STATED_PROCEEDINGS\x10\x01\x12\x10\n" +
+	"\fCONFIDENTIAL\x10\x02\x12\x16\n" +
+	"\x12NO_ONWARD_TRANSFER\x10\x03\x12\r\n" +
+	"\tDELETE_BY\x10\x04\x12\n" +
+	"\n" +
+	"\x06RETURN\x10\x05\x12\x0e\n" +
+	"\n" +
+	"REPORT_USE\x10\x06\x12\t\n" +
+	"\x05OTHER\x10\a\"\x99\x02\n" +
+	"\x04Cost\x12:\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.comity.request.v1.Cost.KindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12B\n" +
+	"\bestimate\x18\x02 \x01(\tB&\xbaH#r!2\x1f^([0-9]{1,12}(\\.[0-9]{1,2})?)?$R\bestimate\x120\n" +
+	"\bcurrency\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{3})?$R\bcurrency\x12 \n" +
+	"\x06bearer\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06bearer\"=\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bORDINARY\x10\x01\x12\x11\n" +
+	"\rEXTRAORDINARY\x10\x02\"\xaf\x04\n" +
+	"\x12ConditionsProposal\x12<\n" +
+	"\n" +
+	"conditions\x18\x01 \x03(\v2\x1c.comity.request.v1.ConditionR\n" +
+	"conditions\x12+\n" +
+	"\x04cost\x18\x02 \x01(\v2\x17.comity.request.v1.CostR\x04cost\x129\n" +
+	"\vproposed_by\x18\x03 \x01(\v2\x18.comity.request.v1.ActorR\n" +
+	"proposedBy\x12=\n" +
+	"\fpropose_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vproposeTime\x12J\n" +
+	"\bdecision\x18\x05 \x01(\x0e2..comity.request.v1.ConditionsProposal.DecisionR\bdecision\x127\n" +
+	"\n" +
+	"decided_by\x18\x06 \x01(\v2\x18.comity.request.v1.ActorR\tdecidedBy\x12;\n" +
+	"\vdecide_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\x12#\n" +
+	"\rreject_reason\x18\b \x01(\tR\frejectReason\"M\n" +
+	"\bDecision\x12\x18\n" +
+	"\x14DECISION_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aPENDING\x10\x01\x12\f\n" +
+	"\bACCEPTED\x10\x02\x12\f\n" +
+	"\bREJECTED\x10\x03\"\\\n" +
+	"\fConsultation\x12\x1c\n" +
+	"\x04note\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04note\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe7\x03\n" +
+	"\x06Intake\x12E\n" +
+	"\achannel\x18\x01 \x01(\x0e2!.comity.request.v1.Intake.ChannelB\b\xbaH\x05\x82\x01\x02\x10\x01R\achannel\x12?\n" +
+	"\rreceived_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\freceivedTime\x12 \n" +
+	"\x06caller\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06caller\x12>\n" +
+	"\vrecorded_by\x18\x04 \x01(\v2\x18.comity.request.v1.ActorB\x03\xe0A\x03R\n" +
+	"recordedBy\x12B\n" +
+	"\fconfirm_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vconfirmTime\x12@\n" +
+	"\fconfirmed_by\x18\x06 \x01(\v2\x18.comity.request.v1.ActorB\x03\xe0A\x03R\vconfirmedBy\"m\n" +
+	"\aChannel\x12\x17\n" +
+	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06PORTAL\x10\x01\x12\t\n" +
+	"\x05PHONE\x10\x02\x12\t\n" +
+	"\x05EMAIL\x10\x03\x12\f\n" +
+	"\bINTERPOL\x10\x04\x12\x0e\n" +
+	"\n" +
+	"DIPLOMATIC\x10\x05\x12\t\n" +
+	"\x05OTHER\x10\x06\"\x80\x01\n" +
+	"\x0fConfidentiality\x12\x18\n" +
+	"\arequest\x18\x01 \x01(\bR\arequest\x121\n" +
+	"\x14obtained_information\x18\x02 \x01(\bR\x13obtainedInformation\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\"\xbf\x02\n" +
+	"\x1aConfidentialityDeclaration\x12 \n" +
+	"\vexplanation\x18\x01 \x01(\tR\vexplanation\x12F\n" +
+	"\rresume_status\x18\x02 \x01(\x0e2!.comity.request.v1.Request.StatusR\fresumeStatus\x129\n" +
+	"\vdeclared_by\x18\x03 \x01(\v2\x18.comity.request.v1.ActorR\n" +
+	"declaredBy\x12=\n" +
+	"\fdeclare_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vdeclareTime\x12=\n" +
+	"\fproceed_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vproceedTime\"a\n" +
+	"\x16InvestigatingAuthority\x12\x1c\n" +
+	"\x04name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x04name\x12)\n" +
+	"\vcase_number\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
+	"caseNumber\"f\n" +
+	"\x12RequestedProcedure\x12 \n" +
+	"\x06format\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06format\x12.\n" +
+	"\rcertification\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\rcertification\"\xb5\x01\n" +
+	"\aContact\x12%\n" +
+	"\tfull_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\bfullName\x12\x1d\n" +
+	"\x05phone\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x182R\x05phone\x12\x1e\n" +
+	"\x05email\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc0\x02R\x05email\x12\x1e\n" +
+	"\x05hours\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05hours\x12$\n" +
+	"\ttime_zone\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimeZone\"\xd6\x02\n" +
 	"\rClarification\x12\x1a\n" +
 	"\bquestion\x18\x01 \x01(\tR\bquestion\x123\n" +
 	"\basked_by\x18\x02 \x01(\v2\x18.comity.request.v1.ActorR\aaskedBy\x125\n" +
@@ -4935,13 +9562,31 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\fstatute_text\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\vstatuteText\x12=\n" +
 	"\x15maximum_penalty_years\x18\x04 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x13maximumPenaltyYears\x124\n" +
 	"\x16death_penalty_possible\x18\x05 \x01(\bR\x14deathPenaltyPossible\x12@\n" +
-	"\x17death_penalty_assurance\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x15deathPenaltyAssurance\"\xd2\x01\n" +
+	"\x17death_penalty_assurance\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x15deathPenaltyAssurance\"\x92\x05\n" +
 	"\x06Person\x12'\n" +
 	"\tfull_name\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\bfullName\x12J\n" +
 	"\rdate_of_birth\x18\x02 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\vdateOfBirth\x126\n" +
 	"\vnationality\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vnationality\x12\x1b\n" +
-	"\x04role\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04role\"\xe6\x02\n" +
+	"\x04role\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04role\x12<\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x1e.comity.request.v1.Person.KindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12.\n" +
+	"\x0eplace_of_birth\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\fplaceOfBirth\x12&\n" +
+	"\tresidence\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\tresidence\x12(\n" +
+	"\n" +
+	"occupation\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\n" +
+	"occupation\x127\n" +
+	"\x12registered_address\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x11registeredAddress\x128\n" +
+	"\x13registration_number\x18\n" +
+	" \x01(\tB\a\xbaH\x04r\x02\x18dR\x12registrationNumber\x12U\n" +
+	"\x0frepresentatives\x18\v \x03(\v2!.comity.request.v1.RepresentativeB\b\xbaH\x05\x92\x01\x02\x10\x14R\x0frepresentatives\"4\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aNATURAL\x10\x01\x12\t\n" +
+	"\x05LEGAL\x10\x02\"\x81\x01\n" +
+	"\x0eRepresentative\x12%\n" +
+	"\tfull_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\bfullName\x12$\n" +
+	"\bcapacity\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bcapacity\x12\"\n" +
+	"\aaddress\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress\"\xe6\x02\n" +
 	"\n" +
 	"Identifier\x12@\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\".comity.request.v1.Identifier.KindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12\x1e\n" +
@@ -4961,11 +9606,13 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x06DOMAIN\x10\x06\x12\x11\n" +
 	"\rCRYPTO_WALLET\x10\a\x12\n" +
 	"\n" +
-	"\x06DEVICE\x10\b\"\xdb\x01\n" +
+	"\x06DEVICE\x10\b\"\xf5\x02\n" +
 	"\tDeadlines\x12A\n" +
 	"\x0eacknowledge_by\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\racknowledgeBy\x127\n" +
 	"\tanswer_by\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\banswerBy\x12R\n" +
-	"\x17preservation_expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x15preservationExpiresAt\"\xc0\x02\n" +
+	"\x17preservation_expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x15preservationExpiresAt\x12L\n" +
+	"\x14extension_request_by\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x12extensionRequestBy\x12J\n" +
+	"\x13confirmation_due_by\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x11confirmationDueBy\"\xc0\x02\n" +
 	"\n" +
 	"Acceptance\x12b\n" +
 	"\x10dual_criminality\x18\x01 \x01(\x0e2-.comity.request.v1.Acceptance.DualCriminalityB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0fdualCriminality\x12T\n" +
@@ -4979,10 +9626,11 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\fNOT_REQUIRED\x10\x02\"M\n" +
 	"\x11HumanRightsReview\x12\x1a\n" +
 	"\bconcerns\x18\x01 \x01(\bR\bconcerns\x12\x1c\n" +
-	"\x04note\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04note\"\xfe\x02\n" +
+	"\x04note\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04note\"\xb8\x04\n" +
 	"\aRefusal\x12P\n" +
-	"\agrounds\x18\x01 \x03(\x0e2!.comity.request.v1.Refusal.GroundB\x13\xbaH\x10\x92\x01\r\x10\t\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\agrounds\x12*\n" +
-	"\vexplanation\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\vexplanation\"\xf4\x01\n" +
+	"\agrounds\x18\x01 \x03(\x0e2!.comity.request.v1.Refusal.GroundB\x13\xbaH\x10\x92\x01\r\x10\x0e\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\agrounds\x12*\n" +
+	"\vexplanation\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\vexplanation\x12C\n" +
+	"\fconsultation\x18\x03 \x01(\v2\x1f.comity.request.v1.ConsultationR\fconsultation\"\xe9\x02\n" +
 	"\x06Ground\x12\x16\n" +
 	"\x12GROUND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11POLITICAL_OFFENCE\x10\x01\x12\x17\n" +
@@ -4993,10 +9641,21 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x0eNE_BIS_IN_IDEM\x10\x06\x12\f\n" +
 	"\bIMMUNITY\x10\a\x12\x1c\n" +
 	"\x18INSUFFICIENT_INFORMATION\x10\b\x12\t\n" +
-	"\x05OTHER\x10\t\"[\n" +
+	"\x05OTHER\x10\t\x12\x15\n" +
+	"\x11NOT_IN_CONFORMITY\x10\n" +
+	"\x12\x1a\n" +
+	"\x16DOMESTIC_LAW_PROHIBITS\x10\v\x12\x1c\n" +
+	"\x18CONTRARY_TO_LEGAL_SYSTEM\x10\f\x12\x0f\n" +
+	"\vPERSECUTION\x10\r\x12\x11\n" +
+	"\rPRESS_FREEDOM\x10\x0e\"\xaf\x02\n" +
 	"\tExecution\x124\n" +
 	"\x10response_summary\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\x0fresponseSummary\x12\x18\n" +
-	"\apartial\x18\x02 \x01(\bR\apartial\"\\\n" +
+	"\apartial\x18\x02 \x01(\bR\apartial\x126\n" +
+	"\x05items\x18\x03 \x03(\v2 .comity.request.v1.ExecutionItemR\x05items\x12 \n" +
+	"\vattachments\x18\x04 \x03(\tR\vattachments\x129\n" +
+	"\vexecuted_by\x18\x05 \x01(\v2\x18.comity.request.v1.ActorR\n" +
+	"executedBy\x12=\n" +
+	"\fexecute_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vexecuteTime\"\\\n" +
 	"\x05Actor\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
@@ -5126,20 +9785,22 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"conditions\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\n" +
 	"conditions\"M\n" +
 	"\x15AcceptRequestResponse\x124\n" +
-	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xe5\x01\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xaa\x02\n" +
 	"\x14RefuseRequestRequest\x12;\n" +
 	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12P\n" +
-	"\agrounds\x18\x03 \x03(\x0e2!.comity.request.v1.Refusal.GroundB\x13\xbaH\x10\x92\x01\r\x10\t\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\agrounds\x12*\n" +
-	"\vexplanation\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\vexplanation\"M\n" +
+	"\agrounds\x18\x03 \x03(\x0e2!.comity.request.v1.Refusal.GroundB\x13\xbaH\x10\x92\x01\r\x10\x0e\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\agrounds\x12*\n" +
+	"\vexplanation\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x90NR\vexplanation\x12C\n" +
+	"\fconsultation\x18\x05 \x01(\v2\x1f.comity.request.v1.ConsultationR\fconsultation\"M\n" +
 	"\x15RefuseRequestResponse\x124\n" +
-	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xe6\x01\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xa9\x02\n" +
 	"\x15ExecuteRequestRequest\x12;\n" +
 	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x126\n" +
 	"\x10response_summary\x18\x03 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x0fresponseSummary\x12\x18\n" +
 	"\apartial\x18\x04 \x01(\bR\apartial\x12*\n" +
-	"\vattachments\x18\x05 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10dR\vattachments\"N\n" +
+	"\vattachments\x18\x05 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10dR\vattachments\x12A\n" +
+	"\x05items\x18\x06 \x03(\v2 .comity.request.v1.ExecutionItemB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\x05items\"N\n" +
 	"\x16ExecuteRequestResponse\x124\n" +
 	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"l\n" +
 	"\x19ExtendPreservationRequest\x12;\n" +
@@ -5158,6 +9819,133 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"L\n" +
 	"\x14CloseRequestResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xae\x01\n" +
+	"\x17RequestExtensionRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\"\n" +
+	"\x06reason\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\x12\x1e\n" +
+	"\x04days\x18\x04 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xcc\x1c(\x01R\x04days\"P\n" +
+	"\x18RequestExtensionResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"h\n" +
+	"\x15GrantExtensionRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"N\n" +
+	"\x16GrantExtensionResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x8e\x01\n" +
+	"\x17DeclineExtensionRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\"\n" +
+	"\x06reason\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\"P\n" +
+	"\x18DeclineExtensionResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x91\x01\n" +
+	"\x1aReleasePreservationRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\"\n" +
+	"\x06reason\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\"S\n" +
+	"\x1bReleasePreservationResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xed\x01\n" +
+	"\x14DiscloseChainRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12&\n" +
+	"\bprovider\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\bprovider\x12.\n" +
+	"\acountry\x18\x04 \x01(\tB\x14\xbaH\x11r\x0f2\r^[A-Za-z]{2}$R\acountry\x12,\n" +
+	"\vexplanation\x18\x05 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\vexplanation\"M\n" +
+	"\x15DiscloseChainResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x9d\x02\n" +
+	"\x17NotifyImpedimentRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12B\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\".comity.request.v1.Impediment.KindB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12,\n" +
+	"\vexplanation\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\vexplanation\x12?\n" +
+	"\rexpected_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fexpectedTime\"P\n" +
+	"\x18NotifyImpedimentResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xc7\x01\n" +
+	"\x16PostponeRequestRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x128\n" +
+	"\x05until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x05until\x12\"\n" +
+	"\x06reason\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\"O\n" +
+	"\x17PostponeRequestResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"g\n" +
+	"\x14ResumeRequestRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"M\n" +
+	"\x15ResumeRequestResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xe0\x01\n" +
+	"\x18ProposeConditionsRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12F\n" +
+	"\n" +
+	"conditions\x18\x03 \x03(\v2\x1c.comity.request.v1.ConditionB\b\xbaH\x05\x92\x01\x02\x10\x14R\n" +
+	"conditions\x12+\n" +
+	"\x04cost\x18\x04 \x01(\v2\x17.comity.request.v1.CostR\x04cost\"Q\n" +
+	"\x19ProposeConditionsResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"j\n" +
+	"\x17AcceptConditionsRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"P\n" +
+	"\x18AcceptConditionsResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x8e\x01\n" +
+	"\x17RejectConditionsRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\"\n" +
+	"\x06reason\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\"P\n" +
+	"\x18RejectConditionsResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xdd\x01\n" +
+	"\x17ConfirmInWritingRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x124\n" +
+	"\arequest\x18\x03 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\x12;\n" +
+	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"P\n" +
+	"\x18ConfirmInWritingResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xa8\x01\n" +
+	"'DeclareConfidentialityImpossibleRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12,\n" +
+	"\vexplanation\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\vexplanation\"`\n" +
+	"(DeclareConfidentialityImpossibleResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"h\n" +
+	"\x15ProceedRequestRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"N\n" +
+	"\x16ProceedRequestResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xaf\x01\n" +
+	"\x18TransferOwnershipRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12 \n" +
+	"\x05owner\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x05owner\x12 \n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\"Q\n" +
+	"\x19TransferOwnershipResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x98\x02\n" +
+	"\x14DraftFollowUpRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12@\n" +
+	"\x04type\x18\x02 \x01(\x0e2 .comity.directory.v1.RequestTypeB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04type\x12@\n" +
+	"\x0frequested_state\x18\x03 \x01(\tB\x17\xbaH\x14r\x122\x10^([A-Za-z]{2})?$R\x0erequestedState\x12?\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB \xbaH\x1dr\x1b2\x19^([A-Za-z0-9_-]{1,128})?$R\trequestId\"M\n" +
+	"\x15DraftFollowUpResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xac\x02\n" +
+	"\x18RecordOralRequestRequest\x12<\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestB\x06\xbaH\x03\xc8\x01\x01R\arequest\x12V\n" +
+	"\x11requesting_agency\x18\x02 \x01(\tB)\xbaH&r$2\"^agencies/[a-z0-9][a-z0-9-]{0,62}$R\x10requestingAgency\x129\n" +
+	"\x06intake\x18\x03 \x01(\v2\x19.comity.request.v1.IntakeB\x06\xbaH\x03\xc8\x01\x01R\x06intake\x12?\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB \xbaH\x1dr\x1b2\x19^([A-Za-z0-9_-]{1,128})?$R\trequestId\"Q\n" +
+	"\x19RecordOralRequestResponse\x124\n" +
 	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"W\n" +
 	"\x18GetRequestHistoryRequest\x12;\n" +
 	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\"V\n" +
@@ -5244,7 +10032,7 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15RefusalsByGroundEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x1bmedian_hours_to_acknowledgeR\x16median_hours_to_answer2\x9e\x1c\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x1bmedian_hours_to_acknowledgeR\x16median_hours_to_answer2\xe32\n" +
 	"\x0eRequestService\x12\x8a\x01\n" +
 	"\rCreateRequest\x12'.comity.request.v1.CreateRequestRequest\x1a(.comity.request.v1.CreateRequestResponse\"&\x82\xd3\xe4\x93\x02 :\arequestb\arequest\"\f/v1/requests\x12\x81\x01\n" +
 	"\n" +
@@ -5262,7 +10050,24 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x0eExecuteRequest\x12(.comity.request.v1.ExecuteRequestRequest\x1a).comity.request.v1.ExecuteRequestResponse\"1\x82\xd3\xe4\x93\x02+:\x01*b\arequest\"\x1d/v1/{name=requests/*}:execute\x12\xaf\x01\n" +
 	"\x12ExtendPreservation\x12,.comity.request.v1.ExtendPreservationRequest\x1a-.comity.request.v1.ExtendPreservationResponse\"<\x82\xd3\xe4\x93\x026:\x01*b\arequest\"(/v1/{name=requests/*}:extendPreservation\x12\x9c\x01\n" +
 	"\x0fWithdrawRequest\x12).comity.request.v1.WithdrawRequestRequest\x1a*.comity.request.v1.WithdrawRequestResponse\"2\x82\xd3\xe4\x93\x02,:\x01*b\arequest\"\x1e/v1/{name=requests/*}:withdraw\x12\x90\x01\n" +
-	"\fCloseRequest\x12&.comity.request.v1.CloseRequestRequest\x1a'.comity.request.v1.CloseRequestResponse\"/\x82\xd3\xe4\x93\x02):\x01*b\arequest\"\x1b/v1/{name=requests/*}:close\x12\x95\x01\n" +
+	"\fCloseRequest\x12&.comity.request.v1.CloseRequestRequest\x1a'.comity.request.v1.CloseRequestResponse\"/\x82\xd3\xe4\x93\x02):\x01*b\arequest\"\x1b/v1/{name=requests/*}:close\x12\xa7\x01\n" +
+	"\x10RequestExtension\x12*.comity.request.v1.RequestExtensionRequest\x1a+.comity.request.v1.RequestExtensionResponse\":\x82\xd3\xe4\x93\x024:\x01*b\arequest\"&/v1/{name=requests/*}:requestExtension\x12\x9f\x01\n" +
+	"\x0eGrantExtension\x12(.comity.request.v1.GrantExtensionRequest\x1a).comity.request.v1.GrantExtensionResponse\"8\x82\xd3\xe4\x93\x022:\x01*b\arequest\"$/v1/{name=requests/*}:grantExtension\x12\xa7\x01\n" +
+	"\x10DeclineExtension\x12*.comity.request.v1.DeclineExtensionRequest\x1a+.comity.request.v1.DeclineExtensionResponse\":\x82\xd3\xe4\x93\x024:\x01*b\arequest\"&/v1/{name=requests/*}:declineExtension\x12\xb3\x01\n" +
+	"\x13ReleasePreservation\x12-.comity.request.v1.ReleasePreservationRequest\x1a..comity.request.v1.ReleasePreservationResponse\"=\x82\xd3\xe4\x93\x027:\x01*b\arequest\")/v1/{name=requests/*}:releasePreservation\x12\x9b\x01\n" +
+	"\rDiscloseChain\x12'.comity.request.v1.DiscloseChainRequest\x1a(.comity.request.v1.DiscloseChainResponse\"7\x82\xd3\xe4\x93\x021:\x01*b\arequest\"#/v1/{name=requests/*}:discloseChain\x12\xa7\x01\n" +
+	"\x10NotifyImpediment\x12*.comity.request.v1.NotifyImpedimentRequest\x1a+.comity.request.v1.NotifyImpedimentResponse\":\x82\xd3\xe4\x93\x024:\x01*b\arequest\"&/v1/{name=requests/*}:notifyImpediment\x12\x9c\x01\n" +
+	"\x0fPostponeRequest\x12).comity.request.v1.PostponeRequestRequest\x1a*.comity.request.v1.PostponeRequestResponse\"2\x82\xd3\xe4\x93\x02,:\x01*b\arequest\"\x1e/v1/{name=requests/*}:postpone\x12\x94\x01\n" +
+	"\rResumeRequest\x12'.comity.request.v1.ResumeRequestRequest\x1a(.comity.request.v1.ResumeRequestResponse\"0\x82\xd3\xe4\x93\x02*:\x01*b\arequest\"\x1c/v1/{name=requests/*}:resume\x12\xab\x01\n" +
+	"\x11ProposeConditions\x12+.comity.request.v1.ProposeConditionsRequest\x1a,.comity.request.v1.ProposeConditionsResponse\";\x82\xd3\xe4\x93\x025:\x01*b\arequest\"'/v1/{name=requests/*}:proposeConditions\x12\xa7\x01\n" +
+	"\x10AcceptConditions\x12*.comity.request.v1.AcceptConditionsRequest\x1a+.comity.request.v1.AcceptConditionsResponse\":\x82\xd3\xe4\x93\x024:\x01*b\arequest\"&/v1/{name=requests/*}:acceptConditions\x12\xa7\x01\n" +
+	"\x10RejectConditions\x12*.comity.request.v1.RejectConditionsRequest\x1a+.comity.request.v1.RejectConditionsResponse\":\x82\xd3\xe4\x93\x024:\x01*b\arequest\"&/v1/{name=requests/*}:rejectConditions\x12\xa7\x01\n" +
+	"\x10ConfirmInWriting\x12*.comity.request.v1.ConfirmInWritingRequest\x1a+.comity.request.v1.ConfirmInWritingResponse\":\x82\xd3\xe4\x93\x024:\x01*b\arequest\"&/v1/{name=requests/*}:confirmInWriting\x12\xe7\x01\n" +
+	" DeclareConfidentialityImpossible\x12:.comity.request.v1.DeclareConfidentialityImpossibleRequest\x1a;.comity.request.v1.DeclareConfidentialityImpossibleResponse\"J\x82\xd3\xe4\x93\x02D:\x01*b\arequest\"6/v1/{name=requests/*}:declareConfidentialityImpossible\x12\x98\x01\n" +
+	"\x0eProceedRequest\x12(.comity.request.v1.ProceedRequestRequest\x1a).comity.request.v1.ProceedRequestResponse\"1\x82\xd3\xe4\x93\x02+:\x01*b\arequest\"\x1d/v1/{name=requests/*}:proceed\x12\xab\x01\n" +
+	"\x11TransferOwnership\x12+.comity.request.v1.TransferOwnershipRequest\x1a,.comity.request.v1.TransferOwnershipResponse\";\x82\xd3\xe4\x93\x025:\x01*b\arequest\"'/v1/{name=requests/*}:transferOwnership\x12\x9b\x01\n" +
+	"\rDraftFollowUp\x12'.comity.request.v1.DraftFollowUpRequest\x1a(.comity.request.v1.DraftFollowUpResponse\"7\x82\xd3\xe4\x93\x021:\x01*b\arequest\"#/v1/{name=requests/*}:draftFollowUp\x12\x9b\x01\n" +
+	"\x11RecordOralRequest\x12+.comity.request.v1.RecordOralRequestRequest\x1a,.comity.request.v1.RecordOralRequestResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\arequest\"\x17/v1/requests:recordOral\x12\x95\x01\n" +
 	"\x11GetRequestHistory\x12+.comity.request.v1.GetRequestHistoryRequest\x1a,.comity.request.v1.GetRequestHistoryResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=requests/*}/history\x12\x9e\x01\n" +
 	"\rCreateMessage\x12'.comity.request.v1.CreateMessageRequest\x1a(.comity.request.v1.CreateMessageResponse\":\x82\xd3\xe4\x93\x024:\amessageb\amessage\" /v1/{parent=requests/*}/messages\x12\x89\x01\n" +
 	"\fListMessages\x12&.comity.request.v1.ListMessagesRequest\x1a'.comity.request.v1.ListMessagesResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=requests/*}/messages\x12m\n" +
@@ -5286,222 +10091,414 @@ func file_comity_request_v1_request_proto_rawDescGZIP() []byte {
 	return file_comity_request_v1_request_proto_rawDescData
 }
 
-var file_comity_request_v1_request_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
+var file_comity_request_v1_request_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
+var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 120)
 var file_comity_request_v1_request_proto_goTypes = []any{
-	(Request_Status)(0),                  // 0: comity.request.v1.Request.Status
-	(Request_LegalBasis)(0),              // 1: comity.request.v1.Request.LegalBasis
-	(Identifier_Kind)(0),                 // 2: comity.request.v1.Identifier.Kind
-	(Acceptance_DualCriminality)(0),      // 3: comity.request.v1.Acceptance.DualCriminality
-	(Refusal_Ground)(0),                  // 4: comity.request.v1.Refusal.Ground
-	(Message_Visibility)(0),              // 5: comity.request.v1.Message.Visibility
-	(Attachment_Kind)(0),                 // 6: comity.request.v1.Attachment.Kind
-	(*Request)(nil),                      // 7: comity.request.v1.Request
-	(*Clarification)(nil),                // 8: comity.request.v1.Clarification
-	(*Offence)(nil),                      // 9: comity.request.v1.Offence
-	(*Person)(nil),                       // 10: comity.request.v1.Person
-	(*Identifier)(nil),                   // 11: comity.request.v1.Identifier
-	(*Deadlines)(nil),                    // 12: comity.request.v1.Deadlines
-	(*Acceptance)(nil),                   // 13: comity.request.v1.Acceptance
-	(*HumanRightsReview)(nil),            // 14: comity.request.v1.HumanRightsReview
-	(*Refusal)(nil),                      // 15: comity.request.v1.Refusal
-	(*Execution)(nil),                    // 16: comity.request.v1.Execution
-	(*Actor)(nil),                        // 17: comity.request.v1.Actor
-	(*StatusChange)(nil),                 // 18: comity.request.v1.StatusChange
-	(*Message)(nil),                      // 19: comity.request.v1.Message
-	(*Attachment)(nil),                   // 20: comity.request.v1.Attachment
-	(*CreateRequestRequest)(nil),         // 21: comity.request.v1.CreateRequestRequest
-	(*CreateRequestResponse)(nil),        // 22: comity.request.v1.CreateRequestResponse
-	(*GetRequestRequest)(nil),            // 23: comity.request.v1.GetRequestRequest
-	(*GetRequestResponse)(nil),           // 24: comity.request.v1.GetRequestResponse
-	(*ListRequestsRequest)(nil),          // 25: comity.request.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),         // 26: comity.request.v1.ListRequestsResponse
-	(*UpdateRequestRequest)(nil),         // 27: comity.request.v1.UpdateRequestRequest
-	(*UpdateRequestResponse)(nil),        // 28: comity.request.v1.UpdateRequestResponse
-	(*SubmitRequestRequest)(nil),         // 29: comity.request.v1.SubmitRequestRequest
-	(*SubmitRequestResponse)(nil),        // 30: comity.request.v1.SubmitRequestResponse
-	(*ReturnRequestRequest)(nil),         // 31: comity.request.v1.ReturnRequestRequest
-	(*ReturnRequestResponse)(nil),        // 32: comity.request.v1.ReturnRequestResponse
-	(*TransmitRequestRequest)(nil),       // 33: comity.request.v1.TransmitRequestRequest
-	(*TransmitRequestResponse)(nil),      // 34: comity.request.v1.TransmitRequestResponse
-	(*AcknowledgeRequestRequest)(nil),    // 35: comity.request.v1.AcknowledgeRequestRequest
-	(*AcknowledgeRequestResponse)(nil),   // 36: comity.request.v1.AcknowledgeRequestResponse
-	(*RequestClarificationRequest)(nil),  // 37: comity.request.v1.RequestClarificationRequest
-	(*RequestClarificationResponse)(nil), // 38: comity.request.v1.RequestClarificationResponse
-	(*ProvideClarificationRequest)(nil),  // 39: comity.request.v1.ProvideClarificationRequest
-	(*ProvideClarificationResponse)(nil), // 40: comity.request.v1.ProvideClarificationResponse
-	(*AcceptRequestRequest)(nil),         // 41: comity.request.v1.AcceptRequestRequest
-	(*AcceptRequestResponse)(nil),        // 42: comity.request.v1.AcceptRequestResponse
-	(*RefuseRequestRequest)(nil),         // 43: comity.request.v1.RefuseRequestRequest
-	(*RefuseRequestResponse)(nil),        // 44: comity.request.v1.RefuseRequestResponse
-	(*ExecuteRequestRequest)(nil),        // 45: comity.request.v1.ExecuteRequestRequest
-	(*ExecuteRequestResponse)(nil),       // 46: comity.request.v1.ExecuteRequestResponse
-	(*ExtendPreservationRequest)(nil),    // 47: comity.request.v1.ExtendPreservationRequest
-	(*ExtendPreservationResponse)(nil),   // 48: comity.request.v1.ExtendPreservationResponse
-	(*WithdrawRequestRequest)(nil),       // 49: comity.request.v1.WithdrawRequestRequest
-	(*WithdrawRequestResponse)(nil),      // 50: comity.request.v1.WithdrawRequestResponse
-	(*CloseRequestRequest)(nil),          // 51: comity.request.v1.CloseRequestRequest
-	(*CloseRequestResponse)(nil),         // 52: comity.request.v1.CloseRequestResponse
-	(*GetRequestHistoryRequest)(nil),     // 53: comity.request.v1.GetRequestHistoryRequest
-	(*GetRequestHistoryResponse)(nil),    // 54: comity.request.v1.GetRequestHistoryResponse
-	(*CreateMessageRequest)(nil),         // 55: comity.request.v1.CreateMessageRequest
-	(*CreateMessageResponse)(nil),        // 56: comity.request.v1.CreateMessageResponse
-	(*ListMessagesRequest)(nil),          // 57: comity.request.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),         // 58: comity.request.v1.ListMessagesResponse
-	(*UploadAttachmentRequest)(nil),      // 59: comity.request.v1.UploadAttachmentRequest
-	(*AttachmentUpload)(nil),             // 60: comity.request.v1.AttachmentUpload
-	(*UploadAttachmentResponse)(nil),     // 61: comity.request.v1.UploadAttachmentResponse
-	(*ListAttachmentsRequest)(nil),       // 62: comity.request.v1.ListAttachmentsRequest
-	(*ListAttachmentsResponse)(nil),      // 63: comity.request.v1.ListAttachmentsResponse
-	(*DownloadAttachmentRequest)(nil),    // 64: comity.request.v1.DownloadAttachmentRequest
-	(*DownloadAttachmentResponse)(nil),   // 65: comity.request.v1.DownloadAttachmentResponse
-	(*WatchRequestsRequest)(nil),         // 66: comity.request.v1.WatchRequestsRequest
-	(*WatchRequestsResponse)(nil),        // 67: comity.request.v1.WatchRequestsResponse
-	(*GetStatisticsRequest)(nil),         // 68: comity.request.v1.GetStatisticsRequest
-	(*GetStatisticsResponse)(nil),        // 69: comity.request.v1.GetStatisticsResponse
-	(*PairStatistics)(nil),               // 70: comity.request.v1.PairStatistics
-	nil,                                  // 71: comity.request.v1.PairStatistics.ByStatusEntry
-	nil,                                  // 72: comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	(v1.RequestType)(0),                  // 73: comity.directory.v1.RequestType
-	(v1.Priority)(0),                     // 74: comity.directory.v1.Priority
-	(*timestamppb.Timestamp)(nil),        // 75: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),        // 76: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),          // 77: google.protobuf.Duration
+	(Request_Status)(0),                              // 0: comity.request.v1.Request.Status
+	(Request_LegalBasis)(0),                          // 1: comity.request.v1.Request.LegalBasis
+	(RelatedRequest_Kind)(0),                         // 2: comity.request.v1.RelatedRequest.Kind
+	(Preservation_State)(0),                          // 3: comity.request.v1.Preservation.State
+	(PreservationExtension_Decision)(0),              // 4: comity.request.v1.PreservationExtension.Decision
+	(ExecutionItem_Outcome)(0),                       // 5: comity.request.v1.ExecutionItem.Outcome
+	(Impediment_Kind)(0),                             // 6: comity.request.v1.Impediment.Kind
+	(Condition_Kind)(0),                              // 7: comity.request.v1.Condition.Kind
+	(Cost_Kind)(0),                                   // 8: comity.request.v1.Cost.Kind
+	(ConditionsProposal_Decision)(0),                 // 9: comity.request.v1.ConditionsProposal.Decision
+	(Intake_Channel)(0),                              // 10: comity.request.v1.Intake.Channel
+	(Person_Kind)(0),                                 // 11: comity.request.v1.Person.Kind
+	(Identifier_Kind)(0),                             // 12: comity.request.v1.Identifier.Kind
+	(Acceptance_DualCriminality)(0),                  // 13: comity.request.v1.Acceptance.DualCriminality
+	(Refusal_Ground)(0),                              // 14: comity.request.v1.Refusal.Ground
+	(Message_Visibility)(0),                          // 15: comity.request.v1.Message.Visibility
+	(Attachment_Kind)(0),                             // 16: comity.request.v1.Attachment.Kind
+	(*Request)(nil),                                  // 17: comity.request.v1.Request
+	(*RelatedRequest)(nil),                           // 18: comity.request.v1.RelatedRequest
+	(*Custodian)(nil),                                // 19: comity.request.v1.Custodian
+	(*FollowUpIntended)(nil),                         // 20: comity.request.v1.FollowUpIntended
+	(*Preservation)(nil),                             // 21: comity.request.v1.Preservation
+	(*PreservationExtension)(nil),                    // 22: comity.request.v1.PreservationExtension
+	(*ChainDisclosure)(nil),                          // 23: comity.request.v1.ChainDisclosure
+	(*ExecutionItem)(nil),                            // 24: comity.request.v1.ExecutionItem
+	(*Impediment)(nil),                               // 25: comity.request.v1.Impediment
+	(*Postponement)(nil),                             // 26: comity.request.v1.Postponement
+	(*Condition)(nil),                                // 27: comity.request.v1.Condition
+	(*Cost)(nil),                                     // 28: comity.request.v1.Cost
+	(*ConditionsProposal)(nil),                       // 29: comity.request.v1.ConditionsProposal
+	(*Consultation)(nil),                             // 30: comity.request.v1.Consultation
+	(*Intake)(nil),                                   // 31: comity.request.v1.Intake
+	(*Confidentiality)(nil),                          // 32: comity.request.v1.Confidentiality
+	(*ConfidentialityDeclaration)(nil),               // 33: comity.request.v1.ConfidentialityDeclaration
+	(*InvestigatingAuthority)(nil),                   // 34: comity.request.v1.InvestigatingAuthority
+	(*RequestedProcedure)(nil),                       // 35: comity.request.v1.RequestedProcedure
+	(*Contact)(nil),                                  // 36: comity.request.v1.Contact
+	(*Clarification)(nil),                            // 37: comity.request.v1.Clarification
+	(*Offence)(nil),                                  // 38: comity.request.v1.Offence
+	(*Person)(nil),                                   // 39: comity.request.v1.Person
+	(*Representative)(nil),                           // 40: comity.request.v1.Representative
+	(*Identifier)(nil),                               // 41: comity.request.v1.Identifier
+	(*Deadlines)(nil),                                // 42: comity.request.v1.Deadlines
+	(*Acceptance)(nil),                               // 43: comity.request.v1.Acceptance
+	(*HumanRightsReview)(nil),                        // 44: comity.request.v1.HumanRightsReview
+	(*Refusal)(nil),                                  // 45: comity.request.v1.Refusal
+	(*Execution)(nil),                                // 46: comity.request.v1.Execution
+	(*Actor)(nil),                                    // 47: comity.request.v1.Actor
+	(*StatusChange)(nil),                             // 48: comity.request.v1.StatusChange
+	(*Message)(nil),                                  // 49: comity.request.v1.Message
+	(*Attachment)(nil),                               // 50: comity.request.v1.Attachment
+	(*CreateRequestRequest)(nil),                     // 51: comity.request.v1.CreateRequestRequest
+	(*CreateRequestResponse)(nil),                    // 52: comity.request.v1.CreateRequestResponse
+	(*GetRequestRequest)(nil),                        // 53: comity.request.v1.GetRequestRequest
+	(*GetRequestResponse)(nil),                       // 54: comity.request.v1.GetRequestResponse
+	(*ListRequestsRequest)(nil),                      // 55: comity.request.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),                     // 56: comity.request.v1.ListRequestsResponse
+	(*UpdateRequestRequest)(nil),                     // 57: comity.request.v1.UpdateRequestRequest
+	(*UpdateRequestResponse)(nil),                    // 58: comity.request.v1.UpdateRequestResponse
+	(*SubmitRequestRequest)(nil),                     // 59: comity.request.v1.SubmitRequestRequest
+	(*SubmitRequestResponse)(nil),                    // 60: comity.request.v1.SubmitRequestResponse
+	(*ReturnRequestRequest)(nil),                     // 61: comity.request.v1.ReturnRequestRequest
+	(*ReturnRequestResponse)(nil),                    // 62: comity.request.v1.ReturnRequestResponse
+	(*TransmitRequestRequest)(nil),                   // 63: comity.request.v1.TransmitRequestRequest
+	(*TransmitRequestResponse)(nil),                  // 64: comity.request.v1.TransmitRequestResponse
+	(*AcknowledgeRequestRequest)(nil),                // 65: comity.request.v1.AcknowledgeRequestRequest
+	(*AcknowledgeRequestResponse)(nil),               // 66: comity.request.v1.AcknowledgeRequestResponse
+	(*RequestClarificationRequest)(nil),              // 67: comity.request.v1.RequestClarificationRequest
+	(*RequestClarificationResponse)(nil),             // 68: comity.request.v1.RequestClarificationResponse
+	(*ProvideClarificationRequest)(nil),              // 69: comity.request.v1.ProvideClarificationRequest
+	(*ProvideClarificationResponse)(nil),             // 70: comity.request.v1.ProvideClarificationResponse
+	(*AcceptRequestRequest)(nil),                     // 71: comity.request.v1.AcceptRequestRequest
+	(*AcceptRequestResponse)(nil),                    // 72: comity.request.v1.AcceptRequestResponse
+	(*RefuseRequestRequest)(nil),                     // 73: comity.request.v1.RefuseRequestRequest
+	(*RefuseRequestResponse)(nil),                    // 74: comity.request.v1.RefuseRequestResponse
+	(*ExecuteRequestRequest)(nil),                    // 75: comity.request.v1.ExecuteRequestRequest
+	(*ExecuteRequestResponse)(nil),                   // 76: comity.request.v1.ExecuteRequestResponse
+	(*ExtendPreservationRequest)(nil),                // 77: comity.request.v1.ExtendPreservationRequest
+	(*ExtendPreservationResponse)(nil),               // 78: comity.request.v1.ExtendPreservationResponse
+	(*WithdrawRequestRequest)(nil),                   // 79: comity.request.v1.WithdrawRequestRequest
+	(*WithdrawRequestResponse)(nil),                  // 80: comity.request.v1.WithdrawRequestResponse
+	(*CloseRequestRequest)(nil),                      // 81: comity.request.v1.CloseRequestRequest
+	(*CloseRequestResponse)(nil),                     // 82: comity.request.v1.CloseRequestResponse
+	(*RequestExtensionRequest)(nil),                  // 83: comity.request.v1.RequestExtensionRequest
+	(*RequestExtensionResponse)(nil),                 // 84: comity.request.v1.RequestExtensionResponse
+	(*GrantExtensionRequest)(nil),                    // 85: comity.request.v1.GrantExtensionRequest
+	(*GrantExtensionResponse)(nil),                   // 86: comity.request.v1.GrantExtensionResponse
+	(*DeclineExtensionRequest)(nil),                  // 87: comity.request.v1.DeclineExtensionRequest
+	(*DeclineExtensionResponse)(nil),                 // 88: comity.request.v1.DeclineExtensionResponse
+	(*ReleasePreservationRequest)(nil),               // 89: comity.request.v1.ReleasePreservationRequest
+	(*ReleasePreservationResponse)(nil),              // 90: comity.request.v1.ReleasePreservationResponse
+	(*DiscloseChainRequest)(nil),                     // 91: comity.request.v1.DiscloseChainRequest
+	(*DiscloseChainResponse)(nil),                    // 92: comity.request.v1.DiscloseChainResponse
+	(*NotifyImpedimentRequest)(nil),                  // 93: comity.request.v1.NotifyImpedimentRequest
+	(*NotifyImpedimentResponse)(nil),                 // 94: comity.request.v1.NotifyImpedimentResponse
+	(*PostponeRequestRequest)(nil),                   // 95: comity.request.v1.PostponeRequestRequest
+	(*PostponeRequestResponse)(nil),                  // 96: comity.request.v1.PostponeRequestResponse
+	(*ResumeRequestRequest)(nil),                     // 97: comity.request.v1.ResumeRequestRequest
+	(*ResumeRequestResponse)(nil),                    // 98: comity.request.v1.ResumeRequestResponse
+	(*ProposeConditionsRequest)(nil),                 // 99: comity.request.v1.ProposeConditionsRequest
+	(*ProposeConditionsResponse)(nil),                // 100: comity.request.v1.ProposeConditionsResponse
+	(*AcceptConditionsRequest)(nil),                  // 101: comity.request.v1.AcceptConditionsRequest
+	(*AcceptConditionsResponse)(nil),                 // 102: comity.request.v1.AcceptConditionsResponse
+	(*RejectConditionsRequest)(nil),                  // 103: comity.request.v1.RejectConditionsRequest
+	(*RejectConditionsResponse)(nil),                 // 104: comity.request.v1.RejectConditionsResponse
+	(*ConfirmInWritingRequest)(nil),                  // 105: comity.request.v1.ConfirmInWritingRequest
+	(*ConfirmInWritingResponse)(nil),                 // 106: comity.request.v1.ConfirmInWritingResponse
+	(*DeclareConfidentialityImpossibleRequest)(nil),  // 107: comity.request.v1.DeclareConfidentialityImpossibleRequest
+	(*DeclareConfidentialityImpossibleResponse)(nil), // 108: comity.request.v1.DeclareConfidentialityImpossibleResponse
+	(*ProceedRequestRequest)(nil),                    // 109: comity.request.v1.ProceedRequestRequest
+	(*ProceedRequestResponse)(nil),                   // 110: comity.request.v1.ProceedRequestResponse
+	(*TransferOwnershipRequest)(nil),                 // 111: comity.request.v1.TransferOwnershipRequest
+	(*TransferOwnershipResponse)(nil),                // 112: comity.request.v1.TransferOwnershipResponse
+	(*DraftFollowUpRequest)(nil),                     // 113: comity.request.v1.DraftFollowUpRequest
+	(*DraftFollowUpResponse)(nil),                    // 114: comity.request.v1.DraftFollowUpResponse
+	(*RecordOralRequestRequest)(nil),                 // 115: comity.request.v1.RecordOralRequestRequest
+	(*RecordOralRequestResponse)(nil),                // 116: comity.request.v1.RecordOralRequestResponse
+	(*GetRequestHistoryRequest)(nil),                 // 117: comity.request.v1.GetRequestHistoryRequest
+	(*GetRequestHistoryResponse)(nil),                // 118: comity.request.v1.GetRequestHistoryResponse
+	(*CreateMessageRequest)(nil),                     // 119: comity.request.v1.CreateMessageRequest
+	(*CreateMessageResponse)(nil),                    // 120: comity.request.v1.CreateMessageResponse
+	(*ListMessagesRequest)(nil),                      // 121: comity.request.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),                     // 122: comity.request.v1.ListMessagesResponse
+	(*UploadAttachmentRequest)(nil),                  // 123: comity.request.v1.UploadAttachmentRequest
+	(*AttachmentUpload)(nil),                         // 124: comity.request.v1.AttachmentUpload
+	(*UploadAttachmentResponse)(nil),                 // 125: comity.request.v1.UploadAttachmentResponse
+	(*ListAttachmentsRequest)(nil),                   // 126: comity.request.v1.ListAttachmentsRequest
+	(*ListAttachmentsResponse)(nil),                  // 127: comity.request.v1.ListAttachmentsResponse
+	(*DownloadAttachmentRequest)(nil),                // 128: comity.request.v1.DownloadAttachmentRequest
+	(*DownloadAttachmentResponse)(nil),               // 129: comity.request.v1.DownloadAttachmentResponse
+	(*WatchRequestsRequest)(nil),                     // 130: comity.request.v1.WatchRequestsRequest
+	(*WatchRequestsResponse)(nil),                    // 131: comity.request.v1.WatchRequestsResponse
+	(*GetStatisticsRequest)(nil),                     // 132: comity.request.v1.GetStatisticsRequest
+	(*GetStatisticsResponse)(nil),                    // 133: comity.request.v1.GetStatisticsResponse
+	(*PairStatistics)(nil),                           // 134: comity.request.v1.PairStatistics
+	nil,                                              // 135: comity.request.v1.PairStatistics.ByStatusEntry
+	nil,                                              // 136: comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	(v1.RequestType)(0),                              // 137: comity.directory.v1.RequestType
+	(v1.Priority)(0),                                 // 138: comity.directory.v1.Priority
+	(*timestamppb.Timestamp)(nil),                    // 139: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),                    // 140: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),                      // 141: google.protobuf.Duration
 }
 var file_comity_request_v1_request_proto_depIdxs = []int32{
-	73,  // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
-	74,  // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
+	137, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
+	138, // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
 	1,   // 2: comity.request.v1.Request.legal_basis:type_name -> comity.request.v1.Request.LegalBasis
-	9,   // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
-	10,  // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
-	11,  // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
-	75,  // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
+	38,  // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
+	39,  // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
+	41,  // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
+	139, // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: comity.request.v1.Request.status:type_name -> comity.request.v1.Request.Status
-	12,  // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
-	75,  // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
-	75,  // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
-	13,  // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
-	15,  // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
-	16,  // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
-	8,   // 14: comity.request.v1.Request.clarifications:type_name -> comity.request.v1.Clarification
-	17,  // 15: comity.request.v1.Clarification.asked_by:type_name -> comity.request.v1.Actor
-	75,  // 16: comity.request.v1.Clarification.ask_time:type_name -> google.protobuf.Timestamp
-	17,  // 17: comity.request.v1.Clarification.answered_by:type_name -> comity.request.v1.Actor
-	75,  // 18: comity.request.v1.Clarification.answer_time:type_name -> google.protobuf.Timestamp
-	2,   // 19: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
-	75,  // 20: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
-	75,  // 21: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
-	75,  // 22: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
-	75,  // 23: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
-	75,  // 24: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
-	3,   // 25: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
-	14,  // 26: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
-	4,   // 27: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
-	0,   // 28: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
-	0,   // 29: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
-	17,  // 30: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
-	75,  // 31: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
-	5,   // 32: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
-	17,  // 33: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
-	75,  // 34: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	6,   // 35: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
-	17,  // 36: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
-	75,  // 37: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
-	7,   // 38: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
-	7,   // 39: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 40: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 41: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
-	7,   // 42: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
-	76,  // 43: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,   // 44: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 45: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 46: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 47: comity.request.v1.TransmitRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 48: comity.request.v1.AcknowledgeRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 49: comity.request.v1.RequestClarificationResponse.request:type_name -> comity.request.v1.Request
-	7,   // 50: comity.request.v1.ProvideClarificationResponse.request:type_name -> comity.request.v1.Request
-	3,   // 51: comity.request.v1.AcceptRequestRequest.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
-	14,  // 52: comity.request.v1.AcceptRequestRequest.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
-	7,   // 53: comity.request.v1.AcceptRequestResponse.request:type_name -> comity.request.v1.Request
-	4,   // 54: comity.request.v1.RefuseRequestRequest.grounds:type_name -> comity.request.v1.Refusal.Ground
-	7,   // 55: comity.request.v1.RefuseRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 56: comity.request.v1.ExecuteRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 57: comity.request.v1.ExtendPreservationResponse.request:type_name -> comity.request.v1.Request
-	7,   // 58: comity.request.v1.WithdrawRequestResponse.request:type_name -> comity.request.v1.Request
-	7,   // 59: comity.request.v1.CloseRequestResponse.request:type_name -> comity.request.v1.Request
-	18,  // 60: comity.request.v1.GetRequestHistoryResponse.changes:type_name -> comity.request.v1.StatusChange
-	19,  // 61: comity.request.v1.CreateMessageRequest.message:type_name -> comity.request.v1.Message
-	19,  // 62: comity.request.v1.CreateMessageResponse.message:type_name -> comity.request.v1.Message
-	19,  // 63: comity.request.v1.ListMessagesResponse.messages:type_name -> comity.request.v1.Message
-	60,  // 64: comity.request.v1.UploadAttachmentRequest.metadata:type_name -> comity.request.v1.AttachmentUpload
-	6,   // 65: comity.request.v1.AttachmentUpload.kind:type_name -> comity.request.v1.Attachment.Kind
-	20,  // 66: comity.request.v1.UploadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
-	20,  // 67: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
-	20,  // 68: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
-	18,  // 69: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
-	7,   // 70: comity.request.v1.WatchRequestsResponse.snapshot:type_name -> comity.request.v1.Request
-	75,  // 71: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
-	75,  // 72: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
-	70,  // 73: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
-	75,  // 74: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
-	75,  // 75: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
-	71,  // 76: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
-	72,  // 77: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	77,  // 78: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
-	77,  // 79: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
-	21,  // 80: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
-	23,  // 81: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
-	25,  // 82: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
-	27,  // 83: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
-	29,  // 84: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
-	31,  // 85: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
-	33,  // 86: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
-	35,  // 87: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
-	37,  // 88: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
-	39,  // 89: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
-	41,  // 90: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
-	43,  // 91: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
-	45,  // 92: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
-	47,  // 93: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
-	49,  // 94: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
-	51,  // 95: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
-	53,  // 96: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
-	55,  // 97: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
-	57,  // 98: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
-	59,  // 99: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
-	62,  // 100: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
-	64,  // 101: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
-	66,  // 102: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
-	68,  // 103: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
-	22,  // 104: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
-	24,  // 105: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
-	26,  // 106: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
-	28,  // 107: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
-	30,  // 108: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
-	32,  // 109: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
-	34,  // 110: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
-	36,  // 111: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
-	38,  // 112: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
-	40,  // 113: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
-	42,  // 114: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
-	44,  // 115: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
-	46,  // 116: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
-	48,  // 117: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
-	50,  // 118: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
-	52,  // 119: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
-	54,  // 120: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
-	56,  // 121: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
-	58,  // 122: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
-	61,  // 123: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
-	63,  // 124: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
-	65,  // 125: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
-	67,  // 126: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
-	69,  // 127: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
-	104, // [104:128] is the sub-list for method output_type
-	80,  // [80:104] is the sub-list for method input_type
-	80,  // [80:80] is the sub-list for extension type_name
-	80,  // [80:80] is the sub-list for extension extendee
-	0,   // [0:80] is the sub-list for field type_name
+	42,  // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
+	139, // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
+	139, // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
+	43,  // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
+	45,  // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
+	46,  // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
+	37,  // 14: comity.request.v1.Request.clarifications:type_name -> comity.request.v1.Clarification
+	19,  // 15: comity.request.v1.Request.custodian:type_name -> comity.request.v1.Custodian
+	20,  // 16: comity.request.v1.Request.follow_up_intended:type_name -> comity.request.v1.FollowUpIntended
+	18,  // 17: comity.request.v1.Request.related_requests:type_name -> comity.request.v1.RelatedRequest
+	21,  // 18: comity.request.v1.Request.preservation:type_name -> comity.request.v1.Preservation
+	23,  // 19: comity.request.v1.Request.chain_disclosures:type_name -> comity.request.v1.ChainDisclosure
+	46,  // 20: comity.request.v1.Request.deliveries:type_name -> comity.request.v1.Execution
+	25,  // 21: comity.request.v1.Request.impediments:type_name -> comity.request.v1.Impediment
+	26,  // 22: comity.request.v1.Request.postponement:type_name -> comity.request.v1.Postponement
+	29,  // 23: comity.request.v1.Request.conditions_proposal:type_name -> comity.request.v1.ConditionsProposal
+	31,  // 24: comity.request.v1.Request.intake:type_name -> comity.request.v1.Intake
+	32,  // 25: comity.request.v1.Request.confidentiality:type_name -> comity.request.v1.Confidentiality
+	33,  // 26: comity.request.v1.Request.confidentiality_declaration:type_name -> comity.request.v1.ConfidentialityDeclaration
+	34,  // 27: comity.request.v1.Request.investigating_authority:type_name -> comity.request.v1.InvestigatingAuthority
+	35,  // 28: comity.request.v1.Request.requested_procedure:type_name -> comity.request.v1.RequestedProcedure
+	36,  // 29: comity.request.v1.Request.contact:type_name -> comity.request.v1.Contact
+	2,   // 30: comity.request.v1.RelatedRequest.kind:type_name -> comity.request.v1.RelatedRequest.Kind
+	137, // 31: comity.request.v1.FollowUpIntended.production_type:type_name -> comity.directory.v1.RequestType
+	3,   // 32: comity.request.v1.Preservation.state:type_name -> comity.request.v1.Preservation.State
+	139, // 33: comity.request.v1.Preservation.expires_at:type_name -> google.protobuf.Timestamp
+	22,  // 34: comity.request.v1.Preservation.extensions:type_name -> comity.request.v1.PreservationExtension
+	47,  // 35: comity.request.v1.PreservationExtension.requested_by:type_name -> comity.request.v1.Actor
+	4,   // 36: comity.request.v1.PreservationExtension.decision:type_name -> comity.request.v1.PreservationExtension.Decision
+	47,  // 37: comity.request.v1.PreservationExtension.decided_by:type_name -> comity.request.v1.Actor
+	139, // 38: comity.request.v1.PreservationExtension.request_time:type_name -> google.protobuf.Timestamp
+	139, // 39: comity.request.v1.PreservationExtension.decide_time:type_name -> google.protobuf.Timestamp
+	47,  // 40: comity.request.v1.ChainDisclosure.disclosed_by:type_name -> comity.request.v1.Actor
+	139, // 41: comity.request.v1.ChainDisclosure.disclose_time:type_name -> google.protobuf.Timestamp
+	5,   // 42: comity.request.v1.ExecutionItem.outcome:type_name -> comity.request.v1.ExecutionItem.Outcome
+	6,   // 43: comity.request.v1.Impediment.kind:type_name -> comity.request.v1.Impediment.Kind
+	139, // 44: comity.request.v1.Impediment.expected_time:type_name -> google.protobuf.Timestamp
+	47,  // 45: comity.request.v1.Impediment.reported_by:type_name -> comity.request.v1.Actor
+	139, // 46: comity.request.v1.Impediment.report_time:type_name -> google.protobuf.Timestamp
+	139, // 47: comity.request.v1.Postponement.until:type_name -> google.protobuf.Timestamp
+	0,   // 48: comity.request.v1.Postponement.resume_status:type_name -> comity.request.v1.Request.Status
+	47,  // 49: comity.request.v1.Postponement.postponed_by:type_name -> comity.request.v1.Actor
+	139, // 50: comity.request.v1.Postponement.postpone_time:type_name -> google.protobuf.Timestamp
+	139, // 51: comity.request.v1.Postponement.resume_time:type_name -> google.protobuf.Timestamp
+	7,   // 52: comity.request.v1.Condition.kind:type_name -> comity.request.v1.Condition.Kind
+	139, // 53: comity.request.v1.Condition.due_time:type_name -> google.protobuf.Timestamp
+	8,   // 54: comity.request.v1.Cost.kind:type_name -> comity.request.v1.Cost.Kind
+	27,  // 55: comity.request.v1.ConditionsProposal.conditions:type_name -> comity.request.v1.Condition
+	28,  // 56: comity.request.v1.ConditionsProposal.cost:type_name -> comity.request.v1.Cost
+	47,  // 57: comity.request.v1.ConditionsProposal.proposed_by:type_name -> comity.request.v1.Actor
+	139, // 58: comity.request.v1.ConditionsProposal.propose_time:type_name -> google.protobuf.Timestamp
+	9,   // 59: comity.request.v1.ConditionsProposal.decision:type_name -> comity.request.v1.ConditionsProposal.Decision
+	47,  // 60: comity.request.v1.ConditionsProposal.decided_by:type_name -> comity.request.v1.Actor
+	139, // 61: comity.request.v1.ConditionsProposal.decide_time:type_name -> google.protobuf.Timestamp
+	139, // 62: comity.request.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	10,  // 63: comity.request.v1.Intake.channel:type_name -> comity.request.v1.Intake.Channel
+	139, // 64: comity.request.v1.Intake.received_time:type_name -> google.protobuf.Timestamp
+	47,  // 65: comity.request.v1.Intake.recorded_by:type_name -> comity.request.v1.Actor
+	139, // 66: comity.request.v1.Intake.confirm_time:type_name -> google.protobuf.Timestamp
+	47,  // 67: comity.request.v1.Intake.confirmed_by:type_name -> comity.request.v1.Actor
+	0,   // 68: comity.request.v1.ConfidentialityDeclaration.resume_status:type_name -> comity.request.v1.Request.Status
+	47,  // 69: comity.request.v1.ConfidentialityDeclaration.declared_by:type_name -> comity.request.v1.Actor
+	139, // 70: comity.request.v1.ConfidentialityDeclaration.declare_time:type_name -> google.protobuf.Timestamp
+	139, // 71: comity.request.v1.ConfidentialityDeclaration.proceed_time:type_name -> google.protobuf.Timestamp
+	47,  // 72: comity.request.v1.Clarification.asked_by:type_name -> comity.request.v1.Actor
+	139, // 73: comity.request.v1.Clarification.ask_time:type_name -> google.protobuf.Timestamp
+	47,  // 74: comity.request.v1.Clarification.answered_by:type_name -> comity.request.v1.Actor
+	139, // 75: comity.request.v1.Clarification.answer_time:type_name -> google.protobuf.Timestamp
+	11,  // 76: comity.request.v1.Person.kind:type_name -> comity.request.v1.Person.Kind
+	40,  // 77: comity.request.v1.Person.representatives:type_name -> comity.request.v1.Representative
+	12,  // 78: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
+	139, // 79: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
+	139, // 80: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
+	139, // 81: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
+	139, // 82: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
+	139, // 83: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
+	139, // 84: comity.request.v1.Deadlines.extension_request_by:type_name -> google.protobuf.Timestamp
+	139, // 85: comity.request.v1.Deadlines.confirmation_due_by:type_name -> google.protobuf.Timestamp
+	13,  // 86: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
+	44,  // 87: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
+	14,  // 88: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
+	30,  // 89: comity.request.v1.Refusal.consultation:type_name -> comity.request.v1.Consultation
+	24,  // 90: comity.request.v1.Execution.items:type_name -> comity.request.v1.ExecutionItem
+	47,  // 91: comity.request.v1.Execution.executed_by:type_name -> comity.request.v1.Actor
+	139, // 92: comity.request.v1.Execution.execute_time:type_name -> google.protobuf.Timestamp
+	0,   // 93: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
+	0,   // 94: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
+	47,  // 95: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
+	139, // 96: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	15,  // 97: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
+	47,  // 98: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
+	139, // 99: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	16,  // 100: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
+	47,  // 101: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
+	139, // 102: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	17,  // 103: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
+	17,  // 104: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 105: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 106: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
+	17,  // 107: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
+	140, // 108: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17,  // 109: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 110: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 111: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 112: comity.request.v1.TransmitRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 113: comity.request.v1.AcknowledgeRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 114: comity.request.v1.RequestClarificationResponse.request:type_name -> comity.request.v1.Request
+	17,  // 115: comity.request.v1.ProvideClarificationResponse.request:type_name -> comity.request.v1.Request
+	13,  // 116: comity.request.v1.AcceptRequestRequest.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
+	44,  // 117: comity.request.v1.AcceptRequestRequest.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
+	17,  // 118: comity.request.v1.AcceptRequestResponse.request:type_name -> comity.request.v1.Request
+	14,  // 119: comity.request.v1.RefuseRequestRequest.grounds:type_name -> comity.request.v1.Refusal.Ground
+	30,  // 120: comity.request.v1.RefuseRequestRequest.consultation:type_name -> comity.request.v1.Consultation
+	17,  // 121: comity.request.v1.RefuseRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 122: comity.request.v1.ExecuteRequestRequest.items:type_name -> comity.request.v1.ExecutionItem
+	17,  // 123: comity.request.v1.ExecuteRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 124: comity.request.v1.ExtendPreservationResponse.request:type_name -> comity.request.v1.Request
+	17,  // 125: comity.request.v1.WithdrawRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 126: comity.request.v1.CloseRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 127: comity.request.v1.RequestExtensionResponse.request:type_name -> comity.request.v1.Request
+	17,  // 128: comity.request.v1.GrantExtensionResponse.request:type_name -> comity.request.v1.Request
+	17,  // 129: comity.request.v1.DeclineExtensionResponse.request:type_name -> comity.request.v1.Request
+	17,  // 130: comity.request.v1.ReleasePreservationResponse.request:type_name -> comity.request.v1.Request
+	17,  // 131: comity.request.v1.DiscloseChainResponse.request:type_name -> comity.request.v1.Request
+	6,   // 132: comity.request.v1.NotifyImpedimentRequest.kind:type_name -> comity.request.v1.Impediment.Kind
+	139, // 133: comity.request.v1.NotifyImpedimentRequest.expected_time:type_name -> google.protobuf.Timestamp
+	17,  // 134: comity.request.v1.NotifyImpedimentResponse.request:type_name -> comity.request.v1.Request
+	139, // 135: comity.request.v1.PostponeRequestRequest.until:type_name -> google.protobuf.Timestamp
+	17,  // 136: comity.request.v1.PostponeRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 137: comity.request.v1.ResumeRequestResponse.request:type_name -> comity.request.v1.Request
+	27,  // 138: comity.request.v1.ProposeConditionsRequest.conditions:type_name -> comity.request.v1.Condition
+	28,  // 139: comity.request.v1.ProposeConditionsRequest.cost:type_name -> comity.request.v1.Cost
+	17,  // 140: comity.request.v1.ProposeConditionsResponse.request:type_name -> comity.request.v1.Request
+	17,  // 141: comity.request.v1.AcceptConditionsResponse.request:type_name -> comity.request.v1.Request
+	17,  // 142: comity.request.v1.RejectConditionsResponse.request:type_name -> comity.request.v1.Request
+	17,  // 143: comity.request.v1.ConfirmInWritingRequest.request:type_name -> comity.request.v1.Request
+	140, // 144: comity.request.v1.ConfirmInWritingRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17,  // 145: comity.request.v1.ConfirmInWritingResponse.request:type_name -> comity.request.v1.Request
+	17,  // 146: comity.request.v1.DeclareConfidentialityImpossibleResponse.request:type_name -> comity.request.v1.Request
+	17,  // 147: comity.request.v1.ProceedRequestResponse.request:type_name -> comity.request.v1.Request
+	17,  // 148: comity.request.v1.TransferOwnershipResponse.request:type_name -> comity.request.v1.Request
+	137, // 149: comity.request.v1.DraftFollowUpRequest.type:type_name -> comity.directory.v1.RequestType
+	17,  // 150: comity.request.v1.DraftFollowUpResponse.request:type_name -> comity.request.v1.Request
+	17,  // 151: comity.request.v1.RecordOralRequestRequest.request:type_name -> comity.request.v1.Request
+	31,  // 152: comity.request.v1.RecordOralRequestRequest.intake:type_name -> comity.request.v1.Intake
+	17,  // 153: comity.request.v1.RecordOralRequestResponse.request:type_name -> comity.request.v1.Request
+	48,  // 154: comity.request.v1.GetRequestHistoryResponse.changes:type_name -> comity.request.v1.StatusChange
+	49,  // 155: comity.request.v1.CreateMessageRequest.message:type_name -> comity.request.v1.Message
+	49,  // 156: comity.request.v1.CreateMessageResponse.message:type_name -> comity.request.v1.Message
+	49,  // 157: comity.request.v1.ListMessagesResponse.messages:type_name -> comity.request.v1.Message
+	124, // 158: comity.request.v1.UploadAttachmentRequest.metadata:type_name -> comity.request.v1.AttachmentUpload
+	16,  // 159: comity.request.v1.AttachmentUpload.kind:type_name -> comity.request.v1.Attachment.Kind
+	50,  // 160: comity.request.v1.UploadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
+	50,  // 161: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
+	50,  // 162: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
+	48,  // 163: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
+	17,  // 164: comity.request.v1.WatchRequestsResponse.snapshot:type_name -> comity.request.v1.Request
+	139, // 165: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
+	139, // 166: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
+	134, // 167: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
+	139, // 168: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
+	139, // 169: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
+	135, // 170: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
+	136, // 171: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	141, // 172: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
+	141, // 173: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
+	51,  // 174: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
+	53,  // 175: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
+	55,  // 176: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
+	57,  // 177: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
+	59,  // 178: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
+	61,  // 179: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
+	63,  // 180: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
+	65,  // 181: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
+	67,  // 182: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
+	69,  // 183: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
+	71,  // 184: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
+	73,  // 185: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
+	75,  // 186: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
+	77,  // 187: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
+	79,  // 188: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
+	81,  // 189: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
+	83,  // 190: comity.request.v1.RequestService.RequestExtension:input_type -> comity.request.v1.RequestExtensionRequest
+	85,  // 191: comity.request.v1.RequestService.GrantExtension:input_type -> comity.request.v1.GrantExtensionRequest
+	87,  // 192: comity.request.v1.RequestService.DeclineExtension:input_type -> comity.request.v1.DeclineExtensionRequest
+	89,  // 193: comity.request.v1.RequestService.ReleasePreservation:input_type -> comity.request.v1.ReleasePreservationRequest
+	91,  // 194: comity.request.v1.RequestService.DiscloseChain:input_type -> comity.request.v1.DiscloseChainRequest
+	93,  // 195: comity.request.v1.RequestService.NotifyImpediment:input_type -> comity.request.v1.NotifyImpedimentRequest
+	95,  // 196: comity.request.v1.RequestService.PostponeRequest:input_type -> comity.request.v1.PostponeRequestRequest
+	97,  // 197: comity.request.v1.RequestService.ResumeRequest:input_type -> comity.request.v1.ResumeRequestRequest
+	99,  // 198: comity.request.v1.RequestService.ProposeConditions:input_type -> comity.request.v1.ProposeConditionsRequest
+	101, // 199: comity.request.v1.RequestService.AcceptConditions:input_type -> comity.request.v1.AcceptConditionsRequest
+	103, // 200: comity.request.v1.RequestService.RejectConditions:input_type -> comity.request.v1.RejectConditionsRequest
+	105, // 201: comity.request.v1.RequestService.ConfirmInWriting:input_type -> comity.request.v1.ConfirmInWritingRequest
+	107, // 202: comity.request.v1.RequestService.DeclareConfidentialityImpossible:input_type -> comity.request.v1.DeclareConfidentialityImpossibleRequest
+	109, // 203: comity.request.v1.RequestService.ProceedRequest:input_type -> comity.request.v1.ProceedRequestRequest
+	111, // 204: comity.request.v1.RequestService.TransferOwnership:input_type -> comity.request.v1.TransferOwnershipRequest
+	113, // 205: comity.request.v1.RequestService.DraftFollowUp:input_type -> comity.request.v1.DraftFollowUpRequest
+	115, // 206: comity.request.v1.RequestService.RecordOralRequest:input_type -> comity.request.v1.RecordOralRequestRequest
+	117, // 207: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
+	119, // 208: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
+	121, // 209: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
+	123, // 210: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
+	126, // 211: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
+	128, // 212: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
+	130, // 213: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
+	132, // 214: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
+	52,  // 215: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
+	54,  // 216: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
+	56,  // 217: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
+	58,  // 218: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
+	60,  // 219: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
+	62,  // 220: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
+	64,  // 221: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
+	66,  // 222: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
+	68,  // 223: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
+	70,  // 224: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
+	72,  // 225: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
+	74,  // 226: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
+	76,  // 227: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
+	78,  // 228: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
+	80,  // 229: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
+	82,  // 230: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
+	84,  // 231: comity.request.v1.RequestService.RequestExtension:output_type -> comity.request.v1.RequestExtensionResponse
+	86,  // 232: comity.request.v1.RequestService.GrantExtension:output_type -> comity.request.v1.GrantExtensionResponse
+	88,  // 233: comity.request.v1.RequestService.DeclineExtension:output_type -> comity.request.v1.DeclineExtensionResponse
+	90,  // 234: comity.request.v1.RequestService.ReleasePreservation:output_type -> comity.request.v1.ReleasePreservationResponse
+	92,  // 235: comity.request.v1.RequestService.DiscloseChain:output_type -> comity.request.v1.DiscloseChainResponse
+	94,  // 236: comity.request.v1.RequestService.NotifyImpediment:output_type -> comity.request.v1.NotifyImpedimentResponse
+	96,  // 237: comity.request.v1.RequestService.PostponeRequest:output_type -> comity.request.v1.PostponeRequestResponse
+	98,  // 238: comity.request.v1.RequestService.ResumeRequest:output_type -> comity.request.v1.ResumeRequestResponse
+	100, // 239: comity.request.v1.RequestService.ProposeConditions:output_type -> comity.request.v1.ProposeConditionsResponse
+	102, // 240: comity.request.v1.RequestService.AcceptConditions:output_type -> comity.request.v1.AcceptConditionsResponse
+	104, // 241: comity.request.v1.RequestService.RejectConditions:output_type -> comity.request.v1.RejectConditionsResponse
+	106, // 242: comity.request.v1.RequestService.ConfirmInWriting:output_type -> comity.request.v1.ConfirmInWritingResponse
+	108, // 243: comity.request.v1.RequestService.DeclareConfidentialityImpossible:output_type -> comity.request.v1.DeclareConfidentialityImpossibleResponse
+	110, // 244: comity.request.v1.RequestService.ProceedRequest:output_type -> comity.request.v1.ProceedRequestResponse
+	112, // 245: comity.request.v1.RequestService.TransferOwnership:output_type -> comity.request.v1.TransferOwnershipResponse
+	114, // 246: comity.request.v1.RequestService.DraftFollowUp:output_type -> comity.request.v1.DraftFollowUpResponse
+	116, // 247: comity.request.v1.RequestService.RecordOralRequest:output_type -> comity.request.v1.RecordOralRequestResponse
+	118, // 248: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
+	120, // 249: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
+	122, // 250: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
+	125, // 251: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
+	127, // 252: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
+	129, // 253: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
+	131, // 254: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
+	133, // 255: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
+	215, // [215:256] is the sub-list for method output_type
+	174, // [174:215] is the sub-list for method input_type
+	174, // [174:174] is the sub-list for extension type_name
+	174, // [174:174] is the sub-list for extension extendee
+	0,   // [0:174] is the sub-list for field type_name
 }
 
 func init() { file_comity_request_v1_request_proto_init() }
@@ -5509,11 +10506,11 @@ func file_comity_request_v1_request_proto_init() {
 	if File_comity_request_v1_request_proto != nil {
 		return
 	}
-	file_comity_request_v1_request_proto_msgTypes[52].OneofWrappers = []any{
+	file_comity_request_v1_request_proto_msgTypes[106].OneofWrappers = []any{
 		(*UploadAttachmentRequest_Metadata)(nil),
 		(*UploadAttachmentRequest_Chunk)(nil),
 	}
-	file_comity_request_v1_request_proto_msgTypes[58].OneofWrappers = []any{
+	file_comity_request_v1_request_proto_msgTypes[112].OneofWrappers = []any{
 		(*DownloadAttachmentResponse_Attachment)(nil),
 		(*DownloadAttachmentResponse_Chunk)(nil),
 	}
@@ -5522,8 +10519,8 @@ func file_comity_request_v1_request_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_request_v1_request_proto_rawDesc), len(file_comity_request_v1_request_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   66,
+			NumEnums:      17,
+			NumMessages:   120,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,30 +19,47 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RequestService_CreateRequest_FullMethodName        = "/comity.request.v1.RequestService/CreateRequest"
-	RequestService_GetRequest_FullMethodName           = "/comity.request.v1.RequestService/GetRequest"
-	RequestService_ListRequests_FullMethodName         = "/comity.request.v1.RequestService/ListRequests"
-	RequestService_UpdateRequest_FullMethodName        = "/comity.request.v1.RequestService/UpdateRequest"
-	RequestService_SubmitRequest_FullMethodName        = "/comity.request.v1.RequestService/SubmitRequest"
-	RequestService_ReturnRequest_FullMethodName        = "/comity.request.v1.RequestService/ReturnRequest"
-	RequestService_TransmitRequest_FullMethodName      = "/comity.request.v1.RequestService/TransmitRequest"
-	RequestService_AcknowledgeRequest_FullMethodName   = "/comity.request.v1.RequestService/AcknowledgeRequest"
-	RequestService_RequestClarification_FullMethodName = "/comity.request.v1.RequestService/RequestClarification"
-	RequestService_ProvideClarification_FullMethodName = "/comity.request.v1.RequestService/ProvideClarification"
-	RequestService_AcceptRequest_FullMethodName        = "/comity.request.v1.RequestService/AcceptRequest"
-	RequestService_RefuseRequest_FullMethodName        = "/comity.request.v1.RequestService/RefuseRequest"
-	RequestService_ExecuteRequest_FullMethodName       = "/comity.request.v1.RequestService/ExecuteRequest"
-	RequestService_ExtendPreservation_FullMethodName   = "/comity.request.v1.RequestService/ExtendPreservation"
-	RequestService_WithdrawRequest_FullMethodName      = "/comity.request.v1.RequestService/WithdrawRequest"
-	RequestService_CloseRequest_FullMethodName         = "/comity.request.v1.RequestService/CloseRequest"
-	RequestService_GetRequestHistory_FullMethodName    = "/comity.request.v1.RequestService/GetRequestHistory"
-	RequestService_CreateMessage_FullMethodName        = "/comity.request.v1.RequestService/CreateMessage"
-	RequestService_ListMessages_FullMethodName         = "/comity.request.v1.RequestService/ListMessages"
-	RequestService_UploadAttachment_FullMethodName     = "/comity.request.v1.RequestService/UploadAttachment"
-	RequestService_ListAttachments_FullMethodName      = "/comity.request.v1.RequestService/ListAttachments"
-	RequestService_DownloadAttachment_FullMethodName   = "/comity.request.v1.RequestService/DownloadAttachment"
-	RequestService_WatchRequests_FullMethodName        = "/comity.request.v1.RequestService/WatchRequests"
-	RequestService_GetStatistics_FullMethodName        = "/comity.request.v1.RequestService/GetStatistics"
+	RequestService_CreateRequest_FullMethodName                    = "/comity.request.v1.RequestService/CreateRequest"
+	RequestService_GetRequest_FullMethodName                       = "/comity.request.v1.RequestService/GetRequest"
+	RequestService_ListRequests_FullMethodName                     = "/comity.request.v1.RequestService/ListRequests"
+	RequestService_UpdateRequest_FullMethodName                    = "/comity.request.v1.RequestService/UpdateRequest"
+	RequestService_SubmitRequest_FullMethodName                    = "/comity.request.v1.RequestService/SubmitRequest"
+	RequestService_ReturnRequest_FullMethodName                    = "/comity.request.v1.RequestService/ReturnRequest"
+	RequestService_TransmitRequest_FullMethodName                  = "/comity.request.v1.RequestService/TransmitRequest"
+	RequestService_AcknowledgeRequest_FullMethodName               = "/comity.request.v1.RequestService/AcknowledgeRequest"
+	RequestService_RequestClarification_FullMethodName             = "/comity.request.v1.RequestService/RequestClarification"
+	RequestService_ProvideClarification_FullMethodName             = "/comity.request.v1.RequestService/ProvideClarification"
+	RequestService_AcceptRequest_FullMethodName                    = "/comity.request.v1.RequestService/AcceptRequest"
+	RequestService_RefuseRequest_FullMethodName                    = "/comity.request.v1.RequestService/RefuseRequest"
+	RequestService_ExecuteRequest_FullMethodName                   = "/comity.request.v1.RequestService/ExecuteRequest"
+	RequestService_ExtendPreservation_FullMethodName               = "/comity.request.v1.RequestService/ExtendPreservation"
+	RequestService_WithdrawRequest_FullMethodName                  = "/comity.request.v1.RequestService/WithdrawRequest"
+	RequestService_CloseRequest_FullMethodName                     = "/comity.request.v1.RequestService/CloseRequest"
+	RequestService_RequestExtension_FullMethodName                 = "/comity.request.v1.RequestService/RequestExtension"
+	RequestService_GrantExtension_FullMethodName                   = "/comity.request.v1.RequestService/GrantExtension"
+	RequestService_DeclineExtension_FullMethodName                 = "/comity.request.v1.RequestService/DeclineExtension"
+	RequestService_ReleasePreservation_FullMethodName              = "/comity.request.v1.RequestService/ReleasePreservation"
+	RequestService_DiscloseChain_FullMethodName                    = "/comity.request.v1.RequestService/DiscloseChain"
+	RequestService_NotifyImpediment_FullMethodName                 = "/comity.request.v1.RequestService/NotifyImpediment"
+	RequestService_PostponeRequest_FullMethodName                  = "/comity.request.v1.RequestService/PostponeRequest"
+	RequestService_ResumeRequest_FullMethodName                    = "/comity.request.v1.RequestService/ResumeRequest"
+	RequestService_ProposeConditions_FullMethodName                = "/comity.request.v1.RequestService/ProposeConditions"
+	RequestService_AcceptConditions_FullMethodName                 = "/comity.request.v1.RequestService/AcceptConditions"
+	RequestService_RejectConditions_FullMethodName                 = "/comity.request.v1.RequestService/RejectConditions"
+	RequestService_ConfirmInWriting_FullMethodName                 = "/comity.request.v1.RequestService/ConfirmInWriting"
+	RequestService_DeclareConfidentialityImpossible_FullMethodName = "/comity.request.v1.RequestService/DeclareConfidentialityImpossible"
+	RequestService_ProceedRequest_FullMethodName                   = "/comity.request.v1.RequestService/ProceedRequest"
+	RequestService_TransferOwnership_FullMethodName                = "/comity.request.v1.RequestService/TransferOwnership"
+	RequestService_DraftFollowUp_FullMethodName                    = "/comity.request.v1.RequestService/DraftFollowUp"
+	RequestService_RecordOralRequest_FullMethodName                = "/comity.request.v1.RequestService/RecordOralRequest"
+	RequestService_GetRequestHistory_FullMethodName                = "/comity.request.v1.RequestService/GetRequestHistory"
+	RequestService_CreateMessage_FullMethodName                    = "/comity.request.v1.RequestService/CreateMessage"
+	RequestService_ListMessages_FullMethodName                     = "/comity.request.v1.RequestService/ListMessages"
+	RequestService_UploadAttachment_FullMethodName                 = "/comity.request.v1.RequestService/UploadAttachment"
+	RequestService_ListAttachments_FullMethodName                  = "/comity.request.v1.RequestService/ListAttachments"
+	RequestService_DownloadAttachment_FullMethodName               = "/comity.request.v1.RequestService/DownloadAttachment"
+	RequestService_WatchRequests_FullMethodName                    = "/comity.request.v1.RequestService/WatchRequests"
+	RequestService_GetStatistics_FullMethodName                    = "/comity.request.v1.RequestService/GetStatistics"
 )
 
 // RequestServiceClient is the client API for RequestService service.
@@ -92,6 +109,45 @@ type RequestServiceClient interface {
 	WithdrawRequest(ctx context.Context, in *WithdrawRequestRequest, opts ...grpc.CallOption) (*WithdrawRequestResponse, error)
 	// EXECUTED, REFUSED or WITHDRAWN → CLOSED.
 	CloseRequest(ctx context.Context, in *CloseRequestRequest, opts ...grpc.CallOption) (*CloseRequestResponse, error)
+	// Asks the requested side to extend an executed preservation that is PRESERVED, by up to the policy's period; by the owning prosecutor or the requesting state's central authority.
+	RequestExtension(ctx context.Context, in *RequestExtensionRequest, opts ...grpc.CallOption) (*RequestExtensionResponse, error)
+	// Grants the pending extension of a preservation: its days are added to the expiry; by the requested agency's central authority.
+	GrantExtension(ctx context.Context, in *GrantExtensionRequest, opts ...grpc.CallOption) (*GrantExtensionResponse, error)
+	// Declines the pending extension of a preservation; by the requested agency's central authority.
+	DeclineExtension(ctx context.Context, in *DeclineExtensionRequest, opts ...grpc.CallOption) (*DeclineExtensionResponse, error)
+	// Releases an executed preservation the requesting side no longer needs (RELEASED); the requested side is told.
+	ReleasePreservation(ctx context.Context, in *ReleasePreservationRequest, opts ...grpc.CallOption) (*ReleasePreservationResponse, error)
+	// Records that preserved traffic data shows another provider in another state (Budapest 30); by the requested agency's central authority.
+	DiscloseChain(ctx context.Context, in *DiscloseChainRequest, opts ...grpc.CallOption) (*DiscloseChainResponse, error)
+	// Tells the requesting side what impedes execution, without a status change; from ACKNOWLEDGED, ACCEPTED or PARTIALLY_EXECUTED, by the requested agency's central authority.
+	NotifyImpediment(ctx context.Context, in *NotifyImpedimentRequest, opts ...grpc.CallOption) (*NotifyImpedimentResponse, error)
+	// ACKNOWLEDGED or ACCEPTED → POSTPONED until a date, with the answer clock paused; by the requested agency's central authority.
+	PostponeRequest(ctx context.Context, in *PostponeRequestRequest, opts ...grpc.CallOption) (*PostponeRequestResponse, error)
+	// POSTPONED → the status before; the answer clock runs again.
+	ResumeRequest(ctx context.Context, in *ResumeRequestRequest, opts ...grpc.CallOption) (*ResumeRequestResponse, error)
+	// ACKNOWLEDGED → CONDITIONS_PROPOSED with conditions and costs the requesting side must accept or reject.
+	ProposeConditions(ctx context.Context, in *ProposeConditionsRequest, opts ...grpc.CallOption) (*ProposeConditionsResponse, error)
+	// CONDITIONS_PROPOSED → ACCEPTED: the conditions bind; by the owning prosecutor or the requesting state's central authority.
+	AcceptConditions(ctx context.Context, in *AcceptConditionsRequest, opts ...grpc.CallOption) (*AcceptConditionsResponse, error)
+	// CONDITIONS_PROPOSED → ACKNOWLEDGED; by the owning prosecutor or the requesting state's central authority.
+	RejectConditions(ctx context.Context, in *RejectConditionsRequest, opts ...grpc.CallOption) (*RejectConditionsResponse, error)
+	// Confirms in writing a request recorded from a call, completing its fields; the safeguards are checked then, and the confirming prosecutor becomes its owner.
+	ConfirmInWriting(ctx context.Context, in *ConfirmInWritingRequest, opts ...grpc.CallOption) (*ConfirmInWritingResponse, error)
+	// ACKNOWLEDGED, ACCEPTED or PARTIALLY_EXECUTED → AWAITING_REQUESTER_DECISION: the requested side cannot keep the request confidential.
+	DeclareConfidentialityImpossible(ctx context.Context, in *DeclareConfidentialityImpossibleRequest, opts ...grpc.CallOption) (*DeclareConfidentialityImpossibleResponse, error)
+	// AWAITING_REQUESTER_DECISION → the status before: the requesting side proceeds knowing confidentiality cannot be kept.
+	ProceedRequest(ctx context.Context, in *ProceedRequestRequest, opts ...grpc.CallOption) (*ProceedRequestResponse, error)
+	// Hands a request to another prosecutor of the requesting agency; by the owning prosecutor or the requesting state's central authority.
+	TransferOwnership(ctx context.Context, in *TransferOwnershipRequest, opts ...grpc.CallOption) (*TransferOwnershipResponse, error)
+	// Makes a new draft from a request, copying the case's fields, related to
+	// it: FOLLOW_UP_OF (a production after a preservation) or SPAWNED_BY (a
+	// preservation in the next provider's state after a chain disclosure).
+	DraftFollowUp(ctx context.Context, in *DraftFollowUpRequest, opts ...grpc.CallOption) (*DraftFollowUpResponse, error)
+	// Records an urgent request received by telephone or another channel on
+	// behalf of the requesting agency; by the requested state's 24/7 contact
+	// point or central authority. It starts ACKNOWLEDGED, to be confirmed in
+	// writing by the requesting side.
+	RecordOralRequest(ctx context.Context, in *RecordOralRequestRequest, opts ...grpc.CallOption) (*RecordOralRequestResponse, error)
 	// Lists a request's status changes, oldest first.
 	GetRequestHistory(ctx context.Context, in *GetRequestHistoryRequest, opts ...grpc.CallOption) (*GetRequestHistoryResponse, error)
 	// Adds a message to a request's correspondence.
@@ -284,6 +340,176 @@ func (c *requestServiceClient) CloseRequest(ctx context.Context, in *CloseReques
 	return out, nil
 }
 
+func (c *requestServiceClient) RequestExtension(ctx context.Context, in *RequestExtensionRequest, opts ...grpc.CallOption) (*RequestExtensionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestExtensionResponse)
+	err := c.cc.Invoke(ctx, RequestService_RequestExtension_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) GrantExtension(ctx context.Context, in *GrantExtensionRequest, opts ...grpc.CallOption) (*GrantExtensionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GrantExtensionResponse)
+	err := c.cc.Invoke(ctx, RequestService_GrantExtension_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) DeclineExtension(ctx context.Context, in *DeclineExtensionRequest, opts ...grpc.CallOption) (*DeclineExtensionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeclineExtensionResponse)
+	err := c.cc.Invoke(ctx, RequestService_DeclineExtension_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ReleasePreservation(ctx context.Context, in *ReleasePreservationRequest, opts ...grpc.CallOption) (*ReleasePreservationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReleasePreservationResponse)
+	err := c.cc.Invoke(ctx, RequestService_ReleasePreservation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) DiscloseChain(ctx context.Context, in *DiscloseChainRequest, opts ...grpc.CallOption) (*DiscloseChainResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiscloseChainResponse)
+	err := c.cc.Invoke(ctx, RequestService_DiscloseChain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) NotifyImpediment(ctx context.Context, in *NotifyImpedimentRequest, opts ...grpc.CallOption) (*NotifyImpedimentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NotifyImpedimentResponse)
+	err := c.cc.Invoke(ctx, RequestService_NotifyImpediment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) PostponeRequest(ctx context.Context, in *PostponeRequestRequest, opts ...grpc.CallOption) (*PostponeRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PostponeRequestResponse)
+	err := c.cc.Invoke(ctx, RequestService_PostponeRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ResumeRequest(ctx context.Context, in *ResumeRequestRequest, opts ...grpc.CallOption) (*ResumeRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeRequestResponse)
+	err := c.cc.Invoke(ctx, RequestService_ResumeRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ProposeConditions(ctx context.Context, in *ProposeConditionsRequest, opts ...grpc.CallOption) (*ProposeConditionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProposeConditionsResponse)
+	err := c.cc.Invoke(ctx, RequestService_ProposeConditions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) AcceptConditions(ctx context.Context, in *AcceptConditionsRequest, opts ...grpc.CallOption) (*AcceptConditionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptConditionsResponse)
+	err := c.cc.Invoke(ctx, RequestService_AcceptConditions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) RejectConditions(ctx context.Context, in *RejectConditionsRequest, opts ...grpc.CallOption) (*RejectConditionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RejectConditionsResponse)
+	err := c.cc.Invoke(ctx, RequestService_RejectConditions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ConfirmInWriting(ctx context.Context, in *ConfirmInWritingRequest, opts ...grpc.CallOption) (*ConfirmInWritingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmInWritingResponse)
+	err := c.cc.Invoke(ctx, RequestService_ConfirmInWriting_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) DeclareConfidentialityImpossible(ctx context.Context, in *DeclareConfidentialityImpossibleRequest, opts ...grpc.CallOption) (*DeclareConfidentialityImpossibleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeclareConfidentialityImpossibleResponse)
+	err := c.cc.Invoke(ctx, RequestService_DeclareConfidentialityImpossible_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ProceedRequest(ctx context.Context, in *ProceedRequestRequest, opts ...grpc.CallOption) (*ProceedRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProceedRequestResponse)
+	err := c.cc.Invoke(ctx, RequestService_ProceedRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) TransferOwnership(ctx context.Context, in *TransferOwnershipRequest, opts ...grpc.CallOption) (*TransferOwnershipResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferOwnershipResponse)
+	err := c.cc.Invoke(ctx, RequestService_TransferOwnership_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) DraftFollowUp(ctx context.Context, in *DraftFollowUpRequest, opts ...grpc.CallOption) (*DraftFollowUpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DraftFollowUpResponse)
+	err := c.cc.Invoke(ctx, RequestService_DraftFollowUp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) RecordOralRequest(ctx context.Context, in *RecordOralRequestRequest, opts ...grpc.CallOption) (*RecordOralRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordOralRequestResponse)
+	err := c.cc.Invoke(ctx, RequestService_RecordOralRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *requestServiceClient) GetRequestHistory(ctx context.Context, in *GetRequestHistoryRequest, opts ...grpc.CallOption) (*GetRequestHistoryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetRequestHistoryResponse)
@@ -432,6 +658,45 @@ type RequestServiceServer interface {
 	WithdrawRequest(context.Context, *WithdrawRequestRequest) (*WithdrawRequestResponse, error)
 	// EXECUTED, REFUSED or WITHDRAWN → CLOSED.
 	CloseRequest(context.Context, *CloseRequestRequest) (*CloseRequestResponse, error)
+	// Asks the requested side to extend an executed preservation that is PRESERVED, by up to the policy's period; by the owning prosecutor or the requesting state's central authority.
+	RequestExtension(context.Context, *RequestExtensionRequest) (*RequestExtensionResponse, error)
+	// Grants the pending extension of a preservation: its days are added to the expiry; by the requested agency's central authority.
+	GrantExtension(context.Context, *GrantExtensionRequest) (*GrantExtensionResponse, error)
+	// Declines the pending extension of a preservation; by the requested agency's central authority.
+	DeclineExtension(context.Context, *DeclineExtensionRequest) (*DeclineExtensionResponse, error)
+	// Releases an executed preservation the requesting side no longer needs (RELEASED); the requested side is told.
+	ReleasePreservation(context.Context, *ReleasePreservationRequest) (*ReleasePreservationResponse, error)
+	// Records that preserved traffic data shows another provider in another state (Budapest 30); by the requested agency's central authority.
+	DiscloseChain(context.Context, *DiscloseChainRequest) (*DiscloseChainResponse, error)
+	// Tells the requesting side what impedes execution, without a status change; from ACKNOWLEDGED, ACCEPTED or PARTIALLY_EXECUTED, by the requested agency's central authority.
+	NotifyImpediment(context.Context, *NotifyImpedimentRequest) (*NotifyImpedimentResponse, error)
+	// ACKNOWLEDGED or ACCEPTED → POSTPONED until a date, with the answer clock paused; by the requested agency's central authority.
+	PostponeRequest(context.Context, *PostponeRequestRequest) (*PostponeRequestResponse, error)
+	// POSTPONED → the status before; the answer clock runs again.
+	ResumeRequest(context.Context, *ResumeRequestRequest) (*ResumeRequestResponse, error)
+	// ACKNOWLEDGED → CONDITIONS_PROPOSED with conditions and costs the requesting side must accept or reject.
+	ProposeConditions(context.Context, *ProposeConditionsRequest) (*ProposeConditionsResponse, error)
+	// CONDITIONS_PROPOSED → ACCEPTED: the conditions bind; by the owning prosecutor or the requesting state's central authority.
+	AcceptConditions(context.Context, *AcceptConditionsRequest) (*AcceptConditionsResponse, error)
+	// CONDITIONS_PROPOSED → ACKNOWLEDGED; by the owning prosecutor or the requesting state's central authority.
+	RejectConditions(context.Context, *RejectConditionsRequest) (*RejectConditionsResponse, error)
+	// Confirms in writing a request recorded from a call, completing its fields; the safeguards are checked then, and the confirming prosecutor becomes its owner.
+	ConfirmInWriting(context.Context, *ConfirmInWritingRequest) (*ConfirmInWritingResponse, error)
+	// ACKNOWLEDGED, ACCEPTED or PARTIALLY_EXECUTED → AWAITING_REQUESTER_DECISION: the requested side cannot keep the request confidential.
+	DeclareConfidentialityImpossible(context.Context, *DeclareConfidentialityImpossibleRequest) (*DeclareConfidentialityImpossibleResponse, error)
+	// AWAITING_REQUESTER_DECISION → the status before: the requesting side proceeds knowing confidentiality cannot be kept.
+	ProceedRequest(context.Context, *ProceedRequestRequest) (*ProceedRequestResponse, error)
+	// Hands a request to another prosecutor of the requesting agency; by the owning prosecutor or the requesting state's central authority.
+	TransferOwnership(context.Context, *TransferOwnershipRequest) (*TransferOwnershipResponse, error)
+	// Makes a new draft from a request, copying the case's fields, related to
+	// it: FOLLOW_UP_OF (a production after a preservation) or SPAWNED_BY (a
+	// preservation in the next provider's state after a chain disclosure).
+	DraftFollowUp(context.Context, *DraftFollowUpRequest) (*DraftFollowUpResponse, error)
+	// Records an urgent request received by telephone or another channel on
+	// behalf of the requesting agency; by the requested state's 24/7 contact
+	// point or central authority. It starts ACKNOWLEDGED, to be confirmed in
+	// writing by the requesting side.
+	RecordOralRequest(context.Context, *RecordOralRequestRequest) (*RecordOralRequestResponse, error)
 	// Lists a request's status changes, oldest first.
 	GetRequestHistory(context.Context, *GetRequestHistoryRequest) (*GetRequestHistoryResponse, error)
 	// Adds a message to a request's correspondence.
@@ -511,6 +776,57 @@ func (UnimplementedRequestServiceServer) WithdrawRequest(context.Context, *Withd
 }
 func (UnimplementedRequestServiceServer) CloseRequest(context.Context, *CloseRequestRequest) (*CloseRequestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CloseRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) RequestExtension(context.Context, *RequestExtensionRequest) (*RequestExtensionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestExtension not implemented")
+}
+func (UnimplementedRequestServiceServer) GrantExtension(context.Context, *GrantExtensionRequest) (*GrantExtensionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GrantExtension not implemented")
+}
+func (UnimplementedRequestServiceServer) DeclineExtension(context.Context, *DeclineExtensionRequest) (*DeclineExtensionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeclineExtension not implemented")
+}
+func (UnimplementedRequestServiceServer) ReleasePreservation(context.Context, *ReleasePreservationRequest) (*ReleasePreservationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleasePreservation not implemented")
+}
+func (UnimplementedRequestServiceServer) DiscloseChain(context.Context, *DiscloseChainRequest) (*DiscloseChainResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiscloseChain not implemented")
+}
+func (UnimplementedRequestServiceServer) NotifyImpediment(context.Context, *NotifyImpedimentRequest) (*NotifyImpedimentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NotifyImpediment not implemented")
+}
+func (UnimplementedRequestServiceServer) PostponeRequest(context.Context, *PostponeRequestRequest) (*PostponeRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PostponeRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) ResumeRequest(context.Context, *ResumeRequestRequest) (*ResumeRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) ProposeConditions(context.Context, *ProposeConditionsRequest) (*ProposeConditionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProposeConditions not implemented")
+}
+func (UnimplementedRequestServiceServer) AcceptConditions(context.Context, *AcceptConditionsRequest) (*AcceptConditionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptConditions not implemented")
+}
+func (UnimplementedRequestServiceServer) RejectConditions(context.Context, *RejectConditionsRequest) (*RejectConditionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectConditions not implemented")
+}
+func (UnimplementedRequestServiceServer) ConfirmInWriting(context.Context, *ConfirmInWritingRequest) (*ConfirmInWritingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmInWriting not implemented")
+}
+func (UnimplementedRequestServiceServer) DeclareConfidentialityImpossible(context.Context, *DeclareConfidentialityImpossibleRequest) (*DeclareConfidentialityImpossibleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeclareConfidentialityImpossible not implemented")
+}
+func (UnimplementedRequestServiceServer) ProceedRequest(context.Context, *ProceedRequestRequest) (*ProceedRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProceedRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) TransferOwnership(context.Context, *TransferOwnershipRequest) (*TransferOwnershipResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferOwnership not implemented")
+}
+func (UnimplementedRequestServiceServer) DraftFollowUp(context.Context, *DraftFollowUpRequest) (*DraftFollowUpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DraftFollowUp not implemented")
+}
+func (UnimplementedRequestServiceServer) RecordOralRequest(context.Context, *RecordOralRequestRequest) (*RecordOralRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordOralRequest not implemented")
 }
 func (UnimplementedRequestServiceServer) GetRequestHistory(context.Context, *GetRequestHistoryRequest) (*GetRequestHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRequestHistory not implemented")
@@ -845,6 +1161,312 @@ func _RequestService_CloseRequest_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RequestService_RequestExtension_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestExtensionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).RequestExtension(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_RequestExtension_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).RequestExtension(ctx, req.(*RequestExtensionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_GrantExtension_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GrantExtensionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).GrantExtension(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_GrantExtension_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).GrantExtension(ctx, req.(*GrantExtensionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_DeclineExtension_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeclineExtensionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).DeclineExtension(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_DeclineExtension_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).DeclineExtension(ctx, req.(*DeclineExtensionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ReleasePreservation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReleasePreservationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ReleasePreservation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ReleasePreservation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ReleasePreservation(ctx, req.(*ReleasePreservationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_DiscloseChain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscloseChainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).DiscloseChain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_DiscloseChain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).DiscloseChain(ctx, req.(*DiscloseChainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_NotifyImpediment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NotifyImpedimentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).NotifyImpediment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_NotifyImpediment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).NotifyImpediment(ctx, req.(*NotifyImpedimentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_PostponeRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PostponeRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).PostponeRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_PostponeRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).PostponeRequest(ctx, req.(*PostponeRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ResumeRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ResumeRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ResumeRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ResumeRequest(ctx, req.(*ResumeRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ProposeConditions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProposeConditionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ProposeConditions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ProposeConditions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ProposeConditions(ctx, req.(*ProposeConditionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_AcceptConditions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptConditionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).AcceptConditions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_AcceptConditions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).AcceptConditions(ctx, req.(*AcceptConditionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_RejectConditions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectConditionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).RejectConditions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_RejectConditions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).RejectConditions(ctx, req.(*RejectConditionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ConfirmInWriting_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmInWritingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ConfirmInWriting(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ConfirmInWriting_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ConfirmInWriting(ctx, req.(*ConfirmInWritingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_DeclareConfidentialityImpossible_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeclareConfidentialityImpossibleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).DeclareConfidentialityImpossible(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_DeclareConfidentialityImpossible_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).DeclareConfidentialityImpossible(ctx, req.(*DeclareConfidentialityImpossibleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ProceedRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProceedRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ProceedRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ProceedRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ProceedRequest(ctx, req.(*ProceedRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_TransferOwnership_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferOwnershipRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).TransferOwnership(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_TransferOwnership_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).TransferOwnership(ctx, req.(*TransferOwnershipRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_DraftFollowUp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DraftFollowUpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).DraftFollowUp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_DraftFollowUp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).DraftFollowUp(ctx, req.(*DraftFollowUpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_RecordOralRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordOralRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).RecordOralRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_RecordOralRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).RecordOralRequest(ctx, req.(*RecordOralRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RequestService_GetRequestHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetRequestHistoryRequest)
 	if err := dec(in); err != nil {
@@ -1034,6 +1656,74 @@ var RequestService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CloseRequest",
 			Handler:    _RequestService_CloseRequest_Handler,
+		},
+		{
+			MethodName: "RequestExtension",
+			Handler:    _RequestService_RequestExtension_Handler,
+		},
+		{
+			MethodName: "GrantExtension",
+			Handler:    _RequestService_GrantExtension_Handler,
+		},
+		{
+			MethodName: "DeclineExtension",
+			Handler:    _RequestService_DeclineExtension_Handler,
+		},
+		{
+			MethodName: "ReleasePreservation",
+			Handler:    _RequestService_ReleasePreservation_Handler,
+		},
+		{
+			MethodName: "DiscloseChain",
+			Handler:    _RequestService_DiscloseChain_Handler,
+		},
+		{
+			MethodName: "NotifyImpediment",
+			Handler:    _RequestService_NotifyImpediment_Handler,
+		},
+		{
+			MethodName: "PostponeRequest",
+			Handler:    _RequestService_PostponeRequest_Handler,
+		},
+		{
+			MethodName: "ResumeRequest",
+			Handler:    _RequestService_ResumeRequest_Handler,
+		},
+		{
+			MethodName: "ProposeConditions",
+			Handler:    _RequestService_ProposeConditions_Handler,
+		},
+		{
+			MethodName: "AcceptConditions",
+			Handler:    _RequestService_AcceptConditions_Handler,
+		},
+		{
+			MethodName: "RejectConditions",
+			Handler:    _RequestService_RejectConditions_Handler,
+		},
+		{
+			MethodName: "ConfirmInWriting",
+			Handler:    _RequestService_ConfirmInWriting_Handler,
+		},
+		{
+			MethodName: "DeclareConfidentialityImpossible",
+			Handler:    _RequestService_DeclareConfidentialityImpossible_Handler,
+		},
+		{
+			MethodName: "ProceedRequest",
+			Handler:    _RequestService_ProceedRequest_Handler,
+		},
+		{
+			MethodName: "TransferOwnership",
+			Handler:    _RequestService_TransferOwnership_Handler,
+		},
+		{
+			MethodName: "DraftFollowUp",
+			Handler:    _RequestService_DraftFollowUp_Handler,
+		},
+		{
+			MethodName: "RecordOralRequest",
+			Handler:    _RequestService_RecordOralRequest_Handler,
 		},
 		{
 			MethodName: "GetRequestHistory",

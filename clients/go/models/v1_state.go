@@ -14,10 +14,10 @@ import (
 	"github.com/go-openapi/validate"
 )
 
-// State State is a participating state.
+// V1State State is a participating state.
 //
-// swagger:model State
-type State struct {
+// swagger:model v1.State
+type V1State struct {
 
 	// Languages in which requests are accepted (BCP-47).
 	AcceptedLanguages []string `json:"acceptedLanguages,omitempty"`
@@ -56,8 +56,8 @@ type State struct {
 	UpdateTime *strfmt.DateTime `json:"updateTime,omitempty"`
 }
 
-// Validate validates this state
-func (m *State) Validate(formats strfmt.Registry) error {
+// Validate validates this v1 state
+func (m *V1State) Validate(formats strfmt.Registry) error {
 	var res []error
 
 	if err := m.validateClaimMappings(formats); err != nil {
@@ -74,7 +74,7 @@ func (m *State) Validate(formats strfmt.Registry) error {
 	return nil
 }
 
-func (m *State) validateClaimMappings(formats strfmt.Registry) error {
+func (m *V1State) validateClaimMappings(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.ClaimMappings) { // not required
 		return nil
 	}
@@ -104,7 +104,7 @@ func (m *State) validateClaimMappings(formats strfmt.Registry) error {
 	return nil
 }
 
-func (m *State) validateUpdateTime(formats strfmt.Registry) error {
+func (m *V1State) validateUpdateTime(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.UpdateTime) { // not required
 		return nil
 	}
@@ -116,8 +116,8 @@ func (m *State) validateUpdateTime(formats strfmt.Registry) error {
 	return nil
 }
 
-// ContextValidate validate this state based on the context it is used
-func (m *State) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
+// ContextValidate validate this v1 state based on the context it is used
+func (m *V1State) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
 
 	if err := m.contextValidateClaimMappings(ctx, formats); err != nil {
@@ -138,7 +138,7 @@ func (m *State) ContextValidate(ctx context.Context, formats strfmt.Registry) er
 	return nil
 }
 
-func (m *State) contextValidateClaimMappings(ctx context.Context, formats strfmt.Registry) error {
+func (m *V1State) contextValidateClaimMappings(ctx context.Context, formats strfmt.Registry) error {
 
 	for i := 0; i < len(m.ClaimMappings); i++ {
 
@@ -167,7 +167,7 @@ func (m *State) contextValidateClaimMappings(ctx context.Context, formats strfmt
 	return nil
 }
 
-func (m *State) contextValidateCode(ctx context.Context, formats strfmt.Registry) error {
+func (m *V1State) contextValidateCode(ctx context.Context, formats strfmt.Registry) error {
 
 	if err := validate.ReadOnly(ctx, "code", "body", m.Code); err != nil {
 		return err
@@ -176,7 +176,7 @@ func (m *State) contextValidateCode(ctx context.Context, formats strfmt.Registry
 	return nil
 }
 
-func (m *State) contextValidateUpdateTime(ctx context.Context, formats strfmt.Registry) error {
+func (m *V1State) contextValidateUpdateTime(ctx context.Context, formats strfmt.Registry) error {
 
 	if err := validate.ReadOnly(ctx, "updateTime", "body", m.UpdateTime); err != nil {
 		return err
@@ -186,7 +186,7 @@ func (m *State) contextValidateUpdateTime(ctx context.Context, formats strfmt.Re
 }
 
 // MarshalBinary interface implementation
-func (m *State) MarshalBinary() ([]byte, error) {
+func (m *V1State) MarshalBinary() ([]byte, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -194,8 +194,8 @@ func (m *State) MarshalBinary() ([]byte, error) {
 }
 
 // UnmarshalBinary interface implementation
-func (m *State) UnmarshalBinary(b []byte) error {
-	var res State
+func (m *V1State) UnmarshalBinary(b []byte) error {
+	var res V1State
 	if err := jsonutils.ReadJSON(b, &res); err != nil {
 		return err
 	}
