@@ -42,6 +42,9 @@ type requestAction struct {
 	// Types, when set, are the only request types it applies to (an
 	// extension, to preservations).
 	Types []directoryv1.RequestType
+	// Show, when set, says whether the request's state beyond its status
+	// allows the action at all (a grant needs an extension asked for).
+	Show func(*requestv1.Request) bool
 }
 
 // doneMessage is the confirmation the request's page shows after the
@@ -94,7 +97,7 @@ func actionsFor(pg page, s *session, req *requestv1.Request) []actionLink {
 	for _, a := range requestActions {
 		if a.Side != userSide || !slices.Contains(a.Statuses, req.GetStatus()) ||
 			!slices.ContainsFunc(a.Roles, func(r string) bool { return slices.Contains(s.Roles, r) }) ||
-			(a.Types != nil && !slices.Contains(a.Types, req.GetType())) {
+			(a.Types != nil && !slices.Contains(a.Types, req.GetType())) || (a.Show != nil && !a.Show(req)) {
 			continue
 		}
 		out = append(out, actionLink{
