@@ -53,7 +53,7 @@ type requestAction struct {
 // registered action, a posted message or an upload, and the catalog has it;
 // else nothing.
 func doneMessage(pg page, id string) (string, string) {
-	if id != "message" && id != "upload" && !slices.ContainsFunc(requestActions, func(a requestAction) bool { return a.ID == id }) {
+	if id != "message" && id != "upload" && id != "record_oral" && !slices.ContainsFunc(requestActions, func(a requestAction) bool { return a.ID == id }) {
 		return "", ""
 	}
 	msg := "action." + id + ".done"
@@ -127,6 +127,7 @@ func navigation(pg page) []navLink {
 		{"/", "nav.requests", has("prosecutor") || has("central_authority") || has("liaison_officer")},
 		{"/requests/new", "nav.new_request", has("prosecutor")},
 		{"/authority", "nav.authority", has("central_authority")},
+		{"/requests/oral", "nav.record_oral", has("central_authority")},
 		{"/liaison", "nav.liaison", has("liaison_officer")},
 		{"/audit", "nav.audit", has("auditor")},
 		{"/directory", "nav.directory", has("directory_admin")},
