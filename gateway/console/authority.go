@@ -373,7 +373,7 @@ func (c *Console) authorityPost(a authorityAction) http.HandlerFunc {
 		if a.Renumber != nil {
 			renumber = func(f string) string { return a.Renumber(in, f) }
 		}
-		fe, shown := formErrorRenumbered(call.pg, err, renumber, a.Fields...)
+		fe, shown := formErrorRenumbered(call.pg, err, renumber, append(rowFields(in), a.Fields...)...)
 		if !shown {
 			c.serviceError(w, r, call.pg, err)
 			return

@@ -314,6 +314,27 @@ func filledRows(in url.Values, group string, filled func(url.Values, int) bool) 
 
 var rowIndex = regexp.MustCompile(`^([a-z_]+)\[(\d+)\](.*)$`)
 
+// rowFields are the field paths of the form's repeatable rows, most
+// specific first, so that a complaint about a row's input lands next to it.
+func rowFields(in url.Values) []string {
+	var out []string
+	for _, g := range []struct {
+		group string
+		names []string
+	}{
+		{"items", []string{"identifier_index", "data_category", "outcome", "reason"}},
+		{"conditions", []string{"kind", "text", "due_time"}},
+	} {
+		for i := range rowCount(in, g.group) {
+			for _, n := range g.names {
+				out = append(out, fmt.Sprintf("%s[%d].%s", g.group, i, n))
+			}
+			out = append(out, fmt.Sprintf("%s[%d]", g.group, i))
+		}
+	}
+	return out
+}
+
 // renumberRows turns the service's "items[k]…" (the k-th row sent) into
 // the form's row: the service names the rows it was sent, the form
 // numbers all of its rows.
