@@ -388,7 +388,7 @@ func TestConsolePractice(t *testing.T) {
 		body := practiceBody("DATA_PRESERVATION", "KG")
 		complete := url.Values{"etag": {etag[1]}, "identifier_rows": {"1"}, "person_rows": {"1"}, "type": {"DATA_PRESERVATION"},
 			"priority": {"EMERGENCY"}, "emergency_reason": {"A child is at risk."}, "legal_basis": {"CIS_IT_CRIME_AGREEMENT_2018"},
-			"offence.description": {body["offence"].(map[string]any)["description"].(string)},
+			"offence.description":         {body["offence"].(map[string]any)["description"].(string)},
 			"offence.legal_qualification": {"Article 205"}, "offence.maximum_penalty_years": {"7"},
 			"facts_summary": {"The child's account was taken over."}, "identifiers[0].kind": {"IP_ADDRESS"},
 			"identifiers[0].value": {"203.0.113.7"}, "necessity_and_proportionality": {body["necessityAndProportionality"].(string)},
