@@ -275,7 +275,10 @@ type authorityQueueSpec struct {
 func authorityQueueSpecs(s *session) []authorityQueueSpec {
 	var out []authorityQueueSpec
 	if stateCodePattern.MatchString(s.State) {
-		out = append(out, authorityQueueSpec{"outgoing", `status = SUBMITTED AND requestingState = "` + s.State + `"`, true})
+		out = append(out, authorityQueueSpec{"outgoing", `status = SUBMITTED AND requestingState = "` + s.State + `"`, true},
+			// Proposed conditions and a confidentiality that cannot be
+			// kept wait for the requesting side's decision (§5.2, §5.4).
+			authorityQueueSpec{"requester_decision", `(status = CONDITIONS_PROPOSED OR status = AWAITING_REQUESTER_DECISION) AND requestingState = "` + s.State + `"`, true})
 	}
 	agency := strings.TrimPrefix(s.Agency, "agencies/")
 	if agencyIDPattern.MatchString(agency) {
@@ -283,7 +286,8 @@ func authorityQueueSpecs(s *session) []authorityQueueSpec {
 		out = append(out,
 			authorityQueueSpec{"acknowledge", "status = TRANSMITTED" + to, true},
 			authorityQueueSpec{"decide", "status = ACKNOWLEDGED" + to, true},
-			authorityQueueSpec{"execute", "status = ACCEPTED" + to, true},
+			authorityQueueSpec{"execute", "(status = ACCEPTED OR status = PARTIALLY_EXECUTED)" + to, true},
+			authorityQueueSpec{"waiting", "(status = POSTPONED OR status = CONDITIONS_PROPOSED OR status = AWAITING_REQUESTER_DECISION)" + to, true},
 			authorityQueueSpec{"preservations", "status = EXECUTED AND type = DATA_PRESERVATION" + to, false},
 		)
 	}
@@ -455,6 +459,11 @@ func (c *Console) loadAuthorityAction(ctx context.Context, pg page, a authorityA
 	case "refuse":
 		for n := int32(1); n < int32(len(requestv1.Refusal_Ground_name)); n++ {
 			g := requestv1.Refusal_Ground(n).String()
+			if req.GetType() == directoryv1.RequestType_DATA_PRESERVATION && !slices.Contains(preservationGrounds, g) {
+				// A preservation may be refused on these only (DESIGN
+				// §5.1); the service says whether the last applies.
+				continue
+			}
 			v.Grounds = append(v.Grounds, authorityChoice{Value: g, Label: pg.T("refusal.ground." + g), Checked: slices.Contains(in["grounds"], g)})
 		}
 	default:

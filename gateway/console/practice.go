@@ -43,6 +43,11 @@ var (
 	statusesTransferable = append(slices.Clone(statusesPending), requestv1.Request_DRAFT, requestv1.Request_SUBMITTED,
 		requestv1.Request_TRANSMITTED, requestv1.Request_EXECUTED, requestv1.Request_REFUSED, requestv1.Request_WITHDRAWN)
 	preservationOnly = []directoryv1.RequestType{directoryv1.RequestType_DATA_PRESERVATION}
+	// preservationGrounds are the grounds on which a preservation may be
+	// refused: DUAL_CRIMINALITY_NOT_MET only where the requested state
+	// made the reservation of Budapest 29(4).
+	preservationGrounds = []string{requestv1.Refusal_POLITICAL_OFFENCE.String(), requestv1.Refusal_ESSENTIAL_INTERESTS.String(),
+		requestv1.Refusal_DUAL_CRIMINALITY_NOT_MET.String()}
 )
 
 // pendingExtension is the extension the requesting side asked for that
