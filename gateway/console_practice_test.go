@@ -413,6 +413,55 @@ func TestConsolePractice(t *testing.T) {
 		}
 	})
 
+	t.Run("draft content", func(t *testing.T) {
+		u := cs.signInHTTP(t, "kz-gpo", "prosecutor")
+		prior, _ := practiceRequest(t, cs, "DATA_PRESERVATION", "UZ")
+		v := draftValues("draft-content-1", goodNecessity)
+		for k, val := range map[string]string{
+			"custodian.provider": "Example Telecom LLC", "custodian.country": "uz", "custodian.service": "mobile internet",
+			"custodian.account_reference": "contract 4471", "follow_up_intended.intended": "true",
+			"follow_up_intended.production_type": "TRAFFIC_DATA", "persons[0].full_name": "Example Trade LLP",
+			"persons[0].kind": "LEGAL", "persons[0].registration_number": "BIN 123456789012",
+			"persons[0].registered_address": "Almaty, Abay avenue 1", "persons[0].representatives": "A. Seitkali; director; Almaty",
+			"investigating_authority.name": "Investigation department of the Almaty police",
+			"investigating_authority.case_number": "2026-0199", "purpose": "To identify the intruder.",
+			"requested_procedure.format": "CSV export", "requested_procedure.certification": "Certified by the provider",
+			"contact.full_name": "A. Nurlanov", "contact.phone": "+77172000000", "contact.email": "a.nurlanov@example.kz",
+			"contact.time_zone": "Asia/Almaty", "confidentiality.request": "true", "confidentiality.reason": "The suspect must not learn of it.",
+			"related_rows": "1", "related_requests[0].request": prior,
+		} {
+			v.Set(k, val)
+		}
+		p := u.post("/requests/new", v, nil)
+		if p.status != http.StatusBadRequest || fieldComplaint(p.body, "related_requests-0-kind") == "" {
+			t.Errorf("a relation without its kind answered %d, want 400 with the complaint next to it: %s", p.status, authorityMain(p.body))
+		}
+		if !strings.Contains(p.body, `value="Example Telecom LLC"`) || !strings.Contains(p.body, `value="`+prior+`"`) {
+			t.Errorf("the refused draft lost its input: %s", authorityMain(p.body))
+		}
+		v.Set("related_requests[0].kind", "EXTENSION_OF")
+		p = u.post("/requests/new", v, nil)
+		m := draftIDPattern.FindStringSubmatch(p.location)
+		if p.status != http.StatusSeeOther || m == nil {
+			t.Fatalf("the draft answered %d to %q: %s", p.status, p.location, authorityMain(p.body))
+		}
+		edit := u.get(p.location)
+		for _, want := range []string{`<option value="LEGAL" selected`, `<option value="EXTENSION_OF" selected`, `value="BIN 123456789012"`,
+			`>A. Seitkali; director; Almaty</textarea>`, `value="UZ"`, `<option value="TRAFFIC_DATA" selected`, `value="Asia/Almaty"`,
+			`name="confidentiality.request" value="true" checked`} {
+			if !strings.Contains(edit.body, want) {
+				t.Errorf("the saved draft's form lacks %s", want)
+			}
+		}
+		page := u.get("/requests/" + m[1])
+		for _, want := range []string{"Example Telecom LLC", "Extends:", `href="/requests/` + prior + `"`, "Legal person", "2026-0199",
+			"CSV export", "a.nurlanov@example.kz", "the request itself; The suspect must not learn of it.", "Traffic data"} {
+			if !strings.Contains(page.body, want) {
+				t.Errorf("the draft's page lacks %q", want)
+			}
+		}
+	})
+
 	t.Run("Russian", func(t *testing.T) {
 		ru := authoritySignIn(t, cs, "uz-gpo", "central_authority")
 		if code, _, _ := ru.post("/language", url.Values{"lang": {"ru"}, "return": {"/"}}); code != http.StatusSeeOther {

@@ -389,6 +389,7 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 	for _, f := range append([]field{
 		{"field.requesting_agency", strings.TrimPrefix(req.GetRequestingAgency(), "agencies/")},
 		{"field.requesting_state", from},
+		{"field.owner", req.GetOwner()},
 		{"field.requested_agency", strings.TrimPrefix(req.GetRequestedAgency(), "agencies/")},
 		{"field.requested_state", to},
 		{"field.emergency_reason", req.GetEmergencyReason()},

@@ -50,6 +50,7 @@ func init() {
 const (
 	maxIdentifierRows = 500
 	maxPersonRows     = 100
+	maxRelatedRows    = 20
 )
 
 // formTimeLayout is how datetime-local inputs send a moment; the form says
@@ -68,6 +69,12 @@ type personRow struct {
 	Kind, PlaceOfBirth, Residence, Occupation string
 	RegisteredAddress, RegistrationNumber     string
 	Representatives                           string
+}
+
+// relatedRow is one relation of the draft to another request, as the form
+// holds it: the kind and the other request's id.
+type relatedRow struct {
+	Kind, Request string
 }
 
 // personFieldNames are the fields of a person's row, as the service names
@@ -104,7 +111,7 @@ type draftForm struct {
 	Confidential                    bool
 	Language                        string
 	RequestedResponseTime           string
-	RelatedRequests                 string
+	Related                         []relatedRow
 
 	// The content of DESIGN §5.1, §5.4 and §5.5.
 	CustodianProvider, CustodianCountry       string
@@ -137,6 +144,10 @@ func newRequestID() string {
 // most specific first so that a complaint lands on its row.
 func (f draftForm) formFields() []string {
 	var fields []string
+	for i := range f.Related {
+		fields = append(fields, fmt.Sprintf("related_requests[%d].kind", i), fmt.Sprintf("related_requests[%d].request", i),
+			fmt.Sprintf("related_requests[%d]", i))
+	}
 	for i := range f.Identifiers {
 		for _, k := range []string{"kind", "value", "start_time", "end_time"} {
 			fields = append(fields, fmt.Sprintf("identifiers[%d].%s", i, k))
@@ -193,7 +204,7 @@ func parseDraftForm(r *http.Request) draftForm {
 		DataCategories: g("data_categories"), NecessityAndProportionality: g("necessity_and_proportionality"),
 		JudicialAuthorisationReference: g("judicial_authorisation_reference"), UseLimitations: g("use_limitations"),
 		Confidential: g("confidentiality.request") == "true", Language: strings.TrimSpace(g("language")),
-		RequestedResponseTime: g("requested_response_time"), RelatedRequests: g("related_requests"),
+		RequestedResponseTime: g("requested_response_time"),
 
 		CustodianProvider: g("custodian.provider"), CustodianCountry: strings.TrimSpace(g("custodian.country")),
 		CustodianService: g("custodian.service"), CustodianAccount: g("custodian.account_reference"),
@@ -218,6 +229,10 @@ func parseDraftForm(r *http.Request) draftForm {
 		k := func(s string) string { return g(fmt.Sprintf("identifiers[%d].%s", i, s)) }
 		f.Identifiers = append(f.Identifiers, identifierRow{Kind: k("kind"), Value: k("value"), Start: k("start_time"), End: k("end_time")})
 	}
+	for i := range rows("related_rows", maxRelatedRows) {
+		k := func(s string) string { return strings.TrimSpace(g(fmt.Sprintf("related_requests[%d].%s", i, s))) }
+		f.Related = append(f.Related, relatedRow{Kind: k("kind"), Request: k("request")})
+	}
 	for i := range rows("person_rows", maxPersonRows) {
 		k := func(s string) string { return g(fmt.Sprintf("persons[%d].%s", i, s)) }
 		f.Persons = append(f.Persons, personRow{FullName: k("full_name"), DateOfBirth: k("date_of_birth"), Nationality: k("nationality"), Role: k("role"),
@@ -233,6 +248,10 @@ func parseDraftForm(r *http.Request) draftForm {
 		if len(f.Persons) < maxPersonRows {
 			f.Persons = append(f.Persons, personRow{})
 		}
+	case "related":
+		if len(f.Related) < maxRelatedRows {
+			f.Related = append(f.Related, relatedRow{})
+		}
 	}
 	f.ensureRows()
 	return f
@@ -245,6 +264,9 @@ func (f *draftForm) ensureRows() {
 	}
 	if len(f.Persons) == 0 {
 		f.Persons = []personRow{{}}
+	}
+	if len(f.Related) == 0 {
+		f.Related = []relatedRow{{}}
 	}
 }
 
@@ -321,20 +343,16 @@ func (f draftForm) toRequest(pg page) (*requestv1.Request, []violation) {
 	} else {
 		complain("requested_response_time", "prosecutor.parse.time")
 	}
-	for _, l := range lines(f.RelatedRequests) {
-		// A line is "[KIND ]id": FOLLOW_UP_OF, EXTENSION_OF, SUPERSEDES,
-		// SPAWNED_BY or RELATED (the default).
-		kind, id, ok := strings.Cut(l, " ")
-		if !ok {
-			kind, id = "RELATED", l
-		}
-		k, known := requestv1.RelatedRequest_Kind_value[strings.ToUpper(strings.TrimSpace(kind))]
-		if !known || k == 0 {
-			complain("related_requests", "prosecutor.parse.relation")
+	for _, r := range f.Related {
+		if r == (relatedRow{}) {
 			continue
 		}
+		// A relation without a kind is sent as such, for the service to
+		// refuse next to the field; the id may be given with its
+		// "requests/" or without.
 		req.RelatedRequests = append(req.RelatedRequests, &requestv1.RelatedRequest{
-			Kind: requestv1.RelatedRequest_Kind(k), Request: "requests/" + strings.TrimPrefix(strings.TrimSpace(id), "requests/")})
+			Kind:    requestv1.RelatedRequest_Kind(requestv1.RelatedRequest_Kind_value[r.Kind]),
+			Request: "requests/" + strings.TrimPrefix(r.Request, "requests/")})
 	}
 	for _, p := range f.Persons {
 		if p == (personRow{}) {
@@ -398,11 +416,10 @@ func draftFormOf(req *requestv1.Request) draftForm {
 	if n := req.GetOffence().GetMaximumPenaltyYears(); n != 0 {
 		f.MaximumPenaltyYears = strconv.Itoa(int(n))
 	}
-	var related []string
 	for _, r := range req.GetRelatedRequests() {
-		related = append(related, r.GetKind().String()+" "+strings.TrimPrefix(r.GetRequest(), "requests/"))
+		f.Related = append(f.Related, relatedRow{Kind: enumName(r.GetKind().String(), r.GetKind() == 0),
+			Request: strings.TrimPrefix(r.GetRequest(), "requests/")})
 	}
-	f.RelatedRequests = strings.Join(related, "\n")
 	f.contentOf(req)
 	for _, p := range req.GetPersons() {
 		row := personRow{FullName: p.GetFullName(), DateOfBirth: p.GetDateOfBirth(), Nationality: p.GetNationality(), Role: p.GetRole(),
@@ -450,7 +467,7 @@ type optionGroup struct {
 // the directory.
 type draftChoices struct {
 	Types, Priorities, LegalBases, IdentifierKinds []option
-	PersonKinds, Channels                          []option
+	PersonKinds, Channels, RelationKinds           []option
 	States                                         []option
 	Agencies                                       []optionGroup
 }
@@ -483,6 +500,7 @@ func (c *Console) choices(ctx context.Context, pg page, own string) (draftChoice
 		IdentifierKinds: enumOptions(pg, "field.identifier_kind.", requestv1.Identifier_Kind_name),
 		PersonKinds:     enumOptions(pg, "person.kind.", requestv1.Person_Kind_name),
 		Channels:        enumOptions(pg, "intake.channel.", requestv1.Intake_Channel_name),
+		RelationKinds:   enumOptions(pg, "relation.", requestv1.RelatedRequest_Kind_name),
 	}
 	states, err := c.be.Directory.ListStates(ctx, &directoryv1.ListStatesRequest{})
 	if err != nil {
