@@ -423,7 +423,7 @@ func TestConsolePractice(t *testing.T) {
 			"follow_up_intended.production_type": "TRAFFIC_DATA", "persons[0].full_name": "Example Trade LLP",
 			"persons[0].kind": "LEGAL", "persons[0].registration_number": "BIN 123456789012",
 			"persons[0].registered_address": "Almaty, Abay avenue 1", "persons[0].representatives": "A. Seitkali; director; Almaty",
-			"investigating_authority.name": "Investigation department of the Almaty police",
+			"investigating_authority.name":        "Investigation department of the Almaty police",
 			"investigating_authority.case_number": "2026-0199", "purpose": "To identify the intruder.",
 			"requested_procedure.format": "CSV export", "requested_procedure.certification": "Certified by the provider",
 			"contact.full_name": "A. Nurlanov", "contact.phone": "+77172000000", "contact.email": "a.nurlanov@example.kz",
