@@ -129,7 +129,7 @@ func TestDomainFieldsHaveAPINames(t *testing.T) {
 		"Request.id": true, "Request.version": true, // the name; the etag
 		"Request.transmit_time": true, "Request.acknowledge_time": true, "Request.answer_time": true, // not in the API
 		"Acceptance.human_rights_concerns": true, "Acceptance.human_rights_note": true, // human_rights_review
-		"Actor.name": true, // display_name
+		"Actor.name":                    true, // display_name
 		"Postponement.paused_answer_by": true, // the answer deadline set aside while postponed: the domain's own
 	}
 	var check func(t reflect.Type, md protoreflect.MessageDescriptor)
