@@ -43,16 +43,40 @@ func itemsRequired(r Request) bool {
 }
 
 // checkItems checks the items of a delivery against r: each names one of
-// r's identifiers and, where r lists data categories, one of them; has an
-// outcome; gives a reason for any outcome but PROVIDED. It checks the
-// attachments of each item (ids) too.
-func (s *Service) checkItems(ctx context.Context, r Request, items []ExecutionItem) error {
+// r's identifiers and, where r lists data categories, one of them, once;
+// has an outcome; gives a reason for any outcome but PROVIDED. It checks
+// the attachments of each item (ids) too. The final delivery of a request
+// that needs items must leave no identifier without an item in it or an
+// earlier delivery: the requesting side learns what came of each.
+func (s *Service) checkItems(ctx context.Context, r Request, items []ExecutionItem, final bool) error {
 	var vs errs.Violations
 	if len(items) == 0 && itemsRequired(r) {
 		vs.Add("items", "say what came of each identifier sought: at least one item is required for a %s request", r.Type)
+	} else if final && itemsRequired(r) {
+		covered := make(map[int32]bool)
+		for _, d := range append(slices.Clone(r.Deliveries), Execution{Items: items}) {
+			for _, it := range d.Items {
+				covered[it.IdentifierIndex] = true
+			}
+		}
+		for i, id := range r.Identifiers {
+			if !covered[int32(i)] {
+				vs.Add("items", "identifier %d (%s) has no item in this delivery or an earlier one: say what came of it, or deliver partially", i, id.Value)
+			}
+		}
 	}
+	type key struct {
+		index    int32
+		category string
+	}
+	seen := make(map[key]int)
 	for i, it := range items {
 		at := fmt.Sprintf("items[%d]", i)
+		if j, dup := seen[key{it.IdentifierIndex, it.DataCategory}]; dup {
+			vs.Add(at, "repeats items[%d]: one item per identifier and data category", j)
+		} else {
+			seen[key{it.IdentifierIndex, it.DataCategory}] = i
+		}
 		if it.IdentifierIndex < 0 || int(it.IdentifierIndex) >= len(r.Identifiers) {
 			if len(r.Identifiers) == 0 {
 				vs.Add(at+".identifier_index", "the request names no identifiers; leave the items out")

@@ -32,26 +32,29 @@ func (dm domain) acceptedProduction(t *testing.T) request.Request {
 }
 
 // TestExecutionItems: each item names one of the request's identifiers and
-// data categories and an outcome, and gives a reason for any outcome but
-// PROVIDED; its attachments are the request's. A production request must
-// give items, a preservation need not. A refused execution changes
-// nothing.
+// data categories, once, and an outcome, and gives a reason for any outcome
+// but PROVIDED; its attachments are the request's. A production request
+// must give items, and its final delivery leave no identifier without one;
+// a preservation need not. A refused execution changes nothing.
 func TestExecutionItems(t *testing.T) {
 	provided := request.ExecutionItem{IdentifierIndex: 0, DataCategory: "connection logs", Outcome: "PROVIDED", Attachments: []string{"att-1"}}
 	for _, tc := range []struct {
-		name  string
-		items []request.ExecutionItem
-		want  []violation
+		name    string
+		partial bool
+		items   []request.ExecutionItem
+		want    []violation
 	}{
-		{"one provided", []request.ExecutionItem{provided}, nil},
-		{"not retained with reason", []request.ExecutionItem{provided,
+		{"one provided, partial", true, []request.ExecutionItem{provided}, nil},
+		{"one provided, final", false, []request.ExecutionItem{provided}, []violation{{"items", ""}}},
+		{"every identifier, one not retained", false, []request.ExecutionItem{provided,
 			{IdentifierIndex: 1, DataCategory: "subscriber data", Outcome: "NOT_RETAINED", Reason: "Kept 30 days only."}}, nil},
-		{"no items", nil, []violation{{"items", ""}}},
-		{"every fault", []request.ExecutionItem{provided, provided,
+		{"no items", true, nil, []violation{{"items", ""}}},
+		{"every fault", false, []request.ExecutionItem{provided, provided,
 			{IdentifierIndex: 2, DataCategory: "content", Outcome: "NOT_HELD"},
 			{IdentifierIndex: -1, DataCategory: "connection logs", Outcome: "LOST", Attachments: []string{"att-1", "att-9"}},
 			{IdentifierIndex: 1, DataCategory: "subscriber data"},
 		}, []violation{
+			{"items[1]", ""},
 			{"items[2].identifier_index", ""}, {"items[2].data_category", ""}, {"items[2].reason", ""},
 			{"items[3].identifier_index", ""}, {"items[3].outcome", ""}, {"items[3].attachments[1]", ""},
 			{"items[4].outcome", ""},
@@ -60,10 +63,14 @@ func TestExecutionItems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dm := newDomain(t, request.Policy{})
 			r := dm.acceptedProduction(t)
-			v, err := dm.svc.Execute(ctx, uzCA, r.ID, "", request.Execution{ResponseSummary: "Logs provided.", Items: tc.items}, []string{"att-1"})
+			v, err := dm.svc.Execute(ctx, uzCA, r.ID, "", request.Execution{ResponseSummary: "Logs provided.", Partial: tc.partial, Items: tc.items}, []string{"att-1"})
 			if tc.want == nil {
-				if err != nil || v.Status != request.Executed || v.Execution == nil || !slices.EqualFunc(v.Execution.Items, tc.items, itemEqual) {
-					t.Fatalf("= %s %+v, %v; want EXECUTED with the items", v.Status, v.Execution, err)
+				want := request.Executed
+				if tc.partial {
+					want = request.PartiallyExecuted
+				}
+				if err != nil || v.Status != want || v.Execution == nil || !slices.EqualFunc(v.Execution.Items, tc.items, itemEqual) {
+					t.Fatalf("= %s %+v, %v; want %s with the items", v.Status, v.Execution, err, want)
 				}
 				return
 			}

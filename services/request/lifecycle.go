@@ -398,7 +398,7 @@ func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag st
 			if err := s.checkAttachments(ctx, r.ID, attachmentIDs); err != nil {
 				return err
 			}
-			return s.checkItems(ctx, r, e.Items)
+			return s.checkItems(ctx, r, e.Items, !e.Partial)
 		},
 		func(r *Request, now time.Time) error {
 			ex := e
