@@ -42,14 +42,18 @@ func itemsRequired(r Request) bool {
 	return r.Type != cooperation.DataPreservation && len(r.Identifiers) > 0
 }
 
-// checkItems checks the items of a delivery against r: each names one of
-// r's identifiers and, where r lists data categories, one of them, once;
-// has an outcome; gives a reason for any outcome but PROVIDED. It checks
-// the attachments of each item (ids) too. The final delivery of a request
-// that needs items must leave no identifier without an item in it or an
-// earlier delivery: the requesting side learns what came of each.
-func (s *Service) checkItems(ctx context.Context, r Request, items []ExecutionItem, final bool) error {
-	var vs errs.Violations
+// checkDelivery checks a delivery e of r against r: its attachments (ids)
+// are r's, and so are each item's; each item names one of r's identifiers
+// and, where r lists data categories, one of them, once; has an outcome;
+// gives a reason for any outcome but PROVIDED. The final delivery of a
+// request that needs items must leave no identifier without an item in it
+// or an earlier delivery: the requesting side learns what came of each.
+func (s *Service) checkDelivery(ctx context.Context, r Request, e Execution, attachmentIDs []string) error {
+	vs, err := s.unknownAttachments(ctx, r.ID, "attachments", attachmentIDs)
+	if err != nil {
+		return err
+	}
+	items, final := e.Items, !e.Partial
 	if len(items) == 0 && itemsRequired(r) {
 		vs.Add("items", "say what came of each identifier sought: at least one item is required for a %s request", r.Type)
 	} else if final && itemsRequired(r) {
@@ -104,7 +108,7 @@ func (s *Service) checkItems(ctx context.Context, r Request, items []ExecutionIt
 		}
 		vs = append(vs, more...)
 	}
-	return vs.Err(errs.FailedPrecondition, "the execution's items do not match the request")
+	return vs.Err(errs.FailedPrecondition, "the delivery does not match the request")
 }
 
 // unknownAttachments returns a violation of field[i] for each id that is

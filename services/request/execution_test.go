@@ -82,6 +82,15 @@ func TestExecutionItems(t *testing.T) {
 			}
 		})
 	}
+	t.Run("unknown attachment of the delivery, with a bad item", func(t *testing.T) {
+		dm := newDomain(t, request.Policy{})
+		r := dm.acceptedProduction(t)
+		_, err := dm.svc.Execute(ctx, uzCA, r.ID, "", request.Execution{ResponseSummary: "Logs.", Partial: true,
+			Items: []request.ExecutionItem{{DataCategory: "connection logs", Outcome: "IMPOSSIBLE"}}}, []string{"att-1", "att-2"})
+		if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"attachments[1]", ""}, {"items[0].reason", ""}}) {
+			t.Errorf("= %v %v; want FAILED_PRECONDITION on attachments[1] and items[0].reason together", code, vs)
+		}
+	})
 	t.Run("preservation without items", func(t *testing.T) {
 		dm, r := seed(t, request.Accepted)
 		if v := ok(t)(dm.svc.Execute(ctx, uzCA, r.ID, "", request.Execution{ResponseSummary: "Preserved."}, nil)); v.Status != request.Executed {

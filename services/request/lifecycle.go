@@ -394,12 +394,7 @@ func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag st
 		return View{}, err
 	}
 	return s.transition(ctx, p, id, etag, actExecute, "",
-		func(r Request) error {
-			if err := s.checkAttachments(ctx, r.ID, attachmentIDs); err != nil {
-				return err
-			}
-			return s.checkItems(ctx, r, e.Items, !e.Partial)
-		},
+		func(r Request) error { return s.checkDelivery(ctx, r, e, attachmentIDs) },
 		func(r *Request, now time.Time) error {
 			ex := e
 			ex.Attachments = attachmentIDs
