@@ -360,31 +360,46 @@ func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag str
 }
 
 // Refuse records the requested side's refusal with its grounds (each one of
-// RefusalGrounds).
+// RefusalGrounds): of a preservation, only on the grounds it may be refused
+// on; of anything else, only after a consultation (checkRefusalOf).
 func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag string, f Refusal) (View, error) {
 	if err := checkRefusal(f); err != nil {
 		return View{}, err
 	}
-	return s.transition(ctx, p, id, etag, actRefuse, f.Explanation, nil, func(r *Request, now time.Time) error {
-		ref := f
-		r.Refusal, r.AnswerTime = &ref, now
-		return nil
-	})
+	return s.transition(ctx, p, id, etag, actRefuse, f.Explanation,
+		func(r Request) error { return checkRefusalOf(r, f, s.now()) },
+		func(r *Request, now time.Time) error {
+			ref := f
+			if c := f.Consultation; c != nil {
+				cons := *c
+				if cons.Time.IsZero() {
+					// A consultation without a time was held by the
+					// refusal at the latest.
+					cons.Time = now
+				}
+				ref.Consultation = &cons
+			}
+			r.Refusal, r.AnswerTime = &ref, now
+			return nil
+		})
 }
 
-// Execute records the response; a preservation then holds for the policy's
-// period.
+// Execute records one delivery of the response, item by item (each item's
+// attachments, like the delivery's, ids of attachments already uploaded
+// to the request): with e.Partial the request is PARTIALLY_EXECUTED and
+// more deliveries follow, else EXECUTED, and a preservation then holds for
+// the policy's period.
 func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag string, e Execution, attachmentIDs []string) (View, error) {
 	if err := required("response_summary", e.ResponseSummary); err != nil {
 		return View{}, err
 	}
 	return s.transition(ctx, p, id, etag, actExecute, "",
-		func(r Request) error { return s.checkAttachments(ctx, r.ID, attachmentIDs) },
+		func(r Request) error { return s.checkDelivery(ctx, r, e, attachmentIDs) },
 		func(r *Request, now time.Time) error {
 			ex := e
-			r.Execution, r.AnswerTime = &ex, now
-			r.Status = Executed
-			if r.Type == cooperation.DataPreservation {
+			ex.Attachments = attachmentIDs
+			deliver(r, ex, p, now)
+			if r.Status == Executed && r.Type == cooperation.DataPreservation {
 				r.Deadlines.PreservationExpiresAt = s.policy.preservationExpiry(now)
 			}
 			return nil

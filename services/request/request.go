@@ -288,6 +288,10 @@ type Postponement struct {
 	PostponedBy  Actor     `json:"postponed_by,omitzero"`
 	PostponeTime time.Time `json:"postpone_time,omitzero"`
 	ResumeTime   time.Time `json:"resume_time,omitzero"`
+	// PausedAnswerBy is the answer deadline when execution was postponed,
+	// set aside while it is (the request's own is empty then); :resume
+	// restores it moved on by the time spent postponed.
+	PausedAnswerBy time.Time `json:"paused_answer_by,omitzero"`
 }
 
 // Condition is a condition on the use of what the requested side provides

@@ -269,6 +269,13 @@ func seeded(st request.Status) request.Request {
 		r.TransmitTime = t0
 	}
 	r.Deadlines.PreservationExpiresAt = t0.Add(30 * day)
+	switch st {
+	case request.Postponed:
+		// As :postpone of an accepted request leaves it.
+		r.Postponement = &request.Postponement{Until: t0.Add(10 * day), Reason: "A domestic investigation.", ResumeStatus: request.Accepted, PostponeTime: t0}
+	case request.ConditionsProposed:
+		r.ConditionsProposal = &request.ConditionsProposal{Conditions: []request.Condition{{Kind: "CONFIDENTIAL"}}, ProposeTime: t0, Decision: "PENDING"}
+	}
 	return r
 }
 
@@ -319,6 +326,27 @@ func TestLifecycle(t *testing.T) {
 		"execute": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
 			return svc.Execute(ctx, p, id, "", request.Execution{ResponseSummary: "Preserved."}, nil)
 		},
+		"executePartially": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Execute(ctx, p, id, "", request.Execution{ResponseSummary: "Part preserved.", Partial: true}, nil)
+		},
+		"notifyImpediment": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.NotifyImpediment(ctx, p, id, "", request.Impediment{Kind: "SIGNIFICANT_DELAY", Explanation: "The provider is slow."})
+		},
+		"postpone": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Postpone(ctx, p, id, "", t0.Add(30*day), "A domestic investigation would be prejudiced.")
+		},
+		"resume": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Resume(ctx, p, id, "")
+		},
+		"proposeConditions": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.ProposeConditions(ctx, p, id, "", []request.Condition{{Kind: "CONFIDENTIAL"}}, nil)
+		},
+		"acceptConditions": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.AcceptConditions(ctx, p, id, "")
+		},
+		"rejectConditions": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.RejectConditions(ctx, p, id, "", "We cannot keep it confidential.")
+		},
 		"extendPreservation": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
 			return svc.ExtendPreservation(ctx, p, id, "")
 		},
@@ -347,9 +375,21 @@ func TestLifecycle(t *testing.T) {
 		{"provideClarification", S[4:5], request.Acknowledged, []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA, uzCA}},
 		{"accept", S[3:4], request.Accepted, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
 		{"refuse", S[3:4], request.Refused, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
-		{"execute", []request.Status{request.Accepted}, request.Executed, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"execute", []request.Status{request.Accepted, request.PartiallyExecuted}, request.Executed, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"executePartially", []request.Status{request.Accepted, request.PartiallyExecuted}, request.PartiallyExecuted, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"notifyImpediment", []request.Status{request.Acknowledged, request.Accepted, request.PartiallyExecuted}, "", []identity.Principal{uzCA},
+			[]identity.Principal{kzCA, kzProsecutor}},
+		{"postpone", []request.Status{request.Acknowledged, request.Accepted}, request.Postponed, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		// seeded postponed an ACCEPTED request.
+		{"resume", []request.Status{request.Postponed}, request.Accepted, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"proposeConditions", []request.Status{request.Acknowledged}, request.ConditionsProposed, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"acceptConditions", []request.Status{request.ConditionsProposed}, request.Accepted, []identity.Principal{kzProsecutor, kzCA},
+			[]identity.Principal{kzOtherPr, uzCA}},
+		{"rejectConditions", []request.Status{request.ConditionsProposed}, request.Acknowledged, []identity.Principal{kzProsecutor, kzCA},
+			[]identity.Principal{kzOtherPr, uzCA}},
 		{"extendPreservation", []request.Status{request.Executed}, "", []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
-		{"withdraw", []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged, request.ClarificationRequested, request.Accepted},
+		{"withdraw", []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged, request.ClarificationRequested,
+			request.ConditionsProposed, request.Postponed, request.AwaitingRequesterDecision, request.Accepted, request.PartiallyExecuted},
 			request.Withdrawn, []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA, uzCA}},
 		{"close", []request.Status{request.Executed, request.Refused, request.Withdrawn}, request.Closed,
 			[]identity.Principal{kzCA, kzProsecutor}, []identity.Principal{kzOtherPr, uzCA}},
@@ -589,7 +629,8 @@ func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 		code errs.Code
 		want []violation
 	}{
-		{"every ground", request.Refusal{Grounds: request.RefusalGrounds, Explanation: "All of them."}, errs.Internal, nil},
+		{"every ground", request.Refusal{Grounds: request.RefusalGrounds, Explanation: "All of them.",
+			Consultation: &request.Consultation{Note: "Granting in part was discussed with KZ.", Time: t0}}, errs.Internal, nil},
 		{"unset ground", request.Refusal{Grounds: []string{"OTHER", "GROUND_UNSPECIFIED"}, Explanation: "x"}, errs.Invalid, []violation{{"grounds[1]", ""}}},
 		{"unknown ground, no explanation", request.Refusal{Grounds: []string{"BORED"}}, errs.Invalid, []violation{{"grounds[0]", ""}}},
 		{"no ground", request.Refusal{Explanation: "x"}, errs.FailedPrecondition, []violation{{"grounds", ""}}},
@@ -597,7 +638,12 @@ func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 		{"neither", request.Refusal{}, errs.FailedPrecondition, []violation{{"grounds", ""}, {"explanation", ""}}},
 	} {
 		t.Run("refuse/"+tc.name, func(t *testing.T) {
-			dm, r := seed(t, request.Acknowledged)
+			// A production request: a preservation may be refused on
+			// two grounds only (TestRefusalConsultation).
+			dm := newDomain(t, request.Policy{})
+			r := seeded(request.Acknowledged)
+			r.Type = cooperation.TrafficData
+			dm.store.put(r)
 			v, err := dm.svc.Refuse(ctx, uzCA, r.ID, "", tc.f)
 			if tc.want == nil {
 				if err != nil || v.Status != request.Refused || v.Refusal == nil || !slices.Equal(v.Refusal.Grounds, tc.f.Grounds) || !v.AnswerTime.Equal(t0) {

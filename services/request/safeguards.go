@@ -276,6 +276,8 @@ func checkAcceptance(r Request, a Acceptance, reviewed bool) error {
 var RefusalGrounds = []string{
 	"POLITICAL_OFFENCE", "ESSENTIAL_INTERESTS", "DUAL_CRIMINALITY_NOT_MET", "HUMAN_RIGHTS_CONCERNS",
 	"DEATH_PENALTY_NO_ASSURANCE", "NE_BIS_IN_IDEM", "IMMUNITY", "INSUFFICIENT_INFORMATION", "OTHER",
+	// DESIGN §5.2.
+	"NOT_IN_CONFORMITY", "DOMESTIC_LAW_PROHIBITS", "CONTRARY_TO_LEGAL_SYSTEM", "PERSECUTION", "PRESS_FREEDOM",
 }
 
 // checkRefusal checks a refusal: a ground that is not one of

@@ -222,6 +222,13 @@ func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequest
 // RefuseRequest implements requestv1.RequestServiceServer.
 func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
 	f := request.Refusal{Explanation: req.GetExplanation()}
+	if c := req.GetConsultation(); c != nil {
+		at, err := timeField("consultation.time", c.GetTime())
+		if err != nil {
+			return nil, err
+		}
+		f.Consultation = &request.Consultation{Note: c.GetNote(), Time: at}
+	}
 	for _, g := range req.GetGrounds() {
 		// Every ground as it came, GROUND_UNSPECIFIED included: the
 		// domain refuses what is not a ground, naming it.
@@ -236,6 +243,9 @@ func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteReque
 	return transition[requestv1.ExecuteRequestResponse](ctx, req, func(ctx context.Context, p identity.Principal, id, etag string) (request.View, error) {
 		atts, err := attachmentIDs(id, req.GetAttachments())
 		if err != nil {
+			return request.View{}, err
+		}
+		if e.Items, err = executionItems(id, req.GetItems()); err != nil {
 			return request.View{}, err
 		}
 		return s.svc.Execute(ctx, p, id, etag, e, atts)
