@@ -9,6 +9,7 @@ import (
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/request"
 )
 
@@ -494,5 +495,63 @@ func TestTransferOwnership(t *testing.T) {
 	o := dm.recorded(t, cooperation.DataPreservation)
 	if v := ok(t)(dm.svc.TransferOwnership(ctx, kzCA, o.ID, "", "p-kz", "")); v.Owner != "p-kz" {
 		t.Errorf("oral request transferred to %q, want p-kz", v.Owner)
+	}
+}
+
+// TestOverdueListUnconfirmed: overdue=true lists an unconfirmed request past
+// its confirmation deadline, on the real stores of both engines, and
+// overdue=false every other request; confirmed, it leaves the first list.
+// The history keeps the owner each change left.
+func TestOverdueListUnconfirmed(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			svc, _, _ := newServiceOn(t, engine, request.WatchLimits{})
+			late := phoneCall
+			late.ReceivedTime = time.Now().Add(-73 * time.Hour)
+			overdue := ok(t)(svc.RecordOral(ctx, uzCA, oralDraft(cooperation.DataPreservation), "kz-gpo", late, ""))
+			fresh := phoneCall
+			fresh.ReceivedTime = time.Now().Add(-time.Hour)
+			onTime := ok(t)(svc.RecordOral(ctx, uzCA, oralDraft(cooperation.DataPreservation), "kz-gpo", fresh, ""))
+			draft := ok(t)(svc.Create(ctx, kzProsecutor, completeDraft(), ""))
+			list := func(p identity.Principal, want bool) []string {
+				t.Helper()
+				res, err := svc.List(ctx, p, request.ListOptions{Filter: query.Compare{Field: "overdue", Op: query.Eq, Value: want}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, v := range res.Views {
+					if v.Overdue != want {
+						t.Errorf("%s listed with overdue %v under overdue=%v", v.Reference, v.Overdue, want)
+					}
+					out = append(out, v.ID)
+				}
+				slices.Sort(out)
+				return out
+			}
+			sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
+			if got := list(uzCA, true); !slices.Equal(got, []string{overdue.ID}) {
+				t.Errorf("overdue=true for ca-uz: %v, want %s", got, overdue.ID)
+			}
+			if got := list(kzCA, false); !slices.Equal(got, sorted(onTime.ID, draft.ID)) {
+				t.Errorf("overdue=false for ca-kz: %v, want %s and %s", got, onTime.ID, draft.ID)
+			}
+			ok(t)(svc.ConfirmInWriting(ctx, kzOtherPr, overdue.ID, "", completion, completionFields))
+			if got := list(uzCA, true); len(got) != 0 {
+				t.Errorf("overdue=true once confirmed: %v, want none", got)
+			}
+			ok(t)(svc.TransferOwnership(ctx, kzOtherPr, overdue.ID, "", "p-kz", "Back from leave."))
+			hist, err := svc.History(ctx, kzCA, overdue.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var owners []string
+			for _, h := range hist {
+				owners = append(owners, h.Action+":"+h.Owner)
+			}
+			if want := []string{"recordOral:", "confirmInWriting:p-kz-2", "transferOwnership:p-kz"}; !slices.Equal(owners, want) {
+				t.Errorf("history owners %v, want %v", owners, want)
+			}
+		})
 	}
 }
