@@ -219,6 +219,14 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 	})
 }
 
+// MayConfirmInWriting says whether p may confirm request id in writing now:
+// the checks of ConfirmInWriting that come before the fields sent, for a
+// check made before the input is looked at.
+func (s *Service) MayConfirmInWriting(ctx context.Context, p identity.Principal, id string) error {
+	_, err := s.precheck(ctx, p, id, "", actConfirmInWriting, checkConfirmable)
+	return err
+}
+
 // checkConfirmable refuses the confirmation of a request that was not
 // recorded from a call, or that is confirmed already.
 func checkConfirmable(r Request) error {

@@ -207,6 +207,12 @@ func TestConfirmInWriting(t *testing.T) {
 		t.Errorf("refused confirmations changed the request (version %d)", got.Version)
 	}
 
+	if err := dm.svc.MayConfirmInWriting(ctx, uzCA, v.ID); errs.CodeOf(err) != errs.PermissionDenied {
+		t.Errorf("may the requested CA confirm: %v; want PERMISSION_DENIED", err)
+	}
+	if err := dm.svc.MayConfirmInWriting(ctx, kzOtherPr, v.ID); err != nil {
+		t.Errorf("may a prosecutor of the requesting agency confirm: %v; want yes", err)
+	}
 	dm.clock.advance(2 * time.Hour)
 	c := ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", timed, completionFields))
 	switch {
@@ -228,6 +234,9 @@ func TestConfirmInWriting(t *testing.T) {
 	if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"intake.confirm_time", ""}}) ||
 		!strings.Contains(err.Error(), "confirmed") {
 		t.Errorf("second confirmation = %v %v (%v); want FAILED_PRECONDITION on intake.confirm_time", code, vs, err)
+	}
+	if err := dm.svc.MayConfirmInWriting(ctx, kzOtherPr, v.ID); errs.CodeOf(err) != errs.FailedPrecondition {
+		t.Errorf("may it be confirmed again: %v; want FAILED_PRECONDITION", err)
 	}
 	r := seeded(request.Acknowledged)
 	dm.store.put(r)

@@ -130,6 +130,11 @@ func TestOralRequestCalls(t *testing.T) {
 		t.Errorf("deadlines %v; want confirmation 72 h after the call", r.GetDeadlines())
 	}
 	name := r.GetName()
+	// The requested side is told it may not confirm before anything it
+	// sends is looked at.
+	if err := s.Preauthorize(uz, "", &requestv1.ConfirmInWritingRequest{Name: name}); errs.CodeOf(err) != errs.PermissionDenied {
+		t.Errorf("preauthorizing the requested CA's confirmation = %v; want PERMISSION_DENIED", err)
+	}
 
 	confirm := &requestv1.ConfirmInWritingRequest{Name: name, Request: &requestv1.Request{
 		LegalBasis: requestv1.Request_CHISINAU_CONVENTION_2002, Language: "ru",
