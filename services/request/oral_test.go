@@ -1,6 +1,7 @@
 package request_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -562,5 +563,36 @@ func TestOverdueListUnconfirmed(t *testing.T) {
 				t.Errorf("history owners %v, want %v", owners, want)
 			}
 		})
+	}
+}
+
+// TestWatchSeesTheRecording: the recording is one change, from no status to
+// ACKNOWLEDGED, that the watches of both sides get; a third state's does
+// not, and its confirmation follows it on both.
+func TestWatchSeesTheRecording(t *testing.T) {
+	svc, _, _ := newService(t, request.WatchLimits{})
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	kgCA := user("ca-kg", "kg-gpo", identity.CentralAuthority)
+	watchers := map[string]watcher{}
+	for _, p := range []identity.Principal{uzCA, kzOtherPr, kgCA} {
+		watchers[p.Subject] = watch(t, wctx, svc, p, nil)
+	}
+	v := ok(t)(svc.RecordOral(ctx, uzCA, oralDraft(cooperation.DataPreservation), "kz-gpo", phoneCall, ""))
+	ok(t)(svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", completion, completionFields))
+	for _, who := range []string{"ca-uz", "p-kz-2"} {
+		e := next(t, watchers[who], who)
+		if e.RequestID != v.ID || e.From != "" || e.To != request.Acknowledged || e.Action != "recordOral" {
+			t.Errorf("%s's watch got %s %q→%s by %s; want the recording", who, e.Action, e.From, e.To, e.Actor.Subject)
+		}
+		if e = next(t, watchers[who], who); e.Action != "confirmInWriting" || e.Owner != "p-kz-2" {
+			t.Errorf("%s's watch got %s (owner %q); want the confirmation, owner p-kz-2", who, e.Action, e.Owner)
+		}
+	}
+	// A draft of KG's, which its CA sees, comes after the two changes in the
+	// feed: the KG watch gets it first or it got one of them.
+	kgDraft := ok(t)(svc.Create(ctx, user("p-kg", "kg-gpo", identity.Prosecutor), completeDraft(), ""))
+	if e := next(t, watchers["ca-kg"], "ca-kg"); e.RequestID != kgDraft.ID {
+		t.Errorf("a third state's watch got %s of %s; want only its own draft", e.Action, e.Reference)
 	}
 }
