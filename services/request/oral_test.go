@@ -501,10 +501,28 @@ func TestTransferOwnership(t *testing.T) {
 		t.Errorf("the former owner updates: %v; want PERMISSION_DENIED", err)
 	}
 	ok(t)(dm.svc.Update(ctx, kzOtherPr, r.ID, "", func(r *request.Request) { r.CaseReference = "X" }, []string{"case_reference"}))
-	// The requesting CA hands an unconfirmed oral request to a prosecutor.
+	// The requesting CA hands an unconfirmed oral request to a prosecutor;
+	// it still awaits its written confirmation.
 	o := dm.recorded(t, cooperation.DataPreservation)
-	if v := ok(t)(dm.svc.TransferOwnership(ctx, kzCA, o.ID, "", "p-kz", "")); v.Owner != "p-kz" {
-		t.Errorf("oral request transferred to %q, want p-kz", v.Owner)
+	if v := ok(t)(dm.svc.TransferOwnership(ctx, kzCA, o.ID, "", "p-kz", "")); v.Owner != "p-kz" || !v.Intake.ConfirmTime.IsZero() {
+		t.Errorf("oral request transferred to %q (confirmed %v), want p-kz, unconfirmed", v.Owner, v.Intake.ConfirmTime)
+	}
+	if v := ok(t)(dm.svc.ConfirmInWriting(ctx, kzProsecutor, o.ID, "", completion, completionFields)); v.Owner != "p-kz" || v.Intake.ConfirmTime.IsZero() {
+		t.Errorf("confirmed after the transfer: owner %q, confirmed %v", v.Owner, v.Intake.ConfirmTime)
+	}
+}
+
+// TestWithdrawUnconfirmed: a request recorded from a call that no
+// prosecutor has confirmed has no owner: the requesting state's central
+// authority withdraws it; a prosecutor who does not own it cannot.
+func TestWithdrawUnconfirmed(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	v := dm.recorded(t, cooperation.TrafficData)
+	if _, err := dm.svc.Withdraw(ctx, kzOtherPr, v.ID, "", "Sent by mistake."); errs.CodeOf(err) != errs.PermissionDenied {
+		t.Errorf("withdrawal by a prosecutor who does not own it = %v; want PERMISSION_DENIED", err)
+	}
+	if w := ok(t)(dm.svc.Withdraw(ctx, kzCA, v.ID, "", "The child was found.")); w.Status != request.Withdrawn {
+		t.Errorf("withdrawn by the requesting CA: %s", w.Status)
 	}
 }
 
