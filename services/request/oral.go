@@ -99,8 +99,9 @@ func (s *Service) RecordOral(ctx context.Context, p identity.Principal, d Reques
 	if err != nil {
 		return View{}, fmt.Errorf("request id: %w", err)
 	}
-	received := in.ReceivedTime
-	if received.IsZero() {
+	// Times are kept as the stores keep them, in UTC to the microsecond.
+	received := in.ReceivedTime.UTC().Truncate(time.Microsecond)
+	if in.ReceivedTime.IsZero() {
 		received = now
 	}
 	r := d
@@ -115,7 +116,7 @@ func (s *Service) RecordOral(ctx context.Context, p identity.Principal, d Reques
 	r.TransmitTime, r.AcknowledgeTime = now, now
 	r.Deadlines.AnswerBy = s.policy.answerBy(now, r.Priority, r.RequestedResponseTime)
 	r.Deadlines.ConfirmationDueBy = received.Add(s.policy.Confirmation)
-	r.Intake = &Intake{Channel: in.Channel, ReceivedTime: received.UTC().Truncate(time.Microsecond), Caller: in.Caller, RecordedBy: actorOf(p)}
+	r.Intake = &Intake{Channel: in.Channel, ReceivedTime: received, Caller: in.Caller, RecordedBy: actorOf(p)}
 	r.CreateTime, r.UpdateTime = now, now
 	ch := Change{
 		// One entry: the request comes into being acknowledged. The watch
