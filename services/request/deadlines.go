@@ -22,6 +22,13 @@ type Policy struct {
 	// Preservation is how long an executed preservation holds, and how much
 	// each extension adds.
 	Preservation time.Duration
+	// Confirmation is how long after the call the requesting side has to
+	// confirm in writing a request recorded from a call (DESIGN §5.3).
+	Confirmation time.Duration
+	// ExecuteBeforeConfirmation are the request types the requested side
+	// may accept and execute before the requesting side has confirmed them
+	// in writing: a preservation cannot wait, a production can.
+	ExecuteBeforeConfirmation []cooperation.RequestType
 }
 
 const day = 24 * time.Hour
@@ -35,7 +42,9 @@ func DefaultPolicy() Policy {
 		Answer: map[cooperation.Priority]time.Duration{
 			cooperation.Emergency: 8 * time.Hour, cooperation.Urgent: 10 * day, cooperation.Routine: 90 * day,
 		},
-		Preservation: 90 * day,
+		Preservation:              90 * day,
+		Confirmation:              72 * time.Hour,
+		ExecuteBeforeConfirmation: []cooperation.RequestType{cooperation.DataPreservation},
 	}
 }
 
@@ -67,6 +76,14 @@ func (p Policy) Validate() error {
 	}
 	if p.Preservation <= 0 || p.Preservation > MaxPeriod {
 		return fmt.Errorf("deadline policy: preservation period must be positive and at most ten years (3650d)")
+	}
+	if p.Confirmation <= 0 || p.Confirmation > MaxPeriod {
+		return fmt.Errorf("deadline policy: confirmation period must be positive and at most ten years (3650d)")
+	}
+	for _, t := range p.ExecuteBeforeConfirmation {
+		if !slices.Contains(cooperation.RequestTypes, t) {
+			return fmt.Errorf("deadline policy: execute_before_confirmation: unknown request type %q", t)
+		}
 	}
 	return nil
 }
@@ -118,8 +135,15 @@ func (p Policy) extendedPreservation(r Request, now time.Time) (time.Time, error
 var awaitingAnswer = []Status{Acknowledged, ClarificationRequested, Accepted}
 
 // Overdue reports whether r is past a deadline at now without the expected
-// action: not acknowledged by AcknowledgeBy, or not answered by AnswerBy.
+// action: not acknowledged by AcknowledgeBy, not answered by AnswerBy, or,
+// recorded from a call, not confirmed in writing by ConfirmationDueBy
+// (which confirmation clears) while the requesting side still can confirm
+// it. It looks at metadata only (redact keeps what it needs), so that a
+// watch's snapshot says the same as the request.
 func Overdue(r Request, now time.Time) bool {
+	if !r.Deadlines.ConfirmationDueBy.IsZero() && slices.Contains(pending, r.Status) && now.After(r.Deadlines.ConfirmationDueBy) {
+		return true
+	}
 	switch {
 	case r.Status == Transmitted:
 		return !r.Deadlines.AcknowledgeBy.IsZero() && now.After(r.Deadlines.AcknowledgeBy)
@@ -136,9 +160,16 @@ func overdueExpr(now time.Time) query.Expr {
 	for _, s := range awaitingAnswer[1:] {
 		awaiting = query.Or{Left: awaiting, Right: status(s)}
 	}
+	unconfirmed := status(pending[0])
+	for _, s := range pending[1:] {
+		unconfirmed = query.Or{Left: unconfirmed, Right: status(s)}
+	}
 	return query.Or{
-		Left:  query.And{Left: status(Transmitted), Right: query.Compare{Field: "acknowledgeBy", Op: query.Lt, Value: now}},
-		Right: query.And{Left: awaiting, Right: query.Compare{Field: "answerBy", Op: query.Lt, Value: now}},
+		Left: query.Or{
+			Left:  query.And{Left: status(Transmitted), Right: query.Compare{Field: "acknowledgeBy", Op: query.Lt, Value: now}},
+			Right: query.And{Left: awaiting, Right: query.Compare{Field: "answerBy", Op: query.Lt, Value: now}},
+		},
+		Right: query.And{Left: unconfirmed, Right: query.Compare{Field: "confirmationDueBy", Op: query.Lt, Value: now}},
 	}
 }
 

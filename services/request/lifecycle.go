@@ -351,6 +351,9 @@ func (s *Service) ProvideClarification(ctx context.Context, p identity.Principal
 // dual-criminality assessment and human-rights review.
 func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag string, a Acceptance, reviewed bool) (View, error) {
 	return s.transition(ctx, p, id, etag, actAccept, a.Conditions, func(r Request) error {
+		if err := s.checkConfirmedForExecution(r, actAccept); err != nil {
+			return err
+		}
 		return checkAcceptance(r, a, reviewed)
 	}, func(r *Request, _ time.Time) error {
 		acc := a
@@ -394,7 +397,12 @@ func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag st
 		return View{}, err
 	}
 	return s.transition(ctx, p, id, etag, actExecute, "",
-		func(r Request) error { return s.checkDelivery(ctx, r, e, attachmentIDs) },
+		func(r Request) error {
+			if err := s.checkConfirmedForExecution(r, actExecute); err != nil {
+				return err
+			}
+			return s.checkDelivery(ctx, r, e, attachmentIDs)
+		},
 		func(r *Request, now time.Time) error {
 			ex := e
 			ex.Attachments = attachmentIDs

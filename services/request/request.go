@@ -578,6 +578,9 @@ var StoreSchema = append(query.Schema{
 	{Name: "transmitted", Kind: query.Bool},
 	{Name: "acknowledgeBy", Kind: query.Timestamp},
 	{Name: "answerBy", Kind: query.Timestamp},
+	// confirmationDueBy is absent (NULL) but for a request recorded from a
+	// call that is not yet confirmed.
+	{Name: "confirmationDueBy", Kind: query.Timestamp},
 }, RequestSchema...)
 
 // ListQuery selects a page of requests.

@@ -275,6 +275,10 @@ func seeded(st request.Status) request.Request {
 		r.Postponement = &request.Postponement{Until: t0.Add(10 * day), Reason: "A domestic investigation.", ResumeStatus: request.Accepted, PostponeTime: t0}
 	case request.ConditionsProposed:
 		r.ConditionsProposal = &request.ConditionsProposal{Conditions: []request.Condition{{Kind: "CONFIDENTIAL"}}, ProposeTime: t0, Decision: "PENDING"}
+	case request.AwaitingRequesterDecision:
+		// Only a declaration leads there; :proceed returns to its status.
+		r.ConfidentialityDeclaration = &request.ConfidentialityDeclaration{Explanation: "Notification is mandatory.",
+			ResumeStatus: request.Accepted, DeclaredBy: request.Actor{Subject: "ca-uz", Agency: "uz-247"}, DeclareTime: t0}
 	}
 	return r
 }
@@ -356,6 +360,15 @@ func TestLifecycle(t *testing.T) {
 		"close": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
 			return svc.Close(ctx, p, id, "")
 		},
+		"declareConfidentialityImpossible": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.DeclareConfidentialityImpossible(ctx, p, id, "", "Notification is mandatory.")
+		},
+		"proceed": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Proceed(ctx, p, id, "")
+		},
+		"transferOwnership": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.TransferOwnership(ctx, p, id, "", "p-kz-3", "Reassigned.")
+		},
 	}
 	S := request.Statuses
 	for _, row := range []struct {
@@ -393,6 +406,14 @@ func TestLifecycle(t *testing.T) {
 			request.Withdrawn, []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA, uzCA}},
 		{"close", []request.Status{request.Executed, request.Refused, request.Withdrawn}, request.Closed,
 			[]identity.Principal{kzCA, kzProsecutor}, []identity.Principal{kzOtherPr, uzCA}},
+		{"declareConfidentialityImpossible", []request.Status{request.Acknowledged, request.Accepted, request.PartiallyExecuted},
+			request.AwaitingRequesterDecision, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"proceed", []request.Status{request.AwaitingRequesterDecision}, request.Accepted,
+			[]identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
+		{"transferOwnership", []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged,
+			request.ClarificationRequested, request.ConditionsProposed, request.Postponed, request.AwaitingRequesterDecision,
+			request.Accepted, request.PartiallyExecuted, request.Executed, request.Refused, request.Withdrawn}, "",
+			[]identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
 	} {
 		for _, st := range request.Statuses {
 			for _, p := range row.who {

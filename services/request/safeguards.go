@@ -115,6 +115,7 @@ func safeguards(r Request, receiver directory.Agency, attachments []Attachment) 
 				receiver.ID, r.Language, strings.Join(receiver.AcceptedLanguages, " or "))
 		}
 	}
+	contents(r, &vs)
 	return vs
 }
 

@@ -193,6 +193,9 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 	}
 	r := d
 	resetServerFields(&r)
+	// After the digest: a retry of a body sent before confidentiality
+	// existed is still the same request.
+	mirrorConfidentiality(&r, d.Confidentiality != nil, d.Confidential)
 	r.ID = id.String()
 	r.RequestingAgency, r.RequestingState, r.Owner = p.Agency, p.State, p.Subject
 	r.RequestedAgency = receiver.ID
@@ -408,6 +411,7 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	apply(&next)
 	next.RequestedState = strings.ToUpper(next.RequestedState)
 	next.KeepServerFields(cur)
+	mirrorConfidentialityTouched(&next, touched)
 	if err := checkShape(next); err != nil {
 		return View{}, err
 	}

@@ -111,24 +111,31 @@ func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequest
 	return &requestv1.UpdateRequestResponse{Request: RequestToProto(v)}, nil
 }
 
-// Preauthorize implements grpcserver.Preauthorizer: an update of a draft
-// checks who the caller is before the shape of what they send, so that
+// Preauthorize implements grpcserver.Preauthorizer: an update of a draft,
+// or a written confirmation, checks who the caller is before the shape of what they send, so that
 // someone who may not update it is refused as such (or told it does not
 // exist), not for its body.
 func (s *Server) Preauthorize(ctx context.Context, _ string, req any) error {
-	r, ok := req.(*requestv1.UpdateRequestRequest)
-	if !ok {
-		return nil
-	}
 	p, ok := identity.FromContext(ctx)
 	if !ok {
 		return nil
 	}
-	id, err := requestID(r.GetRequest().GetName(), "request.name")
-	if err != nil {
-		return nil
+	switch r := req.(type) {
+	case *requestv1.UpdateRequestRequest:
+		id, err := requestID(r.GetRequest().GetName(), "request.name")
+		if err != nil {
+			return nil
+		}
+		return s.svc.MayUpdate(ctx, p, id)
+	case *requestv1.ConfirmInWritingRequest:
+		// A confirmation carries the request's fields as an update does.
+		id, err := requestID(r.GetName(), "name")
+		if err != nil {
+			return nil
+		}
+		return s.svc.MayConfirmInWriting(ctx, p, id)
 	}
-	return s.svc.MayUpdate(ctx, p, id)
+	return nil
 }
 
 // lifecycleRequest is what every lifecycle action's request message has.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -71,13 +72,24 @@ var columns = map[string]string{
 	"reference":        "reference",
 }
 
-// storeSchema is request.StoreSchema with the columns. "overdue" has none:
-// the Service rewrites it into deadline comparisons before a query reaches
-// the store.
-func storeSchema() (query.Schema, error) {
+// storeSchema is request.StoreSchema with the columns of engine d.
+// "overdue" has none: the Service rewrites it into deadline comparisons
+// before a query reaches the store.
+//
+// confirmation_due_by is NULL for every request but one recorded from a
+// call and not yet confirmed, and the Service negates its comparison (not
+// overdue): under SQL's three-valued logic NOT (due < now) is NULL, not true,
+// for a NULL due, and would drop every other request from a list of those
+// not overdue. The filter compares it as a date that never comes instead.
+func storeSchema(d sqldb.Dialect) (query.Schema, error) {
+	cols := maps.Clone(columns)
+	cols["confirmationDueBy"] = "COALESCE(confirmation_due_by, 'infinity'::timestamptz)"
+	if d == sqldb.SQLite {
+		cols["confirmationDueBy"] = "COALESCE(confirmation_due_by, 9223372036854775807)"
+	}
 	return slices.DeleteFunc(slices.Clone(request.StoreSchema), func(f query.Field) bool {
 		return f.Name == "overdue"
-	}).WithColumns(columns)
+	}).WithColumns(cols)
 }
 
 // Store keeps requests, their history, messages, attachment records and the
@@ -123,7 +135,7 @@ func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("request migrations: %w", err)
 	}
-	schema, err := storeSchema()
+	schema, err := storeSchema(db.Dialect())
 	if err != nil {
 		return nil, fmt.Errorf("request store: %w", err)
 	}
@@ -525,13 +537,13 @@ func createStmts(d sqldb.Dialect, group []*pendingCreate) []stmt {
 				WHERE state = ? AND year = ?) AS c)`
 		stmts = append(stmts, stmt{sql: `INSERT INTO requests (id, reference, type, priority, status,
 			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
-			acknowledge_by, answer_by, create_time, update_time, version, doc)
-			VALUES (?, ` + ref + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + withReference(d, "?", ref) + `)
+			acknowledge_by, answer_by, confirmation_due_by, create_time, update_time, version, doc)
+			VALUES (?, ` + ref + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + withReference(d, "?", ref) + `)
 			RETURNING reference`,
 			args: []any{r.ID, count[c], c.state, c.year, string(r.Type), string(r.Priority), string(r.Status),
 				r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
-				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.Time(r.CreateTime), d.Time(r.UpdateTime),
-				r.Version, storedoc.EncodeRequest(*r), count[c], c.state, c.year},
+				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.NullTime(r.Deadlines.ConfirmationDueBy),
+				d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(*r), count[c], c.state, c.year},
 			into: []any{&r.Reference}}, p.ev)
 		if p.ch.History != nil {
 			history = append(history, historyStmt(d, *r, *p.ch.History))
@@ -677,9 +689,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request)
 		}
 		if _, err := s.run(ctx, tx, append([]stmt{{sql: `UPDATE requests SET type = ?, priority = ?, status = ?,
 			requested_agency = ?, requested_state = ?, owner = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
-			create_time = ?, update_time = ?, version = ?, doc = ?
+			confirmation_due_by = ?, create_time = ?, update_time = ?, version = ?, doc = ?
 			WHERE id = ?`, args: []any{string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState, r.Owner,
-			!r.TransmitTime.IsZero(), d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy),
+			!r.TransmitTime.IsZero(), d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.NullTime(r.Deadlines.ConfirmationDueBy),
 			d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(r), id}}}, change...)); err != nil {
 			return fmt.Errorf("update request %s: %w", id, err)
 		}
