@@ -19,9 +19,17 @@ type Policy struct {
 	// Answer is how long after acknowledgement it has to execute or refuse,
 	// by priority; a requested response date that comes earlier wins.
 	Answer map[cooperation.Priority]time.Duration
-	// Preservation is how long an executed preservation holds, and how much
-	// each extension adds.
+	// Preservation is how long an executed preservation holds, how much
+	// each extension of the requested side's own adds, and the most days
+	// the requesting side may ask for at once.
 	Preservation time.Duration
+	// ExtensionNotice is how long before a preservation's expiry the
+	// requesting side should ask to extend it (deadlines.extension_request_by).
+	ExtensionNotice time.Duration
+	// HoldReturn is how long a preservation holds again once the follow-up
+	// that held it is executed, refused or withdrawn: time for the
+	// requesting side to release it or ask for more.
+	HoldReturn time.Duration
 }
 
 const day = 24 * time.Hour
@@ -35,7 +43,9 @@ func DefaultPolicy() Policy {
 		Answer: map[cooperation.Priority]time.Duration{
 			cooperation.Emergency: 8 * time.Hour, cooperation.Urgent: 10 * day, cooperation.Routine: 90 * day,
 		},
-		Preservation: 90 * day,
+		Preservation:    90 * day,
+		ExtensionNotice: 10 * day,
+		HoldReturn:      30 * day,
 	}
 }
 
@@ -67,6 +77,12 @@ func (p Policy) Validate() error {
 	}
 	if p.Preservation <= 0 || p.Preservation > MaxPeriod {
 		return fmt.Errorf("deadline policy: preservation period must be positive and at most ten years (3650d)")
+	}
+	if p.ExtensionNotice <= 0 || p.ExtensionNotice >= p.Preservation {
+		return fmt.Errorf("deadline policy: the extension notice must be positive and shorter than the preservation period")
+	}
+	if p.HoldReturn <= 0 || p.HoldReturn > MaxPeriod {
+		return fmt.Errorf("deadline policy: the hold return period must be positive and at most ten years (3650d)")
 	}
 	return nil
 }

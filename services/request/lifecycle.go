@@ -261,7 +261,7 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 // every safeguard is met. With validateOnly it only says whether it would:
 // every check runs, nothing changes.
 func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguards(ctx, r, actSubmit) }
+	check := func(r Request) error { return s.checkSafeguardsFor(ctx, p, r, actSubmit) }
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actSubmit, check)
 	}
@@ -281,7 +281,7 @@ func (s *Service) Return(ctx context.Context, p identity.Principal, id, etag, re
 // validateOnly it only says whether it would: every check runs, nothing
 // changes and no deadline starts.
 func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguards(ctx, r, actTransmit) }
+	check := func(r Request) error { return s.checkSafeguardsFor(ctx, p, r, actTransmit) }
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actTransmit, check)
 	}

@@ -20,18 +20,26 @@ import (
 //	{
 //	  "acknowledge": {"EMERGENCY": "8h", "URGENT": "24h", "ROUTINE": "5d"},
 //	  "answer": {"EMERGENCY": "8h", "URGENT": "10d", "ROUTINE": "90d"},
-//	  "preservation": "90d"
+//	  "preservation": "90d",
+//	  "extension_notice": "10d",
+//	  "hold_return": "30d"
 //	}
 //
 // acknowledge is counted from transmission, answer from acknowledgement
 // (a requested response date that comes earlier still wins), preservation
-// from execution and again for each extension. A period is a whole number
+// from execution and again for each extension of the requested side's own
+// (it is also the most days the requesting side may ask for at once).
+// extension_notice is how long before a preservation's expiry the
+// requesting side is to ask for an extension (extension_request_by), and
+// must be shorter than preservation; hold_return is how long a preservation
+// holds again once the follow-up that held it (Budapest 29(7)) is executed,
+// refused or withdrawn. A period is a whole number
 // of days ("5d") or a Go duration ("36h", "90m"), and must be positive.
 // Anything else (an unknown key or priority, a period that does not parse)
 // is refused, naming the entry.
 
 // policyKeys are the keys of a policy file, in the order errors list them.
-var policyKeys = []string{"acknowledge", "answer", "preservation"}
+var policyKeys = []string{"acknowledge", "answer", "preservation", "extension_notice", "hold_return"}
 
 // LoadPolicy reads the deadline policy file at path; an empty path is
 // DefaultPolicy.
@@ -84,12 +92,19 @@ func parsePolicy(data []byte) (Policy, error) {
 			err = parsePeriods(k, top[k], p.Answer)
 		case "preservation":
 			p.Preservation, err = parsePeriod(k, top[k])
+		case "extension_notice":
+			p.ExtensionNotice, err = parsePeriod(k, top[k])
+		case "hold_return":
+			p.HoldReturn, err = parsePeriod(k, top[k])
 		default:
 			err = fmt.Errorf("unknown key %q (known: %s)", k, strings.Join(policyKeys, ", "))
 		}
 		if err != nil {
 			return Policy{}, err
 		}
+	}
+	if p.ExtensionNotice >= p.Preservation {
+		return Policy{}, fmt.Errorf("extension_notice: the notice (%s) must be shorter than the preservation period (%s)", p.ExtensionNotice, p.Preservation)
 	}
 	return p, nil
 }
