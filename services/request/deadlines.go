@@ -109,24 +109,15 @@ func (p Policy) preservationExpiry(executed time.Time) time.Time {
 	return executed.Add(p.Preservation)
 }
 
-// extendedPreservation is the expiry of r's preservation after one more
-// extension at now: the current expiry plus the policy's period. Only a
-// preservation that has not lapsed can be extended.
-func (p Policy) extendedPreservation(r Request, now time.Time) (time.Time, error) {
-	var vs errs.Violations
-	switch {
-	case r.Type != cooperation.DataPreservation:
-		vs.Add("type", "only a preservation can be extended, not %s", r.Type)
-	case now.After(r.Deadlines.PreservationExpiresAt):
-		vs.Add("deadlines.preservation_expires_at", "the preservation lapsed on %s", r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
-	case r.Deadlines.PreservationExpiresAt.Add(p.Preservation).After(now.Add(MaxPeriod)):
-		vs.Add("deadlines.preservation_expires_at", "the preservation holds until %s; it can be extended to at most ten years from now",
-			r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
+// extendedPreservation is a preservation's expiry after an extension by
+// add at now: the current expiry plus add, at most ten years from now.
+func (p Policy) extendedPreservation(expiry time.Time, add time.Duration, now time.Time) (time.Time, error) {
+	if expiry.Add(add).After(now.Add(MaxPeriod)) {
+		return time.Time{}, (errs.Violations{{Field: "deadlines.preservation_expires_at", Description: fmt.Sprintf(
+			"the preservation holds until %s; it can be extended to at most ten years from now", expiry.Format(time.RFC3339))}}).
+			Err(errs.FailedPrecondition, "cannot extend the preservation")
 	}
-	if err := vs.Err(errs.FailedPrecondition, "cannot extend the preservation"); err != nil {
-		return time.Time{}, err
-	}
-	return r.Deadlines.PreservationExpiresAt.Add(p.Preservation), nil
+	return expiry.Add(add), nil
 }
 
 // awaitingAnswer are the statuses in which the requested side owes an
