@@ -35,6 +35,10 @@ func RequestToProto(v request.View) *requestv1.Request {
 		out.RelatedRequests = append(out.RelatedRequests, &requestv1.RelatedRequest{
 			Kind: requestv1.RelatedRequest_Kind(requestv1.RelatedRequest_Kind_value[string(rr.Kind)]), Request: requestPrefix + rr.Request})
 	}
+	if out.Preservation != nil && out.Preservation.HeldBy != "" {
+		// An id in the domain, a resource name in the API.
+		out.Preservation.HeldBy = requestPrefix + out.Preservation.HeldBy
+	}
 	if a := r.Acceptance; a != nil {
 		out.Acceptance.HumanRightsReview = &requestv1.HumanRightsReview{Concerns: a.HumanRightsConcerns, Note: a.HumanRightsNote}
 	}
