@@ -68,6 +68,8 @@ func fullRequest() *requestv1.Request {
 		RequestedResponseTime:          timestamppb.New(t3),
 		RelatedRequests: []*requestv1.RelatedRequest{{Kind: requestv1.RelatedRequest_FOLLOW_UP_OF, Request: "requests/0192f0c4-aaaa"},
 			{Kind: requestv1.RelatedRequest_SUPERSEDES, Request: "requests/0192f0c4-bbbb"}},
+		Custodian:        &requestv1.Custodian{Provider: "Example Telecom LLP", Country: "UZ", Service: "mobile internet", AccountReference: "+998900000000"},
+		FollowUpIntended: &requestv1.FollowUpIntended{Intended: true, ProductionType: directoryv1.RequestType_CONTENT_DATA},
 	}
 }
 
