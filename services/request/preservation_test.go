@@ -583,6 +583,20 @@ func TestHoldPendingFollowUp(t *testing.T) {
 		}
 	})
 
+	t.Run("another agency's follow-up", func(t *testing.T) {
+		dm := newDomain(t, request.Policy{})
+		p, _ := dm.executedPreservation(t)
+		f := timed(seeded(request.Submitted), cooperation.TrafficData)
+		f.ID, f.Reference, f.RequestingAgency, f.Owner = "req-mvd", "KZ-2026-000009", "kz-mvd", "p-mvd"
+		f.Custodian, f.FollowUpIntended = nil, nil
+		f.RelatedRequests = []request.RelatedRequest{{Kind: request.FollowUpOf, Request: p.ID}}
+		dm.store.put(f)
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f.ID, "", false))
+		if got := dm.stored(t, p.ID); got.Preservation.State != request.Preserved || got.Version != p.Version {
+			t.Errorf("another agency's follow-up held the preservation: %+v version %d", got.Preservation, got.Version)
+		}
+	})
+
 	t.Run("a draft withdrawn", func(t *testing.T) {
 		dm := newDomain(t, request.Policy{})
 		p, _ := dm.executedPreservation(t)
@@ -643,5 +657,49 @@ func TestPolicyFilePreservationKeys(t *testing.T) {
 		if _, err := request.ParsePolicy([]byte(tc.file)); err == nil || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("ParsePolicy(%s) = %v; want an error naming %s", tc.file, err, tc.says)
 		}
+	}
+}
+
+// TestHoldOnTheRealStores: the hold and its end through the Service on
+// both engines: the follow-up's change and the preservation's commit
+// together, each with its history entry, and the requested side reads both.
+func TestHoldOnTheRealStores(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			svc, _, _ := newServiceOn(t, engine, request.WatchLimits{})
+			p := ok(t)(svc.Create(ctx, kzProsecutor, completeDraft(), ""))
+			ok(t)(svc.Submit(ctx, kzProsecutor, p.ID, "", false))
+			ok(t)(svc.Transmit(ctx, kzCA, p.ID, "", false))
+			ok(t)(svc.Acknowledge(ctx, uzCA, p.ID, ""))
+			ok(t)(svc.Accept(ctx, uzCA, p.ID, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true))
+			ok(t)(svc.Execute(ctx, uzCA, p.ID, "", request.Execution{ResponseSummary: "Preserved."}, nil))
+
+			f := ok(t)(svc.DraftFollowUp(ctx, kzProsecutor, p.ID, request.FollowUp{Type: cooperation.TrafficData}, "follow-up"))
+			ok(t)(svc.Update(ctx, kzProsecutor, f.ID, "", func(r *request.Request) { *r = timed(*r, cooperation.TrafficData) }, []string{"identifiers"}))
+			ok(t)(svc.Submit(ctx, kzProsecutor, f.ID, "", false))
+			ok(t)(svc.Transmit(ctx, kzCA, f.ID, "", false))
+			held := ok(t)(svc.Get(ctx, uzCA, p.ID))
+			if held.Preservation.State != request.HeldPendingFollowUp || held.Preservation.HeldBy != f.ID || !held.Deadlines.PreservationExpiresAt.IsZero() {
+				t.Fatalf("after the follow-up's transmission: %+v, deadlines %+v; want held by %s, no expiry", held.Preservation, held.Deadlines, f.ID)
+			}
+			before := time.Now()
+			ok(t)(svc.Withdraw(ctx, kzProsecutor, f.ID, "", "The suspect confessed."))
+			back := ok(t)(svc.Get(ctx, uzCA, p.ID))
+			if back.Preservation.State != request.Preserved || back.Preservation.ExpiresAt.Before(before.Add(30*day-time.Second)) ||
+				!back.Deadlines.PreservationExpiresAt.Equal(back.Preservation.ExpiresAt) {
+				t.Errorf("after the withdrawal: %+v, deadlines %+v; want PRESERVED for 30 days", back.Preservation, back.Deadlines)
+			}
+			h, err := svc.History(ctx, uzCA, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var actions []string
+			for _, e := range h {
+				actions = append(actions, e.Action)
+			}
+			if want := []string{"create", "submit", "transmit", "acknowledge", "accept", "execute", "holdPreservation", "releaseHold"}; !slices.Equal(actions, want) {
+				t.Errorf("the preservation's history %v; want %v", actions, want)
+			}
+		})
 	}
 }
