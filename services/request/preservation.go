@@ -308,7 +308,16 @@ func (s *Service) DraftFollowUp(ctx context.Context, p identity.Principal, id st
 	if err != nil {
 		return View{}, concerns(src, err)
 	}
-	return s.Create(ctx, p, d, requestID)
+	v, err := s.Create(ctx, p, d, requestID)
+	if err != nil {
+		return View{}, err
+	}
+	// The draft carries the source's content: its auditors see that it
+	// was read for it, as a Get would show.
+	if err := s.recordRead(ctx, p, src, "requests/"+src.ID); err != nil {
+		return View{}, err
+	}
+	return v, nil
 }
 
 // followUpDraft is the draft of follow-up f of src, or why there is none.

@@ -347,7 +347,15 @@ func TestDraftFollowUp(t *testing.T) {
 	v := dm.transmitted(t, src)
 	ok(t)(dm.svc.Acknowledge(ctx, uzCA, v.ID, ""))
 
+	events := len(dm.store.events)
 	f := ok(t)(dm.svc.DraftFollowUp(ctx, kzOtherPr, v.ID, request.FollowUp{Type: cooperation.TrafficData}, "follow-1"))
+	var on []string
+	for _, ev := range dm.store.events[events:] {
+		on = append(on, ev.Resource)
+	}
+	if want := []string{"requests/" + f.ID, "requests/" + v.ID}; !slices.Equal(on, want) {
+		t.Errorf("drafting a follow-up left events on %v; want the draft's creation and the read of the source %v", on, want)
+	}
 	if f.ID == v.ID || f.Status != request.Draft || f.Owner != "p-kz-2" || f.RequestedState != "UZ" || f.RequestedAgency != "uz-247" || f.Type != cooperation.TrafficData {
 		t.Errorf("follow-up %s %s owned by %s to %s/%s of type %s; want a new DRAFT of p-kz-2 to UZ/uz-247, TRAFFIC_DATA",
 			f.ID, f.Status, f.Owner, f.RequestedState, f.RequestedAgency, f.Type)
