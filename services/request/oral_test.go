@@ -44,9 +44,12 @@ func (dm domain) recorded(tb testing.TB, typ cooperation.RequestType) request.Vi
 func completion(r *request.Request) {
 	c := completeDraft()
 	r.LegalBasis, r.Language, r.Offence, r.NecessityAndProportionality = c.LegalBasis, c.Language, c.Offence, c.NecessityAndProportionality
+	if r.Type == cooperation.DataPreservation {
+		r.Custodian, r.FollowUpIntended = c.Custodian, c.FollowUpIntended
+	}
 }
 
-var completionFields = []string{"legal_basis", "language", "offence", "necessity_and_proportionality"}
+var completionFields = []string{"legal_basis", "language", "offence", "necessity_and_proportionality", "custodian", "follow_up_intended"}
 
 // TestRecordOral: the recorded request is ACKNOWLEDGED to the recording
 // agency, from the requesting agency, with no owner; its answer deadline
@@ -336,7 +339,7 @@ func TestExecuteBeforeConfirmation(t *testing.T) {
 				if err != nil {
 					t.Fatalf("accept before confirmation: %v", err)
 				}
-				ok(t)(dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "Done."}, nil))
+				ok(t)(dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "Done.", Items: provided(v.Request)}, nil))
 				return
 			}
 			code, vs := refusal(err)
@@ -347,7 +350,7 @@ func TestExecuteBeforeConfirmation(t *testing.T) {
 			r, _ := dm.store.Get(ctx, v.ID)
 			r.Status = request.Accepted
 			dm.store.put(r)
-			_, err = dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "Done."}, nil)
+			_, err = dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "Done.", Items: provided(v.Request)}, nil)
 			if code, vs := refusal(err); code != errs.FailedPrecondition || !slices.Equal(vs, []violation{{"intake.confirm_time", ""}}) {
 				t.Errorf("execute before confirmation = %v %v; want FAILED_PRECONDITION on intake.confirm_time", code, vs)
 			}
@@ -356,7 +359,7 @@ func TestExecuteBeforeConfirmation(t *testing.T) {
 				r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)
 			}
 			ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", timed, completionFields))
-			ok(t)(dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "Done."}, nil))
+			ok(t)(dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "Done.", Items: provided(v.Request)}, nil))
 		})
 	}
 }

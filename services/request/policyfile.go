@@ -22,7 +22,9 @@ import (
 //	  "answer": {"EMERGENCY": "8h", "URGENT": "10d", "ROUTINE": "90d"},
 //	  "preservation": "90d",
 //	  "confirmation": "72h",
-//	  "execute_before_confirmation": ["DATA_PRESERVATION"]
+//	  "execute_before_confirmation": ["DATA_PRESERVATION"],
+//	  "extension_notice": "10d",
+//	  "hold_return": "30d"
 //	}
 //
 // acknowledge is counted from transmission, answer from acknowledgement
@@ -31,12 +33,19 @@ import (
 // confirmation of a request recorded from a call) from the call.
 // execute_before_confirmation lists the request types the requested side
 // may accept and execute before that confirmation ([] for none). A period is a whole number
+// from execution and again for each extension of the requested side's own
+// (it is also the most days the requesting side may ask for at once).
+// extension_notice is how long before a preservation's expiry the
+// requesting side is to ask for an extension (extension_request_by), and
+// must be shorter than preservation; hold_return is how long a preservation
+// holds again once the follow-up that held it (Budapest 29(7)) is executed,
+// refused or withdrawn. A period is a whole number
 // of days ("5d") or a Go duration ("36h", "90m"), and must be positive.
 // Anything else (an unknown key or priority, a period that does not parse)
 // is refused, naming the entry.
 
 // policyKeys are the keys of a policy file, in the order errors list them.
-var policyKeys = []string{"acknowledge", "answer", "preservation", "confirmation", "execute_before_confirmation"}
+var policyKeys = []string{"acknowledge", "answer", "preservation", "confirmation", "execute_before_confirmation", "extension_notice", "hold_return"}
 
 // LoadPolicy reads the deadline policy file at path; an empty path is
 // DefaultPolicy.
@@ -93,12 +102,19 @@ func parsePolicy(data []byte) (Policy, error) {
 			p.Confirmation, err = parsePeriod(k, top[k])
 		case "execute_before_confirmation":
 			p.ExecuteBeforeConfirmation, err = parseTypes(k, top[k])
+		case "extension_notice":
+			p.ExtensionNotice, err = parsePeriod(k, top[k])
+		case "hold_return":
+			p.HoldReturn, err = parsePeriod(k, top[k])
 		default:
 			err = fmt.Errorf("unknown key %q (known: %s)", k, strings.Join(policyKeys, ", "))
 		}
 		if err != nil {
 			return Policy{}, err
 		}
+	}
+	if p.ExtensionNotice >= p.Preservation {
+		return Policy{}, fmt.Errorf("extension_notice: the notice (%s) must be shorter than the preservation period (%s)", p.ExtensionNotice, p.Preservation)
 	}
 	return p, nil
 }

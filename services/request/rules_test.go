@@ -369,7 +369,38 @@ func TestLifecycle(t *testing.T) {
 		"transferOwnership": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
 			return svc.TransferOwnership(ctx, p, id, "", "p-kz-3", "Reassigned.")
 		},
+		"requestExtension": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.RequestExtension(ctx, p, id, "", "The analysis takes longer.", 30)
+		},
+		"grantExtension": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.GrantExtension(ctx, p, id, "")
+		},
+		"declineExtension": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.DeclineExtension(ctx, p, id, "", "The provider cannot keep it longer.")
+		},
+		"releasePreservation": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.ReleasePreservation(ctx, p, id, "", "Not needed any more.")
+		},
+		"discloseChain": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.DiscloseChain(ctx, p, id, "", request.ChainDisclosure{Provider: "Example Hosting LLC", Country: "KG", Explanation: "A VPN exit node."})
+		},
+		"draftFollowUp": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.DraftFollowUp(ctx, p, id, request.FollowUp{Type: cooperation.TrafficData}, "")
+		},
 	}
+	// seeds changes the seeded request before an action: a decision on
+	// an extension needs one asked for.
+	pending := func(r *request.Request) {
+		r.Preservation = &request.Preservation{State: request.Preserved, ExpiresAt: r.Deadlines.PreservationExpiresAt,
+			Extensions: []request.PreservationExtension{{Days: 30, Decision: "PENDING", RequestTime: t0}}}
+	}
+	seeds := map[string]func(r *request.Request){"grantExtension": pending, "declineExtension": pending}
+	// drafts are the actions that make a new DRAFT and leave the request
+	// as it was.
+	drafts := map[string]bool{"draftFollowUp": true}
+	afterTransmission := []request.Status{request.Transmitted, request.Acknowledged, request.ClarificationRequested,
+		request.ConditionsProposed, request.Postponed, request.AwaitingRequesterDecision, request.Accepted, request.PartiallyExecuted,
+		request.Refused, request.Executed, request.Withdrawn, request.Closed}
 	S := request.Statuses
 	for _, row := range []struct {
 		action string
@@ -414,14 +445,28 @@ func TestLifecycle(t *testing.T) {
 			request.ClarificationRequested, request.ConditionsProposed, request.Postponed, request.AwaitingRequesterDecision,
 			request.Accepted, request.PartiallyExecuted, request.Executed, request.Refused, request.Withdrawn}, "",
 			[]identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
+		{"requestExtension", []request.Status{request.Executed}, "", []identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
+		{"grantExtension", []request.Status{request.Executed}, "", []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"declineExtension", []request.Status{request.Executed}, "", []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"releasePreservation", []request.Status{request.Executed}, "", []identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
+		{"discloseChain", []request.Status{request.Accepted, request.PartiallyExecuted, request.Executed}, "",
+			[]identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"draftFollowUp", afterTransmission, "", []identity.Principal{kzProsecutor, kzOtherPr}, []identity.Principal{kzCA, uzCA}},
 	} {
 		for _, st := range request.Statuses {
 			for _, p := range row.who {
 				t.Run(row.action+"/"+string(st)+"/"+p.Subject, func(t *testing.T) {
-					dm, r := seed(t, st)
+					dm, r := seedFor(t, st, seeds[row.action])
 					v, err := do[row.action](dm.svc, p, r.ID)
 					code, vs := refusal(err)
 					switch {
+					case slices.Contains(row.from, st) && drafts[row.action]:
+						if err != nil || v.Status != request.Draft || v.ID == r.ID || v.Owner != p.Subject {
+							t.Fatalf("= %s %s of %s, %v; want a new DRAFT of %s", v.ID, v.Status, v.Owner, err, p.Subject)
+						}
+						if got, _ := dm.store.Get(ctx, r.ID); got.Status != st || got.Version != 1 {
+							t.Errorf("the request drafted from is %s version %d, want %s version 1", got.Status, got.Version, st)
+						}
 					case slices.Contains(row.from, st):
 						want := cmpOr(row.to, st)
 						if err != nil || v.Status != want {
@@ -448,7 +493,7 @@ func TestLifecycle(t *testing.T) {
 		last := row.from[len(row.from)-1]
 		for _, p := range row.others {
 			t.Run(row.action+"/"+string(last)+"/wrong actor "+p.Subject, func(t *testing.T) {
-				dm, r := seed(t, last)
+				dm, r := seedFor(t, last, seeds[row.action])
 				_, err := do[row.action](dm.svc, p, r.ID)
 				if code, _ := refusal(err); code != errs.PermissionDenied {
 					t.Errorf("= %v; want PERMISSION_DENIED", err)
@@ -459,6 +504,19 @@ func TestLifecycle(t *testing.T) {
 			})
 		}
 	}
+}
+
+// seedFor is seed with change (if any) made to the request first.
+func seedFor(t *testing.T, st request.Status, change func(r *request.Request)) (domain, request.Request) {
+	t.Helper()
+	if change == nil {
+		return seed(t, st)
+	}
+	dm := newDomain(t, request.Policy{})
+	r := seeded(st)
+	change(&r)
+	dm.store.put(r)
+	return dm, r
 }
 
 func cmpOr(to, st request.Status) request.Status {
@@ -680,4 +738,21 @@ func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 			}
 		})
 	}
+}
+
+// provided is a delivery's items when everything sought in r was provided:
+// an item per identifier (and data category, where r lists them), as a
+// production request's final delivery must account for each.
+func provided(r request.Request) []request.ExecutionItem {
+	var items []request.ExecutionItem
+	cats := r.DataCategories
+	if len(cats) == 0 {
+		cats = []string{""}
+	}
+	for i := range r.Identifiers {
+		for _, c := range cats {
+			items = append(items, request.ExecutionItem{IdentifierIndex: int32(i), DataCategory: c, Outcome: "PROVIDED"})
+		}
+	}
+	return items
 }

@@ -103,7 +103,8 @@ type View struct {
 }
 
 func (s *Service) view(p identity.Principal, r Request) View {
-	v := View{Request: r, Overdue: Overdue(r, s.now())}
+	now := s.now()
+	v := View{Request: withPreservationNow(r, now), Overdue: Overdue(r, now)}
 	if accessOf(p, r) == metadataAccess {
 		v.Request, v.MetadataOnly = redact(r), true
 	}

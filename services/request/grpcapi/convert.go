@@ -42,6 +42,10 @@ func RequestToProto(v request.View) *requestv1.Request {
 	}
 	// An acceptance of proposed conditions records no assessments: no
 	// review is shown rather than one of "no concerns".
+	if out.Preservation != nil && out.Preservation.HeldBy != "" {
+		// An id in the domain, a resource name in the API.
+		out.Preservation.HeldBy = requestPrefix + out.Preservation.HeldBy
+	}
 	if a := r.Acceptance; a != nil && a.DualCriminality != "" {
 		out.Acceptance.HumanRightsReview = &requestv1.HumanRightsReview{Concerns: a.HumanRightsConcerns, Note: a.HumanRightsNote}
 	}

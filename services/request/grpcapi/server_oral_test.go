@@ -141,7 +141,10 @@ func TestOralRequestCalls(t *testing.T) {
 		Offence:                     &requestv1.Offence{Description: "Grooming", LegalQualification: "Article 134", MaximumPenaltyYears: 10},
 		NecessityAndProportionality: strings.Repeat("The chat logs are the only trace of who lured the child. ", 3),
 		Confidentiality:             &requestv1.Confidentiality{Request: true},
-	}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"legal_basis", "language", "offence", "necessityAndProportionality", "confidentiality"}}}
+		Custodian:                   &requestv1.Custodian{Provider: "Example Telecom LLC", Country: "UZ"},
+		FollowUpIntended:            &requestv1.FollowUpIntended{Intended: true, ProductionType: directoryv1.RequestType_TRAFFIC_DATA},
+	}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"legal_basis", "language", "offence", "necessityAndProportionality", "confidentiality",
+		"custodian", "followUpIntended"}}}
 	_, err = s.ConfirmInWriting(kz, confirm)
 	if errs.CodeOf(err) != errs.FailedPrecondition || !slices.Equal(fields(err), []string{"request.confidentiality.reason"}) {
 		t.Errorf("confidential without a reason = %v %v; want FAILED_PRECONDITION on request.confidentiality.reason", err, fields(err))

@@ -678,30 +678,80 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request)
 		if err != nil {
 			return err
 		}
-		if err := request.CheckImmutable(cur, r); err != nil {
-			return err
-		}
-		r.Version = cur.Version + 1
-		r = storedoc.Stored(r)
-		change, err := changeOf(d, r, ch)
-		if err != nil {
-			return fmt.Errorf("update request %s: %w", id, err)
-		}
-		if _, err := s.run(ctx, tx, append([]stmt{{sql: `UPDATE requests SET type = ?, priority = ?, status = ?,
-			requested_agency = ?, requested_state = ?, owner = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
-			confirmation_due_by = ?, create_time = ?, update_time = ?, version = ?, doc = ?
-			WHERE id = ?`, args: []any{string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState, r.Owner,
-			!r.TransmitTime.IsZero(), d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.NullTime(r.Deadlines.ConfirmationDueBy),
-			d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(r), id}}}, change...)); err != nil {
-			return fmt.Errorf("update request %s: %w", id, err)
-		}
-		out = r
-		return nil
+		out, err = s.writeUpdate(ctx, tx, cur, r, ch)
+		return err
 	})
 	if err != nil {
 		return request.Request{}, err
 	}
 	return out, nil
+}
+
+// UpdatePair implements request.Store. Both rows are locked before fn
+// runs, in the order of their ids, so that two transactions locking the
+// same two requests never wait on each other; on SQLite the single writer
+// serialises them anyway.
+func (s *Store) UpdatePair(ctx context.Context, id, other string, fn func(r, o *request.Request) (request.Change, *request.Change, error)) (request.Request, error) {
+	if id == other {
+		return request.Request{}, fmt.Errorf("update request %s: a pair of one request", id)
+	}
+	d := s.db.Dialect()
+	var out request.Request
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		first, second := id, other
+		if second < first {
+			first, second = second, first
+		}
+		locked := map[string]request.Request{}
+		for _, x := range []string{first, second} {
+			r, err := getRequest(ctx, tx, d, x, true)
+			if err != nil {
+				return err
+			}
+			locked[x] = r
+		}
+		cur, oCur := locked[id], locked[other]
+		r, o := cur, oCur
+		ch, oCh, err := fn(&r, &o)
+		if err != nil {
+			return err
+		}
+		if out, err = s.writeUpdate(ctx, tx, cur, r, ch); err != nil {
+			return err
+		}
+		if oCh != nil {
+			_, err = s.writeUpdate(ctx, tx, oCur, o, *oCh)
+		}
+		return err
+	})
+	if err != nil {
+		return request.Request{}, err
+	}
+	return out, nil
+}
+
+// writeUpdate writes r, read as cur in tx, with the change ch, and returns
+// it as stored.
+func (s *Store) writeUpdate(ctx context.Context, tx *sqldb.Tx, cur, r request.Request, ch request.Change) (request.Request, error) {
+	d := s.db.Dialect()
+	if err := request.CheckImmutable(cur, r); err != nil {
+		return request.Request{}, err
+	}
+	r.Version = cur.Version + 1
+	r = storedoc.Stored(r)
+	change, err := changeOf(d, r, ch)
+	if err != nil {
+		return request.Request{}, fmt.Errorf("update request %s: %w", r.ID, err)
+	}
+	if _, err := s.run(ctx, tx, append([]stmt{{sql: `UPDATE requests SET type = ?, priority = ?, status = ?,
+		requested_agency = ?, requested_state = ?, owner = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
+		confirmation_due_by = ?, create_time = ?, update_time = ?, version = ?, doc = ?
+		WHERE id = ?`, args: []any{string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState, r.Owner,
+		!r.TransmitTime.IsZero(), d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.NullTime(r.Deadlines.ConfirmationDueBy),
+		d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(r), cur.ID}}}, change...)); err != nil {
+		return request.Request{}, fmt.Errorf("update request %s: %w", cur.ID, err)
+	}
+	return r, nil
 }
 
 // StatisticsRows implements request.Store, oldest first.
