@@ -48,6 +48,16 @@ func (b *browser) act(action string, fill func()) string {
 	return b.text(`[data-done]`)
 }
 
+// selected is the text of the chosen option of the select.
+func (b *browser) selected(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(() => { const o = document.querySelector(`+jsString(sel)+`).selectedOptions[0]; return o ? o.textContent : ""; })()`))
+	if err != nil {
+		b.t.Fatalf("browser: the choice of %s: %v (at %s)", sel, err, b.location())
+	}
+	return strings.TrimSpace(s)
+}
+
 // formMoment is a moment as a datetime-local input takes it (UTC).
 func formMoment(d time.Duration) string {
 	return time.Now().UTC().Add(d).Format("2006-01-02T15:04")
@@ -100,7 +110,7 @@ func TestConsoleBrowserPractice(t *testing.T) {
 		// (traffic data) to the same state.
 		kzP.openRequest(cs.baseURL, id)
 		done := kzP.act("draft_follow_up", func() {
-			if got := kzP.text(`#type option:checked`); got != "Traffic data" {
+			if got := kzP.selected(`#type`); got != "Traffic data" {
 				t.Errorf("the follow-up form proposes %q, want the traffic data announced", got)
 			}
 		})
@@ -113,6 +123,13 @@ func TestConsoleBrowserPractice(t *testing.T) {
 		}
 		follow := strings.TrimPrefix(kzP.location(), cs.baseURL+"/requests/")
 		follow, _, _ = strings.Cut(follow, "?")
+		// The production asks its own data categories: the draft copies
+		// the case, not what the preservation kept.
+		draft := cs.do(http.MethodGet, "/v1/requests/"+follow, kzProsecutorToken, nil)
+		if r := cs.do(http.MethodPatch, "/v1/requests/"+follow+"?updateMask=dataCategories", kzProsecutorToken, map[string]any{
+			"etag": draft.body["etag"], "dataCategories": []string{"connection logs", "subscriber of the address"}}); r.status != http.StatusOK {
+			t.Fatalf("the follow-up's data categories: %d %s", r.status, r.raw)
+		}
 		authorityAPI(t, cs, kzProsecutorToken, follow, "submit", nil)
 		authorityAPI(t, cs, kzCAToken, follow, "transmit", nil)
 
@@ -175,10 +192,10 @@ func TestConsoleBrowserPractice(t *testing.T) {
 			t.Errorf("the requesting side's page shows the chain as %q", got)
 		}
 		done := kzP.act("draft_follow_up", func() {
-			if got := kzP.text(`#requested_state option:checked`); !strings.Contains(got, "(TJ)") {
+			if got := kzP.selected(`#requested_state`); !strings.Contains(got, "(TJ)") {
 				t.Errorf("the follow-up form proposes %q, want TJ where the chain leads", got)
 			}
-			if got := kzP.text(`#type option:checked`); got != "Data preservation" {
+			if got := kzP.selected(`#type`); got != "Data preservation" {
 				t.Errorf("the follow-up form proposes %q, want a preservation", got)
 			}
 		})

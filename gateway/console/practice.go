@@ -268,7 +268,12 @@ func executeItems(in url.Values) ([]*requestv1.ExecutionItem, error) {
 	var out []*requestv1.ExecutionItem
 	for _, i := range filledRows(in, "items", itemFilled) {
 		k := func(s string) string { return in.Get(fmt.Sprintf("items[%d].%s", i, s)) }
-		idx, err := formInt(fmt.Sprintf("items[%d].identifier_index", i), k("identifier_index"))
+		field := fmt.Sprintf("items[%d].identifier_index", i)
+		if strings.TrimSpace(k("identifier_index")) == "" {
+			// Unchosen is no identifier, not the first one.
+			return nil, formRefusal(field, "FORM_IDENTIFIER", "choose the identifier the item is about")
+		}
+		idx, err := formInt(field, k("identifier_index"))
 		if err != nil {
 			return nil, err
 		}
