@@ -347,6 +347,9 @@ func TestConsolePractice(t *testing.T) {
 		if _, page := kzP.fetch("/"); strings.Contains(page, `href="/requests/oral"`) {
 			t.Errorf("a prosecutor's navigation leads to the recording form")
 		}
+		if code, page := kzP.fetch("/requests/oral"); code != http.StatusForbidden || !strings.Contains(page, "24/7 contact point or central authority") {
+			t.Errorf("a prosecutor's recording form answered %d: %s", code, authorityMain(page))
+		}
 		form := url.Values{"request_id": {"oral-call-1"}, "identifier_rows": {"1"}, "person_rows": {"1"},
 			"type": {"DATA_PRESERVATION"}, "priority": {"EMERGENCY"}, "emergency_reason": {"A child is at risk."},
 			"intake.channel": {"PHONE"}, "intake.received_time": {time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")},
@@ -374,6 +377,9 @@ func TestConsolePractice(t *testing.T) {
 			}
 		}
 		checkOffered(t, id, "confirm", map[string]*authorityUser{"kz prosecutor": kzP, "kz CA": kzCA, "kg CA": kgCA}, "kz prosecutor")
+		// Without an owner yet, it is the requesting state's central
+		// authority that may withdraw it.
+		checkOffered(t, id, "withdraw", map[string]*authorityUser{"kz prosecutor": kzP, "kz CA": kzCA, "kg CA": kgCA}, "kz CA")
 
 		// The confirmation is the draft's form, prefilled; what the
 		// safeguards still miss is refused next to its field.

@@ -97,7 +97,9 @@ func actionsFor(pg page, s *session, req *requestv1.Request) []actionLink {
 	for _, a := range requestActions {
 		if a.Side != userSide || !slices.Contains(a.Statuses, req.GetStatus()) ||
 			!slices.ContainsFunc(a.Roles, func(r string) bool { return slices.Contains(s.Roles, r) }) ||
-			(a.Types != nil && !slices.Contains(a.Types, req.GetType())) || (a.Show != nil && !a.Show(req)) {
+			(a.Types != nil && !slices.Contains(a.Types, req.GetType())) || (a.Show != nil && !a.Show(req)) ||
+			slices.ContainsFunc(out, func(l actionLink) bool { return l.ID == a.ID }) {
+			// An action registered for several roles is linked once.
 			continue
 		}
 		out = append(out, actionLink{

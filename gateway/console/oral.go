@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -50,6 +51,12 @@ func (c *Console) oralForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg := c.page(w, r, s)
+	if !slices.Contains(s.Roles, "central_authority") {
+		// Like the navigation, which does not lead here: recording a call
+		// is the requested side's 24/7 point's or central authority's.
+		c.renderError(w, r, pg, http.StatusForbidden, pg.T("oral.only_central_authority"))
+		return
+	}
 	f := draftForm{Mode: "oral", RequestID: newRequestID(), IntakeChannel: requestv1.Intake_PHONE.String()}
 	f.ensureRows()
 	c.showDraft(w, r, pg, s, http.StatusOK, draftView{Form: f})

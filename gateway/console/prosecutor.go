@@ -38,7 +38,11 @@ func init() {
 		requestAction{ID: "answer", Label: "action.answer", Roles: []string{"prosecutor"}, Side: requestingSide,
 			Statuses: []requestv1.Request_Status{requestv1.Request_CLARIFICATION_REQUESTED}},
 		requestAction{ID: "withdraw", Label: "action.withdraw", Roles: []string{"prosecutor"}, Side: requestingSide,
-			Statuses: before, Danger: true},
+			Statuses: before, Danger: true, Show: func(r *requestv1.Request) bool { return r.GetOwner() != "" }},
+		// A request recorded from a call has no owner until confirmed:
+		// the requesting state's central authority may withdraw it.
+		requestAction{ID: "withdraw", Label: "action.withdraw", Roles: []string{"central_authority"}, Side: requestingSide,
+			Statuses: before, Danger: true, Show: func(r *requestv1.Request) bool { return r.GetOwner() == "" }},
 		requestAction{ID: "confirm", Label: "action.confirm", Roles: []string{"prosecutor"}, Side: requestingSide,
 			Statuses: statusesPending, Show: unconfirmed},
 		requestAction{ID: "close", Label: "action.close", Roles: []string{"prosecutor", "central_authority"}, Side: requestingSide,
