@@ -120,7 +120,9 @@ var practiceActions = []authorityAction{
 	{
 		requestAction: requestAction{ID: "release_preservation", Label: "action.release_preservation.link", Side: requestingSide,
 			Roles: requestingRoles, Danger: true, Statuses: []requestv1.Request_Status{requestv1.Request_EXECUTED}, Types: preservationOnly,
-			Show: preservationIn(requestv1.Preservation_PRESERVED, requestv1.Preservation_HELD_PENDING_FOLLOW_UP)},
+			// One held for its follow-up stays until that is decided
+			// (Budapest 29(7)): the service refuses its release.
+			Show: preservationIn(requestv1.Preservation_PRESERVED)},
 		Fields:    []string{"reason"},
 		Deadlines: []string{"deadline.preservation_expires_at"},
 		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) (string, error) {

@@ -503,8 +503,10 @@ func (c *Console) choices(ctx context.Context, pg page, own string) (draftChoice
 		LegalBases:      enumOptions(pg, "legal_basis.", requestv1.Request_LegalBasis_name),
 		IdentifierKinds: enumOptions(pg, "field.identifier_kind.", requestv1.Identifier_Kind_name),
 		PersonKinds:     enumOptions(pg, "person.kind.", requestv1.Person_Kind_name),
-		Channels:        enumOptions(pg, "intake.channel.", requestv1.Intake_Channel_name),
-		RelationKinds:   enumOptions(pg, "relation.", requestv1.RelatedRequest_Kind_name),
+		// A request drafted here (PORTAL) is created, not recorded.
+		Channels: slices.DeleteFunc(enumOptions(pg, "intake.channel.", requestv1.Intake_Channel_name),
+			func(o option) bool { return o.Value == requestv1.Intake_PORTAL.String() }),
+		RelationKinds: enumOptions(pg, "relation.", requestv1.RelatedRequest_Kind_name),
 	}
 	states, err := c.be.Directory.ListStates(ctx, &directoryv1.ListStatesRequest{})
 	if err != nil {
