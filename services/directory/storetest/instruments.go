@@ -96,4 +96,3 @@ func testInstruments(t *testing.T, newStore func(t *testing.T) Store) {
 		t.Errorf("a stored profile was overwritten: %+v", got)
 	}
 }
-
