@@ -373,3 +373,35 @@ func (s *Service) ApplicableInstruments(ctx context.Context, _ identity.Principa
 	}
 	return Applicable(profiles, states[0], states[1]), nil
 }
+
+// PreservationDualCriminalityArticle is the Budapest Convention's article
+// under which a state may reserve the right to refuse a preservation where
+// dual criminality is not met (Art 29(4)).
+const PreservationDualCriminalityArticle = "29(4)"
+
+// ReservesPreservationDualCriminality says whether the state's entry for
+// the Budapest Convention records the Art 29(4) reservation: the one case in
+// which a preservation may be refused on DUAL_CRIMINALITY_NOT_MET (DESIGN
+// §5.2).
+func (s State) ReservesPreservationDualCriminality() bool {
+	si, ok := s.Instrument(BudapestConvention)
+	return ok && si.HasReservation(PreservationDualCriminalityArticle)
+}
+
+// Treaties is what the directory records of the instruments between a
+// requesting and a requested state: every profile, and each state's entries.
+type Treaties struct {
+	Profiles   []Instrument
+	Requesting State
+	Requested  State
+}
+
+// Profile returns the profile of legal basis b, if the directory has one.
+func (t Treaties) Profile(b string) (Instrument, bool) {
+	for _, p := range t.Profiles {
+		if p.LegalBasis == b {
+			return p, true
+		}
+	}
+	return Instrument{}, false
+}

@@ -202,3 +202,30 @@ func TestApplicableInstrumentsUnknownState(t *testing.T) {
 		t.Errorf("ApplicableInstruments(KZ, XX) = %v; want invalid naming requested_state", err)
 	}
 }
+
+// TestReservesPreservationDualCriminality: only a Budapest entry with the
+// Art 29(4) reservation lets a preservation be refused for dual
+// criminality; a 29(4) reservation recorded under another instrument, or
+// another Budapest reservation, does not.
+func TestReservesPreservationDualCriminality(t *testing.T) {
+	res := func(article string) []directory.Reservation {
+		return []directory.Reservation{{Article: article, Text: "x"}}
+	}
+	tests := []struct {
+		name string
+		list []directory.StateInstrument
+		want bool
+	}{
+		{"none", nil, false},
+		{"Budapest 29(4)", []directory.StateInstrument{{LegalBasis: directory.BudapestConvention, Status: directory.InForce, Reservations: res("29(4)")}}, true},
+		{"Budapest 27(9)(e)", []directory.StateInstrument{{LegalBasis: directory.BudapestConvention, Status: directory.InForce, Reservations: res("27(9)(e)")}}, false},
+		{"29(4) under UNTOC", []directory.StateInstrument{{LegalBasis: directory.UNTOC2000, Status: directory.InForce, Reservations: res("29(4)")}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (directory.State{Code: "UZ", Instruments: tc.list}).ReservesPreservationDualCriminality(); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
