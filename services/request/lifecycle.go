@@ -260,12 +260,21 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 // Submit sends a draft to the requesting state's central authority, once
 // every safeguard is met. With validateOnly it only says whether it would:
 // every check runs, nothing changes.
+// A legal basis whose status the directory does not know is accepted and
+// marked unconfirmed, for both sides to see (DESIGN §5.6).
 func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguards(ctx, r, actSubmit) }
+	var unconfirmed bool
+	check := func(r Request) (err error) {
+		unconfirmed, err = s.checkSafeguards(ctx, r, actSubmit)
+		return err
+	}
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actSubmit, check)
 	}
-	return s.transition(ctx, p, id, etag, actSubmit, "", check, nil)
+	return s.transition(ctx, p, id, etag, actSubmit, "", check, func(r *Request, _ time.Time) error {
+		r.LegalBasisUnconfirmed = unconfirmed
+		return nil
+	})
 }
 
 // Return sends a submitted request back to its prosecutor with a reason.
@@ -281,12 +290,19 @@ func (s *Service) Return(ctx context.Context, p identity.Principal, id, etag, re
 // validateOnly it only says whether it would: every check runs, nothing
 // changes and no deadline starts.
 func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguards(ctx, r, actTransmit) }
+	var unconfirmed bool
+	check := func(r Request) (err error) {
+		unconfirmed, err = s.checkSafeguards(ctx, r, actTransmit)
+		return err
+	}
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actTransmit, check)
 	}
 	return s.transition(ctx, p, id, etag, actTransmit, "", check,
 		func(r *Request, now time.Time) error {
+			// What the directory says now: an administrator may have
+			// confirmed the status since submission.
+			r.LegalBasisUnconfirmed = unconfirmed
 			r.TransmitTime = now
 			r.Deadlines.AcknowledgeBy = s.policy.acknowledgeBy(now, r.Priority)
 			return nil

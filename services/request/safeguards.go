@@ -221,23 +221,31 @@ func (s *Service) checkResponseTime(r Request, vs *errs.Violations) {
 }
 
 // checkSafeguards checks every safeguard against the requested agency as the
-// directory has it now and the request's attachments; at submission, also
-// that the requested response time has not passed.
-func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) error {
+// directory has it now and the request's attachments, and those of its legal
+// basis between the two states (treatySafeguards); at submission, also that
+// the requested response time has not passed. It reports whether the legal
+// basis is unconfirmed, for the request to show.
+func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) (unconfirmed bool, _ error) {
 	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
 	if err != nil {
-		return fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
+		return false, fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
 	}
 	atts, err := s.store.ListAttachments(ctx, r.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
-	vs := safeguards(r, receiver, atts)
+	tr, err := s.dir.Instruments(ctx, r.RequestingState, r.RequestedState)
+	if err != nil {
+		return false, fmt.Errorf("instruments between %s and %s: %w", r.RequestingState, r.RequestedState, err)
+	}
+	vs := safeguards(r, withInstrumentLanguages(receiver, r, tr), atts)
+	treaty, unconfirmed := treatySafeguards(r, tr)
+	vs = append(vs, treaty...)
 	if a == actSubmit {
 		s.checkResponseTime(r, &vs)
 	}
 	checkReceiverActive(receiver, &vs)
-	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+	return unconfirmed, vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
 }
 
 // checkReceiverActive adds to vs a requested agency the directory has

@@ -171,18 +171,7 @@ func (c *Client) State(ctx context.Context, code string) (directory.State, error
 // says so; an unknown state, type or priority matches errs.ErrInvalid. The
 // other errors are those of Agency. Only answers are cached, never errors.
 func (c *Client) ResolveRoute(ctx context.Context, requestedState string, t cooperation.RequestType, p cooperation.Priority) (directory.Agency, error) {
-	requestedState = strings.ToUpper(requestedState)
-	key := requestedState + "/" + string(t) + "/" + string(p)
-	return lookup(ctx, c, c.routes, key, func(ctx context.Context) (directory.Agency, error) {
-		resp, err := c.api.ResolveRoute(ctx, &directoryv1.ResolveRouteRequest{
-			RequestedState: requestedState,
-			RequestType:    grpcapi.RequestTypeToProto(t),
-			// grpcapi has no PriorityToProto; the enum value names are the
-			// domain values, as for request types.
-			Priority: directoryv1.Priority(directoryv1.Priority_value[string(p)]),
-		})
-		return answer(resp.GetAgency(), err, grpcapi.AgencyFromProto)
-	})
+	return c.ResolveRouteUnder(ctx, requestedState, t, p, "")
 }
 
 // ResolveRouteUnder is ResolveRoute for a request under legalBasis (a
@@ -196,8 +185,10 @@ func (c *Client) ResolveRouteUnder(ctx context.Context, requestedState string, t
 		resp, err := c.api.ResolveRoute(ctx, &directoryv1.ResolveRouteRequest{
 			RequestedState: requestedState,
 			RequestType:    grpcapi.RequestTypeToProto(t),
-			Priority:       directoryv1.Priority(directoryv1.Priority_value[string(p)]),
-			LegalBasis:     legalBasis,
+			// grpcapi has no PriorityToProto; the enum value names are the
+			// domain values, as for request types.
+			Priority:   directoryv1.Priority(directoryv1.Priority_value[string(p)]),
+			LegalBasis: legalBasis,
 		})
 		return answer(resp.GetAgency(), err, grpcapi.AgencyFromProto)
 	})
