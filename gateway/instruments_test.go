@@ -79,4 +79,37 @@ func TestTreatyProfilesThroughREST(t *testing.T) {
 	if r.body["legalBasisUnconfirmed"] != true || r.body["status"] != "SUBMITTED" {
 		t.Errorf("submit under an unknown instrument = %s; want SUBMITTED, legalBasisUnconfirmed", r.raw)
 	}
+
+	// UZ's administrator records that UZ designated its prosecutor
+	// general's office for preservation under UNTOC: an urgent preservation
+	// under UNTOC goes there, one under no legal basis to the 24/7 point as
+	// before. A wrong entry is refused naming its field.
+	admin := s.token("uz-gpo", identity.DirectoryAdmin)
+	uz := s.mustDo("GET", "/v1/states/UZ", admin, nil, http.StatusOK)
+	patch := map[string]any{"name": "states/UZ", "etag": uz.body["etag"], "instruments": []any{
+		map[string]any{"legalBasis": "UNTOC_2000", "status": "IN_FORCE", "source": "UNTC status page", "confirmed": true,
+			"authorities": []any{map[string]any{"stage": "PRESERVATION", "agency": "agencies/uz-gpo"}}},
+	}}
+	r = s.do("PATCH", "/v1/states/UZ?updateMask=instruments", admin, map[string]any{"name": "states/UZ", "etag": uz.body["etag"],
+		"instruments": []any{map[string]any{"legalBasis": "UNTOC_2000", "status": "IN_FORCE", "source": "x",
+			"authorities": []any{map[string]any{"stage": "PRESERVATION", "agency": "agencies/kz-gpo"}}}}})
+	if r.status != http.StatusBadRequest || !strings.Contains(r.raw, "state.instruments[0].authorities[0].agency") {
+		t.Errorf("designating another state's agency = %d %s; want 400 naming the field", r.status, r.raw)
+	}
+	r = s.mustDo("PATCH", "/v1/states/UZ?updateMask=instruments", admin, patch, http.StatusOK)
+	if got, _ := r.body["instruments"].([]any); len(got) != 1 || got[0].(map[string]any)["confirmed"] != true {
+		t.Errorf("PATCH instruments = %s", r.raw)
+	}
+	route := func(basis string) string {
+		r := s.mustDo("GET", "/v1/routes:resolve?requestedState=UZ&requestType=DATA_PRESERVATION&priority=URGENT&legalBasis="+basis, prosecutor, nil, http.StatusOK)
+		a, _ := r.body["agency"].(map[string]any)
+		name, _ := a["name"].(string)
+		return name
+	}
+	if got := route("UNTOC_2000"); got != "agencies/uz-gpo" {
+		t.Errorf("urgent preservation under UNTOC goes to %s, want the designated agencies/uz-gpo", got)
+	}
+	if got := route(""); got != "agencies/uz-247" {
+		t.Errorf("urgent preservation under no legal basis goes to %s, want agencies/uz-247", got)
+	}
 }
