@@ -18,25 +18,25 @@ import (
 // Request.LegalBasis value names. The directory cannot import the request
 // proto, so they are strings checked against this list.
 const (
-	ChisinauConvention2002    = "CHISINAU_CONVENTION_2002"
-	MinskConvention1993       = "MINSK_CONVENTION_1993"
-	CISITCrimeAgreement2018   = "CIS_IT_CRIME_AGREEMENT_2018"
-	UNCybercrimeConvention024 = "UN_CYBERCRIME_CONVENTION_2024"
-	UNTOC2000                 = "UNTOC_2000"
-	BudapestConvention        = "BUDAPEST_CONVENTION"
-	BilateralTreaty           = "BILATERAL_TREATY"
-	Reciprocity               = "RECIPROCITY"
+	ChisinauConvention2002     = "CHISINAU_CONVENTION_2002"
+	MinskConvention1993        = "MINSK_CONVENTION_1993"
+	CISITCrimeAgreement2018    = "CIS_IT_CRIME_AGREEMENT_2018"
+	UNCybercrimeConvention2024 = "UN_CYBERCRIME_CONVENTION_2024"
+	UNTOC2000                  = "UNTOC_2000"
+	BudapestConvention         = "BUDAPEST_CONVENTION"
+	BilateralTreaty            = "BILATERAL_TREATY"
+	Reciprocity                = "RECIPROCITY"
 )
 
 // LegalBases lists every legal basis.
 var LegalBases = []string{ChisinauConvention2002, MinskConvention1993, CISITCrimeAgreement2018,
-	UNCybercrimeConvention024, UNTOC2000, BudapestConvention, BilateralTreaty, Reciprocity}
+	UNCybercrimeConvention2024, UNTOC2000, BudapestConvention, BilateralTreaty, Reciprocity}
 
 // ProfiledBases are the legal bases that are instruments with a profile in
 // the directory: a bilateral treaty is named by its citation and
 // reciprocity is no instrument, so neither is recorded per state.
 var ProfiledBases = []string{ChisinauConvention2002, MinskConvention1993, CISITCrimeAgreement2018,
-	UNCybercrimeConvention024, UNTOC2000, BudapestConvention}
+	UNCybercrimeConvention2024, UNTOC2000, BudapestConvention}
 
 // Profiled says whether legal basis b is an instrument the directory keeps a
 // profile of.

@@ -90,7 +90,7 @@ func TestDefaultTreatyProfiles(t *testing.T) {
 		if got := st.StatusOf(directory.BudapestConvention); got == directory.InForce {
 			t.Errorf("%s: Budapest recorded in force; no public source says so", st.Code)
 		}
-		for _, b := range []string{directory.CISITCrimeAgreement2018, directory.UNCybercrimeConvention024} {
+		for _, b := range []string{directory.CISITCrimeAgreement2018, directory.UNCybercrimeConvention2024} {
 			if got := st.StatusOf(b); got != directory.Unknown {
 				t.Errorf("%s: %s is %s, want UNKNOWN", st.Code, b, got)
 			}
