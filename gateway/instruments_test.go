@@ -79,6 +79,13 @@ func TestTreatyProfilesThroughREST(t *testing.T) {
 	if r.body["legalBasisUnconfirmed"] != true || r.body["status"] != "SUBMITTED" {
 		t.Errorf("submit under an unknown instrument = %s; want SUBMITTED, legalBasisUnconfirmed", r.raw)
 	}
+	// Shown to both sides: transmitted, the requested agency reads it so.
+	ca := s.token("kz-gpo", identity.CentralAuthority)
+	s.mustDo("POST", "/v1/"+created.body["name"].(string)+":transmit", ca, map[string]any{}, http.StatusOK)
+	r = s.mustDo("GET", "/v1/"+created.body["name"].(string), s.token("uz-247", identity.CentralAuthority), nil, http.StatusOK)
+	if r.body["legalBasisUnconfirmed"] != true || r.body["status"] != "TRANSMITTED" {
+		t.Errorf("the requested side reads %s; want TRANSMITTED, legalBasisUnconfirmed", r.raw)
+	}
 
 	// UZ's administrator records that UZ designated its prosecutor
 	// general's office for preservation under UNTOC: an urgent preservation
