@@ -458,8 +458,8 @@ func TestConsoleLiaison(t *testing.T) {
 				t.Errorf("the page shows %s %q where the API's %s is %v: want %q", m.figure, got, m.field, kzUZ[m.field], want)
 			}
 		}
-		// Emergency or not, as the API counts them (JSON leaves a count
-		// of 0 out): none of these requests is an emergency.
+		// Emergency or not, as the API counts them (a count of 0 may be
+		// left out): none of these requests is an emergency.
 		count := func(field string) int { n, _ := kzUZ[field].(float64); return int(n) }
 		if count("emergencyCount") != 0 || count("nonEmergencyCount") < 3 {
 			t.Errorf("the API counts %d emergency and %d other requests KZ → UZ; want 0 and 3 or more", count("emergencyCount"), count("nonEmergencyCount"))

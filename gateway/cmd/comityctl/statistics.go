@@ -141,7 +141,8 @@ func counts(v any, key string) string {
 	return strings.Join(parts, " ")
 }
 
-// count shows a count the API gives as a number; JSON leaves a 0 out.
+// count shows a count the API gives as a number, 0 when the answer
+// leaves it out.
 func count(v any, key string) string {
 	m, _ := v.(map[string]any)
 	if n := scalar(m[key]); n != "" {
