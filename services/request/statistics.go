@@ -121,10 +121,10 @@ func (s *Service) Statistics(ctx context.Context, p identity.Principal, q Statis
 		} else {
 			ps.NotEmergency++
 		}
-		for _, c := range dataCategories(r.DataCategories) {
+		for _, c := range statisticsCategories(r.DataCategories) {
 			ps.ByDataCategory[c]++
 		}
-		for _, d := range deliveries(r) {
+		for _, d := range statisticsDeliveries(r) {
 			for _, it := range d.Items {
 				ps.ItemsByOutcome[it.Outcome]++
 			}
@@ -146,7 +146,7 @@ func (s *Service) Statistics(ctx context.Context, p identity.Principal, q Statis
 	}
 	out := StatisticsResult{Start: rq.Start, End: rq.End, Pairs: make([]PairStatistics, 0, len(pairs))}
 	for k, ps := range pairs {
-		ps.MeanToAcknowledge, ps.MeanToAnswer = mean(ack[k]), mean(answer[k])
+		ps.MeanToAcknowledge, ps.MeanToAnswer = meanDuration(ack[k]), meanDuration(answer[k])
 		ps.MedianToAcknowledge, ps.Acknowledged = median(ack[k]), len(ack[k])
 		ps.MedianToAnswer, ps.Answered = median(answer[k]), len(answer[k])
 		out.Pairs = append(out.Pairs, *ps)
@@ -213,11 +213,11 @@ func stateCode(vs *errs.Violations, field, v string) string {
 	return code
 }
 
-// dataCategories returns the distinct categories of cs as statistics count
-// them: lower case, spaces trimmed and collapsed, blanks left out. Users
-// type categories free, so this is what keeps "Subscriber Name" and
+// statisticsCategories returns the distinct categories of cs as statistics
+// count them: lower case, spaces trimmed and collapsed, blanks left out.
+// Users type categories free, so this is what keeps "Subscriber Name" and
 // "subscriber  name" in one count.
-func dataCategories(cs []string) []string {
+func statisticsCategories(cs []string) []string {
 	var out []string
 	for _, c := range cs {
 		n := strings.ToLower(strings.Join(strings.Fields(c), " "))
@@ -228,10 +228,10 @@ func dataCategories(cs []string) []string {
 	return out
 }
 
-// deliveries returns the deliveries of r whose items count: all of them,
-// or, for a request executed before deliveries were kept one by one, its
-// single execution.
-func deliveries(r Request) []Execution {
+// statisticsDeliveries returns the deliveries of r whose items count: all
+// of them, or, for a request executed before deliveries were kept one by
+// one, its single execution.
+func statisticsDeliveries(r Request) []Execution {
 	if len(r.Deliveries) > 0 {
 		return r.Deliveries
 	}
@@ -241,10 +241,10 @@ func deliveries(r Request) []Execution {
 	return nil
 }
 
-// mean is the mean of ds, truncated to the nanosecond; 0 for none. Each
-// sample is divided before it is added, and the remainders summed apart,
-// so that many long durations do not overflow the sum.
-func mean(ds []time.Duration) time.Duration {
+// meanDuration is the mean of ds, truncated to the nanosecond; 0 for none.
+// Each sample is divided before it is added, and the remainders summed
+// apart, so that many long durations do not overflow the sum.
+func meanDuration(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}

@@ -79,8 +79,8 @@ func TestMean(t *testing.T) {
 		{"three huge samples do not overflow", []time.Duration{1 << 62, 1 << 62, 1<<62 + 3}, 1<<62 + 1},
 	}
 	for _, tc := range tests {
-		if got := mean(tc.in); got != tc.want {
-			t.Errorf("%s: mean(%v) = %v, want %v", tc.name, tc.in, got, tc.want)
+		if got := meanDuration(tc.in); got != tc.want {
+			t.Errorf("%s: meanDuration(%v) = %v, want %v", tc.name, tc.in, got, tc.want)
 		}
 	}
 }
@@ -88,9 +88,9 @@ func TestMean(t *testing.T) {
 // TestDataCategories checks that the categories count as one whatever
 // their case and spacing, once per request, blanks left out.
 func TestDataCategories(t *testing.T) {
-	got := dataCategories([]string{"Subscriber  Name", " subscriber name", "IP logs", "   ", "ip\tLOGS", "Content"})
+	got := statisticsCategories([]string{"Subscriber  Name", " subscriber name", "IP logs", "   ", "ip\tLOGS", "Content"})
 	want := []string{"subscriber name", "ip logs", "content"}
 	if !slices.Equal(got, want) {
-		t.Errorf("dataCategories = %q, want %q", got, want)
+		t.Errorf("statisticsCategories = %q, want %q", got, want)
 	}
 }
