@@ -99,12 +99,12 @@ func TestStatisticsFigures(t *testing.T) {
 		t.Fatalf("%d pairs, want 1 (KZ → UZ): %+v", len(got.Pairs), got.Pairs)
 	}
 	ps := got.Pairs[0]
-	checkCounts(t, "by status", ps.ByStatus, map[request.Status]int{
+	checkStatisticsCounts(t, "by status", ps.ByStatus, map[request.Status]int{
 		request.Executed: 2, request.Refused: 1, request.PartiallyExecuted: 1, request.Transmitted: 1})
-	checkCounts(t, "by data category", ps.ByDataCategory, map[string]int{"subscriber name": 2, "ip logs": 2, "content": 1})
-	checkCounts(t, "execution items by outcome", ps.ItemsByOutcome, map[string]int{
+	checkStatisticsCounts(t, "by data category", ps.ByDataCategory, map[string]int{"subscriber name": 2, "ip logs": 2, "content": 1})
+	checkStatisticsCounts(t, "execution items by outcome", ps.ItemsByOutcome, map[string]int{
 		"PROVIDED": 2, "POSTPONED": 1, "NOT_HELD": 1, "NOT_RETAINED": 1, "IMPOSSIBLE": 1})
-	checkCounts(t, "refusals by ground", ps.RefusalsByGround, map[string]int{"DOUBLE_CRIMINALITY": 1})
+	checkStatisticsCounts(t, "refusals by ground", ps.RefusalsByGround, map[string]int{"DOUBLE_CRIMINALITY": 1})
 	if ps.Emergency != 2 || ps.NotEmergency != 3 {
 		t.Errorf("emergency %d, not emergency %d; want 2 and 3", ps.Emergency, ps.NotEmergency)
 	}
@@ -117,7 +117,7 @@ func TestStatisticsFigures(t *testing.T) {
 	}
 }
 
-func checkCounts[K comparable](t *testing.T, what string, got, want map[K]int) {
+func checkStatisticsCounts[K comparable](t *testing.T, what string, got, want map[K]int) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("%s: %v; want %v", what, got, want)
