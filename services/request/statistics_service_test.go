@@ -20,7 +20,8 @@ import (
 // with requests written to a real store in the states their lifecycle
 // would have brought them to: counts by status, by data category (written
 // in different cases and spacing), by emergency and by outcome of the
-// execution items over all deliveries, and the mean and median times.
+// execution items over all deliveries, overdue, and the mean and median
+// times. A draft is never counted.
 func TestStatisticsFigures(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
@@ -79,6 +80,8 @@ func TestStatisticsFigures(t *testing.T) {
 	r4.Deliveries = []request.Execution{{ResponseSummary: "part", Partial: true, Items: []request.ExecutionItem{item("IMPOSSIBLE")}}}
 	r5 := base("r5", request.Transmitted, cooperation.Routine, "content")
 	r5.TransmitTime = day(2)
+	// Due to be acknowledged on day 5, which the clock has passed.
+	r5.Deadlines.AcknowledgeBy = day(5)
 	r6 := base("r6", request.Draft, cooperation.Emergency, "never counted")
 	for _, r := range []request.Request{r1, r2, r3, r4, r5, r6} {
 		ch := request.Change{
@@ -105,6 +108,9 @@ func TestStatisticsFigures(t *testing.T) {
 	checkStatisticsCounts(t, "execution items by outcome", ps.ItemsByOutcome, map[string]int{
 		"PROVIDED": 2, "POSTPONED": 1, "NOT_HELD": 1, "NOT_RETAINED": 1, "IMPOSSIBLE": 1})
 	checkStatisticsCounts(t, "refusals by ground", ps.RefusalsByGround, map[string]int{"DOUBLE_CRIMINALITY": 1})
+	if ps.Overdue != 1 {
+		t.Errorf("overdue %d; want 1, the request not acknowledged by its deadline", ps.Overdue)
+	}
 	if ps.Emergency != 2 || ps.NotEmergency != 3 {
 		t.Errorf("emergency %d, not emergency %d; want 2 and 3", ps.Emergency, ps.NotEmergency)
 	}
