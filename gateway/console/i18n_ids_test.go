@@ -63,6 +63,7 @@ func TestComposedMessageIDsExist(t *testing.T) {
 	enum("conditions.decision.", requestv1.ConditionsProposal_Decision_name, true)
 	enum("intake.channel.", requestv1.Intake_Channel_name, true)
 	enum("person.kind.", requestv1.Person_Kind_name, true)
+	enum("statistics.outcome.", requestv1.ExecutionItem_Outcome_name, false)
 	for _, dc := range []requestv1.Acceptance_DualCriminality{requestv1.Acceptance_MET, requestv1.Acceptance_NOT_REQUIRED} {
 		need("authority.dual_criminality." + dc.String())
 	}

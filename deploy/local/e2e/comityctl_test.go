@@ -163,8 +163,19 @@ func TestComityctlEndToEnd(t *testing.T) {
 				t.Errorf("update with a stale etag: exit %d\n%s%s", code, out, errOut)
 			}
 
+			// Treaty profiles (DESIGN §5.6): what applies between KZ and UZ,
+			// as the seed records it; the draft's CIS 2018 agreement is of
+			// unknown status for both, so it is submitted unconfirmed.
+			applicable := ctl.obj("instruments", "applicable", "--from", "KZ", "--to", "UZ", "--token", p)
+			items, _ := applicable["instruments"].([]any)
+			if len(items) == 0 || items[0].(map[string]any)["requestedStateStatus"] != "IN_FORCE" {
+				t.Errorf("instruments applicable KZ→UZ: %v", applicable)
+			}
 			ctl.status("DRAFT", "requests", "submit", name, "--validate-only", "--token", p)
 			ctl.status("SUBMITTED", "requests", "submit", name, "--token", p)
+			if got := ctl.obj("requests", "get", name, "--token", p); got["legalBasisUnconfirmed"] != true {
+				t.Errorf("submitted under the CIS 2018 agreement: legalBasisUnconfirmed %v, want true", got["legalBasisUnconfirmed"])
+			}
 			ctl.status("TRANSMITTED", "requests", "transmit", name, "--token", kzCA)
 			ctl.status("ACKNOWLEDGED", "requests", "acknowledge", name, "--token", uzCA)
 			ctl.status("CLARIFICATION_REQUESTED", "requests", "clarify", name, "--questions", "Please provide the translation into Uzbek.", "--token", uzCA)
@@ -244,8 +255,10 @@ func TestComityctlEndToEnd(t *testing.T) {
 			ctl.status("SUBMITTED", "requests", "submit", refused, "--token", p)
 			ctl.status("TRANSMITTED", "requests", "transmit", refused, "--token", kzCA)
 			ctl.status("ACKNOWLEDGED", "requests", "acknowledge", refused, "--token", uzCA)
-			r := ctl.status("REFUSED", "requests", "refuse", refused, "--ground", "DUAL_CRIMINALITY_NOT_MET", "--ground", "other",
-				"--explanation", "The conduct is not an offence in Uzbekistan.", "--token", uzCA)
+			// A preservation may be refused only on a political offence or
+			// essential interests (Budapest 29(5)).
+			r := ctl.status("REFUSED", "requests", "refuse", refused, "--ground", "ESSENTIAL_INTERESTS", "--ground", "political_offence",
+				"--explanation", "The data concerns the state's security services.", "--token", uzCA)
 			if gr := r["refusal"].(map[string]any)["grounds"].([]any); len(gr) != 2 {
 				t.Errorf("refusal: %v", r["refusal"])
 			}
