@@ -171,6 +171,17 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 			t.Errorf("the grant page does not show the extension asked for: %s", authorityMain(form))
 		}
 		refusedAt(t, uzCA, id, "decline_extension", url.Values{"reason": {""}}, "reason")
+		// A form read before someone else acted is refused as a conflict,
+		// and the requesting side's forged grant is not allowed.
+		if code, page, _ := uzCA.post("/requests/"+id+"/grant_extension", url.Values{"etag": {"stale"}}); code != http.StatusConflict ||
+			!strings.Contains(page, "Someone changed this in the meantime") {
+			t.Errorf("a stale grant answered %d: %s", code, authorityMain(page))
+		}
+		etag, _ := uzCA.form(id, "grant_extension")
+		if code, page, _ := kzCA.post("/requests/"+id+"/grant_extension", url.Values{"etag": {etag}}); code != http.StatusForbidden ||
+			!strings.Contains(page, "You are not allowed to do this") {
+			t.Errorf("the requesting side's forged grant answered %d: %s", code, authorityMain(page))
+		}
 		before := practiceRequestBody(t, cs, id)["preservation"].(map[string]any)["expiresAt"].(string)
 		uzCA.act(id, "grant_extension", nil, "The extension was granted.")
 		after := practiceRequestBody(t, cs, id)["preservation"].(map[string]any)["expiresAt"].(string)
@@ -200,7 +211,7 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 			t.Errorf("the follow-up form does not propose a preservation in TJ: %s", authorityMain(form))
 		}
 		refusedAt(t, kzP, id, "draft_follow_up", url.Values{"type": {""}, "requested_state": {"TJ"}}, "type")
-		etag, _ := kzP.form(id, "draft_follow_up")
+		etag, _ = kzP.form(id, "draft_follow_up")
 		code, _, loc := kzP.post("/requests/"+id+"/draft_follow_up", url.Values{"etag": {etag}, "type": {"DATA_PRESERVATION"},
 			"requested_state": {"TJ"}, "request_id": {"follow-up-of-" + id}})
 		if code != http.StatusSeeOther || !strings.HasSuffix(loc, "?done=draft_follow_up") || strings.Contains(loc, id) {
@@ -253,6 +264,10 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 		if _, page := kzP.fetch("/requests/" + id); !strings.Contains(page, "data-postponement") || !strings.Contains(page, "A domestic search is planned.") {
 			t.Errorf("the requesting side's page does not show the postponement: %s", authorityMain(page))
 		}
+		etag, _ := uzGPO.form(id, "resume")
+		if code, page, _ := kzCA.post("/requests/"+id+"/resume", url.Values{"etag": {etag}}); code != http.StatusForbidden {
+			t.Errorf("the requesting side's forged resumption answered %d: %s", code, authorityMain(page))
+		}
 		uzGPO.act(id, "resume", nil, "Execution was resumed.")
 		if got := authorityStatus(t, cs, id); got != "ACKNOWLEDGED" {
 			t.Fatalf("after the resumption the request is %s", got)
@@ -273,6 +288,10 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 			}
 		}
 		refusedAt(t, kzP, id, "reject_conditions", url.Values{"reason": {""}}, "reason")
+		if code, page, _ := kzP.post("/requests/"+id+"/accept_conditions", url.Values{"etag": {"stale"}}); code != http.StatusConflict ||
+			!strings.Contains(page, `data-status="conditions_proposed"`) {
+			t.Errorf("a stale acceptance of the conditions answered %d: %s", code, authorityMain(page))
+		}
 		kzP.act(id, "accept_conditions", nil, "The conditions were accepted")
 		if got := authorityStatus(t, cs, id); got != "ACCEPTED" {
 			t.Fatalf("after the conditions' acceptance the request is %s", got)
