@@ -442,7 +442,7 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 		}
 		missing.Del("custodian.provider")
 		code, page, _ = kzP.post("/requests/"+id+"/confirm", missing)
-		if code != http.StatusBadRequest || !strings.Contains(page, `id="custodian-provider-error"`) {
+		if code != http.StatusBadRequest || !strings.Contains(fieldComplaint(page, "custodian-provider"), "A preservation must name the provider holding the data.") {
 			t.Errorf("a confirmation without the custodian answered %d: %s", code, authorityMain(page))
 		}
 		code, page, loc = kzP.post("/requests/"+id+"/confirm", complete)
