@@ -502,7 +502,7 @@ var lifecycleCalls = map[string]func(ctx context.Context, c requestv1.RequestSer
 	},
 	"RefuseRequest": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
 		_, err := c.RefuseRequest(ctx, &requestv1.RefuseRequestRequest{Name: name,
-			Grounds: []requestv1.Refusal_Ground{requestv1.Refusal_INSUFFICIENT_INFORMATION}, Explanation: "The address is not hosted here."})
+			Grounds: []requestv1.Refusal_Ground{requestv1.Refusal_ESSENTIAL_INTERESTS}, Explanation: "Preserving these logs would disclose a state secret."})
 		return err
 	},
 	"ExecuteRequest": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
