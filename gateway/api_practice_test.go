@@ -454,3 +454,42 @@ func TestPracticePostponedConditionedAndRefusedAfterConsultation(t *testing.T) {
 		})
 	}
 }
+
+// Every action of DESIGN §5.1–§5.5 has its REST route, POST only: called
+// with another method it is 405 with Allow: POST; a mistyped verb is
+// answered with the list of the request's methods, the new ones among
+// them; a body field no action takes is refused, naming it.
+func TestPracticeRoutes(t *testing.T) {
+	s := startSuite(t, suiteOptions{})
+	prosecutor := s.tokenFor("p-kz", "kz-gpo", identity.Prosecutor)
+	name := s.mustDo("POST", "/v1/requests", prosecutor, practiceRequest("DATA_PRESERVATION", "UZ"), http.StatusOK).body["name"].(string)
+	verbs := []string{"requestExtension", "grantExtension", "declineExtension", "releasePreservation", "discloseChain", "draftFollowUp",
+		"notifyImpediment", "postpone", "resume", "proposeConditions", "acceptConditions", "rejectConditions", "confirmInWriting",
+		"declareConfidentialityImpossible", "proceed", "transferOwnership"}
+	for _, verb := range verbs {
+		r := s.do("GET", "/v1/"+name+":"+verb, prosecutor, nil)
+		if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
+			t.Errorf("GET :%s = %d, Allow %q; want 405, Allow: POST", verb, r.status, r.header.Get("Allow"))
+		}
+		// Routed to the action: on a draft, each is refused by the
+		// lifecycle (or, for a follow-up, its rule), not as an unknown
+		// route.
+		r = s.do("POST", "/v1/"+name+":"+verb, prosecutor, map[string]any{})
+		if r.status == http.StatusNotFound || r.status == http.StatusMethodNotAllowed || r.status == http.StatusNotImplemented || r.status/100 == 2 {
+			t.Errorf("POST :%s on a draft = %d %s; want a refusal of the action", verb, r.status, r.raw)
+		}
+	}
+	if r := s.do("GET", "/v1/requests:recordOral", prosecutor, nil); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
+		t.Errorf("GET /v1/requests:recordOral = %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+	r := s.do("POST", "/v1/"+name+":grantExtention", prosecutor, map[string]any{})
+	for _, verb := range append(verbs, "submit") {
+		if !strings.Contains(r.message(), ":"+verb) {
+			t.Errorf("a mistyped verb: %d %q does not list :%s", r.status, r.message(), verb)
+		}
+	}
+	if r := s.do("POST", "/v1/"+name+":postpone", prosecutor, map[string]any{"untill": "2026-05-01T00:00:00Z", "reason": "x"}); r.status != http.StatusBadRequest ||
+		!strings.Contains(r.raw, "untill") {
+		t.Errorf("a body field :postpone does not take: %d %s", r.status, r.raw)
+	}
+}
