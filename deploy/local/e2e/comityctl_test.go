@@ -244,8 +244,9 @@ func TestComityctlEndToEnd(t *testing.T) {
 			ctl.status("SUBMITTED", "requests", "submit", refused, "--token", p)
 			ctl.status("TRANSMITTED", "requests", "transmit", refused, "--token", kzCA)
 			ctl.status("ACKNOWLEDGED", "requests", "acknowledge", refused, "--token", uzCA)
-			r := ctl.status("REFUSED", "requests", "refuse", refused, "--ground", "DUAL_CRIMINALITY_NOT_MET", "--ground", "other",
-				"--explanation", "The conduct is not an offence in Uzbekistan.", "--token", uzCA)
+			// A preservation may be refused only on these two grounds (DESIGN §5.1).
+			r := ctl.status("REFUSED", "requests", "refuse", refused, "--ground", "ESSENTIAL_INTERESTS", "--ground", "political_offence",
+				"--explanation", "The case concerns the opposition's financing.", "--token", uzCA)
 			if gr := r["refusal"].(map[string]any)["grounds"].([]any); len(gr) != 2 {
 				t.Errorf("refusal: %v", r["refusal"])
 			}
