@@ -184,6 +184,10 @@ func Preservation() map[string]any {
 			"so preservation is needed now; only the three days of the intrusion are concerned.",
 		"language":       "ru",
 		"useLimitations": "For the criminal proceedings in case KZ-CASE-2026-1187 only.",
+		// Who holds the data and the request that will follow, which a
+		// preservation must say (Budapest 29(2)(d), (f)).
+		"custodian":        map[string]any{"provider": "Example Telecom LLC", "country": "UZ", "service": "hosting"},
+		"followUpIntended": map[string]any{"intended": true, "productionType": "TRAFFIC_DATA"},
 	}
 }
 

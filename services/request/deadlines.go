@@ -19,9 +19,24 @@ type Policy struct {
 	// Answer is how long after acknowledgement it has to execute or refuse,
 	// by priority; a requested response date that comes earlier wins.
 	Answer map[cooperation.Priority]time.Duration
-	// Preservation is how long an executed preservation holds, and how much
-	// each extension adds.
+	// Preservation is how long an executed preservation holds, how much
+	// each extension of the requested side's own adds, and the most days
+	// the requesting side may ask for at once.
 	Preservation time.Duration
+	// Confirmation is how long after the call the requesting side has to
+	// confirm in writing a request recorded from a call (DESIGN §5.3).
+	Confirmation time.Duration
+	// ExecuteBeforeConfirmation are the request types the requested side
+	// may accept and execute before the requesting side has confirmed them
+	// in writing: a preservation cannot wait, a production can.
+	ExecuteBeforeConfirmation []cooperation.RequestType
+	// ExtensionNotice is how long before a preservation's expiry the
+	// requesting side should ask to extend it (deadlines.extension_request_by).
+	ExtensionNotice time.Duration
+	// HoldReturn is how long a preservation holds again once the follow-up
+	// that held it is executed, refused or withdrawn: time for the
+	// requesting side to release it or ask for more.
+	HoldReturn time.Duration
 }
 
 const day = 24 * time.Hour
@@ -35,7 +50,11 @@ func DefaultPolicy() Policy {
 		Answer: map[cooperation.Priority]time.Duration{
 			cooperation.Emergency: 8 * time.Hour, cooperation.Urgent: 10 * day, cooperation.Routine: 90 * day,
 		},
-		Preservation: 90 * day,
+		Preservation:              90 * day,
+		Confirmation:              72 * time.Hour,
+		ExecuteBeforeConfirmation: []cooperation.RequestType{cooperation.DataPreservation},
+		ExtensionNotice:           10 * day,
+		HoldReturn:                30 * day,
 	}
 }
 
@@ -68,6 +87,20 @@ func (p Policy) Validate() error {
 	if p.Preservation <= 0 || p.Preservation > MaxPeriod {
 		return fmt.Errorf("deadline policy: preservation period must be positive and at most ten years (3650d)")
 	}
+	if p.Confirmation <= 0 || p.Confirmation > MaxPeriod {
+		return fmt.Errorf("deadline policy: confirmation period must be positive and at most ten years (3650d)")
+	}
+	for _, t := range p.ExecuteBeforeConfirmation {
+		if !slices.Contains(cooperation.RequestTypes, t) {
+			return fmt.Errorf("deadline policy: execute_before_confirmation: unknown request type %q", t)
+		}
+	}
+	if p.ExtensionNotice <= 0 || p.ExtensionNotice >= p.Preservation {
+		return fmt.Errorf("deadline policy: the extension notice must be positive and shorter than the preservation period")
+	}
+	if p.HoldReturn <= 0 || p.HoldReturn > MaxPeriod {
+		return fmt.Errorf("deadline policy: the hold return period must be positive and at most ten years (3650d)")
+	}
 	return nil
 }
 
@@ -93,24 +126,15 @@ func (p Policy) preservationExpiry(executed time.Time) time.Time {
 	return executed.Add(p.Preservation)
 }
 
-// extendedPreservation is the expiry of r's preservation after one more
-// extension at now: the current expiry plus the policy's period. Only a
-// preservation that has not lapsed can be extended.
-func (p Policy) extendedPreservation(r Request, now time.Time) (time.Time, error) {
-	var vs errs.Violations
-	switch {
-	case r.Type != cooperation.DataPreservation:
-		vs.Add("type", "only a preservation can be extended, not %s", r.Type)
-	case now.After(r.Deadlines.PreservationExpiresAt):
-		vs.Add("deadlines.preservation_expires_at", "the preservation lapsed on %s", r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
-	case r.Deadlines.PreservationExpiresAt.Add(p.Preservation).After(now.Add(MaxPeriod)):
-		vs.Add("deadlines.preservation_expires_at", "the preservation holds until %s; it can be extended to at most ten years from now",
-			r.Deadlines.PreservationExpiresAt.Format(time.RFC3339))
+// extendedPreservation is a preservation's expiry after an extension by
+// add at now: the current expiry plus add, at most ten years from now.
+func (p Policy) extendedPreservation(expiry time.Time, add time.Duration, now time.Time) (time.Time, error) {
+	if expiry.Add(add).After(now.Add(MaxPeriod)) {
+		return time.Time{}, (errs.Violations{{Field: "deadlines.preservation_expires_at", Description: fmt.Sprintf(
+			"the preservation holds until %s; it can be extended to at most ten years from now", expiry.Format(time.RFC3339))}}).
+			Err(errs.FailedPrecondition, "cannot extend the preservation")
 	}
-	if err := vs.Err(errs.FailedPrecondition, "cannot extend the preservation"); err != nil {
-		return time.Time{}, err
-	}
-	return r.Deadlines.PreservationExpiresAt.Add(p.Preservation), nil
+	return expiry.Add(add), nil
 }
 
 // awaitingAnswer are the statuses in which the requested side owes an
@@ -118,8 +142,15 @@ func (p Policy) extendedPreservation(r Request, now time.Time) (time.Time, error
 var awaitingAnswer = []Status{Acknowledged, ClarificationRequested, Accepted}
 
 // Overdue reports whether r is past a deadline at now without the expected
-// action: not acknowledged by AcknowledgeBy, or not answered by AnswerBy.
+// action: not acknowledged by AcknowledgeBy, not answered by AnswerBy, or,
+// recorded from a call, not confirmed in writing by ConfirmationDueBy
+// (which confirmation clears) while the requesting side still can confirm
+// it. It looks at metadata only (redact keeps what it needs), so that a
+// watch's snapshot says the same as the request.
 func Overdue(r Request, now time.Time) bool {
+	if !r.Deadlines.ConfirmationDueBy.IsZero() && slices.Contains(pending, r.Status) && now.After(r.Deadlines.ConfirmationDueBy) {
+		return true
+	}
 	switch {
 	case r.Status == Transmitted:
 		return !r.Deadlines.AcknowledgeBy.IsZero() && now.After(r.Deadlines.AcknowledgeBy)
@@ -136,9 +167,16 @@ func overdueExpr(now time.Time) query.Expr {
 	for _, s := range awaitingAnswer[1:] {
 		awaiting = query.Or{Left: awaiting, Right: status(s)}
 	}
+	unconfirmed := status(pending[0])
+	for _, s := range pending[1:] {
+		unconfirmed = query.Or{Left: unconfirmed, Right: status(s)}
+	}
 	return query.Or{
-		Left:  query.And{Left: status(Transmitted), Right: query.Compare{Field: "acknowledgeBy", Op: query.Lt, Value: now}},
-		Right: query.And{Left: awaiting, Right: query.Compare{Field: "answerBy", Op: query.Lt, Value: now}},
+		Left: query.Or{
+			Left:  query.And{Left: status(Transmitted), Right: query.Compare{Field: "acknowledgeBy", Op: query.Lt, Value: now}},
+			Right: query.And{Left: awaiting, Right: query.Compare{Field: "answerBy", Op: query.Lt, Value: now}},
+		},
+		Right: query.And{Left: unconfirmed, Right: query.Compare{Field: "confirmationDueBy", Op: query.Lt, Value: now}},
 	}
 }
 

@@ -220,16 +220,21 @@ func (s *Service) validate(ctx context.Context, p identity.Principal, id, etag s
 // change.
 func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag string, a act, reason string,
 	check func(Request) error, apply func(r *Request, now time.Time) error) (View, error) {
-	cur, err := s.precheck(ctx, p, id, etag, a, check)
-	if err != nil {
-		return View{}, err
-	}
+	return s.transitionLinked(ctx, p, id, etag, a, reason, check, apply, nil)
+}
+
+// step is the change of transition inside the store's transaction, on the
+// request read as cur by precheck: the authority, etag and status again,
+// that nothing check approved has changed since (checked), then apply, the
+// table's status, the history entry and the audit event.
+func (s *Service) step(ctx context.Context, p identity.Principal, cur Request, etag string, a act, reason string,
+	checked bool, apply func(r *Request, now time.Time) error) func(r *Request) (Change, error) {
 	rl := lifecycle[a]
-	updated, err := s.store.Update(ctx, id, func(r *Request) (Change, error) {
+	return func(r *Request) (Change, error) {
 		if err := s.authorise(p, *r, a, etag); err != nil {
 			return Change{}, err
 		}
-		if check != nil && r.Version != cur.Version {
+		if checked && r.Version != cur.Version {
 			// What check approved has changed since.
 			return Change{}, errs.New(errs.Conflict, "request %s was changed by someone else; get it again and retry", r.Reference)
 		}
@@ -250,18 +255,14 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 			History: &HistoryEntry{From: from, To: to, Action: string(a), Actor: actorOf(p), Time: now, Reason: reason},
 			Event:   s.event(ctx, p, *r, from, to),
 		}, nil
-	})
-	if err != nil {
-		return View{}, concerns(cur, err)
 	}
-	return s.view(p, updated), nil
 }
 
 // Submit sends a draft to the requesting state's central authority, once
 // every safeguard is met. With validateOnly it only says whether it would:
 // every check runs, nothing changes.
 func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguards(ctx, r, actSubmit) }
+	check := func(r Request) error { return s.checkSafeguardsFor(ctx, p, r, actSubmit) }
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actSubmit, check)
 	}
@@ -281,16 +282,19 @@ func (s *Service) Return(ctx context.Context, p identity.Principal, id, etag, re
 // validateOnly it only says whether it would: every check runs, nothing
 // changes and no deadline starts.
 func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguards(ctx, r, actTransmit) }
+	check := func(r Request) error { return s.checkSafeguardsFor(ctx, p, r, actTransmit) }
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actTransmit, check)
 	}
-	return s.transition(ctx, p, id, etag, actTransmit, "", check,
+	// A follow-up's transmission holds the preservation it follows
+	// (Budapest 29(7)), in the same transaction: never one without the
+	// other.
+	return s.transitionLinked(ctx, p, id, etag, actTransmit, "", check,
 		func(r *Request, now time.Time) error {
 			r.TransmitTime = now
 			r.Deadlines.AcknowledgeBy = s.policy.acknowledgeBy(now, r.Priority)
 			return nil
-		})
+		}, func(cur Request) (*link, error) { return s.holdLink(ctx, cur) })
 }
 
 // Acknowledge records receipt by the requested agency and starts the answer
@@ -351,6 +355,9 @@ func (s *Service) ProvideClarification(ctx context.Context, p identity.Principal
 // dual-criminality assessment and human-rights review.
 func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag string, a Acceptance, reviewed bool) (View, error) {
 	return s.transition(ctx, p, id, etag, actAccept, a.Conditions, func(r Request) error {
+		if err := s.checkConfirmedForExecution(r, actAccept); err != nil {
+			return err
+		}
 		return checkAcceptance(r, a, reviewed)
 	}, func(r *Request, _ time.Time) error {
 		acc := a
@@ -360,48 +367,58 @@ func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag str
 }
 
 // Refuse records the requested side's refusal with its grounds (each one of
-// RefusalGrounds).
+// RefusalGrounds): of a preservation, only on the grounds it may be refused
+// on; of anything else, only after a consultation (checkRefusalOf).
 func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag string, f Refusal) (View, error) {
 	if err := checkRefusal(f); err != nil {
 		return View{}, err
 	}
-	return s.transition(ctx, p, id, etag, actRefuse, f.Explanation, nil, func(r *Request, now time.Time) error {
-		ref := f
-		r.Refusal, r.AnswerTime = &ref, now
-		return nil
-	})
+	return s.transitionLinked(ctx, p, id, etag, actRefuse, f.Explanation,
+		func(r Request) error { return checkRefusalOf(r, f, s.now()) },
+		func(r *Request, now time.Time) error {
+			ref := f
+			if c := f.Consultation; c != nil {
+				cons := *c
+				if cons.Time.IsZero() {
+					// A consultation without a time was held by the
+					// refusal at the latest.
+					cons.Time = now
+				}
+				ref.Consultation = &cons
+			}
+			r.Refusal, r.AnswerTime = &ref, now
+			return nil
+		}, func(cur Request) (*link, error) { return s.holdReturnLink(ctx, cur, "refused", nil) })
 }
 
-// Execute records the response; a preservation then holds for the policy's
-// period.
+// Execute records one delivery of the response, item by item (each item's
+// attachments, like the delivery's, ids of attachments already uploaded
+// to the request): with e.Partial the request is PARTIALLY_EXECUTED and
+// more deliveries follow, else EXECUTED, and a preservation then holds for
+// the policy's period.
 func (s *Service) Execute(ctx context.Context, p identity.Principal, id, etag string, e Execution, attachmentIDs []string) (View, error) {
 	if err := required("response_summary", e.ResponseSummary); err != nil {
 		return View{}, err
 	}
-	return s.transition(ctx, p, id, etag, actExecute, "",
-		func(r Request) error { return s.checkAttachments(ctx, r.ID, attachmentIDs) },
+	return s.transitionLinked(ctx, p, id, etag, actExecute, "",
+		func(r Request) error {
+			if err := s.checkConfirmedForExecution(r, actExecute); err != nil {
+				return err
+			}
+			return s.checkDelivery(ctx, r, e, attachmentIDs)
+		},
 		func(r *Request, now time.Time) error {
 			ex := e
-			r.Execution, r.AnswerTime = &ex, now
-			r.Status = Executed
-			if r.Type == cooperation.DataPreservation {
-				r.Deadlines.PreservationExpiresAt = s.policy.preservationExpiry(now)
+			ex.Attachments = attachmentIDs
+			deliver(r, ex, p, now)
+			if r.Status == Executed && r.Type == cooperation.DataPreservation {
+				s.setPreservation(r, Preservation{State: Preserved}, s.policy.preservationExpiry(now))
 			}
 			return nil
+		}, func(cur Request) (*link, error) {
+			// Only the final delivery answers the follow-up.
+			return s.holdReturnLink(ctx, cur, "executed", func(r Request) bool { return r.Status == Executed })
 		})
-}
-
-// ExtendPreservation adds the policy's period to an executed preservation
-// that has not lapsed.
-func (s *Service) ExtendPreservation(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
-	return s.transition(ctx, p, id, etag, actExtendPreservation, "", nil, func(r *Request, now time.Time) error {
-		expiry, err := s.policy.extendedPreservation(*r, now)
-		if err != nil {
-			return err
-		}
-		r.Deadlines.PreservationExpiresAt = expiry
-		return nil
-	})
 }
 
 // Withdraw withdraws a request that has not been answered.
@@ -409,7 +426,8 @@ func (s *Service) Withdraw(ctx context.Context, p identity.Principal, id, etag, 
 	if err := required("reason", reason); err != nil {
 		return View{}, err
 	}
-	return s.transition(ctx, p, id, etag, actWithdraw, reason, nil, nil)
+	return s.transitionLinked(ctx, p, id, etag, actWithdraw, reason, nil, nil,
+		func(cur Request) (*link, error) { return s.holdReturnLink(ctx, cur, "withdrawn", nil) })
 }
 
 // Close closes an executed, refused or withdrawn request.

@@ -116,6 +116,36 @@ func (m *memStore) Update(_ context.Context, id string, fn func(*request.Request
 	return next, nil
 }
 
+func (m *memStore) UpdatePair(_ context.Context, id, other string, fn func(r, o *request.Request) (request.Change, *request.Change, error)) (request.Request, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id == other {
+		return request.Request{}, fmt.Errorf("memStore: UpdatePair of request %s with itself", id)
+	}
+	cur, ok := m.requests[id]
+	if !ok {
+		return request.Request{}, errs.New(errs.NotFound, "request %q not found", id)
+	}
+	oCur, ok := m.requests[other]
+	if !ok {
+		return request.Request{}, errs.New(errs.NotFound, "request %q not found", other)
+	}
+	next, oNext := cur, oCur
+	ch, oCh, err := fn(&next, &oNext)
+	if err != nil {
+		return request.Request{}, err
+	}
+	next.Version = cur.Version + 1
+	m.requests[id] = next
+	m.write(next, ch)
+	if oCh != nil {
+		oNext.Version = oCur.Version + 1
+		m.requests[other] = oNext
+		m.write(oNext, *oCh)
+	}
+	return next, nil
+}
+
 // those returns the elements of xs that keep keeps, in order.
 func those[T any](xs []T, keep func(T) bool) []T {
 	var out []T

@@ -20,18 +20,32 @@ import (
 //	{
 //	  "acknowledge": {"EMERGENCY": "8h", "URGENT": "24h", "ROUTINE": "5d"},
 //	  "answer": {"EMERGENCY": "8h", "URGENT": "10d", "ROUTINE": "90d"},
-//	  "preservation": "90d"
+//	  "preservation": "90d",
+//	  "confirmation": "72h",
+//	  "execute_before_confirmation": ["DATA_PRESERVATION"],
+//	  "extension_notice": "10d",
+//	  "hold_return": "30d"
 //	}
 //
 // acknowledge is counted from transmission, answer from acknowledgement
 // (a requested response date that comes earlier still wins), preservation
-// from execution and again for each extension. A period is a whole number
+// from execution and again for each extension, confirmation (the written
+// confirmation of a request recorded from a call) from the call.
+// execute_before_confirmation lists the request types the requested side
+// may accept and execute before that confirmation ([] for none). A period is a whole number
+// from execution and again for each extension of the requested side's own
+// (it is also the most days the requesting side may ask for at once).
+// extension_notice is how long before a preservation's expiry the
+// requesting side is to ask for an extension (extension_request_by), and
+// must be shorter than preservation; hold_return is how long a preservation
+// holds again once the follow-up that held it (Budapest 29(7)) is executed,
+// refused or withdrawn. A period is a whole number
 // of days ("5d") or a Go duration ("36h", "90m"), and must be positive.
 // Anything else (an unknown key or priority, a period that does not parse)
 // is refused, naming the entry.
 
 // policyKeys are the keys of a policy file, in the order errors list them.
-var policyKeys = []string{"acknowledge", "answer", "preservation"}
+var policyKeys = []string{"acknowledge", "answer", "preservation", "confirmation", "execute_before_confirmation", "extension_notice", "hold_return"}
 
 // LoadPolicy reads the deadline policy file at path; an empty path is
 // DefaultPolicy.
@@ -84,12 +98,23 @@ func parsePolicy(data []byte) (Policy, error) {
 			err = parsePeriods(k, top[k], p.Answer)
 		case "preservation":
 			p.Preservation, err = parsePeriod(k, top[k])
+		case "confirmation":
+			p.Confirmation, err = parsePeriod(k, top[k])
+		case "execute_before_confirmation":
+			p.ExecuteBeforeConfirmation, err = parseTypes(k, top[k])
+		case "extension_notice":
+			p.ExtensionNotice, err = parsePeriod(k, top[k])
+		case "hold_return":
+			p.HoldReturn, err = parsePeriod(k, top[k])
 		default:
 			err = fmt.Errorf("unknown key %q (known: %s)", k, strings.Join(policyKeys, ", "))
 		}
 		if err != nil {
 			return Policy{}, err
 		}
+	}
+	if p.ExtensionNotice >= p.Preservation {
+		return Policy{}, fmt.Errorf("extension_notice: the notice (%s) must be shorter than the preservation period (%s)", p.ExtensionNotice, p.Preservation)
 	}
 	return p, nil
 }
@@ -115,6 +140,30 @@ func parsePeriods(key string, raw json.RawMessage, periods map[cooperation.Prior
 		periods[cooperation.Priority(pr)] = d
 	}
 	return nil
+}
+
+// parseTypes parses the request types of entry key: a JSON array of type
+// names, each once.
+func parseTypes(key string, raw json.RawMessage) ([]cooperation.RequestType, error) {
+	var names []string
+	if err := strictJSON(raw, &names); err != nil || names == nil {
+		if err == nil {
+			err = fmt.Errorf("null")
+		}
+		return nil, fmt.Errorf("%s: want an array of request types such as [\"DATA_PRESERVATION\"]: %w", key, err)
+	}
+	types := []cooperation.RequestType{}
+	for _, n := range names {
+		t := cooperation.RequestType(n)
+		if !slices.Contains(cooperation.RequestTypes, t) {
+			return nil, fmt.Errorf("%s: unknown request type %q (known: %s)", key, n, strings.Join(enum.Strings(cooperation.RequestTypes), ", "))
+		}
+		if slices.Contains(types, t) {
+			return nil, fmt.Errorf("%s: %s is listed twice", key, n)
+		}
+		types = append(types, t)
+	}
+	return types, nil
 }
 
 // parsePeriod parses the period of entry name: a JSON string holding a

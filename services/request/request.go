@@ -288,6 +288,10 @@ type Postponement struct {
 	PostponedBy  Actor     `json:"postponed_by,omitzero"`
 	PostponeTime time.Time `json:"postpone_time,omitzero"`
 	ResumeTime   time.Time `json:"resume_time,omitzero"`
+	// PausedAnswerBy is the answer deadline when execution was postponed,
+	// set aside while it is (the request's own is empty then); :resume
+	// restores it moved on by the time spent postponed.
+	PausedAnswerBy time.Time `json:"paused_answer_by,omitzero"`
 }
 
 // Condition is a condition on the use of what the requested side provides
@@ -574,6 +578,9 @@ var StoreSchema = append(query.Schema{
 	{Name: "transmitted", Kind: query.Bool},
 	{Name: "acknowledgeBy", Kind: query.Timestamp},
 	{Name: "answerBy", Kind: query.Timestamp},
+	// confirmationDueBy is absent (NULL) but for a request recorded from a
+	// call that is not yet confirmed.
+	{Name: "confirmationDueBy", Kind: query.Timestamp},
 }, RequestSchema...)
 
 // ListQuery selects a page of requests.
@@ -742,6 +749,17 @@ type Store interface {
 	// is written. A missing request is errs.ErrNotFound. fn must not call
 	// the store.
 	Update(ctx context.Context, id string, fn func(*Request) (Change, error)) (Request, error)
+	// UpdatePair is Update of two requests in one transaction, for an
+	// action on request id that changes request other too (a follow-up's
+	// transmission holds the preservation it follows, Budapest 29(7)). It
+	// reads and locks both as Update locks one (in an order of its own, so
+	// that two pairs never wait on each other), calls fn on them, and when
+	// fn returns nil writes id with Version incremented and the first
+	// Change, and other likewise with the second when it is not nil (nil:
+	// other is left as it was). Everything is written or nothing; an error
+	// from fn is returned as is. A missing request is errs.ErrNotFound. id
+	// and other must differ. fn must not call the store.
+	UpdatePair(ctx context.Context, id, other string, fn func(r, o *Request) (Change, *Change, error)) (Request, error)
 
 	// History returns the status changes of a request, oldest first.
 	History(ctx context.Context, id string) ([]HistoryEntry, error)

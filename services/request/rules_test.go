@@ -269,6 +269,17 @@ func seeded(st request.Status) request.Request {
 		r.TransmitTime = t0
 	}
 	r.Deadlines.PreservationExpiresAt = t0.Add(30 * day)
+	switch st {
+	case request.Postponed:
+		// As :postpone of an accepted request leaves it.
+		r.Postponement = &request.Postponement{Until: t0.Add(10 * day), Reason: "A domestic investigation.", ResumeStatus: request.Accepted, PostponeTime: t0}
+	case request.ConditionsProposed:
+		r.ConditionsProposal = &request.ConditionsProposal{Conditions: []request.Condition{{Kind: "CONFIDENTIAL"}}, ProposeTime: t0, Decision: "PENDING"}
+	case request.AwaitingRequesterDecision:
+		// Only a declaration leads there; :proceed returns to its status.
+		r.ConfidentialityDeclaration = &request.ConfidentialityDeclaration{Explanation: "Notification is mandatory.",
+			ResumeStatus: request.Accepted, DeclaredBy: request.Actor{Subject: "ca-uz", Agency: "uz-247"}, DeclareTime: t0}
+	}
 	return r
 }
 
@@ -319,6 +330,27 @@ func TestLifecycle(t *testing.T) {
 		"execute": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
 			return svc.Execute(ctx, p, id, "", request.Execution{ResponseSummary: "Preserved."}, nil)
 		},
+		"executePartially": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Execute(ctx, p, id, "", request.Execution{ResponseSummary: "Part preserved.", Partial: true}, nil)
+		},
+		"notifyImpediment": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.NotifyImpediment(ctx, p, id, "", request.Impediment{Kind: "SIGNIFICANT_DELAY", Explanation: "The provider is slow."})
+		},
+		"postpone": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Postpone(ctx, p, id, "", t0.Add(30*day), "A domestic investigation would be prejudiced.")
+		},
+		"resume": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Resume(ctx, p, id, "")
+		},
+		"proposeConditions": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.ProposeConditions(ctx, p, id, "", []request.Condition{{Kind: "CONFIDENTIAL"}}, nil)
+		},
+		"acceptConditions": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.AcceptConditions(ctx, p, id, "")
+		},
+		"rejectConditions": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.RejectConditions(ctx, p, id, "", "We cannot keep it confidential.")
+		},
 		"extendPreservation": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
 			return svc.ExtendPreservation(ctx, p, id, "")
 		},
@@ -328,7 +360,47 @@ func TestLifecycle(t *testing.T) {
 		"close": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
 			return svc.Close(ctx, p, id, "")
 		},
+		"declareConfidentialityImpossible": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.DeclareConfidentialityImpossible(ctx, p, id, "", "Notification is mandatory.")
+		},
+		"proceed": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.Proceed(ctx, p, id, "")
+		},
+		"transferOwnership": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.TransferOwnership(ctx, p, id, "", "p-kz-3", "Reassigned.")
+		},
+		"requestExtension": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.RequestExtension(ctx, p, id, "", "The analysis takes longer.", 30)
+		},
+		"grantExtension": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.GrantExtension(ctx, p, id, "")
+		},
+		"declineExtension": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.DeclineExtension(ctx, p, id, "", "The provider cannot keep it longer.")
+		},
+		"releasePreservation": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.ReleasePreservation(ctx, p, id, "", "Not needed any more.")
+		},
+		"discloseChain": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.DiscloseChain(ctx, p, id, "", request.ChainDisclosure{Provider: "Example Hosting LLC", Country: "KG", Explanation: "A VPN exit node."})
+		},
+		"draftFollowUp": func(svc *request.Service, p identity.Principal, id string) (request.View, error) {
+			return svc.DraftFollowUp(ctx, p, id, request.FollowUp{Type: cooperation.TrafficData}, "")
+		},
 	}
+	// seeds changes the seeded request before an action: a decision on
+	// an extension needs one asked for.
+	pending := func(r *request.Request) {
+		r.Preservation = &request.Preservation{State: request.Preserved, ExpiresAt: r.Deadlines.PreservationExpiresAt,
+			Extensions: []request.PreservationExtension{{Days: 30, Decision: "PENDING", RequestTime: t0}}}
+	}
+	seeds := map[string]func(r *request.Request){"grantExtension": pending, "declineExtension": pending}
+	// drafts are the actions that make a new DRAFT and leave the request
+	// as it was.
+	drafts := map[string]bool{"draftFollowUp": true}
+	afterTransmission := []request.Status{request.Transmitted, request.Acknowledged, request.ClarificationRequested,
+		request.ConditionsProposed, request.Postponed, request.AwaitingRequesterDecision, request.Accepted, request.PartiallyExecuted,
+		request.Refused, request.Executed, request.Withdrawn, request.Closed}
 	S := request.Statuses
 	for _, row := range []struct {
 		action string
@@ -347,20 +419,54 @@ func TestLifecycle(t *testing.T) {
 		{"provideClarification", S[4:5], request.Acknowledged, []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA, uzCA}},
 		{"accept", S[3:4], request.Accepted, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
 		{"refuse", S[3:4], request.Refused, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
-		{"execute", []request.Status{request.Accepted}, request.Executed, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"execute", []request.Status{request.Accepted, request.PartiallyExecuted}, request.Executed, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"executePartially", []request.Status{request.Accepted, request.PartiallyExecuted}, request.PartiallyExecuted, []identity.Principal{uzCA}, []identity.Principal{kzCA}},
+		{"notifyImpediment", []request.Status{request.Acknowledged, request.Accepted, request.PartiallyExecuted}, "", []identity.Principal{uzCA},
+			[]identity.Principal{kzCA, kzProsecutor}},
+		{"postpone", []request.Status{request.Acknowledged, request.Accepted}, request.Postponed, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		// seeded postponed an ACCEPTED request.
+		{"resume", []request.Status{request.Postponed}, request.Accepted, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"proposeConditions", []request.Status{request.Acknowledged}, request.ConditionsProposed, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"acceptConditions", []request.Status{request.ConditionsProposed}, request.Accepted, []identity.Principal{kzProsecutor, kzCA},
+			[]identity.Principal{kzOtherPr, uzCA}},
+		{"rejectConditions", []request.Status{request.ConditionsProposed}, request.Acknowledged, []identity.Principal{kzProsecutor, kzCA},
+			[]identity.Principal{kzOtherPr, uzCA}},
 		{"extendPreservation", []request.Status{request.Executed}, "", []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
-		{"withdraw", []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged, request.ClarificationRequested, request.Accepted},
+		{"withdraw", []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged, request.ClarificationRequested,
+			request.ConditionsProposed, request.Postponed, request.AwaitingRequesterDecision, request.Accepted, request.PartiallyExecuted},
 			request.Withdrawn, []identity.Principal{kzProsecutor}, []identity.Principal{kzOtherPr, kzCA, uzCA}},
 		{"close", []request.Status{request.Executed, request.Refused, request.Withdrawn}, request.Closed,
 			[]identity.Principal{kzCA, kzProsecutor}, []identity.Principal{kzOtherPr, uzCA}},
+		{"declareConfidentialityImpossible", []request.Status{request.Acknowledged, request.Accepted, request.PartiallyExecuted},
+			request.AwaitingRequesterDecision, []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"proceed", []request.Status{request.AwaitingRequesterDecision}, request.Accepted,
+			[]identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
+		{"transferOwnership", []request.Status{request.Draft, request.Submitted, request.Transmitted, request.Acknowledged,
+			request.ClarificationRequested, request.ConditionsProposed, request.Postponed, request.AwaitingRequesterDecision,
+			request.Accepted, request.PartiallyExecuted, request.Executed, request.Refused, request.Withdrawn}, "",
+			[]identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
+		{"requestExtension", []request.Status{request.Executed}, "", []identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
+		{"grantExtension", []request.Status{request.Executed}, "", []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"declineExtension", []request.Status{request.Executed}, "", []identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"releasePreservation", []request.Status{request.Executed}, "", []identity.Principal{kzProsecutor, kzCA}, []identity.Principal{kzOtherPr, uzCA}},
+		{"discloseChain", []request.Status{request.Accepted, request.PartiallyExecuted, request.Executed}, "",
+			[]identity.Principal{uzCA}, []identity.Principal{kzCA, kzProsecutor}},
+		{"draftFollowUp", afterTransmission, "", []identity.Principal{kzProsecutor, kzOtherPr}, []identity.Principal{kzCA, uzCA}},
 	} {
 		for _, st := range request.Statuses {
 			for _, p := range row.who {
 				t.Run(row.action+"/"+string(st)+"/"+p.Subject, func(t *testing.T) {
-					dm, r := seed(t, st)
+					dm, r := seedFor(t, st, seeds[row.action])
 					v, err := do[row.action](dm.svc, p, r.ID)
 					code, vs := refusal(err)
 					switch {
+					case slices.Contains(row.from, st) && drafts[row.action]:
+						if err != nil || v.Status != request.Draft || v.ID == r.ID || v.Owner != p.Subject {
+							t.Fatalf("= %s %s of %s, %v; want a new DRAFT of %s", v.ID, v.Status, v.Owner, err, p.Subject)
+						}
+						if got, _ := dm.store.Get(ctx, r.ID); got.Status != st || got.Version != 1 {
+							t.Errorf("the request drafted from is %s version %d, want %s version 1", got.Status, got.Version, st)
+						}
 					case slices.Contains(row.from, st):
 						want := cmpOr(row.to, st)
 						if err != nil || v.Status != want {
@@ -387,7 +493,7 @@ func TestLifecycle(t *testing.T) {
 		last := row.from[len(row.from)-1]
 		for _, p := range row.others {
 			t.Run(row.action+"/"+string(last)+"/wrong actor "+p.Subject, func(t *testing.T) {
-				dm, r := seed(t, last)
+				dm, r := seedFor(t, last, seeds[row.action])
 				_, err := do[row.action](dm.svc, p, r.ID)
 				if code, _ := refusal(err); code != errs.PermissionDenied {
 					t.Errorf("= %v; want PERMISSION_DENIED", err)
@@ -398,6 +504,19 @@ func TestLifecycle(t *testing.T) {
 			})
 		}
 	}
+}
+
+// seedFor is seed with change (if any) made to the request first.
+func seedFor(t *testing.T, st request.Status, change func(r *request.Request)) (domain, request.Request) {
+	t.Helper()
+	if change == nil {
+		return seed(t, st)
+	}
+	dm := newDomain(t, request.Policy{})
+	r := seeded(st)
+	change(&r)
+	dm.store.put(r)
+	return dm, r
 }
 
 func cmpOr(to, st request.Status) request.Status {
@@ -589,7 +708,8 @@ func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 		code errs.Code
 		want []violation
 	}{
-		{"every ground", request.Refusal{Grounds: request.RefusalGrounds, Explanation: "All of them."}, errs.Internal, nil},
+		{"every ground", request.Refusal{Grounds: request.RefusalGrounds, Explanation: "All of them.",
+			Consultation: &request.Consultation{Note: "Granting in part was discussed with KZ.", Time: t0}}, errs.Internal, nil},
 		{"unset ground", request.Refusal{Grounds: []string{"OTHER", "GROUND_UNSPECIFIED"}, Explanation: "x"}, errs.Invalid, []violation{{"grounds[1]", ""}}},
 		{"unknown ground, no explanation", request.Refusal{Grounds: []string{"BORED"}}, errs.Invalid, []violation{{"grounds[0]", ""}}},
 		{"no ground", request.Refusal{Explanation: "x"}, errs.FailedPrecondition, []violation{{"grounds", ""}}},
@@ -597,7 +717,12 @@ func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 		{"neither", request.Refusal{}, errs.FailedPrecondition, []violation{{"grounds", ""}, {"explanation", ""}}},
 	} {
 		t.Run("refuse/"+tc.name, func(t *testing.T) {
-			dm, r := seed(t, request.Acknowledged)
+			// A production request: a preservation may be refused on
+			// two grounds only (TestRefusalConsultation).
+			dm := newDomain(t, request.Policy{})
+			r := seeded(request.Acknowledged)
+			r.Type = cooperation.TrafficData
+			dm.store.put(r)
 			v, err := dm.svc.Refuse(ctx, uzCA, r.ID, "", tc.f)
 			if tc.want == nil {
 				if err != nil || v.Status != request.Refused || v.Refusal == nil || !slices.Equal(v.Refusal.Grounds, tc.f.Grounds) || !v.AnswerTime.Equal(t0) {
@@ -613,4 +738,21 @@ func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 			}
 		})
 	}
+}
+
+// provided is a delivery's items when everything sought in r was provided:
+// an item per identifier (and data category, where r lists them), as a
+// production request's final delivery must account for each.
+func provided(r request.Request) []request.ExecutionItem {
+	var items []request.ExecutionItem
+	cats := r.DataCategories
+	if len(cats) == 0 {
+		cats = []string{""}
+	}
+	for i := range r.Identifiers {
+		for _, c := range cats {
+			items = append(items, request.ExecutionItem{IdentifierIndex: int32(i), DataCategory: c, Outcome: "PROVIDED"})
+		}
+	}
+	return items
 }

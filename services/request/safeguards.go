@@ -2,6 +2,7 @@ package request
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/identity"
 )
 
 // MinNecessityLength is the least number of characters a necessity and
@@ -107,6 +109,7 @@ func safeguards(r Request, receiver directory.Agency, attachments []Attachment) 
 	if r.Priority == cooperation.Emergency && blank(r.EmergencyReason) {
 		vs.AddReason("emergency_reason", "EMERGENCY_REASON_REQUIRED", "an emergency needs a stated reason (risk to life or safety)")
 	}
+	preservationSafeguards(r, &vs)
 	if !languageAccepted(r.Language, receiver, attachments) {
 		if r.Language == "" {
 			vs.AddReason("language", "LANGUAGE_REQUIRED", "the request language is required")
@@ -115,6 +118,7 @@ func safeguards(r Request, receiver directory.Agency, attachments []Attachment) 
 				receiver.ID, r.Language, strings.Join(receiver.AcceptedLanguages, " or "))
 		}
 	}
+	contents(r, &vs)
 	return vs
 }
 
@@ -224,20 +228,112 @@ func (s *Service) checkResponseTime(r Request, vs *errs.Violations) {
 // directory has it now and the request's attachments; at submission, also
 // that the requested response time has not passed.
 func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) error {
+	vs, err := s.safeguardViolations(ctx, r, a)
+	if err != nil {
+		return err
+	}
+	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+}
+
+// checkSafeguardsFor is checkSafeguards with the checks that depend on
+// the caller p too: each related request must be one p may see.
+func (s *Service) checkSafeguardsFor(ctx context.Context, p identity.Principal, r Request, a act) error {
+	vs, err := s.safeguardViolations(ctx, r, a)
+	if err != nil {
+		return err
+	}
+	if err := s.checkRelations(ctx, p, r, &vs); err != nil {
+		return err
+	}
+	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+}
+
+// safeguardViolations is what checkSafeguards finds, as violations.
+func (s *Service) safeguardViolations(ctx context.Context, r Request, a act) (errs.Violations, error) {
 	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
 	if err != nil {
-		return fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
+		return nil, fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
 	}
 	atts, err := s.store.ListAttachments(ctx, r.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	vs := safeguards(r, receiver, atts)
 	if a == actSubmit {
 		s.checkResponseTime(r, &vs)
 	}
 	checkReceiverActive(receiver, &vs)
-	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+	return vs, nil
+}
+
+// productionTypes are the types of request that produce data, which a
+// preservation's follow-up is one of.
+var productionTypes = []cooperation.RequestType{cooperation.SubscriberInformation, cooperation.TrafficData,
+	cooperation.ContentData, cooperation.OtherAssistance}
+
+// countryCode is an ISO 3166-1 alpha-2 code as the API takes it.
+var countryCode = regexp.MustCompile(`^[A-Za-z]{2}$`)
+
+// preservationSafeguards adds to vs what a preservation lacks of Budapest
+// 29(2)(d) and (f): who holds the data (the provider and its country are
+// required; the service and the account reference are optional, given
+// when known) and the production request that will follow, by type.
+func preservationSafeguards(r Request, vs *errs.Violations) {
+	if r.Type != cooperation.DataPreservation {
+		return
+	}
+	c := r.Custodian
+	if c == nil {
+		c = &Custodian{}
+	}
+	if strings.TrimSpace(c.Provider) == "" {
+		vs.AddReason("custodian.provider", "CUSTODIAN_PROVIDER_REQUIRED", "a preservation must name the provider holding the data (Budapest 29(2)(d))")
+	}
+	if !countryCode.MatchString(c.Country) {
+		vs.AddReason("custodian.country", "CUSTODIAN_COUNTRY_REQUIRED", "a preservation must give the country where the provider holds the data, as a 2-letter code such as UZ")
+	}
+	f := r.FollowUpIntended
+	if f == nil || !f.Intended {
+		vs.AddReason("follow_up_intended.intended", "FOLLOW_UP_REQUIRED", "a preservation must say that a request for the data will follow (Budapest 29(2)(f))")
+	}
+	if f == nil || !slices.Contains(productionTypes, f.ProductionType) {
+		vs.AddReason("follow_up_intended.production_type", "FOLLOW_UP_TYPE_REQUIRED",
+			"the type of the request that will follow is required: SUBSCRIBER_INFORMATION, TRAFFIC_DATA, CONTENT_DATA or OTHER_ASSISTANCE")
+	}
+}
+
+// relationKinds are the kinds a relation may be submitted with.
+var relationKinds = []RelationKind{FollowUpOf, ExtensionOf, Supersedes, SpawnedBy}
+
+// checkRelations adds to vs each related request of r that does not say
+// how it relates, that names r itself or a request named before, or that
+// is not a request p may see. An unknown request and one p may not see get
+// the same words: a relation tells no one what exists beyond their view.
+func (s *Service) checkRelations(ctx context.Context, p identity.Principal, r Request, vs *errs.Violations) error {
+	seen := map[string]bool{}
+	for i, rr := range r.RelatedRequests {
+		field := fmt.Sprintf("related_requests[%d]", i)
+		if !slices.Contains(relationKinds, rr.Kind) {
+			vs.Add(field+".kind", "say how the request relates: FOLLOW_UP_OF, EXTENSION_OF, SUPERSEDES or SPAWNED_BY")
+		}
+		switch {
+		case rr.Request == r.ID:
+			vs.Add(field, "a request cannot be related to itself")
+			continue
+		case seen[rr.Request]:
+			vs.Add(field, "requests/%s is named twice; name each related request once", rr.Request)
+			continue
+		}
+		seen[rr.Request] = true
+		other, err := s.store.Get(ctx, rr.Request)
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return err
+		}
+		if err != nil || accessOf(p, other) == noAccess {
+			vs.Add(field, "there is no request requests/%s that you may see", rr.Request)
+		}
+	}
+	return nil
 }
 
 // checkReceiverActive adds to vs a requested agency the directory has
@@ -276,6 +372,8 @@ func checkAcceptance(r Request, a Acceptance, reviewed bool) error {
 var RefusalGrounds = []string{
 	"POLITICAL_OFFENCE", "ESSENTIAL_INTERESTS", "DUAL_CRIMINALITY_NOT_MET", "HUMAN_RIGHTS_CONCERNS",
 	"DEATH_PENALTY_NO_ASSURANCE", "NE_BIS_IN_IDEM", "IMMUNITY", "INSUFFICIENT_INFORMATION", "OTHER",
+	// DESIGN §5.2.
+	"NOT_IN_CONFORMITY", "DOMESTIC_LAW_PROHIBITS", "CONTRARY_TO_LEGAL_SYSTEM", "PERSECUTION", "PRESS_FREEDOM",
 }
 
 // checkRefusal checks a refusal: a ground that is not one of

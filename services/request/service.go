@@ -103,7 +103,8 @@ type View struct {
 }
 
 func (s *Service) view(p identity.Principal, r Request) View {
-	v := View{Request: r, Overdue: Overdue(r, s.now())}
+	now := s.now()
+	v := View{Request: withPreservationNow(r, now), Overdue: Overdue(r, now)}
 	if accessOf(p, r) == metadataAccess {
 		v.Request, v.MetadataOnly = redact(r), true
 	}
@@ -193,6 +194,9 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 	}
 	r := d
 	resetServerFields(&r)
+	// After the digest: a retry of a body sent before confidentiality
+	// existed is still the same request.
+	mirrorConfidentiality(&r, d.Confidentiality != nil, d.Confidential)
 	r.ID = id.String()
 	r.RequestingAgency, r.RequestingState, r.Owner = p.Agency, p.State, p.Subject
 	r.RequestedAgency = receiver.ID
@@ -408,6 +412,7 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	apply(&next)
 	next.RequestedState = strings.ToUpper(next.RequestedState)
 	next.KeepServerFields(cur)
+	mirrorConfidentialityTouched(&next, touched)
 	if err := checkShape(next); err != nil {
 		return View{}, err
 	}

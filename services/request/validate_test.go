@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/comity-mla/comity/services/cooperation"
+
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/request"
@@ -21,6 +23,10 @@ func completeDraft() request.Request {
 	d.FactsSummary = "Accounts were emptied through a compromised server."
 	d.Identifiers = []request.Identifier{{Kind: "IP_ADDRESS", Value: "192.0.2.10"}}
 	d.NecessityAndProportionality = strings.Repeat("The logs are the only record of who reached the server, and they are overwritten weekly. ", 2)
+	// A preservation names who holds the data and the request that will
+	// follow (Budapest 29(2)(d), (f)).
+	d.Custodian = &request.Custodian{Provider: "Example Telecom LLC", Country: "UZ"}
+	d.FollowUpIntended = &request.FollowUpIntended{Intended: true, ProductionType: cooperation.TrafficData}
 	return d
 }
 

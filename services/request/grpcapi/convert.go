@@ -35,7 +35,18 @@ func RequestToProto(v request.View) *requestv1.Request {
 		out.RelatedRequests = append(out.RelatedRequests, &requestv1.RelatedRequest{
 			Kind: requestv1.RelatedRequest_Kind(requestv1.RelatedRequest_Kind_value[string(rr.Kind)]), Request: requestPrefix + rr.Request})
 	}
-	if a := r.Acceptance; a != nil {
+	// Attachments are ids in the domain and names in the API.
+	executionToProto(r.ID, out.Execution)
+	for _, d := range out.Deliveries {
+		executionToProto(r.ID, d)
+	}
+	// An acceptance of proposed conditions records no assessments: no
+	// review is shown rather than one of "no concerns".
+	if out.Preservation != nil && out.Preservation.HeldBy != "" {
+		// An id in the domain, a resource name in the API.
+		out.Preservation.HeldBy = requestPrefix + out.Preservation.HeldBy
+	}
+	if a := r.Acceptance; a != nil && a.DualCriminality != "" {
 		out.Acceptance.HumanRightsReview = &requestv1.HumanRightsReview{Concerns: a.HumanRightsConcerns, Note: a.HumanRightsNote}
 	}
 	for _, c := range r.Clarifications {

@@ -52,8 +52,12 @@ func fullRequest() *requestv1.Request {
 		},
 		FactsSummary: "On 1 March the victim received demands …",
 		Persons: []*requestv1.Person{
-			{FullName: "Aidar Example", DateOfBirth: "1990-05-17", Nationality: "KZ", Role: "victim"},
-			{FullName: "Unknown", DateOfBirth: "1985-01-01", Nationality: "UZ", Role: "suspect"},
+			{FullName: "Aidar Example", DateOfBirth: "1990-05-17", Nationality: "KZ", Role: "victim", Kind: requestv1.Person_NATURAL,
+				PlaceOfBirth: "Almaty", Residence: "Astana", Occupation: "engineer", RegisteredAddress: "n/a", RegistrationNumber: "n/a",
+				Representatives: []*requestv1.Representative{{FullName: "B. Counsel", Capacity: "counsel", Address: "Astana"}}},
+			{FullName: "Example Pay LLP", DateOfBirth: "1985-01-01", Nationality: "UZ", Role: "suspect", Kind: requestv1.Person_LEGAL,
+				PlaceOfBirth: "-", Residence: "-", Occupation: "payments", RegisteredAddress: "Tashkent, 1 Example St", RegistrationNumber: "UZ-123456",
+				Representatives: []*requestv1.Representative{{FullName: "C. Director", Capacity: "director", Address: "Tashkent"}}},
 		},
 		Identifiers: []*requestv1.Identifier{
 			{Kind: requestv1.Identifier_IP_ADDRESS, Value: "203.0.113.7:443", StartTime: timestamppb.New(t1), EndTime: timestamppb.New(t2)},
@@ -68,6 +72,14 @@ func fullRequest() *requestv1.Request {
 		RequestedResponseTime:          timestamppb.New(t3),
 		RelatedRequests: []*requestv1.RelatedRequest{{Kind: requestv1.RelatedRequest_FOLLOW_UP_OF, Request: "requests/0192f0c4-aaaa"},
 			{Kind: requestv1.RelatedRequest_SUPERSEDES, Request: "requests/0192f0c4-bbbb"}},
+		Confidentiality:        &requestv1.Confidentiality{Request: true, ObtainedInformation: true, Reason: "the suspects must not learn of it"},
+		InvestigatingAuthority: &requestv1.InvestigatingAuthority{Name: "Investigation Department, KZ GPO", CaseNumber: "2026-0017"},
+		Purpose:                "to identify the user of the account",
+		RequestedProcedure:     &requestv1.RequestedProcedure{Format: "CSV export", Certification: "certified by the provider"},
+		Contact: &requestv1.Contact{FullName: "A. Prosecutor", Phone: "+77172712400", Email: "a.prosecutor@example.kz",
+			Hours: "09:00-18:00", TimeZone: "Asia/Almaty"},
+		Custodian:        &requestv1.Custodian{Provider: "Example Telecom LLP", Country: "UZ", Service: "mobile internet", AccountReference: "+998900000000"},
+		FollowUpIntended: &requestv1.FollowUpIntended{Intended: true, ProductionType: directoryv1.RequestType_CONTENT_DATA},
 	}
 }
 
@@ -120,7 +132,8 @@ func TestWritableFieldsOfRequest(t *testing.T) {
 		"type", "priority", "emergency_reason", "requested_state", "requested_agency", "legal_basis",
 		"treaty_citation", "case_reference", "offence", "facts_summary", "persons", "identifiers",
 		"data_categories", "necessity_and_proportionality", "judicial_authorisation_reference",
-		"confidential", "use_limitations", "language", "requested_response_time", "related_requests",
+		"confidential", "use_limitations", "language", "requested_response_time", "custodian", "follow_up_intended",
+		"related_requests", "confidentiality", "investigating_authority", "purpose", "requested_procedure", "contact",
 	}
 	if !slices.Equal(requestWritable, want) {
 		t.Errorf("writable fields of Request = %q\nwant %q", requestWritable, want)

@@ -14,6 +14,8 @@ import (
 	"github.com/comity-mla/comity/services/request"
 )
 
+var actorName = (&requestv1.Actor{}).ProtoReflect().Descriptor().FullName()
+
 // fillMessage sets every field of m, nested ones included, to a value
 // other than its zero: a string names its field, an enum is its first
 // value, a list has two elements.
@@ -31,6 +33,9 @@ func fillMessage(m protoreflect.Message) {
 				return v
 			case fd.Kind() == protoreflect.EnumKind:
 				return protoreflect.ValueOfEnum(fd.Enum().Values().Get(1).Number())
+			case fd.Kind() == protoreflect.StringKind && fd.ContainingMessage().FullName() == actorName && fd.Name() == "agency":
+				// An actor's agency is a resource name in the API.
+				return protoreflect.ValueOfString(agencyPrefix + "v-agency")
 			case fd.Kind() == protoreflect.StringKind:
 				return protoreflect.ValueOfString("v-" + string(fd.Name()))
 			case fd.Kind() == protoreflect.BoolKind:
@@ -61,16 +66,31 @@ func TestRequestEveryField(t *testing.T) {
 	full.Name, full.RequestingAgency, full.RequestedAgency = "requests/r1", "agencies/kz-gpo", "agencies/uz-247"
 	full.RelatedRequests = []*requestv1.RelatedRequest{{Kind: requestv1.RelatedRequest_FOLLOW_UP_OF, Request: "requests/r2"},
 		{Kind: requestv1.RelatedRequest_SPAWNED_BY, Request: "requests/r3"}}
+	full.Preservation.HeldBy = "requests/r4"
 	for _, c := range full.Clarifications {
 		c.AskedBy.Agency, c.AnsweredBy.Agency = "agencies/uz-247", "agencies/kz-gpo"
 		c.AnswerAttachments = []string{"requests/r1/attachments/a1", "requests/r1/attachments/a2"}
 	}
+	// Attachments of deliveries are names in the API, ids in the domain.
+	for _, ex := range append([]*requestv1.Execution{full.Execution}, full.Deliveries...) {
+		ex.Attachments = []string{"requests/r1/attachments/a1", "requests/r1/attachments/a2"}
+		for _, it := range ex.Items {
+			it.Attachments = []string{"requests/r1/attachments/a3"}
+		}
+	}
 
 	var r request.Request
 	fromMessage(full.ProtoReflect(), reflect.ValueOf(&r).Elem(), nil, "related_requests", "clarifications")
+	for _, ex := range append([]*request.Execution{r.Execution}, pointers(r.Deliveries)...) {
+		ex.Attachments = []string{"a1", "a2"}
+		for i := range ex.Items {
+			ex.Items[i].Attachments = []string{"a3"}
+		}
+	}
 	r.ID, r.Version = "r1", 4
 	r.RequestingAgency, r.RequestedAgency = "kz-gpo", "uz-247"
 	r.RelatedRequests = []request.RelatedRequest{{Kind: request.FollowUpOf, Request: "r2"}, {Kind: request.SpawnedBy, Request: "r3"}}
+	r.Preservation.HeldBy = "r4"
 	review := full.GetAcceptance().GetHumanRightsReview()
 	r.Acceptance.HumanRightsConcerns, r.Acceptance.HumanRightsNote = review.GetConcerns(), review.GetNote()
 	for _, c := range full.Clarifications {
@@ -94,6 +114,15 @@ func TestRequestEveryField(t *testing.T) {
 	}
 }
 
+// pointers returns a pointer to each element of s.
+func pointers[T any](s []T) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
+}
+
 // TestDomainFieldsHaveAPINames checks that every field of the domain
 // request, nested ones included, has the field of the same name in the API
 // message, but those converted by hand.
@@ -102,7 +131,8 @@ func TestDomainFieldsHaveAPINames(t *testing.T) {
 		"Request.id": true, "Request.version": true, // the name; the etag
 		"Request.transmit_time": true, "Request.acknowledge_time": true, "Request.answer_time": true, // not in the API
 		"Acceptance.human_rights_concerns": true, "Acceptance.human_rights_note": true, // human_rights_review
-		"Actor.name": true, // display_name
+		"Actor.name":                    true, // display_name
+		"Postponement.paused_answer_by": true, // the answer deadline set aside while postponed: the domain's own
 	}
 	var check func(t reflect.Type, md protoreflect.MessageDescriptor)
 	check = func(rt reflect.Type, md protoreflect.MessageDescriptor) {

@@ -111,24 +111,31 @@ func (s *Server) UpdateRequest(ctx context.Context, req *requestv1.UpdateRequest
 	return &requestv1.UpdateRequestResponse{Request: RequestToProto(v)}, nil
 }
 
-// Preauthorize implements grpcserver.Preauthorizer: an update of a draft
-// checks who the caller is before the shape of what they send, so that
+// Preauthorize implements grpcserver.Preauthorizer: an update of a draft,
+// or a written confirmation, checks who the caller is before the shape of what they send, so that
 // someone who may not update it is refused as such (or told it does not
 // exist), not for its body.
 func (s *Server) Preauthorize(ctx context.Context, _ string, req any) error {
-	r, ok := req.(*requestv1.UpdateRequestRequest)
-	if !ok {
-		return nil
-	}
 	p, ok := identity.FromContext(ctx)
 	if !ok {
 		return nil
 	}
-	id, err := requestID(r.GetRequest().GetName(), "request.name")
-	if err != nil {
-		return nil
+	switch r := req.(type) {
+	case *requestv1.UpdateRequestRequest:
+		id, err := requestID(r.GetRequest().GetName(), "request.name")
+		if err != nil {
+			return nil
+		}
+		return s.svc.MayUpdate(ctx, p, id)
+	case *requestv1.ConfirmInWritingRequest:
+		// A confirmation carries the request's fields as an update does.
+		id, err := requestID(r.GetName(), "name")
+		if err != nil {
+			return nil
+		}
+		return s.svc.MayConfirmInWriting(ctx, p, id)
 	}
-	return s.svc.MayUpdate(ctx, p, id)
+	return nil
 }
 
 // lifecycleRequest is what every lifecycle action's request message has.
@@ -222,6 +229,13 @@ func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequest
 // RefuseRequest implements requestv1.RequestServiceServer.
 func (s *Server) RefuseRequest(ctx context.Context, req *requestv1.RefuseRequestRequest) (*requestv1.RefuseRequestResponse, error) {
 	f := request.Refusal{Explanation: req.GetExplanation()}
+	if c := req.GetConsultation(); c != nil {
+		at, err := timeField("consultation.time", c.GetTime())
+		if err != nil {
+			return nil, err
+		}
+		f.Consultation = &request.Consultation{Note: c.GetNote(), Time: at}
+	}
 	for _, g := range req.GetGrounds() {
 		// Every ground as it came, GROUND_UNSPECIFIED included: the
 		// domain refuses what is not a ground, naming it.
@@ -236,6 +250,9 @@ func (s *Server) ExecuteRequest(ctx context.Context, req *requestv1.ExecuteReque
 	return transition[requestv1.ExecuteRequestResponse](ctx, req, func(ctx context.Context, p identity.Principal, id, etag string) (request.View, error) {
 		atts, err := attachmentIDs(id, req.GetAttachments())
 		if err != nil {
+			return request.View{}, err
+		}
+		if e.Items, err = executionItems(id, req.GetItems()); err != nil {
 			return request.View{}, err
 		}
 		return s.svc.Execute(ctx, p, id, etag, e, atts)

@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 // the binary before it starts anything, with the entry at fault named.
 // Without the flag *p is left as it is.
 func RegisterDeadlinePolicy(fs *flag.FlagSet, p *request.Policy) {
-	fs.Func("deadline-policy", "JSON `file` of deadline periods by priority (acknowledge, answer) and the preservation period, e.g. {\"acknowledge\": {\"URGENT\": \"12h\"}, \"preservation\": \"60d\"}; entries it does not name keep their defaults (README: The deadline policy)",
+	fs.Func("deadline-policy", "JSON `file` of deadline periods by priority (acknowledge, answer), the preservation period, the confirmation period of a request recorded from a call and the request types executed before it (execute_before_confirmation), e.g. {\"acknowledge\": {\"URGENT\": \"12h\"}, \"preservation\": \"60d\", \"confirmation\": \"48h\"}; entries it does not name keep their defaults (README: The deadline policy)",
 		func(path string) error {
 			loaded, err := request.LoadPolicy(path)
 			if err != nil {

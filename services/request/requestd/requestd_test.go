@@ -52,6 +52,10 @@ func TestDeadlinePolicyFlagRefusesABadFile(t *testing.T) {
 		{"too long", `{"preservation": "999999999d"}`, []string{"preservation", "is not a period"}},
 		{"longer than ten years", `{"answer": {"ROUTINE": "3651d"}}`, []string{"ROUTINE", "at most ten years"}},
 		{"a preservation longer than ten years", `{"preservation": "3651d"}`, []string{"preservation", "at most ten years"}},
+		{"no confirmation period", `{"confirmation": "0h"}`, []string{"confirmation", "must be positive"}},
+		{"unknown type executed before confirmation", `{"execute_before_confirmation": ["DATA_PRESERVATON"]}`,
+			[]string{"execute_before_confirmation", `unknown request type "DATA_PRESERVATON"`, "DATA_PRESERVATION"}},
+		{"a type, not a list", `{"execute_before_confirmation": "TRAFFIC_DATA"}`, []string{"execute_before_confirmation", "want an array of request types"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -71,13 +72,24 @@ var columns = map[string]string{
 	"reference":        "reference",
 }
 
-// storeSchema is request.StoreSchema with the columns. "overdue" has none:
-// the Service rewrites it into deadline comparisons before a query reaches
-// the store.
-func storeSchema() (query.Schema, error) {
+// storeSchema is request.StoreSchema with the columns of engine d.
+// "overdue" has none: the Service rewrites it into deadline comparisons
+// before a query reaches the store.
+//
+// confirmation_due_by is NULL for every request but one recorded from a
+// call and not yet confirmed, and the Service negates its comparison (not
+// overdue): under SQL's three-valued logic NOT (due < now) is NULL, not true,
+// for a NULL due, and would drop every other request from a list of those
+// not overdue. The filter compares it as a date that never comes instead.
+func storeSchema(d sqldb.Dialect) (query.Schema, error) {
+	cols := maps.Clone(columns)
+	cols["confirmationDueBy"] = "COALESCE(confirmation_due_by, 'infinity'::timestamptz)"
+	if d == sqldb.SQLite {
+		cols["confirmationDueBy"] = "COALESCE(confirmation_due_by, 9223372036854775807)"
+	}
 	return slices.DeleteFunc(slices.Clone(request.StoreSchema), func(f query.Field) bool {
 		return f.Name == "overdue"
-	}).WithColumns(columns)
+	}).WithColumns(cols)
 }
 
 // Store keeps requests, their history, messages, attachment records and the
@@ -123,7 +135,7 @@ func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("request migrations: %w", err)
 	}
-	schema, err := storeSchema()
+	schema, err := storeSchema(db.Dialect())
 	if err != nil {
 		return nil, fmt.Errorf("request store: %w", err)
 	}
@@ -525,13 +537,13 @@ func createStmts(d sqldb.Dialect, group []*pendingCreate) []stmt {
 				WHERE state = ? AND year = ?) AS c)`
 		stmts = append(stmts, stmt{sql: `INSERT INTO requests (id, reference, type, priority, status,
 			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
-			acknowledge_by, answer_by, create_time, update_time, version, doc)
-			VALUES (?, ` + ref + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + withReference(d, "?", ref) + `)
+			acknowledge_by, answer_by, confirmation_due_by, create_time, update_time, version, doc)
+			VALUES (?, ` + ref + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + withReference(d, "?", ref) + `)
 			RETURNING reference`,
 			args: []any{r.ID, count[c], c.state, c.year, string(r.Type), string(r.Priority), string(r.Status),
 				r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
-				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.Time(r.CreateTime), d.Time(r.UpdateTime),
-				r.Version, storedoc.EncodeRequest(*r), count[c], c.state, c.year},
+				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.NullTime(r.Deadlines.ConfirmationDueBy),
+				d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(*r), count[c], c.state, c.year},
 			into: []any{&r.Reference}}, p.ev)
 		if p.ch.History != nil {
 			history = append(history, historyStmt(d, *r, *p.ch.History))
@@ -666,30 +678,80 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*request.Request)
 		if err != nil {
 			return err
 		}
-		if err := request.CheckImmutable(cur, r); err != nil {
-			return err
-		}
-		r.Version = cur.Version + 1
-		r = storedoc.Stored(r)
-		change, err := changeOf(d, r, ch)
-		if err != nil {
-			return fmt.Errorf("update request %s: %w", id, err)
-		}
-		if _, err := s.run(ctx, tx, append([]stmt{{sql: `UPDATE requests SET type = ?, priority = ?, status = ?,
-			requested_agency = ?, requested_state = ?, owner = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
-			create_time = ?, update_time = ?, version = ?, doc = ?
-			WHERE id = ?`, args: []any{string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState, r.Owner,
-			!r.TransmitTime.IsZero(), d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy),
-			d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(r), id}}}, change...)); err != nil {
-			return fmt.Errorf("update request %s: %w", id, err)
-		}
-		out = r
-		return nil
+		out, err = s.writeUpdate(ctx, tx, cur, r, ch)
+		return err
 	})
 	if err != nil {
 		return request.Request{}, err
 	}
 	return out, nil
+}
+
+// UpdatePair implements request.Store. Both rows are locked before fn
+// runs, in the order of their ids, so that two transactions locking the
+// same two requests never wait on each other; on SQLite the single writer
+// serialises them anyway.
+func (s *Store) UpdatePair(ctx context.Context, id, other string, fn func(r, o *request.Request) (request.Change, *request.Change, error)) (request.Request, error) {
+	if id == other {
+		return request.Request{}, fmt.Errorf("update request %s: a pair of one request", id)
+	}
+	d := s.db.Dialect()
+	var out request.Request
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		first, second := id, other
+		if second < first {
+			first, second = second, first
+		}
+		locked := map[string]request.Request{}
+		for _, x := range []string{first, second} {
+			r, err := getRequest(ctx, tx, d, x, true)
+			if err != nil {
+				return err
+			}
+			locked[x] = r
+		}
+		cur, oCur := locked[id], locked[other]
+		r, o := cur, oCur
+		ch, oCh, err := fn(&r, &o)
+		if err != nil {
+			return err
+		}
+		if out, err = s.writeUpdate(ctx, tx, cur, r, ch); err != nil {
+			return err
+		}
+		if oCh != nil {
+			_, err = s.writeUpdate(ctx, tx, oCur, o, *oCh)
+		}
+		return err
+	})
+	if err != nil {
+		return request.Request{}, err
+	}
+	return out, nil
+}
+
+// writeUpdate writes r, read as cur in tx, with the change ch, and returns
+// it as stored.
+func (s *Store) writeUpdate(ctx context.Context, tx *sqldb.Tx, cur, r request.Request, ch request.Change) (request.Request, error) {
+	d := s.db.Dialect()
+	if err := request.CheckImmutable(cur, r); err != nil {
+		return request.Request{}, err
+	}
+	r.Version = cur.Version + 1
+	r = storedoc.Stored(r)
+	change, err := changeOf(d, r, ch)
+	if err != nil {
+		return request.Request{}, fmt.Errorf("update request %s: %w", r.ID, err)
+	}
+	if _, err := s.run(ctx, tx, append([]stmt{{sql: `UPDATE requests SET type = ?, priority = ?, status = ?,
+		requested_agency = ?, requested_state = ?, owner = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
+		confirmation_due_by = ?, create_time = ?, update_time = ?, version = ?, doc = ?
+		WHERE id = ?`, args: []any{string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState, r.Owner,
+		!r.TransmitTime.IsZero(), d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.NullTime(r.Deadlines.ConfirmationDueBy),
+		d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(r), cur.ID}}}, change...)); err != nil {
+		return request.Request{}, fmt.Errorf("update request %s: %w", cur.ID, err)
+	}
+	return r, nil
 }
 
 // StatisticsRows implements request.Store, oldest first.

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) request.Store) {
 		{Name: "IdempotentConcurrent", Run: testIdempotentConcurrent},
 		{Name: "Update", Run: testUpdate},
 		{Name: "UpdateRace", Run: testUpdateRace},
+		{Name: "UpdatePair", Run: testUpdatePair},
 		{Name: "NotFound", Run: testNotFound},
 		{Name: "Filter", Run: testFilter},
 		{Name: "OrderAndPage", Run: testOrderAndPage},

@@ -41,7 +41,9 @@ func auditDraft(t *testing.T) string {
 		}},
 		"necessityAndProportionality": "The logs are the only way to identify the intruder; they are kept for 30 days only, " +
 			"so preservation is needed now; only the three days of the intrusion are concerned.",
-		"language": "ru",
+		"language":         "ru",
+		"custodian":        map[string]any{"provider": "Example Telecom LLC", "country": "UZ"},
+		"followUpIntended": map[string]any{"intended": true, "productionType": "TRAFFIC_DATA"},
 	})
 	if err != nil {
 		t.Fatal(err)
