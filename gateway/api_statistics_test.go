@@ -132,6 +132,9 @@ func testStatisticsAPI(t *testing.T, s *suite) {
 	if got := median(p, "medianTimeToAcknowledge"); p["acknowledgedCount"] != float64(1) || got == nil || *got != ack1 {
 		t.Errorf("with one request acknowledged after %v, KZ → UZ = %v", ack1, p)
 	}
+	if got := median(p, "meanTimeToAcknowledge"); got == nil || *got != ack1 {
+		t.Errorf("with one request acknowledged after %v, the mean is %v; want that time", ack1, p["meanTimeToAcknowledge"])
+	}
 
 	// Two samples: their mean. The second took longer, so a median that
 	// took either one alone would differ.
@@ -142,6 +145,9 @@ func testStatisticsAPI(t *testing.T, s *suite) {
 	if got := median(p, "medianTimeToAcknowledge"); p["acknowledgedCount"] != float64(2) || got == nil || *got != ack1+(ack2-ack1)/2 {
 		t.Errorf("with requests acknowledged after %v and %v, KZ → UZ = %v; want the median %v", ack1, ack2, p, ack1+(ack2-ack1)/2)
 	}
+	if got := median(p, "meanTimeToAcknowledge"); got == nil || *got != (ack1+ack2)/2 {
+		t.Errorf("with requests acknowledged after %v and %v, the mean is %v; want %v", ack1, ack2, p["meanTimeToAcknowledge"], (ack1+ack2)/2)
+	}
 
 	// An answer: the time from acknowledgement to refusal, and the ground.
 	// A preservation may be refused only on POLITICAL_OFFENCE or
@@ -151,6 +157,20 @@ func testStatisticsAPI(t *testing.T, s *suite) {
 	p = pairOf(stats(kzCA, kzUZ), "KZ", "UZ")
 	if got := median(p, "medianTimeToAnswer"); p["answeredCount"] != float64(1) || got == nil || *got != answer {
 		t.Errorf("with one refusal after %v, KZ → UZ = %v", answer, p)
+	}
+	if got := median(p, "meanTimeToAnswer"); got == nil || *got != answer {
+		t.Errorf("with one refusal after %v, the mean time to answer is %v", answer, p["meanTimeToAnswer"])
+	}
+	// Three URGENT preservations transmitted, each seeking the same two
+	// categories; nothing executed, so no item has an outcome.
+	if p["emergencyCount"] != float64(0) || p["nonEmergencyCount"] != float64(3) {
+		t.Errorf("KZ → UZ counts %v emergencies and %v others; want none and 3", p["emergencyCount"], p["nonEmergencyCount"])
+	}
+	if c, _ := p["byDataCategory"].(map[string]any); len(c) != 2 || c["connection logs"] != float64(3) || c["subscriber of the address"] != float64(3) {
+		t.Errorf("KZ → UZ by data category: %v; want connection logs and subscriber of the address 3 times each", p["byDataCategory"])
+	}
+	if o, _ := p["executionItemsByOutcome"].(map[string]any); len(o) != 0 {
+		t.Errorf("KZ → UZ counts execution items with nothing executed: %v", o)
 	}
 	if g, _ := p["refusalsByGround"].(map[string]any); g["ESSENTIAL_INTERESTS"] != float64(1) {
 		t.Errorf("refusals of KZ → UZ = %v", p["refusalsByGround"])
@@ -202,6 +222,20 @@ func testStatisticsAPI(t *testing.T, s *suite) {
 	tj := stats(tjCA, url.Values{"requestingState": {"KZ"}})
 	if pairOf(tj, "KZ", "UZ") != nil || pairOf(tj, "KZ", "TJ") == nil || len(tj.body["pairs"].([]any)) != 1 {
 		t.Errorf("TJ asking for KZ → any gets %s; want KZ → TJ only", tj.raw)
+	}
+	// An emergency to KG, its categories written in other cases and
+	// spacing, one of them twice: they count as the ones above, once.
+	emergency := preservation()
+	emergency["requestedState"], emergency["priority"] = "KG", "EMERGENCY"
+	emergency["emergencyReason"] = "Threat to life: a hostage is held."
+	emergency["dataCategories"] = []string{"Connection  Logs", " connection logs", "SUBSCRIBER of the address"}
+	toKG := "/v1/" + s.mustDo("POST", "/v1/requests", prosecutor, emergency, 200).body["name"].(string)
+	act(toKG, "submit", prosecutor, nil)
+	act(toKG, "transmit", kzCA, nil)
+	kg := pairOf(stats(kzCA, url.Values{"requestedState": {"KG"}}), "KZ", "KG")
+	if c, _ := kg["byDataCategory"].(map[string]any); kg["emergencyCount"] != float64(1) || kg["nonEmergencyCount"] != float64(0) ||
+		len(c) != 2 || c["connection logs"] != float64(1) || c["subscriber of the address"] != float64(1) {
+		t.Errorf("KZ → KG = %v; want one emergency seeking connection logs and subscriber of the address, once each", kg)
 	}
 	denied := s.mustDo("GET", "/v1/statistics?"+kzUZ.Encode(), tjCA, nil, 403)
 	if msg := denied.message(); !strings.Contains(msg, "involve your state, TJ") || !strings.Contains(msg, "KZ → UZ does not") ||

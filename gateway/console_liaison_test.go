@@ -441,6 +441,7 @@ func TestConsoleLiaison(t *testing.T) {
 		// request (nothing answered yet) says so rather than 0.0 h.
 		for _, m := range []struct{ field, figure string }{
 			{"medianTimeToAcknowledge", "median-ack"}, {"medianTimeToAnswer", "median-answer"},
+			{"meanTimeToAcknowledge", "mean-ack"}, {"meanTimeToAnswer", "mean-answer"},
 		} {
 			want := "none yet"
 			if d, ok := kzUZ[m.field].(string); ok {
@@ -456,6 +457,41 @@ func TestConsoleLiaison(t *testing.T) {
 			if got := figure(pair, m.figure); got != want {
 				t.Errorf("the page shows %s %q where the API's %s is %v: want %q", m.figure, got, m.field, kzUZ[m.field], want)
 			}
+		}
+		// Emergency or not, as the API counts them (a count of 0 may be
+		// left out): none of these requests is an emergency.
+		count := func(field string) int { n, _ := kzUZ[field].(float64); return int(n) }
+		if count("emergencyCount") != 0 || count("nonEmergencyCount") < 3 {
+			t.Errorf("the API counts %d emergency and %d other requests KZ → UZ; want 0 and 3 or more", count("emergencyCount"), count("nonEmergencyCount"))
+		}
+		for _, f := range []struct{ field, figure string }{{"emergencyCount", "emergency"}, {"nonEmergencyCount", "not-emergency"}} {
+			if got := figure(pair, f.figure); got != strconv.Itoa(count(f.field)) {
+				t.Errorf("the page shows %s %q where the API's %s is %d", f.figure, got, f.field, count(f.field))
+			}
+		}
+		// The requests by data category, as the requests name them, with
+		// the figures beside the chart; and no execution item yet.
+		cats, _ := kzUZ["byDataCategory"].(map[string]any)
+		logs, _ := cats["connection logs"].(float64)
+		if logs < 3 || cats["subscriber of the address"] != logs {
+			t.Fatalf("the API's data categories of KZ → UZ: %v; want each of the preservations' two 3 times or more", cats)
+		}
+		categories := section(pair, `<svg class="chart" id="chart-categories-KZ-UZ"`)
+		for _, want := range []string{
+			`<title id="chart-categories-KZ-UZ-title">Requests by data category, Kazakhstan → Uzbekistan</title>`,
+			fmt.Sprintf(`data-label="connection logs" data-value="%d"`, int(logs)),
+			fmt.Sprintf(`data-label="subscriber of the address" data-value="%d"`, int(logs)),
+		} {
+			if !strings.Contains(categories, want) {
+				t.Errorf("the KZ → UZ data category chart lacks %s: %.800s", want, categories)
+			}
+		}
+		if row := fmt.Sprintf(`<tr><th scope="row">connection logs</th><td>%d</td></tr>`, int(logs)); !strings.Contains(pair, row) {
+			t.Errorf("the figures beside the data category chart lack %s", row)
+		}
+		if outcomes, _ := kzUZ["executionItemsByOutcome"].(map[string]any); len(outcomes) != 0 || !strings.Contains(pair, "<p>No execution items recorded.</p>") ||
+			strings.Contains(pair, `id="chart-outcomes-KZ-UZ"`) {
+			t.Errorf("with nothing executed, the API gives outcomes %v and the page does not say there are none: %.1500s", kzUZ["executionItemsByOutcome"], pair)
 		}
 		if !strings.Contains(page, "<p data-period>Requests created from ") {
 			t.Errorf("the statistics page does not say which period it counts: %.800s", page)

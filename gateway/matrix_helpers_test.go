@@ -1071,6 +1071,20 @@ var matrixMethods = map[string]matrixMethod{
 			RequestType: directoryv1.RequestType_DATA_PRESERVATION, Priority: directoryv1.Priority_URGENT})
 		return "OK", err
 	}},
+	"ListInstruments": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
+		resp, err := e.dir.ListInstruments(ctx, &directoryv1.ListInstrumentsRequest{})
+		if err == nil && len(resp.GetInstruments()) == 0 {
+			return "OK but no profiles", nil
+		}
+		return "OK", err
+	}},
+	"ListApplicableInstruments": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
+		resp, err := e.dir.ListApplicableInstruments(ctx, &directoryv1.ListApplicableInstrumentsRequest{RequestingState: "KZ", RequestedState: "UZ"})
+		if err == nil && len(resp.GetInstruments()) == 0 {
+			return "OK but none applicable", nil
+		}
+		return "OK", err
+	}},
 	"GetCaller": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		resp, err := e.dir.GetCaller(ctx, &directoryv1.GetCallerRequest{Name: "caller"})
 		if err != nil {

@@ -283,6 +283,9 @@ GetState             any                           OK OK OK OK OK OK | OK OK OK 
 ListAgencies         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
 GetAgency            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
 ResolveRoute         any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+# Treaty profiles (§5.6): read by every authenticated user.
+ListInstruments      any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
+ListApplicableInstruments any                       OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -
 # Who the caller is, as the services see them: every authenticated user,
 # their own agency and roles.
 GetCaller            any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | UA  UA  UA  UA  UA  UA  UA | UA -

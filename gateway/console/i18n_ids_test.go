@@ -51,6 +51,7 @@ func TestComposedMessageIDsExist(t *testing.T) {
 	enum("field.identifier_kind.", requestv1.Identifier_Kind_name, false)
 	enum("refusal.ground.", requestv1.Refusal_Ground_name, false)
 	enum("statistics.ground.", requestv1.Refusal_Ground_name, false)
+	enum("statistics.outcome.", requestv1.ExecutionItem_Outcome_name, false)
 	for _, dc := range []requestv1.Acceptance_DualCriminality{requestv1.Acceptance_MET, requestv1.Acceptance_NOT_REQUIRED} {
 		need("authority.dual_criminality." + dc.String())
 	}

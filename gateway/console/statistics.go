@@ -1,7 +1,9 @@
 package console
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,11 +26,18 @@ type statPair struct {
 	Statuses barChart
 	Total    int
 	Overdue  int
-	// MedianAck and MedianAnswer are in hours, formatted for the user, or
-	// say that there is no sample yet.
+	// MedianAck, MedianAnswer, MeanAck and MeanAnswer are in hours,
+	// formatted for the user, or say that there is no sample yet.
 	MedianAck, MedianAnswer string
+	MeanAck, MeanAnswer     string
+	// Emergency and NotEmergency count the requests of EMERGENCY priority
+	// and the others.
+	Emergency, NotEmergency int
 	// Refusals are the refusals by ground; no bars when there are none.
 	Refusals barChart
+	// Categories are the requests by data category sought, Outcomes the
+	// execution items by outcome; no bars when there are none.
+	Categories, Outcomes barChart
 }
 
 // statisticsView is what the statistics page shows.
@@ -125,8 +134,12 @@ func statPairOf(pg page, ps *requestv1.PairStatistics) statPair {
 		ID: from + "-" + to, From: from, To: to,
 		Heading:      pg.T("statistics.pair", map[string]any{"From": stateName(pg, from), "To": stateName(pg, to)}),
 		Overdue:      int(ps.GetOverdue()),
-		MedianAck:    medianOf(pg, ps.GetMedianTimeToAcknowledge()),
-		MedianAnswer: medianOf(pg, ps.GetMedianTimeToAnswer()),
+		MedianAck:    timeFigure(pg, ps.GetMedianTimeToAcknowledge()),
+		MedianAnswer: timeFigure(pg, ps.GetMedianTimeToAnswer()),
+		MeanAck:      timeFigure(pg, ps.GetMeanTimeToAcknowledge()),
+		MeanAnswer:   timeFigure(pg, ps.GetMeanTimeToAnswer()),
+		Emergency:    int(ps.GetEmergencyCount()),
+		NotEmergency: int(ps.GetNonEmergencyCount()),
 	}
 	var statuses []chartItem
 	for i := range len(requestv1.Request_Status_name) {
@@ -151,6 +164,42 @@ func statPairOf(pg page, ps *requestv1.PairStatistics) statPair {
 		sp.Refusals = newBarChart("chart-refusals-"+sp.ID, pg.T("statistics.refusals_of", map[string]any{"Pair": sp.Heading}),
 			pg.T("statistics.refusals_desc"), grounds)
 	}
+	// Categories are free text, as the requests name them: shown as they
+	// come, the most sought first.
+	var categories []chartItem
+	for c, n := range ps.GetByDataCategory() {
+		categories = append(categories, chartItem{Label: c, Value: int(n), Class: "category"})
+	}
+	slices.SortFunc(categories, func(a, b chartItem) int {
+		if a.Value != b.Value {
+			return b.Value - a.Value
+		}
+		return strings.Compare(a.Label, b.Label)
+	})
+	if len(categories) > 0 {
+		sp.Categories = newBarChart("chart-categories-"+sp.ID, pg.T("statistics.categories_of", map[string]any{"Pair": sp.Heading}),
+			pg.T("statistics.categories_desc"), categories)
+	}
+	// Outcomes in the order of the enum; one the console does not know
+	// (a newer service) still counts, under its name.
+	outcomes := maps.Clone(ps.GetExecutionItemsByOutcome())
+	var items []chartItem
+	for i := range len(requestv1.ExecutionItem_Outcome_name) {
+		o := requestv1.ExecutionItem_Outcome(i).String()
+		if n := int(outcomes[o]); n > 0 {
+			items = append(items, chartItem{Label: pg.T("statistics.outcome." + o), Value: n, Class: "outcome-" + strings.ToLower(o)})
+		}
+		delete(outcomes, o)
+	}
+	for _, o := range slices.Sorted(maps.Keys(outcomes)) {
+		if n := int(outcomes[o]); n > 0 {
+			items = append(items, chartItem{Label: o, Value: n, Class: "outcome"})
+		}
+	}
+	if len(items) > 0 {
+		sp.Outcomes = newBarChart("chart-outcomes-"+sp.ID, pg.T("statistics.outcomes_of", map[string]any{"Pair": sp.Heading}),
+			pg.T("statistics.outcomes_desc"), items)
+	}
 	return sp
 }
 
@@ -166,11 +215,11 @@ func stateName(pg page, code string) string {
 // periodLayout shows the bounds of the period counted, in UTC.
 const periodLayout = "2006-01-02 15:04"
 
-// medianOf formats a median: in whole minutes below an hour (a median of
+// timeFigure formats a median or a mean: in whole minutes below an hour (a median of
 // 20 minutes is not "0.3 h"), else in hours with one decimal. The service
 // leaves it out when no request has got that far, which the page says in
 // words rather than as 0.
-func medianOf(pg page, d *durationpb.Duration) string {
+func timeFigure(pg page, d *durationpb.Duration) string {
 	if d == nil {
 		return pg.T("statistics.no_median")
 	}

@@ -52,6 +52,10 @@ type State struct {
 	// roles and name; at most one per issuer, each naming one of
 	// TrustedIssuers. An issuer without one has the default mapping.
 	ClaimMappings []identity.ClaimMapping
+	// Instruments are the instruments the directory records for the state
+	// (DESIGN §5.6), at most one entry per legal basis. A legal basis
+	// without an entry has status Unknown.
+	Instruments []StateInstrument
 	// Version counts changes; the store sets it. The etag derives from it.
 	Version    int64
 	UpdateTime time.Time
@@ -138,6 +142,8 @@ type AgencyPage struct {
 // Implementations also keep the outbox for delivery (trail.Outbox); the
 // directory's domain never reads it, so it is not part of this interface.
 type Store interface {
+	InstrumentStore
+
 	// Recorder writes an event on its own, e.g. a denied call. An event
 	// whose ID is already in the outbox is not written again, and that is
 	// no error.
@@ -224,6 +230,11 @@ func Import(ctx context.Context, store Store, states []State, agencies []Agency)
 	var r ImportReport
 	kept := map[string]bool{}
 	err := store.Import(ctx, states, agencies, func(stored State, imported *State) {
+		// A snapshot without instrument entries (one made before they
+		// existed) keeps what the state records, as for issuers.
+		if len(imported.Instruments) == 0 {
+			imported.Instruments = slices.Clone(stored.Instruments)
+		}
 		if len(imported.TrustedIssuers) == 0 && len(stored.TrustedIssuers) > 0 {
 			imported.TrustedIssuers = slices.Clone(stored.TrustedIssuers)
 			imported.ClaimMappings = slices.Clone(stored.ClaimMappings)

@@ -11,6 +11,7 @@ import (
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/query"
 	"github.com/comity-mla/comity/services/trail"
 )
 
@@ -116,6 +117,8 @@ type StateChange struct {
 	TimeZone          *string
 	TrustedIssuers    *[]string
 	ClaimMappings     *[]identity.ClaimMapping
+	// Instruments replaces the state's instrument entries whole.
+	Instruments *[]StateInstrument
 }
 
 // UpdateState applies change to the state, for a directory_admin of that
@@ -132,6 +135,19 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 	if err := requireAdminOf(p, code); err != nil {
 		return State{}, err
 	}
+	// A designated authority must be an agency of the state. Read before
+	// the transaction, since fn must not call the store; an agency is never
+	// deleted, so what is read stays true.
+	var own []Agency
+	if change.Instruments != nil {
+		page, err := s.store.ListAgencies(ctx, AgencyQuery{
+			Filter: query.Compare{Field: "state", Op: query.Eq, Value: code},
+		})
+		if err != nil {
+			return State{}, err
+		}
+		own = page.Agencies
+	}
 	updated, err := s.store.UpdateState(ctx, code, func(st *State) (trail.Event, error) {
 		if etag != "" && etag != st.Etag() {
 			return trail.Event{}, errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
@@ -142,6 +158,7 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 		setIfGiven(&next.AcceptedLanguages, change.AcceptedLanguages)
 		setIfGiven(&next.TimeZone, change.TimeZone)
 		setIfGiven(&next.TrustedIssuers, change.TrustedIssuers)
+		setIfGiven(&next.Instruments, change.Instruments)
 		if change.ClaimMappings != nil {
 			next.ClaimMappings = *change.ClaimMappings
 		} else if change.TrustedIssuers != nil {
@@ -152,6 +169,11 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 		}
 		if err := validateState(next, "state."); err != nil {
 			return trail.Event{}, err
+		}
+		if change.Instruments != nil {
+			if err := validateAuthorities(next, own, "state.instruments").Err(errs.Invalid, "invalid state"); err != nil {
+				return trail.Event{}, err
+			}
 		}
 		if change.TrustedIssuers != nil {
 			if err := checkTrustKept(*st, next, p); err != nil {
@@ -395,12 +417,20 @@ func requireAdminOf(p identity.Principal, state string) error {
 }
 
 // ResolveRoute returns the agency of requestedState that must receive a
-// request of type t and priority pr, with the reason: the state's active 24/7
-// contact point for urgent or emergency preservation, else its active central
-// authority that receives t.
-func (s *Service) ResolveRoute(ctx context.Context, _ identity.Principal, requestedState string, t cooperation.RequestType, pr cooperation.Priority) (Agency, string, error) {
+// request of type t and priority pr under legalBasis (optional), with the
+// reason. When the state records, for that instrument, an authority
+// designated for the request's stage (see stagesOf) that is active and
+// receives t, that agency; else the state's active 24/7 contact point for
+// urgent or emergency preservation, else its active central authority that
+// receives t.
+func (s *Service) ResolveRoute(ctx context.Context, _ identity.Principal, requestedState string, t cooperation.RequestType, pr cooperation.Priority, legalBasis string) (Agency, string, error) {
 	code := strings.ToUpper(requestedState)
-	if _, err := s.store.GetState(ctx, code); err != nil {
+	if legalBasis != "" && !slices.Contains(LegalBases, legalBasis) {
+		return Agency{}, "", (errs.Violations{{Field: "legal_basis",
+			Description: fmt.Sprintf("must be one of %s", strings.Join(LegalBases, ", "))}}).Err(errs.Invalid, "unknown legal basis")
+	}
+	st, err := s.store.GetState(ctx, code)
+	if err != nil {
 		if errors.Is(err, errs.ErrNotFound) {
 			return Agency{}, "", (errs.Violations{{Field: "requested_state",
 				Description: fmt.Sprintf("%s is not a participating state", code)}}).Err(errs.Invalid, "unknown state")
@@ -413,6 +443,19 @@ func (s *Service) ResolveRoute(ctx context.Context, _ identity.Principal, reques
 	})
 	if err != nil {
 		return Agency{}, "", err
+	}
+	if si, ok := st.Instrument(legalBasis); ok {
+		for _, stage := range stagesOf(t, pr) {
+			id, ok := si.Authority(stage)
+			if !ok {
+				continue
+			}
+			for _, a := range page.Agencies {
+				if a.ID == id && slices.Contains(a.Receives, t) {
+					return a, fmt.Sprintf("%s designated %s as its %s authority under %s", code, id, stage, legalBasis), nil
+				}
+			}
+		}
 	}
 	receiving := func(k Kind) (Agency, bool) {
 		for _, a := range page.Agencies {
@@ -432,4 +475,18 @@ func (s *Service) ResolveRoute(ctx context.Context, _ identity.Principal, reques
 	}
 	return Agency{}, "", errs.New(errs.FailedPrecondition,
 		"%s has no active agency that receives %s requests", code, t)
+}
+
+// stagesOf are the stages whose designated authority receives a request of
+// type t and priority pr, the first that has one: an urgent preservation
+// goes to the 24/7 point the instrument names (Budapest Art 35), else to its
+// preservation authority; everything else is mutual assistance.
+func stagesOf(t cooperation.RequestType, pr cooperation.Priority) []string {
+	if t != cooperation.DataPreservation {
+		return []string{StageMutualAssistance}
+	}
+	if pr == cooperation.Urgent || pr == cooperation.Emergency {
+		return []string{StageContactPoint247, StagePreservation}
+	}
+	return []string{StagePreservation}
 }

@@ -54,6 +54,7 @@ func validateState(s State, prefix string) error {
 		vs.Add(prefix+"time_zone", "%q is not an IANA time zone", s.TimeZone)
 	}
 	vs = append(vs, mappingViolations(s, prefix)...)
+	vs = append(vs, validateInstruments(s.Instruments, prefix+"instruments")...)
 	return vs.Err(errs.Invalid, "invalid state")
 }
 

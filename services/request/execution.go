@@ -361,17 +361,16 @@ func preservationGrounds(reservation bool) []string {
 	return g
 }
 
-// checkRefusalOf checks what a refusal f needs given the request r at now:
-// a preservation only on the grounds preservationGrounds allows; anything
+// checkRefusalOf checks what a refusal f needs given the request r at now
+// and whether the requested state's profile records the Budapest Art 29(4)
+// reservation: a preservation only on the grounds preservationGrounds
+// allows; anything
 // else only after a consultation on granting in part or under conditions
 // (Budapest 27(6), UNTOC 18(26)), held no later than now.
-func checkRefusalOf(r Request, f Refusal, now time.Time) error {
+func checkRefusalOf(r Request, f Refusal, now time.Time, reservation bool) error {
 	var vs errs.Violations
 	if r.Type == cooperation.DataPreservation {
-		// The directory's Art 29(4) reservation is not consulted yet: no
-		// state's profile records it, so none may refuse a preservation
-		// for want of dual criminality.
-		allowed := preservationGrounds(false)
+		allowed := preservationGrounds(reservation)
 		for i, g := range f.Grounds {
 			if !slices.Contains(allowed, g) {
 				vs.Add(fmt.Sprintf("grounds[%d]", i), "a preservation may be refused only on %s, not %s", strings.Join(allowed, " or "), g)

@@ -261,12 +261,21 @@ func (s *Service) step(ctx context.Context, p identity.Principal, cur Request, e
 // Submit sends a draft to the requesting state's central authority, once
 // every safeguard is met. With validateOnly it only says whether it would:
 // every check runs, nothing changes.
+// A legal basis whose status the directory does not know is accepted and
+// marked unconfirmed, for both sides to see (DESIGN §5.6).
 func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguardsFor(ctx, p, r, actSubmit) }
+	var unconfirmed bool
+	check := func(r Request) (err error) {
+		unconfirmed, err = s.checkSafeguardsFor(ctx, p, r, actSubmit)
+		return err
+	}
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actSubmit, check)
 	}
-	return s.transition(ctx, p, id, etag, actSubmit, "", check, nil)
+	return s.transition(ctx, p, id, etag, actSubmit, "", check, func(r *Request, _ time.Time) error {
+		r.LegalBasisUnconfirmed = unconfirmed
+		return nil
+	})
 }
 
 // Return sends a submitted request back to its prosecutor with a reason.
@@ -282,7 +291,11 @@ func (s *Service) Return(ctx context.Context, p identity.Principal, id, etag, re
 // validateOnly it only says whether it would: every check runs, nothing
 // changes and no deadline starts.
 func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
-	check := func(r Request) error { return s.checkSafeguardsFor(ctx, p, r, actTransmit) }
+	var unconfirmed bool
+	check := func(r Request) (err error) {
+		unconfirmed, err = s.checkSafeguardsFor(ctx, p, r, actTransmit)
+		return err
+	}
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actTransmit, check)
 	}
@@ -291,6 +304,9 @@ func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag s
 	// other.
 	return s.transitionLinked(ctx, p, id, etag, actTransmit, "", check,
 		func(r *Request, now time.Time) error {
+			// What the directory says now: an administrator may have
+			// confirmed the status since submission.
+			r.LegalBasisUnconfirmed = unconfirmed
 			r.TransmitTime = now
 			r.Deadlines.AcknowledgeBy = s.policy.acknowledgeBy(now, r.Priority)
 			return nil
@@ -374,7 +390,16 @@ func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag str
 		return View{}, err
 	}
 	return s.transitionLinked(ctx, p, id, etag, actRefuse, f.Explanation,
-		func(r Request) error { return checkRefusalOf(r, f, s.now()) },
+		func(r Request) error {
+			var reservation bool
+			if r.Type == cooperation.DataPreservation {
+				var err error
+				if reservation, err = s.dir.PreservationDualCriminalityReservation(ctx, r.RequestedState); err != nil {
+					return err
+				}
+			}
+			return checkRefusalOf(r, f, s.now(), reservation)
+		},
 		func(r *Request, now time.Time) error {
 			ref := f
 			if c := f.Consultation; c != nil {

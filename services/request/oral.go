@@ -168,6 +168,7 @@ func (s *Service) requester(ctx context.Context, id, recorder string) (directory
 // the owner. The confirmation deadline is then met: it is cleared.
 func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id, etag string, apply func(*Request), touched []string) (View, error) {
 	var next Request
+	var unconfirmed bool
 	check := func(cur Request) error {
 		if err := checkConfirmable(cur); err != nil {
 			return err
@@ -205,7 +206,9 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 				return err
 			}
 		}
-		return s.checkSafeguards(ctx, next, actConfirmInWriting)
+		var err error
+		unconfirmed, err = s.checkSafeguardsFor(ctx, p, next, actConfirmInWriting)
+		return err
 	}
 	return s.transition(ctx, p, id, etag, actConfirmInWriting, "", check, func(r *Request, now time.Time) error {
 		// transition has checked that r is the version check saw.
@@ -216,6 +219,7 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 		in.ConfirmTime, in.ConfirmedBy = now, actorOf(p)
 		r.Intake, r.Owner = &in, p.Subject
 		r.Deadlines.ConfirmationDueBy = time.Time{}
+		r.LegalBasisUnconfirmed = unconfirmed
 		return nil
 	})
 }

@@ -225,45 +225,54 @@ func (s *Service) checkResponseTime(r Request, vs *errs.Violations) {
 }
 
 // checkSafeguards checks every safeguard against the requested agency as the
-// directory has it now and the request's attachments; at submission, also
-// that the requested response time has not passed.
-func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) error {
-	vs, err := s.safeguardViolations(ctx, r, a)
+// directory has it now and the request's attachments, and those of its legal
+// basis between the two states (treatySafeguards); at submission, also that
+// the requested response time has not passed. It reports whether the legal
+// basis is unconfirmed, for the request to show.
+func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) (unconfirmed bool, _ error) {
+	vs, unconfirmed, err := s.safeguardViolations(ctx, r, a)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+	return unconfirmed, vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
 }
 
 // checkSafeguardsFor is checkSafeguards with the checks that depend on
 // the caller p too: each related request must be one p may see.
-func (s *Service) checkSafeguardsFor(ctx context.Context, p identity.Principal, r Request, a act) error {
-	vs, err := s.safeguardViolations(ctx, r, a)
+func (s *Service) checkSafeguardsFor(ctx context.Context, p identity.Principal, r Request, a act) (unconfirmed bool, _ error) {
+	vs, unconfirmed, err := s.safeguardViolations(ctx, r, a)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := s.checkRelations(ctx, p, r, &vs); err != nil {
-		return err
+		return false, err
 	}
-	return vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+	return unconfirmed, vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
 }
 
-// safeguardViolations is what checkSafeguards finds, as violations.
-func (s *Service) safeguardViolations(ctx context.Context, r Request, a act) (errs.Violations, error) {
+// safeguardViolations is what checkSafeguards finds, as violations, and
+// whether the legal basis is unconfirmed.
+func (s *Service) safeguardViolations(ctx context.Context, r Request, a act) (errs.Violations, bool, error) {
 	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
 	if err != nil {
-		return nil, fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
+		return nil, false, fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
 	}
 	atts, err := s.store.ListAttachments(ctx, r.ID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	vs := safeguards(r, receiver, atts)
+	tr, err := s.dir.Instruments(ctx, r.RequestingState, r.RequestedState)
+	if err != nil {
+		return nil, false, fmt.Errorf("instruments between %s and %s: %w", r.RequestingState, r.RequestedState, err)
+	}
+	vs := safeguards(r, withInstrumentLanguages(receiver, r, tr), atts)
+	treaty, unconfirmed := treatySafeguards(r, tr)
+	vs = append(vs, treaty...)
 	if a == actSubmit {
 		s.checkResponseTime(r, &vs)
 	}
 	checkReceiverActive(receiver, &vs)
-	return vs, nil
+	return vs, unconfirmed, nil
 }
 
 // productionTypes are the types of request that produce data, which a

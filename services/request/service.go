@@ -24,9 +24,20 @@ import (
 type Directory interface {
 	// Agency returns an agency, or errs.ErrNotFound.
 	Agency(ctx context.Context, id string) (directory.Agency, error)
-	// ResolveRoute returns the agency that must receive a request, or
+	// ResolveRouteUnder returns the agency that must receive a request
+	// under legalBasis (empty for none: an authority the state designated
+	// for that instrument and the request's stage receives it), or
 	// errs.ErrFailedPrecondition when the state has none.
-	ResolveRoute(ctx context.Context, requestedState string, t cooperation.RequestType, p cooperation.Priority) (directory.Agency, error)
+	ResolveRouteUnder(ctx context.Context, requestedState string, t cooperation.RequestType, p cooperation.Priority, legalBasis string) (directory.Agency, error)
+	// Instruments returns what the directory records of the instruments
+	// between the two states (DESIGN §5.6): the instrument profiles and
+	// both states with their entries. An unknown state is
+	// errs.ErrNotFound.
+	Instruments(ctx context.Context, requestingState, requestedState string) (directory.Treaties, error)
+	// PreservationDualCriminalityReservation says whether the state's
+	// profile records the Budapest Art 29(4) reservation, the one case in
+	// which a preservation may be refused on DUAL_CRIMINALITY_NOT_MET.
+	PreservationDualCriminalityReservation(ctx context.Context, state string) (bool, error)
 }
 
 // Config configures a Service.
@@ -230,7 +241,7 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 // or the directory's route.
 func (s *Service) receiver(ctx context.Context, d Request) (directory.Agency, error) {
 	if d.RequestedAgency == "" {
-		a, err := s.dir.ResolveRoute(ctx, d.RequestedState, d.Type, d.Priority)
+		a, err := s.dir.ResolveRouteUnder(ctx, d.RequestedState, d.Type, d.Priority, d.LegalBasis)
 		if err != nil {
 			return directory.Agency{}, err
 		}

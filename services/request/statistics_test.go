@@ -1,6 +1,7 @@
 package request
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,38 @@ func TestStatisticsQueryDefaults(t *testing.T) {
 	_, err = statisticsRowsQuery(StatisticsQuery{Start: start.Add(-time.Second)}, p, now)
 	if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), "longer than 10 years") {
 		t.Errorf("ten years and a second: %v", err)
+	}
+}
+
+// TestMean checks the mean's truncation and that long samples do not
+// overflow the sum.
+func TestMean(t *testing.T) {
+	const h = time.Hour
+	tests := []struct {
+		name string
+		in   []time.Duration
+		want time.Duration
+	}{
+		{"no sample", nil, 0},
+		{"one sample", []time.Duration{7 * time.Second}, 7 * time.Second},
+		{"three samples", []time.Duration{1 * h, 2 * h, 9 * h}, 4 * h},
+		{"truncated to the nanosecond", []time.Duration{1, 2}, 1},
+		{"remainders add up", []time.Duration{2, 2, 2, 3, 3, 3}, 2},
+		{"three huge samples do not overflow", []time.Duration{1 << 62, 1 << 62, 1<<62 + 3}, 1<<62 + 1},
+	}
+	for _, tc := range tests {
+		if got := meanDuration(tc.in); got != tc.want {
+			t.Errorf("%s: meanDuration(%v) = %v, want %v", tc.name, tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestDataCategories checks that the categories count as one whatever
+// their case and spacing, once per request, blanks left out.
+func TestDataCategories(t *testing.T) {
+	got := statisticsCategories([]string{"Subscriber  Name", " subscriber name", "IP logs", "   ", "ip\tLOGS", "Content"})
+	want := []string{"subscriber name", "ip logs", "content"}
+	if !slices.Equal(got, want) {
+		t.Errorf("statisticsCategories = %q, want %q", got, want)
 	}
 }

@@ -64,6 +64,12 @@ func (c *countingStore) LastHistorySeq(ctx context.Context) (int64, error) {
 type agencies struct {
 	inactive atomic.Value
 	kinds    sync.Map
+	// instruments holds the instrument entries of a state code
+	// ([]directory.StateInstrument); a state without any has every status
+	// unknown. profiles are the instrument profiles (none unless a test
+	// sets them).
+	instruments sync.Map
+	profiles    atomic.Pointer[[]directory.Instrument]
 }
 
 func (a *agencies) Agency(_ context.Context, id string) (directory.Agency, error) {
@@ -71,8 +77,29 @@ func (a *agencies) Agency(_ context.Context, id string) (directory.Agency, error
 	return directory.Agency{ID: id, State: st, Active: a.inactive.Load() != id, Receives: cooperation.RequestTypes, AcceptedLanguages: []string{"ru"}}, nil
 }
 
-func (a *agencies) ResolveRoute(ctx context.Context, st string, _ cooperation.RequestType, _ cooperation.Priority) (directory.Agency, error) {
+func (a *agencies) ResolveRouteUnder(ctx context.Context, st string, _ cooperation.RequestType, _ cooperation.Priority, _ string) (directory.Agency, error) {
 	return a.Agency(ctx, strings.ToLower(st)+"-247")
+}
+
+// state is the state code with the instrument entries set for it.
+func (a *agencies) state(code string) directory.State {
+	st := directory.State{Code: strings.ToUpper(code)}
+	if v, ok := a.instruments.Load(st.Code); ok {
+		st.Instruments = v.([]directory.StateInstrument)
+	}
+	return st
+}
+
+func (a *agencies) Instruments(_ context.Context, from, to string) (directory.Treaties, error) {
+	var profiles []directory.Instrument
+	if p := a.profiles.Load(); p != nil {
+		profiles = *p
+	}
+	return directory.Treaties{Profiles: profiles, Requesting: a.state(from), Requested: a.state(to)}, nil
+}
+
+func (a *agencies) PreservationDualCriminalityReservation(_ context.Context, st string) (bool, error) {
+	return a.state(st).ReservesPreservationDualCriminality(), nil
 }
 
 func (a *agencies) AgencyTrust(ctx context.Context, id string) (identity.AgencyTrust, error) {

@@ -22,8 +22,27 @@ type PairStatistics struct {
 	// median_time_to_answer is the median of.
 	AnsweredCount int32 `json:"answeredCount,omitempty"`
 
+	// Number of requests by data category sought, the category in lower
+	// case with its spaces collapsed; a request counts once per category.
+	ByDataCategory map[string]int32 `json:"byDataCategory,omitempty"`
+
 	// Number of requests by status name (DRAFT excluded).
 	ByStatus map[string]int32 `json:"byStatus,omitempty"`
+
+	// Number of requests of EMERGENCY priority.
+	EmergencyCount int32 `json:"emergencyCount,omitempty"`
+
+	// Number of execution items by outcome (PROVIDED, NOT_HELD, …), over
+	// every delivery of every request counted.
+	ExecutionItemsByOutcome map[string]int32 `json:"executionItemsByOutcome,omitempty"`
+
+	// Mean time from transmission to acknowledgement, over the same
+	// acknowledged_count requests as the median; absent when there are none.
+	MeanTimeToAcknowledge string `json:"meanTimeToAcknowledge,omitempty"`
+
+	// Mean time from acknowledgement to execution or refusal, over the same
+	// answered_count requests as the median; absent when there are none.
+	MeanTimeToAnswer string `json:"meanTimeToAnswer,omitempty"`
 
 	// Median time from transmission to acknowledgement, over the
 	// acknowledged_count requests acknowledged; absent when there are none.
@@ -32,6 +51,9 @@ type PairStatistics struct {
 	// Median time from acknowledgement to execution or refusal, over the
 	// answered_count requests answered; absent when there are none.
 	MedianTimeToAnswer string `json:"medianTimeToAnswer,omitempty"`
+
+	// Number of requests of any other priority.
+	NonEmergencyCount int32 `json:"nonEmergencyCount,omitempty"`
 
 	// Number of requests now overdue.
 	Overdue int32 `json:"overdue,omitempty"`

@@ -38,6 +38,12 @@ type V1State struct {
 	// Changes whenever the state changes; send it back on update.
 	Etag string `json:"etag,omitempty"`
 
+	// The instruments the directory records for the state (DESIGN §5.6), at
+	// most one entry per legal basis; a legal basis without an entry has
+	// status UNKNOWN. Edited by the state's directory_admin (update_mask
+	// `instruments`, replaced whole).
+	Instruments []*StateInstrument `json:"instruments,omitempty"`
+
 	// Resource name, e.g. `states/KZ`.
 	Name string `json:"name,omitempty"`
 
@@ -61,6 +67,10 @@ func (m *V1State) Validate(formats strfmt.Registry) error {
 	var res []error
 
 	if err := m.validateClaimMappings(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateInstruments(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -104,6 +114,36 @@ func (m *V1State) validateClaimMappings(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *V1State) validateInstruments(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Instruments) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Instruments); i++ {
+		if typeutils.IsZero(m.Instruments[i]) { // not required
+			continue
+		}
+
+		if m.Instruments[i] != nil {
+			if err := m.Instruments[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("instruments" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("instruments" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (m *V1State) validateUpdateTime(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.UpdateTime) { // not required
 		return nil
@@ -125,6 +165,10 @@ func (m *V1State) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 	}
 
 	if err := m.contextValidateCode(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateInstruments(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -171,6 +215,35 @@ func (m *V1State) contextValidateCode(ctx context.Context, formats strfmt.Regist
 
 	if err := validate.ReadOnly(ctx, "code", "body", m.Code); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (m *V1State) contextValidateInstruments(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(m.Instruments); i++ {
+
+		if m.Instruments[i] != nil {
+
+			if typeutils.IsZero(m.Instruments[i]) { // not required
+				continue
+			}
+
+			if err := m.Instruments[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("instruments" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("instruments" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil

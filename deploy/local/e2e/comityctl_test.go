@@ -163,8 +163,19 @@ func TestComityctlEndToEnd(t *testing.T) {
 				t.Errorf("update with a stale etag: exit %d\n%s%s", code, out, errOut)
 			}
 
+			// Treaty profiles (DESIGN §5.6): what applies between KZ and UZ,
+			// as the seed records it; the draft's CIS 2018 agreement is of
+			// unknown status for both, so it is submitted unconfirmed.
+			applicable := ctl.obj("instruments", "applicable", "--from", "KZ", "--to", "UZ", "--token", p)
+			items, _ := applicable["instruments"].([]any)
+			if len(items) == 0 || items[0].(map[string]any)["requestedStateStatus"] != "IN_FORCE" {
+				t.Errorf("instruments applicable KZ→UZ: %v", applicable)
+			}
 			ctl.status("DRAFT", "requests", "submit", name, "--validate-only", "--token", p)
 			ctl.status("SUBMITTED", "requests", "submit", name, "--token", p)
+			if got := ctl.obj("requests", "get", name, "--token", p); got["legalBasisUnconfirmed"] != true {
+				t.Errorf("submitted under the CIS 2018 agreement: legalBasisUnconfirmed %v, want true", got["legalBasisUnconfirmed"])
+			}
 			ctl.status("TRANSMITTED", "requests", "transmit", name, "--token", kzCA)
 			ctl.status("ACKNOWLEDGED", "requests", "acknowledge", name, "--token", uzCA)
 			ctl.status("CLARIFICATION_REQUESTED", "requests", "clarify", name, "--questions", "Please provide the translation into Uzbek.", "--token", uzCA)

@@ -280,12 +280,13 @@ func newStatesCmd(g *globals) *cobra.Command {
 }
 
 func newRoutesCmd(g *globals) *cobra.Command {
-	var state, typ, priority string
+	var state, typ, priority, legalBasis string
 	resolve := &cobra.Command{
 		Use:   "resolve",
 		Short: "Which agency of a state receives a type of request at a priority",
 		Example: "  comityctl routes resolve --requested-state UZ --type DATA_PRESERVATION --priority URGENT\n" +
-			"  comityctl routes resolve --requested-state UZ --type DATA_PRESERVATION --priority ROUTINE",
+			"  comityctl routes resolve --requested-state UZ --type DATA_PRESERVATION --priority ROUTINE\n" +
+			"  comityctl routes resolve --requested-state UZ --type SUBSCRIBER_INFORMATION --priority ROUTINE --legal-basis UNTOC_2000",
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if state == "" || typ == "" || priority == "" {
@@ -305,6 +306,9 @@ func newRoutesCmd(g *globals) *cobra.Command {
 			}
 			q := url.Values{"requestedState": {strings.ToUpper(state)}, "requestType": {directoryv1.RequestType(t).String()},
 				"priority": {directoryv1.Priority(p).String()}}
+			if legalBasis != "" {
+				q.Set("legalBasis", strings.ToUpper(legalBasis))
+			}
 			data, err := cl.callRaw(c.Context(), http.MethodGet, "/v1/routes:resolve?"+q.Encode(), nil)
 			if err != nil {
 				return err
@@ -317,6 +321,7 @@ func newRoutesCmd(g *globals) *cobra.Command {
 	resolve.Flags().StringVar(&state, "requested-state", "", "ISO code of the requested state, e.g. UZ (required)")
 	enumFlag(resolve, &typ, "type", "what is asked for (required)", directoryv1.RequestType(0).Descriptor())
 	enumFlag(resolve, &priority, "priority", "how fast (required)", directoryv1.Priority(0).Descriptor())
+	resolve.Flags().StringVar(&legalBasis, "legal-basis", "", "the instrument the request is made under, e.g. UNTOC_2000: the authority the state designated for it, if any")
 	c := group("routes", "The directory's routes: who receives which request", "  comityctl routes resolve --requested-state UZ --type DATA_PRESERVATION --priority URGENT", resolve)
 	c.Aliases = []string{"route"}
 	return c

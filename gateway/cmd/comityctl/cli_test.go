@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -232,7 +233,9 @@ func TestStatisticsPairAndDurations(t *testing.T) {
 	if got, want := q.Encode(), "periodEnd=2026-07-01T00%3A00%3A00Z&periodStart=2026-01-01T00%3A00%3A00Z&requestingState=KZ"; got != want {
 		t.Errorf("the query of --from 2026-01-01 --to 2026-06-30 --requesting-state kz: %s; want %s", got, want)
 	}
-	answer := `{"pairs":[{"requestingState":"KZ","requestedState":"UZ","byStatus":{"CLOSED":2},"medianTimeToAcknowledge":"0.104s","acknowledgedCount":2,"medianTimeToAnswer":"5400s","answeredCount":1},
+	answer := `{"pairs":[{"requestingState":"KZ","requestedState":"UZ","byStatus":{"CLOSED":2},"medianTimeToAcknowledge":"0.104s","acknowledgedCount":2,"medianTimeToAnswer":"5400s","answeredCount":1,
+		"meanTimeToAcknowledge":"0.250s","meanTimeToAnswer":"7200s","emergencyCount":1,"nonEmergencyCount":1,
+		"byDataCategory":{"subscriber name":2,"ip logs=all":1,"traffic":1},"executionItemsByOutcome":{"PROVIDED":3,"NOT_HELD":1}},
 		{"requestingState":"UZ","requestedState":"KZ","byStatus":{"REFUSED":1},"medianTimeToAcknowledge":null,"acknowledgedCount":0}]}`
 	var m any
 	_ = json.Unmarshal([]byte(answer), &m)
@@ -240,10 +243,16 @@ func TestStatisticsPairAndDurations(t *testing.T) {
 	if err := (statisticsView{}).table(&out, m); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CLOSED=2", "104ms (of 2)", "1h30m0s (of 1)", "REFUSED=1"} {
+	for _, want := range []string{"CLOSED=2", "104ms (of 2)", "1h30m0s (of 1)", "REFUSED=1",
+		"250ms ", "2h0m0s ", `"ip logs=all"=1 "subscriber name"=2 traffic=1`, "NOT_HELD=1 PROVIDED=3"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the statistics table lacks %q:\n%s", want, out.String())
 		}
+	}
+	// Emergencies and others, 0 when JSON leaves the count out (UZ → KZ).
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !regexp.MustCompile(`\s1\s+1\s`).MatchString(lines[1]) || !regexp.MustCompile(`\s0\s+0\s`).MatchString(lines[2]+" ") {
+		t.Errorf("the emergency and other counts: want 1 1 for KZ → UZ and 0 0 for UZ → KZ:\n%s", out.String())
 	}
 	for _, bad := range [][]string{{"--from", "yesterday"}, {"--requested-state", "UZB"}} {
 		if _, err := ctl(t, "", append([]string{"statistics"}, bad...)...); !errors.Is(err, errUsage) {

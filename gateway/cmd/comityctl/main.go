@@ -139,7 +139,7 @@ Exit codes: 0 success, 1 a call that failed, 2 a command line that is wrong.`,
 
 	root.AddCommand(
 		newRequestsCmd(g), newMessagesCmd(g), newAttachmentsCmd(g),
-		newAgenciesCmd(g), newStatesCmd(g), newRoutesCmd(g), newStatisticsCmd(g),
+		newAgenciesCmd(g), newStatesCmd(g), newRoutesCmd(g), newInstrumentsCmd(g), newStatisticsCmd(g),
 		newAuditCmd(g), newDirectoryCmd(g), newDevCmd(g), newConfigCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 	)
 	root.InitDefaultCompletionCmd()

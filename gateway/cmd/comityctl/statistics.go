@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -56,11 +57,12 @@ func newStatisticsCmd(g *globals) *cobra.Command {
 	var q statisticsQuery
 	c := &cobra.Command{
 		Use:   "statistics",
-		Short: "Aggregates per pair of states involving yours: counts by status, times to answer, overdue, refusals",
+		Short: "Aggregates per pair of states involving yours: counts by status, times to answer, overdue, refusals, categories, outcomes",
 		Long: `Aggregates per ordered pair of states involving your state (no case data) over the requests
-created in a period: the number of requests by status, the median time to acknowledge and to
-answer (with how many requests each median is taken over), how many are overdue, and the
-refusals by ground. --from and --to choose the period (dates, the --to day included, or RFC 3339
+created in a period: the number of requests by status, the median and mean time to acknowledge
+and to answer (with how many requests each median is taken over), how many are overdue, how
+many are emergencies and how many not, the refusals by ground, the requests by data category
+sought, and the execution items by outcome over every delivery. --from and --to choose the period (dates, the --to day included, or RFC 3339
 times; by default the year up to now); --requesting-state and --requested-state a pair.`,
 		Example: "  comityctl statistics\n" +
 			"  comityctl statistics --from 2026-01-01 --to 2026-06-30\n" +
@@ -103,11 +105,14 @@ func (statisticsView) table(w io.Writer, v any) error {
 	m, _ := v.(map[string]any)
 	pairs, _ := m["pairs"].([]any)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FROM\tTO\tBY STATUS\tTO ACKNOWLEDGE (MEDIAN)\tTO ANSWER (MEDIAN)\tOVERDUE\tREFUSALS")
+	fmt.Fprintln(tw, "FROM\tTO\tBY STATUS\tTO ACKNOWLEDGE (MEDIAN)\t(MEAN)\tTO ANSWER (MEDIAN)\t(MEAN)\tOVERDUE\tEMERGENCY\tOTHER\tREFUSALS\tDATA CATEGORIES\tITEM OUTCOMES")
 	for _, p := range pairs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(lookup(p, "requestingState"), 0), printable(lookup(p, "requestedState"), 0),
-			printable(counts(p, "byStatus"), 0), medianOf(p, "medianTimeToAcknowledge", "acknowledgedCount"),
-			medianOf(p, "medianTimeToAnswer", "answeredCount"), printable(lookup(p, "overdue"), 0), printable(counts(p, "refusalsByGround"), 0))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(lookup(p, "requestingState"), 0), printable(lookup(p, "requestedState"), 0),
+			printable(counts(p, "byStatus"), 0),
+			medianOf(p, "medianTimeToAcknowledge", "acknowledgedCount"), medianOf(p, "meanTimeToAcknowledge", ""),
+			medianOf(p, "medianTimeToAnswer", "answeredCount"), medianOf(p, "meanTimeToAnswer", ""),
+			printable(lookup(p, "overdue"), 0), count(p, "emergencyCount"), count(p, "nonEmergencyCount"),
+			printable(counts(p, "refusalsByGround"), 0), printable(counts(p, "byDataCategory"), 0), printable(counts(p, "executionItemsByOutcome"), 0))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -125,13 +130,30 @@ func counts(v any, key string) string {
 	c, _ := m[key].(map[string]any)
 	var parts []string
 	for _, k := range sortedKeys(c) {
-		parts = append(parts, k+"="+scalar(c[k]))
+		// A data category is free text: quoted when it holds a space or
+		// an =, so that the list still reads as NAME=N pairs.
+		name := k
+		if k == "" || strings.ContainsAny(k, " =\"") {
+			name = strconv.Quote(k)
+		}
+		parts = append(parts, name+"="+scalar(c[k]))
 	}
 	return strings.Join(parts, " ")
 }
 
-// medianOf shows a median time (a protobuf Duration, "7200s") with the
-// number of requests it is taken over; "-" when there are none.
+// count shows a count the API gives as a number, 0 when the answer
+// leaves it out.
+func count(v any, key string) string {
+	m, _ := v.(map[string]any)
+	if n := scalar(m[key]); n != "" {
+		return n
+	}
+	return "0"
+}
+
+// medianOf shows a median or mean time (a protobuf Duration, "7200s") with
+// the number of requests it is taken over when countKey is given; "-" when
+// there are none.
 func medianOf(v any, durationKey, countKey string) string {
 	m, _ := v.(map[string]any)
 	s, ok := m[durationKey].(string)

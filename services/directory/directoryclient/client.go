@@ -67,6 +67,7 @@ type Client struct {
 	states      *cache[directory.State]
 	routes      *cache[directory.Agency]
 	allStates   *cache[[]directory.State]
+	instruments *cache[[]directory.Instrument]
 }
 
 var (
@@ -87,6 +88,7 @@ func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 		states:      newCache("state", o.cacheTTL, cloneState),
 		routes:      newCache("route", o.cacheTTL, cloneAgency),
 		allStates:   newCache("states", o.cacheTTL, cloneStates),
+		instruments: newCache("instruments", o.cacheTTL, cloneInstruments),
 	}
 }
 
@@ -169,18 +171,75 @@ func (c *Client) State(ctx context.Context, code string) (directory.State, error
 // says so; an unknown state, type or priority matches errs.ErrInvalid. The
 // other errors are those of Agency. Only answers are cached, never errors.
 func (c *Client) ResolveRoute(ctx context.Context, requestedState string, t cooperation.RequestType, p cooperation.Priority) (directory.Agency, error) {
+	return c.ResolveRouteUnder(ctx, requestedState, t, p, "")
+}
+
+// ResolveRouteUnder is ResolveRoute for a request under legalBasis (a
+// value name of the request's LegalBasis; empty for none): an authority the
+// state designated for it and the request's stage receives it. Errors are
+// those of ResolveRoute; an unknown legal basis matches errs.ErrInvalid.
+func (c *Client) ResolveRouteUnder(ctx context.Context, requestedState string, t cooperation.RequestType, p cooperation.Priority, legalBasis string) (directory.Agency, error) {
 	requestedState = strings.ToUpper(requestedState)
-	key := requestedState + "/" + string(t) + "/" + string(p)
+	key := requestedState + "/" + string(t) + "/" + string(p) + "/" + legalBasis
 	return lookup(ctx, c, c.routes, key, func(ctx context.Context) (directory.Agency, error) {
 		resp, err := c.api.ResolveRoute(ctx, &directoryv1.ResolveRouteRequest{
 			RequestedState: requestedState,
 			RequestType:    grpcapi.RequestTypeToProto(t),
 			// grpcapi has no PriorityToProto; the enum value names are the
 			// domain values, as for request types.
-			Priority: directoryv1.Priority(directoryv1.Priority_value[string(p)]),
+			Priority:   directoryv1.Priority(directoryv1.Priority_value[string(p)]),
+			LegalBasis: legalBasis,
 		})
 		return answer(resp.GetAgency(), err, grpcapi.AgencyFromProto)
 	})
+}
+
+// InstrumentProfiles returns every instrument profile, best first. Errors
+// are those of Agency.
+func (c *Client) InstrumentProfiles(ctx context.Context) ([]directory.Instrument, error) {
+	return lookup(ctx, c, c.instruments, "all", func(ctx context.Context) ([]directory.Instrument, error) {
+		resp, err := c.api.ListInstruments(ctx, &directoryv1.ListInstrumentsRequest{})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]directory.Instrument, len(resp.GetInstruments()))
+		for i, in := range resp.GetInstruments() {
+			out[i] = grpcapi.InstrumentFromProto(in)
+		}
+		return out, nil
+	})
+}
+
+// Instruments returns what the directory records of the instruments
+// between the two states (ISO codes, any case): the profiles, and each
+// state with its entries, from the cached profiles and states. Errors are
+// those of Agency; an unknown state matches errs.ErrNotFound.
+func (c *Client) Instruments(ctx context.Context, requestingState, requestedState string) (directory.Treaties, error) {
+	profiles, err := c.InstrumentProfiles(ctx)
+	if err != nil {
+		return directory.Treaties{}, err
+	}
+	from, err := c.State(ctx, requestingState)
+	if err != nil {
+		return directory.Treaties{}, fmt.Errorf("requesting state %s: %w", requestingState, err)
+	}
+	to, err := c.State(ctx, requestedState)
+	if err != nil {
+		return directory.Treaties{}, fmt.Errorf("requested state %s: %w", requestedState, err)
+	}
+	return directory.Treaties{Profiles: profiles, Requesting: from, Requested: to}, nil
+}
+
+// PreservationDualCriminalityReservation says whether the state's entry for
+// the Budapest Convention records the Art 29(4) reservation (see
+// directory.State.ReservesPreservationDualCriminality). Errors are those of
+// State.
+func (c *Client) PreservationDualCriminalityReservation(ctx context.Context, state string) (bool, error) {
+	st, err := c.State(ctx, state)
+	if err != nil {
+		return false, err
+	}
+	return st.ReservesPreservationDualCriminality(), nil
 }
 
 var errEmptyAnswer = errors.New("directory answered without the resource")
@@ -219,7 +278,22 @@ func cloneState(s directory.State) directory.State {
 	for i, m := range s.ClaimMappings {
 		s.ClaimMappings[i] = m.Clone()
 	}
+	s.Instruments = slices.Clone(s.Instruments)
+	for i, si := range s.Instruments {
+		s.Instruments[i].Reservations = slices.Clone(si.Reservations)
+		s.Instruments[i].Authorities = slices.Clone(si.Authorities)
+	}
 	return s
+}
+
+func cloneInstruments(list []directory.Instrument) []directory.Instrument {
+	out := slices.Clone(list)
+	for i, in := range out {
+		out[i].RequiredFields = slices.Clone(in.RequiredFields)
+		out[i].RefusalGrounds = slices.Clone(in.RefusalGrounds)
+		out[i].Languages = slices.Clone(in.Languages)
+	}
+	return out
 }
 
 func cloneStates(states []directory.State) []directory.State {

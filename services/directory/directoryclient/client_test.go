@@ -163,6 +163,52 @@ func TestClient(t *testing.T) {
 		}
 	})
 
+	t.Run("instruments", func(t *testing.T) {
+		// Through a real directory seeded with the default seed: the
+		// profiles and both states' entries, asked once and then cached.
+		c := directoryclient.New(e.conn)
+		var tr directory.Treaties
+		calls := e.callsDuring(func() {
+			var err error
+			if tr, err = c.Instruments(prosecutor, "kz", "UZ"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if len(tr.Profiles) != len(directory.ProfiledBases) || tr.Requesting.Code != "KZ" || tr.Requested.Code != "UZ" ||
+			tr.Requested.StatusOf(directory.BudapestConvention) != directory.NotInForce || calls != 3 {
+			t.Errorf("Instruments(KZ, UZ) = %d profiles, %s→%s, UZ Budapest %s, in %d calls; want %d profiles, KZ→UZ, NOT_IN_FORCE, 3 calls",
+				len(tr.Profiles), tr.Requesting.Code, tr.Requested.Code, tr.Requested.StatusOf(directory.BudapestConvention), calls, len(directory.ProfiledBases))
+		}
+		if p, ok := tr.Profile(directory.MinskConvention1993); !ok || !slices.Contains(p.Languages, "ru") {
+			t.Errorf("Minsk profile %+v; want Russian accepted", p)
+		}
+		tr.Profiles[0].RequiredFields = append(tr.Profiles[0].RequiredFields, "mine")
+		if again := e.callsDuring(func() {
+			got, err := c.Instruments(prosecutor, "KZ", "UZ")
+			if err != nil || slices.Contains(got.Profiles[0].RequiredFields, "mine") {
+				t.Errorf("cached answer %v, %v: shared with the caller that changed it", got.Profiles[0].RequiredFields, err)
+			}
+		}); again != 0 {
+			t.Errorf("a second Instruments made %d calls, want 0 (cached)", again)
+		}
+		reserved, err := c.PreservationDualCriminalityReservation(prosecutor, "UZ")
+		if err != nil || reserved {
+			t.Errorf("PreservationDualCriminalityReservation(UZ) = %v, %v; the seed records no reservation", reserved, err)
+		}
+		_, err = c.Instruments(prosecutor, "KZ", "XX")
+		wantCode(t, err, errs.NotFound)
+	})
+
+	t.Run("route under a legal basis", func(t *testing.T) {
+		c := directoryclient.New(e.conn)
+		a, err := c.ResolveRouteUnder(prosecutor, "UZ", cooperation.DataPreservation, cooperation.Urgent, "UNTOC_2000")
+		if err != nil || a.ID != "uz-247" {
+			t.Errorf("ResolveRouteUnder(UZ, urgent preservation, UNTOC) = %s, %v; want uz-247 (none designated: the usual rule)", a.ID, err)
+		}
+		_, err = c.ResolveRouteUnder(prosecutor, "UZ", cooperation.DataPreservation, cooperation.Urgent, "HAGUE")
+		wantCode(t, err, errs.Invalid)
+	})
+
 	t.Run("routes", func(t *testing.T) {
 		c := directoryclient.New(e.conn)
 		for _, tc := range []struct {

@@ -101,6 +101,19 @@ func Run(ctx context.Context, cfg Config) error {
 		if seeded {
 			log.Info("seeded an empty directory", zap.Int("states", len(states)), zap.Int("agencies", len(agencies)))
 		}
+		// Treaty profiles came after the first seeds: a directory made
+		// before them gets the seed's, where it has none of its own.
+		profiles, entries, err := seed.DefaultInstruments()
+		if err != nil {
+			return err
+		}
+		n, err := store.SeedInstruments(ctx, profiles, entries)
+		if err != nil {
+			return fmt.Errorf("seed treaty profiles: %w", err)
+		}
+		if n > 0 {
+			log.Info("seeded treaty profiles", zap.Int("states", n))
+		}
 	}
 	// The directory answers trust questions from its own database, so a short
 	// cache suffices and a change of trusted issuers takes effect quickly.
@@ -132,6 +145,8 @@ var directoryReads = []string{
 	directoryv1.DirectoryService_ListAgencies_FullMethodName,
 	directoryv1.DirectoryService_GetAgency_FullMethodName,
 	directoryv1.DirectoryService_ResolveRoute_FullMethodName,
+	directoryv1.DirectoryService_ListInstruments_FullMethodName,
+	directoryv1.DirectoryService_ListApplicableInstruments_FullMethodName,
 }
 
 // Callers are who may call the directory over mTLS: the gateway on its

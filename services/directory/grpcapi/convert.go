@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
@@ -30,6 +31,7 @@ func StateToProto(s directory.State) *directoryv1.State {
 		TimeZone:          s.TimeZone,
 		TrustedIssuers:    s.TrustedIssuers,
 		ClaimMappings:     MappingsToProto(s.ClaimMappings),
+		Instruments:       StateInstrumentsToProto(s.Instruments),
 		Etag:              s.Etag(),
 		UpdateTime:        timestamp(s.UpdateTime),
 	}
@@ -70,6 +72,7 @@ func StateFromProto(s *directoryv1.State) directory.State {
 		TimeZone:          s.GetTimeZone(),
 		TrustedIssuers:    s.GetTrustedIssuers(),
 		ClaimMappings:     MappingsFromProto(s.GetClaimMappings()),
+		Instruments:       StateInstrumentsFromProto(s.GetInstruments()),
 	}
 }
 
@@ -154,4 +157,116 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// StateInstrumentsToProto converts a state's instrument entries to their API
+// form.
+func StateInstrumentsToProto(list []directory.StateInstrument) []*directoryv1.StateInstrument {
+	return lists.Convert(list, func(si directory.StateInstrument) *directoryv1.StateInstrument {
+		return &directoryv1.StateInstrument{
+			LegalBasis:   si.LegalBasis,
+			Status:       StatusToProto(si.Status),
+			InForceSince: si.InForceSince,
+			Reservations: lists.Convert(si.Reservations, func(r directory.Reservation) *directoryv1.Reservation {
+				return &directoryv1.Reservation{Article: r.Article, Text: r.Text}
+			}),
+			Authorities: lists.Convert(si.Authorities, func(a directory.DesignatedAuthority) *directoryv1.DesignatedAuthority {
+				return &directoryv1.DesignatedAuthority{
+					Stage:  directoryv1.DesignatedAuthority_Stage(directoryv1.DesignatedAuthority_Stage_value[a.Stage]),
+					Agency: agencyPrefix + a.Agency,
+				}
+			}),
+			Source:    si.Source,
+			Confirmed: si.Confirmed,
+		}
+	})
+}
+
+// StateInstrumentsFromProto converts API instrument entries to the domain;
+// unset enums become "" (refused by the domain's validation, naming the
+// field).
+func StateInstrumentsFromProto(list []*directoryv1.StateInstrument) []directory.StateInstrument {
+	return lists.Convert(list, func(si *directoryv1.StateInstrument) directory.StateInstrument {
+		out := directory.StateInstrument{
+			LegalBasis:   si.GetLegalBasis(),
+			InForceSince: si.GetInForceSince(),
+			Source:       si.GetSource(),
+			Confirmed:    si.GetConfirmed(),
+		}
+		if st := si.GetStatus(); st != directoryv1.StateInstrument_STATUS_UNSPECIFIED {
+			out.Status = directory.InstrumentStatus(st.String())
+		}
+		out.Reservations = lists.Convert(si.GetReservations(), func(r *directoryv1.Reservation) directory.Reservation {
+			return directory.Reservation{Article: r.GetArticle(), Text: r.GetText()}
+		})
+		out.Authorities = lists.Convert(si.GetAuthorities(), func(a *directoryv1.DesignatedAuthority) directory.DesignatedAuthority {
+			d := directory.DesignatedAuthority{Agency: strings.TrimPrefix(a.GetAgency(), agencyPrefix)}
+			if st := a.GetStage(); st != directoryv1.DesignatedAuthority_STAGE_UNSPECIFIED {
+				d.Stage = st.String()
+			}
+			return d
+		})
+		return out
+	})
+}
+
+// StatusToProto converts an instrument status to the API enum.
+func StatusToProto(s directory.InstrumentStatus) directoryv1.StateInstrument_Status {
+	return directoryv1.StateInstrument_Status(directoryv1.StateInstrument_Status_value[string(s)])
+}
+
+// StatusFromProto converts an API instrument status to the domain; the zero
+// value becomes "".
+func StatusFromProto(s directoryv1.StateInstrument_Status) directory.InstrumentStatus {
+	if s == directoryv1.StateInstrument_STATUS_UNSPECIFIED {
+		return ""
+	}
+	return directory.InstrumentStatus(s.String())
+}
+
+// InstrumentToProto converts an instrument profile to its API form.
+func InstrumentToProto(in directory.Instrument) *directoryv1.Instrument {
+	return &directoryv1.Instrument{
+		LegalBasis: in.LegalBasis, DisplayName: in.DisplayName,
+		RequiredFields: in.RequiredFields, RefusalGrounds: in.RefusalGrounds,
+		AcknowledgeWithin: duration(in.AcknowledgeWithin), AnswerWithin: duration(in.AnswerWithin),
+		Languages: in.Languages, LanguageRule: in.LanguageRule, Rank: int32(in.Rank), Source: in.Source,
+	}
+}
+
+// InstrumentFromProto converts an API instrument profile to the domain.
+func InstrumentFromProto(in *directoryv1.Instrument) directory.Instrument {
+	return directory.Instrument{
+		LegalBasis: in.GetLegalBasis(), DisplayName: in.GetDisplayName(),
+		RequiredFields: in.GetRequiredFields(), RefusalGrounds: in.GetRefusalGrounds(),
+		AcknowledgeWithin: in.GetAcknowledgeWithin().AsDuration(), AnswerWithin: in.GetAnswerWithin().AsDuration(),
+		Languages: in.GetLanguages(), LanguageRule: in.GetLanguageRule(), Rank: int(in.GetRank()), Source: in.GetSource(),
+	}
+}
+
+// ApplicableToProto converts an applicable instrument to its API form.
+func ApplicableToProto(a directory.ApplicableInstrument) *directoryv1.ApplicableInstrument {
+	return &directoryv1.ApplicableInstrument{
+		Instrument:            InstrumentToProto(a.Instrument),
+		RequestingStateStatus: StatusToProto(a.RequestingStatus),
+		RequestedStateStatus:  StatusToProto(a.RequestedStatus),
+		Unconfirmed:           a.Unconfirmed,
+	}
+}
+
+// ApplicableFromProto converts an API applicable instrument to the domain.
+func ApplicableFromProto(a *directoryv1.ApplicableInstrument) directory.ApplicableInstrument {
+	return directory.ApplicableInstrument{
+		Instrument:       InstrumentFromProto(a.GetInstrument()),
+		RequestingStatus: StatusFromProto(a.GetRequestingStateStatus()),
+		RequestedStatus:  StatusFromProto(a.GetRequestedStateStatus()),
+		Unconfirmed:      a.GetUnconfirmed(),
+	}
+}
+
+func duration(d time.Duration) *durationpb.Duration {
+	if d == 0 {
+		return nil
+	}
+	return durationpb.New(d)
 }

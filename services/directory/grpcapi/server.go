@@ -94,6 +94,9 @@ func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRe
 		case "claim_mappings":
 			v := MappingsFromProto(in.GetClaimMappings())
 			ch.ClaimMappings = &v
+		case "instruments":
+			v := StateInstrumentsFromProto(in.GetInstruments())
+			ch.Instruments = &v
 		default:
 			return nil, unmapped("state", path)
 		}
@@ -238,11 +241,37 @@ func (s *Server) ResolveRoute(ctx context.Context, req *directoryv1.ResolveRoute
 		return nil, err
 	}
 	a, why, err := s.svc.ResolveRoute(ctx, p, req.GetRequestedState(),
-		RequestTypeFromProto(req.GetRequestType()), PriorityFromProto(req.GetPriority()))
+		RequestTypeFromProto(req.GetRequestType()), PriorityFromProto(req.GetPriority()), req.GetLegalBasis())
 	if err != nil {
 		return nil, err
 	}
 	return &directoryv1.ResolveRouteResponse{Agency: AgencyToProto(a), Rationale: why}, nil
+}
+
+// ListInstruments implements directoryv1.DirectoryServiceServer.
+func (s *Server) ListInstruments(ctx context.Context, _ *directoryv1.ListInstrumentsRequest) (*directoryv1.ListInstrumentsResponse, error) {
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.svc.ListInstruments(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.ListInstrumentsResponse{Instruments: lists.Convert(list, InstrumentToProto)}, nil
+}
+
+// ListApplicableInstruments implements directoryv1.DirectoryServiceServer.
+func (s *Server) ListApplicableInstruments(ctx context.Context, req *directoryv1.ListApplicableInstrumentsRequest) (*directoryv1.ListApplicableInstrumentsResponse, error) {
+	p, err := identity.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.svc.ApplicableInstruments(ctx, p, req.GetRequestingState(), req.GetRequestedState())
+	if err != nil {
+		return nil, err
+	}
+	return &directoryv1.ListApplicableInstrumentsResponse{Instruments: lists.Convert(list, ApplicableToProto)}, nil
 }
 
 // unmapped is the error for a writable field (by its field_behavior) that

@@ -45,23 +45,46 @@ func Default(extraIssuers ...string) ([]directory.State, []directory.Agency, err
 	return states, agencies, nil
 }
 
+// DefaultInstruments returns the default seed's treaty profiles (DESIGN
+// §5.6): the instrument profiles, and each state's instrument entries by
+// state code, for Store.SeedInstruments, which loads them into a directory
+// that lacks them (one made before they existed) without overwriting what
+// its administrators have set.
+func DefaultInstruments() ([]directory.Instrument, map[string][]directory.StateInstrument, error) {
+	states, _, profiles, err := load(bytes.NewReader(defaultSnapshot))
+	if err != nil {
+		return nil, nil, fmt.Errorf("default seed: %w", err)
+	}
+	entries := map[string][]directory.StateInstrument{}
+	for _, st := range states {
+		entries[st.Code] = st.Instruments
+	}
+	return profiles, entries, nil
+}
+
 // Load reads a snapshot, checks every state and agency against the API's
 // rules and that each agency names a state of the snapshot, and returns them.
-// Errors are errs.Invalid and name the offending entry.
+// Errors are errs.Invalid and name the offending entry. The snapshot's
+// instrument profiles are checked too (see DefaultInstruments).
 func Load(r io.Reader) ([]directory.State, []directory.Agency, error) {
+	states, agencies, _, err := load(r)
+	return states, agencies, err
+}
+
+func load(r io.Reader) ([]directory.State, []directory.Agency, []directory.Instrument, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxSnapshotBytes+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("read snapshot: %w", err)
+		return nil, nil, nil, fmt.Errorf("read snapshot: %w", err)
 	}
 	if len(data) > maxSnapshotBytes {
-		return nil, nil, errs.New(errs.Invalid, "snapshot is larger than %d bytes", maxSnapshotBytes)
+		return nil, nil, nil, errs.New(errs.Invalid, "snapshot is larger than %d bytes", maxSnapshotBytes)
 	}
 	var snap directoryv1.Snapshot
 	if err := protojson.Unmarshal(data, &snap); err != nil {
-		return nil, nil, errs.New(errs.Invalid, "snapshot is not valid JSON of comity.directory.v1.Snapshot: %v", err)
+		return nil, nil, nil, errs.New(errs.Invalid, "snapshot is not valid JSON of comity.directory.v1.Snapshot: %v", err)
 	}
 	if err := protovalidate.Validate(&snap); err != nil {
-		return nil, nil, errs.New(errs.Invalid, "snapshot: %v", err)
+		return nil, nil, nil, errs.New(errs.Invalid, "snapshot: %v", err)
 	}
 	var vs errs.Violations
 	known := map[string]bool{}
@@ -92,8 +115,20 @@ func Load(r io.Reader) ([]directory.State, []directory.Agency, error) {
 		}
 		agencies = append(agencies, ag)
 	}
-	if err := vs.Err(errs.Invalid, "invalid snapshot"); err != nil {
-		return nil, nil, err
+	var profiles []directory.Instrument
+	seen := map[string]bool{}
+	for i, in := range snap.GetInstruments() {
+		p := grpcapi.InstrumentFromProto(in)
+		at := fmt.Sprintf("instruments[%d].", i)
+		vs = append(vs, directory.CheckInstrument(p, at)...)
+		if seen[p.LegalBasis] {
+			vs.Add(at+"legal_basis", "%s has another profile above", p.LegalBasis)
+		}
+		seen[p.LegalBasis] = true
+		profiles = append(profiles, p)
 	}
-	return states, agencies, nil
+	if err := vs.Err(errs.Invalid, "invalid snapshot"); err != nil {
+		return nil, nil, nil, err
+	}
+	return states, agencies, profiles, nil
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"time"
 
@@ -93,14 +94,18 @@ func updateTime(t, write time.Time) time.Time {
 
 // States.
 
-const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time`
+const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, instruments`
+
+// stateSelect reads stateColumns; instruments never recorded read as none.
+const stateSelect = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, COALESCE(instruments, '[]')`
 
 func scanState(row sqldb.Scanner) (directory.State, error) {
 	var (
 		s                                            directory.State
 		names, official, accepted, issuers, mappings string
+		instruments                                  string
 	)
-	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, sqldb.ScanTime(&s.UpdateTime)); err != nil {
+	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, sqldb.ScanTime(&s.UpdateTime), &instruments); err != nil {
 		return directory.State{}, err
 	}
 	d := columns{row: "state " + s.Code}
@@ -109,6 +114,7 @@ func scanState(row sqldb.Scanner) (directory.State, error) {
 	decode(&d, "accepted_languages", &s.AcceptedLanguages, storedoc.DecodeList[string], accepted)
 	decode(&d, "trusted_issuers", &s.TrustedIssuers, storedoc.DecodeList[string], issuers)
 	decode(&d, "claim_mappings", &s.ClaimMappings, storedoc.DecodeClaimMappings, mappings)
+	decode(&d, "instruments", &s.Instruments, storedoc.DecodeStateInstruments, instruments)
 	if d.err != nil {
 		return directory.State{}, d.err
 	}
@@ -151,12 +157,12 @@ func getOne[T any](ctx context.Context, q sqldb.Querier, scan func(sqldb.Scanner
 
 // getState reads a state; lock is "" or a Dialect's row lock clause.
 func getState(ctx context.Context, q sqldb.Querier, code, lock string) (directory.State, error) {
-	return getOne(ctx, q, scanState, `SELECT `+stateColumns+` FROM states WHERE code = ?`+lock, "state", code)
+	return getOne(ctx, q, scanState, `SELECT `+stateSelect+` FROM states WHERE code = ?`+lock, "state", code)
 }
 
 // ListStates implements directory.Store.
 func (s *Store) ListStates(ctx context.Context) ([]directory.State, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+stateColumns+` FROM states ORDER BY code`)
+	rows, err := s.db.Query(ctx, `SELECT `+stateSelect+` FROM states ORDER BY code`)
 	out, err := sqldb.Collect(rows, err, scanState)
 	if err != nil {
 		return nil, fmt.Errorf("list states: %w", err)
@@ -192,10 +198,11 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 		st.UpdateTime = updateTime(st.UpdateTime, time.Now())
 		storedoc.NormalizeState(&st)
 		if _, err := tx.Exec(ctx, `UPDATE states SET display_names = ?, official_languages = ?,
-			accepted_languages = ?, time_zone = ?, trusted_issuers = ?, claim_mappings = ?, version = ?, update_time = ?
-			WHERE code = ?`,
+			accepted_languages = ?, time_zone = ?, trusted_issuers = ?, claim_mappings = ?, version = ?, update_time = ?,
+			instruments = ? WHERE code = ?`,
 			storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages), storedoc.EncodeList(st.AcceptedLanguages),
-			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), st.Version, d.Time(st.UpdateTime), code); err != nil {
+			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), st.Version, d.Time(st.UpdateTime),
+			storedoc.EncodeStateInstruments(st.Instruments), code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
 		if err := sqldb.InsertEvent(ctx, tx, ev); err != nil {
@@ -212,18 +219,26 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 
 // upsertState inserts st with Version 1 and its UpdateTime (t if it has
 // none), or, when upsert is set and the code exists, replaces it and
-// increments its Version.
+// increments its Version. A state given with no instruments has them
+// stored as never recorded (NULL), so that SeedInstruments may fill them;
+// directory.Import keeps a stored state's entries when a snapshot lists
+// none.
 func upsertState(ctx context.Context, tx *sqldb.Tx, st directory.State, t time.Time, upsert bool) error {
-	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)`
+	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
 	if upsert {
 		q += ` ON CONFLICT (code) DO UPDATE SET display_names = excluded.display_names,
 			official_languages = excluded.official_languages, accepted_languages = excluded.accepted_languages,
 			time_zone = excluded.time_zone, trusted_issuers = excluded.trusted_issuers,
-			claim_mappings = excluded.claim_mappings, version = states.version + 1, update_time = excluded.update_time`
+			claim_mappings = excluded.claim_mappings, version = states.version + 1, update_time = excluded.update_time,
+			instruments = excluded.instruments`
+	}
+	var instruments any
+	if len(st.Instruments) > 0 {
+		instruments = storedoc.EncodeStateInstruments(st.Instruments)
 	}
 	_, err := tx.Exec(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
 		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers),
-		storedoc.EncodeClaimMappings(st.ClaimMappings), tx.Dialect().Time(updateTime(st.UpdateTime, t)))
+		storedoc.EncodeClaimMappings(st.ClaimMappings), tx.Dialect().Time(updateTime(st.UpdateTime, t)), instruments)
 	if _, dup := sqldb.UniqueViolation(err); dup {
 		return errs.Wrap(err, errs.Invalid, "state %q is given twice", st.Code)
 	}
@@ -544,4 +559,61 @@ func (s *Store) Import(ctx context.Context, states []directory.State, agencies [
 		}
 		return nil
 	})
+}
+
+// Instruments.
+
+// ListInstruments implements directory.Store.
+func (s *Store) ListInstruments(ctx context.Context) ([]directory.Instrument, error) {
+	rows, err := s.db.Query(ctx, `SELECT legal_basis, profile FROM instruments ORDER BY rank, legal_basis`)
+	out, err := sqldb.Collect(rows, err, func(row sqldb.Scanner) (directory.Instrument, error) {
+		var basis, profile string
+		if err := row.Scan(&basis, &profile); err != nil {
+			return directory.Instrument{}, err
+		}
+		in, err := storedoc.DecodeInstrument(profile)
+		if err != nil {
+			return directory.Instrument{}, fmt.Errorf("instrument %s profile: %w", basis, err)
+		}
+		return in, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list instruments: %w", err)
+	}
+	return out, nil
+}
+
+// SeedInstruments implements directory.Store; it writes no audit event. A
+// state it gives entries gets a new version (its etag changes), since what
+// readers see of it changed.
+func (s *Store) SeedInstruments(ctx context.Context, profiles []directory.Instrument, instruments map[string][]directory.StateInstrument) (int, error) {
+	seeded := 0
+	err := s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
+		seeded = 0
+		for _, in := range profiles {
+			if _, err := tx.Exec(ctx, `INSERT INTO instruments (legal_basis, rank, profile) VALUES (?, ?, ?)
+				ON CONFLICT (legal_basis) DO NOTHING`, in.LegalBasis, in.Rank, storedoc.EncodeInstrument(in)); err != nil {
+				return fmt.Errorf("seed instrument %s: %w", in.LegalBasis, err)
+			}
+		}
+		for _, code := range slices.Sorted(maps.Keys(instruments)) {
+			list := instruments[code]
+			if len(list) == 0 {
+				continue
+			}
+			n, err := tx.Exec(ctx, `UPDATE states SET instruments = ?, version = version + 1 WHERE code = ? AND instruments IS NULL`,
+				storedoc.EncodeStateInstruments(list), code)
+			if err != nil {
+				return fmt.Errorf("seed the instruments of %s: %w", code, err)
+			}
+			if n > 0 {
+				seeded++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return seeded, nil
 }

@@ -141,6 +141,11 @@ func NormalizeState(s *directory.State) {
 	emptyAsNil(&s.AcceptedLanguages)
 	emptyAsNil(&s.TrustedIssuers)
 	emptyAsNil(&s.ClaimMappings)
+	emptyAsNil(&s.Instruments)
+	for i := range s.Instruments {
+		emptyAsNil(&s.Instruments[i].Reservations)
+		emptyAsNil(&s.Instruments[i].Authorities)
+	}
 	for i := range s.ClaimMappings {
 		emptyMapAsNil(&s.ClaimMappings[i].AgencyValues)
 		emptyMapAsNil(&s.ClaimMappings[i].RoleValues)

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{Name: "ImportKeep", Run: testImportKeep},
 		{Name: "ImportKeepsIssuers", Run: testImportKeepsIssuers},
 		{Name: "ImportKeepAgencies", Run: testImportKeepAgencies},
+		{Name: "Instruments", Run: testInstruments},
 		{Name: "OutboxWithChange", Run: testOutboxWithChange},
 		{Name: "OutboxChangeWithoutEvent", Run: testOutboxChangeWithoutEvent},
 		{Name: "OutboxEventRoundTrip", Run: testOutboxEventRoundTrip},

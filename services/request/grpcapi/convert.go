@@ -158,27 +158,39 @@ func AttachmentToProto(a request.Attachment) *requestv1.Attachment {
 // their API form.
 func PairStatisticsToProto(s request.PairStatistics) *requestv1.PairStatistics {
 	out := &requestv1.PairStatistics{
-		RequestingState:   s.RequestingState,
-		RequestedState:    s.RequestedState,
-		ByStatus:          make(map[string]int32, len(s.ByStatus)),
-		AcknowledgedCount: int32(s.Acknowledged),
-		AnsweredCount:     int32(s.Answered),
-		Overdue:           int32(s.Overdue),
-		RefusalsByGround:  make(map[string]int32, len(s.RefusalsByGround)),
+		RequestingState:         s.RequestingState,
+		RequestedState:          s.RequestedState,
+		ByStatus:                make(map[string]int32, len(s.ByStatus)),
+		AcknowledgedCount:       int32(s.Acknowledged),
+		AnsweredCount:           int32(s.Answered),
+		Overdue:                 int32(s.Overdue),
+		RefusalsByGround:        make(map[string]int32, len(s.RefusalsByGround)),
+		ByDataCategory:          make(map[string]int32, len(s.ByDataCategory)),
+		EmergencyCount:          int32(s.Emergency),
+		NonEmergencyCount:       int32(s.NotEmergency),
+		ExecutionItemsByOutcome: make(map[string]int32, len(s.ItemsByOutcome)),
 	}
 	// A median of no sample is absent, not zero: nothing was acknowledged
 	// is not everything was acknowledged at once.
 	if s.Acknowledged > 0 {
 		out.MedianTimeToAcknowledge = durationpb.New(s.MedianToAcknowledge)
+		out.MeanTimeToAcknowledge = durationpb.New(s.MeanToAcknowledge)
 	}
 	if s.Answered > 0 {
 		out.MedianTimeToAnswer = durationpb.New(s.MedianToAnswer)
+		out.MeanTimeToAnswer = durationpb.New(s.MeanToAnswer)
 	}
 	for st, n := range s.ByStatus {
 		out.ByStatus[string(st)] = int32(n)
 	}
 	for g, n := range s.RefusalsByGround {
 		out.RefusalsByGround[g] = int32(n)
+	}
+	for c, n := range s.ByDataCategory {
+		out.ByDataCategory[c] = int32(n)
+	}
+	for o, n := range s.ItemsByOutcome {
+		out.ExecutionItemsByOutcome[o] = int32(n)
 	}
 	return out
 }

@@ -32,8 +32,18 @@ func (twoStates) Agency(_ context.Context, id string) (directory.Agency, error) 
 	return directory.Agency{ID: id, State: strings.ToUpper(id[:2]), Active: true, Receives: cooperation.RequestTypes, AcceptedLanguages: []string{"ru"}}, nil
 }
 
-func (d twoStates) ResolveRoute(ctx context.Context, st string, _ cooperation.RequestType, _ cooperation.Priority) (directory.Agency, error) {
+func (d twoStates) ResolveRouteUnder(ctx context.Context, st string, _ cooperation.RequestType, _ cooperation.Priority, _ string) (directory.Agency, error) {
 	return d.Agency(ctx, strings.ToLower(st)+"-247")
+}
+
+// Instruments records nothing between the two states: every legal basis
+// is of unknown status.
+func (twoStates) Instruments(_ context.Context, from, to string) (directory.Treaties, error) {
+	return directory.Treaties{Requesting: directory.State{Code: from}, Requested: directory.State{Code: to}}, nil
+}
+
+func (twoStates) PreservationDualCriminalityReservation(context.Context, string) (bool, error) {
+	return false, nil
 }
 
 func (twoStates) AgencyTrust(_ context.Context, id string) (identity.AgencyTrust, error) {

@@ -97,6 +97,18 @@ type ClientService interface {
 	// ListAgenciesContext lists agencies optionally filtered by state kind and active flag.
 	ListAgenciesContext(ctx context.Context, params *ListAgenciesParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListAgenciesOK, error)
 
+	// ListApplicableInstruments lists the instruments between a requesting and a requested state that the directory does not record as not in force for either best first those in force for both before those whose status is unknown then by rank.
+	ListApplicableInstruments(params *ListApplicableInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListApplicableInstrumentsOK, error)
+
+	// ListApplicableInstrumentsContext lists the instruments between a requesting and a requested state that the directory does not record as not in force for either best first those in force for both before those whose status is unknown then by rank.
+	ListApplicableInstrumentsContext(ctx context.Context, params *ListApplicableInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListApplicableInstrumentsOK, error)
+
+	// ListInstruments lists the instrument profiles d e s i g n 5 6 what each instrument requires of a request its refusal grounds clocks and language rule best first.
+	ListInstruments(params *ListInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListInstrumentsOK, error)
+
+	// ListInstrumentsContext lists the instrument profiles d e s i g n 5 6 what each instrument requires of a request its refusal grounds clocks and language rule best first.
+	ListInstrumentsContext(ctx context.Context, params *ListInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListInstrumentsOK, error)
+
 	// ListStates lists the participating states.
 	ListStates(params *ListStatesParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListStatesOK, error)
 
@@ -560,6 +572,130 @@ func (a *Client) ListAgenciesContext(ctx context.Context, params *ListAgenciesPa
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*ListAgenciesDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// ListApplicableInstruments lists the instruments between a requesting and a requested state that the directory does not record as not in force for either best first those in force for both before those whose status is unknown then by rank.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ListApplicableInstrumentsContext] instead.
+func (a *Client) ListApplicableInstruments(params *ListApplicableInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListApplicableInstrumentsOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ListApplicableInstrumentsContext(ctx, params, authInfo, opts...)
+}
+
+// ListApplicableInstrumentsContext lists the instruments between a requesting and a requested state that the directory does not record as not in force for either best first those in force for both before those whose status is unknown then by rank.
+//
+// Do not use the deprecated [ListApplicableInstrumentsParams.Context] with this method: it would be ignored.
+func (a *Client) ListApplicableInstrumentsContext(ctx context.Context, params *ListApplicableInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListApplicableInstrumentsOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewListApplicableInstrumentsParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ListApplicableInstruments",
+		Method:             "GET",
+		PathPattern:        "/v1/instruments:applicable",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ListApplicableInstrumentsReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ListApplicableInstrumentsOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ListApplicableInstrumentsDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// ListInstruments lists the instrument profiles d e s i g n 5 6 what each instrument requires of a request its refusal grounds clocks and language rule best first.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ListInstrumentsContext] instead.
+func (a *Client) ListInstruments(params *ListInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListInstrumentsOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ListInstrumentsContext(ctx, params, authInfo, opts...)
+}
+
+// ListInstrumentsContext lists the instrument profiles d e s i g n 5 6 what each instrument requires of a request its refusal grounds clocks and language rule best first.
+//
+// Do not use the deprecated [ListInstrumentsParams.Context] with this method: it would be ignored.
+func (a *Client) ListInstrumentsContext(ctx context.Context, params *ListInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListInstrumentsOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewListInstrumentsParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ListInstruments",
+		Method:             "GET",
+		PathPattern:        "/v1/instruments",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ListInstrumentsReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ListInstrumentsOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ListInstrumentsDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }

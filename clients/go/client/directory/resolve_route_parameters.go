@@ -62,6 +62,13 @@ ResolveRouteParams contains all the parameters to send to the API endpoint
 */
 type ResolveRouteParams struct {
 
+	// LegalBasis.
+	//
+	// The legal basis (optional), a value name of the request's LegalBasis:
+	// when the state designated an authority for it and the request's stage,
+	// that agency.
+	LegalBasis *string
+
 	// Priority.
 	//
 	// Priority of the request.
@@ -146,6 +153,17 @@ func (o *ResolveRouteParams) SetHTTPClient(client *http.Client) {
 	o.HTTPClient = client
 }
 
+// WithLegalBasis adds the legalBasis to the resolve route params.
+func (o *ResolveRouteParams) WithLegalBasis(legalBasis *string) *ResolveRouteParams {
+	o.SetLegalBasis(legalBasis)
+	return o
+}
+
+// SetLegalBasis adds the legalBasis to the resolve route params.
+func (o *ResolveRouteParams) SetLegalBasis(legalBasis *string) {
+	o.LegalBasis = legalBasis
+}
+
 // WithPriority adds the priority to the resolve route params.
 func (o *ResolveRouteParams) WithPriority(priority string) *ResolveRouteParams {
 	o.SetPriority(priority)
@@ -185,6 +203,23 @@ func (o *ResolveRouteParams) WriteToRequest(r runtime.ClientRequest, reg strfmt.
 		return err
 	}
 	var res []error
+
+	if o.LegalBasis != nil {
+
+		// query param legalBasis
+		var qrLegalBasis string
+
+		if o.LegalBasis != nil {
+			qrLegalBasis = *o.LegalBasis
+		}
+		qLegalBasis := qrLegalBasis
+		if qLegalBasis != "" {
+
+			if err := r.SetQueryParam("legalBasis", qLegalBasis); err != nil {
+				return err
+			}
+		}
+	}
 
 	// query param priority
 	qrPriority := o.Priority

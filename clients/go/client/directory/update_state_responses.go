@@ -209,6 +209,12 @@ type UpdateStateBody struct {
 	// Changes whenever the state changes; send it back on update.
 	Etag string `json:"etag,omitempty"`
 
+	// The instruments the directory records for the state (DESIGN §5.6), at
+	// most one entry per legal basis; a legal basis without an entry has
+	// status UNKNOWN. Edited by the state's directory_admin (update_mask
+	// `instruments`, replaced whole).
+	Instruments []*models.StateInstrument `json:"instruments,omitempty"`
+
 	// Official languages (BCP-47).
 	OfficialLanguages []string `json:"officialLanguages,omitempty"`
 
@@ -229,6 +235,10 @@ func (o *UpdateStateBody) Validate(formats strfmt.Registry) error {
 	var res []error
 
 	if err := o.validateClaimMappings(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateInstruments(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -272,6 +282,36 @@ func (o *UpdateStateBody) validateClaimMappings(formats strfmt.Registry) error {
 	return nil
 }
 
+func (o *UpdateStateBody) validateInstruments(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Instruments) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.Instruments); i++ {
+		if typeutils.IsZero(o.Instruments[i]) { // not required
+			continue
+		}
+
+		if o.Instruments[i] != nil {
+			if err := o.Instruments[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "instruments" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "instruments" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 func (o *UpdateStateBody) validateUpdateTime(formats strfmt.Registry) error {
 	if typeutils.IsZero(o.UpdateTime) { // not required
 		return nil
@@ -293,6 +333,10 @@ func (o *UpdateStateBody) ContextValidate(ctx context.Context, formats strfmt.Re
 	}
 
 	if err := o.contextValidateCode(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateInstruments(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -339,6 +383,35 @@ func (o *UpdateStateBody) contextValidateCode(ctx context.Context, formats strfm
 
 	if err := validate.ReadOnly(ctx, "body"+"."+"code", "body", o.Code); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (o *UpdateStateBody) contextValidateInstruments(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(o.Instruments); i++ {
+
+		if o.Instruments[i] != nil {
+
+			if typeutils.IsZero(o.Instruments[i]) { // not required
+				continue
+			}
+
+			if err := o.Instruments[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "instruments" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "instruments" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil

@@ -12,6 +12,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -148,6 +149,120 @@ func (Priority) EnumDescriptor() ([]byte, []int) {
 	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1}
 }
 
+// Whether the instrument binds the state.
+type StateInstrument_Status int32
+
+const (
+	// Not set; refused as input.
+	StateInstrument_STATUS_UNSPECIFIED StateInstrument_Status = 0
+	// In force for the state.
+	StateInstrument_IN_FORCE StateInstrument_Status = 1
+	// Not in force for the state: a request under it is refused.
+	StateInstrument_NOT_IN_FORCE StateInstrument_Status = 2
+	// Not known: a request under it is accepted and marked unconfirmed.
+	StateInstrument_UNKNOWN StateInstrument_Status = 3
+)
+
+// Enum value maps for StateInstrument_Status.
+var (
+	StateInstrument_Status_name = map[int32]string{
+		0: "STATUS_UNSPECIFIED",
+		1: "IN_FORCE",
+		2: "NOT_IN_FORCE",
+		3: "UNKNOWN",
+	}
+	StateInstrument_Status_value = map[string]int32{
+		"STATUS_UNSPECIFIED": 0,
+		"IN_FORCE":           1,
+		"NOT_IN_FORCE":       2,
+		"UNKNOWN":            3,
+	}
+)
+
+func (x StateInstrument_Status) Enum() *StateInstrument_Status {
+	p := new(StateInstrument_Status)
+	*p = x
+	return p
+}
+
+func (x StateInstrument_Status) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StateInstrument_Status) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_directory_v1_directory_proto_enumTypes[2].Descriptor()
+}
+
+func (StateInstrument_Status) Type() protoreflect.EnumType {
+	return &file_comity_directory_v1_directory_proto_enumTypes[2]
+}
+
+func (x StateInstrument_Status) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StateInstrument_Status.Descriptor instead.
+func (StateInstrument_Status) EnumDescriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1, 0}
+}
+
+// Stage of a request.
+type DesignatedAuthority_Stage int32
+
+const (
+	// Not set; refused as input.
+	DesignatedAuthority_STAGE_UNSPECIFIED DesignatedAuthority_Stage = 0
+	// Mutual assistance (production, other assistance).
+	DesignatedAuthority_MUTUAL_ASSISTANCE DesignatedAuthority_Stage = 1
+	// Expedited preservation.
+	DesignatedAuthority_PRESERVATION DesignatedAuthority_Stage = 2
+	// The 24/7 point of contact.
+	DesignatedAuthority_CONTACT_POINT_24_7 DesignatedAuthority_Stage = 3
+)
+
+// Enum value maps for DesignatedAuthority_Stage.
+var (
+	DesignatedAuthority_Stage_name = map[int32]string{
+		0: "STAGE_UNSPECIFIED",
+		1: "MUTUAL_ASSISTANCE",
+		2: "PRESERVATION",
+		3: "CONTACT_POINT_24_7",
+	}
+	DesignatedAuthority_Stage_value = map[string]int32{
+		"STAGE_UNSPECIFIED":  0,
+		"MUTUAL_ASSISTANCE":  1,
+		"PRESERVATION":       2,
+		"CONTACT_POINT_24_7": 3,
+	}
+)
+
+func (x DesignatedAuthority_Stage) Enum() *DesignatedAuthority_Stage {
+	p := new(DesignatedAuthority_Stage)
+	*p = x
+	return p
+}
+
+func (x DesignatedAuthority_Stage) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DesignatedAuthority_Stage) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_directory_v1_directory_proto_enumTypes[3].Descriptor()
+}
+
+func (DesignatedAuthority_Stage) Type() protoreflect.EnumType {
+	return &file_comity_directory_v1_directory_proto_enumTypes[3]
+}
+
+func (x DesignatedAuthority_Stage) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DesignatedAuthority_Stage.Descriptor instead.
+func (DesignatedAuthority_Stage) EnumDescriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{3, 0}
+}
+
 // Kind of authority.
 type Agency_Kind int32
 
@@ -201,11 +316,11 @@ func (x Agency_Kind) String() string {
 }
 
 func (Agency_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_comity_directory_v1_directory_proto_enumTypes[2].Descriptor()
+	return file_comity_directory_v1_directory_proto_enumTypes[4].Descriptor()
 }
 
 func (Agency_Kind) Type() protoreflect.EnumType {
-	return &file_comity_directory_v1_directory_proto_enumTypes[2]
+	return &file_comity_directory_v1_directory_proto_enumTypes[4]
 }
 
 func (x Agency_Kind) Number() protoreflect.EnumNumber {
@@ -214,7 +329,7 @@ func (x Agency_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Agency_Kind.Descriptor instead.
 func (Agency_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2, 0}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11, 0}
 }
 
 // State is a participating state.
@@ -243,6 +358,11 @@ type State struct {
 	// issuer without an entry has the default mapping (the claims `agency`,
 	// `roles` and `name`, values as they are).
 	ClaimMappings []*ClaimMapping `protobuf:"bytes,10,rep,name=claim_mappings,json=claimMappings,proto3" json:"claim_mappings,omitempty"`
+	// The instruments the directory records for the state (DESIGN §5.6), at
+	// most one entry per legal basis; a legal basis without an entry has
+	// status UNKNOWN. Edited by the state's directory_admin (update_mask
+	// `instruments`, replaced whole).
+	Instruments   []*StateInstrument `protobuf:"bytes,11,rep,name=instruments,proto3" json:"instruments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -347,6 +467,615 @@ func (x *State) GetClaimMappings() []*ClaimMapping {
 	return nil
 }
 
+func (x *State) GetInstruments() []*StateInstrument {
+	if x != nil {
+		return x.Instruments
+	}
+	return nil
+}
+
+// StateInstrument is what the directory records of one instrument for one
+// state. The shipped seed states what public sources say, each entry with
+// its source and unconfirmed, for the state's administrators to confirm.
+type StateInstrument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The legal basis, a value name of the request's LegalBasis, e.g.
+	// `BUDAPEST_CONVENTION` (not BILATERAL_TREATY nor RECIPROCITY).
+	LegalBasis string `protobuf:"bytes,1,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// Whether it is in force for the state.
+	Status StateInstrument_Status `protobuf:"varint,2,opt,name=status,proto3,enum=comity.directory.v1.StateInstrument_Status" json:"status,omitempty"`
+	// Date of entry into force for the state, YYYY-MM-DD; empty when not known.
+	InForceSince string `protobuf:"bytes,3,opt,name=in_force_since,json=inForceSince,proto3" json:"in_force_since,omitempty"`
+	// Reservations and declarations, e.g. Budapest Art 29(4).
+	Reservations []*Reservation `protobuf:"bytes,4,rep,name=reservations,proto3" json:"reservations,omitempty"`
+	// The agencies the state designated, one per stage.
+	Authorities []*DesignatedAuthority `protobuf:"bytes,5,rep,name=authorities,proto3" json:"authorities,omitempty"`
+	// Where the entry comes from: a treaty office page, an official gazette.
+	Source string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// Set by the state's administrators once they have checked the entry.
+	Confirmed     bool `protobuf:"varint,7,opt,name=confirmed,proto3" json:"confirmed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateInstrument) Reset() {
+	*x = StateInstrument{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateInstrument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateInstrument) ProtoMessage() {}
+
+func (x *StateInstrument) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateInstrument.ProtoReflect.Descriptor instead.
+func (*StateInstrument) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StateInstrument) GetLegalBasis() string {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return ""
+}
+
+func (x *StateInstrument) GetStatus() StateInstrument_Status {
+	if x != nil {
+		return x.Status
+	}
+	return StateInstrument_STATUS_UNSPECIFIED
+}
+
+func (x *StateInstrument) GetInForceSince() string {
+	if x != nil {
+		return x.InForceSince
+	}
+	return ""
+}
+
+func (x *StateInstrument) GetReservations() []*Reservation {
+	if x != nil {
+		return x.Reservations
+	}
+	return nil
+}
+
+func (x *StateInstrument) GetAuthorities() []*DesignatedAuthority {
+	if x != nil {
+		return x.Authorities
+	}
+	return nil
+}
+
+func (x *StateInstrument) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *StateInstrument) GetConfirmed() bool {
+	if x != nil {
+		return x.Confirmed
+	}
+	return false
+}
+
+// Reservation is a reservation or declaration a state made to an instrument.
+type Reservation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The article, e.g. `29(4)`.
+	Article string `protobuf:"bytes,1,opt,name=article,proto3" json:"article,omitempty"`
+	// What it says.
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reservation) Reset() {
+	*x = Reservation{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reservation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reservation) ProtoMessage() {}
+
+func (x *Reservation) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
+func (*Reservation) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Reservation) GetArticle() string {
+	if x != nil {
+		return x.Article
+	}
+	return ""
+}
+
+func (x *Reservation) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// DesignatedAuthority is the agency a state designated under an instrument
+// for one stage of a request.
+type DesignatedAuthority struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stage.
+	Stage DesignatedAuthority_Stage `protobuf:"varint,1,opt,name=stage,proto3,enum=comity.directory.v1.DesignatedAuthority_Stage" json:"stage,omitempty"`
+	// The agency, e.g. `agencies/kz-gpo`.
+	Agency        string `protobuf:"bytes,2,opt,name=agency,proto3" json:"agency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesignatedAuthority) Reset() {
+	*x = DesignatedAuthority{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesignatedAuthority) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesignatedAuthority) ProtoMessage() {}
+
+func (x *DesignatedAuthority) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesignatedAuthority.ProtoReflect.Descriptor instead.
+func (*DesignatedAuthority) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DesignatedAuthority) GetStage() DesignatedAuthority_Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return DesignatedAuthority_STAGE_UNSPECIFIED
+}
+
+func (x *DesignatedAuthority) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+// Instrument is the profile of an instrument, the same for every state.
+type Instrument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The legal basis, e.g. `CHISINAU_CONVENTION_2002`.
+	LegalBasis string `protobuf:"bytes,1,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
+	// Name for people.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// Request field paths a request under it must fill, e.g.
+	// `offence.statute_text`; each is a safeguard at submit and transmit.
+	RequiredFields []string `protobuf:"bytes,3,rep,name=required_fields,json=requiredFields,proto3" json:"required_fields,omitempty"`
+	// Refusal grounds it allows (value names of the request's Refusal.Ground).
+	RefusalGrounds []string `protobuf:"bytes,4,rep,name=refusal_grounds,json=refusalGrounds,proto3" json:"refusal_grounds,omitempty"`
+	// Acknowledgement clock it sets; unset when it sets none.
+	AcknowledgeWithin *durationpb.Duration `protobuf:"bytes,5,opt,name=acknowledge_within,json=acknowledgeWithin,proto3" json:"acknowledge_within,omitempty"`
+	// Answer clock it sets; unset when it sets none.
+	AnswerWithin *durationpb.Duration `protobuf:"bytes,6,opt,name=answer_within,json=answerWithin,proto3" json:"answer_within,omitempty"`
+	// Languages a request under it may be in, whatever the requested agency
+	// lists (e.g. `ru` under the CIS instruments).
+	Languages []string `protobuf:"bytes,7,rep,name=languages,proto3" json:"languages,omitempty"`
+	// The language rule in words, with its article.
+	LanguageRule string `protobuf:"bytes,8,opt,name=language_rule,json=languageRule,proto3" json:"language_rule,omitempty"`
+	// Order of preference, 1 best.
+	Rank int32 `protobuf:"varint,9,opt,name=rank,proto3" json:"rank,omitempty"`
+	// The instrument's text: where to read it.
+	Source        string `protobuf:"bytes,10,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Instrument) Reset() {
+	*x = Instrument{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Instrument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Instrument) ProtoMessage() {}
+
+func (x *Instrument) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Instrument.ProtoReflect.Descriptor instead.
+func (*Instrument) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Instrument) GetLegalBasis() string {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return ""
+}
+
+func (x *Instrument) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Instrument) GetRequiredFields() []string {
+	if x != nil {
+		return x.RequiredFields
+	}
+	return nil
+}
+
+func (x *Instrument) GetRefusalGrounds() []string {
+	if x != nil {
+		return x.RefusalGrounds
+	}
+	return nil
+}
+
+func (x *Instrument) GetAcknowledgeWithin() *durationpb.Duration {
+	if x != nil {
+		return x.AcknowledgeWithin
+	}
+	return nil
+}
+
+func (x *Instrument) GetAnswerWithin() *durationpb.Duration {
+	if x != nil {
+		return x.AnswerWithin
+	}
+	return nil
+}
+
+func (x *Instrument) GetLanguages() []string {
+	if x != nil {
+		return x.Languages
+	}
+	return nil
+}
+
+func (x *Instrument) GetLanguageRule() string {
+	if x != nil {
+		return x.LanguageRule
+	}
+	return ""
+}
+
+func (x *Instrument) GetRank() int32 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *Instrument) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+// ApplicableInstrument is an instrument between two states, with its status
+// for each.
+type ApplicableInstrument struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profile.
+	Instrument *Instrument `protobuf:"bytes,1,opt,name=instrument,proto3" json:"instrument,omitempty"`
+	// Status for the requesting state.
+	RequestingStateStatus StateInstrument_Status `protobuf:"varint,2,opt,name=requesting_state_status,json=requestingStateStatus,proto3,enum=comity.directory.v1.StateInstrument_Status" json:"requesting_state_status,omitempty"`
+	// Status for the requested state.
+	RequestedStateStatus StateInstrument_Status `protobuf:"varint,3,opt,name=requested_state_status,json=requestedStateStatus,proto3,enum=comity.directory.v1.StateInstrument_Status" json:"requested_state_status,omitempty"`
+	// Set when either status is UNKNOWN or either state's entry is not
+	// confirmed by its administrators: shown to both sides.
+	Unconfirmed   bool `protobuf:"varint,4,opt,name=unconfirmed,proto3" json:"unconfirmed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplicableInstrument) Reset() {
+	*x = ApplicableInstrument{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplicableInstrument) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplicableInstrument) ProtoMessage() {}
+
+func (x *ApplicableInstrument) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplicableInstrument.ProtoReflect.Descriptor instead.
+func (*ApplicableInstrument) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ApplicableInstrument) GetInstrument() *Instrument {
+	if x != nil {
+		return x.Instrument
+	}
+	return nil
+}
+
+func (x *ApplicableInstrument) GetRequestingStateStatus() StateInstrument_Status {
+	if x != nil {
+		return x.RequestingStateStatus
+	}
+	return StateInstrument_STATUS_UNSPECIFIED
+}
+
+func (x *ApplicableInstrument) GetRequestedStateStatus() StateInstrument_Status {
+	if x != nil {
+		return x.RequestedStateStatus
+	}
+	return StateInstrument_STATUS_UNSPECIFIED
+}
+
+func (x *ApplicableInstrument) GetUnconfirmed() bool {
+	if x != nil {
+		return x.Unconfirmed
+	}
+	return false
+}
+
+// Request message for ListInstruments.
+type ListInstrumentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInstrumentsRequest) Reset() {
+	*x = ListInstrumentsRequest{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInstrumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInstrumentsRequest) ProtoMessage() {}
+
+func (x *ListInstrumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInstrumentsRequest.ProtoReflect.Descriptor instead.
+func (*ListInstrumentsRequest) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{6}
+}
+
+// Response message for ListInstruments.
+type ListInstrumentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The profiles, best first.
+	Instruments   []*Instrument `protobuf:"bytes,1,rep,name=instruments,proto3" json:"instruments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInstrumentsResponse) Reset() {
+	*x = ListInstrumentsResponse{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInstrumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInstrumentsResponse) ProtoMessage() {}
+
+func (x *ListInstrumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInstrumentsResponse.ProtoReflect.Descriptor instead.
+func (*ListInstrumentsResponse) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListInstrumentsResponse) GetInstruments() []*Instrument {
+	if x != nil {
+		return x.Instruments
+	}
+	return nil
+}
+
+// Request message for ListApplicableInstruments.
+type ListApplicableInstrumentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ISO 3166-1 alpha-2 code of the requesting state, e.g. `KZ`.
+	RequestingState string `protobuf:"bytes,1,opt,name=requesting_state,json=requestingState,proto3" json:"requesting_state,omitempty"`
+	// ISO 3166-1 alpha-2 code of the requested state, e.g. `UZ`.
+	RequestedState string `protobuf:"bytes,2,opt,name=requested_state,json=requestedState,proto3" json:"requested_state,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListApplicableInstrumentsRequest) Reset() {
+	*x = ListApplicableInstrumentsRequest{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApplicableInstrumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApplicableInstrumentsRequest) ProtoMessage() {}
+
+func (x *ListApplicableInstrumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApplicableInstrumentsRequest.ProtoReflect.Descriptor instead.
+func (*ListApplicableInstrumentsRequest) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListApplicableInstrumentsRequest) GetRequestingState() string {
+	if x != nil {
+		return x.RequestingState
+	}
+	return ""
+}
+
+func (x *ListApplicableInstrumentsRequest) GetRequestedState() string {
+	if x != nil {
+		return x.RequestedState
+	}
+	return ""
+}
+
+// Response message for ListApplicableInstruments.
+type ListApplicableInstrumentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The instruments, best first.
+	Instruments   []*ApplicableInstrument `protobuf:"bytes,1,rep,name=instruments,proto3" json:"instruments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApplicableInstrumentsResponse) Reset() {
+	*x = ListApplicableInstrumentsResponse{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApplicableInstrumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApplicableInstrumentsResponse) ProtoMessage() {}
+
+func (x *ListApplicableInstrumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApplicableInstrumentsResponse.ProtoReflect.Descriptor instead.
+func (*ListApplicableInstrumentsResponse) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListApplicableInstrumentsResponse) GetInstruments() []*ApplicableInstrument {
+	if x != nil {
+		return x.Instruments
+	}
+	return nil
+}
+
 // ClaimMapping says where one issuer's tokens carry what Comity needs. Real
 // identity providers do not emit Comity's `agency` and `roles` claims: the
 // services read them through this mapping when they verify a token.
@@ -374,7 +1103,7 @@ type ClaimMapping struct {
 
 func (x *ClaimMapping) Reset() {
 	*x = ClaimMapping{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +1115,7 @@ func (x *ClaimMapping) String() string {
 func (*ClaimMapping) ProtoMessage() {}
 
 func (x *ClaimMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +1128,7 @@ func (x *ClaimMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimMapping.ProtoReflect.Descriptor instead.
 func (*ClaimMapping) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ClaimMapping) GetIssuer() string {
@@ -473,7 +1202,7 @@ type Agency struct {
 
 func (x *Agency) Reset() {
 	*x = Agency{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +1214,7 @@ func (x *Agency) String() string {
 func (*Agency) ProtoMessage() {}
 
 func (x *Agency) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +1227,7 @@ func (x *Agency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Agency.ProtoReflect.Descriptor instead.
 func (*Agency) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Agency) GetName() string {
@@ -592,7 +1321,7 @@ type ContactPoint struct {
 
 func (x *ContactPoint) Reset() {
 	*x = ContactPoint{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +1333,7 @@ func (x *ContactPoint) String() string {
 func (*ContactPoint) ProtoMessage() {}
 
 func (x *ContactPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +1346,7 @@ func (x *ContactPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactPoint.ProtoReflect.Descriptor instead.
 func (*ContactPoint) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{3}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ContactPoint) GetRole() string {
@@ -671,7 +1400,7 @@ type ListStatesRequest struct {
 
 func (x *ListStatesRequest) Reset() {
 	*x = ListStatesRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +1412,7 @@ func (x *ListStatesRequest) String() string {
 func (*ListStatesRequest) ProtoMessage() {}
 
 func (x *ListStatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +1425,7 @@ func (x *ListStatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatesRequest.ProtoReflect.Descriptor instead.
 func (*ListStatesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{4}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 // Response message for ListStates.
@@ -710,7 +1439,7 @@ type ListStatesResponse struct {
 
 func (x *ListStatesResponse) Reset() {
 	*x = ListStatesResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +1451,7 @@ func (x *ListStatesResponse) String() string {
 func (*ListStatesResponse) ProtoMessage() {}
 
 func (x *ListStatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +1464,7 @@ func (x *ListStatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatesResponse.ProtoReflect.Descriptor instead.
 func (*ListStatesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{5}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListStatesResponse) GetStates() []*State {
@@ -756,7 +1485,7 @@ type GetStateRequest struct {
 
 func (x *GetStateRequest) Reset() {
 	*x = GetStateRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +1497,7 @@ func (x *GetStateRequest) String() string {
 func (*GetStateRequest) ProtoMessage() {}
 
 func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +1510,7 @@ func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateRequest.ProtoReflect.Descriptor instead.
 func (*GetStateRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{6}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStateRequest) GetName() string {
@@ -817,7 +1546,7 @@ type Caller struct {
 
 func (x *Caller) Reset() {
 	*x = Caller{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +1558,7 @@ func (x *Caller) String() string {
 func (*Caller) ProtoMessage() {}
 
 func (x *Caller) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,7 +1571,7 @@ func (x *Caller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Caller.ProtoReflect.Descriptor instead.
 func (*Caller) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{7}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Caller) GetName() string {
@@ -912,7 +1641,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1653,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1666,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{8}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetCallerRequest) GetName() string {
@@ -958,7 +1687,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1699,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1712,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{9}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCallerResponse) GetCaller() *Caller {
@@ -1002,7 +1731,7 @@ type ListTrustedIssuersRequest struct {
 
 func (x *ListTrustedIssuersRequest) Reset() {
 	*x = ListTrustedIssuersRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1743,7 @@ func (x *ListTrustedIssuersRequest) String() string {
 func (*ListTrustedIssuersRequest) ProtoMessage() {}
 
 func (x *ListTrustedIssuersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1756,7 @@ func (x *ListTrustedIssuersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrustedIssuersRequest.ProtoReflect.Descriptor instead.
 func (*ListTrustedIssuersRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{19}
 }
 
 // Response message for ListTrustedIssuers.
@@ -1041,7 +1770,7 @@ type ListTrustedIssuersResponse struct {
 
 func (x *ListTrustedIssuersResponse) Reset() {
 	*x = ListTrustedIssuersResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1782,7 @@ func (x *ListTrustedIssuersResponse) String() string {
 func (*ListTrustedIssuersResponse) ProtoMessage() {}
 
 func (x *ListTrustedIssuersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1795,7 @@ func (x *ListTrustedIssuersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrustedIssuersResponse.ProtoReflect.Descriptor instead.
 func (*ListTrustedIssuersResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListTrustedIssuersResponse) GetStates() []*StateIssuers {
@@ -1089,7 +1818,7 @@ type StateIssuers struct {
 
 func (x *StateIssuers) Reset() {
 	*x = StateIssuers{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1830,7 @@ func (x *StateIssuers) String() string {
 func (*StateIssuers) ProtoMessage() {}
 
 func (x *StateIssuers) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1843,7 @@ func (x *StateIssuers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateIssuers.ProtoReflect.Descriptor instead.
 func (*StateIssuers) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StateIssuers) GetState() string {
@@ -1137,7 +1866,7 @@ type UpdateStateRequest struct {
 	// The state with its name set; only the fields in update_mask change.
 	State *State `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
 	// Fields to change: display_names, official_languages, accepted_languages,
-	// time_zone, trusted_issuers, claim_mappings. Absent or `*` means all of
+	// time_zone, trusted_issuers, claim_mappings, instruments. Absent or `*` means all of
 	// them (REST infers it from the body). Output-only and identifier fields
 	// (name, code, update_time), in the mask or the body, are ignored, so that
 	// what GetState answered can be sent back changed. A list or map is
@@ -1149,7 +1878,7 @@ type UpdateStateRequest struct {
 
 func (x *UpdateStateRequest) Reset() {
 	*x = UpdateStateRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1890,7 @@ func (x *UpdateStateRequest) String() string {
 func (*UpdateStateRequest) ProtoMessage() {}
 
 func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1903,7 @@ func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateStateRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateStateRequest) GetState() *State {
@@ -1210,7 +1939,7 @@ type ListAgenciesRequest struct {
 
 func (x *ListAgenciesRequest) Reset() {
 	*x = ListAgenciesRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1951,7 @@ func (x *ListAgenciesRequest) String() string {
 func (*ListAgenciesRequest) ProtoMessage() {}
 
 func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1964,7 @@ func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesRequest.ProtoReflect.Descriptor instead.
 func (*ListAgenciesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListAgenciesRequest) GetPageSize() int32 {
@@ -1281,7 +2010,7 @@ type ListAgenciesResponse struct {
 
 func (x *ListAgenciesResponse) Reset() {
 	*x = ListAgenciesResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +2022,7 @@ func (x *ListAgenciesResponse) String() string {
 func (*ListAgenciesResponse) ProtoMessage() {}
 
 func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +2035,7 @@ func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesResponse.ProtoReflect.Descriptor instead.
 func (*ListAgenciesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{15}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListAgenciesResponse) GetAgencies() []*Agency {
@@ -1341,7 +2070,7 @@ type GetAgencyRequest struct {
 
 func (x *GetAgencyRequest) Reset() {
 	*x = GetAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +2082,7 @@ func (x *GetAgencyRequest) String() string {
 func (*GetAgencyRequest) ProtoMessage() {}
 
 func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +2095,7 @@ func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyRequest.ProtoReflect.Descriptor instead.
 func (*GetAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{16}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetAgencyRequest) GetName() string {
@@ -1390,7 +2119,7 @@ type CreateAgencyRequest struct {
 
 func (x *CreateAgencyRequest) Reset() {
 	*x = CreateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1402,7 +2131,7 @@ func (x *CreateAgencyRequest) String() string {
 func (*CreateAgencyRequest) ProtoMessage() {}
 
 func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1415,7 +2144,7 @@ func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{17}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateAgencyRequest) GetAgencyId() string {
@@ -1450,7 +2179,7 @@ type UpdateAgencyRequest struct {
 
 func (x *UpdateAgencyRequest) Reset() {
 	*x = UpdateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +2191,7 @@ func (x *UpdateAgencyRequest) String() string {
 func (*UpdateAgencyRequest) ProtoMessage() {}
 
 func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +2204,7 @@ func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{18}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateAgencyRequest) GetAgency() *Agency {
@@ -1505,7 +2234,7 @@ type DeactivateAgencyRequest struct {
 
 func (x *DeactivateAgencyRequest) Reset() {
 	*x = DeactivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +2246,7 @@ func (x *DeactivateAgencyRequest) String() string {
 func (*DeactivateAgencyRequest) ProtoMessage() {}
 
 func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +2259,7 @@ func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{19}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeactivateAgencyRequest) GetName() string {
@@ -1555,14 +2284,18 @@ type ResolveRouteRequest struct {
 	// Type of the request.
 	RequestType RequestType `protobuf:"varint,2,opt,name=request_type,json=requestType,proto3,enum=comity.directory.v1.RequestType" json:"request_type,omitempty"`
 	// Priority of the request.
-	Priority      Priority `protobuf:"varint,3,opt,name=priority,proto3,enum=comity.directory.v1.Priority" json:"priority,omitempty"`
+	Priority Priority `protobuf:"varint,3,opt,name=priority,proto3,enum=comity.directory.v1.Priority" json:"priority,omitempty"`
+	// The legal basis (optional), a value name of the request's LegalBasis:
+	// when the state designated an authority for it and the request's stage,
+	// that agency.
+	LegalBasis    string `protobuf:"bytes,4,opt,name=legal_basis,json=legalBasis,proto3" json:"legal_basis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResolveRouteRequest) Reset() {
 	*x = ResolveRouteRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +2307,7 @@ func (x *ResolveRouteRequest) String() string {
 func (*ResolveRouteRequest) ProtoMessage() {}
 
 func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +2320,7 @@ func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteRequest.ProtoReflect.Descriptor instead.
 func (*ResolveRouteRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{20}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResolveRouteRequest) GetRequestedState() string {
@@ -1611,6 +2344,13 @@ func (x *ResolveRouteRequest) GetPriority() Priority {
 	return Priority_PRIORITY_UNSPECIFIED
 }
 
+func (x *ResolveRouteRequest) GetLegalBasis() string {
+	if x != nil {
+		return x.LegalBasis
+	}
+	return ""
+}
+
 // Response message for ResolveRoute.
 type ResolveRouteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1624,7 +2364,7 @@ type ResolveRouteResponse struct {
 
 func (x *ResolveRouteResponse) Reset() {
 	*x = ResolveRouteResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +2376,7 @@ func (x *ResolveRouteResponse) String() string {
 func (*ResolveRouteResponse) ProtoMessage() {}
 
 func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +2389,7 @@ func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteResponse.ProtoReflect.Descriptor instead.
 func (*ResolveRouteResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ResolveRouteResponse) GetAgency() *Agency {
@@ -1677,7 +2417,7 @@ type GetStateResponse struct {
 
 func (x *GetStateResponse) Reset() {
 	*x = GetStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +2429,7 @@ func (x *GetStateResponse) String() string {
 func (*GetStateResponse) ProtoMessage() {}
 
 func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +2442,7 @@ func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateResponse.ProtoReflect.Descriptor instead.
 func (*GetStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetStateResponse) GetState() *State {
@@ -1723,7 +2463,7 @@ type UpdateStateResponse struct {
 
 func (x *UpdateStateResponse) Reset() {
 	*x = UpdateStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +2475,7 @@ func (x *UpdateStateResponse) String() string {
 func (*UpdateStateResponse) ProtoMessage() {}
 
 func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +2488,7 @@ func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpdateStateResponse) GetState() *State {
@@ -1769,7 +2509,7 @@ type GetAgencyResponse struct {
 
 func (x *GetAgencyResponse) Reset() {
 	*x = GetAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +2521,7 @@ func (x *GetAgencyResponse) String() string {
 func (*GetAgencyResponse) ProtoMessage() {}
 
 func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +2534,7 @@ func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyResponse.ProtoReflect.Descriptor instead.
 func (*GetAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetAgencyResponse) GetAgency() *Agency {
@@ -1815,7 +2555,7 @@ type CreateAgencyResponse struct {
 
 func (x *CreateAgencyResponse) Reset() {
 	*x = CreateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +2567,7 @@ func (x *CreateAgencyResponse) String() string {
 func (*CreateAgencyResponse) ProtoMessage() {}
 
 func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2580,7 @@ func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateAgencyResponse) GetAgency() *Agency {
@@ -1861,7 +2601,7 @@ type UpdateAgencyResponse struct {
 
 func (x *UpdateAgencyResponse) Reset() {
 	*x = UpdateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2613,7 @@ func (x *UpdateAgencyResponse) String() string {
 func (*UpdateAgencyResponse) ProtoMessage() {}
 
 func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2626,7 @@ func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{26}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateAgencyResponse) GetAgency() *Agency {
@@ -1907,7 +2647,7 @@ type DeactivateAgencyResponse struct {
 
 func (x *DeactivateAgencyResponse) Reset() {
 	*x = DeactivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2659,7 @@ func (x *DeactivateAgencyResponse) String() string {
 func (*DeactivateAgencyResponse) ProtoMessage() {}
 
 func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2672,7 @@ func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{27}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeactivateAgencyResponse) GetAgency() *Agency {
@@ -1955,7 +2695,7 @@ type ActivateAgencyRequest struct {
 
 func (x *ActivateAgencyRequest) Reset() {
 	*x = ActivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +2707,7 @@ func (x *ActivateAgencyRequest) String() string {
 func (*ActivateAgencyRequest) ProtoMessage() {}
 
 func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +2720,7 @@ func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*ActivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{28}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ActivateAgencyRequest) GetName() string {
@@ -2008,7 +2748,7 @@ type ActivateAgencyResponse struct {
 
 func (x *ActivateAgencyResponse) Reset() {
 	*x = ActivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2760,7 @@ func (x *ActivateAgencyResponse) String() string {
 func (*ActivateAgencyResponse) ProtoMessage() {}
 
 func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2773,7 @@ func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*ActivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{29}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ActivateAgencyResponse) GetAgency() *Agency {
@@ -2050,14 +2790,16 @@ type Snapshot struct {
 	// States to create or replace.
 	States []*State `protobuf:"bytes,1,rep,name=states,proto3" json:"states,omitempty"`
 	// Agencies to create or replace; each names an existing or listed state.
-	Agencies      []*Agency `protobuf:"bytes,2,rep,name=agencies,proto3" json:"agencies,omitempty"`
+	Agencies []*Agency `protobuf:"bytes,2,rep,name=agencies,proto3" json:"agencies,omitempty"`
+	// Instrument profiles, loaded where not stored yet.
+	Instruments   []*Instrument `protobuf:"bytes,3,rep,name=instruments,proto3" json:"instruments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2811,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2824,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{30}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Snapshot) GetStates() []*State {
@@ -2099,11 +2841,18 @@ func (x *Snapshot) GetAgencies() []*Agency {
 	return nil
 }
 
+func (x *Snapshot) GetInstruments() []*Instrument {
+	if x != nil {
+		return x.Instruments
+	}
+	return nil
+}
+
 var File_comity_directory_v1_directory_proto protoreflect.FileDescriptor
 
 const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x96\x06\n" +
+	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe8\x06\n" +
 	"\x05State\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
 	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x03R\x04code\x12\x8a\x01\n" +
@@ -2116,11 +2865,68 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12R\n" +
 	"\x0eclaim_mappings\x18\n" +
-	" \x03(\v2!.comity.directory.v1.ClaimMappingB\b\xbaH\x05\x92\x01\x02\x10 R\rclaimMappings\x1a?\n" +
+	" \x03(\v2!.comity.directory.v1.ClaimMappingB\b\xbaH\x05\x92\x01\x02\x10 R\rclaimMappings\x12P\n" +
+	"\vinstruments\x18\v \x03(\v2$.comity.directory.v1.StateInstrumentB\b\xbaH\x05\x92\x01\x02\x10\x10R\vinstruments\x1a?\n" +
 	"\x11DisplayNamesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01:=\xeaA:\n" +
-	"\x19comity.directory.v1/State\x12\x0estates/{state}*\x06states2\x05state\"\xf7\x03\n" +
+	"\x19comity.directory.v1/State\x12\x0estates/{state}*\x06states2\x05state\"\xf0\x03\n" +
+	"\x0fStateInstrument\x12*\n" +
+	"\vlegal_basis\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"legalBasis\x12M\n" +
+	"\x06status\x18\x02 \x01(\x0e2+.comity.directory.v1.StateInstrument.StatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12-\n" +
+	"\x0ein_force_since\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18\n" +
+	"R\finForceSince\x12N\n" +
+	"\freservations\x18\x04 \x03(\v2 .comity.directory.v1.ReservationB\b\xbaH\x05\x92\x01\x02\x10@R\freservations\x12T\n" +
+	"\vauthorities\x18\x05 \x03(\v2(.comity.directory.v1.DesignatedAuthorityB\b\xbaH\x05\x92\x01\x02\x10\bR\vauthorities\x12 \n" +
+	"\x06source\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06source\x12\x1c\n" +
+	"\tconfirmed\x18\a \x01(\bR\tconfirmed\"M\n" +
+	"\x06Status\x12\x16\n" +
+	"\x12STATUS_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bIN_FORCE\x10\x01\x12\x10\n" +
+	"\fNOT_IN_FORCE\x10\x02\x12\v\n" +
+	"\aUNKNOWN\x10\x03\"N\n" +
+	"\vReservation\x12!\n" +
+	"\aarticle\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18 R\aarticle\x12\x1c\n" +
+	"\x04text\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04text\"\x86\x02\n" +
+	"\x13DesignatedAuthority\x12N\n" +
+	"\x05stage\x18\x01 \x01(\x0e2..comity.directory.v1.DesignatedAuthority.StageB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05stage\x12>\n" +
+	"\x06agency\x18\x02 \x01(\tB&\xfaA\x1c\n" +
+	"\x1acomity.directory.v1/Agency\xbaH\x04r\x02\x18PR\x06agency\"_\n" +
+	"\x05Stage\x12\x15\n" +
+	"\x11STAGE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11MUTUAL_ASSISTANCE\x10\x01\x12\x10\n" +
+	"\fPRESERVATION\x10\x02\x12\x16\n" +
+	"\x12CONTACT_POINT_24_7\x10\x03\"\xe2\x03\n" +
+	"\n" +
+	"Instrument\x12*\n" +
+	"\vlegal_basis\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"legalBasis\x12+\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\vdisplayName\x121\n" +
+	"\x0frequired_fields\x18\x03 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10@R\x0erequiredFields\x121\n" +
+	"\x0frefusal_grounds\x18\x04 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10 R\x0erefusalGrounds\x12H\n" +
+	"\x12acknowledge_within\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x11acknowledgeWithin\x12>\n" +
+	"\ranswer_within\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\fanswerWithin\x12&\n" +
+	"\tlanguages\x18\a \x03(\tB\b\xbaH\x05\x92\x01\x02\x10\x10R\tlanguages\x12-\n" +
+	"\rlanguage_rule\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\flanguageRule\x12\x12\n" +
+	"\x04rank\x18\t \x01(\x05R\x04rank\x12 \n" +
+	"\x06source\x18\n" +
+	" \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06source\"\xc1\x02\n" +
+	"\x14ApplicableInstrument\x12?\n" +
+	"\n" +
+	"instrument\x18\x01 \x01(\v2\x1f.comity.directory.v1.InstrumentR\n" +
+	"instrument\x12c\n" +
+	"\x17requesting_state_status\x18\x02 \x01(\x0e2+.comity.directory.v1.StateInstrument.StatusR\x15requestingStateStatus\x12a\n" +
+	"\x16requested_state_status\x18\x03 \x01(\x0e2+.comity.directory.v1.StateInstrument.StatusR\x14requestedStateStatus\x12 \n" +
+	"\vunconfirmed\x18\x04 \x01(\bR\vunconfirmed\"\x18\n" +
+	"\x16ListInstrumentsRequest\"\\\n" +
+	"\x17ListInstrumentsResponse\x12A\n" +
+	"\vinstruments\x18\x01 \x03(\v2\x1f.comity.directory.v1.InstrumentR\vinstruments\"\xa8\x01\n" +
+	" ListApplicableInstrumentsRequest\x12B\n" +
+	"\x10requesting_state\x18\x01 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[A-Za-z]{2}$R\x0frequestingState\x12@\n" +
+	"\x0frequested_state\x18\x02 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[A-Za-z]{2}$R\x0erequestedState\"p\n" +
+	"!ListApplicableInstrumentsResponse\x12K\n" +
+	"\vinstruments\x18\x01 \x03(\v2).comity.directory.v1.ApplicableInstrumentR\vinstruments\"\xf7\x03\n" +
 	"\fClaimMapping\x12\"\n" +
 	"\x06issuer\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\x06issuer\x12+\n" +
@@ -2230,11 +3036,13 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\x17DeactivateAgencyRequest\x12_\n" +
 	"\x04name\x18\x01 \x01(\tBK\xe0A\x02\xfaA\x1c\n" +
 	"\x1acomity.directory.v1/Agency\xbaH&r$2\"^agencies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"\xf5\x01\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x9f\x02\n" +
 	"\x13ResolveRouteRequest\x12@\n" +
 	"\x0frequested_state\x18\x01 \x01(\tB\x17\xe0A\x02\xbaH\x11r\x0f2\r^[A-Za-z]{2}$R\x0erequestedState\x12R\n" +
 	"\frequest_type\x18\x02 \x01(\x0e2 .comity.directory.v1.RequestTypeB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\vrequestType\x12H\n" +
-	"\bpriority\x18\x03 \x01(\x0e2\x1d.comity.directory.v1.PriorityB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\bpriority\"i\n" +
+	"\bpriority\x18\x03 \x01(\x0e2\x1d.comity.directory.v1.PriorityB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\bpriority\x12(\n" +
+	"\vlegal_basis\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
+	"legalBasis\"i\n" +
 	"\x14ResolveRouteResponse\x123\n" +
 	"\x06agency\x18\x01 \x01(\v2\x1b.comity.directory.v1.AgencyR\x06agency\x12\x1c\n" +
 	"\trationale\x18\x02 \x01(\tR\trationale\"D\n" +
@@ -2255,10 +3063,11 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\x1acomity.directory.v1/Agency\xbaH&r$2\"^agencies/[a-z0-9][a-z0-9-]{0,62}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"M\n" +
 	"\x16ActivateAgencyResponse\x123\n" +
-	"\x06agency\x18\x01 \x01(\v2\x1b.comity.directory.v1.AgencyR\x06agency\"w\n" +
+	"\x06agency\x18\x01 \x01(\v2\x1b.comity.directory.v1.AgencyR\x06agency\"\xba\x01\n" +
 	"\bSnapshot\x122\n" +
 	"\x06states\x18\x01 \x03(\v2\x1a.comity.directory.v1.StateR\x06states\x127\n" +
-	"\bagencies\x18\x02 \x03(\v2\x1b.comity.directory.v1.AgencyR\bagencies*\x98\x01\n" +
+	"\bagencies\x18\x02 \x03(\v2\x1b.comity.directory.v1.AgencyR\bagencies\x12A\n" +
+	"\vinstruments\x18\x03 \x03(\v2\x1f.comity.directory.v1.InstrumentR\vinstruments*\x98\x01\n" +
 	"\vRequestType\x12\x1c\n" +
 	"\x18REQUEST_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DATA_PRESERVATION\x10\x01\x12\x1a\n" +
@@ -2271,7 +3080,7 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\aROUTINE\x10\x01\x12\n" +
 	"\n" +
 	"\x06URGENT\x10\x02\x12\r\n" +
-	"\tEMERGENCY\x10\x032\xac\r\n" +
+	"\tEMERGENCY\x10\x032\xe5\x0f\n" +
 	"\x10DirectoryService\x12q\n" +
 	"\n" +
 	"ListStates\x12&.comity.directory.v1.ListStatesRequest\x1a'.comity.directory.v1.ListStatesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
@@ -2286,7 +3095,9 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\fUpdateAgency\x12(.comity.directory.v1.UpdateAgencyRequest\x1a).comity.directory.v1.UpdateAgencyResponse\"4\x82\xd3\xe4\x93\x02.:\x06agencyb\x06agency2\x1c/v1/{agency.name=agencies/*}\x12\xa4\x01\n" +
 	"\x10DeactivateAgency\x12,.comity.directory.v1.DeactivateAgencyRequest\x1a-.comity.directory.v1.DeactivateAgencyResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\x06agency\" /v1/{name=agencies/*}:deactivate\x12\x9c\x01\n" +
 	"\x0eActivateAgency\x12*.comity.directory.v1.ActivateAgencyRequest\x1a+.comity.directory.v1.ActivateAgencyResponse\"1\x82\xd3\xe4\x93\x02+:\x01*b\x06agency\"\x1e/v1/{name=agencies/*}:activate\x12\x7f\n" +
-	"\fResolveRoute\x12(.comity.directory.v1.ResolveRouteRequest\x1a).comity.directory.v1.ResolveRouteResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/routes:resolve\x1a\x0e\x92A\v\n" +
+	"\fResolveRoute\x12(.comity.directory.v1.ResolveRouteRequest\x1a).comity.directory.v1.ResolveRouteResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/routes:resolve\x12\x85\x01\n" +
+	"\x0fListInstruments\x12+.comity.directory.v1.ListInstrumentsRequest\x1a,.comity.directory.v1.ListInstrumentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/instruments\x12\xae\x01\n" +
+	"\x19ListApplicableInstruments\x125.comity.directory.v1.ListApplicableInstrumentsRequest\x1a6.comity.directory.v1.ListApplicableInstrumentsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/instruments:applicable\x1a\x0e\x92A\v\n" +
 	"\tDirectoryBDZBgithub.com/comity-mla/comity/proto/comity/directory/v1;directoryv1b\x06proto3"
 
 var (
@@ -2301,112 +3112,141 @@ func file_comity_directory_v1_directory_proto_rawDescGZIP() []byte {
 	return file_comity_directory_v1_directory_proto_rawDescData
 }
 
-var file_comity_directory_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_comity_directory_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_comity_directory_v1_directory_proto_goTypes = []any{
-	(RequestType)(0),                   // 0: comity.directory.v1.RequestType
-	(Priority)(0),                      // 1: comity.directory.v1.Priority
-	(Agency_Kind)(0),                   // 2: comity.directory.v1.Agency.Kind
-	(*State)(nil),                      // 3: comity.directory.v1.State
-	(*ClaimMapping)(nil),               // 4: comity.directory.v1.ClaimMapping
-	(*Agency)(nil),                     // 5: comity.directory.v1.Agency
-	(*ContactPoint)(nil),               // 6: comity.directory.v1.ContactPoint
-	(*ListStatesRequest)(nil),          // 7: comity.directory.v1.ListStatesRequest
-	(*ListStatesResponse)(nil),         // 8: comity.directory.v1.ListStatesResponse
-	(*GetStateRequest)(nil),            // 9: comity.directory.v1.GetStateRequest
-	(*Caller)(nil),                     // 10: comity.directory.v1.Caller
-	(*GetCallerRequest)(nil),           // 11: comity.directory.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),          // 12: comity.directory.v1.GetCallerResponse
-	(*ListTrustedIssuersRequest)(nil),  // 13: comity.directory.v1.ListTrustedIssuersRequest
-	(*ListTrustedIssuersResponse)(nil), // 14: comity.directory.v1.ListTrustedIssuersResponse
-	(*StateIssuers)(nil),               // 15: comity.directory.v1.StateIssuers
-	(*UpdateStateRequest)(nil),         // 16: comity.directory.v1.UpdateStateRequest
-	(*ListAgenciesRequest)(nil),        // 17: comity.directory.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),       // 18: comity.directory.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),           // 19: comity.directory.v1.GetAgencyRequest
-	(*CreateAgencyRequest)(nil),        // 20: comity.directory.v1.CreateAgencyRequest
-	(*UpdateAgencyRequest)(nil),        // 21: comity.directory.v1.UpdateAgencyRequest
-	(*DeactivateAgencyRequest)(nil),    // 22: comity.directory.v1.DeactivateAgencyRequest
-	(*ResolveRouteRequest)(nil),        // 23: comity.directory.v1.ResolveRouteRequest
-	(*ResolveRouteResponse)(nil),       // 24: comity.directory.v1.ResolveRouteResponse
-	(*GetStateResponse)(nil),           // 25: comity.directory.v1.GetStateResponse
-	(*UpdateStateResponse)(nil),        // 26: comity.directory.v1.UpdateStateResponse
-	(*GetAgencyResponse)(nil),          // 27: comity.directory.v1.GetAgencyResponse
-	(*CreateAgencyResponse)(nil),       // 28: comity.directory.v1.CreateAgencyResponse
-	(*UpdateAgencyResponse)(nil),       // 29: comity.directory.v1.UpdateAgencyResponse
-	(*DeactivateAgencyResponse)(nil),   // 30: comity.directory.v1.DeactivateAgencyResponse
-	(*ActivateAgencyRequest)(nil),      // 31: comity.directory.v1.ActivateAgencyRequest
-	(*ActivateAgencyResponse)(nil),     // 32: comity.directory.v1.ActivateAgencyResponse
-	(*Snapshot)(nil),                   // 33: comity.directory.v1.Snapshot
-	nil,                                // 34: comity.directory.v1.State.DisplayNamesEntry
-	nil,                                // 35: comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	nil,                                // 36: comity.directory.v1.ClaimMapping.RoleValuesEntry
-	nil,                                // 37: comity.directory.v1.Agency.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),      // 38: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 39: google.protobuf.FieldMask
+	(RequestType)(0),                          // 0: comity.directory.v1.RequestType
+	(Priority)(0),                             // 1: comity.directory.v1.Priority
+	(StateInstrument_Status)(0),               // 2: comity.directory.v1.StateInstrument.Status
+	(DesignatedAuthority_Stage)(0),            // 3: comity.directory.v1.DesignatedAuthority.Stage
+	(Agency_Kind)(0),                          // 4: comity.directory.v1.Agency.Kind
+	(*State)(nil),                             // 5: comity.directory.v1.State
+	(*StateInstrument)(nil),                   // 6: comity.directory.v1.StateInstrument
+	(*Reservation)(nil),                       // 7: comity.directory.v1.Reservation
+	(*DesignatedAuthority)(nil),               // 8: comity.directory.v1.DesignatedAuthority
+	(*Instrument)(nil),                        // 9: comity.directory.v1.Instrument
+	(*ApplicableInstrument)(nil),              // 10: comity.directory.v1.ApplicableInstrument
+	(*ListInstrumentsRequest)(nil),            // 11: comity.directory.v1.ListInstrumentsRequest
+	(*ListInstrumentsResponse)(nil),           // 12: comity.directory.v1.ListInstrumentsResponse
+	(*ListApplicableInstrumentsRequest)(nil),  // 13: comity.directory.v1.ListApplicableInstrumentsRequest
+	(*ListApplicableInstrumentsResponse)(nil), // 14: comity.directory.v1.ListApplicableInstrumentsResponse
+	(*ClaimMapping)(nil),                      // 15: comity.directory.v1.ClaimMapping
+	(*Agency)(nil),                            // 16: comity.directory.v1.Agency
+	(*ContactPoint)(nil),                      // 17: comity.directory.v1.ContactPoint
+	(*ListStatesRequest)(nil),                 // 18: comity.directory.v1.ListStatesRequest
+	(*ListStatesResponse)(nil),                // 19: comity.directory.v1.ListStatesResponse
+	(*GetStateRequest)(nil),                   // 20: comity.directory.v1.GetStateRequest
+	(*Caller)(nil),                            // 21: comity.directory.v1.Caller
+	(*GetCallerRequest)(nil),                  // 22: comity.directory.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),                 // 23: comity.directory.v1.GetCallerResponse
+	(*ListTrustedIssuersRequest)(nil),         // 24: comity.directory.v1.ListTrustedIssuersRequest
+	(*ListTrustedIssuersResponse)(nil),        // 25: comity.directory.v1.ListTrustedIssuersResponse
+	(*StateIssuers)(nil),                      // 26: comity.directory.v1.StateIssuers
+	(*UpdateStateRequest)(nil),                // 27: comity.directory.v1.UpdateStateRequest
+	(*ListAgenciesRequest)(nil),               // 28: comity.directory.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),              // 29: comity.directory.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),                  // 30: comity.directory.v1.GetAgencyRequest
+	(*CreateAgencyRequest)(nil),               // 31: comity.directory.v1.CreateAgencyRequest
+	(*UpdateAgencyRequest)(nil),               // 32: comity.directory.v1.UpdateAgencyRequest
+	(*DeactivateAgencyRequest)(nil),           // 33: comity.directory.v1.DeactivateAgencyRequest
+	(*ResolveRouteRequest)(nil),               // 34: comity.directory.v1.ResolveRouteRequest
+	(*ResolveRouteResponse)(nil),              // 35: comity.directory.v1.ResolveRouteResponse
+	(*GetStateResponse)(nil),                  // 36: comity.directory.v1.GetStateResponse
+	(*UpdateStateResponse)(nil),               // 37: comity.directory.v1.UpdateStateResponse
+	(*GetAgencyResponse)(nil),                 // 38: comity.directory.v1.GetAgencyResponse
+	(*CreateAgencyResponse)(nil),              // 39: comity.directory.v1.CreateAgencyResponse
+	(*UpdateAgencyResponse)(nil),              // 40: comity.directory.v1.UpdateAgencyResponse
+	(*DeactivateAgencyResponse)(nil),          // 41: comity.directory.v1.DeactivateAgencyResponse
+	(*ActivateAgencyRequest)(nil),             // 42: comity.directory.v1.ActivateAgencyRequest
+	(*ActivateAgencyResponse)(nil),            // 43: comity.directory.v1.ActivateAgencyResponse
+	(*Snapshot)(nil),                          // 44: comity.directory.v1.Snapshot
+	nil,                                       // 45: comity.directory.v1.State.DisplayNamesEntry
+	nil,                                       // 46: comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	nil,                                       // 47: comity.directory.v1.ClaimMapping.RoleValuesEntry
+	nil,                                       // 48: comity.directory.v1.Agency.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),             // 49: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),               // 50: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),             // 51: google.protobuf.FieldMask
 }
 var file_comity_directory_v1_directory_proto_depIdxs = []int32{
-	34, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
-	38, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
-	4,  // 2: comity.directory.v1.State.claim_mappings:type_name -> comity.directory.v1.ClaimMapping
-	35, // 3: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	36, // 4: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
-	2,  // 5: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
-	37, // 6: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
-	0,  // 7: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
-	6,  // 8: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
-	38, // 9: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	3,  // 10: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
-	38, // 11: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
-	10, // 12: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
-	15, // 13: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
-	3,  // 14: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
-	39, // 15: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 16: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
-	5,  // 17: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	5,  // 18: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	39, // 19: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 20: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
-	1,  // 21: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
-	5,  // 22: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
-	3,  // 23: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
-	3,  // 24: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
-	5,  // 25: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 26: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 27: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 28: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 29: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	3,  // 30: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
-	5,  // 31: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
-	7,  // 32: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
-	9,  // 33: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
-	11, // 34: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
-	13, // 35: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
-	16, // 36: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
-	17, // 37: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
-	19, // 38: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
-	20, // 39: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
-	21, // 40: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
-	22, // 41: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
-	31, // 42: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
-	23, // 43: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
-	8,  // 44: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
-	25, // 45: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
-	12, // 46: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
-	14, // 47: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
-	26, // 48: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
-	18, // 49: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
-	27, // 50: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
-	28, // 51: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
-	29, // 52: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
-	30, // 53: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
-	32, // 54: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
-	24, // 55: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
-	44, // [44:56] is the sub-list for method output_type
-	32, // [32:44] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	45, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
+	49, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
+	15, // 2: comity.directory.v1.State.claim_mappings:type_name -> comity.directory.v1.ClaimMapping
+	6,  // 3: comity.directory.v1.State.instruments:type_name -> comity.directory.v1.StateInstrument
+	2,  // 4: comity.directory.v1.StateInstrument.status:type_name -> comity.directory.v1.StateInstrument.Status
+	7,  // 5: comity.directory.v1.StateInstrument.reservations:type_name -> comity.directory.v1.Reservation
+	8,  // 6: comity.directory.v1.StateInstrument.authorities:type_name -> comity.directory.v1.DesignatedAuthority
+	3,  // 7: comity.directory.v1.DesignatedAuthority.stage:type_name -> comity.directory.v1.DesignatedAuthority.Stage
+	50, // 8: comity.directory.v1.Instrument.acknowledge_within:type_name -> google.protobuf.Duration
+	50, // 9: comity.directory.v1.Instrument.answer_within:type_name -> google.protobuf.Duration
+	9,  // 10: comity.directory.v1.ApplicableInstrument.instrument:type_name -> comity.directory.v1.Instrument
+	2,  // 11: comity.directory.v1.ApplicableInstrument.requesting_state_status:type_name -> comity.directory.v1.StateInstrument.Status
+	2,  // 12: comity.directory.v1.ApplicableInstrument.requested_state_status:type_name -> comity.directory.v1.StateInstrument.Status
+	9,  // 13: comity.directory.v1.ListInstrumentsResponse.instruments:type_name -> comity.directory.v1.Instrument
+	10, // 14: comity.directory.v1.ListApplicableInstrumentsResponse.instruments:type_name -> comity.directory.v1.ApplicableInstrument
+	46, // 15: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	47, // 16: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
+	4,  // 17: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
+	48, // 18: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
+	0,  // 19: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
+	17, // 20: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
+	49, // 21: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 22: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
+	49, // 23: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 24: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
+	26, // 25: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
+	5,  // 26: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
+	51, // 27: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	16, // 28: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
+	16, // 29: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	16, // 30: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	51, // 31: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 32: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
+	1,  // 33: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
+	16, // 34: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 35: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
+	5,  // 36: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
+	16, // 37: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 38: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 39: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 40: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 41: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 42: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
+	16, // 43: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
+	9,  // 44: comity.directory.v1.Snapshot.instruments:type_name -> comity.directory.v1.Instrument
+	18, // 45: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
+	20, // 46: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
+	22, // 47: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
+	24, // 48: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
+	27, // 49: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
+	28, // 50: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
+	30, // 51: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
+	31, // 52: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
+	32, // 53: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
+	33, // 54: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
+	42, // 55: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
+	34, // 56: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
+	11, // 57: comity.directory.v1.DirectoryService.ListInstruments:input_type -> comity.directory.v1.ListInstrumentsRequest
+	13, // 58: comity.directory.v1.DirectoryService.ListApplicableInstruments:input_type -> comity.directory.v1.ListApplicableInstrumentsRequest
+	19, // 59: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
+	36, // 60: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
+	23, // 61: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
+	25, // 62: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
+	37, // 63: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
+	29, // 64: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
+	38, // 65: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
+	39, // 66: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
+	40, // 67: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
+	41, // 68: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
+	43, // 69: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
+	35, // 70: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
+	12, // 71: comity.directory.v1.DirectoryService.ListInstruments:output_type -> comity.directory.v1.ListInstrumentsResponse
+	14, // 72: comity.directory.v1.DirectoryService.ListApplicableInstruments:output_type -> comity.directory.v1.ListApplicableInstrumentsResponse
+	59, // [59:73] is the sub-list for method output_type
+	45, // [45:59] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_comity_directory_v1_directory_proto_init() }
@@ -2419,8 +3259,8 @@ func file_comity_directory_v1_directory_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_directory_v1_directory_proto_rawDesc), len(file_comity_directory_v1_directory_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   35,
+			NumEnums:      5,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -557,6 +557,62 @@ func local_request_DirectoryService_ResolveRoute_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
+func request_DirectoryService_ListInstruments_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListInstrumentsRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListInstruments(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_ListInstruments_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListInstrumentsRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.ListInstruments(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_DirectoryService_ListApplicableInstruments_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_DirectoryService_ListApplicableInstruments_0(ctx context.Context, marshaler runtime.Marshaler, client DirectoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListApplicableInstrumentsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_DirectoryService_ListApplicableInstruments_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListApplicableInstruments(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_DirectoryService_ListApplicableInstruments_0(ctx context.Context, marshaler runtime.Marshaler, server DirectoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListApplicableInstrumentsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_DirectoryService_ListApplicableInstruments_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListApplicableInstruments(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterDirectoryServiceHandlerServer registers the http handlers for service DirectoryService to "mux".
 // UnaryRPC     :call DirectoryServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -803,6 +859,46 @@ func RegisterDirectoryServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_ResolveRoute_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_ListInstruments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ListInstruments", runtime.WithHTTPPathPattern("/v1/instruments"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_ListInstruments_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ListInstruments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_ListApplicableInstruments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ListApplicableInstruments", runtime.WithHTTPPathPattern("/v1/instruments:applicable"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_DirectoryService_ListApplicableInstruments_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ListApplicableInstruments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1047,6 +1143,40 @@ func RegisterDirectoryServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_DirectoryService_ResolveRoute_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_ListInstruments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ListInstruments", runtime.WithHTTPPathPattern("/v1/instruments"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_ListInstruments_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ListInstruments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_DirectoryService_ListApplicableInstruments_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/comity.directory.v1.DirectoryService/ListApplicableInstruments", runtime.WithHTTPPathPattern("/v1/instruments:applicable"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_DirectoryService_ListApplicableInstruments_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_DirectoryService_ListApplicableInstruments_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -1123,31 +1253,35 @@ func (m response_DirectoryService_ActivateAgency_0) XXX_ResponseBody() interface
 }
 
 var (
-	pattern_DirectoryService_ListStates_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "states"}, ""))
-	pattern_DirectoryService_GetState_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "name"}, ""))
-	pattern_DirectoryService_GetCaller_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "caller", "name"}, ""))
-	pattern_DirectoryService_ListTrustedIssuers_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "trustedIssuers"}, ""))
-	pattern_DirectoryService_UpdateState_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "state.name"}, ""))
-	pattern_DirectoryService_ListAgencies_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
-	pattern_DirectoryService_GetAgency_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, ""))
-	pattern_DirectoryService_CreateAgency_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
-	pattern_DirectoryService_UpdateAgency_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "agency.name"}, ""))
-	pattern_DirectoryService_DeactivateAgency_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "deactivate"))
-	pattern_DirectoryService_ActivateAgency_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "activate"))
-	pattern_DirectoryService_ResolveRoute_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "routes"}, "resolve"))
+	pattern_DirectoryService_ListStates_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "states"}, ""))
+	pattern_DirectoryService_GetState_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "name"}, ""))
+	pattern_DirectoryService_GetCaller_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 4, 1, 5, 2}, []string{"v1", "caller", "name"}, ""))
+	pattern_DirectoryService_ListTrustedIssuers_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "trustedIssuers"}, ""))
+	pattern_DirectoryService_UpdateState_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "states", "state.name"}, ""))
+	pattern_DirectoryService_ListAgencies_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
+	pattern_DirectoryService_GetAgency_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, ""))
+	pattern_DirectoryService_CreateAgency_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "agencies"}, ""))
+	pattern_DirectoryService_UpdateAgency_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "agency.name"}, ""))
+	pattern_DirectoryService_DeactivateAgency_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "deactivate"))
+	pattern_DirectoryService_ActivateAgency_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "agencies", "name"}, "activate"))
+	pattern_DirectoryService_ResolveRoute_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "routes"}, "resolve"))
+	pattern_DirectoryService_ListInstruments_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "instruments"}, ""))
+	pattern_DirectoryService_ListApplicableInstruments_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "instruments"}, "applicable"))
 )
 
 var (
-	forward_DirectoryService_ListStates_0         = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetState_0           = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetCaller_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListTrustedIssuers_0 = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateState_0        = runtime.ForwardResponseMessage
-	forward_DirectoryService_ListAgencies_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_GetAgency_0          = runtime.ForwardResponseMessage
-	forward_DirectoryService_CreateAgency_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_UpdateAgency_0       = runtime.ForwardResponseMessage
-	forward_DirectoryService_DeactivateAgency_0   = runtime.ForwardResponseMessage
-	forward_DirectoryService_ActivateAgency_0     = runtime.ForwardResponseMessage
-	forward_DirectoryService_ResolveRoute_0       = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListStates_0                = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetState_0                  = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetCaller_0                 = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListTrustedIssuers_0        = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateState_0               = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListAgencies_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_GetAgency_0                 = runtime.ForwardResponseMessage
+	forward_DirectoryService_CreateAgency_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_UpdateAgency_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_DeactivateAgency_0          = runtime.ForwardResponseMessage
+	forward_DirectoryService_ActivateAgency_0            = runtime.ForwardResponseMessage
+	forward_DirectoryService_ResolveRoute_0              = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListInstruments_0           = runtime.ForwardResponseMessage
+	forward_DirectoryService_ListApplicableInstruments_0 = runtime.ForwardResponseMessage
 )

@@ -19,18 +19,20 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DirectoryService_ListStates_FullMethodName         = "/comity.directory.v1.DirectoryService/ListStates"
-	DirectoryService_GetState_FullMethodName           = "/comity.directory.v1.DirectoryService/GetState"
-	DirectoryService_GetCaller_FullMethodName          = "/comity.directory.v1.DirectoryService/GetCaller"
-	DirectoryService_ListTrustedIssuers_FullMethodName = "/comity.directory.v1.DirectoryService/ListTrustedIssuers"
-	DirectoryService_UpdateState_FullMethodName        = "/comity.directory.v1.DirectoryService/UpdateState"
-	DirectoryService_ListAgencies_FullMethodName       = "/comity.directory.v1.DirectoryService/ListAgencies"
-	DirectoryService_GetAgency_FullMethodName          = "/comity.directory.v1.DirectoryService/GetAgency"
-	DirectoryService_CreateAgency_FullMethodName       = "/comity.directory.v1.DirectoryService/CreateAgency"
-	DirectoryService_UpdateAgency_FullMethodName       = "/comity.directory.v1.DirectoryService/UpdateAgency"
-	DirectoryService_DeactivateAgency_FullMethodName   = "/comity.directory.v1.DirectoryService/DeactivateAgency"
-	DirectoryService_ActivateAgency_FullMethodName     = "/comity.directory.v1.DirectoryService/ActivateAgency"
-	DirectoryService_ResolveRoute_FullMethodName       = "/comity.directory.v1.DirectoryService/ResolveRoute"
+	DirectoryService_ListStates_FullMethodName                = "/comity.directory.v1.DirectoryService/ListStates"
+	DirectoryService_GetState_FullMethodName                  = "/comity.directory.v1.DirectoryService/GetState"
+	DirectoryService_GetCaller_FullMethodName                 = "/comity.directory.v1.DirectoryService/GetCaller"
+	DirectoryService_ListTrustedIssuers_FullMethodName        = "/comity.directory.v1.DirectoryService/ListTrustedIssuers"
+	DirectoryService_UpdateState_FullMethodName               = "/comity.directory.v1.DirectoryService/UpdateState"
+	DirectoryService_ListAgencies_FullMethodName              = "/comity.directory.v1.DirectoryService/ListAgencies"
+	DirectoryService_GetAgency_FullMethodName                 = "/comity.directory.v1.DirectoryService/GetAgency"
+	DirectoryService_CreateAgency_FullMethodName              = "/comity.directory.v1.DirectoryService/CreateAgency"
+	DirectoryService_UpdateAgency_FullMethodName              = "/comity.directory.v1.DirectoryService/UpdateAgency"
+	DirectoryService_DeactivateAgency_FullMethodName          = "/comity.directory.v1.DirectoryService/DeactivateAgency"
+	DirectoryService_ActivateAgency_FullMethodName            = "/comity.directory.v1.DirectoryService/ActivateAgency"
+	DirectoryService_ResolveRoute_FullMethodName              = "/comity.directory.v1.DirectoryService/ResolveRoute"
+	DirectoryService_ListInstruments_FullMethodName           = "/comity.directory.v1.DirectoryService/ListInstruments"
+	DirectoryService_ListApplicableInstruments_FullMethodName = "/comity.directory.v1.DirectoryService/ListApplicableInstruments"
 )
 
 // DirectoryServiceClient is the client API for DirectoryService service.
@@ -82,6 +84,15 @@ type DirectoryServiceClient interface {
 	// Tells which agency of a state must receive a request of a given type and
 	// priority.
 	ResolveRoute(ctx context.Context, in *ResolveRouteRequest, opts ...grpc.CallOption) (*ResolveRouteResponse, error)
+	// Lists the instrument profiles (DESIGN §5.6): what each instrument
+	// requires of a request, its refusal grounds, clocks and language rule,
+	// best first.
+	ListInstruments(ctx context.Context, in *ListInstrumentsRequest, opts ...grpc.CallOption) (*ListInstrumentsResponse, error)
+	// Lists the instruments between a requesting and a requested state that
+	// the directory does not record as not in force for either, best first:
+	// those in force for both before those whose status is unknown, then by
+	// rank.
+	ListApplicableInstruments(ctx context.Context, in *ListApplicableInstrumentsRequest, opts ...grpc.CallOption) (*ListApplicableInstrumentsResponse, error)
 }
 
 type directoryServiceClient struct {
@@ -212,6 +223,26 @@ func (c *directoryServiceClient) ResolveRoute(ctx context.Context, in *ResolveRo
 	return out, nil
 }
 
+func (c *directoryServiceClient) ListInstruments(ctx context.Context, in *ListInstrumentsRequest, opts ...grpc.CallOption) (*ListInstrumentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInstrumentsResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListInstruments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) ListApplicableInstruments(ctx context.Context, in *ListApplicableInstrumentsRequest, opts ...grpc.CallOption) (*ListApplicableInstrumentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListApplicableInstrumentsResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListApplicableInstruments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DirectoryServiceServer is the server API for DirectoryService service.
 // All implementations must embed UnimplementedDirectoryServiceServer
 // for forward compatibility.
@@ -261,6 +292,15 @@ type DirectoryServiceServer interface {
 	// Tells which agency of a state must receive a request of a given type and
 	// priority.
 	ResolveRoute(context.Context, *ResolveRouteRequest) (*ResolveRouteResponse, error)
+	// Lists the instrument profiles (DESIGN §5.6): what each instrument
+	// requires of a request, its refusal grounds, clocks and language rule,
+	// best first.
+	ListInstruments(context.Context, *ListInstrumentsRequest) (*ListInstrumentsResponse, error)
+	// Lists the instruments between a requesting and a requested state that
+	// the directory does not record as not in force for either, best first:
+	// those in force for both before those whose status is unknown, then by
+	// rank.
+	ListApplicableInstruments(context.Context, *ListApplicableInstrumentsRequest) (*ListApplicableInstrumentsResponse, error)
 	mustEmbedUnimplementedDirectoryServiceServer()
 }
 
@@ -306,6 +346,12 @@ func (UnimplementedDirectoryServiceServer) ActivateAgency(context.Context, *Acti
 }
 func (UnimplementedDirectoryServiceServer) ResolveRoute(context.Context, *ResolveRouteRequest) (*ResolveRouteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveRoute not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListInstruments(context.Context, *ListInstrumentsRequest) (*ListInstrumentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInstruments not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListApplicableInstruments(context.Context, *ListApplicableInstrumentsRequest) (*ListApplicableInstrumentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListApplicableInstruments not implemented")
 }
 func (UnimplementedDirectoryServiceServer) mustEmbedUnimplementedDirectoryServiceServer() {}
 func (UnimplementedDirectoryServiceServer) testEmbeddedByValue()                          {}
@@ -544,6 +590,42 @@ func _DirectoryService_ResolveRoute_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DirectoryService_ListInstruments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInstrumentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListInstruments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListInstruments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListInstruments(ctx, req.(*ListInstrumentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_ListApplicableInstruments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListApplicableInstrumentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListApplicableInstruments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListApplicableInstruments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListApplicableInstruments(ctx, req.(*ListApplicableInstrumentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DirectoryService_ServiceDesc is the grpc.ServiceDesc for DirectoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -598,6 +680,14 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveRoute",
 			Handler:    _DirectoryService_ResolveRoute_Handler,
+		},
+		{
+			MethodName: "ListInstruments",
+			Handler:    _DirectoryService_ListInstruments_Handler,
+		},
+		{
+			MethodName: "ListApplicableInstruments",
+			Handler:    _DirectoryService_ListApplicableInstruments_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -9165,8 +9165,24 @@ type PairStatistics struct {
 	// Number of requests executed or refused after acknowledgement, which
 	// median_time_to_answer is the median of.
 	AnsweredCount int32 `protobuf:"varint,11,opt,name=answered_count,json=answeredCount,proto3" json:"answered_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Mean time from transmission to acknowledgement, over the same
+	// acknowledged_count requests as the median; absent when there are none.
+	MeanTimeToAcknowledge *durationpb.Duration `protobuf:"bytes,12,opt,name=mean_time_to_acknowledge,json=meanTimeToAcknowledge,proto3" json:"mean_time_to_acknowledge,omitempty"`
+	// Mean time from acknowledgement to execution or refusal, over the same
+	// answered_count requests as the median; absent when there are none.
+	MeanTimeToAnswer *durationpb.Duration `protobuf:"bytes,13,opt,name=mean_time_to_answer,json=meanTimeToAnswer,proto3" json:"mean_time_to_answer,omitempty"`
+	// Number of requests by data category sought, the category in lower
+	// case with its spaces collapsed; a request counts once per category.
+	ByDataCategory map[string]int32 `protobuf:"bytes,14,rep,name=by_data_category,json=byDataCategory,proto3" json:"by_data_category,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Number of requests of EMERGENCY priority.
+	EmergencyCount int32 `protobuf:"varint,15,opt,name=emergency_count,json=emergencyCount,proto3" json:"emergency_count,omitempty"`
+	// Number of requests of any other priority.
+	NonEmergencyCount int32 `protobuf:"varint,16,opt,name=non_emergency_count,json=nonEmergencyCount,proto3" json:"non_emergency_count,omitempty"`
+	// Number of execution items by outcome (PROVIDED, NOT_HELD, …), over
+	// every delivery of every request counted.
+	ExecutionItemsByOutcome map[string]int32 `protobuf:"bytes,17,rep,name=execution_items_by_outcome,json=executionItemsByOutcome,proto3" json:"execution_items_by_outcome,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *PairStatistics) Reset() {
@@ -9260,6 +9276,48 @@ func (x *PairStatistics) GetAnsweredCount() int32 {
 		return x.AnsweredCount
 	}
 	return 0
+}
+
+func (x *PairStatistics) GetMeanTimeToAcknowledge() *durationpb.Duration {
+	if x != nil {
+		return x.MeanTimeToAcknowledge
+	}
+	return nil
+}
+
+func (x *PairStatistics) GetMeanTimeToAnswer() *durationpb.Duration {
+	if x != nil {
+		return x.MeanTimeToAnswer
+	}
+	return nil
+}
+
+func (x *PairStatistics) GetByDataCategory() map[string]int32 {
+	if x != nil {
+		return x.ByDataCategory
+	}
+	return nil
+}
+
+func (x *PairStatistics) GetEmergencyCount() int32 {
+	if x != nil {
+		return x.EmergencyCount
+	}
+	return 0
+}
+
+func (x *PairStatistics) GetNonEmergencyCount() int32 {
+	if x != nil {
+		return x.NonEmergencyCount
+	}
+	return 0
+}
+
+func (x *PairStatistics) GetExecutionItemsByOutcome() map[string]int32 {
+	if x != nil {
+		return x.ExecutionItemsByOutcome
+	}
+	return nil
 }
 
 var File_comity_request_v1_request_proto protoreflect.FileDescriptor
@@ -10015,7 +10073,8 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x05pairs\x18\x01 \x03(\v2!.comity.request.v1.PairStatisticsR\x05pairs\x12=\n" +
 	"\fperiod_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
 	"\n" +
-	"period_end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\"\xf2\x05\n" +
+	"period_end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\"\xd6\n" +
+	"\n" +
 	"\x0ePairStatistics\x12)\n" +
 	"\x10requesting_state\x18\x01 \x01(\tR\x0frequestingState\x12'\n" +
 	"\x0frequested_state\x18\x02 \x01(\tR\x0erequestedState\x12L\n" +
@@ -10026,11 +10085,23 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x12acknowledged_count\x18\t \x01(\x05R\x11acknowledgedCount\x12L\n" +
 	"\x15median_time_to_answer\x18\n" +
 	" \x01(\v2\x19.google.protobuf.DurationR\x12medianTimeToAnswer\x12%\n" +
-	"\x0eanswered_count\x18\v \x01(\x05R\ransweredCount\x1a;\n" +
+	"\x0eanswered_count\x18\v \x01(\x05R\ransweredCount\x12R\n" +
+	"\x18mean_time_to_acknowledge\x18\f \x01(\v2\x19.google.protobuf.DurationR\x15meanTimeToAcknowledge\x12H\n" +
+	"\x13mean_time_to_answer\x18\r \x01(\v2\x19.google.protobuf.DurationR\x10meanTimeToAnswer\x12_\n" +
+	"\x10by_data_category\x18\x0e \x03(\v25.comity.request.v1.PairStatistics.ByDataCategoryEntryR\x0ebyDataCategory\x12'\n" +
+	"\x0femergency_count\x18\x0f \x01(\x05R\x0eemergencyCount\x12.\n" +
+	"\x13non_emergency_count\x18\x10 \x01(\x05R\x11nonEmergencyCount\x12{\n" +
+	"\x1aexecution_items_by_outcome\x18\x11 \x03(\v2>.comity.request.v1.PairStatistics.ExecutionItemsByOutcomeEntryR\x17executionItemsByOutcome\x1a;\n" +
 	"\rByStatusEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15RefusalsByGroundEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aA\n" +
+	"\x13ByDataCategoryEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aJ\n" +
+	"\x1cExecutionItemsByOutcomeEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x1bmedian_hours_to_acknowledgeR\x16median_hours_to_answer2\xe32\n" +
 	"\x0eRequestService\x12\x8a\x01\n" +
@@ -10092,7 +10163,7 @@ func file_comity_request_v1_request_proto_rawDescGZIP() []byte {
 }
 
 var file_comity_request_v1_request_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
-var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 120)
+var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 122)
 var file_comity_request_v1_request_proto_goTypes = []any{
 	(Request_Status)(0),                              // 0: comity.request.v1.Request.Status
 	(Request_LegalBasis)(0),                          // 1: comity.request.v1.Request.LegalBasis
@@ -10231,24 +10302,26 @@ var file_comity_request_v1_request_proto_goTypes = []any{
 	(*PairStatistics)(nil),                           // 134: comity.request.v1.PairStatistics
 	nil,                                              // 135: comity.request.v1.PairStatistics.ByStatusEntry
 	nil,                                              // 136: comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	(v1.RequestType)(0),                              // 137: comity.directory.v1.RequestType
-	(v1.Priority)(0),                                 // 138: comity.directory.v1.Priority
-	(*timestamppb.Timestamp)(nil),                    // 139: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),                    // 140: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),                      // 141: google.protobuf.Duration
+	nil,                                              // 137: comity.request.v1.PairStatistics.ByDataCategoryEntry
+	nil,                                              // 138: comity.request.v1.PairStatistics.ExecutionItemsByOutcomeEntry
+	(v1.RequestType)(0),                              // 139: comity.directory.v1.RequestType
+	(v1.Priority)(0),                                 // 140: comity.directory.v1.Priority
+	(*timestamppb.Timestamp)(nil),                    // 141: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),                    // 142: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),                      // 143: google.protobuf.Duration
 }
 var file_comity_request_v1_request_proto_depIdxs = []int32{
-	137, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
-	138, // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
+	139, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
+	140, // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
 	1,   // 2: comity.request.v1.Request.legal_basis:type_name -> comity.request.v1.Request.LegalBasis
 	38,  // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
 	39,  // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
 	41,  // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
-	139, // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
+	141, // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: comity.request.v1.Request.status:type_name -> comity.request.v1.Request.Status
 	42,  // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
-	139, // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
-	139, // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
+	141, // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
+	141, // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
 	43,  // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
 	45,  // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
 	46,  // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
@@ -10269,84 +10342,84 @@ var file_comity_request_v1_request_proto_depIdxs = []int32{
 	35,  // 28: comity.request.v1.Request.requested_procedure:type_name -> comity.request.v1.RequestedProcedure
 	36,  // 29: comity.request.v1.Request.contact:type_name -> comity.request.v1.Contact
 	2,   // 30: comity.request.v1.RelatedRequest.kind:type_name -> comity.request.v1.RelatedRequest.Kind
-	137, // 31: comity.request.v1.FollowUpIntended.production_type:type_name -> comity.directory.v1.RequestType
+	139, // 31: comity.request.v1.FollowUpIntended.production_type:type_name -> comity.directory.v1.RequestType
 	3,   // 32: comity.request.v1.Preservation.state:type_name -> comity.request.v1.Preservation.State
-	139, // 33: comity.request.v1.Preservation.expires_at:type_name -> google.protobuf.Timestamp
+	141, // 33: comity.request.v1.Preservation.expires_at:type_name -> google.protobuf.Timestamp
 	22,  // 34: comity.request.v1.Preservation.extensions:type_name -> comity.request.v1.PreservationExtension
 	47,  // 35: comity.request.v1.PreservationExtension.requested_by:type_name -> comity.request.v1.Actor
 	4,   // 36: comity.request.v1.PreservationExtension.decision:type_name -> comity.request.v1.PreservationExtension.Decision
 	47,  // 37: comity.request.v1.PreservationExtension.decided_by:type_name -> comity.request.v1.Actor
-	139, // 38: comity.request.v1.PreservationExtension.request_time:type_name -> google.protobuf.Timestamp
-	139, // 39: comity.request.v1.PreservationExtension.decide_time:type_name -> google.protobuf.Timestamp
+	141, // 38: comity.request.v1.PreservationExtension.request_time:type_name -> google.protobuf.Timestamp
+	141, // 39: comity.request.v1.PreservationExtension.decide_time:type_name -> google.protobuf.Timestamp
 	47,  // 40: comity.request.v1.ChainDisclosure.disclosed_by:type_name -> comity.request.v1.Actor
-	139, // 41: comity.request.v1.ChainDisclosure.disclose_time:type_name -> google.protobuf.Timestamp
+	141, // 41: comity.request.v1.ChainDisclosure.disclose_time:type_name -> google.protobuf.Timestamp
 	5,   // 42: comity.request.v1.ExecutionItem.outcome:type_name -> comity.request.v1.ExecutionItem.Outcome
 	6,   // 43: comity.request.v1.Impediment.kind:type_name -> comity.request.v1.Impediment.Kind
-	139, // 44: comity.request.v1.Impediment.expected_time:type_name -> google.protobuf.Timestamp
+	141, // 44: comity.request.v1.Impediment.expected_time:type_name -> google.protobuf.Timestamp
 	47,  // 45: comity.request.v1.Impediment.reported_by:type_name -> comity.request.v1.Actor
-	139, // 46: comity.request.v1.Impediment.report_time:type_name -> google.protobuf.Timestamp
-	139, // 47: comity.request.v1.Postponement.until:type_name -> google.protobuf.Timestamp
+	141, // 46: comity.request.v1.Impediment.report_time:type_name -> google.protobuf.Timestamp
+	141, // 47: comity.request.v1.Postponement.until:type_name -> google.protobuf.Timestamp
 	0,   // 48: comity.request.v1.Postponement.resume_status:type_name -> comity.request.v1.Request.Status
 	47,  // 49: comity.request.v1.Postponement.postponed_by:type_name -> comity.request.v1.Actor
-	139, // 50: comity.request.v1.Postponement.postpone_time:type_name -> google.protobuf.Timestamp
-	139, // 51: comity.request.v1.Postponement.resume_time:type_name -> google.protobuf.Timestamp
+	141, // 50: comity.request.v1.Postponement.postpone_time:type_name -> google.protobuf.Timestamp
+	141, // 51: comity.request.v1.Postponement.resume_time:type_name -> google.protobuf.Timestamp
 	7,   // 52: comity.request.v1.Condition.kind:type_name -> comity.request.v1.Condition.Kind
-	139, // 53: comity.request.v1.Condition.due_time:type_name -> google.protobuf.Timestamp
+	141, // 53: comity.request.v1.Condition.due_time:type_name -> google.protobuf.Timestamp
 	8,   // 54: comity.request.v1.Cost.kind:type_name -> comity.request.v1.Cost.Kind
 	27,  // 55: comity.request.v1.ConditionsProposal.conditions:type_name -> comity.request.v1.Condition
 	28,  // 56: comity.request.v1.ConditionsProposal.cost:type_name -> comity.request.v1.Cost
 	47,  // 57: comity.request.v1.ConditionsProposal.proposed_by:type_name -> comity.request.v1.Actor
-	139, // 58: comity.request.v1.ConditionsProposal.propose_time:type_name -> google.protobuf.Timestamp
+	141, // 58: comity.request.v1.ConditionsProposal.propose_time:type_name -> google.protobuf.Timestamp
 	9,   // 59: comity.request.v1.ConditionsProposal.decision:type_name -> comity.request.v1.ConditionsProposal.Decision
 	47,  // 60: comity.request.v1.ConditionsProposal.decided_by:type_name -> comity.request.v1.Actor
-	139, // 61: comity.request.v1.ConditionsProposal.decide_time:type_name -> google.protobuf.Timestamp
-	139, // 62: comity.request.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	141, // 61: comity.request.v1.ConditionsProposal.decide_time:type_name -> google.protobuf.Timestamp
+	141, // 62: comity.request.v1.Consultation.time:type_name -> google.protobuf.Timestamp
 	10,  // 63: comity.request.v1.Intake.channel:type_name -> comity.request.v1.Intake.Channel
-	139, // 64: comity.request.v1.Intake.received_time:type_name -> google.protobuf.Timestamp
+	141, // 64: comity.request.v1.Intake.received_time:type_name -> google.protobuf.Timestamp
 	47,  // 65: comity.request.v1.Intake.recorded_by:type_name -> comity.request.v1.Actor
-	139, // 66: comity.request.v1.Intake.confirm_time:type_name -> google.protobuf.Timestamp
+	141, // 66: comity.request.v1.Intake.confirm_time:type_name -> google.protobuf.Timestamp
 	47,  // 67: comity.request.v1.Intake.confirmed_by:type_name -> comity.request.v1.Actor
 	0,   // 68: comity.request.v1.ConfidentialityDeclaration.resume_status:type_name -> comity.request.v1.Request.Status
 	47,  // 69: comity.request.v1.ConfidentialityDeclaration.declared_by:type_name -> comity.request.v1.Actor
-	139, // 70: comity.request.v1.ConfidentialityDeclaration.declare_time:type_name -> google.protobuf.Timestamp
-	139, // 71: comity.request.v1.ConfidentialityDeclaration.proceed_time:type_name -> google.protobuf.Timestamp
+	141, // 70: comity.request.v1.ConfidentialityDeclaration.declare_time:type_name -> google.protobuf.Timestamp
+	141, // 71: comity.request.v1.ConfidentialityDeclaration.proceed_time:type_name -> google.protobuf.Timestamp
 	47,  // 72: comity.request.v1.Clarification.asked_by:type_name -> comity.request.v1.Actor
-	139, // 73: comity.request.v1.Clarification.ask_time:type_name -> google.protobuf.Timestamp
+	141, // 73: comity.request.v1.Clarification.ask_time:type_name -> google.protobuf.Timestamp
 	47,  // 74: comity.request.v1.Clarification.answered_by:type_name -> comity.request.v1.Actor
-	139, // 75: comity.request.v1.Clarification.answer_time:type_name -> google.protobuf.Timestamp
+	141, // 75: comity.request.v1.Clarification.answer_time:type_name -> google.protobuf.Timestamp
 	11,  // 76: comity.request.v1.Person.kind:type_name -> comity.request.v1.Person.Kind
 	40,  // 77: comity.request.v1.Person.representatives:type_name -> comity.request.v1.Representative
 	12,  // 78: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
-	139, // 79: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
-	139, // 80: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
-	139, // 81: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
-	139, // 82: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
-	139, // 83: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
-	139, // 84: comity.request.v1.Deadlines.extension_request_by:type_name -> google.protobuf.Timestamp
-	139, // 85: comity.request.v1.Deadlines.confirmation_due_by:type_name -> google.protobuf.Timestamp
+	141, // 79: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
+	141, // 80: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
+	141, // 81: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
+	141, // 82: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
+	141, // 83: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
+	141, // 84: comity.request.v1.Deadlines.extension_request_by:type_name -> google.protobuf.Timestamp
+	141, // 85: comity.request.v1.Deadlines.confirmation_due_by:type_name -> google.protobuf.Timestamp
 	13,  // 86: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
 	44,  // 87: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
 	14,  // 88: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
 	30,  // 89: comity.request.v1.Refusal.consultation:type_name -> comity.request.v1.Consultation
 	24,  // 90: comity.request.v1.Execution.items:type_name -> comity.request.v1.ExecutionItem
 	47,  // 91: comity.request.v1.Execution.executed_by:type_name -> comity.request.v1.Actor
-	139, // 92: comity.request.v1.Execution.execute_time:type_name -> google.protobuf.Timestamp
+	141, // 92: comity.request.v1.Execution.execute_time:type_name -> google.protobuf.Timestamp
 	0,   // 93: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
 	0,   // 94: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
 	47,  // 95: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
-	139, // 96: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	141, // 96: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
 	15,  // 97: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
 	47,  // 98: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
-	139, // 99: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	141, // 99: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
 	16,  // 100: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
 	47,  // 101: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
-	139, // 102: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	141, // 102: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
 	17,  // 103: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
 	17,  // 104: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
 	17,  // 105: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
 	17,  // 106: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
 	17,  // 107: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
-	140, // 108: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
+	142, // 108: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
 	17,  // 109: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
 	17,  // 110: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
 	17,  // 111: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
@@ -10371,9 +10444,9 @@ var file_comity_request_v1_request_proto_depIdxs = []int32{
 	17,  // 130: comity.request.v1.ReleasePreservationResponse.request:type_name -> comity.request.v1.Request
 	17,  // 131: comity.request.v1.DiscloseChainResponse.request:type_name -> comity.request.v1.Request
 	6,   // 132: comity.request.v1.NotifyImpedimentRequest.kind:type_name -> comity.request.v1.Impediment.Kind
-	139, // 133: comity.request.v1.NotifyImpedimentRequest.expected_time:type_name -> google.protobuf.Timestamp
+	141, // 133: comity.request.v1.NotifyImpedimentRequest.expected_time:type_name -> google.protobuf.Timestamp
 	17,  // 134: comity.request.v1.NotifyImpedimentResponse.request:type_name -> comity.request.v1.Request
-	139, // 135: comity.request.v1.PostponeRequestRequest.until:type_name -> google.protobuf.Timestamp
+	141, // 135: comity.request.v1.PostponeRequestRequest.until:type_name -> google.protobuf.Timestamp
 	17,  // 136: comity.request.v1.PostponeRequestResponse.request:type_name -> comity.request.v1.Request
 	17,  // 137: comity.request.v1.ResumeRequestResponse.request:type_name -> comity.request.v1.Request
 	27,  // 138: comity.request.v1.ProposeConditionsRequest.conditions:type_name -> comity.request.v1.Condition
@@ -10382,12 +10455,12 @@ var file_comity_request_v1_request_proto_depIdxs = []int32{
 	17,  // 141: comity.request.v1.AcceptConditionsResponse.request:type_name -> comity.request.v1.Request
 	17,  // 142: comity.request.v1.RejectConditionsResponse.request:type_name -> comity.request.v1.Request
 	17,  // 143: comity.request.v1.ConfirmInWritingRequest.request:type_name -> comity.request.v1.Request
-	140, // 144: comity.request.v1.ConfirmInWritingRequest.update_mask:type_name -> google.protobuf.FieldMask
+	142, // 144: comity.request.v1.ConfirmInWritingRequest.update_mask:type_name -> google.protobuf.FieldMask
 	17,  // 145: comity.request.v1.ConfirmInWritingResponse.request:type_name -> comity.request.v1.Request
 	17,  // 146: comity.request.v1.DeclareConfidentialityImpossibleResponse.request:type_name -> comity.request.v1.Request
 	17,  // 147: comity.request.v1.ProceedRequestResponse.request:type_name -> comity.request.v1.Request
 	17,  // 148: comity.request.v1.TransferOwnershipResponse.request:type_name -> comity.request.v1.Request
-	137, // 149: comity.request.v1.DraftFollowUpRequest.type:type_name -> comity.directory.v1.RequestType
+	139, // 149: comity.request.v1.DraftFollowUpRequest.type:type_name -> comity.directory.v1.RequestType
 	17,  // 150: comity.request.v1.DraftFollowUpResponse.request:type_name -> comity.request.v1.Request
 	17,  // 151: comity.request.v1.RecordOralRequestRequest.request:type_name -> comity.request.v1.Request
 	31,  // 152: comity.request.v1.RecordOralRequestRequest.intake:type_name -> comity.request.v1.Intake
@@ -10403,102 +10476,106 @@ var file_comity_request_v1_request_proto_depIdxs = []int32{
 	50,  // 162: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
 	48,  // 163: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
 	17,  // 164: comity.request.v1.WatchRequestsResponse.snapshot:type_name -> comity.request.v1.Request
-	139, // 165: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
-	139, // 166: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
+	141, // 165: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
+	141, // 166: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
 	134, // 167: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
-	139, // 168: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
-	139, // 169: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
+	141, // 168: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
+	141, // 169: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
 	135, // 170: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
 	136, // 171: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	141, // 172: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
-	141, // 173: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
-	51,  // 174: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
-	53,  // 175: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
-	55,  // 176: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
-	57,  // 177: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
-	59,  // 178: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
-	61,  // 179: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
-	63,  // 180: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
-	65,  // 181: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
-	67,  // 182: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
-	69,  // 183: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
-	71,  // 184: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
-	73,  // 185: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
-	75,  // 186: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
-	77,  // 187: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
-	79,  // 188: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
-	81,  // 189: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
-	83,  // 190: comity.request.v1.RequestService.RequestExtension:input_type -> comity.request.v1.RequestExtensionRequest
-	85,  // 191: comity.request.v1.RequestService.GrantExtension:input_type -> comity.request.v1.GrantExtensionRequest
-	87,  // 192: comity.request.v1.RequestService.DeclineExtension:input_type -> comity.request.v1.DeclineExtensionRequest
-	89,  // 193: comity.request.v1.RequestService.ReleasePreservation:input_type -> comity.request.v1.ReleasePreservationRequest
-	91,  // 194: comity.request.v1.RequestService.DiscloseChain:input_type -> comity.request.v1.DiscloseChainRequest
-	93,  // 195: comity.request.v1.RequestService.NotifyImpediment:input_type -> comity.request.v1.NotifyImpedimentRequest
-	95,  // 196: comity.request.v1.RequestService.PostponeRequest:input_type -> comity.request.v1.PostponeRequestRequest
-	97,  // 197: comity.request.v1.RequestService.ResumeRequest:input_type -> comity.request.v1.ResumeRequestRequest
-	99,  // 198: comity.request.v1.RequestService.ProposeConditions:input_type -> comity.request.v1.ProposeConditionsRequest
-	101, // 199: comity.request.v1.RequestService.AcceptConditions:input_type -> comity.request.v1.AcceptConditionsRequest
-	103, // 200: comity.request.v1.RequestService.RejectConditions:input_type -> comity.request.v1.RejectConditionsRequest
-	105, // 201: comity.request.v1.RequestService.ConfirmInWriting:input_type -> comity.request.v1.ConfirmInWritingRequest
-	107, // 202: comity.request.v1.RequestService.DeclareConfidentialityImpossible:input_type -> comity.request.v1.DeclareConfidentialityImpossibleRequest
-	109, // 203: comity.request.v1.RequestService.ProceedRequest:input_type -> comity.request.v1.ProceedRequestRequest
-	111, // 204: comity.request.v1.RequestService.TransferOwnership:input_type -> comity.request.v1.TransferOwnershipRequest
-	113, // 205: comity.request.v1.RequestService.DraftFollowUp:input_type -> comity.request.v1.DraftFollowUpRequest
-	115, // 206: comity.request.v1.RequestService.RecordOralRequest:input_type -> comity.request.v1.RecordOralRequestRequest
-	117, // 207: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
-	119, // 208: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
-	121, // 209: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
-	123, // 210: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
-	126, // 211: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
-	128, // 212: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
-	130, // 213: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
-	132, // 214: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
-	52,  // 215: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
-	54,  // 216: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
-	56,  // 217: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
-	58,  // 218: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
-	60,  // 219: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
-	62,  // 220: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
-	64,  // 221: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
-	66,  // 222: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
-	68,  // 223: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
-	70,  // 224: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
-	72,  // 225: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
-	74,  // 226: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
-	76,  // 227: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
-	78,  // 228: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
-	80,  // 229: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
-	82,  // 230: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
-	84,  // 231: comity.request.v1.RequestService.RequestExtension:output_type -> comity.request.v1.RequestExtensionResponse
-	86,  // 232: comity.request.v1.RequestService.GrantExtension:output_type -> comity.request.v1.GrantExtensionResponse
-	88,  // 233: comity.request.v1.RequestService.DeclineExtension:output_type -> comity.request.v1.DeclineExtensionResponse
-	90,  // 234: comity.request.v1.RequestService.ReleasePreservation:output_type -> comity.request.v1.ReleasePreservationResponse
-	92,  // 235: comity.request.v1.RequestService.DiscloseChain:output_type -> comity.request.v1.DiscloseChainResponse
-	94,  // 236: comity.request.v1.RequestService.NotifyImpediment:output_type -> comity.request.v1.NotifyImpedimentResponse
-	96,  // 237: comity.request.v1.RequestService.PostponeRequest:output_type -> comity.request.v1.PostponeRequestResponse
-	98,  // 238: comity.request.v1.RequestService.ResumeRequest:output_type -> comity.request.v1.ResumeRequestResponse
-	100, // 239: comity.request.v1.RequestService.ProposeConditions:output_type -> comity.request.v1.ProposeConditionsResponse
-	102, // 240: comity.request.v1.RequestService.AcceptConditions:output_type -> comity.request.v1.AcceptConditionsResponse
-	104, // 241: comity.request.v1.RequestService.RejectConditions:output_type -> comity.request.v1.RejectConditionsResponse
-	106, // 242: comity.request.v1.RequestService.ConfirmInWriting:output_type -> comity.request.v1.ConfirmInWritingResponse
-	108, // 243: comity.request.v1.RequestService.DeclareConfidentialityImpossible:output_type -> comity.request.v1.DeclareConfidentialityImpossibleResponse
-	110, // 244: comity.request.v1.RequestService.ProceedRequest:output_type -> comity.request.v1.ProceedRequestResponse
-	112, // 245: comity.request.v1.RequestService.TransferOwnership:output_type -> comity.request.v1.TransferOwnershipResponse
-	114, // 246: comity.request.v1.RequestService.DraftFollowUp:output_type -> comity.request.v1.DraftFollowUpResponse
-	116, // 247: comity.request.v1.RequestService.RecordOralRequest:output_type -> comity.request.v1.RecordOralRequestResponse
-	118, // 248: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
-	120, // 249: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
-	122, // 250: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
-	125, // 251: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
-	127, // 252: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
-	129, // 253: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
-	131, // 254: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
-	133, // 255: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
-	215, // [215:256] is the sub-list for method output_type
-	174, // [174:215] is the sub-list for method input_type
-	174, // [174:174] is the sub-list for extension type_name
-	174, // [174:174] is the sub-list for extension extendee
-	0,   // [0:174] is the sub-list for field type_name
+	143, // 172: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
+	143, // 173: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
+	143, // 174: comity.request.v1.PairStatistics.mean_time_to_acknowledge:type_name -> google.protobuf.Duration
+	143, // 175: comity.request.v1.PairStatistics.mean_time_to_answer:type_name -> google.protobuf.Duration
+	137, // 176: comity.request.v1.PairStatistics.by_data_category:type_name -> comity.request.v1.PairStatistics.ByDataCategoryEntry
+	138, // 177: comity.request.v1.PairStatistics.execution_items_by_outcome:type_name -> comity.request.v1.PairStatistics.ExecutionItemsByOutcomeEntry
+	51,  // 178: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
+	53,  // 179: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
+	55,  // 180: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
+	57,  // 181: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
+	59,  // 182: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
+	61,  // 183: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
+	63,  // 184: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
+	65,  // 185: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
+	67,  // 186: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
+	69,  // 187: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
+	71,  // 188: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
+	73,  // 189: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
+	75,  // 190: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
+	77,  // 191: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
+	79,  // 192: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
+	81,  // 193: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
+	83,  // 194: comity.request.v1.RequestService.RequestExtension:input_type -> comity.request.v1.RequestExtensionRequest
+	85,  // 195: comity.request.v1.RequestService.GrantExtension:input_type -> comity.request.v1.GrantExtensionRequest
+	87,  // 196: comity.request.v1.RequestService.DeclineExtension:input_type -> comity.request.v1.DeclineExtensionRequest
+	89,  // 197: comity.request.v1.RequestService.ReleasePreservation:input_type -> comity.request.v1.ReleasePreservationRequest
+	91,  // 198: comity.request.v1.RequestService.DiscloseChain:input_type -> comity.request.v1.DiscloseChainRequest
+	93,  // 199: comity.request.v1.RequestService.NotifyImpediment:input_type -> comity.request.v1.NotifyImpedimentRequest
+	95,  // 200: comity.request.v1.RequestService.PostponeRequest:input_type -> comity.request.v1.PostponeRequestRequest
+	97,  // 201: comity.request.v1.RequestService.ResumeRequest:input_type -> comity.request.v1.ResumeRequestRequest
+	99,  // 202: comity.request.v1.RequestService.ProposeConditions:input_type -> comity.request.v1.ProposeConditionsRequest
+	101, // 203: comity.request.v1.RequestService.AcceptConditions:input_type -> comity.request.v1.AcceptConditionsRequest
+	103, // 204: comity.request.v1.RequestService.RejectConditions:input_type -> comity.request.v1.RejectConditionsRequest
+	105, // 205: comity.request.v1.RequestService.ConfirmInWriting:input_type -> comity.request.v1.ConfirmInWritingRequest
+	107, // 206: comity.request.v1.RequestService.DeclareConfidentialityImpossible:input_type -> comity.request.v1.DeclareConfidentialityImpossibleRequest
+	109, // 207: comity.request.v1.RequestService.ProceedRequest:input_type -> comity.request.v1.ProceedRequestRequest
+	111, // 208: comity.request.v1.RequestService.TransferOwnership:input_type -> comity.request.v1.TransferOwnershipRequest
+	113, // 209: comity.request.v1.RequestService.DraftFollowUp:input_type -> comity.request.v1.DraftFollowUpRequest
+	115, // 210: comity.request.v1.RequestService.RecordOralRequest:input_type -> comity.request.v1.RecordOralRequestRequest
+	117, // 211: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
+	119, // 212: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
+	121, // 213: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
+	123, // 214: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
+	126, // 215: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
+	128, // 216: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
+	130, // 217: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
+	132, // 218: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
+	52,  // 219: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
+	54,  // 220: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
+	56,  // 221: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
+	58,  // 222: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
+	60,  // 223: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
+	62,  // 224: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
+	64,  // 225: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
+	66,  // 226: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
+	68,  // 227: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
+	70,  // 228: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
+	72,  // 229: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
+	74,  // 230: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
+	76,  // 231: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
+	78,  // 232: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
+	80,  // 233: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
+	82,  // 234: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
+	84,  // 235: comity.request.v1.RequestService.RequestExtension:output_type -> comity.request.v1.RequestExtensionResponse
+	86,  // 236: comity.request.v1.RequestService.GrantExtension:output_type -> comity.request.v1.GrantExtensionResponse
+	88,  // 237: comity.request.v1.RequestService.DeclineExtension:output_type -> comity.request.v1.DeclineExtensionResponse
+	90,  // 238: comity.request.v1.RequestService.ReleasePreservation:output_type -> comity.request.v1.ReleasePreservationResponse
+	92,  // 239: comity.request.v1.RequestService.DiscloseChain:output_type -> comity.request.v1.DiscloseChainResponse
+	94,  // 240: comity.request.v1.RequestService.NotifyImpediment:output_type -> comity.request.v1.NotifyImpedimentResponse
+	96,  // 241: comity.request.v1.RequestService.PostponeRequest:output_type -> comity.request.v1.PostponeRequestResponse
+	98,  // 242: comity.request.v1.RequestService.ResumeRequest:output_type -> comity.request.v1.ResumeRequestResponse
+	100, // 243: comity.request.v1.RequestService.ProposeConditions:output_type -> comity.request.v1.ProposeConditionsResponse
+	102, // 244: comity.request.v1.RequestService.AcceptConditions:output_type -> comity.request.v1.AcceptConditionsResponse
+	104, // 245: comity.request.v1.RequestService.RejectConditions:output_type -> comity.request.v1.RejectConditionsResponse
+	106, // 246: comity.request.v1.RequestService.ConfirmInWriting:output_type -> comity.request.v1.ConfirmInWritingResponse
+	108, // 247: comity.request.v1.RequestService.DeclareConfidentialityImpossible:output_type -> comity.request.v1.DeclareConfidentialityImpossibleResponse
+	110, // 248: comity.request.v1.RequestService.ProceedRequest:output_type -> comity.request.v1.ProceedRequestResponse
+	112, // 249: comity.request.v1.RequestService.TransferOwnership:output_type -> comity.request.v1.TransferOwnershipResponse
+	114, // 250: comity.request.v1.RequestService.DraftFollowUp:output_type -> comity.request.v1.DraftFollowUpResponse
+	116, // 251: comity.request.v1.RequestService.RecordOralRequest:output_type -> comity.request.v1.RecordOralRequestResponse
+	118, // 252: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
+	120, // 253: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
+	122, // 254: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
+	125, // 255: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
+	127, // 256: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
+	129, // 257: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
+	131, // 258: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
+	133, // 259: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
+	219, // [219:260] is the sub-list for method output_type
+	178, // [178:219] is the sub-list for method input_type
+	178, // [178:178] is the sub-list for extension type_name
+	178, // [178:178] is the sub-list for extension extendee
+	0,   // [0:178] is the sub-list for field type_name
 }
 
 func init() { file_comity_request_v1_request_proto_init() }
@@ -10520,7 +10597,7 @@ func file_comity_request_v1_request_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_request_v1_request_proto_rawDesc), len(file_comity_request_v1_request_proto_rawDesc)),
 			NumEnums:      17,
-			NumMessages:   120,
+			NumMessages:   122,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
