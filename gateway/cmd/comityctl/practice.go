@@ -21,8 +21,6 @@ import (
 // the contents §5.5 adds to a draft.
 
 var (
-	// statePattern is a state's ISO 3166-1 alpha-2 code.
-	statePattern = regexp.MustCompile(`^[A-Z]{2}$`)
 	// agencyPattern is an agency's name, as the API takes it.
 	agencyPattern = regexp.MustCompile(`^agencies/[a-z0-9][a-z0-9-]{0,62}$`)
 	// estimatePattern is a cost estimate, as the API takes it.
