@@ -226,6 +226,18 @@ func TestPracticeCasesThroughComityctl(t *testing.T) {
 		if conf["owner"] != "p-kz" || in["confirmTime"] == nil || conf["overdue"] == true {
 			t.Fatalf("the confirmed request: %v", conf)
 		}
+		// A call recorded with every field (from a file, as create takes
+		// it) is confirmed as it stands.
+		full := filepath.Join(c.dir, "full.json")
+		data, _ := json.Marshal(practiceRequest("DATA_PRESERVATION", "KG"))
+		if err := os.WriteFile(full, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		whole := c.status("ACKNOWLEDGED", kg, "requests", "record-oral", "--requesting-agency", "agencies/kz-gpo", "--channel", "EMAIL",
+			"--caller", "GPO of Kazakhstan, international department", "--from-file", full, "--priority", "EMERGENCY", "--emergency-reason", "Threat to life.")
+		if r := c.obj(p, "requests", "confirm-in-writing", whole["name"].(string)); r["owner"] != "p-kz" || r["factsSummary"] != body["factsSummary"] {
+			t.Errorf("confirmed as it stands: owner %v, facts %v", r["owner"], r["factsSummary"])
+		}
 		late := record(time.Now().Add(-73 * time.Hour))["name"].(string)
 		list := c.obj(kzCA, "requests", "list", "--filter", "overdue = true", "--all")
 		var overdue []string
