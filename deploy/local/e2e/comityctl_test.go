@@ -255,9 +255,10 @@ func TestComityctlEndToEnd(t *testing.T) {
 			ctl.status("SUBMITTED", "requests", "submit", refused, "--token", p)
 			ctl.status("TRANSMITTED", "requests", "transmit", refused, "--token", kzCA)
 			ctl.status("ACKNOWLEDGED", "requests", "acknowledge", refused, "--token", uzCA)
-			// A preservation may be refused only on these two grounds (DESIGN §5.1).
+			// A preservation may be refused only on a political offence or
+			// essential interests (Budapest 29(5)).
 			r := ctl.status("REFUSED", "requests", "refuse", refused, "--ground", "ESSENTIAL_INTERESTS", "--ground", "political_offence",
-				"--explanation", "The case concerns the opposition's financing.", "--token", uzCA)
+				"--explanation", "The data concerns the state's security services.", "--token", uzCA)
 			if gr := r["refusal"].(map[string]any)["grounds"].([]any); len(gr) != 2 {
 				t.Errorf("refusal: %v", r["refusal"])
 			}
