@@ -150,7 +150,9 @@ func testStatisticsAPI(t *testing.T, s *suite) {
 	}
 
 	// An answer: the time from acknowledgement to refusal, and the ground.
-	act(r1, "refuse", uzCA, map[string]any{"grounds": []string{"INSUFFICIENT_INFORMATION"}, "explanation": "Not hosted here."})
+	// A preservation may be refused only on POLITICAL_OFFENCE or
+	// ESSENTIAL_INTERESTS (DESIGN §5.1).
+	act(r1, "refuse", uzCA, map[string]any{"grounds": []string{"ESSENTIAL_INTERESTS"}, "explanation": "Preserving these logs would disclose a state secret."})
 	answer := changedAt(r1, "REFUSED").Sub(changedAt(r1, "ACKNOWLEDGED"))
 	p = pairOf(stats(kzCA, kzUZ), "KZ", "UZ")
 	if got := median(p, "medianTimeToAnswer"); p["answeredCount"] != float64(1) || got == nil || *got != answer {
@@ -170,7 +172,7 @@ func testStatisticsAPI(t *testing.T, s *suite) {
 	if o, _ := p["executionItemsByOutcome"].(map[string]any); len(o) != 0 {
 		t.Errorf("KZ → UZ counts execution items with nothing executed: %v", o)
 	}
-	if g, _ := p["refusalsByGround"].(map[string]any); g["INSUFFICIENT_INFORMATION"] != float64(1) {
+	if g, _ := p["refusalsByGround"].(map[string]any); g["ESSENTIAL_INTERESTS"] != float64(1) {
 		t.Errorf("refusals of KZ → UZ = %v", p["refusalsByGround"])
 	}
 

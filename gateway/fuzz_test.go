@@ -147,6 +147,16 @@ func FuzzRequestBodies(f *testing.F) {
 		{"PATCH", "/v1/agencies/kz-police-cyber", "updateMask", s.kzAdmin},
 		// TM: no other fuzz call needs its trusted issuers.
 		{"PATCH", "/v1/states/TM", "updateMask", s.tmAdmin},
+		// The calls of DESIGN §5.1–§5.5 that take a body of their own.
+		{"POST", "/v1/requests:recordOral", "", s.uzCA},
+		{"POST", "/v1/" + s.acknowledged + ":postpone", "", s.uzCA},
+		{"POST", "/v1/" + s.acknowledged + ":proposeConditions", "", s.uzCA},
+		{"POST", "/v1/" + s.acknowledged + ":notifyImpediment", "", s.uzCA},
+		{"POST", "/v1/" + s.acknowledged + ":execute", "", s.uzCA},
+		{"POST", "/v1/" + s.draft + ":confirmInWriting", "", s.prosecutor},
+		{"POST", "/v1/" + s.acknowledged + ":discloseChain", "", s.uzCA},
+		{"POST", "/v1/" + s.acknowledged + ":requestExtension", "", s.prosecutor},
+		{"POST", "/v1/" + s.acknowledged + ":draftFollowUp", "", s.prosecutor},
 	}
 	full, err := json.Marshal(preservation())
 	if err != nil {
@@ -181,6 +191,17 @@ func FuzzRequestBodies(f *testing.F) {
 	f.Add(uint8(8), "contactPoints", []byte(`{"contactPoints":[{"role":"Night desk","phone":"+7","alwaysAvailable":true}]}`))
 	f.Add(uint8(9), "timeZone", []byte(`{"timeZone":"Mars/Olympus_Mons"}`))
 	f.Add(uint8(9), "trustedIssuers", []byte(`{"trustedIssuers":[]}`))
+	f.Add(uint8(10), "", []byte(`{"request":{"type":"DATA_PRESERVATION","priority":"EMERGENCY"},"requestingAgency":"agencies/kz-gpo",`+
+		`"intake":{"channel":"PHONE","caller":"x","receivedTime":"9999-12-31T23:59:59Z"}}`))
+	f.Add(uint8(10), "", []byte(`{"request":{},"requestingAgency":"agencies/UZ-247","intake":{"channel":"PORTAL"}}`))
+	f.Add(uint8(11), "", []byte(`{"until":"0001-01-01T00:00:00Z","reason":""}`))
+	f.Add(uint8(12), "", []byte(`{"conditions":[{"kind":"DELETE_BY","dueTime":"2026-01-01T00:00:00Z"}],"cost":{"estimate":"1e9","currency":"usd"}}`))
+	f.Add(uint8(13), "", []byte(`{"kind":"KIND_UNSPECIFIED","explanation":"x","expectedTime":"tomorrow"}`))
+	f.Add(uint8(14), "", []byte(`{"responseSummary":"x","items":[{"identifierIndex":-1,"dataCategory":"nope","outcome":"PROVIDED","attachments":["../x"]}]}`))
+	f.Add(uint8(15), "", []byte(`{"request":{"legalBasis":"BUDAPEST_CONVENTION"},"updateMask":"legalBasis,owner"}`))
+	f.Add(uint8(16), "", []byte(`{"provider":"","country":"XXX","explanation":"\u0000"}`))
+	f.Add(uint8(17), "", []byte(`{"days":99999,"reason":"x"}`))
+	f.Add(uint8(18), "", []byte(`{"type":"DATA_PRESERVATION","requestedState":"tj","requestId":"../../"}`))
 
 	f.Fuzz(func(t *testing.T, route uint8, param string, body []byte) {
 		r := routes[int(route)%len(routes)]

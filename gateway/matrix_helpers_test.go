@@ -52,6 +52,17 @@ const (
 	executed       stage = "EXECUTED"
 	withdrawn      stage = "WITHDRAWN"
 	closed         stage = "CLOSED"
+	// The statuses of DESIGN §5.5a.
+	partiallyExecuted stage = "PARTIALLY_EXECUTED"
+	postponed         stage = "POSTPONED"
+	conditions        stage = "CONDITIONS_PROPOSED"
+	awaitingDecision  stage = "AWAITING_REQUESTER_DECISION"
+	// oral is a request the requested agency's central authority recorded
+	// from a call on behalf of kz-gpo (§5.3): ACKNOWLEDGED, with no owner
+	// until a prosecutor of kz-gpo confirms it in writing. Only the
+	// confirmation is tried on it: a request drafted in Comity has nothing
+	// to confirm.
+	oral stage = "ORAL"
 
 	// anyStage: the call involves no request.
 	anyStage stage = "any"
@@ -63,15 +74,17 @@ const (
 
 var (
 	preStages   = []stage{draft, submitted, withdrawnDraft, closedDraft}
-	openStages  = []stage{transmitted, acknowledged, clarification, accepted}
+	openStages  = []stage{transmitted, acknowledged, clarification, accepted, partiallyExecuted, postponed, conditions, awaitingDecision}
 	endedStages = []stage{refused, executed, withdrawn, closed}
 	postStages  = slices.Concat(openStages, endedStages)
 	allStages   = slices.Concat(preStages, postStages)
 
 	stageGroups = map[string][]stage{
 		"pre": preStages, "post": postStages, "open": openStages, "ended": endedStages,
-		"any": {anyStage}, string(entryOfKZ): {entryOfKZ}, string(entryOfKZUZ): {entryOfKZUZ},
+		"any": {anyStage}, string(entryOfKZ): {entryOfKZ}, string(entryOfKZUZ): {entryOfKZUZ}, string(oral): {oral},
 	}
+	// requestStages are the stages of a request a cell may be tried on.
+	requestStages = append(slices.Clone(allStages), oral)
 )
 
 // status is the request status of a lifecycle stage.
@@ -81,6 +94,8 @@ func (st stage) status() requestv1.Request_Status {
 		return requestv1.Request_WITHDRAWN
 	case closedDraft:
 		return requestv1.Request_CLOSED
+	case oral:
+		return requestv1.Request_ACKNOWLEDGED
 	}
 	return requestv1.Request_Status(requestv1.Request_Status_value[string(st)])
 }
@@ -289,7 +304,7 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	must(t, err, "create "+matrixAcademy)
 	e.startWatchers(t)
 	for route, fixtures := range e.shared {
-		for _, st := range allStages {
+		for _, st := range requestStages {
 			fixtures[st] = e.build(t, st, true, route)
 		}
 	}
@@ -359,6 +374,19 @@ func (e *matrixEnv) build(t *testing.T, st stage, withContent bool, routedTo str
 		draftReq.Priority = directoryv1.Priority_ROUTINE
 		requestedCA, wantAgency = matrixCallerOf("requestedState.CA"), "agencies/"+matrixGPO
 	}
+	if st == oral {
+		// Recorded by the requested agency from a kz-gpo prosecutor's call,
+		// with every field a written request has: only the confirmation
+		// is missing.
+		r, err := e.req.RecordOralRequest(e.ctx(t, requestedCA), &requestv1.RecordOralRequestRequest{
+			Request: draftReq, RequestingAgency: "agencies/kz-gpo",
+			Intake: &requestv1.Intake{Channel: requestv1.Intake_PHONE, Caller: "Duty prosecutor of the KZ GPO", ReceivedTime: timestamppb.Now()}})
+		must(t, err, "record a request from a call")
+		if got := r.GetRequest().GetRequestedAgency(); got != wantAgency || r.GetRequest().GetStatus() != requestv1.Request_ACKNOWLEDGED {
+			t.Fatalf("a request recorded by %s is %s at %q", wantAgency, r.GetRequest().GetStatus(), got)
+		}
+		return &matrixFixture{name: r.GetRequest().GetName()}
+	}
 	r, err := e.req.CreateRequest(e.ctx(t, owner), &requestv1.CreateRequestRequest{Request: draftReq})
 	must(t, err, "create a request")
 	if got := r.GetRequest().GetRequestedAgency(); got != wantAgency {
@@ -405,6 +433,15 @@ func (e *matrixEnv) build(t *testing.T, st stage, withContent bool, routedTo str
 		do(requestedCA, "RequestClarification")
 	case accepted:
 		do(requestedCA, "AcceptRequest")
+	case partiallyExecuted:
+		do(requestedCA, "AcceptRequest")
+		must(t, partialExecution(e.ctx(t, requestedCA), e.req, fx.name), "building a PARTIALLY_EXECUTED request: a partial execution")
+	case postponed:
+		do(requestedCA, "PostponeRequest")
+	case conditions:
+		do(requestedCA, "ProposeConditions")
+	case awaitingDecision:
+		do(requestedCA, "DeclareConfidentialityImpossible")
 	case refused:
 		do(requestedCA, "RefuseRequest")
 	case executed, closed:
@@ -465,7 +502,7 @@ var lifecycleCalls = map[string]func(ctx context.Context, c requestv1.RequestSer
 	},
 	"RefuseRequest": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
 		_, err := c.RefuseRequest(ctx, &requestv1.RefuseRequestRequest{Name: name,
-			Grounds: []requestv1.Refusal_Ground{requestv1.Refusal_INSUFFICIENT_INFORMATION}, Explanation: "The address is not hosted here."})
+			Grounds: []requestv1.Refusal_Ground{requestv1.Refusal_ESSENTIAL_INTERESTS}, Explanation: "Preserving these logs would disclose a state secret."})
 		return err
 	},
 	"ExecuteRequest": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
@@ -484,6 +521,93 @@ var lifecycleCalls = map[string]func(ctx context.Context, c requestv1.RequestSer
 		_, err := c.CloseRequest(ctx, &requestv1.CloseRequestRequest{Name: name})
 		return err
 	},
+
+	// DESIGN §5.1–§5.5.
+	"RequestExtension": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.RequestExtension(ctx, &requestv1.RequestExtensionRequest{Name: name, Days: 30, Reason: "The production request is being translated."})
+		return err
+	},
+	"GrantExtension": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.GrantExtension(ctx, &requestv1.GrantExtensionRequest{Name: name})
+		return err
+	},
+	"DeclineExtension": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.DeclineExtension(ctx, &requestv1.DeclineExtensionRequest{Name: name, Reason: "The provider deletes the logs by law."})
+		return err
+	},
+	"ReleasePreservation": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.ReleasePreservation(ctx, &requestv1.ReleasePreservationRequest{Name: name, Reason: "The data was obtained otherwise."})
+		return err
+	},
+	"DiscloseChain": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.DiscloseChain(ctx, &requestv1.DiscloseChainRequest{Name: name, Provider: "Pamir Telecom", Country: "TJ",
+			Explanation: "The traffic came through its network."})
+		return err
+	},
+	"NotifyImpediment": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.NotifyImpediment(ctx, &requestv1.NotifyImpedimentRequest{Name: name, Kind: requestv1.Impediment_SIGNIFICANT_DELAY,
+			Explanation: "The provider answers in 30 days."})
+		return err
+	},
+	"PostponeRequest": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.PostponeRequest(ctx, &requestv1.PostponeRequestRequest{Name: name, Until: timestamppb.New(time.Now().Add(30 * 24 * time.Hour)),
+			Reason: "Execution would prejudice a domestic investigation."})
+		return err
+	},
+	"ResumeRequest": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.ResumeRequest(ctx, &requestv1.ResumeRequestRequest{Name: name})
+		return err
+	},
+	"ProposeConditions": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.ProposeConditions(ctx, &requestv1.ProposeConditionsRequest{Name: name,
+			Conditions: []*requestv1.Condition{{Kind: requestv1.Condition_USE_ONLY_STATED_PROCEEDINGS, Text: "For case KZ-CASE-2026-1187 only."}}})
+		return err
+	},
+	"AcceptConditions": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.AcceptConditions(ctx, &requestv1.AcceptConditionsRequest{Name: name})
+		return err
+	},
+	"RejectConditions": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.RejectConditions(ctx, &requestv1.RejectConditionsRequest{Name: name, Reason: "Our law keeps the data with the case file."})
+		return err
+	},
+	"ConfirmInWriting": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.ConfirmInWriting(ctx, &requestv1.ConfirmInWritingRequest{Name: name})
+		return err
+	},
+	"DeclareConfidentialityImpossible": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.DeclareConfidentialityImpossible(ctx, &requestv1.DeclareConfidentialityImpossibleRequest{Name: name,
+			Explanation: "The provider must notify its customer by law."})
+		return err
+	},
+	"ProceedRequest": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.ProceedRequest(ctx, &requestv1.ProceedRequestRequest{Name: name})
+		return err
+	},
+	"TransferOwnership": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.TransferOwnership(ctx, &requestv1.TransferOwnershipRequest{Name: name, Owner: matrixCallerOf("requestingAgency.Pr").subject,
+			Reason: "Reassigned during leave."})
+		return err
+	},
+}
+
+// partialExecution delivers part of an accepted request.
+func partialExecution(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+	_, err := c.ExecuteRequest(ctx, &requestv1.ExecuteRequestRequest{Name: name, ResponseSummary: "The first logs are preserved.", Partial: true})
+	return err
+}
+
+// extensionDecision is GrantExtension or DeclineExtension: the cell that is
+// to succeed first has the owner ask for an extension, for there to be one
+// to decide; the others are tried on the request as it is (whoever may not
+// decide is refused before that matters).
+func extensionDecision(name string) matrixMethod {
+	return matrixMethod{kind: moves, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		if c.want == "OK" {
+			must(c.t, lifecycleCalls["RequestExtension"](e.ctx(c.t, owner), e.req, c.fx.name), "ask for an extension")
+		}
+		return "OK", lifecycleCalls[name](ctx, e.req, c.fx.name)
+	}}
 }
 
 // upload streams a small attachment to a request.
@@ -772,6 +896,57 @@ var matrixMethods = map[string]matrixMethod{
 	"ExtendPreservation":   lifecycleMethod("ExtendPreservation"),
 	"WithdrawRequest":      lifecycleMethod("WithdrawRequest"),
 	"CloseRequest":         lifecycleMethod("CloseRequest"),
+
+	// DESIGN §5.1–§5.5.
+	"RequestExtension":                 lifecycleMethod("RequestExtension"),
+	"GrantExtension":                   extensionDecision("GrantExtension"),
+	"DeclineExtension":                 extensionDecision("DeclineExtension"),
+	"ReleasePreservation":              lifecycleMethod("ReleasePreservation"),
+	"DiscloseChain":                    lifecycleMethod("DiscloseChain"),
+	"NotifyImpediment":                 lifecycleMethod("NotifyImpediment"),
+	"PostponeRequest":                  lifecycleMethod("PostponeRequest"),
+	"ResumeRequest":                    lifecycleMethod("ResumeRequest"),
+	"ProposeConditions":                lifecycleMethod("ProposeConditions"),
+	"AcceptConditions":                 lifecycleMethod("AcceptConditions"),
+	"RejectConditions":                 lifecycleMethod("RejectConditions"),
+	"ConfirmInWriting":                 lifecycleMethod("ConfirmInWriting"),
+	"DeclareConfidentialityImpossible": lifecycleMethod("DeclareConfidentialityImpossible"),
+	"ProceedRequest":                   lifecycleMethod("ProceedRequest"),
+	"TransferOwnership":                lifecycleMethod("TransferOwnership"),
+	// A follow-up is a new draft: the request it follows does not change.
+	"DraftFollowUp": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		resp, err := e.req.DraftFollowUp(ctx, &requestv1.DraftFollowUpRequest{Name: c.fx.name, Type: directoryv1.RequestType_TRAFFIC_DATA})
+		if err != nil {
+			return "", err
+		}
+		r := resp.GetRequest()
+		if r.GetStatus() != requestv1.Request_DRAFT || r.GetOwner() != c.caller.subject || !slices.ContainsFunc(r.GetRelatedRequests(), func(rr *requestv1.RelatedRequest) bool {
+			return rr.GetKind() == requestv1.RelatedRequest_FOLLOW_UP_OF && rr.GetRequest() == c.fx.name
+		}) {
+			return fmt.Sprintf("OK but a %s owned by %q related %v", r.GetStatus(), r.GetOwner(), r.GetRelatedRequests()), nil
+		}
+		return "OK", nil
+	}},
+	// Recorded on behalf of kz-gpo, or, by a KZ central authority (the
+	// requested side of a request from UZ), of uz-gpo.
+	"RecordOralRequest": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		from := "agencies/kz-gpo"
+		if c.caller.state() == "KZ" {
+			from = "agencies/uz-gpo"
+		}
+		resp, err := e.req.RecordOralRequest(ctx, &requestv1.RecordOralRequestRequest{
+			Request:          &requestv1.Request{Type: directoryv1.RequestType_DATA_PRESERVATION, Priority: directoryv1.Priority_EMERGENCY, EmergencyReason: "Threat to life."},
+			RequestingAgency: from,
+			Intake:           &requestv1.Intake{Channel: requestv1.Intake_PHONE, Caller: "The duty prosecutor", ReceivedTime: timestamppb.Now()}})
+		if err != nil {
+			return "", err
+		}
+		if r := resp.GetRequest(); r.GetStatus() != requestv1.Request_ACKNOWLEDGED || r.GetRequestedAgency() != "agencies/"+c.caller.agency ||
+			r.GetRequestingAgency() != from || r.GetOwner() != "" {
+			return fmt.Sprintf("OK but %s from %s to %s owned by %q", r.GetStatus(), r.GetRequestingAgency(), r.GetRequestedAgency(), r.GetOwner()), nil
+		}
+		return "OK", nil
+	}},
 	"GetRequestHistory": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		resp, err := e.req.GetRequestHistory(ctx, &requestv1.GetRequestHistoryRequest{Name: c.fx.name})
 		if err != nil {
@@ -1083,7 +1258,7 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 	m := matrixMethods[method]
 	cell := matrixCell{t: t, stage: st, caller: c, want: want}
 	shared := false
-	if slices.Contains(allStages, st) {
+	if slices.Contains(requestStages, st) {
 		if m.kind == moves && want == "OK" {
 			cell.fx = e.build(t, st, false, c.routedTo)
 		} else {

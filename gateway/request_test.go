@@ -149,7 +149,7 @@ func TestWhoSeesARequest(t *testing.T) {
 		}
 	}
 	s.mustDo("POST", path+":acknowledge", uzCA, map[string]any{}, 200)
-	s.mustDo("POST", path+":refuse", uzCA, map[string]any{"grounds": []string{"INSUFFICIENT_INFORMATION"}, "explanation": "The address is not hosted here."}, 200)
+	s.mustDo("POST", path+":refuse", uzCA, map[string]any{"grounds": []string{"ESSENTIAL_INTERESTS"}, "explanation": "Preserving these logs would disclose a state secret."}, 200)
 	checkTJ("refused")
 	s.mustDo("POST", path+":close", kzCA, map[string]any{}, 200)
 	checkTJ("closed")

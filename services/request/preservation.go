@@ -300,7 +300,7 @@ type FollowUp struct {
 // The draft is made by Create: retrying with the same requestID gives the
 // same draft.
 func (s *Service) DraftFollowUp(ctx context.Context, p identity.Principal, id string, f FollowUp, requestID string) (View, error) {
-	src, err := s.precheck(ctx, p, id, "", actDraftFollowUp, nil)
+	src, err := s.precheck(ctx, p, id, "", actDraftFollowUp, neverTransmitted)
 	if err != nil {
 		return View{}, err
 	}
@@ -318,6 +318,17 @@ func (s *Service) DraftFollowUp(ctx context.Context, p identity.Principal, id st
 		return View{}, err
 	}
 	return v, nil
+}
+
+// neverTransmitted refuses a follow-up of a request withdrawn (or closed)
+// before it was transmitted: its status is one a follow-up may come from,
+// but the requested side never had it, so there is nothing to follow up.
+func neverTransmitted(r Request) error {
+	if !r.TransmitTime.IsZero() {
+		return nil
+	}
+	return (errs.Violations{{Field: "status", Description: fmt.Sprintf("request %s is %s and was never transmitted; %s needs a request the requested side received",
+		r.Reference, r.Status, actDraftFollowUp)}}).Err(errs.FailedPrecondition, fmt.Sprintf("cannot %s a request that was never transmitted", actDraftFollowUp))
 }
 
 // followUpDraft is the draft of follow-up f of src, or why there is none.

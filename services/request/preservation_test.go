@@ -407,6 +407,13 @@ func TestDraftFollowUp(t *testing.T) {
 	_, err := dm.svc.DraftFollowUp(ctx, kzProsecutor, f.ID, request.FollowUp{Type: cooperation.ContentData}, "")
 	wantRefused(t, "follow up a draft", err, errs.FailedPrecondition, []string{"status"})
 
+	// A preservation withdrawn before it was transmitted: the requested
+	// side never had it, whatever its status says.
+	w := ok(t)(dm.svc.Create(ctx, kzProsecutor, completeDraft(), ""))
+	ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, w.ID, "", "Not needed after all."))
+	_, err = dm.svc.DraftFollowUp(ctx, kzProsecutor, w.ID, request.FollowUp{Type: cooperation.TrafficData}, "")
+	wantRefused(t, "follow up a request never transmitted", err, errs.FailedPrecondition, []string{"status"}, "never transmitted")
+
 	_, err = dm.svc.DraftFollowUp(ctx, kgProsecutor, v.ID, request.FollowUp{Type: cooperation.TrafficData}, "")
 	wantRefused(t, "a prosecutor who may not see it", err, errs.NotFound, nil)
 	for _, p := range []identity.Principal{kzCA, uzCA, kzLiaison} {

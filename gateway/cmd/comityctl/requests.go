@@ -86,8 +86,8 @@ func newRequestsCmd(g *globals) *cobra.Command {
   comityctl requests watch`)
 	c.Aliases = []string{"request", "req"}
 	c.AddCommand(newRequestsCreateCmd(g), newRequestsGetCmd(g), newRequestsListCmd(g), newRequestsUpdateCmd(g),
-		newRequestsHistoryCmd(g), newRequestsWatchCmd(g))
-	for _, a := range requestActions() {
+		newRequestsHistoryCmd(g), newRequestsWatchCmd(g), newRequestsRecordOralCmd(g), newRequestsConfirmCmd(g))
+	for _, a := range append(requestActions(), practiceActions()...) {
 		c.AddCommand(newRequestActionCmd(g, a))
 	}
 	return c
@@ -331,6 +331,7 @@ type draftFlags struct {
 	offenceMaxPenalty                                                            int32
 	confidential                                                                 bool
 	identifiers, dataCategories, persons, related                                []string
+	content                                                                      contentFlags
 }
 
 func (d *draftFlags) register(c *cobra.Command) {
@@ -356,7 +357,9 @@ func (d *draftFlags) register(c *cobra.Command) {
 	f.BoolVar(&d.confidential, "confidential", false, "the request itself is confidential")
 	f.StringArrayVar(&d.identifiers, "identifier", nil, "KIND=VALUE for which data is sought, e.g. IP_ADDRESS=203.0.113.7:443 (repeatable; replaces the list)")
 	f.StringArrayVar(&d.dataCategories, "data-category", nil, "a category of data sought, e.g. 'connection logs' (repeatable; replaces the list)")
-	f.StringArrayVar(&d.persons, "person", nil, "a person concerned, 'FULL NAME' or 'FULL NAME:ROLE' (repeatable; replaces the list)")
+	f.StringArrayVar(&d.persons, "person", nil, "a person concerned, 'FULL NAME[:ROLE][;KEY=VALUE…]', KEY one of "+strings.Join(personKeys, ", ")+
+		", e.g. 'Example LLP:suspect;kind=LEGAL;registration-number=123456' (repeatable; replaces the list)")
+	d.content.register(c)
 	f.StringArrayVar(&d.related, "related-request", nil, "a related request as [KIND:]REQUEST, KIND one of FOLLOW_UP_OF, EXTENSION_OF, SUPERSEDES, SPAWNED_BY, RELATED (the default) (repeatable; replaces the list)")
 }
 
@@ -467,10 +470,18 @@ func (d *draftFlags) apply(c *cobra.Command, r *requestv1.Request) ([]string, er
 	if changed("person", "persons") {
 		r.Persons = nil
 		for _, s := range d.persons {
-			name, role, _ := strings.Cut(s, ":")
-			r.Persons = append(r.Persons, &requestv1.Person{FullName: strings.TrimSpace(name), Role: strings.TrimSpace(role)})
+			p, err := parsePerson(s)
+			if err != nil {
+				return nil, err
+			}
+			r.Persons = append(r.Persons, p)
 		}
 	}
+	contentMask, err := d.content.apply(c, r)
+	if err != nil {
+		return nil, err
+	}
+	mask = append(mask, contentMask...)
 	if changed("related-request", "relatedRequests") {
 		r.RelatedRequests = nil
 		for _, s := range d.related {
@@ -696,8 +707,9 @@ func requestActions() []requestAction {
 		validateOnly                                bool
 		reason, questions, answers, summary         string
 		explanation, dualCriminality, hrNote, conds string
+		consultationNote, consultationTime          string
 		hrConcerns, partial                         bool
-		attachments, grounds                        []string
+		attachments, grounds, items, itemAtts       []string
 	)
 	validateFlag := func(c *cobra.Command) {
 		c.Flags().BoolVar(&validateOnly, "validate-only", false, "check every safeguard and change nothing")
@@ -788,9 +800,21 @@ func requestActions() []requestAction {
 				c.Flags().StringArrayVar(&grounds, "ground", nil, "a ground (repeatable): "+strings.Join(enumNames(requestv1.Refusal_Ground(0).Descriptor()), ", "))
 				_ = c.RegisterFlagCompletionFunc("ground", cobra.FixedCompletions(enumNames(requestv1.Refusal_Ground(0).Descriptor()), cobra.ShellCompDirectiveNoFileComp))
 				c.Flags().StringVar(&explanation, "explanation", "", "the explanation")
+				c.Flags().StringVar(&consultationNote, "consultation-note", "", "what was considered before refusing (granting in part or under conditions) and with whom: required unless the request is a preservation")
+				c.Flags().StringVar(&consultationTime, "consultation-time", "", "when the consultation took place (2026-03-31 or RFC 3339)")
 			},
 			body: func(*cobra.Command, string) (proto.Message, error) {
 				m := &requestv1.RefuseRequestRequest{Explanation: explanation}
+				if consultationNote != "" || consultationTime != "" {
+					m.Consultation = &requestv1.Consultation{Note: consultationNote}
+					if consultationTime != "" {
+						ts, err := parseTime("consultation-time", consultationTime)
+						if err != nil {
+							return nil, err
+						}
+						m.Consultation.Time = ts
+					}
+				}
 				for _, gr := range grounds {
 					n, err := enumValue("ground", gr, requestv1.Refusal_Ground(0).Descriptor())
 					if err != nil {
@@ -801,16 +825,35 @@ func requestActions() []requestAction {
 				return m, nil
 			}},
 		{use: "execute", verb: "execute", short: "Record the execution of an accepted request (the requested side)",
-			long:    "Attachments uploaded before ('attachments upload') carry the response.",
-			example: "  comityctl requests execute KZ-2026-000002 --summary 'Logs preserved.' --attachment requests/…/attachments/…",
+			long: "Attachments uploaded before ('attachments upload') carry the response. --item gives the outcome\n" +
+				"for one identifier and data category, IDX/CATEGORY=OUTCOME[:REASON] (IDX the identifier's index, from 0;\n" +
+				"OUTCOME one of " + strings.Join(enumNames(requestv1.ExecutionItem_Outcome(0).Descriptor()), ", ") + "), and\n" +
+				"--item-attachment IDX/CATEGORY=ATTACHMENT an attachment carrying that item's data. With --partial\n" +
+				"the request becomes PARTIALLY_EXECUTED, and more deliveries may follow.",
+			example: "  comityctl requests execute KZ-2026-000002 --summary 'Logs preserved.' --attachment requests/…/attachments/…\n" +
+				"  comityctl requests execute KZ-2026-000005 --summary 'Subscriber data; no logs.' --item '0/subscriber data=PROVIDED' \\\n" +
+				"    --item-attachment '0/subscriber data=0192f0c4-…' --item '0/connection logs=NOT_RETAINED:Kept 6 months only'",
 			flags: func(c *cobra.Command) {
 				c.Flags().StringVar(&summary, "summary", "", "summary of the response (required)")
-				c.Flags().BoolVar(&partial, "partial", false, "only part of the request was executed")
+				c.Flags().BoolVar(&partial, "partial", false, "only part of the request was executed: more deliveries will follow")
 				attachmentFlag(c, "an attachment that carries the response")
+				c.Flags().StringArrayVar(&items, "item", nil, "the outcome for one identifier and data category, IDX/CATEGORY=OUTCOME[:REASON] (repeatable)")
+				c.Flags().StringArrayVar(&itemAtts, "item-attachment", nil, "an attachment of one item, IDX/CATEGORY=ATTACHMENT (name or id; repeatable)")
 			},
 			body: func(_ *cobra.Command, name string) (proto.Message, error) {
 				atts, err := attachmentNames(name, attachments)
-				return &requestv1.ExecuteRequestRequest{ResponseSummary: summary, Partial: partial, Attachments: atts}, err
+				if err != nil {
+					return nil, err
+				}
+				m := &requestv1.ExecuteRequestRequest{ResponseSummary: summary, Partial: partial, Attachments: atts}
+				for _, s := range items {
+					it, err := parseItem(s)
+					if err != nil {
+						return nil, err
+					}
+					m.Items = append(m.Items, it)
+				}
+				return m, itemAttachments(name, m.Items, itemAtts)
 			}},
 		{use: "extend", verb: "extendPreservation", short: "Extend an executed preservation by another period (the requested side)",
 			example: "  comityctl requests extend KZ-2026-000002",

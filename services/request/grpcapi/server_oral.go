@@ -45,16 +45,17 @@ func (s *Server) ConfirmInWriting(ctx context.Context, req *requestv1.ConfirmInW
 	if err != nil {
 		return nil, err
 	}
-	in := req.GetRequest()
-	if in == nil {
-		in = &requestv1.Request{}
-	}
-	if err := checkTimes(in, "request"); err != nil {
-		return nil, err
-	}
-	apply, touched, err := updateFromProto(in, req.GetUpdateMask())
-	if err != nil {
-		return nil, err
+	// Without a request there is nothing to complete: the recorded fields
+	// stand as they are (an absent update_mask would otherwise replace them
+	// all with nothing).
+	apply, touched := func(*request.Request) {}, []string(nil)
+	if in := req.GetRequest(); in != nil {
+		if err := checkTimes(in, "request"); err != nil {
+			return nil, err
+		}
+		if apply, touched, err = updateFromProto(in, req.GetUpdateMask()); err != nil {
+			return nil, err
+		}
 	}
 	v, err := s.svc.ConfirmInWriting(ctx, p, id, req.GetEtag(), apply, touched)
 	if err != nil {

@@ -190,3 +190,35 @@ func TestOralRequestCalls(t *testing.T) {
 		t.Errorf("transferred: owner %q, %v", tr.GetRequest().GetOwner(), err)
 	}
 }
+
+// TestConfirmInWritingWithNothingToAdd: a call recorded with every field a
+// written request has is confirmed as it stands, by a confirmation that
+// sends no request: the recorded fields stay (none is taken as cleared).
+func TestConfirmInWritingWithNothingToAdd(t *testing.T) {
+	s := oralServer(t)
+	uz := as(t, "ca-uz", "uz-247", identity.CentralAuthority)
+	kz := as(t, "p-kz", "kz-gpo", identity.Prosecutor)
+	resp, err := s.RecordOralRequest(uz, &requestv1.RecordOralRequestRequest{
+		Request: &requestv1.Request{Type: directoryv1.RequestType_DATA_PRESERVATION, Priority: directoryv1.Priority_EMERGENCY,
+			EmergencyReason: "A child is missing.", FactsSummary: "Lured through a chat account.",
+			Identifiers: []*requestv1.Identifier{{Kind: requestv1.Identifier_IP_ADDRESS, Value: "192.0.2.10"}},
+			LegalBasis:  requestv1.Request_CHISINAU_CONVENTION_2002, Language: "ru",
+			Offence:                     &requestv1.Offence{Description: "Grooming", LegalQualification: "Article 134", MaximumPenaltyYears: 10},
+			NecessityAndProportionality: strings.Repeat("The chat logs are the only trace of who lured the child. ", 3),
+			Custodian:                   &requestv1.Custodian{Provider: "Example Telecom LLC", Country: "UZ"},
+			FollowUpIntended:            &requestv1.FollowUpIntended{Intended: true, ProductionType: directoryv1.RequestType_TRAFFIC_DATA}},
+		RequestingAgency: "agencies/kz-gpo",
+		Intake:           &requestv1.Intake{Channel: requestv1.Intake_PHONE, Caller: "A. Sadykov, KZ GPO"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ConfirmInWriting(kz, &requestv1.ConfirmInWritingRequest{Name: resp.GetRequest().GetName()})
+	if err != nil {
+		t.Fatalf("confirming a complete record as it stands: %v %v", err, fields(err))
+	}
+	if cr := c.GetRequest(); cr.GetOwner() != "p-kz" || cr.GetIntake().GetConfirmTime() == nil || cr.GetFactsSummary() != "Lured through a chat account." ||
+		cr.GetOffence().GetDescription() != "Grooming" || cr.GetCustodian().GetProvider() != "Example Telecom LLC" {
+		t.Errorf("confirmed as it stands: %v", cr)
+	}
+}
