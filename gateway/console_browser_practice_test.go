@@ -82,7 +82,7 @@ func TestConsoleBrowserPractice(t *testing.T) {
 		kzP.t = t
 		uz := newBrowser(t, root, axe)
 		uz.signInDev(cs.baseURL, "UZ", "uz-247", "central_authority")
-		id, ref := practiceRequest(t, cs, "DATA_PRESERVATION", "UZ", "submit", "transmit", "acknowledge", "accept", "execute")
+		id, ref := consolePracticeRequest(t, cs, "DATA_PRESERVATION", "UZ", "submit", "transmit", "acknowledge", "accept", "execute")
 
 		kzP.openRequest(cs.baseURL, id)
 		kzP.checkPracticePage("the executed preservation's page")
@@ -178,7 +178,7 @@ func TestConsoleBrowserPractice(t *testing.T) {
 		kzP.t = t
 		uz := newBrowser(t, root, axe)
 		uz.signInDev(cs.baseURL, "UZ", "uz-247", "central_authority")
-		id, _ := practiceRequest(t, cs, "DATA_PRESERVATION", "UZ", "submit", "transmit", "acknowledge", "accept", "execute")
+		id, _ := consolePracticeRequest(t, cs, "DATA_PRESERVATION", "UZ", "submit", "transmit", "acknowledge", "accept", "execute")
 		uz.openRequest(cs.baseURL, id)
 		if done := uz.act("disclose_chain", func() {
 			uz.fill(`#provider`, "Pamir Telecom")
@@ -285,7 +285,7 @@ func TestConsoleBrowserPractice(t *testing.T) {
 		kzP.t = t
 		gpo := newBrowser(t, root, axe)
 		gpo.signInDev(cs.baseURL, "UZ", "uz-gpo", "central_authority")
-		id, _ := practiceRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
+		id, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
 		gpo.openRequest(cs.baseURL, id)
 		gpo.act("postpone", func() {
 			gpo.fill(`#until`, formMoment(14*24*time.Hour))
@@ -315,7 +315,7 @@ func TestConsoleBrowserPractice(t *testing.T) {
 			t.Errorf("after the acceptance the conditions read %q", got)
 		}
 
-		rid, _ := practiceRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
+		rid, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
 		gpo.openRequest(cs.baseURL, rid)
 		gpo.act("refuse", func() {
 			gpo.run(`document.querySelector('input[name="grounds"][value="DOMESTIC_LAW_PROHIBITS"]').checked = true`)

@@ -23,13 +23,14 @@ func practiceBody(typ, to string) map[string]any {
 	return body
 }
 
-// practiceRequest makes a request of type typ to the state to through the
-// API and takes it through actions (each a lifecycle action and its body,
-// by kz-gpo's prosecutor for submit, kz-gpo's central authority for
-// transmit and the central authority of the agency the request was routed
-// to for the others: the 24/7 point for a preservation, the prosecutor
-// general's office for a production); it returns the id and reference.
-func practiceRequest(t *testing.T, cs *consoleSuite, typ, to string, actions ...string) (id, ref string) {
+// consolePracticeRequest makes a request of type typ to the state to
+// through the API and takes it through actions (each a lifecycle action
+// and its body, by kz-gpo's prosecutor for submit, kz-gpo's central
+// authority for transmit and the central authority of the agency the
+// request was routed to for the others: the 24/7 point for a preservation,
+// the prosecutor general's office for a production); it returns the id and
+// reference.
+func consolePracticeRequest(t *testing.T, cs *consoleSuite, typ, to string, actions ...string) (id, ref string) {
 	t.Helper()
 	kzP := cs.token("kz-gpo", identity.Prosecutor)
 	created := cs.do(http.MethodPost, "/v1/requests", kzP, practiceBody(typ, to))
@@ -61,9 +62,9 @@ func practiceRequest(t *testing.T, cs *consoleSuite, typ, to string, actions ...
 	return id, ref
 }
 
-// practiceRequestBody reads the request through the API as kz-gpo's
+// consolePracticeRead reads the request through the API as kz-gpo's
 // central authority.
-func practiceRequestBody(t *testing.T, cs *consoleSuite, id string) map[string]any {
+func consolePracticeRead(t *testing.T, cs *consoleSuite, id string) map[string]any {
 	t.Helper()
 	r := cs.do(http.MethodGet, "/v1/requests/"+id, cs.token("kz-gpo", identity.CentralAuthority), nil)
 	if r.status != http.StatusOK {
@@ -139,7 +140,7 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 	gpoUsers := map[string]*authorityUser{"kz prosecutor": kzP, "kz CA": kzCA, "uz CA": uzGPO, "uz 24/7": uzCA, "tj CA": tjCA}
 
 	t.Run("preservation", func(t *testing.T) {
-		id, _ := practiceRequest(t, cs, "DATA_PRESERVATION", "UZ", "submit", "transmit", "acknowledge", "accept", "execute")
+		id, _ := consolePracticeRequest(t, cs, "DATA_PRESERVATION", "UZ", "submit", "transmit", "acknowledge", "accept", "execute")
 		_, page := kzP.fetch("/requests/" + id)
 		for _, want := range []string{`data-preservation="preserved"`, "Example Telecom LLC", "Ask for an extension by", "Traffic data"} {
 			if !strings.Contains(page, want) {
@@ -182,9 +183,9 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 			!strings.Contains(page, "You are not allowed to do this") {
 			t.Errorf("the requesting side's forged grant answered %d: %s", code, authorityMain(page))
 		}
-		before := practiceRequestBody(t, cs, id)["preservation"].(map[string]any)["expiresAt"].(string)
+		before := consolePracticeRead(t, cs, id)["preservation"].(map[string]any)["expiresAt"].(string)
 		uzCA.act(id, "grant_extension", nil, "The extension was granted.")
-		after := practiceRequestBody(t, cs, id)["preservation"].(map[string]any)["expiresAt"].(string)
+		after := consolePracticeRead(t, cs, id)["preservation"].(map[string]any)["expiresAt"].(string)
 		b, _ := time.Parse(time.RFC3339, before)
 		a, _ := time.Parse(time.RFC3339, after)
 		if a.Sub(b) != 30*24*time.Hour {
@@ -234,7 +235,7 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 	})
 
 	t.Run("execution", func(t *testing.T) {
-		id, _ := practiceRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
+		id, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
 		for _, a := range []string{"notify_impediment", "postpone", "propose_conditions", "declare_confidentiality_impossible", "refuse", "accept"} {
 			checkOffered(t, id, a, gpoUsers, "uz CA")
 		}
@@ -352,7 +353,7 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 	})
 
 	t.Run("refusal after consultation", func(t *testing.T) {
-		id, _ := practiceRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
+		id, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
 		refusedAt(t, uzGPO, id, "refuse", url.Values{"grounds": {"DOMESTIC_LAW_PROHIBITS"}, "explanation": {"Kept explanation"}},
 			"consultation", ">Kept explanation</textarea>")
 		refusedAt(t, uzGPO, id, "refuse", url.Values{"grounds": {"DOMESTIC_LAW_PROHIBITS"}, "explanation": {"x"},
@@ -366,11 +367,11 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 	})
 
 	t.Run("transfer", func(t *testing.T) {
-		id, _ := practiceRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit")
+		id, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit")
 		checkOffered(t, id, "transfer_ownership", users, "kz prosecutor", "kz CA")
 		refusedAt(t, kzCA, id, "transfer_ownership", url.Values{"owner": {""}, "reason": {"Kept reason"}}, "owner", ">Kept reason</textarea>")
 		kzCA.act(id, "transfer_ownership", url.Values{"owner": {"prosecutor-2"}, "reason": {"On leave."}}, "handed to its new owner")
-		if got, _ := practiceRequestBody(t, cs, id)["owner"].(string); got != "prosecutor-2" {
+		if got, _ := consolePracticeRead(t, cs, id)["owner"].(string); got != "prosecutor-2" {
 			t.Errorf("after the transfer the owner is %q", got)
 		}
 	})
@@ -457,7 +458,7 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 
 	t.Run("draft content", func(t *testing.T) {
 		u := cs.signInHTTP(t, "kz-gpo", "prosecutor")
-		prior, _ := practiceRequest(t, cs, "DATA_PRESERVATION", "UZ")
+		prior, _ := consolePracticeRequest(t, cs, "DATA_PRESERVATION", "UZ")
 		v := draftValues("draft-content-1", goodNecessity)
 		for k, val := range map[string]string{
 			"custodian.provider": "Example Telecom LLC", "custodian.country": "uz", "custodian.service": "mobile internet",
@@ -509,7 +510,7 @@ func runConsolePractice(t *testing.T, cs *consoleSuite) {
 		if code, _, _ := ru.post("/language", url.Values{"lang": {"ru"}, "return": {"/"}}); code != http.StatusSeeOther {
 			t.Fatalf("the language choice answered %d", code)
 		}
-		id, _ := practiceRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
+		id, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit", "transmit", "acknowledge")
 		for _, a := range practiceActionIDs {
 			code, page := ru.fetch("/requests/" + id + "/" + a)
 			if code != http.StatusOK {
