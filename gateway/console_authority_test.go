@@ -380,7 +380,13 @@ func TestConsoleAuthority(t *testing.T) {
 		fid, _ := authoritySubmitted(t, cs, "UZ")
 		authorityAPI(t, cs, kzToken, fid, "transmit", nil)
 		authorityAPI(t, cs, uzToken, fid, "acknowledge", nil)
-		uzCA.act(fid, "refuse", url.Values{"grounds": {"INSUFFICIENT_INFORMATION", "OTHER"}, "explanation": {"The identifier is incomplete."}},
+		// A preservation may be refused on essential interests (DESIGN
+		// §5.1), and its form offers no ground it may not be refused on.
+		_, form := uzCA.form(fid, "refuse")
+		if !strings.Contains(form, `value="ESSENTIAL_INTERESTS"`) || strings.Contains(form, `value="INSUFFICIENT_INFORMATION"`) {
+			t.Errorf("the preservation's refusal form offers the wrong grounds: %s", authorityMain(form))
+		}
+		uzCA.act(fid, "refuse", url.Values{"grounds": {"ESSENTIAL_INTERESTS"}, "explanation": {"The account belongs to a state body."}},
 			"The request was refused.")
 		if got := authorityStatus(t, cs, fid); got != "REFUSED" {
 			t.Errorf("after the refusal the request is %s", got)

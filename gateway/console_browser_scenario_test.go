@@ -111,6 +111,10 @@ func TestConsoleBrowserScenario(t *testing.T) {
 		{"#identifiers-0-kind", "IP_ADDRESS"}, {"#identifiers-0-value", "203.0.113.9:443"},
 		{"#identifiers-0-start_time", start}, {"#identifiers-0-end_time", end},
 		{"#necessity_and_proportionality", "Needed."},
+		// A preservation names its custodian and the follow-up intended
+		// (DESIGN §5.1).
+		{"#custodian-provider", "Example Telecom LLC"}, {"#custodian-country", "UZ"},
+		{"#follow_up_intended-intended", "true"}, {"#follow_up_intended-production_type", "TRAFFIC_DATA"},
 	} {
 		prosecutor.fill(f[0], f[1])
 	}

@@ -22,7 +22,9 @@ import (
 )
 
 // draftValues is a complete urgent preservation request to UZ, as the
-// form sends it, with necessity as given.
+// form sends it, with necessity as given: with the custodian and the
+// announced follow-up that a preservation needs at submission (DESIGN
+// §5.1).
 func draftValues(requestID, necessity string) url.Values {
 	start := time.Now().UTC().Add(-72 * time.Hour).Format("2006-01-02T15:04")
 	end := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02T15:04")
@@ -40,6 +42,8 @@ func draftValues(requestID, necessity string) url.Values {
 		"data_categories":               {"connection logs\nsubscriber of the address"},
 		"necessity_and_proportionality": {necessity},
 		"language":                      {"ru"},
+		"custodian.provider":            {"Example Telecom LLC"}, "custodian.country": {"UZ"},
+		"follow_up_intended.intended": {"true"}, "follow_up_intended.production_type": {"TRAFFIC_DATA"},
 	}
 }
 

@@ -42,6 +42,9 @@ type requestAction struct {
 	// Types, when set, are the only request types it applies to (an
 	// extension, to preservations).
 	Types []directoryv1.RequestType
+	// Show, when set, says whether the request's state beyond its status
+	// allows the action at all (a grant needs an extension asked for).
+	Show func(*requestv1.Request) bool
 }
 
 // doneMessage is the confirmation the request's page shows after the
@@ -50,7 +53,7 @@ type requestAction struct {
 // registered action, a posted message or an upload, and the catalog has it;
 // else nothing.
 func doneMessage(pg page, id string) (string, string) {
-	if id != "message" && id != "upload" && !slices.ContainsFunc(requestActions, func(a requestAction) bool { return a.ID == id }) {
+	if id != "message" && id != "upload" && id != "record_oral" && !slices.ContainsFunc(requestActions, func(a requestAction) bool { return a.ID == id }) {
 		return "", ""
 	}
 	msg := "action." + id + ".done"
@@ -94,7 +97,9 @@ func actionsFor(pg page, s *session, req *requestv1.Request) []actionLink {
 	for _, a := range requestActions {
 		if a.Side != userSide || !slices.Contains(a.Statuses, req.GetStatus()) ||
 			!slices.ContainsFunc(a.Roles, func(r string) bool { return slices.Contains(s.Roles, r) }) ||
-			(a.Types != nil && !slices.Contains(a.Types, req.GetType())) {
+			(a.Types != nil && !slices.Contains(a.Types, req.GetType())) || (a.Show != nil && !a.Show(req)) ||
+			slices.ContainsFunc(out, func(l actionLink) bool { return l.ID == a.ID }) {
+			// An action registered for several roles is linked once.
 			continue
 		}
 		out = append(out, actionLink{
@@ -124,6 +129,7 @@ func navigation(pg page) []navLink {
 		{"/", "nav.requests", has("prosecutor") || has("central_authority") || has("liaison_officer")},
 		{"/requests/new", "nav.new_request", has("prosecutor")},
 		{"/authority", "nav.authority", has("central_authority")},
+		{"/requests/oral", "nav.record_oral", has("central_authority")},
 		{"/liaison", "nav.liaison", has("liaison_officer")},
 		{"/audit", "nav.audit", has("auditor")},
 		{"/directory", "nav.directory", has("directory_admin")},

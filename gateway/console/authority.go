@@ -36,8 +36,14 @@ type authorityAction struct {
 	// Deadlines are the message ids of the request's deadlines that matter
 	// for the action (see deadlines).
 	Deadlines []string
-	// Perform calls the service with the user's input.
-	Perform func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) error
+	// Perform calls the service with the user's input. It returns the id
+	// of the request the user goes to next, "" for this one (a follow-up
+	// draft is a request of its own).
+	Perform func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) (string, error)
+	// Renumber, when set, turns a field path of the service's complaint
+	// into the form's (the form sends only its filled rows, so the
+	// service's items[0] may be the form's third row).
+	Renumber func(in url.Values, field string) string
 }
 
 // authorityActions are the central authority's actions, in the order the
@@ -46,27 +52,27 @@ var authorityActions = []authorityAction{
 	{
 		requestAction: requestAction{ID: "transmit", Label: "action.transmit.link", Side: requestingSide,
 			Statuses: []requestv1.Request_Status{requestv1.Request_SUBMITTED}},
-		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, _ url.Values) error {
+		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, _ url.Values) (string, error) {
 			_, err := rs.TransmitRequest(ctx, &requestv1.TransmitRequestRequest{Name: name, Etag: etag})
-			return err
+			return "", err
 		},
 	},
 	{
 		requestAction: requestAction{ID: "return", Label: "action.return.link", Side: requestingSide, Danger: true,
 			Statuses: []requestv1.Request_Status{requestv1.Request_SUBMITTED}},
 		Fields: []string{"reason"},
-		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) error {
+		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) (string, error) {
 			_, err := rs.ReturnRequest(ctx, &requestv1.ReturnRequestRequest{Name: name, Etag: etag, Reason: in.Get("reason")})
-			return err
+			return "", err
 		},
 	},
 	{
 		requestAction: requestAction{ID: "acknowledge", Label: "action.acknowledge.link", Side: requestedSide,
 			Statuses: []requestv1.Request_Status{requestv1.Request_TRANSMITTED}},
 		Deadlines: []string{"deadline.acknowledge_by"},
-		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, _ url.Values) error {
+		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, _ url.Values) (string, error) {
 			_, err := rs.AcknowledgeRequest(ctx, &requestv1.AcknowledgeRequestRequest{Name: name, Etag: etag})
-			return err
+			return "", err
 		},
 	},
 	{
@@ -74,7 +80,7 @@ var authorityActions = []authorityAction{
 			Statuses: []requestv1.Request_Status{requestv1.Request_ACKNOWLEDGED}},
 		Fields:    []string{"dual_criminality", "human_rights_review.note", "human_rights_review", "conditions"},
 		Deadlines: []string{"deadline.answer_by"},
-		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) error {
+		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) (string, error) {
 			req := &requestv1.AcceptRequestRequest{
 				Name: name, Etag: etag, Conditions: in.Get("conditions"),
 				DualCriminality: requestv1.Acceptance_DualCriminality(requestv1.Acceptance_DualCriminality_value[in.Get("dual_criminality")]),
@@ -86,7 +92,7 @@ var authorityActions = []authorityAction{
 				req.HumanRightsReview = &requestv1.HumanRightsReview{Concerns: in.Get("concerns") == "yes", Note: in.Get("note")}
 			}
 			_, err := rs.AcceptRequest(ctx, req)
-			return err
+			return "", err
 		},
 	},
 	{
@@ -94,38 +100,53 @@ var authorityActions = []authorityAction{
 			Statuses: []requestv1.Request_Status{requestv1.Request_ACKNOWLEDGED}},
 		Fields:    []string{"questions"},
 		Deadlines: []string{"deadline.answer_by"},
-		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) error {
+		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) (string, error) {
 			_, err := rs.RequestClarification(ctx, &requestv1.RequestClarificationRequest{Name: name, Etag: etag, Questions: in.Get("questions")})
-			return err
+			return "", err
 		},
 	},
 	{
 		requestAction: requestAction{ID: "refuse", Label: "action.refuse.link", Side: requestedSide, Danger: true,
 			Statuses: []requestv1.Request_Status{requestv1.Request_ACKNOWLEDGED}},
-		Fields:    []string{"grounds", "explanation"},
+		Fields:    []string{"grounds", "explanation", "consultation.note", "consultation.time", "consultation"},
 		Deadlines: []string{"deadline.answer_by"},
-		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) error {
+		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) (string, error) {
 			req := &requestv1.RefuseRequestRequest{Name: name, Etag: etag, Explanation: in.Get("explanation")}
+			// The consultation before refusing (Budapest 27(6)): sent when
+			// the user wrote of it, for the service to say whether this
+			// refusal needs one.
+			when, err := formTimestamp("consultation.time", in.Get("consultation.time"))
+			if err != nil {
+				return "", err
+			}
+			if note := in.Get("consultation.note"); note != "" || when != nil {
+				req.Consultation = &requestv1.Consultation{Note: note, Time: when}
+			}
 			for _, g := range in["grounds"] {
 				// An unknown ground is sent as unset, for the service to
 				// refuse next to the field.
 				req.Grounds = append(req.Grounds, requestv1.Refusal_Ground(requestv1.Refusal_Ground_value[g]))
 			}
-			_, err := rs.RefuseRequest(ctx, req)
-			return err
+			_, err = rs.RefuseRequest(ctx, req)
+			return "", err
 		},
 	},
 	{
 		requestAction: requestAction{ID: "execute", Label: "action.execute.link", Side: requestedSide,
-			Statuses: []requestv1.Request_Status{requestv1.Request_ACCEPTED}},
-		Fields:    []string{"response_summary", "partial", "attachments"},
+			Statuses: []requestv1.Request_Status{requestv1.Request_ACCEPTED, requestv1.Request_PARTIALLY_EXECUTED}},
+		Fields:    []string{"response_summary", "partial", "attachments", "items"},
 		Deadlines: []string{"deadline.answer_by"},
-		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) error {
-			_, err := rs.ExecuteRequest(ctx, &requestv1.ExecuteRequestRequest{
+		Renumber:  renumberRows("items", "items", itemFilled),
+		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) (string, error) {
+			items, err := executeItems(in)
+			if err != nil {
+				return "", err
+			}
+			_, err = rs.ExecuteRequest(ctx, &requestv1.ExecuteRequestRequest{
 				Name: name, Etag: etag, ResponseSummary: in.Get("response_summary"),
-				Partial: in.Get("partial") == "true", Attachments: in["attachments"],
+				Partial: in.Get("partial") == "true", Attachments: in["attachments"], Items: items,
 			})
-			return err
+			return "", err
 		},
 	},
 	{
@@ -134,17 +155,22 @@ var authorityActions = []authorityAction{
 			Types:    []directoryv1.RequestType{directoryv1.RequestType_DATA_PRESERVATION}},
 		Fields:    []string{"deadlines.preservation_expires_at"},
 		Deadlines: []string{"deadline.preservation_expires_at"},
-		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, _ url.Values) error {
+		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, _ url.Values) (string, error) {
 			_, err := rs.ExtendPreservation(ctx, &requestv1.ExtendPreservationRequest{Name: name, Etag: etag})
-			return err
+			return "", err
 		},
 	},
 }
 
 func init() {
+	// The actions of issue 14 (practice.go) use the same pages; those of
+	// the requesting side name their roles.
+	authorityActions = append(authorityActions, practiceActions...)
 	for i := range authorityActions {
 		a := &authorityActions[i]
-		a.Roles = authorityRoles
+		if a.Roles == nil {
+			a.Roles = authorityRoles
+		}
 		registerActions(a.requestAction)
 	}
 }
@@ -249,7 +275,10 @@ type authorityQueueSpec struct {
 func authorityQueueSpecs(s *session) []authorityQueueSpec {
 	var out []authorityQueueSpec
 	if stateCodePattern.MatchString(s.State) {
-		out = append(out, authorityQueueSpec{"outgoing", `status = SUBMITTED AND requestingState = "` + s.State + `"`, true})
+		out = append(out, authorityQueueSpec{"outgoing", `status = SUBMITTED AND requestingState = "` + s.State + `"`, true},
+			// Proposed conditions and a confidentiality that cannot be
+			// kept wait for the requesting side's decision (§5.2, §5.4).
+			authorityQueueSpec{"requester_decision", `(status = CONDITIONS_PROPOSED OR status = AWAITING_REQUESTER_DECISION) AND requestingState = "` + s.State + `"`, true})
 	}
 	agency := strings.TrimPrefix(s.Agency, "agencies/")
 	if agencyIDPattern.MatchString(agency) {
@@ -257,7 +286,8 @@ func authorityQueueSpecs(s *session) []authorityQueueSpec {
 		out = append(out,
 			authorityQueueSpec{"acknowledge", "status = TRANSMITTED" + to, true},
 			authorityQueueSpec{"decide", "status = ACKNOWLEDGED" + to, true},
-			authorityQueueSpec{"execute", "status = ACCEPTED" + to, true},
+			authorityQueueSpec{"execute", "(status = ACCEPTED OR status = PARTIALLY_EXECUTED)" + to, true},
+			authorityQueueSpec{"waiting", "(status = POSTPONED OR status = CONDITIONS_PROPOSED OR status = AWAITING_REQUESTER_DECISION)" + to, true},
 			authorityQueueSpec{"preservations", "status = EXECUTED AND type = DATA_PRESERVATION" + to, false},
 		)
 	}
@@ -291,6 +321,8 @@ type authorityActionView struct {
 	// Options of the form's enum fields, translated.
 	DualCriminality, Grounds []authorityChoice
 	Attachments              []authorityAttachment
+	// Practice is what the forms of issue 14 need (practice.go).
+	Practice practiceView
 }
 
 // authorityCheck is what the service said of transmitting the request as
@@ -336,12 +368,16 @@ func (c *Console) authorityPost(a authorityAction) http.HandlerFunc {
 			return
 		}
 		in := r.PostForm
-		err := a.Perform(call.ctx, c.be.Requests, "requests/"+call.id, in.Get("etag"), in)
+		next, err := a.Perform(call.ctx, c.be.Requests, "requests/"+call.id, in.Get("etag"), in)
 		if err == nil {
-			http.Redirect(w, r, "/requests/"+url.PathEscape(call.id)+"?done="+a.ID, http.StatusSeeOther)
+			http.Redirect(w, r, "/requests/"+url.PathEscape(cmp.Or(next, call.id))+"?done="+a.ID, http.StatusSeeOther)
 			return
 		}
-		fe, shown := formError(call.pg, err, a.Fields...)
+		var renumber func(string) string
+		if a.Renumber != nil {
+			renumber = func(f string) string { return a.Renumber(in, f) }
+		}
+		fe, shown := formErrorRenumbered(call.pg, err, renumber, append(rowFields(in), a.Fields...)...)
 		if !shown {
 			c.serviceError(w, r, call.pg, err)
 			return
@@ -423,8 +459,19 @@ func (c *Console) loadAuthorityAction(ctx context.Context, pg page, a authorityA
 	case "refuse":
 		for n := int32(1); n < int32(len(requestv1.Refusal_Ground_name)); n++ {
 			g := requestv1.Refusal_Ground(n).String()
+			if req.GetType() == directoryv1.RequestType_DATA_PRESERVATION && !slices.Contains(preservationGrounds, g) {
+				// A preservation may be refused on these only (DESIGN
+				// §5.1); the service says whether the last applies.
+				continue
+			}
 			v.Grounds = append(v.Grounds, authorityChoice{Value: g, Label: pg.T("refusal.ground." + g), Checked: slices.Contains(in["grounds"], g)})
 		}
+	default:
+		if err := c.loadPractice(ctx, pg, z, &v, req, in); err != nil {
+			return authorityActionView{}, err
+		}
+	}
+	switch a.ID {
 	case "execute":
 		atts, err := c.be.Requests.ListAttachments(ctx, &requestv1.ListAttachmentsRequest{Parent: name})
 		if err != nil {

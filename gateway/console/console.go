@@ -234,6 +234,7 @@ func (c *Console) Routes() map[string]http.Handler {
 		"POST /audit/export":                       h(c.export),
 	}
 	c.prosecutorRoutes(h, routes)
+	c.oralRoutes(h, routes)
 	routes["POST /requests/{id}/messages"] = h(c.postMessage)
 	routes["GET /requests/{id}/attachments/{att}"] = h(c.download)
 	// The central authority's queues and actions (authority.go).

@@ -40,12 +40,21 @@ type formErrors struct {
 // goes to the first of fields that is the field itself or contains it
 // ("identifiers" holds "identifiers[0].value").
 func formError(pg page, err error, fields ...string) (*formErrors, bool) {
+	return formErrorRenumbered(pg, err, nil, fields...)
+}
+
+// formErrorRenumbered is formError with the complaints' field paths
+// turned into the form's by renumber, when set.
+func formErrorRenumbered(pg page, err error, renumber func(string) string, fields ...string) (*formErrors, bool) {
 	if !isFormRefusal(err) {
 		return nil, false
 	}
 	st := status.Convert(err)
 	fe := &formErrors{Message: refusalMessage(pg, st.Code()), Detail: st.Message(), placed: map[string][]violation{}}
 	for _, v := range violations(pg, st) {
+		if renumber != nil {
+			v.Field = renumber(v.Field)
+		}
 		if f := placeOf(v.Field, fields); f != "" {
 			fe.placed[f] = append(fe.placed[f], v)
 		} else {

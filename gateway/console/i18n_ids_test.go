@@ -51,6 +51,18 @@ func TestComposedMessageIDsExist(t *testing.T) {
 	enum("field.identifier_kind.", requestv1.Identifier_Kind_name, false)
 	enum("refusal.ground.", requestv1.Refusal_Ground_name, false)
 	enum("statistics.ground.", requestv1.Refusal_Ground_name, false)
+	// The enums of issue 14's content and forms (practice*.go); a page
+	// can show an unset value of each.
+	enum("impediment.kind.", requestv1.Impediment_Kind_name, true)
+	enum("condition.kind.", requestv1.Condition_Kind_name, true)
+	enum("cost.kind.", requestv1.Cost_Kind_name, true)
+	enum("outcome.", requestv1.ExecutionItem_Outcome_name, true)
+	enum("relation.", requestv1.RelatedRequest_Kind_name, true)
+	enum("preservation.state.", requestv1.Preservation_State_name, true)
+	enum("extension.decision.", requestv1.PreservationExtension_Decision_name, true)
+	enum("conditions.decision.", requestv1.ConditionsProposal_Decision_name, true)
+	enum("intake.channel.", requestv1.Intake_Channel_name, true)
+	enum("person.kind.", requestv1.Person_Kind_name, true)
 	enum("statistics.outcome.", requestv1.ExecutionItem_Outcome_name, false)
 	for _, dc := range []requestv1.Acceptance_DualCriminality{requestv1.Acceptance_MET, requestv1.Acceptance_NOT_REQUIRED} {
 		need("authority.dual_criminality." + dc.String())
@@ -74,6 +86,12 @@ func TestComposedMessageIDsExist(t *testing.T) {
 	for _, a := range []string{"submit", "withdraw", "close", "answer"} {
 		need("action." + a)
 	}
+	for _, m := range []string{"confirm", "oral"} {
+		for _, s := range []string{".title", ".intro", ".submit"} {
+			need(m + s)
+		}
+	}
+	need("action.record_oral.done")
 	for _, a := range []string{"submit", "close"} {
 		need("prosecutor." + a + ".confirm")
 	}

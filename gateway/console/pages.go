@@ -236,6 +236,8 @@ func deadlines(pg page, z zones, req *requestv1.Request) []deadline {
 		{"deadline.acknowledge_by", d.GetAcknowledgeBy()},
 		{"deadline.answer_by", d.GetAnswerBy()},
 		{"deadline.preservation_expires_at", d.GetPreservationExpiresAt()},
+		{"deadline.extension_request_by", d.GetExtensionRequestBy()},
+		{"deadline.confirmation_due_by", d.GetConfirmationDueBy()},
 	} {
 		if x.ts != nil {
 			out = append(out, deadline{ID: x.id, Label: pg.T(x.id), At: z.at(x.ts, from, to)})
@@ -325,6 +327,8 @@ type requestView struct {
 	// Clarifications are the request's rounds of questions and answers,
 	// oldest first.
 	Clarifications []clarificationView
+	// Practice is the content of issue 14 (practice_page.go).
+	Practice requestPractice
 	// Talk is the request's messages and attachments (messages.go).
 	Talk correspondence
 	// Done confirms the action just taken (doneMessage), if any; DoneID
@@ -382,9 +386,10 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 		}
 		return strings.Join(parts, " · ")
 	}
-	for _, f := range []field{
+	for _, f := range append([]field{
 		{"field.requesting_agency", strings.TrimPrefix(req.GetRequestingAgency(), "agencies/")},
 		{"field.requesting_state", from},
+		{"field.owner", req.GetOwner()},
 		{"field.requested_agency", strings.TrimPrefix(req.GetRequestedAgency(), "agencies/")},
 		{"field.requested_state", to},
 		{"field.emergency_reason", req.GetEmergencyReason()},
@@ -403,7 +408,7 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 		{"field.requested_response_time", at(req.GetRequestedResponseTime())},
 		{"field.create_time", at(req.GetCreateTime())},
 		{"field.update_time", at(req.GetUpdateTime())},
-	} {
+	}, practiceFieldsOf(pg, req)...) {
 		if f.Value != "" {
 			v.Fields = append(v.Fields, field{Label: pg.T(f.Label), Value: f.Value})
 		}
@@ -435,6 +440,7 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 		}
 		v.Clarifications = append(v.Clarifications, cv)
 	}
+	v.Practice = practiceOf(pg, z, req)
 	v.Talk = c.correspondence(ctx, pg, z, req, hist.GetChanges(), v.History)
 	if change != nil {
 		change(&v.Talk)

@@ -27,6 +27,8 @@ func init() {
 	before := []requestv1.Request_Status{
 		requestv1.Request_DRAFT, requestv1.Request_SUBMITTED, requestv1.Request_TRANSMITTED,
 		requestv1.Request_ACKNOWLEDGED, requestv1.Request_CLARIFICATION_REQUESTED, requestv1.Request_ACCEPTED,
+		requestv1.Request_PARTIALLY_EXECUTED, requestv1.Request_POSTPONED, requestv1.Request_CONDITIONS_PROPOSED,
+		requestv1.Request_AWAITING_REQUESTER_DECISION,
 	}
 	registerActions(
 		requestAction{ID: "edit", Label: "action.edit", Roles: []string{"prosecutor"}, Side: requestingSide,
@@ -36,7 +38,13 @@ func init() {
 		requestAction{ID: "answer", Label: "action.answer", Roles: []string{"prosecutor"}, Side: requestingSide,
 			Statuses: []requestv1.Request_Status{requestv1.Request_CLARIFICATION_REQUESTED}},
 		requestAction{ID: "withdraw", Label: "action.withdraw", Roles: []string{"prosecutor"}, Side: requestingSide,
-			Statuses: before, Danger: true},
+			Statuses: before, Danger: true, Show: func(r *requestv1.Request) bool { return r.GetOwner() != "" }},
+		// A request recorded from a call has no owner until confirmed:
+		// the requesting state's central authority may withdraw it.
+		requestAction{ID: "withdraw", Label: "action.withdraw", Roles: []string{"central_authority"}, Side: requestingSide,
+			Statuses: before, Danger: true, Show: func(r *requestv1.Request) bool { return r.GetOwner() == "" }},
+		requestAction{ID: "confirm", Label: "action.confirm", Roles: []string{"prosecutor"}, Side: requestingSide,
+			Statuses: statusesPending, Show: unconfirmed},
 		requestAction{ID: "close", Label: "action.close", Roles: []string{"prosecutor", "central_authority"}, Side: requestingSide,
 			Statuses: []requestv1.Request_Status{requestv1.Request_EXECUTED, requestv1.Request_REFUSED, requestv1.Request_WITHDRAWN}},
 	)
@@ -46,6 +54,7 @@ func init() {
 const (
 	maxIdentifierRows = 500
 	maxPersonRows     = 100
+	maxRelatedRows    = 20
 )
 
 // formTimeLayout is how datetime-local inputs send a moment; the form says
@@ -57,10 +66,25 @@ type identifierRow struct {
 	Kind, Value, Start, End string
 }
 
-// personRow is one person as the form holds it.
+// personRow is one person as the form holds it. Representatives are one
+// a line: "full name; capacity; address".
 type personRow struct {
-	FullName, DateOfBirth, Nationality, Role string
+	FullName, DateOfBirth, Nationality, Role  string
+	Kind, PlaceOfBirth, Residence, Occupation string
+	RegisteredAddress, RegistrationNumber     string
+	Representatives                           string
 }
+
+// relatedRow is one relation of the draft to another request, as the form
+// holds it: the kind and the other request's id.
+type relatedRow struct {
+	Kind, Request string
+}
+
+// personFieldNames are the fields of a person's row, as the service names
+// them.
+var personFieldNames = []string{"full_name", "kind", "date_of_birth", "place_of_birth", "nationality", "role", "residence",
+	"occupation", "registered_address", "registration_number", "representatives"}
 
 // draftForm is the new-request form as the user filled it, kept as text so
 // that a refused form comes back exactly as it was sent.
@@ -91,7 +115,26 @@ type draftForm struct {
 	Confidential                    bool
 	Language                        string
 	RequestedResponseTime           string
-	RelatedRequests                 string
+	Related                         []relatedRow
+
+	// The content of DESIGN §5.1, §5.4 and §5.5.
+	CustodianProvider, CustodianCountry       string
+	CustodianService, CustodianAccount        string
+	FollowUpIntended                          bool
+	FollowUpType                              string
+	InvestigatingAuthority, InvestigatingCase string
+	Purpose                                   string
+	ProcedureFormat, ProcedureCertification   string
+	ContactName, ContactPhone, ContactEmail   string
+	ContactHours, ContactTimeZone             string
+	ConfidentialObtained                      bool
+	ConfidentialityReason                     string
+
+	// Mode is "" for a draft, "confirm" for the written confirmation of a
+	// request recorded from a call, "oral" for recording one (oral.go).
+	Mode string
+	// The call's intake, when recording one.
+	RequestingAgency, IntakeChannel, IntakeReceived, IntakeCaller string
 }
 
 // newRequestID is a fresh idempotency key for a create.
@@ -105,6 +148,10 @@ func newRequestID() string {
 // most specific first so that a complaint lands on its row.
 func (f draftForm) formFields() []string {
 	var fields []string
+	for i := range f.Related {
+		fields = append(fields, fmt.Sprintf("related_requests[%d].kind", i), fmt.Sprintf("related_requests[%d].request", i),
+			fmt.Sprintf("related_requests[%d]", i))
+	}
 	for i := range f.Identifiers {
 		for _, k := range []string{"kind", "value", "start_time", "end_time"} {
 			fields = append(fields, fmt.Sprintf("identifiers[%d].%s", i, k))
@@ -112,10 +159,13 @@ func (f draftForm) formFields() []string {
 		fields = append(fields, fmt.Sprintf("identifiers[%d]", i))
 	}
 	for i := range f.Persons {
-		for _, k := range []string{"full_name", "date_of_birth", "nationality", "role"} {
+		for _, k := range personFieldNames {
 			fields = append(fields, fmt.Sprintf("persons[%d].%s", i, k))
 		}
 		fields = append(fields, fmt.Sprintf("persons[%d]", i))
+	}
+	if f.Mode == "oral" {
+		fields = append(fields, oralFieldPaths...)
 	}
 	return append(fields, draftFieldPaths...)
 }
@@ -126,8 +176,14 @@ var draftFieldPaths = []string{
 	"treaty_citation", "case_reference", "offence.description", "offence.legal_qualification",
 	"offence.statute_text", "offence.maximum_penalty_years", "offence.death_penalty_possible",
 	"offence.death_penalty_assurance", "offence", "facts_summary", "persons", "identifiers", "data_categories",
-	"necessity_and_proportionality", "judicial_authorisation_reference", "use_limitations", "confidential",
+	"necessity_and_proportionality", "judicial_authorisation_reference", "use_limitations",
 	"language", "requested_response_time", "related_requests",
+	"custodian.provider", "custodian.country", "custodian.service", "custodian.account_reference", "custodian",
+	"follow_up_intended.intended", "follow_up_intended.production_type", "follow_up_intended",
+	"investigating_authority.name", "investigating_authority.case_number", "investigating_authority", "purpose",
+	"requested_procedure.format", "requested_procedure.certification", "requested_procedure",
+	"contact.full_name", "contact.phone", "contact.email", "contact.hours", "contact.time_zone", "contact",
+	"confidentiality.request", "confidentiality.obtained_information", "confidentiality.reason", "confidentiality", "confidential",
 }
 
 // inputID is the HTML id of a field path: "identifiers[0].value" is
@@ -151,8 +207,17 @@ func parseDraftForm(r *http.Request) draftForm {
 		DeathPenaltyAssurance: g("offence.death_penalty_assurance"), FactsSummary: g("facts_summary"),
 		DataCategories: g("data_categories"), NecessityAndProportionality: g("necessity_and_proportionality"),
 		JudicialAuthorisationReference: g("judicial_authorisation_reference"), UseLimitations: g("use_limitations"),
-		Confidential: g("confidential") == "true", Language: strings.TrimSpace(g("language")),
-		RequestedResponseTime: g("requested_response_time"), RelatedRequests: g("related_requests"),
+		Confidential: g("confidentiality.request") == "true", Language: strings.TrimSpace(g("language")),
+		RequestedResponseTime: g("requested_response_time"),
+
+		CustodianProvider: g("custodian.provider"), CustodianCountry: strings.TrimSpace(g("custodian.country")),
+		CustodianService: g("custodian.service"), CustodianAccount: g("custodian.account_reference"),
+		FollowUpIntended: g("follow_up_intended.intended") == "true", FollowUpType: g("follow_up_intended.production_type"),
+		InvestigatingAuthority: g("investigating_authority.name"), InvestigatingCase: g("investigating_authority.case_number"),
+		Purpose: g("purpose"), ProcedureFormat: g("requested_procedure.format"), ProcedureCertification: g("requested_procedure.certification"),
+		ContactName: g("contact.full_name"), ContactPhone: g("contact.phone"), ContactEmail: g("contact.email"),
+		ContactHours: g("contact.hours"), ContactTimeZone: strings.TrimSpace(g("contact.time_zone")),
+		ConfidentialObtained: g("confidentiality.obtained_information") == "true", ConfidentialityReason: g("confidentiality.reason"),
 	}
 	if !requestIDPattern.MatchString(f.ID) {
 		f.ID = ""
@@ -168,9 +233,15 @@ func parseDraftForm(r *http.Request) draftForm {
 		k := func(s string) string { return g(fmt.Sprintf("identifiers[%d].%s", i, s)) }
 		f.Identifiers = append(f.Identifiers, identifierRow{Kind: k("kind"), Value: k("value"), Start: k("start_time"), End: k("end_time")})
 	}
+	for i := range rows("related_rows", maxRelatedRows) {
+		k := func(s string) string { return strings.TrimSpace(g(fmt.Sprintf("related_requests[%d].%s", i, s))) }
+		f.Related = append(f.Related, relatedRow{Kind: k("kind"), Request: k("request")})
+	}
 	for i := range rows("person_rows", maxPersonRows) {
 		k := func(s string) string { return g(fmt.Sprintf("persons[%d].%s", i, s)) }
-		f.Persons = append(f.Persons, personRow{FullName: k("full_name"), DateOfBirth: k("date_of_birth"), Nationality: k("nationality"), Role: k("role")})
+		f.Persons = append(f.Persons, personRow{FullName: k("full_name"), DateOfBirth: k("date_of_birth"), Nationality: k("nationality"), Role: k("role"),
+			Kind: k("kind"), PlaceOfBirth: k("place_of_birth"), Residence: k("residence"), Occupation: k("occupation"),
+			RegisteredAddress: k("registered_address"), RegistrationNumber: k("registration_number"), Representatives: k("representatives")})
 	}
 	switch r.PostFormValue("add") {
 	case "identifier":
@@ -180,6 +251,10 @@ func parseDraftForm(r *http.Request) draftForm {
 	case "person":
 		if len(f.Persons) < maxPersonRows {
 			f.Persons = append(f.Persons, personRow{})
+		}
+	case "related":
+		if len(f.Related) < maxRelatedRows {
+			f.Related = append(f.Related, relatedRow{})
 		}
 	}
 	f.ensureRows()
@@ -193,6 +268,9 @@ func (f *draftForm) ensureRows() {
 	}
 	if len(f.Persons) == 0 {
 		f.Persons = []personRow{{}}
+	}
+	if len(f.Related) == 0 {
+		f.Related = []relatedRow{{}}
 	}
 }
 
@@ -269,29 +347,41 @@ func (f draftForm) toRequest(pg page) (*requestv1.Request, []violation) {
 	} else {
 		complain("requested_response_time", "prosecutor.parse.time")
 	}
-	for _, l := range lines(f.RelatedRequests) {
-		// A line is "[KIND ]id": FOLLOW_UP_OF, EXTENSION_OF, SUPERSEDES,
-		// SPAWNED_BY or RELATED (the default).
-		kind, id, ok := strings.Cut(l, " ")
-		if !ok {
-			kind, id = "RELATED", l
-		}
-		k, known := requestv1.RelatedRequest_Kind_value[strings.ToUpper(strings.TrimSpace(kind))]
-		if !known || k == 0 {
-			complain("related_requests", "prosecutor.parse.relation")
+	for _, r := range f.Related {
+		if r == (relatedRow{}) {
 			continue
 		}
+		// A relation without a kind is sent as such, for the service to
+		// refuse next to the field; the id may be given with its
+		// "requests/" or without.
 		req.RelatedRequests = append(req.RelatedRequests, &requestv1.RelatedRequest{
-			Kind: requestv1.RelatedRequest_Kind(k), Request: "requests/" + strings.TrimPrefix(strings.TrimSpace(id), "requests/")})
+			Kind:    requestv1.RelatedRequest_Kind(requestv1.RelatedRequest_Kind_value[r.Kind]),
+			Request: "requests/" + strings.TrimPrefix(r.Request, "requests/")})
 	}
 	for _, p := range f.Persons {
 		if p == (personRow{}) {
 			continue
 		}
-		req.Persons = append(req.Persons, &requestv1.Person{
+		person := &requestv1.Person{
 			FullName: p.FullName, DateOfBirth: p.DateOfBirth, Nationality: strings.ToUpper(p.Nationality), Role: p.Role,
-		})
+			Kind:         requestv1.Person_Kind(requestv1.Person_Kind_value[p.Kind]),
+			PlaceOfBirth: p.PlaceOfBirth, Residence: p.Residence, Occupation: p.Occupation,
+			RegisteredAddress: p.RegisteredAddress, RegistrationNumber: p.RegistrationNumber,
+		}
+		for _, l := range lines(p.Representatives) {
+			parts := strings.SplitN(l, ";", 3)
+			rep := &requestv1.Representative{FullName: strings.TrimSpace(parts[0])}
+			if len(parts) > 1 {
+				rep.Capacity = strings.TrimSpace(parts[1])
+			}
+			if len(parts) > 2 {
+				rep.Address = strings.TrimSpace(parts[2])
+			}
+			person.Representatives = append(person.Representatives, rep)
+		}
+		req.Persons = append(req.Persons, person)
 	}
+	f.contentTo(req)
 	for i, id := range f.Identifiers {
 		if id == (identifierRow{}) {
 			continue
@@ -330,13 +420,22 @@ func draftFormOf(req *requestv1.Request) draftForm {
 	if n := req.GetOffence().GetMaximumPenaltyYears(); n != 0 {
 		f.MaximumPenaltyYears = strconv.Itoa(int(n))
 	}
-	var related []string
 	for _, r := range req.GetRelatedRequests() {
-		related = append(related, r.GetKind().String()+" "+strings.TrimPrefix(r.GetRequest(), "requests/"))
+		f.Related = append(f.Related, relatedRow{Kind: enumName(r.GetKind().String(), r.GetKind() == 0),
+			Request: strings.TrimPrefix(r.GetRequest(), "requests/")})
 	}
-	f.RelatedRequests = strings.Join(related, "\n")
+	f.contentOf(req)
 	for _, p := range req.GetPersons() {
-		f.Persons = append(f.Persons, personRow{FullName: p.GetFullName(), DateOfBirth: p.GetDateOfBirth(), Nationality: p.GetNationality(), Role: p.GetRole()})
+		row := personRow{FullName: p.GetFullName(), DateOfBirth: p.GetDateOfBirth(), Nationality: p.GetNationality(), Role: p.GetRole(),
+			Kind:         enumName(p.GetKind().String(), p.GetKind() == 0),
+			PlaceOfBirth: p.GetPlaceOfBirth(), Residence: p.GetResidence(), Occupation: p.GetOccupation(),
+			RegisteredAddress: p.GetRegisteredAddress(), RegistrationNumber: p.GetRegistrationNumber()}
+		var reps []string
+		for _, r := range p.GetRepresentatives() {
+			reps = append(reps, strings.TrimRight(r.GetFullName()+"; "+r.GetCapacity()+"; "+r.GetAddress(), "; "))
+		}
+		row.Representatives = strings.Join(reps, "\n")
+		f.Persons = append(f.Persons, row)
 	}
 	for _, id := range req.GetIdentifiers() {
 		f.Identifiers = append(f.Identifiers, identifierRow{
@@ -372,6 +471,7 @@ type optionGroup struct {
 // the directory.
 type draftChoices struct {
 	Types, Priorities, LegalBases, IdentifierKinds []option
+	PersonKinds, Channels, RelationKinds           []option
 	States                                         []option
 	Agencies                                       []optionGroup
 }
@@ -402,6 +502,11 @@ func (c *Console) choices(ctx context.Context, pg page, own string) (draftChoice
 		Priorities:      enumOptions(pg, "priority.", directoryv1.Priority_name),
 		LegalBases:      enumOptions(pg, "legal_basis.", requestv1.Request_LegalBasis_name),
 		IdentifierKinds: enumOptions(pg, "field.identifier_kind.", requestv1.Identifier_Kind_name),
+		PersonKinds:     enumOptions(pg, "person.kind.", requestv1.Person_Kind_name),
+		// A request drafted here (PORTAL) is created, not recorded.
+		Channels: slices.DeleteFunc(enumOptions(pg, "intake.channel.", requestv1.Intake_Channel_name),
+			func(o option) bool { return o.Value == requestv1.Intake_PORTAL.String() }),
+		RelationKinds: enumOptions(pg, "relation.", requestv1.RelatedRequest_Kind_name),
 	}
 	states, err := c.be.Directory.ListStates(ctx, &directoryv1.ListStatesRequest{})
 	if err != nil {
@@ -473,6 +578,8 @@ var safeguardItems = []struct {
 	{"judicial", []string{"judicial_authorisation_reference"}},
 	{"emergency", []string{"emergency_reason"}},
 	{"language", []string{"language"}},
+	{"custodian", []string{"custodian"}},
+	{"follow_up", []string{"follow_up_intended"}},
 	{"receiver", []string{"requested_agency", "requested_state"}},
 }
 
@@ -627,6 +734,7 @@ func (c *Console) showDraft(w http.ResponseWriter, r *http.Request, pg page, s *
 		v.Action = "/requests/" + url.PathEscape(v.Form.ID) + "/edit"
 		pg.Title = pg.T("edit.title")
 	}
+	v.modeAction(&pg)
 	if !v.Checked {
 		v.Checklist = checklist(pg, nil, false)
 	}
@@ -723,6 +831,7 @@ func (c *Console) showDraftWith(w http.ResponseWriter, r *http.Request, pg page,
 		v.Action = "/requests/" + url.PathEscape(v.Form.ID) + "/edit"
 		pg.Title = pg.T("edit.title")
 	}
+	v.modeAction(&pg)
 	if v.Checklist == nil {
 		v.Checklist = checklist(pg, nil, false)
 	}
