@@ -418,21 +418,25 @@ func (s *Service) followedPreservation(ctx context.Context, r Request, ok func(R
 }
 
 // holds reports whether the transmission of follow-up f at now holds
-// preservation pr: PRESERVED, asked by the same agency.
+// preservation pr: PRESERVED, or held already by another follow-up (f then
+// joins the hold), asked by the same agency.
 func holds(f, pr Request, now time.Time) bool {
 	st, ok := preservationNow(pr, now)
-	return ok && st.State == Preserved && pr.RequestingAgency == f.RequestingAgency
+	return ok && pr.RequestingAgency == f.RequestingAgency &&
+		(st.State == Preserved || st.State == HeldPendingFollowUp && !heldBy(f, pr))
 }
 
-// heldBy reports whether preservation pr is held by follow-up f.
+// heldBy reports whether preservation pr is held by follow-up f, alone or
+// with others.
 func heldBy(f, pr Request) bool {
 	st, ok := preservationNow(pr, time.Time{})
-	return ok && st.State == HeldPendingFollowUp && st.HeldBy == f.ID
+	return ok && st.State == HeldPendingFollowUp && (st.HeldBy == f.ID || slices.Contains(st.HeldAlsoBy, f.ID))
 }
 
 // holdLink is the hold a follow-up's transmission puts on the
 // preservation it follows (Budapest 29(7)): the data is kept, with no
-// expiry, until the follow-up is answered or withdrawn.
+// expiry, until the follow-up is answered or withdrawn. A preservation
+// held by another follow-up already is held by this one too.
 func (s *Service) holdLink(ctx context.Context, f Request) (*link, error) {
 	now := s.now()
 	pr, err := s.followedPreservation(ctx, f, func(pr Request) bool { return holds(f, pr, now) })
@@ -444,6 +448,12 @@ func (s *Service) holdLink(ctx context.Context, f Request) (*link, error) {
 			return "", ""
 		}
 		st, _ := preservationNow(*o, now)
+		if st.State == HeldPendingFollowUp {
+			st.HeldAlsoBy = append(slices.Clone(st.HeldAlsoBy), r.ID)
+			s.setPreservation(o, st, time.Time{})
+			return actHoldPreservation, fmt.Sprintf("held pending the follow-up %s (requests/%s) as well, transmitted: the data is kept "+
+				"until every follow-up is executed, refused or withdrawn (Budapest 29(7))", r.Reference, r.ID)
+		}
 		st.State, st.HeldBy = HeldPendingFollowUp, r.ID
 		s.setPreservation(o, st, time.Time{})
 		return actHoldPreservation, fmt.Sprintf("held pending the follow-up %s (requests/%s), transmitted: the data is kept "+
@@ -452,11 +462,11 @@ func (s *Service) holdLink(ctx context.Context, f Request) (*link, error) {
 }
 
 // holdReturnLink is the end of the hold of follow-up f, whose action
-// (what: "executed", …) answers or ends it: the preservation holds again
-// for the policy's return period, and the requesting side is asked to
-// release it when the data is no longer needed. when says, on the
-// follow-up as changed, whether it has ended the hold (a partial execution
-// has not).
+// (what: "executed", …) answers or ends it: while other follow-ups hold the
+// preservation it stays held for them; after the last, it holds again for
+// the policy's return period, and the requesting side is asked to release
+// it when the data is no longer needed. when says, on the follow-up as
+// changed, whether it has ended the hold (a partial execution has not).
 func (s *Service) holdReturnLink(ctx context.Context, f Request, what string, when func(Request) bool) (*link, error) {
 	pr, err := s.followedPreservation(ctx, f, func(pr Request) bool { return heldBy(f, pr) })
 	if err != nil || pr.ID == "" {
@@ -467,6 +477,18 @@ func (s *Service) holdReturnLink(ctx context.Context, f Request, what string, wh
 			return "", ""
 		}
 		st, _ := preservationNow(*o, now)
+		st.HeldAlsoBy = slices.DeleteFunc(slices.Clone(st.HeldAlsoBy), func(id string) bool { return id == r.ID })
+		if st.HeldBy == r.ID && len(st.HeldAlsoBy) > 0 {
+			st.HeldBy, st.HeldAlsoBy = st.HeldAlsoBy[0], st.HeldAlsoBy[1:]
+		}
+		if len(st.HeldAlsoBy) == 0 {
+			st.HeldAlsoBy = nil
+		}
+		if st.HeldBy != r.ID {
+			s.setPreservation(o, st, time.Time{})
+			return actReleaseHold, fmt.Sprintf("the follow-up %s (requests/%s) was %s: the preservation stays held pending the follow-up "+
+				"requests/%s (Budapest 29(7))", r.Reference, r.ID, what, st.HeldBy)
+		}
 		st.State, st.HeldBy = Preserved, ""
 		expiry := now.Add(s.policy.HoldReturn)
 		s.setPreservation(o, st, expiry)

@@ -713,3 +713,53 @@ func TestHoldOnTheRealStores(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldByTwoFollowUps: a preservation followed up by two production
+// requests (traffic data, then content) stays held until both are answered
+// or withdrawn (Budapest 29(7)): the end of the first hands the hold to the
+// second, a withdrawal of the second while the first holds leaves the hold
+// with the first, and only the last one's end lets the clock run again.
+func TestHoldByTwoFollowUps(t *testing.T) {
+	t.Run("the holder ends first", func(t *testing.T) {
+		dm := newDomain(t, request.Policy{})
+		p, _ := dm.executedPreservation(t)
+		f1, f2 := dm.followUp(t, p.ID), dm.followUp(t, p.ID)
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f1.ID, "", false))
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f2.ID, "", false))
+		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f1.ID, "", "The suspect confessed to this part."))
+		got := ok(t)(dm.svc.Get(ctx, uzCA, p.ID))
+		wantPreserved(t, got.Request, request.HeldPendingFollowUp, time.Time{})
+		if got.Preservation.HeldBy != f2.ID {
+			t.Errorf("held by %q after the first follow-up was withdrawn; want the second, %s, still pending", got.Preservation.HeldBy, f2.ID)
+		}
+		// Past the old expiry and the 30 days a returned hold gives, the
+		// second follow-up is still owed its data.
+		dm.clock.advance(200 * day)
+		if got := ok(t)(dm.svc.Get(ctx, kzProsecutor, p.ID)); got.Preservation.State != request.HeldPendingFollowUp {
+			t.Errorf("preservation %s while its second follow-up is pending; want HELD_PENDING_FOLLOW_UP", got.Preservation.State)
+		}
+		ended := dm.clock.advance(time.Hour)
+		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f2.ID, "", "Not needed any more."))
+		back := ok(t)(dm.svc.Get(ctx, kzProsecutor, p.ID))
+		wantPreserved(t, back.Request, request.Preserved, ended.Add(30*day))
+		if h := dm.lastHistory(t, p.ID); h.Action != "releaseHold" || !strings.Contains(h.Reason, f2.Reference) {
+			t.Errorf("preservation's history %+v; want releaseHold naming %s", h, f2.Reference)
+		}
+	})
+
+	t.Run("the second ends first", func(t *testing.T) {
+		dm := newDomain(t, request.Policy{})
+		p, _ := dm.executedPreservation(t)
+		f1, f2 := dm.followUp(t, p.ID), dm.followUp(t, p.ID)
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f1.ID, "", false))
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f2.ID, "", false))
+		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f2.ID, "", "Drafted twice."))
+		if got := dm.stored(t, p.ID); got.Preservation.State != request.HeldPendingFollowUp || got.Preservation.HeldBy != f1.ID {
+			t.Errorf("after the second follow-up's withdrawal: %+v; want still held by %s", got.Preservation, f1.ID)
+		}
+		ended := dm.clock.advance(time.Hour)
+		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f1.ID, "", "Not needed any more."))
+		back := ok(t)(dm.svc.Get(ctx, kzProsecutor, p.ID))
+		wantPreserved(t, back.Request, request.Preserved, ended.Add(30*day))
+	})
+}

@@ -1905,6 +1905,11 @@ type Preservation struct {
 	HeldBy string `protobuf:"bytes,4,opt,name=held_by,json=heldBy,proto3" json:"held_by,omitempty"`
 	// Why it was released, once RELEASED.
 	ReleaseReason string `protobuf:"bytes,5,opt,name=release_reason,json=releaseReason,proto3" json:"release_reason,omitempty"`
+	// The other follow-up requests transmitted while it was held, all still
+	// pending, in order: when held_by's is executed, refused or withdrawn the
+	// hold passes to the first of them, and the data is kept until every
+	// follow-up is decided.
+	HeldAlsoBy    []string `protobuf:"bytes,6,rep,name=held_also_by,json=heldAlsoBy,proto3" json:"held_also_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1972,6 +1977,13 @@ func (x *Preservation) GetReleaseReason() string {
 		return x.ReleaseReason
 	}
 	return ""
+}
+
+func (x *Preservation) GetHeldAlsoBy() []string {
+	if x != nil {
+		return x.HeldAlsoBy
+	}
+	return nil
 }
 
 // PreservationExtension is one extension of a preservation.
@@ -9437,7 +9449,7 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x11account_reference\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x10accountReference\"\x83\x01\n" +
 	"\x10FollowUpIntended\x12\x1a\n" +
 	"\bintended\x18\x01 \x01(\bR\bintended\x12S\n" +
-	"\x0fproduction_type\x18\x02 \x01(\x0e2 .comity.directory.v1.RequestTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eproductionType\"\xf6\x02\n" +
+	"\x0fproduction_type\x18\x02 \x01(\x0e2 .comity.directory.v1.RequestTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eproductionType\"\x98\x03\n" +
 	"\fPreservation\x12;\n" +
 	"\x05state\x18\x01 \x01(\x0e2%.comity.request.v1.Preservation.StateR\x05state\x129\n" +
 	"\n" +
@@ -9446,7 +9458,9 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"extensions\x18\x03 \x03(\v2(.comity.request.v1.PreservationExtensionR\n" +
 	"extensions\x12\x17\n" +
 	"\aheld_by\x18\x04 \x01(\tR\x06heldBy\x12%\n" +
-	"\x0erelease_reason\x18\x05 \x01(\tR\rreleaseReason\"d\n" +
+	"\x0erelease_reason\x18\x05 \x01(\tR\rreleaseReason\x12 \n" +
+	"\fheld_also_by\x18\x06 \x03(\tR\n" +
+	"heldAlsoBy\"d\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tPRESERVED\x10\x01\x12\x1a\n" +
