@@ -9183,8 +9183,9 @@ type PairStatistics struct {
 	// Mean time from acknowledgement to execution or refusal, over the same
 	// answered_count requests as the median; absent when there are none.
 	MeanTimeToAnswer *durationpb.Duration `protobuf:"bytes,13,opt,name=mean_time_to_answer,json=meanTimeToAnswer,proto3" json:"mean_time_to_answer,omitempty"`
-	// Number of requests by data category sought, the category in lower
-	// case with its spaces collapsed; a request counts once per category.
+	// Number of requests by the type of data requested (e-Evidence Art
+	// 28(2)): the request type, e.g. TRAFFIC_DATA. Never the data categories
+	// a request lists: they are written free and are case content.
 	ByDataCategory map[string]int32 `protobuf:"bytes,14,rep,name=by_data_category,json=byDataCategory,proto3" json:"by_data_category,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Number of requests of EMERGENCY priority.
 	EmergencyCount int32 `protobuf:"varint,15,opt,name=emergency_count,json=emergencyCount,proto3" json:"emergency_count,omitempty"`
