@@ -354,6 +354,14 @@ func followUpDraft(src Request, f FollowUp) (Request, error) {
 		Identifiers: slices.Clone(src.Identifiers), NecessityAndProportionality: src.NecessityAndProportionality,
 		Language: src.Language, Purpose: src.Purpose,
 		RelatedRequests: []RelatedRequest{{Kind: rel, Request: src.ID}},
+		// The same suspect and account: what the requested side was asked
+		// to keep confidential, and the use stated, hold for the
+		// follow-up too unless the prosecutor changes them.
+		Confidential: src.Confidential, UseLimitations: src.UseLimitations,
+	}
+	if c := src.Confidentiality; c != nil {
+		cc := *c
+		d.Confidentiality = &cc
 	}
 	if a := src.InvestigatingAuthority; a != nil {
 		c := *a

@@ -763,3 +763,25 @@ func TestHoldByTwoFollowUps(t *testing.T) {
 		wantPreserved(t, back.Request, request.Preserved, ended.Add(30*day))
 	})
 }
+
+// TestDraftFollowUpKeepsConfidentiality: the follow-up of a preservation
+// the requested side was asked to keep confidential (Budapest 27(8),
+// 29(6)) is about the same suspect and the same account: its draft asks
+// the same confidentiality, and states the same intended use, rather than
+// reaching the requested side as a request it may disclose unless the
+// prosecutor remembers to mark it again.
+func TestDraftFollowUpKeepsConfidentiality(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	src := completeDraft()
+	src.Confidentiality = &request.Confidentiality{Request: true, ObtainedInformation: true, Reason: "The suspect must not learn of the investigation."}
+	src.Confidential = true
+	src.UseLimitations = "Only in criminal case 77/2026."
+	v := dm.transmitted(t, src)
+	for _, fu := range []request.FollowUp{{Type: cooperation.TrafficData}, {Type: cooperation.DataPreservation, RequestedState: "KG"}} {
+		f := ok(t)(dm.svc.DraftFollowUp(ctx, kzProsecutor, v.ID, fu, ""))
+		if !f.Confidential || f.Confidentiality == nil || *f.Confidentiality != *src.Confidentiality || f.UseLimitations != src.UseLimitations {
+			t.Errorf("%s follow-up: confidential %v, confidentiality %+v, use limitations %q; want those of the preservation",
+				fu.Type, f.Confidential, f.Confidentiality, f.UseLimitations)
+		}
+	}
+}
