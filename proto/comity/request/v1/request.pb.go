@@ -58,7 +58,7 @@ const (
 	// more (`:execute` with `partial`).
 	Request_PARTIALLY_EXECUTED Request_Status = 11
 	// The requested side postponed execution until a date (`:postpone`);
-	// the answer clock is paused.
+	// the answer clock is paused, and deadlines.answer_by is that date.
 	Request_POSTPONED Request_Status = 12
 	// The requested side proposed conditions (and costs) the requesting
 	// side must accept or reject.
@@ -3643,7 +3643,9 @@ type Deadlines struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// When the requested agency must acknowledge the request.
 	AcknowledgeBy *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=acknowledge_by,json=acknowledgeBy,proto3" json:"acknowledge_by,omitempty"`
-	// When the requested agency must execute or refuse it.
+	// When the requested agency must execute or refuse it; while POSTPONED,
+	// the date it is postponed until, by which it is to be resumed (past it
+	// the request is overdue).
 	AnswerBy *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`
 	// When an executed preservation lapses.
 	PreservationExpiresAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=preservation_expires_at,json=preservationExpiresAt,proto3" json:"preservation_expires_at,omitempty"`
