@@ -785,3 +785,56 @@ func TestDraftFollowUpKeepsConfidentiality(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoFollowUpsRaceOnTheRealStores: two follow-ups of one preservation
+// transmitted at the same moment, each transaction locking its follow-up
+// and the preservation, on both engines: neither deadlocks nor is lost;
+// the preservation is held by one and also by the other, and stays held
+// until both are withdrawn.
+func TestTwoFollowUpsRaceOnTheRealStores(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			svc, _, _ := newServiceOn(t, engine, request.WatchLimits{})
+			p := ok(t)(svc.Create(ctx, kzProsecutor, completeDraft(), ""))
+			ok(t)(svc.Submit(ctx, kzProsecutor, p.ID, "", false))
+			ok(t)(svc.Transmit(ctx, kzCA, p.ID, "", false))
+			ok(t)(svc.Acknowledge(ctx, uzCA, p.ID, ""))
+			ok(t)(svc.Accept(ctx, uzCA, p.ID, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true))
+			ok(t)(svc.Execute(ctx, uzCA, p.ID, "", request.Execution{ResponseSummary: "Preserved."}, nil))
+			var fs []string
+			for _, typ := range []cooperation.RequestType{cooperation.TrafficData, cooperation.SubscriberInformation} {
+				f := ok(t)(svc.DraftFollowUp(ctx, kzProsecutor, p.ID, request.FollowUp{Type: typ}, ""))
+				ok(t)(svc.Update(ctx, kzProsecutor, f.ID, "", func(r *request.Request) { *r = timed(*r, typ) }, []string{"identifiers"}))
+				ok(t)(svc.Submit(ctx, kzProsecutor, f.ID, "", false))
+				fs = append(fs, f.ID)
+			}
+			errc := make(chan error, len(fs))
+			for _, id := range fs {
+				go func() {
+					_, err := svc.Transmit(ctx, kzCA, id, "", false)
+					errc <- err
+				}()
+			}
+			for range fs {
+				if err := <-errc; err != nil {
+					t.Fatalf("a concurrent transmission: %v", err)
+				}
+			}
+			held := ok(t)(svc.Get(ctx, uzCA, p.ID)).Preservation
+			holders := append([]string{held.HeldBy}, held.HeldAlsoBy...)
+			slices.Sort(holders)
+			want := slices.Sorted(slices.Values(fs))
+			if held.State != request.HeldPendingFollowUp || !slices.Equal(holders, want) {
+				t.Fatalf("after both transmissions: %+v; want held by both of %v", held, fs)
+			}
+			ok(t)(svc.Withdraw(ctx, kzProsecutor, held.HeldBy, "", "Not needed."))
+			if got := ok(t)(svc.Get(ctx, uzCA, p.ID)).Preservation; got.State != request.HeldPendingFollowUp || got.HeldBy != held.HeldAlsoBy[0] {
+				t.Errorf("after the first holder's withdrawal: %+v; want held by %s", got, held.HeldAlsoBy[0])
+			}
+			ok(t)(svc.Withdraw(ctx, kzProsecutor, held.HeldAlsoBy[0], "", "Not needed."))
+			if got := ok(t)(svc.Get(ctx, uzCA, p.ID)).Preservation; got.State != request.Preserved || got.ExpiresAt.IsZero() {
+				t.Errorf("after both withdrawals: %+v; want PRESERVED with an expiry", got)
+			}
+		})
+	}
+}
