@@ -196,6 +196,16 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 		if err := vs.Err(errs.Invalid, "invalid confirmation"); err != nil {
 			return err
 		}
+		// Once the requested side has decided on the request as recorded
+		// (accepted a preservation before confirmation, proposed
+		// conditions, postponed it, …), its type is what it decided on:
+		// a production must not inherit an acceptance given to a
+		// preservation without a dual-criminality assessment.
+		if next.Type != cur.Type && !slices.Contains([]Status{Acknowledged, ClarificationRequested}, cur.Status) {
+			return (errs.Violations{{Field: "type", Description: fmt.Sprintf("request %s is %s and the requested side has acted on it as %s: it cannot become %s; "+
+				"confirm it as %s, or withdraw it and make a new request", cur.Reference, cur.Status, cur.Type, next.Type, cur.Type)}}).
+				Err(errs.FailedPrecondition, "cannot change the type of request "+cur.Reference)
+		}
 		mirrorConfidentialityTouched(&next, touched)
 		if err := checkShape(next); err != nil {
 			return err

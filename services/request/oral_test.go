@@ -617,3 +617,37 @@ func TestWatchSeesTheRecording(t *testing.T) {
 		t.Errorf("a third state's watch got %s of %s; want only its own draft", e.Action, e.Reference)
 	}
 }
+
+// TestConfirmInWritingKeepsTheTypeActedOn: a preservation recorded from a
+// call may be accepted before its written confirmation, with dual
+// criminality NOT_REQUIRED as for any preservation. The confirmation
+// completes the request; it cannot turn it into a production the requested
+// side accepted without assessing dual criminality (nor into anything
+// else it has decided on). While the requested side has decided nothing
+// (ACKNOWLEDGED), a type recorded wrongly from the call can still be put
+// right.
+func TestConfirmInWritingKeepsTheTypeActedOn(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	v := dm.recorded(t, cooperation.DataPreservation)
+	ok(t)(dm.svc.Accept(ctx, uzCA, v.ID, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true))
+	asTraffic := func(r *request.Request) {
+		r.Type = cooperation.TrafficData
+		completion(r)
+		r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)
+	}
+	fields := append([]string{"type", "identifiers"}, completionFields...)
+	_, err := dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", asTraffic, fields)
+	wantRefused(t, "confirming an accepted preservation as traffic data", err, errs.FailedPrecondition, []string{"type"}, "DATA_PRESERVATION")
+	if got := dm.stored(t, v.ID); got.Type != cooperation.DataPreservation || got.Intake.ConfirmTime != (time.Time{}) {
+		t.Errorf("after the refusal: %s, confirmed %v; want the preservation as it was, unconfirmed", got.Type, got.Intake.ConfirmTime)
+	}
+	// The same type, completed: confirmed.
+	ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", completion, completionFields))
+
+	// Acknowledged only: the type recorded can be corrected.
+	w := dm.recorded(t, cooperation.DataPreservation)
+	c := ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, w.ID, "", asTraffic, fields))
+	if c.Type != cooperation.TrafficData {
+		t.Errorf("confirmed as %s; want TRAFFIC_DATA, corrected before the requested side decided anything", c.Type)
+	}
+}
