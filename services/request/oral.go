@@ -206,6 +206,9 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 				"confirm it as %s, or withdraw it and make a new request", cur.Reference, cur.Status, cur.Type, next.Type, cur.Type)}}).
 				Err(errs.FailedPrecondition, "cannot change the type of request "+cur.Reference)
 		}
+		if err := deliveredIdentifiersKept(cur, next); err != nil {
+			return err
+		}
 		mirrorConfidentialityTouched(&next, touched)
 		if err := checkShape(next); err != nil {
 			return err
@@ -232,6 +235,30 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 		r.LegalBasisUnconfirmed = unconfirmed
 		return nil
 	})
+}
+
+// deliveredIdentifiersKept refuses a confirmation next of cur that
+// replaces or removes an identifier an item of cur's deliveries names by
+// its place: the item would then report on another identifier. Adding
+// identifiers after them, and completing their time ranges, is fine.
+func deliveredIdentifiersKept(cur, next Request) error {
+	var vs errs.Violations
+	seen := map[int32]bool{}
+	for _, d := range cur.Deliveries {
+		for _, it := range d.Items {
+			i := it.IdentifierIndex
+			if seen[i] || i < 0 || int(i) >= len(cur.Identifiers) {
+				continue
+			}
+			seen[i] = true
+			was := cur.Identifiers[i]
+			if int(i) >= len(next.Identifiers) || next.Identifiers[i].Kind != was.Kind || next.Identifiers[i].Value != was.Value {
+				vs.Add(fmt.Sprintf("identifiers[%d]", i), "%s %s was reported on in a delivery already (item of %s): keep it in its place; "+
+					"add other identifiers after it", was.Kind, was.Value, d.ExecuteTime.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	return vs.Err(errs.FailedPrecondition, "cannot change identifiers already reported on")
 }
 
 // MayConfirmInWriting says whether p may confirm request id in writing now:

@@ -651,3 +651,32 @@ func TestConfirmInWritingKeepsTheTypeActedOn(t *testing.T) {
 		t.Errorf("confirmed as %s; want TRAFFIC_DATA, corrected before the requested side decided anything", c.Type)
 	}
 }
+
+// TestConfirmInWritingKeepsDeliveredIdentifiers: the items of a delivery
+// name identifiers by their place in the request. A preservation recorded
+// from a call and partly executed before its confirmation cannot have the
+// identifiers those items name replaced by the confirmation (the item
+// would then report on another identifier); identifiers can be added
+// after them, and their time ranges completed.
+func TestConfirmInWritingKeepsDeliveredIdentifiers(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	v := dm.recorded(t, cooperation.DataPreservation)
+	ok(t)(dm.svc.Accept(ctx, uzCA, v.ID, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true))
+	ok(t)(dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "First account preserved.", Partial: true,
+		Items: []request.ExecutionItem{{IdentifierIndex: 0, Outcome: "PROVIDED"}}}, nil))
+	replaced := func(r *request.Request) {
+		completion(r)
+		r.Identifiers = []request.Identifier{{Kind: "EMAIL", Value: "someone.else@example.org"}}
+	}
+	_, err := dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", replaced, append([]string{"identifiers"}, completionFields...))
+	wantRefused(t, "replacing a delivered identifier", err, errs.FailedPrecondition, []string{"identifiers[0]"})
+	added := func(r *request.Request) {
+		completion(r)
+		r.Identifiers = append(slices.Clone(r.Identifiers), request.Identifier{Kind: "EMAIL", Value: "second@example.org"})
+		r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)
+	}
+	c := ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", added, append([]string{"identifiers"}, completionFields...)))
+	if len(c.Identifiers) != 2 {
+		t.Errorf("confirmed with %d identifiers; want the delivered one and the added one", len(c.Identifiers))
+	}
+}
