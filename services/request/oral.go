@@ -225,6 +225,7 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 	}
 	return s.transition(ctx, p, id, etag, actConfirmInWriting, "", check, func(r *Request, now time.Time) error {
 		// transition has checked that r is the version check saw.
+		was := *r
 		completed := next
 		completed.KeepServerFields(*r)
 		*r = completed
@@ -233,8 +234,29 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 		r.Intake, r.Owner = &in, p.Subject
 		r.Deadlines.ConfirmationDueBy = time.Time{}
 		r.LegalBasisUnconfirmed = unconfirmed
+		s.confirmedAnswerBy(r, was)
 		return nil
 	})
+}
+
+// confirmedAnswerBy sets the answer deadline of r, confirmed in writing
+// from was, to the policy's for the priority and requested response date
+// confirmed, counted from the recording as for any request acknowledged
+// then, when either changed: the call's priority no longer holds. While
+// postponed it is the deadline the postponement keeps that changes.
+func (s *Service) confirmedAnswerBy(r *Request, was Request) {
+	if r.Priority == was.Priority && r.RequestedResponseTime.Equal(was.RequestedResponseTime) {
+		return
+	}
+	answer := s.policy.answerBy(r.AcknowledgeTime, r.Priority, r.RequestedResponseTime)
+	switch {
+	case r.Status == Postponed && r.Postponement != nil:
+		pp := *r.Postponement
+		pp.PausedAnswerBy = answer
+		r.Postponement = &pp
+	case slices.Contains(awaitingAnswer, r.Status):
+		r.Deadlines.AnswerBy = answer
+	}
 }
 
 // deliveredIdentifiersKept refuses a confirmation next of cur that

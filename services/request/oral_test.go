@@ -680,3 +680,31 @@ func TestConfirmInWritingKeepsDeliveredIdentifiers(t *testing.T) {
 		t.Errorf("confirmed with %d identifiers; want the delivered one and the added one", len(c.Identifiers))
 	}
 }
+
+// TestConfirmInWritingRecomputesTheAnswerDeadline: the answer deadline of a
+// request recorded from a call runs from the recording by the priority the
+// call gave. The written confirmation may set another priority (the call
+// said EMERGENCY, the letter ROUTINE), or a requested response date: the
+// deadline is then the policy's for what was confirmed, as for any request
+// acknowledged at that time, not the call's 8 hours.
+func TestConfirmInWritingRecomputesTheAnswerDeadline(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	v := dm.recorded(t, cooperation.TrafficData)
+	if !v.Deadlines.AnswerBy.Equal(t0.Add(8 * time.Hour)) {
+		t.Fatalf("recorded: answer by %v; want 8 h after the recording", v.Deadlines.AnswerBy)
+	}
+	routine := func(r *request.Request) {
+		completion(r)
+		r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)
+		r.Priority, r.EmergencyReason = cooperation.Routine, ""
+	}
+	dm.clock.advance(2 * time.Hour)
+	c := ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", routine, append([]string{"priority", "emergency_reason", "identifiers"}, completionFields...)))
+	if want := t0.Add(90 * day); !c.Deadlines.AnswerBy.Equal(want) {
+		t.Errorf("confirmed ROUTINE: answer by %v; want %v, 90 days after the recording", c.Deadlines.AnswerBy, want)
+	}
+	dm.clock.advance(10 * time.Hour)
+	if got := ok(t)(dm.svc.Get(ctx, uzCA, v.ID)); got.Overdue {
+		t.Errorf("a ROUTINE request 12 hours after its recording is overdue")
+	}
+}
