@@ -239,9 +239,13 @@ func (s *Service) ReleasePreservation(ctx context.Context, p identity.Principal,
 		pr, err := livePreservation(*r, now, "released")
 		if err != nil {
 			if cur, ok := preservationNow(*r, now); ok && cur.State == HeldPendingFollowUp {
+				held, those := "the follow-up requests/"+cur.HeldBy, "that request"
+				if len(cur.HeldAlsoBy) > 0 {
+					held, those = "the follow-ups requests/"+strings.Join(append([]string{cur.HeldBy}, cur.HeldAlsoBy...), ", requests/"), "those requests"
+				}
 				return (errs.Violations{{Field: "preservation.held_by", Description: fmt.Sprintf(
-					"the preservation is held pending the follow-up requests/%s (Budapest 29(7)): withdraw that request first, "+
-						"or release the preservation once it is executed or refused", cur.HeldBy)}}).
+					"the preservation is held pending %s (Budapest 29(7)): withdraw %s first, "+
+						"or release the preservation once they are executed or refused", held, those)}}).
 					Err(errs.FailedPrecondition, "cannot release a preservation held for its follow-up")
 			}
 			return err

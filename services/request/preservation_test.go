@@ -726,6 +726,8 @@ func TestHoldByTwoFollowUps(t *testing.T) {
 		f1, f2 := dm.followUp(t, p.ID), dm.followUp(t, p.ID)
 		ok(t)(dm.svc.Transmit(ctx, kzCA, f1.ID, "", false))
 		ok(t)(dm.svc.Transmit(ctx, kzCA, f2.ID, "", false))
+		_, err := dm.svc.ReleasePreservation(ctx, kzProsecutor, p.ID, "", "Not needed.")
+		wantRefused(t, "release while held by two", err, errs.FailedPrecondition, []string{"preservation.held_by"}, f1.ID, f2.ID)
 		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f1.ID, "", "The suspect confessed to this part."))
 		got := ok(t)(dm.svc.Get(ctx, uzCA, p.ID))
 		wantPreserved(t, got.Request, request.HeldPendingFollowUp, time.Time{})
