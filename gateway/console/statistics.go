@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 )
 
@@ -164,11 +165,16 @@ func statPairOf(pg page, ps *requestv1.PairStatistics) statPair {
 		sp.Refusals = newBarChart("chart-refusals-"+sp.ID, pg.T("statistics.refusals_of", map[string]any{"Pair": sp.Heading}),
 			pg.T("statistics.refusals_desc"), grounds)
 	}
-	// Categories are free text, as the requests name them: shown as they
-	// come, the most sought first.
+	// Categories are the types of data requested, named as the console
+	// names request types (one the console does not know, from a newer
+	// service, under its own name), the most sought first.
 	var categories []chartItem
 	for c, n := range ps.GetByDataCategory() {
-		categories = append(categories, chartItem{Label: c, Value: int(n), Class: "category"})
+		label := c
+		if _, known := directoryv1.RequestType_value[c]; known {
+			label = pg.T("type." + c)
+		}
+		categories = append(categories, chartItem{Label: label, Value: int(n), Class: "category"})
 	}
 	slices.SortFunc(categories, func(a, b chartItem) int {
 		if a.Value != b.Value {

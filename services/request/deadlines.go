@@ -138,8 +138,9 @@ func (p Policy) extendedPreservation(expiry time.Time, add time.Duration, now ti
 }
 
 // awaitingAnswer are the statuses in which the requested side owes an
-// answer (execution or refusal).
-var awaitingAnswer = []Status{Acknowledged, ClarificationRequested, Accepted}
+// answer (execution or refusal) by answer_by; POSTPONED owes its
+// resumption by then (Postpone).
+var awaitingAnswer = []Status{Acknowledged, ClarificationRequested, Accepted, Postponed}
 
 // Overdue reports whether r is past a deadline at now without the expected
 // action: not acknowledged by AcknowledgeBy, not answered by AnswerBy, or,

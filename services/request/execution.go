@@ -173,9 +173,10 @@ func (s *Service) NotifyImpediment(ctx context.Context, p identity.Principal, id
 
 // Postpone postpones execution until a date (Budapest 27(5), UNTOC
 // 18(25)). The answer clock stops: the answer deadline is set aside in the
-// postponement, so that the request is not overdue while postponed (its
-// answer_by is empty, and POSTPONED is not a status that owes an answer),
-// and Resume restores it moved on by the time spent postponed.
+// postponement, and Resume restores it moved on by the time spent
+// postponed. While postponed, answer_by is the date postponed until: the
+// requested side is to resume (or answer) by then, and a request left
+// postponed past it is overdue rather than waiting unseen for ever.
 func (s *Service) Postpone(ctx context.Context, p identity.Principal, id, etag string, until time.Time, reason string) (View, error) {
 	var vs errs.Violations
 	now := s.now()
@@ -196,7 +197,7 @@ func (s *Service) Postpone(ctx context.Context, p identity.Principal, id, etag s
 	return s.transition(ctx, p, id, etag, actPostpone, reason, nil, func(r *Request, now time.Time) error {
 		r.Postponement = &Postponement{Until: until, Reason: reason, ResumeStatus: r.Status, PostponedBy: actorOf(p), PostponeTime: now,
 			PausedAnswerBy: r.Deadlines.AnswerBy}
-		r.Deadlines.AnswerBy = time.Time{}
+		r.Deadlines.AnswerBy = until
 		return nil
 	})
 }
@@ -210,6 +211,9 @@ func (s *Service) Resume(ctx context.Context, p identity.Principal, id, etag str
 			return fmt.Errorf("request %s is postponed with no postponement recorded", r.Reference)
 		}
 		pp := *r.Postponement
+		// The date postponed until gives way to the answer deadline, moved
+		// on (none if there was none).
+		r.Deadlines.AnswerBy = time.Time{}
 		if !pp.PausedAnswerBy.IsZero() {
 			r.Deadlines.AnswerBy = pp.PausedAnswerBy.Add(now.Sub(pp.PostponeTime))
 		}

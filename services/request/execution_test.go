@@ -179,7 +179,8 @@ func TestImpediment(t *testing.T) {
 }
 
 // TestPostponeAndResume: postponing stops the answer clock (the request
-// is not overdue while postponed, its answer_by set aside), and resuming
+// is not overdue while postponed, its answer_by set aside for the date
+// postponed until: TestPostponedOverduePastUntil), and resuming
 // returns it to where it was with answer_by moved on by exactly the time
 // spent postponed.
 func TestPostponeAndResume(t *testing.T) {
@@ -193,8 +194,8 @@ func TestPostponeAndResume(t *testing.T) {
 			postponed := dm.clock.advance(day)
 			v := ok(t)(dm.svc.Postpone(ctx, uzCA, r.ID, "", postponed.Add(30*day), "A domestic investigation would be prejudiced."))
 			if v.Status != request.Postponed || v.Postponement == nil || v.Postponement.ResumeStatus != from || !v.Postponement.PostponeTime.Equal(postponed) ||
-				!v.Deadlines.AnswerBy.IsZero() {
-				t.Fatalf("= %s %+v answer by %v; want POSTPONED from %s at %v, no answer deadline", v.Status, v.Postponement, v.Deadlines.AnswerBy, from, postponed)
+				!v.Deadlines.AnswerBy.Equal(postponed.Add(30*day)) {
+				t.Fatalf("= %s %+v answer by %v; want POSTPONED from %s at %v, answer by the end of the postponement", v.Status, v.Postponement, v.Deadlines.AnswerBy, from, postponed)
 			}
 			// Long past the old deadline, still not overdue.
 			dm.clock.advance(20 * day)
@@ -431,6 +432,44 @@ func TestRefusalConsultation(t *testing.T) {
 			}
 			if got, _ := dm.store.Get(ctx, r.ID); got.Status != request.Acknowledged || got.Version != 1 {
 				t.Errorf("a refused refusal changed the request: %s version %d", got.Status, got.Version)
+			}
+		})
+	}
+}
+
+// TestPostponedOverduePastUntil: a postponement has an end. Left POSTPONED
+// past the date it was postponed until, neither resumed nor answered, the
+// request is overdue (the requesting side sees it, and finds it with the
+// List filter overdue=true on both engines) instead of waiting silently
+// for ever; until then its answer_by is that date.
+func TestPostponedOverduePastUntil(t *testing.T) {
+	dm, r := seed(t, request.Accepted)
+	until := t0.Add(30 * day)
+	v := ok(t)(dm.svc.Postpone(ctx, uzCA, r.ID, "", until, "A domestic investigation would be prejudiced."))
+	if !v.Deadlines.AnswerBy.Equal(until) || v.Overdue {
+		t.Errorf("postponed: answer by %v, overdue %v; want answer by %v, the end of the postponement, not overdue", v.Deadlines.AnswerBy, v.Overdue, until)
+	}
+	dm.clock.set(until.Add(time.Hour))
+	if got := ok(t)(dm.svc.Get(ctx, kzProsecutor, r.ID)); !got.Overdue || got.Status != request.Postponed {
+		t.Errorf("an hour past the postponement's end: %s, overdue %v; want POSTPONED and overdue", got.Status, got.Overdue)
+	}
+
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			svc, c := serviceOnStore(t, engine)
+			v := ok(t)(svc.Create(ctx, kzProsecutor, completeDraft(), ""))
+			ok(t)(svc.Submit(ctx, kzProsecutor, v.ID, "", false))
+			ok(t)(svc.Transmit(ctx, kzCA, v.ID, "", false))
+			ok(t)(svc.Acknowledge(ctx, uzCA, v.ID, ""))
+			until := c.now().Add(10 * day)
+			ok(t)(svc.Postpone(ctx, uzCA, v.ID, "", until, "A domestic investigation."))
+			c.set(until.Add(time.Minute))
+			res, err := svc.List(ctx, kzProsecutor, request.ListOptions{Filter: query.Compare{Field: "overdue", Op: query.Eq, Value: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Views) != 1 || res.Views[0].ID != v.ID || !res.Views[0].Overdue {
+				t.Errorf("overdue=true past the postponement's end lists %d requests; want the postponed one, overdue", len(res.Views))
 			}
 		})
 	}

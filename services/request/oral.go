@@ -196,6 +196,19 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 		if err := vs.Err(errs.Invalid, "invalid confirmation"); err != nil {
 			return err
 		}
+		// Once the requested side has decided on the request as recorded
+		// (accepted a preservation before confirmation, proposed
+		// conditions, postponed it, …), its type is what it decided on:
+		// a production must not inherit an acceptance given to a
+		// preservation without a dual-criminality assessment.
+		if next.Type != cur.Type && !slices.Contains([]Status{Acknowledged, ClarificationRequested}, cur.Status) {
+			return (errs.Violations{{Field: "type", Description: fmt.Sprintf("request %s is %s and the requested side has acted on it as %s: it cannot become %s; "+
+				"confirm it as %s, or withdraw it and make a new request", cur.Reference, cur.Status, cur.Type, next.Type, cur.Type)}}).
+				Err(errs.FailedPrecondition, "cannot change the type of request "+cur.Reference)
+		}
+		if err := deliveredIdentifiersKept(cur, next); err != nil {
+			return err
+		}
 		mirrorConfidentialityTouched(&next, touched)
 		if err := checkShape(next); err != nil {
 			return err
@@ -212,6 +225,7 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 	}
 	return s.transition(ctx, p, id, etag, actConfirmInWriting, "", check, func(r *Request, now time.Time) error {
 		// transition has checked that r is the version check saw.
+		was := *r
 		completed := next
 		completed.KeepServerFields(*r)
 		*r = completed
@@ -220,8 +234,53 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 		r.Intake, r.Owner = &in, p.Subject
 		r.Deadlines.ConfirmationDueBy = time.Time{}
 		r.LegalBasisUnconfirmed = unconfirmed
+		s.confirmedAnswerBy(r, was)
 		return nil
 	})
+}
+
+// confirmedAnswerBy sets the answer deadline of r, confirmed in writing
+// from was, to the policy's for the priority and requested response date
+// confirmed, counted from the recording as for any request acknowledged
+// then, when either changed: the call's priority no longer holds. While
+// postponed it is the deadline the postponement keeps that changes.
+func (s *Service) confirmedAnswerBy(r *Request, was Request) {
+	if r.Priority == was.Priority && r.RequestedResponseTime.Equal(was.RequestedResponseTime) {
+		return
+	}
+	answer := s.policy.answerBy(r.AcknowledgeTime, r.Priority, r.RequestedResponseTime)
+	switch {
+	case r.Status == Postponed && r.Postponement != nil:
+		pp := *r.Postponement
+		pp.PausedAnswerBy = answer
+		r.Postponement = &pp
+	case slices.Contains(awaitingAnswer, r.Status):
+		r.Deadlines.AnswerBy = answer
+	}
+}
+
+// deliveredIdentifiersKept refuses a confirmation next of cur that
+// replaces or removes an identifier an item of cur's deliveries names by
+// its place: the item would then report on another identifier. Adding
+// identifiers after them, and completing their time ranges, is fine.
+func deliveredIdentifiersKept(cur, next Request) error {
+	var vs errs.Violations
+	seen := map[int32]bool{}
+	for _, d := range cur.Deliveries {
+		for _, it := range d.Items {
+			i := it.IdentifierIndex
+			if seen[i] || i < 0 || int(i) >= len(cur.Identifiers) {
+				continue
+			}
+			seen[i] = true
+			was := cur.Identifiers[i]
+			if int(i) >= len(next.Identifiers) || next.Identifiers[i].Kind != was.Kind || next.Identifiers[i].Value != was.Value {
+				vs.Add(fmt.Sprintf("identifiers[%d]", i), "%s %s was reported on in a delivery already (item of %s): keep it in its place; "+
+					"add other identifiers after it", was.Kind, was.Value, d.ExecuteTime.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	return vs.Err(errs.FailedPrecondition, "cannot change identifiers already reported on")
 }
 
 // MayConfirmInWriting says whether p may confirm request id in writing now:

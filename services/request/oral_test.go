@@ -617,3 +617,94 @@ func TestWatchSeesTheRecording(t *testing.T) {
 		t.Errorf("a third state's watch got %s of %s; want only its own draft", e.Action, e.Reference)
 	}
 }
+
+// TestConfirmInWritingKeepsTheTypeActedOn: a preservation recorded from a
+// call may be accepted before its written confirmation, with dual
+// criminality NOT_REQUIRED as for any preservation. The confirmation
+// completes the request; it cannot turn it into a production the requested
+// side accepted without assessing dual criminality (nor into anything
+// else it has decided on). While the requested side has decided nothing
+// (ACKNOWLEDGED), a type recorded wrongly from the call can still be put
+// right.
+func TestConfirmInWritingKeepsTheTypeActedOn(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	v := dm.recorded(t, cooperation.DataPreservation)
+	ok(t)(dm.svc.Accept(ctx, uzCA, v.ID, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true))
+	asTraffic := func(r *request.Request) {
+		r.Type = cooperation.TrafficData
+		completion(r)
+		r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)
+	}
+	fields := append([]string{"type", "identifiers"}, completionFields...)
+	_, err := dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", asTraffic, fields)
+	wantRefused(t, "confirming an accepted preservation as traffic data", err, errs.FailedPrecondition, []string{"type"}, "DATA_PRESERVATION")
+	if got := dm.stored(t, v.ID); got.Type != cooperation.DataPreservation || got.Intake.ConfirmTime != (time.Time{}) {
+		t.Errorf("after the refusal: %s, confirmed %v; want the preservation as it was, unconfirmed", got.Type, got.Intake.ConfirmTime)
+	}
+	// The same type, completed: confirmed.
+	ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", completion, completionFields))
+
+	// Acknowledged only: the type recorded can be corrected.
+	w := dm.recorded(t, cooperation.DataPreservation)
+	c := ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, w.ID, "", asTraffic, fields))
+	if c.Type != cooperation.TrafficData {
+		t.Errorf("confirmed as %s; want TRAFFIC_DATA, corrected before the requested side decided anything", c.Type)
+	}
+}
+
+// TestConfirmInWritingKeepsDeliveredIdentifiers: the items of a delivery
+// name identifiers by their place in the request. A preservation recorded
+// from a call and partly executed before its confirmation cannot have the
+// identifiers those items name replaced by the confirmation (the item
+// would then report on another identifier); identifiers can be added
+// after them, and their time ranges completed.
+func TestConfirmInWritingKeepsDeliveredIdentifiers(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	v := dm.recorded(t, cooperation.DataPreservation)
+	ok(t)(dm.svc.Accept(ctx, uzCA, v.ID, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true))
+	ok(t)(dm.svc.Execute(ctx, uzCA, v.ID, "", request.Execution{ResponseSummary: "First account preserved.", Partial: true,
+		Items: []request.ExecutionItem{{IdentifierIndex: 0, Outcome: "PROVIDED"}}}, nil))
+	replaced := func(r *request.Request) {
+		completion(r)
+		r.Identifiers = []request.Identifier{{Kind: "EMAIL", Value: "someone.else@example.org"}}
+	}
+	_, err := dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", replaced, append([]string{"identifiers"}, completionFields...))
+	wantRefused(t, "replacing a delivered identifier", err, errs.FailedPrecondition, []string{"identifiers[0]"})
+	added := func(r *request.Request) {
+		completion(r)
+		r.Identifiers = append(slices.Clone(r.Identifiers), request.Identifier{Kind: "EMAIL", Value: "second@example.org"})
+		r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)
+	}
+	c := ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", added, append([]string{"identifiers"}, completionFields...)))
+	if len(c.Identifiers) != 2 {
+		t.Errorf("confirmed with %d identifiers; want the delivered one and the added one", len(c.Identifiers))
+	}
+}
+
+// TestConfirmInWritingRecomputesTheAnswerDeadline: the answer deadline of a
+// request recorded from a call runs from the recording by the priority the
+// call gave. The written confirmation may set another priority (the call
+// said EMERGENCY, the letter ROUTINE), or a requested response date: the
+// deadline is then the policy's for what was confirmed, as for any request
+// acknowledged at that time, not the call's 8 hours.
+func TestConfirmInWritingRecomputesTheAnswerDeadline(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	v := dm.recorded(t, cooperation.TrafficData)
+	if !v.Deadlines.AnswerBy.Equal(t0.Add(8 * time.Hour)) {
+		t.Fatalf("recorded: answer by %v; want 8 h after the recording", v.Deadlines.AnswerBy)
+	}
+	routine := func(r *request.Request) {
+		completion(r)
+		r.Identifiers[0].StartTime, r.Identifiers[0].EndTime = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour)
+		r.Priority, r.EmergencyReason = cooperation.Routine, ""
+	}
+	dm.clock.advance(2 * time.Hour)
+	c := ok(t)(dm.svc.ConfirmInWriting(ctx, kzOtherPr, v.ID, "", routine, append([]string{"priority", "emergency_reason", "identifiers"}, completionFields...)))
+	if want := t0.Add(90 * day); !c.Deadlines.AnswerBy.Equal(want) {
+		t.Errorf("confirmed ROUTINE: answer by %v; want %v, 90 days after the recording", c.Deadlines.AnswerBy, want)
+	}
+	dm.clock.advance(10 * time.Hour)
+	if got := ok(t)(dm.svc.Get(ctx, uzCA, v.ID)); got.Overdue {
+		t.Errorf("a ROUTINE request 12 hours after its recording is overdue")
+	}
+}

@@ -239,9 +239,13 @@ func (s *Service) ReleasePreservation(ctx context.Context, p identity.Principal,
 		pr, err := livePreservation(*r, now, "released")
 		if err != nil {
 			if cur, ok := preservationNow(*r, now); ok && cur.State == HeldPendingFollowUp {
+				held, those := "the follow-up requests/"+cur.HeldBy, "that request"
+				if len(cur.HeldAlsoBy) > 0 {
+					held, those = "the follow-ups requests/"+strings.Join(append([]string{cur.HeldBy}, cur.HeldAlsoBy...), ", requests/"), "those requests"
+				}
 				return (errs.Violations{{Field: "preservation.held_by", Description: fmt.Sprintf(
-					"the preservation is held pending the follow-up requests/%s (Budapest 29(7)): withdraw that request first, "+
-						"or release the preservation once it is executed or refused", cur.HeldBy)}}).
+					"the preservation is held pending %s (Budapest 29(7)): withdraw %s first, "+
+						"or release the preservation once they are executed or refused", held, those)}}).
 					Err(errs.FailedPrecondition, "cannot release a preservation held for its follow-up")
 			}
 			return err
@@ -365,6 +369,14 @@ func followUpDraft(src Request, f FollowUp) (Request, error) {
 		Identifiers: slices.Clone(src.Identifiers), NecessityAndProportionality: src.NecessityAndProportionality,
 		Language: src.Language, Purpose: src.Purpose,
 		RelatedRequests: []RelatedRequest{{Kind: rel, Request: src.ID}},
+		// The same suspect and account: what the requested side was asked
+		// to keep confidential, and the use stated, hold for the
+		// follow-up too unless the prosecutor changes them.
+		Confidential: src.Confidential, UseLimitations: src.UseLimitations,
+	}
+	if c := src.Confidentiality; c != nil {
+		cc := *c
+		d.Confidentiality = &cc
 	}
 	if a := src.InvestigatingAuthority; a != nil {
 		c := *a
@@ -429,21 +441,25 @@ func (s *Service) followedPreservation(ctx context.Context, r Request, ok func(R
 }
 
 // holds reports whether the transmission of follow-up f at now holds
-// preservation pr: PRESERVED, asked by the same agency.
+// preservation pr: PRESERVED, or held already by another follow-up (f then
+// joins the hold), asked by the same agency.
 func holds(f, pr Request, now time.Time) bool {
 	st, ok := preservationNow(pr, now)
-	return ok && st.State == Preserved && pr.RequestingAgency == f.RequestingAgency
+	return ok && pr.RequestingAgency == f.RequestingAgency &&
+		(st.State == Preserved || st.State == HeldPendingFollowUp && !heldBy(f, pr))
 }
 
-// heldBy reports whether preservation pr is held by follow-up f.
+// heldBy reports whether preservation pr is held by follow-up f, alone or
+// with others.
 func heldBy(f, pr Request) bool {
 	st, ok := preservationNow(pr, time.Time{})
-	return ok && st.State == HeldPendingFollowUp && st.HeldBy == f.ID
+	return ok && st.State == HeldPendingFollowUp && (st.HeldBy == f.ID || slices.Contains(st.HeldAlsoBy, f.ID))
 }
 
 // holdLink is the hold a follow-up's transmission puts on the
 // preservation it follows (Budapest 29(7)): the data is kept, with no
-// expiry, until the follow-up is answered or withdrawn.
+// expiry, until the follow-up is answered or withdrawn. A preservation
+// held by another follow-up already is held by this one too.
 func (s *Service) holdLink(ctx context.Context, f Request) (*link, error) {
 	now := s.now()
 	pr, err := s.followedPreservation(ctx, f, func(pr Request) bool { return holds(f, pr, now) })
@@ -455,6 +471,12 @@ func (s *Service) holdLink(ctx context.Context, f Request) (*link, error) {
 			return "", ""
 		}
 		st, _ := preservationNow(*o, now)
+		if st.State == HeldPendingFollowUp {
+			st.HeldAlsoBy = append(slices.Clone(st.HeldAlsoBy), r.ID)
+			s.setPreservation(o, st, time.Time{})
+			return actHoldPreservation, fmt.Sprintf("held pending the follow-up %s (requests/%s) as well, transmitted: the data is kept "+
+				"until every follow-up is executed, refused or withdrawn (Budapest 29(7))", r.Reference, r.ID)
+		}
 		st.State, st.HeldBy = HeldPendingFollowUp, r.ID
 		s.setPreservation(o, st, time.Time{})
 		return actHoldPreservation, fmt.Sprintf("held pending the follow-up %s (requests/%s), transmitted: the data is kept "+
@@ -463,11 +485,11 @@ func (s *Service) holdLink(ctx context.Context, f Request) (*link, error) {
 }
 
 // holdReturnLink is the end of the hold of follow-up f, whose action
-// (what: "executed", …) answers or ends it: the preservation holds again
-// for the policy's return period, and the requesting side is asked to
-// release it when the data is no longer needed. when says, on the
-// follow-up as changed, whether it has ended the hold (a partial execution
-// has not).
+// (what: "executed", …) answers or ends it: while other follow-ups hold the
+// preservation it stays held for them; after the last, it holds again for
+// the policy's return period, and the requesting side is asked to release
+// it when the data is no longer needed. when says, on the follow-up as
+// changed, whether it has ended the hold (a partial execution has not).
 func (s *Service) holdReturnLink(ctx context.Context, f Request, what string, when func(Request) bool) (*link, error) {
 	pr, err := s.followedPreservation(ctx, f, func(pr Request) bool { return heldBy(f, pr) })
 	if err != nil || pr.ID == "" {
@@ -478,6 +500,18 @@ func (s *Service) holdReturnLink(ctx context.Context, f Request, what string, wh
 			return "", ""
 		}
 		st, _ := preservationNow(*o, now)
+		st.HeldAlsoBy = slices.DeleteFunc(slices.Clone(st.HeldAlsoBy), func(id string) bool { return id == r.ID })
+		if st.HeldBy == r.ID && len(st.HeldAlsoBy) > 0 {
+			st.HeldBy, st.HeldAlsoBy = st.HeldAlsoBy[0], st.HeldAlsoBy[1:]
+		}
+		if len(st.HeldAlsoBy) == 0 {
+			st.HeldAlsoBy = nil
+		}
+		if st.HeldBy != r.ID {
+			s.setPreservation(o, st, time.Time{})
+			return actReleaseHold, fmt.Sprintf("the follow-up %s (requests/%s) was %s: the preservation stays held pending the follow-up "+
+				"requests/%s (Budapest 29(7))", r.Reference, r.ID, what, st.HeldBy)
+		}
 		st.State, st.HeldBy = Preserved, ""
 		expiry := now.Add(s.policy.HoldReturn)
 		s.setPreservation(o, st, expiry)

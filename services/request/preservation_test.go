@@ -720,3 +720,130 @@ func TestHoldOnTheRealStores(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldByTwoFollowUps: a preservation followed up by two production
+// requests (traffic data, then content) stays held until both are answered
+// or withdrawn (Budapest 29(7)): the end of the first hands the hold to the
+// second, a withdrawal of the second while the first holds leaves the hold
+// with the first, and only the last one's end lets the clock run again.
+func TestHoldByTwoFollowUps(t *testing.T) {
+	t.Run("the holder ends first", func(t *testing.T) {
+		dm := newDomain(t, request.Policy{})
+		p, _ := dm.executedPreservation(t)
+		f1, f2 := dm.followUp(t, p.ID), dm.followUp(t, p.ID)
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f1.ID, "", false))
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f2.ID, "", false))
+		_, err := dm.svc.ReleasePreservation(ctx, kzProsecutor, p.ID, "", "Not needed.")
+		wantRefused(t, "release while held by two", err, errs.FailedPrecondition, []string{"preservation.held_by"}, f1.ID, f2.ID)
+		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f1.ID, "", "The suspect confessed to this part."))
+		got := ok(t)(dm.svc.Get(ctx, uzCA, p.ID))
+		wantPreserved(t, got.Request, request.HeldPendingFollowUp, time.Time{})
+		if got.Preservation.HeldBy != f2.ID {
+			t.Errorf("held by %q after the first follow-up was withdrawn; want the second, %s, still pending", got.Preservation.HeldBy, f2.ID)
+		}
+		// Past the old expiry and the 30 days a returned hold gives, the
+		// second follow-up is still owed its data.
+		dm.clock.advance(200 * day)
+		if got := ok(t)(dm.svc.Get(ctx, kzProsecutor, p.ID)); got.Preservation.State != request.HeldPendingFollowUp {
+			t.Errorf("preservation %s while its second follow-up is pending; want HELD_PENDING_FOLLOW_UP", got.Preservation.State)
+		}
+		ended := dm.clock.advance(time.Hour)
+		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f2.ID, "", "Not needed any more."))
+		back := ok(t)(dm.svc.Get(ctx, kzProsecutor, p.ID))
+		wantPreserved(t, back.Request, request.Preserved, ended.Add(30*day))
+		if h := dm.lastHistory(t, p.ID); h.Action != "releaseHold" || !strings.Contains(h.Reason, f2.Reference) {
+			t.Errorf("preservation's history %+v; want releaseHold naming %s", h, f2.Reference)
+		}
+	})
+
+	t.Run("the second ends first", func(t *testing.T) {
+		dm := newDomain(t, request.Policy{})
+		p, _ := dm.executedPreservation(t)
+		f1, f2 := dm.followUp(t, p.ID), dm.followUp(t, p.ID)
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f1.ID, "", false))
+		ok(t)(dm.svc.Transmit(ctx, kzCA, f2.ID, "", false))
+		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f2.ID, "", "Drafted twice."))
+		if got := dm.stored(t, p.ID); got.Preservation.State != request.HeldPendingFollowUp || got.Preservation.HeldBy != f1.ID {
+			t.Errorf("after the second follow-up's withdrawal: %+v; want still held by %s", got.Preservation, f1.ID)
+		}
+		ended := dm.clock.advance(time.Hour)
+		ok(t)(dm.svc.Withdraw(ctx, kzProsecutor, f1.ID, "", "Not needed any more."))
+		back := ok(t)(dm.svc.Get(ctx, kzProsecutor, p.ID))
+		wantPreserved(t, back.Request, request.Preserved, ended.Add(30*day))
+	})
+}
+
+// TestDraftFollowUpKeepsConfidentiality: the follow-up of a preservation
+// the requested side was asked to keep confidential (Budapest 27(8),
+// 29(6)) is about the same suspect and the same account: its draft asks
+// the same confidentiality, and states the same intended use, rather than
+// reaching the requested side as a request it may disclose unless the
+// prosecutor remembers to mark it again.
+func TestDraftFollowUpKeepsConfidentiality(t *testing.T) {
+	dm := newDomain(t, request.Policy{})
+	src := completeDraft()
+	src.Confidentiality = &request.Confidentiality{Request: true, ObtainedInformation: true, Reason: "The suspect must not learn of the investigation."}
+	src.Confidential = true
+	src.UseLimitations = "Only in criminal case 77/2026."
+	v := dm.transmitted(t, src)
+	for _, fu := range []request.FollowUp{{Type: cooperation.TrafficData}, {Type: cooperation.DataPreservation, RequestedState: "KG"}} {
+		f := ok(t)(dm.svc.DraftFollowUp(ctx, kzProsecutor, v.ID, fu, ""))
+		if !f.Confidential || f.Confidentiality == nil || *f.Confidentiality != *src.Confidentiality || f.UseLimitations != src.UseLimitations {
+			t.Errorf("%s follow-up: confidential %v, confidentiality %+v, use limitations %q; want those of the preservation",
+				fu.Type, f.Confidential, f.Confidentiality, f.UseLimitations)
+		}
+	}
+}
+
+// TestTwoFollowUpsRaceOnTheRealStores: two follow-ups of one preservation
+// transmitted at the same moment, each transaction locking its follow-up
+// and the preservation, on both engines: neither deadlocks nor is lost;
+// the preservation is held by one and also by the other, and stays held
+// until both are withdrawn.
+func TestTwoFollowUpsRaceOnTheRealStores(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			svc, _, _ := newServiceOn(t, engine, request.WatchLimits{})
+			p := ok(t)(svc.Create(ctx, kzProsecutor, completeDraft(), ""))
+			ok(t)(svc.Submit(ctx, kzProsecutor, p.ID, "", false))
+			ok(t)(svc.Transmit(ctx, kzCA, p.ID, "", false))
+			ok(t)(svc.Acknowledge(ctx, uzCA, p.ID, ""))
+			ok(t)(svc.Accept(ctx, uzCA, p.ID, "", request.Acceptance{DualCriminality: "NOT_REQUIRED"}, true))
+			ok(t)(svc.Execute(ctx, uzCA, p.ID, "", request.Execution{ResponseSummary: "Preserved."}, nil))
+			var fs []string
+			for _, typ := range []cooperation.RequestType{cooperation.TrafficData, cooperation.SubscriberInformation} {
+				f := ok(t)(svc.DraftFollowUp(ctx, kzProsecutor, p.ID, request.FollowUp{Type: typ}, ""))
+				ok(t)(svc.Update(ctx, kzProsecutor, f.ID, "", func(r *request.Request) { *r = timed(*r, typ) }, []string{"identifiers"}))
+				ok(t)(svc.Submit(ctx, kzProsecutor, f.ID, "", false))
+				fs = append(fs, f.ID)
+			}
+			errc := make(chan error, len(fs))
+			for _, id := range fs {
+				go func() {
+					_, err := svc.Transmit(ctx, kzCA, id, "", false)
+					errc <- err
+				}()
+			}
+			for range fs {
+				if err := <-errc; err != nil {
+					t.Fatalf("a concurrent transmission: %v", err)
+				}
+			}
+			held := ok(t)(svc.Get(ctx, uzCA, p.ID)).Preservation
+			holders := append([]string{held.HeldBy}, held.HeldAlsoBy...)
+			slices.Sort(holders)
+			want := slices.Sorted(slices.Values(fs))
+			if held.State != request.HeldPendingFollowUp || !slices.Equal(holders, want) {
+				t.Fatalf("after both transmissions: %+v; want held by both of %v", held, fs)
+			}
+			ok(t)(svc.Withdraw(ctx, kzProsecutor, held.HeldBy, "", "Not needed."))
+			if got := ok(t)(svc.Get(ctx, uzCA, p.ID)).Preservation; got.State != request.HeldPendingFollowUp || got.HeldBy != held.HeldAlsoBy[0] {
+				t.Errorf("after the first holder's withdrawal: %+v; want held by %s", got, held.HeldAlsoBy[0])
+			}
+			ok(t)(svc.Withdraw(ctx, kzProsecutor, held.HeldAlsoBy[0], "", "Not needed."))
+			if got := ok(t)(svc.Get(ctx, uzCA, p.ID)).Preservation; got.State != request.Preserved || got.ExpiresAt.IsZero() {
+				t.Errorf("after both withdrawals: %+v; want PRESERVED with an expiry", got)
+			}
+		})
+	}
+}

@@ -242,8 +242,13 @@ type Preservation struct {
 	ExpiresAt  time.Time               `json:"expires_at,omitzero"`
 	Extensions []PreservationExtension `json:"extensions,omitempty"`
 	// HeldBy is the id of the follow-up holding it.
-	HeldBy        string `json:"held_by,omitempty"`
-	ReleaseReason string `json:"release_reason,omitempty"`
+	HeldBy string `json:"held_by,omitempty"`
+	// HeldAlsoBy are the ids of the other follow-ups transmitted while it
+	// was held, in order, all still pending: when HeldBy's is answered or
+	// withdrawn the hold passes to the first of them, so that the data is
+	// kept until every follow-up is decided (Budapest 29(7)).
+	HeldAlsoBy    []string `json:"held_also_by,omitempty"`
+	ReleaseReason string   `json:"release_reason,omitempty"`
 }
 
 // PreservationExtension is one extension asked for, granted or declined.

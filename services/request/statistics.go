@@ -32,10 +32,12 @@ type PairStatistics struct {
 	// requests as the medians, truncated to the nanosecond; 0 when there
 	// are none.
 	MeanToAcknowledge, MeanToAnswer time.Duration
-	// ByDataCategory counts the requests that seek each data category, the
-	// category as written but in lower case with its spaces collapsed, so
-	// that "Subscriber  Name" and "subscriber name" count as one. A request
-	// naming a category twice counts once for it.
+	// ByDataCategory counts the requests by the type of data requested
+	// (e-Evidence Art 28(2)): their type, SUBSCRIBER_INFORMATION,
+	// TRAFFIC_DATA, CONTENT_DATA, … The data categories a request lists are
+	// written free by its prosecutor and are case content (one can name
+	// the person or the account sought): statistics, which every user of
+	// the state reads, auditors included, never carry them.
 	ByDataCategory map[string]int
 	// Emergency counts the requests of EMERGENCY priority (e-Evidence Art
 	// 28(2) asks for them apart), NotEmergency the others.
@@ -121,9 +123,7 @@ func (s *Service) Statistics(ctx context.Context, p identity.Principal, q Statis
 		} else {
 			ps.NotEmergency++
 		}
-		for _, c := range statisticsCategories(r.DataCategories) {
-			ps.ByDataCategory[c]++
-		}
+		ps.ByDataCategory[string(r.Type)]++
 		for _, d := range statisticsDeliveries(r) {
 			for _, it := range d.Items {
 				ps.ItemsByOutcome[it.Outcome]++
@@ -211,21 +211,6 @@ func stateCode(vs *errs.Violations, field, v string) string {
 		return ""
 	}
 	return code
-}
-
-// statisticsCategories returns the distinct categories of cs as statistics
-// count them: lower case, spaces trimmed and collapsed, blanks left out.
-// Users type categories free, so this is what keeps "Subscriber Name" and
-// "subscriber  name" in one count.
-func statisticsCategories(cs []string) []string {
-	var out []string
-	for _, c := range cs {
-		n := strings.ToLower(strings.Join(strings.Fields(c), " "))
-		if n != "" && !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // statisticsDeliveries returns the deliveries of r whose items count: all

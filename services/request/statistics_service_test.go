@@ -2,6 +2,7 @@ package request_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,8 +19,7 @@ import (
 
 // TestStatisticsFigures checks every figure of one pair on a fixed clock,
 // with requests written to a real store in the states their lifecycle
-// would have brought them to: counts by status, by data category (written
-// in different cases and spacing), by emergency and by outcome of the
+// would have brought them to: counts by status, by type of data, by emergency and by outcome of the
 // execution items over all deliveries, overdue, and the mean and median
 // times. A draft is never counted.
 func TestStatisticsFigures(t *testing.T) {
@@ -104,7 +104,9 @@ func TestStatisticsFigures(t *testing.T) {
 	ps := got.Pairs[0]
 	checkStatisticsCounts(t, "by status", ps.ByStatus, map[request.Status]int{
 		request.Executed: 2, request.Refused: 1, request.PartiallyExecuted: 1, request.Transmitted: 1})
-	checkStatisticsCounts(t, "by data category", ps.ByDataCategory, map[string]int{"subscriber name": 2, "ip logs": 2, "content": 1})
+	// By the type of data requested, not the categories' words
+	// (TestStatisticsHoldNoCaseText).
+	checkStatisticsCounts(t, "by data category", ps.ByDataCategory, map[string]int{"SUBSCRIBER_INFORMATION": 5})
 	checkStatisticsCounts(t, "execution items by outcome", ps.ItemsByOutcome, map[string]int{
 		"PROVIDED": 2, "POSTPONED": 1, "NOT_HELD": 1, "NOT_RETAINED": 1, "IMPOSSIBLE": 1})
 	checkStatisticsCounts(t, "refusals by ground", ps.RefusalsByGround, map[string]int{"DOUBLE_CRIMINALITY": 1})
@@ -134,5 +136,68 @@ func checkStatisticsCounts[K comparable](t *testing.T, what string, got, want ma
 			t.Errorf("%s: %v; want %v", what, got, want)
 			return
 		}
+	}
+}
+
+// TestStatisticsHoldNoCaseText: data categories are written free by the
+// prosecutor, and are case content (a category can name the person or the
+// account sought). Statistics go to every user of the state, auditors
+// included, who may see only metadata: they count requests by the type of
+// data requested (e-Evidence Art 28(2)), never by the words of a request.
+func TestStatisticsHoldNoCaseText(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	db, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "requests.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st, err := store.New(ctx, sqldb.FromSQLite(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := fsblob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := &agencies{}
+	svc, err := request.NewService(request.Config{Store: st, Blobs: blobs, Directory: dir, Trust: dir, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		t    cooperation.RequestType
+		cats []string
+	}{
+		{cooperation.SubscriberInformation, []string{"Subscriber of ivan.petrov@mail.kz"}},
+		{cooperation.TrafficData, []string{"IP logs of Ivan Petrov's account", "login times"}},
+		{cooperation.TrafficData, nil},
+	} {
+		r := request.Request{ID: fmt.Sprintf("r%d", i), Type: c.t, Priority: cooperation.Routine,
+			RequestingAgency: "kz-gpo", RequestingState: "KZ", RequestedAgency: "uz-gp", RequestedState: "UZ",
+			LegalBasis: "BILATERAL_TREATY", DataCategories: c.cats, Status: request.Transmitted,
+			CreateTime: now.Add(-time.Hour), UpdateTime: now.Add(-time.Hour), TransmitTime: now.Add(-time.Hour)}
+		ch := request.Change{
+			History: &request.HistoryEntry{To: request.Draft, Action: "create", Actor: request.Actor{Subject: "p-kz-1"}, Time: r.CreateTime},
+			Event: trail.Event{ID: "ev-" + r.ID, Time: r.CreateTime, Actor: trail.Actor{Subject: "p-kz-1", Agency: "kz-gpo"},
+				Service: "comity-request", Action: "/comity.request.v1.RequestService/CreateRequest", Resource: "requests/" + r.ID, Outcome: "OK"},
+		}
+		if _, _, err := st.Create(ctx, r, request.IdempotencyKey{}, ch); err != nil {
+			t.Fatalf("Create(%s): %v", r.ID, err)
+		}
+	}
+	for _, p := range []identity.Principal{
+		{Subject: "au-kz", Agency: "kz-oversight", State: "KZ", Roles: []identity.Role{identity.Auditor}},
+		{Subject: "au-uz", Agency: "uz-oversight", State: "UZ", Roles: []identity.Role{identity.Auditor}},
+	} {
+		got, err := svc.Statistics(ctx, p, request.StatisticsQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Pairs) != 1 {
+			t.Fatalf("%s: %d pairs, want 1 (KZ → UZ)", p.Subject, len(got.Pairs))
+		}
+		checkStatisticsCounts(t, p.Subject+" by data category", got.Pairs[0].ByDataCategory,
+			map[string]int{"SUBSCRIBER_INFORMATION": 1, "TRAFFIC_DATA": 2})
 	}
 }

@@ -1,7 +1,6 @@
 package request
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,15 +81,5 @@ func TestMean(t *testing.T) {
 		if got := meanDuration(tc.in); got != tc.want {
 			t.Errorf("%s: meanDuration(%v) = %v, want %v", tc.name, tc.in, got, tc.want)
 		}
-	}
-}
-
-// TestDataCategories checks that the categories count as one whatever
-// their case and spacing, once per request, blanks left out.
-func TestDataCategories(t *testing.T) {
-	got := statisticsCategories([]string{"Subscriber  Name", " subscriber name", "IP logs", "   ", "ip\tLOGS", "Content"})
-	want := []string{"subscriber name", "ip logs", "content"}
-	if !slices.Equal(got, want) {
-		t.Errorf("statisticsCategories = %q, want %q", got, want)
 	}
 }

@@ -21,7 +21,9 @@ type Deadlines struct {
 	// Format: date-time
 	AcknowledgeBy *strfmt.DateTime `json:"acknowledgeBy,omitempty"`
 
-	// When the requested agency must execute or refuse it.
+	// When the requested agency must execute or refuse it; while POSTPONED,
+	// the date it is postponed until, by which it is to be resumed (past it
+	// the request is overdue).
 	// Format: date-time
 	AnswerBy *strfmt.DateTime `json:"answerBy,omitempty"`
 

@@ -22,8 +22,9 @@ type PairStatistics struct {
 	// median_time_to_answer is the median of.
 	AnsweredCount int32 `json:"answeredCount,omitempty"`
 
-	// Number of requests by data category sought, the category in lower
-	// case with its spaces collapsed; a request counts once per category.
+	// Number of requests by the type of data requested (e-Evidence Art
+	// 28(2)): the request type, e.g. TRAFFIC_DATA. Never the data categories
+	// a request lists: they are written free and are case content.
 	ByDataCategory map[string]int32 `json:"byDataCategory,omitempty"`
 
 	// Number of requests by status name (DRAFT excluded).

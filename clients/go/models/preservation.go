@@ -26,6 +26,12 @@ type Preservation struct {
 	// The extensions asked for, granted and declined, oldest first.
 	Extensions []*PreservationExtension `json:"extensions,omitempty"`
 
+	// The other follow-up requests transmitted while it was held, all still
+	// pending, in order: when held_by's is executed, refused or withdrawn the
+	// hold passes to the first of them, and the data is kept until every
+	// follow-up is decided.
+	HeldAlsoBy []string `json:"heldAlsoBy,omitempty"`
+
 	// The follow-up request holding it, while HELD_PENDING_FOLLOW_UP.
 	HeldBy string `json:"heldBy,omitempty"`
 

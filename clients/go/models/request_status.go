@@ -29,7 +29,7 @@ import (
 // more (`:execute` with `partial`).
 //   - POSTPONED: The requested side postponed execution until a date (`:postpone`);
 //
-// the answer clock is paused.
+// the answer clock is paused, and deadlines.answer_by is that date.
 //   - CONDITIONS_PROPOSED: The requested side proposed conditions (and costs) the requesting
 //
 // side must accept or reject.

@@ -46,6 +46,11 @@ func RequestToProto(v request.View) *requestv1.Request {
 		// An id in the domain, a resource name in the API.
 		out.Preservation.HeldBy = requestPrefix + out.Preservation.HeldBy
 	}
+	if out.Preservation != nil {
+		for i, id := range out.Preservation.HeldAlsoBy {
+			out.Preservation.HeldAlsoBy[i] = requestPrefix + id
+		}
+	}
 	if a := r.Acceptance; a != nil && a.DualCriminality != "" {
 		out.Acceptance.HumanRightsReview = &requestv1.HumanRightsReview{Concerns: a.HumanRightsConcerns, Note: a.HumanRightsNote}
 	}

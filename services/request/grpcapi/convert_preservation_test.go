@@ -23,7 +23,7 @@ func TestPreservationToProto(t *testing.T) {
 		ID: "0192f0c4-dddd", Type: cooperation.DataPreservation, Status: request.Executed,
 		Custodian:        &request.Custodian{Provider: "Example Telecom LLC", Country: "UZ", Service: "mobile internet", AccountReference: "+998900000000"},
 		FollowUpIntended: &request.FollowUpIntended{Intended: true, ProductionType: cooperation.TrafficData},
-		Preservation: &request.Preservation{State: request.HeldPendingFollowUp, HeldBy: "0192f0c4-ffff", ReleaseReason: "",
+		Preservation: &request.Preservation{State: request.HeldPendingFollowUp, HeldBy: "0192f0c4-ffff", HeldAlsoBy: []string{"0192f0c4-eeee"}, ReleaseReason: "",
 			Extensions: []request.PreservationExtension{
 				{RequestedBy: kz, Days: 30, Reason: "analysis", Decision: "GRANTED", DecidedBy: uz, RequestTime: t1, DecideTime: t2},
 				{RequestedBy: kz, Days: 90, Reason: "more", Decision: "DECLINED", DecidedBy: uz, RequestTime: t2, DecideTime: t3, DeclineReason: "cannot"},
@@ -37,7 +37,7 @@ func TestPreservationToProto(t *testing.T) {
 	want := []proto.Message{
 		&requestv1.Custodian{Provider: "Example Telecom LLC", Country: "UZ", Service: "mobile internet", AccountReference: "+998900000000"},
 		&requestv1.FollowUpIntended{Intended: true, ProductionType: got.GetFollowUpIntended().GetProductionType()},
-		&requestv1.Preservation{State: requestv1.Preservation_HELD_PENDING_FOLLOW_UP, HeldBy: "requests/0192f0c4-ffff",
+		&requestv1.Preservation{State: requestv1.Preservation_HELD_PENDING_FOLLOW_UP, HeldBy: "requests/0192f0c4-ffff", HeldAlsoBy: []string{"requests/0192f0c4-eeee"},
 			Extensions: []*requestv1.PreservationExtension{
 				{RequestedBy: kzActor, Days: 30, Reason: "analysis", Decision: requestv1.PreservationExtension_GRANTED, DecidedBy: uzActor,
 					RequestTime: timestamppb.New(t1), DecideTime: timestamppb.New(t2)},

@@ -67,6 +67,7 @@ func TestRequestEveryField(t *testing.T) {
 	full.RelatedRequests = []*requestv1.RelatedRequest{{Kind: requestv1.RelatedRequest_FOLLOW_UP_OF, Request: "requests/r2"},
 		{Kind: requestv1.RelatedRequest_SPAWNED_BY, Request: "requests/r3"}}
 	full.Preservation.HeldBy = "requests/r4"
+	full.Preservation.HeldAlsoBy = []string{"requests/r5", "requests/r6"}
 	for _, c := range full.Clarifications {
 		c.AskedBy.Agency, c.AnsweredBy.Agency = "agencies/uz-247", "agencies/kz-gpo"
 		c.AnswerAttachments = []string{"requests/r1/attachments/a1", "requests/r1/attachments/a2"}
@@ -91,6 +92,7 @@ func TestRequestEveryField(t *testing.T) {
 	r.RequestingAgency, r.RequestedAgency = "kz-gpo", "uz-247"
 	r.RelatedRequests = []request.RelatedRequest{{Kind: request.FollowUpOf, Request: "r2"}, {Kind: request.SpawnedBy, Request: "r3"}}
 	r.Preservation.HeldBy = "r4"
+	r.Preservation.HeldAlsoBy = []string{"r5", "r6"}
 	review := full.GetAcceptance().GetHumanRightsReview()
 	r.Acceptance.HumanRightsConcerns, r.Acceptance.HumanRightsNote = review.GetConcerns(), review.GetNote()
 	for _, c := range full.Clarifications {

@@ -58,7 +58,7 @@ const (
 	// more (`:execute` with `partial`).
 	Request_PARTIALLY_EXECUTED Request_Status = 11
 	// The requested side postponed execution until a date (`:postpone`);
-	// the answer clock is paused.
+	// the answer clock is paused, and deadlines.answer_by is that date.
 	Request_POSTPONED Request_Status = 12
 	// The requested side proposed conditions (and costs) the requesting
 	// side must accept or reject.
@@ -1905,6 +1905,11 @@ type Preservation struct {
 	HeldBy string `protobuf:"bytes,4,opt,name=held_by,json=heldBy,proto3" json:"held_by,omitempty"`
 	// Why it was released, once RELEASED.
 	ReleaseReason string `protobuf:"bytes,5,opt,name=release_reason,json=releaseReason,proto3" json:"release_reason,omitempty"`
+	// The other follow-up requests transmitted while it was held, all still
+	// pending, in order: when held_by's is executed, refused or withdrawn the
+	// hold passes to the first of them, and the data is kept until every
+	// follow-up is decided.
+	HeldAlsoBy    []string `protobuf:"bytes,6,rep,name=held_also_by,json=heldAlsoBy,proto3" json:"held_also_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1972,6 +1977,13 @@ func (x *Preservation) GetReleaseReason() string {
 		return x.ReleaseReason
 	}
 	return ""
+}
+
+func (x *Preservation) GetHeldAlsoBy() []string {
+	if x != nil {
+		return x.HeldAlsoBy
+	}
+	return nil
 }
 
 // PreservationExtension is one extension of a preservation.
@@ -3631,7 +3643,9 @@ type Deadlines struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// When the requested agency must acknowledge the request.
 	AcknowledgeBy *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=acknowledge_by,json=acknowledgeBy,proto3" json:"acknowledge_by,omitempty"`
-	// When the requested agency must execute or refuse it.
+	// When the requested agency must execute or refuse it; while POSTPONED,
+	// the date it is postponed until, by which it is to be resumed (past it
+	// the request is overdue).
 	AnswerBy *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=answer_by,json=answerBy,proto3" json:"answer_by,omitempty"`
 	// When an executed preservation lapses.
 	PreservationExpiresAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=preservation_expires_at,json=preservationExpiresAt,proto3" json:"preservation_expires_at,omitempty"`
@@ -9171,8 +9185,9 @@ type PairStatistics struct {
 	// Mean time from acknowledgement to execution or refusal, over the same
 	// answered_count requests as the median; absent when there are none.
 	MeanTimeToAnswer *durationpb.Duration `protobuf:"bytes,13,opt,name=mean_time_to_answer,json=meanTimeToAnswer,proto3" json:"mean_time_to_answer,omitempty"`
-	// Number of requests by data category sought, the category in lower
-	// case with its spaces collapsed; a request counts once per category.
+	// Number of requests by the type of data requested (e-Evidence Art
+	// 28(2)): the request type, e.g. TRAFFIC_DATA. Never the data categories
+	// a request lists: they are written free and are case content.
 	ByDataCategory map[string]int32 `protobuf:"bytes,14,rep,name=by_data_category,json=byDataCategory,proto3" json:"by_data_category,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Number of requests of EMERGENCY priority.
 	EmergencyCount int32 `protobuf:"varint,15,opt,name=emergency_count,json=emergencyCount,proto3" json:"emergency_count,omitempty"`
@@ -9437,7 +9452,7 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x11account_reference\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x10accountReference\"\x83\x01\n" +
 	"\x10FollowUpIntended\x12\x1a\n" +
 	"\bintended\x18\x01 \x01(\bR\bintended\x12S\n" +
-	"\x0fproduction_type\x18\x02 \x01(\x0e2 .comity.directory.v1.RequestTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eproductionType\"\xf6\x02\n" +
+	"\x0fproduction_type\x18\x02 \x01(\x0e2 .comity.directory.v1.RequestTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0eproductionType\"\x98\x03\n" +
 	"\fPreservation\x12;\n" +
 	"\x05state\x18\x01 \x01(\x0e2%.comity.request.v1.Preservation.StateR\x05state\x129\n" +
 	"\n" +
@@ -9446,7 +9461,9 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"extensions\x18\x03 \x03(\v2(.comity.request.v1.PreservationExtensionR\n" +
 	"extensions\x12\x17\n" +
 	"\aheld_by\x18\x04 \x01(\tR\x06heldBy\x12%\n" +
-	"\x0erelease_reason\x18\x05 \x01(\tR\rreleaseReason\"d\n" +
+	"\x0erelease_reason\x18\x05 \x01(\tR\rreleaseReason\x12 \n" +
+	"\fheld_also_by\x18\x06 \x03(\tR\n" +
+	"heldAlsoBy\"d\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tPRESERVED\x10\x01\x12\x1a\n" +
