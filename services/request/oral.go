@@ -125,19 +125,7 @@ func (s *Service) RecordOral(ctx context.Context, p identity.Principal, d Reques
 		History: &HistoryEntry{To: Acknowledged, Action: string(actRecordOral), Actor: actorOf(p), Time: now},
 		Event:   s.event(ctx, p, r, "", Acknowledged),
 	}
-	created, fresh, err := s.store.Create(ctx, r, key, ch)
-	if err != nil {
-		return View{}, err
-	}
-	if !fresh && accessOf(p, created) != fullAccess {
-		return View{}, KeyReused(requestID)
-	}
-	if !fresh {
-		if err := s.store.RecordEvent(ctx, s.event(ctx, p, created, "", "")); err != nil {
-			return View{}, fmt.Errorf("record retried oral request: %w", err)
-		}
-	}
-	return s.view(p, created), nil
+	return s.createOnce(ctx, p, r, key, ch, requestID)
 }
 
 // requester returns the requesting agency of a request recorded by a user

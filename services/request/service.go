@@ -217,6 +217,14 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 		History: &HistoryEntry{To: Draft, Action: "create", Actor: actorOf(p), Time: now},
 		Event:   s.event(ctx, p, r, "", Draft),
 	}
+	return s.createOnce(ctx, p, r, key, ch, requestID)
+}
+
+// createOnce stores the new request r with its change, once per
+// idempotency key: a retry with the key answers with the request the first
+// call made, to a caller who may still read it, and is recorded as a call
+// on it.
+func (s *Service) createOnce(ctx context.Context, p identity.Principal, r Request, key IdempotencyKey, ch Change, requestID string) (View, error) {
 	created, fresh, err := s.store.Create(ctx, r, key, ch)
 	if err != nil {
 		return View{}, err
@@ -231,7 +239,7 @@ func (s *Service) Create(ctx context.Context, p identity.Principal, d Request, r
 	if !fresh {
 		// A retry changed nothing, but it is a call on that request.
 		if err := s.store.RecordEvent(ctx, s.event(ctx, p, created, "", "")); err != nil {
-			return View{}, fmt.Errorf("record retried create: %w", err)
+			return View{}, fmt.Errorf("record retried %s: %w", ch.History.Action, err)
 		}
 	}
 	return s.view(p, created), nil
