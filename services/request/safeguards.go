@@ -224,21 +224,12 @@ func (s *Service) checkResponseTime(r Request, vs *errs.Violations) {
 	}
 }
 
-// checkSafeguards checks every safeguard against the requested agency as the
-// directory has it now and the request's attachments, and those of its legal
-// basis between the two states (treatySafeguards); at submission, also that
-// the requested response time has not passed. It reports whether the legal
-// basis is unconfirmed, for the request to show.
-func (s *Service) checkSafeguards(ctx context.Context, r Request, a act) (unconfirmed bool, _ error) {
-	vs, unconfirmed, err := s.safeguardViolations(ctx, r, a)
-	if err != nil {
-		return false, err
-	}
-	return unconfirmed, vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
-}
-
-// checkSafeguardsFor is checkSafeguards with the checks that depend on
-// the caller p too: each related request must be one p may see.
+// checkSafeguardsFor checks every safeguard against the requested agency as
+// the directory has it now and the request's attachments, and those of its
+// legal basis between the two states (treatySafeguards); at submission,
+// also that the requested response time has not passed; and, depending on
+// the caller p, that each related request is one p may see. It reports
+// whether the legal basis is unconfirmed, for the request to show.
 func (s *Service) checkSafeguardsFor(ctx context.Context, p identity.Principal, r Request, a act) (unconfirmed bool, _ error) {
 	vs, unconfirmed, err := s.safeguardViolations(ctx, r, a)
 	if err != nil {
@@ -250,7 +241,8 @@ func (s *Service) checkSafeguardsFor(ctx context.Context, p identity.Principal, 
 	return unconfirmed, vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
 }
 
-// safeguardViolations is what checkSafeguards finds, as violations, and
+// safeguardViolations is what checkSafeguardsFor finds but the relations,
+// as violations, and
 // whether the legal basis is unconfirmed.
 func (s *Service) safeguardViolations(ctx context.Context, r Request, a act) (errs.Violations, bool, error) {
 	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
