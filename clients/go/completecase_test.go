@@ -65,6 +65,10 @@ func TestCompleteCase(t *testing.T) {
 			Kind: models.IdentifierKindIPADDRESS.Pointer(), Value: "203.0.113.7:443", StartTime: &start, EndTime: &end,
 		}},
 		DataCategories: []string{"connection logs", "subscriber of the address"},
+		// A preservation names who holds the data and the production
+		// request that will follow (Budapest 29(2)(d), (f)).
+		Custodian:        &models.Custodian{Provider: "Example Hosting LLC", Country: "UZ", Service: "virtual servers"},
+		FollowUpIntended: &models.FollowUpIntended{Intended: true, ProductionType: models.RequestTypeTRAFFICDATA.Pointer()},
 		NecessityAndProportionality: "The logs are the only way to identify the intruder; they are kept for 30 days only, " +
 			"so preservation is needed now; only the three days of the intrusion are concerned.",
 		Language:       "ru",
