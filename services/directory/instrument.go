@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
@@ -253,6 +254,7 @@ func validateInstruments(list []StateInstrument, prefix string) errs.Violations 
 			if strings.TrimSpace(r.Text) == "" {
 				vs.Add(fmt.Sprintf("%sreservations[%d].text", at, j), "required: what the reservation says")
 			}
+			badText(&vs, fmt.Sprintf("%sreservations[%d].text", at, j), r.Text)
 		}
 		stages := map[string]bool{}
 		for j, a := range si.Authorities {
@@ -271,8 +273,21 @@ func validateInstruments(list []StateInstrument, prefix string) errs.Violations 
 		if strings.TrimSpace(si.Source) == "" {
 			vs.Add(at+"source", "required: cite where this comes from (treaty office page, official gazette)")
 		}
+		badText(&vs, at+"source", si.Source)
 	}
 	return vs
+}
+
+// badText adds to vs a text that no store can keep as written: bytes that
+// are not UTF-8 (an import file in another encoding; JSON would replace
+// them) or the NUL character (PostgreSQL refuses it).
+func badText(vs *errs.Violations, field, text string) {
+	switch {
+	case !utf8.ValidString(text):
+		vs.Add(field, "is not UTF-8 text: save the file as UTF-8 and import it again")
+	case strings.ContainsRune(text, 0):
+		vs.Add(field, "contains the NUL character, which no text may hold")
+	}
 }
 
 // validateAuthorities checks that each designated authority of st is an
@@ -324,6 +339,9 @@ func CheckInstrument(in Instrument, prefix string) errs.Violations {
 	if strings.TrimSpace(in.Source) == "" {
 		vs.Add(prefix+"source", "required: cite the instrument's text")
 	}
+	badText(&vs, prefix+"source", in.Source)
+	badText(&vs, prefix+"display_name", in.DisplayName)
+	badText(&vs, prefix+"language_rule", in.LanguageRule)
 	return vs
 }
 
