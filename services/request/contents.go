@@ -2,7 +2,6 @@ package request
 
 import (
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -44,13 +43,17 @@ func contents(r Request, vs *errs.Violations) {
 		}
 	}
 	if c := r.Contact; c != nil {
+		// An e-mail address and a telephone number are what they are as
+		// identifiers: checkIdentifier says what is wrong with either.
 		if e := strings.TrimSpace(c.Email); e != "" {
-			if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" {
-				vs.AddReason("contact.email", "CONTACT_EMAIL_INVALID", "%q is not an e-mail address", e)
+			if problem := checkIdentifier(Email, e); problem != "" {
+				vs.AddReason("contact.email", "CONTACT_EMAIL_INVALID", "%s", problem)
 			}
 		}
-		if ph := strings.TrimSpace(c.Phone); ph != "" && !phonePattern.MatchString(strings.NewReplacer(" ", "", "-", "", "(", "", ")", "").Replace(ph)) {
-			vs.AddReason("contact.phone", "CONTACT_PHONE_INVALID", "%q is not a telephone number in international format (+ and 7 to 15 digits)", ph)
+		if ph := strings.TrimSpace(c.Phone); ph != "" {
+			if problem := checkIdentifier(Phone, ph); problem != "" {
+				vs.AddReason("contact.phone", "CONTACT_PHONE_INVALID", "%s", problem)
+			}
 		}
 		if tz := c.TimeZone; tz != "" && !validTimeZone(tz) {
 			vs.AddReason("contact.time_zone", "CONTACT_TIME_ZONE_INVALID", "%q is not an IANA time zone such as Asia/Almaty", tz)

@@ -1,6 +1,7 @@
 package request
 
 import (
+	"cmp"
 	"reflect"
 	"slices"
 	"strings"
@@ -39,17 +40,10 @@ func treatySafeguards(r Request, tr directory.Treaties) (vs errs.Violations, unc
 		case !known:
 			vs.AddReason("legal_basis", "INSTRUMENT_FIELD_UNKNOWN", "the directory's profile of %s requires %q, which is no field of a request; ask the directory's administrators to correct it", r.LegalBasis, path)
 		case !filled:
-			vs.AddReason(path, "REQUIRED_BY_INSTRUMENT", "required under %s", cmpOr(p.DisplayName, r.LegalBasis))
+			vs.AddReason(path, "REQUIRED_BY_INSTRUMENT", "required under %s", cmp.Or(p.DisplayName, r.LegalBasis))
 		}
 	}
 	return vs, unconfirmed
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // withInstrumentLanguages returns receiver accepting also the languages the
