@@ -56,6 +56,11 @@ type State struct {
 	// (DESIGN §5.6), at most one entry per legal basis. A legal basis
 	// without an entry has status Unknown.
 	Instruments []StateInstrument
+	// RetentionAfterClose is how long the personal data and content of a
+	// request of the state (its requesting state) are kept after it is
+	// closed, or after its last change if never transmitted (DESIGN §10);
+	// zero: the deployment's default.
+	RetentionAfterClose time.Duration
 	// Version counts changes; the store sets it. The etag derives from it.
 	Version    int64
 	UpdateTime time.Time

@@ -146,10 +146,15 @@ var awaitingAnswer = []Status{Acknowledged, ClarificationRequested, Accepted, Po
 // action: not acknowledged by AcknowledgeBy, not answered by AnswerBy, or,
 // recorded from a call, not confirmed in writing by ConfirmationDueBy
 // (which confirmation clears) while the requesting side still can confirm
-// it. It looks at metadata only (redact keeps what it needs), so that a
+// it, or past an obligation of DESIGN §10 (ObligationDueBy). It looks at metadata only (redact keeps what it needs), so that a
 // watch's snapshot says the same as the request.
 func Overdue(r Request, now time.Time) bool {
 	if !r.Deadlines.ConfirmationDueBy.IsZero() && slices.Contains(pending, r.Status) && now.After(r.Deadlines.ConfirmationDueBy) {
+		return true
+	}
+	if due := r.ObligationDueBy(); !due.IsZero() && now.After(due) {
+		// A report of use or a legal hold's review is late (DESIGN §10),
+		// whatever the status.
 		return true
 	}
 	switch {
@@ -177,7 +182,10 @@ func overdueExpr(now time.Time) query.Expr {
 			Left:  query.And{Left: status(Transmitted), Right: query.Compare{Field: "acknowledgeBy", Op: query.Lt, Value: now}},
 			Right: query.And{Left: awaiting, Right: query.Compare{Field: "answerBy", Op: query.Lt, Value: now}},
 		},
-		Right: query.And{Left: unconfirmed, Right: query.Compare{Field: "confirmationDueBy", Op: query.Lt, Value: now}},
+		Right: query.Or{
+			Left:  query.And{Left: unconfirmed, Right: query.Compare{Field: "confirmationDueBy", Op: query.Lt, Value: now}},
+			Right: query.Compare{Field: "obligationDueBy", Op: query.Lt, Value: now},
+		},
 	}
 }
 

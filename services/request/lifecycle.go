@@ -48,6 +48,16 @@ const (
 	actDeclareConfidentialityImpossible act = "declareConfidentialityImpossible"
 	actProceed                          act = "proceed"
 	actTransferOwnership                act = "transferOwnership"
+
+	// The actions of DESIGN §10.
+	actAcknowledgeConditions act = "acknowledgeConditions"
+	actRequestConsent        act = "requestConsent"
+	actGrantConsent          act = "grantConsent"
+	actRefuseConsent         act = "refuseConsent"
+	actRecordOnwardTransfer  act = "recordOnwardTransfer"
+	actReportUse             act = "reportUse"
+	actSetLegalHold          act = "setLegalHold"
+	actLiftLegalHold         act = "liftLegalHold"
 )
 
 // rule is one row of the lifecycle table of DESIGN §5.
@@ -108,6 +118,11 @@ var (
 	pending = []Status{Acknowledged, ClarificationRequested, ConditionsProposed, Postponed, AwaitingRequesterDecision, Accepted, PartiallyExecuted}
 	// afterTransmission are the statuses a transmitted request can be in.
 	afterTransmission = append(slices.Clone(pending), Transmitted, Executed, Refused, Withdrawn, Closed)
+	// underConditions are the statuses in which use conditions can bind
+	// (DESIGN §10): once accepted, with or without conditions of an
+	// accepted proposal, and after, closed included (what was received is
+	// still held and used).
+	underConditions = []Status{Accepted, PartiallyExecuted, Executed, Postponed, AwaitingRequesterDecision, Withdrawn, Closed}
 )
 
 // lifecycle is the table of DESIGN §5: from which statuses each action may
@@ -158,6 +173,17 @@ var lifecycle = map[act]rule{
 	actTransferOwnership: {from: []Status{Draft, Submitted, Transmitted, Acknowledged, ClarificationRequested, ConditionsProposed,
 		Postponed, AwaitingRequesterDecision, Accepted, PartiallyExecuted, Executed, Refused, Withdrawn},
 		who: requestingSide, whoText: theRequestingSide},
+
+	// §10 Use conditions, consent, onward transfer, reports of use.
+	actAcknowledgeConditions: {from: underConditions, who: requestingSide, whoText: theRequestingSide},
+	actRequestConsent:        {from: underConditions, who: requestingSide, whoText: theRequestingSide},
+	actGrantConsent:          {from: underConditions, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actRefuseConsent:         {from: underConditions, who: requestedCentralAuthority, whoText: theRequestedCA},
+	actRecordOnwardTransfer:  {from: underConditions, who: requestingSide, whoText: theRequestingSide},
+	actReportUse:             {from: underConditions, who: requestingSide, whoText: theRequestingSide},
+	// §10 Legal hold: at any status, the requesting state's decision.
+	actSetLegalHold:  {from: Statuses, who: requestingCentralAuthority, whoText: theRequestingCA},
+	actLiftLegalHold: {from: Statuses, who: requestingCentralAuthority, whoText: theRequestingCA},
 }
 
 // authorise checks that p may take action a on r now: the role and agency
@@ -457,7 +483,11 @@ func (s *Service) Withdraw(ctx context.Context, p identity.Principal, id, etag, 
 
 // Close closes an executed, refused or withdrawn request.
 func (s *Service) Close(ctx context.Context, p identity.Principal, id, etag string) (View, error) {
-	return s.transition(ctx, p, id, etag, actClose, "", nil, nil)
+	return s.transition(ctx, p, id, etag, actClose, "", nil, func(r *Request, now time.Time) error {
+		// The retention of its personal data runs from now (DESIGN §10).
+		r.CloseTime = now
+		return nil
+	})
 }
 
 // checkAttachments checks that every id names an attachment of the request.

@@ -109,6 +109,21 @@ type Deadlines struct {
 	// ConfirmationDueBy is when a request recorded from a call must be
 	// confirmed in writing.
 	ConfirmationDueBy time.Time `json:"confirmation_due_by,omitzero" digest:"omitzero"`
+	// EraseBy is when the request's personal data and content will be
+	// erased under the retention policy: RetentionFrom plus the requesting
+	// state's retention. It is computed when the request is read (the
+	// retention is directory data), never stored.
+	EraseBy time.Time `json:"erase_by,omitzero" digest:"omitzero"`
+	// EvidenceEraseBy is when the evidence will be erased under a DELETE_BY
+	// or RETURN condition, or a granted RETENTION consent's keep_until;
+	// zero once erased.
+	EvidenceEraseBy time.Time `json:"evidence_erase_by,omitzero" digest:"omitzero"`
+	// ReportUseBy is when a REPORT_USE condition asks for a report of use,
+	// until one is made.
+	ReportUseBy time.Time `json:"report_use_by,omitzero" digest:"omitzero"`
+	// LegalHoldReviewBy is when the legal hold is to be reviewed, while it
+	// holds.
+	LegalHoldReviewBy time.Time `json:"legal_hold_review_by,omitzero" digest:"omitzero"`
 }
 
 // Acceptance is the requested side's decision to execute.
@@ -118,6 +133,9 @@ type Acceptance struct {
 	HumanRightsConcerns bool   `json:"human_rights_concerns"`
 	HumanRightsNote     string `json:"human_rights_note"`
 	Conditions          string `json:"conditions"`
+	// UseConditions are conditions on the use of what is provided, which
+	// bind the requesting side (DESIGN §10).
+	UseConditions []Condition `json:"use_conditions,omitempty" digest:"omitzero"`
 }
 
 // Refusal is the requested side's refusal.
@@ -460,6 +478,19 @@ type Request struct {
 	// not know whether the legal basis is in force between the two states.
 	LegalBasisUnconfirmed bool `json:"legal_basis_unconfirmed,omitempty" class:"metadata,server" digest:"omitzero"`
 
+	// The fields of DESIGN §10 (data protection).
+	ConditionsAcknowledgement *ConditionsAcknowledgement `json:"conditions_acknowledgement,omitempty" class:"content,server" digest:"omitzero"`
+	Consents                  []Consent                  `json:"consents,omitempty" class:"content,server" digest:"omitzero"`
+	OnwardTransfers           []OnwardTransfer           `json:"onward_transfers,omitempty" class:"content,server" digest:"omitzero"`
+	UseReports                []UseReport                `json:"use_reports,omitempty" class:"content,server" digest:"omitzero"`
+	LegalHold                 *LegalHold                 `json:"legal_hold,omitempty" class:"content,server" digest:"omitzero"`
+	// Erasures are what was erased of the request, oldest first: metadata,
+	// which outlives the content.
+	Erasures []Erasure `json:"erasures,omitempty" class:"metadata,server" digest:"omitzero"`
+	// CloseTime is when the request was closed; zero for one closed before
+	// it was kept (RetentionFrom is then its last change).
+	CloseTime time.Time `json:"close_time,omitzero" class:"metadata,server" digest:"omitzero"`
+
 	// Version counts changes; the store sets it. The etag derives from it.
 	Version    int64     `json:"version" class:"metadata,server"`
 	CreateTime time.Time `json:"create_time,omitzero" class:"metadata,server"`
@@ -467,11 +498,14 @@ type Request struct {
 }
 
 // Etag is the opaque concurrency token of the request's current version.
-func (r Request) Etag() string {
+func (r Request) Etag() string { return etagOf("requests/"+r.ID, r.Version) }
+
+// etagOf is the etag of version of the resource called name.
+func etagOf(name string, version int64) string {
 	h := sha256.New()
-	h.Write([]byte("requests/" + r.ID))
+	h.Write([]byte(name))
 	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], uint64(r.Version))
+	binary.BigEndian.PutUint64(v[:], uint64(version))
 	h.Write(v[:])
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
@@ -551,6 +585,10 @@ type Attachment struct {
 	BlobKey    string
 	Uploader   Actor
 	CreateTime time.Time
+	// EraseTime is when the content was erased (zero while it is kept):
+	// the blob is gone, SHA256 and SizeBytes remain, and Filename is empty
+	// when the whole request was erased.
+	EraseTime time.Time
 }
 
 // RequestSchema declares what ListRequests can filter and order on, in the
@@ -586,6 +624,15 @@ var StoreSchema = append(query.Schema{
 	// confirmationDueBy is absent (NULL) but for a request recorded from a
 	// call that is not yet confirmed.
 	{Name: "confirmationDueBy", Kind: query.Timestamp},
+	// The fields of DESIGN §10: obligationDueBy is absent (NULL) but for a
+	// request with an open obligation (ObligationDueBy), compared as
+	// confirmationDueBy is; the others are what the retention sweep
+	// selects on (RetentionStart, Deadlines.EvidenceEraseBy,
+	// ErasurePending).
+	{Name: "obligationDueBy", Kind: query.Timestamp},
+	{Name: "retentionFrom", Kind: query.Timestamp},
+	{Name: "evidenceEraseBy", Kind: query.Timestamp},
+	{Name: "erasurePending", Kind: query.Bool},
 }, RequestSchema...)
 
 // ListQuery selects a page of requests.
@@ -791,6 +838,51 @@ type Store interface {
 	// StatisticsRows returns the requests statistics are computed from:
 	// those not in DRAFT that q selects, oldest first.
 	StatisticsRows(ctx context.Context, q StatisticsRowsQuery) ([]Request, error)
+
+	// Erase is Update for an erasure (DESIGN §10), in one transaction: fn
+	// changes the request (clearing its content, appending its Erasure)
+	// and returns the change with its event; with it, when scope.Content,
+	// every message of the request is deleted, the reasons of its history
+	// entries blanked and their snapshots' clarifications removed, and
+	// every attachment's file name cleared; the attachments of
+	// scope.Attachments (all of them when scope.Content) not yet erased
+	// get EraseTime now. It returns the request and the attachments it
+	// marked, whose content (BlobKey) the caller then deletes. An error
+	// from fn is returned as is and nothing is written.
+	Erase(ctx context.Context, id string, scope EraseScope, fn func(r *Request) (Change, error)) (Request, []Attachment, error)
+	// Compact makes what was erased unreadable in the database's own
+	// files: on SQLite (which runs with secure_delete, so that freed space
+	// is zeroed) a WAL checkpoint that truncates the WAL; nothing on
+	// PostgreSQL, whose dead tuples are VACUUM's.
+	Compact(ctx context.Context) error
+
+	// CreateDataSubjectRequest stores a data subject's request and its
+	// event in one transaction, setting Version to 1.
+	CreateDataSubjectRequest(ctx context.Context, d DataSubjectRequest, ev trail.Event) (DataSubjectRequest, error)
+	// GetDataSubjectRequest returns one, or an error matching
+	// errs.ErrNotFound.
+	GetDataSubjectRequest(ctx context.Context, id string) (DataSubjectRequest, error)
+	// ListDataSubjectRequests returns those of state, newest first
+	// (receive time, then id), from offset, at most limit (0: all), and
+	// whether more follow.
+	ListDataSubjectRequests(ctx context.Context, state string, offset, limit int) ([]DataSubjectRequest, bool, error)
+	// UpdateDataSubjectRequest reads one, calls fn on it and, when fn
+	// returns nil, writes it with Version incremented and the event fn
+	// returned, in one transaction, serialised with other updates of it.
+	UpdateDataSubjectRequest(ctx context.Context, id string, fn func(*DataSubjectRequest) (trail.Event, error)) (DataSubjectRequest, error)
+}
+
+// EraseScope is what an erasure removes besides what its fn clears of the
+// request itself.
+type EraseScope struct {
+	// Content: everything of DESIGN §10's retention erasure (messages,
+	// history reasons and snapshot texts, file names, every attachment's
+	// content).
+	Content bool
+	// Attachments are the ids of the attachments whose content goes (the
+	// evidence under a DELETE_BY or RETURN condition); ignored with
+	// Content, which takes them all.
+	Attachments []string
 }
 
 // Blobs keeps attachment content. Content is immutable once stored.
@@ -803,6 +895,9 @@ type Blobs interface {
 	Put(ctx context.Context, r io.Reader, maxBytes int64, wantSHA256 string) (key, sha256Hex string, size int64, err error)
 	// Open returns the blob's content, or errs.ErrNotFound.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
-	// Delete removes a blob; used only when recording its attachment failed.
+	// Delete removes a blob: when recording its attachment failed, and
+	// when its content is erased (DESIGN §10), which overwrites it first.
+	// Deleting a blob that is not there is not an error, so that an
+	// erasure can be finished again after a crash.
 	Delete(ctx context.Context, key string) error
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -691,7 +692,7 @@ func TestAcceptanceAndRefusalSafeguards(t *testing.T) {
 			dm.store.put(r)
 			v, err := dm.svc.Accept(ctx, uzCA, r.ID, "", tc.a, tc.reviewed)
 			if tc.want == nil {
-				if err != nil || v.Status != request.Accepted || v.Acceptance == nil || *v.Acceptance != tc.a {
+				if err != nil || v.Status != request.Accepted || v.Acceptance == nil || !reflect.DeepEqual(*v.Acceptance, tc.a) {
 					t.Errorf("= %s %+v, %v; want ACCEPTED with %+v", v.Status, v.Acceptance, err, tc.a)
 				}
 				return

@@ -38,6 +38,12 @@ type Directory interface {
 	// profile records the Budapest Art 29(4) reservation, the one case in
 	// which a preservation may be refused on DUAL_CRIMINALITY_NOT_MET.
 	PreservationDualCriminalityReservation(ctx context.Context, state string) (bool, error)
+	// Retention returns how long the personal data and content of a
+	// request whose requesting state is state are kept after it is closed
+	// (DESIGN §10): the state's value in the directory, or ok false when
+	// the directory records none and the deployment's default applies. An
+	// unknown state is errs.ErrNotFound.
+	Retention(ctx context.Context, state string) (d time.Duration, ok bool, err error)
 }
 
 // Config configures a Service.
@@ -58,7 +64,16 @@ type Config struct {
 	Watch WatchLimits
 	// Transfers bounds the attachment uploads and downloads in progress.
 	Transfers TransferLimits
+	// Retention is the deployment's default retention after close (DESIGN
+	// §10), for a state whose directory entry sets none; zero means
+	// DefaultRetention.
+	Retention time.Duration
 }
+
+// DefaultRetention is how long a request's personal data and content are
+// kept after it is closed when neither the deployment nor the requesting
+// state says otherwise: five years (43800h).
+const DefaultRetention = 43800 * time.Hour
 
 // Service applies the rules of cooperation requests on top of a Store.
 type Service struct {

@@ -70,6 +70,9 @@ type agencies struct {
 	// sets them).
 	instruments sync.Map
 	profiles    atomic.Pointer[[]directory.Instrument]
+	// retention holds a state code's retention (time.Duration), for the
+	// states a test sets one for.
+	retention sync.Map
 }
 
 func (a *agencies) Agency(_ context.Context, id string) (directory.Agency, error) {
@@ -96,6 +99,15 @@ func (a *agencies) Instruments(_ context.Context, from, to string) (directory.Tr
 		profiles = *p
 	}
 	return directory.Treaties{Profiles: profiles, Requesting: a.state(from), Requested: a.state(to)}, nil
+}
+
+// Retention answers as a directory that records no state's retention:
+// the deployment's default applies (unless a test sets retention).
+func (a *agencies) Retention(_ context.Context, st string) (time.Duration, bool, error) {
+	if d, ok := a.retention.Load(st); ok {
+		return d.(time.Duration), true, nil
+	}
+	return 0, false, nil
 }
 
 func (a *agencies) PreservationDualCriminalityReservation(_ context.Context, st string) (bool, error) {

@@ -5,6 +5,7 @@ package models
 import (
 	"context"
 	stderrors "errors"
+	"strconv"
 
 	"github.com/go-openapi/errors"
 	"github.com/go-openapi/strfmt"
@@ -28,6 +29,10 @@ type AcceptRequestBody struct {
 
 	// human rights review
 	HumanRightsReview *HumanRightsReview `json:"humanRightsReview,omitempty"`
+
+	// Conditions on the use of what is provided (DESIGN §10): each a kind,
+	// its words and, for DELETE_BY, RETURN and REPORT_USE, its due time.
+	UseConditions []*Condition `json:"useConditions,omitempty"`
 }
 
 // Validate validates this accept request body
@@ -39,6 +44,10 @@ func (m *AcceptRequestBody) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := m.validateHumanRightsReview(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateUseConditions(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -94,6 +103,36 @@ func (m *AcceptRequestBody) validateHumanRightsReview(formats strfmt.Registry) e
 	return nil
 }
 
+func (m *AcceptRequestBody) validateUseConditions(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.UseConditions) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.UseConditions); i++ {
+		if typeutils.IsZero(m.UseConditions[i]) { // not required
+			continue
+		}
+
+		if m.UseConditions[i] != nil {
+			if err := m.UseConditions[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("useConditions" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("useConditions" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 // ContextValidate validate this accept request body based on the context it is used
 func (m *AcceptRequestBody) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
@@ -103,6 +142,10 @@ func (m *AcceptRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 	}
 
 	if err := m.contextValidateHumanRightsReview(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateUseConditions(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -157,6 +200,35 @@ func (m *AcceptRequestBody) contextValidateHumanRightsReview(ctx context.Context
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *AcceptRequestBody) contextValidateUseConditions(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(m.UseConditions); i++ {
+
+		if m.UseConditions[i] != nil {
+
+			if typeutils.IsZero(m.UseConditions[i]) { // not required
+				continue
+			}
+
+			if err := m.UseConditions[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("useConditions" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("useConditions" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil

@@ -5,6 +5,7 @@ package models
 import (
 	"context"
 	stderrors "errors"
+	"strconv"
 
 	"github.com/go-openapi/errors"
 	"github.com/go-openapi/strfmt"
@@ -25,6 +26,10 @@ type Acceptance struct {
 
 	// human rights review
 	HumanRightsReview *HumanRightsReview `json:"humanRightsReview,omitempty"`
+
+	// Conditions on the use of what is provided, which bind the requesting
+	// side once it acknowledges them (DESIGN §10).
+	UseConditions []*Condition `json:"useConditions,omitempty"`
 }
 
 // Validate validates this acceptance
@@ -36,6 +41,10 @@ func (m *Acceptance) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := m.validateHumanRightsReview(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateUseConditions(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -91,6 +100,36 @@ func (m *Acceptance) validateHumanRightsReview(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Acceptance) validateUseConditions(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.UseConditions) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.UseConditions); i++ {
+		if typeutils.IsZero(m.UseConditions[i]) { // not required
+			continue
+		}
+
+		if m.UseConditions[i] != nil {
+			if err := m.UseConditions[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("useConditions" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("useConditions" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 // ContextValidate validate this acceptance based on the context it is used
 func (m *Acceptance) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
@@ -100,6 +139,10 @@ func (m *Acceptance) ContextValidate(ctx context.Context, formats strfmt.Registr
 	}
 
 	if err := m.contextValidateHumanRightsReview(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateUseConditions(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -154,6 +197,35 @@ func (m *Acceptance) contextValidateHumanRightsReview(ctx context.Context, forma
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Acceptance) contextValidateUseConditions(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(m.UseConditions); i++ {
+
+		if m.UseConditions[i] != nil {
+
+			if typeutils.IsZero(m.UseConditions[i]) { // not required
+				continue
+			}
+
+			if err := m.UseConditions[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("useConditions" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("useConditions" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil

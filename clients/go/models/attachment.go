@@ -22,6 +22,13 @@ type Attachment struct {
 	// Format: date-time
 	CreateTime *strfmt.DateTime `json:"createTime,omitempty"`
 
+	// When its content was erased (retention, or a DELETE_BY or RETURN
+	// condition); its digest and size remain, and its file name is gone with
+	// the content when the whole request was erased.
+	// Read Only: true
+	// Format: date-time
+	EraseTime *strfmt.DateTime `json:"eraseTime,omitempty"`
+
 	// File name.
 	Filename string `json:"filename,omitempty"`
 
@@ -55,6 +62,10 @@ func (m *Attachment) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validateEraseTime(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateKind(formats); err != nil {
 		res = append(res, err)
 	}
@@ -75,6 +86,18 @@ func (m *Attachment) validateCreateTime(formats strfmt.Registry) error {
 	}
 
 	if err := validate.FormatOf("createTime", "body", "date-time", m.CreateTime.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (m *Attachment) validateEraseTime(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.EraseTime) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("eraseTime", "body", "date-time", m.EraseTime.String(), formats); err != nil {
 		return err
 	}
 
@@ -131,6 +154,10 @@ func (m *Attachment) validateUploader(formats strfmt.Registry) error {
 func (m *Attachment) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
 
+	if err := m.contextValidateEraseTime(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateKind(ctx, formats); err != nil {
 		res = append(res, err)
 	}
@@ -142,6 +169,15 @@ func (m *Attachment) ContextValidate(ctx context.Context, formats strfmt.Registr
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
+	return nil
+}
+
+func (m *Attachment) contextValidateEraseTime(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "eraseTime", "body", m.EraseTime); err != nil {
+		return err
+	}
+
 	return nil
 }
 

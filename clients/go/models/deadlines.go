@@ -31,14 +31,35 @@ type Deadlines struct {
 	// Format: date-time
 	ConfirmationDueBy *strfmt.DateTime `json:"confirmationDueBy,omitempty"`
 
+	// When the request's personal data and content will be erased under the
+	// retention policy (after it was closed, or after its last change if it
+	// was never transmitted); absent while a legal hold stops it, and once
+	// erased.
+	// Format: date-time
+	EraseBy *strfmt.DateTime `json:"eraseBy,omitempty"`
+
+	// When the evidence will be erased under a DELETE_BY or RETURN
+	// condition (or a consent's keep_until); absent once erased.
+	// Format: date-time
+	EvidenceEraseBy *strfmt.DateTime `json:"evidenceEraseBy,omitempty"`
+
 	// When the requesting side should ask for an extension of a preservation
 	// (expiry less the policy's notice, 10 days by default).
 	// Format: date-time
 	ExtensionRequestBy *strfmt.DateTime `json:"extensionRequestBy,omitempty"`
 
+	// When the legal hold is to be reviewed; past it the request is overdue.
+	// Format: date-time
+	LegalHoldReviewBy *strfmt.DateTime `json:"legalHoldReviewBy,omitempty"`
+
 	// When an executed preservation lapses.
 	// Format: date-time
 	PreservationExpiresAt *strfmt.DateTime `json:"preservationExpiresAt,omitempty"`
+
+	// When a REPORT_USE condition asks for a report of use, until one is
+	// made.
+	// Format: date-time
+	ReportUseBy *strfmt.DateTime `json:"reportUseBy,omitempty"`
 }
 
 // Validate validates this deadlines
@@ -57,11 +78,27 @@ func (m *Deadlines) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validateEraseBy(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateEvidenceEraseBy(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateExtensionRequestBy(formats); err != nil {
 		res = append(res, err)
 	}
 
+	if err := m.validateLegalHoldReviewBy(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validatePreservationExpiresAt(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateReportUseBy(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -107,6 +144,30 @@ func (m *Deadlines) validateConfirmationDueBy(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Deadlines) validateEraseBy(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.EraseBy) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("eraseBy", "body", "date-time", m.EraseBy.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (m *Deadlines) validateEvidenceEraseBy(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.EvidenceEraseBy) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("evidenceEraseBy", "body", "date-time", m.EvidenceEraseBy.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
 func (m *Deadlines) validateExtensionRequestBy(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.ExtensionRequestBy) { // not required
 		return nil
@@ -119,12 +180,36 @@ func (m *Deadlines) validateExtensionRequestBy(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Deadlines) validateLegalHoldReviewBy(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.LegalHoldReviewBy) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("legalHoldReviewBy", "body", "date-time", m.LegalHoldReviewBy.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
 func (m *Deadlines) validatePreservationExpiresAt(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.PreservationExpiresAt) { // not required
 		return nil
 	}
 
 	if err := validate.FormatOf("preservationExpiresAt", "body", "date-time", m.PreservationExpiresAt.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (m *Deadlines) validateReportUseBy(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ReportUseBy) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("reportUseBy", "body", "date-time", m.ReportUseBy.String(), formats); err != nil {
 		return err
 	}
 

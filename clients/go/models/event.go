@@ -35,6 +35,14 @@ type Event struct {
 	// gRPC code name of the outcome, e.g. `OK`, `PERMISSION_DENIED`.
 	Outcome string `json:"outcome,omitempty"`
 
+	// The purpose the reader declared, on the event of a read of case
+	// content (a request, its messages or an attachment): one of
+	// stated-proceedings, execution, review, translation, consented-use,
+	// data-subject-request, or `undeclared` when the reader declared none
+	// (the console asks; the API takes the X-Comity-Purpose header). Empty on
+	// every other event.
+	Purpose string `json:"purpose,omitempty"`
+
 	// Hex HMAC-SHA256 of the call's request message (deterministic
 	// encoding), keyed with the producing services' per-deployment secret: it
 	// proves the exact call to whoever holds the key and reveals nothing to

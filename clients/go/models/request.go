@@ -22,6 +22,12 @@ type Request struct {
 	// acceptance
 	Acceptance *Acceptance `json:"acceptance,omitempty"`
 
+	// The use conditions that bind the requesting side (DESIGN §10): those of
+	// the acceptance's use_conditions and of an accepted proposal, in that
+	// order after the proposal's.
+	// Read Only: true
+	BindingConditions []*Condition `json:"bindingConditions,omitempty"`
+
 	// The requesting side's case reference.
 	CaseReference string `json:"caseReference,omitempty"`
 
@@ -36,6 +42,14 @@ type Request struct {
 	// Read Only: true
 	Clarifications []*Clarification `json:"clarifications,omitempty"`
 
+	// When the request was closed.
+	// Read Only: true
+	// Format: date-time
+	CloseTime *strfmt.DateTime `json:"closeTime,omitempty"`
+
+	// conditions acknowledgement
+	ConditionsAcknowledgement *ConditionsAcknowledgement `json:"conditionsAcknowledgement,omitempty"`
+
 	// conditions proposal
 	ConditionsProposal *ConditionsProposal `json:"conditionsProposal,omitempty"`
 
@@ -49,6 +63,10 @@ type Request struct {
 
 	// confidentiality declaration
 	ConfidentialityDeclaration *ConfidentialityDeclaration `json:"confidentialityDeclaration,omitempty"`
+
+	// Consents asked of the requested side, oldest first.
+	// Read Only: true
+	Consents []*Consent `json:"consents,omitempty"`
 
 	// contact
 	Contact *V1Contact `json:"contact,omitempty"`
@@ -73,6 +91,10 @@ type Request struct {
 
 	// Why this is an emergency (risk to life or safety); required for EMERGENCY.
 	EmergencyReason string `json:"emergencyReason,omitempty"`
+
+	// What was erased of the request, oldest first.
+	// Read Only: true
+	Erasures []*Erasure `json:"erasures,omitempty"`
 
 	// Changes whenever the request changes; send it back on update and actions.
 	Etag string `json:"etag,omitempty"`
@@ -116,6 +138,9 @@ type Request struct {
 	// Read Only: true
 	LegalBasisUnconfirmed *bool `json:"legalBasisUnconfirmed,omitempty"`
 
+	// legal hold
+	LegalHold *LegalHold `json:"legalHold,omitempty"`
+
 	// Whether this view carries only the request's metadata: always in a list
 	// and in a validate-only answer, and for auditors.
 	// Read Only: true
@@ -130,6 +155,10 @@ type Request struct {
 
 	// offence
 	Offence *Offence `json:"offence,omitempty"`
+
+	// Onward transfers recorded, oldest first.
+	// Read Only: true
+	OnwardTransfers []*OnwardTransfer `json:"onwardTransfers,omitempty"`
 
 	// Whether a deadline has passed without the expected action.
 	// Read Only: true
@@ -204,6 +233,10 @@ type Request struct {
 
 	// Limits on the use of what is received.
 	UseLimitations string `json:"useLimitations,omitempty"`
+
+	// Reports of use made, oldest first.
+	// Read Only: true
+	UseReports []*UseReport `json:"useReports,omitempty"`
 }
 
 // Validate validates this request
@@ -214,11 +247,23 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validateBindingConditions(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateChainDisclosures(formats); err != nil {
 		res = append(res, err)
 	}
 
 	if err := m.validateClarifications(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateCloseTime(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateConditionsAcknowledgement(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -231,6 +276,10 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := m.validateConfidentialityDeclaration(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateConsents(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -251,6 +300,10 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := m.validateDeliveries(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateErasures(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -282,7 +335,15 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validateLegalHold(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.validateOffence(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateOnwardTransfers(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -330,6 +391,10 @@ func (m *Request) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := m.validateUseReports(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
@@ -354,6 +419,36 @@ func (m *Request) validateAcceptance(formats strfmt.Registry) error {
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateBindingConditions(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.BindingConditions) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.BindingConditions); i++ {
+		if typeutils.IsZero(m.BindingConditions[i]) { // not required
+			continue
+		}
+
+		if m.BindingConditions[i] != nil {
+			if err := m.BindingConditions[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("bindingConditions" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("bindingConditions" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -414,6 +509,41 @@ func (m *Request) validateClarifications(formats strfmt.Registry) error {
 			}
 		}
 
+	}
+
+	return nil
+}
+
+func (m *Request) validateCloseTime(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.CloseTime) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("closeTime", "body", "date-time", m.CloseTime.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (m *Request) validateConditionsAcknowledgement(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.ConditionsAcknowledgement) { // not required
+		return nil
+	}
+
+	if m.ConditionsAcknowledgement != nil {
+		if err := m.ConditionsAcknowledgement.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("conditionsAcknowledgement")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("conditionsAcknowledgement")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -483,6 +613,36 @@ func (m *Request) validateConfidentialityDeclaration(formats strfmt.Registry) er
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateConsents(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Consents) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Consents); i++ {
+		if typeutils.IsZero(m.Consents[i]) { // not required
+			continue
+		}
+
+		if m.Consents[i] != nil {
+			if err := m.Consents[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("consents" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("consents" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -588,6 +748,36 @@ func (m *Request) validateDeliveries(formats strfmt.Registry) error {
 				ce := new(errors.CompositeError)
 				if stderrors.As(err, &ce) {
 					return ce.ValidateName("deliveries" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (m *Request) validateErasures(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Erasures) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Erasures); i++ {
+		if typeutils.IsZero(m.Erasures[i]) { // not required
+			continue
+		}
+
+		if m.Erasures[i] != nil {
+			if err := m.Erasures[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("erasures" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("erasures" + "." + strconv.Itoa(i))
 				}
 
 				return err
@@ -774,6 +964,29 @@ func (m *Request) validateLegalBasis(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Request) validateLegalHold(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.LegalHold) { // not required
+		return nil
+	}
+
+	if m.LegalHold != nil {
+		if err := m.LegalHold.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("legalHold")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("legalHold")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (m *Request) validateOffence(formats strfmt.Registry) error {
 	if typeutils.IsZero(m.Offence) { // not required
 		return nil
@@ -792,6 +1005,36 @@ func (m *Request) validateOffence(formats strfmt.Registry) error {
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Request) validateOnwardTransfers(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.OnwardTransfers) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.OnwardTransfers); i++ {
+		if typeutils.IsZero(m.OnwardTransfers[i]) { // not required
+			continue
+		}
+
+		if m.OnwardTransfers[i] != nil {
+			if err := m.OnwardTransfers[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("onwardTransfers" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("onwardTransfers" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -1042,6 +1285,36 @@ func (m *Request) validateUpdateTime(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *Request) validateUseReports(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.UseReports) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.UseReports); i++ {
+		if typeutils.IsZero(m.UseReports[i]) { // not required
+			continue
+		}
+
+		if m.UseReports[i] != nil {
+			if err := m.UseReports[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("useReports" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("useReports" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 // ContextValidate validate this request based on the context it is used
 func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
@@ -1050,11 +1323,23 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 		res = append(res, err)
 	}
 
+	if err := m.contextValidateBindingConditions(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateChainDisclosures(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
 	if err := m.contextValidateClarifications(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateCloseTime(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateConditionsAcknowledgement(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -1067,6 +1352,10 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 	}
 
 	if err := m.contextValidateConfidentialityDeclaration(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateConsents(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -1087,6 +1376,10 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 	}
 
 	if err := m.contextValidateDeliveries(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateErasures(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -1122,11 +1415,19 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 		res = append(res, err)
 	}
 
+	if err := m.contextValidateLegalHold(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateMetadataOnly(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
 	if err := m.contextValidateOffence(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateOnwardTransfers(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -1190,6 +1491,10 @@ func (m *Request) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 		res = append(res, err)
 	}
 
+	if err := m.contextValidateUseReports(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
@@ -1216,6 +1521,39 @@ func (m *Request) contextValidateAcceptance(ctx context.Context, formats strfmt.
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateBindingConditions(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "bindingConditions", "body", m.BindingConditions); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(m.BindingConditions); i++ {
+
+		if m.BindingConditions[i] != nil {
+
+			if typeutils.IsZero(m.BindingConditions[i]) { // not required
+				continue
+			}
+
+			if err := m.BindingConditions[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("bindingConditions" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("bindingConditions" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -1282,6 +1620,40 @@ func (m *Request) contextValidateClarifications(ctx context.Context, formats str
 			}
 		}
 
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateCloseTime(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "closeTime", "body", m.CloseTime); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateConditionsAcknowledgement(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.ConditionsAcknowledgement != nil {
+
+		if typeutils.IsZero(m.ConditionsAcknowledgement) { // not required
+			return nil
+		}
+
+		if err := m.ConditionsAcknowledgement.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("conditionsAcknowledgement")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("conditionsAcknowledgement")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -1357,6 +1729,39 @@ func (m *Request) contextValidateConfidentialityDeclaration(ctx context.Context,
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateConsents(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "consents", "body", m.Consents); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(m.Consents); i++ {
+
+		if m.Consents[i] != nil {
+
+			if typeutils.IsZero(m.Consents[i]) { // not required
+				continue
+			}
+
+			if err := m.Consents[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("consents" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("consents" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -1468,6 +1873,39 @@ func (m *Request) contextValidateDeliveries(ctx context.Context, formats strfmt.
 				ce := new(errors.CompositeError)
 				if stderrors.As(err, &ce) {
 					return ce.ValidateName("deliveries" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateErasures(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "erasures", "body", m.Erasures); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(m.Erasures); i++ {
+
+		if m.Erasures[i] != nil {
+
+			if typeutils.IsZero(m.Erasures[i]) { // not required
+				continue
+			}
+
+			if err := m.Erasures[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("erasures" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("erasures" + "." + strconv.Itoa(i))
 				}
 
 				return err
@@ -1675,6 +2113,31 @@ func (m *Request) contextValidateLegalBasisUnconfirmed(ctx context.Context, form
 	return nil
 }
 
+func (m *Request) contextValidateLegalHold(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.LegalHold != nil {
+
+		if typeutils.IsZero(m.LegalHold) { // not required
+			return nil
+		}
+
+		if err := m.LegalHold.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("legalHold")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("legalHold")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (m *Request) contextValidateMetadataOnly(ctx context.Context, formats strfmt.Registry) error {
 
 	if err := validate.ReadOnly(ctx, "metadataOnly", "body", m.MetadataOnly); err != nil {
@@ -1704,6 +2167,39 @@ func (m *Request) contextValidateOffence(ctx context.Context, formats strfmt.Reg
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateOnwardTransfers(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "onwardTransfers", "body", m.OnwardTransfers); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(m.OnwardTransfers); i++ {
+
+		if m.OnwardTransfers[i] != nil {
+
+			if typeutils.IsZero(m.OnwardTransfers[i]) { // not required
+				continue
+			}
+
+			if err := m.OnwardTransfers[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("onwardTransfers" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("onwardTransfers" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -1991,6 +2487,39 @@ func (m *Request) contextValidateUpdateTime(ctx context.Context, formats strfmt.
 
 	if err := validate.ReadOnly(ctx, "updateTime", "body", m.UpdateTime); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (m *Request) contextValidateUseReports(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "useReports", "body", m.UseReports); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(m.UseReports); i++ {
+
+		if m.UseReports[i] != nil {
+
+			if typeutils.IsZero(m.UseReports[i]) { // not required
+				continue
+			}
+
+			if err := m.UseReports[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("useReports" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("useReports" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil

@@ -242,6 +242,16 @@ func (c *Client) PreservationDualCriminalityReservation(ctx context.Context, sta
 	return st.ReservesPreservationDualCriminality(), nil
 }
 
+// Retention returns the state's retention after close (DESIGN §10), ok
+// false when its entry sets none. Errors are those of State.
+func (c *Client) Retention(ctx context.Context, state string) (time.Duration, bool, error) {
+	st, err := c.State(ctx, state)
+	if err != nil {
+		return 0, false, err
+	}
+	return st.RetentionAfterClose, st.RetentionAfterClose > 0, nil
+}
+
 var errEmptyAnswer = errors.New("directory answered without the resource")
 
 // answer is the resource got of a directory call that failed with err (nil

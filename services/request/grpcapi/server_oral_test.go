@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -40,6 +41,10 @@ func (d twoStates) ResolveRouteUnder(ctx context.Context, st string, _ cooperati
 // is of unknown status.
 func (twoStates) Instruments(_ context.Context, from, to string) (directory.Treaties, error) {
 	return directory.Treaties{Requesting: directory.State{Code: from}, Requested: directory.State{Code: to}}, nil
+}
+
+func (twoStates) Retention(context.Context, string) (time.Duration, bool, error) {
+	return 0, false, nil
 }
 
 func (twoStates) PreservationDualCriminalityReservation(context.Context, string) (bool, error) {

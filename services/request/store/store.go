@@ -70,13 +70,16 @@ var columns = map[string]string{
 	"createTime":       "create_time",
 	"updateTime":       "update_time",
 	"reference":        "reference",
+	"retentionFrom":    "retention_from",
+	"evidenceEraseBy":  "evidence_erase_by",
+	"erasurePending":   "erasure_pending",
 }
 
 // storeSchema is request.StoreSchema with the columns of engine d.
 // "overdue" has none: the Service rewrites it into deadline comparisons
 // before a query reaches the store.
 //
-// confirmation_due_by is NULL for every request but one recorded from a
+// confirmation_due_by (and obligation_due_by likewise) is NULL for every request but one recorded from a
 // call and not yet confirmed, and the Service negates its comparison (not
 // overdue): under SQL's three-valued logic NOT (due < now) is NULL, not true,
 // for a NULL due, and would drop every other request from a list of those
@@ -84,8 +87,10 @@ var columns = map[string]string{
 func storeSchema(d sqldb.Dialect) (query.Schema, error) {
 	cols := maps.Clone(columns)
 	cols["confirmationDueBy"] = "COALESCE(confirmation_due_by, 'infinity'::timestamptz)"
+	cols["obligationDueBy"] = "COALESCE(obligation_due_by, 'infinity'::timestamptz)"
 	if d == sqldb.SQLite {
 		cols["confirmationDueBy"] = "COALESCE(confirmation_due_by, 9223372036854775807)"
+		cols["obligationDueBy"] = "COALESCE(obligation_due_by, 9223372036854775807)"
 	}
 	return slices.DeleteFunc(slices.Clone(request.StoreSchema), func(f query.Field) bool {
 		return f.Name == "overdue"
@@ -537,12 +542,14 @@ func createStmts(d sqldb.Dialect, group []*pendingCreate) []stmt {
 				WHERE state = ? AND year = ?) AS c)`
 		stmts = append(stmts, stmt{sql: `INSERT INTO requests (id, reference, type, priority, status,
 			requesting_agency, requesting_state, requested_agency, requested_state, owner, transmitted,
-			acknowledge_by, answer_by, confirmation_due_by, create_time, update_time, version, doc)
-			VALUES (?, ` + ref + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + withReference(d, "?", ref) + `)
+			acknowledge_by, answer_by, confirmation_due_by, retention_from, evidence_erase_by, obligation_due_by, erasure_pending,
+			create_time, update_time, version, doc)
+			VALUES (?, ` + ref + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ` + withReference(d, "?", ref) + `)
 			RETURNING reference`,
 			args: []any{r.ID, count[c], c.state, c.year, string(r.Type), string(r.Priority), string(r.Status),
 				r.RequestingAgency, r.RequestingState, r.RequestedAgency, r.RequestedState, r.Owner, !r.TransmitTime.IsZero(),
 				d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.NullTime(r.Deadlines.ConfirmationDueBy),
+				d.NullTime(r.RetentionStart()), d.NullTime(r.Deadlines.EvidenceEraseBy), d.NullTime(r.ObligationDueBy()), r.ErasurePending(),
 				d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(*r), count[c], c.state, c.year},
 			into: []any{&r.Reference}}, p.ev)
 		if p.ch.History != nil {
@@ -745,9 +752,11 @@ func (s *Store) writeUpdate(ctx context.Context, tx *sqldb.Tx, cur, r request.Re
 	}
 	if _, err := s.run(ctx, tx, append([]stmt{{sql: `UPDATE requests SET type = ?, priority = ?, status = ?,
 		requested_agency = ?, requested_state = ?, owner = ?, transmitted = ?, acknowledge_by = ?, answer_by = ?,
-		confirmation_due_by = ?, create_time = ?, update_time = ?, version = ?, doc = ?
+		confirmation_due_by = ?, retention_from = ?, evidence_erase_by = ?, obligation_due_by = ?, erasure_pending = ?,
+		create_time = ?, update_time = ?, version = ?, doc = ?
 		WHERE id = ?`, args: []any{string(r.Type), string(r.Priority), string(r.Status), r.RequestedAgency, r.RequestedState, r.Owner,
 		!r.TransmitTime.IsZero(), d.NullTime(r.Deadlines.AcknowledgeBy), d.NullTime(r.Deadlines.AnswerBy), d.NullTime(r.Deadlines.ConfirmationDueBy),
+		d.NullTime(r.RetentionStart()), d.NullTime(r.Deadlines.EvidenceEraseBy), d.NullTime(r.ObligationDueBy()), r.ErasurePending(),
 		d.Time(r.CreateTime), d.Time(r.UpdateTime), r.Version, storedoc.EncodeRequest(r), cur.ID}}}, change...)); err != nil {
 		return request.Request{}, fmt.Errorf("update request %s: %w", cur.ID, err)
 	}

@@ -218,6 +218,14 @@ type UpdateStateBody struct {
 	// Official languages (BCP-47).
 	OfficialLanguages []string `json:"officialLanguages,omitempty"`
 
+	// How long the personal data and content of a request of this state (its
+	// requesting state) are kept after it is closed, or after its last change
+	// if it was never transmitted, before they are erased (DESIGN §10).
+	// Absent: the deployment's default (comity-request
+	// --retention-after-close, 5 years). At least one day, at most 100 years.
+	// Edited by the state's directory_admin (update_mask `retention_after_close`).
+	RetentionAfterClose string `json:"retentionAfterClose,omitempty"`
+
 	// IANA time zone, e.g. `Asia/Almaty`.
 	TimeZone string `json:"timeZone,omitempty"`
 

@@ -157,6 +157,12 @@ type ClientService interface {
 	// AcceptRequestContext a c k n o w l e d g e d a c c e p t e d with the requested side s assessments.
 	AcceptRequestContext(ctx context.Context, params *AcceptRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcceptRequestOK, error)
 
+	// AcknowledgeConditions acknowledges for the requesting side the use conditions that bind those of accept and of accepted proposals until every one is acknowledged the requesting side cannot download e v ID e n c e attachments by the owning prosecutor or the requesting state s central authority.
+	AcknowledgeConditions(params *AcknowledgeConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcknowledgeConditionsOK, error)
+
+	// AcknowledgeConditionsContext acknowledges for the requesting side the use conditions that bind those of accept and of accepted proposals until every one is acknowledged the requesting side cannot download e v ID e n c e attachments by the owning prosecutor or the requesting state s central authority.
+	AcknowledgeConditionsContext(ctx context.Context, params *AcknowledgeConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcknowledgeConditionsOK, error)
+
 	// AcknowledgeRequest t r a n s m i t t e d a c k n o w l e d g e d by the requested agency s central authority.
 	AcknowledgeRequest(params *AcknowledgeRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcknowledgeRequestOK, error)
 
@@ -175,6 +181,12 @@ type ClientService interface {
 	// ConfirmInWritingContext confirms in writing a request recorded from a call completing its fields the safeguards are checked then and the confirming prosecutor becomes its owner.
 	ConfirmInWritingContext(ctx context.Context, params *ConfirmInWritingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ConfirmInWritingOK, error)
 
+	// CreateDataSubjectRequest records that a person asked for access to correction or erasure of their data by a central authority for its state.
+	CreateDataSubjectRequest(params *CreateDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CreateDataSubjectRequestOK, error)
+
+	// CreateDataSubjectRequestContext records that a person asked for access to correction or erasure of their data by a central authority for its state.
+	CreateDataSubjectRequestContext(ctx context.Context, params *CreateDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CreateDataSubjectRequestOK, error)
+
 	// CreateMessage adds a message to a request s correspondence.
 	CreateMessage(params *CreateMessageParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CreateMessageOK, error)
 
@@ -186,6 +198,12 @@ type ClientService interface {
 
 	// CreateRequestContext creates a draft in the caller s agency retrying with the same request id returns the same request.
 	CreateRequestContext(ctx context.Context, params *CreateRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CreateRequestOK, error)
+
+	// DecideDataSubjectRequest records the decision on a data subject s request g r a n t e d d e f e r r e d with reasons and a review date r e s t r i c t e d or r e f u s e d with reasons.
+	DecideDataSubjectRequest(params *DecideDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DecideDataSubjectRequestOK, error)
+
+	// DecideDataSubjectRequestContext records the decision on a data subject s request g r a n t e d d e f e r r e d with reasons and a review date r e s t r i c t e d or r e f u s e d with reasons.
+	DecideDataSubjectRequestContext(ctx context.Context, params *DecideDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DecideDataSubjectRequestOK, error)
 
 	// DeclareConfidentialityImpossible a c k n o w l e d g e d a c c e p t e d or p a r t i a l l y e x e c u t e d a w a i t i n g r e q u e s t e r d e c i s i o n the requested side cannot keep the request confidential.
 	DeclareConfidentialityImpossible(params *DeclareConfidentialityImpossibleParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DeclareConfidentialityImpossibleOK, error)
@@ -229,6 +247,12 @@ type ClientService interface {
 	// ExtendPreservationContext extends an executed preservation by the policy s period.
 	ExtendPreservationContext(ctx context.Context, params *ExtendPreservationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ExtendPreservationOK, error)
 
+	// GetDataSubjectRequest gets a data subject s request central authorities of its state only.
+	GetDataSubjectRequest(params *GetDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GetDataSubjectRequestOK, error)
+
+	// GetDataSubjectRequestContext gets a data subject s request central authorities of its state only.
+	GetDataSubjectRequestContext(ctx context.Context, params *GetDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GetDataSubjectRequestOK, error)
+
 	// GetRequest gets a request by name or by reference see get request request name auditors get its metadata only.
 	GetRequest(params *GetRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GetRequestOK, error)
 
@@ -247,17 +271,35 @@ type ClientService interface {
 	// GetStatisticsContext aggregates per pair of states involving the caller s state over the requests created in a period no case data.
 	GetStatisticsContext(ctx context.Context, params *GetStatisticsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GetStatisticsOK, error)
 
+	// GrantConsent grants a pending consent by the requested state s central authority.
+	GrantConsent(params *GrantConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantConsentOK, error)
+
+	// GrantConsentContext grants a pending consent by the requested state s central authority.
+	GrantConsentContext(ctx context.Context, params *GrantConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantConsentOK, error)
+
 	// GrantExtension grants the pending extension of a preservation its days are added to the expiry by the requested agency s central authority.
 	GrantExtension(params *GrantExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantExtensionOK, error)
 
 	// GrantExtensionContext grants the pending extension of a preservation its days are added to the expiry by the requested agency s central authority.
 	GrantExtensionContext(ctx context.Context, params *GrantExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantExtensionOK, error)
 
+	// LiftLegalHold lifts the legal hold by the requesting state s central authority.
+	LiftLegalHold(params *LiftLegalHoldParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*LiftLegalHoldOK, error)
+
+	// LiftLegalHoldContext lifts the legal hold by the requesting state s central authority.
+	LiftLegalHoldContext(ctx context.Context, params *LiftLegalHoldParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*LiftLegalHoldOK, error)
+
 	// ListAttachments lists the attachments of a request.
 	ListAttachments(params *ListAttachmentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListAttachmentsOK, error)
 
 	// ListAttachmentsContext lists the attachments of a request.
 	ListAttachmentsContext(ctx context.Context, params *ListAttachmentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListAttachmentsOK, error)
+
+	// ListDataSubjectRequests lists the data subjects requests of the caller s state newest first.
+	ListDataSubjectRequests(params *ListDataSubjectRequestsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListDataSubjectRequestsOK, error)
+
+	// ListDataSubjectRequestsContext lists the data subjects requests of the caller s state newest first.
+	ListDataSubjectRequestsContext(ctx context.Context, params *ListDataSubjectRequestsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListDataSubjectRequestsOK, error)
 
 	// ListMessages lists the messages of a request the caller may read.
 	ListMessages(params *ListMessagesParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListMessagesOK, error)
@@ -301,11 +343,29 @@ type ClientService interface {
 	// ProvideClarificationContext c l a r i f i c a t i o n r e q u e s t e d a c k n o w l e d g e d by the owning prosecutor.
 	ProvideClarificationContext(ctx context.Context, params *ProvideClarificationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ProvideClarificationOK, error)
 
+	// RecordDataSubjectInforming records that the person was informed of a measure concerning them or that informing them is deferred with reasons e evidence art 13.
+	RecordDataSubjectInforming(params *RecordDataSubjectInformingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordDataSubjectInformingOK, error)
+
+	// RecordDataSubjectInformingContext records that the person was informed of a measure concerning them or that informing them is deferred with reasons e evidence art 13.
+	RecordDataSubjectInformingContext(ctx context.Context, params *RecordDataSubjectInformingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordDataSubjectInformingOK, error)
+
+	// RecordOnwardTransfer records that what was received was passed on to another authority refused under a n o o n w a r d t r a n s f e r condition without a granted consent by the owning prosecutor or the requesting state s central authority.
+	RecordOnwardTransfer(params *RecordOnwardTransferParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOnwardTransferOK, error)
+
+	// RecordOnwardTransferContext records that what was received was passed on to another authority refused under a n o o n w a r d t r a n s f e r condition without a granted consent by the owning prosecutor or the requesting state s central authority.
+	RecordOnwardTransferContext(ctx context.Context, params *RecordOnwardTransferParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOnwardTransferOK, error)
+
 	// RecordOralRequest records an urgent request received by telephone or another channel on behalf of the requesting agency by the requested state s 24 7 contact point or central authority it starts a c k n o w l e d g e d to be confirmed in writing by the requesting side.
 	RecordOralRequest(params *RecordOralRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOralRequestOK, error)
 
 	// RecordOralRequestContext records an urgent request received by telephone or another channel on behalf of the requesting agency by the requested state s 24 7 contact point or central authority it starts a c k n o w l e d g e d to be confirmed in writing by the requesting side.
 	RecordOralRequestContext(ctx context.Context, params *RecordOralRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOralRequestOK, error)
+
+	// RefuseConsent refuses a pending consent with reasons by the requested state s central authority.
+	RefuseConsent(params *RefuseConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RefuseConsentOK, error)
+
+	// RefuseConsentContext refuses a pending consent with reasons by the requested state s central authority.
+	RefuseConsentContext(ctx context.Context, params *RefuseConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RefuseConsentOK, error)
 
 	// RefuseRequest a c k n o w l e d g e d r e f u s e d with grounds and an explanation.
 	RefuseRequest(params *RefuseRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RefuseRequestOK, error)
@@ -325,11 +385,23 @@ type ClientService interface {
 	// ReleasePreservationContext releases an executed preservation the requesting side no longer needs r e l e a s e d the requested side is told.
 	ReleasePreservationContext(ctx context.Context, params *ReleasePreservationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReleasePreservationOK, error)
 
+	// ReportUse reports how what was received was used where a r e p o r t u s e condition asks for it by the owning prosecutor or the requesting state s central authority.
+	ReportUse(params *ReportUseParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReportUseOK, error)
+
+	// ReportUseContext reports how what was received was used where a r e p o r t u s e condition asks for it by the owning prosecutor or the requesting state s central authority.
+	ReportUseContext(ctx context.Context, params *ReportUseParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReportUseOK, error)
+
 	// RequestClarification a c k n o w l e d g e d c l a r i f i c a t i o n r e q u e s t e d by the requested central authority.
 	RequestClarification(params *RequestClarificationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestClarificationOK, error)
 
 	// RequestClarificationContext a c k n o w l e d g e d c l a r i f i c a t i o n r e q u e s t e d by the requested central authority.
 	RequestClarificationContext(ctx context.Context, params *RequestClarificationParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestClarificationOK, error)
+
+	// RequestConsent asks the requested side s consent to another use an onward transfer or keeping the evidence past a d e l e t e b y or r e t u r n condition by the owning prosecutor or the requesting state s central authority.
+	RequestConsent(params *RequestConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestConsentOK, error)
+
+	// RequestConsentContext asks the requested side s consent to another use an onward transfer or keeping the evidence past a d e l e t e b y or r e t u r n condition by the owning prosecutor or the requesting state s central authority.
+	RequestConsentContext(ctx context.Context, params *RequestConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestConsentOK, error)
 
 	// RequestExtension asks the requested side to extend an executed preservation that is p r e s e r v e d by up to the policy s period by the owning prosecutor or the requesting state s central authority.
 	RequestExtension(params *RequestExtensionParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestExtensionOK, error)
@@ -348,6 +420,12 @@ type ClientService interface {
 
 	// ReturnRequestContext s u b m i t t e d d r a f t with a reason by the requesting state s central authority.
 	ReturnRequestContext(ctx context.Context, params *ReturnRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReturnRequestOK, error)
+
+	// SetLegalHold sets a legal hold which stops the erasure of the request s content at the end of its retention until lifted by the requesting state s central authority.
+	SetLegalHold(params *SetLegalHoldParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*SetLegalHoldOK, error)
+
+	// SetLegalHoldContext sets a legal hold which stops the erasure of the request s content at the end of its retention until lifted by the requesting state s central authority.
+	SetLegalHoldContext(ctx context.Context, params *SetLegalHoldParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*SetLegalHoldOK, error)
 
 	// SubmitRequest d r a f t s u b m i t t e d by the owning prosecutor once every safeguard is met.
 	SubmitRequest(params *SubmitRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*SubmitRequestOK, error)
@@ -514,6 +592,68 @@ func (a *Client) AcceptRequestContext(ctx context.Context, params *AcceptRequest
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*AcceptRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// AcknowledgeConditions acknowledges for the requesting side the use conditions that bind those of accept and of accepted proposals until every one is acknowledged the requesting side cannot download e v ID e n c e attachments by the owning prosecutor or the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.AcknowledgeConditionsContext] instead.
+func (a *Client) AcknowledgeConditions(params *AcknowledgeConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcknowledgeConditionsOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.AcknowledgeConditionsContext(ctx, params, authInfo, opts...)
+}
+
+// AcknowledgeConditionsContext acknowledges for the requesting side the use conditions that bind those of accept and of accepted proposals until every one is acknowledged the requesting side cannot download e v ID e n c e attachments by the owning prosecutor or the requesting state s central authority.
+//
+// Do not use the deprecated [AcknowledgeConditionsParams.Context] with this method: it would be ignored.
+func (a *Client) AcknowledgeConditionsContext(ctx context.Context, params *AcknowledgeConditionsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*AcknowledgeConditionsOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewAcknowledgeConditionsParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "AcknowledgeConditions",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:acknowledgeConditions",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &AcknowledgeConditionsReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*AcknowledgeConditionsOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*AcknowledgeConditionsDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
@@ -704,6 +844,68 @@ func (a *Client) ConfirmInWritingContext(ctx context.Context, params *ConfirmInW
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// CreateDataSubjectRequest records that a person asked for access to correction or erasure of their data by a central authority for its state.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.CreateDataSubjectRequestContext] instead.
+func (a *Client) CreateDataSubjectRequest(params *CreateDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CreateDataSubjectRequestOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.CreateDataSubjectRequestContext(ctx, params, authInfo, opts...)
+}
+
+// CreateDataSubjectRequestContext records that a person asked for access to correction or erasure of their data by a central authority for its state.
+//
+// Do not use the deprecated [CreateDataSubjectRequestParams.Context] with this method: it would be ignored.
+func (a *Client) CreateDataSubjectRequestContext(ctx context.Context, params *CreateDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*CreateDataSubjectRequestOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewCreateDataSubjectRequestParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "CreateDataSubjectRequest",
+		Method:             "POST",
+		PathPattern:        "/v1/dataSubjectRequests",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &CreateDataSubjectRequestReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*CreateDataSubjectRequestOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*CreateDataSubjectRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // CreateMessage adds a message to a request s correspondence.
 //
 // This method does not support injected context.
@@ -824,6 +1026,68 @@ func (a *Client) CreateRequestContext(ctx context.Context, params *CreateRequest
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*CreateRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// DecideDataSubjectRequest records the decision on a data subject s request g r a n t e d d e f e r r e d with reasons and a review date r e s t r i c t e d or r e f u s e d with reasons.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.DecideDataSubjectRequestContext] instead.
+func (a *Client) DecideDataSubjectRequest(params *DecideDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DecideDataSubjectRequestOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.DecideDataSubjectRequestContext(ctx, params, authInfo, opts...)
+}
+
+// DecideDataSubjectRequestContext records the decision on a data subject s request g r a n t e d d e f e r r e d with reasons and a review date r e s t r i c t e d or r e f u s e d with reasons.
+//
+// Do not use the deprecated [DecideDataSubjectRequestParams.Context] with this method: it would be ignored.
+func (a *Client) DecideDataSubjectRequestContext(ctx context.Context, params *DecideDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*DecideDataSubjectRequestOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewDecideDataSubjectRequestParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "DecideDataSubjectRequest",
+		Method:             "POST",
+		PathPattern:        "/v1/dataSubjectRequests/{dataSubjectRequest}:decide",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &DecideDataSubjectRequestReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*DecideDataSubjectRequestOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*DecideDataSubjectRequestDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
@@ -1266,6 +1530,68 @@ func (a *Client) ExtendPreservationContext(ctx context.Context, params *ExtendPr
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// GetDataSubjectRequest gets a data subject s request central authorities of its state only.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.GetDataSubjectRequestContext] instead.
+func (a *Client) GetDataSubjectRequest(params *GetDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GetDataSubjectRequestOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.GetDataSubjectRequestContext(ctx, params, authInfo, opts...)
+}
+
+// GetDataSubjectRequestContext gets a data subject s request central authorities of its state only.
+//
+// Do not use the deprecated [GetDataSubjectRequestParams.Context] with this method: it would be ignored.
+func (a *Client) GetDataSubjectRequestContext(ctx context.Context, params *GetDataSubjectRequestParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GetDataSubjectRequestOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewGetDataSubjectRequestParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "GetDataSubjectRequest",
+		Method:             "GET",
+		PathPattern:        "/v1/dataSubjectRequests/{dataSubjectRequest}",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &GetDataSubjectRequestReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*GetDataSubjectRequestOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*GetDataSubjectRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // GetRequest gets a request by name or by reference see get request request name auditors get its metadata only.
 //
 // This method does not support injected context.
@@ -1452,6 +1778,68 @@ func (a *Client) GetStatisticsContext(ctx context.Context, params *GetStatistics
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// GrantConsent grants a pending consent by the requested state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.GrantConsentContext] instead.
+func (a *Client) GrantConsent(params *GrantConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantConsentOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.GrantConsentContext(ctx, params, authInfo, opts...)
+}
+
+// GrantConsentContext grants a pending consent by the requested state s central authority.
+//
+// Do not use the deprecated [GrantConsentParams.Context] with this method: it would be ignored.
+func (a *Client) GrantConsentContext(ctx context.Context, params *GrantConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*GrantConsentOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewGrantConsentParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "GrantConsent",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:grantConsent",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &GrantConsentReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*GrantConsentOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*GrantConsentDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // GrantExtension grants the pending extension of a preservation its days are added to the expiry by the requested agency s central authority.
 //
 // This method does not support injected context.
@@ -1514,6 +1902,68 @@ func (a *Client) GrantExtensionContext(ctx context.Context, params *GrantExtensi
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// LiftLegalHold lifts the legal hold by the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.LiftLegalHoldContext] instead.
+func (a *Client) LiftLegalHold(params *LiftLegalHoldParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*LiftLegalHoldOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.LiftLegalHoldContext(ctx, params, authInfo, opts...)
+}
+
+// LiftLegalHoldContext lifts the legal hold by the requesting state s central authority.
+//
+// Do not use the deprecated [LiftLegalHoldParams.Context] with this method: it would be ignored.
+func (a *Client) LiftLegalHoldContext(ctx context.Context, params *LiftLegalHoldParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*LiftLegalHoldOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewLiftLegalHoldParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "LiftLegalHold",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:liftLegalHold",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &LiftLegalHoldReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*LiftLegalHoldOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*LiftLegalHoldDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // ListAttachments lists the attachments of a request.
 //
 // This method does not support injected context.
@@ -1572,6 +2022,68 @@ func (a *Client) ListAttachmentsContext(ctx context.Context, params *ListAttachm
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*ListAttachmentsDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// ListDataSubjectRequests lists the data subjects requests of the caller s state newest first.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ListDataSubjectRequestsContext] instead.
+func (a *Client) ListDataSubjectRequests(params *ListDataSubjectRequestsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListDataSubjectRequestsOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ListDataSubjectRequestsContext(ctx, params, authInfo, opts...)
+}
+
+// ListDataSubjectRequestsContext lists the data subjects requests of the caller s state newest first.
+//
+// Do not use the deprecated [ListDataSubjectRequestsParams.Context] with this method: it would be ignored.
+func (a *Client) ListDataSubjectRequestsContext(ctx context.Context, params *ListDataSubjectRequestsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListDataSubjectRequestsOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewListDataSubjectRequestsParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ListDataSubjectRequests",
+		Method:             "GET",
+		PathPattern:        "/v1/dataSubjectRequests",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ListDataSubjectRequestsReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ListDataSubjectRequestsOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ListDataSubjectRequestsDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
@@ -2010,6 +2522,130 @@ func (a *Client) ProvideClarificationContext(ctx context.Context, params *Provid
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// RecordDataSubjectInforming records that the person was informed of a measure concerning them or that informing them is deferred with reasons e evidence art 13.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.RecordDataSubjectInformingContext] instead.
+func (a *Client) RecordDataSubjectInforming(params *RecordDataSubjectInformingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordDataSubjectInformingOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.RecordDataSubjectInformingContext(ctx, params, authInfo, opts...)
+}
+
+// RecordDataSubjectInformingContext records that the person was informed of a measure concerning them or that informing them is deferred with reasons e evidence art 13.
+//
+// Do not use the deprecated [RecordDataSubjectInformingParams.Context] with this method: it would be ignored.
+func (a *Client) RecordDataSubjectInformingContext(ctx context.Context, params *RecordDataSubjectInformingParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordDataSubjectInformingOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewRecordDataSubjectInformingParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "RecordDataSubjectInforming",
+		Method:             "POST",
+		PathPattern:        "/v1/dataSubjectRequests/{dataSubjectRequest}:recordInforming",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &RecordDataSubjectInformingReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*RecordDataSubjectInformingOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*RecordDataSubjectInformingDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// RecordOnwardTransfer records that what was received was passed on to another authority refused under a n o o n w a r d t r a n s f e r condition without a granted consent by the owning prosecutor or the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.RecordOnwardTransferContext] instead.
+func (a *Client) RecordOnwardTransfer(params *RecordOnwardTransferParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOnwardTransferOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.RecordOnwardTransferContext(ctx, params, authInfo, opts...)
+}
+
+// RecordOnwardTransferContext records that what was received was passed on to another authority refused under a n o o n w a r d t r a n s f e r condition without a granted consent by the owning prosecutor or the requesting state s central authority.
+//
+// Do not use the deprecated [RecordOnwardTransferParams.Context] with this method: it would be ignored.
+func (a *Client) RecordOnwardTransferContext(ctx context.Context, params *RecordOnwardTransferParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RecordOnwardTransferOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewRecordOnwardTransferParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "RecordOnwardTransfer",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:recordOnwardTransfer",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &RecordOnwardTransferReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*RecordOnwardTransferOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*RecordOnwardTransferDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // RecordOralRequest records an urgent request received by telephone or another channel on behalf of the requesting agency by the requested state s 24 7 contact point or central authority it starts a c k n o w l e d g e d to be confirmed in writing by the requesting side.
 //
 // This method does not support injected context.
@@ -2068,6 +2704,68 @@ func (a *Client) RecordOralRequestContext(ctx context.Context, params *RecordOra
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*RecordOralRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// RefuseConsent refuses a pending consent with reasons by the requested state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.RefuseConsentContext] instead.
+func (a *Client) RefuseConsent(params *RefuseConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RefuseConsentOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.RefuseConsentContext(ctx, params, authInfo, opts...)
+}
+
+// RefuseConsentContext refuses a pending consent with reasons by the requested state s central authority.
+//
+// Do not use the deprecated [RefuseConsentParams.Context] with this method: it would be ignored.
+func (a *Client) RefuseConsentContext(ctx context.Context, params *RefuseConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RefuseConsentOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewRefuseConsentParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "RefuseConsent",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:refuseConsent",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &RefuseConsentReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*RefuseConsentOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*RefuseConsentDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
@@ -2258,6 +2956,68 @@ func (a *Client) ReleasePreservationContext(ctx context.Context, params *Release
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
 
+// ReportUse reports how what was received was used where a r e p o r t u s e condition asks for it by the owning prosecutor or the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ReportUseContext] instead.
+func (a *Client) ReportUse(params *ReportUseParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReportUseOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ReportUseContext(ctx, params, authInfo, opts...)
+}
+
+// ReportUseContext reports how what was received was used where a r e p o r t u s e condition asks for it by the owning prosecutor or the requesting state s central authority.
+//
+// Do not use the deprecated [ReportUseParams.Context] with this method: it would be ignored.
+func (a *Client) ReportUseContext(ctx context.Context, params *ReportUseParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ReportUseOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewReportUseParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ReportUse",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:reportUse",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ReportUseReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ReportUseOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ReportUseDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
 // RequestClarification as c k n o w l e d g e d c l a r i f i c a t i o n r e q u e s t e d by the requested central authority.
 //
 // This method does not support injected context.
@@ -2316,6 +3076,68 @@ func (a *Client) RequestClarificationContext(ctx context.Context, params *Reques
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*RequestClarificationDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// RequestConsent asks the requested side s consent to another use an onward transfer or keeping the evidence past a d e l e t e b y or r e t u r n condition by the owning prosecutor or the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.RequestConsentContext] instead.
+func (a *Client) RequestConsent(params *RequestConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestConsentOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.RequestConsentContext(ctx, params, authInfo, opts...)
+}
+
+// RequestConsentContext asks the requested side s consent to another use an onward transfer or keeping the evidence past a d e l e t e b y or r e t u r n condition by the owning prosecutor or the requesting state s central authority.
+//
+// Do not use the deprecated [RequestConsentParams.Context] with this method: it would be ignored.
+func (a *Client) RequestConsentContext(ctx context.Context, params *RequestConsentParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*RequestConsentOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewRequestConsentParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "RequestConsent",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:requestConsent",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &RequestConsentReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*RequestConsentOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*RequestConsentDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }
@@ -2502,6 +3324,68 @@ func (a *Client) ReturnRequestContext(ctx context.Context, params *ReturnRequest
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*ReturnRequestDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// SetLegalHold sets a legal hold which stops the erasure of the request s content at the end of its retention until lifted by the requesting state s central authority.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.SetLegalHoldContext] instead.
+func (a *Client) SetLegalHold(params *SetLegalHoldParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*SetLegalHoldOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.SetLegalHoldContext(ctx, params, authInfo, opts...)
+}
+
+// SetLegalHoldContext sets a legal hold which stops the erasure of the request s content at the end of its retention until lifted by the requesting state s central authority.
+//
+// Do not use the deprecated [SetLegalHoldParams.Context] with this method: it would be ignored.
+func (a *Client) SetLegalHoldContext(ctx context.Context, params *SetLegalHoldParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*SetLegalHoldOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewSetLegalHoldParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "SetLegalHold",
+		Method:             "POST",
+		PathPattern:        "/v1/requests/{request}:setLegalHold",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &SetLegalHoldReader{formats: a.formats},
+		AuthInfo:           authInfo,
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*SetLegalHoldOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*SetLegalHoldDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }

@@ -193,6 +193,12 @@ type UpdateRequestBody struct {
 	// acceptance
 	Acceptance *models.Acceptance `json:"acceptance,omitempty"`
 
+	// The use conditions that bind the requesting side (DESIGN §10): those of
+	// the acceptance's use_conditions and of an accepted proposal, in that
+	// order after the proposal's.
+	// Read Only: true
+	BindingConditions []*models.Condition `json:"bindingConditions,omitempty"`
+
 	// The requesting side's case reference.
 	CaseReference string `json:"caseReference,omitempty"`
 
@@ -207,6 +213,14 @@ type UpdateRequestBody struct {
 	// Read Only: true
 	Clarifications []*models.Clarification `json:"clarifications,omitempty"`
 
+	// When the request was closed.
+	// Read Only: true
+	// Format: date-time
+	CloseTime *strfmt.DateTime `json:"closeTime,omitempty"`
+
+	// conditions acknowledgement
+	ConditionsAcknowledgement *models.ConditionsAcknowledgement `json:"conditionsAcknowledgement,omitempty"`
+
 	// conditions proposal
 	ConditionsProposal *models.ConditionsProposal `json:"conditionsProposal,omitempty"`
 
@@ -220,6 +234,10 @@ type UpdateRequestBody struct {
 
 	// confidentiality declaration
 	ConfidentialityDeclaration *models.ConfidentialityDeclaration `json:"confidentialityDeclaration,omitempty"`
+
+	// Consents asked of the requested side, oldest first.
+	// Read Only: true
+	Consents []*models.Consent `json:"consents,omitempty"`
 
 	// contact
 	Contact *models.V1Contact `json:"contact,omitempty"`
@@ -244,6 +262,10 @@ type UpdateRequestBody struct {
 
 	// Why this is an emergency (risk to life or safety); required for EMERGENCY.
 	EmergencyReason string `json:"emergencyReason,omitempty"`
+
+	// What was erased of the request, oldest first.
+	// Read Only: true
+	Erasures []*models.Erasure `json:"erasures,omitempty"`
 
 	// Changes whenever the request changes; send it back on update and actions.
 	Etag string `json:"etag,omitempty"`
@@ -287,6 +309,9 @@ type UpdateRequestBody struct {
 	// Read Only: true
 	LegalBasisUnconfirmed *bool `json:"legalBasisUnconfirmed,omitempty"`
 
+	// legal hold
+	LegalHold *models.LegalHold `json:"legalHold,omitempty"`
+
 	// Whether this view carries only the request's metadata: always in a list
 	// and in a validate-only answer, and for auditors.
 	// Read Only: true
@@ -298,6 +323,10 @@ type UpdateRequestBody struct {
 
 	// offence
 	Offence *models.Offence `json:"offence,omitempty"`
+
+	// Onward transfers recorded, oldest first.
+	// Read Only: true
+	OnwardTransfers []*models.OnwardTransfer `json:"onwardTransfers,omitempty"`
 
 	// Whether a deadline has passed without the expected action.
 	// Read Only: true
@@ -372,6 +401,10 @@ type UpdateRequestBody struct {
 
 	// Limits on the use of what is received.
 	UseLimitations string `json:"useLimitations,omitempty"`
+
+	// Reports of use made, oldest first.
+	// Read Only: true
+	UseReports []*models.UseReport `json:"useReports,omitempty"`
 }
 
 // Validate validates this update request body
@@ -382,11 +415,23 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := o.validateBindingConditions(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.validateChainDisclosures(formats); err != nil {
 		res = append(res, err)
 	}
 
 	if err := o.validateClarifications(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateCloseTime(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateConditionsAcknowledgement(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -399,6 +444,10 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := o.validateConfidentialityDeclaration(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateConsents(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -419,6 +468,10 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := o.validateDeliveries(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateErasures(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -450,7 +503,15 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := o.validateLegalHold(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.validateOffence(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateOnwardTransfers(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -498,6 +559,10 @@ func (o *UpdateRequestBody) Validate(formats strfmt.Registry) error {
 		res = append(res, err)
 	}
 
+	if err := o.validateUseReports(formats); err != nil {
+		res = append(res, err)
+	}
+
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
@@ -522,6 +587,36 @@ func (o *UpdateRequestBody) validateAcceptance(formats strfmt.Registry) error {
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateBindingConditions(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.BindingConditions) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.BindingConditions); i++ {
+		if typeutils.IsZero(o.BindingConditions[i]) { // not required
+			continue
+		}
+
+		if o.BindingConditions[i] != nil {
+			if err := o.BindingConditions[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "bindingConditions" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "bindingConditions" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -582,6 +677,41 @@ func (o *UpdateRequestBody) validateClarifications(formats strfmt.Registry) erro
 			}
 		}
 
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateCloseTime(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.CloseTime) { // not required
+		return nil
+	}
+
+	if err := validate.FormatOf("body"+"."+"closeTime", "body", "date-time", o.CloseTime.String(), formats); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateConditionsAcknowledgement(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.ConditionsAcknowledgement) { // not required
+		return nil
+	}
+
+	if o.ConditionsAcknowledgement != nil {
+		if err := o.ConditionsAcknowledgement.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "conditionsAcknowledgement")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "conditionsAcknowledgement")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -651,6 +781,36 @@ func (o *UpdateRequestBody) validateConfidentialityDeclaration(formats strfmt.Re
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateConsents(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Consents) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.Consents); i++ {
+		if typeutils.IsZero(o.Consents[i]) { // not required
+			continue
+		}
+
+		if o.Consents[i] != nil {
+			if err := o.Consents[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "consents" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "consents" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -756,6 +916,36 @@ func (o *UpdateRequestBody) validateDeliveries(formats strfmt.Registry) error {
 				ce := new(errors.CompositeError)
 				if stderrors.As(err, &ce) {
 					return ce.ValidateName("body" + "." + "deliveries" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateErasures(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Erasures) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.Erasures); i++ {
+		if typeutils.IsZero(o.Erasures[i]) { // not required
+			continue
+		}
+
+		if o.Erasures[i] != nil {
+			if err := o.Erasures[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "erasures" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "erasures" + "." + strconv.Itoa(i))
 				}
 
 				return err
@@ -942,6 +1132,29 @@ func (o *UpdateRequestBody) validateLegalBasis(formats strfmt.Registry) error {
 	return nil
 }
 
+func (o *UpdateRequestBody) validateLegalHold(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.LegalHold) { // not required
+		return nil
+	}
+
+	if o.LegalHold != nil {
+		if err := o.LegalHold.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "legalHold")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "legalHold")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) validateOffence(formats strfmt.Registry) error {
 	if typeutils.IsZero(o.Offence) { // not required
 		return nil
@@ -960,6 +1173,36 @@ func (o *UpdateRequestBody) validateOffence(formats strfmt.Registry) error {
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) validateOnwardTransfers(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.OnwardTransfers) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.OnwardTransfers); i++ {
+		if typeutils.IsZero(o.OnwardTransfers[i]) { // not required
+			continue
+		}
+
+		if o.OnwardTransfers[i] != nil {
+			if err := o.OnwardTransfers[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "onwardTransfers" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "onwardTransfers" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -1210,6 +1453,36 @@ func (o *UpdateRequestBody) validateUpdateTime(formats strfmt.Registry) error {
 	return nil
 }
 
+func (o *UpdateRequestBody) validateUseReports(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.UseReports) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(o.UseReports); i++ {
+		if typeutils.IsZero(o.UseReports[i]) { // not required
+			continue
+		}
+
+		if o.UseReports[i] != nil {
+			if err := o.UseReports[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "useReports" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "useReports" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
 // ContextValidate validate this update request body based on the context it is used
 func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
@@ -1218,11 +1491,23 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 		res = append(res, err)
 	}
 
+	if err := o.contextValidateBindingConditions(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.contextValidateChainDisclosures(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
 	if err := o.contextValidateClarifications(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateCloseTime(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateConditionsAcknowledgement(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -1235,6 +1520,10 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 	}
 
 	if err := o.contextValidateConfidentialityDeclaration(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateConsents(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -1255,6 +1544,10 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 	}
 
 	if err := o.contextValidateDeliveries(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateErasures(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -1290,11 +1583,19 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 		res = append(res, err)
 	}
 
+	if err := o.contextValidateLegalHold(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := o.contextValidateMetadataOnly(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
 	if err := o.contextValidateOffence(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateOnwardTransfers(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -1358,6 +1659,10 @@ func (o *UpdateRequestBody) ContextValidate(ctx context.Context, formats strfmt.
 		res = append(res, err)
 	}
 
+	if err := o.contextValidateUseReports(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if len(res) > 0 {
 		return errors.CompositeValidationError(res...)
 	}
@@ -1384,6 +1689,39 @@ func (o *UpdateRequestBody) contextValidateAcceptance(ctx context.Context, forma
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateBindingConditions(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"bindingConditions", "body", o.BindingConditions); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(o.BindingConditions); i++ {
+
+		if o.BindingConditions[i] != nil {
+
+			if typeutils.IsZero(o.BindingConditions[i]) { // not required
+				continue
+			}
+
+			if err := o.BindingConditions[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "bindingConditions" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "bindingConditions" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -1450,6 +1788,40 @@ func (o *UpdateRequestBody) contextValidateClarifications(ctx context.Context, f
 			}
 		}
 
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateCloseTime(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"closeTime", "body", o.CloseTime); err != nil {
+		return err
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateConditionsAcknowledgement(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.ConditionsAcknowledgement != nil {
+
+		if typeutils.IsZero(o.ConditionsAcknowledgement) { // not required
+			return nil
+		}
+
+		if err := o.ConditionsAcknowledgement.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "conditionsAcknowledgement")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "conditionsAcknowledgement")
+			}
+
+			return err
+		}
 	}
 
 	return nil
@@ -1525,6 +1897,39 @@ func (o *UpdateRequestBody) contextValidateConfidentialityDeclaration(ctx contex
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateConsents(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"consents", "body", o.Consents); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(o.Consents); i++ {
+
+		if o.Consents[i] != nil {
+
+			if typeutils.IsZero(o.Consents[i]) { // not required
+				continue
+			}
+
+			if err := o.Consents[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "consents" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "consents" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -1636,6 +2041,39 @@ func (o *UpdateRequestBody) contextValidateDeliveries(ctx context.Context, forma
 				ce := new(errors.CompositeError)
 				if stderrors.As(err, &ce) {
 					return ce.ValidateName("body" + "." + "deliveries" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateErasures(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"erasures", "body", o.Erasures); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(o.Erasures); i++ {
+
+		if o.Erasures[i] != nil {
+
+			if typeutils.IsZero(o.Erasures[i]) { // not required
+				continue
+			}
+
+			if err := o.Erasures[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "erasures" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "erasures" + "." + strconv.Itoa(i))
 				}
 
 				return err
@@ -1843,6 +2281,31 @@ func (o *UpdateRequestBody) contextValidateLegalBasisUnconfirmed(ctx context.Con
 	return nil
 }
 
+func (o *UpdateRequestBody) contextValidateLegalHold(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.LegalHold != nil {
+
+		if typeutils.IsZero(o.LegalHold) { // not required
+			return nil
+		}
+
+		if err := o.LegalHold.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "legalHold")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "legalHold")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 func (o *UpdateRequestBody) contextValidateMetadataOnly(ctx context.Context, formats strfmt.Registry) error {
 
 	if err := validate.ReadOnly(ctx, "body"+"."+"metadataOnly", "body", o.MetadataOnly); err != nil {
@@ -1872,6 +2335,39 @@ func (o *UpdateRequestBody) contextValidateOffence(ctx context.Context, formats 
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateOnwardTransfers(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"onwardTransfers", "body", o.OnwardTransfers); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(o.OnwardTransfers); i++ {
+
+		if o.OnwardTransfers[i] != nil {
+
+			if typeutils.IsZero(o.OnwardTransfers[i]) { // not required
+				continue
+			}
+
+			if err := o.OnwardTransfers[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "onwardTransfers" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "onwardTransfers" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -2159,6 +2655,39 @@ func (o *UpdateRequestBody) contextValidateUpdateTime(ctx context.Context, forma
 
 	if err := validate.ReadOnly(ctx, "body"+"."+"updateTime", "body", o.UpdateTime); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (o *UpdateRequestBody) contextValidateUseReports(ctx context.Context, formats strfmt.Registry) error {
+
+	if err := validate.ReadOnly(ctx, "body"+"."+"useReports", "body", o.UseReports); err != nil {
+		return err
+	}
+
+	for i := 0; i < len(o.UseReports); i++ {
+
+		if o.UseReports[i] != nil {
+
+			if typeutils.IsZero(o.UseReports[i]) { // not required
+				continue
+			}
+
+			if err := o.UseReports[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("body" + "." + "useReports" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("body" + "." + "useReports" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil

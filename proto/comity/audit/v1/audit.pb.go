@@ -54,7 +54,14 @@ type Event struct {
 	// Number of calls an aggregate event stands for (the unauthenticated calls
 	// of one client, an IPv4 address or an IPv6 /64, in one minute); 0 for the
 	// event of one call.
-	Count         uint64 `protobuf:"varint,11,opt,name=count,proto3" json:"count,omitempty"`
+	Count uint64 `protobuf:"varint,11,opt,name=count,proto3" json:"count,omitempty"`
+	// The purpose the reader declared, on the event of a read of case
+	// content (a request, its messages or an attachment): one of
+	// stated-proceedings, execution, review, translation, consented-use,
+	// data-subject-request, or `undeclared` when the reader declared none
+	// (the console asks; the API takes the X-Comity-Purpose header). Empty on
+	// every other event.
+	Purpose       string `protobuf:"bytes,13,opt,name=purpose,proto3" json:"purpose,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -164,6 +171,13 @@ func (x *Event) GetCount() uint64 {
 		return x.Count
 	}
 	return 0
+}
+
+func (x *Event) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
 }
 
 // Actor is the caller of an audited call.
@@ -1279,7 +1293,7 @@ var File_comity_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf3\x03\n" +
+	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa7\x04\n" +
 	"\x05Event\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x126\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x04time\x12,\n" +
@@ -1296,7 +1310,8 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"transition\x18\t \x01(\v2\x1b.comity.audit.v1.TransitionR\n" +
 	"transition\x12;\n" +
 	"\frequest_hmac\x18\f \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\vrequestHmac\x12\x14\n" +
-	"\x05count\x18\v \x01(\x04R\x05countJ\x04\b\n" +
+	"\x05count\x18\v \x01(\x04R\x05count\x122\n" +
+	"\apurpose\x18\r \x01(\tB\x18\xbaH\x15r\x132\x11^([a-z-]{1,40})?$R\apurposeJ\x04\b\n" +
 	"\x10\vR\x0erequest_sha256\"\xb1\x01\n" +
 	"\x05Actor\x12\"\n" +
 	"\asubject\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\asubject\x12\x1f\n" +

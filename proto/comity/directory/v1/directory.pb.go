@@ -362,9 +362,16 @@ type State struct {
 	// most one entry per legal basis; a legal basis without an entry has
 	// status UNKNOWN. Edited by the state's directory_admin (update_mask
 	// `instruments`, replaced whole).
-	Instruments   []*StateInstrument `protobuf:"bytes,11,rep,name=instruments,proto3" json:"instruments,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Instruments []*StateInstrument `protobuf:"bytes,11,rep,name=instruments,proto3" json:"instruments,omitempty"`
+	// How long the personal data and content of a request of this state (its
+	// requesting state) are kept after it is closed, or after its last change
+	// if it was never transmitted, before they are erased (DESIGN §10).
+	// Absent: the deployment's default (comity-request
+	// --retention-after-close, 5 years). At least one day, at most 100 years.
+	// Edited by the state's directory_admin (update_mask `retention_after_close`).
+	RetentionAfterClose *durationpb.Duration `protobuf:"bytes,12,opt,name=retention_after_close,json=retentionAfterClose,proto3" json:"retention_after_close,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
@@ -470,6 +477,13 @@ func (x *State) GetClaimMappings() []*ClaimMapping {
 func (x *State) GetInstruments() []*StateInstrument {
 	if x != nil {
 		return x.Instruments
+	}
+	return nil
+}
+
+func (x *State) GetRetentionAfterClose() *durationpb.Duration {
+	if x != nil {
+		return x.RetentionAfterClose
 	}
 	return nil
 }
@@ -1866,7 +1880,8 @@ type UpdateStateRequest struct {
 	// The state with its name set; only the fields in update_mask change.
 	State *State `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
 	// Fields to change: display_names, official_languages, accepted_languages,
-	// time_zone, trusted_issuers, claim_mappings, instruments. Absent or `*` means all of
+	// time_zone, trusted_issuers, claim_mappings, instruments,
+	// retention_after_close. Absent or `*` means all of
 	// them (REST infers it from the body). Output-only and identifier fields
 	// (name, code, update_time), in the mask or the body, are ignored, so that
 	// what GetState answered can be sent back changed. A list or map is
@@ -2852,7 +2867,7 @@ var File_comity_directory_v1_directory_proto protoreflect.FileDescriptor
 
 const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe8\x06\n" +
+	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb7\a\n" +
 	"\x05State\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
 	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x03R\x04code\x12\x8a\x01\n" +
@@ -2866,7 +2881,8 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"updateTime\x12R\n" +
 	"\x0eclaim_mappings\x18\n" +
 	" \x03(\v2!.comity.directory.v1.ClaimMappingB\b\xbaH\x05\x92\x01\x02\x10 R\rclaimMappings\x12P\n" +
-	"\vinstruments\x18\v \x03(\v2$.comity.directory.v1.StateInstrumentB\b\xbaH\x05\x92\x01\x02\x10\x10R\vinstruments\x1a?\n" +
+	"\vinstruments\x18\v \x03(\v2$.comity.directory.v1.StateInstrumentB\b\xbaH\x05\x92\x01\x02\x10\x10R\vinstruments\x12M\n" +
+	"\x15retention_after_close\x18\f \x01(\v2\x19.google.protobuf.DurationR\x13retentionAfterClose\x1a?\n" +
 	"\x11DisplayNamesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01:=\xeaA:\n" +
@@ -3173,80 +3189,81 @@ var file_comity_directory_v1_directory_proto_depIdxs = []int32{
 	49, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
 	15, // 2: comity.directory.v1.State.claim_mappings:type_name -> comity.directory.v1.ClaimMapping
 	6,  // 3: comity.directory.v1.State.instruments:type_name -> comity.directory.v1.StateInstrument
-	2,  // 4: comity.directory.v1.StateInstrument.status:type_name -> comity.directory.v1.StateInstrument.Status
-	7,  // 5: comity.directory.v1.StateInstrument.reservations:type_name -> comity.directory.v1.Reservation
-	8,  // 6: comity.directory.v1.StateInstrument.authorities:type_name -> comity.directory.v1.DesignatedAuthority
-	3,  // 7: comity.directory.v1.DesignatedAuthority.stage:type_name -> comity.directory.v1.DesignatedAuthority.Stage
-	50, // 8: comity.directory.v1.Instrument.acknowledge_within:type_name -> google.protobuf.Duration
-	50, // 9: comity.directory.v1.Instrument.answer_within:type_name -> google.protobuf.Duration
-	9,  // 10: comity.directory.v1.ApplicableInstrument.instrument:type_name -> comity.directory.v1.Instrument
-	2,  // 11: comity.directory.v1.ApplicableInstrument.requesting_state_status:type_name -> comity.directory.v1.StateInstrument.Status
-	2,  // 12: comity.directory.v1.ApplicableInstrument.requested_state_status:type_name -> comity.directory.v1.StateInstrument.Status
-	9,  // 13: comity.directory.v1.ListInstrumentsResponse.instruments:type_name -> comity.directory.v1.Instrument
-	10, // 14: comity.directory.v1.ListApplicableInstrumentsResponse.instruments:type_name -> comity.directory.v1.ApplicableInstrument
-	46, // 15: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	47, // 16: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
-	4,  // 17: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
-	48, // 18: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
-	0,  // 19: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
-	17, // 20: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
-	49, // 21: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 22: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
-	49, // 23: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 24: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
-	26, // 25: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
-	5,  // 26: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
-	51, // 27: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	16, // 28: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
-	16, // 29: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	16, // 30: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	51, // 31: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 32: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
-	1,  // 33: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
-	16, // 34: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 35: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
-	5,  // 36: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
-	16, // 37: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 38: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 39: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 40: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 41: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 42: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
-	16, // 43: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
-	9,  // 44: comity.directory.v1.Snapshot.instruments:type_name -> comity.directory.v1.Instrument
-	18, // 45: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
-	20, // 46: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
-	22, // 47: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
-	24, // 48: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
-	27, // 49: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
-	28, // 50: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
-	30, // 51: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
-	31, // 52: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
-	32, // 53: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
-	33, // 54: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
-	42, // 55: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
-	34, // 56: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
-	11, // 57: comity.directory.v1.DirectoryService.ListInstruments:input_type -> comity.directory.v1.ListInstrumentsRequest
-	13, // 58: comity.directory.v1.DirectoryService.ListApplicableInstruments:input_type -> comity.directory.v1.ListApplicableInstrumentsRequest
-	19, // 59: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
-	36, // 60: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
-	23, // 61: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
-	25, // 62: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
-	37, // 63: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
-	29, // 64: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
-	38, // 65: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
-	39, // 66: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
-	40, // 67: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
-	41, // 68: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
-	43, // 69: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
-	35, // 70: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
-	12, // 71: comity.directory.v1.DirectoryService.ListInstruments:output_type -> comity.directory.v1.ListInstrumentsResponse
-	14, // 72: comity.directory.v1.DirectoryService.ListApplicableInstruments:output_type -> comity.directory.v1.ListApplicableInstrumentsResponse
-	59, // [59:73] is the sub-list for method output_type
-	45, // [45:59] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	50, // 4: comity.directory.v1.State.retention_after_close:type_name -> google.protobuf.Duration
+	2,  // 5: comity.directory.v1.StateInstrument.status:type_name -> comity.directory.v1.StateInstrument.Status
+	7,  // 6: comity.directory.v1.StateInstrument.reservations:type_name -> comity.directory.v1.Reservation
+	8,  // 7: comity.directory.v1.StateInstrument.authorities:type_name -> comity.directory.v1.DesignatedAuthority
+	3,  // 8: comity.directory.v1.DesignatedAuthority.stage:type_name -> comity.directory.v1.DesignatedAuthority.Stage
+	50, // 9: comity.directory.v1.Instrument.acknowledge_within:type_name -> google.protobuf.Duration
+	50, // 10: comity.directory.v1.Instrument.answer_within:type_name -> google.protobuf.Duration
+	9,  // 11: comity.directory.v1.ApplicableInstrument.instrument:type_name -> comity.directory.v1.Instrument
+	2,  // 12: comity.directory.v1.ApplicableInstrument.requesting_state_status:type_name -> comity.directory.v1.StateInstrument.Status
+	2,  // 13: comity.directory.v1.ApplicableInstrument.requested_state_status:type_name -> comity.directory.v1.StateInstrument.Status
+	9,  // 14: comity.directory.v1.ListInstrumentsResponse.instruments:type_name -> comity.directory.v1.Instrument
+	10, // 15: comity.directory.v1.ListApplicableInstrumentsResponse.instruments:type_name -> comity.directory.v1.ApplicableInstrument
+	46, // 16: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	47, // 17: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
+	4,  // 18: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
+	48, // 19: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
+	0,  // 20: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
+	17, // 21: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
+	49, // 22: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 23: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
+	49, // 24: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 25: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
+	26, // 26: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
+	5,  // 27: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
+	51, // 28: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	16, // 29: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
+	16, // 30: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	16, // 31: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	51, // 32: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 33: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
+	1,  // 34: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
+	16, // 35: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 36: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
+	5,  // 37: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
+	16, // 38: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 39: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 40: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 41: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 42: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 43: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
+	16, // 44: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
+	9,  // 45: comity.directory.v1.Snapshot.instruments:type_name -> comity.directory.v1.Instrument
+	18, // 46: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
+	20, // 47: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
+	22, // 48: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
+	24, // 49: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
+	27, // 50: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
+	28, // 51: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
+	30, // 52: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
+	31, // 53: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
+	32, // 54: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
+	33, // 55: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
+	42, // 56: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
+	34, // 57: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
+	11, // 58: comity.directory.v1.DirectoryService.ListInstruments:input_type -> comity.directory.v1.ListInstrumentsRequest
+	13, // 59: comity.directory.v1.DirectoryService.ListApplicableInstruments:input_type -> comity.directory.v1.ListApplicableInstrumentsRequest
+	19, // 60: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
+	36, // 61: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
+	23, // 62: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
+	25, // 63: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
+	37, // 64: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
+	29, // 65: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
+	38, // 66: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
+	39, // 67: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
+	40, // 68: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
+	41, // 69: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
+	43, // 70: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
+	35, // 71: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
+	12, // 72: comity.directory.v1.DirectoryService.ListInstruments:output_type -> comity.directory.v1.ListInstrumentsResponse
+	14, // 73: comity.directory.v1.DirectoryService.ListApplicableInstruments:output_type -> comity.directory.v1.ListApplicableInstrumentsResponse
+	60, // [60:74] is the sub-list for method output_type
+	46, // [46:60] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_comity_directory_v1_directory_proto_init() }

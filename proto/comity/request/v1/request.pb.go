@@ -1182,6 +1182,402 @@ func (Attachment_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{33, 0}
 }
 
+// What is asked.
+type Consent_Kind int32
+
+const (
+	// Not set.
+	Consent_KIND_UNSPECIFIED Consent_Kind = 0
+	// A use other than in the proceedings stated in the request.
+	Consent_OTHER_USE Consent_Kind = 1
+	// Passing what was received on to another authority (recipient).
+	Consent_ONWARD_TRANSFER Consent_Kind = 2
+	// Keeping the evidence past a DELETE_BY or RETURN condition, until
+	// keep_until.
+	Consent_RETENTION Consent_Kind = 3
+)
+
+// Enum value maps for Consent_Kind.
+var (
+	Consent_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "OTHER_USE",
+		2: "ONWARD_TRANSFER",
+		3: "RETENTION",
+	}
+	Consent_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"OTHER_USE":        1,
+		"ONWARD_TRANSFER":  2,
+		"RETENTION":        3,
+	}
+)
+
+func (x Consent_Kind) Enum() *Consent_Kind {
+	p := new(Consent_Kind)
+	*p = x
+	return p
+}
+
+func (x Consent_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Consent_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[17].Descriptor()
+}
+
+func (Consent_Kind) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[17]
+}
+
+func (x Consent_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Consent_Kind.Descriptor instead.
+func (Consent_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{119, 0}
+}
+
+// Where it stands.
+type Consent_Decision int32
+
+const (
+	// Not set.
+	Consent_DECISION_UNSPECIFIED Consent_Decision = 0
+	// Asked, not yet answered.
+	Consent_PENDING Consent_Decision = 1
+	// Granted.
+	Consent_GRANTED Consent_Decision = 2
+	// Refused.
+	Consent_REFUSED Consent_Decision = 3
+)
+
+// Enum value maps for Consent_Decision.
+var (
+	Consent_Decision_name = map[int32]string{
+		0: "DECISION_UNSPECIFIED",
+		1: "PENDING",
+		2: "GRANTED",
+		3: "REFUSED",
+	}
+	Consent_Decision_value = map[string]int32{
+		"DECISION_UNSPECIFIED": 0,
+		"PENDING":              1,
+		"GRANTED":              2,
+		"REFUSED":              3,
+	}
+)
+
+func (x Consent_Decision) Enum() *Consent_Decision {
+	p := new(Consent_Decision)
+	*p = x
+	return p
+}
+
+func (x Consent_Decision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Consent_Decision) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[18].Descriptor()
+}
+
+func (Consent_Decision) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[18]
+}
+
+func (x Consent_Decision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Consent_Decision.Descriptor instead.
+func (Consent_Decision) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{119, 1}
+}
+
+// What was erased.
+type Erasure_Scope int32
+
+const (
+	// Not set.
+	Erasure_SCOPE_UNSPECIFIED Erasure_Scope = 0
+	// The request's personal data and content: narrative, persons,
+	// identifiers, messages, clarification texts, status reasons, file
+	// names and attachment content. Its metadata, the attachments' digests
+	// and sizes, and the status history without reasons remain.
+	Erasure_CONTENT Erasure_Scope = 1
+	// The content of its EVIDENCE attachments.
+	Erasure_EVIDENCE Erasure_Scope = 2
+)
+
+// Enum value maps for Erasure_Scope.
+var (
+	Erasure_Scope_name = map[int32]string{
+		0: "SCOPE_UNSPECIFIED",
+		1: "CONTENT",
+		2: "EVIDENCE",
+	}
+	Erasure_Scope_value = map[string]int32{
+		"SCOPE_UNSPECIFIED": 0,
+		"CONTENT":           1,
+		"EVIDENCE":          2,
+	}
+)
+
+func (x Erasure_Scope) Enum() *Erasure_Scope {
+	p := new(Erasure_Scope)
+	*p = x
+	return p
+}
+
+func (x Erasure_Scope) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Erasure_Scope) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[19].Descriptor()
+}
+
+func (Erasure_Scope) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[19]
+}
+
+func (x Erasure_Scope) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Erasure_Scope.Descriptor instead.
+func (Erasure_Scope) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{123, 0}
+}
+
+// Why.
+type Erasure_Cause int32
+
+const (
+	// Not set.
+	Erasure_CAUSE_UNSPECIFIED Erasure_Cause = 0
+	// The retention period ran out.
+	Erasure_RETENTION Erasure_Cause = 1
+	// A DELETE_BY or RETURN condition fell due.
+	Erasure_CONDITION Erasure_Cause = 2
+)
+
+// Enum value maps for Erasure_Cause.
+var (
+	Erasure_Cause_name = map[int32]string{
+		0: "CAUSE_UNSPECIFIED",
+		1: "RETENTION",
+		2: "CONDITION",
+	}
+	Erasure_Cause_value = map[string]int32{
+		"CAUSE_UNSPECIFIED": 0,
+		"RETENTION":         1,
+		"CONDITION":         2,
+	}
+)
+
+func (x Erasure_Cause) Enum() *Erasure_Cause {
+	p := new(Erasure_Cause)
+	*p = x
+	return p
+}
+
+func (x Erasure_Cause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Erasure_Cause) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[20].Descriptor()
+}
+
+func (Erasure_Cause) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[20]
+}
+
+func (x Erasure_Cause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Erasure_Cause.Descriptor instead.
+func (Erasure_Cause) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{123, 1}
+}
+
+// What the person asks for.
+type DataSubjectRequest_Right int32
+
+const (
+	// Not set.
+	DataSubjectRequest_RIGHT_UNSPECIFIED DataSubjectRequest_Right = 0
+	// Access to their data.
+	DataSubjectRequest_ACCESS DataSubjectRequest_Right = 1
+	// Correction of their data.
+	DataSubjectRequest_CORRECTION DataSubjectRequest_Right = 2
+	// Erasure of their data.
+	DataSubjectRequest_ERASURE DataSubjectRequest_Right = 3
+)
+
+// Enum value maps for DataSubjectRequest_Right.
+var (
+	DataSubjectRequest_Right_name = map[int32]string{
+		0: "RIGHT_UNSPECIFIED",
+		1: "ACCESS",
+		2: "CORRECTION",
+		3: "ERASURE",
+	}
+	DataSubjectRequest_Right_value = map[string]int32{
+		"RIGHT_UNSPECIFIED": 0,
+		"ACCESS":            1,
+		"CORRECTION":        2,
+		"ERASURE":           3,
+	}
+)
+
+func (x DataSubjectRequest_Right) Enum() *DataSubjectRequest_Right {
+	p := new(DataSubjectRequest_Right)
+	*p = x
+	return p
+}
+
+func (x DataSubjectRequest_Right) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DataSubjectRequest_Right) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[21].Descriptor()
+}
+
+func (DataSubjectRequest_Right) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[21]
+}
+
+func (x DataSubjectRequest_Right) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DataSubjectRequest_Right.Descriptor instead.
+func (DataSubjectRequest_Right) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{124, 0}
+}
+
+// The decision.
+type DataSubjectDecision_Decision int32
+
+const (
+	// Not set.
+	DataSubjectDecision_DECISION_UNSPECIFIED DataSubjectDecision_Decision = 0
+	// Granted.
+	DataSubjectDecision_GRANTED DataSubjectDecision_Decision = 1
+	// Deferred until review_time, with reasons (e.g. not to prejudice an
+	// investigation).
+	DataSubjectDecision_DEFERRED DataSubjectDecision_Decision = 2
+	// Granted in part, with reasons.
+	DataSubjectDecision_RESTRICTED DataSubjectDecision_Decision = 3
+	// Refused, with reasons.
+	DataSubjectDecision_REFUSED DataSubjectDecision_Decision = 4
+)
+
+// Enum value maps for DataSubjectDecision_Decision.
+var (
+	DataSubjectDecision_Decision_name = map[int32]string{
+		0: "DECISION_UNSPECIFIED",
+		1: "GRANTED",
+		2: "DEFERRED",
+		3: "RESTRICTED",
+		4: "REFUSED",
+	}
+	DataSubjectDecision_Decision_value = map[string]int32{
+		"DECISION_UNSPECIFIED": 0,
+		"GRANTED":              1,
+		"DEFERRED":             2,
+		"RESTRICTED":           3,
+		"REFUSED":              4,
+	}
+)
+
+func (x DataSubjectDecision_Decision) Enum() *DataSubjectDecision_Decision {
+	p := new(DataSubjectDecision_Decision)
+	*p = x
+	return p
+}
+
+func (x DataSubjectDecision_Decision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DataSubjectDecision_Decision) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[22].Descriptor()
+}
+
+func (DataSubjectDecision_Decision) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[22]
+}
+
+func (x DataSubjectDecision_Decision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DataSubjectDecision_Decision.Descriptor instead.
+func (DataSubjectDecision_Decision) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{126, 0}
+}
+
+// Done or deferred.
+type DataSubjectInforming_Status int32
+
+const (
+	// Not set.
+	DataSubjectInforming_STATUS_UNSPECIFIED DataSubjectInforming_Status = 0
+	// The person was informed.
+	DataSubjectInforming_DONE DataSubjectInforming_Status = 1
+	// Informing them is deferred, with reasons.
+	DataSubjectInforming_DEFERRED DataSubjectInforming_Status = 2
+)
+
+// Enum value maps for DataSubjectInforming_Status.
+var (
+	DataSubjectInforming_Status_name = map[int32]string{
+		0: "STATUS_UNSPECIFIED",
+		1: "DONE",
+		2: "DEFERRED",
+	}
+	DataSubjectInforming_Status_value = map[string]int32{
+		"STATUS_UNSPECIFIED": 0,
+		"DONE":               1,
+		"DEFERRED":           2,
+	}
+)
+
+func (x DataSubjectInforming_Status) Enum() *DataSubjectInforming_Status {
+	p := new(DataSubjectInforming_Status)
+	*p = x
+	return p
+}
+
+func (x DataSubjectInforming_Status) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DataSubjectInforming_Status) Descriptor() protoreflect.EnumDescriptor {
+	return file_comity_request_v1_request_proto_enumTypes[23].Descriptor()
+}
+
+func (DataSubjectInforming_Status) Type() protoreflect.EnumType {
+	return &file_comity_request_v1_request_proto_enumTypes[23]
+}
+
+func (x DataSubjectInforming_Status) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DataSubjectInforming_Status.Descriptor instead.
+func (DataSubjectInforming_Status) EnumDescriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{127, 0}
+}
+
 // Request is a cooperation request.
 type Request struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1309,8 +1705,27 @@ type Request struct {
 	// between the two states (its status is unknown there): shown to both
 	// sides as unconfirmed.
 	LegalBasisUnconfirmed bool `protobuf:"varint,53,opt,name=legal_basis_unconfirmed,json=legalBasisUnconfirmed,proto3" json:"legal_basis_unconfirmed,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The use conditions that bind the requesting side (DESIGN §10): those of
+	// the acceptance's use_conditions and of an accepted proposal, in that
+	// order after the proposal's.
+	BindingConditions []*Condition `protobuf:"bytes,54,rep,name=binding_conditions,json=bindingConditions,proto3" json:"binding_conditions,omitempty"`
+	// The requesting side's acknowledgement of the binding conditions; it
+	// covers the first `conditions` of them.
+	ConditionsAcknowledgement *ConditionsAcknowledgement `protobuf:"bytes,55,opt,name=conditions_acknowledgement,json=conditionsAcknowledgement,proto3" json:"conditions_acknowledgement,omitempty"`
+	// Consents asked of the requested side, oldest first.
+	Consents []*Consent `protobuf:"bytes,56,rep,name=consents,proto3" json:"consents,omitempty"`
+	// Onward transfers recorded, oldest first.
+	OnwardTransfers []*OnwardTransfer `protobuf:"bytes,57,rep,name=onward_transfers,json=onwardTransfers,proto3" json:"onward_transfers,omitempty"`
+	// Reports of use made, oldest first.
+	UseReports []*UseReport `protobuf:"bytes,58,rep,name=use_reports,json=useReports,proto3" json:"use_reports,omitempty"`
+	// The legal hold, while set, and the last one once lifted.
+	LegalHold *LegalHold `protobuf:"bytes,59,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
+	// What was erased of the request, oldest first.
+	Erasures []*Erasure `protobuf:"bytes,60,rep,name=erasures,proto3" json:"erasures,omitempty"`
+	// When the request was closed.
+	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,61,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
@@ -1705,6 +2120,62 @@ func (x *Request) GetLegalBasisUnconfirmed() bool {
 		return x.LegalBasisUnconfirmed
 	}
 	return false
+}
+
+func (x *Request) GetBindingConditions() []*Condition {
+	if x != nil {
+		return x.BindingConditions
+	}
+	return nil
+}
+
+func (x *Request) GetConditionsAcknowledgement() *ConditionsAcknowledgement {
+	if x != nil {
+		return x.ConditionsAcknowledgement
+	}
+	return nil
+}
+
+func (x *Request) GetConsents() []*Consent {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
+func (x *Request) GetOnwardTransfers() []*OnwardTransfer {
+	if x != nil {
+		return x.OnwardTransfers
+	}
+	return nil
+}
+
+func (x *Request) GetUseReports() []*UseReport {
+	if x != nil {
+		return x.UseReports
+	}
+	return nil
+}
+
+func (x *Request) GetLegalHold() *LegalHold {
+	if x != nil {
+		return x.LegalHold
+	}
+	return nil
+}
+
+func (x *Request) GetErasures() []*Erasure {
+	if x != nil {
+		return x.Erasures
+	}
+	return nil
+}
+
+func (x *Request) GetCloseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CloseTime
+	}
+	return nil
 }
 
 // RelatedRequest is a relation to another request.
@@ -3654,6 +4125,19 @@ type Deadlines struct {
 	ExtensionRequestBy *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=extension_request_by,json=extensionRequestBy,proto3" json:"extension_request_by,omitempty"`
 	// When a request recorded from a call must be confirmed in writing.
 	ConfirmationDueBy *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=confirmation_due_by,json=confirmationDueBy,proto3" json:"confirmation_due_by,omitempty"`
+	// When the request's personal data and content will be erased under the
+	// retention policy (after it was closed, or after its last change if it
+	// was never transmitted); absent while a legal hold stops it, and once
+	// erased.
+	EraseBy *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=erase_by,json=eraseBy,proto3" json:"erase_by,omitempty"`
+	// When the evidence will be erased under a DELETE_BY or RETURN
+	// condition (or a consent's keep_until); absent once erased.
+	EvidenceEraseBy *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=evidence_erase_by,json=evidenceEraseBy,proto3" json:"evidence_erase_by,omitempty"`
+	// When a REPORT_USE condition asks for a report of use, until one is
+	// made.
+	ReportUseBy *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=report_use_by,json=reportUseBy,proto3" json:"report_use_by,omitempty"`
+	// When the legal hold is to be reviewed; past it the request is overdue.
+	LegalHoldReviewBy *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=legal_hold_review_by,json=legalHoldReviewBy,proto3" json:"legal_hold_review_by,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -3723,6 +4207,34 @@ func (x *Deadlines) GetConfirmationDueBy() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Deadlines) GetEraseBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EraseBy
+	}
+	return nil
+}
+
+func (x *Deadlines) GetEvidenceEraseBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvidenceEraseBy
+	}
+	return nil
+}
+
+func (x *Deadlines) GetReportUseBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportUseBy
+	}
+	return nil
+}
+
+func (x *Deadlines) GetLegalHoldReviewBy() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LegalHoldReviewBy
+	}
+	return nil
+}
+
 // Acceptance is the requested side's decision to execute a request.
 type Acceptance struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3731,7 +4243,10 @@ type Acceptance struct {
 	// The human-rights review.
 	HumanRightsReview *HumanRightsReview `protobuf:"bytes,2,opt,name=human_rights_review,json=humanRightsReview,proto3" json:"human_rights_review,omitempty"`
 	// Conditions attached to execution.
-	Conditions    string `protobuf:"bytes,3,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	Conditions string `protobuf:"bytes,3,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	// Conditions on the use of what is provided, which bind the requesting
+	// side once it acknowledges them (DESIGN §10).
+	UseConditions []*Condition `protobuf:"bytes,4,rep,name=use_conditions,json=useConditions,proto3" json:"use_conditions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3785,6 +4300,13 @@ func (x *Acceptance) GetConditions() string {
 		return x.Conditions
 	}
 	return ""
+}
+
+func (x *Acceptance) GetUseConditions() []*Condition {
+	if x != nil {
+		return x.UseConditions
+	}
+	return nil
 }
 
 // HumanRightsReview is the requested side's human-rights assessment.
@@ -4255,7 +4777,11 @@ type Attachment struct {
 	// Who uploaded it.
 	Uploader *Actor `protobuf:"bytes,8,opt,name=uploader,proto3" json:"uploader,omitempty"`
 	// Upload time.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When its content was erased (retention, or a DELETE_BY or RETURN
+	// condition); its digest and size remain, and its file name is gone with
+	// the content when the whole request was erased.
+	EraseTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4349,6 +4875,13 @@ func (x *Attachment) GetUploader() *Actor {
 func (x *Attachment) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Attachment) GetEraseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EraseTime
 	}
 	return nil
 }
@@ -5486,7 +6019,10 @@ type AcceptRequestRequest struct {
 	// The human-rights review.
 	HumanRightsReview *HumanRightsReview `protobuf:"bytes,4,opt,name=human_rights_review,json=humanRightsReview,proto3" json:"human_rights_review,omitempty"`
 	// Conditions attached to execution.
-	Conditions    string `protobuf:"bytes,5,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	Conditions string `protobuf:"bytes,5,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	// Conditions on the use of what is provided (DESIGN §10): each a kind,
+	// its words and, for DELETE_BY, RETURN and REPORT_USE, its due time.
+	UseConditions []*Condition `protobuf:"bytes,6,rep,name=use_conditions,json=useConditions,proto3" json:"use_conditions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5554,6 +6090,13 @@ func (x *AcceptRequestRequest) GetConditions() string {
 		return x.Conditions
 	}
 	return ""
+}
+
+func (x *AcceptRequestRequest) GetUseConditions() []*Condition {
+	if x != nil {
+		return x.UseConditions
+	}
+	return nil
 }
 
 // Response message for AcceptRequest.
@@ -9335,11 +9878,2415 @@ func (x *PairStatistics) GetExecutionItemsByOutcome() map[string]int32 {
 	return nil
 }
 
+// ConditionsAcknowledgement is the requesting side's acknowledgement of the
+// use conditions that bind it.
+type ConditionsAcknowledgement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who acknowledged them.
+	AcknowledgedBy *Actor `protobuf:"bytes,1,opt,name=acknowledged_by,json=acknowledgedBy,proto3" json:"acknowledged_by,omitempty"`
+	// When.
+	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
+	// How many of the binding conditions it covers, from the first: a
+	// condition added later needs a new acknowledgement.
+	Conditions    int32 `protobuf:"varint,3,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConditionsAcknowledgement) Reset() {
+	*x = ConditionsAcknowledgement{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConditionsAcknowledgement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConditionsAcknowledgement) ProtoMessage() {}
+
+func (x *ConditionsAcknowledgement) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConditionsAcknowledgement.ProtoReflect.Descriptor instead.
+func (*ConditionsAcknowledgement) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *ConditionsAcknowledgement) GetAcknowledgedBy() *Actor {
+	if x != nil {
+		return x.AcknowledgedBy
+	}
+	return nil
+}
+
+func (x *ConditionsAcknowledgement) GetAcknowledgeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcknowledgeTime
+	}
+	return nil
+}
+
+func (x *ConditionsAcknowledgement) GetConditions() int32 {
+	if x != nil {
+		return x.Conditions
+	}
+	return 0
+}
+
+// Consent is the requesting side's request for the requested side's
+// consent, and its answer.
+type Consent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its number on the request, from 1: what :grantConsent, :refuseConsent
+	// and :recordOnwardTransfer name it by.
+	Number int32 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// What is asked.
+	Kind Consent_Kind `protobuf:"varint,2,opt,name=kind,proto3,enum=comity.request.v1.Consent_Kind" json:"kind,omitempty"`
+	// For what purpose.
+	Purpose string `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// The authority it would be passed on to, for ONWARD_TRANSFER.
+	Recipient string `protobuf:"bytes,4,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// Until when the evidence would be kept, for RETENTION.
+	KeepUntil *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=keep_until,json=keepUntil,proto3" json:"keep_until,omitempty"`
+	// Where it stands.
+	Decision Consent_Decision `protobuf:"varint,6,opt,name=decision,proto3,enum=comity.request.v1.Consent_Decision" json:"decision,omitempty"`
+	// Who asked.
+	RequestedBy *Actor `protobuf:"bytes,7,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	// When.
+	RequestTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
+	// Who answered.
+	DecidedBy *Actor `protobuf:"bytes,9,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// When.
+	DecideTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	// The terms of a grant, or why it was refused.
+	Answer        string `protobuf:"bytes,11,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Consent) Reset() {
+	*x = Consent{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Consent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Consent) ProtoMessage() {}
+
+func (x *Consent) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Consent.ProtoReflect.Descriptor instead.
+func (*Consent) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *Consent) GetNumber() int32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Consent) GetKind() Consent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Consent_KIND_UNSPECIFIED
+}
+
+func (x *Consent) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *Consent) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *Consent) GetKeepUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KeepUntil
+	}
+	return nil
+}
+
+func (x *Consent) GetDecision() Consent_Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return Consent_DECISION_UNSPECIFIED
+}
+
+func (x *Consent) GetRequestedBy() *Actor {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return nil
+}
+
+func (x *Consent) GetRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestTime
+	}
+	return nil
+}
+
+func (x *Consent) GetDecidedBy() *Actor {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return nil
+}
+
+func (x *Consent) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
+func (x *Consent) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+// OnwardTransfer records that what was received was passed on.
+type OnwardTransfer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// To whom.
+	Recipient string `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// What authorised it, e.g. a court order or the granted consent.
+	Authorisation string `protobuf:"bytes,2,opt,name=authorisation,proto3" json:"authorisation,omitempty"`
+	// The number of the granted consent it relies on; 0 for none.
+	Consent int32 `protobuf:"varint,3,opt,name=consent,proto3" json:"consent,omitempty"`
+	// Who recorded it.
+	RecordedBy *Actor `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When.
+	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OnwardTransfer) Reset() {
+	*x = OnwardTransfer{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[120]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OnwardTransfer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OnwardTransfer) ProtoMessage() {}
+
+func (x *OnwardTransfer) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[120]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OnwardTransfer.ProtoReflect.Descriptor instead.
+func (*OnwardTransfer) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{120}
+}
+
+func (x *OnwardTransfer) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *OnwardTransfer) GetAuthorisation() string {
+	if x != nil {
+		return x.Authorisation
+	}
+	return ""
+}
+
+func (x *OnwardTransfer) GetConsent() int32 {
+	if x != nil {
+		return x.Consent
+	}
+	return 0
+}
+
+func (x *OnwardTransfer) GetRecordedBy() *Actor {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return nil
+}
+
+func (x *OnwardTransfer) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+// UseReport is a report of how what was received was used.
+type UseReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The report.
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// Who made it.
+	ReportedBy *Actor `protobuf:"bytes,2,opt,name=reported_by,json=reportedBy,proto3" json:"reported_by,omitempty"`
+	// When.
+	ReportTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=report_time,json=reportTime,proto3" json:"report_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UseReport) Reset() {
+	*x = UseReport{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[121]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UseReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UseReport) ProtoMessage() {}
+
+func (x *UseReport) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[121]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UseReport.ProtoReflect.Descriptor instead.
+func (*UseReport) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{121}
+}
+
+func (x *UseReport) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *UseReport) GetReportedBy() *Actor {
+	if x != nil {
+		return x.ReportedBy
+	}
+	return nil
+}
+
+func (x *UseReport) GetReportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportTime
+	}
+	return nil
+}
+
+// LegalHold stops the erasure of a request's content at the end of its
+// retention.
+type LegalHold struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Why the content must be kept.
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who set it.
+	SetBy *Actor `protobuf:"bytes,2,opt,name=set_by,json=setBy,proto3" json:"set_by,omitempty"`
+	// When.
+	SetTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=set_time,json=setTime,proto3" json:"set_time,omitempty"`
+	// When it is to be reviewed; past it the request is overdue.
+	ReviewTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=review_time,json=reviewTime,proto3" json:"review_time,omitempty"`
+	// Who lifted it; absent while it holds.
+	LiftedBy *Actor `protobuf:"bytes,5,opt,name=lifted_by,json=liftedBy,proto3" json:"lifted_by,omitempty"`
+	// When.
+	LiftTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=lift_time,json=liftTime,proto3" json:"lift_time,omitempty"`
+	// Why it was lifted.
+	LiftReason    string `protobuf:"bytes,7,opt,name=lift_reason,json=liftReason,proto3" json:"lift_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LegalHold) Reset() {
+	*x = LegalHold{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[122]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LegalHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LegalHold) ProtoMessage() {}
+
+func (x *LegalHold) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[122]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LegalHold.ProtoReflect.Descriptor instead.
+func (*LegalHold) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{122}
+}
+
+func (x *LegalHold) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LegalHold) GetSetBy() *Actor {
+	if x != nil {
+		return x.SetBy
+	}
+	return nil
+}
+
+func (x *LegalHold) GetSetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SetTime
+	}
+	return nil
+}
+
+func (x *LegalHold) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+func (x *LegalHold) GetLiftedBy() *Actor {
+	if x != nil {
+		return x.LiftedBy
+	}
+	return nil
+}
+
+func (x *LegalHold) GetLiftTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LiftTime
+	}
+	return nil
+}
+
+func (x *LegalHold) GetLiftReason() string {
+	if x != nil {
+		return x.LiftReason
+	}
+	return ""
+}
+
+// Erasure is what was erased of a request, and why.
+type Erasure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was erased.
+	Scope Erasure_Scope `protobuf:"varint,1,opt,name=scope,proto3,enum=comity.request.v1.Erasure_Scope" json:"scope,omitempty"`
+	// Why.
+	Cause Erasure_Cause `protobuf:"varint,2,opt,name=cause,proto3,enum=comity.request.v1.Erasure_Cause" json:"cause,omitempty"`
+	// When the erasure began.
+	EraseTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=erase_time,json=eraseTime,proto3" json:"erase_time,omitempty"`
+	// The attachments whose content was erased, by id.
+	Attachments []string `protobuf:"bytes,4,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// When the last of the content (the attachments' files) was gone;
+	// absent while the erasure is finishing.
+	CompleteTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=complete_time,json=completeTime,proto3" json:"complete_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Erasure) Reset() {
+	*x = Erasure{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[123]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Erasure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Erasure) ProtoMessage() {}
+
+func (x *Erasure) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[123]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
+func (*Erasure) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{123}
+}
+
+func (x *Erasure) GetScope() Erasure_Scope {
+	if x != nil {
+		return x.Scope
+	}
+	return Erasure_SCOPE_UNSPECIFIED
+}
+
+func (x *Erasure) GetCause() Erasure_Cause {
+	if x != nil {
+		return x.Cause
+	}
+	return Erasure_CAUSE_UNSPECIFIED
+}
+
+func (x *Erasure) GetEraseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EraseTime
+	}
+	return nil
+}
+
+func (x *Erasure) GetAttachments() []string {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *Erasure) GetCompleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompleteTime
+	}
+	return nil
+}
+
+// DataSubjectRequest is a person's request for access to, correction or
+// erasure of their data, and what was decided (e-Evidence Art 13,
+// Convention 108+ Art 9).
+type DataSubjectRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, e.g. `dataSubjectRequests/0192f0c4-…`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// ISO code of the state whose central authority recorded it.
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// The recording agency, e.g. `agencies/kz-gpo`.
+	Agency string `protobuf:"bytes,3,opt,name=agency,proto3" json:"agency,omitempty"`
+	// The person.
+	Person *DataSubject `protobuf:"bytes,4,opt,name=person,proto3" json:"person,omitempty"`
+	// What they ask for.
+	Right DataSubjectRequest_Right `protobuf:"varint,5,opt,name=right,proto3,enum=comity.request.v1.DataSubjectRequest_Right" json:"right,omitempty"`
+	// The requests concerned, e.g. `requests/0192f0c4-…`.
+	Requests []string `protobuf:"bytes,6,rep,name=requests,proto3" json:"requests,omitempty"`
+	// When the person's request was received.
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// What the person asked, in their words or summarised.
+	Description string `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	// The last decision; absent until one is made.
+	Decision *DataSubjectDecision `protobuf:"bytes,9,opt,name=decision,proto3" json:"decision,omitempty"`
+	// Every decision, oldest first.
+	Decisions []*DataSubjectDecision `protobuf:"bytes,10,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	// Whether the person was informed, the last record.
+	Informing *DataSubjectInforming `protobuf:"bytes,11,opt,name=informing,proto3" json:"informing,omitempty"`
+	// Whether a review date (of a deferral) has passed.
+	Overdue bool `protobuf:"varint,12,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// Changes whenever it changes; send it back on actions.
+	Etag string `protobuf:"bytes,13,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Who recorded it.
+	RecordedBy *Actor `protobuf:"bytes,14,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When it was recorded.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Last change.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataSubjectRequest) Reset() {
+	*x = DataSubjectRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[124]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataSubjectRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataSubjectRequest) ProtoMessage() {}
+
+func (x *DataSubjectRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[124]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataSubjectRequest.ProtoReflect.Descriptor instead.
+func (*DataSubjectRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{124}
+}
+
+func (x *DataSubjectRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DataSubjectRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *DataSubjectRequest) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *DataSubjectRequest) GetPerson() *DataSubject {
+	if x != nil {
+		return x.Person
+	}
+	return nil
+}
+
+func (x *DataSubjectRequest) GetRight() DataSubjectRequest_Right {
+	if x != nil {
+		return x.Right
+	}
+	return DataSubjectRequest_RIGHT_UNSPECIFIED
+}
+
+func (x *DataSubjectRequest) GetRequests() []string {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *DataSubjectRequest) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *DataSubjectRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *DataSubjectRequest) GetDecision() *DataSubjectDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+func (x *DataSubjectRequest) GetDecisions() []*DataSubjectDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+func (x *DataSubjectRequest) GetInforming() *DataSubjectInforming {
+	if x != nil {
+		return x.Informing
+	}
+	return nil
+}
+
+func (x *DataSubjectRequest) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
+func (x *DataSubjectRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DataSubjectRequest) GetRecordedBy() *Actor {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return nil
+}
+
+func (x *DataSubjectRequest) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *DataSubjectRequest) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// DataSubject is the person who made a data subject's request.
+type DataSubject struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Full name.
+	FullName string `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	// Date of birth, YYYY-MM-DD.
+	DateOfBirth string `protobuf:"bytes,2,opt,name=date_of_birth,json=dateOfBirth,proto3" json:"date_of_birth,omitempty"`
+	// How to reach them or their representative.
+	Contact       string `protobuf:"bytes,3,opt,name=contact,proto3" json:"contact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataSubject) Reset() {
+	*x = DataSubject{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataSubject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataSubject) ProtoMessage() {}
+
+func (x *DataSubject) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataSubject.ProtoReflect.Descriptor instead.
+func (*DataSubject) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{125}
+}
+
+func (x *DataSubject) GetFullName() string {
+	if x != nil {
+		return x.FullName
+	}
+	return ""
+}
+
+func (x *DataSubject) GetDateOfBirth() string {
+	if x != nil {
+		return x.DateOfBirth
+	}
+	return ""
+}
+
+func (x *DataSubject) GetContact() string {
+	if x != nil {
+		return x.Contact
+	}
+	return ""
+}
+
+// DataSubjectDecision is a decision on a data subject's request.
+type DataSubjectDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision.
+	Decision DataSubjectDecision_Decision `protobuf:"varint,1,opt,name=decision,proto3,enum=comity.request.v1.DataSubjectDecision_Decision" json:"decision,omitempty"`
+	// Why; required but for GRANTED.
+	Reasons string `protobuf:"bytes,2,opt,name=reasons,proto3" json:"reasons,omitempty"`
+	// When a deferral is to be reviewed; required for DEFERRED.
+	ReviewTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=review_time,json=reviewTime,proto3" json:"review_time,omitempty"`
+	// Who decided.
+	DecidedBy *Actor `protobuf:"bytes,4,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// When.
+	DecideTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataSubjectDecision) Reset() {
+	*x = DataSubjectDecision{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataSubjectDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataSubjectDecision) ProtoMessage() {}
+
+func (x *DataSubjectDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataSubjectDecision.ProtoReflect.Descriptor instead.
+func (*DataSubjectDecision) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *DataSubjectDecision) GetDecision() DataSubjectDecision_Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return DataSubjectDecision_DECISION_UNSPECIFIED
+}
+
+func (x *DataSubjectDecision) GetReasons() string {
+	if x != nil {
+		return x.Reasons
+	}
+	return ""
+}
+
+func (x *DataSubjectDecision) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+func (x *DataSubjectDecision) GetDecidedBy() *Actor {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return nil
+}
+
+func (x *DataSubjectDecision) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
+// DataSubjectInforming records whether the person was informed of a
+// measure concerning them.
+type DataSubjectInforming struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Done or deferred.
+	Status DataSubjectInforming_Status `protobuf:"varint,1,opt,name=status,proto3,enum=comity.request.v1.DataSubjectInforming_Status" json:"status,omitempty"`
+	// Why it is deferred; required for DEFERRED.
+	Reasons string `protobuf:"bytes,2,opt,name=reasons,proto3" json:"reasons,omitempty"`
+	// When a deferral is to be reviewed.
+	ReviewTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=review_time,json=reviewTime,proto3" json:"review_time,omitempty"`
+	// Who recorded it.
+	RecordedBy *Actor `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When.
+	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataSubjectInforming) Reset() {
+	*x = DataSubjectInforming{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[127]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataSubjectInforming) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataSubjectInforming) ProtoMessage() {}
+
+func (x *DataSubjectInforming) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[127]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataSubjectInforming.ProtoReflect.Descriptor instead.
+func (*DataSubjectInforming) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{127}
+}
+
+func (x *DataSubjectInforming) GetStatus() DataSubjectInforming_Status {
+	if x != nil {
+		return x.Status
+	}
+	return DataSubjectInforming_STATUS_UNSPECIFIED
+}
+
+func (x *DataSubjectInforming) GetReasons() string {
+	if x != nil {
+		return x.Reasons
+	}
+	return ""
+}
+
+func (x *DataSubjectInforming) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+func (x *DataSubjectInforming) GetRecordedBy() *Actor {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return nil
+}
+
+func (x *DataSubjectInforming) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+// Request message for AcknowledgeConditions.
+type AcknowledgeConditionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgeConditionsRequest) Reset() {
+	*x = AcknowledgeConditionsRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[128]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgeConditionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgeConditionsRequest) ProtoMessage() {}
+
+func (x *AcknowledgeConditionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[128]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgeConditionsRequest.ProtoReflect.Descriptor instead.
+func (*AcknowledgeConditionsRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{128}
+}
+
+func (x *AcknowledgeConditionsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AcknowledgeConditionsRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+// Response message for AcknowledgeConditions.
+type AcknowledgeConditionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgeConditionsResponse) Reset() {
+	*x = AcknowledgeConditionsResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[129]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgeConditionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgeConditionsResponse) ProtoMessage() {}
+
+func (x *AcknowledgeConditionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[129]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgeConditionsResponse.ProtoReflect.Descriptor instead.
+func (*AcknowledgeConditionsResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{129}
+}
+
+func (x *AcknowledgeConditionsResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for RequestConsent.
+type RequestConsentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// What is asked.
+	Kind Consent_Kind `protobuf:"varint,3,opt,name=kind,proto3,enum=comity.request.v1.Consent_Kind" json:"kind,omitempty"`
+	// For what purpose.
+	Purpose string `protobuf:"bytes,4,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// The authority it would be passed on to; required for ONWARD_TRANSFER.
+	Recipient string `protobuf:"bytes,5,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// Until when the evidence would be kept; required for RETENTION.
+	KeepUntil     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=keep_until,json=keepUntil,proto3" json:"keep_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestConsentRequest) Reset() {
+	*x = RequestConsentRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[130]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestConsentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestConsentRequest) ProtoMessage() {}
+
+func (x *RequestConsentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[130]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestConsentRequest.ProtoReflect.Descriptor instead.
+func (*RequestConsentRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{130}
+}
+
+func (x *RequestConsentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequestConsentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RequestConsentRequest) GetKind() Consent_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Consent_KIND_UNSPECIFIED
+}
+
+func (x *RequestConsentRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *RequestConsentRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *RequestConsentRequest) GetKeepUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.KeepUntil
+	}
+	return nil
+}
+
+// Response message for RequestConsent.
+type RequestConsentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestConsentResponse) Reset() {
+	*x = RequestConsentResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[131]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestConsentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestConsentResponse) ProtoMessage() {}
+
+func (x *RequestConsentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[131]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestConsentResponse.ProtoReflect.Descriptor instead.
+func (*RequestConsentResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{131}
+}
+
+func (x *RequestConsentResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for GrantConsent.
+type GrantConsentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The consent's number.
+	Consent int32 `protobuf:"varint,3,opt,name=consent,proto3" json:"consent,omitempty"`
+	// The terms of the grant, if any.
+	Terms         string `protobuf:"bytes,4,opt,name=terms,proto3" json:"terms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantConsentRequest) Reset() {
+	*x = GrantConsentRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[132]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantConsentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantConsentRequest) ProtoMessage() {}
+
+func (x *GrantConsentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[132]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantConsentRequest.ProtoReflect.Descriptor instead.
+func (*GrantConsentRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{132}
+}
+
+func (x *GrantConsentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GrantConsentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *GrantConsentRequest) GetConsent() int32 {
+	if x != nil {
+		return x.Consent
+	}
+	return 0
+}
+
+func (x *GrantConsentRequest) GetTerms() string {
+	if x != nil {
+		return x.Terms
+	}
+	return ""
+}
+
+// Response message for GrantConsent.
+type GrantConsentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantConsentResponse) Reset() {
+	*x = GrantConsentResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[133]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantConsentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantConsentResponse) ProtoMessage() {}
+
+func (x *GrantConsentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[133]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantConsentResponse.ProtoReflect.Descriptor instead.
+func (*GrantConsentResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{133}
+}
+
+func (x *GrantConsentResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for RefuseConsent.
+type RefuseConsentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The consent's number.
+	Consent int32 `protobuf:"varint,3,opt,name=consent,proto3" json:"consent,omitempty"`
+	// Why.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefuseConsentRequest) Reset() {
+	*x = RefuseConsentRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[134]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefuseConsentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefuseConsentRequest) ProtoMessage() {}
+
+func (x *RefuseConsentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[134]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefuseConsentRequest.ProtoReflect.Descriptor instead.
+func (*RefuseConsentRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{134}
+}
+
+func (x *RefuseConsentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RefuseConsentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RefuseConsentRequest) GetConsent() int32 {
+	if x != nil {
+		return x.Consent
+	}
+	return 0
+}
+
+func (x *RefuseConsentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Response message for RefuseConsent.
+type RefuseConsentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefuseConsentResponse) Reset() {
+	*x = RefuseConsentResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[135]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefuseConsentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefuseConsentResponse) ProtoMessage() {}
+
+func (x *RefuseConsentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[135]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefuseConsentResponse.ProtoReflect.Descriptor instead.
+func (*RefuseConsentResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{135}
+}
+
+func (x *RefuseConsentResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for RecordOnwardTransfer.
+type RecordOnwardTransferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// To whom.
+	Recipient string `protobuf:"bytes,3,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// What authorised it.
+	Authorisation string `protobuf:"bytes,4,opt,name=authorisation,proto3" json:"authorisation,omitempty"`
+	// The number of the granted consent it relies on; required under a
+	// NO_ONWARD_TRANSFER condition.
+	Consent       int32 `protobuf:"varint,5,opt,name=consent,proto3" json:"consent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordOnwardTransferRequest) Reset() {
+	*x = RecordOnwardTransferRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[136]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOnwardTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOnwardTransferRequest) ProtoMessage() {}
+
+func (x *RecordOnwardTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[136]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOnwardTransferRequest.ProtoReflect.Descriptor instead.
+func (*RecordOnwardTransferRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{136}
+}
+
+func (x *RecordOnwardTransferRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordOnwardTransferRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordOnwardTransferRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *RecordOnwardTransferRequest) GetAuthorisation() string {
+	if x != nil {
+		return x.Authorisation
+	}
+	return ""
+}
+
+func (x *RecordOnwardTransferRequest) GetConsent() int32 {
+	if x != nil {
+		return x.Consent
+	}
+	return 0
+}
+
+// Response message for RecordOnwardTransfer.
+type RecordOnwardTransferResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordOnwardTransferResponse) Reset() {
+	*x = RecordOnwardTransferResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[137]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordOnwardTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordOnwardTransferResponse) ProtoMessage() {}
+
+func (x *RecordOnwardTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[137]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordOnwardTransferResponse.ProtoReflect.Descriptor instead.
+func (*RecordOnwardTransferResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{137}
+}
+
+func (x *RecordOnwardTransferResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for ReportUse.
+type ReportUseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// How it was used.
+	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUseRequest) Reset() {
+	*x = ReportUseRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[138]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUseRequest) ProtoMessage() {}
+
+func (x *ReportUseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[138]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUseRequest.ProtoReflect.Descriptor instead.
+func (*ReportUseRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{138}
+}
+
+func (x *ReportUseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReportUseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReportUseRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// Response message for ReportUse.
+type ReportUseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportUseResponse) Reset() {
+	*x = ReportUseResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[139]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportUseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportUseResponse) ProtoMessage() {}
+
+func (x *ReportUseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[139]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportUseResponse.ProtoReflect.Descriptor instead.
+func (*ReportUseResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{139}
+}
+
+func (x *ReportUseResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for SetLegalHold.
+type SetLegalHoldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why the content must be kept.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When the hold is to be reviewed: required, in the future.
+	ReviewTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=review_time,json=reviewTime,proto3" json:"review_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLegalHoldRequest) Reset() {
+	*x = SetLegalHoldRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[140]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLegalHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLegalHoldRequest) ProtoMessage() {}
+
+func (x *SetLegalHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[140]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLegalHoldRequest.ProtoReflect.Descriptor instead.
+func (*SetLegalHoldRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{140}
+}
+
+func (x *SetLegalHoldRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetLegalHoldRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SetLegalHoldRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SetLegalHoldRequest) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
+// Response message for SetLegalHold.
+type SetLegalHoldResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLegalHoldResponse) Reset() {
+	*x = SetLegalHoldResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[141]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLegalHoldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLegalHoldResponse) ProtoMessage() {}
+
+func (x *SetLegalHoldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[141]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLegalHoldResponse.ProtoReflect.Descriptor instead.
+func (*SetLegalHoldResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{141}
+}
+
+func (x *SetLegalHoldResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for LiftLegalHold.
+type LiftLegalHoldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why it is lifted.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiftLegalHoldRequest) Reset() {
+	*x = LiftLegalHoldRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[142]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiftLegalHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiftLegalHoldRequest) ProtoMessage() {}
+
+func (x *LiftLegalHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[142]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiftLegalHoldRequest.ProtoReflect.Descriptor instead.
+func (*LiftLegalHoldRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{142}
+}
+
+func (x *LiftLegalHoldRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LiftLegalHoldRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *LiftLegalHoldRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Response message for LiftLegalHold.
+type LiftLegalHoldResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request.
+	Request       *Request `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiftLegalHoldResponse) Reset() {
+	*x = LiftLegalHoldResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[143]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiftLegalHoldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiftLegalHoldResponse) ProtoMessage() {}
+
+func (x *LiftLegalHoldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[143]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiftLegalHoldResponse.ProtoReflect.Descriptor instead.
+func (*LiftLegalHoldResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{143}
+}
+
+func (x *LiftLegalHoldResponse) GetRequest() *Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// Request message for CreateDataSubjectRequest.
+type CreateDataSubjectRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The data subject's request.
+	DataSubjectRequest *DataSubjectRequest `protobuf:"bytes,1,opt,name=data_subject_request,json=dataSubjectRequest,proto3" json:"data_subject_request,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CreateDataSubjectRequestRequest) Reset() {
+	*x = CreateDataSubjectRequestRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[144]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDataSubjectRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDataSubjectRequestRequest) ProtoMessage() {}
+
+func (x *CreateDataSubjectRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[144]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDataSubjectRequestRequest.ProtoReflect.Descriptor instead.
+func (*CreateDataSubjectRequestRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{144}
+}
+
+func (x *CreateDataSubjectRequestRequest) GetDataSubjectRequest() *DataSubjectRequest {
+	if x != nil {
+		return x.DataSubjectRequest
+	}
+	return nil
+}
+
+// Response message for CreateDataSubjectRequest.
+type CreateDataSubjectRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The data subject's request.
+	DataSubjectRequest *DataSubjectRequest `protobuf:"bytes,1,opt,name=data_subject_request,json=dataSubjectRequest,proto3" json:"data_subject_request,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CreateDataSubjectRequestResponse) Reset() {
+	*x = CreateDataSubjectRequestResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[145]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDataSubjectRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDataSubjectRequestResponse) ProtoMessage() {}
+
+func (x *CreateDataSubjectRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[145]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDataSubjectRequestResponse.ProtoReflect.Descriptor instead.
+func (*CreateDataSubjectRequestResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{145}
+}
+
+func (x *CreateDataSubjectRequestResponse) GetDataSubjectRequest() *DataSubjectRequest {
+	if x != nil {
+		return x.DataSubjectRequest
+	}
+	return nil
+}
+
+// Request message for GetDataSubjectRequest.
+type GetDataSubjectRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDataSubjectRequestRequest) Reset() {
+	*x = GetDataSubjectRequestRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[146]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDataSubjectRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDataSubjectRequestRequest) ProtoMessage() {}
+
+func (x *GetDataSubjectRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[146]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDataSubjectRequestRequest.ProtoReflect.Descriptor instead.
+func (*GetDataSubjectRequestRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{146}
+}
+
+func (x *GetDataSubjectRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Response message for GetDataSubjectRequest.
+type GetDataSubjectRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The data subject's request.
+	DataSubjectRequest *DataSubjectRequest `protobuf:"bytes,1,opt,name=data_subject_request,json=dataSubjectRequest,proto3" json:"data_subject_request,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *GetDataSubjectRequestResponse) Reset() {
+	*x = GetDataSubjectRequestResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[147]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDataSubjectRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDataSubjectRequestResponse) ProtoMessage() {}
+
+func (x *GetDataSubjectRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[147]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDataSubjectRequestResponse.ProtoReflect.Descriptor instead.
+func (*GetDataSubjectRequestResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{147}
+}
+
+func (x *GetDataSubjectRequestResponse) GetDataSubjectRequest() *DataSubjectRequest {
+	if x != nil {
+		return x.DataSubjectRequest
+	}
+	return nil
+}
+
+// Request message for ListDataSubjectRequests.
+type ListDataSubjectRequestsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page size (default 50, at most 1000).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous response.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDataSubjectRequestsRequest) Reset() {
+	*x = ListDataSubjectRequestsRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[148]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDataSubjectRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDataSubjectRequestsRequest) ProtoMessage() {}
+
+func (x *ListDataSubjectRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[148]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDataSubjectRequestsRequest.ProtoReflect.Descriptor instead.
+func (*ListDataSubjectRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{148}
+}
+
+func (x *ListDataSubjectRequestsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDataSubjectRequestsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response message for ListDataSubjectRequests.
+type ListDataSubjectRequestsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The data subjects' requests, newest first.
+	DataSubjectRequests []*DataSubjectRequest `protobuf:"bytes,1,rep,name=data_subject_requests,json=dataSubjectRequests,proto3" json:"data_subject_requests,omitempty"`
+	// Token for the next page; empty on the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDataSubjectRequestsResponse) Reset() {
+	*x = ListDataSubjectRequestsResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[149]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDataSubjectRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDataSubjectRequestsResponse) ProtoMessage() {}
+
+func (x *ListDataSubjectRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[149]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDataSubjectRequestsResponse.ProtoReflect.Descriptor instead.
+func (*ListDataSubjectRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{149}
+}
+
+func (x *ListDataSubjectRequestsResponse) GetDataSubjectRequests() []*DataSubjectRequest {
+	if x != nil {
+		return x.DataSubjectRequests
+	}
+	return nil
+}
+
+func (x *ListDataSubjectRequestsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request message for DecideDataSubjectRequest.
+type DecideDataSubjectRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The decision.
+	Decision      *DataSubjectDecision `protobuf:"bytes,3,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideDataSubjectRequestRequest) Reset() {
+	*x = DecideDataSubjectRequestRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[150]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideDataSubjectRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideDataSubjectRequestRequest) ProtoMessage() {}
+
+func (x *DecideDataSubjectRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[150]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideDataSubjectRequestRequest.ProtoReflect.Descriptor instead.
+func (*DecideDataSubjectRequestRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{150}
+}
+
+func (x *DecideDataSubjectRequestRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DecideDataSubjectRequestRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DecideDataSubjectRequestRequest) GetDecision() *DataSubjectDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+// Response message for DecideDataSubjectRequest.
+type DecideDataSubjectRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The data subject's request.
+	DataSubjectRequest *DataSubjectRequest `protobuf:"bytes,1,opt,name=data_subject_request,json=dataSubjectRequest,proto3" json:"data_subject_request,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *DecideDataSubjectRequestResponse) Reset() {
+	*x = DecideDataSubjectRequestResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[151]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideDataSubjectRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideDataSubjectRequestResponse) ProtoMessage() {}
+
+func (x *DecideDataSubjectRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[151]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideDataSubjectRequestResponse.ProtoReflect.Descriptor instead.
+func (*DecideDataSubjectRequestResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{151}
+}
+
+func (x *DecideDataSubjectRequestResponse) GetDataSubjectRequest() *DataSubjectRequest {
+	if x != nil {
+		return x.DataSubjectRequest
+	}
+	return nil
+}
+
+// Request message for RecordDataSubjectInforming.
+type RecordDataSubjectInformingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Current etag; when set, a stale one is refused.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Done or deferred, with reasons.
+	Informing     *DataSubjectInforming `protobuf:"bytes,3,opt,name=informing,proto3" json:"informing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordDataSubjectInformingRequest) Reset() {
+	*x = RecordDataSubjectInformingRequest{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[152]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordDataSubjectInformingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordDataSubjectInformingRequest) ProtoMessage() {}
+
+func (x *RecordDataSubjectInformingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[152]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordDataSubjectInformingRequest.ProtoReflect.Descriptor instead.
+func (*RecordDataSubjectInformingRequest) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{152}
+}
+
+func (x *RecordDataSubjectInformingRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordDataSubjectInformingRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordDataSubjectInformingRequest) GetInforming() *DataSubjectInforming {
+	if x != nil {
+		return x.Informing
+	}
+	return nil
+}
+
+// Response message for RecordDataSubjectInforming.
+type RecordDataSubjectInformingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The data subject's request.
+	DataSubjectRequest *DataSubjectRequest `protobuf:"bytes,1,opt,name=data_subject_request,json=dataSubjectRequest,proto3" json:"data_subject_request,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RecordDataSubjectInformingResponse) Reset() {
+	*x = RecordDataSubjectInformingResponse{}
+	mi := &file_comity_request_v1_request_proto_msgTypes[153]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordDataSubjectInformingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordDataSubjectInformingResponse) ProtoMessage() {}
+
+func (x *RecordDataSubjectInformingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_request_v1_request_proto_msgTypes[153]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordDataSubjectInformingResponse.ProtoReflect.Descriptor instead.
+func (*RecordDataSubjectInformingResponse) Descriptor() ([]byte, []int) {
+	return file_comity_request_v1_request_proto_rawDescGZIP(), []int{153}
+}
+
+func (x *RecordDataSubjectInformingResponse) GetDataSubjectRequest() *DataSubjectRequest {
+	if x != nil {
+		return x.DataSubjectRequest
+	}
+	return nil
+}
+
 var File_comity_request_v1_request_proto protoreflect.FileDescriptor
 
 const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xee\x1e\n" +
+	"\x1fcomity/request/v1/request.proto\x12\x11comity.request.v1\x1a\x1bbuf/validate/validate.proto\x1a#comity/directory/v1/directory.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xc5#\n" +
 	"\aRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12!\n" +
 	"\treference\x18\x02 \x01(\tB\x03\xe0A\x03R\treference\x12>\n" +
@@ -9400,7 +12347,18 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\apurpose\x182 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\apurpose\x12V\n" +
 	"\x13requested_procedure\x183 \x01(\v2%.comity.request.v1.RequestedProcedureR\x12requestedProcedure\x124\n" +
 	"\acontact\x184 \x01(\v2\x1a.comity.request.v1.ContactR\acontact\x12;\n" +
-	"\x17legal_basis_unconfirmed\x185 \x01(\bB\x03\xe0A\x03R\x15legalBasisUnconfirmed\"\x9f\x02\n" +
+	"\x17legal_basis_unconfirmed\x185 \x01(\bB\x03\xe0A\x03R\x15legalBasisUnconfirmed\x12P\n" +
+	"\x12binding_conditions\x186 \x03(\v2\x1c.comity.request.v1.ConditionB\x03\xe0A\x03R\x11bindingConditions\x12p\n" +
+	"\x1aconditions_acknowledgement\x187 \x01(\v2,.comity.request.v1.ConditionsAcknowledgementB\x03\xe0A\x03R\x19conditionsAcknowledgement\x12;\n" +
+	"\bconsents\x188 \x03(\v2\x1a.comity.request.v1.ConsentB\x03\xe0A\x03R\bconsents\x12Q\n" +
+	"\x10onward_transfers\x189 \x03(\v2!.comity.request.v1.OnwardTransferB\x03\xe0A\x03R\x0fonwardTransfers\x12B\n" +
+	"\vuse_reports\x18: \x03(\v2\x1c.comity.request.v1.UseReportB\x03\xe0A\x03R\n" +
+	"useReports\x12@\n" +
+	"\n" +
+	"legal_hold\x18; \x01(\v2\x1c.comity.request.v1.LegalHoldB\x03\xe0A\x03R\tlegalHold\x12;\n" +
+	"\berasures\x18< \x03(\v2\x1a.comity.request.v1.ErasureB\x03\xe0A\x03R\berasures\x12>\n" +
+	"\n" +
+	"close_time\x18= \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcloseTime\"\x9f\x02\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05DRAFT\x10\x01\x12\r\n" +
@@ -9681,20 +12639,25 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x06DOMAIN\x10\x06\x12\x11\n" +
 	"\rCRYPTO_WALLET\x10\a\x12\n" +
 	"\n" +
-	"\x06DEVICE\x10\b\"\xf5\x02\n" +
+	"\x06DEVICE\x10\b\"\x81\x05\n" +
 	"\tDeadlines\x12A\n" +
 	"\x0eacknowledge_by\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\racknowledgeBy\x127\n" +
 	"\tanswer_by\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\banswerBy\x12R\n" +
 	"\x17preservation_expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x15preservationExpiresAt\x12L\n" +
 	"\x14extension_request_by\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x12extensionRequestBy\x12J\n" +
-	"\x13confirmation_due_by\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x11confirmationDueBy\"\xc0\x02\n" +
+	"\x13confirmation_due_by\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x11confirmationDueBy\x125\n" +
+	"\berase_by\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aeraseBy\x12F\n" +
+	"\x11evidence_erase_by\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0fevidenceEraseBy\x12>\n" +
+	"\rreport_use_by\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vreportUseBy\x12K\n" +
+	"\x14legal_hold_review_by\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x11legalHoldReviewBy\"\x8f\x03\n" +
 	"\n" +
 	"Acceptance\x12b\n" +
 	"\x10dual_criminality\x18\x01 \x01(\x0e2-.comity.request.v1.Acceptance.DualCriminalityB\b\xbaH\x05\x82\x01\x02\x10\x01R\x0fdualCriminality\x12T\n" +
 	"\x13human_rights_review\x18\x02 \x01(\v2$.comity.request.v1.HumanRightsReviewR\x11humanRightsReview\x12(\n" +
 	"\n" +
 	"conditions\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\n" +
-	"conditions\"N\n" +
+	"conditions\x12M\n" +
+	"\x0euse_conditions\x18\x04 \x03(\v2\x1c.comity.request.v1.ConditionB\b\xbaH\x05\x92\x01\x02\x10\x14R\ruseConditions\"N\n" +
 	"\x0fDualCriminality\x12 \n" +
 	"\x1cDUAL_CRIMINALITY_UNSPECIFIED\x10\x00\x12\a\n" +
 	"\x03MET\x10\x01\x12\x10\n" +
@@ -9760,7 +12723,7 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"BOTH_SIDES\x10\x01\x12\x0e\n" +
 	"\n" +
 	"OWN_AGENCY\x10\x02:X\xeaAU\n" +
-	"\x19comity.request.v1/Message\x12%requests/{request}/messages/{message}*\bmessages2\amessage\"\xb6\x04\n" +
+	"\x19comity.request.v1/Message\x12%requests/{request}/messages/{message}*\bmessages2\amessage\"\xf6\x04\n" +
 	"\n" +
 	"Attachment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x126\n" +
@@ -9774,7 +12737,10 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"size_bytes\x18\a \x01(\x03R\tsizeBytes\x124\n" +
 	"\buploader\x18\b \x01(\v2\x18.comity.request.v1.ActorR\buploader\x12;\n" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"m\n" +
+	"createTime\x12>\n" +
+	"\n" +
+	"erase_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\teraseTime\"m\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10REQUEST_DOCUMENT\x10\x01\x12\x0f\n" +
@@ -9850,7 +12816,7 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x90NR\aanswers\x12*\n" +
 	"\vattachments\x18\x04 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10\x14R\vattachments\"T\n" +
 	"\x1cProvideClarificationResponse\x124\n" +
-	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xcb\x02\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x9a\x03\n" +
 	"\x14AcceptRequestRequest\x12;\n" +
 	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12b\n" +
@@ -9858,7 +12824,8 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x13human_rights_review\x18\x04 \x01(\v2$.comity.request.v1.HumanRightsReviewR\x11humanRightsReview\x12(\n" +
 	"\n" +
 	"conditions\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\n" +
-	"conditions\"M\n" +
+	"conditions\x12M\n" +
+	"\x0euse_conditions\x18\x06 \x03(\v2\x1c.comity.request.v1.ConditionB\b\xbaH\x05\x92\x01\x02\x10\x14R\ruseConditions\"M\n" +
 	"\x15AcceptRequestResponse\x124\n" +
 	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xaa\x02\n" +
 	"\x14RefuseRequestRequest\x12;\n" +
@@ -10120,7 +13087,236 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aJ\n" +
 	"\x1cExecutionItemsByOutcomeEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x1bmedian_hours_to_acknowledgeR\x16median_hours_to_answer2\xe32\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01J\x04\b\x04\x10\x05J\x04\b\x05\x10\x06R\x1bmedian_hours_to_acknowledgeR\x16median_hours_to_answer\"\xc5\x01\n" +
+	"\x19ConditionsAcknowledgement\x12A\n" +
+	"\x0facknowledged_by\x18\x01 \x01(\v2\x18.comity.request.v1.ActorR\x0eacknowledgedBy\x12E\n" +
+	"\x10acknowledge_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12\x1e\n" +
+	"\n" +
+	"conditions\x18\x03 \x01(\x05R\n" +
+	"conditions\"\xb2\x05\n" +
+	"\aConsent\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x05R\x06number\x123\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1f.comity.request.v1.Consent.KindR\x04kind\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\x12\x1c\n" +
+	"\trecipient\x18\x04 \x01(\tR\trecipient\x129\n" +
+	"\n" +
+	"keep_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tkeepUntil\x12?\n" +
+	"\bdecision\x18\x06 \x01(\x0e2#.comity.request.v1.Consent.DecisionR\bdecision\x12;\n" +
+	"\frequested_by\x18\a \x01(\v2\x18.comity.request.v1.ActorR\vrequestedBy\x12=\n" +
+	"\frequest_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x127\n" +
+	"\n" +
+	"decided_by\x18\t \x01(\v2\x18.comity.request.v1.ActorR\tdecidedBy\x12;\n" +
+	"\vdecide_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\x12\x16\n" +
+	"\x06answer\x18\v \x01(\tR\x06answer\"O\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tOTHER_USE\x10\x01\x12\x13\n" +
+	"\x0fONWARD_TRANSFER\x10\x02\x12\r\n" +
+	"\tRETENTION\x10\x03\"K\n" +
+	"\bDecision\x12\x18\n" +
+	"\x14DECISION_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aPENDING\x10\x01\x12\v\n" +
+	"\aGRANTED\x10\x02\x12\v\n" +
+	"\aREFUSED\x10\x03\"\xe6\x01\n" +
+	"\x0eOnwardTransfer\x12\x1c\n" +
+	"\trecipient\x18\x01 \x01(\tR\trecipient\x12$\n" +
+	"\rauthorisation\x18\x02 \x01(\tR\rauthorisation\x12\x18\n" +
+	"\aconsent\x18\x03 \x01(\x05R\aconsent\x129\n" +
+	"\vrecorded_by\x18\x04 \x01(\v2\x18.comity.request.v1.ActorR\n" +
+	"recordedBy\x12;\n" +
+	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\"\x97\x01\n" +
+	"\tUseReport\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x129\n" +
+	"\vreported_by\x18\x02 \x01(\v2\x18.comity.request.v1.ActorR\n" +
+	"reportedBy\x12;\n" +
+	"\vreport_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reportTime\"\xd9\x02\n" +
+	"\tLegalHold\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12/\n" +
+	"\x06set_by\x18\x02 \x01(\v2\x18.comity.request.v1.ActorR\x05setBy\x125\n" +
+	"\bset_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\asetTime\x12;\n" +
+	"\vreview_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reviewTime\x125\n" +
+	"\tlifted_by\x18\x05 \x01(\v2\x18.comity.request.v1.ActorR\bliftedBy\x127\n" +
+	"\tlift_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bliftTime\x12\x1f\n" +
+	"\vlift_reason\x18\a \x01(\tR\n" +
+	"liftReason\"\x90\x03\n" +
+	"\aErasure\x126\n" +
+	"\x05scope\x18\x01 \x01(\x0e2 .comity.request.v1.Erasure.ScopeR\x05scope\x126\n" +
+	"\x05cause\x18\x02 \x01(\x0e2 .comity.request.v1.Erasure.CauseR\x05cause\x129\n" +
+	"\n" +
+	"erase_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\teraseTime\x12 \n" +
+	"\vattachments\x18\x04 \x03(\tR\vattachments\x12?\n" +
+	"\rcomplete_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fcompleteTime\"9\n" +
+	"\x05Scope\x12\x15\n" +
+	"\x11SCOPE_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aCONTENT\x10\x01\x12\f\n" +
+	"\bEVIDENCE\x10\x02\"<\n" +
+	"\x05Cause\x12\x15\n" +
+	"\x11CAUSE_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tRETENTION\x10\x01\x12\r\n" +
+	"\tCONDITION\x10\x02\"\xd0\b\n" +
+	"\x12DataSubjectRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x19\n" +
+	"\x05state\x18\x02 \x01(\tB\x03\xe0A\x03R\x05state\x12\x1b\n" +
+	"\x06agency\x18\x03 \x01(\tB\x03\xe0A\x03R\x06agency\x12>\n" +
+	"\x06person\x18\x04 \x01(\v2\x1e.comity.request.v1.DataSubjectB\x06\xbaH\x03\xc8\x01\x01R\x06person\x12M\n" +
+	"\x05right\x18\x05 \x01(\x0e2+.comity.request.v1.DataSubjectRequest.RightB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05right\x12G\n" +
+	"\brequests\x18\x06 \x03(\tB+\xbaH(\x92\x01%\x10d\"!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\brequests\x12E\n" +
+	"\freceive_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\vreceiveTime\x12*\n" +
+	"\vdescription\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\x12G\n" +
+	"\bdecision\x18\t \x01(\v2&.comity.request.v1.DataSubjectDecisionB\x03\xe0A\x03R\bdecision\x12I\n" +
+	"\tdecisions\x18\n" +
+	" \x03(\v2&.comity.request.v1.DataSubjectDecisionB\x03\xe0A\x03R\tdecisions\x12J\n" +
+	"\tinforming\x18\v \x01(\v2'.comity.request.v1.DataSubjectInformingB\x03\xe0A\x03R\tinforming\x12\x1d\n" +
+	"\aoverdue\x18\f \x01(\bB\x03\xe0A\x03R\aoverdue\x12\x12\n" +
+	"\x04etag\x18\r \x01(\tR\x04etag\x12>\n" +
+	"\vrecorded_by\x18\x0e \x01(\v2\x18.comity.request.v1.ActorB\x03\xe0A\x03R\n" +
+	"recordedBy\x12@\n" +
+	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"G\n" +
+	"\x05Right\x12\x15\n" +
+	"\x11RIGHT_UNSPECIFIED\x10\x00\x12\n" +
+	"\n" +
+	"\x06ACCESS\x10\x01\x12\x0e\n" +
+	"\n" +
+	"CORRECTION\x10\x02\x12\v\n" +
+	"\aERASURE\x10\x03:~\xeaA{\n" +
+	"$comity.request.v1/DataSubjectRequest\x12*dataSubjectRequests/{data_subject_request}*\x13dataSubjectRequests2\x12dataSubjectRequest\"\xa6\x01\n" +
+	"\vDataSubject\x12'\n" +
+	"\tfull_name\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\bfullName\x12J\n" +
+	"\rdate_of_birth\x18\x02 \x01(\tB&\xbaH#r!2\x1f^([0-9]{4}-[0-9]{2}-[0-9]{2})?$R\vdateOfBirth\x12\"\n" +
+	"\acontact\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\acontact\"\xad\x03\n" +
+	"\x13DataSubjectDecision\x12W\n" +
+	"\bdecision\x18\x01 \x01(\x0e2/.comity.request.v1.DataSubjectDecision.DecisionB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\bdecision\x12\"\n" +
+	"\areasons\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\areasons\x12;\n" +
+	"\vreview_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reviewTime\x12<\n" +
+	"\n" +
+	"decided_by\x18\x04 \x01(\v2\x18.comity.request.v1.ActorB\x03\xe0A\x03R\tdecidedBy\x12@\n" +
+	"\vdecide_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"decideTime\"\\\n" +
+	"\bDecision\x12\x18\n" +
+	"\x14DECISION_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aGRANTED\x10\x01\x12\f\n" +
+	"\bDEFERRED\x10\x02\x12\x0e\n" +
+	"\n" +
+	"RESTRICTED\x10\x03\x12\v\n" +
+	"\aREFUSED\x10\x04\"\x87\x03\n" +
+	"\x14DataSubjectInforming\x12R\n" +
+	"\x06status\x18\x01 \x01(\x0e2..comity.request.v1.DataSubjectInforming.StatusB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06status\x12\"\n" +
+	"\areasons\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\areasons\x12;\n" +
+	"\vreview_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reviewTime\x12>\n" +
+	"\vrecorded_by\x18\x04 \x01(\v2\x18.comity.request.v1.ActorB\x03\xe0A\x03R\n" +
+	"recordedBy\x12@\n" +
+	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"recordTime\"8\n" +
+	"\x06Status\x12\x16\n" +
+	"\x12STATUS_UNSPECIFIED\x10\x00\x12\b\n" +
+	"\x04DONE\x10\x01\x12\f\n" +
+	"\bDEFERRED\x10\x02\"o\n" +
+	"\x1cAcknowledgeConditionsRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"U\n" +
+	"\x1dAcknowledgeConditionsResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xb2\x02\n" +
+	"\x15RequestConsentRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12?\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1f.comity.request.v1.Consent.KindB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12$\n" +
+	"\apurpose\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\apurpose\x12&\n" +
+	"\trecipient\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\trecipient\x129\n" +
+	"\n" +
+	"keep_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tkeepUntil\"N\n" +
+	"\x16RequestConsentResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xa9\x01\n" +
+	"\x13GrantConsentRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12!\n" +
+	"\aconsent\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\aconsent\x12\x1e\n" +
+	"\x05terms\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05terms\"L\n" +
+	"\x14GrantConsentResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xae\x01\n" +
+	"\x14RefuseConsentRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12!\n" +
+	"\aconsent\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\aconsent\x12\"\n" +
+	"\x06reason\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\"M\n" +
+	"\x15RefuseConsentResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xed\x01\n" +
+	"\x1bRecordOnwardTransferRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12(\n" +
+	"\trecipient\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\trecipient\x120\n" +
+	"\rauthorisation\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\rauthorisation\x12!\n" +
+	"\aconsent\x18\x05 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aconsent\"T\n" +
+	"\x1cRecordOnwardTransferResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x84\x01\n" +
+	"\x10ReportUseRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1f\n" +
+	"\x04text\x18\x03 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\x04text\"I\n" +
+	"\x11ReportUseResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\xcf\x01\n" +
+	"\x13SetLegalHoldRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\"\n" +
+	"\x06reason\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\x12C\n" +
+	"\vreview_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"reviewTime\"L\n" +
+	"\x14SetLegalHoldResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x8b\x01\n" +
+	"\x14LiftLegalHoldRequest\x12;\n" +
+	"\x04name\x18\x01 \x01(\tB'\xe0A\x02\xbaH!r\x1f2\x1d^requests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\"\n" +
+	"\x06reason\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x06reason\"M\n" +
+	"\x15LiftLegalHoldResponse\x124\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.comity.request.v1.RequestR\arequest\"\x85\x01\n" +
+	"\x1fCreateDataSubjectRequestRequest\x12b\n" +
+	"\x14data_subject_request\x18\x01 \x01(\v2%.comity.request.v1.DataSubjectRequestB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x12dataSubjectRequest\"{\n" +
+	" CreateDataSubjectRequestResponse\x12W\n" +
+	"\x14data_subject_request\x18\x01 \x01(\v2%.comity.request.v1.DataSubjectRequestR\x12dataSubjectRequest\"f\n" +
+	"\x1cGetDataSubjectRequestRequest\x12F\n" +
+	"\x04name\x18\x01 \x01(\tB2\xe0A\x02\xbaH,r*2(^dataSubjectRequests/[A-Za-z0-9-]{1,64}$R\x04name\"x\n" +
+	"\x1dGetDataSubjectRequestResponse\x12W\n" +
+	"\x14data_subject_request\x18\x01 \x01(\v2%.comity.request.v1.DataSubjectRequestR\x12dataSubjectRequest\"r\n" +
+	"\x1eListDataSubjectRequestsRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"\xa4\x01\n" +
+	"\x1fListDataSubjectRequestsResponse\x12Y\n" +
+	"\x15data_subject_requests\x18\x01 \x03(\v2%.comity.request.v1.DataSubjectRequestR\x13dataSubjectRequests\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc9\x01\n" +
+	"\x1fDecideDataSubjectRequestRequest\x12F\n" +
+	"\x04name\x18\x01 \x01(\tB2\xe0A\x02\xbaH,r*2(^dataSubjectRequests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12J\n" +
+	"\bdecision\x18\x03 \x01(\v2&.comity.request.v1.DataSubjectDecisionB\x06\xbaH\x03\xc8\x01\x01R\bdecision\"{\n" +
+	" DecideDataSubjectRequestResponse\x12W\n" +
+	"\x14data_subject_request\x18\x01 \x01(\v2%.comity.request.v1.DataSubjectRequestR\x12dataSubjectRequest\"\xce\x01\n" +
+	"!RecordDataSubjectInformingRequest\x12F\n" +
+	"\x04name\x18\x01 \x01(\tB2\xe0A\x02\xbaH,r*2(^dataSubjectRequests/[A-Za-z0-9-]{1,64}$R\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12M\n" +
+	"\tinforming\x18\x03 \x01(\v2'.comity.request.v1.DataSubjectInformingB\x06\xbaH\x03\xc8\x01\x01R\tinforming\"}\n" +
+	"\"RecordDataSubjectInformingResponse\x12W\n" +
+	"\x14data_subject_request\x18\x01 \x01(\v2%.comity.request.v1.DataSubjectRequestR\x12dataSubjectRequest2\xdeD\n" +
 	"\x0eRequestService\x12\x8a\x01\n" +
 	"\rCreateRequest\x12'.comity.request.v1.CreateRequestRequest\x1a(.comity.request.v1.CreateRequestResponse\"&\x82\xd3\xe4\x93\x02 :\arequestb\arequest\"\f/v1/requests\x12\x81\x01\n" +
 	"\n" +
@@ -10155,7 +13351,20 @@ const file_comity_request_v1_request_proto_rawDesc = "" +
 	"\x0eProceedRequest\x12(.comity.request.v1.ProceedRequestRequest\x1a).comity.request.v1.ProceedRequestResponse\"1\x82\xd3\xe4\x93\x02+:\x01*b\arequest\"\x1d/v1/{name=requests/*}:proceed\x12\xab\x01\n" +
 	"\x11TransferOwnership\x12+.comity.request.v1.TransferOwnershipRequest\x1a,.comity.request.v1.TransferOwnershipResponse\";\x82\xd3\xe4\x93\x025:\x01*b\arequest\"'/v1/{name=requests/*}:transferOwnership\x12\x9b\x01\n" +
 	"\rDraftFollowUp\x12'.comity.request.v1.DraftFollowUpRequest\x1a(.comity.request.v1.DraftFollowUpResponse\"7\x82\xd3\xe4\x93\x021:\x01*b\arequest\"#/v1/{name=requests/*}:draftFollowUp\x12\x9b\x01\n" +
-	"\x11RecordOralRequest\x12+.comity.request.v1.RecordOralRequestRequest\x1a,.comity.request.v1.RecordOralRequestResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\arequest\"\x17/v1/requests:recordOral\x12\x95\x01\n" +
+	"\x11RecordOralRequest\x12+.comity.request.v1.RecordOralRequestRequest\x1a,.comity.request.v1.RecordOralRequestResponse\"+\x82\xd3\xe4\x93\x02%:\x01*b\arequest\"\x17/v1/requests:recordOral\x12\xbb\x01\n" +
+	"\x15AcknowledgeConditions\x12/.comity.request.v1.AcknowledgeConditionsRequest\x1a0.comity.request.v1.AcknowledgeConditionsResponse\"?\x82\xd3\xe4\x93\x029:\x01*b\arequest\"+/v1/{name=requests/*}:acknowledgeConditions\x12\x9f\x01\n" +
+	"\x0eRequestConsent\x12(.comity.request.v1.RequestConsentRequest\x1a).comity.request.v1.RequestConsentResponse\"8\x82\xd3\xe4\x93\x022:\x01*b\arequest\"$/v1/{name=requests/*}:requestConsent\x12\x97\x01\n" +
+	"\fGrantConsent\x12&.comity.request.v1.GrantConsentRequest\x1a'.comity.request.v1.GrantConsentResponse\"6\x82\xd3\xe4\x93\x020:\x01*b\arequest\"\"/v1/{name=requests/*}:grantConsent\x12\x9b\x01\n" +
+	"\rRefuseConsent\x12'.comity.request.v1.RefuseConsentRequest\x1a(.comity.request.v1.RefuseConsentResponse\"7\x82\xd3\xe4\x93\x021:\x01*b\arequest\"#/v1/{name=requests/*}:refuseConsent\x12\xb7\x01\n" +
+	"\x14RecordOnwardTransfer\x12..comity.request.v1.RecordOnwardTransferRequest\x1a/.comity.request.v1.RecordOnwardTransferResponse\">\x82\xd3\xe4\x93\x028:\x01*b\arequest\"*/v1/{name=requests/*}:recordOnwardTransfer\x12\x8b\x01\n" +
+	"\tReportUse\x12#.comity.request.v1.ReportUseRequest\x1a$.comity.request.v1.ReportUseResponse\"3\x82\xd3\xe4\x93\x02-:\x01*b\arequest\"\x1f/v1/{name=requests/*}:reportUse\x12\x97\x01\n" +
+	"\fSetLegalHold\x12&.comity.request.v1.SetLegalHoldRequest\x1a'.comity.request.v1.SetLegalHoldResponse\"6\x82\xd3\xe4\x93\x020:\x01*b\arequest\"\"/v1/{name=requests/*}:setLegalHold\x12\x9b\x01\n" +
+	"\rLiftLegalHold\x12'.comity.request.v1.LiftLegalHoldRequest\x1a(.comity.request.v1.LiftLegalHoldResponse\"7\x82\xd3\xe4\x93\x021:\x01*b\arequest\"#/v1/{name=requests/*}:liftLegalHold\x12\xd0\x01\n" +
+	"\x18CreateDataSubjectRequest\x122.comity.request.v1.CreateDataSubjectRequestRequest\x1a3.comity.request.v1.CreateDataSubjectRequestResponse\"K\x82\xd3\xe4\x93\x02E:\x14data_subject_requestb\x14data_subject_request\"\x17/v1/dataSubjectRequests\x12\xba\x01\n" +
+	"\x15GetDataSubjectRequest\x12/.comity.request.v1.GetDataSubjectRequestRequest\x1a0.comity.request.v1.GetDataSubjectRequestResponse\">\x82\xd3\xe4\x93\x028b\x14data_subject_request\x12 /v1/{name=dataSubjectRequests/*}\x12\xa1\x01\n" +
+	"\x17ListDataSubjectRequests\x121.comity.request.v1.ListDataSubjectRequestsRequest\x1a2.comity.request.v1.ListDataSubjectRequestsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/dataSubjectRequests\x12\xcd\x01\n" +
+	"\x18DecideDataSubjectRequest\x122.comity.request.v1.DecideDataSubjectRequestRequest\x1a3.comity.request.v1.DecideDataSubjectRequestResponse\"H\x82\xd3\xe4\x93\x02B:\x01*b\x14data_subject_request\"'/v1/{name=dataSubjectRequests/*}:decide\x12\xdc\x01\n" +
+	"\x1aRecordDataSubjectInforming\x124.comity.request.v1.RecordDataSubjectInformingRequest\x1a5.comity.request.v1.RecordDataSubjectInformingResponse\"Q\x82\xd3\xe4\x93\x02K:\x01*b\x14data_subject_request\"0/v1/{name=dataSubjectRequests/*}:recordInforming\x12\x95\x01\n" +
 	"\x11GetRequestHistory\x12+.comity.request.v1.GetRequestHistoryRequest\x1a,.comity.request.v1.GetRequestHistoryResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=requests/*}/history\x12\x9e\x01\n" +
 	"\rCreateMessage\x12'.comity.request.v1.CreateMessageRequest\x1a(.comity.request.v1.CreateMessageResponse\":\x82\xd3\xe4\x93\x024:\amessageb\amessage\" /v1/{parent=requests/*}/messages\x12\x89\x01\n" +
 	"\fListMessages\x12&.comity.request.v1.ListMessagesRequest\x1a'.comity.request.v1.ListMessagesResponse\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/{parent=requests/*}/messages\x12m\n" +
@@ -10179,8 +13388,8 @@ func file_comity_request_v1_request_proto_rawDescGZIP() []byte {
 	return file_comity_request_v1_request_proto_rawDescData
 }
 
-var file_comity_request_v1_request_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
-var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 122)
+var file_comity_request_v1_request_proto_enumTypes = make([]protoimpl.EnumInfo, 24)
+var file_comity_request_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 158)
 var file_comity_request_v1_request_proto_goTypes = []any{
 	(Request_Status)(0),                              // 0: comity.request.v1.Request.Status
 	(Request_LegalBasis)(0),                          // 1: comity.request.v1.Request.LegalBasis
@@ -10199,400 +13408,542 @@ var file_comity_request_v1_request_proto_goTypes = []any{
 	(Refusal_Ground)(0),                              // 14: comity.request.v1.Refusal.Ground
 	(Message_Visibility)(0),                          // 15: comity.request.v1.Message.Visibility
 	(Attachment_Kind)(0),                             // 16: comity.request.v1.Attachment.Kind
-	(*Request)(nil),                                  // 17: comity.request.v1.Request
-	(*RelatedRequest)(nil),                           // 18: comity.request.v1.RelatedRequest
-	(*Custodian)(nil),                                // 19: comity.request.v1.Custodian
-	(*FollowUpIntended)(nil),                         // 20: comity.request.v1.FollowUpIntended
-	(*Preservation)(nil),                             // 21: comity.request.v1.Preservation
-	(*PreservationExtension)(nil),                    // 22: comity.request.v1.PreservationExtension
-	(*ChainDisclosure)(nil),                          // 23: comity.request.v1.ChainDisclosure
-	(*ExecutionItem)(nil),                            // 24: comity.request.v1.ExecutionItem
-	(*Impediment)(nil),                               // 25: comity.request.v1.Impediment
-	(*Postponement)(nil),                             // 26: comity.request.v1.Postponement
-	(*Condition)(nil),                                // 27: comity.request.v1.Condition
-	(*Cost)(nil),                                     // 28: comity.request.v1.Cost
-	(*ConditionsProposal)(nil),                       // 29: comity.request.v1.ConditionsProposal
-	(*Consultation)(nil),                             // 30: comity.request.v1.Consultation
-	(*Intake)(nil),                                   // 31: comity.request.v1.Intake
-	(*Confidentiality)(nil),                          // 32: comity.request.v1.Confidentiality
-	(*ConfidentialityDeclaration)(nil),               // 33: comity.request.v1.ConfidentialityDeclaration
-	(*InvestigatingAuthority)(nil),                   // 34: comity.request.v1.InvestigatingAuthority
-	(*RequestedProcedure)(nil),                       // 35: comity.request.v1.RequestedProcedure
-	(*Contact)(nil),                                  // 36: comity.request.v1.Contact
-	(*Clarification)(nil),                            // 37: comity.request.v1.Clarification
-	(*Offence)(nil),                                  // 38: comity.request.v1.Offence
-	(*Person)(nil),                                   // 39: comity.request.v1.Person
-	(*Representative)(nil),                           // 40: comity.request.v1.Representative
-	(*Identifier)(nil),                               // 41: comity.request.v1.Identifier
-	(*Deadlines)(nil),                                // 42: comity.request.v1.Deadlines
-	(*Acceptance)(nil),                               // 43: comity.request.v1.Acceptance
-	(*HumanRightsReview)(nil),                        // 44: comity.request.v1.HumanRightsReview
-	(*Refusal)(nil),                                  // 45: comity.request.v1.Refusal
-	(*Execution)(nil),                                // 46: comity.request.v1.Execution
-	(*Actor)(nil),                                    // 47: comity.request.v1.Actor
-	(*StatusChange)(nil),                             // 48: comity.request.v1.StatusChange
-	(*Message)(nil),                                  // 49: comity.request.v1.Message
-	(*Attachment)(nil),                               // 50: comity.request.v1.Attachment
-	(*CreateRequestRequest)(nil),                     // 51: comity.request.v1.CreateRequestRequest
-	(*CreateRequestResponse)(nil),                    // 52: comity.request.v1.CreateRequestResponse
-	(*GetRequestRequest)(nil),                        // 53: comity.request.v1.GetRequestRequest
-	(*GetRequestResponse)(nil),                       // 54: comity.request.v1.GetRequestResponse
-	(*ListRequestsRequest)(nil),                      // 55: comity.request.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),                     // 56: comity.request.v1.ListRequestsResponse
-	(*UpdateRequestRequest)(nil),                     // 57: comity.request.v1.UpdateRequestRequest
-	(*UpdateRequestResponse)(nil),                    // 58: comity.request.v1.UpdateRequestResponse
-	(*SubmitRequestRequest)(nil),                     // 59: comity.request.v1.SubmitRequestRequest
-	(*SubmitRequestResponse)(nil),                    // 60: comity.request.v1.SubmitRequestResponse
-	(*ReturnRequestRequest)(nil),                     // 61: comity.request.v1.ReturnRequestRequest
-	(*ReturnRequestResponse)(nil),                    // 62: comity.request.v1.ReturnRequestResponse
-	(*TransmitRequestRequest)(nil),                   // 63: comity.request.v1.TransmitRequestRequest
-	(*TransmitRequestResponse)(nil),                  // 64: comity.request.v1.TransmitRequestResponse
-	(*AcknowledgeRequestRequest)(nil),                // 65: comity.request.v1.AcknowledgeRequestRequest
-	(*AcknowledgeRequestResponse)(nil),               // 66: comity.request.v1.AcknowledgeRequestResponse
-	(*RequestClarificationRequest)(nil),              // 67: comity.request.v1.RequestClarificationRequest
-	(*RequestClarificationResponse)(nil),             // 68: comity.request.v1.RequestClarificationResponse
-	(*ProvideClarificationRequest)(nil),              // 69: comity.request.v1.ProvideClarificationRequest
-	(*ProvideClarificationResponse)(nil),             // 70: comity.request.v1.ProvideClarificationResponse
-	(*AcceptRequestRequest)(nil),                     // 71: comity.request.v1.AcceptRequestRequest
-	(*AcceptRequestResponse)(nil),                    // 72: comity.request.v1.AcceptRequestResponse
-	(*RefuseRequestRequest)(nil),                     // 73: comity.request.v1.RefuseRequestRequest
-	(*RefuseRequestResponse)(nil),                    // 74: comity.request.v1.RefuseRequestResponse
-	(*ExecuteRequestRequest)(nil),                    // 75: comity.request.v1.ExecuteRequestRequest
-	(*ExecuteRequestResponse)(nil),                   // 76: comity.request.v1.ExecuteRequestResponse
-	(*ExtendPreservationRequest)(nil),                // 77: comity.request.v1.ExtendPreservationRequest
-	(*ExtendPreservationResponse)(nil),               // 78: comity.request.v1.ExtendPreservationResponse
-	(*WithdrawRequestRequest)(nil),                   // 79: comity.request.v1.WithdrawRequestRequest
-	(*WithdrawRequestResponse)(nil),                  // 80: comity.request.v1.WithdrawRequestResponse
-	(*CloseRequestRequest)(nil),                      // 81: comity.request.v1.CloseRequestRequest
-	(*CloseRequestResponse)(nil),                     // 82: comity.request.v1.CloseRequestResponse
-	(*RequestExtensionRequest)(nil),                  // 83: comity.request.v1.RequestExtensionRequest
-	(*RequestExtensionResponse)(nil),                 // 84: comity.request.v1.RequestExtensionResponse
-	(*GrantExtensionRequest)(nil),                    // 85: comity.request.v1.GrantExtensionRequest
-	(*GrantExtensionResponse)(nil),                   // 86: comity.request.v1.GrantExtensionResponse
-	(*DeclineExtensionRequest)(nil),                  // 87: comity.request.v1.DeclineExtensionRequest
-	(*DeclineExtensionResponse)(nil),                 // 88: comity.request.v1.DeclineExtensionResponse
-	(*ReleasePreservationRequest)(nil),               // 89: comity.request.v1.ReleasePreservationRequest
-	(*ReleasePreservationResponse)(nil),              // 90: comity.request.v1.ReleasePreservationResponse
-	(*DiscloseChainRequest)(nil),                     // 91: comity.request.v1.DiscloseChainRequest
-	(*DiscloseChainResponse)(nil),                    // 92: comity.request.v1.DiscloseChainResponse
-	(*NotifyImpedimentRequest)(nil),                  // 93: comity.request.v1.NotifyImpedimentRequest
-	(*NotifyImpedimentResponse)(nil),                 // 94: comity.request.v1.NotifyImpedimentResponse
-	(*PostponeRequestRequest)(nil),                   // 95: comity.request.v1.PostponeRequestRequest
-	(*PostponeRequestResponse)(nil),                  // 96: comity.request.v1.PostponeRequestResponse
-	(*ResumeRequestRequest)(nil),                     // 97: comity.request.v1.ResumeRequestRequest
-	(*ResumeRequestResponse)(nil),                    // 98: comity.request.v1.ResumeRequestResponse
-	(*ProposeConditionsRequest)(nil),                 // 99: comity.request.v1.ProposeConditionsRequest
-	(*ProposeConditionsResponse)(nil),                // 100: comity.request.v1.ProposeConditionsResponse
-	(*AcceptConditionsRequest)(nil),                  // 101: comity.request.v1.AcceptConditionsRequest
-	(*AcceptConditionsResponse)(nil),                 // 102: comity.request.v1.AcceptConditionsResponse
-	(*RejectConditionsRequest)(nil),                  // 103: comity.request.v1.RejectConditionsRequest
-	(*RejectConditionsResponse)(nil),                 // 104: comity.request.v1.RejectConditionsResponse
-	(*ConfirmInWritingRequest)(nil),                  // 105: comity.request.v1.ConfirmInWritingRequest
-	(*ConfirmInWritingResponse)(nil),                 // 106: comity.request.v1.ConfirmInWritingResponse
-	(*DeclareConfidentialityImpossibleRequest)(nil),  // 107: comity.request.v1.DeclareConfidentialityImpossibleRequest
-	(*DeclareConfidentialityImpossibleResponse)(nil), // 108: comity.request.v1.DeclareConfidentialityImpossibleResponse
-	(*ProceedRequestRequest)(nil),                    // 109: comity.request.v1.ProceedRequestRequest
-	(*ProceedRequestResponse)(nil),                   // 110: comity.request.v1.ProceedRequestResponse
-	(*TransferOwnershipRequest)(nil),                 // 111: comity.request.v1.TransferOwnershipRequest
-	(*TransferOwnershipResponse)(nil),                // 112: comity.request.v1.TransferOwnershipResponse
-	(*DraftFollowUpRequest)(nil),                     // 113: comity.request.v1.DraftFollowUpRequest
-	(*DraftFollowUpResponse)(nil),                    // 114: comity.request.v1.DraftFollowUpResponse
-	(*RecordOralRequestRequest)(nil),                 // 115: comity.request.v1.RecordOralRequestRequest
-	(*RecordOralRequestResponse)(nil),                // 116: comity.request.v1.RecordOralRequestResponse
-	(*GetRequestHistoryRequest)(nil),                 // 117: comity.request.v1.GetRequestHistoryRequest
-	(*GetRequestHistoryResponse)(nil),                // 118: comity.request.v1.GetRequestHistoryResponse
-	(*CreateMessageRequest)(nil),                     // 119: comity.request.v1.CreateMessageRequest
-	(*CreateMessageResponse)(nil),                    // 120: comity.request.v1.CreateMessageResponse
-	(*ListMessagesRequest)(nil),                      // 121: comity.request.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),                     // 122: comity.request.v1.ListMessagesResponse
-	(*UploadAttachmentRequest)(nil),                  // 123: comity.request.v1.UploadAttachmentRequest
-	(*AttachmentUpload)(nil),                         // 124: comity.request.v1.AttachmentUpload
-	(*UploadAttachmentResponse)(nil),                 // 125: comity.request.v1.UploadAttachmentResponse
-	(*ListAttachmentsRequest)(nil),                   // 126: comity.request.v1.ListAttachmentsRequest
-	(*ListAttachmentsResponse)(nil),                  // 127: comity.request.v1.ListAttachmentsResponse
-	(*DownloadAttachmentRequest)(nil),                // 128: comity.request.v1.DownloadAttachmentRequest
-	(*DownloadAttachmentResponse)(nil),               // 129: comity.request.v1.DownloadAttachmentResponse
-	(*WatchRequestsRequest)(nil),                     // 130: comity.request.v1.WatchRequestsRequest
-	(*WatchRequestsResponse)(nil),                    // 131: comity.request.v1.WatchRequestsResponse
-	(*GetStatisticsRequest)(nil),                     // 132: comity.request.v1.GetStatisticsRequest
-	(*GetStatisticsResponse)(nil),                    // 133: comity.request.v1.GetStatisticsResponse
-	(*PairStatistics)(nil),                           // 134: comity.request.v1.PairStatistics
-	nil,                                              // 135: comity.request.v1.PairStatistics.ByStatusEntry
-	nil,                                              // 136: comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	nil,                                              // 137: comity.request.v1.PairStatistics.ByDataCategoryEntry
-	nil,                                              // 138: comity.request.v1.PairStatistics.ExecutionItemsByOutcomeEntry
-	(v1.RequestType)(0),                              // 139: comity.directory.v1.RequestType
-	(v1.Priority)(0),                                 // 140: comity.directory.v1.Priority
-	(*timestamppb.Timestamp)(nil),                    // 141: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),                    // 142: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),                      // 143: google.protobuf.Duration
+	(Consent_Kind)(0),                                // 17: comity.request.v1.Consent.Kind
+	(Consent_Decision)(0),                            // 18: comity.request.v1.Consent.Decision
+	(Erasure_Scope)(0),                               // 19: comity.request.v1.Erasure.Scope
+	(Erasure_Cause)(0),                               // 20: comity.request.v1.Erasure.Cause
+	(DataSubjectRequest_Right)(0),                    // 21: comity.request.v1.DataSubjectRequest.Right
+	(DataSubjectDecision_Decision)(0),                // 22: comity.request.v1.DataSubjectDecision.Decision
+	(DataSubjectInforming_Status)(0),                 // 23: comity.request.v1.DataSubjectInforming.Status
+	(*Request)(nil),                                  // 24: comity.request.v1.Request
+	(*RelatedRequest)(nil),                           // 25: comity.request.v1.RelatedRequest
+	(*Custodian)(nil),                                // 26: comity.request.v1.Custodian
+	(*FollowUpIntended)(nil),                         // 27: comity.request.v1.FollowUpIntended
+	(*Preservation)(nil),                             // 28: comity.request.v1.Preservation
+	(*PreservationExtension)(nil),                    // 29: comity.request.v1.PreservationExtension
+	(*ChainDisclosure)(nil),                          // 30: comity.request.v1.ChainDisclosure
+	(*ExecutionItem)(nil),                            // 31: comity.request.v1.ExecutionItem
+	(*Impediment)(nil),                               // 32: comity.request.v1.Impediment
+	(*Postponement)(nil),                             // 33: comity.request.v1.Postponement
+	(*Condition)(nil),                                // 34: comity.request.v1.Condition
+	(*Cost)(nil),                                     // 35: comity.request.v1.Cost
+	(*ConditionsProposal)(nil),                       // 36: comity.request.v1.ConditionsProposal
+	(*Consultation)(nil),                             // 37: comity.request.v1.Consultation
+	(*Intake)(nil),                                   // 38: comity.request.v1.Intake
+	(*Confidentiality)(nil),                          // 39: comity.request.v1.Confidentiality
+	(*ConfidentialityDeclaration)(nil),               // 40: comity.request.v1.ConfidentialityDeclaration
+	(*InvestigatingAuthority)(nil),                   // 41: comity.request.v1.InvestigatingAuthority
+	(*RequestedProcedure)(nil),                       // 42: comity.request.v1.RequestedProcedure
+	(*Contact)(nil),                                  // 43: comity.request.v1.Contact
+	(*Clarification)(nil),                            // 44: comity.request.v1.Clarification
+	(*Offence)(nil),                                  // 45: comity.request.v1.Offence
+	(*Person)(nil),                                   // 46: comity.request.v1.Person
+	(*Representative)(nil),                           // 47: comity.request.v1.Representative
+	(*Identifier)(nil),                               // 48: comity.request.v1.Identifier
+	(*Deadlines)(nil),                                // 49: comity.request.v1.Deadlines
+	(*Acceptance)(nil),                               // 50: comity.request.v1.Acceptance
+	(*HumanRightsReview)(nil),                        // 51: comity.request.v1.HumanRightsReview
+	(*Refusal)(nil),                                  // 52: comity.request.v1.Refusal
+	(*Execution)(nil),                                // 53: comity.request.v1.Execution
+	(*Actor)(nil),                                    // 54: comity.request.v1.Actor
+	(*StatusChange)(nil),                             // 55: comity.request.v1.StatusChange
+	(*Message)(nil),                                  // 56: comity.request.v1.Message
+	(*Attachment)(nil),                               // 57: comity.request.v1.Attachment
+	(*CreateRequestRequest)(nil),                     // 58: comity.request.v1.CreateRequestRequest
+	(*CreateRequestResponse)(nil),                    // 59: comity.request.v1.CreateRequestResponse
+	(*GetRequestRequest)(nil),                        // 60: comity.request.v1.GetRequestRequest
+	(*GetRequestResponse)(nil),                       // 61: comity.request.v1.GetRequestResponse
+	(*ListRequestsRequest)(nil),                      // 62: comity.request.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),                     // 63: comity.request.v1.ListRequestsResponse
+	(*UpdateRequestRequest)(nil),                     // 64: comity.request.v1.UpdateRequestRequest
+	(*UpdateRequestResponse)(nil),                    // 65: comity.request.v1.UpdateRequestResponse
+	(*SubmitRequestRequest)(nil),                     // 66: comity.request.v1.SubmitRequestRequest
+	(*SubmitRequestResponse)(nil),                    // 67: comity.request.v1.SubmitRequestResponse
+	(*ReturnRequestRequest)(nil),                     // 68: comity.request.v1.ReturnRequestRequest
+	(*ReturnRequestResponse)(nil),                    // 69: comity.request.v1.ReturnRequestResponse
+	(*TransmitRequestRequest)(nil),                   // 70: comity.request.v1.TransmitRequestRequest
+	(*TransmitRequestResponse)(nil),                  // 71: comity.request.v1.TransmitRequestResponse
+	(*AcknowledgeRequestRequest)(nil),                // 72: comity.request.v1.AcknowledgeRequestRequest
+	(*AcknowledgeRequestResponse)(nil),               // 73: comity.request.v1.AcknowledgeRequestResponse
+	(*RequestClarificationRequest)(nil),              // 74: comity.request.v1.RequestClarificationRequest
+	(*RequestClarificationResponse)(nil),             // 75: comity.request.v1.RequestClarificationResponse
+	(*ProvideClarificationRequest)(nil),              // 76: comity.request.v1.ProvideClarificationRequest
+	(*ProvideClarificationResponse)(nil),             // 77: comity.request.v1.ProvideClarificationResponse
+	(*AcceptRequestRequest)(nil),                     // 78: comity.request.v1.AcceptRequestRequest
+	(*AcceptRequestResponse)(nil),                    // 79: comity.request.v1.AcceptRequestResponse
+	(*RefuseRequestRequest)(nil),                     // 80: comity.request.v1.RefuseRequestRequest
+	(*RefuseRequestResponse)(nil),                    // 81: comity.request.v1.RefuseRequestResponse
+	(*ExecuteRequestRequest)(nil),                    // 82: comity.request.v1.ExecuteRequestRequest
+	(*ExecuteRequestResponse)(nil),                   // 83: comity.request.v1.ExecuteRequestResponse
+	(*ExtendPreservationRequest)(nil),                // 84: comity.request.v1.ExtendPreservationRequest
+	(*ExtendPreservationResponse)(nil),               // 85: comity.request.v1.ExtendPreservationResponse
+	(*WithdrawRequestRequest)(nil),                   // 86: comity.request.v1.WithdrawRequestRequest
+	(*WithdrawRequestResponse)(nil),                  // 87: comity.request.v1.WithdrawRequestResponse
+	(*CloseRequestRequest)(nil),                      // 88: comity.request.v1.CloseRequestRequest
+	(*CloseRequestResponse)(nil),                     // 89: comity.request.v1.CloseRequestResponse
+	(*RequestExtensionRequest)(nil),                  // 90: comity.request.v1.RequestExtensionRequest
+	(*RequestExtensionResponse)(nil),                 // 91: comity.request.v1.RequestExtensionResponse
+	(*GrantExtensionRequest)(nil),                    // 92: comity.request.v1.GrantExtensionRequest
+	(*GrantExtensionResponse)(nil),                   // 93: comity.request.v1.GrantExtensionResponse
+	(*DeclineExtensionRequest)(nil),                  // 94: comity.request.v1.DeclineExtensionRequest
+	(*DeclineExtensionResponse)(nil),                 // 95: comity.request.v1.DeclineExtensionResponse
+	(*ReleasePreservationRequest)(nil),               // 96: comity.request.v1.ReleasePreservationRequest
+	(*ReleasePreservationResponse)(nil),              // 97: comity.request.v1.ReleasePreservationResponse
+	(*DiscloseChainRequest)(nil),                     // 98: comity.request.v1.DiscloseChainRequest
+	(*DiscloseChainResponse)(nil),                    // 99: comity.request.v1.DiscloseChainResponse
+	(*NotifyImpedimentRequest)(nil),                  // 100: comity.request.v1.NotifyImpedimentRequest
+	(*NotifyImpedimentResponse)(nil),                 // 101: comity.request.v1.NotifyImpedimentResponse
+	(*PostponeRequestRequest)(nil),                   // 102: comity.request.v1.PostponeRequestRequest
+	(*PostponeRequestResponse)(nil),                  // 103: comity.request.v1.PostponeRequestResponse
+	(*ResumeRequestRequest)(nil),                     // 104: comity.request.v1.ResumeRequestRequest
+	(*ResumeRequestResponse)(nil),                    // 105: comity.request.v1.ResumeRequestResponse
+	(*ProposeConditionsRequest)(nil),                 // 106: comity.request.v1.ProposeConditionsRequest
+	(*ProposeConditionsResponse)(nil),                // 107: comity.request.v1.ProposeConditionsResponse
+	(*AcceptConditionsRequest)(nil),                  // 108: comity.request.v1.AcceptConditionsRequest
+	(*AcceptConditionsResponse)(nil),                 // 109: comity.request.v1.AcceptConditionsResponse
+	(*RejectConditionsRequest)(nil),                  // 110: comity.request.v1.RejectConditionsRequest
+	(*RejectConditionsResponse)(nil),                 // 111: comity.request.v1.RejectConditionsResponse
+	(*ConfirmInWritingRequest)(nil),                  // 112: comity.request.v1.ConfirmInWritingRequest
+	(*ConfirmInWritingResponse)(nil),                 // 113: comity.request.v1.ConfirmInWritingResponse
+	(*DeclareConfidentialityImpossibleRequest)(nil),  // 114: comity.request.v1.DeclareConfidentialityImpossibleRequest
+	(*DeclareConfidentialityImpossibleResponse)(nil), // 115: comity.request.v1.DeclareConfidentialityImpossibleResponse
+	(*ProceedRequestRequest)(nil),                    // 116: comity.request.v1.ProceedRequestRequest
+	(*ProceedRequestResponse)(nil),                   // 117: comity.request.v1.ProceedRequestResponse
+	(*TransferOwnershipRequest)(nil),                 // 118: comity.request.v1.TransferOwnershipRequest
+	(*TransferOwnershipResponse)(nil),                // 119: comity.request.v1.TransferOwnershipResponse
+	(*DraftFollowUpRequest)(nil),                     // 120: comity.request.v1.DraftFollowUpRequest
+	(*DraftFollowUpResponse)(nil),                    // 121: comity.request.v1.DraftFollowUpResponse
+	(*RecordOralRequestRequest)(nil),                 // 122: comity.request.v1.RecordOralRequestRequest
+	(*RecordOralRequestResponse)(nil),                // 123: comity.request.v1.RecordOralRequestResponse
+	(*GetRequestHistoryRequest)(nil),                 // 124: comity.request.v1.GetRequestHistoryRequest
+	(*GetRequestHistoryResponse)(nil),                // 125: comity.request.v1.GetRequestHistoryResponse
+	(*CreateMessageRequest)(nil),                     // 126: comity.request.v1.CreateMessageRequest
+	(*CreateMessageResponse)(nil),                    // 127: comity.request.v1.CreateMessageResponse
+	(*ListMessagesRequest)(nil),                      // 128: comity.request.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),                     // 129: comity.request.v1.ListMessagesResponse
+	(*UploadAttachmentRequest)(nil),                  // 130: comity.request.v1.UploadAttachmentRequest
+	(*AttachmentUpload)(nil),                         // 131: comity.request.v1.AttachmentUpload
+	(*UploadAttachmentResponse)(nil),                 // 132: comity.request.v1.UploadAttachmentResponse
+	(*ListAttachmentsRequest)(nil),                   // 133: comity.request.v1.ListAttachmentsRequest
+	(*ListAttachmentsResponse)(nil),                  // 134: comity.request.v1.ListAttachmentsResponse
+	(*DownloadAttachmentRequest)(nil),                // 135: comity.request.v1.DownloadAttachmentRequest
+	(*DownloadAttachmentResponse)(nil),               // 136: comity.request.v1.DownloadAttachmentResponse
+	(*WatchRequestsRequest)(nil),                     // 137: comity.request.v1.WatchRequestsRequest
+	(*WatchRequestsResponse)(nil),                    // 138: comity.request.v1.WatchRequestsResponse
+	(*GetStatisticsRequest)(nil),                     // 139: comity.request.v1.GetStatisticsRequest
+	(*GetStatisticsResponse)(nil),                    // 140: comity.request.v1.GetStatisticsResponse
+	(*PairStatistics)(nil),                           // 141: comity.request.v1.PairStatistics
+	(*ConditionsAcknowledgement)(nil),                // 142: comity.request.v1.ConditionsAcknowledgement
+	(*Consent)(nil),                                  // 143: comity.request.v1.Consent
+	(*OnwardTransfer)(nil),                           // 144: comity.request.v1.OnwardTransfer
+	(*UseReport)(nil),                                // 145: comity.request.v1.UseReport
+	(*LegalHold)(nil),                                // 146: comity.request.v1.LegalHold
+	(*Erasure)(nil),                                  // 147: comity.request.v1.Erasure
+	(*DataSubjectRequest)(nil),                       // 148: comity.request.v1.DataSubjectRequest
+	(*DataSubject)(nil),                              // 149: comity.request.v1.DataSubject
+	(*DataSubjectDecision)(nil),                      // 150: comity.request.v1.DataSubjectDecision
+	(*DataSubjectInforming)(nil),                     // 151: comity.request.v1.DataSubjectInforming
+	(*AcknowledgeConditionsRequest)(nil),             // 152: comity.request.v1.AcknowledgeConditionsRequest
+	(*AcknowledgeConditionsResponse)(nil),            // 153: comity.request.v1.AcknowledgeConditionsResponse
+	(*RequestConsentRequest)(nil),                    // 154: comity.request.v1.RequestConsentRequest
+	(*RequestConsentResponse)(nil),                   // 155: comity.request.v1.RequestConsentResponse
+	(*GrantConsentRequest)(nil),                      // 156: comity.request.v1.GrantConsentRequest
+	(*GrantConsentResponse)(nil),                     // 157: comity.request.v1.GrantConsentResponse
+	(*RefuseConsentRequest)(nil),                     // 158: comity.request.v1.RefuseConsentRequest
+	(*RefuseConsentResponse)(nil),                    // 159: comity.request.v1.RefuseConsentResponse
+	(*RecordOnwardTransferRequest)(nil),              // 160: comity.request.v1.RecordOnwardTransferRequest
+	(*RecordOnwardTransferResponse)(nil),             // 161: comity.request.v1.RecordOnwardTransferResponse
+	(*ReportUseRequest)(nil),                         // 162: comity.request.v1.ReportUseRequest
+	(*ReportUseResponse)(nil),                        // 163: comity.request.v1.ReportUseResponse
+	(*SetLegalHoldRequest)(nil),                      // 164: comity.request.v1.SetLegalHoldRequest
+	(*SetLegalHoldResponse)(nil),                     // 165: comity.request.v1.SetLegalHoldResponse
+	(*LiftLegalHoldRequest)(nil),                     // 166: comity.request.v1.LiftLegalHoldRequest
+	(*LiftLegalHoldResponse)(nil),                    // 167: comity.request.v1.LiftLegalHoldResponse
+	(*CreateDataSubjectRequestRequest)(nil),          // 168: comity.request.v1.CreateDataSubjectRequestRequest
+	(*CreateDataSubjectRequestResponse)(nil),         // 169: comity.request.v1.CreateDataSubjectRequestResponse
+	(*GetDataSubjectRequestRequest)(nil),             // 170: comity.request.v1.GetDataSubjectRequestRequest
+	(*GetDataSubjectRequestResponse)(nil),            // 171: comity.request.v1.GetDataSubjectRequestResponse
+	(*ListDataSubjectRequestsRequest)(nil),           // 172: comity.request.v1.ListDataSubjectRequestsRequest
+	(*ListDataSubjectRequestsResponse)(nil),          // 173: comity.request.v1.ListDataSubjectRequestsResponse
+	(*DecideDataSubjectRequestRequest)(nil),          // 174: comity.request.v1.DecideDataSubjectRequestRequest
+	(*DecideDataSubjectRequestResponse)(nil),         // 175: comity.request.v1.DecideDataSubjectRequestResponse
+	(*RecordDataSubjectInformingRequest)(nil),        // 176: comity.request.v1.RecordDataSubjectInformingRequest
+	(*RecordDataSubjectInformingResponse)(nil),       // 177: comity.request.v1.RecordDataSubjectInformingResponse
+	nil,                           // 178: comity.request.v1.PairStatistics.ByStatusEntry
+	nil,                           // 179: comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	nil,                           // 180: comity.request.v1.PairStatistics.ByDataCategoryEntry
+	nil,                           // 181: comity.request.v1.PairStatistics.ExecutionItemsByOutcomeEntry
+	(v1.RequestType)(0),           // 182: comity.directory.v1.RequestType
+	(v1.Priority)(0),              // 183: comity.directory.v1.Priority
+	(*timestamppb.Timestamp)(nil), // 184: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 185: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),   // 186: google.protobuf.Duration
 }
 var file_comity_request_v1_request_proto_depIdxs = []int32{
-	139, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
-	140, // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
+	182, // 0: comity.request.v1.Request.type:type_name -> comity.directory.v1.RequestType
+	183, // 1: comity.request.v1.Request.priority:type_name -> comity.directory.v1.Priority
 	1,   // 2: comity.request.v1.Request.legal_basis:type_name -> comity.request.v1.Request.LegalBasis
-	38,  // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
-	39,  // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
-	41,  // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
-	141, // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
+	45,  // 3: comity.request.v1.Request.offence:type_name -> comity.request.v1.Offence
+	46,  // 4: comity.request.v1.Request.persons:type_name -> comity.request.v1.Person
+	48,  // 5: comity.request.v1.Request.identifiers:type_name -> comity.request.v1.Identifier
+	184, // 6: comity.request.v1.Request.requested_response_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: comity.request.v1.Request.status:type_name -> comity.request.v1.Request.Status
-	42,  // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
-	141, // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
-	141, // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
-	43,  // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
-	45,  // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
-	46,  // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
-	37,  // 14: comity.request.v1.Request.clarifications:type_name -> comity.request.v1.Clarification
-	19,  // 15: comity.request.v1.Request.custodian:type_name -> comity.request.v1.Custodian
-	20,  // 16: comity.request.v1.Request.follow_up_intended:type_name -> comity.request.v1.FollowUpIntended
-	18,  // 17: comity.request.v1.Request.related_requests:type_name -> comity.request.v1.RelatedRequest
-	21,  // 18: comity.request.v1.Request.preservation:type_name -> comity.request.v1.Preservation
-	23,  // 19: comity.request.v1.Request.chain_disclosures:type_name -> comity.request.v1.ChainDisclosure
-	46,  // 20: comity.request.v1.Request.deliveries:type_name -> comity.request.v1.Execution
-	25,  // 21: comity.request.v1.Request.impediments:type_name -> comity.request.v1.Impediment
-	26,  // 22: comity.request.v1.Request.postponement:type_name -> comity.request.v1.Postponement
-	29,  // 23: comity.request.v1.Request.conditions_proposal:type_name -> comity.request.v1.ConditionsProposal
-	31,  // 24: comity.request.v1.Request.intake:type_name -> comity.request.v1.Intake
-	32,  // 25: comity.request.v1.Request.confidentiality:type_name -> comity.request.v1.Confidentiality
-	33,  // 26: comity.request.v1.Request.confidentiality_declaration:type_name -> comity.request.v1.ConfidentialityDeclaration
-	34,  // 27: comity.request.v1.Request.investigating_authority:type_name -> comity.request.v1.InvestigatingAuthority
-	35,  // 28: comity.request.v1.Request.requested_procedure:type_name -> comity.request.v1.RequestedProcedure
-	36,  // 29: comity.request.v1.Request.contact:type_name -> comity.request.v1.Contact
-	2,   // 30: comity.request.v1.RelatedRequest.kind:type_name -> comity.request.v1.RelatedRequest.Kind
-	139, // 31: comity.request.v1.FollowUpIntended.production_type:type_name -> comity.directory.v1.RequestType
-	3,   // 32: comity.request.v1.Preservation.state:type_name -> comity.request.v1.Preservation.State
-	141, // 33: comity.request.v1.Preservation.expires_at:type_name -> google.protobuf.Timestamp
-	22,  // 34: comity.request.v1.Preservation.extensions:type_name -> comity.request.v1.PreservationExtension
-	47,  // 35: comity.request.v1.PreservationExtension.requested_by:type_name -> comity.request.v1.Actor
-	4,   // 36: comity.request.v1.PreservationExtension.decision:type_name -> comity.request.v1.PreservationExtension.Decision
-	47,  // 37: comity.request.v1.PreservationExtension.decided_by:type_name -> comity.request.v1.Actor
-	141, // 38: comity.request.v1.PreservationExtension.request_time:type_name -> google.protobuf.Timestamp
-	141, // 39: comity.request.v1.PreservationExtension.decide_time:type_name -> google.protobuf.Timestamp
-	47,  // 40: comity.request.v1.ChainDisclosure.disclosed_by:type_name -> comity.request.v1.Actor
-	141, // 41: comity.request.v1.ChainDisclosure.disclose_time:type_name -> google.protobuf.Timestamp
-	5,   // 42: comity.request.v1.ExecutionItem.outcome:type_name -> comity.request.v1.ExecutionItem.Outcome
-	6,   // 43: comity.request.v1.Impediment.kind:type_name -> comity.request.v1.Impediment.Kind
-	141, // 44: comity.request.v1.Impediment.expected_time:type_name -> google.protobuf.Timestamp
-	47,  // 45: comity.request.v1.Impediment.reported_by:type_name -> comity.request.v1.Actor
-	141, // 46: comity.request.v1.Impediment.report_time:type_name -> google.protobuf.Timestamp
-	141, // 47: comity.request.v1.Postponement.until:type_name -> google.protobuf.Timestamp
-	0,   // 48: comity.request.v1.Postponement.resume_status:type_name -> comity.request.v1.Request.Status
-	47,  // 49: comity.request.v1.Postponement.postponed_by:type_name -> comity.request.v1.Actor
-	141, // 50: comity.request.v1.Postponement.postpone_time:type_name -> google.protobuf.Timestamp
-	141, // 51: comity.request.v1.Postponement.resume_time:type_name -> google.protobuf.Timestamp
-	7,   // 52: comity.request.v1.Condition.kind:type_name -> comity.request.v1.Condition.Kind
-	141, // 53: comity.request.v1.Condition.due_time:type_name -> google.protobuf.Timestamp
-	8,   // 54: comity.request.v1.Cost.kind:type_name -> comity.request.v1.Cost.Kind
-	27,  // 55: comity.request.v1.ConditionsProposal.conditions:type_name -> comity.request.v1.Condition
-	28,  // 56: comity.request.v1.ConditionsProposal.cost:type_name -> comity.request.v1.Cost
-	47,  // 57: comity.request.v1.ConditionsProposal.proposed_by:type_name -> comity.request.v1.Actor
-	141, // 58: comity.request.v1.ConditionsProposal.propose_time:type_name -> google.protobuf.Timestamp
-	9,   // 59: comity.request.v1.ConditionsProposal.decision:type_name -> comity.request.v1.ConditionsProposal.Decision
-	47,  // 60: comity.request.v1.ConditionsProposal.decided_by:type_name -> comity.request.v1.Actor
-	141, // 61: comity.request.v1.ConditionsProposal.decide_time:type_name -> google.protobuf.Timestamp
-	141, // 62: comity.request.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	10,  // 63: comity.request.v1.Intake.channel:type_name -> comity.request.v1.Intake.Channel
-	141, // 64: comity.request.v1.Intake.received_time:type_name -> google.protobuf.Timestamp
-	47,  // 65: comity.request.v1.Intake.recorded_by:type_name -> comity.request.v1.Actor
-	141, // 66: comity.request.v1.Intake.confirm_time:type_name -> google.protobuf.Timestamp
-	47,  // 67: comity.request.v1.Intake.confirmed_by:type_name -> comity.request.v1.Actor
-	0,   // 68: comity.request.v1.ConfidentialityDeclaration.resume_status:type_name -> comity.request.v1.Request.Status
-	47,  // 69: comity.request.v1.ConfidentialityDeclaration.declared_by:type_name -> comity.request.v1.Actor
-	141, // 70: comity.request.v1.ConfidentialityDeclaration.declare_time:type_name -> google.protobuf.Timestamp
-	141, // 71: comity.request.v1.ConfidentialityDeclaration.proceed_time:type_name -> google.protobuf.Timestamp
-	47,  // 72: comity.request.v1.Clarification.asked_by:type_name -> comity.request.v1.Actor
-	141, // 73: comity.request.v1.Clarification.ask_time:type_name -> google.protobuf.Timestamp
-	47,  // 74: comity.request.v1.Clarification.answered_by:type_name -> comity.request.v1.Actor
-	141, // 75: comity.request.v1.Clarification.answer_time:type_name -> google.protobuf.Timestamp
-	11,  // 76: comity.request.v1.Person.kind:type_name -> comity.request.v1.Person.Kind
-	40,  // 77: comity.request.v1.Person.representatives:type_name -> comity.request.v1.Representative
-	12,  // 78: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
-	141, // 79: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
-	141, // 80: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
-	141, // 81: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
-	141, // 82: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
-	141, // 83: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
-	141, // 84: comity.request.v1.Deadlines.extension_request_by:type_name -> google.protobuf.Timestamp
-	141, // 85: comity.request.v1.Deadlines.confirmation_due_by:type_name -> google.protobuf.Timestamp
-	13,  // 86: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
-	44,  // 87: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
-	14,  // 88: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
-	30,  // 89: comity.request.v1.Refusal.consultation:type_name -> comity.request.v1.Consultation
-	24,  // 90: comity.request.v1.Execution.items:type_name -> comity.request.v1.ExecutionItem
-	47,  // 91: comity.request.v1.Execution.executed_by:type_name -> comity.request.v1.Actor
-	141, // 92: comity.request.v1.Execution.execute_time:type_name -> google.protobuf.Timestamp
-	0,   // 93: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
-	0,   // 94: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
-	47,  // 95: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
-	141, // 96: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
-	15,  // 97: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
-	47,  // 98: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
-	141, // 99: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	16,  // 100: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
-	47,  // 101: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
-	141, // 102: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
-	17,  // 103: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
-	17,  // 104: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 105: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 106: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
-	17,  // 107: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
-	142, // 108: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
-	17,  // 109: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 110: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 111: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 112: comity.request.v1.TransmitRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 113: comity.request.v1.AcknowledgeRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 114: comity.request.v1.RequestClarificationResponse.request:type_name -> comity.request.v1.Request
-	17,  // 115: comity.request.v1.ProvideClarificationResponse.request:type_name -> comity.request.v1.Request
-	13,  // 116: comity.request.v1.AcceptRequestRequest.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
-	44,  // 117: comity.request.v1.AcceptRequestRequest.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
-	17,  // 118: comity.request.v1.AcceptRequestResponse.request:type_name -> comity.request.v1.Request
-	14,  // 119: comity.request.v1.RefuseRequestRequest.grounds:type_name -> comity.request.v1.Refusal.Ground
-	30,  // 120: comity.request.v1.RefuseRequestRequest.consultation:type_name -> comity.request.v1.Consultation
-	17,  // 121: comity.request.v1.RefuseRequestResponse.request:type_name -> comity.request.v1.Request
-	24,  // 122: comity.request.v1.ExecuteRequestRequest.items:type_name -> comity.request.v1.ExecutionItem
-	17,  // 123: comity.request.v1.ExecuteRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 124: comity.request.v1.ExtendPreservationResponse.request:type_name -> comity.request.v1.Request
-	17,  // 125: comity.request.v1.WithdrawRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 126: comity.request.v1.CloseRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 127: comity.request.v1.RequestExtensionResponse.request:type_name -> comity.request.v1.Request
-	17,  // 128: comity.request.v1.GrantExtensionResponse.request:type_name -> comity.request.v1.Request
-	17,  // 129: comity.request.v1.DeclineExtensionResponse.request:type_name -> comity.request.v1.Request
-	17,  // 130: comity.request.v1.ReleasePreservationResponse.request:type_name -> comity.request.v1.Request
-	17,  // 131: comity.request.v1.DiscloseChainResponse.request:type_name -> comity.request.v1.Request
-	6,   // 132: comity.request.v1.NotifyImpedimentRequest.kind:type_name -> comity.request.v1.Impediment.Kind
-	141, // 133: comity.request.v1.NotifyImpedimentRequest.expected_time:type_name -> google.protobuf.Timestamp
-	17,  // 134: comity.request.v1.NotifyImpedimentResponse.request:type_name -> comity.request.v1.Request
-	141, // 135: comity.request.v1.PostponeRequestRequest.until:type_name -> google.protobuf.Timestamp
-	17,  // 136: comity.request.v1.PostponeRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 137: comity.request.v1.ResumeRequestResponse.request:type_name -> comity.request.v1.Request
-	27,  // 138: comity.request.v1.ProposeConditionsRequest.conditions:type_name -> comity.request.v1.Condition
-	28,  // 139: comity.request.v1.ProposeConditionsRequest.cost:type_name -> comity.request.v1.Cost
-	17,  // 140: comity.request.v1.ProposeConditionsResponse.request:type_name -> comity.request.v1.Request
-	17,  // 141: comity.request.v1.AcceptConditionsResponse.request:type_name -> comity.request.v1.Request
-	17,  // 142: comity.request.v1.RejectConditionsResponse.request:type_name -> comity.request.v1.Request
-	17,  // 143: comity.request.v1.ConfirmInWritingRequest.request:type_name -> comity.request.v1.Request
-	142, // 144: comity.request.v1.ConfirmInWritingRequest.update_mask:type_name -> google.protobuf.FieldMask
-	17,  // 145: comity.request.v1.ConfirmInWritingResponse.request:type_name -> comity.request.v1.Request
-	17,  // 146: comity.request.v1.DeclareConfidentialityImpossibleResponse.request:type_name -> comity.request.v1.Request
-	17,  // 147: comity.request.v1.ProceedRequestResponse.request:type_name -> comity.request.v1.Request
-	17,  // 148: comity.request.v1.TransferOwnershipResponse.request:type_name -> comity.request.v1.Request
-	139, // 149: comity.request.v1.DraftFollowUpRequest.type:type_name -> comity.directory.v1.RequestType
-	17,  // 150: comity.request.v1.DraftFollowUpResponse.request:type_name -> comity.request.v1.Request
-	17,  // 151: comity.request.v1.RecordOralRequestRequest.request:type_name -> comity.request.v1.Request
-	31,  // 152: comity.request.v1.RecordOralRequestRequest.intake:type_name -> comity.request.v1.Intake
-	17,  // 153: comity.request.v1.RecordOralRequestResponse.request:type_name -> comity.request.v1.Request
-	48,  // 154: comity.request.v1.GetRequestHistoryResponse.changes:type_name -> comity.request.v1.StatusChange
-	49,  // 155: comity.request.v1.CreateMessageRequest.message:type_name -> comity.request.v1.Message
-	49,  // 156: comity.request.v1.CreateMessageResponse.message:type_name -> comity.request.v1.Message
-	49,  // 157: comity.request.v1.ListMessagesResponse.messages:type_name -> comity.request.v1.Message
-	124, // 158: comity.request.v1.UploadAttachmentRequest.metadata:type_name -> comity.request.v1.AttachmentUpload
-	16,  // 159: comity.request.v1.AttachmentUpload.kind:type_name -> comity.request.v1.Attachment.Kind
-	50,  // 160: comity.request.v1.UploadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
-	50,  // 161: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
-	50,  // 162: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
-	48,  // 163: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
-	17,  // 164: comity.request.v1.WatchRequestsResponse.snapshot:type_name -> comity.request.v1.Request
-	141, // 165: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
-	141, // 166: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
-	134, // 167: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
-	141, // 168: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
-	141, // 169: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
-	135, // 170: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
-	136, // 171: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
-	143, // 172: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
-	143, // 173: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
-	143, // 174: comity.request.v1.PairStatistics.mean_time_to_acknowledge:type_name -> google.protobuf.Duration
-	143, // 175: comity.request.v1.PairStatistics.mean_time_to_answer:type_name -> google.protobuf.Duration
-	137, // 176: comity.request.v1.PairStatistics.by_data_category:type_name -> comity.request.v1.PairStatistics.ByDataCategoryEntry
-	138, // 177: comity.request.v1.PairStatistics.execution_items_by_outcome:type_name -> comity.request.v1.PairStatistics.ExecutionItemsByOutcomeEntry
-	51,  // 178: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
-	53,  // 179: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
-	55,  // 180: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
-	57,  // 181: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
-	59,  // 182: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
-	61,  // 183: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
-	63,  // 184: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
-	65,  // 185: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
-	67,  // 186: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
-	69,  // 187: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
-	71,  // 188: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
-	73,  // 189: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
-	75,  // 190: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
-	77,  // 191: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
-	79,  // 192: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
-	81,  // 193: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
-	83,  // 194: comity.request.v1.RequestService.RequestExtension:input_type -> comity.request.v1.RequestExtensionRequest
-	85,  // 195: comity.request.v1.RequestService.GrantExtension:input_type -> comity.request.v1.GrantExtensionRequest
-	87,  // 196: comity.request.v1.RequestService.DeclineExtension:input_type -> comity.request.v1.DeclineExtensionRequest
-	89,  // 197: comity.request.v1.RequestService.ReleasePreservation:input_type -> comity.request.v1.ReleasePreservationRequest
-	91,  // 198: comity.request.v1.RequestService.DiscloseChain:input_type -> comity.request.v1.DiscloseChainRequest
-	93,  // 199: comity.request.v1.RequestService.NotifyImpediment:input_type -> comity.request.v1.NotifyImpedimentRequest
-	95,  // 200: comity.request.v1.RequestService.PostponeRequest:input_type -> comity.request.v1.PostponeRequestRequest
-	97,  // 201: comity.request.v1.RequestService.ResumeRequest:input_type -> comity.request.v1.ResumeRequestRequest
-	99,  // 202: comity.request.v1.RequestService.ProposeConditions:input_type -> comity.request.v1.ProposeConditionsRequest
-	101, // 203: comity.request.v1.RequestService.AcceptConditions:input_type -> comity.request.v1.AcceptConditionsRequest
-	103, // 204: comity.request.v1.RequestService.RejectConditions:input_type -> comity.request.v1.RejectConditionsRequest
-	105, // 205: comity.request.v1.RequestService.ConfirmInWriting:input_type -> comity.request.v1.ConfirmInWritingRequest
-	107, // 206: comity.request.v1.RequestService.DeclareConfidentialityImpossible:input_type -> comity.request.v1.DeclareConfidentialityImpossibleRequest
-	109, // 207: comity.request.v1.RequestService.ProceedRequest:input_type -> comity.request.v1.ProceedRequestRequest
-	111, // 208: comity.request.v1.RequestService.TransferOwnership:input_type -> comity.request.v1.TransferOwnershipRequest
-	113, // 209: comity.request.v1.RequestService.DraftFollowUp:input_type -> comity.request.v1.DraftFollowUpRequest
-	115, // 210: comity.request.v1.RequestService.RecordOralRequest:input_type -> comity.request.v1.RecordOralRequestRequest
-	117, // 211: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
-	119, // 212: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
-	121, // 213: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
-	123, // 214: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
-	126, // 215: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
-	128, // 216: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
-	130, // 217: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
-	132, // 218: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
-	52,  // 219: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
-	54,  // 220: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
-	56,  // 221: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
-	58,  // 222: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
-	60,  // 223: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
-	62,  // 224: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
-	64,  // 225: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
-	66,  // 226: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
-	68,  // 227: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
-	70,  // 228: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
-	72,  // 229: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
-	74,  // 230: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
-	76,  // 231: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
-	78,  // 232: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
-	80,  // 233: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
-	82,  // 234: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
-	84,  // 235: comity.request.v1.RequestService.RequestExtension:output_type -> comity.request.v1.RequestExtensionResponse
-	86,  // 236: comity.request.v1.RequestService.GrantExtension:output_type -> comity.request.v1.GrantExtensionResponse
-	88,  // 237: comity.request.v1.RequestService.DeclineExtension:output_type -> comity.request.v1.DeclineExtensionResponse
-	90,  // 238: comity.request.v1.RequestService.ReleasePreservation:output_type -> comity.request.v1.ReleasePreservationResponse
-	92,  // 239: comity.request.v1.RequestService.DiscloseChain:output_type -> comity.request.v1.DiscloseChainResponse
-	94,  // 240: comity.request.v1.RequestService.NotifyImpediment:output_type -> comity.request.v1.NotifyImpedimentResponse
-	96,  // 241: comity.request.v1.RequestService.PostponeRequest:output_type -> comity.request.v1.PostponeRequestResponse
-	98,  // 242: comity.request.v1.RequestService.ResumeRequest:output_type -> comity.request.v1.ResumeRequestResponse
-	100, // 243: comity.request.v1.RequestService.ProposeConditions:output_type -> comity.request.v1.ProposeConditionsResponse
-	102, // 244: comity.request.v1.RequestService.AcceptConditions:output_type -> comity.request.v1.AcceptConditionsResponse
-	104, // 245: comity.request.v1.RequestService.RejectConditions:output_type -> comity.request.v1.RejectConditionsResponse
-	106, // 246: comity.request.v1.RequestService.ConfirmInWriting:output_type -> comity.request.v1.ConfirmInWritingResponse
-	108, // 247: comity.request.v1.RequestService.DeclareConfidentialityImpossible:output_type -> comity.request.v1.DeclareConfidentialityImpossibleResponse
-	110, // 248: comity.request.v1.RequestService.ProceedRequest:output_type -> comity.request.v1.ProceedRequestResponse
-	112, // 249: comity.request.v1.RequestService.TransferOwnership:output_type -> comity.request.v1.TransferOwnershipResponse
-	114, // 250: comity.request.v1.RequestService.DraftFollowUp:output_type -> comity.request.v1.DraftFollowUpResponse
-	116, // 251: comity.request.v1.RequestService.RecordOralRequest:output_type -> comity.request.v1.RecordOralRequestResponse
-	118, // 252: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
-	120, // 253: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
-	122, // 254: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
-	125, // 255: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
-	127, // 256: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
-	129, // 257: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
-	131, // 258: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
-	133, // 259: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
-	219, // [219:260] is the sub-list for method output_type
-	178, // [178:219] is the sub-list for method input_type
-	178, // [178:178] is the sub-list for extension type_name
-	178, // [178:178] is the sub-list for extension extendee
-	0,   // [0:178] is the sub-list for field type_name
+	49,  // 8: comity.request.v1.Request.deadlines:type_name -> comity.request.v1.Deadlines
+	184, // 9: comity.request.v1.Request.create_time:type_name -> google.protobuf.Timestamp
+	184, // 10: comity.request.v1.Request.update_time:type_name -> google.protobuf.Timestamp
+	50,  // 11: comity.request.v1.Request.acceptance:type_name -> comity.request.v1.Acceptance
+	52,  // 12: comity.request.v1.Request.refusal:type_name -> comity.request.v1.Refusal
+	53,  // 13: comity.request.v1.Request.execution:type_name -> comity.request.v1.Execution
+	44,  // 14: comity.request.v1.Request.clarifications:type_name -> comity.request.v1.Clarification
+	26,  // 15: comity.request.v1.Request.custodian:type_name -> comity.request.v1.Custodian
+	27,  // 16: comity.request.v1.Request.follow_up_intended:type_name -> comity.request.v1.FollowUpIntended
+	25,  // 17: comity.request.v1.Request.related_requests:type_name -> comity.request.v1.RelatedRequest
+	28,  // 18: comity.request.v1.Request.preservation:type_name -> comity.request.v1.Preservation
+	30,  // 19: comity.request.v1.Request.chain_disclosures:type_name -> comity.request.v1.ChainDisclosure
+	53,  // 20: comity.request.v1.Request.deliveries:type_name -> comity.request.v1.Execution
+	32,  // 21: comity.request.v1.Request.impediments:type_name -> comity.request.v1.Impediment
+	33,  // 22: comity.request.v1.Request.postponement:type_name -> comity.request.v1.Postponement
+	36,  // 23: comity.request.v1.Request.conditions_proposal:type_name -> comity.request.v1.ConditionsProposal
+	38,  // 24: comity.request.v1.Request.intake:type_name -> comity.request.v1.Intake
+	39,  // 25: comity.request.v1.Request.confidentiality:type_name -> comity.request.v1.Confidentiality
+	40,  // 26: comity.request.v1.Request.confidentiality_declaration:type_name -> comity.request.v1.ConfidentialityDeclaration
+	41,  // 27: comity.request.v1.Request.investigating_authority:type_name -> comity.request.v1.InvestigatingAuthority
+	42,  // 28: comity.request.v1.Request.requested_procedure:type_name -> comity.request.v1.RequestedProcedure
+	43,  // 29: comity.request.v1.Request.contact:type_name -> comity.request.v1.Contact
+	34,  // 30: comity.request.v1.Request.binding_conditions:type_name -> comity.request.v1.Condition
+	142, // 31: comity.request.v1.Request.conditions_acknowledgement:type_name -> comity.request.v1.ConditionsAcknowledgement
+	143, // 32: comity.request.v1.Request.consents:type_name -> comity.request.v1.Consent
+	144, // 33: comity.request.v1.Request.onward_transfers:type_name -> comity.request.v1.OnwardTransfer
+	145, // 34: comity.request.v1.Request.use_reports:type_name -> comity.request.v1.UseReport
+	146, // 35: comity.request.v1.Request.legal_hold:type_name -> comity.request.v1.LegalHold
+	147, // 36: comity.request.v1.Request.erasures:type_name -> comity.request.v1.Erasure
+	184, // 37: comity.request.v1.Request.close_time:type_name -> google.protobuf.Timestamp
+	2,   // 38: comity.request.v1.RelatedRequest.kind:type_name -> comity.request.v1.RelatedRequest.Kind
+	182, // 39: comity.request.v1.FollowUpIntended.production_type:type_name -> comity.directory.v1.RequestType
+	3,   // 40: comity.request.v1.Preservation.state:type_name -> comity.request.v1.Preservation.State
+	184, // 41: comity.request.v1.Preservation.expires_at:type_name -> google.protobuf.Timestamp
+	29,  // 42: comity.request.v1.Preservation.extensions:type_name -> comity.request.v1.PreservationExtension
+	54,  // 43: comity.request.v1.PreservationExtension.requested_by:type_name -> comity.request.v1.Actor
+	4,   // 44: comity.request.v1.PreservationExtension.decision:type_name -> comity.request.v1.PreservationExtension.Decision
+	54,  // 45: comity.request.v1.PreservationExtension.decided_by:type_name -> comity.request.v1.Actor
+	184, // 46: comity.request.v1.PreservationExtension.request_time:type_name -> google.protobuf.Timestamp
+	184, // 47: comity.request.v1.PreservationExtension.decide_time:type_name -> google.protobuf.Timestamp
+	54,  // 48: comity.request.v1.ChainDisclosure.disclosed_by:type_name -> comity.request.v1.Actor
+	184, // 49: comity.request.v1.ChainDisclosure.disclose_time:type_name -> google.protobuf.Timestamp
+	5,   // 50: comity.request.v1.ExecutionItem.outcome:type_name -> comity.request.v1.ExecutionItem.Outcome
+	6,   // 51: comity.request.v1.Impediment.kind:type_name -> comity.request.v1.Impediment.Kind
+	184, // 52: comity.request.v1.Impediment.expected_time:type_name -> google.protobuf.Timestamp
+	54,  // 53: comity.request.v1.Impediment.reported_by:type_name -> comity.request.v1.Actor
+	184, // 54: comity.request.v1.Impediment.report_time:type_name -> google.protobuf.Timestamp
+	184, // 55: comity.request.v1.Postponement.until:type_name -> google.protobuf.Timestamp
+	0,   // 56: comity.request.v1.Postponement.resume_status:type_name -> comity.request.v1.Request.Status
+	54,  // 57: comity.request.v1.Postponement.postponed_by:type_name -> comity.request.v1.Actor
+	184, // 58: comity.request.v1.Postponement.postpone_time:type_name -> google.protobuf.Timestamp
+	184, // 59: comity.request.v1.Postponement.resume_time:type_name -> google.protobuf.Timestamp
+	7,   // 60: comity.request.v1.Condition.kind:type_name -> comity.request.v1.Condition.Kind
+	184, // 61: comity.request.v1.Condition.due_time:type_name -> google.protobuf.Timestamp
+	8,   // 62: comity.request.v1.Cost.kind:type_name -> comity.request.v1.Cost.Kind
+	34,  // 63: comity.request.v1.ConditionsProposal.conditions:type_name -> comity.request.v1.Condition
+	35,  // 64: comity.request.v1.ConditionsProposal.cost:type_name -> comity.request.v1.Cost
+	54,  // 65: comity.request.v1.ConditionsProposal.proposed_by:type_name -> comity.request.v1.Actor
+	184, // 66: comity.request.v1.ConditionsProposal.propose_time:type_name -> google.protobuf.Timestamp
+	9,   // 67: comity.request.v1.ConditionsProposal.decision:type_name -> comity.request.v1.ConditionsProposal.Decision
+	54,  // 68: comity.request.v1.ConditionsProposal.decided_by:type_name -> comity.request.v1.Actor
+	184, // 69: comity.request.v1.ConditionsProposal.decide_time:type_name -> google.protobuf.Timestamp
+	184, // 70: comity.request.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	10,  // 71: comity.request.v1.Intake.channel:type_name -> comity.request.v1.Intake.Channel
+	184, // 72: comity.request.v1.Intake.received_time:type_name -> google.protobuf.Timestamp
+	54,  // 73: comity.request.v1.Intake.recorded_by:type_name -> comity.request.v1.Actor
+	184, // 74: comity.request.v1.Intake.confirm_time:type_name -> google.protobuf.Timestamp
+	54,  // 75: comity.request.v1.Intake.confirmed_by:type_name -> comity.request.v1.Actor
+	0,   // 76: comity.request.v1.ConfidentialityDeclaration.resume_status:type_name -> comity.request.v1.Request.Status
+	54,  // 77: comity.request.v1.ConfidentialityDeclaration.declared_by:type_name -> comity.request.v1.Actor
+	184, // 78: comity.request.v1.ConfidentialityDeclaration.declare_time:type_name -> google.protobuf.Timestamp
+	184, // 79: comity.request.v1.ConfidentialityDeclaration.proceed_time:type_name -> google.protobuf.Timestamp
+	54,  // 80: comity.request.v1.Clarification.asked_by:type_name -> comity.request.v1.Actor
+	184, // 81: comity.request.v1.Clarification.ask_time:type_name -> google.protobuf.Timestamp
+	54,  // 82: comity.request.v1.Clarification.answered_by:type_name -> comity.request.v1.Actor
+	184, // 83: comity.request.v1.Clarification.answer_time:type_name -> google.protobuf.Timestamp
+	11,  // 84: comity.request.v1.Person.kind:type_name -> comity.request.v1.Person.Kind
+	47,  // 85: comity.request.v1.Person.representatives:type_name -> comity.request.v1.Representative
+	12,  // 86: comity.request.v1.Identifier.kind:type_name -> comity.request.v1.Identifier.Kind
+	184, // 87: comity.request.v1.Identifier.start_time:type_name -> google.protobuf.Timestamp
+	184, // 88: comity.request.v1.Identifier.end_time:type_name -> google.protobuf.Timestamp
+	184, // 89: comity.request.v1.Deadlines.acknowledge_by:type_name -> google.protobuf.Timestamp
+	184, // 90: comity.request.v1.Deadlines.answer_by:type_name -> google.protobuf.Timestamp
+	184, // 91: comity.request.v1.Deadlines.preservation_expires_at:type_name -> google.protobuf.Timestamp
+	184, // 92: comity.request.v1.Deadlines.extension_request_by:type_name -> google.protobuf.Timestamp
+	184, // 93: comity.request.v1.Deadlines.confirmation_due_by:type_name -> google.protobuf.Timestamp
+	184, // 94: comity.request.v1.Deadlines.erase_by:type_name -> google.protobuf.Timestamp
+	184, // 95: comity.request.v1.Deadlines.evidence_erase_by:type_name -> google.protobuf.Timestamp
+	184, // 96: comity.request.v1.Deadlines.report_use_by:type_name -> google.protobuf.Timestamp
+	184, // 97: comity.request.v1.Deadlines.legal_hold_review_by:type_name -> google.protobuf.Timestamp
+	13,  // 98: comity.request.v1.Acceptance.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
+	51,  // 99: comity.request.v1.Acceptance.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
+	34,  // 100: comity.request.v1.Acceptance.use_conditions:type_name -> comity.request.v1.Condition
+	14,  // 101: comity.request.v1.Refusal.grounds:type_name -> comity.request.v1.Refusal.Ground
+	37,  // 102: comity.request.v1.Refusal.consultation:type_name -> comity.request.v1.Consultation
+	31,  // 103: comity.request.v1.Execution.items:type_name -> comity.request.v1.ExecutionItem
+	54,  // 104: comity.request.v1.Execution.executed_by:type_name -> comity.request.v1.Actor
+	184, // 105: comity.request.v1.Execution.execute_time:type_name -> google.protobuf.Timestamp
+	0,   // 106: comity.request.v1.StatusChange.from_status:type_name -> comity.request.v1.Request.Status
+	0,   // 107: comity.request.v1.StatusChange.to_status:type_name -> comity.request.v1.Request.Status
+	54,  // 108: comity.request.v1.StatusChange.actor:type_name -> comity.request.v1.Actor
+	184, // 109: comity.request.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	15,  // 110: comity.request.v1.Message.visibility:type_name -> comity.request.v1.Message.Visibility
+	54,  // 111: comity.request.v1.Message.author:type_name -> comity.request.v1.Actor
+	184, // 112: comity.request.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	16,  // 113: comity.request.v1.Attachment.kind:type_name -> comity.request.v1.Attachment.Kind
+	54,  // 114: comity.request.v1.Attachment.uploader:type_name -> comity.request.v1.Actor
+	184, // 115: comity.request.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	184, // 116: comity.request.v1.Attachment.erase_time:type_name -> google.protobuf.Timestamp
+	24,  // 117: comity.request.v1.CreateRequestRequest.request:type_name -> comity.request.v1.Request
+	24,  // 118: comity.request.v1.CreateRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 119: comity.request.v1.GetRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 120: comity.request.v1.ListRequestsResponse.requests:type_name -> comity.request.v1.Request
+	24,  // 121: comity.request.v1.UpdateRequestRequest.request:type_name -> comity.request.v1.Request
+	185, // 122: comity.request.v1.UpdateRequestRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24,  // 123: comity.request.v1.UpdateRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 124: comity.request.v1.SubmitRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 125: comity.request.v1.ReturnRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 126: comity.request.v1.TransmitRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 127: comity.request.v1.AcknowledgeRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 128: comity.request.v1.RequestClarificationResponse.request:type_name -> comity.request.v1.Request
+	24,  // 129: comity.request.v1.ProvideClarificationResponse.request:type_name -> comity.request.v1.Request
+	13,  // 130: comity.request.v1.AcceptRequestRequest.dual_criminality:type_name -> comity.request.v1.Acceptance.DualCriminality
+	51,  // 131: comity.request.v1.AcceptRequestRequest.human_rights_review:type_name -> comity.request.v1.HumanRightsReview
+	34,  // 132: comity.request.v1.AcceptRequestRequest.use_conditions:type_name -> comity.request.v1.Condition
+	24,  // 133: comity.request.v1.AcceptRequestResponse.request:type_name -> comity.request.v1.Request
+	14,  // 134: comity.request.v1.RefuseRequestRequest.grounds:type_name -> comity.request.v1.Refusal.Ground
+	37,  // 135: comity.request.v1.RefuseRequestRequest.consultation:type_name -> comity.request.v1.Consultation
+	24,  // 136: comity.request.v1.RefuseRequestResponse.request:type_name -> comity.request.v1.Request
+	31,  // 137: comity.request.v1.ExecuteRequestRequest.items:type_name -> comity.request.v1.ExecutionItem
+	24,  // 138: comity.request.v1.ExecuteRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 139: comity.request.v1.ExtendPreservationResponse.request:type_name -> comity.request.v1.Request
+	24,  // 140: comity.request.v1.WithdrawRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 141: comity.request.v1.CloseRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 142: comity.request.v1.RequestExtensionResponse.request:type_name -> comity.request.v1.Request
+	24,  // 143: comity.request.v1.GrantExtensionResponse.request:type_name -> comity.request.v1.Request
+	24,  // 144: comity.request.v1.DeclineExtensionResponse.request:type_name -> comity.request.v1.Request
+	24,  // 145: comity.request.v1.ReleasePreservationResponse.request:type_name -> comity.request.v1.Request
+	24,  // 146: comity.request.v1.DiscloseChainResponse.request:type_name -> comity.request.v1.Request
+	6,   // 147: comity.request.v1.NotifyImpedimentRequest.kind:type_name -> comity.request.v1.Impediment.Kind
+	184, // 148: comity.request.v1.NotifyImpedimentRequest.expected_time:type_name -> google.protobuf.Timestamp
+	24,  // 149: comity.request.v1.NotifyImpedimentResponse.request:type_name -> comity.request.v1.Request
+	184, // 150: comity.request.v1.PostponeRequestRequest.until:type_name -> google.protobuf.Timestamp
+	24,  // 151: comity.request.v1.PostponeRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 152: comity.request.v1.ResumeRequestResponse.request:type_name -> comity.request.v1.Request
+	34,  // 153: comity.request.v1.ProposeConditionsRequest.conditions:type_name -> comity.request.v1.Condition
+	35,  // 154: comity.request.v1.ProposeConditionsRequest.cost:type_name -> comity.request.v1.Cost
+	24,  // 155: comity.request.v1.ProposeConditionsResponse.request:type_name -> comity.request.v1.Request
+	24,  // 156: comity.request.v1.AcceptConditionsResponse.request:type_name -> comity.request.v1.Request
+	24,  // 157: comity.request.v1.RejectConditionsResponse.request:type_name -> comity.request.v1.Request
+	24,  // 158: comity.request.v1.ConfirmInWritingRequest.request:type_name -> comity.request.v1.Request
+	185, // 159: comity.request.v1.ConfirmInWritingRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24,  // 160: comity.request.v1.ConfirmInWritingResponse.request:type_name -> comity.request.v1.Request
+	24,  // 161: comity.request.v1.DeclareConfidentialityImpossibleResponse.request:type_name -> comity.request.v1.Request
+	24,  // 162: comity.request.v1.ProceedRequestResponse.request:type_name -> comity.request.v1.Request
+	24,  // 163: comity.request.v1.TransferOwnershipResponse.request:type_name -> comity.request.v1.Request
+	182, // 164: comity.request.v1.DraftFollowUpRequest.type:type_name -> comity.directory.v1.RequestType
+	24,  // 165: comity.request.v1.DraftFollowUpResponse.request:type_name -> comity.request.v1.Request
+	24,  // 166: comity.request.v1.RecordOralRequestRequest.request:type_name -> comity.request.v1.Request
+	38,  // 167: comity.request.v1.RecordOralRequestRequest.intake:type_name -> comity.request.v1.Intake
+	24,  // 168: comity.request.v1.RecordOralRequestResponse.request:type_name -> comity.request.v1.Request
+	55,  // 169: comity.request.v1.GetRequestHistoryResponse.changes:type_name -> comity.request.v1.StatusChange
+	56,  // 170: comity.request.v1.CreateMessageRequest.message:type_name -> comity.request.v1.Message
+	56,  // 171: comity.request.v1.CreateMessageResponse.message:type_name -> comity.request.v1.Message
+	56,  // 172: comity.request.v1.ListMessagesResponse.messages:type_name -> comity.request.v1.Message
+	131, // 173: comity.request.v1.UploadAttachmentRequest.metadata:type_name -> comity.request.v1.AttachmentUpload
+	16,  // 174: comity.request.v1.AttachmentUpload.kind:type_name -> comity.request.v1.Attachment.Kind
+	57,  // 175: comity.request.v1.UploadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
+	57,  // 176: comity.request.v1.ListAttachmentsResponse.attachments:type_name -> comity.request.v1.Attachment
+	57,  // 177: comity.request.v1.DownloadAttachmentResponse.attachment:type_name -> comity.request.v1.Attachment
+	55,  // 178: comity.request.v1.WatchRequestsResponse.change:type_name -> comity.request.v1.StatusChange
+	24,  // 179: comity.request.v1.WatchRequestsResponse.snapshot:type_name -> comity.request.v1.Request
+	184, // 180: comity.request.v1.GetStatisticsRequest.period_start:type_name -> google.protobuf.Timestamp
+	184, // 181: comity.request.v1.GetStatisticsRequest.period_end:type_name -> google.protobuf.Timestamp
+	141, // 182: comity.request.v1.GetStatisticsResponse.pairs:type_name -> comity.request.v1.PairStatistics
+	184, // 183: comity.request.v1.GetStatisticsResponse.period_start:type_name -> google.protobuf.Timestamp
+	184, // 184: comity.request.v1.GetStatisticsResponse.period_end:type_name -> google.protobuf.Timestamp
+	178, // 185: comity.request.v1.PairStatistics.by_status:type_name -> comity.request.v1.PairStatistics.ByStatusEntry
+	179, // 186: comity.request.v1.PairStatistics.refusals_by_ground:type_name -> comity.request.v1.PairStatistics.RefusalsByGroundEntry
+	186, // 187: comity.request.v1.PairStatistics.median_time_to_acknowledge:type_name -> google.protobuf.Duration
+	186, // 188: comity.request.v1.PairStatistics.median_time_to_answer:type_name -> google.protobuf.Duration
+	186, // 189: comity.request.v1.PairStatistics.mean_time_to_acknowledge:type_name -> google.protobuf.Duration
+	186, // 190: comity.request.v1.PairStatistics.mean_time_to_answer:type_name -> google.protobuf.Duration
+	180, // 191: comity.request.v1.PairStatistics.by_data_category:type_name -> comity.request.v1.PairStatistics.ByDataCategoryEntry
+	181, // 192: comity.request.v1.PairStatistics.execution_items_by_outcome:type_name -> comity.request.v1.PairStatistics.ExecutionItemsByOutcomeEntry
+	54,  // 193: comity.request.v1.ConditionsAcknowledgement.acknowledged_by:type_name -> comity.request.v1.Actor
+	184, // 194: comity.request.v1.ConditionsAcknowledgement.acknowledge_time:type_name -> google.protobuf.Timestamp
+	17,  // 195: comity.request.v1.Consent.kind:type_name -> comity.request.v1.Consent.Kind
+	184, // 196: comity.request.v1.Consent.keep_until:type_name -> google.protobuf.Timestamp
+	18,  // 197: comity.request.v1.Consent.decision:type_name -> comity.request.v1.Consent.Decision
+	54,  // 198: comity.request.v1.Consent.requested_by:type_name -> comity.request.v1.Actor
+	184, // 199: comity.request.v1.Consent.request_time:type_name -> google.protobuf.Timestamp
+	54,  // 200: comity.request.v1.Consent.decided_by:type_name -> comity.request.v1.Actor
+	184, // 201: comity.request.v1.Consent.decide_time:type_name -> google.protobuf.Timestamp
+	54,  // 202: comity.request.v1.OnwardTransfer.recorded_by:type_name -> comity.request.v1.Actor
+	184, // 203: comity.request.v1.OnwardTransfer.record_time:type_name -> google.protobuf.Timestamp
+	54,  // 204: comity.request.v1.UseReport.reported_by:type_name -> comity.request.v1.Actor
+	184, // 205: comity.request.v1.UseReport.report_time:type_name -> google.protobuf.Timestamp
+	54,  // 206: comity.request.v1.LegalHold.set_by:type_name -> comity.request.v1.Actor
+	184, // 207: comity.request.v1.LegalHold.set_time:type_name -> google.protobuf.Timestamp
+	184, // 208: comity.request.v1.LegalHold.review_time:type_name -> google.protobuf.Timestamp
+	54,  // 209: comity.request.v1.LegalHold.lifted_by:type_name -> comity.request.v1.Actor
+	184, // 210: comity.request.v1.LegalHold.lift_time:type_name -> google.protobuf.Timestamp
+	19,  // 211: comity.request.v1.Erasure.scope:type_name -> comity.request.v1.Erasure.Scope
+	20,  // 212: comity.request.v1.Erasure.cause:type_name -> comity.request.v1.Erasure.Cause
+	184, // 213: comity.request.v1.Erasure.erase_time:type_name -> google.protobuf.Timestamp
+	184, // 214: comity.request.v1.Erasure.complete_time:type_name -> google.protobuf.Timestamp
+	149, // 215: comity.request.v1.DataSubjectRequest.person:type_name -> comity.request.v1.DataSubject
+	21,  // 216: comity.request.v1.DataSubjectRequest.right:type_name -> comity.request.v1.DataSubjectRequest.Right
+	184, // 217: comity.request.v1.DataSubjectRequest.receive_time:type_name -> google.protobuf.Timestamp
+	150, // 218: comity.request.v1.DataSubjectRequest.decision:type_name -> comity.request.v1.DataSubjectDecision
+	150, // 219: comity.request.v1.DataSubjectRequest.decisions:type_name -> comity.request.v1.DataSubjectDecision
+	151, // 220: comity.request.v1.DataSubjectRequest.informing:type_name -> comity.request.v1.DataSubjectInforming
+	54,  // 221: comity.request.v1.DataSubjectRequest.recorded_by:type_name -> comity.request.v1.Actor
+	184, // 222: comity.request.v1.DataSubjectRequest.create_time:type_name -> google.protobuf.Timestamp
+	184, // 223: comity.request.v1.DataSubjectRequest.update_time:type_name -> google.protobuf.Timestamp
+	22,  // 224: comity.request.v1.DataSubjectDecision.decision:type_name -> comity.request.v1.DataSubjectDecision.Decision
+	184, // 225: comity.request.v1.DataSubjectDecision.review_time:type_name -> google.protobuf.Timestamp
+	54,  // 226: comity.request.v1.DataSubjectDecision.decided_by:type_name -> comity.request.v1.Actor
+	184, // 227: comity.request.v1.DataSubjectDecision.decide_time:type_name -> google.protobuf.Timestamp
+	23,  // 228: comity.request.v1.DataSubjectInforming.status:type_name -> comity.request.v1.DataSubjectInforming.Status
+	184, // 229: comity.request.v1.DataSubjectInforming.review_time:type_name -> google.protobuf.Timestamp
+	54,  // 230: comity.request.v1.DataSubjectInforming.recorded_by:type_name -> comity.request.v1.Actor
+	184, // 231: comity.request.v1.DataSubjectInforming.record_time:type_name -> google.protobuf.Timestamp
+	24,  // 232: comity.request.v1.AcknowledgeConditionsResponse.request:type_name -> comity.request.v1.Request
+	17,  // 233: comity.request.v1.RequestConsentRequest.kind:type_name -> comity.request.v1.Consent.Kind
+	184, // 234: comity.request.v1.RequestConsentRequest.keep_until:type_name -> google.protobuf.Timestamp
+	24,  // 235: comity.request.v1.RequestConsentResponse.request:type_name -> comity.request.v1.Request
+	24,  // 236: comity.request.v1.GrantConsentResponse.request:type_name -> comity.request.v1.Request
+	24,  // 237: comity.request.v1.RefuseConsentResponse.request:type_name -> comity.request.v1.Request
+	24,  // 238: comity.request.v1.RecordOnwardTransferResponse.request:type_name -> comity.request.v1.Request
+	24,  // 239: comity.request.v1.ReportUseResponse.request:type_name -> comity.request.v1.Request
+	184, // 240: comity.request.v1.SetLegalHoldRequest.review_time:type_name -> google.protobuf.Timestamp
+	24,  // 241: comity.request.v1.SetLegalHoldResponse.request:type_name -> comity.request.v1.Request
+	24,  // 242: comity.request.v1.LiftLegalHoldResponse.request:type_name -> comity.request.v1.Request
+	148, // 243: comity.request.v1.CreateDataSubjectRequestRequest.data_subject_request:type_name -> comity.request.v1.DataSubjectRequest
+	148, // 244: comity.request.v1.CreateDataSubjectRequestResponse.data_subject_request:type_name -> comity.request.v1.DataSubjectRequest
+	148, // 245: comity.request.v1.GetDataSubjectRequestResponse.data_subject_request:type_name -> comity.request.v1.DataSubjectRequest
+	148, // 246: comity.request.v1.ListDataSubjectRequestsResponse.data_subject_requests:type_name -> comity.request.v1.DataSubjectRequest
+	150, // 247: comity.request.v1.DecideDataSubjectRequestRequest.decision:type_name -> comity.request.v1.DataSubjectDecision
+	148, // 248: comity.request.v1.DecideDataSubjectRequestResponse.data_subject_request:type_name -> comity.request.v1.DataSubjectRequest
+	151, // 249: comity.request.v1.RecordDataSubjectInformingRequest.informing:type_name -> comity.request.v1.DataSubjectInforming
+	148, // 250: comity.request.v1.RecordDataSubjectInformingResponse.data_subject_request:type_name -> comity.request.v1.DataSubjectRequest
+	58,  // 251: comity.request.v1.RequestService.CreateRequest:input_type -> comity.request.v1.CreateRequestRequest
+	60,  // 252: comity.request.v1.RequestService.GetRequest:input_type -> comity.request.v1.GetRequestRequest
+	62,  // 253: comity.request.v1.RequestService.ListRequests:input_type -> comity.request.v1.ListRequestsRequest
+	64,  // 254: comity.request.v1.RequestService.UpdateRequest:input_type -> comity.request.v1.UpdateRequestRequest
+	66,  // 255: comity.request.v1.RequestService.SubmitRequest:input_type -> comity.request.v1.SubmitRequestRequest
+	68,  // 256: comity.request.v1.RequestService.ReturnRequest:input_type -> comity.request.v1.ReturnRequestRequest
+	70,  // 257: comity.request.v1.RequestService.TransmitRequest:input_type -> comity.request.v1.TransmitRequestRequest
+	72,  // 258: comity.request.v1.RequestService.AcknowledgeRequest:input_type -> comity.request.v1.AcknowledgeRequestRequest
+	74,  // 259: comity.request.v1.RequestService.RequestClarification:input_type -> comity.request.v1.RequestClarificationRequest
+	76,  // 260: comity.request.v1.RequestService.ProvideClarification:input_type -> comity.request.v1.ProvideClarificationRequest
+	78,  // 261: comity.request.v1.RequestService.AcceptRequest:input_type -> comity.request.v1.AcceptRequestRequest
+	80,  // 262: comity.request.v1.RequestService.RefuseRequest:input_type -> comity.request.v1.RefuseRequestRequest
+	82,  // 263: comity.request.v1.RequestService.ExecuteRequest:input_type -> comity.request.v1.ExecuteRequestRequest
+	84,  // 264: comity.request.v1.RequestService.ExtendPreservation:input_type -> comity.request.v1.ExtendPreservationRequest
+	86,  // 265: comity.request.v1.RequestService.WithdrawRequest:input_type -> comity.request.v1.WithdrawRequestRequest
+	88,  // 266: comity.request.v1.RequestService.CloseRequest:input_type -> comity.request.v1.CloseRequestRequest
+	90,  // 267: comity.request.v1.RequestService.RequestExtension:input_type -> comity.request.v1.RequestExtensionRequest
+	92,  // 268: comity.request.v1.RequestService.GrantExtension:input_type -> comity.request.v1.GrantExtensionRequest
+	94,  // 269: comity.request.v1.RequestService.DeclineExtension:input_type -> comity.request.v1.DeclineExtensionRequest
+	96,  // 270: comity.request.v1.RequestService.ReleasePreservation:input_type -> comity.request.v1.ReleasePreservationRequest
+	98,  // 271: comity.request.v1.RequestService.DiscloseChain:input_type -> comity.request.v1.DiscloseChainRequest
+	100, // 272: comity.request.v1.RequestService.NotifyImpediment:input_type -> comity.request.v1.NotifyImpedimentRequest
+	102, // 273: comity.request.v1.RequestService.PostponeRequest:input_type -> comity.request.v1.PostponeRequestRequest
+	104, // 274: comity.request.v1.RequestService.ResumeRequest:input_type -> comity.request.v1.ResumeRequestRequest
+	106, // 275: comity.request.v1.RequestService.ProposeConditions:input_type -> comity.request.v1.ProposeConditionsRequest
+	108, // 276: comity.request.v1.RequestService.AcceptConditions:input_type -> comity.request.v1.AcceptConditionsRequest
+	110, // 277: comity.request.v1.RequestService.RejectConditions:input_type -> comity.request.v1.RejectConditionsRequest
+	112, // 278: comity.request.v1.RequestService.ConfirmInWriting:input_type -> comity.request.v1.ConfirmInWritingRequest
+	114, // 279: comity.request.v1.RequestService.DeclareConfidentialityImpossible:input_type -> comity.request.v1.DeclareConfidentialityImpossibleRequest
+	116, // 280: comity.request.v1.RequestService.ProceedRequest:input_type -> comity.request.v1.ProceedRequestRequest
+	118, // 281: comity.request.v1.RequestService.TransferOwnership:input_type -> comity.request.v1.TransferOwnershipRequest
+	120, // 282: comity.request.v1.RequestService.DraftFollowUp:input_type -> comity.request.v1.DraftFollowUpRequest
+	122, // 283: comity.request.v1.RequestService.RecordOralRequest:input_type -> comity.request.v1.RecordOralRequestRequest
+	152, // 284: comity.request.v1.RequestService.AcknowledgeConditions:input_type -> comity.request.v1.AcknowledgeConditionsRequest
+	154, // 285: comity.request.v1.RequestService.RequestConsent:input_type -> comity.request.v1.RequestConsentRequest
+	156, // 286: comity.request.v1.RequestService.GrantConsent:input_type -> comity.request.v1.GrantConsentRequest
+	158, // 287: comity.request.v1.RequestService.RefuseConsent:input_type -> comity.request.v1.RefuseConsentRequest
+	160, // 288: comity.request.v1.RequestService.RecordOnwardTransfer:input_type -> comity.request.v1.RecordOnwardTransferRequest
+	162, // 289: comity.request.v1.RequestService.ReportUse:input_type -> comity.request.v1.ReportUseRequest
+	164, // 290: comity.request.v1.RequestService.SetLegalHold:input_type -> comity.request.v1.SetLegalHoldRequest
+	166, // 291: comity.request.v1.RequestService.LiftLegalHold:input_type -> comity.request.v1.LiftLegalHoldRequest
+	168, // 292: comity.request.v1.RequestService.CreateDataSubjectRequest:input_type -> comity.request.v1.CreateDataSubjectRequestRequest
+	170, // 293: comity.request.v1.RequestService.GetDataSubjectRequest:input_type -> comity.request.v1.GetDataSubjectRequestRequest
+	172, // 294: comity.request.v1.RequestService.ListDataSubjectRequests:input_type -> comity.request.v1.ListDataSubjectRequestsRequest
+	174, // 295: comity.request.v1.RequestService.DecideDataSubjectRequest:input_type -> comity.request.v1.DecideDataSubjectRequestRequest
+	176, // 296: comity.request.v1.RequestService.RecordDataSubjectInforming:input_type -> comity.request.v1.RecordDataSubjectInformingRequest
+	124, // 297: comity.request.v1.RequestService.GetRequestHistory:input_type -> comity.request.v1.GetRequestHistoryRequest
+	126, // 298: comity.request.v1.RequestService.CreateMessage:input_type -> comity.request.v1.CreateMessageRequest
+	128, // 299: comity.request.v1.RequestService.ListMessages:input_type -> comity.request.v1.ListMessagesRequest
+	130, // 300: comity.request.v1.RequestService.UploadAttachment:input_type -> comity.request.v1.UploadAttachmentRequest
+	133, // 301: comity.request.v1.RequestService.ListAttachments:input_type -> comity.request.v1.ListAttachmentsRequest
+	135, // 302: comity.request.v1.RequestService.DownloadAttachment:input_type -> comity.request.v1.DownloadAttachmentRequest
+	137, // 303: comity.request.v1.RequestService.WatchRequests:input_type -> comity.request.v1.WatchRequestsRequest
+	139, // 304: comity.request.v1.RequestService.GetStatistics:input_type -> comity.request.v1.GetStatisticsRequest
+	59,  // 305: comity.request.v1.RequestService.CreateRequest:output_type -> comity.request.v1.CreateRequestResponse
+	61,  // 306: comity.request.v1.RequestService.GetRequest:output_type -> comity.request.v1.GetRequestResponse
+	63,  // 307: comity.request.v1.RequestService.ListRequests:output_type -> comity.request.v1.ListRequestsResponse
+	65,  // 308: comity.request.v1.RequestService.UpdateRequest:output_type -> comity.request.v1.UpdateRequestResponse
+	67,  // 309: comity.request.v1.RequestService.SubmitRequest:output_type -> comity.request.v1.SubmitRequestResponse
+	69,  // 310: comity.request.v1.RequestService.ReturnRequest:output_type -> comity.request.v1.ReturnRequestResponse
+	71,  // 311: comity.request.v1.RequestService.TransmitRequest:output_type -> comity.request.v1.TransmitRequestResponse
+	73,  // 312: comity.request.v1.RequestService.AcknowledgeRequest:output_type -> comity.request.v1.AcknowledgeRequestResponse
+	75,  // 313: comity.request.v1.RequestService.RequestClarification:output_type -> comity.request.v1.RequestClarificationResponse
+	77,  // 314: comity.request.v1.RequestService.ProvideClarification:output_type -> comity.request.v1.ProvideClarificationResponse
+	79,  // 315: comity.request.v1.RequestService.AcceptRequest:output_type -> comity.request.v1.AcceptRequestResponse
+	81,  // 316: comity.request.v1.RequestService.RefuseRequest:output_type -> comity.request.v1.RefuseRequestResponse
+	83,  // 317: comity.request.v1.RequestService.ExecuteRequest:output_type -> comity.request.v1.ExecuteRequestResponse
+	85,  // 318: comity.request.v1.RequestService.ExtendPreservation:output_type -> comity.request.v1.ExtendPreservationResponse
+	87,  // 319: comity.request.v1.RequestService.WithdrawRequest:output_type -> comity.request.v1.WithdrawRequestResponse
+	89,  // 320: comity.request.v1.RequestService.CloseRequest:output_type -> comity.request.v1.CloseRequestResponse
+	91,  // 321: comity.request.v1.RequestService.RequestExtension:output_type -> comity.request.v1.RequestExtensionResponse
+	93,  // 322: comity.request.v1.RequestService.GrantExtension:output_type -> comity.request.v1.GrantExtensionResponse
+	95,  // 323: comity.request.v1.RequestService.DeclineExtension:output_type -> comity.request.v1.DeclineExtensionResponse
+	97,  // 324: comity.request.v1.RequestService.ReleasePreservation:output_type -> comity.request.v1.ReleasePreservationResponse
+	99,  // 325: comity.request.v1.RequestService.DiscloseChain:output_type -> comity.request.v1.DiscloseChainResponse
+	101, // 326: comity.request.v1.RequestService.NotifyImpediment:output_type -> comity.request.v1.NotifyImpedimentResponse
+	103, // 327: comity.request.v1.RequestService.PostponeRequest:output_type -> comity.request.v1.PostponeRequestResponse
+	105, // 328: comity.request.v1.RequestService.ResumeRequest:output_type -> comity.request.v1.ResumeRequestResponse
+	107, // 329: comity.request.v1.RequestService.ProposeConditions:output_type -> comity.request.v1.ProposeConditionsResponse
+	109, // 330: comity.request.v1.RequestService.AcceptConditions:output_type -> comity.request.v1.AcceptConditionsResponse
+	111, // 331: comity.request.v1.RequestService.RejectConditions:output_type -> comity.request.v1.RejectConditionsResponse
+	113, // 332: comity.request.v1.RequestService.ConfirmInWriting:output_type -> comity.request.v1.ConfirmInWritingResponse
+	115, // 333: comity.request.v1.RequestService.DeclareConfidentialityImpossible:output_type -> comity.request.v1.DeclareConfidentialityImpossibleResponse
+	117, // 334: comity.request.v1.RequestService.ProceedRequest:output_type -> comity.request.v1.ProceedRequestResponse
+	119, // 335: comity.request.v1.RequestService.TransferOwnership:output_type -> comity.request.v1.TransferOwnershipResponse
+	121, // 336: comity.request.v1.RequestService.DraftFollowUp:output_type -> comity.request.v1.DraftFollowUpResponse
+	123, // 337: comity.request.v1.RequestService.RecordOralRequest:output_type -> comity.request.v1.RecordOralRequestResponse
+	153, // 338: comity.request.v1.RequestService.AcknowledgeConditions:output_type -> comity.request.v1.AcknowledgeConditionsResponse
+	155, // 339: comity.request.v1.RequestService.RequestConsent:output_type -> comity.request.v1.RequestConsentResponse
+	157, // 340: comity.request.v1.RequestService.GrantConsent:output_type -> comity.request.v1.GrantConsentResponse
+	159, // 341: comity.request.v1.RequestService.RefuseConsent:output_type -> comity.request.v1.RefuseConsentResponse
+	161, // 342: comity.request.v1.RequestService.RecordOnwardTransfer:output_type -> comity.request.v1.RecordOnwardTransferResponse
+	163, // 343: comity.request.v1.RequestService.ReportUse:output_type -> comity.request.v1.ReportUseResponse
+	165, // 344: comity.request.v1.RequestService.SetLegalHold:output_type -> comity.request.v1.SetLegalHoldResponse
+	167, // 345: comity.request.v1.RequestService.LiftLegalHold:output_type -> comity.request.v1.LiftLegalHoldResponse
+	169, // 346: comity.request.v1.RequestService.CreateDataSubjectRequest:output_type -> comity.request.v1.CreateDataSubjectRequestResponse
+	171, // 347: comity.request.v1.RequestService.GetDataSubjectRequest:output_type -> comity.request.v1.GetDataSubjectRequestResponse
+	173, // 348: comity.request.v1.RequestService.ListDataSubjectRequests:output_type -> comity.request.v1.ListDataSubjectRequestsResponse
+	175, // 349: comity.request.v1.RequestService.DecideDataSubjectRequest:output_type -> comity.request.v1.DecideDataSubjectRequestResponse
+	177, // 350: comity.request.v1.RequestService.RecordDataSubjectInforming:output_type -> comity.request.v1.RecordDataSubjectInformingResponse
+	125, // 351: comity.request.v1.RequestService.GetRequestHistory:output_type -> comity.request.v1.GetRequestHistoryResponse
+	127, // 352: comity.request.v1.RequestService.CreateMessage:output_type -> comity.request.v1.CreateMessageResponse
+	129, // 353: comity.request.v1.RequestService.ListMessages:output_type -> comity.request.v1.ListMessagesResponse
+	132, // 354: comity.request.v1.RequestService.UploadAttachment:output_type -> comity.request.v1.UploadAttachmentResponse
+	134, // 355: comity.request.v1.RequestService.ListAttachments:output_type -> comity.request.v1.ListAttachmentsResponse
+	136, // 356: comity.request.v1.RequestService.DownloadAttachment:output_type -> comity.request.v1.DownloadAttachmentResponse
+	138, // 357: comity.request.v1.RequestService.WatchRequests:output_type -> comity.request.v1.WatchRequestsResponse
+	140, // 358: comity.request.v1.RequestService.GetStatistics:output_type -> comity.request.v1.GetStatisticsResponse
+	305, // [305:359] is the sub-list for method output_type
+	251, // [251:305] is the sub-list for method input_type
+	251, // [251:251] is the sub-list for extension type_name
+	251, // [251:251] is the sub-list for extension extendee
+	0,   // [0:251] is the sub-list for field type_name
 }
 
 func init() { file_comity_request_v1_request_proto_init() }
@@ -10613,8 +13964,8 @@ func file_comity_request_v1_request_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_request_v1_request_proto_rawDesc), len(file_comity_request_v1_request_proto_rawDesc)),
-			NumEnums:      17,
-			NumMessages:   122,
+			NumEnums:      24,
+			NumMessages:   158,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,6 +52,19 @@ const (
 	RequestService_TransferOwnership_FullMethodName                = "/comity.request.v1.RequestService/TransferOwnership"
 	RequestService_DraftFollowUp_FullMethodName                    = "/comity.request.v1.RequestService/DraftFollowUp"
 	RequestService_RecordOralRequest_FullMethodName                = "/comity.request.v1.RequestService/RecordOralRequest"
+	RequestService_AcknowledgeConditions_FullMethodName            = "/comity.request.v1.RequestService/AcknowledgeConditions"
+	RequestService_RequestConsent_FullMethodName                   = "/comity.request.v1.RequestService/RequestConsent"
+	RequestService_GrantConsent_FullMethodName                     = "/comity.request.v1.RequestService/GrantConsent"
+	RequestService_RefuseConsent_FullMethodName                    = "/comity.request.v1.RequestService/RefuseConsent"
+	RequestService_RecordOnwardTransfer_FullMethodName             = "/comity.request.v1.RequestService/RecordOnwardTransfer"
+	RequestService_ReportUse_FullMethodName                        = "/comity.request.v1.RequestService/ReportUse"
+	RequestService_SetLegalHold_FullMethodName                     = "/comity.request.v1.RequestService/SetLegalHold"
+	RequestService_LiftLegalHold_FullMethodName                    = "/comity.request.v1.RequestService/LiftLegalHold"
+	RequestService_CreateDataSubjectRequest_FullMethodName         = "/comity.request.v1.RequestService/CreateDataSubjectRequest"
+	RequestService_GetDataSubjectRequest_FullMethodName            = "/comity.request.v1.RequestService/GetDataSubjectRequest"
+	RequestService_ListDataSubjectRequests_FullMethodName          = "/comity.request.v1.RequestService/ListDataSubjectRequests"
+	RequestService_DecideDataSubjectRequest_FullMethodName         = "/comity.request.v1.RequestService/DecideDataSubjectRequest"
+	RequestService_RecordDataSubjectInforming_FullMethodName       = "/comity.request.v1.RequestService/RecordDataSubjectInforming"
 	RequestService_GetRequestHistory_FullMethodName                = "/comity.request.v1.RequestService/GetRequestHistory"
 	RequestService_CreateMessage_FullMethodName                    = "/comity.request.v1.RequestService/CreateMessage"
 	RequestService_ListMessages_FullMethodName                     = "/comity.request.v1.RequestService/ListMessages"
@@ -148,6 +161,47 @@ type RequestServiceClient interface {
 	// point or central authority. It starts ACKNOWLEDGED, to be confirmed in
 	// writing by the requesting side.
 	RecordOralRequest(ctx context.Context, in *RecordOralRequestRequest, opts ...grpc.CallOption) (*RecordOralRequestResponse, error)
+	// Acknowledges, for the requesting side, the use conditions that bind
+	// (those of :accept and of accepted proposals); until every one is
+	// acknowledged, the requesting side cannot download EVIDENCE attachments.
+	// By the owning prosecutor or the requesting state's central authority.
+	AcknowledgeConditions(ctx context.Context, in *AcknowledgeConditionsRequest, opts ...grpc.CallOption) (*AcknowledgeConditionsResponse, error)
+	// Asks the requested side's consent to another use, an onward transfer
+	// or keeping the evidence past a DELETE_BY or RETURN condition; by the
+	// owning prosecutor or the requesting state's central authority.
+	RequestConsent(ctx context.Context, in *RequestConsentRequest, opts ...grpc.CallOption) (*RequestConsentResponse, error)
+	// Grants a pending consent; by the requested state's central authority.
+	GrantConsent(ctx context.Context, in *GrantConsentRequest, opts ...grpc.CallOption) (*GrantConsentResponse, error)
+	// Refuses a pending consent with reasons; by the requested state's
+	// central authority.
+	RefuseConsent(ctx context.Context, in *RefuseConsentRequest, opts ...grpc.CallOption) (*RefuseConsentResponse, error)
+	// Records that what was received was passed on to another authority;
+	// refused under a NO_ONWARD_TRANSFER condition without a granted consent.
+	// By the owning prosecutor or the requesting state's central authority.
+	RecordOnwardTransfer(ctx context.Context, in *RecordOnwardTransferRequest, opts ...grpc.CallOption) (*RecordOnwardTransferResponse, error)
+	// Reports how what was received was used, where a REPORT_USE condition
+	// asks for it; by the owning prosecutor or the requesting state's central
+	// authority.
+	ReportUse(ctx context.Context, in *ReportUseRequest, opts ...grpc.CallOption) (*ReportUseResponse, error)
+	// Sets a legal hold, which stops the erasure of the request's content at
+	// the end of its retention until lifted; by the requesting state's central
+	// authority.
+	SetLegalHold(ctx context.Context, in *SetLegalHoldRequest, opts ...grpc.CallOption) (*SetLegalHoldResponse, error)
+	// Lifts the legal hold; by the requesting state's central authority.
+	LiftLegalHold(ctx context.Context, in *LiftLegalHoldRequest, opts ...grpc.CallOption) (*LiftLegalHoldResponse, error)
+	// Records that a person asked for access to, correction or erasure of
+	// their data; by a central authority, for its state.
+	CreateDataSubjectRequest(ctx context.Context, in *CreateDataSubjectRequestRequest, opts ...grpc.CallOption) (*CreateDataSubjectRequestResponse, error)
+	// Gets a data subject's request; central authorities of its state only.
+	GetDataSubjectRequest(ctx context.Context, in *GetDataSubjectRequestRequest, opts ...grpc.CallOption) (*GetDataSubjectRequestResponse, error)
+	// Lists the data subjects' requests of the caller's state, newest first.
+	ListDataSubjectRequests(ctx context.Context, in *ListDataSubjectRequestsRequest, opts ...grpc.CallOption) (*ListDataSubjectRequestsResponse, error)
+	// Records the decision on a data subject's request: GRANTED, DEFERRED
+	// (with reasons and a review date), RESTRICTED or REFUSED (with reasons).
+	DecideDataSubjectRequest(ctx context.Context, in *DecideDataSubjectRequestRequest, opts ...grpc.CallOption) (*DecideDataSubjectRequestResponse, error)
+	// Records that the person was informed of a measure concerning them, or
+	// that informing them is deferred, with reasons (e-Evidence Art 13).
+	RecordDataSubjectInforming(ctx context.Context, in *RecordDataSubjectInformingRequest, opts ...grpc.CallOption) (*RecordDataSubjectInformingResponse, error)
 	// Lists a request's status changes, oldest first.
 	GetRequestHistory(ctx context.Context, in *GetRequestHistoryRequest, opts ...grpc.CallOption) (*GetRequestHistoryResponse, error)
 	// Adds a message to a request's correspondence.
@@ -510,6 +564,136 @@ func (c *requestServiceClient) RecordOralRequest(ctx context.Context, in *Record
 	return out, nil
 }
 
+func (c *requestServiceClient) AcknowledgeConditions(ctx context.Context, in *AcknowledgeConditionsRequest, opts ...grpc.CallOption) (*AcknowledgeConditionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcknowledgeConditionsResponse)
+	err := c.cc.Invoke(ctx, RequestService_AcknowledgeConditions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) RequestConsent(ctx context.Context, in *RequestConsentRequest, opts ...grpc.CallOption) (*RequestConsentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestConsentResponse)
+	err := c.cc.Invoke(ctx, RequestService_RequestConsent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) GrantConsent(ctx context.Context, in *GrantConsentRequest, opts ...grpc.CallOption) (*GrantConsentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GrantConsentResponse)
+	err := c.cc.Invoke(ctx, RequestService_GrantConsent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) RefuseConsent(ctx context.Context, in *RefuseConsentRequest, opts ...grpc.CallOption) (*RefuseConsentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefuseConsentResponse)
+	err := c.cc.Invoke(ctx, RequestService_RefuseConsent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) RecordOnwardTransfer(ctx context.Context, in *RecordOnwardTransferRequest, opts ...grpc.CallOption) (*RecordOnwardTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordOnwardTransferResponse)
+	err := c.cc.Invoke(ctx, RequestService_RecordOnwardTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ReportUse(ctx context.Context, in *ReportUseRequest, opts ...grpc.CallOption) (*ReportUseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportUseResponse)
+	err := c.cc.Invoke(ctx, RequestService_ReportUse_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) SetLegalHold(ctx context.Context, in *SetLegalHoldRequest, opts ...grpc.CallOption) (*SetLegalHoldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLegalHoldResponse)
+	err := c.cc.Invoke(ctx, RequestService_SetLegalHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) LiftLegalHold(ctx context.Context, in *LiftLegalHoldRequest, opts ...grpc.CallOption) (*LiftLegalHoldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LiftLegalHoldResponse)
+	err := c.cc.Invoke(ctx, RequestService_LiftLegalHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) CreateDataSubjectRequest(ctx context.Context, in *CreateDataSubjectRequestRequest, opts ...grpc.CallOption) (*CreateDataSubjectRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateDataSubjectRequestResponse)
+	err := c.cc.Invoke(ctx, RequestService_CreateDataSubjectRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) GetDataSubjectRequest(ctx context.Context, in *GetDataSubjectRequestRequest, opts ...grpc.CallOption) (*GetDataSubjectRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDataSubjectRequestResponse)
+	err := c.cc.Invoke(ctx, RequestService_GetDataSubjectRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) ListDataSubjectRequests(ctx context.Context, in *ListDataSubjectRequestsRequest, opts ...grpc.CallOption) (*ListDataSubjectRequestsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDataSubjectRequestsResponse)
+	err := c.cc.Invoke(ctx, RequestService_ListDataSubjectRequests_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) DecideDataSubjectRequest(ctx context.Context, in *DecideDataSubjectRequestRequest, opts ...grpc.CallOption) (*DecideDataSubjectRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecideDataSubjectRequestResponse)
+	err := c.cc.Invoke(ctx, RequestService_DecideDataSubjectRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *requestServiceClient) RecordDataSubjectInforming(ctx context.Context, in *RecordDataSubjectInformingRequest, opts ...grpc.CallOption) (*RecordDataSubjectInformingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordDataSubjectInformingResponse)
+	err := c.cc.Invoke(ctx, RequestService_RecordDataSubjectInforming_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *requestServiceClient) GetRequestHistory(ctx context.Context, in *GetRequestHistoryRequest, opts ...grpc.CallOption) (*GetRequestHistoryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetRequestHistoryResponse)
@@ -697,6 +881,47 @@ type RequestServiceServer interface {
 	// point or central authority. It starts ACKNOWLEDGED, to be confirmed in
 	// writing by the requesting side.
 	RecordOralRequest(context.Context, *RecordOralRequestRequest) (*RecordOralRequestResponse, error)
+	// Acknowledges, for the requesting side, the use conditions that bind
+	// (those of :accept and of accepted proposals); until every one is
+	// acknowledged, the requesting side cannot download EVIDENCE attachments.
+	// By the owning prosecutor or the requesting state's central authority.
+	AcknowledgeConditions(context.Context, *AcknowledgeConditionsRequest) (*AcknowledgeConditionsResponse, error)
+	// Asks the requested side's consent to another use, an onward transfer
+	// or keeping the evidence past a DELETE_BY or RETURN condition; by the
+	// owning prosecutor or the requesting state's central authority.
+	RequestConsent(context.Context, *RequestConsentRequest) (*RequestConsentResponse, error)
+	// Grants a pending consent; by the requested state's central authority.
+	GrantConsent(context.Context, *GrantConsentRequest) (*GrantConsentResponse, error)
+	// Refuses a pending consent with reasons; by the requested state's
+	// central authority.
+	RefuseConsent(context.Context, *RefuseConsentRequest) (*RefuseConsentResponse, error)
+	// Records that what was received was passed on to another authority;
+	// refused under a NO_ONWARD_TRANSFER condition without a granted consent.
+	// By the owning prosecutor or the requesting state's central authority.
+	RecordOnwardTransfer(context.Context, *RecordOnwardTransferRequest) (*RecordOnwardTransferResponse, error)
+	// Reports how what was received was used, where a REPORT_USE condition
+	// asks for it; by the owning prosecutor or the requesting state's central
+	// authority.
+	ReportUse(context.Context, *ReportUseRequest) (*ReportUseResponse, error)
+	// Sets a legal hold, which stops the erasure of the request's content at
+	// the end of its retention until lifted; by the requesting state's central
+	// authority.
+	SetLegalHold(context.Context, *SetLegalHoldRequest) (*SetLegalHoldResponse, error)
+	// Lifts the legal hold; by the requesting state's central authority.
+	LiftLegalHold(context.Context, *LiftLegalHoldRequest) (*LiftLegalHoldResponse, error)
+	// Records that a person asked for access to, correction or erasure of
+	// their data; by a central authority, for its state.
+	CreateDataSubjectRequest(context.Context, *CreateDataSubjectRequestRequest) (*CreateDataSubjectRequestResponse, error)
+	// Gets a data subject's request; central authorities of its state only.
+	GetDataSubjectRequest(context.Context, *GetDataSubjectRequestRequest) (*GetDataSubjectRequestResponse, error)
+	// Lists the data subjects' requests of the caller's state, newest first.
+	ListDataSubjectRequests(context.Context, *ListDataSubjectRequestsRequest) (*ListDataSubjectRequestsResponse, error)
+	// Records the decision on a data subject's request: GRANTED, DEFERRED
+	// (with reasons and a review date), RESTRICTED or REFUSED (with reasons).
+	DecideDataSubjectRequest(context.Context, *DecideDataSubjectRequestRequest) (*DecideDataSubjectRequestResponse, error)
+	// Records that the person was informed of a measure concerning them, or
+	// that informing them is deferred, with reasons (e-Evidence Art 13).
+	RecordDataSubjectInforming(context.Context, *RecordDataSubjectInformingRequest) (*RecordDataSubjectInformingResponse, error)
 	// Lists a request's status changes, oldest first.
 	GetRequestHistory(context.Context, *GetRequestHistoryRequest) (*GetRequestHistoryResponse, error)
 	// Adds a message to a request's correspondence.
@@ -827,6 +1052,45 @@ func (UnimplementedRequestServiceServer) DraftFollowUp(context.Context, *DraftFo
 }
 func (UnimplementedRequestServiceServer) RecordOralRequest(context.Context, *RecordOralRequestRequest) (*RecordOralRequestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordOralRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) AcknowledgeConditions(context.Context, *AcknowledgeConditionsRequest) (*AcknowledgeConditionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcknowledgeConditions not implemented")
+}
+func (UnimplementedRequestServiceServer) RequestConsent(context.Context, *RequestConsentRequest) (*RequestConsentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestConsent not implemented")
+}
+func (UnimplementedRequestServiceServer) GrantConsent(context.Context, *GrantConsentRequest) (*GrantConsentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GrantConsent not implemented")
+}
+func (UnimplementedRequestServiceServer) RefuseConsent(context.Context, *RefuseConsentRequest) (*RefuseConsentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefuseConsent not implemented")
+}
+func (UnimplementedRequestServiceServer) RecordOnwardTransfer(context.Context, *RecordOnwardTransferRequest) (*RecordOnwardTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordOnwardTransfer not implemented")
+}
+func (UnimplementedRequestServiceServer) ReportUse(context.Context, *ReportUseRequest) (*ReportUseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportUse not implemented")
+}
+func (UnimplementedRequestServiceServer) SetLegalHold(context.Context, *SetLegalHoldRequest) (*SetLegalHoldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLegalHold not implemented")
+}
+func (UnimplementedRequestServiceServer) LiftLegalHold(context.Context, *LiftLegalHoldRequest) (*LiftLegalHoldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LiftLegalHold not implemented")
+}
+func (UnimplementedRequestServiceServer) CreateDataSubjectRequest(context.Context, *CreateDataSubjectRequestRequest) (*CreateDataSubjectRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateDataSubjectRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) GetDataSubjectRequest(context.Context, *GetDataSubjectRequestRequest) (*GetDataSubjectRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDataSubjectRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) ListDataSubjectRequests(context.Context, *ListDataSubjectRequestsRequest) (*ListDataSubjectRequestsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDataSubjectRequests not implemented")
+}
+func (UnimplementedRequestServiceServer) DecideDataSubjectRequest(context.Context, *DecideDataSubjectRequestRequest) (*DecideDataSubjectRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DecideDataSubjectRequest not implemented")
+}
+func (UnimplementedRequestServiceServer) RecordDataSubjectInforming(context.Context, *RecordDataSubjectInformingRequest) (*RecordDataSubjectInformingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordDataSubjectInforming not implemented")
 }
 func (UnimplementedRequestServiceServer) GetRequestHistory(context.Context, *GetRequestHistoryRequest) (*GetRequestHistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRequestHistory not implemented")
@@ -1467,6 +1731,240 @@ func _RequestService_RecordOralRequest_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RequestService_AcknowledgeConditions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcknowledgeConditionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).AcknowledgeConditions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_AcknowledgeConditions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).AcknowledgeConditions(ctx, req.(*AcknowledgeConditionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_RequestConsent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestConsentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).RequestConsent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_RequestConsent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).RequestConsent(ctx, req.(*RequestConsentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_GrantConsent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GrantConsentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).GrantConsent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_GrantConsent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).GrantConsent(ctx, req.(*GrantConsentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_RefuseConsent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefuseConsentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).RefuseConsent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_RefuseConsent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).RefuseConsent(ctx, req.(*RefuseConsentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_RecordOnwardTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordOnwardTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).RecordOnwardTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_RecordOnwardTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).RecordOnwardTransfer(ctx, req.(*RecordOnwardTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ReportUse_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportUseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ReportUse(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ReportUse_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ReportUse(ctx, req.(*ReportUseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_SetLegalHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLegalHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).SetLegalHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_SetLegalHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).SetLegalHold(ctx, req.(*SetLegalHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_LiftLegalHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LiftLegalHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).LiftLegalHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_LiftLegalHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).LiftLegalHold(ctx, req.(*LiftLegalHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_CreateDataSubjectRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateDataSubjectRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).CreateDataSubjectRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_CreateDataSubjectRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).CreateDataSubjectRequest(ctx, req.(*CreateDataSubjectRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_GetDataSubjectRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDataSubjectRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).GetDataSubjectRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_GetDataSubjectRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).GetDataSubjectRequest(ctx, req.(*GetDataSubjectRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_ListDataSubjectRequests_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDataSubjectRequestsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).ListDataSubjectRequests(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_ListDataSubjectRequests_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).ListDataSubjectRequests(ctx, req.(*ListDataSubjectRequestsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_DecideDataSubjectRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecideDataSubjectRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).DecideDataSubjectRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_DecideDataSubjectRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).DecideDataSubjectRequest(ctx, req.(*DecideDataSubjectRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RequestService_RecordDataSubjectInforming_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordDataSubjectInformingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestServiceServer).RecordDataSubjectInforming(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestService_RecordDataSubjectInforming_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestServiceServer).RecordDataSubjectInforming(ctx, req.(*RecordDataSubjectInformingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RequestService_GetRequestHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetRequestHistoryRequest)
 	if err := dec(in); err != nil {
@@ -1724,6 +2222,58 @@ var RequestService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordOralRequest",
 			Handler:    _RequestService_RecordOralRequest_Handler,
+		},
+		{
+			MethodName: "AcknowledgeConditions",
+			Handler:    _RequestService_AcknowledgeConditions_Handler,
+		},
+		{
+			MethodName: "RequestConsent",
+			Handler:    _RequestService_RequestConsent_Handler,
+		},
+		{
+			MethodName: "GrantConsent",
+			Handler:    _RequestService_GrantConsent_Handler,
+		},
+		{
+			MethodName: "RefuseConsent",
+			Handler:    _RequestService_RefuseConsent_Handler,
+		},
+		{
+			MethodName: "RecordOnwardTransfer",
+			Handler:    _RequestService_RecordOnwardTransfer_Handler,
+		},
+		{
+			MethodName: "ReportUse",
+			Handler:    _RequestService_ReportUse_Handler,
+		},
+		{
+			MethodName: "SetLegalHold",
+			Handler:    _RequestService_SetLegalHold_Handler,
+		},
+		{
+			MethodName: "LiftLegalHold",
+			Handler:    _RequestService_LiftLegalHold_Handler,
+		},
+		{
+			MethodName: "CreateDataSubjectRequest",
+			Handler:    _RequestService_CreateDataSubjectRequest_Handler,
+		},
+		{
+			MethodName: "GetDataSubjectRequest",
+			Handler:    _RequestService_GetDataSubjectRequest_Handler,
+		},
+		{
+			MethodName: "ListDataSubjectRequests",
+			Handler:    _RequestService_ListDataSubjectRequests_Handler,
+		},
+		{
+			MethodName: "DecideDataSubjectRequest",
+			Handler:    _RequestService_DecideDataSubjectRequest_Handler,
+		},
+		{
+			MethodName: "RecordDataSubjectInforming",
+			Handler:    _RequestService_RecordDataSubjectInforming_Handler,
 		},
 		{
 			MethodName: "GetRequestHistory",
