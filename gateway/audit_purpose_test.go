@@ -169,6 +169,11 @@ func TestReadsCarryTheirDeclaredPurpose(t *testing.T) {
 	if got := reads(entries); !slices.Equal(got, want) {
 		t.Errorf("the reads' events say:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+	// An auditor finds the reads whose reader declared nothing.
+	undeclared, _ := s.auditEntries(kzAuditor, `resource:"`+name+`" AND purpose = "undeclared"`)
+	if got := reads(undeclared); len(got) != 4 || len(got) != len(undeclared) {
+		t.Errorf("the filter purpose = \"undeclared\" lists:\n%s\nwant the 4 undeclared reads", describe(undeclared))
+	}
 	for _, e := range entries {
 		isRead := e.Event.Outcome == "OK" && slices.Contains([]string{get, messages, dl}, e.Event.Action)
 		if !isRead && e.Event.Purpose != "" {
