@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -46,8 +47,9 @@ type SweepReport struct {
 	// condition, Completed the erasures finished (their attachments'
 	// content deleted from the blob store).
 	Erased, Evidence, Completed int
-	// Skipped are the requesting states whose retention the directory
-	// could not say this sweep: none of their requests was erased.
+	// Skipped says that the directory could not say the states'
+	// retentions this sweep ("every state"): none of their requests was
+	// erased under the retention policy.
 	Skipped []string
 }
 
@@ -215,15 +217,17 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		return err
 	}))
 
-	states, err := s.states(ctx)
+	retentions, err := s.retentions(ctx)
 	if err != nil {
-		problems = append(problems, fmt.Errorf("retention sweep: the directory's states: %w", err))
+		// Never erase on a guess: without the directory's word, no state's
+		// requests are erased under the retention policy this sweep.
+		problems = append(problems, fmt.Errorf("retention sweep: the directory's retentions: %w", err))
+		rep.Skipped = append(rep.Skipped, "every state")
 	}
-	for _, st := range states {
-		d, ok := s.retentionOf(ctx, st)
-		if !ok {
-			rep.Skipped = append(rep.Skipped, st)
-			continue
+	for _, st := range slices.Sorted(maps.Keys(retentions)) {
+		d := retentions[st]
+		if d <= 0 {
+			d = s.retention
 		}
 		due := query.And{
 			Left:  query.Compare{Field: "requestingState", Op: query.Eq, Value: st},
@@ -264,12 +268,13 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	return rep, errors.Join(problems...)
 }
 
-// states are the codes of the states whose requests the sweep looks at.
-func (s *Service) states(ctx context.Context) ([]string, error) {
-	if s.statesOf == nil {
-		return nil, errors.New("no list of states configured (Config.States)")
+// retentions are the directory's states and the retention each sets
+// (zero: none), asked without a user (Config.Retentions).
+func (s *Service) retentions(ctx context.Context) (map[string]time.Duration, error) {
+	if s.retentionsOf == nil {
+		return nil, errors.New("no source of the states' retentions configured (Config.Retentions)")
 	}
-	return s.statesOf(ctx)
+	return s.retentionsOf(ctx)
 }
 
 // eachDue calls do on every request filter selects, a page at a time. do

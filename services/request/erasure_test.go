@@ -60,7 +60,7 @@ func newSweepRig(t *testing.T, db *sqldb.DB, blobDir string, clk *clock, wrap fu
 	}
 	dir := &agencies{}
 	svc, err := request.NewService(request.Config{Store: st, Blobs: b, Directory: dir, Trust: dir, Now: clk.now,
-		States: func(context.Context) ([]string, error) { return []string{"KZ", "UZ"}, nil }})
+		Retentions: dir.retentions("KZ", "UZ")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,14 +433,16 @@ func TestSweepSkipsAStateWhoseRetentionIsUnknown(t *testing.T) {
 	v, _ := rig.closedCase(t)
 	silent := silentDirectory{rig.dir}
 	svc, err := request.NewService(request.Config{Store: rig.st, Blobs: rig.blobs, Directory: silent, Trust: rig.dir, Now: rig.clock.now,
-		States: func(context.Context) ([]string, error) { return []string{"KZ"}, nil }})
+		Retentions: func(context.Context) (map[string]time.Duration, error) {
+			return nil, errs.New(errs.Unavailable, "the directory is not answering")
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rig.clock.set(t0.Add(request.DefaultRetention + day))
-	rep := sweep(t, svc)
-	if rep.Erased != 0 || len(rep.Skipped) != 1 || rep.Skipped[0] != "KZ" {
-		t.Fatalf("= %+v; want nothing erased and KZ skipped", rep)
+	rep, err := svc.Sweep(ctx)
+	if rep.Erased != 0 || len(rep.Skipped) != 1 || err == nil || !strings.Contains(err.Error(), "not answering") {
+		t.Fatalf("= %+v, %v; want nothing erased, every state skipped, and the directory's error", rep, err)
 	}
 	if got := ok(t)(svc.Get(ctx, kzProsecutor, v.ID)); got.FactsSummary == "" || !got.Deadlines.EraseBy.IsZero() {
 		t.Fatalf("content %q, EraseBy %v; want the content kept and no erase date shown", got.FactsSummary, got.Deadlines.EraseBy)

@@ -69,11 +69,15 @@ type Config struct {
 	// §10), for a state whose directory entry sets none; zero means
 	// DefaultRetention.
 	Retention time.Duration
-	// States lists the codes of the directory's states, whose requests
-	// the retention sweep looks at state by state; nil: the sweep erases
-	// nothing under the retention policy (it finishes pending erasures and
-	// erases evidence under conditions still).
-	States func(ctx context.Context) ([]string, error)
+	// Retentions lists the directory's states, each with the retention
+	// after close it sets (zero: none, the deployment's Retention
+	// applies): the states whose requests the retention sweep looks at,
+	// state by state. The sweep acts for no user, so it is asked without
+	// one: requestd gives it the directory's anonymous ListRetentions.
+	// nil: the sweep erases nothing under the retention policy (it
+	// finishes pending erasures and erases evidence under conditions
+	// still).
+	Retentions func(ctx context.Context) (map[string]time.Duration, error)
 	// OnSweep, when set, is told the outcome of each sweep of RunSweeps.
 	OnSweep func(SweepReport, error)
 }
@@ -95,7 +99,7 @@ type Service struct {
 	transfers *transfers
 	// The retention policy (erasure.go).
 	retention  time.Duration
-	statesOf   func(context.Context) ([]string, error)
+	retentionsOf func(context.Context) (map[string]time.Duration, error)
 	onSweep    func(SweepReport, error)
 	compactDue atomic.Bool
 }
@@ -135,7 +139,7 @@ func NewService(cfg Config) (*Service, error) {
 		store: cfg.Store, blobs: cfg.Blobs, dir: cfg.Directory, policy: cfg.Policy,
 		maxAttach: cfg.MaxAttachmentBytes, now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 		feed: newFeed(cfg.Store, cfg.Trust, limits), transfers: newTransfers(tl),
-		retention: cfg.Retention, statesOf: cfg.States, onSweep: cfg.OnSweep,
+		retention: cfg.Retention, retentionsOf: cfg.Retentions, onSweep: cfg.OnSweep,
 	}, nil
 }
 

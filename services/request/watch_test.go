@@ -101,6 +101,23 @@ func (a *agencies) Instruments(_ context.Context, from, to string) (directory.Tr
 	return directory.Treaties{Profiles: profiles, Requesting: a.state(from), Requested: a.state(to)}, nil
 }
 
+// retentions is the directory's anonymous list of the states' retentions
+// for the given states (Config.Retentions): each one's set by a test, or
+// zero.
+func (a *agencies) retentions(states ...string) func(context.Context) (map[string]time.Duration, error) {
+	return func(context.Context) (map[string]time.Duration, error) {
+		out := map[string]time.Duration{}
+		for _, st := range states {
+			if d, ok := a.retention.Load(st); ok {
+				out[st] = d.(time.Duration)
+			} else {
+				out[st] = 0
+			}
+		}
+		return out, nil
+	}
+}
+
 // Retention answers as a directory that records no state's retention:
 // the deployment's default applies (unless a test sets retention).
 func (a *agencies) Retention(_ context.Context, st string) (time.Duration, bool, error) {

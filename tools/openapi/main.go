@@ -39,10 +39,11 @@ import (
 var routes []byte
 
 // anonymous are the operations anyone may call without a token: the
-// directory's ListTrustedIssuers (its AnonymousReads, for the console's
-// sign-in page) and the health checks. Every other one needs the bearer
+// directory's ListTrustedIssuers and ListRetentions (its AnonymousReads, for
+// the console's sign-in page and the request service's retention sweep) and
+// the health checks. Every other one needs the bearer
 // token.
-var anonymous = []string{"ListTrustedIssuers", "Healthz", "Readyz"}
+var anonymous = []string{"ListTrustedIssuers", "ListRetentions", "Healthz", "Readyz"}
 
 func main() {
 	in := flag.String("in", "build/openapi/comity.swagger.json", "the document protoc-gen-openapiv2 wrote")

@@ -252,6 +252,22 @@ func (c *Client) Retention(ctx context.Context, state string) (time.Duration, bo
 	return st.RetentionAfterClose, st.RetentionAfterClose > 0, nil
 }
 
+// Retentions returns every state's retention after close (zero: the
+// state sets none), asked without the caller's token: the anonymous
+// ListRetentions, for the request service's retention sweep, which acts
+// for no user. It is not cached: a sweep asks once.
+func (c *Client) Retentions(ctx context.Context) (map[string]time.Duration, error) {
+	resp, err := c.api.ListRetentions(ctx, &directoryv1.ListRetentionsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Duration, len(resp.GetStates()))
+	for _, st := range resp.GetStates() {
+		out[st.GetState()] = st.GetRetentionAfterClose().AsDuration()
+	}
+	return out, nil
+}
+
 var errEmptyAnswer = errors.New("directory answered without the resource")
 
 // answer is the resource got of a directory call that failed with err (nil

@@ -129,7 +129,8 @@ func Run(ctx context.Context, cfg Config) error {
 		TLS:   cfg.TLS, Callers: Callers, Ready: ping,
 		// The sign-in page lists the providers a state trusts before anyone
 		// has a token.
-		AnonymousReads: []string{directoryv1.DirectoryService_ListTrustedIssuers_FullMethodName},
+		AnonymousReads: []string{directoryv1.DirectoryService_ListTrustedIssuers_FullMethodName,
+			directoryv1.DirectoryService_ListRetentions_FullMethodName},
 	})
 	if err != nil {
 		return err
@@ -147,6 +148,7 @@ var directoryReads = []string{
 	directoryv1.DirectoryService_ResolveRoute_FullMethodName,
 	directoryv1.DirectoryService_ListInstruments_FullMethodName,
 	directoryv1.DirectoryService_ListApplicableInstruments_FullMethodName,
+	directoryv1.DirectoryService_ListRetentions_FullMethodName,
 }
 
 // Callers are who may call the directory over mTLS: the gateway on its

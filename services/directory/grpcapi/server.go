@@ -6,6 +6,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"strings"
 
 	"go.einride.tech/aip/fieldbehavior"
@@ -349,6 +350,26 @@ func CallerToProto(p identity.Principal) *directoryv1.Caller {
 		c.ExpireTime = timestamppb.New(p.Expiry)
 	}
 	return c
+}
+
+// ListRetentions implements directoryv1.DirectoryServiceServer. It needs
+// no token (directoryd makes it an anonymous read): a state's retention is
+// its published rule, and the request service's retention sweep, which
+// acts for no user, reads it.
+func (s *Server) ListRetentions(ctx context.Context, _ *directoryv1.ListRetentionsRequest) (*directoryv1.ListRetentionsResponse, error) {
+	states, err := s.svc.ListStates(ctx, identity.Principal{})
+	if err != nil {
+		return nil, err
+	}
+	resp := &directoryv1.ListRetentionsResponse{}
+	for _, st := range states {
+		r := &directoryv1.StateRetention{State: st.Code}
+		if st.RetentionAfterClose > 0 {
+			r.RetentionAfterClose = durationpb.New(st.RetentionAfterClose)
+		}
+		resp.States = append(resp.States, r)
+	}
+	return resp, nil
 }
 
 // ListTrustedIssuers implements directoryv1.DirectoryServiceServer. It

@@ -111,14 +111,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Store: store, Blobs: blobs, Directory: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
 		Watch: cfg.Watch, Transfers: cfg.Transfers, Policy: cfg.Policy,
 		Retention: retention.AfterClose,
-		States: func(ctx context.Context) ([]string, error) {
-			sts, err := dir.States(ctx)
-			codes := make([]string, len(sts))
-			for i, st := range sts {
-				codes[i] = st.Code
-			}
-			return codes, err
-		},
+		// The sweep acts for no user: it reads the states' retentions
+		// anonymously.
+		Retentions: dir.Retentions,
 		OnSweep: func(rep request.SweepReport, err error) {
 			if err != nil {
 				log.Error("retention sweep", zap.Error(err), zap.Int("erased", rep.Erased), zap.Int("evidence_erased", rep.Evidence))

@@ -109,6 +109,12 @@ type ClientService interface {
 	// ListInstrumentsContext lists the instrument profiles d e s i g n 5 6 what each instrument requires of a request its refusal grounds clocks and language rule best first.
 	ListInstrumentsContext(ctx context.Context, params *ListInstrumentsParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListInstrumentsOK, error)
 
+	// ListRetentions lists each state s retention after close d e s i g n 10 anyone may call it without a token a state s retention period is its published rule and the request service s retention sweep which acts for no user reads it such calls are recorded as the anonymous calls of a client and minute are.
+	ListRetentions(params *ListRetentionsParams, opts ...ClientOption) (*ListRetentionsOK, error)
+
+	// ListRetentionsContext lists each state s retention after close d e s i g n 10 anyone may call it without a token a state s retention period is its published rule and the request service s retention sweep which acts for no user reads it such calls are recorded as the anonymous calls of a client and minute are.
+	ListRetentionsContext(ctx context.Context, params *ListRetentionsParams, opts ...ClientOption) (*ListRetentionsOK, error)
+
 	// ListStates lists the participating states.
 	ListStates(params *ListStatesParams, authInfo runtime.ClientAuthInfoWriter, opts ...ClientOption) (*ListStatesOK, error)
 
@@ -696,6 +702,67 @@ func (a *Client) ListInstrumentsContext(ctx context.Context, params *ListInstrum
 	//
 	// a default response is provided: fill this and return an error
 	unexpectedSuccess := result.(*ListInstrumentsDefault)
+
+	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
+}
+
+// ListRetentions lists each state s retention after close d e s i g n 10 anyone may call it without a token a state s retention period is its published rule and the request service s retention sweep which acts for no user reads it such calls are recorded as the anonymous calls of a client and minute are.
+//
+// This method does not support injected context.
+// However, timeout and opentracing contexts are honored whenever enabled.
+//
+// If you need to pass a specific context, use [Client.ListRetentionsContext] instead.
+func (a *Client) ListRetentions(params *ListRetentionsParams, opts ...ClientOption) (*ListRetentionsOK, error) {
+	var ctx context.Context
+	if params != nil && params.inner.ctx != nil {
+		ctx = params.inner.ctx
+	} else {
+		ctx = context.Background()
+	}
+
+	return a.ListRetentionsContext(ctx, params, opts...)
+}
+
+// ListRetentionsContext lists each state s retention after close d e s i g n 10 anyone may call it without a token a state s retention period is its published rule and the request service s retention sweep which acts for no user reads it such calls are recorded as the anonymous calls of a client and minute are.
+//
+// Do not use the deprecated [ListRetentionsParams.Context] with this method: it would be ignored.
+func (a *Client) ListRetentionsContext(ctx context.Context, params *ListRetentionsParams, opts ...ClientOption) (*ListRetentionsOK, error) {
+	// NOTE: parameters are not validated before sending
+	if params == nil {
+		params = NewListRetentionsParams()
+	}
+
+	op := &runtime.ClientOperation{
+		ID:                 "ListRetentions",
+		Method:             "GET",
+		PathPattern:        "/v1/retentions",
+		ProducesMediaTypes: []string{"application/json"},
+		ConsumesMediaTypes: []string{"application/json"},
+		Schemes:            []string{"http", "https"},
+		Params:             params,
+		Reader:             &ListRetentionsReader{formats: a.formats},
+		Client:             params.HTTPClient,
+	}
+
+	for _, opt := range opts {
+		opt(op)
+	}
+
+	result, err := a.transport.SubmitContext(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+
+	// only one success response has to be checked
+	success, ok := result.(*ListRetentionsOK)
+	if ok {
+		return success, nil
+	}
+
+	// unexpected success response.
+	//
+	// a default response is provided: fill this and return an error
+	unexpectedSuccess := result.(*ListRetentionsDefault)
 
 	return nil, runtime.NewAPIError("unexpected success response: content available as default response in error", unexpectedSuccess, unexpectedSuccess.Code())
 }

@@ -1874,6 +1874,145 @@ func (x *StateIssuers) GetIssuers() []string {
 	return nil
 }
 
+// Request message for ListRetentions.
+type ListRetentionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRetentionsRequest) Reset() {
+	*x = ListRetentionsRequest{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRetentionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRetentionsRequest) ProtoMessage() {}
+
+func (x *ListRetentionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRetentionsRequest.ProtoReflect.Descriptor instead.
+func (*ListRetentionsRequest) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
+}
+
+// Response message for ListRetentions.
+type ListRetentionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every participating state with its retention, ordered by code.
+	States        []*StateRetention `protobuf:"bytes,1,rep,name=states,proto3" json:"states,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRetentionsResponse) Reset() {
+	*x = ListRetentionsResponse{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRetentionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRetentionsResponse) ProtoMessage() {}
+
+func (x *ListRetentionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRetentionsResponse.ProtoReflect.Descriptor instead.
+func (*ListRetentionsResponse) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListRetentionsResponse) GetStates() []*StateRetention {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+// StateRetention is one state's retention after close.
+type StateRetention struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ISO 3166-1 alpha-2 code, e.g. `KG`.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// The state's retention_after_close; absent when it sets none (the
+	// deployment's default applies).
+	RetentionAfterClose *durationpb.Duration `protobuf:"bytes,2,opt,name=retention_after_close,json=retentionAfterClose,proto3" json:"retention_after_close,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *StateRetention) Reset() {
+	*x = StateRetention{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateRetention) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateRetention) ProtoMessage() {}
+
+func (x *StateRetention) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateRetention.ProtoReflect.Descriptor instead.
+func (*StateRetention) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *StateRetention) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *StateRetention) GetRetentionAfterClose() *durationpb.Duration {
+	if x != nil {
+		return x.RetentionAfterClose
+	}
+	return nil
+}
+
 // Request message for UpdateState.
 type UpdateStateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1893,7 +2032,7 @@ type UpdateStateRequest struct {
 
 func (x *UpdateStateRequest) Reset() {
 	*x = UpdateStateRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2044,7 @@ func (x *UpdateStateRequest) String() string {
 func (*UpdateStateRequest) ProtoMessage() {}
 
 func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2057,7 @@ func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateStateRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateStateRequest) GetState() *State {
@@ -1954,7 +2093,7 @@ type ListAgenciesRequest struct {
 
 func (x *ListAgenciesRequest) Reset() {
 	*x = ListAgenciesRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2105,7 @@ func (x *ListAgenciesRequest) String() string {
 func (*ListAgenciesRequest) ProtoMessage() {}
 
 func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2118,7 @@ func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesRequest.ProtoReflect.Descriptor instead.
 func (*ListAgenciesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListAgenciesRequest) GetPageSize() int32 {
@@ -2025,7 +2164,7 @@ type ListAgenciesResponse struct {
 
 func (x *ListAgenciesResponse) Reset() {
 	*x = ListAgenciesResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2176,7 @@ func (x *ListAgenciesResponse) String() string {
 func (*ListAgenciesResponse) ProtoMessage() {}
 
 func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2189,7 @@ func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesResponse.ProtoReflect.Descriptor instead.
 func (*ListAgenciesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListAgenciesResponse) GetAgencies() []*Agency {
@@ -2085,7 +2224,7 @@ type GetAgencyRequest struct {
 
 func (x *GetAgencyRequest) Reset() {
 	*x = GetAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2097,7 +2236,7 @@ func (x *GetAgencyRequest) String() string {
 func (*GetAgencyRequest) ProtoMessage() {}
 
 func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2110,7 +2249,7 @@ func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyRequest.ProtoReflect.Descriptor instead.
 func (*GetAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetAgencyRequest) GetName() string {
@@ -2134,7 +2273,7 @@ type CreateAgencyRequest struct {
 
 func (x *CreateAgencyRequest) Reset() {
 	*x = CreateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2285,7 @@ func (x *CreateAgencyRequest) String() string {
 func (*CreateAgencyRequest) ProtoMessage() {}
 
 func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2298,7 @@ func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{26}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateAgencyRequest) GetAgencyId() string {
@@ -2194,7 +2333,7 @@ type UpdateAgencyRequest struct {
 
 func (x *UpdateAgencyRequest) Reset() {
 	*x = UpdateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2345,7 @@ func (x *UpdateAgencyRequest) String() string {
 func (*UpdateAgencyRequest) ProtoMessage() {}
 
 func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2358,7 @@ func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{27}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateAgencyRequest) GetAgency() *Agency {
@@ -2249,7 +2388,7 @@ type DeactivateAgencyRequest struct {
 
 func (x *DeactivateAgencyRequest) Reset() {
 	*x = DeactivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +2400,7 @@ func (x *DeactivateAgencyRequest) String() string {
 func (*DeactivateAgencyRequest) ProtoMessage() {}
 
 func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +2413,7 @@ func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{28}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeactivateAgencyRequest) GetName() string {
@@ -2310,7 +2449,7 @@ type ResolveRouteRequest struct {
 
 func (x *ResolveRouteRequest) Reset() {
 	*x = ResolveRouteRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2461,7 @@ func (x *ResolveRouteRequest) String() string {
 func (*ResolveRouteRequest) ProtoMessage() {}
 
 func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2474,7 @@ func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteRequest.ProtoReflect.Descriptor instead.
 func (*ResolveRouteRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{29}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ResolveRouteRequest) GetRequestedState() string {
@@ -2379,7 +2518,7 @@ type ResolveRouteResponse struct {
 
 func (x *ResolveRouteResponse) Reset() {
 	*x = ResolveRouteResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2530,7 @@ func (x *ResolveRouteResponse) String() string {
 func (*ResolveRouteResponse) ProtoMessage() {}
 
 func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2543,7 @@ func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteResponse.ProtoReflect.Descriptor instead.
 func (*ResolveRouteResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{30}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ResolveRouteResponse) GetAgency() *Agency {
@@ -2432,7 +2571,7 @@ type GetStateResponse struct {
 
 func (x *GetStateResponse) Reset() {
 	*x = GetStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2583,7 @@ func (x *GetStateResponse) String() string {
 func (*GetStateResponse) ProtoMessage() {}
 
 func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2596,7 @@ func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateResponse.ProtoReflect.Descriptor instead.
 func (*GetStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{31}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetStateResponse) GetState() *State {
@@ -2478,7 +2617,7 @@ type UpdateStateResponse struct {
 
 func (x *UpdateStateResponse) Reset() {
 	*x = UpdateStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2490,7 +2629,7 @@ func (x *UpdateStateResponse) String() string {
 func (*UpdateStateResponse) ProtoMessage() {}
 
 func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2503,7 +2642,7 @@ func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{32}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateStateResponse) GetState() *State {
@@ -2524,7 +2663,7 @@ type GetAgencyResponse struct {
 
 func (x *GetAgencyResponse) Reset() {
 	*x = GetAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2536,7 +2675,7 @@ func (x *GetAgencyResponse) String() string {
 func (*GetAgencyResponse) ProtoMessage() {}
 
 func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2549,7 +2688,7 @@ func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyResponse.ProtoReflect.Descriptor instead.
 func (*GetAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{33}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetAgencyResponse) GetAgency() *Agency {
@@ -2570,7 +2709,7 @@ type CreateAgencyResponse struct {
 
 func (x *CreateAgencyResponse) Reset() {
 	*x = CreateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2721,7 @@ func (x *CreateAgencyResponse) String() string {
 func (*CreateAgencyResponse) ProtoMessage() {}
 
 func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2734,7 @@ func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{34}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateAgencyResponse) GetAgency() *Agency {
@@ -2616,7 +2755,7 @@ type UpdateAgencyResponse struct {
 
 func (x *UpdateAgencyResponse) Reset() {
 	*x = UpdateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2767,7 @@ func (x *UpdateAgencyResponse) String() string {
 func (*UpdateAgencyResponse) ProtoMessage() {}
 
 func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2780,7 @@ func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{35}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateAgencyResponse) GetAgency() *Agency {
@@ -2662,7 +2801,7 @@ type DeactivateAgencyResponse struct {
 
 func (x *DeactivateAgencyResponse) Reset() {
 	*x = DeactivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2674,7 +2813,7 @@ func (x *DeactivateAgencyResponse) String() string {
 func (*DeactivateAgencyResponse) ProtoMessage() {}
 
 func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2687,7 +2826,7 @@ func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{36}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeactivateAgencyResponse) GetAgency() *Agency {
@@ -2710,7 +2849,7 @@ type ActivateAgencyRequest struct {
 
 func (x *ActivateAgencyRequest) Reset() {
 	*x = ActivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +2861,7 @@ func (x *ActivateAgencyRequest) String() string {
 func (*ActivateAgencyRequest) ProtoMessage() {}
 
 func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +2874,7 @@ func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*ActivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{37}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ActivateAgencyRequest) GetName() string {
@@ -2763,7 +2902,7 @@ type ActivateAgencyResponse struct {
 
 func (x *ActivateAgencyResponse) Reset() {
 	*x = ActivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +2914,7 @@ func (x *ActivateAgencyResponse) String() string {
 func (*ActivateAgencyResponse) ProtoMessage() {}
 
 func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +2927,7 @@ func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*ActivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{38}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ActivateAgencyResponse) GetAgency() *Agency {
@@ -2814,7 +2953,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +2965,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +2978,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{39}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Snapshot) GetStates() []*State {
@@ -3022,7 +3161,13 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\x06states\x18\x01 \x03(\v2!.comity.directory.v1.StateIssuersR\x06states\">\n" +
 	"\fStateIssuers\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x18\n" +
-	"\aissuers\x18\x02 \x03(\tR\aissuers\"\x8e\x01\n" +
+	"\aissuers\x18\x02 \x03(\tR\aissuers\"\x17\n" +
+	"\x15ListRetentionsRequest\"U\n" +
+	"\x16ListRetentionsResponse\x12;\n" +
+	"\x06states\x18\x01 \x03(\v2#.comity.directory.v1.StateRetentionR\x06states\"u\n" +
+	"\x0eStateRetention\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12M\n" +
+	"\x15retention_after_close\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x13retentionAfterClose\"\x8e\x01\n" +
 	"\x12UpdateStateRequest\x12;\n" +
 	"\x05state\x18\x01 \x01(\v2\x1a.comity.directory.v1.StateB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05state\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
@@ -3096,14 +3241,15 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\aROUTINE\x10\x01\x12\n" +
 	"\n" +
 	"\x06URGENT\x10\x02\x12\r\n" +
-	"\tEMERGENCY\x10\x032\xe5\x0f\n" +
+	"\tEMERGENCY\x10\x032\xee\x10\n" +
 	"\x10DirectoryService\x12q\n" +
 	"\n" +
 	"ListStates\x12&.comity.directory.v1.ListStatesRequest\x1a'.comity.directory.v1.ListStatesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/states\x12{\n" +
 	"\bGetState\x12$.comity.directory.v1.GetStateRequest\x1a%.comity.directory.v1.GetStateResponse\"\"\x82\xd3\xe4\x93\x02\x1cb\x05state\x12\x13/v1/{name=states/*}\x12}\n" +
 	"\tGetCaller\x12%.comity.directory.v1.GetCallerRequest\x1a&.comity.directory.v1.GetCallerResponse\"!\x82\xd3\xe4\x93\x02\x1bb\x06caller\x12\x11/v1/{name=caller}\x12\x96\x01\n" +
-	"\x12ListTrustedIssuers\x12..comity.directory.v1.ListTrustedIssuersRequest\x1a/.comity.directory.v1.ListTrustedIssuersResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/trustedIssuers\x12\x91\x01\n" +
+	"\x12ListTrustedIssuers\x12..comity.directory.v1.ListTrustedIssuersRequest\x1a/.comity.directory.v1.ListTrustedIssuersResponse\"\x1f\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/trustedIssuers\x12\x86\x01\n" +
+	"\x0eListRetentions\x12*.comity.directory.v1.ListRetentionsRequest\x1a+.comity.directory.v1.ListRetentionsResponse\"\x1b\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/retentions\x12\x91\x01\n" +
 	"\vUpdateState\x12'.comity.directory.v1.UpdateStateRequest\x1a(.comity.directory.v1.UpdateStateResponse\"/\x82\xd3\xe4\x93\x02):\x05stateb\x05state2\x19/v1/{state.name=states/*}\x12y\n" +
 	"\fListAgencies\x12(.comity.directory.v1.ListAgenciesRequest\x1a).comity.directory.v1.ListAgenciesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/agencies\x12\x81\x01\n" +
 	"\tGetAgency\x12%.comity.directory.v1.GetAgencyRequest\x1a&.comity.directory.v1.GetAgencyResponse\"%\x82\xd3\xe4\x93\x02\x1fb\x06agency\x12\x15/v1/{name=agencies/*}\x12\x89\x01\n" +
@@ -3129,7 +3275,7 @@ func file_comity_directory_v1_directory_proto_rawDescGZIP() []byte {
 }
 
 var file_comity_directory_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_comity_directory_v1_directory_proto_goTypes = []any{
 	(RequestType)(0),                          // 0: comity.directory.v1.RequestType
 	(Priority)(0),                             // 1: comity.directory.v1.Priority
@@ -3158,112 +3304,119 @@ var file_comity_directory_v1_directory_proto_goTypes = []any{
 	(*ListTrustedIssuersRequest)(nil),         // 24: comity.directory.v1.ListTrustedIssuersRequest
 	(*ListTrustedIssuersResponse)(nil),        // 25: comity.directory.v1.ListTrustedIssuersResponse
 	(*StateIssuers)(nil),                      // 26: comity.directory.v1.StateIssuers
-	(*UpdateStateRequest)(nil),                // 27: comity.directory.v1.UpdateStateRequest
-	(*ListAgenciesRequest)(nil),               // 28: comity.directory.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),              // 29: comity.directory.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),                  // 30: comity.directory.v1.GetAgencyRequest
-	(*CreateAgencyRequest)(nil),               // 31: comity.directory.v1.CreateAgencyRequest
-	(*UpdateAgencyRequest)(nil),               // 32: comity.directory.v1.UpdateAgencyRequest
-	(*DeactivateAgencyRequest)(nil),           // 33: comity.directory.v1.DeactivateAgencyRequest
-	(*ResolveRouteRequest)(nil),               // 34: comity.directory.v1.ResolveRouteRequest
-	(*ResolveRouteResponse)(nil),              // 35: comity.directory.v1.ResolveRouteResponse
-	(*GetStateResponse)(nil),                  // 36: comity.directory.v1.GetStateResponse
-	(*UpdateStateResponse)(nil),               // 37: comity.directory.v1.UpdateStateResponse
-	(*GetAgencyResponse)(nil),                 // 38: comity.directory.v1.GetAgencyResponse
-	(*CreateAgencyResponse)(nil),              // 39: comity.directory.v1.CreateAgencyResponse
-	(*UpdateAgencyResponse)(nil),              // 40: comity.directory.v1.UpdateAgencyResponse
-	(*DeactivateAgencyResponse)(nil),          // 41: comity.directory.v1.DeactivateAgencyResponse
-	(*ActivateAgencyRequest)(nil),             // 42: comity.directory.v1.ActivateAgencyRequest
-	(*ActivateAgencyResponse)(nil),            // 43: comity.directory.v1.ActivateAgencyResponse
-	(*Snapshot)(nil),                          // 44: comity.directory.v1.Snapshot
-	nil,                                       // 45: comity.directory.v1.State.DisplayNamesEntry
-	nil,                                       // 46: comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	nil,                                       // 47: comity.directory.v1.ClaimMapping.RoleValuesEntry
-	nil,                                       // 48: comity.directory.v1.Agency.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),             // 49: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),               // 50: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),             // 51: google.protobuf.FieldMask
+	(*ListRetentionsRequest)(nil),             // 27: comity.directory.v1.ListRetentionsRequest
+	(*ListRetentionsResponse)(nil),            // 28: comity.directory.v1.ListRetentionsResponse
+	(*StateRetention)(nil),                    // 29: comity.directory.v1.StateRetention
+	(*UpdateStateRequest)(nil),                // 30: comity.directory.v1.UpdateStateRequest
+	(*ListAgenciesRequest)(nil),               // 31: comity.directory.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),              // 32: comity.directory.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),                  // 33: comity.directory.v1.GetAgencyRequest
+	(*CreateAgencyRequest)(nil),               // 34: comity.directory.v1.CreateAgencyRequest
+	(*UpdateAgencyRequest)(nil),               // 35: comity.directory.v1.UpdateAgencyRequest
+	(*DeactivateAgencyRequest)(nil),           // 36: comity.directory.v1.DeactivateAgencyRequest
+	(*ResolveRouteRequest)(nil),               // 37: comity.directory.v1.ResolveRouteRequest
+	(*ResolveRouteResponse)(nil),              // 38: comity.directory.v1.ResolveRouteResponse
+	(*GetStateResponse)(nil),                  // 39: comity.directory.v1.GetStateResponse
+	(*UpdateStateResponse)(nil),               // 40: comity.directory.v1.UpdateStateResponse
+	(*GetAgencyResponse)(nil),                 // 41: comity.directory.v1.GetAgencyResponse
+	(*CreateAgencyResponse)(nil),              // 42: comity.directory.v1.CreateAgencyResponse
+	(*UpdateAgencyResponse)(nil),              // 43: comity.directory.v1.UpdateAgencyResponse
+	(*DeactivateAgencyResponse)(nil),          // 44: comity.directory.v1.DeactivateAgencyResponse
+	(*ActivateAgencyRequest)(nil),             // 45: comity.directory.v1.ActivateAgencyRequest
+	(*ActivateAgencyResponse)(nil),            // 46: comity.directory.v1.ActivateAgencyResponse
+	(*Snapshot)(nil),                          // 47: comity.directory.v1.Snapshot
+	nil,                                       // 48: comity.directory.v1.State.DisplayNamesEntry
+	nil,                                       // 49: comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	nil,                                       // 50: comity.directory.v1.ClaimMapping.RoleValuesEntry
+	nil,                                       // 51: comity.directory.v1.Agency.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),             // 52: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),               // 53: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),             // 54: google.protobuf.FieldMask
 }
 var file_comity_directory_v1_directory_proto_depIdxs = []int32{
-	45, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
-	49, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
+	48, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
+	52, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
 	15, // 2: comity.directory.v1.State.claim_mappings:type_name -> comity.directory.v1.ClaimMapping
 	6,  // 3: comity.directory.v1.State.instruments:type_name -> comity.directory.v1.StateInstrument
-	50, // 4: comity.directory.v1.State.retention_after_close:type_name -> google.protobuf.Duration
+	53, // 4: comity.directory.v1.State.retention_after_close:type_name -> google.protobuf.Duration
 	2,  // 5: comity.directory.v1.StateInstrument.status:type_name -> comity.directory.v1.StateInstrument.Status
 	7,  // 6: comity.directory.v1.StateInstrument.reservations:type_name -> comity.directory.v1.Reservation
 	8,  // 7: comity.directory.v1.StateInstrument.authorities:type_name -> comity.directory.v1.DesignatedAuthority
 	3,  // 8: comity.directory.v1.DesignatedAuthority.stage:type_name -> comity.directory.v1.DesignatedAuthority.Stage
-	50, // 9: comity.directory.v1.Instrument.acknowledge_within:type_name -> google.protobuf.Duration
-	50, // 10: comity.directory.v1.Instrument.answer_within:type_name -> google.protobuf.Duration
+	53, // 9: comity.directory.v1.Instrument.acknowledge_within:type_name -> google.protobuf.Duration
+	53, // 10: comity.directory.v1.Instrument.answer_within:type_name -> google.protobuf.Duration
 	9,  // 11: comity.directory.v1.ApplicableInstrument.instrument:type_name -> comity.directory.v1.Instrument
 	2,  // 12: comity.directory.v1.ApplicableInstrument.requesting_state_status:type_name -> comity.directory.v1.StateInstrument.Status
 	2,  // 13: comity.directory.v1.ApplicableInstrument.requested_state_status:type_name -> comity.directory.v1.StateInstrument.Status
 	9,  // 14: comity.directory.v1.ListInstrumentsResponse.instruments:type_name -> comity.directory.v1.Instrument
 	10, // 15: comity.directory.v1.ListApplicableInstrumentsResponse.instruments:type_name -> comity.directory.v1.ApplicableInstrument
-	46, // 16: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	47, // 17: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
+	49, // 16: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	50, // 17: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
 	4,  // 18: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
-	48, // 19: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
+	51, // 19: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
 	0,  // 20: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
 	17, // 21: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
-	49, // 22: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	52, // 22: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 23: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
-	49, // 24: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
+	52, // 24: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
 	21, // 25: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
 	26, // 26: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
-	5,  // 27: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
-	51, // 28: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	16, // 29: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
-	16, // 30: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	16, // 31: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	51, // 32: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 33: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
-	1,  // 34: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
-	16, // 35: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 36: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
-	5,  // 37: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
-	16, // 38: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 39: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 40: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 41: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 42: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 43: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
-	16, // 44: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
-	9,  // 45: comity.directory.v1.Snapshot.instruments:type_name -> comity.directory.v1.Instrument
-	18, // 46: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
-	20, // 47: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
-	22, // 48: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
-	24, // 49: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
-	27, // 50: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
-	28, // 51: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
-	30, // 52: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
-	31, // 53: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
-	32, // 54: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
-	33, // 55: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
-	42, // 56: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
-	34, // 57: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
-	11, // 58: comity.directory.v1.DirectoryService.ListInstruments:input_type -> comity.directory.v1.ListInstrumentsRequest
-	13, // 59: comity.directory.v1.DirectoryService.ListApplicableInstruments:input_type -> comity.directory.v1.ListApplicableInstrumentsRequest
-	19, // 60: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
-	36, // 61: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
-	23, // 62: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
-	25, // 63: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
-	37, // 64: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
-	29, // 65: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
-	38, // 66: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
-	39, // 67: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
-	40, // 68: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
-	41, // 69: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
-	43, // 70: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
-	35, // 71: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
-	12, // 72: comity.directory.v1.DirectoryService.ListInstruments:output_type -> comity.directory.v1.ListInstrumentsResponse
-	14, // 73: comity.directory.v1.DirectoryService.ListApplicableInstruments:output_type -> comity.directory.v1.ListApplicableInstrumentsResponse
-	60, // [60:74] is the sub-list for method output_type
-	46, // [46:60] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	29, // 27: comity.directory.v1.ListRetentionsResponse.states:type_name -> comity.directory.v1.StateRetention
+	53, // 28: comity.directory.v1.StateRetention.retention_after_close:type_name -> google.protobuf.Duration
+	5,  // 29: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
+	54, // 30: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	16, // 31: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
+	16, // 32: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	16, // 33: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	54, // 34: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 35: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
+	1,  // 36: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
+	16, // 37: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 38: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
+	5,  // 39: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
+	16, // 40: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 41: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 42: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 43: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	16, // 44: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 45: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
+	16, // 46: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
+	9,  // 47: comity.directory.v1.Snapshot.instruments:type_name -> comity.directory.v1.Instrument
+	18, // 48: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
+	20, // 49: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
+	22, // 50: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
+	24, // 51: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
+	27, // 52: comity.directory.v1.DirectoryService.ListRetentions:input_type -> comity.directory.v1.ListRetentionsRequest
+	30, // 53: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
+	31, // 54: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
+	33, // 55: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
+	34, // 56: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
+	35, // 57: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
+	36, // 58: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
+	45, // 59: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
+	37, // 60: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
+	11, // 61: comity.directory.v1.DirectoryService.ListInstruments:input_type -> comity.directory.v1.ListInstrumentsRequest
+	13, // 62: comity.directory.v1.DirectoryService.ListApplicableInstruments:input_type -> comity.directory.v1.ListApplicableInstrumentsRequest
+	19, // 63: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
+	39, // 64: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
+	23, // 65: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
+	25, // 66: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
+	28, // 67: comity.directory.v1.DirectoryService.ListRetentions:output_type -> comity.directory.v1.ListRetentionsResponse
+	40, // 68: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
+	32, // 69: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
+	41, // 70: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
+	42, // 71: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
+	43, // 72: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
+	44, // 73: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
+	46, // 74: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
+	38, // 75: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
+	12, // 76: comity.directory.v1.DirectoryService.ListInstruments:output_type -> comity.directory.v1.ListInstrumentsResponse
+	14, // 77: comity.directory.v1.DirectoryService.ListApplicableInstruments:output_type -> comity.directory.v1.ListApplicableInstrumentsResponse
+	63, // [63:78] is the sub-list for method output_type
+	48, // [48:63] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_comity_directory_v1_directory_proto_init() }
@@ -3277,7 +3430,7 @@ func file_comity_directory_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_directory_v1_directory_proto_rawDesc), len(file_comity_directory_v1_directory_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   44,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

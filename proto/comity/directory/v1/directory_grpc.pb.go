@@ -23,6 +23,7 @@ const (
 	DirectoryService_GetState_FullMethodName                  = "/comity.directory.v1.DirectoryService/GetState"
 	DirectoryService_GetCaller_FullMethodName                 = "/comity.directory.v1.DirectoryService/GetCaller"
 	DirectoryService_ListTrustedIssuers_FullMethodName        = "/comity.directory.v1.DirectoryService/ListTrustedIssuers"
+	DirectoryService_ListRetentions_FullMethodName            = "/comity.directory.v1.DirectoryService/ListRetentions"
 	DirectoryService_UpdateState_FullMethodName               = "/comity.directory.v1.DirectoryService/UpdateState"
 	DirectoryService_ListAgencies_FullMethodName              = "/comity.directory.v1.DirectoryService/ListAgencies"
 	DirectoryService_GetAgency_FullMethodName                 = "/comity.directory.v1.DirectoryService/GetAgency"
@@ -57,6 +58,12 @@ type DirectoryServiceClient interface {
 	// providers the directory trusts for that state. Such calls are recorded
 	// as the anonymous calls of a client and minute are.
 	ListTrustedIssuers(ctx context.Context, in *ListTrustedIssuersRequest, opts ...grpc.CallOption) (*ListTrustedIssuersResponse, error)
+	// Lists each state's retention after close (DESIGN §10). Anyone may call
+	// it without a token: a state's retention period is its published rule,
+	// and the request service's retention sweep, which acts for no user,
+	// reads it. Such calls are recorded as the anonymous calls of a client
+	// and minute are.
+	ListRetentions(ctx context.Context, in *ListRetentionsRequest, opts ...grpc.CallOption) (*ListRetentionsResponse, error)
 	// Updates a state's languages, time zone or trusted token issuers.
 	UpdateState(ctx context.Context, in *UpdateStateRequest, opts ...grpc.CallOption) (*UpdateStateResponse, error)
 	// Lists agencies, optionally filtered by state, kind and active flag.
@@ -137,6 +144,16 @@ func (c *directoryServiceClient) ListTrustedIssuers(ctx context.Context, in *Lis
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListTrustedIssuersResponse)
 	err := c.cc.Invoke(ctx, DirectoryService_ListTrustedIssuers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *directoryServiceClient) ListRetentions(ctx context.Context, in *ListRetentionsRequest, opts ...grpc.CallOption) (*ListRetentionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRetentionsResponse)
+	err := c.cc.Invoke(ctx, DirectoryService_ListRetentions_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +282,12 @@ type DirectoryServiceServer interface {
 	// providers the directory trusts for that state. Such calls are recorded
 	// as the anonymous calls of a client and minute are.
 	ListTrustedIssuers(context.Context, *ListTrustedIssuersRequest) (*ListTrustedIssuersResponse, error)
+	// Lists each state's retention after close (DESIGN §10). Anyone may call
+	// it without a token: a state's retention period is its published rule,
+	// and the request service's retention sweep, which acts for no user,
+	// reads it. Such calls are recorded as the anonymous calls of a client
+	// and minute are.
+	ListRetentions(context.Context, *ListRetentionsRequest) (*ListRetentionsResponse, error)
 	// Updates a state's languages, time zone or trusted token issuers.
 	UpdateState(context.Context, *UpdateStateRequest) (*UpdateStateResponse, error)
 	// Lists agencies, optionally filtered by state, kind and active flag.
@@ -322,6 +345,9 @@ func (UnimplementedDirectoryServiceServer) GetCaller(context.Context, *GetCaller
 }
 func (UnimplementedDirectoryServiceServer) ListTrustedIssuers(context.Context, *ListTrustedIssuersRequest) (*ListTrustedIssuersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTrustedIssuers not implemented")
+}
+func (UnimplementedDirectoryServiceServer) ListRetentions(context.Context, *ListRetentionsRequest) (*ListRetentionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRetentions not implemented")
 }
 func (UnimplementedDirectoryServiceServer) UpdateState(context.Context, *UpdateStateRequest) (*UpdateStateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateState not implemented")
@@ -442,6 +468,24 @@ func _DirectoryService_ListTrustedIssuers_Handler(srv interface{}, ctx context.C
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(DirectoryServiceServer).ListTrustedIssuers(ctx, req.(*ListTrustedIssuersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DirectoryService_ListRetentions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRetentionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DirectoryServiceServer).ListRetentions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DirectoryService_ListRetentions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DirectoryServiceServer).ListRetentions(ctx, req.(*ListRetentionsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -648,6 +692,10 @@ var DirectoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTrustedIssuers",
 			Handler:    _DirectoryService_ListTrustedIssuers_Handler,
+		},
+		{
+			MethodName: "ListRetentions",
+			Handler:    _DirectoryService_ListRetentions_Handler,
 		},
 		{
 			MethodName: "UpdateState",
