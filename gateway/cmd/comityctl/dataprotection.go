@@ -121,8 +121,8 @@ func futureTime(flag, v string) (*timestamppb.Timestamp, error) {
 func dataProtectionActions() []requestAction {
 	var (
 		kind, purpose, recipient, keepUntil, terms, reason string
-		authorisation, text, textFile, review             string
-		consent                                           int32
+		authorisation, text, textFile, review              string
+		consent                                            int32
 	)
 	consentFlag := func(c *cobra.Command, what string) {
 		c.Flags().Int32Var(&consent, "consent", 0, what)

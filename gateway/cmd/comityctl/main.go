@@ -117,7 +117,7 @@ The operators' commands (dev, directory import, audit export, verify and outbox)
 flag from its COMITY_… environment variable (--data-dir is COMITY_DATA_DIR).
 
 Every read of a request's content, its messages or an attachment is audited with the purpose you
-declare, --purpose or COMITY_PURPOSE (DESIGN §10): one of `+strings.Join(readPurposes, ", ")+`.
+declare, --purpose or COMITY_PURPOSE (DESIGN §10): one of ` + strings.Join(readPurposes, ", ") + `.
 Without, the audit event says "undeclared". On the commands whose own --purpose is something else
 (a draft's purpose, a consent's), the read purpose comes from COMITY_PURPOSE.
 
