@@ -20,6 +20,7 @@ import (
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/platform/config"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // This file holds the commands of DESIGN §10, data protection: the use
@@ -32,7 +33,7 @@ const purposeHeader = "X-Comity-Purpose"
 
 // readPurposes are the purpose categories a reader may declare (DESIGN §10;
 // audit.v1.Event.purpose lists them).
-var readPurposes = []string{"stated-proceedings", "execution", "review", "translation", "consented-use", "data-subject-request"}
+var readPurposes = trail.Purposes
 
 // readPurpose checks a --purpose or COMITY_PURPOSE value: one of
 // readPurposes, in any case; empty is none.
