@@ -167,10 +167,10 @@ func (s *Service) recordWithheld(ctx context.Context, p identity.Principal, r Re
 // erased at the end of its retention: its conditions and ledger went with
 // it.
 func notErased(r Request) error {
-	i := slices.IndexFunc(r.Erasures, func(e Erasure) bool { return e.Scope == EraseContent })
-	if i < 0 {
+	if !r.ContentErased() {
 		return nil
 	}
+	i := slices.IndexFunc(r.Erasures, func(e Erasure) bool { return e.Scope == EraseContent })
 	return (errs.Violations{{Field: "erasures", Description: fmt.Sprintf("the content of request %s was erased on %s at the end of its retention: "+
 		"its conditions, consents and records of use went with it", r.Reference, r.Erasures[i].EraseTime.UTC().Format(time.RFC3339))}}).
 		Err(errs.FailedPrecondition, "the request's content was erased")

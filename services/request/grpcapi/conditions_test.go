@@ -21,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
@@ -331,5 +332,41 @@ func TestUseConditionsOverGRPC(t *testing.T) {
 	}
 	if _, err := c.ReportUse(uz, &requestv1.ReportUseRequest{Name: name, Text: "x"}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("the requested side reporting use = %v; want PERMISSION_DENIED", err)
+	}
+}
+
+// TestBindingConditionsToProto: binding_conditions are those of an
+// accepted proposal, then the acceptance's use conditions; a pending
+// proposal binds nothing.
+func TestBindingConditionsToProto(t *testing.T) {
+	due := time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)
+	r := request.Request{ID: "r1", Status: request.Accepted,
+		ConditionsProposal: &request.ConditionsProposal{Decision: "ACCEPTED", Conditions: []request.Condition{{Kind: request.ReturnBy, DueTime: due}}},
+		Acceptance:         &request.Acceptance{UseConditions: []request.Condition{{Kind: request.OtherCondition, Text: "Tell us the verdict."}}},
+	}
+	want := []*requestv1.Condition{{Kind: requestv1.Condition_RETURN, DueTime: timestamppb.New(due)},
+		{Kind: requestv1.Condition_OTHER, Text: "Tell us the verdict."}}
+	got := RequestToProto(request.View{Request: r}).GetBindingConditions()
+	if !slices.EqualFunc(got, want, func(a, b *requestv1.Condition) bool { return proto.Equal(a, b) }) {
+		t.Errorf("binding conditions %v, want %v", got, want)
+	}
+	r.ConditionsProposal.Decision = "PENDING"
+	if got := RequestToProto(request.View{Request: r}).GetBindingConditions(); len(got) != 1 || got[0].GetKind() != requestv1.Condition_OTHER {
+		t.Errorf("with the proposal pending: %v; want the acceptance's condition only", got)
+	}
+}
+
+// TestConsentKindsAreTheProtos: the domain's kinds of consent are exactly
+// the proto's set values.
+func TestConsentKindsAreTheProtos(t *testing.T) {
+	var protos []string
+	values := requestv1.Consent_KIND_UNSPECIFIED.Descriptor().Values()
+	for i := range values.Len() {
+		if v := values.Get(i); v.Number() != 0 {
+			protos = append(protos, string(v.Name()))
+		}
+	}
+	if !slices.Equal(protos, request.ConsentKinds) {
+		t.Errorf("the domain's %v, the proto's %v", request.ConsentKinds, protos)
 	}
 }
