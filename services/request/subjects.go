@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -84,6 +85,10 @@ func (s *Service) CreateDataSubjectRequest(ctx context.Context, p identity.Princ
 	case d.ReceiveTime.After(now):
 		vs.Add("receive_time", "%s is in the future: give when the request was received", d.ReceiveTime.UTC().Format(time.RFC3339))
 	}
+	checkText(&vs, "person.full_name", d.Person.FullName)
+	checkText(&vs, "person.date_of_birth", d.Person.DateOfBirth)
+	checkText(&vs, "person.contact", d.Person.Contact)
+	checkText(&vs, "description", d.Description)
 	if err := vs.Err(errs.Invalid, "invalid data subject's request"); err != nil {
 		return DataSubjectView{}, err
 	}
@@ -203,6 +208,7 @@ func (s *Service) DecideDataSubjectRequest(ctx context.Context, p identity.Princ
 	if dec.Decision != SubjectGranted && strings.TrimSpace(dec.Reasons) == "" {
 		vs.Add("decision.reasons", "required unless the request is GRANTED: say why, for the person and for oversight")
 	}
+	checkText(&vs, "decision.reasons", dec.Reasons)
 	checkReview(&vs, "decision.review_time", dec.ReviewTime, dec.Decision == SubjectDeferred, dec.Decision != SubjectDeferred && dec.Decision != "", now)
 	if err := vs.Err(errs.Invalid, "invalid decision"); err != nil {
 		return DataSubjectView{}, err
@@ -231,6 +237,7 @@ func (s *Service) RecordDataSubjectInforming(ctx context.Context, p identity.Pri
 	if in.Status == InformingDeferred && strings.TrimSpace(in.Reasons) == "" {
 		vs.Add("informing.reasons", "required when informing the person is deferred: say why")
 	}
+	checkText(&vs, "informing.reasons", in.Reasons)
 	checkReview(&vs, "informing.review_time", in.ReviewTime, false, in.Status == InformingDone, now)
 	if err := vs.Err(errs.Invalid, "invalid informing"); err != nil {
 		return DataSubjectView{}, err
@@ -239,6 +246,17 @@ func (s *Service) RecordDataSubjectInforming(ctx context.Context, p identity.Pri
 		d.Informing = &DataSubjectInforming{Status: in.Status, Reasons: in.Reasons, ReviewTime: in.ReviewTime, RecordedBy: actorOf(p), RecordTime: now}
 		return nil
 	})
+}
+
+// checkText refuses a text no store keeps as given: one that is not UTF-8,
+// or holds NUL, which PostgreSQL's JSON refuses.
+func checkText(vs *errs.Violations, field, s string) {
+	switch {
+	case !utf8.ValidString(s):
+		vs.Add(field, "is not valid UTF-8 text")
+	case strings.ContainsRune(s, 0):
+		vs.Add(field, "contains a NUL character; remove it")
+	}
 }
 
 // checkReview checks a review date: required says it must be given, none
