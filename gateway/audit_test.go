@@ -39,6 +39,7 @@ type auditEntry struct {
 			From string `json:"from"`
 			To   string `json:"to"`
 		} `json:"transition"`
+		Purpose string `json:"purpose"`
 	} `json:"event"`
 	Leaf []byte `json:"leaf"`
 }

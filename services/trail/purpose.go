@@ -62,7 +62,7 @@ func ParsePurpose(value string) (string, error) {
 	categories := strings.Join(Purposes, ", ")
 	var vs errs.Violations
 	vs.Add("X-Comity-Purpose", "%q is not a purpose category: declare one of %s, or send no header", Cut(value, 60), categories)
-	return "", vs.Err(errs.Invalid, fmt.Sprintf("invalid X-Comity-Purpose header %q: the purpose of a read is one of %s",
+	return "", vs.Err(errs.Invalid, fmt.Sprintf("the X-Comity-Purpose header %q is not a purpose category: declare one of %s, or send no header",
 		Cut(value, 60), categories))
 }
 
