@@ -34,7 +34,6 @@ type auditEntry struct {
 		Resource   string   `json:"resource"`
 		States     []string `json:"states"`
 		Outcome    string   `json:"outcome"`
-		Purpose    string   `json:"purpose"`
 		Transition *struct {
 			From string `json:"from"`
 			To   string `json:"to"`
