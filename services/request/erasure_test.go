@@ -416,3 +416,36 @@ func TestErasureOnceAmongReplicas(t *testing.T) {
 		}
 	}
 }
+
+// silentDirectory is a directory that cannot say a state's retention.
+type silentDirectory struct{ *agencies }
+
+func (silentDirectory) Retention(context.Context, string) (time.Duration, bool, error) {
+	return 0, false, errs.New(errs.Unavailable, "the directory is not answering")
+}
+
+// TestSweepSkipsAStateWhoseRetentionIsUnknown: when the directory cannot
+// say a state's retention the sweep erases none of its requests (it does
+// not fall back on the deployment's default: never erase on a guess), says
+// which states it skipped, and the read shows no erase date.
+func TestSweepSkipsAStateWhoseRetentionIsUnknown(t *testing.T) {
+	rig := sqliteRig(t)
+	v, _ := rig.closedCase(t)
+	silent := silentDirectory{rig.dir}
+	svc, err := request.NewService(request.Config{Store: rig.st, Blobs: rig.blobs, Directory: silent, Trust: rig.dir, Now: rig.clock.now,
+		States: func(context.Context) ([]string, error) { return []string{"KZ"}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig.clock.set(t0.Add(request.DefaultRetention + day))
+	rep := sweep(t, svc)
+	if rep.Erased != 0 || len(rep.Skipped) != 1 || rep.Skipped[0] != "KZ" {
+		t.Fatalf("= %+v; want nothing erased and KZ skipped", rep)
+	}
+	if got := ok(t)(svc.Get(ctx, kzProsecutor, v.ID)); got.FactsSummary == "" || !got.Deadlines.EraseBy.IsZero() {
+		t.Fatalf("content %q, EraseBy %v; want the content kept and no erase date shown", got.FactsSummary, got.Deadlines.EraseBy)
+	}
+	if rep := sweep(t, rig.svc); rep.Erased != 1 {
+		t.Fatalf("once the directory answers: %+v; want it erased", rep)
+	}
+}
