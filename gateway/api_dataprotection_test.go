@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/platform/pgdb"
 	"github.com/comity-mla/comity/services/request/requestd"
 )
 
@@ -163,19 +164,21 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 			const retention = 6 * time.Second
 			p := retentionSuite(t, engine, retention)
 			kzAuditor := p.s.token("kz-oversight", identity.Auditor)
-			narrative := "Erasable narrative: intrusion into the payroll server of Qazaq Example Bank on 2026-02-11"
-			run := func() (name, uzCA, att string, digest string, size any) {
+			narrative := func(which string) string {
+				return which + " narrative: intrusion into the payroll server of Qazaq Example Bank on 2026-02-11"
+			}
+			run := func(which string) (name, uzCA, att string, digest string, size any) {
 				body := practiceRequest("DATA_PRESERVATION", "UZ")
-				body["factsSummary"] = narrative
+				body["factsSummary"] = narrative(which)
 				name, uzCA = p.acknowledged(body)
 				p.act(name, "accept", uzCA, map[string]any{"dualCriminality": "NOT_REQUIRED", "humanRightsReview": map[string]any{"note": "No concerns."}})
-				up := p.s.upload("/v1/"+name, uzCA, "EVIDENCE", "", "payroll-logs.pdf", []byte("%PDF-1.7 payroll logs"), nil)
+				up := p.s.upload("/v1/"+name, uzCA, "EVIDENCE", "", which+"-payroll-logs.pdf", []byte("%PDF-1.7 payroll logs"), nil)
 				if up.status != http.StatusOK {
 					t.Fatalf("upload = %d: %s", up.status, up.raw)
 				}
 				att = up.body["name"].(string)
 				p.s.mustDo("POST", "/v1/"+name+"/messages", p.prosecutor,
-					map[string]any{"body": "Erasable message: the suspect used the alias Karaganda-77.", "visibility": "BOTH_SIDES"}, http.StatusOK)
+					map[string]any{"body": which + " message: the suspect used the alias Karaganda-77.", "visibility": "BOTH_SIDES"}, http.StatusOK)
 				p.act(name, "execute", uzCA, map[string]any{"responseSummary": "The logs are preserved.", "attachments": []any{att}})
 				p.act(name, "close", p.prosecutor, nil)
 				return name, uzCA, att, up.body["sha256"].(string), up.body["sizeBytes"]
@@ -183,7 +186,7 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 
 			// A legal hold, set before the retention runs out, keeps the
 			// content; the other request, closed at the same time, goes.
-			held, _, _, _, _ := run()
+			held, _, _, _, _ := run("Held")
 			r := p.act(held, "setLegalHold", p.kzCA, map[string]any{"reason": "Appeal pending before the Supreme Court.",
 				"reviewTime": time.Now().Add(90 * 24 * time.Hour).UTC().Format(time.RFC3339)})
 			if h, _ := r["legalHold"].(map[string]any); h["reason"] != "Appeal pending before the Supreme Court." {
@@ -192,7 +195,7 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 			if d, _ := r["deadlines"].(map[string]any); d["eraseBy"] != nil || d["legalHoldReviewBy"] == nil {
 				t.Errorf("under a legal hold the deadlines are %v", d)
 			}
-			name, uzCA, att, digest, size := run()
+			name, uzCA, att, digest, size := run("Erasable")
 			r = p.get(name, p.prosecutor)
 			eraseBy := timeAt(t, r, "deadlines.eraseBy")
 			if closed := timeAt(t, r, "closeTime"); !about(eraseBy, closed.Add(retention)) {
@@ -216,7 +219,7 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 				t.Errorf("after erasure the attachment is %v; want its digest %s and size %v kept, its name gone", atts, digest, size)
 			}
 			p.refusedWith("GET", "/v1/"+att+":download", uzCA, nil, http.StatusBadRequest, "erased")
-			if ms := p.s.mustDo("GET", "/v1/"+name+"/messages", p.prosecutor, nil, http.StatusOK); strings.Contains(ms.raw, "Karaganda-77") {
+			if ms := p.s.mustDo("GET", "/v1/"+name+"/messages", p.prosecutor, nil, http.StatusOK); strings.Contains(ms.raw, "Erasable message") {
 				t.Errorf("after erasure a message remains: %s", ms.raw)
 			}
 			hist := p.s.mustDo("GET", "/v1/"+name+"/history", p.prosecutor, nil, http.StatusOK)
@@ -233,10 +236,30 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 				}
 			}
 
+			if engine == "postgres" {
+				// No table of the request service's or the audit service's
+				// database holds an erased text; the held request's are
+				// found, so that the search can fail. (Dead tuples are
+				// VACUUM's: no query sees them.)
+				kept := func(db, text string) int {
+					return rowsHolding(t, p.s.databases[db], text)
+				}
+				for _, text := range []string{narrative("Erasable"), "Erasable message", "Erasable-payroll-logs.pdf"} {
+					for _, db := range []string{"request", "audit"} {
+						if n := kept(db, text); n != 0 {
+							t.Errorf("%d rows of the %s database hold %q after its erasure", n, db, text)
+						}
+					}
+				}
+				if kept("request", narrative("Held")) == 0 || kept("request", "Held message") == 0 {
+					t.Error("the search finds none of the held request's texts: it could not fail")
+				}
+			}
+
 			// The held request kept everything; once the hold is lifted, it
 			// goes too.
 			r = p.get(held, p.prosecutor)
-			if r["factsSummary"] != narrative || len(listOf(r, "erasures")) != 0 {
+			if r["factsSummary"] != narrative("Held") || len(listOf(r, "erasures")) != 0 {
 				t.Fatalf("under a legal hold, the request was erased: %v %v", r["factsSummary"], r["erasures"])
 			}
 			p.refusedWith("POST", "/v1/"+held+":liftLegalHold", p.prosecutor, map[string]any{"reason": "Decided."}, http.StatusForbidden)
@@ -247,6 +270,42 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rowsHolding counts the rows of every table of the PostgreSQL database at
+// url that hold text, each row read whole as text.
+func rowsHolding(t *testing.T, url, text string) int {
+	t.Helper()
+	ctx := t.Context()
+	db, err := pgdb.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if rows.Close(); rows.Err() != nil || len(tables) < 3 {
+		t.Fatalf("the tables of %s: %v, %v", url, tables, rows.Err())
+	}
+	total := 0
+	for _, table := range tables {
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM "`+table+`" AS t WHERE strpos(t::text, $1) > 0`, text).Scan(&n); err != nil {
+			t.Fatalf("search %s: %v", table, err)
+		}
+		total += n
+	}
+	return total
 }
 
 func TestDataSubjectRequestThroughREST(t *testing.T) {

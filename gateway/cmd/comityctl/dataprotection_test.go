@@ -224,7 +224,7 @@ func TestPurposeSentOnEveryCall(t *testing.T) {
 		{name: "the environment fills no draft's purpose", env: map[string]string{"COMITY_PURPOSE": "execution"},
 			args: []string{"requests", "create", "--case-reference", "C-1"}, wantHeader: "execution"},
 		{name: "a consent's purpose is the consent's", env: map[string]string{"COMITY_PURPOSE": "consented-use"},
-			args: []string{"requests", "request-consent", "r1", "--kind", "OTHER_USE", "--purpose", "The civil forfeiture"},
+			args:       []string{"requests", "request-consent", "r1", "--kind", "OTHER_USE", "--purpose", "The civil forfeiture"},
 			wantHeader: "consented-use", wantPurpose: "The civil forfeiture"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
