@@ -224,3 +224,21 @@ func TestOpenAPIDeclaresThePurposes(t *testing.T) {
 		}
 	}
 }
+
+// A browser page of an allowed origin may send X-Comity-Purpose: the
+// preflight allows it.
+func TestCORSAllowsThePurposeHeader(t *testing.T) {
+	s := startSuite(t, suiteOptions{corsOrigins: []string{"https://portal.gpo.kz.example"}})
+	req, _ := http.NewRequest("OPTIONS", s.baseURL+"/v1/requests/x", nil)
+	req.Header.Set("Origin", "https://portal.gpo.kz.example")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,x-comity-purpose")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")); !strings.Contains(got, "x-comity-purpose") {
+		t.Errorf("the preflight allows the headers %q; want X-Comity-Purpose among them", got)
+	}
+}
