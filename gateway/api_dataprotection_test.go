@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -205,7 +206,8 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 
 			r = p.awaitErased(name, p.prosecutor, retention+20*time.Second)
 			// The content is gone; the metadata stays.
-			if r["factsSummary"] != nil || r["identifiers"] != nil || r["persons"] != nil || strings.Contains(p.s.do("GET", "/v1/"+name, p.prosecutor, nil).raw, "Erasable") {
+			if r["factsSummary"] != "" || len(listOf(r, "identifiers")) != 0 || len(listOf(r, "persons")) != 0 ||
+				strings.Contains(p.s.do("GET", "/v1/"+name, p.prosecutor, nil).raw, "Erasable") {
 				t.Errorf("after erasure the request still holds content: %v", r)
 			}
 			if r["status"] != "CLOSED" || r["reference"] == "" || r["type"] != "DATA_PRESERVATION" || r["requestedState"] != "UZ" {
@@ -215,16 +217,22 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 				t.Errorf("the erasure is %v", e)
 			}
 			atts := listOf(p.s.mustDo("GET", "/v1/"+name+"/attachments", p.prosecutor, nil, http.StatusOK).body, "attachments")
-			if len(atts) != 1 || atts[0]["sha256"] != digest || atts[0]["sizeBytes"] != size || atts[0]["eraseTime"] == nil || atts[0]["filename"] != nil {
+			if len(atts) != 1 || atts[0]["sha256"] != digest || atts[0]["sizeBytes"] != size || atts[0]["eraseTime"] == nil ||
+				strings.Contains(fmt.Sprint(atts[0]["filename"]), "Erasable") {
 				t.Errorf("after erasure the attachment is %v; want its digest %s and size %v kept, its name gone", atts, digest, size)
 			}
 			p.refusedWith("GET", "/v1/"+att+":download", uzCA, nil, http.StatusBadRequest, "erased")
-			if ms := p.s.mustDo("GET", "/v1/"+name+"/messages", p.prosecutor, nil, http.StatusOK); strings.Contains(ms.raw, "Erasable message") {
-				t.Errorf("after erasure a message remains: %s", ms.raw)
+			// The messages are gone: reading them is refused, saying why.
+			if ms := p.s.do("GET", "/v1/"+name+"/messages", p.prosecutor, nil); strings.Contains(ms.raw, "Erasable message") ||
+				(ms.status != http.StatusOK && !strings.Contains(ms.raw, "erased")) {
+				t.Errorf("after erasure, the messages = %d: %s", ms.status, ms.raw)
 			}
 			hist := p.s.mustDo("GET", "/v1/"+name+"/history", p.prosecutor, nil, http.StatusOK)
-			if changes := listOf(hist.body, "changes"); len(changes) < 6 || slices.ContainsFunc(changes, func(c map[string]any) bool { return c["reason"] != nil }) {
-				t.Errorf("after erasure the history is %s; want every change, without reasons", hist.raw)
+			if changes := listOf(hist.body, "changes"); len(changes) < 6 || slices.ContainsFunc(changes, func(c map[string]any) bool {
+				// The erasure's own entry says why it happened: no content.
+				return c["reason"] != nil && c["reason"] != "" && c["action"] != "eraseContent"
+			}) || !slices.ContainsFunc(changes, func(c map[string]any) bool { return c["action"] == "eraseContent" }) {
+				t.Errorf("after erasure the history is %s; want every change without reasons, and the erasure", hist.raw)
 			}
 			// The trail is intact, and the erasure is on it.
 			after := p.s.awaitEntries(kzAuditor, `resource = "`+name+`"`, 20*time.Second, func(es []auditEntry) bool {
@@ -263,11 +271,14 @@ func TestRetentionErasesThroughREST(t *testing.T) {
 				t.Fatalf("under a legal hold, the request was erased: %v %v", r["factsSummary"], r["erasures"])
 			}
 			p.refusedWith("POST", "/v1/"+held+":liftLegalHold", p.prosecutor, map[string]any{"reason": "Decided."}, http.StatusForbidden)
-			p.act(held, "liftLegalHold", p.kzCA, map[string]any{"reason": "The appeal was decided."})
-			r = p.awaitErased(held, p.prosecutor, 20*time.Second)
-			if h, _ := r["legalHold"].(map[string]any); h["liftTime"] == nil {
+			r = p.act(held, "liftLegalHold", p.kzCA, map[string]any{"reason": "The appeal was decided."})
+			if h, _ := r["legalHold"].(map[string]any); h["liftTime"] == nil || h["liftReason"] != "The appeal was decided." {
 				t.Errorf("the lifted hold is %v", r["legalHold"])
 			}
+			if d, _ := r["deadlines"].(map[string]any); d["eraseBy"] == nil {
+				t.Errorf("once the hold is lifted, the request has no erase date: %v", d)
+			}
+			p.awaitErased(held, p.prosecutor, 20*time.Second)
 		})
 	}
 }
