@@ -119,3 +119,51 @@ func TestDirectoryImportActivates(t *testing.T) {
 		t.Errorf("kz-police-cyber after the import: %s", r.raw)
 	}
 }
+
+// TestDirectoryImportSetsRetention imports, through the gateway, a
+// snapshot giving KZ a retention after close (DESIGN §10): comityctl sets
+// it and says so; a snapshot naming none keeps it.
+func TestDirectoryImportSetsRetention(t *testing.T) {
+	bin := comityctl(t)
+	s := startSuite(t, suiteOptions{})
+	admin := s.token("kz-gpo", identity.DirectoryAdmin)
+	state := map[string]any{}
+	for k, v := range s.mustDo("GET", "/v1/states/KZ", admin, nil, http.StatusOK).body {
+		if k != "etag" && k != "updateTime" && k != "code" {
+			state[k] = v
+		}
+	}
+	if state["retentionAfterClose"] != nil {
+		t.Fatalf("KZ has a retention before the import: %v", state["retentionAfterClose"])
+	}
+	importState := func(st map[string]any) string {
+		t.Helper()
+		data, err := json.Marshal(map[string]any{"states": []any{st}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "snapshot.json")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, ok := runCtl(t, bin, "directory", "import", file, "--gateway", s.baseURL, "--token", admin)
+		if !ok {
+			t.Fatalf("the import failed: %s", out)
+		}
+		return out
+	}
+	state["retentionAfterClose"] = "63072000s" // two years
+	if out := importState(state); !regexp.MustCompile(`states/KZ\s+updated: retentionAfterClose`).MatchString(out) {
+		t.Errorf("the import did not say it set the retention: %s", out)
+	}
+	if r := s.mustDo("GET", "/v1/states/KZ", admin, nil, http.StatusOK); r.body["retentionAfterClose"] != "63072000s" {
+		t.Errorf("KZ after the import: %s", r.raw)
+	}
+	delete(state, "retentionAfterClose")
+	if out := importState(state); !regexp.MustCompile(`states/KZ\s+unchanged`).MatchString(out) {
+		t.Errorf("a snapshot without retention changed the state: %s", out)
+	}
+	if r := s.mustDo("GET", "/v1/states/KZ", admin, nil, http.StatusOK); r.body["retentionAfterClose"] != "63072000s" {
+		t.Errorf("a snapshot without retention removed KZ's: %s", r.raw)
+	}
+}

@@ -79,8 +79,12 @@ var (
 	postStages  = slices.Concat(openStages, endedStages)
 	allStages   = slices.Concat(preStages, postStages)
 
+	// boundStages are the statuses at which use conditions can bind
+	// (DESIGN §10): accepted, and every status after.
+	boundStages = []stage{accepted, partiallyExecuted, executed, postponed, awaitingDecision, withdrawn, closed}
+
 	stageGroups = map[string][]stage{
-		"pre": preStages, "post": postStages, "open": openStages, "ended": endedStages,
+		"pre": preStages, "post": postStages, "open": openStages, "ended": endedStages, "bound": boundStages,
 		"any": {anyStage}, string(entryOfKZ): {entryOfKZ}, string(entryOfKZUZ): {entryOfKZUZ}, string(oral): {oral},
 	}
 	// requestStages are the stages of a request a cell may be tried on.
@@ -369,6 +373,14 @@ const matrixGPO = "uz-gpo"
 // agency).
 func (e *matrixEnv) build(t *testing.T, st stage, withContent bool, routedTo string) *matrixFixture {
 	t.Helper()
+	return e.buildWith(t, st, withContent, routedTo, false)
+}
+
+// buildWith is build; with bound, the request is accepted with use
+// conditions (DESIGN §10) that then bind it, and brought to POSTPONED,
+// AWAITING_REQUESTER_DECISION or WITHDRAWN after that acceptance.
+func (e *matrixEnv) buildWith(t *testing.T, st stage, withContent bool, routedTo string, bound bool) *matrixFixture {
+	t.Helper()
 	draftReq, requestedCA, wantAgency := preservationProto(t, "UZ"), requestedCA, "agencies/uz-247"
 	if routedTo == matrixGPO {
 		draftReq.Priority = directoryv1.Priority_ROUTINE
@@ -428,13 +440,20 @@ func (e *matrixEnv) build(t *testing.T, st stage, withContent bool, routedTo str
 		return fx
 	}
 	do(requestedCA, "AcknowledgeRequest")
+	accept := "AcceptRequest"
+	if bound {
+		accept = "AcceptWithUseConditions"
+		if st == postponed || st == awaitingDecision || st == withdrawn {
+			do(requestedCA, accept)
+		}
+	}
 	switch st {
 	case clarification:
 		do(requestedCA, "RequestClarification")
 	case accepted:
-		do(requestedCA, "AcceptRequest")
+		do(requestedCA, accept)
 	case partiallyExecuted:
-		do(requestedCA, "AcceptRequest")
+		do(requestedCA, accept)
 		must(t, partialExecution(e.ctx(t, requestedCA), e.req, fx.name), "building a PARTIALLY_EXECUTED request: a partial execution")
 	case postponed:
 		do(requestedCA, "PostponeRequest")
@@ -445,7 +464,7 @@ func (e *matrixEnv) build(t *testing.T, st stage, withContent bool, routedTo str
 	case refused:
 		do(requestedCA, "RefuseRequest")
 	case executed, closed:
-		do(requestedCA, "AcceptRequest")
+		do(requestedCA, accept)
 		do(requestedCA, "ExecuteRequest")
 		if st == closed {
 			do(requestingCA, "CloseRequest")
@@ -571,6 +590,51 @@ var lifecycleCalls = map[string]func(ctx context.Context, c requestv1.RequestSer
 		_, err := c.RejectConditions(ctx, &requestv1.RejectConditionsRequest{Name: name, Reason: "Our law keeps the data with the case file."})
 		return err
 	},
+	// DESIGN §10.
+	"AcceptWithUseConditions": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.AcceptRequest(ctx, &requestv1.AcceptRequestRequest{Name: name,
+			DualCriminality: requestv1.Acceptance_NOT_REQUIRED, HumanRightsReview: &requestv1.HumanRightsReview{Note: "No concerns."},
+			UseConditions: []*requestv1.Condition{
+				{Kind: requestv1.Condition_USE_ONLY_STATED_PROCEEDINGS, Text: "For case KZ-CASE-2026-1187 only."},
+				{Kind: requestv1.Condition_REPORT_USE, Text: "Report how the logs were used.", DueTime: timestamppb.New(time.Now().Add(60 * 24 * time.Hour))},
+			}})
+		return err
+	},
+	"AcknowledgeConditions": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.AcknowledgeConditions(ctx, &requestv1.AcknowledgeConditionsRequest{Name: name})
+		return err
+	},
+	"RequestConsent": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.RequestConsent(ctx, &requestv1.RequestConsentRequest{Name: name, Kind: requestv1.Consent_OTHER_USE,
+			Purpose: "The civil forfeiture of the proceeds."})
+		return err
+	},
+	"GrantConsent": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.GrantConsent(ctx, &requestv1.GrantConsentRequest{Name: name, Consent: 1, Terms: "For the forfeiture only."})
+		return err
+	},
+	"RefuseConsent": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.RefuseConsent(ctx, &requestv1.RefuseConsentRequest{Name: name, Consent: 1, Reason: "Forfeiture is not a criminal matter here."})
+		return err
+	},
+	"RecordOnwardTransfer": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.RecordOnwardTransfer(ctx, &requestv1.RecordOnwardTransferRequest{Name: name, Recipient: "Court of Astana",
+			Authorisation: "Order of the investigating judge 12/2026."})
+		return err
+	},
+	"ReportUse": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.ReportUse(ctx, &requestv1.ReportUseRequest{Name: name, Text: "The logs identified the intruder; the indictment cites them."})
+		return err
+	},
+	"SetLegalHold": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.SetLegalHold(ctx, &requestv1.SetLegalHoldRequest{Name: name, Reason: "Appeal pending before the Supreme Court.",
+			ReviewTime: timestamppb.New(time.Now().Add(90 * 24 * time.Hour))})
+		return err
+	},
+	"LiftLegalHold": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
+		_, err := c.LiftLegalHold(ctx, &requestv1.LiftLegalHoldRequest{Name: name, Reason: "The appeal was decided."})
+		return err
+	},
 	"ConfirmInWriting": func(ctx context.Context, c requestv1.RequestServiceClient, name string) error {
 		_, err := c.ConfirmInWriting(ctx, &requestv1.ConfirmInWritingRequest{Name: name})
 		return err
@@ -608,6 +672,39 @@ func extensionDecision(name string) matrixMethod {
 		}
 		return "OK", lifecycleCalls[name](ctx, e.req, c.fx.name)
 	}}
+}
+
+// boundMethod is a lifecycle action of DESIGN §10 under use conditions:
+// the request a cell that is to succeed is tried on was accepted with
+// them; first, when set, runs as the caller who makes it possible (a
+// consent asked, for a consent to be answered).
+func boundMethod(name string, first func(t *testing.T, e *matrixEnv, name string)) matrixMethod {
+	return matrixMethod{kind: moves, bound: true, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		if c.want == "OK" && first != nil {
+			first(c.t, e, c.fx.name)
+		}
+		return "OK", lifecycleCalls[name](ctx, e.req, c.fx.name)
+	}}
+}
+
+// consentAsked has the owner ask for a consent (number 1 of a fresh
+// request).
+func consentAsked(t *testing.T, e *matrixEnv, name string) {
+	must(t, lifecycleCalls["RequestConsent"](e.ctx(t, owner), e.req, name), "ask for consent")
+}
+
+// subjectRequest is a data subject's request kz-gpo's central authority
+// records: the one a cell reads or decides.
+func (e *matrixEnv) subjectRequest(t *testing.T) *requestv1.DataSubjectRequest {
+	resp, err := e.req.CreateDataSubjectRequest(e.ctx(t, requestingCA), &requestv1.CreateDataSubjectRequestRequest{
+		DataSubjectRequest: subjectRequestProto("Askar Seitkali")})
+	must(t, err, "record a data subject's request")
+	return resp.GetDataSubjectRequest()
+}
+
+func subjectRequestProto(person string) *requestv1.DataSubjectRequest {
+	return &requestv1.DataSubjectRequest{Person: &requestv1.DataSubject{FullName: person}, Right: requestv1.DataSubjectRequest_ACCESS,
+		ReceiveTime: timestamppb.New(time.Now().Add(-time.Hour)), Description: "Asks what was sent abroad about him."}
 }
 
 // upload streams a small attachment to a request.
@@ -824,7 +921,10 @@ type matrixCell struct {
 // error.
 type matrixMethod struct {
 	kind matrixKind
-	call func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error)
+	// bound: a cell expected to succeed runs on a request built with use
+	// conditions (buildWith).
+	bound bool
+	call  func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error)
 }
 
 func lifecycleMethod(name string) matrixMethod {
@@ -913,6 +1013,88 @@ var matrixMethods = map[string]matrixMethod{
 	"DeclareConfidentialityImpossible": lifecycleMethod("DeclareConfidentialityImpossible"),
 	"ProceedRequest":                   lifecycleMethod("ProceedRequest"),
 	"TransferOwnership":                lifecycleMethod("TransferOwnership"),
+	// DESIGN §10.
+	"AcknowledgeConditions": boundMethod("AcknowledgeConditions", nil),
+	"RequestConsent":        boundMethod("RequestConsent", nil),
+	"GrantConsent":          boundMethod("GrantConsent", consentAsked),
+	"RefuseConsent":         boundMethod("RefuseConsent", consentAsked),
+	"RecordOnwardTransfer":  boundMethod("RecordOnwardTransfer", nil),
+	"ReportUse":             boundMethod("ReportUse", nil),
+	"SetLegalHold":          lifecycleMethod("SetLegalHold"),
+	"LiftLegalHold": {kind: moves, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		if c.want == "OK" {
+			must(c.t, lifecycleCalls["SetLegalHold"](e.ctx(c.t, requestingCA), e.req, c.fx.name), "set a legal hold")
+		}
+		return "OK", lifecycleCalls["LiftLegalHold"](ctx, e.req, c.fx.name)
+	}},
+	"CreateDataSubjectRequest": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		resp, err := e.req.CreateDataSubjectRequest(ctx, &requestv1.CreateDataSubjectRequestRequest{DataSubjectRequest: subjectRequestProto("Dana Omarova")})
+		if err != nil {
+			return "", err
+		}
+		if d := resp.GetDataSubjectRequest(); d.GetState() != c.caller.state() || d.GetAgency() != "agencies/"+c.caller.agency {
+			return fmt.Sprintf("OK but recorded for %s at %s", d.GetState(), d.GetAgency()), nil
+		}
+		return "OK", nil
+	}},
+	"GetDataSubjectRequest": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		d := e.subjectRequest(c.t)
+		resp, err := e.req.GetDataSubjectRequest(ctx, &requestv1.GetDataSubjectRequestRequest{Name: d.GetName()})
+		if err != nil {
+			return "", err
+		}
+		if resp.GetDataSubjectRequest().GetPerson().GetFullName() != d.GetPerson().GetFullName() {
+			return "OK but without the person", nil
+		}
+		return "OK", nil
+	}},
+	"ListDataSubjectRequests": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		d := e.subjectRequest(c.t)
+		found := false
+		for token := ""; ; {
+			resp, err := e.req.ListDataSubjectRequests(ctx, &requestv1.ListDataSubjectRequestsRequest{PageSize: 1000, PageToken: token})
+			if err != nil {
+				return "", err
+			}
+			for _, it := range resp.GetDataSubjectRequests() {
+				if it.GetState() != c.caller.state() {
+					return "OK but with one of " + it.GetState(), nil
+				}
+				found = found || it.GetName() == d.GetName()
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				break
+			}
+		}
+		if found {
+			return "OK", nil
+		}
+		return "NF", nil
+	}},
+	"DecideDataSubjectRequest": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		d := e.subjectRequest(c.t)
+		resp, err := e.req.DecideDataSubjectRequest(ctx, &requestv1.DecideDataSubjectRequestRequest{Name: d.GetName(),
+			Decision: &requestv1.DataSubjectDecision{Decision: requestv1.DataSubjectDecision_GRANTED}})
+		if err != nil {
+			return "", err
+		}
+		if got := resp.GetDataSubjectRequest().GetDecision(); got.GetDecision() != requestv1.DataSubjectDecision_GRANTED || got.GetDecidedBy().GetAgency() != "agencies/"+c.caller.agency {
+			return fmt.Sprintf("OK but the decision is %v", got), nil
+		}
+		return "OK", nil
+	}},
+	"RecordDataSubjectInforming": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
+		d := e.subjectRequest(c.t)
+		resp, err := e.req.RecordDataSubjectInforming(ctx, &requestv1.RecordDataSubjectInformingRequest{Name: d.GetName(),
+			Informing: &requestv1.DataSubjectInforming{Status: requestv1.DataSubjectInforming_DONE}})
+		if err != nil {
+			return "", err
+		}
+		if resp.GetDataSubjectRequest().GetInforming().GetStatus() != requestv1.DataSubjectInforming_DONE {
+			return "OK but nothing recorded", nil
+		}
+		return "OK", nil
+	}},
 	// A follow-up is a new draft: the request it follows does not change.
 	"DraftFollowUp": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		resp, err := e.req.DraftFollowUp(ctx, &requestv1.DraftFollowUpRequest{Name: c.fx.name, Type: directoryv1.RequestType_TRAFFIC_DATA})
@@ -1260,7 +1442,7 @@ func (e *matrixEnv) runCell(t *testing.T, method string, st stage, c matrixCalle
 	shared := false
 	if slices.Contains(requestStages, st) {
 		if m.kind == moves && want == "OK" {
-			cell.fx = e.build(t, st, false, c.routedTo)
+			cell.fx = e.buildWith(t, st, false, c.routedTo, m.bound)
 		} else {
 			cell.fx, shared = e.shared[c.routedTo][st], true
 		}

@@ -275,6 +275,50 @@ TransferOwnership    CLOSED_DRAFT                  FP PD FP PD PD NF | NF FP PD 
 TransferOwnership    post-CLOSED                   OK PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 TransferOwnership    CLOSED                        FP PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
 
+# §10 Data protection. The requesting side (the owning prosecutor or a
+# central authority of KZ) acknowledges the use conditions that bind it, asks
+# for consent, records onward transfers and reports of use, once conditions
+# can bind (accepted, and every status after: "bound"); the requested
+# agency's central authority answers a consent. A cell expected to succeed
+# runs on a request accepted with use conditions (USE_ONLY_STATED_PROCEEDINGS
+# and REPORT_USE), POSTPONED, AWAITING_REQUESTER_DECISION and WITHDRAWN after
+# that acceptance. A request never accepted has nothing to acknowledge,
+# hence FAILED_PRECONDITION on the stages before "bound" and on drafts.
+AcknowledgeConditions pre                          FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcknowledgeConditions bound                        OK PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+AcknowledgeConditions post-bound                   FP PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestConsent       pre                           FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestConsent       bound                         OK PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RequestConsent       post-bound                    FP PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GrantConsent         pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GrantConsent         bound                         PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+GrantConsent         post-bound                    PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseConsent        pre                           PD PD PD PD PD NF | NF PD PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseConsent        bound                         PD PD PD PD PD NF | NF PD PD PD NF | NF OK PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RefuseConsent        post-bound                    PD PD PD PD PD NF | NF PD PD PD NF | NF FP PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RecordOnwardTransfer pre                           FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RecordOnwardTransfer bound                         OK PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RecordOnwardTransfer post-bound                    FP PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ReportUse            pre                           FP PD FP PD PD NF | NF FP PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ReportUse            bound                         OK PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ReportUse            post-bound                    FP PD FP PD PD NF | NF FP PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+# The legal hold is the requesting state's decision, its central
+# authority's (any of KZ's, as for return and transmit), at any status.
+SetLegalHold         pre                           PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+SetLegalHold         post                          PD PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+LiftLegalHold        pre                           PD PD OK PD PD NF | NF OK PD PD NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+LiftLegalHold        post                          PD PD OK PD PD NF | NF OK PD PD NF | NF PD PD PD NF | PD            | NF NF PD PD NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+# Data subjects' requests: recorded by any central authority, for its own
+# state; read, listed and decided only by the central authorities of the
+# state that recorded it (here one recorded by kz-gpo's), NOT_FOUND to
+# anyone else. ListDataSubjectRequests: OK when the KZ one is listed, NF
+# when it is not (the call succeeds with the caller's state's, or none).
+CreateDataSubjectRequest any                       PD PD OK PD PD PD | PD OK PD PD PD | PD OK PD PD PD | PD            | PD OK PD PD PD | PD OK PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
+GetDataSubjectRequest any                          NF NF OK NF NF NF | NF OK NF NF NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+ListDataSubjectRequests any                        NF NF OK NF NF NF | NF OK NF NF NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+DecideDataSubjectRequest any                       NF NF OK NF NF NF | NF OK NF NF NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+RecordDataSubjectInforming any                     NF NF OK NF NF NF | NF OK NF NF NF | NF NF NF NF NF | NF            | NF NF NF NF NF | NF NF NF NF NF | UA  UA  UA  UA  UA  UA  UA | UA -
+
 # comity.directory.v1 (§4): reads for every authenticated user; writes
 # (here on KZ: its state, a new agency, kz-police-cyber, a throwaway
 # agency) only for a directory_admin of KZ, whatever their agency.

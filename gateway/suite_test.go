@@ -115,6 +115,9 @@ type suiteOptions struct {
 	metrics prometheus.Registerer
 	// backlogAlarm is the producers' --audit-backlog-alarm (default 5m).
 	backlogAlarm time.Duration
+	// retention is the request service's retention policy (DESIGN §10;
+	// the defaults when zero): shortened, a test sees requests erased.
+	retention requestd.Retention
 	// anonymousWindow is the span of the producers' aggregate events of
 	// unauthenticated calls (default a minute): shortened, a test sees
 	// them written and delivered.
@@ -214,7 +217,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[1], Database: requestDB,
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
-			Watch: opt.watch, Transfers: opt.transfers,
+			Watch: opt.watch, Transfers: opt.transfers, Retention: opt.retention,
 			Producer: relay.Producer{AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds,
 				AuditBacklogAlarm: opt.backlogAlarm, AuditAnonymousWindow: opt.anonymousWindow, AuditDigestKey: digestKey},
 			TLS: ids[mtls.Request], Logger: logger, Metrics: opt.metrics,

@@ -297,6 +297,9 @@ func (s *Service) RequestConsent(ctx context.Context, p identity.Principal, id, 
 		if err := notErased(*r); err != nil {
 			return err
 		}
+		if err := everReceived(*r); err != nil {
+			return err
+		}
 		if err := roomFor(*r, "consents", len(r.Consents)); err != nil {
 			return err
 		}
@@ -468,6 +471,9 @@ func (s *Service) RecordOnwardTransfer(ctx context.Context, p identity.Principal
 	return s.transition(ctx, p, id, etag, actRecordOnwardTransfer, "to "+t.Recipient+": "+t.Authorisation, nil,
 		func(r *Request, now time.Time) error {
 			if err := notErased(*r); err != nil {
+				return err
+			}
+			if err := everReceived(*r); err != nil {
 				return err
 			}
 			if err := roomFor(*r, "onward_transfers", len(r.OnwardTransfers)); err != nil {

@@ -255,7 +255,7 @@ func newStatesCmd(g *globals) *cobra.Command {
 	}
 	get := &cobra.Command{
 		Use:     "get STATE",
-		Short:   "Show a state: its languages, time zone and trusted token issuers",
+		Short:   "Show a state: its languages, time zone, trusted token issuers and retention after close",
 		Example: "  comityctl states get UZ",
 		Args:    args(1, "one STATE (its ISO code, e.g. UZ)"),
 		RunE: func(c *cobra.Command, a []string) error {
@@ -274,7 +274,8 @@ func newStatesCmd(g *globals) *cobra.Command {
 			return g.print(data, objectView{})
 		},
 	}
-	c := group("states", "The directory's states", "  comityctl states list\n  comityctl states get UZ", list, get)
+	c := group("states", "The directory's states", "  comityctl states list\n  comityctl states get UZ\n  comityctl states update KZ --retention-after-close 5y",
+		list, get, newStatesUpdateCmd(g))
 	c.Aliases = []string{"state"}
 	return c
 }

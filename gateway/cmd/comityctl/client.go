@@ -23,7 +23,9 @@ import (
 // restClient calls a comity-gateway with a bearer token.
 type restClient struct {
 	base, token string
-	http        *http.Client
+	// purpose is sent as X-Comity-Purpose on every call; empty: none.
+	purpose string
+	http    *http.Client
 }
 
 // maxAnswerBytes bounds an answer read whole by comityctl (a page of a
@@ -80,7 +82,7 @@ func (g *globals) client() (*restClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &restClient{base: strings.TrimSuffix(gateway, "/"), token: token, http: hc}, nil
+	return &restClient{base: strings.TrimSuffix(gateway, "/"), token: token, purpose: g.purpose, http: hc}, nil
 }
 
 // newHTTPClient is the default client, or one trusting only the CA in caFile.
@@ -244,7 +246,7 @@ func (c *restClient) callRaw(ctx context.Context, method, path string, body prot
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	c.authorise(req)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -284,7 +286,7 @@ func (c *restClient) send(ctx context.Context, req *http.Request, header http.He
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	c.authorise(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -298,6 +300,14 @@ func (c *restClient) send(ctx context.Context, req *http.Request, header http.He
 		return nil, newAPIError(resp, data)
 	}
 	return resp, nil
+}
+
+// authorise adds the token and the declared purpose of reads to req.
+func (c *restClient) authorise(req *http.Request) {
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.purpose != "" {
+		req.Header.Set(purposeHeader, c.purpose)
+	}
 }
 
 // unreachable says that the gateway could not be reached, and where

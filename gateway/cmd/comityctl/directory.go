@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	"github.com/comity-mla/comity/services/directory"
@@ -245,6 +246,12 @@ func (c *restClient) importState(ctx context.Context, want directory.State) entr
 	}
 	if !slices.Equal(cur.TrustedIssuers, want.TrustedIssuers) {
 		mask, patch.TrustedIssuers = append(mask, "trustedIssuers"), want.TrustedIssuers
+	}
+	// A snapshot that names no retention keeps the state's (DESIGN §10), as
+	// an import into a database does: removing it would shorten, or
+	// lengthen, what the state decided its requests' data is kept for.
+	if want.RetentionAfterClose != 0 && want.RetentionAfterClose != cur.RetentionAfterClose {
+		mask, patch.RetentionAfterClose = append(mask, "retentionAfterClose"), durationpb.New(want.RetentionAfterClose)
 	}
 	if len(mask) == 0 {
 		res.outcome = unchanged

@@ -88,6 +88,9 @@ type globals struct {
 	token      string
 	caFile     string
 	configPath string
+	// purpose is the purpose of the reads, sent as X-Comity-Purpose
+	// (DESIGN §10).
+	purpose string
 
 	// given are the flags given on the command line itself (not from the
 	// environment), by name.
@@ -113,6 +116,11 @@ http://127.0.0.1:8080. The token is --token, else COMITY_TOKEN, else the config 
 The operators' commands (dev, directory import, audit export, verify and outbox) also read each
 flag from its COMITY_… environment variable (--data-dir is COMITY_DATA_DIR).
 
+Every read of a request's content, its messages or an attachment is audited with the purpose you
+declare, --purpose or COMITY_PURPOSE (DESIGN §10): one of ` + strings.Join(readPurposes, ", ") + `.
+Without, the audit event says "undeclared". On the commands whose own --purpose is something else
+(a draft's purpose, a consent's), the read purpose comes from COMITY_PURPOSE.
+
 Exit codes: 0 success, 1 a call that failed, 2 a command line that is wrong.`,
 		Example: `  comityctl config set gateway https://comity.example.kz
   TOKEN=$(comityctl dev token --agency kz-gpo --role prosecutor)
@@ -135,10 +143,12 @@ Exit codes: 0 success, 1 a call that failed, 2 a command line that is wrong.`,
 	pf.StringVar(&g.token, "token", "", "bearer token (or COMITY_TOKEN, or the config file's, which 'comityctl login' writes)")
 	pf.StringVar(&g.caFile, "ca", "", "PEM file of the CA that signed an https gateway's certificate, when the system does not trust it (e.g. var/certs/ca.pem)")
 	pf.StringVar(&g.configPath, "config", "", "config file (or COMITY_CONFIG; default "+defaultConfigHint()+")")
+	pf.StringVar(&g.purpose, "purpose", "", "why you read case content, recorded in the audit trail (or COMITY_PURPOSE): "+strings.Join(readPurposes, ", "))
+	_ = root.RegisterFlagCompletionFunc("purpose", cobra.FixedCompletions(readPurposes, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(
-		newRequestsCmd(g), newMessagesCmd(g), newAttachmentsCmd(g),
+		newRequestsCmd(g), newMessagesCmd(g), newAttachmentsCmd(g), newDataSubjectRequestsCmd(g),
 		newAgenciesCmd(g), newStatesCmd(g), newRoutesCmd(g), newInstrumentsCmd(g), newStatisticsCmd(g),
 		newAuditCmd(g), newDirectoryCmd(g), newDevCmd(g), newConfigCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 	)
@@ -190,7 +200,10 @@ func (g *globals) prepare(c *cobra.Command, _ []string) error {
 		if err != nil || g.given[f.Name] || f.Annotations[noEnvAnnotation] != nil {
 			return
 		}
-		if !allFlags && global.Lookup(f.Name) == nil {
+		// A command's own flag that has a global flag's name (a draft's
+		// --purpose) is not the global flag: its variable is not read from
+		// the environment unless the command's every flag is.
+		if !allFlags && global.Lookup(f.Name) != f {
 			return
 		}
 		if v, ok := g.lookupEnv(config.EnvName(f.Name)); ok {
@@ -201,6 +214,9 @@ func (g *globals) prepare(c *cobra.Command, _ []string) error {
 		}
 	})
 	if err != nil {
+		return err
+	}
+	if err := g.preparePurpose(fs, global); err != nil {
 		return err
 	}
 	switch g.output {

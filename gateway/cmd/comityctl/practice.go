@@ -224,15 +224,21 @@ func parsePerson(s string) (*requestv1.Person, error) {
 // or an RFC 3339 time, e.g. DELETE_BY:2026-12-31=Delete the logs once the
 // trial ends.
 func parseCondition(s string) (*requestv1.Condition, error) {
+	return parseConditionFlag("condition", s)
+}
+
+// parseConditionFlag reads a condition given to flag (condition, or
+// use-condition at :accept), naming that flag when it is wrong.
+func parseConditionFlag(flag, s string) (*requestv1.Condition, error) {
 	head, text, _ := strings.Cut(s, "=")
 	kind, due, hasDue := strings.Cut(head, ":")
-	n, err := enumValue("condition", kind, requestv1.Condition_Kind(0).Descriptor())
+	n, err := enumValue(flag, kind, requestv1.Condition_Kind(0).Descriptor())
 	if err != nil {
 		return nil, fmt.Errorf("%w (want KIND[:DUE]=TEXT, e.g. DELETE_BY:2026-12-31='Delete once the trial ends')", err)
 	}
 	c := &requestv1.Condition{Kind: requestv1.Condition_Kind(n), Text: strings.TrimSpace(text)}
 	if hasDue {
-		ts, err := parseTime("condition", strings.TrimSpace(due))
+		ts, err := parseTime(flag, strings.TrimSpace(due))
 		if err != nil {
 			return nil, fmt.Errorf("%w (in %q: KIND[:DUE]=TEXT)", err, s)
 		}

@@ -26,6 +26,7 @@ type recorder struct {
 type recorded struct {
 	method, path string
 	body         map[string]any
+	header       http.Header
 }
 
 func (rc *recorder) start(t *testing.T) string {
@@ -34,7 +35,7 @@ func (rc *recorder) start(t *testing.T) string {
 		var body map[string]any
 		_ = json.Unmarshal(data, &body)
 		rc.mu.Lock()
-		rc.calls = append(rc.calls, recorded{method: r.Method, path: r.URL.RequestURI(), body: body})
+		rc.calls = append(rc.calls, recorded{method: r.Method, path: r.URL.RequestURI(), body: body, header: r.Header.Clone()})
 		rc.mu.Unlock()
 		_, _ = w.Write([]byte(`{"name":"requests/r1","reference":"KZ-2026-000001","status":"ACKNOWLEDGED","etag":"e1"}`))
 	}))

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,7 +88,7 @@ func newRequestsCmd(g *globals) *cobra.Command {
 	c.Aliases = []string{"request", "req"}
 	c.AddCommand(newRequestsCreateCmd(g), newRequestsGetCmd(g), newRequestsListCmd(g), newRequestsUpdateCmd(g),
 		newRequestsHistoryCmd(g), newRequestsWatchCmd(g), newRequestsRecordOralCmd(g), newRequestsConfirmCmd(g))
-	for _, a := range append(requestActions(), practiceActions()...) {
+	for _, a := range slices.Concat(requestActions(), practiceActions(), dataProtectionActions()) {
 		c.AddCommand(newRequestActionCmd(g, a))
 	}
 	return c
@@ -643,6 +644,8 @@ type requestAction struct {
 	// message from them.
 	flags func(c *cobra.Command)
 	body  func(c *cobra.Command, name string) (proto.Message, error)
+	// view shows the request the action returns (requestSummary when nil).
+	view tableView
 }
 
 func newRequestActionCmd(g *globals, a requestAction) *cobra.Command {
@@ -675,7 +678,11 @@ func newRequestActionCmd(g *globals, a requestAction) *cobra.Command {
 			if err != nil {
 				return conflict(ctx, cl, name, etag, err)
 			}
-			return g.print(data, requestSummary)
+			view := a.view
+			if view == nil {
+				view = requestSummary
+			}
+			return g.print(data, view)
 		},
 	}
 	c.Flags().StringVar(&etag, "etag", "", "the etag you read: refuse the action if the request changed since")
@@ -710,6 +717,7 @@ func requestActions() []requestAction {
 		consultationNote, consultationTime          string
 		hrConcerns, partial                         bool
 		attachments, grounds, items, itemAtts       []string
+		useConds                                    []string
 	)
 	validateFlag := func(c *cobra.Command) {
 		c.Flags().BoolVar(&validateOnly, "validate-only", false, "check every safeguard and change nothing")
@@ -770,16 +778,25 @@ func requestActions() []requestAction {
 			}},
 		{use: "accept", verb: "accept", short: "Accept to execute a request (the requested side)",
 			long: "Give the dual criminality assessment and the human-rights review (--human-rights-concerns,\n" +
-				"with a --human-rights-note when there are concerns).",
-			example: "  comityctl requests accept KZ-2026-000002 --dual-criminality NOT_REQUIRED --human-rights-concerns=false --human-rights-note 'No concerns.'",
+				"with a --human-rights-note when there are concerns). --use-condition imposes a condition on the\n" +
+				"use of what is provided (DESIGN §10), KIND[:DUE]=TEXT as 'requests propose-conditions' takes it: the\n" +
+				"requesting side must acknowledge it before it can download the evidence, and it binds them.",
+			example: "  comityctl requests accept KZ-2026-000002 --dual-criminality NOT_REQUIRED --human-rights-concerns=false --human-rights-note 'No concerns.'\n" +
+				"  comityctl requests accept KZ-2026-000002 --dual-criminality NOT_REQUIRED --human-rights-concerns=false \\\n" +
+				"    --use-condition NO_ONWARD_TRANSFER='Not to be passed on without consent' --use-condition DELETE_BY:2027-12-31='Delete after the trial'",
 			flags: func(c *cobra.Command) {
 				enumFlag(c, &dualCriminality, "dual-criminality", "dual criminality assessment", requestv1.Acceptance_DualCriminality(0).Descriptor())
 				c.Flags().BoolVar(&hrConcerns, "human-rights-concerns", false, "the human-rights review found concerns (give it, true or false: the review is part of the decision)")
 				c.Flags().StringVar(&hrNote, "human-rights-note", "", "the human-rights review's note (required with concerns)")
 				c.Flags().StringVar(&conds, "conditions", "", "conditions attached to execution")
+				useConditionsFlag(c, &useConds)
 			},
 			body: func(c *cobra.Command, _ string) (proto.Message, error) {
 				m := &requestv1.AcceptRequestRequest{Conditions: conds}
+				var err error
+				if m.UseConditions, err = useConditions(useConds); err != nil {
+					return nil, err
+				}
 				if c.Flags().Changed("dual-criminality") {
 					n, err := enumValue("dual-criminality", dualCriminality, requestv1.Acceptance_DualCriminality(0).Descriptor())
 					if err != nil {
