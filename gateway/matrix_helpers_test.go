@@ -1289,6 +1289,18 @@ var matrixMethods = map[string]matrixMethod{
 		}
 		return "OK but without KZ's issuers", nil
 	}},
+	"ListRetentions": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
+		resp, err := e.dir.ListRetentions(ctx, &directoryv1.ListRetentionsRequest{})
+		if err != nil {
+			return "", err
+		}
+		for _, st := range resp.GetStates() {
+			if st.GetState() == "KZ" {
+				return "OK", nil
+			}
+		}
+		return "OK but without KZ", nil
+	}},
 	// The writes set what is already there, so that a success changes
 	// nothing another cell depends on.
 	"UpdateState": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {

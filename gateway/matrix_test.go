@@ -336,6 +336,7 @@ GetCaller            any                           OK OK OK OK OK OK | OK OK OK 
 # The issuers each state trusts: public (the console's sign-in page reads
 # it before anyone signs in), so any token, or none, is not looked at.
 ListTrustedIssuers   any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | OK  OK  OK  OK  OK  OK  OK  | OK -
+ListRetentions       any                           OK OK OK OK OK OK | OK OK OK OK OK | OK OK OK OK OK | OK            | OK OK OK OK OK | OK OK OK OK OK | OK  OK  OK  OK  OK  OK  OK  | OK -
 UpdateState          any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 CreateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
 UpdateAgency         any                           PD PD PD PD PD OK | PD PD PD PD OK | PD PD PD PD PD | PD            | PD PD PD PD PD | PD PD PD PD PD | UA  UA  UA  UA  UA  UA  UA | UA -
