@@ -66,8 +66,8 @@ func (c *Console) startSubjectCall(w http.ResponseWriter, r *http.Request) (subj
 // subjectRow is a data subject's request as the list shows it.
 type subjectRow struct {
 	Href, Person, Right, Received, Decision, DecisionCode string
-	Requests                                             int
-	Overdue                                              bool
+	Requests                                              int
+	Overdue                                               bool
 }
 
 // subjectsPage lists the data subjects' requests of the user's state,
