@@ -248,7 +248,7 @@ func TestConsoleDataProtection(t *testing.T) {
 			t.Errorf("a deferral without a review date answered %d: %s", noReview.status, authorityMain(noReview.body))
 		}
 		deferred := kzCA.consoleUser.post(detail+"/decide", url.Values{"etag": {etag}, "decision.decision": {"DEFERRED"},
-			"decision.reasons": {"Telling her now would alert the suspect."},
+			"decision.reasons":     {"Telling her now would alert the suspect."},
 			"decision.review_time": {time.Now().UTC().Add(30 * 24 * time.Hour).Format("2006-01-02T15:04")}}, origin)
 		if deferred.status != http.StatusSeeOther {
 			t.Fatalf("the deferral answered %d: %s", deferred.status, authorityMain(deferred.body))
