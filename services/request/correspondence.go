@@ -284,6 +284,8 @@ func (s *Service) Attachments(ctx context.Context, p identity.Principal, request
 }
 
 // Download returns an attachment and its content, recording the download.
+// EVIDENCE is withheld, and the refusal recorded, while conditions that
+// bind its use are unacknowledged (evidenceWithheld).
 // The caller closes the content, which ends the transfer: it is refused
 // with RESOURCE_EXHAUSTED while TransferLimits are reached, as Attach is.
 func (s *Service) Download(ctx context.Context, p identity.Principal, requestID, attachmentID string) (_ Attachment, _ io.ReadCloser, err error) {
@@ -294,6 +296,12 @@ func (s *Service) Download(ctx context.Context, p identity.Principal, requestID,
 	defer func() { err = concerns(r, err) }()
 	a, err := s.store.GetAttachment(ctx, r.ID, attachmentID)
 	if err != nil {
+		return Attachment{}, nil, err
+	}
+	if err := evidenceWithheld(p, r, a); err != nil {
+		if rerr := s.recordWithheld(ctx, p, r, "requests/"+r.ID+"/attachments/"+a.ID); rerr != nil {
+			return Attachment{}, nil, rerr
+		}
 		return Attachment{}, nil, err
 	}
 	// The download holds its blob file open until the caller closes it,

@@ -229,23 +229,9 @@ func checkConditions(conditions []Condition, cost *Cost, now time.Time) error {
 	if len(conditions) == 0 && cost == nil {
 		vs.Add("conditions", "propose at least one condition, or a cost")
 	}
-	for i, c := range conditions {
-		at := fmt.Sprintf("conditions[%d]", i)
-		if !slices.Contains(ConditionKinds, c.Kind) {
-			vs.Add(at+".kind", "required: one of %s", strings.Join(ConditionKinds, ", "))
-		}
-		if c.Kind == "OTHER" && strings.TrimSpace(c.Text) == "" {
-			vs.Add(at+".text", "required for OTHER: state the condition")
-		}
-		if c.Kind == "DELETE_BY" || c.Kind == "RETURN" {
-			switch {
-			case c.DueTime.IsZero():
-				vs.Add(at+".due_time", "required for %s: by when", c.Kind)
-			case !c.DueTime.After(now):
-				vs.Add(at+".due_time", "must be in the future")
-			}
-		}
-	}
+	// The same check as :accept's use conditions: they bind alike once
+	// accepted.
+	vs = append(vs, checkConditionList("conditions", conditions, now)...)
 	if cost != nil {
 		if !slices.Contains(CostKinds, cost.Kind) {
 			vs.Add("cost.kind", "required: ORDINARY or EXTRAORDINARY")
@@ -279,7 +265,8 @@ func (s *Service) ProposeConditions(ctx context.Context, p identity.Principal, i
 		})
 }
 
-// AcceptConditions accepts the proposed conditions: they bind, and the
+// AcceptConditions accepts the proposed conditions: they bind, their
+// deadlines start, the requesting side has acknowledged them, and the
 // request is accepted. Its Acceptance carries the conditions; the
 // dual-criminality assessment and the human-rights review stay unrecorded
 // (the requested side proposed conditions instead of accepting, and did
@@ -294,6 +281,12 @@ func (s *Service) AcceptConditions(ctx context.Context, p identity.Principal, id
 		cp.Decision, cp.DecidedBy, cp.DecideTime = proposalAccepted, actorOf(p), now
 		r.ConditionsProposal = &cp
 		r.Acceptance = &Acceptance{Conditions: describeConditions(cp.Conditions, cp.Cost)}
+		// The conditions bind now, and the requesting side, accepting them,
+		// acknowledges them (DESIGN §10).
+		bindConditions(r)
+		if n := len(r.BindingConditions()); n > 0 {
+			r.ConditionsAcknowledgement = &ConditionsAcknowledgement{AcknowledgedBy: actorOf(p), AcknowledgeTime: now, Conditions: int32(n)}
+		}
 		return nil
 	})
 }

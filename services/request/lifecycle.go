@@ -394,16 +394,26 @@ func (s *Service) ProvideClarification(ctx context.Context, p identity.Principal
 }
 
 // Accept records the requested side's decision to execute, with its
-// dual-criminality assessment and human-rights review.
+// dual-criminality assessment and human-rights review, and any use
+// conditions, which bind from now on (DESIGN §10).
 func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag string, a Acceptance, reviewed bool) (View, error) {
-	return s.transition(ctx, p, id, etag, actAccept, a.Conditions, func(r Request) error {
+	if err := checkConditionList("use_conditions", a.UseConditions, s.now()).Err(errs.Invalid, "invalid use conditions"); err != nil {
+		return View{}, err
+	}
+	reason := a.Conditions
+	if use := describeConditions(a.UseConditions, nil); use != "" {
+		reason = strings.TrimPrefix(reason+"; "+use, "; ")
+	}
+	return s.transition(ctx, p, id, etag, actAccept, reason, func(r Request) error {
 		if err := s.checkConfirmedForExecution(r, actAccept); err != nil {
 			return err
 		}
 		return checkAcceptance(r, a, reviewed)
 	}, func(r *Request, _ time.Time) error {
 		acc := a
+		acc.UseConditions = slices.Clone(a.UseConditions)
 		r.Acceptance = &acc
+		bindConditions(r)
 		return nil
 	})
 }

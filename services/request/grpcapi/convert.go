@@ -23,8 +23,8 @@ const (
 
 // RequestToProto converts a request, as one caller may see it, to its API
 // form: toMessage for every field named alike, and by hand the resource
-// names, the human-rights review that the API groups, and what is computed
-// for the caller.
+// names, the human-rights review that the API groups, the binding
+// conditions, and what is computed for the caller.
 func RequestToProto(v request.View) *requestv1.Request {
 	r := v.Request
 	out := &requestv1.Request{}
@@ -56,6 +56,12 @@ func RequestToProto(v request.View) *requestv1.Request {
 	}
 	for _, c := range r.Clarifications {
 		out.Clarifications = append(out.Clarifications, clarificationToProto(r.ID, c))
+	}
+	// What binds is computed from the acceptance and the proposal.
+	for _, c := range r.BindingConditions() {
+		pc := &requestv1.Condition{}
+		toMessage(reflect.ValueOf(c), pc.ProtoReflect())
+		out.BindingConditions = append(out.BindingConditions, pc)
 	}
 	out.Overdue, out.Etag, out.MetadataOnly = v.Overdue, r.Etag(), v.MetadataOnly
 	return out

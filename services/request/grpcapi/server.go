@@ -221,6 +221,10 @@ func (s *Server) AcceptRequest(ctx context.Context, req *requestv1.AcceptRequest
 		HumanRightsNote:     req.GetHumanRightsReview().GetNote(),
 		Conditions:          req.GetConditions(),
 	}
+	var err error
+	if a.UseConditions, err = conditionsFromProto("use_conditions", req.GetUseConditions()); err != nil {
+		return nil, err
+	}
 	return transition[requestv1.AcceptRequestResponse](ctx, req, func(ctx context.Context, p identity.Principal, id, etag string) (request.View, error) {
 		return s.svc.Accept(ctx, p, id, etag, a, req.GetHumanRightsReview() != nil)
 	})
