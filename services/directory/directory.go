@@ -240,6 +240,11 @@ func Import(ctx context.Context, store Store, states []State, agencies []Agency)
 		if len(imported.Instruments) == 0 {
 			imported.Instruments = slices.Clone(stored.Instruments)
 		}
+		// Likewise its retention: a snapshot that names none keeps the
+		// state's (the API removes one).
+		if imported.RetentionAfterClose == 0 {
+			imported.RetentionAfterClose = stored.RetentionAfterClose
+		}
 		if len(imported.TrustedIssuers) == 0 && len(stored.TrustedIssuers) > 0 {
 			imported.TrustedIssuers = slices.Clone(stored.TrustedIssuers)
 			imported.ClaimMappings = slices.Clone(stored.ClaimMappings)

@@ -119,6 +119,9 @@ type StateChange struct {
 	ClaimMappings     *[]identity.ClaimMapping
 	// Instruments replaces the state's instrument entries whole.
 	Instruments *[]StateInstrument
+	// RetentionAfterClose sets the state's retention (DESIGN §10); zero
+	// removes it, leaving the deployment's default.
+	RetentionAfterClose *time.Duration
 }
 
 // UpdateState applies change to the state, for a directory_admin of that
@@ -159,6 +162,7 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 		setIfGiven(&next.TimeZone, change.TimeZone)
 		setIfGiven(&next.TrustedIssuers, change.TrustedIssuers)
 		setIfGiven(&next.Instruments, change.Instruments)
+		setIfGiven(&next.RetentionAfterClose, change.RetentionAfterClose)
 		if change.ClaimMappings != nil {
 			next.ClaimMappings = *change.ClaimMappings
 		} else if change.TrustedIssuers != nil {

@@ -55,8 +55,25 @@ func validateState(s State, prefix string) error {
 	}
 	vs = append(vs, mappingViolations(s, prefix)...)
 	vs = append(vs, validateInstruments(s.Instruments, prefix+"instruments")...)
+	switch d := s.RetentionAfterClose; {
+	case d == 0:
+	case d < 0:
+		vs.Add(prefix+"retention_after_close", "must be a positive duration, at least a day (24h); "+
+			"leave it out for the deployment's default")
+	case d < MinRetention || d > MaxRetention:
+		vs.Add(prefix+"retention_after_close", "%s is not a retention: give at least a day (24h) and at most 100 years (876600h), "+
+			"or leave it out for the deployment's default", d)
+	}
 	return vs.Err(errs.Invalid, "invalid state")
 }
+
+// The bounds of a state's retention after close (DESIGN §10): less than a
+// day would erase a case before anyone could look at it once closed; more
+// than a century is keeping for ever under another name.
+const (
+	MinRetention = 24 * time.Hour
+	MaxRetention = 876600 * time.Hour // 100 years of 365.25 days
+)
 
 // mappingViolations checks a state's claim mappings: each valid, each for
 // one of the state's trusted issuers, at most one per issuer.

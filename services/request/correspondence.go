@@ -37,7 +37,7 @@ func (s *Service) caseContent(ctx context.Context, p identity.Principal, id stri
 
 // PostMessage adds a message to a request's correspondence.
 func (s *Service) PostMessage(ctx context.Context, p identity.Principal, requestID string, m Message) (_ Message, err error) {
-	r, err := s.caseContent(ctx, p, requestID)
+	r, err := s.liveContent(ctx, p, requestID)
 	if err != nil {
 		return Message{}, err
 	}
@@ -68,7 +68,7 @@ func (s *Service) PostMessage(ctx context.Context, p identity.Principal, request
 // Messages returns the messages of a request p may read: those for both
 // sides, and those of p's own agency. The read is audited.
 func (s *Service) Messages(ctx context.Context, p identity.Principal, requestID string, offset, limit int) (_ []Message, _ bool, err error) {
-	r, err := s.caseContent(ctx, p, requestID)
+	r, err := s.liveContent(ctx, p, requestID)
 	if err != nil {
 		return nil, false, err
 	}
@@ -121,7 +121,7 @@ var attachmentKinds = []string{"REQUEST_DOCUMENT", translation, "COURT_ORDER", "
 // the size limit, and on any failure nothing is kept. It is refused with
 // RESOURCE_EXHAUSTED when TransferLimits are reached.
 func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, content io.Reader) (_ Attachment, err error) {
-	r, err := s.caseContent(ctx, p, u.RequestID)
+	r, err := s.liveContent(ctx, p, u.RequestID)
 	if err != nil {
 		return Attachment{}, err
 	}
@@ -289,7 +289,7 @@ func (s *Service) Attachments(ctx context.Context, p identity.Principal, request
 // The caller closes the content, which ends the transfer: it is refused
 // with RESOURCE_EXHAUSTED while TransferLimits are reached, as Attach is.
 func (s *Service) Download(ctx context.Context, p identity.Principal, requestID, attachmentID string) (_ Attachment, _ io.ReadCloser, err error) {
-	r, err := s.caseContent(ctx, p, requestID)
+	r, err := s.liveContent(ctx, p, requestID)
 	if err != nil {
 		return Attachment{}, nil, err
 	}
@@ -297,6 +297,9 @@ func (s *Service) Download(ctx context.Context, p identity.Principal, requestID,
 	a, err := s.store.GetAttachment(ctx, r.ID, attachmentID)
 	if err != nil {
 		return Attachment{}, nil, err
+	}
+	if !a.EraseTime.IsZero() {
+		return Attachment{}, nil, attachmentErasedErr(a)
 	}
 	if err := evidenceWithheld(p, r, a); err != nil {
 		if rerr := s.recordWithheld(ctx, p, r, "requests/"+r.ID+"/attachments/"+a.ID); rerr != nil {

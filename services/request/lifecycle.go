@@ -198,6 +198,9 @@ func (s *Service) authorise(p identity.Principal, r Request, a act, etag string)
 	if etag != "" && etag != r.Etag() {
 		return errs.New(errs.Conflict, "request %s was changed by someone else; get it again and retry", r.Reference)
 	}
+	if r.ContentErased() && !slices.Contains(contentFree, a) {
+		return contentErasedErr(r)
+	}
 	if !slices.Contains(rl.from, r.Status) {
 		return (errs.Violations{{Field: "status", Description: fmt.Sprintf("request %s is %s; %s needs %s",
 			r.Reference, r.Status, a, strings.Join(enum.Strings(rl.from), " or "))}}).Err(errs.FailedPrecondition,

@@ -29,6 +29,7 @@ type memStore struct {
 	events      []trail.Event
 	messages    []request.Message
 	attachments []request.Attachment
+	subjects    map[string]request.DataSubjectRequest
 }
 
 func newMemStore() *memStore {

@@ -567,5 +567,5 @@ func (s *Service) transitionLinked(ctx context.Context, p identity.Principal, id
 	if err != nil {
 		return View{}, concerns(cur, err)
 	}
-	return s.view(p, updated), nil
+	return s.view(ctx, p, updated), nil
 }

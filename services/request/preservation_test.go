@@ -369,7 +369,9 @@ func TestDraftFollowUp(t *testing.T) {
 		*f.InvestigatingAuthority != *src.InvestigatingAuthority || *f.Contact != *src.Contact {
 		t.Errorf("the case's fields were not copied: %+v", f.Request)
 	}
-	if !f.TransmitTime.IsZero() || f.Deadlines != (request.Deadlines{}) || f.Acceptance != nil || f.Preservation != nil {
+	// Its one deadline is its own: a draft never transmitted is erased
+	// when the retention after its last change runs out (DESIGN §10).
+	if !f.TransmitTime.IsZero() || f.Deadlines != (request.Deadlines{EraseBy: f.UpdateTime.Add(request.DefaultRetention)}) || f.Acceptance != nil || f.Preservation != nil {
 		t.Errorf("the follow-up carries the lifecycle of the original: transmitted %v, deadlines %+v", f.TransmitTime, f.Deadlines)
 	}
 	if h := dm.lastHistory(t, f.ID); h.Action != "create" || h.To != request.Draft {

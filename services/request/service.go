@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,6 +69,13 @@ type Config struct {
 	// §10), for a state whose directory entry sets none; zero means
 	// DefaultRetention.
 	Retention time.Duration
+	// States lists the codes of the directory's states, whose requests
+	// the retention sweep looks at state by state; nil: the sweep erases
+	// nothing under the retention policy (it finishes pending erasures and
+	// erases evidence under conditions still).
+	States func(ctx context.Context) ([]string, error)
+	// OnSweep, when set, is told the outcome of each sweep of RunSweeps.
+	OnSweep func(SweepReport, error)
 }
 
 // DefaultRetention is how long a request's personal data and content are
@@ -85,6 +93,11 @@ type Service struct {
 	now       func() time.Time
 	feed      *feed
 	transfers *transfers
+	// The retention policy (erasure.go).
+	retention  time.Duration
+	statesOf   func(context.Context) ([]string, error)
+	onSweep    func(SweepReport, error)
+	compactDue atomic.Bool
 }
 
 // NewService returns a Service.
@@ -112,10 +125,17 @@ func NewService(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Retention < 0 {
+		return nil, errors.New("request: the retention after close must not be negative")
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
 	return &Service{
 		store: cfg.Store, blobs: cfg.Blobs, dir: cfg.Directory, policy: cfg.Policy,
 		maxAttach: cfg.MaxAttachmentBytes, now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 		feed: newFeed(cfg.Store, cfg.Trust, limits), transfers: newTransfers(tl),
+		retention: cfg.Retention, statesOf: cfg.States, onSweep: cfg.OnSweep,
 	}, nil
 }
 
@@ -128,11 +148,12 @@ type View struct {
 	MetadataOnly bool
 }
 
-func (s *Service) view(p identity.Principal, r Request) View {
+func (s *Service) view(ctx context.Context, p identity.Principal, r Request) View {
 	now := s.now()
-	v := View{Request: withPreservationNow(r, now), Overdue: Overdue(r, now)}
-	if accessOf(p, r) == metadataAccess {
-		v.Request, v.MetadataOnly = redact(r), true
+	v := View{Request: s.withEraseBy(ctx, withPreservationNow(r, now), nil), Overdue: Overdue(r, now)}
+	// An erased request is its metadata: nothing of it is content any more.
+	if accessOf(p, r) == metadataAccess || r.ContentErased() {
+		v.Request, v.MetadataOnly = redact(v.Request), true
 	}
 	return v
 }
@@ -257,7 +278,7 @@ func (s *Service) createOnce(ctx context.Context, p identity.Principal, r Reques
 			return View{}, fmt.Errorf("record retried %s: %w", ch.History.Action, err)
 		}
 	}
-	return s.view(p, created), nil
+	return s.view(ctx, p, created), nil
 }
 
 // receiver returns the agency that will receive d: the one given, checked,
@@ -307,7 +328,7 @@ func (s *Service) Get(ctx context.Context, p identity.Principal, id string) (Vie
 	if err != nil {
 		return View{}, err
 	}
-	v := s.view(p, r)
+	v := s.view(ctx, p, r)
 	if !v.MetadataOnly {
 		if err := s.recordRead(ctx, p, r, "requests/"+r.ID); err != nil {
 			return View{}, err
@@ -423,8 +444,9 @@ func (s *Service) List(ctx context.Context, p identity.Principal, o ListOptions)
 		return ListResult{}, err
 	}
 	out := make([]View, len(page.Requests))
+	retention := map[string]time.Duration{}
 	for i, r := range page.Requests {
-		out[i] = View{Request: redact(r), Overdue: Overdue(r, s.now()), MetadataOnly: true}
+		out[i] = View{Request: redact(s.withEraseBy(ctx, r, retention)), Overdue: Overdue(r, s.now()), MetadataOnly: true}
 	}
 	return ListResult{Views: out, Total: page.Total, More: page.More}, nil
 }
@@ -485,7 +507,7 @@ func (s *Service) Update(ctx context.Context, p identity.Principal, id, etag str
 	if err != nil {
 		return View{}, err
 	}
-	return s.view(p, updated), nil
+	return s.view(ctx, p, updated), nil
 }
 
 // MayUpdate says whether p may update request id now: the checks of

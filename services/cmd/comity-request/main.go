@@ -26,6 +26,8 @@ func main() {
 	transfers.RegisterFlags(fs)
 	var policy request.Policy
 	requestd.RegisterDeadlinePolicy(fs, &policy)
+	var retention requestd.Retention
+	requestd.RegisterRetention(fs, &retention)
 
 	os.Exit(cli.Main(fs.Name(), fs, common, os.Args[1:], func(ctx context.Context, env cli.Env) error {
 		svc, err := common.LoadService(mtls.Request, "comity-request")
@@ -45,6 +47,7 @@ func main() {
 			Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 			Transfers: transfers,
 			Policy:    policy,
+			Retention: retention,
 			Producer:  relay.ProducerOf(common, svc),
 			TLS:       svc.TLS, Logger: env.Logger, Metrics: env.Metrics,
 		})

@@ -22,18 +22,23 @@ const (
 
 // StateToProto converts a domain state to its API form.
 func StateToProto(s directory.State) *directoryv1.State {
+	var retention *durationpb.Duration
+	if s.RetentionAfterClose > 0 {
+		retention = durationpb.New(s.RetentionAfterClose)
+	}
 	return &directoryv1.State{
-		Name:              statePrefix + s.Code,
-		Code:              s.Code,
-		DisplayNames:      s.DisplayNames,
-		OfficialLanguages: s.OfficialLanguages,
-		AcceptedLanguages: s.AcceptedLanguages,
-		TimeZone:          s.TimeZone,
-		TrustedIssuers:    s.TrustedIssuers,
-		ClaimMappings:     MappingsToProto(s.ClaimMappings),
-		Instruments:       StateInstrumentsToProto(s.Instruments),
-		Etag:              s.Etag(),
-		UpdateTime:        timestamp(s.UpdateTime),
+		Name:                statePrefix + s.Code,
+		Code:                s.Code,
+		DisplayNames:        s.DisplayNames,
+		OfficialLanguages:   s.OfficialLanguages,
+		AcceptedLanguages:   s.AcceptedLanguages,
+		TimeZone:            s.TimeZone,
+		TrustedIssuers:      s.TrustedIssuers,
+		ClaimMappings:       MappingsToProto(s.ClaimMappings),
+		Instruments:         StateInstrumentsToProto(s.Instruments),
+		RetentionAfterClose: retention,
+		Etag:                s.Etag(),
+		UpdateTime:          timestamp(s.UpdateTime),
 	}
 }
 
@@ -65,15 +70,30 @@ func StateFromProto(s *directoryv1.State) directory.State {
 		code = strings.ToUpper(s.GetCode())
 	}
 	return directory.State{
-		Code:              code,
-		DisplayNames:      s.GetDisplayNames(),
-		OfficialLanguages: s.GetOfficialLanguages(),
-		AcceptedLanguages: s.GetAcceptedLanguages(),
-		TimeZone:          s.GetTimeZone(),
-		TrustedIssuers:    s.GetTrustedIssuers(),
-		ClaimMappings:     MappingsFromProto(s.GetClaimMappings()),
-		Instruments:       StateInstrumentsFromProto(s.GetInstruments()),
+		Code:                code,
+		DisplayNames:        s.GetDisplayNames(),
+		OfficialLanguages:   s.GetOfficialLanguages(),
+		AcceptedLanguages:   s.GetAcceptedLanguages(),
+		TimeZone:            s.GetTimeZone(),
+		TrustedIssuers:      s.GetTrustedIssuers(),
+		ClaimMappings:       MappingsFromProto(s.GetClaimMappings()),
+		Instruments:         StateInstrumentsFromProto(s.GetInstruments()),
+		RetentionAfterClose: retentionFromProto(s.GetRetentionAfterClose()),
 	}
+}
+
+// retentionFromProto is a state's retention: zero for none. One that is
+// not a valid Duration (seconds and nanos of different signs, or beyond
+// ten thousand years) is negative, for validation to refuse; one beyond
+// what time.Duration holds saturates, and is refused as over a century.
+func retentionFromProto(d *durationpb.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	if d.CheckValid() != nil {
+		return -1
+	}
+	return d.AsDuration()
 }
 
 // AgencyToProto converts a domain agency to its API form.

@@ -97,6 +97,9 @@ func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRe
 		case "instruments":
 			v := StateInstrumentsFromProto(in.GetInstruments())
 			ch.Instruments = &v
+		case "retention_after_close":
+			v := retentionFromProto(in.GetRetentionAfterClose())
+			ch.RetentionAfterClose = &v
 		default:
 			return nil, unmapped("state", path)
 		}

@@ -63,6 +63,10 @@ func TestOldReleaseDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range states {
+				if states[i].RetentionAfterClose != 0 {
+					t.Errorf("state %s: retention %v; want none (the deployment's default) for a state stored before it existed",
+						states[i].Code, states[i].RetentionAfterClose)
+				}
 				if states[i].Version != 1 || states[i].UpdateTime.IsZero() {
 					t.Errorf("state %s: version %d, update time %v; want version 1 and a time", states[i].Code, states[i].Version, states[i].UpdateTime)
 				}

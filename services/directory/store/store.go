@@ -94,18 +94,29 @@ func updateTime(t, write time.Time) time.Time {
 
 // States.
 
-const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, instruments`
+const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, instruments, retention_after_close_ns`
 
-// stateSelect reads stateColumns; instruments never recorded read as none.
-const stateSelect = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, COALESCE(instruments, '[]')`
+// stateSelect reads stateColumns; instruments never recorded read as none,
+// and a retention never set as none (zero).
+const stateSelect = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, COALESCE(instruments, '[]'), COALESCE(retention_after_close_ns, 0)`
+
+// retentionOf is the column value of a state's retention: NULL for none.
+func retentionOf(d time.Duration) any {
+	if d <= 0 {
+		return nil
+	}
+	return int64(d)
+}
 
 func scanState(row sqldb.Scanner) (directory.State, error) {
 	var (
 		s                                            directory.State
 		names, official, accepted, issuers, mappings string
 		instruments                                  string
+		retention                                    int64
 	)
-	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, sqldb.ScanTime(&s.UpdateTime), &instruments); err != nil {
+	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, sqldb.ScanTime(&s.UpdateTime),
+		&instruments, &retention); err != nil {
 		return directory.State{}, err
 	}
 	d := columns{row: "state " + s.Code}
@@ -118,6 +129,7 @@ func scanState(row sqldb.Scanner) (directory.State, error) {
 	if d.err != nil {
 		return directory.State{}, d.err
 	}
+	s.RetentionAfterClose = time.Duration(retention)
 	return s, nil
 }
 
@@ -199,10 +211,10 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 		storedoc.NormalizeState(&st)
 		if _, err := tx.Exec(ctx, `UPDATE states SET display_names = ?, official_languages = ?,
 			accepted_languages = ?, time_zone = ?, trusted_issuers = ?, claim_mappings = ?, version = ?, update_time = ?,
-			instruments = ? WHERE code = ?`,
+			instruments = ?, retention_after_close_ns = ? WHERE code = ?`,
 			storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages), storedoc.EncodeList(st.AcceptedLanguages),
 			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), st.Version, d.Time(st.UpdateTime),
-			storedoc.EncodeStateInstruments(st.Instruments), code); err != nil {
+			storedoc.EncodeStateInstruments(st.Instruments), retentionOf(st.RetentionAfterClose), code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
 		if err := sqldb.InsertEvent(ctx, tx, ev); err != nil {
@@ -224,13 +236,13 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 // directory.Import keeps a stored state's entries when a snapshot lists
 // none.
 func upsertState(ctx context.Context, tx *sqldb.Tx, st directory.State, t time.Time, upsert bool) error {
-	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`
+	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`
 	if upsert {
 		q += ` ON CONFLICT (code) DO UPDATE SET display_names = excluded.display_names,
 			official_languages = excluded.official_languages, accepted_languages = excluded.accepted_languages,
 			time_zone = excluded.time_zone, trusted_issuers = excluded.trusted_issuers,
 			claim_mappings = excluded.claim_mappings, version = states.version + 1, update_time = excluded.update_time,
-			instruments = excluded.instruments`
+			instruments = excluded.instruments, retention_after_close_ns = excluded.retention_after_close_ns`
 	}
 	var instruments any
 	if len(st.Instruments) > 0 {
@@ -238,7 +250,8 @@ func upsertState(ctx context.Context, tx *sqldb.Tx, st directory.State, t time.T
 	}
 	_, err := tx.Exec(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
 		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers),
-		storedoc.EncodeClaimMappings(st.ClaimMappings), tx.Dialect().Time(updateTime(st.UpdateTime, t)), instruments)
+		storedoc.EncodeClaimMappings(st.ClaimMappings), tx.Dialect().Time(updateTime(st.UpdateTime, t)), instruments,
+		retentionOf(st.RetentionAfterClose))
 	if _, dup := sqldb.UniqueViolation(err); dup {
 		return errs.Wrap(err, errs.Invalid, "state %q is given twice", st.Code)
 	}

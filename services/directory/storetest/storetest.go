@@ -105,6 +105,11 @@ func fixtures() ([]directory.State, []directory.Agency) {
 			st.TrustedIssuers = nil
 			st.OfficialLanguages = []string{}
 		}
+		if code == "KZ" {
+			// A retention of its own (DESIGN §10); the others keep the
+			// deployment's default.
+			st.RetentionAfterClose = 3 * 365 * 24 * time.Hour
+		}
 		states = append(states, st)
 		for _, k := range []struct {
 			suffix string
@@ -804,6 +809,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 			s.TimeZone = "Asia/Qostanay"
 			s.TrustedIssuers = append(s.TrustedIssuers, "https://new.example/")
 			s.ClaimMappings = []identity.ClaimMapping{{Issuer: "https://new.example/", RolesClaim: "groups", RoleValues: map[string]string{"mla": "prosecutor"}}}
+			s.RetentionAfterClose = 10*365*24*time.Hour + time.Nanosecond
 			s.UpdateTime = later
 			return nil
 		}, change: func(s *directory.State) {
@@ -813,6 +819,18 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 			s.TimeZone = "Asia/Qostanay"
 			s.TrustedIssuers = append(slices.Clone(s.TrustedIssuers), "https://new.example/")
 			s.ClaimMappings = []identity.ClaimMapping{{Issuer: "https://new.example/", RolesClaim: "groups", RoleValues: map[string]string{"mla": "prosecutor"}}}
+			s.RetentionAfterClose = 10*365*24*time.Hour + time.Nanosecond
+			s.UpdateTime = later
+		}},
+		{name: "remove the retention", fn: func(s *directory.State) error {
+			s.RetentionAfterClose = 0
+			s.UpdateTime = later
+			return nil
+		}, change: func(s *directory.State) {
+			if s.RetentionAfterClose == 0 {
+				panic("the fixture's KZ has no retention to remove")
+			}
+			s.RetentionAfterClose = 0
 			s.UpdateTime = later
 		}},
 		{name: "clear lists", fn: func(s *directory.State) error {

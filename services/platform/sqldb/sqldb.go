@@ -195,6 +195,17 @@ func (db *DB) WithTx(ctx context.Context, fn func(*Tx) error) error {
 	})
 }
 
+// CheckpointTruncate makes the SQLite database's WAL empty, its content
+// copied into the database file (sqlitedb.DB.CheckpointTruncate): after an
+// erasure, no old version of a page is left in the WAL. PostgreSQL has no
+// such step (its dead tuples are VACUUM's): nil.
+func (db *DB) CheckpointTruncate(ctx context.Context) error {
+	if db.d == SQLite {
+		return db.lite.CheckpointTruncate(ctx)
+	}
+	return nil
+}
+
 // ReadTx runs fn in a read-only transaction whose queries all see one
 // snapshot (SQLite: a transaction on the read pool; PostgreSQL: REPEATABLE
 // READ), for reads that must agree with each other, such as a count and a

@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // DB is one SQLite database file, reached through a writer pool and a reader
@@ -69,6 +70,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	common.Add("_pragma", "busy_timeout("+busyTimeout+")")
 	common.Add("_pragma", "foreign_keys(1)")
 	common.Add("_pragma", "synchronous(NORMAL)")
+	// What is deleted or overwritten is zeroed in the file rather than
+	// left in free space: an erased request's content (DESIGN §10) must
+	// not stay readable in the database file.
+	common.Add("_pragma", "secure_delete(1)")
 	common.Set("_time_integer_format", "unix_micro")
 
 	wq := cloneValues(common)
@@ -178,4 +183,29 @@ func WithTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) (err error)
 		return fmt.Errorf("commit transaction: %w", err)
 	}
 	return nil
+}
+
+// CheckpointTruncate copies the whole WAL into the database file and
+// truncates the WAL to nothing, so that old versions of pages (content
+// since deleted) are in no file. It runs on the write connection, after
+// the transactions in progress. A checkpoint of the DB's checkpointer
+// running at that moment, or a reader still on an older snapshot, holds it
+// back: it tries again for a while, then fails, and can be run again.
+func (db *DB) CheckpointTruncate(ctx context.Context) error {
+	const attempts, pause = 50, 20 * time.Millisecond
+	var busy, frames, copied int
+	for range attempts {
+		if err := db.Write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied); err != nil {
+			return fmt.Errorf("sqlite checkpoint: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("sqlite checkpoint: held back by other connections %d times (%d of %d WAL frames copied); try again", attempts, copied, frames)
 }

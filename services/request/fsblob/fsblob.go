@@ -230,9 +230,14 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// Delete removes the blob with that key. Deleting a blob that does not exist
-// succeeds, so that a cleanup can be retried. It fails with errs.Invalid when
-// key is not a key this store could have made.
+// Delete removes the blob with that key, overwriting its content with
+// zeros first and syncing that to disk: an erased attachment's content
+// (DESIGN §10) must not stay readable in the file system's free blocks, as
+// far as a file system that writes in place allows (a copy-on-write one,
+// or an SSD's remapping, may keep the old blocks; the README says so).
+// Deleting a blob that does not exist succeeds, so that a cleanup or an
+// erasure can be finished again after a crash. It fails with errs.Invalid
+// when key is not a key this store could have made.
 //
 // The shard directory stays even when empty: removing it could race with a
 // Put renaming a new blob into it.
@@ -244,7 +249,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	p := s.path(key)
-	err := os.Remove(p)
+	err := overwrite(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = os.Remove(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -252,8 +264,47 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("fsblob: %w", err)
 	}
 	// Without this a crash could bring back content whose attachment was
-	// never recorded.
+	// never recorded, or was erased.
 	return syncDir(filepath.Dir(p))
+}
+
+// overwrite writes zeros over the whole content of the blob file at p and
+// syncs them. Blobs are read-only once stored; the file is made writable
+// for this, its last use.
+func overwrite(p string) error {
+	if err := os.Chmod(p, 0o600); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return fmt.Errorf("fsblob: %w", err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return fmt.Errorf("fsblob: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("fsblob: %w", err)
+	}
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	zeros := *bp
+	clear(zeros)
+	for left := info.Size(); left > 0; {
+		n := min(left, int64(len(zeros)))
+		if _, err := f.Write(zeros[:n]); err != nil {
+			return fmt.Errorf("fsblob: overwriting %s: %w", filepath.Base(p), err)
+		}
+		left -= n
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsblob: overwriting %s: %w", filepath.Base(p), err)
+	}
+	return f.Close()
 }
 
 // newKey returns a random key. Keys are never derived from anything the

@@ -546,3 +546,40 @@ func BenchmarkPut100MiB(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestDeleteOverwritesContent: an erased blob's content is overwritten
+// before its name goes, so that the file's blocks no longer hold it (seen
+// through a second link to the same file, which Delete does not know of);
+// the blob is gone, and deleting it again after a crash succeeds.
+func TestDeleteOverwritesContent(t *testing.T) {
+	s, dir := newStore(t)
+	ctx := t.Context()
+	content := strings.Repeat("seized chat log of the suspect; ", 5000)
+	key, _, _, err := s.Put(ctx, strings.NewReader(content), 1<<20, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	witness := filepath.Join(t.TempDir(), "witness")
+	if err := os.Link(filepath.Join(dir, key[:2], key[2:]), witness); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	got, err := os.ReadFile(witness)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(content) || strings.Trim(string(got), "\x00") != "" {
+		t.Fatalf("the file's blocks after Delete: %d bytes, %q…; want the %d bytes all zero", len(got), got[:min(len(got), 40)], len(content))
+	}
+	if rc, err := s.Open(ctx, key); !errors.Is(err, errs.ErrNotFound) {
+		if err == nil {
+			rc.Close()
+		}
+		t.Fatalf("Open after Delete = %v; want NotFound", err)
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatalf("Delete again (an erasure finished after a crash) = %v; want success", err)
+	}
+}

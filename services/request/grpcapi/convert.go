@@ -162,6 +162,7 @@ func AttachmentToProto(a request.Attachment) *requestv1.Attachment {
 		SizeBytes:  a.SizeBytes,
 		Uploader:   actorToProto(a.Uploader),
 		CreateTime: timestamp(a.CreateTime),
+		EraseTime:  timestamp(a.EraseTime),
 	}
 }
 

@@ -8,15 +8,23 @@ import (
 
 // TestLifecycleResponsesCarryRequest checks what transition relies on: the
 // response of every lifecycle call (a request message with a name and an
-// etag, as lifecycleRequest) has the request in its field `request`.
+// etag, as lifecycleRequest) has the request in its field `request`. The
+// actions on a data subject's request (DESIGN §10) have a name and an etag
+// too, but act on that resource and answer with it.
 func TestLifecycleResponsesCarryRequest(t *testing.T) {
 	want := (&requestv1.Request{}).ProtoReflect().Descriptor().FullName()
+	subject := (&requestv1.DataSubjectRequest{}).ProtoReflect().Descriptor().FullName()
+	subjects := 0
 	methods := requestv1.File_comity_request_v1_request_proto.Services().ByName("RequestService").Methods()
 	lifecycle := 0
 	for i := range methods.Len() {
 		m := methods.Get(i)
 		in := m.Input().Fields()
 		if in.ByName("name") == nil || in.ByName("etag") == nil {
+			continue
+		}
+		if f := m.Output().Fields().ByName("data_subject_request"); f != nil && f.Message() != nil && f.Message().FullName() == subject {
+			subjects++
 			continue
 		}
 		lifecycle++
@@ -26,8 +34,13 @@ func TestLifecycleResponsesCarryRequest(t *testing.T) {
 		}
 	}
 	// The twelve lifecycle actions of DESIGN §5, from Submit to Close,
-	// and the fifteen of §5.1–§5.5 that act on a request by name.
-	if lifecycle != 27 {
-		t.Errorf("%d lifecycle calls found, want 27", lifecycle)
+	// the fifteen of §5.1–§5.5 that act on a request by name, and the
+	// eight of §10 (from :acknowledgeConditions to :liftLegalHold).
+	if lifecycle != 35 {
+		t.Errorf("%d lifecycle calls found, want 35", lifecycle)
+	}
+	// :decide and :recordInforming.
+	if subjects != 2 {
+		t.Errorf("%d actions on a data subject's request found, want 2", subjects)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -54,6 +56,9 @@ type Config struct {
 	// Policy is the deadline policy (RegisterDeadlinePolicy); the zero
 	// value means request.DefaultPolicy.
 	Policy request.Policy
+	// Retention is the retention policy (RegisterRetention); zero fields
+	// mean the defaults.
+	Retention Retention
 	// Producer sets up the service's audit trail: its digest key (required),
 	// the delivery of its outbox to the audit service, the aggregation of
 	// unauthenticated calls.
@@ -97,6 +102,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer conn.Close()
 	dir := directoryclient.New(conn)
+	retention := cfg.Retention.withDefaults()
 	svc, err := request.NewService(request.Config{
 		// Watch streams ask about their agencies at most once per check
 		// interval each, and must not get the answer of the last 30s: their
@@ -104,10 +110,36 @@ func Run(ctx context.Context, cfg Config) error {
 		Trust: directoryclient.New(conn, directoryclient.WithCacheTTL(0)),
 		Store: store, Blobs: blobs, Directory: dir, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
 		Watch: cfg.Watch, Transfers: cfg.Transfers, Policy: cfg.Policy,
+		Retention: retention.AfterClose,
+		States: func(ctx context.Context) ([]string, error) {
+			sts, err := dir.States(ctx)
+			codes := make([]string, len(sts))
+			for i, st := range sts {
+				codes[i] = st.Code
+			}
+			return codes, err
+		},
+		OnSweep: func(rep request.SweepReport, err error) {
+			if err != nil {
+				log.Error("retention sweep", zap.Error(err), zap.Int("erased", rep.Erased), zap.Int("evidence_erased", rep.Evidence))
+			}
+			if len(rep.Skipped) > 0 {
+				log.Warn("retention sweep: states skipped, their retention unknown", zap.Strings("states", rep.Skipped))
+			}
+			if rep.Erased+rep.Evidence+rep.Completed > 0 {
+				log.Info("retention sweep", zap.Int("erased", rep.Erased), zap.Int("evidence_erased", rep.Evidence), zap.Int("completed", rep.Completed))
+			}
+		},
 	})
 	if err != nil {
 		return err
 	}
+	// The sweeps stop before the store closes (defers run in reverse).
+	sweepCtx, stopSweeps := context.WithCancel(ctx)
+	var sweeps sync.WaitGroup
+	sweeps.Go(func() { svc.RunSweeps(sweepCtx, retention.SweepInterval) })
+	defer sweeps.Wait()
+	defer stopSweeps()
 	verifier, err := identity.NewVerifier(cfg.Issuers, dir)
 	if err != nil {
 		return fmt.Errorf("request service: %w", err)
@@ -141,6 +173,59 @@ func RegisterDeadlinePolicy(fs *flag.FlagSet, p *request.Policy) {
 			*p = loaded
 			return nil
 		})
+}
+
+// Retention is the retention policy of a deployment (DESIGN §10).
+type Retention struct {
+	// AfterClose is how long a request's personal data and content are
+	// kept after it is closed (or after its last change, never
+	// transmitted), for a state whose directory entry sets none.
+	AfterClose time.Duration
+	// SweepInterval is how often the service looks for what is due.
+	SweepInterval time.Duration
+}
+
+// DefaultSweepInterval is how often the retention sweep runs unless told.
+const DefaultSweepInterval = time.Hour
+
+func (r Retention) withDefaults() Retention {
+	if r.AfterClose <= 0 {
+		r.AfterClose = request.DefaultRetention
+	}
+	if r.SweepInterval <= 0 {
+		r.SweepInterval = DefaultSweepInterval
+	}
+	return r
+}
+
+// RegisterRetention defines --retention-after-close and
+// --retention-sweep-interval on fs (and so COMITY_RETENTION_AFTER_CLOSE and
+// COMITY_RETENTION_SWEEP_INTERVAL), setting *r to the defaults first. Each
+// must be at least a second.
+func RegisterRetention(fs *flag.FlagSet, r *Retention) {
+	*r = Retention{}.withDefaults()
+	fs.Var((*atLeastSecond)(&r.AfterClose), "retention-after-close",
+		"how long a request's personal data and content are kept after it is closed, or after its last change if it was never transmitted, before they are erased; a state's retention in the directory wins (README: Retention and erasure)")
+	fs.Var((*atLeastSecond)(&r.SweepInterval), "retention-sweep-interval",
+		"how often the service erases what its retention, or a DELETE_BY or RETURN condition, makes due")
+}
+
+// atLeastSecond is a duration flag of at least one second.
+type atLeastSecond time.Duration
+
+func (d *atLeastSecond) String() string { return time.Duration(*d).String() }
+
+// Set parses a Go duration (90s, 720h) of at least a second.
+func (d *atLeastSecond) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a duration such as 43800h or 90s: %q", s)
+	}
+	if v < time.Second {
+		return fmt.Errorf("must be at least 1s; got %v", v)
+	}
+	*d = atLeastSecond(v)
+	return nil
 }
 
 // Callers are who may call the request service over mTLS: the gateway, on

@@ -740,13 +740,20 @@ func (s *Store) UpdatePair(ctx context.Context, id, other string, fn func(r, o *
 // writeUpdate writes r, read as cur in tx, with the change ch, and returns
 // it as stored.
 func (s *Store) writeUpdate(ctx context.Context, tx *sqldb.Tx, cur, r request.Request, ch request.Change) (request.Request, error) {
+	return s.writeRequest(ctx, tx, cur, r, func(r request.Request) ([]stmt, error) { return changeOf(s.db.Dialect(), r, ch) })
+}
+
+// writeRequest writes r, read as cur in tx, with the statements changeOf
+// makes of r as stored (its event and history entry), and returns it as
+// stored.
+func (s *Store) writeRequest(ctx context.Context, tx *sqldb.Tx, cur, r request.Request, changeOf func(request.Request) ([]stmt, error)) (request.Request, error) {
 	d := s.db.Dialect()
 	if err := request.CheckImmutable(cur, r); err != nil {
 		return request.Request{}, err
 	}
 	r.Version = cur.Version + 1
 	r = storedoc.Stored(r)
-	change, err := changeOf(d, r, ch)
+	change, err := changeOf(r)
 	if err != nil {
 		return request.Request{}, fmt.Errorf("update request %s: %w", r.ID, err)
 	}
@@ -935,23 +942,23 @@ func (s *Store) ListMessages(ctx context.Context, requestID string, offset, limi
 }
 
 const attachmentColumns = `id, request_id, kind, filename, media_type, language, sha256, size_bytes, blob_key,
-	uploader_subject, uploader_name, uploader_agency, create_time`
+	uploader_subject, uploader_name, uploader_agency, create_time, erase_time`
 
 // CreateAttachment implements request.Store. An attachment id that exists is
 // errs.AlreadyExists and an unknown request errs.NotFound.
 func (s *Store) CreateAttachment(ctx context.Context, a request.Attachment, ev trail.Event) (request.Attachment, error) {
 	stamp(&a.CreateTime)
 	return created(a, s.insertWithEvent(ctx, a.RequestID, "attachment", a.ID, stmt{sql: `INSERT INTO attachments (` + attachmentColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		args: []any{a.ID, a.RequestID, a.Kind, a.Filename, a.MediaType, a.Language, a.SHA256, a.SizeBytes, a.BlobKey,
-			a.Uploader.Subject, a.Uploader.Name, a.Uploader.Agency, s.db.Dialect().Time(a.CreateTime)}},
+			a.Uploader.Subject, a.Uploader.Name, a.Uploader.Agency, s.db.Dialect().Time(a.CreateTime), s.db.Dialect().NullTime(a.EraseTime)}},
 		"attachments_pkey", "attachments.id", ev))
 }
 
 func scanAttachment(row sqldb.Scanner) (request.Attachment, error) {
 	var a request.Attachment
 	if err := row.Scan(&a.ID, &a.RequestID, &a.Kind, &a.Filename, &a.MediaType, &a.Language, &a.SHA256, &a.SizeBytes,
-		&a.BlobKey, &a.Uploader.Subject, &a.Uploader.Name, &a.Uploader.Agency, sqldb.ScanTime(&a.CreateTime)); err != nil {
+		&a.BlobKey, &a.Uploader.Subject, &a.Uploader.Name, &a.Uploader.Agency, sqldb.ScanTime(&a.CreateTime), sqldb.ScanTime(&a.EraseTime)); err != nil {
 		return request.Attachment{}, err
 	}
 	return a, nil

@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) request.Store) {
 		{Name: "RecordEvent", Run: testRecordEvent},
 		{Name: "Outbox", Run: testOutbox},
 		{Name: "OutboxDeadLetters", Run: testOutboxDeadLetters},
+		{Name: "DataSubjectRequests", Run: testDataSubjectRequests},
+		{Name: "DataSubjectRequestRace", Run: testDataSubjectRequestRace},
 	})
 }
 

@@ -65,6 +65,8 @@ func main() {
 	transfers.RegisterFlags(fs)
 	var policy request.Policy
 	requestd.RegisterDeadlinePolicy(fs, &policy)
+	var retention requestd.Retention
+	requestd.RegisterRetention(fs, &retention)
 	var origins config.Strings
 	fs.Var(&origins, "cors-origin", "browser origin allowed to call the API (repeatable); none disables CORS")
 
@@ -218,6 +220,7 @@ func main() {
 				Watch:     request.WatchLimits{PerUser: *watchPerUser, PerAgency: *watchPerAgency},
 				Transfers: transfers,
 				Policy:    policy,
+				Retention: retention,
 				Producer:  producer("comity-request"), TLS: ids[mtls.Request], Logger: env.Logger, Metrics: env.Metrics,
 			})
 		})
