@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,10 +10,12 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/request/requestd"
 )
 
 // readPurposes are the purposes the audit events of reads of resource
-// carry, as an auditor of state reads them, once at least one carries want.
+// carry, as an auditor of auditorAgency reads them, once at least one
+// carries want.
 func readPurposes(t *testing.T, cs *consoleSuite, auditorAgency, resource, want string) []string {
 	t.Helper()
 	tok := cs.token(auditorAgency, identity.Auditor)
@@ -94,7 +97,7 @@ func TestConsoleDataProtection(t *testing.T) {
 				t.Errorf("visit %d after declaring answered %d → %q", i+1, p.status, p.location)
 			}
 		}
-		readPurposes(t, cs, "kz-gpo", "requests/"+id, "execution")
+		readPurposes(t, cs, "kz-oversight", "requests/"+id, "execution")
 		// Another request is asked again.
 		other, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit")
 		if p := u.get("/requests/" + other); p.status != http.StatusSeeOther || !strings.Contains(p.location, "/purpose?") {
@@ -128,7 +131,8 @@ func TestConsoleDataProtection(t *testing.T) {
 		if ev.Status != http.StatusOK || evidence == "" {
 			t.Fatalf("upload of the evidence: %d %s", ev.Status, ev.Raw)
 		}
-		uzGPO.act(id, "execute", url.Values{"response_summary": {"The connection logs."}, "attachments": {evidence}}, "The execution was recorded.")
+		uzGPO.act(id, "execute", url.Values{"response_summary": {"The connection logs."}, "attachments": {evidence},
+			"items_rows": {"1"}, "items[0].identifier_index": {"0"}, "items[0].data_category": {"connection logs"}, "items[0].outcome": {"PROVIDED"}}, "The execution was recorded.")
 
 		_, page := kzP.fetch("/requests/" + id)
 		for _, w := range []string{`data-protection`, "No onward transfer without consent", "Not to be passed to any other authority",
@@ -274,4 +278,54 @@ func TestConsoleDataProtection(t *testing.T) {
 		}
 		authorityTranslated(t, "the data subjects' list", page)
 	})
+}
+
+// TestConsoleErasure: a request whose retention runs out (a short one in
+// this suite) is erased by the request service's sweep, and its page then
+// says what was erased, when and why, and that only metadata remain, with
+// none of its narrative; a legal hold set on another keeps it whole.
+func TestConsoleErasure(t *testing.T) {
+	cs := startConsoleSuite(t, consoleSuiteOptions{suite: suiteOptions{
+		retention: requestd.Retention{AfterClose: 6 * time.Second, SweepInterval: 500 * time.Millisecond}}})
+	kzP := authoritySignIn(t, cs, "kz-gpo", "prosecutor")
+	kzCA := authoritySignIn(t, cs, "kz-gpo", "central_authority")
+	// Submitted, never transmitted: their retention runs from their last
+	// change.
+	erased, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit")
+	held, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit")
+	// The page is read before the retention runs out: the narrative shows.
+	narrative := consolePracticeRead(t, cs, erased)["factsSummary"].(string)
+	if _, page := kzP.fetch("/requests/" + erased); !strings.Contains(page, html.EscapeString(narrative)) {
+		t.Fatalf("the request's page does not show its facts before erasure: %s", authorityMain(page))
+	}
+	kzCA.act(held, "set_legal_hold", url.Values{"reason": {"The case is under appeal."},
+		"review_time": {time.Now().UTC().Add(30 * 24 * time.Hour).Format("2006-01-02T15:04")}}, "The legal hold is set")
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := consolePracticeRead(t, cs, erased)
+		if es, _ := r["erasures"].([]any); len(es) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the request was not erased 30s after its retention of 6s ran out: %v", r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, page := kzP.fetch("/requests/" + erased)
+	for _, w := range []string{`data-erasure="content"`, "its retention period ran out", "data-metadata-only", "Only its metadata remain"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("the erased request's page lacks %q: %s", w, authorityMain(page))
+		}
+	}
+	if strings.Contains(page, html.EscapeString(narrative)) {
+		t.Errorf("the erased request's page still shows its facts: %s", authorityMain(page))
+	}
+	authorityTranslated(t, "the erased request's page", page)
+	if r := consolePracticeRead(t, cs, held); r["erasures"] != nil {
+		t.Errorf("the request under a legal hold was erased: %v", r["erasures"])
+	}
+	if _, page := kzCA.fetch("/requests/" + held); strings.Contains(page, "data-erased") || !strings.Contains(page, `data-legal-hold="holds"`) {
+		t.Errorf("the held request's page shows an erasure or no hold: %s", authorityMain(page))
+	}
 }

@@ -119,6 +119,10 @@ type suiteOptions struct {
 	// unauthenticated calls (default a minute): shortened, a test sees
 	// them written and delivered.
 	anonymousWindow time.Duration
+	// retention is the request service's --retention-after-close and
+	// --retention-sweep-interval (defaults when zero): shortened, a test
+	// sees a request erased when its retention runs out.
+	retention requestd.Retention
 }
 
 func startSuite(t testing.TB, opt suiteOptions) *suite {
@@ -214,7 +218,7 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 			Listener: ls[1], Database: requestDB,
 			BlobDir: filepath.Join(opt.dataDir, "attachments"), DirectoryAddr: ls[0].Addr().String(),
 			Issuers: append([]identity.Issuer{dev}, opt.extraIssuers...), MaxAttachmentBytes: opt.maxAttachment,
-			Watch: opt.watch, Transfers: opt.transfers,
+			Watch: opt.watch, Transfers: opt.transfers, Retention: opt.retention,
 			Producer: relay.Producer{AuditAddr: ls[2].Addr().String(), ServiceCredentials: reqCreds,
 				AuditBacklogAlarm: opt.backlogAlarm, AuditAnonymousWindow: opt.anonymousWindow, AuditDigestKey: digestKey},
 			TLS: ids[mtls.Request], Logger: logger, Metrics: opt.metrics,
