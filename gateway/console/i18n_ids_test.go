@@ -76,7 +76,7 @@ func TestComposedMessageIDsExist(t *testing.T) {
 	enum("subject.decision.", requestv1.DataSubjectDecision_Decision_name, true)
 	enum("subject.informing.", requestv1.DataSubjectInforming_Status_name, true)
 	for _, p := range purposes {
-		need("purpose." + p)
+		need("purpose." + strings.ReplaceAll(p, "-", "_"))
 	}
 	for _, d := range []string{"record", "decide", "inform"} {
 		need("subjects." + d + ".done")
@@ -164,7 +164,7 @@ func TestDataProtectionMessageIDsExist(t *testing.T) {
 	}
 	re := regexp.MustCompile(`"((?:action|attachment|dataprotection|deadline|download|erasure|nav|practice|purpose|subjects?|violation)\.[A-Za-z_.-]+)"`)
 	found := 0
-	for _, f := range []string{"dataprotection.go", "dataprotection.templ", "purpose.go", "purpose.templ", "subjects.go", "subjects.templ",
+	for _, f := range []string{"dataprotection.go", "dataprotection.templ", "readpurpose.go", "readpurpose.templ", "subjects.go", "subjects.templ",
 		"attachments.templ", "actions.go", "pages.go"} {
 		src, err := fs.ReadFile(sourceFS, f)
 		if err != nil {

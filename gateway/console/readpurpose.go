@@ -193,7 +193,7 @@ func (c *Console) declarePurpose(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) showPurpose(w http.ResponseWriter, r *http.Request, pg page, code int, v purposeView) {
 	for _, p := range purposes {
-		v.Options = append(v.Options, option{Value: p, Label: pg.T("purpose." + p)})
+		v.Options = append(v.Options, option{Value: p, Label: pg.T("purpose." + strings.ReplaceAll(p, "-", "_"))})
 	}
 	pg.Title = pg.T("purpose.title")
 	c.render(w, r, code, PurposePage(pg, v))
