@@ -42,11 +42,12 @@ func TestFieldClasses(t *testing.T) {
 	}{
 		{"metadata", isMetadata, []string{"id", "reference", "type", "priority", "requesting_agency", "requesting_state", "owner",
 			"requested_state", "requested_agency", "legal_basis", "confidential", "language", "requested_response_time",
-			"status", "deadlines", "transmit_time", "acknowledge_time", "answer_time", "legal_basis_unconfirmed", "version", "create_time", "update_time"}},
+			"status", "deadlines", "transmit_time", "acknowledge_time", "answer_time", "legal_basis_unconfirmed", "erasures", "close_time", "version", "create_time", "update_time"}},
 		{"server", isServer, []string{"id", "reference", "requesting_agency", "requesting_state", "owner", "status", "deadlines",
 			"acceptance", "refusal", "execution", "transmit_time", "acknowledge_time", "answer_time", "clarifications",
 			"preservation", "chain_disclosures", "deliveries", "impediments", "postponement", "conditions_proposal", "intake",
-			"confidentiality_declaration", "legal_basis_unconfirmed", "version", "create_time", "update_time"}},
+			"confidentiality_declaration", "legal_basis_unconfirmed", "conditions_acknowledgement", "consents", "onward_transfers",
+			"use_reports", "legal_hold", "erasures", "close_time", "version", "create_time", "update_time"}},
 		{"immutable", func(f requestField) bool { return f.immutable },
 			[]string{"id", "reference", "requesting_agency", "requesting_state"}},
 	}
