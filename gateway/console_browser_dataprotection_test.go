@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/request/requestd"
 )
 
 // dataProtectionMessageID matches a message id of the pages of DESIGN §10
@@ -185,4 +186,37 @@ func TestConsoleBrowserDataProtection(t *testing.T) {
 			t.Errorf("the page lists %d decisions, want the deferral and the grant", n)
 		}
 	})
+}
+
+// TestConsoleBrowserErasure: in a suite whose retention is short, a
+// submitted request never transmitted is erased when its retention runs
+// out, and its page in Chromium then says what was erased, when and why,
+// and that only metadata remain. The page passes axe.
+func TestConsoleBrowserErasure(t *testing.T) {
+	cs := startConsoleSuite(t, consoleSuiteOptions{suite: suiteOptions{
+		retention: requestd.Retention{AfterClose: 2 * time.Second, SweepInterval: 500 * time.Millisecond}}})
+	root := newBrowserRoot(t)
+	axe := axeSource(t)
+	id, _ := consolePracticeRequest(t, cs, "TRAFFIC_DATA", "UZ", "submit")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if es, _ := consolePracticeRead(t, cs, id)["erasures"].([]any); len(es) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the request was not erased 20s after its retention of 2s ran out")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	kzP := newBrowser(t, root, axe)
+	kzP.signInDev(cs.baseURL, "KZ", "kz-gpo", "prosecutor")
+	kzP.openRequest(cs.baseURL, id)
+	kzP.checkDataProtectionPage("the erased request's page")
+	kzP.screenshot("dataprotection-erased-en")
+	if got := kzP.text(`[data-erased]`); !strings.Contains(got, "its retention period ran out") || !strings.Contains(got, "Only its metadata remain") {
+		t.Errorf("the erasure notice reads %q", got)
+	}
+	if got := kzP.text("main"); strings.Contains(got, "payment gateway") {
+		t.Errorf("the erased request's page still shows its facts: %.500s", got)
+	}
 }
