@@ -58,7 +58,16 @@ func readPurposes(t *testing.T, cs *consoleSuite, auditorAgency, resource, want 
 // legal hold are recorded and shown; a data subject's request is deferred,
 // then granted.
 func TestConsoleDataProtection(t *testing.T) {
-	cs := startConsoleSuite(t)
+	runConsoleDataProtection(t, startConsoleSuite(t))
+}
+
+// TestConsoleDataProtectionPostgres is TestConsoleDataProtection with the
+// services' data in PostgreSQL (skipped without COMITY_TEST_POSTGRES).
+func TestConsoleDataProtectionPostgres(t *testing.T) {
+	runConsoleDataProtection(t, startConsoleSuite(t, consoleSuiteOptions{suite: suiteOptions{postgres: true}}))
+}
+
+func runConsoleDataProtection(t *testing.T, cs *consoleSuite) {
 	kzP := authoritySignIn(t, cs, "kz-gpo", "prosecutor")
 	kzCA := authoritySignIn(t, cs, "kz-gpo", "central_authority")
 	uzGPO := authoritySignIn(t, cs, "uz-gpo", "central_authority")
