@@ -455,6 +455,13 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 	v.Practice = practiceOf(pg, z, req)
 	v.Protection = dataProtectionOf(pg, z, req)
 	v.Talk = c.correspondence(ctx, pg, z, req, hist.GetChanges(), v.History)
+	if s.State != req.GetRequestingState() {
+		// Only the requesting side's evidence waits for its
+		// acknowledgement of the conditions (DESIGN §10).
+		for i := range v.Talk.Attachments {
+			v.Talk.Attachments[i].Held = false
+		}
+	}
 	if change != nil {
 		change(&v.Talk)
 	}
