@@ -38,6 +38,7 @@ type auditEntry struct {
 			From string `json:"from"`
 			To   string `json:"to"`
 		} `json:"transition"`
+		Purpose string `json:"purpose"`
 	} `json:"event"`
 	Leaf []byte `json:"leaf"`
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/comity-mla/comity/services/platform/httpserver"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/traceid"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Config configures the gateway.
@@ -227,7 +228,7 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   cfg.CORSOrigins,
 			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-			AllowedHeaders:   []string{"Authorization", "Content-Type", "Content-Disposition", "Repr-Digest", "X-Trace-Id"},
+			AllowedHeaders:   []string{"Authorization", "Content-Type", "Content-Disposition", "Repr-Digest", "X-Trace-Id", "X-Comity-Purpose"},
 			ExposedHeaders:   []string{"X-Trace-Id", "Repr-Digest", "Content-Disposition", "Retry-After"},
 			AllowCredentials: false,
 			MaxAge:           600,
@@ -243,15 +244,20 @@ func NewHandler(ctx context.Context, cfg Config) (http.Handler, error) {
 	return h, nil
 }
 
-// incomingHeader forwards the trace id to the services; nothing else.
+// incomingHeader forwards the trace id and the reader's declared purpose
+// (X-Comity-Purpose, which the services check and put on the audit events
+// of reads of content) to the services; nothing else.
 // grpc-gateway forwards the caller's token (Authorization) whatever the
 // matcher says, and adds x-forwarded-for and x-forwarded-host. Its default
 // matcher would also send most standard headers as grpcgateway-* metadata,
 // the token a second time among them, which no service reads.
 func incomingHeader(key string) (string, bool) {
 	// EqualFold, not ToLower: this runs for every header of every call.
-	if strings.EqualFold(key, traceid.Header) {
+	switch {
+	case strings.EqualFold(key, traceid.Header):
 		return traceid.Header, true
+	case strings.EqualFold(key, trail.PurposeHeader):
+		return trail.PurposeHeader, true
 	}
 	return "", false
 }

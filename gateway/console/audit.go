@@ -178,6 +178,10 @@ type auditEntryView struct {
 	States       string
 	// Count is the number of calls an aggregate event stands for (0: one).
 	Count uint64
+	// Purpose is the purpose the reader declared, on a read of content
+	// ("undeclared" when none), and PurposeName how the page names it;
+	// both empty on other events.
+	Purpose, PurposeName string
 }
 
 // auditView is what the trail's page shows.
@@ -245,6 +249,9 @@ func entryOf(pg page, z zones, state string, e *auditv1.Entry) auditEntryView {
 		Address: ev.GetActor().GetAddress(),
 		Outcome: ev.GetOutcome(), OK: ev.GetOutcome() == "OK",
 		States: strings.Join(ev.GetStates(), ", "), Count: ev.GetCount(),
+	}
+	if v.Purpose = ev.GetPurpose(); v.Purpose != "" {
+		v.PurposeName = purposeName(pg, v.Purpose)
 	}
 	if req := requestOf(v.Resource); req != "" {
 		v.ResourceHref = "/audit?" + url.Values{"resource": {req}}.Encode()

@@ -49,6 +49,9 @@ var EntrySchema = query.Schema{
 	{Name: "action", Kind: query.String},
 	{Name: "outcome", Kind: query.String},
 	{Name: "service", Kind: query.String},
+	// purpose:"undeclared" finds the reads of content whose reader
+	// declared no purpose (DESIGN §10); purpose = "" the other events.
+	{Name: "purpose", Kind: query.String},
 	{Name: "time", Kind: query.Timestamp},
 }
 

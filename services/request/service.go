@@ -191,9 +191,13 @@ func states(r Request) []string {
 	return slices.Compact(st)
 }
 
-// recordRead writes the audit event of a read of full content.
+// recordRead writes the audit event of a read of full content, with the
+// purpose the reader declared or "undeclared" (DESIGN §10): the event of
+// every read of content says why, and no other event does.
 func (s *Service) recordRead(ctx context.Context, p identity.Principal, r Request, resource string) error {
-	if err := s.store.RecordEvent(ctx, s.eventOn(ctx, p, r, resource, "", "")); err != nil {
+	e := s.eventOn(ctx, p, r, resource, "", "")
+	e.Purpose = trail.ReadPurpose(ctx)
+	if err := s.store.RecordEvent(ctx, e); err != nil {
 		return fmt.Errorf("record read: %w", err)
 	}
 	return nil

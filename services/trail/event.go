@@ -62,6 +62,12 @@ type Event struct {
 	// unauthenticated calls of one client address in one minute); zero for
 	// the event of one call.
 	Count uint64 `json:"count,omitempty"`
+	// Purpose is the purpose the reader declared, on the event of a read
+	// of a request's content (one of Purposes), or PurposeUndeclared when
+	// they declared none; empty on every other event. It is last and left
+	// out when empty, so that the leaves logged before it existed decode
+	// and encode back to the very bytes logged.
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // Actor is the caller of an audited call.
@@ -131,6 +137,9 @@ type Details struct {
 	Transition *Transition
 	// Count is the number of calls an aggregate event stands for.
 	Count uint64
+	// Purpose is the declared purpose of a read of content (ReadPurpose);
+	// empty for any other event.
+	Purpose string
 }
 
 // NewEvent returns the event of the call of ctx, with a new id and time.
@@ -142,7 +151,7 @@ func NewEvent(ctx context.Context, now time.Time, actor Actor, outcome string, d
 	e := Event{
 		ID: NewID(), Time: now.UTC().Truncate(time.Microsecond), Actor: actor, Service: c.Service, Action: c.Action,
 		Resource: c.Resource, States: d.States, Outcome: outcome, Transition: d.Transition,
-		RequestHMAC: c.RequestHMAC, Count: d.Count,
+		RequestHMAC: c.RequestHMAC, Count: d.Count, Purpose: d.Purpose,
 	}
 	if d.Resource != "" {
 		e.Resource = d.Resource
@@ -176,6 +185,7 @@ const (
 
 var (
 	stateCode = regexp.MustCompile(`^[A-Z]{2}$`)
+	purpose   = regexp.MustCompile(`^[a-z-]{1,40}$`)
 	hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
@@ -185,7 +195,8 @@ var (
 // and a mark carrying a digest of the whole (see Cut), so that it stays
 // useful to an auditor and tells different names apart; roles are
 // de-duplicated and at most 10; states keep only well-formed ISO codes,
-// sorted, without repeats; a request digest that is not one is dropped; an
+// sorted, without repeats; a request digest that is not one is dropped; a
+// purpose that is not a category's form is "undeclared"; an
 // empty service, action or outcome (which no server makes) is "unknown".
 // Bounded of a bounded event is the event itself.
 func Bounded(e Event) Event {
@@ -222,6 +233,11 @@ func Bounded(e Event) Event {
 	}
 	if !hexDigest.MatchString(e.RequestHMAC) {
 		e.RequestHMAC = ""
+	}
+	if e.Purpose != "" && !purpose.MatchString(e.Purpose) {
+		// Only ParsePurpose's categories reach an event; anything else is
+		// a fault of the producer, logged as no declaration at all.
+		e.Purpose = PurposeUndeclared
 	}
 	return e
 }

@@ -88,6 +88,9 @@ func run(in, versionFile, out string) error {
 	if err := describeWatch(&doc); err != nil {
 		return err
 	}
+	if err := declarePurpose(&doc); err != nil {
+		return err
+	}
 	requiredWithoutDefault(&doc)
 	omitUnset(&doc)
 	pruneDefinitions(&doc)
@@ -301,6 +304,46 @@ func describeWatch(doc *openapi2.T) error {
 		return errors.New("GET /v1/requests:watch has no 200 response")
 	}
 	ok.Description = "The stream of changes, one JSON object a line."
+	return nil
+}
+
+// purposeReads are the operations that read a request's content (or a
+// data subject's request), whose audit event carries the purpose the
+// reader declares in the X-Comity-Purpose header (DESIGN §10).
+var purposeReads = []string{"GetRequest", "ListMessages", "DownloadAttachment", "DraftFollowUp", "GetDataSubjectRequest"}
+
+// purposes are the categories a reader may declare: trail.Purposes of the
+// services module (this module does not import it; the gateway's
+// TestOpenAPIDeclaresThePurposes checks that the two agree).
+var purposes = []any{"stated-proceedings", "execution", "review", "translation", "consented-use", "data-subject-request"}
+
+// declarePurpose adds the optional X-Comity-Purpose header to the
+// operations that read content. The gateway forwards it on every call and
+// the services refuse an unknown value on any call, but only these
+// operations' audit events carry it.
+func declarePurpose(doc *openapi2.T) error {
+	found := map[string]bool{}
+	for _, item := range doc.Paths {
+		for _, op := range item.Operations() {
+			if !slices.Contains(purposeReads, op.OperationID) {
+				continue
+			}
+			found[op.OperationID] = true
+			op.Parameters = append(op.Parameters, &openapi2.Parameter{
+				In: "header", Name: "X-Comity-Purpose", Type: &openapi3.Types{"string"}, Enum: purposes,
+				Description: "The purpose of this read, which its audit event records: stated-proceedings (investigation or " +
+					"prosecution in the proceedings the request states), execution (executing or answering the request), " +
+					"review (a central authority's or legal review), translation, consented-use (a use the requested side " +
+					"consented to) or data-subject-request (answering a person's request about their data). Without it " +
+					"the event says `undeclared`; any other value is refused (400, naming the header).",
+			})
+		}
+	}
+	for _, id := range purposeReads {
+		if !found[id] {
+			return fmt.Errorf("no operation %s to declare X-Comity-Purpose on", id)
+		}
+	}
 	return nil
 }
 

@@ -189,7 +189,7 @@ func (s *Server) ExportBundle(ctx context.Context, req *auditv1.ExportBundleRequ
 func EventToProto(e trail.Event) *auditv1.Event {
 	out := &auditv1.Event{
 		Id: e.ID, Time: timestamppb.New(e.Time), Service: e.Service, Action: e.Action, Resource: e.Resource,
-		States: e.States, Outcome: e.Outcome, RequestHmac: e.RequestHMAC, Count: e.Count,
+		States: e.States, Outcome: e.Outcome, RequestHmac: e.RequestHMAC, Count: e.Count, Purpose: e.Purpose,
 		Actor: &auditv1.Actor{Subject: e.Actor.Subject, Agency: e.Actor.Agency, Roles: e.Actor.Roles, Issuer: e.Actor.Issuer,
 			Address: e.Actor.Address},
 	}
@@ -204,7 +204,7 @@ func EventFromProto(e *auditv1.Event) trail.Event {
 	out := trail.Event{
 		ID: e.GetId(), Time: e.GetTime().AsTime().UTC(), Service: e.GetService(), Action: e.GetAction(),
 		Resource: e.GetResource(), States: e.GetStates(), Outcome: e.GetOutcome(), RequestHMAC: e.GetRequestHmac(),
-		Count: e.GetCount(),
+		Count: e.GetCount(), Purpose: e.GetPurpose(),
 		Actor: trail.Actor{Subject: e.GetActor().GetSubject(), Agency: e.GetActor().GetAgency(),
 			Roles: e.GetActor().GetRoles(), Issuer: e.GetActor().GetIssuer(), Address: e.GetActor().GetAddress()},
 	}

@@ -38,6 +38,7 @@ var entryColumns = map[string]string{
 	"action":   "action",
 	"outcome":  "outcome",
 	"service":  "service",
+	"purpose":  "purpose",
 	"time":     "event_time",
 }
 
@@ -227,9 +228,9 @@ func insertRows(ctx context.Context, tx *sqldb.Tx, rows []row) (map[int64]bool, 
 		// DO NOTHING covers both unique keys: a skipped row is one whose
 		// index or event id is taken, which checkRecorded tells apart.
 		n, err := tx.Exec(ctx, `INSERT INTO entries (idx, event_id, event_time, service, action,
-			resource, actor_subject, actor_agency, outcome, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			resource, actor_subject, actor_agency, outcome, purpose, leaf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING`, r.idx, e.ID, d.Time(e.Time), e.Service, e.Action,
-			e.Resource, e.Actor.Subject, e.Actor.Agency, e.Outcome, r.leaf)
+			e.Resource, e.Actor.Subject, e.Actor.Agency, e.Outcome, e.Purpose, r.leaf)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", r.idx, err)
 		}
@@ -252,20 +253,20 @@ func insertBatch(ctx context.Context, tx *sqldb.Tx, rows []row) (map[int64]bool,
 	n := len(rows)
 	idxs, times, leaves := make([]int64, n), make([]time.Time, n), make([][]byte, n)
 	ids, services, actions, resources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	subjects, agencies, outcomes := make([]string, n), make([]string, n), make([]string, n)
+	subjects, agencies, outcomes, purposes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, r := range rows {
 		e := r.event
 		idxs[i], ids[i], leaves[i], times[i] = r.idx, e.ID, r.leaf, e.Time
 		services[i], actions[i], resources[i], outcomes[i] = e.Service, e.Action, e.Resource, e.Outcome
-		subjects[i], agencies[i] = e.Actor.Subject, e.Actor.Agency
+		subjects[i], agencies[i], purposes[i] = e.Actor.Subject, e.Actor.Agency, e.Purpose
 	}
 	res, err := tx.Query(ctx, `INSERT INTO entries (idx, event_id, event_time, service, action,
-			resource, actor_subject, actor_agency, outcome, leaf)
+			resource, actor_subject, actor_agency, outcome, purpose, leaf)
 		SELECT * FROM unnest(?::bigint[], ?::text[], ?::timestamptz[], ?::text[], ?::text[],
-			?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[])
+			?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[])
 		ON CONFLICT DO NOTHING
 		RETURNING idx`,
-		idxs, ids, times, services, actions, resources, subjects, agencies, outcomes, leaves)
+		idxs, ids, times, services, actions, resources, subjects, agencies, outcomes, purposes, leaves)
 	written, err := sqldb.Collect(res, err, scanInt)
 	if err != nil {
 		return nil, err

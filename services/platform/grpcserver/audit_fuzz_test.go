@@ -108,6 +108,9 @@ func FuzzEventsAppendable(f *testing.F) {
 		rec.events = append(rec.events, trail.NewEvent(ctx, time.Now(), actor, "OK", trail.Details{
 			Resource: resource, States: strings.Split(state+","+noted, ","),
 			Transition: &trail.Transition{From: subject, To: agency},
+			// Only a category reaches an event; whatever else would, the
+			// event must still be one Append accepts.
+			Purpose: issuer,
 		}))
 		if len(rec.events) < 2 {
 			t.Fatalf("%s of %s on %q recorded %d events; want the call's and the domain's", code, method, resource, len(rec.events))

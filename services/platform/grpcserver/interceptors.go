@@ -23,6 +23,7 @@ import (
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/mtls"
 	"github.com/comity-mla/comity/services/platform/traceid"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 type traceKey struct{}
@@ -305,6 +306,10 @@ func (ic interceptors) validateUnary(ctx context.Context, req any, info *grpc.Un
 			return nil, err
 		}
 	}
+	ctx, err := withPurpose(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := ic.validate(req); err != nil {
 		return nil, err
 	}
@@ -312,7 +317,36 @@ func (ic interceptors) validateUnary(ctx context.Context, req any, info *grpc.Un
 }
 
 func (ic interceptors) validateStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	return h(srv, &validatingStream{ServerStream: ss, ic: ic})
+	ctx, err := withPurpose(ss.Context())
+	if err != nil {
+		return err
+	}
+	return h(srv, &validatingStream{ServerStream: &ctxStream{ServerStream: ss, ctx: ctx}, ic: ic})
+}
+
+// withPurpose returns ctx carrying the purpose the caller declared in the
+// x-comity-purpose metadata (the gateway's X-Comity-Purpose header), which
+// the domain puts on the events of its reads of content (DESIGN §10). It is
+// checked on every call, read or not, so that a misspelt purpose is refused
+// wherever a client sends it rather than logged as undeclared; no purpose
+// is fine. Several values, which no client means to send, are refused too.
+func withPurpose(ctx context.Context) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	values := md.Get(trail.PurposeHeader)
+	switch len(values) {
+	case 0:
+		return ctx, nil
+	case 1:
+	default:
+		var vs errs.Violations
+		vs.Add("X-Comity-Purpose", "is given %d times: declare one purpose, one of %s", len(values), strings.Join(trail.Purposes, ", "))
+		return nil, vs.Err(errs.Invalid, "the X-Comity-Purpose header is given more than once: declare one purpose")
+	}
+	p, err := trail.ParsePurpose(values[0])
+	if err != nil {
+		return nil, err
+	}
+	return trail.WithPurpose(ctx, p), nil
 }
 
 // ctxStream replaces a stream's context.

@@ -33,8 +33,8 @@ var patternWords = map[string]string{
 	`^([A-Za-z0-9_-]{1,128})?$`:                                    "must be empty or 1 to 128 letters, digits, _ or -",
 	`^([0-9]{1,12}(\.[0-9]{1,2})?)?$`:                              "must be empty or an amount: digits, with at most two after a point, e.g. 1500.00",
 	`^([A-Z]{3})?$`:                                                "must be empty or a currency code in capitals (ISO 4217), e.g. KZT",
+	`^([a-z-]{1,40})?$`:                                            "must be empty or a purpose category: lower-case letters and -, e.g. stated-proceedings or undeclared",
 	`^dataSubjectRequests/[A-Za-z0-9-]{1,64}$`:                     "must be a data subject's request's name: dataSubjectRequests/ and its id (1 to 64 letters, digits or -)",
-	`^([a-z-]{1,40})?$`:                                            "must be empty or a purpose category in lower case, e.g. stated-proceedings",
 }
 
 // describe words a protovalidate violation for the caller, by its rule id,

@@ -62,6 +62,11 @@ DownloadAttachmentParams contains all the parameters to send to the API endpoint
 */
 type DownloadAttachmentParams struct {
 
+	// XComityPurpose.
+	//
+	// The purpose of this read, which its audit event records: stated-proceedings (investigation or prosecution in the proceedings the request states), execution (executing or answering the request), review (a central authority's or legal review), translation, consented-use (a use the requested side consented to) or data-subject-request (answering a person's request about their data). Without it the event says `undeclared`; any other value is refused (400, naming the header).
+	XComityPurpose *string
+
 	// Attachment.
 	//
 	// The attachment's id, the last part of its name `requests/{request}/attachments/{attachment}`.
@@ -129,6 +134,17 @@ func (o *DownloadAttachmentParams) SetHTTPClient(client *http.Client) {
 	o.HTTPClient = client
 }
 
+// WithXComityPurpose adds the xComityPurpose to the download attachment params.
+func (o *DownloadAttachmentParams) WithXComityPurpose(xComityPurpose *string) *DownloadAttachmentParams {
+	o.SetXComityPurpose(xComityPurpose)
+	return o
+}
+
+// SetXComityPurpose adds the xComityPurpose to the download attachment params.
+func (o *DownloadAttachmentParams) SetXComityPurpose(xComityPurpose *string) {
+	o.XComityPurpose = xComityPurpose
+}
+
 // WithAttachment adds the attachment to the download attachment params.
 func (o *DownloadAttachmentParams) WithAttachment(attachment string) *DownloadAttachmentParams {
 	o.SetAttachment(attachment)
@@ -157,6 +173,14 @@ func (o *DownloadAttachmentParams) WriteToRequest(r runtime.ClientRequest, reg s
 		return err
 	}
 	var res []error
+
+	if o.XComityPurpose != nil {
+
+		// header param X-Comity-Purpose
+		if err := r.SetHeaderParam("X-Comity-Purpose", *o.XComityPurpose); err != nil {
+			return err
+		}
+	}
 
 	// path param attachment
 	if err := r.SetPathParam("attachment", o.Attachment); err != nil {

@@ -63,6 +63,11 @@ DraftFollowUpParams contains all the parameters to send to the API endpoint
 */
 type DraftFollowUpParams struct {
 
+	// XComityPurpose.
+	//
+	// The purpose of this read, which its audit event records: stated-proceedings (investigation or prosecution in the proceedings the request states), execution (executing or answering the request), review (a central authority's or legal review), translation, consented-use (a use the requested side consented to) or data-subject-request (answering a person's request about their data). Without it the event says `undeclared`; any other value is refused (400, naming the header).
+	XComityPurpose *string
+
 	// Body.
 	Body *models.DraftFollowUpBody
 
@@ -128,6 +133,17 @@ func (o *DraftFollowUpParams) SetHTTPClient(client *http.Client) {
 	o.HTTPClient = client
 }
 
+// WithXComityPurpose adds the xComityPurpose to the draft follow up params.
+func (o *DraftFollowUpParams) WithXComityPurpose(xComityPurpose *string) *DraftFollowUpParams {
+	o.SetXComityPurpose(xComityPurpose)
+	return o
+}
+
+// SetXComityPurpose adds the xComityPurpose to the draft follow up params.
+func (o *DraftFollowUpParams) SetXComityPurpose(xComityPurpose *string) {
+	o.XComityPurpose = xComityPurpose
+}
+
 // WithBody adds the body to the draft follow up params.
 func (o *DraftFollowUpParams) WithBody(body *models.DraftFollowUpBody) *DraftFollowUpParams {
 	o.SetBody(body)
@@ -156,6 +172,14 @@ func (o *DraftFollowUpParams) WriteToRequest(r runtime.ClientRequest, reg strfmt
 		return err
 	}
 	var res []error
+
+	if o.XComityPurpose != nil {
+
+		// header param X-Comity-Purpose
+		if err := r.SetHeaderParam("X-Comity-Purpose", *o.XComityPurpose); err != nil {
+			return err
+		}
+	}
 	if o.Body != nil {
 		if err := r.SetBodyParam(o.Body); err != nil {
 			return err

@@ -62,6 +62,11 @@ GetDataSubjectRequestParams contains all the parameters to send to the API endpo
 */
 type GetDataSubjectRequestParams struct {
 
+	// XComityPurpose.
+	//
+	// The purpose of this read, which its audit event records: stated-proceedings (investigation or prosecution in the proceedings the request states), execution (executing or answering the request), review (a central authority's or legal review), translation, consented-use (a use the requested side consented to) or data-subject-request (answering a person's request about their data). Without it the event says `undeclared`; any other value is refused (400, naming the header).
+	XComityPurpose *string
+
 	// DataSubjectRequest.
 	//
 	// The dataSubjectRequest's id, the last part of its name `dataSubjectRequests/{dataSubjectRequest}`.
@@ -124,6 +129,17 @@ func (o *GetDataSubjectRequestParams) SetHTTPClient(client *http.Client) {
 	o.HTTPClient = client
 }
 
+// WithXComityPurpose adds the xComityPurpose to the get data subject request params.
+func (o *GetDataSubjectRequestParams) WithXComityPurpose(xComityPurpose *string) *GetDataSubjectRequestParams {
+	o.SetXComityPurpose(xComityPurpose)
+	return o
+}
+
+// SetXComityPurpose adds the xComityPurpose to the get data subject request params.
+func (o *GetDataSubjectRequestParams) SetXComityPurpose(xComityPurpose *string) {
+	o.XComityPurpose = xComityPurpose
+}
+
 // WithDataSubjectRequest adds the dataSubjectRequest to the get data subject request params.
 func (o *GetDataSubjectRequestParams) WithDataSubjectRequest(dataSubjectRequest string) *GetDataSubjectRequestParams {
 	o.SetDataSubjectRequest(dataSubjectRequest)
@@ -141,6 +157,14 @@ func (o *GetDataSubjectRequestParams) WriteToRequest(r runtime.ClientRequest, re
 		return err
 	}
 	var res []error
+
+	if o.XComityPurpose != nil {
+
+		// header param X-Comity-Purpose
+		if err := r.SetHeaderParam("X-Comity-Purpose", *o.XComityPurpose); err != nil {
+			return err
+		}
+	}
 
 	// path param dataSubjectRequest
 	if err := r.SetPathParam("dataSubjectRequest", o.DataSubjectRequest); err != nil {

@@ -62,6 +62,11 @@ GetRequestParams contains all the parameters to send to the API endpoint
 */
 type GetRequestParams struct {
 
+	// XComityPurpose.
+	//
+	// The purpose of this read, which its audit event records: stated-proceedings (investigation or prosecution in the proceedings the request states), execution (executing or answering the request), review (a central authority's or legal review), translation, consented-use (a use the requested side consented to) or data-subject-request (answering a person's request about their data). Without it the event says `undeclared`; any other value is refused (400, naming the header).
+	XComityPurpose *string
+
 	// Request.
 	//
 	// The request's id, the last part of its name `requests/{request}`.
@@ -124,6 +129,17 @@ func (o *GetRequestParams) SetHTTPClient(client *http.Client) {
 	o.HTTPClient = client
 }
 
+// WithXComityPurpose adds the xComityPurpose to the get request params.
+func (o *GetRequestParams) WithXComityPurpose(xComityPurpose *string) *GetRequestParams {
+	o.SetXComityPurpose(xComityPurpose)
+	return o
+}
+
+// SetXComityPurpose adds the xComityPurpose to the get request params.
+func (o *GetRequestParams) SetXComityPurpose(xComityPurpose *string) {
+	o.XComityPurpose = xComityPurpose
+}
+
 // WithRequest adds the request to the get request params.
 func (o *GetRequestParams) WithRequest(request string) *GetRequestParams {
 	o.SetRequest(request)
@@ -141,6 +157,14 @@ func (o *GetRequestParams) WriteToRequest(r runtime.ClientRequest, reg strfmt.Re
 		return err
 	}
 	var res []error
+
+	if o.XComityPurpose != nil {
+
+		// header param X-Comity-Purpose
+		if err := r.SetHeaderParam("X-Comity-Purpose", *o.XComityPurpose); err != nil {
+			return err
+		}
+	}
 
 	// path param request
 	if err := r.SetPathParam("request", o.Request); err != nil {

@@ -63,6 +63,11 @@ ListMessagesParams contains all the parameters to send to the API endpoint
 */
 type ListMessagesParams struct {
 
+	// XComityPurpose.
+	//
+	// The purpose of this read, which its audit event records: stated-proceedings (investigation or prosecution in the proceedings the request states), execution (executing or answering the request), review (a central authority's or legal review), translation, consented-use (a use the requested side consented to) or data-subject-request (answering a person's request about their data). Without it the event says `undeclared`; any other value is refused (400, naming the header).
+	XComityPurpose *string
+
 	// PageSize.
 	//
 	// Page size (default 100, at most 1000).
@@ -137,6 +142,17 @@ func (o *ListMessagesParams) SetHTTPClient(client *http.Client) {
 	o.HTTPClient = client
 }
 
+// WithXComityPurpose adds the xComityPurpose to the list messages params.
+func (o *ListMessagesParams) WithXComityPurpose(xComityPurpose *string) *ListMessagesParams {
+	o.SetXComityPurpose(xComityPurpose)
+	return o
+}
+
+// SetXComityPurpose adds the xComityPurpose to the list messages params.
+func (o *ListMessagesParams) SetXComityPurpose(xComityPurpose *string) {
+	o.XComityPurpose = xComityPurpose
+}
+
 // WithPageSize adds the pageSize to the list messages params.
 func (o *ListMessagesParams) WithPageSize(pageSize *int32) *ListMessagesParams {
 	o.SetPageSize(pageSize)
@@ -176,6 +192,14 @@ func (o *ListMessagesParams) WriteToRequest(r runtime.ClientRequest, reg strfmt.
 		return err
 	}
 	var res []error
+
+	if o.XComityPurpose != nil {
+
+		// header param X-Comity-Purpose
+		if err := r.SetHeaderParam("X-Comity-Purpose", *o.XComityPurpose); err != nil {
+			return err
+		}
+	}
 
 	if o.PageSize != nil {
 

@@ -1,0 +1,6 @@
+-- The purpose a reader declared, copied from the event of a read of
+-- content (DESIGN §10) for the filter purpose = "…"; '' on every other
+-- event. The entries indexed before it are of events logged before any
+-- event had a purpose: '' is what their leaves say.
+
+ALTER TABLE entries ADD COLUMN purpose text COLLATE "C" NOT NULL DEFAULT '';
