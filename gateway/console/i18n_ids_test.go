@@ -75,9 +75,6 @@ func TestComposedMessageIDsExist(t *testing.T) {
 	enum("subject.right.", requestv1.DataSubjectRequest_Right_name, true)
 	enum("subject.decision.", requestv1.DataSubjectDecision_Decision_name, true)
 	enum("subject.informing.", requestv1.DataSubjectInforming_Status_name, true)
-	for _, p := range purposes {
-		need("purpose." + strings.ReplaceAll(p, "-", "_"))
-	}
 	for _, d := range []string{"record", "decide", "inform"} {
 		need("subjects." + d + ".done")
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/metadata"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // The purpose of a read (DESIGN §10): before the console shows a request's
@@ -18,14 +18,6 @@ import (
 // made for that request, so that the audit event of each read says why the
 // content was read. The service records "undeclared" for a read without it;
 // the console never reads content without asking first.
-
-// purposeHeader is the gRPC metadata that carries the declared purpose, as
-// the REST API's X-Comity-Purpose header does.
-const purposeHeader = "x-comity-purpose"
-
-// purposes are the categories a reader may declare, in the order the
-// console offers them; the service knows the same.
-var purposes = []string{"stated-proceedings", "execution", "review", "translation", "consented-use", "data-subject-request"}
 
 // maxPurposes bounds the requests whose purpose the cookie keeps: the
 // oldest answer is forgotten first (and asked again when needed), so that
@@ -87,12 +79,9 @@ func (s *session) purposeOf(id string) string {
 }
 
 // withPurpose returns ctx carrying the purpose declared for the request of
-// the path, if any.
+// the path, if any (withReadPurpose).
 func withPurpose(ctx context.Context, r *http.Request, s *session) context.Context {
-	if p := s.purposeOf(r.PathValue("id")); p != "" {
-		return metadata.AppendToOutgoingContext(ctx, purposeHeader, p)
-	}
-	return ctx
+	return withReadPurpose(ctx, s.purposeOf(r.PathValue("id")))
 }
 
 // needPurpose sends the user to declare their purpose when they have not
@@ -171,7 +160,7 @@ func (c *Console) declarePurpose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	purpose, next := r.PostForm.Get("purpose"), purposeNext(id, r.PostForm.Get("next"))
-	if !slices.Contains(purposes, purpose) {
+	if !slices.Contains(trail.Purposes, purpose) {
 		c.showPurpose(w, r, pg, http.StatusBadRequest, purposeView{ID: id, Next: next, Chosen: purpose, Invalid: true})
 		return
 	}
@@ -192,9 +181,7 @@ func (c *Console) declarePurpose(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) showPurpose(w http.ResponseWriter, r *http.Request, pg page, code int, v purposeView) {
-	for _, p := range purposes {
-		v.Options = append(v.Options, option{Value: p, Label: pg.T("purpose." + strings.ReplaceAll(p, "-", "_"))})
-	}
+	v.Options = purposeChoices(pg)
 	pg.Title = pg.T("purpose.title")
 	c.render(w, r, code, PurposePage(pg, v))
 }

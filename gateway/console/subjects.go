@@ -10,10 +10,10 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // Data subjects' requests (DESIGN §10): a central authority records that
@@ -24,10 +24,6 @@ import (
 
 // subjectsPageSize is how many data subjects' requests the list shows.
 const subjectsPageSize = 100
-
-// subjectPurpose is the purpose of every read these pages make: answering
-// a person's request about their data is what they are for.
-const subjectPurpose = "data-subject-request"
 
 var subjectIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
@@ -59,7 +55,9 @@ func (c *Console) startSubjectCall(w http.ResponseWriter, r *http.Request) (subj
 		c.renderError(w, r, pg, http.StatusForbidden, pg.T("subjects.only_central_authority"))
 		return subjectCall{}, false
 	}
-	ctx := metadata.AppendToOutgoingContext(outgoing(r.Context(), r, s), purposeHeader, subjectPurpose)
+	// Every read these pages make answers a person's request about their
+	// data: that is what they are for.
+	ctx := withReadPurpose(outgoing(r.Context(), r, s), trail.PurposeDataSubjectRequest)
 	return subjectCall{pg: pg, ctx: ctx}, true
 }
 
