@@ -237,7 +237,7 @@ func (c *Console) Routes() map[string]http.Handler {
 	c.oralRoutes(h, routes)
 	routes["POST /requests/{id}/messages"] = h(c.postMessage)
 	routes["GET /requests/{id}/attachments/{att}"] = h(c.download)
-	// The purpose of reading a request, asked before its content (purpose.go).
+	// The purpose of reading a request, asked before its content (readpurpose.go).
 	routes["GET /requests/{id}/purpose"] = h(c.purposeForm)
 	routes["POST /requests/{id}/purpose"] = h(c.declarePurpose)
 	// Data subjects' requests (subjects.go).

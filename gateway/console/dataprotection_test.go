@@ -94,3 +94,20 @@ func TestPurposeNext(t *testing.T) {
 		}
 	}
 }
+
+// The purpose cookie, full of the longest answers, fits in what browsers
+// keep, whoever the user is.
+func TestPurposeCookieFits(t *testing.T) {
+	sl, err := newSealer([]byte(strings.Repeat("s", MinSessionSecretLen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{Provider: "provider", Agency: "kz-gpo", Name: strings.Repeat("Very Long Name ", 40), Started: 1796674163}
+	pc := purposeCookie{Started: s.Started, Who: sessionWho(s)}
+	for range maxPurposes {
+		pc.Answers = append(pc.Answers, purposeAnswer{Request: strings.Repeat("0", 64), Purpose: "data-subject-request"})
+	}
+	if _, err := sl.seal(newCookieNames(true).purpose(), pc); err != nil {
+		t.Errorf("a full purpose cookie does not fit: %v", err)
+	}
+}

@@ -2,6 +2,9 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,12 +20,12 @@ import (
 // answer in a cookie sealed for the session, and sends it with every call
 // made for that request, so that the audit event of each read says why the
 // content was read. The service records "undeclared" for a read without it;
-// the console never reads content without asking first.
+// no page of the console shows a request's content before asking.
 
 // maxPurposes bounds the requests whose purpose the cookie keeps: the
 // oldest answer is forgotten first (and asked again when needed), so that
-// the cookie stays far below what browsers keep.
-const maxPurposes = 40
+// the cookie stays well below what browsers keep.
+const maxPurposes = 20
 
 // purposeCookie is what the purpose cookie holds: the answers of one
 // session, newest last.
@@ -49,8 +52,12 @@ func (n cookieNames) purpose() string {
 	return "comity-purpose"
 }
 
-// sessionWho is who the session is for, as the purpose cookie records it.
-func sessionWho(s *session) string { return s.Provider + "\x00" + s.Agency + "\x00" + s.Name }
+// sessionWho is who the session is for, as the purpose cookie records it:
+// a digest, whose size does not depend on the user's name.
+func sessionWho(s *session) string {
+	sum := sha256.Sum256([]byte(s.Provider + "\x00" + s.Agency + "\x00" + s.Name))
+	return hex.EncodeToString(sum[:12])
+}
 
 // readPurposes are the answers the user gave in this session; none when the
 // cookie is absent, tampered with or from another session.
@@ -171,6 +178,11 @@ func (c *Console) declarePurpose(w http.ResponseWriter, r *http.Request) {
 		pc.Answers = pc.Answers[n-maxPurposes:]
 	}
 	sealed, err := c.sealer.seal(c.cookies.purpose(), pc)
+	for errors.Is(err, errCookieTooLarge) && len(pc.Answers) > 1 {
+		// Never more than a browser keeps: the oldest answers go first.
+		pc.Answers = pc.Answers[1:]
+		sealed, err = c.sealer.seal(c.cookies.purpose(), pc)
+	}
 	if err != nil {
 		c.fail(w, r, pg, err)
 		return

@@ -158,7 +158,7 @@ type session struct {
 	// when Access is the ID token (Provider.IDTokenBearer).
 	IDToken string `json:"i,omitempty"`
 	// purposes are the purposes of reading the user declared in this
-	// session (purpose.go), from their own cookie.
+	// session (readpurpose.go), from their own cookie.
 	purposes purposeCookie
 }
 
