@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/oauth2-proxy/mockoidc"
 
@@ -198,7 +199,43 @@ func newBrowserRootWithin(t *testing.T, budget time.Duration) context.Context {
 	return root
 }
 
+// newBrowser is a user who, whenever the console asks why they read a
+// request (DESIGN §10), answers "review" and goes on to the page they
+// asked for, as a user would: the test's steps wait for that page.
 func newBrowser(t *testing.T, root context.Context, axe string) *browser {
+	t.Helper()
+	asked := make(chan struct{}, 8)
+	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
+		// The listener must not run commands: the answer is given by the
+		// goroutine below.
+		if e, ok := ev.(*page.EventFrameNavigated); ok && e.Frame.ParentID == "" && strings.Contains(e.Frame.URL, "/purpose?next=") {
+			select {
+			case asked <- struct{}{}:
+			default:
+			}
+		}
+	}))
+	t.Cleanup(cancel)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-asked:
+				wait, stop := context.WithTimeout(ctx, 15*time.Second)
+				_ = chromedp.Do(wait, chromedp.WaitVisible(chromedp.CSS(`form[data-purpose-form]`)),
+					chromedp.Click(chromedp.CSS(`input[name="purpose"][value="review"]`)),
+					chromedp.Click(chromedp.CSS(`form[data-purpose-form] button[type="submit"]`)))
+				stop()
+			}
+		}
+	}()
+	return &browser{t: t, ctx: ctx, axe: axe}
+}
+
+// newAskedBrowser is a user whom the test itself lets answer the console's
+// question of purpose.
+func newAskedBrowser(t *testing.T, root context.Context, axe string) *browser {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)

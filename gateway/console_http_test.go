@@ -21,6 +21,10 @@ type consoleUser struct {
 	t    testing.TB
 	base string
 	http *http.Client
+	// purpose is what the user answers when the console asks why they
+	// read a request (DESIGN §10), as a user would before any page of it;
+	// "" leaves the question to the test.
+	purpose string
 }
 
 var authRequestIDPattern = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
@@ -58,7 +62,20 @@ func (cs *consoleSuite) signInHTTP(t testing.TB, agency, role string) *consoleUs
 	}
 	// Redirects are the test's to follow from here on.
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &consoleUser{t: t, base: cs.baseURL, http: c}
+	return &consoleUser{t: t, base: cs.baseURL, http: c, purpose: "review"}
+}
+
+// purposeAsked is where the console sends the user to declare the purpose
+// of reading a request before its page, "" when it did not.
+func purposeAsked(resp *http.Response) string {
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode == http.StatusUnauthorized {
+		loc = resp.Header.Get("HX-Redirect")
+	}
+	if p, _, _ := strings.Cut(loc, "?"); strings.HasPrefix(p, "/requests/") && strings.HasSuffix(p, "/purpose") {
+		return loc
+	}
+	return ""
 }
 
 // english asks for the console's pages in English, as a browser set to
@@ -133,6 +150,22 @@ func (u *consoleUser) do(req *http.Request) consolePage {
 	resp, err := u.http.Do(req)
 	if err != nil {
 		u.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	if asked := purposeAsked(resp); asked != "" && u.purpose != "" && req.Method == http.MethodGet {
+		// The console asks why the user reads the request: they say, and
+		// the page they asked for follows.
+		resp.Body.Close()
+		q, _ := url.Parse(asked)
+		p := u.send(http.MethodPost, q.Path, url.Values{"purpose": {u.purpose}, "next": {q.Query().Get("next")}},
+			http.Header{"Origin": {u.base}, "Sec-Fetch-Site": {"same-origin"}})
+		if p.status != http.StatusSeeOther {
+			u.t.Fatalf("declaring the purpose %q at %s answered %d: %.300s", u.purpose, q.Path, p.status, p.body)
+		}
+		// The client wrote the jar's cookies into req: the retry takes
+		// them afresh, the purpose's included.
+		again := req.Clone(req.Context())
+		again.Header.Del("Cookie")
+		return u.do(again)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

@@ -130,6 +130,7 @@ func navigation(pg page) []navLink {
 		{"/requests/new", "nav.new_request", has("prosecutor")},
 		{"/authority", "nav.authority", has("central_authority")},
 		{"/requests/oral", "nav.record_oral", has("central_authority")},
+		{"/subjects", "nav.subjects", has("central_authority")},
 		{"/liaison", "nav.liaison", has("liaison_officer")},
 		{"/audit", "nav.audit", has("auditor")},
 		{"/directory", "nav.directory", has("directory_admin")},

@@ -47,6 +47,12 @@ var (
 type attachmentEntry struct {
 	Href, Filename, Kind, Language, Size, SHA256, Uploader string
 	At                                                     moment
+	// Erased is when its content was erased; no download is offered then.
+	Erased moment
+	// Held says that the service will refuse its download until the use
+	// conditions are acknowledged (evidence, DESIGN §10): the link opens a
+	// page that says so rather than a download that fails unexplained.
+	Held bool
 }
 
 // attachmentList reads a request's attachments; false when the user may
@@ -57,6 +63,7 @@ func (c *Console) attachmentList(ctx context.Context, z zones, req *requestv1.Re
 		return nil, false
 	}
 	var out []attachmentEntry
+	held := unacknowledged(req) > 0
 	for _, a := range resp.GetAttachments() {
 		_, att, _ := strings.Cut(a.GetName(), "/attachments/")
 		out = append(out, attachmentEntry{
@@ -65,6 +72,8 @@ func (c *Console) attachmentList(ctx context.Context, z zones, req *requestv1.Re
 			Size: byteSize(a.GetSizeBytes()), SHA256: a.GetSha256(),
 			Uploader: firstNonEmpty(a.GetUploader().GetDisplayName(), a.GetUploader().GetSubject()),
 			At:       z.at(a.GetCreateTime(), req.GetRequestingState(), req.GetRequestedState()),
+			Erased:   z.at(a.GetEraseTime(), req.GetRequestingState(), req.GetRequestedState()),
+			Held:     held && a.GetKind() == requestv1.Attachment_EVIDENCE,
 		})
 	}
 	return out, true
@@ -311,18 +320,21 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
 		return
 	}
+	if c.needPurpose(w, r, s, id) {
+		return
+	}
 	ctx, cancel := context.WithCancel(outgoing(r.Context(), r, s))
 	defer cancel()
 	stream, err := c.be.Requests.DownloadAttachment(ctx, &requestv1.DownloadAttachmentRequest{
 		Name: "requests/" + id + "/attachments/" + att,
 	})
 	if err != nil {
-		c.serviceError(w, r, pg, err)
+		c.downloadRefused(w, r, pg, id, err)
 		return
 	}
 	first, err := stream.Recv()
 	if err != nil {
-		c.serviceError(w, r, pg, err)
+		c.downloadRefused(w, r, pg, id, err)
 		return
 	}
 	meta := first.GetAttachment()
@@ -390,4 +402,19 @@ func contentDisposition(name string) string {
 		}
 	}
 	return `attachment; filename="` + ascii.String() + `"; filename*=UTF-8''` + ext.String()
+}
+
+// downloadRefused shows why the service would not give the file: a
+// precondition (evidence under conditions not yet acknowledged, a file
+// erased) is said in the user's words with the service's own beside it,
+// and a way back to the request's data protection, where the conditions
+// are acknowledged; anything else is a service error.
+func (c *Console) downloadRefused(w http.ResponseWriter, r *http.Request, pg page, id string, err error) {
+	st := status.Convert(err)
+	if st.Code() != codes.FailedPrecondition {
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	pg.Title = pg.T("download.refused.title")
+	c.render(w, r, http.StatusBadRequest, DownloadRefusedPage(pg, "/requests/"+url.PathEscape(id), st.Message()))
 }

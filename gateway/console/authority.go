@@ -78,11 +78,16 @@ var authorityActions = []authorityAction{
 	{
 		requestAction: requestAction{ID: "accept", Label: "action.accept.link", Side: requestedSide,
 			Statuses: []requestv1.Request_Status{requestv1.Request_ACKNOWLEDGED}},
-		Fields:    []string{"dual_criminality", "human_rights_review.note", "human_rights_review", "conditions"},
+		Fields:    []string{"dual_criminality", "human_rights_review.note", "human_rights_review", "use_conditions", "conditions"},
 		Deadlines: []string{"deadline.answer_by"},
+		Renumber:  renumberRows("use_conditions", "use_conditions", useConditionFilled),
 		Perform: func(ctx context.Context, rs requestv1.RequestServiceClient, name, etag string, in url.Values) (string, error) {
+			uses, err := useConditions(in)
+			if err != nil {
+				return "", err
+			}
 			req := &requestv1.AcceptRequestRequest{
-				Name: name, Etag: etag, Conditions: in.Get("conditions"),
+				Name: name, Etag: etag, Conditions: in.Get("conditions"), UseConditions: uses,
 				DualCriminality: requestv1.Acceptance_DualCriminality(requestv1.Acceptance_DualCriminality_value[in.Get("dual_criminality")]),
 			}
 			// No answer to "concerns?" is no review at all, which the
@@ -91,7 +96,7 @@ var authorityActions = []authorityAction{
 			case "yes", "no":
 				req.HumanRightsReview = &requestv1.HumanRightsReview{Concerns: in.Get("concerns") == "yes", Note: in.Get("note")}
 			}
-			_, err := rs.AcceptRequest(ctx, req)
+			_, err = rs.AcceptRequest(ctx, req)
 			return "", err
 		},
 	},
@@ -166,6 +171,8 @@ func init() {
 	// The actions of issue 14 (practice.go) use the same pages; those of
 	// the requesting side name their roles.
 	authorityActions = append(authorityActions, practiceActions...)
+	// And those of DESIGN §10 (dataprotection.go).
+	authorityActions = append(authorityActions, dataProtectionActions...)
 	for i := range authorityActions {
 		a := &authorityActions[i]
 		if a.Roles == nil {
@@ -456,6 +463,17 @@ func (c *Console) loadAuthorityAction(ctx context.Context, pg page, a authorityA
 			v.DualCriminality = append(v.DualCriminality, authorityChoice{Value: dc.String(),
 				Label: pg.T("authority.dual_criminality." + dc.String()), Checked: in.Get("dual_criminality") == dc.String()})
 		}
+		// The use conditions that will bind the requesting side (DESIGN
+		// §10), as many rows as the proposal's form offers.
+		v.Practice.ConditionKinds = enumOptions(pg, "condition.kind.", requestv1.Condition_Kind_name)
+		n := rowCount(in, "use_conditions")
+		if n == 0 {
+			n = emptyConditionRows
+		}
+		for i := range n {
+			k := func(s string) string { return in.Get(fmt.Sprintf("use_conditions[%d].%s", i, s)) }
+			v.Practice.UseConditions = append(v.Practice.UseConditions, conditionRow{Kind: k("kind"), Text: k("text"), DueTime: k("due_time")})
+		}
 	case "refuse":
 		for n := int32(1); n < int32(len(requestv1.Refusal_Ground_name)); n++ {
 			g := requestv1.Refusal_Ground(n).String()
@@ -470,6 +488,7 @@ func (c *Console) loadAuthorityAction(ctx context.Context, pg page, a authorityA
 		if err := c.loadPractice(ctx, pg, z, &v, req, in); err != nil {
 			return authorityActionView{}, err
 		}
+		loadDataProtection(pg, z, &v, req)
 	}
 	switch a.ID {
 	case "execute":

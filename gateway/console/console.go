@@ -237,6 +237,11 @@ func (c *Console) Routes() map[string]http.Handler {
 	c.oralRoutes(h, routes)
 	routes["POST /requests/{id}/messages"] = h(c.postMessage)
 	routes["GET /requests/{id}/attachments/{att}"] = h(c.download)
+	// The purpose of reading a request, asked before its content (readpurpose.go).
+	routes["GET /requests/{id}/purpose"] = h(c.purposeForm)
+	routes["POST /requests/{id}/purpose"] = h(c.declarePurpose)
+	// Data subjects' requests (subjects.go).
+	c.subjectRoutes(h, routes)
 	// The central authority's queues and actions (authority.go).
 	maps.Copy(routes, c.authorityRoutes(h))
 	return routes
@@ -297,7 +302,7 @@ func outgoing(ctx context.Context, r *http.Request, s *session) context.Context 
 	if id := r.Header.Get(traceid.Header); id != "" {
 		md.Set(traceid.Header, id)
 	}
-	return metadata.NewOutgoingContext(ctx, md)
+	return withPurpose(metadata.NewOutgoingContext(ctx, md), r, s)
 }
 
 // statesOffered are the states some provider serves, sorted.

@@ -3,6 +3,8 @@ package console
 import (
 	"encoding/json"
 	"io/fs"
+	"regexp"
+	"strings"
 	"testing"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
@@ -64,6 +66,18 @@ func TestComposedMessageIDsExist(t *testing.T) {
 	enum("intake.channel.", requestv1.Intake_Channel_name, true)
 	enum("person.kind.", requestv1.Person_Kind_name, true)
 	enum("statistics.outcome.", requestv1.ExecutionItem_Outcome_name, false)
+	// The enums of DESIGN §10 (dataprotection.go, subjects.go); a page can
+	// show an unset value of each.
+	enum("consent.kind.", requestv1.Consent_Kind_name, true)
+	enum("consent.decision.", requestv1.Consent_Decision_name, true)
+	enum("erasure.cause.", requestv1.Erasure_Cause_name, true)
+	enum("erasure.scope.", requestv1.Erasure_Scope_name, true)
+	enum("subject.right.", requestv1.DataSubjectRequest_Right_name, true)
+	enum("subject.decision.", requestv1.DataSubjectDecision_Decision_name, true)
+	enum("subject.informing.", requestv1.DataSubjectInforming_Status_name, true)
+	for _, d := range []string{"record", "decide", "inform"} {
+		need("subjects." + d + ".done")
+	}
 	for _, dc := range []requestv1.Acceptance_DualCriminality{requestv1.Acceptance_MET, requestv1.Acceptance_NOT_REQUIRED} {
 		need("authority.dual_criminality." + dc.String())
 	}
@@ -131,5 +145,39 @@ func TestCountTextAtTheServiceBound(t *testing.T) {
 		if got := countText(pg, total); got != want {
 			t.Errorf("countText(%d) = %q, want %q", total, got, want)
 		}
+	}
+}
+
+// TestDataProtectionMessageIDsExist checks the literal message ids of the
+// pages of DESIGN §10, which TestCatalogComplete's scan does not read.
+func TestDataProtectionMessageIDsExist(t *testing.T) {
+	data, err := fs.ReadFile(localeFiles, "locales/en.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var en map[string]string
+	if err := json.Unmarshal(data, &en); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`"((?:action|attachment|dataprotection|deadline|download|erasure|nav|practice|purpose|subjects?|violation)\.[A-Za-z_.-]+)"`)
+	found := 0
+	for _, f := range []string{"dataprotection.go", "dataprotection.templ", "readpurpose.go", "readpurpose.templ", "subjects.go", "subjects.templ",
+		"attachments.templ", "actions.go", "pages.go"} {
+		src, err := fs.ReadFile(sourceFS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			found++
+			if strings.HasSuffix(m[1], ".") {
+				continue // a prefix the code completes, checked above
+			}
+			if _, ok := en[m[1]]; !ok {
+				t.Errorf("%s uses message %q, which locales/en.json lacks", f, m[1])
+			}
+		}
+	}
+	if found < 100 {
+		t.Fatalf("found only %d message ids in the sources: the pattern no longer matches them", found)
 	}
 }

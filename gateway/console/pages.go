@@ -117,6 +117,7 @@ func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (*session, bo
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return nil, false
 	}
+	s.purposes = c.readPurposes(r, s)
 	return s, true
 }
 
@@ -132,6 +133,11 @@ func (c *Console) requestVisit(w http.ResponseWriter, r *http.Request) (*session
 	id := r.PathValue("id")
 	if !requestIDPattern.MatchString(id) {
 		c.renderError(w, r, pg, http.StatusNotFound, pg.T("error.not_found"))
+		return nil, page{}, "", false
+	}
+	// A page shows the request's content: its reader says why first. A
+	// form sent comes from a page that asked.
+	if r.Method == http.MethodGet && c.needPurpose(w, r, s, id) {
 		return nil, page{}, "", false
 	}
 	return s, pg, id, true
@@ -238,6 +244,10 @@ func deadlines(pg page, z zones, req *requestv1.Request) []deadline {
 		{"deadline.preservation_expires_at", d.GetPreservationExpiresAt()},
 		{"deadline.extension_request_by", d.GetExtensionRequestBy()},
 		{"deadline.confirmation_due_by", d.GetConfirmationDueBy()},
+		{"deadline.report_use_by", d.GetReportUseBy()},
+		{"deadline.legal_hold_review_by", d.GetLegalHoldReviewBy()},
+		{"deadline.evidence_erase_by", d.GetEvidenceEraseBy()},
+		{"deadline.erase_by", d.GetEraseBy()},
 	} {
 		if x.ts != nil {
 			out = append(out, deadline{ID: x.id, Label: pg.T(x.id), At: z.at(x.ts, from, to)})
@@ -329,6 +339,8 @@ type requestView struct {
 	Clarifications []clarificationView
 	// Practice is the content of issue 14 (practice_page.go).
 	Practice requestPractice
+	// Protection is the content of DESIGN §10 (dataprotection.go).
+	Protection dataProtectionView
 	// Talk is the request's messages and attachments (messages.go).
 	Talk correspondence
 	// Done confirms the action just taken (doneMessage), if any; DoneID
@@ -441,7 +453,15 @@ func (c *Console) requestPageWith(w http.ResponseWriter, r *http.Request, code i
 		v.Clarifications = append(v.Clarifications, cv)
 	}
 	v.Practice = practiceOf(pg, z, req)
+	v.Protection = dataProtectionOf(pg, z, req)
 	v.Talk = c.correspondence(ctx, pg, z, req, hist.GetChanges(), v.History)
+	if s.State != req.GetRequestingState() {
+		// Only the requesting side's evidence waits for its
+		// acknowledgement of the conditions (DESIGN §10).
+		for i := range v.Talk.Attachments {
+			v.Talk.Attachments[i].Held = false
+		}
+	}
 	if change != nil {
 		change(&v.Talk)
 	}

@@ -295,7 +295,7 @@ const (
 // rowCount is how many rows of a repeatable group the form says it has.
 func rowCount(in url.Values, group string) int {
 	limit := maxItemRows
-	if group == "conditions" {
+	if group == "conditions" || group == "use_conditions" {
 		limit = maxConditionRows
 	}
 	n, err := strconv.Atoi(in.Get(group + "_rows"))
@@ -336,6 +336,7 @@ func rowFields(in url.Values) []string {
 	}{
 		{"items", []string{"identifier_index", "data_category", "outcome", "reason"}},
 		{"conditions", []string{"kind", "text", "due_time"}},
+		{"use_conditions", []string{"kind", "text", "due_time"}},
 	} {
 		for i := range rowCount(in, g.group) {
 			for _, n := range g.names {

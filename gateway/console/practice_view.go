@@ -21,6 +21,11 @@ type practiceView struct {
 	// Items are the execution's rows, Conditions the proposal's.
 	Items      []itemRow
 	Conditions []conditionRow
+	// UseConditions are the acceptance's use conditions (DESIGN §10).
+	UseConditions []conditionRow
+	// ConsentKinds and Consents are the choices of the forms of DESIGN
+	// §10: what consent to ask, which consent a form answers or relies on.
+	ConsentKinds, Consents []option
 	// Key is the follow-up draft's idempotency key.
 	Key string
 }

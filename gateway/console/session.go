@@ -157,6 +157,9 @@ type session struct {
 	// RP-initiated logout; empty when it did not fit in the cookie, or
 	// when Access is the ID token (Provider.IDTokenBearer).
 	IDToken string `json:"i,omitempty"`
+	// purposes are the purposes of reading the user declared in this
+	// session (readpurpose.go), from their own cookie.
+	purposes purposeCookie
 }
 
 // setCaller keeps who the services say the user is; fallbackName is shown
