@@ -122,10 +122,6 @@ type suiteOptions struct {
 	// unauthenticated calls (default a minute): shortened, a test sees
 	// them written and delivered.
 	anonymousWindow time.Duration
-	// retention is the request service's --retention-after-close and
-	// --retention-sweep-interval (defaults when zero): shortened, a test
-	// sees a request erased when its retention runs out.
-	retention requestd.Retention
 }
 
 func startSuite(t testing.TB, opt suiteOptions) *suite {
