@@ -88,9 +88,10 @@ func (s *Service) withEraseBy(ctx context.Context, r Request, retention map[stri
 	return r
 }
 
-// contentErasedErr is the refusal of an action on the content of r, which
-// was erased.
-func contentErasedErr(r Request) error {
+// ContentErasedErr is the refusal of an action on the content of r, which
+// was erased: what a Store answers when a message or an attachment comes
+// for such a request.
+func ContentErasedErr(r Request) error {
 	var at time.Time
 	if i := slices.IndexFunc(r.Erasures, func(e Erasure) bool { return e.Scope == EraseContent }); i >= 0 {
 		at = r.Erasures[i].EraseTime
@@ -116,7 +117,7 @@ var contentFree = []act{actTransferOwnership, actWithdraw}
 func (s *Service) liveContent(ctx context.Context, p identity.Principal, id string) (Request, error) {
 	r, err := s.caseContent(ctx, p, id)
 	if err == nil && r.ContentErased() {
-		return Request{}, concerns(r, contentErasedErr(r))
+		return Request{}, concerns(r, ContentErasedErr(r))
 	}
 	return r, err
 }
