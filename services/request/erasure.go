@@ -324,6 +324,7 @@ func (s *Service) eraseContent(ctx context.Context, id string, d time.Duration) 
 		from := r.Status
 		ev := s.eraseEvent(ctx, *r, eraseRequestAction, now)
 		next := redact(*r)
+		next.Refusal, next.Deliveries = countedCodes(*r)
 		next.Erasures = append(slices.Clone(r.Erasures), Erasure{Scope: EraseContent, Cause: ByRetention, EraseTime: now, Attachments: kept})
 		// What the requesting side owed on the content goes with it.
 		next.Deadlines.EvidenceEraseBy, next.Deadlines.ReportUseBy, next.Deadlines.LegalHoldReviewBy = time.Time{}, time.Time{}, time.Time{}
@@ -343,6 +344,29 @@ func (s *Service) eraseContent(ctx context.Context, id string, d time.Duration) 
 	}
 	done, err = s.deleteAndComplete(ctx, id, marked)
 	return true, done, err
+}
+
+// countedCodes are what the statistics count of r's refusal and deliveries
+// (Statistics): the grounds and the items' outcomes, closed codes that
+// name no one. An erasure keeps them, so that the statistics of a period do not change when its requests are erased; the
+// explanations, reasons and summaries go. Nothing shows them: an erased
+// request is read as its metadata.
+func countedCodes(r Request) (*Refusal, []Execution) {
+	var refusal *Refusal
+	if r.Refusal != nil && len(r.Refusal.Grounds) > 0 {
+		refusal = &Refusal{Grounds: slices.Clone(r.Refusal.Grounds)}
+	}
+	var deliveries []Execution
+	for _, d := range statisticsDeliveries(r) {
+		var items []ExecutionItem
+		for _, it := range d.Items {
+			items = append(items, ExecutionItem{Outcome: it.Outcome})
+		}
+		if len(items) > 0 {
+			deliveries = append(deliveries, Execution{Items: items})
+		}
+	}
+	return refusal, deliveries
 }
 
 // eraseEvidence erases the content of the EVIDENCE attachments of request
