@@ -348,9 +348,10 @@ func (s *Service) eraseContent(ctx context.Context, id string, d time.Duration) 
 
 // countedCodes are what the statistics count of r's refusal and deliveries
 // (Statistics): the grounds and the items' outcomes, closed codes that
-// name no one. An erasure keeps them, so that the statistics of a period do not change when its requests are erased; the
-// explanations, reasons and summaries go. Nothing shows them: an erased
-// request is read as its metadata.
+// name no one. An erasure keeps them, so that the statistics of a period
+// do not change when its requests are erased; the explanations, reasons
+// and summaries go. Nothing shows them: an erased request is read as its
+// metadata.
 func countedCodes(r Request) (*Refusal, []Execution) {
 	var refusal *Refusal
 	if r.Refusal != nil && len(r.Refusal.Grounds) > 0 {
