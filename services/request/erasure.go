@@ -90,9 +90,10 @@ func (s *Service) withEraseBy(ctx context.Context, r Request, retention map[stri
 	return r
 }
 
-// contentErasedErr is the refusal of an action on the content of r, which
-// was erased.
-func contentErasedErr(r Request) error {
+// ContentErasedErr is the refusal of an action on the content of r, which
+// was erased: what a Store answers when a message or an attachment comes
+// for such a request.
+func ContentErasedErr(r Request) error {
 	var at time.Time
 	if i := slices.IndexFunc(r.Erasures, func(e Erasure) bool { return e.Scope == EraseContent }); i >= 0 {
 		at = r.Erasures[i].EraseTime
@@ -118,7 +119,7 @@ var contentFree = []act{actTransferOwnership, actWithdraw}
 func (s *Service) liveContent(ctx context.Context, p identity.Principal, id string) (Request, error) {
 	r, err := s.caseContent(ctx, p, id)
 	if err == nil && r.ContentErased() {
-		return Request{}, concerns(r, contentErasedErr(r))
+		return Request{}, concerns(r, ContentErasedErr(r))
 	}
 	return r, err
 }
@@ -328,6 +329,7 @@ func (s *Service) eraseContent(ctx context.Context, id string, d time.Duration) 
 		from := r.Status
 		ev := s.eraseEvent(ctx, *r, eraseRequestAction, now)
 		next := redact(*r)
+		next.Refusal, next.Deliveries = countedCodes(*r)
 		next.Erasures = append(slices.Clone(r.Erasures), Erasure{Scope: EraseContent, Cause: ByRetention, EraseTime: now, Attachments: kept})
 		// What the requesting side owed on the content goes with it.
 		next.Deadlines.EvidenceEraseBy, next.Deadlines.ReportUseBy, next.Deadlines.LegalHoldReviewBy = time.Time{}, time.Time{}, time.Time{}
@@ -347,6 +349,30 @@ func (s *Service) eraseContent(ctx context.Context, id string, d time.Duration) 
 	}
 	done, err = s.deleteAndComplete(ctx, id, marked)
 	return true, done, err
+}
+
+// countedCodes are what the statistics count of r's refusal and deliveries
+// (Statistics): the grounds and the items' outcomes, closed codes that
+// name no one. An erasure keeps them, so that the statistics of a period
+// do not change when its requests are erased; the explanations, reasons
+// and summaries go. Nothing shows them: an erased request is read as its
+// metadata.
+func countedCodes(r Request) (*Refusal, []Execution) {
+	var refusal *Refusal
+	if r.Refusal != nil && len(r.Refusal.Grounds) > 0 {
+		refusal = &Refusal{Grounds: slices.Clone(r.Refusal.Grounds)}
+	}
+	var deliveries []Execution
+	for _, d := range statisticsDeliveries(r) {
+		var items []ExecutionItem
+		for _, it := range d.Items {
+			items = append(items, ExecutionItem{Outcome: it.Outcome})
+		}
+		if len(items) > 0 {
+			deliveries = append(deliveries, Execution{Items: items})
+		}
+	}
+	return refusal, deliveries
 }
 
 // eraseEvidence erases the content of the EVIDENCE attachments of request

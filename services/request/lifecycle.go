@@ -199,7 +199,7 @@ func (s *Service) authorise(p identity.Principal, r Request, a act, etag string)
 		return errs.New(errs.Conflict, "request %s was changed by someone else; get it again and retry", r.Reference)
 	}
 	if r.ContentErased() && !slices.Contains(contentFree, a) {
-		return contentErasedErr(r)
+		return ContentErasedErr(r)
 	}
 	if !slices.Contains(rl.from, r.Status) {
 		return (errs.Violations{{Field: "status", Description: fmt.Sprintf("request %s is %s; %s needs %s",

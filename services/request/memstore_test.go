@@ -180,6 +180,9 @@ func (m *memStore) LastHistorySeq(context.Context) (int64, error) {
 func (m *memStore) CreateMessage(_ context.Context, msg request.Message, ev trail.Event) (request.Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if r, ok := m.requests[msg.RequestID]; ok && r.ContentErased() {
+		return request.Message{}, request.ContentErasedErr(r)
+	}
 	m.messages, m.events = append(m.messages, msg), append(m.events, ev)
 	return msg, nil
 }
@@ -198,6 +201,9 @@ func (m *memStore) ListMessages(_ context.Context, requestID string, offset, lim
 func (m *memStore) CreateAttachment(_ context.Context, a request.Attachment, ev trail.Event) (request.Attachment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if r, ok := m.requests[a.RequestID]; ok && r.ContentErased() {
+		return request.Attachment{}, request.ContentErasedErr(r)
+	}
 	m.attachments, m.events = append(m.attachments, a), append(m.events, ev)
 	return a, nil
 }

@@ -278,15 +278,16 @@ func TestReleasePreservation(t *testing.T) {
 	if !v.Deadlines.PreservationExpiresAt.IsZero() || !v.Deadlines.ExtensionRequestBy.IsZero() {
 		t.Errorf("a released preservation keeps deadlines %+v; want none", v.Deadlines)
 	}
+	// The release's event, before the read of the history leaves its own.
+	if ev := dm.store.events[len(dm.store.events)-1]; ev.Resource != "requests/"+r.ID || !slices.Equal(ev.States, []string{"KZ", "UZ"}) {
+		t.Errorf("release event %+v; want one on the request that both states' auditors see", ev)
+	}
 	h, err := dm.svc.History(ctx, uzCA, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if last := h[len(h)-1]; last.Action != "releasePreservation" || last.Reason != "The suspect confessed; the data is not needed." {
 		t.Errorf("the requested side reads %+v; want releasePreservation with the reason", last)
-	}
-	if ev := dm.store.events[len(dm.store.events)-1]; ev.Resource != "requests/"+r.ID || !slices.Equal(ev.States, []string{"KZ", "UZ"}) {
-		t.Errorf("release event %+v; want one on the request that both states' auditors see", ev)
 	}
 	_, err = dm.svc.ReleasePreservation(ctx, kzProsecutor, r.ID, "", "Again.")
 	wantRefused(t, "release twice", err, errs.FailedPrecondition, []string{"preservation.state"})

@@ -821,14 +821,20 @@ type Store interface {
 	// LastHistorySeq returns the highest Seq written so far (0 if none).
 	LastHistorySeq(ctx context.Context) (int64, error)
 
-	// CreateMessage stores a message and its event in one transaction.
+	// CreateMessage stores a message and its event in one transaction. It
+	// fails with errs.ErrNotFound when the request is not there, and with
+	// ContentErasedErr's FAILED_PRECONDITION when its content was erased
+	// (decided under the request's lock, as Erase takes it): a message
+	// written after an erasure would outlive it.
 	CreateMessage(ctx context.Context, m Message, ev trail.Event) (Message, error)
 	// ListMessages returns a request's messages oldest first, from offset,
 	// at most limit (0: all).
 	ListMessages(ctx context.Context, requestID string, offset, limit int) ([]Message, error)
 
 	// CreateAttachment stores an attachment record and its event in one
-	// transaction; the content is already in the blob store.
+	// transaction; the content is already in the blob store. It fails as
+	// CreateMessage does, for an absent request and for one whose content
+	// was erased (an upload that ran while the sweep erased the request).
 	CreateAttachment(ctx context.Context, a Attachment, ev trail.Event) (Attachment, error)
 	// GetAttachment returns an attachment record, or errs.ErrNotFound.
 	GetAttachment(ctx context.Context, requestID, id string) (Attachment, error)

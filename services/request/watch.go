@@ -21,8 +21,18 @@ func (s *Service) History(ctx context.Context, p identity.Principal, id string) 
 	if err != nil {
 		return nil, err
 	}
+	shown := false
 	for i := range h {
 		h[i].Reason = reasonFor(p, r, h[i])
+		shown = shown || h[i].Reason != ""
+	}
+	// The reasons are content (a refusal's explanation, a report of use,
+	// an onward transfer's recipient): reading them is audited with the
+	// reader's purpose, as a Get is (DESIGN §10).
+	if shown {
+		if err := s.recordRead(ctx, p, r, "requests/"+r.ID+"/history"); err != nil {
+			return nil, err
+		}
 	}
 	return h, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/platform/sqldb"
 	"github.com/comity-mla/comity/services/platform/sqldb/sqldbtest"
 	"github.com/comity-mla/comity/services/request"
@@ -266,4 +267,51 @@ func TestSQLiteFilesAfterCompact(t *testing.T) {
 	if !bytes.Contains(b, []byte(erasedTexts[0])) {
 		t.Fatal("the database file does not hold a kept request's narrative: the search proves nothing")
 	}
+}
+
+// TestNoContentAfterErasure: once a request's content is erased, a message
+// or an attachment record that arrives afterwards is refused with
+// FAILED_PRECONDITION and nothing of it is written. The service checks the
+// erasure before it reads an upload, but an upload runs for as long as its
+// client sends, and the sweep may erase the request meanwhile: what the
+// record then carries (a message body, a file name, the blob it points to)
+// would outlive the erasure, with no retention left to erase it.
+func TestNoContentAfterErasure(t *testing.T) {
+	engines(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		s := newStore(t, db)
+		caseWithContent(t, s, "req-late")
+		t1 := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+		if _, _, err := s.Erase(ctx, "req-late", request.EraseScope{Content: true}, eraseContent(t1, "ev-erase-late")); err != nil {
+			t.Fatal(err)
+		}
+		before := outboxCount(t, db)
+
+		_, err := s.CreateMessage(ctx, request.Message{ID: "req-late-m2", RequestID: "req-late", Body: "late-message-6061",
+			Visibility: "BOTH_SIDES"}, trail.Event{ID: "ev-late-m"})
+		if !errors.Is(err, errs.ErrFailedPrecondition) {
+			t.Errorf("CreateMessage on an erased request = %v; want FAILED_PRECONDITION", err)
+		}
+		if msgs, _ := s.ListMessages(ctx, "req-late", 0, 0); len(msgs) != 0 {
+			t.Errorf("an erased request holds %d messages after a late one: %+v", len(msgs), msgs)
+		}
+
+		_, err = s.CreateAttachment(ctx, request.Attachment{ID: "req-late-a3", RequestID: "req-late", Kind: "EVIDENCE",
+			Filename: "late-scan-6062.pdf", SHA256: "cc", SizeBytes: 5, BlobKey: "k3", CreateTime: t1}, trail.Event{ID: "ev-late-a"})
+		if !errors.Is(err, errs.ErrFailedPrecondition) {
+			t.Errorf("CreateAttachment on an erased request = %v; want FAILED_PRECONDITION", err)
+		}
+		atts, err := s.ListAttachments(ctx, "req-late")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range atts {
+			if a.EraseTime.IsZero() {
+				t.Errorf("an erased request holds an attachment whose content is kept: %+v", a)
+			}
+		}
+		if n := outboxCount(t, db); n != before {
+			t.Errorf("the refused writes left %d events in the outbox", n-before)
+		}
+	})
 }

@@ -865,21 +865,26 @@ func (s *Store) LastHistorySeq(ctx context.Context) (int64, error) {
 // statement st, and its event, in one transaction. The request is checked
 // first, rather than read from the foreign key error, so that an unknown one
 // is errs.NotFound naming it; a duplicate of the record's id (pg, lite: see
-// duplicate) is errs.AlreadyExists.
+// duplicate) is errs.AlreadyExists. The request is read under the lock
+// Erase takes, so that a record and an erasure of its request's content
+// are one after the other: a record that comes after the erasure is
+// refused (request.ContentErasedErr), one before it is erased with the
+// rest.
 func (s *Store) insertWithEvent(ctx context.Context, requestID, what, id string, st stmt, pg, lite string, ev trail.Event) error {
-	evStmt, err := eventOf(s.db.Dialect(), ev)
+	d := s.db.Dialect()
+	evStmt, err := eventOf(d, ev)
 	if err != nil {
 		return fmt.Errorf("create %s %s: %w", what, id, err)
 	}
 	return s.db.WithTx(ctx, func(tx *sqldb.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM requests WHERE id = ?)`, requestID).Scan(&exists); err != nil {
-			return fmt.Errorf("find request %s: %w", requestID, err)
+		r, err := getRequest(ctx, tx, d, requestID, true)
+		if err != nil {
+			return err
 		}
-		if !exists {
-			return errs.New(errs.NotFound, "request %q not found", requestID)
+		if r.ContentErased() {
+			return request.ContentErasedErr(r)
 		}
-		_, err := s.run(ctx, tx, []stmt{st, evStmt})
+		_, err = s.run(ctx, tx, []stmt{st, evStmt})
 		if duplicate(err, pg, lite) {
 			return errs.Wrap(err, errs.AlreadyExists, "%s %q already exists", what, id)
 		}
