@@ -512,3 +512,36 @@ func (s *Service) ReportUse(ctx context.Context, p identity.Principal, id, etag,
 		return nil
 	})
 }
+
+// evidenceTooLate refuses EVIDENCE for r once the date a DELETE_BY or
+// RETURN condition set for its evidence has passed (the condition's, or a
+// granted RETENTION consent's keep_until): evidence delivered after it
+// would be governed by nothing until the request's retention ran out,
+// years later, against the condition. Before that date evidence is taken,
+// and erased with the rest when the date comes.
+func evidenceTooLate(r Request, kind string, now time.Time) error {
+	if kind != "EVIDENCE" {
+		return nil
+	}
+	var cond *Condition
+	for _, c := range r.BindingConditions() {
+		if c.Kind == DeleteBy || c.Kind == ReturnBy {
+			cond = &c
+			break
+		}
+	}
+	if cond == nil {
+		return nil
+	}
+	due := r.Deadlines.EvidenceEraseBy
+	if !due.IsZero() && now.Before(due) {
+		return nil
+	}
+	if due.IsZero() {
+		// Cleared: the evidence was erased at its date.
+		due = cond.DueTime
+	}
+	return (errs.Violations{{Field: "metadata.kind", Description: fmt.Sprintf(
+		"request %s's evidence was to be deleted or returned by %s under its %s condition; evidence cannot be delivered after that date",
+		r.Reference, due.UTC().Format(time.RFC3339), cond.Kind)}}).Err(errs.FailedPrecondition, "evidence past its DELETE_BY or RETURN date")
+}

@@ -147,6 +147,9 @@ func (s *Service) Attach(ctx context.Context, p identity.Principal, u Upload, co
 	if err := vs.Err(errs.Invalid, "invalid attachment"); err != nil {
 		return Attachment{}, err
 	}
+	if err := evidenceTooLate(r, u.Kind, s.now()); err != nil {
+		return Attachment{}, err
+	}
 	if u.SizeBytes > s.maxAttach {
 		return Attachment{}, errs.New(errs.ResourceExhausted, "attachment of %d bytes is larger than the limit of %d bytes", u.SizeBytes, s.maxAttach)
 	}
