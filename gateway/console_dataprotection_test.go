@@ -331,8 +331,8 @@ func TestConsoleErasure(t *testing.T) {
 		t.Errorf("the erased request's page still shows its facts: %s", authorityMain(page))
 	}
 	authorityTranslated(t, "the erased request's page", page)
-	if r := consolePracticeRead(t, cs, held); r["erasures"] != nil {
-		t.Errorf("the request under a legal hold was erased: %v", r["erasures"])
+	if es, _ := consolePracticeRead(t, cs, held)["erasures"].([]any); len(es) > 0 {
+		t.Errorf("the request under a legal hold was erased: %v", es)
 	}
 	if _, page := kzCA.fetch("/requests/" + held); strings.Contains(page, "data-erased") || !strings.Contains(page, `data-legal-hold="holds"`) {
 		t.Errorf("the held request's page shows an erasure or no hold: %s", authorityMain(page))
