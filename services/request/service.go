@@ -98,10 +98,10 @@ type Service struct {
 	feed      *feed
 	transfers *transfers
 	// The retention policy (erasure.go).
-	retention  time.Duration
+	retention    time.Duration
 	retentionsOf func(context.Context) (map[string]time.Duration, error)
-	onSweep    func(SweepReport, error)
-	compactDue atomic.Bool
+	onSweep      func(SweepReport, error)
+	compactDue   atomic.Bool
 }
 
 // NewService returns a Service.
