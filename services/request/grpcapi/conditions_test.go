@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,11 +27,7 @@ import (
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/grpcserver"
-	"github.com/comity-mla/comity/services/platform/sqldb"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
 	"github.com/comity-mla/comity/services/request"
-	"github.com/comity-mla/comity/services/request/fsblob"
-	"github.com/comity-mla/comity/services/request/store"
 )
 
 // devTrust is a directory in which every agency is an active central
@@ -54,23 +49,7 @@ type grpcSuite struct {
 
 func startGRPC(t *testing.T) grpcSuite {
 	t.Helper()
-	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "requests.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	st, err := store.New(t.Context(), sqldb.FromSQLite(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := fsblob.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := request.NewService(request.Config{Store: st, Blobs: blobs, Directory: twoStates{}, Trust: twoStates{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, st := sqliteService(t)
 	dataDir := t.TempDir()
 	dev, err := identity.EnsureDevIssuer(dataDir)
 	if err != nil {

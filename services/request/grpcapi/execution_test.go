@@ -79,9 +79,11 @@ func TestAcceptanceOfConditionsShowsNoReview(t *testing.T) {
 	}
 }
 
-// TestExecutionEnumsAreTheProtos: the domain's outcomes, impediment,
-// condition and cost kinds are exactly the proto's set values.
-func TestExecutionEnumsAreTheProtos(t *testing.T) {
+// TestEnumsAreTheProtos: the domain's outcomes, impediment, condition,
+// cost and consent kinds, and the data subjects' rights, decisions and
+// informing statuses, are exactly the proto's set values, which the
+// conversions map by name.
+func TestEnumsAreTheProtos(t *testing.T) {
 	for _, tc := range []struct {
 		domain []string
 		enum   protoreflect.EnumDescriptor
@@ -90,6 +92,10 @@ func TestExecutionEnumsAreTheProtos(t *testing.T) {
 		{request.ImpedimentKinds, requestv1.Impediment_KIND_UNSPECIFIED.Descriptor()},
 		{request.ConditionKinds, requestv1.Condition_KIND_UNSPECIFIED.Descriptor()},
 		{request.CostKinds, requestv1.Cost_KIND_UNSPECIFIED.Descriptor()},
+		{request.ConsentKinds, requestv1.Consent_KIND_UNSPECIFIED.Descriptor()},
+		{request.Rights, requestv1.DataSubjectRequest_RIGHT_UNSPECIFIED.Descriptor()},
+		{request.SubjectDecisions, requestv1.DataSubjectDecision_DECISION_UNSPECIFIED.Descriptor()},
+		{request.InformingStatuses, requestv1.DataSubjectInforming_STATUS_UNSPECIFIED.Descriptor()},
 	} {
 		var protos []string
 		for i := range tc.enum.Values().Len() {

@@ -57,25 +57,32 @@ func (twoStates) AgencyTrust(_ context.Context, id string) (identity.AgencyTrust
 
 // oralServer is a Server on a SQLite store.
 func oralServer(t *testing.T) *Server {
-	t.Helper()
-	db, err := sqlitedb.Open(t.Context(), filepath.Join(t.TempDir(), "requests.db"))
+	svc, _ := sqliteService(t)
+	return NewServer(svc)
+}
+
+// sqliteService is a Service on a SQLite store and a blob store in tb's
+// temporary directory, with the two-state directory, and its store.
+func sqliteService(tb testing.TB) (*request.Service, *store.Store) {
+	tb.Helper()
+	db, err := sqlitedb.Open(tb.Context(), filepath.Join(tb.TempDir(), "requests.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	st, err := store.New(t.Context(), sqldb.FromSQLite(db))
+	tb.Cleanup(func() { db.Close() })
+	st, err := store.New(tb.Context(), sqldb.FromSQLite(db))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	blobs, err := fsblob.New(t.TempDir())
+	blobs, err := fsblob.New(tb.TempDir())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	svc, err := request.NewService(request.Config{Store: st, Blobs: blobs, Directory: twoStates{}, Trust: twoStates{}})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	return NewServer(svc)
+	return svc, st
 }
 
 func as(t *testing.T, subject, agency string, role identity.Role) context.Context {

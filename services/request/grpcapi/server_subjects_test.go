@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
@@ -335,29 +334,5 @@ func TestDataSubjectRequestListPages(t *testing.T) {
 	}
 	if _, err := api.client.ListDataSubjectRequests(ca, &requestv1.ListDataSubjectRequestsRequest{PageToken: "not a token"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("a bad page token: %v; want INVALID_ARGUMENT", err)
-	}
-}
-
-// TestDataSubjectEnumsAreTheProtos: the domain's rights, decisions and
-// informing statuses are exactly the proto's set values, which the
-// conversion maps by name.
-func TestDataSubjectEnumsAreTheProtos(t *testing.T) {
-	for _, tc := range []struct {
-		domain []string
-		enum   protoreflect.EnumDescriptor
-	}{
-		{request.Rights, requestv1.DataSubjectRequest_RIGHT_UNSPECIFIED.Descriptor()},
-		{request.SubjectDecisions, requestv1.DataSubjectDecision_DECISION_UNSPECIFIED.Descriptor()},
-		{request.InformingStatuses, requestv1.DataSubjectInforming_STATUS_UNSPECIFIED.Descriptor()},
-	} {
-		var protos []string
-		for i := range tc.enum.Values().Len() {
-			if v := tc.enum.Values().Get(i); v.Number() != 0 {
-				protos = append(protos, string(v.Name()))
-			}
-		}
-		if !slices.Equal(protos, tc.domain) {
-			t.Errorf("%s: the domain's %v, the proto's %v", tc.enum.FullName(), tc.domain, protos)
-		}
 	}
 }

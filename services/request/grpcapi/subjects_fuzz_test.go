@@ -2,7 +2,6 @@ package grpcapi
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +13,6 @@ import (
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
-	"github.com/comity-mla/comity/services/platform/sqldb"
-	"github.com/comity-mla/comity/services/platform/sqlitedb"
-	"github.com/comity-mla/comity/services/request"
-	"github.com/comity-mla/comity/services/request/fsblob"
-	"github.com/comity-mla/comity/services/request/store"
 )
 
 // FuzzDataSubjectRequest feeds the data subjects' requests handlers
@@ -97,27 +91,9 @@ func FuzzDataSubjectRequest(f *testing.F) {
 	})
 }
 
-// sqliteServer is oralServer for any test or fuzz target: a Server on a
-// SQLite store in tb's temporary directory.
+// sqliteServer is oralServer for any test or fuzz target.
 func sqliteServer(tb testing.TB) *Server {
-	tb.Helper()
-	db, err := sqlitedb.Open(tb.Context(), filepath.Join(tb.TempDir(), "requests.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	st, err := store.New(tb.Context(), sqldb.FromSQLite(db))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	blobs, err := fsblob.New(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := request.NewService(request.Config{Store: st, Blobs: blobs, Directory: twoStates{}, Trust: twoStates{}})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	svc, _ := sqliteService(tb)
 	return NewServer(svc)
 }
 
