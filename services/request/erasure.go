@@ -174,23 +174,28 @@ func (s *Service) LiftLegalHold(ctx context.Context, p identity.Principal, id, e
 	})
 }
 
-// RunSweeps runs Sweep now and then every interval until ctx ends, handing
+// RunSweeps runs Sweep every interval (the first an interval after the
+// start) until ctx ends, handing
 // each outcome to Config.OnSweep; an error does not stop the next sweep.
 func (s *Service) RunSweeps(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		// The first sweep is an interval after the start, as every later
+		// one: a sweep reads the directory's retentions anonymously, and a
+		// suite started for a few calls should leave no unauthenticated
+		// call of its own on the trail.
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		rep, err := s.Sweep(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if s.onSweep != nil {
 			s.onSweep(rep, err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }
