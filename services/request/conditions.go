@@ -520,7 +520,7 @@ func (s *Service) ReportUse(ctx context.Context, p identity.Principal, id, etag,
 // years later, against the condition. Before that date evidence is taken,
 // and erased with the rest when the date comes.
 func evidenceTooLate(r Request, kind string, now time.Time) error {
-	if kind != "EVIDENCE" {
+	if kind != evidenceKind {
 		return nil
 	}
 	var cond *Condition

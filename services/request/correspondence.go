@@ -113,7 +113,7 @@ type Upload struct {
 }
 
 // Attachment kinds.
-var attachmentKinds = []string{"REQUEST_DOCUMENT", translation, "COURT_ORDER", "EVIDENCE", "OTHER"}
+var attachmentKinds = []string{"REQUEST_DOCUMENT", translation, "COURT_ORDER", evidenceKind, "OTHER"}
 
 // Attach stores content as an attachment of a request. Access is checked
 // before any content is read; the content is streamed to the blob store,

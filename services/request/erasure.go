@@ -390,7 +390,7 @@ func (s *Service) eraseEvidence(ctx context.Context, id string) (erased, done bo
 	}
 	var evidence []string
 	for _, a := range atts {
-		if a.Kind == "EVIDENCE" && a.EraseTime.IsZero() {
+		if a.Kind == evidenceKind && a.EraseTime.IsZero() {
 			evidence = append(evidence, a.ID)
 		}
 	}
