@@ -172,9 +172,12 @@ func TestHostileAuditDeliveryBacklogAlarm(t *testing.T) {
 		state, _ := d["request"].(string)
 		return state, r
 	}
-	if state, r := delivery(); state != "delivering" {
-		t.Fatalf("/readyz before the outage: %d %s; want the request service delivering", r.status, r.raw)
-	}
+	// The request service reports its delivery once it has read its
+	// outbox, which may come a moment after it serves (NOT_FOUND until then).
+	awaitCondition(t, "/readyz before the outage to report the request service delivering", 15*time.Second, func() bool {
+		state, r := delivery()
+		return state == "delivering" && r.status == 200
+	})
 	prosecutor := s.token("kz-gpo", identity.Prosecutor)
 	s.stopAudit()
 	s.mustDo("POST", "/v1/requests", prosecutor, preservation(), 200)
