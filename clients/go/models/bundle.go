@@ -37,6 +37,11 @@ type Bundle struct {
 
 	// The log's public key (note verifier key).
 	PublicKey string `json:"publicKey,omitempty"`
+
+	// The witness policy in force when the bundle was made (as in
+	// GetCheckpointResponse); `comityctl audit verify --policy` checks the
+	// checkpoint's cosignatures against the auditor's own policy file.
+	WitnessPolicy string `json:"witnessPolicy,omitempty"`
 }
 
 // Validate validates this bundle

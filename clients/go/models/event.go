@@ -5,6 +5,7 @@ package models
 import (
 	"context"
 	stderrors "errors"
+	"strconv"
 
 	"github.com/go-openapi/errors"
 	"github.com/go-openapi/strfmt"
@@ -52,6 +53,13 @@ type Event struct {
 	// Resource acted on, e.g. `requests/…`.
 	Resource string `json:"resource,omitempty"`
 
+	// On the events of a request's :submit, :transmit, :accept and :refuse
+	// (and their refusals): the outcome of each safeguard checked and each
+	// assessment recorded, without content (DESIGN §6.1), so that a bundle
+	// alone proves which checks ran and what they found. Empty on every other
+	// event.
+	Safeguards []*Safeguard `json:"safeguards,omitempty"`
+
 	// Producing service, e.g. `comity-request`.
 	Service string `json:"service,omitempty"`
 
@@ -71,6 +79,10 @@ func (m *Event) Validate(formats strfmt.Registry) error {
 	var res []error
 
 	if err := m.validateActor(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateSafeguards(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -106,6 +118,36 @@ func (m *Event) validateActor(formats strfmt.Registry) error {
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Event) validateSafeguards(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Safeguards) { // not required
+		return nil
+	}
+
+	for i := 0; i < len(m.Safeguards); i++ {
+		if typeutils.IsZero(m.Safeguards[i]) { // not required
+			continue
+		}
+
+		if m.Safeguards[i] != nil {
+			if err := m.Safeguards[i].Validate(formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("safeguards" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("safeguards" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil
@@ -154,6 +196,10 @@ func (m *Event) ContextValidate(ctx context.Context, formats strfmt.Registry) er
 		res = append(res, err)
 	}
 
+	if err := m.contextValidateSafeguards(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
 	if err := m.contextValidateTransition(ctx, formats); err != nil {
 		res = append(res, err)
 	}
@@ -184,6 +230,35 @@ func (m *Event) contextValidateActor(ctx context.Context, formats strfmt.Registr
 
 			return err
 		}
+	}
+
+	return nil
+}
+
+func (m *Event) contextValidateSafeguards(ctx context.Context, formats strfmt.Registry) error {
+
+	for i := 0; i < len(m.Safeguards); i++ {
+
+		if m.Safeguards[i] != nil {
+
+			if typeutils.IsZero(m.Safeguards[i]) { // not required
+				continue
+			}
+
+			if err := m.Safeguards[i].ContextValidate(ctx, formats); err != nil {
+				ve := new(errors.Validation)
+				if stderrors.As(err, &ve) {
+					return ve.ValidateName("safeguards" + "." + strconv.Itoa(i))
+				}
+				ce := new(errors.CompositeError)
+				if stderrors.As(err, &ce) {
+					return ce.ValidateName("safeguards" + "." + strconv.Itoa(i))
+				}
+
+				return err
+			}
+		}
+
 	}
 
 	return nil

@@ -22,6 +22,12 @@ type GetCheckpointResponse struct {
 
 	// The log's public key as a note verifier key (`<name>+<hash>+<key>`).
 	PublicKey string `json:"publicKey,omitempty"`
+
+	// The witness policy in force (C2SP policy text, as in
+	// ./var/audit/witness-policy): the checkpoint carries cosignatures that
+	// satisfy it. Empty when the log is not witnessed. Auditors verify against
+	// a policy they keep themselves; this one is published to compare.
+	WitnessPolicy string `json:"witnessPolicy,omitempty"`
 }
 
 // Validate validates this get checkpoint response

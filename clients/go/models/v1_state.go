@@ -68,6 +68,9 @@ type V1State struct {
 	// Read Only: true
 	// Format: date-time
 	UpdateTime *strfmt.DateTime `json:"updateTime,omitempty"`
+
+	// witness
+	Witness *StateWitness `json:"witness,omitempty"`
 }
 
 // Validate validates this v1 state
@@ -83,6 +86,10 @@ func (m *V1State) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := m.validateUpdateTime(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.validateWitness(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -164,6 +171,29 @@ func (m *V1State) validateUpdateTime(formats strfmt.Registry) error {
 	return nil
 }
 
+func (m *V1State) validateWitness(formats strfmt.Registry) error {
+	if typeutils.IsZero(m.Witness) { // not required
+		return nil
+	}
+
+	if m.Witness != nil {
+		if err := m.Witness.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("witness")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("witness")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 // ContextValidate validate this v1 state based on the context it is used
 func (m *V1State) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
@@ -181,6 +211,10 @@ func (m *V1State) ContextValidate(ctx context.Context, formats strfmt.Registry) 
 	}
 
 	if err := m.contextValidateUpdateTime(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := m.contextValidateWitness(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -261,6 +295,31 @@ func (m *V1State) contextValidateUpdateTime(ctx context.Context, formats strfmt.
 
 	if err := validate.ReadOnly(ctx, "updateTime", "body", m.UpdateTime); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (m *V1State) contextValidateWitness(ctx context.Context, formats strfmt.Registry) error {
+
+	if m.Witness != nil {
+
+		if typeutils.IsZero(m.Witness) { // not required
+			return nil
+		}
+
+		if err := m.Witness.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("witness")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("witness")
+			}
+
+			return err
+		}
 	}
 
 	return nil

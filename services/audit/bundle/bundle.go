@@ -92,6 +92,14 @@ func VerifyConsistency(older, newer Checkpoint, p [][]byte) error {
 		// empty tree with another root was not made by a correct log.
 		return fmt.Errorf("%w: empty tree with a non-empty root", ErrVerify)
 	}
+	if older.Size == 0 {
+		// Every tree extends the empty one, with an empty proof. Decided
+		// here: merkle's VerifyConsistency refuses a proof from size 0.
+		if len(p) != 0 {
+			return fmt.Errorf("%w: consistency from an empty tree takes an empty proof, not %d hashes", ErrVerify, len(p))
+		}
+		return nil
+	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, older.Size, newer.Size, p, older.RootHash, newer.RootHash); err != nil {
 		return fmt.Errorf("%w: consistency of tree size %d with %d: %v", ErrVerify, older.Size, newer.Size, err)
 	}

@@ -493,6 +493,11 @@ func (l *Log) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, 
 	if from > to {
 		return nil, errs.New(errs.Invalid, "tree size %d is larger than %d", from, to)
 	}
+	if from == 0 {
+		// Every tree extends the empty one; the proof is empty (and
+		// merkle refuses to build one from size 0).
+		return [][]byte{}, nil
+	}
 	pb, err := client.NewProofBuilder(ctx, to, l.tileFetcher(cpSize))
 	if err != nil {
 		return nil, fmt.Errorf("audit log: proof builder: %w", err)

@@ -236,6 +236,9 @@ type UpdateStateBody struct {
 	// Read Only: true
 	// Format: date-time
 	UpdateTime *strfmt.DateTime `json:"updateTime,omitempty"`
+
+	// witness
+	Witness *models.StateWitness `json:"witness,omitempty"`
 }
 
 // Validate validates this update state body
@@ -251,6 +254,10 @@ func (o *UpdateStateBody) Validate(formats strfmt.Registry) error {
 	}
 
 	if err := o.validateUpdateTime(formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.validateWitness(formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -332,6 +339,29 @@ func (o *UpdateStateBody) validateUpdateTime(formats strfmt.Registry) error {
 	return nil
 }
 
+func (o *UpdateStateBody) validateWitness(formats strfmt.Registry) error {
+	if typeutils.IsZero(o.Witness) { // not required
+		return nil
+	}
+
+	if o.Witness != nil {
+		if err := o.Witness.Validate(formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "witness")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "witness")
+			}
+
+			return err
+		}
+	}
+
+	return nil
+}
+
 // ContextValidate validate this update state body based on the context it is used
 func (o *UpdateStateBody) ContextValidate(ctx context.Context, formats strfmt.Registry) error {
 	var res []error
@@ -349,6 +379,10 @@ func (o *UpdateStateBody) ContextValidate(ctx context.Context, formats strfmt.Re
 	}
 
 	if err := o.contextValidateUpdateTime(ctx, formats); err != nil {
+		res = append(res, err)
+	}
+
+	if err := o.contextValidateWitness(ctx, formats); err != nil {
 		res = append(res, err)
 	}
 
@@ -429,6 +463,31 @@ func (o *UpdateStateBody) contextValidateUpdateTime(ctx context.Context, formats
 
 	if err := validate.ReadOnly(ctx, "body"+"."+"updateTime", "body", o.UpdateTime); err != nil {
 		return err
+	}
+
+	return nil
+}
+
+func (o *UpdateStateBody) contextValidateWitness(ctx context.Context, formats strfmt.Registry) error {
+
+	if o.Witness != nil {
+
+		if typeutils.IsZero(o.Witness) { // not required
+			return nil
+		}
+
+		if err := o.Witness.ContextValidate(ctx, formats); err != nil {
+			ve := new(errors.Validation)
+			if stderrors.As(err, &ve) {
+				return ve.ValidateName("body" + "." + "witness")
+			}
+			ce := new(errors.CompositeError)
+			if stderrors.As(err, &ce) {
+				return ce.ValidateName("body" + "." + "witness")
+			}
+
+			return err
+		}
 	}
 
 	return nil

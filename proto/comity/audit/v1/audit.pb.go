@@ -61,7 +61,13 @@ type Event struct {
 	// data-subject-request, or `undeclared` when the reader declared none
 	// (the console asks; the API takes the X-Comity-Purpose header). Empty on
 	// every other event.
-	Purpose       string `protobuf:"bytes,13,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Purpose string `protobuf:"bytes,13,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// On the events of a request's :submit, :transmit, :accept and :refuse
+	// (and their refusals): the outcome of each safeguard checked and each
+	// assessment recorded, without content (DESIGN §6.1), so that a bundle
+	// alone proves which checks ran and what they found. Empty on every other
+	// event.
+	Safeguards    []*Safeguard `protobuf:"bytes,14,rep,name=safeguards,proto3" json:"safeguards,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,6 +186,70 @@ func (x *Event) GetPurpose() string {
 	return ""
 }
 
+func (x *Event) GetSafeguards() []*Safeguard {
+	if x != nil {
+		return x.Safeguards
+	}
+	return nil
+}
+
+// Safeguard is the outcome of one safeguard or assessment, e.g. check
+// `DEATH_PENALTY_ASSURANCE`, outcome `NOT_APPLICABLE`.
+type Safeguard struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The check, an upper-case name (see docs/design.md for the list).
+	Check string `protobuf:"bytes,1,opt,name=check,proto3" json:"check,omitempty"`
+	// Its outcome, an upper-case word: PASSED, FAILED, NOT_APPLICABLE, or an
+	// assessment's value (MET, NOT_REQUIRED, NO_CONCERNS, CONCERNS_NOTED, …).
+	Outcome       string `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Safeguard) Reset() {
+	*x = Safeguard{}
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Safeguard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Safeguard) ProtoMessage() {}
+
+func (x *Safeguard) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Safeguard.ProtoReflect.Descriptor instead.
+func (*Safeguard) Descriptor() ([]byte, []int) {
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Safeguard) GetCheck() string {
+	if x != nil {
+		return x.Check
+	}
+	return ""
+}
+
+func (x *Safeguard) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
 // Actor is the caller of an audited call.
 type Actor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -200,7 +270,7 @@ type Actor struct {
 
 func (x *Actor) Reset() {
 	*x = Actor{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[1]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -212,7 +282,7 @@ func (x *Actor) String() string {
 func (*Actor) ProtoMessage() {}
 
 func (x *Actor) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[1]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -225,7 +295,7 @@ func (x *Actor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Actor.ProtoReflect.Descriptor instead.
 func (*Actor) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{1}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Actor) GetSubject() string {
@@ -276,7 +346,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[2]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +358,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[2]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +371,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{2}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Transition) GetFrom() string {
@@ -334,7 +404,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[3]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -346,7 +416,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[3]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -359,7 +429,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{3}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Entry) GetIndex() uint64 {
@@ -400,7 +470,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[4]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +482,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[4]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +495,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{4}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Checkpoint) GetNote() string {
@@ -467,7 +537,7 @@ type AppendRequest struct {
 
 func (x *AppendRequest) Reset() {
 	*x = AppendRequest{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[5]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +549,7 @@ func (x *AppendRequest) String() string {
 func (*AppendRequest) ProtoMessage() {}
 
 func (x *AppendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[5]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +562,7 @@ func (x *AppendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendRequest.ProtoReflect.Descriptor instead.
 func (*AppendRequest) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{5}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AppendRequest) GetEvents() []*Event {
@@ -513,7 +583,7 @@ type AppendResponse struct {
 
 func (x *AppendResponse) Reset() {
 	*x = AppendResponse{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[6]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +595,7 @@ func (x *AppendResponse) String() string {
 func (*AppendResponse) ProtoMessage() {}
 
 func (x *AppendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[6]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +608,7 @@ func (x *AppendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendResponse.ProtoReflect.Descriptor instead.
 func (*AppendResponse) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{6}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AppendResponse) GetIndexes() []uint64 {
@@ -557,7 +627,7 @@ type GetCheckpointRequest struct {
 
 func (x *GetCheckpointRequest) Reset() {
 	*x = GetCheckpointRequest{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[7]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +639,7 @@ func (x *GetCheckpointRequest) String() string {
 func (*GetCheckpointRequest) ProtoMessage() {}
 
 func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[7]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +652,7 @@ func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{7}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{8}
 }
 
 // Response message for GetCheckpoint.
@@ -591,14 +661,19 @@ type GetCheckpointResponse struct {
 	// The latest checkpoint.
 	Checkpoint *Checkpoint `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// The log's public key as a note verifier key (`<name>+<hash>+<key>`).
-	PublicKey     string `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	PublicKey string `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The witness policy in force (C2SP policy text, as in
+	// ./var/audit/witness-policy): the checkpoint carries cosignatures that
+	// satisfy it. Empty when the log is not witnessed. Auditors verify against
+	// a policy they keep themselves; this one is published to compare.
+	WitnessPolicy string `protobuf:"bytes,3,opt,name=witness_policy,json=witnessPolicy,proto3" json:"witness_policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetCheckpointResponse) Reset() {
 	*x = GetCheckpointResponse{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[8]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +685,7 @@ func (x *GetCheckpointResponse) String() string {
 func (*GetCheckpointResponse) ProtoMessage() {}
 
 func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[8]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +698,7 @@ func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{8}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCheckpointResponse) GetCheckpoint() *Checkpoint {
@@ -636,6 +711,13 @@ func (x *GetCheckpointResponse) GetCheckpoint() *Checkpoint {
 func (x *GetCheckpointResponse) GetPublicKey() string {
 	if x != nil {
 		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *GetCheckpointResponse) GetWitnessPolicy() string {
+	if x != nil {
+		return x.WitnessPolicy
 	}
 	return ""
 }
@@ -663,7 +745,7 @@ type ListEntriesRequest struct {
 
 func (x *ListEntriesRequest) Reset() {
 	*x = ListEntriesRequest{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[9]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +757,7 @@ func (x *ListEntriesRequest) String() string {
 func (*ListEntriesRequest) ProtoMessage() {}
 
 func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[9]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +770,7 @@ func (x *ListEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{9}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListEntriesRequest) GetPageSize() int32 {
@@ -732,7 +814,7 @@ type ListEntriesResponse struct {
 
 func (x *ListEntriesResponse) Reset() {
 	*x = ListEntriesResponse{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[10]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +826,7 @@ func (x *ListEntriesResponse) String() string {
 func (*ListEntriesResponse) ProtoMessage() {}
 
 func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[10]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +839,7 @@ func (x *ListEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{10}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListEntriesResponse) GetEntries() []*Entry {
@@ -787,7 +869,7 @@ type GetEntryRequest struct {
 
 func (x *GetEntryRequest) Reset() {
 	*x = GetEntryRequest{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[11]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +881,7 @@ func (x *GetEntryRequest) String() string {
 func (*GetEntryRequest) ProtoMessage() {}
 
 func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[11]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +894,7 @@ func (x *GetEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetEntryRequest) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{11}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetEntryRequest) GetIndex() uint64 {
@@ -846,7 +928,7 @@ type GetEntryResponse struct {
 
 func (x *GetEntryResponse) Reset() {
 	*x = GetEntryResponse{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[12]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +940,7 @@ func (x *GetEntryResponse) String() string {
 func (*GetEntryResponse) ProtoMessage() {}
 
 func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[12]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +953,7 @@ func (x *GetEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetEntryResponse) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{12}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetEntryResponse) GetEntry() *Entry {
@@ -915,7 +997,7 @@ type GetConsistencyProofRequest struct {
 
 func (x *GetConsistencyProofRequest) Reset() {
 	*x = GetConsistencyProofRequest{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[13]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1009,7 @@ func (x *GetConsistencyProofRequest) String() string {
 func (*GetConsistencyProofRequest) ProtoMessage() {}
 
 func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[13]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1022,7 @@ func (x *GetConsistencyProofRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofRequest.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofRequest) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{13}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetConsistencyProofRequest) GetFrom() uint64 {
@@ -974,7 +1056,7 @@ type GetConsistencyProofResponse struct {
 
 func (x *GetConsistencyProofResponse) Reset() {
 	*x = GetConsistencyProofResponse{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[14]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1068,7 @@ func (x *GetConsistencyProofResponse) String() string {
 func (*GetConsistencyProofResponse) ProtoMessage() {}
 
 func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[14]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1081,7 @@ func (x *GetConsistencyProofResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConsistencyProofResponse.ProtoReflect.Descriptor instead.
 func (*GetConsistencyProofResponse) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{14}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetConsistencyProofResponse) GetFrom() uint64 {
@@ -1046,7 +1128,7 @@ type ExportBundleRequest struct {
 
 func (x *ExportBundleRequest) Reset() {
 	*x = ExportBundleRequest{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[15]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1140,7 @@ func (x *ExportBundleRequest) String() string {
 func (*ExportBundleRequest) ProtoMessage() {}
 
 func (x *ExportBundleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[15]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1153,7 @@ func (x *ExportBundleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportBundleRequest.ProtoReflect.Descriptor instead.
 func (*ExportBundleRequest) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{15}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ExportBundleRequest) GetFilter() string {
@@ -1106,7 +1188,7 @@ type ExportBundleResponse struct {
 
 func (x *ExportBundleResponse) Reset() {
 	*x = ExportBundleResponse{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[16]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1200,7 @@ func (x *ExportBundleResponse) String() string {
 func (*ExportBundleResponse) ProtoMessage() {}
 
 func (x *ExportBundleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[16]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1213,7 @@ func (x *ExportBundleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportBundleResponse.ProtoReflect.Descriptor instead.
 func (*ExportBundleResponse) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{16}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExportBundleResponse) GetBundle() *Bundle {
@@ -1158,13 +1240,17 @@ type Bundle struct {
 	// Proof that the tree of consistency_from entries is a prefix of the
 	// checkpoint's tree (RFC 6962).
 	ConsistencyProof [][]byte `protobuf:"bytes,6,rep,name=consistency_proof,json=consistencyProof,proto3" json:"consistency_proof,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The witness policy in force when the bundle was made (as in
+	// GetCheckpointResponse); `comityctl audit verify --policy` checks the
+	// checkpoint's cosignatures against the auditor's own policy file.
+	WitnessPolicy string `protobuf:"bytes,7,opt,name=witness_policy,json=witnessPolicy,proto3" json:"witness_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Bundle) Reset() {
 	*x = Bundle{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[17]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1262,7 @@ func (x *Bundle) String() string {
 func (*Bundle) ProtoMessage() {}
 
 func (x *Bundle) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[17]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1275,7 @@ func (x *Bundle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bundle.ProtoReflect.Descriptor instead.
 func (*Bundle) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{17}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Bundle) GetPublicKey() string {
@@ -1234,6 +1320,13 @@ func (x *Bundle) GetConsistencyProof() [][]byte {
 	return nil
 }
 
+func (x *Bundle) GetWitnessPolicy() string {
+	if x != nil {
+		return x.WitnessPolicy
+	}
+	return ""
+}
+
 // ProvenEntry is an entry with its inclusion proof.
 type ProvenEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1247,7 +1340,7 @@ type ProvenEntry struct {
 
 func (x *ProvenEntry) Reset() {
 	*x = ProvenEntry{}
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[18]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1352,7 @@ func (x *ProvenEntry) String() string {
 func (*ProvenEntry) ProtoMessage() {}
 
 func (x *ProvenEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_audit_v1_audit_proto_msgTypes[18]
+	mi := &file_comity_audit_v1_audit_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1365,7 @@ func (x *ProvenEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvenEntry.ProtoReflect.Descriptor instead.
 func (*ProvenEntry) Descriptor() ([]byte, []int) {
-	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{18}
+	return file_comity_audit_v1_audit_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProvenEntry) GetEntry() *Entry {
@@ -1293,7 +1386,7 @@ var File_comity_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa7\x04\n" +
+	"\x1bcomity/audit/v1/audit.proto\x12\x0fcomity.audit.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xed\x04\n" +
 	"\x05Event\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\x126\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\x04time\x12,\n" +
@@ -1311,8 +1404,14 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"transition\x12;\n" +
 	"\frequest_hmac\x18\f \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\vrequestHmac\x12\x14\n" +
 	"\x05count\x18\v \x01(\x04R\x05count\x122\n" +
-	"\apurpose\x18\r \x01(\tB\x18\xbaH\x15r\x132\x11^([a-z-]{1,40})?$R\apurposeJ\x04\b\n" +
-	"\x10\vR\x0erequest_sha256\"\xb1\x01\n" +
+	"\apurpose\x18\r \x01(\tB\x18\xbaH\x15r\x132\x11^([a-z-]{1,40})?$R\apurpose\x12D\n" +
+	"\n" +
+	"safeguards\x18\x0e \x03(\v2\x1a.comity.audit.v1.SafeguardB\b\xbaH\x05\x92\x01\x02\x10@R\n" +
+	"safeguardsJ\x04\b\n" +
+	"\x10\vR\x0erequest_sha256\"y\n" +
+	"\tSafeguard\x123\n" +
+	"\x05check\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[A-Z][A-Z0-9_]{0,63}$R\x05check\x127\n" +
+	"\aoutcome\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x182\x16^[A-Z][A-Z0-9_]{0,39}$R\aoutcome\"\xb1\x01\n" +
 	"\x05Actor\x12\"\n" +
 	"\asubject\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xac\x02R\asubject\x12\x1f\n" +
 	"\x06agency\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06agency\x12\x1e\n" +
@@ -1338,13 +1437,14 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\x06events\x18\x01 \x03(\v2\x16.comity.audit.v1.EventB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x06events\"*\n" +
 	"\x0eAppendResponse\x12\x18\n" +
 	"\aindexes\x18\x01 \x03(\x04R\aindexes\"\x16\n" +
-	"\x14GetCheckpointRequest\"s\n" +
+	"\x14GetCheckpointRequest\"\x9a\x01\n" +
 	"\x15GetCheckpointResponse\x12;\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\v2\x1b.comity.audit.v1.CheckpointR\n" +
 	"checkpoint\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x02 \x01(\tR\tpublicKey\"\xac\x01\n" +
+	"public_key\x18\x02 \x01(\tR\tpublicKey\x12%\n" +
+	"\x0ewitness_policy\x18\x03 \x01(\tR\rwitnessPolicy\"\xac\x01\n" +
 	"\x12ListEntriesRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
@@ -1382,7 +1482,7 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"maxEntries\x12)\n" +
 	"\x10consistency_from\x18\x03 \x01(\x04R\x0fconsistencyFrom\"G\n" +
 	"\x14ExportBundleResponse\x12/\n" +
-	"\x06bundle\x18\x01 \x01(\v2\x17.comity.audit.v1.BundleR\x06bundle\"\x8c\x02\n" +
+	"\x06bundle\x18\x01 \x01(\v2\x17.comity.audit.v1.BundleR\x06bundle\"\xb3\x02\n" +
 	"\x06Bundle\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x01 \x01(\tR\tpublicKey\x12;\n" +
@@ -1392,7 +1492,8 @@ const file_comity_audit_v1_audit_proto_rawDesc = "" +
 	"\aentries\x18\x03 \x03(\v2\x1c.comity.audit.v1.ProvenEntryR\aentries\x12\x16\n" +
 	"\x06filter\x18\x04 \x01(\tR\x06filter\x12)\n" +
 	"\x10consistency_from\x18\x05 \x01(\x04R\x0fconsistencyFrom\x12+\n" +
-	"\x11consistency_proof\x18\x06 \x03(\fR\x10consistencyProof\"d\n" +
+	"\x11consistency_proof\x18\x06 \x03(\fR\x10consistencyProof\x12%\n" +
+	"\x0ewitness_policy\x18\a \x01(\tR\rwitnessPolicy\"d\n" +
 	"\vProvenEntry\x12,\n" +
 	"\x05entry\x18\x01 \x01(\v2\x16.comity.audit.v1.EntryR\x05entry\x12'\n" +
 	"\x0finclusion_proof\x18\x02 \x03(\fR\x0einclusionProof2\xed\x05\n" +
@@ -1418,61 +1519,63 @@ func file_comity_audit_v1_audit_proto_rawDescGZIP() []byte {
 	return file_comity_audit_v1_audit_proto_rawDescData
 }
 
-var file_comity_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_comity_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_comity_audit_v1_audit_proto_goTypes = []any{
 	(*Event)(nil),                       // 0: comity.audit.v1.Event
-	(*Actor)(nil),                       // 1: comity.audit.v1.Actor
-	(*Transition)(nil),                  // 2: comity.audit.v1.Transition
-	(*Entry)(nil),                       // 3: comity.audit.v1.Entry
-	(*Checkpoint)(nil),                  // 4: comity.audit.v1.Checkpoint
-	(*AppendRequest)(nil),               // 5: comity.audit.v1.AppendRequest
-	(*AppendResponse)(nil),              // 6: comity.audit.v1.AppendResponse
-	(*GetCheckpointRequest)(nil),        // 7: comity.audit.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 8: comity.audit.v1.GetCheckpointResponse
-	(*ListEntriesRequest)(nil),          // 9: comity.audit.v1.ListEntriesRequest
-	(*ListEntriesResponse)(nil),         // 10: comity.audit.v1.ListEntriesResponse
-	(*GetEntryRequest)(nil),             // 11: comity.audit.v1.GetEntryRequest
-	(*GetEntryResponse)(nil),            // 12: comity.audit.v1.GetEntryResponse
-	(*GetConsistencyProofRequest)(nil),  // 13: comity.audit.v1.GetConsistencyProofRequest
-	(*GetConsistencyProofResponse)(nil), // 14: comity.audit.v1.GetConsistencyProofResponse
-	(*ExportBundleRequest)(nil),         // 15: comity.audit.v1.ExportBundleRequest
-	(*ExportBundleResponse)(nil),        // 16: comity.audit.v1.ExportBundleResponse
-	(*Bundle)(nil),                      // 17: comity.audit.v1.Bundle
-	(*ProvenEntry)(nil),                 // 18: comity.audit.v1.ProvenEntry
-	(*timestamppb.Timestamp)(nil),       // 19: google.protobuf.Timestamp
+	(*Safeguard)(nil),                   // 1: comity.audit.v1.Safeguard
+	(*Actor)(nil),                       // 2: comity.audit.v1.Actor
+	(*Transition)(nil),                  // 3: comity.audit.v1.Transition
+	(*Entry)(nil),                       // 4: comity.audit.v1.Entry
+	(*Checkpoint)(nil),                  // 5: comity.audit.v1.Checkpoint
+	(*AppendRequest)(nil),               // 6: comity.audit.v1.AppendRequest
+	(*AppendResponse)(nil),              // 7: comity.audit.v1.AppendResponse
+	(*GetCheckpointRequest)(nil),        // 8: comity.audit.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 9: comity.audit.v1.GetCheckpointResponse
+	(*ListEntriesRequest)(nil),          // 10: comity.audit.v1.ListEntriesRequest
+	(*ListEntriesResponse)(nil),         // 11: comity.audit.v1.ListEntriesResponse
+	(*GetEntryRequest)(nil),             // 12: comity.audit.v1.GetEntryRequest
+	(*GetEntryResponse)(nil),            // 13: comity.audit.v1.GetEntryResponse
+	(*GetConsistencyProofRequest)(nil),  // 14: comity.audit.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil), // 15: comity.audit.v1.GetConsistencyProofResponse
+	(*ExportBundleRequest)(nil),         // 16: comity.audit.v1.ExportBundleRequest
+	(*ExportBundleResponse)(nil),        // 17: comity.audit.v1.ExportBundleResponse
+	(*Bundle)(nil),                      // 18: comity.audit.v1.Bundle
+	(*ProvenEntry)(nil),                 // 19: comity.audit.v1.ProvenEntry
+	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
 }
 var file_comity_audit_v1_audit_proto_depIdxs = []int32{
-	19, // 0: comity.audit.v1.Event.time:type_name -> google.protobuf.Timestamp
-	1,  // 1: comity.audit.v1.Event.actor:type_name -> comity.audit.v1.Actor
-	2,  // 2: comity.audit.v1.Event.transition:type_name -> comity.audit.v1.Transition
-	0,  // 3: comity.audit.v1.Entry.event:type_name -> comity.audit.v1.Event
-	0,  // 4: comity.audit.v1.AppendRequest.events:type_name -> comity.audit.v1.Event
-	4,  // 5: comity.audit.v1.GetCheckpointResponse.checkpoint:type_name -> comity.audit.v1.Checkpoint
-	3,  // 6: comity.audit.v1.ListEntriesResponse.entries:type_name -> comity.audit.v1.Entry
-	3,  // 7: comity.audit.v1.GetEntryResponse.entry:type_name -> comity.audit.v1.Entry
-	4,  // 8: comity.audit.v1.GetEntryResponse.checkpoint:type_name -> comity.audit.v1.Checkpoint
-	4,  // 9: comity.audit.v1.GetConsistencyProofResponse.checkpoint:type_name -> comity.audit.v1.Checkpoint
-	17, // 10: comity.audit.v1.ExportBundleResponse.bundle:type_name -> comity.audit.v1.Bundle
-	4,  // 11: comity.audit.v1.Bundle.checkpoint:type_name -> comity.audit.v1.Checkpoint
-	18, // 12: comity.audit.v1.Bundle.entries:type_name -> comity.audit.v1.ProvenEntry
-	3,  // 13: comity.audit.v1.ProvenEntry.entry:type_name -> comity.audit.v1.Entry
-	5,  // 14: comity.audit.v1.AuditService.Append:input_type -> comity.audit.v1.AppendRequest
-	7,  // 15: comity.audit.v1.AuditService.GetCheckpoint:input_type -> comity.audit.v1.GetCheckpointRequest
-	9,  // 16: comity.audit.v1.AuditService.ListEntries:input_type -> comity.audit.v1.ListEntriesRequest
-	11, // 17: comity.audit.v1.AuditService.GetEntry:input_type -> comity.audit.v1.GetEntryRequest
-	13, // 18: comity.audit.v1.AuditService.GetConsistencyProof:input_type -> comity.audit.v1.GetConsistencyProofRequest
-	15, // 19: comity.audit.v1.AuditService.ExportBundle:input_type -> comity.audit.v1.ExportBundleRequest
-	6,  // 20: comity.audit.v1.AuditService.Append:output_type -> comity.audit.v1.AppendResponse
-	8,  // 21: comity.audit.v1.AuditService.GetCheckpoint:output_type -> comity.audit.v1.GetCheckpointResponse
-	10, // 22: comity.audit.v1.AuditService.ListEntries:output_type -> comity.audit.v1.ListEntriesResponse
-	12, // 23: comity.audit.v1.AuditService.GetEntry:output_type -> comity.audit.v1.GetEntryResponse
-	14, // 24: comity.audit.v1.AuditService.GetConsistencyProof:output_type -> comity.audit.v1.GetConsistencyProofResponse
-	16, // 25: comity.audit.v1.AuditService.ExportBundle:output_type -> comity.audit.v1.ExportBundleResponse
-	20, // [20:26] is the sub-list for method output_type
-	14, // [14:20] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 0: comity.audit.v1.Event.time:type_name -> google.protobuf.Timestamp
+	2,  // 1: comity.audit.v1.Event.actor:type_name -> comity.audit.v1.Actor
+	3,  // 2: comity.audit.v1.Event.transition:type_name -> comity.audit.v1.Transition
+	1,  // 3: comity.audit.v1.Event.safeguards:type_name -> comity.audit.v1.Safeguard
+	0,  // 4: comity.audit.v1.Entry.event:type_name -> comity.audit.v1.Event
+	0,  // 5: comity.audit.v1.AppendRequest.events:type_name -> comity.audit.v1.Event
+	5,  // 6: comity.audit.v1.GetCheckpointResponse.checkpoint:type_name -> comity.audit.v1.Checkpoint
+	4,  // 7: comity.audit.v1.ListEntriesResponse.entries:type_name -> comity.audit.v1.Entry
+	4,  // 8: comity.audit.v1.GetEntryResponse.entry:type_name -> comity.audit.v1.Entry
+	5,  // 9: comity.audit.v1.GetEntryResponse.checkpoint:type_name -> comity.audit.v1.Checkpoint
+	5,  // 10: comity.audit.v1.GetConsistencyProofResponse.checkpoint:type_name -> comity.audit.v1.Checkpoint
+	18, // 11: comity.audit.v1.ExportBundleResponse.bundle:type_name -> comity.audit.v1.Bundle
+	5,  // 12: comity.audit.v1.Bundle.checkpoint:type_name -> comity.audit.v1.Checkpoint
+	19, // 13: comity.audit.v1.Bundle.entries:type_name -> comity.audit.v1.ProvenEntry
+	4,  // 14: comity.audit.v1.ProvenEntry.entry:type_name -> comity.audit.v1.Entry
+	6,  // 15: comity.audit.v1.AuditService.Append:input_type -> comity.audit.v1.AppendRequest
+	8,  // 16: comity.audit.v1.AuditService.GetCheckpoint:input_type -> comity.audit.v1.GetCheckpointRequest
+	10, // 17: comity.audit.v1.AuditService.ListEntries:input_type -> comity.audit.v1.ListEntriesRequest
+	12, // 18: comity.audit.v1.AuditService.GetEntry:input_type -> comity.audit.v1.GetEntryRequest
+	14, // 19: comity.audit.v1.AuditService.GetConsistencyProof:input_type -> comity.audit.v1.GetConsistencyProofRequest
+	16, // 20: comity.audit.v1.AuditService.ExportBundle:input_type -> comity.audit.v1.ExportBundleRequest
+	7,  // 21: comity.audit.v1.AuditService.Append:output_type -> comity.audit.v1.AppendResponse
+	9,  // 22: comity.audit.v1.AuditService.GetCheckpoint:output_type -> comity.audit.v1.GetCheckpointResponse
+	11, // 23: comity.audit.v1.AuditService.ListEntries:output_type -> comity.audit.v1.ListEntriesResponse
+	13, // 24: comity.audit.v1.AuditService.GetEntry:output_type -> comity.audit.v1.GetEntryResponse
+	15, // 25: comity.audit.v1.AuditService.GetConsistencyProof:output_type -> comity.audit.v1.GetConsistencyProofResponse
+	17, // 26: comity.audit.v1.AuditService.ExportBundle:output_type -> comity.audit.v1.ExportBundleResponse
+	21, // [21:27] is the sub-list for method output_type
+	15, // [15:21] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_comity_audit_v1_audit_proto_init() }
@@ -1486,7 +1589,7 @@ func file_comity_audit_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_audit_v1_audit_proto_rawDesc), len(file_comity_audit_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

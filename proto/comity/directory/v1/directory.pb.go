@@ -203,7 +203,7 @@ func (x StateInstrument_Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StateInstrument_Status.Descriptor instead.
 func (StateInstrument_Status) EnumDescriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1, 0}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2, 0}
 }
 
 // Stage of a request.
@@ -260,7 +260,7 @@ func (x DesignatedAuthority_Stage) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DesignatedAuthority_Stage.Descriptor instead.
 func (DesignatedAuthority_Stage) EnumDescriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{3, 0}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{4, 0}
 }
 
 // Kind of authority.
@@ -329,7 +329,7 @@ func (x Agency_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Agency_Kind.Descriptor instead.
 func (Agency_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11, 0}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12, 0}
 }
 
 // State is a participating state.
@@ -370,8 +370,14 @@ type State struct {
 	// --retention-after-close, 5 years). At least one day, at most 100 years.
 	// Edited by the state's directory_admin (update_mask `retention_after_close`).
 	RetentionAfterClose *durationpb.Duration `protobuf:"bytes,12,opt,name=retention_after_close,json=retentionAfterClose,proto3" json:"retention_after_close,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The witness the state's oversight body runs (DESIGN §6.1): a C2SP
+	// tlog-witness that cosigns the audit log's checkpoints. Absent: the
+	// state has none recorded. Changed only by a directory_admin of the
+	// state's OVERSIGHT agency (update_mask `witness`); auditors derive their
+	// witness policy from these entries and keep it themselves.
+	Witness       *StateWitness `protobuf:"bytes,13,opt,name=witness,proto3" json:"witness,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *State) Reset() {
@@ -488,6 +494,71 @@ func (x *State) GetRetentionAfterClose() *durationpb.Duration {
 	return nil
 }
 
+func (x *State) GetWitness() *StateWitness {
+	if x != nil {
+		return x.Witness
+	}
+	return nil
+}
+
+// StateWitness is where a state's witness is reached and the key it
+// cosigns with.
+type StateWitness struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The witness's base URL; checkpoints are sent to `<url>/add-checkpoint`.
+	// https, or http on a loopback address only.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The witness's cosignature/v1 public key as a note verifier key
+	// (`<name>+<hash>+<base64>`, algorithm 0x04, Ed25519).
+	PublicKey     string `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateWitness) Reset() {
+	*x = StateWitness{}
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateWitness) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateWitness) ProtoMessage() {}
+
+func (x *StateWitness) ProtoReflect() protoreflect.Message {
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateWitness.ProtoReflect.Descriptor instead.
+func (*StateWitness) Descriptor() ([]byte, []int) {
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StateWitness) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *StateWitness) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
 // StateInstrument is what the directory records of one instrument for one
 // state. The shipped seed states what public sources say, each entry with
 // its source and unconfirmed, for the state's administrators to confirm.
@@ -514,7 +585,7 @@ type StateInstrument struct {
 
 func (x *StateInstrument) Reset() {
 	*x = StateInstrument{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +597,7 @@ func (x *StateInstrument) String() string {
 func (*StateInstrument) ProtoMessage() {}
 
 func (x *StateInstrument) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[1]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +610,7 @@ func (x *StateInstrument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateInstrument.ProtoReflect.Descriptor instead.
 func (*StateInstrument) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{1}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StateInstrument) GetLegalBasis() string {
@@ -604,7 +675,7 @@ type Reservation struct {
 
 func (x *Reservation) Reset() {
 	*x = Reservation{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +687,7 @@ func (x *Reservation) String() string {
 func (*Reservation) ProtoMessage() {}
 
 func (x *Reservation) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[2]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +700,7 @@ func (x *Reservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
 func (*Reservation) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{2}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Reservation) GetArticle() string {
@@ -660,7 +731,7 @@ type DesignatedAuthority struct {
 
 func (x *DesignatedAuthority) Reset() {
 	*x = DesignatedAuthority{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +743,7 @@ func (x *DesignatedAuthority) String() string {
 func (*DesignatedAuthority) ProtoMessage() {}
 
 func (x *DesignatedAuthority) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[3]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +756,7 @@ func (x *DesignatedAuthority) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesignatedAuthority.ProtoReflect.Descriptor instead.
 func (*DesignatedAuthority) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{3}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DesignatedAuthority) GetStage() DesignatedAuthority_Stage {
@@ -733,7 +804,7 @@ type Instrument struct {
 
 func (x *Instrument) Reset() {
 	*x = Instrument{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +816,7 @@ func (x *Instrument) String() string {
 func (*Instrument) ProtoMessage() {}
 
 func (x *Instrument) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[4]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +829,7 @@ func (x *Instrument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Instrument.ProtoReflect.Descriptor instead.
 func (*Instrument) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{4}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Instrument) GetLegalBasis() string {
@@ -850,7 +921,7 @@ type ApplicableInstrument struct {
 
 func (x *ApplicableInstrument) Reset() {
 	*x = ApplicableInstrument{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +933,7 @@ func (x *ApplicableInstrument) String() string {
 func (*ApplicableInstrument) ProtoMessage() {}
 
 func (x *ApplicableInstrument) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[5]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +946,7 @@ func (x *ApplicableInstrument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplicableInstrument.ProtoReflect.Descriptor instead.
 func (*ApplicableInstrument) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{5}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApplicableInstrument) GetInstrument() *Instrument {
@@ -915,7 +986,7 @@ type ListInstrumentsRequest struct {
 
 func (x *ListInstrumentsRequest) Reset() {
 	*x = ListInstrumentsRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +998,7 @@ func (x *ListInstrumentsRequest) String() string {
 func (*ListInstrumentsRequest) ProtoMessage() {}
 
 func (x *ListInstrumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[6]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1011,7 @@ func (x *ListInstrumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInstrumentsRequest.ProtoReflect.Descriptor instead.
 func (*ListInstrumentsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{6}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{7}
 }
 
 // Response message for ListInstruments.
@@ -954,7 +1025,7 @@ type ListInstrumentsResponse struct {
 
 func (x *ListInstrumentsResponse) Reset() {
 	*x = ListInstrumentsResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1037,7 @@ func (x *ListInstrumentsResponse) String() string {
 func (*ListInstrumentsResponse) ProtoMessage() {}
 
 func (x *ListInstrumentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[7]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1050,7 @@ func (x *ListInstrumentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInstrumentsResponse.ProtoReflect.Descriptor instead.
 func (*ListInstrumentsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{7}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListInstrumentsResponse) GetInstruments() []*Instrument {
@@ -1002,7 +1073,7 @@ type ListApplicableInstrumentsRequest struct {
 
 func (x *ListApplicableInstrumentsRequest) Reset() {
 	*x = ListApplicableInstrumentsRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1085,7 @@ func (x *ListApplicableInstrumentsRequest) String() string {
 func (*ListApplicableInstrumentsRequest) ProtoMessage() {}
 
 func (x *ListApplicableInstrumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[8]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1098,7 @@ func (x *ListApplicableInstrumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApplicableInstrumentsRequest.ProtoReflect.Descriptor instead.
 func (*ListApplicableInstrumentsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{8}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListApplicableInstrumentsRequest) GetRequestingState() string {
@@ -1055,7 +1126,7 @@ type ListApplicableInstrumentsResponse struct {
 
 func (x *ListApplicableInstrumentsResponse) Reset() {
 	*x = ListApplicableInstrumentsResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1138,7 @@ func (x *ListApplicableInstrumentsResponse) String() string {
 func (*ListApplicableInstrumentsResponse) ProtoMessage() {}
 
 func (x *ListApplicableInstrumentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[9]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1151,7 @@ func (x *ListApplicableInstrumentsResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ListApplicableInstrumentsResponse.ProtoReflect.Descriptor instead.
 func (*ListApplicableInstrumentsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{9}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListApplicableInstrumentsResponse) GetInstruments() []*ApplicableInstrument {
@@ -1117,7 +1188,7 @@ type ClaimMapping struct {
 
 func (x *ClaimMapping) Reset() {
 	*x = ClaimMapping{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1200,7 @@ func (x *ClaimMapping) String() string {
 func (*ClaimMapping) ProtoMessage() {}
 
 func (x *ClaimMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[10]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1213,7 @@ func (x *ClaimMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimMapping.ProtoReflect.Descriptor instead.
 func (*ClaimMapping) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{10}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClaimMapping) GetIssuer() string {
@@ -1216,7 +1287,7 @@ type Agency struct {
 
 func (x *Agency) Reset() {
 	*x = Agency{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1299,7 @@ func (x *Agency) String() string {
 func (*Agency) ProtoMessage() {}
 
 func (x *Agency) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[11]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1312,7 @@ func (x *Agency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Agency.ProtoReflect.Descriptor instead.
 func (*Agency) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{11}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Agency) GetName() string {
@@ -1335,7 +1406,7 @@ type ContactPoint struct {
 
 func (x *ContactPoint) Reset() {
 	*x = ContactPoint{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1418,7 @@ func (x *ContactPoint) String() string {
 func (*ContactPoint) ProtoMessage() {}
 
 func (x *ContactPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[12]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1431,7 @@ func (x *ContactPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContactPoint.ProtoReflect.Descriptor instead.
 func (*ContactPoint) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{12}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ContactPoint) GetRole() string {
@@ -1414,7 +1485,7 @@ type ListStatesRequest struct {
 
 func (x *ListStatesRequest) Reset() {
 	*x = ListStatesRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1497,7 @@ func (x *ListStatesRequest) String() string {
 func (*ListStatesRequest) ProtoMessage() {}
 
 func (x *ListStatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[13]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1510,7 @@ func (x *ListStatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatesRequest.ProtoReflect.Descriptor instead.
 func (*ListStatesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{13}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{14}
 }
 
 // Response message for ListStates.
@@ -1453,7 +1524,7 @@ type ListStatesResponse struct {
 
 func (x *ListStatesResponse) Reset() {
 	*x = ListStatesResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1536,7 @@ func (x *ListStatesResponse) String() string {
 func (*ListStatesResponse) ProtoMessage() {}
 
 func (x *ListStatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[14]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1549,7 @@ func (x *ListStatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStatesResponse.ProtoReflect.Descriptor instead.
 func (*ListStatesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{14}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListStatesResponse) GetStates() []*State {
@@ -1499,7 +1570,7 @@ type GetStateRequest struct {
 
 func (x *GetStateRequest) Reset() {
 	*x = GetStateRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1582,7 @@ func (x *GetStateRequest) String() string {
 func (*GetStateRequest) ProtoMessage() {}
 
 func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[15]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1595,7 @@ func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateRequest.ProtoReflect.Descriptor instead.
 func (*GetStateRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{15}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetStateRequest) GetName() string {
@@ -1560,7 +1631,7 @@ type Caller struct {
 
 func (x *Caller) Reset() {
 	*x = Caller{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1643,7 @@ func (x *Caller) String() string {
 func (*Caller) ProtoMessage() {}
 
 func (x *Caller) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[16]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1656,7 @@ func (x *Caller) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Caller.ProtoReflect.Descriptor instead.
 func (*Caller) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{16}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Caller) GetName() string {
@@ -1655,7 +1726,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1738,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[17]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1751,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{17}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetCallerRequest) GetName() string {
@@ -1701,7 +1772,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1784,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[18]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1797,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{18}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetCallerResponse) GetCaller() *Caller {
@@ -1745,7 +1816,7 @@ type ListTrustedIssuersRequest struct {
 
 func (x *ListTrustedIssuersRequest) Reset() {
 	*x = ListTrustedIssuersRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1828,7 @@ func (x *ListTrustedIssuersRequest) String() string {
 func (*ListTrustedIssuersRequest) ProtoMessage() {}
 
 func (x *ListTrustedIssuersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[19]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1841,7 @@ func (x *ListTrustedIssuersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrustedIssuersRequest.ProtoReflect.Descriptor instead.
 func (*ListTrustedIssuersRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{19}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{20}
 }
 
 // Response message for ListTrustedIssuers.
@@ -1784,7 +1855,7 @@ type ListTrustedIssuersResponse struct {
 
 func (x *ListTrustedIssuersResponse) Reset() {
 	*x = ListTrustedIssuersResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +1867,7 @@ func (x *ListTrustedIssuersResponse) String() string {
 func (*ListTrustedIssuersResponse) ProtoMessage() {}
 
 func (x *ListTrustedIssuersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[20]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +1880,7 @@ func (x *ListTrustedIssuersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTrustedIssuersResponse.ProtoReflect.Descriptor instead.
 func (*ListTrustedIssuersResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{20}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListTrustedIssuersResponse) GetStates() []*StateIssuers {
@@ -1832,7 +1903,7 @@ type StateIssuers struct {
 
 func (x *StateIssuers) Reset() {
 	*x = StateIssuers{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1915,7 @@ func (x *StateIssuers) String() string {
 func (*StateIssuers) ProtoMessage() {}
 
 func (x *StateIssuers) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[21]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1928,7 @@ func (x *StateIssuers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateIssuers.ProtoReflect.Descriptor instead.
 func (*StateIssuers) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{21}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StateIssuers) GetState() string {
@@ -1883,7 +1954,7 @@ type ListRetentionsRequest struct {
 
 func (x *ListRetentionsRequest) Reset() {
 	*x = ListRetentionsRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +1966,7 @@ func (x *ListRetentionsRequest) String() string {
 func (*ListRetentionsRequest) ProtoMessage() {}
 
 func (x *ListRetentionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[22]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +1979,7 @@ func (x *ListRetentionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRetentionsRequest.ProtoReflect.Descriptor instead.
 func (*ListRetentionsRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{22}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
 }
 
 // Response message for ListRetentions.
@@ -1922,7 +1993,7 @@ type ListRetentionsResponse struct {
 
 func (x *ListRetentionsResponse) Reset() {
 	*x = ListRetentionsResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2005,7 @@ func (x *ListRetentionsResponse) String() string {
 func (*ListRetentionsResponse) ProtoMessage() {}
 
 func (x *ListRetentionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[23]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2018,7 @@ func (x *ListRetentionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRetentionsResponse.ProtoReflect.Descriptor instead.
 func (*ListRetentionsResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{23}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListRetentionsResponse) GetStates() []*StateRetention {
@@ -1971,7 +2042,7 @@ type StateRetention struct {
 
 func (x *StateRetention) Reset() {
 	*x = StateRetention{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2054,7 @@ func (x *StateRetention) String() string {
 func (*StateRetention) ProtoMessage() {}
 
 func (x *StateRetention) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[24]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2067,7 @@ func (x *StateRetention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRetention.ProtoReflect.Descriptor instead.
 func (*StateRetention) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{24}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StateRetention) GetState() string {
@@ -2032,7 +2103,7 @@ type UpdateStateRequest struct {
 
 func (x *UpdateStateRequest) Reset() {
 	*x = UpdateStateRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2115,7 @@ func (x *UpdateStateRequest) String() string {
 func (*UpdateStateRequest) ProtoMessage() {}
 
 func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[25]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2128,7 @@ func (x *UpdateStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateStateRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{25}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateStateRequest) GetState() *State {
@@ -2093,7 +2164,7 @@ type ListAgenciesRequest struct {
 
 func (x *ListAgenciesRequest) Reset() {
 	*x = ListAgenciesRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2176,7 @@ func (x *ListAgenciesRequest) String() string {
 func (*ListAgenciesRequest) ProtoMessage() {}
 
 func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[26]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2189,7 @@ func (x *ListAgenciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesRequest.ProtoReflect.Descriptor instead.
 func (*ListAgenciesRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{26}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListAgenciesRequest) GetPageSize() int32 {
@@ -2164,7 +2235,7 @@ type ListAgenciesResponse struct {
 
 func (x *ListAgenciesResponse) Reset() {
 	*x = ListAgenciesResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2247,7 @@ func (x *ListAgenciesResponse) String() string {
 func (*ListAgenciesResponse) ProtoMessage() {}
 
 func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[27]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2260,7 @@ func (x *ListAgenciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgenciesResponse.ProtoReflect.Descriptor instead.
 func (*ListAgenciesResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{27}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListAgenciesResponse) GetAgencies() []*Agency {
@@ -2224,7 +2295,7 @@ type GetAgencyRequest struct {
 
 func (x *GetAgencyRequest) Reset() {
 	*x = GetAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2236,7 +2307,7 @@ func (x *GetAgencyRequest) String() string {
 func (*GetAgencyRequest) ProtoMessage() {}
 
 func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[28]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2249,7 +2320,7 @@ func (x *GetAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyRequest.ProtoReflect.Descriptor instead.
 func (*GetAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{28}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetAgencyRequest) GetName() string {
@@ -2273,7 +2344,7 @@ type CreateAgencyRequest struct {
 
 func (x *CreateAgencyRequest) Reset() {
 	*x = CreateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2356,7 @@ func (x *CreateAgencyRequest) String() string {
 func (*CreateAgencyRequest) ProtoMessage() {}
 
 func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[29]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2369,7 @@ func (x *CreateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{29}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateAgencyRequest) GetAgencyId() string {
@@ -2333,7 +2404,7 @@ type UpdateAgencyRequest struct {
 
 func (x *UpdateAgencyRequest) Reset() {
 	*x = UpdateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2345,7 +2416,7 @@ func (x *UpdateAgencyRequest) String() string {
 func (*UpdateAgencyRequest) ProtoMessage() {}
 
 func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[30]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2358,7 +2429,7 @@ func (x *UpdateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{30}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateAgencyRequest) GetAgency() *Agency {
@@ -2388,7 +2459,7 @@ type DeactivateAgencyRequest struct {
 
 func (x *DeactivateAgencyRequest) Reset() {
 	*x = DeactivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2400,7 +2471,7 @@ func (x *DeactivateAgencyRequest) String() string {
 func (*DeactivateAgencyRequest) ProtoMessage() {}
 
 func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[31]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2413,7 +2484,7 @@ func (x *DeactivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{31}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeactivateAgencyRequest) GetName() string {
@@ -2449,7 +2520,7 @@ type ResolveRouteRequest struct {
 
 func (x *ResolveRouteRequest) Reset() {
 	*x = ResolveRouteRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2532,7 @@ func (x *ResolveRouteRequest) String() string {
 func (*ResolveRouteRequest) ProtoMessage() {}
 
 func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[32]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2545,7 @@ func (x *ResolveRouteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteRequest.ProtoReflect.Descriptor instead.
 func (*ResolveRouteRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{32}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ResolveRouteRequest) GetRequestedState() string {
@@ -2518,7 +2589,7 @@ type ResolveRouteResponse struct {
 
 func (x *ResolveRouteResponse) Reset() {
 	*x = ResolveRouteResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2601,7 @@ func (x *ResolveRouteResponse) String() string {
 func (*ResolveRouteResponse) ProtoMessage() {}
 
 func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[33]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2614,7 @@ func (x *ResolveRouteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveRouteResponse.ProtoReflect.Descriptor instead.
 func (*ResolveRouteResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{33}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResolveRouteResponse) GetAgency() *Agency {
@@ -2571,7 +2642,7 @@ type GetStateResponse struct {
 
 func (x *GetStateResponse) Reset() {
 	*x = GetStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +2654,7 @@ func (x *GetStateResponse) String() string {
 func (*GetStateResponse) ProtoMessage() {}
 
 func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[34]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +2667,7 @@ func (x *GetStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStateResponse.ProtoReflect.Descriptor instead.
 func (*GetStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{34}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetStateResponse) GetState() *State {
@@ -2617,7 +2688,7 @@ type UpdateStateResponse struct {
 
 func (x *UpdateStateResponse) Reset() {
 	*x = UpdateStateResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2700,7 @@ func (x *UpdateStateResponse) String() string {
 func (*UpdateStateResponse) ProtoMessage() {}
 
 func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[35]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2713,7 @@ func (x *UpdateStateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateStateResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{35}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateStateResponse) GetState() *State {
@@ -2663,7 +2734,7 @@ type GetAgencyResponse struct {
 
 func (x *GetAgencyResponse) Reset() {
 	*x = GetAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2746,7 @@ func (x *GetAgencyResponse) String() string {
 func (*GetAgencyResponse) ProtoMessage() {}
 
 func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[36]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2759,7 @@ func (x *GetAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAgencyResponse.ProtoReflect.Descriptor instead.
 func (*GetAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{36}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetAgencyResponse) GetAgency() *Agency {
@@ -2709,7 +2780,7 @@ type CreateAgencyResponse struct {
 
 func (x *CreateAgencyResponse) Reset() {
 	*x = CreateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2721,7 +2792,7 @@ func (x *CreateAgencyResponse) String() string {
 func (*CreateAgencyResponse) ProtoMessage() {}
 
 func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[37]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2734,7 +2805,7 @@ func (x *CreateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{37}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateAgencyResponse) GetAgency() *Agency {
@@ -2755,7 +2826,7 @@ type UpdateAgencyResponse struct {
 
 func (x *UpdateAgencyResponse) Reset() {
 	*x = UpdateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2767,7 +2838,7 @@ func (x *UpdateAgencyResponse) String() string {
 func (*UpdateAgencyResponse) ProtoMessage() {}
 
 func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[38]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2780,7 +2851,7 @@ func (x *UpdateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{38}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateAgencyResponse) GetAgency() *Agency {
@@ -2801,7 +2872,7 @@ type DeactivateAgencyResponse struct {
 
 func (x *DeactivateAgencyResponse) Reset() {
 	*x = DeactivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2813,7 +2884,7 @@ func (x *DeactivateAgencyResponse) String() string {
 func (*DeactivateAgencyResponse) ProtoMessage() {}
 
 func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[39]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2826,7 +2897,7 @@ func (x *DeactivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*DeactivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{39}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeactivateAgencyResponse) GetAgency() *Agency {
@@ -2849,7 +2920,7 @@ type ActivateAgencyRequest struct {
 
 func (x *ActivateAgencyRequest) Reset() {
 	*x = ActivateAgencyRequest{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[40]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +2932,7 @@ func (x *ActivateAgencyRequest) String() string {
 func (*ActivateAgencyRequest) ProtoMessage() {}
 
 func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[40]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +2945,7 @@ func (x *ActivateAgencyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateAgencyRequest.ProtoReflect.Descriptor instead.
 func (*ActivateAgencyRequest) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{40}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ActivateAgencyRequest) GetName() string {
@@ -2902,7 +2973,7 @@ type ActivateAgencyResponse struct {
 
 func (x *ActivateAgencyResponse) Reset() {
 	*x = ActivateAgencyResponse{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[41]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +2985,7 @@ func (x *ActivateAgencyResponse) String() string {
 func (*ActivateAgencyResponse) ProtoMessage() {}
 
 func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[41]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2927,7 +2998,7 @@ func (x *ActivateAgencyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateAgencyResponse.ProtoReflect.Descriptor instead.
 func (*ActivateAgencyResponse) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{41}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ActivateAgencyResponse) GetAgency() *Agency {
@@ -2953,7 +3024,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[42]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2965,7 +3036,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_comity_directory_v1_directory_proto_msgTypes[42]
+	mi := &file_comity_directory_v1_directory_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2978,7 +3049,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{42}
+	return file_comity_directory_v1_directory_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Snapshot) GetStates() []*State {
@@ -3006,7 +3077,7 @@ var File_comity_directory_v1_directory_proto protoreflect.FileDescriptor
 
 const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb7\a\n" +
+	"#comity/directory/v1/directory.proto\x12\x13comity.directory.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf4\a\n" +
 	"\x05State\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x17\n" +
 	"\x04code\x18\x02 \x01(\tB\x03\xe0A\x03R\x04code\x12\x8a\x01\n" +
@@ -3021,11 +3092,18 @@ const file_comity_directory_v1_directory_proto_rawDesc = "" +
 	"\x0eclaim_mappings\x18\n" +
 	" \x03(\v2!.comity.directory.v1.ClaimMappingB\b\xbaH\x05\x92\x01\x02\x10 R\rclaimMappings\x12P\n" +
 	"\vinstruments\x18\v \x03(\v2$.comity.directory.v1.StateInstrumentB\b\xbaH\x05\x92\x01\x02\x10\x10R\vinstruments\x12M\n" +
-	"\x15retention_after_close\x18\f \x01(\v2\x19.google.protobuf.DurationR\x13retentionAfterClose\x1a?\n" +
+	"\x15retention_after_close\x18\f \x01(\v2\x19.google.protobuf.DurationR\x13retentionAfterClose\x12;\n" +
+	"\awitness\x18\r \x01(\v2!.comity.directory.v1.StateWitnessR\awitness\x1a?\n" +
 	"\x11DisplayNamesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01:=\xeaA:\n" +
-	"\x19comity.directory.v1/State\x12\x0estates/{state}*\x06states2\x05state\"\xf0\x03\n" +
+	"\x19comity.directory.v1/State\x12\x0estates/{state}*\x06states2\x05state\"W\n" +
+	"\fStateWitness\x12\x1c\n" +
+	"\x03url\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x03url\x12)\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xac\x02R\tpublicKey\"\xf0\x03\n" +
 	"\x0fStateInstrument\x12*\n" +
 	"\vlegal_basis\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
 	"legalBasis\x12M\n" +
@@ -3275,7 +3353,7 @@ func file_comity_directory_v1_directory_proto_rawDescGZIP() []byte {
 }
 
 var file_comity_directory_v1_directory_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_comity_directory_v1_directory_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_comity_directory_v1_directory_proto_goTypes = []any{
 	(RequestType)(0),                          // 0: comity.directory.v1.RequestType
 	(Priority)(0),                             // 1: comity.directory.v1.Priority
@@ -3283,140 +3361,142 @@ var file_comity_directory_v1_directory_proto_goTypes = []any{
 	(DesignatedAuthority_Stage)(0),            // 3: comity.directory.v1.DesignatedAuthority.Stage
 	(Agency_Kind)(0),                          // 4: comity.directory.v1.Agency.Kind
 	(*State)(nil),                             // 5: comity.directory.v1.State
-	(*StateInstrument)(nil),                   // 6: comity.directory.v1.StateInstrument
-	(*Reservation)(nil),                       // 7: comity.directory.v1.Reservation
-	(*DesignatedAuthority)(nil),               // 8: comity.directory.v1.DesignatedAuthority
-	(*Instrument)(nil),                        // 9: comity.directory.v1.Instrument
-	(*ApplicableInstrument)(nil),              // 10: comity.directory.v1.ApplicableInstrument
-	(*ListInstrumentsRequest)(nil),            // 11: comity.directory.v1.ListInstrumentsRequest
-	(*ListInstrumentsResponse)(nil),           // 12: comity.directory.v1.ListInstrumentsResponse
-	(*ListApplicableInstrumentsRequest)(nil),  // 13: comity.directory.v1.ListApplicableInstrumentsRequest
-	(*ListApplicableInstrumentsResponse)(nil), // 14: comity.directory.v1.ListApplicableInstrumentsResponse
-	(*ClaimMapping)(nil),                      // 15: comity.directory.v1.ClaimMapping
-	(*Agency)(nil),                            // 16: comity.directory.v1.Agency
-	(*ContactPoint)(nil),                      // 17: comity.directory.v1.ContactPoint
-	(*ListStatesRequest)(nil),                 // 18: comity.directory.v1.ListStatesRequest
-	(*ListStatesResponse)(nil),                // 19: comity.directory.v1.ListStatesResponse
-	(*GetStateRequest)(nil),                   // 20: comity.directory.v1.GetStateRequest
-	(*Caller)(nil),                            // 21: comity.directory.v1.Caller
-	(*GetCallerRequest)(nil),                  // 22: comity.directory.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),                 // 23: comity.directory.v1.GetCallerResponse
-	(*ListTrustedIssuersRequest)(nil),         // 24: comity.directory.v1.ListTrustedIssuersRequest
-	(*ListTrustedIssuersResponse)(nil),        // 25: comity.directory.v1.ListTrustedIssuersResponse
-	(*StateIssuers)(nil),                      // 26: comity.directory.v1.StateIssuers
-	(*ListRetentionsRequest)(nil),             // 27: comity.directory.v1.ListRetentionsRequest
-	(*ListRetentionsResponse)(nil),            // 28: comity.directory.v1.ListRetentionsResponse
-	(*StateRetention)(nil),                    // 29: comity.directory.v1.StateRetention
-	(*UpdateStateRequest)(nil),                // 30: comity.directory.v1.UpdateStateRequest
-	(*ListAgenciesRequest)(nil),               // 31: comity.directory.v1.ListAgenciesRequest
-	(*ListAgenciesResponse)(nil),              // 32: comity.directory.v1.ListAgenciesResponse
-	(*GetAgencyRequest)(nil),                  // 33: comity.directory.v1.GetAgencyRequest
-	(*CreateAgencyRequest)(nil),               // 34: comity.directory.v1.CreateAgencyRequest
-	(*UpdateAgencyRequest)(nil),               // 35: comity.directory.v1.UpdateAgencyRequest
-	(*DeactivateAgencyRequest)(nil),           // 36: comity.directory.v1.DeactivateAgencyRequest
-	(*ResolveRouteRequest)(nil),               // 37: comity.directory.v1.ResolveRouteRequest
-	(*ResolveRouteResponse)(nil),              // 38: comity.directory.v1.ResolveRouteResponse
-	(*GetStateResponse)(nil),                  // 39: comity.directory.v1.GetStateResponse
-	(*UpdateStateResponse)(nil),               // 40: comity.directory.v1.UpdateStateResponse
-	(*GetAgencyResponse)(nil),                 // 41: comity.directory.v1.GetAgencyResponse
-	(*CreateAgencyResponse)(nil),              // 42: comity.directory.v1.CreateAgencyResponse
-	(*UpdateAgencyResponse)(nil),              // 43: comity.directory.v1.UpdateAgencyResponse
-	(*DeactivateAgencyResponse)(nil),          // 44: comity.directory.v1.DeactivateAgencyResponse
-	(*ActivateAgencyRequest)(nil),             // 45: comity.directory.v1.ActivateAgencyRequest
-	(*ActivateAgencyResponse)(nil),            // 46: comity.directory.v1.ActivateAgencyResponse
-	(*Snapshot)(nil),                          // 47: comity.directory.v1.Snapshot
-	nil,                                       // 48: comity.directory.v1.State.DisplayNamesEntry
-	nil,                                       // 49: comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	nil,                                       // 50: comity.directory.v1.ClaimMapping.RoleValuesEntry
-	nil,                                       // 51: comity.directory.v1.Agency.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),             // 52: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),               // 53: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),             // 54: google.protobuf.FieldMask
+	(*StateWitness)(nil),                      // 6: comity.directory.v1.StateWitness
+	(*StateInstrument)(nil),                   // 7: comity.directory.v1.StateInstrument
+	(*Reservation)(nil),                       // 8: comity.directory.v1.Reservation
+	(*DesignatedAuthority)(nil),               // 9: comity.directory.v1.DesignatedAuthority
+	(*Instrument)(nil),                        // 10: comity.directory.v1.Instrument
+	(*ApplicableInstrument)(nil),              // 11: comity.directory.v1.ApplicableInstrument
+	(*ListInstrumentsRequest)(nil),            // 12: comity.directory.v1.ListInstrumentsRequest
+	(*ListInstrumentsResponse)(nil),           // 13: comity.directory.v1.ListInstrumentsResponse
+	(*ListApplicableInstrumentsRequest)(nil),  // 14: comity.directory.v1.ListApplicableInstrumentsRequest
+	(*ListApplicableInstrumentsResponse)(nil), // 15: comity.directory.v1.ListApplicableInstrumentsResponse
+	(*ClaimMapping)(nil),                      // 16: comity.directory.v1.ClaimMapping
+	(*Agency)(nil),                            // 17: comity.directory.v1.Agency
+	(*ContactPoint)(nil),                      // 18: comity.directory.v1.ContactPoint
+	(*ListStatesRequest)(nil),                 // 19: comity.directory.v1.ListStatesRequest
+	(*ListStatesResponse)(nil),                // 20: comity.directory.v1.ListStatesResponse
+	(*GetStateRequest)(nil),                   // 21: comity.directory.v1.GetStateRequest
+	(*Caller)(nil),                            // 22: comity.directory.v1.Caller
+	(*GetCallerRequest)(nil),                  // 23: comity.directory.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),                 // 24: comity.directory.v1.GetCallerResponse
+	(*ListTrustedIssuersRequest)(nil),         // 25: comity.directory.v1.ListTrustedIssuersRequest
+	(*ListTrustedIssuersResponse)(nil),        // 26: comity.directory.v1.ListTrustedIssuersResponse
+	(*StateIssuers)(nil),                      // 27: comity.directory.v1.StateIssuers
+	(*ListRetentionsRequest)(nil),             // 28: comity.directory.v1.ListRetentionsRequest
+	(*ListRetentionsResponse)(nil),            // 29: comity.directory.v1.ListRetentionsResponse
+	(*StateRetention)(nil),                    // 30: comity.directory.v1.StateRetention
+	(*UpdateStateRequest)(nil),                // 31: comity.directory.v1.UpdateStateRequest
+	(*ListAgenciesRequest)(nil),               // 32: comity.directory.v1.ListAgenciesRequest
+	(*ListAgenciesResponse)(nil),              // 33: comity.directory.v1.ListAgenciesResponse
+	(*GetAgencyRequest)(nil),                  // 34: comity.directory.v1.GetAgencyRequest
+	(*CreateAgencyRequest)(nil),               // 35: comity.directory.v1.CreateAgencyRequest
+	(*UpdateAgencyRequest)(nil),               // 36: comity.directory.v1.UpdateAgencyRequest
+	(*DeactivateAgencyRequest)(nil),           // 37: comity.directory.v1.DeactivateAgencyRequest
+	(*ResolveRouteRequest)(nil),               // 38: comity.directory.v1.ResolveRouteRequest
+	(*ResolveRouteResponse)(nil),              // 39: comity.directory.v1.ResolveRouteResponse
+	(*GetStateResponse)(nil),                  // 40: comity.directory.v1.GetStateResponse
+	(*UpdateStateResponse)(nil),               // 41: comity.directory.v1.UpdateStateResponse
+	(*GetAgencyResponse)(nil),                 // 42: comity.directory.v1.GetAgencyResponse
+	(*CreateAgencyResponse)(nil),              // 43: comity.directory.v1.CreateAgencyResponse
+	(*UpdateAgencyResponse)(nil),              // 44: comity.directory.v1.UpdateAgencyResponse
+	(*DeactivateAgencyResponse)(nil),          // 45: comity.directory.v1.DeactivateAgencyResponse
+	(*ActivateAgencyRequest)(nil),             // 46: comity.directory.v1.ActivateAgencyRequest
+	(*ActivateAgencyResponse)(nil),            // 47: comity.directory.v1.ActivateAgencyResponse
+	(*Snapshot)(nil),                          // 48: comity.directory.v1.Snapshot
+	nil,                                       // 49: comity.directory.v1.State.DisplayNamesEntry
+	nil,                                       // 50: comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	nil,                                       // 51: comity.directory.v1.ClaimMapping.RoleValuesEntry
+	nil,                                       // 52: comity.directory.v1.Agency.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),             // 53: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),               // 54: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),             // 55: google.protobuf.FieldMask
 }
 var file_comity_directory_v1_directory_proto_depIdxs = []int32{
-	48, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
-	52, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
-	15, // 2: comity.directory.v1.State.claim_mappings:type_name -> comity.directory.v1.ClaimMapping
-	6,  // 3: comity.directory.v1.State.instruments:type_name -> comity.directory.v1.StateInstrument
-	53, // 4: comity.directory.v1.State.retention_after_close:type_name -> google.protobuf.Duration
-	2,  // 5: comity.directory.v1.StateInstrument.status:type_name -> comity.directory.v1.StateInstrument.Status
-	7,  // 6: comity.directory.v1.StateInstrument.reservations:type_name -> comity.directory.v1.Reservation
-	8,  // 7: comity.directory.v1.StateInstrument.authorities:type_name -> comity.directory.v1.DesignatedAuthority
-	3,  // 8: comity.directory.v1.DesignatedAuthority.stage:type_name -> comity.directory.v1.DesignatedAuthority.Stage
-	53, // 9: comity.directory.v1.Instrument.acknowledge_within:type_name -> google.protobuf.Duration
-	53, // 10: comity.directory.v1.Instrument.answer_within:type_name -> google.protobuf.Duration
-	9,  // 11: comity.directory.v1.ApplicableInstrument.instrument:type_name -> comity.directory.v1.Instrument
-	2,  // 12: comity.directory.v1.ApplicableInstrument.requesting_state_status:type_name -> comity.directory.v1.StateInstrument.Status
-	2,  // 13: comity.directory.v1.ApplicableInstrument.requested_state_status:type_name -> comity.directory.v1.StateInstrument.Status
-	9,  // 14: comity.directory.v1.ListInstrumentsResponse.instruments:type_name -> comity.directory.v1.Instrument
-	10, // 15: comity.directory.v1.ListApplicableInstrumentsResponse.instruments:type_name -> comity.directory.v1.ApplicableInstrument
-	49, // 16: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
-	50, // 17: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
-	4,  // 18: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
-	51, // 19: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
-	0,  // 20: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
-	17, // 21: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
-	52, // 22: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 23: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
-	52, // 24: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
-	21, // 25: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
-	26, // 26: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
-	29, // 27: comity.directory.v1.ListRetentionsResponse.states:type_name -> comity.directory.v1.StateRetention
-	53, // 28: comity.directory.v1.StateRetention.retention_after_close:type_name -> google.protobuf.Duration
-	5,  // 29: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
-	54, // 30: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	16, // 31: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
-	16, // 32: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	16, // 33: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
-	54, // 34: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	0,  // 35: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
-	1,  // 36: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
-	16, // 37: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 38: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
-	5,  // 39: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
-	16, // 40: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 41: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 42: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 43: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	16, // 44: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
-	5,  // 45: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
-	16, // 46: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
-	9,  // 47: comity.directory.v1.Snapshot.instruments:type_name -> comity.directory.v1.Instrument
-	18, // 48: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
-	20, // 49: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
-	22, // 50: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
-	24, // 51: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
-	27, // 52: comity.directory.v1.DirectoryService.ListRetentions:input_type -> comity.directory.v1.ListRetentionsRequest
-	30, // 53: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
-	31, // 54: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
-	33, // 55: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
-	34, // 56: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
-	35, // 57: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
-	36, // 58: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
-	45, // 59: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
-	37, // 60: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
-	11, // 61: comity.directory.v1.DirectoryService.ListInstruments:input_type -> comity.directory.v1.ListInstrumentsRequest
-	13, // 62: comity.directory.v1.DirectoryService.ListApplicableInstruments:input_type -> comity.directory.v1.ListApplicableInstrumentsRequest
-	19, // 63: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
-	39, // 64: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
-	23, // 65: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
-	25, // 66: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
-	28, // 67: comity.directory.v1.DirectoryService.ListRetentions:output_type -> comity.directory.v1.ListRetentionsResponse
-	40, // 68: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
-	32, // 69: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
-	41, // 70: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
-	42, // 71: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
-	43, // 72: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
-	44, // 73: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
-	46, // 74: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
-	38, // 75: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
-	12, // 76: comity.directory.v1.DirectoryService.ListInstruments:output_type -> comity.directory.v1.ListInstrumentsResponse
-	14, // 77: comity.directory.v1.DirectoryService.ListApplicableInstruments:output_type -> comity.directory.v1.ListApplicableInstrumentsResponse
-	63, // [63:78] is the sub-list for method output_type
-	48, // [48:63] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	49, // 0: comity.directory.v1.State.display_names:type_name -> comity.directory.v1.State.DisplayNamesEntry
+	53, // 1: comity.directory.v1.State.update_time:type_name -> google.protobuf.Timestamp
+	16, // 2: comity.directory.v1.State.claim_mappings:type_name -> comity.directory.v1.ClaimMapping
+	7,  // 3: comity.directory.v1.State.instruments:type_name -> comity.directory.v1.StateInstrument
+	54, // 4: comity.directory.v1.State.retention_after_close:type_name -> google.protobuf.Duration
+	6,  // 5: comity.directory.v1.State.witness:type_name -> comity.directory.v1.StateWitness
+	2,  // 6: comity.directory.v1.StateInstrument.status:type_name -> comity.directory.v1.StateInstrument.Status
+	8,  // 7: comity.directory.v1.StateInstrument.reservations:type_name -> comity.directory.v1.Reservation
+	9,  // 8: comity.directory.v1.StateInstrument.authorities:type_name -> comity.directory.v1.DesignatedAuthority
+	3,  // 9: comity.directory.v1.DesignatedAuthority.stage:type_name -> comity.directory.v1.DesignatedAuthority.Stage
+	54, // 10: comity.directory.v1.Instrument.acknowledge_within:type_name -> google.protobuf.Duration
+	54, // 11: comity.directory.v1.Instrument.answer_within:type_name -> google.protobuf.Duration
+	10, // 12: comity.directory.v1.ApplicableInstrument.instrument:type_name -> comity.directory.v1.Instrument
+	2,  // 13: comity.directory.v1.ApplicableInstrument.requesting_state_status:type_name -> comity.directory.v1.StateInstrument.Status
+	2,  // 14: comity.directory.v1.ApplicableInstrument.requested_state_status:type_name -> comity.directory.v1.StateInstrument.Status
+	10, // 15: comity.directory.v1.ListInstrumentsResponse.instruments:type_name -> comity.directory.v1.Instrument
+	11, // 16: comity.directory.v1.ListApplicableInstrumentsResponse.instruments:type_name -> comity.directory.v1.ApplicableInstrument
+	50, // 17: comity.directory.v1.ClaimMapping.agency_values:type_name -> comity.directory.v1.ClaimMapping.AgencyValuesEntry
+	51, // 18: comity.directory.v1.ClaimMapping.role_values:type_name -> comity.directory.v1.ClaimMapping.RoleValuesEntry
+	4,  // 19: comity.directory.v1.Agency.kind:type_name -> comity.directory.v1.Agency.Kind
+	52, // 20: comity.directory.v1.Agency.display_names:type_name -> comity.directory.v1.Agency.DisplayNamesEntry
+	0,  // 21: comity.directory.v1.Agency.receives:type_name -> comity.directory.v1.RequestType
+	18, // 22: comity.directory.v1.Agency.contact_points:type_name -> comity.directory.v1.ContactPoint
+	53, // 23: comity.directory.v1.Agency.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 24: comity.directory.v1.ListStatesResponse.states:type_name -> comity.directory.v1.State
+	53, // 25: comity.directory.v1.Caller.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 26: comity.directory.v1.GetCallerResponse.caller:type_name -> comity.directory.v1.Caller
+	27, // 27: comity.directory.v1.ListTrustedIssuersResponse.states:type_name -> comity.directory.v1.StateIssuers
+	30, // 28: comity.directory.v1.ListRetentionsResponse.states:type_name -> comity.directory.v1.StateRetention
+	54, // 29: comity.directory.v1.StateRetention.retention_after_close:type_name -> google.protobuf.Duration
+	5,  // 30: comity.directory.v1.UpdateStateRequest.state:type_name -> comity.directory.v1.State
+	55, // 31: comity.directory.v1.UpdateStateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	17, // 32: comity.directory.v1.ListAgenciesResponse.agencies:type_name -> comity.directory.v1.Agency
+	17, // 33: comity.directory.v1.CreateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	17, // 34: comity.directory.v1.UpdateAgencyRequest.agency:type_name -> comity.directory.v1.Agency
+	55, // 35: comity.directory.v1.UpdateAgencyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 36: comity.directory.v1.ResolveRouteRequest.request_type:type_name -> comity.directory.v1.RequestType
+	1,  // 37: comity.directory.v1.ResolveRouteRequest.priority:type_name -> comity.directory.v1.Priority
+	17, // 38: comity.directory.v1.ResolveRouteResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 39: comity.directory.v1.GetStateResponse.state:type_name -> comity.directory.v1.State
+	5,  // 40: comity.directory.v1.UpdateStateResponse.state:type_name -> comity.directory.v1.State
+	17, // 41: comity.directory.v1.GetAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	17, // 42: comity.directory.v1.CreateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	17, // 43: comity.directory.v1.UpdateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	17, // 44: comity.directory.v1.DeactivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	17, // 45: comity.directory.v1.ActivateAgencyResponse.agency:type_name -> comity.directory.v1.Agency
+	5,  // 46: comity.directory.v1.Snapshot.states:type_name -> comity.directory.v1.State
+	17, // 47: comity.directory.v1.Snapshot.agencies:type_name -> comity.directory.v1.Agency
+	10, // 48: comity.directory.v1.Snapshot.instruments:type_name -> comity.directory.v1.Instrument
+	19, // 49: comity.directory.v1.DirectoryService.ListStates:input_type -> comity.directory.v1.ListStatesRequest
+	21, // 50: comity.directory.v1.DirectoryService.GetState:input_type -> comity.directory.v1.GetStateRequest
+	23, // 51: comity.directory.v1.DirectoryService.GetCaller:input_type -> comity.directory.v1.GetCallerRequest
+	25, // 52: comity.directory.v1.DirectoryService.ListTrustedIssuers:input_type -> comity.directory.v1.ListTrustedIssuersRequest
+	28, // 53: comity.directory.v1.DirectoryService.ListRetentions:input_type -> comity.directory.v1.ListRetentionsRequest
+	31, // 54: comity.directory.v1.DirectoryService.UpdateState:input_type -> comity.directory.v1.UpdateStateRequest
+	32, // 55: comity.directory.v1.DirectoryService.ListAgencies:input_type -> comity.directory.v1.ListAgenciesRequest
+	34, // 56: comity.directory.v1.DirectoryService.GetAgency:input_type -> comity.directory.v1.GetAgencyRequest
+	35, // 57: comity.directory.v1.DirectoryService.CreateAgency:input_type -> comity.directory.v1.CreateAgencyRequest
+	36, // 58: comity.directory.v1.DirectoryService.UpdateAgency:input_type -> comity.directory.v1.UpdateAgencyRequest
+	37, // 59: comity.directory.v1.DirectoryService.DeactivateAgency:input_type -> comity.directory.v1.DeactivateAgencyRequest
+	46, // 60: comity.directory.v1.DirectoryService.ActivateAgency:input_type -> comity.directory.v1.ActivateAgencyRequest
+	38, // 61: comity.directory.v1.DirectoryService.ResolveRoute:input_type -> comity.directory.v1.ResolveRouteRequest
+	12, // 62: comity.directory.v1.DirectoryService.ListInstruments:input_type -> comity.directory.v1.ListInstrumentsRequest
+	14, // 63: comity.directory.v1.DirectoryService.ListApplicableInstruments:input_type -> comity.directory.v1.ListApplicableInstrumentsRequest
+	20, // 64: comity.directory.v1.DirectoryService.ListStates:output_type -> comity.directory.v1.ListStatesResponse
+	40, // 65: comity.directory.v1.DirectoryService.GetState:output_type -> comity.directory.v1.GetStateResponse
+	24, // 66: comity.directory.v1.DirectoryService.GetCaller:output_type -> comity.directory.v1.GetCallerResponse
+	26, // 67: comity.directory.v1.DirectoryService.ListTrustedIssuers:output_type -> comity.directory.v1.ListTrustedIssuersResponse
+	29, // 68: comity.directory.v1.DirectoryService.ListRetentions:output_type -> comity.directory.v1.ListRetentionsResponse
+	41, // 69: comity.directory.v1.DirectoryService.UpdateState:output_type -> comity.directory.v1.UpdateStateResponse
+	33, // 70: comity.directory.v1.DirectoryService.ListAgencies:output_type -> comity.directory.v1.ListAgenciesResponse
+	42, // 71: comity.directory.v1.DirectoryService.GetAgency:output_type -> comity.directory.v1.GetAgencyResponse
+	43, // 72: comity.directory.v1.DirectoryService.CreateAgency:output_type -> comity.directory.v1.CreateAgencyResponse
+	44, // 73: comity.directory.v1.DirectoryService.UpdateAgency:output_type -> comity.directory.v1.UpdateAgencyResponse
+	45, // 74: comity.directory.v1.DirectoryService.DeactivateAgency:output_type -> comity.directory.v1.DeactivateAgencyResponse
+	47, // 75: comity.directory.v1.DirectoryService.ActivateAgency:output_type -> comity.directory.v1.ActivateAgencyResponse
+	39, // 76: comity.directory.v1.DirectoryService.ResolveRoute:output_type -> comity.directory.v1.ResolveRouteResponse
+	13, // 77: comity.directory.v1.DirectoryService.ListInstruments:output_type -> comity.directory.v1.ListInstrumentsResponse
+	15, // 78: comity.directory.v1.DirectoryService.ListApplicableInstruments:output_type -> comity.directory.v1.ListApplicableInstrumentsResponse
+	64, // [64:79] is the sub-list for method output_type
+	49, // [49:64] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_comity_directory_v1_directory_proto_init() }
@@ -3430,7 +3510,7 @@ func file_comity_directory_v1_directory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_comity_directory_v1_directory_proto_rawDesc), len(file_comity_directory_v1_directory_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   47,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
