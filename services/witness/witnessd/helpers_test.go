@@ -36,7 +36,7 @@ type testLog struct {
 }
 
 // newLog makes a log of origin with size entries and a fresh key.
-func newLog(t *testing.T, origin string, size int) *testLog {
+func newLog(t testing.TB, origin string, size int) *testLog {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {
@@ -162,7 +162,7 @@ func (w *witness) verifier(t testing.TB) note.Verifier {
 
 // config is a witness's configuration of one log, its files in dir and its
 // database on engine ("sqlite" or "postgres").
-func config(t *testing.T, engine, dir string, l *testLog) witnessd.Config {
+func config(t testing.TB, engine, dir string, l *testLog) witnessd.Config {
 	t.Helper()
 	db := "sqlite:" + filepath.Join(dir, "witness.db")
 	if engine == "postgres" {
@@ -178,7 +178,7 @@ var engines = []string{"sqlite", "postgres"}
 
 // start runs a witness of cfg on 127.0.0.1 until the test ends (or stop is
 // called), once it answers /readyz.
-func start(t *testing.T, cfg witnessd.Config) (w *witness, stop func()) {
+func start(t testing.TB, cfg witnessd.Config) (w *witness, stop func()) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -244,7 +244,7 @@ func runErr(t *testing.T, cfg witnessd.Config) error {
 
 // cosigned checks that sigs, the answer to an add-checkpoint of cp, is a
 // cosignature of cp by the witness's key, and returns the cosigned note.
-func cosigned(t *testing.T, w *witness, cp []byte, sigs string) []byte {
+func cosigned(t testing.TB, w *witness, cp []byte, sigs string) []byte {
 	t.Helper()
 	signed := append(append([]byte{}, cp...), sigs...)
 	n, err := note.Open(signed, note.VerifierList(w.verifier(t)))
