@@ -43,7 +43,7 @@ run: build ## Build and start comity-local (the whole suite, data in ./var); pri
 	$(BIN)/comity-local --data-dir $(DATA)
 
 build: ## Build every binary into bin/.
-	$(GO) build -o $(BIN)/ ./services/cmd/comity-directory ./services/cmd/comity-request ./services/cmd/comity-audit
+	$(GO) build -o $(BIN)/ ./services/cmd/comity-directory ./services/cmd/comity-request ./services/cmd/comity-audit ./services/cmd/comity-witness
 	$(GO) build -o $(BIN)/ ./gateway/cmd/comity-gateway ./gateway/cmd/comityctl
 	$(GO) build -o $(BIN)/ ./deploy/local/cmd/comity-local
 
