@@ -70,6 +70,9 @@ const (
 	// only (a draft's creation), and KZ and UZ (a transmission).
 	entryOfKZ   stage = "KZ_ENTRY"
 	entryOfKZUZ stage = "KZ_UZ_ENTRY"
+	// witnessOfKZ: UpdateState of KZ's witness (update mask witness,
+	// DESIGN §6.1), rather than of its time zone.
+	witnessOfKZ stage = "KZ_WITNESS"
 )
 
 var (
@@ -86,6 +89,7 @@ var (
 	stageGroups = map[string][]stage{
 		"pre": preStages, "post": postStages, "open": openStages, "ended": endedStages, "bound": boundStages,
 		"any": {anyStage}, string(entryOfKZ): {entryOfKZ}, string(entryOfKZUZ): {entryOfKZUZ}, string(oral): {oral},
+		string(witnessOfKZ): {witnessOfKZ},
 	}
 	// requestStages are the stages of a request a cell may be tried on.
 	requestStages = append(slices.Clone(allStages), oral)
@@ -1303,13 +1307,20 @@ var matrixMethods = map[string]matrixMethod{
 	}},
 	// The writes set what is already there, so that a success changes
 	// nothing another cell depends on.
-	"UpdateState": {kind: reads, call: func(ctx context.Context, e *matrixEnv, _ matrixCell) (string, error) {
+	"UpdateState": {kind: reads, call: func(ctx context.Context, e *matrixEnv, c matrixCell) (string, error) {
 		// The etag is required, and each success changes it: read it first
 		// (every signed-in caller may).
 		e.kzWrite.Lock()
 		defer e.kzWrite.Unlock()
 		cur, err := e.dir.GetState(ctx, &directoryv1.GetStateRequest{Name: "states/KZ"})
 		if err != nil {
+			return "OK", err
+		}
+		if c.stage == witnessOfKZ {
+			// The witness it has (none in the seed), written again.
+			_, err = e.dir.UpdateState(ctx, &directoryv1.UpdateStateRequest{
+				State:      &directoryv1.State{Name: "states/KZ", Witness: cur.GetState().GetWitness(), Etag: cur.GetState().GetEtag()},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"witness"}}})
 			return "OK", err
 		}
 		_, err = e.dir.UpdateState(ctx, &directoryv1.UpdateStateRequest{

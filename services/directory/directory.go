@@ -61,10 +61,27 @@ type State struct {
 	// closed, or after its last change if never transmitted (DESIGN §10);
 	// zero: the deployment's default.
 	RetentionAfterClose time.Duration
+	// Witness is the witness the state's oversight body runs (DESIGN
+	// §6.1); the zero value: none recorded. Only a directory_admin of the
+	// state's OVERSIGHT agency changes it (Service.UpdateState).
+	Witness StateWitness
 	// Version counts changes; the store sets it. The etag derives from it.
 	Version    int64
 	UpdateTime time.Time
 }
+
+// StateWitness is where a state's witness is reached and the key it
+// cosigns the audit log's checkpoints with; auditors derive their witness
+// policy from these entries (comityctl audit policy).
+type StateWitness struct {
+	// URL is the witness's base URL: https, or http on a loopback host.
+	URL string
+	// PublicKey is its cosignature/v1 note verifier key (algorithm 0x04).
+	PublicKey string
+}
+
+// IsZero reports whether w records no witness.
+func (w StateWitness) IsZero() bool { return w == StateWitness{} }
 
 // Etag is the opaque concurrency token of the state's current version.
 func (s State) Etag() string { return etag("states/"+s.Code, s.Version) }
@@ -244,6 +261,11 @@ func Import(ctx context.Context, store Store, states []State, agencies []Agency)
 		// state's (the API removes one).
 		if imported.RetentionAfterClose == 0 {
 			imported.RetentionAfterClose = stored.RetentionAfterClose
+		}
+		// And its witness: a snapshot that names none (the shipped seed,
+		// one made before witnesses were recorded) keeps the state's.
+		if imported.Witness.IsZero() {
+			imported.Witness = stored.Witness
 		}
 		if len(imported.TrustedIssuers) == 0 && len(stored.TrustedIssuers) > 0 {
 			imported.TrustedIssuers = slices.Clone(stored.TrustedIssuers)

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -122,6 +123,10 @@ type StateChange struct {
 	// RetentionAfterClose sets the state's retention (DESIGN §10); zero
 	// removes it, leaving the deployment's default.
 	RetentionAfterClose *time.Duration
+	// Witness sets the state's witness (DESIGN §6.1); the zero value
+	// removes it. Only a directory_admin of the state's OVERSIGHT agency
+	// may give it (see requireOversightOf).
+	Witness *StateWitness
 }
 
 // UpdateState applies change to the state, for a directory_admin of that
@@ -135,8 +140,20 @@ type StateChange struct {
 func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, etag string, change StateChange) (_ State, err error) {
 	code = strings.ToUpper(code)
 	defer concerning(&err, code)
+	// Whether p may change the witness, read before the transaction (fn
+	// must not call the store); it counts only if the witness changes, so
+	// that a full replacement sending back the witness it read stays open
+	// to every directory_admin of the state.
+	var witnessErr error
+	if change.Witness != nil {
+		if witnessErr = s.requireOversightOf(ctx, p, code); witnessErr != nil && errs.CodeOf(witnessErr) != errs.PermissionDenied {
+			return State{}, witnessErr
+		}
+	}
 	if err := requireAdminOf(p, code); err != nil {
-		return State{}, err
+		// One who may not change the state at all, asking to change its
+		// witness, learns who may.
+		return State{}, cmp.Or(witnessErr, err)
 	}
 	// A designated authority must be an agency of the state. Read before
 	// the transaction, since fn must not call the store; an agency is never
@@ -152,6 +169,9 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 		own = page.Agencies
 	}
 	updated, err := s.store.UpdateState(ctx, code, func(st *State) (trail.Event, error) {
+		if witnessErr != nil && *change.Witness != st.Witness {
+			return trail.Event{}, witnessErr
+		}
 		if etag != "" && etag != st.Etag() {
 			return trail.Event{}, errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
 		}
@@ -163,6 +183,7 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 		setIfGiven(&next.TrustedIssuers, change.TrustedIssuers)
 		setIfGiven(&next.Instruments, change.Instruments)
 		setIfGiven(&next.RetentionAfterClose, change.RetentionAfterClose)
+		setIfGiven(&next.Witness, change.Witness)
 		if change.ClaimMappings != nil {
 			next.ClaimMappings = *change.ClaimMappings
 		} else if change.TrustedIssuers != nil {
@@ -389,6 +410,14 @@ func (s *Service) MayChangeState(ctx context.Context, p identity.Principal, code
 	return trail.Concerning(requireAdminOf(p, code), "", code)
 }
 
+// MayChangeWitness says whether p may change the witness of state code: the
+// permission UpdateState checks when its change names the witness, for a
+// check made before the input is looked at.
+func (s *Service) MayChangeWitness(ctx context.Context, p identity.Principal, code string) error {
+	code = strings.ToUpper(code)
+	return trail.Concerning(s.requireOversightOf(ctx, p, code), "", code)
+}
+
 // MayChangeAgency says whether p may change agency id: the permission
 // UpdateAgency, DeactivateAgency and ActivateAgency check, for a check made
 // before the input is looked at. An agency that does not exist is left for
@@ -408,6 +437,29 @@ func (s *Service) MayChangeAgency(ctx context.Context, p identity.Principal, id 
 	// The agency's state's auditors see the refused attempts too, as
 	// updateAgency's.
 	return trail.Concerning(requireAdminOf(p, a.State), "", a.State)
+}
+
+// requireOversightOf refuses a change of the state's witness by anyone but a
+// directory_admin of its OVERSIGHT agency (DESIGN §6.1): the witness is how
+// the state's oversight body checks the audit log independently of the
+// operator, so neither the central authority's administrators (who also
+// administer the directory) nor another state may point it elsewhere. The
+// caller's agency is read before the change's transaction (fn must not call
+// the store); an agency never changes state, and a kind changed meanwhile
+// only matters to a change made in that instant, as for every role check
+// made when a call starts.
+func (s *Service) requireOversightOf(ctx context.Context, p identity.Principal, code string) error {
+	if p.HasRole(identity.DirectoryAdmin) && p.State == code {
+		a, err := s.store.GetAgency(ctx, p.Agency)
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return err
+		}
+		if err == nil && a.State == code && a.Kind == Oversight && a.Active {
+			return nil
+		}
+	}
+	return errs.New(errs.PermissionDenied, "only a directory_admin of the oversight agency (kind OVERSIGHT) of %s may change its witness; "+
+		"your agency %s is not; ask that agency's directory administrator", code, p.Agency)
 }
 
 func requireAdminOf(p identity.Principal, state string) error {

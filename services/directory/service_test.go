@@ -27,7 +27,13 @@ func openStore(t *testing.T, db *sqldb.DB) *dirstore.Store {
 // newService returns a service over a seeded SQLite store, and the store.
 func newService(t *testing.T, now time.Time) (*directory.Service, *dirstore.Store) {
 	t.Helper()
-	store := openStore(t, sqldbtest.SQLite(t))
+	return newServiceOn(t, sqldbtest.SQLite(t), now)
+}
+
+// newServiceOn returns a service over a seeded store on db, and the store.
+func newServiceOn(t *testing.T, db *sqldb.DB, now time.Time) (*directory.Service, *dirstore.Store) {
+	t.Helper()
+	store := openStore(t, db)
 	state := func(code string) directory.State {
 		return directory.State{Code: code, DisplayNames: map[string]string{"en": code},
 			AcceptedLanguages: []string{"ru"}, TimeZone: "Asia/Almaty"}

@@ -8,6 +8,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones are validated on machines without a zoneinfo database
 
+	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
@@ -64,7 +65,29 @@ func validateState(s State, prefix string) error {
 		vs.Add(prefix+"retention_after_close", "%s is not a retention: give at least a day (24h) and at most 100 years (876600h), "+
 			"or leave it out for the deployment's default", d)
 	}
+	vs = append(vs, witnessViolations(s.Witness, prefix+"witness.")...)
 	return vs.Err(errs.Invalid, "invalid state")
+}
+
+// witnessViolations checks a state's witness with the rules an auditor's
+// policy applies (bundle.ParseWitnessKey, bundle.CheckWitnessURL), so that
+// the directory never records an entry from which no policy can be made.
+// None at all (the zero value) is valid: the state records no witness.
+func witnessViolations(w StateWitness, prefix string) errs.Violations {
+	var vs errs.Violations
+	if w.IsZero() {
+		return nil
+	}
+	if err := bundle.CheckWitnessURL(w.URL); err != nil {
+		vs.Add(prefix+"url", "%s", err.Error())
+	}
+	switch _, err := bundle.ParseWitnessKey(w.PublicKey); {
+	case w.PublicKey == "":
+		vs.Add(prefix+"public_key", "required with the url: the witness's cosignature/v1 key, <name>+<8 hex digits>+<base64 key>")
+	case err != nil:
+		vs.Add(prefix+"public_key", "the key %s", err.Error())
+	}
+	return vs
 }
 
 // The bounds of a state's retention after close (DESIGN §10): less than a

@@ -255,7 +255,7 @@ func newStatesCmd(g *globals) *cobra.Command {
 	}
 	get := &cobra.Command{
 		Use:     "get STATE",
-		Short:   "Show a state: its languages, time zone, trusted token issuers and retention after close",
+		Short:   "Show a state: its languages, time zone, trusted token issuers, retention after close and witness",
 		Example: "  comityctl states get UZ",
 		Args:    args(1, "one STATE (its ISO code, e.g. UZ)"),
 		RunE: func(c *cobra.Command, a []string) error {

@@ -32,7 +32,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 		`  comityctl audit list --filter 'resource:"requests/…"'
   comityctl audit export --filter 'resource = "requests/…"' --out case.bundle
   comityctl audit verify --public-key var/audit/public.key case.bundle`,
-		newAuditListCmd(g), newAuditGetCmd(g), newAuditCheckpointCmd(g), newAuditExportCmd(g), newAuditVerifyCmd(g),
+		newAuditListCmd(g), newAuditGetCmd(g), newAuditCheckpointCmd(g), newAuditExportCmd(g), newAuditVerifyCmd(g), newAuditPolicyCmd(g),
 		newAuditOutboxCmd(g))
 	return c
 }

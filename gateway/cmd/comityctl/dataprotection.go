@@ -667,34 +667,54 @@ func parseRetention(v string) (*durationpb.Duration, error) {
 	return durationpb.New(d), nil
 }
 
-// newStatesUpdateCmd changes a state's entry in the directory; today its
+// newStatesUpdateCmd changes a state's entry in the directory: its
 // retention (DESIGN §10), the setting its directory_admin keeps by hand
-// between snapshots.
+// between snapshots, and its witness (DESIGN §6.1, see witness.go).
 func newStatesUpdateCmd(g *globals) *cobra.Command {
 	var retention, etag string
+	var witness witnessFlags
 	c := &cobra.Command{
-		Use:   "update STATE --retention-after-close DURATION",
-		Short: "Change a state's entry in the directory: how long its requests' personal data is kept (a directory_admin of the state)",
+		Use:   "update STATE [--retention-after-close DURATION] [--witness-url URL --witness-key KEY | --clear-witness]",
+		Short: "Change a state's entry in the directory: how long its requests' personal data is kept, its witness",
 		Long: `Change how long the personal data and content of the state's requests (it the requesting state)
 are kept after they are closed, or after their last change if never transmitted, before they
 are erased (DESIGN §10): --retention-after-close, a Go duration (43800h), days (1825d) or years
 (5y, of 365 days), at least a day and at most 100 years; 'default' removes the state's value, and
 the deployment's default (comity-request --retention-after-close, 5 years) applies. The change
-is audited; a request already erased stays erased.`,
+is audited; a request already erased stays erased. A directory_admin of the state changes it.
+
+--witness-url and --witness-key set the witness the state's oversight body runs (DESIGN §6.1): its
+base URL (https, or http on a loopback host) and its cosignature/v1 public key (algorithm 0x04, as
+comity-witness publishes it in witness.pub), given as the key or a file holding it;
+--clear-witness removes it. Only a directory_admin of the state's OVERSIGHT agency may change the
+witness. Auditors derive their witness policy from these entries ('comityctl audit policy').`,
 		Example: `  comityctl states update KZ --retention-after-close 5y
-  comityctl states update KZ --retention-after-close default`,
+  comityctl states update KZ --retention-after-close default
+  comityctl states update KZ --witness-url https://witness.kz.example --witness-key var/witness/KZ/witness.pub
+  comityctl states update KZ --clear-witness`,
 		Args: args(1, "one STATE (its ISO code, e.g. KZ)"),
 		RunE: func(c *cobra.Command, a []string) error {
 			code := strings.ToUpper(strings.TrimPrefix(strings.TrimSpace(a[0]), "states/"))
 			if !statePattern.MatchString(code) {
 				return fmt.Errorf("%w: %q is not a state: give its ISO code, e.g. KZ", errUsage, a[0])
 			}
-			if !c.Flags().Changed("retention-after-close") {
-				return fmt.Errorf("%w: nothing to change: give --retention-after-close", errUsage)
+			patch := &directoryv1.State{Name: "states/" + code}
+			var mask []string
+			if c.Flags().Changed("retention-after-close") {
+				d, err := parseRetention(retention)
+				if err != nil {
+					return err
+				}
+				mask, patch.RetentionAfterClose = append(mask, "retentionAfterClose"), d
 			}
-			d, err := parseRetention(retention)
-			if err != nil {
-				return err
+			if witness.given(c.Flags()) {
+				if err := witness.apply(c.Flags(), patch); err != nil {
+					return err
+				}
+				mask = append(mask, "witness")
+			}
+			if len(mask) == 0 {
+				return fmt.Errorf("%w: nothing to change: give --retention-after-close, --witness-url with --witness-key, or --clear-witness", errUsage)
 			}
 			cl, err := g.client()
 			if err != nil {
@@ -708,8 +728,8 @@ is audited; a request already erased stays erased.`,
 				}
 				etag = cur.GetEtag()
 			}
-			patch := &directoryv1.State{Name: "states/" + code, Etag: etag, RetentionAfterClose: d}
-			data, err := cl.callRaw(ctx, http.MethodPatch, "/v1/states/"+code+"?updateMask=retentionAfterClose", patch)
+			patch.Etag = etag
+			data, err := cl.callRaw(ctx, http.MethodPatch, "/v1/states/"+code+"?updateMask="+strings.Join(mask, ","), patch)
 			if err != nil {
 				return err
 			}
@@ -718,5 +738,6 @@ is audited; a request already erased stays erased.`,
 	}
 	c.Flags().StringVar(&retention, "retention-after-close", "", "how long the state's requests' personal data is kept after close: 1825d, 5y, 43800h, or 'default'")
 	c.Flags().StringVar(&etag, "etag", "", "the etag you read: refuse the change if the state changed since (default: its current one)")
+	witness.register(c.Flags())
 	return c
 }

@@ -253,6 +253,12 @@ func (c *restClient) importState(ctx context.Context, want directory.State) entr
 	if want.RetentionAfterClose != 0 && want.RetentionAfterClose != cur.RetentionAfterClose {
 		mask, patch.RetentionAfterClose = append(mask, "retentionAfterClose"), durationpb.New(want.RetentionAfterClose)
 	}
+	// Likewise its witness (DESIGN §6.1); a snapshot naming another one is
+	// applied, which only a directory_admin of the state's oversight
+	// agency may do (the PATCH is refused whole otherwise, saying so).
+	if !want.Witness.IsZero() && want.Witness != cur.Witness {
+		mask, patch.Witness = append(mask, "witness"), grpcapi.WitnessToProto(want.Witness)
+	}
 	if len(mask) == 0 {
 		res.outcome = unchanged
 		return res

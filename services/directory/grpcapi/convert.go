@@ -37,6 +37,7 @@ func StateToProto(s directory.State) *directoryv1.State {
 		ClaimMappings:       MappingsToProto(s.ClaimMappings),
 		Instruments:         StateInstrumentsToProto(s.Instruments),
 		RetentionAfterClose: retention,
+		Witness:             WitnessToProto(s.Witness),
 		Etag:                s.Etag(),
 		UpdateTime:          timestamp(s.UpdateTime),
 	}
@@ -79,7 +80,23 @@ func StateFromProto(s *directoryv1.State) directory.State {
 		ClaimMappings:       MappingsFromProto(s.GetClaimMappings()),
 		Instruments:         StateInstrumentsFromProto(s.GetInstruments()),
 		RetentionAfterClose: retentionFromProto(s.GetRetentionAfterClose()),
+		Witness:             WitnessFromProto(s.GetWitness()),
 	}
+}
+
+// WitnessToProto converts a state's witness to its API form: absent for
+// none.
+func WitnessToProto(w directory.StateWitness) *directoryv1.StateWitness {
+	if w.IsZero() {
+		return nil
+	}
+	return &directoryv1.StateWitness{Url: w.URL, PublicKey: w.PublicKey}
+}
+
+// WitnessFromProto converts an API witness to the domain: absent (or
+// empty) is none.
+func WitnessFromProto(w *directoryv1.StateWitness) directory.StateWitness {
+	return directory.StateWitness{URL: w.GetUrl(), PublicKey: w.GetPublicKey()}
 }
 
 // retentionFromProto is a state's retention: zero for none. One that is

@@ -26,7 +26,7 @@ func FuzzUpdateMask(f *testing.F) {
 		updatable []string
 	}
 	targets := []target{
-		{&directoryv1.State{}, []string{"display_names", "official_languages", "accepted_languages", "time_zone", "trusted_issuers", "claim_mappings", "instruments", "retention_after_close"}},
+		{&directoryv1.State{}, []string{"display_names", "official_languages", "accepted_languages", "time_zone", "trusted_issuers", "claim_mappings", "instruments", "retention_after_close", "witness"}},
 		{&directoryv1.Agency{}, []string{"kind", "display_names", "receives", "accepted_languages", "contact_points"}},
 	}
 	for _, tg := range targets {

@@ -6,8 +6,10 @@ package grpcapi
 import (
 	"context"
 	"fmt"
-	"google.golang.org/protobuf/types/known/durationpb"
+	"slices"
 	"strings"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"go.einride.tech/aip/fieldbehavior"
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -101,6 +103,13 @@ func (s *Server) UpdateState(ctx context.Context, req *directoryv1.UpdateStateRe
 		case "retention_after_close":
 			v := retentionFromProto(in.GetRetentionAfterClose())
 			ch.RetentionAfterClose = &v
+		case "witness":
+			// Absent clears it.
+			v := WitnessFromProto(in.GetWitness())
+			ch.Witness = &v
+		case "witness.url", "witness.public_key":
+			// A url without its key (or the reverse) is half a witness.
+			return nil, (errs.Violations{{Field: "update_mask", Description: fmt.Sprintf("%q cannot be updated on its own; update \"witness\" whole (its url and public_key together)", path)}}).Err(errs.Invalid, "invalid update mask")
 		default:
 			return nil, unmapped("state", path)
 		}
@@ -299,6 +308,12 @@ func (s *Server) Preauthorize(ctx context.Context, _ string, req any) error {
 		code, ok := strings.CutPrefix(r.GetState().GetName(), statePrefix)
 		if !ok {
 			return nil
+		}
+		// A change naming the witness is open to fewer (DESIGN §6.1): the
+		// refusal says who may make it. A full replacement is left to
+		// UpdateState, which refuses it only if the witness changes.
+		if slices.ContainsFunc(r.GetUpdateMask().GetPaths(), func(p string) bool { return aip.ProtoPath(p) == "witness" }) {
+			return s.svc.MayChangeWitness(ctx, p, code)
 		}
 		return s.svc.MayChangeState(ctx, p, code)
 	case *directoryv1.CreateAgencyRequest:

@@ -94,11 +94,11 @@ func updateTime(t, write time.Time) time.Time {
 
 // States.
 
-const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, instruments, retention_after_close_ns`
+const stateColumns = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, instruments, retention_after_close_ns, witness_url, witness_public_key`
 
 // stateSelect reads stateColumns; instruments never recorded read as none,
-// and a retention never set as none (zero).
-const stateSelect = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, COALESCE(instruments, '[]'), COALESCE(retention_after_close_ns, 0)`
+// and a retention or a witness never set as none (zero).
+const stateSelect = `code, display_names, official_languages, accepted_languages, time_zone, trusted_issuers, claim_mappings, version, update_time, COALESCE(instruments, '[]'), COALESCE(retention_after_close_ns, 0), COALESCE(witness_url, ''), COALESCE(witness_public_key, '')`
 
 // retentionOf is the column value of a state's retention: NULL for none.
 func retentionOf(d time.Duration) any {
@@ -106,6 +106,14 @@ func retentionOf(d time.Duration) any {
 		return nil
 	}
 	return int64(d)
+}
+
+// witnessOf is the column values of a state's witness: NULL for none.
+func witnessOf(w directory.StateWitness) (url, key any) {
+	if w.IsZero() {
+		return nil, nil
+	}
+	return w.URL, w.PublicKey
 }
 
 func scanState(row sqldb.Scanner) (directory.State, error) {
@@ -116,7 +124,7 @@ func scanState(row sqldb.Scanner) (directory.State, error) {
 		retention                                    int64
 	)
 	if err := row.Scan(&s.Code, &names, &official, &accepted, &s.TimeZone, &issuers, &mappings, &s.Version, sqldb.ScanTime(&s.UpdateTime),
-		&instruments, &retention); err != nil {
+		&instruments, &retention, &s.Witness.URL, &s.Witness.PublicKey); err != nil {
 		return directory.State{}, err
 	}
 	d := columns{row: "state " + s.Code}
@@ -209,12 +217,13 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 		st.Version = version + 1
 		st.UpdateTime = updateTime(st.UpdateTime, time.Now())
 		storedoc.NormalizeState(&st)
+		witnessURL, witnessKey := witnessOf(st.Witness)
 		if _, err := tx.Exec(ctx, `UPDATE states SET display_names = ?, official_languages = ?,
 			accepted_languages = ?, time_zone = ?, trusted_issuers = ?, claim_mappings = ?, version = ?, update_time = ?,
-			instruments = ?, retention_after_close_ns = ? WHERE code = ?`,
+			instruments = ?, retention_after_close_ns = ?, witness_url = ?, witness_public_key = ? WHERE code = ?`,
 			storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages), storedoc.EncodeList(st.AcceptedLanguages),
 			st.TimeZone, storedoc.EncodeList(st.TrustedIssuers), storedoc.EncodeClaimMappings(st.ClaimMappings), st.Version, d.Time(st.UpdateTime),
-			storedoc.EncodeStateInstruments(st.Instruments), retentionOf(st.RetentionAfterClose), code); err != nil {
+			storedoc.EncodeStateInstruments(st.Instruments), retentionOf(st.RetentionAfterClose), witnessURL, witnessKey, code); err != nil {
 			return fmt.Errorf("update state %s: %w", code, err)
 		}
 		if err := sqldb.InsertEvent(ctx, tx, ev); err != nil {
@@ -236,14 +245,16 @@ func (s *Store) UpdateState(ctx context.Context, code string, fn func(*directory
 // directory.Import keeps a stored state's entries when a snapshot lists
 // none.
 func upsertState(ctx context.Context, tx *sqldb.Tx, st directory.State, t time.Time, upsert bool) error {
-	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`
+	q := `INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`
 	if upsert {
 		q += ` ON CONFLICT (code) DO UPDATE SET display_names = excluded.display_names,
 			official_languages = excluded.official_languages, accepted_languages = excluded.accepted_languages,
 			time_zone = excluded.time_zone, trusted_issuers = excluded.trusted_issuers,
 			claim_mappings = excluded.claim_mappings, version = states.version + 1, update_time = excluded.update_time,
-			instruments = excluded.instruments, retention_after_close_ns = excluded.retention_after_close_ns`
+			instruments = excluded.instruments, retention_after_close_ns = excluded.retention_after_close_ns,
+			witness_url = excluded.witness_url, witness_public_key = excluded.witness_public_key`
 	}
+	witnessURL, witnessKey := witnessOf(st.Witness)
 	var instruments any
 	if len(st.Instruments) > 0 {
 		instruments = storedoc.EncodeStateInstruments(st.Instruments)
@@ -251,7 +262,7 @@ func upsertState(ctx context.Context, tx *sqldb.Tx, st directory.State, t time.T
 	_, err := tx.Exec(ctx, q, st.Code, storedoc.EncodeMap(st.DisplayNames), storedoc.EncodeList(st.OfficialLanguages),
 		storedoc.EncodeList(st.AcceptedLanguages), st.TimeZone, storedoc.EncodeList(st.TrustedIssuers),
 		storedoc.EncodeClaimMappings(st.ClaimMappings), tx.Dialect().Time(updateTime(st.UpdateTime, t)), instruments,
-		retentionOf(st.RetentionAfterClose))
+		retentionOf(st.RetentionAfterClose), witnessURL, witnessKey)
 	if _, dup := sqldb.UniqueViolation(err); dup {
 		return errs.Wrap(err, errs.Invalid, "state %q is given twice", st.Code)
 	}

@@ -109,6 +109,9 @@ func fixtures() ([]directory.State, []directory.Agency) {
 			// A retention of its own (DESIGN §10); the others keep the
 			// deployment's default.
 			st.RetentionAfterClose = 3 * 365 * 24 * time.Hour
+			// And a witness (DESIGN §6.1); the store keeps what it is
+			// given, the service checks it.
+			st.Witness = directory.StateWitness{URL: "https://witness.kz.example", PublicKey: "witness.kz+0badc0de+BKZKZ="}
 		}
 		states = append(states, st)
 		for _, k := range []struct {
@@ -810,6 +813,7 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 			s.TrustedIssuers = append(s.TrustedIssuers, "https://new.example/")
 			s.ClaimMappings = []identity.ClaimMapping{{Issuer: "https://new.example/", RolesClaim: "groups", RoleValues: map[string]string{"mla": "prosecutor"}}}
 			s.RetentionAfterClose = 10*365*24*time.Hour + time.Nanosecond
+			s.Witness = directory.StateWitness{URL: "http://127.0.0.1:9104", PublicKey: "witness.kz.new+12345678+BNEW="}
 			s.UpdateTime = later
 			return nil
 		}, change: func(s *directory.State) {
@@ -820,6 +824,18 @@ func testUpdateState(t *testing.T, newStore func(t *testing.T) Store) {
 			s.TrustedIssuers = append(slices.Clone(s.TrustedIssuers), "https://new.example/")
 			s.ClaimMappings = []identity.ClaimMapping{{Issuer: "https://new.example/", RolesClaim: "groups", RoleValues: map[string]string{"mla": "prosecutor"}}}
 			s.RetentionAfterClose = 10*365*24*time.Hour + time.Nanosecond
+			s.Witness = directory.StateWitness{URL: "http://127.0.0.1:9104", PublicKey: "witness.kz.new+12345678+BNEW="}
+			s.UpdateTime = later
+		}},
+		{name: "remove the witness", fn: func(s *directory.State) error {
+			s.Witness = directory.StateWitness{}
+			s.UpdateTime = later
+			return nil
+		}, change: func(s *directory.State) {
+			if s.Witness.IsZero() {
+				panic("the fixture's KZ has no witness to remove")
+			}
+			s.Witness = directory.StateWitness{}
 			s.UpdateTime = later
 		}},
 		{name: "remove the retention", fn: func(s *directory.State) error {
