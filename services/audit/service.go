@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -66,6 +67,13 @@ type Option func(*Service)
 // tlog.DefaultBatchMaxAge).
 func WithSpool(sp Spool) Option { return func(s *Service) { s.spool = sp } }
 
+// WithWitnessPolicy names the witness policy the log's checkpoints
+// satisfy (C2SP policy text), handed to auditors with the checkpoint and in
+// bundles so that they can keep it; they verify against their own copy.
+func WithWitnessPolicy(policy []byte) Option {
+	return func(s *Service) { s.witnessPolicy = bytes.Clone(policy) }
+}
+
 // Service is the audit trail: it appends events to the log exactly once per
 // event id, keeps the index, and answers auditors with proofs.
 //
@@ -97,7 +105,8 @@ type Service struct {
 	indexed  *sync.Cond
 	writers  sync.WaitGroup
 
-	spool Spool
+	spool         Spool
+	witnessPolicy []byte
 	// draining is set while a goroutine logs the spool's events; again
 	// asks it for another pass, for events spooled meanwhile. drainers
 	// tracks it, for Flush.

@@ -144,9 +144,11 @@ type Log struct {
 	dir       string
 	origin    string
 	publicKey string
-	// policy is the witness policy, nil when checkpoints are unwitnessed.
-	policy *bundle.Policy
-	lock      *os.File
+	// policy is the witness policy, nil when checkpoints are unwitnessed;
+	// policyText is its text, as published in dir/witness-policy.
+	policy     *bundle.Policy
+	policyText []byte
+	lock       *os.File
 
 	appender *tessera.Appender
 	shutdown func(context.Context) error
@@ -178,6 +180,8 @@ type Log struct {
 //     0600), generated on first start;
 //   - dir/public.key is its verifier key (mode 0644), for operators and
 //     auditors;
+//   - dir/witness-policy is the witness policy in force (mode 0644), for
+//     auditors, absent when checkpoints are not witnessed;
 //   - dir/writer.lock is held while the Log is open: only one Log writes a
 //     log (see Log).
 //
@@ -217,6 +221,11 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 			stop()
 		}
 	}()
+	if len(o.WitnessPolicy) > 0 {
+		if err := createUnwitnessed(bg, dir, driver, o, signer); err != nil {
+			return nil, err
+		}
+	}
 	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, o.tesseraOptions(signer))
 	if err != nil {
 		return nil, fmt.Errorf("audit log: tessera: %w", err)
@@ -232,8 +241,13 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 		awaiter:   tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, awaitPoll),
 		stop:      stop,
 	}
+	if err := writePolicy(dir, o.WitnessPolicy); err != nil {
+		_ = shutdown(ctx)
+		return nil, err
+	}
 	if len(o.WitnessPolicy) > 0 {
 		l.policy, _ = bundle.ParsePolicy(o.WitnessPolicy) // checked by withDefaults
+		l.policyText = bytes.Clone(o.WitnessPolicy)
 	}
 	// A log whose published checkpoint does not verify with its own key
 	// (files from another log, a replaced key) must not grow further.
@@ -245,6 +259,31 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 			"the checkpoint of the audit log in %s does not verify with %s", dir, publicKeyFile)
 	}
 	return l, nil
+}
+
+// createUnwitnessed creates a new log's tree, publishing its first, empty
+// checkpoint without witnesses. Tessera publishes that checkpoint when it
+// creates the tree, and with witnesses it would fail: they cannot know the
+// key of a log that does not exist yet (and may be down), so a new
+// witnessed log could never start. The empty tree commits to nothing, and
+// every later tree is consistent with it, so its checkpoint needs no
+// witness; every checkpoint after it does. An existing tree is left alone.
+func createUnwitnessed(ctx context.Context, dir string, driver tessera.Driver, o Options, signer note.Signer) error {
+	_, err := os.Stat(filepath.Join(dir, "log", ".state", "treeState"))
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil // there is a tree (or the driver will report the error)
+	}
+	o.WitnessPolicy = nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, shutdown, _, err := tessera.NewAppender(ctx, driver, o.tesseraOptions(signer))
+	if err != nil {
+		return fmt.Errorf("audit log: tessera: create: %w", err)
+	}
+	if err := shutdown(ctx); err != nil {
+		return fmt.Errorf("audit log: tessera: create: %w", err)
+	}
+	return nil
 }
 
 // TesseraOptions returns the options Open gives Tessera's appender for a
@@ -274,6 +313,30 @@ func (o Options) tesseraOptions(signer note.Signer) *tessera.AppendOptions {
 	}
 	return opts
 }
+
+// WitnessPolicy returns the witness policy the log's checkpoints satisfy
+// (as in dir/witness-policy), nil when they are not witnessed.
+func (l *Log) WitnessPolicy() []byte { return bytes.Clone(l.policyText) }
+
+// writePolicy publishes the policy in force beside the public key, or
+// removes a previous one when checkpoints are no longer witnessed, so that
+// the file never claims a policy the log does not follow.
+func writePolicy(dir string, policy []byte) error {
+	path := filepath.Join(dir, WitnessPolicyFile)
+	if len(policy) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("audit log: %w", err)
+		}
+		return nil
+	}
+	if err := writeFileAtomic(path, policy, 0o644); err != nil {
+		return fmt.Errorf("audit log: witness policy: %w", err)
+	}
+	return nil
+}
+
+// Dir is the directory the log was opened in.
+func (l *Log) Dir() string { return l.dir }
 
 // PublicKey returns the note verifier key of the log's checkpoints,
 // "<origin>+<hash>+<base64>", as in dir/public.key.
