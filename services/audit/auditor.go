@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -94,6 +95,10 @@ func (s *Service) drainSpool(ctx context.Context) error {
 	}
 	return s.spool.Remove(ctx, ids)
 }
+
+// WitnessPolicy is the witness policy the log's checkpoints satisfy (see
+// WithWitnessPolicy), nil when they are not witnessed.
+func (s *Service) WitnessPolicy() []byte { return bytes.Clone(s.witnessPolicy) }
 
 // Checkpoint returns the latest checkpoint and the public key, for auditors.
 func (s *Service) Checkpoint(ctx context.Context, p identity.Principal) (Checkpoint, string, error) {
@@ -220,7 +225,10 @@ type ProvenEntry struct {
 
 // Bundle is what an auditor verifies offline.
 type Bundle struct {
-	PublicKey        string
+	PublicKey string
+	// WitnessPolicy is the policy the log says its checkpoints satisfy:
+	// for information; auditors verify against their own copy.
+	WitnessPolicy    []byte
 	Checkpoint       Checkpoint
 	Entries          []ProvenEntry
 	ConsistencyFrom  uint64
@@ -239,7 +247,7 @@ func (s *Service) Export(ctx context.Context, p identity.Principal, filter query
 	if err != nil {
 		return Bundle{}, err
 	}
-	b := Bundle{PublicKey: s.log.PublicKey(), Checkpoint: cp, ConsistencyFrom: consistencyFrom}
+	b := Bundle{PublicKey: s.log.PublicKey(), WitnessPolicy: s.WitnessPolicy(), Checkpoint: cp, ConsistencyFrom: consistencyFrom}
 	if consistencyFrom != 0 {
 		if err := checkRange(consistencyFrom, cp.Size, cp.Size); err != nil {
 			return Bundle{}, err

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -27,11 +28,15 @@ type Log interface {
 	// NextIndex is the index the next leaf will get: everything below it is
 	// sequenced, if not yet integrated.
 	NextIndex(ctx context.Context) (uint64, error)
-	// AwaitIntegration blocks until a checkpoint covers size entries.
-	AwaitIntegration(ctx context.Context, size uint64) error
+	// AwaitIntegrated blocks until the tree holds size entries, whether or
+	// not a checkpoint covers them yet (witnesses may be down).
+	AwaitIntegrated(ctx context.Context, size uint64) error
+	// IntegratedSize is the size of the tree, published or not.
+	IntegratedSize(ctx context.Context) (uint64, error)
 	// Checkpoint returns the latest checkpoint.
 	Checkpoint(ctx context.Context) (Checkpoint, error)
-	// Leaves returns the leaves [from, to) of the tree of treeSize entries.
+	// Leaves returns the leaves [from, to) of the tree of treeSize entries;
+	// treeSize need only be integrated, not checkpointed.
 	Leaves(ctx context.Context, from, to, treeSize uint64) ([][]byte, error)
 	// InclusionProof proves leaf index in the tree of treeSize entries.
 	InclusionProof(ctx context.Context, index, treeSize uint64) ([][]byte, error)
@@ -61,6 +66,13 @@ type Option func(*Service)
 // a read waits for its event to be logged (a Tessera batch, up to
 // tlog.DefaultBatchMaxAge).
 func WithSpool(sp Spool) Option { return func(s *Service) { s.spool = sp } }
+
+// WithWitnessPolicy names the witness policy the log's checkpoints
+// satisfy (C2SP policy text), handed to auditors with the checkpoint and in
+// bundles so that they can keep it; they verify against their own copy.
+func WithWitnessPolicy(policy []byte) Option {
+	return func(s *Service) { s.witnessPolicy = bytes.Clone(policy) }
+}
 
 // Service is the audit trail: it appends events to the log exactly once per
 // event id, keeps the index, and answers auditors with proofs.
@@ -93,7 +105,8 @@ type Service struct {
 	indexed  *sync.Cond
 	writers  sync.WaitGroup
 
-	spool Spool
+	spool         Spool
+	witnessPolicy []byte
 	// draining is set while a goroutine logs the spool's events; again
 	// asks it for another pass, for events spooled meanwhile. drainers
 	// tracks it, for Flush.
@@ -118,19 +131,22 @@ func NewService(log Log, index Index, now func() time.Time, opts ...Option) *Ser
 }
 
 // Recover brings the index up to date with the log after a restart: it waits
-// until every sequenced entry is integrated, then indexes what is missing
-// (all of it when the index was lost, the tail after a crash between logging
-// and indexing). Events the relays then send again are found, not logged a
-// second time.
+// until every sequenced entry is integrated into the tree, then indexes what
+// is missing (all of it when the index was lost, the tail after a crash
+// between logging and indexing). Events the relays then send again are
+// found, not logged a second time. It reads the integrated tree, not the
+// latest checkpoint, so that the service starts while the witnesses are
+// down and no checkpoint can be published: auditors' proofs still wait
+// for one.
 func (s *Service) Recover(ctx context.Context) error {
 	next, err := s.log.NextIndex(ctx)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	if err := s.log.AwaitIntegration(ctx, next); err != nil {
+	if err := s.log.AwaitIntegrated(ctx, next); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	cp, err := s.log.Checkpoint(ctx)
+	treeSize, err := s.log.IntegratedSize(ctx)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
@@ -147,9 +163,9 @@ func (s *Service) Recover(ctx context.Context) error {
 		from = 0 // holes: rescan; Put skips what is there
 	}
 	const chunk = 1000
-	for lo := from; lo < cp.Size; lo += chunk {
-		hi := min(lo+chunk, cp.Size)
-		leaves, err := s.log.Leaves(ctx, lo, hi, cp.Size)
+	for lo := from; lo < treeSize; lo += chunk {
+		hi := min(lo+chunk, treeSize)
+		leaves, err := s.log.Leaves(ctx, lo, hi, treeSize)
 		if err != nil {
 			return fmt.Errorf("recover: read leaves %d-%d: %w", lo, hi, err)
 		}

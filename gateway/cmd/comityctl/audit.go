@@ -200,31 +200,35 @@ audit/public.key in its data directory, e.g. var/audit/public.key), or the key
 bundle is consistent with its own key, knowing that this proves nothing, add --insecure-bundle-key`
 
 func newAuditVerifyCmd(g *globals) *cobra.Command {
-	var key, since string
+	var key, since, policy string
 	var insecure bool
 	c := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Check a bundle offline: signature, inclusion proofs, consistency",
 		Long: `Check a bundle offline against the log's public key: the checkpoint's signature, every entry's
 inclusion proof, that each event is exactly the logged one, and with --since that the log only
-grew since an earlier bundle or checkpoint. --public-key is required: ` + untrustedKeyHelp + `.`,
-		Example: `  comityctl audit verify --public-key var/audit/public.key case.bundle
+grew since an earlier bundle or checkpoint. --public-key is required: ` + untrustedKeyHelp + `.
+With --policy, the checkpoint's witness cosignatures are checked against a witness policy file you
+keep yourself (never the one inside the bundle): it must satisfy the policy's quorum.`,
+		Example: `  comityctl audit verify --public-key var/audit/public.key --policy var/audit/witness-policy case.bundle
+  comityctl audit verify --public-key var/audit/public.key case.bundle
   comityctl audit verify --public-key var/audit/public.key --since case.bundle later.bundle`,
 		Args:        args(1, "exactly one bundle FILE"),
 		Annotations: map[string]string{envAnnotation: "all"},
 		RunE: func(c *cobra.Command, a []string) error {
-			return auditVerify(a[0], key, since, insecure, g.stdout, g.stderr)
+			return auditVerify(a[0], key, since, policy, insecure, g.stdout, g.stderr)
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&key, "public-key", "", "the log's published public key, or a file holding it (e.g. var/audit/public.key)")
 	f.StringVar(&since, "since", "", "an earlier bundle or checkpoint file; the bundle must prove the log only grew since")
+	f.StringVar(&policy, "policy", "", "a witness policy file you keep (e.g. a copy of var/audit/witness-policy); the checkpoint's cosignatures must satisfy it")
 	f.BoolVar(&insecure, "insecure-bundle-key", false, "without --public-key, check the bundle against the key inside it: this proves nothing about the log")
 	noEnv(c, "insecure-bundle-key")
 	return c
 }
 
-func auditVerify(file, key, since string, insecure bool, stdout, stderr io.Writer) error {
+func auditVerify(file, key, since, policyFile string, insecure bool, stdout, stderr io.Writer) error {
 	pub := strings.TrimSpace(key)
 	if data, err := os.ReadFile(pub); pub != "" && err == nil {
 		pub = strings.TrimSpace(string(data))
@@ -248,9 +252,24 @@ func auditVerify(file, key, since string, insecure bool, stdout, stderr io.Write
 			return err
 		}
 	}
+	var policy []byte
+	if policyFile != "" {
+		if policy, err = readLimited(policyFile); err != nil {
+			return err
+		}
+	}
 	n, err := verifyBundle(b, pub, old)
 	if err != nil {
 		return fmt.Errorf("%s: NOT VERIFIED: %w", file, err)
+	}
+	witnessed := "witness cosignatures NOT checked (give --policy)"
+	if policy != nil {
+		rep, err := bundle.VerifyCosignatures([]byte(b.GetCheckpoint().GetNote()), policy)
+		if err != nil {
+			return fmt.Errorf("%s: NOT VERIFIED: witnesses (policy %s): %w", file, policyFile, err)
+		}
+		witnessed = fmt.Sprintf("cosigned by %d of %d witnesses of %s (%s), satisfying %s",
+			len(rep.Cosigned), rep.Witnesses, policyFile, strings.Join(rep.Cosigned, ", "), rep.Quorum)
 	}
 	if insecure {
 		_, err = fmt.Fprintf(stdout, "consistent with its own key only: %d entries in checkpoint %d of %s. "+
@@ -258,7 +277,7 @@ func auditVerify(file, key, since string, insecure bool, stdout, stderr io.Write
 			n, b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin())
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "verified: %d entries included in checkpoint %d of %s\n", n, b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin())
+	_, err = fmt.Fprintf(stdout, "verified: %d entries included in checkpoint %d of %s; %s\n", n, b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin(), witnessed)
 	return err
 }
 

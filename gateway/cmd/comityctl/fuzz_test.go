@@ -103,7 +103,7 @@ func newFuzzLog(f *testing.F) *fuzzLog {
 	if err := os.WriteFile(since, l.note2, 0o600); err != nil {
 		f.Fatal(err)
 	}
-	if err := auditVerify(path, vkey, since, false, io.Discard, io.Discard); err != nil {
+	if err := auditVerify(path, vkey, since, "", false, io.Discard, io.Discard); err != nil {
 		f.Fatalf("the fixture bundle does not verify: %v", err)
 	}
 	return l
@@ -148,7 +148,7 @@ func FuzzAuditVerify(f *testing.F) {
 			}
 		}
 		var stdout bytes.Buffer
-		err := auditVerify(path, l.vkey, since, false, &stdout, io.Discard)
+		err := auditVerify(path, l.vkey, since, "", false, &stdout, io.Discard)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("audit verify failed without a message")

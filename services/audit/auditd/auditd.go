@@ -45,6 +45,11 @@ type Config struct {
 	LogDir string
 	// Origin names the log, and so the deployment, e.g. "comity.local/audit".
 	Origin string
+	// WitnessPolicy is the witness policy (C2SP policy text) checkpoints
+	// must satisfy before they are published; it is written to
+	// LogDir/witness-policy for auditors and given with each checkpoint.
+	// Empty: checkpoints are not witnessed (a warning at start says so).
+	WitnessPolicy []byte
 	// DirectoryAddr is the directory's gRPC address: auditors' tokens are
 	// checked against the issuers their state trusts.
 	DirectoryAddr string
@@ -90,7 +95,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer closeIndex()
-	tl, err := tlog.Open(ctx, cfg.LogDir, tlog.Options{Origin: cfg.Origin})
+	tl, err := tlog.Open(ctx, cfg.LogDir, tlog.Options{Origin: cfg.Origin, WitnessPolicy: cfg.WitnessPolicy})
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
@@ -101,6 +106,9 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("closing the audit log", zap.Error(err))
 		}
 	}()
+	if err := checkWitnessed(ctx, tl, log); err != nil {
+		return err
+	}
 	// Under the log's writer lock, which covers it too.
 	sp, err := spool.Open(filepath.Join(cfg.LogDir, ReadsSpoolFile))
 	if err != nil {
@@ -115,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Error("the machine stopped while the audit service ran: auditors' reads answered in the moments " +
 			"before it may be missing from the audit trail (they were written to " + ReadsSpoolFile + " but not yet synced)")
 	}
-	svc := audit.NewService(LogAdapter{tl}, index, nil, audit.WithSpool(sp))
+	svc := audit.NewService(LogAdapter{tl}, index, nil, audit.WithSpool(sp), audit.WithWitnessPolicy(tl.WitnessPolicy()))
 	if err := svc.Recover(ctx); err != nil {
 		return err
 	}
@@ -156,6 +164,26 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	auditv1.RegisterAuditServiceServer(srv.GRPC(), grpcapi.NewServer(svc))
 	return srv.Serve(ctx)
+}
+
+// checkWitnessed refuses to serve a log older than what its witnesses
+// cosigned (tlog.Log.CheckWitnessed), before anything is appended to it,
+// and says at start whether checkpoints are witnessed.
+func checkWitnessed(ctx context.Context, tl *tlog.Log, log *zap.Logger) error {
+	if tl.WitnessPolicy() == nil {
+		log.Warn("checkpoints are not witnessed: no witness policy given (--witness-policy); " +
+			"auditors must trust the operator not to fork the audit log")
+		return nil
+	}
+	skipped, err := tl.CheckWitnessed(ctx, tlog.DefaultWitnessCheckTimeout)
+	for _, s := range skipped {
+		log.Warn("could not compare the audit log with a witness's latest checkpoint; skipped", zap.Error(s))
+	}
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	log.Info("checkpoints are witnessed", zap.String("policy_file", filepath.Join(tl.Dir(), tlog.WitnessPolicyFile)))
+	return nil
 }
 
 // Callers are who may call the audit service over mTLS: the producing

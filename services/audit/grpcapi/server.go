@@ -60,7 +60,7 @@ func (s *Server) GetCheckpoint(ctx context.Context, _ *auditv1.GetCheckpointRequ
 	if err != nil {
 		return nil, err
 	}
-	return &auditv1.GetCheckpointResponse{Checkpoint: CheckpointToProto(cp), PublicKey: key}, nil
+	return &auditv1.GetCheckpointResponse{Checkpoint: CheckpointToProto(cp), PublicKey: key, WitnessPolicy: string(s.svc.WitnessPolicy())}, nil
 }
 
 // ListEntries implements auditv1.AuditServiceServer. The page token is the
@@ -176,7 +176,7 @@ func (s *Server) ExportBundle(ctx context.Context, req *auditv1.ExportBundleRequ
 		return nil, err
 	}
 	out := &auditv1.Bundle{
-		PublicKey: b.PublicKey, Checkpoint: CheckpointToProto(b.Checkpoint), Filter: req.GetFilter(),
+		PublicKey: b.PublicKey, WitnessPolicy: string(b.WitnessPolicy), Checkpoint: CheckpointToProto(b.Checkpoint), Filter: req.GetFilter(),
 		ConsistencyFrom: b.ConsistencyFrom, ConsistencyProof: b.ConsistencyProof,
 	}
 	for _, e := range b.Entries {

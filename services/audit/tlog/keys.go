@@ -20,7 +20,10 @@ import (
 const (
 	signingKeyFile = "signing.key"
 	publicKeyFile  = "public.key"
-	lockFile       = "writer.lock"
+	// WitnessPolicyFile is the witness policy in force, published beside
+	// publicKeyFile.
+	WitnessPolicyFile = "witness-policy"
+	lockFile          = "writer.lock"
 )
 
 // loadOrCreateKeys returns the log's note signer and verifier key, creating

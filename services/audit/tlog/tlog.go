@@ -68,6 +68,16 @@ type Options struct {
 	// CheckpointInterval is the least time between two checkpoints; 0 means
 	// DefaultCheckpointInterval. At least MinCheckpointInterval.
 	CheckpointInterval time.Duration
+	// WitnessPolicy is the witness policy checkpoints must satisfy before
+	// they are published (C2SP/sigsum policy text: witness, group and
+	// quorum lines, each witness with its cosignature/v1 key and URL).
+	// Empty: checkpoints are published unwitnessed. Witnessing fails
+	// closed: while the quorum does not answer, appends are still accepted
+	// and durable, but no checkpoint covers them.
+	WitnessPolicy []byte
+	// WitnessTimeout is how long one publication waits for the quorum to
+	// cosign; 0 means Tessera's DefaultWitnessTimeout (5 s).
+	WitnessTimeout time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -89,6 +99,21 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CheckpointInterval < MinCheckpointInterval {
 		vs.Add("checkpoint_interval", "must be at least %v (got %v)", MinCheckpointInterval, o.CheckpointInterval)
+	}
+	if o.WitnessTimeout == 0 {
+		o.WitnessTimeout = tessera.DefaultWitnessTimeout
+	}
+	if o.WitnessTimeout < 0 {
+		vs.Add("witness_timeout", "must not be negative")
+	}
+	if len(o.WitnessPolicy) > 0 {
+		// The auditors' parser first (it also refuses a witness counted
+		// twice), then Tessera's, which builds what the log runs.
+		if _, err := bundle.ParsePolicy(o.WitnessPolicy); err != nil {
+			vs.Add("witness_policy", "%v", err)
+		} else if _, err := tessera.NewWitnessGroupFromPolicy(o.WitnessPolicy); err != nil {
+			vs.Add("witness_policy", "%v", err)
+		}
 	}
 	return o, vs.Err(errs.Invalid, "invalid audit log options")
 }
@@ -117,8 +142,13 @@ type Checkpoint struct {
 // only once the writer is gone.)
 type Log struct {
 	dir       string
+	origin    string
 	publicKey string
-	lock      *os.File
+	// policy is the witness policy, nil when checkpoints are unwitnessed;
+	// policyText is its text, as published in dir/witness-policy.
+	policy     *bundle.Policy
+	policyText []byte
+	lock       *os.File
 
 	appender *tessera.Appender
 	shutdown func(context.Context) error
@@ -150,6 +180,8 @@ type Log struct {
 //     0600), generated on first start;
 //   - dir/public.key is its verifier key (mode 0644), for operators and
 //     auditors;
+//   - dir/witness-policy is the witness policy in force (mode 0644), for
+//     auditors, absent when checkpoints are not witnessed;
 //   - dir/writer.lock is held while the Log is open: only one Log writes a
 //     log (see Log).
 //
@@ -189,12 +221,18 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 			stop()
 		}
 	}()
+	if len(o.WitnessPolicy) > 0 {
+		if err := createUnwitnessed(bg, dir, driver, o, signer); err != nil {
+			return nil, err
+		}
+	}
 	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, o.tesseraOptions(signer))
 	if err != nil {
 		return nil, fmt.Errorf("audit log: tessera: %w", err)
 	}
 	l := &Log{
 		dir:       dir,
+		origin:    o.Origin,
 		publicKey: vkey,
 		lock:      lock,
 		appender:  appender,
@@ -202,6 +240,14 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 		reader:    reader,
 		awaiter:   tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, awaitPoll),
 		stop:      stop,
+	}
+	if err := writePolicy(dir, o.WitnessPolicy); err != nil {
+		_ = shutdown(ctx)
+		return nil, err
+	}
+	if len(o.WitnessPolicy) > 0 {
+		l.policy, _ = bundle.ParsePolicy(o.WitnessPolicy) // checked by withDefaults
+		l.policyText = bytes.Clone(o.WitnessPolicy)
 	}
 	// A log whose published checkpoint does not verify with its own key
 	// (files from another log, a replaced key) must not grow further.
@@ -213,6 +259,31 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 			"the checkpoint of the audit log in %s does not verify with %s", dir, publicKeyFile)
 	}
 	return l, nil
+}
+
+// createUnwitnessed creates a new log's tree, publishing its first, empty
+// checkpoint without witnesses. Tessera publishes that checkpoint when it
+// creates the tree, and with witnesses it would fail: they cannot know the
+// key of a log that does not exist yet (and may be down), so a new
+// witnessed log could never start. The empty tree commits to nothing, and
+// every later tree is consistent with it, so its checkpoint needs no
+// witness; every checkpoint after it does. An existing tree is left alone.
+func createUnwitnessed(ctx context.Context, dir string, driver tessera.Driver, o Options, signer note.Signer) error {
+	_, err := os.Stat(filepath.Join(dir, "log", ".state", "treeState"))
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil // there is a tree (or the driver will report the error)
+	}
+	o.WitnessPolicy = nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, shutdown, _, err := tessera.NewAppender(ctx, driver, o.tesseraOptions(signer))
+	if err != nil {
+		return fmt.Errorf("audit log: tessera: create: %w", err)
+	}
+	if err := shutdown(ctx); err != nil {
+		return fmt.Errorf("audit log: tessera: create: %w", err)
+	}
+	return nil
 }
 
 // TesseraOptions returns the options Open gives Tessera's appender for a
@@ -229,11 +300,43 @@ func (o Options) TesseraOptions(signer note.Signer) (*tessera.AppendOptions, err
 
 // tesseraOptions is TesseraOptions for options with their defaults.
 func (o Options) tesseraOptions(signer note.Signer) *tessera.AppendOptions {
-	return tessera.NewAppendOptions().
+	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
 		WithBatching(o.BatchMaxSize, o.BatchMaxAge).
 		WithCheckpointInterval(o.CheckpointInterval)
+	if len(o.WitnessPolicy) > 0 {
+		// Parsed in withDefaults already.
+		group, _ := tessera.NewWitnessGroupFromPolicy(o.WitnessPolicy)
+		// Fail closed: a checkpoint the quorum has not cosigned is not
+		// published (Tessera retries at the next interval).
+		opts = opts.WithWitnesses(group, &tessera.WitnessOptions{Timeout: o.WitnessTimeout, FailOpen: false})
+	}
+	return opts
 }
+
+// WitnessPolicy returns the witness policy the log's checkpoints satisfy
+// (as in dir/witness-policy), nil when they are not witnessed.
+func (l *Log) WitnessPolicy() []byte { return bytes.Clone(l.policyText) }
+
+// writePolicy publishes the policy in force beside the public key, or
+// removes a previous one when checkpoints are no longer witnessed, so that
+// the file never claims a policy the log does not follow.
+func writePolicy(dir string, policy []byte) error {
+	path := filepath.Join(dir, WitnessPolicyFile)
+	if len(policy) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("audit log: %w", err)
+		}
+		return nil
+	}
+	if err := writeFileAtomic(path, policy, 0o644); err != nil {
+		return fmt.Errorf("audit log: witness policy: %w", err)
+	}
+	return nil
+}
+
+// Dir is the directory the log was opened in.
+func (l *Log) Dir() string { return l.dir }
 
 // PublicKey returns the note verifier key of the log's checkpoints,
 // "<origin>+<hash>+<base64>", as in dir/public.key.
@@ -381,25 +484,62 @@ func (l *Log) checkTreeSize(ctx context.Context, treeSize uint64) (uint64, error
 	return cp.Size, nil
 }
 
+// IntegratedSize is the size of the tree the log has built, published or
+// not: with witnesses down it runs ahead of the latest checkpoint.
+func (l *Log) IntegratedSize(ctx context.Context) (uint64, error) {
+	n, err := l.reader.IntegratedSize(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("audit log: integrated size: %w", err)
+	}
+	return n, nil
+}
+
+// AwaitIntegrated blocks until the tree holds at least size entries,
+// whether or not a checkpoint commits to them yet: unlike
+// AwaitIntegration, it does not wait for witnesses.
+func (l *Log) AwaitIntegrated(ctx context.Context, size uint64) error {
+	t := time.NewTicker(awaitPoll)
+	defer t.Stop()
+	for {
+		n, err := l.IntegratedSize(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= size {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("audit log: await integrated size %d (at %d): %w", size, n, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // Leaves returns the leaf data of entries [from, to) of the tree of
 // treeSize entries, read back from the entry bundles, e.g. to rebuild the
-// index. treeSize must be checkpointed (errs.FailedPrecondition) and
-// from <= to <= treeSize (errs.Invalid). Each leaf is checked against the
-// hashes of the tree, so that a damaged bundle is an error rather than a
-// wrong event in the index.
+// index. treeSize must be integrated, though not necessarily checkpointed,
+// so that the index can be rebuilt while witnesses are down
+// (errs.FailedPrecondition beyond it), and from <= to <= treeSize
+// (errs.Invalid). Each leaf is checked against the hashes of the tree, so
+// that a damaged bundle is an error rather than a wrong event in the index.
 func (l *Log) Leaves(ctx context.Context, from, to, treeSize uint64) ([][]byte, error) {
-	cpSize, err := l.checkTreeSize(ctx, treeSize)
+	// Read at the integrated size rather than treeSize: the bundle and
+	// tiles of a size that was never the tree's size may not exist, while
+	// the latest ones do and start with the same entries.
+	cpSize, err := l.IntegratedSize(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if treeSize > cpSize {
+		return nil, errs.New(errs.FailedPrecondition,
+			"tree size %d is beyond the log's tree (size %d)", treeSize, cpSize)
 	}
 	if from > to || to > treeSize {
 		return nil, errs.New(errs.Invalid, "entries [%d, %d) are not a range of a tree of size %d", from, to, treeSize)
 	}
 	leaves := make([][]byte, 0, to-from)
 	for ri := range layout.Range(from, to-from, treeSize) {
-		// Read at the latest checkpoint's size rather than treeSize: the
-		// bundle of a size that was never integrated may not exist, while
-		// the latest one does and starts with the same entries.
 		p := layout.PartialTileSize(0, ri.Index, cpSize)
 		raw, err := l.reader.ReadEntryBundle(ctx, ri.Index, p)
 		if err != nil {

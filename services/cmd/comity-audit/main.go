@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/comity-mla/comity/services/audit/auditd"
@@ -18,6 +20,7 @@ func main() {
 	database := fs.String("database", "sqlite:./var/audit.db", "index database: sqlite:PATH or a postgres:// URL")
 	logDir := fs.String("log-dir", "./var/audit", "directory of the transparency log and its keys (one writer only)")
 	origin := fs.String("origin", "comity.local/audit", "log origin, naming this deployment in signed checkpoints")
+	policyFile := fs.String("witness-policy", "", "witness policy file (C2SP policy text) checkpoints must satisfy; empty: checkpoints are not witnessed")
 	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
 	serviceIssuer := fs.String("service-issuer", identity.ServiceIssuerID, "issuer of the services' own tokens (its keys given with --issuer)")
 	common.RegisterDigestKey(fs, "the audit service's own events (auditors' reads)")
@@ -27,12 +30,21 @@ func main() {
 		if err != nil {
 			return err
 		}
+		var policy []byte
+		if *policyFile != "" {
+			if policy, err = os.ReadFile(*policyFile); err != nil {
+				return fmt.Errorf("--witness-policy: %w", err)
+			}
+			if len(bytes.TrimSpace(policy)) == 0 {
+				return fmt.Errorf("--witness-policy: %s is empty; give a policy with a quorum, or no --witness-policy to run unwitnessed", *policyFile)
+			}
+		}
 		l, err := env.Conns.Listen(*addr, "grpc")
 		if err != nil {
 			return err
 		}
 		return auditd.Run(ctx, auditd.Config{
-			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, DirectoryAddr: *directory,
+			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, WitnessPolicy: policy, DirectoryAddr: *directory,
 			Issuers: svc.Issuers, ServiceIssuer: *serviceIssuer, TLS: svc.TLS, AuditDigestKey: svc.DigestKey, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

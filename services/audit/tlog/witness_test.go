@@ -1,0 +1,227 @@
+package tlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/comity-mla/comity/services/audit/bundle"
+	"github.com/comity-mla/comity/services/audit/tlog"
+	"github.com/comity-mla/comity/services/audit/witnesstest"
+	"github.com/comity-mla/comity/services/errs"
+)
+
+// openWitnessed opens the log in dir with policy, has the witnesses follow
+// it and closes it when t ends (unless the test did).
+func openWitnessed(t *testing.T, dir string, policy []byte, ws []*witnesstest.Witness) *tlog.Log {
+	t.Helper()
+	l, err := tlog.Open(context.Background(), dir, tlog.Options{Origin: origin, WitnessPolicy: policy, WitnessTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	for _, w := range ws {
+		w.Trust(t, l.PublicKey())
+	}
+	t.Cleanup(func() { _ = l.Close(context.Background()) })
+	return l
+}
+
+// awaitCheckpoint waits (with a deadline) for a published checkpoint of at
+// least size entries.
+func awaitCheckpoint(t *testing.T, l *tlog.Log, size uint64) tlog.Checkpoint {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.AwaitIntegration(ctx, size); err != nil {
+		t.Fatalf("no checkpoint of size %d: %v", size, err)
+	}
+	return checkpoint(t, l)
+}
+
+func TestWitnessedCheckpoints(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 5)
+	policy := witnesstest.Policy(3, ws...)
+	dir := t.TempDir()
+	l := openWitnessed(t, dir, policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "w", 0), leaf(t, "w", 1)})
+	cp := awaitCheckpoint(t, l, 2)
+
+	// The published checkpoint still verifies with the log's key alone,
+	// and carries a quorum of cosignatures.
+	if _, err := bundle.VerifyCheckpoint(cp.Note, l.PublicKey()); err != nil {
+		t.Fatalf("VerifyCheckpoint of a witnessed checkpoint: %v", err)
+	}
+	rep, err := bundle.VerifyCosignatures(cp.Note, policy)
+	if err != nil {
+		t.Fatalf("VerifyCosignatures: %v", err)
+	}
+	if len(rep.Cosigned) < 3 {
+		t.Fatalf("cosigned by %v, want at least 3", rep.Cosigned)
+	}
+	// The policy in force is published beside the public key.
+	path := filepath.Join(dir, tlog.WitnessPolicyFile)
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != string(policy) {
+		t.Fatalf("%s = %q, %v; want the policy", path, got, err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
+		t.Errorf("%s mode %v, want 0644", path, fi.Mode().Perm())
+	}
+	if string(l.WitnessPolicy()) != string(policy) {
+		t.Errorf("WitnessPolicy() = %q", l.WitnessPolicy())
+	}
+	// Up to date with its witnesses: nothing to refuse.
+	if _, err := l.CheckWitnessed(context.Background(), time.Second); err != nil {
+		t.Errorf("CheckWitnessed of an up-to-date log: %v", err)
+	}
+
+	// Reopened unwitnessed, the file no longer claims a policy.
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	openLog(t, dir)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there after an unwitnessed start: %v", path, err)
+	}
+}
+
+func TestWitnessesDown(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	policy := witnesstest.Policy(2, ws...)
+	dir := t.TempDir()
+	l := openWitnessed(t, dir, policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "d", 0)})
+	before := checkpoint(t, l)
+
+	// Only one of three witnesses answers: below the quorum of 2.
+	ws[0].SetDown(true)
+	ws[1].SetDown(true)
+	ctx := context.Background()
+	leaves := [][]byte{leaf(t, "d", 1), leaf(t, "d", 2), leaf(t, "d", 3)}
+	idx, err := l.Append(ctx, leaves)
+	if err != nil {
+		t.Fatalf("Append with the witnesses down: %v", err)
+	}
+	if err := l.AwaitIntegrated(ctx, idx[2]+1); err != nil {
+		t.Fatal(err)
+	}
+	// The tree grew and its leaves can be read back; no checkpoint covers
+	// them, so they cannot be proven yet.
+	got, err := l.Leaves(ctx, 0, 4, 4)
+	if err != nil || len(got) != 4 || string(got[3]) != string(leaves[2]) {
+		t.Fatalf("Leaves of the integrated tree: %d leaves, %v", len(got), err)
+	}
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := l.AwaitIntegration(short, 4); err == nil {
+		t.Fatal("a checkpoint covering the new entries was published without the quorum")
+	}
+	if cp := checkpoint(t, l); cp.Size != before.Size {
+		t.Fatalf("checkpoint size %d, want %d while the witnesses are down", cp.Size, before.Size)
+	}
+	_, err = l.InclusionProof(ctx, 3, 4)
+	wantCode(t, err, errs.FailedPrecondition, "4")
+
+	// Shutting down with the quorum down returns at its deadline.
+	closeCtx, cancelClose := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelClose()
+	if err := l.Close(closeCtx); err == nil {
+		t.Error("Close reported a checkpoint covering everything while the witnesses were down")
+	}
+
+	// Reopened while the quorum is still down, it opens and the entries
+	// are there.
+	l2 := openWitnessed(t, dir, policy, ws)
+	if n, err := l2.IntegratedSize(ctx); err != nil || n != 4 {
+		t.Fatalf("IntegratedSize after restart = %d, %v; want 4", n, err)
+	}
+	// Witnesses back: the next checkpoint covers them, cosigned.
+	ws[0].SetDown(false)
+	ws[1].SetDown(false)
+	cp := awaitCheckpoint(t, l2, 4)
+	if _, err := bundle.VerifyCosignatures(cp.Note, policy); err != nil {
+		t.Fatalf("checkpoint after the witnesses came back: %v", err)
+	}
+}
+
+func TestForkAtStart(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	policy := witnesstest.Policy(2, ws...)
+	dir := t.TempDir()
+	l := openWitnessed(t, dir, policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "f", 0), leaf(t, "f", 1)})
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The backup: a copy of the log directory as it was.
+	backup := filepath.Join(t.TempDir(), "audit")
+	if out, err := exec.Command("cp", "-a", dir, backup).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	_ = os.Remove(filepath.Join(backup, "writer.lock"))
+
+	l = openWitnessed(t, dir, policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "f", 2), leaf(t, "f", 3), leaf(t, "f", 4)})
+	cp := awaitCheckpoint(t, l, 5)
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The backup is older than what the witnesses cosigned: refused.
+	old := openWitnessed(t, backup, policy, ws)
+	_, err := old.CheckWitnessed(context.Background(), time.Second)
+	wantCode(t, err, errs.FailedPrecondition, "size 5")
+	for _, want := range []string{"this log has only 2 entries", "Restore the newest backup of " + backup, "never re-sign"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	// Grown on its own since (unwitnessed: the witnesses refuse it) to
+	// the size they saw, with other entries: a fork at that size.
+	if err := old.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	grown := openLog(t, backup)
+	appendAndAwait(t, grown, [][]byte{leaf(t, "x", 2), leaf(t, "x", 3), leaf(t, "x", 4)})
+	if err := grown.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	old = openWitnessed(t, backup, policy, ws)
+	_, err = old.CheckWitnessed(context.Background(), time.Second)
+	wantCode(t, err, errs.FailedPrecondition, fmt.Sprintf("root %x of this log, but this log has 5 entries and at size 5 its root is", cp.RootHash))
+
+	// The up-to-date log opens, even with one witness down (skipped).
+	ws[2].SetDown(true)
+	l = openWitnessed(t, dir, policy, ws)
+	skipped, err := l.CheckWitnessed(context.Background(), time.Second)
+	if err != nil {
+		t.Fatalf("CheckWitnessed of the up-to-date log: %v", err)
+	}
+	if len(skipped) != 1 || !strings.Contains(skipped[0].Error(), ws[2].Name) {
+		t.Errorf("skipped = %v, want %s", skipped, ws[2].Name)
+	}
+}
+
+func TestWitnessPolicyOption(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 2)
+	for _, tc := range []struct {
+		name, policy, want string
+	}{
+		{"no quorum", "witness a " + ws[0].VKey + " " + ws[0].URL + "\n", "quorum"},
+		{"bad key", "witness a nokey " + ws[0].URL + "\nquorum a\n", "witness a"},
+		{"unknown keyword", "witnes a\nquorum a\n", "unknown keyword"},
+		{"one key twice", "witness a " + ws[0].VKey + " " + ws[0].URL + "\nwitness b " + ws[0].VKey + " " + ws[1].URL + "\ngroup g 2 a b\nquorum g\n", "has the key of witness a"},
+		{"one witness counted twice", "witness a " + ws[0].VKey + " " + ws[0].URL + "\nwitness b " + ws[1].VKey + " " + ws[1].URL + "\ngroup g 2 a a b\nquorum g\n", "a is counted in a group more than once"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tlog.Open(context.Background(), t.TempDir(), tlog.Options{Origin: origin, WitnessPolicy: []byte(tc.policy)})
+			wantCode(t, err, errs.Invalid, tc.want)
+		})
+	}
+}
