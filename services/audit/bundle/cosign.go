@@ -26,14 +26,6 @@ type policyWitness struct {
 	verifier note.Verifier
 }
 
-// PolicyWitness is a witness a policy names.
-type PolicyWitness struct {
-	// Name is its name in the policy.
-	Name string
-	// URL is its root URL: add-checkpoint and checkpoint are under it.
-	URL string
-}
-
 // ParsePolicy parses policy text as formats' witness.ParsePolicy does (which
 // Tessera's log side follows), and refuses what would let one witness count
 // twice towards the quorum: two witness lines with the same key, or a
@@ -66,7 +58,7 @@ func ParsePolicy(text []byte) (*Policy, error) {
 				return nil, fmt.Errorf("witness policy line %d: witness %s has the key of witness %s: one witness's cosignature must not count twice", n, f[1], other)
 			}
 			keys[id] = f[1]
-			p.witnesses = append(p.witnesses, policyWitness{PolicyWitness{Name: f[1], URL: f[3]}, v})
+			p.witnesses = append(p.witnesses, policyWitness{PolicyWitness{Name: f[1], PublicKey: f[2], URL: f[3]}, v})
 		case "group":
 			for _, c := range f[3:] {
 				if used[c]++; used[c] > 1 {

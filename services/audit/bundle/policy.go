@@ -17,9 +17,11 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// PolicyWitness is one state's witness as the directory records it.
+// PolicyWitness is a witness a policy names: one state's witness as the
+// directory records it, or a witness line of a parsed policy.
 type PolicyWitness struct {
-	// Name is the state's code, e.g. "KZ": the witness's name in the policy.
+	// Name is its name in the policy: the state's code, e.g. "KZ", in the
+	// policies WitnessPolicy writes.
 	Name string
 	// PublicKey is the witness's cosignature/v1 verifier key.
 	PublicKey string
