@@ -207,8 +207,8 @@ var (
 	// checkName and checkOutcome are the forms of a Safeguard's fields.
 	checkName    = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
 	checkOutcome = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,39}$`)
-	purpose   = regexp.MustCompile(`^[a-z-]{1,40}$`)
-	hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	purpose      = regexp.MustCompile(`^[a-z-]{1,40}$`)
+	hexDigest    = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // Bounded returns e with every field within what AuditService.Append
