@@ -182,6 +182,9 @@ type auditEntryView struct {
 	// ("undeclared" when none), and PurposeName how the page names it;
 	// both empty on other events.
 	Purpose, PurposeName string
+	// Safeguards are the outcomes of the checks a :submit, :transmit,
+	// :accept or :refuse made (DESIGN §6.1), as the event names them.
+	Safeguards []*auditv1.Safeguard
 }
 
 // auditView is what the trail's page shows.
@@ -248,7 +251,7 @@ func entryOf(pg page, z zones, state string, e *auditv1.Entry) auditEntryView {
 		Subject:  ev.GetActor().GetSubject(), Agency: ev.GetActor().GetAgency(),
 		Address: ev.GetActor().GetAddress(),
 		Outcome: ev.GetOutcome(), OK: ev.GetOutcome() == "OK",
-		States: strings.Join(ev.GetStates(), ", "), Count: ev.GetCount(),
+		States: strings.Join(ev.GetStates(), ", "), Count: ev.GetCount(), Safeguards: ev.GetSafeguards(),
 	}
 	if v.Purpose = ev.GetPurpose(); v.Purpose != "" {
 		v.PurposeName = purposeName(pg, v.Purpose)

@@ -11,6 +11,7 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/internal/enum"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // act is an action on a request: Update, or a lifecycle custom method.
@@ -255,9 +256,10 @@ func (s *Service) transition(ctx context.Context, p identity.Principal, id, etag
 // step is the change of transition inside the store's transaction, on the
 // request read as cur by precheck: the authority, etag and status again,
 // that nothing check approved has changed since (checked), then apply, the
-// table's status, the history entry and the audit event.
+// table's status, the history entry and the audit event, with the outcomes
+// of its checks when outcomes is not nil.
 func (s *Service) step(ctx context.Context, p identity.Principal, cur Request, etag string, a act, reason string,
-	checked bool, apply func(r *Request, now time.Time) error) func(r *Request) (Change, error) {
+	checked bool, apply func(r *Request, now time.Time) error, outcomes func(r Request) []trail.Safeguard) func(r *Request) (Change, error) {
 	rl := lifecycle[a]
 	return func(r *Request) (Change, error) {
 		if err := s.authorise(p, *r, a, etag); err != nil {
@@ -280,9 +282,14 @@ func (s *Service) step(ctx context.Context, p identity.Principal, cur Request, e
 			to = rl.to
 		}
 		r.Status, r.UpdateTime = to, now
+		ev := s.event(ctx, p, *r, from, to)
+		if outcomes != nil {
+			ev.Safeguards = outcomes(*r)
+			ev = trail.Bounded(ev)
+		}
 		return Change{
 			History: &HistoryEntry{From: from, To: to, Action: string(a), Actor: actorOf(p), Time: now, Reason: reason},
-			Event:   s.event(ctx, p, *r, from, to),
+			Event:   ev,
 		}, nil
 	}
 }
@@ -294,17 +301,18 @@ func (s *Service) step(ctx context.Context, p identity.Principal, cur Request, e
 // marked unconfirmed, for both sides to see (DESIGN §5.6).
 func (s *Service) Submit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
 	var unconfirmed bool
+	var outcomes []trail.Safeguard
 	check := func(r Request) (err error) {
-		unconfirmed, err = s.checkSafeguardsFor(ctx, p, r, actSubmit)
+		unconfirmed, outcomes, err = s.checkSafeguardsFor(ctx, p, r, actSubmit)
 		return err
 	}
 	if validateOnly {
 		return s.validate(ctx, p, id, etag, actSubmit, check)
 	}
-	return s.transition(ctx, p, id, etag, actSubmit, "", check, func(r *Request, _ time.Time) error {
+	return s.transitionChecked(ctx, p, id, etag, actSubmit, "", check, func(r *Request, _ time.Time) error {
 		r.LegalBasisUnconfirmed = unconfirmed
 		return nil
-	})
+	}, nil, func(Request) []trail.Safeguard { return outcomes })
 }
 
 // Return sends a submitted request back to its prosecutor with a reason.
@@ -321,8 +329,9 @@ func (s *Service) Return(ctx context.Context, p identity.Principal, id, etag, re
 // changes and no deadline starts.
 func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag string, validateOnly bool) (View, error) {
 	var unconfirmed bool
+	var outcomes []trail.Safeguard
 	check := func(r Request) (err error) {
-		unconfirmed, err = s.checkSafeguardsFor(ctx, p, r, actTransmit)
+		unconfirmed, outcomes, err = s.checkSafeguardsFor(ctx, p, r, actTransmit)
 		return err
 	}
 	if validateOnly {
@@ -331,7 +340,7 @@ func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag s
 	// A follow-up's transmission holds the preservation it follows
 	// (Budapest 29(7)), in the same transaction: never one without the
 	// other.
-	return s.transitionLinked(ctx, p, id, etag, actTransmit, "", check,
+	return s.transitionChecked(ctx, p, id, etag, actTransmit, "", check,
 		func(r *Request, now time.Time) error {
 			// What the directory says now: an administrator may have
 			// confirmed the status since submission.
@@ -339,7 +348,8 @@ func (s *Service) Transmit(ctx context.Context, p identity.Principal, id, etag s
 			r.TransmitTime = now
 			r.Deadlines.AcknowledgeBy = s.policy.acknowledgeBy(now, r.Priority)
 			return nil
-		}, func(cur Request) (*link, error) { return s.holdLink(ctx, cur) })
+		}, func(cur Request) (*link, error) { return s.holdLink(ctx, cur) },
+		func(Request) []trail.Safeguard { return outcomes })
 }
 
 // Acknowledge records receipt by the requested agency and starts the answer
@@ -407,18 +417,18 @@ func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag str
 	if use := describeConditions(a.UseConditions, nil); use != "" {
 		reason = strings.TrimPrefix(reason+"; "+use, "; ")
 	}
-	return s.transition(ctx, p, id, etag, actAccept, reason, func(r Request) error {
+	return s.transitionChecked(ctx, p, id, etag, actAccept, reason, func(r Request) error {
 		if err := s.checkConfirmedForExecution(r, actAccept); err != nil {
 			return err
 		}
-		return checkAcceptance(r, a, reviewed)
+		return withOutcomes(r, checkAcceptance(r, a, reviewed), acceptanceOutcomes(r, a, reviewed))
 	}, func(r *Request, _ time.Time) error {
 		acc := a
 		acc.UseConditions = slices.Clone(a.UseConditions)
 		r.Acceptance = &acc
 		bindConditions(r)
 		return nil
-	})
+	}, nil, func(r Request) []trail.Safeguard { return acceptanceOutcomes(r, a, reviewed) })
 }
 
 // Refuse records the requested side's refusal with its grounds (each one of
@@ -426,9 +436,14 @@ func (s *Service) Accept(ctx context.Context, p identity.Principal, id, etag str
 // on; of anything else, only after a consultation (checkRefusalOf).
 func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag string, f Refusal) (View, error) {
 	if err := checkRefusal(f); err != nil {
+		if errs.CodeOf(err) == errs.FailedPrecondition {
+			// No ground or no explanation: the request is not read yet,
+			// and the event is on the caller's state's trail only.
+			err = &trail.Refusal{Err: err, Safeguards: refusalOutcomes(f)}
+		}
 		return View{}, err
 	}
-	return s.transitionLinked(ctx, p, id, etag, actRefuse, f.Explanation,
+	return s.transitionChecked(ctx, p, id, etag, actRefuse, f.Explanation,
 		func(r Request) error {
 			var reservation bool
 			if r.Type == cooperation.DataPreservation {
@@ -437,7 +452,8 @@ func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag str
 					return err
 				}
 			}
-			return checkRefusalOf(r, f, s.now(), reservation)
+			err := checkRefusalOf(r, f, s.now(), reservation)
+			return withOutcomes(r, err, append(refusalOutcomes(f), consultationOutcome(r, f, err)))
 		},
 		func(r *Request, now time.Time) error {
 			ref := f
@@ -452,7 +468,8 @@ func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag str
 			}
 			r.Refusal, r.AnswerTime = &ref, now
 			return nil
-		}, func(cur Request) (*link, error) { return s.holdReturnLink(ctx, cur, "refused", nil) })
+		}, func(cur Request) (*link, error) { return s.holdReturnLink(ctx, cur, "refused", nil) },
+		func(r Request) []trail.Safeguard { return append(refusalOutcomes(f), consultationOutcome(r, f, nil)) })
 }
 
 // Execute records one delivery of the response, item by item (each item's

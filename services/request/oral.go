@@ -14,6 +14,7 @@ import (
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // The intake channels (DESIGN §5.3): proto enum value names.
@@ -157,6 +158,7 @@ func (s *Service) requester(ctx context.Context, id, recorder string) (directory
 func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id, etag string, apply func(*Request), touched []string) (View, error) {
 	var next Request
 	var unconfirmed bool
+	var outcomes []trail.Safeguard
 	check := func(cur Request) error {
 		if err := checkConfirmable(cur); err != nil {
 			return err
@@ -208,10 +210,10 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 			}
 		}
 		var err error
-		unconfirmed, err = s.checkSafeguardsFor(ctx, p, next, actConfirmInWriting)
+		unconfirmed, outcomes, err = s.checkSafeguardsFor(ctx, p, next, actConfirmInWriting)
 		return err
 	}
-	return s.transition(ctx, p, id, etag, actConfirmInWriting, "", check, func(r *Request, now time.Time) error {
+	return s.transitionChecked(ctx, p, id, etag, actConfirmInWriting, "", check, func(r *Request, now time.Time) error {
 		// transition has checked that r is the version check saw.
 		was := *r
 		completed := next
@@ -224,7 +226,7 @@ func (s *Service) ConfirmInWriting(ctx context.Context, p identity.Principal, id
 		r.LegalBasisUnconfirmed = unconfirmed
 		s.confirmedAnswerBy(r, was)
 		return nil
-	})
+	}, nil, func(Request) []trail.Safeguard { return outcomes })
 }
 
 // confirmedAnswerBy sets the answer deadline of r, confirmed in writing

@@ -529,6 +529,15 @@ func (s *Service) holdReturnLink(ctx context.Context, f Request, what string, wh
 // call's method.
 func (s *Service) transitionLinked(ctx context.Context, p identity.Principal, id, etag string, a act, reason string,
 	check func(Request) error, apply func(r *Request, now time.Time) error, linkOf func(cur Request) (*link, error)) (View, error) {
+	return s.transitionChecked(ctx, p, id, etag, a, reason, check, apply, linkOf, nil)
+}
+
+// transitionChecked is transitionLinked for an action whose event carries
+// the outcomes of the safeguards or assessments it checked: outcomes,
+// when not nil, gives them for the request as changed (trail.Event.Safeguards).
+func (s *Service) transitionChecked(ctx context.Context, p identity.Principal, id, etag string, a act, reason string,
+	check func(Request) error, apply func(r *Request, now time.Time) error, linkOf func(cur Request) (*link, error),
+	outcomes func(r Request) []trail.Safeguard) (View, error) {
 	cur, err := s.precheck(ctx, p, id, etag, a, check)
 	if err != nil {
 		return View{}, err
@@ -539,7 +548,7 @@ func (s *Service) transitionLinked(ctx context.Context, p identity.Principal, id
 			return View{}, concerns(cur, err)
 		}
 	}
-	step := s.step(ctx, p, cur, etag, a, reason, check != nil, apply)
+	step := s.step(ctx, p, cur, etag, a, reason, check != nil, apply, outcomes)
 	var updated Request
 	if l == nil {
 		updated, err = s.store.Update(ctx, id, step)

@@ -17,6 +17,7 @@ import (
 	"github.com/comity-mla/comity/services/directory"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/identity"
+	"github.com/comity-mla/comity/services/trail"
 )
 
 // MinNecessityLength is the least number of characters a necessity and
@@ -229,33 +230,36 @@ func (s *Service) checkResponseTime(r Request, vs *errs.Violations) {
 // legal basis between the two states (treatySafeguards); at submission,
 // also that the requested response time has not passed; and, depending on
 // the caller p, that each related request is one p may see. It reports
-// whether the legal basis is unconfirmed, for the request to show.
-func (s *Service) checkSafeguardsFor(ctx context.Context, p identity.Principal, r Request, a act) (unconfirmed bool, _ error) {
-	vs, unconfirmed, err := s.safeguardViolations(ctx, r, a)
+// whether the legal basis is unconfirmed, for the request to show, and the
+// outcome of each check, for the call's event (safeguardOutcomes), which a
+// refusal on them carries too (withOutcomes).
+func (s *Service) checkSafeguardsFor(ctx context.Context, p identity.Principal, r Request, a act) (unconfirmed bool, _ []trail.Safeguard, _ error) {
+	vs, c, err := s.safeguardViolations(ctx, r, a)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if err := s.checkRelations(ctx, p, r, &vs); err != nil {
-		return false, err
+		return false, nil, err
 	}
-	return unconfirmed, vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+	outcomes := safeguardOutcomes(c, vs)
+	err = vs.Err(errs.FailedPrecondition, fmt.Sprintf("request %s does not meet the safeguards", r.Reference))
+	return c.unconfirmed, outcomes, withOutcomes(r, err, outcomes)
 }
 
 // safeguardViolations is what checkSafeguardsFor finds but the relations,
-// as violations, and
-// whether the legal basis is unconfirmed.
-func (s *Service) safeguardViolations(ctx context.Context, r Request, a act) (errs.Violations, bool, error) {
+// as violations, and what it checked them against.
+func (s *Service) safeguardViolations(ctx context.Context, r Request, a act) (errs.Violations, checked, error) {
 	receiver, err := s.dir.Agency(ctx, r.RequestedAgency)
 	if err != nil {
-		return nil, false, fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
+		return nil, checked{}, fmt.Errorf("requested agency %s: %w", r.RequestedAgency, err)
 	}
 	atts, err := s.store.ListAttachments(ctx, r.ID)
 	if err != nil {
-		return nil, false, err
+		return nil, checked{}, err
 	}
 	tr, err := s.dir.Instruments(ctx, r.RequestingState, r.RequestedState)
 	if err != nil {
-		return nil, false, fmt.Errorf("instruments between %s and %s: %w", r.RequestingState, r.RequestedState, err)
+		return nil, checked{}, fmt.Errorf("instruments between %s and %s: %w", r.RequestingState, r.RequestedState, err)
 	}
 	vs := safeguards(r, withInstrumentLanguages(receiver, r, tr), atts)
 	treaty, unconfirmed := treatySafeguards(r, tr)
@@ -264,7 +268,7 @@ func (s *Service) safeguardViolations(ctx context.Context, r Request, a act) (er
 		s.checkResponseTime(r, &vs)
 	}
 	checkReceiverActive(receiver, &vs)
-	return vs, unconfirmed, nil
+	return vs, checked{r: r, tr: tr, a: a, unconfirmed: unconfirmed}, nil
 }
 
 // productionTypes are the types of request that produce data, which a

@@ -68,7 +68,24 @@ type Event struct {
 	// out when empty, so that the leaves logged before it existed decode
 	// and encode back to the very bytes logged.
 	Purpose string `json:"purpose,omitempty"`
+	// Safeguards are the outcomes of the safeguards and assessments a
+	// :submit, :transmit, :accept or :refuse call checked (DESIGN §6.1),
+	// without content: which checks ran and what they found, so that a
+	// bundle alone proves that an accepted request passed them. Empty on
+	// every other event; last and left out when empty, like Purpose.
+	Safeguards []Safeguard `json:"safeguards,omitempty"`
 }
+
+// Safeguard is the outcome of one safeguard or assessment: Check is its
+// upper-case name (DEATH_PENALTY_ASSURANCE), Outcome an upper-case word
+// (PASSED, FAILED, NOT_APPLICABLE, or an assessment's value such as MET).
+type Safeguard struct {
+	Check   string `json:"check"`
+	Outcome string `json:"outcome"`
+}
+
+// MaxSafeguards is the most outcomes an event carries.
+const MaxSafeguards = 64
 
 // Actor is the caller of an audited call.
 type Actor struct {
@@ -140,6 +157,8 @@ type Details struct {
 	// Purpose is the declared purpose of a read of content (ReadPurpose);
 	// empty for any other event.
 	Purpose string
+	// Safeguards are the outcomes of the checks the call made (Event.Safeguards).
+	Safeguards []Safeguard
 }
 
 // NewEvent returns the event of the call of ctx, with a new id and time.
@@ -151,7 +170,7 @@ func NewEvent(ctx context.Context, now time.Time, actor Actor, outcome string, d
 	e := Event{
 		ID: NewID(), Time: now.UTC().Truncate(time.Microsecond), Actor: actor, Service: c.Service, Action: c.Action,
 		Resource: c.Resource, States: d.States, Outcome: outcome, Transition: d.Transition,
-		RequestHMAC: c.RequestHMAC, Count: d.Count, Purpose: d.Purpose,
+		RequestHMAC: c.RequestHMAC, Count: d.Count, Purpose: d.Purpose, Safeguards: d.Safeguards,
 	}
 	if d.Resource != "" {
 		e.Resource = d.Resource
@@ -185,8 +204,11 @@ const (
 
 var (
 	stateCode = regexp.MustCompile(`^[A-Z]{2}$`)
-	purpose   = regexp.MustCompile(`^[a-z-]{1,40}$`)
-	hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// checkName and checkOutcome are the forms of a Safeguard's fields.
+	checkName    = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+	checkOutcome = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,39}$`)
+	purpose      = regexp.MustCompile(`^[a-z-]{1,40}$`)
+	hexDigest    = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // Bounded returns e with every field within what AuditService.Append
@@ -196,7 +218,8 @@ var (
 // useful to an auditor and tells different names apart; roles are
 // de-duplicated and at most 10; states keep only well-formed ISO codes,
 // sorted, without repeats; a request digest that is not one is dropped; a
-// purpose that is not a category's form is "undeclared"; an
+// purpose that is not a category's form is "undeclared"; safeguards keep
+// only the well-formed ones (ValidSafeguard), at most 64; an
 // empty service, action or outcome (which no server makes) is "unknown".
 // Bounded of a bounded event is the event itself.
 func Bounded(e Event) Event {
@@ -239,7 +262,29 @@ func Bounded(e Event) Event {
 		// a fault of the producer, logged as no declaration at all.
 		e.Purpose = PurposeUndeclared
 	}
+	if e.Safeguards != nil {
+		// Only the producers' fixed names reach an event (their tests
+		// check them): one that is not a name is a fault, left out
+		// rather than refused with the whole event.
+		sg := make([]Safeguard, 0, min(len(e.Safeguards), MaxSafeguards))
+		for _, g := range e.Safeguards {
+			if ValidSafeguard(g) && len(sg) < MaxSafeguards {
+				sg = append(sg, g)
+			}
+		}
+		e.Safeguards = sg
+		if len(sg) == 0 {
+			e.Safeguards = nil
+		}
+	}
 	return e
+}
+
+// ValidSafeguard reports whether g's check and outcome have the forms
+// AuditService.Append accepts: upper-case names of at most 64 and 40
+// characters.
+func ValidSafeguard(g Safeguard) bool {
+	return checkName.MatchString(g.Check) && checkOutcome.MatchString(g.Outcome)
 }
 
 // Cut returns s if it is valid UTF-8, at most limit characters and free of

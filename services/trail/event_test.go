@@ -104,3 +104,36 @@ func TestDigestKey(t *testing.T) {
 		})
 	}
 }
+
+func TestBoundedSafeguards(t *testing.T) {
+	var many []trail.Safeguard
+	for range 70 {
+		many = append(many, trail.Safeguard{Check: "LEGAL_BASIS", Outcome: "PASSED"})
+	}
+	for _, tc := range []struct {
+		name string
+		in   []trail.Safeguard
+		want int
+	}{
+		{"well-formed", []trail.Safeguard{{"DEATH_PENALTY_ASSURANCE", "NOT_APPLICABLE"}, {"GROUND", "HUMAN_RIGHTS_CONCERNS"}}, 2},
+		{"malformed left out", []trail.Safeguard{{"legal_basis", "PASSED"}, {"LEGAL_BASIS", "passed"}, {"", "PASSED"},
+			{"LEGAL BASIS", "PASSED"}, {strings.Repeat("A", 65), "PASSED"}, {"A", strings.Repeat("B", 41)}, {"LEGAL_BASIS", "FAILED"}}, 1},
+		{"at most 64", many, trail.MaxSafeguards},
+		{"none well-formed is none", []trail.Safeguard{{"x", "y"}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := trail.Bounded(trail.Event{Safeguards: tc.in}).Safeguards
+			if len(got) != tc.want {
+				t.Fatalf("Bounded keeps %d safeguards %v; want %d", len(got), got, tc.want)
+			}
+			if tc.want == 0 && got != nil {
+				t.Errorf("Bounded keeps an empty list, which the leaf would show as \"safeguards\":[]")
+			}
+			for _, g := range got {
+				if !trail.ValidSafeguard(g) {
+					t.Errorf("Bounded keeps %v", g)
+				}
+			}
+		})
+	}
+}

@@ -22,11 +22,14 @@ func ActorOf(p identity.Principal) Actor {
 // canonical name of a resource the call named another way (a request by its
 // reference). The gRPC server records every refused call from the error the
 // call ended with (RefusalEvents); a refusal that carries no Refusal is on
-// the trail of the caller's state only.
+// the trail of the caller's state only. Safeguards, when the call was
+// refused on its safeguards or assessments, are the outcome of each, for
+// its event (Event.Safeguards).
 type Refusal struct {
-	Err      error
-	States   []string
-	Resource string
+	Err        error
+	States     []string
+	Resource   string
+	Safeguards []Safeguard
 }
 
 func (r *Refusal) Error() string { return r.Err.Error() }
@@ -96,5 +99,5 @@ func RefusalEvents(ctx context.Context, now time.Time, caller *identity.Principa
 			NewEvent(ctx, now, actor, outcome, Details{Resource: on.Resource, States: on.States}),
 		}
 	}
-	return []Event{NewEvent(ctx, now, actor, outcome, Details{States: append(slices.Clone(on.States), callerState...)})}
+	return []Event{NewEvent(ctx, now, actor, outcome, Details{States: append(slices.Clone(on.States), callerState...), Safeguards: on.Safeguards})}
 }

@@ -32,7 +32,8 @@ func newAuditCmd(g *globals) *cobra.Command {
 		`  comityctl audit list --filter 'resource:"requests/…"'
   comityctl audit export --filter 'resource = "requests/…"' --out case.bundle
   comityctl audit verify --public-key var/audit/public.key case.bundle`,
-		newAuditListCmd(g), newAuditGetCmd(g), newAuditCheckpointCmd(g), newAuditExportCmd(g), newAuditVerifyCmd(g), newAuditPolicyCmd(g),
+		newAuditListCmd(g), newAuditGetCmd(g), newAuditCheckpointCmd(g), newAuditExportCmd(g), newAuditVerifyCmd(g), newAuditSafeguardsCmd(g),
+		newAuditPolicyCmd(g),
 		newAuditOutboxCmd(g))
 	return c
 }
@@ -229,19 +230,27 @@ keep yourself (never the one inside the bundle): it must satisfy the policy's qu
 }
 
 func auditVerify(file, key, since, policyFile string, insecure bool, stdout, stderr io.Writer) error {
+	_, err := verifiedBundle(file, key, since, policyFile, insecure, stdout)
+	return err
+}
+
+// verifiedBundle is audit verify: it checks the bundle file against the
+// key given (verifyBundle) and, given a policy file, the checkpoint's
+// cosignatures against it, says so on stdout, and returns the bundle.
+func verifiedBundle(file, key, since, policyFile string, insecure bool, stdout io.Writer) (*auditv1.Bundle, error) {
 	pub := strings.TrimSpace(key)
 	if data, err := os.ReadFile(pub); pub != "" && err == nil {
 		pub = strings.TrimSpace(string(data))
 	}
 	if pub == "" && !insecure {
-		return fmt.Errorf("%w: --public-key is required: %s", errUsage, untrustedKeyHelp)
+		return nil, fmt.Errorf("%w: --public-key is required: %s", errUsage, untrustedKeyHelp)
 	}
 	if pub != "" && insecure {
-		return fmt.Errorf("%w: --insecure-bundle-key goes without --public-key", errUsage)
+		return nil, fmt.Errorf("%w: --insecure-bundle-key goes without --public-key", errUsage)
 	}
 	b, err := readBundle(file)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if pub == "" {
 		pub = b.GetPublicKey()
@@ -249,24 +258,24 @@ func auditVerify(file, key, since, policyFile string, insecure bool, stdout, std
 	var old []byte
 	if since != "" {
 		if old, err = readCheckpointFile(since); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var policy []byte
 	if policyFile != "" {
 		if policy, err = readLimited(policyFile); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	n, err := verifyBundle(b, pub, old)
 	if err != nil {
-		return fmt.Errorf("%s: NOT VERIFIED: %w", file, err)
+		return nil, fmt.Errorf("%s: NOT VERIFIED: %w", file, err)
 	}
 	witnessed := "witness cosignatures NOT checked (give --policy)"
 	if policy != nil {
 		rep, err := bundle.VerifyCosignatures([]byte(b.GetCheckpoint().GetNote()), policy)
 		if err != nil {
-			return fmt.Errorf("%s: NOT VERIFIED: witnesses (policy %s): %w", file, policyFile, err)
+			return nil, fmt.Errorf("%s: NOT VERIFIED: witnesses (policy %s): %w", file, policyFile, err)
 		}
 		witnessed = fmt.Sprintf("cosigned by %d of %d witnesses of %s (%s), satisfying %s",
 			len(rep.Cosigned), rep.Witnesses, policyFile, strings.Join(rep.Cosigned, ", "), rep.Quorum)
@@ -275,10 +284,10 @@ func auditVerify(file, key, since, policyFile string, insecure bool, stdout, std
 		_, err = fmt.Fprintf(stdout, "consistent with its own key only: %d entries in checkpoint %d of %s. "+
 			"This proves NOTHING about the log: anyone can make a bundle with a key of their own. Verify with --public-key.\n",
 			n, b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin())
-		return err
+		return b, err
 	}
 	_, err = fmt.Fprintf(stdout, "verified: %d entries included in checkpoint %d of %s; %s\n", n, b.GetCheckpoint().GetSize(), b.GetCheckpoint().GetOrigin(), witnessed)
-	return err
+	return b, err
 }
 
 // verifyBundle checks everything in b against publicKey and returns the

@@ -196,6 +196,9 @@ func EventToProto(e trail.Event) *auditv1.Event {
 	if e.Transition != nil {
 		out.Transition = &auditv1.Transition{From: e.Transition.From, To: e.Transition.To}
 	}
+	for _, g := range e.Safeguards {
+		out.Safeguards = append(out.Safeguards, &auditv1.Safeguard{Check: g.Check, Outcome: g.Outcome})
+	}
 	return out
 }
 
@@ -210,6 +213,9 @@ func EventFromProto(e *auditv1.Event) trail.Event {
 	}
 	if t := e.GetTransition(); t != nil {
 		out.Transition = &trail.Transition{From: t.GetFrom(), To: t.GetTo()}
+	}
+	for _, g := range e.GetSafeguards() {
+		out.Safeguards = append(out.Safeguards, trail.Safeguard{Check: g.GetCheck(), Outcome: g.GetOutcome()})
 	}
 	return out
 }

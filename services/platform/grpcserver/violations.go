@@ -35,6 +35,8 @@ var patternWords = map[string]string{
 	`^([A-Z]{3})?$`:                                                "must be empty or a currency code in capitals (ISO 4217), e.g. KZT",
 	`^([a-z-]{1,40})?$`:                                            "must be empty or a purpose category: lower-case letters and -, e.g. stated-proceedings or undeclared",
 	`^dataSubjectRequests/[A-Za-z0-9-]{1,64}$`:                     "must be a data subject's request's name: dataSubjectRequests/ and its id (1 to 64 letters, digits or -)",
+	`^[A-Z][A-Z0-9_]{0,63}$`:                                       "must be a check's name: a capital letter, then up to 63 capitals, digits or _, e.g. LEGAL_BASIS",
+	`^[A-Z][A-Z0-9_]{0,39}$`:                                       "must be an outcome: a capital letter, then up to 39 capitals, digits or _, e.g. PASSED",
 }
 
 // describe words a protovalidate violation for the caller, by its rule id,
