@@ -8,10 +8,10 @@ import (
 	"time"
 	_ "time/tzdata" // time zones are validated on machines without a zoneinfo database
 
-	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/cooperation"
 	"github.com/comity-mla/comity/services/errs"
 	"github.com/comity-mla/comity/services/query"
+	"github.com/comity-mla/comity/services/witness/witnesskey"
 )
 
 // validateAgency checks what the proto rules cannot: that required parts are
@@ -70,7 +70,7 @@ func validateState(s State, prefix string) error {
 }
 
 // witnessViolations checks a state's witness with the rules an auditor's
-// policy applies (bundle.ParseWitnessKey, bundle.CheckWitnessURL), so that
+// policy applies (witnesskey.Parse, witnesskey.CheckURL), so that
 // the directory never records an entry from which no policy can be made.
 // None at all (the zero value) is valid: the state records no witness.
 func witnessViolations(w StateWitness, prefix string) errs.Violations {
@@ -78,10 +78,10 @@ func witnessViolations(w StateWitness, prefix string) errs.Violations {
 	if w.IsZero() {
 		return nil
 	}
-	if err := bundle.CheckWitnessURL(w.URL); err != nil {
+	if err := witnesskey.CheckURL(w.URL); err != nil {
 		vs.Add(prefix+"url", "%s", err.Error())
 	}
-	switch _, err := bundle.ParseWitnessKey(w.PublicKey); {
+	switch _, err := witnesskey.Parse(w.PublicKey); {
 	case w.PublicKey == "":
 		vs.Add(prefix+"public_key", "required with the url: the witness's cosignature/v1 key, <name>+<8 hex digits>+<base64 key>")
 	case err != nil:

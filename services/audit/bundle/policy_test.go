@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/comity-mla/comity/services/audit/bundle"
+	"github.com/comity-mla/comity/services/witness/witnesskey"
 )
 
 // cosigner is a witness's key: the signer key and the cosignature/v1
@@ -182,7 +183,7 @@ func renamed(t *testing.T, name, raw string) string {
 
 func TestParseWitnessKey(t *testing.T) {
 	c := newCosigner(t, "witness.kz.comity.test")
-	v, err := bundle.ParseWitnessKey(c.vkey)
+	v, err := witnesskey.Parse(c.vkey)
 	if err != nil || v.Name() != "witness.kz.comity.test" {
 		t.Fatalf("ParseWitnessKey(%q) = %v, %v", c.vkey, v, err)
 	}
@@ -203,7 +204,7 @@ func TestParseWitnessKey(t *testing.T) {
 		{"other.name+" + hash + "+" + raw, "does not match"},
 		{name + "+00000000+" + raw, "does not match"},
 	} {
-		if _, err := bundle.ParseWitnessKey(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := witnesskey.Parse(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseWitnessKey(%q) = %v, want an error containing %q", tc.in, err, tc.want)
 		}
 	}
@@ -211,7 +212,7 @@ func TestParseWitnessKey(t *testing.T) {
 
 func TestCheckWitnessURL(t *testing.T) {
 	for _, ok := range []string{"https://witness.kz.example", "https://witness.kz.example:8443/w", "http://127.0.0.1:9104", "http://localhost:9104", "http://[::1]:9104"} {
-		if err := bundle.CheckWitnessURL(ok); err != nil {
+		if err := witnesskey.CheckURL(ok); err != nil {
 			t.Errorf("CheckWitnessURL(%q) = %v, want nil", ok, err)
 		}
 	}
@@ -227,7 +228,7 @@ func TestCheckWitnessURL(t *testing.T) {
 		{"http://10.0.0.1", "loopback"},
 		{"https://witness kz", "space"},
 	} {
-		if err := bundle.CheckWitnessURL(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := witnesskey.CheckURL(tc.in); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckWitnessURL(%q) = %v, want an error containing %q", tc.in, err, tc.want)
 		}
 	}
