@@ -21,9 +21,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
-	"github.com/comity-mla/comity/services/audit/bundle"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/audit/bundle"
 )
 
 // The auditor's pages: the trail of their state with filters, a request's
