@@ -99,3 +99,16 @@ func TestConsoleStateWitness(t *testing.T) {
 		t.Errorf("the API still has a witness after the console cleared it: %v", w)
 	}
 }
+
+// TestConsoleCheckpointUnwitnessed: on a suite whose audit log has no
+// witness policy, the checkpoint page says that its checkpoints are not
+// witnessed (a split view would go unnoticed) and shows no policy.
+func TestConsoleCheckpointUnwitnessed(t *testing.T) {
+	cs := startConsoleSuite(t)
+	auditor := auditSignIn(t, cs, "kz-oversight", "auditor")
+	code, page := auditor.get("/audit/checkpoint")
+	if code != http.StatusOK || !strings.Contains(page, "data-unwitnessed") || !strings.Contains(page, "split view") ||
+		strings.Contains(page, "data-policy") {
+		t.Errorf("the checkpoint page of an unwitnessed log = %d, want the notice and no policy: %s", code, page)
+	}
+}
