@@ -12,14 +12,18 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	auditv1 "github.com/comity-mla/comity/proto/comity/audit/v1"
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
+	"github.com/comity-mla/comity/services/audit/bundle"
 )
 
 // The auditor's pages: the trail of their state with filters, a request's
@@ -351,6 +355,53 @@ type checkpointView struct {
 	RootB64   string
 	Note      string
 	PublicKey string
+	// Policy is the witness policy in force (DESIGN §6.1), "" when the
+	// log's checkpoints are not witnessed.
+	Policy string
+	// Witnesses are the policy's witnesses with their cosignatures on
+	// this checkpoint; Quorum says what the policy needs, QuorumMet
+	// whether the cosignatures satisfy it, and Problem why not (the
+	// verifier's words).
+	Witnesses []cosignView
+	Quorum    string
+	QuorumMet bool
+	Problem   string
+}
+
+// cosignView is one witness of the policy and its cosignature on the
+// checkpoint shown; At is unset when it has none.
+type cosignView struct {
+	Name, URL string
+	At        moment
+}
+
+// cosignatures checks the checkpoint's cosignatures against the policy in
+// force, with the checks an auditor's comityctl makes (bundle.ParsePolicy,
+// Policy.Verify), and the time each witness says it cosigned.
+func cosignatures(v *checkpointView, z zones, state string) {
+	p, err := bundle.ParsePolicy([]byte(v.Policy))
+	if err != nil {
+		v.Problem = err.Error()
+		return
+	}
+	report, err := p.Verify([]byte(v.Note))
+	v.Quorum, v.QuorumMet = report.Quorum, err == nil
+	if err != nil {
+		v.Problem = err.Error()
+	}
+	for _, w := range p.Witnesses() {
+		cv := cosignView{Name: w.Name, URL: w.URL}
+		if slices.Contains(report.Cosigned, w.Name) {
+			if verifier, err := bundle.ParseWitnessKey(w.PublicKey); err == nil {
+				if n, err := note.Open([]byte(v.Note), note.VerifierList(verifier)); err == nil && len(n.Sigs) > 0 {
+					if t, err := fnote.CoSigV1Timestamp(n.Sigs[0]); err == nil {
+						cv.At = z.at(timestamppb.New(t), state)
+					}
+				}
+			}
+		}
+		v.Witnesses = append(v.Witnesses, cv)
+	}
 }
 
 // checkpointPage shows the log's latest signed checkpoint and how to verify
@@ -368,7 +419,16 @@ func (c *Console) checkpointPage(w http.ResponseWriter, r *http.Request) {
 	}
 	cp := resp.GetCheckpoint()
 	v := checkpointView{Gateway: strings.TrimSuffix(c.cfg.PublicURL, "/"), Origin: cp.GetOrigin(), Size: cp.GetSize(), RootHex: hex.EncodeToString(cp.GetRootHash()),
-		RootB64: base64.StdEncoding.EncodeToString(cp.GetRootHash()), Note: cp.GetNote(), PublicKey: resp.GetPublicKey()}
+		RootB64: base64.StdEncoding.EncodeToString(cp.GetRootHash()), Note: cp.GetNote(), PublicKey: resp.GetPublicKey(),
+		Policy: resp.GetWitnessPolicy()}
+	if v.Policy != "" {
+		z, err := c.zones(outgoing(r.Context(), r, s))
+		if err != nil {
+			c.serviceError(w, r, pg, err)
+			return
+		}
+		cosignatures(&v, z, s.State)
+	}
 	pg.Title = pg.T("audit.checkpoint.title")
 	c.render(w, r, http.StatusOK, CheckpointPage(pg, v))
 }

@@ -228,6 +228,7 @@ func (c *Console) Routes() map[string]http.Handler {
 		"POST /directory/agencies/{id}/deactivate": h(c.agencyChange("deactivate")),
 		"GET /directory/agencies/{id}/activate":    h(c.agencyChangeForm("activate")),
 		"POST /directory/agencies/{id}/activate":   h(c.agencyChange("activate")),
+		"POST /directory/witness":                  h(c.witnessChange),
 		"GET /audit":                               h(c.auditPage),
 		"GET /audit/checkpoint":                    h(c.checkpointPage),
 		"GET /audit/export":                        h(c.exportPage),

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 )
@@ -54,6 +55,21 @@ type stateView struct {
 	TimeZone                             string
 	TrustedIssuers                       []string
 	Updated                              moment
+	// Etag is the state's, for the witness form.
+	Etag string
+	// WitnessURL and WitnessKey are the state's witness (DESIGN §6.1),
+	// empty when it records none.
+	WitnessURL, WitnessKey string
+}
+
+// witnessFormView is the form setting or clearing the state's witness,
+// offered only to a directory_admin of the state's OVERSIGHT agency (the
+// only one the directory lets change it).
+type witnessFormView struct {
+	// URL and Key are what the form shows: the witness recorded, or what
+	// the user sent when it was refused.
+	URL, Key string
+	Errors   *formErrors
 }
 
 // directoryView is what the state's page shows.
@@ -63,6 +79,10 @@ type directoryView struct {
 	// Admin says that the user holds directory_admin, for the page to
 	// offer the changes (which the service may still refuse).
 	Admin bool
+	// Witness is the witness form, nil when the user may not change it.
+	Witness *witnessFormView
+	// Done is the change just made ("witness.set", "witness.cleared").
+	Done string
 }
 
 // agencyPageView is what an agency's page shows.
@@ -139,40 +159,116 @@ func (c *Console) directoryPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg := c.page(w, r, s)
+	v, ok := c.directoryOf(w, r, pg, s)
+	if !ok {
+		return
+	}
+	switch d := r.URL.Query().Get("done"); d {
+	case "witness.set", "witness.cleared":
+		v.Done = d
+	}
+	pg.Title = pg.T("directory.title", map[string]any{"State": v.State.Name})
+	c.render(w, r, http.StatusOK, DirectoryPage(pg, v))
+}
+
+// directoryOf reads the user's state and its agencies, or answers the
+// request itself (a refusal, the service unavailable) and returns false.
+func (c *Console) directoryOf(w http.ResponseWriter, r *http.Request, pg page, s *session) (directoryView, bool) {
 	if !stateCodePattern.MatchString(s.State) {
 		c.renderError(w, r, pg, http.StatusForbidden, pg.T("directory.no_state"))
-		return
+		return directoryView{}, false
 	}
 	ctx := outgoing(r.Context(), r, s)
 	z, err := c.zones(ctx)
 	if err != nil {
 		c.serviceError(w, r, pg, err)
-		return
+		return directoryView{}, false
 	}
 	st, err := c.be.Directory.GetState(ctx, &directoryv1.GetStateRequest{Name: "states/" + s.State})
 	if err != nil {
 		c.serviceError(w, r, pg, err)
-		return
+		return directoryView{}, false
 	}
 	list, err := c.be.Directory.ListAgencies(ctx, &directoryv1.ListAgenciesRequest{
 		PageSize: directoryPageSize, Filter: `state = "` + s.State + `"`, OrderBy: "name",
 	})
 	if err != nil {
 		c.serviceError(w, r, pg, err)
-		return
+		return directoryView{}, false
 	}
 	state := st.GetState()
 	v := directoryView{Admin: hasRole(s, "directory_admin"), State: stateView{
 		Code: state.GetCode(), Name: localName(state.GetDisplayNames(), pg.Lang, state.GetCode()),
 		OfficialLanguages: state.GetOfficialLanguages(), AcceptedLanguages: state.GetAcceptedLanguages(),
 		TimeZone: state.GetTimeZone(), TrustedIssuers: state.GetTrustedIssuers(),
-		Updated: z.at(state.GetUpdateTime(), state.GetCode()),
+		Updated: z.at(state.GetUpdateTime(), state.GetCode()), Etag: state.GetEtag(),
+		WitnessURL: state.GetWitness().GetUrl(), WitnessKey: state.GetWitness().GetPublicKey(),
 	}}
 	for _, a := range list.GetAgencies() {
 		v.Agencies = append(v.Agencies, agencyOf(pg, z, a))
+		// The form is offered to whom the directory lets change the
+		// witness: a directory_admin of the state's oversight agency.
+		if v.Admin && a.GetName() == "agencies/"+s.Agency && a.GetKind() == directoryv1.Agency_OVERSIGHT {
+			v.Witness = &witnessFormView{URL: v.State.WitnessURL, Key: v.State.WitnessKey}
+		}
 	}
+	return v, true
+}
+
+// witnessChange sets the state's witness (action "set") or clears it
+// ("clear") with the etag the page was shown with. The directory decides
+// who may (a directory_admin of the state's OVERSIGHT agency: anyone else
+// is refused, 403, whatever they post); a refused value or a stale etag
+// shows the page again with the complaint next to its field.
+func (c *Console) witnessChange(w http.ResponseWriter, r *http.Request) {
+	s, ok := c.signedIn(w, r)
+	if !ok {
+		return
+	}
+	pg := c.page(w, r, s)
+	if !stateCodePattern.MatchString(s.State) {
+		c.renderError(w, r, pg, http.StatusForbidden, pg.T("directory.no_state"))
+		return
+	}
+	sent := witnessFormView{URL: strings.TrimSpace(r.PostFormValue("url")), Key: strings.TrimSpace(r.PostFormValue("public_key"))}
+	state := &directoryv1.State{Name: "states/" + s.State, Etag: r.PostFormValue("etag")}
+	done := "witness.cleared"
+	if r.PostFormValue("action") != "clear" {
+		state.Witness = &directoryv1.StateWitness{Url: sent.URL, PublicKey: sent.Key}
+		done = "witness.set"
+	}
+	_, err := c.be.Directory.UpdateState(outgoing(r.Context(), r, s), &directoryv1.UpdateStateRequest{
+		State: state, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"witness"}},
+	})
+	if err == nil {
+		http.Redirect(w, r, "/directory?done="+done, http.StatusSeeOther)
+		return
+	}
+	// A complaint about the etag (hidden) stays above the form, in sight.
+	fe, isForm := formError(pg, err, "state.witness.url", "state.witness.public_key")
+	if !isForm {
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	v, ok := c.directoryOf(w, r, pg, s)
+	if !ok {
+		return
+	}
+	if v.Witness == nil {
+		// No longer the oversight agency's admin: the page as it is.
+		c.serviceError(w, r, pg, err)
+		return
+	}
+	code := http.StatusBadRequest
+	if status.Code(err) == codes.Aborted {
+		// Someone changed the state meanwhile: the page shows the witness
+		// recorded now, and the form what the user sent.
+		code = http.StatusConflict
+	}
+	sent.Errors = fe
+	v.Witness = &sent
 	pg.Title = pg.T("directory.title", map[string]any{"State": v.State.Name})
-	c.render(w, r, http.StatusOK, DirectoryPage(pg, v))
+	c.render(w, r, code, DirectoryPage(pg, v))
 }
 
 // agencyFromPath reads the agency the URL names, or answers the request
