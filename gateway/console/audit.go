@@ -24,6 +24,7 @@ import (
 	directoryv1 "github.com/comity-mla/comity/proto/comity/directory/v1"
 	requestv1 "github.com/comity-mla/comity/proto/comity/request/v1"
 	"github.com/comity-mla/comity/services/audit/bundle"
+	"github.com/comity-mla/comity/services/witness/witnesskey"
 )
 
 // The auditor's pages: the trail of their state with filters, a request's
@@ -392,7 +393,7 @@ func cosignatures(v *checkpointView, z zones, state string) {
 	for _, w := range p.Witnesses() {
 		cv := cosignView{Name: w.Name, URL: w.URL}
 		if slices.Contains(report.Cosigned, w.Name) {
-			if verifier, err := bundle.ParseWitnessKey(w.PublicKey); err == nil {
+			if verifier, err := witnesskey.Parse(w.PublicKey); err == nil {
 				if n, err := note.Open([]byte(v.Note), note.VerifierList(verifier)); err == nil && len(n.Sigs) > 0 {
 					if t, err := fnote.CoSigV1Timestamp(n.Sigs[0]); err == nil {
 						cv.At = z.at(timestamppb.New(t), state)
