@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -225,14 +226,26 @@ func main() {
 			return relay.Producer{AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds[service], AuditDigestKey: digestKey,
 				AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients}
 		}
-		g, ctx := errgroup.WithContext(ctx)
+		// The witnesses stop last: the audit log integrates what it
+		// accepted before it closes, and its last checkpoints need them.
+		// A witness that fails stops everything.
+		ctx, stopAll := context.WithCancel(ctx)
+		defer stopAll()
+		wctx, stopWitnesses := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopWitnesses()
+		var wg errgroup.Group
 		for _, w := range witnesses {
-			g.Go(func() error {
+			wg.Go(func() error {
 				cfg := w.cfg
 				cfg.HTTP, cfg.Logger, cfg.Metrics = common.HTTP, env.Logger.With(zap.String("witness", cfg.Name)), env.Metrics
-				return witnessd.Run(ctx, cfg)
+				err := witnessd.Run(wctx, cfg)
+				if err != nil {
+					stopAll()
+				}
+				return err
 			})
 		}
+		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error {
 			return directoryd.Run(ctx, directoryd.Config{
 				Listener: ls[0], Database: "sqlite:" + filepath.Join(*dataDir, "directory.db"),
@@ -293,6 +306,8 @@ func main() {
 			}
 			return nil
 		})
-		return g.Wait()
+		err = g.Wait()
+		stopWitnesses()
+		return errors.Join(err, wg.Wait())
 	}))
 }
