@@ -19,9 +19,12 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/gateway/gatewaytest"
+	"github.com/comity-mla/comity/services/audit/bundle"
+	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/pgdb/pgtest"
 	"github.com/comity-mla/comity/services/trail"
+	"github.com/comity-mla/comity/services/witness/witnessd"
 )
 
 var (
@@ -42,6 +45,7 @@ func binaries(t *testing.T) string {
 			"github.com/comity-mla/comity/services/cmd/comity-directory",
 			"github.com/comity-mla/comity/services/cmd/comity-request",
 			"github.com/comity-mla/comity/services/cmd/comity-audit",
+			"github.com/comity-mla/comity/services/cmd/comity-witness",
 			"github.com/comity-mla/comity/gateway/cmd/comity-gateway",
 			"github.com/comity-mla/comity/gateway/cmd/comityctl")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -172,10 +176,15 @@ type cluster struct {
 	requestDB string
 	dirs      []*proc
 	reqs      []*proc
-	audit     *proc
-	gateway   *proc
-	gwURL     string
-	client    *gatewaytest.Client
+	// witnesses are the states' witnesses (witnessStates' order), which
+	// the audit log's checkpoints need a quorum of (3 of 5).
+	witnesses []*proc
+	// policy is the witness policy file comity-audit follows.
+	policy  string
+	audit   *proc
+	gateway *proc
+	gwURL   string
+	client  *gatewaytest.Client
 }
 
 func startCluster(t *testing.T, opt clusterOptions) *cluster {
@@ -207,9 +216,30 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	directoryDB := "sqlite:" + filepath.Join(dataDir, "directory.db")
 	c.requestDB = "sqlite:" + filepath.Join(dataDir, "request.db")
 	auditDB := "sqlite:" + filepath.Join(dataDir, "audit.db")
+	// Each witness on SQLite; on PostgreSQL, the first witness too, to
+	// exercise that store.
+	witnessDBs := make([]string, len(witnessStates))
+	for i, st := range witnessStates {
+		witnessDBs[i] = "sqlite:" + filepath.Join(dataDir, "witness", st, "witness.db")
+	}
 	if opt.postgres {
 		directoryDB, c.requestDB, auditDB = pgtest.NewDatabase(t), pgtest.NewDatabase(t), pgtest.NewDatabase(t)
+		witnessDBs[0] = pgtest.NewDatabase(t)
 	}
+	// The witnesses must know the log's key, and the log its witnesses'
+	// keys: the operators make them first (comity-audit and comity-witness
+	// load the existing ones).
+	logKey, err := tlog.LoadOrCreatePublicKey(filepath.Join(dataDir, "audit"), e2eOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	witnessKeys := make([]string, len(witnessStates))
+	for i, st := range witnessStates {
+		if _, witnessKeys[i], err = witnessd.LoadOrCreateKey(filepath.Join(dataDir, "witness", st), witnessName(st)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.policy = filepath.Join(dataDir, "witness-policy")
 	t.Cleanup(func() {
 		for _, p := range c.all() {
 			if p.running() {
@@ -227,7 +257,7 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 	// port taken ends at once; the whole deployment is then started again
 	// on other ports (same data), at most three times.
 	for attempt := 1; ; attempt++ {
-		c.launch(opt, dev, svc, digestKey, directoryDB, auditDB)
+		c.launch(opt, dev, svc, digestKey, directoryDB, auditDB, logKey, witnessDBs, witnessKeys)
 		err := c.awaitReady()
 		if err == nil {
 			return c
@@ -241,12 +271,12 @@ func startCluster(t *testing.T, opt clusterOptions) *cluster {
 				p.kill(t)
 			}
 		}
-		c.dirs, c.reqs, c.audit, c.gateway = nil, nil, nil, nil
+		c.dirs, c.reqs, c.witnesses, c.audit, c.gateway = nil, nil, nil, nil, nil
 	}
 }
 
 // launch picks ports and starts every process of the deployment.
-func (c *cluster) launch(opt clusterOptions, dev, svc identity.Issuer, digestKey, directoryDB, auditDB string) {
+func (c *cluster) launch(opt clusterOptions, dev, svc identity.Issuer, digestKey, directoryDB, auditDB, logKey string, witnessDBs, witnessKeys []string) {
 	t, bin, dataDir := c.t, c.bin, c.dataDir
 	t.Helper()
 	common := func(extra ...string) []string {
@@ -275,9 +305,30 @@ func (c *cluster) launch(opt clusterOptions, dev, svc identity.Issuer, digestKey
 		p.start(t)
 		c.dirs = append(c.dirs, p)
 	}
+	// The states' witnesses, and the policy naming them at this launch's
+	// addresses.
+	pws := make([]bundle.PolicyWitness, len(witnessStates))
+	for i, st := range witnessStates {
+		addr := freePort(t)
+		dir := filepath.Join(dataDir, "witness", st)
+		p := &proc{name: "comity-witness-" + st, bin: filepath.Join(bin, "comity-witness"),
+			args: []string{"--http-addr", addr, "--metrics-addr", freePort(t), "--log-format", "json",
+				"--database", witnessDBs[i], "--key-dir", dir, "--name", witnessName(st),
+				"--log-origin", e2eOrigin, "--log-public-key", filepath.Join(dataDir, "audit", "public.key")}}
+		p.start(t)
+		c.witnesses = append(c.witnesses, p)
+		pws[i] = bundle.PolicyWitness{Name: st, PublicKey: witnessKeys[i], URL: "http://" + addr}
+	}
+	policy, err := bundle.WitnessPolicy(logKey, pws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.policy, policy, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	c.audit = &proc{name: "comity-audit", bin: filepath.Join(bin, "comity-audit"),
 		args: common("--grpc-addr", auditAddr, "--database", auditDB, "--log-dir", filepath.Join(dataDir, "audit"),
-			"--origin", "comity.e2e/audit", "--directory-addr", directories,
+			"--origin", e2eOrigin, "--directory-addr", directories, "--witness-policy", c.policy,
 			devIssuer, "--issuer="+svc.ID+"="+svc.JWKS, "--service-issuer", svc.ID, "--audit-digest-key", digestKey)}
 	c.audit.start(t)
 	for i, addr := range reqAddrs {
@@ -308,7 +359,7 @@ func tail(s string, n int) string {
 }
 
 func (c *cluster) all() []*proc {
-	out := append(append([]*proc{}, c.dirs...), c.reqs...)
+	out := append(append(append([]*proc{}, c.dirs...), c.reqs...), c.witnesses...)
 	for _, p := range []*proc{c.audit, c.gateway} {
 		if p != nil {
 			out = append(out, p)
@@ -371,7 +422,19 @@ func (c *cluster) stopAll() {
 	for _, p := range c.dirs {
 		p.stop(c.t)
 	}
+	// Last: the audit service needs them for its last checkpoints.
+	for _, p := range c.witnesses {
+		p.stop(c.t)
+	}
 }
+
+// e2eOrigin is the audit log's origin in the deployment.
+const e2eOrigin = "comity.e2e/audit"
+
+// witnessStates are the states whose witnesses the deployment runs.
+var witnessStates = []string{"KG", "KZ", "TJ", "TM", "UZ"}
+
+func witnessName(state string) string { return "witness." + strings.ToLower(state) + ".comity.e2e" }
 
 // ctl runs comityctl and returns its combined output and exit code.
 func (c *cluster) ctl(args ...string) (string, int) {

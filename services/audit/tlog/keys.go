@@ -176,3 +176,20 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// LoadOrCreatePublicKey returns the note verifier key of the log in dir
+// (dir/public.key), creating the log's key pair as Open would when there is
+// no log there yet. It lets a deployment configure the log's witnesses,
+// which must know this key, before it opens the log (comity-local runs
+// both in one process). It takes no writer lock: it only ever creates keys
+// that do not exist, atomically, and reads those that do.
+func LoadOrCreatePublicKey(dir, origin string) (string, error) {
+	if !validOrigin(origin) {
+		return "", errs.New(errs.Invalid, "audit log origin must be a non-empty note key name: no spaces, no '+' (got %q)", origin)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("audit log: %w", err)
+	}
+	_, vkey, err := loadOrCreateKeys(dir, origin)
+	return vkey, err
+}

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -25,6 +26,7 @@ import (
 	"github.com/comity-mla/comity/gateway/console/devprovider"
 	"github.com/comity-mla/comity/services/audit/auditd"
 	"github.com/comity-mla/comity/services/audit/relay"
+	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/cli"
@@ -34,6 +36,7 @@ import (
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
 	"github.com/comity-mla/comity/services/trail"
+	"github.com/comity-mla/comity/services/witness/witnessd"
 )
 
 func main() {
@@ -55,6 +58,8 @@ func main() {
 	directoryAddr := fs.String("directory-addr", "127.0.0.1:9101", "directory gRPC address")
 	requestAddr := fs.String("request-addr", "127.0.0.1:9102", "request gRPC address")
 	auditAddr := fs.String("audit-addr", "127.0.0.1:9103", "audit gRPC address")
+	witnessAddrs := fs.String("witness-addrs", "127.0.0.1:9104,127.0.0.1:9105,127.0.0.1:9106,127.0.0.1:9107,127.0.0.1:9108",
+		"HTTP addresses of the witnesses of KG, KZ, TJ, TM and UZ, comma-separated, in that order")
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest JSON request body the gateway accepts")
 	origin := fs.String("audit-origin", "comity.local/audit", "origin of the audit log: names this deployment in its signed checkpoints")
 	maxAttachment := fs.Int64("max-attachment-bytes", 100<<20, "largest attachment accepted")
@@ -140,6 +145,14 @@ func main() {
 		if *devOIDCAddr != "" {
 			addrs, names = append(addrs, *devOIDCAddr), append(names, "dev-oidc")
 		}
+		// The states' witnesses come last: ls[len(ls)-5:].
+		wAddrs := strings.Split(*witnessAddrs, ",")
+		if len(wAddrs) != len(witnessStates) {
+			return fmt.Errorf("--witness-addrs: want %d addresses (of %s, in that order), got %d", len(witnessStates), strings.Join(witnessStates, ", "), len(wAddrs))
+		}
+		for i, a := range wAddrs {
+			addrs, names = append(addrs, strings.TrimSpace(a)), append(names, "witness-"+strings.ToLower(witnessStates[i]))
+		}
 		ls := make([]net.Listener, len(addrs))
 		for i, addr := range addrs {
 			listen := env.Conns.Listen
@@ -152,6 +165,13 @@ func main() {
 				}
 				return err
 			}
+		}
+		witnesses, witnessPolicy, err := localWitnesses(*dataDir, *origin, ls[len(ls)-len(witnessStates):])
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return err
 		}
 		scheme := "http://"
 		if *httpsCert != "" {
@@ -196,13 +216,34 @@ func main() {
 			zap.String("console", consoleURL), zap.String("data_dir", *dataDir), zap.String("gateway", scheme+ls[3].Addr().String()),
 			zap.Bool("mtls", !common.Plaintext), zap.String("cert_dir", common.CertDir),
 			zap.String("dev_issuer_jwks", dev.JWKS),
-			zap.String("audit_public_key", filepath.Join(*dataDir, "audit", "public.key")))
+			zap.String("audit_public_key", filepath.Join(*dataDir, "audit", "public.key")),
+			zap.String("witness_policy", filepath.Join(*dataDir, "audit", tlog.WitnessPolicyFile)),
+			zap.String("witnesses", filepath.Join(*dataDir, "witness")))
 
 		// The producing services' audit trail: delivered to the audit
 		// service beside them, signed with each one's own credentials.
 		producer := func(service string) relay.Producer {
 			return relay.Producer{AuditAddr: ls[2].Addr().String(), ServiceCredentials: creds[service], AuditDigestKey: digestKey,
 				AuditBacklogAlarm: common.AuditBacklogAlarm, AuditAnonymousClients: common.AuditAnonymousClients}
+		}
+		// The witnesses stop last: the audit log integrates what it
+		// accepted before it closes, and its last checkpoints need them.
+		// A witness that fails stops everything.
+		ctx, stopAll := context.WithCancel(ctx)
+		defer stopAll()
+		wctx, stopWitnesses := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopWitnesses()
+		var wg errgroup.Group
+		for _, w := range witnesses {
+			wg.Go(func() error {
+				cfg := w.cfg
+				cfg.HTTP, cfg.Logger, cfg.Metrics = common.HTTP, env.Logger.With(zap.String("witness", cfg.Name)), env.Metrics
+				err := witnessd.Run(wctx, cfg)
+				if err != nil {
+					stopAll()
+				}
+				return err
+			})
 		}
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error {
@@ -227,7 +268,7 @@ func main() {
 		g.Go(func() error {
 			return auditd.Run(ctx, auditd.Config{
 				Listener: ls[2], Database: "sqlite:" + filepath.Join(*dataDir, "audit.db"),
-				LogDir: filepath.Join(*dataDir, "audit"), Origin: *origin, DirectoryAddr: ls[0].Addr().String(),
+				LogDir: filepath.Join(*dataDir, "audit"), Origin: *origin, WitnessPolicy: witnessPolicy, DirectoryAddr: ls[0].Addr().String(),
 				Issuers: append(slices.Clone(issuers), svcIssuer), ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit],
 				AuditDigestKey: digestKey, Logger: env.Logger, Metrics: env.Metrics,
 			})
@@ -245,16 +286,28 @@ func main() {
 			g.Go(func() error {
 				return httpserver.Serve(ctx, ls[4], devOP, env.Logger.With(zap.String("service", "dev-oidc")), 5*time.Second, common.HTTP)
 			})
-			g.Go(func() error {
-				// Not fatal: the console still works for a state whose
-				// administrator adds the issuer by hand.
+		}
+		// One after the other: both update the states, each with the
+		// state's etag.
+		g.Go(func() error {
+			// Not fatal: the console still works for a state whose
+			// administrator adds the issuer by hand.
+			if devOP != nil {
 				if err := trustDevOIDC(ctx, *dataDir, ls[0].Addr().String(), ids[mtls.Gateway], devOP.Issuer(), env.Logger); err != nil && ctx.Err() == nil {
 					env.Logger.Warn("could not make every state trust the development OpenID provider; the console's sign-in will be refused for those states",
 						zap.String("issuer", devOP.Issuer()), zap.Error(err))
 				}
-				return nil
-			})
-		}
-		return g.Wait()
+			}
+			// Not fatal either: the audit log follows its policy file
+			// whatever the directory records.
+			if err := recordWitnesses(ctx, *dataDir, ls[0].Addr().String(), ids[mtls.Gateway], witnesses, env.Logger); err != nil && ctx.Err() == nil {
+				env.Logger.Warn("could not record every state's witness in the directory; comityctl audit policy will not derive the policy the audit log follows",
+					zap.Error(err))
+			}
+			return nil
+		})
+		err = g.Wait()
+		stopWitnesses()
+		return errors.Join(err, wg.Wait())
 	}))
 }

@@ -96,7 +96,8 @@ func launch(t *testing.T, bin, dataDir string, flags ...string) (_ *process, exi
 	p := &process{logs: &logBuffer{}, http: freePort(t), devOIDC: freePort(t)}
 	p.cmd = exec.Command(bin, "--data-dir", dataDir, "--http-addr", p.http,
 		"--directory-addr", freePort(t), "--request-addr", freePort(t), "--audit-addr", freePort(t), "--dev-oidc-addr", p.devOIDC,
-		"--metrics-addr", freePort(t), "--log-format", "json")
+		"--metrics-addr", freePort(t), "--log-format", "json",
+		"--witness-addrs", strings.Join([]string{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}, ","))
 	p.cmd.Args = append(p.cmd.Args, flags...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
