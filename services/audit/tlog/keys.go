@@ -176,3 +176,16 @@ func lockDir(dir string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// LoadOrCreatePublicKey returns the verifier key of the log in dir, creating
+// its key pair first when there is none, as Open does. A deployment's setup
+// (and the tests that run one) need it before the log first starts: the
+// witnesses are told the log's key when they start, and the log, when
+// witnessed, starts only once its witnesses answer.
+func LoadOrCreatePublicKey(dir, origin string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("audit log: %w", err)
+	}
+	_, vkey, err := loadOrCreateKeys(dir, origin)
+	return vkey, err
+}
