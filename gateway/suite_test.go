@@ -23,7 +23,9 @@ import (
 	"github.com/comity-mla/comity/gateway/console"
 	"github.com/comity-mla/comity/gateway/gatewaytest"
 	"github.com/comity-mla/comity/services/audit/auditd"
+	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/audit/relay"
+	"github.com/comity-mla/comity/services/audit/tlog"
 	"github.com/comity-mla/comity/services/directory/directoryd"
 	"github.com/comity-mla/comity/services/identity"
 	"github.com/comity-mla/comity/services/platform/connlimit"
@@ -34,6 +36,7 @@ import (
 	"github.com/comity-mla/comity/services/request"
 	"github.com/comity-mla/comity/services/request/requestd"
 	"github.com/comity-mla/comity/services/trail"
+	"github.com/comity-mla/comity/services/witness/witnessdtest"
 )
 
 // suite is the whole Comity suite in this process, each server on its own
@@ -50,7 +53,9 @@ type suite struct {
 	// databases are the services' --database settings by name, for tests
 	// that open a service's store beside it (as an operator's tool would).
 	databases map[string]string
-	stop      func()
+	// witnessPolicy is the audit log's witness policy (suiteOptions.witnesses).
+	witnessPolicy []byte
+	stop          func()
 	// conns bounds the connections of the suite's four listeners, as
 	// comity-local's does.
 	conns *connlimit.Guard
@@ -122,6 +127,11 @@ type suiteOptions struct {
 	// unauthenticated calls (default a minute): shortened, a test sees
 	// them written and delivered.
 	anonymousWindow time.Duration
+	// witnesses, when set, starts that many real witnesses (comity-witness
+	// servers on loopback, SQLite each) and has the audit log publish only
+	// checkpoints more than half of them cosigned; the suite's
+	// witnessPolicy is then the policy (an auditor's own copy).
+	witnesses int
 }
 
 func startSuite(t testing.TB, opt suiteOptions) *suite {
@@ -225,14 +235,18 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 	})
 	// The audit service runs under a context of its own, so that a test can
 	// stop it alone (an outage) and start it again.
+	var witnessPolicy []byte
+	if opt.witnesses > 0 {
+		witnessPolicy = startWitnesses(t, filepath.Join(opt.dataDir, "audit"), opt.witnesses)
+	}
 	var stopAudit func()
 	runAudit := func(l net.Listener) {
 		actx, acancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		g.Go(func() error {
 			err := auditd.Run(actx, auditd.Config{
-				Listener: l, Database: auditDB, LogDir: filepath.Join(opt.dataDir, "audit"), Origin: "comity.test/audit",
-				DirectoryAddr: ls[0].Addr().String(), Issuers: append([]identity.Issuer{dev, svcIssuer}, opt.extraIssuers...),
+				Listener: l, Database: auditDB, LogDir: filepath.Join(opt.dataDir, "audit"), Origin: suiteAuditOrigin,
+				WitnessPolicy: witnessPolicy, DirectoryAddr: ls[0].Addr().String(), Issuers: append([]identity.Issuer{dev, svcIssuer}, opt.extraIssuers...),
 				ServiceIssuer: svcIssuer.ID, TLS: ids[mtls.Audit], AuditDigestKey: digestKey, Logger: logger,
 			})
 			done <- err
@@ -268,8 +282,8 @@ func startSuite(t testing.TB, opt suiteOptions) *suite {
 		scheme = "https://"
 	}
 	s := &suite{t: t, baseURL: scheme + ls[3].Addr().String(), dataDir: opt.dataDir, ids: ids, conns: conns,
-		databases: map[string]string{"directory": directoryDB, "request": requestDB, "audit": auditDB},
-		addrs:     map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
+		databases: map[string]string{"directory": directoryDB, "request": requestDB, "audit": auditDB}, witnessPolicy: witnessPolicy,
+		addrs: map[string]string{"directory": ls[0].Addr().String(), "request": ls[1].Addr().String(), "audit": ls[2].Addr().String()}}
 	s.http = http.DefaultClient
 	if opt.httpsCert != "" {
 		pem, err := os.ReadFile(opt.httpsCert)
@@ -423,4 +437,23 @@ func (s *suite) grpcConnAs(service, identity string) *grpc.ClientConn {
 	}
 	s.t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// suiteAuditOrigin is the origin of the suite's audit log.
+const suiteAuditOrigin = "comity.test/audit"
+
+// startWitnesses starts n real witnesses of the audit log in logDir (making
+// the log's key first, so that they know it) and returns the policy asking
+// more than half of them, as the directory derives it.
+func startWitnesses(t testing.TB, logDir string, n int) []byte {
+	t.Helper()
+	logKey, err := tlog.LoadOrCreatePublicKey(logDir, suiteAuditOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := bundle.WitnessPolicy(logKey, witnessdtest.Start(t, "witness", n, suiteAuditOrigin, logKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy
 }

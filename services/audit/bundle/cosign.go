@@ -60,6 +60,12 @@ func ParsePolicy(text []byte) (*Policy, error) {
 			keys[id] = f[1]
 			p.witnesses = append(p.witnesses, policyWitness{PolicyWitness{Name: f[1], PublicKey: f[2], URL: f[3]}, v})
 		case "group":
+			// A group of none, or needing none of its members, is
+			// satisfied by a checkpoint no witness cosigned: it would
+			// make "witnessed" mean nothing without saying so.
+			if len(f) < 4 || f[2] == "0" {
+				return nil, fmt.Errorf("witness policy line %d: group %s needs no cosignature (no member, or a threshold of 0): name its witnesses and how many must cosign (quorum none, if you mean that no cosignature is needed)", n, f[1])
+			}
 			for _, c := range f[3:] {
 				if used[c]++; used[c] > 1 {
 					return nil, fmt.Errorf("witness policy line %d: %s is counted in a group more than once: one witness's cosignature must not count twice", n, c)

@@ -15,7 +15,7 @@ import (
 
 // witnessedNote returns a checkpoint note of a real log cosigned by at
 // least 3 of 5 real witnesses, with the policy (3 of 5) and the witnesses.
-func witnessedNote(t *testing.T) ([]byte, []byte, []*witnesstest.Witness) {
+func witnessedNote(t testing.TB) ([]byte, []byte, []*witnesstest.Witness) {
 	t.Helper()
 	ctx := context.Background()
 	ws := witnesstest.Start(t, "state", 5)
@@ -45,7 +45,7 @@ func witnessedNote(t *testing.T) ([]byte, []byte, []*witnesstest.Witness) {
 
 // keepSigs keeps the note's log signature and the cosignatures of the
 // first n witnesses that signed it.
-func keepSigs(t *testing.T, n []byte, keep int) []byte {
+func keepSigs(t testing.TB, n []byte, keep int) []byte {
 	body, sigs, _ := bytes.Cut(n, []byte("\n\n"))
 	lines := strings.Split(strings.TrimSuffix(string(sigs), "\n"), "\n")
 	out := []string{lines[0]} // the log's own signature comes first
@@ -100,5 +100,17 @@ func TestVerifyCosignatures(t *testing.T) {
 	dup := []byte("witness a " + ws[0].VKey + " " + ws[0].URL + "\nwitness b " + ws[0].VKey + " " + ws[1].URL + "\ngroup g 2 a b\nquorum g\n")
 	if _, err := bundle.VerifyCosignatures(n, dup); err == nil || errors.Is(err, bundle.ErrVerify) || !strings.Contains(err.Error(), "count twice") {
 		t.Fatalf("policy with one key twice: %v", err)
+	}
+}
+
+// TestPolicyGroupOfNone: a group that needs no cosignature is refused,
+// naming the group, rather than accepting any checkpoint as witnessed.
+func TestPolicyGroupOfNone(t *testing.T) {
+	n, policy := witnessedFixture(t)
+	w := strings.SplitN(string(policy), "\n", 2)[0] + "\n"
+	for _, p := range []string{w + "group g 0 state-1\nquorum g\n", w + "group g all\nquorum g\n"} {
+		if _, err := bundle.VerifyCosignatures(n, []byte(p)); err == nil || !strings.Contains(err.Error(), "group g needs no cosignature") {
+			t.Errorf("policy %q: %v; want the group refused", p, err)
+		}
 	}
 }

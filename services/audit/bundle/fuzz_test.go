@@ -3,8 +3,15 @@ package bundle_test
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 
+	fnote "github.com/transparency-dev/formats/note"
+	fwitness "github.com/transparency-dev/formats/witness"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/comity-mla/comity/services/audit/bundle"
@@ -173,6 +180,123 @@ func FuzzVerifyConsistency(f *testing.F) {
 		case from == 0, from == to && bytes.Equal(fromRoot, toRoot), refFrom && refTo:
 		default:
 			t.Fatalf("VerifyConsistency accepted %+v before %+v with proof %x", older, newer, proof)
+		}
+	})
+}
+
+// updateWitnessed rewrites testdata/witnessed.* from fresh real witnesses.
+var updateWitnessed = flag.Bool("update-witnessed", false, "rewrite testdata/witnessed.note and .policy from fresh real witnesses")
+
+// witnessedFixture is a checkpoint of a real log cosigned by 3 to 5 of 5
+// real witnesses and the policy (3 of 5), kept in testdata so that every
+// fuzzing worker (a process of its own) sees the same keys: witnesses made
+// afresh in each would make the coordinator's inputs strangers to the
+// workers. go test -run TestWitnessedFixture -update-witnessed remakes it.
+func witnessedFixture(t testing.TB) (n, policy []byte) {
+	t.Helper()
+	if *updateWitnessed {
+		n, policy, _ := witnessedNote(t)
+		for f, b := range map[string][]byte{"testdata/witnessed.note": n, "testdata/witnessed.policy": policy} {
+			if err := os.WriteFile(f, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n, err := os.ReadFile("testdata/witnessed.note")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if policy, err = os.ReadFile("testdata/witnessed.policy"); err != nil {
+		t.Fatal(err)
+	}
+	return n, policy
+}
+
+// TestWitnessedFixture: the fixture verifies, so the fuzz target starts
+// from a note that is accepted.
+func TestWitnessedFixture(t *testing.T) {
+	n, policy := witnessedFixture(t)
+	if rep, err := bundle.VerifyCosignatures(n, policy); err != nil || len(rep.Cosigned) < 3 {
+		t.Fatalf("the fixture is not a witnessed checkpoint: %+v, %v", rep, err)
+	}
+}
+
+// FuzzVerifyCosignatures feeds VerifyCosignatures arbitrary policy text and
+// notes, seeded with a real checkpoint cosigned by real witnesses. It never
+// panics, and it accepts a note only when the cosignatures the report names
+// verify under their policy keys, are by distinct keys, are by the real
+// witnesses (nobody else signed anything, and the fuzzer cannot forge
+// Ed25519), over the one checkpoint they cosigned, and satisfy the policy's
+// quorum as formats' own parser reads it; a policy that asks no
+// cosignature (quorum none) is the only way to accept with none.
+func FuzzVerifyCosignatures(f *testing.F) {
+	n, policy := witnessedFixture(f)
+	fixed, err := bundle.ParsePolicy(policy)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ws := fixed.Witnesses()
+	body, _, _ := bytes.Cut(n, []byte("\n\n"))
+	forged := bytes.Clone(n)
+	forged[len(forged)-20] ^= 1 // inside the last cosignature
+	f.Add(policy, n)
+	f.Add(policy, keepSigs(f, n, 0))
+	f.Add(policy, keepSigs(f, n, 2))
+	f.Add(policy, forged)
+	f.Add([]byte("witness a "+ws[0].PublicKey+" "+ws[0].URL+"\ngroup g 1 a\nquorum g\n"), n)
+	f.Add([]byte("quorum none\n"), n)
+	f.Add([]byte("witness a "+ws[0].PublicKey+" "+ws[0].URL+"\nwitness b "+ws[0].PublicKey+" "+ws[1].URL+"\ngroup g 2 a b\nquorum g\n"), n)
+	f.Add([]byte("witness a "+ws[0].PublicKey+" "+ws[0].URL+"\ngroup g 1 a a\nquorum g\n"), n)
+	f.Add([]byte{}, []byte{})
+	f.Add(policy, append(bytes.Clone(n), n[len(body)+2:]...)) // every cosignature twice
+
+	f.Fuzz(func(t *testing.T, policy, n []byte) {
+		rep, err := bundle.VerifyCosignatures(n, policy)
+		if err != nil {
+			return
+		}
+		g, perr := fwitness.ParsePolicy(policy)
+		if perr != nil || !g.Satisfied(n) {
+			t.Fatalf("accepted a note formats' parser says does not satisfy the policy (%v):\npolicy %q\nnote %q", perr, policy, n)
+		}
+		if len(rep.Cosigned) == 0 {
+			if !strings.Contains(rep.Quorum, "quorum none") {
+				t.Fatalf("accepted with no cosignature under a policy needing %s", rep.Quorum)
+			}
+			return
+		}
+		if b, _, _ := bytes.Cut(n, []byte("\n\n")); !bytes.Equal(b, body) {
+			t.Fatalf("accepted cosignatures over a checkpoint the witnesses never cosigned: %q", n)
+		}
+		p, perr := bundle.ParsePolicy(policy)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		keys := map[string]bool{}
+		for _, name := range rep.Cosigned {
+			i := slices.IndexFunc(p.Witnesses(), func(w bundle.PolicyWitness) bool { return w.Name == name })
+			if i < 0 {
+				t.Fatalf("cosigner %s is not in the policy", name)
+			}
+			key := p.Witnesses()[i].PublicKey
+			v, kerr := fnote.NewVerifierForCosignatureV1(key)
+			if kerr != nil {
+				t.Fatal(kerr)
+			}
+			if _, oerr := note.Open(n, note.VerifierList(v)); oerr != nil {
+				t.Fatalf("cosigner %s's cosignature does not verify: %v", name, oerr)
+			}
+			id := fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash())
+			if keys[id] {
+				t.Fatalf("key %s counted twice", id)
+			}
+			keys[id] = true
+			if !slices.ContainsFunc(ws, func(w bundle.PolicyWitness) bool {
+				rv, _ := fnote.NewVerifierForCosignatureV1(w.PublicKey)
+				return rv.Name() == v.Name() && rv.KeyHash() == v.KeyHash()
+			}) {
+				t.Fatalf("cosigner %s's key %s is none of the real witnesses'", name, key)
+			}
 		}
 	})
 }
