@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/comity-mla/comity/services/identity"
 )
@@ -110,5 +111,29 @@ func TestConsoleCheckpointUnwitnessed(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(page, "data-unwitnessed") || !strings.Contains(page, "split view") ||
 		strings.Contains(page, "data-policy") {
 		t.Errorf("the checkpoint page of an unwitnessed log = %d, want the notice and no policy: %s", code, page)
+	}
+}
+
+// TestConsoleCheckpointWitnessed shows an auditor the witnesses of a log
+// that five real witnesses cosign (quorum 3): each witness by name, at
+// least three with the time they cosigned, the quorum met, the policy in
+// force and the command that verifies with it.
+func TestConsoleCheckpointWitnessed(t *testing.T) {
+	cs := startConsoleSuite(t, consoleSuiteOptions{suite: suiteOptions{witnesses: 5}})
+	auditor := auditSignIn(t, cs, "kz-oversight", "auditor")
+	var page string
+	awaitCondition(t, "the checkpoint page to show a witnessed checkpoint", 30*time.Second, func() bool {
+		var code int
+		code, page = auditor.get("/audit/checkpoint")
+		return code == http.StatusOK && strings.Contains(page, `data-quorum-met="true"`)
+	})
+	if n := strings.Count(page, "data-witness="); n != 5 {
+		t.Errorf("the page lists %d witnesses, want the policy's 5: %s", n, page)
+	}
+	if n := strings.Count(page, "data-cosigned"); n < 3 {
+		t.Errorf("the page shows %d cosignatures, want at least the quorum's 3: %s", n, page)
+	}
+	if strings.Contains(page, "data-unwitnessed") || !strings.Contains(page, "data-policy") || !strings.Contains(page, "--policy witness-policy") {
+		t.Errorf("the page lacks the policy in force or the command verifying with it: %s", page)
 	}
 }
