@@ -105,7 +105,7 @@ func Open(path string) (*Spool, error) {
 		return nil, err
 	}
 	// The files' entries in their directory must outlast a crash too.
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := syncfile.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (s *Spool) rewrite() error {
 	for _, r := range s.records {
 		s.size += int64(len(r))
 	}
-	return syncDir(filepath.Dir(s.path))
+	return syncfile.SyncDir(filepath.Dir(s.path))
 }
 
 // Close syncs and closes the file, whose events stay for the next Open, and
@@ -318,18 +318,6 @@ func (s *Spool) Close() error {
 		return fmt.Errorf("audit spool: %w", err)
 	}
 	if err := os.Remove(s.path + markerSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("audit spool: %w", err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("audit spool: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
 		return fmt.Errorf("audit spool: %w", err)
 	}
 	return nil

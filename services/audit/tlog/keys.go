@@ -1,9 +1,7 @@
 package tlog
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +13,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/platform/notekey"
+	"github.com/comity-mla/comity/services/platform/syncfile"
 )
 
 const (
@@ -68,7 +68,7 @@ func loadOrCreateKeys(dir, origin string) (note.Signer, string, error) {
 		return nil, "", errs.New(errs.FailedPrecondition,
 			"the audit log in %s has origin %q, not %q", dir, signer.Name(), origin)
 	}
-	vkey, err := verifierKey(skey)
+	_, vkey, err := notekey.VerifierKey(skey)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit log: %s: %w", skeyPath, err)
 	}
@@ -90,23 +90,6 @@ func loadOrCreateKeys(dir, origin string) (note.Signer, string, error) {
 			"%s does not match %s in %s", publicKeyFile, signingKeyFile, dir)
 	}
 	return signer, vkey, nil
-}
-
-// verifierKey derives the note verifier key of an Ed25519 note signer key
-// ("PRIVATE+KEY+<name>+<hash>+<base64(alg || seed)>").
-func verifierKey(skey string) (string, error) {
-	// SplitN: base64 uses '+' too.
-	parts := strings.SplitN(skey, "+", 5)
-	if len(parts) != 5 {
-		return "", errors.New("malformed signing key")
-	}
-	key, err := base64.StdEncoding.DecodeString(parts[4])
-	const algEd25519 = 1
-	if err != nil || len(key) != 1+ed25519.SeedSize || key[0] != algEd25519 {
-		return "", errors.New("signing key is not an Ed25519 note key")
-	}
-	pub := ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey)
-	return note.NewEd25519VerifierKey(parts[2], pub)
 }
 
 // writeFileAtomic writes data to path so that a reader (or a restart after a
@@ -142,17 +125,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return syncfile.SyncDir(dir)
 }
 
 // lockDir takes the log's writer lock, failing at once when another Log
@@ -184,7 +157,7 @@ func lockDir(dir string) (*os.File, error) {
 // both in one process). It takes no writer lock: it only ever creates keys
 // that do not exist, atomically, and reads those that do.
 func LoadOrCreatePublicKey(dir, origin string) (string, error) {
-	if !validOrigin(origin) {
+	if !notekey.ValidName(origin) {
 		return "", errs.New(errs.Invalid, "audit log origin must be a non-empty note key name: no spaces, no '+' (got %q)", origin)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -13,11 +13,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
@@ -29,6 +26,7 @@ import (
 
 	"github.com/comity-mla/comity/services/audit/bundle"
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/platform/notekey"
 )
 
 // Defaults for Options. They favour latency over file count: an audit event
@@ -82,7 +80,7 @@ type Options struct {
 
 func (o Options) withDefaults() (Options, error) {
 	var vs errs.Violations
-	if !validOrigin(o.Origin) {
+	if !notekey.ValidName(o.Origin) {
 		vs.Add("origin", "must be a non-empty note key name: no spaces, no '+' (got %q)", o.Origin)
 	}
 	if o.BatchMaxSize == 0 {
@@ -116,12 +114,6 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	return o, vs.Err(errs.Invalid, "invalid audit log options")
-}
-
-// validOrigin is the rule of golang.org/x/mod/sumdb/note for key names,
-// which GenerateKey does not check itself.
-func validOrigin(s string) bool {
-	return s != "" && utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsSpace) < 0 && !strings.Contains(s, "+")
 }
 
 // Checkpoint is a signed checkpoint of the log with what it commits to.

@@ -16,3 +16,17 @@ func WriteClose(f *os.File, data []byte) error {
 	}
 	return err
 }
+
+// SyncDir makes the names created, renamed or removed in dir durable. Its
+// errors name dir (they are the os package's path errors).
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/comity-mla/comity/services/errs"
+	"github.com/comity-mla/comity/services/platform/syncfile"
 	"github.com/comity-mla/comity/services/request"
 )
 
@@ -189,7 +190,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader, maxBytes int64, wantSHA256
 	}
 	kept = true
 	// The rename is durable only once the directory holding the new name is.
-	if err := syncDir(shard); err != nil {
+	if err := syncfile.SyncDir(shard); err != nil {
 		os.Remove(final)
 		return "", "", 0, err
 	}
@@ -206,7 +207,7 @@ func (s *Store) mkShard(shard string) error {
 	if err != nil {
 		return fmt.Errorf("fsblob: %w", err)
 	}
-	return syncDir(s.dir)
+	return syncfile.SyncDir(s.dir)
 }
 
 // Open returns the content of the blob with that key. It fails with
@@ -265,7 +266,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	// Without this a crash could bring back content whose attachment was
 	// never recorded, or was erased.
-	return syncDir(filepath.Dir(p))
+	return syncfile.SyncDir(filepath.Dir(p))
 }
 
 // overwrite writes zeros over the whole content of the blob file at p and
@@ -337,22 +338,6 @@ func isLowerHex(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-// syncDir makes the entries of a directory durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsblob: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsblob: syncing %s: %w", dir, err)
-	}
-	return nil
 }
 
 // hashWriter writes to the file and the digest at once, so the content is

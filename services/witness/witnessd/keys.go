@@ -1,21 +1,18 @@
 package witnessd
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/comity-mla/comity/services/platform/notekey"
 	"github.com/comity-mla/comity/services/platform/syncfile"
 )
 
@@ -39,7 +36,7 @@ const (
 // far unverifiable against the key the policies hold; the operator restores
 // the key instead. A key named other than name is an error naming both.
 func LoadOrCreateKey(dir, name string) (signer note.Signer, vkey string, err error) {
-	if !validName(name) {
+	if !notekey.ValidName(name) {
 		return nil, "", fmt.Errorf("witness key name %q: want a non-empty name without spaces or '+', e.g. witness.kz.comity.local", name)
 	}
 	keyPath, pubPath := filepath.Join(dir, KeyFile), filepath.Join(dir, PublicKeyFile)
@@ -56,7 +53,7 @@ func LoadOrCreateKey(dir, name string) (signer note.Signer, vkey string, err err
 		return nil, "", fmt.Errorf("witness key: %w", err)
 	}
 	skey := strings.TrimSpace(string(raw))
-	keyName, edVKey, err := ed25519VKey(skey)
+	keyName, edVKey, err := notekey.VerifierKey(skey)
 	if err != nil {
 		return nil, "", fmt.Errorf("witness key %s: %w", keyPath, err)
 	}
@@ -114,35 +111,10 @@ func createKey(dir, keyPath, name string) ([]byte, error) {
 		return nil, err
 	}
 	// The key must outlast a crash once it has cosigned anything.
-	if err := syncDir(dir); err != nil {
+	if err := syncfile.SyncDir(dir); err != nil {
 		return nil, err
 	}
 	return os.ReadFile(keyPath)
-}
-
-// ed25519VKey returns the name of the Ed25519 note signer key skey
-// ("PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>") and its note
-// verifier key.
-func ed25519VKey(skey string) (name, vkey string, err error) {
-	// SplitN: base64 uses '+' too.
-	parts := strings.SplitN(skey, "+", 5)
-	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
-		return "", "", errors.New("not a note signer key (PRIVATE+KEY+NAME+HASH+KEY)")
-	}
-	key, err := base64.StdEncoding.DecodeString(parts[4])
-	const algEd25519 = 1
-	if err != nil || len(key) != 1+ed25519.SeedSize || key[0] != algEd25519 {
-		return "", "", errors.New("not an Ed25519 note signer key")
-	}
-	pub := ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey)
-	vkey, err = note.NewEd25519VerifierKey(parts[2], pub)
-	return parts[2], vkey, err
-}
-
-// validName is the rule of note key names: valid UTF-8, not empty, no
-// spaces, no '+'.
-func validName(name string) bool {
-	return name != "" && utf8.ValidString(name) && !strings.ContainsFunc(name, unicode.IsSpace) && !strings.Contains(name, "+")
 }
 
 // writeTemp writes data, synced and with mode perm, to a new file beside
@@ -162,14 +134,4 @@ func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
 		return "", err
 	}
 	return f.Name(), nil
-}
-
-// syncDir makes a new name in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
