@@ -32,6 +32,19 @@ func openWitnessed(t *testing.T, dir string, policy []byte, ws []*witnesstest.Wi
 	return l
 }
 
+// openUnwitnessed opens the witnessed log in dir without its policy, on
+// purpose (AllowUnwitnessed), and closes it when t ends (unless the test
+// did).
+func openUnwitnessed(t *testing.T, dir string) *tlog.Log {
+	t.Helper()
+	l, err := tlog.Open(context.Background(), dir, tlog.Options{Origin: origin, AllowUnwitnessed: true})
+	if err != nil {
+		t.Fatalf("Open(%s) unwitnessed on purpose: %v", dir, err)
+	}
+	t.Cleanup(func() { _ = l.Close(context.Background()) })
+	return l
+}
+
 // awaitCheckpoint waits (with a deadline) for a published checkpoint of at
 // least size entries.
 func awaitCheckpoint(t *testing.T, l *tlog.Log, size uint64) tlog.Checkpoint {
@@ -81,11 +94,12 @@ func TestWitnessedCheckpoints(t *testing.T) {
 		t.Errorf("CheckWitnessed of an up-to-date log: %v", err)
 	}
 
-	// Reopened unwitnessed, the file no longer claims a policy.
+	// Reopened unwitnessed, on purpose, the file no longer claims a
+	// policy.
 	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	openLog(t, dir)
+	openUnwitnessed(t, dir)
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s still there after an unwitnessed start: %v", path, err)
 	}
@@ -187,7 +201,7 @@ func TestForkAtStart(t *testing.T) {
 	if err := old.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	grown := openLog(t, backup)
+	grown := openUnwitnessed(t, backup)
 	appendAndAwait(t, grown, [][]byte{leaf(t, "x", 2), leaf(t, "x", 3), leaf(t, "x", 4)})
 	if err := grown.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -223,5 +237,90 @@ func TestWitnessPolicyOption(t *testing.T) {
 			_, err := tlog.Open(context.Background(), t.TempDir(), tlog.Options{Origin: origin, WitnessPolicy: []byte(tc.policy)})
 			wantCode(t, err, errs.Invalid, tc.want)
 		})
+	}
+}
+
+// TestWitnessedReopenedWithoutPolicy: a witnessed log opened without a
+// policy (a forgotten --witness-policy) is refused, saying how to go on,
+// and keeps its policy file; only an explicit AllowUnwitnessed opens it.
+func TestWitnessedReopenedWithoutPolicy(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	policy := witnesstest.Policy(2, ws...)
+	dir := t.TempDir()
+	l := openWitnessed(t, dir, policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "r", 0)})
+	awaitCheckpoint(t, l, 1)
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		lu, err := tlog.Open(context.Background(), dir, tlog.Options{Origin: origin})
+		if err == nil {
+			_ = lu.Close(context.Background())
+		}
+		if !errors.Is(err, errs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "--witness-policy") || !strings.Contains(err.Error(), "--unwitnessed") {
+			t.Fatalf("%s: Open without a policy: %v; want FailedPrecondition naming --witness-policy and --unwitnessed", what, err)
+		}
+	}
+	check("with its witness-policy file")
+	if _, err := os.Stat(filepath.Join(dir, tlog.WitnessPolicyFile)); err != nil {
+		t.Fatalf("the refused Open removed the policy file: %v", err)
+	}
+	// The policy file lost, the cosigned checkpoint still tells.
+	if err := os.Remove(filepath.Join(dir, tlog.WitnessPolicyFile)); err != nil {
+		t.Fatal(err)
+	}
+	check("with a cosigned checkpoint")
+}
+
+// TestRestoredWithoutTreeState: a witnessed log restored without its
+// hidden log/.state is refused rather than given an empty checkpoint over
+// its real one.
+func TestRestoredWithoutTreeState(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	policy := witnesstest.Policy(2, ws...)
+	dir := t.TempDir()
+	l := openWitnessed(t, dir, policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "s", 0), leaf(t, "s", 1)})
+	awaitCheckpoint(t, l, 2)
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cpPath := filepath.Join(dir, "log", "checkpoint")
+	before, err := os.ReadFile(cpPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "log", ".state")); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := tlog.Open(context.Background(), dir, tlog.Options{Origin: origin, WitnessPolicy: policy, WitnessTimeout: time.Second})
+	if err == nil {
+		_ = l2.Close(context.Background())
+	}
+	if !errors.Is(err, errs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "log/.state") {
+		t.Errorf("Open of a log without its tree state: %v; want FailedPrecondition naming log/.state", err)
+	}
+	if after, _ := os.ReadFile(cpPath); string(after) != string(before) {
+		t.Errorf("the checkpoint was replaced:\n%s\nwas\n%s", after, before)
+	}
+}
+
+// TestQuorumNoneRefused: a log is not opened with a policy that needs no
+// cosignature, which would call unwitnessed checkpoints witnessed.
+func TestQuorumNoneRefused(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 1)
+	for _, p := range []string{
+		string(witnesstest.Policy(1, ws...)) + "quorum none\n",
+		"witness a " + ws[0].VKey + " " + ws[0].URL + "\ngroup g 00 a\nquorum g\n",
+	} {
+		l, err := tlog.Open(context.Background(), t.TempDir(), tlog.Options{Origin: origin, WitnessPolicy: []byte(p)})
+		if err == nil {
+			_ = l.Close(context.Background())
+		}
+		if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), "no cosignature") {
+			t.Errorf("policy %q: %v; want it refused as needing no cosignature", p, err)
+		}
 	}
 }
