@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,5 +327,71 @@ func TestQuorumNoneRefused(t *testing.T) {
 		if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), "no cosignature") {
 			t.Errorf("policy %q: %v; want it refused as needing no cosignature", p, err)
 		}
+	}
+}
+
+// TestWitnessHoldsAnotherKey: the log directory deleted and started afresh
+// (a new key, the same origin) while the witnesses keep what they cosigned
+// of the old log: they would refuse every checkpoint of the new one, so it
+// is refused at start, saying what happened and what to do.
+func TestWitnessHoldsAnotherKey(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	policy := witnesstest.Policy(2, ws...)
+	old := openWitnessed(t, t.TempDir(), policy, ws)
+	appendAndAwait(t, old, [][]byte{leaf(t, "k", 0)})
+	awaitCheckpoint(t, old, 1)
+	if err := old.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fresh := openWitnessed(t, t.TempDir(), policy, ws)
+	if fresh.PublicKey() == old.PublicKey() {
+		t.Fatal("the fresh log has the old log's key")
+	}
+	skipped, err := fresh.CheckWitnessed(context.Background(), 5*time.Second)
+	wantCode(t, err, errs.FailedPrecondition, "does not verify")
+	for _, want := range []string{"the log's key was replaced, or the witness follows another log", "delete var/witness too"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if len(skipped) != 0 {
+		t.Errorf("skipped = %v, want none (every witness answered)", skipped)
+	}
+}
+
+// TestCheckWitnessedAsksAtOnce: the witnesses are asked all at once, not
+// one after the other (five down witnesses would delay a start by five
+// timeouts). Each witness here answers only once all of them were asked:
+// asked one after the other, the first would wait for ever and every one
+// would be skipped.
+func TestCheckWitnessedAsksAtOnce(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	var all sync.WaitGroup
+	all.Add(len(ws))
+	gated := make([]*witnesstest.Witness, len(ws))
+	for i, w := range ws {
+		u, err := url.Parse(w.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(u)
+		var once sync.Once
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				once.Do(all.Done)
+				all.Wait()
+			}
+			proxy.ServeHTTP(rw, r)
+		}))
+		t.Cleanup(srv.Close)
+		gated[i] = &witnesstest.Witness{Name: w.Name, VKey: w.VKey, URL: srv.URL}
+	}
+	policy := witnesstest.Policy(2, gated...)
+	l := openWitnessed(t, t.TempDir(), policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "p", 0)})
+	awaitCheckpoint(t, l, 1)
+	skipped, err := l.CheckWitnessed(context.Background(), 10*time.Second)
+	if err != nil || len(skipped) != 0 {
+		t.Fatalf("CheckWitnessed: skipped %v, %v; want every witness compared", skipped, err)
 	}
 }
