@@ -185,6 +185,9 @@ func TestStateWitnessThroughComityctl(t *testing.T) {
 	if !ok || !strings.Contains(out, "3 witnesses (a quorum of 2)") || !strings.Contains(out, "TJ, TM") {
 		t.Fatalf("audit policy --out: ok=%t\n%s%s", ok, out, errOut)
 	}
+	if !strings.Contains(errOut, "warning: only 3 of the 5 states record a witness") {
+		t.Errorf("audit policy with 2 of 5 states missing a witness gives no warning:\n%s", errOut)
+	}
 	text, err := os.ReadFile(policyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -212,5 +215,8 @@ func TestStateWitnessThroughComityctl(t *testing.T) {
 	out, errOut, ok = c.run(auditor, "audit", "policy")
 	if !ok || strings.Contains(out, "witness UZ") || !strings.Contains(out, "group states 2 KG KZ\n") || !strings.Contains(errOut, "TJ, TM, UZ") {
 		t.Errorf("audit policy after UZ cleared its witness: ok=%t\n%s%s", ok, out, errOut)
+	}
+	if !strings.Contains(errOut, "warning: only 2 of the 5 states record a witness: the quorum, 2 of 2") {
+		t.Errorf("audit policy with 3 of 5 states missing a witness gives no warning:\n%s", errOut)
 	}
 }

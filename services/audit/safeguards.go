@@ -58,7 +58,9 @@ type RequestSafeguards struct {
 // the request's safeguards before it (:transmit, :confirmInWriting, else
 // :submit) carries no outcomes or a FAILED one. When no such event is in
 // the bundle, that is a note, not a problem: the bundle holds what its
-// filter selected.
+// filter selected. So is an :accept that carries no outcomes at all, logged
+// before events recorded them (only a FAILED outcome of the check before it
+// is then a problem).
 func SafeguardReport(entries []Entry) []RequestSafeguards {
 	var out []RequestSafeguards
 	at := map[string]int{}
@@ -83,7 +85,17 @@ func SafeguardReport(entries []Entry) []RequestSafeguards {
 			if e.Event.Action != acceptMethod || e.Event.Outcome != "OK" {
 				continue
 			}
-			r.Problems = append(r.Problems, acceptanceProblems(e)...)
+			// An :accept with no outcomes at all was logged before
+			// events carried them: there is nothing to judge its
+			// assessments by (a note), nor a missing outcome of the check
+			// before it, but a FAILED one is still a problem.
+			old := len(e.Event.Safeguards) == 0
+			if old {
+				r.Notes = append(r.Notes, fmt.Sprintf("accepted at index %d by an event that carries no safeguard outcomes "+
+					"(logged before events recorded them): its assessments cannot be judged from the audit trail", e.Index))
+			} else {
+				r.Problems = append(r.Problems, acceptanceProblems(e)...)
+			}
 			checks := -1
 			for k := j - 1; k >= 0 && checks < 0; k-- {
 				if isCheck(r.Entries[k]) {
@@ -94,7 +106,9 @@ func SafeguardReport(entries []Entry) []RequestSafeguards {
 				r.Notes = append(r.Notes, fmt.Sprintf("accepted at index %d: the :transmit (or :submit) before it is not in this bundle", e.Index))
 				continue
 			}
-			r.Problems = append(r.Problems, checkProblems(r.Entries[checks], e.Index)...)
+			if c := r.Entries[checks]; !old || len(c.Event.Safeguards) > 0 {
+				r.Problems = append(r.Problems, checkProblems(c, e.Index)...)
+			}
 		}
 	}
 	return out

@@ -44,6 +44,17 @@ func TestSafeguardReport(t *testing.T) {
 			entry(2, "requests/a", "TransmitRequest", "OK"),
 			entry(4, "requests/a", "AcceptRequest", "OK", assessed...),
 		}, []string{"(index 2) that carries no safeguard outcomes"}, 0},
+		// Logged before events carried outcomes: nothing to judge by,
+		// which is a note, not a problem.
+		{"an acceptance logged before outcomes existed", []audit.Entry{
+			entry(2, "requests/a", "TransmitRequest", "OK"),
+			entry(4, "requests/a", "AcceptRequest", "OK"),
+		}, nil, 1},
+		// ... but a failed check before it is still a problem.
+		{"an acceptance without outcomes after a failed check", []audit.Entry{
+			entry(2, "requests/a", "TransmitRequest", "OK", trail.Safeguard{Check: "LANGUAGE", Outcome: "FAILED"}),
+			entry(4, "requests/a", "AcceptRequest", "OK"),
+		}, []string{"TransmitRequest (index 2) with LANGUAGE FAILED"}, 1},
 		{"a refused transmission before the one that passed", []audit.Entry{
 			entry(2, "requests/a", "TransmitRequest", "FAILED_PRECONDITION", trail.Safeguard{Check: "LANGUAGE", Outcome: "FAILED"}),
 			entry(3, "requests/a", "TransmitRequest", "OK", passed...),

@@ -116,6 +116,15 @@ operator publishes (var/audit/public.key for comity-local).`,
 				fmt.Fprint(g.stderr, noWitness)
 				return fmt.Errorf("no witness policy: %w", err)
 			}
+			if len(missing) > 0 {
+				// The quorum is a majority of the witnesses recorded, not
+				// of the states: with some missing, fewer witnesses than
+				// a majority of the states can make a checkpoint
+				// witnessed.
+				fmt.Fprintf(g.stderr, "warning: only %d of the %d states record a witness: the quorum, %d of %d, is a majority of those only, "+
+					"not of the states; once %s record theirs, derive the policy again\n",
+					len(ws), len(ws)+len(missing), len(ws)/2+1, len(ws), strings.Join(missing, ", "))
+			}
 			if published := cp.GetWitnessPolicy(); published != "" && !samePolicy(published, string(policy)) {
 				fmt.Fprintf(g.stderr, "warning: the policy the audit log publishes differs from the one the directory's witnesses give; "+
 					"tell the states' oversight bodies\n")

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +49,10 @@ type Config struct {
 	// LogDir/witness-policy for auditors and given with each checkpoint.
 	// Empty: checkpoints are not witnessed (a warning at start says so).
 	WitnessPolicy []byte
+	// AllowUnwitnessed acknowledges that a log that was witnessed runs
+	// without WitnessPolicy from now on (tlog.Options.AllowUnwitnessed);
+	// without it, such a start is refused.
+	AllowUnwitnessed bool
 	// DirectoryAddr is the directory's gRPC address: auditors' tokens are
 	// checked against the issuers their state trusts.
 	DirectoryAddr string
@@ -87,17 +90,22 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Logger.With(zap.String("service", "audit"))
 	// Tessera logs through klog; send it to this service's logger, where
-	// its progress lines are debug detail.
+	// its progress lines are debug detail and its failures warnings.
+	tw := newTesseraLog(log.With(zap.String("component", "tessera")))
 	klog.LogToStderr(false)
-	klog.SetOutput(klogWriter{log.With(zap.String("component", "tessera"))})
+	klog.SetOutput(tw)
 	index, closeIndex, ping, err := indexes.OpenPing(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
 	defer closeIndex()
-	tl, err := tlog.Open(ctx, cfg.LogDir, tlog.Options{Origin: cfg.Origin, WitnessPolicy: cfg.WitnessPolicy})
+	tl, err := tlog.Open(ctx, cfg.LogDir, tlog.Options{Origin: cfg.Origin, WitnessPolicy: cfg.WitnessPolicy, AllowUnwitnessed: cfg.AllowUnwitnessed})
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
+	}
+	if err := tw.register(cfg.Metrics, tl); err != nil {
+		_ = tl.Close(ctx)
+		return err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -206,14 +214,6 @@ func producersAppend(p mtls.Policy) mtls.Policy {
 		p[name] = []string{auditv1.AuditService_Append_FullMethodName}
 	}
 	return p
-}
-
-// klogWriter turns klog's formatted lines into zap debug entries.
-type klogWriter struct{ log *zap.Logger }
-
-func (w klogWriter) Write(p []byte) (int, error) {
-	w.log.Debug(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // LogAdapter presents a tlog.Log as the audit.Log the domain uses.

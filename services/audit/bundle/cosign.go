@@ -3,8 +3,10 @@ package bundle
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	fnote "github.com/transparency-dev/formats/note"
@@ -36,7 +38,7 @@ func ParsePolicy(text []byte) (*Policy, error) {
 		return nil, fmt.Errorf("witness policy: %w", err)
 	}
 	p := &Policy{group: group}
-	keys := map[string]string{}   // witness name by "key name+hash"
+	keys := map[string]string{}   // witness name by raw public key
 	used := map[string]int{}      // times a component is a group's child
 	groups := map[string]string{} // group line by name
 	quorum := ""
@@ -53,7 +55,10 @@ func ParsePolicy(text []byte) (*Policy, error) {
 			if err != nil {
 				return nil, fmt.Errorf("witness policy line %d: key of witness %s: %w", n, f[1], err)
 			}
-			id := fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash())
+			// By the raw key, not its name and hash: a cosignature does
+			// not cover the key's name, so the same key under two names
+			// would verify one cosignature line copied under both.
+			id := rawKey(f[2])
 			if other, ok := keys[id]; ok {
 				return nil, fmt.Errorf("witness policy line %d: witness %s has the key of witness %s: one witness's cosignature must not count twice", n, f[1], other)
 			}
@@ -63,7 +68,7 @@ func ParsePolicy(text []byte) (*Policy, error) {
 			// A group of none, or needing none of its members, is
 			// satisfied by a checkpoint no witness cosigned: it would
 			// make "witnessed" mean nothing without saying so.
-			if len(f) < 4 || f[2] == "0" {
+			if len(f) < 4 || threshold(f[2], len(f)-3) == 0 {
 				return nil, fmt.Errorf("witness policy line %d: group %s needs no cosignature (no member, or a threshold of 0): name its witnesses and how many must cosign (quorum none, if you mean that no cosignature is needed)", n, f[1])
 			}
 			for _, c := range f[3:] {
@@ -76,6 +81,14 @@ func ParsePolicy(text []byte) (*Policy, error) {
 			quorum = f[1]
 		}
 	}
+	// Every group must need a cosignature, whatever spelling its
+	// threshold has ("0", "00"): formats counts a group of threshold 0 as
+	// satisfied by any checkpoint. The lines were checked above, naming
+	// the group; this checks the parsed tree too, whose thresholds are the
+	// ones Group.Satisfied uses.
+	if err := needsCosignature(group); err != nil {
+		return nil, err
+	}
 	switch g, ok := groups[quorum]; {
 	case quorum == "none":
 		p.quorum = "no cosignature (quorum none)"
@@ -85,6 +98,56 @@ func ParsePolicy(text []byte) (*Policy, error) {
 		p.quorum = "witness " + quorum
 	}
 	return p, nil
+}
+
+// threshold is the number of members a group line's threshold word asks
+// for, as formats' witness.ParsePolicy reads it (which has checked it).
+func threshold(word string, members int) uint64 {
+	switch word {
+	case "any":
+		return 1
+	case "all":
+		return uint64(members)
+	}
+	n, _ := strconv.ParseUint(word, 10, 8)
+	return n
+}
+
+// needsCosignature refuses a parsed policy a checkpoint with no
+// cosignature would satisfy: a group, at any depth, of threshold 0. The
+// quorum "none" says so on purpose, and is allowed here (an auditor may
+// verify an unwitnessed log with it); a log refuses it (NeedsCosignature).
+func needsCosignature(g witness.Group) error {
+	for _, c := range g.Components {
+		if sub, ok := c.(witness.Group); ok {
+			if sub.N <= 0 {
+				return fmt.Errorf("witness policy: a group needs no cosignature (a threshold of 0): name its witnesses and how many must cosign")
+			}
+			if err := needsCosignature(sub); err != nil {
+				return err
+			}
+		}
+	}
+	if g.N <= 0 && len(g.Components) > 0 {
+		return fmt.Errorf("witness policy: the quorum group needs no cosignature (a threshold of 0): name its witnesses and how many must cosign")
+	}
+	return nil
+}
+
+// NeedsCosignature reports whether a checkpoint must carry at least one
+// cosignature to satisfy the policy: false only for "quorum none".
+func (p *Policy) NeedsCosignature() bool { return p.group.N > 0 }
+
+// rawKey is the raw public key of a cosignature/v1 verifier key
+// "name+hash+base64", whatever its name: the same key under two names is
+// the same witness. The key must have parsed as a verifier key.
+func rawKey(vkey string) string {
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) < 3 {
+		return vkey
+	}
+	key, _ := base64.StdEncoding.DecodeString(parts[2])
+	return string(key)
 }
 
 // Witnesses returns the policy's witnesses, in its order.

@@ -3,7 +3,10 @@ package bundle_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -108,9 +111,47 @@ func TestVerifyCosignatures(t *testing.T) {
 func TestPolicyGroupOfNone(t *testing.T) {
 	n, policy := witnessedFixture(t)
 	w := strings.SplitN(string(policy), "\n", 2)[0] + "\n"
-	for _, p := range []string{w + "group g 0 state-1\nquorum g\n", w + "group g all\nquorum g\n"} {
+	for _, p := range []string{
+		w + "group g 0 state-1\nquorum g\n",
+		w + "group g all\nquorum g\n",
+		// "00" is the threshold 0 too (formats parses it as a number).
+		w + "group g 00 state-1\nquorum g\n",
+		w + "group h 1 state-1\ngroup g 00 h\nquorum g\n",
+	} {
 		if _, err := bundle.VerifyCosignatures(n, []byte(p)); err == nil || !strings.Contains(err.Error(), "group g needs no cosignature") {
 			t.Errorf("policy %q: %v; want the group refused", p, err)
 		}
+	}
+}
+
+// TestPolicySameKeyTwoNames: a cosignature does not cover the key's name,
+// so one witness's key listed under a second name would let its
+// cosignature line, copied under that name, count twice. The policy is
+// refused instead.
+func TestPolicySameKeyTwoNames(t *testing.T) {
+	n, policy := witnessedFixture(t)
+	first := strings.Fields(strings.Split(string(policy), "\n")[1]) // witness state-2 KEY URL (it cosigned)
+	alias := renamed(t, "XX", strings.SplitN(first[2], "+", 3)[2])
+	p := fmt.Sprintf("witness state-2 %s %s\nwitness XX %s http://127.0.0.1:1\ngroup g 2 state-2 XX\nquorum g\n", first[2], first[3], alias)
+
+	// The note with state-2's cosignature line copied under XX's name
+	// and key hash.
+	body, sigs, _ := bytes.Cut(n, []byte("\n\n"))
+	var copied string
+	for _, l := range strings.Split(string(sigs), "\n") {
+		if sig, ok := strings.CutPrefix(l, "— state-2 "); ok {
+			raw, _ := base64.StdEncoding.DecodeString(sig)
+			aliasHash, _ := hex.DecodeString(strings.SplitN(alias, "+", 3)[1])
+			copy(raw[:4], aliasHash)
+			copied = "— XX " + base64.StdEncoding.EncodeToString(raw) + "\n"
+		}
+	}
+	if copied == "" {
+		t.Fatal("the fixture has no cosignature by state-2")
+	}
+	forged := append(append(append([]byte{}, body...), []byte("\n\n")...), append(append([]byte{}, sigs...), copied...)...)
+	rep, err := bundle.VerifyCosignatures(forged, []byte(p))
+	if err == nil || errors.Is(err, bundle.ErrVerify) || !strings.Contains(err.Error(), "count twice") {
+		t.Fatalf("policy with one key under two names: cosigned %v, %v; want it refused (count twice)", rep.Cosigned, err)
 	}
 }

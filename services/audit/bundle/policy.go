@@ -2,7 +2,6 @@ package bundle
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,15 +64,15 @@ func WitnessPolicy(logPublicKey string, ws []PolicyWitness) ([]byte, error) {
 			return nil, fmt.Errorf("witness %s: url: %v", w.Name, err)
 		}
 		// The same key under another name is the same witness.
-		key, _ := base64.StdEncoding.DecodeString(strings.SplitN(w.PublicKey, "+", 3)[2])
-		if other, dup := byKey[string(key)]; dup {
+		key := rawKey(w.PublicKey)
+		if other, dup := byKey[key]; dup {
 			return nil, fmt.Errorf("witnesses %s and %s have the same public key (%s): one witness would count twice towards the quorum", other, w.Name, v.Name())
 		}
 		// Tessera sends to each URL once: two witnesses at one URL are one.
 		if other, dup := byURL[w.URL]; dup {
 			return nil, fmt.Errorf("witnesses %s and %s have the same url %s: one witness would count twice towards the quorum", other, w.Name, w.URL)
 		}
-		byKey[string(key)], byURL[w.URL] = w.Name, w.Name
+		byKey[key], byURL[w.URL] = w.Name, w.Name
 		names[i] = w.Name
 	}
 	var b bytes.Buffer

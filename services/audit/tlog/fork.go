@@ -3,11 +3,13 @@ package tlog
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -18,24 +20,32 @@ import (
 	"github.com/comity-mla/comity/services/errs"
 )
 
-// DefaultWitnessCheckTimeout is how long CheckWitnessed waits for each
-// witness: a witness that does not answer in time is skipped.
+// DefaultWitnessCheckTimeout is how long CheckWitnessed waits for the
+// witnesses (asked all at once): a witness that does not answer in time is
+// skipped.
 const DefaultWitnessCheckTimeout = 5 * time.Second
 
 // maxWitnessCheckpoint bounds what CheckWitnessed reads from a witness: a
 // checkpoint with a few dozen cosignatures is well under it.
 const maxWitnessCheckpoint = 64 << 10
 
-// CheckWitnessed asks each witness of the log's policy for the latest
-// checkpoint of this log it cosigned (GET <url>/checkpoint?origin=…) and
-// compares it with the log's tree. A checkpoint signed with the log's key
-// that is larger than the tree, or of a size the tree has with another
+// errOtherKey marks a witness's checkpoint of this log's origin that the
+// log's key does not verify.
+var errOtherKey = errors.New("checkpoint not signed with the log's key")
+
+// CheckWitnessed asks each witness of the log's policy, all at once, for the
+// latest checkpoint of this log it cosigned (GET <url>/checkpoint?origin=…)
+// and compares it with the log's tree. A checkpoint signed with the log's
+// key that is larger than the tree, or of a size the tree has with another
 // root, means this log is not the one the witnesses cosigned — typically a
 // backup older than what they saw was restored — and witnesses would take
 // every new checkpoint for a fork: errs.FailedPrecondition, saying what to
-// do. A witness that does not answer, has no checkpoint of this log or
-// serves one the log's key does not verify is skipped, with the reason in
-// skipped for the caller to log. Without a policy there is nothing to check.
+// do. So is a checkpoint of this log's origin that the log's key does not
+// verify: the log's key was replaced (the log started afresh) or the
+// witness follows another log, and the witness would refuse every new
+// checkpoint. A witness that does not answer or has no checkpoint of this
+// log is skipped, with the reason in skipped for the caller to log.
+// Without a policy there is nothing to check.
 func (l *Log) CheckWitnessed(ctx context.Context, timeout time.Duration) (skipped []error, err error) {
 	if l.policy == nil {
 		return nil, nil
@@ -48,8 +58,31 @@ func (l *Log) CheckWitnessed(ctx context.Context, timeout time.Duration) (skippe
 		return nil, err
 	}
 	hc := &http.Client{Timeout: timeout}
-	for _, w := range l.policy.Witnesses() {
-		cp, err := l.witnessCheckpoint(ctx, hc, w.URL)
+	ws := l.policy.Witnesses()
+	type answer struct {
+		cp  *bundle.Checkpoint
+		err error
+	}
+	answers := make([]answer, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Go(func() {
+			cp, err := l.witnessCheckpoint(ctx, hc, w.URL)
+			answers[i] = answer{cp, err}
+		})
+	}
+	wg.Wait()
+	for i, w := range ws {
+		cp, err := answers[i].cp, answers[i].err
+		if errors.Is(err, errOtherKey) {
+			return skipped, errs.New(errs.FailedPrecondition,
+				"witness %s (%s) holds a checkpoint of origin %s that the log's key (%s in %s) does not verify: "+
+					"the log's key was replaced, or the witness follows another log, and it would refuse every new "+
+					"checkpoint of this one. If the log directory was deleted to start afresh, the witnesses' state must "+
+					"go too (comity-local: if you deleted var/audit to start afresh, delete var/witness too); "+
+					"otherwise restore the log directory with its signing key (%v)",
+				w.Name, w.URL, l.origin, publicKeyFile, l.dir, err)
+		}
 		if err != nil {
 			skipped = append(skipped, fmt.Errorf("witness %s (%s): %w", w.Name, w.URL, err))
 			continue
@@ -111,7 +144,7 @@ func (l *Log) witnessCheckpoint(ctx context.Context, hc *http.Client, root strin
 	}
 	cp, err := bundle.VerifyCheckpoint(body, l.publicKey)
 	if err != nil {
-		return nil, fmt.Errorf("its checkpoint: %w", err)
+		return nil, fmt.Errorf("%w: %v", errOtherKey, err)
 	}
 	return &cp, nil
 }

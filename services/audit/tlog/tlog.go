@@ -73,6 +73,13 @@ type Options struct {
 	// closed: while the quorum does not answer, appends are still accepted
 	// and durable, but no checkpoint covers them.
 	WitnessPolicy []byte
+	// AllowUnwitnessed acknowledges that a log that was witnessed (it has
+	// a witness-policy file, or its checkpoint carries cosignatures) is
+	// opened without a WitnessPolicy, and so publishes unwitnessed
+	// checkpoints from now on. Without it such an Open is refused
+	// (errs.FailedPrecondition): a forgotten flag must not silently end
+	// witnessing.
+	AllowUnwitnessed bool
 	// WitnessTimeout is how long one publication waits for the quorum to
 	// cosign; 0 means Tessera's DefaultWitnessTimeout (5 s).
 	WitnessTimeout time.Duration
@@ -107,8 +114,11 @@ func (o Options) withDefaults() (Options, error) {
 	if len(o.WitnessPolicy) > 0 {
 		// The auditors' parser first (it also refuses a witness counted
 		// twice), then Tessera's, which builds what the log runs.
-		if _, err := bundle.ParsePolicy(o.WitnessPolicy); err != nil {
+		if p, err := bundle.ParsePolicy(o.WitnessPolicy); err != nil {
 			vs.Add("witness_policy", "%v", err)
+		} else if !p.NeedsCosignature() {
+			vs.Add("witness_policy", "quorum none needs no cosignature: the log would call unwitnessed checkpoints witnessed; "+
+				"give no witness policy to publish unwitnessed checkpoints, or a quorum of witnesses")
 		} else if _, err := tessera.NewWitnessGroupFromPolicy(o.WitnessPolicy); err != nil {
 			vs.Add("witness_policy", "%v", err)
 		}
@@ -197,6 +207,11 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 			_ = lock.Close()
 		}
 	}()
+	if len(o.WitnessPolicy) == 0 && !o.AllowUnwitnessed {
+		if err := checkWasWitnessed(dir); err != nil {
+			return nil, err
+		}
+	}
 	signer, vkey, err := loadOrCreateKeys(dir, o.Origin)
 	if err != nil {
 		return nil, err
@@ -260,10 +275,20 @@ func Open(ctx context.Context, dir string, o Options) (_ *Log, err error) {
 // witnessed log could never start. The empty tree commits to nothing, and
 // every later tree is consistent with it, so its checkpoint needs no
 // witness; every checkpoint after it does. An existing tree is left alone.
+//
+// A log is new only when it has neither a tree state nor a checkpoint: a
+// backup restored without its hidden log/.state directory still has its
+// checkpoint, which an empty one must not replace.
 func createUnwitnessed(ctx context.Context, dir string, driver tessera.Driver, o Options, signer note.Signer) error {
 	_, err := os.Stat(filepath.Join(dir, "log", ".state", "treeState"))
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil // there is a tree (or the driver will report the error)
+	}
+	cpPath := filepath.Join(dir, "log", layout.CheckpointPath)
+	if _, err := os.Stat(cpPath); !errors.Is(err, os.ErrNotExist) {
+		return errs.New(errs.FailedPrecondition,
+			"the audit log in %s has a checkpoint (%s) but no tree state (log/.state/treeState): was it restored "+
+				"without its hidden log/.state directory? Restore the whole log directory, hidden files included", dir, cpPath)
 	}
 	o.WitnessPolicy = nil
 	ctx, cancel := context.WithCancel(ctx)
@@ -276,6 +301,26 @@ func createUnwitnessed(ctx context.Context, dir string, driver tessera.Driver, o
 		return fmt.Errorf("audit log: tessera: create: %w", err)
 	}
 	return nil
+}
+
+// checkWasWitnessed refuses to open a log unwitnessed that was witnessed:
+// it has a published witness policy, or its checkpoint carries a
+// cosignature (a signature line beyond the log's own).
+func checkWasWitnessed(dir string) error {
+	why := ""
+	if _, err := os.Stat(filepath.Join(dir, WitnessPolicyFile)); err == nil {
+		why = "it has a witness policy (" + filepath.Join(dir, WitnessPolicyFile) + ")"
+	} else if cp, err := os.ReadFile(filepath.Join(dir, "log", layout.CheckpointPath)); err == nil {
+		if _, sigs, ok := bytes.Cut(cp, []byte("\n\n")); ok && bytes.Count(sigs, []byte("— ")) > 1 {
+			why = "its checkpoint carries witnesses' cosignatures"
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	return errs.New(errs.FailedPrecondition,
+		"the audit log in %s was witnessed (%s) but no witness policy was given: give the witness policy "+
+			"(--witness-policy), or, to publish unwitnessed checkpoints from now on, say so (--unwitnessed)", dir, why)
 }
 
 // TesseraOptions returns the options Open gives Tessera's appender for a

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +32,19 @@ func openWitnessed(t *testing.T, dir string, policy []byte, ws []*witnesstest.Wi
 	}
 	for _, w := range ws {
 		w.Trust(t, l.PublicKey())
+	}
+	t.Cleanup(func() { _ = l.Close(context.Background()) })
+	return l
+}
+
+// openUnwitnessed opens the witnessed log in dir without its policy, on
+// purpose (AllowUnwitnessed), and closes it when t ends (unless the test
+// did).
+func openUnwitnessed(t *testing.T, dir string) *tlog.Log {
+	t.Helper()
+	l, err := tlog.Open(context.Background(), dir, tlog.Options{Origin: origin, AllowUnwitnessed: true})
+	if err != nil {
+		t.Fatalf("Open(%s) unwitnessed on purpose: %v", dir, err)
 	}
 	t.Cleanup(func() { _ = l.Close(context.Background()) })
 	return l
@@ -81,11 +99,12 @@ func TestWitnessedCheckpoints(t *testing.T) {
 		t.Errorf("CheckWitnessed of an up-to-date log: %v", err)
 	}
 
-	// Reopened unwitnessed, the file no longer claims a policy.
+	// Reopened unwitnessed, on purpose, the file no longer claims a
+	// policy.
 	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	openLog(t, dir)
+	openUnwitnessed(t, dir)
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s still there after an unwitnessed start: %v", path, err)
 	}
@@ -187,7 +206,7 @@ func TestForkAtStart(t *testing.T) {
 	if err := old.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	grown := openLog(t, backup)
+	grown := openUnwitnessed(t, backup)
 	appendAndAwait(t, grown, [][]byte{leaf(t, "x", 2), leaf(t, "x", 3), leaf(t, "x", 4)})
 	if err := grown.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -223,5 +242,156 @@ func TestWitnessPolicyOption(t *testing.T) {
 			_, err := tlog.Open(context.Background(), t.TempDir(), tlog.Options{Origin: origin, WitnessPolicy: []byte(tc.policy)})
 			wantCode(t, err, errs.Invalid, tc.want)
 		})
+	}
+}
+
+// TestWitnessedReopenedWithoutPolicy: a witnessed log opened without a
+// policy (a forgotten --witness-policy) is refused, saying how to go on,
+// and keeps its policy file; only an explicit AllowUnwitnessed opens it.
+func TestWitnessedReopenedWithoutPolicy(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	policy := witnesstest.Policy(2, ws...)
+	dir := t.TempDir()
+	l := openWitnessed(t, dir, policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "r", 0)})
+	awaitCheckpoint(t, l, 1)
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		lu, err := tlog.Open(context.Background(), dir, tlog.Options{Origin: origin})
+		if err == nil {
+			_ = lu.Close(context.Background())
+		}
+		if !errors.Is(err, errs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "--witness-policy") || !strings.Contains(err.Error(), "--unwitnessed") {
+			t.Fatalf("%s: Open without a policy: %v; want FailedPrecondition naming --witness-policy and --unwitnessed", what, err)
+		}
+	}
+	check("with its witness-policy file")
+	if _, err := os.Stat(filepath.Join(dir, tlog.WitnessPolicyFile)); err != nil {
+		t.Fatalf("the refused Open removed the policy file: %v", err)
+	}
+	// The policy file lost, the cosigned checkpoint still tells.
+	if err := os.Remove(filepath.Join(dir, tlog.WitnessPolicyFile)); err != nil {
+		t.Fatal(err)
+	}
+	check("with a cosigned checkpoint")
+}
+
+// TestRestoredWithoutTreeState: a witnessed log restored without its
+// hidden log/.state is refused rather than given an empty checkpoint over
+// its real one.
+func TestRestoredWithoutTreeState(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	policy := witnesstest.Policy(2, ws...)
+	dir := t.TempDir()
+	l := openWitnessed(t, dir, policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "s", 0), leaf(t, "s", 1)})
+	awaitCheckpoint(t, l, 2)
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cpPath := filepath.Join(dir, "log", "checkpoint")
+	before, err := os.ReadFile(cpPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "log", ".state")); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := tlog.Open(context.Background(), dir, tlog.Options{Origin: origin, WitnessPolicy: policy, WitnessTimeout: time.Second})
+	if err == nil {
+		_ = l2.Close(context.Background())
+	}
+	if !errors.Is(err, errs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "log/.state") {
+		t.Errorf("Open of a log without its tree state: %v; want FailedPrecondition naming log/.state", err)
+	}
+	if after, _ := os.ReadFile(cpPath); string(after) != string(before) {
+		t.Errorf("the checkpoint was replaced:\n%s\nwas\n%s", after, before)
+	}
+}
+
+// TestQuorumNoneRefused: a log is not opened with a policy that needs no
+// cosignature, which would call unwitnessed checkpoints witnessed.
+func TestQuorumNoneRefused(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 1)
+	for _, p := range []string{
+		string(witnesstest.Policy(1, ws...)) + "quorum none\n",
+		"witness a " + ws[0].VKey + " " + ws[0].URL + "\ngroup g 00 a\nquorum g\n",
+	} {
+		l, err := tlog.Open(context.Background(), t.TempDir(), tlog.Options{Origin: origin, WitnessPolicy: []byte(p)})
+		if err == nil {
+			_ = l.Close(context.Background())
+		}
+		if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), "no cosignature") {
+			t.Errorf("policy %q: %v; want it refused as needing no cosignature", p, err)
+		}
+	}
+}
+
+// TestWitnessHoldsAnotherKey: the log directory deleted and started afresh
+// (a new key, the same origin) while the witnesses keep what they cosigned
+// of the old log: they would refuse every checkpoint of the new one, so it
+// is refused at start, saying what happened and what to do.
+func TestWitnessHoldsAnotherKey(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	policy := witnesstest.Policy(2, ws...)
+	old := openWitnessed(t, t.TempDir(), policy, ws)
+	appendAndAwait(t, old, [][]byte{leaf(t, "k", 0)})
+	awaitCheckpoint(t, old, 1)
+	if err := old.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fresh := openWitnessed(t, t.TempDir(), policy, ws)
+	if fresh.PublicKey() == old.PublicKey() {
+		t.Fatal("the fresh log has the old log's key")
+	}
+	skipped, err := fresh.CheckWitnessed(context.Background(), 5*time.Second)
+	wantCode(t, err, errs.FailedPrecondition, "does not verify")
+	for _, want := range []string{"the log's key was replaced, or the witness follows another log", "delete var/witness too"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if len(skipped) != 0 {
+		t.Errorf("skipped = %v, want none (every witness answered)", skipped)
+	}
+}
+
+// TestCheckWitnessedAsksAtOnce: the witnesses are asked all at once, not
+// one after the other (five down witnesses would delay a start by five
+// timeouts). Each witness here answers only once all of them were asked:
+// asked one after the other, the first would wait for ever and every one
+// would be skipped.
+func TestCheckWitnessedAsksAtOnce(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	var all sync.WaitGroup
+	all.Add(len(ws))
+	gated := make([]*witnesstest.Witness, len(ws))
+	for i, w := range ws {
+		u, err := url.Parse(w.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httputil.NewSingleHostReverseProxy(u)
+		var once sync.Once
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet {
+				once.Do(all.Done)
+				all.Wait()
+			}
+			proxy.ServeHTTP(rw, r)
+		}))
+		t.Cleanup(srv.Close)
+		gated[i] = &witnesstest.Witness{Name: w.Name, VKey: w.VKey, URL: srv.URL}
+	}
+	policy := witnesstest.Policy(2, gated...)
+	l := openWitnessed(t, t.TempDir(), policy, ws)
+	appendAndAwait(t, l, [][]byte{leaf(t, "p", 0)})
+	awaitCheckpoint(t, l, 1)
+	skipped, err := l.CheckWitnessed(context.Background(), 10*time.Second)
+	if err != nil || len(skipped) != 0 {
+		t.Fatalf("CheckWitnessed: skipped %v, %v; want every witness compared", skipped, err)
 	}
 }

@@ -21,6 +21,7 @@ func main() {
 	logDir := fs.String("log-dir", "./var/audit", "directory of the transparency log and its keys (one writer only)")
 	origin := fs.String("origin", "comity.local/audit", "log origin, naming this deployment in signed checkpoints")
 	policyFile := fs.String("witness-policy", "", "witness policy file (C2SP policy text) checkpoints must satisfy; empty: checkpoints are not witnessed")
+	unwitnessed := fs.Bool("unwitnessed", false, "publish unwitnessed checkpoints of a log that was witnessed, without --witness-policy (refused otherwise)")
 	directory := fs.String("directory-addr", "127.0.0.1:9101", "gRPC address of comity-directory")
 	serviceIssuer := fs.String("service-issuer", identity.ServiceIssuerID, "issuer of the services' own tokens (its keys given with --issuer)")
 	common.RegisterDigestKey(fs, "the audit service's own events (auditors' reads)")
@@ -44,7 +45,7 @@ func main() {
 			return err
 		}
 		return auditd.Run(ctx, auditd.Config{
-			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, WitnessPolicy: policy, DirectoryAddr: *directory,
+			Listener: l, Database: *database, LogDir: *logDir, Origin: *origin, WitnessPolicy: policy, AllowUnwitnessed: *unwitnessed, DirectoryAddr: *directory,
 			Issuers: svc.Issuers, ServiceIssuer: *serviceIssuer, TLS: svc.TLS, AuditDigestKey: svc.DigestKey, Logger: env.Logger, Metrics: env.Metrics,
 		})
 	}))

@@ -47,6 +47,16 @@ type localWitness struct {
 // The URLs follow the listeners, so the policy is rewritten at each start;
 // the keys, which are what a cosignature is checked against, do not change.
 func localWitnesses(dataDir, origin string, ls []net.Listener) ([]localWitness, []byte, error) {
+	// Checked before any key is made: the witnesses serve plain HTTP,
+	// which a policy allows only on loopback.
+	for i, state := range witnessStates {
+		host, _, _ := net.SplitHostPort(ls[i].Addr().String())
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, nil, fmt.Errorf("--witness-addrs: the witness of %s would listen on %s, which is not a loopback address: "+
+				"comity-local serves its witnesses over plain HTTP, allowed only on loopback (127.0.0.1, ::1); "+
+				"give loopback addresses", state, ls[i].Addr())
+		}
+	}
 	logDir := filepath.Join(dataDir, "audit")
 	logKey, err := tlog.LoadOrCreatePublicKey(logDir, origin)
 	if err != nil {
