@@ -153,7 +153,9 @@ func TestHostileWatchOutlivesAgencyKind(t *testing.T) {
 	t.Parallel()
 	s := startSuite(t, suiteOptions{watch: request.WatchLimits{AgencyCheck: 200 * time.Millisecond}})
 	liaison := s.token("kz-police-cyber", identity.LiaisonOfficer)
-	admin := s.token("kz-gpo", identity.DirectoryAdmin)
+	// Only a directory_admin of the oversight agency may make an agency
+	// OVERSIGHT (it decides who may change the state's witness).
+	admin := s.token("kz-oversight", identity.DirectoryAdmin)
 	w := openWatch(t, s, liaison)
 	if w.status != http.StatusOK {
 		t.Fatalf("watch = %d %v", w.status, w.refusal)

@@ -144,10 +144,18 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 	// must not call the store); it counts only if the witness changes, so
 	// that a full replacement sending back the witness it read stays open
 	// to every directory_admin of the state.
-	var witnessErr error
+	var witnessErr, mappingErr error
 	if change.Witness != nil {
-		if witnessErr = s.requireOversightOf(ctx, p, code); witnessErr != nil && errs.CodeOf(witnessErr) != errs.PermissionDenied {
+		if witnessErr = s.requireOversightOf(ctx, p, code, "change its witness"); witnessErr != nil && errs.CodeOf(witnessErr) != errs.PermissionDenied {
 			return State{}, witnessErr
+		}
+	}
+	// Likewise whether p may change a claim mapping naming an OVERSIGHT
+	// agency: one who may map a provider's value to the oversight agency
+	// may sign in as it, and so change the witness.
+	if change.ClaimMappings != nil {
+		if mappingErr = s.requireOversightOf(ctx, p, code, "change a claim mapping to its OVERSIGHT agencies"); mappingErr != nil && errs.CodeOf(mappingErr) != errs.PermissionDenied {
+			return State{}, mappingErr
 		}
 	}
 	if err := requireAdminOf(p, code); err != nil {
@@ -159,7 +167,7 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 	// the transaction, since fn must not call the store; an agency is never
 	// deleted, so what is read stays true.
 	var own []Agency
-	if change.Instruments != nil {
+	if change.Instruments != nil || change.ClaimMappings != nil {
 		page, err := s.store.ListAgencies(ctx, AgencyQuery{
 			Filter: query.Compare{Field: "state", Op: query.Eq, Value: code},
 		})
@@ -171,6 +179,9 @@ func (s *Service) UpdateState(ctx context.Context, p identity.Principal, code, e
 	updated, err := s.store.UpdateState(ctx, code, func(st *State) (trail.Event, error) {
 		if witnessErr != nil && *change.Witness != st.Witness {
 			return trail.Event{}, witnessErr
+		}
+		if mappingErr != nil && oversightMappingChanged(st.ClaimMappings, *change.ClaimMappings, own) {
+			return trail.Event{}, mappingErr
 		}
 		if etag != "" && etag != st.Etag() {
 			return trail.Event{}, errs.New(errs.Conflict, "state %s was changed by someone else; get it again and retry", code)
@@ -252,6 +263,11 @@ func (s *Service) CreateAgency(ctx context.Context, p identity.Principal, a Agen
 	}
 	if err := validateAgency(a, "agency."); err != nil {
 		return Agency{}, err
+	}
+	if a.Kind == Oversight {
+		if err := s.requireOversightOf(ctx, p, a.State, "create or change its OVERSIGHT agencies"); err != nil {
+			return Agency{}, err
+		}
 	}
 	a.Active = true
 	now := s.now().UTC()
@@ -344,6 +360,13 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 	if st, err := s.store.GetState(ctx, p.State); err == nil {
 		name = stateName(st)
 	}
+	// Whether p may make an agency of its state an active OVERSIGHT agency
+	// or stop one being one (see requireOversightOf), read here for the
+	// same reason; it counts only for such a change.
+	oversightErr := s.requireOversightOf(ctx, p, p.State, "create or change its OVERSIGHT agencies")
+	if oversightErr != nil && errs.CodeOf(oversightErr) != errs.PermissionDenied {
+		return Agency{}, oversightErr
+	}
 	// The agency's state, once read: its auditors see the refusals below.
 	state := ""
 	updated, err := s.store.UpdateAgency(ctx, id, func(a *Agency, peers []Agency) (trail.Event, error) {
@@ -360,6 +383,9 @@ func (s *Service) updateAgency(ctx context.Context, p identity.Principal, id, et
 		}
 		if err := checkAgencyKept(name, *a, next, peers, p, prefix); err != nil {
 			return trail.Event{}, err
+		}
+		if oversightErr != nil && a.isOversight() != next.isOversight() {
+			return trail.Event{}, oversightErr
 		}
 		// Checked last, so that a change that must never be made says
 		// why, not only that the etag is missing.
@@ -415,7 +441,7 @@ func (s *Service) MayChangeState(ctx context.Context, p identity.Principal, code
 // check made before the input is looked at.
 func (s *Service) MayChangeWitness(ctx context.Context, p identity.Principal, code string) error {
 	code = strings.ToUpper(code)
-	return trail.Concerning(s.requireOversightOf(ctx, p, code), "", code)
+	return trail.Concerning(s.requireOversightOf(ctx, p, code, "change its witness"), "", code)
 }
 
 // MayChangeAgency says whether p may change agency id: the permission
@@ -443,23 +469,60 @@ func (s *Service) MayChangeAgency(ctx context.Context, p identity.Principal, id 
 // directory_admin of its OVERSIGHT agency (DESIGN §6.1): the witness is how
 // the state's oversight body checks the audit log independently of the
 // operator, so neither the central authority's administrators (who also
-// administer the directory) nor another state may point it elsewhere. The
-// caller's agency is read before the change's transaction (fn must not call
-// the store); an agency never changes state, and a kind changed meanwhile
-// only matters to a change made in that instant, as for every role check
-// made when a call starts.
-func (s *Service) requireOversightOf(ctx context.Context, p identity.Principal, code string) error {
+// administer the directory) nor another state may point it elsewhere. For
+// the same reason it guards what decides who that is: making an agency an
+// active OVERSIGHT agency or stopping one being one (creation, kind,
+// deactivation, activation), and a claim mapping naming an OVERSIGHT agency
+// (else a central authority's administrator could make their own agency
+// OVERSIGHT, change the witness and turn it back). action says what was
+// asked, for the refusal. The caller's agency is read before the change's
+// transaction (fn must not call the store); an agency never changes state,
+// and a kind changed meanwhile only matters to a change made in that
+// instant, as for every role check made when a call starts.
+func (s *Service) requireOversightOf(ctx context.Context, p identity.Principal, code, action string) error {
 	if p.HasRole(identity.DirectoryAdmin) && p.State == code {
 		a, err := s.store.GetAgency(ctx, p.Agency)
 		if err != nil && !errors.Is(err, errs.ErrNotFound) {
 			return err
 		}
-		if err == nil && a.State == code && a.Kind == Oversight && a.Active {
+		if err == nil && a.State == code && a.isOversight() {
 			return nil
 		}
 	}
-	return errs.New(errs.PermissionDenied, "only a directory_admin of the oversight agency (kind OVERSIGHT) of %s may change its witness; "+
-		"your agency %s is not; ask that agency's directory administrator", code, p.Agency)
+	return errs.New(errs.PermissionDenied, "only a directory_admin of the oversight agency (kind OVERSIGHT) of %s may %s; "+
+		"your agency %s is not; ask that agency's directory administrator", code, action, p.Agency)
+}
+
+// isOversight reports whether a is an active OVERSIGHT agency: one whose
+// directory_admins may change its state's witness.
+func (a Agency) isOversight() bool { return a.Kind == Oversight && a.Active }
+
+// oversightMappingChanged reports whether the claim mappings next add,
+// change or remove a mapping naming an OVERSIGHT agency among agencies
+// (active or not: one activated later is guarded by requireOversightOf)
+// in old's place.
+func oversightMappingChanged(old, next []identity.ClaimMapping, agencies []Agency) bool {
+	names := func(m identity.ClaimMapping) bool {
+		for _, id := range m.AgencyValues {
+			if slices.ContainsFunc(agencies, func(a Agency) bool { return a.ID == id && a.Kind == Oversight }) {
+				return true
+			}
+		}
+		return false
+	}
+	changed := func(from, to []identity.ClaimMapping) bool {
+		for _, m := range from {
+			if !names(m) {
+				continue
+			}
+			i := slices.IndexFunc(to, func(n identity.ClaimMapping) bool { return n.Issuer == m.Issuer })
+			if i < 0 || !to[i].Equal(m) {
+				return true
+			}
+		}
+		return false
+	}
+	return changed(old, next) || changed(next, old)
 }
 
 func requireAdminOf(p identity.Principal, state string) error {

@@ -453,7 +453,7 @@ func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag str
 				}
 			}
 			err := checkRefusalOf(r, f, s.now(), reservation)
-			return withOutcomes(r, err, append(refusalOutcomes(f), consultationOutcome(r, f, err)))
+			return withOutcomes(r, err, refuseOutcomes(r, f, err))
 		},
 		func(r *Request, now time.Time) error {
 			ref := f
@@ -469,7 +469,7 @@ func (s *Service) Refuse(ctx context.Context, p identity.Principal, id, etag str
 			r.Refusal, r.AnswerTime = &ref, now
 			return nil
 		}, func(cur Request) (*link, error) { return s.holdReturnLink(ctx, cur, "refused", nil) },
-		func(r Request) []trail.Safeguard { return append(refusalOutcomes(f), consultationOutcome(r, f, nil)) })
+		func(r Request) []trail.Safeguard { return refuseOutcomes(r, f, nil) })
 }
 
 // Execute records one delivery of the response, item by item (each item's

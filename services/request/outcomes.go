@@ -1,6 +1,8 @@
 package request
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -184,9 +186,16 @@ func acceptanceOutcomes(r Request, a Acceptance, reviewed bool) []trail.Safeguar
 // each GROUND given (its enum value name as the outcome; FAILED for none)
 // and EXPLANATION (GIVEN, FAILED), as checkRefusal checks them before the
 // request is read.
-func refusalOutcomes(f Refusal) []trail.Safeguard {
+func refusalOutcomes(f Refusal) []trail.Safeguard { return groundOutcomes(f, nil) }
+
+// groundOutcomes is refusalOutcomes with the grounds at the indexes
+// notAllowed holds NOT_ALLOWED instead of their names.
+func groundOutcomes(f Refusal, notAllowed map[int]bool) []trail.Safeguard {
 	var out []trail.Safeguard
-	for _, g := range f.Grounds {
+	for i, g := range f.Grounds {
+		if notAllowed[i] {
+			g = outcomeNotAllowed
+		}
 		if sg := (trail.Safeguard{Check: "GROUND", Outcome: g}); !slices.Contains(out, sg) {
 			out = append(out, sg)
 		}
@@ -201,21 +210,52 @@ func refusalOutcomes(f Refusal) []trail.Safeguard {
 	return append(out, trail.Safeguard{Check: "EXPLANATION", Outcome: explanation})
 }
 
-// consultationOutcome is CONSULTATION of a :refuse of r that checkRefusalOf
-// answered with err: HELD; for a preservation, which needs none,
-// NOT_REQUIRED when none is recorded; FAILED when checkRefusalOf refuses a
-// consultation that is missing or incomplete.
-func consultationOutcome(r Request, f Refusal, err error) trail.Safeguard {
+// outcomeNotAllowed is the GROUND outcome of a ground the request may not
+// be refused on (a preservation's, see preservationGrounds): the ground
+// given is not what the check found.
+const outcomeNotAllowed = "NOT_ALLOWED"
+
+// refuseOutcomes are the outcomes of a :refuse of r that checkRefusalOf
+// answered with err, built from its violations as safeguardOutcomes builds
+// those of a submission: refusalOutcomes with each ground a violation names
+// (grounds[i]) NOT_ALLOWED; CONSULTATION FAILED when a violation names the
+// consultation, else NOT_REQUIRED for a preservation (which needs none)
+// recording none, else HELD; and OTHER FAILED for violations neither
+// covers, so that a refused call never reads as all checks passed.
+func refuseOutcomes(r Request, f Refusal, err error) []trail.Safeguard {
+	var vs errs.Violations
+	if e := (*errs.Error)(nil); errors.As(err, &e) {
+		vs = e.Violations
+	}
+	notAllowed := map[int]bool{}
+	consultation, other := false, err != nil && len(vs) == 0
+	for _, v := range vs {
+		var i int
+		switch {
+		case v.Field == "consultation" || strings.HasPrefix(v.Field, "consultation."):
+			consultation = true
+		case strings.HasPrefix(v.Field, "grounds["):
+			if _, serr := fmt.Sscanf(v.Field, "grounds[%d]", &i); serr == nil && i >= 0 && i < len(f.Grounds) {
+				notAllowed[i] = true
+			} else {
+				other = true
+			}
+		default:
+			other = true
+		}
+	}
 	outcome := "HELD"
 	switch {
-	case r.Type == cooperation.DataPreservation:
-		if f.Consultation == nil {
-			outcome = "NOT_REQUIRED"
-		}
-	case err != nil:
+	case consultation:
 		outcome = outcomeFailed
+	case r.Type == cooperation.DataPreservation && f.Consultation == nil:
+		outcome = "NOT_REQUIRED"
 	}
-	return trail.Safeguard{Check: "CONSULTATION", Outcome: outcome}
+	out := append(groundOutcomes(f, notAllowed), trail.Safeguard{Check: "CONSULTATION", Outcome: outcome})
+	if other {
+		out = append(out, trail.Safeguard{Check: otherCheck, Outcome: outcomeFailed})
+	}
+	return out
 }
 
 // withOutcomes returns err, a refusal of a call on r on its safeguards, as

@@ -177,6 +177,30 @@ func TestSafeguardOutcomesOnEvents(t *testing.T) {
 				noContent(t, evs[0], append(valuesOf(d), "not-an-address.example"))
 			})
 
+			// A preservation refused on a ground it may not be refused on:
+			// the event says which ground was not allowed, and nothing of
+			// the consultation, which a preservation does not need.
+			t.Run("preservation refused on a ground not allowed", func(t *testing.T) {
+				id := through(completeDraft())
+				f := request.Refusal{Grounds: []string{"PERSECUTION", "ESSENTIAL_INTERESTS"}, Explanation: "Refused."}
+				ctx := call("RefuseRequest")
+				_, err := svc.Refuse(ctx, uzCA, id, "", f)
+				if errs.CodeOf(err) != errs.FailedPrecondition {
+					t.Fatalf("Refuse on PERSECUTION: %v; want FAILED_PRECONDITION", err)
+				}
+				evs := trail.RefusalEvents(ctx, time.Now(), &uzCA, "FAILED_PRECONDITION", err)
+				if len(evs) != 1 {
+					t.Fatalf("%d events of the refusal; want 1", len(evs))
+				}
+				wantOutcomes(t, "refused RefuseRequest", evs[0].Safeguards, map[string]string{
+					"GROUND": "NOT_ALLOWED,ESSENTIAL_INTERESTS", "EXPLANATION": "GIVEN", "CONSULTATION": "NOT_REQUIRED", "OTHER": ""})
+				for _, g := range evs[0].Safeguards {
+					if !trail.ValidSafeguard(g) {
+						t.Errorf("outcome %+v is not one AuditService.Append accepts", g)
+					}
+				}
+			})
+
 			t.Run("refusal", func(t *testing.T) {
 				d := completeDraft()
 				d.Type, d.Custodian, d.FollowUpIntended = cooperation.SubscriberInformation, nil, nil

@@ -56,6 +56,35 @@ func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 // once when it builds its witness.
 func (s *Store) Init(context.Context) error { return nil }
 
+// Key returns the witness's verifier key the database records (RecordKey),
+// or "" when it records none, and whether it holds any cosigned checkpoint.
+func (s *Store) Key(ctx context.Context) (vkey string, hasState bool, err error) {
+	err = s.db.QueryRow(ctx, `SELECT vkey FROM witness_key WHERE id = 1`).Scan(&vkey)
+	if err != nil && !errors.Is(err, sqldb.ErrNoRows) {
+		return "", false, fmt.Errorf("witness store: read the witness's key: %w", err)
+	}
+	err = s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM history)`).Scan(&hasState)
+	if err != nil {
+		return "", false, fmt.Errorf("witness store: read whether the witness cosigned anything: %w", err)
+	}
+	return vkey, hasState, nil
+}
+
+// RecordKey records vkey as the witness's key when the database records
+// none, and returns the key it records: vkey, or the one recorded before
+// (a witness started at the same time on the same database may have
+// recorded its own first).
+func (s *Store) RecordKey(ctx context.Context, vkey string) (string, error) {
+	if _, err := s.db.Exec(ctx, `INSERT INTO witness_key (id, vkey) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, vkey); err != nil {
+		return "", fmt.Errorf("witness store: record the witness's key: %w", err)
+	}
+	var got string
+	if err := s.db.QueryRow(ctx, `SELECT vkey FROM witness_key WHERE id = 1`).Scan(&got); err != nil {
+		return "", fmt.Errorf("witness store: read the witness's key: %w", err)
+	}
+	return got, nil
+}
+
 // Latest returns the latest checkpoint stored for origin, or nil when there
 // is none.
 func (s *Store) Latest(ctx context.Context, origin string) ([]byte, error) {

@@ -18,7 +18,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -136,10 +139,6 @@ func newServer(ctx context.Context, cfg Config) (*server, func(), error) {
 	}
 	slices.Sort(s.origins)
 
-	var err error
-	if s.signer, s.vkey, err = LoadOrCreateKey(cfg.KeyDir, cfg.Name); err != nil {
-		return nil, nil, err
-	}
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "comity_witness_refused_total",
 		Help: "Checkpoints the witness refused to cosign, by reason; root_mismatch, smaller_than_cosigned and invalid_proof are forks of the log shown to it.",
@@ -157,6 +156,10 @@ func newServer(ctx context.Context, cfg Config) (*server, func(), error) {
 		return nil, nil, err
 	}
 	s.store, s.ping = st, ping
+	if err := s.loadKey(ctx, cfg); err != nil {
+		closeDB()
+		return nil, nil, err
+	}
 	s.w, err = witness.New(ctx, witness.Opts{
 		Persistence: st,
 		Signers:     []note.Signer{s.signer},
@@ -173,6 +176,38 @@ func newServer(ctx context.Context, cfg Config) (*server, func(), error) {
 		return nil, nil, fmt.Errorf("witness: %w", err)
 	}
 	return s, closeDB, nil
+}
+
+// loadKey loads the witness's key (LoadOrCreateKey) and holds it to the
+// one its database records, recording it on first use: a witness whose
+// database holds another witness's state — a replica given another key
+// directory, a re-host that lost the key directory — must not cosign with
+// a key no witness policy holds, and with no key must not make one.
+func (s *server) loadKey(ctx context.Context, cfg Config) error {
+	recorded, hasState, err := s.store.Key(ctx)
+	if err != nil {
+		return err
+	}
+	keyPath := filepath.Join(cfg.KeyDir, KeyFile)
+	if _, err := os.Stat(keyPath); errors.Is(err, fs.ErrNotExist) && (recorded != "" || hasState) {
+		what := "holds this witness's cosigned checkpoints"
+		if recorded != "" {
+			what = "records this witness's key " + recorded
+		}
+		return fmt.Errorf("witness: %s is missing but the witness database %s: restore the witness's key (witness.key) into %s rather than make a new one (the witness policies hold the old key); a new witness needs a new database",
+			keyPath, what, cfg.KeyDir)
+	}
+	if s.signer, s.vkey, err = LoadOrCreateKey(cfg.KeyDir, cfg.Name); err != nil {
+		return err
+	}
+	if recorded, err = s.store.RecordKey(ctx, s.vkey); err != nil {
+		return err
+	}
+	if recorded != s.vkey {
+		return fmt.Errorf("witness: the key in %s (%s) is not the key this witness's database records (%s): restore that witness's witness.key into %s, or give a new witness its own database",
+			keyPath, s.vkey, recorded, cfg.KeyDir)
+	}
+	return nil
 }
 
 // seed applies Config.Seed (see there).

@@ -3,6 +3,8 @@ package witnessd_test
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -394,5 +396,63 @@ func TestCheckpointOrigin(t *testing.T) {
 	}
 	if r := do(t, http.MethodGet, w.url+"/checkpoint?origin=nope", ""); r.status != http.StatusNotFound || !strings.Contains(r.body, `does not witness the log "nope"`) {
 		t.Errorf("GET /checkpoint of an unknown log = %v; want 404", r)
+	}
+}
+
+// TestKeyInDatabase, on both engines: the database records the witness's
+// key on first start, so that a witness started on a database holding
+// another witness's state — a replica given another key directory, a
+// re-host without var/witness — refuses to start rather than cosign with a
+// key no policy holds: with no key at all it makes none and asks for
+// witness.key to be restored; with another key it names both. The witness
+// whose key it is starts as before.
+func TestKeyInDatabase(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			l := newLog(t, origin, 8)
+			cfg := config(t, engine, t.TempDir(), l)
+			w, stop := start(t, cfg)
+			if a := w.add(t, 0, nil, l.checkpoint(t, 4)); a.status != http.StatusOK {
+				t.Fatalf("first checkpoint: %v", a)
+			}
+			key := do(t, http.MethodGet, w.url+"/public-key", "").body
+			stop()
+
+			empty := cfg
+			empty.KeyDir = t.TempDir()
+			if err := runErr(t, empty); !strings.Contains(err.Error(), "restore the witness's key (witness.key)") || !strings.Contains(err.Error(), strings.TrimSpace(key)) {
+				t.Errorf("no key, a database with state: %v; want an error asking to restore witness.key, naming the recorded key", err)
+			}
+			if _, err := os.Stat(filepath.Join(empty.KeyDir, witnessd.KeyFile)); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("a key was made in %s (%v); want none", empty.KeyDir, err)
+			}
+
+			other := cfg
+			other.KeyDir = t.TempDir()
+			_, otherKey, err := witnessd.LoadOrCreateKey(other.KeyDir, cfg.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := runErr(t, other); !strings.Contains(err.Error(), "is not the key this witness's database records") ||
+				!strings.Contains(err.Error(), otherKey) || !strings.Contains(err.Error(), strings.TrimSpace(key)) {
+				t.Errorf("another key: %v; want an error naming both keys", err)
+			}
+
+			// A database that recorded a key but cosigned nothing yet is
+			// that witness's too.
+			fresh := config(t, engine, t.TempDir(), l)
+			_, stopFresh := start(t, fresh)
+			stopFresh()
+			lost := fresh
+			lost.KeyDir = t.TempDir()
+			if err := runErr(t, lost); !strings.Contains(err.Error(), "restore the witness's key (witness.key)") {
+				t.Errorf("no key, a database with a recorded key: %v; want an error asking to restore witness.key", err)
+			}
+
+			w, _ = start(t, cfg)
+			if got := do(t, http.MethodGet, w.url+"/public-key", "").body; got != key {
+				t.Errorf("public key = %q; want %q", got, key)
+			}
+		})
 	}
 }
