@@ -41,10 +41,15 @@ var errOtherKey = errors.New("checkpoint not signed with the log's key")
 // backup older than what they saw was restored — and witnesses would take
 // every new checkpoint for a fork: errs.FailedPrecondition, saying what to
 // do. So is a checkpoint of this log's origin that the log's key does not
-// verify: the log's key was replaced (the log started afresh) or the
-// witness follows another log, and the witness would refuse every new
-// checkpoint. A witness that does not answer or has no checkpoint of this
-// log is skipped, with the reason in skipped for the caller to log.
+// verify, when most of the witnesses that answered hold one: the log's key
+// was replaced (the log started afresh) or the witnesses follow another
+// log, and they would refuse every new checkpoint. One witness alone
+// holding such a checkpoint is skipped like one that does not answer: a
+// single state's witness, broken or hostile, must not stop the audit
+// service from starting (it cannot forge the log's signature, so the fork
+// checks above are not open to it). A witness that does not answer or has
+// no checkpoint of this log is skipped, with the reason in skipped for the
+// caller to log.
 // Without a policy there is nothing to check.
 func (l *Log) CheckWitnessed(ctx context.Context, timeout time.Duration) (skipped []error, err error) {
 	if l.policy == nil {
@@ -72,9 +77,18 @@ func (l *Log) CheckWitnessed(ctx context.Context, timeout time.Duration) (skippe
 		})
 	}
 	wg.Wait()
+	answered, otherKey := 0, 0
+	for _, a := range answers {
+		if a.err == nil || errors.Is(a.err, errOtherKey) {
+			answered++
+		}
+		if errors.Is(a.err, errOtherKey) {
+			otherKey++
+		}
+	}
 	for i, w := range ws {
 		cp, err := answers[i].cp, answers[i].err
-		if errors.Is(err, errOtherKey) {
+		if errors.Is(err, errOtherKey) && 2*otherKey > answered {
 			return skipped, errs.New(errs.FailedPrecondition,
 				"witness %s (%s) holds a checkpoint of origin %s that the log's key (%s in %s) does not verify: "+
 					"the log's key was replaced, or the witness follows another log, and it would refuse every new "+

@@ -395,3 +395,24 @@ func TestCheckWitnessedAsksAtOnce(t *testing.T) {
 		t.Fatalf("CheckWitnessed: skipped %v, %v; want every witness compared", skipped, err)
 	}
 }
+
+// TestOneWitnessHoldsAnotherKey: one witness holding a checkpoint of this
+// origin under another key (it followed another log) is skipped with its
+// reason, not a reason to refuse the start: one state's witness, broken or
+// hostile, cannot stop the audit service.
+func TestOneWitnessHoldsAnotherKey(t *testing.T) {
+	ws := witnesstest.Start(t, "state", 3)
+	old := openWitnessed(t, t.TempDir(), witnesstest.Policy(1, ws[0]), ws[:1])
+	appendAndAwait(t, old, [][]byte{leaf(t, "k", 0)})
+	if err := old.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fresh := openWitnessed(t, t.TempDir(), witnesstest.Policy(2, ws...), ws)
+	skipped, err := fresh.CheckWitnessed(context.Background(), 5*time.Second)
+	if err != nil {
+		t.Fatalf("CheckWitnessed with one witness of another key: %v, want it skipped", err)
+	}
+	if len(skipped) != 1 || !strings.Contains(skipped[0].Error(), ws[0].Name) || !strings.Contains(skipped[0].Error(), "not signed with the log's key") {
+		t.Errorf("skipped = %v, want %s, holding a checkpoint of another key", skipped, ws[0].Name)
+	}
+}
