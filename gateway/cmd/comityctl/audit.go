@@ -238,10 +238,7 @@ func auditVerify(file, key, since, policyFile string, insecure bool, stdout, std
 // key given (verifyBundle) and, given a policy file, the checkpoint's
 // cosignatures against it, says so on stdout, and returns the bundle.
 func verifiedBundle(file, key, since, policyFile string, insecure bool, stdout io.Writer) (*auditv1.Bundle, error) {
-	pub := strings.TrimSpace(key)
-	if data, err := os.ReadFile(pub); pub != "" && err == nil {
-		pub = strings.TrimSpace(string(data))
-	}
+	pub := valueOrFile(key)
 	if pub == "" && !insecure {
 		return nil, fmt.Errorf("%w: --public-key is required: %s", errUsage, untrustedKeyHelp)
 	}

@@ -52,11 +52,7 @@ func (w *witnessFlags) apply(f *pflag.FlagSet, patch *directoryv1.State) error {
 	case !f.Changed("witness-url") || !f.Changed("witness-key"):
 		return fmt.Errorf("%w: give both --witness-url and --witness-key (a witness is reached at its URL and checked with its key)", errUsage)
 	}
-	key := strings.TrimSpace(w.key)
-	if data, err := os.ReadFile(key); key != "" && err == nil {
-		key = strings.TrimSpace(string(data))
-	}
-	patch.Witness = &directoryv1.StateWitness{Url: strings.TrimSpace(w.url), PublicKey: key}
+	patch.Witness = &directoryv1.StateWitness{Url: strings.TrimSpace(w.url), PublicKey: valueOrFile(w.key)}
 	return nil
 }
 
@@ -90,10 +86,7 @@ operator publishes (var/audit/public.key for comity-local).`,
 				return err
 			}
 			logKey := cp.GetPublicKey()
-			if pub := strings.TrimSpace(publicKey); pub != "" {
-				if data, err := os.ReadFile(pub); err == nil {
-					pub = strings.TrimSpace(string(data))
-				}
+			if pub := valueOrFile(publicKey); pub != "" {
 				if pub != logKey {
 					return fmt.Errorf("the gateway names the log's key %s, not the one you gave (%s): do not use this policy; ask the operator", logKey, pub)
 				}
@@ -164,6 +157,16 @@ func samePolicy(a, b string) bool {
 		return out.Bytes()
 	}
 	return bytes.Equal(lines(a), lines(b))
+}
+
+// valueOrFile returns s trimmed, or, when s names a file, that file's
+// content trimmed: a key is given as itself or as the file holding it.
+func valueOrFile(s string) string {
+	s = strings.TrimSpace(s)
+	if data, err := os.ReadFile(s); s != "" && err == nil {
+		return strings.TrimSpace(string(data))
+	}
+	return s
 }
 
 // writeFileAtomic writes data to path with mode perm: a temporary file in
